@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The fleet CA's X.509 work: root and issuing CA certificates, device
+ * certificates, CRLs. This module builds and signs; it keeps no state on disk
+ * (see fleet.h for the home directory and the registry).
+ */
+#ifndef FLEETSEC_CA_H
+#define FLEETSEC_CA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <openssl/x509.h>
+
+#include "fleetsec/common.h"
+
+/* 16 random bytes with the top bit cleared: a positive 127-bit serial,
+ * well above the 64 bits of entropy CA/B Forum asks for. */
+#define FSEC_SERIAL_LEN 16
+/* Serials as uppercase hex (what `openssl x509 -serial` prints) plus NUL. */
+#define FSEC_SERIAL_HEX_LEN (2 * FSEC_SERIAL_LEN + 1)
+#define FSEC_FLEET_NAME_MAX 64
+
+struct fsec_ca;
+
+/* One revoked certificate, for fsec_ca_make_crl(). */
+struct fsec_crl_entry {
+	char serial[FSEC_SERIAL_HEX_LEN]; /* uppercase hex */
+	time_t revoked_at;
+	int reason; /* RFC 5280 CRLReason code */
+};
+
+/*
+ * A fleet name is 1-64 printable characters (it becomes the subject O).
+ * Errors: INVAL. Thread-safe.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fleet_name_check(const char *name);
+
+/* Self-signed root CA certificate for fleet, valid for days. Caller owns *out.
+ * Errors: INVAL, CRYPTO. Thread-safe. */
+FSEC_API FSEC_WUR enum fsec_err fsec_ca_make_root(EVP_PKEY *key, const char *fleet, int days,
+						  X509 **out);
+
+/* Issuing CA certificate (pathlen 0) for issuing_pub, signed by the root.
+ * Its validity is clamped to the root's. Caller owns *out.
+ * Errors: INVAL, CRYPTO. Thread-safe. */
+FSEC_API FSEC_WUR enum fsec_err fsec_ca_make_issuing(EVP_PKEY *root_key, X509 *root,
+						     EVP_PKEY *issuing_pub, const char *fleet,
+						     int days, X509 **out);
+
+/*
+ * A CA that can issue: the issuing certificate and key, plus the root for the
+ * chain. Takes its own references; the caller keeps (and frees) theirs. The
+ * key must match the certificate. Errors: VERIFY (mismatch), NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_ca_new(X509 *issuing, EVP_PKEY *issuing_key, X509 *root,
+					    const char *fleet, struct fsec_ca **out);
+
+/* NULL is a no-op. */
+FSEC_API void fsec_ca_free(struct fsec_ca *ca);
+
+/* Borrowed pointers, valid while ca lives. */
+FSEC_API X509 *fsec_ca_get_issuing(const struct fsec_ca *ca);
+FSEC_API X509 *fsec_ca_get_root(const struct fsec_ca *ca);
+
+/* Fill serial with FSEC_SERIAL_LEN fresh random bytes (positive, non-zero).
+ * Errors: CRYPTO. Thread-safe. */
+FSEC_API FSEC_WUR enum fsec_err fsec_ca_random_serial(unsigned char serial[FSEC_SERIAL_LEN]);
+
+/*
+ * Issue a device certificate: subject CN=id, O=fleet; SAN URI
+ * urn:fleetsec:device:<id>; keyUsage digitalSignature (critical); EKU
+ * clientAuth; basicConstraints CA:FALSE (critical); SKI and AKI. Valid from
+ * now (backdated a minute for clock skew) for days, clamped to the issuing
+ * CA's expiry. id must be valid (fsec_devid_check). Caller owns *out.
+ * Errors: INVAL, CRYPTO. Not thread-safe on the same ca.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_ca_issue_device(struct fsec_ca *ca, EVP_PKEY *pub,
+						     const char *id, int days,
+						     const unsigned char serial[FSEC_SERIAL_LEN],
+						     X509 **out);
+
+/*
+ * An X.509 v2 CRL signed by the issuing CA, listing entries with their reason
+ * codes, with AKI and the CRL number, valid for days. Caller owns *out.
+ * Errors: INVAL (bad serial hex), CRYPTO.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_ca_make_crl(struct fsec_ca *ca,
+						 const struct fsec_crl_entry *entries, size_t n,
+						 uint64_t number, int days, X509_CRL **out);
+
+/* Parse an RFC 5280 reason name (keyCompromise, superseded, ...) that makes
+ * sense for a device. Errors: INVAL. Thread-safe. */
+FSEC_API FSEC_WUR enum fsec_err fsec_crl_reason_parse(const char *name, int *code);
+
+/* The RFC 5280 name of a reason code, or "unknown". Thread-safe. */
+FSEC_API const char *fsec_crl_reason_name(int code);
+
+/* Uppercase hex of a certificate's serial into out. Errors: TOO_LARGE. */
+FSEC_API FSEC_WUR enum fsec_err fsec_cert_serial_hex(X509 *cert, char out[FSEC_SERIAL_HEX_LEN]);
+
+/* SHA-256 fingerprint of the DER certificate, lowercase hex. Errors: CRYPTO. */
+FSEC_API FSEC_WUR enum fsec_err fsec_cert_fingerprint(X509 *cert, char out[65]);
+
+/* The certificate as a NUL-terminated PEM string the caller frees with free().
+ * Errors: CRYPTO, NOMEM. */
+FSEC_API FSEC_WUR enum fsec_err fsec_cert_pem(X509 *cert, char **out);
+
+#endif

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Error codes and the attributes every public header uses.
+ *
+ * Every fallible libfleetsec function returns an enum fsec_err and writes its
+ * output parameters only on success. A failing call also leaves a one-line
+ * reason in a thread-local buffer, read with fsec_err_detail(): the library
+ * never prints, so the caller decides how to show it.
+ */
+#ifndef FLEETSEC_COMMON_H
+#define FLEETSEC_COMMON_H
+
+#include <stddef.h>
+
+#define FSEC_API __attribute__((visibility("default")))
+#define FSEC_WUR __attribute__((warn_unused_result))
+
+/* New codes go at the end: the numbers are part of the ABI. */
+enum fsec_err {
+	FSEC_OK = 0,
+	FSEC_ERR_NOMEM,     /* allocation failed */
+	FSEC_ERR_INVAL,     /* an argument is out of its documented range */
+	FSEC_ERR_PARSE,     /* input is not well-formed */
+	FSEC_ERR_TOO_LARGE, /* input or a field exceeds its cap */
+	FSEC_ERR_OVERFLOW,  /* a size computation would overflow */
+	FSEC_ERR_VERIFY,    /* a signature, hash or self-signature does not verify */
+	FSEC_ERR_CRYPTO,    /* OpenSSL failed */
+	FSEC_ERR_IO,        /* a file operation failed */
+	FSEC_ERR_DB,        /* the registry backend failed */
+	FSEC_ERR_NET,       /* a network operation failed */
+	FSEC_ERR_PERM,      /* permission denied */
+	FSEC_ERR_EXISTS,    /* the object already exists */
+	FSEC_ERR_NOTFOUND,  /* the object does not exist */
+	FSEC_ERR_POLICY,    /* refused by policy (weak key, shared key, ...) */
+	FSEC_ERR_BUSY,      /* the registry stayed locked past the timeout */
+};
+
+/* A static, non-NULL description of rc. Thread-safe. */
+FSEC_API const char *fsec_strerror(enum fsec_err rc);
+
+/*
+ * The reason the calling thread's last failing libfleetsec call gave, as one
+ * line without a trailing newline; "" if it gave none. The pointer stays valid
+ * until the thread's next libfleetsec call. Thread-safe (thread-local).
+ */
+FSEC_API const char *fsec_err_detail(void);
+
+#endif

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Certificate signing requests from devices: the parser of outside input that
+ * stands between a factory line (or an EST client) and the fleet CA.
+ */
+#ifndef FLEETSEC_CSR_H
+#define FLEETSEC_CSR_H
+
+#include <stddef.h>
+
+#include <openssl/x509.h>
+
+#include "fleetsec/common.h"
+
+/* A CSR is a few hundred bytes; 64 KiB leaves room for RSA-16384 and
+ * attributes while bounding the work an attacker can ask for. */
+#define FSEC_CSR_MAX (64u * 1024u)
+
+/*
+ * Parse a PKCS#10 request given as PEM ("CERTIFICATE REQUEST") or DER, check
+ * its self-signature (proof of possession of the private key) and the key
+ * strength policy (fsec_key_check_strength). Trailing bytes after the request
+ * are refused. The caller owns *out (X509_REQ_free).
+ * Errors: TOO_LARGE (len > FSEC_CSR_MAX), PARSE (not a request, a PEM of
+ * another type, truncated), VERIFY (self-signature), POLICY (weak key).
+ * Thread-safe.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_csr_parse(const unsigned char *buf, size_t len,
+					       X509_REQ **out);
+
+#endif

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A fleet: the operator's home directory holding the fleet CA and the
+ * registry, and the operations that change both together (issue, revoke,
+ * CRL). Each operation is one registry transaction; the files it writes are
+ * staged before the commit and renamed into place after it, so a failure at
+ * any point leaves neither a registry row nor a file behind.
+ *
+ * Home layout (all written by fsec_fleet_init):
+ *   fleet.json   configuration (name, algorithm, key locations, defaults)
+ *   root.pem     root CA certificate      root.key     root CA key (0600)
+ *   issuing.pem  issuing CA certificate   issuing.key  issuing CA key (0600)
+ *   chain.pem    issuing + root           crl.pem      current CRL
+ *   registry.db  SQLite registry (WAL)
+ * root.key is needed only by init and may be moved offline afterwards.
+ * issuing_key in fleet.json may be a path or an OpenSSL store URI.
+ */
+#ifndef FLEETSEC_FLEET_H
+#define FLEETSEC_FLEET_H
+
+#include <stdbool.h>
+
+#include <openssl/x509.h>
+
+#include "fleetsec/key.h"
+#include "fleetsec/registry.h"
+
+#define FSEC_FLEET_CONFIG_MAX (64u * 1024u)
+
+struct fsec_fleet;
+
+struct fsec_fleet_init_params {
+	const char *name;          /* fleet name, 1-64 printable characters */
+	enum fsec_key_algo algo;   /* FSEC_KEY_P256 or FSEC_KEY_ED25519; 0 = P-256 */
+	int root_days;             /* 0 = 7300 (devices live 15 years) */
+	int issuing_days;          /* 0 = 3650 */
+	int device_days;           /* 0 = 365 */
+	int crl_days;              /* 0 = 7 */
+	const char *actor;         /* who, for the event log */
+};
+
+/*
+ * Create a fleet home at path: root and issuing CA, registry, first CRL. The
+ * home is built in a sibling temporary directory and renamed into place, so
+ * it appears complete or not at all. An existing non-empty path is refused
+ * and left untouched. Errors: EXISTS, INVAL, IO, CRYPTO, DB.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fleet_init(const char *path,
+						const struct fsec_fleet_init_params *p);
+
+/*
+ * Open an existing home. The issuing key is loaded only when an operation
+ * needs it, so read-only commands work with the key elsewhere.
+ * Errors: NOTFOUND (no home), PARSE (bad fleet.json), DB.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fleet_open(const char *path, struct fsec_fleet **out);
+
+/* NULL is a no-op. */
+FSEC_API void fsec_fleet_free(struct fsec_fleet *f);
+
+/* Borrowed; valid while f lives. */
+FSEC_API struct fsec_registry *fsec_fleet_get_registry(struct fsec_fleet *f);
+FSEC_API const char *fsec_fleet_get_name(const struct fsec_fleet *f);
+
+/* The issuing and root CA certificates as PEM (in that order), a string the
+ * caller frees with free(). Errors: IO, NOMEM. */
+FSEC_API FSEC_WUR enum fsec_err fsec_fleet_chain_pem(struct fsec_fleet *f, char **out);
+
+struct fsec_issue_opts {
+	const char *id;              /* device ID */
+	const char *model;           /* NULL: keep the registered model, or "" */
+	int days;                    /* 0: the fleet's device_days */
+	bool reissue;                /* allow replacing an active certificate */
+	enum fsec_key_algo key_algo; /* with keygen; 0 = P-256 */
+	const char *key_out;         /* with keygen: where the new key goes (0600) */
+	const char *cert_out;        /* optional: the certificate as PEM */
+	const char *actor;           /* who, for the event log */
+};
+
+/*
+ * Issue a device certificate from a parsed, verified CSR (fsec_csr_parse),
+ * or, with csr == NULL, for a key generated here and written to
+ * opts->key_out. Refuses:
+ *  - an invalid ID (INVAL);
+ *  - an ID with an active certificate, unless opts->reissue (EXISTS);
+ *  - a public key registered to any other device, or one revoked as
+ *    compromised (POLICY): the hardcoded fleet-wide key failure;
+ *  - a weak key (POLICY).
+ * On reissue the previous certificate is revoked as superseded and the CRL
+ * is regenerated. Writes *out (caller frees) only on success.
+ * Errors: as above, plus BUSY, DB, IO, CRYPTO.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fleet_issue(struct fsec_fleet *f, X509_REQ *csr,
+						 const struct fsec_issue_opts *opts, X509 **out);
+
+/*
+ * Revoke every unexpired certificate of device id with reason (an RFC 5280
+ * code, see fsec_crl_reason_parse), mark the device revoked and regenerate
+ * the CRL. Errors: NOTFOUND, EXISTS (already revoked), BUSY, DB, IO, CRYPTO.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fleet_revoke(struct fsec_fleet *f, const char *id,
+						  int reason, const char *actor);
+
+/*
+ * Sign a fresh CRL (next CRL number) listing every revoked, unexpired
+ * certificate, store it as the home's crl.pem and return it (caller frees).
+ * Errors: BUSY, DB, IO, CRYPTO.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fleet_crl(struct fsec_fleet *f, X509_CRL **out);
+
+#endif

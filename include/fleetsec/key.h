@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Keys: generation, loading by URI or path, strength policy, fingerprints.
+ *
+ * A private key is always named by a string: a file path, or any URI an
+ * OpenSSL store loader understands (file:, and with the right provider a TPM
+ * or HSM handle). Nothing above this module knows where a key lives.
+ */
+#ifndef FLEETSEC_KEY_H
+#define FLEETSEC_KEY_H
+
+#include <stddef.h>
+
+#include <openssl/evp.h>
+
+#include "fleetsec/common.h"
+
+enum fsec_key_algo {
+	FSEC_KEY_P256 = 1,
+	FSEC_KEY_P384,
+	FSEC_KEY_ED25519,
+};
+
+/* Hex SHA-256 plus NUL. */
+#define FSEC_SHA256_HEX_LEN 65
+
+/*
+ * Parse "p256", "p384" or "ed25519". Errors: INVAL. Thread-safe.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_key_algo_parse(const char *name, enum fsec_key_algo *out);
+
+/* The canonical name of algo ("p256", ...), or "unknown". Thread-safe. */
+FSEC_API const char *fsec_key_algo_name(enum fsec_key_algo algo);
+
+/*
+ * Generate a new private key. The caller owns *out (EVP_PKEY_free).
+ * Errors: INVAL, CRYPTO. Thread-safe.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_key_generate(enum fsec_key_algo algo, EVP_PKEY **out);
+
+/*
+ * Load the private key named by uri (a path, or an OpenSSL store URI). The
+ * caller owns *out. Errors: NOTFOUND (nothing at uri, or no private key there),
+ * CRYPTO. Thread-safe.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_key_load_private(const char *uri, EVP_PKEY **out);
+
+/*
+ * Write key as an unencrypted PKCS#8 PEM file created 0600 and never
+ * replacing an existing file; the PEM is cleansed from memory afterwards.
+ * Errors: EXISTS, IO, CRYPTO, NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_key_save_private(EVP_PKEY *key, const char *path);
+
+/*
+ * As fsec_key_save_private, but staged (see fileio.h) so the caller can
+ * commit it together with other changes. The caller frees the stage.
+ */
+struct fsec_file_stage;
+FSEC_API FSEC_WUR enum fsec_err fsec_key_stage_private(EVP_PKEY *key, const char *path,
+						       struct fsec_file_stage **out);
+
+/*
+ * Enforce fleetsec's key policy for device and CA keys: RSA of at least 2048
+ * bits, EC on P-256 or P-384, or Ed25519. Anything else (smaller RSA, other
+ * curves, DSA, Ed448, ...) is refused with a reason naming the key.
+ * Errors: POLICY. Thread-safe.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_key_check_strength(EVP_PKEY *key);
+
+/*
+ * SHA-256 of the DER SubjectPublicKeyInfo, as lowercase hex in out.
+ * This is the key's identity in the registry. Errors: CRYPTO, NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_key_spki_sha256(EVP_PKEY *key,
+						     char out[FSEC_SHA256_HEX_LEN]);
+
+/* Write the lowercase hex of len bytes into out (2*len+1 bytes). */
+FSEC_API void fsec_hex(const unsigned char *in, size_t len, char *out);
+
+#endif

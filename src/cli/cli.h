@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The fleetsec CLI: argument parsing and printing only; libfleetsec does the
+ * work. Exit status: 0 success, 1 refused or failed, 2 usage. */
+#ifndef FLEETSEC_CLI_H
+#define FLEETSEC_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "fleetsec/common.h"
+
+#define EXIT_REFUSED 1
+#define EXIT_USAGE 2
+
+struct cli_cmd {
+	const char *area;
+	const char *verb; /* NULL: the area is the command */
+	int (*fn)(int argc, char **argv, const struct cli_cmd *self);
+	const char *summary;
+	const char *usage; /* full --help text after the "usage:" line */
+};
+
+/* Options every command takes. */
+struct cli_common {
+	const char *home;
+	bool json;
+};
+
+/* Print "fleetsec: <what>: <reason>" on stderr, the reason being the
+ * library's detail (or fsec_strerror), and return EXIT_REFUSED. */
+int cli_fail(const char *what, enum fsec_err rc);
+
+/* Print a usage error and a pointer to --help; return EXIT_USAGE. */
+int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Print cmd's full help on stdout; return 0. */
+int cli_help(const struct cli_cmd *cmd);
+
+/*
+ * getopt_long for commands: handles the options every command shares
+ * (--home, --json, --help) and bad options itself. Returns the next
+ * command-specific option, 0 when options end, or -1 when the command must
+ * return *status now (after --help, or a usage error).
+ */
+int cli_next_opt(int argc, char **argv, const struct option *longopts, const struct cli_cmd *cmd,
+		 struct cli_common *c, int *status);
+
+/* The long options every command accepts, to append to a command's table. */
+#define CLI_COMMON_LONGOPTS                                                                   \
+	{"home", required_argument, NULL, 'H'}, {"json", no_argument, NULL, 'J'},           \
+		{"help", no_argument, NULL, 'h'}
+
+/* The home directory: --home, else $FLEETSEC_HOME, else ~/.fleetsec. The
+ * returned string is static or from the environment; do not free. */
+const char *cli_home(const struct cli_common *c);
+
+/* Parse a decimal integer in [min, max] for option name. On failure print a
+ * usage error and return false. */
+bool cli_int(const struct cli_cmd *cmd, const char *name, const char *s, long min, long max,
+	     long *out);
+
+/* Who is running the command, for the event log ("user(uid)"). */
+const char *cli_actor(void);
+
+/* Print a JSON value on stdout (indented, newline) and free it. Returns 0,
+ * or EXIT_REFUSED if it could not be encoded. */
+int cli_print_json(json_t *v);
+
+/* Format a UNIX time as ISO 8601 UTC into buf (at least 21 bytes). */
+const char *cli_time(int64_t t, char *buf, size_t cap);
+
+
+
+/* Each area file exports its commands, terminated by an entry with area NULL. */
+extern const struct cli_cmd cli_ca_cmds[];
+extern const struct cli_cmd cli_device_cmds[];
+#endif

@@ -1,0 +1,376 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/pem.h>
+
+#include "cli.h"
+#include "fleetsec/csr.h"
+#include "fleetsec/fileio.h"
+#include "fleetsec/fleet.h"
+
+#define DAYS_MAX 36500
+
+/* Open the fleet named by the common options, or print why not. */
+static int open_fleet(const struct cli_common *c, struct fsec_fleet **f)
+{
+	enum fsec_err rc = fsec_fleet_open(cli_home(c), f);
+
+	return rc == FSEC_OK ? 0 : cli_fail(cli_home(c), rc);
+}
+
+static int load_csr(const char *path, X509_REQ **out)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	enum fsec_err rc;
+
+	rc = fsec_file_read(path, FSEC_CSR_MAX, &buf, &len);
+	if (rc == FSEC_OK)
+		rc = fsec_csr_parse(buf, len, out);
+	free(buf);
+	return rc == FSEC_OK ? 0 : cli_fail(path, rc);
+}
+
+static int device_issue(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {
+		{"csr", required_argument, NULL, 'c'},
+		{"keygen", no_argument, NULL, 'g'},
+		{"key-out", required_argument, NULL, 'k'},
+		{"key-algo", required_argument, NULL, 'a'},
+		{"model", required_argument, NULL, 'm'},
+		{"days", required_argument, NULL, 'd'},
+		{"out", required_argument, NULL, 'o'},
+		{"reissue", no_argument, NULL, 'r'},
+		CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	struct fsec_issue_opts o = {.actor = cli_actor()};
+	struct cli_common c = {0};
+	struct fsec_fleet *f = NULL;
+	const char *csr_path = NULL;
+	X509_REQ *csr = NULL;
+	X509 *cert = NULL;
+	bool keygen = false;
+	enum fsec_err rc;
+	int opt, status = EXIT_REFUSED;
+	long v;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
+		switch (opt) {
+		case 'c': csr_path = optarg; break;
+		case 'g': keygen = true; break;
+		case 'k': o.key_out = optarg; break;
+		case 'm': o.model = optarg; break;
+		case 'o': o.cert_out = optarg; break;
+		case 'r': o.reissue = true; break;
+		case 'a':
+			if (fsec_key_algo_parse(optarg, &o.key_algo) != FSEC_OK)
+				return cli_usage_error(self, "--key-algo must be p256, p384 or ed25519");
+			break;
+		case 'd':
+			if (!cli_int(self, "--days", optarg, 1, DAYS_MAX, &v))
+				return EXIT_USAGE;
+			o.days = (int)v;
+			break;
+		}
+	}
+	if (opt < 0)
+		return status;
+	if (optind + 1 != argc)
+		return cli_usage_error(self, "expected exactly one device ID");
+	o.id = argv[optind];
+	if ((csr_path == NULL) == !keygen)
+		return cli_usage_error(self, "give either --csr FILE or --keygen --key-out FILE");
+	if (keygen && o.key_out == NULL)
+		return cli_usage_error(self, "--keygen needs --key-out FILE");
+	if (!keygen && o.key_out != NULL)
+		return cli_usage_error(self, "--key-out goes with --keygen");
+	if (!fsec_devid_valid(o.id))
+		return cli_usage_error(self, "invalid device ID '%.80s': use 1-64 characters of "
+					     "A-Z a-z 0-9 . _ -", o.id);
+	if (csr_path != NULL && (status = load_csr(csr_path, &csr)) != 0)
+		return status;
+	if ((status = open_fleet(&c, &f)) != 0)
+		goto out;
+	rc = fsec_fleet_issue(f, csr, &o, &cert);
+	if (rc != FSEC_OK) {
+		status = cli_fail(o.id, rc);
+		goto out;
+	}
+	status = 0;
+	if (c.json) {
+		char serial[FSEC_SERIAL_HEX_LEN], fp[65], *pem = NULL;
+		json_t *j;
+
+		if (fsec_cert_serial_hex(cert, serial) != FSEC_OK ||
+		    fsec_cert_fingerprint(cert, fp) != FSEC_OK || fsec_cert_pem(cert, &pem) != FSEC_OK) {
+			status = cli_fail(o.id, FSEC_ERR_CRYPTO);
+			goto out;
+		}
+		j = json_pack("{s:s, s:s, s:s, s:s*, s:s*, s:s}", "id", o.id, "serial", serial,
+			      "fingerprint_sha256", fp, "cert_out", o.cert_out, "key_out", o.key_out,
+			      "certificate_pem", pem);
+		free(pem);
+		status = cli_print_json(j);
+	} else if (o.cert_out == NULL) {
+		if (!PEM_write_X509(stdout, cert))
+			status = EXIT_REFUSED;
+	} else {
+		fprintf(stderr, "issued certificate for %s to %s\n", o.id, o.cert_out);
+	}
+out:
+	X509_free(cert);
+	X509_REQ_free(csr);
+	fsec_fleet_free(f);
+	return status;
+}
+
+static json_t *device_json(const struct fsec_device_rec *d)
+{
+	char t1[32], t2[32], t3[32];
+
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id", d->id, "model",
+			 d->model, "status", d->status, "serial", d->serial, "fingerprint_sha256",
+			 d->fingerprint, "spki_sha256", d->spki_sha256, "issued_at",
+			 cli_time(d->issued_at, t1, sizeof(t1)), "expires_at",
+			 cli_time(d->expires_at, t2, sizeof(t2)), "provisioning", d->provisioning,
+			 "updated_at", cli_time(d->updated_at, t3, sizeof(t3)));
+}
+
+static int cert_to_json(const struct fsec_cert_rec *r, void *arg)
+{
+	char t1[32], t2[32], t3[32];
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "serial", r->serial,
+			      "fingerprint_sha256", r->fingerprint, "spki_sha256", r->spki_sha256,
+			      "not_before", cli_time(r->not_before, t1, sizeof(t1)), "not_after",
+			      cli_time(r->not_after, t2, sizeof(t2)), "status",
+			      r->revoked ? "revoked" : "valid");
+
+	if (o != NULL && r->revoked) {
+		json_object_set_new(o, "revoked_at", json_string(cli_time(r->revoked_at, t3, sizeof(t3))));
+		json_object_set_new(o, "reason", json_string(fsec_crl_reason_name(r->reason)));
+	}
+	json_array_append_new(arg, o);
+	return 0;
+}
+
+static int event_to_json(const struct fsec_event_rec *e, void *arg)
+{
+	char t[32];
+
+	json_array_append_new(arg, json_pack("{s:I, s:s, s:s, s:s, s:s}", "seq", (json_int_t)e->seq,
+					     "at", cli_time(e->at, t, sizeof(t)), "actor", e->actor,
+					     "action", e->action, "detail", e->detail));
+	return 0;
+}
+
+static int device_show(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {CLI_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
+	struct cli_common c = {0};
+	struct fsec_fleet *f = NULL;
+	struct fsec_device_rec d;
+	json_t *j = NULL, *certs, *events;
+	enum fsec_err rc;
+	int opt, status = EXIT_REFUSED;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0)
+		;
+	if (opt < 0)
+		return status;
+	if (optind + 1 != argc)
+		return cli_usage_error(self, "expected exactly one device ID");
+	if (!fsec_devid_valid(argv[optind]))
+		return cli_usage_error(self, "invalid device ID '%.80s'", argv[optind]);
+	if ((status = open_fleet(&c, &f)) != 0)
+		return status;
+	rc = fsec_registry_device_get(fsec_fleet_get_registry(f), argv[optind], &d);
+	if (rc != FSEC_OK) {
+		status = cli_fail(argv[optind], rc);
+		goto out;
+	}
+	j = device_json(&d);
+	certs = json_array();
+	events = json_array();
+	json_object_set_new(j, "certificates", certs);
+	json_object_set_new(j, "events", events);
+	rc = fsec_registry_cert_list(fsec_fleet_get_registry(f),
+				     &(struct fsec_cert_filter){.device_id = d.id}, cert_to_json, certs);
+	if (rc == FSEC_OK)
+		rc = fsec_registry_event_list(fsec_fleet_get_registry(f), d.id, event_to_json, events);
+	if (rc != FSEC_OK) {
+		status = cli_fail(argv[optind], rc);
+		goto out;
+	}
+	if (c.json) {
+		status = cli_print_json(j);
+		j = NULL;
+		goto out;
+	}
+	{
+		static const char *const keys[] = {"id", "model", "status", "serial",
+						   "fingerprint_sha256", "spki_sha256", "issued_at",
+						   "expires_at", "provisioning", "updated_at"};
+		size_t i;
+		json_t *e;
+
+		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			printf("%-20s %s\n", keys[i], json_string_value(json_object_get(j, keys[i])));
+		printf("certificates:\n");
+		json_array_foreach(certs, i, e) {
+			printf("  %s  %s .. %s  %s", json_string_value(json_object_get(e, "serial")),
+			       json_string_value(json_object_get(e, "not_before")),
+			       json_string_value(json_object_get(e, "not_after")),
+			       json_string_value(json_object_get(e, "status")));
+			if (json_object_get(e, "reason") != NULL)
+				printf(" (%s)", json_string_value(json_object_get(e, "reason")));
+			putchar('\n');
+		}
+		printf("events:\n");
+		json_array_foreach(events, i, e)
+			printf("  %s  %-8s %s  %s\n", json_string_value(json_object_get(e, "at")),
+			       json_string_value(json_object_get(e, "action")),
+			       json_string_value(json_object_get(e, "actor")),
+			       json_string_value(json_object_get(e, "detail")));
+	}
+	status = 0;
+out:
+	json_decref(j);
+	fsec_fleet_free(f);
+	return status;
+}
+
+struct list_ctx {
+	bool json;
+	json_t *arr;
+	size_t n;
+};
+
+static int list_one(const struct fsec_device_rec *d, void *arg)
+{
+	struct list_ctx *lc = arg;
+	char t[32];
+
+	lc->n++;
+	if (lc->json)
+		return json_array_append_new(lc->arr, device_json(d)) != 0;
+	printf("%-24s %-16s %-8s %-33s %s\n", d->id, d->model[0] != '\0' ? d->model : "-", d->status,
+	       d->serial[0] != '\0' ? d->serial : "-", cli_time(d->expires_at, t, sizeof(t)));
+	return 0;
+}
+
+static int device_list(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {
+		{"status", required_argument, NULL, 's'},
+		{"model", required_argument, NULL, 'm'},
+		CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	struct cli_common c = {0};
+	struct fsec_fleet *f = NULL;
+	struct list_ctx lc = {0};
+	const char *st = NULL, *model = NULL;
+	enum fsec_err rc;
+	int opt, status = EXIT_REFUSED;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
+		if (opt == 's')
+			st = optarg;
+		else if (opt == 'm')
+			model = optarg;
+	}
+	if (opt < 0)
+		return status;
+	if (optind != argc)
+		return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
+	if (st != NULL && strcmp(st, "active") != 0 && strcmp(st, "revoked") != 0)
+		return cli_usage_error(self, "--status must be active or revoked");
+	if ((status = open_fleet(&c, &f)) != 0)
+		return status;
+	lc.json = c.json;
+	lc.arr = json_array();
+	if (!c.json)
+		printf("%-24s %-16s %-8s %-33s %s\n", "ID", "MODEL", "STATUS", "SERIAL", "EXPIRES");
+	rc = fsec_registry_device_list(fsec_fleet_get_registry(f), st, model, list_one, &lc);
+	if (rc != FSEC_OK)
+		status = cli_fail(cli_home(&c), rc);
+	else if (c.json)
+		status = cli_print_json(json_incref(lc.arr));
+	json_decref(lc.arr);
+	fsec_fleet_free(f);
+	return status;
+}
+
+static int device_revoke(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {
+		{"reason", required_argument, NULL, 'r'},
+		CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	struct cli_common c = {0};
+	struct fsec_fleet *f = NULL;
+	const char *reason_name = "unspecified";
+	enum fsec_err rc;
+	int opt, status = EXIT_REFUSED, reason = 0;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0)
+		if (opt == 'r')
+			reason_name = optarg;
+	if (opt < 0)
+		return status;
+	if (optind + 1 != argc)
+		return cli_usage_error(self, "expected exactly one device ID");
+	if (fsec_crl_reason_parse(reason_name, &reason) != FSEC_OK)
+		return cli_usage_error(self, "%s", fsec_err_detail());
+	if (!fsec_devid_valid(argv[optind]))
+		return cli_usage_error(self, "invalid device ID '%.80s'", argv[optind]);
+	if ((status = open_fleet(&c, &f)) != 0)
+		return status;
+	rc = fsec_fleet_revoke(f, argv[optind], reason, cli_actor());
+	if (rc != FSEC_OK)
+		status = cli_fail(argv[optind], rc);
+	else if (c.json)
+		status = cli_print_json(json_pack("{s:s, s:s, s:s}", "id", argv[optind], "status",
+						  "revoked", "reason", reason_name));
+	else
+		printf("revoked %s (%s); CRL updated in %s/crl.pem\n", argv[optind], reason_name,
+		       cli_home(&c));
+	fsec_fleet_free(f);
+	return status;
+}
+
+const struct cli_cmd cli_device_cmds[] = {
+	{"device", "issue", device_issue, "issue a device certificate from a CSR or a new key",
+	 "ID (--csr FILE | --keygen --key-out FILE [--key-algo p256|p384|ed25519])\n"
+	 "       [--model M] [--days N] [--out FILE] [--reissue] [--home DIR] [--json]\n\n"
+	 "Issues a device certificate: subject CN=ID and O=fleet, SAN URI\n"
+	 "urn:fleetsec:device:ID, clientAuth. With --csr the CSR's self-signature must\n"
+	 "verify (proof of possession). Refused: weak keys (RSA < 2048, curves other\n"
+	 "than P-256/P-384, anything but Ed25519 otherwise), a public key registered to\n"
+	 "another device (a fleet-wide key), and an ID that already has an active\n"
+	 "certificate unless --reissue is given (the old one is then revoked as\n"
+	 "superseded). Device IDs are 1-64 characters of A-Z a-z 0-9 . _ -\n\n"
+	 "  --csr FILE      device-generated PKCS#10 request (PEM or DER, at most 64 KiB)\n"
+	 "  --keygen        generate the key here (factory injection); needs --key-out\n"
+	 "  --key-out FILE  where the new private key goes (0600, never overwritten)\n"
+	 "  --key-algo A    key type for --keygen: p256 (default), p384 or ed25519\n"
+	 "  --model M       device model\n"
+	 "  --days N        validity (default: the fleet's, 365)\n"
+	 "  --out FILE      write the certificate here (atomically) instead of stdout\n"
+	 "  --reissue       replace an active certificate\n"},
+	{"device", "show", device_show, "show a device, its certificates and events",
+	 "ID [--home DIR] [--json]\n"},
+	{"device", "list", device_list, "list devices",
+	 "[--status active|revoked] [--model M] [--home DIR] [--json]\n"},
+	{"device", "revoke", device_revoke, "revoke a device and regenerate the CRL",
+	 "ID [--reason REASON] [--home DIR] [--json]\n\n"
+	 "Marks the device revoked, revokes its certificates and regenerates the CRL.\n"
+	 "REASON: unspecified (default), keyCompromise, affiliationChanged, superseded,\n"
+	 "cessationOfOperation, privilegeWithdrawn.\n"},
+	{NULL, NULL, NULL, NULL, NULL},
+};

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct cli_cmd *const areas[] = {cli_ca_cmds, cli_device_cmds};
+
+#define FOR_EACH_CMD(c)                                                                  \
+	for (size_t a_ = 0; a_ < sizeof(areas) / sizeof(areas[0]); a_++)               \
+		for (const struct cli_cmd *c = areas[a_]; c->area != NULL; c++)
+
+static void overview(FILE *fp)
+{
+	fputs("usage: fleetsec [--home DIR] <command> [options]\n\n"
+	      "fleetsec manages an IoT fleet's identities: a fleet CA, a device registry,\n"
+	      "certificates and revocation.\n\ncommands:\n",
+	      fp);
+	FOR_EACH_CMD(c) {
+		char name[48];
+
+		snprintf(name, sizeof(name), "%s%s%s", c->area, c->verb != NULL ? " " : "",
+			 c->verb != NULL ? c->verb : "");
+		fprintf(fp, "  %-16s %s\n", name, c->summary);
+	}
+	fputs("\nEvery command takes --home DIR (default: $FLEETSEC_HOME, else ~/.fleetsec),\n"
+	      "--json for machine-readable output, and --help.\n"
+	      "Exit status: 0 success, 1 refused or failed, 2 usage error.\n",
+	      fp);
+}
+
+int main(int argc, char **argv)
+{
+	const char *home = NULL;
+	int i = 1;
+
+	/* A global --home before the command is passed on to it. */
+	while (i < argc && argv[i][0] == '-') {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			overview(stdout);
+			return 0;
+		}
+		if (strcmp(argv[i], "--version") == 0) {
+			puts("fleetsec 0.1.0");
+			return 0;
+		}
+		if (strcmp(argv[i], "--home") == 0 && i + 1 < argc) {
+			home = argv[i + 1];
+			i += 2;
+			continue;
+		}
+		if (strncmp(argv[i], "--home=", 7) == 0) {
+			home = argv[i] + 7;
+			i++;
+			continue;
+		}
+		fprintf(stderr, "fleetsec: unknown option '%s' (see 'fleetsec --help')\n", argv[i]);
+		return EXIT_USAGE;
+	}
+	if (i >= argc) {
+		overview(stderr);
+		return EXIT_USAGE;
+	}
+	FOR_EACH_CMD(c) {
+		char **sub;
+		int n, shift;
+
+		if (strcmp(c->area, argv[i]) != 0)
+			continue;
+		if (c->verb != NULL && (i + 1 >= argc || strcmp(c->verb, argv[i + 1]) != 0))
+			continue;
+		shift = c->verb != NULL ? i + 1 : i;
+		/* The command sees argv[0] = its name, then its own arguments, and
+		 * a global --home re-inserted so getopt handles it uniformly. */
+		sub = argv + shift;
+		n = argc - shift;
+		if (home != NULL) {
+			static char *with_home[512];
+
+			if (n + 2 > (int)(sizeof(with_home) / sizeof(with_home[0]))) {
+				fputs("fleetsec: too many arguments\n", stderr);
+				return EXIT_USAGE;
+			}
+			with_home[0] = sub[0];
+			with_home[1] = "--home";
+			with_home[2] = (char *)home;
+			memcpy(with_home + 3, sub + 1, (size_t)(n - 1) * sizeof(char *));
+			sub = with_home;
+			n += 2;
+		}
+		optind = 0;
+		return c->fn(n, sub, c);
+	}
+	/* An area given alone, or with an unknown verb: list that area. */
+	{
+		bool known = false;
+
+		FOR_EACH_CMD(c) {
+			if (strcmp(c->area, argv[i]) != 0)
+				continue;
+			if (!known)
+				fprintf(i + 1 < argc && strcmp(argv[i + 1], "--help") == 0 ? stdout : stderr,
+					"usage: fleetsec %s <verb> [options]\n\nverbs:\n", c->area);
+			known = true;
+			fprintf(i + 1 < argc && strcmp(argv[i + 1], "--help") == 0 ? stdout : stderr,
+				"  %-10s %s\n", c->verb, c->summary);
+		}
+		if (known)
+			return i + 1 < argc && strcmp(argv[i + 1], "--help") == 0 ? 0 : EXIT_USAGE;
+	}
+	fprintf(stderr, "fleetsec: unknown command '%s' (see 'fleetsec --help')\n", argv[i]);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+int cli_fail(const char *what, enum fsec_err rc)
+{
+	const char *why = fsec_err_detail();
+
+	fprintf(stderr, "fleetsec: %s: %s\n", what, why[0] != '\0' ? why : fsec_strerror(rc));
+	return EXIT_REFUSED;
+}
+
+static void print_cmd_name(FILE *fp, const struct cli_cmd *cmd)
+{
+	fprintf(fp, "fleetsec %s%s%s", cmd->area, cmd->verb != NULL ? " " : "",
+		cmd->verb != NULL ? cmd->verb : "");
+}
+
+int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("fleetsec: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (see '", stderr);
+	print_cmd_name(stderr, cmd);
+	fputs(" --help')\n", stderr);
+	return EXIT_USAGE;
+}
+
+int cli_help(const struct cli_cmd *cmd)
+{
+	fputs("usage: ", stdout);
+	print_cmd_name(stdout, cmd);
+	printf(" %s", cmd->usage);
+	return 0;
+}
+
+int cli_next_opt(int argc, char **argv, const struct option *longopts, const struct cli_cmd *cmd,
+		 struct cli_common *c, int *status)
+{
+	for (;;) {
+		int opt = getopt_long(argc, argv, ":h", longopts, NULL);
+
+		switch (opt) {
+		case -1:
+			return 0;
+		case 'H':
+			c->home = optarg;
+			continue;
+		case 'J':
+			c->json = true;
+			continue;
+		case 'h':
+			*status = cli_help(cmd);
+			return -1;
+		case '?':
+			*status = cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+			return -1;
+		case ':':
+			*status = cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+			return -1;
+		default:
+			return opt;
+		}
+	}
+}
+
+const char *cli_home(const struct cli_common *c)
+{
+	static char buf[4096];
+	const char *env, *home;
+
+	if (c->home != NULL)
+		return c->home;
+	env = getenv("FLEETSEC_HOME");
+	if (env != NULL && env[0] != '\0')
+		return env;
+	home = getenv("HOME");
+	if (home == NULL || home[0] == '\0') {
+		struct passwd *pw = getpwuid(getuid());
+
+		home = pw != NULL ? pw->pw_dir : "/";
+	}
+	snprintf(buf, sizeof(buf), "%s/.fleetsec", home);
+	return buf;
+}
+
+bool cli_int(const struct cli_cmd *cmd, const char *name, const char *s, long min, long max,
+	     long *out)
+{
+	char *end = NULL;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
+		cli_usage_error(cmd, "%s must be a whole number from %ld to %ld, not '%s'", name, min,
+				max, s);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+const char *cli_actor(void)
+{
+	static char buf[128];
+	struct passwd *pw = getpwuid(geteuid());
+
+	snprintf(buf, sizeof(buf), "%s(uid=%u)", pw != NULL ? pw->pw_name : "unknown",
+		 (unsigned)geteuid());
+	return buf;
+}
+
+int cli_print_json(json_t *v)
+{
+	int rc = 0;
+
+	if (v == NULL || json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0) {
+		fputs("fleetsec: cannot encode JSON output\n", stderr);
+		rc = EXIT_REFUSED;
+	} else {
+		putchar('\n');
+	}
+	json_decref(v);
+	return rc;
+}
+
+const char *cli_time(int64_t t, char *buf, size_t cap)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t == 0 || gmtime_r(&tt, &tm) == NULL)
+		snprintf(buf, cap, "-");
+	else
+		strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}

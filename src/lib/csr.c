@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "err_int.h"
+#include "fleetsec/csr.h"
+#include "fleetsec/key.h"
+
+static int looks_like_pem(const unsigned char *buf, size_t len)
+{
+	static const char tag[] = "-----BEGIN ";
+
+	/* PEM may be preceded by explanatory text, as openssl req -text writes. */
+	for (size_t i = 0; i + sizeof(tag) - 1 <= len; i++)
+		if (memcmp(buf + i, tag, sizeof(tag) - 1) == 0)
+			return 1;
+	return 0;
+}
+
+/* Decode exactly one DER request occupying all of der[0..len). */
+static enum fsec_err decode_der(const unsigned char *der, long len, X509_REQ **out)
+{
+	const unsigned char *p = der;
+	X509_REQ *req = d2i_X509_REQ(NULL, &p, len);
+
+	if (req == NULL)
+		return fsec_seterr_ossl(FSEC_ERR_PARSE, "not a valid PKCS#10 certificate request");
+	if (p != der + len) {
+		X509_REQ_free(req);
+		return fsec_seterr(FSEC_ERR_PARSE, "trailing bytes after the certificate request");
+	}
+	*out = req;
+	return FSEC_OK;
+}
+
+static enum fsec_err decode_pem(const unsigned char *buf, size_t len, X509_REQ **out)
+{
+	enum fsec_err rc = FSEC_ERR_PARSE;
+	char *name = NULL, *header = NULL;
+	unsigned char *der = NULL;
+	long dlen = 0;
+	BIO *bio;
+
+	/* len <= FSEC_CSR_MAX, checked by the caller, so it fits an int. */
+	bio = BIO_new_mem_buf(buf, (int)len);
+	if (bio == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	if (!PEM_read_bio(bio, &name, &header, &der, &dlen)) {
+		fsec_seterr_ossl(rc, "truncated or corrupt PEM");
+		goto out;
+	}
+	if (strcmp(name, PEM_STRING_X509_REQ) != 0 && strcmp(name, PEM_STRING_X509_REQ_OLD) != 0) {
+		fsec_seterr(rc, "PEM holds a %.40s, not a CERTIFICATE REQUEST", name);
+		goto out;
+	}
+	rc = decode_der(der, dlen, out);
+out:
+	ERR_clear_error();
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	OPENSSL_free(der);
+	BIO_free(bio);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_csr_parse(const unsigned char *buf, size_t len, X509_REQ **out)
+{
+	enum fsec_err rc;
+	X509_REQ *req = NULL;
+	EVP_PKEY *pub;
+
+	if (len > FSEC_CSR_MAX)
+		return fsec_seterr(FSEC_ERR_TOO_LARGE, "request is %zu bytes, the limit is %u", len,
+				   FSEC_CSR_MAX);
+	if (len == 0)
+		return fsec_seterr(FSEC_ERR_PARSE, "empty input");
+	if (looks_like_pem(buf, len))
+		rc = decode_pem(buf, len, &req);
+	else
+		rc = decode_der(buf, (long)len, &req);
+	if (rc != FSEC_OK)
+		return rc;
+
+	rc = FSEC_ERR_VERIFY;
+	pub = X509_REQ_get0_pubkey(req);
+	if (pub == NULL) {
+		rc = fsec_seterr_ossl(FSEC_ERR_PARSE, "request has no usable public key");
+		goto out;
+	}
+	/* Strength first: verifying a signature under a 512-bit RSA key proves
+	 * nothing, and the policy reason is the more useful one to report. */
+	rc = fsec_key_check_strength(pub);
+	if (rc != FSEC_OK)
+		goto out;
+	if (X509_REQ_verify(req, pub) != 1) {
+		rc = fsec_seterr_ossl(FSEC_ERR_VERIFY,
+				      "self-signature does not verify (no proof of key possession)");
+		goto out;
+	}
+	*out = req;
+	req = NULL;
+	rc = FSEC_OK;
+out:
+	X509_REQ_free(req);
+	return rc;
+}

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/err.h>
+
+#include "err_int.h"
+
+#define DETAIL_MAX 512
+
+static _Thread_local char detail[DETAIL_MAX];
+
+FSEC_API const char *fsec_strerror(enum fsec_err rc)
+{
+	switch (rc) {
+	case FSEC_OK: return "success";
+	case FSEC_ERR_NOMEM: return "out of memory";
+	case FSEC_ERR_INVAL: return "invalid argument";
+	case FSEC_ERR_PARSE: return "malformed input";
+	case FSEC_ERR_TOO_LARGE: return "input too large";
+	case FSEC_ERR_OVERFLOW: return "size overflow";
+	case FSEC_ERR_VERIFY: return "verification failed";
+	case FSEC_ERR_CRYPTO: return "cryptographic operation failed";
+	case FSEC_ERR_IO: return "I/O error";
+	case FSEC_ERR_DB: return "registry error";
+	case FSEC_ERR_NET: return "network error";
+	case FSEC_ERR_PERM: return "permission denied";
+	case FSEC_ERR_EXISTS: return "already exists";
+	case FSEC_ERR_NOTFOUND: return "not found";
+	case FSEC_ERR_POLICY: return "refused by policy";
+	case FSEC_ERR_BUSY: return "registry busy";
+	}
+	return "unknown error";
+}
+
+FSEC_API const char *fsec_err_detail(void)
+{
+	return detail;
+}
+
+void fsec_clearerr(void)
+{
+	detail[0] = '\0';
+}
+
+/* Newlines from outside text (an OpenSSL reason, a file name) would break
+ * the one-line promise, so they are folded into spaces. */
+static void fold_lines(void)
+{
+	for (char *p = detail; *p != '\0'; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+}
+
+enum fsec_err fsec_seterr(enum fsec_err rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	fold_lines();
+	return rc;
+}
+
+enum fsec_err fsec_seterr_ossl(enum fsec_err rc, const char *fmt, ...)
+{
+	va_list ap;
+	unsigned long e, first = 0;
+	size_t n;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	/* The oldest entry is the root cause; later ones only wrap it. */
+	while ((e = ERR_get_error()) != 0)
+		if (first == 0)
+			first = e;
+	n = strlen(detail);
+	if (first != 0 && n < sizeof(detail) - 3) {
+		const char *why = ERR_reason_error_string(first);
+
+		snprintf(detail + n, sizeof(detail) - n, " (%s)",
+			 why != NULL ? why : "unknown OpenSSL error");
+	}
+	fold_lines();
+	return rc;
+}

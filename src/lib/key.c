@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/store.h>
+
+#include "err_int.h"
+#include "fleetsec/fileio.h"
+#include "fleetsec/key.h"
+
+FSEC_API enum fsec_err fsec_key_algo_parse(const char *name, enum fsec_key_algo *out)
+{
+	if (strcmp(name, "p256") == 0)
+		*out = FSEC_KEY_P256;
+	else if (strcmp(name, "p384") == 0)
+		*out = FSEC_KEY_P384;
+	else if (strcmp(name, "ed25519") == 0)
+		*out = FSEC_KEY_ED25519;
+	else
+		return fsec_seterr(FSEC_ERR_INVAL, "unknown algorithm '%s' (p256, p384 or ed25519)", name);
+	return FSEC_OK;
+}
+
+FSEC_API const char *fsec_key_algo_name(enum fsec_key_algo algo)
+{
+	switch (algo) {
+	case FSEC_KEY_P256: return "p256";
+	case FSEC_KEY_P384: return "p384";
+	case FSEC_KEY_ED25519: return "ed25519";
+	}
+	return "unknown";
+}
+
+FSEC_API enum fsec_err fsec_key_generate(enum fsec_key_algo algo, EVP_PKEY **out)
+{
+	EVP_PKEY *k = NULL;
+
+	switch (algo) {
+	case FSEC_KEY_P256: k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"); break;
+	case FSEC_KEY_P384: k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384"); break;
+	case FSEC_KEY_ED25519: k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"); break;
+	default: return fsec_seterr(FSEC_ERR_INVAL, "unknown key algorithm %d", (int)algo);
+	}
+	if (k == NULL)
+		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "key generation failed");
+	*out = k;
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_key_load_private(const char *uri, EVP_PKEY **out)
+{
+	enum fsec_err rc = FSEC_ERR_NOTFOUND;
+	OSSL_STORE_CTX *ctx = NULL;
+	EVP_PKEY *k = NULL;
+
+	ctx = OSSL_STORE_open(uri, NULL, NULL, NULL, NULL);
+	if (ctx == NULL) {
+		fsec_seterr_ossl(rc, "cannot open key %s", uri);
+		goto out;
+	}
+	/* Only private keys are wanted: a certificate or public key that
+	 * happens to be at the same place must not be mistaken for one. */
+	if (OSSL_STORE_expect(ctx, OSSL_STORE_INFO_PKEY) != 1) {
+		rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot load key %s", uri);
+		goto out;
+	}
+	while (k == NULL && !OSSL_STORE_eof(ctx)) {
+		OSSL_STORE_INFO *info = OSSL_STORE_load(ctx);
+
+		if (info == NULL)
+			continue;
+		if (OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_PKEY)
+			k = OSSL_STORE_INFO_get1_PKEY(info);
+		OSSL_STORE_INFO_free(info);
+		if (OSSL_STORE_error(ctx))
+			break;
+	}
+	if (k == NULL) {
+		fsec_seterr_ossl(rc, "no private key found in %s", uri);
+		goto out;
+	}
+	ERR_clear_error();
+	*out = k;
+	k = NULL;
+	rc = FSEC_OK;
+out:
+	EVP_PKEY_free(k);
+	OSSL_STORE_close(ctx);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_key_stage_private(EVP_PKEY *key, const char *path,
+					      struct fsec_file_stage **out)
+{
+	enum fsec_err rc = FSEC_ERR_CRYPTO;
+	BIO *mem = BIO_new(BIO_s_secmem());
+	char *pem = NULL;
+	long n;
+
+	if (mem == NULL || !PEM_write_bio_PrivateKey(mem, key, NULL, NULL, 0, NULL, NULL)) {
+		fsec_seterr_ossl(rc, "cannot encode private key");
+		goto out;
+	}
+	n = BIO_get_mem_data(mem, &pem);
+	if (n <= 0) {
+		fsec_seterr(rc, "cannot encode private key");
+		goto out;
+	}
+	rc = fsec_file_stage_new(path, pem, (size_t)n, 0600, FSEC_FILE_NOCLOBBER, out);
+out:
+	/* BIO_s_secmem cleanses its buffer when freed. */
+	BIO_free(mem);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_key_save_private(EVP_PKEY *key, const char *path)
+{
+	struct fsec_file_stage *st = NULL;
+	enum fsec_err rc;
+
+	rc = fsec_key_stage_private(key, path, &st);
+	if (rc == FSEC_OK)
+		rc = fsec_file_stage_commit(st);
+	fsec_file_stage_free(st);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_key_check_strength(EVP_PKEY *key)
+{
+	int id = EVP_PKEY_get_base_id(key);
+
+	if (id == EVP_PKEY_RSA || id == EVP_PKEY_RSA_PSS) {
+		int bits = EVP_PKEY_get_bits(key);
+
+		if (bits < 2048)
+			return fsec_seterr(FSEC_ERR_POLICY,
+					   "weak key: RSA of %d bits (at least 2048 required)", bits);
+		return FSEC_OK;
+	}
+	if (id == EVP_PKEY_EC) {
+		char curve[64] = "";
+		size_t clen = 0;
+
+		if (!EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, curve,
+						    sizeof(curve), &clen)) {
+			ERR_clear_error();
+			return fsec_seterr(FSEC_ERR_POLICY,
+					   "weak key: EC key with explicit or unknown curve parameters");
+		}
+		if (strcmp(curve, "prime256v1") == 0 || strcmp(curve, "P-256") == 0 ||
+		    strcmp(curve, "secp384r1") == 0 || strcmp(curve, "P-384") == 0)
+			return FSEC_OK;
+		return fsec_seterr(FSEC_ERR_POLICY,
+				   "weak key: curve %s not allowed (P-256, P-384 or Ed25519)", curve);
+	}
+	if (id == EVP_PKEY_ED25519)
+		return FSEC_OK;
+	return fsec_seterr(FSEC_ERR_POLICY,
+			   "key type %s not allowed (RSA >= 2048, P-256, P-384 or Ed25519)",
+			   OBJ_nid2sn(id) != NULL ? OBJ_nid2sn(id) : "unknown");
+}
+
+FSEC_API void fsec_hex(const unsigned char *in, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 0xf];
+	}
+	out[2 * len] = '\0';
+}
+
+FSEC_API enum fsec_err fsec_key_spki_sha256(EVP_PKEY *key, char out[FSEC_SHA256_HEX_LEN])
+{
+	unsigned char *der = NULL, md[32];
+	int len = i2d_PUBKEY(key, &der);
+
+	if (len <= 0)
+		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot encode public key");
+	if (!EVP_Q_digest(NULL, "SHA256", NULL, der, (size_t)len, md, NULL)) {
+		OPENSSL_free(der);
+		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "SHA-256 failed");
+	}
+	OPENSSL_free(der);
+	fsec_hex(md, sizeof(md), out);
+	return FSEC_OK;
+}

@@ -1,0 +1,595 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The SQLite registry backend: WAL for concurrent readers, synchronous=FULL
+ * because a CA must never forget a serial it handed out, and BEGIN IMMEDIATE
+ * so that concurrent writers queue on the busy timeout instead of failing
+ * mid-transaction on a lock upgrade.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "err_int.h"
+#include "registry_int.h"
+
+#define SCHEMA_VERSION 1
+#define BUSY_TIMEOUT_MS 30000
+
+static const char schema[] =
+	"CREATE TABLE meta(name TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;"
+	"CREATE TABLE devices("
+	" id TEXT PRIMARY KEY, model TEXT NOT NULL DEFAULT '',"
+	" status TEXT NOT NULL CHECK(status IN ('active','revoked')),"
+	" serial TEXT, fingerprint TEXT, spki_sha256 TEXT,"
+	" issued_at INTEGER, expires_at INTEGER, provisioning TEXT NOT NULL,"
+	" created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) STRICT;"
+	"CREATE INDEX devices_model ON devices(model);"
+	"CREATE INDEX devices_status ON devices(status);"
+	"CREATE TABLE certificates("
+	" serial TEXT PRIMARY KEY,"
+	" device_id TEXT NOT NULL REFERENCES devices(id) DEFERRABLE INITIALLY DEFERRED,"
+	" fingerprint TEXT NOT NULL UNIQUE, spki_sha256 TEXT NOT NULL,"
+	" not_before INTEGER NOT NULL, not_after INTEGER NOT NULL, issued_at INTEGER NOT NULL,"
+	" revoked_at INTEGER, reason INTEGER, pem TEXT NOT NULL) STRICT;"
+	"CREATE INDEX certificates_device ON certificates(device_id);"
+	"CREATE INDEX certificates_spki ON certificates(spki_sha256);"
+	"CREATE INDEX certificates_revoked ON certificates(not_after) WHERE revoked_at IS NOT NULL;"
+	"CREATE TABLE events("
+	" seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL,"
+	" action TEXT NOT NULL, device_id TEXT, detail TEXT NOT NULL DEFAULT '') STRICT;"
+	"CREATE INDEX events_device ON events(device_id);"
+	/* History is evidence: neither events nor issued certificates can be
+	 * rewritten, whoever holds the handle. */
+	"CREATE TRIGGER events_no_update BEFORE UPDATE ON events"
+	" BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;"
+	"CREATE TRIGGER events_no_delete BEFORE DELETE ON events"
+	" BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;"
+	"CREATE TRIGGER certificates_no_delete BEFORE DELETE ON certificates"
+	" BEGIN SELECT RAISE(ABORT, 'issued certificates are never deleted'); END;"
+	"PRAGMA user_version = 1;";
+
+enum stmt_id {
+	ST_DEVICE_GET,
+	ST_DEVICE_PUT,
+	ST_DEVICE_LIST,
+	ST_CERT_ADD,
+	ST_CERT_LIST,
+	ST_CERT_PEM,
+	ST_CERT_REVOKE,
+	ST_EVENT_ADD,
+	ST_EVENT_LIST,
+	ST_COUNTER_NEXT,
+	ST_COUNT
+};
+
+#define DEVICE_COLS                                                                          \
+	"id, model, status, ifnull(serial,''), ifnull(fingerprint,''), ifnull(spki_sha256,''), " \
+	"ifnull(issued_at,0), ifnull(expires_at,0), provisioning, created_at, updated_at"
+#define CERT_COLS                                                                           \
+	"serial, device_id, fingerprint, spki_sha256, not_before, not_after, issued_at, "      \
+	"revoked_at IS NOT NULL, ifnull(revoked_at,0), ifnull(reason,0)"
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_DEVICE_GET] = "SELECT " DEVICE_COLS " FROM devices WHERE id = ?1",
+	[ST_DEVICE_PUT] = "INSERT INTO devices(id, model, status, serial, fingerprint, spki_sha256,"
+			  " issued_at, expires_at, provisioning, created_at, updated_at)"
+			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+			  " ON CONFLICT(id) DO UPDATE SET model = excluded.model,"
+			  " status = excluded.status, serial = excluded.serial,"
+			  " fingerprint = excluded.fingerprint, spki_sha256 = excluded.spki_sha256,"
+			  " issued_at = excluded.issued_at, expires_at = excluded.expires_at,"
+			  " provisioning = excluded.provisioning, updated_at = excluded.updated_at",
+	[ST_DEVICE_LIST] = "SELECT " DEVICE_COLS " FROM devices"
+			   " WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR model = ?2)"
+			   " ORDER BY id",
+	[ST_CERT_ADD] = "INSERT INTO certificates(serial, device_id, fingerprint, spki_sha256,"
+			" not_before, not_after, issued_at, pem) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[ST_CERT_LIST] = "SELECT " CERT_COLS " FROM certificates"
+			 " WHERE (?1 IS NULL OR device_id = ?1) AND (?2 IS NULL OR spki_sha256 = ?2)"
+			 " AND (?3 = 0 OR revoked_at IS NOT NULL) AND not_after > ?4"
+			 " ORDER BY issued_at, rowid",
+	[ST_CERT_PEM] = "SELECT pem FROM certificates WHERE serial = ?1",
+	[ST_CERT_REVOKE] = "UPDATE certificates SET revoked_at = ?2, reason = ?3"
+			   " WHERE serial = ?1 AND revoked_at IS NULL",
+	[ST_EVENT_ADD] = "INSERT INTO events(at, actor, action, device_id, detail)"
+			 " VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_EVENT_LIST] = "SELECT seq, at, actor, action, ifnull(device_id,''), detail FROM events"
+			  " WHERE ?1 IS NULL OR device_id = ?1 ORDER BY seq",
+	[ST_COUNTER_NEXT] = "INSERT INTO meta(name, value) VALUES (?1, 1)"
+			    " ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value",
+};
+
+struct sqlite_be {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST_COUNT];
+	unsigned depth; /* open transactions: 1 = BEGIN, more = savepoints */
+};
+
+static enum fsec_err db_err(struct sqlite_be *be, int src, const char *what)
+{
+	int code = src & 0xff;
+
+	if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+		return fsec_seterr(FSEC_ERR_BUSY, "registry is locked by another process (%s)", what);
+	if (code == SQLITE_CONSTRAINT)
+		return fsec_seterr(FSEC_ERR_EXISTS, "%s: %s", what, sqlite3_errmsg(be->db));
+	if (code == SQLITE_CANTOPEN)
+		return fsec_seterr(FSEC_ERR_NOTFOUND, "%s: %s", what, sqlite3_errstr(src));
+	return fsec_seterr(FSEC_ERR_DB, "%s: %s", what,
+			   be->db != NULL ? sqlite3_errmsg(be->db) : sqlite3_errstr(src));
+}
+
+static enum fsec_err exec(struct sqlite_be *be, const char *sql)
+{
+	int r = sqlite3_exec(be->db, sql, NULL, NULL, NULL);
+
+	return r == SQLITE_OK ? FSEC_OK : db_err(be, r, "registry");
+}
+
+/* Statements are prepared once per handle: issuing thousands of certificates
+ * should not re-parse SQL for each. */
+static enum fsec_err stmt(struct sqlite_be *be, enum stmt_id id, sqlite3_stmt **out)
+{
+	if (be->st[id] == NULL) {
+		int r = sqlite3_prepare_v3(be->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+					   &be->st[id], NULL);
+
+		if (r != SQLITE_OK)
+			return db_err(be, r, "preparing a registry query");
+	}
+	*out = be->st[id];
+	return FSEC_OK;
+}
+
+static void text(sqlite3_stmt *s, int col, char *out, size_t cap)
+{
+	const unsigned char *t = sqlite3_column_text(s, col);
+
+	snprintf(out, cap, "%s", t != NULL ? (const char *)t : "");
+}
+
+static void bind_opt(sqlite3_stmt *s, int idx, const char *v)
+{
+	if (v != NULL && v[0] != '\0')
+		sqlite3_bind_text(s, idx, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, idx);
+}
+
+static void be_close(void *p)
+{
+	struct sqlite_be *be = p;
+
+	if (be == NULL)
+		return;
+	if (be->depth > 0)
+		sqlite3_exec(be->db, "ROLLBACK", NULL, NULL, NULL);
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(be->st[i]);
+	sqlite3_close_v2(be->db);
+	free(be);
+}
+
+static enum fsec_err be_open(const char *path, unsigned flags, void **out)
+{
+	int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW;
+	struct sqlite_be *be = calloc(1, sizeof(*be));
+	enum fsec_err rc = FSEC_ERR_DB;
+	sqlite3_stmt *ver = NULL;
+	int r;
+
+	if (be == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	if (flags & FSEC_REGISTRY_CREATE) {
+		if (access(path, F_OK) == 0) {
+			rc = fsec_seterr(FSEC_ERR_EXISTS, "registry %s already exists", path);
+			goto out;
+		}
+		oflags |= SQLITE_OPEN_CREATE;
+	}
+	r = sqlite3_open_v2(path, &be->db, oflags, NULL);
+	if (r != SQLITE_OK) {
+		rc = (r & 0xff) == SQLITE_CANTOPEN
+			     ? fsec_seterr(FSEC_ERR_NOTFOUND, "cannot open registry %s", path)
+			     : db_err(be, r, path);
+		goto out;
+	}
+	sqlite3_extended_result_codes(be->db, 1);
+	sqlite3_busy_timeout(be->db, BUSY_TIMEOUT_MS);
+	if ((rc = exec(be, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+			   " PRAGMA foreign_keys = ON; PRAGMA trusted_schema = OFF;")) != FSEC_OK)
+		goto out;
+	if (flags & FSEC_REGISTRY_CREATE) {
+		if ((rc = exec(be, "BEGIN IMMEDIATE")) != FSEC_OK)
+			goto out;
+		if ((rc = exec(be, schema)) != FSEC_OK || (rc = exec(be, "COMMIT")) != FSEC_OK) {
+			sqlite3_exec(be->db, "ROLLBACK", NULL, NULL, NULL);
+			goto out;
+		}
+	}
+	r = sqlite3_prepare_v2(be->db, "PRAGMA user_version", -1, &ver, NULL);
+	if (r != SQLITE_OK || sqlite3_step(ver) != SQLITE_ROW) {
+		rc = db_err(be, r, path);
+		goto out;
+	}
+	if (sqlite3_column_int(ver, 0) != SCHEMA_VERSION) {
+		rc = fsec_seterr(FSEC_ERR_DB, "registry %s has schema version %d; this fleetsec knows %d",
+				 path, sqlite3_column_int(ver, 0), SCHEMA_VERSION);
+		goto out;
+	}
+	*out = be;
+	be = NULL;
+	rc = FSEC_OK;
+out:
+	sqlite3_finalize(ver);
+	be_close(be);
+	return rc;
+}
+
+static enum fsec_err be_begin(void *p)
+{
+	struct sqlite_be *be = p;
+	char sql[48];
+	enum fsec_err rc;
+
+	if (be->depth == 0)
+		snprintf(sql, sizeof(sql), "BEGIN IMMEDIATE");
+	else
+		snprintf(sql, sizeof(sql), "SAVEPOINT sp%u", be->depth);
+	rc = exec(be, sql);
+	if (rc == FSEC_OK)
+		be->depth++;
+	return rc;
+}
+
+static enum fsec_err be_commit(void *p)
+{
+	struct sqlite_be *be = p;
+	char sql[48];
+	enum fsec_err rc;
+
+	if (be->depth == 0)
+		return fsec_seterr(FSEC_ERR_INVAL, "commit without a transaction");
+	if (be->depth == 1)
+		snprintf(sql, sizeof(sql), "COMMIT");
+	else
+		snprintf(sql, sizeof(sql), "RELEASE sp%u", be->depth - 1);
+	rc = exec(be, sql);
+	if (rc == FSEC_OK)
+		be->depth--;
+	return rc;
+}
+
+static void be_rollback(void *p)
+{
+	struct sqlite_be *be = p;
+	char sql[64];
+
+	if (be->depth == 0)
+		return;
+	if (be->depth == 1)
+		snprintf(sql, sizeof(sql), "ROLLBACK");
+	else
+		snprintf(sql, sizeof(sql), "ROLLBACK TO sp%u; RELEASE sp%u", be->depth - 1,
+			 be->depth - 1);
+	sqlite3_exec(be->db, sql, NULL, NULL, NULL);
+	be->depth--;
+}
+
+static void read_device(sqlite3_stmt *s, struct fsec_device_rec *d)
+{
+	memset(d, 0, sizeof(*d));
+	text(s, 0, d->id, sizeof(d->id));
+	text(s, 1, d->model, sizeof(d->model));
+	text(s, 2, d->status, sizeof(d->status));
+	text(s, 3, d->serial, sizeof(d->serial));
+	text(s, 4, d->fingerprint, sizeof(d->fingerprint));
+	text(s, 5, d->spki_sha256, sizeof(d->spki_sha256));
+	d->issued_at = sqlite3_column_int64(s, 6);
+	d->expires_at = sqlite3_column_int64(s, 7);
+	text(s, 8, d->provisioning, sizeof(d->provisioning));
+	d->created_at = sqlite3_column_int64(s, 9);
+	d->updated_at = sqlite3_column_int64(s, 10);
+}
+
+static void read_cert(sqlite3_stmt *s, struct fsec_cert_rec *c)
+{
+	memset(c, 0, sizeof(*c));
+	text(s, 0, c->serial, sizeof(c->serial));
+	text(s, 1, c->device_id, sizeof(c->device_id));
+	text(s, 2, c->fingerprint, sizeof(c->fingerprint));
+	text(s, 3, c->spki_sha256, sizeof(c->spki_sha256));
+	c->not_before = sqlite3_column_int64(s, 4);
+	c->not_after = sqlite3_column_int64(s, 5);
+	c->issued_at = sqlite3_column_int64(s, 6);
+	c->revoked = sqlite3_column_int(s, 7) != 0;
+	c->revoked_at = sqlite3_column_int64(s, 8);
+	c->reason = sqlite3_column_int(s, 9);
+}
+
+static void read_event(sqlite3_stmt *s, struct fsec_event_rec *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->seq = sqlite3_column_int64(s, 0);
+	e->at = sqlite3_column_int64(s, 1);
+	text(s, 2, e->actor, sizeof(e->actor));
+	text(s, 3, e->action, sizeof(e->action));
+	text(s, 4, e->device_id, sizeof(e->device_id));
+	text(s, 5, e->detail, sizeof(e->detail));
+}
+
+/* Run a statement that returns no rows, then reset it. */
+static enum fsec_err run(struct sqlite_be *be, sqlite3_stmt *s, const char *what)
+{
+	int r = sqlite3_step(s);
+	enum fsec_err rc = r == SQLITE_DONE ? FSEC_OK : db_err(be, r, what);
+
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+/* Step through rows, handing each to visit, which returns non-zero to stop. */
+static enum fsec_err each_row(struct sqlite_be *be, sqlite3_stmt *s, const char *what,
+			      int (*visit)(sqlite3_stmt *s, void *arg), void *arg)
+{
+	enum fsec_err rc = FSEC_OK;
+	int r;
+
+	while ((r = sqlite3_step(s)) == SQLITE_ROW)
+		if (visit(s, arg) != 0)
+			break;
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		rc = db_err(be, r, what);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+static enum fsec_err be_device_get(void *p, const char *id, struct fsec_device_rec *out)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+	int r;
+
+	if ((rc = stmt(be, ST_DEVICE_GET, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW) {
+		read_device(s, out);
+		rc = FSEC_OK;
+	} else if (r == SQLITE_DONE) {
+		rc = fsec_seterr(FSEC_ERR_NOTFOUND, "device %s is not in the registry", id);
+	} else {
+		rc = db_err(be, r, "reading a device");
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+static enum fsec_err be_device_put(void *p, const struct fsec_device_rec *d)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = stmt(be, ST_DEVICE_PUT, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, d->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, d->model, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, d->status, -1, SQLITE_STATIC);
+	bind_opt(s, 4, d->serial);
+	bind_opt(s, 5, d->fingerprint);
+	bind_opt(s, 6, d->spki_sha256);
+	sqlite3_bind_int64(s, 7, d->issued_at);
+	sqlite3_bind_int64(s, 8, d->expires_at);
+	sqlite3_bind_text(s, 9, d->provisioning, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 10, d->created_at);
+	sqlite3_bind_int64(s, 11, d->updated_at);
+	return run(be, s, "writing a device");
+}
+
+struct visit_ctx {
+	void *cb;
+	void *ctx;
+};
+
+static int visit_device(sqlite3_stmt *s, void *arg)
+{
+	struct visit_ctx *v = arg;
+	struct fsec_device_rec d;
+
+	read_device(s, &d);
+	return ((fsec_device_cb)v->cb)(&d, v->ctx);
+}
+
+static int visit_cert(sqlite3_stmt *s, void *arg)
+{
+	struct visit_ctx *v = arg;
+	struct fsec_cert_rec c;
+
+	read_cert(s, &c);
+	return ((fsec_cert_cb)v->cb)(&c, v->ctx);
+}
+
+static int visit_event(sqlite3_stmt *s, void *arg)
+{
+	struct visit_ctx *v = arg;
+	struct fsec_event_rec e;
+
+	read_event(s, &e);
+	return ((fsec_event_cb)v->cb)(&e, v->ctx);
+}
+
+static enum fsec_err be_device_list(void *p, const char *status, const char *model,
+				    fsec_device_cb cb, void *ctx)
+{
+	struct sqlite_be *be = p;
+	struct visit_ctx v = {(void *)cb, ctx};
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = stmt(be, ST_DEVICE_LIST, &s)) != FSEC_OK)
+		return rc;
+	bind_opt(s, 1, status);
+	bind_opt(s, 2, model);
+	return each_row(be, s, "listing devices", visit_device, &v);
+}
+
+static enum fsec_err be_cert_add(void *p, const struct fsec_cert_rec *c, const char *pem)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = stmt(be, ST_CERT_ADD, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, c->serial, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, c->device_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, c->fingerprint, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, c->spki_sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, c->not_before);
+	sqlite3_bind_int64(s, 6, c->not_after);
+	sqlite3_bind_int64(s, 7, c->issued_at);
+	sqlite3_bind_text(s, 8, pem, -1, SQLITE_STATIC);
+	return run(be, s, "recording a certificate");
+}
+
+static enum fsec_err be_cert_list(void *p, const struct fsec_cert_filter *f, fsec_cert_cb cb,
+				  void *ctx)
+{
+	struct sqlite_be *be = p;
+	struct visit_ctx v = {(void *)cb, ctx};
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = stmt(be, ST_CERT_LIST, &s)) != FSEC_OK)
+		return rc;
+	bind_opt(s, 1, f->device_id);
+	bind_opt(s, 2, f->spki_sha256);
+	sqlite3_bind_int(s, 3, f->revoked_only ? 1 : 0);
+	sqlite3_bind_int64(s, 4, f->not_expired_at);
+	return each_row(be, s, "listing certificates", visit_cert, &v);
+}
+
+static enum fsec_err be_cert_pem(void *p, const char *serial, char **pem)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+	int r;
+
+	if ((rc = stmt(be, ST_CERT_PEM, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, serial, -1, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(s, 0);
+		char *copy = strdup(t != NULL ? t : "");
+
+		rc = copy != NULL ? FSEC_OK : fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		if (copy != NULL)
+			*pem = copy;
+	} else if (r == SQLITE_DONE) {
+		rc = fsec_seterr(FSEC_ERR_NOTFOUND, "no certificate with serial %.40s", serial);
+	} else {
+		rc = db_err(be, r, "reading a certificate");
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+static enum fsec_err be_cert_revoke(void *p, const char *serial, int64_t at, int reason)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = stmt(be, ST_CERT_REVOKE, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, serial, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, at);
+	sqlite3_bind_int(s, 3, reason);
+	return run(be, s, "revoking a certificate");
+}
+
+static enum fsec_err be_event_add(void *p, const struct fsec_event_rec *e)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = stmt(be, ST_EVENT_ADD, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_int64(s, 1, e->at != 0 ? e->at : (int64_t)time(NULL));
+	sqlite3_bind_text(s, 2, e->actor, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, e->action, -1, SQLITE_STATIC);
+	bind_opt(s, 4, e->device_id);
+	sqlite3_bind_text(s, 5, e->detail, -1, SQLITE_STATIC);
+	return run(be, s, "appending an event");
+}
+
+static enum fsec_err be_event_list(void *p, const char *device_id, fsec_event_cb cb, void *ctx)
+{
+	struct sqlite_be *be = p;
+	struct visit_ctx v = {(void *)cb, ctx};
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = stmt(be, ST_EVENT_LIST, &s)) != FSEC_OK)
+		return rc;
+	bind_opt(s, 1, device_id);
+	return each_row(be, s, "listing events", visit_event, &v);
+}
+
+static enum fsec_err be_counter_next(void *p, const char *name, uint64_t *out)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+	int r;
+
+	/* Outside a transaction two processes could read the same value. */
+	if (be->depth == 0)
+		return fsec_seterr(FSEC_ERR_INVAL, "counter %s advanced outside a transaction", name);
+	if ((rc = stmt(be, ST_COUNTER_NEXT, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW) {
+		*out = (uint64_t)sqlite3_column_int64(s, 0);
+		rc = FSEC_OK;
+	} else {
+		rc = db_err(be, r, "advancing a counter");
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+const struct fsec_registry_ops fsec_registry_sqlite_ops = {
+	.scheme = "sqlite",
+	.open = be_open,
+	.close = be_close,
+	.begin = be_begin,
+	.commit = be_commit,
+	.rollback = be_rollback,
+	.device_get = be_device_get,
+	.device_put = be_device_put,
+	.device_list = be_device_list,
+	.cert_add = be_cert_add,
+	.cert_list = be_cert_list,
+	.cert_pem = be_cert_pem,
+	.cert_revoke = be_cert_revoke,
+	.event_add = be_event_add,
+	.event_list = be_event_list,
+	.counter_next = be_counter_next,
+};
