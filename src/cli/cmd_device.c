@@ -88,9 +88,6 @@ static int device_issue(int argc, char **argv, const struct cli_cmd *self)
 		return cli_usage_error(self, "--keygen needs --key-out FILE");
 	if (!keygen && o.key_out != NULL)
 		return cli_usage_error(self, "--key-out goes with --keygen");
-	if (!fsec_devid_valid(o.id))
-		return cli_usage_error(self, "invalid device ID '%.80s': use 1-64 characters of "
-					     "A-Z a-z 0-9 . _ -", o.id);
 	if (csr_path != NULL && (status = load_csr(csr_path, &csr)) != 0)
 		return status;
 	if ((status = open_fleet(&c, &f)) != 0)
@@ -183,8 +180,6 @@ static int device_show(int argc, char **argv, const struct cli_cmd *self)
 		return status;
 	if (optind + 1 != argc)
 		return cli_usage_error(self, "expected exactly one device ID");
-	if (!fsec_devid_valid(argv[optind]))
-		return cli_usage_error(self, "invalid device ID '%.80s'", argv[optind]);
 	if ((status = open_fleet(&c, &f)) != 0)
 		return status;
 	rc = fsec_registry_device_get(fsec_fleet_get_registry(f), argv[optind], &d);
@@ -327,8 +322,6 @@ static int device_revoke(int argc, char **argv, const struct cli_cmd *self)
 		return cli_usage_error(self, "expected exactly one device ID");
 	if (fsec_crl_reason_parse(reason_name, &reason) != FSEC_OK)
 		return cli_usage_error(self, "%s", fsec_err_detail());
-	if (!fsec_devid_valid(argv[optind]))
-		return cli_usage_error(self, "invalid device ID '%.80s'", argv[optind]);
 	if ((status = open_fleet(&c, &f)) != 0)
 		return status;
 	rc = fsec_fleet_revoke(f, argv[optind], reason, cli_actor());

@@ -1,0 +1,52 @@
+# SPDX-License-Identifier: Apache-2.0
+# Shared helpers for the integration tests: they drive the real fleetsec
+# binary ($FLEETSEC) and check its output with the openssl CLI.
+set -euo pipefail
+
+: "${FLEETSEC:?set FLEETSEC to the fleetsec binary}"
+T=$(mktemp -d "${TMPDIR:-/tmp}/fsec-it-XXXXXX")
+trap 'rm -rf "$T"' EXIT
+export FLEETSEC_HOME="$T/home"
+checks=0
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ok() { checks=$((checks + 1)); }
+
+# expect STATUS CMD...: run CMD, require its exit status, keep its stderr in
+# $T/err and stdout in $T/out.
+expect() {
+	local want=$1 got=0
+	shift
+	"$@" >"$T/out" 2>"$T/err" || got=$?
+	[ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want; stderr: $(cat "$T/err")"
+	ok
+}
+
+# The error contract: exactly one line on stderr, mentioning $1.
+one_line_error() {
+	[ "$(wc -l <"$T/err")" -eq 1 ] || fail "expected one stderr line, got: $(cat "$T/err")"
+	grep -qF -- "$1" "$T/err" || fail "stderr does not name '$1': $(cat "$T/err")"
+	ok
+}
+
+csr() { # csr KIND NAME: a key and a CSR made by openssl, not by us
+	local kind=$1 name=$2
+	local newkey
+	case $kind in
+	p256) newkey=(-newkey ec -pkeyopt ec_paramgen_curve:P-256) ;;
+	p384) newkey=(-newkey ec -pkeyopt ec_paramgen_curve:P-384) ;;
+	secp256k1) newkey=(-newkey ec -pkeyopt ec_paramgen_curve:secp256k1) ;;
+	ed25519) newkey=(-newkey ed25519) ;;
+	rsa1024) newkey=(-newkey rsa:1024) ;;
+	rsa2048) newkey=(-newkey rsa:2048) ;;
+	*) fail "unknown key kind $kind" ;;
+	esac
+	openssl req -new "${newkey[@]}" -nodes -keyout "$T/$name.key" -subj "/CN=$name" \
+		-out "$T/$name.csr" 2>/dev/null
+}
+
+registry_count() { # registry_count SQL: a number from the registry
+	sqlite3 "$FLEETSEC_HOME/registry.db" "$1"
+}
+
+done_checks() { echo "$(basename "$0"): $checks checks passed"; }

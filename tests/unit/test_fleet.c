@@ -1,0 +1,363 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "fleet_int.h"
+#include "fleetsec/fileio.h"
+#include "fleetsec/fleet.h"
+#include "testutil.h"
+
+struct fixture {
+	char *dir, *home;
+	struct fsec_fleet *f;
+};
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	struct fsec_fleet_init_params p = {.name = "Unit Fleet", .actor = "test"};
+
+	fx->dir = tu_mkdtemp();
+	fx->home = tu_path(fx->dir, "home");
+	assert_int_equal(fsec_fleet_init(fx->home, &p), FSEC_OK);
+	assert_int_equal(fsec_fleet_open(fx->home, &fx->f), FSEC_OK);
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	fsec_fleet_free(fx->f);
+	tu_rmtree(fx->dir);
+	free(fx->home);
+	free(fx->dir);
+	free(fx);
+	return 0;
+}
+
+static int count_dev(const struct fsec_device_rec *d, void *arg)
+{
+	(void)d;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int count_cert(const struct fsec_cert_rec *c, void *arg)
+{
+	(void)c;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int devices(struct fixture *fx)
+{
+	int n = 0;
+
+	assert_int_equal(fsec_registry_device_list(fsec_fleet_get_registry(fx->f), NULL, NULL,
+						   count_dev, &n),
+			 FSEC_OK);
+	return n;
+}
+
+static int certs(struct fixture *fx)
+{
+	int n = 0;
+
+	assert_int_equal(fsec_registry_cert_list(fsec_fleet_get_registry(fx->f), NULL, count_cert,
+						 &n),
+			 FSEC_OK);
+	return n;
+}
+
+static enum fsec_err issue(struct fixture *fx, EVP_PKEY *key, const char *id, bool reissue,
+			   const char *out)
+{
+	X509_REQ *req = tu_csr(key, id);
+	struct fsec_issue_opts o = {.id = id, .model = "m1", .reissue = reissue, .actor = "test",
+				    .cert_out = out};
+	X509 *cert = NULL;
+	enum fsec_err rc = fsec_fleet_issue(fx->f, req, &o, &cert);
+
+	if (rc == FSEC_OK)
+		assert_non_null(cert);
+	else
+		assert_null(cert);
+	X509_free(cert);
+	X509_REQ_free(req);
+	return rc;
+}
+
+static X509_CRL *read_crl(struct fixture *fx)
+{
+	char *p = tu_path(fx->home, "crl.pem");
+	FILE *fp = fopen(p, "r");
+	X509_CRL *crl;
+
+	assert_non_null(fp);
+	crl = PEM_read_X509_CRL(fp, NULL, NULL, NULL);
+	fclose(fp);
+	free(p);
+	assert_non_null(crl);
+	return crl;
+}
+
+static void init_refuses_existing_home(void **state)
+{
+	struct fixture *fx = *state;
+	struct fsec_fleet_init_params p = {.name = "Other", .actor = "test"};
+	char *cfg = tu_path(fx->home, "fleet.json"), *dir;
+	unsigned char *before = NULL, *after = NULL;
+	size_t blen = 0, alen = 0;
+	DIR *d;
+	struct dirent *e;
+	int n = 0;
+
+	assert_int_equal(fsec_file_read(cfg, 1 << 16, &before, &blen), FSEC_OK);
+	assert_int_equal(fsec_fleet_init(fx->home, &p), FSEC_ERR_EXISTS);
+	assert_int_equal(fsec_file_read(cfg, 1 << 16, &after, &alen), FSEC_OK);
+	assert_int_equal(alen, blen);
+	assert_memory_equal(before, after, blen);
+	/* No temporary home left beside it either. */
+	d = opendir(fx->dir);
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	assert_int_equal(n, 1);
+	/* An empty directory is fine to initialize. */
+	dir = tu_path(fx->dir, "empty");
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(fsec_fleet_init(dir, &p), FSEC_OK);
+	free(dir);
+	free(before);
+	free(after);
+	free(cfg);
+}
+
+static void private_keys_are_0600(void **state)
+{
+	struct fixture *fx = *state;
+	const char *names[] = {"root.key", "issuing.key"};
+
+	for (int i = 0; i < 2; i++) {
+		char *p = tu_path(fx->home, names[i]);
+		struct stat st;
+
+		assert_int_equal(stat(p, &st), 0);
+		assert_int_equal(st.st_mode & 0777, 0600);
+		free(p);
+	}
+}
+
+static void issue_records_device(void **state)
+{
+	struct fixture *fx = *state;
+	EVP_PKEY *k = tu_key("p256");
+	struct fsec_device_rec d;
+
+	assert_int_equal(issue(fx, k, "dev-1", false, NULL), FSEC_OK);
+	assert_int_equal(fsec_registry_device_get(fsec_fleet_get_registry(fx->f), "dev-1", &d),
+			 FSEC_OK);
+	assert_string_equal(d.status, "active");
+	assert_string_equal(d.model, "m1");
+	assert_string_equal(d.provisioning, "factory-csr");
+	assert_int_equal(strlen(d.fingerprint), 64);
+	assert_int_equal(strlen(d.spki_sha256), 64);
+	assert_true(d.expires_at > d.issued_at);
+	EVP_PKEY_free(k);
+}
+
+static void refuses_shared_key(void **state)
+{
+	struct fixture *fx = *state;
+	EVP_PKEY *k = tu_key("p256");
+	char *out = tu_path(fx->dir, "b.pem");
+
+	assert_int_equal(issue(fx, k, "a", false, NULL), FSEC_OK);
+	assert_int_equal(issue(fx, k, "b", false, out), FSEC_ERR_POLICY);
+	assert_non_null(strstr(fsec_err_detail(), "registered to device a"));
+	/* Nothing written: no row, no certificate, no output file. */
+	assert_int_equal(devices(fx), 1);
+	assert_int_equal(certs(fx), 1);
+	assert_false(tu_exists(out));
+	free(out);
+	EVP_PKEY_free(k);
+}
+
+static void refuses_active_id_without_reissue(void **state)
+{
+	struct fixture *fx = *state;
+	EVP_PKEY *k1 = tu_key("p256"), *k2 = tu_key("p256");
+	struct fsec_device_rec before, after;
+	X509_CRL *crl;
+	X509_REVOKED *rev;
+
+	assert_int_equal(issue(fx, k1, "d", false, NULL), FSEC_OK);
+	assert_int_equal(fsec_registry_device_get(fsec_fleet_get_registry(fx->f), "d", &before),
+			 FSEC_OK);
+	assert_int_equal(issue(fx, k2, "d", false, NULL), FSEC_ERR_EXISTS);
+	assert_int_equal(certs(fx), 1);
+	/* With --reissue the old certificate is superseded and lands on the CRL. */
+	assert_int_equal(issue(fx, k2, "d", true, NULL), FSEC_OK);
+	assert_int_equal(fsec_registry_device_get(fsec_fleet_get_registry(fx->f), "d", &after),
+			 FSEC_OK);
+	assert_string_not_equal(before.serial, after.serial);
+	assert_int_equal(certs(fx), 2);
+	crl = read_crl(fx);
+	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), 1);
+	rev = sk_X509_REVOKED_value(X509_CRL_get_REVOKED(crl), 0);
+	{
+		ASN1_ENUMERATED *r = X509_REVOKED_get_ext_d2i(rev, NID_crl_reason, NULL, NULL);
+
+		assert_int_equal(ASN1_ENUMERATED_get(r), 4);
+		ASN1_ENUMERATED_free(r);
+	}
+	X509_CRL_free(crl);
+	EVP_PKEY_free(k1);
+	EVP_PKEY_free(k2);
+}
+
+static void refuses_compromised_key_even_for_same_device(void **state)
+{
+	struct fixture *fx = *state;
+	EVP_PKEY *k = tu_key("p256");
+
+	assert_int_equal(issue(fx, k, "d", false, NULL), FSEC_OK);
+	assert_int_equal(fsec_fleet_revoke(fx->f, "d", 1, "test"), FSEC_OK);
+	assert_int_equal(issue(fx, k, "d", true, NULL), FSEC_ERR_POLICY);
+	assert_non_null(strstr(fsec_err_detail(), "compromised"));
+	EVP_PKEY_free(k);
+}
+
+static void refuses_weak_and_invalid(void **state)
+{
+	struct fixture *fx = *state;
+	EVP_PKEY *weak = tu_key("rsa1024"), *ok = tu_key("p256");
+
+	assert_int_equal(issue(fx, weak, "w", false, NULL), FSEC_ERR_POLICY);
+	assert_int_equal(issue(fx, ok, "bad id", false, NULL), FSEC_ERR_INVAL);
+	assert_int_equal(devices(fx), 0);
+	EVP_PKEY_free(weak);
+	EVP_PKEY_free(ok);
+}
+
+static void keygen_writes_key_and_refuses_overwrite(void **state)
+{
+	struct fixture *fx = *state;
+	char *key = tu_path(fx->dir, "dev.key");
+	struct fsec_issue_opts o = {.id = "kg", .key_out = key, .actor = "test"};
+	X509 *cert = NULL;
+	EVP_PKEY *loaded;
+	FILE *fp;
+	struct stat st;
+
+	assert_int_equal(fsec_fleet_issue(fx->f, NULL, &o, &cert), FSEC_OK);
+	assert_int_equal(stat(key, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	fp = fopen(key, "r");
+	loaded = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
+	fclose(fp);
+	assert_int_equal(X509_check_private_key(cert, loaded), 1);
+	EVP_PKEY_free(loaded);
+	X509_free(cert);
+	cert = NULL;
+	/* A second device must not silently reuse or replace the key file. */
+	o.id = "kg2";
+	assert_int_equal(fsec_fleet_issue(fx->f, NULL, &o, &cert), FSEC_ERR_EXISTS);
+	assert_null(cert);
+	assert_int_equal(devices(fx), 1);
+	free(key);
+}
+
+static void revoke_updates_status_and_crl(void **state)
+{
+	struct fixture *fx = *state;
+	EVP_PKEY *k = tu_key("p256");
+	struct fsec_device_rec d;
+	X509_CRL *crl;
+
+	assert_int_equal(issue(fx, k, "r", false, NULL), FSEC_OK);
+	assert_int_equal(fsec_fleet_revoke(fx->f, "r", 5, "test"), FSEC_OK);
+	assert_int_equal(fsec_registry_device_get(fsec_fleet_get_registry(fx->f), "r", &d), FSEC_OK);
+	assert_string_equal(d.status, "revoked");
+	crl = read_crl(fx);
+	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), 1);
+	X509_CRL_free(crl);
+	assert_int_equal(fsec_fleet_revoke(fx->f, "r", 5, "test"), FSEC_ERR_EXISTS);
+	assert_int_equal(fsec_fleet_revoke(fx->f, "nobody", 5, "test"), FSEC_ERR_NOTFOUND);
+	/* CRL numbers only grow. */
+	{
+		X509_CRL *c1 = NULL, *c2 = NULL;
+		ASN1_INTEGER *n1, *n2;
+
+		assert_int_equal(fsec_fleet_crl(fx->f, &c1), FSEC_OK);
+		assert_int_equal(fsec_fleet_crl(fx->f, &c2), FSEC_OK);
+		n1 = X509_CRL_get_ext_d2i(c1, NID_crl_number, NULL, NULL);
+		n2 = X509_CRL_get_ext_d2i(c2, NID_crl_number, NULL, NULL);
+		assert_true(ASN1_INTEGER_cmp(n1, n2) < 0);
+		ASN1_INTEGER_free(n1);
+		ASN1_INTEGER_free(n2);
+		X509_CRL_free(c1);
+		X509_CRL_free(c2);
+	}
+	EVP_PKEY_free(k);
+}
+
+static enum fsec_err cfg(const char *json)
+{
+	struct fleet_config c;
+
+	return fsec_fleet_config_parse((const unsigned char *)json, strlen(json), &c);
+}
+
+static void config_is_strict(void **state)
+{
+	(void)state;
+#define GOOD                                                                                  \
+	"\"format\":\"fleetsec-home\",\"version\":1,\"name\":\"F\",\"algo\":\"p256\","        \
+	"\"root_cert\":\"r\",\"issuing_cert\":\"i\",\"issuing_key\":\"k\","                \
+	"\"registry\":\"sqlite:r.db\",\"device_days\":365,\"crl_days\":7"
+	assert_int_equal(cfg("{" GOOD "}"), FSEC_OK);
+	assert_int_equal(cfg("{" GOOD ",\"extra\":1}"), FSEC_ERR_PARSE);
+	assert_int_equal(cfg("{" GOOD ",\"name\":\"G\"}"), FSEC_ERR_PARSE); /* duplicate */
+	assert_int_equal(cfg("[1]"), FSEC_ERR_PARSE);
+	assert_int_equal(cfg("{" GOOD), FSEC_ERR_PARSE);
+	assert_int_equal(cfg("{\"format\":\"fleetsec-home\",\"version\":2}"), FSEC_ERR_PARSE);
+#undef GOOD
+}
+
+static void open_missing_home(void **state)
+{
+	struct fsec_fleet *f = NULL;
+
+	(void)state;
+	assert_int_equal(fsec_fleet_open("/nonexistent/home", &f), FSEC_ERR_NOTFOUND);
+	assert_non_null(strstr(fsec_err_detail(), "ca init"));
+	assert_null(f);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(init_refuses_existing_home),
+		T(private_keys_are_0600),
+		T(issue_records_device),
+		T(refuses_shared_key),
+		T(refuses_active_id_without_reissue),
+		T(refuses_compromised_key_even_for_same_device),
+		T(refuses_weak_and_invalid),
+		T(keygen_writes_key_and_refuses_overwrite),
+		T(revoke_updates_status_and_crl),
+		cmocka_unit_test(config_is_strict),
+		cmocka_unit_test(open_missing_home),
+	};
+#undef T
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

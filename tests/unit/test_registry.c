@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "fleetsec/registry.h"
+#include "testutil.h"
+
+struct fixture {
+	char *dir, *db;
+	struct fsec_registry *reg;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	f->dir = tu_mkdtemp();
+	f->db = tu_path(f->dir, "registry.db");
+	assert_int_equal(fsec_registry_open(f->db, FSEC_REGISTRY_CREATE, &f->reg), FSEC_OK);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	fsec_registry_free(f->reg);
+	tu_rmtree(f->dir);
+	free(f->db);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+static struct fsec_device_rec device(const char *id, const char *model, const char *status)
+{
+	struct fsec_device_rec d;
+
+	memset(&d, 0, sizeof(d));
+	snprintf(d.id, sizeof(d.id), "%s", id);
+	snprintf(d.model, sizeof(d.model), "%s", model);
+	snprintf(d.status, sizeof(d.status), "%s", status);
+	snprintf(d.provisioning, sizeof(d.provisioning), "factory-csr");
+	d.created_at = d.updated_at = 1000;
+	return d;
+}
+
+static struct fsec_cert_rec cert(const char *serial, const char *dev, const char *fp,
+				 const char *spki)
+{
+	struct fsec_cert_rec c;
+
+	memset(&c, 0, sizeof(c));
+	snprintf(c.serial, sizeof(c.serial), "%s", serial);
+	snprintf(c.device_id, sizeof(c.device_id), "%s", dev);
+	snprintf(c.fingerprint, sizeof(c.fingerprint), "%s", fp);
+	snprintf(c.spki_sha256, sizeof(c.spki_sha256), "%s", spki);
+	c.not_before = 1000;
+	c.not_after = 4000000000;
+	c.issued_at = 1000;
+	return c;
+}
+
+static int count_dev(const struct fsec_device_rec *d, void *arg)
+{
+	(void)d;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int count_cert(const struct fsec_cert_rec *c, void *arg)
+{
+	(void)c;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void create_refuses_existing(void **state)
+{
+	struct fixture *f = *state;
+	struct fsec_registry *again = NULL;
+
+	assert_int_equal(fsec_registry_open(f->db, FSEC_REGISTRY_CREATE, &again), FSEC_ERR_EXISTS);
+	assert_null(again);
+	assert_int_equal(fsec_registry_open("/nonexistent/dir/r.db", 0, &again), FSEC_ERR_NOTFOUND);
+	assert_int_equal(fsec_registry_open("postgres:whatever", 0, &again), FSEC_ERR_INVAL);
+}
+
+static void devices_roundtrip_and_filter(void **state)
+{
+	struct fixture *f = *state;
+	struct fsec_device_rec d = device("a", "cam", "active"), got;
+	int n = 0;
+
+	assert_int_equal(fsec_registry_begin(f->reg), FSEC_OK);
+	assert_int_equal(fsec_registry_device_put(f->reg, &d), FSEC_OK);
+	d = device("b", "cam", "revoked");
+	assert_int_equal(fsec_registry_device_put(f->reg, &d), FSEC_OK);
+	d = device("c", "plug", "active");
+	assert_int_equal(fsec_registry_device_put(f->reg, &d), FSEC_OK);
+	assert_int_equal(fsec_registry_commit(f->reg), FSEC_OK);
+
+	assert_int_equal(fsec_registry_device_get(f->reg, "b", &got), FSEC_OK);
+	assert_string_equal(got.model, "cam");
+	assert_string_equal(got.status, "revoked");
+	assert_int_equal(fsec_registry_device_get(f->reg, "zz", &got), FSEC_ERR_NOTFOUND);
+	assert_int_equal(fsec_registry_device_get(f->reg, "bad id", &got), FSEC_ERR_INVAL);
+
+	assert_int_equal(fsec_registry_device_list(f->reg, NULL, NULL, count_dev, &n), FSEC_OK);
+	assert_int_equal(n, 3);
+	n = 0;
+	assert_int_equal(fsec_registry_device_list(f->reg, "active", NULL, count_dev, &n), FSEC_OK);
+	assert_int_equal(n, 2);
+	n = 0;
+	assert_int_equal(fsec_registry_device_list(f->reg, "active", "cam", count_dev, &n), FSEC_OK);
+	assert_int_equal(n, 1);
+}
+
+static void status_is_constrained(void **state)
+{
+	struct fixture *f = *state;
+	struct fsec_device_rec d = device("a", "", "bogus");
+
+	assert_int_equal(fsec_registry_begin(f->reg), FSEC_OK);
+	assert_int_not_equal(fsec_registry_device_put(f->reg, &d), FSEC_OK);
+	fsec_registry_rollback(f->reg);
+}
+
+static void certificates_unique(void **state)
+{
+	struct fixture *f = *state;
+	struct fsec_device_rec d = device("a", "", "active");
+	struct fsec_cert_rec c = cert("0A", "a", "f1", "k1");
+	int n = 0;
+
+	assert_int_equal(fsec_registry_begin(f->reg), FSEC_OK);
+	assert_int_equal(fsec_registry_device_put(f->reg, &d), FSEC_OK);
+	assert_int_equal(fsec_registry_cert_add(f->reg, &c, "PEM"), FSEC_OK);
+	/* Same serial, different certificate: refused. */
+	c = cert("0A", "a", "f2", "k1");
+	assert_int_equal(fsec_registry_cert_add(f->reg, &c, "PEM"), FSEC_ERR_EXISTS);
+	/* Same fingerprint, different serial: refused. */
+	c = cert("0B", "a", "f1", "k1");
+	assert_int_equal(fsec_registry_cert_add(f->reg, &c, "PEM"), FSEC_ERR_EXISTS);
+	c = cert("0C", "a", "f3", "k1");
+	assert_int_equal(fsec_registry_cert_add(f->reg, &c, "PEM"), FSEC_OK);
+	assert_int_equal(fsec_registry_commit(f->reg), FSEC_OK);
+
+	assert_int_equal(fsec_registry_cert_list(f->reg,
+						 &(struct fsec_cert_filter){.spki_sha256 = "k1"},
+						 count_cert, &n),
+			 FSEC_OK);
+	assert_int_equal(n, 2);
+}
+
+static void revocation_is_once(void **state)
+{
+	struct fixture *f = *state;
+	struct fsec_device_rec d = device("a", "", "active");
+	struct fsec_cert_rec c = cert("0A", "a", "f1", "k1");
+	struct fsec_cert_filter rev = {.revoked_only = true};
+	int n = 0;
+
+	assert_int_equal(fsec_registry_begin(f->reg), FSEC_OK);
+	assert_int_equal(fsec_registry_device_put(f->reg, &d), FSEC_OK);
+	assert_int_equal(fsec_registry_cert_add(f->reg, &c, "PEM"), FSEC_OK);
+	assert_int_equal(fsec_registry_cert_revoke(f->reg, "0A", 5000, 1), FSEC_OK);
+	assert_int_equal(fsec_registry_cert_revoke(f->reg, "0A", 6000, 4), FSEC_OK);
+	assert_int_equal(fsec_registry_commit(f->reg), FSEC_OK);
+	assert_int_equal(fsec_registry_cert_list(f->reg, &rev, count_cert, &n), FSEC_OK);
+	assert_int_equal(n, 1);
+}
+
+static int grab_cert(const struct fsec_cert_rec *r, void *arg)
+{
+	/* Stop after the first row. */
+	*(struct fsec_cert_rec *)arg = *r;
+	return 1;
+}
+
+static void first_revocation_wins(void **state)
+{
+	struct fixture *f = *state;
+	struct fsec_cert_rec got;
+
+	revocation_is_once(state);
+	assert_int_equal(fsec_registry_cert_list(f->reg, &(struct fsec_cert_filter){.revoked_only = true},
+						 grab_cert, &got),
+			 FSEC_OK);
+	assert_true(got.revoked);
+	assert_int_equal(got.revoked_at, 5000);
+	assert_int_equal(got.reason, 1);
+}
+
+static void nested_rollback_keeps_outer(void **state)
+{
+	struct fixture *f = *state;
+	struct fsec_device_rec d = device("outer", "", "active"), got;
+
+	assert_int_equal(fsec_registry_begin(f->reg), FSEC_OK);
+	assert_int_equal(fsec_registry_device_put(f->reg, &d), FSEC_OK);
+	assert_int_equal(fsec_registry_begin(f->reg), FSEC_OK);
+	d = device("inner", "", "active");
+	assert_int_equal(fsec_registry_device_put(f->reg, &d), FSEC_OK);
+	fsec_registry_rollback(f->reg);
+	assert_int_equal(fsec_registry_commit(f->reg), FSEC_OK);
+	assert_int_equal(fsec_registry_device_get(f->reg, "outer", &got), FSEC_OK);
+	assert_int_equal(fsec_registry_device_get(f->reg, "inner", &got), FSEC_ERR_NOTFOUND);
+}
+
+static void counters(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t v = 0;
+
+	assert_int_equal(fsec_registry_counter_next(f->reg, "crl_number", &v), FSEC_ERR_INVAL);
+	assert_int_equal(fsec_registry_begin(f->reg), FSEC_OK);
+	assert_int_equal(fsec_registry_counter_next(f->reg, "crl_number", &v), FSEC_OK);
+	assert_int_equal(v, 1);
+	assert_int_equal(fsec_registry_counter_next(f->reg, "crl_number", &v), FSEC_OK);
+	assert_int_equal(v, 2);
+	assert_int_equal(fsec_registry_commit(f->reg), FSEC_OK);
+}
+
+static int count_event(const struct fsec_event_rec *e, void *arg)
+{
+	(void)e;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* The append-only rules hold even for someone with direct SQL access. */
+static void history_cannot_be_rewritten(void **state)
+{
+	struct fixture *f = *state;
+	struct fsec_event_rec ev = {.actor = "t", .action = "issue", .device_id = "a"};
+	struct fsec_device_rec d = device("a", "", "active");
+	struct fsec_cert_rec c = cert("0A", "a", "f1", "k1");
+	sqlite3 *db = NULL;
+	int n = 0;
+
+	assert_int_equal(fsec_registry_begin(f->reg), FSEC_OK);
+	assert_int_equal(fsec_registry_event_add(f->reg, &ev), FSEC_OK);
+	assert_int_equal(fsec_registry_device_put(f->reg, &d), FSEC_OK);
+	assert_int_equal(fsec_registry_cert_add(f->reg, &c, "PEM"), FSEC_OK);
+	assert_int_equal(fsec_registry_commit(f->reg), FSEC_OK);
+
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	assert_int_not_equal(sqlite3_exec(db, "UPDATE events SET actor = 'x'", NULL, NULL, NULL),
+			     SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(db, "DELETE FROM events", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(db, "DELETE FROM certificates", NULL, NULL, NULL),
+			     SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(fsec_registry_event_list(f->reg, "a", count_event, &n), FSEC_OK);
+	assert_int_equal(n, 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(create_refuses_existing, setup, teardown),
+		cmocka_unit_test_setup_teardown(devices_roundtrip_and_filter, setup, teardown),
+		cmocka_unit_test_setup_teardown(status_is_constrained, setup, teardown),
+		cmocka_unit_test_setup_teardown(certificates_unique, setup, teardown),
+		cmocka_unit_test_setup_teardown(first_revocation_wins, setup, teardown),
+		cmocka_unit_test_setup_teardown(nested_rollback_keeps_outer, setup, teardown),
+		cmocka_unit_test_setup_teardown(counters, setup, teardown),
+		cmocka_unit_test_setup_teardown(history_cannot_be_rewritten, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
