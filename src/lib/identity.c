@@ -69,11 +69,11 @@ FSEC_API enum fsec_err fsec_identity_from_cert(X509 *cert, char out[FSEC_DEVID_M
 			rc = fsec_seterr(FSEC_ERR_PARSE, "certificate carries several device URIs");
 			goto out;
 		}
-		snprintf(id, sizeof(id), "%s", uri + plen);
-		if (!fsec_devid_valid(id)) {
+		if (!fsec_devid_valid(uri + plen)) {
 			rc = fsec_seterr(FSEC_ERR_PARSE, "certificate carries an invalid device ID");
 			goto out;
 		}
+		memcpy(id, uri + plen, strlen(uri + plen) + 1);
 	}
 	if (found == 0) {
 		fsec_seterr(rc, "certificate has no %s SAN URI", FSEC_DEVID_URN_PREFIX);

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Install the Debian 12 packages fleetsec needs to build and test, if any are
+# missing. Needs root (or sudo) only when something has to be installed.
+set -euo pipefail
+
+PACKAGES=(
+	build-essential cmake pkg-config            # toolchain
+	libssl-dev openssl                          # crypto, X.509, TLS; the openssl CLI checks our output
+	libsqlite3-dev sqlite3                      # registry; the CLI inspects it in tests
+	libjansson-dev                              # JSON
+	libcmocka-dev                               # unit tests
+	clang libclang-rt-14-dev                    # libFuzzer targets
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -eq 0 ]; then
+	exit 0
+fi
+echo "deps: installing ${missing[*]}" >&2
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

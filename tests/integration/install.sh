@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# `cmake --install` yields a usable fleetsec: the binary runs from the
+# prefix, and a program builds against the headers via pkg-config.
+set -euo pipefail
+: "${BUILD_DIR:?}"
+T=$(mktemp -d "${TMPDIR:-/tmp}/fsec-install-XXXXXX")
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+cmake --install "$BUILD_DIR" --prefix "$T/prefix" >/dev/null
+"$T/prefix/bin/fleetsec" --version | grep -q '^fleetsec ' || fail "installed binary does not run"
+[ -f "$T/prefix/include/fleetsec/fleet.h" ] || fail "headers not installed"
+libdir=$(dirname "$(find "$T/prefix" -name fleetsec.pc)")
+cat >"$T/use.c" <<'C'
+#include <fleetsec/identity.h>
+int main(void) { return fsec_devid_valid("dev-1") && !fsec_devid_valid("bad id") ? 0 : 1; }
+C
+export PKG_CONFIG_PATH="$libdir"
+# shellcheck disable=SC2046
+cc ${EXTRA_CFLAGS:-} -o "$T/use" "$T/use.c" $(pkg-config --cflags --libs fleetsec) -Wl,-rpath,"$(pkg-config --variable=libdir fleetsec)" ||
+	fail "cannot build against the installed library"
+"$T/use" || fail "program linked to libfleetsec misbehaves"
+echo "install.sh: 3 checks passed"
