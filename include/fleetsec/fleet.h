@@ -82,7 +82,8 @@ struct fsec_issue_opts {
  * or, with csr == NULL, for a key generated here and written to
  * opts->key_out. Refuses:
  *  - an invalid ID (INVAL);
- *  - an ID with an active certificate, unless opts->reissue (EXISTS);
+ *  - an ID already registered (active or revoked), unless opts->reissue
+ *    (EXISTS);
  *  - a public key registered to any other device, or one revoked as
  *    compromised (POLICY): the hardcoded fleet-wide key failure;
  *  - a weak key (POLICY).

@@ -802,11 +802,18 @@ FSEC_API enum fsec_err fsec_fleet_issue(struct fsec_fleet *f, X509_REQ *csr,
 		had = true;
 	else if (rc != FSEC_ERR_NOTFOUND)
 		goto out;
-	if (had && strcmp(old.status, "active") == 0 && old.serial[0] != '\0' && !o->reissue) {
-		rc = fsec_seterr(FSEC_ERR_EXISTS,
-				 "device %s already has an active certificate (serial %s); use "
-				 "--reissue to replace it",
-				 o->id, old.serial);
+	/* Re-provisioning a revoked device is as deliberate as replacing a live
+	 * certificate, so both need --reissue. */
+	if (had && !o->reissue) {
+		if (strcmp(old.status, "active") == 0)
+			rc = fsec_seterr(FSEC_ERR_EXISTS,
+					 "device %s already has an active certificate (serial %s); "
+					 "use --reissue to replace it",
+					 o->id, old.serial);
+		else
+			rc = fsec_seterr(FSEC_ERR_EXISTS,
+					 "device %s is revoked; use --reissue to re-provision it",
+					 o->id);
 		goto out;
 	}
 	by_key.spki_sha256 = rec.spki_sha256;

@@ -41,6 +41,8 @@ for algo in p256 ed25519; do
 		ok
 	done
 
+	# Issuance needs only the issuing key: the root key can go offline.
+	mv "$FLEETSEC_HOME/root.key" "$T/offline-root-$algo.key"
 	# --keygen: the key file matches the certificate, mode 0600.
 	expect 0 "$FLEETSEC" device issue dev-kg --keygen --key-out "$T/kg-$algo.key" --out "$T/kg.pem"
 	[ "$(stat -c %a "$T/kg-$algo.key")" = 600 ] || fail "generated key mode"

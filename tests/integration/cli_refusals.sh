@@ -106,6 +106,11 @@ one_line_error "nobody"
 expect 0 "$FLEETSEC" device revoke first
 expect 1 "$FLEETSEC" device revoke first
 one_line_error "already revoked"
+# A revoked device is re-provisioned only on purpose.
+csr p256 reprov
+expect 1 "$FLEETSEC" device issue first --csr "$T/reprov.csr"
+one_line_error "use --reissue to re-provision"
+expect 0 "$FLEETSEC" device issue first --csr "$T/reprov.csr" --reissue
 
 # Usage errors exit 2.
 expect 2 "$FLEETSEC" device issue x
