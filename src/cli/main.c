@@ -29,10 +29,32 @@ static void overview(FILE *fp)
 	      fp);
 }
 
+/* If area names an area, list its verbs: on stdout with exit 0 for --help,
+ * else on stderr with a usage status. Returns false for an unknown area. */
+static bool area_help(const char *area, const char *next, int *status)
+{
+	bool help = next != NULL && (strcmp(next, "--help") == 0 || strcmp(next, "-h") == 0);
+	FILE *fp = help ? stdout : stderr;
+	bool known = false;
+
+	FOR_EACH_CMD(c) {
+		if (strcmp(c->area, area) != 0 || c->verb == NULL)
+			continue;
+		if (!known)
+			fprintf(fp, "usage: fleetsec %s <verb> [options]\n\nverbs:\n", area);
+		known = true;
+		fprintf(fp, "  %-10s %s\n", c->verb, c->summary);
+	}
+	if (known && !help && next != NULL)
+		fprintf(stderr, "fleetsec: unknown verb '%s' for '%s'\n", next, area);
+	*status = help ? 0 : EXIT_USAGE;
+	return known;
+}
+
 int main(int argc, char **argv)
 {
 	const char *home = NULL;
-	int i = 1;
+	int i = 1, status;
 
 	/* A global --home before the command is passed on to it. */
 	while (i < argc && argv[i][0] == '-') {
@@ -91,23 +113,9 @@ int main(int argc, char **argv)
 		optind = 0;
 		return c->fn(n, sub, c);
 	}
-	/* An area given alone, or with an unknown verb: list that area. */
-	{
-		bool known = false;
-
-		FOR_EACH_CMD(c) {
-			if (strcmp(c->area, argv[i]) != 0)
-				continue;
-			if (!known)
-				fprintf(i + 1 < argc && strcmp(argv[i + 1], "--help") == 0 ? stdout : stderr,
-					"usage: fleetsec %s <verb> [options]\n\nverbs:\n", c->area);
-			known = true;
-			fprintf(i + 1 < argc && strcmp(argv[i + 1], "--help") == 0 ? stdout : stderr,
-				"  %-10s %s\n", c->verb, c->summary);
-		}
-		if (known)
-			return i + 1 < argc && strcmp(argv[i + 1], "--help") == 0 ? 0 : EXIT_USAGE;
-	}
+	/* An area alone, with --help, or with an unknown verb: list its verbs. */
+	if (area_help(argv[i], i + 1 < argc ? argv[i + 1] : NULL, &status))
+		return status;
 	fprintf(stderr, "fleetsec: unknown command '%s' (see 'fleetsec --help')\n", argv[i]);
 	return EXIT_USAGE;
 }
