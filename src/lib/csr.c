@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <ctype.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -7,17 +8,6 @@
 #include "err_int.h"
 #include "fleetsec/csr.h"
 #include "fleetsec/key.h"
-
-static int looks_like_pem(const unsigned char *buf, size_t len)
-{
-	static const char tag[] = "-----BEGIN ";
-
-	/* PEM may be preceded by explanatory text, as openssl req -text writes. */
-	for (size_t i = 0; i + sizeof(tag) - 1 <= len; i++)
-		if (memcmp(buf + i, tag, sizeof(tag) - 1) == 0)
-			return 1;
-	return 0;
-}
 
 /* Decode exactly one DER request occupying all of der[0..len). */
 static enum fsec_err decode_der(const unsigned char *der, long len, X509_REQ **out)
@@ -55,6 +45,19 @@ static enum fsec_err decode_pem(const unsigned char *buf, size_t len, X509_REQ *
 		fsec_seterr(rc, "PEM holds a %.40s, not a CERTIFICATE REQUEST", name);
 		goto out;
 	}
+	/* Anything after the END line but white space would be a second
+	 * object we silently ignore: a weak key hiding behind a good one. */
+	{
+		char rest[64];
+		int n;
+
+		while ((n = BIO_read(bio, rest, sizeof(rest))) > 0)
+			for (int i = 0; i < n; i++)
+				if (!isspace((unsigned char)rest[i])) {
+					fsec_seterr(rc, "trailing data after the PEM certificate request");
+					goto out;
+				}
+	}
 	rc = decode_der(der, dlen, out);
 out:
 	ERR_clear_error();
@@ -76,10 +79,13 @@ FSEC_API enum fsec_err fsec_csr_parse(const unsigned char *buf, size_t len, X509
 				   FSEC_CSR_MAX);
 	if (len == 0)
 		return fsec_seterr(FSEC_ERR_PARSE, "empty input");
-	if (looks_like_pem(buf, len))
-		rc = decode_pem(buf, len, &req);
-	else
+	/* DER is a SEQUENCE and starts with 0x30; PEM starts with its BEGIN
+	 * line or explanatory text, never with '0'. Searching the buffer for
+	 * "-----BEGIN" instead would misread a DER subject that contains it. */
+	if (buf[0] == 0x30)
 		rc = decode_der(buf, (long)len, &req);
+	else
+		rc = decode_pem(buf, len, &req);
 	if (rc != FSEC_OK)
 		return rc;
 

@@ -44,13 +44,22 @@ void fsec_clearerr(void)
 	detail[0] = '\0';
 }
 
-/* Newlines from outside text (an OpenSSL reason, a file name) would break
- * the one-line promise, so they are folded into spaces. */
-static void fold_lines(void)
+/* A reason often quotes outside text (a PEM label, a JSON key, a file name):
+ * control characters in it could break the one-line promise or drive the
+ * operator's terminal, so C0/C1 controls, DEL and the Unicode line and
+ * paragraph separators become '?'. */
+static void sanitize(void)
 {
-	for (char *p = detail; *p != '\0'; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
+	unsigned char *p = (unsigned char *)detail;
+
+	for (; *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+		else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			p[0] = p[1] = '?';
+		else if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9))
+			p[0] = p[1] = p[2] = '?';
+	}
 }
 
 enum fsec_err fsec_seterr(enum fsec_err rc, const char *fmt, ...)
@@ -60,7 +69,7 @@ enum fsec_err fsec_seterr(enum fsec_err rc, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
-	fold_lines();
+	sanitize();
 	return rc;
 }
 
@@ -84,6 +93,6 @@ enum fsec_err fsec_seterr_ossl(enum fsec_err rc, const char *fmt, ...)
 		snprintf(detail + n, sizeof(detail) - n, " (%s)",
 			 why != NULL ? why : "unknown OpenSSL error");
 	}
-	fold_lines();
+	sanitize();
 	return rc;
 }

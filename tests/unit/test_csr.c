@@ -118,10 +118,11 @@ static void refuses_malformed(void **state)
 	free(trail);
 
 	/* Oversized: refused on size alone, before any parsing. */
-	big = calloc(1, FSEC_CSR_MAX + 1);
+	big = malloc(FSEC_CSR_MAX + 1);
+	memset(big, '\n', FSEC_CSR_MAX + 1);
 	memcpy(big, pem, plen);
 	assert_int_equal(parse(big, FSEC_CSR_MAX + 1), FSEC_ERR_TOO_LARGE);
-	/* At the cap a PEM with padding after it is still read. */
+	/* At the cap, a PEM followed by blank lines is still read. */
 	assert_int_equal(parse(big, FSEC_CSR_MAX), FSEC_OK);
 	free(big);
 	free(der);
@@ -148,6 +149,61 @@ static void refuses_pem_of_other_type(void **state)
 	EVP_PKEY_free(k);
 }
 
+static void refuses_second_pem_block(void **state)
+{
+	EVP_PKEY *k = tu_key("p256"), *weak = tu_key("rsa1024");
+	X509_REQ *a = tu_csr(k, "a"), *b = tu_csr(weak, "b");
+	size_t la, lb;
+	unsigned char *pa = tu_csr_pem(a, &la), *pb = tu_csr_pem(b, &lb);
+	unsigned char *both = malloc(la + lb + 8);
+
+	(void)state;
+	memcpy(both, pa, la);
+	memcpy(both + la, "\n\t \n", 4);
+	assert_int_equal(parse(both, la + 4), FSEC_OK); /* white space is fine */
+	memcpy(both + la, pb, lb);
+	assert_int_equal(parse(both, la + lb), FSEC_ERR_PARSE);
+	assert_non_null(strstr(fsec_err_detail(), "trailing"));
+	memcpy(both + la, "garbage", 7);
+	assert_int_equal(parse(both, la + 7), FSEC_ERR_PARSE);
+	free(both);
+	free(pa);
+	free(pb);
+	X509_REQ_free(a);
+	X509_REQ_free(b);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(weak);
+}
+
+static void der_with_pem_marker_in_subject(void **state)
+{
+	EVP_PKEY *k = tu_key("p256");
+	X509_REQ *req = tu_csr(k, "-----BEGIN x");
+	size_t len;
+	unsigned char *der = tu_csr_der(req, &len);
+
+	(void)state;
+	assert_int_equal(parse(der, len), FSEC_OK);
+	free(der);
+	X509_REQ_free(req);
+	EVP_PKEY_free(k);
+}
+
+static void errors_never_carry_control_characters(void **state)
+{
+	static const char evil[] = "-----BEGIN \x1b[31mRED\xe2\x80\xa8\xc2\x85-----\nAAAA\n"
+				   "-----END \x1b[31mRED\xe2\x80\xa8\xc2\x85-----\n";
+
+	(void)state;
+	assert_int_equal(parse((const unsigned char *)evil, sizeof(evil) - 1), FSEC_ERR_PARSE);
+	assert_non_null(strstr(fsec_err_detail(), "RED"));
+	for (const unsigned char *p = (const unsigned char *)fsec_err_detail(); *p; p++) {
+		assert_true(*p >= 0x20 && *p != 0x7f);
+		assert_false(p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f);
+		assert_false(p[0] == 0xe2 && p[1] == 0x80 && p[2] == 0xa8);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -157,6 +213,9 @@ int main(void)
 		cmocka_unit_test(refuses_signature_by_other_key),
 		cmocka_unit_test(refuses_malformed),
 		cmocka_unit_test(refuses_pem_of_other_type),
+		cmocka_unit_test(refuses_second_pem_block),
+		cmocka_unit_test(der_with_pem_marker_in_subject),
+		cmocka_unit_test(errors_never_carry_control_characters),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
