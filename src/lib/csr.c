@@ -38,7 +38,10 @@ static enum fsec_err decode_pem(const unsigned char *buf, size_t len, X509_REQ *
 	if (bio == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 	if (!PEM_read_bio(bio, &name, &header, &der, &dlen)) {
-		fsec_seterr_ossl(rc, "truncated or corrupt PEM");
+		if (memmem(buf, len, "-----BEGIN ", 11) == NULL)
+			fsec_seterr(rc, "not a valid certificate request (neither DER nor PEM)");
+		else
+			fsec_seterr_ossl(rc, "truncated or corrupt PEM");
 		goto out;
 	}
 	if (strcmp(name, PEM_STRING_X509_REQ) != 0 && strcmp(name, PEM_STRING_X509_REQ_OLD) != 0) {
