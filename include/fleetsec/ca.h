@@ -69,17 +69,41 @@ FSEC_API X509 *fsec_ca_get_root(const struct fsec_ca *ca);
 FSEC_API FSEC_WUR enum fsec_err fsec_ca_random_serial(unsigned char serial[FSEC_SERIAL_LEN]);
 
 /*
+ * A certificate as issued: its DER encoding plus the facts callers need,
+ * so that nobody has to decode it again (on OpenSSL 3.0 decoding a public key
+ * costs more than the ECDSA signature). Caller-owned: zero it, pass it to an
+ * issuing function, release it with fsec_issued_cert_cleanup().
+ */
+struct fsec_issued_cert {
+	unsigned char *der;
+	size_t der_len;
+	char serial[FSEC_SERIAL_HEX_LEN]; /* uppercase hex */
+	char fingerprint[65];             /* SHA-256 of der, lowercase hex */
+	int64_t not_before, not_after;    /* UNIX time */
+};
+
+/* Free what c holds and zero it. NULL is a no-op. */
+FSEC_API void fsec_issued_cert_cleanup(struct fsec_issued_cert *c);
+
+/* The certificate as a NUL-terminated PEM string the caller frees with
+ * free(). Errors: CRYPTO, NOMEM. */
+FSEC_API FSEC_WUR enum fsec_err fsec_issued_cert_pem(const struct fsec_issued_cert *c,
+						     char **pem);
+
+/*
  * Issue a device certificate: subject CN=id, O=fleet; SAN URI
  * urn:fleetsec:device:<id>; keyUsage digitalSignature (critical); EKU
  * clientAuth; basicConstraints CA:FALSE (critical); SKI and AKI. Valid from
  * now (backdated a minute for clock skew) for days, clamped to the issuing
- * CA's expiry. id must be valid (fsec_devid_check). Caller owns *out.
- * Errors: INVAL, CRYPTO. Not thread-safe on the same ca.
+ * CA's expiry. The SubjectPublicKeyInfo is written in canonical form (EC:
+ * named curve, uncompressed point). id must be valid (fsec_devid_check).
+ * Fills *out only on success. Errors: INVAL, CRYPTO, NOMEM.
+ * Not thread-safe on the same ca.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_ca_issue_device(struct fsec_ca *ca, EVP_PKEY *pub,
 						     const char *id, int days,
 						     const unsigned char serial[FSEC_SERIAL_LEN],
-						     X509 **out);
+						     struct fsec_issued_cert *out);
 
 /*
  * An X.509 v2 CRL signed by the issuing CA, listing entries with their reason

@@ -88,11 +88,12 @@ struct fsec_issue_opts {
  *    compromised (POLICY): the hardcoded fleet-wide key failure;
  *  - a weak key (POLICY).
  * On reissue the previous certificate is revoked as superseded and the CRL
- * is regenerated. Writes *out (caller frees) only on success.
- * Errors: as above, plus BUSY, DB, IO, CRYPTO.
+ * is regenerated. Fills *out (release it with fsec_issued_cert_cleanup; may
+ * be NULL) only on success. Errors: as above, plus BUSY, DB, IO, CRYPTO.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_fleet_issue(struct fsec_fleet *f, X509_REQ *csr,
-						 const struct fsec_issue_opts *opts, X509 **out);
+						 const struct fsec_issue_opts *opts,
+						 struct fsec_issued_cert *out);
 
 /*
  * Revoke every unexpired certificate of device id with reason (an RFC 5280

@@ -3,8 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/pem.h>
-
 #include "cli.h"
 #include "fleetsec/csr.h"
 #include "fleetsec/fileio.h"
@@ -52,7 +50,8 @@ static int device_issue(int argc, char **argv, const struct cli_cmd *self)
 	struct fsec_fleet *f = NULL;
 	const char *csr_path = NULL;
 	X509_REQ *csr = NULL;
-	X509 *cert = NULL;
+	struct fsec_issued_cert cert = {0};
+	char *pem = NULL;
 	bool keygen = false;
 	enum fsec_err rc;
 	int opt, status = EXIT_REFUSED;
@@ -97,29 +96,31 @@ static int device_issue(int argc, char **argv, const struct cli_cmd *self)
 		status = cli_fail(o.id, rc);
 		goto out;
 	}
+	rc = fsec_issued_cert_pem(&cert, &pem);
+	if (rc != FSEC_OK) {
+		status = cli_fail(o.id, rc);
+		goto out;
+	}
 	status = 0;
 	if (c.json) {
-		char serial[FSEC_SERIAL_HEX_LEN], fp[65], *pem = NULL;
-		json_t *j;
+		char t1[32], t2[32];
 
-		if (fsec_cert_serial_hex(cert, serial) != FSEC_OK ||
-		    fsec_cert_fingerprint(cert, fp) != FSEC_OK || fsec_cert_pem(cert, &pem) != FSEC_OK) {
-			status = cli_fail(o.id, FSEC_ERR_CRYPTO);
-			goto out;
-		}
-		j = json_pack("{s:s, s:s, s:s, s:s*, s:s*, s:s}", "id", o.id, "serial", serial,
-			      "fingerprint_sha256", fp, "cert_out", o.cert_out, "key_out", o.key_out,
-			      "certificate_pem", pem);
-		free(pem);
-		status = cli_print_json(j);
+		status = cli_print_json(json_pack(
+			"{s:s, s:s, s:s, s:s, s:s, s:s*, s:s*, s:s}", "id", o.id, "serial", cert.serial,
+			"fingerprint_sha256", cert.fingerprint, "not_before",
+			cli_time(cert.not_before, t1, sizeof(t1)), "not_after",
+			cli_time(cert.not_after, t2, sizeof(t2)), "cert_out", o.cert_out, "key_out",
+			o.key_out, "certificate_pem", pem));
 	} else if (o.cert_out == NULL) {
-		if (!PEM_write_X509(stdout, cert))
+		if (fputs(pem, stdout) < 0)
 			status = EXIT_REFUSED;
 	} else {
-		fprintf(stderr, "issued certificate for %s to %s\n", o.id, o.cert_out);
+		fprintf(stderr, "issued certificate for %s to %s (serial %s)\n", o.id, o.cert_out,
+			cert.serial);
 	}
 out:
-	X509_free(cert);
+	free(pem);
+	fsec_issued_cert_cleanup(&cert);
 	X509_REQ_free(csr);
 	fsec_fleet_free(f);
 	return status;

@@ -734,10 +734,11 @@ static enum fsec_err revoke_device_certs(struct fsec_registry *reg, const char *
 	return rc;
 }
 
-static enum fsec_err stage_cert(const char *path, X509 *cert, struct fsec_file_stage **st)
+static enum fsec_err stage_cert(const char *path, const struct fsec_issued_cert *c,
+			       struct fsec_file_stage **st)
 {
 	char *pem = NULL;
-	enum fsec_err rc = fsec_cert_pem(cert, &pem);
+	enum fsec_err rc = fsec_issued_cert_pem(c, &pem);
 
 	if (rc == FSEC_OK)
 		rc = fsec_file_stage_new(path, pem, strlen(pem), 0644, 0, st);
@@ -746,7 +747,7 @@ static enum fsec_err stage_cert(const char *path, X509 *cert, struct fsec_file_s
 }
 
 FSEC_API enum fsec_err fsec_fleet_issue(struct fsec_fleet *f, X509_REQ *csr,
-					const struct fsec_issue_opts *o, X509 **out)
+					const struct fsec_issue_opts *o, struct fsec_issued_cert *out)
 {
 	struct fsec_file_stage *stages[3] = {NULL, NULL, NULL}; /* key, cert, CRL */
 	struct fsec_device_rec dev, old;
@@ -755,7 +756,7 @@ FSEC_API enum fsec_err fsec_fleet_issue(struct fsec_fleet *f, X509_REQ *csr,
 	struct fsec_cert_filter by_key = {0};
 	unsigned char serial[FSEC_SERIAL_LEN];
 	EVP_PKEY *genkey = NULL, *pub;
-	X509 *cert = NULL;
+	struct fsec_issued_cert cert = {0};
 	X509_CRL *crl = NULL;
 	char *pem = NULL;
 	bool had = false, in_tx = false;
@@ -823,25 +824,17 @@ FSEC_API enum fsec_err fsec_fleet_issue(struct fsec_fleet *f, X509_REQ *csr,
 
 	if ((rc = fsec_ca_random_serial(serial)) != FSEC_OK ||
 	    (rc = fsec_ca_issue_device(f->ca, pub, o->id, days, serial, &cert)) != FSEC_OK ||
-	    (rc = fsec_cert_serial_hex(cert, rec.serial)) != FSEC_OK ||
-	    (rc = fsec_cert_fingerprint(cert, rec.fingerprint)) != FSEC_OK ||
-	    (rc = fsec_cert_pem(cert, &pem)) != FSEC_OK)
+	    (rc = fsec_issued_cert_pem(&cert, &pem)) != FSEC_OK)
 		goto out;
 	if (had && (rc = revoke_device_certs(f->reg, o->id, now, 4, &superseded)) != FSEC_OK)
 		goto out;
 
+	memcpy(rec.serial, cert.serial, sizeof(rec.serial));
+	memcpy(rec.fingerprint, cert.fingerprint, sizeof(rec.fingerprint));
 	snprintf(rec.device_id, sizeof(rec.device_id), "%s", o->id);
 	rec.issued_at = now;
-	{
-		struct tm tm;
-
-		if (!ASN1_TIME_to_tm(X509_get0_notBefore(cert), &tm))
-			goto bad_time;
-		rec.not_before = timegm(&tm);
-		if (!ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm))
-			goto bad_time;
-		rec.not_after = timegm(&tm);
-	}
+	rec.not_before = cert.not_before;
+	rec.not_after = cert.not_after;
 	if ((rc = fsec_registry_cert_add(f->reg, &rec, pem)) != FSEC_OK)
 		goto out;
 
@@ -868,24 +861,21 @@ FSEC_API enum fsec_err fsec_fleet_issue(struct fsec_fleet *f, X509_REQ *csr,
 		goto out;
 	if (superseded > 0 && (rc = crl_stage(f, &crl, &stages[2])) != FSEC_OK)
 		goto out;
-	if (o->cert_out != NULL && (rc = stage_cert(o->cert_out, cert, &stages[1])) != FSEC_OK)
+	if (o->cert_out != NULL && (rc = stage_cert(o->cert_out, &cert, &stages[1])) != FSEC_OK)
 		goto out;
 	in_tx = false;
 	rc = finish(f, FSEC_OK, stages, 3);
-	if (rc == FSEC_OK) {
+	if (rc == FSEC_OK && out != NULL) {
 		*out = cert;
-		cert = NULL;
+		memset(&cert, 0, sizeof(cert));
 	}
-	goto out;
-bad_time:
-	rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot read certificate validity");
 out:
 	if (in_tx)
 		fsec_registry_rollback(f->reg);
 	for (size_t i = 0; i < 3; i++)
 		fsec_file_stage_free(stages[i]);
 	X509_CRL_free(crl);
-	X509_free(cert);
+	fsec_issued_cert_cleanup(&cert);
 	EVP_PKEY_free(genkey);
 	free(pem);
 	return rc;

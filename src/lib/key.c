@@ -2,6 +2,8 @@
 #include <string.h>
 
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/x509.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/store.h>
@@ -9,6 +11,7 @@
 #include "err_int.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/key.h"
+#include "key_int.h"
 
 FSEC_API enum fsec_err fsec_key_algo_parse(const char *name, enum fsec_key_algo *out)
 {
@@ -173,18 +176,139 @@ FSEC_API void fsec_hex(const unsigned char *in, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
+/* The uncompressed point of an EC key: the key's own encoding when it is
+ * already uncompressed (the usual case, ~4 us), else rebuilt from x and y so
+ * that one key has one SPKI whatever form a device sent it in. */
+static enum fsec_err ec_point_uncompressed(EVP_PKEY *key, unsigned char **out, int *outlen)
+{
+	unsigned char buf[1 + 2 * 66];
+	size_t len = 0, flen = ((size_t)EVP_PKEY_get_bits(key) + 7) / 8;
+	BIGNUM *x = NULL, *y = NULL;
+	enum fsec_err rc = FSEC_ERR_CRYPTO;
+
+	/* flen <= 66 (P-521), so 1 + 2 * flen fits buf. */
+	if (flen == 0 || flen > 66)
+		return fsec_seterr(rc, "unexpected EC field size");
+	if (!EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, buf,
+					     sizeof(buf), &len))
+		return fsec_seterr_ossl(rc, "cannot read the EC public point");
+	if (!(len == 1 + 2 * flen && buf[0] == 0x04)) {
+		if (!EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_X, &x) ||
+		    !EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_Y, &y) ||
+		    BN_bn2binpad(x, buf + 1, (int)flen) < 0 ||
+		    BN_bn2binpad(y, buf + 1 + flen, (int)flen) < 0) {
+			fsec_seterr_ossl(rc, "cannot read the EC public point");
+			goto out;
+		}
+		buf[0] = 0x04;
+		len = 1 + 2 * flen;
+	}
+	if ((*out = OPENSSL_memdup(buf, len)) == NULL) {
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	*outlen = (int)len;
+	rc = FSEC_OK;
+out:
+	BN_free(x);
+	BN_free(y);
+	return rc;
+}
+
+enum fsec_err fsec_key_spki_fill(EVP_PKEY *key, X509_PUBKEY *dst)
+{
+	int id = EVP_PKEY_get_base_id(key);
+	unsigned char *pt = NULL;
+	int ptlen = 0;
+	enum fsec_err rc;
+
+	if (id == EVP_PKEY_EC) {
+		char curve[64] = "";
+		size_t clen = 0;
+		int nid;
+
+		if (!EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, curve,
+						    sizeof(curve), &clen) ||
+		    ((nid = OBJ_sn2nid(curve)) == NID_undef && (nid = OBJ_ln2nid(curve)) == NID_undef &&
+		     (nid = EC_curve_nist2nid(curve)) == NID_undef))
+			return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "EC key without a named curve");
+		if ((rc = ec_point_uncompressed(key, &pt, &ptlen)) != FSEC_OK)
+			return rc;
+		if (!X509_PUBKEY_set0_param(dst, OBJ_nid2obj(NID_X9_62_id_ecPublicKey),
+					    V_ASN1_OBJECT, OBJ_nid2obj(nid), pt, ptlen)) {
+			OPENSSL_free(pt);
+			return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot build the public key info");
+		}
+		return FSEC_OK;
+	}
+	if (id == EVP_PKEY_ED25519) {
+		unsigned char raw[32];
+		size_t rlen = sizeof(raw);
+
+		if (!EVP_PKEY_get_raw_public_key(key, raw, &rlen) || rlen != sizeof(raw) ||
+		    (pt = OPENSSL_memdup(raw, rlen)) == NULL)
+			return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot read the Ed25519 public key");
+		if (!X509_PUBKEY_set0_param(dst, OBJ_nid2obj(NID_ED25519), V_ASN1_UNDEF, NULL, pt,
+					    (int)rlen)) {
+			OPENSSL_free(pt);
+			return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot build the public key info");
+		}
+		return FSEC_OK;
+	}
+	/* RSA and anything else: the generic (slow on 3.0) encoder. */
+	{
+		X509_PUBKEY *tmp = NULL;
+		ASN1_OBJECT *obj;
+		const unsigned char *k;
+		int klen, ptype;
+		const void *pval;
+		X509_ALGOR *alg;
+		void *pdup = NULL;
+
+		if (!X509_PUBKEY_set(&tmp, key) || !X509_PUBKEY_get0_param(&obj, &k, &klen, &alg, tmp)) {
+			X509_PUBKEY_free(tmp);
+			return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot encode public key");
+		}
+		X509_ALGOR_get0(NULL, &ptype, &pval, alg);
+		if (ptype == V_ASN1_OBJECT)
+			pdup = OBJ_dup(pval);
+		else if (ptype == V_ASN1_SEQUENCE || ptype == V_ASN1_NULL)
+			pdup = ptype == V_ASN1_NULL ? NULL : ASN1_STRING_dup(pval);
+		pt = OPENSSL_memdup(k, (size_t)klen);
+		rc = pt != NULL && X509_PUBKEY_set0_param(dst, OBJ_dup(obj), ptype, pdup, pt, klen)
+			     ? FSEC_OK
+			     : fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot copy public key info");
+		X509_PUBKEY_free(tmp);
+		return rc;
+	}
+}
+
 FSEC_API enum fsec_err fsec_key_spki_sha256(EVP_PKEY *key, char out[FSEC_SHA256_HEX_LEN])
 {
+	X509_PUBKEY *spki = X509_PUBKEY_new();
 	unsigned char *der = NULL, md[32];
-	int len = i2d_PUBKEY(key, &der);
+	enum fsec_err rc;
+	int len;
 
-	if (len <= 0)
-		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot encode public key");
-	if (!EVP_Q_digest(NULL, "SHA256", NULL, der, (size_t)len, md, NULL)) {
-		OPENSSL_free(der);
-		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "SHA-256 failed");
+	if (spki == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	/* Canonical form, so the same key sent compressed and uncompressed
+	 * cannot pass for two keys. */
+	if ((rc = fsec_key_spki_fill(key, spki)) != FSEC_OK)
+		goto out;
+	rc = FSEC_ERR_CRYPTO;
+	if ((len = i2d_X509_PUBKEY(spki, &der)) <= 0) {
+		fsec_seterr_ossl(rc, "cannot encode public key");
+		goto out;
 	}
-	OPENSSL_free(der);
+	if (!EVP_Q_digest(NULL, "SHA256", NULL, der, (size_t)len, md, NULL)) {
+		fsec_seterr_ossl(rc, "SHA-256 failed");
+		goto out;
+	}
 	fsec_hex(md, sizeof(md), out);
-	return FSEC_OK;
+	rc = FSEC_OK;
+out:
+	OPENSSL_free(der);
+	X509_PUBKEY_free(spki);
+	return rc;
 }

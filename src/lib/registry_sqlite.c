@@ -57,14 +57,21 @@ enum stmt_id {
 	ST_DEVICE_PUT,
 	ST_DEVICE_LIST,
 	ST_CERT_ADD,
-	ST_CERT_LIST,
 	ST_CERT_PEM,
 	ST_CERT_REVOKE,
 	ST_EVENT_ADD,
 	ST_EVENT_LIST,
 	ST_COUNTER_NEXT,
-	ST_COUNT
+	/* Certificate listings, one statement per combination of filters
+	 * (CERT_BY_* bits): a generic "?1 IS NULL OR col = ?1" cannot use an
+	 * index, and a full scan for every issue would make issuance O(N^2). */
+	ST_CERT_LIST,
+	ST_COUNT = ST_CERT_LIST + 8
 };
+
+#define CERT_BY_DEVICE 0x1
+#define CERT_BY_SPKI 0x2
+#define CERT_BY_REVOKED 0x4
 
 #define DEVICE_COLS                                                                          \
 	"id, model, status, ifnull(serial,''), ifnull(fingerprint,''), ifnull(spki_sha256,''), " \
@@ -73,7 +80,7 @@ enum stmt_id {
 	"serial, device_id, fingerprint, spki_sha256, not_before, not_after, issued_at, "      \
 	"revoked_at IS NOT NULL, ifnull(revoked_at,0), ifnull(reason,0)"
 
-static const char *const stmt_sql[ST_COUNT] = {
+static const char *const stmt_sql[ST_CERT_LIST] = {
 	[ST_DEVICE_GET] = "SELECT " DEVICE_COLS " FROM devices WHERE id = ?1",
 	[ST_DEVICE_PUT] = "INSERT INTO devices(id, model, status, serial, fingerprint, spki_sha256,"
 			  " issued_at, expires_at, provisioning, created_at, updated_at)"
@@ -88,10 +95,6 @@ static const char *const stmt_sql[ST_COUNT] = {
 			   " ORDER BY id",
 	[ST_CERT_ADD] = "INSERT INTO certificates(serial, device_id, fingerprint, spki_sha256,"
 			" not_before, not_after, issued_at, pem) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-	[ST_CERT_LIST] = "SELECT " CERT_COLS " FROM certificates"
-			 " WHERE (?1 IS NULL OR device_id = ?1) AND (?2 IS NULL OR spki_sha256 = ?2)"
-			 " AND (?3 = 0 OR revoked_at IS NOT NULL) AND not_after > ?4"
-			 " ORDER BY issued_at, rowid",
 	[ST_CERT_PEM] = "SELECT pem FROM certificates WHERE serial = ?1",
 	[ST_CERT_REVOKE] = "UPDATE certificates SET revoked_at = ?2, reason = ?3"
 			   " WHERE serial = ?1 AND revoked_at IS NULL",
@@ -130,13 +133,30 @@ static enum fsec_err exec(struct sqlite_be *be, const char *sql)
 	return r == SQLITE_OK ? FSEC_OK : db_err(be, r, "registry");
 }
 
+/* The certificate listing for a CERT_BY_* mask; binds are always ?1 device,
+ * ?2 SPKI, ?3 expiry bound. */
+static void cert_list_sql(unsigned mask, char *buf, size_t cap)
+{
+	snprintf(buf, cap,
+		 "SELECT " CERT_COLS " FROM certificates WHERE not_after > ?3%s%s%s"
+		 " ORDER BY issued_at, rowid",
+		 mask & CERT_BY_DEVICE ? " AND device_id = ?1" : "",
+		 mask & CERT_BY_SPKI ? " AND spki_sha256 = ?2" : "",
+		 mask & CERT_BY_REVOKED ? " AND revoked_at IS NOT NULL" : "");
+}
+
 /* Statements are prepared once per handle: issuing thousands of certificates
  * should not re-parse SQL for each. */
-static enum fsec_err stmt(struct sqlite_be *be, enum stmt_id id, sqlite3_stmt **out)
+static enum fsec_err stmt(struct sqlite_be *be, int id, sqlite3_stmt **out)
 {
 	if (be->st[id] == NULL) {
-		int r = sqlite3_prepare_v3(be->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
-					   &be->st[id], NULL);
+		char buf[512];
+		const char *sql = id < ST_CERT_LIST ? stmt_sql[id] : buf;
+		int r;
+
+		if (id >= ST_CERT_LIST)
+			cert_list_sql((unsigned)(id - ST_CERT_LIST), buf, sizeof(buf));
+		r = sqlite3_prepare_v3(be->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &be->st[id], NULL);
 
 		if (r != SQLITE_OK)
 			return db_err(be, r, "preparing a registry query");
@@ -467,15 +487,23 @@ static enum fsec_err be_cert_list(void *p, const struct fsec_cert_filter *f, fse
 {
 	struct sqlite_be *be = p;
 	struct visit_ctx v = {(void *)cb, ctx};
+	unsigned mask = 0;
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 
-	if ((rc = stmt(be, ST_CERT_LIST, &s)) != FSEC_OK)
+	if (f->device_id != NULL && f->device_id[0] != '\0')
+		mask |= CERT_BY_DEVICE;
+	if (f->spki_sha256 != NULL && f->spki_sha256[0] != '\0')
+		mask |= CERT_BY_SPKI;
+	if (f->revoked_only)
+		mask |= CERT_BY_REVOKED;
+	if ((rc = stmt(be, ST_CERT_LIST + (int)mask, &s)) != FSEC_OK)
 		return rc;
-	bind_opt(s, 1, f->device_id);
-	bind_opt(s, 2, f->spki_sha256);
-	sqlite3_bind_int(s, 3, f->revoked_only ? 1 : 0);
-	sqlite3_bind_int64(s, 4, f->not_expired_at);
+	if (mask & CERT_BY_DEVICE)
+		sqlite3_bind_text(s, 1, f->device_id, -1, SQLITE_STATIC);
+	if (mask & CERT_BY_SPKI)
+		sqlite3_bind_text(s, 2, f->spki_sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, f->not_expired_at);
 	return each_row(be, s, "listing certificates", visit_cert, &v);
 }
 

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/core_names.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
@@ -82,14 +83,15 @@ static enum fsec_err issue(struct fixture *fx, EVP_PKEY *key, const char *id, bo
 	X509_REQ *req = tu_csr(key, id);
 	struct fsec_issue_opts o = {.id = id, .model = "m1", .reissue = reissue, .actor = "test",
 				    .cert_out = out};
-	X509 *cert = NULL;
+	struct fsec_issued_cert cert = {0};
 	enum fsec_err rc = fsec_fleet_issue(fx->f, req, &o, &cert);
 
+	/* The output is filled only on success. */
 	if (rc == FSEC_OK)
-		assert_non_null(cert);
+		assert_non_null(cert.der);
 	else
-		assert_null(cert);
-	X509_free(cert);
+		assert_null(cert.der);
+	fsec_issued_cert_cleanup(&cert);
 	X509_REQ_free(req);
 	return rc;
 }
@@ -190,6 +192,26 @@ static void refuses_shared_key(void **state)
 	EVP_PKEY_free(k);
 }
 
+/* One key, two encodings: a device must not pass off another's key by
+ * sending the point compressed. */
+static void refuses_shared_key_in_other_encoding(void **state)
+{
+	struct fixture *fx = *state;
+	EVP_PKEY *k = tu_key("p256"), *compressed = EVP_PKEY_dup(k);
+
+	assert_int_equal(EVP_PKEY_set_utf8_string_param(compressed,
+							OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+							"compressed"),
+			 1);
+	assert_int_equal(issue(fx, k, "plain", false, NULL), FSEC_OK);
+	/* The compressed SPKI of a P-256 key is 59 bytes, the uncompressed 91. */
+	assert_int_equal(i2d_PUBKEY(compressed, NULL), 59);
+	assert_int_equal(issue(fx, compressed, "sneaky", false, NULL), FSEC_ERR_POLICY);
+	assert_int_equal(devices(fx), 1);
+	EVP_PKEY_free(compressed);
+	EVP_PKEY_free(k);
+}
+
 static void refuses_active_id_without_reissue(void **state)
 {
 	struct fixture *fx = *state;
@@ -252,7 +274,9 @@ static void keygen_writes_key_and_refuses_overwrite(void **state)
 	struct fixture *fx = *state;
 	char *key = tu_path(fx->dir, "dev.key");
 	struct fsec_issue_opts o = {.id = "kg", .key_out = key, .actor = "test"};
-	X509 *cert = NULL;
+	struct fsec_issued_cert cert = {0};
+	const unsigned char *p;
+	X509 *x;
 	EVP_PKEY *loaded;
 	FILE *fp;
 	struct stat st;
@@ -263,14 +287,17 @@ static void keygen_writes_key_and_refuses_overwrite(void **state)
 	fp = fopen(key, "r");
 	loaded = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
 	fclose(fp);
-	assert_int_equal(X509_check_private_key(cert, loaded), 1);
+	p = cert.der;
+	x = d2i_X509(NULL, &p, (long)cert.der_len);
+	assert_non_null(x);
+	assert_int_equal(X509_check_private_key(x, loaded), 1);
+	X509_free(x);
 	EVP_PKEY_free(loaded);
-	X509_free(cert);
-	cert = NULL;
+	fsec_issued_cert_cleanup(&cert);
 	/* A second device must not silently reuse or replace the key file. */
 	o.id = "kg2";
 	assert_int_equal(fsec_fleet_issue(fx->f, NULL, &o, &cert), FSEC_ERR_EXISTS);
-	assert_null(cert);
+	assert_null(cert.der);
 	assert_int_equal(devices(fx), 1);
 	free(key);
 }
@@ -350,6 +377,7 @@ int main(void)
 		T(private_keys_are_0600),
 		T(issue_records_device),
 		T(refuses_shared_key),
+		T(refuses_shared_key_in_other_encoding),
 		T(refuses_active_id_without_reissue),
 		T(refuses_compromised_key_even_for_same_device),
 		T(refuses_weak_and_invalid),
