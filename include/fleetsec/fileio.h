@@ -35,8 +35,8 @@ FSEC_API FSEC_WUR enum fsec_err fsec_file_read(const char *path, size_t max,
 					       unsigned char **buf, size_t *len);
 
 /*
- * Write len bytes to a new temporary file beside path, with the given mode,
- * and fsync it. Nothing is visible at path until fsec_file_stage_commit().
+ * Write len bytes to a new temporary file beside path, with the given mode.
+ * Nothing is visible at path until fsec_file_stage_commit().
  * With FSEC_FILE_NOCLOBBER, fail now if path already exists (and again at
  * commit, atomically, if it appeared since).
  * Errors: IO, EXISTS, NOMEM. Thread-safe for distinct stages.
@@ -46,7 +46,18 @@ FSEC_API FSEC_WUR enum fsec_err fsec_file_stage_new(const char *path, const void
 						    struct fsec_file_stage **out);
 
 /*
- * Rename the staged file into place and fsync the directory. After success
+ * Open a stage to be written piece by piece (fsec_file_stage_write), for
+ * output too large to hold in memory. Flags and errors as fsec_file_stage_new.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_file_stage_open(const char *path, mode_t mode,
+						     unsigned flags, struct fsec_file_stage **out);
+
+/* Append len bytes to an open stage. Errors: IO, INVAL (already committed). */
+FSEC_API FSEC_WUR enum fsec_err fsec_file_stage_write(struct fsec_file_stage *st,
+						      const void *data, size_t len);
+
+/*
+ * fsync the staged data, rename it into place and fsync the directory. After success
  * the stage holds nothing and freeing it removes nothing.
  * Errors: IO, EXISTS (NOCLOBBER and the destination appeared).
  */

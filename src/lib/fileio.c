@@ -14,6 +14,7 @@
 struct fsec_file_stage {
 	char *path;
 	char *tmp; /* NULL once committed */
+	int fd;    /* open until commit */
 	unsigned flags;
 };
 
@@ -123,14 +124,12 @@ static enum fsec_err write_all(int fd, const unsigned char *p, size_t len)
 	return FSEC_OK;
 }
 
-FSEC_API enum fsec_err fsec_file_stage_new(const char *path, const void *data, size_t len,
-					   mode_t mode, unsigned flags,
-					   struct fsec_file_stage **out)
+FSEC_API enum fsec_err fsec_file_stage_open(const char *path, mode_t mode, unsigned flags,
+					    struct fsec_file_stage **out)
 {
 	struct fsec_file_stage *st = NULL;
 	enum fsec_err rc = FSEC_ERR_IO;
 	size_t plen = strlen(path), tlen;
-	int fd = -1;
 
 	if (plen == 0)
 		return fsec_seterr(FSEC_ERR_INVAL, "empty path");
@@ -141,6 +140,7 @@ FSEC_API enum fsec_err fsec_file_stage_new(const char *path, const void *data, s
 	st = calloc(1, sizeof(*st));
 	if (st == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	st->fd = -1;
 	st->flags = flags;
 	st->path = strdup(path);
 	st->tmp = malloc(tlen);
@@ -151,38 +151,48 @@ FSEC_API enum fsec_err fsec_file_stage_new(const char *path, const void *data, s
 	snprintf(st->tmp, tlen, "%s.tmp.XXXXXX", path);
 	/* mkostemp creates with O_EXCL and mode 0600, so a secret is never
 	 * readable by others even before the fchmod below. */
-	fd = mkostemp(st->tmp, O_CLOEXEC);
-	if (fd < 0) {
+	st->fd = mkostemp(st->tmp, O_CLOEXEC);
+	if (st->fd < 0) {
 		fsec_seterr(rc, "cannot create temporary file for %s: %s", path, strerror(errno));
 		free(st->tmp);
 		st->tmp = NULL;
 		goto out;
 	}
-	if (fchmod(fd, mode) != 0) {
+	if (fchmod(st->fd, mode) != 0) {
 		fsec_seterr(rc, "chmod of %s failed: %s", st->tmp, strerror(errno));
 		goto out;
 	}
-	rc = write_all(fd, data, len);
-	if (rc != FSEC_OK)
-		goto out;
-	if (fsync(fd) != 0) {
-		rc = fsec_seterr(FSEC_ERR_IO, "fsync of %s failed: %s", st->tmp, strerror(errno));
-		goto out;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		rc = fsec_seterr(FSEC_ERR_IO, "close of %s failed: %s", st->tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
 	*out = st;
 	st = NULL;
 	rc = FSEC_OK;
 out:
-	if (fd >= 0)
-		close(fd);
 	fsec_file_stage_free(st);
 	return rc;
+}
+
+FSEC_API enum fsec_err fsec_file_stage_write(struct fsec_file_stage *st, const void *data,
+					     size_t len)
+{
+	if (st->fd < 0)
+		return fsec_seterr(FSEC_ERR_INVAL, "stage for %s is closed", st->path);
+	return write_all(st->fd, data, len);
+}
+
+FSEC_API enum fsec_err fsec_file_stage_new(const char *path, const void *data, size_t len,
+					   mode_t mode, unsigned flags,
+					   struct fsec_file_stage **out)
+{
+	struct fsec_file_stage *st = NULL;
+	enum fsec_err rc = fsec_file_stage_open(path, mode, flags, &st);
+
+	if (rc == FSEC_OK)
+		rc = fsec_file_stage_write(st, data, len);
+	if (rc != FSEC_OK) {
+		fsec_file_stage_free(st);
+		return rc;
+	}
+	*out = st;
+	return FSEC_OK;
 }
 
 FSEC_API enum fsec_err fsec_file_stage_commit(struct fsec_file_stage *st)
@@ -191,6 +201,16 @@ FSEC_API enum fsec_err fsec_file_stage_commit(struct fsec_file_stage *st)
 
 	if (st->tmp == NULL)
 		return fsec_seterr(FSEC_ERR_INVAL, "stage for %s already committed", st->path);
+	/* Data reaches the disk before the name does, or a crash could leave
+	 * the new name on an empty file. */
+	if (st->fd >= 0) {
+		int bad = fsync(st->fd);
+
+		bad |= close(st->fd);
+		st->fd = -1;
+		if (bad != 0)
+			return fsec_seterr(FSEC_ERR_IO, "cannot flush %s: %s", st->tmp, strerror(errno));
+	}
 	if (st->flags & FSEC_FILE_NOCLOBBER)
 		r = renameat2(AT_FDCWD, st->tmp, AT_FDCWD, st->path, RENAME_NOREPLACE);
 	else
@@ -210,6 +230,8 @@ FSEC_API void fsec_file_stage_free(struct fsec_file_stage *st)
 {
 	if (st == NULL)
 		return;
+	if (st->fd >= 0)
+		close(st->fd);
 	if (st->tmp != NULL)
 		unlink(st->tmp);
 	free(st->tmp);
