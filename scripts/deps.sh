@@ -10,6 +10,7 @@ PACKAGES=(
 	libsqlite3-dev sqlite3                      # registry; the CLI inspects it in tests
 	libjansson-dev                              # JSON
 	libcmocka-dev                               # unit tests
+	jq                                          # tests read the imgtool vectors manifest
 	clang libclang-rt-14-dev                    # libFuzzer targets
 )
 

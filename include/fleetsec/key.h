@@ -75,6 +75,21 @@ FSEC_API FSEC_WUR enum fsec_err fsec_key_check_strength(EVP_PKEY *key);
 FSEC_API FSEC_WUR enum fsec_err fsec_key_spki_sha256(EVP_PKEY *key,
 						     char out[FSEC_SHA256_HEX_LEN]);
 
+/*
+ * The key's DER SubjectPublicKeyInfo in canonical form (EC: named curve and
+ * uncompressed point), as OpenSSL-allocated bytes the caller frees with
+ * OPENSSL_free. Errors: CRYPTO, NOMEM. Thread-safe.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_key_spki_der(EVP_PKEY *key, unsigned char **der,
+						  size_t *len);
+
+/*
+ * Load a public key named by uri: a PEM/DER public key, a certificate, or a
+ * private key (its public half). The caller owns *out.
+ * Errors: NOTFOUND. Thread-safe.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_key_load_public(const char *uri, EVP_PKEY **out);
+
 /* Write the lowercase hex of len bytes into out (2*len+1 bytes). */
 FSEC_API void fsec_hex(const unsigned char *in, size_t len, char *out);
 

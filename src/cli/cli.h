@@ -63,6 +63,11 @@ const char *cli_home(const struct cli_common *c);
 bool cli_int(const struct cli_cmd *cmd, const char *name, const char *s, long min, long max,
 	     long *out);
 
+/* Parse an unsigned number in [min, max], decimal or 0x-prefixed hex (as
+ * imgtool takes sizes). On failure print a usage error and return false. */
+bool cli_uint(const struct cli_cmd *cmd, const char *name, const char *s, uint64_t min,
+	      uint64_t max, uint64_t *out);
+
 /* Who is running the command, for the event log ("user(uid)"). */
 const char *cli_actor(void);
 
@@ -78,4 +83,5 @@ const char *cli_time(int64_t t, char *buf, size_t cap);
 /* Each area file exports its commands, terminated by an entry with area NULL. */
 extern const struct cli_cmd cli_ca_cmds[];
 extern const struct cli_cmd cli_device_cmds[];
+extern const struct cli_cmd cli_fw_cmds[];
 #endif

@@ -4,7 +4,7 @@
 
 #include "cli.h"
 
-static const struct cli_cmd *const areas[] = {cli_ca_cmds, cli_device_cmds};
+static const struct cli_cmd *const areas[] = {cli_ca_cmds, cli_device_cmds, cli_fw_cmds};
 
 #define FOR_EACH_CMD(c)                                                                  \
 	for (size_t a_ = 0; a_ < sizeof(areas) / sizeof(areas[0]); a_++)               \
@@ -13,8 +13,8 @@ static const struct cli_cmd *const areas[] = {cli_ca_cmds, cli_device_cmds};
 static void overview(FILE *fp)
 {
 	fputs("usage: fleetsec [--home DIR] <command> [options]\n\n"
-	      "fleetsec manages an IoT fleet's identities: a fleet CA, a device registry,\n"
-	      "certificates and revocation.\n\ncommands:\n",
+	      "fleetsec secures an IoT fleet: a fleet CA, a device registry, certificates\n"
+	      "and revocation, and signed MCUboot firmware images.\n\ncommands:\n",
 	      fp);
 	FOR_EACH_CMD(c) {
 		char name[48];

@@ -113,6 +113,28 @@ bool cli_int(const struct cli_cmd *cmd, const char *name, const char *s, long mi
 	return true;
 }
 
+bool cli_uint(const struct cli_cmd *cmd, const char *name, const char *s, uint64_t min,
+	      uint64_t max, uint64_t *out)
+{
+	char *end = NULL;
+	unsigned long long v;
+	bool hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+
+	errno = 0;
+	/* No sign, no octal: "010" is refused rather than read as 8. */
+	if (s[0] < '0' || s[0] > '9' || (s[0] == '0' && s[1] != '\0' && !hex))
+		goto bad;
+	v = strtoull(s, &end, hex ? 16 : 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		goto bad;
+	*out = v;
+	return true;
+bad:
+	cli_usage_error(cmd, "%s must be a number from %llu to %llu (decimal or 0x hex), not '%s'",
+			name, (unsigned long long)min, (unsigned long long)max, s);
+	return false;
+}
+
 const char *cli_actor(void)
 {
 	static char buf[128];

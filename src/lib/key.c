@@ -283,32 +283,89 @@ enum fsec_err fsec_key_spki_fill(EVP_PKEY *key, X509_PUBKEY *dst)
 	}
 }
 
-FSEC_API enum fsec_err fsec_key_spki_sha256(EVP_PKEY *key, char out[FSEC_SHA256_HEX_LEN])
+FSEC_API enum fsec_err fsec_key_spki_der(EVP_PKEY *key, unsigned char **der, size_t *len)
 {
 	X509_PUBKEY *spki = X509_PUBKEY_new();
-	unsigned char *der = NULL, md[32];
+	unsigned char *enc = NULL;
 	enum fsec_err rc;
-	int len;
+	int n;
 
 	if (spki == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-	/* Canonical form, so the same key sent compressed and uncompressed
-	 * cannot pass for two keys. */
 	if ((rc = fsec_key_spki_fill(key, spki)) != FSEC_OK)
 		goto out;
-	rc = FSEC_ERR_CRYPTO;
-	if ((len = i2d_X509_PUBKEY(spki, &der)) <= 0) {
-		fsec_seterr_ossl(rc, "cannot encode public key");
+	if ((n = i2d_X509_PUBKEY(spki, &enc)) <= 0) {
+		rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot encode public key");
 		goto out;
 	}
-	if (!EVP_Q_digest(NULL, "SHA256", NULL, der, (size_t)len, md, NULL)) {
-		fsec_seterr_ossl(rc, "SHA-256 failed");
-		goto out;
-	}
-	fsec_hex(md, sizeof(md), out);
+	*der = enc;
+	*len = (size_t)n;
 	rc = FSEC_OK;
 out:
-	OPENSSL_free(der);
 	X509_PUBKEY_free(spki);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_key_spki_sha256(EVP_PKEY *key, char out[FSEC_SHA256_HEX_LEN])
+{
+	unsigned char *der = NULL, md[32];
+	size_t len = 0;
+	enum fsec_err rc;
+
+	/* Canonical form, so the same key sent compressed and uncompressed
+	 * cannot pass for two keys. */
+	if ((rc = fsec_key_spki_der(key, &der, &len)) != FSEC_OK)
+		return rc;
+	if (!EVP_Q_digest(NULL, "SHA256", NULL, der, len, md, NULL))
+		rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "SHA-256 failed");
+	else
+		fsec_hex(md, sizeof(md), out);
+	OPENSSL_free(der);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_key_load_public(const char *uri, EVP_PKEY **out)
+{
+	enum fsec_err rc = FSEC_ERR_NOTFOUND;
+	OSSL_STORE_CTX *ctx = NULL;
+	EVP_PKEY *k = NULL;
+
+	ctx = OSSL_STORE_open(uri, NULL, NULL, NULL, NULL);
+	if (ctx == NULL) {
+		fsec_seterr_ossl(rc, "cannot open key %s", uri);
+		goto out;
+	}
+	/* A public key, a certificate or a private key all name a public key;
+	 * the first one found wins. */
+	while (k == NULL && !OSSL_STORE_eof(ctx)) {
+		OSSL_STORE_INFO *info = OSSL_STORE_load(ctx);
+
+		if (info == NULL)
+			continue;
+		switch (OSSL_STORE_INFO_get_type(info)) {
+		case OSSL_STORE_INFO_PUBKEY: k = OSSL_STORE_INFO_get1_PUBKEY(info); break;
+		case OSSL_STORE_INFO_PKEY: k = OSSL_STORE_INFO_get1_PKEY(info); break;
+		case OSSL_STORE_INFO_CERT: {
+			EVP_PKEY *p = X509_get0_pubkey(OSSL_STORE_INFO_get0_CERT(info));
+
+			if (p != NULL && EVP_PKEY_up_ref(p))
+				k = p;
+			break;
+		}
+		default: break;
+		}
+		OSSL_STORE_INFO_free(info);
+		if (OSSL_STORE_error(ctx))
+			break;
+	}
+	if (k == NULL) {
+		fsec_seterr_ossl(rc, "no public key found in %s", uri);
+		goto out;
+	}
+	ERR_clear_error();
+	*out = k;
+	rc = FSEC_OK;
+out:
+	OSSL_STORE_close(ctx);
 	return rc;
 }

@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Firmware images in the MCUboot format, byte-compatible with imgtool 2.4.0
+ * (docs/MCUBOOT-FORMAT.md): a 32-byte header, the payload, a protected TLV
+ * area (security counter, dependencies) covered by the hash, and an
+ * unprotected area (hash, key hash or public key, signature); optionally
+ * padded to a slot with MCUboot's boot trailer.
+ *
+ * Signing and verification stream: memory use does not depend on the image
+ * size (except --pure Ed25519 images, which sign the image itself and are
+ * capped at FSEC_FW_PURE_MAX).
+ */
+#ifndef FLEETSEC_FWIMAGE_H
+#define FLEETSEC_FWIMAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "fleetsec/common.h"
+
+#define FSEC_FW_MAGIC 0x96f3b83du
+#define FSEC_FW_HDR_LEN 32u
+#define FSEC_FW_TLV_PROT_MAGIC 0x6908u
+#define FSEC_FW_TLV_MAGIC 0x6907u
+
+/* TLV types (MCUboot image.h). */
+#define FSEC_FW_TLV_KEYHASH 0x01
+#define FSEC_FW_TLV_PUBKEY 0x02
+#define FSEC_FW_TLV_SHA256 0x10
+#define FSEC_FW_TLV_SHA384 0x11
+#define FSEC_FW_TLV_SHA512 0x12
+#define FSEC_FW_TLV_ECDSA_SIG 0x22
+#define FSEC_FW_TLV_ED25519 0x24
+#define FSEC_FW_TLV_SIG_PURE 0x25
+#define FSEC_FW_TLV_DEPENDENCY 0x40
+#define FSEC_FW_TLV_SEC_CNT 0x50
+
+/* A legitimate image has fewer than ten TLVs. */
+#define FSEC_FW_MAX_TLVS 64
+#define FSEC_FW_MAX_DEPS 8
+/* Pure Ed25519 signs the whole image, which must then be held in memory. */
+#define FSEC_FW_PURE_MAX (1u << 20)
+
+struct fsec_fw_version {
+	uint8_t major, minor;
+	uint16_t revision;
+	uint32_t build;
+};
+
+struct fsec_fw_dep {
+	uint8_t image_id;
+	struct fsec_fw_version min_version;
+};
+
+struct fsec_fw_tlv {
+	uint16_t type, len;
+	uint64_t offset; /* of the value, in the file */
+	bool protected_area;
+};
+
+/* What an image says about itself; filled by fsec_fw_inspect/verify. */
+struct fsec_fw_info {
+	uint32_t load_addr, img_size, flags;
+	uint16_t hdr_size, protect_tlv_size;
+	struct fsec_fw_version version;
+	bool has_security_counter;
+	uint32_t security_counter;
+	size_t ndeps;
+	struct fsec_fw_dep deps[FSEC_FW_MAX_DEPS];
+	uint16_t hash_type;      /* FSEC_FW_TLV_SHA256/384/512 */
+	unsigned char hash[64];  /* the hash TLV's value */
+	size_t hash_len;
+	bool pure;               /* SIG_PURE present */
+	uint64_t hashed_len;     /* hdr_size + img_size + protect_tlv_size */
+	uint64_t tlv_end;        /* end of the unprotected TLV area */
+	uint64_t file_size;
+	size_t ntlv;
+	struct fsec_fw_tlv tlvs[FSEC_FW_MAX_TLVS];
+	/* Boot trailer at the end of the file, if one is there. */
+	bool has_trailer;
+	unsigned trailer_max_align;
+	int image_ok;            /* 1 confirmed, 0 not; -1 without trailer */
+	/* After a successful verify: the signature TLV that verified. */
+	uint16_t sig_type;
+};
+
+/*
+ * Parse "MAJ.MIN.REV+BUILD" (later parts optional, no leading zeros, as
+ * imgtool). Errors: INVAL (with a reason). Thread-safe.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fw_version_parse(const char *s, struct fsec_fw_version *out);
+
+/* Format as "MAJ.MIN.REV+BUILD" into buf (at least 32 bytes). */
+FSEC_API const char *fsec_fw_version_str(const struct fsec_fw_version *v, char *buf, size_t cap);
+
+/* Order two versions (major, minor, revision, then build): <0, 0, >0. */
+FSEC_API int fsec_fw_version_cmp(const struct fsec_fw_version *a, const struct fsec_fw_version *b);
+
+/* imgtool's "--security-counter auto": (major<<24)+(minor<<16)+revision. */
+FSEC_API uint32_t fsec_fw_version_counter(const struct fsec_fw_version *v);
+
+/*
+ * Parse imgtool's dependency list "(ID,VERSION)[,(ID,VERSION)...]" into
+ * deps (at most FSEC_FW_MAX_DEPS). Errors: INVAL. Thread-safe.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fw_deps_parse(const char *s, struct fsec_fw_dep *deps,
+						   size_t *n);
+
+struct fsec_fw_sign_opts {
+	EVP_PKEY *key;                /* Ed25519 or P-256; NULL: unsigned (hash only) */
+	struct fsec_fw_version version;
+	bool has_security_counter;
+	uint32_t security_counter;
+	uint16_t header_size;         /* >= 32 */
+	bool pad_header;              /* prepend header_size bytes of 0xff */
+	unsigned align;               /* flash write size: 1,2,4,8,16,32 (0 = 1) */
+	uint32_t slot_size;           /* 0: no fit check (required with pad) */
+	bool pad;                     /* pad to slot_size with the boot trailer */
+	bool confirm;                 /* trailer image_ok = 1 (implies pad) */
+	bool full_pubkey;             /* PUBKEY TLV instead of KEYHASH */
+	unsigned sha;                 /* 0 (auto), 256 or 512 */
+	bool pure;                    /* Ed25519 over the image itself */
+	size_t ndeps;
+	struct fsec_fw_dep deps[FSEC_FW_MAX_DEPS];
+};
+
+/*
+ * Sign the payload at in_path into an image at out_path, written atomically
+ * (nothing at out_path on failure). With the same Ed25519 key, payload and
+ * options the output is byte-identical to imgtool 2.4.0's.
+ * Errors: INVAL (options, or payload not starting with header_size zero
+ * bytes without pad_header), TOO_LARGE (does not fit the slot or u32 sizes),
+ * IO, CRYPTO, NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fw_sign(const char *in_path, const char *out_path,
+					     const struct fsec_fw_sign_opts *opts);
+
+/*
+ * Parse an image's header and TLVs, check every bound, and describe it,
+ * without checking the hash or signature. Errors: PARSE (malformed, with the
+ * reason), TOO_LARGE, IO, NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fw_inspect(const char *path, struct fsec_fw_info *out);
+
+/*
+ * Verify an image against a trusted public key (Ed25519 or P-256), with
+ * MCUboot's rules: structure, then the hash over header, payload and
+ * protected TLVs, then a signature whose preceding KEYHASH (or PUBKEY)
+ * names pub, which must verify. Reads the file once, in fixed-size chunks.
+ * *out is filled in either case when the structure parsed.
+ * Errors: PARSE ("truncated", "malformed"...), VERIFY with the reason
+ * "hash mismatch", "unsigned", "wrong key" or "bad signature", IO, NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fw_verify(const char *path, EVP_PKEY *pub,
+					       struct fsec_fw_info *out);
+
+/* fsec_fw_verify on an image in memory (tests, fuzzing, small images). */
+FSEC_API FSEC_WUR enum fsec_err fsec_fw_verify_mem(const unsigned char *buf, size_t len,
+						   EVP_PKEY *pub, struct fsec_fw_info *out);
+
+/* fsec_fw_verify on the first len bytes at offset 0 of an open descriptor
+ * (a slot: a block device or a file longer than the image). */
+FSEC_API FSEC_WUR enum fsec_err fsec_fw_verify_fd(int fd, uint64_t len, EVP_PKEY *pub,
+						  struct fsec_fw_info *out);
+
+#endif

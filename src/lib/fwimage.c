@@ -1,0 +1,1029 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * MCUboot images. The layout and imgtool's exact choices are documented in
+ * docs/MCUBOOT-FORMAT.md; section numbers below refer to it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+
+#include "err_int.h"
+#include "fleetsec/fileio.h"
+#include "fleetsec/fwimage.h"
+#include "fleetsec/key.h"
+
+/* Streaming chunk: large enough for full-speed hashing, small enough that
+ * verify stays within a few MiB of RSS. */
+#define CHUNK (256u * 1024u)
+/* Both TLV areas have u16 sizes. */
+#define AREAS_MAX (2u * 65535u)
+/* MCUboot's default max_sectors for the trailer's swap status area. */
+#define MAX_SECTORS 128u
+
+static const unsigned char boot_magic8[16] = {0x77, 0xc2, 0x95, 0xf3, 0x60, 0xd2, 0xef, 0x7f,
+					      0x35, 0x52, 0x50, 0x0f, 0x2c, 0xb6, 0x79, 0x80};
+/* For max_align > 8 the magic is u16le(max_align) followed by this tail. */
+static const unsigned char boot_magic_tail[14] = {0x2d, 0xe1, 0x5d, 0x29, 0x41, 0x0b, 0x8d,
+						  0x77, 0x67, 0x9c, 0x11, 0x0f, 0x1f, 0x8a};
+
+static uint16_t get16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+	       ((uint32_t)p[3] << 24);
+}
+
+static void put16(unsigned char *p, uint16_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	put16(p, (uint16_t)v);
+	put16(p + 2, (uint16_t)(v >> 16));
+}
+
+/* ---- versions ---- */
+
+/* One decimal component: "0" or no leading zero, at most max. */
+static bool version_part(const char **s, uint32_t max, uint32_t *out)
+{
+	const char *p = *s;
+	uint64_t v = 0;
+
+	if (*p < '0' || *p > '9' || (p[0] == '0' && p[1] >= '0' && p[1] <= '9'))
+		return false;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		v = v * 10 + (uint64_t)(*p - '0');
+		if (v > max)
+			return false;
+	}
+	*s = p;
+	*out = (uint32_t)v;
+	return true;
+}
+
+FSEC_API enum fsec_err fsec_fw_version_parse(const char *s, struct fsec_fw_version *out)
+{
+	uint32_t maj = 0, min = 0, rev = 0, build = 0;
+	const char *p = s;
+
+	if (!version_part(&p, 255, &maj))
+		goto bad;
+	if (*p == '.') {
+		p++;
+		if (!version_part(&p, 255, &min))
+			goto bad;
+		if (*p == '.') {
+			p++;
+			if (!version_part(&p, 65535, &rev))
+				goto bad;
+			if (*p == '+') {
+				p++;
+				if (!version_part(&p, UINT32_MAX, &build))
+					goto bad;
+			}
+		}
+	}
+	if (*p != '\0')
+		goto bad;
+	out->major = (uint8_t)maj;
+	out->minor = (uint8_t)min;
+	out->revision = (uint16_t)rev;
+	out->build = build;
+	return FSEC_OK;
+bad:
+	return fsec_seterr(FSEC_ERR_INVAL,
+			   "invalid version '%.40s': use MAJ.MIN.REV+BUILD (major, minor <= 255, "
+			   "revision <= 65535, later parts optional)",
+			   s);
+}
+
+FSEC_API const char *fsec_fw_version_str(const struct fsec_fw_version *v, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%u.%u.%u+%u", v->major, v->minor, v->revision, v->build);
+	return buf;
+}
+
+FSEC_API int fsec_fw_version_cmp(const struct fsec_fw_version *a, const struct fsec_fw_version *b)
+{
+	if (a->major != b->major)
+		return a->major < b->major ? -1 : 1;
+	if (a->minor != b->minor)
+		return a->minor < b->minor ? -1 : 1;
+	if (a->revision != b->revision)
+		return a->revision < b->revision ? -1 : 1;
+	if (a->build != b->build)
+		return a->build < b->build ? -1 : 1;
+	return 0;
+}
+
+FSEC_API uint32_t fsec_fw_version_counter(const struct fsec_fw_version *v)
+{
+	return ((uint32_t)v->major << 24) + ((uint32_t)v->minor << 16) + v->revision;
+}
+
+FSEC_API enum fsec_err fsec_fw_deps_parse(const char *s, struct fsec_fw_dep *deps, size_t *n)
+{
+	const char *p = s;
+	size_t count = 0;
+
+	while (*p != '\0') {
+		char ver[64];
+		const char *close;
+		uint32_t id;
+		size_t vlen;
+
+		if (count > 0) {
+			if (*p++ != ',')
+				goto bad;
+			while (*p == ' ')
+				p++;
+		}
+		if (*p++ != '(' || !version_part(&p, 255, &id) || *p++ != ',')
+			goto bad;
+		while (*p == ' ')
+			p++;
+		close = strchr(p, ')');
+		if (close == NULL || (vlen = (size_t)(close - p)) >= sizeof(ver))
+			goto bad;
+		memcpy(ver, p, vlen);
+		ver[vlen] = '\0';
+		if (count == FSEC_FW_MAX_DEPS)
+			return fsec_seterr(FSEC_ERR_INVAL, "at most %d dependencies", FSEC_FW_MAX_DEPS);
+		if (fsec_fw_version_parse(ver, &deps[count].min_version) != FSEC_OK)
+			goto bad;
+		deps[count].image_id = (uint8_t)id;
+		count++;
+		p = close + 1;
+	}
+	if (count == 0)
+		goto bad;
+	*n = count;
+	return FSEC_OK;
+bad:
+	return fsec_seterr(FSEC_ERR_INVAL,
+			   "invalid dependency list '%.60s': use (ID,MAJ.MIN.REV+BUILD)[,(ID,...)]", s);
+}
+
+static void put_version(unsigned char *p, const struct fsec_fw_version *v)
+{
+	p[0] = v->major;
+	p[1] = v->minor;
+	put16(p + 2, v->revision);
+	put32(p + 4, v->build);
+}
+
+static void get_version(const unsigned char *p, struct fsec_fw_version *v)
+{
+	v->major = p[0];
+	v->minor = p[1];
+	v->revision = get16(p + 2);
+	v->build = get32(p + 4);
+}
+
+/* ---- reading an image: from a descriptor or from memory ---- */
+
+struct src {
+	int fd; /* -1: mem */
+	const unsigned char *mem;
+	uint64_t size;
+};
+
+/* Read exactly len bytes at off; running past the end is "truncated". */
+static enum fsec_err src_read(const struct src *s, uint64_t off, void *buf, size_t len)
+{
+	unsigned char *p = buf;
+
+	/* Written so that it cannot overflow: off <= size is checked first. */
+	if (off > s->size || len > s->size - off)
+		return fsec_seterr(FSEC_ERR_PARSE, "truncated: needs %llu bytes, the image has %llu",
+				   (unsigned long long)off + len, (unsigned long long)s->size);
+	if (s->fd < 0) {
+		memcpy(buf, s->mem + off, len);
+		return FSEC_OK;
+	}
+	while (len > 0) {
+		ssize_t n = pread(s->fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return fsec_seterr(FSEC_ERR_IO, "read failed: %s", strerror(errno));
+		if (n == 0)
+			return fsec_seterr(FSEC_ERR_PARSE, "truncated: the file shrank while reading");
+		p += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return FSEC_OK;
+}
+
+static bool unprotected_type_allowed(uint16_t t)
+{
+	/* MCUboot's allow-list (image_validate.c): anything else in the
+	 * unprotected area rejects the image. */
+	return t == 0x01 || t == 0x02 || t == 0x03 || (t >= 0x10 && t <= 0x12) ||
+	       (t >= 0x20 && t <= 0x25) || (t >= 0x30 && t <= 0x34);
+}
+
+static size_t hash_len_of(uint16_t type)
+{
+	return type == FSEC_FW_TLV_SHA256 ? 32 : type == FSEC_FW_TLV_SHA384 ? 48 : 64;
+}
+
+static const EVP_MD *hash_md(uint16_t type)
+{
+	return type == FSEC_FW_TLV_SHA256   ? EVP_sha256()
+	       : type == FSEC_FW_TLV_SHA384 ? EVP_sha384()
+					    : EVP_sha512();
+}
+
+/* Walk one TLV area (info header excluded) at file offset base. */
+static enum fsec_err walk_area(const unsigned char *a, size_t len, uint64_t base, bool prot,
+			       struct fsec_fw_info *info)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		struct fsec_fw_tlv *t;
+		uint16_t type, vlen;
+
+		/* off < len, so len - off cannot underflow. */
+		if (len - off < 4)
+			return fsec_seterr(FSEC_ERR_PARSE, "malformed: TLV header at offset %llu runs "
+							   "past the end of its area",
+					   (unsigned long long)(base + off));
+		type = get16(a + off);
+		vlen = get16(a + off + 2);
+		if (vlen > len - off - 4)
+			return fsec_seterr(FSEC_ERR_PARSE,
+					   "malformed: TLV 0x%02x at offset %llu has length %u, past "
+					   "the end of its area",
+					   type, (unsigned long long)(base + off), vlen);
+		if (info->ntlv == FSEC_FW_MAX_TLVS)
+			return fsec_seterr(FSEC_ERR_TOO_LARGE, "malformed: more than %d TLVs",
+					   FSEC_FW_MAX_TLVS);
+		t = &info->tlvs[info->ntlv++];
+		t->type = type;
+		t->len = vlen;
+		t->offset = base + off + 4;
+		t->protected_area = prot;
+		off += 4 + (size_t)vlen;
+	}
+	return FSEC_OK;
+}
+
+/* Interpret the TLVs walk_area collected. areas holds the file bytes from
+ * areas_off on. */
+static enum fsec_err check_tlvs(const unsigned char *areas, uint64_t areas_off,
+				struct fsec_fw_info *info)
+{
+	bool seen_hash = false, seen_pure = false;
+
+	for (size_t i = 0; i < info->ntlv; i++) {
+		const struct fsec_fw_tlv *t = &info->tlvs[i];
+		const unsigned char *v = areas + (t->offset - areas_off);
+
+		if (t->protected_area) {
+			/* Unknown protected TLVs are covered by the hash and
+			 * ignored, as MCUboot does. */
+			if (t->type == FSEC_FW_TLV_SEC_CNT) {
+				if (t->len != 4 || info->has_security_counter)
+					return fsec_seterr(FSEC_ERR_PARSE, "malformed: %s security counter TLV",
+							   t->len != 4 ? "bad length of the" : "duplicated");
+				info->has_security_counter = true;
+				info->security_counter = get32(v);
+			} else if (t->type == FSEC_FW_TLV_DEPENDENCY) {
+				if (t->len != 12)
+					return fsec_seterr(FSEC_ERR_PARSE, "malformed: dependency TLV of %u bytes", t->len);
+				if (info->ndeps == FSEC_FW_MAX_DEPS)
+					return fsec_seterr(FSEC_ERR_TOO_LARGE, "malformed: more than %d dependencies",
+							   FSEC_FW_MAX_DEPS);
+				info->deps[info->ndeps].image_id = v[0];
+				get_version(v + 4, &info->deps[info->ndeps].min_version);
+				info->ndeps++;
+			}
+			continue;
+		}
+		if (!unprotected_type_allowed(t->type))
+			return fsec_seterr(FSEC_ERR_PARSE,
+					   "malformed: unknown TLV type 0x%02x in the unprotected area",
+					   t->type);
+		if (t->type >= FSEC_FW_TLV_SHA256 && t->type <= FSEC_FW_TLV_SHA512) {
+			if (seen_hash)
+				return fsec_seterr(FSEC_ERR_PARSE, "malformed: more than one hash TLV");
+			if (t->len != hash_len_of(t->type))
+				return fsec_seterr(FSEC_ERR_PARSE, "malformed: hash TLV 0x%02x of %u bytes",
+						   t->type, t->len);
+			seen_hash = true;
+			info->hash_type = t->type;
+			info->hash_len = t->len;
+			memcpy(info->hash, v, t->len);
+		} else if (t->type == FSEC_FW_TLV_SIG_PURE) {
+			if (seen_pure || t->len != 1 || v[0] != 1)
+				return fsec_seterr(FSEC_ERR_PARSE, "malformed: bad SIG_PURE TLV");
+			seen_pure = true;
+			info->pure = true;
+		}
+	}
+	if (!seen_hash)
+		return fsec_seterr(FSEC_ERR_PARSE, "malformed: no hash TLV");
+	return FSEC_OK;
+}
+
+static void find_trailer(const struct src *s, struct fsec_fw_info *info)
+{
+	unsigned char m[16];
+	unsigned max_align = 0, magic_area;
+	unsigned char ok;
+	uint64_t at;
+
+	info->image_ok = -1;
+	if (s->size < info->tlv_end || s->size - info->tlv_end < 16 + 8 ||
+	    src_read(s, s->size - 16, m, sizeof(m)) != FSEC_OK)
+		goto none;
+	if (memcmp(m, boot_magic8, 16) == 0)
+		max_align = 8;
+	else if (memcmp(m + 2, boot_magic_tail, 14) == 0 && (get16(m) == 16 || get16(m) == 32))
+		max_align = get16(m);
+	if (max_align == 0)
+		goto none;
+	magic_area = max_align > 16 ? max_align : 16;
+	if (s->size - info->tlv_end < (uint64_t)magic_area + max_align)
+		goto none;
+	at = s->size - magic_area - max_align;
+	if (src_read(s, at, &ok, 1) != FSEC_OK)
+		goto none;
+	info->has_trailer = true;
+	info->trailer_max_align = max_align;
+	info->image_ok = ok == 0x01;
+none:
+	fsec_clearerr();
+}
+
+/* Structure checks (section 10.2 step 1). On success *areas holds the file
+ * bytes [hashed_len - protect_tlv_size, tlv_end), for the key lookup. */
+static enum fsec_err parse(const struct src *s, struct fsec_fw_info *info, unsigned char **areas)
+{
+	unsigned char hdr[FSEC_FW_HDR_LEN], tinfo[4], *buf = NULL;
+	uint64_t off, uoff;
+	uint16_t utot;
+	enum fsec_err rc;
+
+	memset(info, 0, sizeof(*info));
+	info->file_size = s->size;
+	if (s->size < FSEC_FW_HDR_LEN)
+		return fsec_seterr(FSEC_ERR_PARSE, "truncated: %llu bytes is shorter than the header",
+				   (unsigned long long)s->size);
+	if ((rc = src_read(s, 0, hdr, sizeof(hdr))) != FSEC_OK)
+		return rc;
+	if (get32(hdr) != FSEC_FW_MAGIC)
+		return fsec_seterr(FSEC_ERR_PARSE, "malformed: bad magic 0x%08x (not an MCUboot image)",
+				   get32(hdr));
+	info->load_addr = get32(hdr + 4);
+	info->hdr_size = get16(hdr + 8);
+	info->protect_tlv_size = get16(hdr + 10);
+	info->img_size = get32(hdr + 12);
+	info->flags = get32(hdr + 16);
+	get_version(hdr + 20, &info->version);
+	if (info->hdr_size < FSEC_FW_HDR_LEN)
+		return fsec_seterr(FSEC_ERR_PARSE, "malformed: header size %u is smaller than the "
+						   "%u-byte header",
+				   info->hdr_size, FSEC_FW_HDR_LEN);
+	/* 16-bit plus 32-bit fields summed in 64 bits: no overflow possible. */
+	off = (uint64_t)info->hdr_size + info->img_size;
+	if ((rc = src_read(s, off, tinfo, sizeof(tinfo))) != FSEC_OK)
+		return rc;
+	if (get16(tinfo) == FSEC_FW_TLV_PROT_MAGIC) {
+		if (get16(tinfo + 2) != info->protect_tlv_size || info->protect_tlv_size < 4)
+			return fsec_seterr(FSEC_ERR_PARSE,
+					   "malformed: protected TLV area of %u bytes, header says %u",
+					   get16(tinfo + 2), info->protect_tlv_size);
+	} else if (info->protect_tlv_size != 0) {
+		return fsec_seterr(FSEC_ERR_PARSE,
+				   "malformed: header announces %u bytes of protected TLVs, none found",
+				   info->protect_tlv_size);
+	}
+	uoff = off + info->protect_tlv_size;
+	if ((rc = src_read(s, uoff, tinfo, sizeof(tinfo))) != FSEC_OK)
+		return rc;
+	if (get16(tinfo) != FSEC_FW_TLV_MAGIC)
+		return fsec_seterr(FSEC_ERR_PARSE, "malformed: no TLV area after the payload");
+	utot = get16(tinfo + 2);
+	if (utot < 4)
+		return fsec_seterr(FSEC_ERR_PARSE, "malformed: TLV area size %u", utot);
+	info->hashed_len = uoff;
+	info->tlv_end = uoff + utot;
+	/* Both areas, at most AREAS_MAX bytes: bounded however large the image. */
+	buf = malloc((size_t)(info->tlv_end - off));
+	if (buf == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	if ((rc = src_read(s, off, buf, (size_t)(info->tlv_end - off))) != FSEC_OK)
+		goto out;
+	if (info->protect_tlv_size > 0 &&
+	    (rc = walk_area(buf + 4, info->protect_tlv_size - 4u, off + 4, true, info)) != FSEC_OK)
+		goto out;
+	if ((rc = walk_area(buf + info->protect_tlv_size + 4, utot - 4u, uoff + 4, false, info)) !=
+		    FSEC_OK ||
+	    (rc = check_tlvs(buf, off, info)) != FSEC_OK)
+		goto out;
+	find_trailer(s, info);
+	*areas = buf;
+	buf = NULL;
+out:
+	free(buf);
+	return rc;
+}
+
+/* ---- verification ---- */
+
+/* Hash bytes [0, len) of the image in fixed-size chunks. When keep is
+ * non-NULL the bytes are also copied there (pure signatures). */
+static enum fsec_err hash_region(const struct src *s, uint64_t len, const EVP_MD *md,
+				 unsigned char *digest, unsigned char *keep)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char *chunk = NULL;
+	enum fsec_err rc = FSEC_ERR_CRYPTO;
+	uint64_t off = 0;
+
+	if (ctx == NULL || !EVP_DigestInit_ex(ctx, md, NULL)) {
+		fsec_seterr_ossl(rc, "hash set-up failed");
+		goto out;
+	}
+	if (s->fd < 0) {
+		if (!EVP_DigestUpdate(ctx, s->mem, (size_t)len)) {
+			fsec_seterr_ossl(rc, "hash failed");
+			goto out;
+		}
+		if (keep != NULL)
+			memcpy(keep, s->mem, (size_t)len);
+		off = len;
+	} else {
+		chunk = malloc(CHUNK);
+		if (chunk == NULL) {
+			rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		posix_fadvise(s->fd, 0, (off_t)len, POSIX_FADV_SEQUENTIAL);
+	}
+	while (off < len) {
+		size_t n = len - off > CHUNK ? CHUNK : (size_t)(len - off);
+
+		if ((rc = src_read(s, off, chunk, n)) != FSEC_OK)
+			goto out;
+		if (!EVP_DigestUpdate(ctx, chunk, n)) {
+			rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "hash failed");
+			goto out;
+		}
+		if (keep != NULL)
+			memcpy(keep + off, chunk, n);
+		off += n;
+	}
+	if (!EVP_DigestFinal_ex(ctx, digest, NULL)) {
+		rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "hash failed");
+		goto out;
+	}
+	rc = FSEC_OK;
+out:
+	free(chunk);
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+/* The signature TLV type a key produces, or 0 for unsupported keys. */
+static uint16_t sig_type_of(EVP_PKEY *key)
+{
+	if (EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519)
+		return FSEC_FW_TLV_ED25519;
+	if (EVP_PKEY_get_base_id(key) == EVP_PKEY_EC && EVP_PKEY_get_bits(key) == 256)
+		return FSEC_FW_TLV_ECDSA_SIG;
+	return 0;
+}
+
+/* Ed25519 over msg (PureEdDSA); ECDSA over a SHA-256 digest (prehash). */
+static enum fsec_err sig_verify(EVP_PKEY *pub, const unsigned char *sig, size_t siglen,
+				const unsigned char *msg, size_t msglen)
+{
+	enum fsec_err rc = FSEC_ERR_VERIFY;
+	int ok = 0;
+
+	if (EVP_PKEY_get_base_id(pub) == EVP_PKEY_ED25519) {
+		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+		ok = ctx != NULL && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pub) == 1 &&
+		     EVP_DigestVerify(ctx, sig, siglen, msg, msglen) == 1;
+		EVP_MD_CTX_free(ctx);
+	} else {
+		EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(pub, NULL);
+
+		ok = ctx != NULL && EVP_PKEY_verify_init(ctx) == 1 &&
+		     EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) == 1 &&
+		     EVP_PKEY_verify(ctx, sig, siglen, msg, msglen) == 1;
+		EVP_PKEY_CTX_free(ctx);
+	}
+	ERR_clear_error();
+	if (ok)
+		rc = FSEC_OK;
+	return rc;
+}
+
+static enum fsec_err verify_src(const struct src *s, EVP_PKEY *pub, struct fsec_fw_info *info)
+{
+	unsigned char *areas = NULL, *image = NULL, *spki = NULL;
+	unsigned char digest[64], keyhash[64];
+	enum fsec_err rc;
+	uint64_t areas_off;
+	uint16_t want = sig_type_of(pub);
+	size_t spki_len = 0, matched = 0;
+	bool any_sig = false;
+
+	if (want == 0)
+		return fsec_seterr(FSEC_ERR_INVAL, "unsupported verification key (Ed25519 or P-256)");
+	if ((rc = parse(s, info, &areas)) != FSEC_OK)
+		return rc;
+	areas_off = info->hashed_len - info->protect_tlv_size;
+	if (info->pure) {
+		if (info->hashed_len > FSEC_FW_PURE_MAX) {
+			rc = fsec_seterr(FSEC_ERR_TOO_LARGE, "pure-signed image larger than %u bytes",
+					 FSEC_FW_PURE_MAX);
+			goto out;
+		}
+		image = malloc((size_t)info->hashed_len);
+		if (image == NULL) {
+			rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+	}
+	if ((rc = hash_region(s, info->hashed_len, hash_md(info->hash_type), digest, image)) !=
+	    FSEC_OK)
+		goto out;
+	if (CRYPTO_memcmp(digest, info->hash, info->hash_len) != 0) {
+		rc = fsec_seterr(FSEC_ERR_VERIFY, "hash mismatch: the image was modified");
+		goto out;
+	}
+	if ((rc = fsec_key_spki_der(pub, &spki, &spki_len)) != FSEC_OK)
+		goto out;
+	if (!EVP_Digest(spki, spki_len, keyhash, NULL, hash_md(info->hash_type), NULL)) {
+		rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "hash failed");
+		goto out;
+	}
+	/* Every signature attributed to this key must verify; MCUboot lets
+	 * the last one decide, which is weaker. */
+	for (size_t i = 0; i < info->ntlv; i++) {
+		const struct fsec_fw_tlv *t = &info->tlvs[i], *prev = i > 0 ? t - 1 : NULL;
+		const unsigned char *pv;
+		bool names_key;
+
+		if (t->protected_area ||
+		    (t->type != FSEC_FW_TLV_ED25519 && t->type != FSEC_FW_TLV_ECDSA_SIG))
+			continue;
+		any_sig = true;
+		if (t->type != want || prev == NULL || prev->protected_area)
+			continue;
+		pv = areas + (prev->offset - areas_off);
+		names_key = (prev->type == FSEC_FW_TLV_KEYHASH && prev->len == info->hash_len &&
+			     CRYPTO_memcmp(pv, keyhash, info->hash_len) == 0) ||
+			    (prev->type == FSEC_FW_TLV_PUBKEY && prev->len == spki_len &&
+			     CRYPTO_memcmp(pv, spki, spki_len) == 0);
+		if (!names_key)
+			continue;
+		matched++;
+		if (want == FSEC_FW_TLV_ECDSA_SIG && info->hash_type != FSEC_FW_TLV_SHA256) {
+			rc = fsec_seterr(FSEC_ERR_VERIFY, "bad signature: ECDSA P-256 needs a SHA-256 image hash");
+			goto out;
+		}
+		rc = sig_verify(pub, areas + (t->offset - areas_off), t->len,
+				info->pure && want == FSEC_FW_TLV_ED25519 ? image : digest,
+				info->pure && want == FSEC_FW_TLV_ED25519 ? (size_t)info->hashed_len
+									  : info->hash_len);
+		if (rc != FSEC_OK) {
+			fsec_seterr(rc, "bad signature: the signature by this key does not verify");
+			goto out;
+		}
+		info->sig_type = t->type;
+	}
+	if (!any_sig)
+		rc = fsec_seterr(FSEC_ERR_VERIFY, "unsigned: the image carries no signature");
+	else if (matched == 0)
+		rc = fsec_seterr(FSEC_ERR_VERIFY, "wrong key: no signature by this key (key hash "
+						  "does not match)");
+	else
+		rc = FSEC_OK;
+out:
+	OPENSSL_free(spki);
+	free(image);
+	free(areas);
+	return rc;
+}
+
+static enum fsec_err open_src(const char *path, struct src *s)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return fsec_seterr(FSEC_ERR_IO, "cannot open: %s", strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return fsec_seterr(FSEC_ERR_IO, "not a regular file");
+	}
+	s->fd = fd;
+	s->mem = NULL;
+	s->size = (uint64_t)st.st_size;
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_fw_verify(const char *path, EVP_PKEY *pub, struct fsec_fw_info *out)
+{
+	struct src s;
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	if ((rc = open_src(path, &s)) != FSEC_OK)
+		return rc;
+	rc = verify_src(&s, pub, out);
+	close(s.fd);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_fw_verify_fd(int fd, uint64_t len, EVP_PKEY *pub,
+					 struct fsec_fw_info *out)
+{
+	struct src s = {.fd = fd, .mem = NULL, .size = len};
+
+	fsec_clearerr();
+	return verify_src(&s, pub, out);
+}
+
+FSEC_API enum fsec_err fsec_fw_verify_mem(const unsigned char *buf, size_t len, EVP_PKEY *pub,
+					  struct fsec_fw_info *out)
+{
+	struct src s = {.fd = -1, .mem = buf, .size = len};
+
+	fsec_clearerr();
+	return verify_src(&s, pub, out);
+}
+
+FSEC_API enum fsec_err fsec_fw_inspect(const char *path, struct fsec_fw_info *out)
+{
+	unsigned char *areas = NULL;
+	struct src s;
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	if ((rc = open_src(path, &s)) != FSEC_OK)
+		return rc;
+	rc = parse(&s, out, &areas);
+	free(areas);
+	close(s.fd);
+	return rc;
+}
+
+/* ---- signing ---- */
+
+static unsigned char *tlv_put(unsigned char *p, uint16_t type, const void *v, uint16_t len)
+{
+	put16(p, type);
+	put16(p + 2, len);
+	memcpy(p + 4, v, len);
+	return p + 4 + len;
+}
+
+/* Trailer size imgtool reserves (swap modes, not encrypted): section 8. */
+static uint64_t trailer_size(unsigned align, unsigned max_align)
+{
+	unsigned magic_area = max_align > 16 ? max_align : 16;
+
+	return (uint64_t)MAX_SECTORS * 3 * align + 4u * max_align + magic_area;
+}
+
+/* Write len bytes of 0xff. */
+static enum fsec_err write_erased(struct fsec_file_stage *st, uint64_t len)
+{
+	unsigned char ff[4096];
+	enum fsec_err rc = FSEC_OK;
+
+	memset(ff, 0xff, sizeof(ff));
+	while (rc == FSEC_OK && len > 0) {
+		size_t n = len > sizeof(ff) ? sizeof(ff) : (size_t)len;
+
+		rc = fsec_file_stage_write(st, ff, n);
+		len -= n;
+	}
+	return rc;
+}
+
+struct signer {
+	struct fsec_file_stage *st;
+	EVP_MD_CTX *md;
+	unsigned char *keep; /* pure: a copy of everything hashed */
+	size_t kept;
+};
+
+/* Append to the output and the hash (and, for pure, the kept copy). */
+static enum fsec_err emit(struct signer *sg, const void *data, size_t len)
+{
+	enum fsec_err rc = fsec_file_stage_write(sg->st, data, len);
+
+	if (rc != FSEC_OK)
+		return rc;
+	if (!EVP_DigestUpdate(sg->md, data, len))
+		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "hash failed");
+	if (sg->keep != NULL) {
+		if (len > FSEC_FW_PURE_MAX - sg->kept)
+			return fsec_seterr(FSEC_ERR_TOO_LARGE, "pure-signed image larger than %u bytes",
+					   FSEC_FW_PURE_MAX);
+		memcpy(sg->keep + sg->kept, data, len);
+		sg->kept += len;
+	}
+	return FSEC_OK;
+}
+
+static enum fsec_err sign_msg(EVP_PKEY *key, const unsigned char *msg, size_t len,
+			      unsigned char *sig, size_t *siglen)
+{
+	int ok;
+
+	if (EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519) {
+		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+		ok = ctx != NULL && EVP_DigestSignInit(ctx, NULL, NULL, NULL, key) == 1 &&
+		     EVP_DigestSign(ctx, sig, siglen, msg, len) == 1;
+		EVP_MD_CTX_free(ctx);
+	} else {
+		EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(key, NULL);
+
+		ok = ctx != NULL && EVP_PKEY_sign_init(ctx) == 1 &&
+		     EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) == 1 &&
+		     EVP_PKEY_sign(ctx, sig, siglen, msg, len) == 1;
+		EVP_PKEY_CTX_free(ctx);
+	}
+	return ok ? FSEC_OK : fsec_seterr_ossl(FSEC_ERR_CRYPTO, "signing failed");
+}
+
+static enum fsec_err check_sign_opts(const struct fsec_fw_sign_opts *o, unsigned *align,
+				     uint16_t *hash_type)
+{
+	unsigned a = o->align != 0 ? o->align : 1;
+
+	if (o->header_size < FSEC_FW_HDR_LEN)
+		return fsec_seterr(FSEC_ERR_INVAL, "header size must be at least %u", FSEC_FW_HDR_LEN);
+	if (a != 1 && a != 2 && a != 4 && a != 8 && a != 16 && a != 32)
+		return fsec_seterr(FSEC_ERR_INVAL, "align must be 1, 2, 4, 8, 16 or 32");
+	if ((o->pad || o->confirm) && o->slot_size == 0)
+		return fsec_seterr(FSEC_ERR_INVAL, "--pad and --confirm need --slot-size");
+	if (o->sha != 0 && o->sha != 256 && o->sha != 512)
+		return fsec_seterr(FSEC_ERR_INVAL, "sha must be 256 or 512");
+	if (o->ndeps > FSEC_FW_MAX_DEPS)
+		return fsec_seterr(FSEC_ERR_INVAL, "at most %d dependencies", FSEC_FW_MAX_DEPS);
+	if (o->key != NULL && sig_type_of(o->key) == 0)
+		return fsec_seterr(FSEC_ERR_INVAL, "signing key must be Ed25519 or ECDSA P-256");
+	if (o->pure && (o->key == NULL || sig_type_of(o->key) != FSEC_FW_TLV_ED25519))
+		return fsec_seterr(FSEC_ERR_INVAL, "--pure needs an Ed25519 key");
+	if (o->key != NULL && sig_type_of(o->key) == FSEC_FW_TLV_ECDSA_SIG && o->sha == 512)
+		return fsec_seterr(FSEC_ERR_INVAL, "an ECDSA P-256 key can only be used with --sha 256");
+	*align = a;
+	/* --pure implies SHA-512, as in imgtool. */
+	*hash_type = o->pure || o->sha == 512 ? FSEC_FW_TLV_SHA512 : FSEC_FW_TLV_SHA256;
+	return FSEC_OK;
+}
+
+/* The unprotected TLVs (section 5): hash, [SIG_PURE], [KEYHASH|PUBKEY, sig]. */
+static enum fsec_err build_unprotected(const struct fsec_fw_sign_opts *o, uint16_t hash_type,
+				       const unsigned char *digest, size_t dlen,
+				       const unsigned char *image, size_t image_len,
+				       unsigned char *out, size_t *out_len)
+{
+	unsigned char *p = out + 4, *spki = NULL, keyhash[64], sig[128];
+	size_t spki_len = 0, siglen = sizeof(sig);
+	enum fsec_err rc = FSEC_OK;
+
+	p = tlv_put(p, hash_type, digest, (uint16_t)dlen);
+	if (o->pure)
+		p = tlv_put(p, FSEC_FW_TLV_SIG_PURE, "\x01", 1);
+	if (o->key != NULL) {
+		if ((rc = fsec_key_spki_der(o->key, &spki, &spki_len)) != FSEC_OK)
+			return rc;
+		if (spki_len > 512) {
+			rc = fsec_seterr(FSEC_ERR_INVAL, "public key too large");
+			goto out;
+		}
+		if (o->full_pubkey) {
+			p = tlv_put(p, FSEC_FW_TLV_PUBKEY, spki, (uint16_t)spki_len);
+		} else {
+			if (!EVP_Digest(spki, spki_len, keyhash, NULL, hash_md(hash_type), NULL)) {
+				rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "hash failed");
+				goto out;
+			}
+			p = tlv_put(p, FSEC_FW_TLV_KEYHASH, keyhash, (uint16_t)dlen);
+		}
+		if ((rc = sign_msg(o->key, o->pure ? image : digest, o->pure ? image_len : dlen, sig,
+				   &siglen)) != FSEC_OK)
+			goto out;
+		p = tlv_put(p, sig_type_of(o->key), sig, (uint16_t)siglen);
+	}
+	put16(out, FSEC_FW_TLV_MAGIC);
+	put16(out + 2, (uint16_t)(p - out));
+	*out_len = (size_t)(p - out);
+out:
+	OPENSSL_free(spki);
+	return rc;
+}
+
+/* Copy len bytes of the payload from fd at off into the signer. */
+static enum fsec_err copy_payload(struct signer *sg, int fd, uint64_t off, uint64_t len)
+{
+	struct src s = {.fd = fd, .mem = NULL, .size = off + len};
+	unsigned char *chunk = malloc(CHUNK);
+	enum fsec_err rc = FSEC_OK;
+
+	if (chunk == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	while (rc == FSEC_OK && len > 0) {
+		size_t n = len > CHUNK ? CHUNK : (size_t)len;
+
+		rc = src_read(&s, off, chunk, n);
+		if (rc == FSEC_OK)
+			rc = emit(sg, chunk, n);
+		off += n;
+		len -= n;
+	}
+	free(chunk);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_fw_sign(const char *in_path, const char *out_path,
+				    const struct fsec_fw_sign_opts *o)
+{
+	unsigned char hdr[FSEC_FW_HDR_LEN] = {0}, prot[4 + 8 + FSEC_FW_MAX_DEPS * 16];
+	unsigned char unprot[1024], digest[64];
+	struct signer sg = {0};
+	struct src in = {.fd = -1};
+	uint64_t img_size, payload_off, tlv_end;
+	size_t prot_len = 0, unprot_len = 0, dlen;
+	unsigned align = 1, max_align;
+	uint16_t hash_type = FSEC_FW_TLV_SHA256;
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	if ((rc = check_sign_opts(o, &align, &hash_type)) != FSEC_OK)
+		return rc;
+	max_align = align > 8 ? align : 8;
+	dlen = hash_len_of(hash_type);
+	if ((rc = open_src(in_path, &in)) != FSEC_OK)
+		return fsec_seterr(rc, "%s: %s", in_path, fsec_err_detail());
+
+	/* Section 7 step 1: the header either goes in front of the payload, or
+	 * over the zero bytes the payload was built to start with. */
+	if (o->pad_header) {
+		img_size = in.size;
+		payload_off = 0;
+	} else {
+		unsigned char zeros[1024];
+
+		if (in.size < o->header_size) {
+			rc = fsec_seterr(FSEC_ERR_INVAL, "%s: shorter than the header size; use --pad-header",
+					 in_path);
+			goto out;
+		}
+		for (uint64_t off = 0; off < o->header_size; off += sizeof(zeros)) {
+			size_t n = o->header_size - off > sizeof(zeros) ? sizeof(zeros)
+									 : (size_t)(o->header_size - off);
+
+			if ((rc = src_read(&in, off, zeros, n)) != FSEC_OK)
+				goto out;
+			for (size_t i = 0; i < n; i++)
+				if (zeros[i] != 0) {
+					rc = fsec_seterr(FSEC_ERR_INVAL,
+							 "%s: does not start with %u zero bytes for the "
+							 "header; use --pad-header",
+							 in_path, o->header_size);
+					goto out;
+				}
+		}
+		img_size = in.size - o->header_size;
+		payload_off = FSEC_FW_HDR_LEN;
+	}
+	if (img_size > UINT32_MAX) {
+		rc = fsec_seterr(FSEC_ERR_TOO_LARGE, "%s: payload larger than 4 GiB", in_path);
+		goto out;
+	}
+
+	/* Protected TLVs (section 4): security counter, then dependencies. */
+	if (o->has_security_counter || o->ndeps > 0) {
+		unsigned char *p = prot + 4, sc[4], dep[12];
+
+		if (o->has_security_counter) {
+			put32(sc, o->security_counter);
+			p = tlv_put(p, FSEC_FW_TLV_SEC_CNT, sc, 4);
+		}
+		for (size_t i = 0; i < o->ndeps; i++) {
+			memset(dep, 0, sizeof(dep));
+			dep[0] = o->deps[i].image_id;
+			put_version(dep + 4, &o->deps[i].min_version);
+			p = tlv_put(p, FSEC_FW_TLV_DEPENDENCY, dep, sizeof(dep));
+		}
+		prot_len = (size_t)(p - prot);
+		put16(prot, FSEC_FW_TLV_PROT_MAGIC);
+		put16(prot + 2, (uint16_t)prot_len);
+	}
+
+	put32(hdr, FSEC_FW_MAGIC);
+	put16(hdr + 8, o->header_size);
+	put16(hdr + 10, (uint16_t)prot_len);
+	put32(hdr + 12, (uint32_t)img_size);
+	put_version(hdr + 20, &o->version);
+
+	if ((rc = fsec_file_stage_open(out_path, 0644, 0, &sg.st)) != FSEC_OK)
+		goto out;
+	sg.md = EVP_MD_CTX_new();
+	if (sg.md == NULL || !EVP_DigestInit_ex(sg.md, hash_md(hash_type), NULL)) {
+		rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "hash set-up failed");
+		goto out;
+	}
+	if (o->pure && (sg.keep = malloc(FSEC_FW_PURE_MAX)) == NULL) {
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = emit(&sg, hdr, sizeof(hdr))) != FSEC_OK)
+		goto out;
+	if (o->pad_header) {
+		/* The padding is the erased value, 0xff, not zeros (section 2). */
+		unsigned char ff[1024];
+
+		memset(ff, 0xff, sizeof(ff));
+		for (size_t left = o->header_size - FSEC_FW_HDR_LEN; left > 0;) {
+			size_t n = left > sizeof(ff) ? sizeof(ff) : left;
+
+			if ((rc = emit(&sg, ff, n)) != FSEC_OK)
+				goto out;
+			left -= n;
+		}
+	}
+	if ((rc = copy_payload(&sg, in.fd, payload_off, in.size - payload_off)) != FSEC_OK ||
+	    (prot_len > 0 && (rc = emit(&sg, prot, prot_len)) != FSEC_OK))
+		goto out;
+	if (!EVP_DigestFinal_ex(sg.md, digest, NULL)) {
+		rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "hash failed");
+		goto out;
+	}
+	if ((rc = build_unprotected(o, hash_type, digest, dlen, sg.keep, sg.kept, unprot,
+				    &unprot_len)) != FSEC_OK ||
+	    (rc = fsec_file_stage_write(sg.st, unprot, unprot_len)) != FSEC_OK)
+		goto out;
+
+	tlv_end = (uint64_t)o->header_size + img_size + prot_len + unprot_len;
+	if (o->slot_size != 0 && tlv_end + trailer_size(align, max_align) > o->slot_size) {
+		rc = fsec_seterr(FSEC_ERR_TOO_LARGE,
+				 "Image size (0x%llx) + trailer (0x%llx) exceeds requested size 0x%x",
+				 (unsigned long long)tlv_end,
+				 (unsigned long long)trailer_size(align, max_align), o->slot_size);
+		goto out;
+	}
+	if (o->pad || o->confirm) {
+		unsigned magic_area = max_align > 16 ? max_align : 16;
+		unsigned char magic[16];
+		/* image_ok is the first byte of the unit below the magic area. */
+		uint64_t ok_at = o->slot_size - magic_area - max_align;
+
+		if (max_align == 8) {
+			memcpy(magic, boot_magic8, 16);
+		} else {
+			put16(magic, (uint16_t)max_align);
+			memcpy(magic + 2, boot_magic_tail, 14);
+		}
+		if (o->confirm) {
+			if ((rc = write_erased(sg.st, ok_at - tlv_end)) != FSEC_OK ||
+			    (rc = fsec_file_stage_write(sg.st, "\x01", 1)) != FSEC_OK ||
+			    (rc = write_erased(sg.st, o->slot_size - 16 - ok_at - 1)) != FSEC_OK)
+				goto out;
+		} else if ((rc = write_erased(sg.st, o->slot_size - 16 - tlv_end)) != FSEC_OK) {
+			goto out;
+		}
+		if ((rc = fsec_file_stage_write(sg.st, magic, sizeof(magic))) != FSEC_OK)
+			goto out;
+	}
+	rc = fsec_file_stage_commit(sg.st);
+out:
+	free(sg.keep);
+	EVP_MD_CTX_free(sg.md);
+	fsec_file_stage_free(sg.st);
+	if (in.fd >= 0)
+		close(in.fd);
+	return rc;
+}
