@@ -90,6 +90,26 @@ FSEC_API FSEC_WUR enum fsec_err fsec_key_spki_der(EVP_PKEY *key, unsigned char *
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_key_load_public(const char *uri, EVP_PKEY **out);
 
+/*
+ * Sign msg: Ed25519 (PureEdDSA) or ECDSA with SHA-256 (P-256) / SHA-384
+ * (P-384), DER signature. *sig is OpenSSL-allocated (OPENSSL_free).
+ * Errors: INVAL (key type), CRYPTO, NOMEM. Thread-safe.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_key_sign(EVP_PKEY *key, const unsigned char *msg,
+					      size_t len, unsigned char **sig, size_t *siglen);
+
+/*
+ * Verify a signature made as fsec_key_sign does.
+ * Errors: VERIFY. Thread-safe.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_key_verify(EVP_PKEY *key, const unsigned char *msg,
+						size_t len, const unsigned char *sig,
+						size_t siglen);
+
+/* The lowercase hex SHA-256 of the key's canonical SPKI (a keyid).
+ * Errors: CRYPTO, NOMEM. */
+#define fsec_key_id fsec_key_spki_sha256
+
 /* Write the lowercase hex of len bytes into out (2*len+1 bytes). */
 FSEC_API void fsec_hex(const unsigned char *in, size_t len, char *out);
 

@@ -84,4 +84,5 @@ const char *cli_time(int64_t t, char *buf, size_t cap);
 extern const struct cli_cmd cli_ca_cmds[];
 extern const struct cli_cmd cli_device_cmds[];
 extern const struct cli_cmd cli_fw_cmds[];
+extern const struct cli_cmd cli_release_cmds[];
 #endif

@@ -4,7 +4,8 @@
 
 #include "cli.h"
 
-static const struct cli_cmd *const areas[] = {cli_ca_cmds, cli_device_cmds, cli_fw_cmds};
+static const struct cli_cmd *const areas[] = {cli_ca_cmds, cli_device_cmds, cli_fw_cmds,
+						       cli_release_cmds};
 
 #define FOR_EACH_CMD(c)                                                                  \
 	for (size_t a_ = 0; a_ < sizeof(areas) / sizeof(areas[0]); a_++)               \
@@ -14,7 +15,8 @@ static void overview(FILE *fp)
 {
 	fputs("usage: fleetsec [--home DIR] <command> [options]\n\n"
 	      "fleetsec secures an IoT fleet: a fleet CA, a device registry, certificates\n"
-	      "and revocation, and signed MCUboot firmware images.\n\ncommands:\n",
+	      "and revocation, signed MCUboot firmware images and release manifests.\n\n"
+	      "commands:\n",
 	      fp);
 	FOR_EACH_CMD(c) {
 		char name[48];

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <stdbool.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -368,4 +369,63 @@ FSEC_API enum fsec_err fsec_key_load_public(const char *uri, EVP_PKEY **out)
 out:
 	OSSL_STORE_close(ctx);
 	return rc;
+}
+
+/* EdDSA signs the message itself; ECDSA hashes it with the curve's match. */
+static const EVP_MD *msg_md(EVP_PKEY *key)
+{
+	int id = EVP_PKEY_get_base_id(key);
+
+	if (id == EVP_PKEY_ED25519)
+		return NULL;
+	return EVP_PKEY_get_bits(key) > 256 ? EVP_sha384() : EVP_sha256();
+}
+
+static bool sign_key_ok(EVP_PKEY *key)
+{
+	int id = EVP_PKEY_get_base_id(key);
+
+	return id == EVP_PKEY_ED25519 || id == EVP_PKEY_EC;
+}
+
+FSEC_API enum fsec_err fsec_key_sign(EVP_PKEY *key, const unsigned char *msg, size_t len,
+				     unsigned char **sig, size_t *siglen)
+{
+	EVP_MD_CTX *ctx = NULL;
+	unsigned char *buf = NULL;
+	enum fsec_err rc = FSEC_ERR_CRYPTO;
+	size_t n = 0;
+
+	if (!sign_key_ok(key))
+		return fsec_seterr(FSEC_ERR_INVAL, "signing key must be Ed25519 or ECDSA");
+	ctx = EVP_MD_CTX_new();
+	if (ctx == NULL || EVP_DigestSignInit(ctx, NULL, msg_md(key), NULL, key) != 1 ||
+	    EVP_DigestSign(ctx, NULL, &n, msg, len) != 1 || (buf = OPENSSL_malloc(n)) == NULL ||
+	    EVP_DigestSign(ctx, buf, &n, msg, len) != 1) {
+		fsec_seterr_ossl(rc, "signing failed");
+		OPENSSL_free(buf);
+		goto out;
+	}
+	*sig = buf;
+	*siglen = n;
+	rc = FSEC_OK;
+out:
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_key_verify(EVP_PKEY *key, const unsigned char *msg, size_t len,
+				       const unsigned char *sig, size_t siglen)
+{
+	EVP_MD_CTX *ctx;
+	int ok;
+
+	if (!sign_key_ok(key))
+		return fsec_seterr(FSEC_ERR_VERIFY, "key type cannot verify signatures here");
+	ctx = EVP_MD_CTX_new();
+	ok = ctx != NULL && EVP_DigestVerifyInit(ctx, NULL, msg_md(key), NULL, key) == 1 &&
+	     EVP_DigestVerify(ctx, sig, siglen, msg, len) == 1;
+	EVP_MD_CTX_free(ctx);
+	ERR_clear_error();
+	return ok ? FSEC_OK : fsec_seterr(FSEC_ERR_VERIFY, "signature does not verify");
 }

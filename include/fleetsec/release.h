@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Release manifests: which image is the current release for each model,
+ * signed so that a device refuses a replayed, stale or foreign one.
+ *
+ * A signed release is a JSON "bundle" of two DSSE envelopes (payloadType,
+ * base64 payload, signatures with keyid over the DSSE pre-authentication
+ * encoding; nothing depends on JSON canonicalization):
+ *
+ *   { "delegation": DSSE(application/vnd.fleetsec.delegation+json),
+ *     "manifest":   DSSE(application/vnd.fleetsec.release+json) }
+ *
+ * The delegation is signed by a root key pinned in the device and names the
+ * online keys that may sign manifests, until when, with a sequence number
+ * that lets a new delegation retire a compromised key. The manifest is
+ * signed by one of those keys and carries its own sequence number (must
+ * grow), an expiry (refuses frozen manifests), and per model: version,
+ * security counter, size, SHA-256, URLs, chunk size with the SHA-256 of
+ * every chunk, and optional rollout information. docs/RELEASE-FORMAT.md
+ * describes every field. Keys are Ed25519 or ECDSA P-256; a keyid is the
+ * lowercase hex SHA-256 of the key's DER SubjectPublicKeyInfo.
+ */
+#ifndef FLEETSEC_RELEASE_H
+#define FLEETSEC_RELEASE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "fleetsec/common.h"
+#include "fleetsec/fwimage.h"
+
+#define FSEC_RELEASE_MAX (4u * 1024u * 1024u) /* a bundle, bytes */
+#define FSEC_RELEASE_MAX_MODELS 64
+#define FSEC_RELEASE_MAX_URLS 8
+#define FSEC_RELEASE_URL_MAX 2048
+#define FSEC_RELEASE_MAX_KEYS 16
+#define FSEC_RELEASE_MAX_CHUNKS 65536
+#define FSEC_RELEASE_CHUNK_MIN 4096u
+#define FSEC_RELEASE_CHUNK_MAX (64u * 1024u * 1024u)
+#define FSEC_RELEASE_CHUNK_DEFAULT (256u * 1024u)
+#define FSEC_MODEL_NAME_MAX 64
+
+/* One model's release, as verified. Borrowed from its fsec_release. */
+struct fsec_release_entry {
+	char model[FSEC_MODEL_NAME_MAX + 1];
+	struct fsec_fw_version version;
+	uint32_t security_counter;
+	uint64_t size;
+	unsigned char sha256[32];
+	uint32_t chunk_size;
+	size_t nchunks;
+	const unsigned char (*chunks)[32];
+	size_t nurls;
+	const char *const *urls;
+	int rollout_percent; /* 0-100; 100 without rollout information */
+};
+
+struct fsec_release;
+
+/* What a device knows when it checks a bundle. */
+struct fsec_release_policy {
+	EVP_PKEY *const *roots;        /* pinned root public keys */
+	size_t nroots;
+	const char *model;             /* this device's model (required) */
+	uint64_t last_sequence;        /* highest manifest sequence accepted so far */
+	uint64_t last_delegation;      /* highest delegation sequence accepted so far */
+	int64_t now;                   /* UNIX time; 0 = time(NULL) */
+};
+
+/*
+ * Verify a bundle (at most FSEC_RELEASE_MAX bytes) the way a device must,
+ * in one call: the delegation is signed by a pinned root and not expired
+ * and not older than last_delegation; the manifest is signed by a key the
+ * delegation names, is not expired, its sequence is above last_sequence,
+ * every field is within bounds, and it lists policy->model. On success *out
+ * owns the parsed release (fsec_release_free).
+ * Errors: TOO_LARGE, PARSE (malformed JSON or fields out of bounds), VERIFY
+ * with the reason "unknown key", "bad signature", "expired", "sequence" or
+ * "no release for model", INVAL, NOMEM. Thread-safe.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_release_verify(const unsigned char *buf, size_t len,
+						    const struct fsec_release_policy *policy,
+						    struct fsec_release **out);
+
+/* NULL is a no-op. */
+FSEC_API void fsec_release_free(struct fsec_release *r);
+
+/* The verified entry for the policy's model (borrowed). */
+FSEC_API const struct fsec_release_entry *fsec_release_entry(const struct fsec_release *r);
+FSEC_API uint64_t fsec_release_sequence(const struct fsec_release *r);
+FSEC_API uint64_t fsec_release_delegation_sequence(const struct fsec_release *r);
+FSEC_API int64_t fsec_release_expires(const struct fsec_release *r);
+/* The keyid that signed the manifest (hex, borrowed). */
+FSEC_API const char *fsec_release_signer(const struct fsec_release *r);
+
+/*
+ * Sign a delegation with the root key: keys may sign manifests until
+ * expires; sequence must grow with each new delegation. *json is a
+ * NUL-terminated DSSE envelope the caller frees with free().
+ * Errors: INVAL, CRYPTO, NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_release_delegate(EVP_PKEY *root, EVP_PKEY *const *keys,
+						      size_t nkeys, uint64_t sequence,
+						      int64_t expires, char **json);
+
+struct fsec_release_create_opts {
+	const char *model;
+	const char *image;               /* path of a signed MCUboot image */
+	const char *const *urls;
+	size_t nurls;
+	uint32_t chunk_size;             /* 0 = FSEC_RELEASE_CHUNK_DEFAULT */
+	int rollout_percent;             /* -1 = no rollout information */
+	uint64_t sequence;
+	int64_t expires;                 /* UNIX time */
+	const char *base;                /* an unsigned manifest to add to, or NULL */
+	size_t base_len;
+};
+
+/*
+ * Describe an image as the release for a model: version and security
+ * counter from its MCUboot header, size, SHA-256 and chunk hashes from one
+ * streaming read. Writes an unsigned manifest (JSON) that replaces any entry
+ * for the same model in base. *json is freed with free().
+ * Errors: INVAL, PARSE (not an MCUboot image, bad base), IO, TOO_LARGE, NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_release_create(const struct fsec_release_create_opts *o,
+						    char **json);
+
+/*
+ * Sign an unsigned manifest with key, which the delegation must name, and
+ * produce the bundle. The manifest is checked with the same rules devices
+ * apply (except signatures, expiry and sequence history) first.
+ * Errors: PARSE, VERIFY (key not in the delegation), CRYPTO, NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_release_sign(const char *manifest, size_t mlen,
+						  const char *delegation, size_t dlen,
+						  EVP_PKEY *key, char **bundle);
+
+/* Parse "30d", "12h", "45m" or "90s" into seconds. Errors: INVAL. */
+FSEC_API FSEC_WUR enum fsec_err fsec_duration_parse(const char *s, int64_t *seconds);
+
+#endif

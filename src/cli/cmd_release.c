@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "fleetsec/fileio.h"
+#include "fleetsec/key.h"
+#include "fleetsec/release.h"
+
+/* Write text to path atomically, or to stdout without one. */
+static int emit(const char *path, const char *text)
+{
+	enum fsec_err rc;
+
+	if (path == NULL)
+		return puts(text) < 0 ? EXIT_REFUSED : 0;
+	rc = fsec_file_write_atomic(path, text, strlen(text), 0644, 0);
+	return rc == FSEC_OK ? 0 : cli_fail(path, rc);
+}
+
+static int read_input(const char *path, unsigned char **buf, size_t *len)
+{
+	enum fsec_err rc = fsec_file_read(path, FSEC_RELEASE_MAX, buf, len);
+
+	return rc == FSEC_OK ? 0 : cli_fail(path, rc);
+}
+
+static int release_delegate(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {
+		{"root-key", required_argument, NULL, 'r'},
+		{"key", required_argument, NULL, 'k'},
+		{"expires", required_argument, NULL, 'e'},
+		{"sequence", required_argument, NULL, 's'},
+		{"out", required_argument, NULL, 'o'},
+		CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	EVP_PKEY *root = NULL, *keys[FSEC_RELEASE_MAX_KEYS];
+	const char *root_path = NULL, *out = NULL, *key_paths[FSEC_RELEASE_MAX_KEYS];
+	struct cli_common c = {0};
+	int64_t valid = 365 * 86400;
+	uint64_t seq = (uint64_t)time(NULL);
+	size_t nkeys = 0, loaded = 0;
+	char *json = NULL;
+	enum fsec_err rc;
+	int opt, status = EXIT_REFUSED;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
+		switch (opt) {
+		case 'r': root_path = optarg; break;
+		case 'o': out = optarg; break;
+		case 'k':
+			if (nkeys == FSEC_RELEASE_MAX_KEYS)
+				return cli_usage_error(self, "at most %d --key", FSEC_RELEASE_MAX_KEYS);
+			key_paths[nkeys++] = optarg;
+			break;
+		case 'e':
+			if (fsec_duration_parse(optarg, &valid) != FSEC_OK)
+				return cli_usage_error(self, "%s", fsec_err_detail());
+			break;
+		case 's':
+			if (!cli_uint(self, "--sequence", optarg, 0, (1ULL << 53) - 1, &seq))
+				return EXIT_USAGE;
+			break;
+		}
+	}
+	if (opt < 0)
+		return status;
+	if (optind != argc || root_path == NULL || nkeys == 0)
+		return cli_usage_error(self, "--root-key and at least one --key are required");
+	status = EXIT_REFUSED;
+	if ((rc = fsec_key_load_private(root_path, &root)) != FSEC_OK) {
+		status = cli_fail(root_path, rc);
+		goto out;
+	}
+	for (; loaded < nkeys; loaded++)
+		if ((rc = fsec_key_load_public(key_paths[loaded], &keys[loaded])) != FSEC_OK) {
+			status = cli_fail(key_paths[loaded], rc);
+			goto out;
+		}
+	rc = fsec_release_delegate(root, keys, nkeys, seq, (int64_t)time(NULL) + valid, &json);
+	status = rc == FSEC_OK ? emit(out, json) : cli_fail(root_path, rc);
+out:
+	free(json);
+	for (size_t i = 0; i < loaded; i++)
+		EVP_PKEY_free(keys[i]);
+	EVP_PKEY_free(root);
+	return status;
+}
+
+static int release_create(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {
+		{"model", required_argument, NULL, 'm'},
+		{"image", required_argument, NULL, 'i'},
+		{"url", required_argument, NULL, 'u'},
+		{"chunk-size", required_argument, NULL, 'c'},
+		{"expires", required_argument, NULL, 'e'},
+		{"sequence", required_argument, NULL, 's'},
+		{"percent", required_argument, NULL, 'p'},
+		{"in", required_argument, NULL, 'I'},
+		{"out", required_argument, NULL, 'o'},
+		CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	struct fsec_release_create_opts o = {.rollout_percent = -1,
+					     .sequence = (uint64_t)time(NULL)};
+	const char *urls[FSEC_RELEASE_MAX_URLS], *in = NULL, *out = NULL;
+	struct cli_common c = {0};
+	unsigned char *base = NULL;
+	int64_t valid = 30 * 86400;
+	char *json = NULL;
+	enum fsec_err rc;
+	uint64_t v;
+	int opt, status;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
+		switch (opt) {
+		case 'm': o.model = optarg; break;
+		case 'i': o.image = optarg; break;
+		case 'I': in = optarg; break;
+		case 'o': out = optarg; break;
+		case 'u':
+			if (o.nurls == FSEC_RELEASE_MAX_URLS)
+				return cli_usage_error(self, "at most %d --url", FSEC_RELEASE_MAX_URLS);
+			urls[o.nurls++] = optarg;
+			break;
+		case 'c':
+			if (!cli_uint(self, "--chunk-size", optarg, FSEC_RELEASE_CHUNK_MIN,
+				      FSEC_RELEASE_CHUNK_MAX, &v))
+				return EXIT_USAGE;
+			o.chunk_size = (uint32_t)v;
+			break;
+		case 'e':
+			if (fsec_duration_parse(optarg, &valid) != FSEC_OK)
+				return cli_usage_error(self, "%s", fsec_err_detail());
+			break;
+		case 's':
+			if (!cli_uint(self, "--sequence", optarg, 0, (1ULL << 53) - 1, &o.sequence))
+				return EXIT_USAGE;
+			break;
+		case 'p':
+			if (!cli_uint(self, "--percent", optarg, 0, 100, &v))
+				return EXIT_USAGE;
+			o.rollout_percent = (int)v;
+			break;
+		}
+	}
+	if (opt < 0)
+		return status;
+	if (optind != argc || o.model == NULL || o.image == NULL || o.nurls == 0)
+		return cli_usage_error(self, "--model, --image and --url are required");
+	o.urls = urls;
+	o.expires = (int64_t)time(NULL) + valid;
+	if (in != NULL) {
+		if ((status = read_input(in, &base, &o.base_len)) != 0)
+			return status;
+		o.base = (const char *)base;
+	}
+	rc = fsec_release_create(&o, &json);
+	free(base);
+	if (rc != FSEC_OK)
+		return cli_fail(o.image, rc);
+	status = emit(out, json);
+	free(json);
+	return status;
+}
+
+static int release_sign(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {
+		{"key", required_argument, NULL, 'k'},
+		{"delegation", required_argument, NULL, 'd'},
+		{"out", required_argument, NULL, 'o'},
+		CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	const char *key_path = NULL, *deleg = NULL, *out = NULL;
+	unsigned char *m = NULL, *d = NULL;
+	struct cli_common c = {0};
+	size_t mlen = 0, dlen = 0;
+	EVP_PKEY *key = NULL;
+	char *bundle = NULL;
+	enum fsec_err rc;
+	int opt, status;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
+		if (opt == 'k')
+			key_path = optarg;
+		else if (opt == 'd')
+			deleg = optarg;
+		else if (opt == 'o')
+			out = optarg;
+	}
+	if (opt < 0)
+		return status;
+	if (optind + 1 != argc || key_path == NULL || deleg == NULL)
+		return cli_usage_error(self, "expected --key, --delegation and one MANIFEST");
+	if ((status = read_input(argv[optind], &m, &mlen)) != 0 ||
+	    (status = read_input(deleg, &d, &dlen)) != 0)
+		goto out;
+	if ((rc = fsec_key_load_private(key_path, &key)) != FSEC_OK) {
+		status = cli_fail(key_path, rc);
+		goto out;
+	}
+	rc = fsec_release_sign((const char *)m, mlen, (const char *)d, dlen, key, &bundle);
+	status = rc == FSEC_OK ? emit(out, bundle) : cli_fail(argv[optind], rc);
+out:
+	free(bundle);
+	EVP_PKEY_free(key);
+	free(m);
+	free(d);
+	return status;
+}
+
+static int release_verify(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {
+		{"root", required_argument, NULL, 'r'},
+		{"model", required_argument, NULL, 'm'},
+		{"last-sequence", required_argument, NULL, 's'},
+		{"last-delegation", required_argument, NULL, 'd'},
+		CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	struct fsec_release_policy pol = {0};
+	EVP_PKEY *roots[FSEC_RELEASE_MAX_KEYS];
+	const char *root_paths[FSEC_RELEASE_MAX_KEYS];
+	struct cli_common c = {0};
+	struct fsec_release *r = NULL;
+	const struct fsec_release_entry *e;
+	unsigned char *buf = NULL;
+	size_t len = 0, nroots = 0, loaded = 0;
+	enum fsec_err rc;
+	int opt, status;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
+		switch (opt) {
+		case 'r':
+			if (nroots == FSEC_RELEASE_MAX_KEYS)
+				return cli_usage_error(self, "too many --root");
+			root_paths[nroots++] = optarg;
+			break;
+		case 'm': pol.model = optarg; break;
+		case 's':
+			if (!cli_uint(self, "--last-sequence", optarg, 0, UINT64_MAX, &pol.last_sequence))
+				return EXIT_USAGE;
+			break;
+		case 'd':
+			if (!cli_uint(self, "--last-delegation", optarg, 0, UINT64_MAX,
+				      &pol.last_delegation))
+				return EXIT_USAGE;
+			break;
+		}
+	}
+	if (opt < 0)
+		return status;
+	if (optind + 1 != argc || nroots == 0 || pol.model == NULL)
+		return cli_usage_error(self, "expected --root PUB.pem, --model M and one RELEASE");
+	for (; loaded < nroots; loaded++)
+		if ((rc = fsec_key_load_public(root_paths[loaded], &roots[loaded])) != FSEC_OK) {
+			status = cli_fail(root_paths[loaded], rc);
+			goto out;
+		}
+	pol.roots = roots;
+	pol.nroots = nroots;
+	if ((status = read_input(argv[optind], &buf, &len)) != 0)
+		goto out;
+	rc = fsec_release_verify(buf, len, &pol, &r);
+	if (rc != FSEC_OK) {
+		if (c.json)
+			cli_print_json(json_pack("{s:b, s:s}", "valid", 0, "reason", fsec_err_detail()));
+		status = cli_fail(argv[optind], rc);
+		goto out;
+	}
+	e = fsec_release_entry(r);
+	{
+		char ver[32], sha[65], exp[32];
+
+		fsec_hex(e->sha256, 32, sha);
+		fsec_fw_version_str(&e->version, ver, sizeof(ver));
+		cli_time(fsec_release_expires(r), exp, sizeof(exp));
+		if (c.json) {
+			json_t *urls = json_array();
+
+			for (size_t i = 0; i < e->nurls; i++)
+				json_array_append_new(urls, json_string(e->urls[i]));
+			status = cli_print_json(json_pack(
+				"{s:b, s:s, s:s, s:i, s:I, s:s, s:o, s:I, s:I, s:I, s:I, s:s, s:s, s:i}",
+				"valid", 1, "model", e->model, "version", ver, "security_counter",
+				(int)e->security_counter, "size", (json_int_t)e->size, "sha256", sha,
+				"urls", urls, "chunk_size", (json_int_t)e->chunk_size, "chunks",
+				(json_int_t)e->nchunks, "sequence", (json_int_t)fsec_release_sequence(r),
+				"delegation_sequence", (json_int_t)fsec_release_delegation_sequence(r),
+				"expires", exp, "signer", fsec_release_signer(r), "rollout_percent",
+				e->rollout_percent));
+		} else {
+			printf("%s: valid release for %s\n", argv[optind], e->model);
+			printf("  version           %s\n  security counter  %u\n", ver,
+			       e->security_counter);
+			printf("  image             %llu bytes, sha256:%s\n",
+			       (unsigned long long)e->size, sha);
+			printf("  chunks            %zu x %u bytes\n", e->nchunks, e->chunk_size);
+			for (size_t i = 0; i < e->nurls; i++)
+				printf("  url               %s\n", e->urls[i]);
+			printf("  sequence          %llu (delegation %llu)\n  expires           %s\n",
+			       (unsigned long long)fsec_release_sequence(r),
+			       (unsigned long long)fsec_release_delegation_sequence(r), exp);
+			printf("  signed by         %s\n", fsec_release_signer(r));
+			status = 0;
+		}
+	}
+out:
+	fsec_release_free(r);
+	free(buf);
+	for (size_t i = 0; i < loaded; i++)
+		EVP_PKEY_free(roots[i]);
+	return status;
+}
+
+const struct cli_cmd cli_release_cmds[] = {
+	{"release", "delegate", release_delegate, "let online keys sign manifests (root key)",
+	 "--root-key ROOT.pem --key ONLINE.pub [--key ...] [--expires 365d]\n"
+	 "       [--sequence N] [--out DELEGATION.json]\n\n"
+	 "Signs, with the root key pinned in devices, a delegation naming the keys that\n"
+	 "may sign release manifests until it expires. A new delegation with a higher\n"
+	 "--sequence (default: the current UNIX time) retires the keys of older ones on\n"
+	 "every device that has seen it: rotate a lost online key without reflashing.\n"},
+	{"release", "create", release_create, "describe an image as a model's release",
+	 "--model M --image IMG --url URL [--url URL2] [--chunk-size N]\n"
+	 "       [--expires 30d] [--sequence N] [--percent P] [--in MANIFEST.json]\n"
+	 "       [--out MANIFEST.json]\n\n"
+	 "Writes an unsigned manifest: the image's version and security counter (from\n"
+	 "its MCUboot header), size, SHA-256, URLs, and the SHA-256 of every chunk\n"
+	 "(--chunk-size, default 256 KiB) so that a resumed download checks each chunk\n"
+	 "as it arrives. --in adds to (or replaces the model in) an existing manifest.\n"
+	 "--sequence defaults to the current UNIX time and must grow; --expires (default\n"
+	 "30d) makes stale manifests useless to an attacker.\n"},
+	{"release", "sign", release_sign, "sign a manifest into a release bundle",
+	 "--key ONLINE.pem --delegation DELEGATION.json MANIFEST.json [--out RELEASE.json]\n\n"
+	 "Checks the manifest with the rules devices apply, checks that the delegation\n"
+	 "names the key and has not expired, and writes the signed bundle.\n"},
+	{"release", "verify", release_verify, "verify a release bundle as a device would",
+	 "--root ROOT.pub --model M [--last-sequence N] [--last-delegation N] [--json]\n"
+	 "       RELEASE.json\n\n"
+	 "Refuses a bad signature, an unknown key, an expired delegation or manifest, a\n"
+	 "sequence number not above --last-sequence, a model the manifest does not list,\n"
+	 "malformed JSON and fields out of bounds.\n"},
+	{NULL, NULL, NULL, NULL, NULL},
+};
