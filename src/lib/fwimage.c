@@ -515,31 +515,24 @@ static uint16_t sig_type_of(EVP_PKEY *key)
 	return 0;
 }
 
-/* Ed25519 over msg (PureEdDSA); ECDSA over a SHA-256 digest (prehash). */
+/* Ed25519 signs msg itself (PureEdDSA); ECDSA signs the SHA-256 digest the
+ * caller already has (prehash), so verification never needs the image in
+ * memory. */
 static enum fsec_err sig_verify(EVP_PKEY *pub, const unsigned char *sig, size_t siglen,
 				const unsigned char *msg, size_t msglen)
 {
-	enum fsec_err rc = FSEC_ERR_VERIFY;
-	int ok = 0;
+	EVP_PKEY_CTX *ctx;
+	int ok;
 
-	if (EVP_PKEY_get_base_id(pub) == EVP_PKEY_ED25519) {
-		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-
-		ok = ctx != NULL && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pub) == 1 &&
-		     EVP_DigestVerify(ctx, sig, siglen, msg, msglen) == 1;
-		EVP_MD_CTX_free(ctx);
-	} else {
-		EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(pub, NULL);
-
-		ok = ctx != NULL && EVP_PKEY_verify_init(ctx) == 1 &&
-		     EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) == 1 &&
-		     EVP_PKEY_verify(ctx, sig, siglen, msg, msglen) == 1;
-		EVP_PKEY_CTX_free(ctx);
-	}
+	if (EVP_PKEY_get_base_id(pub) == EVP_PKEY_ED25519)
+		return fsec_key_verify(pub, msg, msglen, sig, siglen);
+	ctx = EVP_PKEY_CTX_new(pub, NULL);
+	ok = ctx != NULL && EVP_PKEY_verify_init(ctx) == 1 &&
+	     EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) == 1 &&
+	     EVP_PKEY_verify(ctx, sig, siglen, msg, msglen) == 1;
+	EVP_PKEY_CTX_free(ctx);
 	ERR_clear_error();
-	if (ok)
-		rc = FSEC_OK;
-	return rc;
+	return ok ? FSEC_OK : fsec_seterr(FSEC_ERR_VERIFY, "signature does not verify");
 }
 
 static enum fsec_err verify_src(const struct src *s, EVP_PKEY *pub, struct fsec_fw_info *info)
@@ -754,25 +747,32 @@ static enum fsec_err emit(struct signer *sg, const void *data, size_t len)
 	return FSEC_OK;
 }
 
+/* The signing side of sig_verify. */
 static enum fsec_err sign_msg(EVP_PKEY *key, const unsigned char *msg, size_t len,
 			      unsigned char *sig, size_t *siglen)
 {
+	EVP_PKEY_CTX *ctx;
 	int ok;
 
 	if (EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519) {
-		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+		unsigned char *s = NULL;
+		size_t n = 0;
+		enum fsec_err rc = fsec_key_sign(key, msg, len, &s, &n);
 
-		ok = ctx != NULL && EVP_DigestSignInit(ctx, NULL, NULL, NULL, key) == 1 &&
-		     EVP_DigestSign(ctx, sig, siglen, msg, len) == 1;
-		EVP_MD_CTX_free(ctx);
-	} else {
-		EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(key, NULL);
-
-		ok = ctx != NULL && EVP_PKEY_sign_init(ctx) == 1 &&
-		     EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) == 1 &&
-		     EVP_PKEY_sign(ctx, sig, siglen, msg, len) == 1;
-		EVP_PKEY_CTX_free(ctx);
+		if (rc == FSEC_OK && n > *siglen)
+			rc = fsec_seterr(FSEC_ERR_CRYPTO, "signature too long");
+		if (rc == FSEC_OK) {
+			memcpy(sig, s, n);
+			*siglen = n;
+		}
+		OPENSSL_free(s);
+		return rc;
 	}
+	ctx = EVP_PKEY_CTX_new(key, NULL);
+	ok = ctx != NULL && EVP_PKEY_sign_init(ctx) == 1 &&
+	     EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) == 1 &&
+	     EVP_PKEY_sign(ctx, sig, siglen, msg, len) == 1;
+	EVP_PKEY_CTX_free(ctx);
 	return ok ? FSEC_OK : fsec_seterr_ossl(FSEC_ERR_CRYPTO, "signing failed");
 }
 
