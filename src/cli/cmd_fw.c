@@ -147,6 +147,8 @@ static int fw_sign(int argc, char **argv, const struct cli_cmd *self)
 		case 'a':
 			if (!cli_uint(self, "--align", optarg, 1, 32, &v))
 				return EXIT_USAGE;
+			if ((v & (v - 1)) != 0)
+				return cli_usage_error(self, "--align must be 1, 2, 4, 8, 16 or 32");
 			o.align = (unsigned)v;
 			break;
 		case 'S':

@@ -62,13 +62,17 @@ static void sanitize(void)
 	}
 }
 
+/* Formatting goes through a scratch buffer so that a caller may pass the
+ * current detail as an argument ("%s: %s", path, fsec_err_detail()). */
 enum fsec_err fsec_seterr(enum fsec_err rc, const char *fmt, ...)
 {
+	char buf[DETAIL_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	memcpy(detail, buf, sizeof(detail));
 	sanitize();
 	return rc;
 }
@@ -79,9 +83,12 @@ enum fsec_err fsec_seterr_ossl(enum fsec_err rc, const char *fmt, ...)
 	unsigned long e, first = 0;
 	size_t n;
 
+	char buf[DETAIL_MAX];
+
 	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	memcpy(detail, buf, sizeof(detail));
 	/* The oldest entry is the root cause; later ones only wrap it. */
 	while ((e = ERR_get_error()) != 0)
 		if (first == 0)

@@ -852,7 +852,7 @@ static enum fsec_err hash_image(const char *path, uint32_t chunk, json_t **chunk
 		goto out;
 	}
 	if (fd < 0) {
-		fsec_seterr(rc, "%s: cannot open: %s", path, strerror(errno));
+		fsec_seterr(rc, "cannot open: %s", strerror(errno));
 		goto out;
 	}
 	if (!EVP_DigestInit_ex(whole, EVP_sha256(), NULL))
@@ -936,7 +936,7 @@ FSEC_API enum fsec_err fsec_release_create(const struct fsec_release_create_opts
 	if (o->rollout_percent > 100 || o->sequence > (uint64_t)JSON_UINT_MAX)
 		return fsec_seterr(FSEC_ERR_INVAL, "rollout percent 0-100, sequence below 2^53");
 	if ((rc = fsec_fw_inspect(o->image, &info)) != FSEC_OK)
-		return fsec_seterr(rc, "%s: %s", o->image, fsec_err_detail());
+		return rc;
 	if ((rc = hash_image(o->image, chunk, &chunks, &size, sha)) != FSEC_OK)
 		return rc;
 	urls = json_array();
@@ -984,7 +984,16 @@ FSEC_API enum fsec_err fsec_release_create(const struct fsec_release_create_opts
 		goto out;
 	}
 	json_array_append(rels, entry);
-	rc = dump(m, json);
+	if ((rc = dump(m, json)) != FSEC_OK)
+		goto out;
+	/* What we write must pass the checks devices apply (URL schemes,
+	 * bounds), so a bad --url is refused here, not in the field. */
+	memset(&check, 0, sizeof(check));
+	if ((rc = manifest_parse((const unsigned char *)*json, strlen(*json), NULL, &check)) !=
+	    FSEC_OK) {
+		free(*json);
+		*json = NULL;
+	}
 out:
 	json_decref(m);
 	json_decref(entry);
