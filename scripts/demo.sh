@@ -3,7 +3,9 @@
 # The end-to-end demo on the embedded default (SQLite, loopback): builds and
 # installs fleetsec, creates a fleet CA, issues certificates to devices from
 # device-generated CSRs, refuses a fleet-wide key, revokes a device and shows
-# `openssl verify -crl_check` refusing it. Everything lands in out/demo/.
+# `openssl verify -crl_check` refusing it; then signs an MCUboot firmware
+# image and a release manifest, and shows a tampered image and a replayed
+# manifest refused. Everything lands in out/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -74,5 +76,47 @@ run openssl verify -crl_check -CAfile out/demo/ca-and-crl.pem "$D/thermo-001.pem
 
 step "9. the audit trail of cam-001"
 run fleetsec device show cam-001
+
+step "10. signed firmware: a signing key pinned in the devices, an MCUboot image"
+F=out/demo/firmware
+mkdir -p "$F"
+head -c 200000 /dev/urandom >"$F/thermostat-2.1.0.bin"
+run fleetsec fw keygen --algo ed25519 --out "$F/fw-signing.pem"
+run fleetsec fw pubkey "$F/fw-signing.pem" --out "$F/fw-signing.pub"
+run fleetsec fw sign --key "$F/fw-signing.pem" --version 2.1.0+7 --security-counter 3 \
+	--header-size 0x200 --pad-header --slot-size 0x80000 "$F/thermostat-2.1.0.bin" "$F/thermostat-2.1.0.img"
+run fleetsec fw verify --key "$F/fw-signing.pub" "$F/thermostat-2.1.0.img"
+echo "an attacker changes one byte of the image:"
+cp "$F/thermostat-2.1.0.img" "$F/evil.img"
+printf 'X' | dd of="$F/evil.img" bs=1 seek=4096 conv=notrunc 2>/dev/null
+printf '$ fleetsec fw verify --key %s %s\n' "$F/fw-signing.pub" "$F/evil.img"
+if fleetsec fw verify --key "$F/fw-signing.pub" "$F/evil.img"; then
+	echo "demo: the tampered image verified" >&2
+	exit 1
+fi
+echo "(refused)"
+
+step "11. a signed release manifest: root key delegates to an online key"
+run fleetsec fw keygen --out "$F/release-root.pem"
+run fleetsec fw pubkey "$F/release-root.pem" --out "$F/release-root.pub"
+run fleetsec fw keygen --algo p256 --out "$F/release-online.pem"
+run fleetsec fw pubkey "$F/release-online.pem" --out "$F/release-online.pub"
+run fleetsec release delegate --root-key "$F/release-root.pem" --key "$F/release-online.pub" \
+	--expires 365d --out "$F/delegation.json"
+run fleetsec release create --model thermostat-v2 --image "$F/thermostat-2.1.0.img" \
+	--url https://updates.demo.example/thermostat-2.1.0.img --expires 30d --out "$F/manifest.json"
+run fleetsec release sign --key "$F/release-online.pem" --delegation "$F/delegation.json" \
+	"$F/manifest.json" --out "$F/release.json"
+run fleetsec release verify --root "$F/release-root.pub" --model thermostat-v2 "$F/release.json"
+seq=$(fleetsec release verify --root "$F/release-root.pub" --model thermostat-v2 --json "$F/release.json" |
+	sed -n 's/.*"sequence": \([0-9]*\).*/\1/p')
+echo "a device that already accepted sequence $seq refuses the same manifest replayed:"
+printf '$ fleetsec release verify ... --last-sequence %s %s\n' "$seq" "$F/release.json"
+if fleetsec release verify --root "$F/release-root.pub" --model thermostat-v2 \
+	--last-sequence "$seq" "$F/release.json"; then
+	echo "demo: the replayed manifest verified" >&2
+	exit 1
+fi
+echo "(refused)"
 
 printf '\ndemo complete: everything is in out/demo/\n'
