@@ -23,6 +23,7 @@
 #include "err_int.h"
 #include "fleetsec/key.h"
 #include "fleetsec/release.h"
+#include "release_int.h"
 
 #define TYPE_DELEGATION "application/vnd.fleetsec.delegation+json"
 #define TYPE_RELEASE "application/vnd.fleetsec.release+json"
@@ -1046,5 +1047,22 @@ out:
 	json_decref(dj);
 	delegation_cleanup(&d);
 	envelope_cleanup(&de);
+	return rc;
+}
+
+enum fsec_err fsec_release_check_manifest(const unsigned char *buf, size_t len)
+{
+	struct fsec_release r = {0};
+
+	return manifest_parse(buf, len, NULL, &r);
+}
+
+enum fsec_err fsec_release_check_delegation(const unsigned char *buf, size_t len)
+{
+	struct delegation d;
+	enum fsec_err rc = delegation_parse(buf, len, &d);
+
+	if (rc == FSEC_OK)
+		delegation_cleanup(&d);
 	return rc;
 }
