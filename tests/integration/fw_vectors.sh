@@ -72,7 +72,7 @@ while IFS=$'\t' read -r file cmd signer; do
 		off=$(jq -r '.tlvs[] | select(.type == 34) | .offset' "$T/show.json")
 		len=$(jq -r '.tlvs[] | select(.type == 34) | .len' "$T/show.json")
 		head -c "$hashed" "$out" >"$T/region"
-		tail -c +$((off + 1)) "$out" | head -c "$len" >"$T/sig.der"
+		slice "$out" "$off" "$len" >"$T/sig.der"
 		openssl dgst -sha256 -verify "$V/p256.pub.pem" -signature "$T/sig.der" "$T/region" >/dev/null ||
 			fail "$file: openssl does not verify our ECDSA signature"
 		;;
@@ -87,7 +87,7 @@ done < <(jq -r '.vectors[] | [.file, .command, (.signed_with // "")] | @tsv' "$V
 "$FLEETSEC" fw show --json "$T/ed-1k.img" >"$T/show.json"
 off=$(jq -r '.tlvs[] | select(.type == 36) | .offset' "$T/show.json")
 head -c 1536 "$T/ed-1k.img" | openssl dgst -sha256 -binary >"$T/digest"
-tail -c +$((off + 1)) "$T/ed-1k.img" | head -c 64 >"$T/sig.bin"
+slice "$T/ed-1k.img" "$off" 64 >"$T/sig.bin"
 openssl pkeyutl -verify -pubin -inkey "$V/ed25519.pub.pem" -rawin -in "$T/digest" -sigfile "$T/sig.bin" >/dev/null ||
 	fail "openssl does not verify the Ed25519 signature over the digest"
 ok

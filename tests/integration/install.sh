@@ -9,7 +9,7 @@ trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 cmake --install "$BUILD_DIR" --prefix "$T/prefix" >/dev/null
-"$T/prefix/bin/fleetsec" --version | grep -q '^fleetsec ' || fail "installed binary does not run"
+"$T/prefix/bin/fleetsec" --version | grep '^fleetsec ' >/dev/null || fail "installed binary does not run"
 [ -f "$T/prefix/include/fleetsec/fleet.h" ] || fail "headers not installed"
 libdir=$(dirname "$(find "$T/prefix" -name fleetsec.pc)")
 cat >"$T/use.c" <<'C'

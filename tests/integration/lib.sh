@@ -45,6 +45,12 @@ csr() { # csr KIND NAME: a key and a CSR made by openssl, not by us
 		-out "$T/$name.csr" 2>/dev/null
 }
 
+# slice FILE OFFSET LENGTH: bytes of FILE on stdout. (tail | head would die
+# of SIGPIPE under pipefail once head has what it wants.)
+slice() {
+	dd if="$1" bs=1 skip="$2" count="$3" status=none
+}
+
 registry_count() { # registry_count SQL: a number from the registry
 	sqlite3 "$FLEETSEC_HOME/registry.db" "$1"
 }
