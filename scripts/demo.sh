@@ -108,12 +108,14 @@ run fleetsec release create --model thermostat-v2 --image "$F/thermostat-2.1.0.i
 run fleetsec release sign --key "$F/release-online.pem" --delegation "$F/delegation.json" \
 	"$F/manifest.json" --out "$F/release.json"
 run fleetsec release verify --root "$F/release-root.pub" --model thermostat-v2 "$F/release.json"
-seq=$(fleetsec release verify --root "$F/release-root.pub" --model thermostat-v2 --json "$F/release.json" |
-	sed -n 's/.*"sequence": \([0-9]*\).*/\1/p')
-echo "a device that already accepted sequence $seq refuses the same manifest replayed:"
-printf '$ fleetsec release verify ... --last-sequence %s %s\n' "$seq" "$F/release.json"
+fleetsec release verify --root "$F/release-root.pub" --model thermostat-v2 --json "$F/release.json" \
+	>"$F/accepted.json"
+seq=$(sed -n 's/.*"sequence": \([0-9]*\).*/\1/p' "$F/accepted.json")
+dseq=$(sed -n 's/.*"delegation_sequence": \([0-9]*\).*/\1/p' "$F/accepted.json")
+echo "a device that already accepted this release refuses it replayed:"
+printf '$ fleetsec release verify ... --last-delegation %s --last-sequence %s %s\n' "$dseq" "$seq" "$F/release.json"
 if fleetsec release verify --root "$F/release-root.pub" --model thermostat-v2 \
-	--last-sequence "$seq" "$F/release.json"; then
+	--last-delegation "$dseq" --last-sequence "$seq" "$F/release.json"; then
 	echo "demo: the replayed manifest verified" >&2
 	exit 1
 fi

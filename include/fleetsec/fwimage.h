@@ -149,8 +149,12 @@ FSEC_API FSEC_WUR enum fsec_err fsec_fw_inspect(const char *path, struct fsec_fw
  * Verify an image against a trusted public key (Ed25519 or P-256), with
  * MCUboot's rules: structure, then the hash over header, payload and
  * protected TLVs, then a signature whose preceding KEYHASH (or PUBKEY)
- * names pub, which must verify. Reads the file once, in fixed-size chunks.
- * *out is filled in either case when the structure parsed.
+ * names pub, which must verify; and after the TLVs nothing but erased 0xff
+ * bytes and the boot trailer (magic, image_ok), which is not signed. The
+ * header and TLVs reported are the bytes that were hashed: each byte of the
+ * file is read once, in fixed-size chunks. A caller that installs the image
+ * must install it from the same descriptor it verified (fsec_fw_verify_fd).
+ * *out is written only on success.
  * Errors: PARSE ("truncated", "malformed"...), VERIFY with the reason
  * "hash mismatch", "unsigned", "wrong key" or "bad signature", IO, NOMEM.
  */

@@ -91,16 +91,23 @@ FSEC_API FSEC_WUR enum fsec_err fsec_key_spki_der(EVP_PKEY *key, unsigned char *
 FSEC_API FSEC_WUR enum fsec_err fsec_key_load_public(const char *uri, EVP_PKEY **out);
 
 /*
- * Sign msg: Ed25519 (PureEdDSA) or ECDSA with SHA-256 (P-256) / SHA-384
- * (P-384), DER signature. *sig is OpenSSL-allocated (OPENSSL_free).
- * Errors: INVAL (key type), CRYPTO, NOMEM. Thread-safe.
+ * Signing keys (firmware, releases) are Ed25519 or ECDSA P-256, the two
+ * MCUboot verifies; anything else is refused with a reason naming it.
+ * Errors: POLICY. Thread-safe.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_key_check_signing(EVP_PKEY *key);
+
+/*
+ * Sign msg: Ed25519 (PureEdDSA) or ECDSA P-256 with SHA-256, DER signature.
+ * *sig is OpenSSL-allocated (OPENSSL_free).
+ * Errors: POLICY (key type), CRYPTO, NOMEM. Thread-safe.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_key_sign(EVP_PKEY *key, const unsigned char *msg,
 					      size_t len, unsigned char **sig, size_t *siglen);
 
 /*
- * Verify a signature made as fsec_key_sign does.
- * Errors: VERIFY. Thread-safe.
+ * Verify a signature made as fsec_key_sign does; keys outside
+ * fsec_key_check_signing never verify. Errors: VERIFY. Thread-safe.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_key_verify(EVP_PKEY *key, const unsigned char *msg,
 						size_t len, const unsigned char *sig,

@@ -74,8 +74,12 @@ struct fsec_release_policy {
  * Verify a bundle (at most FSEC_RELEASE_MAX bytes) the way a device must,
  * in one call: the delegation is signed by a pinned root and not expired
  * and not older than last_delegation; the manifest is signed by a key the
- * delegation names, is not expired, its sequence is above last_sequence,
- * every field is within bounds, and it lists policy->model. On success *out
+ * delegation names, is not expired, every field is within bounds, and it
+ * lists policy->model. Releases are ordered by (delegation sequence,
+ * manifest sequence): under the same delegation the manifest sequence must
+ * be above last_sequence; a newer delegation starts a new series, so that a
+ * rotated-out key cannot have blocked updates with a huge sequence. The
+ * device stores both sequences of what it accepts. On success *out
  * owns the parsed release (fsec_release_free).
  * Errors: TOO_LARGE, PARSE (malformed JSON or fields out of bounds), VERIFY
  * with the reason "unknown key", "bad signature", "expired", "sequence" or

@@ -277,7 +277,7 @@ static void print_info(const struct fsec_fw_info *in, bool with_tlvs)
 		printf("  depends on        image %u >= %s\n", in->deps[i].image_id,
 		       fsec_fw_version_str(&in->deps[i].min_version, ver, sizeof(ver)));
 	if (in->has_trailer)
-		printf("  trailer           boot magic (max_align %u), image_ok %s\n",
+		printf("  trailer           boot magic (max_align %u), image_ok %s (not signed)\n",
 		       in->trailer_max_align, in->image_ok == 1 ? "set (confirmed)" : "unset");
 	if (!with_tlvs)
 		return;

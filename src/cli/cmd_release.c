@@ -289,9 +289,9 @@ static int release_verify(int argc, char **argv, const struct cli_cmd *self)
 			for (size_t i = 0; i < e->nurls; i++)
 				json_array_append_new(urls, json_string(e->urls[i]));
 			status = cli_print_json(json_pack(
-				"{s:b, s:s, s:s, s:i, s:I, s:s, s:o, s:I, s:I, s:I, s:I, s:s, s:s, s:i}",
+				"{s:b, s:s, s:s, s:I, s:I, s:s, s:o, s:I, s:I, s:I, s:I, s:s, s:s, s:i}",
 				"valid", 1, "model", e->model, "version", ver, "security_counter",
-				(int)e->security_counter, "size", (json_int_t)e->size, "sha256", sha,
+				(json_int_t)e->security_counter, "size", (json_int_t)e->size, "sha256", sha,
 				"urls", urls, "chunk_size", (json_int_t)e->chunk_size, "chunks",
 				(json_int_t)e->nchunks, "sequence", (json_int_t)fsec_release_sequence(r),
 				"delegation_sequence", (json_int_t)fsec_release_delegation_sequence(r),

@@ -10,7 +10,8 @@
 enum fsec_err fsec_seterr(enum fsec_err rc, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* As fsec_seterr, with OpenSSL's most recent error reason appended. Drains
+/* As fsec_seterr, with OpenSSL's oldest queued error reason (the root
+ * cause) appended. Drains
  * OpenSSL's error queue so that a stale entry never explains a later failure. */
 enum fsec_err fsec_seterr_ossl(enum fsec_err rc, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 
 #include "err_int.h"
@@ -375,11 +376,14 @@ none:
 	fsec_clearerr();
 }
 
-/* Structure checks (section 10.2 step 1). On success *areas holds the file
- * bytes [hashed_len - protect_tlv_size, tlv_end), for the key lookup. */
-static enum fsec_err parse(const struct src *s, struct fsec_fw_info *info, unsigned char **areas)
+/* Structure checks (section 10.2 step 1). On success hdr holds the header
+ * and *areas the file bytes [hashed_len - protect_tlv_size, tlv_end): the
+ * very bytes that were checked, which verification hashes rather than
+ * reading them again. */
+static enum fsec_err parse(const struct src *s, struct fsec_fw_info *info,
+			   unsigned char hdr[FSEC_FW_HDR_LEN], unsigned char **areas)
 {
-	unsigned char hdr[FSEC_FW_HDR_LEN], tinfo[4], *buf = NULL;
+	unsigned char tinfo[4], *buf = NULL;
 	uint64_t off, uoff;
 	uint16_t utot;
 	enum fsec_err rc;
@@ -389,7 +393,7 @@ static enum fsec_err parse(const struct src *s, struct fsec_fw_info *info, unsig
 	if (s->size < FSEC_FW_HDR_LEN)
 		return fsec_seterr(FSEC_ERR_PARSE, "truncated: %llu bytes is shorter than the header",
 				   (unsigned long long)s->size);
-	if ((rc = src_read(s, 0, hdr, sizeof(hdr))) != FSEC_OK)
+	if ((rc = src_read(s, 0, hdr, FSEC_FW_HDR_LEN)) != FSEC_OK)
 		return rc;
 	if (get32(hdr) != FSEC_FW_MAGIC)
 		return fsec_seterr(FSEC_ERR_PARSE, "malformed: bad magic 0x%08x (not an MCUboot image)",
@@ -451,68 +455,127 @@ out:
 
 /* ---- verification ---- */
 
-/* Hash bytes [0, len) of the image in fixed-size chunks. When keep is
- * non-NULL the bytes are also copied there (pure signatures). */
-static enum fsec_err hash_region(const struct src *s, uint64_t len, const EVP_MD *md,
-				 unsigned char *digest, unsigned char *keep)
-{
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned char *chunk = NULL;
-	enum fsec_err rc = FSEC_ERR_CRYPTO;
-	uint64_t off = 0;
+struct hasher {
+	EVP_MD_CTX *md;
+	unsigned char *keep; /* pure signatures: a copy of everything hashed */
+	size_t kept;
+};
 
-	if (ctx == NULL || !EVP_DigestInit_ex(ctx, md, NULL)) {
+static enum fsec_err feed(struct hasher *h, const unsigned char *p, size_t n)
+{
+	if (!EVP_DigestUpdate(h->md, p, n))
+		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "hash failed");
+	if (h->keep != NULL) {
+		memcpy(h->keep + h->kept, p, n);
+		h->kept += n;
+	}
+	return FSEC_OK;
+}
+
+/* Feed file bytes [off, end) in fixed-size chunks; visit (if any) sees
+ * each chunk too. */
+static enum fsec_err stream(const struct src *s, uint64_t off, uint64_t end, struct hasher *h,
+			    enum fsec_err (*visit)(const unsigned char *p, size_t n, uint64_t at,
+						   void *arg),
+			    void *arg)
+{
+	unsigned char *chunk = NULL;
+	enum fsec_err rc = FSEC_OK;
+
+	if (s->fd < 0) {
+		if (h != NULL)
+			rc = feed(h, s->mem + off, (size_t)(end - off));
+		if (rc == FSEC_OK && visit != NULL)
+			rc = visit(s->mem + off, (size_t)(end - off), off, arg);
+		return rc;
+	}
+	chunk = malloc(CHUNK);
+	if (chunk == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	posix_fadvise(s->fd, (off_t)off, (off_t)(end - off), POSIX_FADV_SEQUENTIAL);
+	while (rc == FSEC_OK && off < end) {
+		size_t n = end - off > CHUNK ? CHUNK : (size_t)(end - off);
+
+		rc = src_read(s, off, chunk, n);
+		if (rc == FSEC_OK && h != NULL)
+			rc = feed(h, chunk, n);
+		if (rc == FSEC_OK && visit != NULL)
+			rc = visit(chunk, n, off, arg);
+		off += n;
+	}
+	free(chunk);
+	return rc;
+}
+
+/* The hashed region is the header, the payload and the protected TLVs. The
+ * header and the TLVs are taken from the bytes parse() checked, so a file
+ * that changes under us cannot show one header and hash another. */
+static enum fsec_err hash_image(const struct src *s, const struct fsec_fw_info *info,
+				const unsigned char *hdr, const unsigned char *areas,
+				unsigned char *digest, unsigned char *keep)
+{
+	struct hasher h = {.md = EVP_MD_CTX_new(), .keep = keep};
+	enum fsec_err rc = FSEC_ERR_CRYPTO;
+
+	if (h.md == NULL || !EVP_DigestInit_ex(h.md, hash_md(info->hash_type), NULL)) {
 		fsec_seterr_ossl(rc, "hash set-up failed");
 		goto out;
 	}
-	if (s->fd < 0) {
-		if (!EVP_DigestUpdate(ctx, s->mem, (size_t)len)) {
-			fsec_seterr_ossl(rc, "hash failed");
-			goto out;
-		}
-		if (keep != NULL)
-			memcpy(keep, s->mem, (size_t)len);
-		off = len;
-	} else {
-		chunk = malloc(CHUNK);
-		if (chunk == NULL) {
-			rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		posix_fadvise(s->fd, 0, (off_t)len, POSIX_FADV_SEQUENTIAL);
-	}
-	while (off < len) {
-		size_t n = len - off > CHUNK ? CHUNK : (size_t)(len - off);
-
-		if ((rc = src_read(s, off, chunk, n)) != FSEC_OK)
-			goto out;
-		if (!EVP_DigestUpdate(ctx, chunk, n)) {
-			rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "hash failed");
-			goto out;
-		}
-		if (keep != NULL)
-			memcpy(keep + off, chunk, n);
-		off += n;
-	}
-	if (!EVP_DigestFinal_ex(ctx, digest, NULL)) {
-		rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "hash failed");
+	if ((rc = feed(&h, hdr, FSEC_FW_HDR_LEN)) != FSEC_OK ||
+	    (rc = stream(s, FSEC_FW_HDR_LEN, info->hashed_len - info->protect_tlv_size, &h, NULL,
+			 NULL)) != FSEC_OK ||
+	    (rc = feed(&h, areas, info->protect_tlv_size)) != FSEC_OK)
 		goto out;
-	}
-	rc = FSEC_OK;
+	if (!EVP_DigestFinal_ex(h.md, digest, NULL))
+		rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "hash failed");
 out:
-	free(chunk);
-	EVP_MD_CTX_free(ctx);
+	EVP_MD_CTX_free(h.md);
 	return rc;
+}
+
+/* Everything after the TLVs must be erased flash (0xff), except the boot
+ * trailer's magic and image_ok: nothing unsigned rides along into a slot. */
+struct tail_rule {
+	uint64_t magic_at, ok_at;
+	bool trailer;
+};
+
+static enum fsec_err check_tail_chunk(const unsigned char *p, size_t n, uint64_t at, void *arg)
+{
+	const struct tail_rule *t = arg;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t o = at + i;
+
+		if (p[i] == 0xff || (t->trailer && (o >= t->magic_at || o == t->ok_at)))
+			continue;
+		return fsec_seterr(FSEC_ERR_PARSE, "malformed: unsigned data after the image at "
+						   "offset %llu (only erased 0xff bytes and the boot "
+						   "trailer may follow it)",
+				   (unsigned long long)o);
+	}
+	return FSEC_OK;
+}
+
+static enum fsec_err check_tail(const struct src *s, const struct fsec_fw_info *info)
+{
+	unsigned magic_area = info->trailer_max_align > 16 ? info->trailer_max_align : 16;
+	struct tail_rule t = {.trailer = info->has_trailer,
+			      .magic_at = s->size - 16,
+			      .ok_at = s->size - magic_area - info->trailer_max_align};
+
+	if (s->size <= info->tlv_end)
+		return FSEC_OK;
+	return stream(s, info->tlv_end, s->size, NULL, check_tail_chunk, &t);
 }
 
 /* The signature TLV type a key produces, or 0 for unsupported keys. */
 static uint16_t sig_type_of(EVP_PKEY *key)
 {
-	if (EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519)
-		return FSEC_FW_TLV_ED25519;
-	if (EVP_PKEY_get_base_id(key) == EVP_PKEY_EC && EVP_PKEY_get_bits(key) == 256)
-		return FSEC_FW_TLV_ECDSA_SIG;
-	return 0;
+	if (fsec_key_check_signing(key) != FSEC_OK)
+		return 0;
+	return EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519 ? FSEC_FW_TLV_ED25519
+							     : FSEC_FW_TLV_ECDSA_SIG;
 }
 
 /* Ed25519 signs msg itself (PureEdDSA); ECDSA signs the SHA-256 digest the
@@ -526,6 +589,23 @@ static enum fsec_err sig_verify(EVP_PKEY *pub, const unsigned char *sig, size_t 
 
 	if (EVP_PKEY_get_base_id(pub) == EVP_PKEY_ED25519)
 		return fsec_key_verify(pub, msg, msglen, sig, siglen);
+	{
+		/* imgtool --pad-sig appends zero bytes after the DER, which MCUboot
+		 * ignores: verify the DER alone, and allow only zeros after it. */
+		const unsigned char *p = sig;
+		ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)siglen);
+		size_t der_len = (size_t)(p - sig);
+
+		ECDSA_SIG_free(es);
+		if (es == NULL) {
+			ERR_clear_error();
+			return fsec_seterr(FSEC_ERR_VERIFY, "signature is not DER");
+		}
+		for (size_t i = der_len; i < siglen; i++)
+			if (sig[i] != 0)
+				return fsec_seterr(FSEC_ERR_VERIFY, "bytes after the DER signature");
+		siglen = der_len;
+	}
 	ctx = EVP_PKEY_CTX_new(pub, NULL);
 	ok = ctx != NULL && EVP_PKEY_verify_init(ctx) == 1 &&
 	     EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) == 1 &&
@@ -535,10 +615,11 @@ static enum fsec_err sig_verify(EVP_PKEY *pub, const unsigned char *sig, size_t 
 	return ok ? FSEC_OK : fsec_seterr(FSEC_ERR_VERIFY, "signature does not verify");
 }
 
-static enum fsec_err verify_src(const struct src *s, EVP_PKEY *pub, struct fsec_fw_info *info)
+static enum fsec_err verify_src(const struct src *s, EVP_PKEY *pub, struct fsec_fw_info *out)
 {
-	unsigned char *areas = NULL, *image = NULL, *spki = NULL;
+	unsigned char hdr[FSEC_FW_HDR_LEN], *areas = NULL, *image = NULL, *spki = NULL;
 	unsigned char digest[64], keyhash[64];
+	struct fsec_fw_info *info = NULL;
 	enum fsec_err rc;
 	uint64_t areas_off;
 	uint16_t want = sig_type_of(pub);
@@ -547,8 +628,13 @@ static enum fsec_err verify_src(const struct src *s, EVP_PKEY *pub, struct fsec_
 
 	if (want == 0)
 		return fsec_seterr(FSEC_ERR_INVAL, "unsupported verification key (Ed25519 or P-256)");
-	if ((rc = parse(s, info, &areas)) != FSEC_OK)
-		return rc;
+	/* Filled privately and handed out only once everything verified:
+	 * unauthenticated fields must not leak to a caller that skips rc. */
+	info = malloc(sizeof(*info));
+	if (info == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	if ((rc = parse(s, info, hdr, &areas)) != FSEC_OK)
+		goto out;
 	areas_off = info->hashed_len - info->protect_tlv_size;
 	if (info->pure) {
 		if (info->hashed_len > FSEC_FW_PURE_MAX) {
@@ -562,8 +648,7 @@ static enum fsec_err verify_src(const struct src *s, EVP_PKEY *pub, struct fsec_
 			goto out;
 		}
 	}
-	if ((rc = hash_region(s, info->hashed_len, hash_md(info->hash_type), digest, image)) !=
-	    FSEC_OK)
+	if ((rc = hash_image(s, info, hdr, areas, digest, image)) != FSEC_OK)
 		goto out;
 	if (CRYPTO_memcmp(digest, info->hash, info->hash_len) != 0) {
 		rc = fsec_seterr(FSEC_ERR_VERIFY, "hash mismatch: the image was modified");
@@ -597,7 +682,8 @@ static enum fsec_err verify_src(const struct src *s, EVP_PKEY *pub, struct fsec_
 			continue;
 		matched++;
 		if (want == FSEC_FW_TLV_ECDSA_SIG && info->hash_type != FSEC_FW_TLV_SHA256) {
-			rc = fsec_seterr(FSEC_ERR_VERIFY, "bad signature: ECDSA P-256 needs a SHA-256 image hash");
+			rc = fsec_seterr(FSEC_ERR_VERIFY,
+					 "bad signature: ECDSA P-256 needs a SHA-256 image hash");
 			goto out;
 		}
 		rc = sig_verify(pub, areas + (t->offset - areas_off), t->len,
@@ -610,14 +696,21 @@ static enum fsec_err verify_src(const struct src *s, EVP_PKEY *pub, struct fsec_
 		}
 		info->sig_type = t->type;
 	}
-	if (!any_sig)
+	if (!any_sig) {
 		rc = fsec_seterr(FSEC_ERR_VERIFY, "unsigned: the image carries no signature");
-	else if (matched == 0)
+		goto out;
+	}
+	if (matched == 0) {
 		rc = fsec_seterr(FSEC_ERR_VERIFY, "wrong key: no signature by this key (key hash "
 						  "does not match)");
-	else
-		rc = FSEC_OK;
+		goto out;
+	}
+	if ((rc = check_tail(s, info)) != FSEC_OK)
+		goto out;
+	*out = *info;
+	rc = FSEC_OK;
 out:
+	free(info);
 	OPENSSL_free(spki);
 	free(image);
 	free(areas);
@@ -674,14 +767,14 @@ FSEC_API enum fsec_err fsec_fw_verify_mem(const unsigned char *buf, size_t len, 
 
 FSEC_API enum fsec_err fsec_fw_inspect(const char *path, struct fsec_fw_info *out)
 {
-	unsigned char *areas = NULL;
+	unsigned char hdr[FSEC_FW_HDR_LEN], *areas = NULL;
 	struct src s;
 	enum fsec_err rc;
 
 	fsec_clearerr();
 	if ((rc = open_src(path, &s)) != FSEC_OK)
 		return rc;
-	rc = parse(&s, out, &areas);
+	rc = parse(&s, out, hdr, &areas);
 	free(areas);
 	close(s.fd);
 	return rc;
@@ -703,22 +796,6 @@ static uint64_t trailer_size(unsigned align, unsigned max_align)
 	unsigned magic_area = max_align > 16 ? max_align : 16;
 
 	return (uint64_t)MAX_SECTORS * 3 * align + 4u * max_align + magic_area;
-}
-
-/* Write len bytes of 0xff. */
-static enum fsec_err write_erased(struct fsec_file_stage *st, uint64_t len)
-{
-	unsigned char ff[4096];
-	enum fsec_err rc = FSEC_OK;
-
-	memset(ff, 0xff, sizeof(ff));
-	while (rc == FSEC_OK && len > 0) {
-		size_t n = len > sizeof(ff) ? sizeof(ff) : (size_t)len;
-
-		rc = fsec_file_stage_write(st, ff, n);
-		len -= n;
-	}
-	return rc;
 }
 
 struct signer {
@@ -748,6 +825,23 @@ static enum fsec_err emit(struct signer *sg, const void *data, size_t len)
 }
 
 /* The signing side of sig_verify. */
+/* len bytes of the erased value 0xff: hashed for header padding, not for
+ * the filler before the boot trailer. */
+static enum fsec_err fill_erased(struct signer *sg, uint64_t len, bool hashed)
+{
+	unsigned char ff[4096];
+	enum fsec_err rc = FSEC_OK;
+
+	memset(ff, 0xff, sizeof(ff));
+	while (rc == FSEC_OK && len > 0) {
+		size_t n = len > sizeof(ff) ? sizeof(ff) : (size_t)len;
+
+		rc = hashed ? emit(sg, ff, n) : fsec_file_stage_write(sg->st, ff, n);
+		len -= n;
+	}
+	return rc;
+}
+
 static enum fsec_err sign_msg(EVP_PKEY *key, const unsigned char *msg, size_t len,
 			      unsigned char *sig, size_t *siglen)
 {
@@ -845,26 +939,10 @@ out:
 	return rc;
 }
 
-/* Copy len bytes of the payload from fd at off into the signer. */
-static enum fsec_err copy_payload(struct signer *sg, int fd, uint64_t off, uint64_t len)
+static enum fsec_err emit_chunk(const unsigned char *p, size_t n, uint64_t at, void *arg)
 {
-	struct src s = {.fd = fd, .mem = NULL, .size = off + len};
-	unsigned char *chunk = malloc(CHUNK);
-	enum fsec_err rc = FSEC_OK;
-
-	if (chunk == NULL)
-		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-	while (rc == FSEC_OK && len > 0) {
-		size_t n = len > CHUNK ? CHUNK : (size_t)len;
-
-		rc = src_read(&s, off, chunk, n);
-		if (rc == FSEC_OK)
-			rc = emit(sg, chunk, n);
-		off += n;
-		len -= n;
-	}
-	free(chunk);
-	return rc;
+	(void)at;
+	return emit(arg, p, n);
 }
 
 FSEC_API enum fsec_err fsec_fw_sign(const char *in_path, const char *out_path,
@@ -962,20 +1040,10 @@ FSEC_API enum fsec_err fsec_fw_sign(const char *in_path, const char *out_path,
 	}
 	if ((rc = emit(&sg, hdr, sizeof(hdr))) != FSEC_OK)
 		goto out;
-	if (o->pad_header) {
-		/* The padding is the erased value, 0xff, not zeros (section 2). */
-		unsigned char ff[1024];
-
-		memset(ff, 0xff, sizeof(ff));
-		for (size_t left = o->header_size - FSEC_FW_HDR_LEN; left > 0;) {
-			size_t n = left > sizeof(ff) ? sizeof(ff) : left;
-
-			if ((rc = emit(&sg, ff, n)) != FSEC_OK)
-				goto out;
-			left -= n;
-		}
-	}
-	if ((rc = copy_payload(&sg, in.fd, payload_off, in.size - payload_off)) != FSEC_OK ||
+	/* The header padding is the erased value, 0xff, not zeros (section 2). */
+	if (o->pad_header && (rc = fill_erased(&sg, o->header_size - FSEC_FW_HDR_LEN, true)) != FSEC_OK)
+		goto out;
+	if ((rc = stream(&in, payload_off, in.size, NULL, emit_chunk, &sg)) != FSEC_OK ||
 	    (prot_len > 0 && (rc = emit(&sg, prot, prot_len)) != FSEC_OK))
 		goto out;
 	if (!EVP_DigestFinal_ex(sg.md, digest, NULL)) {
@@ -1008,11 +1076,11 @@ FSEC_API enum fsec_err fsec_fw_sign(const char *in_path, const char *out_path,
 			memcpy(magic + 2, boot_magic_tail, 14);
 		}
 		if (o->confirm) {
-			if ((rc = write_erased(sg.st, ok_at - tlv_end)) != FSEC_OK ||
+			if ((rc = fill_erased(&sg, ok_at - tlv_end, false)) != FSEC_OK ||
 			    (rc = fsec_file_stage_write(sg.st, "\x01", 1)) != FSEC_OK ||
-			    (rc = write_erased(sg.st, o->slot_size - 16 - ok_at - 1)) != FSEC_OK)
+			    (rc = fill_erased(&sg, o->slot_size - 16 - ok_at - 1, false)) != FSEC_OK)
 				goto out;
-		} else if ((rc = write_erased(sg.st, o->slot_size - 16 - tlv_end)) != FSEC_OK) {
+		} else if ((rc = fill_erased(&sg, o->slot_size - 16 - tlv_end, false)) != FSEC_OK) {
 			goto out;
 		}
 		if ((rc = fsec_file_stage_write(sg.st, magic, sizeof(magic))) != FSEC_OK)

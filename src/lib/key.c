@@ -53,46 +53,74 @@ FSEC_API enum fsec_err fsec_key_generate(enum fsec_key_algo algo, EVP_PKEY **out
 	return FSEC_OK;
 }
 
-FSEC_API enum fsec_err fsec_key_load_private(const char *uri, EVP_PKEY **out)
+/* A URI may carry a PIN (pkcs11:...?pin-value=...): messages show only the
+ * part before any '?'. */
+static int uri_shown_len(const char *uri)
+{
+	size_t n = strcspn(uri, "?");
+
+	return n > 200 ? 200 : (int)n;
+}
+
+/* The first key in the store at uri: with want_private only a private key,
+ * otherwise a public key, a certificate's, or a private key's public half. */
+static enum fsec_err load_key(const char *uri, bool want_private, EVP_PKEY **out)
 {
 	enum fsec_err rc = FSEC_ERR_NOTFOUND;
 	OSSL_STORE_CTX *ctx = NULL;
 	EVP_PKEY *k = NULL;
+	int shown = uri_shown_len(uri);
 
 	ctx = OSSL_STORE_open(uri, NULL, NULL, NULL, NULL);
 	if (ctx == NULL) {
-		fsec_seterr_ossl(rc, "cannot open key %s", uri);
+		fsec_seterr_ossl(rc, "cannot open key %.*s", shown, uri);
 		goto out;
 	}
-	/* Only private keys are wanted: a certificate or public key that
-	 * happens to be at the same place must not be mistaken for one. */
-	if (OSSL_STORE_expect(ctx, OSSL_STORE_INFO_PKEY) != 1) {
-		rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot load key %s", uri);
+	/* A certificate or public key that happens to be where a private key
+	 * is expected must not be mistaken for one. */
+	if (want_private && OSSL_STORE_expect(ctx, OSSL_STORE_INFO_PKEY) != 1) {
+		rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot load key %.*s", shown, uri);
 		goto out;
 	}
 	while (k == NULL && !OSSL_STORE_eof(ctx)) {
 		OSSL_STORE_INFO *info = OSSL_STORE_load(ctx);
+		EVP_PKEY *p;
 
 		if (info == NULL)
 			continue;
-		if (OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_PKEY)
-			k = OSSL_STORE_INFO_get1_PKEY(info);
+		switch (OSSL_STORE_INFO_get_type(info)) {
+		case OSSL_STORE_INFO_PKEY: k = OSSL_STORE_INFO_get1_PKEY(info); break;
+		case OSSL_STORE_INFO_PUBKEY:
+			if (!want_private)
+				k = OSSL_STORE_INFO_get1_PUBKEY(info);
+			break;
+		case OSSL_STORE_INFO_CERT:
+			p = X509_get0_pubkey(OSSL_STORE_INFO_get0_CERT(info));
+			if (!want_private && p != NULL && EVP_PKEY_up_ref(p))
+				k = p;
+			break;
+		default: break;
+		}
 		OSSL_STORE_INFO_free(info);
 		if (OSSL_STORE_error(ctx))
 			break;
 	}
 	if (k == NULL) {
-		fsec_seterr_ossl(rc, "no private key found in %s", uri);
+		fsec_seterr_ossl(rc, "no %s key found in %.*s", want_private ? "private" : "public",
+				 shown, uri);
 		goto out;
 	}
 	ERR_clear_error();
 	*out = k;
-	k = NULL;
 	rc = FSEC_OK;
 out:
-	EVP_PKEY_free(k);
 	OSSL_STORE_close(ctx);
 	return rc;
+}
+
+FSEC_API enum fsec_err fsec_key_load_private(const char *uri, EVP_PKEY **out)
+{
+	return load_key(uri, true, out);
 }
 
 FSEC_API enum fsec_err fsec_key_stage_private(EVP_PKEY *key, const char *path,
@@ -275,10 +303,24 @@ enum fsec_err fsec_key_spki_fill(EVP_PKEY *key, X509_PUBKEY *dst)
 			pdup = OBJ_dup(pval);
 		else if (ptype == V_ASN1_SEQUENCE || ptype == V_ASN1_NULL)
 			pdup = ptype == V_ASN1_NULL ? NULL : ASN1_STRING_dup(pval);
-		pt = OPENSSL_memdup(k, (size_t)klen);
-		rc = pt != NULL && X509_PUBKEY_set0_param(dst, OBJ_dup(obj), ptype, pdup, pt, klen)
-			     ? FSEC_OK
-			     : fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot copy public key info");
+		{
+			ASN1_OBJECT *odup = OBJ_dup(obj);
+
+			pt = OPENSSL_memdup(k, (size_t)klen);
+			if (pt != NULL && odup != NULL &&
+			    X509_PUBKEY_set0_param(dst, odup, ptype, pdup, pt, klen)) {
+				rc = FSEC_OK;
+			} else {
+				/* set0 took nothing: free what was meant for it. */
+				rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot copy public key info");
+				OPENSSL_free(pt);
+				ASN1_OBJECT_free(odup);
+				if (ptype == V_ASN1_OBJECT)
+					ASN1_OBJECT_free(pdup);
+				else
+					ASN1_STRING_free(pdup);
+			}
+		}
 		X509_PUBKEY_free(tmp);
 		return rc;
 	}
@@ -327,65 +369,32 @@ FSEC_API enum fsec_err fsec_key_spki_sha256(EVP_PKEY *key, char out[FSEC_SHA256_
 
 FSEC_API enum fsec_err fsec_key_load_public(const char *uri, EVP_PKEY **out)
 {
-	enum fsec_err rc = FSEC_ERR_NOTFOUND;
-	OSSL_STORE_CTX *ctx = NULL;
-	EVP_PKEY *k = NULL;
-
-	ctx = OSSL_STORE_open(uri, NULL, NULL, NULL, NULL);
-	if (ctx == NULL) {
-		fsec_seterr_ossl(rc, "cannot open key %s", uri);
-		goto out;
-	}
-	/* A public key, a certificate or a private key all name a public key;
-	 * the first one found wins. */
-	while (k == NULL && !OSSL_STORE_eof(ctx)) {
-		OSSL_STORE_INFO *info = OSSL_STORE_load(ctx);
-
-		if (info == NULL)
-			continue;
-		switch (OSSL_STORE_INFO_get_type(info)) {
-		case OSSL_STORE_INFO_PUBKEY: k = OSSL_STORE_INFO_get1_PUBKEY(info); break;
-		case OSSL_STORE_INFO_PKEY: k = OSSL_STORE_INFO_get1_PKEY(info); break;
-		case OSSL_STORE_INFO_CERT: {
-			EVP_PKEY *p = X509_get0_pubkey(OSSL_STORE_INFO_get0_CERT(info));
-
-			if (p != NULL && EVP_PKEY_up_ref(p))
-				k = p;
-			break;
-		}
-		default: break;
-		}
-		OSSL_STORE_INFO_free(info);
-		if (OSSL_STORE_error(ctx))
-			break;
-	}
-	if (k == NULL) {
-		fsec_seterr_ossl(rc, "no public key found in %s", uri);
-		goto out;
-	}
-	ERR_clear_error();
-	*out = k;
-	rc = FSEC_OK;
-out:
-	OSSL_STORE_close(ctx);
-	return rc;
+	return load_key(uri, false, out);
 }
 
-/* EdDSA signs the message itself; ECDSA hashes it with the curve's match. */
-static const EVP_MD *msg_md(EVP_PKEY *key)
+FSEC_API enum fsec_err fsec_key_check_signing(EVP_PKEY *key)
 {
+	char curve[32] = "";
+	size_t clen = 0;
 	int id = EVP_PKEY_get_base_id(key);
 
 	if (id == EVP_PKEY_ED25519)
-		return NULL;
-	return EVP_PKEY_get_bits(key) > 256 ? EVP_sha384() : EVP_sha256();
+		return FSEC_OK;
+	if (id == EVP_PKEY_EC &&
+	    EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, curve, sizeof(curve),
+					   &clen) &&
+	    strcmp(curve, "prime256v1") == 0)
+		return FSEC_OK;
+	ERR_clear_error();
+	return fsec_seterr(FSEC_ERR_POLICY, "signing keys must be Ed25519 or ECDSA P-256, not %s%s%s",
+			   OBJ_nid2sn(id) != NULL ? OBJ_nid2sn(id) : "this key type",
+			   curve[0] != '\0' ? " " : "", curve);
 }
 
-static bool sign_key_ok(EVP_PKEY *key)
+/* EdDSA signs the message itself; ECDSA P-256 hashes it with SHA-256. */
+static const EVP_MD *msg_md(EVP_PKEY *key)
 {
-	int id = EVP_PKEY_get_base_id(key);
-
-	return id == EVP_PKEY_ED25519 || id == EVP_PKEY_EC;
+	return EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519 ? NULL : EVP_sha256();
 }
 
 FSEC_API enum fsec_err fsec_key_sign(EVP_PKEY *key, const unsigned char *msg, size_t len,
@@ -396,8 +405,9 @@ FSEC_API enum fsec_err fsec_key_sign(EVP_PKEY *key, const unsigned char *msg, si
 	enum fsec_err rc = FSEC_ERR_CRYPTO;
 	size_t n = 0;
 
-	if (!sign_key_ok(key))
-		return fsec_seterr(FSEC_ERR_INVAL, "signing key must be Ed25519 or ECDSA");
+	if ((rc = fsec_key_check_signing(key)) != FSEC_OK)
+		return rc;
+	rc = FSEC_ERR_CRYPTO;
 	ctx = EVP_MD_CTX_new();
 	if (ctx == NULL || EVP_DigestSignInit(ctx, NULL, msg_md(key), NULL, key) != 1 ||
 	    EVP_DigestSign(ctx, NULL, &n, msg, len) != 1 || (buf = OPENSSL_malloc(n)) == NULL ||
@@ -420,8 +430,8 @@ FSEC_API enum fsec_err fsec_key_verify(EVP_PKEY *key, const unsigned char *msg, 
 	EVP_MD_CTX *ctx;
 	int ok;
 
-	if (!sign_key_ok(key))
-		return fsec_seterr(FSEC_ERR_VERIFY, "key type cannot verify signatures here");
+	if (fsec_key_check_signing(key) != FSEC_OK)
+		return fsec_seterr(FSEC_ERR_VERIFY, "%s", fsec_err_detail());
 	ctx = EVP_MD_CTX_new();
 	ok = ctx != NULL && EVP_DigestVerifyInit(ctx, NULL, msg_md(key), NULL, key) == 1 &&
 	     EVP_DigestVerify(ctx, sig, siglen, msg, len) == 1;

@@ -98,6 +98,16 @@ bad:
 	return fsec_seterr(FSEC_ERR_INVAL, "invalid duration '%.32s' (like 30d, 12h, 45m, 90s)", s);
 }
 
+/* n decimal digits, already checked to be digits. */
+static int digits(const char *s, int n)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++)
+		v = v * 10 + (s[i] - '0');
+	return v;
+}
+
 /* RFC 3339 UTC with second precision: "YYYY-MM-DDTHH:MM:SSZ", and a real
  * date (2026-02-31 is refused by the round trip through timegm). */
 static bool time_parse(const char *s, int64_t *out)
@@ -111,12 +121,12 @@ static bool time_parse(const char *s, int64_t *out)
 	for (size_t i = 0; i < sizeof(shape) - 1; i++)
 		if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
 			return false;
-	tm.tm_year = atoi(s) - 1900;
-	tm.tm_mon = atoi(s + 5) - 1;
-	tm.tm_mday = atoi(s + 8);
-	tm.tm_hour = atoi(s + 11);
-	tm.tm_min = atoi(s + 14);
-	tm.tm_sec = atoi(s + 17);
+	tm.tm_year = digits(s, 4) - 1900;
+	tm.tm_mon = digits(s + 5, 2) - 1;
+	tm.tm_mday = digits(s + 8, 2);
+	tm.tm_hour = digits(s + 11, 2);
+	tm.tm_min = digits(s + 14, 2);
+	tm.tm_sec = digits(s + 17, 2);
 	back = tm;
 	t = timegm(&tm);
 	if (t == (time_t)-1 || tm.tm_year != back.tm_year || tm.tm_mon != back.tm_mon ||
@@ -198,7 +208,7 @@ static unsigned char *pae(const char *type, const unsigned char *body, size_t bl
 	int h = snprintf(head, sizeof(head), "DSSEv1 %zu %s %zu ", strlen(type), type, blen);
 	unsigned char *out;
 
-	if (h < 0 || (size_t)h >= sizeof(head) || blen > SIZE_MAX - (size_t)h)
+	if (h < 0 || (size_t)h >= sizeof(head) || blen > SIZE_MAX - (size_t)h - 1)
 		return NULL;
 	out = malloc((size_t)h + blen + 1);
 	if (out == NULL)
@@ -430,6 +440,10 @@ static enum fsec_err delegation_parse(const unsigned char *buf, size_t len, stru
 			goto out;
 		}
 		d->nkeys++;
+		if (fsec_key_check_signing(d->keys[i].key) != FSEC_OK) {
+			fsec_seterr(rc, "%s.public_key: %s", where, fsec_err_detail());
+			goto out;
+		}
 		/* The keyid is derived, never trusted: a mismatch is an error. */
 		if (fsec_key_id(d->keys[i].key, kid) != FSEC_OK || strcmp(kid, id) != 0) {
 			fsec_seterr(rc, "%s.keyid: does not match the public key", where);
@@ -507,6 +521,8 @@ static enum fsec_err entry_parse(json_t *e, const char *where, bool keep, struct
 		return fsec_seterr(FSEC_ERR_PARSE, "%s.chunks: must list the SHA-256 of each of the "
 						   "%zu chunks (at most %d)",
 				   where, want, FSEC_RELEASE_MAX_CHUNKS);
+	if (keep && r->have_entry)
+		return fsec_seterr(FSEC_ERR_PARSE, "%s: model %s listed twice", where, model);
 	if (keep && (r->chunks = malloc(want * sizeof(*r->chunks))) == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 	json_array_foreach(chunks, i, v) {
@@ -598,12 +614,16 @@ static enum fsec_err manifest_parse(const unsigned char *buf, size_t len, const 
 		bool keep = model != NULL && json_is_string(m) && strcmp(json_string_value(m), model) == 0;
 
 		snprintf(where, sizeof(where), "manifest.releases[%zu]", i);
-		if (keep && r->have_entry) {
-			rc = fsec_seterr(FSEC_ERR_PARSE, "%s: model %s listed twice", where, model);
-			goto out;
-		}
 		if ((rc = entry_parse(e, where, keep, r)) != FSEC_OK)
 			goto out;
+		/* At most 64 entries: the quadratic check is cheap. */
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(json_string_value(json_object_get(json_array_get(rels, k), "model")),
+				   json_string_value(m)) == 0) {
+				rc = fsec_seterr(FSEC_ERR_PARSE, "%s: model %s listed twice", where,
+						 json_string_value(m));
+				goto out;
+			}
 	}
 	rc = FSEC_OK;
 out:
@@ -671,6 +691,8 @@ FSEC_API enum fsec_err fsec_release_verify(const unsigned char *buf, size_t len,
 		return fsec_seterr(FSEC_ERR_INVAL, "a model and 1-%d pinned keys are required",
 				   FSEC_RELEASE_MAX_KEYS);
 	for (size_t i = 0; i < pol->nroots; i++) {
+		if ((rc = fsec_key_check_signing(pol->roots[i])) != FSEC_OK)
+			return fsec_seterr(FSEC_ERR_INVAL, "pinned key: %s", fsec_err_detail());
 		roots[i].key = pol->roots[i];
 		if ((rc = fsec_key_id(pol->roots[i], roots[i].keyid)) != FSEC_OK)
 			return rc;
@@ -714,7 +736,11 @@ FSEC_API enum fsec_err fsec_release_verify(const unsigned char *buf, size_t len,
 		fsec_seterr(rc, "expired: the manifest expired (a frozen or stale release)");
 		goto out;
 	}
-	if (r->sequence <= pol->last_sequence) {
+	/* Releases are ordered by (delegation sequence, manifest sequence): a
+	 * newer delegation starts a new series, so a stolen key that signed a
+	 * manifest with the largest sequence cannot block updates after the
+	 * operator rotates it out. */
+	if (d.sequence == pol->last_delegation && r->sequence <= pol->last_sequence) {
 		fsec_seterr(rc, "sequence: manifest %llu is not above the last accepted (%llu)",
 			    (unsigned long long)r->sequence, (unsigned long long)pol->last_sequence);
 		goto out;
@@ -796,6 +822,9 @@ FSEC_API enum fsec_err fsec_release_delegate(EVP_PKEY *root, EVP_PKEY *const *ke
 	if (n == 0 || n > FSEC_RELEASE_MAX_KEYS || sequence > (uint64_t)JSON_UINT_MAX)
 		return fsec_seterr(FSEC_ERR_INVAL, "delegate 1-%d keys with a sequence below 2^53",
 				   FSEC_RELEASE_MAX_KEYS);
+	for (size_t i = 0; i < n; i++)
+		if ((rc = fsec_key_check_signing(keys[i])) != FSEC_OK)
+			return rc;
 	arr = json_array();
 	for (size_t i = 0; arr != NULL && i < n; i++) {
 		unsigned char *der = NULL;
@@ -1041,6 +1070,15 @@ FSEC_API enum fsec_err fsec_release_sign(const char *manifest, size_t mlen, cons
 		goto out;
 	b = json_pack("{s:O, s:O}", "delegation", dj, "manifest", menv);
 	rc = b != NULL ? dump(b, bundle) : fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	/* Never hand out a bundle every device would refuse for its size. */
+	if (rc == FSEC_OK && strlen(*bundle) > FSEC_RELEASE_MAX) {
+		rc = fsec_seterr(FSEC_ERR_TOO_LARGE,
+				 "the signed release would be %zu bytes, over the %u devices accept; use "
+				 "a larger --chunk-size",
+				 strlen(*bundle), FSEC_RELEASE_MAX);
+		free(*bundle);
+		*bundle = NULL;
+	}
 out:
 	json_decref(b);
 	json_decref(menv);

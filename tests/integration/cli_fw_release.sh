@@ -119,7 +119,7 @@ refuse_rel() { # REASON ARGS...
 	ok
 }
 refuse_rel "unknown key" --root other.pub --model sensor release.json
-refuse_rel "not above" --root root.pub --model sensor --last-sequence 100 release.json
+refuse_rel "not above" --root root.pub --model sensor --last-delegation 1 --last-sequence 100 release.json
 refuse_rel "no release for model cam" --root root.pub --model cam release.json
 refuse_rel "older than" --root root.pub --model sensor --last-delegation 2 release.json
 jq '.manifest.payload |= (.[0:20] + (if .[20:21] == "A" then "B" else "A" end) + .[21:])' release.json >tampered.json

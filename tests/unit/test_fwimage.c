@@ -418,6 +418,92 @@ static void slot_too_small(void **state)
 	free(dir);
 }
 
+/* Nothing unsigned rides along after the TLVs: only erased bytes and the
+ * boot trailer's magic and image_ok. */
+static void refuses_unsigned_tail(void **state)
+{
+	struct fsec_fw_sign_opts o = {.header_size = 32, .pad_header = true, .slot_size = 0x2000,
+				      .pad = true, .align = 8};
+	struct fsec_fw_info info;
+	struct signed_img s;
+	unsigned char *longer;
+
+	(void)state;
+	s = sign(ed_key, o, 100);
+	assert_int_equal(fsec_fw_verify_mem(s.buf, s.len, ed_key, &info), FSEC_OK);
+	/* image_ok may be set: the bootloader's business, not signed. */
+	s.buf[s.len - 24] = 0x01;
+	assert_int_equal(fsec_fw_verify_mem(s.buf, s.len, ed_key, &info), FSEC_OK);
+	assert_int_equal(info.image_ok, 1);
+	/* Data hidden in the erased filler is refused. */
+	s.buf[0x1000] = 'X';
+	expect(s.buf, s.len, FSEC_ERR_PARSE, "unsigned data after the image at offset 4096");
+	free(s.buf);
+	/* So is data appended to an unpadded image. */
+	o.pad = false;
+	s = sign(ed_key, o, 100);
+	longer = malloc(s.len + 10);
+	memcpy(longer, s.buf, s.len);
+	memset(longer + s.len, 'A', 10);
+	expect(longer, s.len + 10, FSEC_ERR_PARSE, "unsigned data");
+	memset(longer + s.len, 0xff, 10);
+	expect(longer, s.len + 10, FSEC_OK, NULL);
+	free(longer);
+	free(s.buf);
+}
+
+/* imgtool --pad-sig pads the DER ECDSA signature with zeros, which MCUboot
+ * accepts; anything else after the DER is refused. */
+static void ecdsa_signature_padding(void **state)
+{
+	EVP_PKEY *p256 = tu_key("p256");
+	struct fsec_fw_sign_opts o = {.header_size = 32, .pad_header = true};
+	struct fsec_fw_info info;
+	struct signed_img s;
+	unsigned char *b;
+	size_t sig_at, siglen, utot_at = 32 + 64, len;
+
+	(void)state;
+	s = sign(p256, o, 64);
+	/* Unprotected area: info(4) hash(36) keyhash(36) sig header at +76. */
+	sig_at = utot_at + 76;
+	siglen = s.buf[sig_at + 2] | (s.buf[sig_at + 3] << 8);
+	assert_int_equal(sig_at + 4 + siglen, s.len);
+	b = malloc(s.len + 1);
+	memcpy(b, s.buf, s.len);
+	b[s.len] = 0x00;
+	len = s.len + 1;
+	le16(b + sig_at + 2, (unsigned)siglen + 1);
+	le16(b + utot_at + 2, (unsigned)(len - utot_at));
+	assert_int_equal(fsec_fw_verify_mem(b, len, p256, &info), FSEC_OK);
+	b[s.len] = 0x07;
+	assert_int_equal(fsec_fw_verify_mem(b, len, p256, &info), FSEC_ERR_VERIFY);
+	free(b);
+	free(s.buf);
+	EVP_PKEY_free(p256);
+}
+
+static void refuses_off_policy_keys(void **state)
+{
+	EVP_PKEY *k1 = tu_key("secp256k1");
+	char *dir = tu_mkdtemp(), *in = tu_path(dir, "in"), *out = tu_path(dir, "out");
+	struct fsec_fw_sign_opts o = {.key = k1, .header_size = 32, .pad_header = true};
+	struct fsec_fw_info info;
+	unsigned char payload[64] = {0};
+
+	(void)state;
+	tu_write(in, payload, sizeof(payload));
+	/* secp256k1 is 256 bits too, but not what MCUboot verifies. */
+	assert_int_equal(fsec_fw_sign(in, out, &o), FSEC_ERR_INVAL);
+	assert_false(tu_exists(out));
+	assert_int_equal(fsec_fw_verify_mem(payload, sizeof(payload), k1, &info), FSEC_ERR_INVAL);
+	tu_rmtree(dir);
+	free(in);
+	free(out);
+	free(dir);
+	EVP_PKEY_free(k1);
+}
+
 static void versions(void **state)
 {
 	struct fsec_fw_version v, w;
@@ -455,6 +541,9 @@ int main(void)
 		cmocka_unit_test(ecdsa_and_trailer_layout),
 		cmocka_unit_test(bad_signature_and_unknown_protected),
 		cmocka_unit_test(slot_too_small),
+		cmocka_unit_test(refuses_unsigned_tail),
+		cmocka_unit_test(ecdsa_signature_padding),
+		cmocka_unit_test(refuses_off_policy_keys),
 		cmocka_unit_test(versions),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

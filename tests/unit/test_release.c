@@ -224,6 +224,24 @@ static void refuses_unknown_keys(void **state)
 	free(d);
 }
 
+static void refuses_weak_delegated_key(void **state)
+{
+	EVP_PKEY *weak = tu_key("secp256k1");
+	char *d = delegation(root, weak, 5, time(NULL) + 86400);
+	char *m = manifest(10, time(NULL) + 3600, ENTRY("cam")), *b = bundle(d, m, online);
+	char *out = NULL;
+
+	(void)state;
+	assert_int_equal(check(b, 0, 0, "cam", "Ed25519 or ECDSA P-256"), FSEC_ERR_PARSE);
+	assert_int_equal(fsec_release_delegate(root, &weak, 1, 1, time(NULL) + 60, &out),
+			 FSEC_ERR_POLICY);
+	assert_null(out);
+	free(b);
+	free(m);
+	free(d);
+	EVP_PKEY_free(weak);
+}
+
 static void refuses_expired(void **state)
 {
 	char *d = standard_deleg(), *m = manifest(10, time(NULL) - 1, ENTRY("cam")),
@@ -249,12 +267,38 @@ static void refuses_replayed_sequence(void **state)
 	     *b = bundle(d, m, online);
 
 	(void)state;
-	assert_int_equal(check(b, 9, 0, "cam", NULL), FSEC_OK);
-	assert_int_equal(check(b, 10, 0, "cam", "not above"), FSEC_ERR_VERIFY);
-	assert_int_equal(check(b, 11, 0, "cam", "not above"), FSEC_ERR_VERIFY);
+	/* The device last accepted delegation 5 (this one). */
+	assert_int_equal(check(b, 9, 5, "cam", NULL), FSEC_OK);
+	assert_int_equal(check(b, 10, 5, "cam", "not above"), FSEC_ERR_VERIFY);
+	assert_int_equal(check(b, 11, 5, "cam", "not above"), FSEC_ERR_VERIFY);
 	free(b);
 	free(m);
 	free(d);
+}
+
+/* A stolen online key signs sequence 2^53-1; devices accept it. After the
+ * operator rotates to delegation 6, ordinary sequence numbers work again,
+ * and the stolen key's manifests are refused. */
+static void stolen_key_cannot_block_updates(void **state)
+{
+	char *d5 = standard_deleg(), *d6 = delegation(root, other, 6, time(NULL) + 86400);
+	char *huge = manifest(9007199254740991ULL, time(NULL) + 3600, ENTRY("cam"));
+	char *next = manifest(11, time(NULL) + 3600, ENTRY("cam"));
+	char *evil = bundle(d5, huge, online), *fix = bundle(d6, next, other);
+
+	(void)state;
+	assert_int_equal(check(evil, 10, 5, "cam", NULL), FSEC_OK);
+	/* Under delegation 5 nothing can follow it... */
+	assert_int_equal(check(evil, 9007199254740991ULL, 5, "cam", "not above"), FSEC_ERR_VERIFY);
+	/* ...but delegation 6 starts a new series. */
+	assert_int_equal(check(fix, 9007199254740991ULL, 5, "cam", NULL), FSEC_OK);
+	assert_int_equal(check(evil, 11, 6, "cam", "older"), FSEC_ERR_VERIFY);
+	free(d5);
+	free(d6);
+	free(huge);
+	free(next);
+	free(evil);
+	free(fix);
 }
 
 static void refuses_other_model(void **state)
@@ -318,6 +362,7 @@ static void refuses_malformed(void **state)
 		 "\"chunks\":[\"" H64 "\",\"" H64 "\"],\"extra\":true}",
 		 "unknown field"},
 		{ENTRY("cam") "," ENTRY("cam"), "listed twice"},
+		{ENTRY("cam") "," ENTRY("plug") "," ENTRY("plug"), "model plug listed twice"},
 	};
 	char *d = standard_deleg();
 
@@ -455,8 +500,10 @@ int main(void)
 		cmocka_unit_test(accepts_independent_dsse),
 		cmocka_unit_test(refuses_bad_signature),
 		cmocka_unit_test(refuses_unknown_keys),
+		cmocka_unit_test(refuses_weak_delegated_key),
 		cmocka_unit_test(refuses_expired),
 		cmocka_unit_test(refuses_replayed_sequence),
+		cmocka_unit_test(stolen_key_cannot_block_updates),
 		cmocka_unit_test(refuses_other_model),
 		cmocka_unit_test(rotation_retires_old_key),
 		cmocka_unit_test(refuses_malformed),
