@@ -14,6 +14,7 @@
 #define FLEETSEC_FILEIO_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "fleetsec/common.h"
@@ -22,6 +23,14 @@
 #define FSEC_FILE_NOCLOBBER 0x1u
 
 struct fsec_file_stage;
+
+/*
+ * Open a regular file for reading and report its size. A FIFO, device or
+ * directory is refused without blocking on it. The caller closes *fd.
+ * Errors: IO. Thread-safe.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_file_open_regular(const char *path, int *fd,
+						       uint64_t *size);
 
 /*
  * Read the whole regular file at path into a new buffer, refusing files over

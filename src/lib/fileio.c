@@ -18,34 +18,49 @@ struct fsec_file_stage {
 	unsigned flags;
 };
 
+FSEC_API enum fsec_err fsec_file_open_regular(const char *path, int *fd_out, uint64_t *size)
+{
+	struct stat st;
+	int fd, flags;
+
+	/* O_NONBLOCK so that opening a FIFO cannot hang us; cleared below. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return fsec_seterr(FSEC_ERR_IO, "cannot open: %s", strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return fsec_seterr(FSEC_ERR_IO, "not a regular file");
+	}
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+		close(fd);
+		return fsec_seterr(FSEC_ERR_IO, "cannot set up the file: %s", strerror(errno));
+	}
+	*fd_out = fd;
+	*size = (uint64_t)st.st_size;
+	return FSEC_OK;
+}
+
 FSEC_API enum fsec_err fsec_file_read(const char *path, size_t max, unsigned char **buf,
 				      size_t *len)
 {
-	enum fsec_err rc = FSEC_ERR_IO;
+	enum fsec_err rc;
 	unsigned char *data = NULL;
-	struct stat st;
+	uint64_t fsize = 0;
 	size_t have = 0, cap;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return fsec_seterr(FSEC_ERR_IO, "cannot open: %s", strerror(errno));
-	if (fstat(fd, &st) != 0) {
-		fsec_seterr(rc, "cannot stat: %s", strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		fsec_seterr(rc, "not a regular file");
-		goto out;
-	}
-	if ((unsigned long long)st.st_size > max) {
-		rc = fsec_seterr(FSEC_ERR_TOO_LARGE, "file is %lld bytes, the limit is %zu",
-				 (long long)st.st_size, max);
+	if ((rc = fsec_file_open_regular(path, &fd, &fsize)) != FSEC_OK)
+		return rc;
+	rc = FSEC_ERR_IO;
+	if (fsize > max) {
+		rc = fsec_seterr(FSEC_ERR_TOO_LARGE, "file is %llu bytes, the limit is %zu",
+				 (unsigned long long)fsize, max);
 		goto out;
 	}
 	/* One spare byte detects a file that grew after fstat: its size, and so
 	 * the cap check, would no longer hold. */
-	cap = (size_t)st.st_size + 1;
+	cap = (size_t)fsize + 1;
 	data = malloc(cap + 1);
 	if (data == NULL) {
 		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");

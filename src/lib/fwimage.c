@@ -719,19 +719,8 @@ out:
 
 static enum fsec_err open_src(const char *path, struct src *s)
 {
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return fsec_seterr(FSEC_ERR_IO, "cannot open: %s", strerror(errno));
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return fsec_seterr(FSEC_ERR_IO, "not a regular file");
-	}
-	s->fd = fd;
 	s->mem = NULL;
-	s->size = (uint64_t)st.st_size;
-	return FSEC_OK;
+	return fsec_file_open_regular(path, &s->fd, &s->size);
 }
 
 FSEC_API enum fsec_err fsec_fw_verify(const char *path, EVP_PKEY *pub, struct fsec_fw_info *out)

@@ -21,6 +21,7 @@
 #include <openssl/x509.h>
 
 #include "err_int.h"
+#include "fleetsec/fileio.h"
 #include "fleetsec/key.h"
 #include "fleetsec/release.h"
 #include "release_int.h"
@@ -874,17 +875,16 @@ static enum fsec_err hash_image(const char *path, uint32_t chunk, json_t **chunk
 	unsigned char *buf = malloc(chunk), md[32];
 	json_t *chunks = json_array();
 	enum fsec_err rc = FSEC_ERR_IO;
-	uint64_t total = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint64_t total = 0, fsize = 0;
+	int fd = -1;
 
 	if (whole == NULL || buf == NULL || chunks == NULL) {
 		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if (fd < 0) {
-		fsec_seterr(rc, "cannot open: %s", strerror(errno));
+	if ((rc = fsec_file_open_regular(path, &fd, &fsize)) != FSEC_OK)
 		goto out;
-	}
+	rc = FSEC_ERR_IO;
 	if (!EVP_DigestInit_ex(whole, EVP_sha256(), NULL))
 		goto crypto;
 	for (;;) {

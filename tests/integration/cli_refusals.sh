@@ -66,6 +66,9 @@ refuse "$T/good.key" "PRIVATE KEY"
 grep -q "MII" "$T/err" && fail "key material echoed in an error"
 
 refuse "$T/does-not-exist.csr" "cannot open"
+# A FIFO is refused at once, not waited on.
+mkfifo "$T/fifo.csr"
+refuse "$T/fifo.csr" "not a regular file"
 
 # Weak keys.
 csr rsa1024 weak-rsa
