@@ -47,56 +47,16 @@
 #define RUNS_DEFAULT 5UL
 #define RUNS_MAX 1000UL
 #define IO_BUF (64u * 1024u)
+#include "bench_util.h"
 
 extern char **environ;
 
-/* The temporary directory, removed at exit on every path (die() included). */
-static char tmpdir[4096];
 static char errlog[sizeof(tmpdir) + 16];
 
 struct result {
 	double seconds;
 	long maxrss_kib;
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* A decimal count in [1, max]; anything else is refused, never truncated. */
-static unsigned long parse_count(const char *s, unsigned long max, const char *name)
-{
-	char *end = NULL;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < 1 || v > max) {
-		fprintf(stderr, "bench_fwverify: %s must be an integer from 1 to %lu\n", name, max);
-		exit(2);
-	}
-	return v;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-static void rm_tmpdir(void)
-{
-	/* FTW_PHYS: never follow a link out of the temporary directory. */
-	if (tmpdir[0] != '\0')
-		nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* Copy the children's stderr log to our stderr (after a failure). */
 static void show_errlog(void)
@@ -304,9 +264,9 @@ int main(int argc, char **argv)
 	}
 	fleetsec = argv[1];
 	if (argc > 2)
-		mib = parse_count(argv[2], MIB_MAX, "MiB");
+		mib = parse_count("bench_fwverify", argv[2], MIB_MAX, "MiB");
 	if (argc > 3)
-		runs = parse_count(argv[3], RUNS_MAX, "RUNS");
+		runs = parse_count("bench_fwverify", argv[3], RUNS_MAX, "RUNS");
 	if (strchr(fleetsec, '/') == NULL) {
 		fprintf(stderr, "bench_fwverify: give FLEETSEC_BIN as a path (e.g. ./fleetsec)\n");
 		return 2;

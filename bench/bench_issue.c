@@ -28,6 +28,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "bench_util.h"
 #include "fleetsec/csr.h"
 #include "fleetsec/fleet.h"
 #include "fleetsec/registry.h"
@@ -37,21 +38,11 @@
 #define BATCH_MAX 1000000UL
 #define BOUND_SECONDS 2.0
 
-/* The temporary directory, removed at exit on every path (die() included). */
-static char tmpdir[4096];
 
 struct csr_der {
 	unsigned char *der;
 	size_t len;
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void die(const char *what, enum fsec_err rc)
 {
@@ -64,37 +55,6 @@ static void die_ossl(const char *what)
 	fprintf(stderr, "bench_issue: %s\n", what);
 	ERR_print_errors_fp(stderr);
 	exit(1);
-}
-
-/* A decimal count in [1, max]; anything else is refused, never truncated. */
-static unsigned long parse_count(const char *s, unsigned long max, const char *name)
-{
-	char *end = NULL;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < 1 || v > max) {
-		fprintf(stderr, "bench_issue: %s must be an integer from 1 to %lu\n", name, max);
-		exit(2);
-	}
-	return v;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-static void rm_tmpdir(void)
-{
-	/* FTW_PHYS: never follow a link out of the temporary directory. */
-	if (tmpdir[0] != '\0')
-		nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* One P-256 CSR for device id, DER-encoded into c. */
@@ -186,9 +146,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (argc > 1)
-		n = parse_count(argv[1], N_MAX, "N");
+		n = parse_count("bench_issue", argv[1], N_MAX, "N");
 	if (argc > 2)
-		batch = parse_count(argv[2], BATCH_MAX, "BATCH");
+		batch = parse_count("bench_issue", argv[2], BATCH_MAX, "BATCH");
 	if (tmpbase == NULL || tmpbase[0] == '\0')
 		tmpbase = "/tmp";
 	if ((size_t)snprintf(tmpdir, sizeof(tmpdir), "%s/fsec-bench-XXXXXX", tmpbase) >=

@@ -23,10 +23,8 @@
 #include <openssl/x509.h>
 
 #include "err_int.h"
+#include "fuzz_check.h"
 #include "fleetsec/fwimage.h"
-
-/* Mirrors DETAIL_MAX in src/lib/err.c: the thread-local reason buffer. */
-#define DETAIL_CAP 512
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -67,16 +65,6 @@ static void load_keys(void)
 		abort(); /* the harness itself is broken */
 }
 
-static void check_detail(void)
-{
-	const char *d = fsec_err_detail();
-
-	if (d == NULL || memchr(d, '\0', DETAIL_CAP) == NULL)
-		abort(); /* not NUL-terminated within its buffer */
-	if (strchr(d, '\n') != NULL || strchr(d, '\r') != NULL)
-		abort(); /* errors must be one line */
-}
-
 static void check_info(const struct fsec_fw_info *in, size_t size, uint16_t sig_type)
 {
 	if (in->tlv_end > size || in->file_size != size)
@@ -107,11 +95,9 @@ static void verify_with(const uint8_t *data, size_t size, EVP_PKEY *key, uint16_
 
 	fsec_clearerr();
 	rc = fsec_fw_verify_mem(data, size, key, &info);
-	check_detail();
+	fuzz_check_detail(rc);
 	if (rc == FSEC_OK)
 		check_info(&info, size, sig_type);
-	else if (fsec_err_detail()[0] == '\0')
-		abort(); /* every refusal must say why */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

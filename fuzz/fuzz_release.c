@@ -16,10 +16,9 @@
 #include <openssl/evp.h>
 
 #include "err_int.h"
+#include "fuzz_check.h"
 #include "fleetsec/release.h"
 #include "release_int.h"
-
-#define DETAIL_CAP 512
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -29,16 +28,6 @@ static const unsigned char root_raw[32] = {
 	0x92, 0xe4, 0xdc, 0x2a, 0x00, 0xfa, 0xc7, 0x34, 0xe6, 0x8a, 0xfa, 0x97, 0xd8, 0x4f, 0xa3, 0x64,
 	0xb6, 0x4c, 0x22, 0x02, 0x63, 0xd5, 0xdc, 0x16, 0xeb, 0x38, 0x03, 0x49, 0xf7, 0x75, 0xc3, 0xfd,
 };
-
-static void check_detail(enum fsec_err rc)
-{
-	const char *d = fsec_err_detail();
-
-	if (memchr(d, '\0', DETAIL_CAP) == NULL || strchr(d, '\n') != NULL || strchr(d, '\r') != NULL)
-		abort();
-	if (rc != FSEC_OK && d[0] == '\0')
-		abort();
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -56,15 +45,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fsec_clearerr();
 	switch (data[0] % 3) {
 	case 1:
-		check_detail(fsec_release_check_manifest(data + 1, size - 1));
+		fuzz_check_detail(fsec_release_check_manifest(data + 1, size - 1));
 		return 0;
 	case 2:
-		check_detail(fsec_release_check_delegation(data + 1, size - 1));
+		fuzz_check_detail(fsec_release_check_delegation(data + 1, size - 1));
 		return 0;
 	}
 	pol.roots = &root;
 	rc = fsec_release_verify(data + 1, size - 1, &pol, &r);
-	check_detail(rc);
+	fuzz_check_detail(rc);
 	if (rc != FSEC_OK) {
 		if (r != NULL)
 			abort();

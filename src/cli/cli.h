@@ -75,6 +75,10 @@ const char *cli_actor(void);
  * or EXIT_REFUSED if it could not be encoded. */
 int cli_print_json(json_t *v);
 
+/* Write len bytes to path atomically (0644), or to stdout when path is
+ * NULL. Returns 0, or prints why and returns EXIT_REFUSED. */
+int cli_emit(const char *path, const void *data, size_t len);
+
 /* Format a UNIX time as ISO 8601 UTC into buf (at least 21 bytes). */
 const char *cli_time(int64_t t, char *buf, size_t cap);
 

@@ -151,15 +151,8 @@ static int crl(int argc, char **argv, const struct cli_cmd *self)
 		fputs("fleetsec: cannot encode the CRL\n", stderr);
 		goto out;
 	}
-	if (out != NULL) {
-		rc = fsec_file_write_atomic(out, data, (size_t)len, 0644, 0);
-		if (rc != FSEC_OK) {
-			status = cli_fail(out, rc);
-			goto out;
-		}
-	} else if (fwrite(data, 1, (size_t)len, stdout) != (size_t)len) {
+	if ((status = cli_emit(out, data, (size_t)len)) != 0)
 		goto out;
-	}
 	if (c.json && out != NULL) {
 		status = cli_print_json(json_pack("{s:s, s:i}", "out", out, "revoked",
 						  sk_X509_REVOKED_num(X509_CRL_get_REVOKED(list))));

@@ -85,16 +85,7 @@ static int fw_pubkey(int argc, char **argv, const struct cli_cmd *self)
 		fputs("fleetsec: cannot encode the public key\n", stderr);
 		goto out;
 	}
-	if (out != NULL) {
-		rc = fsec_file_write_atomic(out, data, (size_t)len, 0644, 0);
-		if (rc != FSEC_OK) {
-			status = cli_fail(out, rc);
-			goto out;
-		}
-	} else if (fwrite(data, 1, (size_t)len, stdout) != (size_t)len) {
-		goto out;
-	}
-	status = 0;
+	status = cli_emit(out, data, (size_t)len);
 out:
 	BIO_free(mem);
 	EVP_PKEY_free(key);

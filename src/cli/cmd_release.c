@@ -9,15 +9,47 @@
 #include "fleetsec/key.h"
 #include "fleetsec/release.h"
 
-/* Write text to path atomically, or to stdout without one. */
+/* Write JSON text, with the final newline json_dumps leaves out, to path
+ * (atomically) or stdout. */
 static int emit(const char *path, const char *text)
 {
-	enum fsec_err rc;
+	size_t n = strlen(text);
+	char *line = malloc(n + 2);
+	int status;
 
-	if (path == NULL)
-		return puts(text) < 0 ? EXIT_REFUSED : 0;
-	rc = fsec_file_write_atomic(path, text, strlen(text), 0644, 0);
-	return rc == FSEC_OK ? 0 : cli_fail(path, rc);
+	if (line == NULL) {
+		fputs("fleetsec: out of memory\n", stderr);
+		return EXIT_REFUSED;
+	}
+	memcpy(line, text, n);
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	status = cli_emit(path, line, n + 1);
+	free(line);
+	return status;
+}
+
+static void free_keys(EVP_PKEY **keys, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		EVP_PKEY_free(keys[i]);
+}
+
+/* Load n public keys; on failure print why, free what was loaded, and
+ * return EXIT_REFUSED. */
+static int load_public_keys(const char *const *paths, size_t n, EVP_PKEY **keys)
+{
+	for (size_t i = 0; i < n; i++) {
+		enum fsec_err rc = fsec_key_load_public(paths[i], &keys[i]);
+
+		if (rc != FSEC_OK) {
+			int status = cli_fail(paths[i], rc);
+
+			free_keys(keys, i);
+			return status;
+		}
+	}
+	return 0;
 }
 
 static int read_input(const char *path, unsigned char **buf, size_t *len)
@@ -76,17 +108,14 @@ static int release_delegate(int argc, char **argv, const struct cli_cmd *self)
 		status = cli_fail(root_path, rc);
 		goto out;
 	}
-	for (; loaded < nkeys; loaded++)
-		if ((rc = fsec_key_load_public(key_paths[loaded], &keys[loaded])) != FSEC_OK) {
-			status = cli_fail(key_paths[loaded], rc);
-			goto out;
-		}
+	if ((status = load_public_keys(key_paths, nkeys, keys)) != 0)
+		goto out;
+	loaded = nkeys;
 	rc = fsec_release_delegate(root, keys, nkeys, seq, (int64_t)time(NULL) + valid, &json);
 	status = rc == FSEC_OK ? emit(out, json) : cli_fail(root_path, rc);
 out:
 	free(json);
-	for (size_t i = 0; i < loaded; i++)
-		EVP_PKEY_free(keys[i]);
+	free_keys(keys, loaded);
 	EVP_PKEY_free(root);
 	return status;
 }
@@ -260,11 +289,9 @@ static int release_verify(int argc, char **argv, const struct cli_cmd *self)
 		return status;
 	if (optind + 1 != argc || nroots == 0 || pol.model == NULL)
 		return cli_usage_error(self, "expected --root PUB.pem, --model M and one RELEASE");
-	for (; loaded < nroots; loaded++)
-		if ((rc = fsec_key_load_public(root_paths[loaded], &roots[loaded])) != FSEC_OK) {
-			status = cli_fail(root_paths[loaded], rc);
-			goto out;
-		}
+	if ((status = load_public_keys(root_paths, nroots, roots)) != 0)
+		goto out;
+	loaded = nroots;
 	pol.roots = roots;
 	pol.nroots = nroots;
 	if ((status = read_input(argv[optind], &buf, &len)) != 0)
@@ -316,8 +343,7 @@ static int release_verify(int argc, char **argv, const struct cli_cmd *self)
 out:
 	fsec_release_free(r);
 	free(buf);
-	for (size_t i = 0; i < loaded; i++)
-		EVP_PKEY_free(roots[i]);
+	free_keys(roots, loaded);
 	return status;
 }
 

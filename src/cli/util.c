@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fleetsec/fileio.h"
 
 int cli_fail(const char *what, enum fsec_err rc)
 {
@@ -157,6 +158,16 @@ int cli_print_json(json_t *v)
 	}
 	json_decref(v);
 	return rc;
+}
+
+int cli_emit(const char *path, const void *data, size_t len)
+{
+	enum fsec_err rc;
+
+	if (path == NULL)
+		return fwrite(data, 1, len, stdout) == len && fflush(stdout) == 0 ? 0 : EXIT_REFUSED;
+	rc = fsec_file_write_atomic(path, data, len, 0644, 0);
+	return rc == FSEC_OK ? 0 : cli_fail(path, rc);
 }
 
 const char *cli_time(int64_t t, char *buf, size_t cap)

@@ -296,6 +296,21 @@ FSEC_API X509 *fsec_ca_get_root(const struct fsec_ca *ca)
 	return ca->root;
 }
 
+/* The contents of a memory BIO as a new NUL-terminated string. */
+static enum fsec_err bio_string(BIO *mem, char **out)
+{
+	char *data, *copy;
+	long n = BIO_get_mem_data(mem, &data);
+
+	copy = n > 0 ? malloc((size_t)n + 1) : NULL;
+	if (copy == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	memcpy(copy, data, (size_t)n);
+	copy[n] = '\0';
+	*out = copy;
+	return FSEC_OK;
+}
+
 FSEC_API void fsec_issued_cert_cleanup(struct fsec_issued_cert *c)
 {
 	if (c == NULL)
@@ -307,26 +322,13 @@ FSEC_API void fsec_issued_cert_cleanup(struct fsec_issued_cert *c)
 FSEC_API enum fsec_err fsec_issued_cert_pem(const struct fsec_issued_cert *c, char **pem)
 {
 	BIO *mem = BIO_new(BIO_s_mem());
-	enum fsec_err rc = FSEC_ERR_CRYPTO;
-	char *data, *copy;
-	long n;
+	enum fsec_err rc;
 
 	if (mem == NULL || c->der_len > INT32_MAX ||
-	    !PEM_write_bio(mem, PEM_STRING_X509, "", c->der, (long)c->der_len)) {
-		fsec_seterr_ossl(rc, "cannot encode certificate");
-		goto out;
-	}
-	n = BIO_get_mem_data(mem, &data);
-	copy = n > 0 ? malloc((size_t)n + 1) : NULL;
-	if (copy == NULL) {
-		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	memcpy(copy, data, (size_t)n);
-	copy[n] = '\0';
-	*pem = copy;
-	rc = FSEC_OK;
-out:
+	    !PEM_write_bio(mem, PEM_STRING_X509, "", c->der, (long)c->der_len))
+		rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot encode certificate");
+	else
+		rc = bio_string(mem, pem);
 	BIO_free(mem);
 	return rc;
 }
@@ -558,26 +560,12 @@ FSEC_API enum fsec_err fsec_cert_fingerprint(X509 *cert, char out[65])
 FSEC_API enum fsec_err fsec_cert_pem(X509 *cert, char **out)
 {
 	BIO *mem = BIO_new(BIO_s_mem());
-	enum fsec_err rc = FSEC_ERR_CRYPTO;
-	char *data, *copy;
-	long n;
+	enum fsec_err rc;
 
-	if (mem == NULL || !PEM_write_bio_X509(mem, cert)) {
-		fsec_seterr_ossl(rc, "cannot encode certificate");
-		goto out;
-	}
-	n = BIO_get_mem_data(mem, &data);
-	copy = malloc((size_t)n + 1);
-	if (n <= 0 || copy == NULL) {
-		free(copy);
-		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	memcpy(copy, data, (size_t)n);
-	copy[n] = '\0';
-	*out = copy;
-	rc = FSEC_OK;
-out:
+	if (mem == NULL || !PEM_write_bio_X509(mem, cert))
+		rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot encode certificate");
+	else
+		rc = bio_string(mem, out);
 	BIO_free(mem);
 	return rc;
 }

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <stdbool.h>
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
@@ -71,6 +73,14 @@ static enum fsec_err load_key(const char *uri, bool want_private, EVP_PKEY **out
 	EVP_PKEY *k = NULL;
 	int shown = uri_shown_len(uri);
 
+	/* A plain path: say what is wrong with it, not that OSSL_STORE knows no
+	 * such scheme. */
+	if (strspn(uri, "abcdefghijklmnopqrstuvwxyz0123456789+.-") < 2 ||
+	    uri[strspn(uri, "abcdefghijklmnopqrstuvwxyz0123456789+.-")] != ':') {
+		if (access(uri, R_OK) != 0)
+			return fsec_seterr(FSEC_ERR_NOTFOUND, "cannot open key %.*s: %s", shown, uri,
+					   strerror(errno));
+	}
 	ctx = OSSL_STORE_open(uri, NULL, NULL, NULL, NULL);
 	if (ctx == NULL) {
 		fsec_seterr_ossl(rc, "cannot open key %.*s", shown, uri);
