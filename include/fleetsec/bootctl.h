@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Boot control for A/B updates, with U-Boot's bootcount semantics:
+ *
+ *   fsec_slot          the slot the bootloader boots: "a" or "b"
+ *   upgrade_available  1 while a new slot is on trial
+ *   bootcount          boots since the trial began (the bootloader counts)
+ *   bootlimit          trial boots allowed before falling back (default 3)
+ *
+ * The agent starts a trial (slot = new, upgrade_available = 1,
+ * bootcount = 0) and, once the new image is healthy, confirms it
+ * (upgrade_available = 0). On every boot with upgrade_available = 1 the
+ * bootloader increments bootcount; past bootlimit it runs altbootcmd, which
+ * switches back to the other slot and clears upgrade_available. Each change
+ * is one atomic write of the environment, as U-Boot's redundant environment
+ * gives on real hardware.
+ *
+ * Backends: "file" (an environment file in `name=value` lines, for tests,
+ * demos and fleetsec-bootsim). U-Boot (libubootenv) and GRUB (grub-editenv)
+ * backends implement the same interface.
+ */
+#ifndef FLEETSEC_BOOTCTL_H
+#define FLEETSEC_BOOTCTL_H
+
+#include <stdbool.h>
+
+#include "fleetsec/common.h"
+
+#define FSEC_BOOTLIMIT_DEFAULT 3
+
+struct fsec_bootctl;
+
+struct fsec_boot_state {
+	char slot;              /* 'a' or 'b' */
+	bool upgrade_available;
+	unsigned bootcount;
+	unsigned bootlimit;
+};
+
+/*
+ * Open a boot backend on its environment. "file": env is the path of the
+ * environment file; a missing file reads as slot a, no trial, bootlimit 3.
+ * Errors: INVAL (unknown backend), NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_bootctl_open(const char *backend, const char *env,
+						  struct fsec_bootctl **out);
+
+/* NULL is a no-op. */
+FSEC_API void fsec_bootctl_free(struct fsec_bootctl *b);
+
+/* Read the state. Errors: PARSE (damaged environment), IO. */
+FSEC_API FSEC_WUR enum fsec_err fsec_bootctl_read(struct fsec_bootctl *b,
+						  struct fsec_boot_state *out);
+
+/* Start a trial of slot ('a' or 'b') in one atomic write.
+ * Errors: INVAL, PARSE, IO. */
+FSEC_API FSEC_WUR enum fsec_err fsec_bootctl_trial(struct fsec_bootctl *b, char slot);
+
+/* Make the current slot permanent (ends the trial). Errors: PARSE, IO. */
+FSEC_API FSEC_WUR enum fsec_err fsec_bootctl_confirm(struct fsec_bootctl *b);
+
+/*
+ * The bootloader's side, for the simulated bootloader: count this boot if a
+ * trial is on, fall back to the other slot past bootlimit, and say which
+ * slot boots. Errors: PARSE, IO.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_bootctl_boot(struct fsec_bootctl *b, char *booted,
+						  bool *fell_back);
+
+#endif

@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The "file" boot backend: an environment file of `name=value` lines that
+ * this module and fleetsec-bootsim share. Variables it does not own are kept
+ * as they are, so the file can double as a wider environment.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err_int.h"
+#include "fleetsec/bootctl.h"
+#include "fleetsec/fileio.h"
+
+#define ENV_MAX (64u * 1024u)
+#define ENV_VARS_MAX 128
+#define NAME_MAX_LEN 64
+#define VALUE_MAX_LEN 1024
+
+struct fsec_bootctl {
+	char *path;
+};
+
+struct env {
+	size_t n;
+	struct {
+		char name[NAME_MAX_LEN + 1];
+		char value[VALUE_MAX_LEN + 1];
+	} v[ENV_VARS_MAX];
+};
+
+FSEC_API enum fsec_err fsec_bootctl_open(const char *backend, const char *env,
+					 struct fsec_bootctl **out)
+{
+	struct fsec_bootctl *b;
+
+	if (strcmp(backend, "file") != 0)
+		return fsec_seterr(FSEC_ERR_INVAL, "unknown boot backend '%.32s' (file)", backend);
+	if (env == NULL || env[0] == '\0')
+		return fsec_seterr(FSEC_ERR_INVAL, "the file boot backend needs an environment path");
+	b = calloc(1, sizeof(*b));
+	if (b == NULL || (b->path = strdup(env)) == NULL) {
+		free(b);
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	}
+	*out = b;
+	return FSEC_OK;
+}
+
+FSEC_API void fsec_bootctl_free(struct fsec_bootctl *b)
+{
+	if (b == NULL)
+		return;
+	free(b->path);
+	free(b);
+}
+
+static enum fsec_err env_load(const char *path, struct env *e)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	enum fsec_err rc;
+	char *line, *next;
+
+	memset(e, 0, sizeof(*e));
+	if (access(path, F_OK) != 0 && errno == ENOENT)
+		return FSEC_OK;
+	if ((rc = fsec_file_read(path, ENV_MAX, &buf, &len)) != FSEC_OK)
+		return fsec_seterr(rc, "boot environment %s: %s", path, fsec_err_detail());
+	rc = FSEC_ERR_PARSE;
+	if (memchr(buf, '\0', len) != NULL) {
+		fsec_seterr(rc, "boot environment %s: binary data", path);
+		goto out;
+	}
+	for (line = (char *)buf; *line != '\0'; line = next) {
+		char *nl = strchr(line, '\n'), *eq;
+		size_t nlen;
+
+		next = nl != NULL ? nl + 1 : line + strlen(line);
+		if (nl != NULL)
+			*nl = '\0';
+		eq = strchr(line, '=');
+
+		if (line[0] == '#' || line[0] == '\0')
+			continue;
+		if (eq == NULL || (nlen = (size_t)(eq - line)) == 0 || nlen > NAME_MAX_LEN ||
+		    strlen(eq + 1) > VALUE_MAX_LEN || e->n == ENV_VARS_MAX) {
+			fsec_seterr(rc, "boot environment %s: bad line '%.40s'", path, line);
+			goto out;
+		}
+		memcpy(e->v[e->n].name, line, nlen);
+		e->v[e->n].name[nlen] = '\0';
+		snprintf(e->v[e->n].value, sizeof(e->v[e->n].value), "%s", eq + 1);
+		e->n++;
+	}
+	rc = FSEC_OK;
+out:
+	free(buf);
+	return rc;
+}
+
+static const char *env_get(const struct env *e, const char *name)
+{
+	for (size_t i = 0; i < e->n; i++)
+		if (strcmp(e->v[i].name, name) == 0)
+			return e->v[i].value;
+	return NULL;
+}
+
+static enum fsec_err env_set(struct env *e, const char *name, const char *value)
+{
+	size_t i;
+
+	for (i = 0; i < e->n; i++)
+		if (strcmp(e->v[i].name, name) == 0)
+			break;
+	if (i == e->n) {
+		if (e->n == ENV_VARS_MAX)
+			return fsec_seterr(FSEC_ERR_TOO_LARGE, "boot environment is full");
+		e->n++;
+	}
+	snprintf(e->v[i].name, sizeof(e->v[i].name), "%s", name);
+	snprintf(e->v[i].value, sizeof(e->v[i].value), "%s", value);
+	return FSEC_OK;
+}
+
+static enum fsec_err env_store(const char *path, const struct env *e)
+{
+	const size_t cap = ENV_VARS_MAX * (NAME_MAX_LEN + VALUE_MAX_LEN + 2) + 1;
+	char *buf = malloc(cap);
+	size_t off = 0;
+	enum fsec_err rc;
+
+	if (buf == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	/* Each entry is at most NAME_MAX_LEN + VALUE_MAX_LEN + 2 bytes, so the
+	 * buffer sized for ENV_VARS_MAX of them cannot overflow. */
+	for (size_t i = 0; i < e->n; i++)
+		off += (size_t)snprintf(buf + off, cap - off, "%s=%s\n", e->v[i].name, e->v[i].value);
+	rc = fsec_file_write_atomic(path, buf, off, 0644, 0);
+	free(buf);
+	return rc;
+}
+
+/* A small decimal, or the default when absent. */
+static enum fsec_err get_uint(const struct env *e, const char *path, const char *name,
+			      unsigned dflt, unsigned *out)
+{
+	const char *s = env_get(e, name);
+	char *end = NULL;
+	unsigned long v;
+
+	if (s == NULL) {
+		*out = dflt;
+		return FSEC_OK;
+	}
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || errno != 0 || *end != '\0' || v > 1000000)
+		return fsec_seterr(FSEC_ERR_PARSE, "boot environment %s: %s=%.20s is not a number",
+				   path, name, s);
+	*out = (unsigned)v;
+	return FSEC_OK;
+}
+
+static enum fsec_err state_of(const struct env *e, const char *path, struct fsec_boot_state *st)
+{
+	const char *slot = env_get(e, "fsec_slot");
+	unsigned ua = 0;
+	enum fsec_err rc;
+
+	if (slot != NULL && strcmp(slot, "a") != 0 && strcmp(slot, "b") != 0)
+		return fsec_seterr(FSEC_ERR_PARSE, "boot environment %s: fsec_slot=%.20s (a or b)",
+				   path, slot);
+	st->slot = slot != NULL ? slot[0] : 'a';
+	if ((rc = get_uint(e, path, "upgrade_available", 0, &ua)) != FSEC_OK ||
+	    (rc = get_uint(e, path, "bootcount", 0, &st->bootcount)) != FSEC_OK ||
+	    (rc = get_uint(e, path, "bootlimit", FSEC_BOOTLIMIT_DEFAULT, &st->bootlimit)) != FSEC_OK)
+		return rc;
+	st->upgrade_available = ua != 0;
+	return FSEC_OK;
+}
+
+/* Write slot/upgrade_available/bootcount together: one atomic write, so a
+ * power cut leaves the old environment or the new one, never a mix. */
+static enum fsec_err store_state(struct fsec_bootctl *b, struct env *e,
+				 const struct fsec_boot_state *st)
+{
+	char count[16];
+	enum fsec_err rc;
+
+	snprintf(count, sizeof(count), "%u", st->bootcount);
+	if ((rc = env_set(e, "fsec_slot", st->slot == 'b' ? "b" : "a")) != FSEC_OK ||
+	    (rc = env_set(e, "upgrade_available", st->upgrade_available ? "1" : "0")) != FSEC_OK ||
+	    (rc = env_set(e, "bootcount", count)) != FSEC_OK)
+		return rc;
+	return env_store(b->path, e);
+}
+
+FSEC_API enum fsec_err fsec_bootctl_read(struct fsec_bootctl *b, struct fsec_boot_state *out)
+{
+	struct env *e = malloc(sizeof(*e));
+	enum fsec_err rc;
+
+	if (e == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	rc = env_load(b->path, e);
+	if (rc == FSEC_OK)
+		rc = state_of(e, b->path, out);
+	free(e);
+	return rc;
+}
+
+/* Load, let change() edit the state, store. */
+static enum fsec_err update(struct fsec_bootctl *b,
+			    enum fsec_err (*change)(struct fsec_boot_state *st, void *arg), void *arg)
+{
+	struct env *e = malloc(sizeof(*e));
+	struct fsec_boot_state st;
+	enum fsec_err rc;
+
+	if (e == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	if ((rc = env_load(b->path, e)) == FSEC_OK && (rc = state_of(e, b->path, &st)) == FSEC_OK &&
+	    (rc = change(&st, arg)) == FSEC_OK)
+		rc = store_state(b, e, &st);
+	free(e);
+	return rc;
+}
+
+static enum fsec_err start_trial(struct fsec_boot_state *st, void *arg)
+{
+	st->slot = *(const char *)arg;
+	st->upgrade_available = true;
+	st->bootcount = 0;
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_bootctl_trial(struct fsec_bootctl *b, char slot)
+{
+	if (slot != 'a' && slot != 'b')
+		return fsec_seterr(FSEC_ERR_INVAL, "slot must be a or b");
+	return update(b, start_trial, &slot);
+}
+
+static enum fsec_err end_trial(struct fsec_boot_state *st, void *arg)
+{
+	(void)arg;
+	st->upgrade_available = false;
+	st->bootcount = 0;
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_bootctl_confirm(struct fsec_bootctl *b)
+{
+	return update(b, end_trial, NULL);
+}
+
+struct boot_result {
+	char slot;
+	bool fell_back;
+};
+
+/* U-Boot: with upgrade_available set, bootcount++ on every boot; once it
+ * exceeds bootlimit, altbootcmd boots the other slot and ends the trial. */
+static enum fsec_err boot_once(struct fsec_boot_state *st, void *arg)
+{
+	struct boot_result *r = arg;
+
+	r->fell_back = false;
+	if (st->upgrade_available) {
+		st->bootcount++;
+		if (st->bootcount > st->bootlimit) {
+			st->slot = st->slot == 'a' ? 'b' : 'a';
+			st->upgrade_available = false;
+			st->bootcount = 0;
+			r->fell_back = true;
+		}
+	}
+	r->slot = st->slot;
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_bootctl_boot(struct fsec_bootctl *b, char *booted, bool *fell_back)
+{
+	struct boot_result r = {0};
+	enum fsec_err rc = update(b, boot_once, &r);
+
+	if (rc == FSEC_OK) {
+		*booted = r.slot;
+		*fell_back = r.fell_back;
+	}
+	return rc;
+}

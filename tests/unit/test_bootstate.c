@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The device-side state the update agent builds on: the anti-rollback
+ * counter (monotonic, fail-closed on damage) and A/B boot control with
+ * U-Boot's bootcount/bootlimit/altbootcmd semantics.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fleetsec/bootctl.h"
+#include "fleetsec/counter.h"
+#include "fleetsec/fileio.h"
+#include "testutil.h"
+
+static char *dir;
+
+static int setup(void **state)
+{
+	(void)state;
+	dir = tu_mkdtemp();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	tu_rmtree(dir);
+	free(dir);
+	return 0;
+}
+
+static void counter_only_goes_up(void **state)
+{
+	char *path = tu_path(dir, "counter");
+	struct fsec_counter *c = NULL, *again = NULL;
+	uint32_t v = 99;
+
+	(void)state;
+	assert_int_equal(fsec_counter_open(path, &c), FSEC_OK);
+	assert_int_equal(fsec_counter_read(c, &v), FSEC_OK);
+	assert_int_equal(v, 0); /* never written */
+	assert_int_equal(fsec_counter_raise(c, 7), FSEC_OK);
+	assert_int_equal(fsec_counter_raise(c, 7), FSEC_OK); /* same: no-op */
+	assert_int_equal(fsec_counter_raise(c, 6), FSEC_ERR_POLICY);
+	assert_non_null(strstr(fsec_err_detail(), "from 7 to 6"));
+	assert_int_equal(fsec_counter_raise(c, 0xffffffffu), FSEC_OK);
+	/* Durable: a fresh handle reads the same value. */
+	assert_int_equal(fsec_counter_open(path, &again), FSEC_OK);
+	assert_int_equal(fsec_counter_read(again, &v), FSEC_OK);
+	assert_int_equal(v, 0xffffffffu);
+	fsec_counter_free(again);
+	fsec_counter_free(c);
+	assert_int_equal(fsec_counter_open("tpm:0x1500016", &c), FSEC_ERR_INVAL);
+	free(path);
+}
+
+static void damaged_counter_fails_closed(void **state)
+{
+	const char *bad[] = {
+		"",                                    /* truncated to nothing */
+		"fleetsec-counter 1 7",                /* torn mid-line */
+		"fleetsec-counter 1 7 fffffff9\n",     /* wrong check */
+		"fleetsec-counter 1 8 fffffff8\nx",    /* trailing junk */
+		"fleetsec-counter 2 7 fffffff8\n",     /* unknown format */
+		"fleetsec-counter 1 4294967296 0\n",   /* out of range */
+	};
+	char *path = tu_path(dir, "counter");
+	struct fsec_counter *c = NULL;
+	uint32_t v;
+
+	(void)state;
+	assert_int_equal(fsec_counter_open(path, &c), FSEC_OK);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		tu_write(path, bad[i], strlen(bad[i]));
+		if (fsec_counter_read(c, &v) != FSEC_ERR_PARSE)
+			fail_msg("damaged counter '%s' was read", bad[i]);
+		/* and a damaged counter cannot be "raised" over either */
+		assert_int_equal(fsec_counter_raise(c, 100), FSEC_ERR_PARSE);
+	}
+	tu_write(path, "fleetsec-counter 1 7 fffffff8\n", 30);
+	assert_int_equal(fsec_counter_read(c, &v), FSEC_OK);
+	assert_int_equal(v, 7);
+	fsec_counter_free(c);
+	free(path);
+}
+
+static char boot(struct fsec_bootctl *b, bool *fell)
+{
+	char slot = 0;
+
+	assert_int_equal(fsec_bootctl_boot(b, &slot, fell), FSEC_OK);
+	return slot;
+}
+
+static void trial_boot_falls_back_after_bootlimit(void **state)
+{
+	char *env = tu_path(dir, "env");
+	struct fsec_bootctl *b = NULL;
+	struct fsec_boot_state st;
+	bool fell;
+
+	(void)state;
+	assert_int_equal(fsec_bootctl_open("file", env, &b), FSEC_OK);
+	assert_int_equal(fsec_bootctl_read(b, &st), FSEC_OK);
+	assert_int_equal(st.slot, 'a');
+	assert_false(st.upgrade_available);
+	assert_int_equal(st.bootlimit, FSEC_BOOTLIMIT_DEFAULT);
+	assert_int_equal(boot(b, &fell), 'a');
+	/* A trial of b that never gets confirmed: 3 boots of b, then a. */
+	assert_int_equal(fsec_bootctl_trial(b, 'b'), FSEC_OK);
+	for (int i = 0; i < FSEC_BOOTLIMIT_DEFAULT; i++) {
+		assert_int_equal(boot(b, &fell), 'b');
+		assert_false(fell);
+	}
+	assert_int_equal(boot(b, &fell), 'a');
+	assert_true(fell);
+	assert_int_equal(fsec_bootctl_read(b, &st), FSEC_OK);
+	assert_false(st.upgrade_available);
+	assert_int_equal(boot(b, &fell), 'a');
+	assert_false(fell);
+	fsec_bootctl_free(b);
+	free(env);
+}
+
+static void confirmed_trial_stays(void **state)
+{
+	char *env = tu_path(dir, "env");
+	struct fsec_bootctl *b = NULL;
+	struct fsec_boot_state st;
+	bool fell;
+
+	(void)state;
+	/* Foreign variables in the environment survive our writes. */
+	tu_write(env, "bootcmd=run fsec_boot\nbootlimit=1\n", 34);
+	assert_int_equal(fsec_bootctl_open("file", env, &b), FSEC_OK);
+	assert_int_equal(fsec_bootctl_trial(b, 'b'), FSEC_OK);
+	assert_int_equal(boot(b, &fell), 'b');
+	assert_int_equal(fsec_bootctl_confirm(b), FSEC_OK);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(boot(b, &fell), 'b');
+	assert_int_equal(fsec_bootctl_read(b, &st), FSEC_OK);
+	assert_int_equal(st.bootlimit, 1);
+	assert_int_equal(st.bootcount, 0);
+	{
+		unsigned char *buf = NULL;
+		size_t len = 0;
+
+		assert_int_equal(fsec_file_read(env, 4096, &buf, &len), FSEC_OK);
+		assert_non_null(strstr((char *)buf, "bootcmd=run fsec_boot\n"));
+		free(buf);
+	}
+	fsec_bootctl_free(b);
+	free(env);
+}
+
+static void damaged_environment_refused(void **state)
+{
+	const char *bad[] = {"fsec_slot=c\n", "bootcount=-1\n", "bootcount=1x\n", "no equals\n",
+			     "=value\n", "upgrade_available=99999999999\n"};
+	char *env = tu_path(dir, "env");
+	struct fsec_bootctl *b = NULL;
+	struct fsec_boot_state st;
+
+	(void)state;
+	assert_int_equal(fsec_bootctl_open("file", env, &b), FSEC_OK);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		tu_write(env, bad[i], strlen(bad[i]));
+		if (fsec_bootctl_read(b, &st) != FSEC_ERR_PARSE)
+			fail_msg("environment '%s' accepted", bad[i]);
+	}
+	assert_int_equal(fsec_bootctl_trial(b, 'x'), FSEC_ERR_INVAL);
+	fsec_bootctl_free(b);
+	assert_int_equal(fsec_bootctl_open("uboot-typo", env, &b), FSEC_ERR_INVAL);
+	free(env);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(counter_only_goes_up, setup, teardown),
+		cmocka_unit_test_setup_teardown(damaged_counter_fails_closed, setup, teardown),
+		cmocka_unit_test_setup_teardown(trial_boot_falls_back_after_bootlimit, setup, teardown),
+		cmocka_unit_test_setup_teardown(confirmed_trial_stays, setup, teardown),
+		cmocka_unit_test_setup_teardown(damaged_environment_refused, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
