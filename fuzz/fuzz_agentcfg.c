@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* libFuzzer target for the update agent's configuration parser. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err_int.h"
+#include "fleetsec/agentcfg.h"
+#include "fuzz_check.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct fsec_agentcfg cfg;
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	rc = fsec_agentcfg_parse(data, size, &cfg);
+	fuzz_check_detail(rc);
+	/* A parsed configuration is always complete and terminated. */
+	if (rc == FSEC_OK &&
+	    (strncmp(cfg.server, "https://", 8) != 0 || cfg.nfirmware_keys == 0 ||
+	     cfg.nfirmware_keys > FSEC_AGENTCFG_KEYS_MAX || cfg.nrelease_roots == 0 ||
+	     memchr(cfg.state_dir, '\0', sizeof(cfg.state_dir)) == NULL ||
+	     strcmp(cfg.slot_a, cfg.slot_b) == 0))
+		abort();
+	return 0;
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The update agent's configuration: `key = value` lines in the manner of
+ * WireGuard's config files; `#` starts a comment, blank lines are ignored,
+ * and a key given twice is an error except the repeatable ones.
+ *
+ *   server       = https://updates.example:8443     update server (https only)
+ *   manifest_url = /v1/update                        path or URL of the release bundle
+ *   ca           = /etc/fleetsec/ca.pem              CA that signs the server's certificate
+ *   key          = /etc/fleetsec/device.key          device key: path or OpenSSL URI
+ *   cert         = /etc/fleetsec/device.pem          device certificate (mutual TLS)
+ *   firmware_key = /etc/fleetsec/fw.pub              pinned image key (repeatable, up to 4)
+ *   release_root = /etc/fleetsec/release-root.pub    pinned release root (repeatable, up to 4)
+ *   model        = thermostat-v2
+ *   slot_a       = /dev/mmcblk0p2                    block device or file
+ *   slot_b       = /dev/mmcblk0p3
+ *   boot_backend = file                              file, uboot or grub
+ *   boot_env     = /var/lib/fleetsec/bootenv         backend's environment (file backend)
+ *   state_dir    = /var/lib/fleetsec                 journal, sequences, counter
+ *   counter      = file:/var/lib/fleetsec/counter    anti-rollback counter (default in state_dir)
+ *   low_speed_limit = 1024                           bytes/s below which a transfer ...
+ *   low_speed_time  = 30                             ... for this many seconds is abandoned
+ *   chunk_retries   = 3                              fetches of a chunk before giving up
+ */
+#ifndef FLEETSEC_AGENTCFG_H
+#define FLEETSEC_AGENTCFG_H
+
+#include <stddef.h>
+
+#include "fleetsec/common.h"
+
+#define FSEC_AGENTCFG_MAX (64u * 1024u)
+#define FSEC_AGENTCFG_VALUE_MAX 1024
+#define FSEC_AGENTCFG_KEYS_MAX 4
+
+struct fsec_agentcfg {
+	char server[FSEC_AGENTCFG_VALUE_MAX + 1];
+	char manifest_url[FSEC_AGENTCFG_VALUE_MAX + 1];
+	char ca[FSEC_AGENTCFG_VALUE_MAX + 1];
+	char key[FSEC_AGENTCFG_VALUE_MAX + 1];
+	char cert[FSEC_AGENTCFG_VALUE_MAX + 1];
+	size_t nfirmware_keys, nrelease_roots;
+	char firmware_keys[FSEC_AGENTCFG_KEYS_MAX][FSEC_AGENTCFG_VALUE_MAX + 1];
+	char release_roots[FSEC_AGENTCFG_KEYS_MAX][FSEC_AGENTCFG_VALUE_MAX + 1];
+	char model[65];
+	char slot_a[FSEC_AGENTCFG_VALUE_MAX + 1];
+	char slot_b[FSEC_AGENTCFG_VALUE_MAX + 1];
+	char boot_backend[16];
+	char boot_env[FSEC_AGENTCFG_VALUE_MAX + 1];
+	char state_dir[FSEC_AGENTCFG_VALUE_MAX + 1];
+	char counter[FSEC_AGENTCFG_VALUE_MAX + 8];
+	unsigned long low_speed_limit, low_speed_time, chunk_retries;
+};
+
+/*
+ * Parse a configuration of at most FSEC_AGENTCFG_MAX bytes. Required: server,
+ * key, cert, ca, at least one firmware_key and release_root, model, slot_a,
+ * slot_b, boot_backend, state_dir. Defaults: manifest_url "/v1/update",
+ * counter "file:STATE_DIR/counter", boot_env "STATE_DIR/bootenv",
+ * low_speed_limit 1024, low_speed_time 30, chunk_retries 3.
+ * Errors: TOO_LARGE, PARSE (with the line number and the key). Thread-safe.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_agentcfg_parse(const unsigned char *buf, size_t len,
+						    struct fsec_agentcfg *out);
+
+#endif

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fleetsec/agentcfg.h"
+#include "testutil.h"
+
+#define BASE                                                                                  \
+	"# fleetsec-agent\n"                                                                  \
+	"server = https://updates.example:8443\n"                                             \
+	"ca = /etc/fleetsec/ca.pem\n"                                                         \
+	"key = handle:0x81000001   # a TPM key\n"                                              \
+	"cert = /etc/fleetsec/device.pem\n"                                                   \
+	"firmware_key = /etc/fleetsec/fw.pub\n"                                               \
+	"firmware_key = /etc/fleetsec/fw-next.pub\n"                                          \
+	"release_root = /etc/fleetsec/root.pub\n"                                             \
+	"model = thermostat-v2\n"                                                             \
+	"slot_a = /dev/mmcblk0p2\n"                                                           \
+	"slot_b = /dev/mmcblk0p3\n"                                                           \
+	"boot_backend = uboot\n"                                                              \
+	"state_dir = /var/lib/fleetsec\n"
+
+static enum fsec_err parse(const char *text, struct fsec_agentcfg *c)
+{
+	return fsec_agentcfg_parse((const unsigned char *)text, strlen(text), c);
+}
+
+static void parses_and_defaults(void **state)
+{
+	struct fsec_agentcfg c;
+
+	(void)state;
+	assert_int_equal(parse(BASE "\n\n   \nlow_speed_time = 10\r\n", &c), FSEC_OK);
+	assert_string_equal(c.server, "https://updates.example:8443");
+	assert_string_equal(c.key, "handle:0x81000001");
+	assert_int_equal(c.nfirmware_keys, 2);
+	assert_string_equal(c.firmware_keys[1], "/etc/fleetsec/fw-next.pub");
+	assert_int_equal(c.nrelease_roots, 1);
+	assert_string_equal(c.manifest_url, "/v1/update");
+	assert_string_equal(c.counter, "file:/var/lib/fleetsec/counter");
+	assert_string_equal(c.boot_env, "/var/lib/fleetsec/bootenv");
+	assert_int_equal(c.low_speed_time, 10);
+	assert_int_equal(c.low_speed_limit, 1024);
+	assert_int_equal(c.chunk_retries, 3);
+}
+
+static void refusals(void **state)
+{
+	const char *const bad[][2] = {
+		{BASE "model = other\n", "line 14: model given twice"},
+		{BASE "colour = blue\n", "unknown key 'colour'"},
+		{BASE "just words\n", "expected key = value"},
+		{BASE "chunk_retries = many\n", "chunk_retries must be a number"},
+		{BASE "low_speed_time = 99999\n", "low_speed_time must be a number"},
+		{BASE "counter =\n", "has no value"},
+		{"server = https://x\n", "missing ca"},
+		{BASE "firmware_key = a\nfirmware_key = b\nfirmware_key = c\n", "at most 4"},
+	};
+	struct fsec_agentcfg c;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (parse(bad[i][0], &c) != FSEC_ERR_PARSE)
+			fail_msg("accepted: %s", bad[i][1]);
+		if (strstr(fsec_err_detail(), bad[i][1]) == NULL)
+			fail_msg("expected '%s', got '%s'", bad[i][1], fsec_err_detail());
+	}
+}
+
+static void refuses_insecure_or_inconsistent(void **state)
+{
+	struct fsec_agentcfg c;
+	char *text = NULL, *p;
+
+	(void)state;
+	/* Plain http, identical slots, an unknown boot backend, a bad model. */
+	text = strdup(BASE);
+	p = strstr(text, "https");
+	memmove(p + 4, p + 5, strlen(p + 5) + 1);
+	assert_int_equal(parse(text, &c), FSEC_ERR_PARSE);
+	assert_non_null(strstr(fsec_err_detail(), "https://"));
+	free(text);
+	assert_int_equal(parse("slot_b = /dev/mmcblk0p2\n" BASE, &c), FSEC_ERR_PARSE);
+	text = strdup(BASE);
+	strstr(text, "slot_b = /dev/mmcblk0p3")[22] = '2';
+	assert_int_equal(parse(text, &c), FSEC_ERR_PARSE);
+	assert_non_null(strstr(fsec_err_detail(), "must differ"));
+	free(text);
+	text = strdup(BASE);
+	memcpy(strstr(text, "uboot"), "uboo!", 5);
+	assert_int_equal(parse(text, &c), FSEC_ERR_PARSE);
+	free(text);
+	{
+		char big[FSEC_AGENTCFG_MAX + 2];
+
+		memset(big, '#', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		assert_int_equal(parse(big, &c), FSEC_ERR_TOO_LARGE);
+	}
+	assert_int_equal(fsec_agentcfg_parse((const unsigned char *)"a\0b", 3, &c), FSEC_ERR_PARSE);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(parses_and_defaults),
+		cmocka_unit_test(refusals),
+		cmocka_unit_test(refuses_insecure_or_inconsistent),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
