@@ -9,6 +9,8 @@ PACKAGES=(
 	libssl-dev openssl                          # crypto, X.509, TLS; the openssl CLI checks our output
 	libsqlite3-dev sqlite3                      # registry; the CLI inspects it in tests
 	libjansson-dev                              # JSON
+	libcurl4-openssl-dev                        # the device's HTTPS client
+	nginx                                       # a real HTTPS server in the tests
 	libcmocka-dev                               # unit tests
 	jq                                          # tests read the imgtool vectors manifest
 	clang libclang-rt-14-dev                    # libFuzzer targets

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * HTTPS client for the device (libcurl): mutual TLS with the device key
+ * (any key fsec_key_load_private can name, so a TPM key works the same),
+ * TLS 1.2 or later against a pinned CA, low-speed timeouts against stalled
+ * servers, and hard caps on how much a server may send.
+ */
+#ifndef FLEETSEC_FETCH_H
+#define FLEETSEC_FETCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fleetsec/common.h"
+
+struct fsec_fetch;
+
+struct fsec_fetch_opts {
+	const char *ca;               /* CA file that must have signed the server (required) */
+	const char *cert;             /* client certificate (PEM); NULL: no client auth */
+	const char *key;              /* client key: path or OpenSSL URI */
+	long low_speed_limit;         /* bytes/s; 0 = 1024 */
+	long low_speed_time;          /* seconds below the limit before giving up; 0 = 30 */
+	long connect_timeout;         /* seconds; 0 = 15 */
+};
+
+/* Set up a client. The key is loaded once, here. Errors: NOTFOUND (key,
+ * cert), CRYPTO, NET (libcurl), NOMEM. */
+FSEC_API FSEC_WUR enum fsec_err fsec_fetch_new(const struct fsec_fetch_opts *o,
+					       struct fsec_fetch **out);
+
+/* NULL is a no-op. */
+FSEC_API void fsec_fetch_free(struct fsec_fetch *f);
+
+/*
+ * GET url into a new buffer (freed with free()), refusing bodies over max
+ * bytes as they arrive. Only 200 is success.
+ * Errors: NET (connection, TLS, timeout, HTTP status, with the reason),
+ * TOO_LARGE, NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fetch_get(struct fsec_fetch *f, const char *url, size_t max,
+					       unsigned char **buf, size_t *len);
+
+/*
+ * GET bytes [off, off + len) of url with an HTTP Range request and hand
+ * them to sink in order. The server must answer 206 with exactly that
+ * range; a server that sends more is cut off (endless-data attack), one
+ * that sends less is an error. sink returns FSEC_OK to go on.
+ * Errors: NET, TOO_LARGE (more than asked), whatever sink returns.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fetch_range(struct fsec_fetch *f, const char *url,
+						 uint64_t off, uint64_t len,
+						 enum fsec_err (*sink)(const unsigned char *p, size_t n,
+								       void *ctx),
+						 void *ctx);
+
+#endif
