@@ -161,6 +161,9 @@ FSEC_API FSEC_WUR enum fsec_err fsec_fw_inspect(const char *path, struct fsec_fw
 FSEC_API FSEC_WUR enum fsec_err fsec_fw_verify(const char *path, EVP_PKEY *pub,
 					       struct fsec_fw_info *out);
 
+/* fsec_fw_inspect on the first len bytes of an open descriptor (a slot). */
+FSEC_API FSEC_WUR enum fsec_err fsec_fw_inspect_fd(int fd, uint64_t len, struct fsec_fw_info *out);
+
 /* fsec_fw_verify on an image in memory (tests, fuzzing, small images). */
 FSEC_API FSEC_WUR enum fsec_err fsec_fw_verify_mem(const unsigned char *buf, size_t len,
 						   EVP_PKEY *pub, struct fsec_fw_info *out);

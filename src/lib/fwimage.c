@@ -754,6 +754,18 @@ FSEC_API enum fsec_err fsec_fw_verify_mem(const unsigned char *buf, size_t len, 
 	return verify_src(&s, pub, out);
 }
 
+FSEC_API enum fsec_err fsec_fw_inspect_fd(int fd, uint64_t len, struct fsec_fw_info *out)
+{
+	unsigned char hdr[FSEC_FW_HDR_LEN], *areas = NULL;
+	struct src s = {.fd = fd, .mem = NULL, .size = len};
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	rc = parse(&s, out, hdr, &areas);
+	free(areas);
+	return rc;
+}
+
 FSEC_API enum fsec_err fsec_fw_inspect(const char *path, struct fsec_fw_info *out)
 {
 	unsigned char hdr[FSEC_FW_HDR_LEN], *areas = NULL;

@@ -18,7 +18,7 @@ expect() {
 	local want=$1 got=0
 	shift
 	"$@" >"$T/out" 2>"$T/err" || got=$?
-	[ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want; stderr: $(cat "$T/err")"
+	[ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want; stderr: $(cat "$T/err"); stdout: $(head -c 300 "$T/out")"
 	ok
 }
 

@@ -5,6 +5,7 @@
 # $T/www. Locations: /            static files, Range supported
 #                    /norange/    the same files, Range ignored (max_ranges 0)
 #                    /slow/       the same files at 1 byte/s (a stalled server)
+#                    /throttle/   the same files at 256 KiB/s
 #                    /open/       no client certificate needed
 nginx_start() { # CA_PEM CA_KEY CLIENT_CA_BUNDLE: server cert signer, and what clients chain to
 	local ca=$1 cakey=$2 ca_bundle=$3
@@ -25,7 +26,8 @@ pid $T/nginx/nginx.pid;
 error_log $T/nginx/error.log warn;
 events { worker_connections 64; }
 http {
-	access_log off;
+	log_format ranges '\$uri \$http_range \$status \$body_bytes_sent';
+	access_log $T/nginx/access.log ranges;
 	client_body_temp_path $T/nginx/tmp; proxy_temp_path $T/nginx/tmp;
 	fastcgi_temp_path $T/nginx/tmp; uwsgi_temp_path $T/nginx/tmp; scgi_temp_path $T/nginx/tmp;
 	server {
@@ -43,6 +45,8 @@ http {
 		location /slow/ { if (\$ssl_client_verify != SUCCESS) { return 403; }
 			alias $T/www/; limit_rate 1; }
 		location /open/ { alias $T/www/; }
+		location /throttle/ { if (\$ssl_client_verify != SUCCESS) { return 403; }
+			alias $T/www/; limit_rate 256k; }
 	}
 }
 CONF

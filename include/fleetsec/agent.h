@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The device update agent: check for a release, download it into the
+ * inactive slot (resumably, chunk by verified chunk), verify the whole slot
+ * as an MCUboot image, start a trial boot, and confirm it after reboot.
+ *
+ * State in state_dir, every file replaced atomically:
+ *   sequences   the last accepted delegation and manifest sequence numbers
+ *   journal     the download in progress: release hash, slot, chunks done
+ * The anti-rollback counter and the boot environment live where the
+ * configuration says.
+ */
+#ifndef FLEETSEC_AGENT_H
+#define FLEETSEC_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fleetsec/agentcfg.h"
+#include "fleetsec/common.h"
+#include "fleetsec/fwimage.h"
+
+struct fsec_agent;
+
+struct fsec_agent_status {
+	char active_slot;                 /* 'a' or 'b', as the boot environment says */
+	bool trial;                       /* a trial boot is pending confirmation */
+	bool active_valid;                /* the active slot holds a valid signed image */
+	struct fsec_fw_version active_version;
+	uint32_t active_security_counter;
+	uint32_t counter;                 /* stored anti-rollback counter */
+	uint64_t last_sequence, last_delegation;
+	bool downloading;                 /* a journal exists */
+	uint64_t download_done;           /* bytes verified and written so far */
+};
+
+struct fsec_agent_check {
+	bool applies;                     /* newer version, counter not below ours */
+	char reason[160];                 /* why it does or does not apply */
+	struct fsec_fw_version version;
+	uint32_t security_counter;
+	uint64_t size;
+	uint64_t sequence, delegation;
+};
+
+/* Progress callback for update: bytes done of total. */
+typedef void (*fsec_agent_progress_cb)(uint64_t done, uint64_t total, void *ctx);
+
+/* Set up from a parsed configuration: loads the pinned keys and the TLS
+ * client. Errors: NOTFOUND (keys), INVAL, NET, NOMEM. */
+FSEC_API FSEC_WUR enum fsec_err fsec_agent_new(const struct fsec_agentcfg *cfg,
+					       struct fsec_agent **out);
+
+/* NULL is a no-op. */
+FSEC_API void fsec_agent_free(struct fsec_agent *a);
+
+/*
+ * Fetch and verify the release bundle (fsec_release_verify with the stored
+ * sequences), record its sequences, and say whether it applies: its version
+ * must be newer than the active slot's and its security counter not below
+ * the stored counter. Errors: NET, VERIFY (the bundle's reason), PARSE, IO.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_agent_check(struct fsec_agent *a,
+						 struct fsec_agent_check *out);
+
+/*
+ * Check, then download the release into the inactive slot with Range
+ * requests, each chunk checked against the manifest before it is written
+ * and recorded in the journal (so a restart re-fetches at most one chunk),
+ * then verify the whole slot against the pinned firmware keys, and start a
+ * trial boot of it. *started says whether an update was installed; chk
+ * (may be NULL) receives the check, whose reason says why not.
+ * Errors: as check, plus VERIFY (a chunk failed chunk_retries times, or the
+ * slot does not verify), IO.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_agent_update(struct fsec_agent *a, fsec_agent_progress_cb cb,
+						  void *ctx, struct fsec_agent_check *chk,
+						  bool *started);
+
+/*
+ * After a reboot into a trial slot that passed its health check: verify the
+ * slot again, raise the anti-rollback counter to its security counter, and
+ * make the slot permanent. Errors: INVAL (no trial pending), VERIFY, IO.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_agent_confirm(struct fsec_agent *a);
+
+/* Describe the device's update state. Errors: IO, PARSE. */
+FSEC_API FSEC_WUR enum fsec_err fsec_agent_status(struct fsec_agent *a,
+						  struct fsec_agent_status *out);
+
+#endif

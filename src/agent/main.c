@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * fleetsec-agent: the device side of signed updates. Parses arguments,
+ * calls libfleetsec, prints. Exit status: 0 success, 1 refused or failed,
+ * 2 usage.
+ */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fleetsec/agent.h"
+#include "fleetsec/agentcfg.h"
+#include "fleetsec/fileio.h"
+
+#define DEFAULT_CONFIG "/etc/fleetsec/agent.conf"
+
+static const char usage_text[] =
+	"usage: fleetsec-agent [-c CONFIG] <command> [--json]\n\n"
+	"commands:\n"
+	"  check     fetch and verify the release manifest; say whether an update applies\n"
+	"  update    download the update into the inactive slot (resumable), verify it,\n"
+	"            and request a trial boot\n"
+	"  confirm   after a healthy reboot: make the trial slot permanent and raise the\n"
+	"            anti-rollback counter\n"
+	"  status    active slot, pending trial, versions, counter, download progress\n\n"
+	"  -c, --config FILE   configuration (default " DEFAULT_CONFIG ")\n"
+	"  --json              machine-readable output\n";
+
+static int fail(const char *what, enum fsec_err rc)
+{
+	const char *why = fsec_err_detail();
+
+	fprintf(stderr, "fleetsec-agent: %s: %s\n", what, why[0] != '\0' ? why : fsec_strerror(rc));
+	return 1;
+}
+
+static void progress(uint64_t done, uint64_t total, void *ctx)
+{
+	bool *tty = ctx;
+
+	if (*tty)
+		fprintf(stderr, "\rdownloading: %llu / %llu bytes (%llu%%)", (unsigned long long)done,
+			(unsigned long long)total,
+			total != 0 ? (unsigned long long)(done * 100 / total) : 100ULL);
+	if (*tty && done == total)
+		fputc('\n', stderr);
+}
+
+static void print_check(const struct fsec_agent_check *c, bool json)
+{
+	char v[32];
+
+	fsec_fw_version_str(&c->version, v, sizeof(v));
+	if (json)
+		printf("{\"applies\": %s, \"reason\": \"%s\", \"version\": \"%s\", "
+		       "\"security_counter\": %u, \"size\": %llu, \"sequence\": %llu, "
+		       "\"delegation_sequence\": %llu}\n",
+		       c->applies ? "true" : "false", c->reason, v, c->security_counter,
+		       (unsigned long long)c->size, (unsigned long long)c->sequence,
+		       (unsigned long long)c->delegation);
+	else
+		printf("%s\n", c->reason);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"json", no_argument, NULL, 'J'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *config = DEFAULT_CONFIG, *cmd;
+	struct fsec_agentcfg cfg;
+	struct fsec_agent *a = NULL;
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	bool json = false, tty = isatty(STDERR_FILENO);
+	enum fsec_err rc;
+	int opt, status = 1;
+
+	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': config = optarg; break;
+		case 'J': json = true; break;
+		case 'h': fputs(usage_text, stdout); return 0;
+		default: fputs(usage_text, stderr); return 2;
+		}
+	}
+	if (optind + 1 != argc) {
+		fputs(usage_text, stderr);
+		return 2;
+	}
+	cmd = argv[optind];
+	if (strcmp(cmd, "check") != 0 && strcmp(cmd, "update") != 0 &&
+	    strcmp(cmd, "confirm") != 0 && strcmp(cmd, "status") != 0) {
+		fprintf(stderr, "fleetsec-agent: unknown command '%s' (see --help)\n", cmd);
+		return 2;
+	}
+	rc = fsec_file_read(config, FSEC_AGENTCFG_MAX, &buf, &len);
+	if (rc == FSEC_OK)
+		rc = fsec_agentcfg_parse(buf, len, &cfg);
+	free(buf);
+	if (rc != FSEC_OK)
+		return fail(config, rc);
+	if ((rc = fsec_agent_new(&cfg, &a)) != FSEC_OK)
+		return fail(config, rc);
+
+	if (strcmp(cmd, "check") == 0) {
+		struct fsec_agent_check c;
+
+		if ((rc = fsec_agent_check(a, &c)) != FSEC_OK)
+			goto failed;
+		print_check(&c, json);
+	} else if (strcmp(cmd, "update") == 0) {
+		struct fsec_agent_check c = {0};
+		bool started = false;
+
+		if ((rc = fsec_agent_update(a, progress, &tty, &c, &started)) != FSEC_OK)
+			goto failed;
+		if (json)
+			printf("{\"installed\": %s, \"reason\": \"%s\"}\n", started ? "true" : "false",
+			       c.reason);
+		else if (started)
+			printf("installed into the inactive slot; reboot to try it, then run "
+			       "'fleetsec-agent confirm'\n");
+		else
+			printf("%s\n", c.reason);
+	} else if (strcmp(cmd, "confirm") == 0) {
+		if ((rc = fsec_agent_confirm(a)) != FSEC_OK)
+			goto failed;
+		if (json)
+			puts("{\"confirmed\": true}");
+		else
+			puts("confirmed: the running slot is now permanent");
+	} else {
+		struct fsec_agent_status s;
+		char v[32];
+
+		if ((rc = fsec_agent_status(a, &s)) != FSEC_OK)
+			goto failed;
+		fsec_fw_version_str(&s.active_version, v, sizeof(v));
+		if (json)
+			printf("{\"active_slot\": \"%c\", \"trial\": %s, \"active_valid\": %s, "
+			       "\"version\": \"%s\", \"security_counter\": %u, \"counter\": %u, "
+			       "\"last_sequence\": %llu, \"last_delegation\": %llu, "
+			       "\"downloading\": %s, \"download_done\": %llu}\n",
+			       s.active_slot, s.trial ? "true" : "false",
+			       s.active_valid ? "true" : "false", v, s.active_security_counter, s.counter,
+			       (unsigned long long)s.last_sequence, (unsigned long long)s.last_delegation,
+			       s.downloading ? "true" : "false", (unsigned long long)s.download_done);
+		else
+			printf("active slot   %c%s\nimage         %s\ncounter       %u\n"
+			       "sequence      %llu (delegation %llu)\ndownload      %s\n",
+			       s.active_slot, s.trial ? " (trial boot, not confirmed)" : "",
+			       s.active_valid ? v : "no valid image", s.counter,
+			       (unsigned long long)s.last_sequence, (unsigned long long)s.last_delegation,
+			       s.downloading ? "in progress" : "none");
+	}
+	status = 0;
+	goto out;
+failed:
+	status = fail(cmd, rc);
+out:
+	fsec_agent_free(a);
+	return status;
+}

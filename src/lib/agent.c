@@ -1,0 +1,657 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The update agent (agent.h). Ordering is what makes it power-fail safe:
+ * a chunk is verified, written and fdatasync'd before the journal says it
+ * is there; the whole slot is verified before the trial boot is requested;
+ * and the counter is raised only at confirmation, after the new image has
+ * booted.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "err_int.h"
+#include "fleetsec/agent.h"
+#include "fleetsec/bootctl.h"
+#include "fleetsec/counter.h"
+#include "fleetsec/fetch.h"
+#include "fleetsec/fileio.h"
+#include "fleetsec/key.h"
+#include "fleetsec/release.h"
+
+#define STATE_FILE_MAX 512
+
+struct fsec_agent {
+	struct fsec_agentcfg cfg;
+	struct fsec_fetch *fetch;
+	struct fsec_counter *counter;
+	struct fsec_bootctl *boot;
+	EVP_PKEY *fw_keys[FSEC_AGENTCFG_KEYS_MAX];
+	EVP_PKEY *roots[FSEC_AGENTCFG_KEYS_MAX];
+	size_t nfw, nroots;
+};
+
+/* The last release installed: its sequences and image hash. */
+struct seen {
+	uint64_t delegation, sequence;
+	char sha256[65];
+};
+
+struct journal {
+	char sha256[65];
+	char slot;
+	uint32_t chunk_size;
+	uint64_t chunks_done;
+};
+
+FSEC_API void fsec_agent_free(struct fsec_agent *a)
+{
+	if (a == NULL)
+		return;
+	fsec_fetch_free(a->fetch);
+	fsec_counter_free(a->counter);
+	fsec_bootctl_free(a->boot);
+	for (size_t i = 0; i < a->nfw; i++)
+		EVP_PKEY_free(a->fw_keys[i]);
+	for (size_t i = 0; i < a->nroots; i++)
+		EVP_PKEY_free(a->roots[i]);
+	free(a);
+}
+
+FSEC_API enum fsec_err fsec_agent_new(const struct fsec_agentcfg *cfg, struct fsec_agent **out)
+{
+	struct fsec_fetch_opts fo = {.ca = cfg->ca, .cert = cfg->cert, .key = cfg->key,
+				     .low_speed_limit = (long)cfg->low_speed_limit,
+				     .low_speed_time = (long)cfg->low_speed_time};
+	struct fsec_agent *a = calloc(1, sizeof(*a));
+	enum fsec_err rc;
+
+	if (a == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	a->cfg = *cfg;
+	for (; a->nfw < cfg->nfirmware_keys; a->nfw++)
+		if ((rc = fsec_key_load_public(cfg->firmware_keys[a->nfw], &a->fw_keys[a->nfw])) !=
+		    FSEC_OK)
+			goto fail;
+	for (; a->nroots < cfg->nrelease_roots; a->nroots++)
+		if ((rc = fsec_key_load_public(cfg->release_roots[a->nroots],
+					       &a->roots[a->nroots])) != FSEC_OK)
+			goto fail;
+	if ((rc = fsec_fetch_new(&fo, &a->fetch)) != FSEC_OK ||
+	    (rc = fsec_counter_open(cfg->counter, &a->counter)) != FSEC_OK ||
+	    (rc = fsec_bootctl_open(cfg->boot_backend, cfg->boot_env, &a->boot)) != FSEC_OK)
+		goto fail;
+	*out = a;
+	return FSEC_OK;
+fail:
+	fsec_agent_free(a);
+	return rc;
+}
+
+/* ---- small state files ---- */
+
+static enum fsec_err state_path(const struct fsec_agent *a, const char *name, char *buf,
+				size_t cap)
+{
+	if ((size_t)snprintf(buf, cap, "%s/%s", a->cfg.state_dir, name) >= cap)
+		return fsec_seterr(FSEC_ERR_INVAL, "state_dir is too long");
+	return FSEC_OK;
+}
+
+/* Read a one-line state file; *missing when it does not exist. */
+static enum fsec_err read_state(const struct fsec_agent *a, const char *name, char *line,
+				size_t cap, bool *missing)
+{
+	char path[FSEC_AGENTCFG_VALUE_MAX + 32];
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	enum fsec_err rc;
+
+	*missing = false;
+	if ((rc = state_path(a, name, path, sizeof(path))) != FSEC_OK)
+		return rc;
+	if (access(path, F_OK) != 0 && errno == ENOENT) {
+		*missing = true;
+		return FSEC_OK;
+	}
+	if ((rc = fsec_file_read(path, cap - 1, &buf, &len)) != FSEC_OK)
+		return fsec_seterr(rc, "%s: %s", path, fsec_err_detail());
+	memcpy(line, buf, len + 1);
+	free(buf);
+	return FSEC_OK;
+}
+
+static enum fsec_err write_state(const struct fsec_agent *a, const char *name, const char *line)
+{
+	char path[FSEC_AGENTCFG_VALUE_MAX + 32];
+	enum fsec_err rc = state_path(a, name, path, sizeof(path));
+
+	return rc != FSEC_OK ? rc : fsec_file_write_atomic(path, line, strlen(line), 0600, 0);
+}
+
+static enum fsec_err load_seen(const struct fsec_agent *a, struct seen *s)
+{
+	char line[STATE_FILE_MAX];
+	unsigned long long d, q;
+	bool missing;
+	enum fsec_err rc = read_state(a, "sequences", line, sizeof(line), &missing);
+
+	memset(s, 0, sizeof(*s));
+	if (rc != FSEC_OK || missing)
+		return rc;
+	if (sscanf(line, "fleetsec-sequences 1 %20llu %20llu %64[0-9a-f]\n", &d, &q, s->sha256) != 3 ||
+	    strlen(s->sha256) != 64)
+		return fsec_seterr(FSEC_ERR_PARSE, "%s/sequences is damaged", a->cfg.state_dir);
+	s->delegation = d;
+	s->sequence = q;
+	return FSEC_OK;
+}
+
+static enum fsec_err store_seen(const struct fsec_agent *a, const struct seen *s)
+{
+	char line[STATE_FILE_MAX];
+
+	snprintf(line, sizeof(line), "fleetsec-sequences 1 %llu %llu %s\n",
+		 (unsigned long long)s->delegation, (unsigned long long)s->sequence, s->sha256);
+	return write_state(a, "sequences", line);
+}
+
+static enum fsec_err load_journal(const struct fsec_agent *a, struct journal *j, bool *missing)
+{
+	char line[STATE_FILE_MAX], slot[2];
+	unsigned long cs;
+	unsigned long long done;
+	enum fsec_err rc = read_state(a, "journal", line, sizeof(line), missing);
+
+	memset(j, 0, sizeof(*j));
+	if (rc != FSEC_OK || *missing)
+		return rc;
+	/* A damaged journal only costs a fresh download: start over. */
+	if (sscanf(line, "fleetsec-journal 1 %64[0-9a-f] %1[ab] %10lu %20llu\n", j->sha256, slot, &cs,
+		   &done) != 4 ||
+	    strlen(j->sha256) != 64 || cs == 0 || cs > FSEC_RELEASE_CHUNK_MAX) {
+		*missing = true;
+		return FSEC_OK;
+	}
+	j->slot = slot[0];
+	j->chunk_size = (uint32_t)cs;
+	j->chunks_done = done;
+	return FSEC_OK;
+}
+
+static enum fsec_err store_journal(const struct fsec_agent *a, const struct journal *j)
+{
+	char line[STATE_FILE_MAX];
+
+	snprintf(line, sizeof(line), "fleetsec-journal 1 %s %c %u %llu\n", j->sha256, j->slot,
+		 j->chunk_size, (unsigned long long)j->chunks_done);
+	return write_state(a, "journal", line);
+}
+
+static void drop_journal(const struct fsec_agent *a)
+{
+	char path[FSEC_AGENTCFG_VALUE_MAX + 32];
+
+	if (state_path(a, "journal", path, sizeof(path)) == FSEC_OK && unlink(path) == 0 &&
+	    fsec_dir_sync_parent(path) != FSEC_OK)
+		fsec_clearerr();
+}
+
+/* Only one agent may change the device at a time: a second update or
+ * confirm would interleave journal and slot writes. The lock dies with the
+ * process, so a crash never leaves it held. */
+static enum fsec_err lock_state(const struct fsec_agent *a, int *fd_out)
+{
+	char path[FSEC_AGENTCFG_VALUE_MAX + 32];
+	enum fsec_err rc = state_path(a, "lock", path, sizeof(path));
+	int fd;
+
+	if (rc != FSEC_OK)
+		return rc;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return fsec_seterr(FSEC_ERR_IO, "%s: %s", path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		close(fd);
+		return fsec_seterr(FSEC_ERR_BUSY, "another fleetsec-agent is updating this device");
+	}
+	*fd_out = fd;
+	return FSEC_OK;
+}
+
+/* ---- slots ---- */
+
+static const char *slot_path(const struct fsec_agent *a, char slot)
+{
+	return slot == 'b' ? a->cfg.slot_b : a->cfg.slot_a;
+}
+
+/* Open a slot (a file or a block device) and learn its size. */
+static enum fsec_err open_slot(const char *path, int flags, int *fd, uint64_t *size)
+{
+	struct stat st;
+	int f = open(path, flags | O_CLOEXEC | O_NOCTTY);
+
+	if (f < 0)
+		return fsec_seterr(FSEC_ERR_IO, "slot %s: cannot open: %s", path, strerror(errno));
+	if (fstat(f, &st) != 0)
+		goto bad;
+	if (S_ISREG(st.st_mode)) {
+		*size = (uint64_t)st.st_size;
+	} else if (S_ISBLK(st.st_mode)) {
+		if (ioctl(f, BLKGETSIZE64, size) != 0)
+			goto bad;
+	} else {
+		close(f);
+		return fsec_seterr(FSEC_ERR_IO, "slot %s: not a file or block device", path);
+	}
+	*fd = f;
+	return FSEC_OK;
+bad:
+	close(f);
+	return fsec_seterr(FSEC_ERR_IO, "slot %s: %s", path, strerror(errno));
+}
+
+/* Verify the image in a slot against the pinned firmware keys. len 0: the
+ * image's own length (whatever follows it in the slot is not ours). */
+static enum fsec_err verify_slot(struct fsec_agent *a, char slot, uint64_t len,
+				 struct fsec_fw_info *info)
+{
+	const char *path = slot_path(a, slot);
+	enum fsec_err rc = FSEC_ERR_VERIFY;
+	uint64_t size = 0;
+	int fd = -1;
+
+	if ((rc = open_slot(path, O_RDONLY, &fd, &size)) != FSEC_OK)
+		return rc;
+	if (len == 0) {
+		if ((rc = fsec_fw_inspect_fd(fd, size, info)) != FSEC_OK)
+			goto out;
+		len = info->tlv_end;
+	} else if (len > size) {
+		rc = fsec_seterr(FSEC_ERR_VERIFY, "slot %s is smaller than the image", path);
+		goto out;
+	}
+	for (size_t i = 0; i < a->nfw; i++) {
+		rc = fsec_fw_verify_fd(fd, len, a->fw_keys[i], info);
+		/* Only "wrong key" sends us to the next pinned key. */
+		if (rc != FSEC_ERR_VERIFY || strncmp(fsec_err_detail(), "wrong key", 9) != 0)
+			break;
+	}
+	if (rc != FSEC_OK)
+		rc = fsec_seterr(rc, "slot %s: %s", path, fsec_err_detail());
+out:
+	close(fd);
+	return rc;
+}
+
+/* ---- check ---- */
+
+static enum fsec_err bundle_url(const struct fsec_agent *a, const char *target, char *buf,
+				size_t cap)
+{
+	int n = target[0] == '/' ? snprintf(buf, cap, "%s%s", a->cfg.server, target)
+				 : snprintf(buf, cap, "%s", target);
+
+	if (n < 0 || (size_t)n >= cap)
+		return fsec_seterr(FSEC_ERR_INVAL, "URL too long");
+	if (strncmp(buf, "https://", 8) != 0)
+		return fsec_seterr(FSEC_ERR_INVAL, "refusing a non-https URL");
+	return FSEC_OK;
+}
+
+struct checked {
+	struct fsec_release *rel;
+	struct seen now;         /* what to record once installed */
+	bool installed_already;
+};
+
+/* Fetch and verify the bundle. The stored manifest sequence may be met
+ * again (a resumed download fetches the same bundle), but then it must be
+ * the very release installed or in progress: one sequence, one release. */
+static enum fsec_err fetch_release(struct fsec_agent *a, struct checked *c)
+{
+	struct fsec_release_policy pol = {.roots = a->roots, .nroots = a->nroots,
+					  .model = a->cfg.model};
+	const struct fsec_release_entry *e;
+	struct seen seen;
+	unsigned char *buf = NULL;
+	char url[FSEC_AGENTCFG_VALUE_MAX * 2 + 8];
+	size_t len = 0;
+	enum fsec_err rc;
+
+	memset(c, 0, sizeof(*c));
+	if ((rc = load_seen(a, &seen)) != FSEC_OK ||
+	    (rc = bundle_url(a, a->cfg.manifest_url, url, sizeof(url))) != FSEC_OK ||
+	    (rc = fsec_fetch_get(a->fetch, url, FSEC_RELEASE_MAX, &buf, &len)) != FSEC_OK)
+		goto out;
+	pol.last_delegation = seen.delegation;
+	pol.last_sequence = seen.sequence > 0 ? seen.sequence - 1 : 0;
+	if ((rc = fsec_release_verify(buf, len, &pol, &c->rel)) != FSEC_OK)
+		goto out;
+	e = fsec_release_entry(c->rel);
+	c->now.delegation = fsec_release_delegation_sequence(c->rel);
+	c->now.sequence = fsec_release_sequence(c->rel);
+	fsec_hex(e->sha256, 32, c->now.sha256);
+	if (c->now.delegation == seen.delegation && c->now.sequence == seen.sequence &&
+	    seen.sequence != 0) {
+		if (strcmp(c->now.sha256, seen.sha256) != 0) {
+			rc = fsec_seterr(FSEC_ERR_VERIFY, "sequence: manifest %llu was already "
+							  "accepted for another image",
+					 (unsigned long long)seen.sequence);
+			goto out;
+		}
+		c->installed_already = true;
+	}
+out:
+	if (rc != FSEC_OK) {
+		fsec_release_free(c->rel);
+		c->rel = NULL;
+	}
+	free(buf);
+	return rc;
+}
+
+static enum fsec_err decide(struct fsec_agent *a, const struct checked *c,
+			    struct fsec_agent_check *out)
+{
+	const struct fsec_release_entry *e = fsec_release_entry(c->rel);
+	struct fsec_boot_state bs;
+	struct fsec_fw_info cur;
+	uint32_t counter = 0;
+	char v1[32], v2[32];
+	bool cur_valid;
+	enum fsec_err rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = fsec_bootctl_read(a->boot, &bs)) != FSEC_OK ||
+	    (rc = fsec_counter_read(a->counter, &counter)) != FSEC_OK)
+		return rc;
+	cur_valid = verify_slot(a, bs.slot, 0, &cur) == FSEC_OK;
+	fsec_clearerr();
+	out->version = e->version;
+	out->security_counter = e->security_counter;
+	out->size = e->size;
+	out->sequence = c->now.sequence;
+	out->delegation = c->now.delegation;
+	fsec_fw_version_str(&e->version, v1, sizeof(v1));
+	if (cur_valid)
+		fsec_fw_version_str(&cur.version, v2, sizeof(v2));
+	if (e->security_counter < counter)
+		snprintf(out->reason, sizeof(out->reason),
+			 "rollback refused: security counter %u is below the device's %u",
+			 e->security_counter, counter);
+	else if (cur_valid && fsec_fw_version_cmp(&e->version, &cur.version) <= 0)
+		snprintf(out->reason, sizeof(out->reason),
+			 "no update: release %s is not newer than the running %s", v1, v2);
+	else if (bs.upgrade_available)
+		snprintf(out->reason, sizeof(out->reason),
+			 "a trial boot is pending: confirm it or let it fall back first");
+	else if (c->installed_already)
+		/* Installed before, yet not running: its trial boot failed and the
+		 * bootloader fell back. Retrying it would only loop. */
+		snprintf(out->reason, sizeof(out->reason),
+			 "no update: release %s failed its trial boot; waiting for a newer one", v1);
+	else {
+		out->applies = true;
+		snprintf(out->reason, sizeof(out->reason), "update %s -> %s available", cur_valid ? v2 : "none",
+			 v1);
+	}
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_agent_check(struct fsec_agent *a, struct fsec_agent_check *out)
+{
+	struct checked c;
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	if ((rc = fetch_release(a, &c)) != FSEC_OK)
+		return rc;
+	rc = decide(a, &c, out);
+	fsec_release_free(c.rel);
+	return rc;
+}
+
+/* ---- update ---- */
+
+struct chunk_buf {
+	unsigned char *p;
+	size_t len, cap;
+};
+
+static enum fsec_err chunk_sink(const unsigned char *p, size_t n, void *ctx)
+{
+	struct chunk_buf *b = ctx;
+
+	/* fsec_fetch_range never delivers more than asked, which is cap. */
+	if (n > b->cap - b->len)
+		return fsec_seterr(FSEC_ERR_TOO_LARGE, "chunk overflow");
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+	return FSEC_OK;
+}
+
+static enum fsec_err pwrite_all(int fd, const unsigned char *p, size_t n, uint64_t off)
+{
+	while (n > 0) {
+		ssize_t w = pwrite(fd, p, n, (off_t)off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return fsec_seterr(FSEC_ERR_IO, "slot write failed: %s", strerror(errno));
+		p += w;
+		n -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	return FSEC_OK;
+}
+
+/* Download chunks [j->chunks_done, nchunks) of e into fd. */
+static enum fsec_err download(struct fsec_agent *a, const struct fsec_release_entry *e, int fd,
+			      struct journal *j, fsec_agent_progress_cb cb, void *ctx)
+{
+	struct chunk_buf b = {.p = malloc(e->chunk_size), .cap = e->chunk_size};
+	char url[FSEC_AGENTCFG_VALUE_MAX + FSEC_RELEASE_URL_MAX + 8];
+	enum fsec_err rc = FSEC_OK;
+
+	if (b.p == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	if ((rc = bundle_url(a, e->urls[0], url, sizeof(url))) != FSEC_OK)
+		goto out;
+	for (uint64_t i = j->chunks_done; i < e->nchunks; i++) {
+		uint64_t off = i * e->chunk_size;
+		size_t n = (size_t)(e->size - off < e->chunk_size ? e->size - off : e->chunk_size);
+		unsigned char md[32];
+		unsigned long tries = 0;
+
+		for (;;) {
+			b.len = 0;
+			rc = fsec_fetch_range(a->fetch, url, off, n, chunk_sink, &b);
+			if (rc == FSEC_OK && !EVP_Digest(b.p, b.len, md, NULL, EVP_sha256(), NULL))
+				rc = fsec_seterr(FSEC_ERR_CRYPTO, "SHA-256 failed");
+			if (rc == FSEC_OK && CRYPTO_memcmp(md, e->chunks[i], 32) != 0)
+				rc = fsec_seterr(FSEC_ERR_VERIFY, "chunk %llu of %zu fails its hash",
+						 (unsigned long long)i, e->nchunks);
+			/* Hash failures are re-fetched; a wrong-size or hostile
+			 * response is not retried. */
+			if (rc != FSEC_ERR_VERIFY || ++tries > a->cfg.chunk_retries)
+				break;
+		}
+		if (rc != FSEC_OK) {
+			if (rc == FSEC_ERR_VERIFY)
+				rc = fsec_seterr(rc, "%s (after %lu tries)", fsec_err_detail(), tries);
+			goto out;
+		}
+		/* Data on disk before the journal says so. */
+		if ((rc = pwrite_all(fd, b.p, b.len, off)) != FSEC_OK)
+			goto out;
+		if (fdatasync(fd) != 0) {
+			rc = fsec_seterr(FSEC_ERR_IO, "slot sync failed: %s", strerror(errno));
+			goto out;
+		}
+		j->chunks_done = i + 1;
+		if ((rc = store_journal(a, j)) != FSEC_OK)
+			goto out;
+		if (cb != NULL)
+			cb(off + n, e->size, ctx);
+	}
+out:
+	free(b.p);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_agent_update(struct fsec_agent *a, fsec_agent_progress_cb cb,
+					 void *ctx, struct fsec_agent_check *chk_out, bool *started)
+{
+	struct fsec_agent_check chk;
+	const struct fsec_release_entry *e;
+	struct fsec_boot_state bs;
+	struct fsec_fw_info info;
+	struct journal j;
+	struct checked c;
+	bool missing = true;
+	uint64_t slot_size = 0;
+	enum fsec_err rc;
+	char target;
+	int fd = -1, lock = -1;
+
+	fsec_clearerr();
+	*started = false;
+	if ((rc = lock_state(a, &lock)) != FSEC_OK)
+		return rc;
+	if ((rc = fetch_release(a, &c)) != FSEC_OK) {
+		close(lock);
+		return rc;
+	}
+	if ((rc = decide(a, &c, &chk)) != FSEC_OK)
+		goto out;
+	if (chk_out != NULL)
+		*chk_out = chk;
+	if (!chk.applies) {
+		/* Nothing to do; a journal left by an install that completed
+		 * (or a release since withdrawn) has nothing to resume. */
+		drop_journal(a);
+		goto out;
+	}
+	e = fsec_release_entry(c.rel);
+	if ((rc = fsec_bootctl_read(a->boot, &bs)) != FSEC_OK)
+		goto out;
+	target = bs.slot == 'a' ? 'b' : 'a';
+	if ((rc = load_journal(a, &j, &missing)) != FSEC_OK)
+		goto out;
+	if (missing || strcmp(j.sha256, c.now.sha256) != 0 || j.slot != target ||
+	    j.chunk_size != e->chunk_size || j.chunks_done > e->nchunks) {
+		memset(&j, 0, sizeof(j));
+		memcpy(j.sha256, c.now.sha256, sizeof(j.sha256));
+		j.slot = target;
+		j.chunk_size = e->chunk_size;
+		if ((rc = store_journal(a, &j)) != FSEC_OK)
+			goto out;
+	}
+	if ((rc = open_slot(slot_path(a, target), O_RDWR, &fd, &slot_size)) != FSEC_OK)
+		goto out;
+	if ((rc = download(a, e, fd, &j, cb, ctx)) != FSEC_OK)
+		goto out;
+	close(fd);
+	fd = -1;
+	/* The whole slot as MCUboot will see it, against the pinned keys, and
+	 * it must be the image the manifest describes. */
+	if ((rc = verify_slot(a, target, e->size, &info)) != FSEC_OK)
+		goto bad_image;
+	if (fsec_fw_version_cmp(&info.version, &e->version) != 0 ||
+	    (info.has_security_counter ? info.security_counter : 0) != e->security_counter) {
+		rc = fsec_seterr(FSEC_ERR_VERIFY,
+				 "the image's version or security counter differs from the manifest's");
+		goto bad_image;
+	}
+	if ((rc = fsec_bootctl_trial(a->boot, target)) != FSEC_OK ||
+	    (rc = store_seen(a, &c.now)) != FSEC_OK)
+		goto out;
+	drop_journal(a);
+	*started = true;
+	goto out;
+bad_image:
+	/* Nothing to resume into: the next attempt starts from scratch. */
+	drop_journal(a);
+out:
+	if (fd >= 0)
+		close(fd);
+	close(lock);
+	fsec_release_free(c.rel);
+	return rc;
+}
+
+/* ---- confirm and status ---- */
+
+FSEC_API enum fsec_err fsec_agent_confirm(struct fsec_agent *a)
+{
+	struct fsec_boot_state bs;
+	struct fsec_fw_info info;
+	enum fsec_err rc;
+	int lock = -1;
+
+	fsec_clearerr();
+	if ((rc = lock_state(a, &lock)) != FSEC_OK)
+		return rc;
+	if ((rc = fsec_bootctl_read(a->boot, &bs)) != FSEC_OK)
+		goto out;
+	if (!bs.upgrade_available) {
+		rc = fsec_seterr(FSEC_ERR_INVAL, "no trial boot to confirm (slot %c is permanent)",
+				 bs.slot);
+		goto out;
+	}
+	if ((rc = verify_slot(a, bs.slot, 0, &info)) != FSEC_OK)
+		goto out;
+	/* Raise first: if power fails between the two, the next confirm
+	 * raises again (a no-op) and then ends the trial. */
+	if ((rc = fsec_counter_raise(a->counter, info.has_security_counter ? info.security_counter
+									   : 0)) == FSEC_OK)
+		rc = fsec_bootctl_confirm(a->boot);
+out:
+	close(lock);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_agent_status(struct fsec_agent *a, struct fsec_agent_status *out)
+{
+	struct fsec_boot_state bs;
+	struct fsec_fw_info info;
+	struct journal j;
+	struct seen seen;
+	bool missing = true;
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	memset(out, 0, sizeof(*out));
+	if ((rc = fsec_bootctl_read(a->boot, &bs)) != FSEC_OK ||
+	    (rc = fsec_counter_read(a->counter, &out->counter)) != FSEC_OK ||
+	    (rc = load_seen(a, &seen)) != FSEC_OK || (rc = load_journal(a, &j, &missing)) != FSEC_OK)
+		return rc;
+	out->active_slot = bs.slot;
+	out->trial = bs.upgrade_available;
+	out->last_sequence = seen.sequence;
+	out->last_delegation = seen.delegation;
+	if (verify_slot(a, bs.slot, 0, &info) == FSEC_OK) {
+		out->active_valid = true;
+		out->active_version = info.version;
+		out->active_security_counter = info.has_security_counter ? info.security_counter : 0;
+	}
+	fsec_clearerr();
+	if (!missing) {
+		out->downloading = true;
+		out->download_done = j.chunks_done * j.chunk_size;
+	}
+	return FSEC_OK;
+}

@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# fleetsec-agent end to end against a real nginx with client certificates,
+# on a simulated A/B device (slot files, fleetsec-bootsim): update 1 -> 2
+# through a trial boot and confirm, an unconfirmed 3 falling back to 2, a
+# download resumed after SIGKILL, and every attack the issue lists refused
+# with the device left on its image.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/nginx.sh"
+: "${AGENT:?}" "${BOOTSIM:?}"
+cd "$T"
+
+"$FLEETSEC" ca init --name "Agent Fleet" >/dev/null
+nginx_start "$FLEETSEC_HOME/issuing.pem" "$FLEETSEC_HOME/issuing.key" "$FLEETSEC_HOME/chain.pem"
+"$FLEETSEC" device issue dev-1 --keygen --key-out dev.key --out dev.pem --model thermo 2>/dev/null
+for k in fw other-fw root; do "$FLEETSEC" fw keygen --out $k.pem 2>/dev/null; "$FLEETSEC" fw pubkey $k.pem --out $k.pub; done
+"$FLEETSEC" fw keygen --algo p256 --out online.pem 2>/dev/null
+"$FLEETSEC" fw pubkey online.pem --out online.pub
+"$FLEETSEC" release delegate --root-key root.pem --key online.pub --sequence 1 --out deleg.json
+
+# image NAME VERSION COUNTER [KEY]: sign a fresh 600 kB payload.
+image() {
+	head -c 600000 /dev/urandom >"$1.bin"
+	"$FLEETSEC" fw sign --key "${4:-fw.pem}" --version "$2" --security-counter "$3" \
+		--pad-header --slot-size 0x200000 "$1.bin" "www/$1.img"
+}
+SEQ=10
+# publish NAME [URLPREFIX] [MODEL] [EXPIRES]: release.json for an image.
+publish() {
+	SEQ=$((SEQ + 1))
+	"$FLEETSEC" release create --model "${3:-thermo}" --image "www/$1.img" --url "${2:-/}$1.img" \
+		--chunk-size 65536 --sequence "$SEQ" --expires "${4:-1d}" --out manifest.json
+	"$FLEETSEC" release sign --key online.pem --delegation deleg.json manifest.json --out www/release.json
+}
+slot_of() { sed -n 's/^fsec_slot=//p' bootenv; }
+
+image v1 1.0.0 1
+image v2 2.0.0 2
+image v3 3.0.0 3
+head -c $((0x200000)) /dev/zero | tr '\0' '\377' >slot_a
+cp slot_a slot_b
+dd if=www/v1.img of=slot_a conv=notrunc status=none
+cat >agent.conf <<CONF
+server = https://127.0.0.1:$NGINX_PORT
+manifest_url = /release.json
+ca = $FLEETSEC_HOME/chain.pem
+key = $T/dev.key
+cert = $T/dev.pem
+firmware_key = $T/fw.pub
+release_root = $T/root.pub
+model = thermo
+slot_a = $T/slot_a
+slot_b = $T/slot_b
+boot_backend = file
+boot_env = $T/bootenv
+state_dir = $T/state
+low_speed_time = 3
+chunk_retries = 2
+CONF
+mkdir -p state
+A() { "$AGENT" -c agent.conf "$@"; }
+
+# 1 -> 2 through a trial boot and confirm.
+publish v2
+expect 0 A check
+grep -q "update 1.0.0+0 -> 2.0.0+0 available" out || fail "check: $(cat out)"
+expect 0 A update
+grep -q "installed" out || fail "update: $(cat out)"
+[ "$(slot_of)" = b ] && grep -q '^upgrade_available=1' bootenv || fail "no trial requested"
+cmp -s <(head -c "$(stat -c %s www/v2.img)" slot_b) www/v2.img || fail "slot b is not v2"
+"$BOOTSIM" bootenv | grep -q "booting slot b (trial boot)" || fail "bootsim did not try b"
+expect 0 A confirm
+expect 0 A status --json
+grep -q '"active_slot": "b"' out && grep -q '"version": "2.0.0+0"' out && grep -q '"counter": 2' out &&
+	grep -q '"trial": false' out || fail "status after confirm: $(cat out)"
+[ ! -e state/journal ] || fail "journal left behind"
+ok
+
+# An unconfirmed 3 falls back to 2 after bootlimit boots.
+cp www/release.json replay.json # v2's release, soon superseded
+publish v3
+expect 0 A update
+[ "$(slot_of)" = a ] || fail "v3 not tried in slot a"
+for i in 1 2 3; do "$BOOTSIM" bootenv | grep -q "booting slot a (trial boot)" || fail "trial boot $i"; done
+"$BOOTSIM" bootenv | grep -q "booting slot b (fell back" || fail "no fallback"
+expect 0 A status --json
+grep -q '"active_slot": "b"' out && grep -q '"version": "2.0.0+0"' out && grep -q '"counter": 2' out ||
+	fail "status after fallback: $(cat out)"
+expect 1 A confirm
+one_line_error "no trial boot"
+ok
+
+# refused CMD REASON: the agent exits 1 with REASON and installs nothing.
+before() { cp bootenv bootenv.before; }
+unchanged() { cmp -s bootenv bootenv.before || fail "$1: the boot environment changed"; ok; }
+refused() {
+	local reason=$1
+	shift
+	before
+	expect 1 A "$@"
+	grep -q -- "$reason" err || fail "expected '$reason', got: $(cat err)"
+	[ "$(wc -l <err)" -eq 1 ] || fail "not one line: $(cat err)"
+	unchanged "$reason"
+}
+# declined CMD REASON: exit 0, nothing installed, REASON said.
+declined() {
+	local reason=$1
+	before
+	expect 0 A update
+	grep -q -- "$reason" out || fail "expected '$reason', got: $(cat out)"
+	unchanged "$reason"
+}
+
+# A release whose trial failed is not retried in a loop.
+declined "failed its trial boot"
+# Rollback: an older image (its counter below the device's), an older
+# version with the same counter, and a newer version with a lower counter.
+publish v1
+declined "rollback refused: security counter 1 is below the device's 2"
+image v1b 1.5.0 2
+publish v1b
+declined "not newer"
+image v4 4.0.0 1
+publish v4
+declined "rollback refused: security counter 1 is below the device's 2"
+# Arbitrary software: signed by a key the device does not pin.
+image v5 5.0.0 5 other-fw.pem
+publish v5
+refused "wrong key" update
+[ ! -e state/journal ] || fail "journal kept after a bad image"
+# Wrong software: a release for another model only.
+image v6 6.0.0 6
+publish v6 / other-model
+refused "no release for model thermo" check
+# Freeze: an expired manifest.
+publish v6 / thermo 1s
+sleep 2
+refused "expired" check
+# Replay: v2's manifest again, its sequence already passed.
+cp replay.json www/release.json
+refused "sequence" check
+# A chunk that fails its hash is re-fetched, then given up.
+publish v6
+printf 'X' | dd of=www/v6.img bs=1 seek=70000 conv=notrunc status=none
+refused "chunk 1 of 10 fails its hash (after 3 tries)" update
+[ "$(grep -c '^/v6.img bytes=65536-131071 206' nginx/access.log)" -eq 3 ] || fail "chunk 1 not fetched 3 times"
+# Slow retrieval: a server that stalls is abandoned.
+image v7 7.0.0 7
+publish v7 /slow/
+refused "Timeout" update
+# Endless data: a server that ignores Range and sends the whole file.
+publish v7 /norange/
+refused "HTTP status 200 (expected 206)" update
+
+# A download killed mid-way resumes from its journal, re-fetching at most
+# the chunk that was in flight.
+publish v7 /throttle/
+"$AGENT" -c agent.conf update >/dev/null 2>&1 &
+pid=$!
+for i in $(seq 1 50); do
+	[ -e state/journal ] && [ "$(awk '{print $6}' state/journal)" -ge 3 ] && break
+	sleep 0.1
+done
+kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+done_before=$(awk '{print $6}' state/journal)
+[ "$done_before" -ge 1 ] && [ "$done_before" -lt 10 ] || fail "kill came at chunk $done_before"
+seen_lines=$(wc -l <nginx/access.log)
+expect 0 A update
+grep -q installed out || fail "resumed update: $(cat out)"
+new=$(tail -n +$((seen_lines + 1)) nginx/access.log | grep '^/throttle/v7.img' || true)
+first=$(head -1 <<<"$new" | awk '{print $2}' | sed 's/bytes=\([0-9]*\)-.*/\1/')
+[ "$first" -eq $((done_before * 65536)) ] || fail "resumed at byte $first, journal said chunk $done_before"
+[ "$(wc -l <<<"$new")" -eq $((10 - done_before)) ] || fail "re-fetched more than the missing chunks (journal at $done_before): $new"
+cmp -s <(head -c "$(stat -c %s www/v7.img)" slot_a) www/v7.img || fail "resumed slot is not v7"
+ok
+
+# One agent at a time: a second one is refused while the first holds the lock.
+exec 9>state/lock
+flock 9
+expect 1 A update
+one_line_error "another fleetsec-agent"
+exec 9>&-
+done_checks
