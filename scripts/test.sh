@@ -19,6 +19,8 @@ run_suite() { # run_suite BUILD_DIR BUILD_TYPE
 	# ctest: "100% tests passed, 0 tests failed out of 9"
 	local line total bad
 	line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1 || true)
+	# The power-fail harness's own summary (points, bytes re-downloaded).
+	grep -h '^powerfail: ' "$dir/Testing/Temporary/LastTest.log" 2>/dev/null || true
 	rm -f "$log"
 	if [ -z "$line" ]; then
 		echo "test.sh: no ctest summary from $dir" >&2
@@ -35,8 +37,11 @@ run_suite build Debug
 # halt_on_error makes a sanitizer report fail the test that triggered it.
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+# Under the sanitizers the power-fail harness runs a sample; the plain run
+# above did every point.
+export POWERFAIL_STRIDE=7 POWERFAIL_NET=30
 run_suite build-asan AsanUbsan
-unset ASAN_OPTIONS UBSAN_OPTIONS
+unset ASAN_OPTIONS UBSAN_OPTIONS POWERFAIL_STRIDE POWERFAIL_NET
 
 echo "== fuzz targets (${FUZZ_SECONDS:-20} s each)"
 if scripts/fuzz.sh "${FUZZ_SECONDS:-20}"; then

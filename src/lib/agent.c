@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 
 #include "err_int.h"
+#include "fault_int.h"
 #include "fleetsec/agent.h"
 #include "fleetsec/bootctl.h"
 #include "fleetsec/counter.h"
@@ -475,6 +476,7 @@ static enum fsec_err download(struct fsec_agent *a, const struct fsec_release_en
 		size_t n = (size_t)(e->size - off < e->chunk_size ? e->size - off : e->chunk_size);
 		unsigned char md[32];
 		unsigned long tries = 0;
+		enum fsec_fault fault;
 
 		for (;;) {
 			b.len = 0;
@@ -495,12 +497,20 @@ static enum fsec_err download(struct fsec_agent *a, const struct fsec_release_en
 			goto out;
 		}
 		/* Data on disk before the journal says so. */
+		fault = fsec_fault_point("slot");
+		if (fault == FSEC_FAULT_TORN) {
+			if (pwrite_all(fd, b.p, b.len / 2, off) == FSEC_OK)
+				fdatasync(fd);
+			fsec_fault_die();
+		}
 		if ((rc = pwrite_all(fd, b.p, b.len, off)) != FSEC_OK)
 			goto out;
 		if (fdatasync(fd) != 0) {
 			rc = fsec_seterr(FSEC_ERR_IO, "slot sync failed: %s", strerror(errno));
 			goto out;
 		}
+		if (fault == FSEC_FAULT_AFTER)
+			fsec_fault_die();
 		j->chunks_done = i + 1;
 		if ((rc = store_journal(a, j)) != FSEC_OK)
 			goto out;

@@ -9,6 +9,7 @@
 #include <openssl/ssl.h>
 
 #include "err_int.h"
+#include "fault_int.h"
 #include "fleetsec/fetch.h"
 #include "fleetsec/key.h"
 
@@ -120,6 +121,7 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *arg)
 	struct body *b = arg;
 	size_t n = size * nmemb; /* libcurl guarantees size == 1 */
 
+	fsec_fault_net(n);
 	/* The status is known before the first byte of the body: an error
 	 * page or a whole file sent for a Range request is refused unread. */
 	if (!b->checked) {

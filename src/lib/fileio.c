@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "err_int.h"
+#include "fault_int.h"
 #include "fleetsec/fileio.h"
 
 struct fsec_file_stage {
@@ -212,10 +213,21 @@ FSEC_API enum fsec_err fsec_file_stage_new(const char *path, const void *data, s
 
 FSEC_API enum fsec_err fsec_file_stage_commit(struct fsec_file_stage *st)
 {
+	enum fsec_fault fault;
+	enum fsec_err rc;
 	int r;
 
 	if (st->tmp == NULL)
 		return fsec_seterr(FSEC_ERR_INVAL, "stage for %s already committed", st->path);
+	fault = fsec_fault_point(st->path);
+	if (fault == FSEC_FAULT_TORN && st->fd >= 0) {
+		/* Half the new contents reached the disk, the rename never did. */
+		off_t end = lseek(st->fd, 0, SEEK_END);
+
+		if (end > 0 && ftruncate(st->fd, end / 2) == 0)
+			fsync(st->fd);
+		fsec_fault_die();
+	}
 	/* Data reaches the disk before the name does, or a crash could leave
 	 * the new name on an empty file. */
 	if (st->fd >= 0) {
@@ -238,7 +250,10 @@ FSEC_API enum fsec_err fsec_file_stage_commit(struct fsec_file_stage *st)
 	}
 	free(st->tmp);
 	st->tmp = NULL;
-	return sync_dir_of(st->path);
+	rc = sync_dir_of(st->path);
+	if (fault == FSEC_FAULT_AFTER)
+		fsec_fault_die();
+	return rc;
 }
 
 FSEC_API void fsec_file_stage_free(struct fsec_file_stage *st)

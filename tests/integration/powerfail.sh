@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The power-fail harness. An update from v1 to v2 is cut, as by a power
+# failure, at every durable write the agent makes (before it, after it, and
+# torn: half written), and at many byte offsets of the network transfer.
+# After each cut the device "reboots" through fleetsec-bootsim and the agent
+# runs again until the update is done. After every boot it asserts:
+#  - the slot that boots holds a valid image signed by the pinned key;
+#  - the anti-rollback counter never went down;
+#  - the update completes (v2 running, confirmed, counter 2);
+# and that no resume re-downloaded more than one chunk.
+# Needs a build with FSEC_FAULT_INJECTION (Debug, AsanUbsan).
+# POWERFAIL_NET (default 700) sets how many network cut points to add, and
+# POWERFAIL_STRIDE (default 1) cuts at every Nth durable write only (the
+# sanitizer run uses a sample; the plain run does them all).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/nginx.sh"
+: "${AGENT:?}" "${BOOTSIM:?}"
+cd "$T"
+CHUNK=4096
+NET_POINTS=${POWERFAIL_NET:-700}
+STRIDE=${POWERFAIL_STRIDE:-1}
+
+"$FLEETSEC" ca init --name "Powerfail Fleet" >/dev/null
+nginx_start "$FLEETSEC_HOME/issuing.pem" "$FLEETSEC_HOME/issuing.key" "$FLEETSEC_HOME/chain.pem"
+"$FLEETSEC" device issue dev-1 --keygen --key-out dev.key --out dev.pem 2>/dev/null
+for k in fw root; do "$FLEETSEC" fw keygen --out $k.pem 2>/dev/null; "$FLEETSEC" fw pubkey $k.pem --out $k.pub; done
+"$FLEETSEC" fw keygen --algo p256 --out online.pem 2>/dev/null
+"$FLEETSEC" fw pubkey online.pem --out online.pub
+"$FLEETSEC" release delegate --root-key root.pem --key online.pub --sequence 1 --out deleg.json
+for v in 1 2; do
+	head -c 200000 /dev/urandom >v$v.bin
+	"$FLEETSEC" fw sign --key fw.pem --version $v.0.0 --security-counter $v --pad-header v$v.bin www/v$v.img
+done
+"$FLEETSEC" release create --model m --image www/v2.img --url /v2.img --chunk-size $CHUNK \
+	--sequence 5 --out manifest.json
+"$FLEETSEC" release sign --key online.pem --delegation deleg.json manifest.json --out www/release.json
+size=$(stat -c %s www/v2.img)
+nchunks=$(((size + CHUNK - 1) / CHUNK))
+
+# The device as it leaves the factory: v1 in slot a, slot b erased.
+mkdir base
+head -c 262144 /dev/zero | tr '\0' '\377' >base/slot_a
+cp base/slot_a base/slot_b
+dd if=www/v1.img of=base/slot_a conv=notrunc status=none
+mkdir base/state
+dev=$T/dev
+cat >agent.conf <<CONF
+server = https://127.0.0.1:$NGINX_PORT
+manifest_url = /release.json
+ca = $FLEETSEC_HOME/chain.pem
+key = $T/dev.key
+cert = $T/dev.pem
+firmware_key = $T/fw.pub
+release_root = $T/root.pub
+model = m
+slot_a = $dev/slot_a
+slot_b = $dev/slot_b
+boot_backend = file
+boot_env = $dev/bootenv
+state_dir = $dev/state
+low_speed_time = 5
+CONF
+fresh() { rm -rf "$dev"; cp -a base "$dev"; }
+A() { "$AGENT" -c agent.conf "$@" >/dev/null 2>"$T/agent.err"; }
+image_bytes() { awk -v f=/v2.img '$1 == f { s += $4 } END { print s + 0 }' nginx/access.log; }
+
+# Count the durable writes of an uncut update and confirm.
+fresh
+FSEC_FAULT_TRACE=$T/trace.update A update || fail "uncut update: $(cat agent.err)"
+"$BOOTSIM" "$dev/bootenv" >/dev/null
+FSEC_FAULT_TRACE=$T/trace.confirm A confirm || fail "uncut confirm: $(cat agent.err)"
+ku=$(wc -l <trace.update)
+kc=$(wc -l <trace.confirm)
+[ "$ku" -gt $((2 * nchunks)) ] || fail "only $ku durable writes traced for $nchunks chunks"
+
+points=0
+redownloaded=0
+worst=0
+last_counter=0
+# boot: one reboot, then the three assertions that must hold after any cut.
+boot() {
+	local st
+	"$BOOTSIM" "$dev/bootenv" >/dev/null || fail "point $1: bootsim failed"
+	st=$("$AGENT" -c agent.conf status --json 2>/dev/null) || fail "point $1: status failed"
+	grep -q '"active_valid": true' <<<"$st" || fail "point $1: booted a slot without a valid image: $st"
+	counter=$(sed -n 's/.*"counter": \([0-9]*\).*/\1/p' <<<"$st")
+	[ "$counter" -ge "$last_counter" ] || fail "point $1: counter went down ($last_counter -> $counter)"
+	last_counter=$counter
+	STATUS=$st
+}
+# recover POINT: reboot and run the agent until v2 runs confirmed.
+recover() {
+	local i
+	for i in 1 2 3 4 5 6 7 8; do
+		boot "$1"
+		if grep -q '"version": "2.0.0+0"' <<<"$STATUS" && grep -q '"trial": false' <<<"$STATUS"; then
+			[ "$counter" -eq 2 ] || fail "point $1: v2 confirmed but counter is $counter"
+			return 0
+		fi
+		if grep -q '"trial": true' <<<"$STATUS"; then
+			A confirm || fail "point $1: confirm failed: $(cat agent.err)"
+		else
+			A update || fail "point $1: update after the cut failed: $(cat agent.err)"
+		fi
+	done
+	fail "point $1: the update never completed: $STATUS"
+}
+# point NAME PHASE FAULT: one interruption, its recovery and its accounting.
+point() {
+	local name=$1 phase=$2 fault=$3 before waste
+	fresh
+	last_counter=0
+	before=$(image_bytes)
+	if [ "$phase" = confirm ]; then
+		A update || fail "$name: update: $(cat agent.err)"
+		"$BOOTSIM" "$dev/bootenv" >/dev/null
+		FSEC_FAULT=$fault A confirm && fail "$name: the cut did not happen"
+	else
+		FSEC_FAULT=$fault A update && fail "$name: the cut did not happen"
+	fi
+	recover "$name"
+	waste=$(($(image_bytes) - before - size))
+	[ "$waste" -le "$CHUNK" ] || fail "$name: re-downloaded $waste bytes, more than one chunk"
+	redownloaded=$((redownloaded + waste))
+	[ "$waste" -le "$worst" ] || worst=$waste
+	points=$((points + 1))
+	ok
+}
+
+for n in $(seq 1 "$STRIDE" "$ku"); do
+	for mode in before after torn; do point "update write $n $mode" update "$n:$mode"; done
+done
+for n in $(seq 1 "$kc"); do
+	for mode in before after torn; do point "confirm write $n $mode" confirm "$n:$mode"; done
+done
+manifest_bytes=$(stat -c %s www/release.json)
+for i in $(seq 1 "$NET_POINTS"); do
+	# Byte offsets spread over the manifest and the image, plus jitter.
+	off=$((1 + (i * (manifest_bytes + size) / (NET_POINTS + 1) + RANDOM % 977) % (manifest_bytes + size)))
+	point "network byte $off" update "net:$off"
+done
+
+echo "powerfail: $points interruption points (every ${STRIDE}th of $ku update writes and all $kc confirm writes, each before/after/torn; $NET_POINTS network cuts); $nchunks chunks of $CHUNK bytes; re-downloaded $redownloaded bytes in total, at most $worst at one point"
+[ "$points" -ge 1000 ] || [ "$STRIDE" -gt 1 ] || [ -n "${POWERFAIL_NET:-}" ] || fail "only $points points"
+done_checks
