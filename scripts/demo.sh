@@ -5,7 +5,9 @@
 # device-generated CSRs, refuses a fleet-wide key, revokes a device and shows
 # `openssl verify -crl_check` refusing it; then signs an MCUboot firmware
 # image and a release manifest, and shows a tampered image and a replayed
-# manifest refused. Everything lands in out/demo/.
+# manifest refused; finally a simulated A/B device updates itself from 1 to
+# 2 through a trial boot and confirm, and falls back from an unconfirmed 3
+# to 2. Everything lands in out/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -120,5 +122,66 @@ if fleetsec release verify --root "$F/release-root.pub" --model thermostat-v2 \
 	exit 1
 fi
 echo "(refused)"
+
+step "12. a device updates itself: fleetsec-agent over mutual TLS, A/B slots, trial boot"
+# A real HTTPS server on loopback that requires the device's certificate.
+T=$PWD/out/demo/server
+NGINX_KEEP=1
+fail() { echo "demo: $*" >&2; exit 1; }
+. tests/integration/nginx.sh
+mkdir -p "$T"
+nginx_start "$FLEETSEC_HOME/issuing.pem" "$FLEETSEC_HOME/issuing.key" "$FLEETSEC_HOME/chain.pem"
+echo "nginx serving https://127.0.0.1:$NGINX_PORT/ (client certificate required)"
+DEV=$PWD/out/demo/device
+mkdir -p "$DEV/state"
+for v in 1 2 3; do
+	head -c 300000 /dev/urandom >"$F/thermostat-$v.bin"
+	fleetsec fw sign --key "$F/fw-signing.pem" --version $v.0.0 --security-counter $v --pad-header \
+		"$F/thermostat-$v.bin" "$T/www/thermostat-$v.img"
+done
+head -c $((0x80000)) /dev/zero | tr '\0' '\377' >"$DEV/slot_a"
+cp "$DEV/slot_a" "$DEV/slot_b"
+dd if="$T/www/thermostat-1.img" of="$DEV/slot_a" conv=notrunc status=none
+cat >"$DEV/agent.conf" <<CONF
+server = https://127.0.0.1:$NGINX_PORT
+manifest_url = /release.json
+ca = $FLEETSEC_HOME/chain.pem
+key = $PWD/$D/thermo-001.key
+cert = $PWD/$D/thermo-001.pem
+firmware_key = $PWD/$F/fw-signing.pub
+release_root = $PWD/$F/release-root.pub
+model = thermostat-v2
+slot_a = $DEV/slot_a
+slot_b = $DEV/slot_b
+boot_backend = file
+boot_env = $DEV/bootenv
+state_dir = $DEV/state
+CONF
+publish() {
+	fleetsec release create --model thermostat-v2 --image "$T/www/thermostat-$1.img" \
+		--url "/thermostat-$1.img" --sequence "$2" --out "$F/manifest-$1.json"
+	fleetsec release sign --key "$F/release-online.pem" --delegation "$F/delegation.json" \
+		"$F/manifest-$1.json" --out "$T/www/release.json"
+}
+agent() { printf '$ fleetsec-agent %s\n' "$*"; fleetsec-agent -c "$DEV/agent.conf" "$@"; }
+bootsim() { printf '$ fleetsec-bootsim (reboot)\n'; fleetsec-bootsim "$DEV/bootenv"; }
+agent status
+echo "-- the operator publishes version 2"
+publish 2 100
+agent check
+agent update
+bootsim
+agent confirm
+agent status
+echo "-- version 3 is published, installed, but never confirmed (its health check fails)"
+publish 3 101
+agent update
+bootsim
+bootsim
+bootsim
+bootsim
+agent status
+fleetsec-agent -c "$DEV/agent.conf" status | grep -q "image         2.0.0+0" || fail "did not fall back to 2"
+nginx_stop
 
 printf '\ndemo complete: everything is in out/demo/\n'

@@ -52,7 +52,12 @@ http {
 CONF
 		mkdir -p "$T/nginx/tmp"
 		if nginx -p "$T/nginx" -c "$T/nginx/nginx.conf" 2>>"$T/nginx/start.log"; then
-			trap 'nginx_stop; rm -rf "$T"' EXIT
+			# Tests remove their scratch directory; the demo keeps its files.
+			if [ -n "${NGINX_KEEP:-}" ]; then
+				trap nginx_stop EXIT
+			else
+				trap 'nginx_stop; rm -rf "$T"' EXIT
+			fi
 			return 0
 		fi
 	done
