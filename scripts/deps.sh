@@ -11,6 +11,9 @@ PACKAGES=(
 	libjansson-dev                              # JSON
 	libcurl4-openssl-dev                        # the device's HTTPS client
 	nginx                                       # a real HTTPS server in the tests
+	libubootenv-dev libubootenv-tool            # U-Boot environment (and fw_printenv in tests)
+	u-boot-tools                                # mkenvimage: a real environment for the tests
+	grub-common                                 # grub-editenv
 	libcmocka-dev                               # unit tests
 	jq                                          # tests read the imgtool vectors manifest
 	clang libclang-rt-14-dev                    # libFuzzer targets

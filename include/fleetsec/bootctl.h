@@ -15,9 +15,15 @@
  * is one atomic write of the environment, as U-Boot's redundant environment
  * gives on real hardware.
  *
- * Backends: "file" (an environment file in `name=value` lines, for tests,
- * demos and fleetsec-bootsim). U-Boot (libubootenv) and GRUB (grub-editenv)
- * backends implement the same interface.
+ * Backends:
+ *   "file"   an environment file of `name=value` lines (tests, demos,
+ *            fleetsec-bootsim); env is its path;
+ *   "uboot"  the U-Boot environment through libubootenv; env is the
+ *            fw_env.config that describes it (redundant copies make each
+ *            store atomic); U-Boot's bootcmd/altbootcmd implement the boot
+ *            side;
+ *   "grub"   grubenv through grub-editenv; env is the grubenv file, and
+ *            grub.cfg implements the boot side with the same variables.
  */
 #ifndef FLEETSEC_BOOTCTL_H
 #define FLEETSEC_BOOTCTL_H
@@ -38,8 +44,8 @@ struct fsec_boot_state {
 };
 
 /*
- * Open a boot backend on its environment. "file": env is the path of the
- * environment file; a missing file reads as slot a, no trial, bootlimit 3.
+ * Open a boot backend ("file", "uboot", "grub") on its environment (see
+ * above). Unset variables read as slot a, no trial, bootlimit 3.
  * Errors: INVAL (unknown backend), NOMEM.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_bootctl_open(const char *backend, const char *env,

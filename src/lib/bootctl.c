@@ -5,10 +5,14 @@
  * as they are, so the file can double as a wider environment.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <libuboot.h>
 
 #include "err_int.h"
 #include "fleetsec/bootctl.h"
@@ -19,10 +23,6 @@
 #define NAME_MAX_LEN 64
 #define VALUE_MAX_LEN 1024
 
-struct fsec_bootctl {
-	char *path;
-};
-
 struct env {
 	size_t n;
 	struct {
@@ -31,23 +31,22 @@ struct env {
 	} v[ENV_VARS_MAX];
 };
 
-FSEC_API enum fsec_err fsec_bootctl_open(const char *backend, const char *env,
-					 struct fsec_bootctl **out)
-{
-	struct fsec_bootctl *b;
+struct fsec_bootctl;
 
-	if (strcmp(backend, "file") != 0)
-		return fsec_seterr(FSEC_ERR_INVAL, "unknown boot backend '%.32s' (file)", backend);
-	if (env == NULL || env[0] == '\0')
-		return fsec_seterr(FSEC_ERR_INVAL, "the file boot backend needs an environment path");
-	b = calloc(1, sizeof(*b));
-	if (b == NULL || (b->path = strdup(env)) == NULL) {
-		free(b);
-		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-	}
-	*out = b;
-	return FSEC_OK;
-}
+/* A backend reads and writes the variables; the A/B logic is shared. */
+struct boot_ops {
+	const char *name;
+	enum fsec_err (*load)(struct fsec_bootctl *b, struct env *e);
+	enum fsec_err (*store)(struct fsec_bootctl *b, const struct env *e);
+};
+
+struct fsec_bootctl {
+	const struct boot_ops *ops;
+	char *path; /* file: the environment; uboot: fw_env.config; grub: grubenv */
+};
+
+/* The variables this module owns; the others backends keep untouched. */
+static const char *const owned[] = {"fsec_slot", "upgrade_available", "bootcount", "bootlimit"};
 
 FSEC_API void fsec_bootctl_free(struct fsec_bootctl *b)
 {
@@ -57,12 +56,14 @@ FSEC_API void fsec_bootctl_free(struct fsec_bootctl *b)
 	free(b);
 }
 
-static enum fsec_err env_load(const char *path, struct env *e)
+static enum fsec_err file_load(struct fsec_bootctl *b, struct env *e)
 {
 	unsigned char *buf = NULL;
 	size_t len = 0;
 	enum fsec_err rc;
 	char *line, *next;
+
+	const char *path = b->path;
 
 	memset(e, 0, sizeof(*e));
 	if (access(path, F_OK) != 0 && errno == ENOENT)
@@ -126,7 +127,7 @@ static enum fsec_err env_set(struct env *e, const char *name, const char *value)
 	return FSEC_OK;
 }
 
-static enum fsec_err env_store(const char *path, const struct env *e)
+static enum fsec_err file_store(struct fsec_bootctl *b, const struct env *e)
 {
 	const size_t cap = ENV_VARS_MAX * (NAME_MAX_LEN + VALUE_MAX_LEN + 2) + 1;
 	char *buf = malloc(cap);
@@ -139,9 +140,190 @@ static enum fsec_err env_store(const char *path, const struct env *e)
 	 * buffer sized for ENV_VARS_MAX of them cannot overflow. */
 	for (size_t i = 0; i < e->n; i++)
 		off += (size_t)snprintf(buf + off, cap - off, "%s=%s\n", e->v[i].name, e->v[i].value);
-	rc = fsec_file_write_atomic(path, buf, off, 0644, 0);
+	rc = fsec_file_write_atomic(b->path, buf, off, 0644, 0);
 	free(buf);
 	return rc;
+}
+
+/* ---- uboot: libubootenv, whose redundant environment makes each store
+ * atomic on real flash ---- */
+
+static enum fsec_err uboot_ctx(struct fsec_bootctl *b, struct uboot_ctx **out)
+{
+	struct uboot_ctx *ctx = NULL;
+
+	if (libuboot_initialize(&ctx, NULL) < 0)
+		return fsec_seterr(FSEC_ERR_NOMEM, "libubootenv initialisation failed");
+	if (libuboot_read_config(ctx, b->path) < 0) {
+		libuboot_exit(ctx);
+		return fsec_seterr(FSEC_ERR_IO, "U-Boot environment: cannot read %s", b->path);
+	}
+	if (libuboot_open(ctx) < 0) {
+		libuboot_exit(ctx);
+		return fsec_seterr(FSEC_ERR_IO, "U-Boot environment described by %s cannot be opened",
+				   b->path);
+	}
+	*out = ctx;
+	return FSEC_OK;
+}
+
+static void uboot_done(struct uboot_ctx *ctx)
+{
+	libuboot_close(ctx);
+	libuboot_exit(ctx);
+}
+
+static enum fsec_err uboot_load(struct fsec_bootctl *b, struct env *e)
+{
+	struct uboot_ctx *ctx = NULL;
+	enum fsec_err rc = uboot_ctx(b, &ctx);
+
+	memset(e, 0, sizeof(*e));
+	for (size_t i = 0; rc == FSEC_OK && i < sizeof(owned) / sizeof(owned[0]); i++) {
+		char *v = libuboot_get_env(ctx, owned[i]);
+
+		if (v != NULL && strlen(v) > VALUE_MAX_LEN)
+			rc = fsec_seterr(FSEC_ERR_PARSE, "U-Boot variable %s is too long", owned[i]);
+		else if (v != NULL)
+			rc = env_set(e, owned[i], v);
+		free(v);
+	}
+	if (ctx != NULL)
+		uboot_done(ctx);
+	return rc;
+}
+
+static enum fsec_err uboot_store(struct fsec_bootctl *b, const struct env *e)
+{
+	struct uboot_ctx *ctx = NULL;
+	enum fsec_err rc = uboot_ctx(b, &ctx);
+
+	for (size_t i = 0; rc == FSEC_OK && i < e->n; i++)
+		if (libuboot_set_env(ctx, e->v[i].name, e->v[i].value) < 0)
+			rc = fsec_seterr(FSEC_ERR_IO, "U-Boot environment: cannot set %s", e->v[i].name);
+	/* One store for all of them: the redundant copy flips atomically. */
+	if (rc == FSEC_OK && libuboot_env_store(ctx) < 0)
+		rc = fsec_seterr(FSEC_ERR_IO, "U-Boot environment: store failed");
+	if (ctx != NULL)
+		uboot_done(ctx);
+	return rc;
+}
+
+/* ---- grub: grub-editenv on the grubenv block ---- */
+
+/* Run grub-editenv with args (no shell), capturing up to cap-1 bytes of its
+ * output into out (NULL: discard). */
+static enum fsec_err editenv(char *const *args, char *out, size_t cap)
+{
+	int pipefd[2], status = 0;
+	size_t have = 0;
+	pid_t pid;
+
+	if (pipe2(pipefd, O_CLOEXEC) != 0)
+		return fsec_seterr(FSEC_ERR_IO, "pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return fsec_seterr(FSEC_ERR_IO, "fork: %s", strerror(errno));
+	}
+	if (pid == 0) {
+		dup2(pipefd[1], STDOUT_FILENO);
+		execvp("grub-editenv", args);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	for (;;) {
+		char sink[256];
+		ssize_t n = read(pipefd[0], out != NULL && have + 1 < cap ? out + have : sink,
+				 out != NULL && have + 1 < cap ? cap - 1 - have : sizeof(sink));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (out != NULL && have + 1 < cap)
+			have += (size_t)n;
+	}
+	close(pipefd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (out != NULL)
+		out[have] = '\0';
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return fsec_seterr(FSEC_ERR_IO, "grub-editenv failed (%s)",
+				   WIFEXITED(status) && WEXITSTATUS(status) == 127 ? "not installed"
+										  : "exit status");
+	return FSEC_OK;
+}
+
+static enum fsec_err grub_load(struct fsec_bootctl *b, struct env *e)
+{
+	char *args[] = {"grub-editenv", b->path, "list", NULL};
+	char out[2048], *line, *next;
+	enum fsec_err rc = editenv(args, out, sizeof(out));
+
+	memset(e, 0, sizeof(*e));
+	for (line = out; rc == FSEC_OK && line != NULL && *line != '\0'; line = next) {
+		char *nl = strchr(line, '\n'), *eq = strchr(line, '=');
+
+		next = nl != NULL ? nl + 1 : NULL;
+		if (nl != NULL)
+			*nl = '\0';
+		if (eq == NULL)
+			continue;
+		*eq = '\0';
+		for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
+			if (strcmp(line, owned[i]) == 0 && strlen(eq + 1) <= VALUE_MAX_LEN)
+				rc = env_set(e, line, eq + 1);
+	}
+	return rc;
+}
+
+static enum fsec_err grub_store(struct fsec_bootctl *b, const struct env *e)
+{
+	char assign[ENV_VARS_MAX][NAME_MAX_LEN + VALUE_MAX_LEN + 2];
+	char *args[ENV_VARS_MAX + 4] = {"grub-editenv", b->path, "set"};
+	size_t n = 3;
+
+	/* All variables in one call: grub-editenv rewrites its 1 KiB block once. */
+	for (size_t i = 0; i < e->n; i++) {
+		snprintf(assign[i], sizeof(assign[i]), "%s=%s", e->v[i].name, e->v[i].value);
+		args[n++] = assign[i];
+	}
+	args[n] = NULL;
+	return editenv(args, NULL, 0);
+}
+
+static const struct boot_ops backends[] = {
+	{"file", file_load, file_store},
+	{"uboot", uboot_load, uboot_store},
+	{"grub", grub_load, grub_store},
+};
+
+FSEC_API enum fsec_err fsec_bootctl_open(const char *backend, const char *env,
+					 struct fsec_bootctl **out)
+{
+	const struct boot_ops *ops = NULL;
+	struct fsec_bootctl *b;
+
+	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+		if (strcmp(backend, backends[i].name) == 0)
+			ops = &backends[i];
+	if (ops == NULL)
+		return fsec_seterr(FSEC_ERR_INVAL, "unknown boot backend '%.32s' (file, uboot, grub)",
+				   backend);
+	if (env == NULL || env[0] == '\0')
+		return fsec_seterr(FSEC_ERR_INVAL, "the %s boot backend needs an environment path",
+				   backend);
+	b = calloc(1, sizeof(*b));
+	if (b == NULL || (b->path = strdup(env)) == NULL) {
+		free(b);
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	}
+	b->ops = ops;
+	*out = b;
+	return FSEC_OK;
 }
 
 /* A small decimal, or the default when absent. */
@@ -196,7 +378,7 @@ static enum fsec_err store_state(struct fsec_bootctl *b, struct env *e,
 	    (rc = env_set(e, "upgrade_available", st->upgrade_available ? "1" : "0")) != FSEC_OK ||
 	    (rc = env_set(e, "bootcount", count)) != FSEC_OK)
 		return rc;
-	return env_store(b->path, e);
+	return b->ops->store(b, e);
 }
 
 FSEC_API enum fsec_err fsec_bootctl_read(struct fsec_bootctl *b, struct fsec_boot_state *out)
@@ -206,7 +388,7 @@ FSEC_API enum fsec_err fsec_bootctl_read(struct fsec_bootctl *b, struct fsec_boo
 
 	if (e == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-	rc = env_load(b->path, e);
+	rc = b->ops->load(b, e);
 	if (rc == FSEC_OK)
 		rc = state_of(e, b->path, out);
 	free(e);
@@ -223,7 +405,7 @@ static enum fsec_err update(struct fsec_bootctl *b,
 
 	if (e == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-	if ((rc = env_load(b->path, e)) == FSEC_OK && (rc = state_of(e, b->path, &st)) == FSEC_OK &&
+	if ((rc = b->ops->load(b, e)) == FSEC_OK && (rc = state_of(e, b->path, &st)) == FSEC_OK &&
 	    (rc = change(&st, arg)) == FSEC_OK)
 		rc = store_state(b, e, &st);
 	free(e);

@@ -4,6 +4,8 @@
  * counter (monotonic, fail-closed on damage) and A/B boot control with
  * U-Boot's bootcount/bootlimit/altbootcmd semantics.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -170,7 +172,70 @@ static void damaged_environment_refused(void **state)
 	}
 	assert_int_equal(fsec_bootctl_trial(b, 'x'), FSEC_ERR_INVAL);
 	fsec_bootctl_free(b);
-	assert_int_equal(fsec_bootctl_open("uboot-typo", env, &b), FSEC_ERR_INVAL);
+	assert_int_equal(fsec_bootctl_open("lilo", env, &b), FSEC_ERR_INVAL);
+	free(env);
+}
+
+/* Run a shell command (test set-up and independent checks only). */
+static void sh(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if (system(cmd) != 0)
+		fail_msg("command failed: %s", cmd);
+}
+
+/* The same trial and fallback through a real backend, checked with that
+ * backend's own tool. */
+static void trial_and_fallback(const char *backend, const char *env, const char *show)
+{
+	struct fsec_bootctl *b = NULL;
+	bool fell;
+
+	assert_int_equal(fsec_bootctl_open(backend, env, &b), FSEC_OK);
+	assert_int_equal(fsec_bootctl_trial(b, 'b'), FSEC_OK);
+	sh("%s | grep -qx fsec_slot=b && %s | grep -qx upgrade_available=1 && "
+	   "%s | grep -qx bootcount=0",
+	   show, show, show);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(boot(b, &fell), 'b');
+	assert_int_equal(boot(b, &fell), 'a');
+	assert_true(fell);
+	sh("%s | grep -qx fsec_slot=a && %s | grep -qx upgrade_available=0", show, show);
+	/* Variables that are not ours are left alone. */
+	sh("%s | grep -qx 'bootcmd=run fsec_boot'", show);
+	fsec_bootctl_free(b);
+}
+
+static void uboot_backend(void **state)
+{
+	char *cfg = tu_path(dir, "fw_env.config"), *show = NULL;
+
+	(void)state;
+	/* A redundant U-Boot environment in two files, made by U-Boot's tool. */
+	sh("cd %s && printf 'bootlimit=3\nbootcmd=run fsec_boot\n' >env.txt && "
+	   "mkenvimage -r -s 0x4000 -o env1 env.txt && mkenvimage -r -s 0x4000 -o env2 env.txt && "
+	   "printf '%%s 0x0 0x4000\n%%s 0x0 0x4000\n' %s/env1 %s/env2 >fw_env.config",
+	   dir, dir, dir);
+	assert_true(asprintf(&show, "fw_printenv -c %s 2>/dev/null", cfg) > 0);
+	trial_and_fallback("uboot", cfg, show);
+	free(show);
+	free(cfg);
+}
+
+static void grub_backend(void **state)
+{
+	char *env = tu_path(dir, "grubenv"), *show = NULL;
+
+	(void)state;
+	sh("grub-editenv %s create && grub-editenv %s set 'bootcmd=run fsec_boot'", env, env);
+	assert_true(asprintf(&show, "grub-editenv %s list", env) > 0);
+	trial_and_fallback("grub", env, show);
+	free(show);
 	free(env);
 }
 
@@ -182,6 +247,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(trial_boot_falls_back_after_bootlimit, setup, teardown),
 		cmocka_unit_test_setup_teardown(confirmed_trial_stays, setup, teardown),
 		cmocka_unit_test_setup_teardown(damaged_environment_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(uboot_backend, setup, teardown),
+		cmocka_unit_test_setup_teardown(grub_backend, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
