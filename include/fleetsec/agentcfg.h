@@ -20,7 +20,7 @@
  *   counter      = file:/var/lib/fleetsec/counter    anti-rollback counter (default in state_dir)
  *   low_speed_limit = 1024                           bytes/s below which a transfer ...
  *   low_speed_time  = 30                             ... for this many seconds is abandoned
- *   chunk_retries   = 3                              fetches of a chunk before giving up
+ *   chunk_retries   = 3                              re-fetches of a chunk that fails its hash
  */
 #ifndef FLEETSEC_AGENTCFG_H
 #define FLEETSEC_AGENTCFG_H

@@ -29,10 +29,14 @@ static const char usage_text[] =
 	"  -c, --config FILE   configuration (default " DEFAULT_CONFIG ")\n"
 	"  --json              machine-readable output\n";
 
+static bool progress_open; /* a progress line without its newline */
+
 static int fail(const char *what, enum fsec_err rc)
 {
 	const char *why = fsec_err_detail();
 
+	if (progress_open)
+		fputc('\n', stderr);
 	fprintf(stderr, "fleetsec-agent: %s: %s\n", what, why[0] != '\0' ? why : fsec_strerror(rc));
 	return 1;
 }
@@ -45,6 +49,7 @@ static void progress(uint64_t done, uint64_t total, void *ctx)
 		fprintf(stderr, "\rdownloading: %llu / %llu bytes (%llu%%)", (unsigned long long)done,
 			(unsigned long long)total,
 			total != 0 ? (unsigned long long)(done * 100 / total) : 100ULL);
+	progress_open = *tty && done != total;
 	if (*tty && done == total)
 		fputc('\n', stderr);
 }

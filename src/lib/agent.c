@@ -572,6 +572,11 @@ FSEC_API enum fsec_err fsec_agent_update(struct fsec_agent *a, fsec_agent_progre
 	}
 	if ((rc = open_slot(slot_path(a, target), O_RDWR, &fd, &slot_size)) != FSEC_OK)
 		goto out;
+	if (e->size > slot_size) {
+		rc = fsec_seterr(FSEC_ERR_TOO_LARGE, "the release is %llu bytes, slot %c holds %llu",
+				 (unsigned long long)e->size, target, (unsigned long long)slot_size);
+		goto out;
+	}
 	if ((rc = download(a, e, fd, &j, cb, ctx)) != FSEC_OK)
 		goto out;
 	close(fd);
@@ -619,6 +624,15 @@ FSEC_API enum fsec_err fsec_agent_confirm(struct fsec_agent *a)
 		goto out;
 	if (!bs.upgrade_available) {
 		rc = fsec_seterr(FSEC_ERR_INVAL, "no trial boot to confirm (slot %c is permanent)",
+				 bs.slot);
+		goto out;
+	}
+	/* The bootloader counts each trial boot: bootcount 0 means the new slot
+	 * has not booted yet, and making it permanent now would remove the
+	 * only way back if it never does. */
+	if (bs.bootcount == 0) {
+		rc = fsec_seterr(FSEC_ERR_INVAL, "slot %c has not booted yet: reboot into the trial "
+						 "before confirming it",
 				 bs.slot);
 		goto out;
 	}

@@ -192,6 +192,13 @@ FSEC_API enum fsec_err fsec_agentcfg_parse(const unsigned char *buf, size_t len,
 		rc = fsec_seterr(FSEC_ERR_PARSE, "state_dir is too long");
 		goto out;
 	}
+	/* A bootloader's own environment has no sensible default: a trial
+	 * written where the bootloader never looks would silently do nothing. */
+	if (c->boot_env[0] == '\0' && strcmp(c->boot_backend, "file") != 0) {
+		rc = fsec_seterr(FSEC_ERR_PARSE, "boot_env is required with the %s backend",
+				 c->boot_backend);
+		goto out;
+	}
 	if (c->boot_env[0] == '\0' &&
 	    (size_t)snprintf(c->boot_env, sizeof(c->boot_env), "%s/bootenv", c->state_dir) >=
 		    sizeof(c->boot_env)) {

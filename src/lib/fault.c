@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Power-cut injection (fault_int.h); built only with FSEC_FAULT_INJECTION. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,11 +26,11 @@ enum fsec_fault fsec_fault_point(const char *what)
 
 	writes++;
 	if (trace != NULL) {
-		FILE *fp = fopen(trace, "a");
+		int fd = open(trace, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 
-		if (fp != NULL) {
-			fprintf(fp, "%lu %s\n", writes, what);
-			fclose(fp);
+		if (fd >= 0) {
+			dprintf(fd, "%lu %s\n", writes, what);
+			close(fd);
 		}
 	}
 	if (spec == NULL || sscanf(spec, "%lu:%15s", &n, mode) != 2 || n != writes)

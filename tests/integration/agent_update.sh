@@ -68,6 +68,9 @@ expect 0 A update
 grep -q "installed" out || fail "update: $(cat out)"
 [ "$(slot_of)" = b ] && grep -q '^upgrade_available=1' bootenv || fail "no trial requested"
 cmp -s <(head -c "$(stat -c %s www/v2.img)" slot_b) www/v2.img || fail "slot b is not v2"
+# Confirming before the trial slot has booted would remove the way back.
+expect 1 A confirm
+one_line_error "has not booted yet"
 "$BOOTSIM" bootenv | grep -q "booting slot b (trial boot)" || fail "bootsim did not try b"
 expect 0 A confirm
 expect 0 A status --json
@@ -144,6 +147,12 @@ publish v6
 printf 'X' | dd of=www/v6.img bs=1 seek=70000 conv=notrunc status=none
 refused "chunk 1 of 10 fails its hash (after 3 tries)" update
 [ "$(grep -c '^/v6.img bytes=65536-131071 206' nginx/access.log)" -eq 3 ] || fail "chunk 1 not fetched 3 times"
+# A release larger than the slot is refused before anything is written.
+head -c 3000000 /dev/urandom >big.bin
+"$FLEETSEC" fw sign --key fw.pem --version 8.0.0 --security-counter 8 --pad-header big.bin www/big.img
+publish big
+refused "slot a holds 2097152" update
+[ "$(stat -c %s slot_a)" -eq $((0x200000)) ] || fail "the slot grew"
 # Slow retrieval: a server that stalls is abandoned.
 image v7 7.0.0 7
 publish v7 /slow/

@@ -18,6 +18,7 @@
 	"slot_a = /dev/mmcblk0p2\n"                                                           \
 	"slot_b = /dev/mmcblk0p3\n"                                                           \
 	"boot_backend = uboot\n"                                                              \
+	"boot_env = /etc/fw_env.config\n"                                                     \
 	"state_dir = /var/lib/fleetsec\n"
 
 static enum fsec_err parse(const char *text, struct fsec_agentcfg *c)
@@ -38,7 +39,7 @@ static void parses_and_defaults(void **state)
 	assert_int_equal(c.nrelease_roots, 1);
 	assert_string_equal(c.manifest_url, "/v1/update");
 	assert_string_equal(c.counter, "file:/var/lib/fleetsec/counter");
-	assert_string_equal(c.boot_env, "/var/lib/fleetsec/bootenv");
+	assert_string_equal(c.boot_env, "/etc/fw_env.config");
 	assert_int_equal(c.low_speed_time, 10);
 	assert_int_equal(c.low_speed_limit, 1024);
 	assert_int_equal(c.chunk_retries, 3);
@@ -47,7 +48,7 @@ static void parses_and_defaults(void **state)
 static void refusals(void **state)
 {
 	const char *const bad[][2] = {
-		{BASE "model = other\n", "line 14: model given twice"},
+		{BASE "model = other\n", "line 15: model given twice"},
 		{BASE "colour = blue\n", "unknown key 'colour'"},
 		{BASE "just words\n", "expected key = value"},
 		{BASE "chunk_retries = many\n", "chunk_retries must be a number"},
@@ -98,6 +99,15 @@ static void refuses_insecure_or_inconsistent(void **state)
 		assert_int_equal(parse(big, &c), FSEC_ERR_TOO_LARGE);
 	}
 	assert_int_equal(fsec_agentcfg_parse((const unsigned char *)"a\0b", 3, &c), FSEC_ERR_PARSE);
+	/* A bootloader's environment has no default; the file backend's does. */
+	text = strdup(BASE);
+	memcpy(strstr(text, "boot_env ="), "#oot_env =", 10);
+	assert_int_equal(parse(text, &c), FSEC_ERR_PARSE);
+	assert_non_null(strstr(fsec_err_detail(), "boot_env is required with the uboot backend"));
+	memcpy(strstr(text, "uboot"), "file\n", 5);
+	assert_int_equal(parse(text, &c), FSEC_OK);
+	assert_string_equal(c.boot_env, "/var/lib/fleetsec/bootenv");
+	free(text);
 }
 
 int main(void)
