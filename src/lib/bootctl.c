@@ -5,11 +5,9 @@
  * as they are, so the file can double as a wider environment.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <libuboot.h>
@@ -209,90 +207,106 @@ static enum fsec_err uboot_store(struct fsec_bootctl *b, const struct env *e)
 	return rc;
 }
 
-/* ---- grub: grub-editenv on the grubenv block ---- */
+/* ---- grub: the grubenv block, a 1 KiB file that grub.cfg reads with
+ * load_env. It is written here (not with grub-editenv, which rewrites it
+ * in place) through a temporary file and a rename, so a power cut leaves
+ * the old block or the new one. ---- */
 
-/* Run grub-editenv with args (no shell), capturing up to cap-1 bytes of its
- * output into out (NULL: discard). */
-static enum fsec_err editenv(char *const *args, char *out, size_t cap)
-{
-	int pipefd[2], status = 0;
-	size_t have = 0;
-	pid_t pid;
-
-	if (pipe2(pipefd, O_CLOEXEC) != 0)
-		return fsec_seterr(FSEC_ERR_IO, "pipe: %s", strerror(errno));
-	pid = fork();
-	if (pid < 0) {
-		close(pipefd[0]);
-		close(pipefd[1]);
-		return fsec_seterr(FSEC_ERR_IO, "fork: %s", strerror(errno));
-	}
-	if (pid == 0) {
-		dup2(pipefd[1], STDOUT_FILENO);
-		execvp("grub-editenv", args);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	for (;;) {
-		char sink[256];
-		ssize_t n = read(pipefd[0], out != NULL && have + 1 < cap ? out + have : sink,
-				 out != NULL && have + 1 < cap ? cap - 1 - have : sizeof(sink));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (out != NULL && have + 1 < cap)
-			have += (size_t)n;
-	}
-	close(pipefd[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (out != NULL)
-		out[have] = '\0';
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return fsec_seterr(FSEC_ERR_IO, "grub-editenv failed (%s)",
-				   WIFEXITED(status) && WEXITSTATUS(status) == 127 ? "not installed"
-										  : "exit status");
-	return FSEC_OK;
-}
+#define GRUB_ENV_SIZE 1024
+#define GRUB_ENV_HEADER "# GRUB Environment Block\n"
 
 static enum fsec_err grub_load(struct fsec_bootctl *b, struct env *e)
 {
-	char *args[] = {"grub-editenv", b->path, "list", NULL};
-	char out[2048], *line, *next;
-	enum fsec_err rc = editenv(args, out, sizeof(out));
+	unsigned char *buf = NULL;
+	size_t len = 0, hl = sizeof(GRUB_ENV_HEADER) - 1;
+	enum fsec_err rc;
+	char *line, *next;
 
 	memset(e, 0, sizeof(*e));
-	for (line = out; rc == FSEC_OK && line != NULL && *line != '\0'; line = next) {
-		char *nl = strchr(line, '\n'), *eq = strchr(line, '=');
+	if ((rc = fsec_file_read(b->path, GRUB_ENV_SIZE, &buf, &len)) != FSEC_OK)
+		return fsec_seterr(rc, "grubenv %s: %s", b->path, fsec_err_detail());
+	rc = FSEC_ERR_PARSE;
+	if (len != GRUB_ENV_SIZE || memcmp(buf, GRUB_ENV_HEADER, hl) != 0 ||
+	    memchr(buf, '\0', len) != NULL) {
+		fsec_seterr(rc, "grubenv %s: not a GRUB environment block", b->path);
+		goto out;
+	}
+	/* Lines starting with '#' are comments (grub-editenv adds one), and
+	 * the '#' padding without a newline ends the block. */
+	for (line = (char *)buf + hl; line != NULL; line = next) {
+		char *nl = strchr(line, '\n'), *eq;
 
-		next = nl != NULL ? nl + 1 : NULL;
-		if (nl != NULL)
-			*nl = '\0';
-		if (eq == NULL)
+		if (nl == NULL)
+			break;
+		*nl = '\0';
+		next = nl + 1;
+		if (line[0] == '#')
 			continue;
+		eq = strchr(line, '=');
+		if (eq == NULL) {
+			fsec_seterr(rc, "grubenv %s: bad line", b->path);
+			goto out;
+		}
 		*eq = '\0';
 		for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
-			if (strcmp(line, owned[i]) == 0 && strlen(eq + 1) <= VALUE_MAX_LEN)
-				rc = env_set(e, line, eq + 1);
+			if (strcmp(line, owned[i]) == 0 && strlen(eq + 1) <= VALUE_MAX_LEN &&
+			    (rc = env_set(e, line, eq + 1)) != FSEC_OK)
+				goto out;
+		rc = FSEC_ERR_PARSE;
 	}
+	rc = FSEC_OK;
+out:
+	free(buf);
 	return rc;
 }
 
 static enum fsec_err grub_store(struct fsec_bootctl *b, const struct env *e)
 {
-	char assign[ENV_VARS_MAX][NAME_MAX_LEN + VALUE_MAX_LEN + 2];
-	char *args[ENV_VARS_MAX + 4] = {"grub-editenv", b->path, "set"};
-	size_t n = 3;
+	char block[GRUB_ENV_SIZE + 1];
+	unsigned char *old = NULL;
+	size_t off, len = 0, hl = sizeof(GRUB_ENV_HEADER) - 1;
+	enum fsec_err rc;
 
-	/* All variables in one call: grub-editenv rewrites its 1 KiB block once. */
-	for (size_t i = 0; i < e->n; i++) {
-		snprintf(assign[i], sizeof(assign[i]), "%s=%s", e->v[i].name, e->v[i].value);
-		args[n++] = assign[i];
+	/* Keep the variables that are not ours: start from the current block. */
+	if ((rc = fsec_file_read(b->path, GRUB_ENV_SIZE, &old, &len)) != FSEC_OK)
+		return fsec_seterr(rc, "grubenv %s: %s", b->path, fsec_err_detail());
+	memcpy(block, GRUB_ENV_HEADER, hl);
+	off = hl;
+	if (len == GRUB_ENV_SIZE && memcmp(old, GRUB_ENV_HEADER, hl) == 0) {
+		char *line = (char *)old + hl, *next;
+
+		old[GRUB_ENV_SIZE - 1] = '\0';
+		for (; *line != '\0'; line = next) {
+			char *nl = strchr(line, '\n'), *eq = strchr(line, '=');
+			bool ours = false;
+			size_t n;
+
+			if (nl == NULL)
+				break; /* the padding */
+			next = nl + 1;
+			if (line[0] != '#' && (eq == NULL || eq > nl))
+				break;
+			for (size_t i = 0; line[0] != '#' && i < sizeof(owned) / sizeof(owned[0]); i++)
+				ours |= (size_t)(eq - line) == strlen(owned[i]) &&
+					memcmp(line, owned[i], strlen(owned[i])) == 0;
+			n = (size_t)(next - line);
+			if (!ours && n <= GRUB_ENV_SIZE - off) {
+				memcpy(block + off, line, n);
+				off += n;
+			}
+		}
 	}
-	args[n] = NULL;
-	return editenv(args, NULL, 0);
+	free(old);
+	for (size_t i = 0; i < e->n; i++) {
+		int n = snprintf(block + off, sizeof(block) - off, "%s=%s\n", e->v[i].name,
+				 e->v[i].value);
+
+		if (n < 0 || (size_t)n >= GRUB_ENV_SIZE - off)
+			return fsec_seterr(FSEC_ERR_TOO_LARGE, "grubenv %s is full", b->path);
+		off += (size_t)n;
+	}
+	memset(block + off, '#', GRUB_ENV_SIZE - off);
+	return fsec_file_write_atomic(b->path, block, GRUB_ENV_SIZE, 0644, 0);
 }
 
 static const struct boot_ops backends[] = {

@@ -15,6 +15,7 @@
 
 struct fsec_fetch {
 	CURL *curl;
+	long min_rate; /* bytes/s a transfer must average, for its deadline */
 	EVP_PKEY *key;
 	char *cert;
 	char errbuf[CURL_ERROR_SIZE];
@@ -62,6 +63,10 @@ FSEC_API enum fsec_err fsec_fetch_new(const struct fsec_fetch_opts *o, struct fs
 		return fsec_seterr(FSEC_ERR_INVAL, "a CA file is required: no trust on first use");
 	if ((o->cert == NULL) != (o->key == NULL))
 		return fsec_seterr(FSEC_ERR_INVAL, "client certificate and key go together");
+	/* libcurl's synchronous resolver cannot time out without signals, which
+	 * a library must not use: only a threaded resolver bounds DNS. */
+	if (!(curl_version_info(CURLVERSION_NOW)->features & CURL_VERSION_ASYNCHDNS))
+		return fsec_seterr(FSEC_ERR_NET, "libcurl lacks an asynchronous resolver");
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return fsec_seterr(FSEC_ERR_NET, "libcurl initialisation failed");
 	f = calloc(1, sizeof(*f));
@@ -94,11 +99,14 @@ FSEC_API enum fsec_err fsec_fetch_new(const struct fsec_fetch_opts *o, struct fs
 	if (c == CURLE_OK) c = curl_easy_setopt(f->curl, CURLOPT_CONNECTTIMEOUT,
 						o->connect_timeout > 0 ? o->connect_timeout : 15L);
 	if (c == CURLE_OK) c = curl_easy_setopt(f->curl, CURLOPT_ERRORBUFFER, f->errbuf);
+	/* No proxy from the environment: the device talks to its server. */
+	if (c == CURLE_OK) c = curl_easy_setopt(f->curl, CURLOPT_PROXY, "");
 	if (c == CURLE_OK) c = curl_easy_setopt(f->curl, CURLOPT_NOSIGNAL, 1L);
 	if (c != CURLE_OK) {
 		rc = fsec_seterr(FSEC_ERR_NET, "libcurl set-up failed: %s", curl_easy_strerror(c));
 		goto fail;
 	}
+	f->min_rate = o->low_speed_limit > 0 ? o->low_speed_limit : 1024L;
 	*out = f;
 	return FSEC_OK;
 fail:
@@ -166,6 +174,14 @@ static enum fsec_err perform(struct fsec_fetch *f, const char *url, struct body 
 	f->errbuf[0] = '\0';
 	b->curl = f->curl;
 	b->status = want;
+	/* A deadline for the whole transfer: a server dripping just above the
+	 * low-speed limit must not hold the device for hours. */
+	{
+		uint64_t bytes = b->sink != NULL ? b->want : b->max;
+		long secs = (long)(bytes / (uint64_t)f->min_rate) + 60;
+
+		curl_easy_setopt(f->curl, CURLOPT_TIMEOUT, secs);
+	}
 	curl_easy_setopt(f->curl, CURLOPT_URL, url);
 	curl_easy_setopt(f->curl, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(f->curl, CURLOPT_WRITEDATA, b);
