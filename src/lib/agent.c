@@ -459,6 +459,62 @@ static enum fsec_err pwrite_all(int fd, const unsigned char *p, size_t n, uint64
 	return FSEC_OK;
 }
 
+/* After the image, the slot must read as erased flash: a previous image's
+ * trailer (image_ok, say) left behind would otherwise speak for this one. */
+static enum fsec_err erase_tail(int fd, uint64_t from, uint64_t to)
+{
+	unsigned char ff[65536];
+	enum fsec_err rc = FSEC_OK;
+	enum fsec_fault fault = fsec_fault_point("slot tail");
+
+	memset(ff, 0xff, sizeof(ff));
+	for (uint64_t off = from; rc == FSEC_OK && off < to; off += sizeof(ff)) {
+		size_t n = to - off < sizeof(ff) ? (size_t)(to - off) : sizeof(ff);
+
+		rc = pwrite_all(fd, ff, n, off);
+		if (fault == FSEC_FAULT_TORN)
+			fsec_fault_die();
+	}
+	if (rc == FSEC_OK && fdatasync(fd) != 0)
+		rc = fsec_seterr(FSEC_ERR_IO, "slot sync failed: %s", strerror(errno));
+	if (rc == FSEC_OK && fault == FSEC_FAULT_AFTER)
+		fsec_fault_die();
+	return rc;
+}
+
+/* SHA-256 of the first len bytes of the slot. */
+static enum fsec_err hash_slot(int fd, uint64_t len, unsigned char md[32])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char *buf = malloc(256 * 1024);
+	enum fsec_err rc = FSEC_OK;
+
+	if (ctx == NULL || buf == NULL || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (uint64_t off = 0; rc == FSEC_OK && off < len;) {
+		size_t want = len - off < 256 * 1024 ? (size_t)(len - off) : 256 * 1024;
+		ssize_t n = pread(fd, buf, want, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			rc = fsec_seterr(FSEC_ERR_IO, "slot read failed: %s",
+					 n == 0 ? "short" : strerror(errno));
+		else if (!EVP_DigestUpdate(ctx, buf, (size_t)n))
+			rc = fsec_seterr(FSEC_ERR_CRYPTO, "SHA-256 failed");
+		else
+			off += (uint64_t)n;
+	}
+	if (rc == FSEC_OK && !EVP_DigestFinal_ex(ctx, md, NULL))
+		rc = fsec_seterr(FSEC_ERR_CRYPTO, "SHA-256 failed");
+out:
+	free(buf);
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
 /* Download chunks [j->chunks_done, nchunks) of e into fd. */
 static enum fsec_err download(struct fsec_agent *a, const struct fsec_release_entry *e, int fd,
 			      struct journal *j, fsec_agent_progress_cb cb, void *ctx)
@@ -579,6 +635,21 @@ FSEC_API enum fsec_err fsec_agent_update(struct fsec_agent *a, fsec_agent_progre
 	}
 	if ((rc = download(a, e, fd, &j, cb, ctx)) != FSEC_OK)
 		goto out;
+	if ((rc = erase_tail(fd, e->size, slot_size)) != FSEC_OK)
+		goto out;
+	/* Chunks written by an earlier run were checked then, not now: the
+	 * whole image must still be the one the manifest signed. */
+	{
+		unsigned char md[32];
+
+		if ((rc = hash_slot(fd, e->size, md)) != FSEC_OK)
+			goto out;
+		if (CRYPTO_memcmp(md, e->sha256, 32) != 0) {
+			rc = fsec_seterr(FSEC_ERR_VERIFY, "the slot does not hold the released image "
+							  "(SHA-256 differs); it will be downloaded again");
+			goto bad_image;
+		}
+	}
 	close(fd);
 	fd = -1;
 	/* The whole slot as MCUboot will see it, against the pinned keys, and
