@@ -41,6 +41,10 @@ struct fsec_boot_state {
 	bool upgrade_available;
 	unsigned bootcount;
 	unsigned bootlimit;
+	/* What the last trial installed (fsec_trial), kept when the bootloader
+	 * falls back and cleared by confirm: how the agent remembers a release
+	 * that failed its trial. "" if none. */
+	char trial_tag[65];
 };
 
 /*
@@ -58,9 +62,10 @@ FSEC_API void fsec_bootctl_free(struct fsec_bootctl *b);
 FSEC_API FSEC_WUR enum fsec_err fsec_bootctl_read(struct fsec_bootctl *b,
 						  struct fsec_boot_state *out);
 
-/* Start a trial of slot ('a' or 'b') in one atomic write.
- * Errors: INVAL, PARSE, IO. */
-FSEC_API FSEC_WUR enum fsec_err fsec_bootctl_trial(struct fsec_bootctl *b, char slot);
+/* Start a trial of slot ('a' or 'b') in one atomic write, tagged with what
+ * it installs (hex, at most 64 digits; NULL: none). Errors: INVAL, PARSE, IO. */
+FSEC_API FSEC_WUR enum fsec_err fsec_bootctl_trial(struct fsec_bootctl *b, char slot,
+						   const char *tag);
 
 /* Make the current slot permanent (ends the trial). Errors: PARSE, IO. */
 FSEC_API FSEC_WUR enum fsec_err fsec_bootctl_confirm(struct fsec_bootctl *b);

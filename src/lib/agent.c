@@ -313,13 +313,12 @@ static enum fsec_err bundle_url(const struct fsec_agent *a, const char *target, 
 
 struct checked {
 	struct fsec_release *rel;
-	struct seen now;         /* what to record once installed */
-	bool installed_already;
+	struct seen now; /* the release just accepted */
 };
 
 /* Fetch and verify the bundle. The stored manifest sequence may be met
- * again (a resumed download fetches the same bundle), but then it must be
- * the very release installed or in progress: one sequence, one release. */
+ * again (a resumed download, a repeated check), but then it must be the
+ * very release accepted before: one sequence, one release. */
 static enum fsec_err fetch_release(struct fsec_agent *a, struct checked *c)
 {
 	struct fsec_release_policy pol = {.roots = a->roots, .nroots = a->nroots,
@@ -345,15 +344,17 @@ static enum fsec_err fetch_release(struct fsec_agent *a, struct checked *c)
 	c->now.sequence = fsec_release_sequence(c->rel);
 	fsec_hex(e->sha256, 32, c->now.sha256);
 	if (c->now.delegation == seen.delegation && c->now.sequence == seen.sequence &&
-	    seen.sequence != 0) {
-		if (strcmp(c->now.sha256, seen.sha256) != 0) {
-			rc = fsec_seterr(FSEC_ERR_VERIFY, "sequence: manifest %llu was already "
-							  "accepted for another image",
-					 (unsigned long long)seen.sequence);
-			goto out;
-		}
-		c->installed_already = true;
+	    strcmp(c->now.sha256, seen.sha256) != 0) {
+		rc = fsec_seterr(FSEC_ERR_VERIFY, "sequence: manifest %llu was already accepted for "
+						  "another image",
+				 (unsigned long long)seen.sequence);
+		goto out;
 	}
+	/* Remember the highest release accepted, installed or not, so that a
+	 * server cannot go back to an older one (withholding a newer release,
+	 * or flipping between two to keep restarting the download). */
+	if (c->now.delegation != seen.delegation || c->now.sequence != seen.sequence)
+		rc = store_seen(a, &c->now);
 out:
 	if (rc != FSEC_OK) {
 		fsec_release_free(c->rel);
@@ -398,9 +399,10 @@ static enum fsec_err decide(struct fsec_agent *a, const struct checked *c,
 	else if (bs.upgrade_available)
 		snprintf(out->reason, sizeof(out->reason),
 			 "a trial boot is pending: confirm it or let it fall back first");
-	else if (c->installed_already)
-		/* Installed before, yet not running: its trial boot failed and the
-		 * bootloader fell back. Retrying it would only loop. */
+	else if (strcmp(bs.trial_tag, c->now.sha256) == 0)
+		/* The boot environment remembers this image's trial, and confirm
+		 * would have cleared it: the trial failed and the bootloader fell
+		 * back. Retrying would only loop, whatever manifest carries it. */
 		snprintf(out->reason, sizeof(out->reason),
 			 "no update: release %s failed its trial boot; waiting for a newer one", v1);
 	else {
@@ -662,8 +664,7 @@ FSEC_API enum fsec_err fsec_agent_update(struct fsec_agent *a, fsec_agent_progre
 				 "the image's version or security counter differs from the manifest's");
 		goto bad_image;
 	}
-	if ((rc = fsec_bootctl_trial(a->boot, target)) != FSEC_OK ||
-	    (rc = store_seen(a, &c.now)) != FSEC_OK)
+	if ((rc = fsec_bootctl_trial(a->boot, target, c.now.sha256)) != FSEC_OK)
 		goto out;
 	drop_journal(a);
 	*started = true;

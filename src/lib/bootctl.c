@@ -44,7 +44,8 @@ struct fsec_bootctl {
 };
 
 /* The variables this module owns; the others backends keep untouched. */
-static const char *const owned[] = {"fsec_slot", "upgrade_available", "bootcount", "bootlimit"};
+static const char *const owned[] = {"fsec_slot", "upgrade_available", "bootcount", "bootlimit",
+				    "fsec_trial"};
 
 FSEC_API void fsec_bootctl_free(struct fsec_bootctl *b)
 {
@@ -376,6 +377,14 @@ static enum fsec_err state_of(const struct env *e, const char *path, struct fsec
 	    (rc = get_uint(e, path, "bootlimit", FSEC_BOOTLIMIT_DEFAULT, &st->bootlimit)) != FSEC_OK)
 		return rc;
 	st->upgrade_available = ua != 0;
+	{
+		const char *tag = env_get(e, "fsec_trial");
+
+		/* "-" is what a cleared tag is stored as (some environments drop
+		 * empty variables). */
+		snprintf(st->trial_tag, sizeof(st->trial_tag), "%s",
+			 tag != NULL && strcmp(tag, "-") != 0 ? tag : "");
+	}
 	return FSEC_OK;
 }
 
@@ -390,7 +399,9 @@ static enum fsec_err store_state(struct fsec_bootctl *b, struct env *e,
 	snprintf(count, sizeof(count), "%u", st->bootcount);
 	if ((rc = env_set(e, "fsec_slot", st->slot == 'b' ? "b" : "a")) != FSEC_OK ||
 	    (rc = env_set(e, "upgrade_available", st->upgrade_available ? "1" : "0")) != FSEC_OK ||
-	    (rc = env_set(e, "bootcount", count)) != FSEC_OK)
+	    (rc = env_set(e, "bootcount", count)) != FSEC_OK ||
+	    (rc = env_set(e, "fsec_trial", st->trial_tag[0] != '\0' ? st->trial_tag : "-")) !=
+		    FSEC_OK)
 		return rc;
 	return b->ops->store(b, e);
 }
@@ -426,19 +437,32 @@ static enum fsec_err update(struct fsec_bootctl *b,
 	return rc;
 }
 
+struct trial {
+	char slot;
+	const char *tag;
+};
+
 static enum fsec_err start_trial(struct fsec_boot_state *st, void *arg)
 {
-	st->slot = *(const char *)arg;
+	const struct trial *t = arg;
+
+	st->slot = t->slot;
 	st->upgrade_available = true;
 	st->bootcount = 0;
+	snprintf(st->trial_tag, sizeof(st->trial_tag), "%s", t->tag != NULL ? t->tag : "");
 	return FSEC_OK;
 }
 
-FSEC_API enum fsec_err fsec_bootctl_trial(struct fsec_bootctl *b, char slot)
+FSEC_API enum fsec_err fsec_bootctl_trial(struct fsec_bootctl *b, char slot, const char *tag)
 {
+	struct trial t = {slot, tag};
+
 	if (slot != 'a' && slot != 'b')
 		return fsec_seterr(FSEC_ERR_INVAL, "slot must be a or b");
-	return update(b, start_trial, &slot);
+	if (tag != NULL && (strlen(tag) >= sizeof(((struct fsec_boot_state *)0)->trial_tag) ||
+			    strspn(tag, "0123456789abcdef") != strlen(tag)))
+		return fsec_seterr(FSEC_ERR_INVAL, "trial tag must be at most 64 hex digits");
+	return update(b, start_trial, &t);
 }
 
 static enum fsec_err end_trial(struct fsec_boot_state *st, void *arg)
@@ -446,6 +470,7 @@ static enum fsec_err end_trial(struct fsec_boot_state *st, void *arg)
 	(void)arg;
 	st->upgrade_available = false;
 	st->bootcount = 0;
+	st->trial_tag[0] = '\0';
 	return FSEC_OK;
 }
 

@@ -109,7 +109,7 @@ static void trial_boot_falls_back_after_bootlimit(void **state)
 	assert_int_equal(st.bootlimit, FSEC_BOOTLIMIT_DEFAULT);
 	assert_int_equal(boot(b, &fell), 'a');
 	/* A trial of b that never gets confirmed: 3 boots of b, then a. */
-	assert_int_equal(fsec_bootctl_trial(b, 'b'), FSEC_OK);
+	assert_int_equal(fsec_bootctl_trial(b, 'b', NULL), FSEC_OK);
 	for (int i = 0; i < FSEC_BOOTLIMIT_DEFAULT; i++) {
 		assert_int_equal(boot(b, &fell), 'b');
 		assert_false(fell);
@@ -135,7 +135,7 @@ static void confirmed_trial_stays(void **state)
 	/* Foreign variables in the environment survive our writes. */
 	tu_write(env, "bootcmd=run fsec_boot\nbootlimit=1\n", 34);
 	assert_int_equal(fsec_bootctl_open("file", env, &b), FSEC_OK);
-	assert_int_equal(fsec_bootctl_trial(b, 'b'), FSEC_OK);
+	assert_int_equal(fsec_bootctl_trial(b, 'b', NULL), FSEC_OK);
 	assert_int_equal(boot(b, &fell), 'b');
 	assert_int_equal(fsec_bootctl_confirm(b), FSEC_OK);
 	for (int i = 0; i < 5; i++)
@@ -170,7 +170,7 @@ static void damaged_environment_refused(void **state)
 		if (fsec_bootctl_read(b, &st) != FSEC_ERR_PARSE)
 			fail_msg("environment '%s' accepted", bad[i]);
 	}
-	assert_int_equal(fsec_bootctl_trial(b, 'x'), FSEC_ERR_INVAL);
+	assert_int_equal(fsec_bootctl_trial(b, 'x', NULL), FSEC_ERR_INVAL);
 	fsec_bootctl_free(b);
 	assert_int_equal(fsec_bootctl_open("lilo", env, &b), FSEC_ERR_INVAL);
 	free(env);
@@ -197,7 +197,7 @@ static void trial_and_fallback(const char *backend, const char *env, const char 
 	bool fell;
 
 	assert_int_equal(fsec_bootctl_open(backend, env, &b), FSEC_OK);
-	assert_int_equal(fsec_bootctl_trial(b, 'b'), FSEC_OK);
+	assert_int_equal(fsec_bootctl_trial(b, 'b', NULL), FSEC_OK);
 	sh("%s | grep -qx fsec_slot=b && %s | grep -qx upgrade_available=1 && "
 	   "%s | grep -qx bootcount=0",
 	   show, show, show);
