@@ -18,7 +18,9 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "err_int.h"
 #include "fault_int.h"
@@ -27,6 +29,7 @@
 #include "fleetsec/counter.h"
 #include "fleetsec/fetch.h"
 #include "fleetsec/fileio.h"
+#include "fleetsec/identity.h"
 #include "fleetsec/key.h"
 #include "fleetsec/release.h"
 
@@ -40,6 +43,7 @@ struct fsec_agent {
 	EVP_PKEY *fw_keys[FSEC_AGENTCFG_KEYS_MAX];
 	EVP_PKEY *roots[FSEC_AGENTCFG_KEYS_MAX];
 	size_t nfw, nroots;
+	unsigned rollout_bucket; /* 0-99, from the device ID: stable across releases */
 };
 
 /* The last release installed: its sequences and image hash. */
@@ -69,6 +73,45 @@ FSEC_API void fsec_agent_free(struct fsec_agent *a)
 	free(a);
 }
 
+/* A staged rollout takes percent P of the fleet: the devices whose bucket,
+ * a hash of the device ID, is below P. Raising P only adds devices. */
+static enum fsec_err rollout_bucket(const char *cert_path, unsigned *bucket)
+{
+	unsigned char *pem = NULL, md[32];
+	char id[FSEC_DEVID_MAX + 1];
+	size_t len = 0;
+	X509 *cert = NULL;
+	BIO *bio = NULL;
+	enum fsec_err rc;
+
+	if ((rc = fsec_file_read(cert_path, 64 * 1024, &pem, &len)) != FSEC_OK)
+		return fsec_seterr(rc, "device certificate %s: %s", cert_path, fsec_err_detail());
+	bio = BIO_new_mem_buf(pem, (int)len);
+	cert = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	if (cert == NULL) {
+		rc = fsec_seterr(FSEC_ERR_PARSE, "device certificate %s: not a PEM certificate",
+				 cert_path);
+		goto out;
+	}
+	if ((rc = fsec_identity_from_cert(cert, id)) != FSEC_OK) {
+		rc = fsec_seterr(rc, "device certificate %s: %s", cert_path, fsec_err_detail());
+		goto out;
+	}
+	if (!EVP_Digest(id, strlen(id), md, NULL, EVP_sha256(), NULL)) {
+		rc = fsec_seterr(FSEC_ERR_CRYPTO, "SHA-256 failed");
+		goto out;
+	}
+	*bucket = (unsigned)((((uint32_t)md[0] << 24) | ((uint32_t)md[1] << 16) |
+			      ((uint32_t)md[2] << 8) | md[3]) %
+			     100);
+out:
+	ERR_clear_error();
+	X509_free(cert);
+	BIO_free(bio);
+	free(pem);
+	return rc;
+}
+
 FSEC_API enum fsec_err fsec_agent_new(const struct fsec_agentcfg *cfg, struct fsec_agent **out)
 {
 	struct fsec_fetch_opts fo = {.ca = cfg->ca, .cert = cfg->cert, .key = cfg->key,
@@ -88,6 +131,8 @@ FSEC_API enum fsec_err fsec_agent_new(const struct fsec_agentcfg *cfg, struct fs
 		if ((rc = fsec_key_load_public(cfg->release_roots[a->nroots],
 					       &a->roots[a->nroots])) != FSEC_OK)
 			goto fail;
+	if ((rc = rollout_bucket(cfg->cert, &a->rollout_bucket)) != FSEC_OK)
+		goto fail;
 	if ((rc = fsec_fetch_new(&fo, &a->fetch)) != FSEC_OK ||
 	    (rc = fsec_counter_open(cfg->counter, &a->counter)) != FSEC_OK ||
 	    (rc = fsec_bootctl_open(cfg->boot_backend, cfg->boot_env, &a->boot)) != FSEC_OK)
@@ -399,6 +444,10 @@ static enum fsec_err decide(struct fsec_agent *a, const struct checked *c,
 	else if (bs.upgrade_available)
 		snprintf(out->reason, sizeof(out->reason),
 			 "a trial boot is pending: confirm it or let it fall back first");
+	else if ((int)a->rollout_bucket >= e->rollout_percent)
+		snprintf(out->reason, sizeof(out->reason),
+			 "not yet: release %s is rolled out to %d%% of the fleet, not this device",
+			 v1, e->rollout_percent);
 	else if (strcmp(bs.trial_tag, c->now.sha256) == 0)
 		/* The boot environment remembers this image's trial, and confirm
 		 * would have cleared it: the trial failed and the bootloader fell

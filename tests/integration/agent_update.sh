@@ -147,6 +147,12 @@ publish v6
 printf 'X' | dd of=www/v6.img bs=1 seek=70000 conv=notrunc status=none
 refused "chunk 1 of 10 fails its hash (after 3 tries)" update
 [ "$(grep -c '^/v6.img bytes=65536-131071 206' nginx/access.log)" -eq 3 ] || fail "chunk 1 not fetched 3 times"
+# A staged rollout at 0% reaches no device.
+image v7r 7.0.1 7
+"$FLEETSEC" release create --model thermo --image www/v7r.img --url /v7r.img --chunk-size 65536 \
+	--sequence $((SEQ += 1)) --percent 0 --out manifest.json
+"$FLEETSEC" release sign --key online.pem --delegation deleg.json manifest.json --out www/release.json
+declined "rolled out to 0% of the fleet"
 # A release larger than the slot is refused before anything is written.
 head -c 3000000 /dev/urandom >big.bin
 "$FLEETSEC" fw sign --key fw.pem --version 8.0.0 --security-counter 8 --pad-header big.bin www/big.img
