@@ -40,7 +40,9 @@
 #define FSEC_RELEASE_MAX_CHUNKS 65536
 #define FSEC_RELEASE_CHUNK_MIN 4096u
 #define FSEC_RELEASE_CHUNK_MAX (64u * 1024u * 1024u)
-#define FSEC_RELEASE_CHUNK_DEFAULT (256u * 1024u)
+/* 1 MiB: per-chunk costs (a Range request, syncs, the journal) stay small
+ * beside the transfer, and a resume re-fetches at most this much. */
+#define FSEC_RELEASE_CHUNK_DEFAULT (1024u * 1024u)
 #define FSEC_MODEL_NAME_MAX 64
 
 /* One model's release, as verified. Borrowed from its fsec_release. */

@@ -361,7 +361,7 @@ const struct cli_cmd cli_release_cmds[] = {
 	 "       [--out MANIFEST.json]\n\n"
 	 "Writes an unsigned manifest: the image's version and security counter (from\n"
 	 "its MCUboot header), size, SHA-256, URLs, and the SHA-256 of every chunk\n"
-	 "(--chunk-size, default 256 KiB) so that a resumed download checks each chunk\n"
+	 "(--chunk-size, default 1 MiB) so that a resumed download checks each chunk\n"
 	 "as it arrives. --in adds to (or replaces the model in) an existing manifest.\n"
 	 "--sequence defaults to the current UNIX time and must grow; --expires (default\n"
 	 "30d) makes stale manifests useless to an attacker.\n"},
