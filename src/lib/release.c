@@ -435,12 +435,13 @@ static enum fsec_err delegation_parse(const unsigned char *buf, size_t len, stru
 		    (rc = get_str(k, "public_key", SPKI_MAX * 2, where, &pub)) != FSEC_OK)
 			goto out;
 		rc = FSEC_ERR_PARSE;
-		if (!b64_decode(pub, strlen(pub), der, sizeof(der), &dlen) ||
-		    (d->keys[i].key = d2i_PUBKEY(NULL, &p, (long)dlen)) == NULL || p != der + dlen) {
+		if (b64_decode(pub, strlen(pub), der, sizeof(der), &dlen) &&
+		    (d->keys[i].key = d2i_PUBKEY(NULL, &p, (long)dlen)) != NULL)
+			d->nkeys++; /* owned by d from here, whatever follows */
+		if (d->nkeys != i + 1 || p != der + dlen) {
 			fsec_seterr(rc, "%s.public_key: not a base64 DER public key", where);
 			goto out;
 		}
-		d->nkeys++;
 		if (fsec_key_check_signing(d->keys[i].key) != FSEC_OK) {
 			fsec_seterr(rc, "%s.public_key: %s", where, fsec_err_detail());
 			goto out;
