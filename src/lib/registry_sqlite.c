@@ -16,10 +16,14 @@
 #include "err_int.h"
 #include "registry_int.h"
 
-#define SCHEMA_VERSION 1
 #define BUSY_TIMEOUT_MS 30000
 
-static const char schema[] =
+/*
+ * The schema as a list of steps: migrations[i] takes a registry from version
+ * i to i + 1, so a new fleetsec upgrades an old home in place, in one
+ * transaction, and a new table is a new step, never an edit of an old one.
+ */
+static const char schema_v1[] =
 	"CREATE TABLE meta(name TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;"
 	"CREATE TABLE devices("
 	" id TEXT PRIMARY KEY, model TEXT NOT NULL DEFAULT '',"
@@ -49,8 +53,10 @@ static const char schema[] =
 	"CREATE TRIGGER events_no_delete BEFORE DELETE ON events"
 	" BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;"
 	"CREATE TRIGGER certificates_no_delete BEFORE DELETE ON certificates"
-	" BEGIN SELECT RAISE(ABORT, 'issued certificates are never deleted'); END;"
-	"PRAGMA user_version = 1;";
+	" BEGIN SELECT RAISE(ABORT, 'issued certificates are never deleted'); END;";
+
+static const char *const migrations[] = {schema_v1};
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 enum stmt_id {
 	ST_DEVICE_GET,
@@ -194,12 +200,60 @@ static void be_close(void *p)
 	free(be);
 }
 
+static enum fsec_err schema_version(struct sqlite_be *be, const char *path, int *out)
+{
+	sqlite3_stmt *st = NULL;
+	int r = sqlite3_prepare_v2(be->db, "PRAGMA user_version", -1, &st, NULL);
+	enum fsec_err rc = FSEC_OK;
+
+	if (r != SQLITE_OK || (r = sqlite3_step(st)) != SQLITE_ROW)
+		rc = db_err(be, r, path);
+	else
+		*out = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Bring the registry to SCHEMA_VERSION. Only a new file starts from 0; an
+ * existing one at version 0 is not a registry. The version is read inside
+ * the write transaction, so two processes opening an old registry at once
+ * upgrade it once. */
+static enum fsec_err migrate(struct sqlite_be *be, const char *path, bool create)
+{
+	enum fsec_err rc;
+	char sql[40];
+	int v = 0;
+
+	if ((rc = schema_version(be, path, &v)) != FSEC_OK)
+		return rc;
+	if (v == SCHEMA_VERSION)
+		return FSEC_OK;
+	if ((rc = exec(be, "BEGIN IMMEDIATE")) != FSEC_OK)
+		return rc;
+	if ((rc = schema_version(be, path, &v)) != FSEC_OK)
+		goto out;
+	if (v > SCHEMA_VERSION || (v == 0 && !create)) {
+		rc = fsec_seterr(FSEC_ERR_DB, "registry %s has schema version %d; this fleetsec knows %d",
+				 path, v, SCHEMA_VERSION);
+		goto out;
+	}
+	for (; v < SCHEMA_VERSION; v++)
+		if ((rc = exec(be, migrations[v])) != FSEC_OK)
+			goto out;
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", SCHEMA_VERSION);
+	if ((rc = exec(be, sql)) == FSEC_OK)
+		rc = exec(be, "COMMIT");
+out:
+	if (rc != FSEC_OK)
+		sqlite3_exec(be->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
 static enum fsec_err be_open(const char *path, unsigned flags, void **out)
 {
 	int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW;
 	struct sqlite_be *be = calloc(1, sizeof(*be));
 	enum fsec_err rc = FSEC_ERR_DB;
-	sqlite3_stmt *ver = NULL;
 	int r;
 
 	if (be == NULL)
@@ -223,29 +277,12 @@ static enum fsec_err be_open(const char *path, unsigned flags, void **out)
 	if ((rc = exec(be, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
 			   " PRAGMA foreign_keys = ON; PRAGMA trusted_schema = OFF;")) != FSEC_OK)
 		goto out;
-	if (flags & FSEC_REGISTRY_CREATE) {
-		if ((rc = exec(be, "BEGIN IMMEDIATE")) != FSEC_OK)
-			goto out;
-		if ((rc = exec(be, schema)) != FSEC_OK || (rc = exec(be, "COMMIT")) != FSEC_OK) {
-			sqlite3_exec(be->db, "ROLLBACK", NULL, NULL, NULL);
-			goto out;
-		}
-	}
-	r = sqlite3_prepare_v2(be->db, "PRAGMA user_version", -1, &ver, NULL);
-	if (r != SQLITE_OK || sqlite3_step(ver) != SQLITE_ROW) {
-		rc = db_err(be, r, path);
+	if ((rc = migrate(be, path, (flags & FSEC_REGISTRY_CREATE) != 0)) != FSEC_OK)
 		goto out;
-	}
-	if (sqlite3_column_int(ver, 0) != SCHEMA_VERSION) {
-		rc = fsec_seterr(FSEC_ERR_DB, "registry %s has schema version %d; this fleetsec knows %d",
-				 path, sqlite3_column_int(ver, 0), SCHEMA_VERSION);
-		goto out;
-	}
 	*out = be;
 	be = NULL;
 	rc = FSEC_OK;
 out:
-	sqlite3_finalize(ver);
 	be_close(be);
 	return rc;
 }

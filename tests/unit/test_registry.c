@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,6 +88,37 @@ static void create_refuses_existing(void **state)
 	assert_null(again);
 	assert_int_equal(fsec_registry_open("/nonexistent/dir/r.db", 0, &again), FSEC_ERR_NOTFOUND);
 	assert_int_equal(fsec_registry_open("postgres:whatever", 0, &again), FSEC_ERR_INVAL);
+}
+
+static void set_user_version(const char *path, int v)
+{
+	sqlite3 *db = NULL;
+	char sql[40];
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* A registry from a newer fleetsec, or a SQLite file that is no registry, is
+ * refused rather than "upgraded". */
+static void refuses_unknown_schema(void **state)
+{
+	struct fixture *f = *state;
+	struct fsec_registry *again = NULL;
+	char *other = tu_path(f->dir, "other.db");
+
+	fsec_registry_free(f->reg);
+	f->reg = NULL;
+	set_user_version(f->db, 9999);
+	assert_int_equal(fsec_registry_open(f->db, 0, &again), FSEC_ERR_DB);
+	assert_non_null(strstr(fsec_err_detail(), "schema version 9999"));
+	assert_null(again);
+	set_user_version(other, 0);
+	assert_int_equal(fsec_registry_open(other, 0, &again), FSEC_ERR_DB);
+	assert_non_null(strstr(fsec_err_detail(), "schema version 0"));
+	free(other);
 }
 
 static void devices_roundtrip_and_filter(void **state)
@@ -264,6 +296,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(create_refuses_existing, setup, teardown),
+		cmocka_unit_test_setup_teardown(refuses_unknown_schema, setup, teardown),
 		cmocka_unit_test_setup_teardown(devices_roundtrip_and_filter, setup, teardown),
 		cmocka_unit_test_setup_teardown(status_is_constrained, setup, teardown),
 		cmocka_unit_test_setup_teardown(certificates_unique, setup, teardown),
