@@ -212,6 +212,42 @@ static enum fsec_err store_seen(const struct fsec_agent *a, const struct seen *s
 	return write_state(a, "sequences", line);
 }
 
+/* The newest version this device has run as a permanent slot. Updates must
+ * be newer than it even when the running image no longer verifies (the
+ * pinned keys were rotated, or the slot was damaged): otherwise the version
+ * check would fail open and accept any older image with the same counter. */
+static enum fsec_err load_installed(const struct fsec_agent *a, struct fsec_fw_version *v,
+				    bool *have)
+{
+	char line[STATE_FILE_MAX], ver[40];
+	bool missing;
+	enum fsec_err rc = read_state(a, "installed", line, sizeof(line), &missing);
+
+	*have = false;
+	if (rc != FSEC_OK || missing)
+		return rc;
+	if (sscanf(line, "fleetsec-installed 1 %39s\n", ver) != 1 ||
+	    fsec_fw_version_parse(ver, v) != FSEC_OK)
+		return fsec_seterr(FSEC_ERR_PARSE, "%s/installed is damaged", a->cfg.state_dir);
+	*have = true;
+	return FSEC_OK;
+}
+
+/* Raise the record to v; it never goes down. */
+static enum fsec_err raise_installed(const struct fsec_agent *a, const struct fsec_fw_version *v)
+{
+	struct fsec_fw_version cur;
+	char line[STATE_FILE_MAX], ver[40];
+	bool have;
+	enum fsec_err rc = load_installed(a, &cur, &have);
+
+	if (rc != FSEC_OK || (have && fsec_fw_version_cmp(v, &cur) <= 0))
+		return rc;
+	snprintf(line, sizeof(line), "fleetsec-installed 1 %s\n",
+		 fsec_fw_version_str(v, ver, sizeof(ver)));
+	return write_state(a, "installed", line);
+}
+
 static enum fsec_err load_journal(const struct fsec_agent *a, struct journal *j, bool *missing)
 {
 	char line[STATE_FILE_MAX], slot[2];
@@ -415,9 +451,10 @@ static enum fsec_err decide(struct fsec_agent *a, const struct checked *c,
 	const struct fsec_release_entry *e = fsec_release_entry(c->rel);
 	struct fsec_boot_state bs;
 	struct fsec_fw_info cur;
+	struct fsec_fw_version floor;
 	uint32_t counter = 0;
 	char v1[32], v2[32];
-	bool cur_valid;
+	bool cur_valid, have_floor;
 	enum fsec_err rc;
 
 	memset(out, 0, sizeof(*out));
@@ -426,21 +463,35 @@ static enum fsec_err decide(struct fsec_agent *a, const struct checked *c,
 		return rc;
 	cur_valid = verify_slot(a, bs.slot, 0, &cur) == FSEC_OK;
 	fsec_clearerr();
+	/* A permanent, valid slot is what the device runs: record it (this is
+	 * also how a factory image gets its record, on the first check). */
+	if (cur_valid && !bs.upgrade_available && (rc = raise_installed(a, &cur.version)) != FSEC_OK)
+		return rc;
+	if ((rc = load_installed(a, &floor, &have_floor)) != FSEC_OK)
+		return rc;
+	if (cur_valid && (!have_floor || fsec_fw_version_cmp(&cur.version, &floor) > 0)) {
+		floor = cur.version;
+		have_floor = true;
+	}
 	out->version = e->version;
 	out->security_counter = e->security_counter;
 	out->size = e->size;
 	out->sequence = c->now.sequence;
 	out->delegation = c->now.delegation;
 	fsec_fw_version_str(&e->version, v1, sizeof(v1));
-	if (cur_valid)
-		fsec_fw_version_str(&cur.version, v2, sizeof(v2));
+	if (have_floor)
+		fsec_fw_version_str(&floor, v2, sizeof(v2));
 	if (e->security_counter < counter)
 		snprintf(out->reason, sizeof(out->reason),
 			 "rollback refused: security counter %u is below the device's %u",
 			 e->security_counter, counter);
-	else if (cur_valid && fsec_fw_version_cmp(&e->version, &cur.version) <= 0)
+	else if (!have_floor)
 		snprintf(out->reason, sizeof(out->reason),
-			 "no update: release %s is not newer than the running %s", v1, v2);
+			 "no update: the running image does not verify and no installed version "
+			 "is recorded");
+	else if (fsec_fw_version_cmp(&e->version, &floor) <= 0)
+		snprintf(out->reason, sizeof(out->reason),
+			 "no update: release %s is not newer than the installed %s", v1, v2);
 	else if (bs.upgrade_available)
 		snprintf(out->reason, sizeof(out->reason),
 			 "a trial boot is pending: confirm it or let it fall back first");
@@ -456,8 +507,7 @@ static enum fsec_err decide(struct fsec_agent *a, const struct checked *c,
 			 "no update: release %s failed its trial boot; waiting for a newer one", v1);
 	else {
 		out->applies = true;
-		snprintf(out->reason, sizeof(out->reason), "update %s -> %s available", cur_valid ? v2 : "none",
-			 v1);
+		snprintf(out->reason, sizeof(out->reason), "update %s -> %s available", v2, v1);
 	}
 	return FSEC_OK;
 }
@@ -764,6 +814,11 @@ FSEC_API enum fsec_err fsec_agent_confirm(struct fsec_agent *a)
 	if ((rc = fsec_counter_raise(a->counter, info.has_security_counter ? info.security_counter
 									   : 0)) == FSEC_OK)
 		rc = fsec_bootctl_confirm(a->boot);
+	/* After the trial ends, not before: a record of a version the device
+	 * then fell back from would block its reinstall. A cut here is healed
+	 * by the next check. */
+	if (rc == FSEC_OK)
+		rc = raise_installed(a, &info.version);
 out:
 	close(lock);
 	return rc;

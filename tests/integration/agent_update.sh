@@ -126,6 +126,21 @@ declined "not newer"
 image v4 4.0.0 1
 publish v4
 declined "rollback refused: security counter 1 is below the device's 2"
+# Rotated firmware key: the running v2 no longer verifies, yet an older
+# version under the new key is still refused (the installed record), while a
+# newer one applies.
+sed 's#/fw.pub$#/other-fw.pub#' agent.conf >rotated.conf
+image v1c 1.6.0 2 other-fw.pem
+publish v1c
+before
+expect 0 "$AGENT" -c rotated.conf update
+grep -q "not newer than the installed 2.0.0+0" out || fail "rotated key: $(cat out)"
+unchanged "rotated key"
+image v2r 2.5.0 2 other-fw.pem
+publish v2r
+expect 0 "$AGENT" -c rotated.conf check
+grep -q "update 2.0.0+0 -> 2.5.0+0 available" out || fail "rotated key, newer: $(cat out)"
+ok
 # Arbitrary software: signed by a key the device does not pin.
 image v5 5.0.0 5 other-fw.pem
 publish v5
