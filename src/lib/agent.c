@@ -527,23 +527,6 @@ FSEC_API enum fsec_err fsec_agent_check(struct fsec_agent *a, struct fsec_agent_
 
 /* ---- update ---- */
 
-struct chunk_buf {
-	unsigned char *p;
-	size_t len, cap;
-};
-
-static enum fsec_err chunk_sink(const unsigned char *p, size_t n, void *ctx)
-{
-	struct chunk_buf *b = ctx;
-
-	/* fsec_fetch_range never delivers more than asked, which is cap. */
-	if (n > b->cap - b->len)
-		return fsec_seterr(FSEC_ERR_TOO_LARGE, "chunk overflow");
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-	return FSEC_OK;
-}
-
 static enum fsec_err pwrite_all(int fd, const unsigned char *p, size_t n, uint64_t off)
 {
 	while (n > 0) {
@@ -557,6 +540,43 @@ static enum fsec_err pwrite_all(int fd, const unsigned char *p, size_t n, uint64
 		n -= (size_t)w;
 		off += (uint64_t)w;
 	}
+	return FSEC_OK;
+}
+
+/*
+ * Received bytes go straight into the slot and the chunk's hash: no chunk
+ * buffer, so memory does not grow with the chunk size. Bytes that fail the
+ * hash are harmless there: the slot is inactive, the journal does not count
+ * them, and the retry or the next run overwrites them.
+ */
+struct chunk_sink {
+	int fd;
+	uint64_t off, end; /* next byte to write; the chunk's end */
+	bool torn;         /* fault injection: cut at torn_at */
+	uint64_t torn_at;
+	EVP_MD_CTX *md;
+};
+
+static enum fsec_err chunk_sink(const unsigned char *p, size_t n, void *ctx)
+{
+	struct chunk_sink *c = ctx;
+	enum fsec_err rc;
+
+	/* fsec_fetch_range never delivers more than asked; this keeps a bug
+	 * there from writing past the chunk. */
+	if (n > c->end - c->off)
+		return fsec_seterr(FSEC_ERR_TOO_LARGE, "chunk overflow");
+	if (c->torn && n >= c->torn_at - c->off) {
+		/* Only the part before torn_at reaches storage. */
+		if (pwrite_all(c->fd, p, (size_t)(c->torn_at - c->off), c->off) == FSEC_OK)
+			fdatasync(c->fd);
+		fsec_fault_die();
+	}
+	if ((rc = pwrite_all(c->fd, p, n, c->off)) != FSEC_OK)
+		return rc;
+	if (!EVP_DigestUpdate(c->md, p, n))
+		return fsec_seterr(FSEC_ERR_CRYPTO, "SHA-256 failed");
+	c->off += n;
 	return FSEC_OK;
 }
 
@@ -620,25 +640,33 @@ out:
 static enum fsec_err download(struct fsec_agent *a, const struct fsec_release_entry *e, int fd,
 			      struct journal *j, fsec_agent_progress_cb cb, void *ctx)
 {
-	struct chunk_buf b = {.p = malloc(e->chunk_size), .cap = e->chunk_size};
+	struct chunk_sink cs = {.fd = fd, .md = EVP_MD_CTX_new()};
 	char url[FSEC_AGENTCFG_VALUE_MAX + FSEC_RELEASE_URL_MAX + 8];
 	enum fsec_err rc = FSEC_OK;
 
-	if (b.p == NULL)
+	if (cs.md == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 	if ((rc = bundle_url(a, e->urls[0], url, sizeof(url))) != FSEC_OK)
 		goto out;
 	for (uint64_t i = j->chunks_done; i < e->nchunks; i++) {
 		uint64_t off = i * e->chunk_size;
-		size_t n = (size_t)(e->size - off < e->chunk_size ? e->size - off : e->chunk_size);
+		uint64_t n = e->size - off < e->chunk_size ? e->size - off : e->chunk_size;
 		unsigned char md[32];
 		unsigned long tries = 0;
-		enum fsec_fault fault;
+		/* The chunk's slot write is one durable write for the harness:
+		 * cut before it, after it, or torn halfway through it. */
+		enum fsec_fault fault = fsec_fault_point("slot");
 
+		cs.torn = fault == FSEC_FAULT_TORN;
+		cs.torn_at = off + n / 2;
 		for (;;) {
-			b.len = 0;
-			rc = fsec_fetch_range(a->fetch, url, off, n, chunk_sink, &b);
-			if (rc == FSEC_OK && !EVP_Digest(b.p, b.len, md, NULL, EVP_sha256(), NULL))
+			cs.off = off;
+			cs.end = off + n;
+			if (!EVP_DigestInit_ex(cs.md, EVP_sha256(), NULL))
+				rc = fsec_seterr(FSEC_ERR_CRYPTO, "SHA-256 failed");
+			else
+				rc = fsec_fetch_range(a->fetch, url, off, n, chunk_sink, &cs);
+			if (rc == FSEC_OK && !EVP_DigestFinal_ex(cs.md, md, NULL))
 				rc = fsec_seterr(FSEC_ERR_CRYPTO, "SHA-256 failed");
 			if (rc == FSEC_OK && CRYPTO_memcmp(md, e->chunks[i], 32) != 0)
 				rc = fsec_seterr(FSEC_ERR_VERIFY, "chunk %llu of %zu fails its hash",
@@ -654,14 +682,6 @@ static enum fsec_err download(struct fsec_agent *a, const struct fsec_release_en
 			goto out;
 		}
 		/* Data on disk before the journal says so. */
-		fault = fsec_fault_point("slot");
-		if (fault == FSEC_FAULT_TORN) {
-			if (pwrite_all(fd, b.p, b.len / 2, off) == FSEC_OK)
-				fdatasync(fd);
-			fsec_fault_die();
-		}
-		if ((rc = pwrite_all(fd, b.p, b.len, off)) != FSEC_OK)
-			goto out;
 		if (fdatasync(fd) != 0) {
 			rc = fsec_seterr(FSEC_ERR_IO, "slot sync failed: %s", strerror(errno));
 			goto out;
@@ -675,7 +695,7 @@ static enum fsec_err download(struct fsec_agent *a, const struct fsec_release_en
 			cb(off + n, e->size, ctx);
 	}
 out:
-	free(b.p);
+	EVP_MD_CTX_free(cs.md);
 	return rc;
 }
 
