@@ -106,6 +106,41 @@ FSEC_API FSEC_WUR enum fsec_err fsec_ca_issue_device(struct fsec_ca *ca, EVP_PKE
 						     struct fsec_issued_cert *out);
 
 /*
+ * Issue an IDevID-like bootstrap certificate, as a chip vendor's
+ * manufacturer CA would: subject O=<ca's name>, serialNumber=sn, CN=sn;
+ * keyUsage digitalSignature; EKU clientAuth; CA:FALSE. sn must be a valid
+ * device ID (it becomes the enrolled device's ID). Fills *out only on
+ * success. Errors: INVAL, CRYPTO, NOMEM. Not thread-safe on the same ca.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_ca_issue_idevid(struct fsec_ca *ca, EVP_PKEY *pub,
+						     const char *sn, int days,
+						     const unsigned char serial[FSEC_SERIAL_LEN],
+						     struct fsec_issued_cert *out);
+
+#define FSEC_SERVER_IPS_MAX 8
+/* fleetsecd listens here unless told otherwise. */
+#define FSEC_SERVER_DEFAULT_PORT 8443
+
+struct fsec_server_cert_spec {
+	const char *name;            /* DNS host name: CN and the first SAN */
+	const char *const *ips;      /* IPv4/IPv6 addresses added to the SAN */
+	size_t nips;                 /* at most FSEC_SERVER_IPS_MAX */
+	const char *crl_url;         /* CRL distribution point, or NULL */
+	int days;
+};
+
+/*
+ * Issue a TLS server certificate: CN=name, O=fleet; SAN DNS:name plus each
+ * address; keyUsage digitalSignature; EKU serverAuth; CA:FALSE; SKI, AKI and
+ * the CRL distribution point if given. Fills *out only on success.
+ * Errors: INVAL (name, address, URL or days), CRYPTO, NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_ca_issue_server(struct fsec_ca *ca, EVP_PKEY *pub,
+						     const struct fsec_server_cert_spec *spec,
+						     const unsigned char serial[FSEC_SERIAL_LEN],
+						     struct fsec_issued_cert *out);
+
+/*
  * An X.509 v2 CRL signed by the issuing CA, listing entries with their reason
  * codes, with AKI and the CRL number, valid for days. Caller owns *out.
  * Errors: INVAL (bad serial hex), CRYPTO.

@@ -22,6 +22,7 @@
 
 #include <openssl/x509.h>
 
+#include "fleetsec/ca.h"
 #include "fleetsec/key.h"
 #include "fleetsec/registry.h"
 
@@ -94,6 +95,27 @@ struct fsec_issue_opts {
 FSEC_API FSEC_WUR enum fsec_err fsec_fleet_issue(struct fsec_fleet *f, X509_REQ *csr,
 						 const struct fsec_issue_opts *opts,
 						 struct fsec_issued_cert *out);
+
+/* What CA/Browser Forum allows a TLS server certificate; renew yearly. */
+#define FSEC_SERVER_CERT_DAYS 398
+
+struct fsec_server_cert_opts {
+	const struct fsec_server_cert_spec *spec; /* days 0: FSEC_SERVER_CERT_DAYS */
+	const char *key_out;                      /* NULL: HOME/server.key */
+	const char *cert_out;                     /* NULL: HOME/server.pem */
+	const char *actor;
+};
+
+/*
+ * Issue fleetsecd's TLS server certificate (see fsec_ca_issue_server) for a
+ * P-256 key generated here. Writes the key (0600) and the certificate
+ * followed by the issuing CA's, never over existing files, and logs the
+ * issuance. Fills *out (may be NULL) on success.
+ * Errors: INVAL, EXISTS (an output exists), IO, CRYPTO, DB, BUSY.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fleet_server_cert(struct fsec_fleet *f,
+						       const struct fsec_server_cert_opts *o,
+						       struct fsec_issued_cert *out);
 
 /*
  * Revoke every unexpired certificate of device id with reason (an RFC 5280

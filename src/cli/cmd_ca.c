@@ -108,6 +108,75 @@ static int ca_chain(int argc, char **argv, const struct cli_cmd *self)
 	return status;
 }
 
+static int ca_server_cert(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {
+		{"ip", required_argument, NULL, 'i'},
+		{"crl-url", required_argument, NULL, 'c'},
+		{"days", required_argument, NULL, 'd'},
+		{"out", required_argument, NULL, 'o'},
+		{"key-out", required_argument, NULL, 'k'},
+		CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	const char *ips[FSEC_SERVER_IPS_MAX];
+	struct fsec_server_cert_spec spec = {.ips = ips};
+	struct fsec_server_cert_opts o = {.spec = &spec, .actor = cli_actor()};
+	struct fsec_issued_cert cert = {0};
+	struct fsec_fleet *f = NULL;
+	struct cli_common c = {0};
+	char crl_url[300], exp[32];
+	enum fsec_err rc;
+	long v;
+	int opt, status;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
+		switch (opt) {
+		case 'i':
+			if (spec.nips == FSEC_SERVER_IPS_MAX)
+				return cli_usage_error(self, "at most %d --ip", FSEC_SERVER_IPS_MAX);
+			ips[spec.nips++] = optarg;
+			break;
+		case 'c': spec.crl_url = optarg; break;
+		case 'd':
+			if (!cli_int(self, "days", optarg, 1, DAYS_MAX, &v))
+				return EXIT_USAGE;
+			spec.days = (int)v;
+			break;
+		case 'o': o.cert_out = optarg; break;
+		case 'k': o.key_out = optarg; break;
+		}
+	}
+	if (opt < 0)
+		return status;
+	if (optind + 1 != argc)
+		return cli_usage_error(self, "expected exactly one NAME");
+	spec.name = argv[optind];
+	/* By default the CRL is where fleetsecd serves it, at the name and
+	 * fleetsecd's default port. */
+	if (spec.crl_url == NULL && strlen(spec.name) < 256) {
+		snprintf(crl_url, sizeof(crl_url), "https://%s:%d/crl", spec.name,
+			 FSEC_SERVER_DEFAULT_PORT);
+		spec.crl_url = crl_url;
+	}
+	rc = fsec_fleet_open(cli_home(&c), &f);
+	if (rc == FSEC_OK)
+		rc = fsec_fleet_server_cert(f, &o, &cert);
+	fsec_fleet_free(f);
+	if (rc != FSEC_OK)
+		return cli_fail(spec.name, rc);
+	cli_time(cert.not_after, exp, sizeof(exp));
+	if (c.json)
+		status = cli_print_json(json_pack("{s:s, s:s, s:s, s:s}", "name", spec.name, "serial",
+						  cert.serial, "fingerprint", cert.fingerprint,
+						  "not_after", exp));
+	else
+		printf("server certificate for %s issued (serial %s, expires %s)\n", spec.name,
+		       cert.serial, exp);
+	fsec_issued_cert_cleanup(&cert);
+	return c.json ? status : 0;
+}
+
 static int crl(int argc, char **argv, const struct cli_cmd *self)
 {
 	static const struct option longopts[] = {
@@ -184,6 +253,19 @@ const struct cli_cmd cli_ca_cmds[] = {
 	{"ca", "chain", ca_chain, "print the issuing and root CA certificates (PEM)",
 	 "[--home DIR] [--json]\n\n"
 	 "Prints the issuing CA certificate, then the root CA certificate, as PEM.\n"},
+	{"ca", "server-cert", ca_server_cert, "issue fleetsecd's TLS server certificate",
+	 "NAME [--ip ADDR]... [--crl-url URL] [--days N] [--out FILE] [--key-out FILE]\n"
+	 "       [--home DIR] [--json]\n\n"
+	 "Generates an ECDSA P-256 key and issues it a TLS server certificate from the\n"
+	 "fleet's issuing CA: CN and SAN DNS:NAME, each --ip as a SAN IP address, EKU\n"
+	 "serverAuth and a CRL distribution point. Writes HOME/server.key (0600) and\n"
+	 "HOME/server.pem (certificate, then the issuing CA), where fleetsecd looks by\n"
+	 "default. Existing files are never overwritten: move them away to renew.\n\n"
+	 "  --ip ADDR       an IPv4 or IPv6 address clients connect to (repeatable, max 8)\n"
+	 "  --crl-url URL   CRL distribution point (default https://NAME:8443/crl)\n"
+	 "  --days N        validity (default 398)\n"
+	 "  --out FILE      certificate chain here instead of HOME/server.pem\n"
+	 "  --key-out FILE  key here instead of HOME/server.key\n"},
 	{"crl", NULL, crl, "sign and write the current CRL",
 	 "[--out FILE] [--der] [--home DIR] [--json]\n\n"
 	 "Signs a fresh X.509 v2 CRL (next CRL number) listing every revoked, unexpired\n"

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -74,12 +75,15 @@ static enum fsec_err add_ext(X509 *cert, X509V3_CTX *ctx, int nid, const char *v
 	return FSEC_OK;
 }
 
-static X509_NAME *make_name(const char *cn, const char *org)
+/* O=org[, serialNumber=sn], CN=cn. */
+static X509_NAME *make_name(const char *cn, const char *org, const char *sn)
 {
 	X509_NAME *n = X509_NAME_new();
 
 	if (n == NULL ||
 	    !X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8, (const unsigned char *)org, -1, -1, 0) ||
+	    (sn != NULL && !X509_NAME_add_entry_by_txt(n, "serialNumber", MBSTRING_ASC,
+						       (const unsigned char *)sn, -1, -1, 0)) ||
 	    !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0)) {
 		X509_NAME_free(n);
 		return NULL;
@@ -202,7 +206,7 @@ FSEC_API enum fsec_err fsec_ca_make_root(EVP_PKEY *key, const char *fleet, int d
 	    (rc = fsec_ca_random_serial(serial)) != FSEC_OK)
 		return rc;
 	snprintf(cn, sizeof(cn), "%s Root CA", fleet);
-	name = make_name(cn, fleet);
+	name = make_name(cn, fleet, NULL);
 	if (name == NULL)
 		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot build root CA name");
 	rc = build_cert(&(struct cert_spec){
@@ -238,7 +242,7 @@ FSEC_API enum fsec_err fsec_ca_make_issuing(EVP_PKEY *root_key, X509 *root, EVP_
 	if ((rc = clamp_to_issuer(root, &not_after)) != FSEC_OK)
 		return rc;
 	snprintf(cn, sizeof(cn), "%s Issuing CA", fleet);
-	name = make_name(cn, fleet);
+	name = make_name(cn, fleet, NULL);
 	if (name == NULL)
 		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot build issuing CA name");
 	rc = build_cert(&(struct cert_spec){
@@ -333,39 +337,24 @@ FSEC_API enum fsec_err fsec_issued_cert_pem(const struct fsec_issued_cert *c, ch
 	return rc;
 }
 
-FSEC_API enum fsec_err fsec_ca_issue_device(struct fsec_ca *ca, EVP_PKEY *pub, const char *id,
-					    int days, const unsigned char serial[FSEC_SERIAL_LEN],
-					    struct fsec_issued_cert *out)
+/* Issue an end-entity certificate for pub under name with exts, valid from
+ * now (backdated for clock skew) for days, clamped to the issuer's expiry. */
+static enum fsec_err issue_leaf(struct fsec_ca *ca, EVP_PKEY *pub, X509_NAME *name,
+				const struct ext_spec *exts, int days,
+				const unsigned char serial[FSEC_SERIAL_LEN], struct fsec_issued_cert *out)
 {
-	char san[sizeof("URI:" FSEC_DEVID_URN_PREFIX) + FSEC_DEVID_MAX];
-	const struct ext_spec exts[] = {
-		{NID_basic_constraints, "critical,CA:FALSE"},
-		{NID_key_usage, "critical,digitalSignature"},
-		{NID_ext_key_usage, "clientAuth"},
-		{NID_subject_key_identifier, "hash"},
-		{NID_authority_key_identifier, "keyid:always"},
-		{NID_subject_alt_name, san},
-		{NID_undef, NULL},
-	};
 	struct fsec_issued_cert res = {0};
 	time_t now = time(NULL), not_after;
 	unsigned char md[32];
-	X509_NAME *name = NULL;
 	X509 *cert = NULL;
 	enum fsec_err rc;
 	int len;
 
-	/* The ID goes into an extension config string: only the validated
-	 * character set keeps ',' and ':' from being read as syntax. */
-	if ((rc = fsec_devid_check(id)) != FSEC_OK || (rc = check_days(days)) != FSEC_OK)
+	if ((rc = check_days(days)) != FSEC_OK)
 		return rc;
-	snprintf(san, sizeof(san), "URI:%s%s", FSEC_DEVID_URN_PREFIX, id);
 	not_after = now + (time_t)days * 86400;
 	if ((rc = clamp_to_issuer(ca->issuing, &not_after)) != FSEC_OK)
 		return rc;
-	name = make_name(id, ca->fleet);
-	if (name == NULL)
-		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot build device name");
 	rc = build_cert(&(struct cert_spec){
 				.subject = name, .issuer = ca->issuing, .pub = pub, .signer = ca->key,
 				.serial = serial, .serial_len = FSEC_SERIAL_LEN,
@@ -392,6 +381,146 @@ FSEC_API enum fsec_err fsec_ca_issue_device(struct fsec_ca *ca, EVP_PKEY *pub, c
 out:
 	fsec_issued_cert_cleanup(&res);
 	X509_free(cert);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_ca_issue_device(struct fsec_ca *ca, EVP_PKEY *pub, const char *id,
+					    int days, const unsigned char serial[FSEC_SERIAL_LEN],
+					    struct fsec_issued_cert *out)
+{
+	char san[sizeof("URI:" FSEC_DEVID_URN_PREFIX) + FSEC_DEVID_MAX];
+	const struct ext_spec exts[] = {
+		{NID_basic_constraints, "critical,CA:FALSE"},
+		{NID_key_usage, "critical,digitalSignature"},
+		{NID_ext_key_usage, "clientAuth"},
+		{NID_subject_key_identifier, "hash"},
+		{NID_authority_key_identifier, "keyid:always"},
+		{NID_subject_alt_name, san},
+		{NID_undef, NULL},
+	};
+	X509_NAME *name = NULL;
+	enum fsec_err rc;
+
+	/* The ID goes into an extension config string: only the validated
+	 * character set keeps ',' and ':' from being read as syntax. */
+	if ((rc = fsec_devid_check(id)) != FSEC_OK)
+		return rc;
+	snprintf(san, sizeof(san), "URI:%s%s", FSEC_DEVID_URN_PREFIX, id);
+	if ((name = make_name(id, ca->fleet, NULL)) == NULL)
+		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot build device name");
+	rc = issue_leaf(ca, pub, name, exts, days, serial, out);
+	X509_NAME_free(name);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_ca_issue_idevid(struct fsec_ca *ca, EVP_PKEY *pub, const char *sn,
+					    int days, const unsigned char serial[FSEC_SERIAL_LEN],
+					    struct fsec_issued_cert *out)
+{
+	static const struct ext_spec exts[] = {
+		{NID_basic_constraints, "critical,CA:FALSE"},
+		{NID_key_usage, "critical,digitalSignature"},
+		{NID_ext_key_usage, "clientAuth"},
+		{NID_subject_key_identifier, "hash"},
+		{NID_authority_key_identifier, "keyid:always"},
+		{NID_undef, NULL},
+	};
+	X509_NAME *name = NULL;
+	enum fsec_err rc;
+
+	/* The serial becomes the enrolled device's ID, so it obeys the same
+	 * rules (and the printable-string subset serialNumber allows). */
+	if ((rc = fsec_devid_check(sn)) != FSEC_OK)
+		return rc;
+	if ((name = make_name(sn, ca->fleet, sn)) == NULL)
+		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot build bootstrap certificate name");
+	rc = issue_leaf(ca, pub, name, exts, days, serial, out);
+	X509_NAME_free(name);
+	return rc;
+}
+
+/* A DNS host name (RFC 1123 labels), checked before it goes into an
+ * extension config string where ',' or ':' would be syntax. */
+static bool dns_name_valid(const char *s)
+{
+	size_t n = strlen(s), label = 0;
+
+	if (n == 0 || n > 253)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '.') {
+			if (label == 0 || s[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)s[i]) && !(s[i] == '-' && label > 0))
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	return label > 0 && s[n - 1] != '-';
+}
+
+/* An http(s) URL without characters that extension config syntax reads. */
+static bool crl_url_valid(const char *u)
+{
+	if (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0)
+		return false;
+	for (const char *p = u; *p != '\0'; p++)
+		if (!isgraph((unsigned char)*p) || *p == ',' || *p == '\\')
+			return false;
+	return strlen(u) < 512;
+}
+
+FSEC_API enum fsec_err fsec_ca_issue_server(struct fsec_ca *ca, EVP_PKEY *pub,
+					    const struct fsec_server_cert_spec *spec,
+					    const unsigned char serial[FSEC_SERIAL_LEN],
+					    struct fsec_issued_cert *out)
+{
+	char san[FSEC_SERVER_IPS_MAX * (INET6_ADDRSTRLEN + 4) + 270], crldp[560];
+	struct ext_spec exts[] = {
+		{NID_basic_constraints, "critical,CA:FALSE"},
+		{NID_key_usage, "critical,digitalSignature"},
+		{NID_ext_key_usage, "serverAuth"},
+		{NID_subject_key_identifier, "hash"},
+		{NID_authority_key_identifier, "keyid:always"},
+		{NID_subject_alt_name, san},
+		{NID_undef, NULL}, /* CRL distribution point, if any */
+		{NID_undef, NULL},
+	};
+	X509_NAME *name = NULL;
+	size_t used;
+	enum fsec_err rc;
+
+	if (!dns_name_valid(spec->name))
+		return fsec_seterr(FSEC_ERR_INVAL, "server name '%s' is not a DNS host name",
+				   spec->name);
+	if (spec->nips > FSEC_SERVER_IPS_MAX)
+		return fsec_seterr(FSEC_ERR_INVAL, "at most %d addresses", FSEC_SERVER_IPS_MAX);
+	used = (size_t)snprintf(san, sizeof(san), "DNS:%s", spec->name);
+	for (size_t i = 0; i < spec->nips; i++) {
+		unsigned char bin[16];
+		char norm[INET6_ADDRSTRLEN];
+		int af = strchr(spec->ips[i], ':') != NULL ? AF_INET6 : AF_INET;
+
+		/* Re-printed from the parsed form: nothing the caller typed
+		 * reaches the config string. */
+		if (inet_pton(af, spec->ips[i], bin) != 1 ||
+		    inet_ntop(af, bin, norm, sizeof(norm)) == NULL)
+			return fsec_seterr(FSEC_ERR_INVAL, "'%s' is not an IP address", spec->ips[i]);
+		used += (size_t)snprintf(san + used, sizeof(san) - used, ",IP:%s", norm);
+	}
+	if (spec->crl_url != NULL) {
+		if (!crl_url_valid(spec->crl_url))
+			return fsec_seterr(FSEC_ERR_INVAL, "CRL URL '%s' is not an http(s) URL",
+					   spec->crl_url);
+		snprintf(crldp, sizeof(crldp), "URI:%s", spec->crl_url);
+		exts[6] = (struct ext_spec){NID_crl_distribution_points, crldp};
+	}
+	if ((name = make_name(spec->name, ca->fleet, NULL)) == NULL)
+		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot build server name");
+	rc = issue_leaf(ca, pub, name, exts, spec->days, serial, out);
 	X509_NAME_free(name);
 	return rc;
 }

@@ -746,6 +746,75 @@ static enum fsec_err stage_cert(const char *path, const struct fsec_issued_cert 
 	return rc;
 }
 
+FSEC_API enum fsec_err fsec_fleet_server_cert(struct fsec_fleet *f,
+					      const struct fsec_server_cert_opts *o,
+					      struct fsec_issued_cert *out)
+{
+	struct fsec_file_stage *stages[2] = {NULL, NULL}; /* key, certificate + chain */
+	struct fsec_server_cert_spec spec = *o->spec;
+	struct fsec_issued_cert cert = {0};
+	unsigned char serial[FSEC_SERIAL_LEN];
+	char *key_path = NULL, *cert_path = NULL, *leaf = NULL, *iss = NULL, *both = NULL;
+	EVP_PKEY *key = NULL;
+	bool in_tx = false;
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	if (spec.days == 0)
+		spec.days = FSEC_SERVER_CERT_DAYS;
+	if ((rc = load_ca(f)) != FSEC_OK)
+		return rc;
+	if (o->key_out != NULL ? (key_path = strdup(o->key_out)) == NULL
+			       : (rc = join(f->home, "server.key", &key_path)) != FSEC_OK)
+		goto nomem;
+	if (o->cert_out != NULL ? (cert_path = strdup(o->cert_out)) == NULL
+				: (rc = join(f->home, "server.pem", &cert_path)) != FSEC_OK)
+		goto nomem;
+	/* TLS servers get P-256 whatever the CA's algorithm: it is what every
+	 * device TLS stack implements. */
+	if ((rc = fsec_key_generate(FSEC_KEY_P256, &key)) != FSEC_OK ||
+	    (rc = fsec_ca_random_serial(serial)) != FSEC_OK ||
+	    (rc = fsec_ca_issue_server(f->ca, key, &spec, serial, &cert)) != FSEC_OK ||
+	    (rc = fsec_issued_cert_pem(&cert, &leaf)) != FSEC_OK ||
+	    (rc = fsec_cert_pem(fsec_ca_get_issuing(f->ca), &iss)) != FSEC_OK)
+		goto out;
+	if (asprintf(&both, "%s%s", leaf, iss) < 0) {
+		both = NULL;
+		goto nomem;
+	}
+	/* The server presents leaf + issuing CA; clients anchor at the root. */
+	if ((rc = fsec_key_stage_private(key, key_path, &stages[0])) != FSEC_OK ||
+	    (rc = fsec_file_stage_new(cert_path, both, strlen(both), 0644, FSEC_FILE_NOCLOBBER,
+				      &stages[1])) != FSEC_OK ||
+	    (rc = fsec_registry_begin(f->reg)) != FSEC_OK)
+		goto out;
+	in_tx = true;
+	if ((rc = log_event(f->reg, o->actor, "server-cert", NULL, "serial=%s name=%s", cert.serial,
+			    spec.name)) != FSEC_OK)
+		goto out;
+	in_tx = false;
+	if ((rc = finish(f, FSEC_OK, stages, 2)) == FSEC_OK && out != NULL) {
+		*out = cert;
+		memset(&cert, 0, sizeof(cert));
+	}
+	goto out;
+nomem:
+	rc = rc != FSEC_OK ? rc : fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+out:
+	if (in_tx)
+		fsec_registry_rollback(f->reg);
+	for (size_t i = 0; i < 2; i++)
+		fsec_file_stage_free(stages[i]);
+	fsec_issued_cert_cleanup(&cert);
+	EVP_PKEY_free(key);
+	free(both);
+	free(iss);
+	free(leaf);
+	free(cert_path);
+	free(key_path);
+	return rc;
+}
+
 FSEC_API enum fsec_err fsec_fleet_issue(struct fsec_fleet *f, X509_REQ *csr,
 					const struct fsec_issue_opts *o, struct fsec_issued_cert *out)
 {
