@@ -75,6 +75,8 @@ struct fsec_issue_opts {
 	enum fsec_key_algo key_algo; /* with keygen; 0 = P-256 */
 	const char *key_out;         /* with keygen: where the new key goes (0600) */
 	const char *cert_out;        /* optional: the certificate as PEM */
+	const char *provisioning;    /* how the device was provisioned, for the registry
+				      * (NULL: factory-csr or factory-keygen) */
 	const char *actor;           /* who, for the event log */
 };
 

@@ -148,4 +148,59 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_event_list(struct fsec_registry *r
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_counter_next(struct fsec_registry *reg,
 							   const char *name, uint64_t *out);
 
+/* ---- enrollment (EST) ---- */
+
+/* A manufacturer CA trusted to vouch for devices at enrollment only. */
+struct fsec_enroll_ca_rec {
+	char fingerprint[65]; /* SHA-256 of the DER certificate, lowercase hex */
+	char subject[256];    /* one-line subject, for people */
+	int64_t added_at;
+};
+
+typedef int (*fsec_enroll_ca_cb)(const struct fsec_enroll_ca_rec *rec, const char *pem,
+				 void *ctx);
+typedef int (*fsec_enroll_pattern_cb)(const char *pattern, void *ctx);
+
+/* Trust a manufacturer CA for enrollment (idempotent). Errors: DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_enroll_ca_add(struct fsec_registry *reg,
+							    const struct fsec_enroll_ca_rec *rec,
+							    const char *pem);
+
+/* Visit the trusted manufacturer CAs. Errors: DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_enroll_ca_list(struct fsec_registry *reg,
+							     fsec_enroll_ca_cb cb, void *ctx);
+
+/* Allow serials matching pattern (an exact serial or an fnmatch(3)
+ * pattern) from the CA with ca_fingerprint to enrol (idempotent).
+ * Errors: INVAL, DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_enroll_allow_add(struct fsec_registry *reg,
+							       const char *ca_fingerprint,
+							       const char *pattern);
+
+/* Visit the patterns allowed for a CA. Errors: DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_enroll_allow_list(struct fsec_registry *reg,
+								const char *ca_fingerprint,
+								fsec_enroll_pattern_cb cb,
+								void *ctx);
+
+/*
+ * Spend a bootstrap certificate (by fingerprint) for one use: "enroll"
+ * (first contact) or "re-enroll" (the operational certificate expired
+ * while offline). Each use can be spent once; a second attempt is a replay.
+ * Errors: EXISTS (already spent), INVAL, DB.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_bootstrap_spend(struct fsec_registry *reg,
+							      const char *fingerprint,
+							      const char *use,
+							      const char *device_id, int64_t at);
+
+/*
+ * A number that changes whenever another connection commits to the
+ * registry: cheap enough to ask on every request, so that caches of
+ * registry facts (revocation) are dropped the moment they may be stale.
+ * Errors: DB.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_data_version(struct fsec_registry *reg,
+							   uint64_t *out);
+
 #endif

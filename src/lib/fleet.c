@@ -918,7 +918,9 @@ FSEC_API enum fsec_err fsec_fleet_issue(struct fsec_fleet *f, X509_REQ *csr,
 	dev.issued_at = rec.issued_at;
 	dev.expires_at = rec.not_after;
 	snprintf(dev.provisioning, sizeof(dev.provisioning), "%s",
-		 genkey != NULL ? "factory-keygen" : "factory-csr");
+		 o->provisioning != NULL ? o->provisioning
+		 : genkey != NULL	 ? "factory-keygen"
+					 : "factory-csr");
 	if (!had)
 		dev.created_at = now;
 	dev.updated_at = now;

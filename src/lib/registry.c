@@ -142,3 +142,65 @@ FSEC_API enum fsec_err fsec_registry_counter_next(struct fsec_registry *reg, con
 		return fsec_seterr(FSEC_ERR_INVAL, "bad counter name");
 	return reg->ops->counter_next(reg->be, name, out);
 }
+
+static bool hex64(const char *s)
+{
+	if (strlen(s) != 64)
+		return false;
+	for (size_t i = 0; i < 64; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+FSEC_API enum fsec_err fsec_registry_enroll_ca_add(struct fsec_registry *reg,
+						   const struct fsec_enroll_ca_rec *rec, const char *pem)
+{
+	if (!hex64(rec->fingerprint))
+		return fsec_seterr(FSEC_ERR_INVAL, "bad CA fingerprint");
+	return reg->ops->enroll_ca_add(reg->be, rec, pem);
+}
+
+FSEC_API enum fsec_err fsec_registry_enroll_ca_list(struct fsec_registry *reg,
+						    fsec_enroll_ca_cb cb, void *ctx)
+{
+	return reg->ops->enroll_ca_list(reg->be, cb, ctx);
+}
+
+FSEC_API enum fsec_err fsec_registry_enroll_allow_add(struct fsec_registry *reg,
+						      const char *ca_fingerprint, const char *pattern)
+{
+	size_t n = strlen(pattern);
+
+	if (!hex64(ca_fingerprint))
+		return fsec_seterr(FSEC_ERR_INVAL, "bad CA fingerprint");
+	if (n == 0 || n > FSEC_DEVID_MAX)
+		return fsec_seterr(FSEC_ERR_INVAL, "serial pattern must be 1-%d characters",
+				   FSEC_DEVID_MAX);
+	return reg->ops->enroll_allow_add(reg->be, ca_fingerprint, pattern);
+}
+
+FSEC_API enum fsec_err fsec_registry_enroll_allow_list(struct fsec_registry *reg,
+						       const char *ca_fingerprint,
+						       fsec_enroll_pattern_cb cb, void *ctx)
+{
+	return reg->ops->enroll_allow_list(reg->be, ca_fingerprint, cb, ctx);
+}
+
+FSEC_API enum fsec_err fsec_registry_bootstrap_spend(struct fsec_registry *reg,
+						     const char *fingerprint, const char *use,
+						     const char *device_id, int64_t at)
+{
+	enum fsec_err rc = fsec_devid_check(device_id);
+
+	if (rc != FSEC_OK)
+		return rc;
+	if (!hex64(fingerprint) || (strcmp(use, "enroll") != 0 && strcmp(use, "re-enroll") != 0))
+		return fsec_seterr(FSEC_ERR_INVAL, "bad bootstrap use");
+	return reg->ops->bootstrap_spend(reg->be, fingerprint, use, device_id, at);
+}
+
+FSEC_API enum fsec_err fsec_registry_data_version(struct fsec_registry *reg, uint64_t *out)
+{
+	return reg->ops->data_version(reg->be, out);
+}

@@ -28,6 +28,15 @@ struct fsec_registry_ops {
 	enum fsec_err (*event_add)(void *be, const struct fsec_event_rec *ev);
 	enum fsec_err (*event_list)(void *be, const char *device_id, fsec_event_cb cb, void *ctx);
 	enum fsec_err (*counter_next)(void *be, const char *name, uint64_t *out);
+	enum fsec_err (*enroll_ca_add)(void *be, const struct fsec_enroll_ca_rec *rec,
+				       const char *pem);
+	enum fsec_err (*enroll_ca_list)(void *be, fsec_enroll_ca_cb cb, void *ctx);
+	enum fsec_err (*enroll_allow_add)(void *be, const char *ca_fp, const char *pattern);
+	enum fsec_err (*enroll_allow_list)(void *be, const char *ca_fp, fsec_enroll_pattern_cb cb,
+					   void *ctx);
+	enum fsec_err (*bootstrap_spend)(void *be, const char *fp, const char *use,
+					 const char *device_id, int64_t at);
+	enum fsec_err (*data_version)(void *be, uint64_t *out);
 };
 
 extern const struct fsec_registry_ops fsec_registry_sqlite_ops;

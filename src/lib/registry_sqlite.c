@@ -55,7 +55,23 @@ static const char schema_v1[] =
 	"CREATE TRIGGER certificates_no_delete BEFORE DELETE ON certificates"
 	" BEGIN SELECT RAISE(ABORT, 'issued certificates are never deleted'); END;";
 
-static const char *const migrations[] = {schema_v1};
+/* Enrollment: manufacturer CAs trusted for bootstrap only, the serials each
+ * may enrol, and every bootstrap use spent (replays hit the primary key). */
+static const char schema_v2_enroll[] =
+	"CREATE TABLE enroll_cas(fingerprint TEXT PRIMARY KEY, subject TEXT NOT NULL,"
+	" pem TEXT NOT NULL, added_at INTEGER NOT NULL) STRICT;"
+	"CREATE TABLE enroll_allow(ca_fingerprint TEXT NOT NULL REFERENCES enroll_cas(fingerprint),"
+	" pattern TEXT NOT NULL, added_at INTEGER NOT NULL,"
+	" PRIMARY KEY(ca_fingerprint, pattern)) STRICT;"
+	"CREATE TABLE bootstrap_spent(fingerprint TEXT NOT NULL,"
+	" use TEXT NOT NULL CHECK(use IN ('enroll','re-enroll')), device_id TEXT NOT NULL,"
+	" at INTEGER NOT NULL, PRIMARY KEY(fingerprint, use)) STRICT;"
+	"CREATE TRIGGER bootstrap_spent_no_delete BEFORE DELETE ON bootstrap_spent"
+	" BEGIN SELECT RAISE(ABORT, 'a spent bootstrap credential stays spent'); END;"
+	"CREATE TRIGGER bootstrap_spent_no_update BEFORE UPDATE ON bootstrap_spent"
+	" BEGIN SELECT RAISE(ABORT, 'a spent bootstrap credential stays spent'); END;";
+
+static const char *const migrations[] = {schema_v1, schema_v2_enroll};
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 enum stmt_id {
@@ -68,6 +84,12 @@ enum stmt_id {
 	ST_EVENT_ADD,
 	ST_EVENT_LIST,
 	ST_COUNTER_NEXT,
+	ST_ENROLL_CA_ADD,
+	ST_ENROLL_CA_LIST,
+	ST_ENROLL_ALLOW_ADD,
+	ST_ENROLL_ALLOW_LIST,
+	ST_BOOTSTRAP_SPEND,
+	ST_DATA_VERSION,
 	/* Certificate listings, one statement per combination of filters
 	 * (CERT_BY_* bits): a generic "?1 IS NULL OR col = ?1" cannot use an
 	 * index, and a full scan for every issue would make issuance O(N^2). */
@@ -110,6 +132,17 @@ static const char *const stmt_sql[ST_CERT_LIST] = {
 			  " WHERE ?1 IS NULL OR device_id = ?1 ORDER BY seq",
 	[ST_COUNTER_NEXT] = "INSERT INTO meta(name, value) VALUES (?1, 1)"
 			    " ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value",
+	[ST_ENROLL_CA_ADD] = "INSERT INTO enroll_cas(fingerprint, subject, pem, added_at)"
+			     " VALUES (?1, ?2, ?3, ?4) ON CONFLICT(fingerprint) DO NOTHING",
+	[ST_ENROLL_CA_LIST] = "SELECT fingerprint, subject, added_at, pem FROM enroll_cas"
+			      " ORDER BY added_at, fingerprint",
+	[ST_ENROLL_ALLOW_ADD] = "INSERT INTO enroll_allow(ca_fingerprint, pattern, added_at)"
+				" VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+	[ST_ENROLL_ALLOW_LIST] = "SELECT pattern FROM enroll_allow WHERE ca_fingerprint = ?1"
+				 " ORDER BY pattern",
+	[ST_BOOTSTRAP_SPEND] = "INSERT INTO bootstrap_spent(fingerprint, use, device_id, at)"
+			       " VALUES (?1, ?2, ?3, ?4)",
+	[ST_DATA_VERSION] = "PRAGMA data_version",
 };
 
 struct sqlite_be {
@@ -640,6 +673,117 @@ static enum fsec_err be_counter_next(void *p, const char *name, uint64_t *out)
 	return rc;
 }
 
+static enum fsec_err be_enroll_ca_add(void *p, const struct fsec_enroll_ca_rec *rec,
+				      const char *pem)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = stmt(be, ST_ENROLL_CA_ADD, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, rec->fingerprint, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, rec->subject, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, pem, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, rec->added_at != 0 ? rec->added_at : (int64_t)time(NULL));
+	return run(be, s, "adding a manufacturer CA");
+}
+
+static int visit_enroll_ca(sqlite3_stmt *s, void *arg)
+{
+	struct visit_ctx *v = arg;
+	struct fsec_enroll_ca_rec r;
+	const unsigned char *pem = sqlite3_column_text(s, 3);
+
+	memset(&r, 0, sizeof(r));
+	text(s, 0, r.fingerprint, sizeof(r.fingerprint));
+	text(s, 1, r.subject, sizeof(r.subject));
+	r.added_at = sqlite3_column_int64(s, 2);
+	return ((fsec_enroll_ca_cb)v->cb)(&r, pem != NULL ? (const char *)pem : "", v->ctx);
+}
+
+static enum fsec_err be_enroll_ca_list(void *p, fsec_enroll_ca_cb cb, void *ctx)
+{
+	struct sqlite_be *be = p;
+	struct visit_ctx v = {(void *)cb, ctx};
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = stmt(be, ST_ENROLL_CA_LIST, &s)) != FSEC_OK)
+		return rc;
+	return each_row(be, s, "listing manufacturer CAs", visit_enroll_ca, &v);
+}
+
+static enum fsec_err be_enroll_allow_add(void *p, const char *ca_fp, const char *pattern)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = stmt(be, ST_ENROLL_ALLOW_ADD, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, ca_fp, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, pattern, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (int64_t)time(NULL));
+	return run(be, s, "allowing serials");
+}
+
+static int visit_pattern(sqlite3_stmt *s, void *arg)
+{
+	struct visit_ctx *v = arg;
+	const unsigned char *t = sqlite3_column_text(s, 0);
+
+	return ((fsec_enroll_pattern_cb)v->cb)(t != NULL ? (const char *)t : "", v->ctx);
+}
+
+static enum fsec_err be_enroll_allow_list(void *p, const char *ca_fp, fsec_enroll_pattern_cb cb,
+					  void *ctx)
+{
+	struct sqlite_be *be = p;
+	struct visit_ctx v = {(void *)cb, ctx};
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = stmt(be, ST_ENROLL_ALLOW_LIST, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, ca_fp, -1, SQLITE_STATIC);
+	return each_row(be, s, "listing allowed serials", visit_pattern, &v);
+}
+
+static enum fsec_err be_bootstrap_spend(void *p, const char *fp, const char *use,
+					const char *device_id, int64_t at)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = stmt(be, ST_BOOTSTRAP_SPEND, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, use, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, device_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, at);
+	return run(be, s, "spending a bootstrap credential");
+}
+
+static enum fsec_err be_data_version(void *p, uint64_t *out)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+	int r;
+
+	if ((rc = stmt(be, ST_DATA_VERSION, &s)) != FSEC_OK)
+		return rc;
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW)
+		*out = (uint64_t)sqlite3_column_int64(s, 0);
+	else
+		rc = db_err(be, r, "reading the data version");
+	sqlite3_reset(s);
+	return rc;
+}
+
 const struct fsec_registry_ops fsec_registry_sqlite_ops = {
 	.scheme = "sqlite",
 	.open = be_open,
@@ -657,4 +801,10 @@ const struct fsec_registry_ops fsec_registry_sqlite_ops = {
 	.event_add = be_event_add,
 	.event_list = be_event_list,
 	.counter_next = be_counter_next,
+	.enroll_ca_add = be_enroll_ca_add,
+	.enroll_ca_list = be_enroll_ca_list,
+	.enroll_allow_add = be_enroll_allow_add,
+	.enroll_allow_list = be_enroll_allow_list,
+	.bootstrap_spend = be_bootstrap_spend,
+	.data_version = be_data_version,
 };

@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "b64_int.h"
 #include "err_int.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/key.h"
@@ -162,45 +163,6 @@ static bool hex_decode(const char *s, unsigned char *out, size_t n)
 	return true;
 }
 
-/* Strict standard base64 (with padding) of at most cap decoded bytes. */
-static bool b64_decode(const char *s, size_t slen, unsigned char *out, size_t cap, size_t *len)
-{
-	size_t pad = 0;
-	int n;
-
-	if (slen == 0 || slen % 4 != 0 || slen / 4 * 3 > cap || slen > INT32_MAX)
-		return false;
-	for (size_t i = 0; i < slen; i++) {
-		char c = s[i];
-		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			  c == '+' || c == '/';
-
-		if (c == '=' && i >= slen - 2 && (i == slen - 1 || s[slen - 1] == '='))
-			pad++;
-		else if (!ok)
-			return false;
-	}
-	n = EVP_DecodeBlock(out, (const unsigned char *)s, (int)slen);
-	if (n < 0 || (size_t)n < pad)
-		return false;
-	*len = (size_t)n - pad;
-	return true;
-}
-
-static char *b64_encode(const unsigned char *in, size_t len)
-{
-	size_t olen;
-	char *out;
-
-	if (len > (size_t)INT32_MAX / 2)
-		return NULL;
-	olen = (len + 2) / 3 * 4 + 1;
-	out = malloc(olen);
-	if (out != NULL)
-		EVP_EncodeBlock((unsigned char *)out, in, (int)len);
-	return out;
-}
-
 /* DSSE v1 pre-authentication encoding:
  * "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body. */
 static unsigned char *pae(const char *type, const unsigned char *body, size_t blen, size_t *len)
@@ -318,7 +280,7 @@ static enum fsec_err envelope_parse(json_t *env, const char *type, const char *w
 	e->payload = malloc(plen / 4 * 3 + 1);
 	if (e->payload == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-	if (!b64_decode(payload, plen, e->payload, plen / 4 * 3, &e->payload_len)) {
+	if (!fsec_b64_decode(payload, plen, e->payload, plen / 4 * 3, &e->payload_len)) {
 		rc = fsec_seterr(FSEC_ERR_PARSE, "%s.payload: not valid base64", what);
 		goto fail;
 	}
@@ -339,7 +301,7 @@ static enum fsec_err envelope_parse(json_t *env, const char *type, const char *w
 		    (rc = get_str(s, "sig", SIG_B64_MAX, where, &sig)) != FSEC_OK)
 			goto fail;
 		snprintf(e->sigs[i].keyid, sizeof(e->sigs[i].keyid), "%s", kid);
-		if (!b64_decode(sig, strlen(sig), e->sigs[i].sig, sizeof(e->sigs[i].sig),
+		if (!fsec_b64_decode(sig, strlen(sig), e->sigs[i].sig, sizeof(e->sigs[i].sig),
 				&e->sigs[i].len)) {
 			rc = fsec_seterr(FSEC_ERR_PARSE, "%s.sig: not valid base64", where);
 			goto fail;
@@ -435,7 +397,7 @@ static enum fsec_err delegation_parse(const unsigned char *buf, size_t len, stru
 		    (rc = get_str(k, "public_key", SPKI_MAX * 2, where, &pub)) != FSEC_OK)
 			goto out;
 		rc = FSEC_ERR_PARSE;
-		if (b64_decode(pub, strlen(pub), der, sizeof(der), &dlen) &&
+		if (fsec_b64_decode(pub, strlen(pub), der, sizeof(der), &dlen) &&
 		    (d->keys[i].key = d2i_PUBKEY(NULL, &p, (long)dlen)) != NULL)
 			d->nkeys++; /* owned by d from here, whatever follows */
 		if (d->nkeys != i + 1 || p != der + dlen) {
@@ -784,8 +746,8 @@ static enum fsec_err envelope_make(const char *type, const unsigned char *payloa
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 	if ((rc = fsec_key_sign(key, msg, mlen, &sig, &slen)) != FSEC_OK)
 		goto out;
-	b64p = b64_encode(payload, plen);
-	b64s = b64_encode(sig, slen);
+	b64p = fsec_b64_encode(payload, plen);
+	b64s = fsec_b64_encode(sig, slen);
 	env = b64p != NULL && b64s != NULL
 		      ? json_pack("{s:s, s:s, s:[{s:s, s:s}]}", "payloadType", type, "payload", b64p,
 				  "signatures", "keyid", kid, "sig", b64s)
@@ -838,7 +800,7 @@ FSEC_API enum fsec_err fsec_release_delegate(EVP_PKEY *root, EVP_PKEY *const *ke
 			OPENSSL_free(der);
 			goto out;
 		}
-		b64 = b64_encode(der, dlen);
+		b64 = fsec_b64_encode(der, dlen);
 		OPENSSL_free(der);
 		if (b64 == NULL ||
 		    json_array_append_new(arr, json_pack("{s:s, s:s}", "keyid", kid, "public_key",

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Enrollment over Secure Transport (RFC 7030) and the enrollment policy,
+ * without the HTTP: fleetsecd hands in the TLS peer's certificate and the
+ * request body and sends back what comes out.
+ *
+ * Zero-touch provisioning: a device leaves the factory with a bootstrap
+ * certificate from a manufacturer CA (fleetsec mfr, or a chip vendor's). The
+ * operator trusts that CA for enrollment only and allowlists serials
+ * (fsec_est_allow). On first contact the device presents the bootstrap
+ * certificate and a CSR for a key it generated; the policy checks the
+ * allowlist, spends the bootstrap credential (replays refused), requires a
+ * key new to the registry and issues the operational certificate, whose
+ * device ID is the bootstrap serial.
+ */
+#ifndef FLEETSEC_EST_H
+#define FLEETSEC_EST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <openssl/x509.h>
+
+#include "fleetsec/common.h"
+#include "fleetsec/fleet.h"
+#include "fleetsec/identity.h"
+
+/* EST request bodies are a base64 CSR: a few KiB at most. */
+#define FSEC_EST_BODY_MAX (16u * 1024u)
+#define FSEC_EST_REASON_MAX 256
+
+/*
+ * Trust the manufacturer CA in ca_pem (a file holding one CA certificate) for
+ * enrollment and allow serials matching each of patterns (exact serials, or
+ * fnmatch(3) patterns such as "SN-00*"). One transaction, logged.
+ * Errors: NOTFOUND/IO (file), PARSE (not a certificate), POLICY (not a CA),
+ * INVAL (bad pattern), DB, BUSY.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_est_allow(struct fsec_fleet *f, const char *ca_pem,
+					       const char *const *patterns, size_t n,
+					       const char *actor);
+
+struct fsec_est;
+
+/*
+ * Server-side state for one fleet: the trust stores (fleet CA; manufacturer
+ * CAs for bootstrap) and a cache of peer checks that is dropped whenever the
+ * registry changes. Borrows f, which must outlive it. Not thread-safe: one
+ * per event loop. Errors: IO, PARSE, DB, NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_est_new(struct fsec_fleet *f, struct fsec_est **out);
+FSEC_API void fsec_est_free(struct fsec_est *e);
+
+/* The TLS trust store (fleet CA and manufacturer CAs), for SSL_CTX; the
+ * caller gets a reference. And the list of those CA names to send in the
+ * CertificateRequest (caller frees with sk_X509_NAME_pop_free). */
+FSEC_API X509_STORE *fsec_est_tls_store(struct fsec_est *e);
+FSEC_API STACK_OF(X509_NAME) *fsec_est_client_ca_names(struct fsec_est *e);
+
+enum fsec_est_peer_kind {
+	FSEC_EST_PEER_NONE,      /* no client certificate */
+	FSEC_EST_PEER_DEVICE,    /* a fleet operational certificate, currently valid */
+	FSEC_EST_PEER_BOOTSTRAP, /* a manufacturer bootstrap certificate */
+	FSEC_EST_PEER_REFUSED,   /* revoked, superseded, unknown: see reason */
+};
+
+struct fsec_est_peer {
+	enum fsec_est_peer_kind kind;
+	char id[FSEC_DEVID_MAX + 1];   /* device ID, or the bootstrap serial */
+	char fingerprint[65];          /* of the client certificate */
+	char ca_fingerprint[65];       /* bootstrap: the manufacturer CA's */
+	char reason[FSEC_EST_REASON_MAX];
+};
+
+/*
+ * Classify a TLS client certificate (NULL: none) given with the chain the
+ * client sent, and check it against the registry: a device certificate
+ * must be its device's current one and the device active. Answers come from
+ * a cache while the registry is unchanged (fsec_registry_data_version), so
+ * a revocation committed by any process applies to the next request.
+ * Errors: DB (the check could not be made; refuse the request).
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_est_peer(struct fsec_est *e, X509 *cert,
+					      STACK_OF(X509) *chain, struct fsec_est_peer *out);
+
+/* A response: HTTP status, reason (for errors and the log) and body. */
+struct fsec_est_reply {
+	int status;
+	char reason[FSEC_EST_REASON_MAX];
+	char *body; /* malloc'd, may be NULL */
+	size_t len;
+	const char *content_type;
+};
+
+/* Free the body and clear r. NULL is a no-op. */
+FSEC_API void fsec_est_reply_cleanup(struct fsec_est_reply *r);
+
+/* GET /.well-known/est/cacerts: the issuing and root CA certificates as a
+ * base64 certs-only CMS (application/pkcs7-mime). Errors: NOMEM, CRYPTO. */
+FSEC_API FSEC_WUR enum fsec_err fsec_est_cacerts(struct fsec_est *e, struct fsec_est_reply *r);
+
+/* GET /.well-known/est/csrattrs: what the CA wants in a CSR (ECDSA with
+ * SHA-256 over a P-256 key), base64 DER (application/csrattrs). */
+FSEC_API FSEC_WUR enum fsec_err fsec_est_csrattrs(struct fsec_est_reply *r);
+
+/*
+ * POST /.well-known/est/simpleenroll (reenroll false) or simplereenroll
+ * (true) from peer with body (base64 PKCS#10). Policy refusals are replies
+ * (4xx with a reason, logged in the registry's event log), not errors:
+ *  - enroll needs a bootstrap certificate whose serial is allowlisted for its
+ *    manufacturer CA; each bootstrap certificate enrols once, and once more
+ *    only to recover a device whose certificate expired (not revoked);
+ *  - reenroll needs the device's current certificate, and a CSR whose subject
+ *    is that certificate's;
+ *  - the CSR must verify, and its key be strong and new to the registry.
+ * On success r holds the new certificate as a base64 certs-only CMS.
+ * Errors (500): DB, IO, CRYPTO, NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_est_enroll(struct fsec_est *e,
+						const struct fsec_est_peer *peer, bool reenroll,
+						const unsigned char *body, size_t len,
+						struct fsec_est_reply *r);
+
+#endif
