@@ -10,6 +10,8 @@ PACKAGES=(
 	libsqlite3-dev sqlite3                      # registry; the CLI inspects it in tests
 	libjansson-dev                              # JSON
 	libcurl4-openssl-dev                        # the device's HTTPS client
+	libevent-dev                                # fleetsecd's event loop and HTTP server
+	curl                                        # the EST client in the interop test
 	nginx                                       # a real HTTPS server in the tests
 	libubootenv-dev libubootenv-tool            # U-Boot environment (and fw_printenv in tests)
 	u-boot-tools                                # mkenvimage: a real environment for the tests

@@ -90,4 +90,5 @@ extern const struct cli_cmd cli_device_cmds[];
 extern const struct cli_cmd cli_fw_cmds[];
 extern const struct cli_cmd cli_release_cmds[];
 extern const struct cli_cmd cli_mfr_cmds[];
+extern const struct cli_cmd cli_enroll_cmds[];
 #endif

@@ -567,6 +567,9 @@ static enum fsec_err issue(struct fsec_est *e, const struct fsec_est_peer *p, X5
 	}
 	if (rc != FSEC_OK || (rc = fsec_registry_commit(e->reg)) != FSEC_OK)
 		goto fail;
+	/* data_version sees other connections' commits, not this one's: the
+	 * certificate this superseded must not stay cached as valid. */
+	memset(e->cache, 0, sizeof(e->cache));
 	q = cert.der;
 	if ((x = d2i_X509(NULL, &q, (long)cert.der_len)) == NULL) {
 		rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot decode the issued certificate");

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "fleetsec/est.h"
+#include "fleetsec/fileio.h"
+
+/* Enough for a factory batch; larger lists go in several calls. */
+#define SERIALS_MAX 100000
+#define SERIALS_FILE_MAX (8u * 1024u * 1024u)
+
+struct patterns {
+	const char **v;
+	size_t n, cap;
+};
+
+static bool push(struct patterns *p, const char *s)
+{
+	if (p->n == p->cap) {
+		size_t ncap = p->cap != 0 ? p->cap * 2 : 64;
+		const char **nv = realloc(p->v, ncap * sizeof(*nv));
+
+		if (nv == NULL)
+			return false;
+		p->v = nv;
+		p->cap = ncap;
+	}
+	p->v[p->n++] = s;
+	return true;
+}
+
+/* One serial per line; blank lines and # comments skipped. Each must be a
+ * device ID: a typo here would otherwise allow nothing, silently. The
+ * strings point into *buf, which the caller frees. */
+static int read_serials(const char *path, unsigned char **buf, struct patterns *p)
+{
+	size_t len = 0, lineno = 0;
+	char *s, *save = NULL, *line;
+	enum fsec_err rc = fsec_file_read(path, SERIALS_FILE_MAX, buf, &len);
+
+	if (rc != FSEC_OK)
+		return cli_fail(path, rc);
+	s = (char *)*buf;
+	if (memchr(s, '\0', len) != NULL) {
+		fprintf(stderr, "fleetsec: %s: not a text file\n", path);
+		return EXIT_REFUSED;
+	}
+	for (line = s; line != NULL; line = save) {
+		char *end;
+
+		lineno++;
+		save = strchr(line, '\n');
+		if (save != NULL)
+			*save++ = '\0';
+		end = line + strlen(line);
+		while (end > line && (end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		while (*line == ' ' || *line == '\t')
+			line++;
+		if (*line == '\0' || *line == '#')
+			continue;
+		if (!fsec_devid_valid(line)) {
+			fprintf(stderr, "fleetsec: %s:%zu: '%.64s' is not a valid serial\n", path,
+				lineno, line);
+			return EXIT_REFUSED;
+		}
+		if (p->n >= SERIALS_MAX || !push(p, line)) {
+			fprintf(stderr, "fleetsec: %s: more than %d serials\n", path, SERIALS_MAX);
+			return EXIT_REFUSED;
+		}
+	}
+	return 0;
+}
+
+static int enroll_allow(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {
+		{"manufacturer-ca", required_argument, NULL, 'm'},
+		{"serials", required_argument, NULL, 's'},
+		{"pattern", required_argument, NULL, 'p'},
+		CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	struct patterns p = {0};
+	struct cli_common c = {0};
+	struct fsec_fleet *f = NULL;
+	const char *ca = NULL, *serials = NULL;
+	unsigned char *buf = NULL;
+	enum fsec_err rc;
+	int opt, status = EXIT_REFUSED;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
+		if (opt == 'm')
+			ca = optarg;
+		else if (opt == 's')
+			serials = optarg;
+		else if (opt == 'p' && !push(&p, optarg)) {
+			fputs("fleetsec: out of memory\n", stderr);
+			goto out;
+		}
+	}
+	if (opt < 0)
+		goto out;
+	status = EXIT_USAGE;
+	if (optind != argc) {
+		cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
+		goto out;
+	}
+	if (ca == NULL || (serials == NULL && p.n == 0)) {
+		cli_usage_error(self, "--manufacturer-ca and --serials FILE or --pattern are required");
+		goto out;
+	}
+	if (serials != NULL && (status = read_serials(serials, &buf, &p)) != 0)
+		goto out;
+	status = EXIT_REFUSED;
+	if ((rc = fsec_fleet_open(cli_home(&c), &f)) != FSEC_OK ||
+	    (rc = fsec_est_allow(f, ca, p.v, p.n, cli_actor())) != FSEC_OK) {
+		status = cli_fail(ca, rc);
+		goto out;
+	}
+	if (c.json)
+		status = cli_print_json(json_pack("{s:s, s:I}", "manufacturer_ca", ca, "allowed",
+						  (json_int_t)p.n));
+	else
+		status = printf("allowed %zu serial%s or pattern%s from %s to enrol\n", p.n,
+				p.n == 1 ? "" : "s", p.n == 1 ? "" : "s", ca) < 0;
+out:
+	fsec_fleet_free(f);
+	free(p.v);
+	free(buf);
+	return status;
+}
+
+const struct cli_cmd cli_enroll_cmds[] = {
+	{"enroll", "allow", enroll_allow, "allow devices of a manufacturer CA to enrol (EST)",
+	 "--manufacturer-ca FILE (--serials FILE | --pattern PATTERN)... [--home DIR] [--json]\n\n"
+	 "Trusts the manufacturer CA in FILE for enrollment only (never for the fleet's\n"
+	 "mutual TLS) and allows the listed device serials to enrol through fleetsecd's\n"
+	 "/.well-known/est/simpleenroll with their bootstrap certificate. A stolen\n"
+	 "bootstrap credential alone cannot enrol an ID that is not listed, and each\n"
+	 "bootstrap certificate enrols once.\n\n"
+	 "  --manufacturer-ca FILE  the manufacturer's CA certificate (PEM)\n"
+	 "  --serials FILE          one serial per line (# comments, blank lines skipped)\n"
+	 "  --pattern PATTERN       a serial or an fnmatch pattern such as 'SN-00*'\n"
+	 "                          (repeatable)\n"},
+	{NULL, NULL, NULL, NULL, NULL},
+};

@@ -1,0 +1,406 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * fleetsecd: the fleet's HTTPS service. libevent's HTTP server over OpenSSL
+ * bufferevents, one event loop; the work (TLS policy, who the peer is, EST)
+ * is libfleetsec's. Every connection is TLS: there is no plaintext listener.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+
+#include "fleetsec/est.h"
+#include "fleetsec/fileio.h"
+#include "fleetsec/fleet.h"
+#include "fleetsec/tls.h"
+
+#define EXIT_USAGE 2
+#define HEADERS_MAX 8192
+#define TIMEOUT_S 10
+#define CRL_MAX (16u * 1024u * 1024u)
+#define EST "/.well-known/est/"
+
+struct server {
+	const char *home;
+	struct fsec_fleet *fleet;
+	struct fsec_est *est;
+	SSL_CTX *tls;
+	struct event_base *base;
+	struct evhttp *http;
+	char crl_path[4096];
+};
+
+static volatile sig_atomic_t quiet;
+
+static void usage(FILE *fp)
+{
+	fputs("usage: fleetsecd [--home DIR] [--listen HOST:PORT] [--cert FILE] [--key KEY]\n\n"
+	      "The fleet's mutual-TLS service: EST enrollment (RFC 7030) and the CRL.\n"
+	      "Reads the same home and registry as the fleetsec CLI; with none of the\n"
+	      "options it serves HOME/server.pem and HOME/server.key (made by\n"
+	      "`fleetsec ca server-cert NAME`) on 127.0.0.1:8443.\n\n"
+	      "  --home DIR          fleet home (default $FLEETSEC_HOME, else ~/.fleetsec)\n"
+	      "  --listen HOST:PORT  address to listen on (default 127.0.0.1:8443;\n"
+	      "                      IPv6 as [ADDR]:PORT)\n"
+	      "  --cert FILE         server certificate chain (default HOME/server.pem)\n"
+	      "  --key KEY           server key, path or store URI (default HOME/server.key)\n"
+	      "  --quiet             no request log on standard error\n\n"
+	      "Endpoints: GET /.well-known/est/cacerts and GET /crl need no client\n"
+	      "certificate; POST /.well-known/est/simpleenroll needs a bootstrap certificate\n"
+	      "from an allowed manufacturer CA (fleetsec enroll allow); simplereenroll and\n"
+	      "csrattrs need a certificate. SIGTERM or SIGINT stops the server.\n",
+	      fp);
+}
+
+/* Split HOST:PORT or [V6]:PORT into host and port buffers. */
+static bool split_listen(const char *s, char *host, size_t hcap, unsigned *port)
+{
+	const char *colon, *h = s;
+	size_t hlen;
+	char *end;
+	unsigned long p;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (close == NULL || close[1] != ':')
+			return false;
+		h = s + 1;
+		hlen = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL)
+			return false;
+		hlen = (size_t)(colon - s);
+	}
+	if (hlen == 0 || hlen >= hcap)
+		return false;
+	errno = 0;
+	p = strtoul(colon + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || end == colon + 1 || p == 0 || p > 65535)
+		return false;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	*port = (unsigned)p;
+	return true;
+}
+
+/* ---- per request ---- */
+
+static SSL *request_ssl(struct evhttp_request *req)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	struct bufferevent *bev = conn != NULL ? evhttp_connection_get_bufferevent(conn) : NULL;
+
+	return bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+}
+
+static void log_request(struct evhttp_request *req, const struct fsec_est_peer *peer, int status,
+			const char *reason)
+{
+	char *addr = NULL;
+	ev_uint16_t port = 0;
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+
+	if (quiet)
+		return;
+	if (conn != NULL)
+		evhttp_connection_get_peer(conn, &addr, &port);
+	fprintf(stderr, "fleetsecd: %s %s %s peer=%s%s%s -> %d%s%s\n", addr != NULL ? addr : "?",
+		evhttp_request_get_command(req) == EVHTTP_REQ_POST ? "POST" : "GET",
+		evhttp_request_get_uri(req), peer->id[0] != '\0' ? peer->id : "-",
+		peer->kind == FSEC_EST_PEER_BOOTSTRAP ? "(bootstrap)" : "",
+		peer->kind == FSEC_EST_PEER_REFUSED ? "(refused)" : "", status,
+		reason != NULL && reason[0] != '\0' ? " " : "", reason != NULL ? reason : "");
+}
+
+static void send_reply(struct evhttp_request *req, const struct fsec_est_peer *peer,
+		       const struct fsec_est_reply *r)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct evbuffer *out = evhttp_request_get_output_buffer(req);
+	int status = r->status != 0 ? r->status : 500;
+	const char *phrase = status == 200   ? "OK"
+			     : status == 400 ? "Bad Request"
+			     : status == 401 ? "Unauthorized"
+			     : status == 403 ? "Forbidden"
+			     : status == 404 ? "Not Found"
+			     : status == 405 ? "Method Not Allowed"
+			     : status == 409 ? "Conflict"
+			     : status == 413 ? "Payload Too Large"
+					     : "Internal Server Error";
+
+	evhttp_add_header(h, "Strict-Transport-Security", "max-age=31536000");
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	if (status == 200) {
+		evhttp_add_header(h, "Content-Type", r->content_type);
+		if (strncmp(r->content_type, "application/pkcs7", 17) == 0 ||
+		    strcmp(r->content_type, "application/csrattrs") == 0)
+			evhttp_add_header(h, "Content-Transfer-Encoding", "base64");
+		evbuffer_add(out, r->body, r->len);
+	} else {
+		/* The reason is for the device's operator: one line, plain text. */
+		evhttp_add_header(h, "Content-Type", "text/plain; charset=utf-8");
+		evbuffer_add_printf(out, "%s\n", r->reason[0] != '\0' ? r->reason : phrase);
+	}
+	log_request(req, peer, status, status == 200 ? NULL : r->reason);
+	evhttp_send_reply(req, status, phrase, NULL);
+}
+
+static void reply_status(struct evhttp_request *req, const struct fsec_est_peer *peer,
+			 int status, const char *reason)
+{
+	struct fsec_est_reply r = {.status = status};
+
+	snprintf(r.reason, sizeof(r.reason), "%s", reason);
+	send_reply(req, peer, &r);
+}
+
+/* GET /crl: the CRL the CLI keeps current in the home, as DER. */
+static void serve_crl(struct server *s, struct evhttp_request *req, const struct fsec_est_peer *peer)
+{
+	struct fsec_est_reply r = {.status = 200, .content_type = "application/pkix-crl"};
+	unsigned char *pem = NULL, *der = NULL;
+	size_t len = 0;
+	X509_CRL *crl = NULL;
+	BIO *mem = NULL;
+	int n;
+
+	if (fsec_file_read(s->crl_path, CRL_MAX, &pem, &len) != FSEC_OK ||
+	    (mem = BIO_new_mem_buf(pem, (int)len)) == NULL ||
+	    (crl = PEM_read_bio_X509_CRL(mem, NULL, NULL, NULL)) == NULL ||
+	    (n = i2d_X509_CRL(crl, &der)) <= 0) {
+		reply_status(req, peer, 500, "the CRL is not available");
+	} else {
+		r.body = (char *)der;
+		r.len = (size_t)n;
+		send_reply(req, peer, &r);
+	}
+	OPENSSL_free(der);
+	X509_CRL_free(crl);
+	BIO_free(mem);
+	free(pem);
+}
+
+static void handle(struct evhttp_request *req, void *arg)
+{
+	struct server *s = arg;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	struct fsec_est_peer peer = {0};
+	struct fsec_est_reply r = {0};
+	SSL *ssl = request_ssl(req);
+	enum fsec_err rc = FSEC_OK;
+
+	if (path == NULL || ssl == NULL) {
+		reply_status(req, &peer, 400, "bad request");
+		return;
+	}
+	/* Every request is checked on its own: a device revoked while its
+	 * connection is open is refused at its next request. */
+	if (fsec_est_peer(s->est, SSL_get0_peer_certificate(ssl), SSL_get_peer_cert_chain(ssl),
+			  &peer) != FSEC_OK) {
+		reply_status(req, &peer, 500, "the registry cannot be read");
+		return;
+	}
+	if (strcmp(path, "/crl") == 0 || strcmp(path, EST "cacerts") == 0) {
+		if (cmd != EVHTTP_REQ_GET)
+			reply_status(req, &peer, 405, "use GET");
+		else if (strcmp(path, "/crl") == 0)
+			serve_crl(s, req, &peer);
+		else if ((rc = fsec_est_cacerts(s->est, &r)) == FSEC_OK)
+			send_reply(req, &peer, &r);
+		goto out;
+	}
+	if (peer.kind == FSEC_EST_PEER_NONE) {
+		reply_status(req, &peer, 401, "a client certificate is required");
+		return;
+	}
+	if (peer.kind == FSEC_EST_PEER_REFUSED) {
+		reply_status(req, &peer, 403, peer.reason);
+		return;
+	}
+	if (strcmp(path, EST "simpleenroll") == 0 || strcmp(path, EST "simplereenroll") == 0) {
+		struct evbuffer *in = evhttp_request_get_input_buffer(req);
+		size_t len = evbuffer_get_length(in);
+		unsigned char *body;
+
+		if (cmd != EVHTTP_REQ_POST) {
+			reply_status(req, &peer, 405, "use POST");
+			return;
+		}
+		body = evbuffer_pullup(in, (ev_ssize_t)len);
+		rc = fsec_est_enroll(s->est, &peer, path[strlen(EST) + 6] == 'r', body, len, &r);
+		if (rc == FSEC_OK)
+			send_reply(req, &peer, &r);
+	} else if (strcmp(path, EST "csrattrs") == 0 && cmd == EVHTTP_REQ_GET) {
+		if ((rc = fsec_est_csrattrs(&r)) == FSEC_OK)
+			send_reply(req, &peer, &r);
+	} else {
+		reply_status(req, &peer, 404, "no such endpoint");
+	}
+out:
+	if (rc != FSEC_OK) {
+		fprintf(stderr, "fleetsecd: %s: %s\n", path, fsec_err_detail());
+		reply_status(req, &peer, 500, "internal error");
+	}
+	fsec_est_reply_cleanup(&r);
+}
+
+/* Each accepted connection is wrapped in TLS before evhttp sees a byte. */
+static struct bufferevent *tls_bev(struct event_base *base, void *arg)
+{
+	struct server *s = arg;
+	SSL *ssl = SSL_new(s->tls);
+
+	/* evhttp falls back to a plaintext bufferevent if this returns NULL;
+	 * never let it: without memory, stop the process instead. */
+	if (ssl == NULL) {
+		fputs("fleetsecd: out of memory for a TLS session\n", stderr);
+		abort();
+	}
+	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+					      BEV_OPT_CLOSE_ON_FREE);
+}
+
+static void on_signal(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	(void)fd;
+	(void)what;
+	fputs("fleetsecd: stopping\n", stderr);
+	event_base_loopexit(s->base, NULL);
+}
+
+static const char *default_home(void)
+{
+	static char buf[4096];
+	const char *env = getenv("FLEETSEC_HOME"), *home = getenv("HOME");
+
+	if (env != NULL && env[0] != '\0')
+		return env;
+	snprintf(buf, sizeof(buf), "%s/.fleetsec", home != NULL ? home : ".");
+	return buf;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"home", required_argument, NULL, 'H'}, {"listen", required_argument, NULL, 'l'},
+		{"cert", required_argument, NULL, 'c'}, {"key", required_argument, NULL, 'k'},
+		{"quiet", no_argument, NULL, 'q'},      {"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},    {NULL, 0, NULL, 0},
+	};
+	struct server s = {0};
+	const char *listen = "127.0.0.1:8443", *cert = NULL, *key = NULL;
+	char host[256], cert_buf[4096], key_buf[4096];
+	unsigned port = 0;
+	struct fsec_tls_server_opts to = {0};
+	struct event *sigterm = NULL, *sigint = NULL;
+	struct timeval tv = {.tv_sec = TIMEOUT_S};
+	enum fsec_err rc;
+	int opt, status = 1;
+
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'H': s.home = optarg; break;
+		case 'l': listen = optarg; break;
+		case 'c': cert = optarg; break;
+		case 'k': key = optarg; break;
+		case 'q': quiet = 1; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': puts("fleetsecd 0.1.0"); return 0;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "fleetsecd: unexpected argument '%s'\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (!split_listen(listen, host, sizeof(host), &port)) {
+		fprintf(stderr, "fleetsecd: --listen %s: expected HOST:PORT\n", listen);
+		return EXIT_USAGE;
+	}
+	if (s.home == NULL)
+		s.home = default_home();
+	snprintf(cert_buf, sizeof(cert_buf), "%s/server.pem", s.home);
+	snprintf(key_buf, sizeof(key_buf), "%s/server.key", s.home);
+	snprintf(s.crl_path, sizeof(s.crl_path), "%s/crl.pem", s.home);
+	/* A broken pipe is a client gone, not a reason to die. */
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((rc = fsec_fleet_open(s.home, &s.fleet)) != FSEC_OK ||
+	    (rc = fsec_est_new(s.fleet, &s.est)) != FSEC_OK) {
+		fprintf(stderr, "fleetsecd: %s: %s\n", s.home, fsec_err_detail());
+		goto out;
+	}
+	to.cert_chain = cert != NULL ? cert : cert_buf;
+	to.key = key != NULL ? key : key_buf;
+	to.trust = fsec_est_tls_store(s.est);
+	to.client_cas = fsec_est_client_ca_names(s.est);
+	rc = fsec_tls_server_ctx(&to, &s.tls);
+	X509_STORE_free(to.trust);
+	if (rc != FSEC_OK) {
+		fprintf(stderr, "fleetsecd: %s\n", fsec_err_detail());
+		if (cert == NULL)
+			fputs("fleetsecd: make one with: fleetsec ca server-cert NAME\n", stderr);
+		goto out;
+	}
+	if ((s.base = event_base_new()) == NULL || (s.http = evhttp_new(s.base)) == NULL) {
+		fputs("fleetsecd: cannot start the event loop\n", stderr);
+		goto out;
+	}
+	evhttp_set_bevcb(s.http, tls_bev, &s);
+	evhttp_set_gencb(s.http, handle, &s);
+	evhttp_set_allowed_methods(s.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+	evhttp_set_max_headers_size(s.http, HEADERS_MAX);
+	evhttp_set_max_body_size(s.http, FSEC_EST_BODY_MAX);
+	/* Slow clients (slowloris) lose their connection after this long
+	 * without progress. */
+	evhttp_set_timeout_tv(s.http, &tv);
+	if (evhttp_bind_socket(s.http, host, (ev_uint16_t)port) != 0) {
+		fprintf(stderr, "fleetsecd: cannot listen on %s: %s\n", listen, strerror(errno));
+		goto out;
+	}
+	sigterm = evsignal_new(s.base, SIGTERM, on_signal, &s);
+	sigint = evsignal_new(s.base, SIGINT, on_signal, &s);
+	if (sigterm == NULL || sigint == NULL || event_add(sigterm, NULL) != 0 ||
+	    event_add(sigint, NULL) != 0) {
+		fputs("fleetsecd: cannot install signal handlers\n", stderr);
+		goto out;
+	}
+	fprintf(stderr, "fleetsecd: fleet '%s' listening on https://%s\n",
+		fsec_fleet_get_name(s.fleet), listen);
+	status = event_base_dispatch(s.base) == 0 ? 0 : 1;
+out:
+	if (sigterm != NULL)
+		event_free(sigterm);
+	if (sigint != NULL)
+		event_free(sigint);
+	if (s.http != NULL)
+		evhttp_free(s.http);
+	if (s.base != NULL)
+		event_base_free(s.base);
+	SSL_CTX_free(s.tls);
+	fsec_est_free(s.est);
+	fsec_fleet_free(s.fleet);
+	return status;
+}

@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# fleetsecd with curl and openssl as the EST client (RFC 7030): cacerts,
+# zero-touch simpleenroll with a manufacturer bootstrap certificate,
+# simplereenroll, csrattrs and /crl, every enrollment refusal, revocation
+# biting at the next request, and the TLS policy seen from openssl s_client.
+. "$(dirname "$0")/lib.sh"
+: "${FLEETSECD:?}"
+cd "$T"
+F=$FLEETSEC
+
+"$F" ca init --name "EST Fleet" >/dev/null
+"$F" ca server-cert localhost --ip 127.0.0.1 >/dev/null
+openssl verify -purpose sslserver -CAfile "$FLEETSEC_HOME/root.pem" \
+	-untrusted "$FLEETSEC_HOME/issuing.pem" "$FLEETSEC_HOME/server.pem" >/dev/null ||
+	fail "server certificate does not verify"
+openssl x509 -in "$FLEETSEC_HOME/server.pem" -noout -ext subjectAltName,crlDistributionPoints |
+	grep -q "IP Address:127.0.0.1" || fail "no SAN IP"
+ok
+"$F" mfr init --dir mfr --name "Acme Chips" >/dev/null
+"$F" mfr init --dir rogue --name "Acme Chips" >/dev/null
+for sn in SN-0001 SN-0002 SN-0100; do
+	"$F" mfr issue $sn --dir mfr --key-out boot-$sn.key --out boot-$sn.pem 2>/dev/null
+done
+"$F" mfr issue SN-0001 --dir rogue --key-out rogue.key --out rogue.pem 2>/dev/null
+openssl x509 -in boot-SN-0001.pem -noout -subject | grep -q "serialNumber = SN-0001, CN = SN-0001" ||
+	fail "bootstrap subject"
+openssl verify -purpose sslclient -CAfile mfr/ca.pem boot-SN-0001.pem >/dev/null || fail "bootstrap cert"
+ok
+
+# The allowlist: exact serials from a file, and a pattern.
+printf '# factory batch 7\nSN-0001\n\nSN-0003\n' >serials
+printf 'SN-0001\nnot a serial!\n' >bad-serials
+events() { registry_count "SELECT count(*) FROM events"; }
+n=$(events)
+expect 1 "$F" enroll allow --manufacturer-ca mfr/ca.pem --serials bad-serials
+one_line_error "bad-serials:2"
+expect 1 "$F" enroll allow --manufacturer-ca boot-SN-0001.pem --serials serials
+one_line_error "not a CA certificate"
+expect 2 "$F" enroll allow --manufacturer-ca mfr/ca.pem
+[ "$(events)" = "$n" ] && [ "$(registry_count 'SELECT count(*) FROM enroll_allow')" = 0 ] ||
+	fail "a refused allow changed the registry"
+ok
+expect 0 "$F" enroll allow --manufacturer-ca mfr/ca.pem --serials serials --pattern 'SN-01*'
+
+# fleetsecd on a free port.
+for try in 1 2 3 4 5; do
+	PORT=$((20000 + RANDOM % 20000))
+	"$FLEETSECD" --listen 127.0.0.1:$PORT 2>daemon.log &
+	PID=$!
+	trap 'kill $PID 2>/dev/null || true; rm -rf "$T"' EXIT
+	for _ in $(seq 50); do
+		grep -q listening daemon.log && break
+		kill -0 $PID 2>/dev/null || break
+		sleep 0.1
+	done
+	grep -q listening daemon.log && break
+	wait $PID 2>/dev/null || true
+done
+grep -q listening daemon.log || fail "fleetsecd did not start: $(cat daemon.log)"
+URL=https://127.0.0.1:$PORT
+EST=$URL/.well-known/est
+
+# est [CURL ARGS...]: curl with the fleet root; body in out, status printed.
+est() { curl -sS --cacert "$FLEETSEC_HOME/root.pem" -o out -w '%{http_code}' "$@"; }
+# status WANT CURL ARGS...: the request answers WANT.
+status() {
+	local want=$1 got
+	shift
+	got=$(est "$@") || fail "curl $* failed"
+	[ "$got" = "$want" ] || fail "curl $*: HTTP $got, expected $want: $(head -c 300 out)"
+	ok
+}
+# p7certs FILE: the certificates in a base64 certs-only CMS, as PEM.
+p7certs() { openssl base64 -d -in "$1" | openssl pkcs7 -inform DER -print_certs; }
+# csr KEYFILE SUBJECT: a base64 DER PKCS#10 for a new P-256 key, by openssl.
+b64csr() {
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1" \
+		-subj "$2" -outform DER 2>/dev/null | openssl base64
+}
+enroll() { # enroll WANT BOOT-CERT BOOT-KEY CSR-FILE [simpleenroll|simplereenroll]
+	status "$1" --cert "$2" --key "$3" -H 'Content-Type: application/pkcs10' \
+		--data-binary @"$4" "$EST/${5:-simpleenroll}"
+}
+
+# cacerts needs no client certificate and carries the issuing and root CA.
+status 200 "$EST/cacerts"
+p7certs out >cacerts.pem
+diff <(openssl x509 -in cacerts.pem -noout -fingerprint) \
+	<(openssl x509 -in "$FLEETSEC_HOME/issuing.pem" -noout -fingerprint) >/dev/null ||
+	fail "cacerts does not start with the issuing CA"
+[ "$(grep -c 'BEGIN CERTIFICATE' cacerts.pem)" = 2 ] || fail "cacerts: expected 2 certificates"
+ok
+
+# Zero-touch enrollment of SN-0001 with its bootstrap certificate.
+b64csr op1.key "/CN=whatever-the-device-asks" >csr1.b64
+enroll 200 boot-SN-0001.pem boot-SN-0001.key csr1.b64
+p7certs out >op1.pem
+openssl verify -purpose sslclient -CAfile "$FLEETSEC_HOME/root.pem" \
+	-untrusted "$FLEETSEC_HOME/issuing.pem" op1.pem >/dev/null || fail "enrolled cert does not verify"
+openssl x509 -in op1.pem -noout -ext subjectAltName | grep -q "URI:urn:fleetsec:device:SN-0001" ||
+	fail "enrolled cert is not SN-0001's"
+diff <(openssl x509 -in op1.pem -noout -pubkey) <(openssl pkey -in op1.key -pubout) >/dev/null ||
+	fail "enrolled cert is not for the CSR's key"
+[ "$(registry_count "SELECT status || ' ' || provisioning FROM devices WHERE id='SN-0001'")" = \
+	"active est-bootstrap" ] || fail "registry row for SN-0001"
+ok
+
+# Refusals, each with its reason in the body and in the event log.
+refused() { # refused WANT REASON CURL ARGS...
+	local want=$1 reason=$2
+	shift 2
+	status "$want" "$@"
+	grep -qF -- "$reason" out || fail "expected '$reason', got: $(cat out)"
+	ok
+}
+logged() {
+	[ "$(registry_count "SELECT count(*) FROM events WHERE action='enroll-refused' AND detail LIKE '%$1%'")" -ge 1 ] ||
+		fail "refusal '$1' not in the event log"
+	ok
+}
+b64csr x.key "/CN=x" >csrx.b64
+refused 401 "a client certificate is required" --data-binary @csrx.b64 "$EST/simpleenroll"
+# Not on the allowlist: a stolen bootstrap credential cannot enrol any ID.
+refused 403 "not on the enrollment allowlist" --cert boot-SN-0002.pem --key boot-SN-0002.key \
+	--data-binary @csrx.b64 "$EST/simpleenroll"
+logged "SN-0002 is not on the enrollment allowlist"
+# Already enrolled: the bootstrap credential cannot take over a live device.
+refused 409 "already enrolled" --cert boot-SN-0001.pem --key boot-SN-0001.key \
+	--data-binary @csrx.b64 "$EST/simpleenroll"
+# A key already registered to another device (a fleet-wide key).
+openssl req -new -key op1.key -subj "/CN=SN-0100" -outform DER | openssl base64 >shared.b64
+refused 403 "already registered to device SN-0001" --cert boot-SN-0100.pem \
+	--key boot-SN-0100.key --data-binary @shared.b64 "$EST/simpleenroll"
+logged "already registered"
+# Not a CSR; a CSR with a bad signature.
+printf 'not base64 at all!' >junk
+refused 400 "not a base64 PKCS#10" --cert boot-SN-0100.pem --key boot-SN-0100.key \
+	--data-binary @junk "$EST/simpleenroll"
+openssl base64 -d -in csrx.b64 >csrx.der
+printf '\x01' | dd of=csrx.der bs=1 seek=$(($(stat -c %s csrx.der) - 3)) conv=notrunc status=none
+openssl base64 -in csrx.der >bad-sig.b64
+refused 400 "CSR" --cert boot-SN-0100.pem --key boot-SN-0100.key \
+	--data-binary @bad-sig.b64 "$EST/simpleenroll"
+# A rogue CA with the same name: the handshake itself fails.
+got=0
+est --cert rogue.pem --key rogue.key --data-binary @csrx.b64 "$EST/simpleenroll" >/dev/null 2>&1 || got=$?
+[ "$got" -ne 0 ] || fail "a certificate from an untrusted CA was accepted"
+ok
+# Operational and bootstrap certificates each have their endpoint.
+refused 403 "needs a bootstrap certificate" --cert op1.pem --key op1.key \
+	--data-binary @csrx.b64 "$EST/simpleenroll"
+refused 403 "needs the device's current certificate" --cert boot-SN-0100.pem \
+	--key boot-SN-0100.key --data-binary @csrx.b64 "$EST/simplereenroll"
+# Bootstrap-only CAs never open the device API.
+refused 404 "no such endpoint" --cert op1.pem --key op1.key "$URL/v1/nothing"
+[ "$(registry_count "SELECT count(*) FROM devices")" = 1 ] || fail "a refused request added a device"
+ok
+
+# A device whose certificate expired while offline re-enrols once with its
+# bootstrap credential; a second time is a replay. (The registry's expiry is
+# moved into the past: the test does not wait a year.)
+expire() { sqlite3 "$FLEETSEC_HOME/registry.db" "UPDATE devices SET expires_at = 1 WHERE id = 'SN-0001'"; }
+expire
+b64csr op1b.key "/CN=SN-0001" >csr1b.b64
+enroll 200 boot-SN-0001.pem boot-SN-0001.key csr1b.b64
+p7certs out >op1b.pem
+expire
+b64csr op1c.key "/CN=SN-0001" >csr1c.b64
+refused 403 "already used to re-enroll (replay)" --cert boot-SN-0001.pem --key boot-SN-0001.key \
+	--data-binary @csr1c.b64 "$EST/simpleenroll"
+logged "replay"
+sqlite3 "$FLEETSEC_HOME/registry.db" "UPDATE devices SET expires_at = 4102444800 WHERE id = 'SN-0001'"
+
+# Renewal with the current certificate and a new key; the subject must match.
+refused 400 "subject differs" --cert op1b.pem --key op1b.key --data-binary @csrx.b64 \
+	"$EST/simplereenroll"
+b64csr op2.key "/O=EST Fleet/CN=SN-0001" >csr2.b64
+enroll 200 op1b.pem op1b.key csr2.b64 simplereenroll
+p7certs out >op2.pem
+openssl verify -CAfile "$FLEETSEC_HOME/root.pem" -untrusted "$FLEETSEC_HOME/issuing.pem" \
+	op2.pem >/dev/null || fail "renewed cert"
+[ "$(registry_count "SELECT provisioning FROM devices WHERE id='SN-0001'")" = est-bootstrap ] ||
+	fail "renewal rewrote how the device was provisioned"
+refused 403 "superseded" --cert op1b.pem --key op1b.key "$EST/csrattrs"
+status 200 --cert op2.pem --key op2.key "$EST/csrattrs"
+openssl base64 -d -in out | openssl asn1parse -inform DER | grep -q ecdsa-with-SHA256 ||
+	fail "csrattrs"
+ok
+
+# Revocation applies to the very next request, on an open server.
+"$F" device revoke SN-0001 --reason keyCompromise >/dev/null
+t0=$(date +%s%N)
+refused 403 "SN-0001 is revoked" --cert op2.pem --key op2.key "$EST/csrattrs"
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$ms" -lt 1000 ] || fail "revocation took ${ms} ms to apply"
+status 200 "$URL/crl"
+openssl crl -inform DER -in out -CAfile "$FLEETSEC_HOME/chain.pem" -noout 2>/dev/null ||
+	fail "/crl does not verify"
+openssl crl -inform DER -in out -noout -text | grep -q "$(openssl x509 -in op2.pem -noout -serial | cut -d= -f2)" ||
+	fail "/crl does not list the revoked certificate"
+ok
+
+# TLS policy, from openssl s_client: no plaintext, no TLS 1.1, no RSA key
+# exchange or CBC in TLS 1.2; TLS 1.3 and ECDHE-ECDSA-AES-GCM work.
+s_client() { openssl s_client -connect 127.0.0.1:$PORT -CAfile "$FLEETSEC_HOME/root.pem" "$@" </dev/null >sc.out 2>&1; }
+s_client -tls1_3 || fail "TLS 1.3 handshake failed: $(tail -5 sc.out)"
+grep -q "Verify return code: 0" sc.out || fail "server chain does not verify"
+s_client -tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256 || fail "TLS 1.2 AES-GCM refused"
+ok
+for bad in "-tls1_1" "-tls1_2 -cipher AES128-SHA" "-tls1_2 -cipher ECDHE-ECDSA-AES128-SHA256" \
+	"-tls1_2 -cipher AES128-GCM-SHA256"; do
+	# shellcheck disable=SC2086
+	! s_client $bad || fail "s_client $bad was accepted"
+	ok
+done
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/crl")" != 200 ] ||
+	fail "plaintext HTTP answered"
+ok
+
+kill -TERM $PID
+wait $PID || fail "fleetsecd did not exit cleanly on SIGTERM"
+grep -q stopping daemon.log || fail "no shutdown message"
+ok
+done_checks
