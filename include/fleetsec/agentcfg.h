@@ -39,6 +39,8 @@ struct fsec_agentcfg {
 	char ca[FSEC_AGENTCFG_VALUE_MAX + 1];
 	char key[FSEC_AGENTCFG_VALUE_MAX + 1];
 	char cert[FSEC_AGENTCFG_VALUE_MAX + 1];
+	char bootstrap_key[FSEC_AGENTCFG_VALUE_MAX + 1];  /* for enroll */
+	char bootstrap_cert[FSEC_AGENTCFG_VALUE_MAX + 1];
 	size_t nfirmware_keys, nrelease_roots;
 	char firmware_keys[FSEC_AGENTCFG_KEYS_MAX][FSEC_AGENTCFG_VALUE_MAX + 1];
 	char release_roots[FSEC_AGENTCFG_KEYS_MAX][FSEC_AGENTCFG_VALUE_MAX + 1];
@@ -55,7 +57,8 @@ struct fsec_agentcfg {
 /*
  * Parse a configuration of at most FSEC_AGENTCFG_MAX bytes. Required: server,
  * key, cert, ca, at least one firmware_key and release_root, model, slot_a,
- * slot_b, boot_backend, state_dir. Defaults: manifest_url "/v1/update",
+ * slot_b, boot_backend, state_dir. Optional: bootstrap_key and
+ * bootstrap_cert (the factory credential enroll uses). Defaults: manifest_url "/v1/update",
  * counter "file:STATE_DIR/counter", boot_env "STATE_DIR/bootenv",
  * low_speed_limit 1024, low_speed_time 30, chunk_retries 3.
  * Errors: TOO_LARGE, PARSE (with the line number and the key). Thread-safe.

@@ -34,12 +34,23 @@ FSEC_API void fsec_fetch_free(struct fsec_fetch *f);
 
 /*
  * GET url into a new buffer (freed with free()), refusing bodies over max
- * bytes as they arrive. Only 200 is success.
- * Errors: NET (connection, TLS, timeout, HTTP status, with the reason),
- * TOO_LARGE, NOMEM.
+ * bytes as they arrive. Only 200 is success; 204 is NOTFOUND (nothing
+ * there for this client).
+ * Errors: NET (connection, TLS, timeout, HTTP status with the start of the
+ * server's reason), NOTFOUND, TOO_LARGE, NOMEM.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_fetch_get(struct fsec_fetch *f, const char *url, size_t max,
 					       unsigned char **buf, size_t *len);
+
+/*
+ * POST len bytes of data (with the given Content-Type) to url and return the
+ * 200 response's body as fsec_fetch_get does. Errors: as fsec_fetch_get; a
+ * refusal's reason (the start of its body) is in the error detail.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fetch_post(struct fsec_fetch *f, const char *url,
+						const char *content_type, const void *data,
+						size_t dlen, size_t max, unsigned char **buf,
+						size_t *len);
 
 /*
  * GET bytes [off, off + len) of url with an HTTP Range request and hand

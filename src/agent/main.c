@@ -13,6 +13,7 @@
 
 #include "fleetsec/agent.h"
 #include "fleetsec/agentcfg.h"
+#include "fleetsec/estc.h"
 #include "fleetsec/fileio.h"
 
 #define DEFAULT_CONFIG "/etc/fleetsec/agent.conf"
@@ -20,6 +21,8 @@
 static const char usage_text[] =
 	"usage: fleetsec-agent [-c CONFIG] <command> [--json]\n\n"
 	"commands:\n"
+	"  enroll    zero-touch enrollment (EST): generate the device key, get its\n"
+	"            certificate from the server with the factory bootstrap credential\n"
 	"  check     fetch and verify the release manifest; say whether an update applies\n"
 	"  update    download the update into the inactive slot (resumable), verify it,\n"
 	"            and request a trial boot\n"
@@ -70,6 +73,30 @@ static void print_check(const struct fsec_agent_check *c, bool json)
 		printf("%s\n", c->reason);
 }
 
+static int enroll(const struct fsec_agentcfg *cfg, bool json)
+{
+	struct fsec_estc_opts o = {.server = cfg->server, .ca = cfg->ca,
+				   .bootstrap_cert = cfg->bootstrap_cert,
+				   .bootstrap_key = cfg->bootstrap_key, .key_out = cfg->key,
+				   .cert_out = cfg->cert};
+	char id[FSEC_DEVID_MAX + 1];
+	enum fsec_err rc;
+
+	if (cfg->bootstrap_cert[0] == '\0' || cfg->bootstrap_key[0] == '\0') {
+		fputs("fleetsec-agent: enroll: the configuration needs bootstrap_cert and "
+		      "bootstrap_key\n",
+		      stderr);
+		return 1;
+	}
+	if ((rc = fsec_estc_enroll(&o, id)) != FSEC_OK)
+		return fail("enroll", rc);
+	if (json)
+		printf("{\"enrolled\": true, \"id\": \"%s\", \"cert\": \"%s\"}\n", id, cfg->cert);
+	else
+		printf("enrolled as %s: certificate %s, key %s\n", id, cfg->cert, cfg->key);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -101,7 +128,8 @@ int main(int argc, char **argv)
 	}
 	cmd = argv[optind];
 	if (strcmp(cmd, "check") != 0 && strcmp(cmd, "update") != 0 &&
-	    strcmp(cmd, "confirm") != 0 && strcmp(cmd, "status") != 0) {
+	    strcmp(cmd, "confirm") != 0 && strcmp(cmd, "status") != 0 &&
+	    strcmp(cmd, "enroll") != 0) {
 		fprintf(stderr, "fleetsec-agent: unknown command '%s' (see --help)\n", cmd);
 		return 2;
 	}
@@ -111,6 +139,9 @@ int main(int argc, char **argv)
 	free(buf);
 	if (rc != FSEC_OK)
 		return fail(config, rc);
+	/* Before fsec_agent_new: that loads the device key, which enroll makes. */
+	if (strcmp(cmd, "enroll") == 0)
+		return enroll(&cfg, json);
 	if ((rc = fsec_agent_new(&cfg, &a)) != FSEC_OK)
 		return fail(config, rc);
 

@@ -31,6 +31,8 @@ static const struct field fields[] = {
 	STRF(ca, true),
 	STRF(key, true),
 	STRF(cert, true),
+	STRF(bootstrap_key, false),
+	STRF(bootstrap_cert, false),
 	{"firmware_key", KEYLIST, offsetof(struct fsec_agentcfg, firmware_keys), 0,
 	 offsetof(struct fsec_agentcfg, nfirmware_keys), 0, true},
 	{"release_root", KEYLIST, offsetof(struct fsec_agentcfg, release_roots), 0,

@@ -34,6 +34,10 @@ struct body {
 	CURL *curl;
 	long status;      /* the status the body must come with */
 	bool checked;
+	/* whole-body mode, another status: the start of the server's reason */
+	bool mismatch;
+	char why[160];
+	size_t whylen;
 };
 
 /* The client key goes in through OpenSSL directly, so whatever
@@ -136,12 +140,22 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *arg)
 		long status = 0;
 
 		curl_easy_getinfo(b->curl, CURLINFO_RESPONSE_CODE, &status);
-		if (status != b->status) {
+		if (status != b->status && b->sink != NULL) {
 			b->rc = fsec_seterr(FSEC_ERR_NET, "HTTP status %ld (expected %ld)", status,
 					    b->status);
 			return 0;
 		}
+		b->mismatch = status != b->status;
 		b->checked = true;
+	}
+	/* An error answer's body is the server's reason (fleetsecd says why it
+	 * refused): keep its start, and stop reading once that is full. */
+	if (b->mismatch) {
+		size_t room = sizeof(b->why) - 1 - b->whylen, take = n < room ? n : room;
+
+		memcpy(b->why + b->whylen, p, take);
+		b->whylen += take;
+		return take == n ? n : 0;
 	}
 	if (b->sink != NULL) {
 		/* want - got cannot underflow: got never passes want. */
@@ -188,12 +202,19 @@ static enum fsec_err perform(struct fsec_fetch *f, const char *url, struct body 
 	c = curl_easy_perform(f->curl);
 	if (b->rc != FSEC_OK)
 		return b->rc;
+	curl_easy_getinfo(f->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (b->mismatch || (c == CURLE_OK && status != want)) {
+		b->why[b->whylen] = '\0';
+		b->why[strcspn(b->why, "\r\n")] = '\0';
+		/* "No content" is an answer, not a failure: nothing published. */
+		if (status == 204 && want == 200)
+			return fsec_seterr(FSEC_ERR_NOTFOUND, "the server has nothing for this device");
+		return fsec_seterr(FSEC_ERR_NET, "HTTP status %ld (expected %ld)%s%s", status, want,
+				   b->why[0] != '\0' ? ": " : "", b->why);
+	}
 	if (c != CURLE_OK)
 		return fsec_seterr(FSEC_ERR_NET, "%s: %s", curl_easy_strerror(c),
 				   f->errbuf[0] != '\0' ? f->errbuf : "transfer failed");
-	curl_easy_getinfo(f->curl, CURLINFO_RESPONSE_CODE, &status);
-	if (status != want)
-		return fsec_seterr(FSEC_ERR_NET, "HTTP status %ld (expected %ld)", status, want);
 	return FSEC_OK;
 }
 
@@ -217,6 +238,28 @@ FSEC_API enum fsec_err fsec_fetch_get(struct fsec_fetch *f, const char *url, siz
 	*buf = b.buf;
 	*len = b.len;
 	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_fetch_post(struct fsec_fetch *f, const char *url,
+				       const char *content_type, const void *data, size_t dlen,
+				       size_t max, unsigned char **buf, size_t *len)
+{
+	struct curl_slist *h = NULL;
+	char ct[128];
+	enum fsec_err rc;
+
+	if (snprintf(ct, sizeof(ct), "Content-Type: %s", content_type) >= (int)sizeof(ct) ||
+	    (h = curl_slist_append(NULL, ct)) == NULL)
+		return fsec_seterr(FSEC_ERR_INVAL, "bad content type");
+	curl_easy_setopt(f->curl, CURLOPT_POSTFIELDS, data);
+	curl_easy_setopt(f->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)dlen);
+	curl_easy_setopt(f->curl, CURLOPT_HTTPHEADER, h);
+	rc = fsec_fetch_get(f, url, max, buf, len);
+	/* Back to a plain GET for whatever the handle does next. */
+	curl_easy_setopt(f->curl, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(f->curl, CURLOPT_HTTPGET, 1L);
+	curl_slist_free_all(h);
+	return rc;
 }
 
 FSEC_API enum fsec_err fsec_fetch_range(struct fsec_fetch *f, const char *url, uint64_t off,

@@ -5,7 +5,7 @@
 # simplereenroll, csrattrs and /crl, every enrollment refusal, revocation
 # biting at the next request, and the TLS policy seen from openssl s_client.
 . "$(dirname "$0")/lib.sh"
-: "${FLEETSECD:?}"
+: "${FLEETSECD:?}" "${AGENT:?}"
 cd "$T"
 F=$FLEETSEC
 
@@ -19,7 +19,7 @@ openssl x509 -in "$FLEETSEC_HOME/server.pem" -noout -ext subjectAltName,crlDistr
 ok
 "$F" mfr init --dir mfr --name "Acme Chips" >/dev/null
 "$F" mfr init --dir rogue --name "Acme Chips" >/dev/null
-for sn in SN-0001 SN-0002 SN-0100; do
+for sn in SN-0001 SN-0002 SN-0003 SN-0100; do
 	"$F" mfr issue $sn --dir mfr --key-out boot-$sn.key --out boot-$sn.pem 2>/dev/null
 done
 "$F" mfr issue SN-0001 --dir rogue --key-out rogue.key --out rogue.pem 2>/dev/null
@@ -155,6 +155,37 @@ refused 403 "needs the device's current certificate" --cert boot-SN-0100.pem \
 # Bootstrap-only CAs never open the device API.
 refused 404 "no such endpoint" --cert op1.pem --key op1.key "$URL/v1/nothing"
 [ "$(registry_count "SELECT count(*) FROM devices")" = 1 ] || fail "a refused request added a device"
+ok
+
+# fleetsec-agent as the EST client: it makes its key, enrols with the
+# bootstrap credential and writes key and certificate; a refused second
+# enrollment leaves them as they were.
+cat >agent.conf <<CONF
+server = $URL
+ca = $FLEETSEC_HOME/chain.pem
+key = $T/dev3.key
+cert = $T/dev3.pem
+bootstrap_key = $T/boot-SN-0003.key
+bootstrap_cert = $T/boot-SN-0003.pem
+firmware_key = $T/unused.pub
+release_root = $T/unused.pub
+model = thermo
+slot_a = $T/slot_a
+slot_b = $T/slot_b
+boot_backend = file
+state_dir = $T/state
+CONF
+expect 0 "$AGENT" -c agent.conf enroll
+grep -q "enrolled as SN-0003" out || fail "agent enroll: $(cat out)"
+openssl verify -purpose sslclient -CAfile "$FLEETSEC_HOME/root.pem" \
+	-untrusted "$FLEETSEC_HOME/issuing.pem" dev3.pem >/dev/null || fail "agent's cert"
+diff <(openssl x509 -in dev3.pem -noout -pubkey) <(openssl pkey -in dev3.key -pubout) >/dev/null ||
+	fail "agent's cert is not for its key"
+[ "$(stat -c %a dev3.key)" = 600 ] || fail "agent key mode"
+cp dev3.key dev3.key.before
+expect 1 "$AGENT" -c agent.conf enroll
+one_line_error "already enrolled"
+cmp -s dev3.key dev3.key.before || fail "a refused enrollment replaced the key"
 ok
 
 # A device whose certificate expired while offline re-enrols once with its

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The device's EST client (RFC 7030): zero-touch enrollment with the
+ * factory bootstrap credential. The operational key is generated on the
+ * device and never leaves it; only its CSR does.
+ */
+#ifndef FLEETSEC_ESTC_H
+#define FLEETSEC_ESTC_H
+
+#include "fleetsec/common.h"
+#include "fleetsec/identity.h"
+
+struct fsec_estc_opts {
+	const char *server;          /* https://HOST[:PORT], fleetsecd */
+	const char *ca;              /* the fleet CA chain the server and the new
+				      * certificate must chain to (no trust on first use) */
+	const char *bootstrap_cert;  /* the factory credential (PEM) */
+	const char *bootstrap_key;   /* path or OpenSSL store URI */
+	const char *key_out;         /* the new operational key (0600) */
+	const char *cert_out;        /* the operational certificate (PEM) */
+};
+
+/*
+ * Generate a P-256 key, send its CSR to SERVER/.well-known/est/simpleenroll
+ * authenticated by the bootstrap credential, check the certificate that
+ * comes back (it chains to ca, is for this key, names a device) and write
+ * key and certificate, replacing old ones only once both are ready. The
+ * device ID is written to id. Errors: NET (with the server's reason for a
+ * refusal), VERIFY (the answer is not a certificate for this key from the
+ * fleet CA), PARSE, IO, CRYPTO, NOTFOUND (credential files).
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_estc_enroll(const struct fsec_estc_opts *o,
+						 char id[FSEC_DEVID_MAX + 1]);
+
+#endif
