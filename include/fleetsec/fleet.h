@@ -62,6 +62,7 @@ FSEC_API void fsec_fleet_free(struct fsec_fleet *f);
 /* Borrowed; valid while f lives. */
 FSEC_API struct fsec_registry *fsec_fleet_get_registry(struct fsec_fleet *f);
 FSEC_API const char *fsec_fleet_get_name(const struct fsec_fleet *f);
+FSEC_API const char *fsec_fleet_get_home(const struct fsec_fleet *f);
 
 /* The issuing and root CA certificates as PEM (in that order), a string the
  * caller frees with free(). Errors: IO, NOMEM. */

@@ -137,6 +137,14 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_cert_revoke(struct fsec_registry *
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_event_add(struct fsec_registry *reg,
 							const struct fsec_event_rec *ev);
 
+/* fsec_registry_event_add from parts: actor (NULL: "unknown"), action,
+ * device (NULL or not a device ID: none) and a printf-style detail,
+ * truncated to fit. Errors: DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_event_addf(struct fsec_registry *reg,
+							 const char *actor, const char *action,
+							 const char *device, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
 /* Visit events in order, only those of device_id unless it is NULL.
  * Errors: DB. */
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_event_list(struct fsec_registry *reg,
@@ -202,5 +210,30 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_bootstrap_spend(struct fsec_regist
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_data_version(struct fsec_registry *reg,
 							   uint64_t *out);
+
+/* ---- published releases (what fleetsecd serves) ---- */
+
+struct fsec_published_rec {
+	char model[FSEC_MODEL_MAX + 1];
+	char sha256[65];      /* the image's, lowercase hex */
+	char version[32];
+	uint32_t security_counter;
+	uint64_t size;
+	int percent;          /* staged rollout: 0-100 */
+	int64_t published_at;
+};
+
+/* Make bundle (a signed release bundle, verified by the caller) the one
+ * served to devices of rec->model, replacing the previous. Errors: INVAL, DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_publish_put(struct fsec_registry *reg,
+							  const struct fsec_published_rec *rec,
+							  const char *bundle);
+
+/* The release published for model; *bundle (may be NULL) is freed with
+ * free(). Errors: NOTFOUND, DB, NOMEM. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_publish_get(struct fsec_registry *reg,
+							  const char *model,
+							  struct fsec_published_rec *rec,
+							  char **bundle);
 
 #endif

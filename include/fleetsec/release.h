@@ -112,10 +112,13 @@ FSEC_API FSEC_WUR enum fsec_err fsec_release_delegate(EVP_PKEY *root, EVP_PKEY *
 						      size_t nkeys, uint64_t sequence,
 						      int64_t expires, char **json);
 
+/* fleetsecd serves published images here, by their SHA-256 (lowercase hex). */
+#define FSEC_RELEASE_FIRMWARE_PATH "/v1/firmware/"
+
 struct fsec_release_create_opts {
 	const char *model;
 	const char *image;               /* path of a signed MCUboot image */
-	const char *const *urls;
+	const char *const *urls;         /* none: FSEC_RELEASE_FIRMWARE_PATH + sha256 */
 	size_t nurls;
 	uint32_t chunk_size;             /* 0 = FSEC_RELEASE_CHUNK_DEFAULT */
 	int rollout_percent;             /* -1 = no rollout information */
@@ -144,6 +147,14 @@ FSEC_API FSEC_WUR enum fsec_err fsec_release_create(const struct fsec_release_cr
 FSEC_API FSEC_WUR enum fsec_err fsec_release_sign(const char *manifest, size_t mlen,
 						  const char *delegation, size_t dlen,
 						  EVP_PKEY *key, char **bundle);
+
+/*
+ * A device's place in staged rollouts: SHA-256 of its ID, first four bytes
+ * big-endian, mod 100. A release at P percent reaches the devices whose
+ * bucket is below P, so raising P only adds devices. The agent and fleetsecd
+ * both use this. Errors: CRYPTO.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_rollout_bucket(const char *id, unsigned *bucket);
 
 /* Parse "30d", "12h", "45m" or "90s" into seconds. Errors: INVAL. */
 FSEC_API FSEC_WUR enum fsec_err fsec_duration_parse(const char *s, int64_t *seconds);

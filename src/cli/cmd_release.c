@@ -180,8 +180,8 @@ static int release_create(int argc, char **argv, const struct cli_cmd *self)
 	}
 	if (opt < 0)
 		return status;
-	if (optind != argc || o.model == NULL || o.image == NULL || o.nurls == 0)
-		return cli_usage_error(self, "--model, --image and --url are required");
+	if (optind != argc || o.model == NULL || o.image == NULL)
+		return cli_usage_error(self, "--model and --image are required");
 	o.urls = urls;
 	o.expires = (int64_t)time(NULL) + valid;
 	if (in != NULL) {
@@ -356,11 +356,12 @@ const struct cli_cmd cli_release_cmds[] = {
 	 "--sequence (default: the current UNIX time) retires the keys of older ones on\n"
 	 "every device that has seen it: rotate a lost online key without reflashing.\n"},
 	{"release", "create", release_create, "describe an image as a model's release",
-	 "--model M --image IMG --url URL [--url URL2] [--chunk-size N]\n"
+	 "--model M --image IMG [--url URL]... [--chunk-size N]\n"
 	 "       [--expires 30d] [--sequence N] [--percent P] [--in MANIFEST.json]\n"
 	 "       [--out MANIFEST.json]\n\n"
 	 "Writes an unsigned manifest: the image's version and security counter (from\n"
-	 "its MCUboot header), size, SHA-256, URLs, and the SHA-256 of every chunk\n"
+	 "its MCUboot header), size, SHA-256, URLs (default /v1/firmware/SHA256, where\n"
+	 "fleetsecd serves published images), and the SHA-256 of every chunk\n"
 	 "(--chunk-size, default 1 MiB) so that a resumed download checks each chunk\n"
 	 "as it arrives. --in adds to (or replaces the model in) an existing manifest.\n"
 	 "--sequence defaults to the current UNIX time and must grow; --expires (default\n"

@@ -77,7 +77,7 @@ FSEC_API void fsec_agent_free(struct fsec_agent *a)
  * a hash of the device ID, is below P. Raising P only adds devices. */
 static enum fsec_err rollout_bucket(const char *cert_path, unsigned *bucket)
 {
-	unsigned char *pem = NULL, md[32];
+	unsigned char *pem = NULL;
 	char id[FSEC_DEVID_MAX + 1];
 	size_t len = 0;
 	X509 *cert = NULL;
@@ -97,13 +97,7 @@ static enum fsec_err rollout_bucket(const char *cert_path, unsigned *bucket)
 		rc = fsec_seterr(rc, "device certificate %s: %s", cert_path, fsec_err_detail());
 		goto out;
 	}
-	if (!EVP_Digest(id, strlen(id), md, NULL, EVP_sha256(), NULL)) {
-		rc = fsec_seterr(FSEC_ERR_CRYPTO, "SHA-256 failed");
-		goto out;
-	}
-	*bucket = (unsigned)((((uint32_t)md[0] << 24) | ((uint32_t)md[1] << 16) |
-			      ((uint32_t)md[2] << 8) | md[3]) %
-			     100);
+	rc = fsec_rollout_bucket(id, bucket);
 out:
 	ERR_clear_error();
 	X509_free(cert);

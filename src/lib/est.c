@@ -79,27 +79,6 @@ static enum fsec_err pattern_check(const char *p)
 	return FSEC_OK;
 }
 
-static enum fsec_err log_event(struct fsec_registry *reg, const char *actor, const char *action,
-			       const char *id, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-
-static enum fsec_err log_event(struct fsec_registry *reg, const char *actor, const char *action,
-			       const char *id, const char *fmt, ...)
-{
-	struct fsec_event_rec ev;
-	va_list ap;
-
-	memset(&ev, 0, sizeof(ev));
-	snprintf(ev.actor, sizeof(ev.actor), "%s", actor != NULL ? actor : "unknown");
-	snprintf(ev.action, sizeof(ev.action), "%s", action);
-	if (id != NULL && fsec_devid_valid(id))
-		snprintf(ev.device_id, sizeof(ev.device_id), "%s", id);
-	va_start(ap, fmt);
-	vsnprintf(ev.detail, sizeof(ev.detail), fmt, ap);
-	va_end(ap);
-	return fsec_registry_event_add(reg, &ev);
-}
-
 /* ---- allowlist (operator side) ---- */
 
 FSEC_API enum fsec_err fsec_est_allow(struct fsec_fleet *f, const char *ca_pem,
@@ -142,8 +121,9 @@ FSEC_API enum fsec_err fsec_est_allow(struct fsec_fleet *f, const char *ca_pem,
 		if ((rc = fsec_registry_enroll_allow_add(reg, rec.fingerprint, patterns[i])) !=
 		    FSEC_OK)
 			goto out;
-	if ((rc = log_event(reg, actor, "enroll-allow", NULL, "ca=%s patterns=%zu subject=%.100s",
-			    rec.fingerprint, n, rec.subject)) != FSEC_OK)
+	if ((rc = fsec_registry_event_addf(reg, actor, "enroll-allow", NULL,
+					   "ca=%s patterns=%zu subject=%.100s", rec.fingerprint, n,
+					   rec.subject)) != FSEC_OK)
 		goto out;
 	in_tx = false;
 	if ((rc = fsec_registry_commit(reg)) != FSEC_OK)
@@ -650,8 +630,8 @@ FSEC_API enum fsec_err fsec_est_enroll(struct fsec_est *e, const struct fsec_est
 		goto out;
 refused:
 	/* The log is evidence; a failure to write it must not be silent. */
-	rc = log_event(e->reg, ACTOR, "enroll-refused", p->id, "%s %d %.200s", op, r->status,
-		       r->reason);
+	rc = fsec_registry_event_addf(e->reg, ACTOR, "enroll-refused", p->id, "%s %d %.200s", op,
+				      r->status, r->reason);
 out:
 	X509_REQ_free(csr);
 	free(der);

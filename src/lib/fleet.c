@@ -262,10 +262,6 @@ static bool dir_is_empty(const char *path)
 
 static enum fsec_err crl_stage(struct fsec_fleet *f, X509_CRL **crl_out,
 			       struct fsec_file_stage **stage_out);
-static enum fsec_err log_event(struct fsec_registry *reg, const char *actor, const char *action,
-			       const char *device, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-
 FSEC_API enum fsec_err fsec_fleet_init(const char *path, const struct fsec_fleet_init_params *p)
 {
 	enum fsec_err rc = FSEC_ERR_IO;
@@ -327,8 +323,8 @@ FSEC_API enum fsec_err fsec_fleet_init(const char *path, const struct fsec_fleet
 		goto out;
 	if ((rc = fsec_registry_begin(f.reg)) != FSEC_OK)
 		goto out;
-	if ((rc = log_event(f.reg, p->actor, "ca-init", NULL, "fleet=%s algo=%s", p->name,
-			    fsec_key_algo_name(algo))) != FSEC_OK ||
+	if ((rc = fsec_registry_event_addf(f.reg, p->actor, "ca-init", NULL, "fleet=%s algo=%s",
+					   p->name, fsec_key_algo_name(algo))) != FSEC_OK ||
 	    (rc = crl_stage(&f, &crl, &crl_st)) != FSEC_OK ||
 	    (rc = fsec_registry_commit(f.reg)) != FSEC_OK ||
 	    (rc = fsec_file_stage_commit(crl_st)) != FSEC_OK)
@@ -447,6 +443,11 @@ FSEC_API const char *fsec_fleet_get_name(const struct fsec_fleet *f)
 	return f->cfg.name;
 }
 
+FSEC_API const char *fsec_fleet_get_home(const struct fsec_fleet *f)
+{
+	return f->home;
+}
+
 static enum fsec_err load_ca(struct fsec_fleet *f)
 {
 	char *root_path = NULL, *iss_path = NULL, *key_loc = NULL;
@@ -530,22 +531,6 @@ out:
 }
 
 /* ---- events ---- */
-
-static enum fsec_err log_event(struct fsec_registry *reg, const char *actor, const char *action,
-			       const char *device, const char *fmt, ...)
-{
-	struct fsec_event_rec ev;
-	va_list ap;
-
-	memset(&ev, 0, sizeof(ev));
-	snprintf(ev.actor, sizeof(ev.actor), "%s", actor != NULL ? actor : "unknown");
-	snprintf(ev.action, sizeof(ev.action), "%s", action);
-	snprintf(ev.device_id, sizeof(ev.device_id), "%s", device != NULL ? device : "");
-	va_start(ap, fmt);
-	vsnprintf(ev.detail, sizeof(ev.detail), fmt, ap);
-	va_end(ap);
-	return fsec_registry_event_add(reg, &ev);
-}
 
 /* ---- CRL ---- */
 
@@ -789,8 +774,8 @@ FSEC_API enum fsec_err fsec_fleet_server_cert(struct fsec_fleet *f,
 	    (rc = fsec_registry_begin(f->reg)) != FSEC_OK)
 		goto out;
 	in_tx = true;
-	if ((rc = log_event(f->reg, o->actor, "server-cert", NULL, "serial=%s name=%s", cert.serial,
-			    spec.name)) != FSEC_OK)
+	if ((rc = fsec_registry_event_addf(f->reg, o->actor, "server-cert", NULL,
+					   "serial=%s name=%s", cert.serial, spec.name)) != FSEC_OK)
 		goto out;
 	in_tx = false;
 	if ((rc = finish(f, FSEC_OK, stages, 2)) == FSEC_OK && out != NULL) {
@@ -926,9 +911,10 @@ FSEC_API enum fsec_err fsec_fleet_issue(struct fsec_fleet *f, X509_REQ *csr,
 	dev.updated_at = now;
 	if ((rc = fsec_registry_device_put(f->reg, &dev)) != FSEC_OK)
 		goto out;
-	if ((rc = log_event(f->reg, o->actor, had ? "reissue" : "issue", o->id,
-			    "serial=%s model=%s provisioning=%s superseded=%zu", rec.serial,
-			    dev.model, dev.provisioning, superseded)) != FSEC_OK)
+	if ((rc = fsec_registry_event_addf(f->reg, o->actor, had ? "reissue" : "issue", o->id,
+					   "serial=%s model=%s provisioning=%s superseded=%zu",
+					   rec.serial, dev.model, dev.provisioning, superseded)) !=
+	    FSEC_OK)
 		goto out;
 	if (superseded > 0 && (rc = crl_stage(f, &crl, &stages[2])) != FSEC_OK)
 		goto out;
@@ -976,8 +962,9 @@ FSEC_API enum fsec_err fsec_fleet_revoke(struct fsec_fleet *f, const char *id, i
 	dev.updated_at = now;
 	if ((rc = revoke_device_certs(f->reg, id, now, reason, &count)) != FSEC_OK ||
 	    (rc = fsec_registry_device_put(f->reg, &dev)) != FSEC_OK ||
-	    (rc = log_event(f->reg, actor, "revoke", id, "reason=%s certificates=%zu",
-			    fsec_crl_reason_name(reason), count)) != FSEC_OK)
+	    (rc = fsec_registry_event_addf(f->reg, actor, "revoke", id,
+					   "reason=%s certificates=%zu",
+					   fsec_crl_reason_name(reason), count)) != FSEC_OK)
 		goto done;
 	rc = crl_stage(f, &crl, &st);
 done:

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,6 +131,24 @@ FSEC_API enum fsec_err fsec_registry_event_add(struct fsec_registry *reg,
 	return reg->ops->event_add(reg->be, ev);
 }
 
+FSEC_API enum fsec_err fsec_registry_event_addf(struct fsec_registry *reg, const char *actor,
+						const char *action, const char *device,
+						const char *fmt, ...)
+{
+	struct fsec_event_rec ev;
+	va_list ap;
+
+	memset(&ev, 0, sizeof(ev));
+	snprintf(ev.actor, sizeof(ev.actor), "%s", actor != NULL ? actor : "unknown");
+	snprintf(ev.action, sizeof(ev.action), "%s", action);
+	if (device != NULL && fsec_devid_valid(device))
+		snprintf(ev.device_id, sizeof(ev.device_id), "%s", device);
+	va_start(ap, fmt);
+	vsnprintf(ev.detail, sizeof(ev.detail), fmt, ap);
+	va_end(ap);
+	return reg->ops->event_add(reg->be, &ev);
+}
+
 FSEC_API enum fsec_err fsec_registry_event_list(struct fsec_registry *reg, const char *device_id,
 						fsec_event_cb cb, void *ctx)
 {
@@ -203,4 +223,19 @@ FSEC_API enum fsec_err fsec_registry_bootstrap_spend(struct fsec_registry *reg,
 FSEC_API enum fsec_err fsec_registry_data_version(struct fsec_registry *reg, uint64_t *out)
 {
 	return reg->ops->data_version(reg->be, out);
+}
+
+FSEC_API enum fsec_err fsec_registry_publish_put(struct fsec_registry *reg,
+						 const struct fsec_published_rec *rec,
+						 const char *bundle)
+{
+	if (rec->model[0] == '\0' || !hex64(rec->sha256) || rec->percent < 0 || rec->percent > 100)
+		return fsec_seterr(FSEC_ERR_INVAL, "bad published release");
+	return reg->ops->publish_put(reg->be, rec, bundle);
+}
+
+FSEC_API enum fsec_err fsec_registry_publish_get(struct fsec_registry *reg, const char *model,
+						 struct fsec_published_rec *rec, char **bundle)
+{
+	return reg->ops->publish_get(reg->be, model, rec, bundle);
 }

@@ -37,6 +37,10 @@ struct fsec_registry_ops {
 	enum fsec_err (*bootstrap_spend)(void *be, const char *fp, const char *use,
 					 const char *device_id, int64_t at);
 	enum fsec_err (*data_version)(void *be, uint64_t *out);
+	enum fsec_err (*publish_put)(void *be, const struct fsec_published_rec *rec,
+	                             const char *bundle);
+	enum fsec_err (*publish_get)(void *be, const char *model, struct fsec_published_rec *rec,
+	                             char **bundle);
 };
 
 extern const struct fsec_registry_ops fsec_registry_sqlite_ops;

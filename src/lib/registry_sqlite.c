@@ -71,7 +71,14 @@ static const char schema_v2_enroll[] =
 	"CREATE TRIGGER bootstrap_spent_no_update BEFORE UPDATE ON bootstrap_spent"
 	" BEGIN SELECT RAISE(ABORT, 'a spent bootstrap credential stays spent'); END;";
 
-static const char *const migrations[] = {schema_v1, schema_v2_enroll};
+/* The release bundle each model's devices are served, and its rollout. */
+static const char schema_v3_published[] =
+	"CREATE TABLE published(model TEXT PRIMARY KEY, sha256 TEXT NOT NULL,"
+	" version TEXT NOT NULL, security_counter INTEGER NOT NULL, size INTEGER NOT NULL,"
+	" percent INTEGER NOT NULL CHECK(percent BETWEEN 0 AND 100),"
+	" bundle TEXT NOT NULL, published_at INTEGER NOT NULL) STRICT;";
+
+static const char *const migrations[] = {schema_v1, schema_v2_enroll, schema_v3_published};
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 enum stmt_id {
@@ -90,6 +97,8 @@ enum stmt_id {
 	ST_ENROLL_ALLOW_LIST,
 	ST_BOOTSTRAP_SPEND,
 	ST_DATA_VERSION,
+	ST_PUBLISH_PUT,
+	ST_PUBLISH_GET,
 	/* Certificate listings, one statement per combination of filters
 	 * (CERT_BY_* bits): a generic "?1 IS NULL OR col = ?1" cannot use an
 	 * index, and a full scan for every issue would make issuance O(N^2). */
@@ -143,6 +152,11 @@ static const char *const stmt_sql[ST_CERT_LIST] = {
 	[ST_BOOTSTRAP_SPEND] = "INSERT INTO bootstrap_spent(fingerprint, use, device_id, at)"
 			       " VALUES (?1, ?2, ?3, ?4)",
 	[ST_DATA_VERSION] = "PRAGMA data_version",
+	[ST_PUBLISH_PUT] = "INSERT OR REPLACE INTO published(model, sha256, version,"
+			   " security_counter, size, percent, bundle, published_at)"
+			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[ST_PUBLISH_GET] = "SELECT model, sha256, version, security_counter, size, percent,"
+			   " published_at, bundle FROM published WHERE model = ?1",
 };
 
 struct sqlite_be {
@@ -784,6 +798,64 @@ static enum fsec_err be_data_version(void *p, uint64_t *out)
 	return rc;
 }
 
+static enum fsec_err be_publish_put(void *p, const struct fsec_published_rec *rec,
+				    const char *bundle)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = stmt(be, ST_PUBLISH_PUT, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, rec->model, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, rec->sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, rec->version, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, rec->security_counter);
+	sqlite3_bind_int64(s, 5, (sqlite3_int64)rec->size);
+	sqlite3_bind_int(s, 6, rec->percent);
+	sqlite3_bind_text(s, 7, bundle, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 8, rec->published_at != 0 ? rec->published_at : (int64_t)time(NULL));
+	return run(be, s, "publishing a release");
+}
+
+static enum fsec_err be_publish_get(void *p, const char *model, struct fsec_published_rec *rec,
+				    char **bundle)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+	int r;
+
+	if ((rc = stmt(be, ST_PUBLISH_GET, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, model, -1, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW) {
+		memset(rec, 0, sizeof(*rec));
+		text(s, 0, rec->model, sizeof(rec->model));
+		text(s, 1, rec->sha256, sizeof(rec->sha256));
+		text(s, 2, rec->version, sizeof(rec->version));
+		rec->security_counter = (uint32_t)sqlite3_column_int64(s, 3);
+		rec->size = (uint64_t)sqlite3_column_int64(s, 4);
+		rec->percent = sqlite3_column_int(s, 5);
+		rec->published_at = sqlite3_column_int64(s, 6);
+		if (bundle != NULL) {
+			const unsigned char *b = sqlite3_column_text(s, 7);
+
+			*bundle = strdup(b != NULL ? (const char *)b : "");
+			if (*bundle == NULL)
+				rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		}
+	} else if (r == SQLITE_DONE) {
+		rc = fsec_seterr(FSEC_ERR_NOTFOUND, "no release published for model %s", model);
+	} else {
+		rc = db_err(be, r, "reading a published release");
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
 const struct fsec_registry_ops fsec_registry_sqlite_ops = {
 	.scheme = "sqlite",
 	.open = be_open,
@@ -807,4 +879,6 @@ const struct fsec_registry_ops fsec_registry_sqlite_ops = {
 	.enroll_allow_list = be_enroll_allow_list,
 	.bootstrap_spend = be_bootstrap_spend,
 	.data_version = be_data_version,
+	.publish_put = be_publish_put,
+	.publish_get = be_publish_get,
 };

@@ -921,8 +921,8 @@ FSEC_API enum fsec_err fsec_release_create(const struct fsec_release_create_opts
 	if (o->model == NULL || !model_valid(o->model))
 		return fsec_seterr(FSEC_ERR_INVAL, "model must be 1-%d characters of A-Z a-z 0-9 . _ -",
 				   FSEC_MODEL_NAME_MAX);
-	if (o->nurls == 0 || o->nurls > FSEC_RELEASE_MAX_URLS)
-		return fsec_seterr(FSEC_ERR_INVAL, "give 1-%d URLs", FSEC_RELEASE_MAX_URLS);
+	if (o->nurls > FSEC_RELEASE_MAX_URLS)
+		return fsec_seterr(FSEC_ERR_INVAL, "give at most %d URLs", FSEC_RELEASE_MAX_URLS);
 	if (chunk < FSEC_RELEASE_CHUNK_MIN || chunk > FSEC_RELEASE_CHUNK_MAX)
 		return fsec_seterr(FSEC_ERR_INVAL, "chunk size must be %u to %u bytes",
 				   FSEC_RELEASE_CHUNK_MIN, FSEC_RELEASE_CHUNK_MAX);
@@ -935,6 +935,13 @@ FSEC_API enum fsec_err fsec_release_create(const struct fsec_release_create_opts
 	urls = json_array();
 	for (size_t i = 0; urls != NULL && i < o->nurls; i++)
 		json_array_append_new(urls, json_string(o->urls[i]));
+	/* Without a URL, the image is where fleetsecd serves published ones. */
+	if (urls != NULL && o->nurls == 0) {
+		char path[sizeof(FSEC_RELEASE_FIRMWARE_PATH) + 64];
+
+		snprintf(path, sizeof(path), "%s%s", FSEC_RELEASE_FIRMWARE_PATH, sha);
+		json_array_append_new(urls, json_string(path));
+	}
 	entry = json_pack("{s:s, s:s, s:I, s:I, s:s, s:O, s:I, s:O}", "model", o->model, "version",
 			  fsec_fw_version_str(&info.version, ver, sizeof(ver)), "security_counter",
 			  (json_int_t)(info.has_security_counter ? info.security_counter : 0), "size",
@@ -1066,4 +1073,16 @@ enum fsec_err fsec_release_check_delegation(const unsigned char *buf, size_t len
 	if (rc == FSEC_OK)
 		delegation_cleanup(&d);
 	return rc;
+}
+
+FSEC_API enum fsec_err fsec_rollout_bucket(const char *id, unsigned *bucket)
+{
+	unsigned char md[32];
+
+	if (!EVP_Digest(id, strlen(id), md, NULL, EVP_sha256(), NULL))
+		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "SHA-256 failed");
+	*bucket = (unsigned)((((uint32_t)md[0] << 24) | ((uint32_t)md[1] << 16) |
+			      ((uint32_t)md[2] << 8) | md[3]) %
+			     100);
+	return FSEC_OK;
 }

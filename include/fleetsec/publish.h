@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Publishing a release: the signed bundle a model's devices are served by
+ * fleetsecd (GET /v1/update) and the image it describes (GET
+ * /v1/firmware/SHA256, kept in HOME/firmware/ under its SHA-256). The
+ * bundle is verified first the way devices will verify it, so the server
+ * never hands out a release its devices would refuse.
+ */
+#ifndef FLEETSEC_PUBLISH_H
+#define FLEETSEC_PUBLISH_H
+
+#include <stddef.h>
+
+#include <openssl/evp.h>
+
+#include "fleetsec/fleet.h"
+#include "fleetsec/registry.h"
+
+struct fsec_publish_opts {
+	const char *model;
+	const char *bundle;     /* path of a signed release bundle */
+	const char *image;      /* path of the image it describes for model */
+	EVP_PKEY *const *roots; /* the release root keys devices pin */
+	size_t nroots;
+	int percent; /* staged rollout 0-100; -1 = 100 */
+	const char *actor;
+};
+
+/*
+ * Verify the bundle for model against roots (signatures, delegation, expiry,
+ * model), check that image is what it describes (size and SHA-256, in one
+ * streaming pass while copying it into HOME/firmware/), and make it the
+ * model's published release. Fills *out (may be NULL) on success.
+ * Errors: VERIFY, PARSE, INVAL, IO, TOO_LARGE, DB, BUSY.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_publish(struct fsec_fleet *f,
+                                             const struct fsec_publish_opts *o,
+                                             struct fsec_published_rec *out);
+
+#endif
