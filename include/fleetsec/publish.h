@@ -34,7 +34,7 @@ struct fsec_publish_opts {
  * Errors: VERIFY, PARSE, INVAL, IO, TOO_LARGE, DB, BUSY.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_publish(struct fsec_fleet *f,
-                                             const struct fsec_publish_opts *o,
-                                             struct fsec_published_rec *out);
+					     const struct fsec_publish_opts *o,
+					     struct fsec_published_rec *out);
 
 #endif

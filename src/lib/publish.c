@@ -18,7 +18,7 @@
 
 /* Copy the image into a stage at dst, hashing what was copied. */
 static enum fsec_err copy_hashed(const char *src, const char *dst, struct fsec_file_stage **st,
-                                 unsigned char md[32], uint64_t *size)
+				 unsigned char md[32], uint64_t *size)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned char *buf = malloc(COPY_BUF);
@@ -64,7 +64,7 @@ out:
 }
 
 FSEC_API enum fsec_err fsec_publish(struct fsec_fleet *f, const struct fsec_publish_opts *o,
-                                    struct fsec_published_rec *out)
+				    struct fsec_published_rec *out)
 {
 	struct fsec_release_policy pol = {
 	    .roots = o->roots, .nroots = o->nroots, .model = o->model};
@@ -93,7 +93,7 @@ FSEC_API enum fsec_err fsec_publish(struct fsec_fleet *f, const struct fsec_publ
 	e = fsec_release_entry(rel);
 	fsec_hex(e->sha256, 32, rec.sha256);
 	if ((size_t)snprintf(dir, sizeof(dir), "%s/firmware", fsec_fleet_get_home(f)) >=
-	        sizeof(dir) ||
+		sizeof(dir) ||
 	    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, rec.sha256) >= sizeof(path)) {
 		rc = fsec_seterr(FSEC_ERR_INVAL, "home path too long");
 		goto out;
@@ -107,7 +107,7 @@ FSEC_API enum fsec_err fsec_publish(struct fsec_fleet *f, const struct fsec_publ
 	if (size != e->size || CRYPTO_memcmp(md, e->sha256, 32) != 0) {
 		rc =
 		    fsec_seterr(FSEC_ERR_VERIFY, "%s is not the image the release describes for %s",
-		                o->image, o->model);
+				o->image, o->model);
 		goto out;
 	}
 	snprintf(rec.model, sizeof(rec.model), "%s", o->model);
@@ -121,9 +121,9 @@ FSEC_API enum fsec_err fsec_publish(struct fsec_fleet *f, const struct fsec_publ
 	if ((rc = fsec_registry_publish_put(reg, &rec, (const char *)bundle)) != FSEC_OK)
 		goto out;
 	if ((rc = fsec_registry_event_addf(reg, o->actor, "publish", NULL,
-	                                   "model=%s version=%s counter=%u percent=%d sha256=%s",
-	                                   rec.model, rec.version, rec.security_counter,
-	                                   rec.percent, rec.sha256)) != FSEC_OK)
+					   "model=%s version=%s counter=%u percent=%d sha256=%s",
+					   rec.model, rec.version, rec.security_counter,
+					   rec.percent, rec.sha256)) != FSEC_OK)
 		goto out;
 	/* The image lands before the row that points at it. */
 	if ((rc = fsec_file_stage_commit(st)) != FSEC_OK)
