@@ -24,21 +24,23 @@
 #include "fleetsec/common.h"
 #include "fleetsec/fleet.h"
 #include "fleetsec/identity.h"
+#include "fleetsec/reply.h"
 
 /* EST request bodies are a base64 CSR: a few KiB at most. */
 #define FSEC_EST_BODY_MAX (16u * 1024u)
-#define FSEC_EST_REASON_MAX 256
 
 /*
  * Trust the manufacturer CA in ca_pem (a file holding one CA certificate) for
  * enrollment and allow serials matching each of patterns (exact serials, or
- * fnmatch(3) patterns such as "SN-00*"). One transaction, logged.
+ * fnmatch(3) patterns such as "SN-00*"), as devices of model (NULL or "":
+ * unknown; it decides which published release they are served). One
+ * transaction, logged.
  * Errors: NOTFOUND/IO (file), PARSE (not a certificate), POLICY (not a CA),
  * INVAL (bad pattern), DB, BUSY.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_est_allow(struct fsec_fleet *f, const char *ca_pem,
 					       const char *const *patterns, size_t n,
-					       const char *actor);
+					       const char *model, const char *actor);
 
 struct fsec_est;
 
@@ -69,7 +71,7 @@ struct fsec_est_peer {
 	char id[FSEC_DEVID_MAX + 1];   /* device ID, or the bootstrap serial */
 	char fingerprint[65];          /* of the client certificate */
 	char ca_fingerprint[65];       /* bootstrap: the manufacturer CA's */
-	char reason[FSEC_EST_REASON_MAX];
+	char reason[FSEC_REPLY_REASON_MAX];
 };
 
 /*
@@ -83,25 +85,13 @@ struct fsec_est_peer {
 FSEC_API FSEC_WUR enum fsec_err fsec_est_peer(struct fsec_est *e, X509 *cert,
 					      STACK_OF(X509) *chain, struct fsec_est_peer *out);
 
-/* A response: HTTP status, reason (for errors and the log) and body. */
-struct fsec_est_reply {
-	int status;
-	char reason[FSEC_EST_REASON_MAX];
-	char *body; /* malloc'd, may be NULL */
-	size_t len;
-	const char *content_type;
-};
-
-/* Free the body and clear r. NULL is a no-op. */
-FSEC_API void fsec_est_reply_cleanup(struct fsec_est_reply *r);
-
 /* GET /.well-known/est/cacerts: the issuing and root CA certificates as a
  * base64 certs-only CMS (application/pkcs7-mime). Errors: NOMEM, CRYPTO. */
-FSEC_API FSEC_WUR enum fsec_err fsec_est_cacerts(struct fsec_est *e, struct fsec_est_reply *r);
+FSEC_API FSEC_WUR enum fsec_err fsec_est_cacerts(struct fsec_est *e, struct fsec_reply *r);
 
 /* GET /.well-known/est/csrattrs: what the CA wants in a CSR (ECDSA with
  * SHA-256 over a P-256 key), base64 DER (application/csrattrs). */
-FSEC_API FSEC_WUR enum fsec_err fsec_est_csrattrs(struct fsec_est_reply *r);
+FSEC_API FSEC_WUR enum fsec_err fsec_est_csrattrs(struct fsec_reply *r);
 
 /*
  * POST /.well-known/est/simpleenroll (reenroll false) or simplereenroll
@@ -119,6 +109,6 @@ FSEC_API FSEC_WUR enum fsec_err fsec_est_csrattrs(struct fsec_est_reply *r);
 FSEC_API FSEC_WUR enum fsec_err fsec_est_enroll(struct fsec_est *e,
 						const struct fsec_est_peer *peer, bool reenroll,
 						const unsigned char *body, size_t len,
-						struct fsec_est_reply *r);
+						struct fsec_reply *r);
 
 #endif

@@ -167,7 +167,7 @@ struct fsec_enroll_ca_rec {
 
 typedef int (*fsec_enroll_ca_cb)(const struct fsec_enroll_ca_rec *rec, const char *pem,
 				 void *ctx);
-typedef int (*fsec_enroll_pattern_cb)(const char *pattern, void *ctx);
+typedef int (*fsec_enroll_pattern_cb)(const char *pattern, const char *model, void *ctx);
 
 /* Trust a manufacturer CA for enrollment (idempotent). Errors: DB. */
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_enroll_ca_add(struct fsec_registry *reg,
@@ -179,13 +179,15 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_enroll_ca_list(struct fsec_registr
 							     fsec_enroll_ca_cb cb, void *ctx);
 
 /* Allow serials matching pattern (an exact serial or an fnmatch(3)
- * pattern) from the CA with ca_fingerprint to enrol (idempotent).
+ * pattern) from the CA with ca_fingerprint to enrol, as devices of model
+ * ("" if unknown). Adding a pattern again updates its model.
  * Errors: INVAL, DB. */
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_enroll_allow_add(struct fsec_registry *reg,
 							       const char *ca_fingerprint,
-							       const char *pattern);
+							       const char *pattern,
+							       const char *model);
 
-/* Visit the patterns allowed for a CA. Errors: DB. */
+/* Visit the patterns allowed for a CA, with their models. Errors: DB. */
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_enroll_allow_list(struct fsec_registry *reg,
 								const char *ca_fingerprint,
 								fsec_enroll_pattern_cb cb,

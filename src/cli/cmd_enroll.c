@@ -80,13 +80,14 @@ static int enroll_allow(int argc, char **argv, const struct cli_cmd *self)
 		{"manufacturer-ca", required_argument, NULL, 'm'},
 		{"serials", required_argument, NULL, 's'},
 		{"pattern", required_argument, NULL, 'p'},
+		{"model", required_argument, NULL, 'M'},
 		CLI_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
 	struct patterns p = {0};
 	struct cli_common c = {0};
 	struct fsec_fleet *f = NULL;
-	const char *ca = NULL, *serials = NULL;
+	const char *ca = NULL, *serials = NULL, *model = NULL;
 	unsigned char *buf = NULL;
 	enum fsec_err rc;
 	int opt, status = EXIT_REFUSED;
@@ -96,6 +97,8 @@ static int enroll_allow(int argc, char **argv, const struct cli_cmd *self)
 			ca = optarg;
 		else if (opt == 's')
 			serials = optarg;
+		else if (opt == 'M')
+			model = optarg;
 		else if (opt == 'p' && !push(&p, optarg)) {
 			fputs("fleetsec: out of memory\n", stderr);
 			goto out;
@@ -116,7 +119,7 @@ static int enroll_allow(int argc, char **argv, const struct cli_cmd *self)
 		goto out;
 	status = EXIT_REFUSED;
 	if ((rc = fsec_fleet_open(cli_home(&c), &f)) != FSEC_OK ||
-	    (rc = fsec_est_allow(f, ca, p.v, p.n, cli_actor())) != FSEC_OK) {
+	    (rc = fsec_est_allow(f, ca, p.v, p.n, model, cli_actor())) != FSEC_OK) {
 		status = cli_fail(ca, rc);
 		goto out;
 	}
@@ -135,7 +138,8 @@ out:
 
 const struct cli_cmd cli_enroll_cmds[] = {
 	{"enroll", "allow", enroll_allow, "allow devices of a manufacturer CA to enrol (EST)",
-	 "--manufacturer-ca FILE (--serials FILE | --pattern PATTERN)... [--home DIR] [--json]\n\n"
+	 "--manufacturer-ca FILE (--serials FILE | --pattern PATTERN)... [--model M]\n"
+	 "       [--home DIR] [--json]\n\n"
 	 "Trusts the manufacturer CA in FILE for enrollment only (never for the fleet's\n"
 	 "mutual TLS) and allows the listed device serials to enrol through fleetsecd's\n"
 	 "/.well-known/est/simpleenroll with their bootstrap certificate. A stolen\n"
@@ -144,6 +148,7 @@ const struct cli_cmd cli_enroll_cmds[] = {
 	 "  --manufacturer-ca FILE  the manufacturer's CA certificate (PEM)\n"
 	 "  --serials FILE          one serial per line (# comments, blank lines skipped)\n"
 	 "  --pattern PATTERN       a serial or an fnmatch pattern such as 'SN-00*'\n"
-	 "                          (repeatable)\n"},
+	 "                          (repeatable)\n"
+	 "  --model M               the devices' model: which published release they get\n"},
 	{NULL, NULL, NULL, NULL, NULL},
 };

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/key.h"
+#include "fleetsec/publish.h"
 #include "fleetsec/release.h"
 
 /* Write JSON text, with the final newline json_dumps leaves out, to path
@@ -347,6 +348,74 @@ out:
 	return status;
 }
 
+static int release_publish(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {
+		{"model", required_argument, NULL, 'm'},
+		{"bundle", required_argument, NULL, 'b'},
+		{"image", required_argument, NULL, 'i'},
+		{"root", required_argument, NULL, 'r'},
+		{"percent", required_argument, NULL, 'p'},
+		CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	struct fsec_publish_opts o = {.percent = -1, .actor = cli_actor()};
+	EVP_PKEY *roots[FSEC_RELEASE_MAX_KEYS];
+	const char *root_paths[FSEC_RELEASE_MAX_KEYS];
+	struct fsec_published_rec rec;
+	struct cli_common c = {0};
+	struct fsec_fleet *f = NULL;
+	size_t nroots = 0, loaded = 0;
+	enum fsec_err rc;
+	int opt, status;
+	long v;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
+		switch (opt) {
+		case 'm': o.model = optarg; break;
+		case 'b': o.bundle = optarg; break;
+		case 'i': o.image = optarg; break;
+		case 'r':
+			if (nroots == FSEC_RELEASE_MAX_KEYS)
+				return cli_usage_error(self, "too many --root");
+			root_paths[nroots++] = optarg;
+			break;
+		case 'p':
+			if (!cli_int(self, "--percent", optarg, 0, 100, &v))
+				return EXIT_USAGE;
+			o.percent = (int)v;
+			break;
+		}
+	}
+	if (opt < 0)
+		return status;
+	if (optind != argc || o.model == NULL || o.bundle == NULL || o.image == NULL ||
+	    nroots == 0)
+		return cli_usage_error(self, "--model, --bundle, --image and --root are required");
+	if ((status = load_public_keys(root_paths, nroots, roots)) != 0)
+		return status;
+	loaded = nroots;
+	o.roots = roots;
+	o.nroots = nroots;
+	if ((rc = fsec_fleet_open(cli_home(&c), &f)) != FSEC_OK ||
+	    (rc = fsec_publish(f, &o, &rec)) != FSEC_OK) {
+		status = cli_fail(o.bundle, rc);
+		goto out;
+	}
+	if (c.json)
+		status = cli_print_json(json_pack("{s:s, s:s, s:I, s:s, s:i}", "model", rec.model,
+						  "version", rec.version, "security_counter",
+						  (json_int_t)rec.security_counter, "sha256",
+						  rec.sha256, "percent", rec.percent));
+	else
+		printf("published %s %s (security counter %u) to %d%% of its devices\n", rec.model,
+		       rec.version, rec.security_counter, rec.percent);
+out:
+	fsec_fleet_free(f);
+	free_keys(roots, loaded);
+	return status;
+}
+
 const struct cli_cmd cli_release_cmds[] = {
 	{"release", "delegate", release_delegate, "let online keys sign manifests (root key)",
 	 "--root-key ROOT.pem --key ONLINE.pub [--key ...] [--expires 365d]\n"
@@ -376,5 +445,14 @@ const struct cli_cmd cli_release_cmds[] = {
 	 "Refuses a bad signature, an unknown key, an expired delegation or manifest, a\n"
 	 "sequence number not above --last-sequence, a model the manifest does not list,\n"
 	 "malformed JSON and fields out of bounds.\n"},
+	{"release", "publish", release_publish, "serve a release to a model's devices (fleetsecd)",
+	 "--model M --bundle RELEASE.json --image IMG --root ROOT.pub [--percent P]\n"
+	 "       [--home DIR] [--json]\n\n"
+	 "Verifies the bundle for model M as its devices will (signatures, delegation,\n"
+	 "expiry), checks that IMG is the image it describes, and makes it what\n"
+	 "fleetsecd serves to M's devices: GET /v1/update returns the bundle and\n"
+	 "GET /v1/firmware/SHA256 the image. --percent P (default 100) stages the\n"
+	 "rollout: a device gets the release when SHA-256 of its ID mod 100 is below P,\n"
+	 "so raising P only adds devices. Publishing again replaces the release.\n"},
 	{NULL, NULL, NULL, NULL, NULL},
 };

@@ -506,6 +506,19 @@ static enum fsec_err decide(struct fsec_agent *a, const struct checked *c,
 	return FSEC_OK;
 }
 
+/* fleetsecd answers 204 when nothing is published for this device (or it
+ * is outside a staged rollout): an answer, not a failure. */
+static bool nothing_published(enum fsec_err rc, struct fsec_agent_check *out)
+{
+	if (rc != FSEC_ERR_NOTFOUND)
+		return false;
+	memset(out, 0, sizeof(*out));
+	snprintf(out->reason, sizeof(out->reason),
+		 "no update: the server has no release for this device");
+	fsec_clearerr();
+	return true;
+}
+
 FSEC_API enum fsec_err fsec_agent_check(struct fsec_agent *a, struct fsec_agent_check *out)
 {
 	struct checked c;
@@ -513,7 +526,7 @@ FSEC_API enum fsec_err fsec_agent_check(struct fsec_agent *a, struct fsec_agent_
 
 	fsec_clearerr();
 	if ((rc = fetch_release(a, &c)) != FSEC_OK)
-		return rc;
+		return nothing_published(rc, out) ? FSEC_OK : rc;
 	rc = decide(a, &c, out);
 	fsec_release_free(c.rel);
 	return rc;
@@ -714,7 +727,11 @@ FSEC_API enum fsec_err fsec_agent_update(struct fsec_agent *a, fsec_agent_progre
 		return rc;
 	if ((rc = fetch_release(a, &c)) != FSEC_OK) {
 		close(lock);
-		return rc;
+		if (!nothing_published(rc, &chk))
+			return rc;
+		if (chk_out != NULL)
+			*chk_out = chk;
+		return FSEC_OK;
 	}
 	if ((rc = decide(a, &c, &chk)) != FSEC_OK)
 		goto out;

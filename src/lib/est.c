@@ -14,6 +14,7 @@
 
 #include "b64_int.h"
 #include "err_int.h"
+#include "reply_int.h"
 #include "fleetsec/ca.h"
 #include "fleetsec/csr.h"
 #include "fleetsec/est.h"
@@ -82,7 +83,8 @@ static enum fsec_err pattern_check(const char *p)
 /* ---- allowlist (operator side) ---- */
 
 FSEC_API enum fsec_err fsec_est_allow(struct fsec_fleet *f, const char *ca_pem,
-				      const char *const *patterns, size_t n, const char *actor)
+				      const char *const *patterns, size_t n, const char *model,
+				      const char *actor)
 {
 	struct fsec_registry *reg = fsec_fleet_get_registry(f);
 	struct fsec_enroll_ca_rec rec;
@@ -118,8 +120,8 @@ FSEC_API enum fsec_err fsec_est_allow(struct fsec_fleet *f, const char *ca_pem,
 	if ((rc = fsec_registry_enroll_ca_add(reg, &rec, pem)) != FSEC_OK)
 		goto out;
 	for (size_t i = 0; i < n; i++)
-		if ((rc = fsec_registry_enroll_allow_add(reg, rec.fingerprint, patterns[i])) !=
-		    FSEC_OK)
+		if ((rc = fsec_registry_enroll_allow_add(reg, rec.fingerprint, patterns[i],
+							 model != NULL ? model : "")) != FSEC_OK)
 			goto out;
 	if ((rc = fsec_registry_event_addf(reg, actor, "enroll-allow", NULL,
 					   "ca=%s patterns=%zu subject=%.100s", rec.fingerprint, n,
@@ -380,34 +382,9 @@ FSEC_API enum fsec_err fsec_est_peer(struct fsec_est *e, X509 *cert, STACK_OF(X5
 
 /* ---- replies ---- */
 
-FSEC_API void fsec_est_reply_cleanup(struct fsec_est_reply *r)
-{
-	if (r == NULL)
-		return;
-	free(r->body);
-	memset(r, 0, sizeof(*r));
-}
-
-static void reply_error(struct fsec_est_reply *r, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void reply_error(struct fsec_est_reply *r, int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	free(r->body);
-	r->body = NULL;
-	r->len = 0;
-	r->status = status;
-	r->content_type = "text/plain";
-	va_start(ap, fmt);
-	vsnprintf(r->reason, sizeof(r->reason), fmt, ap);
-	va_end(ap);
-}
-
 /* A certs-only CMS SignedData (no signers, RFC 5652 degenerate case) holding
  * certs, base64 with line breaks, as RFC 7030 section 4.1.3 returns it. */
-static enum fsec_err certs_only(X509 *const *certs, size_t n, struct fsec_est_reply *r)
+static enum fsec_err certs_only(X509 *const *certs, size_t n, struct fsec_reply *r)
 {
 	PKCS7 *p7 = PKCS7_new();
 	unsigned char *der = NULL;
@@ -437,7 +414,7 @@ out:
 	return rc;
 }
 
-FSEC_API enum fsec_err fsec_est_cacerts(struct fsec_est *e, struct fsec_est_reply *r)
+FSEC_API enum fsec_err fsec_est_cacerts(struct fsec_est *e, struct fsec_reply *r)
 {
 	X509 *certs[2] = {sk_X509_value(e->cas, 0), sk_X509_value(e->cas, 1)};
 
@@ -445,7 +422,7 @@ FSEC_API enum fsec_err fsec_est_cacerts(struct fsec_est *e, struct fsec_est_repl
 	return certs_only(certs, 2, r);
 }
 
-FSEC_API enum fsec_err fsec_est_csrattrs(struct fsec_est_reply *r)
+FSEC_API enum fsec_err fsec_est_csrattrs(struct fsec_reply *r)
 {
 	/* CsrAttrs (RFC 7030 section 4.5.2) in DER: SEQUENCE {
 	 *   OID ecdsa-with-SHA256 (1.2.840.10045.4.3.2),
@@ -469,21 +446,31 @@ FSEC_API enum fsec_err fsec_est_csrattrs(struct fsec_est_reply *r)
 struct allow_match {
 	const char *serial;
 	bool found;
+	char model[FSEC_MODEL_MAX + 1];
 };
 
-static int match_pattern(const char *pattern, void *arg)
+static int match_pattern(const char *pattern, const char *model, void *arg)
 {
 	struct allow_match *m = arg;
 
 	m->found = fnmatch(pattern, m->serial, 0) == 0;
+	if (m->found)
+		snprintf(m->model, sizeof(m->model), "%s", model);
 	return m->found;
 }
 
-/* The policy checks for a bootstrap peer before anything is spent. Sets r
- * and *use on the way: "enroll" for a new device, "re-enroll" to recover one
- * whose certificate expired. */
+/* What an allowed request will do. */
+struct decision {
+	const char *use; /* bootstrap: "enroll" or "re-enroll"; NULL: a renewal */
+	char model[FSEC_MODEL_MAX + 1];          /* from the allowlist; "": keep */
+	char provisioning[FSEC_MODEL_MAX + 1];   /* recorded in the registry */
+};
+
+/* The policy checks for a bootstrap peer before anything is spent. Sets r,
+ * or d->use: "enroll" for a new device, "re-enroll" to recover one whose
+ * certificate expired. */
 static enum fsec_err bootstrap_policy(struct fsec_est *e, const struct fsec_est_peer *p,
-				      struct fsec_est_reply *r, const char **use)
+				      struct fsec_reply *r, struct decision *d)
 {
 	struct allow_match m = {.serial = p->id};
 	struct fsec_device_rec dev;
@@ -493,39 +480,42 @@ static enum fsec_err bootstrap_policy(struct fsec_est *e, const struct fsec_est_
 	    FSEC_OK)
 		return rc;
 	if (!m.found) {
-		reply_error(r, 403, "serial %s is not on the enrollment allowlist", p->id);
+		fsec_reply_error(r, 403, "serial %s is not on the enrollment allowlist", p->id);
 		return FSEC_OK;
 	}
+	memcpy(d->model, m.model, sizeof(d->model));
 	rc = fsec_registry_device_get(e->reg, p->id, &dev);
 	if (rc == FSEC_ERR_NOTFOUND) {
-		*use = "enroll";
+		d->use = "enroll";
 		return FSEC_OK;
 	}
 	if (rc != FSEC_OK)
 		return rc;
 	if (strcmp(dev.status, "active") != 0)
-		reply_error(r, 403, "device %s is revoked", p->id);
+		fsec_reply_error(r, 403, "device %s is revoked", p->id);
 	else if (dev.expires_at > (int64_t)time(NULL))
-		reply_error(r, 409, "device %s is already enrolled; renew with simplereenroll",
+		fsec_reply_error(r, 409, "device %s is already enrolled; renew with simplereenroll",
 			    p->id);
 	else
-		*use = "re-enroll";
+		d->use = "re-enroll";
 	return FSEC_OK;
 }
 
 /* Issue for csr inside one transaction with the bootstrap spend, so that a
  * failure leaves the credential unspent and no certificate behind. */
 static enum fsec_err issue(struct fsec_est *e, const struct fsec_est_peer *p, X509_REQ *csr,
-			   const char *use, const char *provisioning, struct fsec_est_reply *r)
+			   const struct decision *d, struct fsec_reply *r)
 {
 	struct fsec_issue_opts o = {.id = p->id, .actor = ACTOR};
+	const char *use = d->use;
 	struct fsec_issued_cert cert = {0};
 	const unsigned char *q;
 	X509 *x = NULL;
 	enum fsec_err rc;
 
 	o.reissue = use == NULL || strcmp(use, "re-enroll") == 0;
-	o.provisioning = provisioning;
+	o.provisioning = d->provisioning;
+	o.model = d->model[0] != '\0' ? d->model : NULL;
 	if ((rc = fsec_registry_begin(e->reg)) != FSEC_OK)
 		return rc;
 	if (use != NULL) {
@@ -533,7 +523,7 @@ static enum fsec_err issue(struct fsec_est *e, const struct fsec_est_peer *p, X5
 						   (int64_t)time(NULL));
 		if (rc == FSEC_ERR_EXISTS) {
 			fsec_registry_rollback(e->reg);
-			reply_error(r, 403, "bootstrap certificate already used to %s (replay)", use);
+			fsec_reply_error(r, 403, "bootstrap certificate already used to %s (replay)", use);
 			return FSEC_OK;
 		}
 		if (rc != FSEC_OK)
@@ -542,7 +532,7 @@ static enum fsec_err issue(struct fsec_est *e, const struct fsec_est_peer *p, X5
 	rc = fsec_fleet_issue(e->f, csr, &o, &cert);
 	if (rc == FSEC_ERR_POLICY || rc == FSEC_ERR_EXISTS) {
 		fsec_registry_rollback(e->reg);
-		reply_error(r, 403, "%s", fsec_err_detail());
+		fsec_reply_error(r, 403, "%s", fsec_err_detail());
 		return FSEC_OK;
 	}
 	if (rc != FSEC_OK || (rc = fsec_registry_commit(e->reg)) != FSEC_OK)
@@ -567,11 +557,10 @@ fail:
 
 FSEC_API enum fsec_err fsec_est_enroll(struct fsec_est *e, const struct fsec_est_peer *p,
 				       bool reenroll, const unsigned char *body, size_t len,
-				       struct fsec_est_reply *r)
+				       struct fsec_reply *r)
 {
-	const char *use = NULL, *op = reenroll ? "simplereenroll" : "simpleenroll";
-	/* A renewal keeps the record of how the device first got its identity. */
-	char provisioning[sizeof(((struct fsec_device_rec *)0)->provisioning)] = "est-bootstrap";
+	const char *op = reenroll ? "simplereenroll" : "simpleenroll";
+	struct decision d = {.provisioning = "est-bootstrap"};
 	unsigned char *der = NULL;
 	size_t dlen = 0;
 	X509_REQ *csr = NULL;
@@ -580,28 +569,28 @@ FSEC_API enum fsec_err fsec_est_enroll(struct fsec_est *e, const struct fsec_est
 	fsec_clearerr();
 	memset(r, 0, sizeof(*r));
 	if (p->kind == FSEC_EST_PEER_NONE)
-		reply_error(r, 401, "%s needs a client certificate", op);
+		fsec_reply_error(r, 401, "%s needs a client certificate", op);
 	else if (p->kind == FSEC_EST_PEER_REFUSED)
-		reply_error(r, 403, "%s", p->reason);
+		fsec_reply_error(r, 403, "%s", p->reason);
 	else if (!reenroll && p->kind != FSEC_EST_PEER_BOOTSTRAP)
-		reply_error(r, 403, "simpleenroll needs a bootstrap certificate; renew with "
+		fsec_reply_error(r, 403, "simpleenroll needs a bootstrap certificate; renew with "
 				    "simplereenroll");
 	else if (reenroll && p->kind != FSEC_EST_PEER_DEVICE)
-		reply_error(r, 403, "simplereenroll needs the device's current certificate");
-	else if (!reenroll && (rc = bootstrap_policy(e, p, r, &use)) != FSEC_OK)
+		fsec_reply_error(r, 403, "simplereenroll needs the device's current certificate");
+	else if (!reenroll && (rc = bootstrap_policy(e, p, r, &d)) != FSEC_OK)
 		goto out;
 	if (r->status != 0)
 		goto refused;
 	if (len > FSEC_EST_BODY_MAX) {
-		reply_error(r, 413, "request body over %u bytes", FSEC_EST_BODY_MAX);
+		fsec_reply_error(r, 413, "request body over %u bytes", FSEC_EST_BODY_MAX);
 		goto refused;
 	}
 	if (!fsec_b64_decode_lines(body, len, FSEC_CSR_MAX, &der, &dlen)) {
-		reply_error(r, 400, "body is not a base64 PKCS#10 request");
+		fsec_reply_error(r, 400, "body is not a base64 PKCS#10 request");
 		goto refused;
 	}
 	if ((rc = fsec_csr_parse(der, dlen, &csr)) != FSEC_OK) {
-		reply_error(r, rc == FSEC_ERR_POLICY ? 403 : 400, "CSR: %s", fsec_err_detail());
+		fsec_reply_error(r, rc == FSEC_ERR_POLICY ? 403 : 400, "CSR: %s", fsec_err_detail());
 		rc = FSEC_OK;
 		goto refused;
 	}
@@ -618,15 +607,17 @@ FSEC_API enum fsec_err fsec_est_enroll(struct fsec_est *e, const struct fsec_est
 			free(pem);
 			goto out;
 		}
-		snprintf(provisioning, sizeof(provisioning), "%s", dev.provisioning);
+		/* A renewal keeps the record of how the device first got its
+		 * identity. */
+		snprintf(d.provisioning, sizeof(d.provisioning), "%s", dev.provisioning);
 		if (X509_NAME_cmp(X509_REQ_get_subject_name(csr), X509_get_subject_name(cur)) != 0)
-			reply_error(r, 400, "CSR subject differs from the certificate being renewed");
+			fsec_reply_error(r, 400, "CSR subject differs from the certificate being renewed");
 		X509_free(cur);
 		free(pem);
 		if (r->status != 0)
 			goto refused;
 	}
-	if ((rc = issue(e, p, csr, use, provisioning, r)) != FSEC_OK || r->status == 200)
+	if ((rc = issue(e, p, csr, &d, r)) != FSEC_OK || r->status == 200)
 		goto out;
 refused:
 	/* The log is evidence; a failure to write it must not be silent. */

@@ -188,7 +188,8 @@ FSEC_API enum fsec_err fsec_registry_enroll_ca_list(struct fsec_registry *reg,
 }
 
 FSEC_API enum fsec_err fsec_registry_enroll_allow_add(struct fsec_registry *reg,
-						      const char *ca_fingerprint, const char *pattern)
+						      const char *ca_fingerprint, const char *pattern,
+						      const char *model)
 {
 	size_t n = strlen(pattern);
 
@@ -197,7 +198,10 @@ FSEC_API enum fsec_err fsec_registry_enroll_allow_add(struct fsec_registry *reg,
 	if (n == 0 || n > FSEC_DEVID_MAX)
 		return fsec_seterr(FSEC_ERR_INVAL, "serial pattern must be 1-%d characters",
 				   FSEC_DEVID_MAX);
-	return reg->ops->enroll_allow_add(reg->be, ca_fingerprint, pattern);
+	if (strlen(model) > FSEC_MODEL_MAX)
+		return fsec_seterr(FSEC_ERR_INVAL, "model is longer than %d characters",
+				   FSEC_MODEL_MAX);
+	return reg->ops->enroll_allow_add(reg->be, ca_fingerprint, pattern, model);
 }
 
 FSEC_API enum fsec_err fsec_registry_enroll_allow_list(struct fsec_registry *reg,

@@ -31,7 +31,8 @@ struct fsec_registry_ops {
 	enum fsec_err (*enroll_ca_add)(void *be, const struct fsec_enroll_ca_rec *rec,
 				       const char *pem);
 	enum fsec_err (*enroll_ca_list)(void *be, fsec_enroll_ca_cb cb, void *ctx);
-	enum fsec_err (*enroll_allow_add)(void *be, const char *ca_fp, const char *pattern);
+	enum fsec_err (*enroll_allow_add)(void *be, const char *ca_fp, const char *pattern,
+					  const char *model);
 	enum fsec_err (*enroll_allow_list)(void *be, const char *ca_fp, fsec_enroll_pattern_cb cb,
 					   void *ctx);
 	enum fsec_err (*bootstrap_spend)(void *be, const char *fp, const char *use,

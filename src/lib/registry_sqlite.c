@@ -61,7 +61,7 @@ static const char schema_v2_enroll[] =
 	"CREATE TABLE enroll_cas(fingerprint TEXT PRIMARY KEY, subject TEXT NOT NULL,"
 	" pem TEXT NOT NULL, added_at INTEGER NOT NULL) STRICT;"
 	"CREATE TABLE enroll_allow(ca_fingerprint TEXT NOT NULL REFERENCES enroll_cas(fingerprint),"
-	" pattern TEXT NOT NULL, added_at INTEGER NOT NULL,"
+	" pattern TEXT NOT NULL, model TEXT NOT NULL DEFAULT '', added_at INTEGER NOT NULL,"
 	" PRIMARY KEY(ca_fingerprint, pattern)) STRICT;"
 	"CREATE TABLE bootstrap_spent(fingerprint TEXT NOT NULL,"
 	" use TEXT NOT NULL CHECK(use IN ('enroll','re-enroll')), device_id TEXT NOT NULL,"
@@ -145,9 +145,9 @@ static const char *const stmt_sql[ST_CERT_LIST] = {
 			     " VALUES (?1, ?2, ?3, ?4) ON CONFLICT(fingerprint) DO NOTHING",
 	[ST_ENROLL_CA_LIST] = "SELECT fingerprint, subject, added_at, pem FROM enroll_cas"
 			      " ORDER BY added_at, fingerprint",
-	[ST_ENROLL_ALLOW_ADD] = "INSERT INTO enroll_allow(ca_fingerprint, pattern, added_at)"
-				" VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-	[ST_ENROLL_ALLOW_LIST] = "SELECT pattern FROM enroll_allow WHERE ca_fingerprint = ?1"
+	[ST_ENROLL_ALLOW_ADD] = "INSERT INTO enroll_allow(ca_fingerprint, pattern, model, added_at)"
+				" VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE SET model = excluded.model",
+	[ST_ENROLL_ALLOW_LIST] = "SELECT pattern, model FROM enroll_allow WHERE ca_fingerprint = ?1"
 				 " ORDER BY pattern",
 	[ST_BOOTSTRAP_SPEND] = "INSERT INTO bootstrap_spent(fingerprint, use, device_id, at)"
 			       " VALUES (?1, ?2, ?3, ?4)",
@@ -728,7 +728,8 @@ static enum fsec_err be_enroll_ca_list(void *p, fsec_enroll_ca_cb cb, void *ctx)
 	return each_row(be, s, "listing manufacturer CAs", visit_enroll_ca, &v);
 }
 
-static enum fsec_err be_enroll_allow_add(void *p, const char *ca_fp, const char *pattern)
+static enum fsec_err be_enroll_allow_add(void *p, const char *ca_fp, const char *pattern,
+					 const char *model)
 {
 	struct sqlite_be *be = p;
 	enum fsec_err rc;
@@ -738,16 +739,18 @@ static enum fsec_err be_enroll_allow_add(void *p, const char *ca_fp, const char 
 		return rc;
 	sqlite3_bind_text(s, 1, ca_fp, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, pattern, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, (int64_t)time(NULL));
+	sqlite3_bind_text(s, 3, model, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, (int64_t)time(NULL));
 	return run(be, s, "allowing serials");
 }
 
 static int visit_pattern(sqlite3_stmt *s, void *arg)
 {
 	struct visit_ctx *v = arg;
-	const unsigned char *t = sqlite3_column_text(s, 0);
+	const unsigned char *t = sqlite3_column_text(s, 0), *m = sqlite3_column_text(s, 1);
 
-	return ((fsec_enroll_pattern_cb)v->cb)(t != NULL ? (const char *)t : "", v->ctx);
+	return ((fsec_enroll_pattern_cb)v->cb)(t != NULL ? (const char *)t : "",
+					       m != NULL ? (const char *)m : "", v->ctx);
 }
 
 static enum fsec_err be_enroll_allow_list(void *p, const char *ca_fp, fsec_enroll_pattern_cb cb,

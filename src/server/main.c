@@ -5,6 +5,8 @@
  * is libfleetsec's. Every connection is TLS: there is no plaintext listener.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -23,9 +26,11 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 
+#include "fleetsec/devapi.h"
 #include "fleetsec/est.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/fleet.h"
+#include "fleetsec/release.h"
 #include "fleetsec/tls.h"
 
 #define EXIT_USAGE 2
@@ -42,6 +47,7 @@ struct server {
 	struct event_base *base;
 	struct evhttp *http;
 	char crl_path[4096];
+	char fw_dir[4096];
 };
 
 static volatile sig_atomic_t quiet;
@@ -62,7 +68,10 @@ static void usage(FILE *fp)
 	      "Endpoints: GET /.well-known/est/cacerts and GET /crl need no client\n"
 	      "certificate; POST /.well-known/est/simpleenroll needs a bootstrap certificate\n"
 	      "from an allowed manufacturer CA (fleetsec enroll allow); simplereenroll and\n"
-	      "csrattrs need a certificate. SIGTERM or SIGINT stops the server.\n",
+	      "csrattrs need a certificate. The device API needs the device's current\n"
+	      "operational certificate: GET /v1/update (the release published for its\n"
+	      "model, or 204) and GET /v1/firmware/SHA256 (the image, with Range).\n"
+	      "SIGTERM or SIGINT stops the server.\n",
 	      fp);
 }
 
@@ -130,12 +139,13 @@ static void log_request(struct evhttp_request *req, const struct fsec_est_peer *
 }
 
 static void send_reply(struct evhttp_request *req, const struct fsec_est_peer *peer,
-		       const struct fsec_est_reply *r)
+		       const struct fsec_reply *r)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	struct evbuffer *out = evhttp_request_get_output_buffer(req);
 	int status = r->status != 0 ? r->status : 500;
 	const char *phrase = status == 200   ? "OK"
+			     : status == 204 ? "No Content"
 			     : status == 400 ? "Bad Request"
 			     : status == 401 ? "Unauthorized"
 			     : status == 403 ? "Forbidden"
@@ -143,6 +153,7 @@ static void send_reply(struct evhttp_request *req, const struct fsec_est_peer *p
 			     : status == 405 ? "Method Not Allowed"
 			     : status == 409 ? "Conflict"
 			     : status == 413 ? "Payload Too Large"
+			     : status == 416 ? "Range Not Satisfiable"
 					     : "Internal Server Error";
 
 	evhttp_add_header(h, "Strict-Transport-Security", "max-age=31536000");
@@ -154,19 +165,21 @@ static void send_reply(struct evhttp_request *req, const struct fsec_est_peer *p
 		    strcmp(r->content_type, "application/csrattrs") == 0)
 			evhttp_add_header(h, "Content-Transfer-Encoding", "base64");
 		evbuffer_add(out, r->body, r->len);
+	} else if (status == 204) {
+		/* No body, by definition; the reason is only logged. */
 	} else {
 		/* The reason is for the device's operator: one line, plain text. */
 		evhttp_add_header(h, "Content-Type", "text/plain; charset=utf-8");
 		evbuffer_add_printf(out, "%s\n", r->reason[0] != '\0' ? r->reason : phrase);
 	}
-	log_request(req, peer, status, status == 200 ? NULL : r->reason);
+	log_request(req, peer, status, r->reason);
 	evhttp_send_reply(req, status, phrase, NULL);
 }
 
 static void reply_status(struct evhttp_request *req, const struct fsec_est_peer *peer,
 			 int status, const char *reason)
 {
-	struct fsec_est_reply r = {.status = status};
+	struct fsec_reply r = {.status = status};
 
 	snprintf(r.reason, sizeof(r.reason), "%s", reason);
 	send_reply(req, peer, &r);
@@ -175,7 +188,7 @@ static void reply_status(struct evhttp_request *req, const struct fsec_est_peer 
 /* GET /crl: the CRL the CLI keeps current in the home, as DER. */
 static void serve_crl(struct server *s, struct evhttp_request *req, const struct fsec_est_peer *peer)
 {
-	struct fsec_est_reply r = {.status = 200, .content_type = "application/pkix-crl"};
+	struct fsec_reply r = {.status = 200, .content_type = "application/pkix-crl"};
 	unsigned char *pem = NULL, *der = NULL;
 	size_t len = 0;
 	X509_CRL *crl = NULL;
@@ -198,6 +211,68 @@ static void serve_crl(struct server *s, struct evhttp_request *req, const struct
 	free(pem);
 }
 
+/* True if s is 64 lowercase hex digits: the only names served from fw_dir. */
+static bool sha256_hex(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < 64; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return s[64] == '\0';
+}
+
+/* GET /v1/firmware/SHA256: a published image, with Range (resumable). */
+static void serve_firmware(struct server *s, struct evhttp_request *req,
+			   const struct fsec_est_peer *peer, const char *sha)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	const char *range = evhttp_find_header(evhttp_request_get_input_headers(req), "Range");
+	char path[4200], cr[96];
+	uint64_t size = 0, off = 0, len = 0;
+	enum fsec_err rc = FSEC_ERR_PARSE;
+	int fd = -1;
+
+	if (!sha256_hex(sha) ||
+	    (size_t)snprintf(path, sizeof(path), "%s/%s", s->fw_dir, sha) >= sizeof(path) ||
+	    fsec_file_open_regular(path, &fd, &size) != FSEC_OK) {
+		reply_status(req, peer, 404, "no such image");
+		return;
+	}
+	if (range != NULL)
+		rc = fsec_http_range(range, size, &off, &len);
+	if (rc == FSEC_ERR_NOTFOUND) {
+		snprintf(cr, sizeof(cr), "bytes */%" PRIu64, size);
+		evhttp_add_header(h, "Content-Range", cr);
+		close(fd);
+		reply_status(req, peer, 416, "range not satisfiable");
+		return;
+	}
+	if (rc != FSEC_OK) {
+		off = 0;
+		len = size;
+	}
+	evhttp_add_header(h, "Strict-Transport-Security", "max-age=31536000");
+	evhttp_add_header(h, "Accept-Ranges", "bytes");
+	evhttp_add_header(h, "Content-Type", "application/octet-stream");
+	if (rc == FSEC_OK) {
+		snprintf(cr, sizeof(cr), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, off, off + len - 1,
+			 size);
+		evhttp_add_header(h, "Content-Range", cr);
+	}
+	/* evbuffer_add_file owns fd from here, even on failure. */
+	if (len > 0 && evbuffer_add_file(evhttp_request_get_output_buffer(req), fd, (ev_off_t)off,
+					 (ev_off_t)len) != 0) {
+		reply_status(req, peer, 500, "cannot read the image");
+		return;
+	}
+	if (len == 0)
+		close(fd);
+	log_request(req, peer, rc == FSEC_OK ? 206 : 200, NULL);
+	evhttp_send_reply(req, rc == FSEC_OK ? 206 : 200, rc == FSEC_OK ? "Partial Content" : "OK",
+			  NULL);
+}
+
 static void handle(struct evhttp_request *req, void *arg)
 {
 	struct server *s = arg;
@@ -205,7 +280,7 @@ static void handle(struct evhttp_request *req, void *arg)
 	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	struct fsec_est_peer peer = {0};
-	struct fsec_est_reply r = {0};
+	struct fsec_reply r = {0};
 	SSL *ssl = request_ssl(req);
 	enum fsec_err rc = FSEC_OK;
 
@@ -253,6 +328,17 @@ static void handle(struct evhttp_request *req, void *arg)
 	} else if (strcmp(path, EST "csrattrs") == 0 && cmd == EVHTTP_REQ_GET) {
 		if ((rc = fsec_est_csrattrs(&r)) == FSEC_OK)
 			send_reply(req, &peer, &r);
+	} else if (peer.kind != FSEC_EST_PEER_DEVICE) {
+		/* A bootstrap credential is for enrolling, nothing else. */
+		reply_status(req, &peer, 403, "the device API needs an operational certificate");
+	} else if (strcmp(path, "/v1/update") == 0 && cmd == EVHTTP_REQ_GET) {
+		if ((rc = fsec_devapi_update(fsec_fleet_get_registry(s->fleet), peer.id, &r)) ==
+		    FSEC_OK)
+			send_reply(req, &peer, &r);
+	} else if (strncmp(path, FSEC_RELEASE_FIRMWARE_PATH, strlen(FSEC_RELEASE_FIRMWARE_PATH)) ==
+			   0 &&
+		   cmd == EVHTTP_REQ_GET) {
+		serve_firmware(s, req, &peer, path + strlen(FSEC_RELEASE_FIRMWARE_PATH));
 	} else {
 		reply_status(req, &peer, 404, "no such endpoint");
 	}
@@ -261,7 +347,7 @@ out:
 		fprintf(stderr, "fleetsecd: %s: %s\n", path, fsec_err_detail());
 		reply_status(req, &peer, 500, "internal error");
 	}
-	fsec_est_reply_cleanup(&r);
+	fsec_reply_cleanup(&r);
 }
 
 /* Each accepted connection is wrapped in TLS before evhttp sees a byte. */
@@ -344,6 +430,7 @@ int main(int argc, char **argv)
 	snprintf(cert_buf, sizeof(cert_buf), "%s/server.pem", s.home);
 	snprintf(key_buf, sizeof(key_buf), "%s/server.key", s.home);
 	snprintf(s.crl_path, sizeof(s.crl_path), "%s/crl.pem", s.home);
+	snprintf(s.fw_dir, sizeof(s.fw_dir), "%s/firmware", s.home);
 	/* A broken pipe is a client gone, not a reason to die. */
 	signal(SIGPIPE, SIG_IGN);
 

@@ -5,6 +5,7 @@
 # simplereenroll, csrattrs and /crl, every enrollment refusal, revocation
 # biting at the next request, and the TLS policy seen from openssl s_client.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fleetsecd.sh"
 : "${FLEETSECD:?}" "${AGENT:?}"
 cd "$T"
 F=$FLEETSEC
@@ -43,22 +44,7 @@ expect 2 "$F" enroll allow --manufacturer-ca mfr/ca.pem
 ok
 expect 0 "$F" enroll allow --manufacturer-ca mfr/ca.pem --serials serials --pattern 'SN-01*'
 
-# fleetsecd on a free port.
-for try in 1 2 3 4 5; do
-	PORT=$((20000 + RANDOM % 20000))
-	"$FLEETSECD" --listen 127.0.0.1:$PORT 2>daemon.log &
-	PID=$!
-	trap 'kill $PID 2>/dev/null || true; rm -rf "$T"' EXIT
-	for _ in $(seq 50); do
-		grep -q listening daemon.log && break
-		kill -0 $PID 2>/dev/null || break
-		sleep 0.1
-	done
-	grep -q listening daemon.log && break
-	wait $PID 2>/dev/null || true
-done
-grep -q listening daemon.log || fail "fleetsecd did not start: $(cat daemon.log)"
-URL=https://127.0.0.1:$PORT
+fleetsecd_start
 EST=$URL/.well-known/est
 
 # est [CURL ARGS...]: curl with the fleet root; body in out, status printed.
@@ -249,8 +235,8 @@ done
 	fail "plaintext HTTP answered"
 ok
 
-kill -TERM $PID
-wait $PID || fail "fleetsecd did not exit cleanly on SIGTERM"
+kill -TERM $FLEETSECD_PID
+wait $FLEETSECD_PID || fail "fleetsecd did not exit cleanly on SIGTERM"
 grep -q stopping daemon.log || fail "no shutdown message"
 ok
 done_checks

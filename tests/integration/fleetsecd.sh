@@ -1,0 +1,22 @@
+# SPDX-License-Identifier: Apache-2.0
+# Start fleetsecd (FLEETSECD) on a free loopback port for the test's home,
+# after lib.sh: sets PORT, URL and FLEETSECD_PID, logs to $T/daemon.log, and
+# stops it when the test exits. Fails the test if it does not come up.
+fleetsecd_start() {
+	local try
+	for try in 1 2 3 4 5; do
+		PORT=$((20000 + RANDOM % 20000))
+		"$FLEETSECD" --listen 127.0.0.1:$PORT "$@" 2>"$T/daemon.log" &
+		FLEETSECD_PID=$!
+		trap 'kill $FLEETSECD_PID 2>/dev/null || true; rm -rf "$T"' EXIT
+		for _ in $(seq 50); do
+			grep -q listening "$T/daemon.log" && break
+			kill -0 $FLEETSECD_PID 2>/dev/null || break
+			sleep 0.1
+		done
+		grep -q listening "$T/daemon.log" && break
+		wait $FLEETSECD_PID 2>/dev/null || true
+	done
+	grep -q listening "$T/daemon.log" || fail "fleetsecd did not start: $(cat "$T/daemon.log")"
+	URL=https://127.0.0.1:$PORT
+}

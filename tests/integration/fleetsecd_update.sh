@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Zero-touch end to end through fleetsecd: a device with only its factory
+# bootstrap credential enrols (fleetsec-agent enroll), then updates 1 -> 2
+# from the release the operator published (GET /v1/update, GET
+# /v1/firmware/SHA256 with Range), through a trial boot and confirm. Also:
+# nothing published (204), a staged rollout that excludes and then includes
+# the device, Range answers checked with curl, and the device API refused to
+# bootstrap credentials.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fleetsecd.sh"
+: "${FLEETSECD:?}" "${AGENT:?}" "${BOOTSIM:?}"
+cd "$T"
+F=$FLEETSEC
+
+"$F" ca init --name "Update Fleet" >/dev/null
+"$F" ca server-cert localhost --ip 127.0.0.1 >/dev/null
+"$F" mfr init --dir mfr --name "Acme Chips" >/dev/null
+"$F" mfr issue SN-7 --dir mfr --key-out boot.key --out boot.pem 2>/dev/null
+"$F" enroll allow --manufacturer-ca mfr/ca.pem --pattern 'SN-*' --model thermo >/dev/null
+for k in fw root; do "$F" fw keygen --out $k.pem 2>/dev/null; "$F" fw pubkey $k.pem --out $k.pub; done
+"$F" fw keygen --algo p256 --out online.pem 2>/dev/null
+"$F" fw pubkey online.pem --out online.pub
+"$F" release delegate --root-key root.pem --key online.pub --sequence 1 --out deleg.json
+image() { # image NAME VERSION COUNTER
+	head -c 300000 /dev/urandom >"$1.bin"
+	"$F" fw sign --key fw.pem --version "$2" --security-counter "$3" --pad-header \
+		--slot-size 0x100000 "$1.bin" "$1.img"
+}
+image v1 1.0.0 1
+image v2 2.0.0 2
+head -c $((0x100000)) /dev/zero | tr '\0' '\377' >slot_a
+cp slot_a slot_b
+dd if=v1.img of=slot_a conv=notrunc status=none
+fleetsecd_start
+
+cat >agent.conf <<CONF
+server = $URL
+ca = $FLEETSEC_HOME/chain.pem
+key = $T/dev.key
+cert = $T/dev.pem
+bootstrap_key = $T/boot.key
+bootstrap_cert = $T/boot.pem
+firmware_key = $T/fw.pub
+release_root = $T/root.pub
+model = thermo
+slot_a = $T/slot_a
+slot_b = $T/slot_b
+boot_backend = file
+boot_env = $T/bootenv
+state_dir = $T/state
+CONF
+mkdir state
+A() { "$AGENT" -c agent.conf "$@"; }
+
+expect 0 A enroll
+grep -q "enrolled as SN-7" out || fail "enroll: $(cat out)"
+[ "$(registry_count "SELECT model FROM devices WHERE id='SN-7'")" = thermo ] ||
+	fail "the allowlist's model was not recorded"
+ok
+
+# Nothing published yet: an answer, not an error.
+expect 0 A check
+grep -q "no release for this device" out || fail "check with nothing published: $(cat out)"
+
+# Publishing verifies the bundle as devices would, and the image against it.
+"$F" release create --model thermo --image v2.img --chunk-size 65536 --sequence 5 \
+	--out manifest.json
+grep -q "/v1/firmware/$(sha256sum v2.img | cut -c1-64)" manifest.json ||
+	fail "release create did not default the URL to fleetsecd's"
+"$F" release sign --key online.pem --delegation deleg.json manifest.json --out release.json
+n=$(registry_count "SELECT count(*) FROM published")
+expect 1 "$F" release publish --model thermo --bundle release.json --image v1.img --root root.pub
+one_line_error "not the image the release describes"
+expect 1 "$F" release publish --model thermo --bundle release.json --image v2.img --root fw.pub
+expect 1 "$F" release publish --model other --bundle release.json --image v2.img --root root.pub
+[ "$(registry_count "SELECT count(*) FROM published")" = "$n" ] || fail "a refused publish was stored"
+ok
+
+# A staged rollout at 0% excludes every device; at 100% it reaches SN-7.
+expect 0 "$F" release publish --model thermo --bundle release.json --image v2.img --root root.pub \
+	--percent 0
+expect 0 A check
+grep -q "no release for this device" out || fail "0% rollout reached the device: $(cat out)"
+expect 0 "$F" release publish --model thermo --bundle release.json --image v2.img --root root.pub \
+	--json
+grep -q '"percent": 100' out || fail "publish --json: $(cat out)"
+
+# The image with Range, as curl sees it.
+SHA=$(sha256sum v2.img | cut -c1-64)
+SIZE=$(stat -c %s v2.img)
+curl_dev() { curl -sS --cacert "$FLEETSEC_HOME/root.pem" --cert dev.pem --key dev.key "$@"; }
+code=$(curl_dev -r 100-199 -o part -D hdr -w '%{http_code}' "$URL/v1/firmware/$SHA")
+[ "$code" = 206 ] && grep -qi "^content-range: bytes 100-199/$SIZE" hdr &&
+	cmp -s part <(slice v2.img 100 100) || fail "range 100-199: $code $(cat hdr)"
+ok
+code=$(curl_dev -r "$SIZE-" -o /dev/null -D hdr -w '%{http_code}' "$URL/v1/firmware/$SHA")
+[ "$code" = 416 ] && grep -qi "^content-range: bytes \*/$SIZE" hdr || fail "range past the end: $code"
+ok
+code=$(curl_dev -o whole -w '%{http_code}' "$URL/v1/firmware/$SHA")
+[ "$code" = 200 ] && cmp -s whole v2.img || fail "whole image: $code"
+ok
+[ "$(curl_dev -o /dev/null -w '%{http_code}' "$URL/v1/firmware/../registry.db")" = 404 ] ||
+	fail "a path outside the firmware store was served"
+ok
+code=$(curl -sS --cacert "$FLEETSEC_HOME/root.pem" --cert boot.pem --key boot.key -o out \
+	-w '%{http_code}' "$URL/v1/update")
+[ "$code" = 403 ] && grep -q "needs an operational certificate" out ||
+	fail "a bootstrap credential reached the device API: $code"
+ok
+
+# 1 -> 2 through fleetsecd: trial boot, confirm.
+expect 0 A update
+grep -q installed out || fail "update: $(cat out)"
+"$BOOTSIM" bootenv | grep -q "booting slot b (trial boot)" || fail "no trial boot of b"
+expect 0 A confirm
+expect 0 A status --json
+grep -q '"version": "2.0.0+0"' out && grep -q '"counter": 2' out || fail "status: $(cat out)"
+grep -q "GET /v1/firmware/$SHA peer=SN-7 -> 206" daemon.log || fail "no ranged download in the log"
+ok
+done_checks
