@@ -12,6 +12,7 @@ PACKAGES=(
 	libcurl4-openssl-dev                        # the device's HTTPS client
 	libevent-dev                                # fleetsecd's event loop and HTTP server
 	curl                                        # the EST client in the interop test
+	testssl.sh                                  # scripts/testssl.sh: fleetsecd's TLS, checked by a peer
 	nginx                                       # a real HTTPS server in the tests
 	libubootenv-dev libubootenv-tool            # U-Boot environment (and fw_printenv in tests)
 	u-boot-tools                                # mkenvimage: a real environment for the tests
