@@ -5,9 +5,10 @@
 # device-generated CSRs, refuses a fleet-wide key, revokes a device and shows
 # `openssl verify -crl_check` refusing it; then signs an MCUboot firmware
 # image and a release manifest, and shows a tampered image and a replayed
-# manifest refused; finally a simulated A/B device updates itself from 1 to
-# 2 through a trial boot and confirm, and falls back from an unconfirmed 3
-# to 2. Everything lands in out/demo/.
+# manifest refused; then starts fleetsecd, where a new device enrols
+# zero-touch (EST) with its factory bootstrap certificate and updates itself
+# from 1 to 2 through a trial boot and confirm, and falls back from an
+# unconfirmed 3 to 2. Everything lands in out/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -123,31 +124,50 @@ if fleetsec release verify --root "$F/release-root.pub" --model thermostat-v2 \
 fi
 echo "(refused)"
 
-step "12. a device updates itself: fleetsec-agent over mutual TLS, A/B slots, trial boot"
-# A real HTTPS server on loopback that requires the device's certificate.
-T=$PWD/out/demo/server
-NGINX_KEEP=1
+step "12. fleetsecd: the mutual-TLS fleet service (TLS 1.3, client certificates, EST)"
 fail() { echo "demo: $*" >&2; exit 1; }
-. tests/integration/nginx.sh
-mkdir -p "$T"
-nginx_start "$FLEETSEC_HOME/issuing.pem" "$FLEETSEC_HOME/issuing.key" "$FLEETSEC_HOME/chain.pem"
-echo "nginx serving https://127.0.0.1:$NGINX_PORT/ (client certificate required)"
+run fleetsec ca server-cert localhost --ip 127.0.0.1
+SRV=$PWD/out/demo/server
+mkdir -p "$SRV"
+for try in 1 2 3 4 5; do
+	PORT=$((20000 + RANDOM % 20000))
+	fleetsecd --listen 127.0.0.1:$PORT 2>"$SRV/fleetsecd.log" &
+	SRV_PID=$!
+	for _ in $(seq 50); do grep -q listening "$SRV/fleetsecd.log" && break; sleep 0.1; done
+	grep -q listening "$SRV/fleetsecd.log" && break
+	kill $SRV_PID 2>/dev/null || true
+done
+grep -q listening "$SRV/fleetsecd.log" || fail "fleetsecd did not start: $(cat "$SRV/fleetsecd.log")"
+trap 'kill $SRV_PID 2>/dev/null || true' EXIT
+URL=https://127.0.0.1:$PORT
+head -1 "$SRV/fleetsecd.log"
+echo "curl, as an EST client, fetches the CA certificates (no client certificate needed):"
+curl -sS --cacert "$FLEETSEC_HOME/root.pem" "$URL/.well-known/est/cacerts" |
+	openssl base64 -d | openssl pkcs7 -inform DER -print_certs -noout | grep subject
+
+step "13. zero-touch provisioning: a new device enrols with its factory credential (EST)"
+echo "-- the chip vendor's manufacturer CA put a bootstrap certificate in SN-1001 at the factory"
+run fleetsec mfr init --dir out/demo/mfr --name "Acme Chips"
 DEV=$PWD/out/demo/device
 mkdir -p "$DEV/state"
+run fleetsec mfr issue SN-1001 --dir out/demo/mfr --key-out "$DEV/bootstrap.key" --out "$DEV/bootstrap.pem"
+echo "-- the operator allows that batch of serials to enrol, as thermostats"
+run fleetsec enroll allow --manufacturer-ca out/demo/mfr/ca.pem --pattern 'SN-10*' --model thermostat-v2
 for v in 1 2 3; do
 	head -c 300000 /dev/urandom >"$F/thermostat-$v.bin"
 	fleetsec fw sign --key "$F/fw-signing.pem" --version $v.0.0 --security-counter $v --pad-header \
-		"$F/thermostat-$v.bin" "$T/www/thermostat-$v.img"
+		"$F/thermostat-$v.bin" "$F/thermostat-$v.img"
 done
 head -c $((0x80000)) /dev/zero | tr '\0' '\377' >"$DEV/slot_a"
 cp "$DEV/slot_a" "$DEV/slot_b"
-dd if="$T/www/thermostat-1.img" of="$DEV/slot_a" conv=notrunc status=none
+dd if="$F/thermostat-1.img" of="$DEV/slot_a" conv=notrunc status=none
 cat >"$DEV/agent.conf" <<CONF
-server = https://127.0.0.1:$NGINX_PORT
-manifest_url = /release.json
+server = $URL
 ca = $FLEETSEC_HOME/chain.pem
-key = $PWD/$D/thermo-001.key
-cert = $PWD/$D/thermo-001.pem
+key = $DEV/device.key
+cert = $DEV/device.pem
+bootstrap_key = $DEV/bootstrap.key
+bootstrap_cert = $DEV/bootstrap.pem
 firmware_key = $PWD/$F/fw-signing.pub
 release_root = $PWD/$F/release-root.pub
 model = thermostat-v2
@@ -157,14 +177,24 @@ boot_backend = file
 boot_env = $DEV/bootenv
 state_dir = $DEV/state
 CONF
-publish() {
-	fleetsec release create --model thermostat-v2 --image "$T/www/thermostat-$1.img" \
-		--url "/thermostat-$1.img" --sequence "$2" --out "$F/manifest-$1.json"
-	fleetsec release sign --key "$F/release-online.pem" --delegation "$F/delegation.json" \
-		"$F/manifest-$1.json" --out "$T/www/release.json"
-}
 agent() { printf '$ fleetsec-agent %s\n' "$*"; fleetsec-agent -c "$DEV/agent.conf" "$@"; }
 bootsim() { printf '$ fleetsec-bootsim (reboot)\n'; fleetsec-bootsim "$DEV/bootenv"; }
+echo "-- first boot: the device generates its key and enrols (the key never leaves it)"
+agent enroll
+run openssl verify -purpose sslclient -CAfile "$FLEETSEC_HOME/root.pem" \
+	-untrusted "$FLEETSEC_HOME/issuing.pem" "$DEV/device.pem"
+echo "-- the same bootstrap credential cannot enrol again (a stolen one is no use):"
+agent enroll || echo "(refused, exit status $?)"
+
+step "14. the device updates itself through fleetsecd: A/B slots, trial boot, fallback"
+publish() {
+	fleetsec release create --model thermostat-v2 --image "$F/thermostat-$1.img" \
+		--sequence "$2" --out "$F/manifest-$1.json"
+	fleetsec release sign --key "$F/release-online.pem" --delegation "$F/delegation.json" \
+		"$F/manifest-$1.json" --out "$F/release-$1.json"
+	run fleetsec release publish --model thermostat-v2 --bundle "$F/release-$1.json" \
+		--image "$F/thermostat-$1.img" --root "$F/release-root.pub"
+}
 agent status
 echo "-- the operator publishes version 2"
 publish 2 100
@@ -182,6 +212,7 @@ bootsim
 bootsim
 agent status
 fleetsec-agent -c "$DEV/agent.conf" status | grep -q "image         2.0.0+0" || fail "did not fall back to 2"
-nginx_stop
+echo "-- fleetsecd's log:"
+tail -n 6 "$SRV/fleetsecd.log"
 
 printf '\ndemo complete: everything is in out/demo/\n'

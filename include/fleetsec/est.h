@@ -53,6 +53,15 @@ struct fsec_est;
 FSEC_API FSEC_WUR enum fsec_err fsec_est_new(struct fsec_fleet *f, struct fsec_est **out);
 FSEC_API void fsec_est_free(struct fsec_est *e);
 
+/*
+ * Catch up with the registry if another process committed since the last
+ * call: drop cached peer checks and, when the manufacturer CAs changed
+ * (fleetsec enroll allow), rebuild the trust stores and set *trust_changed:
+ * the caller then installs the new fsec_est_tls_store and client CA names.
+ * Cheap when nothing changed (one PRAGMA). Errors: DB, IO, PARSE, NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_est_refresh(struct fsec_est *e, bool *trust_changed);
+
 /* The TLS trust store (fleet CA and manufacturer CAs), for SSL_CTX; the
  * caller gets a reference. And the list of those CA names to send in the
  * CertificateRequest (caller frees with sk_X509_NAME_pop_free). */

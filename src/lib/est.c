@@ -27,14 +27,20 @@
 #define PEER_CACHE 1024
 #define ACTOR "fleetsecd"
 
-struct fsec_est {
-	struct fsec_fleet *f;
-	struct fsec_registry *reg;
+/* Whom the server trusts, rebuilt whenever the registry's manufacturer CAs
+ * change, so that `fleetsec enroll allow` needs no restart. */
+struct trust {
 	X509_STORE *fleet_store; /* operational certificates */
 	X509_STORE *mfr_store;   /* bootstrap certificates only */
 	X509_STORE *tls_store;   /* both, for the handshake */
 	STACK_OF(X509) *cas;     /* issuing, root: what cacerts returns */
 	STACK_OF(X509) *mfr;
+};
+
+struct fsec_est {
+	struct fsec_fleet *f;
+	struct fsec_registry *reg;
+	struct trust t;
 	uint64_t data_version;
 	struct fsec_est_peer cache[PEER_CACHE];
 };
@@ -148,29 +154,22 @@ static enum fsec_err store_add(X509_STORE *st, X509 *cert)
 	return FSEC_OK;
 }
 
-struct load_mfr {
-	struct fsec_est *e;
-	enum fsec_err rc;
-};
-
 static int load_mfr_ca(const struct fsec_enroll_ca_rec *rec, const char *pem, void *arg)
 {
-	struct load_mfr *lm = arg;
+	struct trust *t = arg;
 	X509 *cert = NULL;
 
-	lm->rc = parse_pem_cert((const unsigned char *)pem, strlen(pem), rec->subject, &cert);
-	if (lm->rc == FSEC_OK && (lm->rc = store_add(lm->e->mfr_store, cert)) == FSEC_OK &&
-	    (lm->rc = store_add(lm->e->tls_store, cert)) == FSEC_OK &&
-	    !sk_X509_push(lm->e->mfr, cert))
-		lm->rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-	else if (lm->rc == FSEC_OK)
-		cert = NULL;
-	X509_free(cert);
-	return lm->rc != FSEC_OK;
+	if (parse_pem_cert((const unsigned char *)pem, strlen(pem), rec->subject, &cert) != FSEC_OK ||
+	    store_add(t->mfr_store, cert) != FSEC_OK || store_add(t->tls_store, cert) != FSEC_OK ||
+	    !sk_X509_push(t->mfr, cert)) {
+		X509_free(cert);
+		return 1;
+	}
+	return 0;
 }
 
 /* The fleet's issuing and root certificates, in that order. */
-static enum fsec_err load_fleet_cas(struct fsec_est *e)
+static enum fsec_err load_fleet_cas(struct fsec_est *e, struct trust *t)
 {
 	char *pem = NULL;
 	BIO *mem = NULL;
@@ -183,16 +182,16 @@ static enum fsec_err load_fleet_cas(struct fsec_est *e)
 	if ((mem = BIO_new_mem_buf(pem, -1)) == NULL)
 		goto out;
 	while ((cert = PEM_read_bio_X509(mem, NULL, NULL, NULL)) != NULL) {
-		if (!sk_X509_push(e->cas, cert)) {
+		if (!sk_X509_push(t->cas, cert)) {
 			X509_free(cert);
 			goto out;
 		}
-		if ((rc = store_add(e->fleet_store, cert)) != FSEC_OK ||
-		    (rc = store_add(e->tls_store, cert)) != FSEC_OK)
+		if ((rc = store_add(t->fleet_store, cert)) != FSEC_OK ||
+		    (rc = store_add(t->tls_store, cert)) != FSEC_OK)
 			goto out;
 	}
 	ERR_clear_error();
-	rc = sk_X509_num(e->cas) == 2 ? FSEC_OK
+	rc = sk_X509_num(t->cas) == 2 ? FSEC_OK
 				       : fsec_seterr(FSEC_ERR_PARSE, "the fleet's CA chain is damaged");
 out:
 	BIO_free(mem);
@@ -200,56 +199,108 @@ out:
 	return rc;
 }
 
+static void trust_free(struct trust *t)
+{
+	X509_STORE_free(t->fleet_store);
+	X509_STORE_free(t->mfr_store);
+	X509_STORE_free(t->tls_store);
+	sk_X509_pop_free(t->cas, X509_free);
+	sk_X509_pop_free(t->mfr, X509_free);
+	memset(t, 0, sizeof(*t));
+}
+
+static enum fsec_err trust_load(struct fsec_est *e, struct trust *t)
+{
+	enum fsec_err rc;
+
+	memset(t, 0, sizeof(*t));
+	if ((t->fleet_store = X509_STORE_new()) == NULL || (t->mfr_store = X509_STORE_new()) == NULL ||
+	    (t->tls_store = X509_STORE_new()) == NULL || (t->cas = sk_X509_new_null()) == NULL ||
+	    (t->mfr = sk_X509_new_null()) == NULL) {
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+	if ((rc = load_fleet_cas(e, t)) != FSEC_OK ||
+	    (rc = fsec_registry_enroll_ca_list(e->reg, load_mfr_ca, t)) != FSEC_OK)
+		goto fail;
+	return FSEC_OK;
+fail:
+	trust_free(t);
+	return rc;
+}
+
+static bool same_certs(STACK_OF(X509) *a, STACK_OF(X509) *b)
+{
+	if (sk_X509_num(a) != sk_X509_num(b))
+		return false;
+	for (int i = 0; i < sk_X509_num(a); i++)
+		if (X509_cmp(sk_X509_value(a, i), sk_X509_value(b, i)) != 0)
+			return false;
+	return true;
+}
+
+FSEC_API enum fsec_err fsec_est_refresh(struct fsec_est *e, bool *trust_changed)
+{
+	struct trust t;
+	uint64_t v = 0;
+	enum fsec_err rc;
+
+	*trust_changed = false;
+	if ((rc = fsec_registry_data_version(e->reg, &v)) != FSEC_OK)
+		return rc;
+	if (v == e->data_version)
+		return FSEC_OK;
+	/* Any commit by any process may have revoked someone. */
+	memset(e->cache, 0, sizeof(e->cache));
+	e->data_version = v;
+	if ((rc = trust_load(e, &t)) != FSEC_OK)
+		return rc;
+	if (same_certs(t.mfr, e->t.mfr)) {
+		trust_free(&t);
+		return FSEC_OK;
+	}
+	trust_free(&e->t);
+	e->t = t;
+	*trust_changed = true;
+	return FSEC_OK;
+}
+
 FSEC_API enum fsec_err fsec_est_new(struct fsec_fleet *f, struct fsec_est **out)
 {
 	struct fsec_est *e = calloc(1, sizeof(*e));
-	struct load_mfr lm = {.e = e, .rc = FSEC_OK};
-	enum fsec_err rc = FSEC_ERR_NOMEM;
+	enum fsec_err rc;
 
 	if (e == NULL)
-		return fsec_seterr(rc, "out of memory");
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 	e->f = f;
 	e->reg = fsec_fleet_get_registry(f);
-	if ((e->fleet_store = X509_STORE_new()) == NULL || (e->mfr_store = X509_STORE_new()) == NULL ||
-	    (e->tls_store = X509_STORE_new()) == NULL || (e->cas = sk_X509_new_null()) == NULL ||
-	    (e->mfr = sk_X509_new_null()) == NULL) {
-		fsec_seterr(rc, "out of memory");
-		goto fail;
+	if ((rc = trust_load(e, &e->t)) != FSEC_OK ||
+	    (rc = fsec_registry_data_version(e->reg, &e->data_version)) != FSEC_OK) {
+		fsec_est_free(e);
+		return rc;
 	}
-	if ((rc = load_fleet_cas(e)) != FSEC_OK ||
-	    (rc = fsec_registry_enroll_ca_list(e->reg, load_mfr_ca, &lm)) != FSEC_OK ||
-	    (rc = lm.rc) != FSEC_OK ||
-	    (rc = fsec_registry_data_version(e->reg, &e->data_version)) != FSEC_OK)
-		goto fail;
 	*out = e;
 	return FSEC_OK;
-fail:
-	fsec_est_free(e);
-	return rc;
 }
 
 FSEC_API void fsec_est_free(struct fsec_est *e)
 {
 	if (e == NULL)
 		return;
-	X509_STORE_free(e->fleet_store);
-	X509_STORE_free(e->mfr_store);
-	X509_STORE_free(e->tls_store);
-	sk_X509_pop_free(e->cas, X509_free);
-	sk_X509_pop_free(e->mfr, X509_free);
+	trust_free(&e->t);
 	free(e);
 }
 
 FSEC_API X509_STORE *fsec_est_tls_store(struct fsec_est *e)
 {
-	X509_STORE_up_ref(e->tls_store);
-	return e->tls_store;
+	X509_STORE_up_ref(e->t.tls_store);
+	return e->t.tls_store;
 }
 
 FSEC_API STACK_OF(X509_NAME) *fsec_est_client_ca_names(struct fsec_est *e)
 {
 	STACK_OF(X509_NAME) *names = sk_X509_NAME_new_null();
-	STACK_OF(X509) *lists[2] = {e->cas, e->mfr};
+	STACK_OF(X509) *lists[2] = {e->t.cas, e->t.mfr};
 
 	for (int l = 0; names != NULL && l < 2; l++)
 		for (int i = 0; i < sk_X509_num(lists[l]); i++) {
@@ -307,7 +358,7 @@ static enum fsec_err classify(struct fsec_est *e, X509 *cert, STACK_OF(X509) *ch
 	char serial[FSEC_SERIAL_HEX_LEN];
 	enum fsec_err rc;
 
-	if (verify_with(e->fleet_store, cert, chain, NULL)) {
+	if (verify_with(e->t.fleet_store, cert, chain, NULL)) {
 		if (fsec_identity_from_cert(cert, p->id) != FSEC_OK) {
 			refuse_peer(p, "client certificate names no device: %s", fsec_err_detail());
 			return FSEC_OK;
@@ -328,7 +379,7 @@ static enum fsec_err classify(struct fsec_est *e, X509 *cert, STACK_OF(X509) *ch
 			p->kind = FSEC_EST_PEER_DEVICE;
 		return FSEC_OK;
 	}
-	if (verify_with(e->mfr_store, cert, chain, p->ca_fingerprint)) {
+	if (verify_with(e->t.mfr_store, cert, chain, p->ca_fingerprint)) {
 		if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_serialNumber, p->id,
 					      sizeof(p->id)) <= 0 ||
 		    !fsec_devid_valid(p->id)) {
@@ -350,7 +401,7 @@ FSEC_API enum fsec_err fsec_est_peer(struct fsec_est *e, X509 *cert, STACK_OF(X5
 	struct fsec_est_peer p, *slot;
 	unsigned char md[32];
 	unsigned int mdlen = 0;
-	uint64_t v = 0;
+	bool changed;
 	enum fsec_err rc;
 
 	memset(&p, 0, sizeof(p));
@@ -358,13 +409,8 @@ FSEC_API enum fsec_err fsec_est_peer(struct fsec_est *e, X509 *cert, STACK_OF(X5
 		*out = p;
 		return FSEC_OK;
 	}
-	if ((rc = fsec_registry_data_version(e->reg, &v)) != FSEC_OK)
+	if ((rc = fsec_est_refresh(e, &changed)) != FSEC_OK)
 		return rc;
-	/* Any commit by any process may have revoked someone. */
-	if (v != e->data_version) {
-		memset(e->cache, 0, sizeof(e->cache));
-		e->data_version = v;
-	}
 	if (!X509_digest(cert, EVP_sha256(), md, &mdlen) || mdlen != sizeof(md))
 		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot hash the client certificate");
 	fsec_hex(md, sizeof(md), p.fingerprint);
@@ -416,7 +462,7 @@ out:
 
 FSEC_API enum fsec_err fsec_est_cacerts(struct fsec_est *e, struct fsec_reply *r)
 {
-	X509 *certs[2] = {sk_X509_value(e->cas, 0), sk_X509_value(e->cas, 1)};
+	X509 *certs[2] = {sk_X509_value(e->t.cas, 0), sk_X509_value(e->t.cas, 1)};
 
 	memset(r, 0, sizeof(*r));
 	return certs_only(certs, 2, r);

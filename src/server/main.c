@@ -354,7 +354,23 @@ out:
 static struct bufferevent *tls_bev(struct event_base *base, void *arg)
 {
 	struct server *s = arg;
-	SSL *ssl = SSL_new(s->tls);
+	bool changed = false;
+	SSL *ssl;
+
+	/* A manufacturer CA allowed since the last connection must be trusted
+	 * by this handshake already. */
+	if (fsec_est_refresh(s->est, &changed) != FSEC_OK)
+		fprintf(stderr, "fleetsecd: registry: %s\n", fsec_err_detail());
+	if (changed) {
+		X509_STORE *st = fsec_est_tls_store(s->est);
+		STACK_OF(X509_NAME) *names = fsec_est_client_ca_names(s->est);
+
+		SSL_CTX_set1_cert_store(s->tls, st);
+		X509_STORE_free(st);
+		if (names != NULL)
+			SSL_CTX_set_client_CA_list(s->tls, names);
+	}
+	ssl = SSL_new(s->tls);
 
 	/* evhttp falls back to a plaintext bufferevent if this returns NULL;
 	 * never let it: without memory, stop the process instead. */

@@ -15,6 +15,8 @@ F=$FLEETSEC
 
 "$F" ca init --name "Update Fleet" >/dev/null
 "$F" ca server-cert localhost --ip 127.0.0.1 >/dev/null
+# Started before the manufacturer CA is allowed: it must pick that up live.
+fleetsecd_start
 "$F" mfr init --dir mfr --name "Acme Chips" >/dev/null
 "$F" mfr issue SN-7 --dir mfr --key-out boot.key --out boot.pem 2>/dev/null
 "$F" enroll allow --manufacturer-ca mfr/ca.pem --pattern 'SN-*' --model thermo >/dev/null
@@ -32,7 +34,6 @@ image v2 2.0.0 2
 head -c $((0x100000)) /dev/zero | tr '\0' '\377' >slot_a
 cp slot_a slot_b
 dd if=v1.img of=slot_a conv=notrunc status=none
-fleetsecd_start
 
 cat >agent.conf <<CONF
 server = $URL
