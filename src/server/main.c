@@ -36,6 +36,7 @@
 #define EXIT_USAGE 2
 #define HEADERS_MAX 8192
 #define TIMEOUT_S 10
+#define MAX_CONNS 1024
 #define CRL_MAX (16u * 1024u * 1024u)
 #define EST "/.well-known/est/"
 
@@ -48,7 +49,15 @@ struct server {
 	struct evhttp *http;
 	char crl_path[4096];
 	char fw_dir[4096];
+	struct evconnlistener *listener;
+	long active, max_conns; /* open TLS connections, and the cap */
+	bool paused;            /* listener disabled at the cap */
 };
+
+/* SSL ex_data slot whose free callback counts connections down: every
+ * connection's SSL is freed with it, whatever ended it (close, timeout,
+ * handshake failure). */
+static int conn_slot = -1;
 
 static volatile sig_atomic_t quiet;
 
@@ -64,6 +73,10 @@ static void usage(FILE *fp)
 	      "                      IPv6 as [ADDR]:PORT)\n"
 	      "  --cert FILE         server certificate chain (default HOME/server.pem)\n"
 	      "  --key KEY           server key, path or store URI (default HOME/server.key)\n"
+	      "  --max-connections N open connections at most (default 1024); beyond\n"
+	      "                      that, clients wait in the kernel's backlog\n"
+	      "  --timeout S         seconds a client may stall a handshake, request or\n"
+	      "                      response before it is dropped (default 10)\n"
 	      "  --quiet             no request log on standard error\n\n"
 	      "Endpoints: GET /.well-known/est/cacerts and GET /crl need no client\n"
 	      "certificate; POST /.well-known/est/simpleenroll needs a bootstrap certificate\n"
@@ -350,7 +363,29 @@ out:
 	fsec_reply_cleanup(&r);
 }
 
-/* Each accepted connection is wrapped in TLS before evhttp sees a byte. */
+static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+		      void *argp)
+{
+	struct server *s = ptr;
+
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	if (s == NULL)
+		return;
+	s->active--;
+	if (s->paused && s->active < s->max_conns) {
+		evconnlistener_enable(s->listener);
+		s->paused = false;
+	}
+}
+
+/* Each accepted connection is wrapped in TLS before evhttp sees a byte. At
+ * the cap, the listener stops accepting: further clients wait in the
+ * kernel's backlog instead of exhausting descriptors and memory, and the
+ * timeouts free the slots that slow clients hold. */
 static struct bufferevent *tls_bev(struct event_base *base, void *arg)
 {
 	struct server *s = arg;
@@ -371,6 +406,11 @@ static struct bufferevent *tls_bev(struct event_base *base, void *arg)
 			SSL_CTX_set_client_CA_list(s->tls, names);
 	}
 	ssl = SSL_new(s->tls);
+	if (ssl != NULL && SSL_set_ex_data(ssl, conn_slot, s) == 1 && ++s->active >= s->max_conns &&
+	    !s->paused) {
+		evconnlistener_disable(s->listener);
+		s->paused = true;
+	}
 
 	/* evhttp falls back to a plaintext bufferevent if this returns NULL;
 	 * never let it: without memory, stop the process instead. */
@@ -409,6 +449,8 @@ int main(int argc, char **argv)
 		{"home", required_argument, NULL, 'H'}, {"listen", required_argument, NULL, 'l'},
 		{"cert", required_argument, NULL, 'c'}, {"key", required_argument, NULL, 'k'},
 		{"quiet", no_argument, NULL, 'q'},      {"help", no_argument, NULL, 'h'},
+		{"max-connections", required_argument, NULL, 'm'},
+		{"timeout", required_argument, NULL, 't'},
 		{"version", no_argument, NULL, 'V'},    {NULL, 0, NULL, 0},
 	};
 	struct server s = {0};
@@ -418,6 +460,7 @@ int main(int argc, char **argv)
 	struct fsec_tls_server_opts to = {0};
 	struct event *sigterm = NULL, *sigint = NULL;
 	struct timeval tv = {.tv_sec = TIMEOUT_S};
+	struct evhttp_bound_socket *bound;
 	enum fsec_err rc;
 	int opt, status = 1;
 
@@ -428,6 +471,24 @@ int main(int argc, char **argv)
 		case 'c': cert = optarg; break;
 		case 'k': key = optarg; break;
 		case 'q': quiet = 1; break;
+		case 'm':
+		case 't': {
+			char *end;
+			long v;
+
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || v < 1 || v > (opt == 'm' ? 1000000 : 3600)) {
+				fprintf(stderr, "fleetsecd: --%s %s: out of range\n",
+					opt == 'm' ? "max-connections" : "timeout", optarg);
+				return EXIT_USAGE;
+			}
+			if (opt == 'm')
+				s.max_conns = v;
+			else
+				tv.tv_sec = v;
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		case 'V': puts("fleetsecd 0.1.0"); return 0;
 		default: usage(stderr); return EXIT_USAGE;
@@ -443,6 +504,9 @@ int main(int argc, char **argv)
 	}
 	if (s.home == NULL)
 		s.home = default_home();
+	if (s.max_conns == 0)
+		s.max_conns = MAX_CONNS;
+	conn_slot = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_gone);
 	snprintf(cert_buf, sizeof(cert_buf), "%s/server.pem", s.home);
 	snprintf(key_buf, sizeof(key_buf), "%s/server.key", s.home);
 	snprintf(s.crl_path, sizeof(s.crl_path), "%s/crl.pem", s.home);
@@ -479,10 +543,11 @@ int main(int argc, char **argv)
 	/* Slow clients (slowloris) lose their connection after this long
 	 * without progress. */
 	evhttp_set_timeout_tv(s.http, &tv);
-	if (evhttp_bind_socket(s.http, host, (ev_uint16_t)port) != 0) {
+	if ((bound = evhttp_bind_socket_with_handle(s.http, host, (ev_uint16_t)port)) == NULL) {
 		fprintf(stderr, "fleetsecd: cannot listen on %s: %s\n", listen, strerror(errno));
 		goto out;
 	}
+	s.listener = evhttp_bound_socket_get_listener(bound);
 	sigterm = evsignal_new(s.base, SIGTERM, on_signal, &s);
 	sigint = evsignal_new(s.base, SIGINT, on_signal, &s);
 	if (sigterm == NULL || sigint == NULL || event_add(sigterm, NULL) != 0 ||

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# fleetsecd under abuse: a flood of idle (slowloris) and garbage connections
+# beyond its connection cap does not stop an enrolled device from being
+# served; a stalled handshake is dropped after the timeout; oversized
+# headers and bodies are refused; the server survives all of it.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fleetsecd.sh"
+: "${FLEETSECD:?}"
+cd "$T"
+F=$FLEETSEC
+
+"$F" ca init --name "Limits Fleet" >/dev/null
+"$F" ca server-cert localhost --ip 127.0.0.1 >/dev/null
+"$F" device issue dev-1 --keygen --key-out dev.key --out dev.pem 2>/dev/null
+fleetsecd_start --max-connections 20 --timeout 2 --quiet
+
+dev() { # dev CURL ARGS...: a request as the enrolled device; the status on stdout
+	curl -sS --max-time 30 --cacert "$FLEETSEC_HOME/root.pem" --cert dev.pem --key dev.key \
+		-o out -w '%{http_code}' "$@"
+}
+[ "$(dev "$URL/.well-known/est/csrattrs")" = 200 ] || fail "device not served before the flood"
+ok
+
+# A stalled handshake (half a ClientHello) is dropped after --timeout.
+exec {slow}<>/dev/tcp/127.0.0.1/$PORT
+printf '\x16\x03\x01' >&$slow
+t0=$(date +%s%N)
+timeout 10 cat <&$slow >/dev/null || true
+ms=$((($(date +%s%N) - t0) / 1000000))
+exec {slow}>&-
+[ "$ms" -lt 6000 ] || fail "a stalled handshake held its connection for ${ms} ms"
+ok
+
+# 60 idle connections and 20 garbage ones: three times the cap.
+fds=()
+for i in $(seq 60); do
+	exec {fd}<>/dev/tcp/127.0.0.1/$PORT
+	fds+=("$fd")
+done
+for i in $(seq 20); do
+	exec {fd}<>/dev/tcp/127.0.0.1/$PORT
+	head -c 512 /dev/urandom >&$fd || true
+	fds+=("$fd")
+done
+t0=$(date +%s%N)
+code=$(dev "$URL/.well-known/est/csrattrs")
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$code" = 200 ] || fail "the device was not served during the flood (HTTP $code)"
+echo "device served in ${ms} ms behind 80 hostile connections (cap 20, timeout 2 s)"
+ok
+for fd in "${fds[@]}"; do exec {fd}>&-; done
+
+# Oversized requests are refused, not buffered.
+head -c 100000 /dev/zero | tr '\0' 'A' >big
+code=$(dev -H 'Content-Type: application/pkcs10' --data-binary @big "$URL/.well-known/est/simplereenroll")
+[ "$code" = 413 ] || fail "a 100 kB body got HTTP $code, not 413"
+ok
+code=$(dev -H "X-Filler: $(head -c 20000 /dev/zero | tr '\0' 'a')" "$URL/.well-known/est/csrattrs")
+case $code in 4[0-9][0-9]) ok ;; *) fail "a 20 kB header got HTTP $code" ;; esac
+
+kill -0 "$FLEETSECD_PID" || fail "fleetsecd died"
+[ "$(dev "$URL/.well-known/est/csrattrs")" = 200 ] || fail "device not served after the abuse"
+ok
+done_checks
