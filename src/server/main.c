@@ -37,6 +37,8 @@
 #define HEADERS_MAX 8192
 #define TIMEOUT_S 10
 #define MAX_CONNS 1024
+/* On SIGTERM, in-flight requests get this long to finish. */
+#define DRAIN_S 10
 #define CRL_MAX (16u * 1024u * 1024u)
 #define EST "/.well-known/est/"
 
@@ -49,9 +51,11 @@ struct server {
 	struct evhttp *http;
 	char crl_path[4096];
 	char fw_dir[4096];
+	struct evhttp_bound_socket *bound;
 	struct evconnlistener *listener;
 	long active, max_conns; /* open TLS connections, and the cap */
 	bool paused;            /* listener disabled at the cap */
+	bool draining;          /* SIGTERM: no new connections, finish the rest */
 };
 
 /* SSL ex_data slot whose free callback counts connections down: every
@@ -84,7 +88,8 @@ static void usage(FILE *fp)
 	      "csrattrs need a certificate. The device API needs the device's current\n"
 	      "operational certificate: GET /v1/update (the release published for its\n"
 	      "model, or 204) and GET /v1/firmware/SHA256 (the image, with Range).\n"
-	      "SIGTERM or SIGINT stops the server.\n",
+	      "SIGTERM or SIGINT stops accepting connections and lets requests in flight\n"
+	      "finish (up to 10 s); a second signal stops at once.\n",
 	      fp);
 }
 
@@ -376,6 +381,11 @@ static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
 	if (s == NULL)
 		return;
 	s->active--;
+	if (s->draining) {
+		if (s->active == 0)
+			event_base_loopexit(s->base, NULL);
+		return;
+	}
 	if (s->paused && s->active < s->max_conns) {
 		evconnlistener_enable(s->listener);
 		s->paused = false;
@@ -407,7 +417,7 @@ static struct bufferevent *tls_bev(struct event_base *base, void *arg)
 	}
 	ssl = SSL_new(s->tls);
 	if (ssl != NULL && SSL_set_ex_data(ssl, conn_slot, s) == 1 && ++s->active >= s->max_conns &&
-	    !s->paused) {
+	    !s->paused && !s->draining) {
 		evconnlistener_disable(s->listener);
 		s->paused = true;
 	}
@@ -425,11 +435,28 @@ static struct bufferevent *tls_bev(struct event_base *base, void *arg)
 static void on_signal(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *s = arg;
+	struct timeval grace = {.tv_sec = DRAIN_S};
 
 	(void)fd;
 	(void)what;
-	fputs("fleetsecd: stopping\n", stderr);
-	event_base_loopexit(s->base, NULL);
+	/* A second signal means now. */
+	if (s->draining) {
+		fputs("fleetsecd: stopping now\n", stderr);
+		event_base_loopbreak(s->base);
+		return;
+	}
+	/* Closing the listening socket refuses new clients at once (they can
+	 * go to another replica); requests in flight get DRAIN_S seconds. */
+	s->draining = true;
+	evhttp_del_accept_socket(s->http, s->bound);
+	s->bound = NULL;
+	s->listener = NULL;
+	fprintf(stderr, "fleetsecd: stopping: draining %ld connection%s\n", s->active,
+		s->active == 1 ? "" : "s");
+	if (s->active == 0)
+		event_base_loopexit(s->base, NULL);
+	else
+		event_base_loopexit(s->base, &grace);
 }
 
 static const char *default_home(void)
@@ -460,7 +487,6 @@ int main(int argc, char **argv)
 	struct fsec_tls_server_opts to = {0};
 	struct event *sigterm = NULL, *sigint = NULL;
 	struct timeval tv = {.tv_sec = TIMEOUT_S};
-	struct evhttp_bound_socket *bound;
 	enum fsec_err rc;
 	int opt, status = 1;
 
@@ -543,11 +569,11 @@ int main(int argc, char **argv)
 	/* Slow clients (slowloris) lose their connection after this long
 	 * without progress. */
 	evhttp_set_timeout_tv(s.http, &tv);
-	if ((bound = evhttp_bind_socket_with_handle(s.http, host, (ev_uint16_t)port)) == NULL) {
+	if ((s.bound = evhttp_bind_socket_with_handle(s.http, host, (ev_uint16_t)port)) == NULL) {
 		fprintf(stderr, "fleetsecd: cannot listen on %s: %s\n", listen, strerror(errno));
 		goto out;
 	}
-	s.listener = evhttp_bound_socket_get_listener(bound);
+	s.listener = evhttp_bound_socket_get_listener(s.bound);
 	sigterm = evsignal_new(s.base, SIGTERM, on_signal, &s);
 	sigint = evsignal_new(s.base, SIGINT, on_signal, &s);
 	if (sigterm == NULL || sigint == NULL || event_add(sigterm, NULL) != 0 ||

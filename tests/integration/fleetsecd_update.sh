@@ -119,4 +119,23 @@ expect 0 A status --json
 grep -q '"version": "2.0.0+0"' out && grep -q '"counter": 2' out || fail "status: $(cat out)"
 grep -q "GET /v1/firmware/$SHA peer=SN-7 -> 206" daemon.log || fail "no ranged download in the log"
 ok
+
+# SIGTERM drains: a request in flight (a slow 12 kB upload) still gets its
+# answer, new clients are refused at once, and the server exits cleanly.
+head -c 12000 /dev/zero | tr '\0' 'A' >slow-body
+curl_dev --limit-rate 3k -o /dev/null -w '%{http_code}' --data-binary @slow-body \
+	"$URL/.well-known/est/simplereenroll" >slow-status &
+slow=$!
+sleep 1
+kill -TERM "$FLEETSECD_PID"
+sleep 0.3
+got=0
+curl_dev --max-time 5 -o /dev/null "$URL/v1/update" 2>/dev/null || got=$?
+[ "$got" = 7 ] || fail "a new connection during the drain got curl status $got, not 7 (refused)"
+wait "$slow" || fail "the request in flight was cut by SIGTERM"
+[ "$(cat slow-status)" = 400 ] || fail "the request in flight got HTTP $(cat slow-status)"
+wait "$FLEETSECD_PID" || fail "fleetsecd did not exit cleanly after draining"
+grep -q "stopping: draining 1 connection" daemon.log ||
+	fail "no drain message: $(grep stopping daemon.log)"
+ok
 done_checks
