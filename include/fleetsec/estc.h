@@ -21,10 +21,12 @@ struct fsec_estc_opts {
 };
 
 /*
- * Generate a P-256 key, send its CSR to SERVER/.well-known/est/simpleenroll
- * authenticated by the bootstrap credential, check the certificate that
- * comes back (it chains to ca, is for this key, names a device) and write
- * key and certificate, replacing old ones only once both are ready. The
+ * Generate a P-256 key (kept in KEY_OUT.pending until the certificate
+ * arrives, and reused by a retry), send its CSR to
+ * SERVER/.well-known/est/simpleenroll authenticated by the bootstrap
+ * credential, check the certificate that comes back (it chains to ca, is for
+ * this key, names a device) and write the certificate, then move the key
+ * into place; old ones are replaced only then. The
  * device ID is written to id. Errors: NET (with the server's reason for a
  * refusal), VERIFY (the answer is not a certificate for this key from the
  * fleet CA), PARSE, IO, CRYPTO, NOTFOUND (credential files).

@@ -204,6 +204,13 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_bootstrap_spend(struct fsec_regist
 							      const char *use,
 							      const char *device_id, int64_t at);
 
+/* The device a bootstrap credential was spent for, for one use.
+ * Errors: NOTFOUND (not spent), DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_bootstrap_spent(struct fsec_registry *reg,
+							      const char *fingerprint,
+							      const char *use,
+							      char device_id[FSEC_DEVID_MAX + 1]);
+
 /*
  * A number that changes whenever another connection commits to the
  * registry: cheap enough to ask on every request, so that caches of

@@ -508,9 +508,35 @@ static int match_pattern(const char *pattern, const char *model, void *arg)
 /* What an allowed request will do. */
 struct decision {
 	const char *use; /* bootstrap: "enroll" or "re-enroll"; NULL: a renewal */
+	bool resend;     /* this credential already enrolled this device: a retry */
 	char model[FSEC_MODEL_MAX + 1];          /* from the allowlist; "": keep */
 	char provisioning[FSEC_MODEL_MAX + 1];   /* recorded in the registry */
 };
+
+/* An enrolled device asks again with its bootstrap credential. If that very
+ * credential enrolled it, the answer was probably lost (a cut connection,
+ * a server killed mid-request): it may have its certificate again, once its
+ * CSR shows the same key (checked by the caller). Anyone else is refused:
+ * a bootstrap credential cannot take over a live device. */
+static enum fsec_err enrolled_before(struct fsec_est *e, const struct fsec_est_peer *p,
+				     const struct fsec_device_rec *dev, struct fsec_reply *r,
+				     struct decision *d)
+{
+	char id[FSEC_DEVID_MAX + 1];
+	enum fsec_err rc = fsec_registry_bootstrap_spent(e->reg, p->fingerprint, "enroll", id);
+
+	if (rc == FSEC_ERR_NOTFOUND)
+		rc = fsec_registry_bootstrap_spent(e->reg, p->fingerprint, "re-enroll", id);
+	if (rc == FSEC_OK && strcmp(id, dev->id) == 0) {
+		d->resend = true;
+		return FSEC_OK;
+	}
+	if (rc != FSEC_OK && rc != FSEC_ERR_NOTFOUND)
+		return rc;
+	fsec_clearerr();
+	fsec_reply_error(r, 409, "device %s is already enrolled; renew with simplereenroll", p->id);
+	return FSEC_OK;
+}
 
 /* The policy checks for a bootstrap peer before anything is spent. Sets r,
  * or d->use: "enroll" for a new device, "re-enroll" to recover one whose
@@ -540,11 +566,10 @@ static enum fsec_err bootstrap_policy(struct fsec_est *e, const struct fsec_est_
 	if (strcmp(dev.status, "active") != 0)
 		fsec_reply_error(r, 403, "device %s is revoked", p->id);
 	else if (dev.expires_at > (int64_t)time(NULL))
-		fsec_reply_error(r, 409, "device %s is already enrolled; renew with simplereenroll",
-			    p->id);
+		rc = enrolled_before(e, p, &dev, r, d);
 	else
 		d->use = "re-enroll";
-	return FSEC_OK;
+	return rc;
 }
 
 /* Issue for csr inside one transaction with the bootstrap spend, so that a
@@ -601,6 +626,33 @@ fail:
 	return rc;
 }
 
+/* The device's current certificate again, if csr is for its key. */
+static enum fsec_err resend(struct fsec_est *e, const struct fsec_est_peer *p, X509_REQ *csr,
+			    struct fsec_reply *r)
+{
+	struct fsec_device_rec dev;
+	char spki[65], *pem = NULL;
+	X509 *cur = NULL;
+	enum fsec_err rc;
+
+	if ((rc = fsec_registry_device_get(e->reg, p->id, &dev)) != FSEC_OK ||
+	    (rc = fsec_key_spki_sha256(X509_REQ_get0_pubkey(csr), spki)) != FSEC_OK)
+		return rc;
+	if (strcmp(spki, dev.spki_sha256) != 0) {
+		fsec_reply_error(r, 409, "device %s is already enrolled with another key; renew "
+					 "with simplereenroll",
+				 p->id);
+		return FSEC_OK;
+	}
+	if ((rc = fsec_registry_cert_pem(e->reg, dev.serial, &pem)) == FSEC_OK &&
+	    (rc = parse_pem_cert((unsigned char *)pem, strlen(pem), "registry", &cur)) == FSEC_OK &&
+	    (rc = certs_only(&cur, 1, r)) == FSEC_OK)
+		snprintf(r->reason, sizeof(r->reason), "re-sent %s", dev.serial);
+	X509_free(cur);
+	free(pem);
+	return rc;
+}
+
 FSEC_API enum fsec_err fsec_est_enroll(struct fsec_est *e, const struct fsec_est_peer *p,
 				       bool reenroll, const unsigned char *body, size_t len,
 				       struct fsec_reply *r)
@@ -640,6 +692,10 @@ FSEC_API enum fsec_err fsec_est_enroll(struct fsec_est *e, const struct fsec_est
 		rc = FSEC_OK;
 		goto refused;
 	}
+	if (d.resend) {
+		rc = resend(e, p, csr, r);
+		goto done;
+	}
 	if (reenroll) {
 		/* RFC 7030 section 4.2.2: the subject must be the certificate's. */
 		struct fsec_device_rec dev;
@@ -663,7 +719,9 @@ FSEC_API enum fsec_err fsec_est_enroll(struct fsec_est *e, const struct fsec_est
 		if (r->status != 0)
 			goto refused;
 	}
-	if ((rc = issue(e, p, csr, &d, r)) != FSEC_OK || r->status == 200)
+	rc = issue(e, p, csr, &d, r);
+done:
+	if (rc != FSEC_OK || r->status == 200)
 		goto out;
 refused:
 	/* The log is evidence; a failure to write it must not be silent. */

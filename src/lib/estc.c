@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -16,7 +18,6 @@
 #include "fleetsec/fetch.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/key.h"
-#include "key_int.h"
 
 /* A certs-only response holding one certificate is a few KiB. */
 #define RESPONSE_MAX (64u * 1024u)
@@ -114,16 +115,38 @@ out:
 	return rc;
 }
 
+/*
+ * The key this enrollment asks for. It is written (0600) before the request
+ * is sent and kept beside the final key until the certificate arrives: if
+ * the answer is lost, the next attempt asks with the same key, and the
+ * server, seeing the bootstrap credential that enrolled this device and its
+ * key, sends the certificate again instead of refusing a device that would
+ * otherwise be stranded.
+ */
+static enum fsec_err pending_key(const char *path, EVP_PKEY **key)
+{
+	enum fsec_err rc;
+
+	if (access(path, F_OK) == 0)
+		return fsec_key_load_private(path, key);
+	if ((rc = fsec_key_generate(FSEC_KEY_P256, key)) != FSEC_OK)
+		return rc;
+	if ((rc = fsec_key_save_private(*key, path)) != FSEC_OK) {
+		EVP_PKEY_free(*key);
+		*key = NULL;
+	}
+	return rc;
+}
+
 FSEC_API enum fsec_err fsec_estc_enroll(const struct fsec_estc_opts *o,
 					char id[FSEC_DEVID_MAX + 1])
 {
 	struct fsec_fetch_opts fo = {.ca = o->ca, .cert = o->bootstrap_cert, .key = o->bootstrap_key};
-	struct fsec_file_stage *key_st = NULL, *cert_st = NULL;
 	struct fsec_fetch *f = NULL;
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
 	unsigned char *resp = NULL;
-	char *csr = NULL, *pem = NULL, url[1024];
+	char *csr = NULL, *pem = NULL, url[1024], pending[4096];
 	size_t clen = 0, rlen = 0;
 	enum fsec_err rc;
 
@@ -131,8 +154,9 @@ FSEC_API enum fsec_err fsec_estc_enroll(const struct fsec_estc_opts *o,
 	if ((size_t)snprintf(url, sizeof(url), "%s/.well-known/est/simpleenroll", o->server) >=
 	    sizeof(url))
 		return fsec_seterr(FSEC_ERR_INVAL, "server URL too long");
-	if ((rc = fsec_fetch_new(&fo, &f)) != FSEC_OK ||
-	    (rc = fsec_key_generate(FSEC_KEY_P256, &key)) != FSEC_OK ||
+	if ((size_t)snprintf(pending, sizeof(pending), "%s.pending", o->key_out) >= sizeof(pending))
+		return fsec_seterr(FSEC_ERR_INVAL, "key path too long");
+	if ((rc = fsec_fetch_new(&fo, &f)) != FSEC_OK || (rc = pending_key(pending, &key)) != FSEC_OK ||
 	    (rc = make_csr(key, &csr, &clen)) != FSEC_OK)
 		goto out;
 	if ((rc = fsec_fetch_post(f, url, "application/pkcs10", csr, clen, RESPONSE_MAX, &resp,
@@ -143,17 +167,18 @@ FSEC_API enum fsec_err fsec_estc_enroll(const struct fsec_estc_opts *o,
 	if ((rc = parse_response(resp, rlen, &cert)) != FSEC_OK ||
 	    (rc = check_cert(cert, key, o->ca, id)) != FSEC_OK || (rc = fsec_cert_pem(cert, &pem)) != FSEC_OK)
 		goto out;
-	/* Both staged before either lands: a failure keeps the old identity
-	 * (if any) whole. The key goes first, so a cut between the two leaves
-	 * a key without its certificate, never a certificate without its key. */
-	if ((rc = fsec_key_stage_pem(key, o->key_out, 0, &key_st)) != FSEC_OK ||
-	    (rc = fsec_file_stage_new(o->cert_out, pem, strlen(pem), 0644, 0, &cert_st)) != FSEC_OK ||
-	    (rc = fsec_file_stage_commit(key_st)) != FSEC_OK)
+	/* The certificate lands first, then the pending key takes the key's
+	 * place. A cut between the two leaves the pending key, so the next
+	 * attempt asks with the same key and the server sends the certificate
+	 * again. */
+	if ((rc = fsec_file_write_atomic(o->cert_out, pem, strlen(pem), 0644, 0)) != FSEC_OK)
 		goto out;
-	rc = fsec_file_stage_commit(cert_st);
+	if (rename(pending, o->key_out) != 0) {
+		rc = fsec_seterr(FSEC_ERR_IO, "%s: %s", o->key_out, strerror(errno));
+		goto out;
+	}
+	rc = fsec_dir_sync_parent(o->key_out);
 out:
-	fsec_file_stage_free(key_st);
-	fsec_file_stage_free(cert_st);
 	fsec_fetch_free(f);
 	EVP_PKEY_free(key);
 	X509_free(cert);

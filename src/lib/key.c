@@ -136,12 +136,6 @@ FSEC_API enum fsec_err fsec_key_load_private(const char *uri, EVP_PKEY **out)
 FSEC_API enum fsec_err fsec_key_stage_private(EVP_PKEY *key, const char *path,
 					      struct fsec_file_stage **out)
 {
-	return fsec_key_stage_pem(key, path, FSEC_FILE_NOCLOBBER, out);
-}
-
-enum fsec_err fsec_key_stage_pem(EVP_PKEY *key, const char *path, unsigned flags,
-				 struct fsec_file_stage **out)
-{
 	enum fsec_err rc = FSEC_ERR_CRYPTO;
 	BIO *mem = BIO_new(BIO_s_secmem());
 	char *pem = NULL;
@@ -156,7 +150,7 @@ enum fsec_err fsec_key_stage_pem(EVP_PKEY *key, const char *path, unsigned flags
 		fsec_seterr(rc, "cannot encode private key");
 		goto out;
 	}
-	rc = fsec_file_stage_new(path, pem, (size_t)n, 0600, flags, out);
+	rc = fsec_file_stage_new(path, pem, (size_t)n, 0600, FSEC_FILE_NOCLOBBER, out);
 out:
 	/* BIO_s_secmem cleanses its buffer when freed. */
 	BIO_free(mem);

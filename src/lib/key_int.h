@@ -16,10 +16,4 @@
  */
 enum fsec_err fsec_key_spki_fill(EVP_PKEY *key, X509_PUBKEY *dst);
 
-/* fsec_key_stage_private with fileio flags: 0 replaces an existing file
- * atomically at commit (a renewed device key). */
-struct fsec_file_stage;
-enum fsec_err fsec_key_stage_pem(EVP_PKEY *key, const char *path, unsigned flags,
-				 struct fsec_file_stage **out);
-
 #endif

@@ -224,6 +224,13 @@ FSEC_API enum fsec_err fsec_registry_bootstrap_spend(struct fsec_registry *reg,
 	return reg->ops->bootstrap_spend(reg->be, fingerprint, use, device_id, at);
 }
 
+FSEC_API enum fsec_err fsec_registry_bootstrap_spent(struct fsec_registry *reg,
+						     const char *fingerprint, const char *use,
+						     char device_id[FSEC_DEVID_MAX + 1])
+{
+	return reg->ops->bootstrap_spent(reg->be, fingerprint, use, device_id);
+}
+
 FSEC_API enum fsec_err fsec_registry_data_version(struct fsec_registry *reg, uint64_t *out)
 {
 	return reg->ops->data_version(reg->be, out);

@@ -37,6 +37,8 @@ struct fsec_registry_ops {
 					   void *ctx);
 	enum fsec_err (*bootstrap_spend)(void *be, const char *fp, const char *use,
 					 const char *device_id, int64_t at);
+	enum fsec_err (*bootstrap_spent)(void *be, const char *fp, const char *use,
+					 char device_id[FSEC_DEVID_MAX + 1]);
 	enum fsec_err (*data_version)(void *be, uint64_t *out);
 	enum fsec_err (*publish_put)(void *be, const struct fsec_published_rec *rec,
 	                             const char *bundle);

@@ -96,6 +96,7 @@ enum stmt_id {
 	ST_ENROLL_ALLOW_ADD,
 	ST_ENROLL_ALLOW_LIST,
 	ST_BOOTSTRAP_SPEND,
+	ST_BOOTSTRAP_SPENT,
 	ST_DATA_VERSION,
 	ST_PUBLISH_PUT,
 	ST_PUBLISH_GET,
@@ -151,6 +152,8 @@ static const char *const stmt_sql[ST_CERT_LIST] = {
 				 " ORDER BY pattern",
 	[ST_BOOTSTRAP_SPEND] = "INSERT INTO bootstrap_spent(fingerprint, use, device_id, at)"
 			       " VALUES (?1, ?2, ?3, ?4)",
+	[ST_BOOTSTRAP_SPENT] = "SELECT device_id FROM bootstrap_spent WHERE fingerprint = ?1"
+			       " AND use = ?2",
 	[ST_DATA_VERSION] = "PRAGMA data_version",
 	[ST_PUBLISH_PUT] = "INSERT OR REPLACE INTO published(model, sha256, version,"
 			   " security_counter, size, percent, bundle, published_at)"
@@ -783,6 +786,30 @@ static enum fsec_err be_bootstrap_spend(void *p, const char *fp, const char *use
 	return run(be, s, "spending a bootstrap credential");
 }
 
+static enum fsec_err be_bootstrap_spent(void *p, const char *fp, const char *use,
+					 char device_id[FSEC_DEVID_MAX + 1])
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+	int r;
+
+	if ((rc = stmt(be, ST_BOOTSTRAP_SPENT, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, use, -1, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW)
+		text(s, 0, device_id, FSEC_DEVID_MAX + 1);
+	else if (r == SQLITE_DONE)
+		rc = fsec_seterr(FSEC_ERR_NOTFOUND, "bootstrap credential not spent");
+	else
+		rc = db_err(be, r, "reading a spent bootstrap credential");
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
 static enum fsec_err be_data_version(void *p, uint64_t *out)
 {
 	struct sqlite_be *be = p;
@@ -881,6 +908,7 @@ const struct fsec_registry_ops fsec_registry_sqlite_ops = {
 	.enroll_allow_add = be_enroll_allow_add,
 	.enroll_allow_list = be_enroll_allow_list,
 	.bootstrap_spend = be_bootstrap_spend,
+	.bootstrap_spent = be_bootstrap_spent,
 	.data_version = be_data_version,
 	.publish_put = be_publish_put,
 	.publish_get = be_publish_get,

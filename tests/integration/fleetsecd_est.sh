@@ -111,9 +111,17 @@ refused 401 "a client certificate is required" --data-binary @csrx.b64 "$EST/sim
 refused 403 "not on the enrollment allowlist" --cert boot-SN-0002.pem --key boot-SN-0002.key \
 	--data-binary @csrx.b64 "$EST/simpleenroll"
 logged "SN-0002 is not on the enrollment allowlist"
-# Already enrolled: the bootstrap credential cannot take over a live device.
+# Already enrolled: the bootstrap credential cannot take over a live device
+# with another key; with the same key (a retry after a lost answer) it gets
+# the same certificate again, and nothing new is issued.
 refused 409 "already enrolled" --cert boot-SN-0001.pem --key boot-SN-0001.key \
 	--data-binary @csrx.b64 "$EST/simpleenroll"
+n=$(registry_count "SELECT count(*) FROM certificates")
+enroll 200 boot-SN-0001.pem boot-SN-0001.key csr1.b64
+cmp -s <(p7certs out | openssl x509 -outform DER) <(openssl x509 -in op1.pem -outform DER) ||
+	fail "a retried enrollment did not get the same certificate"
+[ "$(registry_count "SELECT count(*) FROM certificates")" = "$n" ] || fail "a retry issued again"
+ok
 # A key already registered to another device (a fleet-wide key).
 openssl req -new -key op1.key -subj "/CN=SN-0100" -outform DER | openssl base64 >shared.b64
 refused 403 "already registered to device SN-0001" --cert boot-SN-0100.pem \

@@ -54,8 +54,21 @@ CONF
 mkdir state
 A() { "$AGENT" -c agent.conf "$@"; }
 
+# A first attempt whose answer was lost: the agent had written its pending
+# key, the server enrolled the device, the answer never arrived (here curl
+# makes that request and drops the answer). The agent's next attempt asks
+# with the same key and gets the certificate again.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out dev.key.pending 2>/dev/null
+chmod 600 dev.key.pending
+cp dev.key.pending pending.orig
+openssl req -new -key dev.key.pending -subj /CN=x -outform DER | openssl base64 >lost.b64
+curl -sS --cacert "$FLEETSEC_HOME/root.pem" --cert boot.pem --key boot.key \
+	--data-binary @lost.b64 -o /dev/null "$URL/.well-known/est/simpleenroll"
+[ "$(registry_count "SELECT count(*) FROM devices WHERE id='SN-7'")" = 1 ] || fail "lost enrollment"
 expect 0 A enroll
 grep -q "enrolled as SN-7" out || fail "enroll: $(cat out)"
+cmp -s dev.key pending.orig && [ ! -e dev.key.pending ] || fail "the retry did not use the pending key"
+[ "$(registry_count "SELECT count(*) FROM certificates")" = 1 ] || fail "the retry issued again"
 [ "$(registry_count "SELECT model FROM devices WHERE id='SN-7'")" = thermo ] ||
 	fail "the allowlist's model was not recorded"
 ok

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# SIGKILL during an enrollment load leaves the registry consistent: every
+# certificate a device received is in the registry with its device row, no
+# serial appears twice, no certificate or device row is orphaned, every
+# enrolled device spent exactly one bootstrap credential, and SQLite's
+# integrity check passes. Then a restarted fleetsecd serves the devices
+# whose requests were cut.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fleetsecd.sh"
+: "${FLEETSECD:?}"
+cd "$T"
+F=$FLEETSEC
+N=${KILL_DEVICES:-40}
+
+"$F" ca init --name "Kill Fleet" >/dev/null
+"$F" ca server-cert localhost --ip 127.0.0.1 >/dev/null
+"$F" mfr init --dir mfr --name "Acme Chips" >/dev/null
+"$F" enroll allow --manufacturer-ca mfr/ca.pem --pattern 'K-*' >/dev/null
+for i in $(seq "$N"); do
+	"$F" mfr issue "K-$i" --dir mfr --key-out "b$i.key" --out "b$i.pem" 2>/dev/null
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "o$i.key" \
+		-subj "/CN=K-$i" -outform DER 2>/dev/null | openssl base64 >"c$i.b64"
+done
+fleetsecd_start --quiet
+
+enroll() { # enroll I: one device's enrollment; its status in s$I, its answer in r$I
+	curl -sS --max-time 20 --cacert "$FLEETSEC_HOME/root.pem" --cert "b$1.pem" --key "b$1.key" \
+		-H 'Content-Type: application/pkcs10' --data-binary @"c$1.b64" -o "r$1" \
+		-w '%{http_code}' "$URL/.well-known/est/simpleenroll" >"s$1" 2>/dev/null || true
+}
+pids=()
+for i in $(seq "$N"); do
+	enroll "$i" &
+	pids+=($!)
+done
+# Kill mid-load: after the first enrollments have been answered.
+for _ in $(seq 200); do
+	[ "$(grep -l '^200$' s* 2>/dev/null | wc -l)" -ge 3 ] && break
+	sleep 0.02
+done
+kill -KILL "$FLEETSECD_PID"
+wait "${pids[@]}" 2>/dev/null || true
+answered=$(grep -l '^200$' s* 2>/dev/null | wc -l)
+echo "fleetsecd killed with $answered of $N enrollments answered"
+[ "$answered" -ge 3 ] && [ "$answered" -lt "$N" ] || fail "the kill did not land mid-load ($answered of $N)"
+ok
+
+db() { sqlite3 "$FLEETSEC_HOME/registry.db" "$1"; }
+[ "$(db 'PRAGMA integrity_check')" = ok ] || fail "registry integrity check"
+[ "$(db 'PRAGMA foreign_key_check')" = "" ] || fail "orphaned rows: $(db 'PRAGMA foreign_key_check')"
+[ "$(db 'SELECT count(*) FROM devices d WHERE NOT EXISTS (SELECT 1 FROM certificates c WHERE c.serial = d.serial)')" = 0 ] ||
+	fail "a device row without its certificate"
+[ "$(db "SELECT count(*) FROM devices")" = "$(db "SELECT count(*) FROM bootstrap_spent WHERE use='enroll'")" ] ||
+	fail "devices and spent bootstrap credentials disagree"
+[ "$(db 'SELECT count(*) - count(DISTINCT serial) FROM certificates')" = 0 ] || fail "duplicate serials"
+ok
+for i in $(seq "$N"); do
+	grep -q '^200$' "s$i" || continue
+	serial=$(openssl base64 -d -in "r$i" | openssl pkcs7 -inform DER -print_certs |
+		openssl x509 -noout -serial | cut -d= -f2)
+	[ "$(db "SELECT device_id FROM certificates WHERE serial = '$serial'")" = "K-$i" ] ||
+		fail "device K-$i holds certificate $serial, which the registry does not have"
+done
+ok
+
+# A restarted server answers every device whose request was cut, retrying
+# with the same CSR: enrolled now, or, if its enrollment had committed and
+# only the answer was lost, its certificate sent again. No device is
+# stranded with a spent bootstrap credential and no certificate.
+fleetsecd_start --quiet
+resent=0
+for i in $(seq "$N"); do
+	grep -q '^200$' "s$i" && continue
+	before=$(db "SELECT serial FROM devices WHERE id = 'K-$i'")
+	enroll "$i"
+	[ "$(cat "s$i")" = 200 ] || fail "K-$i after the restart: HTTP $(cat "s$i"): $(cat "r$i")"
+	serial=$(openssl base64 -d -in "r$i" | openssl pkcs7 -inform DER -print_certs |
+		openssl x509 -noout -serial | cut -d= -f2)
+	[ "$serial" = "$(db "SELECT serial FROM devices WHERE id = 'K-$i'")" ] ||
+		fail "K-$i got a certificate that is not its current one"
+	if [ -n "$before" ]; then
+		[ "$serial" = "$before" ] || fail "K-$i was issued twice"
+		resent=$((resent + 1))
+	fi
+done
+echo "after the restart: $resent answers re-sent, the rest enrolled"
+[ "$(db "SELECT count(*) FROM devices")" = "$N" ] || fail "not every device is enrolled after the restart"
+ok
+done_checks
