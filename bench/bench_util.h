@@ -37,7 +37,7 @@ static unsigned long parse_count(const char *prog, const char *s, unsigned long 
 	return v;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+static inline int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
 	(void)sb;
 	(void)flag;
@@ -46,7 +46,7 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 	return 0;
 }
 
-static void rm_tmpdir(void)
+static inline void rm_tmpdir(void)
 {
 	/* FTW_PHYS: never follow a link out of the temporary directory. */
 	if (tmpdir[0] != '\0')
