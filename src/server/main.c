@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +32,7 @@
 #include "fleetsec/est.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/fleet.h"
+#include "fleetsec/metrics.h"
 #include "fleetsec/release.h"
 #include "fleetsec/tls.h"
 
@@ -65,6 +68,44 @@ static int conn_slot = -1;
 
 static volatile sig_atomic_t quiet;
 
+/* The request being handled: one event loop, one request at a time. Every
+ * answer goes through log_request, which counts it here. */
+static struct {
+	struct fsec_metrics *metrics;
+	enum fsec_endpoint ep;
+	struct timespec t0;
+} cur;
+
+static double since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static enum fsec_endpoint endpoint_of(const char *path)
+{
+	static const struct {
+		const char *path;
+		enum fsec_endpoint ep;
+	} map[] = {
+		{"/.well-known/est/cacerts", FSEC_EP_CACERTS},
+		{"/crl", FSEC_EP_CRL},
+		{"/.well-known/est/simpleenroll", FSEC_EP_SIMPLEENROLL},
+		{"/.well-known/est/simplereenroll", FSEC_EP_SIMPLEREENROLL},
+		{"/.well-known/est/csrattrs", FSEC_EP_CSRATTRS},
+		{"/v1/update", FSEC_EP_UPDATE},
+	};
+
+	if (path == NULL)
+		return FSEC_EP_OTHER;
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(path, map[i].path) == 0)
+			return map[i].ep;
+	return strncmp(path, "/v1/firmware/", 13) == 0 ? FSEC_EP_FIRMWARE : FSEC_EP_OTHER;
+}
+
 static void usage(FILE *fp)
 {
 	fputs("usage: fleetsecd [--home DIR] [--listen HOST:PORT] [--cert FILE] [--key KEY]\n\n"
@@ -81,6 +122,8 @@ static void usage(FILE *fp)
 	      "                      that, clients wait in the kernel's backlog\n"
 	      "  --timeout S         seconds a client may stall a handshake, request or\n"
 	      "                      response before it is dropped (default 10)\n"
+	      "  --admin ADDR:PORT   serve Prometheus metrics (GET /metrics, plain HTTP) on\n"
+	      "                      this loopback address (default: off)\n"
 	      "  --quiet             no request log on standard error\n\n"
 	      "Endpoints: GET /.well-known/est/cacerts and GET /crl need no client\n"
 	      "certificate; POST /.well-known/est/simpleenroll needs a bootstrap certificate\n"
@@ -144,6 +187,7 @@ static void log_request(struct evhttp_request *req, const struct fsec_est_peer *
 	ev_uint16_t port = 0;
 	struct evhttp_connection *conn = evhttp_request_get_connection(req);
 
+	fsec_metrics_request(cur.metrics, cur.ep, status, since(&cur.t0));
 	if (quiet)
 		return;
 	if (conn != NULL)
@@ -302,6 +346,8 @@ static void handle(struct evhttp_request *req, void *arg)
 	SSL *ssl = request_ssl(req);
 	enum fsec_err rc = FSEC_OK;
 
+	clock_gettime(CLOCK_MONOTONIC, &cur.t0);
+	cur.ep = endpoint_of(path);
 	if (path == NULL || ssl == NULL) {
 		reply_status(req, &peer, 400, "bad request");
 		return;
@@ -392,6 +438,40 @@ static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
 	}
 }
 
+/* GET /metrics on the admin listener (plain HTTP, loopback only). */
+static void admin_handle(struct evhttp_request *req, void *arg)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	char *text = NULL;
+	size_t len = 0;
+
+	(void)arg;
+	if (path == NULL || strcmp(path, "/metrics") != 0) {
+		evhttp_send_error(req, 404, "Not Found");
+		return;
+	}
+	if (fsec_metrics_text(cur.metrics, &text, &len) != FSEC_OK) {
+		evhttp_send_error(req, 500, "Internal Server Error");
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "text/plain; version=0.0.4");
+	evbuffer_add(evhttp_request_get_output_buffer(req), text, len);
+	free(text);
+	evhttp_send_reply(req, 200, "OK", NULL);
+}
+
+/* Only a loopback address literal: metrics are not for the network. */
+static bool loopback(const char *host)
+{
+	unsigned char a[16];
+
+	if (inet_pton(AF_INET, host, a) == 1)
+		return a[0] == 127;
+	return inet_pton(AF_INET6, host, a) == 1 && memcmp(a, &in6addr_loopback, 16) == 0;
+}
+
 /* Each accepted connection is wrapped in TLS before evhttp sees a byte. At
  * the cap, the listener stops accepting: further clients wait in the
  * kernel's backlog instead of exhausting descriptors and memory, and the
@@ -416,6 +496,7 @@ static struct bufferevent *tls_bev(struct event_base *base, void *arg)
 			SSL_CTX_set_client_CA_list(s->tls, names);
 	}
 	ssl = SSL_new(s->tls);
+	fsec_metrics_connection(cur.metrics);
 	if (ssl != NULL && SSL_set_ex_data(ssl, conn_slot, s) == 1 && ++s->active >= s->max_conns &&
 	    !s->paused && !s->draining) {
 		evconnlistener_disable(s->listener);
@@ -478,10 +559,14 @@ int main(int argc, char **argv)
 		{"quiet", no_argument, NULL, 'q'},      {"help", no_argument, NULL, 'h'},
 		{"max-connections", required_argument, NULL, 'm'},
 		{"timeout", required_argument, NULL, 't'},
+		{"admin", required_argument, NULL, 'a'},
 		{"version", no_argument, NULL, 'V'},    {NULL, 0, NULL, 0},
 	};
 	struct server s = {0};
-	const char *listen = "127.0.0.1:8443", *cert = NULL, *key = NULL;
+	const char *listen = "127.0.0.1:8443", *cert = NULL, *key = NULL, *admin = NULL;
+	struct evhttp *admin_http = NULL;
+	char admin_host[256];
+	unsigned admin_port = 0;
 	char host[256], cert_buf[4096], key_buf[4096];
 	unsigned port = 0;
 	struct fsec_tls_server_opts to = {0};
@@ -497,6 +582,7 @@ int main(int argc, char **argv)
 		case 'c': cert = optarg; break;
 		case 'k': key = optarg; break;
 		case 'q': quiet = 1; break;
+		case 'a': admin = optarg; break;
 		case 'm':
 		case 't': {
 			char *end;
@@ -526,6 +612,11 @@ int main(int argc, char **argv)
 	}
 	if (!split_listen(listen, host, sizeof(host), &port)) {
 		fprintf(stderr, "fleetsecd: --listen %s: expected HOST:PORT\n", listen);
+		return EXIT_USAGE;
+	}
+	if (admin != NULL &&
+	    (!split_listen(admin, admin_host, sizeof(admin_host), &admin_port) || !loopback(admin_host))) {
+		fprintf(stderr, "fleetsecd: --admin %s: expected a loopback ADDR:PORT\n", admin);
 		return EXIT_USAGE;
 	}
 	if (s.home == NULL)
@@ -574,6 +665,20 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	s.listener = evhttp_bound_socket_get_listener(s.bound);
+	if (fsec_metrics_new(&cur.metrics) != FSEC_OK) {
+		fputs("fleetsecd: out of memory\n", stderr);
+		goto out;
+	}
+	if (admin != NULL) {
+		if ((admin_http = evhttp_new(s.base)) == NULL ||
+		    evhttp_bind_socket(admin_http, admin_host, (ev_uint16_t)admin_port) != 0) {
+			fprintf(stderr, "fleetsecd: cannot listen on %s: %s\n", admin, strerror(errno));
+			goto out;
+		}
+		evhttp_set_allowed_methods(admin_http, EVHTTP_REQ_GET);
+		evhttp_set_timeout(admin_http, TIMEOUT_S);
+		evhttp_set_gencb(admin_http, admin_handle, NULL);
+	}
 	sigterm = evsignal_new(s.base, SIGTERM, on_signal, &s);
 	sigint = evsignal_new(s.base, SIGINT, on_signal, &s);
 	if (sigterm == NULL || sigint == NULL || event_add(sigterm, NULL) != 0 ||
@@ -591,6 +696,9 @@ out:
 		event_free(sigint);
 	if (s.http != NULL)
 		evhttp_free(s.http);
+	if (admin_http != NULL)
+		evhttp_free(admin_http);
+	fsec_metrics_free(cur.metrics);
 	if (s.base != NULL)
 		event_base_free(s.base);
 	SSL_CTX_free(s.tls);

@@ -44,7 +44,8 @@ expect 2 "$F" enroll allow --manufacturer-ca mfr/ca.pem
 ok
 expect 0 "$F" enroll allow --manufacturer-ca mfr/ca.pem --serials serials --pattern 'SN-01*'
 
-fleetsecd_start
+APORT=$((20000 + RANDOM % 20000))
+fleetsecd_start --admin 127.0.0.1:$APORT
 EST=$URL/.well-known/est
 
 # est [CURL ARGS...]: curl with the fleet root; body in out, status printed.
@@ -243,6 +244,15 @@ done
 	fail "plaintext HTTP answered"
 ok
 
+# Metrics on the loopback admin listener; never on a public address.
+curl -sS "http://127.0.0.1:$APORT/metrics" >metrics || fail "no metrics"
+grep -q '^fleetsecd_requests_total{endpoint="simpleenroll",code="200"} [1-9]' metrics &&
+	grep -q '^fleetsecd_requests_total{endpoint="simpleenroll",code="403"} [1-9]' metrics &&
+	grep -q '^fleetsecd_connections_total [1-9]' metrics &&
+	grep -q '^fleetsecd_request_seconds_count [1-9]' metrics || fail "metrics: $(cat metrics)"
+ok
+expect 2 "$FLEETSECD" --admin 0.0.0.0:9100
+one_line_error "loopback"
 kill -TERM $FLEETSECD_PID
 wait $FLEETSECD_PID || fail "fleetsecd did not exit cleanly on SIGTERM"
 grep -q stopping daemon.log || fail "no shutdown message"

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * fleetsecd's counters, in the Prometheus text exposition format (version
+ * 0.0.4): connections, requests by endpoint and status (enrollments by
+ * result, refusals by status), and a request latency histogram. Not
+ * thread-safe: one per event loop.
+ */
+#ifndef FLEETSEC_METRICS_H
+#define FLEETSEC_METRICS_H
+
+#include <stddef.h>
+
+#include "fleetsec/common.h"
+
+enum fsec_endpoint {
+	FSEC_EP_CACERTS,
+	FSEC_EP_CRL,
+	FSEC_EP_SIMPLEENROLL,
+	FSEC_EP_SIMPLEREENROLL,
+	FSEC_EP_CSRATTRS,
+	FSEC_EP_UPDATE,
+	FSEC_EP_FIRMWARE,
+	FSEC_EP_OTHER,
+	FSEC_EP_COUNT
+};
+
+struct fsec_metrics;
+
+/* Errors: NOMEM. */
+FSEC_API FSEC_WUR enum fsec_err fsec_metrics_new(struct fsec_metrics **out);
+/* NULL is a no-op. */
+FSEC_API void fsec_metrics_free(struct fsec_metrics *m);
+
+/* A TLS connection accepted. */
+FSEC_API void fsec_metrics_connection(struct fsec_metrics *m);
+
+/* A request answered: endpoint, HTTP status (100-599; others are counted as
+ * 599) and the time spent handling it. */
+FSEC_API void fsec_metrics_request(struct fsec_metrics *m, enum fsec_endpoint ep, int status,
+				   double seconds);
+
+/* The exposition text, a NUL-terminated string freed with free().
+ * Errors: NOMEM. */
+FSEC_API FSEC_WUR enum fsec_err fsec_metrics_text(const struct fsec_metrics *m, char **out,
+						  size_t *len);
+
+#endif
