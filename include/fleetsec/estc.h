@@ -7,6 +7,9 @@
 #ifndef FLEETSEC_ESTC_H
 #define FLEETSEC_ESTC_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "fleetsec/common.h"
 #include "fleetsec/identity.h"
 
@@ -33,5 +36,23 @@ struct fsec_estc_opts {
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_estc_enroll(const struct fsec_estc_opts *o,
 						 char id[FSEC_DEVID_MAX + 1]);
+
+struct fsec_estc_renewal {
+	bool renewed;
+	int64_t due;      /* when renewal falls due: 2/3 of the lifetime, less jitter */
+	int64_t expires;  /* the (old) certificate's notAfter */
+	char id[FSEC_DEVID_MAX + 1];
+};
+
+/*
+ * Renew the operational certificate (cert_out, key_out) over
+ * SERVER/.well-known/est/simplereenroll, authenticated by that certificate,
+ * with a new P-256 key and the same subject, once two thirds of its lifetime
+ * (less random jitter) have passed, or now if force. The old certificate is
+ * superseded by the server. Fills *out either way.
+ * Errors: as fsec_estc_enroll; IO/PARSE for the current certificate.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_estc_renew(const struct fsec_estc_opts *o, bool force,
+						struct fsec_estc_renewal *out);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fleetsec/agent.h"
@@ -19,10 +20,12 @@
 #define DEFAULT_CONFIG "/etc/fleetsec/agent.conf"
 
 static const char usage_text[] =
-	"usage: fleetsec-agent [-c CONFIG] <command> [--json]\n\n"
+	"usage: fleetsec-agent [-c CONFIG] <command> [--json] [--force]\n\n"
 	"commands:\n"
 	"  enroll    zero-touch enrollment (EST): generate the device key, get its\n"
 	"            certificate from the server with the factory bootstrap credential\n"
+	"  renew     renew the device certificate (EST simplereenroll, new key) once\n"
+	"            two thirds of its lifetime have passed; --force: now\n"
 	"  check     fetch and verify the release manifest; say whether an update applies\n"
 	"  update    download the update into the inactive slot (resumable), verify it,\n"
 	"            and request a trial boot\n"
@@ -97,11 +100,34 @@ static int enroll(const struct fsec_agentcfg *cfg, bool json)
 	return 0;
 }
 
+static int renew(const struct fsec_agentcfg *cfg, bool force, bool json)
+{
+	struct fsec_estc_opts o = {.server = cfg->server, .ca = cfg->ca, .key_out = cfg->key,
+				   .cert_out = cfg->cert};
+	struct fsec_estc_renewal r;
+	char due[32], exp[32];
+	enum fsec_err rc;
+
+	if ((rc = fsec_estc_renew(&o, force, &r)) != FSEC_OK)
+		return fail("renew", rc);
+	strftime(due, sizeof(due), "%Y-%m-%dT%H:%M:%SZ", gmtime(&(time_t){(time_t)r.due}));
+	strftime(exp, sizeof(exp), "%Y-%m-%dT%H:%M:%SZ", gmtime(&(time_t){(time_t)r.expires}));
+	if (json)
+		printf("{\"renewed\": %s, \"id\": \"%s\", \"due\": \"%s\", \"expires\": \"%s\"}\n",
+		       r.renewed ? "true" : "false", r.id, due, exp);
+	else if (r.renewed)
+		printf("renewed the certificate of %s (the old one expired %s)\n", r.id, exp);
+	else
+		printf("not due: %s's certificate renews from %s (expires %s)\n", r.id, due, exp);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"json", no_argument, NULL, 'J'},
+		{"force", no_argument, NULL, 'f'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -110,7 +136,7 @@ int main(int argc, char **argv)
 	struct fsec_agent *a = NULL;
 	unsigned char *buf = NULL;
 	size_t len = 0;
-	bool json = false, tty = isatty(STDERR_FILENO);
+	bool json = false, force = false, tty = isatty(STDERR_FILENO);
 	enum fsec_err rc;
 	int opt, status = 1;
 
@@ -118,6 +144,7 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'c': config = optarg; break;
 		case 'J': json = true; break;
+		case 'f': force = true; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		default: fputs(usage_text, stderr); return 2;
 		}
@@ -129,7 +156,7 @@ int main(int argc, char **argv)
 	cmd = argv[optind];
 	if (strcmp(cmd, "check") != 0 && strcmp(cmd, "update") != 0 &&
 	    strcmp(cmd, "confirm") != 0 && strcmp(cmd, "status") != 0 &&
-	    strcmp(cmd, "enroll") != 0) {
+	    strcmp(cmd, "enroll") != 0 && strcmp(cmd, "renew") != 0) {
 		fprintf(stderr, "fleetsec-agent: unknown command '%s' (see --help)\n", cmd);
 		return 2;
 	}
@@ -142,6 +169,8 @@ int main(int argc, char **argv)
 	/* Before fsec_agent_new: that loads the device key, which enroll makes. */
 	if (strcmp(cmd, "enroll") == 0)
 		return enroll(&cfg, json);
+	if (strcmp(cmd, "renew") == 0)
+		return renew(&cfg, force, json);
 	if ((rc = fsec_agent_new(&cfg, &a)) != FSEC_OK)
 		return fail(config, rc);
 

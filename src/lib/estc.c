@@ -3,11 +3,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs7.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -22,21 +24,23 @@
 /* A certs-only response holding one certificate is a few KiB. */
 #define RESPONSE_MAX (64u * 1024u)
 
-/* DER PKCS#10 for key, signed by it, as base64 with line breaks. */
-static enum fsec_err make_csr(EVP_PKEY *key, char **b64, size_t *len)
+/* DER PKCS#10 for key, signed by it, as base64 with line breaks. subject
+ * NULL: a label only, since the server names a new device after its
+ * bootstrap serial; a renewal repeats the current certificate's subject, as
+ * RFC 7030 section 4.2.2 requires. */
+static enum fsec_err make_csr(EVP_PKEY *key, const X509_NAME *subject, char **b64, size_t *len)
 {
 	X509_REQ *req = X509_REQ_new();
-	X509_NAME *name = X509_NAME_new();
+	X509_NAME *label = X509_NAME_new();
 	unsigned char *der = NULL;
 	enum fsec_err rc = FSEC_ERR_CRYPTO;
 	int n;
 
-	/* The server names the device after its bootstrap serial; the
-	 * subject here is only a label. */
-	if (req == NULL || name == NULL ||
-	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+	if (req == NULL || label == NULL ||
+	    !X509_NAME_add_entry_by_txt(label, "CN", MBSTRING_ASC,
 					(const unsigned char *)"fleetsec-device", -1, -1, 0) ||
-	    !X509_REQ_set_version(req, X509_REQ_VERSION_1) || !X509_REQ_set_subject_name(req, name) ||
+	    !X509_REQ_set_version(req, X509_REQ_VERSION_1) ||
+	    !X509_REQ_set_subject_name(req, subject != NULL ? subject : label) ||
 	    !X509_REQ_set_pubkey(req, key) || X509_REQ_sign(req, key, EVP_sha256()) <= 0 ||
 	    (n = i2d_X509_REQ(req, &der)) <= 0) {
 		fsec_seterr_ossl(rc, "cannot make the CSR");
@@ -49,7 +53,7 @@ static enum fsec_err make_csr(EVP_PKEY *key, char **b64, size_t *len)
 	rc = FSEC_OK;
 out:
 	OPENSSL_free(der);
-	X509_NAME_free(name);
+	X509_NAME_free(label);
 	X509_REQ_free(req);
 	return rc;
 }
@@ -138,10 +142,16 @@ static enum fsec_err pending_key(const char *path, EVP_PKEY **key)
 	return rc;
 }
 
-FSEC_API enum fsec_err fsec_estc_enroll(const struct fsec_estc_opts *o,
-					char id[FSEC_DEVID_MAX + 1])
+/*
+ * One EST request: op (simpleenroll or simplereenroll) authenticated by the
+ * TLS credential tls_cert/tls_key, for the pending key beside key_out, with
+ * subject (see make_csr); on success the certificate, then the key, land.
+ */
+static enum fsec_err est_request(const struct fsec_estc_opts *o, const char *op,
+				 const char *tls_cert, const char *tls_key, const X509_NAME *subject,
+				 char id[FSEC_DEVID_MAX + 1])
 {
-	struct fsec_fetch_opts fo = {.ca = o->ca, .cert = o->bootstrap_cert, .key = o->bootstrap_key};
+	struct fsec_fetch_opts fo = {.ca = o->ca, .cert = tls_cert, .key = tls_key};
 	struct fsec_fetch *f = NULL;
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
@@ -150,22 +160,22 @@ FSEC_API enum fsec_err fsec_estc_enroll(const struct fsec_estc_opts *o,
 	size_t clen = 0, rlen = 0;
 	enum fsec_err rc;
 
-	fsec_clearerr();
-	if ((size_t)snprintf(url, sizeof(url), "%s/.well-known/est/simpleenroll", o->server) >=
+	if ((size_t)snprintf(url, sizeof(url), "%s/.well-known/est/%s", o->server, op) >=
 	    sizeof(url))
 		return fsec_seterr(FSEC_ERR_INVAL, "server URL too long");
 	if ((size_t)snprintf(pending, sizeof(pending), "%s.pending", o->key_out) >= sizeof(pending))
 		return fsec_seterr(FSEC_ERR_INVAL, "key path too long");
 	if ((rc = fsec_fetch_new(&fo, &f)) != FSEC_OK || (rc = pending_key(pending, &key)) != FSEC_OK ||
-	    (rc = make_csr(key, &csr, &clen)) != FSEC_OK)
+	    (rc = make_csr(key, subject, &csr, &clen)) != FSEC_OK)
 		goto out;
 	if ((rc = fsec_fetch_post(f, url, "application/pkcs10", csr, clen, RESPONSE_MAX, &resp,
 				  &rlen)) != FSEC_OK) {
-		rc = fsec_seterr(rc, "enrollment refused: %s", fsec_err_detail());
+		rc = fsec_seterr(rc, "%s refused: %s", op, fsec_err_detail());
 		goto out;
 	}
 	if ((rc = parse_response(resp, rlen, &cert)) != FSEC_OK ||
-	    (rc = check_cert(cert, key, o->ca, id)) != FSEC_OK || (rc = fsec_cert_pem(cert, &pem)) != FSEC_OK)
+	    (rc = check_cert(cert, key, o->ca, id)) != FSEC_OK ||
+	    (rc = fsec_cert_pem(cert, &pem)) != FSEC_OK)
 		goto out;
 	/* The certificate lands first, then the pending key takes the key's
 	 * place. A cut between the two leaves the pending key, so the next
@@ -185,5 +195,74 @@ out:
 	free(resp);
 	free(csr);
 	free(pem);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_estc_enroll(const struct fsec_estc_opts *o,
+					char id[FSEC_DEVID_MAX + 1])
+{
+	fsec_clearerr();
+	return est_request(o, "simpleenroll", o->bootstrap_cert, o->bootstrap_key, NULL, id);
+}
+
+/* notBefore and notAfter of cert as UNIX time. */
+static enum fsec_err validity(X509 *cert, int64_t *nb, int64_t *na)
+{
+	struct tm a, b;
+
+	if (!ASN1_TIME_to_tm(X509_get0_notBefore(cert), &a) ||
+	    !ASN1_TIME_to_tm(X509_get0_notAfter(cert), &b))
+		return fsec_seterr_ossl(FSEC_ERR_PARSE, "unreadable certificate validity");
+	*nb = (int64_t)timegm(&a);
+	*na = (int64_t)timegm(&b);
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_estc_renew(const struct fsec_estc_opts *o, bool force,
+				       struct fsec_estc_renewal *out)
+{
+	unsigned char *buf = NULL, r[4];
+	size_t len = 0;
+	BIO *mem = NULL;
+	X509 *cur = NULL;
+	int64_t nb = 0, na = 0, life, jitter;
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	memset(out, 0, sizeof(*out));
+	if ((rc = fsec_file_read(o->cert_out, 64 * 1024, &buf, &len)) != FSEC_OK)
+		return rc;
+	if ((mem = BIO_new_mem_buf(buf, (int)len)) == NULL ||
+	    (cur = PEM_read_bio_X509(mem, NULL, NULL, NULL)) == NULL) {
+		rc = fsec_seterr(FSEC_ERR_PARSE, "%s: not a PEM certificate", o->cert_out);
+		goto out;
+	}
+	if ((rc = validity(cur, &nb, &na)) != FSEC_OK)
+		goto out;
+	/* Two thirds into the lifetime, less a random share of up to a
+	 * twentieth of it, so that a fleet issued in one day does not renew in
+	 * one minute (step-ca does the same). */
+	life = na > nb ? na - nb : 0;
+	if (RAND_bytes(r, sizeof(r)) != 1) {
+		rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "random number generator failed");
+		goto out;
+	}
+	jitter = life / 20 > 0 ? (int64_t)(((uint32_t)r[0] << 24 | (uint32_t)r[1] << 16 |
+					    (uint32_t)r[2] << 8 | r[3]) %
+					   (uint64_t)(life / 20))
+			       : 0;
+	out->due = nb + life / 3 * 2 - jitter;
+	out->expires = na;
+	if (!force && (int64_t)time(NULL) < out->due) {
+		rc = fsec_identity_from_cert(cur, out->id);
+		goto out;
+	}
+	if ((rc = est_request(o, "simplereenroll", o->cert_out, o->key_out,
+			      X509_get_subject_name(cur), out->id)) == FSEC_OK)
+		out->renewed = true;
+out:
+	X509_free(cur);
+	BIO_free(mem);
+	free(buf);
 	return rc;
 }

@@ -73,6 +73,24 @@ cmp -s dev.key pending.orig && [ ! -e dev.key.pending ] || fail "the retry did n
 	fail "the allowlist's model was not recorded"
 ok
 
+# Renewal: not due in a fresh certificate; forced, a new key and
+# certificate, and the old certificate is refused from then on.
+expect 0 A renew
+grep -q "not due: SN-7's certificate renews from" out || fail "renew: $(cat out)"
+cp dev.pem old.pem
+cp dev.key old.key
+expect 0 A renew --force --json
+grep -q '"renewed": true' out || fail "renew --force: $(cat out)"
+! cmp -s dev.pem old.pem && ! cmp -s dev.key old.key || fail "renewal kept the certificate or key"
+openssl verify -CAfile "$FLEETSEC_HOME/root.pem" -untrusted "$FLEETSEC_HOME/issuing.pem" dev.pem \
+	>/dev/null || fail "renewed certificate"
+[ "$(openssl x509 -in dev.pem -noout -subject)" = "$(openssl x509 -in old.pem -noout -subject)" ] ||
+	fail "renewal changed the subject"
+code=$(curl -sS --cacert "$FLEETSEC_HOME/root.pem" --cert old.pem --key old.key -o out \
+	-w '%{http_code}' "$URL/v1/update")
+[ "$code" = 403 ] && grep -q superseded out || fail "the superseded certificate still works: $code"
+ok
+
 # Nothing published yet: an answer, not an error.
 expect 0 A check
 grep -q "no release for this device" out || fail "check with nothing published: $(cat out)"
