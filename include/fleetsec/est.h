@@ -42,6 +42,12 @@ FSEC_API FSEC_WUR enum fsec_err fsec_est_allow(struct fsec_fleet *f, const char 
 					       const char *const *patterns, size_t n,
 					       const char *model, const char *actor);
 
+/* Approve the enrollment device_id is waiting for (fleetsecd --approval
+ * manual); its next request gets its certificate. Logged.
+ * Errors: NOTFOUND (nothing waiting), INVAL, DB, BUSY. */
+FSEC_API FSEC_WUR enum fsec_err fsec_est_approve(struct fsec_fleet *f, const char *device_id,
+						 const char *actor);
+
 struct fsec_est;
 
 /*
@@ -61,6 +67,11 @@ FSEC_API void fsec_est_free(struct fsec_est *e);
  * Cheap when nothing changed (one PRAGMA). Errors: DB, IO, PARSE, NOMEM.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_est_refresh(struct fsec_est *e, bool *trust_changed);
+
+/* Manual approval: an enrollment that passes every check waits (202 with
+ * Retry-After) until the operator approves it (fsec_est_approve). Off by
+ * default. */
+FSEC_API void fsec_est_set_manual_approval(struct fsec_est *e, bool manual);
 
 /* The TLS trust store (fleet CA and manufacturer CAs), for SSL_CTX; the
  * caller gets a reference. And the list of those CA names to send in the
@@ -111,7 +122,8 @@ FSEC_API FSEC_WUR enum fsec_err fsec_est_csrattrs(struct fsec_reply *r);
  *    only to recover a device whose certificate expired (not revoked);
  *  - reenroll needs the device's current certificate, and a CSR whose subject
  *    is that certificate's;
- *  - the CSR must verify, and its key be strong and new to the registry.
+ *  - the CSR must verify, and its key be strong and new to the registry;
+ *  - with manual approval, a bootstrap request waits (202) until approved.
  * On success r holds the new certificate as a base64 certs-only CMS.
  * Errors (500): DB, IO, CRYPTO, NOMEM.
  */

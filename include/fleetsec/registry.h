@@ -211,6 +211,38 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_bootstrap_spent(struct fsec_regist
 							      const char *use,
 							      char device_id[FSEC_DEVID_MAX + 1]);
 
+/* An enrollment waiting for the operator (fleetsecd --approval manual). */
+struct fsec_enroll_pending_rec {
+	char device_id[FSEC_DEVID_MAX + 1];
+	char bootstrap_fp[65];   /* the credential that asked */
+	char spki_sha256[65];    /* the key it asked for */
+	char model[FSEC_MODEL_MAX + 1];
+	int64_t requested_at;
+	int64_t approved_at;     /* 0: not yet */
+	char approved_by[64];
+};
+
+typedef int (*fsec_enroll_pending_cb)(const struct fsec_enroll_pending_rec *rec, void *ctx);
+
+/* Record (or refresh, if not yet approved) a pending enrollment.
+ * Errors: INVAL, DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_pending_put(struct fsec_registry *reg,
+							  const struct fsec_enroll_pending_rec *rec);
+
+/* The pending enrollment of device_id. Errors: NOTFOUND, DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_pending_get(struct fsec_registry *reg,
+							  const char *device_id,
+							  struct fsec_enroll_pending_rec *out);
+
+/* Approve it. Errors: NOTFOUND (none waiting), DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_pending_approve(struct fsec_registry *reg,
+							      const char *device_id,
+							      const char *by, int64_t at);
+
+/* Visit enrollments not yet approved, oldest first. Errors: DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_pending_list(struct fsec_registry *reg,
+							   fsec_enroll_pending_cb cb, void *ctx);
+
 /*
  * A number that changes whenever another connection commits to the
  * registry: cheap enough to ask on every request, so that caches of

@@ -15,6 +15,7 @@ struct fsec_reply {
 	char *body;                         /* malloc'd, may be NULL */
 	size_t len;
 	const char *content_type;
+	int retry_after; /* seconds, for 202: come back then (RFC 7030 section 4.2.3) */
 };
 
 /* Free the body and clear r. NULL is a no-op. */

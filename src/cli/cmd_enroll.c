@@ -136,6 +136,87 @@ out:
 	return status;
 }
 
+struct pending_print {
+	json_t *arr;
+	size_t n;
+};
+
+static int print_pending(const struct fsec_enroll_pending_rec *r, void *arg)
+{
+	struct pending_print *pp = arg;
+	char at[32];
+
+	cli_time(r->requested_at, at, sizeof(at));
+	pp->n++;
+	if (pp->arr != NULL)
+		return json_array_append_new(pp->arr,
+					     json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", r->device_id,
+						       "model", r->model, "requested_at", at,
+						       "key_sha256", r->spki_sha256, "bootstrap_sha256",
+						       r->bootstrap_fp)) != 0;
+	printf("%-24s %-16s %s  key %.16s...\n", r->device_id, r->model[0] != '\0' ? r->model : "-",
+	       at, r->spki_sha256);
+	return 0;
+}
+
+static int enroll_pending(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {CLI_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
+	struct pending_print pp = {0};
+	struct cli_common c = {0};
+	struct fsec_fleet *f = NULL;
+	enum fsec_err rc;
+	int opt, status;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0)
+		;
+	if (opt < 0)
+		return status;
+	if (optind != argc)
+		return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
+	if (c.json && (pp.arr = json_array()) == NULL)
+		return cli_fail("enroll pending", FSEC_ERR_NOMEM);
+	if ((rc = fsec_fleet_open(cli_home(&c), &f)) != FSEC_OK ||
+	    (rc = fsec_registry_pending_list(fsec_fleet_get_registry(f), print_pending, &pp)) !=
+		    FSEC_OK) {
+		json_decref(pp.arr);
+		fsec_fleet_free(f);
+		return cli_fail(cli_home(&c), rc);
+	}
+	fsec_fleet_free(f);
+	if (c.json)
+		return cli_print_json(pp.arr);
+	if (pp.n == 0)
+		puts("no enrollment is waiting for approval");
+	return 0;
+}
+
+static int enroll_approve(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {CLI_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
+	struct cli_common c = {0};
+	struct fsec_fleet *f = NULL;
+	enum fsec_err rc;
+	int opt, status;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0)
+		;
+	if (opt < 0)
+		return status;
+	if (optind + 1 != argc)
+		return cli_usage_error(self, "expected exactly one SERIAL");
+	rc = fsec_fleet_open(cli_home(&c), &f);
+	if (rc == FSEC_OK)
+		rc = fsec_est_approve(f, argv[optind], cli_actor());
+	fsec_fleet_free(f);
+	if (rc != FSEC_OK)
+		return cli_fail(argv[optind], rc);
+	if (c.json)
+		return cli_print_json(json_pack("{s:s, s:b}", "id", argv[optind], "approved", 1));
+	printf("approved: %s gets its certificate at its next request\n", argv[optind]);
+	return 0;
+}
+
 const struct cli_cmd cli_enroll_cmds[] = {
 	{"enroll", "allow", enroll_allow, "allow devices of a manufacturer CA to enrol (EST)",
 	 "--manufacturer-ca FILE (--serials FILE | --pattern PATTERN)... [--model M]\n"
@@ -150,5 +231,13 @@ const struct cli_cmd cli_enroll_cmds[] = {
 	 "  --pattern PATTERN       a serial or an fnmatch pattern such as 'SN-00*'\n"
 	 "                          (repeatable)\n"
 	 "  --model M               the devices' model: which published release they get\n"},
+	{"enroll", "pending", enroll_pending, "list enrollments waiting for approval",
+	 "[--home DIR] [--json]\n\n"
+	 "With fleetsecd --approval manual, an enrollment that passes every check waits\n"
+	 "for the operator. Lists those not yet approved: serial, model, when, key.\n"},
+	{"enroll", "approve", enroll_approve, "approve a waiting enrollment",
+	 "SERIAL [--home DIR] [--json]\n\n"
+	 "Approves the enrollment SERIAL is waiting for: its next request (with the same\n"
+	 "key) gets its certificate.\n"},
 	{NULL, NULL, NULL, NULL, NULL},
 };

@@ -42,8 +42,12 @@ struct fsec_est {
 	struct fsec_registry *reg;
 	struct trust t;
 	uint64_t data_version;
+	bool manual;
 	struct fsec_est_peer cache[PEER_CACHE];
 };
+
+/* A device told to come back after an approval asks again this soon. */
+#define RETRY_AFTER_S 60
 
 /* ---- helpers ---- */
 
@@ -289,6 +293,29 @@ FSEC_API void fsec_est_free(struct fsec_est *e)
 		return;
 	trust_free(&e->t);
 	free(e);
+}
+
+FSEC_API void fsec_est_set_manual_approval(struct fsec_est *e, bool manual)
+{
+	e->manual = manual;
+}
+
+FSEC_API enum fsec_err fsec_est_approve(struct fsec_fleet *f, const char *device_id,
+					const char *actor)
+{
+	struct fsec_registry *reg = fsec_fleet_get_registry(f);
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	if ((rc = fsec_registry_begin(reg)) != FSEC_OK)
+		return rc;
+	if ((rc = fsec_registry_pending_approve(reg, device_id, actor != NULL ? actor : "unknown",
+						(int64_t)time(NULL))) != FSEC_OK ||
+	    (rc = fsec_registry_event_addf(reg, actor, "enroll-approve", device_id, "approved")) !=
+		    FSEC_OK ||
+	    (rc = fsec_registry_commit(reg)) != FSEC_OK)
+		fsec_registry_rollback(reg);
+	return rc;
 }
 
 FSEC_API X509_STORE *fsec_est_tls_store(struct fsec_est *e)
@@ -653,6 +680,42 @@ static enum fsec_err resend(struct fsec_est *e, const struct fsec_est_peer *p, X
 	return rc;
 }
 
+/*
+ * Manual approval: the first request that passes every check is recorded
+ * and told to come back (202); once approved, the request with the approved
+ * key goes through. Sets r unless the request may proceed.
+ */
+static enum fsec_err await_approval(struct fsec_est *e, const struct fsec_est_peer *p,
+				    X509_REQ *csr, const struct decision *d, struct fsec_reply *r)
+{
+	struct fsec_enroll_pending_rec rec;
+	char spki[65];
+	enum fsec_err rc;
+
+	if ((rc = fsec_key_spki_sha256(X509_REQ_get0_pubkey(csr), spki)) != FSEC_OK)
+		return rc;
+	rc = fsec_registry_pending_get(e->reg, p->id, &rec);
+	if (rc == FSEC_OK && rec.approved_at != 0) {
+		if (strcmp(rec.spki_sha256, spki) == 0)
+			return FSEC_OK;
+		fsec_reply_error(r, 409, "the enrollment of %s was approved for another key", p->id);
+		return FSEC_OK;
+	}
+	if (rc != FSEC_OK && rc != FSEC_ERR_NOTFOUND)
+		return rc;
+	memset(&rec, 0, sizeof(rec));
+	snprintf(rec.device_id, sizeof(rec.device_id), "%s", p->id);
+	memcpy(rec.bootstrap_fp, p->fingerprint, sizeof(rec.bootstrap_fp));
+	memcpy(rec.spki_sha256, spki, sizeof(rec.spki_sha256));
+	memcpy(rec.model, d->model, sizeof(rec.model));
+	rec.requested_at = (int64_t)time(NULL);
+	if ((rc = fsec_registry_pending_put(e->reg, &rec)) != FSEC_OK)
+		return rc;
+	fsec_reply_error(r, 202, "the enrollment of %s waits for the operator's approval", p->id);
+	r->retry_after = RETRY_AFTER_S;
+	return FSEC_OK;
+}
+
 FSEC_API enum fsec_err fsec_est_enroll(struct fsec_est *e, const struct fsec_est_peer *p,
 				       bool reenroll, const unsigned char *body, size_t len,
 				       struct fsec_reply *r)
@@ -716,6 +779,14 @@ FSEC_API enum fsec_err fsec_est_enroll(struct fsec_est *e, const struct fsec_est
 			fsec_reply_error(r, 400, "CSR subject differs from the certificate being renewed");
 		X509_free(cur);
 		free(pem);
+		if (r->status != 0)
+			goto refused;
+	}
+	if (e->manual && d.use != NULL) {
+		if ((rc = await_approval(e, p, csr, &d, r)) != FSEC_OK)
+			goto out;
+		if (r->status == 202)
+			goto out;
 		if (r->status != 0)
 			goto refused;
 	}

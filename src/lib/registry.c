@@ -231,6 +231,41 @@ FSEC_API enum fsec_err fsec_registry_bootstrap_spent(struct fsec_registry *reg,
 	return reg->ops->bootstrap_spent(reg->be, fingerprint, use, device_id);
 }
 
+FSEC_API enum fsec_err fsec_registry_pending_put(struct fsec_registry *reg,
+						 const struct fsec_enroll_pending_rec *rec)
+{
+	enum fsec_err rc = fsec_devid_check(rec->device_id);
+
+	if (rc != FSEC_OK)
+		return rc;
+	if (!hex64(rec->bootstrap_fp) || !hex64(rec->spki_sha256))
+		return fsec_seterr(FSEC_ERR_INVAL, "bad pending enrollment");
+	return reg->ops->pending_put(reg->be, rec);
+}
+
+FSEC_API enum fsec_err fsec_registry_pending_get(struct fsec_registry *reg, const char *device_id,
+						 struct fsec_enroll_pending_rec *out)
+{
+	enum fsec_err rc = fsec_devid_check(device_id);
+
+	return rc != FSEC_OK ? rc : reg->ops->pending_get(reg->be, device_id, out);
+}
+
+FSEC_API enum fsec_err fsec_registry_pending_approve(struct fsec_registry *reg,
+						     const char *device_id, const char *by,
+						     int64_t at)
+{
+	enum fsec_err rc = fsec_devid_check(device_id);
+
+	return rc != FSEC_OK ? rc : reg->ops->pending_approve(reg->be, device_id, by, at);
+}
+
+FSEC_API enum fsec_err fsec_registry_pending_list(struct fsec_registry *reg,
+						  fsec_enroll_pending_cb cb, void *ctx)
+{
+	return reg->ops->pending_list(reg->be, cb, ctx);
+}
+
 FSEC_API enum fsec_err fsec_registry_data_version(struct fsec_registry *reg, uint64_t *out)
 {
 	return reg->ops->data_version(reg->be, out);

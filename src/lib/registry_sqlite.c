@@ -78,7 +78,14 @@ static const char schema_v3_published[] =
 	" percent INTEGER NOT NULL CHECK(percent BETWEEN 0 AND 100),"
 	" bundle TEXT NOT NULL, published_at INTEGER NOT NULL) STRICT;";
 
-static const char *const migrations[] = {schema_v1, schema_v2_enroll, schema_v3_published};
+/* Enrollments waiting for the operator (fleetsecd --approval manual). */
+static const char schema_v4_pending[] =
+	"CREATE TABLE enroll_pending(device_id TEXT PRIMARY KEY, bootstrap_fp TEXT NOT NULL,"
+	" spki_sha256 TEXT NOT NULL, model TEXT NOT NULL, requested_at INTEGER NOT NULL,"
+	" approved_at INTEGER, approved_by TEXT) STRICT;";
+
+static const char *const migrations[] = {schema_v1, schema_v2_enroll, schema_v3_published,
+					 schema_v4_pending};
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 enum stmt_id {
@@ -98,6 +105,10 @@ enum stmt_id {
 	ST_BOOTSTRAP_SPEND,
 	ST_BOOTSTRAP_SPENT,
 	ST_DATA_VERSION,
+	ST_PENDING_PUT,
+	ST_PENDING_GET,
+	ST_PENDING_APPROVE,
+	ST_PENDING_LIST,
 	ST_PUBLISH_PUT,
 	ST_PUBLISH_GET,
 	/* Certificate listings, one statement per combination of filters
@@ -114,6 +125,9 @@ enum stmt_id {
 #define DEVICE_COLS                                                                          \
 	"id, model, status, ifnull(serial,''), ifnull(fingerprint,''), ifnull(spki_sha256,''), " \
 	"ifnull(issued_at,0), ifnull(expires_at,0), provisioning, created_at, updated_at"
+#define PENDING_COLS                                                                      \
+	"device_id, bootstrap_fp, spki_sha256, model, requested_at, ifnull(approved_at, 0), " \
+	"ifnull(approved_by, '')"
 #define CERT_COLS                                                                           \
 	"serial, device_id, fingerprint, spki_sha256, not_before, not_after, issued_at, "      \
 	"revoked_at IS NOT NULL, ifnull(revoked_at,0), ifnull(reason,0)"
@@ -155,6 +169,17 @@ static const char *const stmt_sql[ST_CERT_LIST] = {
 	[ST_BOOTSTRAP_SPENT] = "SELECT device_id FROM bootstrap_spent WHERE fingerprint = ?1"
 			       " AND use = ?2",
 	[ST_DATA_VERSION] = "PRAGMA data_version",
+	/* An approved request is not re-opened by the device asking again. */
+	[ST_PENDING_PUT] = "INSERT INTO enroll_pending(device_id, bootstrap_fp, spki_sha256, model,"
+			   " requested_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(device_id)"
+			   " DO UPDATE SET bootstrap_fp = excluded.bootstrap_fp,"
+			   " spki_sha256 = excluded.spki_sha256, model = excluded.model,"
+			   " requested_at = excluded.requested_at WHERE approved_at IS NULL",
+	[ST_PENDING_GET] = "SELECT " PENDING_COLS " FROM enroll_pending WHERE device_id = ?1",
+	[ST_PENDING_APPROVE] = "UPDATE enroll_pending SET approved_at = ?3, approved_by = ?2"
+			       " WHERE device_id = ?1 AND approved_at IS NULL",
+	[ST_PENDING_LIST] = "SELECT " PENDING_COLS " FROM enroll_pending"
+			    " WHERE approved_at IS NULL ORDER BY requested_at, device_id",
 	[ST_PUBLISH_PUT] = "INSERT OR REPLACE INTO published(model, sha256, version,"
 			   " security_counter, size, percent, bundle, published_at)"
 			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -810,6 +835,93 @@ static enum fsec_err be_bootstrap_spent(void *p, const char *fp, const char *use
 	return rc;
 }
 
+static enum fsec_err be_pending_put(void *p, const struct fsec_enroll_pending_rec *rec)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = stmt(be, ST_PENDING_PUT, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, rec->device_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, rec->bootstrap_fp, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, rec->spki_sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, rec->model, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, rec->requested_at != 0 ? rec->requested_at : (int64_t)time(NULL));
+	return run(be, s, "recording a pending enrollment");
+}
+
+static void read_pending(sqlite3_stmt *s, struct fsec_enroll_pending_rec *r)
+{
+	memset(r, 0, sizeof(*r));
+	text(s, 0, r->device_id, sizeof(r->device_id));
+	text(s, 1, r->bootstrap_fp, sizeof(r->bootstrap_fp));
+	text(s, 2, r->spki_sha256, sizeof(r->spki_sha256));
+	text(s, 3, r->model, sizeof(r->model));
+	r->requested_at = sqlite3_column_int64(s, 4);
+	r->approved_at = sqlite3_column_int64(s, 5);
+	text(s, 6, r->approved_by, sizeof(r->approved_by));
+}
+
+static enum fsec_err be_pending_get(void *p, const char *id, struct fsec_enroll_pending_rec *out)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+	int r;
+
+	if ((rc = stmt(be, ST_PENDING_GET, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW)
+		read_pending(s, out);
+	else if (r == SQLITE_DONE)
+		rc = fsec_seterr(FSEC_ERR_NOTFOUND, "no enrollment request from %s", id);
+	else
+		rc = db_err(be, r, "reading a pending enrollment");
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+static enum fsec_err be_pending_approve(void *p, const char *id, const char *by, int64_t at)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = stmt(be, ST_PENDING_APPROVE, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, by, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, at);
+	if ((rc = run(be, s, "approving an enrollment")) == FSEC_OK && sqlite3_changes(be->db) == 0)
+		rc = fsec_seterr(FSEC_ERR_NOTFOUND, "no enrollment request from %s is waiting", id);
+	return rc;
+}
+
+static int visit_pending(sqlite3_stmt *s, void *arg)
+{
+	struct visit_ctx *v = arg;
+	struct fsec_enroll_pending_rec r;
+
+	read_pending(s, &r);
+	return ((fsec_enroll_pending_cb)v->cb)(&r, v->ctx);
+}
+
+static enum fsec_err be_pending_list(void *p, fsec_enroll_pending_cb cb, void *ctx)
+{
+	struct sqlite_be *be = p;
+	struct visit_ctx v = {(void *)cb, ctx};
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = stmt(be, ST_PENDING_LIST, &s)) != FSEC_OK)
+		return rc;
+	return each_row(be, s, "listing pending enrollments", visit_pending, &v);
+}
+
 static enum fsec_err be_data_version(void *p, uint64_t *out)
 {
 	struct sqlite_be *be = p;
@@ -910,6 +1022,10 @@ const struct fsec_registry_ops fsec_registry_sqlite_ops = {
 	.bootstrap_spend = be_bootstrap_spend,
 	.bootstrap_spent = be_bootstrap_spent,
 	.data_version = be_data_version,
+	.pending_put = be_pending_put,
+	.pending_get = be_pending_get,
+	.pending_approve = be_pending_approve,
+	.pending_list = be_pending_list,
 	.publish_put = be_publish_put,
 	.publish_get = be_publish_get,
 };

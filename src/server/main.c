@@ -124,6 +124,9 @@ static void usage(FILE *fp)
 	      "                      response before it is dropped (default 10)\n"
 	      "  --admin ADDR:PORT   serve Prometheus metrics (GET /metrics, plain HTTP) on\n"
 	      "                      this loopback address (default: off)\n"
+	      "  --approval MODE     auto (default), or manual: an enrollment that passes\n"
+	      "                      every check waits (202, Retry-After) until\n"
+	      "                      `fleetsec enroll approve SERIAL`\n"
 	      "  --quiet             no request log on standard error\n\n"
 	      "Endpoints: GET /.well-known/est/cacerts and GET /crl need no client\n"
 	      "certificate; POST /.well-known/est/simpleenroll needs a bootstrap certificate\n"
@@ -207,6 +210,7 @@ static void send_reply(struct evhttp_request *req, const struct fsec_est_peer *p
 	struct evbuffer *out = evhttp_request_get_output_buffer(req);
 	int status = r->status != 0 ? r->status : 500;
 	const char *phrase = status == 200   ? "OK"
+			     : status == 202 ? "Accepted"
 			     : status == 204 ? "No Content"
 			     : status == 400 ? "Bad Request"
 			     : status == 401 ? "Unauthorized"
@@ -230,6 +234,12 @@ static void send_reply(struct evhttp_request *req, const struct fsec_est_peer *p
 	} else if (status == 204) {
 		/* No body, by definition; the reason is only logged. */
 	} else {
+		if (r->retry_after > 0) {
+			char ra[16];
+
+			snprintf(ra, sizeof(ra), "%d", r->retry_after);
+			evhttp_add_header(h, "Retry-After", ra);
+		}
 		/* The reason is for the device's operator: one line, plain text. */
 		evhttp_add_header(h, "Content-Type", "text/plain; charset=utf-8");
 		evbuffer_add_printf(out, "%s\n", r->reason[0] != '\0' ? r->reason : phrase);
@@ -560,11 +570,13 @@ int main(int argc, char **argv)
 		{"max-connections", required_argument, NULL, 'm'},
 		{"timeout", required_argument, NULL, 't'},
 		{"admin", required_argument, NULL, 'a'},
+		{"approval", required_argument, NULL, 'A'},
 		{"version", no_argument, NULL, 'V'},    {NULL, 0, NULL, 0},
 	};
 	struct server s = {0};
 	const char *listen = "127.0.0.1:8443", *cert = NULL, *key = NULL, *admin = NULL;
 	struct evhttp *admin_http = NULL;
+	bool manual = false;
 	char admin_host[256];
 	unsigned admin_port = 0;
 	char host[256], cert_buf[4096], key_buf[4096];
@@ -583,6 +595,14 @@ int main(int argc, char **argv)
 		case 'k': key = optarg; break;
 		case 'q': quiet = 1; break;
 		case 'a': admin = optarg; break;
+		case 'A':
+			if (strcmp(optarg, "manual") != 0 && strcmp(optarg, "auto") != 0) {
+				fprintf(stderr, "fleetsecd: --approval %s: use auto or manual\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			manual = strcmp(optarg, "manual") == 0;
+			break;
 		case 'm':
 		case 't': {
 			char *end;
@@ -636,6 +656,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fleetsecd: %s: %s\n", s.home, fsec_err_detail());
 		goto out;
 	}
+	fsec_est_set_manual_approval(s.est, manual);
 	to.cert_chain = cert != NULL ? cert : cert_buf;
 	to.key = key != NULL ? key : key_buf;
 	to.trust = fsec_est_tls_store(s.est);

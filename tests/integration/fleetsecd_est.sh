@@ -257,4 +257,28 @@ kill -TERM $FLEETSECD_PID
 wait $FLEETSECD_PID || fail "fleetsecd did not exit cleanly on SIGTERM"
 grep -q stopping daemon.log || fail "no shutdown message"
 ok
+
+# Manual approval: a request that passes every check waits (202 with
+# Retry-After) until the operator approves it, then only for that key.
+fleetsecd_start --approval manual
+EST=$URL/.well-known/est
+b64csr k100.key "/CN=SN-0100" >c100.b64
+status 202 -D hdr --cert boot-SN-0100.pem --key boot-SN-0100.key --data-binary @c100.b64 \
+	"$EST/simpleenroll"
+grep -qi '^retry-after: [1-9]' hdr && grep -q "waits for the operator's approval" out ||
+	fail "202 without Retry-After or reason"
+expect 0 "$F" enroll pending --json
+grep -q '"id": "SN-0100"' out || fail "enroll pending: $(cat out)"
+status 202 --cert boot-SN-0100.pem --key boot-SN-0100.key --data-binary @c100.b64 "$EST/simpleenroll"
+[ "$(registry_count "SELECT count(*) FROM devices WHERE id='SN-0100'")" = 0 ] ||
+	fail "issued before approval"
+expect 0 "$F" enroll approve SN-0100
+expect 1 "$F" enroll approve SN-0100
+one_line_error "waiting"
+b64csr other.key "/CN=SN-0100" >c100b.b64
+refused 409 "approved for another key" --cert boot-SN-0100.pem --key boot-SN-0100.key \
+	--data-binary @c100b.b64 "$EST/simpleenroll"
+enroll 200 boot-SN-0100.pem boot-SN-0100.key c100.b64
+expect 0 "$F" enroll pending
+grep -q "no enrollment is waiting" out || fail "still pending: $(cat out)"
 done_checks
