@@ -8,9 +8,13 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/rand.h>
 
 #include "fleetsec/agent.h"
 #include "fleetsec/agentcfg.h"
@@ -20,12 +24,14 @@
 #define DEFAULT_CONFIG "/etc/fleetsec/agent.conf"
 
 static const char usage_text[] =
-	"usage: fleetsec-agent [-c CONFIG] <command> [--json] [--force]\n\n"
+	"usage: fleetsec-agent [-c CONFIG] <command> [--json] [--force] [--interval S]\n\n"
 	"commands:\n"
 	"  enroll    zero-touch enrollment (EST): generate the device key, get its\n"
 	"            certificate from the server with the factory bootstrap credential\n"
 	"  renew     renew the device certificate (EST simplereenroll, new key) once\n"
 	"            two thirds of its lifetime have passed; --force: now\n"
+	"  daemon    renew when due and install updates every --interval seconds\n"
+	"            (default 3600, jittered), until SIGTERM\n"
 	"  check     fetch and verify the release manifest; say whether an update applies\n"
 	"  update    download the update into the inactive slot (resumable), verify it,\n"
 	"            and request a trial boot\n"
@@ -74,6 +80,85 @@ static void print_check(const struct fsec_agent_check *c, bool json)
 		       (unsigned long long)c->delegation);
 	else
 		printf("%s\n", c->reason);
+}
+
+static void print_update(const struct fsec_agent_check *c, bool started, bool json)
+{
+	if (json)
+		printf("{\"installed\": %s, \"reason\": \"%s\"}\n", started ? "true" : "false",
+		       c->reason);
+	else if (started)
+		printf("installed into the inactive slot; reboot to try it, then run "
+		       "'fleetsec-agent confirm'\n");
+	else
+		printf("%s\n", c->reason);
+	fflush(stdout);
+}
+
+static volatile sig_atomic_t stopping;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+/* Sleep about secs (plus or minus a tenth, so that a fleet started together
+ * drifts apart), waking early on SIGTERM/SIGINT. */
+static void nap(unsigned long secs)
+{
+	unsigned char r = 0;
+	struct timespec ts;
+	unsigned long span = secs / 5 + 1;
+
+	if (RAND_bytes(&r, 1) != 1)
+		r = 128;
+	ts.tv_sec = (time_t)(secs - secs / 10 + (unsigned long)r * span / 256);
+	ts.tv_nsec = 0;
+	while (!stopping && nanosleep(&ts, &ts) != 0)
+		;
+}
+
+/*
+ * daemon: renew the certificate when due and install updates, every
+ * interval, until SIGTERM. Failures are reported and retried at the next
+ * round: a daemon that exits on a network hiccup strands nobody, but one that
+ * stops trying would.
+ */
+static int run_daemon(const struct fsec_agentcfg *cfg, unsigned long interval, bool json)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	fprintf(stderr, "fleetsec-agent: daemon: every %lu s\n", interval);
+	while (!stopping) {
+		struct fsec_estc_opts o = {.server = cfg->server, .ca = cfg->ca,
+					   .key_out = cfg->key, .cert_out = cfg->cert};
+		struct fsec_agent_check c = {0};
+		struct fsec_estc_renewal r;
+		struct fsec_agent *a = NULL;
+		bool started = false, tty = false;
+		enum fsec_err rc;
+
+		if ((rc = fsec_estc_renew(&o, false, &r)) != FSEC_OK)
+			fail("renew", rc);
+		else if (r.renewed)
+			printf("renewed the certificate of %s\n", r.id);
+		/* A new agent each round: a renewal replaced the key it holds. */
+		if ((rc = fsec_agent_new(cfg, &a)) != FSEC_OK ||
+		    (rc = fsec_agent_update(a, NULL, &tty, &c, &started)) != FSEC_OK)
+			fail("update", rc);
+		else
+			print_update(&c, started, json);
+		fsec_agent_free(a);
+		if (!stopping)
+			nap(interval);
+	}
+	fputs("fleetsec-agent: daemon: stopping\n", stderr);
+	return 0;
 }
 
 static int enroll(const struct fsec_agentcfg *cfg, bool json)
@@ -128,6 +213,7 @@ int main(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'},
 		{"json", no_argument, NULL, 'J'},
 		{"force", no_argument, NULL, 'f'},
+		{"interval", required_argument, NULL, 'i'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -137,6 +223,7 @@ int main(int argc, char **argv)
 	unsigned char *buf = NULL;
 	size_t len = 0;
 	bool json = false, force = false, tty = isatty(STDERR_FILENO);
+	unsigned long interval = 3600;
 	enum fsec_err rc;
 	int opt, status = 1;
 
@@ -145,6 +232,19 @@ int main(int argc, char **argv)
 		case 'c': config = optarg; break;
 		case 'J': json = true; break;
 		case 'f': force = true; break;
+		case 'i': {
+			char *end;
+
+			errno = 0;
+			interval = strtoul(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || optarg[0] == '-' || interval < 1 ||
+			    interval > 7UL * 86400) {
+				fprintf(stderr, "fleetsec-agent: --interval %s: 1 to 604800 seconds\n",
+					optarg);
+				return 2;
+			}
+			break;
+		}
 		case 'h': fputs(usage_text, stdout); return 0;
 		default: fputs(usage_text, stderr); return 2;
 		}
@@ -156,7 +256,7 @@ int main(int argc, char **argv)
 	cmd = argv[optind];
 	if (strcmp(cmd, "check") != 0 && strcmp(cmd, "update") != 0 &&
 	    strcmp(cmd, "confirm") != 0 && strcmp(cmd, "status") != 0 &&
-	    strcmp(cmd, "enroll") != 0 && strcmp(cmd, "renew") != 0) {
+	    strcmp(cmd, "enroll") != 0 && strcmp(cmd, "renew") != 0 && strcmp(cmd, "daemon") != 0) {
 		fprintf(stderr, "fleetsec-agent: unknown command '%s' (see --help)\n", cmd);
 		return 2;
 	}
@@ -171,6 +271,8 @@ int main(int argc, char **argv)
 		return enroll(&cfg, json);
 	if (strcmp(cmd, "renew") == 0)
 		return renew(&cfg, force, json);
+	if (strcmp(cmd, "daemon") == 0)
+		return run_daemon(&cfg, interval, json);
 	if ((rc = fsec_agent_new(&cfg, &a)) != FSEC_OK)
 		return fail(config, rc);
 
@@ -186,14 +288,7 @@ int main(int argc, char **argv)
 
 		if ((rc = fsec_agent_update(a, progress, &tty, &c, &started)) != FSEC_OK)
 			goto failed;
-		if (json)
-			printf("{\"installed\": %s, \"reason\": \"%s\"}\n", started ? "true" : "false",
-			       c.reason);
-		else if (started)
-			printf("installed into the inactive slot; reboot to try it, then run "
-			       "'fleetsec-agent confirm'\n");
-		else
-			printf("%s\n", c.reason);
+		print_update(&c, started, json);
 	} else if (strcmp(cmd, "confirm") == 0) {
 		if ((rc = fsec_agent_confirm(a)) != FSEC_OK)
 			goto failed;

@@ -151,6 +151,20 @@ grep -q '"version": "2.0.0+0"' out && grep -q '"counter": 2' out || fail "status
 grep -q "GET /v1/firmware/$SHA peer=SN-7 -> 206" daemon.log || fail "no ranged download in the log"
 ok
 
+# The daemon: a round at once, then every interval; SIGTERM ends it cleanly.
+"$AGENT" -c agent.conf daemon --interval 1 >daemon.out 2>daemon.err &
+dpid=$!
+for _ in $(seq 100); do
+	[ "$(grep -c "not newer than the installed 2.0.0" daemon.out 2>/dev/null)" -ge 2 ] && break
+	sleep 0.1
+done
+kill -TERM "$dpid"
+wait "$dpid" || fail "the daemon did not exit cleanly: $(cat daemon.err)"
+[ "$(grep -c "not newer than the installed 2.0.0" daemon.out)" -ge 2 ] ||
+	fail "the daemon did not run its rounds: $(cat daemon.out daemon.err)"
+grep -q "daemon: stopping" daemon.err || fail "no stop message"
+ok
+
 # SIGTERM drains: a request in flight (a slow 12 kB upload) still gets its
 # answer, new clients are refused at once, and the server exits cleanly.
 head -c 12000 /dev/zero | tr '\0' 'A' >slow-body
