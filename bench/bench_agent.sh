@@ -170,21 +170,7 @@ want_sha=$(sha256sum www/image.img | cut -d' ' -f1)
 head -c $((0x200000)) /dev/zero | tr '\0' '\377' >slot_a
 dd if=v1.img of=slot_a conv=notrunc status=none
 
-cat >agent.conf <<CONF
-server = https://127.0.0.1:$NGINX_PORT
-manifest_url = /release.json
-ca = $FLEETSEC_HOME/chain.pem
-key = $T/dev.key
-cert = $T/dev.pem
-firmware_key = $T/fw.pub
-release_root = $T/root.pub
-model = thermo
-slot_a = $T/slot_a
-slot_b = $T/slot_b
-boot_backend = file
-boot_env = $T/bootenv
-state_dir = $T/state
-CONF
+agent_conf "https://127.0.0.1:$NGINX_PORT" manifest_url=/release.json
 
 # A device running v1 from slot a, slot b erased (0xff), no agent state.
 reset_device() {

@@ -49,6 +49,14 @@ int cli_help(const struct cli_cmd *cmd);
 int cli_next_opt(int argc, char **argv, const struct option *longopts, const struct cli_cmd *cmd,
 		 struct cli_common *c, int *status);
 
+/* For a command with only the common options and npos positional arguments
+ * (what names them for the usage error): returns CLI_GO_ON, with the first
+ * at argv[optind], or the status to return now (0 after --help, or a usage
+ * error). */
+#define CLI_GO_ON (-1)
+int cli_common_only(int argc, char **argv, const struct cli_cmd *cmd, struct cli_common *c,
+		    int npos, const char *what);
+
 /* The long options every command accepts, to append to a command's table. */
 #define CLI_COMMON_LONGOPTS                                                                   \
 	{"home", required_argument, NULL, 'H'}, {"json", no_argument, NULL, 'J'},           \

@@ -78,19 +78,14 @@ static int ca_init(int argc, char **argv, const struct cli_cmd *self)
 
 static int ca_chain(int argc, char **argv, const struct cli_cmd *self)
 {
-	static const struct option longopts[] = {CLI_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
 	struct fsec_fleet *f = NULL;
 	struct cli_common c = {0};
 	char *pem = NULL;
 	enum fsec_err rc;
-	int opt, status;
+	int status;
 
-	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0)
-		;
-	if (opt < 0)
+	if ((status = cli_common_only(argc, argv, self, &c, 0, "no arguments")) != CLI_GO_ON)
 		return status;
-	if (optind != argc)
-		return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
 	rc = fsec_fleet_open(cli_home(&c), &f);
 	if (rc == FSEC_OK)
 		rc = fsec_fleet_chain_pem(f, &pem);

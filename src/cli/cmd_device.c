@@ -167,20 +167,16 @@ static int event_to_json(const struct fsec_event_rec *e, void *arg)
 
 static int device_show(int argc, char **argv, const struct cli_cmd *self)
 {
-	static const struct option longopts[] = {CLI_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
 	struct cli_common c = {0};
 	struct fsec_fleet *f = NULL;
 	struct fsec_device_rec d;
 	json_t *j = NULL, *certs, *events;
 	enum fsec_err rc;
-	int opt, status = EXIT_REFUSED;
+	int status;
 
-	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0)
-		;
-	if (opt < 0)
+	status = cli_common_only(argc, argv, self, &c, 1, "exactly one device ID");
+	if (status != CLI_GO_ON)
 		return status;
-	if (optind + 1 != argc)
-		return cli_usage_error(self, "expected exactly one device ID");
 	if ((status = open_fleet(&c, &f)) != 0)
 		return status;
 	rc = fsec_registry_device_get(fsec_fleet_get_registry(f), argv[optind], &d);

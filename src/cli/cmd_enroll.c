@@ -161,19 +161,14 @@ static int print_pending(const struct fsec_enroll_pending_rec *r, void *arg)
 
 static int enroll_pending(int argc, char **argv, const struct cli_cmd *self)
 {
-	static const struct option longopts[] = {CLI_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
 	struct pending_print pp = {0};
 	struct cli_common c = {0};
 	struct fsec_fleet *f = NULL;
 	enum fsec_err rc;
-	int opt, status;
+	int status;
 
-	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0)
-		;
-	if (opt < 0)
+	if ((status = cli_common_only(argc, argv, self, &c, 0, "no arguments")) != CLI_GO_ON)
 		return status;
-	if (optind != argc)
-		return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
 	if (c.json && (pp.arr = json_array()) == NULL)
 		return cli_fail("enroll pending", FSEC_ERR_NOMEM);
 	if ((rc = fsec_fleet_open(cli_home(&c), &f)) != FSEC_OK ||
@@ -193,18 +188,13 @@ static int enroll_pending(int argc, char **argv, const struct cli_cmd *self)
 
 static int enroll_approve(int argc, char **argv, const struct cli_cmd *self)
 {
-	static const struct option longopts[] = {CLI_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
 	struct cli_common c = {0};
 	struct fsec_fleet *f = NULL;
 	enum fsec_err rc;
-	int opt, status;
+	int status;
 
-	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0)
-		;
-	if (opt < 0)
+	if ((status = cli_common_only(argc, argv, self, &c, 1, "exactly one SERIAL")) != CLI_GO_ON)
 		return status;
-	if (optind + 1 != argc)
-		return cli_usage_error(self, "expected exactly one SERIAL");
 	rc = fsec_fleet_open(cli_home(&c), &f);
 	if (rc == FSEC_OK)
 		rc = fsec_est_approve(f, argv[optind], cli_actor());

@@ -332,18 +332,13 @@ static int fw_verify(int argc, char **argv, const struct cli_cmd *self)
 
 static int fw_show(int argc, char **argv, const struct cli_cmd *self)
 {
-	static const struct option longopts[] = {CLI_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
 	struct cli_common c = {0};
 	struct fsec_fw_info info;
 	enum fsec_err rc;
-	int opt, status;
+	int status;
 
-	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0)
-		;
-	if (opt < 0)
+	if ((status = cli_common_only(argc, argv, self, &c, 1, "one IMAGE")) != CLI_GO_ON)
 		return status;
-	if (optind + 1 != argc)
-		return cli_usage_error(self, "expected one IMAGE");
 	rc = fsec_fw_inspect(argv[optind], &info);
 	if (rc != FSEC_OK)
 		return cli_fail(argv[optind], rc);

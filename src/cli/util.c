@@ -77,6 +77,23 @@ int cli_next_opt(int argc, char **argv, const struct option *longopts, const str
 	}
 }
 
+int cli_common_only(int argc, char **argv, const struct cli_cmd *cmd, struct cli_common *c,
+		    int npos, const char *what)
+{
+	static const struct option longopts[] = {CLI_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
+	int opt, status = 0;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, cmd, c, &status)) > 0)
+		;
+	if (opt < 0)
+		return status;
+	if (npos == 0 && optind != argc)
+		return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	if (optind + npos != argc)
+		return cli_usage_error(cmd, "expected %s", what);
+	return CLI_GO_ON;
+}
+
 const char *cli_home(const struct cli_common *c)
 {
 	static char buf[4096];

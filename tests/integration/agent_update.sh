@@ -40,23 +40,8 @@ image v3 3.0.0 3
 head -c $((0x200000)) /dev/zero | tr '\0' '\377' >slot_a
 cp slot_a slot_b
 dd if=www/v1.img of=slot_a conv=notrunc status=none
-cat >agent.conf <<CONF
-server = https://127.0.0.1:$NGINX_PORT
-manifest_url = /release.json
-ca = $FLEETSEC_HOME/chain.pem
-key = $T/dev.key
-cert = $T/dev.pem
-firmware_key = $T/fw.pub
-release_root = $T/root.pub
-model = thermo
-slot_a = $T/slot_a
-slot_b = $T/slot_b
-boot_backend = file
-boot_env = $T/bootenv
-state_dir = $T/state
-low_speed_time = 3
-chunk_retries = 2
-CONF
+agent_conf "https://127.0.0.1:$NGINX_PORT" manifest_url=/release.json low_speed_time=3 \
+	chunk_retries=2
 mkdir -p state
 A() { "$AGENT" -c agent.conf "$@"; }
 

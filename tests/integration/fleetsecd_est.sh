@@ -155,21 +155,9 @@ ok
 # fleetsec-agent as the EST client: it makes its key, enrols with the
 # bootstrap credential and writes key and certificate; a refused second
 # enrollment leaves them as they were.
-cat >agent.conf <<CONF
-server = $URL
-ca = $FLEETSEC_HOME/chain.pem
-key = $T/dev3.key
-cert = $T/dev3.pem
-bootstrap_key = $T/boot-SN-0003.key
-bootstrap_cert = $T/boot-SN-0003.pem
-firmware_key = $T/unused.pub
-release_root = $T/unused.pub
-model = thermo
-slot_a = $T/slot_a
-slot_b = $T/slot_b
-boot_backend = file
-state_dir = $T/state
-CONF
+agent_conf "$URL" key="$T/dev3.key" cert="$T/dev3.pem" bootstrap_key="$T/boot-SN-0003.key" \
+	bootstrap_cert="$T/boot-SN-0003.pem" firmware_key="$T/unused.pub" \
+	release_root="$T/unused.pub"
 expect 0 "$AGENT" -c agent.conf enroll
 grep -q "enrolled as SN-0003" out || fail "agent enroll: $(cat out)"
 openssl verify -purpose sslclient -CAfile "$FLEETSEC_HOME/root.pem" \

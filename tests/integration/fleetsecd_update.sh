@@ -35,22 +35,7 @@ head -c $((0x100000)) /dev/zero | tr '\0' '\377' >slot_a
 cp slot_a slot_b
 dd if=v1.img of=slot_a conv=notrunc status=none
 
-cat >agent.conf <<CONF
-server = $URL
-ca = $FLEETSEC_HOME/chain.pem
-key = $T/dev.key
-cert = $T/dev.pem
-bootstrap_key = $T/boot.key
-bootstrap_cert = $T/boot.pem
-firmware_key = $T/fw.pub
-release_root = $T/root.pub
-model = thermo
-slot_a = $T/slot_a
-slot_b = $T/slot_b
-boot_backend = file
-boot_env = $T/bootenv
-state_dir = $T/state
-CONF
+agent_conf "$URL" bootstrap_key="$T/boot.key" bootstrap_cert="$T/boot.pem"
 mkdir state
 A() { "$AGENT" -c agent.conf "$@"; }
 

@@ -56,3 +56,27 @@ registry_count() { # registry_count SQL: a number from the registry
 }
 
 done_checks() { echo "$(basename "$0"): $checks checks passed"; }
+
+# agent_conf SERVER [KEY=VALUE]...: write $T/agent.conf for the simulated
+# device under $T: the device key and certificate dev.key and dev.pem, the
+# fleet CA, the firmware and release keys fw.pub and root.pub, model thermo,
+# the slot and state files, the file boot backend. Each KEY=VALUE replaces
+# that key's value or adds the key.
+agent_conf() {
+	local server=$1 kv k
+	shift
+	local order=(server ca key cert firmware_key release_root model slot_a slot_b
+		boot_backend boot_env state_dir)
+	local -A v=([server]=$server [ca]=$FLEETSEC_HOME/chain.pem [key]=$T/dev.key
+		[cert]=$T/dev.pem [firmware_key]=$T/fw.pub [release_root]=$T/root.pub
+		[model]=thermo [slot_a]=$T/slot_a [slot_b]=$T/slot_b [boot_backend]=file
+		[boot_env]=$T/bootenv [state_dir]=$T/state)
+	for kv in "$@"; do
+		k=${kv%%=*}
+		[ -n "${v[$k]+set}" ] || order+=("$k")
+		v[$k]=${kv#*=}
+	done
+	for k in "${order[@]}"; do
+		echo "$k = ${v[$k]}"
+	done >"$T/agent.conf"
+}

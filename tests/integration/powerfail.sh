@@ -45,22 +45,9 @@ cp base/slot_a base/slot_b
 dd if=www/v1.img of=base/slot_a conv=notrunc status=none
 mkdir base/state
 dev=$T/dev
-cat >agent.conf <<CONF
-server = https://127.0.0.1:$NGINX_PORT
-manifest_url = /release.json
-ca = $FLEETSEC_HOME/chain.pem
-key = $T/dev.key
-cert = $T/dev.pem
-firmware_key = $T/fw.pub
-release_root = $T/root.pub
-model = m
-slot_a = $dev/slot_a
-slot_b = $dev/slot_b
-boot_backend = file
-boot_env = $dev/bootenv
-state_dir = $dev/state
-low_speed_time = 5
-CONF
+agent_conf "https://127.0.0.1:$NGINX_PORT" manifest_url=/release.json model=m \
+	slot_a="$dev/slot_a" slot_b="$dev/slot_b" boot_env="$dev/bootenv" state_dir="$dev/state" \
+	low_speed_time=5
 fresh() { rm -rf "$dev"; cp -a base "$dev"; }
 A() { "$AGENT" -c agent.conf "$@" >/dev/null 2>"$T/agent.err"; }
 image_bytes() { awk -v f=/v2.img '$1 == f { s += $4 } END { print s + 0 }' nginx/access.log; }
