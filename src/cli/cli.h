@@ -89,4 +89,6 @@ extern const struct cli_cmd cli_ca_cmds[];
 extern const struct cli_cmd cli_device_cmds[];
 extern const struct cli_cmd cli_fw_cmds[];
 extern const struct cli_cmd cli_release_cmds[];
+extern const struct cli_cmd cli_product_cmds[];
+extern const struct cli_cmd cli_audit_cmds[];
 #endif

@@ -28,6 +28,13 @@ struct fsec_registry_ops {
 	enum fsec_err (*event_add)(void *be, const struct fsec_event_rec *ev);
 	enum fsec_err (*event_list)(void *be, const char *device_id, fsec_event_cb cb, void *ctx);
 	enum fsec_err (*counter_next)(void *be, const char *name, uint64_t *out);
+	enum fsec_err (*product_get)(void *be, const char *model, struct fsec_product_rec *out);
+	enum fsec_err (*product_put)(void *be, const struct fsec_product_rec *rec);
+	enum fsec_err (*product_list)(void *be, fsec_product_cb cb, void *ctx);
+	enum fsec_err (*devstate_get)(void *be, const char *id, struct fsec_devstate_rec *out);
+	enum fsec_err (*devstate_put)(void *be, const struct fsec_devstate_rec *rec);
+	enum fsec_err (*devstate_list)(void *be, fsec_devstate_cb cb, void *ctx);
+	enum fsec_err (*device_state_list)(void *be, fsec_device_state_cb cb, void *ctx);
 };
 
 extern const struct fsec_registry_ops fsec_registry_sqlite_ops;
