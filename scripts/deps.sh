@@ -17,6 +17,8 @@ PACKAGES=(
 	libcmocka-dev                               # unit tests
 	jq                                          # tests read the imgtool vectors manifest
 	clang libclang-rt-14-dev                    # libFuzzer targets
+	libcrypt-dev                                # crypt(3) (libxcrypt): the firmware audit checks password hashes
+	python3                                     # the audit test builds a ROCA-form modulus
 )
 
 missing=()
