@@ -184,4 +184,15 @@ agent status
 fleetsec-agent -c "$DEV/agent.conf" status | grep -q "image         2.0.0+0" || fail "did not fall back to 2"
 nginx_stop
 
+# ---- audit (issue 7): what is wrong with the demo fleet ----
+printf '\n== audit: the demo fleet\n'
+run fleetsec product set thermostat-v2 --support-until 2031-12-31 \
+	--security-contact mailto:psirt@example.com --release 2.0.0 --security-counter 2
+run fleetsec device report thermo-001 --version 2.0.0 --security-counter 2 --update success
+run fleetsec device report thermo-002 --version 1.0.0 --security-counter 1
+printf '$ fleetsec audit fleet\n'
+fleetsec audit fleet || true
+fleetsec audit fleet --json | jq -e '.findings | any(.check == "FLEET-FW-OUTDATED" and .subject == "thermo-002")' \
+	>/dev/null || fail "the audit did not report thermo-002 behind the release"
+
 printf '\ndemo complete: everything is in out/demo/\n'

@@ -573,9 +573,10 @@ static enum fsec_err check_kernel_console(struct file_ctx *fc, const unsigned ch
 		if (hit == NULL)
 			break;
 		p = hit + 11;
-		n = strspn((const char *)hit + 8, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
-		if (n > (size_t)(end - (hit + 8)))
-			n = (size_t)(end - (hit + 8));
+		/* The buffer is not NUL-terminated (a tar member, a mapped
+		 * file): count the device name within its end. */
+		for (n = 0; hit + 8 + n < end && n < 20 && isalnum(hit[8 + n]); n++)
+			;
 		snprintf(tty, sizeof(tty), "%.*s", (int)(n < 20 ? n : 20), (const char *)hit + 8);
 		if (!serial_tty(tty))
 			continue;
