@@ -19,6 +19,8 @@ PACKAGES=(
 	clang libclang-rt-14-dev                    # libFuzzer targets
 	libcrypt-dev                                # crypt(3) (libxcrypt): the firmware audit checks password hashes
 	python3                                     # the audit test builds a ROCA-form modulus
+	mosquitto                                   # real MQTT brokers for the network audit test
+	busybox-static                              # telnetd and httpd applets (Debian's busybox has no telnetd)
 )
 
 missing=()

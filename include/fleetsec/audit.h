@@ -175,4 +175,36 @@ FSEC_API FSEC_WUR enum fsec_err fsec_audit_firmware(const char *const *paths, si
  * throughput figures). */
 FSEC_API uint64_t fsec_audit_bytes_scanned(const struct fsec_audit *a);
 
+#define FSEC_AUDIT_NET_MAX_TARGETS 4096
+#define FSEC_AUDIT_NET_MAX_PORTS 64
+#define FSEC_AUDIT_NET_MAX_INFLIGHT 256
+#define FSEC_AUDIT_NET_TIMEOUT_MAX_MS 10000
+
+struct fsec_audit_net_opts {
+	const char *ports;        /* "23,80,1883,5683/udp"; NULL = the default list */
+	int timeout_ms;           /* per connect and per read; 0 = 1500 */
+	int inflight;             /* probes at once; 0 = 32 */
+	bool try_default_credentials;
+};
+
+/*
+ * Probe exactly the given targets (IPv4/IPv6 addresses, CIDR blocks, or
+ * host names resolved once) on the given ports: a TCP connect, a banner
+ * read, then a protocol probe (HTTP GET, MQTT CONNECT, CoAP GET over UDP).
+ * Reports telnet, MQTT accepting anonymous clients, HTTP admin interfaces
+ * without TLS, other cleartext services, and, with try_default_credentials,
+ * HTTP Basic, telnet and MQTT logins that succeed with well-known defaults.
+ * At most FSEC_AUDIT_NET_MAX_TARGETS addresses in all (a CIDR is counted
+ * before anything is sent); every connect and read is bounded by the
+ * timeout, and at most `inflight` probes run at once.
+ * Errors: INVAL (a malformed target or port list, naming it), TOO_LARGE
+ * (over the target cap), NET (cannot resolve), NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_audit_network(const char *const *targets, size_t ntargets,
+						   const struct fsec_audit_net_opts *o,
+						   struct fsec_audit *a);
+
+/* The default port list, as fsec_audit_net_opts.ports takes it. */
+FSEC_API const char *fsec_audit_net_default_ports(void);
+
 #endif

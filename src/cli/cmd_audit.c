@@ -222,6 +222,59 @@ static int audit_firmware(int argc, char **argv, const struct cli_cmd *self)
 	return status;
 }
 
+static int audit_network(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {
+		{"ports", required_argument, NULL, 'p'},
+		{"timeout-ms", required_argument, NULL, 't'},
+		{"inflight", required_argument, NULL, 'i'},
+		{"try-default-credentials", no_argument, NULL, 'C'},
+		AUDIT_LONGOPTS,
+		CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	struct audit_out ao = {.fail_on = -1};
+	struct fsec_audit_net_opts o = {0};
+	struct cli_common c = {0};
+	struct fsec_audit *a = NULL;
+	int opt, status = EXIT_REFUSED;
+	enum fsec_err rc;
+	long v;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
+		switch (opt) {
+		case 'p': o.ports = optarg; break;
+		case 'C': o.try_default_credentials = true; break;
+		case 't':
+			if (!cli_int(self, "--timeout-ms", optarg, 50, FSEC_AUDIT_NET_TIMEOUT_MAX_MS, &v))
+				return EXIT_USAGE;
+			o.timeout_ms = (int)v;
+			break;
+		case 'i':
+			if (!cli_int(self, "--inflight", optarg, 1, FSEC_AUDIT_NET_MAX_INFLIGHT, &v))
+				return EXIT_USAGE;
+			o.inflight = (int)v;
+			break;
+		default:
+			if ((status = audit_opt(self, opt, &ao)) != 0)
+				return status;
+		}
+	}
+	if (opt < 0)
+		return status;
+	if (optind == argc)
+		return cli_usage_error(self, "expected one or more hosts or CIDR blocks");
+	if ((status = new_audit(&ao, &a)) != 0)
+		return status;
+	rc = fsec_audit_network((const char *const *)argv + optind, (size_t)(argc - optind), &o, a);
+	if (rc != FSEC_OK)
+		status = cli_fail("audit network", rc);
+	else
+		status = finish(a, &c, &ao);
+	fsec_audit_free(a);
+	return status;
+}
+
 #define AUDIT_OUT_HELP                                                                       \
 	"Output: a table (default), --json, or --sarif (SARIF 2.1.0); --out FILE writes it\n" \
 	"atomically instead of to stdout. --fail-on SEVERITY exits 1 when any finding is\n"   \
@@ -249,6 +302,18 @@ const struct cli_cmd cli_audit_cmds[] = {
 	 "disabled TLS verification, and the lack of an update client. Never follows a\n"
 	 "symlink; files over --max-file-size (16 MiB) are reported as skipped. With\n"
 	 "--across, a key found in several images is reported as a fleet-wide key.\n\n"
+	 AUDIT_OUT_HELP},
+	{"audit", "network", audit_network, "probe given hosts for open management ports",
+	 "TARGET... [--ports LIST] [--timeout-ms 1500] [--inflight 32]\n"
+	 "       [--try-default-credentials] [--json | --sarif] [--out FILE] [--fail-on SEVERITY]\n"
+	 "       [--disable CHECK]\n\n"
+	 "Probes only the TARGETs given (addresses, CIDR blocks, host names; at most\n"
+	 "4096 addresses in all) on LIST (default 21,22,23,80,1883,2323,5683/udp,7547,\n"
+	 "8000,8080,8081,8888): TCP connect, banner, HTTP GET, MQTT CONNECT, CoAP GET.\n"
+	 "Reports telnet, MQTT accepting anonymous clients, HTTP admin without TLS and\n"
+	 "other cleartext services; with --try-default-credentials, also HTTP Basic,\n"
+	 "telnet and MQTT logins that succeed with well-known defaults. Every connect\n"
+	 "and read waits at most --timeout-ms; at most --inflight probes run at once.\n\n"
 	 AUDIT_OUT_HELP},
 	{NULL, NULL, NULL, NULL, NULL},
 };

@@ -91,6 +91,18 @@ static const struct fsec_audit_check checks[] = {
 	  "patched."),
 	C("FW-SKIPPED", FIRMWARE, INFO, "file not scanned (over the size limit or unreadable)",
 	  "Raise --max-file-size if the file can hold configuration or keys."),
+	C("NET-TELNET", NETWORK, HIGH, "telnet open",
+	  "Disable telnetd; use SSH with keys instead."),
+	C("NET-MQTT-ANON", NETWORK, CRITICAL, "MQTT broker accepts anonymous clients",
+	  "Set allow_anonymous false, require client certificates, and listen on 8883 with TLS."),
+	C("NET-HTTP-ADMIN", NETWORK, MEDIUM, "HTTP admin interface without TLS",
+	  "Serve the admin interface over HTTPS only, or disable it."),
+	C("NET-DEFAULT-CRED", NETWORK, CRITICAL, "login succeeds with a well-known default credential",
+	  "Change the credential to a unique per-device one now, and remove defaults from the "
+	  "firmware."),
+	C("NET-CLEARTEXT", NETWORK, LOW, "cleartext service open (FTP, HTTP, MQTT, CoAP)",
+	  "Close the port or move the service to its TLS variant (FTPS/SFTP, HTTPS, MQTT 8883, "
+	  "CoAPS 5684)."),
 };
 
 #undef C

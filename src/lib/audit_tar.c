@@ -178,9 +178,9 @@ static enum fsec_err skipped(struct fsec_audit *a, struct fw_state *st, const ch
 	char sbuf[FSEC_AUDIT_SUBJECT_MAX + 1];
 
 	if (st->image != NULL)
-		snprintf(sbuf, sizeof(sbuf), "%s:%s", st->image, path);
+		snprintf(sbuf, sizeof(sbuf), "%.200s:%.300s", st->image, path);
 	else
-		snprintf(sbuf, sizeof(sbuf), "%s", path);
+		snprintf(sbuf, sizeof(sbuf), "%.500s", path);
 	return fsec_audit_add(a, "FW-SKIPPED", sbuf, 0, "%s", "larger than the file size limit");
 }
 
