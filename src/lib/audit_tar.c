@@ -215,13 +215,13 @@ enum fsec_err fsec_audit_fw_tar(struct fsec_audit *a, struct fw_state *st,
 		off += BLOCK;
 		/* The member's data, padded to a block, must be inside the
 		 * archive; computed so that nothing can wrap. */
-		if (size > len - off) {
+		padded = size > UINT64_MAX - BLOCK ? UINT64_MAX : (size + BLOCK - 1) / BLOCK * BLOCK;
+		if (padded > len - off) {
 			fsec_seterr(rc, "tar member at offset %zu runs past the end", off - BLOCK);
 			goto out;
 		}
-		padded = (size + BLOCK - 1) / BLOCK * BLOCK;
 		data = buf + off;
-		off += padded <= len - off ? (size_t)padded : len - off;
+		off += (size_t)padded;
 		if (++members > FSEC_AUDIT_FW_MAX_FILES) {
 			rc = fsec_seterr(FSEC_ERR_TOO_LARGE, "more than %u members in the archive",
 					 FSEC_AUDIT_FW_MAX_FILES);
@@ -294,7 +294,8 @@ enum fsec_err fsec_audit_fw_tar(struct fsec_audit *a, struct fw_state *st,
 		}
 		memset(p, 0, sizeof(*p));
 	}
-	if (!ended && off != len) {
+	/* A long name or pax header must be followed by its member. */
+	if ((!ended && off != len) || p->has_name || p->has_link || p->has_size) {
 		fsec_seterr(rc, "truncated tar archive");
 		goto out;
 	}
