@@ -21,6 +21,7 @@ PACKAGES=(
 	python3                                     # the audit test builds a ROCA-form modulus
 	mosquitto                                   # real MQTT brokers for the network audit test
 	busybox-static                              # telnetd and httpd applets (Debian's busybox has no telnetd)
+	libcoap3-bin                                # a real CoAP server for the network audit test
 )
 
 missing=()

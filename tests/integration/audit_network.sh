@@ -8,7 +8,7 @@
 # on its server and its absence on the hardened ones.
 . "$(dirname "$0")/lib.sh"
 
-for tool in mosquitto mosquitto_passwd busybox openssl; do
+for tool in mosquitto mosquitto_passwd busybox openssl coap-server-notls; do
 	command -v "$tool" >/dev/null || fail "$tool is not installed (scripts/deps.sh installs it)"
 done
 busybox --list | grep -qx telnetd || fail "this busybox has no telnetd applet (install busybox-static)"
@@ -98,7 +98,14 @@ openssl s_server -quiet -accept "127.0.0.1:$P_TLS" -cert "$T/tls.pem" -key "$T/t
 pids+=($!)
 wait_port "$P_TLS"
 P_CLOSED=$(free_port)
+# CoAP (libcoap's server, no DTLS) on UDP, and a UDP port nobody serves.
+P_COAP=$(free_port)
+coap-server-notls -A 127.0.0.1 -p "$P_COAP" -v 0 >/dev/null 2>&1 &
+pids+=($!)
+sleep 0.3
+P_UDP_CLOSED=$(free_port)
 PORTS="$P_MQ_ANON,$P_MQ_DEF,$P_MQ_HARD,$P_TN_DEF,$P_TN_HARD,$P_WEB_DEF,$P_WEB_HARD,$P_TLS,$P_CLOSED"
+PORTS="$PORTS,$P_COAP/udp,$P_UDP_CLOSED/udp"
 
 has() { # has FILE CHECK PORT
 	jq -e --arg c "$2" --arg s "127.0.0.1:$3" '.findings | any(.check == $c and .subject == $s)' "$1" >/dev/null ||
@@ -119,6 +126,7 @@ has "$T/plain.json" NET-CLEARTEXT "$P_MQ_HARD"
 has "$T/plain.json" NET-TELNET "$P_TN_DEF";      has "$T/plain.json" NET-TELNET "$P_TN_HARD"
 has "$T/plain.json" NET-HTTP-ADMIN "$P_WEB_DEF"; has "$T/plain.json" NET-HTTP-ADMIN "$P_WEB_HARD"
 hasnt "$T/plain.json" "" "$P_TLS";               hasnt "$T/plain.json" "" "$P_CLOSED"
+has "$T/plain.json" NET-CLEARTEXT "$P_COAP/udp";  hasnt "$T/plain.json" "" "$P_UDP_CLOSED/udp"
 # Without the flag no login is tried.
 jq -e '.findings | any(.check == "NET-DEFAULT-CRED") | not' "$T/plain.json" >/dev/null ||
 	fail "default credentials tried without --try-default-credentials"
