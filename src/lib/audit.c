@@ -469,9 +469,11 @@ static json_t *render_sarif(const struct fsec_audit *a, const char *version)
 	 * the same from one run to the next. */
 	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
 		const struct fsec_audit_check *c = &checks[i];
+		/* No "name": SARIF wants it to differ from the opaque id, and the
+		 * id is what users type (--disable). */
 		json_t *r = json_pack(
-			"{s:s, s:s, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s, s:[s, s], s:s}}", "id", c->id,
-			"name", c->id, "shortDescription", "text", c->title, "help", "text",
+			"{s:s, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s, s:[s, s], s:s}}", "id", c->id,
+			"shortDescription", "text", c->title, "help", "text",
 			c->remediation, "defaultConfiguration", "level", sarif_level(c->severity),
 			"properties", "security-severity", sarif_score[c->severity], "tags",
 			"security", fsec_audit_area_name(c->area), "severity",

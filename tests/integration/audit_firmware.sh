@@ -5,6 +5,7 @@
 # of the root are not followed, --across finds a key shared by two images,
 # and malformed or escaping tar archives are refused.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/sarif.sh"
 . "$(dirname "$0")/audit_fixture.sh"
 
 F=$FLEETSEC
@@ -68,6 +69,8 @@ one_line_error across
 
 # SARIF: firmware findings carry the path and line as a physical location.
 expect 0 "$F" audit firmware --sarif "$T/weak"
+cp "$T/out" "$T/weak.sarif"
+sarif_valid "$T/weak.sarif"
 jq -e '.version == "2.1.0" and any(.runs[0].results[]; .ruleId == "FW-CRED-DEFAULT" and
 	.locations[0].physicalLocation.artifactLocation.uri == "etc/shadow" and
 	.locations[0].physicalLocation.region.startLine == 1)' "$T/out" >/dev/null || fail "SARIF location wrong"

@@ -7,6 +7,7 @@
 # them. The ROCA key is built from primes of the RSALib form, and its
 # certificate made by openssl.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/sarif.sh"
 [ -n "${KEEP:-}" ] && trap "echo kept $T" EXIT
 
 F=$FLEETSEC
@@ -165,6 +166,11 @@ one_line_error fail-on
 
 # SARIF to a file, its required properties checked.
 expect 0 "$F" audit fleet --sarif --out "$T/fleet.sarif"
+sarif_valid "$T/fleet.sarif"
+# Negative control: the validator does reject a run whose tool has no name.
+jq 'del(.runs[0].tool.driver.name)' "$T/fleet.sarif" >"$T/broken.sarif"
+if (sarif_valid "$T/broken.sarif") 2>/dev/null; then fail "the SARIF validator accepted a broken file"; fi
+ok
 jq -e '.version == "2.1.0" and (.runs | length == 1) and
 	(.runs[0].tool.driver.name == "fleetsec") and
 	([.runs[0].tool.driver.rules[].id] as $ids | all(.runs[0].results[]; .ruleId as $r | $ids | index($r))) and

@@ -7,6 +7,7 @@
 # openssl s_server speaking TLS; and a closed port. Each finding is checked
 # on its server and its absence on the hardened ones.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/sarif.sh"
 
 for tool in mosquitto mosquitto_passwd busybox openssl coap-server-notls; do
 	command -v "$tool" >/dev/null || fail "$tool is not installed (scripts/deps.sh installs it)"
@@ -145,6 +146,8 @@ ok
 
 # SARIF: network findings carry a logical location naming host:port.
 expect 1 "$F" audit network 127.0.0.1 --ports "$P_MQ_ANON" --sarif --fail-on high
+cp "$T/out" "$T/net.sarif"
+sarif_valid "$T/net.sarif"
 jq -e --arg s "127.0.0.1:$P_MQ_ANON" '.version == "2.1.0" and any(.runs[0].results[];
 	.ruleId == "NET-MQTT-ANON" and .locations[0].logicalLocations[0].fullyQualifiedName == $s)' "$T/out" >/dev/null ||
 	fail "SARIF network location wrong"
