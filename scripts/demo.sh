@@ -186,9 +186,12 @@ nginx_stop
 
 # ---- audit (issue 7): what is wrong with the demo fleet ----
 printf '\n== audit: the demo fleet\n'
+# The current release is the one published in step 11, checked against the
+# release root key as a device would check it.
 run fleetsec product set thermostat-v2 --support-until 2031-12-31 \
-	--security-contact mailto:psirt@example.com --release 2.0.0 --security-counter 2
-run fleetsec device report thermo-001 --version 2.0.0 --security-counter 2 --update success
+	--security-contact mailto:psirt@example.com \
+	--release-bundle "$F/release.json" --release-root "$F/release-root.pub"
+run fleetsec device report thermo-001 --version 2.1.0+7 --security-counter 3 --update success
 run fleetsec device report thermo-002 --version 1.0.0 --security-counter 1
 printf '$ fleetsec audit fleet\n'
 fleetsec audit fleet || true

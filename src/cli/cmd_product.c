@@ -5,7 +5,9 @@
 #include <time.h>
 
 #include "cli.h"
+#include "fleetsec/fileio.h"
 #include "fleetsec/fleet.h"
+#include "fleetsec/key.h"
 #include "fleetsec/product.h"
 #include "fleetsec/release.h"
 
@@ -24,6 +26,39 @@ static int parse_date(const struct cli_cmd *self, const char *name, const char *
 	return 0;
 }
 
+/* The release a signed bundle publishes for model, checked the way a device
+ * checks it (root signature, delegation, expiry): its version and security
+ * counter become the product's current release. */
+static int release_from_bundle(const char *bundle, const char *root, const char *model,
+			       char *version, size_t vcap, int64_t *counter)
+{
+	struct fsec_release_policy pol = {.model = model, .nroots = 1};
+	const struct fsec_release_entry *e;
+	struct fsec_release *r = NULL;
+	unsigned char *buf = NULL;
+	EVP_PKEY *key = NULL;
+	size_t len = 0;
+	enum fsec_err rc;
+	int status;
+
+	if ((rc = fsec_key_load_public(root, &key)) != FSEC_OK)
+		return cli_fail(root, rc);
+	pol.roots = &key;
+	if ((rc = fsec_file_read(bundle, FSEC_RELEASE_MAX, &buf, &len)) != FSEC_OK ||
+	    (rc = fsec_release_verify(buf, len, &pol, &r)) != FSEC_OK) {
+		status = cli_fail(bundle, rc);
+	} else {
+		e = fsec_release_entry(r);
+		fsec_fw_version_str(&e->version, version, vcap);
+		*counter = e->security_counter;
+		status = 0;
+	}
+	fsec_release_free(r);
+	free(buf);
+	EVP_PKEY_free(key);
+	return status;
+}
+
 static int product_set(int argc, char **argv, const struct cli_cmd *self)
 {
 	static const struct option longopts[] = {
@@ -32,11 +67,15 @@ static int product_set(int argc, char **argv, const struct cli_cmd *self)
 		{"manufacturer", required_argument, NULL, 'm'},
 		{"release", required_argument, NULL, 'r'},
 		{"security-counter", required_argument, NULL, 's'},
+		{"release-bundle", required_argument, NULL, 'b'},
+		{"release-root", required_argument, NULL, 'R'},
 		CLI_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
 	struct fsec_product_update u = {.support_until = -1, .release_counter = -1,
 					.actor = cli_actor()};
+	const char *bundle = NULL, *root = NULL;
+	char version[FSEC_VERSION_MAX + 1];
 	struct cli_common c = {0};
 	struct fsec_fleet *f = NULL;
 	int opt, status = EXIT_REFUSED;
@@ -57,6 +96,8 @@ static int product_set(int argc, char **argv, const struct cli_cmd *self)
 				return EXIT_USAGE;
 			u.release_counter = (int64_t)v;
 			break;
+		case 'b': bundle = optarg; break;
+		case 'R': root = optarg; break;
 		}
 	}
 	if (opt < 0)
@@ -64,6 +105,16 @@ static int product_set(int argc, char **argv, const struct cli_cmd *self)
 	if (optind + 1 != argc)
 		return cli_usage_error(self, "expected exactly one MODEL");
 	u.model = argv[optind];
+	if ((bundle == NULL) != (root == NULL))
+		return cli_usage_error(self, "--release-bundle and --release-root go together");
+	if (bundle != NULL && (u.release_version != NULL || u.release_counter >= 0))
+		return cli_usage_error(self, "give --release-bundle or --release/--security-counter");
+	if (bundle != NULL) {
+		if ((status = release_from_bundle(bundle, root, u.model, version, sizeof(version),
+						  &u.release_counter)) != 0)
+			return status;
+		u.release_version = version;
+	}
 	if ((status = open_fleet(&c, &f)) != 0)
 		return status;
 	rc = fsec_product_set(fsec_fleet_get_registry(f), &u);
@@ -185,12 +236,14 @@ static int product_security_txt(int argc, char **argv, const struct cli_cmd *sel
 const struct cli_cmd cli_product_cmds[] = {
 	{"product", "set", product_set, "record a product's support end, contact and release",
 	 "MODEL [--support-until DATE] [--security-contact URI] [--manufacturer NAME]\n"
-	 "       [--release VERSION --security-counter N] [--home DIR]\n\n"
+	 "       [--release VERSION --security-counter N |\n"
+	 "        --release-bundle RELEASE.json --release-root ROOT.pub] [--home DIR]\n\n"
 	 "Creates or updates the product record of a device model. DATE is YYYY-MM-DD\n"
 	 "(support includes that day) or YYYY-MM-DDTHH:MM:SSZ. URI is a mailto:, https://\n"
 	 "or tel: URI, published by 'product security-txt'. --release and\n"
-	 "--security-counter record the model's current release (as published with\n"
-	 "'fleetsec release'); 'audit fleet' reports devices below its counter.\n"},
+	 "--security-counter record the model's current release; or take both from the\n"
+	 "signed bundle published with 'fleetsec release sign', verified against the\n"
+	 "release root key as a device would. 'audit fleet' reports devices below it.\n"},
 	{"product", "list", product_list, "list products", "[--home DIR] [--json]\n"},
 	{"product", "security-txt", product_security_txt, "write an RFC 9116 security.txt",
 	 "[--expires 180d] [--canonical URI] [--policy URI] [--languages TAGS]\n"

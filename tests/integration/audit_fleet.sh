@@ -182,6 +182,30 @@ ok
 	fail "SARIF and JSON disagree on the number of findings"
 ok
 
+# The current release taken from a signed bundle, verified with the root key.
+"$F" fw keygen --algo p256 --out "$T/fw.pem" >/dev/null 2>&1 && "$F" fw pubkey "$T/fw.pem" --out "$T/fw.pub"
+"$F" fw keygen --out "$T/root.pem" >/dev/null 2>&1 && "$F" fw pubkey "$T/root.pem" --out "$T/root.pub"
+"$F" fw keygen --out "$T/other-root.pem" >/dev/null 2>&1 && "$F" fw pubkey "$T/other-root.pem" --out "$T/other-root.pub"
+head -c 5000 /dev/urandom >"$T/hub.bin"
+"$F" fw sign --key "$T/fw.pem" --version 4.2.0 --security-counter 11 --header-size 0x200 --pad-header \
+	"$T/hub.bin" "$T/hub.img"
+"$F" release delegate --root-key "$T/root.pem" --key "$T/fw.pub" --sequence 1 --out "$T/deleg.json"
+"$F" release create --model hub --image "$T/hub.img" --url https://fw.example/hub.img --out "$T/hub.json"
+"$F" release sign --key "$T/fw.pem" --delegation "$T/deleg.json" "$T/hub.json" --out "$T/hub-release.json"
+expect 1 "$F" product set hub --release-bundle "$T/hub-release.json" --release-root "$T/other-root.pub"
+one_line_error "hub-release.json"
+expect 0 "$F" product set hub --release-bundle "$T/hub-release.json" --release-root "$T/root.pub"
+expect 0 "$F" product list --json
+jq -e '.[] | select(.model == "hub") | .release_version == "4.2.0+0" and .release_security_counter == 11' "$T/out" >/dev/null ||
+	fail "release not recorded from the bundle: $(cat "$T/out")"
+ok
+expect 0 "$F" device issue hub-1 --keygen --key-out "$T/hub-1.key" --model hub
+expect 0 "$F" device report hub-1 --version 4.1.0 --security-counter 10
+expect 0 "$F" audit fleet --json
+jq -e '.findings | any(.check == "FLEET-FW-OUTDATED" and .subject == "hub-1" and (.evidence | contains("counter 11")))' "$T/out" >/dev/null ||
+	fail "hub-1 not reported below the bundle's release"
+ok
+
 # security.txt (RFC 9116): Contact and Expires present, Expires in the future.
 expect 0 "$F" product security-txt --canonical https://example.com/.well-known/security.txt --out "$T/security.txt"
 grep -qx "Contact: mailto:psirt@example.com" "$T/security.txt" || fail "no Contact"
