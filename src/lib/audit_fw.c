@@ -31,6 +31,7 @@
 #define HASHED_ACCOUNTS_MAX 32  /* crypt(3) calls per file are bounded too */
 #define DIR_DEPTH_MAX 64
 #define KEYS_MAX 65536
+#define KEY_BODY_MAX (64u * 1024u) /* an RSA-16384 PEM is about 13 KiB */
 
 /* Vendor defaults and the Mirai botnet's dictionary (2016 source release). */
 const char *const fsec_audit_default_passwords[] = {
@@ -359,6 +360,10 @@ static enum fsec_err check_private_keys(struct file_ctx *fc, const unsigned char
 		stop = memmem(body, (size_t)(end - body), "-----END ", 9);
 		if (stop == NULL)
 			stop = end;
+		/* Real keys are a few KiB; a block without an end must not make
+		 * the digest walk the rest of a 16 MiB file byte by byte. */
+		if ((size_t)(stop - body) > KEY_BODY_MAX)
+			stop = body + KEY_BODY_MAX;
 		if ((md = EVP_MD_CTX_new()) == NULL || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
 			EVP_MD_CTX_free(md);
 			return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "SHA-256");
@@ -863,8 +868,10 @@ static enum fsec_err walk_dir(struct walk *w, int dfd, char *path, size_t plen, 
 	struct dirent *de;
 	DIR *d;
 
-	if (depth > DIR_DEPTH_MAX)
+	if (depth > DIR_DEPTH_MAX) {
+		close(dfd);
 		return skipped(w, path, "directory nested too deep");
+	}
 	if ((d = fdopendir(dfd)) == NULL) {
 		close(dfd);
 		return skipped(w, path, "directory cannot be read");

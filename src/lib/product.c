@@ -62,9 +62,16 @@ FSEC_API enum fsec_err fsec_date_parse(const char *s, int64_t *out)
 	    tm.tm_year < 70 || tm.tm_year > 8000)
 		return fsec_seterr(FSEC_ERR_INVAL,
 				   "'%.40s' is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)", s);
-	t = timegm(&tm);
-	if (t == (time_t)-1)
-		return fsec_seterr(FSEC_ERR_INVAL, "'%.40s' is out of range", s);
+	{
+		struct tm back;
+		int y = tm.tm_year, m = tm.tm_mon, d = tm.tm_mday;
+
+		t = timegm(&tm);
+		/* timegm normalises 2030-02-30 to March 2: refuse what moved. */
+		if (t == (time_t)-1 || gmtime_r(&t, &back) == NULL || back.tm_year != y ||
+		    back.tm_mon != m || back.tm_mday != d)
+			return fsec_seterr(FSEC_ERR_INVAL, "'%.40s' is not a calendar date", s);
+	}
 	*out = (int64_t)t;
 	return FSEC_OK;
 }

@@ -57,6 +57,8 @@ static void dates(void **state)
 	assert_int_equal(fsec_date_parse("2030-01-31T00:00:00Z", &t), FSEC_OK);
 	assert_int_equal(t, 1896048000);
 	assert_int_equal(fsec_date_parse("2030-1-31", &t), FSEC_ERR_INVAL);
+	assert_int_equal(fsec_date_parse("2030-02-30", &t), FSEC_ERR_INVAL);
+	assert_int_equal(fsec_date_parse("2028-02-29", &t), FSEC_OK);
 	assert_int_equal(fsec_date_parse("31/01/2030", &t), FSEC_ERR_INVAL);
 	assert_int_equal(fsec_date_parse("2030-01-31T00:00:00", &t), FSEC_ERR_INVAL);
 	assert_int_equal(fsec_date_parse("", &t), FSEC_ERR_INVAL);
