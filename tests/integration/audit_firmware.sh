@@ -37,6 +37,17 @@ jq -e '.findings | any(.check == "FW-CRED-DEFAULT" and .subject == "etc/shadow" 
 	(.evidence | contains("root")))' "$T/out" >/dev/null || fail "root's default password not pinned to etc/shadow:1"
 ok
 
+# Each way in: dropbear options and key, enabled systemd units.
+for want in "FW-SSH-PASSWORD etc/init.d/S40dropbear" "FW-SSH-ROOT etc/init.d/S40dropbear" \
+	"FW-KEY-SSH-HOST etc/dropbear/dropbear_ed25519_host_key" \
+	"FW-SVC-TELNET etc/systemd/system/multi-user.target.wants/telnet.socket" \
+	"FW-CONSOLE-GETTY etc/systemd/system/multi-user.target.wants/serial-getty@ttyS1.service"; do
+	set -- $want
+	jq -e --arg c "$1" --arg s "$2" '.findings | any(.check == $c and .subject == $s)' "$T/out" >/dev/null ||
+		fail "$1 not reported for $2"
+	ok
+done
+
 # The clean image: nothing at all, with the same checks enabled.
 expect 0 "$F" audit firmware --json --fail-on info "$T/clean"
 [ "$(jq '.findings | length' "$T/out")" -eq 0 ] || fail "clean image has findings: $(jq -c '.findings' "$T/out")"
@@ -56,11 +67,12 @@ ok
 # are not.
 cp -a "$T/weak" "$T/weak2"
 expect 0 "$F" audit firmware --json --across "$T/weak" "$T/weak2"
-jq -e '[.findings[] | select(.check == "FW-KEY-SHARED")] | length == 2' "$T/out" >/dev/null ||
+jq -e '[.findings[] | select(.check == "FW-KEY-SHARED")] | length == 3' "$T/out" >/dev/null ||
 	fail "shared keys not reported across images: $(jq -c '[.findings[] | select(.check == "FW-KEY-SHARED")]' "$T/out")"
 ok
 rm -f "$T/weak2/opt/app/device.key" "$T/weak2/etc/ssh/ssh_host_ecdsa_key"
 openssl genpkey -algorithm ed25519 -out "$T/weak2/opt/app/device.key" 2>/dev/null
+head -c 300 /dev/urandom >"$T/weak2/etc/dropbear/dropbear_ed25519_host_key"
 expect 0 "$F" audit firmware --json --across "$T/weak" "$T/weak2"
 jq -e '.findings | any(.check == "FW-KEY-SHARED") | not' "$T/out" >/dev/null || fail "distinct keys reported as shared"
 ok

@@ -33,6 +33,14 @@ INIT
 	# FW-SVC-APPLET: busybox applet link.
 	: >"$d/bin/busybox"
 	ln -s ../../bin/busybox "$d/usr/sbin/telnetd"
+	# Dropbear allowing passwords and root (FW-SSH-PASSWORD, FW-SSH-ROOT), and
+	# its binary host key (FW-KEY-SSH-HOST).
+	printf '#!/bin/sh\nstart() {\n\t/usr/sbin/dropbear -R -p 22\n}\nstart\n' >"$d/etc/init.d/S40dropbear"
+	head -c 300 /dev/urandom >"$d/etc/dropbear/dropbear_ed25519_host_key"
+	# systemd: an enabled telnet socket and a serial getty.
+	ln -s /lib/systemd/system/telnet.socket "$d/etc/systemd/system/multi-user.target.wants/telnet.socket"
+	ln -s /lib/systemd/system/serial-getty@.service \
+		"$d/etc/systemd/system/multi-user.target.wants/serial-getty@ttyS1.service"
 	# FW-CONSOLE-KERNEL.
 	printf 'root=/dev/mmcblk0p2 console=ttyS0,115200 rootwait\n' >"$d/boot/cmdline.txt"
 	# FW-CLEARTEXT-URL, FW-CLEARTEXT-PORT, FW-TLS-NOVERIFY.
