@@ -16,6 +16,7 @@ PACKAGES=(
 	grub-common                                 # grub-editenv
 	libcmocka-dev                               # unit tests
 	jq                                          # tests read the imgtool vectors manifest
+	bc                                          # bench/bench_audit.sh computes rates
 	clang libclang-rt-14-dev                    # libFuzzer targets
 	libcrypt-dev                                # crypt(3) (libxcrypt): the firmware audit checks password hashes
 	python3                                     # the audit test builds a ROCA-form modulus
