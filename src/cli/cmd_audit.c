@@ -61,7 +61,7 @@ static int new_audit(const struct audit_out *ao, struct fsec_audit **a)
 }
 
 /* Print or write the findings; the exit status follows --fail-on. */
-static int finish(struct fsec_audit *a, const struct cli_common *c, struct audit_out *ao)
+static int finish(struct fsec_audit *a, const struct cli_common *c, const struct audit_out *ao)
 {
 	enum fsec_audit_format fmt = c->json && ao->format == FSEC_AUDIT_TABLE ? FSEC_AUDIT_JSON
 									    : ao->format;
@@ -84,6 +84,56 @@ static int finish(struct fsec_audit *a, const struct cli_common *c, struct audit
 		return EXIT_REFUSED;
 	}
 	return 0;
+}
+
+/* One audit from start to exit status: a new audit with the --disable list,
+ * run(arg) to fill it, then the report. what names the input in an error. */
+static int run_audit(const struct audit_out *ao, const struct cli_common *c, const char *what,
+		     enum fsec_err (*run)(const void *arg, struct fsec_audit *a), const void *arg)
+{
+	struct fsec_audit *a = NULL;
+	enum fsec_err rc;
+	int status;
+
+	if ((status = new_audit(ao, &a)) != 0)
+		return status;
+	rc = run(arg, a);
+	status = rc == FSEC_OK ? finish(a, c, ao) : cli_fail(what, rc);
+	fsec_audit_free(a);
+	return status;
+}
+
+struct fleet_args {
+	struct fsec_fleet *f;
+	const struct fsec_audit_fleet_opts *o;
+};
+
+static enum fsec_err run_fleet(const void *arg, struct fsec_audit *a)
+{
+	const struct fleet_args *x = arg;
+
+	return fsec_audit_fleet(x->f, x->o, a);
+}
+
+/* Firmware and network audits both take the command's operands. */
+struct operand_args {
+	const char *const *v;
+	size_t n;
+	const void *o;
+};
+
+static enum fsec_err run_firmware(const void *arg, struct fsec_audit *a)
+{
+	const struct operand_args *x = arg;
+
+	return fsec_audit_firmware(x->v, x->n, x->o, a);
+}
+
+static enum fsec_err run_network(const void *arg, struct fsec_audit *a)
+{
+	const struct operand_args *x = arg;
+
+	return fsec_audit_network(x->v, x->n, x->o, a);
 }
 
 static int audit_checks(int argc, char **argv, const struct cli_cmd *self)
@@ -131,8 +181,8 @@ static int audit_fleet(int argc, char **argv, const struct cli_cmd *self)
 	};
 	struct audit_out ao = {.fail_on = -1};
 	struct fsec_audit_fleet_opts o = {0};
+	struct fleet_args args = {.o = &o};
 	struct cli_common c = {0};
-	struct fsec_audit *a = NULL;
 	struct fsec_fleet *f = NULL;
 	int opt, status = EXIT_REFUSED;
 	enum fsec_err rc;
@@ -161,15 +211,8 @@ static int audit_fleet(int argc, char **argv, const struct cli_cmd *self)
 		return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
 	if ((rc = fsec_fleet_open(cli_home(&c), &f)) != FSEC_OK)
 		return cli_fail(cli_home(&c), rc);
-	if ((status = new_audit(&ao, &a)) != 0)
-		goto out;
-	if ((rc = fsec_audit_fleet(f, &o, a)) != FSEC_OK) {
-		status = cli_fail("audit fleet", rc);
-		goto out;
-	}
-	status = finish(a, &c, &ao);
-out:
-	fsec_audit_free(a);
+	args.f = f;
+	status = run_audit(&ao, &c, "audit fleet", run_fleet, &args);
 	fsec_fleet_free(f);
 	return status;
 }
@@ -185,11 +228,10 @@ static int audit_firmware(int argc, char **argv, const struct cli_cmd *self)
 	};
 	struct audit_out ao = {.fail_on = -1};
 	struct fsec_audit_fw_opts o = {0};
+	struct operand_args args = {.o = &o};
 	struct cli_common c = {0};
-	struct fsec_audit *a = NULL;
 	bool across = false;
 	int opt, status = EXIT_REFUSED;
-	enum fsec_err rc;
 
 	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
 		switch (opt) {
@@ -211,15 +253,9 @@ static int audit_firmware(int argc, char **argv, const struct cli_cmd *self)
 		return cli_usage_error(self, "several images need --across");
 	if (argc - optind > FSEC_AUDIT_FW_MAX_IMAGES)
 		return cli_usage_error(self, "at most %d images", FSEC_AUDIT_FW_MAX_IMAGES);
-	if ((status = new_audit(&ao, &a)) != 0)
-		return status;
-	rc = fsec_audit_firmware((const char *const *)argv + optind, (size_t)(argc - optind), &o, a);
-	if (rc != FSEC_OK)
-		status = cli_fail(argv[optind], rc);
-	else
-		status = finish(a, &c, &ao);
-	fsec_audit_free(a);
-	return status;
+	args.v = (const char *const *)argv + optind;
+	args.n = (size_t)(argc - optind);
+	return run_audit(&ao, &c, argv[optind], run_firmware, &args);
 }
 
 static int audit_network(int argc, char **argv, const struct cli_cmd *self)
@@ -235,10 +271,9 @@ static int audit_network(int argc, char **argv, const struct cli_cmd *self)
 	};
 	struct audit_out ao = {.fail_on = -1};
 	struct fsec_audit_net_opts o = {0};
+	struct operand_args args = {.o = &o};
 	struct cli_common c = {0};
-	struct fsec_audit *a = NULL;
 	int opt, status = EXIT_REFUSED;
-	enum fsec_err rc;
 	long v;
 
 	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
@@ -264,15 +299,9 @@ static int audit_network(int argc, char **argv, const struct cli_cmd *self)
 		return status;
 	if (optind == argc)
 		return cli_usage_error(self, "expected one or more hosts or CIDR blocks");
-	if ((status = new_audit(&ao, &a)) != 0)
-		return status;
-	rc = fsec_audit_network((const char *const *)argv + optind, (size_t)(argc - optind), &o, a);
-	if (rc != FSEC_OK)
-		status = cli_fail("audit network", rc);
-	else
-		status = finish(a, &c, &ao);
-	fsec_audit_free(a);
-	return status;
+	args.v = (const char *const *)argv + optind;
+	args.n = (size_t)(argc - optind);
+	return run_audit(&ao, &c, "audit network", run_network, &args);
 }
 
 #define AUDIT_OUT_HELP                                                                       \
