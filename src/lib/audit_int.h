@@ -45,6 +45,25 @@ enum fsec_err fsec_audit_fw_link(struct fsec_audit *a, struct fw_state *st, cons
 enum fsec_err fsec_audit_fw_tar(struct fsec_audit *a, struct fw_state *st,
 				const unsigned char *buf, size_t len, uint64_t file_max);
 
+/*
+ * Network answers, for the prober and its fuzz target. Each reads at most
+ * len bytes of buf, which need not be NUL-terminated:
+ *  - the status code (100-599) of an HTTP/1.x response head, else 0;
+ *  - whether the head asks for HTTP Basic authentication;
+ *  - an MQTT CONNACK's return code (0-255), else -1;
+ *  - whether a datagram is a CoAP reply to message ID 0x4653;
+ *  - what a server's first bytes say it is.
+ */
+enum net_banner { NET_BANNER_NONE, NET_BANNER_TELNET, NET_BANNER_FTP, NET_BANNER_SSH,
+		  NET_BANNER_OTHER };
+int fsec_audit_net_http_status(const char *buf, size_t len);
+bool fsec_audit_net_http_basic(const char *buf, size_t len);
+int fsec_audit_net_connack(const unsigned char *buf, size_t len);
+bool fsec_audit_net_coap_reply(const unsigned char *buf, size_t len);
+enum net_banner fsec_audit_net_banner(const char *buf, size_t len);
+/* A printable one-line excerpt of len bytes of in, into out (cap >= 1). */
+void fsec_audit_net_excerpt(const char *in, size_t len, char *out, size_t cap);
+
 /* Whether an RSA modulus has the ROCA (CVE-2017-15361) fingerprint. */
 #include <openssl/bn.h>
 bool fsec_audit_roca_modulus(const BIGNUM *n);

@@ -326,8 +326,9 @@ static size_t recv_some(int fd, char *buf, size_t cap, int wait_ms, const char *
 	return got;
 }
 
-/* Printable, one-line excerpt of a banner for the evidence. */
-static void excerpt(const char *in, size_t len, char *out, size_t cap)
+/* ---- parsing answers (audit_int.h; fuzzed by fuzz_netresp) ---- */
+
+void fsec_audit_net_excerpt(const char *in, size_t len, char *out, size_t cap)
 {
 	size_t o = 0;
 
@@ -344,6 +345,67 @@ static void excerpt(const char *in, size_t len, char *out, size_t cap)
 	while (o > 0 && out[o - 1] == ' ')
 		o--;
 	out[o] = '\0';
+}
+
+int fsec_audit_net_http_status(const char *buf, size_t len)
+{
+	int code = 0;
+
+	/* "HTTP/1.x NNN": twelve bytes at least. */
+	if (len < 12 || memcmp(buf, "HTTP/1.", 7) != 0 || buf[8] != ' ')
+		return 0;
+	for (size_t i = 9; i < 12; i++) {
+		if (buf[i] < '0' || buf[i] > '9')
+			return 0;
+		code = code * 10 + (buf[i] - '0');
+	}
+	return code >= 100 && code <= 599 ? code : 0;
+}
+
+bool fsec_audit_net_http_basic(const char *buf, size_t len)
+{
+	static const char name[] = "\nWWW-Authenticate:";
+	const size_t nlen = sizeof(name) - 1;
+
+	for (size_t i = 0; i + nlen <= len; i++) {
+		size_t k;
+
+		if (strncasecmp(buf + i, name, nlen) != 0 || memchr(buf + i, '\0', nlen) != NULL)
+			continue;
+		k = i + nlen;
+		while (k < len && (buf[k] == ' ' || buf[k] == '\t'))
+			k++;
+		if (len - k >= 5 && strncasecmp(buf + k, "Basic", 5) == 0)
+			return true;
+	}
+	return false;
+}
+
+int fsec_audit_net_connack(const unsigned char *buf, size_t len)
+{
+	/* CONNACK: type 2, remaining length 2, flags, return code. */
+	return len >= 4 && buf[0] == 0x20 && buf[1] == 2 ? buf[3] : -1;
+}
+
+bool fsec_audit_net_coap_reply(const unsigned char *buf, size_t len)
+{
+	/* Version 1, and our message ID echoed. */
+	return len >= 4 && (buf[0] >> 6) == 1 && buf[2] == 0x46 && buf[3] == 0x53;
+}
+
+enum net_banner fsec_audit_net_banner(const char *buf, size_t len)
+{
+	if (len == 0)
+		return NET_BANNER_NONE;
+	/* Telnet servers open with option negotiation (IAC = 0xff) or a
+	 * login prompt. */
+	if ((unsigned char)buf[0] == 0xff || memmem(buf, len, "ogin:", 5) != NULL)
+		return NET_BANNER_TELNET;
+	if (len >= 4 && memcmp(buf, "220", 3) == 0)
+		return NET_BANNER_FTP;
+	if (len >= 4 && memcmp(buf, "SSH-", 4) == 0)
+		return NET_BANNER_SSH;
+	return NET_BANNER_OTHER;
 }
 
 /* ---- findings (workers hold no audit state; they report under a lock) ---- */
@@ -389,10 +451,11 @@ static int http_get(const struct job *j, int timeout_ms, const char *user, const
 	snprintf(req, sizeof(req),
 		 "GET / HTTP/1.0\r\nHost: %s\r\nUser-Agent: fleetsec-audit\r\n%sConnection: close\r\n\r\n",
 		 j->host, auth);
-	if (send_all(fd, req, strlen(req), timeout_ms) &&
-	    recv_some(fd, buf, cap, timeout_ms, "\r\n\r\n") >= 12 && strncmp(buf, "HTTP/1.", 7) == 0 &&
-	    isdigit((unsigned char)buf[9]))
-		status = atoi(buf + 9) > 99 && atoi(buf + 9) < 600 ? atoi(buf + 9) : 0;
+	if (send_all(fd, req, strlen(req), timeout_ms)) {
+		size_t n = recv_some(fd, buf, cap, timeout_ms, "\r\n\r\n");
+
+		status = fsec_audit_net_http_status(buf, n);
+	}
 	close(fd);
 	return status;
 }
@@ -406,14 +469,13 @@ static bool probe_http(struct net *nt, const struct job *j)
 	if (status == 0)
 		return false;
 	www = strcasestr(buf, "\nWWW-Authenticate:");
-	excerpt(buf, strcspn(buf, "\r\n"), line, sizeof(line));
+	fsec_audit_net_excerpt(buf, strcspn(buf, "\r\n"), line, sizeof(line));
 	if (status == 401 && www != NULL) {
 		char realm[100];
 
-		excerpt(www + 1, strcspn(www + 1, "\r\n"), realm, sizeof(realm));
+		fsec_audit_net_excerpt(www + 1, strcspn(www + 1, "\r\n"), realm, sizeof(realm));
 		report(nt, "NET-HTTP-ADMIN", j, "login without TLS: %s; %s", line, realm);
-		/* "\nWWW-Authenticate:" is 18 bytes; the scheme follows. */
-		if (nt->creds && strncasecmp(www + 18 + strspn(www + 18, " \t"), "Basic", 5) == 0)
+		if (nt->creds && fsec_audit_net_http_basic(buf, strlen(buf)))
 			for (size_t i = 0; i < NPAIRS; i++) {
 				int s = http_get(j, nt->timeout_ms, cred_pairs[i][0], cred_pairs[i][1],
 						 buf, sizeof(buf));
@@ -471,10 +533,11 @@ static int mqtt_connect(const struct job *j, int timeout_ms, const char *user, c
 	pkt[1] = (unsigned char)(p - pkt - 2);
 	if ((fd = dial(j, SOCK_STREAM, timeout_ms)) < 0)
 		return -1;
-	if (send_all(fd, pkt, (size_t)(p - pkt), timeout_ms) &&
-	    recv_some(fd, ack, 5, timeout_ms, NULL) >= 4 && (unsigned char)ack[0] == 0x20 &&
-	    ack[1] == 2)
-		rc = (unsigned char)ack[3];
+	if (send_all(fd, pkt, (size_t)(p - pkt), timeout_ms)) {
+		size_t n = recv_some(fd, ack, 5, timeout_ms, NULL);
+
+		rc = fsec_audit_net_connack((const unsigned char *)ack, n);
+	}
 	close(fd);
 	return rc;
 }
@@ -550,8 +613,7 @@ static void probe_coap(struct net *nt, const struct job *j)
 		return;
 	if (send_all(fd, req, sizeof(req), nt->timeout_ms) &&
 	    (n = recv_some(fd, buf, sizeof(buf), nt->timeout_ms, NULL)) >= 4 &&
-	    ((unsigned char)buf[0] >> 6) == 1 && (unsigned char)buf[2] == 0x46 &&
-	    (unsigned char)buf[3] == 0x53)
+	    fsec_audit_net_coap_reply((const unsigned char *)buf, n))
 		report(nt, "NET-CLEARTEXT", j, "CoAP without DTLS (response code %u.%02u)",
 		       (unsigned char)buf[1] >> 5, (unsigned char)buf[1] & 0x1f);
 	close(fd);
@@ -562,6 +624,7 @@ static void probe_coap(struct net *nt, const struct job *j)
 static void probe(struct net *nt, const struct job *j)
 {
 	char banner[READ_MAX], ex[120];
+	enum net_banner kind;
 	size_t n;
 	int fd;
 
@@ -574,10 +637,9 @@ static void probe(struct net *nt, const struct job *j)
 	n = recv_some(fd, banner, sizeof(banner),
 		      nt->timeout_ms < BANNER_WAIT_MS ? nt->timeout_ms : BANNER_WAIT_MS, NULL);
 	close(fd);
-	excerpt(banner, n, ex, sizeof(ex));
-	/* Telnet servers open with option negotiation (IAC = 0xff) or a
-	 * login prompt. */
-	if (n > 0 && ((unsigned char)banner[0] == 0xff || memmem(banner, n, "ogin:", 5) != NULL)) {
+	fsec_audit_net_excerpt(banner, n, ex, sizeof(ex));
+	kind = fsec_audit_net_banner(banner, n);
+	if (kind == NET_BANNER_TELNET) {
 		report(nt, "NET-TELNET", j, "telnet banner%s%s", ex[0] != '\0' ? ": " : "", ex);
 		if (nt->creds)
 			for (size_t i = 0; i < NPAIRS; i++)
@@ -589,14 +651,14 @@ static void probe(struct net *nt, const struct job *j)
 				}
 		return;
 	}
-	if (n >= 4 && strncmp(banner, "220", 3) == 0) {
+	if (kind == NET_BANNER_FTP) {
 		report(nt, "NET-CLEARTEXT", j, "FTP: %s", ex);
 		return;
 	}
-	if (n >= 4 && strncmp(banner, "SSH-", 4) == 0)
-		return; /* encrypted; its configuration is the firmware audit's job */
-	if (n > 0)
-		return; /* something else that speaks first: not judged */
+	/* SSH is encrypted (its configuration is the firmware audit's job);
+	 * other servers that speak first are not judged. */
+	if (kind != NET_BANNER_NONE)
+		return;
 	if (!probe_http(nt, j))
 		probe_mqtt(nt, j);
 }

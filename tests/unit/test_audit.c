@@ -324,6 +324,31 @@ static void per_file_cap(void **state)
 	fsec_audit_free(a);
 }
 
+/* What servers answer, parsed within the bytes received. */
+static void net_answers(void **state)
+{
+	static const char head[] = "HTTP/1.1 401 Unauthorized\r\nwww-authenticate:  basic realm=x\r\n\r\n";
+	static const unsigned char ack[] = {0x20, 2, 0, 5};
+
+	(void)state;
+	assert_int_equal(fsec_audit_net_http_status(head, sizeof(head) - 1), 401);
+	assert_int_equal(fsec_audit_net_http_status(head, 11), 0); /* cut before the code ends */
+	assert_int_equal(fsec_audit_net_http_status("HTTP/1.1 999 X", 14), 0);
+	assert_int_equal(fsec_audit_net_http_status("HTTP/2 200 OK", 13), 0);
+	assert_true(fsec_audit_net_http_basic(head, sizeof(head) - 1));
+	/* "Basic" beyond len is not seen. */
+	assert_false(fsec_audit_net_http_basic(head, 50));
+	assert_int_equal(fsec_audit_net_connack(ack, 4), 5);
+	assert_int_equal(fsec_audit_net_connack(ack, 3), -1);
+	assert_true(fsec_audit_net_coap_reply((const unsigned char *)"\x60\x45\x46\x53", 4));
+	assert_false(fsec_audit_net_coap_reply((const unsigned char *)"\x60\x45\x46\x54", 4));
+	assert_int_equal(fsec_audit_net_banner("\xff\xfd\x01", 3), NET_BANNER_TELNET);
+	assert_int_equal(fsec_audit_net_banner("router login: ", 14), NET_BANNER_TELNET);
+	assert_int_equal(fsec_audit_net_banner("220 ftp\r\n", 9), NET_BANNER_FTP);
+	assert_int_equal(fsec_audit_net_banner("SSH-2.0-x\r\n", 11), NET_BANNER_SSH);
+	assert_int_equal(fsec_audit_net_banner("", 0), NET_BANNER_NONE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -335,6 +360,7 @@ int main(void)
 		cmocka_unit_test(tar_reader),
 		cmocka_unit_test(costly_hashes_skipped),
 		cmocka_unit_test(per_file_cap),
+		cmocka_unit_test(net_answers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
