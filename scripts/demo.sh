@@ -215,4 +215,18 @@ fleetsec-agent -c "$DEV/agent.conf" status | grep -q "image         2.0.0+0" || 
 echo "-- fleetsecd's log:"
 tail -n 6 "$SRV/fleetsecd.log"
 
+# ---- audit (issue 7): what is wrong with the demo fleet ----
+printf '\n== audit: the demo fleet\n'
+# The current release is the one published in step 11, checked against the
+# release root key as a device would check it.
+run fleetsec product set thermostat-v2 --support-until 2031-12-31 \
+	--security-contact mailto:psirt@example.com \
+	--release-bundle "$F/release.json" --release-root "$F/release-root.pub"
+run fleetsec device report thermo-001 --version 2.1.0+7 --security-counter 3 --update success
+run fleetsec device report thermo-002 --version 1.0.0 --security-counter 1
+printf '$ fleetsec audit fleet\n'
+fleetsec audit fleet || true
+fleetsec audit fleet --json | jq -e '.findings | any(.check == "FLEET-FW-OUTDATED" and .subject == "thermo-002")' \
+	>/dev/null || fail "the audit did not report thermo-002 behind the release"
+
 printf '\ndemo complete: everything is in out/demo/\n'

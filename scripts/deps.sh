@@ -19,19 +19,41 @@ PACKAGES=(
 	grub-common                                 # grub-editenv
 	libcmocka-dev                               # unit tests
 	jq                                          # tests read the imgtool vectors manifest
+	bc                                          # bench/bench_audit.sh computes rates
 	clang libclang-rt-14-dev                    # libFuzzer targets
+	libcrypt-dev                                # crypt(3) (libxcrypt): the firmware audit checks password hashes
+	python3                                     # the audit test builds a ROCA-form modulus
+	mosquitto                                   # real MQTT brokers for the network audit test
+	busybox-static                              # telnetd and httpd applets (Debian's busybox has no telnetd)
+	libcoap3-bin                                # a real CoAP server for the network audit test
 )
 
 missing=()
 for p in "${PACKAGES[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ "${#missing[@]}" -eq 0 ]; then
-	exit 0
-fi
-echo "deps: installing ${missing[*]}" >&2
+# npm is only needed for the npm tools below; a machine that already has a
+# node installation keeps it.
+command -v npm >/dev/null || missing+=(npm)
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ "${#missing[@]}" -gt 0 ]; then
+	echo "deps: installing ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	$SUDO apt-get update -qq
+	$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Tools from npm, pinned, under $FLEETSEC_TOOLS (default /opt/fleetsec-tools):
+# Microsoft's SARIF Multitool checks `fleetsec audit --sarif` against the
+# SARIF 2.1.0 schema and the specification's rules in the audit tests.
+tools=${FLEETSEC_TOOLS:-/opt/fleetsec-tools}
+sarif_mt="$tools/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool"
+if [ ! -x "$sarif_mt" ]; then
+	echo "deps: installing @microsoft/sarif-multitool-linux into $tools" >&2
+	$SUDO mkdir -p "$tools"
+	$SUDO npm install --prefix "$tools" --no-audit --no-fund --silent \
+		@microsoft/sarif-multitool-linux@5.7.0 >/dev/null
+	# Its postinstall (chmod) is not run by every npm; do it here.
+	$SUDO chmod 0755 "$sarif_mt"
+fi

@@ -62,6 +62,34 @@ struct fsec_event_rec {
 	char detail[FSEC_DETAIL_MAX + 1];
 };
 
+/* A product (device model): how long the vendor supports it, where to report
+ * vulnerabilities, and its current release. Times are UNIX seconds, 0 =
+ * unknown; release_counter is -1 when no release was recorded. */
+#define FSEC_CONTACT_MAX 256
+#define FSEC_VERSION_MAX 31
+struct fsec_product_rec {
+	char model[FSEC_MODEL_MAX + 1];
+	char manufacturer[FSEC_MODEL_MAX + 1]; /* "" = unknown */
+	int64_t support_until;
+	char security_contact[FSEC_CONTACT_MAX + 1]; /* a URI: mailto:, https:, tel: */
+	char release_version[FSEC_VERSION_MAX + 1];
+	int64_t release_counter;
+	int64_t release_at;
+	int64_t updated_at;
+};
+
+/* What a device last reported about itself (fleetsecd's POST /v1/status).
+ * Times are UNIX seconds, 0 = never. */
+struct fsec_devstate_rec {
+	char device_id[FSEC_DEVID_MAX + 1];
+	int64_t first_seen, last_seen;
+	char fw_version[FSEC_VERSION_MAX + 1];
+	uint32_t security_counter;
+	char update_outcome[16]; /* "", "success" or "failure" */
+	int64_t update_at;       /* of the last update attempt */
+	int64_t update_ok_at;    /* of the last successful update */
+};
+
 /* Which certificates fsec_registry_cert_list() visits; NULL/false/0 fields
  * do not filter. */
 struct fsec_cert_filter {
@@ -75,6 +103,11 @@ struct fsec_cert_filter {
 typedef int (*fsec_device_cb)(const struct fsec_device_rec *rec, void *ctx);
 typedef int (*fsec_cert_cb)(const struct fsec_cert_rec *rec, void *ctx);
 typedef int (*fsec_event_cb)(const struct fsec_event_rec *rec, void *ctx);
+typedef int (*fsec_product_cb)(const struct fsec_product_rec *rec, void *ctx);
+typedef int (*fsec_devstate_cb)(const struct fsec_devstate_rec *rec, void *ctx);
+/* A device with its reported state; state is NULL if it never reported. */
+typedef int (*fsec_device_state_cb)(const struct fsec_device_rec *dev,
+				    const struct fsec_devstate_rec *state, void *ctx);
 
 /*
  * Open the registry at location: "sqlite:PATH" or a plain PATH. With
@@ -276,5 +309,39 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_publish_get(struct fsec_registry *
 							  const char *model,
 							  struct fsec_published_rec *rec,
 							  char **bundle);
+
+/* Look a product up by model. Errors: NOTFOUND, DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_product_get(struct fsec_registry *reg,
+							  const char *model,
+							  struct fsec_product_rec *out);
+
+/* Insert or replace the product rec->model. Errors: INVAL (empty model), DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_product_put(struct fsec_registry *reg,
+							  const struct fsec_product_rec *rec);
+
+/* Visit products ordered by model. Errors: DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_product_list(struct fsec_registry *reg,
+							   fsec_product_cb cb, void *ctx);
+
+/* A device's reported state. Errors: NOTFOUND (never reported), DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_devstate_get(struct fsec_registry *reg,
+							   const char *id,
+							   struct fsec_devstate_rec *out);
+
+/* Insert or replace the state of rec->device_id, which must be a registered
+ * device. Errors: INVAL, EXISTS (no such device), DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_devstate_put(struct fsec_registry *reg,
+							   const struct fsec_devstate_rec *rec);
+
+/* Visit every reported state ordered by device ID (the order of
+ * fsec_registry_device_list, so the two can be merged). Errors: DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_devstate_list(struct fsec_registry *reg,
+							    fsec_devstate_cb cb, void *ctx);
+
+/* Visit every device ordered by ID together with its reported state, in one
+ * pass (what a fleet audit reads). Errors: DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_device_state_list(struct fsec_registry *reg,
+								fsec_device_state_cb cb,
+								void *ctx);
 
 #endif

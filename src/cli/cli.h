@@ -99,4 +99,6 @@ extern const struct cli_cmd cli_fw_cmds[];
 extern const struct cli_cmd cli_release_cmds[];
 extern const struct cli_cmd cli_mfr_cmds[];
 extern const struct cli_cmd cli_enroll_cmds[];
+extern const struct cli_cmd cli_product_cmds[];
+extern const struct cli_cmd cli_audit_cmds[];
 #endif

@@ -7,6 +7,7 @@
 #include "fleetsec/csr.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/fleet.h"
+#include "fleetsec/product.h"
 
 #define DAYS_MAX 36500
 
@@ -334,6 +335,54 @@ static int device_revoke(int argc, char **argv, const struct cli_cmd *self)
 	return status;
 }
 
+static int device_report(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {
+		{"version", required_argument, NULL, 'v'},
+		{"security-counter", required_argument, NULL, 's'},
+		{"update", required_argument, NULL, 'u'},
+		{"at", required_argument, NULL, 'a'},
+		CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	struct fsec_device_report r = {.security_counter = -1};
+	struct cli_common c = {0};
+	struct fsec_fleet *f = NULL;
+	int opt, status = EXIT_REFUSED;
+	enum fsec_err rc;
+	uint64_t v;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
+		switch (opt) {
+		case 'v': r.version = optarg; break;
+		case 'u': r.update_outcome = optarg; break;
+		case 's':
+			if (!cli_uint(self, "--security-counter", optarg, 0, UINT32_MAX, &v))
+				return EXIT_USAGE;
+			r.security_counter = (int64_t)v;
+			break;
+		case 'a':
+			if (fsec_date_parse(optarg, &r.at) != FSEC_OK)
+				return cli_usage_error(self, "--at must be YYYY-MM-DDTHH:MM:SSZ, not '%s'",
+						       optarg);
+			break;
+		}
+	}
+	if (opt < 0)
+		return status;
+	if (optind + 1 != argc)
+		return cli_usage_error(self, "expected exactly one device ID");
+	if (r.version == NULL || r.security_counter < 0)
+		return cli_usage_error(self, "--version and --security-counter are required");
+	r.id = argv[optind];
+	if ((status = open_fleet(&c, &f)) != 0)
+		return status;
+	rc = fsec_device_report(fsec_fleet_get_registry(f), &r);
+	status = rc == FSEC_OK ? 0 : cli_fail(r.id, rc);
+	fsec_fleet_free(f);
+	return status;
+}
+
 const struct cli_cmd cli_device_cmds[] = {
 	{"device", "issue", device_issue, "issue a device certificate from a CSR or a new key",
 	 "ID (--csr FILE | --keygen --key-out FILE [--key-algo p256|p384|ed25519])\n"
@@ -362,5 +411,12 @@ const struct cli_cmd cli_device_cmds[] = {
 	 "Marks the device revoked, revokes its certificates and regenerates the CRL.\n"
 	 "REASON: unspecified (default), keyCompromise, affiliationChanged, superseded,\n"
 	 "cessationOfOperation, privilegeWithdrawn.\n"},
+	{"device", "report", device_report, "record a device's status report (tests, demos)",
+	 "ID --version V --security-counter N [--update success|failure] [--at TIME]\n"
+	 "       [--home DIR]\n\n"
+	 "Records what a device reports at check-in, as the fleet service does for\n"
+	 "POST /v1/status: its firmware version and security counter and, with\n"
+	 "--update, the outcome of its last update. TIME is YYYY-MM-DDTHH:MM:SSZ\n"
+	 "(default now); an older report never moves 'last seen' back.\n"},
 	{NULL, NULL, NULL, NULL, NULL},
 };

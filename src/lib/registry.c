@@ -285,3 +285,51 @@ FSEC_API enum fsec_err fsec_registry_publish_get(struct fsec_registry *reg, cons
 {
 	return reg->ops->publish_get(reg->be, model, rec, bundle);
 }
+
+FSEC_API enum fsec_err fsec_registry_product_get(struct fsec_registry *reg, const char *model,
+						 struct fsec_product_rec *out)
+{
+	return reg->ops->product_get(reg->be, model, out);
+}
+
+FSEC_API enum fsec_err fsec_registry_product_put(struct fsec_registry *reg,
+						 const struct fsec_product_rec *rec)
+{
+	if (rec->model[0] == '\0')
+		return fsec_seterr(FSEC_ERR_INVAL, "a product needs a model name");
+	return reg->ops->product_put(reg->be, rec);
+}
+
+FSEC_API enum fsec_err fsec_registry_product_list(struct fsec_registry *reg, fsec_product_cb cb,
+						  void *ctx)
+{
+	return reg->ops->product_list(reg->be, cb, ctx);
+}
+
+FSEC_API enum fsec_err fsec_registry_devstate_get(struct fsec_registry *reg, const char *id,
+						  struct fsec_devstate_rec *out)
+{
+	enum fsec_err rc = fsec_devid_check(id);
+
+	return rc != FSEC_OK ? rc : reg->ops->devstate_get(reg->be, id, out);
+}
+
+FSEC_API enum fsec_err fsec_registry_devstate_put(struct fsec_registry *reg,
+						  const struct fsec_devstate_rec *rec)
+{
+	enum fsec_err rc = fsec_devid_check(rec->device_id);
+
+	return rc != FSEC_OK ? rc : reg->ops->devstate_put(reg->be, rec);
+}
+
+FSEC_API enum fsec_err fsec_registry_devstate_list(struct fsec_registry *reg,
+						   fsec_devstate_cb cb, void *ctx)
+{
+	return reg->ops->devstate_list(reg->be, cb, ctx);
+}
+
+FSEC_API enum fsec_err fsec_registry_device_state_list(struct fsec_registry *reg,
+						       fsec_device_state_cb cb, void *ctx)
+{
+	return reg->ops->device_state_list(reg->be, cb, ctx);
+}

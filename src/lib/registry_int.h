@@ -45,9 +45,16 @@ struct fsec_registry_ops {
 	enum fsec_err (*pending_approve)(void *be, const char *id, const char *by, int64_t at);
 	enum fsec_err (*pending_list)(void *be, fsec_enroll_pending_cb cb, void *ctx);
 	enum fsec_err (*publish_put)(void *be, const struct fsec_published_rec *rec,
-	                             const char *bundle);
+				     const char *bundle);
 	enum fsec_err (*publish_get)(void *be, const char *model, struct fsec_published_rec *rec,
-	                             char **bundle);
+				     char **bundle);
+	enum fsec_err (*product_get)(void *be, const char *model, struct fsec_product_rec *out);
+	enum fsec_err (*product_put)(void *be, const struct fsec_product_rec *rec);
+	enum fsec_err (*product_list)(void *be, fsec_product_cb cb, void *ctx);
+	enum fsec_err (*devstate_get)(void *be, const char *id, struct fsec_devstate_rec *out);
+	enum fsec_err (*devstate_put)(void *be, const struct fsec_devstate_rec *rec);
+	enum fsec_err (*devstate_list)(void *be, fsec_devstate_cb cb, void *ctx);
+	enum fsec_err (*device_state_list)(void *be, fsec_device_state_cb cb, void *ctx);
 };
 
 extern const struct fsec_registry_ops fsec_registry_sqlite_ops;

@@ -84,8 +84,26 @@ static const char schema_v4_pending[] =
 	" spki_sha256 TEXT NOT NULL, model TEXT NOT NULL, requested_at INTEGER NOT NULL,"
 	" approved_at INTEGER, approved_by TEXT) STRICT;";
 
+/* Audit facts (issue 7): products with their support end, disclosure contact
+ * and current release, and each device's last reported state. A device's
+ * state is a separate table so that status reports, the most frequent
+ * write, touch neither the device row nor the append-only event log. */
+static const char schema_v5_audit[] =
+	"CREATE TABLE products("
+	" model TEXT PRIMARY KEY, manufacturer TEXT NOT NULL DEFAULT '',"
+	" support_until INTEGER NOT NULL DEFAULT 0, security_contact TEXT NOT NULL DEFAULT '',"
+	" release_version TEXT NOT NULL DEFAULT '', release_counter INTEGER NOT NULL DEFAULT -1,"
+	" release_at INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL) STRICT;"
+	"CREATE TABLE device_state("
+	" device_id TEXT PRIMARY KEY REFERENCES devices(id) DEFERRABLE INITIALLY DEFERRED,"
+	" first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
+	" fw_version TEXT NOT NULL DEFAULT '', security_counter INTEGER NOT NULL DEFAULT 0,"
+	" update_outcome TEXT NOT NULL DEFAULT ''"
+	"  CHECK(update_outcome IN ('','success','failure')),"
+	" update_at INTEGER NOT NULL DEFAULT 0, update_ok_at INTEGER NOT NULL DEFAULT 0) STRICT;";
+
 static const char *const migrations[] = {schema_v1, schema_v2_enroll, schema_v3_published,
-					 schema_v4_pending};
+					 schema_v4_pending, schema_v5_audit};
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 enum stmt_id {
@@ -111,6 +129,13 @@ enum stmt_id {
 	ST_PENDING_LIST,
 	ST_PUBLISH_PUT,
 	ST_PUBLISH_GET,
+	ST_PRODUCT_GET,
+	ST_PRODUCT_PUT,
+	ST_PRODUCT_LIST,
+	ST_STATE_GET,
+	ST_STATE_PUT,
+	ST_STATE_LIST,
+	ST_DEVICE_STATE_LIST,
 	/* Certificate listings, one statement per combination of filters
 	 * (CERT_BY_* bits): a generic "?1 IS NULL OR col = ?1" cannot use an
 	 * index, and a full scan for every issue would make issuance O(N^2). */
@@ -131,6 +156,13 @@ enum stmt_id {
 #define CERT_COLS                                                                           \
 	"serial, device_id, fingerprint, spki_sha256, not_before, not_after, issued_at, "      \
 	"revoked_at IS NOT NULL, ifnull(revoked_at,0), ifnull(reason,0)"
+
+#define PRODUCT_COLS                                                                        \
+	"model, manufacturer, support_until, security_contact, release_version, "             \
+	"release_counter, release_at, updated_at"
+#define STATE_COLS                                                                          \
+	"device_id, first_seen, last_seen, fw_version, security_counter, update_outcome, "     \
+	"update_at, update_ok_at"
 
 static const char *const stmt_sql[ST_CERT_LIST] = {
 	[ST_DEVICE_GET] = "SELECT " DEVICE_COLS " FROM devices WHERE id = ?1",
@@ -156,6 +188,22 @@ static const char *const stmt_sql[ST_CERT_LIST] = {
 			  " WHERE ?1 IS NULL OR device_id = ?1 ORDER BY seq",
 	[ST_COUNTER_NEXT] = "INSERT INTO meta(name, value) VALUES (?1, 1)"
 			    " ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value",
+	[ST_PRODUCT_GET] = "SELECT " PRODUCT_COLS " FROM products WHERE model = ?1",
+	[ST_PRODUCT_PUT] = "INSERT OR REPLACE INTO products(" PRODUCT_COLS ")"
+			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[ST_PRODUCT_LIST] = "SELECT " PRODUCT_COLS " FROM products ORDER BY model",
+	[ST_STATE_GET] = "SELECT " STATE_COLS " FROM device_state WHERE device_id = ?1",
+	[ST_STATE_PUT] = "INSERT OR REPLACE INTO device_state(" STATE_COLS ")"
+			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[ST_STATE_LIST] = "SELECT " STATE_COLS " FROM device_state ORDER BY device_id",
+	/* Columns 0-10 are a device (read_device), 11-18 its state; the
+	 * state's device_id is NULL when the device never reported. */
+	[ST_DEVICE_STATE_LIST] = "SELECT " DEVICE_COLS ", s.device_id, ifnull(s.first_seen,0),"
+				 " ifnull(s.last_seen,0), ifnull(s.fw_version,''),"
+				 " ifnull(s.security_counter,0), ifnull(s.update_outcome,''),"
+				 " ifnull(s.update_at,0), ifnull(s.update_ok_at,0)"
+				 " FROM devices LEFT JOIN device_state s ON s.device_id = devices.id"
+				 " ORDER BY devices.id",
 	[ST_ENROLL_CA_ADD] = "INSERT INTO enroll_cas(fingerprint, subject, pem, added_at)"
 			     " VALUES (?1, ?2, ?3, ?4) ON CONFLICT(fingerprint) DO NOTHING",
 	[ST_ENROLL_CA_LIST] = "SELECT fingerprint, subject, added_at, pem FROM enroll_cas"
@@ -715,6 +763,186 @@ static enum fsec_err be_counter_next(void *p, const char *name, uint64_t *out)
 	return rc;
 }
 
+static void read_product(sqlite3_stmt *s, struct fsec_product_rec *p)
+{
+	memset(p, 0, sizeof(*p));
+	text(s, 0, p->model, sizeof(p->model));
+	text(s, 1, p->manufacturer, sizeof(p->manufacturer));
+	p->support_until = sqlite3_column_int64(s, 2);
+	text(s, 3, p->security_contact, sizeof(p->security_contact));
+	text(s, 4, p->release_version, sizeof(p->release_version));
+	p->release_counter = sqlite3_column_int64(s, 5);
+	p->release_at = sqlite3_column_int64(s, 6);
+	p->updated_at = sqlite3_column_int64(s, 7);
+}
+
+/* A state row whose columns start at c. */
+static void read_state_at(sqlite3_stmt *s, int c, struct fsec_devstate_rec *d)
+{
+	int64_t ctr;
+
+	memset(d, 0, sizeof(*d));
+	text(s, c, d->device_id, sizeof(d->device_id));
+	d->first_seen = sqlite3_column_int64(s, c + 1);
+	d->last_seen = sqlite3_column_int64(s, c + 2);
+	text(s, c + 3, d->fw_version, sizeof(d->fw_version));
+	ctr = sqlite3_column_int64(s, c + 4);
+	/* Stored values came through devstate_put, but a registry file is
+	 * still input: clamp rather than wrap. */
+	d->security_counter = ctr < 0 ? 0 : ctr > UINT32_MAX ? UINT32_MAX : (uint32_t)ctr;
+	text(s, c + 5, d->update_outcome, sizeof(d->update_outcome));
+	d->update_at = sqlite3_column_int64(s, c + 6);
+	d->update_ok_at = sqlite3_column_int64(s, c + 7);
+}
+
+static void read_state(sqlite3_stmt *s, struct fsec_devstate_rec *d)
+{
+	read_state_at(s, 0, d);
+}
+
+/* Get one row by key into out with reader; NOTFOUND names what. */
+static enum fsec_err get_one(struct sqlite_be *be, int id, const char *key, const char *what,
+			     void (*reader)(sqlite3_stmt *, void *), void *out)
+{
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+	int r;
+
+	if ((rc = stmt(be, id, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW) {
+		reader(s, out);
+		rc = FSEC_OK;
+	} else if (r == SQLITE_DONE) {
+		rc = fsec_seterr(FSEC_ERR_NOTFOUND, "no %s for '%.80s' in the registry", what, key);
+	} else {
+		rc = db_err(be, r, what);
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+static void read_product_v(sqlite3_stmt *s, void *out) { read_product(s, out); }
+static void read_state_v(sqlite3_stmt *s, void *out) { read_state(s, out); }
+
+static enum fsec_err be_product_get(void *p, const char *model, struct fsec_product_rec *out)
+{
+	return get_one(p, ST_PRODUCT_GET, model, "product", read_product_v, out);
+}
+
+static enum fsec_err be_product_put(void *p, const struct fsec_product_rec *r)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = stmt(be, ST_PRODUCT_PUT, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, r->model, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, r->manufacturer, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, r->support_until);
+	sqlite3_bind_text(s, 4, r->security_contact, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, r->release_version, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, r->release_counter);
+	sqlite3_bind_int64(s, 7, r->release_at);
+	sqlite3_bind_int64(s, 8, r->updated_at);
+	return run(be, s, "writing a product");
+}
+
+static int visit_product(sqlite3_stmt *s, void *arg)
+{
+	struct visit_ctx *v = arg;
+	struct fsec_product_rec r;
+
+	read_product(s, &r);
+	return ((fsec_product_cb)v->cb)(&r, v->ctx);
+}
+
+static enum fsec_err be_product_list(void *p, fsec_product_cb cb, void *ctx)
+{
+	struct sqlite_be *be = p;
+	struct visit_ctx v = {(void *)cb, ctx};
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = stmt(be, ST_PRODUCT_LIST, &s)) != FSEC_OK)
+		return rc;
+	return each_row(be, s, "listing products", visit_product, &v);
+}
+
+static enum fsec_err be_devstate_get(void *p, const char *id, struct fsec_devstate_rec *out)
+{
+	return get_one(p, ST_STATE_GET, id, "reported state", read_state_v, out);
+}
+
+static enum fsec_err be_devstate_put(void *p, const struct fsec_devstate_rec *r)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = stmt(be, ST_STATE_PUT, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, r->device_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, r->first_seen);
+	sqlite3_bind_int64(s, 3, r->last_seen);
+	sqlite3_bind_text(s, 4, r->fw_version, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, r->security_counter);
+	sqlite3_bind_text(s, 6, r->update_outcome, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 7, r->update_at);
+	sqlite3_bind_int64(s, 8, r->update_ok_at);
+	return run(be, s, "writing a device's state");
+}
+
+static int visit_state(sqlite3_stmt *s, void *arg)
+{
+	struct visit_ctx *v = arg;
+	struct fsec_devstate_rec r;
+
+	read_state(s, &r);
+	return ((fsec_devstate_cb)v->cb)(&r, v->ctx);
+}
+
+static enum fsec_err be_devstate_list(void *p, fsec_devstate_cb cb, void *ctx)
+{
+	struct sqlite_be *be = p;
+	struct visit_ctx v = {(void *)cb, ctx};
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = stmt(be, ST_STATE_LIST, &s)) != FSEC_OK)
+		return rc;
+	return each_row(be, s, "listing device states", visit_state, &v);
+}
+
+static int visit_device_state(sqlite3_stmt *s, void *arg)
+{
+	struct visit_ctx *v = arg;
+	struct fsec_device_rec d;
+	struct fsec_devstate_rec st;
+	bool reported = sqlite3_column_type(s, 11) != SQLITE_NULL;
+
+	read_device(s, &d);
+	if (reported)
+		read_state_at(s, 11, &st);
+	return ((fsec_device_state_cb)v->cb)(&d, reported ? &st : NULL, v->ctx);
+}
+
+static enum fsec_err be_device_state_list(void *p, fsec_device_state_cb cb, void *ctx)
+{
+	struct sqlite_be *be = p;
+	struct visit_ctx v = {(void *)cb, ctx};
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = stmt(be, ST_DEVICE_STATE_LIST, &s)) != FSEC_OK)
+		return rc;
+	return each_row(be, s, "listing devices with their state", visit_device_state, &v);
+}
+
 static enum fsec_err be_enroll_ca_add(void *p, const struct fsec_enroll_ca_rec *rec,
 				      const char *pem)
 {
@@ -1015,6 +1243,13 @@ const struct fsec_registry_ops fsec_registry_sqlite_ops = {
 	.event_add = be_event_add,
 	.event_list = be_event_list,
 	.counter_next = be_counter_next,
+	.product_get = be_product_get,
+	.product_put = be_product_put,
+	.product_list = be_product_list,
+	.devstate_get = be_devstate_get,
+	.devstate_put = be_devstate_put,
+	.devstate_list = be_devstate_list,
+	.device_state_list = be_device_state_list,
 	.enroll_ca_add = be_enroll_ca_add,
 	.enroll_ca_list = be_enroll_ca_list,
 	.enroll_allow_add = be_enroll_allow_add,

@@ -1,0 +1,1040 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Firmware audit: checks on the files of a root filesystem. The walker
+ * (directory or tar) hands each regular file to fsec_audit_fw_file() and each
+ * symlink to fsec_audit_fw_link(); those decide by path what to look for.
+ * Content checks are memmem() passes for rare needles over the whole file
+ * (private keys) and line passes over configuration files only, which keeps
+ * the scan near memory bandwidth on binaries.
+ */
+#include <crypt.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/crypto.h>
+
+#include "audit_int.h"
+#include "err_int.h"
+
+#define LINE_MAX_EVAL 1024      /* longer lines are judged on their first bytes */
+#define FINDINGS_PER_FILE 32    /* a hostile file cannot flood the report */
+#define HASHED_ACCOUNTS_MAX 32  /* crypt(3) calls per file are bounded too */
+#define DIR_DEPTH_MAX 64
+#define KEYS_MAX 65536
+#define KEY_BODY_MAX (64u * 1024u) /* an RSA-16384 PEM is about 13 KiB */
+
+/* Vendor defaults and the Mirai botnet's dictionary (2016 source release). */
+const char *const fsec_audit_default_passwords[] = {
+	"admin", "root", "1234", "password", "default", "12345", "123456", "54321", "1111",
+	"1111111", "666666", "888888", "00000000", "xc3511", "vizxv", "xmhdipc", "juantech",
+	"support", "user", "pass", "admin1234", "smcadmin", "klv123", "klv1234", "service",
+	"supervisor", "guest", "ubnt", "Zte521", "hi3518", "jvbzd", "anko", "zlxx.",
+	"7ujMko0vizxv", "7ujMko0admin", "system", "ikwb", "dreambox", "realtek", "meinsm", "tech",
+	"toor", "changeme", "12345678", "raspberry", "admin123", "",  NULL};
+const char *const fsec_audit_default_users[] = {
+	"admin", "root", "user", "support", "guest", "ubnt", "service", "supervisor", "tech",
+	"administrator", "Administrator", "admin1", NULL};
+
+/* ---- key digests for --across ---- */
+
+struct key_seen {
+	unsigned char digest[32];
+	unsigned image;
+	char path[160];
+};
+
+struct key_list {
+	struct key_seen *v;
+	size_t n, cap;
+	unsigned image;
+};
+
+static enum fsec_err remember_key(struct fw_state *st, const unsigned char digest[32],
+				  const char *path)
+{
+	struct key_list *kl = st->keys;
+	struct key_seen *k;
+
+	if (kl == NULL)
+		return FSEC_OK;
+	if (kl->n == kl->cap) {
+		size_t ncap = kl->cap == 0 ? 16 : kl->cap * 2;
+		struct key_seen *v;
+
+		if (ncap > KEYS_MAX)
+			return FSEC_OK; /* a bound, not an error: the per-image findings stand */
+		v = realloc(kl->v, ncap * sizeof(*v));
+		if (v == NULL)
+			return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		kl->v = v;
+		kl->cap = ncap;
+	}
+	k = &kl->v[kl->n++];
+	memcpy(k->digest, digest, 32);
+	k->image = kl->image;
+	snprintf(k->path, sizeof(k->path), "%s%s%s", st->image != NULL ? st->image : "",
+		 st->image != NULL ? ":" : "", path);
+	return FSEC_OK;
+}
+
+/* ---- helpers ---- */
+
+/* Subject for a finding: "IMAGE:path" in multi-image audits. */
+static const char *subj(const struct fw_state *st, const char *path, char *buf, size_t cap)
+{
+	if (st->image == NULL)
+		return path;
+	snprintf(buf, cap, "%s:%s", st->image, path);
+	return buf;
+}
+
+struct file_ctx {
+	struct fsec_audit *a;
+	struct fw_state *st;
+	const char *path;
+	char subject[FSEC_AUDIT_SUBJECT_MAX + 1];
+	unsigned findings;
+};
+
+static enum fsec_err add(struct file_ctx *fc, const char *check, unsigned line,
+			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* One finding about the current file; past FINDINGS_PER_FILE they stop. */
+static enum fsec_err add(struct file_ctx *fc, const char *check, unsigned line,
+			 const char *fmt, ...)
+{
+	char ev[FSEC_AUDIT_EVIDENCE_MAX + 1];
+	va_list ap;
+
+	if (fc->findings >= FINDINGS_PER_FILE)
+		return FSEC_OK;
+	fc->findings++;
+	va_start(ap, fmt);
+	vsnprintf(ev, sizeof(ev), fmt, ap);
+	va_end(ap);
+	return fsec_audit_add(fc->a, check, fc->subject, line, "%s", ev);
+}
+
+static bool has_prefix(const char *s, const char *p)
+{
+	return strncmp(s, p, strlen(p)) == 0;
+}
+
+static bool has_suffix(const char *s, const char *p)
+{
+	size_t n = strlen(s), m = strlen(p);
+
+	return n >= m && strcmp(s + n - m, p) == 0;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *b = strrchr(path, '/');
+
+	return b != NULL ? b + 1 : path;
+}
+
+static bool in_list(const char *s, const char *const *list)
+{
+	for (; *list != NULL; list++)
+		if (strcmp(s, *list) == 0)
+			return true;
+	return false;
+}
+
+/* Copy one line (without its newline, at most LINE_MAX_EVAL bytes) into
+ * out; returns the offset after the line. */
+static size_t next_line(const unsigned char *buf, size_t len, size_t off, char *out,
+			size_t cap)
+{
+	const unsigned char *nl = memchr(buf + off, '\n', len - off);
+	size_t end = nl != NULL ? (size_t)(nl - buf) : len;
+	size_t n = end - off;
+
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(out, buf + off, n);
+	out[n] = '\0';
+	/* A NUL inside the line would hide the rest from string functions. */
+	for (size_t i = 0; i < n; i++)
+		if (out[i] == '\0' || out[i] == '\r')
+			out[i] = ' ';
+	return nl != NULL ? end + 1 : len;
+}
+
+static bool is_comment(const char *line)
+{
+	line += strspn(line, " \t");
+	return line[0] == '#' || line[0] == ';' || (line[0] == '/' && line[1] == '/');
+}
+
+/* Split a line into tokens at whitespace and shell/inittab punctuation, and
+ * give each token's base name (after the last '/'). At most max tokens. */
+static size_t tokens(char *line, char **tok, size_t max)
+{
+	size_t n = 0;
+
+	for (char *p = line; *p != '\0' && n < max;) {
+		p += strspn(p, " \t:;\"'=()&|<>,`");
+		if (*p == '\0')
+			break;
+		tok[n] = p;
+		p += strcspn(p, " \t:;\"'=()&|<>,`");
+		if (*p != '\0')
+			*p++ = '\0';
+		if (strrchr(tok[n], '/') != NULL && strrchr(tok[n], '/')[1] != '\0')
+			tok[n] = strrchr(tok[n], '/') + 1;
+		n++;
+	}
+	return n;
+}
+
+/* ---- credentials ---- */
+
+/* crypt(3) is only asked about settings whose cost is bounded: an image
+ * can name a hash with a billion rounds, and the audit must finish. */
+static bool hash_cost_ok(const char *h)
+{
+	const char *r;
+
+	if (strlen(h) == 13 && strspn(h, "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") == 13)
+		return true; /* traditional DES */
+	if (has_prefix(h, "$1$"))
+		return true;
+	if (has_prefix(h, "$5$") || has_prefix(h, "$6$")) {
+		if ((r = strstr(h, "rounds=")) == NULL)
+			return true;
+		return strspn(r + 7, "0123456789") <= 5 && strtol(r + 7, NULL, 10) <= 20000;
+	}
+	if (has_prefix(h, "$2a$") || has_prefix(h, "$2b$") || has_prefix(h, "$2y$"))
+		return isdigit((unsigned char)h[4]) && isdigit((unsigned char)h[5]) &&
+		       (h[4] - '0') * 10 + (h[5] - '0') <= 10;
+	/* yescrypt at the distribution default cost ("j9T") only. */
+	return has_prefix(h, "$y$j9T$");
+}
+
+/* If hash matches a default password, the password; else NULL. */
+static const char *default_password(struct crypt_data *cd, const char *hash)
+{
+	for (size_t i = 0; fsec_audit_default_passwords[i] != NULL; i++) {
+		const char *pw = fsec_audit_default_passwords[i];
+		const char *out;
+
+		if (pw[0] == '\0')
+			continue;
+		memset(cd, 0, sizeof(*cd));
+		out = crypt_rn(pw, hash, cd, sizeof(*cd));
+		if (out != NULL && out[0] != '*' && strlen(out) == strlen(hash) &&
+		    CRYPTO_memcmp(out, hash, strlen(hash)) == 0)
+			return pw;
+	}
+	return NULL;
+}
+
+/* /etc/passwd and /etc/shadow: name:password:... per line. In passwd "x"
+ * defers to shadow; "*" and "!" lock an account (a "!" before a hash too). */
+static enum fsec_err check_accounts(struct file_ctx *fc, const unsigned char *buf, size_t len)
+{
+	struct crypt_data *cd = NULL;
+	enum fsec_err rc = FSEC_OK;
+	char line[LINE_MAX_EVAL + 1], ev[160];
+	unsigned lineno = 0, hashed = 0;
+	bool shadow = has_suffix(fc->path, "shadow");
+
+	for (size_t off = 0; off < len && rc == FSEC_OK;) {
+		char *name, *pw, *colon;
+
+		off = next_line(buf, len, off, line, sizeof(line));
+		lineno++;
+		if (line[0] == '\0' || line[0] == '#' || (colon = strchr(line, ':')) == NULL)
+			continue;
+		*colon = '\0';
+		name = line;
+		pw = colon + 1;
+		if ((colon = strchr(pw, ':')) == NULL)
+			continue;
+		*colon = '\0';
+		if (pw[0] == '\0') {
+			snprintf(ev, sizeof(ev), "account '%.40s' has an empty password field", name);
+			rc = add(fc, "FW-CRED-EMPTY", lineno, "%s", ev);
+			continue;
+		}
+		if (pw[0] == '*' || pw[0] == '!' || (!shadow && strcmp(pw, "x") == 0))
+			continue;
+		if (hashed >= HASHED_ACCOUNTS_MAX || !hash_cost_ok(pw))
+			continue;
+		hashed++;
+		if (cd == NULL && (cd = calloc(1, sizeof(*cd))) == NULL) {
+			rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+			break;
+		}
+		const char *def = default_password(cd, pw);
+
+		if (def != NULL) {
+			snprintf(ev, sizeof(ev), "account '%.40s' has the default password '%s'", name,
+				 def);
+			rc = add(fc, "FW-CRED-DEFAULT", lineno, "%s", ev);
+		}
+	}
+	if (cd != NULL)
+		OPENSSL_cleanse(cd, sizeof(*cd));
+	free(cd);
+	return rc;
+}
+
+/* busybox httpd.conf "/path:user:password" lines with a default password
+ * stored in the clear (or an empty one). */
+static enum fsec_err check_httpd_conf(struct file_ctx *fc, const unsigned char *buf, size_t len)
+{
+	char line[LINE_MAX_EVAL + 1], ev[160];
+	unsigned lineno = 0;
+	enum fsec_err rc = FSEC_OK;
+
+	for (size_t off = 0; off < len && rc == FSEC_OK;) {
+		char *user, *pw;
+
+		off = next_line(buf, len, off, line, sizeof(line));
+		lineno++;
+		if (line[0] != '/' || (user = strchr(line, ':')) == NULL ||
+		    (pw = strchr(user + 1, ':')) == NULL)
+			continue;
+		*pw++ = '\0';
+		user++;
+		if (has_prefix(pw, "$"))
+			continue; /* hashed: not judged here */
+		if (in_list(pw, fsec_audit_default_passwords)) {
+			snprintf(ev, sizeof(ev), "HTTP user '%.40s' has the default password '%.20s'",
+				 user, pw);
+			rc = add(fc, "FW-CRED-DEFAULT", lineno, "%s", ev);
+		}
+	}
+	return rc;
+}
+
+/* ---- private keys ---- */
+
+static enum fsec_err check_private_keys(struct file_ctx *fc, const unsigned char *buf,
+					size_t len, bool ssh_host)
+{
+	static const char needle[] = "PRIVATE KEY-----";
+	const unsigned char *p = buf, *end = buf + len;
+	enum fsec_err rc = FSEC_OK;
+
+	while (rc == FSEC_OK && (size_t)(end - p) >= sizeof(needle) - 1) {
+		const unsigned char *hit = memmem(p, (size_t)(end - p), needle, sizeof(needle) - 1);
+		const unsigned char *begin, *body, *stop;
+		unsigned char digest[32];
+		char label[40], ev[200];
+		unsigned lineno = 1;
+		EVP_MD_CTX *md;
+		size_t llen;
+
+		if (hit == NULL)
+			break;
+		p = hit + sizeof(needle) - 1;
+		/* "-----BEGIN " must sit within a label's length before the hit;
+		 * the "-----END ...PRIVATE KEY-----" line also matches and is
+		 * skipped here because it has no BEGIN. */
+		begin = hit - (hit - buf < 32 ? hit - buf : 32);
+		begin = memmem(begin, (size_t)(hit - begin), "-----BEGIN ", 11);
+		if (begin == NULL)
+			continue;
+		llen = (size_t)(hit - (begin + 11)) + 11;
+		snprintf(label, sizeof(label), "%.*s", (int)(llen < 39 ? llen : 39),
+			 (const char *)begin + 11);
+		for (const unsigned char *q = buf; q < begin; q++)
+			lineno += *q == '\n';
+		/* The key's identity is its base64 body without whitespace or
+		 * PEM headers: the same key copied into two images matches. */
+		body = p;
+		stop = memmem(body, (size_t)(end - body), "-----END ", 9);
+		if (stop == NULL)
+			stop = end;
+		/* Real keys are a few KiB; a block without an end must not make
+		 * the digest walk the rest of a 16 MiB file byte by byte. */
+		if ((size_t)(stop - body) > KEY_BODY_MAX)
+			stop = body + KEY_BODY_MAX;
+		if ((md = EVP_MD_CTX_new()) == NULL || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+			EVP_MD_CTX_free(md);
+			return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "SHA-256");
+		}
+		for (const unsigned char *q = body; q < stop;) {
+			const unsigned char *nl = memchr(q, '\n', (size_t)(stop - q));
+			const unsigned char *le = nl != NULL ? nl : stop;
+
+			if (memchr(q, ':', (size_t)(le - q)) == NULL) /* Proc-Type: etc. */
+				for (const unsigned char *c = q; c < le; c++)
+					if (!isspace(*c))
+						EVP_DigestUpdate(md, c, 1);
+			q = nl != NULL ? nl + 1 : stop;
+		}
+		EVP_DigestFinal_ex(md, digest, NULL);
+		EVP_MD_CTX_free(md);
+		snprintf(ev, sizeof(ev), "%s block (SHA-256 of body %02x%02x%02x%02x...)", label,
+			 digest[0], digest[1], digest[2], digest[3]);
+		rc = add(fc, ssh_host ? "FW-KEY-SSH-HOST" : "FW-KEY-PRIVATE", lineno, "%s", ev);
+		if (rc == FSEC_OK)
+			rc = remember_key(fc->st, digest, fc->path);
+		p = stop;
+	}
+	return rc;
+}
+
+/* A binary key file (dropbear's format): its whole content is its identity. */
+static enum fsec_err binary_key(struct file_ctx *fc, const unsigned char *buf, size_t len)
+{
+	unsigned char digest[32];
+	enum fsec_err rc;
+
+	if (!EVP_Digest(buf, len, digest, NULL, EVP_sha256(), NULL))
+		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "SHA-256");
+	rc = add(fc, "FW-KEY-SSH-HOST", 0, "%s", "dropbear host key file in the image");
+	return rc == FSEC_OK ? remember_key(fc->st, digest, fc->path) : rc;
+}
+
+/* ---- services and consoles ---- */
+
+static const char *const telnet_daemons[] = {"telnetd", "utelnetd", "in.telnetd", NULL};
+static const char *const ftp_daemons[] = {"ftpd", "vsftpd", "proftpd", "pure-ftpd", "tftpd",
+					  "in.tftpd", "atftpd", "in.ftpd", "bftpd", "udpsvd", NULL};
+static const char *const http_daemons[] = {"httpd", "uhttpd", "lighttpd", "boa", "goahead",
+					   "mini_httpd", "thttpd", "webs", NULL};
+static const char *const shells[] = {"sh", "-sh", "ash", "-ash", "bash", "-bash", "-/bin/sh",
+				     NULL};
+
+static bool serial_tty(const char *t)
+{
+	static const char *const prefixes[] = {"ttyS", "ttyAMA", "ttymxc", "ttyO", "ttyHS",
+					       "ttyUSB", "ttyPS", "ttyMSM", "ttySAC", "ttyLP",
+					       NULL};
+
+	for (size_t i = 0; prefixes[i] != NULL; i++)
+		if (has_prefix(t, prefixes[i]))
+			return true;
+	return false;
+}
+
+/* Files whose lines start services: inittab, init scripts, inetd, unit
+ * files an administrator enabled, and defaults read by init scripts. */
+static bool is_startup_file(const char *path)
+{
+	return strcmp(path, "etc/inittab") == 0 || has_prefix(path, "etc/init.d/") ||
+	       has_prefix(path, "etc/rc.d/") || has_prefix(path, "etc/rc") ||
+	       strcmp(path, "etc/inetd.conf") == 0 || has_prefix(path, "etc/xinetd.d/") ||
+	       has_prefix(path, "etc/systemd/system/") || has_prefix(path, "etc/default/") ||
+	       has_prefix(path, "etc/sv/") || has_prefix(path, "etc/runit/");
+}
+
+static enum fsec_err check_dropbear(struct file_ctx *fc, unsigned lineno, char **tok,
+				    size_t ntok, size_t at)
+{
+	bool s = false, w = false;
+	enum fsec_err rc = FSEC_OK;
+
+	for (size_t i = at + 1; i < ntok; i++) {
+		if (tok[i][0] == '$')
+			return FSEC_OK; /* options from a variable: judged where it is set */
+		if (tok[i][0] == '-' && tok[i][1] != '-') {
+			s |= strchr(tok[i], 's') != NULL;
+			w |= strchr(tok[i], 'w') != NULL || strchr(tok[i], 'g') != NULL;
+		}
+	}
+	if (!s)
+		rc = add(fc, "FW-SSH-PASSWORD", lineno, "%s", "dropbear started without -s");
+	if (rc == FSEC_OK && !w)
+		rc = add(fc, "FW-SSH-ROOT", lineno, "%s", "dropbear started without -w or -g");
+	return rc;
+}
+
+static enum fsec_err check_startup(struct file_ctx *fc, const unsigned char *buf, size_t len)
+{
+	char line[LINE_MAX_EVAL + 1], copy[LINE_MAX_EVAL + 1], *tok[64];
+	bool inittab = strcmp(fc->path, "etc/inittab") == 0;
+	bool xinetd = has_prefix(fc->path, "etc/xinetd.d/");
+	bool xinetd_disabled = false;
+	enum fsec_err rc = FSEC_OK;
+	unsigned lineno = 0;
+
+	if (xinetd) {
+		/* An xinetd service runs unless "disable = yes". */
+		for (size_t off = 0; off < len;) {
+			off = next_line(buf, len, off, line, sizeof(line));
+			size_t n = tokens(line, tok, 64);
+
+			if (n >= 2 && strcmp(tok[0], "disable") == 0 && strcmp(tok[1], "yes") == 0)
+				xinetd_disabled = true;
+		}
+		if (xinetd_disabled)
+			return FSEC_OK;
+	}
+	for (size_t off = 0; off < len && rc == FSEC_OK;) {
+		size_t n;
+		bool getty = false, tty = false, shell = false, respawn = false;
+
+		off = next_line(buf, len, off, line, sizeof(line));
+		lineno++;
+		if (is_comment(line))
+			continue;
+		memcpy(copy, line, sizeof(copy));
+		n = tokens(copy, tok, 64);
+		for (size_t i = 0; i < n && rc == FSEC_OK; i++) {
+			const char *t = tok[i];
+
+			if (in_list(t, telnet_daemons) || (xinetd && strcmp(t, "telnet") == 0))
+				rc = add(fc, "FW-SVC-TELNET", lineno, "started here: %.200s", line);
+			else if (in_list(t, ftp_daemons) ||
+				 (xinetd && (strcmp(t, "ftp") == 0 || strcmp(t, "tftp") == 0)))
+				rc = add(fc, "FW-SVC-FTP", lineno, "started here: %.200s", line);
+			else if (in_list(t, http_daemons))
+				rc = add(fc, "FW-SVC-HTTP", lineno, "started here: %.200s", line);
+			else if (strcmp(t, "dropbear") == 0 && i + 1 < n)
+				rc = check_dropbear(fc, lineno, tok, n, i);
+			getty |= strstr(t, "getty") != NULL;
+			tty |= serial_tty(t) || strcmp(t, "console") == 0;
+			shell |= in_list(t, shells);
+			respawn |= strcmp(t, "respawn") == 0 || strcmp(t, "askfirst") == 0;
+		}
+		if (rc == FSEC_OK && getty && tty)
+			rc = add(fc, "FW-CONSOLE-GETTY", lineno, "login prompt on a serial line: %.200s",
+				 line);
+		else if (rc == FSEC_OK && inittab && respawn && shell && !getty)
+			rc = add(fc, "FW-CONSOLE-GETTY", lineno, "shell without login: %.200s", line);
+	}
+	return rc;
+}
+
+/* OpenSSH: the first value of a keyword wins. PermitRootLogin defaults to
+ * prohibit-password, PasswordAuthentication to yes. */
+static enum fsec_err check_sshd_config(struct file_ctx *fc, const unsigned char *buf, size_t len)
+{
+	char line[LINE_MAX_EVAL + 1], *tok[4];
+	unsigned lineno = 0, root_line = 0, pw_line = 0;
+	int root = -1, pw = -1, empty = -1;
+	enum fsec_err rc = FSEC_OK;
+
+	for (size_t off = 0; off < len;) {
+		size_t n;
+
+		off = next_line(buf, len, off, line, sizeof(line));
+		lineno++;
+		if (is_comment(line) || (n = tokens(line, tok, 4)) < 2)
+			continue;
+		if (strcasecmp(tok[0], "Match") == 0)
+			break; /* what follows applies to some connections only */
+		if (strcasecmp(tok[0], "PermitRootLogin") == 0 && root < 0) {
+			root = strcmp(tok[1], "yes") == 0;
+			root_line = lineno;
+		} else if (strcasecmp(tok[0], "PasswordAuthentication") == 0 && pw < 0) {
+			pw = strcmp(tok[1], "yes") == 0;
+			pw_line = lineno;
+		} else if (strcasecmp(tok[0], "PermitEmptyPasswords") == 0 && empty < 0) {
+			empty = strcmp(tok[1], "yes") == 0;
+		}
+	}
+	if (root == 1)
+		rc = add(fc, "FW-SSH-ROOT", root_line, "%s", "PermitRootLogin yes");
+	if (rc == FSEC_OK && pw != 0)
+		rc = add(fc, "FW-SSH-PASSWORD", pw_line, "%s",
+			 pw == 1 ? "PasswordAuthentication yes"
+				 : "PasswordAuthentication not set (OpenSSH default: yes)");
+	if (rc == FSEC_OK && empty == 1)
+		rc = add(fc, "FW-CRED-EMPTY", 0, "%s", "PermitEmptyPasswords yes");
+	return rc;
+}
+
+/* ---- kernel command line ---- */
+
+static bool is_boot_config(const char *path)
+{
+	const char *b = base_name(path);
+
+	return has_prefix(path, "boot/") || strcmp(b, "cmdline.txt") == 0 ||
+	       strcmp(b, "uEnv.txt") == 0 || strcmp(b, "extlinux.conf") == 0 ||
+	       strcmp(b, "grub.cfg") == 0 || strcmp(path, "etc/default/grub") == 0 ||
+	       strcmp(b, "boot.cmd") == 0;
+}
+
+static enum fsec_err check_kernel_console(struct file_ctx *fc, const unsigned char *buf,
+					  size_t len)
+{
+	const unsigned char *p = buf, *end = buf + len;
+
+	while ((size_t)(end - p) >= 12) {
+		const unsigned char *hit = memmem(p, (size_t)(end - p), "console=tty", 11);
+		char tty[24];
+		unsigned lineno = 1;
+		size_t n;
+
+		if (hit == NULL)
+			break;
+		p = hit + 11;
+		/* The buffer is not NUL-terminated (a tar member, a mapped
+		 * file): count the device name within its end. */
+		for (n = 0; hit + 8 + n < end && n < 20 && isalnum(hit[8 + n]); n++)
+			;
+		snprintf(tty, sizeof(tty), "%.*s", (int)(n < 20 ? n : 20), (const char *)hit + 8);
+		if (!serial_tty(tty))
+			continue;
+		for (const unsigned char *q = buf; q < hit; q++)
+			lineno += *q == '\n';
+		return add(fc, "FW-CONSOLE-KERNEL", lineno, "console=%s on the kernel command line",
+			   tty);
+	}
+	return FSEC_OK;
+}
+
+/* ---- cleartext and verification ---- */
+
+static bool is_config_file(const char *path, const unsigned char *buf, size_t len)
+{
+	static const char *const exts[] = {".conf", ".cfg", ".ini", ".json", ".yaml", ".yml",
+					   ".toml", ".env", ".sh", ".service", ".properties",
+					   ".xml", NULL};
+	size_t probe = len < 1024 ? len : 1024;
+
+	/* A NUL in the first kilobyte means a binary: its strings are not
+	 * configuration anyone set. */
+	if (memchr(buf, '\0', probe) != NULL)
+		return false;
+	if (has_prefix(path, "etc/") || (len >= 2 && buf[0] == '#' && buf[1] == '!'))
+		return true;
+	for (size_t i = 0; exts[i] != NULL; i++)
+		if (has_suffix(path, exts[i]))
+			return true;
+	return false;
+}
+
+/* Documentation and namespace URLs are identifiers, not endpoints. */
+static bool benign_url(const char *host)
+{
+	static const char *const hosts[] = {"localhost", "127.", "[::1]", "www.w3.org",
+					    "www.gnu.org", "www.apache.org", "purl.org",
+					    "schemas.", "xmlns.", "www.openssl.org", NULL};
+
+	for (size_t i = 0; hosts[i] != NULL; i++)
+		if (has_prefix(host, hosts[i]))
+			return true;
+	return false;
+}
+
+static bool disables_verify(const char *line)
+{
+	char low[LINE_MAX_EVAL + 1];
+	size_t n = strlen(line);
+	const char *p;
+
+	for (size_t i = 0; i <= n; i++)
+		low[i] = (char)tolower((unsigned char)line[i]);
+	if (strstr(low, "--insecure") != NULL || strstr(low, "--no-check-certificate") != NULL)
+		return true;
+	if ((p = strstr(low, "insecure")) != NULL) {
+		p += strcspn(p, " \t=:");
+		p += strspn(p, " \t=:\"'");
+		if (has_prefix(p, "true") || has_prefix(p, "1") || has_prefix(p, "yes"))
+			return true;
+	}
+	for (p = low; (p = strstr(p, "verify")) != NULL;) {
+		p += 6;
+		p += strspn(p, "_-abcdefghijklmnopqrstuvwxyz"); /* verify_peer, verifyhost */
+		if (*p != '=' && *p != ':' && *p != ' ' && *p != '\t')
+			continue;
+		p += strspn(p, " \t=:\"'");
+		if (has_prefix(p, "0") || has_prefix(p, "false") || has_prefix(p, "no") ||
+		    has_prefix(p, "none") || has_prefix(p, "off"))
+			return true;
+	}
+	return false;
+}
+
+static bool port_token(const char *line, const char *port)
+{
+	size_t pl = strlen(port);
+
+	for (const char *p = line; (p = strstr(p, port)) != NULL; p += pl) {
+		char before = p == line ? ' ' : p[-1];
+		char after = p[pl];
+
+		if ((before == ':' || before == ' ' || before == '=' || before == '\t' ||
+		     before == '"') &&
+		    !isdigit((unsigned char)after) && !isalpha((unsigned char)after) && after != '.')
+			return true;
+	}
+	return false;
+}
+
+static enum fsec_err check_cleartext(struct file_ctx *fc, const unsigned char *buf, size_t len)
+{
+	static const char *const schemes[] = {"mqtt://", "http://", "ws://", "coap://", "ftp://",
+					      NULL};
+	char line[LINE_MAX_EVAL + 1];
+	enum fsec_err rc = FSEC_OK;
+	unsigned lineno = 0;
+
+	/* Most configuration files mention none of these: one pass for each
+	 * rare needle decides whether the line pass is needed at all. */
+	if (memmem(buf, len, "://", 3) == NULL && memmem(buf, len, "1883", 4) == NULL &&
+	    memmem(buf, len, "5683", 4) == NULL && memmem(buf, len, "nsecure", 7) == NULL &&
+	    memmem(buf, len, "erify", 5) == NULL && memmem(buf, len, "check-cert", 10) == NULL)
+		return FSEC_OK;
+	for (size_t off = 0; off < len && rc == FSEC_OK;) {
+		const char *hit = NULL;
+
+		off = next_line(buf, len, off, line, sizeof(line));
+		lineno++;
+		if (is_comment(line))
+			continue;
+		for (size_t i = 0; schemes[i] != NULL && hit == NULL; i++) {
+			const char *p = strcasestr(line, schemes[i]);
+
+			if (p != NULL && !benign_url(p + strlen(schemes[i])))
+				hit = p;
+		}
+		if (hit != NULL) {
+			char url[128];
+
+			snprintf(url, sizeof(url), "%.*s", (int)strcspn(hit, " \t\"'<>"), hit);
+			rc = add(fc, "FW-CLEARTEXT-URL", lineno, "%s", url);
+		} else if (port_token(line, "1883") || port_token(line, "5683")) {
+			rc = add(fc, "FW-CLEARTEXT-PORT", lineno, "%.200s", line);
+		}
+		if (rc == FSEC_OK && disables_verify(line))
+			rc = add(fc, "FW-TLS-NOVERIFY", lineno, "%.200s", line);
+	}
+	return rc;
+}
+
+/* ---- update clients ---- */
+
+static bool is_update_client(const char *path)
+{
+	static const char *const names[] = {"fleetsec-agent", "rauc", "swupdate", "mender",
+					    "mender-update", "mender-client", "aktualizr",
+					    "rauc-hawkbit-updater", "sysupgrade", "fwupd",
+					    "swupdate-client", "hawkbit-client", "ota-agent", NULL};
+	const char *b = base_name(path);
+
+	return (has_prefix(path, "bin/") || has_prefix(path, "sbin/") ||
+		has_prefix(path, "usr/bin/") || has_prefix(path, "usr/sbin/") ||
+		has_prefix(path, "usr/local/bin/") || has_prefix(path, "usr/local/sbin/")) &&
+	       in_list(b, names);
+}
+
+/* ---- entry points ---- */
+
+enum fsec_err fsec_audit_fw_file(struct fsec_audit *a, struct fw_state *st, const char *path,
+				 const unsigned char *buf, size_t len)
+{
+	struct file_ctx fc = {.a = a, .st = st, .path = path};
+	const char *b = base_name(path);
+	bool ssh_host;
+	enum fsec_err rc;
+
+	if (st->image != NULL)
+		snprintf(fc.subject, sizeof(fc.subject), "%s:%s", st->image, path);
+	else
+		snprintf(fc.subject, sizeof(fc.subject), "%s", path);
+	fsec_audit_add_bytes(a, len);
+	if (is_update_client(path))
+		st->update_client = true;
+	ssh_host = (has_prefix(path, "etc/ssh/ssh_host_") && has_suffix(path, "_key")) ||
+		   (has_prefix(path, "etc/dropbear/") && has_suffix(path, "host_key"));
+	if (has_prefix(path, "etc/dropbear/") && has_suffix(path, "host_key") && len > 0 &&
+	    memmem(buf, len, "-----BEGIN ", 11) == NULL)
+		rc = binary_key(&fc, buf, len);
+	else
+		rc = check_private_keys(&fc, buf, len, ssh_host);
+	if (rc != FSEC_OK)
+		return rc;
+	if (strcmp(path, "etc/passwd") == 0 || strcmp(path, "etc/shadow") == 0)
+		return check_accounts(&fc, buf, len);
+	if (strcmp(b, "httpd.conf") == 0 && (rc = check_httpd_conf(&fc, buf, len)) != FSEC_OK)
+		return rc;
+	if ((strcmp(path, "etc/ssh/sshd_config") == 0 ||
+	     (has_prefix(path, "etc/ssh/sshd_config.d/") && has_suffix(path, ".conf"))) &&
+	    (rc = check_sshd_config(&fc, buf, len)) != FSEC_OK)
+		return rc;
+	if (is_boot_config(path) && (rc = check_kernel_console(&fc, buf, len)) != FSEC_OK)
+		return rc;
+	if (!is_config_file(path, buf, len))
+		return FSEC_OK;
+	if (is_startup_file(path) && (rc = check_startup(&fc, buf, len)) != FSEC_OK)
+		return rc;
+	return check_cleartext(&fc, buf, len);
+}
+
+enum fsec_err fsec_audit_fw_link(struct fsec_audit *a, struct fw_state *st, const char *path,
+				 const char *target)
+{
+	char sbuf[FSEC_AUDIT_SUBJECT_MAX + 1];
+	const char *b = base_name(path), *s = subj(st, path, sbuf, sizeof(sbuf));
+	const char *tb = base_name(target);
+
+	if (is_update_client(path))
+		st->update_client = true;
+	/* A unit linked into a .wants directory is enabled. */
+	if (has_prefix(path, "etc/systemd/system/") && strstr(path, ".wants/") != NULL) {
+		if (has_prefix(b, "telnet"))
+			return fsec_audit_add(a, "FW-SVC-TELNET", s, 0, "enabled unit %.80s", b);
+		if (strstr(b, "ftp") != NULL)
+			return fsec_audit_add(a, "FW-SVC-FTP", s, 0, "enabled unit %.80s", b);
+		if (strstr(b, "getty@") != NULL && serial_tty(strchr(b, '@') + 1))
+			return fsec_audit_add(a, "FW-CONSOLE-GETTY", s, 0, "enabled unit %.80s", b);
+		if (strstr(b, "httpd") != NULL || has_prefix(b, "lighttpd") || has_prefix(b, "boa"))
+			return fsec_audit_add(a, "FW-SVC-HTTP", s, 0, "enabled unit %.80s", b);
+		return FSEC_OK;
+	}
+	if (strcmp(tb, "busybox") == 0 &&
+	    (in_list(b, telnet_daemons) || in_list(b, ftp_daemons) || in_list(b, http_daemons)))
+		return fsec_audit_add(a, "FW-SVC-APPLET", s, 0, "%.40s -> %.120s", b, target);
+	return FSEC_OK;
+}
+
+/* ---- the directory walker ---- */
+
+struct walk {
+	struct fsec_audit *a;
+	struct fw_state *st;
+	uint64_t file_max;
+	unsigned char *buf;
+	size_t cap;
+	size_t files;
+};
+
+static enum fsec_err skipped(struct walk *w, const char *path, const char *why)
+{
+	char sbuf[FSEC_AUDIT_SUBJECT_MAX + 1];
+
+	return fsec_audit_add(w->a, "FW-SKIPPED", subj(w->st, path, sbuf, sizeof(sbuf)), 0, "%s",
+			      why);
+}
+
+static enum fsec_err scan_file(struct walk *w, int dfd, const char *name, const char *path)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	enum fsec_err rc = FSEC_OK;
+	struct stat sb;
+	size_t got = 0;
+
+	if (fd < 0)
+		return skipped(w, path, "cannot be opened");
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return FSEC_OK; /* replaced by something else since the listing */
+	}
+	if ((uint64_t)sb.st_size > w->file_max) {
+		close(fd);
+		return skipped(w, path, "larger than the file size limit");
+	}
+	if ((size_t)sb.st_size + 1 > w->cap) {
+		size_t ncap = (size_t)sb.st_size + 1 < 65536 ? 65536 : (size_t)sb.st_size + 1;
+		unsigned char *nb = realloc(w->buf, ncap);
+
+		if (nb == NULL) {
+			close(fd);
+			return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		}
+		w->buf = nb;
+		w->cap = ncap;
+	}
+	/* The size is a hint: a file that grows while read is cut at it. */
+	while (got < (size_t)sb.st_size) {
+		ssize_t r = read(fd, w->buf + got, (size_t)sb.st_size - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	rc = fsec_audit_fw_file(w->a, w->st, path, w->buf, got);
+	return rc;
+}
+
+static enum fsec_err walk_dir(struct walk *w, int dfd, char *path, size_t plen, size_t pcap,
+			      int depth)
+{
+	enum fsec_err rc = FSEC_OK;
+	struct dirent *de;
+	DIR *d;
+
+	if (depth > DIR_DEPTH_MAX) {
+		close(dfd);
+		return skipped(w, path, "directory nested too deep");
+	}
+	if ((d = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return skipped(w, path, "directory cannot be read");
+	}
+	while (rc == FSEC_OK && (de = readdir(d)) != NULL) {
+		size_t nlen = strlen(de->d_name);
+		struct stat sb;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (plen + nlen + 2 > pcap) {
+			rc = skipped(w, path, "path too long below here");
+			continue;
+		}
+		if (++w->files > FSEC_AUDIT_FW_MAX_FILES) {
+			rc = fsec_seterr(FSEC_ERR_TOO_LARGE, "more than %u files in the image",
+					 FSEC_AUDIT_FW_MAX_FILES);
+			break;
+		}
+		snprintf(path + plen, pcap - plen, "%s%s", plen > 0 ? "/" : "", de->d_name);
+		if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
+			rc = skipped(w, path, "cannot be examined");
+		} else if (S_ISLNK(sb.st_mode)) {
+			char target[512];
+			ssize_t n = readlinkat(dirfd(d), de->d_name, target, sizeof(target) - 1);
+
+			if (n >= 0) {
+				target[n] = '\0';
+				rc = fsec_audit_fw_link(w->a, w->st, path, target);
+			}
+		} else if (S_ISDIR(sb.st_mode)) {
+			int sub = openat(dirfd(d), de->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub < 0)
+				rc = skipped(w, path, "directory cannot be opened");
+			else
+				rc = walk_dir(w, sub, path,
+					      plen + nlen + (plen > 0 ? 1 : 0), pcap, depth + 1);
+		} else if (S_ISREG(sb.st_mode)) {
+			rc = scan_file(w, dirfd(d), de->d_name, path);
+		}
+		path[plen] = '\0';
+	}
+	closedir(d);
+	return rc;
+}
+
+static enum fsec_err scan_tar(struct walk *w, int fd, const char *image)
+{
+	enum fsec_err rc;
+	struct stat sb;
+	void *map;
+
+	if (fstat(fd, &sb) != 0)
+		return fsec_seterr(FSEC_ERR_IO, "%s: %s", image, strerror(errno));
+	if (sb.st_size == 0)
+		return fsec_seterr(FSEC_ERR_PARSE, "%s: empty file, not a tar archive", image);
+	map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED)
+		return fsec_seterr(FSEC_ERR_IO, "%s: %s", image, strerror(errno));
+	rc = fsec_audit_fw_tar(w->a, w->st, map, (size_t)sb.st_size, w->file_max);
+	munmap(map, (size_t)sb.st_size);
+	if (rc == FSEC_ERR_PARSE)
+		return fsec_seterr(rc, "%s: %s", image, fsec_err_detail());
+	return rc;
+}
+
+static enum fsec_err scan_image(struct walk *w, const char *image)
+{
+	int fd = open(image, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	char path[4096] = "";
+	struct stat sb;
+	enum fsec_err rc;
+
+	if (fd < 0)
+		return fsec_seterr(FSEC_ERR_IO, "%s: %s", image, strerror(errno));
+	if (fstat(fd, &sb) != 0) {
+		close(fd);
+		return fsec_seterr(FSEC_ERR_IO, "%s: %s", image, strerror(errno));
+	}
+	if (S_ISDIR(sb.st_mode))
+		return walk_dir(w, fd, path, 0, sizeof(path), 0);
+	if (!S_ISREG(sb.st_mode)) {
+		close(fd);
+		return fsec_seterr(FSEC_ERR_IO, "%s: neither a directory nor a tar file", image);
+	}
+	rc = scan_tar(w, fd, image);
+	close(fd);
+	return rc;
+}
+
+static int cmp_key(const void *pa, const void *pb)
+{
+	const struct key_seen *x = pa, *y = pb;
+	int c = memcmp(x->digest, y->digest, 32);
+
+	return c != 0 ? c : (x->image > y->image) - (x->image < y->image);
+}
+
+/* Keys found in more than one image: one finding per key, naming where. */
+static enum fsec_err report_shared(struct fsec_audit *a, struct key_list *kl)
+{
+	enum fsec_err rc = FSEC_OK;
+
+	if (kl->n > 1)
+		qsort(kl->v, kl->n, sizeof(kl->v[0]), cmp_key);
+	for (size_t i = 0; i < kl->n && rc == FSEC_OK;) {
+		size_t j = i + 1, images = 1;
+		char where[FSEC_AUDIT_EVIDENCE_MAX] = "";
+		size_t wl = 0;
+
+		while (j < kl->n && memcmp(kl->v[j].digest, kl->v[i].digest, 32) == 0) {
+			images += kl->v[j].image != kl->v[j - 1].image;
+			j++;
+		}
+		if (images > 1) {
+			for (size_t k = i + 1; k < j && wl + 2 < sizeof(where); k++) {
+				int n = snprintf(where + wl, sizeof(where) - wl, "%s%s",
+						 wl > 0 ? ", " : "", kl->v[k].path);
+
+				if (n < 0)
+					break;
+				wl += (size_t)n < sizeof(where) - wl ? (size_t)n : sizeof(where) - wl - 1;
+			}
+			rc = fsec_audit_add(a, "FW-KEY-SHARED", kl->v[i].path, 0,
+					    "same key in %zu images, also at %s", images, where);
+		}
+		i = j;
+	}
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_audit_firmware(const char *const *paths, size_t npaths,
+					   const struct fsec_audit_fw_opts *o,
+					   struct fsec_audit *a)
+{
+	struct key_list kl = {0};
+	struct walk w = {.a = a};
+	enum fsec_err rc = FSEC_ERR_INVAL;
+
+	fsec_clearerr();
+	w.file_max = o != NULL && o->file_max != 0 ? o->file_max : FSEC_AUDIT_FW_FILE_MAX_DEFAULT;
+	if (npaths == 0 || npaths > FSEC_AUDIT_FW_MAX_IMAGES)
+		return fsec_seterr(FSEC_ERR_TOO_LARGE, "give 1 to %d images",
+				   FSEC_AUDIT_FW_MAX_IMAGES);
+	for (size_t i = 0; i < npaths; i++) {
+		struct fw_state st = {.image = npaths > 1 ? paths[i] : NULL, .keys = &kl};
+
+		kl.image = (unsigned)i;
+		w.st = &st;
+		w.files = 0;
+		if ((rc = scan_image(&w, paths[i])) != FSEC_OK)
+			goto out;
+		if (!st.update_client &&
+		    (rc = fsec_audit_add(a, "FW-NO-UPDATE", npaths > 1 ? paths[i] : "/", 0, "%s",
+					 "no known update client (fleetsec-agent, rauc, swupdate, "
+					 "mender, ...) in bin/ or sbin/")) != FSEC_OK)
+			goto out;
+	}
+	rc = npaths > 1 ? report_shared(a, &kl) : FSEC_OK;
+out:
+	free(kl.v);
+	free(w.buf);
+	return rc;
+}
