@@ -30,6 +30,7 @@ struct fsec_agent_status {
 	uint32_t active_security_counter;
 	uint32_t counter;                 /* stored anti-rollback counter */
 	uint64_t last_sequence, last_delegation;
+	bool rolled_back;                 /* the last trial failed and the bootloader fell back */
 	bool downloading;                 /* a journal exists */
 	uint64_t download_done;           /* bytes verified and written so far */
 };
@@ -87,5 +88,14 @@ FSEC_API FSEC_WUR enum fsec_err fsec_agent_confirm(struct fsec_agent *a);
 /* Describe the device's update state. Errors: IO, PARSE. */
 FSEC_API FSEC_WUR enum fsec_err fsec_agent_status(struct fsec_agent *a,
 						  struct fsec_agent_status *out);
+
+/*
+ * Report to the server (POST SERVER/v1/status): the running version, the
+ * anti-rollback counter, the active slot and the update state: update if
+ * given ("confirmed" right after a confirm), else "installed" while a trial
+ * is pending and "rolled_back" after a failed one. Errors: NET (with the
+ * server's reason), VERIFY (no valid running image), IO.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_agent_report(struct fsec_agent *a, const char *update);
 
 #endif

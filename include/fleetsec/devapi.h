@@ -22,6 +22,35 @@
 FSEC_API FSEC_WUR enum fsec_err fsec_devapi_update(struct fsec_registry *reg, const char *id,
 						   struct fsec_reply *r);
 
+/* A device's report (POST /v1/status), as parsed. */
+#define FSEC_STATUS_MAX 4096
+struct fsec_device_status {
+	char version[32];          /* running firmware, MAJ.MIN.REV[+BUILD] */
+	uint32_t security_counter; /* the device's anti-rollback counter */
+	char slot;                 /* 'a', 'b' or 0 when not said */
+	char update[16];           /* "", downloading, installed, confirmed, rolled_back, failed */
+	char reason[128];          /* for failed: why, printable ASCII */
+};
+
+/*
+ * Parse a status body: a JSON object of at most FSEC_STATUS_MAX bytes with
+ * "version" and "security_counter", and optionally "slot" ("a"/"b"),
+ * "update" and "reason". Unknown members are refused, like every parser
+ * here. Errors: PARSE (naming the member), TOO_LARGE.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_device_status_parse(const unsigned char *buf, size_t len,
+							 struct fsec_device_status *out);
+
+/*
+ * POST /v1/status from device id: record the report in the registry (last
+ * seen, version, counter; "confirmed" counts as a successful update,
+ * "rolled_back" and "failed" as failures). 200 on success, 400 with the
+ * parser's reason otherwise. Errors: DB, BUSY, NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_devapi_status(struct fsec_registry *reg, const char *id,
+						   const unsigned char *body, size_t len,
+						   struct fsec_reply *r);
+
 /*
  * An HTTP Range header (RFC 9110 section 14.2) for a representation of size
  * bytes, one range only: "bytes=A-B", "bytes=A-" or "bytes=-N". On FSEC_OK

@@ -32,6 +32,7 @@ static const char usage_text[] =
 	"            two thirds of its lifetime have passed; --force: now\n"
 	"  daemon    renew when due and install updates every --interval seconds\n"
 	"            (default 3600, jittered), until SIGTERM\n"
+	"  report    tell the server what runs here and how the last update went\n"
 	"  check     fetch and verify the release manifest; say whether an update applies\n"
 	"  update    download the update into the inactive slot (resumable), verify it,\n"
 	"            and request a trial boot\n"
@@ -153,6 +154,8 @@ static int run_daemon(const struct fsec_agentcfg *cfg, unsigned long interval, b
 			fail("update", rc);
 		else
 			print_update(&c, started, json);
+		if (a != NULL && (rc = fsec_agent_report(a, NULL)) != FSEC_OK)
+			fail("report", rc);
 		fsec_agent_free(a);
 		if (!stopping)
 			nap(interval);
@@ -256,7 +259,8 @@ int main(int argc, char **argv)
 	cmd = argv[optind];
 	if (strcmp(cmd, "check") != 0 && strcmp(cmd, "update") != 0 &&
 	    strcmp(cmd, "confirm") != 0 && strcmp(cmd, "status") != 0 &&
-	    strcmp(cmd, "enroll") != 0 && strcmp(cmd, "renew") != 0 && strcmp(cmd, "daemon") != 0) {
+	    strcmp(cmd, "enroll") != 0 && strcmp(cmd, "renew") != 0 && strcmp(cmd, "daemon") != 0 &&
+	    strcmp(cmd, "report") != 0) {
 		fprintf(stderr, "fleetsec-agent: unknown command '%s' (see --help)\n", cmd);
 		return 2;
 	}
@@ -292,10 +296,18 @@ int main(int argc, char **argv)
 	} else if (strcmp(cmd, "confirm") == 0) {
 		if ((rc = fsec_agent_confirm(a)) != FSEC_OK)
 			goto failed;
+		/* Best effort: the device is confirmed whether or not the server
+		 * hears of it now; the daemon's next report tells it. */
+		if (fsec_agent_report(a, "confirmed") != FSEC_OK)
+			fprintf(stderr, "fleetsec-agent: report: %s\n", fsec_err_detail());
 		if (json)
 			puts("{\"confirmed\": true}");
 		else
 			puts("confirmed: the running slot is now permanent");
+	} else if (strcmp(cmd, "report") == 0) {
+		if ((rc = fsec_agent_report(a, NULL)) != FSEC_OK)
+			goto failed;
+		puts(json ? "{\"reported\": true}" : "reported to the server");
 	} else {
 		struct fsec_agent_status s;
 		char v[32];

@@ -22,6 +22,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include <jansson.h>
+
 #include "err_int.h"
 #include "fault_int.h"
 #include "fleetsec/agent.h"
@@ -872,6 +874,9 @@ FSEC_API enum fsec_err fsec_agent_status(struct fsec_agent *a, struct fsec_agent
 		return rc;
 	out->active_slot = bs.slot;
 	out->trial = bs.upgrade_available;
+	/* confirm clears the trial's tag; one left without a pending trial is
+	 * a trial the bootloader gave up on. */
+	out->rolled_back = bs.trial_tag[0] != '\0' && !bs.upgrade_available;
 	out->last_sequence = seen.sequence;
 	out->last_delegation = seen.delegation;
 	if (verify_slot(a, bs.slot, 0, &info) == FSEC_OK) {
@@ -885,4 +890,44 @@ FSEC_API enum fsec_err fsec_agent_status(struct fsec_agent *a, struct fsec_agent
 		out->download_done = j.chunks_done * j.chunk_size;
 	}
 	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_agent_report(struct fsec_agent *a, const char *update)
+{
+	struct fsec_agent_status st;
+	struct fsec_fw_version ver;
+	unsigned char *resp = NULL;
+	char v[32], url[FSEC_AGENTCFG_VALUE_MAX + 16], *body = NULL;
+	size_t rlen = 0;
+	bool have = false;
+	json_t *j = NULL;
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	if ((rc = fsec_agent_status(a, &st)) != FSEC_OK)
+		return rc;
+	if (st.active_valid)
+		ver = st.active_version;
+	else if ((rc = load_installed(a, &ver, &have)) != FSEC_OK)
+		return rc;
+	if (!st.active_valid && !have)
+		return fsec_seterr(FSEC_ERR_VERIFY, "no valid running image to report");
+	if (update == NULL)
+		update = st.trial ? "installed" : st.rolled_back ? "rolled_back" : NULL;
+	fsec_fw_version_str(&ver, v, sizeof(v));
+	if ((j = json_pack("{s:s, s:I, s:s#}", "version", v, "security_counter",
+			   (json_int_t)st.counter, "slot", &st.active_slot, (size_t)1)) == NULL ||
+	    (update != NULL && json_object_set_new(j, "update", json_string(update)) != 0) ||
+	    (body = json_dumps(j, JSON_COMPACT)) == NULL) {
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = bundle_url(a, "/v1/status", url, sizeof(url))) == FSEC_OK)
+		rc = fsec_fetch_post(a->fetch, url, "application/json", body, strlen(body), 4096,
+				     &resp, &rlen);
+out:
+	free(resp);
+	free(body);
+	json_decref(j);
+	return rc;
 }

@@ -3,7 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "err_int.h"
+#include "fleetsec/fwimage.h"
+#include "fleetsec/product.h"
 #include "fleetsec/devapi.h"
 #include "fleetsec/release.h"
 #include "reply_int.h"
@@ -45,6 +49,140 @@ FSEC_API enum fsec_err fsec_devapi_update(struct fsec_registry *reg, const char 
 out:
 	free(bundle);
 	return rc;
+}
+
+static bool printable(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s < 0x20 || *s > 0x7e)
+			return false;
+	return true;
+}
+
+/* A string member no longer than cap - 1; absent leaves out unchanged. */
+static enum fsec_err str_member(json_t *o, const char *name, bool required, char *out,
+				size_t cap)
+{
+	json_t *v = json_object_get(o, name);
+
+	if (v == NULL)
+		return required ? fsec_seterr(FSEC_ERR_PARSE, "status.%s: missing", name) : FSEC_OK;
+	if (!json_is_string(v) || json_string_length(v) >= cap ||
+	    strlen(json_string_value(v)) != json_string_length(v) ||
+	    !printable(json_string_value(v)))
+		return fsec_seterr(FSEC_ERR_PARSE, "status.%s: a string of printable ASCII, at most "
+						   "%zu characters",
+				   name, cap - 1);
+	memcpy(out, json_string_value(v), json_string_length(v) + 1);
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_device_status_parse(const unsigned char *buf, size_t len,
+						struct fsec_device_status *out)
+{
+	static const char *const known[] = {"version", "security_counter", "slot", "update",
+					    "reason"};
+	static const char *const updates[] = {"downloading", "installed", "confirmed",
+					      "rolled_back", "failed"};
+	struct fsec_device_status st;
+	struct fsec_fw_version v;
+	json_error_t jerr;
+	json_t *j = NULL, *val;
+	const char *key;
+	char slot[2] = "";
+	enum fsec_err rc = FSEC_ERR_PARSE;
+	bool ok = false;
+
+	memset(&st, 0, sizeof(st));
+	if (len > FSEC_STATUS_MAX)
+		return fsec_seterr(FSEC_ERR_TOO_LARGE, "status over %d bytes", FSEC_STATUS_MAX);
+	/* Duplicate keys are refused: two "version" members, one for each
+	 * reader, is how parser differentials start. */
+	j = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES,
+		       &jerr);
+	if (!json_is_object(j)) {
+		fsec_seterr(rc, "status: not a JSON object");
+		goto out;
+	}
+	json_object_foreach(j, key, val) {
+		bool found = false;
+
+		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			found = found || strcmp(key, known[i]) == 0;
+		if (!found) {
+			fsec_seterr(rc, "status: unknown member '%.32s'", printable(key) ? key : "?");
+			goto out;
+		}
+	}
+	if ((rc = str_member(j, "version", true, st.version, sizeof(st.version))) != FSEC_OK ||
+	    (rc = str_member(j, "slot", false, slot, sizeof(slot))) != FSEC_OK ||
+	    (rc = str_member(j, "update", false, st.update, sizeof(st.update))) != FSEC_OK ||
+	    (rc = str_member(j, "reason", false, st.reason, sizeof(st.reason))) != FSEC_OK)
+		goto out;
+	rc = FSEC_ERR_PARSE;
+	if (fsec_fw_version_parse(st.version, &v) != FSEC_OK) {
+		fsec_seterr(rc, "status.version: not MAJOR.MINOR.REVISION[+BUILD]");
+		goto out;
+	}
+	val = json_object_get(j, "security_counter");
+	if (!json_is_integer(val) || json_integer_value(val) < 0 ||
+	    json_integer_value(val) > (json_int_t)UINT32_MAX) {
+		fsec_seterr(rc, "status.security_counter: an integer from 0 to %u", UINT32_MAX);
+		goto out;
+	}
+	st.security_counter = (uint32_t)json_integer_value(val);
+	if (slot[0] != '\0' && slot[0] != 'a' && slot[0] != 'b') {
+		fsec_seterr(rc, "status.slot: \"a\" or \"b\"");
+		goto out;
+	}
+	st.slot = slot[0];
+	for (size_t i = 0; i < sizeof(updates) / sizeof(updates[0]); i++)
+		ok = ok || strcmp(st.update, updates[i]) == 0;
+	if (st.update[0] != '\0' && !ok) {
+		fsec_seterr(rc, "status.update: one of downloading, installed, confirmed, "
+				"rolled_back, failed");
+		goto out;
+	}
+	*out = st;
+	rc = FSEC_OK;
+out:
+	json_decref(j);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_devapi_status(struct fsec_registry *reg, const char *id,
+					  const unsigned char *body, size_t len,
+					  struct fsec_reply *r)
+{
+	struct fsec_device_status st;
+	struct fsec_device_report rep = {.id = id};
+	enum fsec_err rc;
+
+	memset(r, 0, sizeof(*r));
+	if ((rc = fsec_device_status_parse(body, len, &st)) != FSEC_OK) {
+		fsec_reply_error(r, rc == FSEC_ERR_TOO_LARGE ? 413 : 400, "%s", fsec_err_detail());
+		return FSEC_OK;
+	}
+	rep.version = st.version;
+	rep.security_counter = st.security_counter;
+	if (strcmp(st.update, "confirmed") == 0)
+		rep.update_outcome = "success";
+	else if (strcmp(st.update, "rolled_back") == 0 || strcmp(st.update, "failed") == 0)
+		rep.update_outcome = "failure";
+	if ((rc = fsec_device_report(reg, &rep)) == FSEC_ERR_INVAL) {
+		fsec_reply_error(r, 400, "%s", fsec_err_detail());
+		return FSEC_OK;
+	}
+	if (rc != FSEC_OK)
+		return rc;
+	if ((r->body = strdup("{\"recorded\": true}\n")) == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	r->len = strlen(r->body);
+	r->status = 200;
+	r->content_type = "application/json";
+	snprintf(r->reason, sizeof(r->reason), "reported %s%s%s", st.version,
+		 st.update[0] != '\0' ? " " : "", st.update);
+	return FSEC_OK;
 }
 
 /* A decimal byte position: digits only, no sign, no overflow. */

@@ -23,7 +23,8 @@ static const char *const ep_names[FSEC_EP_COUNT] = {
 	[FSEC_EP_CACERTS] = "cacerts",       [FSEC_EP_CRL] = "crl",
 	[FSEC_EP_SIMPLEENROLL] = "simpleenroll", [FSEC_EP_SIMPLEREENROLL] = "simplereenroll",
 	[FSEC_EP_CSRATTRS] = "csrattrs",     [FSEC_EP_UPDATE] = "update",
-	[FSEC_EP_FIRMWARE] = "firmware",     [FSEC_EP_OTHER] = "other",
+	[FSEC_EP_FIRMWARE] = "firmware",     [FSEC_EP_STATUS] = "status",
+	[FSEC_EP_OTHER] = "other",
 };
 
 struct fsec_metrics {

@@ -96,6 +96,7 @@ static enum fsec_endpoint endpoint_of(const char *path)
 		{"/.well-known/est/simplereenroll", FSEC_EP_SIMPLEREENROLL},
 		{"/.well-known/est/csrattrs", FSEC_EP_CSRATTRS},
 		{"/v1/update", FSEC_EP_UPDATE},
+		{"/v1/status", FSEC_EP_STATUS},
 	};
 
 	if (path == NULL)
@@ -132,7 +133,8 @@ static void usage(FILE *fp)
 	      "certificate; POST /.well-known/est/simpleenroll needs a bootstrap certificate\n"
 	      "from an allowed manufacturer CA (fleetsec enroll allow); simplereenroll and\n"
 	      "csrattrs need a certificate. The device API needs the device's current\n"
-	      "operational certificate: GET /v1/update (the release published for its\n"
+	      "operational certificate: POST /v1/status (what it runs, update outcomes),\n"
+	      "GET /v1/update (the release published for its\n"
 	      "model, or 204) and GET /v1/firmware/SHA256 (the image, with Range).\n"
 	      "SIGTERM or SIGINT stops accepting connections and lets requests in flight\n"
 	      "finish (up to 10 s); a second signal stops at once.\n",
@@ -405,6 +407,14 @@ static void handle(struct evhttp_request *req, void *arg)
 	} else if (peer.kind != FSEC_EST_PEER_DEVICE) {
 		/* A bootstrap credential is for enrolling, nothing else. */
 		reply_status(req, &peer, 403, "the device API needs an operational certificate");
+	} else if (strcmp(path, "/v1/status") == 0 && cmd == EVHTTP_REQ_POST) {
+		struct evbuffer *in = evhttp_request_get_input_buffer(req);
+		size_t len = evbuffer_get_length(in);
+
+		if ((rc = fsec_devapi_status(fsec_fleet_get_registry(s->fleet), peer.id,
+					     evbuffer_pullup(in, (ev_ssize_t)len), len, &r)) ==
+		    FSEC_OK)
+			send_reply(req, &peer, &r);
 	} else if (strcmp(path, "/v1/update") == 0 && cmd == EVHTTP_REQ_GET) {
 		if ((rc = fsec_devapi_update(fsec_fleet_get_registry(s->fleet), peer.id, &r)) ==
 		    FSEC_OK)

@@ -136,6 +136,28 @@ grep -q '"version": "2.0.0+0"' out && grep -q '"counter": 2' out || fail "status
 grep -q "GET /v1/firmware/$SHA peer=SN-7 -> 206" daemon.log || fail "no ranged download in the log"
 ok
 
+# The confirm reported itself (POST /v1/status): the registry knows what
+# SN-7 runs and that its update succeeded.
+[ "$(registry_count "SELECT fw_version || ' ' || security_counter || ' ' || update_outcome
+	FROM device_state WHERE device_id = 'SN-7'")" = "2.0.0+0 2 success" ] ||
+	fail "status not recorded: $(registry_count "SELECT * FROM device_state")"
+expect 0 A report
+status_post() { # status_post BODY: the HTTP status of a report with that body
+	curl_dev -o out -w '%{http_code}' -H 'Content-Type: application/json' --data-binary "$1" \
+		"$URL/v1/status"
+}
+[ "$(status_post '{"version":"2.0.0","security_counter":2,"update":"rolled_back"}')" = 200 ] ||
+	fail "a valid report was refused: $(cat out)"
+[ "$(registry_count "SELECT update_outcome FROM device_state WHERE device_id = 'SN-7'")" = failure ] ||
+	fail "a rollback was not recorded as a failure"
+for bad in 'not json' '{"version":"2.0.0"}' '{"version":"two","security_counter":1}' \
+	'{"version":"2.0.0","security_counter":-1}' '{"version":"2.0.0","security_counter":1,"x":1}' \
+	'{"version":"2.0.0","security_counter":1,"update":"exploded"}' \
+	'{"version":"2.0.0","version":"3.0.0","security_counter":1}'; do
+	[ "$(status_post "$bad")" = 400 ] || fail "report '$bad' was not refused: $(cat out)"
+	ok
+done
+
 # The daemon: a round at once, then every interval; SIGTERM ends it cleanly.
 "$AGENT" -c agent.conf daemon --interval 1 >daemon.out 2>daemon.err &
 dpid=$!
