@@ -17,6 +17,7 @@ PACKAGES=(
 	libcmocka-dev                               # unit tests
 	jq                                          # tests read the imgtool vectors manifest
 	clang libclang-rt-14-dev                    # libFuzzer targets
+	nftables iproute2 python3                    # network isolation: nft checks and loads rulesets; namespace tests and their probes
 )
 
 missing=()

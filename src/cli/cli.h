@@ -89,4 +89,5 @@ extern const struct cli_cmd cli_ca_cmds[];
 extern const struct cli_cmd cli_device_cmds[];
 extern const struct cli_cmd cli_fw_cmds[];
 extern const struct cli_cmd cli_release_cmds[];
+extern const struct cli_cmd cli_net_cmds[];
 #endif

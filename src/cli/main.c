@@ -5,7 +5,7 @@
 #include "cli.h"
 
 static const struct cli_cmd *const areas[] = {cli_ca_cmds, cli_device_cmds, cli_fw_cmds,
-						       cli_release_cmds};
+						       cli_release_cmds, cli_net_cmds};
 
 #define FOR_EACH_CMD(c)                                                                  \
 	for (size_t a_ = 0; a_ < sizeof(areas) / sizeof(areas[0]); a_++)               \

@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Real TCP/UDP endpoints for the namespace tests.
+
+serve PORT...           answer on every address: TCP sends "ok PORT\n" to
+                        each connection, UDP answers each datagram likewise
+probe tcp|udp DST PORT [SRC]
+                        exit 0 if the answer came back within 1.5 s (so the
+                        request went through and the reply passed), else 1
+"""
+import select
+import socket
+import sys
+
+
+def serve(ports):
+    socks = {}
+    for p in ports:
+        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            s = socket.socket(socket.AF_INET, kind)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("0.0.0.0", p))
+            if kind == socket.SOCK_STREAM:
+                s.listen(64)
+            socks[s] = (kind, p)
+    print("ready", flush=True)
+    while True:
+        ready, _, _ = select.select(list(socks), [], [])
+        for s in ready:
+            kind, p = socks[s]
+            msg = b"ok %d\n" % p
+            if kind == socket.SOCK_STREAM:
+                c, _ = s.accept()
+                try:
+                    c.sendall(msg)
+                finally:
+                    c.close()
+            else:
+                _, addr = s.recvfrom(2048)
+                s.sendto(msg, addr)
+
+
+def probe(kind, dst, port, src):
+    t = socket.SOCK_STREAM if kind == "tcp" else socket.SOCK_DGRAM
+    s = socket.socket(socket.AF_INET, t)
+    s.settimeout(1.5)
+    if src:
+        s.bind((src, 0))
+    try:
+        if kind == "tcp":
+            s.connect((dst, port))
+            data = s.recv(64)
+        else:
+            s.sendto(b"ping", (dst, port))
+            data, _ = s.recvfrom(64)
+    except OSError:
+        return 1
+    return 0 if data == b"ok %d\n" % port else 1
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "serve":
+        serve([int(p) for p in sys.argv[2:]])
+    else:
+        sys.exit(probe(sys.argv[2], sys.argv[3], int(sys.argv[4]),
+                       sys.argv[5] if len(sys.argv) > 5 else None))
