@@ -605,10 +605,9 @@ static enum fsec_err parse_policy(struct fsec_mud *m, const json_t *mud, const c
 
 	if (pol == NULL)
 		return FSEC_OK;
-	snprintf(p, sizeof(p), "$.%s.%s", KEY_MUD, key);
+	snprintf(p, sizeof(p), "$.%s.%s.access-lists.access-list", KEY_MUD, key);
 	al = json_is_object(pol) ? json_object_get(pol, "access-lists") : NULL;
 	list = json_is_object(al) ? json_object_get(al, "access-list") : NULL;
-	path_key(p, sizeof(p), p, "access-lists.access-list");
 	if (!json_is_array(list))
 		return bad(p, "expected an array");
 	for (size_t i = 0; i < json_array_size(list); i++) {
@@ -687,8 +686,7 @@ static enum fsec_err parse_header(struct fsec_mud *m, const json_t *mud)
 		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 			if (strcmp(k, known[i]) == 0)
 				break;
-		snprintf(p, sizeof(p), "$.%s", KEY_MUD);
-		path_key(p, sizeof(p), p, k);
+		path_key(p, sizeof(p), "$." KEY_MUD, k);
 		if (i == sizeof(known) / sizeof(known[0]) &&
 		    (rc = warn(m, p, "unknown MUD field ignored")) != FSEC_OK)
 			return rc;

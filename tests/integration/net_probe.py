@@ -5,9 +5,11 @@
 serve PORT...           answer on every address: TCP sends "ok PORT\n" to
                         each connection, UDP answers each datagram likewise
 probe tcp|udp DST PORT [SRC]
-                        exit 0 if the answer came back within 1.5 s (so the
-                        request went through and the reply passed), else 1
+                        exit 0 if the answer came back within $PROBE_TIMEOUT
+                        seconds (default 2; so the request went through and
+                        the reply passed), else 1
 """
+import os
 import select
 import socket
 import sys
@@ -43,7 +45,7 @@ def serve(ports):
 def probe(kind, dst, port, src):
     t = socket.SOCK_STREAM if kind == "tcp" else socket.SOCK_DGRAM
     s = socket.socket(socket.AF_INET, t)
-    s.settimeout(1.5)
+    s.settimeout(float(os.environ.get("PROBE_TIMEOUT", "2")))
     if src:
         s.bind((src, 0))
     try:
