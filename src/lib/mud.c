@@ -236,7 +236,7 @@ static enum fsec_err parse_port(struct fsec_mud *m, const json_t *v, const char 
 
 static enum fsec_err parse_l3(struct fsec_mud *m, const json_t *v, int family, const char *path,
 			      struct fsec_mud_ace *a, const char **src, const char **dst,
-			      const char **srcdns, const char **dstdns)
+			      const char **srcdns, const char **dstdns, bool *skip)
 {
 	const char *k;
 	json_t *x;
@@ -263,7 +263,9 @@ static enum fsec_err parse_l3(struct fsec_mud *m, const json_t *v, int family, c
 		} else if (strcmp(k, KEY_DNS_DST) == 0) {
 			rc = get_str(x, p, FSEC_MUD_DNSNAME_MAX, dstdns);
 		} else {
-			rc = warn(m, p, "unsupported match; entry used without it");
+			/* Ignoring a narrowing match would widen the entry. */
+			*skip = true;
+			rc = warn(m, p, "unsupported match; entry not used");
 		}
 		if (rc != FSEC_OK)
 			return rc;
@@ -302,7 +304,8 @@ static enum fsec_err parse_l4(struct fsec_mud *m, const json_t *v, int proto, co
 			if (proto != 6)
 				rc = warn(m, p, "direction-initiated outside tcp (accepted)");
 		} else {
-			rc = warn(m, p, "unsupported match; entry used without it");
+			*skip = true;
+			rc = warn(m, p, "unsupported match; entry not used");
 		}
 		if (rc != FSEC_OK)
 			return rc;
@@ -459,7 +462,7 @@ static enum fsec_err parse_ace(struct fsec_mud *m, const json_t *ace, const char
 			if (a.family != 0 && a.family != fam && acl_family != 0)
 				return bad(mp, "match family differs from the ACL type");
 			a.family = fam;
-			rc = parse_l3(m, x, fam, mp, &a, &src, &dst, &srcdns, &dstdns);
+			rc = parse_l3(m, x, fam, mp, &a, &src, &dst, &srcdns, &dstdns, &skip);
 		} else if (strcmp(k, "tcp") == 0 || strcmp(k, "udp") == 0) {
 			if (l4 != -1)
 				return bad(mp, "both tcp and udp in one entry");
@@ -524,7 +527,14 @@ static enum fsec_err parse_ace(struct fsec_mud *m, const json_t *ace, const char
 		if (net != NULL && dns != NULL)
 			return bad(p, "both an address and a DNS name for the peer");
 		if (net != NULL) {
-			if ((rc = parse_prefix(net, a.family, p, a.addr, sizeof(a.addr))) != FSEC_OK)
+			char np[FSEC_MUD_PATH_MAX], lp[FSEC_MUD_PATH_MAX];
+
+			path_key(lp, sizeof(lp), p, a.family == 4 ? "ipv4" : "ipv6");
+			path_key(np, sizeof(np), lp,
+				 dir == FSEC_MUD_FROM_DEVICE
+					 ? (a.family == 4 ? "destination-ipv4-network" : "destination-ipv6-network")
+					 : (a.family == 4 ? "source-ipv4-network" : "source-ipv6-network"));
+			if ((rc = parse_prefix(net, a.family, np, a.addr, sizeof(a.addr))) != FSEC_OK)
 				return rc;
 			a.peer = FSEC_MUD_PEER_ADDR;
 		} else if (dns != NULL) {

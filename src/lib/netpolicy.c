@@ -1396,6 +1396,35 @@ FSEC_API enum fsec_err fsec_netpolicy_prepare(struct fsec_netpolicy *p,
 	return FSEC_OK;
 }
 
+/* The names of a class's sets. The "i" variants have the interval flag,
+ * needed only for prefixes and port ranges; render and explain both call
+ * these so that explain names the set the kernel really consults. */
+static void ep_set_name(const struct klass *c, int fam, char *buf, size_t cap)
+{
+	bool interval = false;
+
+	for (size_t i = 0; i < c->neps; i++) {
+		const struct endpoint *x = &c->eps[i];
+
+		if (x->dns[0] == '\0' && x->pfx.family == fam)
+			interval |= x->pfx.len != (fam == 4 ? 32u : 128u) || x->ps.lo != x->ps.hi;
+	}
+	snprintf(buf, cap, "ep%d%s_%s", fam, interval ? "i" : "", c->name);
+}
+
+static void ps_set_name(const char *base, const struct klass *c, bool pairs, char *buf, size_t cap)
+{
+	bool interval = false;
+	size_t n = pairs ? c->npairs : c->nloc;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct portsel *ps = pairs ? &c->pairs[i].ps : &c->loc[i].ps;
+
+		interval |= ps->lo != ps->hi;
+	}
+	snprintf(buf, cap, "%s%s_%s", base, interval ? "i" : "", c->name);
+}
+
 /* ------------------------------------------------------------- decide */
 
 enum zone_kind { Z_WAN, Z_LAN, Z_MGMT, Z_IOT };
@@ -1458,13 +1487,16 @@ static void decide_class(const struct fsec_netpolicy *p, const struct klass *c,
 	const char *dnsnames = NULL;
 	const struct device *dd;
 	enum zone_kind dz;
-	char rule[96];
+	char rule[128];
 
 	for (size_t i = 0; i < c->neps; i++) {
 		const struct endpoint *e = &c->eps[i];
 
 		if (e->dns[0] == '\0' && ps_has(&e->ps, proto, port) && prefix_has(&e->pfx, dst)) {
-			snprintf(rule, sizeof(rule), "c_%s: @ep%d_%s", c->name, dst->family, c->name);
+			char set[48];
+
+			ep_set_name(c, dst->family, set, sizeof(set));
+			snprintf(rule, sizeof(rule), "c_%s: @%s", c->name, set);
 			verdict(v, true, rule, "class %s endpoint from %s%s%s", c->name, e->src,
 				e->note[0] != '\0' ? ", " : "", e->note);
 			return;
@@ -1477,7 +1509,10 @@ static void decide_class(const struct fsec_netpolicy *p, const struct klass *c,
 	if (dst->family == 4 && (dz == Z_IOT || dz == Z_LAN))
 		for (size_t i = 0; i < c->nloc; i++)
 			if (ps_has(&c->loc[i].ps, proto, port)) {
-				snprintf(rule, sizeof(rule), "c_%s: @loc_%s", c->name, c->name);
+				char set[48];
+
+				ps_set_name("loc", c, false, set, sizeof(set));
+				snprintf(rule, sizeof(rule), "c_%s: @%s", c->name, set);
 				verdict(v, true, rule, "class %s local-networks from %s", c->name,
 					c->loc[i].src);
 				return;
@@ -1486,7 +1521,10 @@ static void decide_class(const struct fsec_netpolicy *p, const struct klass *c,
 	if (dd != NULL)
 		for (size_t i = 0; i < c->npairs; i++)
 			if (c->pairs[i].to == dd->cls && ps_has(&c->pairs[i].ps, proto, port)) {
-				snprintf(rule, sizeof(rule), "c_%s: @pair_%s", c->name, c->name);
+				char set[48];
+
+				ps_set_name("pair", c, true, set, sizeof(set));
+				snprintf(rule, sizeof(rule), "c_%s: @%s", c->name, set);
 				verdict(v, true, rule, "IoT pair %s -> %s from %s", c->name,
 					p->classes[dd->cls].name, c->pairs[i].src);
 				return;
@@ -1762,23 +1800,17 @@ static void render_class(const struct fsec_netpolicy *p, const struct klass *c, 
 	snprintf(chain, sizeof(chain), "c_%s", c->name);
 	sb_printf(b, "\n# class %s%s%s\n", c->name, c->mud[0] != '\0' ? ", MUD " : "", c->mud);
 	for (int fam = 4; fam <= 6; fam += 2) {
-		bool any = false, interval = false;
+		bool any = false;
 
-		for (size_t i = 0; i < c->neps; i++) {
-			const struct endpoint *x = &c->eps[i];
-
-			if (x->dns[0] != '\0' || x->pfx.family != fam)
-				continue;
-			any = true;
-			interval |= x->pfx.len != (fam == 4 ? 32u : 128u) || x->ps.lo != x->ps.hi;
-		}
+		for (size_t i = 0; i < c->neps; i++)
+			any |= c->eps[i].dns[0] == '\0' && c->eps[i].pfx.family == fam;
 		if (!any)
 			continue;
-		snprintf(set, sizeof(set), "ep%d%s_%s", fam, interval ? "i" : "", c->name);
+		ep_set_name(c, fam, set, sizeof(set));
 		set_decl(b, "set", set,
 			 fam == 4 ? "ipv4_addr . inet_proto . inet_service"
 				  : "ipv6_addr . inet_proto . inet_service",
-			 interval, true);
+			 strncmp(set + 3, "i_", 2) == 0, true);
 		elem_begin(&e, b, set);
 		for (size_t i = 0; i < c->neps; i++) {
 			const struct endpoint *x = &c->eps[i];
@@ -1847,12 +1879,9 @@ static void render_class(const struct fsec_netpolicy *p, const struct klass *c, 
 		(*rules)++;
 	}
 	if (c->nloc > 0) {
-		bool interval = false;
-
-		for (size_t i = 0; i < c->nloc; i++)
-			interval |= c->loc[i].ps.lo != c->loc[i].ps.hi;
-		snprintf(set, sizeof(set), "loc%s_%s", interval ? "i" : "", c->name);
-		set_decl(b, "set", set, "inet_proto . inet_service", interval, true);
+		ps_set_name("loc", c, false, set, sizeof(set));
+		set_decl(b, "set", set, "inet_proto . inet_service", strncmp(set, "loci_", 5) == 0,
+			 true);
 		elem_begin(&e, b, set);
 		for (size_t i = 0; i < c->nloc; i++) {
 			elem_next(&e);
@@ -1867,12 +1896,9 @@ static void render_class(const struct fsec_netpolicy *p, const struct klass *c, 
 		(*rules)++;
 	}
 	if (c->npairs > 0) {
-		bool interval = false;
-
-		for (size_t i = 0; i < c->npairs; i++)
-			interval |= c->pairs[i].ps.lo != c->pairs[i].ps.hi;
-		snprintf(set, sizeof(set), "pair%s_%s", interval ? "i" : "", c->name);
-		set_decl(b, "set", set, "mark . inet_proto . inet_service", interval, true);
+		ps_set_name("pair", c, true, set, sizeof(set));
+		set_decl(b, "set", set, "mark . inet_proto . inet_service",
+			 strncmp(set, "pairi_", 6) == 0, true);
 		elem_begin(&e, b, set);
 		for (size_t i = 0; i < c->npairs; i++) {
 			elem_next(&e);
