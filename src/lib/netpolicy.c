@@ -1267,7 +1267,8 @@ static enum fsec_err check_devices(struct fsec_netpolicy *p)
 
 	/* Sorted by MAC then IP: a MAC or an IP in two devices would give
 	 * nft two verdicts for one key. */
-	qsort(p->devices, p->ndevices, sizeof(*p->devices), dev_cmp_macip);
+	if (p->ndevices > 1) /* qsort(NULL, 0) is undefined */
+		qsort(p->devices, p->ndevices, sizeof(*p->devices), dev_cmp_macip);
 	for (size_t i = 1; i < p->ndevices; i++) {
 		const struct device *a = &p->devices[i - 1], *b = &p->devices[i];
 
@@ -1301,7 +1302,8 @@ static enum fsec_err check_devices(struct fsec_netpolicy *p)
 		memset(byip[n].mac, 0, 6);
 		n++;
 	}
-	qsort(byip, n, sizeof(*byip), dev_cmp_macip);
+	if (n > 1)
+		qsort(byip, n, sizeof(*byip), dev_cmp_macip);
 	for (size_t i = 1; i < n; i++)
 		if (memcmp(byip[i - 1].ip, byip[i].ip, 4) == 0) {
 			rc = fsec_seterr(FSEC_ERR_EXISTS, "devices %s and %s share an IP address",
