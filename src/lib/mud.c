@@ -22,6 +22,7 @@
 #include <openssl/x509_vfy.h>
 
 #include "err_int.h"
+#include "text_int.h"
 #include "fleetsec/mud.h"
 
 #define KEY_MUD "ietf-mud:mud"
@@ -43,23 +44,11 @@ struct fsec_mud {
 		systeminfo[HDR_MAX];
 };
 
-/* Text from the file goes into one-line messages: control characters would
- * let a hostile file forge extra lines, so they become '?'. */
-static const char *clean(const char *s, char *buf, size_t cap)
-{
-	size_t i = 0;
-
-	for (; s[i] != '\0' && i + 1 < cap; i++)
-		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
-	buf[i] = '\0';
-	return buf;
-}
-
 static void path_key(char *dst, size_t cap, const char *base, const char *key)
 {
 	char k[64];
 
-	snprintf(dst, cap, "%s.%s", base, clean(key, k, sizeof(k)));
+	snprintf(dst, cap, "%s.%s", base, fsec_text_clean(key, k, sizeof(k)));
 }
 
 static void path_idx(char *dst, size_t cap, const char *base, size_t i)
@@ -365,7 +354,7 @@ static enum fsec_err parse_mudmatch(struct fsec_mud *m, const json_t *v, const c
 			    strcmp(s, "urn:ietf:params:mud:ntp") != 0 &&
 			    strncmp(s, "urn:ietf:params:mud:", 20) == 0 &&
 			    (rc = warn(m, p, "controller '%.60s' is not registered by RFC 8520",
-				       clean(s, (char[64]){0}, 64))) != FSEC_OK)
+				       fsec_text_clean(s, (char[64]){0}, 64))) != FSEC_OK)
 				return rc;
 		}
 		a->match = kinds[i].mt;
@@ -447,7 +436,7 @@ static enum fsec_err parse_ace(struct fsec_mud *m, const json_t *ace, const char
 		fwds = strchr(fwds, ':') + 1;
 	if (strcmp(fwds, "accept") != 0)
 		return warn(m, p, "'%s' entry not compiled: what is not allowed is already denied",
-			    clean(fwds, (char[32]){0}, 32));
+			    fsec_text_clean(fwds, (char[32]){0}, 32));
 	matches = json_object_get(ace, "matches");
 	path_key(p, sizeof(p), path, "matches");
 	if (!json_is_object(matches))
@@ -587,7 +576,7 @@ static enum fsec_err parse_acl(struct fsec_mud *m, const json_t *acl, const char
 			return rc;
 	} else {
 		return warn(m, p, "unsupported ACL type '%s'; ACL not used",
-			    clean(type, (char[64]){0}, 64));
+			    fsec_text_clean(type, (char[64]){0}, 64));
 	}
 	aces = json_object_get(acl, "aces");
 	list = json_is_object(aces) ? json_object_get(aces, "ace") : NULL;
@@ -683,7 +672,7 @@ static enum fsec_err parse_header(struct fsec_mud *m, const json_t *mud)
 		snprintf(p, sizeof(p), "$.%s.%s", KEY_MUD, strs[i].key);
 		if ((rc = get_str(x, p, HDR_MAX - 1, &s)) != FSEC_OK)
 			return rc;
-		clean(s, strs[i].dst, HDR_MAX);
+		fsec_text_clean(s, strs[i].dst, HDR_MAX);
 	}
 	if (strncmp(m->url, "https://", 8) != 0) {
 		snprintf(p, sizeof(p), "$.%s.mud-url", KEY_MUD);
@@ -726,7 +715,7 @@ FSEC_API enum fsec_err fsec_mud_parse(const unsigned char *buf, size_t len, stru
 		char t[128];
 
 		rc = fsec_seterr(FSEC_ERR_PARSE, "$: not JSON (line %d column %d: %s)", jerr.line,
-				 jerr.column, clean(jerr.text, t, sizeof(t)));
+				 jerr.column, fsec_text_clean(jerr.text, t, sizeof(t)));
 		goto out;
 	}
 	if (!json_is_object(root)) {

@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "err_int.h"
+#include "text_int.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/mud.h"
 #include "fleetsec/netpolicy.h"
@@ -145,16 +146,6 @@ struct fsec_netpolicy {
 };
 
 /* ---------------------------------------------------------------- helpers */
-
-static const char *clean(const char *s, char *buf, size_t cap)
-{
-	size_t i = 0;
-
-	for (; s[i] != '\0' && i + 1 < cap; i++)
-		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
-	buf[i] = '\0';
-	return buf;
-}
 
 static enum fsec_err bad(const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -451,7 +442,7 @@ static enum fsec_err check_keys(const json_t *o, const char *base, const char *c
 		/* Unknown keys are refused: a misspelt "exceptions" must not
 		 * silently leave a policy looser or tighter than written. */
 		if (keys[i] == NULL)
-			return bad(base, "unknown member \"%s\"", clean(k, kb, sizeof(kb)));
+			return bad(base, "unknown member \"%s\"", fsec_text_clean(k, kb, sizeof(kb)));
 	}
 	return FSEC_OK;
 }
@@ -713,13 +704,13 @@ static enum fsec_err device_add(struct fsec_netpolicy *p, const char *path, cons
 	if (mac != NULL) {
 		if (!parse_mac(mac, d->mac))
 			return bad(path, "\"%.40s\" is not a MAC address (aa:bb:cc:dd:ee:ff)",
-				   clean(mac, (char[48]){0}, 48));
+				   fsec_text_clean(mac, (char[48]){0}, 48));
 		d->has_mac = true;
 	}
 	if (ip != NULL) {
 		if (!parse_addr(ip, 4, &a))
 			return bad(path, "\"%.40s\" is not an IPv4 address",
-				   clean(ip, (char[48]){0}, 48));
+				   fsec_text_clean(ip, (char[48]){0}, 48));
 		memcpy(d->ip, a.a, 4);
 		d->has_ip = true;
 	}
@@ -754,7 +745,7 @@ static enum fsec_err parse_devices(struct fsec_netpolicy *p, const json_t *arr)
 			return rc;
 		if ((ci = class_for(p, cls)) == SIZE_MAX)
 			return bad(b, "class \"%s\" is not defined",
-				   clean(cls, (char[72]){0}, 72));
+				   fsec_text_clean(cls, (char[72]){0}, 72));
 		if ((rc = device_add(p, b, id, mac, ip, ci)) != FSEC_OK)
 			return rc;
 	}
@@ -861,7 +852,7 @@ FSEC_API enum fsec_err fsec_netpolicy_parse(const unsigned char *buf, size_t len
 	root = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
 		rc = fsec_seterr(FSEC_ERR_PARSE, "$: not JSON (line %d column %d: %s)", jerr.line,
-				 jerr.column, clean(jerr.text, (char[128]){0}, 128));
+				 jerr.column, fsec_text_clean(jerr.text, (char[128]){0}, 128));
 		goto out;
 	}
 	if ((rc = check_keys(root, "$", keys)) != FSEC_OK)
@@ -925,13 +916,13 @@ FSEC_API enum fsec_err fsec_netpolicy_add_device(struct fsec_netpolicy *p, const
 
 	if (p->prepared)
 		return fsec_seterr(FSEC_ERR_INVAL, "policy already prepared");
-	snprintf(path, sizeof(path), "device %s", clean(id != NULL ? id : "?", (char[72]){0}, 72));
+	snprintf(path, sizeof(path), "device %s", fsec_text_clean(id != NULL ? id : "?", (char[72]){0}, 72));
 	if (mac == NULL && ip == NULL)
 		return fsec_seterr(FSEC_ERR_INVAL, "%s: has neither a MAC nor an IP", path);
 	c = class_for(p, class_or_model != NULL ? class_or_model : "");
 	if (c == SIZE_MAX)
 		return warn(p, "%s: model \"%s\" belongs to no class; device left out (default deny)",
-			    path, clean(class_or_model != NULL ? class_or_model : "", (char[72]){0}, 72));
+			    path, fsec_text_clean(class_or_model != NULL ? class_or_model : "", (char[72]){0}, 72));
 	return device_add(p, path, id, mac, ip, c);
 }
 
@@ -1175,7 +1166,7 @@ static enum fsec_err mud_entry(struct fsec_netpolicy *p, struct klass *c, const 
 				       "\"controllers\"/\"my_controller\"); not compiled",
 				    src, c->name, fsec_mud_match_name(a->match),
 				    a->match_value[0] != '\0' ? " " : "",
-				    clean(a->match_value, (char[80]){0}, 80));
+				    fsec_text_clean(a->match_value, (char[80]){0}, 80));
 		for (size_t i = 0; i < n && rc == FSEC_OK; i++) {
 			struct endpoint e = {.pfx = addrs[i], .ps = ps};
 
@@ -1587,12 +1578,12 @@ FSEC_API enum fsec_err fsec_netpolicy_explain(const struct fsec_netpolicy *p, co
 		pr = 17;
 	else
 		return fsec_seterr(FSEC_ERR_PARSE, "protocol '%.16s': use tcp or udp",
-				   clean(proto, (char[20]){0}, 20));
+				   fsec_text_clean(proto, (char[20]){0}, 20));
 	if (port > 65535)
 		return fsec_seterr(FSEC_ERR_PARSE, "port %u out of range", port);
 	if (!parse_addr(dst, 0, &d))
 		return fsec_seterr(FSEC_ERR_PARSE, "destination '%.64s' is not an IP address",
-				   clean(dst, (char[72]){0}, 72));
+				   fsec_text_clean(dst, (char[72]){0}, 72));
 	if (parse_addr(src, 4, &s)) {
 		s_is_ip = true;
 		sd = device_by_ip(p, &s);
@@ -1609,7 +1600,7 @@ FSEC_API enum fsec_err fsec_netpolicy_explain(const struct fsec_netpolicy *p, co
 		if (sd == NULL)
 			return fsec_seterr(FSEC_ERR_PARSE,
 					   "source '%.64s' is not an IPv4 address, a MAC or a device ID",
-					   clean(src, (char[72]){0}, 72));
+					   fsec_text_clean(src, (char[72]){0}, 72));
 	}
 	if (sd != NULL && !s_is_ip && sd->has_ip) {
 		s.family = 4;

@@ -40,21 +40,6 @@ static enum fsec_err parse(const char *text, struct fsec_mud **m)
 	return fsec_mud_parse((const unsigned char *)text, strlen(text), m);
 }
 
-/* text with the first occurrence of from replaced by to (malloc'd). */
-static char *edit(const char *text, const char *from, const char *to)
-{
-	const char *at = strstr(text, from);
-	size_t n = strlen(text) - strlen(from) + strlen(to) + 1;
-	char *out = malloc(n);
-
-	assert_non_null(at);
-	assert_non_null(out);
-	memcpy(out, text, (size_t)(at - text));
-	strcpy(out + (at - text), to);
-	strcat(out, at + strlen(from));
-	return out;
-}
-
 static void parses_entries(void **state)
 {
 	struct fsec_mud *m = NULL;
@@ -96,7 +81,7 @@ static void parses_entries(void **state)
 static void draft_spellings_warn_with_paths(void **state)
 {
 	struct fsec_mud *m = NULL;
-	char *t = edit(GOOD, "ietf-access-control-list:acls", "ietf-access-control-list:access-lists");
+	char *t = tu_replace(GOOD, "ietf-access-control-list:acls", "ietf-access-control-list:access-lists");
 
 	(void)state;
 	assert_int_equal(parse(t, &m), FSEC_OK);
@@ -129,7 +114,7 @@ static void unsupported_is_reported_not_dropped(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char *t = edit(GOOD, cases[i][0], cases[i][1]);
+		char *t = tu_replace(GOOD, cases[i][0], cases[i][1]);
 		bool found = false;
 
 		assert_int_equal(parse(t, &m), FSEC_OK);
@@ -169,7 +154,7 @@ static void refusals_name_the_path(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char *t = edit(GOOD, cases[i][0], cases[i][1]);
+		char *t = tu_replace(GOOD, cases[i][0], cases[i][1]);
 
 		if (parse(t, &m) != FSEC_ERR_PARSE)
 			fail_msg("case %zu accepted", i);
@@ -187,7 +172,7 @@ static void refusals_name_the_path(void **state)
 static void hostile_text_stays_one_line(void **state)
 {
 	struct fsec_mud *m = NULL;
-	char *t = edit(GOOD, "\"systeminfo\"", "\"evil\\nline\": 1, \"systeminfo\"");
+	char *t = tu_replace(GOOD, "\"systeminfo\"", "\"evil\\nline\": 1, \"systeminfo\"");
 
 	(void)state;
 	assert_int_equal(parse(t, &m), FSEC_OK);

@@ -33,19 +33,6 @@ static struct fsec_netpolicy *load(const char *text)
 	return p;
 }
 
-static char *edit(const char *text, const char *from, const char *to)
-{
-	const char *at = strstr(text, from);
-	char *out = malloc(strlen(text) - strlen(from) + strlen(to) + 1);
-
-	assert_non_null(at);
-	assert_non_null(out);
-	memcpy(out, text, (size_t)(at - text));
-	strcpy(out + (at - text), to);
-	strcat(out, at + strlen(from));
-	return out;
-}
-
 static void decisions(void **state)
 {
 	static const struct {
@@ -188,7 +175,7 @@ static void refusals(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char *t = edit(POLICY, cases[i][0], cases[i][1]);
+		char *t = tu_replace(POLICY, cases[i][0], cases[i][1]);
 
 		if (fsec_netpolicy_parse((const unsigned char *)t, strlen(t), &p) != FSEC_ERR_PARSE)
 			fail_msg("case %zu accepted", i);
@@ -212,7 +199,7 @@ static void prepare_refusals(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char *t = edit(POLICY, cases[i][0], cases[i][1]);
+		char *t = tu_replace(POLICY, cases[i][0], cases[i][1]);
 		struct fsec_netpolicy *p = load(t);
 
 		if (fsec_netpolicy_prepare(p, NULL) == FSEC_OK)
@@ -226,7 +213,7 @@ static void prepare_refusals(void **state)
 
 static void setup_script(void **state)
 {
-	char *t = edit(POLICY, "\"router\": \"10.20.0.1\"",
+	char *t = tu_replace(POLICY, "\"router\": \"10.20.0.1\"",
 		       "\"router\": \"10.20.0.1\", \"bridge_ports\": [\"iotp1\", \"iotp2\"]");
 	struct fsec_netpolicy *p = load(t);
 	char *s = NULL;
