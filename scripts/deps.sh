@@ -17,7 +17,7 @@ PACKAGES=(
 	libcmocka-dev                               # unit tests
 	jq                                          # tests read the imgtool vectors manifest
 	clang libclang-rt-14-dev                    # libFuzzer targets
-	nftables iproute2 python3                    # network isolation: nft checks and loads rulesets; namespace tests and their probes
+	nftables iproute2 python3 dnsmasq-base       # network isolation: nft; namespace tests, their probes, and the name sets filled by dnsmasq
 )
 
 missing=()

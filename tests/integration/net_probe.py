@@ -4,6 +4,8 @@
 
 serve PORT...           answer on every address: TCP sends "ok PORT\n" to
                         each connection, UDP answers each datagram likewise
+resolve SERVER NAME     ask SERVER (udp 53) for NAME's A record; print the
+                        first address and exit 0, or exit 1
 probe tcp|udp DST PORT [SRC]
                         exit 0 if the answer came back within $PROBE_TIMEOUT
                         seconds (default 2; so the request went through and
@@ -60,7 +62,40 @@ def probe(kind, dst, port, src):
     return 0 if data == b"ok %d\n" % port else 1
 
 
+def resolve(server, name):
+    q = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+    for label in name.split("."):
+        q += bytes([len(label)]) + label.encode()
+    q += b"\x00\x00\x01\x00\x01"
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(float(os.environ.get("PROBE_TIMEOUT", "2")))
+    try:
+        s.sendto(q, (server, 53))
+        r, _ = s.recvfrom(4096)
+    except OSError:
+        return 1
+    if r[:2] != b"\x12\x34" or r[3] & 0x0F != 0 or int.from_bytes(r[6:8], "big") == 0:
+        return 1
+    i = len(q)  # the answer follows the echoed question
+    for _ in range(int.from_bytes(r[6:8], "big")):
+        if r[i] & 0xC0 == 0xC0:
+            i += 2
+        else:
+            while r[i] != 0:
+                i += r[i] + 1
+            i += 1
+        rtype, rdlen = int.from_bytes(r[i:i + 2], "big"), int.from_bytes(r[i + 8:i + 10], "big")
+        i += 10
+        if rtype == 1 and rdlen == 4:
+            print(socket.inet_ntoa(r[i:i + 4]))
+            return 0
+        i += rdlen
+    return 1
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "resolve":
+        sys.exit(resolve(sys.argv[2], sys.argv[3]))
     if sys.argv[1] == "serve":
         serve([int(p) for p in sys.argv[2:]])
     else:
