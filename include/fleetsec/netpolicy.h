@@ -33,6 +33,9 @@ struct fsec_netpolicy;
 struct fsec_netpolicy_opts {
 	const char *mud_dir; /* where a class's "mud" file is found (NULL: ".") */
 	bool resolve;        /* resolve DNS names now (getaddrinfo) instead of dnsmasq sets */
+	/* PEM certificate(s) every class's MUD file must be signed by, for the
+	 * classes that name no "mud_signer" of their own (NULL: none). */
+	const char *mud_signer;
 };
 
 /* What explain decided. */

@@ -107,13 +107,14 @@ static int build_opt(int opt, struct build_opts *b)
 	case 'd': b->o.mud_dir = optarg; return 1;
 	case 'r': b->o.resolve = true; return 1;
 	case 'R': b->from_registry = true; return 1;
+	case 'S': b->o.mud_signer = optarg; return 1;
 	default: return 0;
 	}
 }
 
 #define BUILD_LONGOPTS                                                                        \
 	{"mud-dir", required_argument, NULL, 'd'}, {"resolve", no_argument, NULL, 'r'},       \
-		{"from-registry", no_argument, NULL, 'R'}
+		{"from-registry", no_argument, NULL, 'R'}, {"mud-signer", required_argument, NULL, 'S'}
 
 static int net_compile(int argc, char **argv, const struct cli_cmd *self)
 {
@@ -158,6 +159,10 @@ static int net_compile(int argc, char **argv, const struct cli_cmd *self)
 		dm_out = dm_path;
 	}
 	if (out == NULL) {
+		if (dm_out == NULL && strstr(dm, "\nnftset=") != NULL)
+			fputs("fleetsec: warning: the DNS-name sets need the dnsmasq lines: use --out "
+			      "or --dnsmasq-out\n",
+			      stderr);
 		status = cli_emit(NULL, nft, nlen);
 		if (status == 0 && dm_out != NULL)
 			status = cli_emit(dm_out, dm, dlen);
@@ -513,7 +518,7 @@ out:
 const struct cli_cmd cli_net_cmds[] = {
 	{"net", "compile", net_compile, "compile the isolation policy and MUD files to nftables",
 	 "POLICY.json [--mud-dir DIR] [--from-registry] [--resolve] [--out rules.nft]\n"
-	 "       [--dnsmasq-out FILE] [--json]\n\n"
+	 "       [--dnsmasq-out FILE] [--mud-signer CERT] [--json]\n\n"
 	 "Compile the policy (docs/NETWORK-POLICY.md) and its classes' MUD files into one\n"
 	 "nftables script for table inet fleetsec, loaded atomically with nft -f.\n"
 	 "Warnings (MUD constructs not compiled, with their JSON paths) go to stderr.\n\n"
@@ -521,6 +526,8 @@ const struct cli_cmd cli_net_cmds[] = {
 	 "  --from-registry     add the registry's active devices that have a MAC/IP\n"
 	 "                      (fleetsec device set ID --mac M --ip A); model selects the class\n"
 	 "  --resolve           resolve DNS names now instead of dnsmasq-filled sets\n"
+	 "  --mud-signer CERT   every MUD file must carry a .p7s that verifies against CERT\n"
+	 "                      (classes may name their own \"mud_signer\" instead)\n"
 	 "  --out FILE          write the ruleset to FILE (default: stdout) and the dnsmasq\n"
 	 "                      lines to FILE.dnsmasq.conf\n"
 	 "  --dnsmasq-out FILE  write the dnsmasq nftset= lines to FILE\n"},
@@ -534,7 +541,8 @@ const struct cli_cmd cli_net_cmds[] = {
 	 "detached CMS signature (FILE with .json replaced by .p7s unless --sig) against\n"
 	 "the PEM certificate(s) in CERT, which are trusted as they are.\n"},
 	{"net", "explain", net_explain, "say whether the policy allows a connection, and why",
-	 "POLICY.json SRC DST PROTO PORT [--mud-dir DIR] [--from-registry] [--resolve] [--json]\n\n"
+	 "POLICY.json SRC DST PROTO PORT [--mud-dir DIR] [--from-registry] [--resolve]\n"
+	 "       [--mud-signer CERT] [--json]\n\n"
 	 "SRC is an IPv4 address, a MAC or a device ID; DST an IP address; PROTO tcp or udp.\n"
 	 "Prints allow or deny, the deciding rule (for a deny, the ruleset's drop counter),\n"
 	 "and where the allowance comes from. Replies to allowed connections always pass.\n"},

@@ -1201,6 +1201,7 @@ static enum fsec_err load_mud(struct fsec_netpolicy *p, struct klass *c,
 			      const struct fsec_netpolicy_opts *o)
 {
 	char path[2048], sigpath[2100];
+	const char *signer;
 	unsigned char *buf = NULL, *sig = NULL, *pem = NULL;
 	size_t len = 0, slen = 0, plen = 0;
 	enum fsec_err rc;
@@ -1210,16 +1211,27 @@ static enum fsec_err load_mud(struct fsec_netpolicy *p, struct klass *c,
 		rc = fsec_seterr(rc, "%s.mud: %s: %s", c->path, path, fsec_err_detail());
 		goto out;
 	}
-	if (c->signer[0] != '\0') {
+	signer = c->signer[0] != '\0' ? c->signer : o->mud_signer;
+	if (signer != NULL) {
 		snprintf(sigpath, sizeof(sigpath), "%.*s.p7s",
 			 (int)(strlen(path) > 5 && strcmp(path + strlen(path) - 5, ".json") == 0
 				       ? strlen(path) - 5
 				       : strlen(path)),
 			 path);
-		if ((rc = fsec_file_read(sigpath, 256u * 1024u, &sig, &slen)) != FSEC_OK ||
-		    (rc = fsec_file_read(c->signer, 256u * 1024u, &pem, &plen)) != FSEC_OK ||
-		    (rc = fsec_mud_verify(buf, len, sig, slen, pem, plen)) != FSEC_OK) {
-			rc = fsec_seterr(rc, "%s: class %s: %s", path, c->name, fsec_err_detail());
+		const char *what = sigpath;
+
+		/* The message names whichever file failed: signature, signer or MUD. */
+		rc = fsec_file_read(sigpath, 256u * 1024u, &sig, &slen);
+		if (rc == FSEC_OK) {
+			what = signer;
+			rc = fsec_file_read(signer, 256u * 1024u, &pem, &plen);
+		}
+		if (rc == FSEC_OK) {
+			what = path;
+			rc = fsec_mud_verify(buf, len, sig, slen, pem, plen);
+		}
+		if (rc != FSEC_OK) {
+			rc = fsec_seterr(rc, "%s: class %s: %s", what, c->name, fsec_err_detail());
 			goto out;
 		}
 	}

@@ -140,6 +140,23 @@ ok
 cp "$MUD_DIR/cisco-luminaire-150.json" "$T/lum.json"
 expect 0 "$FLEETSEC" net compile "$T/signed.json" --out "$T/signed.nft"
 
+# --mud-signer for every class: the luminaire's file verifies, the others
+# carry no signature and are refused, naming the file.
+expect 1 "$FLEETSEC" net compile "$POLICY" --mud-dir "$MUD_DIR" --mud-signer "$T/signer.pem"
+one_line_error "rfc8520-sec9-lightbulb2000.p7s"
+printf '{"version": 1, "zones": {"iot": [{"name": "iot", "interface": "br-iot", "subnets": ["10.20.0.0/24"],
+  "router": "10.20.0.1"}], "wan": {"interface": "wan0"}},
+  "classes": [{"name": "lum", "mud": "cisco-luminaire-150.json", "my_controller": ["198.51.100.90"]}]}' \
+	>"$T/lum-only.json"
+expect 0 "$FLEETSEC" net compile "$T/lum-only.json" --mud-dir "$MUD_DIR" --mud-signer "$T/signer.pem"
+grep -qF "198.51.100.90 . udp . 5684" "$T/out" || fail "signed luminaire not compiled"
+ok
+expect 1 "$FLEETSEC" net compile "$T/lum-only.json" --mud-dir "$MUD_DIR" --mud-signer "$T/other.pem"
+one_line_error "does not verify"
+expect 0 "$FLEETSEC" net compile "$T/lum-only.json" --mud-dir "$MUD_DIR"
+grep -q "warning: the DNS-name sets need the dnsmasq lines" "$T/err" || fail "no hint about dnsmasq lines"
+ok
+
 # Malformed input: one line naming the file and the JSON path.
 sed 's/"port": 443/"port": "https"/' "$MUD_DIR/rfc8520-sec9-lightbulb2000.json" >"$T/bad.json"
 expect 1 "$FLEETSEC" net mud "$T/bad.json"
