@@ -447,25 +447,30 @@ static enum fsec_err check_keys(const json_t *o, const char *base, const char *c
 	return FSEC_OK;
 }
 
+/* A zone; need_nets for the LAN and management zones, whose subnets are how
+ * explain tells their hosts from the WAN. "router" lists the router's own
+ * addresses in the zone: IoT traffic to any of them meets the input hook. */
 static enum fsec_err parse_zone(const json_t *o, const char *base, struct zone *z, bool iot,
-				bool need_if)
+				bool need_nets)
 {
 	static const char *const iot_keys[] = {"name", "vlan", "interface", "subnets",
 					       "router", "bridge_ports", NULL};
-	static const char *const keys[] = {"interface", "subnets", NULL};
+	static const char *const keys[] = {"interface", "subnets", "router", NULL};
 	const char *ifn = NULL, *name = NULL;
 	const json_t *vlan, *ports;
 	char p[128];
 	enum fsec_err rc;
 
 	if ((rc = check_keys(o, base, iot ? iot_keys : keys)) != FSEC_OK ||
-	    (rc = j_str(o, "interface", base, need_if, 15, &ifn)) != FSEC_OK)
+	    (rc = j_str(o, "interface", base, true, 15, &ifn)) != FSEC_OK)
 		return rc;
 	snprintf(p, sizeof(p), "%s.interface", base);
 	if (ifn != NULL && !ifname_ok(ifn))
 		return bad(p, "not an interface name");
 	snprintf(z->ifname, sizeof(z->ifname), "%s", ifn != NULL ? ifn : "");
-	if ((rc = j_nets(o, "subnets", base, iot, z->nets, &z->nnets, false)) != FSEC_OK)
+	if ((rc = j_nets(o, "subnets", base, iot || need_nets, z->nets, &z->nnets, false)) !=
+		    FSEC_OK ||
+	    (rc = j_nets(o, "router", base, iot, z->router, &z->nrouter, true)) != FSEC_OK)
 		return rc;
 	if (!iot)
 		return FSEC_OK;
@@ -481,8 +486,6 @@ static enum fsec_err parse_zone(const json_t *o, const char *base, struct zone *
 			     json_integer_value(vlan) > 4094))
 		return bad(p, "must be a VLAN ID from 1 to 4094");
 	z->vlan = vlan != NULL ? (long)json_integer_value(vlan) : 0;
-	if ((rc = j_nets(o, "router", base, true, z->router, &z->nrouter, true)) != FSEC_OK)
-		return rc;
 	if (z->nnets == 0)
 		return bad(p, "an IoT zone needs at least one subnet");
 	ports = json_object_get(o, "bridge_ports");
@@ -526,7 +529,7 @@ static enum fsec_err parse_zones(struct fsec_netpolicy *p, const json_t *zones)
 	p->niot = json_array_size(iot);
 	if (json_object_get(zones, "wan") == NULL)
 		return bad("$.zones.wan", "missing");
-	if ((rc = parse_zone(json_object_get(zones, "wan"), "$.zones.wan", &p->wan, false, true)) !=
+	if ((rc = parse_zone(json_object_get(zones, "wan"), "$.zones.wan", &p->wan, false, false)) !=
 	    FSEC_OK)
 		return rc;
 	if ((p->has_lan = json_object_get(zones, "lan") != NULL) &&
@@ -1459,14 +1462,23 @@ static const struct device *device_by_ip(const struct fsec_netpolicy *p, const s
 	return NULL;
 }
 
+static bool zone_router(const struct zone *z, const struct prefix *a)
+{
+	for (size_t k = 0; k < z->nrouter; k++)
+		if (z->router[k].family == a->family &&
+		    memcmp(z->router[k].a, a->a, a->family == 4 ? 4 : 16) == 0)
+			return true;
+	return false;
+}
+
+/* Any of the router's own addresses, in any zone. */
 static bool is_router(const struct fsec_netpolicy *p, const struct prefix *a)
 {
 	for (size_t z = 0; z < p->niot; z++)
-		for (size_t k = 0; k < p->iot[z].nrouter; k++)
-			if (p->iot[z].router[k].family == a->family &&
-			    memcmp(p->iot[z].router[k].a, a->a, a->family == 4 ? 4 : 16) == 0)
-				return true;
-	return false;
+		if (zone_router(&p->iot[z], a))
+			return true;
+	return zone_router(&p->wan, a) || (p->has_lan && zone_router(&p->lan, a)) ||
+	       (p->has_mgmt && zone_router(&p->mgmt, a));
 }
 
 static void verdict(struct fsec_netpolicy_verdict *v, bool allow, const char *rule,
@@ -1642,6 +1654,9 @@ FSEC_API enum fsec_err fsec_netpolicy_explain(const struct fsec_netpolicy *p, co
 			snprintf(v.detail + strlen(v.detail), sizeof(v.detail) - strlen(v.detail),
 				 " [device %s, class %s]", sd->id, p->classes[sd->cls].name);
 		}
+	} else if (is_router(p, &d)) {
+		/* Only traffic arriving on an IoT interface is filtered on input. */
+		verdict(&v, true, "input", "the router itself; fleetsec filters input from IoT zones only");
 	} else if ((dd = device_by_ip(p, &d)) != NULL || zone_of(p, &d) == Z_IOT) {
 		const struct mgmt *m = NULL;
 

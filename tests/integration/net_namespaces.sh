@@ -77,7 +77,7 @@ cat >"$T/policy.json" <<EOF
   "zones": {
     "iot": [{"name": "iot", "vlan": 20, "interface": "br-iot", "subnets": ["10.20.0.0/24"],
              "router": "10.20.0.1", "bridge_ports": ["iotp1", "iotp2"]}],
-    "lan": {"interface": "lan0", "subnets": ["192.168.1.0/24"]},
+    "lan": {"interface": "lan0", "subnets": ["192.168.1.0/24"], "router": "192.168.1.1"},
     "wan": {"interface": "wan0"}
   },
   "classes": [
@@ -185,6 +185,8 @@ deny "$LAP" tcp 10.20.0.12 2222 192.168.1.50 drop_lan_to_iot "$R"
 # IoT to the router: DNS (and DHCP, NTP) only; the LAN may use the router.
 explain_is 10.20.0.11 10.20.0.1 udp 53 allow iot_to_router
 deny "$D1" tcp 10.20.0.1 2200 10.20.0.11 drop_iot_to_router "$LAP"
+deny "$D1" tcp 192.168.1.1 2200 10.20.0.11 drop_iot_to_router "$LAP" # its LAN address too
+allow "$LAP" tcp 10.20.0.1 2200 192.168.1.50 input
 # Devices must use the router's DNS, whatever their MUD file says.
 deny "$D1" tcp 203.0.113.10 443 10.20.0.11 drop_iot_to_wan "$LAP"
 

@@ -10,7 +10,7 @@
 	"{\"version\": 1, \"zones\": {"                                                       \
 	"\"iot\": [{\"name\": \"iot\", \"vlan\": 20, \"interface\": \"br-iot\","              \
 	"  \"subnets\": [\"10.20.0.0/24\"], \"router\": \"10.20.0.1\"}],"                    \
-	"\"lan\": {\"interface\": \"lan0\", \"subnets\": [\"192.168.1.0/24\"]},"              \
+	"\"lan\": {\"interface\": \"lan0\", \"subnets\": [\"192.168.1.0/24\"], \"router\": \"192.168.1.1\"}," \
 	"\"wan\": {\"interface\": \"wan0\"},"                                                 \
 	"\"mgmt\": {\"interface\": \"mgmt0\", \"subnets\": [\"10.99.0.0/24\"]}},"             \
 	"\"classes\": ["                                                                      \
@@ -66,6 +66,10 @@ static void decisions(void **state)
 		{"192.168.1.5", "203.0.113.10", "tcp", 443, true, "lan_to_wan"},
 		{"203.0.113.10", "192.168.1.5", "tcp", 22, false, "drop_forward_other"},
 		{"192.168.1.5", "10.99.0.10", "tcp", 22, false, "drop_forward_other"},
+		/* The router's own addresses: input from IoT zones only is filtered. */
+		{"10.20.0.11", "192.168.1.1", "tcp", 22, false, "drop_iot_to_router"},
+		{"10.20.0.11", "192.168.1.1", "udp", 53, true, "iot_to_router"},
+		{"192.168.1.5", "10.20.0.1", "tcp", 22, true, "input"},
 	};
 	struct fsec_netpolicy *p = load(POLICY);
 	struct fsec_netpolicy_verdict v;
@@ -169,6 +173,7 @@ static void refusals(void **state)
 		{"\"10.20.0.0/24\"", "\"10.20.0.1/24\"", "$.zones.iot[0].subnets"},
 		{"\"interface\": \"br-iot\"", "\"interface\": \"br\\\"iot\"", "$.zones.iot[0].interface"},
 		{"\"version\": 1", "\"version\": 2", "$.version: must be 1"},
+		{"\"subnets\": [\"192.168.1.0/24\"], ", "", "$.zones.lan.subnets: missing"},
 		{"\"host\": \"10.99.0.10\"", "\"host\": \"mgmt.example\"", "$.management[0].host"},
 	};
 	struct fsec_netpolicy *p = NULL;
