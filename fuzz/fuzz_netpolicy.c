@@ -31,6 +31,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fsec_clearerr();
 	rc = fsec_netpolicy_prepare(p, &opts);
 	fuzz_check_detail(rc);
+	for (size_t i = 0; i < fsec_netpolicy_warning_count(p); i++)
+		if (strchr(fsec_netpolicy_warning_get(p, i), '\n') != NULL)
+			abort(); /* warnings are one line each, like errors */
 	if (rc == FSEC_OK) {
 		rc = fsec_netpolicy_render(p, &nft, &nlen, &dm, &dlen);
 		if (rc != FSEC_OK || strlen(nft) != nlen || strlen(dm) != dlen ||

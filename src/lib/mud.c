@@ -527,8 +527,14 @@ static enum fsec_err parse_ace(struct fsec_mud *m, const json_t *ace, const char
 				return rc;
 			a.peer = FSEC_MUD_PEER_ADDR;
 		} else if (dns != NULL) {
-			if (dns[0] == '\0' || strspn(dns, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") != strlen(dns))
-				return bad(p, "DNS name is not a host name");
+			if (!fsec_text_is_hostname(dns)) {
+				char np[FSEC_MUD_PATH_MAX], lp[FSEC_MUD_PATH_MAX];
+
+				path_key(lp, sizeof(lp), p, a.family == 4 ? "ipv4" : "ipv6");
+				path_key(np, sizeof(np), lp,
+					 dir == FSEC_MUD_FROM_DEVICE ? KEY_DNS_DST : KEY_DNS_SRC);
+				return bad(np, "DNS name is not a host name (two or more labels)");
+			}
 			snprintf(a.dnsname, sizeof(a.dnsname), "%s", dns);
 			a.peer = FSEC_MUD_PEER_DNS;
 		} else if (a.match != FSEC_MUD_MATCH_NONE) {

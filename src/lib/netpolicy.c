@@ -219,6 +219,14 @@ static bool name_ok(const char *s, size_t max)
 	       s[0] != '-';
 }
 
+static bool has_ctl(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
 static bool ifname_ok(const char *s)
 {
 	size_t n = strlen(s);
@@ -637,6 +645,8 @@ static enum fsec_err parse_classes(struct fsec_netpolicy *p, const json_t *arr)
 		snprintf(c->signer, sizeof(c->signer), "%s", signer != NULL ? signer : "");
 		if (signer != NULL && mud == NULL)
 			return bad(pp, "mud_signer without mud");
+		if ((mud != NULL && has_ctl(mud)) || (signer != NULL && has_ctl(signer)))
+			return bad(b, "a file name with control characters");
 		models = json_object_get(o, "models");
 		snprintf(pp, sizeof(pp), "%s.models", b);
 		if (models != NULL) {
@@ -717,7 +727,8 @@ static enum fsec_err device_add(struct fsec_netpolicy *p, const char *path, cons
 		memcpy(d->ip, a.a, 4);
 		d->has_ip = true;
 	}
-	snprintf(d->id, sizeof(d->id), "%s", id != NULL ? id : "");
+	/* IDs appear in messages and warnings: one line each, whatever the file says. */
+	fsec_text_clean(id != NULL ? id : "", d->id, sizeof(d->id));
 	d->cls = cls;
 	p->ndevices++;
 	return FSEC_OK;
@@ -1346,10 +1357,8 @@ static enum fsec_err policy_allow(struct fsec_netpolicy *p, struct klass *c, boo
 				return rc;
 			continue;
 		}
-		if (strchr(host, '/') != NULL || strchr(host, ':') != NULL || host[0] == '\0' ||
-		    strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") !=
-			    strlen(host))
-			return bad(b, "host must be an address, a prefix or a DNS name");
+		if (!fsec_text_is_hostname(host))
+			return bad(b, "host must be an address, a prefix or a DNS name (two or more labels)");
 		if ((rc = add_name(p, c, host, 4, &e.ps, e.src, resolve)) != FSEC_OK)
 			return rc;
 	}

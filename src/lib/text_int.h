@@ -18,4 +18,30 @@ static inline const char *fsec_text_clean(const char *s, char *buf, size_t cap)
 	return buf;
 }
 
+/* A DNS host name with at least two labels: letters, digits, '-' and '_',
+ * labels of 1-63 characters, at most 253 in all. Names go into dnsmasq's
+ * nftset=/NAME/ lines, where a single label ("com") or "." would match a
+ * whole domain tree, and '/' or a newline would change the line. */
+static inline int fsec_text_is_hostname(const char *s)
+{
+	size_t label = 0, n = 0, dots = 0;
+
+	for (; s[n] != '\0'; n++) {
+		char c = s[n];
+
+		if (c == '.') {
+			if (label == 0)
+				return 0;
+			label = 0;
+			dots++;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_') ||
+		    ++label > 63)
+			return 0;
+	}
+	return n > 0 && n <= 253 && label > 0 && dots > 0;
+}
+
 #endif

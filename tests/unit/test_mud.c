@@ -147,6 +147,12 @@ static void refusals_name_the_path(void **state)
 		{"\"protocol\": 6}, \"tcp\"", "\"protocol\": 17}, \"tcp\"",
 		 "ace[0].matches: protocol does not match"},
 		{"\"mud-version\": 1", "\"mud-version\": 2", "$.ietf-mud:mud.mud-version"},
+		{"\"cloud.maker.example\", \"protocol\": 6}, \"tcp\": {\"ietf-mud:direction-initiated\"",
+		 "\"com\", \"protocol\": 6}, \"tcp\": {\"ietf-mud:direction-initiated\"",
+		 "ace[0].matches.ipv4.ietf-acldns:dst-dnsname: DNS name is not a host name"},
+		{"\"cloud.maker.example\", \"protocol\": 6}, \"tcp\": {\"ietf-mud:direction-initiated\"",
+		 "\"a/b.example\", \"protocol\": 6}, \"tcp\": {\"ietf-mud:direction-initiated\"",
+		 "ace[0].matches.ipv4.ietf-acldns:dst-dnsname: DNS name is not a host name"},
 		{"\"mfg-name\": \"Maker\"", "\"mfg-name\": \"Maker\", \"mfg-name\": \"Again\"",
 		 "$: not JSON"},
 	};
