@@ -6,7 +6,7 @@
  * render() writes that model as nftables sets, maps and one chain per class,
  * and explain() walks the same model in the same order as the ruleset does.
  * Keep render() and explain() in step: each rule in the ruleset has its
- * counterpart, named the same, in decide().
+ * counterpart, named the same, in fsec_netpolicy_explain() and decide_class().
  */
 #include <arpa/inet.h>
 #include <netdb.h>
