@@ -55,6 +55,8 @@ for i in lo br-iot iotp1 iotp2 lan0 wan0; do nsx "$R" ip link set "$i" up; done
 nsx "$R" ip addr add 10.20.0.1/24 dev br-iot
 nsx "$R" ip addr add 192.168.1.1/24 dev lan0
 nsx "$R" ip addr add 203.0.113.1/24 dev wan0
+nsx "$R" ip addr add 2001:db8:20::1/64 dev br-iot nodad
+nsx "$R" ip addr add 2001:db8:71::1/64 dev wan0 nodad
 host() { # host NS MAC ADDR/LEN GW [EXTRA_ADDR]
 	nsx "$1" ip link set eth0 address "$2"
 	nsx "$1" ip link set lo up
@@ -67,6 +69,11 @@ host "$D1" 02:00:00:00:20:11 10.20.0.11/24 10.20.0.1
 host "$D2" 02:00:00:00:20:12 10.20.0.12/24 10.20.0.1
 host "$LAP" 02:00:00:00:01:50 192.168.1.50/24 192.168.1.1
 host "$CLOUD" 02:00:00:00:71:10 203.0.113.10/24 203.0.113.1
+# IPv6 for the sensor and the cloud: the sensor's IPv6 traffic is looked up by MAC.
+nsx "$D1" ip addr add 2001:db8:20::11/64 dev eth0 nodad
+nsx "$D1" ip -6 route add default via 2001:db8:20::1
+nsx "$CLOUD" ip addr add 2001:db8:71::10/64 dev eth0 nodad
+nsx "$CLOUD" ip -6 route add default via 2001:db8:71::1
 
 # The policy: the sensor class takes its allowances from NIST's MUD file
 # (controller on 8080, my-controller on udp 4000, www.nist.local on 443);
@@ -83,7 +90,8 @@ cat >"$T/policy.json" <<EOF
   "classes": [
     {"name": "sensor", "mud": "nist-sensor-all-matches.json",
      "controllers": {"https://controller.nist.local": ["203.0.113.10"]},
-     "my_controller": ["203.0.113.10"]},
+     "my_controller": ["203.0.113.10"],
+     "allow": [{"host": "2001:db8:71::10", "proto": "tcp", "port": 8443}]},
     {"name": "hub", "allow": [{"host": "203.0.113.10", "proto": "tcp", "port": 8443}]}
   ],
   "devices": [
@@ -166,6 +174,17 @@ deny "$D1" tcp 203.0.113.10 9000 10.20.0.11 drop_iot_to_wan "$LAP"
 deny "$D2" tcp 203.0.113.10 8080 10.20.0.12 drop_iot_to_wan "$D1"     # the other class's endpoint
 deny "$D2" udp 203.0.113.10 4000 10.20.0.12 drop_iot_to_wan "$D1"
 deny "$D1" tcp 203.0.113.10 8443 10.20.0.11 drop_iot_to_wan "$D2"
+
+# IPv6: the class's IPv6 endpoint set; nothing else, nothing inbound.
+allow "$D1" tcp 2001:db8:71::10 8443 10.20.0.11 "c_sensor: @ep6_sensor"
+deny "$D1" tcp 2001:db8:71::10 9000 10.20.0.11 drop_iot_to_wan "$R"
+before=$(counter drop_wan_to_iot)
+reach "$R" tcp 2001:db8:20::11 7001 || fail "control: the router cannot reach the sensor over IPv6"
+ok
+if PROBE_TIMEOUT=0.5 reach "$CLOUD" tcp 2001:db8:20::11 7001; then fail "WAN reached the sensor over IPv6"; fi
+ok
+[ "$(counter drop_wan_to_iot)" -gt "$before" ] || fail "IPv6 WAN-to-IoT drop not counted"
+ok
 
 # IoT to IoT on the same bridge: only the exception, one way.
 allow "$D2" tcp 10.20.0.11 7000 10.20.0.12 "c_hub: @pair_hub"

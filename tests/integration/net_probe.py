@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Real TCP/UDP endpoints for the namespace tests.
 
-serve PORT...           answer on every address: TCP sends "ok PORT\n" to
+serve PORT...           answer on every IPv4 and IPv6 address: TCP sends "ok PORT\n" to
                         each connection, UDP answers each datagram likewise
 resolve SERVER NAME     ask SERVER (udp 53) for NAME's A record; print the
                         first address and exit 0, or exit 1
@@ -20,10 +20,13 @@ import sys
 def serve(ports):
     socks = {}
     for p in ports:
-        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-            s = socket.socket(socket.AF_INET, kind)
+        for fam, kind in ((f, k) for f in (socket.AF_INET, socket.AF_INET6)
+                          for k in (socket.SOCK_STREAM, socket.SOCK_DGRAM)):
+            s = socket.socket(fam, kind)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("0.0.0.0", p))
+            if fam == socket.AF_INET6:
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", p))
             if kind == socket.SOCK_STREAM:
                 s.listen(64)
             socks[s] = (kind, p)
@@ -46,7 +49,7 @@ def serve(ports):
 
 def probe(kind, dst, port, src):
     t = socket.SOCK_STREAM if kind == "tcp" else socket.SOCK_DGRAM
-    s = socket.socket(socket.AF_INET, t)
+    s = socket.socket(socket.AF_INET6 if ":" in dst else socket.AF_INET, t)
     s.settimeout(float(os.environ.get("PROBE_TIMEOUT", "2")))
     if src:
         s.bind((src, 0))
