@@ -272,7 +272,7 @@ static int net_check(int argc, char **argv, const struct cli_cmd *self)
 
 static void ace_line(const struct fsec_mud_ace *a, char *buf, size_t cap)
 {
-	char peer[320], ports[64] = "", l4[16];
+	char peer[320], ports[64] = "", l4[24];
 
 	switch (a->peer) {
 	case FSEC_MUD_PEER_ADDR: snprintf(peer, sizeof(peer), "addr:%s", a->addr); break;

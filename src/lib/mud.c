@@ -44,16 +44,34 @@ struct fsec_mud {
 		systeminfo[HDR_MAX];
 };
 
+/* dst = base + sep + seg, cut at cap - 1 bytes: a path only names a place in
+ * the file, so a long one is shortened rather than refused. */
+static void path_cat(char *dst, size_t cap, const char *base, const char *sep, const char *seg)
+{
+	size_t n = strnlen(base, cap - 1), m;
+
+	memmove(dst, base, n);
+	m = strnlen(sep, cap - 1 - n);
+	memcpy(dst + n, sep, m);
+	n += m;
+	m = strnlen(seg, cap - 1 - n);
+	memcpy(dst + n, seg, m);
+	dst[n + m] = '\0';
+}
+
 static void path_key(char *dst, size_t cap, const char *base, const char *key)
 {
 	char k[64];
 
-	snprintf(dst, cap, "%s.%s", base, fsec_text_clean(key, k, sizeof(k)));
+	path_cat(dst, cap, base, ".", fsec_text_clean(key, k, sizeof(k)));
 }
 
 static void path_idx(char *dst, size_t cap, const char *base, size_t i)
 {
-	snprintf(dst, cap, "%s[%zu]", base, i);
+	char idx[32];
+
+	snprintf(idx, sizeof(idx), "[%zu]", i);
+	path_cat(dst, cap, base, "", idx);
 }
 
 static enum fsec_err bad(const char *path, const char *why)

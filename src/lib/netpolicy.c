@@ -25,7 +25,7 @@
 #include "fleetsec/mud.h"
 #include "fleetsec/netpolicy.h"
 
-#define SRC_MAX 200
+#define SRC_MAX 256
 #define ID_MAX 64
 #define IOT_ZONES_MAX 16
 #define NETS_MAX 64
@@ -1064,7 +1064,7 @@ static enum fsec_err mud_entry(struct fsec_netpolicy *p, struct klass *c, const 
 	char src[SRC_MAX];
 	enum fsec_err rc = FSEC_OK;
 
-	snprintf(src, sizeof(src), "%s %s", file, a->path);
+	snprintf(src, sizeof(src), "%.64s %.159s", file, a->path);
 	/* Replies are the conntrack rule's business: an entry for the answering
 	 * direction adds nothing, and compiling it would open a port range. */
 	if ((a->dir == FSEC_MUD_TO_DEVICE && a->initiated == FSEC_MUD_INIT_FROM_DEVICE) ||
