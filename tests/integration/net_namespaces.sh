@@ -75,6 +75,16 @@ nsx "$D1" ip -6 route add default via 2001:db8:20::1
 nsx "$CLOUD" ip addr add 2001:db8:71::10/64 dev eth0 nodad
 nsx "$CLOUD" ip -6 route add default via 2001:db8:71::1
 
+# The hub's own MUD file (made for this test): its MUD URL has the sensor
+# file's authority, so RFC 8520's same-manufacturer match pairs the two.
+cat >"$T/hub-mud.json" <<'EOF'
+{"ietf-mud:mud": {"mud-version": 1, "mud-url": "https://sensor.nist.local/hub",
+  "from-device-policy": {"access-lists": {"access-list": [{"name": "fr"}]}}},
+ "ietf-access-control-list:acls": {"acl": [{"name": "fr", "type": "ipv4-acl-type", "aces": {"ace": [
+  {"name": "peers", "matches": {"ietf-mud:mud": {"same-manufacturer": [null]}, "ipv4": {"protocol": 6},
+   "tcp": {"destination-port": {"operator": "eq", "port": 8888}}}, "actions": {"forwarding": "accept"}}]}}]}}
+EOF
+
 # The policy: the sensor class takes its allowances from NIST's MUD file
 # (controller on 8080, my-controller on udp 4000, www.nist.local on 443);
 # the hub class has one extra endpoint; the hub may reach sensors on 7000.
@@ -92,7 +102,8 @@ cat >"$T/policy.json" <<EOF
      "controllers": {"https://controller.nist.local": ["203.0.113.10"]},
      "my_controller": ["203.0.113.10"],
      "allow": [{"host": "2001:db8:71::10", "proto": "tcp", "port": 8443}]},
-    {"name": "hub", "allow": [{"host": "203.0.113.10", "proto": "tcp", "port": 8443}]}
+    {"name": "hub", "mud": "$T/hub-mud.json",
+     "allow": [{"host": "203.0.113.10", "proto": "tcp", "port": 8443}]}
   ],
   "devices": [
     {"id": "sensor-1", "mac": "02:00:00:00:20:11", "ip": "10.20.0.11", "class": "sensor"},
@@ -115,8 +126,8 @@ ok
 # disallowed (9000) services; devices, laptop and router listen too.
 serve() { local ns=$1; shift; nsx "$ns" python3 "$PROBE" serve "$@" >"$T/serve-$ns" 2>&1 & }
 serve "$CLOUD" 8080 8443 4000 443 9000
-serve "$D1" 7000 7001 2222
-serve "$D2" 7000 7001 2222
+serve "$D1" 7000 7001 2222 8888 8889
+serve "$D2" 7000 7001 2222 8888
 serve "$LAP" 8000
 serve "$R" 2200
 for ns in "$CLOUD" "$D1" "$D2" "$LAP" "$R"; do
@@ -190,6 +201,10 @@ ok
 allow "$D2" tcp 10.20.0.11 7000 10.20.0.12 "c_hub: @pair_hub"
 deny "$D2" tcp 10.20.0.11 7001 10.20.0.12 drop_iot_to_iot "$R"
 deny "$D1" tcp 10.20.0.12 7000 10.20.0.11 drop_iot_to_iot "$R"
+# ...and MUD same-manufacturer pairs, both ways (each file allows it), on 8888 only.
+allow "$D2" tcp 10.20.0.11 8888 10.20.0.12 "c_hub: @pair_hub"
+allow "$D1" tcp 10.20.0.12 8888 10.20.0.11 "c_sensor: @pair_sensor"
+deny "$D2" tcp 10.20.0.11 8889 10.20.0.12 drop_iot_to_iot "$R"
 
 # IoT to the LAN, WAN and LAN to IoT.
 deny "$D1" tcp 192.168.1.50 8000 10.20.0.11 drop_iot_to_lan "$R"
