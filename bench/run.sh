@@ -44,3 +44,11 @@ echo "== openssl speed -seconds 2 -bytes 262144 -evp sha256 (libcrypto's SHA-256
 # The bound for fw verify, which hashes with the same libcrypto; coreutils'
 # sha256sum has its own portable SHA-256.
 openssl speed -seconds 2 -bytes 262144 -evp sha256 2>/dev/null | awk '$1 == "sha256" { printf "sha256 (256 KiB blocks): %.1f MiB/s\n", $2 * 1000 / 1048576 }'
+echo
+echo "== bench/bench_netpolicy.sh (issue 6: net compile and nft -f, 10k-100k devices; needs root)"
+cmake --build "$build" -j2 --target fleetsec_cli >/dev/null
+if [ "$(id -u)" -eq 0 ]; then
+	"$root/bench/bench_netpolicy.sh" "$build/fleetsec" 3
+else
+	echo "skipped: not root (nft -f needs a network namespace)"
+fi

@@ -8,7 +8,9 @@
 # manifest refused; then starts fleetsecd, where a new device enrols
 # zero-touch (EST) with its factory bootstrap certificate and updates itself
 # from 1 to 2 through a trial boot and confirm, and falls back from an
-# unconfirmed 3 to 2. Everything lands in out/demo/.
+# unconfirmed 3 to 2. Last, it compiles the fleet's network isolation policy
+# (MUD to nftables) and audits the fleet for the common failures. Everything
+# lands in out/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -215,8 +217,61 @@ fleetsec-agent -c "$DEV/agent.conf" status | grep -q "image         2.0.0+0" || 
 echo "-- fleetsecd's log:"
 tail -n 6 "$SRV/fleetsecd.log"
 
-# ---- audit (issue 7): what is wrong with the demo fleet ----
-printf '\n== audit: the demo fleet\n'
+# ---------------------------------------------------------------------------
+# Network isolation (issue 6): compile the demo fleet's isolation policy.
+step "15. network isolation: where each device sits, a MUD file, and the policy"
+NET=out/demo/net
+mkdir -p "$NET"
+run fleetsec device set thermo-001 --mac 02:00:00:00:20:01 --ip 10.20.0.11
+run fleetsec device set thermo-002 --mac 02:00:00:00:20:02 --ip 10.20.0.12
+run fleetsec device set plug-001 --mac 02:00:00:00:20:03 --ip 10.20.0.13
+run fleetsec device set cam-001 --mac 02:00:00:00:20:04 --ip 10.20.0.14
+cat >"$NET/thermostat-v2.json" <<'MUD'
+{"ietf-mud:mud": {"mud-version": 1, "mud-url": "https://thermo.example/thermostat-v2",
+  "systeminfo": "Demo thermostat", "mfg-name": "Demo",
+  "from-device-policy": {"access-lists": {"access-list": [{"name": "fr"}]}}},
+ "ietf-access-control-list:acls": {"acl": [{"name": "fr", "type": "ipv4-acl-type", "aces": {"ace": [
+  {"name": "cloud", "matches": {"ipv4": {"ietf-acldns:dst-dnsname": "api.thermo.example", "protocol": 6},
+   "tcp": {"ietf-mud:direction-initiated": "from-device", "destination-port": {"operator": "eq", "port": 443}}},
+   "actions": {"forwarding": "accept"}},
+  {"name": "updates", "matches": {"ipv4": {"destination-ipv4-network": "198.51.100.20/32", "protocol": 6},
+   "tcp": {"destination-port": {"operator": "eq", "port": 8443}}}, "actions": {"forwarding": "accept"}},
+  {"name": "peers", "matches": {"ietf-mud:mud": {"same-manufacturer": [null]},
+   "udp": {"destination-port": {"operator": "eq", "port": 5683}}}, "actions": {"forwarding": "accept"}}]}}]}}
+MUD
+cat >"$NET/policy.json" <<'POLICY'
+{"version": 1,
+ "zones": {"iot": [{"name": "iot", "vlan": 20, "interface": "br-iot", "subnets": ["10.20.0.0/24"],
+                    "router": "10.20.0.1", "bridge_ports": ["iotp1", "iotp2", "iotp3", "iotp4"]}],
+           "lan": {"interface": "lan0", "subnets": ["192.168.1.0/24"]},
+           "wan": {"interface": "wan0"}},
+ "classes": [{"name": "thermostat", "models": ["thermostat-v2"], "mud": "thermostat-v2.json"},
+             {"name": "camera", "models": ["camera-x"],
+              "allow": [{"host": "203.0.113.10", "proto": "tcp", "port": 443}]},
+             {"name": "plug", "models": ["plug"]}],
+ "exceptions": [{"from": "plug", "to": "thermostat", "proto": "tcp", "port": 8080}],
+ "management": [{"host": "192.168.1.50", "proto": "tcp", "port": 22}]}
+POLICY
+run fleetsec net mud "$NET/thermostat-v2.json"
+step "16. compile it with the registry's devices (cam-001 is revoked: it gets nothing)"
+run fleetsec net compile "$NET/policy.json" --from-registry --out "$NET/rules.nft"
+grep -E '^add (element|rule) inet fleetsec (dev4|c_thermostat) ' "$NET/rules.nft" | cut -c1-150
+cat "$NET/rules.nft.dnsmasq.conf"
+if grep -q 10.20.0.14 "$NET/rules.nft"; then
+	echo "demo: the revoked camera kept network access" >&2
+	exit 1
+fi
+if [ "$(id -u)" -eq 0 ] && command -v nft >/dev/null; then
+	run fleetsec net check "$NET/rules.nft"
+fi
+run fleetsec net explain "$NET/policy.json" --from-registry thermo-001 198.51.100.20 tcp 8443
+run fleetsec net explain "$NET/policy.json" --from-registry thermo-001 192.168.1.7 tcp 445
+run fleetsec net explain "$NET/policy.json" --from-registry 10.20.0.13 10.20.0.11 tcp 8080
+run fleetsec net setup "$NET/policy.json"
+
+# ---------------------------------------------------------------------------
+# Audit (issue 7): what is wrong with the demo fleet.
+step "17. audit: what is wrong with the demo fleet"
 # The current release is the one published in step 11, checked against the
 # release root key as a device would check it.
 run fleetsec product set thermostat-v2 --support-until 2031-12-31 \

@@ -22,10 +22,11 @@ PACKAGES=(
 	bc                                          # bench/bench_audit.sh computes rates
 	clang libclang-rt-14-dev                    # libFuzzer targets
 	libcrypt-dev                                # crypt(3) (libxcrypt): the firmware audit checks password hashes
-	python3                                     # the audit test builds a ROCA-form modulus
+	python3                                     # the audit test builds a ROCA-form modulus; the network tests' probes
 	mosquitto                                   # real MQTT brokers for the network audit test
 	busybox-static                              # telnetd and httpd applets (Debian's busybox has no telnetd)
 	libcoap3-bin                                # a real CoAP server for the network audit test
+	nftables iproute2 dnsmasq-base              # network isolation: nft; namespace tests and the name sets filled by dnsmasq
 )
 
 missing=()

@@ -99,10 +99,20 @@ struct fsec_cert_filter {
 	int64_t not_expired_at; /* only certificates with not_after > this */
 };
 
+/* Where a device is on the network (net compile --from-registry). */
+struct fsec_device_net {
+	char id[FSEC_DEVID_MAX + 1];
+	char model[FSEC_MODEL_MAX + 1];
+	char status[16];
+	char mac[18]; /* "aa:bb:cc:dd:ee:ff" (lower case), or "" */
+	char ip[16];  /* dotted IPv4, or "" */
+};
+
 /* Visitors return 0 to go on, anything else to stop the listing early. */
 typedef int (*fsec_device_cb)(const struct fsec_device_rec *rec, void *ctx);
 typedef int (*fsec_cert_cb)(const struct fsec_cert_rec *rec, void *ctx);
 typedef int (*fsec_event_cb)(const struct fsec_event_rec *rec, void *ctx);
+typedef int (*fsec_device_net_cb)(const struct fsec_device_net *rec, void *ctx);
 typedef int (*fsec_product_cb)(const struct fsec_product_rec *rec, void *ctx);
 typedef int (*fsec_devstate_cb)(const struct fsec_devstate_rec *rec, void *ctx);
 /* A device with its reported state; state is NULL if it never reported. */
@@ -343,5 +353,20 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_devstate_list(struct fsec_registry
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_device_state_list(struct fsec_registry *reg,
 								fsec_device_state_cb cb,
 								void *ctx);
+
+/*
+ * Record a device's MAC and/or IPv4 address. NULL leaves a field as it is,
+ * "" clears it. The MAC is stored in lower case. A MAC or IP held by another
+ * device is refused. Errors: NOTFOUND (no such device), EXISTS, INVAL (bad
+ * MAC or IP), DB.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_device_net_set(struct fsec_registry *reg,
+							     const char *id, const char *mac,
+							     const char *ip);
+
+/* Visit the devices that have an address recorded, ordered by ID.
+ * Errors: DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_device_net_list(struct fsec_registry *reg,
+							      fsec_device_net_cb cb, void *ctx);
 
 #endif

@@ -383,6 +383,54 @@ static int device_report(int argc, char **argv, const struct cli_cmd *self)
 	return status;
 }
 
+/* Record where a device is on the network, for net compile --from-registry. */
+static int device_set(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {
+		{"mac", required_argument, NULL, 'm'},
+		{"ip", required_argument, NULL, 'i'},
+		CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	struct cli_common c = {0};
+	struct fsec_fleet *f = NULL;
+	struct fsec_registry *reg;
+	struct fsec_event_rec ev = {0};
+	const char *mac = NULL, *ip = NULL;
+	enum fsec_err rc;
+	int opt, status = EXIT_REFUSED;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
+		if (opt == 'm')
+			mac = optarg;
+		else if (opt == 'i')
+			ip = optarg;
+	}
+	if (opt < 0)
+		return status;
+	if (optind + 1 != argc)
+		return cli_usage_error(self, "expected exactly one device ID");
+	if (mac == NULL && ip == NULL)
+		return cli_usage_error(self, "give --mac and/or --ip");
+	if ((status = open_fleet(&c, &f)) != 0)
+		return status;
+	reg = fsec_fleet_get_registry(f);
+	snprintf(ev.actor, sizeof(ev.actor), "%s", cli_actor());
+	snprintf(ev.action, sizeof(ev.action), "net-set");
+	snprintf(ev.device_id, sizeof(ev.device_id), "%s", argv[optind]);
+	snprintf(ev.detail, sizeof(ev.detail), "mac=%s ip=%s", mac != NULL ? mac : "(kept)",
+		 ip != NULL ? ip : "(kept)");
+	rc = fsec_registry_begin(reg);
+	if (rc == FSEC_OK &&
+	    ((rc = fsec_registry_device_net_set(reg, argv[optind], mac, ip)) != FSEC_OK ||
+	     (rc = fsec_registry_event_add(reg, &ev)) != FSEC_OK ||
+	     (rc = fsec_registry_commit(reg)) != FSEC_OK))
+		fsec_registry_rollback(reg);
+	status = rc == FSEC_OK ? 0 : cli_fail(argv[optind], rc);
+	fsec_fleet_free(f);
+	return status;
+}
+
 const struct cli_cmd cli_device_cmds[] = {
 	{"device", "issue", device_issue, "issue a device certificate from a CSR or a new key",
 	 "ID (--csr FILE | --keygen --key-out FILE [--key-algo p256|p384|ed25519])\n"
@@ -406,6 +454,11 @@ const struct cli_cmd cli_device_cmds[] = {
 	 "ID [--home DIR] [--json]\n"},
 	{"device", "list", device_list, "list devices",
 	 "[--status active|revoked] [--model M] [--home DIR] [--json]\n"},
+	{"device", "set", device_set, "record a device's MAC and/or IPv4 address (net isolation)",
+	 "ID [--mac aa:bb:cc:dd:ee:ff] [--ip A.B.C.D]\n\n"
+	 "Record where the device is on the network, for 'fleetsec net compile\n"
+	 "--from-registry'. An empty value clears a field. A MAC or IP that belongs to\n"
+	 "another device is refused.\n"},
 	{"device", "revoke", device_revoke, "revoke a device and regenerate the CRL",
 	 "ID [--reason REASON] [--home DIR] [--json]\n\n"
 	 "Marks the device revoked, revokes its certificates and regenerates the CRL.\n"

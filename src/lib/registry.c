@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "err_int.h"
 #include "registry_int.h"
@@ -332,4 +335,38 @@ FSEC_API enum fsec_err fsec_registry_device_state_list(struct fsec_registry *reg
 						       fsec_device_state_cb cb, void *ctx)
 {
 	return reg->ops->device_state_list(reg->be, cb, ctx);
+}
+
+FSEC_API enum fsec_err fsec_registry_device_net_set(struct fsec_registry *reg, const char *id,
+						    const char *mac, const char *ip)
+{
+	enum fsec_err rc = fsec_devid_check(id);
+	char lmac[18];
+	unsigned char bin[4];
+
+	if (rc != FSEC_OK)
+		return rc;
+	if (mac != NULL && mac[0] != '\0') {
+		/* Canonical form, so that the UNIQUE constraint sees one spelling. */
+		if (strlen(mac) != 17)
+			return fsec_seterr(FSEC_ERR_INVAL, "'%.40s' is not a MAC address", mac);
+		for (size_t i = 0; i < 17; i++) {
+			bool colon = i % 3 == 2;
+
+			if (colon ? mac[i] != ':' : !isxdigit((unsigned char)mac[i]))
+				return fsec_seterr(FSEC_ERR_INVAL, "'%.40s' is not a MAC address", mac);
+			lmac[i] = (char)tolower((unsigned char)mac[i]);
+		}
+		lmac[17] = '\0';
+		mac = lmac;
+	}
+	if (ip != NULL && ip[0] != '\0' && (strlen(ip) > 15 || inet_pton(AF_INET, ip, bin) != 1))
+		return fsec_seterr(FSEC_ERR_INVAL, "'%.40s' is not an IPv4 address", ip);
+	return reg->ops->device_net_set(reg->be, id, mac, ip, (int64_t)time(NULL));
+}
+
+FSEC_API enum fsec_err fsec_registry_device_net_list(struct fsec_registry *reg,
+						     fsec_device_net_cb cb, void *ctx)
+{
+	return reg->ops->device_net_list(reg->be, cb, ctx);
 }

@@ -102,8 +102,17 @@ static const char schema_v5_audit[] =
 	"  CHECK(update_outcome IN ('','success','failure')),"
 	" update_at INTEGER NOT NULL DEFAULT 0, update_ok_at INTEGER NOT NULL DEFAULT 0) STRICT;";
 
-static const char *const migrations[] = {schema_v1, schema_v2_enroll, schema_v3_published,
-					 schema_v4_pending, schema_v5_audit};
+/* v6: where each device sits on the network, for `net compile --from-registry`.
+ * A MAC or an IP belongs to at most one device. */
+static const char schema_v6_device_net[] =
+	"CREATE TABLE device_net("
+	" device_id TEXT PRIMARY KEY REFERENCES devices(id) DEFERRABLE INITIALLY DEFERRED,"
+	" mac TEXT UNIQUE, ip TEXT UNIQUE, updated_at INTEGER NOT NULL) STRICT;";
+
+static const char *const migrations[] = {
+	schema_v1, schema_v2_enroll, schema_v3_published, schema_v4_pending,
+	schema_v5_audit, schema_v6_device_net,
+};
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 enum stmt_id {
@@ -943,6 +952,76 @@ static enum fsec_err be_device_state_list(void *p, fsec_device_state_cb cb, void
 	return each_row(be, s, "listing devices with their state", visit_device_state, &v);
 }
 
+/* device_net statements are prepared per call: they run once per command. */
+static enum fsec_err be_device_net_set(void *p, const char *id, const char *mac, const char *ip,
+				       int64_t now)
+{
+	struct sqlite_be *be = p;
+	sqlite3_stmt *s = NULL;
+	enum fsec_err rc;
+	int r;
+
+	/* NULL keeps the stored value; "" clears it. */
+	r = sqlite3_prepare_v2(be->db,
+			       "INSERT INTO device_net(device_id, mac, ip, updated_at)"
+			       " SELECT id, nullif(?2, ''), nullif(?3, ''), ?4 FROM devices WHERE id = ?1"
+			       " ON CONFLICT(device_id) DO UPDATE SET"
+			       " mac = CASE WHEN ?2 IS NULL THEN mac ELSE nullif(?2, '') END,"
+			       " ip = CASE WHEN ?3 IS NULL THEN ip ELSE nullif(?3, '') END,"
+			       " updated_at = ?4",
+			       -1, &s, NULL);
+	if (r != SQLITE_OK)
+		return db_err(be, r, "preparing a registry query");
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	if (mac != NULL)
+		sqlite3_bind_text(s, 2, mac, -1, SQLITE_STATIC);
+	if (ip != NULL)
+		sqlite3_bind_text(s, 3, ip, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, now);
+	r = sqlite3_step(s);
+	if (r != SQLITE_DONE)
+		rc = (r & 0xff) == SQLITE_CONSTRAINT
+			     ? fsec_seterr(FSEC_ERR_EXISTS, "device %s: MAC or IP already belongs to "
+							    "another device", id)
+			     : db_err(be, r, "writing a device's address");
+	else if (sqlite3_changes(be->db) == 0)
+		rc = fsec_seterr(FSEC_ERR_NOTFOUND, "device %s is not in the registry", id);
+	else
+		rc = FSEC_OK;
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static enum fsec_err be_device_net_list(void *p, fsec_device_net_cb cb, void *ctx)
+{
+	struct sqlite_be *be = p;
+	sqlite3_stmt *s = NULL;
+	enum fsec_err rc = FSEC_OK;
+	int r;
+
+	r = sqlite3_prepare_v2(be->db,
+			       "SELECT d.id, d.model, d.status, ifnull(n.mac,''), ifnull(n.ip,'')"
+			       " FROM devices d JOIN device_net n ON n.device_id = d.id ORDER BY d.id",
+			       -1, &s, NULL);
+	if (r != SQLITE_OK)
+		return db_err(be, r, "preparing a registry query");
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		struct fsec_device_net rec;
+
+		text(s, 0, rec.id, sizeof(rec.id));
+		text(s, 1, rec.model, sizeof(rec.model));
+		text(s, 2, rec.status, sizeof(rec.status));
+		text(s, 3, rec.mac, sizeof(rec.mac));
+		text(s, 4, rec.ip, sizeof(rec.ip));
+		if (cb(&rec, ctx) != 0)
+			break;
+	}
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		rc = db_err(be, r, "listing device addresses");
+	sqlite3_finalize(s);
+	return rc;
+}
+
 static enum fsec_err be_enroll_ca_add(void *p, const struct fsec_enroll_ca_rec *rec,
 				      const char *pem)
 {
@@ -1243,6 +1322,8 @@ const struct fsec_registry_ops fsec_registry_sqlite_ops = {
 	.event_add = be_event_add,
 	.event_list = be_event_list,
 	.counter_next = be_counter_next,
+	.device_net_set = be_device_net_set,
+	.device_net_list = be_device_net_list,
 	.product_get = be_product_get,
 	.product_put = be_product_put,
 	.product_list = be_product_list,

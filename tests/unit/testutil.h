@@ -34,4 +34,8 @@ unsigned char *tu_csr_pem(X509_REQ *req, size_t *len);
 /* Write data to path (test setup only). */
 void tu_write(const char *path, const void *data, size_t len);
 
+/* text with the first occurrence of from replaced by to; malloc'd. Fails the
+ * test if from does not occur. */
+char *tu_replace(const char *text, const char *from, const char *to);
+
 #endif

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# Issue 6 benchmark: compile generated policies (devices x classes) with
+# `fleetsec net compile`, load each ruleset with `nft -f` into a scratch
+# network namespace, and count the rules. Baselines measured in the same
+# run: `jq -c .` reading the same policy (the cost of just parsing that much
+# JSON) and `nft -f` loading an empty table.
+#
+# usage: bench/bench_netpolicy.sh FLEETSEC_BIN [RUNS]   (root: netns + nft)
+set -euo pipefail
+
+fleetsec=${1:?usage: $0 FLEETSEC_BIN [RUNS]}
+runs=${2:-3}
+[ "$(id -u)" -eq 0 ] || { echo "needs root (nft -f in a scratch namespace)" >&2; exit 1; }
+work=$(mktemp -d "${TMPDIR:-/tmp}/fsec-benchnet.XXXXXX")
+ns=fsbench$$
+ip netns add "$ns"
+trap 'ip netns del "$ns" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+# gen DEVICES CLASSES FILE: each class has 3 address endpoints, 2 DNS names
+# and one exception to the next class; devices are spread over the classes.
+gen() {
+	awk -v n="$1" -v c="$2" 'BEGIN {
+		printf "{\"version\": 1, \"zones\": {\"iot\": [{\"name\": \"iot\", \"interface\": \"br-iot\", "
+		printf "\"subnets\": [\"10.0.0.0/8\"], \"router\": \"10.0.0.1\"}], "
+		printf "\"lan\": {\"interface\": \"lan0\", \"subnets\": [\"192.168.0.0/16\"]}, "
+		printf "\"wan\": {\"interface\": \"wan0\"}},\n\"classes\": [\n"
+		for (i = 0; i < c; i++) {
+			printf "%s{\"name\": \"c%d\", \"allow\": [", i ? ",\n" : "", i
+			for (e = 0; e < 3; e++)
+				printf "%s{\"host\": \"203.%d.%d.%d\", \"proto\": \"tcp\", \"port\": %d}", e ? ", " : "", int(i / 250) % 250, i % 250, e + 1, 443 + e
+			printf ", {\"host\": \"api%d.example.com\", \"proto\": \"tcp\", \"port\": 443}", i
+			printf ", {\"host\": \"ntp%d.example.com\", \"proto\": \"udp\", \"port\": 123}]}", i
+		}
+		printf "],\n\"exceptions\": ["
+		for (i = 0; i < c; i++)
+			printf "%s{\"from\": \"c%d\", \"to\": \"c%d\", \"proto\": \"tcp\", \"port\": 8883}", i ? ", " : "", i, (i + 1) % c
+		printf "],\n\"devices\": [\n"
+		for (d = 0; d < n; d++) {
+			ip = d + 16
+			printf "%s{\"id\": \"d%d\", \"mac\": \"02:00:%02x:%02x:%02x:%02x\", \"ip\": \"10.%d.%d.%d\", \"class\": \"c%d\"}", d ? ",\n" : "", d, int(d / 16777216) % 256, int(d / 65536) % 256, int(d / 256) % 256, d % 256, int(ip / 65536) % 256, int(ip / 256) % 256, ip % 256, d % c
+		}
+		printf "]}\n"
+	}' >"$3"
+}
+
+# best-of-RUNS wall time of a command, in seconds
+best() {
+	local b="" s e
+	for _ in $(seq "$runs"); do
+		s=$(date +%s.%N)
+		"$@" >/dev/null 2>&1
+		e=$(date +%s.%N)
+		b=$(awk -v s="$s" -v e="$e" -v b="$b" 'BEGIN { t = e - s; print (b == "" || t < b) ? t : b }')
+	done
+	printf '%.3f' "$b"
+}
+
+printf 'empty table, nft -f baseline: %s s\n' \
+	"$(echo 'add table inet fsbase' >"$work/empty.nft"; best ip netns exec "$ns" nft -f "$work/empty.nft")"
+printf '%-9s %-8s %-10s %-10s %-11s %-10s %-7s %-9s\n' devices classes json_MiB "jq -c ." "net compile" "nft -f" rules elements
+for spec in "10000 100" "10000 1000" "100000 100" "100000 1000"; do
+	set -- $spec
+	gen "$1" "$2" "$work/p.json"
+	tj=$(best jq -c . "$work/p.json")
+	tc=$(best "$fleetsec" net compile "$work/p.json" --out "$work/r.nft")
+	ip netns exec "$ns" nft delete table inet fleetsec 2>/dev/null || true
+	tl=$(best ip netns exec "$ns" nft -f "$work/r.nft")
+	rules=$(grep -c '^add rule' "$work/r.nft")
+	elems=$(grep '^add element' "$work/r.nft" | tr -cd ',{' | wc -c)
+	printf '%-9s %-8s %-10s %-10s %-11s %-10s %-7s %-9s\n' "$1" "$2" \
+		"$(awk -v n="$(stat -c %s "$work/p.json")" 'BEGIN { printf "%.1f", n / 1048576 }')" "$tj" "$tc" "$tl" "$rules" "$elems"
+done
+echo "kernel view of the last load: $(ip netns exec "$ns" nft -a list table inet fleetsec | grep -c '# handle' ) rules+objects with handles"

@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# net compile/check/mud/explain without packets: every shared MUD example
+# compiles, nft -c accepts the result, and the rules produced from each file
+# are the ones its entries call for. Signatures are checked against the
+# openssl CLI's view of the same files; refusals name the input and path.
+. "$(dirname "$0")/lib.sh"
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+MUD_DIR=${FSEC_MUD_EXAMPLES:-$(cd "$HERE/../.." && pwd)/../shared/mud-examples}
+POLICY="$HERE/../net/all-mud.json"
+[ -f "$MUD_DIR/unsw-amazon-echo.json" ] || fail "the shared MUD examples are missing (set FSEC_MUD_EXAMPLES)"
+command -v nft >/dev/null || fail "nft is missing (scripts/deps.sh installs nftables)"
+[ "$(id -u)" -eq 0 ] || fail "nft -c needs CAP_NET_ADMIN: run as root (it never skips)"
+
+# Every example on its own: parses, and nft accepts what it compiles to.
+for f in "$MUD_DIR"/*.json; do
+	expect 0 "$FLEETSEC" net mud "$f" --json
+	jq -e '.entries | length > 0' "$T/out" >/dev/null || fail "$f: no entries"
+	ok
+done
+expect 0 "$FLEETSEC" net compile "$POLICY" --mud-dir "$MUD_DIR" --out "$T/all.nft"
+cp "$T/err" "$T/warnings"
+expect 0 "$FLEETSEC" net check "$T/all.nft"
+grep -v '^#' "$T/all.nft" >"$T/rules" # comments may name what rules must not
+has() { grep -qF -- "$1" "$T/rules" || fail "ruleset lacks: $1"; ok; }
+hasnt() { if grep -qF -- "$1" "$T/rules"; then fail "ruleset must not contain: $1"; fi; ok; }
+warned() { grep -qF -- "$1" "$T/warnings" || fail "no warning: $1 (got: $(cat "$T/warnings"))"; ok; }
+
+# The one table, replaced atomically, with the device map keyed on MAC and IP.
+[ "$(grep -c '^add table' "$T/all.nft")" -eq 1 ] && has "add table inet fleetsec"
+has "add map inet fleetsec dev4 { type ether_addr . ipv4_addr : verdict; }"
+has "02:00:00:00:20:01 . 10.20.0.11 : jump c_lightbulb"
+has "add chain inet fleetsec forward { type filter hook forward priority filter; policy drop; }"
+has "add rule inet fleetsec forward ct state established,related accept"
+has "counter name drop_iot_to_iot limit rate 10/second"
+if grep -E '^(add|flush|delete) ' "$T/rules" | grep -vE '^(add|flush) [a-z]+ inet fleetsec( |$)' >"$T/outside"; then
+	fail "a statement touches something outside table inet fleetsec"
+fi
+ok
+
+# RFC 8520 section 9 lightbulb: IPv6 only, a DNS name -> a dnsmasq-filled v6 set.
+has "add set inet fleetsec d6_lightbulb_tcp_443 { type ipv6_addr; flags timeout; timeout 1h; }"
+has "add rule inet fleetsec c_lightbulb ip6 daddr @d6_lightbulb_tcp_443 tcp dport 443 accept"
+grep -qxF "nftset=/test.example.com/6#inet#fleetsec#d6_lightbulb_tcp_443" "$T/all.nft.dnsmasq.conf" ||
+	fail "dnsmasq line for the lightbulb missing"
+ok
+hasnt "test.example.com"
+
+# mudgee's Amazon Echo: the draft key and ethernet-acl-type accepted with
+# warnings naming their paths; multicast, broadcast, foreign DNS, IGMP and
+# ICMP reported, not compiled; names grouped per (protocol, port).
+warned "unsw-amazon-echo.json: \$.ietf-access-control-list:access-lists: pre-RFC key"
+warned "\$.ietf-access-control-list:access-lists.acl[2].type: pre-RFC ACL type 'ethernet-acl-type'"
+warned "acl[0].aces.ace[13]: class echo: DNS to 208.67.220.220/32 not allowed"
+warned "acl[0].aces.ace[4]: class echo: 239.255.255.250/32 stays on the device's segment"
+warned "acl[0].aces.ace[3]: class echo: protocol 2 not compiled"
+warned "acl[2].aces.ace[1]: class echo: Ethernet-only entry not compiled"
+hasnt "208.67.220.220"
+hasnt "239.255.255.250"
+has "add rule inet fleetsec c_echo ip daddr @d4_echo_udp_123 udp dport 123 accept"
+grep -q "^nftset=/dcape-na.amazon.com/.*/api.amazonalexa.com/.*4#inet#fleetsec#d4_echo_tcp_443$" \
+	"$T/all.nft.dnsmasq.conf" || fail "echo's 443 names not in one dnsmasq line"
+ok
+# The exception echo -> lightbulb tcp 80, via the destination-class mark.
+has "add element inet fleetsec pair_echo { 1 . tcp . 80 }"
+
+# NIST: controller and my-controller from the policy's addresses, local
+# networks, same-manufacturer as a pair set; the reply-direction entries
+# (direction-initiated to-device) open nothing.
+has "198.51.100.80 . tcp . 8080"
+has "198.51.100.81 . udp . 4000"
+has "add element inet fleetsec loc_sensor { tcp . 888 }"
+has "add element inet fleetsec pair_sensor { 3 . tcp . 8888 }"
+warned "acl[1].aces.ace[5]: class sensor: manufacturer match names no class"
+warned "acl[0].aces.ace[3]: class sensor: to-device entry not compiled"
+
+# Cisco luminaire: my-controller, local-networks (CoAP), the policy's extra
+# range, which needs an interval set.
+has "add set inet fleetsec ep4i_luminaire { type ipv4_addr . inet_proto . inet_service; flags interval; }"
+has "203.0.113.0/24 . tcp . 8000-8100"
+has "198.51.100.90 . udp . 5684"
+has "add element inet fleetsec loc_luminaire { udp . 5683 }"
+has "10.20.0.15 : jump c_luminaire"
+warned "device lum-1: no MAC"
+
+# explain, on the same model.
+expect 0 "$FLEETSEC" net explain "$POLICY" --mud-dir "$MUD_DIR" 10.20.0.13 198.51.100.80 tcp 8080 --json
+[ "$(jq -r .verdict "$T/out")" = allow ] && jq -r .detail "$T/out" | grep -q "nist-sensor-all-matches.json" ||
+	fail "explain does not name the MUD entry: $(cat "$T/out")"
+ok
+expect 0 "$FLEETSEC" net explain "$POLICY" --mud-dir "$MUD_DIR" echo-1 208.67.220.220 udp 53
+grep -q "^deny  drop_iot_foreign_dns" "$T/out" || fail "foreign DNS: $(cat "$T/out")"
+ok
+expect 0 "$FLEETSEC" net explain "$POLICY" --mud-dir "$MUD_DIR" 02:00:00:00:20:02 10.20.0.11 tcp 80
+grep -q "^allow  c_echo: @pair_echo" "$T/out" || fail "exception: $(cat "$T/out")"
+ok
+expect 0 "$FLEETSEC" net explain "$POLICY" --mud-dir "$MUD_DIR" 10.20.0.11 10.20.0.12 tcp 80
+grep -q "^deny  drop_iot_to_iot" "$T/out" || fail "reverse of the exception: $(cat "$T/out")"
+ok
+expect 0 "$FLEETSEC" net explain "$POLICY" --mud-dir "$MUD_DIR" 10.20.0.13 192.168.1.7 tcp 888
+grep -q "^allow  c_sensor: @loc_sensor" "$T/out" || fail "local-networks: $(cat "$T/out")"
+ok
+expect 0 "$FLEETSEC" net explain "$POLICY" --mud-dir "$MUD_DIR" 10.99.0.10 10.20.0.12 tcp 22
+grep -q "^allow  to_iot: @mgmt" "$T/out" || fail "management: $(cat "$T/out")"
+ok
+expect 2 "$FLEETSEC" net explain "$POLICY" 10.20.0.11 10.20.0.12 tcp 70000
+expect 1 "$FLEETSEC" net explain "$POLICY" --mud-dir "$MUD_DIR" nobody 10.20.0.12 tcp 22
+one_line_error "nobody"
+
+# Signatures: the real .p7s verifies against its pinned leaf, as openssl says;
+# one flipped byte of the JSON fails, as it does for openssl.
+openssl pkcs7 -inform DER -in "$MUD_DIR/cisco-luminaire-150.p7s" -print_certs -out "$T/signer.pem"
+openssl cms -verify -inform DER -in "$MUD_DIR/cisco-luminaire-150.p7s" \
+	-content "$MUD_DIR/cisco-luminaire-150.json" -binary -CAfile "$T/signer.pem" -partial_chain \
+	-purpose any -out /dev/null 2>/dev/null || fail "openssl itself does not verify the pair"
+expect 0 "$FLEETSEC" net mud "$MUD_DIR/cisco-luminaire-150.json" --signer "$T/signer.pem" --json
+[ "$(jq -r .signature_verified "$T/out")" = true ] || fail "signature not reported verified"
+ok
+cp "$MUD_DIR/cisco-luminaire-150.json" "$T/lum.json"
+cp "$MUD_DIR/cisco-luminaire-150.p7s" "$T/lum.p7s"
+printf '\x20' | dd of="$T/lum.json" bs=1 seek=100 conv=notrunc status=none
+cmp -s "$T/lum.json" "$MUD_DIR/cisco-luminaire-150.json" && fail "flip did not change the file"
+expect 1 "$FLEETSEC" net mud "$T/lum.json" --mud-signer "$T/signer.pem"
+one_line_error "lum.json"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/o.key" \
+	-subj "/CN=other" -out "$T/other.pem" -days 2 2>/dev/null
+expect 1 "$FLEETSEC" net mud "$MUD_DIR/cisco-luminaire-150.json" --signer "$T/other.pem" \
+	--sig "$MUD_DIR/cisco-luminaire-150.p7s"
+one_line_error "does not verify"
+# A class with mud_signer refuses to compile when its file was altered.
+sed 's/"mud": "cisco-luminaire-150.json"/"mud": "lum.json", "mud_signer": "'"${T//\//\\/}"'\/signer.pem"/' \
+	"$POLICY" >"$T/signed.json"
+cp "$MUD_DIR"/rfc8520-sec9-lightbulb2000.json "$MUD_DIR"/unsw-amazon-echo.json \
+	"$MUD_DIR"/nist-sensor-all-matches.json "$T/"
+expect 1 "$FLEETSEC" net compile "$T/signed.json" --out "$T/signed.nft"
+one_line_error "lum.json"
+[ ! -e "$T/signed.nft" ] || fail "a refused compile wrote its output"
+ok
+cp "$MUD_DIR/cisco-luminaire-150.json" "$T/lum.json"
+expect 0 "$FLEETSEC" net compile "$T/signed.json" --out "$T/signed.nft"
+
+# --mud-signer for every class: the luminaire's file verifies, the others
+# carry no signature and are refused, naming the file.
+expect 1 "$FLEETSEC" net compile "$POLICY" --mud-dir "$MUD_DIR" --mud-signer "$T/signer.pem"
+one_line_error "rfc8520-sec9-lightbulb2000.p7s"
+printf '{"version": 1, "zones": {"iot": [{"name": "iot", "interface": "br-iot", "subnets": ["10.20.0.0/24"],
+  "router": "10.20.0.1"}], "wan": {"interface": "wan0"}},
+  "classes": [{"name": "lum", "mud": "cisco-luminaire-150.json", "my_controller": ["198.51.100.90"]}]}' \
+	>"$T/lum-only.json"
+expect 0 "$FLEETSEC" net compile "$T/lum-only.json" --mud-dir "$MUD_DIR" --mud-signer "$T/signer.pem"
+grep -qF "198.51.100.90 . udp . 5684" "$T/out" || fail "signed luminaire not compiled"
+ok
+expect 1 "$FLEETSEC" net compile "$T/lum-only.json" --mud-dir "$MUD_DIR" --mud-signer "$T/other.pem"
+one_line_error "does not verify"
+expect 0 "$FLEETSEC" net compile "$T/lum-only.json" --mud-dir "$MUD_DIR"
+grep -q "warning: the DNS-name sets need the dnsmasq lines" "$T/err" || fail "no hint about dnsmasq lines"
+ok
+
+# Malformed input: one line naming the file and the JSON path.
+sed 's/"port": 443/"port": "https"/' "$MUD_DIR/rfc8520-sec9-lightbulb2000.json" >"$T/bad.json"
+expect 1 "$FLEETSEC" net mud "$T/bad.json"
+one_line_error "bad.json: \$.ietf-access-control-list:acls.acl[1].aces.ace[0].matches.tcp.destination-port.port: expected an integer"
+printf '{"ietf-mud:mud": {"mud-version": 1, "mud-url": "https://x.example/m",
+  "from-device-policy": {"access-lists": {"access-list": [{"name": "nope"}]}}}}' >"$T/noacl.json"
+expect 1 "$FLEETSEC" net mud "$T/noacl.json"
+one_line_error "\$.ietf-mud:mud.from-device-policy.access-lists.access-list[0].name: names an ACL"
+sed 's/"mac": "02:00:00:00:20:03"/"mac": "02:00:00:00:20"/' "$POLICY" >"$T/badpol.json"
+expect 1 "$FLEETSEC" net compile "$T/badpol.json" --mud-dir "$MUD_DIR" --out "$T/x.nft"
+one_line_error "\$.devices[2]"
+[ ! -e "$T/x.nft" ] || fail "refused compile wrote output"
+ok
+sed 's/"exceptions"/"exeptions"/' "$POLICY" >"$T/typo.json"
+expect 1 "$FLEETSEC" net compile "$T/typo.json" --mud-dir "$MUD_DIR"
+one_line_error 'unknown member "exeptions"'
+sed 's/"ip": "10.20.0.12"/"ip": "10.20.0.11"/' "$POLICY" >"$T/dup.json"
+expect 1 "$FLEETSEC" net compile "$T/dup.json" --mud-dir "$MUD_DIR"
+one_line_error "share an IP address"
+sed 's/"ip": "10.20.0.12"/"ip": "10.30.0.12"/' "$POLICY" >"$T/outside.json"
+expect 1 "$FLEETSEC" net compile "$T/outside.json" --mud-dir "$MUD_DIR"
+one_line_error "in no IoT zone subnet"
+printf 'table inet fleetsec { chain c { ip daddr 1.2.3 accept; } }\n' >"$T/broken.nft"
+expect 1 "$FLEETSEC" net check "$T/broken.nft"
+one_line_error "nft refuses"
+expect 2 "$FLEETSEC" net compile
+expect 0 "$FLEETSEC" net compile --help
+
+# --from-registry: devices get MAC/IP with `device set`, classes by model.
+expect 0 "$FLEETSEC" ca init --name "Net IT"
+for id in cam-a cam-b hub-a; do
+	csr p256 "$id"
+	model=camera-v2
+	[ "$id" = hub-a ] && model=hub-x
+	expect 0 "$FLEETSEC" device issue "$id" --csr "$T/$id.csr" --model "$model" --out "$T/$id.pem"
+done
+expect 0 "$FLEETSEC" device set cam-a --mac 02:AA:00:00:00:01 --ip 10.20.0.101
+expect 0 "$FLEETSEC" device set cam-b --ip 10.20.0.102
+expect 0 "$FLEETSEC" device set hub-a --mac 02:aa:00:00:00:03 --ip 10.20.0.103
+expect 1 "$FLEETSEC" device set cam-b --ip 10.20.0.101
+one_line_error "already belongs to another device"
+expect 1 "$FLEETSEC" device set cam-b --mac 02:aa:00:00:00:0g
+one_line_error "not a MAC address"
+expect 1 "$FLEETSEC" device set nobody --ip 10.20.0.9
+one_line_error "nobody"
+expect 2 "$FLEETSEC" device set cam-b
+[ "$(registry_count "SELECT count(*) FROM events WHERE action = 'net-set'")" -eq 3 ] ||
+	fail "device set events not logged"
+ok
+expect 0 "$FLEETSEC" device revoke hub-a --reason keyCompromise
+cat >"$T/reg.json" <<'EOF'
+{"version": 1,
+ "zones": {"iot": [{"name": "iot", "interface": "br-iot", "subnets": ["10.20.0.0/24"], "router": "10.20.0.1"}],
+           "wan": {"interface": "wan0"}},
+ "classes": [{"name": "camera", "models": ["camera-v2"],
+              "allow": [{"host": "203.0.113.5", "proto": "tcp", "port": 443}]},
+             {"name": "hub", "models": ["hub-x"]}]}
+EOF
+expect 0 "$FLEETSEC" net compile "$T/reg.json" --from-registry --out "$T/reg.nft"
+grep -qF "02:aa:00:00:00:01 . 10.20.0.101 : jump c_camera" "$T/reg.nft" || fail "cam-a not compiled"
+ok
+grep -qF "add element inet fleetsec dev_ip4 { 10.20.0.102 : jump c_camera }" "$T/reg.nft" ||
+	fail "cam-b (IP only) not compiled"
+ok
+if grep -qF "10.20.0.103" "$T/reg.nft"; then fail "a revoked device kept its access"; fi
+ok
+expect 0 "$FLEETSEC" net check "$T/reg.nft"
+done_checks
