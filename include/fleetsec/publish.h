@@ -9,6 +9,7 @@
 #ifndef FLEETSEC_PUBLISH_H
 #define FLEETSEC_PUBLISH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <openssl/evp.h>
@@ -22,7 +23,9 @@ struct fsec_publish_opts {
 	const char *image;      /* path of the image it describes for model */
 	EVP_PKEY *const *roots; /* the release root keys devices pin */
 	size_t nroots;
-	int percent; /* staged rollout 0-100; -1 = 100 */
+	int percent;            /* staged rollout 0-100; -1 = 100 */
+	int max_failures;       /* pause at this many failures (>= 1); -1: never */
+	int max_failures_pct;   /* or this % (1-100) of the model's devices; -1: never */
 	const char *actor;
 };
 
@@ -36,5 +39,11 @@ struct fsec_publish_opts {
 FSEC_API FSEC_WUR enum fsec_err fsec_publish(struct fsec_fleet *f,
 					     const struct fsec_publish_opts *o,
 					     struct fsec_published_rec *out);
+
+/* Whether a rollout has paused itself: the failures its devices reported
+ * since publication reached max_failures, or max_failures_pct of the model's
+ * active devices. Thread-safe. */
+FSEC_API bool fsec_rollout_paused(const struct fsec_published_rec *pub,
+				  const struct fsec_model_stats *st);
 
 #endif

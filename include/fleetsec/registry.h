@@ -305,7 +305,42 @@ struct fsec_published_rec {
 	uint64_t size;
 	int percent;          /* staged rollout: 0-100 */
 	int64_t published_at;
+	/* The rollout pauses once this many devices of the model report a
+	 * failed update since publication (-1: no limit), or this percentage
+	 * of the model's active devices (-1: no limit). */
+	int max_failures, max_failures_pct;
 };
+
+typedef int (*fsec_published_cb)(const struct fsec_published_rec *rec, void *ctx);
+
+/* Visit the published releases ordered by model (without their bundles).
+ * Errors: DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_publish_list(struct fsec_registry *reg,
+							   fsec_published_cb cb, void *ctx);
+
+/* A model's devices as their reports describe them (release status). */
+struct fsec_model_stats {
+	uint64_t devices;           /* active devices of the model */
+	uint64_t reported;          /* of those, ever reported */
+	uint64_t failures, successes; /* update outcomes reported since `since` */
+	uint64_t patched;           /* reported a security counter >= `counter` */
+};
+
+/* Per-counter counts for patch coverage: visit (counter, devices) pairs of
+ * the model's reporting active devices, lowest counter first. */
+typedef int (*fsec_counter_count_cb)(uint32_t counter, uint64_t devices, void *ctx);
+
+/* Count the model's devices: see struct fsec_model_stats. Errors: DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_model_stats(struct fsec_registry *reg,
+							  const char *model, int64_t since,
+							  uint32_t counter,
+							  struct fsec_model_stats *out);
+
+/* Visit the model's reported security counters with their device counts.
+ * Errors: DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_model_counters(struct fsec_registry *reg,
+							     const char *model,
+							     fsec_counter_count_cb cb, void *ctx);
 
 /* Make bundle (a signed release bundle, verified by the caller) the one
  * served to devices of rec->model, replacing the previous. Errors: INVAL, DB. */

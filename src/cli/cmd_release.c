@@ -356,10 +356,12 @@ static int release_publish(int argc, char **argv, const struct cli_cmd *self)
 		{"image", required_argument, NULL, 'i'},
 		{"root", required_argument, NULL, 'r'},
 		{"percent", required_argument, NULL, 'p'},
+		{"max-failures", required_argument, NULL, 'f'},
 		CLI_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
-	struct fsec_publish_opts o = {.percent = -1, .actor = cli_actor()};
+	struct fsec_publish_opts o = {.percent = -1, .max_failures = -1, .max_failures_pct = -1,
+				      .actor = cli_actor()};
 	EVP_PKEY *roots[FSEC_RELEASE_MAX_KEYS];
 	const char *root_paths[FSEC_RELEASE_MAX_KEYS];
 	struct fsec_published_rec rec;
@@ -385,6 +387,24 @@ static int release_publish(int argc, char **argv, const struct cli_cmd *self)
 				return EXIT_USAGE;
 			o.percent = (int)v;
 			break;
+		case 'f': {
+			size_t n = strlen(optarg);
+			char num[16];
+
+			/* N devices, or P% of the model's devices. */
+			if (n > 1 && n < sizeof(num) && optarg[n - 1] == '%') {
+				memcpy(num, optarg, n - 1);
+				num[n - 1] = '\0';
+				if (!cli_int(self, "--max-failures", num, 1, 100, &v))
+					return EXIT_USAGE;
+				o.max_failures_pct = (int)v;
+			} else {
+				if (!cli_int(self, "--max-failures", optarg, 1, 1000000, &v))
+					return EXIT_USAGE;
+				o.max_failures = (int)v;
+			}
+			break;
+		}
 		}
 	}
 	if (opt < 0)
@@ -414,6 +434,123 @@ out:
 	fsec_fleet_free(f);
 	free_keys(roots, loaded);
 	return status;
+}
+
+struct status_ctx {
+	struct fsec_registry *reg;
+	const char *only;  /* --model, or NULL for every published model */
+	json_t *arr;       /* --json */
+	enum fsec_err rc;
+	uint64_t counted;  /* devices in the coverage lines printed so far */
+	uint64_t reported;
+	json_t *coverage;
+};
+
+static int coverage_line(uint32_t counter, uint64_t devices, void *arg)
+{
+	struct status_ctx *sc = arg;
+
+	if (sc->coverage != NULL)
+		return json_array_append_new(sc->coverage, json_pack("{s:I, s:I}", "security_counter",
+								     (json_int_t)counter, "devices",
+								     (json_int_t)devices)) != 0;
+	printf("    counter %-6u %8llu devices  %5.1f%%\n", counter, (unsigned long long)devices,
+	       sc->reported > 0 ? 100.0 * (double)devices / (double)sc->reported : 0.0);
+	return 0;
+}
+
+static int status_model(const struct fsec_published_rec *pub, void *arg)
+{
+	struct status_ctx *sc = arg;
+	struct fsec_model_stats st;
+	char when[32];
+	bool paused;
+
+	if (sc->only != NULL && strcmp(sc->only, pub->model) != 0)
+		return 0;
+	sc->counted++;
+	if ((sc->rc = fsec_registry_model_stats(sc->reg, pub->model, pub->published_at,
+						pub->security_counter, &st)) != FSEC_OK)
+		return 1;
+	paused = fsec_rollout_paused(pub, &st);
+	sc->reported = st.reported;
+	cli_time(pub->published_at, when, sizeof(when));
+	if (sc->arr != NULL) {
+		json_t *o = json_pack("{s:s, s:s, s:I, s:i, s:s, s:i, s:i, s:b, s:I, s:I, s:I, s:I, s:I}",
+				      "model", pub->model, "version", pub->version,
+				      "security_counter", (json_int_t)pub->security_counter,
+				      "percent", pub->percent, "published_at", when, "max_failures",
+				      pub->max_failures, "max_failures_pct", pub->max_failures_pct,
+				      "paused", paused, "devices", (json_int_t)st.devices, "reported",
+				      (json_int_t)st.reported, "patched", (json_int_t)st.patched,
+				      "confirmed", (json_int_t)st.successes, "failed",
+				      (json_int_t)st.failures);
+
+		sc->coverage = json_array();
+		if (o == NULL || sc->coverage == NULL ||
+		    json_object_set_new(o, "coverage", sc->coverage) != 0 ||
+		    json_array_append_new(sc->arr, o) != 0) {
+			sc->rc = FSEC_ERR_NOMEM;
+			return 1;
+		}
+	} else {
+		printf("%s: release %s (security counter %u) to %d%% since %s%s\n", pub->model,
+		       pub->version, pub->security_counter, pub->percent, when,
+		       paused ? ", PAUSED: too many failures" : "");
+		printf("  devices %llu, reported %llu, patched %llu (%.1f%% of the reporting)\n"
+		       "  since publication: %llu confirmed, %llu failed\n  patch coverage:\n",
+		       (unsigned long long)st.devices, (unsigned long long)st.reported,
+		       (unsigned long long)st.patched,
+		       st.reported > 0 ? 100.0 * (double)st.patched / (double)st.reported : 0.0,
+		       (unsigned long long)st.successes, (unsigned long long)st.failures);
+		sc->coverage = NULL;
+	}
+	sc->rc = fsec_registry_model_counters(sc->reg, pub->model, coverage_line, sc);
+	return sc->rc != FSEC_OK;
+}
+
+static int release_status(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {
+		{"model", required_argument, NULL, 'm'},
+		CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	struct status_ctx sc = {0};
+	struct cli_common c = {0};
+	struct fsec_fleet *f = NULL;
+	enum fsec_err rc;
+	int opt, status;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0)
+		if (opt == 'm')
+			sc.only = optarg;
+	if (opt < 0)
+		return status;
+	if (optind != argc)
+		return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
+	if (c.json && (sc.arr = json_array()) == NULL)
+		return cli_fail("release status", FSEC_ERR_NOMEM);
+	if ((rc = fsec_fleet_open(cli_home(&c), &f)) == FSEC_OK) {
+		sc.reg = fsec_fleet_get_registry(f);
+		if ((rc = fsec_registry_publish_list(sc.reg, status_model, &sc)) == FSEC_OK)
+			rc = sc.rc;
+	}
+	fsec_fleet_free(f);
+	if (rc != FSEC_OK) {
+		json_decref(sc.arr);
+		return cli_fail(cli_home(&c), rc);
+	}
+	if (sc.only != NULL && sc.counted == 0) {
+		json_decref(sc.arr);
+		fprintf(stderr, "fleetsec: %s: no release published for this model\n", sc.only);
+		return EXIT_REFUSED;
+	}
+	if (c.json)
+		return cli_print_json(sc.arr);
+	if (sc.counted == 0)
+		puts("no release is published");
+	return 0;
 }
 
 const struct cli_cmd cli_release_cmds[] = {
@@ -447,12 +584,22 @@ const struct cli_cmd cli_release_cmds[] = {
 	 "malformed JSON and fields out of bounds.\n"},
 	{"release", "publish", release_publish, "serve a release to a model's devices (fleetsecd)",
 	 "--model M --bundle RELEASE.json --image IMG --root ROOT.pub [--percent P]\n"
+	 "       [--max-failures N|P%]\n"
 	 "       [--home DIR] [--json]\n\n"
 	 "Verifies the bundle for model M as its devices will (signatures, delegation,\n"
 	 "expiry), checks that IMG is the image it describes, and makes it what\n"
 	 "fleetsecd serves to M's devices: GET /v1/update returns the bundle and\n"
 	 "GET /v1/firmware/SHA256 the image. --percent P (default 100) stages the\n"
 	 "rollout: a device gets the release when SHA-256 of its ID mod 100 is below P,\n"
-	 "so raising P only adds devices. Publishing again replaces the release.\n"},
+	 "so raising P only adds devices. --max-failures N (or P% of the model's\n"
+	 "devices) pauses the rollout by itself once that many devices report a failed\n"
+	 "update since publication. Publishing again replaces the release.\n"},
+	{"release", "status", release_status, "rollout state and patch coverage per model",
+	 "[--model M] [--home DIR] [--json]\n\n"
+	 "For each published release (or M's): its rollout, whether it paused itself\n"
+	 "(--max-failures), the model's active devices, how many reported, how many run\n"
+	 "at least the release's security counter, the update outcomes reported since\n"
+	 "publication, and the patch coverage: the share of reporting devices on each\n"
+	 "security counter.\n"},
 	{NULL, NULL, NULL, NULL, NULL},
 };

@@ -8,11 +8,32 @@
 #include "err_int.h"
 #include "fleetsec/fwimage.h"
 #include "fleetsec/product.h"
+#include "fleetsec/publish.h"
 #include "fleetsec/devapi.h"
 #include "fleetsec/release.h"
 #include "reply_int.h"
 
 #define RANGE_HDR_MAX 256
+
+/* A rollout stops itself once the failures its devices report since it was
+ * published pass the operator's threshold: a bad release reaches few
+ * devices. Sets r (204) when paused. */
+static enum fsec_err paused(struct fsec_registry *reg, const struct fsec_published_rec *pub,
+			    struct fsec_reply *r)
+{
+	struct fsec_model_stats st;
+	enum fsec_err rc;
+
+	if (pub->max_failures < 0 && pub->max_failures_pct < 0)
+		return FSEC_OK;
+	if ((rc = fsec_registry_model_stats(reg, pub->model, pub->published_at,
+					    pub->security_counter, &st)) != FSEC_OK)
+		return rc;
+	if (fsec_rollout_paused(pub, &st))
+		fsec_reply_error(r, 204, "rollout of %s paused: %llu failures reported", pub->version,
+				 (unsigned long long)st.failures);
+	return FSEC_OK;
+}
 
 FSEC_API enum fsec_err fsec_devapi_update(struct fsec_registry *reg, const char *id,
 					  struct fsec_reply *r)
@@ -32,6 +53,8 @@ FSEC_API enum fsec_err fsec_devapi_update(struct fsec_registry *reg, const char 
 		return FSEC_OK;
 	}
 	if (rc != FSEC_OK || (rc = fsec_rollout_bucket(id, &bucket)) != FSEC_OK)
+		goto out;
+	if ((rc = paused(reg, &pub, r)) != FSEC_OK || r->status != 0)
 		goto out;
 	/* The manifest carries its own rollout too, which the agent applies;
 	 * this one lets the operator stage a release without re-signing it. */

@@ -84,6 +84,9 @@ FSEC_API enum fsec_err fsec_publish(struct fsec_fleet *f, const struct fsec_publ
 	memset(&rec, 0, sizeof(rec));
 	if (o->percent < -1 || o->percent > 100)
 		return fsec_seterr(FSEC_ERR_INVAL, "--percent must be 0-100");
+	if (o->max_failures == 0 || o->max_failures < -1 || o->max_failures_pct == 0 ||
+	    o->max_failures_pct < -1 || o->max_failures_pct > 100)
+		return fsec_seterr(FSEC_ERR_INVAL, "--max-failures must be N >= 1 or P%% of 1-100");
 	if ((rc = fsec_file_read(o->bundle, FSEC_RELEASE_MAX, &bundle, &blen)) != FSEC_OK)
 		return rc;
 	if ((rc = fsec_release_verify(bundle, blen, &pol, &rel)) != FSEC_OK) {
@@ -115,15 +118,18 @@ FSEC_API enum fsec_err fsec_publish(struct fsec_fleet *f, const struct fsec_publ
 	rec.security_counter = e->security_counter;
 	rec.size = e->size;
 	rec.percent = o->percent < 0 ? 100 : o->percent;
+	rec.max_failures = o->max_failures;
+	rec.max_failures_pct = o->max_failures_pct;
 	if ((rc = fsec_registry_begin(reg)) != FSEC_OK)
 		goto out;
 	in_tx = true;
 	if ((rc = fsec_registry_publish_put(reg, &rec, (const char *)bundle)) != FSEC_OK)
 		goto out;
 	if ((rc = fsec_registry_event_addf(reg, o->actor, "publish", NULL,
-					   "model=%s version=%s counter=%u percent=%d sha256=%s",
-					   rec.model, rec.version, rec.security_counter,
-					   rec.percent, rec.sha256)) != FSEC_OK)
+					   "model=%s version=%s counter=%u percent=%d max_failures=%d"
+					   " max_failures_pct=%d sha256=%s",
+					   rec.model, rec.version, rec.security_counter, rec.percent,
+					   rec.max_failures, rec.max_failures_pct, rec.sha256)) != FSEC_OK)
 		goto out;
 	/* The image lands before the row that points at it. */
 	if ((rc = fsec_file_stage_commit(st)) != FSEC_OK)
@@ -142,4 +148,16 @@ out:
 	fsec_release_free(rel);
 	free(bundle);
 	return rc;
+}
+
+FSEC_API bool fsec_rollout_paused(const struct fsec_published_rec *pub,
+				  const struct fsec_model_stats *st)
+{
+	/* At least one device in the denominator: a percentage of an empty
+	 * fleet pauses at the first failure, not never. */
+	uint64_t base = st->devices > 0 ? st->devices : 1;
+
+	return (pub->max_failures >= 0 && st->failures >= (uint64_t)pub->max_failures) ||
+	       (pub->max_failures_pct >= 0 &&
+		st->failures * 100 >= (uint64_t)pub->max_failures_pct * base);
 }

@@ -283,6 +283,25 @@ FSEC_API enum fsec_err fsec_registry_publish_put(struct fsec_registry *reg,
 	return reg->ops->publish_put(reg->be, rec, bundle);
 }
 
+FSEC_API enum fsec_err fsec_registry_publish_list(struct fsec_registry *reg, fsec_published_cb cb,
+						  void *ctx)
+{
+	return reg->ops->publish_list(reg->be, cb, ctx);
+}
+
+FSEC_API enum fsec_err fsec_registry_model_stats(struct fsec_registry *reg, const char *model,
+						 int64_t since, uint32_t counter,
+						 struct fsec_model_stats *out)
+{
+	return reg->ops->model_stats(reg->be, model, since, counter, out);
+}
+
+FSEC_API enum fsec_err fsec_registry_model_counters(struct fsec_registry *reg, const char *model,
+						    fsec_counter_count_cb cb, void *ctx)
+{
+	return reg->ops->model_counters(reg->be, model, cb, ctx);
+}
+
 FSEC_API enum fsec_err fsec_registry_publish_get(struct fsec_registry *reg, const char *model,
 						 struct fsec_published_rec *rec, char **bundle)
 {

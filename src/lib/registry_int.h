@@ -51,6 +51,11 @@ struct fsec_registry_ops {
 				     const char *bundle);
 	enum fsec_err (*publish_get)(void *be, const char *model, struct fsec_published_rec *rec,
 				     char **bundle);
+	enum fsec_err (*publish_list)(void *be, fsec_published_cb cb, void *ctx);
+	enum fsec_err (*model_stats)(void *be, const char *model, int64_t since, uint32_t counter,
+				     struct fsec_model_stats *out);
+	enum fsec_err (*model_counters)(void *be, const char *model, fsec_counter_count_cb cb,
+					void *ctx);
 	enum fsec_err (*product_get)(void *be, const char *model, struct fsec_product_rec *out);
 	enum fsec_err (*product_put)(void *be, const struct fsec_product_rec *rec);
 	enum fsec_err (*product_list)(void *be, fsec_product_cb cb, void *ctx);

@@ -102,16 +102,21 @@ static const char schema_v5_audit[] =
 	"  CHECK(update_outcome IN ('','success','failure')),"
 	" update_at INTEGER NOT NULL DEFAULT 0, update_ok_at INTEGER NOT NULL DEFAULT 0) STRICT;";
 
-/* v6: where each device sits on the network, for `net compile --from-registry`.
+/* v6: a rollout pauses itself past a failure threshold. */
+static const char schema_v6_rollout[] =
+	"ALTER TABLE published ADD COLUMN max_failures INTEGER NOT NULL DEFAULT -1;"
+	"ALTER TABLE published ADD COLUMN max_failures_pct INTEGER NOT NULL DEFAULT -1;";
+
+/* v7: where each device sits on the network, for `net compile --from-registry`.
  * A MAC or an IP belongs to at most one device. */
-static const char schema_v6_device_net[] =
+static const char schema_v7_device_net[] =
 	"CREATE TABLE device_net("
 	" device_id TEXT PRIMARY KEY REFERENCES devices(id) DEFERRABLE INITIALLY DEFERRED,"
 	" mac TEXT UNIQUE, ip TEXT UNIQUE, updated_at INTEGER NOT NULL) STRICT;";
 
 static const char *const migrations[] = {
-	schema_v1, schema_v2_enroll, schema_v3_published, schema_v4_pending,
-	schema_v5_audit, schema_v6_device_net,
+	schema_v1,	 schema_v2_enroll,  schema_v3_published,  schema_v4_pending,
+	schema_v5_audit, schema_v6_rollout, schema_v7_device_net,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -138,6 +143,9 @@ enum stmt_id {
 	ST_PENDING_LIST,
 	ST_PUBLISH_PUT,
 	ST_PUBLISH_GET,
+	ST_PUBLISH_LIST,
+	ST_MODEL_STATS,
+	ST_MODEL_COUNTERS,
 	ST_PRODUCT_GET,
 	ST_PRODUCT_PUT,
 	ST_PRODUCT_LIST,
@@ -238,10 +246,24 @@ static const char *const stmt_sql[ST_CERT_LIST] = {
 	[ST_PENDING_LIST] = "SELECT " PENDING_COLS " FROM enroll_pending"
 			    " WHERE approved_at IS NULL ORDER BY requested_at, device_id",
 	[ST_PUBLISH_PUT] = "INSERT OR REPLACE INTO published(model, sha256, version,"
-			   " security_counter, size, percent, bundle, published_at)"
-			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+			   " security_counter, size, percent, bundle, published_at, max_failures,"
+			   " max_failures_pct) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[ST_PUBLISH_GET] = "SELECT model, sha256, version, security_counter, size, percent,"
-			   " published_at, bundle FROM published WHERE model = ?1",
+			   " published_at, bundle, max_failures, max_failures_pct FROM published"
+			   " WHERE model = ?1",
+	[ST_PUBLISH_LIST] = "SELECT model, sha256, version, security_counter, size, percent,"
+			    " published_at, '', max_failures, max_failures_pct FROM published"
+			    " ORDER BY model",
+	[ST_MODEL_STATS] = "SELECT count(*), count(s.device_id),"
+			   " count(*) FILTER (WHERE s.update_outcome = 'failure' AND s.update_at >= ?2),"
+			   " count(*) FILTER (WHERE s.update_outcome = 'success' AND s.update_at >= ?2),"
+			   " count(*) FILTER (WHERE s.security_counter >= ?3)"
+			   " FROM devices d LEFT JOIN device_state s ON s.device_id = d.id"
+			   " WHERE d.model = ?1 AND d.status = 'active'",
+	[ST_MODEL_COUNTERS] = "SELECT s.security_counter, count(*) FROM devices d"
+			      " JOIN device_state s ON s.device_id = d.id"
+			      " WHERE d.model = ?1 AND d.status = 'active'"
+			      " GROUP BY s.security_counter ORDER BY s.security_counter",
 };
 
 struct sqlite_be {
@@ -1022,6 +1044,57 @@ static enum fsec_err be_device_net_list(void *p, fsec_device_net_cb cb, void *ct
 	return rc;
 }
 
+static enum fsec_err be_model_stats(void *p, const char *model, int64_t since, uint32_t counter,
+				    struct fsec_model_stats *out)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+	int r;
+
+	if ((rc = stmt(be, ST_MODEL_STATS, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, model, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, since);
+	sqlite3_bind_int64(s, 3, counter);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW) {
+		out->devices = (uint64_t)sqlite3_column_int64(s, 0);
+		out->reported = (uint64_t)sqlite3_column_int64(s, 1);
+		out->failures = (uint64_t)sqlite3_column_int64(s, 2);
+		out->successes = (uint64_t)sqlite3_column_int64(s, 3);
+		out->patched = (uint64_t)sqlite3_column_int64(s, 4);
+	} else {
+		rc = db_err(be, r, "counting a model's devices");
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+static int visit_counter(sqlite3_stmt *s, void *arg)
+{
+	struct visit_ctx *v = arg;
+	int64_t c = sqlite3_column_int64(s, 0);
+
+	return ((fsec_counter_count_cb)v->cb)(c < 0 ? 0 : c > UINT32_MAX ? UINT32_MAX : (uint32_t)c,
+					      (uint64_t)sqlite3_column_int64(s, 1), v->ctx);
+}
+
+static enum fsec_err be_model_counters(void *p, const char *model, fsec_counter_count_cb cb,
+				       void *ctx)
+{
+	struct sqlite_be *be = p;
+	struct visit_ctx v = {(void *)cb, ctx};
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = stmt(be, ST_MODEL_COUNTERS, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, model, -1, SQLITE_STATIC);
+	return each_row(be, s, "counting security counters", visit_counter, &v);
+}
+
 static enum fsec_err be_enroll_ca_add(void *p, const struct fsec_enroll_ca_rec *rec,
 				      const char *pem)
 {
@@ -1264,7 +1337,45 @@ static enum fsec_err be_publish_put(void *p, const struct fsec_published_rec *re
 	sqlite3_bind_int(s, 6, rec->percent);
 	sqlite3_bind_text(s, 7, bundle, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 8, rec->published_at != 0 ? rec->published_at : (int64_t)time(NULL));
+	sqlite3_bind_int(s, 9, rec->max_failures);
+	sqlite3_bind_int(s, 10, rec->max_failures_pct);
 	return run(be, s, "publishing a release");
+}
+
+/* Columns as ST_PUBLISH_GET and ST_PUBLISH_LIST select them. */
+static void read_published(sqlite3_stmt *s, struct fsec_published_rec *rec)
+{
+	memset(rec, 0, sizeof(*rec));
+	text(s, 0, rec->model, sizeof(rec->model));
+	text(s, 1, rec->sha256, sizeof(rec->sha256));
+	text(s, 2, rec->version, sizeof(rec->version));
+	rec->security_counter = (uint32_t)sqlite3_column_int64(s, 3);
+	rec->size = (uint64_t)sqlite3_column_int64(s, 4);
+	rec->percent = sqlite3_column_int(s, 5);
+	rec->published_at = sqlite3_column_int64(s, 6);
+	rec->max_failures = sqlite3_column_int(s, 8);
+	rec->max_failures_pct = sqlite3_column_int(s, 9);
+}
+
+static int visit_published(sqlite3_stmt *s, void *arg)
+{
+	struct visit_ctx *v = arg;
+	struct fsec_published_rec rec;
+
+	read_published(s, &rec);
+	return ((fsec_published_cb)v->cb)(&rec, v->ctx);
+}
+
+static enum fsec_err be_publish_list(void *p, fsec_published_cb cb, void *ctx)
+{
+	struct sqlite_be *be = p;
+	struct visit_ctx v = {(void *)cb, ctx};
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = stmt(be, ST_PUBLISH_LIST, &s)) != FSEC_OK)
+		return rc;
+	return each_row(be, s, "listing published releases", visit_published, &v);
 }
 
 static enum fsec_err be_publish_get(void *p, const char *model, struct fsec_published_rec *rec,
@@ -1280,14 +1391,7 @@ static enum fsec_err be_publish_get(void *p, const char *model, struct fsec_publ
 	sqlite3_bind_text(s, 1, model, -1, SQLITE_STATIC);
 	r = sqlite3_step(s);
 	if (r == SQLITE_ROW) {
-		memset(rec, 0, sizeof(*rec));
-		text(s, 0, rec->model, sizeof(rec->model));
-		text(s, 1, rec->sha256, sizeof(rec->sha256));
-		text(s, 2, rec->version, sizeof(rec->version));
-		rec->security_counter = (uint32_t)sqlite3_column_int64(s, 3);
-		rec->size = (uint64_t)sqlite3_column_int64(s, 4);
-		rec->percent = sqlite3_column_int(s, 5);
-		rec->published_at = sqlite3_column_int64(s, 6);
+		read_published(s, rec);
 		if (bundle != NULL) {
 			const unsigned char *b = sqlite3_column_text(s, 7);
 
@@ -1344,4 +1448,7 @@ const struct fsec_registry_ops fsec_registry_sqlite_ops = {
 	.pending_list = be_pending_list,
 	.publish_put = be_publish_put,
 	.publish_get = be_publish_get,
+	.publish_list = be_publish_list,
+	.model_stats = be_model_stats,
+	.model_counters = be_model_counters,
 };

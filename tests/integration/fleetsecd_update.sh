@@ -158,16 +158,40 @@ for bad in 'not json' '{"version":"2.0.0"}' '{"version":"two","security_counter"
 	ok
 done
 
+# release status: the outcomes reported since publication and the patch
+# coverage. A rollout pauses itself once failures reach --max-failures.
+expect 0 "$F" release status --json
+jq -e '.[0] | .model == "thermo" and .devices == 1 and .reported == 1 and .failed == 1
+	and .paused == false and .coverage == [{"security_counter": 2, "devices": 1}]' out \
+	>/dev/null || fail "release status: $(cat out)"
+expect 2 "$F" release publish --model thermo --bundle release.json --image v2.img --root root.pub \
+	--max-failures 0
+expect 2 "$F" release publish --model thermo --bundle release.json --image v2.img --root root.pub \
+	--max-failures 150%
+sleep 1 # the failure above is now before the new publication
+expect 0 "$F" release publish --model thermo --bundle release.json --image v2.img --root root.pub \
+	--max-failures 1
+[ "$(curl_dev -o /dev/null -w '%{http_code}' "$URL/v1/update")" = 200 ] ||
+	fail "a fresh rollout was paused by an older failure"
+[ "$(status_post '{"version":"2.0.0","security_counter":2,"update":"failed","reason":"boot"}')" = 200 ] ||
+	fail "failure report refused"
+[ "$(curl_dev -o /dev/null -w '%{http_code}' "$URL/v1/update")" = 204 ] ||
+	fail "the rollout did not pause at its failure threshold"
+grep -q "rollout of 2.0.0+0 paused: 1 failures reported" daemon.log || fail "no pause in the log"
+expect 0 "$F" release status
+grep -q "PAUSED" out || fail "release status does not show the pause: $(cat out)"
+ok
+
 # The daemon: a round at once, then every interval; SIGTERM ends it cleanly.
 "$AGENT" -c agent.conf daemon --interval 1 >daemon.out 2>daemon.err &
 dpid=$!
 for _ in $(seq 100); do
-	[ "$(grep -c "not newer than the installed 2.0.0" daemon.out 2>/dev/null)" -ge 2 ] && break
+	[ "$(grep -c "no release for this device" daemon.out 2>/dev/null)" -ge 2 ] && break
 	sleep 0.1
 done
 kill -TERM "$dpid"
 wait "$dpid" || fail "the daemon did not exit cleanly: $(cat daemon.err)"
-[ "$(grep -c "not newer than the installed 2.0.0" daemon.out)" -ge 2 ] ||
+[ "$(grep -c "no release for this device" daemon.out)" -ge 2 ] ||
 	fail "the daemon did not run its rounds: $(cat daemon.out daemon.err)"
 grep -q "daemon: stopping" daemon.err || fail "no stop message"
 ok
