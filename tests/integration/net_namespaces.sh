@@ -129,7 +129,7 @@ serve "$CLOUD" 8080 8443 4000 443 9000
 serve "$D1" 7000 7001 2222 8888 8889
 serve "$D2" 7000 7001 2222 8888
 serve "$LAP" 8000
-serve "$R" 2200
+serve "$R" 2200 67 123
 for ns in "$CLOUD" "$D1" "$D2" "$LAP" "$R"; do
 	for _ in $(seq 50); do grep -q ready "$T/serve-$ns" 2>/dev/null && break; sleep 0.1; done
 	grep -q ready "$T/serve-$ns" || fail "server in $ns did not start: $(cat "$T/serve-$ns")"
@@ -218,6 +218,9 @@ deny "$LAP" tcp 10.20.0.12 2222 192.168.1.50 drop_lan_to_iot "$R"
 
 # IoT to the router: DNS (and DHCP, NTP) only; the LAN may use the router.
 explain_is 10.20.0.11 10.20.0.1 udp 53 allow iot_to_router
+allow "$D1" udp 10.20.0.1 123 10.20.0.11 iot_to_router # NTP
+allow "$D1" udp 10.20.0.1 67 10.20.0.11 iot_to_router  # DHCP (unicast, as in a renewal)
+deny "$D1" udp 10.20.0.1 2200 10.20.0.11 drop_iot_to_router "$LAP"
 deny "$D1" tcp 10.20.0.1 2200 10.20.0.11 drop_iot_to_router "$LAP"
 deny "$D1" tcp 192.168.1.1 2200 10.20.0.11 drop_iot_to_router "$LAP" # its LAN address too
 allow "$LAP" tcp 10.20.0.1 2200 192.168.1.50 input
