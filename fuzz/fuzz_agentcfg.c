@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* libFuzzer target for the update agent's configuration parser. */
+/* libFuzzer target for the `key = value` configuration parsers: the update
+ * agent's and fleetsecd's, which share their line parser (kvconf). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "err_int.h"
 #include "fleetsec/agentcfg.h"
+#include "fleetsec/servercfg.h"
 #include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -13,6 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct fsec_agentcfg cfg;
+	static struct fsec_servercfg scfg;
 	enum fsec_err rc;
 
 	fsec_clearerr();
@@ -24,6 +27,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	     cfg.nfirmware_keys > FSEC_AGENTCFG_KEYS_MAX || cfg.nrelease_roots == 0 ||
 	     memchr(cfg.state_dir, '\0', sizeof(cfg.state_dir)) == NULL ||
 	     strcmp(cfg.slot_a, cfg.slot_b) == 0))
+		abort();
+	fsec_clearerr();
+	rc = fsec_servercfg_parse(data, size, &scfg);
+	fuzz_check_detail(rc);
+	if (rc == FSEC_OK &&
+	    (scfg.max_connections == 0 || scfg.timeout == 0 ||
+	     memchr(scfg.listen, '\0', sizeof(scfg.listen)) == NULL ||
+	     (strcmp(scfg.approval, "auto") != 0 && strcmp(scfg.approval, "manual") != 0)))
 		abort();
 	return 0;
 }

@@ -34,12 +34,12 @@
 #include "fleetsec/fleet.h"
 #include "fleetsec/metrics.h"
 #include "fleetsec/release.h"
+#include "fleetsec/servercfg.h"
 #include "fleetsec/tls.h"
 
 #define EXIT_USAGE 2
 #define HEADERS_MAX 8192
 #define TIMEOUT_S 10
-#define MAX_CONNS 1024
 /* On SIGTERM, in-flight requests get this long to finish. */
 #define DRAIN_S 10
 #define CRL_MAX (16u * 1024u * 1024u)
@@ -115,6 +115,9 @@ static void usage(FILE *fp)
 	      "options it serves HOME/server.pem and HOME/server.key (made by\n"
 	      "`fleetsec ca server-cert NAME`) on 127.0.0.1:8443.\n\n"
 	      "  --home DIR          fleet home (default $FLEETSEC_HOME, else ~/.fleetsec)\n"
+	      "  --config FILE       settings as key = value lines (default HOME/fleetsecd.conf\n"
+	      "                      if it exists): listen, cert, key, admin, approval,\n"
+	      "                      max_connections, timeout; flags override them\n"
 	      "  --listen HOST:PORT  address to listen on (default 127.0.0.1:8443;\n"
 	      "                      IPv6 as [ADDR]:PORT)\n"
 	      "  --cert FILE         server certificate chain (default HOME/server.pem)\n"
@@ -571,66 +574,66 @@ static const char *default_home(void)
 	return buf;
 }
 
-int main(int argc, char **argv)
+/* Command-line values; NULL or 0 when not given, so that they override the
+ * configuration file only where given. */
+struct flags {
+	const char *home, *config, *listen, *cert, *key, *admin, *approval;
+	unsigned long max_conns, timeout;
+};
+
+/* A number flag in [1, max]; prints why and returns false otherwise. */
+static bool number_flag(const char *name, const char *arg, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno != 0 || *end != '\0' || arg[0] < '0' || arg[0] > '9' || v < 1 || v > max) {
+		fprintf(stderr, "fleetsecd: --%s %s: a number from 1 to %lu\n", name, arg, max);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+static int parse_flags(int argc, char **argv, struct flags *fl)
 {
 	static const struct option longopts[] = {
-		{"home", required_argument, NULL, 'H'}, {"listen", required_argument, NULL, 'l'},
-		{"cert", required_argument, NULL, 'c'}, {"key", required_argument, NULL, 'k'},
-		{"quiet", no_argument, NULL, 'q'},      {"help", no_argument, NULL, 'h'},
-		{"max-connections", required_argument, NULL, 'm'},
-		{"timeout", required_argument, NULL, 't'},
+		{"home", required_argument, NULL, 'H'},
+		{"config", required_argument, NULL, 'C'},
+		{"listen", required_argument, NULL, 'l'},
+		{"cert", required_argument, NULL, 'c'},
+		{"key", required_argument, NULL, 'k'},
 		{"admin", required_argument, NULL, 'a'},
 		{"approval", required_argument, NULL, 'A'},
-		{"version", no_argument, NULL, 'V'},    {NULL, 0, NULL, 0},
+		{"max-connections", required_argument, NULL, 'm'},
+		{"timeout", required_argument, NULL, 't'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
 	};
-	struct server s = {0};
-	const char *listen = "127.0.0.1:8443", *cert = NULL, *key = NULL, *admin = NULL;
-	struct evhttp *admin_http = NULL;
-	bool manual = false;
-	char admin_host[256];
-	unsigned admin_port = 0;
-	char host[256], cert_buf[4096], key_buf[4096];
-	unsigned port = 0;
-	struct fsec_tls_server_opts to = {0};
-	struct event *sigterm = NULL, *sigint = NULL;
-	struct timeval tv = {.tv_sec = TIMEOUT_S};
-	enum fsec_err rc;
-	int opt, status = 1;
+	int opt;
 
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'H': s.home = optarg; break;
-		case 'l': listen = optarg; break;
-		case 'c': cert = optarg; break;
-		case 'k': key = optarg; break;
+		case 'H': fl->home = optarg; break;
+		case 'C': fl->config = optarg; break;
+		case 'l': fl->listen = optarg; break;
+		case 'c': fl->cert = optarg; break;
+		case 'k': fl->key = optarg; break;
+		case 'a': fl->admin = optarg; break;
+		case 'A': fl->approval = optarg; break;
 		case 'q': quiet = 1; break;
-		case 'a': admin = optarg; break;
-		case 'A':
-			if (strcmp(optarg, "manual") != 0 && strcmp(optarg, "auto") != 0) {
-				fprintf(stderr, "fleetsecd: --approval %s: use auto or manual\n",
-					optarg);
-				return EXIT_USAGE;
-			}
-			manual = strcmp(optarg, "manual") == 0;
-			break;
 		case 'm':
-		case 't': {
-			char *end;
-			long v;
-
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || v < 1 || v > (opt == 'm' ? 1000000 : 3600)) {
-				fprintf(stderr, "fleetsecd: --%s %s: out of range\n",
-					opt == 'm' ? "max-connections" : "timeout", optarg);
+			if (!number_flag("max-connections", optarg, 1000000, &fl->max_conns))
 				return EXIT_USAGE;
-			}
-			if (opt == 'm')
-				s.max_conns = v;
-			else
-				tv.tv_sec = v;
 			break;
-		}
+		case 't':
+			if (!number_flag("timeout", optarg, 3600, &fl->timeout))
+				return EXIT_USAGE;
+			break;
 		case 'h': usage(stdout); return 0;
 		case 'V': puts("fleetsecd 0.1.0"); return 0;
 		default: usage(stderr); return EXIT_USAGE;
@@ -640,19 +643,97 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fleetsecd: unexpected argument '%s'\n", argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (!split_listen(listen, host, sizeof(host), &port)) {
-		fprintf(stderr, "fleetsecd: --listen %s: expected HOST:PORT\n", listen);
+	return -1;
+}
+
+/* Copy a flag over the configuration's value if given. */
+static bool override(char *dst, size_t cap, const char *flag, const char *name)
+{
+	if (flag == NULL)
+		return true;
+	if (strlen(flag) >= cap) {
+		fprintf(stderr, "fleetsecd: --%s is too long\n", name);
+		return false;
+	}
+	memcpy(dst, flag, strlen(flag) + 1);
+	return true;
+}
+
+/* Defaults, then the configuration file (--config, or HOME/fleetsecd.conf if
+ * there is one), then the flags. Returns -1 to go on, else an exit status. */
+static int configure(const struct flags *fl, const char *home, struct fsec_servercfg *cfg)
+{
+	char path[4200];
+	const char *file = fl->config;
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	enum fsec_err rc;
+
+	fsec_servercfg_defaults(cfg);
+	snprintf(path, sizeof(path), "%s/fleetsecd.conf", home);
+	if (file == NULL && access(path, F_OK) == 0)
+		file = path;
+	if (file != NULL) {
+		rc = fsec_file_read(file, FSEC_SERVERCFG_MAX, &buf, &len);
+		if (rc == FSEC_OK)
+			rc = fsec_servercfg_parse(buf, len, cfg);
+		free(buf);
+		if (rc != FSEC_OK) {
+			fprintf(stderr, "fleetsecd: %s: %s\n", file, fsec_err_detail());
+			return 1;
+		}
+	}
+	if (!override(cfg->listen, sizeof(cfg->listen), fl->listen, "listen") ||
+	    !override(cfg->cert, sizeof(cfg->cert), fl->cert, "cert") ||
+	    !override(cfg->key, sizeof(cfg->key), fl->key, "key") ||
+	    !override(cfg->admin, sizeof(cfg->admin), fl->admin, "admin") ||
+	    !override(cfg->approval, sizeof(cfg->approval), fl->approval, "approval"))
+		return EXIT_USAGE;
+	if (fl->max_conns != 0)
+		cfg->max_connections = fl->max_conns;
+	if (fl->timeout != 0)
+		cfg->timeout = fl->timeout;
+	if (strcmp(cfg->approval, "manual") != 0 && strcmp(cfg->approval, "auto") != 0) {
+		fprintf(stderr, "fleetsecd: approval %s: use auto or manual\n", cfg->approval);
 		return EXIT_USAGE;
 	}
-	if (admin != NULL &&
-	    (!split_listen(admin, admin_host, sizeof(admin_host), &admin_port) || !loopback(admin_host))) {
-		fprintf(stderr, "fleetsecd: --admin %s: expected a loopback ADDR:PORT\n", admin);
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct server s = {0};
+	struct flags fl = {0};
+	struct fsec_servercfg cfg;
+	struct evhttp *admin_http = NULL;
+	char admin_host[256];
+	unsigned admin_port = 0;
+	char host[256], cert_buf[4096], key_buf[4096];
+	unsigned port = 0;
+	struct fsec_tls_server_opts to = {0};
+	struct event *sigterm = NULL, *sigint = NULL;
+	struct timeval tv = {0};
+	enum fsec_err rc;
+	int status = 1;
+
+	if ((status = parse_flags(argc, argv, &fl)) != -1)
+		return status;
+	s.home = fl.home != NULL ? fl.home : default_home();
+	if ((status = configure(&fl, s.home, &cfg)) != -1)
+		return status;
+	status = 1;
+	if (!split_listen(cfg.listen, host, sizeof(host), &port)) {
+		fprintf(stderr, "fleetsecd: listen %s: expected HOST:PORT\n", cfg.listen);
 		return EXIT_USAGE;
 	}
-	if (s.home == NULL)
-		s.home = default_home();
-	if (s.max_conns == 0)
-		s.max_conns = MAX_CONNS;
+	if (cfg.admin[0] != '\0' &&
+	    (!split_listen(cfg.admin, admin_host, sizeof(admin_host), &admin_port) ||
+	     !loopback(admin_host))) {
+		fprintf(stderr, "fleetsecd: admin %s: expected a loopback ADDR:PORT\n", cfg.admin);
+		return EXIT_USAGE;
+	}
+	s.max_conns = (long)cfg.max_connections;
+	tv.tv_sec = (time_t)cfg.timeout;
 	conn_slot = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_gone);
 	snprintf(cert_buf, sizeof(cert_buf), "%s/server.pem", s.home);
 	snprintf(key_buf, sizeof(key_buf), "%s/server.key", s.home);
@@ -666,16 +747,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fleetsecd: %s: %s\n", s.home, fsec_err_detail());
 		goto out;
 	}
-	fsec_est_set_manual_approval(s.est, manual);
-	to.cert_chain = cert != NULL ? cert : cert_buf;
-	to.key = key != NULL ? key : key_buf;
+	fsec_est_set_manual_approval(s.est, strcmp(cfg.approval, "manual") == 0);
+	to.cert_chain = cfg.cert[0] != '\0' ? cfg.cert : cert_buf;
+	to.key = cfg.key[0] != '\0' ? cfg.key : key_buf;
 	to.trust = fsec_est_tls_store(s.est);
 	to.client_cas = fsec_est_client_ca_names(s.est);
 	rc = fsec_tls_server_ctx(&to, &s.tls);
 	X509_STORE_free(to.trust);
 	if (rc != FSEC_OK) {
 		fprintf(stderr, "fleetsecd: %s\n", fsec_err_detail());
-		if (cert == NULL)
+		if (cfg.cert[0] == '\0')
 			fputs("fleetsecd: make one with: fleetsec ca server-cert NAME\n", stderr);
 		goto out;
 	}
@@ -692,7 +773,7 @@ int main(int argc, char **argv)
 	 * without progress. */
 	evhttp_set_timeout_tv(s.http, &tv);
 	if ((s.bound = evhttp_bind_socket_with_handle(s.http, host, (ev_uint16_t)port)) == NULL) {
-		fprintf(stderr, "fleetsecd: cannot listen on %s: %s\n", listen, strerror(errno));
+		fprintf(stderr, "fleetsecd: cannot listen on %s: %s\n", cfg.listen, strerror(errno));
 		goto out;
 	}
 	s.listener = evhttp_bound_socket_get_listener(s.bound);
@@ -700,10 +781,11 @@ int main(int argc, char **argv)
 		fputs("fleetsecd: out of memory\n", stderr);
 		goto out;
 	}
-	if (admin != NULL) {
+	if (cfg.admin[0] != '\0') {
 		if ((admin_http = evhttp_new(s.base)) == NULL ||
 		    evhttp_bind_socket(admin_http, admin_host, (ev_uint16_t)admin_port) != 0) {
-			fprintf(stderr, "fleetsecd: cannot listen on %s: %s\n", admin, strerror(errno));
+			fprintf(stderr, "fleetsecd: cannot listen on %s: %s\n", cfg.admin,
+				strerror(errno));
 			goto out;
 		}
 		evhttp_set_allowed_methods(admin_http, EVHTTP_REQ_GET);
@@ -718,7 +800,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	fprintf(stderr, "fleetsecd: fleet '%s' listening on https://%s\n",
-		fsec_fleet_get_name(s.fleet), listen);
+		fsec_fleet_get_name(s.fleet), cfg.listen);
 	status = event_base_dispatch(s.base) == 0 ? 0 : 1;
 out:
 	if (sigterm != NULL)

@@ -13,7 +13,13 @@ F=$FLEETSEC
 "$F" ca init --name "Limits Fleet" >/dev/null
 "$F" ca server-cert localhost --ip 127.0.0.1 >/dev/null
 "$F" device issue dev-1 --keygen --key-out dev.key --out dev.pem 2>/dev/null
-fleetsecd_start --max-connections 20 --timeout 2 --quiet
+# The timeout comes from the home's configuration file (the stalled
+# handshake below proves it applies); the cap from a flag.
+printf '# fleetsecd settings\nlisten = 127.0.0.1:1\ntimeout = 2\nbogus = 1\n' >bad.conf
+expect 1 "$FLEETSECD" --config bad.conf
+one_line_error "bad.conf: line 4: unknown key 'bogus'"
+printf '# fleetsecd settings\ntimeout = 2\nmax_connections = 500\n' >"$FLEETSEC_HOME/fleetsecd.conf"
+fleetsecd_start --max-connections 20 --quiet
 
 dev() { # dev CURL ARGS...: a request as the enrolled device; the status on stdout
 	curl -sS --max-time 30 --cacert "$FLEETSEC_HOME/root.pem" --cert dev.pem --key dev.key \

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * fleetsecd's configuration file (HOME/fleetsecd.conf, or --config FILE):
+ * `key = value` lines as in the agent's; command-line flags override it.
+ *
+ *   listen          = 0.0.0.0:8443                 HOST:PORT or [V6]:PORT
+ *   cert            = /var/lib/fleetsec/server.pem server certificate chain
+ *   key             = /var/lib/fleetsec/server.key path or OpenSSL store URI
+ *   admin           = 127.0.0.1:9100               Prometheus metrics (loopback only)
+ *   approval        = auto                         auto or manual (enrollment)
+ *   max_connections = 1024
+ *   timeout         = 10                           seconds a client may stall
+ */
+#ifndef FLEETSEC_SERVERCFG_H
+#define FLEETSEC_SERVERCFG_H
+
+#include <stddef.h>
+
+#include "fleetsec/common.h"
+
+#define FSEC_SERVERCFG_MAX (64u * 1024u)
+#define FSEC_SERVERCFG_VALUE_MAX 1024
+
+struct fsec_servercfg {
+	char listen[300];
+	char cert[FSEC_SERVERCFG_VALUE_MAX + 1];   /* "": HOME/server.pem */
+	char key[FSEC_SERVERCFG_VALUE_MAX + 1];    /* "": HOME/server.key */
+	char admin[300];                           /* "": no metrics listener */
+	char approval[16];
+	unsigned long max_connections, timeout;
+};
+
+/* Fill c with the defaults: listen 127.0.0.1:8443, approval auto,
+ * max_connections 1024, timeout 10. */
+FSEC_API void fsec_servercfg_defaults(struct fsec_servercfg *c);
+
+/*
+ * Parse a configuration of at most FSEC_SERVERCFG_MAX bytes over the
+ * defaults. Errors: TOO_LARGE, PARSE (with the line number and the key).
+ * Thread-safe.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_servercfg_parse(const unsigned char *buf, size_t len,
+						     struct fsec_servercfg *out);
+
+#endif
