@@ -26,6 +26,7 @@ struct fsec_publish_opts {
 	int percent;            /* staged rollout 0-100; -1 = 100 */
 	int max_failures;       /* pause at this many failures (>= 1); -1: never */
 	int max_failures_pct;   /* or this % (1-100) of the model's devices; -1: never */
+	const char *group;      /* only devices of this group; NULL: all */
 	const char *actor;
 };
 

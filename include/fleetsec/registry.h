@@ -297,6 +297,19 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_data_version(struct fsec_registry 
 
 /* ---- published releases (what fleetsecd serves) ---- */
 
+/* A group of devices a release can be limited to (canaries first). */
+#define FSEC_GROUP_MAX 32
+
+/* Put device id in group ("" takes it out of its group). A group name is
+ * 1-32 characters of A-Z a-z 0-9 . _ -. Errors: NOTFOUND, INVAL, DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_group_set(struct fsec_registry *reg,
+							const char *id, const char *group);
+
+/* The group of device id, "" if none. Errors: INVAL, DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_group_get(struct fsec_registry *reg,
+							const char *id,
+							char group[FSEC_GROUP_MAX + 1]);
+
 struct fsec_published_rec {
 	char model[FSEC_MODEL_MAX + 1];
 	char sha256[65];      /* the image's, lowercase hex */
@@ -309,6 +322,7 @@ struct fsec_published_rec {
 	 * failed update since publication (-1: no limit), or this percentage
 	 * of the model's active devices (-1: no limit). */
 	int max_failures, max_failures_pct;
+	char group[FSEC_GROUP_MAX + 1]; /* "": every device; else only that group's */
 };
 
 typedef int (*fsec_published_cb)(const struct fsec_published_rec *rec, void *ctx);

@@ -389,6 +389,7 @@ static int device_set(int argc, char **argv, const struct cli_cmd *self)
 	static const struct option longopts[] = {
 		{"mac", required_argument, NULL, 'm'},
 		{"ip", required_argument, NULL, 'i'},
+		{"group", required_argument, NULL, 'g'},
 		CLI_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
@@ -396,7 +397,7 @@ static int device_set(int argc, char **argv, const struct cli_cmd *self)
 	struct fsec_fleet *f = NULL;
 	struct fsec_registry *reg;
 	struct fsec_event_rec ev = {0};
-	const char *mac = NULL, *ip = NULL;
+	const char *mac = NULL, *ip = NULL, *group = NULL;
 	enum fsec_err rc;
 	int opt, status = EXIT_REFUSED;
 
@@ -405,24 +406,28 @@ static int device_set(int argc, char **argv, const struct cli_cmd *self)
 			mac = optarg;
 		else if (opt == 'i')
 			ip = optarg;
+		else if (opt == 'g')
+			group = optarg;
 	}
 	if (opt < 0)
 		return status;
 	if (optind + 1 != argc)
 		return cli_usage_error(self, "expected exactly one device ID");
-	if (mac == NULL && ip == NULL)
-		return cli_usage_error(self, "give --mac and/or --ip");
+	if (mac == NULL && ip == NULL && group == NULL)
+		return cli_usage_error(self, "give --mac, --ip and/or --group");
 	if ((status = open_fleet(&c, &f)) != 0)
 		return status;
 	reg = fsec_fleet_get_registry(f);
 	snprintf(ev.actor, sizeof(ev.actor), "%s", cli_actor());
-	snprintf(ev.action, sizeof(ev.action), "net-set");
+	snprintf(ev.action, sizeof(ev.action), "device-set");
 	snprintf(ev.device_id, sizeof(ev.device_id), "%s", argv[optind]);
-	snprintf(ev.detail, sizeof(ev.detail), "mac=%s ip=%s", mac != NULL ? mac : "(kept)",
-		 ip != NULL ? ip : "(kept)");
+	snprintf(ev.detail, sizeof(ev.detail), "mac=%s ip=%s group=%s", mac != NULL ? mac : "(kept)",
+		 ip != NULL ? ip : "(kept)", group != NULL ? group : "(kept)");
 	rc = fsec_registry_begin(reg);
 	if (rc == FSEC_OK &&
-	    ((rc = fsec_registry_device_net_set(reg, argv[optind], mac, ip)) != FSEC_OK ||
+	    (((mac != NULL || ip != NULL) &&
+	      (rc = fsec_registry_device_net_set(reg, argv[optind], mac, ip)) != FSEC_OK) ||
+	     (group != NULL && (rc = fsec_registry_group_set(reg, argv[optind], group)) != FSEC_OK) ||
 	     (rc = fsec_registry_event_add(reg, &ev)) != FSEC_OK ||
 	     (rc = fsec_registry_commit(reg)) != FSEC_OK))
 		fsec_registry_rollback(reg);
@@ -454,11 +459,12 @@ const struct cli_cmd cli_device_cmds[] = {
 	 "ID [--home DIR] [--json]\n"},
 	{"device", "list", device_list, "list devices",
 	 "[--status active|revoked] [--model M] [--home DIR] [--json]\n"},
-	{"device", "set", device_set, "record a device's MAC and/or IPv4 address (net isolation)",
-	 "ID [--mac aa:bb:cc:dd:ee:ff] [--ip A.B.C.D]\n\n"
+	{"device", "set", device_set, "record a device's addresses and rollout group",
+	 "ID [--mac aa:bb:cc:dd:ee:ff] [--ip A.B.C.D] [--group G]\n\n"
 	 "Record where the device is on the network, for 'fleetsec net compile\n"
-	 "--from-registry'. An empty value clears a field. A MAC or IP that belongs to\n"
-	 "another device is refused.\n"},
+	 "--from-registry', and its rollout group, for 'fleetsec release publish\n"
+	 "--group G' (canaries first). An empty value clears a field. A MAC or IP that\n"
+	 "belongs to another device is refused.\n"},
 	{"device", "revoke", device_revoke, "revoke a device and regenerate the CRL",
 	 "ID [--reason REASON] [--home DIR] [--json]\n\n"
 	 "Marks the device revoked, revokes its certificates and regenerates the CRL.\n"

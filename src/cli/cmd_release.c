@@ -357,6 +357,7 @@ static int release_publish(int argc, char **argv, const struct cli_cmd *self)
 		{"root", required_argument, NULL, 'r'},
 		{"percent", required_argument, NULL, 'p'},
 		{"max-failures", required_argument, NULL, 'f'},
+		{"group", required_argument, NULL, 'g'},
 		CLI_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
@@ -376,6 +377,7 @@ static int release_publish(int argc, char **argv, const struct cli_cmd *self)
 		switch (opt) {
 		case 'm': o.model = optarg; break;
 		case 'b': o.bundle = optarg; break;
+		case 'g': o.group = optarg; break;
 		case 'i': o.image = optarg; break;
 		case 'r':
 			if (nroots == FSEC_RELEASE_MAX_KEYS)
@@ -494,8 +496,9 @@ static int status_model(const struct fsec_published_rec *pub, void *arg)
 			return 1;
 		}
 	} else {
-		printf("%s: release %s (security counter %u) to %d%% since %s%s\n", pub->model,
-		       pub->version, pub->security_counter, pub->percent, when,
+		printf("%s: release %s (security counter %u) to %d%%%s%s since %s%s\n", pub->model,
+		       pub->version, pub->security_counter, pub->percent,
+		       pub->group[0] != '\0' ? " of group " : "", pub->group, when,
 		       paused ? ", PAUSED: too many failures" : "");
 		printf("  devices %llu, reported %llu, patched %llu (%.1f%% of the reporting)\n"
 		       "  since publication: %llu confirmed, %llu failed\n  patch coverage:\n",
@@ -584,7 +587,7 @@ const struct cli_cmd cli_release_cmds[] = {
 	 "malformed JSON and fields out of bounds.\n"},
 	{"release", "publish", release_publish, "serve a release to a model's devices (fleetsecd)",
 	 "--model M --bundle RELEASE.json --image IMG --root ROOT.pub [--percent P]\n"
-	 "       [--max-failures N|P%]\n"
+	 "       [--max-failures N|P%] [--group G]\n"
 	 "       [--home DIR] [--json]\n\n"
 	 "Verifies the bundle for model M as its devices will (signatures, delegation,\n"
 	 "expiry), checks that IMG is the image it describes, and makes it what\n"
@@ -593,7 +596,9 @@ const struct cli_cmd cli_release_cmds[] = {
 	 "rollout: a device gets the release when SHA-256 of its ID mod 100 is below P,\n"
 	 "so raising P only adds devices. --max-failures N (or P% of the model's\n"
 	 "devices) pauses the rollout by itself once that many devices report a failed\n"
-	 "update since publication. Publishing again replaces the release.\n"},
+	 "update since publication. --group G serves it only to the devices put in\n"
+	 "group G (fleetsec device set ID --group G), canaries first; publishing again\n"
+	 "without it reaches the rest. Publishing again replaces the release.\n"},
 	{"release", "status", release_status, "rollout state and patch coverage per model",
 	 "[--model M] [--home DIR] [--json]\n\n"
 	 "For each published release (or M's): its rollout, whether it paused itself\n"

@@ -56,6 +56,17 @@ FSEC_API enum fsec_err fsec_devapi_update(struct fsec_registry *reg, const char 
 		goto out;
 	if ((rc = paused(reg, &pub, r)) != FSEC_OK || r->status != 0)
 		goto out;
+	if (pub.group[0] != '\0') {
+		char group[FSEC_GROUP_MAX + 1];
+
+		if ((rc = fsec_registry_group_get(reg, id, group)) != FSEC_OK)
+			goto out;
+		if (strcmp(group, pub.group) != 0) {
+			fsec_reply_error(r, 204, "release %s is for group %s, not yet for %s",
+					 pub.version, pub.group, id);
+			goto out;
+		}
+	}
 	/* The manifest carries its own rollout too, which the agent applies;
 	 * this one lets the operator stage a release without re-signing it. */
 	if ((int)bucket >= pub.percent) {

@@ -120,6 +120,11 @@ FSEC_API enum fsec_err fsec_publish(struct fsec_fleet *f, const struct fsec_publ
 	rec.percent = o->percent < 0 ? 100 : o->percent;
 	rec.max_failures = o->max_failures;
 	rec.max_failures_pct = o->max_failures_pct;
+	if (o->group != NULL &&
+	    (size_t)snprintf(rec.group, sizeof(rec.group), "%s", o->group) >= sizeof(rec.group)) {
+		rc = fsec_seterr(FSEC_ERR_INVAL, "group name too long");
+		goto out;
+	}
 	if ((rc = fsec_registry_begin(reg)) != FSEC_OK)
 		goto out;
 	in_tx = true;
@@ -127,9 +132,10 @@ FSEC_API enum fsec_err fsec_publish(struct fsec_fleet *f, const struct fsec_publ
 		goto out;
 	if ((rc = fsec_registry_event_addf(reg, o->actor, "publish", NULL,
 					   "model=%s version=%s counter=%u percent=%d max_failures=%d"
-					   " max_failures_pct=%d sha256=%s",
+					   " max_failures_pct=%d group=%s sha256=%s",
 					   rec.model, rec.version, rec.security_counter, rec.percent,
-					   rec.max_failures, rec.max_failures_pct, rec.sha256)) != FSEC_OK)
+					   rec.max_failures, rec.max_failures_pct, rec.group,
+					   rec.sha256)) != FSEC_OK)
 		goto out;
 	/* The image lands before the row that points at it. */
 	if ((rc = fsec_file_stage_commit(st)) != FSEC_OK)

@@ -166,6 +166,19 @@ FSEC_API enum fsec_err fsec_registry_counter_next(struct fsec_registry *reg, con
 	return reg->ops->counter_next(reg->be, name, out);
 }
 
+/* 1-max characters of A-Z a-z 0-9 . _ -: safe in messages and SQL binds. */
+static bool name_valid(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
+			return false;
+	return true;
+}
+
 static bool hex64(const char *s)
 {
 	if (strlen(s) != 64)
@@ -280,7 +293,31 @@ FSEC_API enum fsec_err fsec_registry_publish_put(struct fsec_registry *reg,
 {
 	if (rec->model[0] == '\0' || !hex64(rec->sha256) || rec->percent < 0 || rec->percent > 100)
 		return fsec_seterr(FSEC_ERR_INVAL, "bad published release");
+	if (rec->group[0] != '\0' && !name_valid(rec->group, FSEC_GROUP_MAX))
+		return fsec_seterr(FSEC_ERR_INVAL, "group: 1-%d characters of A-Z a-z 0-9 . _ -",
+				   FSEC_GROUP_MAX);
 	return reg->ops->publish_put(reg->be, rec, bundle);
+}
+
+FSEC_API enum fsec_err fsec_registry_group_set(struct fsec_registry *reg, const char *id,
+					       const char *group)
+{
+	enum fsec_err rc = fsec_devid_check(id);
+
+	if (rc != FSEC_OK)
+		return rc;
+	if (group[0] != '\0' && !name_valid(group, FSEC_GROUP_MAX))
+		return fsec_seterr(FSEC_ERR_INVAL, "group: 1-%d characters of A-Z a-z 0-9 . _ -",
+				   FSEC_GROUP_MAX);
+	return reg->ops->group_set(reg->be, id, group);
+}
+
+FSEC_API enum fsec_err fsec_registry_group_get(struct fsec_registry *reg, const char *id,
+					       char group[FSEC_GROUP_MAX + 1])
+{
+	enum fsec_err rc = fsec_devid_check(id);
+
+	return rc != FSEC_OK ? rc : reg->ops->group_get(reg->be, id, group);
 }
 
 FSEC_API enum fsec_err fsec_registry_publish_list(struct fsec_registry *reg, fsec_published_cb cb,

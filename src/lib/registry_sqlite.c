@@ -102,10 +102,15 @@ static const char schema_v5_audit[] =
 	"  CHECK(update_outcome IN ('','success','failure')),"
 	" update_at INTEGER NOT NULL DEFAULT 0, update_ok_at INTEGER NOT NULL DEFAULT 0) STRICT;";
 
-/* v6: a rollout pauses itself past a failure threshold. */
+/* v6: a rollout pauses itself past a failure threshold, and may be limited
+ * to a group of devices (canaries first). */
 static const char schema_v6_rollout[] =
 	"ALTER TABLE published ADD COLUMN max_failures INTEGER NOT NULL DEFAULT -1;"
-	"ALTER TABLE published ADD COLUMN max_failures_pct INTEGER NOT NULL DEFAULT -1;";
+	"ALTER TABLE published ADD COLUMN max_failures_pct INTEGER NOT NULL DEFAULT -1;"
+	"ALTER TABLE published ADD COLUMN grp TEXT NOT NULL DEFAULT '';"
+	"CREATE TABLE device_groups("
+	" device_id TEXT PRIMARY KEY REFERENCES devices(id) DEFERRABLE INITIALLY DEFERRED,"
+	" grp TEXT NOT NULL) STRICT;";
 
 /* v7: where each device sits on the network, for `net compile --from-registry`.
  * A MAC or an IP belongs to at most one device. */
@@ -144,6 +149,9 @@ enum stmt_id {
 	ST_PUBLISH_PUT,
 	ST_PUBLISH_GET,
 	ST_PUBLISH_LIST,
+	ST_GROUP_SET,
+	ST_GROUP_CLEAR,
+	ST_GROUP_GET,
 	ST_MODEL_STATS,
 	ST_MODEL_COUNTERS,
 	ST_PRODUCT_GET,
@@ -247,12 +255,17 @@ static const char *const stmt_sql[ST_CERT_LIST] = {
 			    " WHERE approved_at IS NULL ORDER BY requested_at, device_id",
 	[ST_PUBLISH_PUT] = "INSERT OR REPLACE INTO published(model, sha256, version,"
 			   " security_counter, size, percent, bundle, published_at, max_failures,"
-			   " max_failures_pct) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+			   " max_failures_pct, grp)"
+			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 	[ST_PUBLISH_GET] = "SELECT model, sha256, version, security_counter, size, percent,"
-			   " published_at, bundle, max_failures, max_failures_pct FROM published"
-			   " WHERE model = ?1",
+			   " published_at, bundle, max_failures, max_failures_pct, grp"
+			   " FROM published WHERE model = ?1",
+	[ST_GROUP_SET] = "INSERT INTO device_groups(device_id, grp) SELECT id, ?2 FROM devices"
+			 " WHERE id = ?1 ON CONFLICT(device_id) DO UPDATE SET grp = excluded.grp",
+	[ST_GROUP_CLEAR] = "DELETE FROM device_groups WHERE device_id = ?1",
+	[ST_GROUP_GET] = "SELECT grp FROM device_groups WHERE device_id = ?1",
 	[ST_PUBLISH_LIST] = "SELECT model, sha256, version, security_counter, size, percent,"
-			    " published_at, '', max_failures, max_failures_pct FROM published"
+			    " published_at, '', max_failures, max_failures_pct, grp FROM published"
 			    " ORDER BY model",
 	[ST_MODEL_STATS] = "SELECT count(*), count(s.device_id),"
 			   " count(*) FILTER (WHERE s.update_outcome = 'failure' AND s.update_at >= ?2),"
@@ -1044,6 +1057,44 @@ static enum fsec_err be_device_net_list(void *p, fsec_device_net_cb cb, void *ct
 	return rc;
 }
 
+static enum fsec_err be_group_set(void *p, const char *id, const char *group)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = stmt(be, group[0] != '\0' ? ST_GROUP_SET : ST_GROUP_CLEAR, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	if (group[0] != '\0')
+		sqlite3_bind_text(s, 2, group, -1, SQLITE_STATIC);
+	if ((rc = run(be, s, "setting a device's group")) == FSEC_OK && group[0] != '\0' &&
+	    sqlite3_changes(be->db) == 0)
+		rc = fsec_seterr(FSEC_ERR_NOTFOUND, "device %s is not in the registry", id);
+	return rc;
+}
+
+static enum fsec_err be_group_get(void *p, const char *id, char group[FSEC_GROUP_MAX + 1])
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+	int r;
+
+	if ((rc = stmt(be, ST_GROUP_GET, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	group[0] = '\0';
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW)
+		text(s, 0, group, FSEC_GROUP_MAX + 1);
+	else if (r != SQLITE_DONE)
+		rc = db_err(be, r, "reading a device's group");
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
 static enum fsec_err be_model_stats(void *p, const char *model, int64_t since, uint32_t counter,
 				    struct fsec_model_stats *out)
 {
@@ -1339,6 +1390,7 @@ static enum fsec_err be_publish_put(void *p, const struct fsec_published_rec *re
 	sqlite3_bind_int64(s, 8, rec->published_at != 0 ? rec->published_at : (int64_t)time(NULL));
 	sqlite3_bind_int(s, 9, rec->max_failures);
 	sqlite3_bind_int(s, 10, rec->max_failures_pct);
+	sqlite3_bind_text(s, 11, rec->group, -1, SQLITE_STATIC);
 	return run(be, s, "publishing a release");
 }
 
@@ -1355,6 +1407,7 @@ static void read_published(sqlite3_stmt *s, struct fsec_published_rec *rec)
 	rec->published_at = sqlite3_column_int64(s, 6);
 	rec->max_failures = sqlite3_column_int(s, 8);
 	rec->max_failures_pct = sqlite3_column_int(s, 9);
+	text(s, 10, rec->group, sizeof(rec->group));
 }
 
 static int visit_published(sqlite3_stmt *s, void *arg)
@@ -1449,6 +1502,8 @@ const struct fsec_registry_ops fsec_registry_sqlite_ops = {
 	.publish_put = be_publish_put,
 	.publish_get = be_publish_get,
 	.publish_list = be_publish_list,
+	.group_set = be_group_set,
+	.group_get = be_group_get,
 	.model_stats = be_model_stats,
 	.model_counters = be_model_counters,
 };

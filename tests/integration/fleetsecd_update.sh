@@ -99,6 +99,16 @@ expect 0 "$F" release publish --model thermo --bundle release.json --image v2.im
 	--percent 0
 expect 0 A check
 grep -q "no release for this device" out || fail "0% rollout reached the device: $(cat out)"
+# A release for the canary group reaches SN-7 only once it is a canary.
+expect 0 "$F" release publish --model thermo --bundle release.json --image v2.img --root root.pub \
+	--group canary
+expect 0 A check
+grep -q "no release for this device" out || fail "a canary release reached a non-canary: $(cat out)"
+expect 1 "$F" device set SN-7 --group 'bad group'
+expect 0 "$F" device set SN-7 --group canary
+expect 0 A check
+grep -q "update 1.0.0+0 -> 2.0.0+0 available" out || fail "the canary got nothing: $(cat out)"
+expect 0 "$F" device set SN-7 --group ''
 expect 0 "$F" release publish --model thermo --bundle release.json --image v2.img --root root.pub \
 	--json
 grep -q '"percent": 100' out || fail "publish --json: $(cat out)"
