@@ -10,6 +10,8 @@
 #ifndef FLEETSEC_COMMON_H
 #define FLEETSEC_COMMON_H
 
+#include <stdbool.h>
+
 #include <stddef.h>
 
 #define FSEC_API __attribute__((visibility("default")))
@@ -44,5 +46,10 @@ FSEC_API const char *fsec_strerror(enum fsec_err rc);
  * until the thread's next libfleetsec call. Thread-safe (thread-local).
  */
 FSEC_API const char *fsec_err_detail(void);
+
+/* Parse s as a decimal number in [min, max]: digits only (no sign, no
+ * spaces, no base prefix), no overflow. False otherwise. Thread-safe. */
+FSEC_API bool fsec_parse_ulong(const char *s, unsigned long min, unsigned long max,
+			       unsigned long *out);
 
 #endif

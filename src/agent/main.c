@@ -8,7 +8,6 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <errno.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
@@ -235,19 +234,13 @@ int main(int argc, char **argv)
 		case 'c': config = optarg; break;
 		case 'J': json = true; break;
 		case 'f': force = true; break;
-		case 'i': {
-			char *end;
-
-			errno = 0;
-			interval = strtoul(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || optarg[0] == '-' || interval < 1 ||
-			    interval > 7UL * 86400) {
+		case 'i':
+			if (!fsec_parse_ulong(optarg, 1, 7UL * 86400, &interval)) {
 				fprintf(stderr, "fleetsec-agent: --interval %s: 1 to 604800 seconds\n",
 					optarg);
 				return 2;
 			}
 			break;
-		}
 		case 'h': fputs(usage_text, stdout); return 0;
 		default: fputs(usage_text, stderr); return 2;
 		}

@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,15 +39,9 @@ static enum fsec_err set_field(void *base, const struct fsec_kv_field *f, const 
 		return fsec_seterr(FSEC_ERR_PARSE, "line %u: %s given twice", line, f->name);
 	*seen = true;
 	if (f->kind == FSEC_KV_NUM) {
-		char *end = NULL;
-		unsigned long v;
-
-		errno = 0;
-		v = strtoul(value, &end, 10);
-		if (value[0] < '0' || value[0] > '9' || errno != 0 || *end != '\0' || v > f->max)
+		if (!fsec_parse_ulong(value, 0, f->max, (unsigned long *)(b + f->offset)))
 			return fsec_seterr(FSEC_ERR_PARSE, "line %u: %s must be a number from 0 to %lu",
 					   line, f->name, f->max);
-		*(unsigned long *)(b + f->offset) = v;
 		return FSEC_OK;
 	}
 	if (strlen(value) >= f->cap)

@@ -584,17 +584,10 @@ struct flags {
 /* A number flag in [1, max]; prints why and returns false otherwise. */
 static bool number_flag(const char *name, const char *arg, unsigned long max, unsigned long *out)
 {
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(arg, &end, 10);
-	if (errno != 0 || *end != '\0' || arg[0] < '0' || arg[0] > '9' || v < 1 || v > max) {
-		fprintf(stderr, "fleetsecd: --%s %s: a number from 1 to %lu\n", name, arg, max);
-		return false;
-	}
-	*out = v;
-	return true;
+	if (fsec_parse_ulong(arg, 1, max, out))
+		return true;
+	fprintf(stderr, "fleetsecd: --%s %s: a number from 1 to %lu\n", name, arg, max);
+	return false;
 }
 
 static int parse_flags(int argc, char **argv, struct flags *fl)
