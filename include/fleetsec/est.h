@@ -21,6 +21,7 @@
 
 #include <openssl/x509.h>
 
+#include "fleetsec/ca.h"
 #include "fleetsec/common.h"
 #include "fleetsec/fleet.h"
 #include "fleetsec/identity.h"
@@ -43,10 +44,12 @@ FSEC_API FSEC_WUR enum fsec_err fsec_est_allow(struct fsec_fleet *f, const char 
 					       const char *model, const char *actor);
 
 /* Approve the enrollment device_id is waiting for (fleetsecd --approval
- * manual); its next request gets its certificate. Logged.
- * Errors: NOTFOUND (nothing waiting), INVAL, DB, BUSY. */
+ * manual), for the key the operator saw: key_sha256 is the SPKI SHA-256 that
+ * `fleetsec enroll pending` shows, or at least its first 16 hex digits. Its
+ * next request with that key gets its certificate. Logged.
+ * Errors: NOTFOUND (nothing waiting for that key), INVAL, DB, BUSY. */
 FSEC_API FSEC_WUR enum fsec_err fsec_est_approve(struct fsec_fleet *f, const char *device_id,
-						 const char *actor);
+						 const char *key_sha256, const char *actor);
 
 struct fsec_est;
 
@@ -91,6 +94,9 @@ struct fsec_est_peer {
 	char id[FSEC_DEVID_MAX + 1];   /* device ID, or the bootstrap serial */
 	char fingerprint[65];          /* of the client certificate */
 	char ca_fingerprint[65];       /* bootstrap: the manufacturer CA's */
+	char serial[FSEC_SERIAL_HEX_LEN]; /* a fleet certificate's serial */
+	bool superseded;               /* a fleet certificate replaced by a newer one */
+	int64_t not_after;             /* the certificate's expiry */
 	char reason[FSEC_REPLY_REASON_MAX];
 };
 

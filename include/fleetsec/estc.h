@@ -37,6 +37,15 @@ struct fsec_estc_opts {
 FSEC_API FSEC_WUR enum fsec_err fsec_estc_enroll(const struct fsec_estc_opts *o,
 						 char id[FSEC_DEVID_MAX + 1]);
 
+/*
+ * Finish an enrollment or renewal cut between its two writes: when
+ * KEY.pending holds the key cert is for, it becomes the key. Run before
+ * anything loads the device's credential. A pending key the certificate is
+ * not for (a request still unanswered) is left for the retry.
+ * Errors: IO, PARSE.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_estc_finish(const char *key_out, const char *cert_out);
+
 struct fsec_estc_renewal {
 	bool renewed;
 	int64_t due;      /* when renewal falls due: 2/3 of the lifetime, less jitter */

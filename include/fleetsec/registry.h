@@ -277,10 +277,17 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_pending_get(struct fsec_registry *
 							  const char *device_id,
 							  struct fsec_enroll_pending_rec *out);
 
-/* Approve it. Errors: NOTFOUND (none waiting), DB. */
+/* Approve it, if it waits for a key whose SPKI SHA-256 starts with
+ * key_prefix (16-64 lowercase hex digits). Errors: NOTFOUND (none waiting
+ * for that key), INVAL, DB. */
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_pending_approve(struct fsec_registry *reg,
 							      const char *device_id,
+							      const char *key_prefix,
 							      const char *by, int64_t at);
+
+/* Forget the pending enrollment of device_id (it was served). Errors: DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_pending_delete(struct fsec_registry *reg,
+							     const char *device_id);
 
 /* Visit enrollments not yet approved, oldest first. Errors: DB. */
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_pending_list(struct fsec_registry *reg,

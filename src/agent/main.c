@@ -263,6 +263,10 @@ int main(int argc, char **argv)
 	free(buf);
 	if (rc != FSEC_OK)
 		return fail(config, rc);
+	/* An enrollment or renewal cut between its writes is finished first:
+	 * everything below uses the device's key and certificate. */
+	if ((rc = fsec_estc_finish(cfg.key, cfg.cert)) != FSEC_OK)
+		return fail("key", rc);
 	/* Before fsec_agent_new: that loads the device key, which enroll makes. */
 	if (strcmp(cmd, "enroll") == 0)
 		return enroll(&cfg, json);

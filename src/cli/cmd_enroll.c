@@ -154,8 +154,8 @@ static int print_pending(const struct fsec_enroll_pending_rec *r, void *arg)
 						       "model", r->model, "requested_at", at,
 						       "key_sha256", r->spki_sha256, "bootstrap_sha256",
 						       r->bootstrap_fp)) != 0;
-	printf("%-24s %-16s %s  key %.16s...\n", r->device_id, r->model[0] != '\0' ? r->model : "-",
-	       at, r->spki_sha256);
+	printf("%-24s %-16s %s  key %s\n", r->device_id, r->model[0] != '\0' ? r->model : "-", at,
+	       r->spki_sha256);
 	return 0;
 }
 
@@ -188,16 +188,28 @@ static int enroll_pending(int argc, char **argv, const struct cli_cmd *self)
 
 static int enroll_approve(int argc, char **argv, const struct cli_cmd *self)
 {
+	static const struct option longopts[] = {
+		{"key", required_argument, NULL, 'k'},
+		CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	const char *key = NULL;
+	int opt;
 	struct cli_common c = {0};
 	struct fsec_fleet *f = NULL;
 	enum fsec_err rc;
 	int status;
 
-	if ((status = cli_common_only(argc, argv, self, &c, 1, "exactly one SERIAL")) != CLI_GO_ON)
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0)
+		if (opt == 'k')
+			key = optarg;
+	if (opt < 0)
 		return status;
+	if (optind + 1 != argc || key == NULL)
+		return cli_usage_error(self, "expected SERIAL and --key SHA256");
 	rc = fsec_fleet_open(cli_home(&c), &f);
 	if (rc == FSEC_OK)
-		rc = fsec_est_approve(f, argv[optind], cli_actor());
+		rc = fsec_est_approve(f, argv[optind], key, cli_actor());
 	fsec_fleet_free(f);
 	if (rc != FSEC_OK)
 		return cli_fail(argv[optind], rc);
@@ -226,8 +238,10 @@ const struct cli_cmd cli_enroll_cmds[] = {
 	 "With fleetsecd --approval manual, an enrollment that passes every check waits\n"
 	 "for the operator. Lists those not yet approved: serial, model, when, key.\n"},
 	{"enroll", "approve", enroll_approve, "approve a waiting enrollment",
-	 "SERIAL [--home DIR] [--json]\n\n"
-	 "Approves the enrollment SERIAL is waiting for: its next request (with the same\n"
-	 "key) gets its certificate.\n"},
+	 "SERIAL --key SHA256 [--home DIR] [--json]\n\n"
+	 "Approves the enrollment SERIAL is waiting for, for the key you checked: SHA256\n"
+	 "is the key's SHA-256 as 'enroll pending' shows it (at least its first 16 hex\n"
+	 "digits). Only a request with that key then gets the certificate, so a key\n"
+	 "swapped in after you looked is not approved.\n"},
 	{NULL, NULL, NULL, NULL, NULL},
 };

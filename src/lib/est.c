@@ -301,7 +301,7 @@ FSEC_API void fsec_est_set_manual_approval(struct fsec_est *e, bool manual)
 }
 
 FSEC_API enum fsec_err fsec_est_approve(struct fsec_fleet *f, const char *device_id,
-					const char *actor)
+					const char *key_sha256, const char *actor)
 {
 	struct fsec_registry *reg = fsec_fleet_get_registry(f);
 	enum fsec_err rc;
@@ -309,10 +309,11 @@ FSEC_API enum fsec_err fsec_est_approve(struct fsec_fleet *f, const char *device
 	fsec_clearerr();
 	if ((rc = fsec_registry_begin(reg)) != FSEC_OK)
 		return rc;
-	if ((rc = fsec_registry_pending_approve(reg, device_id, actor != NULL ? actor : "unknown",
+	if ((rc = fsec_registry_pending_approve(reg, device_id, key_sha256,
+						actor != NULL ? actor : "unknown",
 						(int64_t)time(NULL))) != FSEC_OK ||
-	    (rc = fsec_registry_event_addf(reg, actor, "enroll-approve", device_id, "approved")) !=
-		    FSEC_OK ||
+	    (rc = fsec_registry_event_addf(reg, actor, "enroll-approve", device_id, "key=%.64s",
+					   key_sha256)) != FSEC_OK ||
 	    (rc = fsec_registry_commit(reg)) != FSEC_OK)
 		fsec_registry_rollback(reg);
 	return rc;
@@ -382,9 +383,12 @@ static enum fsec_err classify(struct fsec_est *e, X509 *cert, STACK_OF(X509) *ch
 			      struct fsec_est_peer *p)
 {
 	struct fsec_device_rec dev;
-	char serial[FSEC_SERIAL_HEX_LEN];
+	struct tm tm;
 	enum fsec_err rc;
 
+	/* Cached answers are good until the certificate expires. */
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm))
+		p->not_after = (int64_t)timegm(&tm);
 	if (verify_with(e->t.fleet_store, cert, chain, NULL)) {
 		if (fsec_identity_from_cert(cert, p->id) != FSEC_OK) {
 			refuse_peer(p, "client certificate names no device: %s", fsec_err_detail());
@@ -395,15 +399,17 @@ static enum fsec_err classify(struct fsec_est *e, X509 *cert, STACK_OF(X509) *ch
 			refuse_peer(p, "device %s is not registered", p->id);
 			return FSEC_OK;
 		}
-		if (rc != FSEC_OK || (rc = fsec_cert_serial_hex(cert, serial)) != FSEC_OK)
+		if (rc != FSEC_OK || (rc = fsec_cert_serial_hex(cert, p->serial)) != FSEC_OK)
 			return rc;
-		if (strcmp(dev.status, "active") != 0)
+		if (strcmp(dev.status, "active") != 0) {
 			refuse_peer(p, "device %s is revoked", p->id);
-		else if (strcmp(dev.serial, serial) != 0)
-			refuse_peer(p, "certificate %s is no longer device %s's (superseded)", serial,
-				    p->id);
-		else
+		} else if (strcmp(dev.serial, p->serial) != 0) {
+			refuse_peer(p, "certificate %s is no longer device %s's (superseded)",
+				    p->serial, p->id);
+			p->superseded = true;
+		} else {
 			p->kind = FSEC_EST_PEER_DEVICE;
+		}
 		return FSEC_OK;
 	}
 	if (verify_with(e->t.mfr_store, cert, chain, p->ca_fingerprint)) {
@@ -442,7 +448,8 @@ FSEC_API enum fsec_err fsec_est_peer(struct fsec_est *e, X509 *cert, STACK_OF(X5
 		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot hash the client certificate");
 	fsec_hex(md, sizeof(md), p.fingerprint);
 	slot = &e->cache[(((size_t)md[0] << 8) | md[1]) % PEER_CACHE];
-	if (slot->kind != FSEC_EST_PEER_NONE && strcmp(slot->fingerprint, p.fingerprint) == 0) {
+	if (slot->kind != FSEC_EST_PEER_NONE && strcmp(slot->fingerprint, p.fingerprint) == 0 &&
+	    slot->not_after > (int64_t)time(NULL)) {
 		*out = *slot;
 		return FSEC_OK;
 	}
@@ -540,29 +547,27 @@ struct decision {
 	char provisioning[FSEC_MODEL_MAX + 1];   /* recorded in the registry */
 };
 
-/* An enrolled device asks again with its bootstrap credential. If that very
- * credential enrolled it, the answer was probably lost (a cut connection,
- * a server killed mid-request): it may have its certificate again, once its
- * CSR shows the same key (checked by the caller). Anyone else is refused:
- * a bootstrap credential cannot take over a live device. */
-static enum fsec_err enrolled_before(struct fsec_est *e, const struct fsec_est_peer *p,
-				     const struct fsec_device_rec *dev, struct fsec_reply *r,
-				     struct decision *d)
+/* Whether the peer's bootstrap credential is the one that enrolled (or
+ * re-enrolled) device id. */
+static enum fsec_err enrolled_with(struct fsec_est *e, const struct fsec_est_peer *p,
+				   const char *id, bool *yes)
 {
-	char id[FSEC_DEVID_MAX + 1];
-	enum fsec_err rc = fsec_registry_bootstrap_spent(e->reg, p->fingerprint, "enroll", id);
+	static const char *const uses[] = {"enroll", "re-enroll"};
+	char owner[FSEC_DEVID_MAX + 1];
+	enum fsec_err rc = FSEC_OK;
 
-	if (rc == FSEC_ERR_NOTFOUND)
-		rc = fsec_registry_bootstrap_spent(e->reg, p->fingerprint, "re-enroll", id);
-	if (rc == FSEC_OK && strcmp(id, dev->id) == 0) {
-		d->resend = true;
-		return FSEC_OK;
+	*yes = false;
+	for (size_t i = 0; i < 2 && !*yes; i++) {
+		rc = fsec_registry_bootstrap_spent(e->reg, p->fingerprint, uses[i], owner);
+		if (rc == FSEC_ERR_NOTFOUND)
+			rc = FSEC_OK;
+		else if (rc == FSEC_OK)
+			*yes = strcmp(owner, id) == 0;
+		else
+			return rc;
 	}
-	if (rc != FSEC_OK && rc != FSEC_ERR_NOTFOUND)
-		return rc;
 	fsec_clearerr();
-	fsec_reply_error(r, 409, "device %s is already enrolled; renew with simplereenroll", p->id);
-	return FSEC_OK;
+	return rc;
 }
 
 /* The policy checks for a bootstrap peer before anything is spent. Sets r,
@@ -573,6 +578,7 @@ static enum fsec_err bootstrap_policy(struct fsec_est *e, const struct fsec_est_
 {
 	struct allow_match m = {.serial = p->id};
 	struct fsec_device_rec dev;
+	bool same = false;
 	enum fsec_err rc;
 
 	if ((rc = fsec_registry_enroll_allow_list(e->reg, p->ca_fingerprint, match_pattern, &m)) !=
@@ -590,13 +596,55 @@ static enum fsec_err bootstrap_policy(struct fsec_est *e, const struct fsec_est_
 	}
 	if (rc != FSEC_OK)
 		return rc;
-	if (strcmp(dev.status, "active") != 0)
+	if (strcmp(dev.status, "active") != 0) {
 		fsec_reply_error(r, 403, "device %s is revoked", p->id);
+		return FSEC_OK;
+	}
+	/* Only the credential that enrolled the device speaks for it again: a
+	 * live device's lost answer is re-sent (if the CSR shows its key, which
+	 * the caller checks), an expired one may re-enrol once. Any other
+	 * credential for the same serial, from whatever allowlisted CA, cannot
+	 * take the identity over. */
+	if ((rc = enrolled_with(e, p, dev.id, &same)) != FSEC_OK)
+		return rc;
+	if (!same)
+		fsec_reply_error(r, dev.expires_at > (int64_t)time(NULL) ? 409 : 403,
+				 "device %s is already enrolled%s", p->id,
+				 dev.expires_at > (int64_t)time(NULL)
+					 ? "; renew with simplereenroll"
+					 : ", and not with this bootstrap credential");
 	else if (dev.expires_at > (int64_t)time(NULL))
-		rc = enrolled_before(e, p, &dev, r, d);
+		d->resend = true;
 	else
 		d->use = "re-enroll";
-	return rc;
+	return FSEC_OK;
+}
+
+/* Inside the issuing transaction: the device is still what the request
+ * assumed. A renewal needs the device active with the presented certificate
+ * current; a first enrollment needs no device; a re-enrollment an active
+ * device whose certificate has expired. Sets r otherwise. */
+static enum fsec_err still_allowed(struct fsec_est *e, const struct fsec_est_peer *p,
+				   const char *use, struct fsec_reply *r)
+{
+	struct fsec_device_rec dev;
+	enum fsec_err rc = fsec_registry_device_get(e->reg, p->id, &dev);
+	bool exists = rc == FSEC_OK;
+
+	if (rc != FSEC_OK && rc != FSEC_ERR_NOTFOUND)
+		return rc;
+	fsec_clearerr();
+	if (use == NULL) {
+		if (!exists || strcmp(dev.status, "active") != 0 || strcmp(dev.serial, p->serial) != 0)
+			fsec_reply_error(r, 403, "device %s was revoked or renewed meanwhile", p->id);
+	} else if (strcmp(use, "enroll") == 0) {
+		if (exists)
+			fsec_reply_error(r, 409, "device %s was enrolled meanwhile", p->id);
+	} else if (!exists || strcmp(dev.status, "active") != 0 ||
+		   dev.expires_at > (int64_t)time(NULL)) {
+		fsec_reply_error(r, 403, "device %s was revoked or re-enrolled meanwhile", p->id);
+	}
+	return FSEC_OK;
 }
 
 /* Issue for csr inside one transaction with the bootstrap spend, so that a
@@ -616,6 +664,13 @@ static enum fsec_err issue(struct fsec_est *e, const struct fsec_est_peer *p, X5
 	o.model = d->model[0] != '\0' ? d->model : NULL;
 	if ((rc = fsec_registry_begin(e->reg)) != FSEC_OK)
 		return rc;
+	/* The checks so far read the registry before this transaction: decide
+	 * again inside it, so that a revocation committed meanwhile wins and a
+	 * revoked device is never re-activated by a renewal. */
+	if ((rc = still_allowed(e, p, use, r)) != FSEC_OK || r->status != 0) {
+		fsec_registry_rollback(e->reg);
+		return rc;
+	}
 	if (use != NULL) {
 		rc = fsec_registry_bootstrap_spend(e->reg, p->fingerprint, use, p->id,
 						   (int64_t)time(NULL));
@@ -628,6 +683,9 @@ static enum fsec_err issue(struct fsec_est *e, const struct fsec_est_peer *p, X5
 			goto fail;
 	}
 	rc = fsec_fleet_issue(e->f, csr, &o, &cert);
+	/* An approval is for one enrollment: a later one asks again. */
+	if (rc == FSEC_OK && e->manual && use != NULL)
+		rc = fsec_registry_pending_delete(e->reg, p->id);
 	if (rc == FSEC_ERR_POLICY || rc == FSEC_ERR_EXISTS) {
 		fsec_registry_rollback(e->reg);
 		fsec_reply_error(r, 403, "%s", fsec_err_detail());
@@ -665,10 +723,13 @@ static enum fsec_err resend(struct fsec_est *e, const struct fsec_est_peer *p, X
 	if ((rc = fsec_registry_device_get(e->reg, p->id, &dev)) != FSEC_OK ||
 	    (rc = fsec_key_spki_sha256(X509_REQ_get0_pubkey(csr), spki)) != FSEC_OK)
 		return rc;
-	if (strcmp(spki, dev.spki_sha256) != 0) {
-		fsec_reply_error(r, 409, "device %s is already enrolled with another key; renew "
-					 "with simplereenroll",
-				 p->id);
+	if (strcmp(spki, dev.spki_sha256) != 0 || strcmp(dev.status, "active") != 0) {
+		if (p->superseded)
+			fsec_reply_error(r, 403, "%s", p->reason);
+		else
+			fsec_reply_error(r, 409, "device %s is already enrolled with another key; "
+						 "renew with simplereenroll",
+					 p->id);
 		return FSEC_OK;
 	}
 	if ((rc = fsec_registry_cert_pem(e->reg, dev.serial, &pem)) == FSEC_OK &&
@@ -695,14 +756,22 @@ static enum fsec_err await_approval(struct fsec_est *e, const struct fsec_est_pe
 	if ((rc = fsec_key_spki_sha256(X509_REQ_get0_pubkey(csr), spki)) != FSEC_OK)
 		return rc;
 	rc = fsec_registry_pending_get(e->reg, p->id, &rec);
+	if (rc != FSEC_OK && rc != FSEC_ERR_NOTFOUND)
+		return rc;
 	if (rc == FSEC_OK && rec.approved_at != 0) {
-		if (strcmp(rec.spki_sha256, spki) == 0)
+		if (strcmp(rec.spki_sha256, spki) == 0 && strcmp(rec.bootstrap_fp, p->fingerprint) == 0)
 			return FSEC_OK;
 		fsec_reply_error(r, 409, "the enrollment of %s was approved for another key", p->id);
 		return FSEC_OK;
 	}
-	if (rc != FSEC_OK && rc != FSEC_ERR_NOTFOUND)
-		return rc;
+	/* One credential per waiting request: a second one for the same serial
+	 * (a cloned or overlapping credential) must not replace what the
+	 * operator is looking at. */
+	if (rc == FSEC_OK && strcmp(rec.bootstrap_fp, p->fingerprint) != 0) {
+		fsec_reply_error(r, 403, "another bootstrap credential is already waiting as %s",
+				 p->id);
+		return FSEC_OK;
+	}
 	memset(&rec, 0, sizeof(rec));
 	snprintf(rec.device_id, sizeof(rec.device_id), "%s", p->id);
 	memcpy(rec.bootstrap_fp, p->fingerprint, sizeof(rec.bootstrap_fp));
@@ -729,14 +798,19 @@ FSEC_API enum fsec_err fsec_est_enroll(struct fsec_est *e, const struct fsec_est
 
 	fsec_clearerr();
 	memset(r, 0, sizeof(*r));
+	/* A renewal from the certificate it superseded is a retry whose answer
+	 * was lost: it may only have the current certificate again, and only
+	 * with a CSR signed by the current key (resend checks). */
+	if (reenroll && p->superseded)
+		d.resend = true;
 	if (p->kind == FSEC_EST_PEER_NONE)
 		fsec_reply_error(r, 401, "%s needs a client certificate", op);
-	else if (p->kind == FSEC_EST_PEER_REFUSED)
+	else if (p->kind == FSEC_EST_PEER_REFUSED && !d.resend)
 		fsec_reply_error(r, 403, "%s", p->reason);
 	else if (!reenroll && p->kind != FSEC_EST_PEER_BOOTSTRAP)
 		fsec_reply_error(r, 403, "simpleenroll needs a bootstrap certificate; renew with "
 				    "simplereenroll");
-	else if (reenroll && p->kind != FSEC_EST_PEER_DEVICE)
+	else if (reenroll && p->kind != FSEC_EST_PEER_DEVICE && !d.resend)
 		fsec_reply_error(r, 403, "simplereenroll needs the device's current certificate");
 	else if (!reenroll && (rc = bootstrap_policy(e, p, r, &d)) != FSEC_OK)
 		goto out;

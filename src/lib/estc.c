@@ -198,6 +198,44 @@ out:
 	return rc;
 }
 
+FSEC_API enum fsec_err fsec_estc_finish(const char *key_out, const char *cert_out)
+{
+	char pending[4096];
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	BIO *mem = NULL;
+	enum fsec_err rc = FSEC_OK;
+
+	fsec_clearerr();
+	if ((size_t)snprintf(pending, sizeof(pending), "%s.pending", key_out) >= sizeof(pending))
+		return fsec_seterr(FSEC_ERR_INVAL, "key path too long");
+	if (access(pending, F_OK) != 0 || access(cert_out, F_OK) != 0)
+		return FSEC_OK;
+	if ((rc = fsec_file_read(cert_out, 64 * 1024, &buf, &len)) != FSEC_OK ||
+	    (rc = fsec_key_load_private(pending, &key)) != FSEC_OK)
+		goto out;
+	if ((mem = BIO_new_mem_buf(buf, (int)len)) == NULL ||
+	    (cert = PEM_read_bio_X509(mem, NULL, NULL, NULL)) == NULL) {
+		rc = fsec_seterr(FSEC_ERR_PARSE, "%s: not a PEM certificate", cert_out);
+		goto out;
+	}
+	if (EVP_PKEY_eq(X509_get0_pubkey(cert), key) == 1) {
+		if (rename(pending, key_out) != 0)
+			rc = fsec_seterr(FSEC_ERR_IO, "%s: %s", key_out, strerror(errno));
+		else
+			rc = fsec_dir_sync_parent(key_out);
+	}
+out:
+	ERR_clear_error();
+	X509_free(cert);
+	BIO_free(mem);
+	EVP_PKEY_free(key);
+	free(buf);
+	return rc;
+}
+
 FSEC_API enum fsec_err fsec_estc_enroll(const struct fsec_estc_opts *o,
 					char id[FSEC_DEVID_MAX + 1])
 {

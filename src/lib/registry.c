@@ -268,12 +268,28 @@ FSEC_API enum fsec_err fsec_registry_pending_get(struct fsec_registry *reg, cons
 }
 
 FSEC_API enum fsec_err fsec_registry_pending_approve(struct fsec_registry *reg,
-						     const char *device_id, const char *by,
-						     int64_t at)
+						     const char *device_id, const char *key_prefix,
+						     const char *by, int64_t at)
+{
+	enum fsec_err rc = fsec_devid_check(device_id);
+	size_t n = strlen(key_prefix);
+
+	if (rc != FSEC_OK)
+		return rc;
+	/* Hex only: the prefix becomes a LIKE pattern, where % and _ mean
+	 * something. */
+	if (n < 16 || n > 64 || strspn(key_prefix, "0123456789abcdef") != n)
+		return fsec_seterr(FSEC_ERR_INVAL, "key: 16 to 64 lowercase hex digits of the SHA-256 "
+						   "that enroll pending shows");
+	return reg->ops->pending_approve(reg->be, device_id, key_prefix, by, at);
+}
+
+FSEC_API enum fsec_err fsec_registry_pending_delete(struct fsec_registry *reg,
+						    const char *device_id)
 {
 	enum fsec_err rc = fsec_devid_check(device_id);
 
-	return rc != FSEC_OK ? rc : reg->ops->pending_approve(reg->be, device_id, by, at);
+	return rc != FSEC_OK ? rc : reg->ops->pending_delete(reg->be, device_id);
 }
 
 FSEC_API enum fsec_err fsec_registry_pending_list(struct fsec_registry *reg,

@@ -45,7 +45,9 @@ struct fsec_registry_ops {
 	enum fsec_err (*data_version)(void *be, uint64_t *out);
 	enum fsec_err (*pending_put)(void *be, const struct fsec_enroll_pending_rec *rec);
 	enum fsec_err (*pending_get)(void *be, const char *id, struct fsec_enroll_pending_rec *out);
-	enum fsec_err (*pending_approve)(void *be, const char *id, const char *by, int64_t at);
+	enum fsec_err (*pending_approve)(void *be, const char *id, const char *key_prefix,
+					 const char *by, int64_t at);
+	enum fsec_err (*pending_delete)(void *be, const char *id);
 	enum fsec_err (*pending_list)(void *be, fsec_enroll_pending_cb cb, void *ctx);
 	enum fsec_err (*publish_put)(void *be, const struct fsec_published_rec *rec,
 				     const char *bundle);

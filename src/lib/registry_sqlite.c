@@ -145,6 +145,7 @@ enum stmt_id {
 	ST_PENDING_PUT,
 	ST_PENDING_GET,
 	ST_PENDING_APPROVE,
+	ST_PENDING_DELETE,
 	ST_PENDING_LIST,
 	ST_PUBLISH_PUT,
 	ST_PUBLISH_GET,
@@ -250,7 +251,9 @@ static const char *const stmt_sql[ST_CERT_LIST] = {
 			   " requested_at = excluded.requested_at WHERE approved_at IS NULL",
 	[ST_PENDING_GET] = "SELECT " PENDING_COLS " FROM enroll_pending WHERE device_id = ?1",
 	[ST_PENDING_APPROVE] = "UPDATE enroll_pending SET approved_at = ?3, approved_by = ?2"
-			       " WHERE device_id = ?1 AND approved_at IS NULL",
+			       " WHERE device_id = ?1 AND approved_at IS NULL"
+			       " AND substr(spki_sha256, 1, length(?4)) = ?4",
+	[ST_PENDING_DELETE] = "DELETE FROM enroll_pending WHERE device_id = ?1",
 	[ST_PENDING_LIST] = "SELECT " PENDING_COLS " FROM enroll_pending"
 			    " WHERE approved_at IS NULL ORDER BY requested_at, device_id",
 	[ST_PUBLISH_PUT] = "INSERT OR REPLACE INTO published(model, sha256, version,"
@@ -1316,7 +1319,8 @@ static enum fsec_err be_pending_get(void *p, const char *id, struct fsec_enroll_
 	return rc;
 }
 
-static enum fsec_err be_pending_approve(void *p, const char *id, const char *by, int64_t at)
+static enum fsec_err be_pending_approve(void *p, const char *id, const char *key_prefix,
+					 const char *by, int64_t at)
 {
 	struct sqlite_be *be = p;
 	enum fsec_err rc;
@@ -1327,9 +1331,24 @@ static enum fsec_err be_pending_approve(void *p, const char *id, const char *by,
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, by, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 3, at);
+	sqlite3_bind_text(s, 4, key_prefix, -1, SQLITE_STATIC);
 	if ((rc = run(be, s, "approving an enrollment")) == FSEC_OK && sqlite3_changes(be->db) == 0)
-		rc = fsec_seterr(FSEC_ERR_NOTFOUND, "no enrollment request from %s is waiting", id);
+		rc = fsec_seterr(FSEC_ERR_NOTFOUND,
+				 "no enrollment request from %s is waiting with key %.16s...", id,
+				 key_prefix);
 	return rc;
+}
+
+static enum fsec_err be_pending_delete(void *p, const char *id)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = stmt(be, ST_PENDING_DELETE, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	return run(be, s, "forgetting a pending enrollment");
 }
 
 static int visit_pending(sqlite3_stmt *s, void *arg)
@@ -1498,6 +1517,7 @@ const struct fsec_registry_ops fsec_registry_sqlite_ops = {
 	.pending_put = be_pending_put,
 	.pending_get = be_pending_get,
 	.pending_approve = be_pending_approve,
+	.pending_delete = be_pending_delete,
 	.pending_list = be_pending_list,
 	.publish_put = be_publish_put,
 	.publish_get = be_publish_get,

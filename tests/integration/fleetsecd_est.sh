@@ -176,6 +176,12 @@ ok
 # moved into the past: the test does not wait a year.)
 expire() { sqlite3 "$FLEETSEC_HOME/registry.db" "UPDATE devices SET expires_at = 1 WHERE id = 'SN-0001'"; }
 expire
+# Only the credential that enrolled it: another one for the same serial (a
+# clone, or another allowlisted CA) cannot take the expired identity over.
+"$F" mfr issue SN-0001 --dir mfr --key-out clone.key --out clone.pem 2>/dev/null
+b64csr clone-op.key "/CN=SN-0001" >csr-clone.b64
+refused 403 "not with this bootstrap credential" --cert clone.pem --key clone.key \
+	--data-binary @csr-clone.b64 "$EST/simpleenroll"
 b64csr op1b.key "/CN=SN-0001" >csr1b.b64
 enroll 200 boot-SN-0001.pem boot-SN-0001.key csr1b.b64
 p7certs out >op1b.pem
@@ -257,11 +263,22 @@ grep -qi '^retry-after: [1-9]' hdr && grep -q "waits for the operator's approval
 	fail "202 without Retry-After or reason"
 expect 0 "$F" enroll pending --json
 grep -q '"id": "SN-0100"' out || fail "enroll pending: $(cat out)"
+KEY100=$(jq -r '.[0].key_sha256' out)
 status 202 --cert boot-SN-0100.pem --key boot-SN-0100.key --data-binary @c100.b64 "$EST/simpleenroll"
 [ "$(registry_count "SELECT count(*) FROM devices WHERE id='SN-0100'")" = 0 ] ||
 	fail "issued before approval"
-expect 0 "$F" enroll approve SN-0100
-expect 1 "$F" enroll approve SN-0100
+# A second credential for the same serial cannot swap its key into the
+# request the operator is looking at.
+"$F" mfr issue SN-0100 --dir mfr --key-out clone100.key --out clone100.pem 2>/dev/null
+b64csr swap.key "/CN=SN-0100" >swap.b64
+refused 403 "another bootstrap credential is already waiting" --cert clone100.pem \
+	--key clone100.key --data-binary @swap.b64 "$EST/simpleenroll"
+# Approval names the key the operator saw.
+expect 2 "$F" enroll approve SN-0100
+expect 1 "$F" enroll approve SN-0100 --key 0000000000000000
+one_line_error "waiting with key"
+expect 0 "$F" enroll approve SN-0100 --key "${KEY100:0:16}"
+expect 1 "$F" enroll approve SN-0100 --key "$KEY100"
 one_line_error "waiting"
 b64csr other.key "/CN=SN-0100" >c100b.b64
 refused 409 "approved for another key" --cert boot-SN-0100.pem --key boot-SN-0100.key \
@@ -269,4 +286,6 @@ refused 409 "approved for another key" --cert boot-SN-0100.pem --key boot-SN-010
 enroll 200 boot-SN-0100.pem boot-SN-0100.key c100.b64
 expect 0 "$F" enroll pending
 grep -q "no enrollment is waiting" out || fail "still pending: $(cat out)"
+[ "$(registry_count "SELECT count(*) FROM enroll_pending")" = 0 ] ||
+	fail "a served approval was kept (it would block a later re-enrollment)"
 done_checks

@@ -75,6 +75,13 @@ code=$(curl -sS --cacert "$FLEETSEC_HOME/root.pem" --cert old.pem --key old.key 
 	-w '%{http_code}' "$URL/v1/update")
 [ "$code" = 403 ] && grep -q superseded out || fail "the superseded certificate still works: $code"
 ok
+# A renewal cut between its two writes (new certificate, old key, new key
+# still pending) is finished by the next command.
+cp dev.key new.key
+mv dev.key dev.key.pending
+cp old.key dev.key
+expect 0 A check
+[ ! -e dev.key.pending ] && cmp -s dev.key new.key || fail "the cut renewal was not finished"
 
 # Nothing published yet: an answer, not an error.
 expect 0 A check
