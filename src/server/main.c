@@ -59,11 +59,21 @@ struct server {
 	long active, max_conns; /* open TLS connections, and the cap */
 	bool paused;            /* listener disabled at the cap */
 	bool draining;          /* SIGTERM: no new connections, finish the rest */
+	struct timeval first;   /* handshake plus first request, at most */
 };
 
-/* SSL ex_data slot whose free callback counts connections down: every
- * connection's SSL is freed with it, whatever ended it (close, timeout,
- * handshake failure). */
+/* One accepted connection. Its SSL carries it (ex_data); the slot's free
+ * callback ends it, whatever ended the connection (close, timeout, failed
+ * handshake), and counts it down. */
+struct conn {
+	struct server *s;
+	SSL *ssl;
+	/* The inactivity timeout resets on every byte, so a client trickling
+	 * one byte at a time would hold its slot for hours: before its first
+	 * request, a connection gets this long in all. */
+	struct event *deadline;
+};
+
 static int conn_slot = -1;
 
 static volatile sig_atomic_t quiet;
@@ -337,9 +347,10 @@ static void serve_firmware(struct server *s, struct evhttp_request *req,
 			 size);
 		evhttp_add_header(h, "Content-Range", cr);
 	}
-	/* evbuffer_add_file owns fd from here, even on failure. */
+	/* evbuffer_add_file owns fd once it succeeds. */
 	if (len > 0 && evbuffer_add_file(evhttp_request_get_output_buffer(req), fd, (ev_off_t)off,
 					 (ev_off_t)len) != 0) {
+		close(fd);
 		reply_status(req, peer, 500, "cannot read the image");
 		return;
 	}
@@ -363,6 +374,13 @@ static void handle(struct evhttp_request *req, void *arg)
 
 	clock_gettime(CLOCK_MONOTONIC, &cur.t0);
 	cur.ep = endpoint_of(path);
+	/* A request arrived: from here the inactivity timeout applies. */
+	if (ssl != NULL) {
+		struct conn *c = SSL_get_ex_data(ssl, conn_slot);
+
+		if (c != NULL && c->deadline != NULL)
+			evtimer_del(c->deadline);
+	}
 	if (path == NULL || ssl == NULL) {
 		reply_status(req, &peer, 400, "bad request");
 		return;
@@ -440,15 +458,20 @@ out:
 static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 		      void *argp)
 {
-	struct server *s = ptr;
+	struct conn *c = ptr;
+	struct server *s;
 
 	(void)parent;
 	(void)ad;
 	(void)idx;
 	(void)argl;
 	(void)argp;
-	if (s == NULL)
+	if (c == NULL)
 		return;
+	s = c->s;
+	if (c->deadline != NULL)
+		event_free(c->deadline);
+	free(c);
 	s->active--;
 	if (s->draining) {
 		if (s->active == 0)
@@ -499,9 +522,24 @@ static bool loopback(const char *host)
  * the cap, the listener stops accepting: further clients wait in the
  * kernel's backlog instead of exhausting descriptors and memory, and the
  * timeouts free the slots that slow clients hold. */
+/* The first request did not arrive in time: end the connection. Shutting
+ * the socket down lets evhttp see the end and free it the usual way. */
+static void too_slow(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	int sock = SSL_get_fd(c->ssl);
+
+	(void)fd;
+	(void)what;
+	if (sock >= 0)
+		shutdown(sock, SHUT_RDWR);
+}
+
 static struct bufferevent *tls_bev(struct event_base *base, void *arg)
 {
 	struct server *s = arg;
+	struct conn *c;
+	struct bufferevent *bev;
 	bool changed = false;
 	SSL *ssl;
 
@@ -518,22 +556,29 @@ static struct bufferevent *tls_bev(struct event_base *base, void *arg)
 		if (names != NULL)
 			SSL_CTX_set_client_CA_list(s->tls, names);
 	}
-	ssl = SSL_new(s->tls);
 	fsec_metrics_connection(cur.metrics);
-	if (ssl != NULL && SSL_set_ex_data(ssl, conn_slot, s) == 1 && ++s->active >= s->max_conns &&
-	    !s->paused && !s->draining) {
+	/* evhttp falls back to a plaintext bufferevent if this returns NULL;
+	 * never let it: without memory, stop the process instead. */
+	if ((ssl = SSL_new(s->tls)) == NULL || (c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->deadline = evtimer_new(base, too_slow, c)) == NULL ||
+	    SSL_set_ex_data(ssl, conn_slot, c) != 1) {
+		fputs("fleetsecd: out of memory for a connection\n", stderr);
+		abort();
+	}
+	c->s = s;
+	c->ssl = ssl;
+	evtimer_add(c->deadline, &s->first);
+	if (++s->active >= s->max_conns && !s->paused && !s->draining) {
 		evconnlistener_disable(s->listener);
 		s->paused = true;
 	}
-
-	/* evhttp falls back to a plaintext bufferevent if this returns NULL;
-	 * never let it: without memory, stop the process instead. */
-	if (ssl == NULL) {
-		fputs("fleetsecd: out of memory for a TLS session\n", stderr);
+	bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+					     BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		fputs("fleetsecd: out of memory for a TLS connection\n", stderr);
 		abort();
 	}
-	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-					      BEV_OPT_CLOSE_ON_FREE);
+	return bev;
 }
 
 static void on_signal(evutil_socket_t fd, short what, void *arg)
@@ -727,6 +772,7 @@ int main(int argc, char **argv)
 	}
 	s.max_conns = (long)cfg.max_connections;
 	tv.tv_sec = (time_t)cfg.timeout;
+	s.first = tv;
 	conn_slot = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_gone);
 	snprintf(cert_buf, sizeof(cert_buf), "%s/server.pem", s.home);
 	snprintf(key_buf, sizeof(key_buf), "%s/server.key", s.home);

@@ -38,6 +38,28 @@ exec {slow}>&-
 [ "$ms" -lt 6000 ] || fail "a stalled handshake held its connection for ${ms} ms"
 ok
 
+# A client trickling its request one byte a second after the handshake
+# (which resets any inactivity timeout) is still cut at the deadline for its
+# first request.
+t0=$(date +%s%N)
+python3 - "$PORT" <<'PY' || fail "trickle probe failed"
+import socket, ssl, sys, time
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))))
+try:
+    for b in b"GET /.well-known/est/cacerts HTTP/1.1\r\nX-Slow: " + b"a" * 30:
+        s.send(bytes([b]))
+        time.sleep(0.5)
+except OSError:
+    sys.exit(0)
+sys.exit(1)  # 15 s of trickling were allowed
+PY
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$ms" -lt 6000 ] || fail "a trickling client held its connection for ${ms} ms"
+ok
+
 # 60 idle connections and 20 garbage ones: three times the cap.
 fds=()
 for i in $(seq 60); do
