@@ -188,6 +188,12 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_event_addf(struct fsec_registry *r
 							 const char *device, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 
+/* How long a write waits for another process's transaction before BUSY
+ * (default 30 s, right for the CLI). A server answering many clients on one
+ * thread wants a short wait and a 503 instead. Errors: INVAL. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_set_busy_timeout(struct fsec_registry *reg,
+							       int ms);
+
 /* Visit events in order, only those of device_id unless it is NULL.
  * Errors: DB. */
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_event_list(struct fsec_registry *reg,

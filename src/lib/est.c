@@ -35,6 +35,7 @@ struct trust {
 	X509_STORE *tls_store;   /* both, for the handshake */
 	STACK_OF(X509) *cas;     /* issuing, root: what cacerts returns */
 	STACK_OF(X509) *mfr;
+	bool damaged; /* a manufacturer CA in the registry did not load */
 };
 
 struct fsec_est {
@@ -167,6 +168,8 @@ static int load_mfr_ca(const struct fsec_enroll_ca_rec *rec, const char *pem, vo
 	    store_add(t->mfr_store, cert) != FSEC_OK || store_add(t->tls_store, cert) != FSEC_OK ||
 	    !sk_X509_push(t->mfr, cert)) {
 		X509_free(cert);
+		/* Stopping here would silently drop every CA after this one. */
+		t->damaged = true;
 		return 1;
 	}
 	return 0;
@@ -227,6 +230,10 @@ static enum fsec_err trust_load(struct fsec_est *e, struct trust *t)
 	if ((rc = load_fleet_cas(e, t)) != FSEC_OK ||
 	    (rc = fsec_registry_enroll_ca_list(e->reg, load_mfr_ca, t)) != FSEC_OK)
 		goto fail;
+	if (t->damaged) {
+		rc = fsec_seterr(FSEC_ERR_PARSE, "a manufacturer CA in the registry does not load");
+		goto fail;
+	}
 	return FSEC_OK;
 fail:
 	trust_free(t);
@@ -256,9 +263,11 @@ FSEC_API enum fsec_err fsec_est_refresh(struct fsec_est *e, bool *trust_changed)
 		return FSEC_OK;
 	/* Any commit by any process may have revoked someone. */
 	memset(e->cache, 0, sizeof(e->cache));
-	e->data_version = v;
+	/* A failed reload is tried again at the next call: the version is
+	 * recorded only once the trust matches it. */
 	if ((rc = trust_load(e, &t)) != FSEC_OK)
 		return rc;
+	e->data_version = v;
 	if (same_certs(t.mfr, e->t.mfr)) {
 		trust_free(&t);
 		return FSEC_OK;

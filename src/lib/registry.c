@@ -298,6 +298,14 @@ FSEC_API enum fsec_err fsec_registry_pending_list(struct fsec_registry *reg,
 	return reg->ops->pending_list(reg->be, cb, ctx);
 }
 
+FSEC_API enum fsec_err fsec_registry_set_busy_timeout(struct fsec_registry *reg, int ms)
+{
+	if (ms < 0 || ms > 600000)
+		return fsec_seterr(FSEC_ERR_INVAL, "busy timeout must be 0-600000 ms");
+	reg->ops->busy_timeout(reg->be, ms);
+	return FSEC_OK;
+}
+
 FSEC_API enum fsec_err fsec_registry_data_version(struct fsec_registry *reg, uint64_t *out)
 {
 	return reg->ops->data_version(reg->be, out);

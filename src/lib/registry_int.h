@@ -43,6 +43,7 @@ struct fsec_registry_ops {
 	enum fsec_err (*bootstrap_spent)(void *be, const char *fp, const char *use,
 					 char device_id[FSEC_DEVID_MAX + 1]);
 	enum fsec_err (*data_version)(void *be, uint64_t *out);
+	void (*busy_timeout)(void *be, int ms);
 	enum fsec_err (*pending_put)(void *be, const struct fsec_enroll_pending_rec *rec);
 	enum fsec_err (*pending_get)(void *be, const char *id, struct fsec_enroll_pending_rec *out);
 	enum fsec_err (*pending_approve)(void *be, const char *id, const char *key_prefix,

@@ -1372,6 +1372,13 @@ static enum fsec_err be_pending_list(void *p, fsec_enroll_pending_cb cb, void *c
 	return each_row(be, s, "listing pending enrollments", visit_pending, &v);
 }
 
+static void be_busy_timeout(void *p, int ms)
+{
+	struct sqlite_be *be = p;
+
+	sqlite3_busy_timeout(be->db, ms);
+}
+
 static enum fsec_err be_data_version(void *p, uint64_t *out)
 {
 	struct sqlite_be *be = p;
@@ -1514,6 +1521,7 @@ const struct fsec_registry_ops fsec_registry_sqlite_ops = {
 	.bootstrap_spend = be_bootstrap_spend,
 	.bootstrap_spent = be_bootstrap_spent,
 	.data_version = be_data_version,
+	.busy_timeout = be_busy_timeout,
 	.pending_put = be_pending_put,
 	.pending_get = be_pending_get,
 	.pending_approve = be_pending_approve,

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <time.h>
@@ -42,6 +43,7 @@
 #define TIMEOUT_S 10
 /* On SIGTERM, in-flight requests get this long to finish. */
 #define DRAIN_S 10
+#define BUSY_MS 2000
 #define CRL_MAX (16u * 1024u * 1024u)
 #define EST "/.well-known/est/"
 
@@ -60,6 +62,9 @@ struct server {
 	bool paused;            /* listener disabled at the cap */
 	bool draining;          /* SIGTERM: no new connections, finish the rest */
 	struct timeval first;   /* handshake plus first request, at most */
+	unsigned char *crl_der; /* the CRL served, and the file it came from */
+	size_t crl_len;
+	struct stat crl_st;
 };
 
 /* One accepted connection. Its SSL carries it (ex_data); the slot's free
@@ -235,6 +240,7 @@ static void send_reply(struct evhttp_request *req, const struct fsec_est_peer *p
 			     : status == 409 ? "Conflict"
 			     : status == 413 ? "Payload Too Large"
 			     : status == 416 ? "Range Not Satisfiable"
+			     : status == 503 ? "Service Unavailable"
 					     : "Internal Server Error";
 
 	evhttp_add_header(h, "Strict-Transport-Security", "max-age=31536000");
@@ -273,29 +279,52 @@ static void reply_status(struct evhttp_request *req, const struct fsec_est_peer 
 }
 
 /* GET /crl: the CRL the CLI keeps current in the home, as DER. */
-static void serve_crl(struct server *s, struct evhttp_request *req, const struct fsec_est_peer *peer)
+/* The CRL as DER, re-read only when the file changed: /crl needs no
+ * certificate, so its cost must not be a parse per request. */
+static bool load_crl(struct server *s)
 {
-	struct fsec_reply r = {.status = 200, .content_type = "application/pkix-crl"};
+	struct stat st;
 	unsigned char *pem = NULL, *der = NULL;
 	size_t len = 0;
 	X509_CRL *crl = NULL;
 	BIO *mem = NULL;
-	int n;
+	int n = 0;
 
-	if (fsec_file_read(s->crl_path, CRL_MAX, &pem, &len) != FSEC_OK ||
-	    (mem = BIO_new_mem_buf(pem, (int)len)) == NULL ||
-	    (crl = PEM_read_bio_X509_CRL(mem, NULL, NULL, NULL)) == NULL ||
-	    (n = i2d_X509_CRL(crl, &der)) <= 0) {
-		reply_status(req, peer, 500, "the CRL is not available");
-	} else {
-		r.body = (char *)der;
-		r.len = (size_t)n;
-		send_reply(req, peer, &r);
+	if (stat(s->crl_path, &st) != 0)
+		return false;
+	if (s->crl_der != NULL && st.st_ino == s->crl_st.st_ino && st.st_size == s->crl_st.st_size &&
+	    st.st_mtim.tv_sec == s->crl_st.st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == s->crl_st.st_mtim.tv_nsec)
+		return true;
+	if (fsec_file_read(s->crl_path, CRL_MAX, &pem, &len) == FSEC_OK &&
+	    (mem = BIO_new_mem_buf(pem, (int)len)) != NULL &&
+	    (crl = PEM_read_bio_X509_CRL(mem, NULL, NULL, NULL)) != NULL &&
+	    (n = i2d_X509_CRL(crl, &der)) > 0) {
+		OPENSSL_free(s->crl_der);
+		s->crl_der = der;
+		s->crl_len = (size_t)n;
+		s->crl_st = st;
+		der = NULL;
 	}
 	OPENSSL_free(der);
 	X509_CRL_free(crl);
 	BIO_free(mem);
 	free(pem);
+	return n > 0;
+}
+
+static void serve_crl(struct server *s, struct evhttp_request *req, const struct fsec_est_peer *peer)
+{
+	struct fsec_reply r = {.status = 200, .content_type = "application/pkix-crl"};
+
+	if (!load_crl(s)) {
+		reply_status(req, peer, 500, "the CRL is not available");
+		return;
+	}
+	/* send_reply copies the body; the cache keeps its own. */
+	r.body = (char *)s->crl_der;
+	r.len = s->crl_len;
+	send_reply(req, peer, &r);
 }
 
 /* True if s is 64 lowercase hex digits: the only names served from fw_dir. */
@@ -448,7 +477,12 @@ static void handle(struct evhttp_request *req, void *arg)
 		reply_status(req, &peer, 404, "no such endpoint");
 	}
 out:
-	if (rc != FSEC_OK) {
+	if (rc == FSEC_ERR_BUSY) {
+		struct fsec_reply busy = {.status = 503, .retry_after = 1};
+
+		snprintf(busy.reason, sizeof(busy.reason), "the registry is busy; try again");
+		send_reply(req, &peer, &busy);
+	} else if (rc != FSEC_OK) {
 		fprintf(stderr, "fleetsecd: %s: %s\n", path, fsec_err_detail());
 		reply_status(req, &peer, 500, "internal error");
 	}
@@ -781,7 +815,11 @@ int main(int argc, char **argv)
 	/* A broken pipe is a client gone, not a reason to die. */
 	signal(SIGPIPE, SIG_IGN);
 
+	/* One thread serves everyone: a write waits at most this long for the
+	 * CLI's transaction, then the client is told to come back (503). */
 	if ((rc = fsec_fleet_open(s.home, &s.fleet)) != FSEC_OK ||
+	    (rc = fsec_registry_set_busy_timeout(fsec_fleet_get_registry(s.fleet), BUSY_MS)) !=
+		    FSEC_OK ||
 	    (rc = fsec_est_new(s.fleet, &s.est)) != FSEC_OK) {
 		fprintf(stderr, "fleetsecd: %s: %s\n", s.home, fsec_err_detail());
 		goto out;
@@ -854,6 +892,7 @@ out:
 	if (s.base != NULL)
 		event_base_free(s.base);
 	SSL_CTX_free(s.tls);
+	OPENSSL_free(s.crl_der);
 	fsec_est_free(s.est);
 	fsec_fleet_free(s.fleet);
 	return status;

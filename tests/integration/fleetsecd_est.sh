@@ -71,6 +71,7 @@ enroll() { # enroll WANT BOOT-CERT BOOT-KEY CSR-FILE [simpleenroll|simplereenrol
 }
 
 # cacerts needs no client certificate and carries the issuing and root CA.
+status 200 "$URL/crl" # cached from here on: the revocation below must still show
 status 200 "$EST/cacerts"
 p7certs out >cacerts.pem
 diff <(openssl x509 -in cacerts.pem -noout -fingerprint) \
