@@ -357,10 +357,11 @@ struct fsec_model_stats {
  * the model's reporting active devices, lowest counter first. */
 typedef int (*fsec_counter_count_cb)(uint32_t counter, uint64_t devices, void *ctx);
 
-/* Count the model's devices: see struct fsec_model_stats. Errors: DB. */
+/* Count the model's devices (only group's, if not ""): see struct
+ * fsec_model_stats. Errors: DB. */
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_model_stats(struct fsec_registry *reg,
-							  const char *model, int64_t since,
-							  uint32_t counter,
+							  const char *model, const char *group,
+							  int64_t since, uint32_t counter,
 							  struct fsec_model_stats *out);
 
 /* Visit the model's reported security counters with their device counts.

@@ -471,8 +471,9 @@ static int status_model(const struct fsec_published_rec *pub, void *arg)
 	if (sc->only != NULL && strcmp(sc->only, pub->model) != 0)
 		return 0;
 	sc->counted++;
-	if ((sc->rc = fsec_registry_model_stats(sc->reg, pub->model, pub->published_at,
-						pub->security_counter, &st)) != FSEC_OK)
+	if ((sc->rc = fsec_registry_model_stats(sc->reg, pub->model, pub->group,
+						pub->published_at, pub->security_counter, &st)) !=
+	    FSEC_OK)
 		return 1;
 	paused = fsec_rollout_paused(pub, &st);
 	sc->reported = st.reported;

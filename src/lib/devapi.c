@@ -26,7 +26,9 @@ static enum fsec_err paused(struct fsec_registry *reg, const struct fsec_publish
 
 	if (pub->max_failures < 0 && pub->max_failures_pct < 0)
 		return FSEC_OK;
-	if ((rc = fsec_registry_model_stats(reg, pub->model, pub->published_at,
+	/* A canary release counts its canaries' failures only: a device it was
+	 * never offered to cannot pause it. */
+	if ((rc = fsec_registry_model_stats(reg, pub->model, pub->group, pub->published_at,
 					    pub->security_counter, &st)) != FSEC_OK)
 		return rc;
 	if (fsec_rollout_paused(pub, &st))

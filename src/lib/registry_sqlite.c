@@ -275,7 +275,8 @@ static const char *const stmt_sql[ST_CERT_LIST] = {
 			   " count(*) FILTER (WHERE s.update_outcome = 'success' AND s.update_at >= ?2),"
 			   " count(*) FILTER (WHERE s.security_counter >= ?3)"
 			   " FROM devices d LEFT JOIN device_state s ON s.device_id = d.id"
-			   " WHERE d.model = ?1 AND d.status = 'active'",
+			   " WHERE d.model = ?1 AND d.status = 'active' AND (?4 = '' OR EXISTS"
+			   " (SELECT 1 FROM device_groups g WHERE g.device_id = d.id AND g.grp = ?4))",
 	[ST_MODEL_COUNTERS] = "SELECT s.security_counter, count(*) FROM devices d"
 			      " JOIN device_state s ON s.device_id = d.id"
 			      " WHERE d.model = ?1 AND d.status = 'active'"
@@ -1098,8 +1099,8 @@ static enum fsec_err be_group_get(void *p, const char *id, char group[FSEC_GROUP
 	return rc;
 }
 
-static enum fsec_err be_model_stats(void *p, const char *model, int64_t since, uint32_t counter,
-				    struct fsec_model_stats *out)
+static enum fsec_err be_model_stats(void *p, const char *model, const char *group, int64_t since,
+				    uint32_t counter, struct fsec_model_stats *out)
 {
 	struct sqlite_be *be = p;
 	enum fsec_err rc;
@@ -1111,6 +1112,7 @@ static enum fsec_err be_model_stats(void *p, const char *model, int64_t since, u
 	sqlite3_bind_text(s, 1, model, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, since);
 	sqlite3_bind_int64(s, 3, counter);
+	sqlite3_bind_text(s, 4, group, -1, SQLITE_STATIC);
 	r = sqlite3_step(s);
 	if (r == SQLITE_ROW) {
 		out->devices = (uint64_t)sqlite3_column_int64(s, 0);

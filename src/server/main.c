@@ -338,6 +338,19 @@ static bool sha256_hex(const char *s)
 	return s[64] == '\0';
 }
 
+/* Only the image published for the device's model: other models' builds
+ * and releases withdrawn since are not every device's to read. */
+static bool offered(struct server *s, const char *id, const char *sha)
+{
+	struct fsec_registry *reg = fsec_fleet_get_registry(s->fleet);
+	struct fsec_published_rec pub;
+	struct fsec_device_rec dev;
+
+	return fsec_registry_device_get(reg, id, &dev) == FSEC_OK &&
+	       fsec_registry_publish_get(reg, dev.model, &pub, NULL) == FSEC_OK &&
+	       strcmp(pub.sha256, sha) == 0;
+}
+
 /* GET /v1/firmware/SHA256: a published image, with Range (resumable). */
 static void serve_firmware(struct server *s, struct evhttp_request *req,
 			   const struct fsec_est_peer *peer, const char *sha)
@@ -349,7 +362,7 @@ static void serve_firmware(struct server *s, struct evhttp_request *req,
 	enum fsec_err rc = FSEC_ERR_PARSE;
 	int fd = -1;
 
-	if (!sha256_hex(sha) ||
+	if (!sha256_hex(sha) || !offered(s, peer->id, sha) ||
 	    (size_t)snprintf(path, sizeof(path), "%s/%s", s->fw_dir, sha) >= sizeof(path) ||
 	    fsec_file_open_regular(path, &fd, &size) != FSEC_OK) {
 		reply_status(req, peer, 404, "no such image");

@@ -137,6 +137,13 @@ ok
 [ "$(curl_dev -o /dev/null -w '%{http_code}' "$URL/v1/firmware/../registry.db")" = 404 ] ||
 	fail "a path outside the firmware store was served"
 ok
+# Another model's published image is not this device's to read.
+"$F" release create --model other --image v1.img --sequence 6 --out m-other.json
+"$F" release sign --key online.pem --delegation deleg.json m-other.json --out r-other.json
+expect 0 "$F" release publish --model other --bundle r-other.json --image v1.img --root root.pub
+[ "$(curl_dev -o /dev/null -w '%{http_code}' "$URL/v1/firmware/$(sha256sum v1.img | cut -c1-64)")" = 404 ] ||
+	fail "a device read another model's image"
+ok
 code=$(curl -sS --cacert "$FLEETSEC_HOME/root.pem" --cert boot.pem --key boot.key -o out \
 	-w '%{http_code}' "$URL/v1/update")
 [ "$code" = 403 ] && grep -q "needs an operational certificate" out ||
