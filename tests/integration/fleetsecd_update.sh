@@ -185,7 +185,7 @@ done
 # release status: the outcomes reported since publication and the patch
 # coverage. A rollout pauses itself once failures reach --max-failures.
 expect 0 "$F" release status --json
-jq -e '.[0] | .model == "thermo" and .devices == 1 and .reported == 1 and .failed == 1
+jq -e '.[] | select(.model == "thermo") | .devices == 1 and .reported == 1 and .failed == 1
 	and .paused == false and .coverage == [{"security_counter": 2, "devices": 1}]' out \
 	>/dev/null || fail "release status: $(cat out)"
 expect 2 "$F" release publish --model thermo --bundle release.json --image v2.img --root root.pub \
