@@ -17,7 +17,9 @@ static void overview(FILE *fp)
 {
 	fputs("usage: fleetsec [--home DIR] <command> [options]\n\n"
 	      "fleetsec secures an IoT fleet: a fleet CA, a device registry, certificates\n"
-	      "and revocation, signed MCUboot firmware images and release manifests.\n\n"
+	      "and revocation, zero-touch enrollment (EST, with fleetsecd), signed MCUboot\n"
+	      "firmware images and releases, network isolation (MUD to nftables) and an\n"
+	      "audit of the common failures.\n\n"
 	      "commands:\n",
 	      fp);
 	FOR_EACH_CMD(c) {
@@ -25,7 +27,7 @@ static void overview(FILE *fp)
 
 		snprintf(name, sizeof(name), "%s%s%s", c->area, c->verb != NULL ? " " : "",
 			 c->verb != NULL ? c->verb : "");
-		fprintf(fp, "  %-16s %s\n", name, c->summary);
+		fprintf(fp, "  %-21s %s\n", name, c->summary);
 	}
 	fputs("\nEvery command takes --home DIR (default: $FLEETSEC_HOME, else ~/.fleetsec),\n"
 	      "--json for machine-readable output, and --help.\n"
