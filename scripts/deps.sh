@@ -12,6 +12,7 @@ PACKAGES=(
 	libcurl4-openssl-dev                        # the device's HTTPS client
 	libevent-dev                                # fleetsecd's event loop and HTTP server
 	curl                                        # the EST client in the interop test
+	swtpm tpm2-openssl tpm2-tools               # TPM 2.0 device keys: a software TPM and OpenSSL's tpm2 provider
 	testssl.sh                                  # scripts/testssl.sh: fleetsecd's TLS, checked by a peer
 	nginx                                       # a real HTTPS server in the tests
 	libubootenv-dev libubootenv-tool            # U-Boot environment (and fw_printenv in tests)

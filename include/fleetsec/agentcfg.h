@@ -21,6 +21,7 @@
  *   low_speed_limit = 1024                           bytes/s below which a transfer ...
  *   low_speed_time  = 30                             ... for this many seconds is abandoned
  *   chunk_retries   = 3                              re-fetches of a chunk that fails its hash
+ *   tcti            = device:/dev/tpmrm0             keep the device key in this TPM 2.0
  */
 #ifndef FLEETSEC_AGENTCFG_H
 #define FLEETSEC_AGENTCFG_H
@@ -41,6 +42,7 @@ struct fsec_agentcfg {
 	char cert[FSEC_AGENTCFG_VALUE_MAX + 1];
 	char bootstrap_key[FSEC_AGENTCFG_VALUE_MAX + 1];  /* for enroll */
 	char bootstrap_cert[FSEC_AGENTCFG_VALUE_MAX + 1];
+	char tcti[FSEC_AGENTCFG_VALUE_MAX + 1];           /* "": keys in files; else a TPM */
 	size_t nfirmware_keys, nrelease_roots;
 	char firmware_keys[FSEC_AGENTCFG_KEYS_MAX][FSEC_AGENTCFG_VALUE_MAX + 1];
 	char release_roots[FSEC_AGENTCFG_KEYS_MAX][FSEC_AGENTCFG_VALUE_MAX + 1];
