@@ -93,6 +93,12 @@ FSEC_API enum fsec_err fsec_key_generate(enum fsec_key_algo algo, EVP_PKEY **out
 	}
 	if (k == NULL)
 		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "key generation failed");
+	if (fsec_key_is_tpm(k)) {
+		enum fsec_err rc = fsec_key_tpm_wrap(k, out);
+
+		EVP_PKEY_free(k);
+		return rc;
+	}
 	*out = k;
 	return FSEC_OK;
 }
@@ -163,6 +169,11 @@ static enum fsec_err load_key(const char *uri, bool want_private, EVP_PKEY **out
 		goto out;
 	}
 	ERR_clear_error();
+	if (want_private && fsec_key_is_tpm(k)) {
+		rc = fsec_key_tpm_wrap(k, out);
+		EVP_PKEY_free(k);
+		goto out;
+	}
 	*out = k;
 	rc = FSEC_OK;
 out:
@@ -183,7 +194,11 @@ FSEC_API enum fsec_err fsec_key_stage_private(EVP_PKEY *key, const char *path,
 	char *pem = NULL;
 	long n;
 
-	if (mem == NULL || !PEM_write_bio_PrivateKey(mem, key, NULL, NULL, 0, NULL, NULL)) {
+	EVP_PKEY *tpm = fsec_key_tpm_inner(key);
+
+	/* A TPM key saves as its TSS2 blob, wrapped by the TPM's own key. */
+	if (mem == NULL ||
+	    !PEM_write_bio_PrivateKey(mem, tpm != NULL ? tpm : key, NULL, NULL, 0, NULL, NULL)) {
 		fsec_seterr_ossl(rc, "cannot encode private key");
 		goto out;
 	}
