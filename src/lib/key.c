@@ -18,6 +18,7 @@
 #include "fleetsec/fileio.h"
 #include "fleetsec/key.h"
 #include "key_int.h"
+#include "tpm_int.h"
 
 FSEC_API enum fsec_err fsec_key_algo_parse(const char *name, enum fsec_key_algo *out)
 {
@@ -50,6 +51,10 @@ FSEC_API enum fsec_err fsec_keystore_use_tpm(const char *tcti)
 {
 	/* The tpm2 provider reads its TCTI from the environment when it is
 	 * loaded: OpenSSL 3.0 has no way to hand a provider a parameter. */
+	enum fsec_err rc = fsec_tpm_set_tcti(tcti);
+
+	if (rc != FSEC_OK)
+		return rc;
 	if (tcti != NULL && tcti[0] != '\0' && setenv("TPM2OPENSSL_TCTI", tcti, 1) != 0)
 		return fsec_seterr(FSEC_ERR_NOMEM, "cannot set the TPM's TCTI");
 	/* The TSS libraries print their own warnings on stderr, which would

@@ -10,30 +10,7 @@
 : "${FLEETSECD:?}" "${AGENT:?}"
 cd "$T"
 F=$FLEETSEC
-command -v swtpm >/dev/null || fail "swtpm is missing (scripts/deps.sh installs swtpm)"
-
-TPM_PIDS=()
-# swtpm_start NAME: a fresh software TPM on a free port; its TCTI in $TCTI.
-swtpm_start() {
-	local port
-	mkdir -p "$T/$1"
-	for _ in 1 2 3 4 5; do
-		port=$((20000 + RANDOM % 20000))
-		swtpm socket --tpm2 --tpmstate dir="$T/$1" --server type=tcp,port=$port \
-			--ctrl type=tcp,port=$((port + 1)) --flags not-need-init,startup-clear \
-			>"$T/$1.log" 2>&1 &
-		TPM_PIDS+=($!)
-		sleep 0.3
-		kill -0 "${TPM_PIDS[-1]}" 2>/dev/null && break
-	done
-	kill -0 "${TPM_PIDS[-1]}" 2>/dev/null || fail "swtpm did not start: $(cat "$T/$1.log")"
-	TCTI="swtpm:host=127.0.0.1,port=$port"
-}
-stop_all() {
-	for p in "${TPM_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	kill "${FLEETSECD_PID:-}" 2>/dev/null || true
-	rm -rf "$T"
-}
+. "$(dirname "$0")/swtpm.sh"
 
 "$F" ca init --name "TPM Fleet" >/dev/null
 "$F" ca server-cert localhost --ip 127.0.0.1 >/dev/null
@@ -42,7 +19,6 @@ stop_all() {
 "$F" enroll allow --manufacturer-ca mfr/ca.pem --pattern 'SN-T*' --model thermo >/dev/null
 for k in fw root; do "$F" fw keygen --out $k.pem 2>/dev/null; "$F" fw pubkey $k.pem --out $k.pub; done
 fleetsecd_start --quiet
-trap stop_all EXIT
 swtpm_start tpm-a
 TCTI_A=$TCTI
 # The provider loads only with a TPM to talk to.
