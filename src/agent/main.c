@@ -22,6 +22,7 @@
 #include "fleetsec/estc.h"
 #include "fleetsec/key.h"
 #include "fleetsec/fileio.h"
+#include "fleetsec/tamper.h"
 
 #define DEFAULT_CONFIG "/etc/fleetsec/agent.conf"
 
@@ -43,7 +44,10 @@ static const char usage_text[] =
 	"            and request a trial boot\n"
 	"  confirm   after a healthy reboot: make the trial slot permanent and raise the\n"
 	"            anti-rollback counter\n"
-	"  status    active slot, pending trial, versions, counter, download progress\n\n"
+	"  status    active slot, pending trial, versions, counter, download progress\n"
+	"  tamper    the tamper switch's hook: destroy the device's keys (wipe files,\n"
+	"            evict TPM keys), record the event; the device stays refused\n"
+	"            until it is re-provisioned (keygen or enroll)\n\n"
 	"  -c, --config FILE   configuration (default " DEFAULT_CONFIG ")\n"
 	"  --json              machine-readable output\n";
 
@@ -176,8 +180,9 @@ static int keygen(const struct fsec_agentcfg *cfg, bool json)
 	EVP_PKEY *key = NULL;
 	enum fsec_err rc;
 
-	if ((rc = fsec_key_generate(FSEC_KEY_P256, &key)) == FSEC_OK)
-		rc = fsec_key_save_private(key, cfg->key);
+	if ((rc = fsec_key_generate(FSEC_KEY_P256, &key)) == FSEC_OK &&
+	    (rc = fsec_key_save_private(key, cfg->key)) == FSEC_OK)
+		rc = fsec_tamper_clear(cfg->state_dir); /* a new identity begins */
 	EVP_PKEY_free(key);
 	if (rc != FSEC_OK)
 		return fail("keygen", rc);
@@ -208,6 +213,28 @@ static int csr(const struct fsec_agentcfg *cfg, const char *subject)
 	return status;
 }
 
+/* tamper: the case-open hook. Destroys the secrets, records the event. */
+static int tamper(const struct fsec_agentcfg *cfg, bool json)
+{
+	struct fsec_tamper_result r;
+	enum fsec_err rc = fsec_tamper_wipe(cfg, &r);
+
+	if (json) {
+		printf("{\"wiped\": %s, \"record\": \"%s\", \"items\": [", rc == FSEC_OK ? "true" : "false",
+		       r.record);
+		for (unsigned i = 0; i < r.nwiped; i++)
+			printf("%s\"%s\"", i > 0 ? ", " : "", r.wiped[i]);
+		puts("]}");
+	} else {
+		for (unsigned i = 0; i < r.nwiped; i++)
+			printf("%s\n", r.wiped[i]);
+		if (rc == FSEC_OK)
+			printf("device wiped; event recorded in %s; re-provision it to use it again\n",
+			       r.record);
+	}
+	return rc == FSEC_OK ? 0 : fail("tamper", rc);
+}
+
 static int enroll(const struct fsec_agentcfg *cfg, bool json)
 {
 	struct fsec_estc_opts o = {.server = cfg->server, .ca = cfg->ca,
@@ -223,7 +250,8 @@ static int enroll(const struct fsec_agentcfg *cfg, bool json)
 		      stderr);
 		return 1;
 	}
-	if ((rc = fsec_estc_enroll(&o, id)) != FSEC_OK)
+	if ((rc = fsec_estc_enroll(&o, id)) != FSEC_OK ||
+	    (rc = fsec_tamper_clear(cfg->state_dir)) != FSEC_OK)
 		return fail("enroll", rc);
 	if (json)
 		printf("{\"enrolled\": true, \"id\": \"%s\", \"cert\": \"%s\"}\n", id, cfg->cert);
@@ -300,7 +328,8 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "check") != 0 && strcmp(cmd, "update") != 0 &&
 	    strcmp(cmd, "confirm") != 0 && strcmp(cmd, "status") != 0 &&
 	    strcmp(cmd, "enroll") != 0 && strcmp(cmd, "renew") != 0 && strcmp(cmd, "daemon") != 0 &&
-	    strcmp(cmd, "report") != 0 && strcmp(cmd, "keygen") != 0 && strcmp(cmd, "csr") != 0) {
+	    strcmp(cmd, "report") != 0 && strcmp(cmd, "keygen") != 0 && strcmp(cmd, "csr") != 0 &&
+	    strcmp(cmd, "tamper") != 0) {
 		fprintf(stderr, "fleetsec-agent: unknown command '%s' (see --help)\n", cmd);
 		return 2;
 	}
@@ -313,10 +342,15 @@ int main(int argc, char **argv)
 	/* The keystore first: every key below is made or loaded through it. */
 	if (cfg.tcti[0] != '\0' && (rc = fsec_keystore_use_tpm(cfg.tcti)) != FSEC_OK)
 		return fail("tcti", rc);
+	if (strcmp(cmd, "tamper") == 0)
+		return tamper(&cfg, json);
+	/* Re-provisioning (keygen, csr, enroll) is what a wiped device may do. */
 	if (strcmp(cmd, "keygen") == 0)
 		return keygen(&cfg, json);
 	if (strcmp(cmd, "csr") == 0)
 		return csr(&cfg, subject);
+	if (strcmp(cmd, "enroll") != 0 && (rc = fsec_tamper_check(cfg.state_dir)) != FSEC_OK)
+		return fail(cmd, rc);
 	/* An enrollment or renewal cut between its writes is finished first:
 	 * everything below uses the device's key and certificate. */
 	if ((rc = fsec_estc_finish(cfg.key, cfg.cert)) != FSEC_OK)

@@ -29,6 +29,7 @@
 #include "fleetsec/agent.h"
 #include "fleetsec/bootctl.h"
 #include "fleetsec/counter.h"
+#include "fleetsec/tamper.h"
 #include "fleetsec/fetch.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/identity.h"
@@ -118,6 +119,11 @@ FSEC_API enum fsec_err fsec_agent_new(const struct fsec_agentcfg *cfg, struct fs
 
 	if (a == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	/* A wiped device says so, rather than that its key is missing. */
+	if ((rc = fsec_tamper_check(cfg->state_dir)) != FSEC_OK) {
+		free(a);
+		return rc;
+	}
 	a->cfg = *cfg;
 	for (; a->nfw < cfg->nfirmware_keys; a->nfw++)
 		if ((rc = fsec_key_load_public(cfg->firmware_keys[a->nfw], &a->fw_keys[a->nfw])) !=

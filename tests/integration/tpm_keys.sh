@@ -82,4 +82,64 @@ agent_conf "$URL" key="$T/k3.key"
 expect 0 A keygen
 [ "$(head -1 k3.key)" = "-----BEGIN PRIVATE KEY-----" ] || fail "software keygen"
 ok
+
+# The third kind: a key made and persisted by the TCG tools, named by its
+# handle; the agent signs its CSR and its TLS handshakes with it.
+TCTI=$TCTI_A
+# swtpm has no resource manager: each tool leaves its objects loaded, and
+# the TPM has few slots, so they are flushed after each step.
+t2() { tpm2 "$@" && tpm2 flushcontext -t; }
+t2 createprimary -Q -C o -g sha256 -G ecc256 -c prim.ctx
+t2 create -Q -C prim.ctx -G ecc256 -u hk.pub -r hk.priv
+t2 load -Q -C prim.ctx -u hk.pub -r hk.priv -c hk.ctx
+t2 evictcontrol -Q -C o -c hk.ctx 0x81000010 >/dev/null
+agent_conf "$URL" key=handle:0x81000010 cert="$T/hk.pem" tcti="$TCTI_A"
+expect 0 A csr --subject dev-h
+cp out hk.csr
+expect 0 "$F" device issue dev-h --csr hk.csr --out hk.pem
+expect 0 A check
+grep -q "no release for this device" out || fail "check with the persistent key: $(cat out)"
+ok
+
+# tamper: the persistent key is evicted, and the device is refused until
+# it is re-provisioned.
+expect 0 A tamper
+grep -q "evicted handle:0x81000010" out || fail "tamper: $(cat out)"
+if tpm2 getcap handles-persistent | grep -qi 0x81000010; then fail "the key is still in the TPM"; fi
+expect 1 A check
+one_line_error "wiped after a tamper event"
+grep -q '"state":"done"' state/tamper.json || fail "tamper record: $(cat state/tamper.json)"
+ok
+
+# tamper with a TPM blob and the bootstrap credential: both files wiped.
+agent_conf "$URL" bootstrap_key="$T/boot.key" bootstrap_cert="$T/boot.pem" tcti="$TCTI_A"
+expect 0 A tamper --json
+grep -q '"wiped": true' out || fail "tamper --json: $(cat out)"
+for f in dev.key boot.key dev.pem; do [ ! -e "$f" ] || fail "$f survived tamper"; done
+expect 1 A status
+one_line_error "wiped after a tamper event"
+expect 1 A renew
+one_line_error "wiped after a tamper event"
+ok
+
+# tamper with a software key: overwritten in place before the unlink (a
+# second link shows the blocks the file had), then re-provisioned.
+"$F" device issue dev-f --keygen --key-out f.key --out f.pem 2>/dev/null
+ln f.key f.link
+size=$(stat -c %s f.key)
+agent_conf "$URL" key="$T/f.key" cert="$T/f.pem" state_dir="$T/state-f"
+expect 0 A check
+expect 0 A tamper
+[ ! -e f.key ] || fail "the key file survived"
+[ "$(stat -c %s f.link)" = "$size" ] && ! tr -d '\0' <f.link | grep -q . ||
+	fail "the key's blocks were not overwritten with zeros"
+expect 1 A check
+one_line_error "wiped after a tamper event"
+expect 0 A keygen
+expect 0 A csr --subject dev-f2
+cp out f2.csr
+expect 0 "$F" device issue dev-f2 --csr f2.csr --out f.pem
+expect 0 A check
+[ ! -e state-f/tamper.json ] || fail "the record outlived re-provisioning"
+ok
 done_checks
