@@ -46,6 +46,12 @@ static const struct fsec_audit_check checks[] = {
 	C("FLEET-NEVER-REPORTED", FLEET, LOW, "device never reported",
 	  "Check that the device was deployed and that its agent can reach the fleet service; "
 	  "revoke certificates of devices that will never be deployed."),
+	C("FLEET-DEBUG-UNLOCKED", FLEET, HIGH, "debug port (JTAG/SWD or UART console) unlocked",
+	  "Blow the debug-lock eFuse or OTP bit (or disable the console) in production; a "
+	  "physically captured device with an open debug port yields its keys and firmware."),
+	C("FLEET-DEBUG-UNREPORTED", FLEET, MEDIUM, "device never reported its debug-port state",
+	  "Set debug_state or debug_state_cmd in the agent's configuration to read the "
+	  "eFuse/OTP lock bits, so that unlocked devices show up."),
 	C("FLEET-DUP-ID", FLEET, HIGH, "same device ID from different manufacturers",
 	  "Make device IDs globally unique (prefix them with a manufacturer code) and re-provision "
 	  "one of the colliding devices."),
