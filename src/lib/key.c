@@ -47,6 +47,17 @@ FSEC_API const char *fsec_key_algo_name(enum fsec_key_algo algo)
  * fsec_keystore_use_tpm has run. Process-wide, like the providers. */
 static const char *gen_propq;
 
+static OSSL_PROVIDER *prov_default, *prov_tpm2;
+
+/* Unloaded at exit, before OpenSSL's own cleanup (atexit runs in reverse),
+ * so that the tpm2 provider closes its TPM session and frees it. */
+static void unload_providers(void)
+{
+	OSSL_PROVIDER_unload(prov_tpm2);
+	OSSL_PROVIDER_unload(prov_default);
+	prov_tpm2 = prov_default = NULL;
+}
+
 FSEC_API enum fsec_err fsec_keystore_use_tpm(const char *tcti)
 {
 	/* The tpm2 provider reads its TCTI from the environment when it is
@@ -67,9 +78,9 @@ FSEC_API enum fsec_err fsec_keystore_use_tpm(const char *tcti)
 	 * that is not a TPM key's own operation comes from software (the TPM's
 	 * implementations are slow and cannot duplicate their contexts, which
 	 * TLS needs). */
-	if (OSSL_PROVIDER_load(NULL, "default") == NULL)
+	if (prov_default == NULL && (prov_default = OSSL_PROVIDER_load(NULL, "default")) == NULL)
 		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot load the default provider");
-	if (OSSL_PROVIDER_load(NULL, "tpm2") == NULL)
+	if (prov_tpm2 == NULL && (prov_tpm2 = OSSL_PROVIDER_load(NULL, "tpm2")) == NULL)
 		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot load the tpm2 provider "
 							 "(tpm2-openssl) for TCTI '%.64s'",
 					tcti != NULL ? tcti : "");
@@ -80,6 +91,8 @@ FSEC_API enum fsec_err fsec_keystore_use_tpm(const char *tcti)
 	    !RAND_set_seed_source_type(NULL, "SEED-SRC", "provider=default"))
 		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot keep the DRBG in software");
 	gen_propq = "provider=tpm2";
+	if (atexit(unload_providers) != 0)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 	return FSEC_OK;
 }
 
