@@ -224,7 +224,7 @@ if [ -n "${AGENT_TPM:-}" ]; then
 	[ ! -e state/counter ] || fail "a counter file next to the TPM counter"
 	expect 0 A status --json
 	want=$(sed -n 's/.*"counter": \([0-9]*\).*/\1/p' out)
-	nv_u64() { tpm2 nvread "$1" | od -An -tx1 | tr -d ' \n'; }
+	nv_u64() { tpm2 nvread -s 8 "$1" | od -An -tx1 | tr -d ' \n'; }
 	[ $((16#$(nv_u64 $NV) - 16#$(nv_u64 $((NV + 1))))) -eq "$want" ] ||
 		fail "NV counter $(nv_u64 $NV) - base $(nv_u64 $((NV + 1))) is not the agent's $want"
 	tpm2 nvreadpublic $NV | grep -q "nt=0x1\|counter" || fail "index $NV is not a TPM counter"
