@@ -8,7 +8,9 @@
 # manifest refused; then starts fleetsecd, where a new device enrols
 # zero-touch (EST) with its factory bootstrap certificate and updates itself
 # from 1 to 2 through a trial boot and confirm, and falls back from an
-# unconfirmed 3 to 2. Last, it compiles the fleet's network isolation policy
+# unconfirmed 3 to 2. A second device keeps its key and its anti-rollback
+# counter in a TPM (a software TPM, swtpm), and is wiped by its tamper hook.
+# Last, it compiles the fleet's network isolation policy
 # (MUD to nftables) and audits the fleet for the common failures. Everything
 # lands in out/demo/.
 set -euo pipefail
@@ -218,8 +220,63 @@ echo "-- fleetsecd's log:"
 tail -n 6 "$SRV/fleetsecd.log"
 
 # ---------------------------------------------------------------------------
+# TPM 2.0 (issue 8): a device whose key and anti-rollback counter live in a
+# TPM. This machine has none, so a software TPM (swtpm) stands in for it.
+step "15. a device with a TPM 2.0: its key and its anti-rollback counter never leave it"
+TPM=$PWD/out/demo/tpm
+DEV2=$PWD/out/demo/device-tpm
+mkdir -p "$TPM" "$DEV2/state"
+for try in 1 2 3 4 5; do
+	TPM_PORT=$((20000 + RANDOM % 20000))
+	swtpm socket --tpm2 --tpmstate dir="$TPM" --server type=tcp,port=$TPM_PORT \
+		--ctrl type=tcp,port=$((TPM_PORT + 1)) --flags not-need-init,startup-clear \
+		>"$TPM/swtpm.log" 2>&1 &
+	TPM_PID=$!
+	sleep 0.3
+	kill -0 $TPM_PID 2>/dev/null && break
+done
+kill -0 $TPM_PID 2>/dev/null || fail "swtpm did not start: $(cat "$TPM/swtpm.log")"
+trap 'kill $SRV_PID $TPM_PID 2>/dev/null || true' EXIT
+TCTI="swtpm:host=127.0.0.1,port=$TPM_PORT"
+echo "swtpm listening on 127.0.0.1:$TPM_PORT (on hardware: tcti = device:/dev/tpmrm0)"
+run fleetsec mfr issue SN-1002 --dir out/demo/mfr --key-out "$DEV2/bootstrap.key" --out "$DEV2/bootstrap.pem"
+cp "$DEV/slot_a" "$DEV2/slot_a"
+head -c $((0x80000)) /dev/zero | tr '\0' '\377' >"$DEV2/slot_b"
+dd if="$F/thermostat-1.img" of="$DEV2/slot_a" conv=notrunc status=none
+# The debug ports' lock bits, as an eFuse read would give them: this unit
+# left the factory with its UART console open.
+printf 'jtag = locked\nuart = unlocked\n' >"$DEV2/debug-state"
+sed -e "s#$DEV/#$DEV2/#g" "$DEV/agent.conf" >"$DEV2/agent.conf"
+cat >>"$DEV2/agent.conf" <<CONF
+tcti = $TCTI
+counter = tpm:0x01500100
+debug_state = $DEV2/debug-state
+CONF
+agent2() { printf '$ fleetsec-agent %s\n' "$*"; fleetsec-agent -c "$DEV2/agent.conf" "$@"; }
+bootsim2() { printf '$ fleetsec-bootsim (reboot)\n'; fleetsec-bootsim "$DEV2/bootenv"; }
+echo "-- zero-touch enrollment, the key made inside the TPM; the file is only a TPM-wrapped blob"
+agent2 enroll
+head -1 "$DEV2/device.key"
+printf '$ openssl pkey -in device.key   (without the TPM)\n'
+if openssl pkey -in "$DEV2/device.key" -noout 2>/dev/null; then fail "openssl read the TPM key"; fi
+echo "(refused: the blob is useless without the TPM that wrapped it)"
+echo "-- mutual TLS signed inside the TPM: the published version 3 installed and confirmed"
+agent2 update
+bootsim2
+agent2 confirm
+echo "-- the anti-rollback counter is in TPM NV memory (index 0x01500100 minus its locked base):"
+nv() { TSS2_LOG=all+none tpm2_nvread -T "$TCTI" -s 8 "$1" | od -An -tx1 | tr -d ' \n'; }
+printf '$ tpm2_nvread 0x01500100; tpm2_nvread 0x01500101\n'
+echo "counter $((16#$(nv 0x01500100) - 16#$(nv 0x01500101)))"
+echo "-- the case is opened: the tamper switch runs the hook"
+cp "$DEV2/agent.conf" "$DEV2/agent.conf.keep"
+agent2 tamper
+agent2 check || echo "(refused, exit status $?: it must be re-provisioned)"
+cp "$DEV2/agent.conf.keep" "$DEV2/agent.conf"
+
+# ---------------------------------------------------------------------------
 # Network isolation (issue 6): compile the demo fleet's isolation policy.
-step "15. network isolation: where each device sits, a MUD file, and the policy"
+step "16. network isolation: where each device sits, a MUD file, and the policy"
 NET=out/demo/net
 mkdir -p "$NET"
 run fleetsec device set thermo-001 --mac 02:00:00:00:20:01 --ip 10.20.0.11
@@ -253,7 +310,7 @@ cat >"$NET/policy.json" <<'POLICY'
  "management": [{"host": "192.168.1.50", "proto": "tcp", "port": 22}]}
 POLICY
 run fleetsec net mud "$NET/thermostat-v2.json"
-step "16. compile it with the registry's devices (cam-001 is revoked: it gets nothing)"
+step "17. compile it with the registry's devices (cam-001 is revoked: it gets nothing)"
 run fleetsec net compile "$NET/policy.json" --from-registry --out "$NET/rules.nft"
 grep -E '^add (element|rule) inet fleetsec (dev4|c_thermostat) ' "$NET/rules.nft" | cut -c1-150
 cat "$NET/rules.nft.dnsmasq.conf"
@@ -271,7 +328,7 @@ run fleetsec net setup "$NET/policy.json"
 
 # ---------------------------------------------------------------------------
 # Audit (issue 7): what is wrong with the demo fleet.
-step "17. audit: what is wrong with the demo fleet"
+step "18. audit: what is wrong with the demo fleet"
 # The current release is the one published in step 11, checked against the
 # release root key as a device would check it.
 run fleetsec product set thermostat-v2 --support-until 2031-12-31 \
@@ -283,5 +340,7 @@ printf '$ fleetsec audit fleet\n'
 fleetsec audit fleet || true
 fleetsec audit fleet --json | jq -e '.findings | any(.check == "FLEET-FW-OUTDATED" and .subject == "thermo-002")' \
 	>/dev/null || fail "the audit did not report thermo-002 behind the release"
+fleetsec audit fleet --json | jq -e '.findings | any(.check == "FLEET-DEBUG-UNLOCKED" and .subject == "SN-1002")' \
+	>/dev/null || fail "the audit did not report SN-1002's open UART console"
 
 printf '\ndemo complete: everything is in out/demo/\n'

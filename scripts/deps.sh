@@ -12,6 +12,8 @@ PACKAGES=(
 	libcurl4-openssl-dev                        # the device's HTTPS client
 	libevent-dev                                # fleetsecd's event loop and HTTP server
 	curl                                        # the EST client in the interop test
+	swtpm swtpm-tools tpm2-openssl tpm2-tools   # TPM 2.0: a software TPM, OpenSSL's tpm2 provider, the TCG tools
+	libtss2-dev libtss2-tcti-swtpm0             # the TSS (NV counter, eviction) and its swtpm transport
 	testssl.sh                                  # scripts/testssl.sh: fleetsecd's TLS, checked by a peer
 	nginx                                       # a real HTTPS server in the tests
 	libubootenv-dev libubootenv-tool            # U-Boot environment (and fw_printenv in tests)

@@ -17,10 +17,16 @@
  *   boot_backend = file                              file, uboot or grub
  *   boot_env     = /var/lib/fleetsec/bootenv         backend's environment (file backend)
  *   state_dir    = /var/lib/fleetsec                 journal, sequences, counter
- *   counter      = file:/var/lib/fleetsec/counter    anti-rollback counter (default in state_dir)
+ *   counter      = file:/var/lib/fleetsec/counter    anti-rollback counter (default in state_dir);
+ *                  tpm:0x01500100                    or in TPM NV indices 0x01500100 and ..101
  *   low_speed_limit = 1024                           bytes/s below which a transfer ...
  *   low_speed_time  = 30                             ... for this many seconds is abandoned
  *   chunk_retries   = 3                              re-fetches of a chunk that fails its hash
+ *   tcti            = device:/dev/tpmrm0             keep the device key in this TPM 2.0
+ *   debug_state     = /run/fleetsec/debug            debug-port lock state, reported to the
+ *   debug_state_cmd = /usr/libexec/read-efuse        server: a file, or a command's output,
+ *                                                    of "jtag = locked|unlocked" and
+ *                                                    "uart = locked|unlocked" lines
  */
 #ifndef FLEETSEC_AGENTCFG_H
 #define FLEETSEC_AGENTCFG_H
@@ -41,6 +47,7 @@ struct fsec_agentcfg {
 	char cert[FSEC_AGENTCFG_VALUE_MAX + 1];
 	char bootstrap_key[FSEC_AGENTCFG_VALUE_MAX + 1];  /* for enroll */
 	char bootstrap_cert[FSEC_AGENTCFG_VALUE_MAX + 1];
+	char tcti[FSEC_AGENTCFG_VALUE_MAX + 1];           /* "": keys in files; else a TPM */
 	size_t nfirmware_keys, nrelease_roots;
 	char firmware_keys[FSEC_AGENTCFG_KEYS_MAX][FSEC_AGENTCFG_VALUE_MAX + 1];
 	char release_roots[FSEC_AGENTCFG_KEYS_MAX][FSEC_AGENTCFG_VALUE_MAX + 1];
@@ -50,6 +57,8 @@ struct fsec_agentcfg {
 	char boot_backend[16];
 	char boot_env[FSEC_AGENTCFG_VALUE_MAX + 1];
 	char state_dir[FSEC_AGENTCFG_VALUE_MAX + 1];
+	char debug_state[FSEC_AGENTCFG_VALUE_MAX + 1];     /* file saying jtag = / uart = */
+	char debug_state_cmd[FSEC_AGENTCFG_VALUE_MAX + 1]; /* or a command printing it */
 	char counter[FSEC_AGENTCFG_VALUE_MAX + 8];
 	unsigned long low_speed_limit, low_speed_time, chunk_retries;
 };

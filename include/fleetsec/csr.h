@@ -28,4 +28,13 @@
 FSEC_API FSEC_WUR enum fsec_err fsec_csr_parse(const unsigned char *buf, size_t len,
 					       X509_REQ **out);
 
+/*
+ * A PKCS#10 request for key, signed by it (ECDSA with SHA-256, Ed25519
+ * pure), with subject if given, else CN=cn. The key may live in a TPM: the
+ * signature is made where the key is. The caller owns *out (X509_REQ_free).
+ * Errors: INVAL (neither subject nor cn), CRYPTO.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_csr_make(EVP_PKEY *key, const X509_NAME *subject,
+					      const char *cn, X509_REQ **out);
+
 #endif

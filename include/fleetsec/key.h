@@ -39,6 +39,17 @@ FSEC_API const char *fsec_key_algo_name(enum fsec_key_algo algo);
 FSEC_API FSEC_WUR enum fsec_err fsec_key_generate(enum fsec_key_algo algo, EVP_PKEY **out);
 
 /*
+ * Keep keys in a TPM 2.0 from now on, through the tpm2 OpenSSL provider
+ * (tpm2-openssl): tcti names the TPM ("device:/dev/tpmrm0",
+ * "swtpm:host=127.0.0.1,port=2321"; NULL: the provider's default). Keys
+ * generated afterwards (P-256 only) are made inside the TPM and save as
+ * TSS2 key blobs, useless without that TPM; blobs and "handle:0x81..."
+ * URIs load like any key. Process-wide: call once, before any key is made
+ * or loaded. Errors: CRYPTO (provider missing), NOMEM. Not thread-safe.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_keystore_use_tpm(const char *tcti);
+
+/*
  * Load the private key named by uri (a path, or an OpenSSL store URI). The
  * caller owns *out. Errors: NOTFOUND (nothing at uri, or no private key there),
  * CRYPTO. Thread-safe.

@@ -49,6 +49,7 @@ struct fsec_device_report {
 	const char *version;        /* firmware version, as product release_version */
 	int64_t security_counter;   /* 0..UINT32_MAX */
 	const char *update_outcome; /* NULL, "success" or "failure" */
+	const char *jtag, *uart;    /* debug ports: NULL (not said), "locked", "unlocked" */
 	int64_t at;                 /* when; 0 = time(NULL) */
 };
 

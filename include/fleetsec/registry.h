@@ -88,6 +88,9 @@ struct fsec_devstate_rec {
 	char update_outcome[16]; /* "", "success" or "failure" */
 	int64_t update_at;       /* of the last update attempt */
 	int64_t update_ok_at;    /* of the last successful update */
+	char debug_jtag[12];     /* "" (never reported), "locked" or "unlocked" */
+	char debug_uart[12];
+	int64_t debug_at;        /* when the debug ports were last reported */
 };
 
 /* Which certificates fsec_registry_cert_list() visits; NULL/false/0 fields

@@ -13,18 +13,25 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 
 #include "fleetsec/agent.h"
 #include "fleetsec/agentcfg.h"
+#include "fleetsec/csr.h"
 #include "fleetsec/estc.h"
+#include "fleetsec/key.h"
 #include "fleetsec/fileio.h"
+#include "fleetsec/tamper.h"
 
 #define DEFAULT_CONFIG "/etc/fleetsec/agent.conf"
 
 static const char usage_text[] =
-	"usage: fleetsec-agent [-c CONFIG] <command> [--json] [--force] [--interval S]\n\n"
+	"usage: fleetsec-agent [-c CONFIG] <command> [--json] [--force] [--interval S]\n"
+	"                      [--subject CN]\n\n"
 	"commands:\n"
+	"  keygen    make the device key (in the TPM when tcti is set) at the key path\n"
+	"  csr       print a CSR signed by the device key (--subject CN)\n"
 	"  enroll    zero-touch enrollment (EST): generate the device key, get its\n"
 	"            certificate from the server with the factory bootstrap credential\n"
 	"  renew     renew the device certificate (EST simplereenroll, new key) once\n"
@@ -37,7 +44,10 @@ static const char usage_text[] =
 	"            and request a trial boot\n"
 	"  confirm   after a healthy reboot: make the trial slot permanent and raise the\n"
 	"            anti-rollback counter\n"
-	"  status    active slot, pending trial, versions, counter, download progress\n\n"
+	"  status    active slot, pending trial, versions, counter, download progress\n"
+	"  tamper    the tamper switch's hook: destroy the device's keys (wipe files,\n"
+	"            evict TPM keys), record the event; the device stays refused\n"
+	"            until it is re-provisioned (keygen or enroll)\n\n"
 	"  -c, --config FILE   configuration (default " DEFAULT_CONFIG ")\n"
 	"  --json              machine-readable output\n";
 
@@ -163,6 +173,68 @@ static int run_daemon(const struct fsec_agentcfg *cfg, unsigned long interval, b
 	return 0;
 }
 
+/* keygen: the device key, made where the keystore keeps keys, written
+ * (0600, never over an existing key) to the configured key path. */
+static int keygen(const struct fsec_agentcfg *cfg, bool json)
+{
+	EVP_PKEY *key = NULL;
+	enum fsec_err rc;
+
+	if ((rc = fsec_key_generate(FSEC_KEY_P256, &key)) == FSEC_OK &&
+	    (rc = fsec_key_save_private(key, cfg->key)) == FSEC_OK)
+		rc = fsec_tamper_clear(cfg->state_dir); /* a new identity begins */
+	EVP_PKEY_free(key);
+	if (rc != FSEC_OK)
+		return fail("keygen", rc);
+	if (json)
+		printf("{\"key\": \"%s\", \"tpm\": %s}\n", cfg->key,
+		       cfg->tcti[0] != '\0' ? "true" : "false");
+	else
+		printf("device key %s written to %s\n",
+		       cfg->tcti[0] != '\0' ? "made in the TPM, its blob" : "made and", cfg->key);
+	return 0;
+}
+
+/* csr: a request signed by the device key, where the key is. */
+static int csr(const struct fsec_agentcfg *cfg, const char *subject)
+{
+	EVP_PKEY *key = NULL;
+	X509_REQ *req = NULL;
+	enum fsec_err rc;
+	int status = 1;
+
+	if ((rc = fsec_key_load_private(cfg->key, &key)) != FSEC_OK ||
+	    (rc = fsec_csr_make(key, NULL, subject, &req)) != FSEC_OK)
+		status = fail("csr", rc);
+	else if (PEM_write_X509_REQ(stdout, req) == 1)
+		status = 0;
+	X509_REQ_free(req);
+	EVP_PKEY_free(key);
+	return status;
+}
+
+/* tamper: the case-open hook. Destroys the secrets, records the event. */
+static int tamper(const struct fsec_agentcfg *cfg, bool json)
+{
+	struct fsec_tamper_result r;
+	enum fsec_err rc = fsec_tamper_wipe(cfg, &r);
+
+	if (json) {
+		printf("{\"wiped\": %s, \"record\": \"%s\", \"items\": [", rc == FSEC_OK ? "true" : "false",
+		       r.record);
+		for (unsigned i = 0; i < r.nwiped; i++)
+			printf("%s\"%s\"", i > 0 ? ", " : "", r.wiped[i]);
+		puts("]}");
+	} else {
+		for (unsigned i = 0; i < r.nwiped; i++)
+			printf("%s\n", r.wiped[i]);
+		if (rc == FSEC_OK)
+			printf("device wiped; event recorded in %s; re-provision it to use it again\n",
+			       r.record);
+	}
+	return rc == FSEC_OK ? 0 : fail("tamper", rc);
+}
+
 static int enroll(const struct fsec_agentcfg *cfg, bool json)
 {
 	struct fsec_estc_opts o = {.server = cfg->server, .ca = cfg->ca,
@@ -178,7 +250,8 @@ static int enroll(const struct fsec_agentcfg *cfg, bool json)
 		      stderr);
 		return 1;
 	}
-	if ((rc = fsec_estc_enroll(&o, id)) != FSEC_OK)
+	if ((rc = fsec_estc_enroll(&o, id)) != FSEC_OK ||
+	    (rc = fsec_tamper_clear(cfg->state_dir)) != FSEC_OK)
 		return fail("enroll", rc);
 	if (json)
 		printf("{\"enrolled\": true, \"id\": \"%s\", \"cert\": \"%s\"}\n", id, cfg->cert);
@@ -216,10 +289,11 @@ int main(int argc, char **argv)
 		{"json", no_argument, NULL, 'J'},
 		{"force", no_argument, NULL, 'f'},
 		{"interval", required_argument, NULL, 'i'},
+		{"subject", required_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *config = DEFAULT_CONFIG, *cmd;
+	const char *config = DEFAULT_CONFIG, *cmd, *subject = "fleetsec-device";
 	struct fsec_agentcfg cfg;
 	struct fsec_agent *a = NULL;
 	unsigned char *buf = NULL;
@@ -234,6 +308,7 @@ int main(int argc, char **argv)
 		case 'c': config = optarg; break;
 		case 'J': json = true; break;
 		case 'f': force = true; break;
+		case 's': subject = optarg; break;
 		case 'i':
 			if (!fsec_parse_ulong(optarg, 1, 7UL * 86400, &interval)) {
 				fprintf(stderr, "fleetsec-agent: --interval %s: 1 to 604800 seconds\n",
@@ -253,7 +328,8 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "check") != 0 && strcmp(cmd, "update") != 0 &&
 	    strcmp(cmd, "confirm") != 0 && strcmp(cmd, "status") != 0 &&
 	    strcmp(cmd, "enroll") != 0 && strcmp(cmd, "renew") != 0 && strcmp(cmd, "daemon") != 0 &&
-	    strcmp(cmd, "report") != 0) {
+	    strcmp(cmd, "report") != 0 && strcmp(cmd, "keygen") != 0 && strcmp(cmd, "csr") != 0 &&
+	    strcmp(cmd, "tamper") != 0) {
 		fprintf(stderr, "fleetsec-agent: unknown command '%s' (see --help)\n", cmd);
 		return 2;
 	}
@@ -263,6 +339,18 @@ int main(int argc, char **argv)
 	free(buf);
 	if (rc != FSEC_OK)
 		return fail(config, rc);
+	/* The keystore first: every key below is made or loaded through it. */
+	if (cfg.tcti[0] != '\0' && (rc = fsec_keystore_use_tpm(cfg.tcti)) != FSEC_OK)
+		return fail("tcti", rc);
+	if (strcmp(cmd, "tamper") == 0)
+		return tamper(&cfg, json);
+	/* Re-provisioning (keygen, csr, enroll) is what a wiped device may do. */
+	if (strcmp(cmd, "keygen") == 0)
+		return keygen(&cfg, json);
+	if (strcmp(cmd, "csr") == 0)
+		return csr(&cfg, subject);
+	if (strcmp(cmd, "enroll") != 0 && (rc = fsec_tamper_check(cfg.state_dir)) != FSEC_OK)
+		return fail(cmd, rc);
 	/* An enrollment or renewal cut between its writes is finished first:
 	 * everything below uses the device's key and certificate. */
 	if ((rc = fsec_estc_finish(cfg.key, cfg.cert)) != FSEC_OK)

@@ -162,9 +162,9 @@ static int audit_checks(int argc, char **argv, const struct cli_cmd *self)
 						checks[i].title, "remediation", checks[i].remediation));
 		return cli_print_json(list);
 	}
-	printf("%-20s  %-8s  %-8s  %s\n", "CHECK", "AREA", "SEVERITY", "WHAT");
+	printf("%-22s  %-8s  %-8s  %s\n", "CHECK", "AREA", "SEVERITY", "WHAT");
 	for (size_t i = 0; i < n; i++)
-		printf("%-20s  %-8s  %-8s  %s\n", checks[i].id, fsec_audit_area_name(checks[i].area),
+		printf("%-22s  %-8s  %-8s  %s\n", checks[i].id, fsec_audit_area_name(checks[i].area),
 		       fsec_audit_sev_name(checks[i].severity), checks[i].title);
 	return 0;
 }

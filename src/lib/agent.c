@@ -29,6 +29,8 @@
 #include "fleetsec/agent.h"
 #include "fleetsec/bootctl.h"
 #include "fleetsec/counter.h"
+#include "kvconf_int.h"
+#include "fleetsec/tamper.h"
 #include "fleetsec/fetch.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/identity.h"
@@ -36,6 +38,9 @@
 #include "fleetsec/release.h"
 
 #define STATE_FILE_MAX 512
+
+/* A debug-state file or command output is a couple of short lines. */
+#define DEBUG_STATE_MAX 4096
 
 struct fsec_agent {
 	struct fsec_agentcfg cfg;
@@ -118,6 +123,11 @@ FSEC_API enum fsec_err fsec_agent_new(const struct fsec_agentcfg *cfg, struct fs
 
 	if (a == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	/* A wiped device says so, rather than that its key is missing. */
+	if ((rc = fsec_tamper_check(cfg->state_dir)) != FSEC_OK) {
+		free(a);
+		return rc;
+	}
 	a->cfg = *cfg;
 	for (; a->nfw < cfg->nfirmware_keys; a->nfw++)
 		if ((rc = fsec_key_load_public(cfg->firmware_keys[a->nfw], &a->fw_keys[a->nfw])) !=
@@ -892,10 +902,62 @@ FSEC_API enum fsec_err fsec_agent_status(struct fsec_agent *a, struct fsec_agent
 	return FSEC_OK;
 }
 
+/* The debug ports' lock state, as the configured file or command says it:
+ * "jtag = locked|unlocked" and "uart = locked|unlocked" lines. On real
+ * hardware the source reads eFuse or OTP bits. Nothing configured: both
+ * stay "" and the report leaves them out. */
+struct debug_state {
+	char jtag[12], uart[12];
+};
+
+static enum fsec_err read_debug_state(const struct fsec_agentcfg *cfg, struct debug_state *d)
+{
+	static const struct fsec_kv_field fields[] = {
+		{"jtag", FSEC_KV_STR, offsetof(struct debug_state, jtag), 12, 0, 0, true},
+		{"uart", FSEC_KV_STR, offsetof(struct debug_state, uart), 12, 0, 0, true},
+	};
+	const char *src = cfg->debug_state[0] != '\0' ? cfg->debug_state : cfg->debug_state_cmd;
+	unsigned char buf[DEBUG_STATE_MAX + 1], *file = NULL;
+	bool seen[2] = {false, false};
+	size_t len = 0;
+	enum fsec_err rc;
+
+	memset(d, 0, sizeof(*d));
+	if (src[0] == '\0')
+		return FSEC_OK;
+	if (cfg->debug_state[0] != '\0') {
+		if ((rc = fsec_file_read(src, DEBUG_STATE_MAX, &file, &len)) != FSEC_OK)
+			return fsec_seterr(rc, "debug_state: %s", fsec_err_detail());
+		memcpy(buf, file, len);
+		free(file);
+	} else {
+		FILE *p = popen(src, "r");
+		int status;
+
+		if (p == NULL)
+			return fsec_seterr(FSEC_ERR_IO, "debug_state_cmd: cannot run it: %s",
+					   strerror(errno));
+		len = fread(buf, 1, sizeof(buf), p);
+		status = pclose(p);
+		if (status != 0 || len > DEBUG_STATE_MAX)
+			return fsec_seterr(FSEC_ERR_IO, "debug_state_cmd: %s",
+					   status != 0 ? "it failed" : "too much output");
+	}
+	if ((rc = fsec_kv_parse(buf, len, DEBUG_STATE_MAX, fields, 2, d, seen)) != FSEC_OK)
+		return fsec_seterr(rc, "%s: %s", cfg->debug_state[0] != '\0' ? "debug_state" :
+							 "debug_state_cmd", fsec_err_detail());
+	if ((strcmp(d->jtag, "locked") != 0 && strcmp(d->jtag, "unlocked") != 0) ||
+	    (strcmp(d->uart, "locked") != 0 && strcmp(d->uart, "unlocked") != 0))
+		return fsec_seterr(FSEC_ERR_PARSE, "%s: jtag and uart must be locked or unlocked",
+				   cfg->debug_state[0] != '\0' ? "debug_state" : "debug_state_cmd");
+	return FSEC_OK;
+}
+
 FSEC_API enum fsec_err fsec_agent_report(struct fsec_agent *a, const char *update)
 {
 	struct fsec_agent_status st;
 	struct fsec_fw_version ver;
+	struct debug_state dbg;
 	unsigned char *resp = NULL;
 	char v[32], url[FSEC_AGENTCFG_VALUE_MAX + 16], *body = NULL;
 	size_t rlen = 0;
@@ -904,7 +966,8 @@ FSEC_API enum fsec_err fsec_agent_report(struct fsec_agent *a, const char *updat
 	enum fsec_err rc;
 
 	fsec_clearerr();
-	if ((rc = fsec_agent_status(a, &st)) != FSEC_OK)
+	if ((rc = fsec_agent_status(a, &st)) != FSEC_OK ||
+	    (rc = read_debug_state(&a->cfg, &dbg)) != FSEC_OK)
 		return rc;
 	if (st.active_valid)
 		ver = st.active_version;
@@ -918,6 +981,8 @@ FSEC_API enum fsec_err fsec_agent_report(struct fsec_agent *a, const char *updat
 	if ((j = json_pack("{s:s, s:I, s:s#}", "version", v, "security_counter",
 			   (json_int_t)st.counter, "slot", &st.active_slot, (size_t)1)) == NULL ||
 	    (update != NULL && json_object_set_new(j, "update", json_string(update)) != 0) ||
+	    (dbg.jtag[0] != '\0' && (json_object_set_new(j, "jtag", json_string(dbg.jtag)) != 0 ||
+				    json_object_set_new(j, "uart", json_string(dbg.uart)) != 0)) ||
 	    (body = json_dumps(j, JSON_COMPACT)) == NULL) {
 		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 		goto out;

@@ -25,6 +25,7 @@ static const struct fsec_kv_field fields[] = {
 	STRF(cert, true),
 	STRF(bootstrap_key, false),
 	STRF(bootstrap_cert, false),
+	STRF(tcti, false),
 	LISTF(firmware_key, firmware_keys, nfirmware_keys),
 	LISTF(release_root, release_roots, nrelease_roots),
 	STRF(model, true),
@@ -34,6 +35,8 @@ static const struct fsec_kv_field fields[] = {
 	STRF(boot_env, false),
 	STRF(state_dir, true),
 	STRF(counter, false),
+	STRF(debug_state, false),
+	STRF(debug_state_cmd, false),
 	NUMF(low_speed_limit, 1UL << 30),
 	NUMF(low_speed_time, 3600),
 	NUMF(chunk_retries, 100),
@@ -48,6 +51,8 @@ static enum fsec_err check(struct fsec_agentcfg *c)
 	if (strcmp(c->boot_backend, "file") != 0 && strcmp(c->boot_backend, "uboot") != 0 &&
 	    strcmp(c->boot_backend, "grub") != 0)
 		return fsec_seterr(FSEC_ERR_PARSE, "boot_backend must be file, uboot or grub");
+	if (c->debug_state[0] != '\0' && c->debug_state_cmd[0] != '\0')
+		return fsec_seterr(FSEC_ERR_PARSE, "debug_state and debug_state_cmd: one or the other");
 	if (strcmp(c->slot_a, c->slot_b) == 0)
 		return fsec_seterr(FSEC_ERR_PARSE, "slot_a and slot_b must differ");
 	for (const char *p = c->model; *p != '\0'; p++)

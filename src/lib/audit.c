@@ -46,6 +46,12 @@ static const struct fsec_audit_check checks[] = {
 	C("FLEET-NEVER-REPORTED", FLEET, LOW, "device never reported",
 	  "Check that the device was deployed and that its agent can reach the fleet service; "
 	  "revoke certificates of devices that will never be deployed."),
+	C("FLEET-DEBUG-UNLOCKED", FLEET, HIGH, "debug port (JTAG/SWD or UART console) unlocked",
+	  "Blow the debug-lock eFuse or OTP bit (or disable the console) in production; a "
+	  "physically captured device with an open debug port yields its keys and firmware."),
+	C("FLEET-DEBUG-UNREPORTED", FLEET, MEDIUM, "device never reported its debug-port state",
+	  "Set debug_state or debug_state_cmd in the agent's configuration to read the "
+	  "eFuse/OTP lock bits, so that unlocked devices show up."),
 	C("FLEET-DUP-ID", FLEET, HIGH, "same device ID from different manufacturers",
 	  "Make device IDs globally unique (prefix them with a manufacturer code) and re-provision "
 	  "one of the colliding devices."),
@@ -343,7 +349,7 @@ static enum fsec_err render_table(const struct fsec_audit *a, FILE *fp)
 		fputs("no findings\n", fp);
 		return FSEC_OK;
 	}
-	fprintf(fp, "%-8s  %-20s  %-32s  %s\n", "SEVERITY", "CHECK", "SUBJECT", "EVIDENCE");
+	fprintf(fp, "%-8s  %-22s  %-32s  %s\n", "SEVERITY", "CHECK", "SUBJECT", "EVIDENCE");
 	for (size_t i = 0; i < a->n; i++) {
 		const struct fsec_audit_finding *f = &a->items[i]->f;
 		char subject[FSEC_AUDIT_SUBJECT_MAX + 16];
@@ -352,7 +358,7 @@ static enum fsec_err render_table(const struct fsec_audit *a, FILE *fp)
 			snprintf(subject, sizeof(subject), "%s:%u", f->subject, f->line);
 		else
 			snprintf(subject, sizeof(subject), "%s", f->subject);
-		fprintf(fp, "%-8s  %-20s  %-32s  %s\n", fsec_audit_sev_name(f->check->severity),
+		fprintf(fp, "%-8s  %-22s  %-32s  %s\n", fsec_audit_sev_name(f->check->severity),
 			f->check->id, subject, f->evidence);
 		used[f->check - checks] = true;
 	}
@@ -362,7 +368,7 @@ static enum fsec_err render_table(const struct fsec_audit *a, FILE *fp)
 	fputs("\nremediation:\n", fp);
 	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++)
 		if (used[i])
-			fprintf(fp, "  %-20s  %s\n", checks[i].id, checks[i].remediation);
+			fprintf(fp, "  %-22s  %s\n", checks[i].id, checks[i].remediation);
 	fprintf(fp, "\n%zu findings: %zu critical, %zu high, %zu medium, %zu low, %zu info\n",
 		a->n + a->dropped, counts[FSEC_SEV_CRITICAL], counts[FSEC_SEV_HIGH],
 		counts[FSEC_SEV_MEDIUM], counts[FSEC_SEV_LOW], counts[FSEC_SEV_INFO]);

@@ -463,6 +463,17 @@ static enum fsec_err device_checks(struct ctx *c, const struct fsec_device_rec *
 				    "runs %s (security counter %u); %s release is %s (counter %lld)",
 				    s->fw_version, s->security_counter, d->model, p->release_version,
 				    (long long)p->release_counter);
+	if (rc == FSEC_OK && s->debug_at == 0)
+		rc = fsec_audit_add(c->a, "FLEET-DEBUG-UNREPORTED", d->id, 0,
+				    "reports since %s, none with its debug-port state",
+				    day(s->first_seen, t1, sizeof(t1)));
+	else if (rc == FSEC_OK &&
+		 (strcmp(s->debug_jtag, "unlocked") == 0 || strcmp(s->debug_uart, "unlocked") == 0))
+		rc = fsec_audit_add(c->a, "FLEET-DEBUG-UNLOCKED", d->id, 0,
+				    "JTAG/SWD %s, UART console %s (reported %s)",
+				    s->debug_jtag[0] != '\0' ? s->debug_jtag : "not reported",
+				    s->debug_uart[0] != '\0' ? s->debug_uart : "not reported",
+				    day(s->debug_at, t1, sizeof(t1)));
 	if (rc == FSEC_OK && s->last_seen < c->stale_limit && s->update_ok_at < c->stale_limit)
 		rc = fsec_audit_add(c->a, "FLEET-STALE", d->id, 0,
 				    "last check-in %s, last successful update %s",

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * File-backed monotonic counter. The file holds one line,
+ * The monotonic counter: in the TPM ("tpm:INDEX", tpm.c), or in a file.
+ * The file holds one line,
  * "fleetsec-counter 1 <value> <check>\n", where check is the value's bitwise
  * complement in hex: a file torn or scribbled on does not parse as some
  * other counter. Writes go through fsec_file_write_atomic, so a power cut
@@ -15,27 +16,40 @@
 #include "err_int.h"
 #include "fleetsec/counter.h"
 #include "fleetsec/fileio.h"
+#include "tpm_int.h"
 
 #define COUNTER_FILE_MAX 64
 
 struct fsec_counter {
-	char *path;
+	char *path;    /* NULL: in the TPM */
+	uint32_t nv;   /* the TPM's NV index */
 };
 
 FSEC_API enum fsec_err fsec_counter_open(const char *location, struct fsec_counter **out)
 {
 	const char *path = location;
 	struct fsec_counter *c;
+	uint32_t nv = 0;
 
-	if (strncmp(location, "file:", 5) == 0)
+	if (strncmp(location, "tpm:", 4) == 0) {
+		if (!fsec_tpm_parse_handle(location + 4, &nv))
+			return fsec_seterr(FSEC_ERR_INVAL,
+					   "counter '%.60s': tpm:INDEX needs an NV index such as "
+					   "tpm:0x01500100",
+					   location);
+		path = NULL;
+	} else if (strncmp(location, "file:", 5) == 0)
 		path = location + 5;
 	else if (strchr(location, ':') != NULL && location[0] != '/' && location[0] != '.')
-		return fsec_seterr(FSEC_ERR_INVAL, "unknown counter backend in '%.60s' (file:PATH)",
+		return fsec_seterr(FSEC_ERR_INVAL,
+				   "unknown counter backend in '%.60s' (file:PATH or tpm:INDEX)",
 				   location);
-	if (path[0] == '\0')
+	if (path != NULL && path[0] == '\0')
 		return fsec_seterr(FSEC_ERR_INVAL, "empty counter path");
 	c = calloc(1, sizeof(*c));
-	if (c == NULL || (c->path = strdup(path)) == NULL) {
+	if (c != NULL)
+		c->nv = nv;
+	if (c == NULL || (path != NULL && (c->path = strdup(path)) == NULL)) {
 		free(c);
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 	}
@@ -59,6 +73,8 @@ FSEC_API enum fsec_err fsec_counter_read(struct fsec_counter *c, uint32_t *value
 	char tail;
 	enum fsec_err rc;
 
+	if (c->path == NULL)
+		return fsec_tpm_counter_read(c->nv, value);
 	/* Never written yet: the counter starts at 0. */
 	if (access(c->path, F_OK) != 0 && errno == ENOENT) {
 		*value = 0;
@@ -88,6 +104,8 @@ FSEC_API enum fsec_err fsec_counter_raise(struct fsec_counter *c, uint32_t value
 	enum fsec_err rc;
 	int n;
 
+	if (c->path == NULL)
+		return fsec_tpm_counter_raise(c->nv, value);
 	if ((rc = fsec_counter_read(c, &cur)) != FSEC_OK)
 		return rc;
 	if (value < cur)

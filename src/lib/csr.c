@@ -115,3 +115,32 @@ out:
 	X509_REQ_free(req);
 	return rc;
 }
+
+FSEC_API enum fsec_err fsec_csr_make(EVP_PKEY *key, const X509_NAME *subject, const char *cn,
+				     X509_REQ **out)
+{
+	X509_REQ *req = X509_REQ_new();
+	X509_NAME *name = NULL;
+	enum fsec_err rc = FSEC_ERR_CRYPTO;
+	/* Ed25519 signs the message itself: no digest to name. */
+	const EVP_MD *md = EVP_PKEY_is_a(key, "ED25519") ? NULL : EVP_sha256();
+
+	if (subject == NULL && cn == NULL)
+		return fsec_seterr(FSEC_ERR_INVAL, "a CSR needs a subject");
+	if (req == NULL || (subject == NULL && (name = X509_NAME_new()) == NULL) ||
+	    (name != NULL && !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+							  (const unsigned char *)cn, -1, -1, 0)) ||
+	    !X509_REQ_set_version(req, X509_REQ_VERSION_1) ||
+	    !X509_REQ_set_subject_name(req, subject != NULL ? subject : name) ||
+	    !X509_REQ_set_pubkey(req, key) || X509_REQ_sign(req, key, md) <= 0) {
+		fsec_seterr_ossl(rc, "cannot make the CSR");
+		goto out;
+	}
+	*out = req;
+	req = NULL;
+	rc = FSEC_OK;
+out:
+	X509_NAME_free(name);
+	X509_REQ_free(req);
+	return rc;
+}

@@ -113,11 +113,16 @@ static enum fsec_err str_member(json_t *o, const char *name, bool required, char
 	return FSEC_OK;
 }
 
+static bool debug_state_ok(const char *s)
+{
+	return s[0] == '\0' || strcmp(s, "locked") == 0 || strcmp(s, "unlocked") == 0;
+}
+
 FSEC_API enum fsec_err fsec_device_status_parse(const unsigned char *buf, size_t len,
 						struct fsec_device_status *out)
 {
 	static const char *const known[] = {"version", "security_counter", "slot", "update",
-					    "reason"};
+					    "reason",  "jtag",		   "uart"};
 	static const char *const updates[] = {"downloading", "installed", "confirmed",
 					      "rolled_back", "failed"};
 	struct fsec_device_status st;
@@ -153,7 +158,9 @@ FSEC_API enum fsec_err fsec_device_status_parse(const unsigned char *buf, size_t
 	if ((rc = str_member(j, "version", true, st.version, sizeof(st.version))) != FSEC_OK ||
 	    (rc = str_member(j, "slot", false, slot, sizeof(slot))) != FSEC_OK ||
 	    (rc = str_member(j, "update", false, st.update, sizeof(st.update))) != FSEC_OK ||
-	    (rc = str_member(j, "reason", false, st.reason, sizeof(st.reason))) != FSEC_OK)
+	    (rc = str_member(j, "reason", false, st.reason, sizeof(st.reason))) != FSEC_OK ||
+	    (rc = str_member(j, "jtag", false, st.jtag, sizeof(st.jtag))) != FSEC_OK ||
+	    (rc = str_member(j, "uart", false, st.uart, sizeof(st.uart))) != FSEC_OK)
 		goto out;
 	rc = FSEC_ERR_PARSE;
 	if (fsec_fw_version_parse(st.version, &v) != FSEC_OK) {
@@ -172,6 +179,10 @@ FSEC_API enum fsec_err fsec_device_status_parse(const unsigned char *buf, size_t
 		goto out;
 	}
 	st.slot = slot[0];
+	if (!debug_state_ok(st.jtag) || !debug_state_ok(st.uart)) {
+		fsec_seterr(rc, "status.jtag, status.uart: \"locked\" or \"unlocked\"");
+		goto out;
+	}
 	for (size_t i = 0; i < sizeof(updates) / sizeof(updates[0]); i++)
 		ok = ok || strcmp(st.update, updates[i]) == 0;
 	if (st.update[0] != '\0' && !ok) {
@@ -201,6 +212,8 @@ FSEC_API enum fsec_err fsec_devapi_status(struct fsec_registry *reg, const char 
 	}
 	rep.version = st.version;
 	rep.security_counter = st.security_counter;
+	rep.jtag = st.jtag[0] != '\0' ? st.jtag : NULL;
+	rep.uart = st.uart[0] != '\0' ? st.uart : NULL;
 	if (strcmp(st.update, "confirmed") == 0)
 		rep.update_outcome = "success";
 	else if (strcmp(st.update, "rolled_back") == 0 || strcmp(st.update, "failed") == 0)

@@ -16,6 +16,7 @@
 #include "b64_int.h"
 #include "err_int.h"
 #include "fleetsec/ca.h"
+#include "fleetsec/csr.h"
 #include "fleetsec/estc.h"
 #include "fleetsec/fetch.h"
 #include "fleetsec/fileio.h"
@@ -24,36 +25,26 @@
 /* A certs-only response holding one certificate is a few KiB. */
 #define RESPONSE_MAX (64u * 1024u)
 
-/* DER PKCS#10 for key, signed by it, as base64 with line breaks. subject
- * NULL: a label only, since the server names a new device after its
- * bootstrap serial; a renewal repeats the current certificate's subject, as
- * RFC 7030 section 4.2.2 requires. */
+/* A CSR for key as base64 DER with line breaks. subject NULL: a label only,
+ * since the server names a new device after its bootstrap serial; a renewal
+ * repeats the current certificate's subject (RFC 7030 section 4.2.2). */
 static enum fsec_err make_csr(EVP_PKEY *key, const X509_NAME *subject, char **b64, size_t *len)
 {
-	X509_REQ *req = X509_REQ_new();
-	X509_NAME *label = X509_NAME_new();
+	X509_REQ *req = NULL;
 	unsigned char *der = NULL;
-	enum fsec_err rc = FSEC_ERR_CRYPTO;
+	enum fsec_err rc;
 	int n;
 
-	if (req == NULL || label == NULL ||
-	    !X509_NAME_add_entry_by_txt(label, "CN", MBSTRING_ASC,
-					(const unsigned char *)"fleetsec-device", -1, -1, 0) ||
-	    !X509_REQ_set_version(req, X509_REQ_VERSION_1) ||
-	    !X509_REQ_set_subject_name(req, subject != NULL ? subject : label) ||
-	    !X509_REQ_set_pubkey(req, key) || X509_REQ_sign(req, key, EVP_sha256()) <= 0 ||
-	    (n = i2d_X509_REQ(req, &der)) <= 0) {
-		fsec_seterr_ossl(rc, "cannot make the CSR");
-		goto out;
-	}
-	if ((*b64 = fsec_b64_encode_lines(der, (size_t)n, len)) == NULL) {
+	if ((rc = fsec_csr_make(key, subject, "fleetsec-device", &req)) != FSEC_OK)
+		return rc;
+	rc = FSEC_ERR_CRYPTO;
+	if ((n = i2d_X509_REQ(req, &der)) <= 0)
+		fsec_seterr_ossl(rc, "cannot encode the CSR");
+	else if ((*b64 = fsec_b64_encode_lines(der, (size_t)n, len)) == NULL)
 		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	rc = FSEC_OK;
-out:
+	else
+		rc = FSEC_OK;
 	OPENSSL_free(der);
-	X509_NAME_free(label);
 	X509_REQ_free(req);
 	return rc;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <stdbool.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -9,12 +10,15 @@
 #include <openssl/x509.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/provider.h>
+#include <openssl/rand.h>
 #include <openssl/store.h>
 
 #include "err_int.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/key.h"
 #include "key_int.h"
+#include "tpm_int.h"
 
 FSEC_API enum fsec_err fsec_key_algo_parse(const char *name, enum fsec_key_algo *out)
 {
@@ -39,18 +43,80 @@ FSEC_API const char *fsec_key_algo_name(enum fsec_key_algo algo)
 	return "unknown";
 }
 
+/* Where P-256 keys are made: NULL for software, "provider=tpm2" once
+ * fsec_keystore_use_tpm has run. Process-wide, like the providers. */
+static const char *gen_propq;
+
+static OSSL_PROVIDER *prov_default, *prov_tpm2;
+
+/* Unloaded at exit, before OpenSSL's own cleanup (atexit runs in reverse),
+ * so that the tpm2 provider closes its TPM session and frees it. */
+static void unload_providers(void)
+{
+	OSSL_PROVIDER_unload(prov_tpm2);
+	OSSL_PROVIDER_unload(prov_default);
+	prov_tpm2 = prov_default = NULL;
+}
+
+FSEC_API enum fsec_err fsec_keystore_use_tpm(const char *tcti)
+{
+	/* The tpm2 provider reads its TCTI from the environment when it is
+	 * loaded: OpenSSL 3.0 has no way to hand a provider a parameter. */
+	enum fsec_err rc = fsec_tpm_set_tcti(tcti);
+
+	if (rc != FSEC_OK)
+		return rc;
+	if (tcti != NULL && tcti[0] != '\0' && setenv("TPM2OPENSSL_TCTI", tcti, 1) != 0)
+		return fsec_seterr(FSEC_ERR_NOMEM, "cannot set the TPM's TCTI");
+	/* The TSS libraries print their own warnings on stderr, which would
+	 * break the one-line error contract; the error detail says why. An
+	 * operator's own TSS2_LOG wins. */
+	if (setenv("TSS2_LOG", "all+none", 0) != 0)
+		return fsec_seterr(FSEC_ERR_NOMEM, "cannot quiet the TSS libraries");
+	/* Loading one provider by hand turns off the implicit default: load it
+	 * too, and first, so that digests, key exchange and everything else
+	 * that is not a TPM key's own operation comes from software (the TPM's
+	 * implementations are slow and cannot duplicate their contexts, which
+	 * TLS needs). */
+	if (prov_default == NULL && (prov_default = OSSL_PROVIDER_load(NULL, "default")) == NULL)
+		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot load the default provider");
+	if (prov_tpm2 == NULL && (prov_tpm2 = OSSL_PROVIDER_load(NULL, "tpm2")) == NULL)
+		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot load the tpm2 provider "
+							 "(tpm2-openssl) for TCTI '%.64s'",
+					tcti != NULL ? tcti : "");
+	/* The random generator stays in software: the provider's TPM-backed
+	 * one is slow and not a DRBG that TLS libraries accept as seeded. This
+	 * must happen before anything draws a random number. */
+	if (!RAND_set_DRBG_type(NULL, "CTR-DRBG", "provider=default", NULL, NULL) ||
+	    !RAND_set_seed_source_type(NULL, "SEED-SRC", "provider=default"))
+		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot keep the DRBG in software");
+	gen_propq = "provider=tpm2";
+	if (atexit(unload_providers) != 0)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	return FSEC_OK;
+}
+
 FSEC_API enum fsec_err fsec_key_generate(enum fsec_key_algo algo, EVP_PKEY **out)
 {
 	EVP_PKEY *k = NULL;
 
+	/* A TPM keystore makes P-256 keys only: what every TPM 2.0 has. */
+	if (gen_propq != NULL && algo != FSEC_KEY_P256)
+		return fsec_seterr(FSEC_ERR_INVAL, "the TPM keystore makes P-256 keys only");
 	switch (algo) {
-	case FSEC_KEY_P256: k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"); break;
+	case FSEC_KEY_P256: k = EVP_PKEY_Q_keygen(NULL, gen_propq, "EC", "P-256"); break;
 	case FSEC_KEY_P384: k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384"); break;
 	case FSEC_KEY_ED25519: k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"); break;
 	default: return fsec_seterr(FSEC_ERR_INVAL, "unknown key algorithm %d", (int)algo);
 	}
 	if (k == NULL)
 		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "key generation failed");
+	if (fsec_key_is_tpm(k)) {
+		enum fsec_err rc = fsec_key_tpm_wrap(k, out);
+
+		EVP_PKEY_free(k);
+		return rc;
+	}
 	*out = k;
 	return FSEC_OK;
 }
@@ -121,6 +187,11 @@ static enum fsec_err load_key(const char *uri, bool want_private, EVP_PKEY **out
 		goto out;
 	}
 	ERR_clear_error();
+	if (want_private && fsec_key_is_tpm(k)) {
+		rc = fsec_key_tpm_wrap(k, out);
+		EVP_PKEY_free(k);
+		goto out;
+	}
 	*out = k;
 	rc = FSEC_OK;
 out:
@@ -141,7 +212,11 @@ FSEC_API enum fsec_err fsec_key_stage_private(EVP_PKEY *key, const char *path,
 	char *pem = NULL;
 	long n;
 
-	if (mem == NULL || !PEM_write_bio_PrivateKey(mem, key, NULL, NULL, 0, NULL, NULL)) {
+	EVP_PKEY *tpm = fsec_key_tpm_inner(key);
+
+	/* A TPM key saves as its TSS2 blob, wrapped by the TPM's own key. */
+	if (mem == NULL ||
+	    !PEM_write_bio_PrivateKey(mem, tpm != NULL ? tpm : key, NULL, NULL, 0, NULL, NULL)) {
 		fsec_seterr_ossl(rc, "cannot encode private key");
 		goto out;
 	}

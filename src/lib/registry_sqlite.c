@@ -119,9 +119,17 @@ static const char schema_v7_device_net[] =
 	" device_id TEXT PRIMARY KEY REFERENCES devices(id) DEFERRABLE INITIALLY DEFERRED,"
 	" mac TEXT UNIQUE, ip TEXT UNIQUE, updated_at INTEGER NOT NULL) STRICT;";
 
+/* v8: the debug ports' lock state each device reports (eFuse/OTP). */
+static const char schema_v8_debug[] =
+	"ALTER TABLE device_state ADD COLUMN debug_jtag TEXT NOT NULL DEFAULT ''"
+	" CHECK(debug_jtag IN ('','locked','unlocked'));"
+	"ALTER TABLE device_state ADD COLUMN debug_uart TEXT NOT NULL DEFAULT ''"
+	" CHECK(debug_uart IN ('','locked','unlocked'));"
+	"ALTER TABLE device_state ADD COLUMN debug_at INTEGER NOT NULL DEFAULT 0;";
+
 static const char *const migrations[] = {
 	schema_v1,	 schema_v2_enroll,  schema_v3_published,  schema_v4_pending,
-	schema_v5_audit, schema_v6_rollout, schema_v7_device_net,
+	schema_v5_audit, schema_v6_rollout, schema_v7_device_net, schema_v8_debug,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -188,7 +196,7 @@ enum stmt_id {
 	"release_counter, release_at, updated_at"
 #define STATE_COLS                                                                          \
 	"device_id, first_seen, last_seen, fw_version, security_counter, update_outcome, "     \
-	"update_at, update_ok_at"
+	"update_at, update_ok_at, debug_jtag, debug_uart, debug_at"
 
 static const char *const stmt_sql[ST_CERT_LIST] = {
 	[ST_DEVICE_GET] = "SELECT " DEVICE_COLS " FROM devices WHERE id = ?1",
@@ -220,14 +228,15 @@ static const char *const stmt_sql[ST_CERT_LIST] = {
 	[ST_PRODUCT_LIST] = "SELECT " PRODUCT_COLS " FROM products ORDER BY model",
 	[ST_STATE_GET] = "SELECT " STATE_COLS " FROM device_state WHERE device_id = ?1",
 	[ST_STATE_PUT] = "INSERT OR REPLACE INTO device_state(" STATE_COLS ")"
-			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 	[ST_STATE_LIST] = "SELECT " STATE_COLS " FROM device_state ORDER BY device_id",
 	/* Columns 0-10 are a device (read_device), 11-18 its state; the
 	 * state's device_id is NULL when the device never reported. */
 	[ST_DEVICE_STATE_LIST] = "SELECT " DEVICE_COLS ", s.device_id, ifnull(s.first_seen,0),"
 				 " ifnull(s.last_seen,0), ifnull(s.fw_version,''),"
 				 " ifnull(s.security_counter,0), ifnull(s.update_outcome,''),"
-				 " ifnull(s.update_at,0), ifnull(s.update_ok_at,0)"
+				 " ifnull(s.update_at,0), ifnull(s.update_ok_at,0),"
+				 " ifnull(s.debug_jtag,''), ifnull(s.debug_uart,''), ifnull(s.debug_at,0)"
 				 " FROM devices LEFT JOIN device_state s ON s.device_id = devices.id"
 				 " ORDER BY devices.id",
 	[ST_ENROLL_CA_ADD] = "INSERT INTO enroll_cas(fingerprint, subject, pem, added_at)"
@@ -841,6 +850,9 @@ static void read_state_at(sqlite3_stmt *s, int c, struct fsec_devstate_rec *d)
 	text(s, c + 5, d->update_outcome, sizeof(d->update_outcome));
 	d->update_at = sqlite3_column_int64(s, c + 6);
 	d->update_ok_at = sqlite3_column_int64(s, c + 7);
+	text(s, c + 8, d->debug_jtag, sizeof(d->debug_jtag));
+	text(s, c + 9, d->debug_uart, sizeof(d->debug_uart));
+	d->debug_at = sqlite3_column_int64(s, c + 10);
 }
 
 static void read_state(sqlite3_stmt *s, struct fsec_devstate_rec *d)
@@ -942,6 +954,9 @@ static enum fsec_err be_devstate_put(void *p, const struct fsec_devstate_rec *r)
 	sqlite3_bind_text(s, 6, r->update_outcome, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 7, r->update_at);
 	sqlite3_bind_int64(s, 8, r->update_ok_at);
+	sqlite3_bind_text(s, 9, r->debug_jtag, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 10, r->debug_uart, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 11, r->debug_at);
 	return run(be, s, "writing a device's state");
 }
 

@@ -9,6 +9,15 @@
 . "$(dirname "$0")/nginx.sh"
 : "${AGENT:?}" "${BOOTSIM:?}"
 cd "$T"
+# AGENT_TPM=1: the same test with the anti-rollback counter in a TPM's NV
+# memory (a real swtpm), checked at the end with tpm2-tools.
+NV=0x01500100
+if [ -n "${AGENT_TPM:-}" ]; then
+	. "$(dirname "$0")/swtpm.sh"
+	swtpm_start tpm
+	AGENT_CONF_EXTRA="counter = tpm:$NV
+tcti = $TCTI"
+fi
 
 "$FLEETSEC" ca init --name "Agent Fleet" >/dev/null
 nginx_start "$FLEETSEC_HOME/issuing.pem" "$FLEETSEC_HOME/issuing.key" "$FLEETSEC_HOME/chain.pem"
@@ -208,6 +217,27 @@ refused "SHA-256 differs" update
 [ ! -e state/journal ] || fail "journal kept after a stale slot"
 expect 0 A update
 grep -q installed out || fail "fresh download after a stale slot: $(cat out)"
+
+if [ -n "${AGENT_TPM:-}" ]; then
+	# The TPM holds the counter (nothing in the state directory), and
+	# tpm2-tools reads it there: the counter index minus its locked base.
+	[ ! -e state/counter ] || fail "a counter file next to the TPM counter"
+	expect 0 A status --json
+	want=$(sed -n 's/.*"counter": \([0-9]*\).*/\1/p' out)
+	nv_u64() { tpm2 nvread -s 8 "$1" | od -An -tx1 | tr -d ' \n'; }
+	[ $((16#$(nv_u64 $NV) - 16#$(nv_u64 $((NV + 1))))) -eq "$want" ] ||
+		fail "NV counter $(nv_u64 $NV) - base $(nv_u64 $((NV + 1))) is not the agent's $want"
+	tpm2 nvreadpublic $NV | grep -q "nt=0x1\|counter" || fail "index $NV is not a TPM counter"
+	# Root on the device cannot lower it: a counter index cannot be
+	# written, and the base is locked.
+	if tpm2 nvwrite $NV -i <(printf '\0\0\0\0\0\0\0\0') 2>/dev/null; then
+		fail "the TPM counter was overwritten"
+	fi
+	if tpm2 nvwrite $((NV + 1)) -i <(printf '\377\377\377\377\377\377\377\377') 2>/dev/null; then
+		fail "the counter's base was rewritten"
+	fi
+	ok
+fi
 
 # One agent at a time: a second one is refused while the first holds the lock.
 exec 9>state/lock

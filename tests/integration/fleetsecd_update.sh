@@ -165,6 +165,36 @@ ok
 [ "$(registry_count "SELECT fw_version || ' ' || security_counter || ' ' || update_outcome
 	FROM device_state WHERE device_id = 'SN-7'")" = "2.0.0+0 2 success" ] ||
 	fail "status not recorded: $(registry_count "SELECT * FROM device_state")"
+# No debug-port source configured yet: the audit says so.
+"$FLEETSEC" audit fleet --json >audit.json || true
+jq -e '[.findings[] | select(.check == "FLEET-DEBUG-UNREPORTED" and .subject == "SN-7")] | length == 1' \
+	audit.json >/dev/null || fail "no FLEET-DEBUG-UNREPORTED for SN-7: $(cat audit.json)"
+ok
+# The debug ports' state, from a file (an eFuse read on real hardware),
+# then from a command; the audit flags the unlocked JTAG.
+printf 'jtag = unlocked\nuart = locked\n' >debug-state
+cp agent.conf agent.conf.nodebug
+echo "debug_state = $T/debug-state" >>agent.conf
+expect 0 A report
+[ "$(registry_count "SELECT debug_jtag || ' ' || debug_uart FROM device_state
+	WHERE device_id = 'SN-7'")" = "unlocked locked" ] || fail "debug state not recorded"
+"$FLEETSEC" audit fleet --json >audit.json || true
+jq -e '[.findings[] | select(.check == "FLEET-DEBUG-UNLOCKED" and .subject == "SN-7")] | length == 1' \
+	audit.json >/dev/null || fail "unlocked JTAG not flagged: $(cat audit.json)"
+ok
+cp agent.conf.nodebug agent.conf
+echo "debug_state_cmd = printf 'jtag = locked\\nuart = locked\\n'" >>agent.conf
+expect 0 A report
+"$FLEETSEC" audit fleet --json >audit.json || true
+jq -e '[.findings[] | select((.check | startswith("FLEET-DEBUG")) and .subject == "SN-7")]
+	| length == 0' audit.json >/dev/null || fail "a locked device is still flagged"
+# A source that says something else is refused, naming it.
+cp agent.conf.nodebug agent.conf
+echo "debug_state_cmd = echo 'jtag = maybe'; echo 'uart = locked'" >>agent.conf
+expect 1 A report
+one_line_error "debug_state_cmd"
+cp agent.conf.nodebug agent.conf
+ok
 expect 0 A report
 status_post() { # status_post BODY: the HTTP status of a report with that body
 	curl_dev -o out -w '%{http_code}' -H 'Content-Type: application/json' --data-binary "$1" \
@@ -177,7 +207,8 @@ status_post() { # status_post BODY: the HTTP status of a report with that body
 for bad in 'not json' '{"version":"2.0.0"}' '{"version":"two","security_counter":1}' \
 	'{"version":"2.0.0","security_counter":-1}' '{"version":"2.0.0","security_counter":1,"x":1}' \
 	'{"version":"2.0.0","security_counter":1,"update":"exploded"}' \
-	'{"version":"2.0.0","version":"3.0.0","security_counter":1}'; do
+	'{"version":"2.0.0","version":"3.0.0","security_counter":1}' \
+	'{"version":"2.0.0","security_counter":1,"jtag":"open"}'; do
 	[ "$(status_post "$bad")" = 400 ] || fail "report '$bad' was not refused: $(cat out)"
 	ok
 done

@@ -79,4 +79,7 @@ agent_conf() {
 	for k in "${order[@]}"; do
 		echo "$k = ${v[$k]}"
 	done >"$T/agent.conf"
+	# The TPM variants of a test keep every configuration's counter in
+	# the TPM: AGENT_CONF_EXTRA holds their extra "key = value" lines.
+	[ -z "${AGENT_CONF_EXTRA:-}" ] || printf '%s\n' "$AGENT_CONF_EXTRA" >>"$T/agent.conf"
 }

@@ -12,7 +12,9 @@
 # Needs a build with FSEC_FAULT_INJECTION (Debug, AsanUbsan).
 # POWERFAIL_NET (default 700) sets how many network cut points to add, and
 # POWERFAIL_STRIDE (default 1) cuts at every Nth durable write only (the
-# sanitizer run uses a sample; the plain run does them all).
+# sanitizer run uses a sample; the plain run does them all). POWERFAIL_TPM=1
+# keeps the counter in a swtpm's NV memory and cuts at every confirm write,
+# TPM commands included (the counter only moves at confirm).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nginx.sh"
 : "${AGENT:?}" "${BOOTSIM:?}"
@@ -45,10 +47,24 @@ cp base/slot_a base/slot_b
 dd if=www/v1.img of=base/slot_a conv=notrunc status=none
 mkdir base/state
 dev=$T/dev
+NV=0x01500100
+if [ -n "${POWERFAIL_TPM:-}" ]; then
+	. "$(dirname "$0")/swtpm.sh"
+	swtpm_start tpm
+	AGENT_CONF_EXTRA="counter = tpm:$NV
+tcti = $TCTI"
+fi
 agent_conf "https://127.0.0.1:$NGINX_PORT" manifest_url=/release.json model=m \
 	slot_a="$dev/slot_a" slot_b="$dev/slot_b" boot_env="$dev/bootenv" state_dir="$dev/state" \
 	low_speed_time=5
-fresh() { rm -rf "$dev"; cp -a base "$dev"; }
+fresh() {
+	rm -rf "$dev"
+	cp -a base "$dev"
+	if [ -n "${POWERFAIL_TPM:-}" ]; then # a TPM that has never held the counter
+		tpm2 nvundefine $NV >/dev/null 2>&1 || true
+		tpm2 nvundefine $((NV + 1)) >/dev/null 2>&1 || true
+	fi
+}
 A() { "$AGENT" -c agent.conf "$@" >/dev/null 2>"$T/agent.err"; }
 image_bytes() { awk -v f=/v2.img '$1 == f { s += $4 } END { print s + 0 }' nginx/access.log; }
 
@@ -115,6 +131,10 @@ point() {
 	ok
 }
 
+if [ -n "${POWERFAIL_TPM:-}" ]; then
+	ku=0 NET_POINTS=0
+	grep -q "raise the counter" trace.confirm || fail "no TPM counter step traced at confirm"
+fi
 for n in $(seq 1 "$STRIDE" "$ku"); do
 	for mode in before after torn; do point "update write $n $mode" update "$n:$mode"; done
 done
@@ -129,5 +149,6 @@ for i in $(seq 1 "$NET_POINTS"); do
 done
 
 echo "powerfail: $points interruption points (every ${STRIDE}th of $ku update writes and all $kc confirm writes, each before/after/torn; $NET_POINTS network cuts); $nchunks chunks of $CHUNK bytes; re-downloaded $redownloaded bytes in total, at most $worst at one point"
-[ "$points" -ge 1000 ] || [ "$STRIDE" -gt 1 ] || [ -n "${POWERFAIL_NET:-}" ] || fail "only $points points"
+[ "$points" -ge 1000 ] || [ "$STRIDE" -gt 1 ] || [ -n "${POWERFAIL_NET:-}${POWERFAIL_TPM:-}" ] ||
+	fail "only $points points"
 done_checks

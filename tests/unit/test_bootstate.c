@@ -52,7 +52,16 @@ static void counter_only_goes_up(void **state)
 	assert_int_equal(v, 0xffffffffu);
 	fsec_counter_free(again);
 	fsec_counter_free(c);
-	assert_int_equal(fsec_counter_open("tpm:0x1500016", &c), FSEC_ERR_INVAL);
+	/* The TPM backend: an NV index in hex, checked before the TPM is
+	 * reached (tests/integration/agent_update.sh runs it on swtpm). */
+	assert_int_equal(fsec_counter_open("tpm:1500016", &c), FSEC_ERR_INVAL);
+	assert_int_equal(fsec_counter_open("tpm:0x", &c), FSEC_ERR_INVAL);
+	assert_int_equal(fsec_counter_open("tpm:0x123456789", &c), FSEC_ERR_INVAL);
+	assert_int_equal(fsec_counter_open("nv:0x1500016", &c), FSEC_ERR_INVAL);
+	assert_int_equal(fsec_counter_open("tpm:0x81000001", &c), FSEC_OK);
+	assert_int_equal(fsec_counter_read(c, &v), FSEC_ERR_INVAL);
+	assert_non_null(strstr(fsec_err_detail(), "outside 0x01000000"));
+	fsec_counter_free(c);
 	free(path);
 }
 

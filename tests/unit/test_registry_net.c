@@ -37,12 +37,13 @@ static int collect(const struct fsec_device_net *d, void *arg)
 	return 0;
 }
 
-/* Undo the last migration step (device_net, assumed to be the last). */
+/* Undo the migration steps from device_net (v7) on: v8 (debug ports) is
+ * the last one. */
 static void downgrade(const char *db)
 {
 	sqlite3 *h = NULL;
 	sqlite3_stmt *st = NULL;
-	char stmt[96];
+	char stmt[320];
 	int v;
 
 	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
@@ -50,8 +51,13 @@ static void downgrade(const char *db)
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	v = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	assert_true(v >= 2);
-	snprintf(stmt, sizeof(stmt), "DROP TABLE device_net; PRAGMA user_version = %d;", v - 1);
+	assert_int_equal(v, 8);
+	snprintf(stmt, sizeof(stmt),
+		 "ALTER TABLE device_state DROP COLUMN debug_jtag;"
+		 "ALTER TABLE device_state DROP COLUMN debug_uart;"
+		 "ALTER TABLE device_state DROP COLUMN debug_at;"
+		 "DROP TABLE device_net; PRAGMA user_version = %d;",
+		 v - 2);
 	assert_int_equal(sqlite3_exec(h, stmt, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(h);
 }

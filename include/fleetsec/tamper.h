@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Tamper response: what a case-open switch or tamper GPIO handler runs. It
+ * destroys the device's secrets and leaves a record, so that the device
+ * cannot authenticate again until it is re-provisioned.
+ *
+ * What a wipe guarantees, per kind of key:
+ *  - a key file: overwritten in place with zeros, fsync'd, unlinked. On
+ *    flash behind a translation layer or a journaling or copy-on-write file
+ *    system, older copies of the blocks may survive below the file system:
+ *    the guarantee is that no file and no reachable copy remains, not that
+ *    the cells are erased.
+ *  - a TPM persistent key (handle:0x81...): evicted; the TPM no longer holds
+ *    it and nothing outside ever did.
+ *  - a TPM key blob (TSS2 PRIVATE KEY): the file is wiped as above. A blob
+ *    copied before the wipe still loads in the same TPM; only TPM2_Clear
+ *    would stop that, and it would also erase the anti-rollback counter.
+ *    Revoking the device in the registry is the fleet-side answer.
+ */
+#ifndef FLEETSEC_TAMPER_H
+#define FLEETSEC_TAMPER_H
+
+#include "fleetsec/agentcfg.h"
+#include "fleetsec/common.h"
+
+#define FSEC_TAMPER_ITEMS 8
+
+struct fsec_tamper_result {
+	unsigned nwiped;                               /* secrets destroyed */
+	char wiped[FSEC_TAMPER_ITEMS][FSEC_AGENTCFG_VALUE_MAX + 16];
+	char record[FSEC_AGENTCFG_VALUE_MAX + 32];     /* where the event is recorded */
+};
+
+/*
+ * Wipe the device key (and its pending renewal key), the bootstrap key, and
+ * the device certificate, and record the event in STATE_DIR/tamper.json,
+ * first as begun and then as done: a power cut in between leaves the device
+ * marked, and running it again finishes. Items already gone are not errors.
+ * Errors: IO, INVAL (a key URI this cannot wipe; the rest is still wiped).
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_tamper_wipe(const struct fsec_agentcfg *cfg,
+						 struct fsec_tamper_result *out);
+
+/* FSEC_OK when no tamper event is recorded in state_dir; POLICY (saying
+ * when, and how to recover) when one is. */
+FSEC_API FSEC_WUR enum fsec_err fsec_tamper_check(const char *state_dir);
+
+/* Remove the record, once the device has a new identity. Errors: IO. */
+FSEC_API FSEC_WUR enum fsec_err fsec_tamper_clear(const char *state_dir);
+
+#endif

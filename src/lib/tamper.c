@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Tamper response: wipe the device's secrets, record that it happened. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "err_int.h"
+#include "fleetsec/fileio.h"
+#include "fleetsec/tamper.h"
+#include "tpm_int.h"
+
+#define RECORD_MAX (64u * 1024u)
+
+static enum fsec_err record_path(const char *state_dir, char *buf, size_t cap)
+{
+	if ((size_t)snprintf(buf, cap, "%s/tamper.json", state_dir) >= cap)
+		return fsec_seterr(FSEC_ERR_INVAL, "state_dir is too long");
+	return FSEC_OK;
+}
+
+static enum fsec_err record_write(const char *path, const char *state, const char *when,
+				  const struct fsec_tamper_result *r)
+{
+	json_t *j = json_pack("{s:s, s:s, s:s, s:[]}", "event", "tamper", "state", state, "time",
+			      when, "wiped");
+	char *text = NULL;
+	enum fsec_err rc = FSEC_ERR_NOMEM;
+
+	for (unsigned i = 0; j != NULL && i < r->nwiped; i++)
+		if (json_array_append_new(json_object_get(j, "wiped"), json_string(r->wiped[i])) != 0)
+			goto out;
+	if (j == NULL || (text = json_dumps(j, JSON_COMPACT)) == NULL) {
+		fsec_seterr(rc, "out of memory");
+		goto out;
+	}
+	rc = fsec_file_write_atomic(path, text, strlen(text), 0600, 0);
+out:
+	free(text);
+	json_decref(j);
+	return rc;
+}
+
+/* Overwrite a regular file in place with zeros, sync it, unlink it, sync
+ * its directory. *gone says whether there was anything to wipe. */
+static enum fsec_err wipe_file(const char *path, bool *gone)
+{
+	static const unsigned char zeros[4096];
+	char dir[4096];
+	struct stat st;
+	off_t left;
+	int fd, dfd;
+
+	*gone = false;
+	fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return FSEC_OK;
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		int e = fd < 0 ? errno : EINVAL;
+
+		if (fd >= 0)
+			close(fd);
+		return fsec_seterr(FSEC_ERR_IO, "cannot wipe %.200s: %s", path, strerror(e));
+	}
+	for (left = st.st_size; left > 0;) {
+		size_t n = left > (off_t)sizeof(zeros) ? sizeof(zeros) : (size_t)left;
+		ssize_t w = write(fd, zeros, n);
+
+		if (w <= 0) {
+			int e = errno;
+
+			close(fd);
+			return fsec_seterr(FSEC_ERR_IO, "cannot overwrite %.200s: %s", path,
+					   strerror(w < 0 ? e : EIO));
+		}
+		left -= w;
+	}
+	if (fsync(fd) != 0 || close(fd) != 0)
+		return fsec_seterr(FSEC_ERR_IO, "cannot sync %.200s: %s", path, strerror(errno));
+	if (unlink(path) != 0)
+		return fsec_seterr(FSEC_ERR_IO, "cannot unlink %.200s: %s", path, strerror(errno));
+	if ((size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir))
+		return fsec_seterr(FSEC_ERR_INVAL, "path too long");
+	if ((dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+	*gone = true;
+	return FSEC_OK;
+}
+
+static void note(struct fsec_tamper_result *r, const char *what, const char *where)
+{
+	if (r->nwiped < FSEC_TAMPER_ITEMS)
+		snprintf(r->wiped[r->nwiped++], sizeof(r->wiped[0]), "%s %s", what, where);
+}
+
+/* A key named by a path is wiped as a file; handle:0x81... is evicted from
+ * the TPM. Any other URI (pkcs11:...) is not ours to destroy. */
+static enum fsec_err wipe_key(const char *uri, struct fsec_tamper_result *r)
+{
+	uint32_t handle;
+	bool gone = false;
+	enum fsec_err rc;
+
+	if (uri[0] == '\0')
+		return FSEC_OK;
+	if (strncmp(uri, "handle:", 7) == 0) {
+		if (!fsec_tpm_parse_handle(uri + 7, &handle))
+			return fsec_seterr(FSEC_ERR_INVAL, "cannot wipe key %.100s: bad handle", uri);
+		if ((rc = fsec_tpm_evict(handle)) == FSEC_OK)
+			note(r, "evicted", uri);
+		return rc;
+	}
+	if (strncmp(uri, "file:", 5) == 0)
+		uri += 5;
+	else if (strchr(uri, ':') != NULL && uri[0] != '/' && uri[0] != '.')
+		return fsec_seterr(FSEC_ERR_INVAL, "cannot wipe key %.100s: not a file or TPM handle",
+				   uri);
+	if ((rc = wipe_file(uri, &gone)) == FSEC_OK && gone)
+		note(r, "wiped", uri);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_tamper_wipe(const struct fsec_agentcfg *cfg,
+					struct fsec_tamper_result *out)
+{
+	char when[32], pending[FSEC_AGENTCFG_VALUE_MAX + 16];
+	const char *keys[] = {cfg->key, pending, cfg->bootstrap_key};
+	time_t now = time(NULL);
+	enum fsec_err rc, first = FSEC_OK;
+	char detail[256] = "";
+	bool gone;
+
+	memset(out, 0, sizeof(*out));
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	if ((rc = record_path(cfg->state_dir, out->record, sizeof(out->record))) != FSEC_OK)
+		return rc;
+	/* A tamper hook must not fail for want of a directory. */
+	if (mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST)
+		return fsec_seterr(FSEC_ERR_IO, "cannot create %.200s: %s", cfg->state_dir,
+				   strerror(errno));
+	/* Marked before anything is destroyed: a cut mid-wipe still leaves a
+	 * device that refuses to run, and a second run finishes the job. */
+	if ((rc = record_write(out->record, "begun", when, out)) != FSEC_OK)
+		return rc;
+	/* A renewal in flight keeps its new key beside a key file. */
+	pending[0] = '\0';
+	if (strncmp(cfg->key, "handle:", 7) != 0)
+		snprintf(pending, sizeof(pending), "%s.pending", cfg->key);
+	/* Every secret is attempted even if one fails; the first error is
+	 * the one reported. */
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if ((rc = wipe_key(keys[i], out)) != FSEC_OK && first == FSEC_OK) {
+			first = rc;
+			snprintf(detail, sizeof(detail), "%s", fsec_err_detail());
+		}
+	/* The certificate is public, but without its key it only misleads. */
+	if (cfg->cert[0] != '\0' && (rc = wipe_file(cfg->cert, &gone)) == FSEC_OK && gone)
+		note(out, "removed", cfg->cert);
+	if ((rc = record_write(out->record, first == FSEC_OK ? "done" : "incomplete", when, out)) !=
+	    FSEC_OK)
+		return rc;
+	if (first != FSEC_OK)
+		return fsec_seterr(first, "%s", detail);
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_tamper_check(const char *state_dir)
+{
+	char path[FSEC_AGENTCFG_VALUE_MAX + 32];
+	unsigned char *buf = NULL;
+	const char *when = "an unknown time";
+	json_t *j = NULL;
+	size_t len = 0;
+	enum fsec_err rc;
+
+	if ((rc = record_path(state_dir, path, sizeof(path))) != FSEC_OK)
+		return rc;
+	if (access(path, F_OK) != 0 && errno == ENOENT)
+		return FSEC_OK;
+	/* Whatever the record says, or if it is unreadable, the device stays
+	 * refused: a damaged record must not undo a wipe. */
+	if (fsec_file_read(path, RECORD_MAX, &buf, &len) == FSEC_OK &&
+	    (j = json_loadb((const char *)buf, len, 0, NULL)) != NULL &&
+	    json_is_string(json_object_get(j, "time")))
+		when = json_string_value(json_object_get(j, "time"));
+	rc = fsec_seterr(FSEC_ERR_POLICY,
+			 "this device's secrets were wiped after a tamper event at %s (%s); "
+			 "re-provision it",
+			 when, path);
+	json_decref(j);
+	free(buf);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_tamper_clear(const char *state_dir)
+{
+	char path[FSEC_AGENTCFG_VALUE_MAX + 32];
+	enum fsec_err rc;
+
+	if ((rc = record_path(state_dir, path, sizeof(path))) != FSEC_OK)
+		return rc;
+	if (unlink(path) != 0 && errno != ENOENT)
+		return fsec_seterr(FSEC_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
+	return FSEC_OK;
+}

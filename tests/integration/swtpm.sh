@@ -1,0 +1,39 @@
+# SPDX-License-Identifier: Apache-2.0
+# Sourced by the TPM tests: real software TPMs (swtpm) on loopback, each
+# with its own state directory under $T. A watcher stops each one when the
+# test's shell is gone, whatever EXIT traps the other helpers install.
+command -v swtpm >/dev/null || fail "swtpm is missing (scripts/deps.sh installs swtpm)"
+TPM_PIDS=()
+
+# swtpm_start NAME: a fresh TPM on a free port; its TCTI in $TCTI.
+swtpm_start() {
+	local port
+	mkdir -p "$T/$1"
+	for _ in 1 2 3 4 5; do
+		port=$((20000 + RANDOM % 20000))
+		swtpm socket --tpm2 --tpmstate dir="$T/$1" --server type=tcp,port=$port \
+			--ctrl type=tcp,port=$((port + 1)) --flags not-need-init,startup-clear \
+			>"$T/$1.log" 2>&1 &
+		TPM_PIDS+=($!)
+		for _ in $(seq 20); do
+			TSS2_LOG=all+none tpm2_getcap -T "swtpm:host=127.0.0.1,port=$port" properties-fixed \
+				>/dev/null 2>&1 && break 2
+			kill -0 "${TPM_PIDS[-1]}" 2>/dev/null || break
+			sleep 0.1
+		done
+	done
+	kill -0 "${TPM_PIDS[-1]}" 2>/dev/null || fail "swtpm did not start: $(cat "$T/$1.log")"
+	(
+		while kill -0 $$ 2>/dev/null; do sleep 1; done
+		kill "${TPM_PIDS[@]}" 2>/dev/null
+	) >/dev/null 2>&1 &
+	TCTI="swtpm:host=127.0.0.1,port=$port"
+}
+
+swtpm_stop_all() {
+	local p
+	for p in "${TPM_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+}
+
+# tpm2 TOOL ARGS...: a tpm2-tools command against the TPM at $TCTI.
+tpm2() { TSS2_LOG=all+none "tpm2_$1" -T "$TCTI" "${@:2}"; }
