@@ -35,5 +35,13 @@ swtpm_stop_all() {
 	for p in "${TPM_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 }
 
+# swtpm_counter NAME INDEX: a fresh TPM that keeps the agent's anti-rollback
+# counter at NV INDEX; every agent.conf written from now on says so.
+swtpm_counter() {
+	swtpm_start "$1"
+	AGENT_CONF_EXTRA="counter = tpm:$2
+tcti = $TCTI"
+}
+
 # tpm2 TOOL ARGS...: a tpm2-tools command against the TPM at $TCTI.
 tpm2() { TSS2_LOG=all+none "tpm2_$1" -T "$TCTI" "${@:2}"; }
