@@ -23,6 +23,7 @@
  *   low_speed_time  = 30                             ... for this many seconds is abandoned
  *   chunk_retries   = 3                              re-fetches of a chunk that fails its hash
  *   tcti            = device:/dev/tpmrm0             keep the device key in this TPM 2.0
+ *   tpm_owner_auth  = /etc/fleetsec/tpm-owner        the TPM owner password (NV counter, evict)
  *   debug_state     = /run/fleetsec/debug            debug-port lock state, reported to the
  *   debug_state_cmd = /usr/libexec/read-efuse        server: a file, or a command's output,
  *                                                    of "jtag = locked|unlocked" and
@@ -47,6 +48,7 @@ struct fsec_agentcfg {
 	char cert[FSEC_AGENTCFG_VALUE_MAX + 1];
 	char bootstrap_key[FSEC_AGENTCFG_VALUE_MAX + 1];  /* for enroll */
 	char bootstrap_cert[FSEC_AGENTCFG_VALUE_MAX + 1];
+	char tpm_owner_auth[FSEC_AGENTCFG_VALUE_MAX + 1]; /* file with the TPM owner password */
 	char tcti[FSEC_AGENTCFG_VALUE_MAX + 1];           /* "": keys in files; else a TPM */
 	size_t nfirmware_keys, nrelease_roots;
 	char firmware_keys[FSEC_AGENTCFG_KEYS_MAX][FSEC_AGENTCFG_VALUE_MAX + 1];

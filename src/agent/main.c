@@ -23,6 +23,7 @@
 #include "fleetsec/key.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/tamper.h"
+#include "fleetsec/tpm.h"
 
 #define DEFAULT_CONFIG "/etc/fleetsec/agent.conf"
 
@@ -339,11 +340,16 @@ int main(int argc, char **argv)
 	free(buf);
 	if (rc != FSEC_OK)
 		return fail(config, rc);
-	/* The keystore first: every key below is made or loaded through it. */
-	if (cfg.tcti[0] != '\0' && (rc = fsec_keystore_use_tpm(cfg.tcti)) != FSEC_OK)
-		return fail("tcti", rc);
+	/* The tamper hook first, with nothing that could stop it: it reaches
+	 * the TPM (to evict) on its own, and wipes files even without one. */
+	if ((rc = fsec_tpm_configure(cfg.tcti, cfg.tpm_owner_auth)) != FSEC_OK &&
+	    strcmp(cmd, "tamper") != 0)
+		return fail("tpm", rc);
 	if (strcmp(cmd, "tamper") == 0)
 		return tamper(&cfg, json);
+	/* The keystore next: every key below is made or loaded through it. */
+	if (cfg.tcti[0] != '\0' && (rc = fsec_keystore_use_tpm(cfg.tcti)) != FSEC_OK)
+		return fail("tcti", rc);
 	/* Re-provisioning (keygen, csr, enroll) is what a wiped device may do. */
 	if (strcmp(cmd, "keygen") == 0)
 		return keygen(&cfg, json);

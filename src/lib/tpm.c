@@ -20,12 +20,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tctildr.h>
 
 #include "err_int.h"
 #include "fault_int.h"
+#include "fleetsec/fileio.h"
+#include "fleetsec/tpm.h"
 #include "tpm_int.h"
 
 /* Raising the counter costs one TPM command per step; images' security
@@ -34,6 +37,7 @@
 
 static char tpm_tcti[256];
 static bool tpm_tcti_set;
+static TPM2B_AUTH owner_auth; /* the owner hierarchy's password; empty by default */
 
 enum fsec_err fsec_tpm_set_tcti(const char *tcti)
 {
@@ -45,6 +49,35 @@ enum fsec_err fsec_tpm_set_tcti(const char *tcti)
 		return fsec_seterr(FSEC_ERR_INVAL, "TCTI string too long");
 	memcpy(tpm_tcti, tcti, strlen(tcti) + 1);
 	tpm_tcti_set = true;
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_tpm_configure(const char *tcti, const char *owner_auth_file)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	enum fsec_err rc;
+
+	memset(&owner_auth, 0, sizeof(owner_auth));
+	if ((rc = fsec_tpm_set_tcti(tcti)) != FSEC_OK || owner_auth_file == NULL ||
+	    owner_auth_file[0] == '\0')
+		return rc;
+	if ((rc = fsec_file_read(owner_auth_file, sizeof(owner_auth.buffer) + 1, &buf, &len)) !=
+	    FSEC_OK)
+		return fsec_seterr(rc, "tpm_owner_auth: %s", fsec_err_detail());
+	/* One line: the password, without its newline. */
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	if (len == 0 || len > sizeof(owner_auth.buffer) || memchr(buf, '\n', len) != NULL) {
+		OPENSSL_cleanse(buf, len);
+		free(buf);
+		return fsec_seterr(FSEC_ERR_PARSE, "tpm_owner_auth %.200s: one line of 1 to %zu bytes",
+				   owner_auth_file, sizeof(owner_auth.buffer));
+	}
+	memcpy(owner_auth.buffer, buf, len);
+	owner_auth.size = (UINT16)len;
+	OPENSSL_cleanse(buf, len);
+	free(buf);
 	return FSEC_OK;
 }
 
@@ -93,6 +126,8 @@ static void cut_after(bool stop)
 		fsec_fault_die();
 }
 
+static void tpm_close(struct tpm *t);
+
 static enum fsec_err tpm_open(struct tpm *t)
 {
 	TSS2_RC r;
@@ -110,6 +145,11 @@ static enum fsec_err tpm_open(struct tpm *t)
 	if ((r = Esys_Initialize(&t->esys, t->tcti, NULL)) != TSS2_RC_SUCCESS) {
 		Tss2_TctiLdr_Finalize(&t->tcti);
 		return tss_err(r, "cannot start a session");
+	}
+	if (owner_auth.size > 0 &&
+	    (r = Esys_TR_SetAuth(t->esys, ESYS_TR_RH_OWNER, &owner_auth)) != TSS2_RC_SUCCESS) {
+		tpm_close(t);
+		return tss_err(r, "cannot set the owner authorization");
 	}
 	return FSEC_OK;
 }
@@ -138,8 +178,8 @@ static enum fsec_err handle_exists(struct tpm *t, TPM2_HANDLE handle, bool *yes)
 	return FSEC_OK;
 }
 
-/* NV index attributes (TPMA_NV_WRITTEN, ..._WRITELOCKED), via ReadPublic. */
-static enum fsec_err nv_attrs(struct tpm *t, ESYS_TR nv, TPMA_NV *attrs)
+/* An NV index's attributes (TPMA_NV_WRITTEN, ..._WRITELOCKED) and size. */
+static enum fsec_err nv_attrs(struct tpm *t, ESYS_TR nv, TPMA_NV *attrs, uint16_t *size)
 {
 	TPM2B_NV_PUBLIC *pub = NULL;
 	TPM2B_NAME *name = NULL;
@@ -149,6 +189,8 @@ static enum fsec_err nv_attrs(struct tpm *t, ESYS_TR nv, TPMA_NV *attrs)
 	if (r != TSS2_RC_SUCCESS)
 		return tss_err(r, "cannot read an NV index's attributes");
 	*attrs = pub->nvPublic.attributes;
+	if (size != NULL)
+		*size = pub->nvPublic.dataSize;
 	Esys_Free(pub);
 	Esys_Free(name);
 	return FSEC_OK;
@@ -177,7 +219,7 @@ static enum fsec_err nv_define(struct tpm *t, TPM2_HANDLE index, TPMA_NV attrs)
 {
 	TPM2B_NV_PUBLIC pub = {
 		.nvPublic = {.nvIndex = index, .nameAlg = TPM2_ALG_SHA256,
-			     .attributes = attrs | TPMA_NV_AUTHREAD | TPMA_NV_AUTHWRITE | TPMA_NV_NO_DA,
+			     .attributes = attrs | TPMA_NV_AUTHREAD | TPMA_NV_OWNERWRITE | TPMA_NV_NO_DA,
 			     .dataSize = 8},
 	};
 	TPM2B_AUTH auth = {.size = 0};
@@ -197,8 +239,9 @@ static enum fsec_err nv_define(struct tpm *t, TPM2_HANDLE index, TPMA_NV attrs)
 
 enum nv_op { NV_INCREMENT, NV_WRITE, NV_LOCK };
 
-/* One NV-changing command on an index authorized by its own (empty) auth,
- * as a power-fail point. */
+/* One NV-changing command, authorized by the owner hierarchy (the indices
+ * are OWNERWRITE: without the owner's password nobody can raise the counter
+ * to lock the device out of updates), as a power-fail point. */
 static enum fsec_err nv_change(struct tpm *t, ESYS_TR nv, enum nv_op op,
 			       const TPM2B_MAX_NV_BUFFER *buf, const char *what)
 {
@@ -207,13 +250,16 @@ static enum fsec_err nv_change(struct tpm *t, ESYS_TR nv, enum nv_op op,
 
 	switch (op) {
 	case NV_INCREMENT:
-		r = Esys_NV_Increment(t->esys, nv, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE);
+		r = Esys_NV_Increment(t->esys, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+				      ESYS_TR_NONE);
 		break;
 	case NV_WRITE:
-		r = Esys_NV_Write(t->esys, nv, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, buf, 0);
+		r = Esys_NV_Write(t->esys, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+				  ESYS_TR_NONE, buf, 0);
 		break;
 	default:
-		r = Esys_NV_WriteLock(t->esys, nv, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE);
+		r = Esys_NV_WriteLock(t->esys, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+				      ESYS_TR_NONE);
 		break;
 	}
 	if (r != TSS2_RC_SUCCESS)
@@ -229,42 +275,68 @@ static enum fsec_err nv_open(struct tpm *t, TPM2_HANDLE index, ESYS_TR *nv)
 	return r == TSS2_RC_SUCCESS ? FSEC_OK : tss_err(r, "cannot open an NV index");
 }
 
-/* The counter's two indices as ESYS handles, and its base; *ready false
- * when the pair is not (fully) set up yet, which reads as 0. */
+/* The counter's two indices as ESYS handles, and its base. */
 struct counter_nv {
 	ESYS_TR ctr, base;
 	uint64_t base_value;
-	bool ready;
+	bool ready;  /* set up: the base is recorded */
+	bool locked; /* ... and write-locked */
 };
 
+static enum fsec_err damaged(uint32_t index, const char *why)
+{
+	return fsec_seterr(FSEC_ERR_PARSE,
+			   "TPM counter 0x%08" PRIx32 ": %s; refusing to guess (an attack, or a "
+			   "TPM cleared: re-provision the counter)",
+			   index, why);
+}
+
+/*
+ * Where the pair stands. Nothing there: a counter never raised (0). A
+ * state a power cut during set-up leaves (the counter index without its
+ * base, never incremented; or the base defined but not yet written): set-up
+ * resumes, and the counter is 0 until it is done. Anything else that is
+ * not a complete pair fails closed, since it can only come from someone
+ * deleting or replacing an index, which needs the owner's password.
+ */
 static enum fsec_err counter_load(struct tpm *t, uint32_t index, struct counter_nv *c)
 {
 	bool ctr_there = false, base_there = false;
-	TPMA_NV attrs = 0;
+	TPMA_NV cattrs = 0, battrs = 0;
+	uint16_t csize = 0, bsize = 0;
 	enum fsec_err rc;
 
+	memset(c, 0, sizeof(*c));
 	c->ctr = c->base = ESYS_TR_NONE;
-	c->ready = false;
 	if ((rc = handle_exists(t, index, &ctr_there)) != FSEC_OK ||
 	    (rc = handle_exists(t, index + 1, &base_there)) != FSEC_OK)
 		return rc;
-	if (!ctr_there || !base_there)
+	if (!ctr_there && base_there)
+		return damaged(index, "its base exists without the counter");
+	if (!ctr_there)
 		return FSEC_OK;
 	if ((rc = nv_open(t, index, &c->ctr)) != FSEC_OK ||
-	    (rc = nv_open(t, index + 1, &c->base)) != FSEC_OK ||
-	    (rc = nv_attrs(t, c->base, &attrs)) != FSEC_OK)
+	    (rc = nv_attrs(t, c->ctr, &cattrs, &csize)) != FSEC_OK)
 		return rc;
-	if (!(attrs & TPMA_NV_WRITTEN) || !(attrs & TPMA_NV_WRITELOCKED))
+	if ((cattrs & TPMA_NV_TPM2_NT_MASK) >> TPMA_NV_TPM2_NT_SHIFT != TPM2_NT_COUNTER || csize != 8 ||
+	    !(cattrs & TPMA_NV_OWNERWRITE) || (cattrs & (TPMA_NV_AUTHWRITE | TPMA_NV_POLICYWRITE)))
+		return damaged(index, "the index is not an owner-written counter");
+	if (!base_there)
+		return (cattrs & TPMA_NV_WRITTEN) ? damaged(index, "its base is missing") : FSEC_OK;
+	if ((rc = nv_open(t, index + 1, &c->base)) != FSEC_OK ||
+	    (rc = nv_attrs(t, c->base, &battrs, &bsize)) != FSEC_OK)
+		return rc;
+	if ((battrs & TPMA_NV_TPM2_NT_MASK) != 0 || bsize != 8 || !(battrs & TPMA_NV_WRITEDEFINE) ||
+	    !(battrs & TPMA_NV_OWNERWRITE) || (battrs & (TPMA_NV_AUTHWRITE | TPMA_NV_POLICYWRITE)))
+		return damaged(index, "its base is not a write-once index");
+	if (!(battrs & TPMA_NV_WRITTEN))
 		return FSEC_OK;
-	if ((rc = nv_attrs(t, c->ctr, &attrs)) != FSEC_OK)
-		return rc;
-	if ((attrs & TPMA_NV_TPM2_NT_MASK) >> TPMA_NV_TPM2_NT_SHIFT != TPM2_NT_COUNTER)
-		return fsec_seterr(FSEC_ERR_POLICY,
-				   "TPM: NV index 0x%08" PRIx32 " is not a counter; refusing to use it",
-				   index);
+	if (!(cattrs & TPMA_NV_WRITTEN))
+		return damaged(index, "its base is recorded but the counter never counted");
 	if ((rc = nv_read_u64(t, c->base, &c->base_value)) != FSEC_OK)
 		return rc;
 	c->ready = true;
+	c->locked = (battrs & TPMA_NV_WRITELOCKED) != 0;
 	return FSEC_OK;
 }
 
@@ -288,30 +360,28 @@ static enum fsec_err counter_value(struct tpm *t, const struct counter_nv *c, ui
 
 /* Create what is missing of the pair, resuming where a power cut stopped:
  * define both, increment the counter once (which gives it its start value),
- * record that as the base, lock the base. */
+ * record that as the base, lock the base. c is counter_load's view. */
 static enum fsec_err counter_setup(struct tpm *t, uint32_t index, struct counter_nv *c)
 {
+	TPM2B_MAX_NV_BUFFER buf = {.size = 8};
 	bool there = false;
 	TPMA_NV attrs = 0;
 	uint64_t first;
 	enum fsec_err rc;
 
-	if ((rc = handle_exists(t, index, &there)) != FSEC_OK ||
-	    (!there && (rc = nv_define(t, index, TPM2_NT_COUNTER << TPMA_NV_TPM2_NT_SHIFT)) != FSEC_OK) ||
-	    (rc = handle_exists(t, index + 1, &there)) != FSEC_OK ||
-	    (!there && (rc = nv_define(t, index + 1, TPMA_NV_WRITEDEFINE)) != FSEC_OK) ||
-	    (rc = nv_open(t, index, &c->ctr)) != FSEC_OK ||
-	    (rc = nv_open(t, index + 1, &c->base)) != FSEC_OK ||
-	    (rc = nv_attrs(t, c->ctr, &attrs)) != FSEC_OK)
-		return rc;
-	if (!(attrs & TPMA_NV_WRITTEN) &&
-	    (rc = nv_change(t, c->ctr, NV_INCREMENT, NULL, "start the counter")) != FSEC_OK)
-		return rc;
-	if ((rc = nv_attrs(t, c->base, &attrs)) != FSEC_OK)
-		return rc;
-	if (!(attrs & TPMA_NV_WRITTEN)) {
-		TPM2B_MAX_NV_BUFFER buf = {.size = 8};
-
+	if (!c->ready) {
+		if ((rc = handle_exists(t, index, &there)) != FSEC_OK ||
+		    (!there &&
+		     (rc = nv_define(t, index, TPM2_NT_COUNTER << TPMA_NV_TPM2_NT_SHIFT)) != FSEC_OK) ||
+		    (rc = handle_exists(t, index + 1, &there)) != FSEC_OK ||
+		    (!there && (rc = nv_define(t, index + 1, TPMA_NV_WRITEDEFINE)) != FSEC_OK) ||
+		    (rc = nv_open(t, index, &c->ctr)) != FSEC_OK ||
+		    (rc = nv_open(t, index + 1, &c->base)) != FSEC_OK ||
+		    (rc = nv_attrs(t, c->ctr, &attrs, NULL)) != FSEC_OK)
+			return rc;
+		if (!(attrs & TPMA_NV_WRITTEN) &&
+		    (rc = nv_change(t, c->ctr, NV_INCREMENT, NULL, "start the counter")) != FSEC_OK)
+			return rc;
 		if ((rc = nv_read_u64(t, c->ctr, &first)) != FSEC_OK)
 			return rc;
 		for (int i = 0; i < 8; i++)
@@ -319,8 +389,7 @@ static enum fsec_err counter_setup(struct tpm *t, uint32_t index, struct counter
 		if ((rc = nv_change(t, c->base, NV_WRITE, &buf, "record the counter's base")) != FSEC_OK)
 			return rc;
 	}
-	if (!(attrs & TPMA_NV_WRITELOCKED) &&
-	    (rc = nv_change(t, c->base, NV_LOCK, NULL, "lock the counter's base")) != FSEC_OK)
+	if ((rc = nv_change(t, c->base, NV_LOCK, NULL, "lock the counter's base")) != FSEC_OK)
 		return rc;
 	return counter_load(t, index, c);
 }
@@ -359,7 +428,7 @@ enum fsec_err fsec_tpm_counter_raise(uint32_t index, uint32_t value)
 	if ((rc = check_index(index)) != FSEC_OK || (rc = tpm_open(&t)) != FSEC_OK)
 		return rc;
 	if ((rc = counter_load(&t, index, &c)) != FSEC_OK ||
-	    (!c.ready && value > 0 && (rc = counter_setup(&t, index, &c)) != FSEC_OK) ||
+	    ((!c.ready || !c.locked) && value > 0 && (rc = counter_setup(&t, index, &c)) != FSEC_OK) ||
 	    (rc = counter_value(&t, &c, &cur)) != FSEC_OK)
 		goto out;
 	if (value < cur) {

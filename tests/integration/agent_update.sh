@@ -224,14 +224,28 @@ if [ -n "${AGENT_TPM:-}" ]; then
 		fail "NV counter $(nv_u64 $NV) - base $(nv_u64 $((NV + 1))) is not the agent's $want"
 	pub=$(tpm2 nvreadpublic $NV)
 	grep -q "nt=0x1" <<<"$pub" || fail "index $NV is not a TPM counter: $pub"
-	# Root on the device cannot lower it: a counter index cannot be
-	# written, and the base is locked.
-	if tpm2 nvwrite $NV -i <(printf '\0\0\0\0\0\0\0\0') 2>/dev/null; then
+	# Root on the device, without the owner's password, can neither
+	# lower it (a counter index cannot be written, the base is locked,
+	# deleting needs the owner) nor raise it to lock the device out.
+	if tpm2 nvwrite -C o -P "$OWNER_PASS" $NV -i <(printf '\0\0\0\0\0\0\0\0') 2>/dev/null; then
 		fail "the TPM counter was overwritten"
 	fi
-	if tpm2 nvwrite $((NV + 1)) -i <(printf '\377\377\377\377\377\377\377\377') 2>/dev/null; then
+	if tpm2 nvwrite -C o -P "$OWNER_PASS" $((NV + 1)) \
+		-i <(printf '\377\377\377\377\377\377\377\377') 2>/dev/null; then
 		fail "the counter's base was rewritten"
 	fi
+	if tpm2 nvundefine $NV 2>/dev/null; then fail "the counter was deleted without the owner"; fi
+	if tpm2 nvincrement $NV 2>/dev/null || tpm2 nvincrement -C o $NV 2>/dev/null; then
+		fail "the counter was raised without the owner"
+	fi
+	ok
+	# With the owner's password the base can be deleted: the counter then
+	# fails closed rather than reading 0.
+	tpm2 nvundefine -C o -P "$OWNER_PASS" $((NV + 1))
+	expect 1 A status
+	one_line_error "refusing to guess"
+	expect 1 A check
+	one_line_error "refusing to guess"
 	ok
 fi
 

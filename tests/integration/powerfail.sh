@@ -56,8 +56,8 @@ fresh() {
 	rm -rf "$dev"
 	cp -a base "$dev"
 	if [ -n "${POWERFAIL_TPM:-}" ]; then # a TPM that has never held the counter
-		tpm2 nvundefine $NV >/dev/null 2>&1 || true
-		tpm2 nvundefine $((NV + 1)) >/dev/null 2>&1 || true
+		tpm2 nvundefine -C o -P "$OWNER_PASS" $NV >/dev/null 2>&1 || true
+		tpm2 nvundefine -C o -P "$OWNER_PASS" $((NV + 1)) >/dev/null 2>&1 || true
 	fi
 }
 A() { "$AGENT" -c agent.conf "$@" >/dev/null 2>"$T/agent.err"; }

@@ -36,11 +36,17 @@ swtpm_stop_all() {
 }
 
 # swtpm_counter NAME INDEX: a fresh TPM that keeps the agent's anti-rollback
-# counter at NV INDEX; every agent.conf written from now on says so.
+# counter at NV INDEX, with an owner password as a production TPM has (in
+# $OWNER_PASS and the file $T/owner.pass); every agent.conf written from now
+# on says so.
+OWNER_PASS=fleet-owner-secret
 swtpm_counter() {
 	swtpm_start "$1"
+	tpm2 changeauth -c o "$OWNER_PASS"
+	echo "$OWNER_PASS" >"$T/owner.pass"
 	AGENT_CONF_EXTRA="counter = tpm:$2
-tcti = $TCTI"
+tcti = $TCTI
+tpm_owner_auth = $T/owner.pass"
 }
 
 # tpm2 TOOL ARGS...: a tpm2-tools command against the TPM at $TCTI.
