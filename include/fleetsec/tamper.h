@@ -34,9 +34,11 @@ struct fsec_tamper_result {
 /*
  * Wipe the device key (and its pending renewal key), the bootstrap key, and
  * the device certificate, and record the event in STATE_DIR/tamper.json,
- * first as begun and then as done: a power cut in between leaves the device
- * marked, and running it again finishes. Items already gone are not errors.
- * Errors: IO, INVAL (a key URI this cannot wipe; the rest is still wiped).
+ * first as begun and then as done (or incomplete): a power cut in between
+ * leaves the device marked, and fsec_tamper_finish runs it again. Items
+ * already gone are not errors; a record that cannot be written does not stop
+ * the wipe. Errors: IO, INVAL (a key URI this cannot wipe; the rest is still
+ * wiped).
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_tamper_wipe(const struct fsec_agentcfg *cfg,
 						 struct fsec_tamper_result *out);
@@ -45,7 +47,13 @@ FSEC_API FSEC_WUR enum fsec_err fsec_tamper_wipe(const struct fsec_agentcfg *cfg
  * when, and how to recover) when one is. */
 FSEC_API FSEC_WUR enum fsec_err fsec_tamper_check(const char *state_dir);
 
-/* Remove the record, once the device has a new identity. Errors: IO. */
+/* If a recorded wipe did not finish (a power cut, a file it could not
+ * wipe), run it again; FSEC_OK when there is nothing left to do. The agent
+ * calls this first thing. Errors: as fsec_tamper_wipe. */
+FSEC_API FSEC_WUR enum fsec_err fsec_tamper_finish(const struct fsec_agentcfg *cfg);
+
+/* Remove the record, once the device has a new identity; refused (POLICY)
+ * while the recorded wipe is unfinished. Errors: POLICY, IO. */
 FSEC_API FSEC_WUR enum fsec_err fsec_tamper_clear(const char *state_dir);
 
 #endif

@@ -347,6 +347,8 @@ int main(int argc, char **argv)
 		return fail("tpm", rc);
 	if (strcmp(cmd, "tamper") == 0)
 		return tamper(&cfg, json);
+	if ((rc = fsec_tamper_finish(&cfg)) != FSEC_OK)
+		return fail("tamper", rc);
 	/* The keystore next: every key below is made or loaded through it. */
 	if (cfg.tcti[0] != '\0' && (rc = fsec_keystore_use_tpm(cfg.tcti)) != FSEC_OK)
 		return fail("tcti", rc);

@@ -119,7 +119,7 @@ out:
 FSEC_API enum fsec_err fsec_csr_make(EVP_PKEY *key, const X509_NAME *subject, const char *cn,
 				     X509_REQ **out)
 {
-	X509_REQ *req = X509_REQ_new();
+	X509_REQ *req = NULL;
 	X509_NAME *name = NULL;
 	enum fsec_err rc = FSEC_ERR_CRYPTO;
 	/* Ed25519 signs the message itself: no digest to name. */
@@ -127,7 +127,7 @@ FSEC_API enum fsec_err fsec_csr_make(EVP_PKEY *key, const X509_NAME *subject, co
 
 	if (subject == NULL && cn == NULL)
 		return fsec_seterr(FSEC_ERR_INVAL, "a CSR needs a subject");
-	if (req == NULL || (subject == NULL && (name = X509_NAME_new()) == NULL) ||
+	if ((req = X509_REQ_new()) == NULL || (subject == NULL && (name = X509_NAME_new()) == NULL) ||
 	    (name != NULL && !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
 							  (const unsigned char *)cn, -1, -1, 0)) ||
 	    !X509_REQ_set_version(req, X509_REQ_VERSION_1) ||

@@ -213,7 +213,18 @@ FSEC_API enum fsec_err fsec_key_stage_private(EVP_PKEY *key, const char *path,
 	long n;
 
 	EVP_PKEY *tpm = fsec_key_tpm_inner(key);
+	size_t scheme = strspn(path, "abcdefghijklmnopqrstuvwxyz0123456789+.-");
 
+	/* A new key goes to a file. A key named by a URI (handle:0x81000001,
+	 * pkcs11:...) was put there by other means, and writing "handle:..."
+	 * as a relative path would only strand the device with a stray file. */
+	if (scheme >= 2 && path[scheme] == ':') {
+		BIO_free(mem);
+		return fsec_seterr(FSEC_ERR_INVAL,
+				   "key %.100s is a URI: a new key is written to a file path "
+				   "(for a TPM, a key blob), so keygen, enroll and renew need one",
+				   path);
+	}
 	/* A TPM key saves as its TSS2 blob, wrapped by the TPM's own key. */
 	if (mem == NULL ||
 	    !PEM_write_bio_PrivateKey(mem, tpm != NULL ? tpm : key, NULL, NULL, 0, NULL, NULL)) {

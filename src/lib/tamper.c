@@ -48,6 +48,35 @@ out:
 	return rc;
 }
 
+/* What the record says: *exists, and its state and time ("" if the record
+ * is unreadable, which counts as unfinished). */
+static enum fsec_err record_read(const char *state_dir, char *path, size_t cap, bool *exists,
+				 char state[16], char when[32])
+{
+	unsigned char *buf = NULL;
+	json_t *j = NULL, *v;
+	size_t len = 0;
+	enum fsec_err rc;
+
+	*exists = false;
+	state[0] = when[0] = '\0';
+	if ((rc = record_path(state_dir, path, cap)) != FSEC_OK)
+		return rc;
+	if (access(path, F_OK) != 0 && errno == ENOENT)
+		return FSEC_OK;
+	*exists = true;
+	if (fsec_file_read(path, RECORD_MAX, &buf, &len) == FSEC_OK &&
+	    (j = json_loadb((const char *)buf, len, 0, NULL)) != NULL) {
+		if (json_is_string(v = json_object_get(j, "state")))
+			snprintf(state, 16, "%s", json_string_value(v));
+		if (json_is_string(v = json_object_get(j, "time")))
+			snprintf(when, 32, "%s", json_string_value(v));
+	}
+	json_decref(j);
+	free(buf);
+	return FSEC_OK;
+}
+
 /* Overwrite a regular file in place with zeros, sync it, unlink it, sync
  * its directory. *gone says whether there was anything to wipe. */
 static enum fsec_err wipe_file(const char *path, bool *gone)
@@ -59,15 +88,19 @@ static enum fsec_err wipe_file(const char *path, bool *gone)
 	int fd, dfd;
 
 	*gone = false;
-	fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* Not through a symlink, never blocking on a FIFO, and only a file of
+	 * the user that runs the hook: a key directory another user can
+	 * write must not turn the wipe against some other file. */
+	fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT)
 		return FSEC_OK;
-	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
 		int e = fd < 0 ? errno : EINVAL;
 
 		if (fd >= 0)
 			close(fd);
-		return fsec_seterr(FSEC_ERR_IO, "cannot wipe %.200s: %s", path, strerror(e));
+		return fsec_seterr(FSEC_ERR_IO, "cannot wipe %.200s: %s", path,
+				   e == EINVAL ? "not a regular file of this user" : strerror(e));
 	}
 	for (left = st.st_size; left > 0;) {
 		size_t n = left > (off_t)sizeof(zeros) ? sizeof(zeros) : (size_t)left;
@@ -139,18 +172,29 @@ FSEC_API enum fsec_err fsec_tamper_wipe(const struct fsec_agentcfg *cfg,
 	char detail[256] = "";
 	bool gone;
 
+	char state[16], earlier[32];
+	bool exists = false;
+
 	memset(out, 0, sizeof(*out));
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-	if ((rc = record_path(cfg->state_dir, out->record, sizeof(out->record))) != FSEC_OK)
-		return rc;
-	/* A tamper hook must not fail for want of a directory. */
-	if (mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST)
-		return fsec_seterr(FSEC_ERR_IO, "cannot create %.200s: %s", cfg->state_dir,
-				   strerror(errno));
+	/* A wipe run again (to finish one, or by a second switch) keeps the
+	 * time of the event that started it. */
+	if (record_read(cfg->state_dir, out->record, sizeof(out->record), &exists, state, earlier) ==
+		    FSEC_OK &&
+	    exists && earlier[0] != '\0')
+		memcpy(when, earlier, sizeof(when));
 	/* Marked before anything is destroyed: a cut mid-wipe still leaves a
-	 * device that refuses to run, and a second run finishes the job. */
-	if ((rc = record_write(out->record, "begun", when, out)) != FSEC_OK)
-		return rc;
+	 * device that refuses to run, and the agent's next start finishes the
+	 * job. But the secrets go even if the record cannot be written (a
+	 * full or read-only file system): that error is reported last. */
+	if ((rc = record_path(cfg->state_dir, out->record, sizeof(out->record))) != FSEC_OK ||
+	    (mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST &&
+	     (rc = fsec_seterr(FSEC_ERR_IO, "cannot create %.200s: %s", cfg->state_dir,
+			       strerror(errno))) != FSEC_OK) ||
+	    (rc = record_write(out->record, "begun", when, out)) != FSEC_OK) {
+		first = rc;
+		snprintf(detail, sizeof(detail), "%s", fsec_err_detail());
+	}
 	/* A renewal in flight keeps its new key beside a key file. */
 	pending[0] = '\0';
 	if (strncmp(cfg->key, "handle:", 7) != 0)
@@ -166,7 +210,8 @@ FSEC_API enum fsec_err fsec_tamper_wipe(const struct fsec_agentcfg *cfg,
 	if (cfg->cert[0] != '\0' && (rc = wipe_file(cfg->cert, &gone)) == FSEC_OK && gone)
 		note(out, "removed", cfg->cert);
 	if ((rc = record_write(out->record, first == FSEC_OK ? "done" : "incomplete", when, out)) !=
-	    FSEC_OK)
+		    FSEC_OK &&
+	    first == FSEC_OK)
 		return rc;
 	if (first != FSEC_OK)
 		return fsec_seterr(first, "%s", detail);
@@ -175,39 +220,45 @@ FSEC_API enum fsec_err fsec_tamper_wipe(const struct fsec_agentcfg *cfg,
 
 FSEC_API enum fsec_err fsec_tamper_check(const char *state_dir)
 {
-	char path[FSEC_AGENTCFG_VALUE_MAX + 32];
-	unsigned char *buf = NULL;
-	const char *when = "an unknown time";
-	json_t *j = NULL;
-	size_t len = 0;
-	enum fsec_err rc;
+	char path[FSEC_AGENTCFG_VALUE_MAX + 32], state[16], when[32];
+	bool exists;
+	enum fsec_err rc = record_read(state_dir, path, sizeof(path), &exists, state, when);
 
-	if ((rc = record_path(state_dir, path, sizeof(path))) != FSEC_OK)
+	if (rc != FSEC_OK || !exists)
 		return rc;
-	if (access(path, F_OK) != 0 && errno == ENOENT)
-		return FSEC_OK;
 	/* Whatever the record says, or if it is unreadable, the device stays
 	 * refused: a damaged record must not undo a wipe. */
-	if (fsec_file_read(path, RECORD_MAX, &buf, &len) == FSEC_OK &&
-	    (j = json_loadb((const char *)buf, len, 0, NULL)) != NULL &&
-	    json_is_string(json_object_get(j, "time")))
-		when = json_string_value(json_object_get(j, "time"));
-	rc = fsec_seterr(FSEC_ERR_POLICY,
-			 "this device's secrets were wiped after a tamper event at %s (%s); "
-			 "re-provision it",
-			 when, path);
-	json_decref(j);
-	free(buf);
-	return rc;
+	return fsec_seterr(FSEC_ERR_POLICY,
+			   "this device's secrets were wiped after a tamper event at %s (%s); "
+			   "re-provision it",
+			   when[0] != '\0' ? when : "an unknown time", path);
+}
+
+FSEC_API enum fsec_err fsec_tamper_finish(const struct fsec_agentcfg *cfg)
+{
+	char path[FSEC_AGENTCFG_VALUE_MAX + 32], state[16], when[32];
+	struct fsec_tamper_result r;
+	bool exists;
+	enum fsec_err rc = record_read(cfg->state_dir, path, sizeof(path), &exists, state, when);
+
+	if (rc != FSEC_OK || !exists || strcmp(state, "done") == 0)
+		return rc;
+	return fsec_tamper_wipe(cfg, &r);
 }
 
 FSEC_API enum fsec_err fsec_tamper_clear(const char *state_dir)
 {
-	char path[FSEC_AGENTCFG_VALUE_MAX + 32];
-	enum fsec_err rc;
+	char path[FSEC_AGENTCFG_VALUE_MAX + 32], state[16], when[32];
+	bool exists;
+	enum fsec_err rc = record_read(state_dir, path, sizeof(path), &exists, state, when);
 
-	if ((rc = record_path(state_dir, path, sizeof(path))) != FSEC_OK)
+	if (rc != FSEC_OK || !exists)
 		return rc;
+	if (strcmp(state, "done") != 0)
+		return fsec_seterr(FSEC_ERR_POLICY,
+				   "the wipe after the tamper event at %s did not finish (%s); run "
+				   "fleetsec-agent tamper until it does",
+				   when[0] != '\0' ? when : "an unknown time", path);
 	if (unlink(path) != 0 && errno != ENOENT)
 		return fsec_seterr(FSEC_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
 	return FSEC_OK;

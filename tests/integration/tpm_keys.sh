@@ -103,6 +103,14 @@ expect 0 A check
 grep -q "no release for this device" out || fail "check with the persistent key: $(cat out)"
 ok
 
+# A new key cannot go to a handle: keygen and renew say so and write nothing.
+expect 1 A keygen
+one_line_error "is a URI"
+expect 1 A renew --force
+one_line_error "is a URI"
+ls handle:* 2>/dev/null && fail "a stray key file named after the handle"
+ok
+
 # tamper: the persistent key is evicted, and the device is refused until
 # it is re-provisioned.
 expect 0 A tamper
@@ -144,5 +152,22 @@ cp out f2.csr
 expect 0 "$F" device issue dev-f2 --csr f2.csr --out f.pem
 expect 0 A check
 [ ! -e state-f/tamper.json ] || fail "the record outlived re-provisioning"
+ok
+
+# A wipe cut short (power lost after the record was written): the agent's
+# next start finishes it before anything else, and re-provisioning waits.
+"$F" device issue dev-g --keygen --key-out g.key --out g.pem 2>/dev/null
+agent_conf "$URL" key="$T/g.key" cert="$T/g.pem" state_dir="$T/state-g"
+mkdir -p state-g
+echo '{"event":"tamper","state":"begun","time":"2026-01-01T00:00:00Z","wiped":[]}' >state-g/tamper.json
+expect 1 A check
+one_line_error "wiped after a tamper event at 2026-01-01"
+[ ! -e g.key ] || fail "the unfinished wipe was not finished"
+grep -q '"state":"done"' state-g/tamper.json || fail "record: $(cat state-g/tamper.json)"
+# A FIFO where the key should be: refused at once, never a hang.
+mkfifo fifo.key
+agent_conf "$URL" key="$T/fifo.key" cert="$T/g.pem" state_dir="$T/state-h"
+expect 1 timeout 10 "$AGENT" -c agent.conf tamper
+one_line_error "cannot wipe"
 ok
 done_checks
