@@ -11,7 +11,8 @@
  *    the guarantee is that no file and no reachable copy remains, not that
  *    the cells are erased.
  *  - a TPM persistent key (handle:0x81...): evicted; the TPM no longer holds
- *    it and nothing outside ever did.
+ *    it. A wrapped copy of its private part kept when it was made would load
+ *    again in the same TPM.
  *  - a TPM key blob (TSS2 PRIVATE KEY): the file is wiped as above. A blob
  *    copied before the wipe still loads in the same TPM; only TPM2_Clear
  *    would stop that, and it would also erase the anti-rollback counter.

@@ -16,6 +16,8 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
+#include <jansson.h>
+
 #include "fleetsec/agent.h"
 #include "fleetsec/agentcfg.h"
 #include "fleetsec/csr.h"
@@ -174,6 +176,17 @@ static int run_daemon(const struct fsec_agentcfg *cfg, unsigned long interval, b
 	return 0;
 }
 
+/* Print j (a new reference, which this takes) as one line; paths in it may
+ * hold any bytes, so they go through the JSON encoder. */
+static void print_json(json_t *j)
+{
+	char *s = j != NULL ? json_dumps(j, JSON_PRESERVE_ORDER) : NULL;
+
+	puts(s != NULL ? s : "{}");
+	free(s);
+	json_decref(j);
+}
+
 /* keygen: the device key, made where the keystore keeps keys, written
  * (0600, never over an existing key) to the configured key path. */
 static int keygen(const struct fsec_agentcfg *cfg, bool json)
@@ -188,8 +201,7 @@ static int keygen(const struct fsec_agentcfg *cfg, bool json)
 	if (rc != FSEC_OK)
 		return fail("keygen", rc);
 	if (json)
-		printf("{\"key\": \"%s\", \"tpm\": %s}\n", cfg->key,
-		       cfg->tcti[0] != '\0' ? "true" : "false");
+		print_json(json_pack("{s:s, s:b}", "key", cfg->key, "tpm", cfg->tcti[0] != '\0'));
 	else
 		printf("device key %s written to %s\n",
 		       cfg->tcti[0] != '\0' ? "made in the TPM, its blob" : "made and", cfg->key);
@@ -221,11 +233,12 @@ static int tamper(const struct fsec_agentcfg *cfg, bool json)
 	enum fsec_err rc = fsec_tamper_wipe(cfg, &r);
 
 	if (json) {
-		printf("{\"wiped\": %s, \"record\": \"%s\", \"items\": [", rc == FSEC_OK ? "true" : "false",
-		       r.record);
-		for (unsigned i = 0; i < r.nwiped; i++)
-			printf("%s\"%s\"", i > 0 ? ", " : "", r.wiped[i]);
-		puts("]}");
+		json_t *items = json_array();
+
+		for (unsigned i = 0; items != NULL && i < r.nwiped; i++)
+			json_array_append_new(items, json_string(r.wiped[i]));
+		print_json(json_pack("{s:b, s:s, s:o}", "wiped", rc == FSEC_OK, "record", r.record,
+				     "items", items));
 	} else {
 		for (unsigned i = 0; i < r.nwiped; i++)
 			printf("%s\n", r.wiped[i]);
@@ -255,7 +268,7 @@ static int enroll(const struct fsec_agentcfg *cfg, bool json)
 	    (rc = fsec_tamper_clear(cfg->state_dir)) != FSEC_OK)
 		return fail("enroll", rc);
 	if (json)
-		printf("{\"enrolled\": true, \"id\": \"%s\", \"cert\": \"%s\"}\n", id, cfg->cert);
+		print_json(json_pack("{s:b, s:s, s:s}", "enrolled", 1, "id", id, "cert", cfg->cert));
 	else
 		printf("enrolled as %s: certificate %s, key %s\n", id, cfg->cert, cfg->key);
 	return 0;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -39,8 +40,10 @@
 
 #define STATE_FILE_MAX 512
 
-/* A debug-state file or command output is a couple of short lines. */
+/* A debug-state file or command output is a couple of short lines, and an
+ * eFuse read takes milliseconds. */
 #define DEBUG_STATE_MAX 4096
+#define DEBUG_STATE_SECONDS 10
 
 struct fsec_agent {
 	struct fsec_agentcfg cfg;
@@ -931,17 +934,27 @@ static enum fsec_err read_debug_state(const struct fsec_agentcfg *cfg, struct de
 		memcpy(buf, file, len);
 		free(file);
 	} else {
-		FILE *p = popen(src, "r");
+		/* Under timeout(1): a hung probe must not stall the daemon's
+		 * updates. The command is quoted for sh: ' becomes '\''. */
+		char cmd[sizeof(cfg->debug_state_cmd) * 4 + 64], *o = cmd;
+		FILE *p;
 		int status;
 
-		if (p == NULL)
+		o += sprintf(o, "exec timeout -k 2 %d /bin/sh -c '", DEBUG_STATE_SECONDS);
+		for (const char *c = src; *c != '\0'; c++)
+			o += *c == '\'' ? sprintf(o, "'\\''") : sprintf(o, "%c", *c);
+		strcpy(o, "'");
+		if ((p = popen(cmd, "re")) == NULL)
 			return fsec_seterr(FSEC_ERR_IO, "debug_state_cmd: cannot run it: %s",
 					   strerror(errno));
 		len = fread(buf, 1, sizeof(buf), p);
 		status = pclose(p);
 		if (status != 0 || len > DEBUG_STATE_MAX)
 			return fsec_seterr(FSEC_ERR_IO, "debug_state_cmd: %s",
-					   status != 0 ? "it failed" : "too much output");
+					   status == -1 || !WIFEXITED(status) ? "it did not run"
+					   : WEXITSTATUS(status) == 124	       ? "it timed out"
+					   : status != 0			       ? "it failed"
+										       : "too much output");
 	}
 	if ((rc = fsec_kv_parse(buf, len, DEBUG_STATE_MAX, fields, 2, d, seen)) != FSEC_OK)
 		return fsec_seterr(rc, "%s: %s", cfg->debug_state[0] != '\0' ? "debug_state" :
@@ -958,6 +971,7 @@ FSEC_API enum fsec_err fsec_agent_report(struct fsec_agent *a, const char *updat
 	struct fsec_agent_status st;
 	struct fsec_fw_version ver;
 	struct debug_state dbg;
+	char dbg_err[256] = "";
 	unsigned char *resp = NULL;
 	char v[32], url[FSEC_AGENTCFG_VALUE_MAX + 16], *body = NULL;
 	size_t rlen = 0;
@@ -966,9 +980,15 @@ FSEC_API enum fsec_err fsec_agent_report(struct fsec_agent *a, const char *updat
 	enum fsec_err rc;
 
 	fsec_clearerr();
-	if ((rc = fsec_agent_status(a, &st)) != FSEC_OK ||
-	    (rc = read_debug_state(&a->cfg, &dbg)) != FSEC_OK)
+	if ((rc = fsec_agent_status(a, &st)) != FSEC_OK)
 		return rc;
+	/* A broken debug-port source must not silence the report that says
+	 * what runs and how the update went: it goes without the ports, and
+	 * the error is returned afterwards. */
+	if (read_debug_state(&a->cfg, &dbg) != FSEC_OK) {
+		snprintf(dbg_err, sizeof(dbg_err), "%s", fsec_err_detail());
+		memset(&dbg, 0, sizeof(dbg));
+	}
 	if (st.active_valid)
 		ver = st.active_version;
 	else if ((rc = load_installed(a, &ver, &have)) != FSEC_OK)
@@ -990,6 +1010,8 @@ FSEC_API enum fsec_err fsec_agent_report(struct fsec_agent *a, const char *updat
 	if ((rc = bundle_url(a, "/v1/status", url, sizeof(url))) == FSEC_OK)
 		rc = fsec_fetch_post(a->fetch, url, "application/json", body, strlen(body), 4096,
 				     &resp, &rlen);
+	if (rc == FSEC_OK && dbg_err[0] != '\0')
+		rc = fsec_seterr(FSEC_ERR_IO, "reported without the debug-port state: %s", dbg_err);
 out:
 	free(resp);
 	free(body);

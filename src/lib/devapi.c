@@ -179,8 +179,11 @@ FSEC_API enum fsec_err fsec_device_status_parse(const unsigned char *buf, size_t
 		goto out;
 	}
 	st.slot = slot[0];
-	if (!debug_state_ok(st.jtag) || !debug_state_ok(st.uart)) {
-		fsec_seterr(rc, "status.jtag, status.uart: \"locked\" or \"unlocked\"");
+	/* Both or neither: a report of one port must not erase what the
+	 * other was last reported as. */
+	if (!debug_state_ok(st.jtag) || !debug_state_ok(st.uart) ||
+	    (st.jtag[0] == '\0') != (st.uart[0] == '\0')) {
+		fsec_seterr(rc, "status.jtag, status.uart: both \"locked\" or \"unlocked\", or neither");
 		goto out;
 	}
 	for (size_t i = 0; i < sizeof(updates) / sizeof(updates[0]); i++)

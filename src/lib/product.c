@@ -203,8 +203,9 @@ FSEC_API enum fsec_err fsec_device_report(struct fsec_registry *reg,
 	    strcmp(r->update_outcome, "failure") != 0)
 		return fsec_seterr(FSEC_ERR_INVAL, "update outcome '%.20s' is not success or failure",
 				   r->update_outcome);
-	if (!debug_ok(r->jtag) || !debug_ok(r->uart))
-		return fsec_seterr(FSEC_ERR_INVAL, "debug port state is not locked or unlocked");
+	if (!debug_ok(r->jtag) || !debug_ok(r->uart) || (r->jtag == NULL) != (r->uart == NULL))
+		return fsec_seterr(FSEC_ERR_INVAL,
+				   "debug port state: jtag and uart both locked or unlocked, or neither");
 	if (at < 0)
 		return fsec_seterr(FSEC_ERR_INVAL, "report time before 1970");
 	if ((rc = fsec_registry_begin(reg)) != FSEC_OK)
@@ -228,11 +229,11 @@ FSEC_API enum fsec_err fsec_device_report(struct fsec_registry *reg,
 	}
 	if (at < st.first_seen)
 		st.first_seen = at;
-	/* Both ports are reported together: a report that names one of them
-	 * replaces the pair, and an older one never does. */
-	if ((r->jtag != NULL || r->uart != NULL) && at >= st.debug_at) {
-		snprintf(st.debug_jtag, sizeof(st.debug_jtag), "%s", r->jtag != NULL ? r->jtag : "");
-		snprintf(st.debug_uart, sizeof(st.debug_uart), "%s", r->uart != NULL ? r->uart : "");
+	/* Both ports are reported together; an older report never replaces a
+	 * newer one. */
+	if (r->jtag != NULL && at >= st.debug_at) {
+		snprintf(st.debug_jtag, sizeof(st.debug_jtag), "%s", r->jtag);
+		snprintf(st.debug_uart, sizeof(st.debug_uart), "%s", r->uart);
 		st.debug_at = at;
 	}
 	if (r->update_outcome != NULL && at >= st.update_at) {

@@ -208,7 +208,8 @@ for bad in 'not json' '{"version":"2.0.0"}' '{"version":"two","security_counter"
 	'{"version":"2.0.0","security_counter":-1}' '{"version":"2.0.0","security_counter":1,"x":1}' \
 	'{"version":"2.0.0","security_counter":1,"update":"exploded"}' \
 	'{"version":"2.0.0","version":"3.0.0","security_counter":1}' \
-	'{"version":"2.0.0","security_counter":1,"jtag":"open"}'; do
+	'{"version":"2.0.0","security_counter":1,"jtag":"open","uart":"locked"}' \
+	'{"version":"2.0.0","security_counter":1,"jtag":"locked"}'; do
 	[ "$(status_post "$bad")" = 400 ] || fail "report '$bad' was not refused: $(cat out)"
 	ok
 done
