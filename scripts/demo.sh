@@ -239,6 +239,17 @@ kill -0 $TPM_PID 2>/dev/null || fail "swtpm did not start: $(cat "$TPM/swtpm.log
 trap 'kill $SRV_PID $TPM_PID 2>/dev/null || true' EXIT
 TCTI="swtpm:host=127.0.0.1,port=$TPM_PORT"
 echo "swtpm listening on 127.0.0.1:$TPM_PORT (on hardware: tcti = device:/dev/tpmrm0)"
+echo "-- the factory sets the TPM's owner password (without it, root could reset the NV counter)"
+echo "   and persists a storage key at 0x81000001, under which device keys are made"
+head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$DEV2/tpm-owner"
+chmod 600 "$DEV2/tpm-owner"
+OWNER=$(cat "$DEV2/tpm-owner")
+tpm2() { printf '$ tpm2_%s\n' "$*"; TSS2_LOG=all+none "tpm2_$1" -T "$TCTI" "${@:2}"; }
+tpm2 changeauth -c o "$OWNER"
+tpm2 createprimary -Q -C o -P "$OWNER" -g sha256 -G ecc256:null:aes128cfb \
+	-a "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|decrypt|noda" -c "$TPM/srk.ctx"
+tpm2 evictcontrol -C o -P "$OWNER" -c "$TPM/srk.ctx" 0x81000001
+tpm2 flushcontext -t
 run fleetsec mfr issue SN-1002 --dir out/demo/mfr --key-out "$DEV2/bootstrap.key" --out "$DEV2/bootstrap.pem"
 cp "$DEV/slot_a" "$DEV2/slot_a"
 head -c $((0x80000)) /dev/zero | tr '\0' '\377' >"$DEV2/slot_b"
@@ -249,6 +260,8 @@ printf 'jtag = locked\nuart = unlocked\n' >"$DEV2/debug-state"
 sed -e "s#$DEV/#$DEV2/#g" "$DEV/agent.conf" >"$DEV2/agent.conf"
 cat >>"$DEV2/agent.conf" <<CONF
 tcti = $TCTI
+tpm_owner_auth = $DEV2/tpm-owner
+tpm_parent = 0x81000001
 counter = tpm:0x01500100
 debug_state = $DEV2/debug-state
 CONF

@@ -24,6 +24,7 @@
  *   chunk_retries   = 3                              re-fetches of a chunk that fails its hash
  *   tcti            = device:/dev/tpmrm0             keep the device key in this TPM 2.0
  *   tpm_owner_auth  = /etc/fleetsec/tpm-owner        the TPM owner password (NV counter, evict)
+ *   tpm_parent      = 0x81000001                     make TPM keys under this persistent SRK
  *   debug_state     = /run/fleetsec/debug            debug-port lock state, reported to the
  *   debug_state_cmd = /usr/libexec/read-efuse        server: a file, or a command's output,
  *                                                    of "jtag = locked|unlocked" and
@@ -49,6 +50,7 @@ struct fsec_agentcfg {
 	char bootstrap_key[FSEC_AGENTCFG_VALUE_MAX + 1];  /* for enroll */
 	char bootstrap_cert[FSEC_AGENTCFG_VALUE_MAX + 1];
 	char tpm_owner_auth[FSEC_AGENTCFG_VALUE_MAX + 1]; /* file with the TPM owner password */
+	char tpm_parent[FSEC_AGENTCFG_VALUE_MAX + 1];     /* persistent storage key, 0x81... */
 	char tcti[FSEC_AGENTCFG_VALUE_MAX + 1];           /* "": keys in files; else a TPM */
 	size_t nfirmware_keys, nrelease_roots;
 	char firmware_keys[FSEC_AGENTCFG_KEYS_MAX][FSEC_AGENTCFG_VALUE_MAX + 1];

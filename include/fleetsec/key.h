@@ -44,10 +44,15 @@ FSEC_API FSEC_WUR enum fsec_err fsec_key_generate(enum fsec_key_algo algo, EVP_P
  * "swtpm:host=127.0.0.1,port=2321"; NULL: the provider's default). Keys
  * generated afterwards (P-256 only) are made inside the TPM and save as
  * TSS2 key blobs, useless without that TPM; blobs and "handle:0x81..."
- * URIs load like any key. Process-wide: call once, before any key is made
- * or loaded. Errors: CRYPTO (provider missing), NOMEM. Not thread-safe.
+ * URIs load like any key. parent (NULL or "": the provider's default, a
+ * primary key re-created under the owner hierarchy, which works only while
+ * the owner password is empty) names a persistent storage key
+ * ("0x81000001") to make new keys under; with it, neither making nor
+ * loading a key needs the owner password. Process-wide: call once, before
+ * any key is made or loaded. Errors: CRYPTO (provider missing), INVAL
+ * (parent), NOMEM. Not thread-safe.
  */
-FSEC_API FSEC_WUR enum fsec_err fsec_keystore_use_tpm(const char *tcti);
+FSEC_API FSEC_WUR enum fsec_err fsec_keystore_use_tpm(const char *tcti, const char *parent);
 
 /*
  * Load the private key named by uri (a path, or an OpenSSL store URI). The

@@ -363,7 +363,7 @@ int main(int argc, char **argv)
 	if ((rc = fsec_tamper_finish(&cfg)) != FSEC_OK)
 		return fail("tamper", rc);
 	/* The keystore next: every key below is made or loaded through it. */
-	if (cfg.tcti[0] != '\0' && (rc = fsec_keystore_use_tpm(cfg.tcti)) != FSEC_OK)
+	if (cfg.tcti[0] != '\0' && (rc = fsec_keystore_use_tpm(cfg.tcti, cfg.tpm_parent)) != FSEC_OK)
 		return fail("tcti", rc);
 	/* Re-provisioning (keygen, csr, enroll) is what a wiped device may do. */
 	if (strcmp(cmd, "keygen") == 0)

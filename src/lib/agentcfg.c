@@ -27,6 +27,7 @@ static const struct fsec_kv_field fields[] = {
 	STRF(bootstrap_cert, false),
 	STRF(tcti, false),
 	STRF(tpm_owner_auth, false),
+	STRF(tpm_parent, false),
 	LISTF(firmware_key, firmware_keys, nfirmware_keys),
 	LISTF(release_root, release_roots, nrelease_roots),
 	STRF(model, true),

@@ -48,6 +48,41 @@ FSEC_API const char *fsec_key_algo_name(enum fsec_key_algo algo)
 static const char *gen_propq;
 
 static OSSL_PROVIDER *prov_default, *prov_tpm2;
+/* The persistent storage key new TPM keys are made under ("": the
+ * provider's default, a primary re-created under the owner hierarchy). */
+static char gen_parent[16];
+
+/* A P-256 key inside the TPM, under gen_parent when one is set (what
+ * genpkey's -pkeyopt parent: does). */
+static EVP_PKEY *tpm_keygen(void)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", gen_propq);
+	OSSL_PARAM params[3], *p = params;
+	OSSL_PARAM *parent = NULL;
+	EVP_PKEY *k = NULL;
+	int found = 0;
+
+	if (ctx == NULL || EVP_PKEY_keygen_init(ctx) <= 0)
+		goto out;
+	*p++ = OSSL_PARAM_construct_utf8_string("group", (char *)"P-256", 0);
+	if (gen_parent[0] != '\0') {
+		if ((parent = OPENSSL_zalloc(2 * sizeof(*parent))) == NULL ||
+		    !OSSL_PARAM_allocate_from_text(parent, EVP_PKEY_CTX_settable_params(ctx), "parent",
+						   gen_parent, strlen(gen_parent), &found) ||
+		    !found)
+			goto out;
+		*p++ = parent[0];
+	}
+	*p = OSSL_PARAM_construct_end();
+	if (EVP_PKEY_CTX_set_params(ctx, params) <= 0 || EVP_PKEY_generate(ctx, &k) <= 0)
+		k = NULL;
+out:
+	if (parent != NULL)
+		OPENSSL_free(parent[0].data);
+	OPENSSL_free(parent);
+	EVP_PKEY_CTX_free(ctx);
+	return k;
+}
 
 /* Unloaded at exit, before OpenSSL's own cleanup (atexit runs in reverse),
  * so that the tpm2 provider closes its TPM session and frees it. */
@@ -58,7 +93,7 @@ static void unload_providers(void)
 	prov_tpm2 = prov_default = NULL;
 }
 
-FSEC_API enum fsec_err fsec_keystore_use_tpm(const char *tcti)
+FSEC_API enum fsec_err fsec_keystore_use_tpm(const char *tcti, const char *parent)
 {
 	/* The tpm2 provider reads its TCTI from the environment when it is
 	 * loaded: OpenSSL 3.0 has no way to hand a provider a parameter. */
@@ -91,6 +126,16 @@ FSEC_API enum fsec_err fsec_keystore_use_tpm(const char *tcti)
 	    !RAND_set_seed_source_type(NULL, "SEED-SRC", "provider=default"))
 		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot keep the DRBG in software");
 	gen_propq = "provider=tpm2";
+	gen_parent[0] = '\0';
+	if (parent != NULL && parent[0] != '\0') {
+		uint32_t h;
+
+		if (!fsec_tpm_parse_handle(parent, &h) || h >> 24 != 0x81)
+			return fsec_seterr(FSEC_ERR_INVAL,
+					   "tpm_parent '%.20s' is not a persistent handle (0x81...)",
+					   parent);
+		snprintf(gen_parent, sizeof(gen_parent), "0x%08x", (unsigned)h);
+	}
 	if (atexit(unload_providers) != 0)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 	return FSEC_OK;
@@ -104,7 +149,9 @@ FSEC_API enum fsec_err fsec_key_generate(enum fsec_key_algo algo, EVP_PKEY **out
 	if (gen_propq != NULL && algo != FSEC_KEY_P256)
 		return fsec_seterr(FSEC_ERR_INVAL, "the TPM keystore makes P-256 keys only");
 	switch (algo) {
-	case FSEC_KEY_P256: k = EVP_PKEY_Q_keygen(NULL, gen_propq, "EC", "P-256"); break;
+	case FSEC_KEY_P256:
+		k = gen_propq != NULL ? tpm_keygen() : EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+		break;
 	case FSEC_KEY_P384: k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384"); break;
 	case FSEC_KEY_ED25519: k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"); break;
 	default: return fsec_seterr(FSEC_ERR_INVAL, "unknown key algorithm %d", (int)algo);

@@ -38,6 +38,7 @@
 static char tpm_tcti[256];
 static bool tpm_tcti_set;
 static TPM2B_AUTH owner_auth; /* the owner hierarchy's password; empty by default */
+static char owner_auth_str[sizeof(owner_auth.buffer) + 1];
 
 enum fsec_err fsec_tpm_set_tcti(const char *tcti)
 {
@@ -58,7 +59,8 @@ FSEC_API enum fsec_err fsec_tpm_configure(const char *tcti, const char *owner_au
 	size_t len = 0;
 	enum fsec_err rc;
 
-	memset(&owner_auth, 0, sizeof(owner_auth));
+	OPENSSL_cleanse(&owner_auth, sizeof(owner_auth));
+	OPENSSL_cleanse(owner_auth_str, sizeof(owner_auth_str));
 	if ((rc = fsec_tpm_set_tcti(tcti)) != FSEC_OK || owner_auth_file == NULL ||
 	    owner_auth_file[0] == '\0')
 		return rc;
@@ -68,17 +70,24 @@ FSEC_API enum fsec_err fsec_tpm_configure(const char *tcti, const char *owner_au
 	/* One line: the password, without its newline. */
 	if (len > 0 && buf[len - 1] == '\n')
 		len--;
-	if (len == 0 || len > sizeof(owner_auth.buffer) || memchr(buf, '\n', len) != NULL) {
+	if (len == 0 || len > sizeof(owner_auth.buffer) || memchr(buf, '\n', len) != NULL ||
+	    memchr(buf, '\0', len) != NULL) {
 		OPENSSL_cleanse(buf, len);
 		free(buf);
 		return fsec_seterr(FSEC_ERR_PARSE, "tpm_owner_auth %.200s: one line of 1 to %zu bytes",
 				   owner_auth_file, sizeof(owner_auth.buffer));
 	}
 	memcpy(owner_auth.buffer, buf, len);
+	memcpy(owner_auth_str, buf, len);
 	owner_auth.size = (UINT16)len;
 	OPENSSL_cleanse(buf, len);
 	free(buf);
 	return FSEC_OK;
+}
+
+const char *fsec_tpm_owner_auth(void)
+{
+	return owner_auth_str;
 }
 
 bool fsec_tpm_parse_handle(const char *s, uint32_t *out)

@@ -13,6 +13,11 @@
  * Errors: INVAL (too long). */
 enum fsec_err fsec_tpm_set_tcti(const char *tcti);
 
+/* The owner password fsec_tpm_configure read, as a C string ("" if none).
+ * The tpm2 provider needs it to re-create the primary key that wraps
+ * device keys. */
+const char *fsec_tpm_owner_auth(void);
+
 /* A TPM handle as written in configurations: "0x" and 1 to 8 hex digits. */
 bool fsec_tpm_parse_handle(const char *s, uint32_t *out);
 

@@ -49,5 +49,18 @@ tcti = $TCTI
 tpm_owner_auth = $T/owner.pass"
 }
 
+# swtpm_srk: the factory's provisioning of the TPM at $TCTI: an owner
+# password ($OWNER_PASS, and the file $T/owner.pass) and the storage key
+# persisted at 0x81000001, under which device keys are then made.
+swtpm_srk() {
+	tpm2 changeauth -c o "$OWNER_PASS"
+	echo "$OWNER_PASS" >"$T/owner.pass"
+	tpm2 createprimary -Q -C o -P "$OWNER_PASS" -g sha256 -G ecc256:null:aes128cfb \
+		-a "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|decrypt|noda" \
+		-c "$T/srk.ctx"
+	tpm2 evictcontrol -Q -C o -P "$OWNER_PASS" -c "$T/srk.ctx" 0x81000001 >/dev/null
+	tpm2 flushcontext -t
+}
+
 # tpm2 TOOL ARGS...: a tpm2-tools command against the TPM at $TCTI.
 tpm2() { TSS2_LOG=all+none "tpm2_$1" -T "$TCTI" "${@:2}"; }

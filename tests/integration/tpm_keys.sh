@@ -85,6 +85,27 @@ expect 0 A keygen
 [ "$(head -1 k3.key)" = "-----BEGIN PRIVATE KEY-----" ] || fail "software keygen"
 ok
 
+# A TPM provisioned as production ones are: an owner password, and the
+# storage key persisted at 0x81000001. Keys are made under it, and neither
+# making nor using them needs the owner password.
+swtpm_start tpm-c
+swtpm_srk
+agent_conf "$URL" key="$T/kc.key" cert="$T/kc.pem" tcti="$TCTI" tpm_parent=0x81000001 \
+	tpm_owner_auth="$T/owner.pass" state_dir="$T/state-c"
+expect 0 A keygen
+expect 0 A csr --subject dev-c
+cp out kc.csr
+expect 0 "$F" device issue dev-c --csr kc.csr --out kc.pem
+expect 0 A check
+grep -q "no release for this device" out || fail "check under the persistent SRK: $(cat out)"
+# Without tpm_parent the provider would need the owner password it does
+# not have: refused with a one-line error, nothing written.
+agent_conf "$URL" key="$T/kd.key" tcti="$TCTI" state_dir="$T/state-c"
+expect 1 A keygen
+one_line_error "keygen"
+[ ! -e kd.key ] || fail "a key file after a failed keygen"
+ok
+
 # The third kind: a key made and persisted by the TCG tools, named by its
 # handle; the agent signs its CSR and its TLS handshakes with it.
 TCTI=$TCTI_A
