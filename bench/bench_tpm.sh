@@ -66,6 +66,15 @@ CONF
 }
 conf SN-SW ""
 conf SN-TPM "tcti = swtpm:host=127.0.0.1,port=$tport"
+# As a factory provisions a TPM: the storage key persisted at 0x81000001
+# (the owner password stays empty here; it changes no command count).
+tc="swtpm:host=127.0.0.1,port=$tport"
+TSS2_LOG=all+none tpm2_createprimary -T "$tc" -Q -C o -g sha256 -G ecc256:null:aes128cfb \
+	-a "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|decrypt|noda" -c "$work/srk.ctx"
+TSS2_LOG=all+none tpm2_evictcontrol -T "$tc" -Q -C o -c "$work/srk.ctx" 0x81000001 >/dev/null
+TSS2_LOG=all+none tpm2_flushcontext -T "$tc" -t
+conf SN-SRK "tcti = $tc
+tpm_parent = 0x81000001"
 # tpm_commands CMD...: how many TPM commands the agent sent (one response
 # header read per command in the TSS's swtpm transport log).
 tpm_commands() {
@@ -80,6 +89,7 @@ ver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "?"; }
 echo "== $(nproc) CPUs, $(openssl version | cut -d' ' -f1-2), swtpm $(ver swtpm), tpm2-openssl $(ver tpm2-openssl)"
 echo "TPM commands, zero-touch enrollment (key made in the TPM): $(tpm_commands "$A" -c "$work/SN-TPM/agent.conf" enroll)"
 echo "TPM commands, one update check (mutual TLS + manifest):    $(tpm_commands "$A" -c "$work/SN-TPM/agent.conf" check)"
+echo "... the same with the key under a persistent SRK (tpm_parent): enrollment $(tpm_commands "$A" -c "$work/SN-SRK/agent.conf" enroll), check $(tpm_commands "$A" -c "$work/SN-SRK/agent.conf" check)"
 
 # median_ms CONF: the median wall time of RUNS update checks, in ms.
 median_ms() {

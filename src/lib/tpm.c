@@ -122,7 +122,11 @@ static enum fsec_err tss_err(TSS2_RC r, const char *what)
  * "before". Returns whether to stop after the command. */
 static bool cut_before(const char *what)
 {
-	enum fsec_fault f = fsec_fault_point(what);
+	char name[96];
+	enum fsec_fault f;
+
+	snprintf(name, sizeof(name), "tpm: %s", what);
+	f = fsec_fault_point(name);
 
 	if (f == FSEC_FAULT_BEFORE || f == FSEC_FAULT_TORN)
 		fsec_fault_die();
@@ -235,7 +239,7 @@ static enum fsec_err nv_define(struct tpm *t, TPM2_HANDLE index, TPMA_NV attrs)
 	ESYS_TR nv = ESYS_TR_NONE;
 	TSS2_RC r;
 
-	bool stop = cut_before("tpm: define NV index");
+	bool stop = cut_before("define an NV index");
 
 	r = Esys_NV_DefineSpace(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 				ESYS_TR_NONE, &auth, &pub, &nv);

@@ -128,7 +128,7 @@ point() {
 
 if [ -n "${POWERFAIL_TPM:-}" ]; then
 	ku=0 NET_POINTS=0
-	grep -q "raise the counter" trace.confirm || fail "no TPM counter step traced at confirm"
+	grep -q "tpm: raise the counter" trace.confirm || fail "no TPM counter step traced at confirm"
 fi
 for n in $(seq 1 "$STRIDE" "$ku"); do
 	for mode in before after torn; do point "update write $n $mode" update "$n:$mode"; done
@@ -143,7 +143,11 @@ for i in $(seq 1 "$NET_POINTS"); do
 	point "network byte $off" update "net:$off"
 done
 
-echo "powerfail: $points interruption points (every ${STRIDE}th of $ku update writes and all $kc confirm writes, each before/after/torn; $NET_POINTS network cuts); $nchunks chunks of $CHUNK bytes; re-downloaded $redownloaded bytes in total, at most $worst at one point"
+if [ -n "${POWERFAIL_TPM:-}" ]; then
+	echo "powerfail: $points interruption points with the counter in the TPM (all $kc confirm writes, $(grep -c "^[0-9]* tpm: " trace.confirm) of them TPM commands, each before/after/torn)"
+else
+	echo "powerfail: $points interruption points (every ${STRIDE}th of $ku update writes and all $kc confirm writes, each before/after/torn; $NET_POINTS network cuts); $nchunks chunks of $CHUNK bytes; re-downloaded $redownloaded bytes in total, at most $worst at one point"
+fi
 [ "$points" -ge 1000 ] || [ "$STRIDE" -gt 1 ] || [ -n "${POWERFAIL_NET:-}${POWERFAIL_TPM:-}" ] ||
 	fail "only $points points"
 done_checks
