@@ -48,29 +48,34 @@ out:
 	return rc;
 }
 
-/* What the record says: *exists, and its state and time ("" if the record
- * is unreadable, which counts as unfinished). */
-static enum fsec_err record_read(const char *state_dir, char *path, size_t cap, bool *exists,
-				 char state[16], char when[32])
+/* What a tamper record says. */
+struct record {
+	char path[FSEC_AGENTCFG_VALUE_MAX + 32];
+	bool exists;
+	char state[16]; /* begun, done, incomplete; "" if unreadable (unfinished) */
+	char when[32];  /* the event's time, or "an unknown time" */
+};
+
+static enum fsec_err record_read(const char *state_dir, struct record *r)
 {
 	unsigned char *buf = NULL;
 	json_t *j = NULL, *v;
 	size_t len = 0;
 	enum fsec_err rc;
 
-	*exists = false;
-	state[0] = when[0] = '\0';
-	if ((rc = record_path(state_dir, path, cap)) != FSEC_OK)
+	memset(r, 0, sizeof(*r));
+	snprintf(r->when, sizeof(r->when), "an unknown time");
+	if ((rc = record_path(state_dir, r->path, sizeof(r->path))) != FSEC_OK)
 		return rc;
-	if (access(path, F_OK) != 0 && errno == ENOENT)
+	if (access(r->path, F_OK) != 0 && errno == ENOENT)
 		return FSEC_OK;
-	*exists = true;
-	if (fsec_file_read(path, RECORD_MAX, &buf, &len) == FSEC_OK &&
+	r->exists = true;
+	if (fsec_file_read(r->path, RECORD_MAX, &buf, &len) == FSEC_OK &&
 	    (j = json_loadb((const char *)buf, len, 0, NULL)) != NULL) {
 		if (json_is_string(v = json_object_get(j, "state")))
-			snprintf(state, 16, "%s", json_string_value(v));
-		if (json_is_string(v = json_object_get(j, "time")))
-			snprintf(when, 32, "%s", json_string_value(v));
+			snprintf(r->state, sizeof(r->state), "%s", json_string_value(v));
+		if (json_is_string(v = json_object_get(j, "time")) && json_string_length(v) > 0)
+			snprintf(r->when, sizeof(r->when), "%s", json_string_value(v));
 	}
 	json_decref(j);
 	free(buf);
@@ -172,17 +177,15 @@ FSEC_API enum fsec_err fsec_tamper_wipe(const struct fsec_agentcfg *cfg,
 	char detail[256] = "";
 	bool gone;
 
-	char state[16], earlier[32];
-	bool exists = false;
+	struct record prev;
 
 	memset(out, 0, sizeof(*out));
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 	/* A wipe run again (to finish one, or by a second switch) keeps the
 	 * time of the event that started it. */
-	if (record_read(cfg->state_dir, out->record, sizeof(out->record), &exists, state, earlier) ==
-		    FSEC_OK &&
-	    exists && earlier[0] != '\0')
-		memcpy(when, earlier, sizeof(when));
+	if (record_read(cfg->state_dir, &prev) == FSEC_OK && prev.exists &&
+	    strcmp(prev.when, "an unknown time") != 0)
+		memcpy(when, prev.when, sizeof(when));
 	/* Marked before anything is destroyed: a cut mid-wipe still leaves a
 	 * device that refuses to run, and the agent's next start finishes the
 	 * job. But the secrets go even if the record cannot be written (a
@@ -220,46 +223,43 @@ FSEC_API enum fsec_err fsec_tamper_wipe(const struct fsec_agentcfg *cfg,
 
 FSEC_API enum fsec_err fsec_tamper_check(const char *state_dir)
 {
-	char path[FSEC_AGENTCFG_VALUE_MAX + 32], state[16], when[32];
-	bool exists;
-	enum fsec_err rc = record_read(state_dir, path, sizeof(path), &exists, state, when);
+	struct record r;
+	enum fsec_err rc = record_read(state_dir, &r);
 
-	if (rc != FSEC_OK || !exists)
+	if (rc != FSEC_OK || !r.exists)
 		return rc;
 	/* Whatever the record says, or if it is unreadable, the device stays
 	 * refused: a damaged record must not undo a wipe. */
 	return fsec_seterr(FSEC_ERR_POLICY,
 			   "this device's secrets were wiped after a tamper event at %s (%s); "
 			   "re-provision it",
-			   when[0] != '\0' ? when : "an unknown time", path);
+			   r.when, r.path);
 }
 
 FSEC_API enum fsec_err fsec_tamper_finish(const struct fsec_agentcfg *cfg)
 {
-	char path[FSEC_AGENTCFG_VALUE_MAX + 32], state[16], when[32];
-	struct fsec_tamper_result r;
-	bool exists;
-	enum fsec_err rc = record_read(cfg->state_dir, path, sizeof(path), &exists, state, when);
+	struct fsec_tamper_result out;
+	struct record r;
+	enum fsec_err rc = record_read(cfg->state_dir, &r);
 
-	if (rc != FSEC_OK || !exists || strcmp(state, "done") == 0)
+	if (rc != FSEC_OK || !r.exists || strcmp(r.state, "done") == 0)
 		return rc;
-	return fsec_tamper_wipe(cfg, &r);
+	return fsec_tamper_wipe(cfg, &out);
 }
 
 FSEC_API enum fsec_err fsec_tamper_clear(const char *state_dir)
 {
-	char path[FSEC_AGENTCFG_VALUE_MAX + 32], state[16], when[32];
-	bool exists;
-	enum fsec_err rc = record_read(state_dir, path, sizeof(path), &exists, state, when);
+	struct record r;
+	enum fsec_err rc = record_read(state_dir, &r);
 
-	if (rc != FSEC_OK || !exists)
+	if (rc != FSEC_OK || !r.exists)
 		return rc;
-	if (strcmp(state, "done") != 0)
+	if (strcmp(r.state, "done") != 0)
 		return fsec_seterr(FSEC_ERR_POLICY,
 				   "the wipe after the tamper event at %s did not finish (%s); run "
 				   "fleetsec-agent tamper until it does",
-				   when[0] != '\0' ? when : "an unknown time", path);
-	if (unlink(path) != 0 && errno != ENOENT)
-		return fsec_seterr(FSEC_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
+				   r.when, r.path);
+	if (unlink(r.path) != 0 && errno != ENOENT)
+		return fsec_seterr(FSEC_ERR_IO, "cannot remove %s: %s", r.path, strerror(errno));
 	return FSEC_OK;
 }
