@@ -29,15 +29,24 @@ enroll() { # enroll I: one device's enrollment; its status in s$I, its answer in
 		-H 'Content-Type: application/pkcs10' --data-binary @"c$1.b64" -o "r$1" \
 		-w '%{http_code}' "$URL/.well-known/est/simpleenroll" >"s$1" 2>/dev/null || true
 }
+# Three devices first, answered before the load starts; then the rest at
+# once, and the kill lands while they are in flight (polling for answers
+# lost the race on a loaded machine: all 40 could be done by then).
 pids=()
-for i in $(seq "$N"); do
+for i in 1 2 3; do
 	enroll "$i" &
 	pids+=($!)
 done
-# Kill mid-load: after the first enrollments have been answered.
-for _ in $(seq 200); do
-	[ "$(grep -l '^200$' s* 2>/dev/null | wc -l)" -ge 3 ] && break
-	sleep 0.02
+wait "${pids[@]}" 2>/dev/null || true
+for i in $(seq 4 "$N"); do
+	enroll "$i" &
+	pids+=($!)
+done
+# ...once the first of them has been answered, so that the server is
+# in the middle of issuing.
+for _ in $(seq 500); do
+	[ "$(grep -l '^200$' s* 2>/dev/null | wc -l)" -ge 4 ] && break
+	sleep 0.01
 done
 kill -KILL "$FLEETSECD_PID"
 wait "${pids[@]}" 2>/dev/null || true
