@@ -361,9 +361,10 @@ static enum fsec_err ec_point_uncompressed(EVP_PKEY *key, unsigned char **out, i
 	/* flen <= 66 (P-521), so 1 + 2 * flen fits buf. */
 	if (flen == 0 || flen > 66)
 		return fsec_seterr(rc, "unexpected EC field size");
+	/* Providers that do not encode the point (tpm2) still give x and y. */
 	if (!EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, buf,
 					     sizeof(buf), &len))
-		return fsec_seterr_ossl(rc, "cannot read the EC public point");
+		len = 0;
 	if (!(len == 1 + 2 * flen && buf[0] == 0x04)) {
 		if (!EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_X, &x) ||
 		    !EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_Y, &y) ||
@@ -389,7 +390,13 @@ out:
 
 enum fsec_err fsec_key_spki_fill(EVP_PKEY *key, X509_PUBKEY *dst)
 {
-	int id = EVP_PKEY_get_base_id(key);
+	/* A TPM key's wrapper answers no parameter queries; its TPM key does. */
+	EVP_PKEY *inner = fsec_key_tpm_inner(key);
+	int id;
+
+	if (inner != NULL)
+		key = inner;
+	id = EVP_PKEY_get_base_id(key);
 	unsigned char *pt = NULL;
 	int ptlen = 0;
 	enum fsec_err rc;

@@ -106,6 +106,23 @@ one_line_error "keygen"
 [ ! -e kd.key ] || fail "a key file after a failed keygen"
 ok
 
+# The operator's CLI takes TPM keys too, with the provider loaded by an
+# OpenSSL configuration: a firmware signing key that never leaves a TPM
+# signs an MCUboot image, which verifies against its public half.
+printf 'openssl_conf = init\n[init]\nproviders = prov\n[prov]\ndefault = on\ntpm2 = on\n[on]\nactivate = 1\n' \
+	>tpm.cnf
+TPM2OPENSSL_TCTI=$TCTI TSS2_LOG=all+none openssl genpkey -provider tpm2 -provider default \
+	-propquery '?provider=tpm2' -algorithm EC -pkeyopt group:P-256 -pkeyopt parent:0x81000001 \
+	-out fwsign.tss 2>/dev/null
+TPM2OPENSSL_TCTI=$TCTI TSS2_LOG=all+none OPENSSL_CONF=$T/tpm.cnf openssl pkey -in fwsign.tss \
+	-pubout -out fwsign.pub
+head -c 10000 /dev/urandom >payload.bin
+TPM2OPENSSL_TCTI=$TCTI TSS2_LOG=all+none OPENSSL_CONF=$T/tpm.cnf \
+	expect 0 "$F" fw sign --key fwsign.tss --version 1.2.3 --pad-header payload.bin tpm-signed.img
+expect 0 "$F" fw verify --key fwsign.pub tpm-signed.img
+grep -q "valid, signed by" out || fail "fw verify: $(cat out)"
+ok
+
 # The third kind: a key made and persisted by the TCG tools, named by its
 # handle; the agent signs its CSR and its TLS handshakes with it.
 TCTI=$TCTI_A
