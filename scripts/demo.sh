@@ -239,7 +239,7 @@ kill -0 $TPM_PID 2>/dev/null || fail "swtpm did not start: $(cat "$TPM/swtpm.log
 trap 'kill $SRV_PID $TPM_PID 2>/dev/null || true' EXIT
 TCTI="swtpm:host=127.0.0.1,port=$TPM_PORT"
 echo "swtpm listening on 127.0.0.1:$TPM_PORT (on hardware: tcti = device:/dev/tpmrm0)"
-echo "-- the factory sets the TPM's owner password (without it, root could reset the NV counter)"
+echo "-- the factory sets the TPM's owner password (without it, any process that can open the TPM could reset the NV counter)"
 echo "   and persists a storage key at 0x81000001, under which device keys are made"
 head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$DEV2/tpm-owner"
 chmod 600 "$DEV2/tpm-owner"

@@ -28,6 +28,7 @@
 
 struct fsec_tamper_result {
 	unsigned nwiped;                               /* secrets destroyed */
+	unsigned nearlier;                             /* ... of them by an earlier run */
 	char wiped[FSEC_TAMPER_ITEMS][FSEC_AGENTCFG_VALUE_MAX + 16];
 	char record[FSEC_AGENTCFG_VALUE_MAX + 32];     /* where the event is recorded */
 };

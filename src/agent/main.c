@@ -237,11 +237,11 @@ static int tamper(const struct fsec_agentcfg *cfg, bool json)
 
 		for (unsigned i = 0; items != NULL && i < r.nwiped; i++)
 			json_array_append_new(items, json_string(r.wiped[i]));
-		print_json(json_pack("{s:b, s:s, s:o}", "wiped", rc == FSEC_OK, "record", r.record,
-				     "items", items));
+		print_json(json_pack("{s:b, s:s, s:o, s:i}", "wiped", rc == FSEC_OK, "record",
+				     r.record, "items", items, "earlier", (int)r.nearlier));
 	} else {
 		for (unsigned i = 0; i < r.nwiped; i++)
-			printf("%s\n", r.wiped[i]);
+			printf("%s%s\n", r.wiped[i], i < r.nearlier ? " (by an earlier run)" : "");
 		if (rc == FSEC_OK)
 			printf("device wiped; event recorded in %s; re-provision it to use it again\n",
 			       r.record);
@@ -290,7 +290,7 @@ static int renew(const struct fsec_agentcfg *cfg, bool force, bool json)
 		printf("{\"renewed\": %s, \"id\": \"%s\", \"due\": \"%s\", \"expires\": \"%s\"}\n",
 		       r.renewed ? "true" : "false", r.id, due, exp);
 	else if (r.renewed)
-		printf("renewed the certificate of %s (the old one expired %s)\n", r.id, exp);
+		printf("renewed the certificate of %s (the old one expires %s)\n", r.id, exp);
 	else
 		printf("not due: %s's certificate renews from %s (expires %s)\n", r.id, due, exp);
 	return 0;

@@ -930,7 +930,7 @@ static enum fsec_err read_debug_state(const struct fsec_agentcfg *cfg, struct de
 		return FSEC_OK;
 	if (cfg->debug_state[0] != '\0') {
 		if ((rc = fsec_file_read(src, DEBUG_STATE_MAX, &file, &len)) != FSEC_OK)
-			return fsec_seterr(rc, "debug_state: %s", fsec_err_detail());
+			return fsec_seterr(rc, "debug_state %.200s: %s", src, fsec_err_detail());
 		memcpy(buf, file, len);
 		free(file);
 	} else {
@@ -940,7 +940,9 @@ static enum fsec_err read_debug_state(const struct fsec_agentcfg *cfg, struct de
 		FILE *p;
 		int status;
 
-		o += sprintf(o, "exec timeout -k 2 %d /bin/sh -c '", DEBUG_STATE_SECONDS);
+		/* Its stderr is dropped: the agent's error is one line. */
+		o += sprintf(o, "exec 2>/dev/null; exec timeout -k 2 %d /bin/sh -c '",
+			     DEBUG_STATE_SECONDS);
 		for (const char *c = src; *c != '\0'; c++)
 			o += *c == '\'' ? sprintf(o, "'\\''") : sprintf(o, "%c", *c);
 		strcpy(o, "'");
@@ -949,12 +951,18 @@ static enum fsec_err read_debug_state(const struct fsec_agentcfg *cfg, struct de
 					   strerror(errno));
 		len = fread(buf, 1, sizeof(buf), p);
 		status = pclose(p);
-		if (status != 0 || len > DEBUG_STATE_MAX)
-			return fsec_seterr(FSEC_ERR_IO, "debug_state_cmd: %s",
-					   status == -1 || !WIFEXITED(status) ? "it did not run"
-					   : WEXITSTATUS(status) == 124	       ? "it timed out"
-					   : status != 0			       ? "it failed"
-										       : "too much output");
+		if (len > DEBUG_STATE_MAX)
+			return fsec_seterr(FSEC_ERR_IO, "debug_state_cmd: more than %d bytes of output",
+					   DEBUG_STATE_MAX);
+		if (status == -1)
+			return fsec_seterr(FSEC_ERR_IO, "debug_state_cmd: cannot run it");
+		/* timeout(1) exits 124 on its deadline, 137 when it had to kill. */
+		if (!WIFEXITED(status) || WEXITSTATUS(status) == 124 || WEXITSTATUS(status) == 137)
+			return fsec_seterr(FSEC_ERR_IO, "debug_state_cmd: no answer within %d s",
+					   DEBUG_STATE_SECONDS);
+		if (WEXITSTATUS(status) != 0)
+			return fsec_seterr(FSEC_ERR_IO, "debug_state_cmd: it failed (exit status %d)",
+					   WEXITSTATUS(status));
 	}
 	if ((rc = fsec_kv_parse(buf, len, DEBUG_STATE_MAX, fields, 2, d, seen)) != FSEC_OK)
 		return fsec_seterr(rc, "%s: %s", cfg->debug_state[0] != '\0' ? "debug_state" :

@@ -53,6 +53,8 @@ static enum fsec_err check(struct fsec_agentcfg *c)
 	if (strcmp(c->boot_backend, "file") != 0 && strcmp(c->boot_backend, "uboot") != 0 &&
 	    strcmp(c->boot_backend, "grub") != 0)
 		return fsec_seterr(FSEC_ERR_PARSE, "boot_backend must be file, uboot or grub");
+	if (c->tpm_parent[0] != '\0' && c->tcti[0] == '\0')
+		return fsec_seterr(FSEC_ERR_PARSE, "tpm_parent needs tcti (the TPM that holds it)");
 	if (c->debug_state[0] != '\0' && c->debug_state_cmd[0] != '\0')
 		return fsec_seterr(FSEC_ERR_PARSE, "debug_state and debug_state_cmd: one or the other");
 	if (strcmp(c->slot_a, c->slot_b) == 0)

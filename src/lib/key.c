@@ -115,6 +115,10 @@ FSEC_API enum fsec_err fsec_keystore_use_tpm(const char *tcti, const char *paren
 	 * TLS needs). */
 	if (prov_default == NULL && (prov_default = OSSL_PROVIDER_load(NULL, "default")) == NULL)
 		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot load the default provider");
+	/* The provider's own failure says only "unknown error" when the TPM
+	 * is not there: ask the TPM first. */
+	if (prov_tpm2 == NULL && (rc = fsec_tpm_probe()) != FSEC_OK)
+		return rc;
 	if (prov_tpm2 == NULL && (prov_tpm2 = OSSL_PROVIDER_load(NULL, "tpm2")) == NULL)
 		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot load the tpm2 provider "
 							 "(tpm2-openssl) for TCTI '%.64s'",
@@ -177,6 +181,23 @@ static int uri_shown_len(const char *uri)
 	return n > 200 ? 200 : (int)n;
 }
 
+/* Whether the file at path starts as a TPM-wrapped key blob does. */
+static bool is_tss2_blob(const char *path)
+{
+	static const char tag[] = "-----BEGIN TSS2 PRIVATE KEY-----";
+	char head[sizeof(tag)] = "";
+	uint64_t size = 0;
+	bool yes;
+	int fd;
+
+	if (fsec_file_open_regular(path, &fd, &size) != FSEC_OK)
+		return false;
+	yes = read(fd, head, sizeof(tag) - 1) == (ssize_t)(sizeof(tag) - 1) &&
+	      memcmp(head, tag, sizeof(tag) - 1) == 0;
+	close(fd);
+	return yes;
+}
+
 /* The first key in the store at uri: with want_private only a private key,
  * otherwise a public key, a certificate's, or a private key's public half. */
 static enum fsec_err load_key(const char *uri, bool want_private, EVP_PKEY **out)
@@ -227,6 +248,13 @@ static enum fsec_err load_key(const char *uri, bool want_private, EVP_PKEY **out
 		OSSL_STORE_INFO_free(info);
 		if (OSSL_STORE_error(ctx))
 			break;
+	}
+	if (k == NULL && is_tss2_blob(uri)) {
+		fsec_seterr(rc, "cannot load TPM key blob %.*s: %s", shown, uri,
+			    gen_propq == NULL ? "no TPM configured (tcti)"
+					      : "this TPM did not make it, or its parent key is missing "
+						"(tpm_parent)");
+		goto out;
 	}
 	if (k == NULL) {
 		fsec_seterr_ossl(rc, "no %s key found in %.*s", want_private ? "private" : "public",

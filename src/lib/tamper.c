@@ -56,7 +56,10 @@ struct record {
 	char when[32];  /* the event's time, or "an unknown time" */
 };
 
-static enum fsec_err record_read(const char *state_dir, struct record *r)
+/* Read the record in state_dir; with items, also append what it lists as
+ * already wiped (a second run keeps the first run's list). */
+static enum fsec_err record_read(const char *state_dir, struct record *r,
+				 struct fsec_tamper_result *items)
 {
 	unsigned char *buf = NULL;
 	json_t *j = NULL, *v;
@@ -76,6 +79,15 @@ static enum fsec_err record_read(const char *state_dir, struct record *r)
 			snprintf(r->state, sizeof(r->state), "%s", json_string_value(v));
 		if (json_is_string(v = json_object_get(j, "time")) && json_string_length(v) > 0)
 			snprintf(r->when, sizeof(r->when), "%s", json_string_value(v));
+		if (items != NULL && json_is_array(v = json_object_get(j, "wiped"))) {
+			size_t i;
+			json_t *e;
+
+			json_array_foreach(v, i, e)
+				if (json_is_string(e) && items->nwiped < FSEC_TAMPER_ITEMS)
+					snprintf(items->wiped[items->nwiped++], sizeof(items->wiped[0]),
+						 "%s", json_string_value(e));
+		}
 	}
 	json_decref(j);
 	free(buf);
@@ -145,7 +157,7 @@ static void note(struct fsec_tamper_result *r, const char *what, const char *whe
 static enum fsec_err wipe_key(const char *uri, struct fsec_tamper_result *r)
 {
 	uint32_t handle;
-	bool gone = false;
+	bool gone = false, evicted = false;
 	enum fsec_err rc;
 
 	if (uri[0] == '\0')
@@ -153,7 +165,7 @@ static enum fsec_err wipe_key(const char *uri, struct fsec_tamper_result *r)
 	if (strncmp(uri, "handle:", 7) == 0) {
 		if (!fsec_tpm_parse_handle(uri + 7, &handle))
 			return fsec_seterr(FSEC_ERR_INVAL, "cannot wipe key %.100s: bad handle", uri);
-		if ((rc = fsec_tpm_evict(handle)) == FSEC_OK)
+		if ((rc = fsec_tpm_evict(handle, &evicted)) == FSEC_OK && evicted)
 			note(r, "evicted", uri);
 		return rc;
 	}
@@ -175,17 +187,17 @@ FSEC_API enum fsec_err fsec_tamper_wipe(const struct fsec_agentcfg *cfg,
 	time_t now = time(NULL);
 	enum fsec_err rc, first = FSEC_OK;
 	char detail[256] = "";
-	bool gone;
-
 	struct record prev;
+	bool gone;
 
 	memset(out, 0, sizeof(*out));
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 	/* A wipe run again (to finish one, or by a second switch) keeps the
-	 * time of the event that started it. */
-	if (record_read(cfg->state_dir, &prev) == FSEC_OK && prev.exists &&
+	 * time of the event that started it, and what it wiped then. */
+	if (record_read(cfg->state_dir, &prev, out) == FSEC_OK && prev.exists &&
 	    strcmp(prev.when, "an unknown time") != 0)
 		memcpy(when, prev.when, sizeof(when));
+	out->nearlier = out->nwiped;
 	/* Marked before anything is destroyed: a cut mid-wipe still leaves a
 	 * device that refuses to run, and the agent's next start finishes the
 	 * job. But the secrets go even if the record cannot be written (a
@@ -224,7 +236,7 @@ FSEC_API enum fsec_err fsec_tamper_wipe(const struct fsec_agentcfg *cfg,
 FSEC_API enum fsec_err fsec_tamper_check(const char *state_dir)
 {
 	struct record r;
-	enum fsec_err rc = record_read(state_dir, &r);
+	enum fsec_err rc = record_read(state_dir, &r, NULL);
 
 	if (rc != FSEC_OK || !r.exists)
 		return rc;
@@ -240,7 +252,7 @@ FSEC_API enum fsec_err fsec_tamper_finish(const struct fsec_agentcfg *cfg)
 {
 	struct fsec_tamper_result out;
 	struct record r;
-	enum fsec_err rc = record_read(cfg->state_dir, &r);
+	enum fsec_err rc = record_read(cfg->state_dir, &r, NULL);
 
 	if (rc != FSEC_OK || !r.exists || strcmp(r.state, "done") == 0)
 		return rc;
@@ -250,7 +262,7 @@ FSEC_API enum fsec_err fsec_tamper_finish(const struct fsec_agentcfg *cfg)
 FSEC_API enum fsec_err fsec_tamper_clear(const char *state_dir)
 {
 	struct record r;
-	enum fsec_err rc = record_read(state_dir, &r);
+	enum fsec_err rc = record_read(state_dir, &r, NULL);
 
 	if (rc != FSEC_OK || !r.exists)
 		return rc;

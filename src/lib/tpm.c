@@ -66,7 +66,9 @@ FSEC_API enum fsec_err fsec_tpm_configure(const char *tcti, const char *owner_au
 		return rc;
 	if ((rc = fsec_file_read(owner_auth_file, sizeof(owner_auth.buffer) + 1, &buf, &len)) !=
 	    FSEC_OK)
-		return fsec_seterr(rc, "tpm_owner_auth: %s", fsec_err_detail());
+		return fsec_seterr(rc, "tpm_owner_auth %.200s: %s", owner_auth_file,
+				   rc == FSEC_ERR_TOO_LARGE ? "more than one line of at most 64 bytes"
+							    : fsec_err_detail());
 	/* One line: the password, without its newline. */
 	if (len > 0 && buf[len - 1] == '\n')
 		len--;
@@ -114,7 +116,13 @@ struct tpm {
 
 static enum fsec_err tss_err(TSS2_RC r, const char *what)
 {
-	return fsec_seterr(FSEC_ERR_IO, "TPM: %s: %s", what, Tss2_RC_Decode(r));
+	/* Format-one TPM codes carry the failing session or handle in their
+	 * upper bits; the error number is the low six. */
+	bool auth = (r & TPM2_RC_FMT1) != 0 && ((r & 0x3f) == (TPM2_RC_BAD_AUTH & 0x3f) ||
+						(r & 0x3f) == (TPM2_RC_AUTH_FAIL & 0x3f));
+
+	return fsec_seterr(FSEC_ERR_IO, "TPM: %s: %s%s", what, Tss2_RC_Decode(r),
+			   auth ? " (the owner password: is tpm_owner_auth set, and right?)" : "");
 }
 
 /* A power-fail point for the harness around one TPM command. A TPM
@@ -173,6 +181,16 @@ static void tpm_close(struct tpm *t)
 		Esys_Finalize(&t->esys);
 	if (t->tcti != NULL)
 		Tss2_TctiLdr_Finalize(&t->tcti);
+}
+
+enum fsec_err fsec_tpm_probe(void)
+{
+	struct tpm t;
+	enum fsec_err rc = tpm_open(&t);
+
+	if (rc == FSEC_OK)
+		tpm_close(&t);
+	return rc;
 }
 
 /* Whether handle (an NV index or persistent object) exists. */
@@ -466,7 +484,7 @@ out:
 	return rc;
 }
 
-enum fsec_err fsec_tpm_evict(uint32_t handle)
+enum fsec_err fsec_tpm_evict(uint32_t handle, bool *evicted)
 {
 	ESYS_TR obj = ESYS_TR_NONE, gone = ESYS_TR_NONE;
 	bool there = false;
@@ -474,6 +492,7 @@ enum fsec_err fsec_tpm_evict(uint32_t handle)
 	enum fsec_err rc;
 	TSS2_RC r;
 
+	*evicted = false;
 	if (handle >> 24 != 0x81)
 		return fsec_seterr(FSEC_ERR_INVAL, "0x%08" PRIx32 " is not a persistent handle",
 				   handle);
@@ -487,6 +506,8 @@ enum fsec_err fsec_tpm_evict(uint32_t handle)
 				      ESYS_TR_NONE, handle, &gone);
 	if (r != TSS2_RC_SUCCESS)
 		rc = tss_err(r, "cannot evict the persistent key");
+	else
+		*evicted = true;
 out:
 	tpm_close(&t);
 	return rc;

@@ -13,6 +13,9 @@
  * Errors: INVAL (too long). */
 enum fsec_err fsec_tpm_set_tcti(const char *tcti);
 
+/* Whether the configured TPM answers: FSEC_OK, or IO saying why not. */
+enum fsec_err fsec_tpm_probe(void);
+
 /* The owner password fsec_tpm_configure read, as a C string ("" if none).
  * The tpm2 provider needs it to re-create the primary key that wraps
  * device keys. */
@@ -30,8 +33,8 @@ enum fsec_err fsec_tpm_counter_read(uint32_t index, uint32_t *value);
  * steps up; a power cut leaves it between the old and the new value. */
 enum fsec_err fsec_tpm_counter_raise(uint32_t index, uint32_t value);
 
-/* Evict the persistent object at handle (0x81xxxxxx), if it is there.
- * Errors: INVAL, IO. */
-enum fsec_err fsec_tpm_evict(uint32_t handle);
+/* Evict the persistent object at handle (0x81xxxxxx), if it is there;
+ * *evicted says whether it was. Errors: INVAL, IO. */
+enum fsec_err fsec_tpm_evict(uint32_t handle, bool *evicted);
 
 #endif

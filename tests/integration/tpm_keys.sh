@@ -104,6 +104,12 @@ agent_conf "$URL" key="$T/kd.key" tcti="$TCTI" state_dir="$T/state-c"
 expect 1 A keygen
 one_line_error "keygen"
 [ ! -e kd.key ] || fail "a key file after a failed keygen"
+# tpm_parent without a TPM to hold it is a configuration error, not a
+# silent software key.
+agent_conf "$URL" key="$T/kd.key" tpm_parent=0x81000001 state_dir="$T/state-c"
+expect 1 A keygen
+one_line_error "tpm_parent needs tcti"
+[ ! -e kd.key ] || fail "a software key although tpm_parent was set"
 ok
 
 # The operator's CLI takes TPM keys too, with the provider loaded by an
@@ -164,6 +170,9 @@ ok
 agent_conf "$URL" bootstrap_key="$T/boot.key" bootstrap_cert="$T/boot.pem" tcti="$TCTI_A"
 expect 0 A tamper --json
 grep -q '"wiped": true' out || fail "tamper --json: $(cat out)"
+# The record keeps the first run's eviction, marked as earlier.
+jq -e '.earlier == 2 and (.items[0] | startswith("evicted handle:0x81000010"))' out >/dev/null ||
+	fail "the second run lost the first run's items: $(cat out)"
 for f in dev.key boot.key dev.pem; do [ ! -e "$f" ] || fail "$f survived tamper"; done
 expect 1 A status
 one_line_error "wiped after a tamper event"
