@@ -12,7 +12,8 @@
 for tool in mosquitto mosquitto_passwd busybox openssl coap-server-notls; do
 	command -v "$tool" >/dev/null || fail "$tool is not installed (scripts/deps.sh installs it)"
 done
-busybox --list | grep -qx telnetd || fail "this busybox has no telnetd applet (install busybox-static)"
+busybox --list >"$T/applets"
+grep -qx telnetd "$T/applets" || fail "this busybox has no telnetd applet (install busybox-static)"
 F=$FLEETSEC
 pids=()
 cleanup() {
@@ -21,11 +22,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# free_port: a TCP port nothing listens on (ephemeral range, random).
+# free_port: a random TCP port nothing listens on, below the ephemeral range.
 free_port() {
 	local p
 	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 40000))
+		p=$(rand_port)
 		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "$p"; return; fi
 	done
 	fail "no free port"

@@ -5,7 +5,7 @@
 fleetsecd_start() {
 	local try
 	for try in 1 2 3 4 5; do
-		PORT=$((20000 + RANDOM % 20000))
+		PORT=$(rand_port)
 		"$FLEETSECD" --listen 127.0.0.1:$PORT "$@" 2>"$T/daemon.log" &
 		FLEETSECD_PID=$!
 		trap 'kill $FLEETSECD_PID 2>/dev/null || true; rm -rf "$T"' EXIT

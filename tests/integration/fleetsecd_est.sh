@@ -44,7 +44,7 @@ expect 2 "$F" enroll allow --manufacturer-ca mfr/ca.pem
 ok
 expect 0 "$F" enroll allow --manufacturer-ca mfr/ca.pem --serials serials --pattern 'SN-01*'
 
-APORT=$((20000 + RANDOM % 20000))
+APORT=$(rand_port)
 fleetsecd_start --admin 127.0.0.1:$APORT
 EST=$URL/.well-known/est
 

@@ -62,6 +62,11 @@ done_checks() { echo "$(basename "$0"): $checks checks passed"; }
 # fleet CA, the firmware and release keys fw.pub and root.pub, model thermo,
 # the slot and state files, the file boot backend. Each KEY=VALUE replaces
 # that key's value or adds the key.
+# rand_port: a random TCP port (and the one above it) below the kernel's
+# ephemeral range (32768 and up here), where other tests' client sockets
+# would otherwise take it between the pick and the bind.
+rand_port() { echo $((20000 + RANDOM % 12000)); }
+
 agent_conf() {
 	local server=$1 kv k
 	shift

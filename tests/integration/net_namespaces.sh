@@ -260,7 +260,7 @@ dnsd() { # dnsd NS LISTEN_ADDR ARGS...: dnsmasq in the foreground, in the backgr
 		--user=root --group=root --pid-file= --bind-interfaces --listen-address="$addr" \
 		--log-facility="$T/dnsmasq-$ns.log" "$@" &
 }
-dnsd "$CLOUD" 203.0.113.10 --host-record=www.nist.local,203.0.113.10
+dnsd "$CLOUD" 203.0.113.10 --host-record=www.nist.local,203.0.113.10,600
 dnsd "$R" 10.20.0.1 --server=203.0.113.10 --conf-file="$T/rules.nft.dnsmasq.conf"
 for _ in $(seq 50); do
 	got=$(nsx "$D1" python3 "$PROBE" resolve 10.20.0.1 www.nist.local 2>/dev/null || true)
@@ -269,8 +269,10 @@ for _ in $(seq 50); do
 done
 [ "$got" = 203.0.113.10 ] || fail "the sensor cannot resolve www.nist.local through the router's DNS ($(cat "$T"/dnsmasq-*.log 2>/dev/null))"
 ok
-nsx "$R" nft list set inet fleetsec d4_sensor_tcp_443 | grep -q 203.0.113.10 ||
-	fail "dnsmasq did not add the answer to d4_sensor_tcp_443"
+# Captured, not piped into grep -q: under pipefail, nft's SIGPIPE when grep
+# stops reading early would fail the check.
+set_now=$(nsx "$R" nft list set inet fleetsec d4_sensor_tcp_443 2>&1) || fail "nft list set failed: $set_now"
+case $set_now in *203.0.113.10*) ;; *) fail "dnsmasq did not add the answer: $set_now" ;; esac
 ok
 reach "$D1" tcp 203.0.113.10 443 || fail "the address dnsmasq learned for www.nist.local is not allowed"
 ok

@@ -17,7 +17,7 @@ nginx_start() { # CA_PEM CA_KEY CLIENT_CA_BUNDLE: server cert signer, and what c
 	openssl x509 -req -in "$T/nginx/server.csr" -CA "$ca" -CAkey "$cakey" -days 2 \
 		-extfile "$T/nginx/ext" -out "$T/nginx/server.pem" 2>/dev/null
 	for try in 1 2 3 4 5; do
-		NGINX_PORT=$((20000 + RANDOM % 20000))
+		NGINX_PORT=$(rand_port)
 		cat >"$T/nginx/nginx.conf" <<CONF
 daemon on;
 user root;

@@ -10,7 +10,7 @@ swtpm_start() {
 	local port
 	mkdir -p "$T/$1"
 	for _ in 1 2 3 4 5; do
-		port=$((20000 + RANDOM % 20000))
+		port=$(rand_port)
 		swtpm socket --tpm2 --tpmstate dir="$T/$1" --server type=tcp,port=$port \
 			--ctrl type=tcp,port=$((port + 1)) --flags not-need-init,startup-clear \
 			>"$T/$1.log" 2>&1 &
