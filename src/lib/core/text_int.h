@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Internal: quoting outside text in one-line messages. */
+/* Internal: quoting outside text in one-line messages, and name rules. */
 #ifndef FLEETSEC_TEXT_INT_H
 #define FLEETSEC_TEXT_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+/* True if s is 1..max characters of [A-Za-z0-9._-]: the grammar of device
+ * IDs (fsec_devid_valid), models and groups. */
+bool fsec_name_valid(const char *s, size_t max);
 
 /* Copy s into buf (truncating to cap - 1 bytes), with control characters
  * replaced by '?': text from a hostile file must not be able to forge extra

@@ -6,31 +6,6 @@
 #include "err_int.h"
 #include "fleetsec/identity.h"
 
-FSEC_API bool fsec_devid_valid(const char *id)
-{
-	size_t n = 0;
-
-	for (const char *p = id; *p != '\0'; p++, n++) {
-		char c = *p;
-
-		if (n >= FSEC_DEVID_MAX)
-			return false;
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return false;
-	}
-	return n > 0;
-}
-
-FSEC_API enum fsec_err fsec_devid_check(const char *id)
-{
-	if (fsec_devid_valid(id))
-		return FSEC_OK;
-	return fsec_seterr(FSEC_ERR_INVAL,
-			   "invalid device ID '%.80s': use 1-%d characters of A-Z a-z 0-9 . _ -", id,
-			   FSEC_DEVID_MAX);
-}
-
 /* Copy an ASN1 string into out (cap bytes with NUL), refusing embedded NULs
  * that would let "good\0evil" pass a C string comparison. */
 static bool asn1_to_cstr(const ASN1_STRING *s, char *out, size_t cap)

@@ -8,7 +8,9 @@
 #include <time.h>
 
 #include "err_int.h"
+#include "fleetsec/names.h"
 #include "registry_int.h"
+#include "text_int.h"
 
 struct fsec_registry {
 	const struct fsec_registry_ops *ops;
@@ -167,18 +169,6 @@ FSEC_API enum fsec_err fsec_registry_counter_next(struct fsec_registry *reg, con
 }
 
 /* 1-max characters of A-Z a-z 0-9 . _ -: safe in messages and SQL binds. */
-static bool name_valid(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > max)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
-			return false;
-	return true;
-}
-
 static bool hex64(const char *s)
 {
 	if (strlen(s) != 64)
@@ -317,7 +307,7 @@ FSEC_API enum fsec_err fsec_registry_publish_put(struct fsec_registry *reg,
 {
 	if (rec->model[0] == '\0' || !hex64(rec->sha256) || rec->percent < 0 || rec->percent > 100)
 		return fsec_seterr(FSEC_ERR_INVAL, "bad published release");
-	if (rec->group[0] != '\0' && !name_valid(rec->group, FSEC_GROUP_MAX))
+	if (rec->group[0] != '\0' && !fsec_name_valid(rec->group, FSEC_GROUP_MAX))
 		return fsec_seterr(FSEC_ERR_INVAL, "group: 1-%d characters of A-Z a-z 0-9 . _ -",
 				   FSEC_GROUP_MAX);
 	return reg->ops->publish_put(reg->be, rec, bundle);
@@ -330,7 +320,7 @@ FSEC_API enum fsec_err fsec_registry_group_set(struct fsec_registry *reg, const 
 
 	if (rc != FSEC_OK)
 		return rc;
-	if (group[0] != '\0' && !name_valid(group, FSEC_GROUP_MAX))
+	if (group[0] != '\0' && !fsec_name_valid(group, FSEC_GROUP_MAX))
 		return fsec_seterr(FSEC_ERR_INVAL, "group: 1-%d characters of A-Z a-z 0-9 . _ -",
 				   FSEC_GROUP_MAX);
 	return reg->ops->group_set(reg->be, id, group);
