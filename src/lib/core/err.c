@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* The error enum's names and the thread-local one-line detail
+ * (common.h, err_int.h). Details are sanitised: no control characters. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* The fleet home and its operations (fleet.h): issue, revoke and the
+ * CRL, each one registry transaction with its files staged around it. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* Certificate signing requests (csr.h): creating them for a device
+ * key, and parsing outside ones with their self-signature checked. */
 #include <ctype.h>
 #include <string.h>
 

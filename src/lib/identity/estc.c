@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* The device's EST client (estc.h): enrollment and renewal over
+ * mutual TLS, with the key generated on the device. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

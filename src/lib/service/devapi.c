@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* The device API behind /v1/ (devapi.h): status reports, the update
+ * a device should run, as struct fsec_reply answers. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

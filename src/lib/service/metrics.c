@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* fleetsecd's Prometheus counters and latency histogram (metrics.h). */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>

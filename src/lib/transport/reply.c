@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* A fleetsecd answer before it becomes HTTP (reply.h). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
