@@ -87,7 +87,8 @@ enum fsec_err fsec_crl_cache_get(struct fsec_crl_cache *c, const char *path,
 	if (stat(path, &st) != 0)
 		return fsec_seterr(FSEC_ERR_IO, "%s: cannot stat", path);
 	if (c->der == NULL || st.st_ino != c->st.st_ino || st.st_size != c->st.st_size ||
-	    st.st_mtim.tv_sec != c->st.st_mtim.tv_sec || st.st_mtim.tv_nsec != c->st.st_mtim.tv_nsec) {
+	    st.st_mtim.tv_sec != c->st.st_mtim.tv_sec ||
+	    st.st_mtim.tv_nsec != c->st.st_mtim.tv_nsec) {
 		/* A file that changed and does not load is not answered with
 		 * the old list: that one may lack a revocation. */
 		if ((rc = load_der(path, &fresh, &n)) != FSEC_OK)
