@@ -1,19 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fleetsecd: the fleet's HTTPS service. libevent's HTTP server over OpenSSL
- * bufferevents, one event loop; the work (TLS policy, who the peer is, EST)
- * is libfleetsec's. Every connection is TLS: there is no plaintext listener.
+ * bufferevents, one event loop; the work (TLS policy, who the peer is, what
+ * it may reach and every answer: routes.h) is libfleetsec's. Every
+ * connection is TLS: there is no plaintext listener.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <time.h>
@@ -26,10 +24,8 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
 
-#include "fleetsec/devapi.h"
 #include "fleetsec/est.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/fleet.h"
