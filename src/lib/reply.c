@@ -28,6 +28,7 @@ void fsec_reply_error(struct fsec_reply *r, int status, const char *fmt, ...)
 		close(r->file_fd);
 	r->has_file = false;
 	r->accept_ranges = false;
+	r->content_range[0] = '\0';
 	r->status = status;
 	r->content_type = "text/plain";
 	va_start(ap, fmt);

@@ -248,13 +248,19 @@ FSEC_API enum fsec_err fsec_route_handle(struct fsec_route_ctx *c, const struct 
 					 const struct fsec_route_request *q, struct fsec_reply *r)
 {
 	const struct route *rt = find(q->path);
+	struct fsec_route_request body = *q;
 	enum fsec_endpoint ep;
 	enum fsec_err rc;
 
 	fsec_clearerr();
 	if (!fsec_route_decide(q->method, q->path, peer, &ep, r))
 		return FSEC_OK;
-	if ((rc = rt->fn(c, peer, q, r)) == FSEC_OK)
+	/* Handlers read (body, len) without a NULL check. */
+	if (body.body == NULL) {
+		body.body = (const unsigned char *)"";
+		body.len = 0;
+	}
+	if ((rc = rt->fn(c, peer, &body, r)) == FSEC_OK)
 		return FSEC_OK;
 	/* Whatever the handler had started is not sent. */
 	fsec_reply_cleanup(r);
