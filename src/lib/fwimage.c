@@ -701,7 +701,7 @@ static enum fsec_err verify_src(const struct src *s, EVP_PKEY *pub, struct fsec_
 		goto out;
 	}
 	if (matched == 0) {
-		rc = fsec_seterr(FSEC_ERR_VERIFY, "wrong key: no signature by this key (key hash "
+		rc = fsec_seterr(FSEC_ERR_WRONG_KEY, "wrong key: no signature by this key (key hash "
 						  "does not match)");
 		goto out;
 	}
