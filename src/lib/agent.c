@@ -1128,7 +1128,7 @@ FSEC_API enum fsec_err fsec_agent_report(struct fsec_agent *a, const char *updat
 	if (update == NULL)
 		update = st.trial ? "installed" : st.rolled_back ? "rolled_back" : NULL;
 	fsec_fw_version_str(&ver, v, sizeof(v));
-	if ((j = json_pack("{s:s, s:I, s:s#}", "version", v, "security_counter",
+	if ((j = json_pack("{s:s, s:I, s:s%}", "version", v, "security_counter",
 			   (json_int_t)st.counter, "slot", &st.active_slot, (size_t)1)) == NULL ||
 	    (update != NULL && json_object_set_new(j, "update", json_string(update)) != 0) ||
 	    (dbg.jtag[0] != '\0' && (json_object_set_new(j, "jtag", json_string(dbg.jtag)) != 0 ||
