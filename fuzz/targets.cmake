@@ -6,6 +6,6 @@
 set(FSEC_FUZZ_TARGETS csr fleet_config fwimage release agentcfg est_body range fwscan netresp
     status mud netpolicy)
 # The library's private headers (err_int.h, fleet_int.h, ...) the targets
-# include; the static library keeps those symbols although they are not
-# exported.
-set(FSEC_FUZZ_INCLUDES ${CMAKE_SOURCE_DIR}/src/lib)
+# include, from every concern folder; the static library keeps those symbols
+# although they are not exported.
+set(FSEC_FUZZ_INCLUDES ${FSEC_LIB_PRIVATE_DIRS})

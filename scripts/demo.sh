@@ -21,7 +21,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 
 step "build and install fleetsec"
-cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DFSEC_TESTS=OFF >/dev/null
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DFSEC_TESTS=OFF -DFSEC_INSTALL_BOOTSIM=ON >/dev/null
 cmake --build build-release -j2 >/dev/null
 rm -rf out/demo
 mkdir -p out/demo/devices

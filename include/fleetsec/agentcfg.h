@@ -55,7 +55,7 @@ struct fsec_agentcfg {
 	size_t nfirmware_keys, nrelease_roots;
 	char firmware_keys[FSEC_AGENTCFG_KEYS_MAX][FSEC_AGENTCFG_VALUE_MAX + 1];
 	char release_roots[FSEC_AGENTCFG_KEYS_MAX][FSEC_AGENTCFG_VALUE_MAX + 1];
-	char model[65];
+	char model[FSEC_MODEL_MAX + 1];
 	char slot_a[FSEC_AGENTCFG_VALUE_MAX + 1];
 	char slot_b[FSEC_AGENTCFG_VALUE_MAX + 1];
 	char boot_backend[16];

@@ -44,7 +44,7 @@ struct fsec_boot_state {
 	/* What the last trial installed (fsec_trial), kept when the bootloader
 	 * falls back and cleared by confirm: how the agent remembers a release
 	 * that failed its trial. "" if none. */
-	char trial_tag[65];
+	char trial_tag[FSEC_SHA256_HEX_LEN];
 };
 
 /*

@@ -15,11 +15,6 @@
 
 #include "fleetsec/common.h"
 
-/* 16 random bytes with the top bit cleared: a positive 127-bit serial,
- * well above the 64 bits of entropy CA/B Forum asks for. */
-#define FSEC_SERIAL_LEN 16
-/* Serials as uppercase hex (what `openssl x509 -serial` prints) plus NUL. */
-#define FSEC_SERIAL_HEX_LEN (2 * FSEC_SERIAL_LEN + 1)
 #define FSEC_FLEET_NAME_MAX 64
 
 struct fsec_ca;
@@ -78,7 +73,7 @@ struct fsec_issued_cert {
 	unsigned char *der;
 	size_t der_len;
 	char serial[FSEC_SERIAL_HEX_LEN]; /* uppercase hex */
-	char fingerprint[65];             /* SHA-256 of der, lowercase hex */
+	char fingerprint[FSEC_SHA256_HEX_LEN];             /* SHA-256 of der, lowercase hex */
 	int64_t not_before, not_after;    /* UNIX time */
 };
 
@@ -160,7 +155,7 @@ FSEC_API const char *fsec_crl_reason_name(int code);
 FSEC_API FSEC_WUR enum fsec_err fsec_cert_serial_hex(X509 *cert, char out[FSEC_SERIAL_HEX_LEN]);
 
 /* SHA-256 fingerprint of the DER certificate, lowercase hex. Errors: CRYPTO. */
-FSEC_API FSEC_WUR enum fsec_err fsec_cert_fingerprint(X509 *cert, char out[65]);
+FSEC_API FSEC_WUR enum fsec_err fsec_cert_fingerprint(X509 *cert, char out[FSEC_SHA256_HEX_LEN]);
 
 /* The certificate as a NUL-terminated PEM string the caller frees with free().
  * Errors: CRYPTO, NOMEM. */

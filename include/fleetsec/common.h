@@ -17,6 +17,19 @@
 #define FSEC_API __attribute__((visibility("default")))
 #define FSEC_WUR __attribute__((warn_unused_result))
 
+/* Sizes that several modules' records share, defined here once so that a
+ * module needs no other module's header for a buffer size. */
+/* Hex SHA-256 (certificate and key fingerprints, image digests) plus NUL. */
+#define FSEC_SHA256_HEX_LEN 65
+/* 16 random bytes with the top bit cleared: a positive 127-bit serial,
+ * well above the 64 bits of entropy CA/B Forum asks for. */
+#define FSEC_SERIAL_LEN 16
+/* Serials as uppercase hex (what `openssl x509 -serial` prints) plus NUL. */
+#define FSEC_SERIAL_HEX_LEN (2 * FSEC_SERIAL_LEN + 1)
+/* A device ID (identity.h says which characters) and a model name. */
+#define FSEC_DEVID_MAX 64
+#define FSEC_MODEL_MAX 64
+
 /* New codes go at the end: the numbers are part of the ABI. */
 enum fsec_err {
 	FSEC_OK = 0,

@@ -92,8 +92,8 @@ enum fsec_est_peer_kind {
 struct fsec_est_peer {
 	enum fsec_est_peer_kind kind;
 	char id[FSEC_DEVID_MAX + 1];   /* device ID, or the bootstrap serial */
-	char fingerprint[65];          /* of the client certificate */
-	char ca_fingerprint[65];       /* bootstrap: the manufacturer CA's */
+	char fingerprint[FSEC_SHA256_HEX_LEN];          /* of the client certificate */
+	char ca_fingerprint[FSEC_SHA256_HEX_LEN];       /* bootstrap: the manufacturer CA's */
 	char serial[FSEC_SERIAL_HEX_LEN]; /* a fleet certificate's serial */
 	bool superseded;               /* a fleet certificate replaced by a newer one */
 	int64_t not_after;             /* the certificate's expiry */

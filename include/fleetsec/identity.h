@@ -12,18 +12,9 @@
 #include <openssl/x509.h>
 
 #include "fleetsec/common.h"
+#include "fleetsec/names.h"
 
-#define FSEC_DEVID_MAX 64
 #define FSEC_DEVID_URN_PREFIX "urn:fleetsec:device:"
-
-/* True if id is 1-64 characters of [A-Za-z0-9._-]. Thread-safe. */
-FSEC_API bool fsec_devid_valid(const char *id);
-
-/*
- * Validate id, recording a reason naming it if invalid.
- * Errors: INVAL. Thread-safe.
- */
-FSEC_API FSEC_WUR enum fsec_err fsec_devid_check(const char *id);
 
 /*
  * Extract the device ID from a fleetsec device certificate. The SAN URI is

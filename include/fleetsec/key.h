@@ -21,9 +21,6 @@ enum fsec_key_algo {
 	FSEC_KEY_ED25519,
 };
 
-/* Hex SHA-256 plus NUL. */
-#define FSEC_SHA256_HEX_LEN 65
-
 /*
  * Parse "p256", "p384" or "ed25519". Errors: INVAL. Thread-safe.
  */

@@ -17,12 +17,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "fleetsec/ca.h"
 #include "fleetsec/common.h"
-#include "fleetsec/identity.h"
-#include "fleetsec/key.h"
 
-#define FSEC_MODEL_MAX 64
 #define FSEC_ACTOR_MAX 128
 #define FSEC_DETAIL_MAX 256
 
@@ -212,7 +208,7 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_counter_next(struct fsec_registry 
 
 /* A manufacturer CA trusted to vouch for devices at enrollment only. */
 struct fsec_enroll_ca_rec {
-	char fingerprint[65]; /* SHA-256 of the DER certificate, lowercase hex */
+	char fingerprint[FSEC_SHA256_HEX_LEN]; /* SHA-256 of the DER certificate, lowercase hex */
 	char subject[256];    /* one-line subject, for people */
 	int64_t added_at;
 };
@@ -266,8 +262,8 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_bootstrap_spent(struct fsec_regist
 /* An enrollment waiting for the operator (fleetsecd --approval manual). */
 struct fsec_enroll_pending_rec {
 	char device_id[FSEC_DEVID_MAX + 1];
-	char bootstrap_fp[65];   /* the credential that asked */
-	char spki_sha256[65];    /* the key it asked for */
+	char bootstrap_fp[FSEC_SHA256_HEX_LEN];   /* the credential that asked */
+	char spki_sha256[FSEC_SHA256_HEX_LEN];    /* the key it asked for */
 	char model[FSEC_MODEL_MAX + 1];
 	int64_t requested_at;
 	int64_t approved_at;     /* 0: not yet */
@@ -328,7 +324,7 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_group_get(struct fsec_registry *re
 
 struct fsec_published_rec {
 	char model[FSEC_MODEL_MAX + 1];
-	char sha256[65];      /* the image's, lowercase hex */
+	char sha256[FSEC_SHA256_HEX_LEN];      /* the image's, lowercase hex */
 	char version[32];
 	uint32_t security_counter;
 	uint64_t size;

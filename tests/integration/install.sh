@@ -27,4 +27,21 @@ export PKG_CONFIG_PATH="$libdir"
 cc ${EXTRA_CFLAGS:-} -o "$T/use" "$T/use.c" $(pkg-config --cflags --libs fleetsec) -Wl,-rpath,"$(pkg-config --variable=libdir fleetsec)" ||
 	fail "cannot build against the installed library"
 "$T/use" || fail "program linked to libfleetsec misbehaves"
-echo "install.sh: 5 checks passed"
+
+# The device side: the installed agent and every library it loads carry
+# neither the registry (SQLite), the server's event loop nor libcrypt.
+agent=$T/prefix/bin/fleetsec-agent
+"$agent" --help >/dev/null 2>&1 || fail "installed agent does not run"
+needed=$(readelf -d "$agent" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+grep -qx 'libfleetsec-device.so.0' <<<"$needed" || fail "the agent does not link libfleetsec-device: $needed"
+grep -qx 'libfleetsec.so.0' <<<"$needed" && fail "the agent links the full libfleetsec"
+loaded=$(ldd "$agent")
+for lib in libsqlite3 libevent libcrypt.so; do
+	if grep -F "$lib" <<<"$loaded" >/dev/null; then
+		fail "fleetsec-agent loads $lib: $(grep -F "$lib" <<<"$loaded")"
+	fi
+done
+# ...while the full library does load SQLite, so the check above can fail.
+grep -F libsqlite3 <<<"$(ldd "$T/prefix/bin/fleetsec")" >/dev/null || fail "ldd check is blind: the CLI loads no SQLite"
+[ ! -e "$T/prefix/bin/fleetsec-bootsim" ] || fail "the bootloader simulator was installed into bin/"
+echo "install.sh: 9 checks passed"

@@ -1,0 +1,977 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The fleet home and its operations (fleet.h): issue, revoke and the
+ * CRL, each one registry transaction with its files staged around it. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/pem.h>
+
+#include "err_int.h"
+#include "fleet_int.h"
+#include "fleetsec/fileio.h"
+#include "fleetsec/fleet.h"
+#include "fleetsec/identity.h"
+
+#define CONFIG_FILE "fleet.json"
+#define CRL_FILE "crl.pem"
+#define CHAIN_FILE "chain.pem"
+#define CERT_MAX (64u * 1024u)
+/* The hard cap on `--days` of anything this module issues. */
+#define DAYS_MAX 36500
+
+struct fsec_fleet {
+	char *home;
+	struct fleet_config cfg;
+	struct fsec_registry *reg;
+	struct fsec_ca *ca; /* loaded on first use */
+};
+
+/* ---- fleet.json ---- */
+
+static enum fsec_err cfg_string(json_t *root, const char *key, char *out, size_t cap)
+{
+	json_t *v = json_object_get(root, key);
+	const char *s;
+
+	if (!json_is_string(v))
+		return fsec_seterr(FSEC_ERR_PARSE, "%s: \"%s\" must be a string", CONFIG_FILE, key);
+	s = json_string_value(v);
+	if (s[0] == '\0' || json_string_length(v) >= cap || strlen(s) != json_string_length(v))
+		return fsec_seterr(FSEC_ERR_PARSE, "%s: \"%s\" is empty, too long or holds a NUL",
+				   CONFIG_FILE, key);
+	memcpy(out, s, json_string_length(v) + 1);
+	return FSEC_OK;
+}
+
+static enum fsec_err cfg_days(json_t *root, const char *key, int *out)
+{
+	json_t *v = json_object_get(root, key);
+
+	if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > DAYS_MAX)
+		return fsec_seterr(FSEC_ERR_PARSE, "%s: \"%s\" must be an integer from 1 to %d",
+				   CONFIG_FILE, key, DAYS_MAX);
+	*out = (int)json_integer_value(v);
+	return FSEC_OK;
+}
+
+enum fsec_err fsec_fleet_config_parse(const unsigned char *buf, size_t len,
+				      struct fleet_config *out)
+{
+	static const char *const known[] = {"format", "version", "name", "algo", "root_cert",
+					    "issuing_cert", "issuing_key", "registry",
+					    "device_days", "crl_days"};
+	enum fsec_err rc = FSEC_ERR_PARSE;
+	struct fleet_config cfg;
+	char algo[16], format[32];
+	json_error_t jerr;
+	json_t *root = NULL, *v;
+	const char *key;
+
+	memset(&cfg, 0, sizeof(cfg));
+	if (len > FSEC_FLEET_CONFIG_MAX)
+		return fsec_seterr(FSEC_ERR_TOO_LARGE, "%s is larger than %u bytes", CONFIG_FILE,
+				   FSEC_FLEET_CONFIG_MAX);
+	root = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		fsec_seterr(rc, "%s: line %d column %d: %s", CONFIG_FILE, jerr.line, jerr.column,
+			    jerr.text);
+		goto out;
+	}
+	if (!json_is_object(root)) {
+		fsec_seterr(rc, "%s: not a JSON object", CONFIG_FILE);
+		goto out;
+	}
+	json_object_foreach(root, key, v) {
+		size_t i;
+
+		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			if (strcmp(key, known[i]) == 0)
+				break;
+		if (i == sizeof(known) / sizeof(known[0])) {
+			fsec_seterr(rc, "%s: unknown key \"%.40s\"", CONFIG_FILE, key);
+			goto out;
+		}
+	}
+	if ((rc = cfg_string(root, "format", format, sizeof(format))) != FSEC_OK)
+		goto out;
+	v = json_object_get(root, "version");
+	if (strcmp(format, "fleetsec-home") != 0 || !json_is_integer(v) || json_integer_value(v) != 1) {
+		rc = fsec_seterr(FSEC_ERR_PARSE, "%s: not a version 1 fleetsec-home file", CONFIG_FILE);
+		goto out;
+	}
+	if ((rc = cfg_string(root, "name", cfg.name, sizeof(cfg.name))) != FSEC_OK ||
+	    (rc = cfg_string(root, "algo", algo, sizeof(algo))) != FSEC_OK ||
+	    (rc = cfg_string(root, "root_cert", cfg.root_cert, sizeof(cfg.root_cert))) != FSEC_OK ||
+	    (rc = cfg_string(root, "issuing_cert", cfg.issuing_cert, sizeof(cfg.issuing_cert))) !=
+		    FSEC_OK ||
+	    (rc = cfg_string(root, "issuing_key", cfg.issuing_key, sizeof(cfg.issuing_key))) !=
+		    FSEC_OK ||
+	    (rc = cfg_string(root, "registry", cfg.registry, sizeof(cfg.registry))) != FSEC_OK ||
+	    (rc = cfg_days(root, "device_days", &cfg.device_days)) != FSEC_OK ||
+	    (rc = cfg_days(root, "crl_days", &cfg.crl_days)) != FSEC_OK)
+		goto out;
+	if (fsec_fleet_name_check(cfg.name) != FSEC_OK) {
+		rc = fsec_seterr(FSEC_ERR_PARSE, "%s: bad \"name\"", CONFIG_FILE);
+		goto out;
+	}
+	if (fsec_key_algo_parse(algo, &cfg.algo) != FSEC_OK) {
+		rc = fsec_seterr(FSEC_ERR_PARSE, "%s: unknown \"algo\"", CONFIG_FILE);
+		goto out;
+	}
+	*out = cfg;
+	rc = FSEC_OK;
+out:
+	json_decref(root);
+	return rc;
+}
+
+static enum fsec_err cfg_serialize(const struct fleet_config *c, char **out)
+{
+	json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i}", "format",
+			      "fleetsec-home", "version", 1, "name", c->name, "algo",
+			      fsec_key_algo_name(c->algo), "root_cert", c->root_cert,
+			      "issuing_cert", c->issuing_cert, "issuing_key", c->issuing_key,
+			      "registry", c->registry, "device_days", c->device_days, "crl_days",
+			      c->crl_days);
+	char *s = o != NULL ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+
+	json_decref(o);
+	if (s == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "cannot serialize %s", CONFIG_FILE);
+	*out = s;
+	return FSEC_OK;
+}
+
+/* ---- paths ---- */
+
+/* home + "/" + rel into a new string; rel may already be absolute. */
+static enum fsec_err join(const char *home, const char *rel, char **out)
+{
+	char *s = NULL;
+
+	if (rel[0] == '/' ? asprintf(&s, "%s", rel) < 0 : asprintf(&s, "%s/%s", home, rel) < 0)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	*out = s;
+	return FSEC_OK;
+}
+
+/* A store URI ("file:...", "handle:0x81000001", "pkcs11:...") is used as is;
+ * anything else is a path relative to the home. */
+static bool is_uri(const char *s)
+{
+	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz0-9+.-");
+
+	return n >= 2 && s[n] == ':';
+}
+
+static enum fsec_err read_cert_file(const char *path, X509 **out)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	enum fsec_err rc;
+	X509 *cert;
+	BIO *bio;
+
+	rc = fsec_file_read(path, CERT_MAX, &buf, &len);
+	if (rc != FSEC_OK)
+		return fsec_seterr(rc, "%s: %s", path, fsec_err_detail());
+	bio = BIO_new_mem_buf(buf, (int)len);
+	cert = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	BIO_free(bio);
+	free(buf);
+	if (cert == NULL)
+		return fsec_seterr_ossl(FSEC_ERR_PARSE, "%s: not a PEM certificate", path);
+	*out = cert;
+	return FSEC_OK;
+}
+
+/* ---- init ---- */
+
+/* Remove the half-built temporary home: only regular files at its top level
+ * were created, so a flat walk is enough and never follows links out. */
+static void remove_tree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+	rmdir(dir);
+}
+
+static enum fsec_err write_pem_cert(const char *dir, const char *name, X509 *const *certs,
+				    size_t n)
+{
+	BIO *mem = BIO_new(BIO_s_mem());
+	enum fsec_err rc = FSEC_ERR_CRYPTO;
+	char *path = NULL, *data;
+	long len;
+
+	for (size_t i = 0; mem != NULL && i < n; i++)
+		if (!PEM_write_bio_X509(mem, certs[i]))
+			goto out;
+	if (mem == NULL || (len = BIO_get_mem_data(mem, &data)) <= 0) {
+		fsec_seterr_ossl(rc, "cannot encode %s", name);
+		goto out;
+	}
+	if ((rc = join(dir, name, &path)) == FSEC_OK)
+		rc = fsec_file_write_atomic(path, data, (size_t)len, 0644, 0);
+out:
+	if (rc == FSEC_ERR_CRYPTO)
+		fsec_seterr_ossl(rc, "cannot encode %s", name);
+	free(path);
+	BIO_free(mem);
+	return rc;
+}
+
+static enum fsec_err write_key(const char *dir, const char *name, EVP_PKEY *key)
+{
+	char *path = NULL;
+	enum fsec_err rc = join(dir, name, &path);
+
+	if (rc == FSEC_OK)
+		rc = fsec_key_save_private(key, path);
+	free(path);
+	return rc;
+}
+
+static bool dir_is_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	bool empty = true;
+
+	if (d == NULL)
+		return false;
+	while (empty && (e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			empty = false;
+	closedir(d);
+	return empty;
+}
+
+static enum fsec_err crl_stage(struct fsec_fleet *f, X509_CRL **crl_out,
+			       struct fsec_file_stage **stage_out);
+FSEC_API enum fsec_err fsec_fleet_init(const char *path, const struct fsec_fleet_init_params *p)
+{
+	enum fsec_err rc = FSEC_ERR_IO;
+	EVP_PKEY *root_key = NULL, *iss_key = NULL;
+	X509 *root = NULL, *iss = NULL;
+	struct fsec_fleet f = {0};
+	struct fsec_file_stage *crl_st = NULL;
+	X509_CRL *crl = NULL;
+	char *tmp = NULL, *cfgpath = NULL, *json = NULL, *regpath = NULL;
+	struct stat st;
+	enum fsec_key_algo algo = p->algo != 0 ? p->algo : FSEC_KEY_P256;
+
+	if ((rc = fsec_fleet_name_check(p->name)) != FSEC_OK)
+		return rc;
+	if (algo != FSEC_KEY_P256 && algo != FSEC_KEY_ED25519)
+		return fsec_seterr(FSEC_ERR_INVAL, "CA algorithm must be p256 or ed25519");
+	if (lstat(path, &st) == 0 && !(S_ISDIR(st.st_mode) && dir_is_empty(path)))
+		return fsec_seterr(FSEC_ERR_EXISTS, "%s already exists; refusing to overwrite a fleet home",
+				   path);
+	if (asprintf(&tmp, "%s.init-XXXXXX", path) < 0)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	if (mkdtemp(tmp) == NULL) {
+		rc = fsec_seterr(FSEC_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
+		free(tmp);
+		return rc;
+	}
+	snprintf(f.cfg.name, sizeof(f.cfg.name), "%s", p->name);
+	f.cfg.algo = algo;
+	snprintf(f.cfg.root_cert, sizeof(f.cfg.root_cert), "root.pem");
+	snprintf(f.cfg.issuing_cert, sizeof(f.cfg.issuing_cert), "issuing.pem");
+	snprintf(f.cfg.issuing_key, sizeof(f.cfg.issuing_key), "issuing.key");
+	snprintf(f.cfg.registry, sizeof(f.cfg.registry), "sqlite:registry.db");
+	f.cfg.device_days = p->device_days != 0 ? p->device_days : 365;
+	f.cfg.crl_days = p->crl_days != 0 ? p->crl_days : 7;
+	if (f.cfg.device_days < 1 || f.cfg.device_days > DAYS_MAX || f.cfg.crl_days < 1 ||
+	    f.cfg.crl_days > DAYS_MAX) {
+		rc = fsec_seterr(FSEC_ERR_INVAL, "validity out of range (1-%d days)", DAYS_MAX);
+		goto out;
+	}
+	f.home = tmp;
+
+	if ((rc = fsec_key_generate(algo, &root_key)) != FSEC_OK ||
+	    (rc = fsec_key_generate(algo, &iss_key)) != FSEC_OK ||
+	    (rc = fsec_ca_make_root(root_key, p->name, p->root_days != 0 ? p->root_days : 7300,
+				    &root)) != FSEC_OK ||
+	    (rc = fsec_ca_make_issuing(root_key, root, iss_key, p->name,
+				       p->issuing_days != 0 ? p->issuing_days : 3650, &iss)) !=
+		    FSEC_OK ||
+	    (rc = fsec_ca_new(iss, iss_key, root, p->name, &f.ca)) != FSEC_OK)
+		goto out;
+	if ((rc = write_key(tmp, "root.key", root_key)) != FSEC_OK ||
+	    (rc = write_key(tmp, "issuing.key", iss_key)) != FSEC_OK ||
+	    (rc = write_pem_cert(tmp, "root.pem", &root, 1)) != FSEC_OK ||
+	    (rc = write_pem_cert(tmp, "issuing.pem", &iss, 1)) != FSEC_OK ||
+	    (rc = write_pem_cert(tmp, CHAIN_FILE, (X509 *[]){iss, root}, 2)) != FSEC_OK)
+		goto out;
+	if ((rc = join(tmp, "registry.db", &regpath)) != FSEC_OK ||
+	    (rc = fsec_registry_open(regpath, FSEC_REGISTRY_CREATE, &f.reg)) != FSEC_OK)
+		goto out;
+	if ((rc = fsec_registry_begin(f.reg)) != FSEC_OK)
+		goto out;
+	if ((rc = fsec_registry_event_addf(f.reg, p->actor, "ca-init", NULL, "fleet=%s algo=%s",
+					   p->name, fsec_key_algo_name(algo))) != FSEC_OK ||
+	    (rc = crl_stage(&f, &crl, &crl_st)) != FSEC_OK ||
+	    (rc = fsec_registry_commit(f.reg)) != FSEC_OK ||
+	    (rc = fsec_file_stage_commit(crl_st)) != FSEC_OK)
+		goto out;
+	/* Close the registry so its WAL is checkpointed into the file before
+	 * the directory moves. */
+	fsec_registry_free(f.reg);
+	f.reg = NULL;
+	if ((rc = cfg_serialize(&f.cfg, &json)) != FSEC_OK ||
+	    (rc = join(tmp, CONFIG_FILE, &cfgpath)) != FSEC_OK ||
+	    (rc = fsec_file_write_atomic(cfgpath, json, strlen(json), 0644, 0)) != FSEC_OK)
+		goto out;
+	/* rename(2) replaces an empty directory and refuses a non-empty one, so
+	 * a home that appeared meanwhile is never overwritten. */
+	if (rename(tmp, path) != 0) {
+		rc = fsec_seterr(errno == ENOTEMPTY || errno == EEXIST ? FSEC_ERR_EXISTS : FSEC_ERR_IO,
+				 "cannot move the new home into %s: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = fsec_dir_sync_parent(path);
+	free(tmp);
+	tmp = NULL;
+out:
+	if (f.reg != NULL)
+		fsec_registry_rollback(f.reg);
+	fsec_registry_free(f.reg);
+	fsec_file_stage_free(crl_st);
+	if (tmp != NULL)
+		remove_tree(tmp);
+	fsec_ca_free(f.ca);
+	X509_CRL_free(crl);
+	X509_free(root);
+	X509_free(iss);
+	EVP_PKEY_free(root_key);
+	EVP_PKEY_free(iss_key);
+	free(tmp);
+	free(cfgpath);
+	free(regpath);
+	free(json);
+	return rc;
+}
+
+/* ---- open ---- */
+
+FSEC_API enum fsec_err fsec_fleet_open(const char *path, struct fsec_fleet **out)
+{
+	struct fsec_fleet *f = calloc(1, sizeof(*f));
+	enum fsec_err rc = FSEC_ERR_NOMEM;
+	unsigned char *buf = NULL;
+	char *cfgpath = NULL, *loc = NULL;
+	size_t len = 0;
+
+	if (f == NULL || (f->home = strdup(path)) == NULL) {
+		fsec_seterr(rc, "out of memory");
+		goto out;
+	}
+	if ((rc = join(path, CONFIG_FILE, &cfgpath)) != FSEC_OK)
+		goto out;
+	rc = fsec_file_read(cfgpath, FSEC_FLEET_CONFIG_MAX, &buf, &len);
+	if (rc != FSEC_OK) {
+		if (access(cfgpath, F_OK) != 0)
+			rc = fsec_seterr(FSEC_ERR_NOTFOUND,
+					 "no fleet home at %s (run 'fleetsec ca init' first)", path);
+		else
+			rc = fsec_seterr(rc, "%s: %s", cfgpath, fsec_err_detail());
+		goto out;
+	}
+	if ((rc = fsec_fleet_config_parse(buf, len, &f->cfg)) != FSEC_OK)
+		goto out;
+	/* "sqlite:registry.db" is relative to the home, like every other path
+	 * in fleet.json. */
+	if (strncmp(f->cfg.registry, "sqlite:", 7) == 0) {
+		char *p = NULL;
+
+		if ((rc = join(path, f->cfg.registry + 7, &p)) != FSEC_OK)
+			goto out;
+		rc = asprintf(&loc, "sqlite:%s", p) < 0 ? fsec_seterr(FSEC_ERR_NOMEM, "out of memory")
+							: FSEC_OK;
+		free(p);
+		if (rc != FSEC_OK)
+			goto out;
+	} else if ((loc = strdup(f->cfg.registry)) == NULL) {
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = fsec_registry_open(loc, 0, &f->reg)) != FSEC_OK)
+		goto out;
+	*out = f;
+	f = NULL;
+	rc = FSEC_OK;
+out:
+	free(loc);
+	free(buf);
+	free(cfgpath);
+	fsec_fleet_free(f);
+	return rc;
+}
+
+FSEC_API void fsec_fleet_free(struct fsec_fleet *f)
+{
+	if (f == NULL)
+		return;
+	fsec_registry_free(f->reg);
+	fsec_ca_free(f->ca);
+	free(f->home);
+	free(f);
+}
+
+FSEC_API struct fsec_registry *fsec_fleet_get_registry(struct fsec_fleet *f)
+{
+	return f->reg;
+}
+
+FSEC_API const char *fsec_fleet_get_name(const struct fsec_fleet *f)
+{
+	return f->cfg.name;
+}
+
+FSEC_API const char *fsec_fleet_get_home(const struct fsec_fleet *f)
+{
+	return f->home;
+}
+
+static enum fsec_err load_ca(struct fsec_fleet *f)
+{
+	char *root_path = NULL, *iss_path = NULL, *key_loc = NULL;
+	X509 *root = NULL, *iss = NULL;
+	EVP_PKEY *key = NULL;
+	enum fsec_err rc;
+
+	if (f->ca != NULL)
+		return FSEC_OK;
+	if ((rc = join(f->home, f->cfg.root_cert, &root_path)) != FSEC_OK ||
+	    (rc = join(f->home, f->cfg.issuing_cert, &iss_path)) != FSEC_OK)
+		goto out;
+	if (is_uri(f->cfg.issuing_key))
+		key_loc = strdup(f->cfg.issuing_key);
+	else if ((rc = join(f->home, f->cfg.issuing_key, &key_loc)) != FSEC_OK)
+		goto out;
+	if (key_loc == NULL) {
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = read_cert_file(root_path, &root)) != FSEC_OK ||
+	    (rc = read_cert_file(iss_path, &iss)) != FSEC_OK)
+		goto out;
+	if ((rc = fsec_key_load_private(key_loc, &key)) != FSEC_OK) {
+		rc = fsec_seterr(rc, "issuing CA key: %s", fsec_err_detail());
+		goto out;
+	}
+	rc = fsec_ca_new(iss, key, root, f->cfg.name, &f->ca);
+out:
+	EVP_PKEY_free(key);
+	X509_free(root);
+	X509_free(iss);
+	free(root_path);
+	free(iss_path);
+	free(key_loc);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_fleet_chain_pem(struct fsec_fleet *f, char **out)
+{
+	char *paths[2] = {NULL, NULL}, *pem = NULL;
+	size_t total = 0;
+	enum fsec_err rc;
+
+	if ((rc = join(f->home, f->cfg.issuing_cert, &paths[0])) != FSEC_OK ||
+	    (rc = join(f->home, f->cfg.root_cert, &paths[1])) != FSEC_OK)
+		goto out;
+	for (int i = 0; i < 2; i++) {
+		X509 *cert = NULL;
+		char *one = NULL, *grown;
+		size_t n;
+
+		/* Re-encode rather than copy, so only a certificate, never stray
+		 * text or a key pasted into the file, is printed. */
+		if ((rc = read_cert_file(paths[i], &cert)) != FSEC_OK)
+			goto out;
+		rc = fsec_cert_pem(cert, &one);
+		X509_free(cert);
+		if (rc != FSEC_OK)
+			goto out;
+		n = strlen(one);
+		grown = realloc(pem, total + n + 1);
+		if (grown == NULL) {
+			free(one);
+			rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		pem = grown;
+		memcpy(pem + total, one, n + 1);
+		total += n;
+		free(one);
+	}
+	*out = pem;
+	pem = NULL;
+	rc = FSEC_OK;
+out:
+	free(pem);
+	free(paths[0]);
+	free(paths[1]);
+	return rc;
+}
+
+/* ---- events ---- */
+
+/* ---- CRL ---- */
+
+struct crl_collect {
+	struct fsec_crl_entry *v;
+	size_t n, cap;
+	enum fsec_err rc;
+};
+
+static int collect_revoked(const struct fsec_cert_rec *c, void *arg)
+{
+	struct crl_collect *cc = arg;
+
+	if (cc->n == cc->cap) {
+		size_t ncap, bytes;
+		struct fsec_crl_entry *nv;
+
+		if (fsec_mul_overflow(cc->cap != 0 ? cc->cap : 32, (size_t)2, &ncap) ||
+		    fsec_mul_overflow(ncap, sizeof(*nv), &bytes) ||
+		    (nv = realloc(cc->v, bytes)) == NULL) {
+			cc->rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory building the CRL");
+			return 1;
+		}
+		cc->v = nv;
+		cc->cap = ncap;
+	}
+	snprintf(cc->v[cc->n].serial, sizeof(cc->v[cc->n].serial), "%s", c->serial);
+	cc->v[cc->n].revoked_at = (time_t)c->revoked_at;
+	cc->v[cc->n].reason = c->reason;
+	cc->n++;
+	return 0;
+}
+
+/* Inside the caller's transaction: take the next CRL number, sign a CRL of
+ * all revoked unexpired certificates and stage crl.pem. */
+static enum fsec_err crl_stage(struct fsec_fleet *f, X509_CRL **crl_out,
+			       struct fsec_file_stage **stage_out)
+{
+	struct crl_collect cc = {0};
+	struct fsec_cert_filter filt = {.revoked_only = true, .not_expired_at = time(NULL)};
+	char *path = NULL, *data;
+	X509_CRL *crl = NULL;
+	uint64_t number = 0;
+	BIO *mem = NULL;
+	enum fsec_err rc;
+	long len;
+
+	if ((rc = load_ca(f)) != FSEC_OK ||
+	    (rc = fsec_registry_counter_next(f->reg, "crl_number", &number)) != FSEC_OK ||
+	    (rc = fsec_registry_cert_list(f->reg, &filt, collect_revoked, &cc)) != FSEC_OK)
+		goto out;
+	if ((rc = cc.rc) != FSEC_OK ||
+	    (rc = fsec_ca_make_crl(f->ca, cc.v, cc.n, number, f->cfg.crl_days, &crl)) != FSEC_OK)
+		goto out;
+	mem = BIO_new(BIO_s_mem());
+	if (mem == NULL || !PEM_write_bio_X509_CRL(mem, crl) ||
+	    (len = BIO_get_mem_data(mem, &data)) <= 0) {
+		rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot encode the CRL");
+		goto out;
+	}
+	if ((rc = join(f->home, CRL_FILE, &path)) != FSEC_OK ||
+	    (rc = fsec_file_stage_new(path, data, (size_t)len, 0644, 0, stage_out)) != FSEC_OK)
+		goto out;
+	*crl_out = crl;
+	crl = NULL;
+out:
+	BIO_free(mem);
+	X509_CRL_free(crl);
+	free(cc.v);
+	free(path);
+	return rc;
+}
+
+/* Commit the transaction, then the staged files; roll back on failure.
+ * Files go last: a rename that fails after the commit leaves a stale file
+ * (the registry stays right), never a file the registry does not back. */
+static enum fsec_err finish(struct fsec_fleet *f, enum fsec_err rc,
+			    struct fsec_file_stage *const *stages, size_t n)
+{
+	if (rc == FSEC_OK)
+		rc = fsec_registry_commit(f->reg);
+	if (rc != FSEC_OK) {
+		fsec_registry_rollback(f->reg);
+		return rc;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (stages[i] != NULL && (rc = fsec_file_stage_commit(stages[i])) != FSEC_OK)
+			return rc;
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_fleet_crl(struct fsec_fleet *f, X509_CRL **out)
+{
+	struct fsec_file_stage *st = NULL;
+	X509_CRL *crl = NULL;
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	if ((rc = load_ca(f)) != FSEC_OK || (rc = fsec_registry_begin(f->reg)) != FSEC_OK)
+		return rc;
+	rc = crl_stage(f, &crl, &st);
+	rc = finish(f, rc, &st, 1);
+	fsec_file_stage_free(st);
+	if (rc != FSEC_OK) {
+		X509_CRL_free(crl);
+		return rc;
+	}
+	*out = crl;
+	return FSEC_OK;
+}
+
+/* ---- issue and revoke ---- */
+
+struct key_check {
+	const char *id;
+	enum fsec_err rc;
+};
+
+static int check_key_owner(const struct fsec_cert_rec *c, void *arg)
+{
+	struct key_check *kc = arg;
+
+	if (strcmp(c->device_id, kc->id) != 0) {
+		kc->rc = fsec_seterr(FSEC_ERR_POLICY,
+				     "public key is already registered to device %s: one key shared "
+				     "by several devices is a fleet-wide key",
+				     c->device_id);
+		return 1;
+	}
+	if (c->revoked && c->reason == 1) {
+		kc->rc = fsec_seterr(FSEC_ERR_POLICY,
+				     "public key was revoked as compromised (certificate %s)", c->serial);
+		return 1;
+	}
+	return 0;
+}
+
+/* Collect first, revoke after: a listing must not run while its rows change. */
+struct serial_list {
+	char (*v)[FSEC_SERIAL_HEX_LEN];
+	size_t n, cap;
+	enum fsec_err rc;
+};
+
+static int collect_unrevoked(const struct fsec_cert_rec *c, void *arg)
+{
+	struct serial_list *sl = arg;
+
+	if (c->revoked)
+		return 0;
+	if (sl->n == sl->cap) {
+		size_t ncap, bytes;
+		void *nv;
+
+		if (fsec_mul_overflow(sl->cap != 0 ? sl->cap : 4, (size_t)2, &ncap) ||
+		    fsec_mul_overflow(ncap, sizeof(*sl->v), &bytes) ||
+		    (nv = realloc(sl->v, bytes)) == NULL) {
+			sl->rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+			return 1;
+		}
+		sl->v = nv;
+		sl->cap = ncap;
+	}
+	snprintf(sl->v[sl->n], sizeof(sl->v[sl->n]), "%s", c->serial);
+	sl->n++;
+	return 0;
+}
+
+/* Revoke every unrevoked, unexpired certificate of a device; *count says how
+ * many. */
+static enum fsec_err revoke_device_certs(struct fsec_registry *reg, const char *id, int64_t now,
+					 int reason, size_t *count)
+{
+	struct fsec_cert_filter filt = {.device_id = id, .not_expired_at = now};
+	struct serial_list sl = {0};
+	enum fsec_err rc;
+
+	rc = fsec_registry_cert_list(reg, &filt, collect_unrevoked, &sl);
+	if (rc == FSEC_OK)
+		rc = sl.rc;
+	for (size_t i = 0; rc == FSEC_OK && i < sl.n; i++)
+		rc = fsec_registry_cert_revoke(reg, sl.v[i], now, reason);
+	if (rc == FSEC_OK)
+		*count = sl.n;
+	free(sl.v);
+	return rc;
+}
+
+static enum fsec_err stage_cert(const char *path, const struct fsec_issued_cert *c,
+			       struct fsec_file_stage **st)
+{
+	char *pem = NULL;
+	enum fsec_err rc = fsec_issued_cert_pem(c, &pem);
+
+	if (rc == FSEC_OK)
+		rc = fsec_file_stage_new(path, pem, strlen(pem), 0644, 0, st);
+	free(pem);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_fleet_server_cert(struct fsec_fleet *f,
+					      const struct fsec_server_cert_opts *o,
+					      struct fsec_issued_cert *out)
+{
+	struct fsec_file_stage *stages[2] = {NULL, NULL}; /* key, certificate + chain */
+	struct fsec_server_cert_spec spec = *o->spec;
+	struct fsec_issued_cert cert = {0};
+	unsigned char serial[FSEC_SERIAL_LEN];
+	char *key_path = NULL, *cert_path = NULL, *leaf = NULL, *iss = NULL, *both = NULL;
+	EVP_PKEY *key = NULL;
+	bool in_tx = false;
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	if (spec.days == 0)
+		spec.days = FSEC_SERVER_CERT_DAYS;
+	if ((rc = load_ca(f)) != FSEC_OK)
+		return rc;
+	if (o->key_out != NULL ? (key_path = strdup(o->key_out)) == NULL
+			       : (rc = join(f->home, "server.key", &key_path)) != FSEC_OK)
+		goto nomem;
+	if (o->cert_out != NULL ? (cert_path = strdup(o->cert_out)) == NULL
+				: (rc = join(f->home, "server.pem", &cert_path)) != FSEC_OK)
+		goto nomem;
+	/* TLS servers get P-256 whatever the CA's algorithm: it is what every
+	 * device TLS stack implements. */
+	if ((rc = fsec_key_generate(FSEC_KEY_P256, &key)) != FSEC_OK ||
+	    (rc = fsec_ca_random_serial(serial)) != FSEC_OK ||
+	    (rc = fsec_ca_issue_server(f->ca, key, &spec, serial, &cert)) != FSEC_OK ||
+	    (rc = fsec_issued_cert_pem(&cert, &leaf)) != FSEC_OK ||
+	    (rc = fsec_cert_pem(fsec_ca_get_issuing(f->ca), &iss)) != FSEC_OK)
+		goto out;
+	if (asprintf(&both, "%s%s", leaf, iss) < 0) {
+		both = NULL;
+		goto nomem;
+	}
+	/* The server presents leaf + issuing CA; clients anchor at the root. */
+	if ((rc = fsec_key_stage_private(key, key_path, &stages[0])) != FSEC_OK ||
+	    (rc = fsec_file_stage_new(cert_path, both, strlen(both), 0644, FSEC_FILE_NOCLOBBER,
+				      &stages[1])) != FSEC_OK ||
+	    (rc = fsec_registry_begin(f->reg)) != FSEC_OK)
+		goto out;
+	in_tx = true;
+	if ((rc = fsec_registry_event_addf(f->reg, o->actor, "server-cert", NULL,
+					   "serial=%s name=%s", cert.serial, spec.name)) != FSEC_OK)
+		goto out;
+	in_tx = false;
+	if ((rc = finish(f, FSEC_OK, stages, 2)) == FSEC_OK && out != NULL) {
+		*out = cert;
+		memset(&cert, 0, sizeof(cert));
+	}
+	goto out;
+nomem:
+	rc = rc != FSEC_OK ? rc : fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+out:
+	if (in_tx)
+		fsec_registry_rollback(f->reg);
+	for (size_t i = 0; i < 2; i++)
+		fsec_file_stage_free(stages[i]);
+	fsec_issued_cert_cleanup(&cert);
+	EVP_PKEY_free(key);
+	free(both);
+	free(iss);
+	free(leaf);
+	free(cert_path);
+	free(key_path);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_fleet_issue(struct fsec_fleet *f, X509_REQ *csr,
+					const struct fsec_issue_opts *o, struct fsec_issued_cert *out)
+{
+	struct fsec_file_stage *stages[3] = {NULL, NULL, NULL}; /* key, cert, CRL */
+	struct fsec_device_rec dev, old;
+	struct fsec_cert_rec rec;
+	struct key_check kc = {.id = o->id, .rc = FSEC_OK};
+	struct fsec_cert_filter by_key = {0};
+	unsigned char serial[FSEC_SERIAL_LEN];
+	EVP_PKEY *genkey = NULL, *pub;
+	struct fsec_issued_cert cert = {0};
+	X509_CRL *crl = NULL;
+	char *pem = NULL;
+	bool had = false, in_tx = false;
+	size_t superseded = 0;
+	time_t now = time(NULL);
+	enum fsec_err rc;
+	int days = o->days != 0 ? o->days : f->cfg.device_days;
+
+	fsec_clearerr();
+	memset(&dev, 0, sizeof(dev));
+	memset(&rec, 0, sizeof(rec));
+	if ((rc = fsec_devid_check(o->id)) != FSEC_OK)
+		return rc;
+	if (o->model != NULL && strlen(o->model) > FSEC_MODEL_MAX)
+		return fsec_seterr(FSEC_ERR_INVAL, "model is longer than %d characters", FSEC_MODEL_MAX);
+	if (days < 1 || days > DAYS_MAX)
+		return fsec_seterr(FSEC_ERR_INVAL, "--days must be 1-%d", DAYS_MAX);
+	if (csr == NULL) {
+		if (o->key_out == NULL)
+			return fsec_seterr(FSEC_ERR_INVAL, "key generation needs a key output path");
+		if ((rc = fsec_key_generate(o->key_algo != 0 ? o->key_algo : FSEC_KEY_P256,
+					    &genkey)) != FSEC_OK)
+			return rc;
+		pub = genkey;
+	} else {
+		pub = X509_REQ_get0_pubkey(csr);
+		if (pub == NULL)
+			return fsec_seterr_ossl(FSEC_ERR_PARSE, "request has no public key");
+	}
+	if ((rc = fsec_key_check_strength(pub)) != FSEC_OK ||
+	    (rc = fsec_key_spki_sha256(pub, rec.spki_sha256)) != FSEC_OK ||
+	    (rc = load_ca(f)) != FSEC_OK)
+		goto out;
+	/* The key file is staged before the transaction so that an existing
+	 * file is reported before anything is decided. */
+	if (genkey != NULL && (rc = fsec_key_stage_private(genkey, o->key_out, &stages[0])) != FSEC_OK)
+		goto out;
+
+	if ((rc = fsec_registry_begin(f->reg)) != FSEC_OK)
+		goto out;
+	in_tx = true;
+	rc = fsec_registry_device_get(f->reg, o->id, &old);
+	if (rc == FSEC_OK)
+		had = true;
+	else if (rc != FSEC_ERR_NOTFOUND)
+		goto out;
+	/* Re-provisioning a revoked device is as deliberate as replacing a live
+	 * certificate, so both need --reissue. */
+	if (had && !o->reissue) {
+		if (strcmp(old.status, "active") == 0)
+			rc = fsec_seterr(FSEC_ERR_EXISTS,
+					 "device %s already has an active certificate (serial %s); "
+					 "use --reissue to replace it",
+					 o->id, old.serial);
+		else
+			rc = fsec_seterr(FSEC_ERR_EXISTS,
+					 "device %s is revoked; use --reissue to re-provision it",
+					 o->id);
+		goto out;
+	}
+	by_key.spki_sha256 = rec.spki_sha256;
+	if ((rc = fsec_registry_cert_list(f->reg, &by_key, check_key_owner, &kc)) != FSEC_OK ||
+	    (rc = kc.rc) != FSEC_OK)
+		goto out;
+
+	if ((rc = fsec_ca_random_serial(serial)) != FSEC_OK ||
+	    (rc = fsec_ca_issue_device(f->ca, pub, o->id, days, serial, &cert)) != FSEC_OK ||
+	    (rc = fsec_issued_cert_pem(&cert, &pem)) != FSEC_OK)
+		goto out;
+	if (had && (rc = revoke_device_certs(f->reg, o->id, now, 4, &superseded)) != FSEC_OK)
+		goto out;
+
+	memcpy(rec.serial, cert.serial, sizeof(rec.serial));
+	memcpy(rec.fingerprint, cert.fingerprint, sizeof(rec.fingerprint));
+	snprintf(rec.device_id, sizeof(rec.device_id), "%s", o->id);
+	rec.issued_at = now;
+	rec.not_before = cert.not_before;
+	rec.not_after = cert.not_after;
+	if ((rc = fsec_registry_cert_add(f->reg, &rec, pem)) != FSEC_OK)
+		goto out;
+
+	dev = had ? old : dev;
+	snprintf(dev.id, sizeof(dev.id), "%s", o->id);
+	if (o->model != NULL)
+		snprintf(dev.model, sizeof(dev.model), "%s", o->model);
+	snprintf(dev.status, sizeof(dev.status), "active");
+	memcpy(dev.serial, rec.serial, sizeof(dev.serial));
+	memcpy(dev.fingerprint, rec.fingerprint, sizeof(dev.fingerprint));
+	memcpy(dev.spki_sha256, rec.spki_sha256, sizeof(dev.spki_sha256));
+	dev.issued_at = rec.issued_at;
+	dev.expires_at = rec.not_after;
+	snprintf(dev.provisioning, sizeof(dev.provisioning), "%s",
+		 o->provisioning != NULL ? o->provisioning
+		 : genkey != NULL	 ? "factory-keygen"
+					 : "factory-csr");
+	if (!had)
+		dev.created_at = now;
+	dev.updated_at = now;
+	if ((rc = fsec_registry_device_put(f->reg, &dev)) != FSEC_OK)
+		goto out;
+	if ((rc = fsec_registry_event_addf(f->reg, o->actor, had ? "reissue" : "issue", o->id,
+					   "serial=%s model=%s provisioning=%s superseded=%zu",
+					   rec.serial, dev.model, dev.provisioning, superseded)) !=
+	    FSEC_OK)
+		goto out;
+	if (superseded > 0 && (rc = crl_stage(f, &crl, &stages[2])) != FSEC_OK)
+		goto out;
+	if (o->cert_out != NULL && (rc = stage_cert(o->cert_out, &cert, &stages[1])) != FSEC_OK)
+		goto out;
+	in_tx = false;
+	rc = finish(f, FSEC_OK, stages, 3);
+	if (rc == FSEC_OK && out != NULL) {
+		*out = cert;
+		memset(&cert, 0, sizeof(cert));
+	}
+out:
+	if (in_tx)
+		fsec_registry_rollback(f->reg);
+	for (size_t i = 0; i < 3; i++)
+		fsec_file_stage_free(stages[i]);
+	X509_CRL_free(crl);
+	fsec_issued_cert_cleanup(&cert);
+	EVP_PKEY_free(genkey);
+	free(pem);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_fleet_revoke(struct fsec_fleet *f, const char *id, int reason,
+					 const char *actor)
+{
+	struct fsec_file_stage *st = NULL;
+	struct fsec_device_rec dev;
+	X509_CRL *crl = NULL;
+	time_t now = time(NULL);
+	size_t count = 0;
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	if ((rc = fsec_devid_check(id)) != FSEC_OK || (rc = load_ca(f)) != FSEC_OK ||
+	    (rc = fsec_registry_begin(f->reg)) != FSEC_OK)
+		return rc;
+	if ((rc = fsec_registry_device_get(f->reg, id, &dev)) != FSEC_OK)
+		goto done;
+	if (strcmp(dev.status, "revoked") == 0) {
+		rc = fsec_seterr(FSEC_ERR_EXISTS, "device %s is already revoked", id);
+		goto done;
+	}
+	snprintf(dev.status, sizeof(dev.status), "revoked");
+	dev.updated_at = now;
+	if ((rc = revoke_device_certs(f->reg, id, now, reason, &count)) != FSEC_OK ||
+	    (rc = fsec_registry_device_put(f->reg, &dev)) != FSEC_OK ||
+	    (rc = fsec_registry_event_addf(f->reg, actor, "revoke", id,
+					   "reason=%s certificates=%zu",
+					   fsec_crl_reason_name(reason), count)) != FSEC_OK)
+		goto done;
+	rc = crl_stage(f, &crl, &st);
+done:
+	rc = finish(f, rc, &st, 1);
+	fsec_file_stage_free(st);
+	X509_CRL_free(crl);
+	return rc;
+}

@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The device's EST client (estc.h): enrollment and renewal over
+ * mutual TLS, with the key generated on the device. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs7.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "b64_int.h"
+#include "err_int.h"
+#include "fleetsec/ca.h"
+#include "fleetsec/csr.h"
+#include "fleetsec/estc.h"
+#include "fleetsec/fetch.h"
+#include "fleetsec/fileio.h"
+#include "fleetsec/key.h"
+
+/* A certs-only response holding one certificate is a few KiB. */
+#define RESPONSE_MAX (64u * 1024u)
+
+/* A CSR for key as base64 DER with line breaks. subject NULL: a label only,
+ * since the server names a new device after its bootstrap serial; a renewal
+ * repeats the current certificate's subject (RFC 7030 section 4.2.2). */
+static enum fsec_err make_csr(EVP_PKEY *key, const X509_NAME *subject, char **b64, size_t *len)
+{
+	X509_REQ *req = NULL;
+	unsigned char *der = NULL;
+	enum fsec_err rc;
+	int n;
+
+	if ((rc = fsec_csr_make(key, subject, "fleetsec-device", &req)) != FSEC_OK)
+		return rc;
+	rc = FSEC_ERR_CRYPTO;
+	if ((n = i2d_X509_REQ(req, &der)) <= 0)
+		fsec_seterr_ossl(rc, "cannot encode the CSR");
+	else if ((*b64 = fsec_b64_encode_lines(der, (size_t)n, len)) == NULL)
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	else
+		rc = FSEC_OK;
+	OPENSSL_free(der);
+	X509_REQ_free(req);
+	return rc;
+}
+
+/* The one certificate in a base64 certs-only CMS. */
+static enum fsec_err parse_response(const unsigned char *body, size_t len, X509 **out)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	size_t dlen = 0;
+	PKCS7 *p7 = NULL;
+	STACK_OF(X509) *certs;
+	enum fsec_err rc = FSEC_ERR_PARSE;
+
+	if (!fsec_b64_decode_lines(body, len, RESPONSE_MAX, &der, &dlen))
+		return fsec_seterr(rc, "the server's answer is not base64");
+	p = der;
+	if ((p7 = d2i_PKCS7(NULL, &p, (long)dlen)) == NULL || p != der + dlen ||
+	    !PKCS7_type_is_signed(p7) || p7->d.sign == NULL ||
+	    (certs = p7->d.sign->cert) == NULL || sk_X509_num(certs) != 1) {
+		fsec_seterr_ossl(rc, "the server's answer is not a certs-only CMS with one certificate");
+		goto out;
+	}
+	*out = sk_X509_value(certs, 0);
+	X509_up_ref(*out);
+	rc = FSEC_OK;
+out:
+	PKCS7_free(p7);
+	free(der);
+	return rc;
+}
+
+/* The certificate must be for our key and chain to the pinned fleet CA. */
+static enum fsec_err check_cert(X509 *cert, EVP_PKEY *key, const char *ca,
+				char id[FSEC_DEVID_MAX + 1])
+{
+	X509_STORE *st = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	enum fsec_err rc = FSEC_ERR_VERIFY;
+
+	if (st == NULL || ctx == NULL || X509_STORE_load_file(st, ca) != 1) {
+		rc = fsec_seterr_ossl(FSEC_ERR_IO, "%s: cannot load the fleet CA", ca);
+		goto out;
+	}
+	if (EVP_PKEY_eq(X509_get0_pubkey(cert), key) != 1) {
+		fsec_seterr(rc, "the certificate returned is not for this device's new key");
+		goto out;
+	}
+	if (X509_STORE_CTX_init(ctx, st, cert, NULL) != 1 ||
+	    X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT) != 1 ||
+	    X509_verify_cert(ctx) != 1) {
+		fsec_seterr(rc, "the certificate returned does not verify against %s: %s", ca,
+			    X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+		goto out;
+	}
+	if ((rc = fsec_identity_from_cert(cert, id)) != FSEC_OK)
+		goto out;
+	rc = FSEC_OK;
+out:
+	ERR_clear_error();
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(st);
+	return rc;
+}
+
+/*
+ * The key this enrollment asks for. It is written (0600) before the request
+ * is sent and kept beside the final key until the certificate arrives: if
+ * the answer is lost, the next attempt asks with the same key, and the
+ * server, seeing the bootstrap credential that enrolled this device and its
+ * key, sends the certificate again instead of refusing a device that would
+ * otherwise be stranded.
+ */
+static enum fsec_err pending_key(const char *path, EVP_PKEY **key)
+{
+	enum fsec_err rc;
+
+	if (access(path, F_OK) == 0)
+		return fsec_key_load_private(path, key);
+	if ((rc = fsec_key_generate(FSEC_KEY_P256, key)) != FSEC_OK)
+		return rc;
+	if ((rc = fsec_key_save_private(*key, path)) != FSEC_OK) {
+		EVP_PKEY_free(*key);
+		*key = NULL;
+	}
+	return rc;
+}
+
+/*
+ * One EST request: op (simpleenroll or simplereenroll) authenticated by the
+ * TLS credential tls_cert/tls_key, for the pending key beside key_out, with
+ * subject (see make_csr); on success the certificate, then the key, land.
+ */
+static enum fsec_err est_request(const struct fsec_estc_opts *o, const char *op,
+				 const char *tls_cert, const char *tls_key, const X509_NAME *subject,
+				 char id[FSEC_DEVID_MAX + 1])
+{
+	struct fsec_fetch_opts fo = {.ca = o->ca, .cert = tls_cert, .key = tls_key};
+	struct fsec_fetch *f = NULL;
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	unsigned char *resp = NULL;
+	char *csr = NULL, *pem = NULL, url[1024], pending[4096];
+	size_t clen = 0, rlen = 0;
+	enum fsec_err rc;
+
+	if ((size_t)snprintf(url, sizeof(url), "%s/.well-known/est/%s", o->server, op) >=
+	    sizeof(url))
+		return fsec_seterr(FSEC_ERR_INVAL, "server URL too long");
+	if ((size_t)snprintf(pending, sizeof(pending), "%s.pending", o->key_out) >= sizeof(pending))
+		return fsec_seterr(FSEC_ERR_INVAL, "key path too long");
+	if ((rc = fsec_fetch_new(&fo, &f)) != FSEC_OK || (rc = pending_key(pending, &key)) != FSEC_OK ||
+	    (rc = make_csr(key, subject, &csr, &clen)) != FSEC_OK)
+		goto out;
+	if ((rc = fsec_fetch_post(f, url, "application/pkcs10", csr, clen, RESPONSE_MAX, &resp,
+				  &rlen)) != FSEC_OK) {
+		rc = fsec_seterr(rc, "%s refused: %s", op, fsec_err_detail());
+		goto out;
+	}
+	if ((rc = parse_response(resp, rlen, &cert)) != FSEC_OK ||
+	    (rc = check_cert(cert, key, o->ca, id)) != FSEC_OK ||
+	    (rc = fsec_cert_pem(cert, &pem)) != FSEC_OK)
+		goto out;
+	/* The certificate lands first, then the pending key takes the key's
+	 * place. A cut between the two leaves the pending key, so the next
+	 * attempt asks with the same key and the server sends the certificate
+	 * again. */
+	if ((rc = fsec_file_write_atomic(o->cert_out, pem, strlen(pem), 0644, 0)) != FSEC_OK)
+		goto out;
+	if (rename(pending, o->key_out) != 0) {
+		rc = fsec_seterr(FSEC_ERR_IO, "%s: %s", o->key_out, strerror(errno));
+		goto out;
+	}
+	rc = fsec_dir_sync_parent(o->key_out);
+out:
+	fsec_fetch_free(f);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	free(resp);
+	free(csr);
+	free(pem);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_estc_finish(const char *key_out, const char *cert_out)
+{
+	char pending[4096];
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	BIO *mem = NULL;
+	enum fsec_err rc = FSEC_OK;
+
+	fsec_clearerr();
+	if ((size_t)snprintf(pending, sizeof(pending), "%s.pending", key_out) >= sizeof(pending))
+		return fsec_seterr(FSEC_ERR_INVAL, "key path too long");
+	if (access(pending, F_OK) != 0 || access(cert_out, F_OK) != 0)
+		return FSEC_OK;
+	if ((rc = fsec_file_read(cert_out, 64 * 1024, &buf, &len)) != FSEC_OK ||
+	    (rc = fsec_key_load_private(pending, &key)) != FSEC_OK)
+		goto out;
+	if ((mem = BIO_new_mem_buf(buf, (int)len)) == NULL ||
+	    (cert = PEM_read_bio_X509(mem, NULL, NULL, NULL)) == NULL) {
+		rc = fsec_seterr(FSEC_ERR_PARSE, "%s: not a PEM certificate", cert_out);
+		goto out;
+	}
+	if (EVP_PKEY_eq(X509_get0_pubkey(cert), key) == 1) {
+		if (rename(pending, key_out) != 0)
+			rc = fsec_seterr(FSEC_ERR_IO, "%s: %s", key_out, strerror(errno));
+		else
+			rc = fsec_dir_sync_parent(key_out);
+	}
+out:
+	ERR_clear_error();
+	X509_free(cert);
+	BIO_free(mem);
+	EVP_PKEY_free(key);
+	free(buf);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_estc_enroll(const struct fsec_estc_opts *o,
+					char id[FSEC_DEVID_MAX + 1])
+{
+	fsec_clearerr();
+	return est_request(o, "simpleenroll", o->bootstrap_cert, o->bootstrap_key, NULL, id);
+}
+
+/* notBefore and notAfter of cert as UNIX time. */
+static enum fsec_err validity(X509 *cert, int64_t *nb, int64_t *na)
+{
+	struct tm a, b;
+
+	if (!ASN1_TIME_to_tm(X509_get0_notBefore(cert), &a) ||
+	    !ASN1_TIME_to_tm(X509_get0_notAfter(cert), &b))
+		return fsec_seterr_ossl(FSEC_ERR_PARSE, "unreadable certificate validity");
+	*nb = (int64_t)timegm(&a);
+	*na = (int64_t)timegm(&b);
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_estc_renew(const struct fsec_estc_opts *o, bool force,
+				       struct fsec_estc_renewal *out)
+{
+	unsigned char *buf = NULL, r[4];
+	size_t len = 0;
+	BIO *mem = NULL;
+	X509 *cur = NULL;
+	int64_t nb = 0, na = 0, life, jitter;
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	memset(out, 0, sizeof(*out));
+	if ((rc = fsec_file_read(o->cert_out, 64 * 1024, &buf, &len)) != FSEC_OK)
+		return rc;
+	if ((mem = BIO_new_mem_buf(buf, (int)len)) == NULL ||
+	    (cur = PEM_read_bio_X509(mem, NULL, NULL, NULL)) == NULL) {
+		rc = fsec_seterr(FSEC_ERR_PARSE, "%s: not a PEM certificate", o->cert_out);
+		goto out;
+	}
+	if ((rc = validity(cur, &nb, &na)) != FSEC_OK)
+		goto out;
+	/* Two thirds into the lifetime, less a random share of up to a
+	 * twentieth of it, so that a fleet issued in one day does not renew in
+	 * one minute (step-ca does the same). */
+	life = na > nb ? na - nb : 0;
+	if (RAND_bytes(r, sizeof(r)) != 1) {
+		rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "random number generator failed");
+		goto out;
+	}
+	jitter = life / 20 > 0 ? (int64_t)(((uint32_t)r[0] << 24 | (uint32_t)r[1] << 16 |
+					    (uint32_t)r[2] << 8 | r[3]) %
+					   (uint64_t)(life / 20))
+			       : 0;
+	out->due = nb + life / 3 * 2 - jitter;
+	out->expires = na;
+	if (!force && (int64_t)time(NULL) < out->due) {
+		rc = fsec_identity_from_cert(cur, out->id);
+		goto out;
+	}
+	if ((rc = est_request(o, "simplereenroll", o->cert_out, o->key_out,
+			      X509_get_subject_name(cur), out->id)) == FSEC_OK)
+		out->renewed = true;
+out:
+	X509_free(cur);
+	BIO_free(mem);
+	free(buf);
+	return rc;
+}

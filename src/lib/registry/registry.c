@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The registry's public operations (registry.h): argument checks,
+ * then the backend's ops table (registry_int.h). No SQL here. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "err_int.h"
+#include "fleetsec/names.h"
+#include "registry_int.h"
+#include "text_int.h"
+
+struct fsec_registry {
+	const struct fsec_registry_ops *ops;
+	void *be;
+};
+
+static const struct fsec_registry_ops *const backends[] = {
+	&fsec_registry_sqlite_ops,
+};
+
+FSEC_API enum fsec_err fsec_registry_open(const char *location, unsigned flags,
+					  struct fsec_registry **out)
+{
+	const struct fsec_registry_ops *ops = NULL;
+	const char *path = location;
+	const char *colon = strchr(location, ':');
+	struct fsec_registry *reg;
+	enum fsec_err rc;
+
+	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+		size_t slen = strlen(backends[i]->scheme);
+
+		if (strncmp(location, backends[i]->scheme, slen) == 0 && location[slen] == ':') {
+			ops = backends[i];
+			path = location + slen + 1;
+		}
+	}
+	if (ops == NULL && colon != NULL && colon - location >= 2 &&
+	    strspn(location, "abcdefghijklmnopqrstuvwxyz") == (size_t)(colon - location))
+		return fsec_seterr(FSEC_ERR_INVAL, "unknown registry scheme in '%.80s'", location);
+	if (ops == NULL)
+		ops = &fsec_registry_sqlite_ops;
+	reg = calloc(1, sizeof(*reg));
+	if (reg == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	reg->ops = ops;
+	rc = ops->open(path, flags, &reg->be);
+	if (rc != FSEC_OK) {
+		free(reg);
+		return rc;
+	}
+	*out = reg;
+	return FSEC_OK;
+}
+
+FSEC_API void fsec_registry_free(struct fsec_registry *reg)
+{
+	if (reg == NULL)
+		return;
+	reg->ops->close(reg->be);
+	free(reg);
+}
+
+FSEC_API enum fsec_err fsec_registry_begin(struct fsec_registry *reg)
+{
+	return reg->ops->begin(reg->be);
+}
+
+FSEC_API enum fsec_err fsec_registry_commit(struct fsec_registry *reg)
+{
+	return reg->ops->commit(reg->be);
+}
+
+FSEC_API void fsec_registry_rollback(struct fsec_registry *reg)
+{
+	reg->ops->rollback(reg->be);
+}
+
+FSEC_API enum fsec_err fsec_registry_device_get(struct fsec_registry *reg, const char *id,
+						struct fsec_device_rec *out)
+{
+	enum fsec_err rc = fsec_devid_check(id);
+
+	return rc != FSEC_OK ? rc : reg->ops->device_get(reg->be, id, out);
+}
+
+FSEC_API enum fsec_err fsec_registry_device_put(struct fsec_registry *reg,
+						const struct fsec_device_rec *rec)
+{
+	enum fsec_err rc = fsec_devid_check(rec->id);
+
+	return rc != FSEC_OK ? rc : reg->ops->device_put(reg->be, rec);
+}
+
+FSEC_API enum fsec_err fsec_registry_device_list(struct fsec_registry *reg, const char *status,
+						 const char *model, fsec_device_cb cb, void *ctx)
+{
+	return reg->ops->device_list(reg->be, status, model, cb, ctx);
+}
+
+FSEC_API enum fsec_err fsec_registry_cert_add(struct fsec_registry *reg,
+					      const struct fsec_cert_rec *rec, const char *pem)
+{
+	enum fsec_err rc = fsec_devid_check(rec->device_id);
+
+	return rc != FSEC_OK ? rc : reg->ops->cert_add(reg->be, rec, pem);
+}
+
+FSEC_API enum fsec_err fsec_registry_cert_list(struct fsec_registry *reg,
+					       const struct fsec_cert_filter *filter,
+					       fsec_cert_cb cb, void *ctx)
+{
+	static const struct fsec_cert_filter all;
+
+	return reg->ops->cert_list(reg->be, filter != NULL ? filter : &all, cb, ctx);
+}
+
+FSEC_API enum fsec_err fsec_registry_cert_pem(struct fsec_registry *reg, const char *serial,
+					      char **pem)
+{
+	return reg->ops->cert_pem(reg->be, serial, pem);
+}
+
+FSEC_API enum fsec_err fsec_registry_cert_revoke(struct fsec_registry *reg, const char *serial,
+						 int64_t at, int reason)
+{
+	return reg->ops->cert_revoke(reg->be, serial, at, reason);
+}
+
+FSEC_API enum fsec_err fsec_registry_event_add(struct fsec_registry *reg,
+					       const struct fsec_event_rec *ev)
+{
+	return reg->ops->event_add(reg->be, ev);
+}
+
+FSEC_API enum fsec_err fsec_registry_event_addf(struct fsec_registry *reg, const char *actor,
+						const char *action, const char *device,
+						const char *fmt, ...)
+{
+	struct fsec_event_rec ev;
+	va_list ap;
+
+	memset(&ev, 0, sizeof(ev));
+	snprintf(ev.actor, sizeof(ev.actor), "%s", actor != NULL ? actor : "unknown");
+	snprintf(ev.action, sizeof(ev.action), "%s", action);
+	if (device != NULL && fsec_devid_valid(device))
+		snprintf(ev.device_id, sizeof(ev.device_id), "%s", device);
+	va_start(ap, fmt);
+	vsnprintf(ev.detail, sizeof(ev.detail), fmt, ap);
+	va_end(ap);
+	return reg->ops->event_add(reg->be, &ev);
+}
+
+FSEC_API enum fsec_err fsec_registry_event_list(struct fsec_registry *reg, const char *device_id,
+						fsec_event_cb cb, void *ctx)
+{
+	return reg->ops->event_list(reg->be, device_id, cb, ctx);
+}
+
+FSEC_API enum fsec_err fsec_registry_counter_next(struct fsec_registry *reg, const char *name,
+						  uint64_t *out)
+{
+	if (name[0] == '\0' || strlen(name) > 64)
+		return fsec_seterr(FSEC_ERR_INVAL, "bad counter name");
+	return reg->ops->counter_next(reg->be, name, out);
+}
+
+/* 1-max characters of A-Z a-z 0-9 . _ -: safe in messages and SQL binds. */
+static bool hex64(const char *s)
+{
+	if (strlen(s) != 64)
+		return false;
+	for (size_t i = 0; i < 64; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+FSEC_API enum fsec_err fsec_registry_enroll_ca_add(struct fsec_registry *reg,
+						   const struct fsec_enroll_ca_rec *rec, const char *pem)
+{
+	if (!hex64(rec->fingerprint))
+		return fsec_seterr(FSEC_ERR_INVAL, "bad CA fingerprint");
+	return reg->ops->enroll_ca_add(reg->be, rec, pem);
+}
+
+FSEC_API enum fsec_err fsec_registry_enroll_ca_list(struct fsec_registry *reg,
+						    fsec_enroll_ca_cb cb, void *ctx)
+{
+	return reg->ops->enroll_ca_list(reg->be, cb, ctx);
+}
+
+FSEC_API enum fsec_err fsec_registry_enroll_allow_add(struct fsec_registry *reg,
+						      const char *ca_fingerprint, const char *pattern,
+						      const char *model)
+{
+	size_t n = strlen(pattern);
+
+	if (!hex64(ca_fingerprint))
+		return fsec_seterr(FSEC_ERR_INVAL, "bad CA fingerprint");
+	if (n == 0 || n > FSEC_DEVID_MAX)
+		return fsec_seterr(FSEC_ERR_INVAL, "serial pattern must be 1-%d characters",
+				   FSEC_DEVID_MAX);
+	if (strlen(model) > FSEC_MODEL_MAX)
+		return fsec_seterr(FSEC_ERR_INVAL, "model is longer than %d characters",
+				   FSEC_MODEL_MAX);
+	return reg->ops->enroll_allow_add(reg->be, ca_fingerprint, pattern, model);
+}
+
+FSEC_API enum fsec_err fsec_registry_enroll_allow_list(struct fsec_registry *reg,
+						       const char *ca_fingerprint,
+						       fsec_enroll_pattern_cb cb, void *ctx)
+{
+	return reg->ops->enroll_allow_list(reg->be, ca_fingerprint, cb, ctx);
+}
+
+FSEC_API enum fsec_err fsec_registry_bootstrap_spend(struct fsec_registry *reg,
+						     const char *fingerprint, const char *use,
+						     const char *device_id, int64_t at)
+{
+	enum fsec_err rc = fsec_devid_check(device_id);
+
+	if (rc != FSEC_OK)
+		return rc;
+	if (!hex64(fingerprint) || (strcmp(use, "enroll") != 0 && strcmp(use, "re-enroll") != 0))
+		return fsec_seterr(FSEC_ERR_INVAL, "bad bootstrap use");
+	return reg->ops->bootstrap_spend(reg->be, fingerprint, use, device_id, at);
+}
+
+FSEC_API enum fsec_err fsec_registry_bootstrap_spent(struct fsec_registry *reg,
+						     const char *fingerprint, const char *use,
+						     char device_id[FSEC_DEVID_MAX + 1])
+{
+	return reg->ops->bootstrap_spent(reg->be, fingerprint, use, device_id);
+}
+
+FSEC_API enum fsec_err fsec_registry_pending_put(struct fsec_registry *reg,
+						 const struct fsec_enroll_pending_rec *rec)
+{
+	enum fsec_err rc = fsec_devid_check(rec->device_id);
+
+	if (rc != FSEC_OK)
+		return rc;
+	if (!hex64(rec->bootstrap_fp) || !hex64(rec->spki_sha256))
+		return fsec_seterr(FSEC_ERR_INVAL, "bad pending enrollment");
+	return reg->ops->pending_put(reg->be, rec);
+}
+
+FSEC_API enum fsec_err fsec_registry_pending_get(struct fsec_registry *reg, const char *device_id,
+						 struct fsec_enroll_pending_rec *out)
+{
+	enum fsec_err rc = fsec_devid_check(device_id);
+
+	return rc != FSEC_OK ? rc : reg->ops->pending_get(reg->be, device_id, out);
+}
+
+FSEC_API enum fsec_err fsec_registry_pending_approve(struct fsec_registry *reg,
+						     const char *device_id, const char *key_prefix,
+						     const char *by, int64_t at)
+{
+	enum fsec_err rc = fsec_devid_check(device_id);
+	size_t n = strlen(key_prefix);
+
+	if (rc != FSEC_OK)
+		return rc;
+	/* Hex only: the prefix becomes a LIKE pattern, where % and _ mean
+	 * something. */
+	if (n < 16 || n > 64 || strspn(key_prefix, "0123456789abcdef") != n)
+		return fsec_seterr(FSEC_ERR_INVAL, "key: 16 to 64 lowercase hex digits of the SHA-256 "
+						   "that enroll pending shows");
+	return reg->ops->pending_approve(reg->be, device_id, key_prefix, by, at);
+}
+
+FSEC_API enum fsec_err fsec_registry_pending_delete(struct fsec_registry *reg,
+						    const char *device_id)
+{
+	enum fsec_err rc = fsec_devid_check(device_id);
+
+	return rc != FSEC_OK ? rc : reg->ops->pending_delete(reg->be, device_id);
+}
+
+FSEC_API enum fsec_err fsec_registry_pending_list(struct fsec_registry *reg,
+						  fsec_enroll_pending_cb cb, void *ctx)
+{
+	return reg->ops->pending_list(reg->be, cb, ctx);
+}
+
+FSEC_API enum fsec_err fsec_registry_set_busy_timeout(struct fsec_registry *reg, int ms)
+{
+	if (ms < 0 || ms > 600000)
+		return fsec_seterr(FSEC_ERR_INVAL, "busy timeout must be 0-600000 ms");
+	reg->ops->busy_timeout(reg->be, ms);
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_registry_data_version(struct fsec_registry *reg, uint64_t *out)
+{
+	return reg->ops->data_version(reg->be, out);
+}
+
+FSEC_API enum fsec_err fsec_registry_publish_put(struct fsec_registry *reg,
+						 const struct fsec_published_rec *rec,
+						 const char *bundle)
+{
+	if (rec->model[0] == '\0' || !hex64(rec->sha256) || rec->percent < 0 || rec->percent > 100)
+		return fsec_seterr(FSEC_ERR_INVAL, "bad published release");
+	if (rec->group[0] != '\0' && !fsec_name_valid(rec->group, FSEC_GROUP_MAX))
+		return fsec_seterr(FSEC_ERR_INVAL, "group: 1-%d characters of A-Z a-z 0-9 . _ -",
+				   FSEC_GROUP_MAX);
+	return reg->ops->publish_put(reg->be, rec, bundle);
+}
+
+FSEC_API enum fsec_err fsec_registry_group_set(struct fsec_registry *reg, const char *id,
+					       const char *group)
+{
+	enum fsec_err rc = fsec_devid_check(id);
+
+	if (rc != FSEC_OK)
+		return rc;
+	if (group[0] != '\0' && !fsec_name_valid(group, FSEC_GROUP_MAX))
+		return fsec_seterr(FSEC_ERR_INVAL, "group: 1-%d characters of A-Z a-z 0-9 . _ -",
+				   FSEC_GROUP_MAX);
+	return reg->ops->group_set(reg->be, id, group);
+}
+
+FSEC_API enum fsec_err fsec_registry_group_get(struct fsec_registry *reg, const char *id,
+					       char group[FSEC_GROUP_MAX + 1])
+{
+	enum fsec_err rc = fsec_devid_check(id);
+
+	return rc != FSEC_OK ? rc : reg->ops->group_get(reg->be, id, group);
+}
+
+FSEC_API enum fsec_err fsec_registry_publish_list(struct fsec_registry *reg, fsec_published_cb cb,
+						  void *ctx)
+{
+	return reg->ops->publish_list(reg->be, cb, ctx);
+}
+
+FSEC_API enum fsec_err fsec_registry_model_stats(struct fsec_registry *reg, const char *model,
+						 const char *group, int64_t since,
+						 uint32_t counter, struct fsec_model_stats *out)
+{
+	return reg->ops->model_stats(reg->be, model, group != NULL ? group : "", since, counter,
+				     out);
+}
+
+FSEC_API enum fsec_err fsec_registry_model_counters(struct fsec_registry *reg, const char *model,
+						    fsec_counter_count_cb cb, void *ctx)
+{
+	return reg->ops->model_counters(reg->be, model, cb, ctx);
+}
+
+FSEC_API enum fsec_err fsec_registry_publish_get(struct fsec_registry *reg, const char *model,
+						 struct fsec_published_rec *rec, char **bundle)
+{
+	return reg->ops->publish_get(reg->be, model, rec, bundle);
+}
+
+FSEC_API enum fsec_err fsec_registry_product_get(struct fsec_registry *reg, const char *model,
+						 struct fsec_product_rec *out)
+{
+	return reg->ops->product_get(reg->be, model, out);
+}
+
+FSEC_API enum fsec_err fsec_registry_product_put(struct fsec_registry *reg,
+						 const struct fsec_product_rec *rec)
+{
+	if (rec->model[0] == '\0')
+		return fsec_seterr(FSEC_ERR_INVAL, "a product needs a model name");
+	return reg->ops->product_put(reg->be, rec);
+}
+
+FSEC_API enum fsec_err fsec_registry_product_list(struct fsec_registry *reg, fsec_product_cb cb,
+						  void *ctx)
+{
+	return reg->ops->product_list(reg->be, cb, ctx);
+}
+
+FSEC_API enum fsec_err fsec_registry_devstate_get(struct fsec_registry *reg, const char *id,
+						  struct fsec_devstate_rec *out)
+{
+	enum fsec_err rc = fsec_devid_check(id);
+
+	return rc != FSEC_OK ? rc : reg->ops->devstate_get(reg->be, id, out);
+}
+
+FSEC_API enum fsec_err fsec_registry_devstate_put(struct fsec_registry *reg,
+						  const struct fsec_devstate_rec *rec)
+{
+	enum fsec_err rc = fsec_devid_check(rec->device_id);
+
+	return rc != FSEC_OK ? rc : reg->ops->devstate_put(reg->be, rec);
+}
+
+FSEC_API enum fsec_err fsec_registry_devstate_list(struct fsec_registry *reg,
+						   fsec_devstate_cb cb, void *ctx)
+{
+	return reg->ops->devstate_list(reg->be, cb, ctx);
+}
+
+FSEC_API enum fsec_err fsec_registry_device_state_list(struct fsec_registry *reg,
+						       fsec_device_state_cb cb, void *ctx)
+{
+	return reg->ops->device_state_list(reg->be, cb, ctx);
+}
+
+FSEC_API enum fsec_err fsec_registry_device_net_set(struct fsec_registry *reg, const char *id,
+						    const char *mac, const char *ip)
+{
+	enum fsec_err rc = fsec_devid_check(id);
+	char lmac[18];
+	unsigned char bin[4];
+
+	if (rc != FSEC_OK)
+		return rc;
+	if (mac != NULL && mac[0] != '\0') {
+		/* Canonical form, so that the UNIQUE constraint sees one spelling. */
+		if (strlen(mac) != 17)
+			return fsec_seterr(FSEC_ERR_INVAL, "'%.40s' is not a MAC address", mac);
+		for (size_t i = 0; i < 17; i++) {
+			bool colon = i % 3 == 2;
+
+			if (colon ? mac[i] != ':' : !isxdigit((unsigned char)mac[i]))
+				return fsec_seterr(FSEC_ERR_INVAL, "'%.40s' is not a MAC address", mac);
+			lmac[i] = (char)tolower((unsigned char)mac[i]);
+		}
+		lmac[17] = '\0';
+		mac = lmac;
+	}
+	if (ip != NULL && ip[0] != '\0' && (strlen(ip) > 15 || inet_pton(AF_INET, ip, bin) != 1))
+		return fsec_seterr(FSEC_ERR_INVAL, "'%.40s' is not an IPv4 address", ip);
+	return reg->ops->device_net_set(reg->be, id, mac, ip, (int64_t)time(NULL));
+}
+
+FSEC_API enum fsec_err fsec_registry_device_net_list(struct fsec_registry *reg,
+						     fsec_device_net_cb cb, void *ctx)
+{
+	return reg->ops->device_net_list(reg->be, cb, ctx);
+}

@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The device API behind /v1/ (devapi.h): status reports, the update
+ * a device should run, as struct fsec_reply answers. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "err_int.h"
+#include "fleetsec/fwimage.h"
+#include "fleetsec/product.h"
+#include "fleetsec/publish.h"
+#include "fleetsec/devapi.h"
+#include "fleetsec/release.h"
+#include "reply_int.h"
+
+#define RANGE_HDR_MAX 256
+
+/* A rollout stops itself once the failures its devices report since it was
+ * published pass the operator's threshold: a bad release reaches few
+ * devices. Sets r (204) when paused. */
+static enum fsec_err paused(struct fsec_registry *reg, const struct fsec_published_rec *pub,
+			    struct fsec_reply *r)
+{
+	struct fsec_model_stats st;
+	enum fsec_err rc;
+
+	if (pub->max_failures < 0 && pub->max_failures_pct < 0)
+		return FSEC_OK;
+	/* A canary release counts its canaries' failures only: a device it was
+	 * never offered to cannot pause it. */
+	if ((rc = fsec_registry_model_stats(reg, pub->model, pub->group, pub->published_at,
+					    pub->security_counter, &st)) != FSEC_OK)
+		return rc;
+	if (fsec_rollout_paused(pub, &st))
+		fsec_reply_error(r, 204, "rollout of %s paused: %llu failures reported", pub->version,
+				 (unsigned long long)st.failures);
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_devapi_update(struct fsec_registry *reg, const char *id,
+					  struct fsec_reply *r)
+{
+	struct fsec_published_rec pub;
+	struct fsec_device_rec dev;
+	unsigned bucket = 0;
+	char *bundle = NULL;
+	enum fsec_err rc;
+
+	memset(r, 0, sizeof(*r));
+	if ((rc = fsec_registry_device_get(reg, id, &dev)) != FSEC_OK)
+		return rc;
+	rc = fsec_registry_publish_get(reg, dev.model, &pub, &bundle);
+	if (rc == FSEC_ERR_NOTFOUND) {
+		fsec_reply_error(r, 204, "no release published for model '%s'", dev.model);
+		return FSEC_OK;
+	}
+	if (rc != FSEC_OK || (rc = fsec_rollout_bucket(id, &bucket)) != FSEC_OK)
+		goto out;
+	if ((rc = paused(reg, &pub, r)) != FSEC_OK || r->status != 0)
+		goto out;
+	if (pub.group[0] != '\0') {
+		char group[FSEC_GROUP_MAX + 1];
+
+		if ((rc = fsec_registry_group_get(reg, id, group)) != FSEC_OK)
+			goto out;
+		if (strcmp(group, pub.group) != 0) {
+			fsec_reply_error(r, 204, "release %s is for group %s, not yet for %s",
+					 pub.version, pub.group, id);
+			goto out;
+		}
+	}
+	/* The manifest carries its own rollout too, which the agent applies;
+	 * this one lets the operator stage a release without re-signing it. */
+	if ((int)bucket >= pub.percent) {
+		fsec_reply_error(r, 204, "release %s is rolled out to %d%%, not yet to %s",
+				 pub.version, pub.percent, id);
+		goto out;
+	}
+	r->status = 200;
+	r->content_type = "application/json";
+	r->body = bundle;
+	r->len = strlen(bundle);
+	snprintf(r->reason, sizeof(r->reason), "release %s", pub.version);
+	bundle = NULL;
+out:
+	free(bundle);
+	return rc;
+}
+
+static bool printable(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s < 0x20 || *s > 0x7e)
+			return false;
+	return true;
+}
+
+/* A string member no longer than cap - 1; absent leaves out unchanged. */
+static enum fsec_err str_member(json_t *o, const char *name, bool required, char *out,
+				size_t cap)
+{
+	json_t *v = json_object_get(o, name);
+
+	if (v == NULL)
+		return required ? fsec_seterr(FSEC_ERR_PARSE, "status.%s: missing", name) : FSEC_OK;
+	if (!json_is_string(v) || json_string_length(v) >= cap ||
+	    strlen(json_string_value(v)) != json_string_length(v) ||
+	    !printable(json_string_value(v)))
+		return fsec_seterr(FSEC_ERR_PARSE, "status.%s: a string of printable ASCII, at most "
+						   "%zu characters",
+				   name, cap - 1);
+	memcpy(out, json_string_value(v), json_string_length(v) + 1);
+	return FSEC_OK;
+}
+
+static bool debug_state_ok(const char *s)
+{
+	return s[0] == '\0' || strcmp(s, "locked") == 0 || strcmp(s, "unlocked") == 0;
+}
+
+FSEC_API enum fsec_err fsec_device_status_parse(const unsigned char *buf, size_t len,
+						struct fsec_device_status *out)
+{
+	static const char *const known[] = {"version", "security_counter", "slot", "update",
+					    "reason",  "jtag",		   "uart"};
+	static const char *const updates[] = {"downloading", "installed", "confirmed",
+					      "rolled_back", "failed"};
+	struct fsec_device_status st;
+	struct fsec_fw_version v;
+	json_error_t jerr;
+	json_t *j = NULL, *val;
+	const char *key;
+	char slot[2] = "";
+	enum fsec_err rc = FSEC_ERR_PARSE;
+	bool ok = false;
+
+	memset(&st, 0, sizeof(st));
+	if (len > FSEC_STATUS_MAX)
+		return fsec_seterr(FSEC_ERR_TOO_LARGE, "status over %d bytes", FSEC_STATUS_MAX);
+	/* Duplicate keys are refused: two "version" members, one for each
+	 * reader, is how parser differentials start. */
+	j = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES,
+		       &jerr);
+	if (!json_is_object(j)) {
+		fsec_seterr(rc, "status: not a JSON object");
+		goto out;
+	}
+	json_object_foreach(j, key, val) {
+		bool found = false;
+
+		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			found = found || strcmp(key, known[i]) == 0;
+		if (!found) {
+			fsec_seterr(rc, "status: unknown member '%.32s'", printable(key) ? key : "?");
+			goto out;
+		}
+	}
+	if ((rc = str_member(j, "version", true, st.version, sizeof(st.version))) != FSEC_OK ||
+	    (rc = str_member(j, "slot", false, slot, sizeof(slot))) != FSEC_OK ||
+	    (rc = str_member(j, "update", false, st.update, sizeof(st.update))) != FSEC_OK ||
+	    (rc = str_member(j, "reason", false, st.reason, sizeof(st.reason))) != FSEC_OK ||
+	    (rc = str_member(j, "jtag", false, st.jtag, sizeof(st.jtag))) != FSEC_OK ||
+	    (rc = str_member(j, "uart", false, st.uart, sizeof(st.uart))) != FSEC_OK)
+		goto out;
+	rc = FSEC_ERR_PARSE;
+	if (fsec_fw_version_parse(st.version, &v) != FSEC_OK) {
+		fsec_seterr(rc, "status.version: not MAJOR.MINOR.REVISION[+BUILD]");
+		goto out;
+	}
+	val = json_object_get(j, "security_counter");
+	if (!json_is_integer(val) || json_integer_value(val) < 0 ||
+	    json_integer_value(val) > (json_int_t)UINT32_MAX) {
+		fsec_seterr(rc, "status.security_counter: an integer from 0 to %u", UINT32_MAX);
+		goto out;
+	}
+	st.security_counter = (uint32_t)json_integer_value(val);
+	if (slot[0] != '\0' && slot[0] != 'a' && slot[0] != 'b') {
+		fsec_seterr(rc, "status.slot: \"a\" or \"b\"");
+		goto out;
+	}
+	st.slot = slot[0];
+	/* Both or neither: a report of one port must not erase what the
+	 * other was last reported as. */
+	if (!debug_state_ok(st.jtag) || !debug_state_ok(st.uart) ||
+	    (st.jtag[0] == '\0') != (st.uart[0] == '\0')) {
+		fsec_seterr(rc, "status.jtag, status.uart: both \"locked\" or \"unlocked\", or neither");
+		goto out;
+	}
+	for (size_t i = 0; i < sizeof(updates) / sizeof(updates[0]); i++)
+		ok = ok || strcmp(st.update, updates[i]) == 0;
+	if (st.update[0] != '\0' && !ok) {
+		fsec_seterr(rc, "status.update: one of downloading, installed, confirmed, "
+				"rolled_back, failed");
+		goto out;
+	}
+	*out = st;
+	rc = FSEC_OK;
+out:
+	json_decref(j);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_devapi_status(struct fsec_registry *reg, const char *id,
+					  const unsigned char *body, size_t len,
+					  struct fsec_reply *r)
+{
+	struct fsec_device_status st;
+	struct fsec_device_report rep = {.id = id};
+	enum fsec_err rc;
+
+	memset(r, 0, sizeof(*r));
+	if ((rc = fsec_device_status_parse(body, len, &st)) != FSEC_OK) {
+		fsec_reply_error(r, rc == FSEC_ERR_TOO_LARGE ? 413 : 400, "%s", fsec_err_detail());
+		return FSEC_OK;
+	}
+	rep.version = st.version;
+	rep.security_counter = st.security_counter;
+	rep.jtag = st.jtag[0] != '\0' ? st.jtag : NULL;
+	rep.uart = st.uart[0] != '\0' ? st.uart : NULL;
+	if (strcmp(st.update, "confirmed") == 0)
+		rep.update_outcome = "success";
+	else if (strcmp(st.update, "rolled_back") == 0 || strcmp(st.update, "failed") == 0)
+		rep.update_outcome = "failure";
+	if ((rc = fsec_device_report(reg, &rep)) == FSEC_ERR_INVAL) {
+		fsec_reply_error(r, 400, "%s", fsec_err_detail());
+		return FSEC_OK;
+	}
+	if (rc != FSEC_OK)
+		return rc;
+	if ((r->body = strdup("{\"recorded\": true}\n")) == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	r->len = strlen(r->body);
+	r->status = 200;
+	r->content_type = "application/json";
+	snprintf(r->reason, sizeof(r->reason), "reported %s%s%s", st.version,
+		 st.update[0] != '\0' ? " " : "", st.update);
+	return FSEC_OK;
+}
+
+/* A decimal byte position: digits only, no sign, no overflow. */
+static bool parse_pos(const char *s, size_t n, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (n == 0 || n > 20)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9' || v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+FSEC_API enum fsec_err fsec_http_range(const char *hdr, uint64_t size, uint64_t *off,
+				       uint64_t *len)
+{
+	const char *spec, *dash;
+	size_t n = strnlen(hdr, RANGE_HDR_MAX + 1);
+	uint64_t a = 0, b = 0;
+
+	if (n > RANGE_HDR_MAX || strncmp(hdr, "bytes=", 6) != 0)
+		return FSEC_ERR_PARSE;
+	spec = hdr + 6;
+	n -= 6;
+	/* Several ranges would need multipart/byteranges: serve it whole. */
+	if (memchr(spec, ',', n) != NULL || (dash = memchr(spec, '-', n)) == NULL)
+		return FSEC_ERR_PARSE;
+	if (dash == spec) {
+		/* "-N": the last N bytes. */
+		if (!parse_pos(dash + 1, n - 1, &b))
+			return FSEC_ERR_PARSE;
+		if (b == 0 || size == 0)
+			return FSEC_ERR_NOTFOUND;
+		*len = b < size ? b : size;
+		*off = size - *len;
+		return FSEC_OK;
+	}
+	if (!parse_pos(spec, (size_t)(dash - spec), &a))
+		return FSEC_ERR_PARSE;
+	if (dash[1] == '\0')
+		b = size > 0 ? size - 1 : 0;
+	else if (!parse_pos(dash + 1, n - (size_t)(dash - spec) - 1, &b) || b < a)
+		return FSEC_ERR_PARSE;
+	if (a >= size)
+		return FSEC_ERR_NOTFOUND;
+	if (b >= size)
+		b = size - 1;
+	*off = a;
+	*len = b - a + 1;
+	return FSEC_OK;
+}

@@ -1,0 +1,890 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The EST server and enrollment policy (est.h): who the TLS peer is,
+ * enrollment, renewal and the resend of a lost answer. */
+#include <fnmatch.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs7.h>
+#include <openssl/x509v3.h>
+
+#include "b64_int.h"
+#include "err_int.h"
+#include "reply_int.h"
+#include "fleetsec/ca.h"
+#include "fleetsec/csr.h"
+#include "fleetsec/est.h"
+#include "fleetsec/fileio.h"
+#include "fleetsec/key.h"
+
+#define CA_PEM_MAX (64u * 1024u)
+/* Direct-mapped: a collision costs one re-check, never a wrong answer, since
+ * entries are matched on the whole fingerprint. */
+#define PEER_CACHE 1024
+#define ACTOR "fleetsecd"
+
+/* Whom the server trusts, rebuilt whenever the registry's manufacturer CAs
+ * change, so that `fleetsec enroll allow` needs no restart. */
+struct trust {
+	X509_STORE *fleet_store; /* operational certificates */
+	X509_STORE *mfr_store;   /* bootstrap certificates only */
+	X509_STORE *tls_store;   /* both, for the handshake */
+	STACK_OF(X509) *cas;     /* issuing, root: what cacerts returns */
+	STACK_OF(X509) *mfr;
+	bool damaged; /* a manufacturer CA in the registry did not load */
+};
+
+struct fsec_est {
+	struct fsec_fleet *f;
+	struct fsec_registry *reg;
+	struct trust t;
+	uint64_t data_version;
+	bool manual;
+	struct fsec_est_peer cache[PEER_CACHE];
+};
+
+/* A device told to come back after an approval asks again this soon. */
+#define RETRY_AFTER_S 60
+
+/* ---- helpers ---- */
+
+static enum fsec_err parse_pem_cert(const unsigned char *buf, size_t len, const char *what,
+				    X509 **out)
+{
+	BIO *mem = BIO_new_mem_buf(buf, (int)len);
+	X509 *cert = mem != NULL ? PEM_read_bio_X509(mem, NULL, NULL, NULL) : NULL;
+
+	BIO_free(mem);
+	if (cert == NULL)
+		return fsec_seterr_ossl(FSEC_ERR_PARSE, "%s: not a PEM certificate", what);
+	*out = cert;
+	return FSEC_OK;
+}
+
+static void cert_oneline(X509 *cert, char *buf, size_t cap)
+{
+	X509_NAME_oneline(X509_get_subject_name(cert), buf, (int)cap);
+}
+
+/* A pattern is a device ID, possibly with the fnmatch characters * ? [ ]. */
+static enum fsec_err pattern_check(const char *p)
+{
+	size_t n = strlen(p);
+
+	if (n == 0 || n > FSEC_DEVID_MAX)
+		return fsec_seterr(FSEC_ERR_INVAL, "serial pattern '%s' must be 1-%d characters", p,
+				   FSEC_DEVID_MAX);
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-' || c == '*' || c == '?' || c == '[' ||
+		      c == ']'))
+			return fsec_seterr(FSEC_ERR_INVAL,
+					   "serial pattern '%s': use device ID characters and * ? [ ]",
+					   p);
+	}
+	return FSEC_OK;
+}
+
+/* ---- allowlist (operator side) ---- */
+
+FSEC_API enum fsec_err fsec_est_allow(struct fsec_fleet *f, const char *ca_pem,
+				      const char *const *patterns, size_t n, const char *model,
+				      const char *actor)
+{
+	struct fsec_registry *reg = fsec_fleet_get_registry(f);
+	struct fsec_enroll_ca_rec rec;
+	unsigned char *buf = NULL;
+	char *pem = NULL;
+	size_t len = 0;
+	X509 *cert = NULL;
+	enum fsec_err rc;
+	bool in_tx = false;
+
+	fsec_clearerr();
+	memset(&rec, 0, sizeof(rec));
+	for (size_t i = 0; i < n; i++)
+		if ((rc = pattern_check(patterns[i])) != FSEC_OK)
+			return rc;
+	if ((rc = fsec_file_read(ca_pem, CA_PEM_MAX, &buf, &len)) != FSEC_OK ||
+	    (rc = parse_pem_cert(buf, len, ca_pem, &cert)) != FSEC_OK)
+		goto out;
+	/* Only a CA can vouch for devices; a leaf here is an operator mistake
+	 * that would otherwise silently allow nothing. */
+	if (X509_check_ca(cert) == 0) {
+		rc = fsec_seterr(FSEC_ERR_POLICY, "%s: not a CA certificate", ca_pem);
+		goto out;
+	}
+	if ((rc = fsec_cert_fingerprint(cert, rec.fingerprint)) != FSEC_OK ||
+	    (rc = fsec_cert_pem(cert, &pem)) != FSEC_OK)
+		goto out;
+	cert_oneline(cert, rec.subject, sizeof(rec.subject));
+	rec.added_at = (int64_t)time(NULL);
+	if ((rc = fsec_registry_begin(reg)) != FSEC_OK)
+		goto out;
+	in_tx = true;
+	if ((rc = fsec_registry_enroll_ca_add(reg, &rec, pem)) != FSEC_OK)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if ((rc = fsec_registry_enroll_allow_add(reg, rec.fingerprint, patterns[i],
+							 model != NULL ? model : "")) != FSEC_OK)
+			goto out;
+	if ((rc = fsec_registry_event_addf(reg, actor, "enroll-allow", NULL,
+					   "ca=%s patterns=%zu subject=%.100s", rec.fingerprint, n,
+					   rec.subject)) != FSEC_OK)
+		goto out;
+	in_tx = false;
+	if ((rc = fsec_registry_commit(reg)) != FSEC_OK)
+		fsec_registry_rollback(reg);
+out:
+	if (in_tx)
+		fsec_registry_rollback(reg);
+	X509_free(cert);
+	free(pem);
+	free(buf);
+	return rc;
+}
+
+/* ---- server state ---- */
+
+static enum fsec_err store_add(X509_STORE *st, X509 *cert)
+{
+	if (X509_STORE_add_cert(st, cert) != 1)
+		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot build a trust store");
+	return FSEC_OK;
+}
+
+static int load_mfr_ca(const struct fsec_enroll_ca_rec *rec, const char *pem, void *arg)
+{
+	struct trust *t = arg;
+	X509 *cert = NULL;
+
+	if (parse_pem_cert((const unsigned char *)pem, strlen(pem), rec->subject, &cert) != FSEC_OK ||
+	    store_add(t->mfr_store, cert) != FSEC_OK || store_add(t->tls_store, cert) != FSEC_OK ||
+	    !sk_X509_push(t->mfr, cert)) {
+		X509_free(cert);
+		/* Stopping here would silently drop every CA after this one. */
+		t->damaged = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* The fleet's issuing and root certificates, in that order. */
+static enum fsec_err load_fleet_cas(struct fsec_est *e, struct trust *t)
+{
+	char *pem = NULL;
+	BIO *mem = NULL;
+	X509 *cert;
+	enum fsec_err rc = fsec_fleet_chain_pem(e->f, &pem);
+
+	if (rc != FSEC_OK)
+		return rc;
+	rc = FSEC_ERR_PARSE;
+	if ((mem = BIO_new_mem_buf(pem, -1)) == NULL)
+		goto out;
+	while ((cert = PEM_read_bio_X509(mem, NULL, NULL, NULL)) != NULL) {
+		if (!sk_X509_push(t->cas, cert)) {
+			X509_free(cert);
+			goto out;
+		}
+		if ((rc = store_add(t->fleet_store, cert)) != FSEC_OK ||
+		    (rc = store_add(t->tls_store, cert)) != FSEC_OK)
+			goto out;
+	}
+	ERR_clear_error();
+	rc = sk_X509_num(t->cas) == 2 ? FSEC_OK
+				       : fsec_seterr(FSEC_ERR_PARSE, "the fleet's CA chain is damaged");
+out:
+	BIO_free(mem);
+	free(pem);
+	return rc;
+}
+
+static void trust_free(struct trust *t)
+{
+	X509_STORE_free(t->fleet_store);
+	X509_STORE_free(t->mfr_store);
+	X509_STORE_free(t->tls_store);
+	sk_X509_pop_free(t->cas, X509_free);
+	sk_X509_pop_free(t->mfr, X509_free);
+	memset(t, 0, sizeof(*t));
+}
+
+static enum fsec_err trust_load(struct fsec_est *e, struct trust *t)
+{
+	enum fsec_err rc;
+
+	memset(t, 0, sizeof(*t));
+	if ((t->fleet_store = X509_STORE_new()) == NULL || (t->mfr_store = X509_STORE_new()) == NULL ||
+	    (t->tls_store = X509_STORE_new()) == NULL || (t->cas = sk_X509_new_null()) == NULL ||
+	    (t->mfr = sk_X509_new_null()) == NULL) {
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+	if ((rc = load_fleet_cas(e, t)) != FSEC_OK ||
+	    (rc = fsec_registry_enroll_ca_list(e->reg, load_mfr_ca, t)) != FSEC_OK)
+		goto fail;
+	if (t->damaged) {
+		rc = fsec_seterr(FSEC_ERR_PARSE, "a manufacturer CA in the registry does not load");
+		goto fail;
+	}
+	return FSEC_OK;
+fail:
+	trust_free(t);
+	return rc;
+}
+
+static bool same_certs(STACK_OF(X509) *a, STACK_OF(X509) *b)
+{
+	if (sk_X509_num(a) != sk_X509_num(b))
+		return false;
+	for (int i = 0; i < sk_X509_num(a); i++)
+		if (X509_cmp(sk_X509_value(a, i), sk_X509_value(b, i)) != 0)
+			return false;
+	return true;
+}
+
+FSEC_API enum fsec_err fsec_est_refresh(struct fsec_est *e, bool *trust_changed)
+{
+	struct trust t;
+	uint64_t v = 0;
+	enum fsec_err rc;
+
+	*trust_changed = false;
+	if ((rc = fsec_registry_data_version(e->reg, &v)) != FSEC_OK)
+		return rc;
+	if (v == e->data_version)
+		return FSEC_OK;
+	/* Any commit by any process may have revoked someone. */
+	memset(e->cache, 0, sizeof(e->cache));
+	/* A failed reload is tried again at the next call: the version is
+	 * recorded only once the trust matches it. */
+	if ((rc = trust_load(e, &t)) != FSEC_OK)
+		return rc;
+	e->data_version = v;
+	if (same_certs(t.mfr, e->t.mfr)) {
+		trust_free(&t);
+		return FSEC_OK;
+	}
+	trust_free(&e->t);
+	e->t = t;
+	*trust_changed = true;
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_est_new(struct fsec_fleet *f, struct fsec_est **out)
+{
+	struct fsec_est *e = calloc(1, sizeof(*e));
+	enum fsec_err rc;
+
+	if (e == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	e->f = f;
+	e->reg = fsec_fleet_get_registry(f);
+	if ((rc = trust_load(e, &e->t)) != FSEC_OK ||
+	    (rc = fsec_registry_data_version(e->reg, &e->data_version)) != FSEC_OK) {
+		fsec_est_free(e);
+		return rc;
+	}
+	*out = e;
+	return FSEC_OK;
+}
+
+FSEC_API void fsec_est_free(struct fsec_est *e)
+{
+	if (e == NULL)
+		return;
+	trust_free(&e->t);
+	free(e);
+}
+
+FSEC_API void fsec_est_set_manual_approval(struct fsec_est *e, bool manual)
+{
+	e->manual = manual;
+}
+
+FSEC_API enum fsec_err fsec_est_approve(struct fsec_fleet *f, const char *device_id,
+					const char *key_sha256, const char *actor)
+{
+	struct fsec_registry *reg = fsec_fleet_get_registry(f);
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	if ((rc = fsec_registry_begin(reg)) != FSEC_OK)
+		return rc;
+	if ((rc = fsec_registry_pending_approve(reg, device_id, key_sha256,
+						actor != NULL ? actor : "unknown",
+						(int64_t)time(NULL))) != FSEC_OK ||
+	    (rc = fsec_registry_event_addf(reg, actor, "enroll-approve", device_id, "key=%.64s",
+					   key_sha256)) != FSEC_OK ||
+	    (rc = fsec_registry_commit(reg)) != FSEC_OK)
+		fsec_registry_rollback(reg);
+	return rc;
+}
+
+FSEC_API X509_STORE *fsec_est_tls_store(struct fsec_est *e)
+{
+	X509_STORE_up_ref(e->t.tls_store);
+	return e->t.tls_store;
+}
+
+FSEC_API STACK_OF(X509_NAME) *fsec_est_client_ca_names(struct fsec_est *e)
+{
+	STACK_OF(X509_NAME) *names = sk_X509_NAME_new_null();
+	STACK_OF(X509) *lists[2] = {e->t.cas, e->t.mfr};
+
+	for (int l = 0; names != NULL && l < 2; l++)
+		for (int i = 0; i < sk_X509_num(lists[l]); i++) {
+			X509_NAME *n = X509_NAME_dup(X509_get_subject_name(sk_X509_value(lists[l], i)));
+
+			if (n == NULL || !sk_X509_NAME_push(names, n)) {
+				X509_NAME_free(n);
+				sk_X509_NAME_pop_free(names, X509_NAME_free);
+				return NULL;
+			}
+		}
+	return names;
+}
+
+/* ---- peers ---- */
+
+/* Verify cert (with the client's chain) up to an anchor in st for TLS client
+ * use; on success copy the anchor's fingerprint if asked. */
+static bool verify_with(X509_STORE *st, X509 *cert, STACK_OF(X509) *chain, char anchor_fp[65])
+{
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	bool ok = ctx != NULL && X509_STORE_CTX_init(ctx, st, cert, chain) == 1 &&
+		  X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT) == 1 &&
+		  X509_verify_cert(ctx) == 1;
+
+	if (ok && anchor_fp != NULL) {
+		STACK_OF(X509) *built = X509_STORE_CTX_get0_chain(ctx);
+
+		ok = fsec_cert_fingerprint(sk_X509_value(built, sk_X509_num(built) - 1), anchor_fp) ==
+		     FSEC_OK;
+	}
+	X509_STORE_CTX_free(ctx);
+	ERR_clear_error();
+	return ok;
+}
+
+static void refuse_peer(struct fsec_est_peer *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void refuse_peer(struct fsec_est_peer *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	p->kind = FSEC_EST_PEER_REFUSED;
+	va_start(ap, fmt);
+	vsnprintf(p->reason, sizeof(p->reason), fmt, ap);
+	va_end(ap);
+}
+
+/* The uncached check. */
+static enum fsec_err classify(struct fsec_est *e, X509 *cert, STACK_OF(X509) *chain,
+			      struct fsec_est_peer *p)
+{
+	struct fsec_device_rec dev;
+	struct tm tm;
+	enum fsec_err rc;
+
+	/* Cached answers are good until the certificate expires. */
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm))
+		p->not_after = (int64_t)timegm(&tm);
+	if (verify_with(e->t.fleet_store, cert, chain, NULL)) {
+		if (fsec_identity_from_cert(cert, p->id) != FSEC_OK) {
+			refuse_peer(p, "client certificate names no device: %s", fsec_err_detail());
+			return FSEC_OK;
+		}
+		rc = fsec_registry_device_get(e->reg, p->id, &dev);
+		if (rc == FSEC_ERR_NOTFOUND) {
+			refuse_peer(p, "device %s is not registered", p->id);
+			return FSEC_OK;
+		}
+		if (rc != FSEC_OK || (rc = fsec_cert_serial_hex(cert, p->serial)) != FSEC_OK)
+			return rc;
+		if (strcmp(dev.status, "active") != 0) {
+			refuse_peer(p, "device %s is revoked", p->id);
+		} else if (strcmp(dev.serial, p->serial) != 0) {
+			refuse_peer(p, "certificate %s is no longer device %s's (superseded)",
+				    p->serial, p->id);
+			p->superseded = true;
+		} else {
+			p->kind = FSEC_EST_PEER_DEVICE;
+		}
+		return FSEC_OK;
+	}
+	if (verify_with(e->t.mfr_store, cert, chain, p->ca_fingerprint)) {
+		if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_serialNumber, p->id,
+					      sizeof(p->id)) <= 0 ||
+		    !fsec_devid_valid(p->id)) {
+			p->id[0] = '\0';
+			ERR_clear_error();
+			refuse_peer(p, "bootstrap certificate has no usable subject serialNumber");
+		} else {
+			p->kind = FSEC_EST_PEER_BOOTSTRAP;
+		}
+		return FSEC_OK;
+	}
+	refuse_peer(p, "client certificate is not from the fleet CA or a trusted manufacturer");
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_est_peer(struct fsec_est *e, X509 *cert, STACK_OF(X509) *chain,
+				     struct fsec_est_peer *out)
+{
+	struct fsec_est_peer p, *slot;
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	bool changed;
+	enum fsec_err rc;
+
+	memset(&p, 0, sizeof(p));
+	if (cert == NULL) {
+		*out = p;
+		return FSEC_OK;
+	}
+	if ((rc = fsec_est_refresh(e, &changed)) != FSEC_OK)
+		return rc;
+	if (!X509_digest(cert, EVP_sha256(), md, &mdlen) || mdlen != sizeof(md))
+		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot hash the client certificate");
+	fsec_hex(md, sizeof(md), p.fingerprint);
+	slot = &e->cache[(((size_t)md[0] << 8) | md[1]) % PEER_CACHE];
+	if (slot->kind != FSEC_EST_PEER_NONE && strcmp(slot->fingerprint, p.fingerprint) == 0 &&
+	    slot->not_after > (int64_t)time(NULL)) {
+		*out = *slot;
+		return FSEC_OK;
+	}
+	if ((rc = classify(e, cert, chain, &p)) != FSEC_OK)
+		return rc;
+	*slot = p;
+	*out = p;
+	return FSEC_OK;
+}
+
+/* ---- replies ---- */
+
+/* A certs-only CMS SignedData (no signers, RFC 5652 degenerate case) holding
+ * certs, base64 with line breaks, as RFC 7030 section 4.1.3 returns it. */
+static enum fsec_err certs_only(X509 *const *certs, size_t n, struct fsec_reply *r)
+{
+	PKCS7 *p7 = PKCS7_new();
+	unsigned char *der = NULL;
+	enum fsec_err rc = FSEC_ERR_CRYPTO;
+	int len = 0;
+
+	if (p7 == NULL || !PKCS7_set_type(p7, NID_pkcs7_signed) ||
+	    !PKCS7_content_new(p7, NID_pkcs7_data))
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (!PKCS7_add_certificate(p7, certs[i]))
+			goto out;
+	if ((len = i2d_PKCS7(p7, &der)) <= 0)
+		goto out;
+	if ((r->body = fsec_b64_encode_lines(der, (size_t)len, &r->len)) == NULL) {
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	r->status = 200;
+	r->content_type = "application/pkcs7-mime; smime-type=certs-only";
+	rc = FSEC_OK;
+out:
+	if (rc == FSEC_ERR_CRYPTO)
+		fsec_seterr_ossl(rc, "cannot encode the CMS response");
+	OPENSSL_free(der);
+	PKCS7_free(p7);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_est_cacerts(struct fsec_est *e, struct fsec_reply *r)
+{
+	X509 *certs[2] = {sk_X509_value(e->t.cas, 0), sk_X509_value(e->t.cas, 1)};
+
+	memset(r, 0, sizeof(*r));
+	return certs_only(certs, 2, r);
+}
+
+FSEC_API enum fsec_err fsec_est_csrattrs(struct fsec_reply *r)
+{
+	/* CsrAttrs (RFC 7030 section 4.5.2) in DER: SEQUENCE {
+	 *   OID ecdsa-with-SHA256 (1.2.840.10045.4.3.2),
+	 *   Attribute { id-ecPublicKey (1.2.840.10045.2.1), SET { prime256v1 } } } */
+	static const unsigned char der[] = {
+		0x30, 0x21, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02,
+		0x30, 0x15, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x31,
+		0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
+	};
+
+	memset(r, 0, sizeof(*r));
+	if ((r->body = fsec_b64_encode_lines(der, sizeof(der), &r->len)) == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	r->status = 200;
+	r->content_type = "application/csrattrs";
+	return FSEC_OK;
+}
+
+/* ---- enrollment ---- */
+
+struct allow_match {
+	const char *serial;
+	bool found;
+	char model[FSEC_MODEL_MAX + 1];
+};
+
+static int match_pattern(const char *pattern, const char *model, void *arg)
+{
+	struct allow_match *m = arg;
+
+	m->found = fnmatch(pattern, m->serial, 0) == 0;
+	if (m->found)
+		snprintf(m->model, sizeof(m->model), "%s", model);
+	return m->found;
+}
+
+/* What an allowed request will do. */
+struct decision {
+	const char *use; /* bootstrap: "enroll" or "re-enroll"; NULL: a renewal */
+	bool resend;     /* this credential already enrolled this device: a retry */
+	char model[FSEC_MODEL_MAX + 1];          /* from the allowlist; "": keep */
+	char provisioning[FSEC_MODEL_MAX + 1];   /* recorded in the registry */
+};
+
+/* Whether the peer's bootstrap credential is the one that enrolled (or
+ * re-enrolled) device id. */
+static enum fsec_err enrolled_with(struct fsec_est *e, const struct fsec_est_peer *p,
+				   const char *id, bool *yes)
+{
+	static const char *const uses[] = {"enroll", "re-enroll"};
+	char owner[FSEC_DEVID_MAX + 1];
+	enum fsec_err rc = FSEC_OK;
+
+	*yes = false;
+	for (size_t i = 0; i < 2 && !*yes; i++) {
+		rc = fsec_registry_bootstrap_spent(e->reg, p->fingerprint, uses[i], owner);
+		if (rc == FSEC_ERR_NOTFOUND)
+			rc = FSEC_OK;
+		else if (rc == FSEC_OK)
+			*yes = strcmp(owner, id) == 0;
+		else
+			return rc;
+	}
+	fsec_clearerr();
+	return rc;
+}
+
+/* The policy checks for a bootstrap peer before anything is spent. Sets r,
+ * or d->use: "enroll" for a new device, "re-enroll" to recover one whose
+ * certificate expired. */
+static enum fsec_err bootstrap_policy(struct fsec_est *e, const struct fsec_est_peer *p,
+				      struct fsec_reply *r, struct decision *d)
+{
+	struct allow_match m = {.serial = p->id};
+	struct fsec_device_rec dev;
+	bool same = false;
+	enum fsec_err rc;
+
+	if ((rc = fsec_registry_enroll_allow_list(e->reg, p->ca_fingerprint, match_pattern, &m)) !=
+	    FSEC_OK)
+		return rc;
+	if (!m.found) {
+		fsec_reply_error(r, 403, "serial %s is not on the enrollment allowlist", p->id);
+		return FSEC_OK;
+	}
+	memcpy(d->model, m.model, sizeof(d->model));
+	rc = fsec_registry_device_get(e->reg, p->id, &dev);
+	if (rc == FSEC_ERR_NOTFOUND) {
+		d->use = "enroll";
+		return FSEC_OK;
+	}
+	if (rc != FSEC_OK)
+		return rc;
+	if (strcmp(dev.status, "active") != 0) {
+		fsec_reply_error(r, 403, "device %s is revoked", p->id);
+		return FSEC_OK;
+	}
+	/* Only the credential that enrolled the device speaks for it again: a
+	 * live device's lost answer is re-sent (if the CSR shows its key, which
+	 * the caller checks), an expired one may re-enrol once. Any other
+	 * credential for the same serial, from whatever allowlisted CA, cannot
+	 * take the identity over. */
+	if ((rc = enrolled_with(e, p, dev.id, &same)) != FSEC_OK)
+		return rc;
+	if (!same)
+		fsec_reply_error(r, dev.expires_at > (int64_t)time(NULL) ? 409 : 403,
+				 "device %s is already enrolled%s", p->id,
+				 dev.expires_at > (int64_t)time(NULL)
+					 ? "; renew with simplereenroll"
+					 : ", and not with this bootstrap credential");
+	else if (dev.expires_at > (int64_t)time(NULL))
+		d->resend = true;
+	else
+		d->use = "re-enroll";
+	return FSEC_OK;
+}
+
+/* Inside the issuing transaction: the device is still what the request
+ * assumed. A renewal needs the device active with the presented certificate
+ * current; a first enrollment needs no device; a re-enrollment an active
+ * device whose certificate has expired. Sets r otherwise. */
+static enum fsec_err still_allowed(struct fsec_est *e, const struct fsec_est_peer *p,
+				   const char *use, struct fsec_reply *r)
+{
+	struct fsec_device_rec dev;
+	enum fsec_err rc = fsec_registry_device_get(e->reg, p->id, &dev);
+	bool exists = rc == FSEC_OK;
+
+	if (rc != FSEC_OK && rc != FSEC_ERR_NOTFOUND)
+		return rc;
+	fsec_clearerr();
+	if (use == NULL) {
+		if (!exists || strcmp(dev.status, "active") != 0 || strcmp(dev.serial, p->serial) != 0)
+			fsec_reply_error(r, 403, "device %s was revoked or renewed meanwhile", p->id);
+	} else if (strcmp(use, "enroll") == 0) {
+		if (exists)
+			fsec_reply_error(r, 409, "device %s was enrolled meanwhile", p->id);
+	} else if (!exists || strcmp(dev.status, "active") != 0 ||
+		   dev.expires_at > (int64_t)time(NULL)) {
+		fsec_reply_error(r, 403, "device %s was revoked or re-enrolled meanwhile", p->id);
+	}
+	return FSEC_OK;
+}
+
+/* Issue for csr inside one transaction with the bootstrap spend, so that a
+ * failure leaves the credential unspent and no certificate behind. */
+static enum fsec_err issue(struct fsec_est *e, const struct fsec_est_peer *p, X509_REQ *csr,
+			   const struct decision *d, struct fsec_reply *r)
+{
+	struct fsec_issue_opts o = {.id = p->id, .actor = ACTOR};
+	const char *use = d->use;
+	struct fsec_issued_cert cert = {0};
+	const unsigned char *q;
+	X509 *x = NULL;
+	enum fsec_err rc;
+
+	o.reissue = use == NULL || strcmp(use, "re-enroll") == 0;
+	o.provisioning = d->provisioning;
+	o.model = d->model[0] != '\0' ? d->model : NULL;
+	if ((rc = fsec_registry_begin(e->reg)) != FSEC_OK)
+		return rc;
+	/* The checks so far read the registry before this transaction: decide
+	 * again inside it, so that a revocation committed meanwhile wins and a
+	 * revoked device is never re-activated by a renewal. */
+	if ((rc = still_allowed(e, p, use, r)) != FSEC_OK || r->status != 0) {
+		fsec_registry_rollback(e->reg);
+		return rc;
+	}
+	if (use != NULL) {
+		rc = fsec_registry_bootstrap_spend(e->reg, p->fingerprint, use, p->id,
+						   (int64_t)time(NULL));
+		if (rc == FSEC_ERR_EXISTS) {
+			fsec_registry_rollback(e->reg);
+			fsec_reply_error(r, 403, "bootstrap certificate already used to %s (replay)", use);
+			return FSEC_OK;
+		}
+		if (rc != FSEC_OK)
+			goto fail;
+	}
+	rc = fsec_fleet_issue(e->f, csr, &o, &cert);
+	/* An approval is for one enrollment: a later one asks again. */
+	if (rc == FSEC_OK && e->manual && use != NULL)
+		rc = fsec_registry_pending_delete(e->reg, p->id);
+	if (rc == FSEC_ERR_POLICY || rc == FSEC_ERR_EXISTS) {
+		fsec_registry_rollback(e->reg);
+		fsec_reply_error(r, 403, "%s", fsec_err_detail());
+		return FSEC_OK;
+	}
+	if (rc != FSEC_OK || (rc = fsec_registry_commit(e->reg)) != FSEC_OK)
+		goto fail;
+	/* data_version sees other connections' commits, not this one's: the
+	 * certificate this superseded must not stay cached as valid. */
+	memset(e->cache, 0, sizeof(e->cache));
+	q = cert.der;
+	if ((x = d2i_X509(NULL, &q, (long)cert.der_len)) == NULL) {
+		rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot decode the issued certificate");
+	} else {
+		rc = certs_only(&x, 1, r);
+		snprintf(r->reason, sizeof(r->reason), "issued %s", cert.serial);
+	}
+	X509_free(x);
+	fsec_issued_cert_cleanup(&cert);
+	return rc;
+fail:
+	fsec_registry_rollback(e->reg);
+	return rc;
+}
+
+/* The device's current certificate again, if csr is for its key. */
+static enum fsec_err resend(struct fsec_est *e, const struct fsec_est_peer *p, X509_REQ *csr,
+			    struct fsec_reply *r)
+{
+	struct fsec_device_rec dev;
+	char spki[65], *pem = NULL;
+	X509 *cur = NULL;
+	enum fsec_err rc;
+
+	if ((rc = fsec_registry_device_get(e->reg, p->id, &dev)) != FSEC_OK ||
+	    (rc = fsec_key_spki_sha256(X509_REQ_get0_pubkey(csr), spki)) != FSEC_OK)
+		return rc;
+	if (strcmp(spki, dev.spki_sha256) != 0 || strcmp(dev.status, "active") != 0) {
+		if (p->superseded)
+			fsec_reply_error(r, 403, "%s", p->reason);
+		else
+			fsec_reply_error(r, 409, "device %s is already enrolled with another key; "
+						 "renew with simplereenroll",
+					 p->id);
+		return FSEC_OK;
+	}
+	if ((rc = fsec_registry_cert_pem(e->reg, dev.serial, &pem)) == FSEC_OK &&
+	    (rc = parse_pem_cert((unsigned char *)pem, strlen(pem), "registry", &cur)) == FSEC_OK &&
+	    (rc = certs_only(&cur, 1, r)) == FSEC_OK)
+		snprintf(r->reason, sizeof(r->reason), "re-sent %s", dev.serial);
+	X509_free(cur);
+	free(pem);
+	return rc;
+}
+
+/*
+ * Manual approval: the first request that passes every check is recorded
+ * and told to come back (202); once approved, the request with the approved
+ * key goes through. Sets r unless the request may proceed.
+ */
+static enum fsec_err await_approval(struct fsec_est *e, const struct fsec_est_peer *p,
+				    X509_REQ *csr, const struct decision *d, struct fsec_reply *r)
+{
+	struct fsec_enroll_pending_rec rec;
+	char spki[65];
+	enum fsec_err rc;
+
+	if ((rc = fsec_key_spki_sha256(X509_REQ_get0_pubkey(csr), spki)) != FSEC_OK)
+		return rc;
+	rc = fsec_registry_pending_get(e->reg, p->id, &rec);
+	if (rc != FSEC_OK && rc != FSEC_ERR_NOTFOUND)
+		return rc;
+	if (rc == FSEC_OK && rec.approved_at != 0) {
+		if (strcmp(rec.spki_sha256, spki) == 0 && strcmp(rec.bootstrap_fp, p->fingerprint) == 0)
+			return FSEC_OK;
+		fsec_reply_error(r, 409, "the enrollment of %s was approved for another key", p->id);
+		return FSEC_OK;
+	}
+	/* One credential per waiting request: a second one for the same serial
+	 * (a cloned or overlapping credential) must not replace what the
+	 * operator is looking at. */
+	if (rc == FSEC_OK && strcmp(rec.bootstrap_fp, p->fingerprint) != 0) {
+		fsec_reply_error(r, 403, "another bootstrap credential is already waiting as %s",
+				 p->id);
+		return FSEC_OK;
+	}
+	memset(&rec, 0, sizeof(rec));
+	snprintf(rec.device_id, sizeof(rec.device_id), "%s", p->id);
+	memcpy(rec.bootstrap_fp, p->fingerprint, sizeof(rec.bootstrap_fp));
+	memcpy(rec.spki_sha256, spki, sizeof(rec.spki_sha256));
+	memcpy(rec.model, d->model, sizeof(rec.model));
+	rec.requested_at = (int64_t)time(NULL);
+	if ((rc = fsec_registry_pending_put(e->reg, &rec)) != FSEC_OK)
+		return rc;
+	fsec_reply_error(r, 202, "the enrollment of %s waits for the operator's approval", p->id);
+	r->retry_after = RETRY_AFTER_S;
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_est_enroll(struct fsec_est *e, const struct fsec_est_peer *p,
+				       bool reenroll, const unsigned char *body, size_t len,
+				       struct fsec_reply *r)
+{
+	const char *op = reenroll ? "simplereenroll" : "simpleenroll";
+	struct decision d = {.provisioning = "est-bootstrap"};
+	unsigned char *der = NULL;
+	size_t dlen = 0;
+	X509_REQ *csr = NULL;
+	enum fsec_err rc = FSEC_OK;
+
+	fsec_clearerr();
+	memset(r, 0, sizeof(*r));
+	/* A renewal from the certificate it superseded is a retry whose answer
+	 * was lost: it may only have the current certificate again, and only
+	 * with a CSR signed by the current key (resend checks). */
+	if (reenroll && p->superseded)
+		d.resend = true;
+	if (p->kind == FSEC_EST_PEER_NONE)
+		fsec_reply_error(r, 401, "%s needs a client certificate", op);
+	else if (p->kind == FSEC_EST_PEER_REFUSED && !d.resend)
+		fsec_reply_error(r, 403, "%s", p->reason);
+	else if (!reenroll && p->kind != FSEC_EST_PEER_BOOTSTRAP)
+		fsec_reply_error(r, 403, "simpleenroll needs a bootstrap certificate; renew with "
+				    "simplereenroll");
+	else if (reenroll && p->kind != FSEC_EST_PEER_DEVICE && !d.resend)
+		fsec_reply_error(r, 403, "simplereenroll needs the device's current certificate");
+	else if (!reenroll && (rc = bootstrap_policy(e, p, r, &d)) != FSEC_OK)
+		goto out;
+	if (r->status != 0)
+		goto refused;
+	if (len > FSEC_EST_BODY_MAX) {
+		fsec_reply_error(r, 413, "request body over %u bytes", FSEC_EST_BODY_MAX);
+		goto refused;
+	}
+	if (!fsec_b64_decode_lines(body, len, FSEC_CSR_MAX, &der, &dlen)) {
+		fsec_reply_error(r, 400, "body is not a base64 PKCS#10 request");
+		goto refused;
+	}
+	if ((rc = fsec_csr_parse(der, dlen, &csr)) != FSEC_OK) {
+		fsec_reply_error(r, rc == FSEC_ERR_POLICY ? 403 : 400, "CSR: %s", fsec_err_detail());
+		rc = FSEC_OK;
+		goto refused;
+	}
+	if (d.resend) {
+		rc = resend(e, p, csr, r);
+		goto done;
+	}
+	if (reenroll) {
+		/* RFC 7030 section 4.2.2: the subject must be the certificate's. */
+		struct fsec_device_rec dev;
+		char *pem = NULL;
+		X509 *cur = NULL;
+
+		if ((rc = fsec_registry_device_get(e->reg, p->id, &dev)) != FSEC_OK ||
+		    (rc = fsec_registry_cert_pem(e->reg, dev.serial, &pem)) != FSEC_OK ||
+		    (rc = parse_pem_cert((unsigned char *)pem, strlen(pem), "registry", &cur)) !=
+			    FSEC_OK) {
+			free(pem);
+			goto out;
+		}
+		/* A renewal keeps the record of how the device first got its
+		 * identity. */
+		snprintf(d.provisioning, sizeof(d.provisioning), "%s", dev.provisioning);
+		if (X509_NAME_cmp(X509_REQ_get_subject_name(csr), X509_get_subject_name(cur)) != 0)
+			fsec_reply_error(r, 400, "CSR subject differs from the certificate being renewed");
+		X509_free(cur);
+		free(pem);
+		if (r->status != 0)
+			goto refused;
+	}
+	if (e->manual && d.use != NULL) {
+		if ((rc = await_approval(e, p, csr, &d, r)) != FSEC_OK)
+			goto out;
+		if (r->status == 202)
+			goto out;
+		if (r->status != 0)
+			goto refused;
+	}
+	rc = issue(e, p, csr, &d, r);
+done:
+	if (rc != FSEC_OK || r->status == 200)
+		goto out;
+refused:
+	/* The log is evidence; a failure to write it must not be silent. */
+	rc = fsec_registry_event_addf(e->reg, ACTOR, "enroll-refused", p->id, "%s %d %.200s", op,
+				      r->status, r->reason);
+out:
+	X509_REQ_free(csr);
+	free(der);
+	return rc;
+}

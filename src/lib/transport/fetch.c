@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The device's HTTPS client (fetch.h) on libcurl: mutual TLS with any
+ * loadable key, a pinned CA, Range resume, stall timeouts and size caps. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "err_int.h"
+#include "fault_int.h"
+#include "fleetsec/fetch.h"
+#include "fleetsec/key.h"
+
+struct fsec_fetch {
+	CURL *curl;
+	long min_rate; /* bytes/s a transfer must average, for its deadline */
+	EVP_PKEY *key;
+	char *cert;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* Where a transfer's body goes. */
+struct body {
+	/* whole-body mode */
+	unsigned char *buf;
+	size_t len, max;
+	/* range mode */
+	enum fsec_err (*sink)(const unsigned char *p, size_t n, void *ctx);
+	void *ctx;
+	uint64_t want, got;
+	enum fsec_err rc; /* why the write callback stopped the transfer */
+	CURL *curl;
+	long status;      /* the status the body must come with */
+	bool checked;
+	/* whole-body mode, another status: the start of the server's reason */
+	bool mismatch;
+	char why[160];
+	size_t whylen;
+};
+
+/* The client key goes in through OpenSSL directly, so whatever
+ * fsec_key_load_private can load (a file, a TPM-backed key) signs the
+ * handshake; libcurl only ever sees an SSL_CTX. */
+static CURLcode ssl_setup(CURL *curl, void *sslctx, void *arg)
+{
+	struct fsec_fetch *f = arg;
+	SSL_CTX *ctx = sslctx;
+
+	(void)curl;
+	if (f->key == NULL)
+		return CURLE_OK;
+	if (SSL_CTX_use_certificate_chain_file(ctx, f->cert) != 1 ||
+	    SSL_CTX_use_PrivateKey(ctx, f->key) != 1 || SSL_CTX_check_private_key(ctx) != 1)
+		return CURLE_SSL_CERTPROBLEM;
+	return CURLE_OK;
+}
+
+FSEC_API enum fsec_err fsec_fetch_new(const struct fsec_fetch_opts *o, struct fsec_fetch **out)
+{
+	struct fsec_fetch *f = NULL;
+	enum fsec_err rc = FSEC_ERR_NOMEM;
+	CURLcode c = CURLE_OK;
+
+	if (o->ca == NULL)
+		return fsec_seterr(FSEC_ERR_INVAL, "a CA file is required: no trust on first use");
+	if ((o->cert == NULL) != (o->key == NULL))
+		return fsec_seterr(FSEC_ERR_INVAL, "client certificate and key go together");
+	/* libcurl's synchronous resolver cannot time out without signals, which
+	 * a library must not use: only a threaded resolver bounds DNS. */
+	if (!(curl_version_info(CURLVERSION_NOW)->features & CURL_VERSION_ASYNCHDNS))
+		return fsec_seterr(FSEC_ERR_NET, "libcurl lacks an asynchronous resolver");
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return fsec_seterr(FSEC_ERR_NET, "libcurl initialisation failed");
+	f = calloc(1, sizeof(*f));
+	if (f == NULL || (f->curl = curl_easy_init()) == NULL) {
+		fsec_seterr(rc, "out of memory");
+		goto fail;
+	}
+	if (o->key != NULL) {
+		if ((rc = fsec_key_load_private(o->key, &f->key)) != FSEC_OK)
+			goto fail;
+		if ((f->cert = strdup(o->cert)) == NULL) {
+			rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+			goto fail;
+		}
+	}
+	/* https only, never redirected, the peer and its name always checked. */
+	if (c == CURLE_OK) c = curl_easy_setopt(f->curl, CURLOPT_PROTOCOLS_STR, "https");
+	if (c == CURLE_OK) c = curl_easy_setopt(f->curl, CURLOPT_FOLLOWLOCATION, 0L);
+	if (c == CURLE_OK) c = curl_easy_setopt(f->curl, CURLOPT_CAINFO, o->ca);
+	if (c == CURLE_OK) c = curl_easy_setopt(f->curl, CURLOPT_CAPATH, NULL);
+	if (c == CURLE_OK) c = curl_easy_setopt(f->curl, CURLOPT_SSL_VERIFYPEER, 1L);
+	if (c == CURLE_OK) c = curl_easy_setopt(f->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (c == CURLE_OK) c = curl_easy_setopt(f->curl, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	if (c == CURLE_OK) c = curl_easy_setopt(f->curl, CURLOPT_SSL_CTX_FUNCTION, ssl_setup);
+	if (c == CURLE_OK) c = curl_easy_setopt(f->curl, CURLOPT_SSL_CTX_DATA, f);
+	if (c == CURLE_OK) c = curl_easy_setopt(f->curl, CURLOPT_LOW_SPEED_LIMIT,
+						o->low_speed_limit > 0 ? o->low_speed_limit : 1024L);
+	if (c == CURLE_OK) c = curl_easy_setopt(f->curl, CURLOPT_LOW_SPEED_TIME,
+						o->low_speed_time > 0 ? o->low_speed_time : 30L);
+	if (c == CURLE_OK) c = curl_easy_setopt(f->curl, CURLOPT_CONNECTTIMEOUT,
+						o->connect_timeout > 0 ? o->connect_timeout : 15L);
+	if (c == CURLE_OK) c = curl_easy_setopt(f->curl, CURLOPT_ERRORBUFFER, f->errbuf);
+	/* No proxy from the environment: the device talks to its server. */
+	if (c == CURLE_OK) c = curl_easy_setopt(f->curl, CURLOPT_PROXY, "");
+	if (c == CURLE_OK) c = curl_easy_setopt(f->curl, CURLOPT_NOSIGNAL, 1L);
+	if (c != CURLE_OK) {
+		rc = fsec_seterr(FSEC_ERR_NET, "libcurl set-up failed: %s", curl_easy_strerror(c));
+		goto fail;
+	}
+	f->min_rate = o->low_speed_limit > 0 ? o->low_speed_limit : 1024L;
+	*out = f;
+	return FSEC_OK;
+fail:
+	fsec_fetch_free(f);
+	return rc;
+}
+
+FSEC_API void fsec_fetch_free(struct fsec_fetch *f)
+{
+	if (f == NULL)
+		return;
+	curl_easy_cleanup(f->curl);
+	EVP_PKEY_free(f->key);
+	free(f->cert);
+	free(f);
+}
+
+static size_t on_data(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct body *b = arg;
+	size_t n = size * nmemb; /* libcurl guarantees size == 1 */
+
+	fsec_fault_net(n);
+	/* The status is known before the first byte of the body: an error
+	 * page or a whole file sent for a Range request is refused unread. */
+	if (!b->checked) {
+		long status = 0;
+
+		curl_easy_getinfo(b->curl, CURLINFO_RESPONSE_CODE, &status);
+		if (status != b->status && b->sink != NULL) {
+			b->rc = fsec_seterr(FSEC_ERR_NET, "HTTP status %ld (expected %ld)", status,
+					    b->status);
+			return 0;
+		}
+		b->mismatch = status != b->status;
+		b->checked = true;
+	}
+	/* An error answer's body is the server's reason (fleetsecd says why it
+	 * refused): keep its start, and stop reading once that is full. */
+	if (b->mismatch) {
+		size_t room = sizeof(b->why) - 1 - b->whylen, take = n < room ? n : room;
+
+		memcpy(b->why + b->whylen, p, take);
+		b->whylen += take;
+		return take == n ? n : 0;
+	}
+	if (b->sink != NULL) {
+		/* want - got cannot underflow: got never passes want. */
+		if (n > b->want - b->got) {
+			b->rc = fsec_seterr(FSEC_ERR_TOO_LARGE,
+					    "server sent more than the %llu bytes asked for",
+					    (unsigned long long)b->want);
+			return 0;
+		}
+		if ((b->rc = b->sink((const unsigned char *)p, n, b->ctx)) != FSEC_OK)
+			return 0;
+		b->got += n;
+		return n;
+	}
+	if (n > b->max - b->len) {
+		b->rc = fsec_seterr(FSEC_ERR_TOO_LARGE, "response larger than %zu bytes", b->max);
+		return 0;
+	}
+	memcpy(b->buf + b->len, p, n);
+	b->len += n;
+	return n;
+}
+
+/* Run the transfer set up on f and check its status against want. */
+static enum fsec_err perform(struct fsec_fetch *f, const char *url, struct body *b, long want)
+{
+	CURLcode c;
+	long status = 0;
+
+	f->errbuf[0] = '\0';
+	b->curl = f->curl;
+	b->status = want;
+	/* A deadline for the whole transfer: a server dripping just above the
+	 * low-speed limit must not hold the device for hours. */
+	{
+		uint64_t bytes = b->sink != NULL ? b->want : b->max;
+		long secs = (long)(bytes / (uint64_t)f->min_rate) + 60;
+
+		curl_easy_setopt(f->curl, CURLOPT_TIMEOUT, secs);
+	}
+	curl_easy_setopt(f->curl, CURLOPT_URL, url);
+	curl_easy_setopt(f->curl, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(f->curl, CURLOPT_WRITEDATA, b);
+	c = curl_easy_perform(f->curl);
+	if (b->rc != FSEC_OK)
+		return b->rc;
+	curl_easy_getinfo(f->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (b->mismatch || (c == CURLE_OK && status != want)) {
+		b->why[b->whylen] = '\0';
+		b->why[strcspn(b->why, "\r\n")] = '\0';
+		/* "No content" is an answer, not a failure: nothing published. */
+		if (status == 204 && want == 200)
+			return fsec_seterr(FSEC_ERR_NOTFOUND, "the server has nothing for this device");
+		return fsec_seterr(FSEC_ERR_NET, "HTTP status %ld (expected %ld)%s%s", status, want,
+				   b->why[0] != '\0' ? ": " : "", b->why);
+	}
+	if (c != CURLE_OK)
+		return fsec_seterr(FSEC_ERR_NET, "%s: %s", curl_easy_strerror(c),
+				   f->errbuf[0] != '\0' ? f->errbuf : "transfer failed");
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_fetch_get(struct fsec_fetch *f, const char *url, size_t max,
+				      unsigned char **buf, size_t *len)
+{
+	struct body b = {.max = max};
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	b.buf = malloc(max + 1);
+	if (b.buf == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	curl_easy_setopt(f->curl, CURLOPT_RANGE, NULL);
+	rc = perform(f, url, &b, 200);
+	if (rc != FSEC_OK) {
+		free(b.buf);
+		return rc;
+	}
+	b.buf[b.len] = '\0';
+	*buf = b.buf;
+	*len = b.len;
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_fetch_post(struct fsec_fetch *f, const char *url,
+				       const char *content_type, const void *data, size_t dlen,
+				       size_t max, unsigned char **buf, size_t *len)
+{
+	struct curl_slist *h = NULL;
+	char ct[128];
+	enum fsec_err rc;
+
+	if (snprintf(ct, sizeof(ct), "Content-Type: %s", content_type) >= (int)sizeof(ct) ||
+	    (h = curl_slist_append(NULL, ct)) == NULL)
+		return fsec_seterr(FSEC_ERR_INVAL, "bad content type");
+	curl_easy_setopt(f->curl, CURLOPT_POSTFIELDS, data);
+	curl_easy_setopt(f->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)dlen);
+	curl_easy_setopt(f->curl, CURLOPT_HTTPHEADER, h);
+	rc = fsec_fetch_get(f, url, max, buf, len);
+	/* Back to a plain GET for whatever the handle does next. */
+	curl_easy_setopt(f->curl, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(f->curl, CURLOPT_HTTPGET, 1L);
+	curl_slist_free_all(h);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_fetch_range(struct fsec_fetch *f, const char *url, uint64_t off,
+					uint64_t len,
+					enum fsec_err (*sink)(const unsigned char *p, size_t n,
+							      void *ctx),
+					void *ctx)
+{
+	struct body b = {.sink = sink, .ctx = ctx, .want = len};
+	char range[48];
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	if (len == 0 || off > UINT64_MAX - len)
+		return fsec_seterr(FSEC_ERR_INVAL, "empty or overflowing range");
+	snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)off,
+		 (unsigned long long)(off + len - 1));
+	curl_easy_setopt(f->curl, CURLOPT_RANGE, range);
+	/* A server that ignores Range answers 200 with the whole file: refused,
+	 * as is any answer that is not exactly the range asked for. */
+	rc = perform(f, url, &b, 206);
+	curl_easy_setopt(f->curl, CURLOPT_RANGE, NULL);
+	if (rc == FSEC_OK && b.got != len)
+		rc = fsec_seterr(FSEC_ERR_NET, "short read: %llu of %llu bytes",
+				 (unsigned long long)b.got, (unsigned long long)len);
+	return rc;
+}

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The agent's configuration file (agentcfg.h), on the shared
+ * `key = value` grammar. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err_int.h"
+#include "fleetsec/agentcfg.h"
+#include "kvconf_int.h"
+
+#define STRF(n, req)                                                                       \
+	{#n, FSEC_KV_STR, offsetof(struct fsec_agentcfg, n), sizeof(((struct fsec_agentcfg *)0)->n), \
+	 0, 0, req}
+#define NUMF(n, mx) {#n, FSEC_KV_NUM, offsetof(struct fsec_agentcfg, n), 0, 0, mx, false}
+#define LISTF(n, arr, cnt)                                                                      \
+	{#n, FSEC_KV_LIST, offsetof(struct fsec_agentcfg, arr), FSEC_AGENTCFG_VALUE_MAX + 1,          \
+	 offsetof(struct fsec_agentcfg, cnt), FSEC_AGENTCFG_KEYS_MAX, true}
+
+static const struct fsec_kv_field fields[] = {
+	STRF(server, true),
+	STRF(manifest_url, false),
+	STRF(ca, true),
+	STRF(key, true),
+	STRF(cert, true),
+	STRF(bootstrap_key, false),
+	STRF(bootstrap_cert, false),
+	STRF(tcti, false),
+	STRF(tpm_owner_auth, false),
+	STRF(tpm_parent, false),
+	LISTF(firmware_key, firmware_keys, nfirmware_keys),
+	LISTF(release_root, release_roots, nrelease_roots),
+	STRF(model, true),
+	STRF(slot_a, true),
+	STRF(slot_b, true),
+	STRF(boot_backend, true),
+	STRF(boot_env, false),
+	STRF(state_dir, true),
+	STRF(counter, false),
+	STRF(debug_state, false),
+	STRF(debug_state_cmd, false),
+	NUMF(low_speed_limit, 1UL << 30),
+	NUMF(low_speed_time, 3600),
+	NUMF(chunk_retries, 100),
+};
+#define NFIELDS (sizeof(fields) / sizeof(fields[0]))
+
+/* Values the device must not take on trust, checked after parsing. */
+static enum fsec_err check(struct fsec_agentcfg *c)
+{
+	if (strncmp(c->server, "https://", 8) != 0)
+		return fsec_seterr(FSEC_ERR_PARSE, "server must be an https:// URL");
+	if (strcmp(c->boot_backend, "file") != 0 && strcmp(c->boot_backend, "uboot") != 0 &&
+	    strcmp(c->boot_backend, "grub") != 0)
+		return fsec_seterr(FSEC_ERR_PARSE, "boot_backend must be file, uboot or grub");
+	if (c->tpm_parent[0] != '\0' && c->tcti[0] == '\0')
+		return fsec_seterr(FSEC_ERR_PARSE, "tpm_parent needs tcti (the TPM that holds it)");
+	if (c->debug_state[0] != '\0' && c->debug_state_cmd[0] != '\0')
+		return fsec_seterr(FSEC_ERR_PARSE, "debug_state and debug_state_cmd: one or the other");
+	if (strcmp(c->slot_a, c->slot_b) == 0)
+		return fsec_seterr(FSEC_ERR_PARSE, "slot_a and slot_b must differ");
+	for (const char *p = c->model; *p != '\0'; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		      *p == '.' || *p == '_' || *p == '-'))
+			return fsec_seterr(FSEC_ERR_PARSE, "model: use A-Z a-z 0-9 . _ -");
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_agentcfg_parse(const unsigned char *buf, size_t len,
+					   struct fsec_agentcfg *out)
+{
+	struct fsec_agentcfg *c = calloc(1, sizeof(*c));
+	bool seen[NFIELDS] = {false};
+	enum fsec_err rc;
+
+	if (c == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	c->low_speed_limit = 1024;
+	c->low_speed_time = 30;
+	c->chunk_retries = 3;
+	if ((rc = fsec_kv_parse(buf, len, FSEC_AGENTCFG_MAX, fields, NFIELDS, c, seen)) != FSEC_OK)
+		goto out;
+	rc = FSEC_ERR_PARSE;
+	if ((rc = check(c)) != FSEC_OK)
+		goto out;
+	if (c->manifest_url[0] == '\0')
+		snprintf(c->manifest_url, sizeof(c->manifest_url), "/v1/update");
+	if (c->counter[0] == '\0' &&
+	    (size_t)snprintf(c->counter, sizeof(c->counter), "file:%s/counter", c->state_dir) >=
+		    sizeof(c->counter)) {
+		rc = fsec_seterr(FSEC_ERR_PARSE, "state_dir is too long");
+		goto out;
+	}
+	/* A bootloader's own environment has no sensible default: a trial
+	 * written where the bootloader never looks would silently do nothing. */
+	if (c->boot_env[0] == '\0' && strcmp(c->boot_backend, "file") != 0) {
+		rc = fsec_seterr(FSEC_ERR_PARSE, "boot_env is required with the %s backend",
+				 c->boot_backend);
+		goto out;
+	}
+	if (c->boot_env[0] == '\0' &&
+	    (size_t)snprintf(c->boot_env, sizeof(c->boot_env), "%s/bootenv", c->state_dir) >=
+		    sizeof(c->boot_env)) {
+		rc = fsec_seterr(FSEC_ERR_PARSE, "state_dir is too long");
+		goto out;
+	}
+	*out = *c;
+	rc = FSEC_OK;
+out:
+	free(c);
+	return rc;
+}
