@@ -164,7 +164,6 @@ static bool split_listen(const char *s, char *host, size_t hcap, unsigned *port)
 {
 	const char *colon, *h = s;
 	size_t hlen;
-	char *end;
 	unsigned long p;
 
 	if (s[0] == '[') {
@@ -183,9 +182,8 @@ static bool split_listen(const char *s, char *host, size_t hcap, unsigned *port)
 	}
 	if (hlen == 0 || hlen >= hcap)
 		return false;
-	errno = 0;
-	p = strtoul(colon + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || end == colon + 1 || p == 0 || p > 65535)
+	/* The one number grammar: strtoul took "host: 80" and "host:+80". */
+	if (!fsec_parse_ulong(colon + 1, 1, 65535, &p))
 		return false;
 	memcpy(host, h, hlen);
 	host[hlen] = '\0';
@@ -327,17 +325,6 @@ static void serve_crl(struct server *s, struct evhttp_request *req, const struct
 	send_reply(req, peer, &r);
 }
 
-/* True if s is 64 lowercase hex digits: the only names served from fw_dir. */
-static bool sha256_hex(const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < 64; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return s[64] == '\0';
-}
-
 /* Only the image published for the device's model: other models' builds
  * and releases withdrawn since are not every device's to read. */
 static bool offered(struct server *s, const char *id, const char *sha)
@@ -362,7 +349,8 @@ static void serve_firmware(struct server *s, struct evhttp_request *req,
 	enum fsec_err rc = FSEC_ERR_PARSE;
 	int fd = -1;
 
-	if (!sha256_hex(sha) || !offered(s, peer->id, sha) ||
+	/* 64 lowercase hex digits: the only names served from fw_dir. */
+	if (!fsec_hex_valid(sha, 32, FSEC_HEX_LOWER) || !offered(s, peer->id, sha) ||
 	    (size_t)snprintf(path, sizeof(path), "%s/%s", s->fw_dir, sha) >= sizeof(path) ||
 	    fsec_file_open_regular(path, &fd, &size) != FSEC_OK) {
 		reply_status(req, peer, 404, "no such image");

@@ -120,23 +120,6 @@ static uint64_t fold_id(const char *id)
 	return h;
 }
 
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-static bool unhex32(const char *hex, unsigned char out[32])
-{
-	for (size_t i = 0; i < 32; i++) {
-		int hi = hexval(hex[2 * i]), lo = hi < 0 ? -1 : hexval(hex[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i] = (unsigned char)(hi * 16 + lo);
-	}
-	return hex[64] == '\0';
-}
-
 static const struct fsec_product_rec *product(const struct ctx *c, const char *model)
 {
 	size_t lo = 0, hi = c->nproducts;
@@ -230,15 +213,12 @@ static bool verified_provisioning(const char *how)
 	return false;
 }
 
+/* The day of t, "YYYY-MM-DD" (the date part of its RFC 3339 form). */
 static const char *day(int64_t t, char *buf, size_t cap)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
+	char full[FSEC_TIME_LEN];
 
-	if (gmtime_r(&tt, &tm) == NULL)
-		snprintf(buf, cap, "?");
-	else
-		strftime(buf, cap, "%Y-%m-%d", &tm);
+	snprintf(buf, cap, "%.10s", fsec_time_format(t, full));
 	return buf;
 }
 
@@ -509,7 +489,8 @@ static int pass1(const struct fsec_device_rec *d, const struct fsec_devstate_rec
 	/* Revoked devices keep their keys out of the shared-key check: a key
 	 * revoked as superseded is expected to differ, and fleet issuance
 	 * already refuses reuse of a revoked key. */
-	if (strcmp(d->status, "active") != 0 || !unhex32(d->spki_sha256, c->keys[c->n].spki))
+	if (strcmp(d->status, "active") != 0 ||
+	    fsec_hex_decode(d->spki_sha256, c->keys[c->n].spki, 32, FSEC_HEX_LOWER) != FSEC_OK)
 		memset(c->keys[c->n].spki, 0, 32);
 	c->keys[c->n].idx = (uint32_t)c->n;
 	c->ids[c->n].folded = fold_id(d->id);

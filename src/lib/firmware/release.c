@@ -70,99 +70,6 @@ struct envelope {
 	} sigs[FSEC_RELEASE_MAX_KEYS];
 };
 
-/* ---- small strict parsers ---- */
-
-FSEC_API enum fsec_err fsec_duration_parse(const char *s, int64_t *seconds)
-{
-	char *end = NULL;
-	long long v;
-	int64_t unit;
-
-	errno = 0;
-	if (s[0] < '0' || s[0] > '9')
-		goto bad;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || end == s || end[0] == '\0' || end[1] != '\0')
-		goto bad;
-	switch (end[0]) {
-	case 'd': unit = 86400; break;
-	case 'h': unit = 3600; break;
-	case 'm': unit = 60; break;
-	case 's': unit = 1; break;
-	default: goto bad;
-	}
-	/* At most about 100 years: keeps every later addition in range. */
-	if (v < 1 || v > 3660000000LL / unit)
-		goto bad;
-	*seconds = v * unit;
-	return FSEC_OK;
-bad:
-	return fsec_seterr(FSEC_ERR_INVAL, "invalid duration '%.32s' (like 30d, 12h, 45m, 90s)", s);
-}
-
-/* n decimal digits, already checked to be digits. */
-static int digits(const char *s, int n)
-{
-	int v = 0;
-
-	for (int i = 0; i < n; i++)
-		v = v * 10 + (s[i] - '0');
-	return v;
-}
-
-/* RFC 3339 UTC with second precision: "YYYY-MM-DDTHH:MM:SSZ", and a real
- * date (2026-02-31 is refused by the round trip through timegm). */
-static bool time_parse(const char *s, int64_t *out)
-{
-	static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
-	struct tm tm = {0}, back;
-	time_t t;
-
-	if (strlen(s) != sizeof(shape) - 1)
-		return false;
-	for (size_t i = 0; i < sizeof(shape) - 1; i++)
-		if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
-			return false;
-	tm.tm_year = digits(s, 4) - 1900;
-	tm.tm_mon = digits(s + 5, 2) - 1;
-	tm.tm_mday = digits(s + 8, 2);
-	tm.tm_hour = digits(s + 11, 2);
-	tm.tm_min = digits(s + 14, 2);
-	tm.tm_sec = digits(s + 17, 2);
-	back = tm;
-	t = timegm(&tm);
-	if (t == (time_t)-1 || tm.tm_year != back.tm_year || tm.tm_mon != back.tm_mon ||
-	    tm.tm_mday != back.tm_mday || tm.tm_hour != back.tm_hour || tm.tm_min != back.tm_min ||
-	    tm.tm_sec != back.tm_sec)
-		return false;
-	*out = (int64_t)t;
-	return true;
-}
-
-static void time_format(int64_t t, char buf[32])
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static bool hex_decode(const char *s, unsigned char *out, size_t n)
-{
-	if (strlen(s) != 2 * n)
-		return false;
-	for (size_t i = 0; i < 2 * n; i++) {
-		char c = s[i];
-		int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-
-		if (v < 0)
-			return false;
-		out[i / 2] = (unsigned char)(i % 2 == 0 ? v << 4 : out[i / 2] | v);
-	}
-	return true;
-}
-
 /* DSSE v1 pre-authentication encoding:
  * "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body. */
 static unsigned char *pae(const char *type, const unsigned char *body, size_t blen, size_t *len)
@@ -233,7 +140,7 @@ static enum fsec_err get_time(json_t *o, const char *key, const char *where, int
 	const char *s;
 	enum fsec_err rc = get_str(o, key, 32, where, &s);
 
-	if (rc == FSEC_OK && !time_parse(s, out))
+	if (rc == FSEC_OK && fsec_time_parse(s, FSEC_TIME_CANONICAL, out) != FSEC_OK)
 		rc = fsec_seterr(FSEC_ERR_PARSE, "%s.%s: not a UTC time like 2026-01-31T12:00:00Z",
 				 where, key);
 	return rc;
@@ -471,7 +378,8 @@ static enum fsec_err entry_parse(json_t *e, const char *where, bool keep, struct
 	if (fsec_fw_version_parse(version, keep ? &en->version : &(struct fsec_fw_version){0}) !=
 	    FSEC_OK)
 		return fsec_seterr(FSEC_ERR_PARSE, "%s.version: not MAJ.MIN.REV+BUILD", where);
-	if (!hex_decode(sha, keep ? en->sha256 : (unsigned char[32]){0}, 32))
+	if (fsec_hex_decode(sha, keep ? en->sha256 : (unsigned char[32]){0}, 32, FSEC_HEX_LOWER) !=
+	    FSEC_OK)
 		return fsec_seterr(FSEC_ERR_PARSE, "%s.sha256: not 64 lowercase hex digits", where);
 	if (chunk < FSEC_RELEASE_CHUNK_MIN)
 		return fsec_seterr(FSEC_ERR_PARSE, "%s.chunk_size: at least %u", where,
@@ -493,7 +401,8 @@ static enum fsec_err entry_parse(json_t *e, const char *where, bool keep, struct
 		unsigned char scratch[32];
 
 		if (!json_is_string(v) ||
-		    !hex_decode(json_string_value(v), keep ? r->chunks[i] : scratch, 32))
+		    fsec_hex_decode(json_string_value(v), keep ? r->chunks[i] : scratch, 32,
+		                    FSEC_HEX_LOWER) != FSEC_OK)
 			return fsec_seterr(FSEC_ERR_PARSE, "%s.chunks[%zu]: not 64 lowercase hex digits",
 					   where, i);
 	}
@@ -811,7 +720,7 @@ FSEC_API enum fsec_err fsec_release_delegate(EVP_PKEY *root, EVP_PKEY *const *ke
 		}
 		free(b64);
 	}
-	time_format(expires, when);
+	fsec_time_format(expires, when);
 	payload = json_pack("{s:s, s:I, s:s, s:O}", "_type", VERSION_DELEGATION, "sequence",
 			    (json_int_t)sequence, "expires", when, "keys", arr);
 	body = payload != NULL ? json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
@@ -972,8 +881,8 @@ FSEC_API enum fsec_err fsec_release_create(const struct fsec_release_create_opts
 		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	time_format((int64_t)time(NULL), issued);
-	time_format(o->expires, expires);
+	fsec_time_format((int64_t)time(NULL), issued);
+	fsec_time_format(o->expires, expires);
 	json_object_set_new(m, "sequence", json_integer((json_int_t)o->sequence));
 	json_object_set_new(m, "issued", json_string(issued));
 	json_object_set_new(m, "expires", json_string(expires));
