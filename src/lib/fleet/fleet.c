@@ -13,6 +13,7 @@
 #include <openssl/pem.h>
 
 #include "err_int.h"
+#include "pem_int.h"
 #include "fleet_int.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/fleet.h"
@@ -21,7 +22,6 @@
 #define CONFIG_FILE "fleet.json"
 #define CRL_FILE "crl.pem"
 #define CHAIN_FILE "chain.pem"
-#define CERT_MAX (64u * 1024u)
 /* The hard cap on `--days` of anything this module issues. */
 #define DAYS_MAX 36500
 
@@ -168,27 +168,6 @@ static bool is_uri(const char *s)
 	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz0-9+.-");
 
 	return n >= 2 && s[n] == ':';
-}
-
-static enum fsec_err read_cert_file(const char *path, X509 **out)
-{
-	unsigned char *buf = NULL;
-	size_t len = 0;
-	enum fsec_err rc;
-	X509 *cert;
-	BIO *bio;
-
-	rc = fsec_file_read(path, CERT_MAX, &buf, &len);
-	if (rc != FSEC_OK)
-		return fsec_seterr(rc, "%s: %s", path, fsec_err_detail());
-	bio = BIO_new_mem_buf(buf, (int)len);
-	cert = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-	BIO_free(bio);
-	free(buf);
-	if (cert == NULL)
-		return fsec_seterr_ossl(FSEC_ERR_PARSE, "%s: not a PEM certificate", path);
-	*out = cert;
-	return FSEC_OK;
 }
 
 /* ---- init ---- */
@@ -468,8 +447,8 @@ static enum fsec_err load_ca(struct fsec_fleet *f)
 		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = read_cert_file(root_path, &root)) != FSEC_OK ||
-	    (rc = read_cert_file(iss_path, &iss)) != FSEC_OK)
+	if ((rc = fsec_pem_cert_read(root_path, &root)) != FSEC_OK ||
+	    (rc = fsec_pem_cert_read(iss_path, &iss)) != FSEC_OK)
 		goto out;
 	if ((rc = fsec_key_load_private(key_loc, &key)) != FSEC_OK) {
 		rc = fsec_seterr(rc, "issuing CA key: %s", fsec_err_detail());
@@ -502,7 +481,7 @@ FSEC_API enum fsec_err fsec_fleet_chain_pem(struct fsec_fleet *f, char **out)
 
 		/* Re-encode rather than copy, so only a certificate, never stray
 		 * text or a key pasted into the file, is printed. */
-		if ((rc = read_cert_file(paths[i], &cert)) != FSEC_OK)
+		if ((rc = fsec_pem_cert_read(paths[i], &cert)) != FSEC_OK)
 			goto out;
 		rc = fsec_cert_pem(cert, &one);
 		X509_free(cert);
@@ -719,18 +698,6 @@ static enum fsec_err revoke_device_certs(struct fsec_registry *reg, const char *
 	return rc;
 }
 
-static enum fsec_err stage_cert(const char *path, const struct fsec_issued_cert *c,
-			       struct fsec_file_stage **st)
-{
-	char *pem = NULL;
-	enum fsec_err rc = fsec_issued_cert_pem(c, &pem);
-
-	if (rc == FSEC_OK)
-		rc = fsec_file_stage_new(path, pem, strlen(pem), 0644, 0, st);
-	free(pem);
-	return rc;
-}
-
 FSEC_API enum fsec_err fsec_fleet_server_cert(struct fsec_fleet *f,
 					      const struct fsec_server_cert_opts *o,
 					      struct fsec_issued_cert *out)
@@ -918,7 +885,9 @@ FSEC_API enum fsec_err fsec_fleet_issue(struct fsec_fleet *f, X509_REQ *csr,
 		goto out;
 	if (superseded > 0 && (rc = crl_stage(f, &crl, &stages[2])) != FSEC_OK)
 		goto out;
-	if (o->cert_out != NULL && (rc = stage_cert(o->cert_out, &cert, &stages[1])) != FSEC_OK)
+	if (o->cert_out != NULL &&
+	    (rc = fsec_pem_cert_stage_der(o->cert_out, cert.der, cert.der_len, 0, &stages[1])) !=
+	        FSEC_OK)
 		goto out;
 	in_tx = false;
 	rc = finish(f, FSEC_OK, stages, 3);
