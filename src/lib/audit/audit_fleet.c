@@ -23,11 +23,16 @@
 #include <openssl/x509.h>
 
 #include "audit_int.h"
+#include "dynbuf_int.h"
 #include "err_int.h"
 #include "fleetsec/fleet.h"
 #include "fleetsec/registry.h"
 
 #define DAY 86400
+/* Caps on what the audit holds in memory: far above any real fleet, low
+ * enough that a corrupt registry meets TOO_LARGE, not the OOM killer. */
+#define PRODUCTS_MAX ((size_t)1 << 20)
+#define REVOKED_MAX ((size_t)1 << 26)
 #define DEVICES_MAX (64u * 1024u * 1024u)
 
 struct key_ent {
@@ -51,7 +56,7 @@ struct ctx {
 	struct fsec_registry *reg;
 	int64_t now, expiry_limit, stale_limit;
 	struct fsec_product_rec *products;
-	size_t nproducts;
+	size_t nproducts, capproducts;
 	struct revoked_ent *revoked;
 	size_t nrevoked, caprevoked;
 	struct key_ent *keys;
@@ -159,14 +164,10 @@ static int64_t revoked_at(const struct ctx *c, const char *id)
 static int load_product(const struct fsec_product_rec *p, void *arg)
 {
 	struct ctx *c = arg;
-	struct fsec_product_rec *v;
 
-	v = realloc(c->products, (c->nproducts + 1) * sizeof(*v));
-	if (v == NULL) {
-		c->rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	if ((c->rc = fsec_array_grow((void **)&c->products, &c->capproducts, c->nproducts,
+	                             sizeof(*c->products), PRODUCTS_MAX)) != FSEC_OK)
 		return 1;
-	}
-	c->products = v;
 	c->products[c->nproducts++] = *p;
 	return 0;
 }
@@ -175,17 +176,9 @@ static int load_revoked(const struct fsec_cert_rec *r, void *arg)
 {
 	struct ctx *c = arg;
 
-	if (c->nrevoked == c->caprevoked) {
-		size_t ncap = c->caprevoked == 0 ? 64 : c->caprevoked * 2;
-		struct revoked_ent *v = realloc(c->revoked, ncap * sizeof(*v));
-
-		if (v == NULL) {
-			c->rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-			return 1;
-		}
-		c->revoked = v;
-		c->caprevoked = ncap;
-	}
+	if ((c->rc = fsec_array_grow((void **)&c->revoked, &c->caprevoked, c->nrevoked,
+	                             sizeof(*c->revoked), REVOKED_MAX)) != FSEC_OK)
+		return 1;
 	snprintf(c->revoked[c->nrevoked].id, sizeof(c->revoked[0].id), "%s", r->device_id);
 	c->revoked[c->nrevoked++].at = r->revoked_at;
 	return 0;

@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <openssl/pem.h>
 
+#include "dynbuf_int.h"
 #include "err_int.h"
 #include "pem_int.h"
 #include "fleet_int.h"
@@ -467,17 +468,18 @@ out:
 
 FSEC_API enum fsec_err fsec_fleet_chain_pem(struct fsec_fleet *f, char **out)
 {
-	char *paths[2] = {NULL, NULL}, *pem = NULL;
-	size_t total = 0;
+	char *paths[2] = {NULL, NULL};
+	struct fsec_dynbuf pem;
 	enum fsec_err rc;
 
+	/* Two certificates, each read under FSEC_PEM_CERT_MAX. */
+	fsec_dynbuf_init(&pem, 2 * FSEC_PEM_CERT_MAX);
 	if ((rc = join(f->home, f->cfg.issuing_cert, &paths[0])) != FSEC_OK ||
 	    (rc = join(f->home, f->cfg.root_cert, &paths[1])) != FSEC_OK)
 		goto out;
 	for (int i = 0; i < 2; i++) {
 		X509 *cert = NULL;
-		char *one = NULL, *grown;
-		size_t n;
+		char *one = NULL;
 
 		/* Re-encode rather than copy, so only a certificate, never stray
 		 * text or a key pasted into the file, is printed. */
@@ -487,23 +489,14 @@ FSEC_API enum fsec_err fsec_fleet_chain_pem(struct fsec_fleet *f, char **out)
 		X509_free(cert);
 		if (rc != FSEC_OK)
 			goto out;
-		n = strlen(one);
-		grown = realloc(pem, total + n + 1);
-		if (grown == NULL) {
-			free(one);
-			rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		pem = grown;
-		memcpy(pem + total, one, n + 1);
-		total += n;
+		rc = fsec_dynbuf_addstr(&pem, one);
 		free(one);
+		if (rc != FSEC_OK)
+			goto out;
 	}
-	*out = pem;
-	pem = NULL;
-	rc = FSEC_OK;
+	rc = fsec_dynbuf_take(&pem, out, NULL);
 out:
-	free(pem);
+	fsec_dynbuf_cleanup(&pem);
 	free(paths[0]);
 	free(paths[1]);
 	return rc;
