@@ -16,6 +16,7 @@
 #include "err_int.h"
 #include "pem_int.h"
 #include "fleet_int.h"
+#include "json_int.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/fleet.h"
 #include "fleetsec/identity.h"
@@ -35,71 +36,43 @@ struct fsec_fleet {
 
 /* ---- fleet.json ---- */
 
+/* fleet.json is read through core's JSON walker: a bad field is named by
+ * its path, "fleet.json: $.crl_days: ...". */
+#define CONFIG_ROOT CONFIG_FILE ": $"
+
 static enum fsec_err cfg_string(json_t *root, const char *key, char *out, size_t cap)
 {
-	json_t *v = json_object_get(root, key);
-	const char *s;
-
-	if (!json_is_string(v))
-		return fsec_seterr(FSEC_ERR_PARSE, "%s: \"%s\" must be a string", CONFIG_FILE, key);
-	s = json_string_value(v);
-	if (s[0] == '\0' || json_string_length(v) >= cap || strlen(s) != json_string_length(v))
-		return fsec_seterr(FSEC_ERR_PARSE, "%s: \"%s\" is empty, too long or holds a NUL",
-				   CONFIG_FILE, key);
-	memcpy(out, s, json_string_length(v) + 1);
-	return FSEC_OK;
+	return fsec_json_copy_str(root, CONFIG_ROOT, key, 0, 1, out, cap);
 }
 
 static enum fsec_err cfg_days(json_t *root, const char *key, int *out)
 {
-	json_t *v = json_object_get(root, key);
+	uint64_t v;
+	enum fsec_err rc = fsec_json_get_uint(root, CONFIG_ROOT, key, 0, 1, DAYS_MAX, &v);
 
-	if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > DAYS_MAX)
-		return fsec_seterr(FSEC_ERR_PARSE, "%s: \"%s\" must be an integer from 1 to %d",
-				   CONFIG_FILE, key, DAYS_MAX);
-	*out = (int)json_integer_value(v);
-	return FSEC_OK;
+	if (rc == FSEC_OK)
+		*out = (int)v;
+	return rc;
 }
 
 enum fsec_err fsec_fleet_config_parse(const unsigned char *buf, size_t len,
 				      struct fleet_config *out)
 {
-	static const char *const known[] = {"format", "version", "name", "algo", "root_cert",
-					    "issuing_cert", "issuing_key", "registry",
-					    "device_days", "crl_days"};
+	static const char *const known[] = {
+	    "format",      "version",  "name",        "algo",     "root_cert", "issuing_cert",
+	    "issuing_key", "registry", "device_days", "crl_days", NULL};
 	enum fsec_err rc = FSEC_ERR_PARSE;
 	struct fleet_config cfg;
 	char algo[16], format[32];
-	json_error_t jerr;
 	json_t *root = NULL, *v;
-	const char *key;
 
 	memset(&cfg, 0, sizeof(cfg));
 	if (len > FSEC_FLEET_CONFIG_MAX)
 		return fsec_seterr(FSEC_ERR_TOO_LARGE, "%s is larger than %u bytes", CONFIG_FILE,
 				   FSEC_FLEET_CONFIG_MAX);
-	root = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (root == NULL) {
-		fsec_seterr(rc, "%s: line %d column %d: %s", CONFIG_FILE, jerr.line, jerr.column,
-			    jerr.text);
-		goto out;
-	}
-	if (!json_is_object(root)) {
-		fsec_seterr(rc, "%s: not a JSON object", CONFIG_FILE);
-		goto out;
-	}
-	json_object_foreach(root, key, v) {
-		size_t i;
-
-		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-			if (strcmp(key, known[i]) == 0)
-				break;
-		if (i == sizeof(known) / sizeof(known[0])) {
-			fsec_seterr(rc, "%s: unknown key \"%.40s\"", CONFIG_FILE, key);
-			goto out;
-		}
-	}
-	if ((rc = cfg_string(root, "format", format, sizeof(format))) != FSEC_OK)
+	if ((rc = fsec_json_load(buf, len, CONFIG_FILE, &root)) != FSEC_OK ||
+	    (rc = fsec_json_only_keys(root, CONFIG_ROOT, known)) != FSEC_OK ||
+	    (rc = cfg_string(root, "format", format, sizeof(format))) != FSEC_OK)
 		goto out;
 	v = json_object_get(root, "version");
 	if (strcmp(format, "fleetsec-home") != 0 || !json_is_integer(v) || json_integer_value(v) != 1) {
