@@ -103,13 +103,16 @@ static void test_parse_bad(void **state)
 	klen = BIO_get_mem_data(kb, &kpem);
 	assert_int_equal(fsec_pem_cert_parse(kpem, (size_t)klen, "t", &out), FSEC_ERR_PARSE);
 	/* The right label round a body that is not a certificate. */
-	bad = tu_replace(kpem, "-----BEGIN PRIVATE KEY-----", "-----BEGIN CERTIFICATE-----");
 	{
-		char *b2 =
-		    tu_replace(bad, "-----END PRIVATE KEY-----", "-----END CERTIFICATE-----");
+		/* A memory BIO's data is not NUL-terminated: copy it first. */
+		char *ktext = strndup(kpem, (size_t)klen), *b2;
 
+		bad =
+		    tu_replace(ktext, "-----BEGIN PRIVATE KEY-----", "-----BEGIN CERTIFICATE-----");
+		b2 = tu_replace(bad, "-----END PRIVATE KEY-----", "-----END CERTIFICATE-----");
 		assert_int_equal(fsec_pem_cert_parse(b2, strlen(b2), "t", &out), FSEC_ERR_PARSE);
 		free(b2);
+		free(ktext);
 	}
 	free(bad);
 	/* Over the cap: refused before any parsing. */
