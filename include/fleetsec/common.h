@@ -61,9 +61,8 @@ FSEC_API const char *fsec_strerror(enum fsec_err rc);
  */
 FSEC_API const char *fsec_err_detail(void);
 
-/* Parse s as a decimal number in [min, max]: digits only (no sign, no
- * spaces, no base prefix), no overflow. False otherwise. Thread-safe. */
-FSEC_API bool fsec_parse_ulong(const char *s, unsigned long min, unsigned long max,
-			       unsigned long *out);
+/* fsec_parse_ulong, the one number grammar, lives with the other text
+ * helpers; included here so that its old callers still find it. */
+#include "fleetsec/text.h"
 
 #endif

@@ -130,7 +130,7 @@ FSEC_API FSEC_WUR enum fsec_err fsec_key_verify(EVP_PKEY *key, const unsigned ch
  * Errors: CRYPTO, NOMEM. */
 #define fsec_key_id fsec_key_spki_sha256
 
-/* Write the lowercase hex of len bytes into out (2*len+1 bytes). */
-FSEC_API void fsec_hex(const unsigned char *in, size_t len, char *out);
+/* fsec_hex(), which wrote the lowercase hex of a key ID, now lives in
+ * fleetsec/text.h (included by common.h). */
 
 #endif

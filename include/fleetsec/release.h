@@ -156,7 +156,7 @@ FSEC_API FSEC_WUR enum fsec_err fsec_release_sign(const char *manifest, size_t m
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_rollout_bucket(const char *id, unsigned *bucket);
 
-/* Parse "30d", "12h", "45m" or "90s" into seconds. Errors: INVAL. */
-FSEC_API FSEC_WUR enum fsec_err fsec_duration_parse(const char *s, int64_t *seconds);
+/* fsec_duration_parse() ("30d", "12h", "45m", "90s") now lives in
+ * fleetsec/text.h (included by common.h). */
 
 #endif

@@ -282,8 +282,8 @@ static int renew(const struct fsec_agentcfg *cfg, bool force, bool json)
 
 	if ((rc = fsec_estc_renew(&o, force, &r)) != FSEC_OK)
 		return fail("renew", rc);
-	strftime(due, sizeof(due), "%Y-%m-%dT%H:%M:%SZ", gmtime(&(time_t){(time_t)r.due}));
-	strftime(exp, sizeof(exp), "%Y-%m-%dT%H:%M:%SZ", gmtime(&(time_t){(time_t)r.expires}));
+	fsec_time_format(r.due, due);
+	fsec_time_format(r.expires, exp);
 	if (json)
 		print_json(json_pack("{s:b, s:s, s:s, s:s}", "renewed", (int)r.renewed, "id", r.id,
 				     "due", due, "expires", exp));

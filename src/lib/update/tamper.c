@@ -191,7 +191,7 @@ FSEC_API enum fsec_err fsec_tamper_wipe(const struct fsec_agentcfg *cfg,
 	bool gone;
 
 	memset(out, 0, sizeof(*out));
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	fsec_time_format((int64_t)now, when);
 	/* A wipe run again (to finish one, or by a second switch) keeps the
 	 * time of the event that started it, and what it wiped then. */
 	if (record_read(cfg->state_dir, &prev, out) == FSEC_OK && prev.exists &&
