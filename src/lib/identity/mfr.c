@@ -36,7 +36,7 @@ static enum fsec_err stage_pem_cert(const char *path, X509 *cert, struct fsec_fi
 	return rc;
 }
 
-FSEC_API enum fsec_err fsec_mfr_init(const char *dir, const char *name)
+FSEC_API enum fsec_err fsec_mfr_create(const char *dir, const char *name)
 {
 	struct fsec_file_stage *key_st = NULL, *cert_st = NULL;
 	char key_path[4096], cert_path[4096];
