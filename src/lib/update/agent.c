@@ -25,6 +25,7 @@
 
 #include <jansson.h>
 
+#include "agentcfg_int.h"
 #include "err_int.h"
 #include "fault_int.h"
 #include "fleetsec/agent.h"
