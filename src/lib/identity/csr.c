@@ -75,7 +75,7 @@ out:
 
 FSEC_API enum fsec_err fsec_csr_parse(const unsigned char *buf, size_t len, X509_REQ **out)
 {
-	enum fsec_err rc;
+	enum fsec_err rc = FSEC_ERR_VERIFY;
 	X509_REQ *req = NULL;
 	EVP_PKEY *pub;
 
