@@ -163,7 +163,7 @@ enum fsec_crl_form {
  * Errors: CRYPTO, NOMEM. Thread-safe.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_crl_encode(X509_CRL *crl, enum fsec_crl_form form,
-						unsigned char **out, size_t *len);
+						unsigned char **out, size_t *len) FSEC_NONNULL(1, 3, 4);
 
 /* Parse an RFC 5280 reason name (keyCompromise, superseded, ...) that makes
  * sense for a device. Errors: INVAL. Thread-safe. */
