@@ -146,7 +146,7 @@ static bool is_uri(const char *s)
 	return n >= 2 && s[n] == ':';
 }
 
-/* ---- init ---- */
+/* ---- create ---- */
 
 /* Remove the half-built temporary home: only regular files at its top level
  * were created, so a flat walk is enough and never follows links out. */
@@ -217,7 +217,8 @@ static bool dir_is_empty(const char *path)
 
 static enum fsec_err crl_stage(struct fsec_fleet *f, X509_CRL **crl_out,
 			       struct fsec_file_stage **stage_out);
-FSEC_API enum fsec_err fsec_fleet_init(const char *path, const struct fsec_fleet_init_params *p)
+FSEC_API enum fsec_err fsec_fleet_create(const char *path,
+					 const struct fsec_fleet_create_params *p)
 {
 	enum fsec_err rc = FSEC_ERR_IO;
 	EVP_PKEY *root_key = NULL, *iss_key = NULL;

@@ -26,7 +26,7 @@ static enum fsec_err path_in(const char *dir, const char *name, char *buf, size_
 	return FSEC_OK;
 }
 
-FSEC_API enum fsec_err fsec_mfr_init(const char *dir, const char *name)
+FSEC_API enum fsec_err fsec_mfr_create(const char *dir, const char *name)
 {
 	struct fsec_file_stage *key_st = NULL, *cert_st = NULL;
 	char key_path[4096], cert_path[4096];

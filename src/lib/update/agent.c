@@ -28,6 +28,7 @@
 
 #include <jansson.h>
 
+#include "agentcfg_int.h"
 #include "err_int.h"
 #include "fault_int.h"
 #include "pem_int.h"
