@@ -190,5 +190,21 @@ code=$(req first.pem first.key --data-binary @cur.b64 "$EST/simplereenroll")
 [ "$code" = 403 ] && grep -q "SN-R1 is revoked" out ||
 	fail "a revoked device's superseded certificate: HTTP $code: $(cat out)"
 ok
+# 6. The device is given a new certificate after the compromise. The
+# certificate that was current when it was revoked for key compromise is not
+# merely superseded by the reissue: it stays revoked, reaches no re-send,
+# and its refusal says so, even with the new key's CSR.
+"$F" device issue SN-R1 --keygen --key-out new.key --out new.pem --reissue >/dev/null
+n=$(ncerts SN-R1)
+b64csr new.key "$(subject new.pem)" >new.b64
+code=$(req dev.pem dev.key --data-binary @new.b64 "$EST/simplereenroll")
+[ "$code" = 403 ] && grep -q "of device SN-R1 is revoked" out ||
+	fail "a certificate revoked for key compromise, after a reissue: HTTP $code: $(cat out)"
+code=$(req dev.pem dev.key "$URL/v1/update")
+[ "$code" = 403 ] && grep -q "of device SN-R1 is revoked" out ||
+	fail "a compromised certificate on /v1/update: HTTP $code: $(cat out)"
+[ "$(ncerts SN-R1)" = "$n" ] || fail "a compromised certificate got a certificate issued"
+[ "$(req new.pem new.key "$URL/v1/update")" = 204 ] || fail "the reissued certificate: $(cat out)"
+ok
 
 done_checks

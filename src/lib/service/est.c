@@ -372,6 +372,25 @@ static void refuse_peer(struct fsec_est_peer *p, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* What the registry says of one certificate of a device. */
+struct cert_state {
+	const char *serial;
+	bool found, revoked;
+	int reason;
+};
+
+static int find_cert(const struct fsec_cert_rec *rec, void *ctx)
+{
+	struct cert_state *st = ctx;
+
+	if (strcmp(rec->serial, st->serial) != 0)
+		return 0;
+	st->found = true;
+	st->revoked = rec->revoked;
+	st->reason = rec->reason;
+	return 1;
+}
+
 /* The uncached check. */
 static enum fsec_err classify(struct fsec_est *e, X509 *cert, STACK_OF(X509) *chain,
 			      struct fsec_est_peer *p)
@@ -398,9 +417,24 @@ static enum fsec_err classify(struct fsec_est *e, X509 *cert, STACK_OF(X509) *ch
 		if (strcmp(dev.status, "active") != 0) {
 			refuse_peer(p, "device %s is revoked", p->id);
 		} else if (strcmp(dev.serial, p->serial) != 0) {
-			refuse_peer(p, "certificate %s is no longer device %s's (superseded)",
-				    p->serial, p->id);
-			p->superseded = true;
+			struct cert_state st = {.serial = p->serial};
+			struct fsec_cert_filter f = {.device_id = p->id};
+
+			/* Only a certificate that a renewal or a reissue retired
+			 * (unrevoked, or revoked as superseded) may reach the
+			 * resend; one revoked for key compromise stays refused
+			 * even after the device was given a new certificate. */
+			if ((rc = fsec_registry_cert_list(e->reg, &f, find_cert, &st)) != FSEC_OK)
+				return rc;
+			if (!st.found || (st.revoked && st.reason != CRL_REASON_SUPERSEDED)) {
+				refuse_peer(p, "certificate %s of device %s is revoked", p->serial,
+					    p->id);
+			} else {
+				refuse_peer(p,
+					    "certificate %s is no longer device %s's (superseded)",
+					    p->serial, p->id);
+				p->superseded = true;
+			}
 		} else {
 			p->kind = FSEC_EST_PEER_DEVICE;
 		}
