@@ -147,10 +147,10 @@ struct fsec_netpolicy {
 
 /* ---------------------------------------------------------------- helpers */
 
-static enum fsec_err bad(const char *path, const char *fmt, ...)
+static enum fsec_err np_bad(const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-static enum fsec_err bad(const char *path, const char *fmt, ...)
+static enum fsec_err np_bad(const char *path, const char *fmt, ...)
 {
 	char msg[384];
 	va_list ap;
@@ -161,10 +161,10 @@ static enum fsec_err bad(const char *path, const char *fmt, ...)
 	return fsec_seterr(FSEC_ERR_PARSE, "%s: %s", path, msg);
 }
 
-static enum fsec_err warn(struct fsec_netpolicy *p, const char *fmt, ...)
+static enum fsec_err np_warn(struct fsec_netpolicy *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-static enum fsec_err warn(struct fsec_netpolicy *p, const char *fmt, ...)
+static enum fsec_err np_warn(struct fsec_netpolicy *p, const char *fmt, ...)
 {
 	char line[640];
 	char **grown;
@@ -189,7 +189,7 @@ static enum fsec_err warn(struct fsec_netpolicy *p, const char *fmt, ...)
 }
 
 /* Grow *arr (of elem bytes each) to hold n + 1 entries. */
-static enum fsec_err grow(void **arr, size_t *cap, size_t n, size_t elem, size_t max)
+static enum fsec_err np_grow(void **arr, size_t *cap, size_t n, size_t elem, size_t max)
 {
 	size_t ncap, bytes;
 	void *g;
@@ -235,7 +235,7 @@ static bool ifname_ok(const char *s)
 	return n > 0 && n < 16 && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-@") == n;
 }
 
-static bool parse_addr(const char *s, int family, struct prefix *out)
+static bool np_parse_addr(const char *s, int family, struct prefix *out)
 {
 	unsigned char b[16];
 
@@ -257,7 +257,7 @@ static bool parse_addr(const char *s, int family, struct prefix *out)
 }
 
 /* "A" or "A/LEN"; host bits must be zero so that nft and explain agree. */
-static bool parse_prefix(const char *s, struct prefix *out)
+static bool np_parse_prefix(const char *s, struct prefix *out)
 {
 	char host[64];
 	const char *slash = strchr(s, '/');
@@ -269,7 +269,7 @@ static bool parse_prefix(const char *s, struct prefix *out)
 		return false;
 	memcpy(host, s, hl);
 	host[hl] = '\0';
-	if (!parse_addr(host, 0, out))
+	if (!np_parse_addr(host, 0, out))
 		return false;
 	if (slash == NULL)
 		return true;
@@ -285,7 +285,7 @@ static bool parse_prefix(const char *s, struct prefix *out)
 	return true;
 }
 
-static bool prefix_has(const struct prefix *pf, const struct prefix *addr)
+static bool np_prefix_has(const struct prefix *pf, const struct prefix *addr)
 {
 	unsigned full = pf->len / 8, rem = pf->len % 8;
 
@@ -296,7 +296,7 @@ static bool prefix_has(const struct prefix *pf, const struct prefix *addr)
 	return rem == 0 || ((pf->a[full] ^ addr->a[full]) & (0xff << (8 - rem))) == 0;
 }
 
-static void prefix_str(const struct prefix *pf, char *buf, size_t cap)
+static void np_prefix_str(const struct prefix *pf, char *buf, size_t cap)
 {
 	char a[INET6_ADDRSTRLEN];
 
@@ -307,7 +307,7 @@ static void prefix_str(const struct prefix *pf, char *buf, size_t cap)
 		snprintf(buf, cap, "%s/%u", a, pf->len);
 }
 
-static bool parse_mac(const char *s, unsigned char mac[6])
+static bool np_parse_mac(const char *s, unsigned char mac[6])
 {
 	unsigned v[6];
 	char tail;
@@ -324,19 +324,19 @@ static bool parse_mac(const char *s, unsigned char mac[6])
 	return true;
 }
 
-static const char *proto_name(int proto)
+static const char *np_proto_name(int proto)
 {
 	return proto == 6 ? "tcp" : proto == 17 ? "udp" : "?";
 }
 
-static bool ps_has(const struct portsel *ps, int proto, unsigned port)
+static bool np_ps_has(const struct portsel *ps, int proto, unsigned port)
 {
 	return ps->proto == proto && port >= ps->lo && port <= ps->hi;
 }
 
 /* ------------------------------------------------------------ JSON input */
 
-static enum fsec_err j_str(const json_t *o, const char *key, const char *base, bool req,
+static enum fsec_err np_j_str(const json_t *o, const char *key, const char *base, bool req,
 			   size_t max, const char **out)
 {
 	const json_t *v = json_object_get(o, key);
@@ -345,27 +345,27 @@ static enum fsec_err j_str(const json_t *o, const char *key, const char *base, b
 	snprintf(p, sizeof(p), "%s.%s", base, key);
 	if (v == NULL) {
 		if (req)
-			return bad(p, "missing");
+			return np_bad(p, "missing");
 		*out = NULL;
 		return FSEC_OK;
 	}
 	if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
-		return bad(p, "expected a string");
+		return np_bad(p, "expected a string");
 	if (json_string_length(v) > max)
-		return bad(p, "longer than %zu characters", max);
+		return np_bad(p, "longer than %zu characters", max);
 	*out = json_string_value(v);
 	return FSEC_OK;
 }
 
 /* "proto": "tcp"|"udp", "port": N or "LO-HI". */
-static enum fsec_err j_portsel(const json_t *o, const char *base, struct portsel *ps)
+static enum fsec_err np_j_portsel(const json_t *o, const char *base, struct portsel *ps)
 {
 	const char *proto = NULL;
 	const json_t *port = json_object_get(o, "port");
 	char p[128];
 	enum fsec_err rc;
 
-	if ((rc = j_str(o, "proto", base, true, 8, &proto)) != FSEC_OK)
+	if ((rc = np_j_str(o, "proto", base, true, 8, &proto)) != FSEC_OK)
 		return rc;
 	snprintf(p, sizeof(p), "%s.proto", base);
 	if (strcmp(proto, "tcp") == 0)
@@ -373,7 +373,7 @@ static enum fsec_err j_portsel(const json_t *o, const char *base, struct portsel
 	else if (strcmp(proto, "udp") == 0)
 		ps->proto = 17;
 	else
-		return bad(p, "must be \"tcp\" or \"udp\"");
+		return np_bad(p, "must be \"tcp\" or \"udp\"");
 	snprintf(p, sizeof(p), "%s.port", base);
 	if (json_is_integer(port) && json_integer_value(port) >= 0 &&
 	    json_integer_value(port) <= 65535) {
@@ -386,18 +386,18 @@ static enum fsec_err j_portsel(const json_t *o, const char *base, struct portsel
 		unsigned long lo, hi;
 
 		if (s[0] < '0' || s[0] > '9' || strlen(s) > 11)
-			return bad(p, "must be a port or \"LOW-HIGH\"");
+			return np_bad(p, "must be a port or \"LOW-HIGH\"");
 		lo = strtoul(s, &e1, 10);
 		if (*e1 != '-' || e1[1] < '0' || e1[1] > '9')
-			return bad(p, "must be a port or \"LOW-HIGH\"");
+			return np_bad(p, "must be a port or \"LOW-HIGH\"");
 		hi = strtoul(e1 + 1, &e2, 10);
 		if (*e2 != '\0' || lo > hi || hi > 65535)
-			return bad(p, "must be a port or \"LOW-HIGH\" within 0-65535");
+			return np_bad(p, "must be a port or \"LOW-HIGH\" within 0-65535");
 		ps->lo = (unsigned)lo;
 		ps->hi = (unsigned)hi;
 		return FSEC_OK;
 	}
-	return bad(p, "must be a port from 0 to 65535 or \"LOW-HIGH\"");
+	return np_bad(p, "must be a port from 0 to 65535 or \"LOW-HIGH\"");
 }
 
 static enum fsec_err j_nets(const json_t *o, const char *key, const char *base, bool req,
@@ -409,37 +409,37 @@ static enum fsec_err j_nets(const json_t *o, const char *key, const char *base, 
 	snprintf(p, sizeof(p), "%s.%s", base, key);
 	*n = 0;
 	if (v == NULL)
-		return req ? bad(p, "missing") : FSEC_OK;
+		return req ? np_bad(p, "missing") : FSEC_OK;
 	if (json_is_string(v)) {
-		if (!(single ? parse_addr(json_string_value(v), 0, &nets[0])
-			     : parse_prefix(json_string_value(v), &nets[0])))
-			return bad(p, single ? "not an address" : "not an address prefix");
+		if (!(single ? np_parse_addr(json_string_value(v), 0, &nets[0])
+			     : np_parse_prefix(json_string_value(v), &nets[0])))
+			return np_bad(p, single ? "not an address" : "not an address prefix");
 		*n = 1;
 		return FSEC_OK;
 	}
 	if (!json_is_array(v) || json_array_size(v) > NETS_MAX)
-		return bad(p, "expected a string or an array of at most %d", NETS_MAX);
+		return np_bad(p, "expected a string or an array of at most %d", NETS_MAX);
 	for (size_t i = 0; i < json_array_size(v); i++) {
 		const json_t *e = json_array_get(v, i);
 
 		if (!json_is_string(e) ||
-		    !(single ? parse_addr(json_string_value(e), 0, &nets[i])
-			     : parse_prefix(json_string_value(e), &nets[i])))
-			return bad(p, "[%zu] is not an address%s", i, single ? "" : " prefix");
+		    !(single ? np_parse_addr(json_string_value(e), 0, &nets[i])
+			     : np_parse_prefix(json_string_value(e), &nets[i])))
+			return np_bad(p, "[%zu] is not an address%s", i, single ? "" : " prefix");
 		if (!single && nets[i].family != 4)
-			return bad(p, "[%zu]: zone subnets are IPv4 (IPv6 is filtered by class)", i);
+			return np_bad(p, "[%zu]: zone subnets are IPv4 (IPv6 is filtered by class)", i);
 	}
 	*n = json_array_size(v);
 	return FSEC_OK;
 }
 
-static enum fsec_err check_keys(const json_t *o, const char *base, const char *const *keys)
+static enum fsec_err np_check_keys(const json_t *o, const char *base, const char *const *keys)
 {
 	const char *k;
 	json_t *v;
 
 	if (!json_is_object(o))
-		return bad(base, "expected an object");
+		return np_bad(base, "expected an object");
 	json_object_foreach((json_t *)o, k, v) {
 		size_t i;
 		char kb[64];
@@ -450,7 +450,7 @@ static enum fsec_err check_keys(const json_t *o, const char *base, const char *c
 		/* Unknown keys are refused: a misspelt "exceptions" must not
 		 * silently leave a policy looser or tighter than written. */
 		if (keys[i] == NULL)
-			return bad(base, "unknown member \"%s\"", fsec_text_clean(k, kb, sizeof(kb)));
+			return np_bad(base, "unknown member \"%s\"", fsec_text_clean(k, kb, sizeof(kb)));
 	}
 	return FSEC_OK;
 }
@@ -469,12 +469,12 @@ static enum fsec_err parse_zone(const json_t *o, const char *base, struct zone *
 	char p[128];
 	enum fsec_err rc;
 
-	if ((rc = check_keys(o, base, iot ? iot_keys : keys)) != FSEC_OK ||
-	    (rc = j_str(o, "interface", base, true, 15, &ifn)) != FSEC_OK)
+	if ((rc = np_check_keys(o, base, iot ? iot_keys : keys)) != FSEC_OK ||
+	    (rc = np_j_str(o, "interface", base, true, 15, &ifn)) != FSEC_OK)
 		return rc;
 	snprintf(p, sizeof(p), "%s.interface", base);
 	if (ifn != NULL && !ifname_ok(ifn))
-		return bad(p, "not an interface name");
+		return np_bad(p, "not an interface name");
 	snprintf(z->ifname, sizeof(z->ifname), "%s", ifn != NULL ? ifn : "");
 	if ((rc = j_nets(o, "subnets", base, iot || need_nets, z->nets, &z->nnets, false)) !=
 		    FSEC_OK ||
@@ -482,30 +482,30 @@ static enum fsec_err parse_zone(const json_t *o, const char *base, struct zone *
 		return rc;
 	if (!iot)
 		return FSEC_OK;
-	if ((rc = j_str(o, "name", base, true, FSEC_NETPOLICY_CLASS_NAME_MAX, &name)) != FSEC_OK)
+	if ((rc = np_j_str(o, "name", base, true, FSEC_NETPOLICY_CLASS_NAME_MAX, &name)) != FSEC_OK)
 		return rc;
 	snprintf(p, sizeof(p), "%s.name", base);
 	if (!name_ok(name, FSEC_NETPOLICY_CLASS_NAME_MAX))
-		return bad(p, "use lower-case letters, digits, '_' and '-'");
+		return np_bad(p, "use lower-case letters, digits, '_' and '-'");
 	snprintf(z->name, sizeof(z->name), "%s", name);
 	vlan = json_object_get(o, "vlan");
 	snprintf(p, sizeof(p), "%s.vlan", base);
 	if (vlan != NULL && (!json_is_integer(vlan) || json_integer_value(vlan) < 1 ||
 			     json_integer_value(vlan) > 4094))
-		return bad(p, "must be a VLAN ID from 1 to 4094");
+		return np_bad(p, "must be a VLAN ID from 1 to 4094");
 	z->vlan = vlan != NULL ? (long)json_integer_value(vlan) : 0;
 	if (z->nnets == 0)
-		return bad(p, "an IoT zone needs at least one subnet");
+		return np_bad(p, "an IoT zone needs at least one subnet");
 	ports = json_object_get(o, "bridge_ports");
 	snprintf(p, sizeof(p), "%s.bridge_ports", base);
 	if (ports != NULL) {
 		if (!json_is_array(ports) || json_array_size(ports) > NETS_MAX)
-			return bad(p, "expected an array of interface names");
+			return np_bad(p, "expected an array of interface names");
 		for (size_t i = 0; i < json_array_size(ports); i++) {
 			const json_t *e = json_array_get(ports, i);
 
 			if (!json_is_string(e) || !ifname_ok(json_string_value(e)))
-				return bad(p, "[%zu] is not an interface name", i);
+				return np_bad(p, "[%zu] is not an interface name", i);
 			snprintf(z->ports[i], sizeof(z->ports[i]), "%s", json_string_value(e));
 		}
 		z->nports = json_array_size(ports);
@@ -519,11 +519,11 @@ static enum fsec_err parse_zones(struct fsec_netpolicy *p, const json_t *zones)
 	const json_t *iot = json_object_get(zones, "iot");
 	enum fsec_err rc;
 
-	if ((rc = check_keys(zones, "$.zones", keys)) != FSEC_OK)
+	if ((rc = np_check_keys(zones, "$.zones", keys)) != FSEC_OK)
 		return rc;
 	if (!json_is_array(iot) || json_array_size(iot) == 0 ||
 	    json_array_size(iot) > IOT_ZONES_MAX)
-		return bad("$.zones.iot", "expected an array of 1 to %d zones", IOT_ZONES_MAX);
+		return np_bad("$.zones.iot", "expected an array of 1 to %d zones", IOT_ZONES_MAX);
 	for (size_t i = 0; i < json_array_size(iot); i++) {
 		char b[64];
 
@@ -532,11 +532,11 @@ static enum fsec_err parse_zones(struct fsec_netpolicy *p, const json_t *zones)
 			return rc;
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(p->iot[j].ifname, p->iot[i].ifname) == 0)
-				return bad(b, "interface used by two IoT zones");
+				return np_bad(b, "interface used by two IoT zones");
 	}
 	p->niot = json_array_size(iot);
 	if (json_object_get(zones, "wan") == NULL)
-		return bad("$.zones.wan", "missing");
+		return np_bad("$.zones.wan", "missing");
 	if ((rc = parse_zone(json_object_get(zones, "wan"), "$.zones.wan", &p->wan, false, false)) !=
 	    FSEC_OK)
 		return rc;
@@ -559,7 +559,7 @@ static int class_cmp_ctx_sort(const void *a, const void *b, void *ctx)
 }
 
 /* A class by name (binary search over class_order); SIZE_MAX if none. */
-static size_t class_find(const struct fsec_netpolicy *p, const char *name)
+static size_t np_class_find(const struct fsec_netpolicy *p, const char *name)
 {
 	size_t lo = 0, hi = p->nclasses;
 
@@ -588,7 +588,7 @@ static enum fsec_err parse_controllers(struct klass *c, const json_t *o, const c
 		return FSEC_OK;
 	snprintf(p, sizeof(p), "%s.controllers", base);
 	if (!json_is_object(o) || json_object_size(o) > NETS_MAX)
-		return bad(p, "expected an object of controller URI to addresses");
+		return np_bad(p, "expected an object of controller URI to addresses");
 	c->ctl = calloc(json_object_size(o) + 1, sizeof(*c->ctl));
 	if (c->ctl == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
@@ -616,7 +616,7 @@ static enum fsec_err parse_classes(struct fsec_netpolicy *p, const json_t *arr)
 
 	if (!json_is_array(arr) || json_array_size(arr) == 0 ||
 	    json_array_size(arr) > FSEC_NETPOLICY_CLASSES_MAX)
-		return bad("$.classes", "expected an array of 1 to %u classes",
+		return np_bad("$.classes", "expected an array of 1 to %u classes",
 			   FSEC_NETPOLICY_CLASSES_MAX);
 	p->classes = calloc(json_array_size(arr), sizeof(*p->classes));
 	p->class_order = calloc(json_array_size(arr), sizeof(*p->class_order));
@@ -631,27 +631,27 @@ static enum fsec_err parse_classes(struct fsec_netpolicy *p, const json_t *arr)
 		snprintf(b, sizeof(b), "$.classes[%zu]", i);
 		snprintf(c->path, sizeof(c->path), "%s", b);
 		p->nclasses = i + 1;
-		if ((rc = check_keys(o, b, keys)) != FSEC_OK ||
-		    (rc = j_str(o, "name", b, true, FSEC_NETPOLICY_CLASS_NAME_MAX, &name)) != FSEC_OK ||
-		    (rc = j_str(o, "mud", b, false, sizeof(c->mud) - 1, &mud)) != FSEC_OK ||
-		    (rc = j_str(o, "mud_signer", b, false, sizeof(c->signer) - 1, &signer)) != FSEC_OK)
+		if ((rc = np_check_keys(o, b, keys)) != FSEC_OK ||
+		    (rc = np_j_str(o, "name", b, true, FSEC_NETPOLICY_CLASS_NAME_MAX, &name)) != FSEC_OK ||
+		    (rc = np_j_str(o, "mud", b, false, sizeof(c->mud) - 1, &mud)) != FSEC_OK ||
+		    (rc = np_j_str(o, "mud_signer", b, false, sizeof(c->signer) - 1, &signer)) != FSEC_OK)
 			return rc;
 		snprintf(pp, sizeof(pp), "%s.name", b);
 		if (!name_ok(name, FSEC_NETPOLICY_CLASS_NAME_MAX))
-			return bad(pp, "use lower-case letters, digits, '_' and '-' (at most %d)",
+			return np_bad(pp, "use lower-case letters, digits, '_' and '-' (at most %d)",
 				   FSEC_NETPOLICY_CLASS_NAME_MAX);
 		snprintf(c->name, sizeof(c->name), "%s", name);
 		snprintf(c->mud, sizeof(c->mud), "%s", mud != NULL ? mud : "");
 		snprintf(c->signer, sizeof(c->signer), "%s", signer != NULL ? signer : "");
 		if (signer != NULL && mud == NULL)
-			return bad(pp, "mud_signer without mud");
+			return np_bad(pp, "mud_signer without mud");
 		if ((mud != NULL && has_ctl(mud)) || (signer != NULL && has_ctl(signer)))
-			return bad(b, "a file name with control characters");
+			return np_bad(b, "a file name with control characters");
 		models = json_object_get(o, "models");
 		snprintf(pp, sizeof(pp), "%s.models", b);
 		if (models != NULL) {
 			if (!json_is_array(models) || json_array_size(models) > LIST_MAX)
-				return bad(pp, "expected an array of model names");
+				return np_bad(pp, "expected an array of model names");
 			c->models = calloc(json_array_size(models) + 1, sizeof(char *));
 			if (c->models == NULL)
 				return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
@@ -660,7 +660,7 @@ static enum fsec_err parse_classes(struct fsec_netpolicy *p, const json_t *arr)
 
 				if (!json_is_string(m) || json_string_length(m) == 0 ||
 				    json_string_length(m) > 64)
-					return bad(pp, "[%zu] is not a model name", j);
+					return np_bad(pp, "[%zu] is not a model name", j);
 				if ((c->models[j] = strdup(json_string_value(m))) == NULL)
 					return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 				c->nmodels = j + 1;
@@ -669,7 +669,7 @@ static enum fsec_err parse_classes(struct fsec_netpolicy *p, const json_t *arr)
 		allow = json_object_get(o, "allow");
 		snprintf(pp, sizeof(pp), "%s.allow", b);
 		if (allow != NULL && (!json_is_array(allow) || json_array_size(allow) > LIST_MAX))
-			return bad(pp, "expected an array of at most %d endpoints", LIST_MAX);
+			return np_bad(pp, "expected an array of at most %d endpoints", LIST_MAX);
 		c->allow = json_incref((json_t *)allow);
 		if ((rc = parse_controllers(c, json_object_get(o, "controllers"), b)) != FSEC_OK ||
 		    (rc = j_nets(o, "my_controller", b, false, c->my_ctl, &c->nmy_ctl, true)) !=
@@ -681,7 +681,7 @@ static enum fsec_err parse_classes(struct fsec_netpolicy *p, const json_t *arr)
 	for (size_t i = 1; i < p->nclasses; i++)
 		if (strcmp(p->classes[p->class_order[i]].name,
 			   p->classes[p->class_order[i - 1]].name) == 0)
-			return bad(p->classes[p->class_order[i]].path, "class \"%s\" defined twice",
+			return np_bad(p->classes[p->class_order[i]].path, "class \"%s\" defined twice",
 				   p->classes[p->class_order[i]].name);
 	return FSEC_OK;
 }
@@ -689,7 +689,7 @@ static enum fsec_err parse_classes(struct fsec_netpolicy *p, const json_t *arr)
 /* The class a device names: a class name, else a model some class lists. */
 static size_t class_for(const struct fsec_netpolicy *p, const char *name)
 {
-	size_t c = class_find(p, name);
+	size_t c = np_class_find(p, name);
 
 	if (c != SIZE_MAX)
 		return c;
@@ -708,21 +708,21 @@ static enum fsec_err device_add(struct fsec_netpolicy *p, const char *path, cons
 	enum fsec_err rc;
 
 	if (mac == NULL && ip == NULL)
-		return bad(path, "a device needs a MAC, an IP, or both");
-	if ((rc = grow((void **)&p->devices, &p->capdevices, p->ndevices, sizeof(*p->devices),
+		return np_bad(path, "a device needs a MAC, an IP, or both");
+	if ((rc = np_grow((void **)&p->devices, &p->capdevices, p->ndevices, sizeof(*p->devices),
 		       FSEC_NETPOLICY_DEVICES_MAX)) != FSEC_OK)
 		return rc;
 	d = &p->devices[p->ndevices];
 	memset(d, 0, sizeof(*d));
 	if (mac != NULL) {
-		if (!parse_mac(mac, d->mac))
-			return bad(path, "\"%.40s\" is not a MAC address (aa:bb:cc:dd:ee:ff)",
+		if (!np_parse_mac(mac, d->mac))
+			return np_bad(path, "\"%.40s\" is not a MAC address (aa:bb:cc:dd:ee:ff)",
 				   fsec_text_clean(mac, (char[48]){0}, 48));
 		d->has_mac = true;
 	}
 	if (ip != NULL) {
-		if (!parse_addr(ip, 4, &a))
-			return bad(path, "\"%.40s\" is not an IPv4 address",
+		if (!np_parse_addr(ip, 4, &a))
+			return np_bad(path, "\"%.40s\" is not an IPv4 address",
 				   fsec_text_clean(ip, (char[48]){0}, 48));
 		memcpy(d->ip, a.a, 4);
 		d->has_ip = true;
@@ -742,7 +742,7 @@ static enum fsec_err parse_devices(struct fsec_netpolicy *p, const json_t *arr)
 	if (arr == NULL)
 		return FSEC_OK;
 	if (!json_is_array(arr) || json_array_size(arr) > FSEC_NETPOLICY_DEVICES_MAX)
-		return bad("$.devices", "expected an array of at most %u devices",
+		return np_bad("$.devices", "expected an array of at most %u devices",
 			   FSEC_NETPOLICY_DEVICES_MAX);
 	for (size_t i = 0; i < json_array_size(arr); i++) {
 		const json_t *o = json_array_get(arr, i);
@@ -751,14 +751,14 @@ static enum fsec_err parse_devices(struct fsec_netpolicy *p, const json_t *arr)
 		size_t ci;
 
 		snprintf(b, sizeof(b), "$.devices[%zu]", i);
-		if ((rc = check_keys(o, b, keys)) != FSEC_OK ||
-		    (rc = j_str(o, "id", b, false, ID_MAX, &id)) != FSEC_OK ||
-		    (rc = j_str(o, "mac", b, false, 17, &mac)) != FSEC_OK ||
-		    (rc = j_str(o, "ip", b, false, 15, &ip)) != FSEC_OK ||
-		    (rc = j_str(o, "class", b, true, 64, &cls)) != FSEC_OK)
+		if ((rc = np_check_keys(o, b, keys)) != FSEC_OK ||
+		    (rc = np_j_str(o, "id", b, false, ID_MAX, &id)) != FSEC_OK ||
+		    (rc = np_j_str(o, "mac", b, false, 17, &mac)) != FSEC_OK ||
+		    (rc = np_j_str(o, "ip", b, false, 15, &ip)) != FSEC_OK ||
+		    (rc = np_j_str(o, "class", b, true, 64, &cls)) != FSEC_OK)
 			return rc;
 		if ((ci = class_for(p, cls)) == SIZE_MAX)
-			return bad(b, "class \"%s\" is not defined",
+			return np_bad(b, "class \"%s\" is not defined",
 				   fsec_text_clean(cls, (char[72]){0}, 72));
 		if ((rc = device_add(p, b, id, mac, ip, ci)) != FSEC_OK)
 			return rc;
@@ -774,7 +774,7 @@ static enum fsec_err parse_exceptions(struct fsec_netpolicy *p, const json_t *ar
 	if (arr == NULL)
 		return FSEC_OK;
 	if (!json_is_array(arr) || json_array_size(arr) > LIST_MAX)
-		return bad("$.exceptions", "expected an array of at most %d", LIST_MAX);
+		return np_bad("$.exceptions", "expected an array of at most %d", LIST_MAX);
 	p->exc = calloc(json_array_size(arr) + 1, sizeof(*p->exc));
 	if (p->exc == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
@@ -784,15 +784,15 @@ static enum fsec_err parse_exceptions(struct fsec_netpolicy *p, const json_t *ar
 		const char *from = NULL, *to = NULL;
 
 		snprintf(e->path, sizeof(e->path), "$.exceptions[%zu]", i);
-		if ((rc = check_keys(o, e->path, keys)) != FSEC_OK ||
-		    (rc = j_str(o, "from", e->path, true, FSEC_NETPOLICY_CLASS_NAME_MAX, &from)) !=
+		if ((rc = np_check_keys(o, e->path, keys)) != FSEC_OK ||
+		    (rc = np_j_str(o, "from", e->path, true, FSEC_NETPOLICY_CLASS_NAME_MAX, &from)) !=
 			    FSEC_OK ||
-		    (rc = j_str(o, "to", e->path, true, FSEC_NETPOLICY_CLASS_NAME_MAX, &to)) !=
+		    (rc = np_j_str(o, "to", e->path, true, FSEC_NETPOLICY_CLASS_NAME_MAX, &to)) !=
 			    FSEC_OK ||
-		    (rc = j_portsel(o, e->path, &e->ps)) != FSEC_OK)
+		    (rc = np_j_portsel(o, e->path, &e->ps)) != FSEC_OK)
 			return rc;
-		if (class_find(p, from) == SIZE_MAX || class_find(p, to) == SIZE_MAX)
-			return bad(e->path, "names a class that is not defined");
+		if (np_class_find(p, from) == SIZE_MAX || np_class_find(p, to) == SIZE_MAX)
+			return np_bad(e->path, "names a class that is not defined");
 		snprintf(e->from, sizeof(e->from), "%s", from);
 		snprintf(e->to, sizeof(e->to), "%s", to);
 		p->nexc = i + 1;
@@ -808,7 +808,7 @@ static enum fsec_err parse_mgmt(struct fsec_netpolicy *p, const json_t *arr)
 	if (arr == NULL)
 		return FSEC_OK;
 	if (!json_is_array(arr) || json_array_size(arr) > LIST_MAX)
-		return bad("$.management", "expected an array of at most %d", LIST_MAX);
+		return np_bad("$.management", "expected an array of at most %d", LIST_MAX);
 	p->mg = calloc(json_array_size(arr) + 1, sizeof(*p->mg));
 	if (p->mg == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
@@ -820,19 +820,19 @@ static enum fsec_err parse_mgmt(struct fsec_netpolicy *p, const json_t *arr)
 
 		p->nmg = i + 1;
 		snprintf(m->path, sizeof(m->path), "$.management[%zu]", i);
-		if ((rc = check_keys(o, m->path, keys)) != FSEC_OK ||
-		    (rc = j_str(o, "host", m->path, true, 64, &host)) != FSEC_OK ||
-		    (rc = j_portsel(o, m->path, &m->ps)) != FSEC_OK)
+		if ((rc = np_check_keys(o, m->path, keys)) != FSEC_OK ||
+		    (rc = np_j_str(o, "host", m->path, true, 64, &host)) != FSEC_OK ||
+		    (rc = np_j_portsel(o, m->path, &m->ps)) != FSEC_OK)
 			return rc;
 		snprintf(hp, sizeof(hp), "%s.host", m->path);
-		if (!parse_prefix(host, &m->host) || m->host.family != 4)
-			return bad(hp, "not an IPv4 address or prefix");
+		if (!np_parse_prefix(host, &m->host) || m->host.family != 4)
+			return np_bad(hp, "not an IPv4 address or prefix");
 		cls = json_object_get(o, "classes");
 		if (cls == NULL)
 			continue;
 		snprintf(hp, sizeof(hp), "%s.classes", m->path);
 		if (!json_is_array(cls) || json_array_size(cls) > FSEC_NETPOLICY_CLASSES_MAX)
-			return bad(hp, "expected an array of class names");
+			return np_bad(hp, "expected an array of class names");
 		m->classes = calloc(json_array_size(cls) + 1, sizeof(size_t));
 		if (m->classes == NULL)
 			return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
@@ -840,8 +840,8 @@ static enum fsec_err parse_mgmt(struct fsec_netpolicy *p, const json_t *arr)
 			const json_t *c = json_array_get(cls, j);
 
 			if (!json_is_string(c) ||
-			    (m->classes[j] = class_find(p, json_string_value(c))) == SIZE_MAX)
-				return bad(hp, "[%zu] is not a defined class", j);
+			    (m->classes[j] = np_class_find(p, json_string_value(c))) == SIZE_MAX)
+				return np_bad(hp, "[%zu] is not a defined class", j);
 			m->nclasses = j + 1;
 		}
 	}
@@ -869,11 +869,11 @@ FSEC_API enum fsec_err fsec_netpolicy_parse(const unsigned char *buf, size_t len
 				 jerr.column, fsec_text_clean(jerr.text, (char[128]){0}, 128));
 		goto out;
 	}
-	if ((rc = check_keys(root, "$", keys)) != FSEC_OK)
+	if ((rc = np_check_keys(root, "$", keys)) != FSEC_OK)
 		goto out;
 	ver = json_object_get(root, "version");
 	if (!json_is_integer(ver) || json_integer_value(ver) != 1) {
-		rc = bad("$.version", "must be 1");
+		rc = np_bad("$.version", "must be 1");
 		goto out;
 	}
 	if ((rc = parse_zones(p, json_object_get(root, "zones"))) != FSEC_OK ||
@@ -935,7 +935,7 @@ FSEC_API enum fsec_err fsec_netpolicy_add_device(struct fsec_netpolicy *p, const
 		return fsec_seterr(FSEC_ERR_INVAL, "%s: has neither a MAC nor an IP", path);
 	c = class_for(p, class_or_model != NULL ? class_or_model : "");
 	if (c == SIZE_MAX)
-		return warn(p, "%s: model \"%s\" belongs to no class; device left out (default deny)",
+		return np_warn(p, "%s: model \"%s\" belongs to no class; device left out (default deny)",
 			    path, fsec_text_clean(class_or_model != NULL ? class_or_model : "", (char[72]){0}, 72));
 	return device_add(p, path, id, mac, ip, c);
 }
@@ -956,7 +956,7 @@ static enum fsec_err add_ep(struct klass *c, const struct endpoint *e)
 					   memcmp(o->pfx.a, e->pfx.a, 16) == 0)))
 			return FSEC_OK;
 	}
-	if ((rc = grow((void **)&c->eps, &c->capeps, c->neps, sizeof(*c->eps), 65536)) != FSEC_OK)
+	if ((rc = np_grow((void **)&c->eps, &c->capeps, c->neps, sizeof(*c->eps), 65536)) != FSEC_OK)
 		return rc;
 	c->eps[c->neps++] = *e;
 	return FSEC_OK;
@@ -1072,33 +1072,33 @@ static enum fsec_err mud_entry(struct fsec_netpolicy *p, struct klass *c, const 
 	    (a->dir == FSEC_MUD_TO_DEVICE && is_reply_of(c->mudp, a)))
 		return FSEC_OK;
 	if (a->dir == FSEC_MUD_TO_DEVICE) {
-		return warn(p, "%s: class %s: to-device entry not compiled: only exceptions and "
+		return np_warn(p, "%s: class %s: to-device entry not compiled: only exceptions and "
 			       "management hosts may open connections to a device (replies pass)",
 			    src, c->name);
 	}
 	if (a->family == 0)
-		return warn(p, "%s: class %s: Ethernet-only entry not compiled: the router filters IP",
+		return np_warn(p, "%s: class %s: Ethernet-only entry not compiled: the router filters IP",
 			    src, c->name);
 	if (a->proto != 6 && a->proto != 17)
-		return warn(p, "%s: class %s: protocol %d not compiled: only tcp and udp endpoints "
+		return np_warn(p, "%s: class %s: protocol %d not compiled: only tcp and udp endpoints "
 			       "are allowed through the router",
 			    src, c->name, a->proto);
 	if (a->sport_lo != 0 || a->sport_hi != 65535)
-		rc = warn(p, "%s: class %s: source-port constraint on the device's side not enforced",
+		rc = np_warn(p, "%s: class %s: source-port constraint on the device's side not enforced",
 			  src, c->name);
 	if (rc != FSEC_OK)
 		return rc;
 	if (a->peer == FSEC_MUD_PEER_ADDR) {
 		struct endpoint e = {.ps = ps};
 
-		if (!parse_prefix(a->addr, &e.pfx))
+		if (!np_parse_prefix(a->addr, &e.pfx))
 			return fsec_seterr(FSEC_ERR_PARSE, "%s: bad prefix", src);
 		if (is_local_only(&e.pfx))
-			return warn(p, "%s: class %s: %s stays on the device's segment; not routed, "
+			return np_warn(p, "%s: class %s: %s stays on the device's segment; not routed, "
 				       "not compiled",
 				    src, c->name, a->addr);
 		if (is_dns_port(&ps))
-			return warn(p, "%s: class %s: DNS to %s not allowed: devices must use the "
+			return np_warn(p, "%s: class %s: DNS to %s not allowed: devices must use the "
 				       "router's DNS",
 				    src, c->name, a->addr);
 		snprintf(e.src, sizeof(e.src), "%s", src);
@@ -1107,13 +1107,13 @@ static enum fsec_err mud_entry(struct fsec_netpolicy *p, struct klass *c, const 
 	if (a->peer == FSEC_MUD_PEER_DNS)
 		return add_name(p, c, a->dnsname, a->family, &ps, src, resolve);
 	if (a->peer == FSEC_MUD_PEER_ANY)
-		return warn(p, "%s: class %s: entry with no peer (any address) not compiled: an "
+		return np_warn(p, "%s: class %s: entry with no peer (any address) not compiled: an "
 			       "allowlist needs a destination",
 			    src, c->name);
 	switch (a->match) {
 	case FSEC_MUD_MATCH_LOCAL_NETWORKS:
 		if (a->family != 4)
-			return warn(p, "%s: class %s: IPv6 local-networks not compiled (zones are IPv4)",
+			return np_warn(p, "%s: class %s: IPv6 local-networks not compiled (zones are IPv4)",
 				    src, c->name);
 		{
 			struct locsel *g = realloc(c->loc, (c->nloc + 1) * sizeof(*g));
@@ -1150,7 +1150,7 @@ static enum fsec_err mud_entry(struct fsec_netpolicy *p, struct klass *c, const 
 			n++;
 		}
 		if (rc == FSEC_OK && n == 0)
-			rc = warn(p, "%s: class %s: %s match names no class in this policy", src,
+			rc = np_warn(p, "%s: class %s: %s match names no class in this policy", src,
 				  c->name, fsec_mud_match_name(a->match));
 		return rc;
 	}
@@ -1173,10 +1173,10 @@ static enum fsec_err mud_entry(struct fsec_netpolicy *p, struct klass *c, const 
 		    (strcmp(a->match_value, "urn:ietf:params:mud:dns") == 0 ||
 		     strcmp(a->match_value, "urn:ietf:params:mud:ntp") == 0 ||
 		     strcmp(a->match_value, "urn:ietf:params:mud:gateway") == 0))
-			return warn(p, "%s: class %s: %s is the router (DHCP, DNS and NTP only)", src,
+			return np_warn(p, "%s: class %s: %s is the router (DHCP, DNS and NTP only)", src,
 				    c->name, a->match_value);
 		if (n == 0)
-			return warn(p, "%s: class %s: %s%s%s has no address in the policy (class "
+			return np_warn(p, "%s: class %s: %s%s%s has no address in the policy (class "
 				       "\"controllers\"/\"my_controller\"); not compiled",
 				    src, c->name, fsec_mud_match_name(a->match),
 				    a->match_value[0] != '\0' ? " " : "",
@@ -1190,7 +1190,7 @@ static enum fsec_err mud_entry(struct fsec_netpolicy *p, struct klass *c, const 
 		return rc;
 	}
 	default:
-		return warn(p, "%s: class %s: entry not compiled", src, c->name);
+		return np_warn(p, "%s: class %s: entry not compiled", src, c->name);
 	}
 }
 
@@ -1254,7 +1254,7 @@ static enum fsec_err load_mud(struct fsec_netpolicy *p, struct klass *c,
 		goto out;
 	}
 	for (size_t i = 0; i < fsec_mud_warning_count(c->mudp) && rc == FSEC_OK; i++)
-		rc = warn(p, "%s: %s", path, fsec_mud_warning_get(c->mudp, i));
+		rc = np_warn(p, "%s: %s", path, fsec_mud_warning_get(c->mudp, i));
 out:
 	free(buf);
 	free(sig);
@@ -1305,11 +1305,11 @@ static enum fsec_err check_devices(struct fsec_netpolicy *p)
 		memcpy(a.a, p->devices[i].ip, 4);
 		for (size_t z = 0; z < p->niot && !in; z++)
 			for (size_t k = 0; k < p->iot[z].nnets && !in; k++)
-				in = prefix_has(&p->iot[z].nets[k], &a);
+				in = np_prefix_has(&p->iot[z].nets[k], &a);
 		if (!in) {
 			char s[32];
 
-			prefix_str(&a, s, sizeof(s));
+			np_prefix_str(&a, s, sizeof(s));
 			rc = fsec_seterr(FSEC_ERR_INVAL, "device %s: %s is in no IoT zone subnet",
 					 p->devices[i].id, s);
 			goto out;
@@ -1345,20 +1345,20 @@ static enum fsec_err policy_allow(struct fsec_netpolicy *p, struct klass *c, boo
 		char b[96];
 
 		snprintf(b, sizeof(b), "%s.allow[%zu]", c->path, i);
-		if ((rc = check_keys(o, b, keys)) != FSEC_OK ||
-		    (rc = j_str(o, "host", b, true, FSEC_MUD_DNSNAME_MAX, &host)) != FSEC_OK ||
-		    (rc = j_portsel(o, b, &e.ps)) != FSEC_OK)
+		if ((rc = np_check_keys(o, b, keys)) != FSEC_OK ||
+		    (rc = np_j_str(o, "host", b, true, FSEC_MUD_DNSNAME_MAX, &host)) != FSEC_OK ||
+		    (rc = np_j_portsel(o, b, &e.ps)) != FSEC_OK)
 			return rc;
 		snprintf(e.src, sizeof(e.src), "policy %s", b);
-		if (parse_prefix(host, &e.pfx)) {
+		if (np_parse_prefix(host, &e.pfx)) {
 			if (is_dns_port(&e.ps))
-				return bad(b, "DNS goes to the router; devices may not use other resolvers");
+				return np_bad(b, "DNS goes to the router; devices may not use other resolvers");
 			if ((rc = add_ep(c, &e)) != FSEC_OK)
 				return rc;
 			continue;
 		}
 		if (!fsec_text_is_hostname(host))
-			return bad(b, "host must be an address, a prefix or a DNS name (two or more labels)");
+			return np_bad(b, "host must be an address, a prefix or a DNS name (two or more labels)");
 		if ((rc = add_name(p, c, host, 4, &e.ps, e.src, resolve)) != FSEC_OK)
 			return rc;
 	}
@@ -1397,7 +1397,7 @@ FSEC_API enum fsec_err fsec_netpolicy_prepare(struct fsec_netpolicy *p,
 	for (size_t i = 0; i < p->nexc; i++) {
 		const struct exception *e = &p->exc[i];
 
-		if ((rc = add_pair(&p->classes[class_find(p, e->from)], class_find(p, e->to), &e->ps,
+		if ((rc = add_pair(&p->classes[np_class_find(p, e->from)], np_class_find(p, e->to), &e->ps,
 				   e->path)) != FSEC_OK)
 			return rc;
 	}
@@ -1405,7 +1405,7 @@ FSEC_API enum fsec_err fsec_netpolicy_prepare(struct fsec_netpolicy *p,
 		return rc;
 	for (size_t i = 0; i < p->ndevices; i++)
 		if (!p->devices[i].has_mac &&
-		    (rc = warn(p, "device %s: no MAC: its IPv4 address alone identifies it, which a "
+		    (rc = np_warn(p, "device %s: no MAC: its IPv4 address alone identifies it, which a "
 				  "spoofer on the same segment could claim",
 			       p->devices[i].id)) != FSEC_OK)
 			return rc;
@@ -1416,7 +1416,7 @@ FSEC_API enum fsec_err fsec_netpolicy_prepare(struct fsec_netpolicy *p,
 /* The names of a class's sets. The "i" variants have the interval flag,
  * needed only for prefixes and port ranges; render and explain both call
  * these so that explain names the set the kernel really consults. */
-static void ep_set_name(const struct klass *c, int fam, char *buf, size_t cap)
+static void np_ep_set_name(const struct klass *c, int fam, char *buf, size_t cap)
 {
 	bool interval = false;
 
@@ -1429,7 +1429,8 @@ static void ep_set_name(const struct klass *c, int fam, char *buf, size_t cap)
 	snprintf(buf, cap, "ep%d%s_%s", fam, interval ? "i" : "", c->name);
 }
 
-static void ps_set_name(const char *base, const struct klass *c, bool pairs, char *buf, size_t cap)
+static void np_ps_set_name(const char *base, const struct klass *c, bool pairs, char *buf,
+			   size_t cap)
 {
 	bool interval = false;
 	size_t n = pairs ? c->npairs : c->nloc;
@@ -1450,13 +1451,13 @@ static enum zone_kind zone_of(const struct fsec_netpolicy *p, const struct prefi
 {
 	for (size_t z = 0; z < p->niot; z++)
 		for (size_t k = 0; k < p->iot[z].nnets; k++)
-			if (prefix_has(&p->iot[z].nets[k], a))
+			if (np_prefix_has(&p->iot[z].nets[k], a))
 				return Z_IOT;
 	for (size_t k = 0; p->has_lan && k < p->lan.nnets; k++)
-		if (prefix_has(&p->lan.nets[k], a))
+		if (np_prefix_has(&p->lan.nets[k], a))
 			return Z_LAN;
 	for (size_t k = 0; p->has_mgmt && k < p->mgmt.nnets; k++)
-		if (prefix_has(&p->mgmt.nets[k], a))
+		if (np_prefix_has(&p->mgmt.nets[k], a))
 			return Z_MGMT;
 	return Z_WAN;
 }
@@ -1518,26 +1519,26 @@ static void decide_class(const struct fsec_netpolicy *p, const struct klass *c,
 	for (size_t i = 0; i < c->neps; i++) {
 		const struct endpoint *e = &c->eps[i];
 
-		if (e->dns[0] == '\0' && ps_has(&e->ps, proto, port) && prefix_has(&e->pfx, dst)) {
+		if (e->dns[0] == '\0' && np_ps_has(&e->ps, proto, port) && np_prefix_has(&e->pfx, dst)) {
 			char set[48];
 
-			ep_set_name(c, dst->family, set, sizeof(set));
+			np_ep_set_name(c, dst->family, set, sizeof(set));
 			snprintf(rule, sizeof(rule), "c_%s: @%s", c->name, set);
 			verdict(v, true, rule, "class %s endpoint from %s%s%s", c->name, e->src,
 				e->note[0] != '\0' ? ", " : "", e->note);
 			return;
 		}
-		if (e->dns[0] != '\0' && e->family == dst->family && ps_has(&e->ps, proto, port) &&
+		if (e->dns[0] != '\0' && e->family == dst->family && np_ps_has(&e->ps, proto, port) &&
 		    dnsnames == NULL)
 			dnsnames = e->dns;
 	}
 	dz = zone_of(p, dst);
 	if (dst->family == 4 && (dz == Z_IOT || dz == Z_LAN))
 		for (size_t i = 0; i < c->nloc; i++)
-			if (ps_has(&c->loc[i].ps, proto, port)) {
+			if (np_ps_has(&c->loc[i].ps, proto, port)) {
 				char set[48];
 
-				ps_set_name("loc", c, false, set, sizeof(set));
+				np_ps_set_name("loc", c, false, set, sizeof(set));
 				snprintf(rule, sizeof(rule), "c_%s: @%s", c->name, set);
 				verdict(v, true, rule, "class %s local-networks from %s", c->name,
 					c->loc[i].src);
@@ -1546,10 +1547,10 @@ static void decide_class(const struct fsec_netpolicy *p, const struct klass *c,
 	dd = device_by_ip(p, dst);
 	if (dd != NULL)
 		for (size_t i = 0; i < c->npairs; i++)
-			if (c->pairs[i].to == dd->cls && ps_has(&c->pairs[i].ps, proto, port)) {
+			if (c->pairs[i].to == dd->cls && np_ps_has(&c->pairs[i].ps, proto, port)) {
 				char set[48];
 
-				ps_set_name("pair", c, true, set, sizeof(set));
+				np_ps_set_name("pair", c, true, set, sizeof(set));
 				snprintf(rule, sizeof(rule), "c_%s: @%s", c->name, set);
 				verdict(v, true, rule, "IoT pair %s -> %s from %s", c->name,
 					p->classes[dd->cls].name, c->pairs[i].src);
@@ -1583,7 +1584,7 @@ static bool mgmt_allows(const struct fsec_netpolicy *p, const struct prefix *src
 
 		for (size_t j = 0; j < m->nclasses && !cls; j++)
 			cls = m->classes[j] == d->cls;
-		if (cls && prefix_has(&m->host, src) && ps_has(&m->ps, proto, port)) {
+		if (cls && np_prefix_has(&m->host, src) && np_ps_has(&m->ps, proto, port)) {
 			*out = m;
 			return true;
 		}
@@ -1614,13 +1615,13 @@ FSEC_API enum fsec_err fsec_netpolicy_explain(const struct fsec_netpolicy *p, co
 				   fsec_text_clean(proto, (char[20]){0}, 20));
 	if (port > 65535)
 		return fsec_seterr(FSEC_ERR_PARSE, "port %u out of range", port);
-	if (!parse_addr(dst, 0, &d))
+	if (!np_parse_addr(dst, 0, &d))
 		return fsec_seterr(FSEC_ERR_PARSE, "destination '%.64s' is not an IP address",
 				   fsec_text_clean(dst, (char[72]){0}, 72));
-	if (parse_addr(src, 4, &s)) {
+	if (np_parse_addr(src, 4, &s)) {
 		s_is_ip = true;
 		sd = device_by_ip(p, &s);
-	} else if (parse_mac(src, mac)) {
+	} else if (np_parse_mac(src, mac)) {
 		for (size_t i = 0; i < p->ndevices && sd == NULL; i++)
 			if (p->devices[i].has_mac && memcmp(p->devices[i].mac, mac, 6) == 0)
 				sd = &p->devices[i];
@@ -1774,9 +1775,9 @@ static void elem_end(struct elems *e)
 static void portsel_str(const struct portsel *ps, char *buf, size_t cap)
 {
 	if (ps->lo == ps->hi)
-		snprintf(buf, cap, "%s . %u", proto_name(ps->proto), ps->lo);
+		snprintf(buf, cap, "%s . %u", np_proto_name(ps->proto), ps->lo);
 	else
-		snprintf(buf, cap, "%s . %u-%u", proto_name(ps->proto), ps->lo, ps->hi);
+		snprintf(buf, cap, "%s . %u-%u", np_proto_name(ps->proto), ps->lo, ps->hi);
 }
 
 static void mac_str(const unsigned char m[6], char *buf, size_t cap)
@@ -1813,10 +1814,10 @@ static void drop_rule(struct sb *b, const char *chain, const char *match, const 
 static void dns_set_name(const struct klass *c, const struct endpoint *e, char *buf, size_t cap)
 {
 	if (e->ps.lo == e->ps.hi)
-		snprintf(buf, cap, "d%d_%s_%s_%u", e->family, c->name, proto_name(e->ps.proto),
+		snprintf(buf, cap, "d%d_%s_%s_%u", e->family, c->name, np_proto_name(e->ps.proto),
 			 e->ps.lo);
 	else
-		snprintf(buf, cap, "d%d_%s_%s_%u_%u", e->family, c->name, proto_name(e->ps.proto),
+		snprintf(buf, cap, "d%d_%s_%s_%u_%u", e->family, c->name, np_proto_name(e->ps.proto),
 			 e->ps.lo, e->ps.hi);
 }
 
@@ -1835,7 +1836,7 @@ static void render_class(const struct fsec_netpolicy *p, const struct klass *c, 
 			any |= c->eps[i].dns[0] == '\0' && c->eps[i].pfx.family == fam;
 		if (!any)
 			continue;
-		ep_set_name(c, fam, set, sizeof(set));
+		np_ep_set_name(c, fam, set, sizeof(set));
 		set_decl(b, "set", set,
 			 fam == 4 ? "ipv4_addr . inet_proto . inet_service"
 				  : "ipv6_addr . inet_proto . inet_service",
@@ -1847,7 +1848,7 @@ static void render_class(const struct fsec_netpolicy *p, const struct klass *c, 
 			if (x->dns[0] != '\0' || x->pfx.family != fam)
 				continue;
 			elem_next(&e);
-			prefix_str(&x->pfx, a, sizeof(a));
+			np_prefix_str(&x->pfx, a, sizeof(a));
 			portsel_str(&x->ps, ps, sizeof(ps));
 			sb_printf(b, "%s . %s", a, ps);
 			(*elems)++;
@@ -1855,7 +1856,7 @@ static void render_class(const struct fsec_netpolicy *p, const struct klass *c, 
 		elem_end(&e);
 		for (size_t i = 0; i < c->neps; i++)
 			if (c->eps[i].note[0] != '\0' && c->eps[i].pfx.family == fam) {
-				prefix_str(&c->eps[i].pfx, a, sizeof(a));
+				np_prefix_str(&c->eps[i].pfx, a, sizeof(a));
 				sb_printf(b, "# %s: %s\n", a, c->eps[i].note);
 			}
 		sb_printf(b, "add rule inet fleetsec %s %s daddr . meta l4proto . th dport @%s accept\n",
@@ -1900,15 +1901,15 @@ static void render_class(const struct fsec_netpolicy *p, const struct klass *c, 
 		sb_printf(dm, "/%d#inet#fleetsec#%s\n", x->family, set);
 		if (x->ps.lo == x->ps.hi)
 			sb_printf(b, "add rule inet fleetsec %s %s daddr @%s %s dport %u accept\n", chain,
-				  x->family == 4 ? "ip" : "ip6", set, proto_name(x->ps.proto), x->ps.lo);
+				  x->family == 4 ? "ip" : "ip6", set, np_proto_name(x->ps.proto), x->ps.lo);
 		else
 			sb_printf(b, "add rule inet fleetsec %s %s daddr @%s %s dport %u-%u accept\n",
-				  chain, x->family == 4 ? "ip" : "ip6", set, proto_name(x->ps.proto),
+				  chain, x->family == 4 ? "ip" : "ip6", set, np_proto_name(x->ps.proto),
 				  x->ps.lo, x->ps.hi);
 		(*rules)++;
 	}
 	if (c->nloc > 0) {
-		ps_set_name("loc", c, false, set, sizeof(set));
+		np_ps_set_name("loc", c, false, set, sizeof(set));
 		set_decl(b, "set", set, "inet_proto . inet_service", strncmp(set, "loci_", 5) == 0,
 			 true);
 		elem_begin(&e, b, set);
@@ -1925,7 +1926,7 @@ static void render_class(const struct fsec_netpolicy *p, const struct klass *c, 
 		(*rules)++;
 	}
 	if (c->npairs > 0) {
-		ps_set_name("pair", c, true, set, sizeof(set));
+		np_ps_set_name("pair", c, true, set, sizeof(set));
 		set_decl(b, "set", set, "mark . inet_proto . inet_service",
 			 strncmp(set, "pairi_", 6) == 0, true);
 		elem_begin(&e, b, set);
@@ -2012,7 +2013,7 @@ FSEC_API enum fsec_err fsec_netpolicy_render(const struct fsec_netpolicy *p, cha
 		for (size_t z = 0; z < p->niot; z++)
 			for (size_t k = 0; k < p->iot[z].nnets; k++) {
 				elem_next(&e);
-				prefix_str(&p->iot[z].nets[k], a, sizeof(a));
+				np_prefix_str(&p->iot[z].nets[k], a, sizeof(a));
 				sb_printf(&b, "%s", a);
 			}
 		elem_end(&e);
@@ -2020,12 +2021,12 @@ FSEC_API enum fsec_err fsec_netpolicy_render(const struct fsec_netpolicy *p, cha
 		for (size_t z = 0; z < p->niot; z++)
 			for (size_t k = 0; k < p->iot[z].nnets; k++) {
 				elem_next(&e);
-				prefix_str(&p->iot[z].nets[k], a, sizeof(a));
+				np_prefix_str(&p->iot[z].nets[k], a, sizeof(a));
 				sb_printf(&b, "%s", a);
 			}
 		for (size_t k = 0; p->has_lan && k < p->lan.nnets; k++) {
 			elem_next(&e);
-			prefix_str(&p->lan.nets[k], a, sizeof(a));
+			np_prefix_str(&p->lan.nets[k], a, sizeof(a));
 			sb_printf(&b, "%s", a);
 		}
 		elem_end(&e);
@@ -2035,7 +2036,7 @@ FSEC_API enum fsec_err fsec_netpolicy_render(const struct fsec_netpolicy *p, cha
 			elem_begin(&e, &b, zs[i].set);
 			for (size_t k = 0; k < zs[i].z->nnets; k++) {
 				elem_next(&e);
-				prefix_str(&zs[i].z->nets[k], a, sizeof(a));
+				np_prefix_str(&zs[i].z->nets[k], a, sizeof(a));
 				sb_printf(&b, "%s", a);
 			}
 			elem_end(&e);
@@ -2103,7 +2104,7 @@ FSEC_API enum fsec_err fsec_netpolicy_render(const struct fsec_netpolicy *p, cha
 		const struct mgmt *g = &p->mg[i];
 		char ps[32];
 
-		prefix_str(&g->host, a, sizeof(a));
+		np_prefix_str(&g->host, a, sizeof(a));
 		portsel_str(&g->ps, ps, sizeof(ps));
 		for (size_t c = 0; c < p->nclasses; c++) {
 			bool in = g->nclasses == 0;
