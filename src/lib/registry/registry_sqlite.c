@@ -299,7 +299,7 @@ struct sqlite_be {
 	unsigned depth; /* open transactions: 1 = BEGIN, more = savepoints */
 };
 
-static enum fsec_err db_err(struct sqlite_be *be, int src, const char *what)
+static enum fsec_err sq_err(struct sqlite_be *be, int src, const char *what)
 {
 	int code = src & 0xff;
 
@@ -313,11 +313,11 @@ static enum fsec_err db_err(struct sqlite_be *be, int src, const char *what)
 			   be->db != NULL ? sqlite3_errmsg(be->db) : sqlite3_errstr(src));
 }
 
-static enum fsec_err exec(struct sqlite_be *be, const char *sql)
+static enum fsec_err sq_exec(struct sqlite_be *be, const char *sql)
 {
 	int r = sqlite3_exec(be->db, sql, NULL, NULL, NULL);
 
-	return r == SQLITE_OK ? FSEC_OK : db_err(be, r, "registry");
+	return r == SQLITE_OK ? FSEC_OK : sq_err(be, r, "registry");
 }
 
 /* The certificate listing for a CERT_BY_* mask; binds are always ?1 device,
@@ -334,7 +334,7 @@ static void cert_list_sql(unsigned mask, char *buf, size_t cap)
 
 /* Statements are prepared once per handle: issuing thousands of certificates
  * should not re-parse SQL for each. */
-static enum fsec_err stmt(struct sqlite_be *be, int id, sqlite3_stmt **out)
+static enum fsec_err sq_stmt(struct sqlite_be *be, int id, sqlite3_stmt **out)
 {
 	if (be->st[id] == NULL) {
 		char buf[512];
@@ -346,20 +346,20 @@ static enum fsec_err stmt(struct sqlite_be *be, int id, sqlite3_stmt **out)
 		r = sqlite3_prepare_v3(be->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &be->st[id], NULL);
 
 		if (r != SQLITE_OK)
-			return db_err(be, r, "preparing a registry query");
+			return sq_err(be, r, "preparing a registry query");
 	}
 	*out = be->st[id];
 	return FSEC_OK;
 }
 
-static void text(sqlite3_stmt *s, int col, char *out, size_t cap)
+static void sq_text(sqlite3_stmt *s, int col, char *out, size_t cap)
 {
 	const unsigned char *t = sqlite3_column_text(s, col);
 
 	snprintf(out, cap, "%s", t != NULL ? (const char *)t : "");
 }
 
-static void bind_opt(sqlite3_stmt *s, int idx, const char *v)
+static void sq_bind_opt(sqlite3_stmt *s, int idx, const char *v)
 {
 	if (v != NULL && v[0] != '\0')
 		sqlite3_bind_text(s, idx, v, -1, SQLITE_STATIC);
@@ -367,7 +367,7 @@ static void bind_opt(sqlite3_stmt *s, int idx, const char *v)
 		sqlite3_bind_null(s, idx);
 }
 
-static void be_close(void *p)
+static void sq_close(void *p)
 {
 	struct sqlite_be *be = p;
 
@@ -388,7 +388,7 @@ static enum fsec_err schema_version(struct sqlite_be *be, const char *path, int 
 	enum fsec_err rc = FSEC_OK;
 
 	if (r != SQLITE_OK || (r = sqlite3_step(st)) != SQLITE_ROW)
-		rc = db_err(be, r, path);
+		rc = sq_err(be, r, path);
 	else
 		*out = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
@@ -399,7 +399,7 @@ static enum fsec_err schema_version(struct sqlite_be *be, const char *path, int 
  * existing one at version 0 is not a registry. The version is read inside
  * the write transaction, so two processes opening an old registry at once
  * upgrade it once. */
-static enum fsec_err migrate(struct sqlite_be *be, const char *path, bool create)
+static enum fsec_err sq_migrate(struct sqlite_be *be, const char *path, bool create)
 {
 	enum fsec_err rc;
 	char sql[40];
@@ -409,7 +409,7 @@ static enum fsec_err migrate(struct sqlite_be *be, const char *path, bool create
 		return rc;
 	if (v == SCHEMA_VERSION)
 		return FSEC_OK;
-	if ((rc = exec(be, "BEGIN IMMEDIATE")) != FSEC_OK)
+	if ((rc = sq_exec(be, "BEGIN IMMEDIATE")) != FSEC_OK)
 		return rc;
 	if ((rc = schema_version(be, path, &v)) != FSEC_OK)
 		goto out;
@@ -419,18 +419,18 @@ static enum fsec_err migrate(struct sqlite_be *be, const char *path, bool create
 		goto out;
 	}
 	for (; v < SCHEMA_VERSION; v++)
-		if ((rc = exec(be, migrations[v])) != FSEC_OK)
+		if ((rc = sq_exec(be, migrations[v])) != FSEC_OK)
 			goto out;
 	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", SCHEMA_VERSION);
-	if ((rc = exec(be, sql)) == FSEC_OK)
-		rc = exec(be, "COMMIT");
+	if ((rc = sq_exec(be, sql)) == FSEC_OK)
+		rc = sq_exec(be, "COMMIT");
 out:
 	if (rc != FSEC_OK)
 		sqlite3_exec(be->db, "ROLLBACK", NULL, NULL, NULL);
 	return rc;
 }
 
-static enum fsec_err be_open(const char *path, unsigned flags, void **out)
+static enum fsec_err sq_open(const char *path, unsigned flags, void **out)
 {
 	int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW;
 	struct sqlite_be *be = calloc(1, sizeof(*be));
@@ -450,25 +450,25 @@ static enum fsec_err be_open(const char *path, unsigned flags, void **out)
 	if (r != SQLITE_OK) {
 		rc = (r & 0xff) == SQLITE_CANTOPEN
 			     ? fsec_seterr(FSEC_ERR_NOTFOUND, "cannot open registry %s", path)
-			     : db_err(be, r, path);
+			     : sq_err(be, r, path);
 		goto out;
 	}
 	sqlite3_extended_result_codes(be->db, 1);
 	sqlite3_busy_timeout(be->db, BUSY_TIMEOUT_MS);
-	if ((rc = exec(be, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+	if ((rc = sq_exec(be, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
 			   " PRAGMA foreign_keys = ON; PRAGMA trusted_schema = OFF;")) != FSEC_OK)
 		goto out;
-	if ((rc = migrate(be, path, (flags & FSEC_REGISTRY_CREATE) != 0)) != FSEC_OK)
+	if ((rc = sq_migrate(be, path, (flags & FSEC_REGISTRY_CREATE) != 0)) != FSEC_OK)
 		goto out;
 	*out = be;
 	be = NULL;
 	rc = FSEC_OK;
 out:
-	be_close(be);
+	sq_close(be);
 	return rc;
 }
 
-static enum fsec_err be_begin(void *p)
+static enum fsec_err sq_begin(void *p)
 {
 	struct sqlite_be *be = p;
 	char sql[48];
@@ -478,13 +478,13 @@ static enum fsec_err be_begin(void *p)
 		snprintf(sql, sizeof(sql), "BEGIN IMMEDIATE");
 	else
 		snprintf(sql, sizeof(sql), "SAVEPOINT sp%u", be->depth);
-	rc = exec(be, sql);
+	rc = sq_exec(be, sql);
 	if (rc == FSEC_OK)
 		be->depth++;
 	return rc;
 }
 
-static enum fsec_err be_commit(void *p)
+static enum fsec_err sq_commit(void *p)
 {
 	struct sqlite_be *be = p;
 	char sql[48];
@@ -496,13 +496,13 @@ static enum fsec_err be_commit(void *p)
 		snprintf(sql, sizeof(sql), "COMMIT");
 	else
 		snprintf(sql, sizeof(sql), "RELEASE sp%u", be->depth - 1);
-	rc = exec(be, sql);
+	rc = sq_exec(be, sql);
 	if (rc == FSEC_OK)
 		be->depth--;
 	return rc;
 }
 
-static void be_rollback(void *p)
+static void sq_rollback(void *p)
 {
 	struct sqlite_be *be = p;
 	char sql[64];
@@ -518,18 +518,18 @@ static void be_rollback(void *p)
 	be->depth--;
 }
 
-static void read_device(sqlite3_stmt *s, struct fsec_device_rec *d)
+static void sq_read_device(sqlite3_stmt *s, struct fsec_device_rec *d)
 {
 	memset(d, 0, sizeof(*d));
-	text(s, 0, d->id, sizeof(d->id));
-	text(s, 1, d->model, sizeof(d->model));
-	text(s, 2, d->status, sizeof(d->status));
-	text(s, 3, d->serial, sizeof(d->serial));
-	text(s, 4, d->fingerprint, sizeof(d->fingerprint));
-	text(s, 5, d->spki_sha256, sizeof(d->spki_sha256));
+	sq_text(s, 0, d->id, sizeof(d->id));
+	sq_text(s, 1, d->model, sizeof(d->model));
+	sq_text(s, 2, d->status, sizeof(d->status));
+	sq_text(s, 3, d->serial, sizeof(d->serial));
+	sq_text(s, 4, d->fingerprint, sizeof(d->fingerprint));
+	sq_text(s, 5, d->spki_sha256, sizeof(d->spki_sha256));
 	d->issued_at = sqlite3_column_int64(s, 6);
 	d->expires_at = sqlite3_column_int64(s, 7);
-	text(s, 8, d->provisioning, sizeof(d->provisioning));
+	sq_text(s, 8, d->provisioning, sizeof(d->provisioning));
 	d->created_at = sqlite3_column_int64(s, 9);
 	d->updated_at = sqlite3_column_int64(s, 10);
 }
@@ -537,10 +537,10 @@ static void read_device(sqlite3_stmt *s, struct fsec_device_rec *d)
 static void read_cert(sqlite3_stmt *s, struct fsec_cert_rec *c)
 {
 	memset(c, 0, sizeof(*c));
-	text(s, 0, c->serial, sizeof(c->serial));
-	text(s, 1, c->device_id, sizeof(c->device_id));
-	text(s, 2, c->fingerprint, sizeof(c->fingerprint));
-	text(s, 3, c->spki_sha256, sizeof(c->spki_sha256));
+	sq_text(s, 0, c->serial, sizeof(c->serial));
+	sq_text(s, 1, c->device_id, sizeof(c->device_id));
+	sq_text(s, 2, c->fingerprint, sizeof(c->fingerprint));
+	sq_text(s, 3, c->spki_sha256, sizeof(c->spki_sha256));
 	c->not_before = sqlite3_column_int64(s, 4);
 	c->not_after = sqlite3_column_int64(s, 5);
 	c->issued_at = sqlite3_column_int64(s, 6);
@@ -554,17 +554,17 @@ static void read_event(sqlite3_stmt *s, struct fsec_event_rec *e)
 	memset(e, 0, sizeof(*e));
 	e->seq = sqlite3_column_int64(s, 0);
 	e->at = sqlite3_column_int64(s, 1);
-	text(s, 2, e->actor, sizeof(e->actor));
-	text(s, 3, e->action, sizeof(e->action));
-	text(s, 4, e->device_id, sizeof(e->device_id));
-	text(s, 5, e->detail, sizeof(e->detail));
+	sq_text(s, 2, e->actor, sizeof(e->actor));
+	sq_text(s, 3, e->action, sizeof(e->action));
+	sq_text(s, 4, e->device_id, sizeof(e->device_id));
+	sq_text(s, 5, e->detail, sizeof(e->detail));
 }
 
 /* Run a statement that returns no rows, then reset it. */
-static enum fsec_err run(struct sqlite_be *be, sqlite3_stmt *s, const char *what)
+static enum fsec_err sq_run(struct sqlite_be *be, sqlite3_stmt *s, const char *what)
 {
 	int r = sqlite3_step(s);
-	enum fsec_err rc = r == SQLITE_DONE ? FSEC_OK : db_err(be, r, what);
+	enum fsec_err rc = r == SQLITE_DONE ? FSEC_OK : sq_err(be, r, what);
 
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
@@ -572,8 +572,8 @@ static enum fsec_err run(struct sqlite_be *be, sqlite3_stmt *s, const char *what
 }
 
 /* Step through rows, handing each to visit, which returns non-zero to stop. */
-static enum fsec_err each_row(struct sqlite_be *be, sqlite3_stmt *s, const char *what,
-			      int (*visit)(sqlite3_stmt *s, void *arg), void *arg)
+static enum fsec_err sq_each_row(struct sqlite_be *be, sqlite3_stmt *s, const char *what,
+				 int (*visit)(sqlite3_stmt *s, void *arg), void *arg)
 {
 	enum fsec_err rc = FSEC_OK;
 	int r;
@@ -582,56 +582,56 @@ static enum fsec_err each_row(struct sqlite_be *be, sqlite3_stmt *s, const char 
 		if (visit(s, arg) != 0)
 			break;
 	if (r != SQLITE_ROW && r != SQLITE_DONE)
-		rc = db_err(be, r, what);
+		rc = sq_err(be, r, what);
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return rc;
 }
 
-static enum fsec_err be_device_get(void *p, const char *id, struct fsec_device_rec *out)
+static enum fsec_err sq_device_get(void *p, const char *id, struct fsec_device_rec *out)
 {
 	struct sqlite_be *be = p;
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 	int r;
 
-	if ((rc = stmt(be, ST_DEVICE_GET, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, ST_DEVICE_GET, &s)) != FSEC_OK)
 		return rc;
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	r = sqlite3_step(s);
 	if (r == SQLITE_ROW) {
-		read_device(s, out);
+		sq_read_device(s, out);
 		rc = FSEC_OK;
 	} else if (r == SQLITE_DONE) {
 		rc = fsec_seterr(FSEC_ERR_NOTFOUND, "device %s is not in the registry", id);
 	} else {
-		rc = db_err(be, r, "reading a device");
+		rc = sq_err(be, r, "reading a device");
 	}
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return rc;
 }
 
-static enum fsec_err be_device_put(void *p, const struct fsec_device_rec *d)
+static enum fsec_err sq_device_put(void *p, const struct fsec_device_rec *d)
 {
 	struct sqlite_be *be = p;
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 
-	if ((rc = stmt(be, ST_DEVICE_PUT, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, ST_DEVICE_PUT, &s)) != FSEC_OK)
 		return rc;
 	sqlite3_bind_text(s, 1, d->id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, d->model, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, d->status, -1, SQLITE_STATIC);
-	bind_opt(s, 4, d->serial);
-	bind_opt(s, 5, d->fingerprint);
-	bind_opt(s, 6, d->spki_sha256);
+	sq_bind_opt(s, 4, d->serial);
+	sq_bind_opt(s, 5, d->fingerprint);
+	sq_bind_opt(s, 6, d->spki_sha256);
 	sqlite3_bind_int64(s, 7, d->issued_at);
 	sqlite3_bind_int64(s, 8, d->expires_at);
 	sqlite3_bind_text(s, 9, d->provisioning, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 10, d->created_at);
 	sqlite3_bind_int64(s, 11, d->updated_at);
-	return run(be, s, "writing a device");
+	return sq_run(be, s, "writing a device");
 }
 
 struct visit_ctx {
@@ -644,7 +644,7 @@ static int visit_device(sqlite3_stmt *s, void *arg)
 	struct visit_ctx *v = arg;
 	struct fsec_device_rec d;
 
-	read_device(s, &d);
+	sq_read_device(s, &d);
 	return ((fsec_device_cb)v->cb)(&d, v->ctx);
 }
 
@@ -666,7 +666,7 @@ static int visit_event(sqlite3_stmt *s, void *arg)
 	return ((fsec_event_cb)v->cb)(&e, v->ctx);
 }
 
-static enum fsec_err be_device_list(void *p, const char *status, const char *model,
+static enum fsec_err sq_device_list(void *p, const char *status, const char *model,
 				    fsec_device_cb cb, void *ctx)
 {
 	struct sqlite_be *be = p;
@@ -674,20 +674,20 @@ static enum fsec_err be_device_list(void *p, const char *status, const char *mod
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 
-	if ((rc = stmt(be, ST_DEVICE_LIST, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, ST_DEVICE_LIST, &s)) != FSEC_OK)
 		return rc;
-	bind_opt(s, 1, status);
-	bind_opt(s, 2, model);
-	return each_row(be, s, "listing devices", visit_device, &v);
+	sq_bind_opt(s, 1, status);
+	sq_bind_opt(s, 2, model);
+	return sq_each_row(be, s, "listing devices", visit_device, &v);
 }
 
-static enum fsec_err be_cert_add(void *p, const struct fsec_cert_rec *c, const char *pem)
+static enum fsec_err sq_cert_add(void *p, const struct fsec_cert_rec *c, const char *pem)
 {
 	struct sqlite_be *be = p;
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 
-	if ((rc = stmt(be, ST_CERT_ADD, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, ST_CERT_ADD, &s)) != FSEC_OK)
 		return rc;
 	sqlite3_bind_text(s, 1, c->serial, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, c->device_id, -1, SQLITE_STATIC);
@@ -697,10 +697,10 @@ static enum fsec_err be_cert_add(void *p, const struct fsec_cert_rec *c, const c
 	sqlite3_bind_int64(s, 6, c->not_after);
 	sqlite3_bind_int64(s, 7, c->issued_at);
 	sqlite3_bind_text(s, 8, pem, -1, SQLITE_STATIC);
-	return run(be, s, "recording a certificate");
+	return sq_run(be, s, "recording a certificate");
 }
 
-static enum fsec_err be_cert_list(void *p, const struct fsec_cert_filter *f, fsec_cert_cb cb,
+static enum fsec_err sq_cert_list(void *p, const struct fsec_cert_filter *f, fsec_cert_cb cb,
 				  void *ctx)
 {
 	struct sqlite_be *be = p;
@@ -715,24 +715,24 @@ static enum fsec_err be_cert_list(void *p, const struct fsec_cert_filter *f, fse
 		mask |= CERT_BY_SPKI;
 	if (f->revoked_only)
 		mask |= CERT_BY_REVOKED;
-	if ((rc = stmt(be, ST_CERT_LIST + (int)mask, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, ST_CERT_LIST + (int)mask, &s)) != FSEC_OK)
 		return rc;
 	if (mask & CERT_BY_DEVICE)
 		sqlite3_bind_text(s, 1, f->device_id, -1, SQLITE_STATIC);
 	if (mask & CERT_BY_SPKI)
 		sqlite3_bind_text(s, 2, f->spki_sha256, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 3, f->not_expired_at);
-	return each_row(be, s, "listing certificates", visit_cert, &v);
+	return sq_each_row(be, s, "listing certificates", visit_cert, &v);
 }
 
-static enum fsec_err be_cert_pem(void *p, const char *serial, char **pem)
+static enum fsec_err sq_cert_pem(void *p, const char *serial, char **pem)
 {
 	struct sqlite_be *be = p;
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 	int r;
 
-	if ((rc = stmt(be, ST_CERT_PEM, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, ST_CERT_PEM, &s)) != FSEC_OK)
 		return rc;
 	sqlite3_bind_text(s, 1, serial, -1, SQLITE_STATIC);
 	r = sqlite3_step(s);
@@ -746,57 +746,57 @@ static enum fsec_err be_cert_pem(void *p, const char *serial, char **pem)
 	} else if (r == SQLITE_DONE) {
 		rc = fsec_seterr(FSEC_ERR_NOTFOUND, "no certificate with serial %.40s", serial);
 	} else {
-		rc = db_err(be, r, "reading a certificate");
+		rc = sq_err(be, r, "reading a certificate");
 	}
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return rc;
 }
 
-static enum fsec_err be_cert_revoke(void *p, const char *serial, int64_t at, int reason)
+static enum fsec_err sq_cert_revoke(void *p, const char *serial, int64_t at, int reason)
 {
 	struct sqlite_be *be = p;
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 
-	if ((rc = stmt(be, ST_CERT_REVOKE, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, ST_CERT_REVOKE, &s)) != FSEC_OK)
 		return rc;
 	sqlite3_bind_text(s, 1, serial, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, at);
 	sqlite3_bind_int(s, 3, reason);
-	return run(be, s, "revoking a certificate");
+	return sq_run(be, s, "revoking a certificate");
 }
 
-static enum fsec_err be_event_add(void *p, const struct fsec_event_rec *e)
+static enum fsec_err sq_event_add(void *p, const struct fsec_event_rec *e)
 {
 	struct sqlite_be *be = p;
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 
-	if ((rc = stmt(be, ST_EVENT_ADD, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, ST_EVENT_ADD, &s)) != FSEC_OK)
 		return rc;
 	sqlite3_bind_int64(s, 1, e->at != 0 ? e->at : (int64_t)time(NULL));
 	sqlite3_bind_text(s, 2, e->actor, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, e->action, -1, SQLITE_STATIC);
-	bind_opt(s, 4, e->device_id);
+	sq_bind_opt(s, 4, e->device_id);
 	sqlite3_bind_text(s, 5, e->detail, -1, SQLITE_STATIC);
-	return run(be, s, "appending an event");
+	return sq_run(be, s, "appending an event");
 }
 
-static enum fsec_err be_event_list(void *p, const char *device_id, fsec_event_cb cb, void *ctx)
+static enum fsec_err sq_event_list(void *p, const char *device_id, fsec_event_cb cb, void *ctx)
 {
 	struct sqlite_be *be = p;
 	struct visit_ctx v = {(void *)cb, ctx};
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 
-	if ((rc = stmt(be, ST_EVENT_LIST, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, ST_EVENT_LIST, &s)) != FSEC_OK)
 		return rc;
-	bind_opt(s, 1, device_id);
-	return each_row(be, s, "listing events", visit_event, &v);
+	sq_bind_opt(s, 1, device_id);
+	return sq_each_row(be, s, "listing events", visit_event, &v);
 }
 
-static enum fsec_err be_counter_next(void *p, const char *name, uint64_t *out)
+static enum fsec_err sq_counter_next(void *p, const char *name, uint64_t *out)
 {
 	struct sqlite_be *be = p;
 	enum fsec_err rc;
@@ -806,7 +806,7 @@ static enum fsec_err be_counter_next(void *p, const char *name, uint64_t *out)
 	/* Outside a transaction two processes could read the same value. */
 	if (be->depth == 0)
 		return fsec_seterr(FSEC_ERR_INVAL, "counter %s advanced outside a transaction", name);
-	if ((rc = stmt(be, ST_COUNTER_NEXT, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, ST_COUNTER_NEXT, &s)) != FSEC_OK)
 		return rc;
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 	r = sqlite3_step(s);
@@ -814,7 +814,7 @@ static enum fsec_err be_counter_next(void *p, const char *name, uint64_t *out)
 		*out = (uint64_t)sqlite3_column_int64(s, 0);
 		rc = FSEC_OK;
 	} else {
-		rc = db_err(be, r, "advancing a counter");
+		rc = sq_err(be, r, "advancing a counter");
 	}
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
@@ -824,52 +824,52 @@ static enum fsec_err be_counter_next(void *p, const char *name, uint64_t *out)
 static void read_product(sqlite3_stmt *s, struct fsec_product_rec *p)
 {
 	memset(p, 0, sizeof(*p));
-	text(s, 0, p->model, sizeof(p->model));
-	text(s, 1, p->manufacturer, sizeof(p->manufacturer));
+	sq_text(s, 0, p->model, sizeof(p->model));
+	sq_text(s, 1, p->manufacturer, sizeof(p->manufacturer));
 	p->support_until = sqlite3_column_int64(s, 2);
-	text(s, 3, p->security_contact, sizeof(p->security_contact));
-	text(s, 4, p->release_version, sizeof(p->release_version));
+	sq_text(s, 3, p->security_contact, sizeof(p->security_contact));
+	sq_text(s, 4, p->release_version, sizeof(p->release_version));
 	p->release_counter = sqlite3_column_int64(s, 5);
 	p->release_at = sqlite3_column_int64(s, 6);
 	p->updated_at = sqlite3_column_int64(s, 7);
 }
 
 /* A state row whose columns start at c. */
-static void read_state_at(sqlite3_stmt *s, int c, struct fsec_devstate_rec *d)
+static void sq_read_state_at(sqlite3_stmt *s, int c, struct fsec_devstate_rec *d)
 {
 	int64_t ctr;
 
 	memset(d, 0, sizeof(*d));
-	text(s, c, d->device_id, sizeof(d->device_id));
+	sq_text(s, c, d->device_id, sizeof(d->device_id));
 	d->first_seen = sqlite3_column_int64(s, c + 1);
 	d->last_seen = sqlite3_column_int64(s, c + 2);
-	text(s, c + 3, d->fw_version, sizeof(d->fw_version));
+	sq_text(s, c + 3, d->fw_version, sizeof(d->fw_version));
 	ctr = sqlite3_column_int64(s, c + 4);
 	/* Stored values came through devstate_put, but a registry file is
 	 * still input: clamp rather than wrap. */
 	d->security_counter = ctr < 0 ? 0 : ctr > UINT32_MAX ? UINT32_MAX : (uint32_t)ctr;
-	text(s, c + 5, d->update_outcome, sizeof(d->update_outcome));
+	sq_text(s, c + 5, d->update_outcome, sizeof(d->update_outcome));
 	d->update_at = sqlite3_column_int64(s, c + 6);
 	d->update_ok_at = sqlite3_column_int64(s, c + 7);
-	text(s, c + 8, d->debug_jtag, sizeof(d->debug_jtag));
-	text(s, c + 9, d->debug_uart, sizeof(d->debug_uart));
+	sq_text(s, c + 8, d->debug_jtag, sizeof(d->debug_jtag));
+	sq_text(s, c + 9, d->debug_uart, sizeof(d->debug_uart));
 	d->debug_at = sqlite3_column_int64(s, c + 10);
 }
 
 static void read_state(sqlite3_stmt *s, struct fsec_devstate_rec *d)
 {
-	read_state_at(s, 0, d);
+	sq_read_state_at(s, 0, d);
 }
 
 /* Get one row by key into out with reader; NOTFOUND names what. */
-static enum fsec_err get_one(struct sqlite_be *be, int id, const char *key, const char *what,
-			     void (*reader)(sqlite3_stmt *, void *), void *out)
+static enum fsec_err sq_get_one(struct sqlite_be *be, int id, const char *key, const char *what,
+				void (*reader)(sqlite3_stmt *, void *), void *out)
 {
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 	int r;
 
-	if ((rc = stmt(be, id, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, id, &s)) != FSEC_OK)
 		return rc;
 	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
 	r = sqlite3_step(s);
@@ -879,7 +879,7 @@ static enum fsec_err get_one(struct sqlite_be *be, int id, const char *key, cons
 	} else if (r == SQLITE_DONE) {
 		rc = fsec_seterr(FSEC_ERR_NOTFOUND, "no %s for '%.80s' in the registry", what, key);
 	} else {
-		rc = db_err(be, r, what);
+		rc = sq_err(be, r, what);
 	}
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
@@ -889,18 +889,18 @@ static enum fsec_err get_one(struct sqlite_be *be, int id, const char *key, cons
 static void read_product_v(sqlite3_stmt *s, void *out) { read_product(s, out); }
 static void read_state_v(sqlite3_stmt *s, void *out) { read_state(s, out); }
 
-static enum fsec_err be_product_get(void *p, const char *model, struct fsec_product_rec *out)
+static enum fsec_err sq_product_get(void *p, const char *model, struct fsec_product_rec *out)
 {
-	return get_one(p, ST_PRODUCT_GET, model, "product", read_product_v, out);
+	return sq_get_one(p, ST_PRODUCT_GET, model, "product", read_product_v, out);
 }
 
-static enum fsec_err be_product_put(void *p, const struct fsec_product_rec *r)
+static enum fsec_err sq_product_put(void *p, const struct fsec_product_rec *r)
 {
 	struct sqlite_be *be = p;
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 
-	if ((rc = stmt(be, ST_PRODUCT_PUT, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, ST_PRODUCT_PUT, &s)) != FSEC_OK)
 		return rc;
 	sqlite3_bind_text(s, 1, r->model, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, r->manufacturer, -1, SQLITE_STATIC);
@@ -910,7 +910,7 @@ static enum fsec_err be_product_put(void *p, const struct fsec_product_rec *r)
 	sqlite3_bind_int64(s, 6, r->release_counter);
 	sqlite3_bind_int64(s, 7, r->release_at);
 	sqlite3_bind_int64(s, 8, r->updated_at);
-	return run(be, s, "writing a product");
+	return sq_run(be, s, "writing a product");
 }
 
 static int visit_product(sqlite3_stmt *s, void *arg)
@@ -922,30 +922,30 @@ static int visit_product(sqlite3_stmt *s, void *arg)
 	return ((fsec_product_cb)v->cb)(&r, v->ctx);
 }
 
-static enum fsec_err be_product_list(void *p, fsec_product_cb cb, void *ctx)
+static enum fsec_err sq_product_list(void *p, fsec_product_cb cb, void *ctx)
 {
 	struct sqlite_be *be = p;
 	struct visit_ctx v = {(void *)cb, ctx};
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 
-	if ((rc = stmt(be, ST_PRODUCT_LIST, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, ST_PRODUCT_LIST, &s)) != FSEC_OK)
 		return rc;
-	return each_row(be, s, "listing products", visit_product, &v);
+	return sq_each_row(be, s, "listing products", visit_product, &v);
 }
 
-static enum fsec_err be_devstate_get(void *p, const char *id, struct fsec_devstate_rec *out)
+static enum fsec_err sq_devstate_get(void *p, const char *id, struct fsec_devstate_rec *out)
 {
-	return get_one(p, ST_STATE_GET, id, "reported state", read_state_v, out);
+	return sq_get_one(p, ST_STATE_GET, id, "reported state", read_state_v, out);
 }
 
-static enum fsec_err be_devstate_put(void *p, const struct fsec_devstate_rec *r)
+static enum fsec_err sq_devstate_put(void *p, const struct fsec_devstate_rec *r)
 {
 	struct sqlite_be *be = p;
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 
-	if ((rc = stmt(be, ST_STATE_PUT, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, ST_STATE_PUT, &s)) != FSEC_OK)
 		return rc;
 	sqlite3_bind_text(s, 1, r->device_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, r->first_seen);
@@ -958,7 +958,7 @@ static enum fsec_err be_devstate_put(void *p, const struct fsec_devstate_rec *r)
 	sqlite3_bind_text(s, 9, r->debug_jtag, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 10, r->debug_uart, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 11, r->debug_at);
-	return run(be, s, "writing a device's state");
+	return sq_run(be, s, "writing a device's state");
 }
 
 static int visit_state(sqlite3_stmt *s, void *arg)
@@ -970,16 +970,16 @@ static int visit_state(sqlite3_stmt *s, void *arg)
 	return ((fsec_devstate_cb)v->cb)(&r, v->ctx);
 }
 
-static enum fsec_err be_devstate_list(void *p, fsec_devstate_cb cb, void *ctx)
+static enum fsec_err sq_devstate_list(void *p, fsec_devstate_cb cb, void *ctx)
 {
 	struct sqlite_be *be = p;
 	struct visit_ctx v = {(void *)cb, ctx};
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 
-	if ((rc = stmt(be, ST_STATE_LIST, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, ST_STATE_LIST, &s)) != FSEC_OK)
 		return rc;
-	return each_row(be, s, "listing device states", visit_state, &v);
+	return sq_each_row(be, s, "listing device states", visit_state, &v);
 }
 
 static int visit_device_state(sqlite3_stmt *s, void *arg)
@@ -989,26 +989,26 @@ static int visit_device_state(sqlite3_stmt *s, void *arg)
 	struct fsec_devstate_rec st;
 	bool reported = sqlite3_column_type(s, 11) != SQLITE_NULL;
 
-	read_device(s, &d);
+	sq_read_device(s, &d);
 	if (reported)
-		read_state_at(s, 11, &st);
+		sq_read_state_at(s, 11, &st);
 	return ((fsec_device_state_cb)v->cb)(&d, reported ? &st : NULL, v->ctx);
 }
 
-static enum fsec_err be_device_state_list(void *p, fsec_device_state_cb cb, void *ctx)
+static enum fsec_err sq_device_state_list(void *p, fsec_device_state_cb cb, void *ctx)
 {
 	struct sqlite_be *be = p;
 	struct visit_ctx v = {(void *)cb, ctx};
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 
-	if ((rc = stmt(be, ST_DEVICE_STATE_LIST, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, ST_DEVICE_STATE_LIST, &s)) != FSEC_OK)
 		return rc;
-	return each_row(be, s, "listing devices with their state", visit_device_state, &v);
+	return sq_each_row(be, s, "listing devices with their state", visit_device_state, &v);
 }
 
 /* device_net statements are prepared per call: they run once per command. */
-static enum fsec_err be_device_net_set(void *p, const char *id, const char *mac, const char *ip,
+static enum fsec_err sq_device_net_set(void *p, const char *id, const char *mac, const char *ip,
 				       int64_t now)
 {
 	struct sqlite_be *be = p;
@@ -1026,7 +1026,7 @@ static enum fsec_err be_device_net_set(void *p, const char *id, const char *mac,
 			       " updated_at = ?4",
 			       -1, &s, NULL);
 	if (r != SQLITE_OK)
-		return db_err(be, r, "preparing a registry query");
+		return sq_err(be, r, "preparing a registry query");
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	if (mac != NULL)
 		sqlite3_bind_text(s, 2, mac, -1, SQLITE_STATIC);
@@ -1038,7 +1038,7 @@ static enum fsec_err be_device_net_set(void *p, const char *id, const char *mac,
 		rc = (r & 0xff) == SQLITE_CONSTRAINT
 			     ? fsec_seterr(FSEC_ERR_EXISTS, "device %s: MAC or IP already belongs to "
 							    "another device", id)
-			     : db_err(be, r, "writing a device's address");
+			     : sq_err(be, r, "writing a device's address");
 	else if (sqlite3_changes(be->db) == 0)
 		rc = fsec_seterr(FSEC_ERR_NOTFOUND, "device %s is not in the registry", id);
 	else
@@ -1047,7 +1047,7 @@ static enum fsec_err be_device_net_set(void *p, const char *id, const char *mac,
 	return rc;
 }
 
-static enum fsec_err be_device_net_list(void *p, fsec_device_net_cb cb, void *ctx)
+static enum fsec_err sq_device_net_list(void *p, fsec_device_net_cb cb, void *ctx)
 {
 	struct sqlite_be *be = p;
 	sqlite3_stmt *s = NULL;
@@ -1059,63 +1059,63 @@ static enum fsec_err be_device_net_list(void *p, fsec_device_net_cb cb, void *ct
 			       " FROM devices d JOIN device_net n ON n.device_id = d.id ORDER BY d.id",
 			       -1, &s, NULL);
 	if (r != SQLITE_OK)
-		return db_err(be, r, "preparing a registry query");
+		return sq_err(be, r, "preparing a registry query");
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
 		struct fsec_device_net rec;
 
-		text(s, 0, rec.id, sizeof(rec.id));
-		text(s, 1, rec.model, sizeof(rec.model));
-		text(s, 2, rec.status, sizeof(rec.status));
-		text(s, 3, rec.mac, sizeof(rec.mac));
-		text(s, 4, rec.ip, sizeof(rec.ip));
+		sq_text(s, 0, rec.id, sizeof(rec.id));
+		sq_text(s, 1, rec.model, sizeof(rec.model));
+		sq_text(s, 2, rec.status, sizeof(rec.status));
+		sq_text(s, 3, rec.mac, sizeof(rec.mac));
+		sq_text(s, 4, rec.ip, sizeof(rec.ip));
 		if (cb(&rec, ctx) != 0)
 			break;
 	}
 	if (r != SQLITE_ROW && r != SQLITE_DONE)
-		rc = db_err(be, r, "listing device addresses");
+		rc = sq_err(be, r, "listing device addresses");
 	sqlite3_finalize(s);
 	return rc;
 }
 
-static enum fsec_err be_group_set(void *p, const char *id, const char *group)
+static enum fsec_err sq_group_set(void *p, const char *id, const char *group)
 {
 	struct sqlite_be *be = p;
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 
-	if ((rc = stmt(be, group[0] != '\0' ? ST_GROUP_SET : ST_GROUP_CLEAR, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, group[0] != '\0' ? ST_GROUP_SET : ST_GROUP_CLEAR, &s)) != FSEC_OK)
 		return rc;
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	if (group[0] != '\0')
 		sqlite3_bind_text(s, 2, group, -1, SQLITE_STATIC);
-	if ((rc = run(be, s, "setting a device's group")) == FSEC_OK && group[0] != '\0' &&
+	if ((rc = sq_run(be, s, "setting a device's group")) == FSEC_OK && group[0] != '\0' &&
 	    sqlite3_changes(be->db) == 0)
 		rc = fsec_seterr(FSEC_ERR_NOTFOUND, "device %s is not in the registry", id);
 	return rc;
 }
 
-static enum fsec_err be_group_get(void *p, const char *id, char group[FSEC_GROUP_MAX + 1])
+static enum fsec_err sq_group_get(void *p, const char *id, char group[FSEC_GROUP_MAX + 1])
 {
 	struct sqlite_be *be = p;
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 	int r;
 
-	if ((rc = stmt(be, ST_GROUP_GET, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, ST_GROUP_GET, &s)) != FSEC_OK)
 		return rc;
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	group[0] = '\0';
 	r = sqlite3_step(s);
 	if (r == SQLITE_ROW)
-		text(s, 0, group, FSEC_GROUP_MAX + 1);
+		sq_text(s, 0, group, FSEC_GROUP_MAX + 1);
 	else if (r != SQLITE_DONE)
-		rc = db_err(be, r, "reading a device's group");
+		rc = sq_err(be, r, "reading a device's group");
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return rc;
 }
 
-static enum fsec_err be_model_stats(void *p, const char *model, const char *group, int64_t since,
+static enum fsec_err sq_model_stats(void *p, const char *model, const char *group, int64_t since,
 				    uint32_t counter, struct fsec_model_stats *out)
 {
 	struct sqlite_be *be = p;
@@ -1123,7 +1123,7 @@ static enum fsec_err be_model_stats(void *p, const char *model, const char *grou
 	sqlite3_stmt *s;
 	int r;
 
-	if ((rc = stmt(be, ST_MODEL_STATS, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, ST_MODEL_STATS, &s)) != FSEC_OK)
 		return rc;
 	sqlite3_bind_text(s, 1, model, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, since);
@@ -1137,7 +1137,7 @@ static enum fsec_err be_model_stats(void *p, const char *model, const char *grou
 		out->successes = (uint64_t)sqlite3_column_int64(s, 3);
 		out->patched = (uint64_t)sqlite3_column_int64(s, 4);
 	} else {
-		rc = db_err(be, r, "counting a model's devices");
+		rc = sq_err(be, r, "counting a model's devices");
 	}
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
@@ -1153,7 +1153,7 @@ static int visit_counter(sqlite3_stmt *s, void *arg)
 					      (uint64_t)sqlite3_column_int64(s, 1), v->ctx);
 }
 
-static enum fsec_err be_model_counters(void *p, const char *model, fsec_counter_count_cb cb,
+static enum fsec_err sq_model_counters(void *p, const char *model, fsec_counter_count_cb cb,
 				       void *ctx)
 {
 	struct sqlite_be *be = p;
@@ -1161,26 +1161,26 @@ static enum fsec_err be_model_counters(void *p, const char *model, fsec_counter_
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 
-	if ((rc = stmt(be, ST_MODEL_COUNTERS, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, ST_MODEL_COUNTERS, &s)) != FSEC_OK)
 		return rc;
 	sqlite3_bind_text(s, 1, model, -1, SQLITE_STATIC);
-	return each_row(be, s, "counting security counters", visit_counter, &v);
+	return sq_each_row(be, s, "counting security counters", visit_counter, &v);
 }
 
-static enum fsec_err be_enroll_ca_add(void *p, const struct fsec_enroll_ca_rec *rec,
+static enum fsec_err sq_enroll_ca_add(void *p, const struct fsec_enroll_ca_rec *rec,
 				      const char *pem)
 {
 	struct sqlite_be *be = p;
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 
-	if ((rc = stmt(be, ST_ENROLL_CA_ADD, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, ST_ENROLL_CA_ADD, &s)) != FSEC_OK)
 		return rc;
 	sqlite3_bind_text(s, 1, rec->fingerprint, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, rec->subject, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, pem, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 4, rec->added_at != 0 ? rec->added_at : (int64_t)time(NULL));
-	return run(be, s, "adding a manufacturer CA");
+	return sq_run(be, s, "adding a manufacturer CA");
 }
 
 static int visit_enroll_ca(sqlite3_stmt *s, void *arg)
@@ -1190,38 +1190,38 @@ static int visit_enroll_ca(sqlite3_stmt *s, void *arg)
 	const unsigned char *pem = sqlite3_column_text(s, 3);
 
 	memset(&r, 0, sizeof(r));
-	text(s, 0, r.fingerprint, sizeof(r.fingerprint));
-	text(s, 1, r.subject, sizeof(r.subject));
+	sq_text(s, 0, r.fingerprint, sizeof(r.fingerprint));
+	sq_text(s, 1, r.subject, sizeof(r.subject));
 	r.added_at = sqlite3_column_int64(s, 2);
 	return ((fsec_enroll_ca_cb)v->cb)(&r, pem != NULL ? (const char *)pem : "", v->ctx);
 }
 
-static enum fsec_err be_enroll_ca_list(void *p, fsec_enroll_ca_cb cb, void *ctx)
+static enum fsec_err sq_enroll_ca_list(void *p, fsec_enroll_ca_cb cb, void *ctx)
 {
 	struct sqlite_be *be = p;
 	struct visit_ctx v = {(void *)cb, ctx};
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 
-	if ((rc = stmt(be, ST_ENROLL_CA_LIST, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, ST_ENROLL_CA_LIST, &s)) != FSEC_OK)
 		return rc;
-	return each_row(be, s, "listing manufacturer CAs", visit_enroll_ca, &v);
+	return sq_each_row(be, s, "listing manufacturer CAs", visit_enroll_ca, &v);
 }
 
-static enum fsec_err be_enroll_allow_add(void *p, const char *ca_fp, const char *pattern,
+static enum fsec_err sq_enroll_allow_add(void *p, const char *ca_fp, const char *pattern,
 					 const char *model)
 {
 	struct sqlite_be *be = p;
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 
-	if ((rc = stmt(be, ST_ENROLL_ALLOW_ADD, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, ST_ENROLL_ALLOW_ADD, &s)) != FSEC_OK)
 		return rc;
 	sqlite3_bind_text(s, 1, ca_fp, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, pattern, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, model, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 4, (int64_t)time(NULL));
-	return run(be, s, "allowing serials");
+	return sq_run(be, s, "allowing serials");
 }
 
 static int visit_pattern(sqlite3_stmt *s, void *arg)
@@ -1233,7 +1233,7 @@ static int visit_pattern(sqlite3_stmt *s, void *arg)
 					       m != NULL ? (const char *)m : "", v->ctx);
 }
 
-static enum fsec_err be_enroll_allow_list(void *p, const char *ca_fp, fsec_enroll_pattern_cb cb,
+static enum fsec_err sq_enroll_allow_list(void *p, const char *ca_fp, fsec_enroll_pattern_cb cb,
 					  void *ctx)
 {
 	struct sqlite_be *be = p;
@@ -1241,29 +1241,29 @@ static enum fsec_err be_enroll_allow_list(void *p, const char *ca_fp, fsec_enrol
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 
-	if ((rc = stmt(be, ST_ENROLL_ALLOW_LIST, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, ST_ENROLL_ALLOW_LIST, &s)) != FSEC_OK)
 		return rc;
 	sqlite3_bind_text(s, 1, ca_fp, -1, SQLITE_STATIC);
-	return each_row(be, s, "listing allowed serials", visit_pattern, &v);
+	return sq_each_row(be, s, "listing allowed serials", visit_pattern, &v);
 }
 
-static enum fsec_err be_bootstrap_spend(void *p, const char *fp, const char *use,
+static enum fsec_err sq_bootstrap_spend(void *p, const char *fp, const char *use,
 					const char *device_id, int64_t at)
 {
 	struct sqlite_be *be = p;
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 
-	if ((rc = stmt(be, ST_BOOTSTRAP_SPEND, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, ST_BOOTSTRAP_SPEND, &s)) != FSEC_OK)
 		return rc;
 	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, use, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, device_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 4, at);
-	return run(be, s, "spending a bootstrap credential");
+	return sq_run(be, s, "spending a bootstrap credential");
 }
 
-static enum fsec_err be_bootstrap_spent(void *p, const char *fp, const char *use,
+static enum fsec_err sq_bootstrap_spent(void *p, const char *fp, const char *use,
 					 char device_id[FSEC_DEVID_MAX + 1])
 {
 	struct sqlite_be *be = p;
@@ -1271,58 +1271,58 @@ static enum fsec_err be_bootstrap_spent(void *p, const char *fp, const char *use
 	sqlite3_stmt *s;
 	int r;
 
-	if ((rc = stmt(be, ST_BOOTSTRAP_SPENT, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, ST_BOOTSTRAP_SPENT, &s)) != FSEC_OK)
 		return rc;
 	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, use, -1, SQLITE_STATIC);
 	r = sqlite3_step(s);
 	if (r == SQLITE_ROW)
-		text(s, 0, device_id, FSEC_DEVID_MAX + 1);
+		sq_text(s, 0, device_id, FSEC_DEVID_MAX + 1);
 	else if (r == SQLITE_DONE)
 		rc = fsec_seterr(FSEC_ERR_NOTFOUND, "bootstrap credential not spent");
 	else
-		rc = db_err(be, r, "reading a spent bootstrap credential");
+		rc = sq_err(be, r, "reading a spent bootstrap credential");
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return rc;
 }
 
-static enum fsec_err be_pending_put(void *p, const struct fsec_enroll_pending_rec *rec)
+static enum fsec_err sq_pending_put(void *p, const struct fsec_enroll_pending_rec *rec)
 {
 	struct sqlite_be *be = p;
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 
-	if ((rc = stmt(be, ST_PENDING_PUT, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, ST_PENDING_PUT, &s)) != FSEC_OK)
 		return rc;
 	sqlite3_bind_text(s, 1, rec->device_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, rec->bootstrap_fp, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, rec->spki_sha256, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 4, rec->model, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 5, rec->requested_at != 0 ? rec->requested_at : (int64_t)time(NULL));
-	return run(be, s, "recording a pending enrollment");
+	return sq_run(be, s, "recording a pending enrollment");
 }
 
 static void read_pending(sqlite3_stmt *s, struct fsec_enroll_pending_rec *r)
 {
 	memset(r, 0, sizeof(*r));
-	text(s, 0, r->device_id, sizeof(r->device_id));
-	text(s, 1, r->bootstrap_fp, sizeof(r->bootstrap_fp));
-	text(s, 2, r->spki_sha256, sizeof(r->spki_sha256));
-	text(s, 3, r->model, sizeof(r->model));
+	sq_text(s, 0, r->device_id, sizeof(r->device_id));
+	sq_text(s, 1, r->bootstrap_fp, sizeof(r->bootstrap_fp));
+	sq_text(s, 2, r->spki_sha256, sizeof(r->spki_sha256));
+	sq_text(s, 3, r->model, sizeof(r->model));
 	r->requested_at = sqlite3_column_int64(s, 4);
 	r->approved_at = sqlite3_column_int64(s, 5);
-	text(s, 6, r->approved_by, sizeof(r->approved_by));
+	sq_text(s, 6, r->approved_by, sizeof(r->approved_by));
 }
 
-static enum fsec_err be_pending_get(void *p, const char *id, struct fsec_enroll_pending_rec *out)
+static enum fsec_err sq_pending_get(void *p, const char *id, struct fsec_enroll_pending_rec *out)
 {
 	struct sqlite_be *be = p;
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 	int r;
 
-	if ((rc = stmt(be, ST_PENDING_GET, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, ST_PENDING_GET, &s)) != FSEC_OK)
 		return rc;
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	r = sqlite3_step(s);
@@ -1331,42 +1331,42 @@ static enum fsec_err be_pending_get(void *p, const char *id, struct fsec_enroll_
 	else if (r == SQLITE_DONE)
 		rc = fsec_seterr(FSEC_ERR_NOTFOUND, "no enrollment request from %s", id);
 	else
-		rc = db_err(be, r, "reading a pending enrollment");
+		rc = sq_err(be, r, "reading a pending enrollment");
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return rc;
 }
 
-static enum fsec_err be_pending_approve(void *p, const char *id, const char *key_prefix,
+static enum fsec_err sq_pending_approve(void *p, const char *id, const char *key_prefix,
 					 const char *by, int64_t at)
 {
 	struct sqlite_be *be = p;
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 
-	if ((rc = stmt(be, ST_PENDING_APPROVE, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, ST_PENDING_APPROVE, &s)) != FSEC_OK)
 		return rc;
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, by, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 3, at);
 	sqlite3_bind_text(s, 4, key_prefix, -1, SQLITE_STATIC);
-	if ((rc = run(be, s, "approving an enrollment")) == FSEC_OK && sqlite3_changes(be->db) == 0)
+	if ((rc = sq_run(be, s, "approving an enrollment")) == FSEC_OK && sqlite3_changes(be->db) == 0)
 		rc = fsec_seterr(FSEC_ERR_NOTFOUND,
 				 "no enrollment request from %s is waiting with key %.16s...", id,
 				 key_prefix);
 	return rc;
 }
 
-static enum fsec_err be_pending_delete(void *p, const char *id)
+static enum fsec_err sq_pending_delete(void *p, const char *id)
 {
 	struct sqlite_be *be = p;
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 
-	if ((rc = stmt(be, ST_PENDING_DELETE, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, ST_PENDING_DELETE, &s)) != FSEC_OK)
 		return rc;
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	return run(be, s, "forgetting a pending enrollment");
+	return sq_run(be, s, "forgetting a pending enrollment");
 }
 
 static int visit_pending(sqlite3_stmt *s, void *arg)
@@ -1378,51 +1378,51 @@ static int visit_pending(sqlite3_stmt *s, void *arg)
 	return ((fsec_enroll_pending_cb)v->cb)(&r, v->ctx);
 }
 
-static enum fsec_err be_pending_list(void *p, fsec_enroll_pending_cb cb, void *ctx)
+static enum fsec_err sq_pending_list(void *p, fsec_enroll_pending_cb cb, void *ctx)
 {
 	struct sqlite_be *be = p;
 	struct visit_ctx v = {(void *)cb, ctx};
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 
-	if ((rc = stmt(be, ST_PENDING_LIST, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, ST_PENDING_LIST, &s)) != FSEC_OK)
 		return rc;
-	return each_row(be, s, "listing pending enrollments", visit_pending, &v);
+	return sq_each_row(be, s, "listing pending enrollments", visit_pending, &v);
 }
 
-static void be_busy_timeout(void *p, int ms)
+static void sq_busy_timeout(void *p, int ms)
 {
 	struct sqlite_be *be = p;
 
 	sqlite3_busy_timeout(be->db, ms);
 }
 
-static enum fsec_err be_data_version(void *p, uint64_t *out)
+static enum fsec_err sq_data_version(void *p, uint64_t *out)
 {
 	struct sqlite_be *be = p;
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 	int r;
 
-	if ((rc = stmt(be, ST_DATA_VERSION, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, ST_DATA_VERSION, &s)) != FSEC_OK)
 		return rc;
 	r = sqlite3_step(s);
 	if (r == SQLITE_ROW)
 		*out = (uint64_t)sqlite3_column_int64(s, 0);
 	else
-		rc = db_err(be, r, "reading the data version");
+		rc = sq_err(be, r, "reading the data version");
 	sqlite3_reset(s);
 	return rc;
 }
 
-static enum fsec_err be_publish_put(void *p, const struct fsec_published_rec *rec,
+static enum fsec_err sq_publish_put(void *p, const struct fsec_published_rec *rec,
 				    const char *bundle)
 {
 	struct sqlite_be *be = p;
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 
-	if ((rc = stmt(be, ST_PUBLISH_PUT, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, ST_PUBLISH_PUT, &s)) != FSEC_OK)
 		return rc;
 	sqlite3_bind_text(s, 1, rec->model, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, rec->sha256, -1, SQLITE_STATIC);
@@ -1435,23 +1435,23 @@ static enum fsec_err be_publish_put(void *p, const struct fsec_published_rec *re
 	sqlite3_bind_int(s, 9, rec->max_failures);
 	sqlite3_bind_int(s, 10, rec->max_failures_pct);
 	sqlite3_bind_text(s, 11, rec->group, -1, SQLITE_STATIC);
-	return run(be, s, "publishing a release");
+	return sq_run(be, s, "publishing a release");
 }
 
 /* Columns as ST_PUBLISH_GET and ST_PUBLISH_LIST select them. */
 static void read_published(sqlite3_stmt *s, struct fsec_published_rec *rec)
 {
 	memset(rec, 0, sizeof(*rec));
-	text(s, 0, rec->model, sizeof(rec->model));
-	text(s, 1, rec->sha256, sizeof(rec->sha256));
-	text(s, 2, rec->version, sizeof(rec->version));
+	sq_text(s, 0, rec->model, sizeof(rec->model));
+	sq_text(s, 1, rec->sha256, sizeof(rec->sha256));
+	sq_text(s, 2, rec->version, sizeof(rec->version));
 	rec->security_counter = (uint32_t)sqlite3_column_int64(s, 3);
 	rec->size = (uint64_t)sqlite3_column_int64(s, 4);
 	rec->percent = sqlite3_column_int(s, 5);
 	rec->published_at = sqlite3_column_int64(s, 6);
 	rec->max_failures = sqlite3_column_int(s, 8);
 	rec->max_failures_pct = sqlite3_column_int(s, 9);
-	text(s, 10, rec->group, sizeof(rec->group));
+	sq_text(s, 10, rec->group, sizeof(rec->group));
 }
 
 static int visit_published(sqlite3_stmt *s, void *arg)
@@ -1463,19 +1463,19 @@ static int visit_published(sqlite3_stmt *s, void *arg)
 	return ((fsec_published_cb)v->cb)(&rec, v->ctx);
 }
 
-static enum fsec_err be_publish_list(void *p, fsec_published_cb cb, void *ctx)
+static enum fsec_err sq_publish_list(void *p, fsec_published_cb cb, void *ctx)
 {
 	struct sqlite_be *be = p;
 	struct visit_ctx v = {(void *)cb, ctx};
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 
-	if ((rc = stmt(be, ST_PUBLISH_LIST, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, ST_PUBLISH_LIST, &s)) != FSEC_OK)
 		return rc;
-	return each_row(be, s, "listing published releases", visit_published, &v);
+	return sq_each_row(be, s, "listing published releases", visit_published, &v);
 }
 
-static enum fsec_err be_publish_get(void *p, const char *model, struct fsec_published_rec *rec,
+static enum fsec_err sq_publish_get(void *p, const char *model, struct fsec_published_rec *rec,
 				    char **bundle)
 {
 	struct sqlite_be *be = p;
@@ -1483,7 +1483,7 @@ static enum fsec_err be_publish_get(void *p, const char *model, struct fsec_publ
 	sqlite3_stmt *s;
 	int r;
 
-	if ((rc = stmt(be, ST_PUBLISH_GET, &s)) != FSEC_OK)
+	if ((rc = sq_stmt(be, ST_PUBLISH_GET, &s)) != FSEC_OK)
 		return rc;
 	sqlite3_bind_text(s, 1, model, -1, SQLITE_STATIC);
 	r = sqlite3_step(s);
@@ -1499,7 +1499,7 @@ static enum fsec_err be_publish_get(void *p, const char *model, struct fsec_publ
 	} else if (r == SQLITE_DONE) {
 		rc = fsec_seterr(FSEC_ERR_NOTFOUND, "no release published for model %s", model);
 	} else {
-		rc = db_err(be, r, "reading a published release");
+		rc = sq_err(be, r, "reading a published release");
 	}
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
@@ -1508,48 +1508,48 @@ static enum fsec_err be_publish_get(void *p, const char *model, struct fsec_publ
 
 const struct fsec_registry_ops fsec_registry_sqlite_ops = {
 	.scheme = "sqlite",
-	.open = be_open,
-	.close = be_close,
-	.begin = be_begin,
-	.commit = be_commit,
-	.rollback = be_rollback,
-	.device_get = be_device_get,
-	.device_put = be_device_put,
-	.device_list = be_device_list,
-	.cert_add = be_cert_add,
-	.cert_list = be_cert_list,
-	.cert_pem = be_cert_pem,
-	.cert_revoke = be_cert_revoke,
-	.event_add = be_event_add,
-	.event_list = be_event_list,
-	.counter_next = be_counter_next,
-	.device_net_set = be_device_net_set,
-	.device_net_list = be_device_net_list,
-	.product_get = be_product_get,
-	.product_put = be_product_put,
-	.product_list = be_product_list,
-	.devstate_get = be_devstate_get,
-	.devstate_put = be_devstate_put,
-	.devstate_list = be_devstate_list,
-	.device_state_list = be_device_state_list,
-	.enroll_ca_add = be_enroll_ca_add,
-	.enroll_ca_list = be_enroll_ca_list,
-	.enroll_allow_add = be_enroll_allow_add,
-	.enroll_allow_list = be_enroll_allow_list,
-	.bootstrap_spend = be_bootstrap_spend,
-	.bootstrap_spent = be_bootstrap_spent,
-	.data_version = be_data_version,
-	.busy_timeout = be_busy_timeout,
-	.pending_put = be_pending_put,
-	.pending_get = be_pending_get,
-	.pending_approve = be_pending_approve,
-	.pending_delete = be_pending_delete,
-	.pending_list = be_pending_list,
-	.publish_put = be_publish_put,
-	.publish_get = be_publish_get,
-	.publish_list = be_publish_list,
-	.group_set = be_group_set,
-	.group_get = be_group_get,
-	.model_stats = be_model_stats,
-	.model_counters = be_model_counters,
+	.open = sq_open,
+	.close = sq_close,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.device_get = sq_device_get,
+	.device_put = sq_device_put,
+	.device_list = sq_device_list,
+	.cert_add = sq_cert_add,
+	.cert_list = sq_cert_list,
+	.cert_pem = sq_cert_pem,
+	.cert_revoke = sq_cert_revoke,
+	.event_add = sq_event_add,
+	.event_list = sq_event_list,
+	.counter_next = sq_counter_next,
+	.device_net_set = sq_device_net_set,
+	.device_net_list = sq_device_net_list,
+	.product_get = sq_product_get,
+	.product_put = sq_product_put,
+	.product_list = sq_product_list,
+	.devstate_get = sq_devstate_get,
+	.devstate_put = sq_devstate_put,
+	.devstate_list = sq_devstate_list,
+	.device_state_list = sq_device_state_list,
+	.enroll_ca_add = sq_enroll_ca_add,
+	.enroll_ca_list = sq_enroll_ca_list,
+	.enroll_allow_add = sq_enroll_allow_add,
+	.enroll_allow_list = sq_enroll_allow_list,
+	.bootstrap_spend = sq_bootstrap_spend,
+	.bootstrap_spent = sq_bootstrap_spent,
+	.data_version = sq_data_version,
+	.busy_timeout = sq_busy_timeout,
+	.pending_put = sq_pending_put,
+	.pending_get = sq_pending_get,
+	.pending_approve = sq_pending_approve,
+	.pending_delete = sq_pending_delete,
+	.pending_list = sq_pending_list,
+	.publish_put = sq_publish_put,
+	.publish_get = sq_publish_get,
+	.publish_list = sq_publish_list,
+	.group_set = sq_group_set,
+	.group_get = sq_group_get,
+	.model_stats = sq_model_stats,
+	.model_counters = sq_model_counters,
 };
