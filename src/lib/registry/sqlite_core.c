@@ -189,21 +189,38 @@ enum fsec_err sq_run(struct sqlite_be *be, sqlite3_stmt *s, const char *what)
 	return rc;
 }
 
-/* Step through rows, handing each to visit, which returns non-zero to stop. */
-enum fsec_err sq_each_row(struct sqlite_be *be, sqlite3_stmt *s, const char *what,
-			  int (*visit)(sqlite3_stmt *s, void *arg), void *arg)
+/* The one row loop every listing runs. */
+enum fsec_err sq_rows(struct sqlite_be *be, sqlite3_stmt *s, const struct sq_listing *l, void *cb,
+		      void *ctx)
 {
 	enum fsec_err rc = FSEC_OK;
 	int r;
 
 	while ((r = sqlite3_step(s)) == SQLITE_ROW)
-		if (visit(s, arg) != 0)
+		if (l->row(s, cb, ctx) != 0)
 			break;
 	if (r != SQLITE_ROW && r != SQLITE_DONE)
-		rc = sq_err(be, r, what);
+		rc = sq_err(be, r, l->what);
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return rc;
+}
+
+enum fsec_err sq_list(struct sqlite_be *be, const struct sq_listing *l, const char *const *keys,
+		      size_t nkeys, void *cb, void *ctx)
+{
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = sq_stmt(be, l->stmt, &s)) != FSEC_OK)
+		return rc;
+	for (size_t i = 0; i < nkeys; i++) {
+		if (l->empty_is_null)
+			sq_bind_opt(s, (int)i + 1, keys[i]);
+		else
+			sqlite3_bind_text(s, (int)i + 1, keys[i], -1, SQLITE_STATIC);
+	}
+	return sq_rows(be, s, l, cb, ctx);
 }
 
 /* Get one row by key into out with reader; NOTFOUND names what. */

@@ -102,46 +102,55 @@ enum fsec_err sq_device_put(void *p, const struct fsec_device_rec *d)
 	return sq_run(be, s, "writing a device");
 }
 
-static int visit_device(sqlite3_stmt *s, void *arg)
+static int row_device(sqlite3_stmt *s, void *cb, void *ctx)
 {
-	struct visit_ctx *v = arg;
-	struct fsec_device_rec d;
+	struct fsec_device_rec r;
 
-	sq_read_device(s, &d);
-	return ((fsec_device_cb)v->cb)(&d, v->ctx);
+	sq_read_device(s, &r);
+	return ((fsec_device_cb)cb)(&r, ctx);
 }
 
-static int visit_cert(sqlite3_stmt *s, void *arg)
+static int row_cert(sqlite3_stmt *s, void *cb, void *ctx)
 {
-	struct visit_ctx *v = arg;
-	struct fsec_cert_rec c;
+	struct fsec_cert_rec r;
 
-	read_cert(s, &c);
-	return ((fsec_cert_cb)v->cb)(&c, v->ctx);
+	read_cert(s, &r);
+	return ((fsec_cert_cb)cb)(&r, ctx);
 }
 
-static int visit_event(sqlite3_stmt *s, void *arg)
+static int row_event(sqlite3_stmt *s, void *cb, void *ctx)
 {
-	struct visit_ctx *v = arg;
-	struct fsec_event_rec e;
+	struct fsec_event_rec r;
 
-	read_event(s, &e);
-	return ((fsec_event_cb)v->cb)(&e, v->ctx);
+	read_event(s, &r);
+	return ((fsec_event_cb)cb)(&r, ctx);
 }
 
-enum fsec_err sq_device_list(void *p, const char *status, const char *model,
-			     fsec_device_cb cb, void *ctx)
+static int row_device_net(sqlite3_stmt *s, void *cb, void *ctx)
 {
-	struct sqlite_be *be = p;
-	struct visit_ctx v = {(void *)cb, ctx};
-	enum fsec_err rc;
-	sqlite3_stmt *s;
+	struct fsec_device_net r;
 
-	if ((rc = sq_stmt(be, ST_DEVICE_LIST, &s)) != FSEC_OK)
-		return rc;
-	sq_bind_opt(s, 1, status);
-	sq_bind_opt(s, 2, model);
-	return sq_each_row(be, s, "listing devices", visit_device, &v);
+	sq_text(s, 0, r.id, sizeof(r.id));
+	sq_text(s, 1, r.model, sizeof(r.model));
+	sq_text(s, 2, r.status, sizeof(r.status));
+	sq_text(s, 3, r.mac, sizeof(r.mac));
+	sq_text(s, 4, r.ip, sizeof(r.ip));
+	return ((fsec_device_net_cb)cb)(&r, ctx);
+}
+
+static const struct sq_listing list_devices = {ST_DEVICE_LIST, "listing devices", true, row_device};
+/* The statement is chosen by filter (sq_cert_list): stmt is its first. */
+static const struct sq_listing list_certs = {ST_CERT_LIST, "listing certificates", false, row_cert};
+static const struct sq_listing list_events = {ST_EVENT_LIST, "listing events", true, row_event};
+static const struct sq_listing list_device_net = {ST_DEVICE_NET_LIST, "listing device addresses",
+						  false, row_device_net};
+
+enum fsec_err sq_device_list(void *p, const char *status, const char *model, fsec_device_cb cb,
+			     void *ctx)
+{
+	const char *const keys[] = {status, model};
+
+	return sq_list(p, &list_devices, keys, 2, (void *)cb, ctx);
 }
 
 enum fsec_err sq_cert_add(void *p, const struct fsec_cert_rec *c, const char *pem)
@@ -167,7 +176,6 @@ enum fsec_err sq_cert_list(void *p, const struct fsec_cert_filter *f, fsec_cert_
 			   void *ctx)
 {
 	struct sqlite_be *be = p;
-	struct visit_ctx v = {(void *)cb, ctx};
 	unsigned mask = 0;
 	enum fsec_err rc;
 	sqlite3_stmt *s;
@@ -185,7 +193,7 @@ enum fsec_err sq_cert_list(void *p, const struct fsec_cert_filter *f, fsec_cert_
 	if (mask & CERT_BY_SPKI)
 		sqlite3_bind_text(s, 2, f->spki_sha256, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 3, f->not_expired_at);
-	return sq_each_row(be, s, "listing certificates", visit_cert, &v);
+	return sq_rows(be, s, &list_certs, (void *)cb, ctx);
 }
 
 enum fsec_err sq_cert_pem(void *p, const char *serial, char **pem)
@@ -248,18 +256,10 @@ enum fsec_err sq_event_add(void *p, const struct fsec_event_rec *e)
 
 enum fsec_err sq_event_list(void *p, const char *device_id, fsec_event_cb cb, void *ctx)
 {
-	struct sqlite_be *be = p;
-	struct visit_ctx v = {(void *)cb, ctx};
-	enum fsec_err rc;
-	sqlite3_stmt *s;
-
-	if ((rc = sq_stmt(be, ST_EVENT_LIST, &s)) != FSEC_OK)
-		return rc;
-	sq_bind_opt(s, 1, device_id);
-	return sq_each_row(be, s, "listing events", visit_event, &v);
+	return sq_list(p, &list_events, &device_id, 1, (void *)cb, ctx);
 }
 
-/* device_net statements are prepared per call: they run once per command. */
+/* Prepared per call: it runs once per command. */
 enum fsec_err sq_device_net_set(void *p, const char *id, const char *mac, const char *ip,
 				int64_t now)
 {
@@ -301,32 +301,7 @@ enum fsec_err sq_device_net_set(void *p, const char *id, const char *mac, const 
 
 enum fsec_err sq_device_net_list(void *p, fsec_device_net_cb cb, void *ctx)
 {
-	struct sqlite_be *be = p;
-	sqlite3_stmt *s = NULL;
-	enum fsec_err rc = FSEC_OK;
-	int r;
-
-	r = sqlite3_prepare_v2(be->db,
-			       "SELECT d.id, d.model, d.status, ifnull(n.mac,''), ifnull(n.ip,'')"
-			       " FROM devices d JOIN device_net n ON n.device_id = d.id ORDER BY d.id",
-			       -1, &s, NULL);
-	if (r != SQLITE_OK)
-		return sq_err(be, r, "preparing a registry query");
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		struct fsec_device_net rec;
-
-		sq_text(s, 0, rec.id, sizeof(rec.id));
-		sq_text(s, 1, rec.model, sizeof(rec.model));
-		sq_text(s, 2, rec.status, sizeof(rec.status));
-		sq_text(s, 3, rec.mac, sizeof(rec.mac));
-		sq_text(s, 4, rec.ip, sizeof(rec.ip));
-		if (cb(&rec, ctx) != 0)
-			break;
-	}
-	if (r != SQLITE_ROW && r != SQLITE_DONE)
-		rc = sq_err(be, r, "listing device addresses");
-	sqlite3_finalize(s);
-	return rc;
+	return sq_list(p, &list_device_net, NULL, 0, (void *)cb, ctx);
 }
 
 enum fsec_err sq_group_set(void *p, const char *id, const char *group)

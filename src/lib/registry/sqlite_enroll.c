@@ -31,9 +31,8 @@ enum fsec_err sq_enroll_ca_add(void *p, const struct fsec_enroll_ca_rec *rec,
 	return sq_run(be, s, "adding a manufacturer CA");
 }
 
-static int visit_enroll_ca(sqlite3_stmt *s, void *arg)
+static int row_enroll_ca(sqlite3_stmt *s, void *cb, void *ctx)
 {
-	struct visit_ctx *v = arg;
 	struct fsec_enroll_ca_rec r;
 	const unsigned char *pem = sqlite3_column_text(s, 3);
 
@@ -41,19 +40,25 @@ static int visit_enroll_ca(sqlite3_stmt *s, void *arg)
 	sq_text(s, 0, r.fingerprint, sizeof(r.fingerprint));
 	sq_text(s, 1, r.subject, sizeof(r.subject));
 	r.added_at = sqlite3_column_int64(s, 2);
-	return ((fsec_enroll_ca_cb)v->cb)(&r, pem != NULL ? (const char *)pem : "", v->ctx);
+	return ((fsec_enroll_ca_cb)cb)(&r, pem != NULL ? (const char *)pem : "", ctx);
 }
+
+static int row_pattern(sqlite3_stmt *s, void *cb, void *ctx)
+{
+	const unsigned char *t = sqlite3_column_text(s, 0), *m = sqlite3_column_text(s, 1);
+
+	return ((fsec_enroll_pattern_cb)cb)(t != NULL ? (const char *)t : "",
+					    m != NULL ? (const char *)m : "", ctx);
+}
+
+static const struct sq_listing list_enroll_cas = {ST_ENROLL_CA_LIST, "listing manufacturer CAs",
+						  false, row_enroll_ca};
+static const struct sq_listing list_patterns = {ST_ENROLL_ALLOW_LIST, "listing allowed serials",
+						false, row_pattern};
 
 enum fsec_err sq_enroll_ca_list(void *p, fsec_enroll_ca_cb cb, void *ctx)
 {
-	struct sqlite_be *be = p;
-	struct visit_ctx v = {(void *)cb, ctx};
-	enum fsec_err rc;
-	sqlite3_stmt *s;
-
-	if ((rc = sq_stmt(be, ST_ENROLL_CA_LIST, &s)) != FSEC_OK)
-		return rc;
-	return sq_each_row(be, s, "listing manufacturer CAs", visit_enroll_ca, &v);
+	return sq_list(p, &list_enroll_cas, NULL, 0, (void *)cb, ctx);
 }
 
 enum fsec_err sq_enroll_allow_add(void *p, const char *ca_fp, const char *pattern,
@@ -72,27 +77,10 @@ enum fsec_err sq_enroll_allow_add(void *p, const char *ca_fp, const char *patter
 	return sq_run(be, s, "allowing serials");
 }
 
-static int visit_pattern(sqlite3_stmt *s, void *arg)
-{
-	struct visit_ctx *v = arg;
-	const unsigned char *t = sqlite3_column_text(s, 0), *m = sqlite3_column_text(s, 1);
-
-	return ((fsec_enroll_pattern_cb)v->cb)(t != NULL ? (const char *)t : "",
-					       m != NULL ? (const char *)m : "", v->ctx);
-}
-
 enum fsec_err sq_enroll_allow_list(void *p, const char *ca_fp, fsec_enroll_pattern_cb cb,
 				   void *ctx)
 {
-	struct sqlite_be *be = p;
-	struct visit_ctx v = {(void *)cb, ctx};
-	enum fsec_err rc;
-	sqlite3_stmt *s;
-
-	if ((rc = sq_stmt(be, ST_ENROLL_ALLOW_LIST, &s)) != FSEC_OK)
-		return rc;
-	sqlite3_bind_text(s, 1, ca_fp, -1, SQLITE_STATIC);
-	return sq_each_row(be, s, "listing allowed serials", visit_pattern, &v);
+	return sq_list(p, &list_patterns, &ca_fp, 1, (void *)cb, ctx);
 }
 
 enum fsec_err sq_bootstrap_spend(void *p, const char *fp, const char *use,
@@ -217,23 +205,18 @@ enum fsec_err sq_pending_delete(void *p, const char *id)
 	return sq_run(be, s, "forgetting a pending enrollment");
 }
 
-static int visit_pending(sqlite3_stmt *s, void *arg)
+static int row_pending(sqlite3_stmt *s, void *cb, void *ctx)
 {
-	struct visit_ctx *v = arg;
 	struct fsec_enroll_pending_rec r;
 
 	read_pending(s, &r);
-	return ((fsec_enroll_pending_cb)v->cb)(&r, v->ctx);
+	return ((fsec_enroll_pending_cb)cb)(&r, ctx);
 }
+
+static const struct sq_listing list_pending = {ST_PENDING_LIST, "listing pending enrollments",
+					       false, row_pending};
 
 enum fsec_err sq_pending_list(void *p, fsec_enroll_pending_cb cb, void *ctx)
 {
-	struct sqlite_be *be = p;
-	struct visit_ctx v = {(void *)cb, ctx};
-	enum fsec_err rc;
-	sqlite3_stmt *s;
-
-	if ((rc = sq_stmt(be, ST_PENDING_LIST, &s)) != FSEC_OK)
-		return rc;
-	return sq_each_row(be, s, "listing pending enrollments", visit_pending, &v);
+	return sq_list(p, &list_pending, NULL, 0, (void *)cb, ctx);
 }

@@ -58,6 +58,52 @@ static void read_state(sqlite3_stmt *s, struct fsec_devstate_rec *d)
 static void read_product_v(sqlite3_stmt *s, void *out) { read_product(s, out); }
 static void read_state_v(sqlite3_stmt *s, void *out) { read_state(s, out); }
 
+static int row_product(sqlite3_stmt *s, void *cb, void *ctx)
+{
+	struct fsec_product_rec r;
+
+	read_product(s, &r);
+	return ((fsec_product_cb)cb)(&r, ctx);
+}
+
+static int row_state(sqlite3_stmt *s, void *cb, void *ctx)
+{
+	struct fsec_devstate_rec r;
+
+	read_state(s, &r);
+	return ((fsec_devstate_cb)cb)(&r, ctx);
+}
+
+/* Columns 0-10 are the device, 11-21 its state, NULL if it never reported. */
+static int row_device_state(sqlite3_stmt *s, void *cb, void *ctx)
+{
+	struct fsec_device_rec d;
+	struct fsec_devstate_rec st;
+	bool reported = sqlite3_column_type(s, 11) != SQLITE_NULL;
+
+	sq_read_device(s, &d);
+	if (reported)
+		sq_read_state_at(s, 11, &st);
+	return ((fsec_device_state_cb)cb)(&d, reported ? &st : NULL, ctx);
+}
+
+static int row_counter(sqlite3_stmt *s, void *cb, void *ctx)
+{
+	int64_t c = sqlite3_column_int64(s, 0);
+
+	return ((fsec_counter_count_cb)cb)(c < 0 ? 0 : c > UINT32_MAX ? UINT32_MAX : (uint32_t)c,
+					   (uint64_t)sqlite3_column_int64(s, 1), ctx);
+}
+
+static const struct sq_listing list_products = {ST_PRODUCT_LIST, "listing products", false,
+						 row_product};
+static const struct sq_listing list_states = {ST_STATE_LIST, "listing device states", false,
+					      row_state};
+static const struct sq_listing list_device_states = {
+	ST_DEVICE_STATE_LIST, "listing devices with their state", false, row_device_state};
+static const struct sq_listing list_counters = {ST_MODEL_COUNTERS, "counting security counters",
+						false, row_counter};
+
 enum fsec_err sq_product_get(void *p, const char *model, struct fsec_product_rec *out)
 {
 	return sq_get_one(p, ST_PRODUCT_GET, model, "product", read_product_v, out);
@@ -82,25 +128,9 @@ enum fsec_err sq_product_put(void *p, const struct fsec_product_rec *r)
 	return sq_run(be, s, "writing a product");
 }
 
-static int visit_product(sqlite3_stmt *s, void *arg)
-{
-	struct visit_ctx *v = arg;
-	struct fsec_product_rec r;
-
-	read_product(s, &r);
-	return ((fsec_product_cb)v->cb)(&r, v->ctx);
-}
-
 enum fsec_err sq_product_list(void *p, fsec_product_cb cb, void *ctx)
 {
-	struct sqlite_be *be = p;
-	struct visit_ctx v = {(void *)cb, ctx};
-	enum fsec_err rc;
-	sqlite3_stmt *s;
-
-	if ((rc = sq_stmt(be, ST_PRODUCT_LIST, &s)) != FSEC_OK)
-		return rc;
-	return sq_each_row(be, s, "listing products", visit_product, &v);
+	return sq_list(p, &list_products, NULL, 0, (void *)cb, ctx);
 }
 
 enum fsec_err sq_devstate_get(void *p, const char *id, struct fsec_devstate_rec *out)
@@ -130,50 +160,14 @@ enum fsec_err sq_devstate_put(void *p, const struct fsec_devstate_rec *r)
 	return sq_run(be, s, "writing a device's state");
 }
 
-static int visit_state(sqlite3_stmt *s, void *arg)
-{
-	struct visit_ctx *v = arg;
-	struct fsec_devstate_rec r;
-
-	read_state(s, &r);
-	return ((fsec_devstate_cb)v->cb)(&r, v->ctx);
-}
-
 enum fsec_err sq_devstate_list(void *p, fsec_devstate_cb cb, void *ctx)
 {
-	struct sqlite_be *be = p;
-	struct visit_ctx v = {(void *)cb, ctx};
-	enum fsec_err rc;
-	sqlite3_stmt *s;
-
-	if ((rc = sq_stmt(be, ST_STATE_LIST, &s)) != FSEC_OK)
-		return rc;
-	return sq_each_row(be, s, "listing device states", visit_state, &v);
-}
-
-static int visit_device_state(sqlite3_stmt *s, void *arg)
-{
-	struct visit_ctx *v = arg;
-	struct fsec_device_rec d;
-	struct fsec_devstate_rec st;
-	bool reported = sqlite3_column_type(s, 11) != SQLITE_NULL;
-
-	sq_read_device(s, &d);
-	if (reported)
-		sq_read_state_at(s, 11, &st);
-	return ((fsec_device_state_cb)v->cb)(&d, reported ? &st : NULL, v->ctx);
+	return sq_list(p, &list_states, NULL, 0, (void *)cb, ctx);
 }
 
 enum fsec_err sq_device_state_list(void *p, fsec_device_state_cb cb, void *ctx)
 {
-	struct sqlite_be *be = p;
-	struct visit_ctx v = {(void *)cb, ctx};
-	enum fsec_err rc;
-	sqlite3_stmt *s;
-
-	if ((rc = sq_stmt(be, ST_DEVICE_STATE_LIST, &s)) != FSEC_OK)
-		return rc;
-	return sq_each_row(be, s, "listing devices with their state", visit_device_state, &v);
+	return sq_list(p, &list_device_states, NULL, 0, (void *)cb, ctx);
 }
 
 enum fsec_err sq_model_stats(void *p, const char *model, const char *group, int64_t since,
@@ -205,25 +199,8 @@ enum fsec_err sq_model_stats(void *p, const char *model, const char *group, int6
 	return rc;
 }
 
-static int visit_counter(sqlite3_stmt *s, void *arg)
-{
-	struct visit_ctx *v = arg;
-	int64_t c = sqlite3_column_int64(s, 0);
-
-	return ((fsec_counter_count_cb)v->cb)(c < 0 ? 0 : c > UINT32_MAX ? UINT32_MAX : (uint32_t)c,
-					      (uint64_t)sqlite3_column_int64(s, 1), v->ctx);
-}
-
 enum fsec_err sq_model_counters(void *p, const char *model, fsec_counter_count_cb cb,
 				void *ctx)
 {
-	struct sqlite_be *be = p;
-	struct visit_ctx v = {(void *)cb, ctx};
-	enum fsec_err rc;
-	sqlite3_stmt *s;
-
-	if ((rc = sq_stmt(be, ST_MODEL_COUNTERS, &s)) != FSEC_OK)
-		return rc;
-	sqlite3_bind_text(s, 1, model, -1, SQLITE_STATIC);
-	return sq_each_row(be, s, "counting security counters", visit_counter, &v);
+	return sq_list(p, &list_counters, &model, 1, (void *)cb, ctx);
 }

@@ -54,6 +54,7 @@ enum stmt_id {
 	ST_STATE_PUT,
 	ST_STATE_LIST,
 	ST_DEVICE_STATE_LIST,
+	ST_DEVICE_NET_LIST,
 	/* Certificate listings, one statement per combination of filters
 	 * (CERT_BY_* bits): a generic "?1 IS NULL OR col = ?1" cannot use an
 	 * index, and a full scan for every issue would make issuance O(N^2). */
@@ -90,17 +91,29 @@ void sq_text(sqlite3_stmt *s, int col, char *out, size_t cap);
 void sq_bind_opt(sqlite3_stmt *s, int idx, const char *v);
 /* Run a statement that returns no rows, then reset it. */
 enum fsec_err sq_run(struct sqlite_be *be, sqlite3_stmt *s, const char *what);
-/* Step through rows, handing each to visit, which returns non-zero to stop. */
-enum fsec_err sq_each_row(struct sqlite_be *be, sqlite3_stmt *s, const char *what,
-			  int (*visit)(sqlite3_stmt *s, void *arg), void *arg);
 /* Get one row by key into out with reader; NOTFOUND names what. */
 enum fsec_err sq_get_one(struct sqlite_be *be, int id, const char *key, const char *what,
 			 void (*reader)(sqlite3_stmt *, void *), void *out);
 
-struct visit_ctx {
-	void *cb;
-	void *ctx;
+/*
+ * A listing: its statement, what a failure calls it, whether an empty key
+ * binds as NULL (sq_bind_opt) rather than as "", and the function that turns
+ * one row into the record the caller's callback takes, then calls it (cb is
+ * that callback, cast back to its type). A non-zero return stops the listing.
+ */
+struct sq_listing {
+	int stmt;
+	const char *what;
+	bool empty_is_null;
+	int (*row)(sqlite3_stmt *s, void *cb, void *ctx);
 };
+
+/* Run listing l with its keys bound to ?1..?nkeys, each row to cb. */
+enum fsec_err sq_list(struct sqlite_be *be, const struct sq_listing *l, const char *const *keys,
+		      size_t nkeys, void *cb, void *ctx);
+/* The rows of s, already bound, each to l->row; s is reset after. */
+enum fsec_err sq_rows(struct sqlite_be *be, sqlite3_stmt *s, const struct sq_listing *l, void *cb,
+		      void *ctx);
 
 /* Row readers more than one family uses. */
 void sq_read_device(sqlite3_stmt *s, struct fsec_device_rec *d);

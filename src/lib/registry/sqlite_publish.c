@@ -53,25 +53,20 @@ static void read_published(sqlite3_stmt *s, struct fsec_published_rec *rec)
 	sq_text(s, 10, rec->group, sizeof(rec->group));
 }
 
-static int visit_published(sqlite3_stmt *s, void *arg)
+static int row_published(sqlite3_stmt *s, void *cb, void *ctx)
 {
-	struct visit_ctx *v = arg;
-	struct fsec_published_rec rec;
+	struct fsec_published_rec r;
 
-	read_published(s, &rec);
-	return ((fsec_published_cb)v->cb)(&rec, v->ctx);
+	read_published(s, &r);
+	return ((fsec_published_cb)cb)(&r, ctx);
 }
+
+static const struct sq_listing list_published = {ST_PUBLISH_LIST, "listing published releases",
+						  false, row_published};
 
 enum fsec_err sq_publish_list(void *p, fsec_published_cb cb, void *ctx)
 {
-	struct sqlite_be *be = p;
-	struct visit_ctx v = {(void *)cb, ctx};
-	enum fsec_err rc;
-	sqlite3_stmt *s;
-
-	if ((rc = sq_stmt(be, ST_PUBLISH_LIST, &s)) != FSEC_OK)
-		return rc;
-	return sq_each_row(be, s, "listing published releases", visit_published, &v);
+	return sq_list(p, &list_published, NULL, 0, (void *)cb, ctx);
 }
 
 enum fsec_err sq_publish_get(void *p, const char *model, struct fsec_published_rec *rec,

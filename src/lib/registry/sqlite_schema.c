@@ -174,7 +174,7 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 	[ST_STATE_PUT] = "INSERT OR REPLACE INTO device_state(" STATE_COLS ")"
 			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 	[ST_STATE_LIST] = "SELECT " STATE_COLS " FROM device_state ORDER BY device_id",
-	/* Columns 0-10 are a device (read_device), 11-18 its state; the
+	/* Columns 0-10 are a device (sq_read_device), 11-21 its state; the
 	 * state's device_id is NULL when the device never reported. */
 	[ST_DEVICE_STATE_LIST] = "SELECT " DEVICE_COLS ", s.device_id, ifnull(s.first_seen,0),"
 				 " ifnull(s.last_seen,0), ifnull(s.fw_version,''),"
@@ -183,6 +183,8 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 				 " ifnull(s.debug_jtag,''), ifnull(s.debug_uart,''), ifnull(s.debug_at,0)"
 				 " FROM devices LEFT JOIN device_state s ON s.device_id = devices.id"
 				 " ORDER BY devices.id",
+	[ST_DEVICE_NET_LIST] = "SELECT d.id, d.model, d.status, ifnull(n.mac,''), ifnull(n.ip,'')"
+			       " FROM devices d JOIN device_net n ON n.device_id = d.id ORDER BY d.id",
 	[ST_ENROLL_CA_ADD] = "INSERT INTO enroll_cas(fingerprint, subject, pem, added_at)"
 			     " VALUES (?1, ?2, ?3, ?4) ON CONFLICT(fingerprint) DO NOTHING",
 	[ST_ENROLL_CA_LIST] = "SELECT fingerprint, subject, added_at, pem FROM enroll_cas"
