@@ -18,6 +18,7 @@
 
 #include "audit_fw_int.h"
 #include "err_int.h"
+#include "tar_int.h"
 
 #define DIR_DEPTH_MAX 64
 
@@ -140,6 +141,43 @@ static enum fsec_err walk_dir(struct walk *w, int dfd, char *path, size_t plen, 
 	}
 	closedir(d);
 	return rc;
+}
+
+/* A tar archive's members to the checks (fsec_tar_walk's callback). */
+struct tar_scan {
+	struct fsec_audit *a;
+	struct fw_state *st;
+	uint64_t file_max;
+};
+
+static enum fsec_err tar_skipped(struct fsec_audit *a, struct fw_state *st, const char *path)
+{
+	char sbuf[FSEC_AUDIT_SUBJECT_MAX + 1];
+
+	if (st->image != NULL)
+		snprintf(sbuf, sizeof(sbuf), "%.200s:%.300s", st->image, path);
+	else
+		snprintf(sbuf, sizeof(sbuf), "%.500s", path);
+	return fsec_audit_add(a, "FW-SKIPPED", sbuf, 0, "%s", "larger than the file size limit");
+}
+
+static enum fsec_err tar_member(const struct fsec_tar_entry *e, void *ctx)
+{
+	struct tar_scan *ts = ctx;
+
+	if (e->kind == FSEC_TAR_SYMLINK)
+		return fsec_audit_fw_link(ts->a, ts->st, e->name, e->link);
+	return e->size > ts->file_max
+		       ? tar_skipped(ts->a, ts->st, e->name)
+		       : fsec_audit_fw_file(ts->a, ts->st, e->name, e->data, (size_t)e->size);
+}
+
+enum fsec_err fsec_audit_fw_tar(struct fsec_audit *a, struct fw_state *st,
+				const unsigned char *buf, size_t len, uint64_t file_max)
+{
+	struct tar_scan ts = {.a = a, .st = st, .file_max = file_max};
+
+	return fsec_tar_walk(buf, len, FSEC_AUDIT_FW_MAX_FILES, tar_member, &ts);
 }
 
 static enum fsec_err scan_tar(struct walk *w, int fd, const char *image)
