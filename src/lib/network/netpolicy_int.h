@@ -139,8 +139,6 @@ enum fsec_err np_bad(const char *path, const char *fmt, ...)
 /* Append a warning to p; past a cap, the rest are summarized. Errors: NOMEM. */
 enum fsec_err np_warn(struct fsec_netpolicy *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* Grow *arr (of elem bytes each) to hold n + 1 entries, at most max. */
-enum fsec_err np_grow(void **arr, size_t *cap, size_t n, size_t elem, size_t max);
 bool np_parse_addr(const char *s, int family, struct prefix *out);
 /* "A" or "A/LEN"; host bits must be zero so that nft and explain agree. */
 bool np_parse_prefix(const char *s, struct prefix *out);

@@ -4,7 +4,7 @@
  * operator's policy (zones, classes, devices, exceptions, management grants)
  * into the model of netpolicy_int.h, refusing unknown members and naming the
  * JSON path of every error. Also the helpers every step shares: errors and
- * warnings, capped growth, and the address, prefix and MAC grammar.
+ * warnings, and the address, prefix and MAC grammar.
  */
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "dynbuf_int.h"
 #include "err_int.h"
 #include "netpolicy_int.h"
 #include "text_int.h"
@@ -55,29 +56,6 @@ enum fsec_err np_warn(struct fsec_netpolicy *p, const char *fmt, ...)
 	if ((p->warnings[p->nwarnings] = strdup(line)) == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 	p->nwarnings++;
-	return FSEC_OK;
-}
-
-/* Grow *arr (of elem bytes each) to hold n + 1 entries. */
-enum fsec_err np_grow(void **arr, size_t *cap, size_t n, size_t elem, size_t max)
-{
-	size_t ncap, bytes;
-	void *g;
-
-	if (n < *cap)
-		return FSEC_OK;
-	if (n >= max)
-		return fsec_seterr(FSEC_ERR_TOO_LARGE, "more than %zu entries", max);
-	ncap = *cap == 0 ? 16 : *cap * 2;
-	if (ncap > max)
-		ncap = max;
-	if (fsec_mul_overflow(ncap, elem, &bytes))
-		return fsec_seterr(FSEC_ERR_OVERFLOW, "size overflow");
-	g = realloc(*arr, bytes);
-	if (g == NULL)
-		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-	*arr = g;
-	*cap = ncap;
 	return FSEC_OK;
 }
 
@@ -579,8 +557,8 @@ static enum fsec_err device_add(struct fsec_netpolicy *p, const char *path, cons
 
 	if (mac == NULL && ip == NULL)
 		return np_bad(path, "a device needs a MAC, an IP, or both");
-	if ((rc = np_grow((void **)&p->devices, &p->capdevices, p->ndevices, sizeof(*p->devices),
-		       FSEC_NETPOLICY_DEVICES_MAX)) != FSEC_OK)
+	if ((rc = fsec_array_grow((void **)&p->devices, &p->capdevices, p->ndevices,
+				  sizeof(*p->devices), FSEC_NETPOLICY_DEVICES_MAX)) != FSEC_OK)
 		return rc;
 	d = &p->devices[p->ndevices];
 	memset(d, 0, sizeof(*d));

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "dynbuf_int.h"
 #include "err_int.h"
 #include "fleetsec/fileio.h"
 #include "netpolicy_int.h"
@@ -35,7 +36,8 @@ static enum fsec_err add_ep(struct klass *c, const struct endpoint *e)
 					   memcmp(o->pfx.a, e->pfx.a, 16) == 0)))
 			return FSEC_OK;
 	}
-	if ((rc = np_grow((void **)&c->eps, &c->capeps, c->neps, sizeof(*c->eps), 65536)) != FSEC_OK)
+	if ((rc = fsec_array_grow((void **)&c->eps, &c->capeps, c->neps, sizeof(*c->eps), 65536)) !=
+	    FSEC_OK)
 		return rc;
 	c->eps[c->neps++] = *e;
 	return FSEC_OK;
