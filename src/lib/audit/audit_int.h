@@ -27,7 +27,7 @@ extern const char *const fsec_audit_default_users[];
 struct fw_state {
 	bool update_client;   /* an update agent or client was seen */
 	const char *image;    /* prefix for subjects in multi-image audits, or NULL */
-	void *keys;           /* private key digests, for --across (audit_fw.c) */
+	void *keys;           /* private key digests, for --across (audit_fw_int.h) */
 };
 enum fsec_err fsec_audit_fw_file(struct fsec_audit *a, struct fw_state *st, const char *path,
 				 const unsigned char *buf, size_t len);

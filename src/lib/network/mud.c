@@ -419,24 +419,22 @@ static enum fsec_err parse_eth(struct fsec_mud *m, const json_t *v, const char *
 	return FSEC_OK;
 }
 
-/* Turn one ACE into an entry (or warnings). */
-static enum fsec_err parse_ace(struct fsec_mud *m, const json_t *ace, const char *path,
-			       enum fsec_mud_dir dir, int acl_family)
+/* The addresses and DNS names an entry's ipv4/ipv6 match names. */
+struct ace_ends {
+	const char *src, *dst, *srcdns, *dstdns;
+};
+
+/* Whether the entry accepts. Anything else is a warning, not an entry:
+ * what is not allowed is already denied. */
+static enum fsec_err ace_accepts(struct fsec_mud *m, const json_t *ace, const char *path,
+				 bool *accept)
 {
-	struct fsec_mud_ace a = {.dir = dir, .family = acl_family, .proto = -1, .sport_hi = 65535,
-				 .dport_hi = 65535, .icmp_type = -1, .icmp_code = -1};
-	const json_t *matches, *actions, *fwd;
-	const char *src = NULL, *dst = NULL, *srcdns = NULL, *dstdns = NULL, *name = NULL;
-	const char *fwds = NULL, *k;
+	const json_t *actions, *fwd;
+	const char *name = NULL, *fwds = NULL;
 	char p[FSEC_MUD_PATH_MAX];
-	json_t *x;
-	int l4 = -1;
-	bool skip = false, eth_seen = false;
 	enum fsec_err rc;
 
-	snprintf(a.path, sizeof(a.path), "%s", path);
-	if (!json_is_object(ace))
-		return bad(path, "expected an object");
+	*accept = false;
 	path_key(p, sizeof(p), path, "name");
 	if ((rc = get_str(json_object_get(ace, "name"), p, 64, &name)) != FSEC_OK)
 		return rc;
@@ -451,10 +449,22 @@ static enum fsec_err parse_ace(struct fsec_mud *m, const json_t *ace, const char
 	if (strcmp(fwds, "accept") != 0)
 		return warn(m, p, "'%s' entry not compiled: what is not allowed is already denied",
 			    fsec_text_clean(fwds, (char[32]){0}, 32));
-	matches = json_object_get(ace, "matches");
-	path_key(p, sizeof(p), path, "matches");
-	if (!json_is_object(matches))
-		return bad(p, "expected an object");
+	*accept = true;
+	return FSEC_OK;
+}
+
+/* The entry's matches (p is their path) into a and ends; *l4 is the
+ * protocol container seen (6, 17, 1 for icmp, else -1). *skip is set for an
+ * entry that uses a match this parser does not compile. */
+static enum fsec_err ace_matches(struct fsec_mud *m, const json_t *matches, const char *p,
+				 int acl_family, struct fsec_mud_ace *a, struct ace_ends *ends,
+				 int *l4, bool *skip)
+{
+	const char *k;
+	json_t *x;
+	bool eth_seen = false;
+	enum fsec_err rc = FSEC_OK;
+
 	json_object_foreach((json_t *)matches, k, x) {
 		char mp[FSEC_MUD_PATH_MAX];
 
@@ -462,15 +472,16 @@ static enum fsec_err parse_ace(struct fsec_mud *m, const json_t *ace, const char
 		if (strcmp(k, "ipv4") == 0 || strcmp(k, "ipv6") == 0) {
 			int fam = k[3] == '4' ? 4 : 6;
 
-			if (a.family != 0 && a.family != fam && acl_family != 0)
+			if (a->family != 0 && a->family != fam && acl_family != 0)
 				return bad(mp, "match family differs from the ACL type");
-			a.family = fam;
-			rc = parse_l3(m, x, fam, mp, &a, &src, &dst, &srcdns, &dstdns, &skip);
+			a->family = fam;
+			rc = parse_l3(m, x, fam, mp, a, &ends->src, &ends->dst, &ends->srcdns,
+				      &ends->dstdns, skip);
 		} else if (strcmp(k, "tcp") == 0 || strcmp(k, "udp") == 0) {
-			if (l4 != -1)
+			if (*l4 != -1)
 				return bad(mp, "both tcp and udp in one entry");
-			l4 = k[0] == 't' ? 6 : 17;
-			rc = parse_l4(m, x, l4, mp, &a, &skip);
+			*l4 = k[0] == 't' ? 6 : 17;
+			rc = parse_l4(m, x, *l4, mp, a, skip);
 		} else if (strcmp(k, "icmp") == 0) {
 			json_t *t = json_object_get(x, "type"), *c = json_object_get(x, "code");
 			char ip[FSEC_MUD_PATH_MAX];
@@ -478,23 +489,24 @@ static enum fsec_err parse_ace(struct fsec_mud *m, const json_t *ace, const char
 
 			if (!json_is_object(x))
 				return bad(mp, "expected an object");
-			l4 = 1;
+			*l4 = 1;
 			path_key(ip, sizeof(ip), mp, "type");
 			if (t != NULL && (rc = get_int(t, ip, 0, 255, &n)) == FSEC_OK)
-				a.icmp_type = (int)n;
+				a->icmp_type = (int)n;
 			path_key(ip, sizeof(ip), mp, "code");
 			if (rc == FSEC_OK && c != NULL && (rc = get_int(c, ip, 0, 255, &n)) == FSEC_OK)
-				a.icmp_code = (int)n;
+				a->icmp_code = (int)n;
 		} else if (strcmp(k, "ietf-mud:mud") == 0) {
-			rc = parse_mudmatch(m, x, mp, &a);
-			if (rc == FSEC_OK && a.peer == FSEC_MUD_PEER_MATCH && a.match == FSEC_MUD_MATCH_NONE)
-				skip = true;
+			rc = parse_mudmatch(m, x, mp, a);
+			if (rc == FSEC_OK && a->peer == FSEC_MUD_PEER_MATCH &&
+			    a->match == FSEC_MUD_MATCH_NONE)
+				*skip = true;
 		} else if (strcmp(k, "eth") == 0) {
 			eth_seen = true;
 			continue; /* after the loop: it depends on whether there is an IP part */
 		} else {
 			rc = warn(m, mp, "unsupported match; entry not used");
-			skip = true;
+			*skip = true;
 		}
 		if (rc != FSEC_OK)
 			return rc;
@@ -503,10 +515,96 @@ static enum fsec_err parse_ace(struct fsec_mud *m, const json_t *ace, const char
 		char mp[FSEC_MUD_PATH_MAX];
 
 		path_key(mp, sizeof(mp), p, "eth");
-		if ((rc = parse_eth(m, json_object_get(matches, "eth"), mp, &a,
-				    a.family != 0)) != FSEC_OK)
+		if ((rc = parse_eth(m, json_object_get(matches, "eth"), mp, a, a->family != 0)) !=
+		    FSEC_OK)
 			return rc;
 	}
+	return FSEC_OK;
+}
+
+/* The peer is the far end: the destination of what the device sends,
+ * the source of what it receives. The device's own side is implied. */
+static enum fsec_err ace_peer(struct fsec_mud *m, const char *p, enum fsec_mud_dir dir,
+			      const struct ace_ends *ends, struct fsec_mud_ace *a)
+{
+	const char *net = dir == FSEC_MUD_FROM_DEVICE ? ends->dst : ends->src;
+	const char *dns = dir == FSEC_MUD_FROM_DEVICE ? ends->dstdns : ends->srcdns;
+	const char *own = dir == FSEC_MUD_FROM_DEVICE
+				  ? (ends->src != NULL ? ends->src : ends->srcdns)
+				  : (ends->dst != NULL ? ends->dst : ends->dstdns);
+	enum fsec_err rc;
+
+	if (own != NULL &&
+	    (rc = warn(m, p, "constraint on the device's own address ignored")) != FSEC_OK)
+		return rc;
+	if (net != NULL && dns != NULL)
+		return bad(p, "both an address and a DNS name for the peer");
+	if (net != NULL) {
+		char np[FSEC_MUD_PATH_MAX], lp[FSEC_MUD_PATH_MAX];
+
+		path_key(lp, sizeof(lp), p, a->family == 4 ? "ipv4" : "ipv6");
+		path_key(np, sizeof(np), lp,
+			 dir == FSEC_MUD_FROM_DEVICE
+				 ? (a->family == 4 ? "destination-ipv4-network" : "destination-ipv6-network")
+				 : (a->family == 4 ? "source-ipv4-network" : "source-ipv6-network"));
+		if ((rc = parse_prefix(net, a->family, np, a->addr, sizeof(a->addr))) != FSEC_OK)
+			return rc;
+		a->peer = FSEC_MUD_PEER_ADDR;
+	} else if (dns != NULL) {
+		if (!fsec_text_is_hostname(dns)) {
+			char np[FSEC_MUD_PATH_MAX], lp[FSEC_MUD_PATH_MAX];
+
+			path_key(lp, sizeof(lp), p, a->family == 4 ? "ipv4" : "ipv6");
+			path_key(np, sizeof(np), lp,
+				 dir == FSEC_MUD_FROM_DEVICE ? KEY_DNS_DST : KEY_DNS_SRC);
+			return bad(np, "DNS name is not a host name (two or more labels)");
+		}
+		snprintf(a->dnsname, sizeof(a->dnsname), "%s", dns);
+		a->peer = FSEC_MUD_PEER_DNS;
+	} else if (a->match != FSEC_MUD_MATCH_NONE) {
+		a->peer = FSEC_MUD_PEER_MATCH;
+	}
+	return FSEC_OK;
+}
+
+static enum fsec_err ace_append(struct fsec_mud *m, const char *path, const struct fsec_mud_ace *a)
+{
+	enum fsec_err rc;
+
+	if (m->naces >= FSEC_MUD_ACES_MAX)
+		return fsec_seterr(FSEC_ERR_TOO_LARGE, "%s: more than %u entries", path,
+				   FSEC_MUD_ACES_MAX);
+	if ((rc = fsec_array_grow((void **)&m->aces, &m->capaces, m->naces, sizeof(*m->aces),
+	                          FSEC_MUD_ACES_MAX)) != FSEC_OK)
+		return rc;
+	m->aces[m->naces++] = *a;
+	return FSEC_OK;
+}
+
+/* Turn one ACE into an entry (or warnings). */
+static enum fsec_err parse_ace(struct fsec_mud *m, const json_t *ace, const char *path,
+			       enum fsec_mud_dir dir, int acl_family)
+{
+	struct fsec_mud_ace a = {.dir = dir, .family = acl_family, .proto = -1, .sport_hi = 65535,
+				 .dport_hi = 65535, .icmp_type = -1, .icmp_code = -1};
+	struct ace_ends ends = {0};
+	const json_t *matches;
+	char p[FSEC_MUD_PATH_MAX];
+	int l4 = -1;
+	bool accept = false, skip = false;
+	enum fsec_err rc;
+
+	snprintf(a.path, sizeof(a.path), "%s", path);
+	if (!json_is_object(ace))
+		return bad(path, "expected an object");
+	if ((rc = ace_accepts(m, ace, path, &accept)) != FSEC_OK || !accept)
+		return rc;
+	matches = json_object_get(ace, "matches");
+	path_key(p, sizeof(p), path, "matches");
+	if (!json_is_object(matches))
+		return bad(p, "expected an object");
+	if ((rc = ace_matches(m, matches, p, acl_family, &a, &ends, &l4, &skip)) != FSEC_OK)
+		return rc;
 	if (skip)
 		return FSEC_OK;
 	if (l4 == 1 && a.family == 6)
@@ -516,53 +614,9 @@ static enum fsec_err parse_ace(struct fsec_mud *m, const json_t *ace, const char
 			return bad(p, "protocol does not match the tcp/udp/icmp container");
 		a.proto = l4;
 	}
-	/* The peer is the far end: the destination of what the device sends,
-	 * the source of what it receives. The device's own side is implied. */
-	{
-		const char *net = dir == FSEC_MUD_FROM_DEVICE ? dst : src;
-		const char *dns = dir == FSEC_MUD_FROM_DEVICE ? dstdns : srcdns;
-		const char *own = dir == FSEC_MUD_FROM_DEVICE ? (src != NULL ? src : srcdns)
-							      : (dst != NULL ? dst : dstdns);
-
-		if (own != NULL &&
-		    (rc = warn(m, p, "constraint on the device's own address ignored")) != FSEC_OK)
-			return rc;
-		if (net != NULL && dns != NULL)
-			return bad(p, "both an address and a DNS name for the peer");
-		if (net != NULL) {
-			char np[FSEC_MUD_PATH_MAX], lp[FSEC_MUD_PATH_MAX];
-
-			path_key(lp, sizeof(lp), p, a.family == 4 ? "ipv4" : "ipv6");
-			path_key(np, sizeof(np), lp,
-				 dir == FSEC_MUD_FROM_DEVICE
-					 ? (a.family == 4 ? "destination-ipv4-network" : "destination-ipv6-network")
-					 : (a.family == 4 ? "source-ipv4-network" : "source-ipv6-network"));
-			if ((rc = parse_prefix(net, a.family, np, a.addr, sizeof(a.addr))) != FSEC_OK)
-				return rc;
-			a.peer = FSEC_MUD_PEER_ADDR;
-		} else if (dns != NULL) {
-			if (!fsec_text_is_hostname(dns)) {
-				char np[FSEC_MUD_PATH_MAX], lp[FSEC_MUD_PATH_MAX];
-
-				path_key(lp, sizeof(lp), p, a.family == 4 ? "ipv4" : "ipv6");
-				path_key(np, sizeof(np), lp,
-					 dir == FSEC_MUD_FROM_DEVICE ? KEY_DNS_DST : KEY_DNS_SRC);
-				return bad(np, "DNS name is not a host name (two or more labels)");
-			}
-			snprintf(a.dnsname, sizeof(a.dnsname), "%s", dns);
-			a.peer = FSEC_MUD_PEER_DNS;
-		} else if (a.match != FSEC_MUD_MATCH_NONE) {
-			a.peer = FSEC_MUD_PEER_MATCH;
-		}
-	}
-	if (m->naces >= FSEC_MUD_ACES_MAX)
-		return fsec_seterr(FSEC_ERR_TOO_LARGE, "%s: more than %u entries", path,
-				   FSEC_MUD_ACES_MAX);
-	if ((rc = fsec_array_grow((void **)&m->aces, &m->capaces, m->naces, sizeof(*m->aces),
-	                          FSEC_MUD_ACES_MAX)) != FSEC_OK)
+	if ((rc = ace_peer(m, p, dir, &ends, &a)) != FSEC_OK)
 		return rc;
-	m->aces[m->naces++] = a;
-	return FSEC_OK;
+	return ace_append(m, path, &a);
 }
 
 static enum fsec_err parse_acl(struct fsec_mud *m, const json_t *acl, const char *path,

@@ -1,17 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * A tar reader for the firmware audit: POSIX ustar with the GNU long-name
- * ('L', 'K') and pax ('x') extensions that image build systems emit. It only
- * reads from memory and never touches the file system, so a member name like
- * "../../etc/passwd" or an absolute link cannot reach outside the image; such
- * names are still refused, because a root filesystem has none.
+ * A tar walker: POSIX ustar with the GNU long-name ('L', 'K') and pax ('x')
+ * extensions that image build systems emit, handing each regular file and
+ * symlink to a callback. It knows nothing of what it walks for (the firmware
+ * audit is its user). It only reads from memory and never touches the file
+ * system, so a member name like "../../etc/passwd" or an absolute link
+ * cannot reach outside the image; such names are still refused, because a
+ * root filesystem has none.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit_int.h"
 #include "err_int.h"
+#include "tar_int.h"
 
 #define BLOCK 512u
 #define NAME_MAX_LEN 4095u
@@ -173,19 +176,8 @@ static enum fsec_err parse_pax(const unsigned char *d, size_t len, struct pendin
 	return FSEC_OK;
 }
 
-static enum fsec_err skipped(struct fsec_audit *a, struct fw_state *st, const char *path)
-{
-	char sbuf[FSEC_AUDIT_SUBJECT_MAX + 1];
-
-	if (st->image != NULL)
-		snprintf(sbuf, sizeof(sbuf), "%.200s:%.300s", st->image, path);
-	else
-		snprintf(sbuf, sizeof(sbuf), "%.500s", path);
-	return fsec_audit_add(a, "FW-SKIPPED", sbuf, 0, "%s", "larger than the file size limit");
-}
-
-enum fsec_err fsec_audit_fw_tar(struct fsec_audit *a, struct fw_state *st,
-				const unsigned char *buf, size_t len, uint64_t file_max)
+enum fsec_err fsec_tar_walk(const unsigned char *buf, size_t len, unsigned max_members,
+			    fsec_tar_cb cb, void *ctx)
 {
 	static const unsigned char zero[BLOCK];
 	struct pending *p = NULL;
@@ -222,9 +214,9 @@ enum fsec_err fsec_audit_fw_tar(struct fsec_audit *a, struct fw_state *st,
 		}
 		data = buf + off;
 		off += (size_t)padded;
-		if (++members > FSEC_AUDIT_FW_MAX_FILES) {
+		if (++members > max_members) {
 			rc = fsec_seterr(FSEC_ERR_TOO_LARGE, "more than %u members in the archive",
-					 FSEC_AUDIT_FW_MAX_FILES);
+					 max_members);
 			goto out;
 		}
 		if (type == 'L' || type == 'K') {
@@ -271,9 +263,9 @@ enum fsec_err fsec_audit_fw_tar(struct fsec_audit *a, struct fw_state *st,
 			goto out;
 		}
 		if ((type == '0' || type == '\0' || type == '7') && name[0] != '\0') {
-			enum fsec_err frc = size > file_max
-						    ? skipped(a, st, name)
-						    : fsec_audit_fw_file(a, st, name, data, (size_t)size);
+			struct fsec_tar_entry e = {
+				.kind = FSEC_TAR_FILE, .name = name, .data = data, .size = size};
+			enum fsec_err frc = cb(&e, ctx);
 
 			if (frc != FSEC_OK) {
 				rc = frc;
@@ -281,13 +273,14 @@ enum fsec_err fsec_audit_fw_tar(struct fsec_audit *a, struct fw_state *st,
 			}
 		} else if (type == '2') {
 			char target[NAME_MAX_LEN + 1];
+			struct fsec_tar_entry e = {.kind = FSEC_TAR_SYMLINK, .name = name, .link = target};
 			enum fsec_err lrc;
 
 			if (p->has_link)
 				snprintf(target, sizeof(target), "%s", p->link);
 			else
 				field_str(h + 157, 100, target, sizeof(target));
-			if ((lrc = fsec_audit_fw_link(a, st, name, target)) != FSEC_OK) {
+			if ((lrc = cb(&e, ctx)) != FSEC_OK) {
 				rc = lrc;
 				goto out;
 			}

@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The SQLite registry backend: WAL for concurrent readers, synchronous=FULL
+ * because a CA must never forget a serial it handed out, and BEGIN IMMEDIATE
+ * so that concurrent writers queue on the busy timeout instead of failing
+ * mid-transaction on a lock upgrade. This file opens and closes the handle,
+ * runs transactions, prepares statements, steps rows, and fills the
+ * operations table; the record families live in sqlite_*.c.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err_int.h"
+#include "sqlite_int.h"
+
+#define BUSY_TIMEOUT_MS 30000
+
+enum fsec_err sq_err(struct sqlite_be *be, int src, const char *what)
+{
+	int code = src & 0xff;
+
+	if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+		return fsec_seterr(FSEC_ERR_BUSY, "registry is locked by another process (%s)", what);
+	if (code == SQLITE_CONSTRAINT)
+		return fsec_seterr(FSEC_ERR_EXISTS, "%s: %s", what, sqlite3_errmsg(be->db));
+	if (code == SQLITE_CANTOPEN)
+		return fsec_seterr(FSEC_ERR_NOTFOUND, "%s: %s", what, sqlite3_errstr(src));
+	return fsec_seterr(FSEC_ERR_DB, "%s: %s", what,
+			   be->db != NULL ? sqlite3_errmsg(be->db) : sqlite3_errstr(src));
+}
+
+enum fsec_err sq_exec(struct sqlite_be *be, const char *sql)
+{
+	int r = sqlite3_exec(be->db, sql, NULL, NULL, NULL);
+
+	return r == SQLITE_OK ? FSEC_OK : sq_err(be, r, "registry");
+}
+
+/* Statements are prepared once per handle: issuing thousands of certificates
+ * should not re-parse SQL for each. */
+enum fsec_err sq_stmt(struct sqlite_be *be, int id, sqlite3_stmt **out)
+{
+	if (be->st[id] == NULL) {
+		char buf[512];
+		const char *sql = id < ST_CERT_LIST ? sq_stmt_sql[id] : buf;
+		int r;
+
+		if (id >= ST_CERT_LIST)
+			sq_cert_list_sql((unsigned)(id - ST_CERT_LIST), buf, sizeof(buf));
+		r = sqlite3_prepare_v3(be->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &be->st[id], NULL);
+
+		if (r != SQLITE_OK)
+			return sq_err(be, r, "preparing a registry query");
+	}
+	*out = be->st[id];
+	return FSEC_OK;
+}
+
+void sq_text(sqlite3_stmt *s, int col, char *out, size_t cap)
+{
+	const unsigned char *t = sqlite3_column_text(s, col);
+
+	snprintf(out, cap, "%s", t != NULL ? (const char *)t : "");
+}
+
+void sq_bind_opt(sqlite3_stmt *s, int idx, const char *v)
+{
+	if (v != NULL && v[0] != '\0')
+		sqlite3_bind_text(s, idx, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, idx);
+}
+
+void sq_close(void *p)
+{
+	struct sqlite_be *be = p;
+
+	if (be == NULL)
+		return;
+	if (be->depth > 0)
+		sqlite3_exec(be->db, "ROLLBACK", NULL, NULL, NULL);
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(be->st[i]);
+	sqlite3_close_v2(be->db);
+	free(be);
+}
+
+enum fsec_err sq_open(const char *path, unsigned flags, void **out)
+{
+	int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW;
+	struct sqlite_be *be = calloc(1, sizeof(*be));
+	enum fsec_err rc = FSEC_ERR_DB;
+	int r;
+
+	if (be == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	if (flags & FSEC_REGISTRY_CREATE) {
+		if (access(path, F_OK) == 0) {
+			rc = fsec_seterr(FSEC_ERR_EXISTS, "registry %s already exists", path);
+			goto out;
+		}
+		oflags |= SQLITE_OPEN_CREATE;
+	}
+	r = sqlite3_open_v2(path, &be->db, oflags, NULL);
+	if (r != SQLITE_OK) {
+		rc = (r & 0xff) == SQLITE_CANTOPEN
+			     ? fsec_seterr(FSEC_ERR_NOTFOUND, "cannot open registry %s", path)
+			     : sq_err(be, r, path);
+		goto out;
+	}
+	sqlite3_extended_result_codes(be->db, 1);
+	sqlite3_busy_timeout(be->db, BUSY_TIMEOUT_MS);
+	if ((rc = sq_exec(be, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+			   " PRAGMA foreign_keys = ON; PRAGMA trusted_schema = OFF;")) != FSEC_OK)
+		goto out;
+	if ((rc = sq_migrate(be, path, (flags & FSEC_REGISTRY_CREATE) != 0)) != FSEC_OK)
+		goto out;
+	*out = be;
+	be = NULL;
+	rc = FSEC_OK;
+out:
+	sq_close(be);
+	return rc;
+}
+
+enum fsec_err sq_begin(void *p)
+{
+	struct sqlite_be *be = p;
+	char sql[48];
+	enum fsec_err rc;
+
+	if (be->depth == 0)
+		snprintf(sql, sizeof(sql), "BEGIN IMMEDIATE");
+	else
+		snprintf(sql, sizeof(sql), "SAVEPOINT sp%u", be->depth);
+	rc = sq_exec(be, sql);
+	if (rc == FSEC_OK)
+		be->depth++;
+	return rc;
+}
+
+enum fsec_err sq_commit(void *p)
+{
+	struct sqlite_be *be = p;
+	char sql[48];
+	enum fsec_err rc;
+
+	if (be->depth == 0)
+		return fsec_seterr(FSEC_ERR_INVAL, "commit without a transaction");
+	if (be->depth == 1)
+		snprintf(sql, sizeof(sql), "COMMIT");
+	else
+		snprintf(sql, sizeof(sql), "RELEASE sp%u", be->depth - 1);
+	rc = sq_exec(be, sql);
+	if (rc == FSEC_OK)
+		be->depth--;
+	return rc;
+}
+
+void sq_rollback(void *p)
+{
+	struct sqlite_be *be = p;
+	char sql[64];
+
+	if (be->depth == 0)
+		return;
+	if (be->depth == 1)
+		snprintf(sql, sizeof(sql), "ROLLBACK");
+	else
+		snprintf(sql, sizeof(sql), "ROLLBACK TO sp%u; RELEASE sp%u", be->depth - 1,
+			 be->depth - 1);
+	sqlite3_exec(be->db, sql, NULL, NULL, NULL);
+	be->depth--;
+}
+
+/* Run a statement that returns no rows, then reset it. */
+enum fsec_err sq_run(struct sqlite_be *be, sqlite3_stmt *s, const char *what)
+{
+	int r = sqlite3_step(s);
+	enum fsec_err rc = r == SQLITE_DONE ? FSEC_OK : sq_err(be, r, what);
+
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+/* The one row loop every listing runs. */
+enum fsec_err sq_rows(struct sqlite_be *be, sqlite3_stmt *s, const struct sq_listing *l, void *cb,
+		      void *ctx)
+{
+	enum fsec_err rc = FSEC_OK;
+	int r;
+
+	while ((r = sqlite3_step(s)) == SQLITE_ROW)
+		if (l->row(s, cb, ctx) != 0)
+			break;
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		rc = sq_err(be, r, l->what);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+enum fsec_err sq_list(struct sqlite_be *be, const struct sq_listing *l, const char *const *keys,
+		      size_t nkeys, void *cb, void *ctx)
+{
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = sq_stmt(be, l->stmt, &s)) != FSEC_OK)
+		return rc;
+	for (size_t i = 0; i < nkeys; i++) {
+		if (l->empty_is_null)
+			sq_bind_opt(s, (int)i + 1, keys[i]);
+		else
+			sqlite3_bind_text(s, (int)i + 1, keys[i], -1, SQLITE_STATIC);
+	}
+	return sq_rows(be, s, l, cb, ctx);
+}
+
+/* Get one row by key into out with reader; NOTFOUND names what. */
+enum fsec_err sq_get_one(struct sqlite_be *be, int id, const char *key, const char *what,
+			 void (*reader)(sqlite3_stmt *, void *), void *out)
+{
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+	int r;
+
+	if ((rc = sq_stmt(be, id, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW) {
+		reader(s, out);
+		rc = FSEC_OK;
+	} else if (r == SQLITE_DONE) {
+		rc = fsec_seterr(FSEC_ERR_NOTFOUND, "no %s for '%.80s' in the registry", what, key);
+	} else {
+		rc = sq_err(be, r, what);
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+enum fsec_err sq_counter_next(void *p, const char *name, uint64_t *out)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+	int r;
+
+	/* Outside a transaction two processes could read the same value. */
+	if (be->depth == 0)
+		return fsec_seterr(FSEC_ERR_INVAL, "counter %s advanced outside a transaction", name);
+	if ((rc = sq_stmt(be, ST_COUNTER_NEXT, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW) {
+		*out = (uint64_t)sqlite3_column_int64(s, 0);
+		rc = FSEC_OK;
+	} else {
+		rc = sq_err(be, r, "advancing a counter");
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+void sq_busy_timeout(void *p, int ms)
+{
+	struct sqlite_be *be = p;
+
+	sqlite3_busy_timeout(be->db, ms);
+}
+
+enum fsec_err sq_data_version(void *p, uint64_t *out)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+	int r;
+
+	if ((rc = sq_stmt(be, ST_DATA_VERSION, &s)) != FSEC_OK)
+		return rc;
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW)
+		*out = (uint64_t)sqlite3_column_int64(s, 0);
+	else
+		rc = sq_err(be, r, "reading the data version");
+	sqlite3_reset(s);
+	return rc;
+}
+
+const struct fsec_registry_ops fsec_registry_sqlite_ops = {
+	.scheme = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.device_get = sq_device_get,
+	.device_put = sq_device_put,
+	.device_list = sq_device_list,
+	.cert_add = sq_cert_add,
+	.cert_list = sq_cert_list,
+	.cert_pem = sq_cert_pem,
+	.cert_revoke = sq_cert_revoke,
+	.event_add = sq_event_add,
+	.event_list = sq_event_list,
+	.counter_next = sq_counter_next,
+	.device_net_set = sq_device_net_set,
+	.device_net_list = sq_device_net_list,
+	.product_get = sq_product_get,
+	.product_put = sq_product_put,
+	.product_list = sq_product_list,
+	.devstate_get = sq_devstate_get,
+	.devstate_put = sq_devstate_put,
+	.devstate_list = sq_devstate_list,
+	.device_state_list = sq_device_state_list,
+	.enroll_ca_add = sq_enroll_ca_add,
+	.enroll_ca_list = sq_enroll_ca_list,
+	.enroll_allow_add = sq_enroll_allow_add,
+	.enroll_allow_list = sq_enroll_allow_list,
+	.bootstrap_spend = sq_bootstrap_spend,
+	.bootstrap_spent = sq_bootstrap_spent,
+	.data_version = sq_data_version,
+	.busy_timeout = sq_busy_timeout,
+	.pending_put = sq_pending_put,
+	.pending_get = sq_pending_get,
+	.pending_approve = sq_pending_approve,
+	.pending_delete = sq_pending_delete,
+	.pending_list = sq_pending_list,
+	.publish_put = sq_publish_put,
+	.publish_get = sq_publish_get,
+	.publish_list = sq_publish_list,
+	.group_set = sq_group_set,
+	.group_get = sq_group_get,
+	.model_stats = sq_model_stats,
+	.model_counters = sq_model_counters,
+};

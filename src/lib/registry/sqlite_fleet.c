@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The SQLite registry's fleet facts: products, what each device reports
+ * (its state), devices joined with their state, and the per-model counts a
+ * rollout is judged on.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err_int.h"
+#include "sqlite_int.h"
+
+static void read_product(sqlite3_stmt *s, struct fsec_product_rec *p)
+{
+	memset(p, 0, sizeof(*p));
+	sq_text(s, 0, p->model, sizeof(p->model));
+	sq_text(s, 1, p->manufacturer, sizeof(p->manufacturer));
+	p->support_until = sqlite3_column_int64(s, 2);
+	sq_text(s, 3, p->security_contact, sizeof(p->security_contact));
+	sq_text(s, 4, p->release_version, sizeof(p->release_version));
+	p->release_counter = sqlite3_column_int64(s, 5);
+	p->release_at = sqlite3_column_int64(s, 6);
+	p->updated_at = sqlite3_column_int64(s, 7);
+}
+
+/* A state row whose columns start at c. */
+void sq_read_state_at(sqlite3_stmt *s, int c, struct fsec_devstate_rec *d)
+{
+	int64_t ctr;
+
+	memset(d, 0, sizeof(*d));
+	sq_text(s, c, d->device_id, sizeof(d->device_id));
+	d->first_seen = sqlite3_column_int64(s, c + 1);
+	d->last_seen = sqlite3_column_int64(s, c + 2);
+	sq_text(s, c + 3, d->fw_version, sizeof(d->fw_version));
+	ctr = sqlite3_column_int64(s, c + 4);
+	/* Stored values came through devstate_put, but a registry file is
+	 * still input: clamp rather than wrap. */
+	d->security_counter = ctr < 0 ? 0 : ctr > UINT32_MAX ? UINT32_MAX : (uint32_t)ctr;
+	sq_text(s, c + 5, d->update_outcome, sizeof(d->update_outcome));
+	d->update_at = sqlite3_column_int64(s, c + 6);
+	d->update_ok_at = sqlite3_column_int64(s, c + 7);
+	sq_text(s, c + 8, d->debug_jtag, sizeof(d->debug_jtag));
+	sq_text(s, c + 9, d->debug_uart, sizeof(d->debug_uart));
+	d->debug_at = sqlite3_column_int64(s, c + 10);
+}
+
+static void read_state(sqlite3_stmt *s, struct fsec_devstate_rec *d)
+{
+	sq_read_state_at(s, 0, d);
+}
+
+static void read_product_v(sqlite3_stmt *s, void *out) { read_product(s, out); }
+static void read_state_v(sqlite3_stmt *s, void *out) { read_state(s, out); }
+
+static int row_product(sqlite3_stmt *s, void *cb, void *ctx)
+{
+	struct fsec_product_rec r;
+
+	read_product(s, &r);
+	return ((fsec_product_cb)cb)(&r, ctx);
+}
+
+static int row_state(sqlite3_stmt *s, void *cb, void *ctx)
+{
+	struct fsec_devstate_rec r;
+
+	read_state(s, &r);
+	return ((fsec_devstate_cb)cb)(&r, ctx);
+}
+
+/* Columns 0-10 are the device, 11-21 its state, NULL if it never reported. */
+static int row_device_state(sqlite3_stmt *s, void *cb, void *ctx)
+{
+	struct fsec_device_rec d;
+	struct fsec_devstate_rec st;
+	bool reported = sqlite3_column_type(s, 11) != SQLITE_NULL;
+
+	sq_read_device(s, &d);
+	if (reported)
+		sq_read_state_at(s, 11, &st);
+	return ((fsec_device_state_cb)cb)(&d, reported ? &st : NULL, ctx);
+}
+
+static int row_counter(sqlite3_stmt *s, void *cb, void *ctx)
+{
+	int64_t c = sqlite3_column_int64(s, 0);
+
+	return ((fsec_counter_count_cb)cb)(c < 0 ? 0 : c > UINT32_MAX ? UINT32_MAX : (uint32_t)c,
+					   (uint64_t)sqlite3_column_int64(s, 1), ctx);
+}
+
+static const struct sq_listing list_products = {ST_PRODUCT_LIST, "listing products", false,
+						 row_product};
+static const struct sq_listing list_states = {ST_STATE_LIST, "listing device states", false,
+					      row_state};
+static const struct sq_listing list_device_states = {
+	ST_DEVICE_STATE_LIST, "listing devices with their state", false, row_device_state};
+static const struct sq_listing list_counters = {ST_MODEL_COUNTERS, "counting security counters",
+						false, row_counter};
+
+enum fsec_err sq_product_get(void *p, const char *model, struct fsec_product_rec *out)
+{
+	return sq_get_one(p, ST_PRODUCT_GET, model, "product", read_product_v, out);
+}
+
+enum fsec_err sq_product_put(void *p, const struct fsec_product_rec *r)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = sq_stmt(be, ST_PRODUCT_PUT, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, r->model, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, r->manufacturer, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, r->support_until);
+	sqlite3_bind_text(s, 4, r->security_contact, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, r->release_version, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, r->release_counter);
+	sqlite3_bind_int64(s, 7, r->release_at);
+	sqlite3_bind_int64(s, 8, r->updated_at);
+	return sq_run(be, s, "writing a product");
+}
+
+enum fsec_err sq_product_list(void *p, fsec_product_cb cb, void *ctx)
+{
+	return sq_list(p, &list_products, NULL, 0, (void *)cb, ctx);
+}
+
+enum fsec_err sq_devstate_get(void *p, const char *id, struct fsec_devstate_rec *out)
+{
+	return sq_get_one(p, ST_STATE_GET, id, "reported state", read_state_v, out);
+}
+
+enum fsec_err sq_devstate_put(void *p, const struct fsec_devstate_rec *r)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = sq_stmt(be, ST_STATE_PUT, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, r->device_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, r->first_seen);
+	sqlite3_bind_int64(s, 3, r->last_seen);
+	sqlite3_bind_text(s, 4, r->fw_version, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, r->security_counter);
+	sqlite3_bind_text(s, 6, r->update_outcome, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 7, r->update_at);
+	sqlite3_bind_int64(s, 8, r->update_ok_at);
+	sqlite3_bind_text(s, 9, r->debug_jtag, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 10, r->debug_uart, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 11, r->debug_at);
+	return sq_run(be, s, "writing a device's state");
+}
+
+enum fsec_err sq_devstate_list(void *p, fsec_devstate_cb cb, void *ctx)
+{
+	return sq_list(p, &list_states, NULL, 0, (void *)cb, ctx);
+}
+
+enum fsec_err sq_device_state_list(void *p, fsec_device_state_cb cb, void *ctx)
+{
+	return sq_list(p, &list_device_states, NULL, 0, (void *)cb, ctx);
+}
+
+enum fsec_err sq_model_stats(void *p, const char *model, const char *group, int64_t since,
+			     uint32_t counter, struct fsec_model_stats *out)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+	int r;
+
+	if ((rc = sq_stmt(be, ST_MODEL_STATS, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, model, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, since);
+	sqlite3_bind_int64(s, 3, counter);
+	sqlite3_bind_text(s, 4, group, -1, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW) {
+		out->devices = (uint64_t)sqlite3_column_int64(s, 0);
+		out->reported = (uint64_t)sqlite3_column_int64(s, 1);
+		out->failures = (uint64_t)sqlite3_column_int64(s, 2);
+		out->successes = (uint64_t)sqlite3_column_int64(s, 3);
+		out->patched = (uint64_t)sqlite3_column_int64(s, 4);
+	} else {
+		rc = sq_err(be, r, "counting a model's devices");
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+enum fsec_err sq_model_counters(void *p, const char *model, fsec_counter_count_cb cb,
+				void *ctx)
+{
+	return sq_list(p, &list_counters, &model, 1, (void *)cb, ctx);
+}

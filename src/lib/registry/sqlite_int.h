@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Internal to registry/: the SQLite backend's handle, its prepared
+ * statements, and the helpers its files share. sqlite_core.c opens the file
+ * and runs transactions, sqlite_schema.c holds the schema and every statement,
+ * and one file per record family (devices, fleet, enroll, publish) binds and
+ * reads its rows. Nothing here is exported.
+ */
+#ifndef FLEETSEC_SQLITE_INT_H
+#define FLEETSEC_SQLITE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "registry_int.h"
+
+enum stmt_id {
+	ST_DEVICE_GET,
+	ST_DEVICE_PUT,
+	ST_DEVICE_LIST,
+	ST_CERT_ADD,
+	ST_CERT_PEM,
+	ST_CERT_REVOKE,
+	ST_EVENT_ADD,
+	ST_EVENT_LIST,
+	ST_COUNTER_NEXT,
+	ST_ENROLL_CA_ADD,
+	ST_ENROLL_CA_LIST,
+	ST_ENROLL_ALLOW_ADD,
+	ST_ENROLL_ALLOW_LIST,
+	ST_BOOTSTRAP_SPEND,
+	ST_BOOTSTRAP_SPENT,
+	ST_DATA_VERSION,
+	ST_PENDING_PUT,
+	ST_PENDING_GET,
+	ST_PENDING_APPROVE,
+	ST_PENDING_DELETE,
+	ST_PENDING_LIST,
+	ST_PUBLISH_PUT,
+	ST_PUBLISH_GET,
+	ST_PUBLISH_LIST,
+	ST_GROUP_SET,
+	ST_GROUP_CLEAR,
+	ST_GROUP_GET,
+	ST_MODEL_STATS,
+	ST_MODEL_COUNTERS,
+	ST_PRODUCT_GET,
+	ST_PRODUCT_PUT,
+	ST_PRODUCT_LIST,
+	ST_STATE_GET,
+	ST_STATE_PUT,
+	ST_STATE_LIST,
+	ST_DEVICE_STATE_LIST,
+	ST_DEVICE_NET_LIST,
+	/* Certificate listings, one statement per combination of filters
+	 * (CERT_BY_* bits): a generic "?1 IS NULL OR col = ?1" cannot use an
+	 * index, and a full scan for every issue would make issuance O(N^2). */
+	ST_CERT_LIST,
+	ST_COUNT = ST_CERT_LIST + 8
+};
+
+#define CERT_BY_DEVICE 0x1
+#define CERT_BY_SPKI 0x2
+#define CERT_BY_REVOKED 0x4
+
+struct sqlite_be {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST_COUNT];
+	unsigned depth; /* open transactions: 1 = BEGIN, more = savepoints */
+};
+
+/* The SQL of each statement below ST_CERT_LIST (sqlite_schema.c). */
+extern const char *const sq_stmt_sql[ST_CERT_LIST];
+/* The certificate listing for a CERT_BY_* mask; binds are always ?1 device,
+ * ?2 SPKI, ?3 expiry bound. */
+void sq_cert_list_sql(unsigned mask, char *buf, size_t cap);
+/* Bring the registry to the current schema version (sqlite_schema.c). */
+enum fsec_err sq_migrate(struct sqlite_be *be, const char *path, bool create);
+
+/* Helpers (sqlite_core.c). */
+enum fsec_err sq_err(struct sqlite_be *be, int src, const char *what);
+enum fsec_err sq_exec(struct sqlite_be *be, const char *sql);
+/* Statement id, prepared once per handle. */
+enum fsec_err sq_stmt(struct sqlite_be *be, int id, sqlite3_stmt **out);
+/* Column col as text into out ("" for NULL). */
+void sq_text(sqlite3_stmt *s, int col, char *out, size_t cap);
+/* v, or NULL when v is NULL or "". */
+void sq_bind_opt(sqlite3_stmt *s, int idx, const char *v);
+/* Run a statement that returns no rows, then reset it. */
+enum fsec_err sq_run(struct sqlite_be *be, sqlite3_stmt *s, const char *what);
+/* Get one row by key into out with reader; NOTFOUND names what. */
+enum fsec_err sq_get_one(struct sqlite_be *be, int id, const char *key, const char *what,
+			 void (*reader)(sqlite3_stmt *, void *), void *out);
+
+/*
+ * A listing: its statement, what a failure calls it, whether an empty key
+ * binds as NULL (sq_bind_opt) rather than as "", and the function that turns
+ * one row into the record the caller's callback takes, then calls it (cb is
+ * that callback, cast back to its type). A non-zero return stops the listing.
+ */
+struct sq_listing {
+	int stmt;
+	const char *what;
+	bool empty_is_null;
+	int (*row)(sqlite3_stmt *s, void *cb, void *ctx);
+};
+
+/* Run listing l with its keys bound to ?1..?nkeys, each row to cb. */
+enum fsec_err sq_list(struct sqlite_be *be, const struct sq_listing *l, const char *const *keys,
+		      size_t nkeys, void *cb, void *ctx);
+/* The rows of s, already bound, each to l->row; s is reset after. */
+enum fsec_err sq_rows(struct sqlite_be *be, sqlite3_stmt *s, const struct sq_listing *l, void *cb,
+		      void *ctx);
+
+/* Row readers more than one family uses. */
+void sq_read_device(sqlite3_stmt *s, struct fsec_device_rec *d);
+/* A state row whose columns start at c. */
+void sq_read_state_at(sqlite3_stmt *s, int c, struct fsec_devstate_rec *d);
+
+/* The backend's operations (struct fsec_registry_ops), by the file that holds them. */
+
+/* sqlite_core.c */
+enum fsec_err sq_open(const char *path, unsigned flags, void **out);
+void sq_close(void *p);
+enum fsec_err sq_begin(void *p);
+enum fsec_err sq_commit(void *p);
+void sq_rollback(void *p);
+enum fsec_err sq_counter_next(void *p, const char *name, uint64_t *out);
+enum fsec_err sq_data_version(void *p, uint64_t *out);
+void sq_busy_timeout(void *p, int ms);
+
+/* sqlite_devices.c */
+enum fsec_err sq_device_get(void *p, const char *id, struct fsec_device_rec *out);
+enum fsec_err sq_device_put(void *p, const struct fsec_device_rec *d);
+enum fsec_err sq_device_list(void *p, const char *status, const char *model, fsec_device_cb cb,
+			     void *ctx);
+enum fsec_err sq_cert_add(void *p, const struct fsec_cert_rec *c, const char *pem);
+enum fsec_err sq_cert_list(void *p, const struct fsec_cert_filter *f, fsec_cert_cb cb, void *ctx);
+enum fsec_err sq_cert_pem(void *p, const char *serial, char **pem);
+enum fsec_err sq_cert_revoke(void *p, const char *serial, int64_t at, int reason);
+enum fsec_err sq_event_add(void *p, const struct fsec_event_rec *e);
+enum fsec_err sq_event_list(void *p, const char *device_id, fsec_event_cb cb, void *ctx);
+enum fsec_err sq_device_net_set(void *p, const char *id, const char *mac, const char *ip,
+				int64_t now);
+enum fsec_err sq_device_net_list(void *p, fsec_device_net_cb cb, void *ctx);
+enum fsec_err sq_group_set(void *p, const char *id, const char *group);
+enum fsec_err sq_group_get(void *p, const char *id, char group[FSEC_GROUP_MAX + 1]);
+
+/* sqlite_fleet.c */
+enum fsec_err sq_product_get(void *p, const char *model, struct fsec_product_rec *out);
+enum fsec_err sq_product_put(void *p, const struct fsec_product_rec *r);
+enum fsec_err sq_product_list(void *p, fsec_product_cb cb, void *ctx);
+enum fsec_err sq_devstate_get(void *p, const char *id, struct fsec_devstate_rec *out);
+enum fsec_err sq_devstate_put(void *p, const struct fsec_devstate_rec *r);
+enum fsec_err sq_devstate_list(void *p, fsec_devstate_cb cb, void *ctx);
+enum fsec_err sq_device_state_list(void *p, fsec_device_state_cb cb, void *ctx);
+enum fsec_err sq_model_stats(void *p, const char *model, const char *group, int64_t since,
+			     uint32_t counter, struct fsec_model_stats *out);
+enum fsec_err sq_model_counters(void *p, const char *model, fsec_counter_count_cb cb, void *ctx);
+
+/* sqlite_enroll.c */
+enum fsec_err sq_enroll_ca_add(void *p, const struct fsec_enroll_ca_rec *rec, const char *pem);
+enum fsec_err sq_enroll_ca_list(void *p, fsec_enroll_ca_cb cb, void *ctx);
+enum fsec_err sq_enroll_allow_add(void *p, const char *ca_fp, const char *pattern,
+				  const char *model);
+enum fsec_err sq_enroll_allow_list(void *p, const char *ca_fp, fsec_enroll_pattern_cb cb,
+				   void *ctx);
+enum fsec_err sq_bootstrap_spend(void *p, const char *fp, const char *use, const char *device_id,
+				 int64_t at);
+enum fsec_err sq_bootstrap_spent(void *p, const char *fp, const char *use,
+				 char device_id[FSEC_DEVID_MAX + 1]);
+enum fsec_err sq_pending_put(void *p, const struct fsec_enroll_pending_rec *rec);
+enum fsec_err sq_pending_get(void *p, const char *id, struct fsec_enroll_pending_rec *out);
+enum fsec_err sq_pending_approve(void *p, const char *id, const char *key_prefix, const char *by,
+				 int64_t at);
+enum fsec_err sq_pending_delete(void *p, const char *id);
+enum fsec_err sq_pending_list(void *p, fsec_enroll_pending_cb cb, void *ctx);
+
+/* sqlite_publish.c */
+enum fsec_err sq_publish_put(void *p, const struct fsec_published_rec *rec, const char *bundle);
+enum fsec_err sq_publish_get(void *p, const char *model, struct fsec_published_rec *rec,
+			     char **bundle);
+enum fsec_err sq_publish_list(void *p, fsec_published_cb cb, void *ctx);
+
+#endif

@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The SQLite registry's schema and statements: the migrations that take
+ * a registry from one version to the next, and the SQL of every prepared
+ * statement the record families run.
+ */
+
+#include <stdio.h>
+
+#include "err_int.h"
+#include "sqlite_int.h"
+
+/*
+ * The schema as a list of steps: migrations[i] takes a registry from version
+ * i to i + 1, so a new fleetsec upgrades an old home in place, in one
+ * transaction, and a new table is a new step, never an edit of an old one.
+ */
+static const char schema_v1[] =
+	"CREATE TABLE meta(name TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;"
+	"CREATE TABLE devices("
+	" id TEXT PRIMARY KEY, model TEXT NOT NULL DEFAULT '',"
+	" status TEXT NOT NULL CHECK(status IN ('active','revoked')),"
+	" serial TEXT, fingerprint TEXT, spki_sha256 TEXT,"
+	" issued_at INTEGER, expires_at INTEGER, provisioning TEXT NOT NULL,"
+	" created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) STRICT;"
+	"CREATE INDEX devices_model ON devices(model);"
+	"CREATE INDEX devices_status ON devices(status);"
+	"CREATE TABLE certificates("
+	" serial TEXT PRIMARY KEY,"
+	" device_id TEXT NOT NULL REFERENCES devices(id) DEFERRABLE INITIALLY DEFERRED,"
+	" fingerprint TEXT NOT NULL UNIQUE, spki_sha256 TEXT NOT NULL,"
+	" not_before INTEGER NOT NULL, not_after INTEGER NOT NULL, issued_at INTEGER NOT NULL,"
+	" revoked_at INTEGER, reason INTEGER, pem TEXT NOT NULL) STRICT;"
+	"CREATE INDEX certificates_device ON certificates(device_id);"
+	"CREATE INDEX certificates_spki ON certificates(spki_sha256);"
+	"CREATE INDEX certificates_revoked ON certificates(not_after) WHERE revoked_at IS NOT NULL;"
+	"CREATE TABLE events("
+	" seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL,"
+	" action TEXT NOT NULL, device_id TEXT, detail TEXT NOT NULL DEFAULT '') STRICT;"
+	"CREATE INDEX events_device ON events(device_id);"
+	/* History is evidence: neither events nor issued certificates can be
+	 * rewritten, whoever holds the handle. */
+	"CREATE TRIGGER events_no_update BEFORE UPDATE ON events"
+	" BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;"
+	"CREATE TRIGGER events_no_delete BEFORE DELETE ON events"
+	" BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;"
+	"CREATE TRIGGER certificates_no_delete BEFORE DELETE ON certificates"
+	" BEGIN SELECT RAISE(ABORT, 'issued certificates are never deleted'); END;";
+
+/* Enrollment: manufacturer CAs trusted for bootstrap only, the serials each
+ * may enrol, and every bootstrap use spent (replays hit the primary key). */
+static const char schema_v2_enroll[] =
+	"CREATE TABLE enroll_cas(fingerprint TEXT PRIMARY KEY, subject TEXT NOT NULL,"
+	" pem TEXT NOT NULL, added_at INTEGER NOT NULL) STRICT;"
+	"CREATE TABLE enroll_allow(ca_fingerprint TEXT NOT NULL REFERENCES enroll_cas(fingerprint),"
+	" pattern TEXT NOT NULL, model TEXT NOT NULL DEFAULT '', added_at INTEGER NOT NULL,"
+	" PRIMARY KEY(ca_fingerprint, pattern)) STRICT;"
+	"CREATE TABLE bootstrap_spent(fingerprint TEXT NOT NULL,"
+	" use TEXT NOT NULL CHECK(use IN ('enroll','re-enroll')), device_id TEXT NOT NULL,"
+	" at INTEGER NOT NULL, PRIMARY KEY(fingerprint, use)) STRICT;"
+	"CREATE TRIGGER bootstrap_spent_no_delete BEFORE DELETE ON bootstrap_spent"
+	" BEGIN SELECT RAISE(ABORT, 'a spent bootstrap credential stays spent'); END;"
+	"CREATE TRIGGER bootstrap_spent_no_update BEFORE UPDATE ON bootstrap_spent"
+	" BEGIN SELECT RAISE(ABORT, 'a spent bootstrap credential stays spent'); END;";
+
+/* The release bundle each model's devices are served, and its rollout. */
+static const char schema_v3_published[] =
+	"CREATE TABLE published(model TEXT PRIMARY KEY, sha256 TEXT NOT NULL,"
+	" version TEXT NOT NULL, security_counter INTEGER NOT NULL, size INTEGER NOT NULL,"
+	" percent INTEGER NOT NULL CHECK(percent BETWEEN 0 AND 100),"
+	" bundle TEXT NOT NULL, published_at INTEGER NOT NULL) STRICT;";
+
+/* Enrollments waiting for the operator (fleetsecd --approval manual). */
+static const char schema_v4_pending[] =
+	"CREATE TABLE enroll_pending(device_id TEXT PRIMARY KEY, bootstrap_fp TEXT NOT NULL,"
+	" spki_sha256 TEXT NOT NULL, model TEXT NOT NULL, requested_at INTEGER NOT NULL,"
+	" approved_at INTEGER, approved_by TEXT) STRICT;";
+
+/* Audit facts (issue 7): products with their support end, disclosure contact
+ * and current release, and each device's last reported state. A device's
+ * state is a separate table so that status reports, the most frequent
+ * write, touch neither the device row nor the append-only event log. */
+static const char schema_v5_audit[] =
+	"CREATE TABLE products("
+	" model TEXT PRIMARY KEY, manufacturer TEXT NOT NULL DEFAULT '',"
+	" support_until INTEGER NOT NULL DEFAULT 0, security_contact TEXT NOT NULL DEFAULT '',"
+	" release_version TEXT NOT NULL DEFAULT '', release_counter INTEGER NOT NULL DEFAULT -1,"
+	" release_at INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL) STRICT;"
+	"CREATE TABLE device_state("
+	" device_id TEXT PRIMARY KEY REFERENCES devices(id) DEFERRABLE INITIALLY DEFERRED,"
+	" first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
+	" fw_version TEXT NOT NULL DEFAULT '', security_counter INTEGER NOT NULL DEFAULT 0,"
+	" update_outcome TEXT NOT NULL DEFAULT ''"
+	"  CHECK(update_outcome IN ('','success','failure')),"
+	" update_at INTEGER NOT NULL DEFAULT 0, update_ok_at INTEGER NOT NULL DEFAULT 0) STRICT;";
+
+/* v6: a rollout pauses itself past a failure threshold, and may be limited
+ * to a group of devices (canaries first). */
+static const char schema_v6_rollout[] =
+	"ALTER TABLE published ADD COLUMN max_failures INTEGER NOT NULL DEFAULT -1;"
+	"ALTER TABLE published ADD COLUMN max_failures_pct INTEGER NOT NULL DEFAULT -1;"
+	"ALTER TABLE published ADD COLUMN grp TEXT NOT NULL DEFAULT '';"
+	"CREATE TABLE device_groups("
+	" device_id TEXT PRIMARY KEY REFERENCES devices(id) DEFERRABLE INITIALLY DEFERRED,"
+	" grp TEXT NOT NULL) STRICT;";
+
+/* v7: where each device sits on the network, for `net compile --from-registry`.
+ * A MAC or an IP belongs to at most one device. */
+static const char schema_v7_device_net[] =
+	"CREATE TABLE device_net("
+	" device_id TEXT PRIMARY KEY REFERENCES devices(id) DEFERRABLE INITIALLY DEFERRED,"
+	" mac TEXT UNIQUE, ip TEXT UNIQUE, updated_at INTEGER NOT NULL) STRICT;";
+
+/* v8: the debug ports' lock state each device reports (eFuse/OTP). */
+static const char schema_v8_debug[] =
+	"ALTER TABLE device_state ADD COLUMN debug_jtag TEXT NOT NULL DEFAULT ''"
+	" CHECK(debug_jtag IN ('','locked','unlocked'));"
+	"ALTER TABLE device_state ADD COLUMN debug_uart TEXT NOT NULL DEFAULT ''"
+	" CHECK(debug_uart IN ('','locked','unlocked'));"
+	"ALTER TABLE device_state ADD COLUMN debug_at INTEGER NOT NULL DEFAULT 0;";
+
+static const char *const migrations[] = {
+	schema_v1,	 schema_v2_enroll,  schema_v3_published,  schema_v4_pending,
+	schema_v5_audit, schema_v6_rollout, schema_v7_device_net, schema_v8_debug,
+};
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+#define DEVICE_COLS                                                                          \
+	"id, model, status, ifnull(serial,''), ifnull(fingerprint,''), ifnull(spki_sha256,''), " \
+	"ifnull(issued_at,0), ifnull(expires_at,0), provisioning, created_at, updated_at"
+#define PENDING_COLS                                                                      \
+	"device_id, bootstrap_fp, spki_sha256, model, requested_at, ifnull(approved_at, 0), " \
+	"ifnull(approved_by, '')"
+#define CERT_COLS                                                                           \
+	"serial, device_id, fingerprint, spki_sha256, not_before, not_after, issued_at, "      \
+	"revoked_at IS NOT NULL, ifnull(revoked_at,0), ifnull(reason,0)"
+
+#define PRODUCT_COLS                                                                        \
+	"model, manufacturer, support_until, security_contact, release_version, "             \
+	"release_counter, release_at, updated_at"
+#define STATE_COLS                                                                          \
+	"device_id, first_seen, last_seen, fw_version, security_counter, update_outcome, "     \
+	"update_at, update_ok_at, debug_jtag, debug_uart, debug_at"
+
+const char *const sq_stmt_sql[ST_CERT_LIST] = {
+	[ST_DEVICE_GET] = "SELECT " DEVICE_COLS " FROM devices WHERE id = ?1",
+	[ST_DEVICE_PUT] = "INSERT INTO devices(id, model, status, serial, fingerprint, spki_sha256,"
+			  " issued_at, expires_at, provisioning, created_at, updated_at)"
+			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+			  " ON CONFLICT(id) DO UPDATE SET model = excluded.model,"
+			  " status = excluded.status, serial = excluded.serial,"
+			  " fingerprint = excluded.fingerprint, spki_sha256 = excluded.spki_sha256,"
+			  " issued_at = excluded.issued_at, expires_at = excluded.expires_at,"
+			  " provisioning = excluded.provisioning, updated_at = excluded.updated_at",
+	[ST_DEVICE_LIST] = "SELECT " DEVICE_COLS " FROM devices"
+			   " WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR model = ?2)"
+			   " ORDER BY id",
+	[ST_CERT_ADD] = "INSERT INTO certificates(serial, device_id, fingerprint, spki_sha256,"
+			" not_before, not_after, issued_at, pem) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[ST_CERT_PEM] = "SELECT pem FROM certificates WHERE serial = ?1",
+	[ST_CERT_REVOKE] = "UPDATE certificates SET revoked_at = ?2, reason = ?3"
+			   " WHERE serial = ?1 AND revoked_at IS NULL",
+	[ST_EVENT_ADD] = "INSERT INTO events(at, actor, action, device_id, detail)"
+			 " VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_EVENT_LIST] = "SELECT seq, at, actor, action, ifnull(device_id,''), detail FROM events"
+			  " WHERE ?1 IS NULL OR device_id = ?1 ORDER BY seq",
+	[ST_COUNTER_NEXT] = "INSERT INTO meta(name, value) VALUES (?1, 1)"
+			    " ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value",
+	[ST_PRODUCT_GET] = "SELECT " PRODUCT_COLS " FROM products WHERE model = ?1",
+	[ST_PRODUCT_PUT] = "INSERT OR REPLACE INTO products(" PRODUCT_COLS ")"
+			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[ST_PRODUCT_LIST] = "SELECT " PRODUCT_COLS " FROM products ORDER BY model",
+	[ST_STATE_GET] = "SELECT " STATE_COLS " FROM device_state WHERE device_id = ?1",
+	[ST_STATE_PUT] = "INSERT OR REPLACE INTO device_state(" STATE_COLS ")"
+			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[ST_STATE_LIST] = "SELECT " STATE_COLS " FROM device_state ORDER BY device_id",
+	/* Columns 0-10 are a device (sq_read_device), 11-21 its state; the
+	 * state's device_id is NULL when the device never reported. */
+	[ST_DEVICE_STATE_LIST] = "SELECT " DEVICE_COLS ", s.device_id, ifnull(s.first_seen,0),"
+				 " ifnull(s.last_seen,0), ifnull(s.fw_version,''),"
+				 " ifnull(s.security_counter,0), ifnull(s.update_outcome,''),"
+				 " ifnull(s.update_at,0), ifnull(s.update_ok_at,0),"
+				 " ifnull(s.debug_jtag,''), ifnull(s.debug_uart,''), ifnull(s.debug_at,0)"
+				 " FROM devices LEFT JOIN device_state s ON s.device_id = devices.id"
+				 " ORDER BY devices.id",
+	[ST_DEVICE_NET_LIST] = "SELECT d.id, d.model, d.status, ifnull(n.mac,''), ifnull(n.ip,'')"
+			       " FROM devices d JOIN device_net n ON n.device_id = d.id ORDER BY d.id",
+	[ST_ENROLL_CA_ADD] = "INSERT INTO enroll_cas(fingerprint, subject, pem, added_at)"
+			     " VALUES (?1, ?2, ?3, ?4) ON CONFLICT(fingerprint) DO NOTHING",
+	[ST_ENROLL_CA_LIST] = "SELECT fingerprint, subject, added_at, pem FROM enroll_cas"
+			      " ORDER BY added_at, fingerprint",
+	[ST_ENROLL_ALLOW_ADD] = "INSERT INTO enroll_allow(ca_fingerprint, pattern, model, added_at)"
+				" VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE SET model = excluded.model",
+	[ST_ENROLL_ALLOW_LIST] = "SELECT pattern, model FROM enroll_allow WHERE ca_fingerprint = ?1"
+				 " ORDER BY pattern",
+	[ST_BOOTSTRAP_SPEND] = "INSERT INTO bootstrap_spent(fingerprint, use, device_id, at)"
+			       " VALUES (?1, ?2, ?3, ?4)",
+	[ST_BOOTSTRAP_SPENT] = "SELECT device_id FROM bootstrap_spent WHERE fingerprint = ?1"
+			       " AND use = ?2",
+	[ST_DATA_VERSION] = "PRAGMA data_version",
+	/* An approved request is not re-opened by the device asking again. */
+	[ST_PENDING_PUT] = "INSERT INTO enroll_pending(device_id, bootstrap_fp, spki_sha256, model,"
+			   " requested_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(device_id)"
+			   " DO UPDATE SET bootstrap_fp = excluded.bootstrap_fp,"
+			   " spki_sha256 = excluded.spki_sha256, model = excluded.model,"
+			   " requested_at = excluded.requested_at WHERE approved_at IS NULL",
+	[ST_PENDING_GET] = "SELECT " PENDING_COLS " FROM enroll_pending WHERE device_id = ?1",
+	[ST_PENDING_APPROVE] = "UPDATE enroll_pending SET approved_at = ?3, approved_by = ?2"
+			       " WHERE device_id = ?1 AND approved_at IS NULL"
+			       " AND substr(spki_sha256, 1, length(?4)) = ?4",
+	[ST_PENDING_DELETE] = "DELETE FROM enroll_pending WHERE device_id = ?1",
+	[ST_PENDING_LIST] = "SELECT " PENDING_COLS " FROM enroll_pending"
+			    " WHERE approved_at IS NULL ORDER BY requested_at, device_id",
+	[ST_PUBLISH_PUT] = "INSERT OR REPLACE INTO published(model, sha256, version,"
+			   " security_counter, size, percent, bundle, published_at, max_failures,"
+			   " max_failures_pct, grp)"
+			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[ST_PUBLISH_GET] = "SELECT model, sha256, version, security_counter, size, percent,"
+			   " published_at, bundle, max_failures, max_failures_pct, grp"
+			   " FROM published WHERE model = ?1",
+	[ST_GROUP_SET] = "INSERT INTO device_groups(device_id, grp) SELECT id, ?2 FROM devices"
+			 " WHERE id = ?1 ON CONFLICT(device_id) DO UPDATE SET grp = excluded.grp",
+	[ST_GROUP_CLEAR] = "DELETE FROM device_groups WHERE device_id = ?1",
+	[ST_GROUP_GET] = "SELECT grp FROM device_groups WHERE device_id = ?1",
+	[ST_PUBLISH_LIST] = "SELECT model, sha256, version, security_counter, size, percent,"
+			    " published_at, '', max_failures, max_failures_pct, grp FROM published"
+			    " ORDER BY model",
+	[ST_MODEL_STATS] = "SELECT count(*), count(s.device_id),"
+			   " count(*) FILTER (WHERE s.update_outcome = 'failure' AND s.update_at >= ?2),"
+			   " count(*) FILTER (WHERE s.update_outcome = 'success' AND s.update_at >= ?2),"
+			   " count(*) FILTER (WHERE s.security_counter >= ?3)"
+			   " FROM devices d LEFT JOIN device_state s ON s.device_id = d.id"
+			   " WHERE d.model = ?1 AND d.status = 'active' AND (?4 = '' OR EXISTS"
+			   " (SELECT 1 FROM device_groups g WHERE g.device_id = d.id AND g.grp = ?4))",
+	[ST_MODEL_COUNTERS] = "SELECT s.security_counter, count(*) FROM devices d"
+			      " JOIN device_state s ON s.device_id = d.id"
+			      " WHERE d.model = ?1 AND d.status = 'active'"
+			      " GROUP BY s.security_counter ORDER BY s.security_counter",
+};
+
+/* The certificate listing for a CERT_BY_* mask; binds are always ?1 device,
+ * ?2 SPKI, ?3 expiry bound. */
+void sq_cert_list_sql(unsigned mask, char *buf, size_t cap)
+{
+	snprintf(buf, cap,
+		 "SELECT " CERT_COLS " FROM certificates WHERE not_after > ?3%s%s%s"
+		 " ORDER BY issued_at, rowid",
+		 mask & CERT_BY_DEVICE ? " AND device_id = ?1" : "",
+		 mask & CERT_BY_SPKI ? " AND spki_sha256 = ?2" : "",
+		 mask & CERT_BY_REVOKED ? " AND revoked_at IS NOT NULL" : "");
+}
+
+static enum fsec_err schema_version(struct sqlite_be *be, const char *path, int *out)
+{
+	sqlite3_stmt *st = NULL;
+	int r = sqlite3_prepare_v2(be->db, "PRAGMA user_version", -1, &st, NULL);
+	enum fsec_err rc = FSEC_OK;
+
+	if (r != SQLITE_OK || (r = sqlite3_step(st)) != SQLITE_ROW)
+		rc = sq_err(be, r, path);
+	else
+		*out = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Bring the registry to SCHEMA_VERSION. Only a new file starts from 0; an
+ * existing one at version 0 is not a registry. The version is read inside
+ * the write transaction, so two processes opening an old registry at once
+ * upgrade it once. */
+enum fsec_err sq_migrate(struct sqlite_be *be, const char *path, bool create)
+{
+	enum fsec_err rc;
+	char sql[40];
+	int v = 0;
+
+	if ((rc = schema_version(be, path, &v)) != FSEC_OK)
+		return rc;
+	if (v == SCHEMA_VERSION)
+		return FSEC_OK;
+	if ((rc = sq_exec(be, "BEGIN IMMEDIATE")) != FSEC_OK)
+		return rc;
+	if ((rc = schema_version(be, path, &v)) != FSEC_OK)
+		goto out;
+	if (v > SCHEMA_VERSION || (v == 0 && !create)) {
+		rc = fsec_seterr(FSEC_ERR_DB, "registry %s has schema version %d; this fleetsec knows %d",
+				 path, v, SCHEMA_VERSION);
+		goto out;
+	}
+	for (; v < SCHEMA_VERSION; v++)
+		if ((rc = sq_exec(be, migrations[v])) != FSEC_OK)
+			goto out;
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", SCHEMA_VERSION);
+	if ((rc = sq_exec(be, sql)) == FSEC_OK)
+		rc = sq_exec(be, "COMMIT");
+out:
+	if (rc != FSEC_OK)
+		sqlite3_exec(be->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
