@@ -20,6 +20,7 @@
 
 #include "fleetsec/agent.h"
 #include "fleetsec/agentcfg.h"
+#include "fleetsec/cmdline.h"
 #include "fleetsec/csr.h"
 #include "fleetsec/estc.h"
 #include "fleetsec/key.h"
@@ -63,7 +64,7 @@ static int fail(const char *what, enum fsec_err rc)
 	if (progress_open)
 		fputc('\n', stderr);
 	fprintf(stderr, "fleetsec-agent: %s: %s\n", what, why[0] != '\0' ? why : fsec_strerror(rc));
-	return 1;
+	return FSEC_EXIT_REFUSED;
 }
 
 static void progress(uint64_t done, uint64_t total, void *ctx)
@@ -315,7 +316,7 @@ int main(int argc, char **argv)
 	bool json = false, force = false, tty = isatty(STDERR_FILENO);
 	unsigned long interval = 3600;
 	enum fsec_err rc;
-	int opt, status = 1;
+	int opt, status = FSEC_EXIT_REFUSED;
 
 	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -327,16 +328,16 @@ int main(int argc, char **argv)
 			if (!fsec_parse_ulong(optarg, 1, 7UL * 86400, &interval)) {
 				fprintf(stderr, "fleetsec-agent: --interval %s: 1 to 604800 seconds\n",
 					optarg);
-				return 2;
+				return FSEC_EXIT_USAGE;
 			}
 			break;
-		case 'h': fputs(usage_text, stdout); return 0;
-		default: fputs(usage_text, stderr); return 2;
+		case 'h': fputs(usage_text, stdout); return FSEC_EXIT_OK;
+		default: fputs(usage_text, stderr); return FSEC_EXIT_USAGE;
 		}
 	}
 	if (optind + 1 != argc) {
 		fputs(usage_text, stderr);
-		return 2;
+		return FSEC_EXIT_USAGE;
 	}
 	cmd = argv[optind];
 	if (strcmp(cmd, "check") != 0 && strcmp(cmd, "update") != 0 &&
@@ -345,7 +346,7 @@ int main(int argc, char **argv)
 	    strcmp(cmd, "report") != 0 && strcmp(cmd, "keygen") != 0 && strcmp(cmd, "csr") != 0 &&
 	    strcmp(cmd, "tamper") != 0) {
 		fprintf(stderr, "fleetsec-agent: unknown command '%s' (see --help)\n", cmd);
-		return 2;
+		return FSEC_EXIT_USAGE;
 	}
 	rc = fsec_file_read(config, FSEC_AGENTCFG_MAX, &buf, &len);
 	if (rc == FSEC_OK)
@@ -438,7 +439,7 @@ int main(int argc, char **argv)
 			       (unsigned long long)s.last_sequence, (unsigned long long)s.last_delegation,
 			       s.downloading ? "in progress" : "none");
 	}
-	status = 0;
+	status = FSEC_EXIT_OK;
 	goto out;
 failed:
 	status = fail(cmd, rc);

@@ -10,6 +10,21 @@
 cd "$T"
 F=$FLEETSEC
 
+# With neither --home nor FLEETSEC_HOME nor HOME (a service started by
+# systemd or cron), the CLI and fleetsecd look for the same home: the user's
+# home directory in the password database. (Only checked where that home
+# holds no fleet, so that the test never opens one outside its directory.)
+pwhome=$(getent passwd "$(id -u)" | cut -d: -f6)/.fleetsec
+if [ ! -e "$pwhome" ]; then
+	expect 1 env -u HOME -u FLEETSEC_HOME "$F" device list
+	one_line_error "$pwhome:"
+	expect 1 env -u HOME -u FLEETSEC_HOME "$FLEETSECD" --listen 127.0.0.1:1
+	grep -qF -- "fleetsecd: $pwhome:" "$T/err" || fail "fleetsecd without HOME: $(cat "$T/err")"
+	ok
+else
+	echo "skipped the HOME-less check: $pwhome exists"
+fi
+
 "$F" ca init --name "EST Fleet" >/dev/null
 "$F" ca server-cert localhost --ip 127.0.0.1 >/dev/null
 openssl verify -purpose sslserver -CAfile "$FLEETSEC_HOME/root.pem" \
