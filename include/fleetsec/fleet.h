@@ -129,6 +129,19 @@ FSEC_API FSEC_WUR enum fsec_err fsec_fleet_revoke(struct fsec_fleet *f, const ch
 						  int reason, const char *actor);
 
 /*
+ * Record where device id is on the network (MAC, IPv4, for `net compile
+ * --from-registry`) and its rollout group, with a "device-set" event naming
+ * actor, in one registry transaction: all of it or nothing. NULL leaves a
+ * field as it is, "" clears it; at least one must be given. A MAC or IP that
+ * belongs to another device is refused.
+ * Errors: INVAL (nothing to set, a bad MAC, IP or group name), NOTFOUND (no
+ * such device), EXISTS (address held by another device), BUSY, DB.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fleet_device_set(struct fsec_fleet *f, const char *id,
+						      const char *mac, const char *ip,
+						      const char *group, const char *actor);
+
+/*
  * Sign a fresh CRL (next CRL number) listing every revoked, unexpired
  * certificate, store it as the home's crl.pem and return it (caller frees).
  * Errors: BUSY, DB, IO, CRYPTO.

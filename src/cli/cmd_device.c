@@ -395,8 +395,6 @@ static int device_set(int argc, char **argv, const struct cli_cmd *self)
 	};
 	struct cli_common c = {0};
 	struct fsec_fleet *f = NULL;
-	struct fsec_registry *reg;
-	struct fsec_event_rec ev = {0};
 	const char *mac = NULL, *ip = NULL, *group = NULL;
 	enum fsec_err rc;
 	int opt, status = EXIT_REFUSED;
@@ -417,20 +415,7 @@ static int device_set(int argc, char **argv, const struct cli_cmd *self)
 		return cli_usage_error(self, "give --mac, --ip and/or --group");
 	if ((status = open_fleet(&c, &f)) != 0)
 		return status;
-	reg = fsec_fleet_get_registry(f);
-	snprintf(ev.actor, sizeof(ev.actor), "%s", cli_actor());
-	snprintf(ev.action, sizeof(ev.action), "device-set");
-	snprintf(ev.device_id, sizeof(ev.device_id), "%s", argv[optind]);
-	snprintf(ev.detail, sizeof(ev.detail), "mac=%s ip=%s group=%s", mac != NULL ? mac : "(kept)",
-		 ip != NULL ? ip : "(kept)", group != NULL ? group : "(kept)");
-	rc = fsec_registry_begin(reg);
-	if (rc == FSEC_OK &&
-	    (((mac != NULL || ip != NULL) &&
-	      (rc = fsec_registry_device_net_set(reg, argv[optind], mac, ip)) != FSEC_OK) ||
-	     (group != NULL && (rc = fsec_registry_group_set(reg, argv[optind], group)) != FSEC_OK) ||
-	     (rc = fsec_registry_event_add(reg, &ev)) != FSEC_OK ||
-	     (rc = fsec_registry_commit(reg)) != FSEC_OK))
-		fsec_registry_rollback(reg);
+	rc = fsec_fleet_device_set(f, argv[optind], mac, ip, group, cli_actor());
 	status = rc == FSEC_OK ? 0 : cli_fail(argv[optind], rc);
 	fsec_fleet_free(f);
 	return status;

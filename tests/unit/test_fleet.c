@@ -369,6 +369,108 @@ static void open_missing_home(void **state)
 	assert_null(f);
 }
 
+struct net_seen {
+	char mac[18], ip[16];
+	int n;
+};
+
+static int net_one(const struct fsec_device_net *d, void *arg)
+{
+	struct net_seen *ns = arg;
+
+	snprintf(ns->mac, sizeof(ns->mac), "%s", d->mac);
+	snprintf(ns->ip, sizeof(ns->ip), "%s", d->ip);
+	ns->n++;
+	return 0;
+}
+
+struct ev_seen {
+	int n;
+	char actor[FSEC_ACTOR_MAX + 1], detail[FSEC_DETAIL_MAX + 1];
+};
+
+static int set_event(const struct fsec_event_rec *e, void *arg)
+{
+	struct ev_seen *es = arg;
+
+	if (strcmp(e->action, "device-set") != 0)
+		return 0;
+	es->n++;
+	snprintf(es->actor, sizeof(es->actor), "%s", e->actor);
+	snprintf(es->detail, sizeof(es->detail), "%s", e->detail);
+	return 0;
+}
+
+static struct ev_seen set_events(struct fixture *fx)
+{
+	struct ev_seen es = {0};
+
+	assert_int_equal(fsec_registry_event_list(fsec_fleet_get_registry(fx->f), NULL, set_event,
+						  &es),
+			 FSEC_OK);
+	return es;
+}
+
+/* device set: addresses, group and event are one transaction. */
+static void device_set_is_one_change(void **state)
+{
+	struct fixture *fx = *state;
+	struct fsec_registry *reg = fsec_fleet_get_registry(fx->f);
+	EVP_PKEY *k1 = tu_key("p256"), *k2 = tu_key("p256");
+	struct net_seen ns = {0};
+	struct ev_seen es;
+	char group[FSEC_GROUP_MAX + 1];
+
+	assert_int_equal(issue(fx, k1, "dev-1", false, NULL), FSEC_OK);
+	assert_int_equal(issue(fx, k2, "dev-2", false, NULL), FSEC_OK);
+	assert_int_equal(fsec_fleet_device_set(fx->f, "dev-1", "AA:BB:CC:DD:EE:01", "10.0.0.1",
+					       "canary", "alice"),
+			 FSEC_OK);
+	assert_int_equal(fsec_registry_device_net_list(reg, net_one, &ns), FSEC_OK);
+	assert_int_equal(ns.n, 1);
+	assert_string_equal(ns.mac, "aa:bb:cc:dd:ee:01");
+	assert_string_equal(ns.ip, "10.0.0.1");
+	assert_int_equal(fsec_registry_group_get(reg, "dev-1", group), FSEC_OK);
+	assert_string_equal(group, "canary");
+	es = set_events(fx);
+	assert_int_equal(es.n, 1);
+	assert_string_equal(es.actor, "alice");
+	assert_string_equal(es.detail, "mac=AA:BB:CC:DD:EE:01 ip=10.0.0.1 group=canary");
+
+	/* A bad group after a good address: neither lands, and no event. */
+	assert_int_equal(fsec_fleet_device_set(fx->f, "dev-1", NULL, "10.0.0.9", "bad group!",
+					       "alice"),
+			 FSEC_ERR_INVAL);
+	ns.n = 0;
+	assert_int_equal(fsec_registry_device_net_list(reg, net_one, &ns), FSEC_OK);
+	assert_string_equal(ns.ip, "10.0.0.1");
+	assert_int_equal(set_events(fx).n, 1);
+
+	/* Another device's MAC, no device, nothing to set: refused, no event. */
+	assert_int_equal(fsec_fleet_device_set(fx->f, "dev-2", "aa:bb:cc:dd:ee:01", NULL, NULL,
+					       "alice"),
+			 FSEC_ERR_EXISTS);
+	assert_int_equal(fsec_fleet_device_set(fx->f, "nosuch", NULL, "10.0.0.2", NULL, "alice"),
+			 FSEC_ERR_NOTFOUND);
+	assert_int_equal(fsec_fleet_device_set(fx->f, "dev-2", NULL, NULL, NULL, "alice"),
+			 FSEC_ERR_INVAL);
+	assert_int_equal(set_events(fx).n, 1);
+
+	/* NULL keeps a field, "" clears it. */
+	assert_int_equal(fsec_fleet_device_set(fx->f, "dev-1", NULL, "", NULL, "bob"), FSEC_OK);
+	ns.n = 0;
+	assert_int_equal(fsec_registry_device_net_list(reg, net_one, &ns), FSEC_OK);
+	assert_string_equal(ns.mac, "aa:bb:cc:dd:ee:01");
+	assert_string_equal(ns.ip, "");
+	assert_int_equal(fsec_registry_group_get(reg, "dev-1", group), FSEC_OK);
+	assert_string_equal(group, "canary");
+	es = set_events(fx);
+	assert_int_equal(es.n, 2);
+	assert_string_equal(es.detail, "mac=(kept) ip= group=(kept)");
+	EVP_PKEY_free(k1);
+	EVP_PKEY_free(k2);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -383,6 +485,7 @@ int main(void)
 		T(refuses_weak_and_invalid),
 		T(keygen_writes_key_and_refuses_overwrite),
 		T(revoke_updates_status_and_crl),
+		T(device_set_is_one_change),
 		cmocka_unit_test(config_is_strict),
 		cmocka_unit_test(open_missing_home),
 	};
