@@ -1506,6 +1506,10 @@ static enum fsec_err be_publish_get(void *p, const char *model, struct fsec_publ
 	return rc;
 }
 
+/* Defined at the end of the file. */
+static enum fsec_err be_bootstrap_list(void *p, fsec_bootstrap_cb cb, void *ctx);
+static enum fsec_err be_check(void *p, fsec_problem_cb cb, void *ctx);
+
 const struct fsec_registry_ops fsec_registry_sqlite_ops = {
 	.scheme = "sqlite",
 	.open = be_open,
@@ -1552,4 +1556,102 @@ const struct fsec_registry_ops fsec_registry_sqlite_ops = {
 	.group_get = be_group_get,
 	.model_stats = be_model_stats,
 	.model_counters = be_model_counters,
+	.bootstrap_list = be_bootstrap_list,
+	.check = be_check,
 };
+
+/* Prepare one statement for a rare, read-only listing (not cached). */
+static enum fsec_err prepare_once(struct sqlite_be *be, const char *sql, sqlite3_stmt **out)
+{
+	int r = sqlite3_prepare_v2(be->db, sql, -1, out, NULL);
+
+	return r == SQLITE_OK ? FSEC_OK : db_err(be, r, "preparing a registry query");
+}
+
+struct bootstrap_visit {
+	fsec_bootstrap_cb cb;
+	void *ctx;
+};
+
+static int visit_bootstrap(sqlite3_stmt *s, void *arg)
+{
+	struct bootstrap_visit *v = arg;
+	struct fsec_bootstrap_rec b;
+
+	memset(&b, 0, sizeof(b));
+	text(s, 0, b.fingerprint, sizeof(b.fingerprint));
+	text(s, 1, b.use, sizeof(b.use));
+	text(s, 2, b.device_id, sizeof(b.device_id));
+	b.at = sqlite3_column_int64(s, 3);
+	return v->cb(&b, v->ctx);
+}
+
+static enum fsec_err be_bootstrap_list(void *p, fsec_bootstrap_cb cb, void *ctx)
+{
+	struct sqlite_be *be = p;
+	struct bootstrap_visit v = {cb, ctx};
+	sqlite3_stmt *s = NULL;
+	enum fsec_err rc;
+
+	if ((rc = prepare_once(be, "SELECT fingerprint, use, device_id, at FROM bootstrap_spent"
+				   " ORDER BY at, device_id, use",
+			       &s)) != FSEC_OK)
+		return rc;
+	rc = each_row(be, s, "listing spent bootstrap credentials", visit_bootstrap, &v);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+struct check_visit {
+	fsec_problem_cb cb;
+	void *ctx;
+	bool stopped;
+};
+
+/* integrity_check says "ok" alone when it finds nothing. */
+static int visit_integrity(sqlite3_stmt *s, void *arg)
+{
+	struct check_visit *v = arg;
+	const unsigned char *t = sqlite3_column_text(s, 0);
+	char line[FSEC_DETAIL_MAX + 1];
+
+	if (t != NULL && strcmp((const char *)t, "ok") == 0)
+		return 0;
+	snprintf(line, sizeof(line), "integrity: %s", t != NULL ? (const char *)t : "?");
+	return v->stopped = v->cb(line, v->ctx) != 0;
+}
+
+static int visit_foreign_key(sqlite3_stmt *s, void *arg)
+{
+	struct check_visit *v = arg;
+	char table[64], parent[64], line[FSEC_DETAIL_MAX + 1];
+
+	text(s, 0, table, sizeof(table));
+	text(s, 2, parent, sizeof(parent));
+	snprintf(line, sizeof(line), "foreign key: %s row %lld refers to a missing %s row", table,
+		 (long long)sqlite3_column_int64(s, 1), parent);
+	return v->stopped = v->cb(line, v->ctx) != 0;
+}
+
+/* SQLite's own checks: the file's structure (integrity_check) and rows that
+ * point at rows that are not there (foreign_key_check). */
+static enum fsec_err be_check(void *p, fsec_problem_cb cb, void *ctx)
+{
+	struct sqlite_be *be = p;
+	struct check_visit v = {cb, ctx, false};
+	sqlite3_stmt *s = NULL;
+	enum fsec_err rc;
+
+	if ((rc = prepare_once(be, "PRAGMA integrity_check", &s)) != FSEC_OK)
+		return rc;
+	rc = each_row(be, s, "checking the registry's integrity", visit_integrity, &v);
+	sqlite3_finalize(s);
+	s = NULL;
+	if (rc != FSEC_OK || v.stopped)
+		return rc;
+	if ((rc = prepare_once(be, "PRAGMA foreign_key_check", &s)) != FSEC_OK)
+		return rc;
+	rc = each_row(be, s, "checking the registry's foreign keys", visit_foreign_key, &v);
+	sqlite3_finalize(s);
+	return rc;
+}
