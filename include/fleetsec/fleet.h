@@ -148,4 +148,29 @@ FSEC_API FSEC_WUR enum fsec_err fsec_fleet_device_set(struct fsec_fleet *f, cons
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_fleet_crl(struct fsec_fleet *f, X509_CRL **out);
 
+/* Largest document fsec_fleet_import reads. */
+#define FSEC_IMPORT_MAX (64u * 1024u * 1024u)
+
+struct fsec_import_counts {
+	size_t devices, certificates, states;
+};
+
+/*
+ * Import records as they are, for a registry migrated from another system
+ * (or a record edited from `fleetsec device show --json`): a JSON object with
+ * any of "devices", "certificates" and "states", each an array of objects
+ * with the members `device show --json` prints (times as
+ * YYYY-MM-DDTHH:MM:SSZ, "-" or UNIX seconds; a state names its device by
+ * "id"; a certificate carries "device_id" and "certificate_pem"). A device is
+ * inserted or replaced; a certificate is added (a serial or fingerprint seen
+ * before is refused). No key or policy check is made: `fleetsec audit fleet`
+ * is what judges imported records. Everything lands in one transaction with
+ * an "import" event naming actor, or nothing does. Unknown members are
+ * refused with their JSON path. Fills *out (may be NULL) on success.
+ * Errors: TOO_LARGE, PARSE, EXISTS, INVAL, BUSY, DB.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fleet_import(struct fsec_fleet *f, const unsigned char *buf,
+						  size_t len, const char *actor,
+						  struct fsec_import_counts *out);
+
 #endif
