@@ -166,6 +166,40 @@ static int event_to_json(const struct fsec_event_rec *e, void *arg)
 	return 0;
 }
 
+/* device show --json only (the table is unchanged): when the device was
+ * created, its rollout group, and what it last reported (null if never),
+ * with the members registry import reads back. */
+static enum fsec_err add_state_json(struct fsec_registry *reg, const struct fsec_device_rec *d,
+				    json_t *j)
+{
+	struct fsec_devstate_rec st;
+	char group[FSEC_GROUP_MAX + 1], t[5][32];
+	enum fsec_err rc;
+
+	json_object_set_new(j, "created_at", json_string(cli_time(d->created_at, t[0], sizeof(t[0]))));
+	if ((rc = fsec_registry_group_get(reg, d->id, group)) != FSEC_OK)
+		return rc;
+	json_object_set_new(j, "group", json_string(group));
+	rc = fsec_registry_devstate_get(reg, d->id, &st);
+	if (rc == FSEC_ERR_NOTFOUND) {
+		json_object_set_new(j, "state", json_null());
+		return FSEC_OK;
+	}
+	if (rc != FSEC_OK)
+		return rc;
+	json_object_set_new(
+		j, "state",
+		json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "first_seen",
+			  cli_time(st.first_seen, t[0], sizeof(t[0])), "last_seen",
+			  cli_time(st.last_seen, t[1], sizeof(t[1])), "fw_version", st.fw_version,
+			  "security_counter", (json_int_t)st.security_counter, "update_outcome",
+			  st.update_outcome, "update_at", cli_time(st.update_at, t[2], sizeof(t[2])),
+			  "update_ok_at", cli_time(st.update_ok_at, t[3], sizeof(t[3])), "debug_jtag",
+			  st.debug_jtag, "debug_uart", st.debug_uart, "debug_at",
+			  cli_time(st.debug_at, t[4], sizeof(t[4]))));
+	return FSEC_OK;
+}
+
 static int device_show(int argc, char **argv, const struct cli_cmd *self)
 {
 	struct cli_common c = {0};
@@ -190,8 +224,11 @@ static int device_show(int argc, char **argv, const struct cli_cmd *self)
 	events = json_array();
 	json_object_set_new(j, "certificates", certs);
 	json_object_set_new(j, "events", events);
-	rc = fsec_registry_cert_list(fsec_fleet_get_registry(f),
-				     &(struct fsec_cert_filter){.device_id = d.id}, cert_to_json, certs);
+	rc = add_state_json(fsec_fleet_get_registry(f), &d, j);
+	if (rc == FSEC_OK)
+			rc = fsec_registry_cert_list(fsec_fleet_get_registry(f),
+					     &(struct fsec_cert_filter){.device_id = d.id},
+					     cert_to_json, certs);
 	if (rc == FSEC_OK)
 		rc = fsec_registry_event_list(fsec_fleet_get_registry(f), d.id, event_to_json, events);
 	if (rc != FSEC_OK) {
@@ -441,7 +478,11 @@ const struct cli_cmd cli_device_cmds[] = {
 	 "  --out FILE      write the certificate here (atomically) instead of stdout\n"
 	 "  --reissue       replace an active certificate\n"},
 	{"device", "show", device_show, "show a device, its certificates and events",
-	 "ID [--home DIR] [--json]\n"},
+	 "ID [--home DIR] [--json]\n\n"
+	 "--json adds created_at, the rollout group (\"\" if none) and \"state\": what the\n"
+	 "device last reported (first_seen, last_seen, fw_version, security_counter,\n"
+	 "update_outcome, update_at, update_ok_at, debug_jtag, debug_uart, debug_at), or\n"
+	 "null if it never reported.\n"},
 	{"device", "list", device_list, "list devices",
 	 "[--status active|revoked] [--model M] [--home DIR] [--json]\n"},
 	{"device", "set", device_set, "record a device's addresses and rollout group",
