@@ -167,7 +167,8 @@ struct fsec_import_counts {
  * is what judges imported records. Everything lands in one transaction with
  * an "import" event naming actor, or nothing does. Unknown members are
  * refused with their JSON path. Fills *out (may be NULL) on success.
- * Errors: TOO_LARGE, PARSE, EXISTS, INVAL, BUSY, DB.
+ * Errors: TOO_LARGE, PARSE, EXISTS, NOTFOUND (a row names no device), INVAL,
+ * BUSY, DB.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_fleet_import(struct fsec_fleet *f, const unsigned char *buf,
 						  size_t len, const char *actor,

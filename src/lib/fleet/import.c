@@ -96,6 +96,19 @@ static enum fsec_err num(json_t *o, const struct where *w, const char *key, int6
 	return FSEC_OK;
 }
 
+/* The registry checks that a row's device exists only at commit; asking
+ * first names the row that is wrong. */
+static enum fsec_err known_device(struct fsec_registry *reg, const struct where *w,
+				  const char *key, const char *id)
+{
+	struct fsec_device_rec d;
+	enum fsec_err rc = fsec_registry_device_get(reg, id, &d);
+
+	return rc == FSEC_ERR_NOTFOUND ? fsec_seterr(FSEC_ERR_NOTFOUND, "$.%s[%zu].%s: no device %s",
+						     w->list, w->i, key, id)
+				       : rc;
+}
+
 static enum fsec_err import_device(struct fsec_registry *reg, json_t *o, const struct where *w,
 				   int64_t now)
 {
@@ -165,7 +178,8 @@ static enum fsec_err import_cert(struct fsec_registry *reg, json_t *o, const str
 		return bad(w, "status", "must be valid or revoked");
 	if (strcmp(status, "revoked") == 0 && fsec_crl_reason_parse(reason, &c.reason) != FSEC_OK)
 		return bad(w, "reason", "not a revocation reason");
-	if ((rc = fsec_registry_cert_add(reg, &c, json_string_value(pem))) != FSEC_OK)
+	if ((rc = known_device(reg, w, "device_id", c.device_id)) != FSEC_OK ||
+	    (rc = fsec_registry_cert_add(reg, &c, json_string_value(pem))) != FSEC_OK)
 		return rc;
 	if (strcmp(status, "revoked") == 0)
 		rc = fsec_registry_cert_revoke(reg, c.serial, c.revoked_at != 0 ? c.revoked_at : now,
@@ -198,6 +212,8 @@ static enum fsec_err import_state(struct fsec_registry *reg, json_t *o, const st
 	    (rc = when(o, w, "debug_at", &s.debug_at)) != FSEC_OK)
 		return rc;
 	s.security_counter = (uint32_t)counter;
+	if ((rc = known_device(reg, w, "id", s.device_id)) != FSEC_OK)
+		return rc;
 	return fsec_registry_devstate_put(reg, &s);
 }
 
