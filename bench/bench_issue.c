@@ -132,7 +132,7 @@ int main(int argc, char **argv)
 	unsigned long n = N_DEFAULT, batch = 1;
 	const char *tmpbase = getenv("TMPDIR");
 	char home[sizeof(tmpdir) + 8], id[32];
-	struct fsec_fleet_init_params ip = {.name = "bench", .algo = FSEC_KEY_P256,
+	struct fsec_fleet_create_params ip = {.name = "bench", .algo = FSEC_KEY_P256,
 					    .actor = "bench"};
 	struct fsec_fleet *fleet = NULL;
 	struct fsec_registry *reg;
@@ -161,8 +161,8 @@ int main(int argc, char **argv)
 	atexit(rm_tmpdir);
 	snprintf(home, sizeof(home), "%s/home", tmpdir);
 
-	if ((rc = fsec_fleet_init(home, &ip)) != FSEC_OK)
-		die("fsec_fleet_init", rc);
+	if ((rc = fsec_fleet_create(home, &ip)) != FSEC_OK)
+		die("fsec_fleet_create", rc);
 	if ((rc = fsec_fleet_open(home, &fleet)) != FSEC_OK)
 		die("fsec_fleet_open", rc);
 	reg = fsec_fleet_get_registry(fleet);
@@ -178,7 +178,7 @@ int main(int argc, char **argv)
 		make_csr(id, &csrs[i]);
 	}
 	printf("setup: %lu P-256 CSRs generated in %.2f s (untimed)\n", n, now_s() - t0);
-	printf("home: %s (registry WAL, as fsec_fleet_init makes it)\n", home);
+	printf("home: %s (registry WAL, as fsec_fleet_create makes it)\n", home);
 	fflush(stdout);
 
 	t0 = now_s();

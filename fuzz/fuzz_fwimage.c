@@ -5,7 +5,7 @@
  * tampered with it on the way, and is parsed before anything is trusted.
  *
  * Each input is verified against two fixed trusted keys, the Ed25519 and the
- * P-256 key of the imgtool vectors (shared/vectors/mcuboot/), so that the
+ * P-256 key of the imgtool vectors (tests/vectors/mcuboot/), so that the
  * seed images reach the hash, key-match and signature steps, not only the
  * structure checks.
  *
@@ -28,7 +28,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Raw public key of shared/vectors/mcuboot/ed25519.pem (ed25519.pub.der
+/* Raw public key of tests/vectors/mcuboot/ed25519.pem (ed25519.pub.der
  * minus its 12-byte SPKI prefix). */
 static const unsigned char ed25519_raw[32] = {
 	0x92, 0xe4, 0xdc, 0x2a, 0x00, 0xfa, 0xc7, 0x34, 0xe6, 0x8a, 0xfa,
@@ -36,7 +36,7 @@ static const unsigned char ed25519_raw[32] = {
 	0xdc, 0x16, 0xeb, 0x38, 0x03, 0x49, 0xf7, 0x75, 0xc3, 0xfd,
 };
 
-/* shared/vectors/mcuboot/p256.pub.der: the P-256 SubjectPublicKeyInfo. */
+/* tests/vectors/mcuboot/p256.pub.der: the P-256 SubjectPublicKeyInfo. */
 static const unsigned char p256_spki[91] = {
 	0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02,
 	0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03,

@@ -22,7 +22,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The test root of ../shared/vectors/mcuboot (ed25519.pub.der), which signed
+/* The test root of tests/vectors/mcuboot (ed25519.pub.der), which signed
  * the seed bundles. */
 static const unsigned char root_raw[32] = {
 	0x92, 0xe4, 0xdc, 0x2a, 0x00, 0xfa, 0xc7, 0x34, 0xe6, 0x8a, 0xfa, 0x97, 0xd8, 0x4f, 0xa3, 0x64,

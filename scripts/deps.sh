@@ -29,6 +29,7 @@ PACKAGES=(
 	busybox-static                              # telnetd and httpd applets (Debian's busybox has no telnetd)
 	libcoap3-bin                                # a real CoAP server for the network audit test
 	nftables iproute2 dnsmasq-base              # network isolation: nft; namespace tests and the name sets filled by dnsmasq
+	man-db groff-base                           # the man_pages test renders the manual pages with man --warnings
 )
 
 missing=()

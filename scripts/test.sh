@@ -4,11 +4,37 @@
 # build, the same suite under AddressSanitizer + UndefinedBehaviorSanitizer,
 # then every libFuzzer target briefly (FUZZ_SECONDS, default 20).
 set -euo pipefail
+self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 cd "$(dirname "$0")/.."
-scripts/deps.sh
 
 passed=0
 failed=0
+
+# A user's clone has nothing beside it, so the suites run with the "shared"
+# folder that sits beside this checkout on the project's machines (and in CI,
+# read-only) hidden: a test that still read it fails here, not in the user's
+# hands. The whole script runs again inside the hiding mount namespace.
+# scripts/check-selfcontained.sh (a ctest) is the static half of the rule.
+shared=$(cd .. && pwd)/shared
+if [ -e "$shared" ] && [ -z "${FSEC_SHARED_HIDDEN:-}" ]; then
+	if scripts/hide-shared.sh "$shared" -- true; then
+		echo "== $shared hidden from the tests"
+		FSEC_SHARED_HIDDEN=1 exec scripts/hide-shared.sh "$shared" -- "$BASH" "$self" "$@"
+	fi
+	# hide-shared.sh said why on stderr. As root (CI) the hide must work,
+	# so that is a failure; elsewhere the run goes on, said out loud, and
+	# the summary says it again.
+	if [ "$(id -u)" -eq 0 ]; then
+		echo "test.sh: FAILED: could not hide $shared as root; the run is not a clone's run" >&2
+		failed=$((failed + 1))
+	else
+		echo "test.sh: WARNING: $shared stays visible (not root): a test reading it would pass here" >&2
+	fi
+	shared_visible=1
+fi
+
+scripts/deps.sh
+
 run_suite() { # run_suite BUILD_DIR BUILD_TYPE
 	local dir=$1 type=$2 log
 	echo "== $type build in $dir"
@@ -51,4 +77,7 @@ else
 fi
 
 echo "$passed passed, $failed failed"
+if [ -n "${shared_visible:-}" ]; then
+	echo "test.sh: $shared was NOT hidden during this run" >&2
+fi
 [ "$failed" -eq 0 ]

@@ -41,42 +41,44 @@
 #define FSEC_AGENTCFG_VALUE_MAX 1024
 #define FSEC_AGENTCFG_KEYS_MAX 4
 
-struct fsec_agentcfg {
-	char server[FSEC_AGENTCFG_VALUE_MAX + 1];
-	char manifest_url[FSEC_AGENTCFG_VALUE_MAX + 1];
-	char ca[FSEC_AGENTCFG_VALUE_MAX + 1];
-	char key[FSEC_AGENTCFG_VALUE_MAX + 1];
-	char cert[FSEC_AGENTCFG_VALUE_MAX + 1];
-	char bootstrap_key[FSEC_AGENTCFG_VALUE_MAX + 1];  /* for enroll */
-	char bootstrap_cert[FSEC_AGENTCFG_VALUE_MAX + 1];
-	char tpm_owner_auth[FSEC_AGENTCFG_VALUE_MAX + 1]; /* file with the TPM owner password */
-	char tpm_parent[FSEC_AGENTCFG_VALUE_MAX + 1];     /* persistent storage key, 0x81... */
-	char tcti[FSEC_AGENTCFG_VALUE_MAX + 1];           /* "": keys in files; else a TPM */
-	size_t nfirmware_keys, nrelease_roots;
-	char firmware_keys[FSEC_AGENTCFG_KEYS_MAX][FSEC_AGENTCFG_VALUE_MAX + 1];
-	char release_roots[FSEC_AGENTCFG_KEYS_MAX][FSEC_AGENTCFG_VALUE_MAX + 1];
-	char model[FSEC_MODEL_MAX + 1];
-	char slot_a[FSEC_AGENTCFG_VALUE_MAX + 1];
-	char slot_b[FSEC_AGENTCFG_VALUE_MAX + 1];
-	char boot_backend[16];
-	char boot_env[FSEC_AGENTCFG_VALUE_MAX + 1];
-	char state_dir[FSEC_AGENTCFG_VALUE_MAX + 1];
-	char debug_state[FSEC_AGENTCFG_VALUE_MAX + 1];     /* file saying jtag = / uart = */
-	char debug_state_cmd[FSEC_AGENTCFG_VALUE_MAX + 1]; /* or a command printing it */
-	char counter[FSEC_AGENTCFG_VALUE_MAX + 8];
-	unsigned long low_speed_limit, low_speed_time, chunk_retries;
-};
+/* The parsed configuration: opaque (agentcfg_int.h inside the library). */
+struct fsec_agentcfg;
+
+/* An empty configuration, to parse or load into. The caller frees it with
+ * fsec_agentcfg_free. Errors: NOMEM. Thread-safe. */
+FSEC_API FSEC_WUR enum fsec_err fsec_agentcfg_new(struct fsec_agentcfg **out);
+
+/* NULL is a no-op. */
+FSEC_API void fsec_agentcfg_free(struct fsec_agentcfg *cfg);
 
 /*
- * Parse a configuration of at most FSEC_AGENTCFG_MAX bytes. Required: server,
+ * Parse a configuration of at most FSEC_AGENTCFG_MAX bytes into cfg. Required: server,
  * key, cert, ca, at least one firmware_key and release_root, model, slot_a,
  * slot_b, boot_backend, state_dir. Optional: bootstrap_key and
  * bootstrap_cert (the factory credential enroll uses). Defaults: manifest_url "/v1/update",
  * counter "file:STATE_DIR/counter", boot_env "STATE_DIR/bootenv",
  * low_speed_limit 1024, low_speed_time 30, chunk_retries 3.
- * Errors: TOO_LARGE, PARSE (with the line number and the key). Thread-safe.
+ * cfg is replaced only on success; on failure it keeps what it held.
+ * Errors: TOO_LARGE, PARSE (with the line number and the key), NOMEM.
+ * Thread-safe on distinct cfg.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_agentcfg_parse(const unsigned char *buf, size_t len,
-						    struct fsec_agentcfg *out);
+						    struct fsec_agentcfg *cfg) FSEC_NONNULL(1, 3);
+
+/* Read the file at path (at most FSEC_AGENTCFG_MAX bytes) and parse it into
+ * cfg, as fsec_agentcfg_parse. Errors: as fsec_agentcfg_parse, plus IO and
+ * NOTFOUND for the file. */
+FSEC_API FSEC_WUR enum fsec_err fsec_agentcfg_load(struct fsec_agentcfg *cfg, const char *path)
+	FSEC_NONNULL(1, 2);
+
+/* Borrowed values of the keys of the same name, valid while cfg lives and
+ * is not parsed into again: the device key (a path or an OpenSSL URI), the
+ * device certificate, the TPM's TCTI ("" when keys live in files), and the
+ * state directory. Thread-safe. */
+FSEC_API const char *fsec_agentcfg_get_key(const struct fsec_agentcfg *cfg) FSEC_NONNULL(1);
+FSEC_API const char *fsec_agentcfg_get_cert(const struct fsec_agentcfg *cfg) FSEC_NONNULL(1);
+FSEC_API const char *fsec_agentcfg_get_tcti(const struct fsec_agentcfg *cfg) FSEC_NONNULL(1);
+FSEC_API const char *fsec_agentcfg_get_state_dir(const struct fsec_agentcfg *cfg)
+	FSEC_NONNULL(1);
 
 #endif

@@ -53,22 +53,22 @@ struct fsec_boot_state {
  * Errors: INVAL (unknown backend), NOMEM.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_bootctl_open(const char *backend, const char *env,
-						  struct fsec_bootctl **out);
+						  struct fsec_bootctl **out) FSEC_NONNULL(1, 3);
 
 /* NULL is a no-op. */
 FSEC_API void fsec_bootctl_free(struct fsec_bootctl *b);
 
 /* Read the state. Errors: PARSE (damaged environment), IO. */
 FSEC_API FSEC_WUR enum fsec_err fsec_bootctl_read(struct fsec_bootctl *b,
-						  struct fsec_boot_state *out);
+						  struct fsec_boot_state *out) FSEC_NONNULL(1, 2);
 
 /* Start a trial of slot ('a' or 'b') in one atomic write, tagged with what
  * it installs (hex, at most 64 digits; NULL: none). Errors: INVAL, PARSE, IO. */
 FSEC_API FSEC_WUR enum fsec_err fsec_bootctl_trial(struct fsec_bootctl *b, char slot,
-						   const char *tag);
+						   const char *tag) FSEC_NONNULL(1);
 
 /* Make the current slot permanent (ends the trial). Errors: PARSE, IO. */
-FSEC_API FSEC_WUR enum fsec_err fsec_bootctl_confirm(struct fsec_bootctl *b);
+FSEC_API FSEC_WUR enum fsec_err fsec_bootctl_confirm(struct fsec_bootctl *b) FSEC_NONNULL(1);
 
 /*
  * The bootloader's side, for the simulated bootloader: count this boot if a
@@ -76,6 +76,6 @@ FSEC_API FSEC_WUR enum fsec_err fsec_bootctl_confirm(struct fsec_bootctl *b);
  * slot boots. Errors: PARSE, IO.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_bootctl_boot(struct fsec_bootctl *b, char *booted,
-						  bool *fell_back);
+						  bool *fell_back) FSEC_NONNULL(1, 2);
 
 #endif

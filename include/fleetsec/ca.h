@@ -30,19 +30,20 @@ struct fsec_crl_entry {
  * A fleet name is 1-64 printable characters (it becomes the subject O).
  * Errors: INVAL. Thread-safe.
  */
-FSEC_API FSEC_WUR enum fsec_err fsec_fleet_name_check(const char *name);
+FSEC_API FSEC_WUR enum fsec_err fsec_fleet_name_check(const char *name) FSEC_NONNULL(1);
 
 /* Self-signed root CA certificate for fleet, valid for days. Caller owns *out.
  * Errors: INVAL, CRYPTO. Thread-safe. */
 FSEC_API FSEC_WUR enum fsec_err fsec_ca_make_root(EVP_PKEY *key, const char *fleet, int days,
-						  X509 **out);
+						  X509 **out) FSEC_NONNULL(1, 2, 4);
 
 /* Issuing CA certificate (pathlen 0) for issuing_pub, signed by the root.
  * Its validity is clamped to the root's. Caller owns *out.
  * Errors: INVAL, CRYPTO. Thread-safe. */
 FSEC_API FSEC_WUR enum fsec_err fsec_ca_make_issuing(EVP_PKEY *root_key, X509 *root,
 						     EVP_PKEY *issuing_pub, const char *fleet,
-						     int days, X509 **out);
+						     int days, X509 **out)
+	FSEC_NONNULL(1, 2, 3, 4, 6);
 
 /*
  * A CA that can issue: the issuing certificate and key, plus the root for the
@@ -50,18 +51,20 @@ FSEC_API FSEC_WUR enum fsec_err fsec_ca_make_issuing(EVP_PKEY *root_key, X509 *r
  * key must match the certificate. Errors: VERIFY (mismatch), NOMEM.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_ca_new(X509 *issuing, EVP_PKEY *issuing_key, X509 *root,
-					    const char *fleet, struct fsec_ca **out);
+					    const char *fleet, struct fsec_ca **out)
+	FSEC_NONNULL(1, 2, 3, 4, 5);
 
 /* NULL is a no-op. */
 FSEC_API void fsec_ca_free(struct fsec_ca *ca);
 
 /* Borrowed pointers, valid while ca lives. */
-FSEC_API X509 *fsec_ca_get_issuing(const struct fsec_ca *ca);
-FSEC_API X509 *fsec_ca_get_root(const struct fsec_ca *ca);
+FSEC_API X509 *fsec_ca_get_issuing(const struct fsec_ca *ca) FSEC_NONNULL(1);
+FSEC_API X509 *fsec_ca_get_root(const struct fsec_ca *ca) FSEC_NONNULL(1);
 
 /* Fill serial with FSEC_SERIAL_LEN fresh random bytes (positive, non-zero).
  * Errors: CRYPTO. Thread-safe. */
-FSEC_API FSEC_WUR enum fsec_err fsec_ca_random_serial(unsigned char serial[FSEC_SERIAL_LEN]);
+FSEC_API FSEC_WUR enum fsec_err fsec_ca_random_serial(unsigned char serial[FSEC_SERIAL_LEN])
+	FSEC_NONNULL(1);
 
 /*
  * A certificate as issued: its DER encoding plus the facts callers need,
@@ -83,7 +86,7 @@ FSEC_API void fsec_issued_cert_cleanup(struct fsec_issued_cert *c);
 /* The certificate as a NUL-terminated PEM string the caller frees with
  * free(). Errors: CRYPTO, NOMEM. */
 FSEC_API FSEC_WUR enum fsec_err fsec_issued_cert_pem(const struct fsec_issued_cert *c,
-						     char **pem);
+						     char **pem) FSEC_NONNULL(1, 2);
 
 /*
  * Issue a device certificate: subject CN=id, O=fleet; SAN URI
@@ -98,7 +101,8 @@ FSEC_API FSEC_WUR enum fsec_err fsec_issued_cert_pem(const struct fsec_issued_ce
 FSEC_API FSEC_WUR enum fsec_err fsec_ca_issue_device(struct fsec_ca *ca, EVP_PKEY *pub,
 						     const char *id, int days,
 						     const unsigned char serial[FSEC_SERIAL_LEN],
-						     struct fsec_issued_cert *out);
+						     struct fsec_issued_cert *out)
+	FSEC_NONNULL(1, 2, 3, 5, 6);
 
 /*
  * Issue an IDevID-like bootstrap certificate, as a chip vendor's
@@ -110,7 +114,8 @@ FSEC_API FSEC_WUR enum fsec_err fsec_ca_issue_device(struct fsec_ca *ca, EVP_PKE
 FSEC_API FSEC_WUR enum fsec_err fsec_ca_issue_idevid(struct fsec_ca *ca, EVP_PKEY *pub,
 						     const char *sn, int days,
 						     const unsigned char serial[FSEC_SERIAL_LEN],
-						     struct fsec_issued_cert *out);
+						     struct fsec_issued_cert *out)
+	FSEC_NONNULL(1, 2, 3, 5, 6);
 
 #define FSEC_SERVER_IPS_MAX 8
 /* fleetsecd listens here unless told otherwise. */
@@ -133,7 +138,8 @@ struct fsec_server_cert_spec {
 FSEC_API FSEC_WUR enum fsec_err fsec_ca_issue_server(struct fsec_ca *ca, EVP_PKEY *pub,
 						     const struct fsec_server_cert_spec *spec,
 						     const unsigned char serial[FSEC_SERIAL_LEN],
-						     struct fsec_issued_cert *out);
+						     struct fsec_issued_cert *out)
+	FSEC_NONNULL(1, 2, 3, 4, 5);
 
 /*
  * An X.509 v2 CRL signed by the issuing CA, listing entries with their reason
@@ -142,7 +148,8 @@ FSEC_API FSEC_WUR enum fsec_err fsec_ca_issue_server(struct fsec_ca *ca, EVP_PKE
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_ca_make_crl(struct fsec_ca *ca,
 						 const struct fsec_crl_entry *entries, size_t n,
-						 uint64_t number, int days, X509_CRL **out);
+						 uint64_t number, int days, X509_CRL **out)
+	FSEC_NONNULL(1, 6);
 
 enum fsec_crl_form {
 	FSEC_CRL_PEM,
@@ -156,23 +163,26 @@ enum fsec_crl_form {
  * Errors: CRYPTO, NOMEM. Thread-safe.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_crl_encode(X509_CRL *crl, enum fsec_crl_form form,
-						unsigned char **out, size_t *len);
+						unsigned char **out, size_t *len) FSEC_NONNULL(1, 3, 4);
 
 /* Parse an RFC 5280 reason name (keyCompromise, superseded, ...) that makes
  * sense for a device. Errors: INVAL. Thread-safe. */
-FSEC_API FSEC_WUR enum fsec_err fsec_crl_reason_parse(const char *name, int *code);
+FSEC_API FSEC_WUR enum fsec_err fsec_crl_reason_parse(const char *name, int *code)
+	FSEC_NONNULL(1, 2);
 
 /* The RFC 5280 name of a reason code, or "unknown". Thread-safe. */
 FSEC_API const char *fsec_crl_reason_name(int code);
 
 /* Uppercase hex of a certificate's serial into out. Errors: TOO_LARGE. */
-FSEC_API FSEC_WUR enum fsec_err fsec_cert_serial_hex(X509 *cert, char out[FSEC_SERIAL_HEX_LEN]);
+FSEC_API FSEC_WUR enum fsec_err fsec_cert_serial_hex(X509 *cert, char out[FSEC_SERIAL_HEX_LEN])
+	FSEC_NONNULL(1, 2);
 
 /* SHA-256 fingerprint of the DER certificate, lowercase hex. Errors: CRYPTO. */
-FSEC_API FSEC_WUR enum fsec_err fsec_cert_fingerprint(X509 *cert, char out[FSEC_SHA256_HEX_LEN]);
+FSEC_API FSEC_WUR enum fsec_err fsec_cert_fingerprint(X509 *cert, char out[FSEC_SHA256_HEX_LEN])
+	FSEC_NONNULL(1, 2);
 
 /* The certificate as a NUL-terminated PEM string the caller frees with free().
  * Errors: CRYPTO, NOMEM. */
-FSEC_API FSEC_WUR enum fsec_err fsec_cert_pem(X509 *cert, char **out);
+FSEC_API FSEC_WUR enum fsec_err fsec_cert_pem(X509 *cert, char **out) FSEC_NONNULL(1, 2);
 
 #endif

@@ -16,6 +16,13 @@
 
 #define FSEC_API __attribute__((visibility("default")))
 #define FSEC_WUR __attribute__((warn_unused_result))
+/* The pointer arguments at these positions (1-based) must not be NULL: the
+ * compiler warns at a call that passes NULL (-Wnonnull) and may drop NULL
+ * checks inside the function (-Wnonnull-compare flags them), so it is never
+ * put on a _free or where NULL is documented as allowed (libsodium). The
+ * buffer of a (buf, len) input is left out: NULL with len 0 is an empty
+ * input, which parsers must refuse, not crash on. */
+#define FSEC_NONNULL(...) __attribute__((nonnull(__VA_ARGS__)))
 
 /* Sizes that several modules' records share, defined here once so that a
  * module needs no other module's header for a buffer size. */
@@ -61,9 +68,8 @@ FSEC_API const char *fsec_strerror(enum fsec_err rc);
  */
 FSEC_API const char *fsec_err_detail(void);
 
-/* Parse s as a decimal number in [min, max]: digits only (no sign, no
- * spaces, no base prefix), no overflow. False otherwise. Thread-safe. */
-FSEC_API bool fsec_parse_ulong(const char *s, unsigned long min, unsigned long max,
-			       unsigned long *out);
+/* fsec_parse_ulong, the one number grammar, lives with the other text
+ * helpers; included here so that its old callers still find it. */
+#include "fleetsec/text.h"
 
 #endif

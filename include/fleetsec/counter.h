@@ -20,7 +20,7 @@ struct fsec_counter;
  * Errors: INVAL (unknown scheme), NOMEM.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_counter_open(const char *location,
-						  struct fsec_counter **out);
+						  struct fsec_counter **out) FSEC_NONNULL(1, 2);
 
 /* NULL is a no-op. */
 FSEC_API void fsec_counter_free(struct fsec_counter *c);
@@ -30,13 +30,15 @@ FSEC_API void fsec_counter_free(struct fsec_counter *c);
  * keeps a corrupted counter from re-opening the door to old images.
  * Errors: PARSE (damaged), IO.
  */
-FSEC_API FSEC_WUR enum fsec_err fsec_counter_read(struct fsec_counter *c, uint32_t *value);
+FSEC_API FSEC_WUR enum fsec_err fsec_counter_read(struct fsec_counter *c, uint32_t *value)
+	FSEC_NONNULL(1, 2);
 
 /*
  * Raise the counter to value, durably (it is on disk when this returns). A
  * value below the current one is refused; the same value is a no-op.
  * Errors: POLICY (would decrease), PARSE, IO.
  */
-FSEC_API FSEC_WUR enum fsec_err fsec_counter_raise(struct fsec_counter *c, uint32_t value);
+FSEC_API FSEC_WUR enum fsec_err fsec_counter_raise(struct fsec_counter *c, uint32_t value)
+	FSEC_NONNULL(1);
 
 #endif

@@ -26,7 +26,7 @@
  * Thread-safe.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_csr_parse(const unsigned char *buf, size_t len,
-					       X509_REQ **out);
+					       X509_REQ **out) FSEC_NONNULL(3);
 
 /*
  * A PKCS#10 request for key, signed by it (ECDSA with SHA-256, Ed25519
@@ -35,6 +35,6 @@ FSEC_API FSEC_WUR enum fsec_err fsec_csr_parse(const unsigned char *buf, size_t 
  * Errors: INVAL (neither subject nor cn), CRYPTO.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_csr_make(EVP_PKEY *key, const X509_NAME *subject,
-					      const char *cn, X509_REQ **out);
+					      const char *cn, X509_REQ **out) FSEC_NONNULL(1, 4);
 
 #endif

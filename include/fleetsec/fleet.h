@@ -6,7 +6,7 @@
  * staged before the commit and renamed into place after it, so a failure at
  * any point leaves neither a registry row nor a file behind.
  *
- * Home layout (all written by fsec_fleet_init):
+ * Home layout (all written by fsec_fleet_create):
  *   fleet.json   configuration (name, algorithm, key locations, defaults)
  *   root.pem     root CA certificate      root.key     root CA key (0600)
  *   issuing.pem  issuing CA certificate   issuing.key  issuing CA key (0600)
@@ -30,7 +30,7 @@
 
 struct fsec_fleet;
 
-struct fsec_fleet_init_params {
+struct fsec_fleet_create_params {
 	const char *name;          /* fleet name, 1-64 printable characters */
 	enum fsec_key_algo algo;   /* FSEC_KEY_P256 or FSEC_KEY_ED25519; 0 = P-256 */
 	int root_days;             /* 0 = 7300 (devices live 15 years) */
@@ -46,8 +46,8 @@ struct fsec_fleet_init_params {
  * it appears complete or not at all. An existing non-empty path is refused
  * and left untouched. Errors: EXISTS, INVAL, IO, CRYPTO, DB.
  */
-FSEC_API FSEC_WUR enum fsec_err fsec_fleet_init(const char *path,
-						const struct fsec_fleet_init_params *p);
+FSEC_API FSEC_WUR enum fsec_err fsec_fleet_create(const char *path,
+						  const struct fsec_fleet_create_params *p);
 
 /*
  * Open an existing home. The issuing key is loaded only when an operation

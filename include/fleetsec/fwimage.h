@@ -91,23 +91,26 @@ struct fsec_fw_info {
  * Parse "MAJ.MIN.REV+BUILD" (later parts optional, no leading zeros, as
  * imgtool). Errors: INVAL (with a reason). Thread-safe.
  */
-FSEC_API FSEC_WUR enum fsec_err fsec_fw_version_parse(const char *s, struct fsec_fw_version *out);
+FSEC_API FSEC_WUR enum fsec_err fsec_fw_version_parse(const char *s, struct fsec_fw_version *out)
+	FSEC_NONNULL(1, 2);
 
 /* Format as "MAJ.MIN.REV+BUILD" into buf (at least 32 bytes). */
-FSEC_API const char *fsec_fw_version_str(const struct fsec_fw_version *v, char *buf, size_t cap);
+FSEC_API const char *fsec_fw_version_str(const struct fsec_fw_version *v, char *buf, size_t cap)
+	FSEC_NONNULL(1, 2);
 
 /* Order two versions (major, minor, revision, then build): <0, 0, >0. */
-FSEC_API int fsec_fw_version_cmp(const struct fsec_fw_version *a, const struct fsec_fw_version *b);
+FSEC_API int fsec_fw_version_cmp(const struct fsec_fw_version *a, const struct fsec_fw_version *b)
+	FSEC_NONNULL(1, 2);
 
 /* imgtool's "--security-counter auto": (major<<24)+(minor<<16)+revision. */
-FSEC_API uint32_t fsec_fw_version_counter(const struct fsec_fw_version *v);
+FSEC_API uint32_t fsec_fw_version_counter(const struct fsec_fw_version *v) FSEC_NONNULL(1);
 
 /*
  * Parse imgtool's dependency list "(ID,VERSION)[,(ID,VERSION)...]" into
  * deps (at most FSEC_FW_MAX_DEPS). Errors: INVAL. Thread-safe.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_fw_deps_parse(const char *s, struct fsec_fw_dep *deps,
-						   size_t *n);
+						   size_t *n) FSEC_NONNULL(1, 2, 3);
 
 struct fsec_fw_sign_opts {
 	EVP_PKEY *key;                /* Ed25519 or P-256; NULL: unsigned (hash only) */
@@ -136,14 +139,16 @@ struct fsec_fw_sign_opts {
  * IO, CRYPTO, NOMEM.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_fw_sign(const char *in_path, const char *out_path,
-					     const struct fsec_fw_sign_opts *opts);
+					     const struct fsec_fw_sign_opts *opts)
+	FSEC_NONNULL(1, 2, 3);
 
 /*
  * Parse an image's header and TLVs, check every bound, and describe it,
  * without checking the hash or signature. Errors: PARSE (malformed, with the
  * reason), TOO_LARGE, IO, NOMEM.
  */
-FSEC_API FSEC_WUR enum fsec_err fsec_fw_inspect(const char *path, struct fsec_fw_info *out);
+FSEC_API FSEC_WUR enum fsec_err fsec_fw_inspect(const char *path, struct fsec_fw_info *out)
+	FSEC_NONNULL(1, 2);
 
 /*
  * Verify an image against a trusted public key (Ed25519 or P-256), with
@@ -161,18 +166,20 @@ FSEC_API FSEC_WUR enum fsec_err fsec_fw_inspect(const char *path, struct fsec_fw
  * trusted keys tries the next), IO, NOMEM.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_fw_verify(const char *path, EVP_PKEY *pub,
-					       struct fsec_fw_info *out);
+					       struct fsec_fw_info *out) FSEC_NONNULL(1, 2, 3);
 
 /* fsec_fw_inspect on the first len bytes of an open descriptor (a slot). */
-FSEC_API FSEC_WUR enum fsec_err fsec_fw_inspect_fd(int fd, uint64_t len, struct fsec_fw_info *out);
+FSEC_API FSEC_WUR enum fsec_err fsec_fw_inspect_fd(int fd, uint64_t len, struct fsec_fw_info *out)
+	FSEC_NONNULL(3);
 
 /* fsec_fw_verify on an image in memory (tests, fuzzing, small images). */
 FSEC_API FSEC_WUR enum fsec_err fsec_fw_verify_mem(const unsigned char *buf, size_t len,
-						   EVP_PKEY *pub, struct fsec_fw_info *out);
+						   EVP_PKEY *pub, struct fsec_fw_info *out)
+	FSEC_NONNULL(3, 4);
 
 /* fsec_fw_verify on the first len bytes at offset 0 of an open descriptor
  * (a slot: a block device or a file longer than the image). */
 FSEC_API FSEC_WUR enum fsec_err fsec_fw_verify_fd(int fd, uint64_t len, EVP_PKEY *pub,
-						  struct fsec_fw_info *out);
+						  struct fsec_fw_info *out) FSEC_NONNULL(3, 4);
 
 #endif

@@ -24,6 +24,7 @@
  * VERIFY (CN disagrees). Thread-safe.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_identity_from_cert(X509 *cert,
-							char out[FSEC_DEVID_MAX + 1]);
+							char out[FSEC_DEVID_MAX + 1])
+	FSEC_NONNULL(1, 2);
 
 #endif

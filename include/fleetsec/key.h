@@ -24,7 +24,8 @@ enum fsec_key_algo {
 /*
  * Parse "p256", "p384" or "ed25519". Errors: INVAL. Thread-safe.
  */
-FSEC_API FSEC_WUR enum fsec_err fsec_key_algo_parse(const char *name, enum fsec_key_algo *out);
+FSEC_API FSEC_WUR enum fsec_err fsec_key_algo_parse(const char *name, enum fsec_key_algo *out)
+	FSEC_NONNULL(1, 2);
 
 /* The canonical name of algo ("p256", ...), or "unknown". Thread-safe. */
 FSEC_API const char *fsec_key_algo_name(enum fsec_key_algo algo);
@@ -33,7 +34,8 @@ FSEC_API const char *fsec_key_algo_name(enum fsec_key_algo algo);
  * Generate a new private key. The caller owns *out (EVP_PKEY_free).
  * Errors: INVAL, CRYPTO. Thread-safe.
  */
-FSEC_API FSEC_WUR enum fsec_err fsec_key_generate(enum fsec_key_algo algo, EVP_PKEY **out);
+FSEC_API FSEC_WUR enum fsec_err fsec_key_generate(enum fsec_key_algo algo, EVP_PKEY **out)
+	FSEC_NONNULL(2);
 
 /*
  * Keep keys in a TPM 2.0 from now on, through the tpm2 OpenSSL provider
@@ -56,14 +58,16 @@ FSEC_API FSEC_WUR enum fsec_err fsec_keystore_use_tpm(const char *tcti, const ch
  * caller owns *out. Errors: NOTFOUND (nothing at uri, or no private key there),
  * CRYPTO. Thread-safe.
  */
-FSEC_API FSEC_WUR enum fsec_err fsec_key_load_private(const char *uri, EVP_PKEY **out);
+FSEC_API FSEC_WUR enum fsec_err fsec_key_load_private(const char *uri, EVP_PKEY **out)
+	FSEC_NONNULL(1, 2);
 
 /*
  * Write key as an unencrypted PKCS#8 PEM file created 0600 and never
  * replacing an existing file; the PEM is cleansed from memory afterwards.
  * Errors: EXISTS, IO, CRYPTO, NOMEM.
  */
-FSEC_API FSEC_WUR enum fsec_err fsec_key_save_private(EVP_PKEY *key, const char *path);
+FSEC_API FSEC_WUR enum fsec_err fsec_key_save_private(EVP_PKEY *key, const char *path)
+	FSEC_NONNULL(1, 2);
 
 /*
  * As fsec_key_save_private, but staged (see fileio.h) so the caller can
@@ -71,7 +75,8 @@ FSEC_API FSEC_WUR enum fsec_err fsec_key_save_private(EVP_PKEY *key, const char 
  */
 struct fsec_file_stage;
 FSEC_API FSEC_WUR enum fsec_err fsec_key_stage_private(EVP_PKEY *key, const char *path,
-						       struct fsec_file_stage **out);
+						       struct fsec_file_stage **out)
+	FSEC_NONNULL(1, 2, 3);
 
 /*
  * Enforce fleetsec's key policy for device and CA keys: RSA of at least 2048
@@ -79,14 +84,15 @@ FSEC_API FSEC_WUR enum fsec_err fsec_key_stage_private(EVP_PKEY *key, const char
  * curves, DSA, Ed448, ...) is refused with a reason naming the key.
  * Errors: POLICY. Thread-safe.
  */
-FSEC_API FSEC_WUR enum fsec_err fsec_key_check_strength(EVP_PKEY *key);
+FSEC_API FSEC_WUR enum fsec_err fsec_key_check_strength(EVP_PKEY *key) FSEC_NONNULL(1);
 
 /*
  * SHA-256 of the DER SubjectPublicKeyInfo, as lowercase hex in out.
  * This is the key's identity in the registry. Errors: CRYPTO, NOMEM.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_key_spki_sha256(EVP_PKEY *key,
-						     char out[FSEC_SHA256_HEX_LEN]);
+						     char out[FSEC_SHA256_HEX_LEN])
+	FSEC_NONNULL(1, 2);
 
 /*
  * The key's DER SubjectPublicKeyInfo in canonical form (EC: named curve and
@@ -94,14 +100,15 @@ FSEC_API FSEC_WUR enum fsec_err fsec_key_spki_sha256(EVP_PKEY *key,
  * OPENSSL_free. Errors: CRYPTO, NOMEM. Thread-safe.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_key_spki_der(EVP_PKEY *key, unsigned char **der,
-						  size_t *len);
+						  size_t *len) FSEC_NONNULL(1, 2, 3);
 
 /*
  * Load a public key named by uri: a PEM/DER public key, a certificate, or a
  * private key (its public half). The caller owns *out.
  * Errors: NOTFOUND. Thread-safe.
  */
-FSEC_API FSEC_WUR enum fsec_err fsec_key_load_public(const char *uri, EVP_PKEY **out);
+FSEC_API FSEC_WUR enum fsec_err fsec_key_load_public(const char *uri, EVP_PKEY **out)
+	FSEC_NONNULL(1, 2);
 
 /*
  * The public half of key as an SPKI PEM ("-----BEGIN PUBLIC KEY-----"), what
@@ -116,7 +123,7 @@ FSEC_API FSEC_WUR enum fsec_err fsec_key_public_pem(EVP_PKEY *key, char **pem, s
  * MCUboot verifies; anything else is refused with a reason naming it.
  * Errors: POLICY. Thread-safe.
  */
-FSEC_API FSEC_WUR enum fsec_err fsec_key_check_signing(EVP_PKEY *key);
+FSEC_API FSEC_WUR enum fsec_err fsec_key_check_signing(EVP_PKEY *key) FSEC_NONNULL(1);
 
 /*
  * Sign msg: Ed25519 (PureEdDSA) or ECDSA P-256 with SHA-256, DER signature.
@@ -124,7 +131,8 @@ FSEC_API FSEC_WUR enum fsec_err fsec_key_check_signing(EVP_PKEY *key);
  * Errors: POLICY (key type), CRYPTO, NOMEM. Thread-safe.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_key_sign(EVP_PKEY *key, const unsigned char *msg,
-					      size_t len, unsigned char **sig, size_t *siglen);
+					      size_t len, unsigned char **sig, size_t *siglen)
+	FSEC_NONNULL(1, 4, 5);
 
 /*
  * Verify a signature made as fsec_key_sign does; keys outside
@@ -132,13 +140,13 @@ FSEC_API FSEC_WUR enum fsec_err fsec_key_sign(EVP_PKEY *key, const unsigned char
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_key_verify(EVP_PKEY *key, const unsigned char *msg,
 						size_t len, const unsigned char *sig,
-						size_t siglen);
+						size_t siglen) FSEC_NONNULL(1);
 
 /* The lowercase hex SHA-256 of the key's canonical SPKI (a keyid).
  * Errors: CRYPTO, NOMEM. */
 #define fsec_key_id fsec_key_spki_sha256
 
-/* Write the lowercase hex of len bytes into out (2*len+1 bytes). */
-FSEC_API void fsec_hex(const unsigned char *in, size_t len, char *out);
+/* fsec_hex(), which wrote the lowercase hex of a key ID, now lives in
+ * fleetsec/text.h (included by common.h). */
 
 #endif

@@ -22,7 +22,7 @@
  * already holds one is refused). name: 1-64 printable characters. P-256.
  * Errors: EXISTS, INVAL, IO, CRYPTO.
  */
-FSEC_API FSEC_WUR enum fsec_err fsec_mfr_init(const char *dir, const char *name);
+FSEC_API FSEC_WUR enum fsec_err fsec_mfr_create(const char *dir, const char *name);
 
 struct fsec_mfr_issue_opts {
 	const char *serial;          /* the device serial: a valid device ID */

@@ -81,11 +81,7 @@ FSEC_API FSEC_WUR enum fsec_err fsec_product_security_txt(struct fsec_registry *
 							  const struct fsec_sectxt_opts *o,
 							  char **out);
 
-/*
- * Parse a date "YYYY-MM-DD" (the end of that day, UTC: support until a date
- * includes it) or a time "YYYY-MM-DDTHH:MM:SSZ" into UNIX seconds.
- * Errors: INVAL. Thread-safe.
- */
-FSEC_API FSEC_WUR enum fsec_err fsec_date_parse(const char *s, int64_t *out);
+/* fsec_date_parse() (a support date or time) now lives in fleetsec/text.h
+ * (included by common.h). */
 
 #endif

@@ -89,18 +89,19 @@ struct fsec_release_policy {
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_release_verify(const unsigned char *buf, size_t len,
 						    const struct fsec_release_policy *policy,
-						    struct fsec_release **out);
+						    struct fsec_release **out) FSEC_NONNULL(3, 4);
 
 /* NULL is a no-op. */
 FSEC_API void fsec_release_free(struct fsec_release *r);
 
 /* The verified entry for the policy's model (borrowed). */
-FSEC_API const struct fsec_release_entry *fsec_release_entry(const struct fsec_release *r);
-FSEC_API uint64_t fsec_release_sequence(const struct fsec_release *r);
-FSEC_API uint64_t fsec_release_delegation_sequence(const struct fsec_release *r);
-FSEC_API int64_t fsec_release_expires(const struct fsec_release *r);
+FSEC_API const struct fsec_release_entry *fsec_release_entry(const struct fsec_release *r)
+	FSEC_NONNULL(1);
+FSEC_API uint64_t fsec_release_sequence(const struct fsec_release *r) FSEC_NONNULL(1);
+FSEC_API uint64_t fsec_release_delegation_sequence(const struct fsec_release *r) FSEC_NONNULL(1);
+FSEC_API int64_t fsec_release_expires(const struct fsec_release *r) FSEC_NONNULL(1);
 /* The keyid that signed the manifest (hex, borrowed). */
-FSEC_API const char *fsec_release_signer(const struct fsec_release *r);
+FSEC_API const char *fsec_release_signer(const struct fsec_release *r) FSEC_NONNULL(1);
 
 /*
  * Sign a delegation with the root key: keys may sign manifests until
@@ -110,7 +111,8 @@ FSEC_API const char *fsec_release_signer(const struct fsec_release *r);
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_release_delegate(EVP_PKEY *root, EVP_PKEY *const *keys,
 						      size_t nkeys, uint64_t sequence,
-						      int64_t expires, char **json);
+						      int64_t expires, char **json)
+	FSEC_NONNULL(1, 6);
 
 /* fleetsecd serves published images here, by their SHA-256 (lowercase hex). */
 #define FSEC_RELEASE_FIRMWARE_PATH "/v1/firmware/"
@@ -136,7 +138,7 @@ struct fsec_release_create_opts {
  * Errors: INVAL, PARSE (not an MCUboot image, bad base), IO, TOO_LARGE, NOMEM.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_release_create(const struct fsec_release_create_opts *o,
-						    char **json);
+						    char **json) FSEC_NONNULL(1, 2);
 
 /*
  * Sign an unsigned manifest with key, which the delegation must name, and
@@ -146,7 +148,7 @@ FSEC_API FSEC_WUR enum fsec_err fsec_release_create(const struct fsec_release_cr
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_release_sign(const char *manifest, size_t mlen,
 						  const char *delegation, size_t dlen,
-						  EVP_PKEY *key, char **bundle);
+						  EVP_PKEY *key, char **bundle) FSEC_NONNULL(5, 6);
 
 /*
  * A device's place in staged rollouts: SHA-256 of its ID, first four bytes
@@ -154,9 +156,10 @@ FSEC_API FSEC_WUR enum fsec_err fsec_release_sign(const char *manifest, size_t m
  * bucket is below P, so raising P only adds devices. The agent and fleetsecd
  * both use this. Errors: CRYPTO.
  */
-FSEC_API FSEC_WUR enum fsec_err fsec_rollout_bucket(const char *id, unsigned *bucket);
+FSEC_API FSEC_WUR enum fsec_err fsec_rollout_bucket(const char *id, unsigned *bucket)
+	FSEC_NONNULL(1, 2);
 
-/* Parse "30d", "12h", "45m" or "90s" into seconds. Errors: INVAL. */
-FSEC_API FSEC_WUR enum fsec_err fsec_duration_parse(const char *s, int64_t *seconds);
+/* fsec_duration_parse() ("30d", "12h", "45m", "90s") now lives in
+ * fleetsec/text.h (included by common.h). */
 
 #endif

@@ -21,16 +21,28 @@
 #ifndef FLEETSEC_TAMPER_H
 #define FLEETSEC_TAMPER_H
 
-#include "fleetsec/agentcfg.h"
 #include "fleetsec/common.h"
 
 #define FSEC_TAMPER_ITEMS 8
+/* The longest path or key URI a wipe takes (the agent's configuration
+ * values are no longer). */
+#define FSEC_TAMPER_PATH_MAX 1024
+
+/* What a wipe destroys and where it records it: the agent fills it from its
+ * configuration. Borrowed strings; NULL or "" means none, except state_dir,
+ * which is required. */
+struct fsec_tamper_cfg {
+	const char *state_dir;     /* the record: STATE_DIR/tamper.json */
+	const char *key;           /* the device key: a path, file:PATH or handle:0x81... */
+	const char *bootstrap_key; /* the factory credential's key, the same forms */
+	const char *cert;          /* the device certificate (a path) */
+};
 
 struct fsec_tamper_result {
 	unsigned nwiped;                               /* secrets destroyed */
 	unsigned nearlier;                             /* ... of them by an earlier run */
-	char wiped[FSEC_TAMPER_ITEMS][FSEC_AGENTCFG_VALUE_MAX + 16];
-	char record[FSEC_AGENTCFG_VALUE_MAX + 32];     /* where the event is recorded */
+	char wiped[FSEC_TAMPER_ITEMS][FSEC_TAMPER_PATH_MAX + 16];
+	char record[FSEC_TAMPER_PATH_MAX + 32];        /* where the event is recorded */
 };
 
 /*
@@ -39,23 +51,25 @@ struct fsec_tamper_result {
  * first as begun and then as done (or incomplete): a power cut in between
  * leaves the device marked, and fsec_tamper_finish runs it again. Items
  * already gone are not errors; a record that cannot be written does not stop
- * the wipe. Errors: IO, INVAL (a key URI this cannot wipe; the rest is still
- * wiped).
+ * the wipe. Errors: IO, INVAL (a key URI this cannot wipe, or a path longer
+ * than FSEC_TAMPER_PATH_MAX; the rest is still wiped). out is filled either
+ * way, with what was wiped.
  */
-FSEC_API FSEC_WUR enum fsec_err fsec_tamper_wipe(const struct fsec_agentcfg *cfg,
-						 struct fsec_tamper_result *out);
+FSEC_API FSEC_WUR enum fsec_err fsec_tamper_wipe(const struct fsec_tamper_cfg *cfg,
+						 struct fsec_tamper_result *out) FSEC_NONNULL(1, 2);
 
 /* FSEC_OK when no tamper event is recorded in state_dir; POLICY (saying
  * when, and how to recover) when one is. */
-FSEC_API FSEC_WUR enum fsec_err fsec_tamper_check(const char *state_dir);
+FSEC_API FSEC_WUR enum fsec_err fsec_tamper_check(const char *state_dir) FSEC_NONNULL(1);
 
 /* If a recorded wipe did not finish (a power cut, a file it could not
  * wipe), run it again; FSEC_OK when there is nothing left to do. The agent
  * calls this first thing. Errors: as fsec_tamper_wipe. */
-FSEC_API FSEC_WUR enum fsec_err fsec_tamper_finish(const struct fsec_agentcfg *cfg);
+FSEC_API FSEC_WUR enum fsec_err fsec_tamper_finish(const struct fsec_tamper_cfg *cfg)
+	FSEC_NONNULL(1);
 
 /* Remove the record, once the device has a new identity; refused (POLICY)
  * while the recorded wipe is unfinished. Errors: POLICY, IO. */
-FSEC_API FSEC_WUR enum fsec_err fsec_tamper_clear(const char *state_dir);
+FSEC_API FSEC_WUR enum fsec_err fsec_tamper_clear(const char *state_dir) FSEC_NONNULL(1);
 
 #endif

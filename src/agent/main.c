@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fleetsec-agent: the device side of signed updates. Parses arguments,
- * calls libfleetsec, prints. Exit status: 0 success, 1 refused or failed,
+ * calls libfleetsec, prints. The order of what runs before a command and
+ * the daemon's round are the library's (agentrun.h); each command here is a
+ * row of the table below. Exit status: 0 success, 1 refused or failed,
  * 2 usage.
  */
 #include <getopt.h>
@@ -20,40 +22,22 @@
 
 #include "fleetsec/agent.h"
 #include "fleetsec/agentcfg.h"
+#include "fleetsec/agentrun.h"
 #include "fleetsec/cmdline.h"
 #include "fleetsec/csr.h"
-#include "fleetsec/estc.h"
 #include "fleetsec/key.h"
-#include "fleetsec/fileio.h"
-#include "fleetsec/tamper.h"
-#include "fleetsec/tpm.h"
 
 #define DEFAULT_CONFIG "/etc/fleetsec/agent.conf"
 
-static const char usage_text[] =
-	"usage: fleetsec-agent [-c CONFIG] <command> [--json] [--force] [--interval S]\n"
-	"                      [--subject CN]\n\n"
-	"commands:\n"
-	"  keygen    make the device key (in the TPM when tcti is set) at the key path\n"
-	"  csr       print a CSR signed by the device key (--subject CN)\n"
-	"  enroll    zero-touch enrollment (EST): generate the device key, get its\n"
-	"            certificate from the server with the factory bootstrap credential\n"
-	"  renew     renew the device certificate (EST simplereenroll, new key) once\n"
-	"            two thirds of its lifetime have passed; --force: now\n"
-	"  daemon    renew when due and install updates every --interval seconds\n"
-	"            (default 3600, jittered), until SIGTERM\n"
-	"  report    tell the server what runs here and how the last update went\n"
-	"  check     fetch and verify the release manifest; say whether an update applies\n"
-	"  update    download the update into the inactive slot (resumable), verify it,\n"
-	"            and request a trial boot\n"
-	"  confirm   after a healthy reboot: make the trial slot permanent and raise the\n"
-	"            anti-rollback counter\n"
-	"  status    active slot, pending trial, versions, counter, download progress\n"
-	"  tamper    the tamper switch's hook: destroy the device's keys (wipe files,\n"
-	"            evict TPM keys), record the event; the device stays refused\n"
-	"            until it is re-provisioned (keygen or enroll)\n\n"
-	"  -c, --config FILE   configuration (default " DEFAULT_CONFIG ")\n"
-	"  --json              machine-readable output\n";
+/* What a command gets: the loaded configuration and the options. */
+struct ctx {
+	const struct fsec_agentcfg *cfg;
+	const char *config; /* its path, for messages */
+	const char *name;   /* the command's name */
+	const char *subject;
+	unsigned long interval;
+	bool json, force, tty;
+};
 
 static bool progress_open; /* a progress line without its newline */
 
@@ -142,13 +126,17 @@ static void nap(unsigned long secs)
 		;
 }
 
+static void fail_round(const char *what, enum fsec_err rc, const char *why)
+{
+	fprintf(stderr, "fleetsec-agent: %s: %s\n", what, why[0] != '\0' ? why : fsec_strerror(rc));
+}
+
 /*
- * daemon: renew the certificate when due and install updates, every
- * interval, until SIGTERM. Failures are reported and retried at the next
- * round: a daemon that exits on a network hiccup strands nobody, but one that
- * stops trying would.
+ * daemon: the library's round (renew when due, update, report) every
+ * interval, until SIGTERM. Failures are printed and retried at the next
+ * round.
  */
-static int run_daemon(const struct fsec_agentcfg *cfg, unsigned long interval, bool json)
+static int cmd_daemon(const struct ctx *x)
 {
 	struct sigaction sa;
 
@@ -156,67 +144,55 @@ static int run_daemon(const struct fsec_agentcfg *cfg, unsigned long interval, b
 	sa.sa_handler = on_stop;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	fprintf(stderr, "fleetsec-agent: daemon: every %lu s\n", interval);
+	fprintf(stderr, "fleetsec-agent: daemon: every %lu s\n", x->interval);
 	while (!stopping) {
-		struct fsec_estc_opts o = {.server = cfg->server, .ca = cfg->ca,
-					   .key_out = cfg->key, .cert_out = cfg->cert};
-		struct fsec_agent_check c = {0};
-		struct fsec_estc_renewal r;
-		struct fsec_agent *a = NULL;
-		bool started = false, tty = false;
-		enum fsec_err rc;
+		struct fsec_agent_round r;
 
-		if ((rc = fsec_estc_renew(&o, false, &r)) != FSEC_OK)
-			fail("renew", rc);
-		else if (r.renewed)
-			printf("renewed the certificate of %s\n", r.id);
-		/* A new agent each round: a renewal replaced the key it holds. */
-		if ((rc = fsec_agent_new(cfg, &a)) != FSEC_OK ||
-		    (rc = fsec_agent_update(a, NULL, &tty, &c, &started)) != FSEC_OK)
-			fail("update", rc);
+		fsec_agent_round(x->cfg, &r);
+		if (r.renew_rc != FSEC_OK)
+			fail_round("renew", r.renew_rc, r.renew_error);
+		else if (r.renewal.renewed)
+			printf("renewed the certificate of %s\n", r.renewal.id);
+		if (r.update_rc != FSEC_OK)
+			fail_round("update", r.update_rc, r.update_error);
 		else
-			print_update(&c, started, json);
-		if (a != NULL && (rc = fsec_agent_report(a, NULL)) != FSEC_OK)
-			fail("report", rc);
-		fsec_agent_free(a);
+			print_update(&r.check, r.started, x->json);
+		if (r.report_tried && r.report_rc != FSEC_OK)
+			fail_round("report", r.report_rc, r.report_error);
+		fflush(stdout);
 		if (!stopping)
-			nap(interval);
+			nap(x->interval);
 	}
 	fputs("fleetsec-agent: daemon: stopping\n", stderr);
 	return 0;
 }
 
-/* keygen: the device key, made where the keystore keeps keys, written
- * (0600, never over an existing key) to the configured key path. */
-static int keygen(const struct fsec_agentcfg *cfg, bool json)
+static int cmd_keygen(const struct ctx *x)
 {
-	EVP_PKEY *key = NULL;
-	enum fsec_err rc;
+	const char *key = fsec_agentcfg_get_key(x->cfg);
+	bool tpm = fsec_agentcfg_get_tcti(x->cfg)[0] != '\0';
+	enum fsec_err rc = fsec_agent_keygen(x->cfg);
 
-	if ((rc = fsec_key_generate(FSEC_KEY_P256, &key)) == FSEC_OK &&
-	    (rc = fsec_key_save_private(key, cfg->key)) == FSEC_OK)
-		rc = fsec_tamper_clear(cfg->state_dir); /* a new identity begins */
-	EVP_PKEY_free(key);
 	if (rc != FSEC_OK)
 		return fail("keygen", rc);
-	if (json)
-		print_json(json_pack("{s:s, s:b}", "key", cfg->key, "tpm", cfg->tcti[0] != '\0'));
+	if (x->json)
+		print_json(json_pack("{s:s, s:b}", "key", key, "tpm", tpm));
 	else
-		printf("device key %s written to %s\n",
-		       cfg->tcti[0] != '\0' ? "made in the TPM, its blob" : "made and", cfg->key);
+		printf("device key %s written to %s\n", tpm ? "made in the TPM, its blob" : "made and",
+		       key);
 	return 0;
 }
 
 /* csr: a request signed by the device key, where the key is. */
-static int csr(const struct fsec_agentcfg *cfg, const char *subject)
+static int cmd_csr(const struct ctx *x)
 {
 	EVP_PKEY *key = NULL;
 	X509_REQ *req = NULL;
 	enum fsec_err rc;
 	int status = 1;
 
-	if ((rc = fsec_key_load_private(cfg->key, &key)) != FSEC_OK ||
-	    (rc = fsec_csr_make(key, NULL, subject, &req)) != FSEC_OK)
+	if ((rc = fsec_key_load_private(fsec_agentcfg_get_key(x->cfg), &key)) != FSEC_OK ||
+	    (rc = fsec_csr_make(key, NULL, x->subject, &req)) != FSEC_OK)
 		status = fail("csr", rc);
 	else if (PEM_write_X509_REQ(stdout, req) == 1)
 		status = 0;
@@ -226,12 +202,12 @@ static int csr(const struct fsec_agentcfg *cfg, const char *subject)
 }
 
 /* tamper: the case-open hook. Destroys the secrets, records the event. */
-static int tamper(const struct fsec_agentcfg *cfg, bool json)
+static int cmd_tamper(const struct ctx *x)
 {
 	struct fsec_tamper_result r;
-	enum fsec_err rc = fsec_tamper_wipe(cfg, &r);
+	enum fsec_err rc = fsec_agent_tamper(x->cfg, &r);
 
-	if (json) {
+	if (x->json) {
 		json_t *items = json_array();
 
 		for (unsigned i = 0; items != NULL && i < r.nwiped; i++)
@@ -248,44 +224,33 @@ static int tamper(const struct fsec_agentcfg *cfg, bool json)
 	return rc == FSEC_OK ? 0 : fail("tamper", rc);
 }
 
-static int enroll(const struct fsec_agentcfg *cfg, bool json)
+static int cmd_enroll(const struct ctx *x)
 {
-	struct fsec_estc_opts o = {.server = cfg->server, .ca = cfg->ca,
-				   .bootstrap_cert = cfg->bootstrap_cert,
-				   .bootstrap_key = cfg->bootstrap_key, .key_out = cfg->key,
-				   .cert_out = cfg->cert};
 	char id[FSEC_DEVID_MAX + 1];
-	enum fsec_err rc;
+	enum fsec_err rc = fsec_agent_enroll(x->cfg, id);
 
-	if (cfg->bootstrap_cert[0] == '\0' || cfg->bootstrap_key[0] == '\0') {
-		fputs("fleetsec-agent: enroll: the configuration needs bootstrap_cert and "
-		      "bootstrap_key\n",
-		      stderr);
-		return 1;
-	}
-	if ((rc = fsec_estc_enroll(&o, id)) != FSEC_OK ||
-	    (rc = fsec_tamper_clear(cfg->state_dir)) != FSEC_OK)
+	if (rc != FSEC_OK)
 		return fail("enroll", rc);
-	if (json)
-		print_json(json_pack("{s:b, s:s, s:s}", "enrolled", 1, "id", id, "cert", cfg->cert));
+	if (x->json)
+		print_json(json_pack("{s:b, s:s, s:s}", "enrolled", 1, "id", id, "cert",
+				     fsec_agentcfg_get_cert(x->cfg)));
 	else
-		printf("enrolled as %s: certificate %s, key %s\n", id, cfg->cert, cfg->key);
+		printf("enrolled as %s: certificate %s, key %s\n", id, fsec_agentcfg_get_cert(x->cfg),
+		       fsec_agentcfg_get_key(x->cfg));
 	return 0;
 }
 
-static int renew(const struct fsec_agentcfg *cfg, bool force, bool json)
+static int cmd_renew(const struct ctx *x)
 {
-	struct fsec_estc_opts o = {.server = cfg->server, .ca = cfg->ca, .key_out = cfg->key,
-				   .cert_out = cfg->cert};
 	struct fsec_estc_renewal r;
 	char due[32], exp[32];
 	enum fsec_err rc;
 
-	if ((rc = fsec_estc_renew(&o, force, &r)) != FSEC_OK)
+	if ((rc = fsec_agent_renew(x->cfg, x->force, &r)) != FSEC_OK)
 		return fail("renew", rc);
-	strftime(due, sizeof(due), "%Y-%m-%dT%H:%M:%SZ", gmtime(&(time_t){(time_t)r.due}));
-	strftime(exp, sizeof(exp), "%Y-%m-%dT%H:%M:%SZ", gmtime(&(time_t){(time_t)r.expires}));
-	if (json)
+	fsec_time_format(r.due, due);
+	fsec_time_format(r.expires, exp);
+	if (x->json)
 		print_json(json_pack("{s:b, s:s, s:s, s:s}", "renewed", (int)r.renewed, "id", r.id,
 				     "due", due, "expires", exp));
 	else if (r.renewed)
@@ -293,6 +258,177 @@ static int renew(const struct fsec_agentcfg *cfg, bool force, bool json)
 	else
 		printf("not due: %s's certificate renews from %s (expires %s)\n", r.id, due, exp);
 	return 0;
+}
+
+/* The commands that work on the update agent (fsec_agent_new): its failure
+ * to set up is the configuration's. */
+static int with_agent(const struct ctx *x, enum fsec_err (*fn)(const struct ctx *x,
+							       struct fsec_agent *a))
+{
+	struct fsec_agent *a = NULL;
+	enum fsec_err rc;
+	int status;
+
+	if ((rc = fsec_agent_new(x->cfg, &a)) != FSEC_OK)
+		return fail(x->config, rc);
+	status = (rc = fn(x, a)) == FSEC_OK ? 0 : fail(x->name, rc);
+	fsec_agent_free(a);
+	return status;
+}
+
+static enum fsec_err do_check(const struct ctx *x, struct fsec_agent *a)
+{
+	struct fsec_agent_check c;
+	enum fsec_err rc = fsec_agent_check(a, &c);
+
+	if (rc == FSEC_OK)
+		print_check(&c, x->json);
+	return rc;
+}
+
+static enum fsec_err do_update(const struct ctx *x, struct fsec_agent *a)
+{
+	struct fsec_agent_check c = {0};
+	bool started = false, tty = x->tty;
+	enum fsec_err rc = fsec_agent_update(a, progress, &tty, &c, &started);
+
+	if (rc == FSEC_OK)
+		print_update(&c, started, x->json);
+	return rc;
+}
+
+static enum fsec_err do_confirm(const struct ctx *x, struct fsec_agent *a)
+{
+	enum fsec_err rc = fsec_agent_confirm(a);
+
+	if (rc != FSEC_OK)
+		return rc;
+	/* Best effort: the device is confirmed whether or not the server
+	 * hears of it now; the daemon's next report tells it. */
+	if (fsec_agent_report(a, "confirmed") != FSEC_OK)
+		fprintf(stderr, "fleetsec-agent: report: %s\n", fsec_err_detail());
+	if (x->json)
+		print_json(json_pack("{s:b}", "confirmed", 1));
+	else
+		puts("confirmed: the running slot is now permanent");
+	return FSEC_OK;
+}
+
+static enum fsec_err do_report(const struct ctx *x, struct fsec_agent *a)
+{
+	enum fsec_err rc = fsec_agent_report(a, NULL);
+
+	if (rc != FSEC_OK)
+		return rc;
+	if (x->json)
+		print_json(json_pack("{s:b}", "reported", 1));
+	else
+		puts("reported to the server");
+	return FSEC_OK;
+}
+
+static enum fsec_err do_status(const struct ctx *x, struct fsec_agent *a)
+{
+	struct fsec_agent_status s;
+	char v[32];
+	enum fsec_err rc = fsec_agent_status(a, &s);
+
+	if (rc != FSEC_OK)
+		return rc;
+	fsec_fw_version_str(&s.active_version, v, sizeof(v));
+	if (x->json)
+		print_json(json_pack("{s:s%, s:b, s:b, s:s, s:I, s:I, s:I, s:I, s:b, s:I}",
+				     "active_slot", &s.active_slot, (size_t)1, "trial", (int)s.trial,
+				     "active_valid", (int)s.active_valid, "version", v,
+				     "security_counter", (json_int_t)s.active_security_counter,
+				     "counter", (json_int_t)s.counter, "last_sequence",
+				     (json_int_t)s.last_sequence, "last_delegation",
+				     (json_int_t)s.last_delegation, "downloading", (int)s.downloading,
+				     "download_done", (json_int_t)s.download_done));
+	else
+		printf("active slot   %c%s\nimage         %s\ncounter       %u\n"
+		       "sequence      %llu (delegation %llu)\ndownload      %s\n",
+		       s.active_slot, s.trial ? " (trial boot, not confirmed)" : "",
+		       s.active_valid ? v : "no valid image", s.counter,
+		       (unsigned long long)s.last_sequence, (unsigned long long)s.last_delegation,
+		       s.downloading ? "in progress" : "none");
+	return FSEC_OK;
+}
+
+static int cmd_check(const struct ctx *x)
+{
+	return with_agent(x, do_check);
+}
+
+static int cmd_update(const struct ctx *x)
+{
+	return with_agent(x, do_update);
+}
+
+static int cmd_confirm(const struct ctx *x)
+{
+	return with_agent(x, do_confirm);
+}
+
+static int cmd_report(const struct ctx *x)
+{
+	return with_agent(x, do_report);
+}
+
+static int cmd_status(const struct ctx *x)
+{
+	return with_agent(x, do_status);
+}
+
+/* The whole dispatcher, and the usage text's list (wireguard-tools). */
+static const struct command {
+	const char *name;
+	enum fsec_agent_cmd id; /* what runs before it: fsec_agent_start */
+	int (*fn)(const struct ctx *x);
+	const char *help;
+} commands[] = {
+	{"keygen", FSEC_AGENT_CMD_KEYGEN, cmd_keygen,
+	 "make the device key (in the TPM when tcti is set) at the key path"},
+	{"csr", FSEC_AGENT_CMD_CSR, cmd_csr, "print a CSR signed by the device key (--subject CN)"},
+	{"enroll", FSEC_AGENT_CMD_ENROLL, cmd_enroll,
+	 "zero-touch enrollment (EST): generate the device key, get its\n"
+	 "            certificate from the server with the factory bootstrap credential"},
+	{"renew", FSEC_AGENT_CMD_RENEW, cmd_renew,
+	 "renew the device certificate (EST simplereenroll, new key) once\n"
+	 "            two thirds of its lifetime have passed; --force: now"},
+	{"daemon", FSEC_AGENT_CMD_DAEMON, cmd_daemon,
+	 "renew when due and install updates every --interval seconds\n"
+	 "            (default 3600, jittered), until SIGTERM"},
+	{"report", FSEC_AGENT_CMD_REPORT, cmd_report,
+	 "tell the server what runs here and how the last update went"},
+	{"check", FSEC_AGENT_CMD_CHECK, cmd_check,
+	 "fetch and verify the release manifest; say whether an update applies"},
+	{"update", FSEC_AGENT_CMD_UPDATE, cmd_update,
+	 "download the update into the inactive slot (resumable), verify it,\n"
+	 "            and request a trial boot"},
+	{"confirm", FSEC_AGENT_CMD_CONFIRM, cmd_confirm,
+	 "after a healthy reboot: make the trial slot permanent and raise the\n"
+	 "            anti-rollback counter"},
+	{"status", FSEC_AGENT_CMD_STATUS, cmd_status,
+	 "active slot, pending trial, versions, counter, download progress"},
+	{"tamper", FSEC_AGENT_CMD_TAMPER, cmd_tamper,
+	 "the tamper switch's hook: destroy the device's keys (wipe files,\n"
+	 "            evict TPM keys), record the event; the device stays refused\n"
+	 "            until it is re-provisioned (keygen or enroll)"},
+};
+
+static void usage(FILE *f)
+{
+	fputs("usage: fleetsec-agent [-c CONFIG] <command> [--json] [--force] [--interval S]\n"
+	      "                      [--subject CN]\n\n"
+	      "commands:\n",
+	      f);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].help);
+	fputs("\n"
+	      "  -c, --config FILE   configuration (default " DEFAULT_CONFIG ")\n"
+	      "  --json              machine-readable output\n",
+	      f);
 }
 
 int main(int argc, char **argv)
@@ -306,147 +442,55 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *config = DEFAULT_CONFIG, *cmd, *subject = "fleetsec-device";
-	struct fsec_agentcfg cfg;
-	struct fsec_agent *a = NULL;
-	unsigned char *buf = NULL;
-	size_t len = 0;
-	bool json = false, force = false, tty = isatty(STDERR_FILENO);
-	unsigned long interval = 3600;
+	struct ctx x = {.config = DEFAULT_CONFIG, .subject = "fleetsec-device", .interval = 3600,
+			.tty = isatty(STDERR_FILENO)};
+	const struct command *c = NULL;
+	struct fsec_agentcfg *cfg = NULL;
+	const char *step = NULL;
 	enum fsec_err rc;
-	int opt, status = FSEC_EXIT_REFUSED;
+	int opt, status;
 
 	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'c': config = optarg; break;
-		case 'J': json = true; break;
-		case 'f': force = true; break;
-		case 's': subject = optarg; break;
+		case 'c': x.config = optarg; break;
+		case 'J': x.json = true; break;
+		case 'f': x.force = true; break;
+		case 's': x.subject = optarg; break;
 		case 'i':
-			if (!fsec_parse_ulong(optarg, 1, 7UL * 86400, &interval)) {
+			if (!fsec_parse_ulong(optarg, 1, 7UL * 86400, &x.interval)) {
 				fprintf(stderr, "fleetsec-agent: --interval %s: 1 to 604800 seconds\n",
 					optarg);
 				return FSEC_EXIT_USAGE;
 			}
 			break;
-		case 'h': fputs(usage_text, stdout); return FSEC_EXIT_OK;
-		default: fputs(usage_text, stderr); return FSEC_EXIT_USAGE;
+		case 'h': usage(stdout); return FSEC_EXIT_OK;
+		default: usage(stderr); return FSEC_EXIT_USAGE;
 		}
 	}
 	if (optind + 1 != argc) {
-		fputs(usage_text, stderr);
+		usage(stderr);
 		return FSEC_EXIT_USAGE;
 	}
-	cmd = argv[optind];
-	if (strcmp(cmd, "check") != 0 && strcmp(cmd, "update") != 0 &&
-	    strcmp(cmd, "confirm") != 0 && strcmp(cmd, "status") != 0 &&
-	    strcmp(cmd, "enroll") != 0 && strcmp(cmd, "renew") != 0 && strcmp(cmd, "daemon") != 0 &&
-	    strcmp(cmd, "report") != 0 && strcmp(cmd, "keygen") != 0 && strcmp(cmd, "csr") != 0 &&
-	    strcmp(cmd, "tamper") != 0) {
-		fprintf(stderr, "fleetsec-agent: unknown command '%s' (see --help)\n", cmd);
+	x.name = argv[optind];
+	for (size_t i = 0; c == NULL && i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(x.name, commands[i].name) == 0)
+			c = &commands[i];
+	if (c == NULL) {
+		fprintf(stderr, "fleetsec-agent: unknown command '%s' (see --help)\n", x.name);
 		return FSEC_EXIT_USAGE;
 	}
-	rc = fsec_file_read(config, FSEC_AGENTCFG_MAX, &buf, &len);
-	if (rc == FSEC_OK)
-		rc = fsec_agentcfg_parse(buf, len, &cfg);
-	free(buf);
-	if (rc != FSEC_OK)
-		return fail(config, rc);
-	/* The tamper hook first, with nothing that could stop it: it reaches
-	 * the TPM (to evict) on its own, and wipes files even without one. */
-	if ((rc = fsec_tpm_configure(cfg.tcti, cfg.tpm_owner_auth)) != FSEC_OK &&
-	    strcmp(cmd, "tamper") != 0)
-		return fail("tpm", rc);
-	if (strcmp(cmd, "tamper") == 0)
-		return tamper(&cfg, json);
-	if ((rc = fsec_tamper_finish(&cfg)) != FSEC_OK)
-		return fail("tamper", rc);
-	/* The keystore next: every key below is made or loaded through it. */
-	if (cfg.tcti[0] != '\0' && (rc = fsec_keystore_use_tpm(cfg.tcti, cfg.tpm_parent)) != FSEC_OK)
-		return fail("tcti", rc);
-	/* Re-provisioning (keygen, csr, enroll) is what a wiped device may do. */
-	if (strcmp(cmd, "keygen") == 0)
-		return keygen(&cfg, json);
-	if (strcmp(cmd, "csr") == 0)
-		return csr(&cfg, subject);
-	if (strcmp(cmd, "enroll") != 0 && (rc = fsec_tamper_check(cfg.state_dir)) != FSEC_OK)
-		return fail(cmd, rc);
-	/* An enrollment or renewal cut between its writes is finished first:
-	 * everything below uses the device's key and certificate. */
-	if ((rc = fsec_estc_finish(cfg.key, cfg.cert)) != FSEC_OK)
-		return fail("key", rc);
-	/* Before fsec_agent_new: that loads the device key, which enroll makes. */
-	if (strcmp(cmd, "enroll") == 0)
-		return enroll(&cfg, json);
-	if (strcmp(cmd, "renew") == 0)
-		return renew(&cfg, force, json);
-	if (strcmp(cmd, "daemon") == 0)
-		return run_daemon(&cfg, interval, json);
-	if ((rc = fsec_agent_new(&cfg, &a)) != FSEC_OK)
-		return fail(config, rc);
-
-	if (strcmp(cmd, "check") == 0) {
-		struct fsec_agent_check c;
-
-		if ((rc = fsec_agent_check(a, &c)) != FSEC_OK)
-			goto failed;
-		print_check(&c, json);
-	} else if (strcmp(cmd, "update") == 0) {
-		struct fsec_agent_check c = {0};
-		bool started = false;
-
-		if ((rc = fsec_agent_update(a, progress, &tty, &c, &started)) != FSEC_OK)
-			goto failed;
-		print_update(&c, started, json);
-	} else if (strcmp(cmd, "confirm") == 0) {
-		if ((rc = fsec_agent_confirm(a)) != FSEC_OK)
-			goto failed;
-		/* Best effort: the device is confirmed whether or not the server
-		 * hears of it now; the daemon's next report tells it. */
-		if (fsec_agent_report(a, "confirmed") != FSEC_OK)
-			fprintf(stderr, "fleetsec-agent: report: %s\n", fsec_err_detail());
-		if (json)
-			print_json(json_pack("{s:b}", "confirmed", 1));
-		else
-			puts("confirmed: the running slot is now permanent");
-	} else if (strcmp(cmd, "report") == 0) {
-		if ((rc = fsec_agent_report(a, NULL)) != FSEC_OK)
-			goto failed;
-		if (json)
-			print_json(json_pack("{s:b}", "reported", 1));
-		else
-			puts("reported to the server");
-	} else {
-		struct fsec_agent_status s;
-		char v[32];
-
-		if ((rc = fsec_agent_status(a, &s)) != FSEC_OK)
-			goto failed;
-		fsec_fw_version_str(&s.active_version, v, sizeof(v));
-		if (json)
-			print_json(json_pack("{s:s%, s:b, s:b, s:s, s:I, s:I, s:I, s:I, s:b, s:I}",
-					     "active_slot", &s.active_slot, (size_t)1, "trial",
-					     (int)s.trial, "active_valid", (int)s.active_valid,
-					     "version", v, "security_counter",
-					     (json_int_t)s.active_security_counter, "counter",
-					     (json_int_t)s.counter, "last_sequence",
-					     (json_int_t)s.last_sequence, "last_delegation",
-					     (json_int_t)s.last_delegation, "downloading",
-					     (int)s.downloading, "download_done",
-					     (json_int_t)s.download_done));
-		else
-			printf("active slot   %c%s\nimage         %s\ncounter       %u\n"
-			       "sequence      %llu (delegation %llu)\ndownload      %s\n",
-			       s.active_slot, s.trial ? " (trial boot, not confirmed)" : "",
-			       s.active_valid ? v : "no valid image", s.counter,
-			       (unsigned long long)s.last_sequence, (unsigned long long)s.last_delegation,
-			       s.downloading ? "in progress" : "none");
+	if ((rc = fsec_agentcfg_new(&cfg)) != FSEC_OK ||
+	    (rc = fsec_agentcfg_load(cfg, x.config)) != FSEC_OK) {
+		status = fail(x.config, rc);
+		goto out;
 	}
-	status = FSEC_EXIT_OK;
-	goto out;
-failed:
-	status = fail(cmd, rc);
+	x.cfg = cfg;
+	if ((rc = fsec_agent_start(cfg, c->id, &step)) != FSEC_OK) {
+		status = fail(step != NULL ? step : x.name, rc);
+		goto out;
+	}
+	status = c->fn(&x);
 out:
-	fsec_agent_free(a);
+	fsec_agentcfg_free(cfg);
 	return status;
 }

@@ -69,8 +69,9 @@ int cli_common_only(int argc, char **argv, const struct cli_cmd *cmd, struct cli
  * from the arguments; do not free. */
 const char *cli_home(const struct cli_common *c);
 
-/* Parse a decimal integer in [min, max] for option name. On failure print a
- * usage error and return false. */
+/* Parse a decimal integer in [min, max] (min >= 0) for option name, with the
+ * one number grammar of fleetsec/text.h: digits only, no sign or blanks. On
+ * failure print a usage error and return false. */
 bool cli_int(const struct cli_cmd *cmd, const char *name, const char *s, long min, long max,
 	     long *out);
 

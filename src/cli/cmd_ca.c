@@ -24,7 +24,7 @@ static int ca_init(int argc, char **argv, const struct cli_cmd *self)
 		CLI_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
-	struct fsec_fleet_init_params p = {.actor = cli_actor()};
+	struct fsec_fleet_create_params p = {.actor = cli_actor()};
 	struct cli_common c = {0};
 	const char *home;
 	enum fsec_err rc;
@@ -62,7 +62,7 @@ static int ca_init(int argc, char **argv, const struct cli_cmd *self)
 	if (p.name == NULL)
 		return cli_usage_error(self, "--name is required");
 	home = cli_home(&c);
-	rc = fsec_fleet_init(home, &p);
+	rc = fsec_fleet_create(home, &p);
 	if (rc != FSEC_OK)
 		return cli_fail(home, rc);
 	if (c.json)

@@ -32,7 +32,7 @@ static int mfr_init(int argc, char **argv, const struct cli_cmd *self)
 		return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
 	if (dir == NULL || name == NULL)
 		return cli_usage_error(self, "--dir and --name are required");
-	if ((rc = fsec_mfr_init(dir, name)) != FSEC_OK)
+	if ((rc = fsec_mfr_create(dir, name)) != FSEC_OK)
 		return cli_fail(dir, rc);
 	if (c.json)
 		return cli_print_json(json_pack("{s:s, s:s, s:s+}", "dir", dir, "name", name,

@@ -109,37 +109,26 @@ const char *cli_home(const struct cli_common *c)
 bool cli_int(const struct cli_cmd *cmd, const char *name, const char *s, long min, long max,
 	     long *out)
 {
-	char *end = NULL;
-	long v;
+	uint64_t v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
+	/* The one number grammar (fleetsec/text.h): strtol took "+5" and " 5".
+	 * Every caller's range is non-negative; a negative min reads as 0. */
+	if (max < 0 ||
+	    fsec_parse_u64(s, min > 0 ? (uint64_t)min : 0, (uint64_t)max, 0, &v) != FSEC_OK) {
 		cli_usage_error(cmd, "%s must be a whole number from %ld to %ld, not '%s'", name, min,
 				max, s);
 		return false;
 	}
-	*out = v;
+	*out = (long)v;
 	return true;
 }
 
 bool cli_uint(const struct cli_cmd *cmd, const char *name, const char *s, uint64_t min,
 	      uint64_t max, uint64_t *out)
 {
-	char *end = NULL;
-	unsigned long long v;
-	bool hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
-
-	errno = 0;
 	/* No sign, no octal: "010" is refused rather than read as 8. */
-	if (s[0] < '0' || s[0] > '9' || (s[0] == '0' && s[1] != '\0' && !hex))
-		goto bad;
-	v = strtoull(s, &end, hex ? 16 : 10);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-		goto bad;
-	*out = v;
-	return true;
-bad:
+	if (fsec_parse_u64(s, min, max, FSEC_NUM_HEX, out) == FSEC_OK)
+		return true;
 	cli_usage_error(cmd, "%s must be a number from %llu to %llu (decimal or 0x hex), not '%s'",
 			name, (unsigned long long)min, (unsigned long long)max, s);
 	return false;
@@ -181,12 +170,8 @@ int cli_emit(const char *path, const void *data, size_t len)
 
 const char *cli_time(int64_t t, char *buf, size_t cap)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
+	char full[FSEC_TIME_LEN];
 
-	if (t == 0 || gmtime_r(&tt, &tm) == NULL)
-		snprintf(buf, cap, "-");
-	else
-		strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(buf, cap, "%s", t == 0 ? "-" : fsec_time_format(t, full));
 	return buf;
 }

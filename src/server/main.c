@@ -131,7 +131,6 @@ static bool split_listen(const char *s, char *host, size_t hcap, unsigned *port)
 {
 	const char *colon, *h = s;
 	size_t hlen;
-	char *end;
 	unsigned long p;
 
 	if (s[0] == '[') {
@@ -150,9 +149,8 @@ static bool split_listen(const char *s, char *host, size_t hcap, unsigned *port)
 	}
 	if (hlen == 0 || hlen >= hcap)
 		return false;
-	errno = 0;
-	p = strtoul(colon + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || end == colon + 1 || p == 0 || p > 65535)
+	/* The one number grammar: strtoul took "host: 80" and "host:+80". */
+	if (!fsec_parse_ulong(colon + 1, 1, 65535, &p))
 		return false;
 	memcpy(host, h, hlen);
 	host[hlen] = '\0';

@@ -121,6 +121,12 @@ expect 2 "$FLEETSEC" device issue x --csr "$T/other.csr" --keygen --key-out "$T/
 expect 2 "$FLEETSEC" device issue x --keygen
 expect 2 "$FLEETSEC" device issue x --csr "$T/other.csr" --days 0
 expect 2 "$FLEETSEC" device issue x --csr "$T/other.csr" --days 12abc
+# One number grammar: no sign, no blanks (strtol took both).
+expect 2 "$FLEETSEC" device issue x --csr "$T/other.csr" --days +30
+grep -qF -- "--days must be a whole number from 1 to" "$T/err" || fail "no range in: $(cat "$T/err")"
+expect 2 "$FLEETSEC" device issue x --csr "$T/other.csr" --days " 30"
+expect 2 "$FLEETSEC" fw sign --key k --version 1.0.0 --header-size 010 in out
+grep -qF -- "decimal or 0x hex" "$T/err" || fail "no grammar in: $(cat "$T/err")"
 expect 2 "$FLEETSEC" device issue --bogus
 expect 2 "$FLEETSEC" device revoke first --reason certificateHold
 expect 2 "$FLEETSEC" device list --status sleeping

@@ -11,6 +11,12 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 cmake --install "$BUILD_DIR" --prefix "$T/prefix" >/dev/null
 "$T/prefix/bin/fleetsec" --version | grep '^fleetsec ' >/dev/null || fail "installed binary does not run"
 [ -f "$T/prefix/include/fleetsec/fleet.h" ] || fail "headers not installed"
+for page in man1/fleetsec.1 man8/fleetsecd.8 man8/fleetsec-agent.8; do
+	[ -f "$T/prefix/share/man/$page" ] || fail "manual page $page not installed"
+done
+# The installed page is the one man reads: fleetsec(1) found by name.
+MANPATH="$T/prefix/share/man" MANWIDTH=80 man fleetsec 2>/dev/null | grep -q 'fleetsec ca init' ||
+	fail "man fleetsec does not find the installed page"
 libdir=$(dirname "$(find "$T/prefix" -name fleetsec.pc)")
 cat >"$T/use.c" <<'C'
 #include <fleetsec/identity.h>
@@ -38,4 +44,4 @@ done
 # ...while the full library does load SQLite, so the check above can fail.
 grep -F libsqlite3 <<<"$(ldd "$T/prefix/bin/fleetsec")" >/dev/null || fail "ldd check is blind: the CLI loads no SQLite"
 [ ! -e "$T/prefix/bin/fleetsec-bootsim" ] || fail "the bootloader simulator was installed into bin/"
-echo "install.sh: 7 checks passed"
+echo "install.sh: 9 checks passed"

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# net compile/check/mud/explain without packets: every shared MUD example
+# net compile/check/mud/explain without packets: every MUD example of tests/data/mud
 # compiles, nft -c accepts the result, and the rules produced from each file
 # are the ones its entries call for. Signatures are checked against the
 # openssl CLI's view of the same files; refusals name the input and path.
 . "$(dirname "$0")/lib.sh"
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-MUD_DIR=${FSEC_MUD_EXAMPLES:-$(cd "$HERE/../.." && pwd)/../shared/mud-examples}
+MUD_DIR=$(cd "$HERE/../data/mud" && pwd)
 POLICY="$HERE/../net/all-mud.json"
-[ -f "$MUD_DIR/unsw-amazon-echo.json" ] || fail "the shared MUD examples are missing (set FSEC_MUD_EXAMPLES)"
+[ -f "$MUD_DIR/unsw-amazon-echo.json" ] || fail "the MUD examples are missing from $MUD_DIR"
 command -v nft >/dev/null || fail "nft is missing (scripts/deps.sh installs nftables)"
 [ "$(id -u)" -eq 0 ] || fail "nft -c needs CAP_NET_ADMIN: run as root (it never skips)"
 

@@ -12,9 +12,9 @@
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 PROBE="$HERE/net_probe.py"
-MUD_DIR=${FSEC_MUD_EXAMPLES:-$(cd "$HERE/../.." && pwd)/../shared/mud-examples}
+MUD_DIR=$(cd "$HERE/../data/mud" && pwd)
 [ -f "$MUD_DIR/nist-sensor-all-matches.json" ] ||
-	fail "the shared MUD examples are missing (set FSEC_MUD_EXAMPLES)"
+	fail "the MUD examples are missing from $MUD_DIR"
 [ "$(id -u)" -eq 0 ] || fail "needs root for network namespaces (run as root; it never skips)"
 command -v nft >/dev/null || fail "nft is missing (scripts/deps.sh installs nftables)"
 command -v python3 >/dev/null || fail "python3 is missing (scripts/deps.sh installs it)"

@@ -35,7 +35,7 @@ static X509 *der_cert(const struct fsec_issued_cert *c)
 static int setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
-	struct fsec_fleet_init_params p = {.name = "EST Unit", .actor = "test"};
+	struct fsec_fleet_create_params p = {.name = "EST Unit", .actor = "test"};
 	struct fsec_issue_opts o = {.id = "dev-1", .actor = "test"};
 	struct fsec_issued_cert c = {0};
 	EVP_PKEY *key = tu_key("p256");
@@ -43,7 +43,7 @@ static int setup(void **state)
 
 	fx->dir = tu_mkdtemp();
 	fx->home = tu_path(fx->dir, "home");
-	assert_int_equal(fsec_fleet_init(fx->home, &p), FSEC_OK);
+	assert_int_equal(fsec_fleet_create(fx->home, &p), FSEC_OK);
 	assert_int_equal(fsec_fleet_open(fx->home, &fx->f), FSEC_OK);
 	assert_int_equal(fsec_fleet_issue(fx->f, req, &o, &c), FSEC_OK);
 	fx->cert = der_cert(&c);

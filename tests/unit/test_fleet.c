@@ -21,11 +21,11 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
-	struct fsec_fleet_init_params p = {.name = "Unit Fleet", .actor = "test"};
+	struct fsec_fleet_create_params p = {.name = "Unit Fleet", .actor = "test"};
 
 	fx->dir = tu_mkdtemp();
 	fx->home = tu_path(fx->dir, "home");
-	assert_int_equal(fsec_fleet_init(fx->home, &p), FSEC_OK);
+	assert_int_equal(fsec_fleet_create(fx->home, &p), FSEC_OK);
 	assert_int_equal(fsec_fleet_open(fx->home, &fx->f), FSEC_OK);
 	*state = fx;
 	return 0;
@@ -113,7 +113,7 @@ static X509_CRL *read_crl(struct fixture *fx)
 static void init_refuses_existing_home(void **state)
 {
 	struct fixture *fx = *state;
-	struct fsec_fleet_init_params p = {.name = "Other", .actor = "test"};
+	struct fsec_fleet_create_params p = {.name = "Other", .actor = "test"};
 	char *cfg = tu_path(fx->home, "fleet.json"), *dir;
 	unsigned char *before = NULL, *after = NULL;
 	size_t blen = 0, alen = 0;
@@ -122,7 +122,7 @@ static void init_refuses_existing_home(void **state)
 	int n = 0;
 
 	assert_int_equal(fsec_file_read(cfg, 1 << 16, &before, &blen), FSEC_OK);
-	assert_int_equal(fsec_fleet_init(fx->home, &p), FSEC_ERR_EXISTS);
+	assert_int_equal(fsec_fleet_create(fx->home, &p), FSEC_ERR_EXISTS);
 	assert_int_equal(fsec_file_read(cfg, 1 << 16, &after, &alen), FSEC_OK);
 	assert_int_equal(alen, blen);
 	assert_memory_equal(before, after, blen);
@@ -135,7 +135,7 @@ static void init_refuses_existing_home(void **state)
 	/* An empty directory is fine to initialize. */
 	dir = tu_path(fx->dir, "empty");
 	assert_int_equal(mkdir(dir, 0700), 0);
-	assert_int_equal(fsec_fleet_init(dir, &p), FSEC_OK);
+	assert_int_equal(fsec_fleet_create(dir, &p), FSEC_OK);
 	free(dir);
 	free(before);
 	free(after);
@@ -499,13 +499,13 @@ static void import_is_all_or_nothing(void **state)
 		const char *doc, *why;
 	} bad[] = {
 		{"{\"devices\": [" IMPORT_DEV("x-1", ", \"colour\": \"red\"") "]}",
-		 "$.devices[0].colour: unknown member"},
+		 "$.devices[0]: unknown field \"colour\""},
 		{"{\"devices\": [" IMPORT_DEV("x-1", ", \"created_at\": \"yesterday\"") "]}",
 		 "$.devices[0].created_at: not a time"},
 		{"{\"devices\": [" IMPORT_DEV("bad id!", "") "]}", "$.devices[0].id: not a device ID"},
 		{"{\"devices\": [{\"id\": \"x-1\", \"status\": \"lost\"}]}", "$.devices[0].status"},
 		{"{\"devices\": [" IMPORT_DEV("x-1", ", \"model\": \"dup\"") "]}", "duplicate"},
-		{"{\"gadgets\": []}", "$.gadgets: unknown member"},
+		{"{\"gadgets\": []}", "$: unknown field \"gadgets\""},
 		{"{\"states\": [{\"id\": \"nobody\"}]}", "$.states[0].id: no device nobody"},
 		{"[]", "not a JSON object"},
 	};

@@ -23,11 +23,16 @@
 #include <openssl/x509.h>
 
 #include "audit_int.h"
+#include "dynbuf_int.h"
 #include "err_int.h"
 #include "fleetsec/fleet.h"
 #include "fleetsec/registry.h"
 
 #define DAY 86400
+/* Caps on what the audit holds in memory: far above any real fleet, low
+ * enough that a corrupt registry meets TOO_LARGE, not the OOM killer. */
+#define PRODUCTS_MAX ((size_t)1 << 20)
+#define REVOKED_MAX ((size_t)1 << 26)
 #define DEVICES_MAX (64u * 1024u * 1024u)
 
 struct key_ent {
@@ -51,7 +56,7 @@ struct ctx {
 	struct fsec_registry *reg;
 	int64_t now, expiry_limit, stale_limit;
 	struct fsec_product_rec *products;
-	size_t nproducts;
+	size_t nproducts, capproducts;
 	struct revoked_ent *revoked;
 	size_t nrevoked, caprevoked;
 	struct key_ent *keys;
@@ -120,23 +125,6 @@ static uint64_t fold_id(const char *id)
 	return h;
 }
 
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-static bool unhex32(const char *hex, unsigned char out[32])
-{
-	for (size_t i = 0; i < 32; i++) {
-		int hi = hexval(hex[2 * i]), lo = hi < 0 ? -1 : hexval(hex[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i] = (unsigned char)(hi * 16 + lo);
-	}
-	return hex[64] == '\0';
-}
-
 static const struct fsec_product_rec *product(const struct ctx *c, const char *model)
 {
 	size_t lo = 0, hi = c->nproducts;
@@ -176,14 +164,10 @@ static int64_t revoked_at(const struct ctx *c, const char *id)
 static int load_product(const struct fsec_product_rec *p, void *arg)
 {
 	struct ctx *c = arg;
-	struct fsec_product_rec *v;
 
-	v = realloc(c->products, (c->nproducts + 1) * sizeof(*v));
-	if (v == NULL) {
-		c->rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	if ((c->rc = fsec_array_grow((void **)&c->products, &c->capproducts, c->nproducts,
+	                             sizeof(*c->products), PRODUCTS_MAX)) != FSEC_OK)
 		return 1;
-	}
-	c->products = v;
 	c->products[c->nproducts++] = *p;
 	return 0;
 }
@@ -192,17 +176,9 @@ static int load_revoked(const struct fsec_cert_rec *r, void *arg)
 {
 	struct ctx *c = arg;
 
-	if (c->nrevoked == c->caprevoked) {
-		size_t ncap = c->caprevoked == 0 ? 64 : c->caprevoked * 2;
-		struct revoked_ent *v = realloc(c->revoked, ncap * sizeof(*v));
-
-		if (v == NULL) {
-			c->rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-			return 1;
-		}
-		c->revoked = v;
-		c->caprevoked = ncap;
-	}
+	if ((c->rc = fsec_array_grow((void **)&c->revoked, &c->caprevoked, c->nrevoked,
+	                             sizeof(*c->revoked), REVOKED_MAX)) != FSEC_OK)
+		return 1;
 	snprintf(c->revoked[c->nrevoked].id, sizeof(c->revoked[0].id), "%s", r->device_id);
 	c->revoked[c->nrevoked++].at = r->revoked_at;
 	return 0;
@@ -230,15 +206,12 @@ static bool verified_provisioning(const char *how)
 	return false;
 }
 
+/* The day of t, "YYYY-MM-DD" (the date part of its RFC 3339 form). */
 static const char *day(int64_t t, char *buf, size_t cap)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
+	char full[FSEC_TIME_LEN];
 
-	if (gmtime_r(&tt, &tm) == NULL)
-		snprintf(buf, cap, "?");
-	else
-		strftime(buf, cap, "%Y-%m-%d", &tm);
+	snprintf(buf, cap, "%.10s", fsec_time_format(t, full));
 	return buf;
 }
 
@@ -509,7 +482,8 @@ static int pass1(const struct fsec_device_rec *d, const struct fsec_devstate_rec
 	/* Revoked devices keep their keys out of the shared-key check: a key
 	 * revoked as superseded is expected to differ, and fleet issuance
 	 * already refuses reuse of a revoked key. */
-	if (strcmp(d->status, "active") != 0 || !unhex32(d->spki_sha256, c->keys[c->n].spki))
+	if (strcmp(d->status, "active") != 0 ||
+	    fsec_hex_decode(d->spki_sha256, c->keys[c->n].spki, 32, FSEC_HEX_LOWER) != FSEC_OK)
 		memset(c->keys[c->n].spki, 0, 32);
 	c->keys[c->n].idx = (uint32_t)c->n;
 	c->ids[c->n].folded = fold_id(d->id);

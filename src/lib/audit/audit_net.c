@@ -165,12 +165,12 @@ static enum fsec_err expand_target(struct net *nt, const char *t, const struct p
 	memcpy(addr, t, alen);
 	addr[alen] = '\0';
 	if (slash != NULL) {
-		char *end;
+		unsigned long len;
 
-		errno = 0;
-		prefix = strtol(slash + 1, &end, 10);
-		if (errno != 0 || end == slash + 1 || *end != '\0' || prefix < 0 || prefix > 128)
+		/* Digits only: strtol took "10.0.0.0/+8" and "/ 8". */
+		if (!fsec_parse_ulong(slash + 1, 0, 128, &len))
 			return fsec_seterr(FSEC_ERR_INVAL, "bad prefix length in '%.80s'", t);
+		prefix = (long)len;
 	}
 	if (inet_pton(AF_INET, addr, &v4) == 1) {
 		int bits = prefix < 0 ? 32 : (int)prefix;

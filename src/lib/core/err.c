@@ -44,22 +44,6 @@ FSEC_API const char *fsec_err_detail(void)
 	return detail;
 }
 
-FSEC_API bool fsec_parse_ulong(const char *s, unsigned long min, unsigned long max,
-			       unsigned long *out)
-{
-	char *end = NULL;
-	unsigned long v;
-
-	if (s[0] < '0' || s[0] > '9')
-		return false;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
 void fsec_clearerr(void)
 {
 	detail[0] = '\0';

@@ -22,6 +22,7 @@
 
 #include "b64_int.h"
 #include "err_int.h"
+#include "json_int.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/key.h"
 #include "fleetsec/release.h"
@@ -70,99 +71,6 @@ struct envelope {
 	} sigs[FSEC_RELEASE_MAX_KEYS];
 };
 
-/* ---- small strict parsers ---- */
-
-FSEC_API enum fsec_err fsec_duration_parse(const char *s, int64_t *seconds)
-{
-	char *end = NULL;
-	long long v;
-	int64_t unit;
-
-	errno = 0;
-	if (s[0] < '0' || s[0] > '9')
-		goto bad;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || end == s || end[0] == '\0' || end[1] != '\0')
-		goto bad;
-	switch (end[0]) {
-	case 'd': unit = 86400; break;
-	case 'h': unit = 3600; break;
-	case 'm': unit = 60; break;
-	case 's': unit = 1; break;
-	default: goto bad;
-	}
-	/* At most about 100 years: keeps every later addition in range. */
-	if (v < 1 || v > 3660000000LL / unit)
-		goto bad;
-	*seconds = v * unit;
-	return FSEC_OK;
-bad:
-	return fsec_seterr(FSEC_ERR_INVAL, "invalid duration '%.32s' (like 30d, 12h, 45m, 90s)", s);
-}
-
-/* n decimal digits, already checked to be digits. */
-static int digits(const char *s, int n)
-{
-	int v = 0;
-
-	for (int i = 0; i < n; i++)
-		v = v * 10 + (s[i] - '0');
-	return v;
-}
-
-/* RFC 3339 UTC with second precision: "YYYY-MM-DDTHH:MM:SSZ", and a real
- * date (2026-02-31 is refused by the round trip through timegm). */
-static bool time_parse(const char *s, int64_t *out)
-{
-	static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
-	struct tm tm = {0}, back;
-	time_t t;
-
-	if (strlen(s) != sizeof(shape) - 1)
-		return false;
-	for (size_t i = 0; i < sizeof(shape) - 1; i++)
-		if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
-			return false;
-	tm.tm_year = digits(s, 4) - 1900;
-	tm.tm_mon = digits(s + 5, 2) - 1;
-	tm.tm_mday = digits(s + 8, 2);
-	tm.tm_hour = digits(s + 11, 2);
-	tm.tm_min = digits(s + 14, 2);
-	tm.tm_sec = digits(s + 17, 2);
-	back = tm;
-	t = timegm(&tm);
-	if (t == (time_t)-1 || tm.tm_year != back.tm_year || tm.tm_mon != back.tm_mon ||
-	    tm.tm_mday != back.tm_mday || tm.tm_hour != back.tm_hour || tm.tm_min != back.tm_min ||
-	    tm.tm_sec != back.tm_sec)
-		return false;
-	*out = (int64_t)t;
-	return true;
-}
-
-static void time_format(int64_t t, char buf[32])
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static bool hex_decode(const char *s, unsigned char *out, size_t n)
-{
-	if (strlen(s) != 2 * n)
-		return false;
-	for (size_t i = 0; i < 2 * n; i++) {
-		char c = s[i];
-		int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-
-		if (v < 0)
-			return false;
-		out[i / 2] = (unsigned char)(i % 2 == 0 ? v << 4 : out[i / 2] | v);
-	}
-	return true;
-}
-
 /* DSSE v1 pre-authentication encoding:
  * "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body. */
 static unsigned char *pae(const char *type, const unsigned char *body, size_t blen, size_t *len)
@@ -182,72 +90,14 @@ static unsigned char *pae(const char *type, const unsigned char *body, size_t bl
 	return out;
 }
 
-/* Refuse keys not in known: a field we do not understand could be one the
- * signer meant us to honour. */
-static enum fsec_err only_keys(json_t *o, const char *const *known, size_t n, const char *where)
-{
-	const char *k;
-	json_t *v;
-
-	if (!json_is_object(o))
-		return fsec_seterr(FSEC_ERR_PARSE, "%s: not a JSON object", where);
-	json_object_foreach(o, k, v) {
-		size_t i;
-
-		for (i = 0; i < n; i++)
-			if (strcmp(k, known[i]) == 0)
-				break;
-		if (i == n)
-			return fsec_seterr(FSEC_ERR_PARSE, "%s: unknown field \"%.40s\"", where, k);
-	}
-	return FSEC_OK;
-}
-
-static enum fsec_err get_uint(json_t *o, const char *key, long long max, const char *where,
-			      uint64_t *out)
-{
-	json_t *v = json_object_get(o, key);
-
-	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > max)
-		return fsec_seterr(FSEC_ERR_PARSE, "%s.%s: must be an integer from 0 to %lld", where,
-				   key, max);
-	*out = (uint64_t)json_integer_value(v);
-	return FSEC_OK;
-}
-
-static enum fsec_err get_str(json_t *o, const char *key, size_t max, const char *where,
-			     const char **out)
-{
-	json_t *v = json_object_get(o, key);
-
-	if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max ||
-	    strlen(json_string_value(v)) != json_string_length(v))
-		return fsec_seterr(FSEC_ERR_PARSE, "%s.%s: must be a string of 1-%zu characters",
-				   where, key, max);
-	*out = json_string_value(v);
-	return FSEC_OK;
-}
-
-static enum fsec_err get_time(json_t *o, const char *key, const char *where, int64_t *out)
-{
-	const char *s;
-	enum fsec_err rc = get_str(o, key, 32, where, &s);
-
-	if (rc == FSEC_OK && !time_parse(s, out))
-		rc = fsec_seterr(FSEC_ERR_PARSE, "%s.%s: not a UTC time like 2026-01-31T12:00:00Z",
-				 where, key);
-	return rc;
-}
-
+/* JSON is read through core's walker (json_int.h): duplicate keys and
+ * unknown fields are refused, since a field we do not understand could be
+ * one the signer meant us to honour. */
 static json_t *load_json(const unsigned char *buf, size_t len, const char *what)
 {
-	json_error_t jerr;
-	json_t *j = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *j = NULL;
 
-	if (j == NULL)
-		fsec_seterr(FSEC_ERR_PARSE, "%s: malformed JSON at line %d column %d: %s", what,
-			    jerr.line, jerr.column, jerr.text);
-	return j;
+	return fsec_json_load(buf, len, what, &j) == FSEC_OK ? j : NULL;
 }
 
 /* ---- envelopes ---- */
@@ -261,17 +111,18 @@ static void envelope_cleanup(struct envelope *e)
 static enum fsec_err envelope_parse(json_t *env, const char *type, const char *what,
 				    struct envelope *e)
 {
-	static const char *const known[] = {"payloadType", "payload", "signatures"};
-	static const char *const sig_known[] = {"keyid", "sig"};
+	static const char *const known[] = {"payloadType", "payload", "signatures", NULL};
+	static const char *const sig_known[] = {"keyid", "sig", NULL};
 	json_t *sigs, *s;
 	const char *pt, *payload;
 	enum fsec_err rc;
 	size_t i, plen;
 
 	memset(e, 0, sizeof(*e));
-	if ((rc = only_keys(env, known, 3, what)) != FSEC_OK ||
-	    (rc = get_str(env, "payloadType", 128, what, &pt)) != FSEC_OK ||
-	    (rc = get_str(env, "payload", FSEC_RELEASE_MAX, what, &payload)) != FSEC_OK)
+	if ((rc = fsec_json_only_keys(env, what, known)) != FSEC_OK ||
+	    (rc = fsec_json_get_str(env, what, "payloadType", 0, 1, 128, &pt)) != FSEC_OK ||
+	    (rc = fsec_json_get_str(env, what, "payload", 0, 1, FSEC_RELEASE_MAX, &payload)) !=
+	        FSEC_OK)
 		return rc;
 	if (strcmp(pt, type) != 0)
 		return fsec_seterr(FSEC_ERR_PARSE, "%s.payloadType: \"%.60s\", expected \"%s\"", what, pt,
@@ -296,9 +147,9 @@ static enum fsec_err envelope_parse(json_t *env, const char *type, const char *w
 		const char *kid, *sig;
 
 		snprintf(where, sizeof(where), "%s.signatures[%zu]", what, i);
-		if ((rc = only_keys(s, sig_known, 2, where)) != FSEC_OK ||
-		    (rc = get_str(s, "keyid", 64, where, &kid)) != FSEC_OK ||
-		    (rc = get_str(s, "sig", SIG_B64_MAX, where, &sig)) != FSEC_OK)
+		if ((rc = fsec_json_only_keys(s, where, sig_known)) != FSEC_OK ||
+		    (rc = fsec_json_get_str(s, where, "keyid", 0, 1, 64, &kid)) != FSEC_OK ||
+		    (rc = fsec_json_get_str(s, where, "sig", 0, 1, SIG_B64_MAX, &sig)) != FSEC_OK)
 			goto fail;
 		snprintf(e->sigs[i].keyid, sizeof(e->sigs[i].keyid), "%s", kid);
 		if (!fsec_b64_decode(sig, strlen(sig), e->sigs[i].sig, sizeof(e->sigs[i].sig),
@@ -358,8 +209,8 @@ static void delegation_cleanup(struct delegation *d)
 
 static enum fsec_err delegation_parse(const unsigned char *buf, size_t len, struct delegation *d)
 {
-	static const char *const known[] = {"_type", "sequence", "expires", "keys"};
-	static const char *const key_known[] = {"keyid", "public_key"};
+	static const char *const known[] = {"_type", "sequence", "expires", "keys", NULL};
+	static const char *const key_known[] = {"keyid", "public_key", NULL};
 	json_t *j = load_json(buf, len, "delegation"), *keys, *k;
 	enum fsec_err rc = FSEC_ERR_PARSE;
 	const char *type;
@@ -368,10 +219,12 @@ static enum fsec_err delegation_parse(const unsigned char *buf, size_t len, stru
 	memset(d, 0, sizeof(*d));
 	if (j == NULL)
 		return rc;
-	if ((rc = only_keys(j, known, 4, "delegation")) != FSEC_OK ||
-	    (rc = get_str(j, "_type", 64, "delegation", &type)) != FSEC_OK ||
-	    (rc = get_uint(j, "sequence", JSON_UINT_MAX, "delegation", &d->sequence)) != FSEC_OK ||
-	    (rc = get_time(j, "expires", "delegation", &d->expires)) != FSEC_OK)
+	if ((rc = fsec_json_only_keys(j, "delegation", known)) != FSEC_OK ||
+	    (rc = fsec_json_get_str(j, "delegation", "_type", 0, 1, 64, &type)) != FSEC_OK ||
+	    (rc = fsec_json_get_uint(j, "delegation", "sequence", 0, 0, JSON_UINT_MAX,
+	                             &d->sequence)) != FSEC_OK ||
+	    (rc = fsec_json_get_time(j, "delegation", "expires", 0, FSEC_TIME_CANONICAL,
+	                             &d->expires)) != FSEC_OK)
 		goto out;
 	if (strcmp(type, VERSION_DELEGATION) != 0) {
 		rc = fsec_seterr(FSEC_ERR_PARSE, "delegation._type: expected %s", VERSION_DELEGATION);
@@ -392,9 +245,10 @@ static enum fsec_err delegation_parse(const unsigned char *buf, size_t len, stru
 		size_t dlen = 0;
 
 		snprintf(where, sizeof(where), "delegation.keys[%zu]", i);
-		if ((rc = only_keys(k, key_known, 2, where)) != FSEC_OK ||
-		    (rc = get_str(k, "keyid", 64, where, &id)) != FSEC_OK ||
-		    (rc = get_str(k, "public_key", SPKI_MAX * 2, where, &pub)) != FSEC_OK)
+		if ((rc = fsec_json_only_keys(k, where, key_known)) != FSEC_OK ||
+		    (rc = fsec_json_get_str(k, where, "keyid", 0, 1, 64, &id)) != FSEC_OK ||
+		    (rc = fsec_json_get_str(k, where, "public_key", 0, 1, SPKI_MAX * 2, &pub)) !=
+		        FSEC_OK)
 			goto out;
 		rc = FSEC_ERR_PARSE;
 		if (fsec_b64_decode(pub, strlen(pub), der, sizeof(der), &dlen) &&
@@ -442,8 +296,9 @@ static bool model_valid(const char *m)
  * caller asked for). */
 static enum fsec_err entry_parse(json_t *e, const char *where, bool keep, struct fsec_release *r)
 {
-	static const char *const known[] = {"model", "version", "security_counter", "size",
-					    "sha256", "urls", "chunk_size", "chunks", "rollout"};
+	static const char *const known[] = {"model",   "version", "security_counter", "size",
+	                                    "sha256",  "urls",    "chunk_size",       "chunks",
+	                                    "rollout", NULL};
 	struct fsec_release_entry *en = &r->entry;
 	const char *model, *version, *sha;
 	uint64_t sc, size, chunk;
@@ -451,13 +306,16 @@ static enum fsec_err entry_parse(json_t *e, const char *where, bool keep, struct
 	enum fsec_err rc;
 	size_t i, want;
 
-	if ((rc = only_keys(e, known, 9, where)) != FSEC_OK ||
-	    (rc = get_str(e, "model", FSEC_MODEL_NAME_MAX, where, &model)) != FSEC_OK ||
-	    (rc = get_str(e, "version", 32, where, &version)) != FSEC_OK ||
-	    (rc = get_uint(e, "security_counter", UINT32_MAX, where, &sc)) != FSEC_OK ||
-	    (rc = get_uint(e, "size", (long long)SIZE_MAX_IMAGE, where, &size)) != FSEC_OK ||
-	    (rc = get_str(e, "sha256", 64, where, &sha)) != FSEC_OK ||
-	    (rc = get_uint(e, "chunk_size", FSEC_RELEASE_CHUNK_MAX, where, &chunk)) != FSEC_OK)
+	if ((rc = fsec_json_only_keys(e, where, known)) != FSEC_OK ||
+	    (rc = fsec_json_get_str(e, where, "model", 0, 1, FSEC_MODEL_NAME_MAX, &model)) !=
+	        FSEC_OK ||
+	    (rc = fsec_json_get_str(e, where, "version", 0, 1, 32, &version)) != FSEC_OK ||
+	    (rc = fsec_json_get_uint(e, where, "security_counter", 0, 0, UINT32_MAX, &sc)) !=
+	        FSEC_OK ||
+	    (rc = fsec_json_get_uint(e, where, "size", 0, 0, SIZE_MAX_IMAGE, &size)) != FSEC_OK ||
+	    (rc = fsec_json_get_str(e, where, "sha256", 0, 1, 64, &sha)) != FSEC_OK ||
+	    (rc = fsec_json_get_uint(e, where, "chunk_size", 0, 0, FSEC_RELEASE_CHUNK_MAX,
+	                             &chunk)) != FSEC_OK)
 		return rc;
 	if (!model_valid(model))
 		return fsec_seterr(FSEC_ERR_PARSE, "%s.model: use 1-%d characters of A-Z a-z 0-9 . _ -",
@@ -471,7 +329,8 @@ static enum fsec_err entry_parse(json_t *e, const char *where, bool keep, struct
 	if (fsec_fw_version_parse(version, keep ? &en->version : &(struct fsec_fw_version){0}) !=
 	    FSEC_OK)
 		return fsec_seterr(FSEC_ERR_PARSE, "%s.version: not MAJ.MIN.REV+BUILD", where);
-	if (!hex_decode(sha, keep ? en->sha256 : (unsigned char[32]){0}, 32))
+	if (fsec_hex_decode(sha, keep ? en->sha256 : (unsigned char[32]){0}, 32, FSEC_HEX_LOWER) !=
+	    FSEC_OK)
 		return fsec_seterr(FSEC_ERR_PARSE, "%s.sha256: not 64 lowercase hex digits", where);
 	if (chunk < FSEC_RELEASE_CHUNK_MIN)
 		return fsec_seterr(FSEC_ERR_PARSE, "%s.chunk_size: at least %u", where,
@@ -493,7 +352,8 @@ static enum fsec_err entry_parse(json_t *e, const char *where, bool keep, struct
 		unsigned char scratch[32];
 
 		if (!json_is_string(v) ||
-		    !hex_decode(json_string_value(v), keep ? r->chunks[i] : scratch, 32))
+		    fsec_hex_decode(json_string_value(v), keep ? r->chunks[i] : scratch, 32,
+		                    FSEC_HEX_LOWER) != FSEC_OK)
 			return fsec_seterr(FSEC_ERR_PARSE, "%s.chunks[%zu]: not 64 lowercase hex digits",
 					   where, i);
 	}
@@ -524,11 +384,12 @@ static enum fsec_err entry_parse(json_t *e, const char *where, bool keep, struct
 	if (keep)
 		en->rollout_percent = 100;
 	if (rollout != NULL) {
-		static const char *const rk[] = {"percent"};
+		static const char *const rk[] = {"percent", NULL};
 		uint64_t pct;
 
-		if ((rc = only_keys(rollout, rk, 1, where)) != FSEC_OK ||
-		    (rc = get_uint(rollout, "percent", 100, where, &pct)) != FSEC_OK)
+		if ((rc = fsec_json_only_keys(rollout, where, rk)) != FSEC_OK ||
+		    (rc = fsec_json_get_uint(rollout, where, "percent", 0, 0, 100, &pct)) !=
+		        FSEC_OK)
 			return rc;
 		if (keep)
 			en->rollout_percent = (int)pct;
@@ -546,7 +407,8 @@ static enum fsec_err entry_parse(json_t *e, const char *where, bool keep, struct
 static enum fsec_err manifest_parse(const unsigned char *buf, size_t len, const char *model,
 				    struct fsec_release *r)
 {
-	static const char *const known[] = {"_type", "sequence", "issued", "expires", "releases"};
+	static const char *const known[] = {"_type",   "sequence", "issued",
+	                                    "expires", "releases", NULL};
 	json_t *j = load_json(buf, len, "manifest"), *rels, *e;
 	enum fsec_err rc = FSEC_ERR_PARSE;
 	const char *type;
@@ -555,11 +417,14 @@ static enum fsec_err manifest_parse(const unsigned char *buf, size_t len, const 
 
 	if (j == NULL)
 		return rc;
-	if ((rc = only_keys(j, known, 5, "manifest")) != FSEC_OK ||
-	    (rc = get_str(j, "_type", 64, "manifest", &type)) != FSEC_OK ||
-	    (rc = get_uint(j, "sequence", JSON_UINT_MAX, "manifest", &r->sequence)) != FSEC_OK ||
-	    (rc = get_time(j, "issued", "manifest", &issued)) != FSEC_OK ||
-	    (rc = get_time(j, "expires", "manifest", &r->expires)) != FSEC_OK)
+	if ((rc = fsec_json_only_keys(j, "manifest", known)) != FSEC_OK ||
+	    (rc = fsec_json_get_str(j, "manifest", "_type", 0, 1, 64, &type)) != FSEC_OK ||
+	    (rc = fsec_json_get_uint(j, "manifest", "sequence", 0, 0, JSON_UINT_MAX,
+	                             &r->sequence)) != FSEC_OK ||
+	    (rc = fsec_json_get_time(j, "manifest", "issued", 0, FSEC_TIME_CANONICAL, &issued)) !=
+	        FSEC_OK ||
+	    (rc = fsec_json_get_time(j, "manifest", "expires", 0, FSEC_TIME_CANONICAL,
+	                             &r->expires)) != FSEC_OK)
 		goto out;
 	rc = FSEC_ERR_PARSE;
 	if (strcmp(type, VERSION_RELEASE) != 0) {
@@ -637,7 +502,7 @@ FSEC_API enum fsec_err fsec_release_verify(const unsigned char *buf, size_t len,
 					   const struct fsec_release_policy *pol,
 					   struct fsec_release **out)
 {
-	static const char *const known[] = {"delegation", "manifest"};
+	static const char *const known[] = {"delegation", "manifest", NULL};
 	struct trusted_key roots[FSEC_RELEASE_MAX_KEYS];
 	struct envelope de = {0}, me = {0};
 	struct delegation d = {0};
@@ -663,11 +528,11 @@ FSEC_API enum fsec_err fsec_release_verify(const unsigned char *buf, size_t len,
 	}
 	if ((j = load_json(buf, len, "release")) == NULL)
 		return FSEC_ERR_PARSE;
-	if ((rc = only_keys(j, known, 2, "release")) != FSEC_OK ||
+	if ((rc = fsec_json_only_keys(j, "release", known)) != FSEC_OK ||
 	    (rc = envelope_parse(json_object_get(j, "delegation"), TYPE_DELEGATION, "delegation",
-				 &de)) != FSEC_OK ||
+	                         &de)) != FSEC_OK ||
 	    (rc = envelope_parse(json_object_get(j, "manifest"), TYPE_RELEASE, "manifest", &me)) !=
-		    FSEC_OK)
+	        FSEC_OK)
 		goto out;
 	/* Signatures before contents: nothing unauthenticated is interpreted
 	 * beyond the envelope. */
@@ -811,7 +676,7 @@ FSEC_API enum fsec_err fsec_release_delegate(EVP_PKEY *root, EVP_PKEY *const *ke
 		}
 		free(b64);
 	}
-	time_format(expires, when);
+	fsec_time_format(expires, when);
 	payload = json_pack("{s:s, s:I, s:s, s:O}", "_type", VERSION_DELEGATION, "sequence",
 			    (json_int_t)sequence, "expires", when, "keys", arr);
 	body = payload != NULL ? json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
@@ -972,8 +837,8 @@ FSEC_API enum fsec_err fsec_release_create(const struct fsec_release_create_opts
 		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	time_format((int64_t)time(NULL), issued);
-	time_format(o->expires, expires);
+	fsec_time_format((int64_t)time(NULL), issued);
+	fsec_time_format(o->expires, expires);
 	json_object_set_new(m, "sequence", json_integer((json_int_t)o->sequence));
 	json_object_set_new(m, "issued", json_string(issued));
 	json_object_set_new(m, "expires", json_string(expires));

@@ -14,8 +14,11 @@
 #include <jansson.h>
 #include <openssl/pem.h>
 
+#include "dynbuf_int.h"
 #include "err_int.h"
+#include "pem_int.h"
 #include "fleet_int.h"
+#include "json_int.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/fleet.h"
 #include "fleetsec/identity.h"
@@ -23,7 +26,6 @@
 #define CONFIG_FILE "fleet.json"
 #define CRL_FILE "crl.pem"
 #define CHAIN_FILE "chain.pem"
-#define CERT_MAX (64u * 1024u)
 /* The hard cap on `--days` of anything this module issues. */
 #define DAYS_MAX 36500
 
@@ -36,71 +38,43 @@ struct fsec_fleet {
 
 /* ---- fleet.json ---- */
 
+/* fleet.json is read through core's JSON walker: a bad field is named by
+ * its path, "fleet.json: $.crl_days: ...". */
+#define CONFIG_ROOT CONFIG_FILE ": $"
+
 static enum fsec_err cfg_string(json_t *root, const char *key, char *out, size_t cap)
 {
-	json_t *v = json_object_get(root, key);
-	const char *s;
-
-	if (!json_is_string(v))
-		return fsec_seterr(FSEC_ERR_PARSE, "%s: \"%s\" must be a string", CONFIG_FILE, key);
-	s = json_string_value(v);
-	if (s[0] == '\0' || json_string_length(v) >= cap || strlen(s) != json_string_length(v))
-		return fsec_seterr(FSEC_ERR_PARSE, "%s: \"%s\" is empty, too long or holds a NUL",
-				   CONFIG_FILE, key);
-	memcpy(out, s, json_string_length(v) + 1);
-	return FSEC_OK;
+	return fsec_json_copy_str(root, CONFIG_ROOT, key, 0, 1, out, cap);
 }
 
 static enum fsec_err cfg_days(json_t *root, const char *key, int *out)
 {
-	json_t *v = json_object_get(root, key);
+	uint64_t v;
+	enum fsec_err rc = fsec_json_get_uint(root, CONFIG_ROOT, key, 0, 1, DAYS_MAX, &v);
 
-	if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > DAYS_MAX)
-		return fsec_seterr(FSEC_ERR_PARSE, "%s: \"%s\" must be an integer from 1 to %d",
-				   CONFIG_FILE, key, DAYS_MAX);
-	*out = (int)json_integer_value(v);
-	return FSEC_OK;
+	if (rc == FSEC_OK)
+		*out = (int)v;
+	return rc;
 }
 
 enum fsec_err fsec_fleet_config_parse(const unsigned char *buf, size_t len,
 				      struct fleet_config *out)
 {
-	static const char *const known[] = {"format", "version", "name", "algo", "root_cert",
-					    "issuing_cert", "issuing_key", "registry",
-					    "device_days", "crl_days"};
+	static const char *const known[] = {
+	    "format",      "version",  "name",        "algo",     "root_cert", "issuing_cert",
+	    "issuing_key", "registry", "device_days", "crl_days", NULL};
 	enum fsec_err rc = FSEC_ERR_PARSE;
 	struct fleet_config cfg;
 	char algo[16], format[32];
-	json_error_t jerr;
 	json_t *root = NULL, *v;
-	const char *key;
 
 	memset(&cfg, 0, sizeof(cfg));
 	if (len > FSEC_FLEET_CONFIG_MAX)
 		return fsec_seterr(FSEC_ERR_TOO_LARGE, "%s is larger than %u bytes", CONFIG_FILE,
 				   FSEC_FLEET_CONFIG_MAX);
-	root = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (root == NULL) {
-		fsec_seterr(rc, "%s: line %d column %d: %s", CONFIG_FILE, jerr.line, jerr.column,
-			    jerr.text);
-		goto out;
-	}
-	if (!json_is_object(root)) {
-		fsec_seterr(rc, "%s: not a JSON object", CONFIG_FILE);
-		goto out;
-	}
-	json_object_foreach(root, key, v) {
-		size_t i;
-
-		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-			if (strcmp(key, known[i]) == 0)
-				break;
-		if (i == sizeof(known) / sizeof(known[0])) {
-			fsec_seterr(rc, "%s: unknown key \"%.40s\"", CONFIG_FILE, key);
-			goto out;
-		}
-	}
-	if ((rc = cfg_string(root, "format", format, sizeof(format))) != FSEC_OK)
+	if ((rc = fsec_json_load(buf, len, CONFIG_FILE, &root)) != FSEC_OK ||
+	    (rc = fsec_json_only_keys(root, CONFIG_ROOT, known)) != FSEC_OK ||
+	    (rc = cfg_string(root, "format", format, sizeof(format))) != FSEC_OK)
 		goto out;
 	v = json_object_get(root, "version");
 	if (strcmp(format, "fleetsec-home") != 0 || !json_is_integer(v) || json_integer_value(v) != 1) {
@@ -172,28 +146,7 @@ static bool is_uri(const char *s)
 	return n >= 2 && s[n] == ':';
 }
 
-static enum fsec_err read_cert_file(const char *path, X509 **out)
-{
-	unsigned char *buf = NULL;
-	size_t len = 0;
-	enum fsec_err rc;
-	X509 *cert;
-	BIO *bio;
-
-	rc = fsec_file_read(path, CERT_MAX, &buf, &len);
-	if (rc != FSEC_OK)
-		return fsec_seterr(rc, "%s: %s", path, fsec_err_detail());
-	bio = BIO_new_mem_buf(buf, (int)len);
-	cert = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-	BIO_free(bio);
-	free(buf);
-	if (cert == NULL)
-		return fsec_seterr_ossl(FSEC_ERR_PARSE, "%s: not a PEM certificate", path);
-	*out = cert;
-	return FSEC_OK;
-}
-
-/* ---- init ---- */
+/* ---- create ---- */
 
 /* Remove the half-built temporary home: only regular files at its top level
  * were created, so a flat walk is enough and never follows links out. */
@@ -264,7 +217,8 @@ static bool dir_is_empty(const char *path)
 
 static enum fsec_err crl_stage(struct fsec_fleet *f, X509_CRL **crl_out,
 			       struct fsec_file_stage **stage_out);
-FSEC_API enum fsec_err fsec_fleet_init(const char *path, const struct fsec_fleet_init_params *p)
+FSEC_API enum fsec_err fsec_fleet_create(const char *path,
+					 const struct fsec_fleet_create_params *p)
 {
 	enum fsec_err rc = FSEC_ERR_IO;
 	EVP_PKEY *root_key = NULL, *iss_key = NULL;
@@ -470,8 +424,8 @@ static enum fsec_err load_ca(struct fsec_fleet *f)
 		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = read_cert_file(root_path, &root)) != FSEC_OK ||
-	    (rc = read_cert_file(iss_path, &iss)) != FSEC_OK)
+	if ((rc = fsec_pem_cert_read(root_path, &root)) != FSEC_OK ||
+	    (rc = fsec_pem_cert_read(iss_path, &iss)) != FSEC_OK)
 		goto out;
 	if ((rc = fsec_key_load_private(key_loc, &key)) != FSEC_OK) {
 		rc = fsec_seterr(rc, "issuing CA key: %s", fsec_err_detail());
@@ -490,43 +444,35 @@ out:
 
 FSEC_API enum fsec_err fsec_fleet_chain_pem(struct fsec_fleet *f, char **out)
 {
-	char *paths[2] = {NULL, NULL}, *pem = NULL;
-	size_t total = 0;
+	char *paths[2] = {NULL, NULL};
+	struct fsec_dynbuf pem;
 	enum fsec_err rc;
 
+	/* Two certificates, each read under FSEC_PEM_CERT_MAX. */
+	fsec_dynbuf_init(&pem, 2 * FSEC_PEM_CERT_MAX);
 	if ((rc = join(f->home, f->cfg.issuing_cert, &paths[0])) != FSEC_OK ||
 	    (rc = join(f->home, f->cfg.root_cert, &paths[1])) != FSEC_OK)
 		goto out;
 	for (int i = 0; i < 2; i++) {
 		X509 *cert = NULL;
-		char *one = NULL, *grown;
-		size_t n;
+		char *one = NULL;
 
 		/* Re-encode rather than copy, so only a certificate, never stray
 		 * text or a key pasted into the file, is printed. */
-		if ((rc = read_cert_file(paths[i], &cert)) != FSEC_OK)
+		if ((rc = fsec_pem_cert_read(paths[i], &cert)) != FSEC_OK)
 			goto out;
 		rc = fsec_cert_pem(cert, &one);
 		X509_free(cert);
 		if (rc != FSEC_OK)
 			goto out;
-		n = strlen(one);
-		grown = realloc(pem, total + n + 1);
-		if (grown == NULL) {
-			free(one);
-			rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		pem = grown;
-		memcpy(pem + total, one, n + 1);
-		total += n;
+		rc = fsec_dynbuf_addstr(&pem, one);
 		free(one);
+		if (rc != FSEC_OK)
+			goto out;
 	}
-	*out = pem;
-	pem = NULL;
-	rc = FSEC_OK;
+	rc = fsec_dynbuf_take(&pem, out, NULL);
 out:
-	free(pem);
+	fsec_dynbuf_cleanup(&pem);
 	free(paths[0]);
 	free(paths[1]);
 	return rc;
@@ -713,18 +659,6 @@ static enum fsec_err revoke_device_certs(struct fsec_registry *reg, const char *
 	if (rc == FSEC_OK)
 		*count = sl.n;
 	free(sl.v);
-	return rc;
-}
-
-static enum fsec_err stage_cert(const char *path, const struct fsec_issued_cert *c,
-			       struct fsec_file_stage **st)
-{
-	char *pem = NULL;
-	enum fsec_err rc = fsec_issued_cert_pem(c, &pem);
-
-	if (rc == FSEC_OK)
-		rc = fsec_file_stage_new(path, pem, strlen(pem), 0644, 0, st);
-	free(pem);
 	return rc;
 }
 
@@ -915,7 +849,9 @@ FSEC_API enum fsec_err fsec_fleet_issue(struct fsec_fleet *f, X509_REQ *csr,
 		goto out;
 	if (superseded > 0 && (rc = crl_stage(f, &crl, &stages[2])) != FSEC_OK)
 		goto out;
-	if (o->cert_out != NULL && (rc = stage_cert(o->cert_out, &cert, &stages[1])) != FSEC_OK)
+	if (o->cert_out != NULL &&
+	    (rc = fsec_pem_cert_stage_der(o->cert_out, cert.der, cert.der_len, 0, &stages[1])) !=
+	        FSEC_OK)
 		goto out;
 	in_tx = false;
 	rc = finish(f, FSEC_OK, stages, 3);

@@ -16,83 +16,47 @@
 #include "fleetsec/fleet.h"
 #include "fleetsec/names.h"
 #include "fleetsec/product.h"
+#include "json_int.h"
 
-/* The path of the member being read, for the one-line error. */
+/* The path of the row being read ("$.devices[3]"), for the one-line error. */
 struct where {
-	const char *list;
-	size_t i;
+	char path[FSEC_JSON_PATH_MAX];
 };
 
 static enum fsec_err bad(const struct where *w, const char *key, const char *why)
 {
-	return fsec_seterr(FSEC_ERR_PARSE, "$.%s[%zu].%s: %s", w->list, w->i, key, why);
+	return fsec_seterr(FSEC_ERR_PARSE, "%s.%s: %s", w->path, key, why);
 }
 
-/* Refuse members outside known[]: a misspelt field must not vanish. */
-static enum fsec_err only_known(json_t *o, const struct where *w, const char *const *known,
-				size_t n)
-{
-	const char *key;
-	json_t *v;
-
-	json_object_foreach(o, key, v) {
-		size_t k = 0;
-
-		while (k < n && strcmp(known[k], key) != 0)
-			k++;
-		if (k == n)
-			return bad(w, key, "unknown member");
-	}
-	return FSEC_OK;
-}
-
-/* A string member into out[cap]; absent leaves out as it is unless required. */
+/* An optional string member into out[cap], as the walker reads it. */
 static enum fsec_err str(json_t *o, const struct where *w, const char *key, bool required,
 			 char *out, size_t cap)
 {
-	json_t *v = json_object_get(o, key);
-
-	if (v == NULL)
-		return required ? bad(w, key, "missing") : FSEC_OK;
-	if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
-		return bad(w, key, "not a string");
-	if (json_string_length(v) >= cap)
-		return bad(w, key, "too long");
-	memcpy(out, json_string_value(v), json_string_length(v) + 1);
-	return FSEC_OK;
+	return fsec_json_copy_str(o, w->path, key, required ? 0 : FSEC_JSON_OPTIONAL,
+				  required ? 1 : 0, out, cap);
 }
 
-/* A time member: UNIX seconds, "YYYY-MM-DDTHH:MM:SSZ", or "-" (never), as
+/* A time member: UNIX seconds, an RFC 3339 time, or "-" (never), as
  * `fleetsec device show --json` prints them. Absent leaves *out. */
 static enum fsec_err when(json_t *o, const struct where *w, const char *key, int64_t *out)
 {
 	json_t *v = json_object_get(o, key);
+	uint64_t n = 0;
 
 	if (v == NULL)
 		return FSEC_OK;
-	if (json_is_integer(v) && json_integer_value(v) >= 0) {
-		*out = (int64_t)json_integer_value(v);
+	if (json_is_integer(v)) {
+		if (fsec_json_get_uint(o, w->path, key, 0, 0, INT64_MAX, &n) != FSEC_OK)
+			return bad(w, key, "not a time (YYYY-MM-DDTHH:MM:SSZ, \"-\" or UNIX seconds)");
+		*out = (int64_t)n;
 		return FSEC_OK;
 	}
 	if (json_is_string(v) && strcmp(json_string_value(v), "-") == 0) {
 		*out = 0;
 		return FSEC_OK;
 	}
-	if (json_is_string(v) && fsec_date_parse(json_string_value(v), out) == FSEC_OK)
-		return FSEC_OK;
-	return bad(w, key, "not a time (YYYY-MM-DDTHH:MM:SSZ, \"-\" or UNIX seconds)");
-}
-
-static enum fsec_err num(json_t *o, const struct where *w, const char *key, int64_t max,
-			 int64_t *out)
-{
-	json_t *v = json_object_get(o, key);
-
-	if (v == NULL)
-		return FSEC_OK;
-	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > max)
-		return bad(w, key, "not a number in range");
-	*out = (int64_t)json_integer_value(v);
+	if (fsec_json_get_time(o, w->path, key, 0, 0, out) != FSEC_OK)
+		return bad(w, key, "not a time (YYYY-MM-DDTHH:MM:SSZ, \"-\" or UNIX seconds)");
 	return FSEC_OK;
 }
 
@@ -104,9 +68,9 @@ static enum fsec_err known_device(struct fsec_registry *reg, const struct where 
 	struct fsec_device_rec d;
 	enum fsec_err rc = fsec_registry_device_get(reg, id, &d);
 
-	return rc == FSEC_ERR_NOTFOUND ? fsec_seterr(FSEC_ERR_NOTFOUND, "$.%s[%zu].%s: no device %s",
-						     w->list, w->i, key, id)
-				       : rc;
+	return rc == FSEC_ERR_NOTFOUND
+		       ? fsec_seterr(FSEC_ERR_NOTFOUND, "%s.%s: no device %s", w->path, key, id)
+		       : rc;
 }
 
 static enum fsec_err import_device(struct fsec_registry *reg, json_t *o, const struct where *w,
@@ -115,14 +79,14 @@ static enum fsec_err import_device(struct fsec_registry *reg, json_t *o, const s
 	static const char *const known[] = {"id", "model", "status", "serial",
 					    "fingerprint_sha256", "spki_sha256", "issued_at",
 					    "expires_at", "provisioning", "created_at",
-					    "updated_at"};
+					    "updated_at", NULL};
 	struct fsec_device_rec d;
 	enum fsec_err rc;
 
 	memset(&d, 0, sizeof(d));
 	snprintf(d.provisioning, sizeof(d.provisioning), "import");
 	d.created_at = d.updated_at = now;
-	if ((rc = only_known(o, w, known, sizeof(known) / sizeof(known[0]))) != FSEC_OK ||
+	if ((rc = fsec_json_only_keys(o, w->path, known)) != FSEC_OK ||
 	    (rc = str(o, w, "id", true, d.id, sizeof(d.id))) != FSEC_OK ||
 	    (rc = str(o, w, "model", false, d.model, sizeof(d.model))) != FSEC_OK ||
 	    (rc = str(o, w, "status", true, d.status, sizeof(d.status))) != FSEC_OK ||
@@ -149,15 +113,15 @@ static enum fsec_err import_cert(struct fsec_registry *reg, json_t *o, const str
 {
 	static const char *const known[] = {"serial", "device_id", "fingerprint_sha256",
 					    "spki_sha256", "not_before", "not_after", "issued_at",
-					    "status", "revoked_at", "reason", "certificate_pem"};
+					    "status", "revoked_at", "reason", "certificate_pem", NULL};
 	struct fsec_cert_rec c;
-	json_t *pem = json_object_get(o, "certificate_pem");
+	const char *pem = NULL;
 	char status[16] = "valid", reason[32] = "unspecified";
 	enum fsec_err rc;
 
 	memset(&c, 0, sizeof(c));
 	c.issued_at = now;
-	if ((rc = only_known(o, w, known, sizeof(known) / sizeof(known[0]))) != FSEC_OK ||
+	if ((rc = fsec_json_only_keys(o, w->path, known)) != FSEC_OK ||
 	    (rc = str(o, w, "serial", true, c.serial, sizeof(c.serial))) != FSEC_OK ||
 	    (rc = str(o, w, "device_id", true, c.device_id, sizeof(c.device_id))) != FSEC_OK ||
 	    (rc = str(o, w, "fingerprint_sha256", true, c.fingerprint, sizeof(c.fingerprint))) !=
@@ -170,16 +134,17 @@ static enum fsec_err import_cert(struct fsec_registry *reg, json_t *o, const str
 	    (rc = when(o, w, "revoked_at", &c.revoked_at)) != FSEC_OK ||
 	    (rc = str(o, w, "reason", false, reason, sizeof(reason))) != FSEC_OK)
 		return rc;
-	if (pem == NULL || !json_is_string(pem) ||
-	    strlen(json_string_value(pem)) != json_string_length(pem) ||
-	    strstr(json_string_value(pem), "-----BEGIN CERTIFICATE-----") == NULL)
-		return bad(w, "certificate_pem", "missing, or not a PEM certificate");
+	if ((rc = fsec_json_get_str(o, w->path, "certificate_pem", 0, 1, FSEC_IMPORT_MAX, &pem)) !=
+		    FSEC_OK)
+		return rc;
+	if (strstr(pem, "-----BEGIN CERTIFICATE-----") == NULL)
+		return bad(w, "certificate_pem", "not a PEM certificate");
 	if (strcmp(status, "valid") != 0 && strcmp(status, "revoked") != 0)
 		return bad(w, "status", "must be valid or revoked");
 	if (strcmp(status, "revoked") == 0 && fsec_crl_reason_parse(reason, &c.reason) != FSEC_OK)
 		return bad(w, "reason", "not a revocation reason");
 	if ((rc = known_device(reg, w, "device_id", c.device_id)) != FSEC_OK ||
-	    (rc = fsec_registry_cert_add(reg, &c, json_string_value(pem))) != FSEC_OK)
+	    (rc = fsec_registry_cert_add(reg, &c, pem)) != FSEC_OK)
 		return rc;
 	if (strcmp(status, "revoked") == 0)
 		rc = fsec_registry_cert_revoke(reg, c.serial, c.revoked_at != 0 ? c.revoked_at : now,
@@ -191,18 +156,19 @@ static enum fsec_err import_state(struct fsec_registry *reg, json_t *o, const st
 {
 	static const char *const known[] = {"id", "first_seen", "last_seen", "fw_version",
 					    "security_counter", "update_outcome", "update_at",
-					    "update_ok_at", "debug_jtag", "debug_uart", "debug_at"};
+					    "update_ok_at", "debug_jtag", "debug_uart", "debug_at", NULL};
 	struct fsec_devstate_rec s;
-	int64_t counter = 0;
+	uint64_t counter = 0;
 	enum fsec_err rc;
 
 	memset(&s, 0, sizeof(s));
-	if ((rc = only_known(o, w, known, sizeof(known) / sizeof(known[0]))) != FSEC_OK ||
+	if ((rc = fsec_json_only_keys(o, w->path, known)) != FSEC_OK ||
 	    (rc = str(o, w, "id", true, s.device_id, sizeof(s.device_id))) != FSEC_OK ||
 	    (rc = when(o, w, "first_seen", &s.first_seen)) != FSEC_OK ||
 	    (rc = when(o, w, "last_seen", &s.last_seen)) != FSEC_OK ||
 	    (rc = str(o, w, "fw_version", false, s.fw_version, sizeof(s.fw_version))) != FSEC_OK ||
-	    (rc = num(o, w, "security_counter", UINT32_MAX, &counter)) != FSEC_OK ||
+	    (rc = fsec_json_get_uint(o, w->path, "security_counter", FSEC_JSON_OPTIONAL, 0,
+				     UINT32_MAX, &counter)) != FSEC_OK ||
 	    (rc = str(o, w, "update_outcome", false, s.update_outcome, sizeof(s.update_outcome))) !=
 		    FSEC_OK ||
 	    (rc = when(o, w, "update_at", &s.update_at)) != FSEC_OK ||
@@ -222,33 +188,25 @@ FSEC_API enum fsec_err fsec_fleet_import(struct fsec_fleet *f, const unsigned ch
 					 struct fsec_import_counts *out)
 {
 	static const char *const lists[] = {"devices", "certificates", "states"};
+	static const char *const lists_known[] = {"devices", "certificates", "states", NULL};
 	struct fsec_registry *reg = fsec_fleet_get_registry(f);
 	struct fsec_import_counts n = {0};
 	int64_t now = (int64_t)time(NULL);
-	json_error_t jerr;
 	json_t *doc = NULL;
-	const char *key;
-	json_t *v;
 	bool in_tx = false;
 	enum fsec_err rc = FSEC_ERR_PARSE;
 
 	fsec_clearerr();
 	if (len > FSEC_IMPORT_MAX)
 		return fsec_seterr(FSEC_ERR_TOO_LARGE, "import over %u bytes", FSEC_IMPORT_MAX);
-	doc = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (doc == NULL || !json_is_object(doc)) {
-		rc = fsec_seterr(FSEC_ERR_PARSE, "line %d: %s", doc == NULL ? jerr.line : 1,
-				 doc == NULL ? jerr.text : "not a JSON object");
+	if ((rc = fsec_json_load(buf, len, "$", &doc)) != FSEC_OK ||
+	    (rc = fsec_json_only_keys(doc, "$", lists_known)) != FSEC_OK)
 		goto out;
-	}
-	json_object_foreach(doc, key, v) {
-		if (strcmp(key, lists[0]) != 0 && strcmp(key, lists[1]) != 0 &&
-		    strcmp(key, lists[2]) != 0) {
-			rc = fsec_seterr(FSEC_ERR_PARSE, "$.%s: unknown member", key);
-			goto out;
-		}
-		if (!json_is_array(v)) {
-			rc = fsec_seterr(FSEC_ERR_PARSE, "$.%s: not an array", key);
+	for (size_t l = 0; l < 3; l++) {
+		json_t *arr = json_object_get(doc, lists[l]);
+
+		if (arr != NULL && !json_is_array(arr)) {
+			rc = fsec_seterr(FSEC_ERR_PARSE, "$.%s: not an array", lists[l]);
 			goto out;
 		}
 	}
@@ -261,11 +219,12 @@ FSEC_API enum fsec_err fsec_fleet_import(struct fsec_fleet *f, const unsigned ch
 		size_t i;
 
 		json_array_foreach(arr, i, o) {
-			struct where w = {lists[l], i};
+			struct where w;
+			char list_path[FSEC_JSON_PATH_MAX];
 
+			fsec_json_path_index(w.path, fsec_json_path_key(list_path, "$", lists[l]), i);
 			if (!json_is_object(o)) {
-				rc = fsec_seterr(FSEC_ERR_PARSE, "$.%s[%zu]: not an object", lists[l],
-						 i);
+				rc = fsec_seterr(FSEC_ERR_PARSE, "%s: not an object", w.path);
 				goto out;
 			}
 			rc = l == 0 ? import_device(reg, o, &w, now)
@@ -273,8 +232,7 @@ FSEC_API enum fsec_err fsec_fleet_import(struct fsec_fleet *f, const unsigned ch
 				      : import_state(reg, o, &w);
 			if (rc != FSEC_OK) {
 				if (fsec_err_detail()[0] != '$')
-					rc = fsec_seterr(rc, "$.%s[%zu]: %s", lists[l], i,
-							 fsec_err_detail());
+					rc = fsec_seterr(rc, "%s: %s", w.path, fsec_err_detail());
 				goto out;
 			}
 		}

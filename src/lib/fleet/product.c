@@ -44,40 +44,6 @@ static bool https_ok(const char *s)
 	return s == NULL || (strncmp(s, "https://", 8) == 0 && contact_ok(s));
 }
 
-FSEC_API enum fsec_err fsec_date_parse(const char *s, int64_t *out)
-{
-	struct tm tm;
-	const char *end;
-	time_t t;
-
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(s, "%Y-%m-%d", &tm);
-	if (end != NULL && *end == 'T')
-		end = strptime(end, "T%H:%M:%SZ", &tm);
-	else if (end != NULL && *end == '\0') {
-		tm.tm_hour = 23;
-		tm.tm_min = 59;
-		tm.tm_sec = 59;
-	}
-	/* strptime accepts "2026-2-3"; a fixed length refuses the ambiguous. */
-	if (end == NULL || *end != '\0' || (strlen(s) != 10 && strlen(s) != 20) ||
-	    tm.tm_year < 70 || tm.tm_year > 8000)
-		return fsec_seterr(FSEC_ERR_INVAL,
-				   "'%.40s' is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)", s);
-	{
-		struct tm back;
-		int y = tm.tm_year, m = tm.tm_mon, d = tm.tm_mday;
-
-		t = timegm(&tm);
-		/* timegm normalises 2030-02-30 to March 2: refuse what moved. */
-		if (t == (time_t)-1 || gmtime_r(&t, &back) == NULL || back.tm_year != y ||
-		    back.tm_mon != m || back.tm_mday != d)
-			return fsec_seterr(FSEC_ERR_INVAL, "'%.40s' is not a calendar date", s);
-	}
-	*out = (int64_t)t;
-	return FSEC_OK;
-}
-
 static enum fsec_err log_event(struct fsec_registry *reg, const char *actor, const char *action,
 			       const char *device, int64_t at, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
@@ -287,12 +253,11 @@ FSEC_API enum fsec_err fsec_product_security_txt(struct fsec_registry *reg,
 	char *buf = NULL, expires[32];
 	size_t size = 0;
 	enum fsec_err rc = FSEC_ERR_NOMEM;
-	struct tm tm;
-	time_t t = (time_t)o->expires;
 	FILE *fp = NULL;
 
 	fsec_clearerr();
-	if (o->expires <= now || gmtime_r(&t, &tm) == NULL)
+	/* "?" is a time past year 9999: no Expires line a reader could parse. */
+	if (o->expires <= now || strcmp(fsec_time_format(o->expires, expires), "?") == 0)
 		return fsec_seterr(FSEC_ERR_INVAL, "security.txt must expire in the future");
 	if (!https_ok(o->canonical) || !https_ok(o->policy))
 		return fsec_seterr(FSEC_ERR_INVAL, "Canonical and Policy must be https:// URIs");
@@ -301,8 +266,7 @@ FSEC_API enum fsec_err fsec_product_security_txt(struct fsec_registry *reg,
 	     strspn(o->languages, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-, ") !=
 		     strlen(o->languages)))
 		return fsec_seterr(FSEC_ERR_INVAL, "Preferred-Languages '%.40s' is not a tag list",
-				   o->languages);
-	strftime(expires, sizeof(expires), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		                   o->languages);
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return fsec_seterr(rc, "out of memory");
 	if ((rc = fsec_registry_product_list(reg, collect_contact, c)) != FSEC_OK)

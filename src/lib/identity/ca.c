@@ -13,6 +13,7 @@
 #include <openssl/x509v3.h>
 
 #include "err_int.h"
+#include "pem_int.h"
 #include "fleetsec/ca.h"
 #include "fleetsec/identity.h"
 #include "fleetsec/key.h"
@@ -302,21 +303,6 @@ FSEC_API X509 *fsec_ca_get_root(const struct fsec_ca *ca)
 	return ca->root;
 }
 
-/* The contents of a memory BIO as a new NUL-terminated string. */
-static enum fsec_err bio_string(BIO *mem, char **out)
-{
-	char *data, *copy;
-	long n = BIO_get_mem_data(mem, &data);
-
-	copy = n > 0 ? malloc((size_t)n + 1) : NULL;
-	if (copy == NULL)
-		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-	memcpy(copy, data, (size_t)n);
-	copy[n] = '\0';
-	*out = copy;
-	return FSEC_OK;
-}
-
 FSEC_API void fsec_issued_cert_cleanup(struct fsec_issued_cert *c)
 {
 	if (c == NULL)
@@ -327,16 +313,7 @@ FSEC_API void fsec_issued_cert_cleanup(struct fsec_issued_cert *c)
 
 FSEC_API enum fsec_err fsec_issued_cert_pem(const struct fsec_issued_cert *c, char **pem)
 {
-	BIO *mem = BIO_new(BIO_s_mem());
-	enum fsec_err rc;
-
-	if (mem == NULL || c->der_len > INT32_MAX ||
-	    !PEM_write_bio(mem, PEM_STRING_X509, "", c->der, (long)c->der_len))
-		rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot encode certificate");
-	else
-		rc = bio_string(mem, pem);
-	BIO_free(mem);
-	return rc;
+	return fsec_pem_cert_encode_der(c->der, c->der_len, pem);
 }
 
 /* Issue an end-entity certificate for pub under name with exts, valid from
@@ -690,13 +667,5 @@ FSEC_API enum fsec_err fsec_cert_fingerprint(X509 *cert, char out[65])
 
 FSEC_API enum fsec_err fsec_cert_pem(X509 *cert, char **out)
 {
-	BIO *mem = BIO_new(BIO_s_mem());
-	enum fsec_err rc;
-
-	if (mem == NULL || !PEM_write_bio_X509(mem, cert))
-		rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot encode certificate");
-	else
-		rc = bio_string(mem, out);
-	BIO_free(mem);
-	return rc;
+	return fsec_pem_cert_encode(cert, out);
 }

@@ -17,6 +17,7 @@
 
 #include "b64_int.h"
 #include "err_int.h"
+#include "pem_int.h"
 #include "fleetsec/ca.h"
 #include "fleetsec/csr.h"
 #include "fleetsec/estc.h"
@@ -259,11 +260,8 @@ out:
 FSEC_API enum fsec_err fsec_estc_finish(const char *key_out, const char *cert_out)
 {
 	char pending[4096];
-	unsigned char *buf = NULL;
-	size_t len = 0;
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
-	BIO *mem = NULL;
 	enum fsec_err rc = FSEC_OK;
 
 	fsec_clearerr();
@@ -271,14 +269,9 @@ FSEC_API enum fsec_err fsec_estc_finish(const char *key_out, const char *cert_ou
 		return fsec_seterr(FSEC_ERR_INVAL, "key path too long");
 	if (access(pending, F_OK) != 0 || access(cert_out, F_OK) != 0)
 		return FSEC_OK;
-	if ((rc = fsec_file_read(cert_out, 64 * 1024, &buf, &len)) != FSEC_OK ||
+	if ((rc = fsec_pem_cert_read(cert_out, &cert)) != FSEC_OK ||
 	    (rc = fsec_key_load_private(pending, &key)) != FSEC_OK)
 		goto out;
-	if ((mem = BIO_new_mem_buf(buf, (int)len)) == NULL ||
-	    (cert = PEM_read_bio_X509(mem, NULL, NULL, NULL)) == NULL) {
-		rc = fsec_seterr(FSEC_ERR_PARSE, "%s: not a PEM certificate", cert_out);
-		goto out;
-	}
 	if (EVP_PKEY_eq(X509_get0_pubkey(cert), key) == 1) {
 		if (rename(pending, key_out) != 0)
 			rc = fsec_seterr(FSEC_ERR_IO, "%s: %s", key_out, strerror(errno));
@@ -288,9 +281,7 @@ FSEC_API enum fsec_err fsec_estc_finish(const char *key_out, const char *cert_ou
 out:
 	ERR_clear_error();
 	X509_free(cert);
-	BIO_free(mem);
 	EVP_PKEY_free(key);
-	free(buf);
 	return rc;
 }
 
@@ -317,10 +308,8 @@ static enum fsec_err validity(X509 *cert, int64_t *nb, int64_t *na)
 FSEC_API enum fsec_err fsec_estc_renew(const struct fsec_estc_opts *o, bool force,
 				       struct fsec_estc_renewal *out)
 {
-	unsigned char *buf = NULL, r[4];
+	unsigned char r[4];
 	char pending[4096];
-	size_t len = 0;
-	BIO *mem = NULL;
 	X509 *cur = NULL;
 	int64_t nb = 0, na = 0, life, jitter;
 	enum fsec_err rc;
@@ -329,13 +318,8 @@ FSEC_API enum fsec_err fsec_estc_renew(const struct fsec_estc_opts *o, bool forc
 	memset(out, 0, sizeof(*out));
 	if ((size_t)snprintf(pending, sizeof(pending), "%s.pending", o->key_out) >= sizeof(pending))
 		return fsec_seterr(FSEC_ERR_INVAL, "key path too long");
-	if ((rc = fsec_file_read(o->cert_out, 64 * 1024, &buf, &len)) != FSEC_OK)
+	if ((rc = fsec_pem_cert_read(o->cert_out, &cur)) != FSEC_OK)
 		return rc;
-	if ((mem = BIO_new_mem_buf(buf, (int)len)) == NULL ||
-	    (cur = PEM_read_bio_X509(mem, NULL, NULL, NULL)) == NULL) {
-		rc = fsec_seterr(FSEC_ERR_PARSE, "%s: not a PEM certificate", o->cert_out);
-		goto out;
-	}
 	if ((rc = validity(cur, &nb, &na)) != FSEC_OK)
 		goto out;
 	/* Two thirds into the lifetime, less a random share of up to a
@@ -365,7 +349,5 @@ FSEC_API enum fsec_err fsec_estc_renew(const struct fsec_estc_opts *o, bool forc
 		out->renewed = true;
 out:
 	X509_free(cur);
-	BIO_free(mem);
-	free(buf);
 	return rc;
 }

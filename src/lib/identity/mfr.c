@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 
 #include "err_int.h"
+#include "pem_int.h"
 #include "fleetsec/ca.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/mfr.h"
@@ -25,18 +26,7 @@ static enum fsec_err path_in(const char *dir, const char *name, char *buf, size_
 	return FSEC_OK;
 }
 
-static enum fsec_err stage_pem_cert(const char *path, X509 *cert, struct fsec_file_stage **st)
-{
-	char *pem = NULL;
-	enum fsec_err rc = fsec_cert_pem(cert, &pem);
-
-	if (rc == FSEC_OK)
-		rc = fsec_file_stage_new(path, pem, strlen(pem), 0644, FSEC_FILE_NOCLOBBER, st);
-	free(pem);
-	return rc;
-}
-
-FSEC_API enum fsec_err fsec_mfr_init(const char *dir, const char *name)
+FSEC_API enum fsec_err fsec_mfr_create(const char *dir, const char *name)
 {
 	struct fsec_file_stage *key_st = NULL, *cert_st = NULL;
 	char key_path[4096], cert_path[4096];
@@ -55,7 +45,7 @@ FSEC_API enum fsec_err fsec_mfr_init(const char *dir, const char *name)
 	if ((rc = fsec_key_generate(FSEC_KEY_P256, &key)) != FSEC_OK ||
 	    (rc = fsec_ca_make_root(key, name, CA_DAYS, &cert)) != FSEC_OK ||
 	    (rc = fsec_key_stage_private(key, key_path, &key_st)) != FSEC_OK ||
-	    (rc = stage_pem_cert(cert_path, cert, &cert_st)) != FSEC_OK ||
+	    (rc = fsec_pem_cert_stage(cert_path, cert, FSEC_FILE_NOCLOBBER, &cert_st)) != FSEC_OK ||
 	    (rc = fsec_file_stage_commit(key_st)) != FSEC_OK)
 		goto out;
 	rc = fsec_file_stage_commit(cert_st);
@@ -71,11 +61,8 @@ out:
 static enum fsec_err load_mfr(const char *dir, struct fsec_ca **out)
 {
 	char key_path[4096], cert_path[4096], org[FSEC_FLEET_NAME_MAX + 1];
-	unsigned char *buf = NULL;
-	size_t len = 0;
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
-	BIO *mem = NULL;
 	enum fsec_err rc;
 
 	if ((rc = path_in(dir, "ca.key", key_path, sizeof(key_path))) != FSEC_OK ||
@@ -84,13 +71,11 @@ static enum fsec_err load_mfr(const char *dir, struct fsec_ca **out)
 	if (access(cert_path, F_OK) != 0)
 		return fsec_seterr(FSEC_ERR_NOTFOUND, "%s: no manufacturer CA here (run mfr init)",
 				   dir);
-	if ((rc = fsec_file_read(cert_path, 64 * 1024, &buf, &len)) != FSEC_OK)
+	if ((rc = fsec_pem_cert_read(cert_path, &cert)) != FSEC_OK)
 		return rc;
 	rc = FSEC_ERR_PARSE;
-	if ((mem = BIO_new_mem_buf(buf, (int)len)) == NULL ||
-	    (cert = PEM_read_bio_X509(mem, NULL, NULL, NULL)) == NULL ||
-	    X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_organizationName, org,
-				      sizeof(org)) <= 0) {
+	if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_organizationName, org,
+	                              sizeof(org)) <= 0) {
 		rc = fsec_seterr_ossl(rc, "%s: not a manufacturer CA certificate", cert_path);
 		goto out;
 	}
@@ -98,8 +83,6 @@ static enum fsec_err load_mfr(const char *dir, struct fsec_ca **out)
 		goto out;
 	rc = fsec_ca_new(cert, key, cert, org, out);
 out:
-	BIO_free(mem);
-	free(buf);
 	X509_free(cert);
 	EVP_PKEY_free(key);
 	return rc;

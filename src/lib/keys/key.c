@@ -367,17 +367,6 @@ FSEC_API enum fsec_err fsec_key_check_strength(EVP_PKEY *key)
 			   OBJ_nid2sn(id) != NULL ? OBJ_nid2sn(id) : "unknown");
 }
 
-FSEC_API void fsec_hex(const unsigned char *in, size_t len, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < len; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 0xf];
-	}
-	out[2 * len] = '\0';
-}
-
 /* The uncompressed point of an EC key: the key's own encoding when it is
  * already uncompressed (the usual case, ~4 us), else rebuilt from x and y so
  * that one key has one SPKI whatever form a device sent it in. */

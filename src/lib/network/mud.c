@@ -21,6 +21,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
+#include "dynbuf_int.h"
 #include "err_int.h"
 #include "text_int.h"
 #include "fleetsec/mud.h"
@@ -37,9 +38,9 @@
 
 struct fsec_mud {
 	struct fsec_mud_ace *aces;
-	size_t naces;
+	size_t naces, capaces;
 	char **warnings;
-	size_t nwarnings;
+	size_t nwarnings, capwarnings;
 	char url[HDR_MAX], manufacturer[HDR_MAX], mfg_name[HDR_MAX], model_name[HDR_MAX],
 		systeminfo[HDR_MAX];
 };
@@ -87,7 +88,7 @@ static enum fsec_err warn(struct fsec_mud *m, const char *path, const char *fmt,
 static enum fsec_err warn(struct fsec_mud *m, const char *path, const char *fmt, ...)
 {
 	char msg[384], line[FSEC_MUD_PATH_MAX + 400];
-	char **grown;
+	enum fsec_err rc;
 	va_list ap;
 
 	if (m->nwarnings >= FSEC_MUD_WARNINGS_MAX)
@@ -97,10 +98,9 @@ static enum fsec_err warn(struct fsec_mud *m, const char *path, const char *fmt,
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	snprintf(line, sizeof(line), "%s: %s", path, msg);
-	grown = realloc(m->warnings, (m->nwarnings + 1) * sizeof(*grown));
-	if (grown == NULL)
-		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-	m->warnings = grown;
+	if ((rc = fsec_array_grow((void **)&m->warnings, &m->capwarnings, m->nwarnings,
+	                          sizeof(*m->warnings), FSEC_MUD_WARNINGS_MAX)) != FSEC_OK)
+		return rc;
 	m->warnings[m->nwarnings] = strdup(line);
 	if (m->warnings[m->nwarnings] == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
@@ -173,13 +173,9 @@ static enum fsec_err parse_prefix(const char *s, int family, const char *path, c
 	if (inet_pton(af, host, bin) != 1)
 		return bad(path, family == 4 ? "not an IPv4 prefix" : "not an IPv6 prefix");
 	if (slash != NULL) {
-		char *end = NULL;
 		unsigned long max = plen;
 
-		if (slash[1] < '0' || slash[1] > '9')
-			return bad(path, "bad prefix length");
-		plen = strtoul(slash + 1, &end, 10);
-		if (*end != '\0' || plen > max || end - (slash + 1) > 3)
+		if (strlen(slash + 1) > 3 || !fsec_parse_ulong(slash + 1, 0, max, &plen))
 			return bad(path, "bad prefix length");
 	}
 	if (inet_ntop(af, bin, buf, sizeof(buf)) == NULL)
@@ -394,8 +390,7 @@ static enum fsec_err parse_eth(struct fsec_mud *m, const json_t *v, const char *
 		path_key(p, sizeof(p), path, k);
 		if (strcmp(k, "ethertype") == 0) {
 			const char *s = NULL;
-			char *end = NULL;
-			unsigned long t;
+			uint64_t t;
 
 			if (json_is_integer(x) && json_integer_value(x) >= 0 &&
 			    json_integer_value(x) <= 0xffff) {
@@ -404,12 +399,13 @@ static enum fsec_err parse_eth(struct fsec_mud *m, const json_t *v, const char *
 			}
 			if ((rc = get_str(x, p, 8, &s)) != FSEC_OK)
 				return rc;
-			t = strtoul(s, &end, 16);
-			if (strncmp(s, "0x", 2) != 0 || end == s + 2 || *end != '\0' || t > 0xffff)
+			if (strncmp(s, "0x", 2) != 0 ||
+			    fsec_parse_u64(s, 0, 0xffff, FSEC_NUM_HEX, &t) != FSEC_OK)
 				return bad(p, "expected an ethertype such as \"0x0806\"");
 			a->ethertype = (unsigned)t;
 			if (t < 0x0600)
-				rc = warn(m, p, "0x%04lx is a frame length, not an ethertype", t);
+				rc = warn(m, p, "0x%04lx is a frame length, not an ethertype",
+				          (unsigned long)t);
 		} else if (!l3) {
 			rc = warn(m, p, "unsupported Ethernet match; entry used without it");
 		}
@@ -562,14 +558,10 @@ static enum fsec_err parse_ace(struct fsec_mud *m, const json_t *ace, const char
 	if (m->naces >= FSEC_MUD_ACES_MAX)
 		return fsec_seterr(FSEC_ERR_TOO_LARGE, "%s: more than %u entries", path,
 				   FSEC_MUD_ACES_MAX);
-	{
-		struct fsec_mud_ace *grown = realloc(m->aces, (m->naces + 1) * sizeof(*grown));
-
-		if (grown == NULL)
-			return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-		m->aces = grown;
-		m->aces[m->naces++] = a;
-	}
+	if ((rc = fsec_array_grow((void **)&m->aces, &m->capaces, m->naces, sizeof(*m->aces),
+	                          FSEC_MUD_ACES_MAX)) != FSEC_OK)
+		return rc;
+	m->aces[m->naces++] = a;
 	return FSEC_OK;
 }
 

@@ -170,15 +170,10 @@ FSEC_API enum fsec_err fsec_registry_counter_next(struct fsec_registry *reg, con
 	return reg->ops->counter_next(reg->be, name, out);
 }
 
-/* 1-max characters of A-Z a-z 0-9 . _ -: safe in messages and SQL binds. */
+/* A SHA-256 as 64 lowercase hex digits: the one spelling the records use. */
 static bool hex64(const char *s)
 {
-	if (strlen(s) != 64)
-		return false;
-	for (size_t i = 0; i < 64; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return true;
+	return fsec_hex_valid(s, 32, FSEC_HEX_LOWER);
 }
 
 FSEC_API enum fsec_err fsec_registry_enroll_ca_add(struct fsec_registry *reg,

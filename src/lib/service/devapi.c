@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "err_int.h"
+#include "json_int.h"
 #include "fleetsec/fwimage.h"
 #include "fleetsec/product.h"
 #include "fleetsec/publish.h"
@@ -103,15 +104,14 @@ static bool debug_state_ok(const char *s)
 FSEC_API enum fsec_err fsec_device_status_parse(const unsigned char *buf, size_t len,
 						struct fsec_device_status *out)
 {
-	static const char *const known[] = {"version", "security_counter", "slot", "update",
-					    "reason",  "jtag",		   "uart"};
+	static const char *const known[] = {
+	    "version", "security_counter", "slot", "update", "reason", "jtag", "uart", NULL};
 	static const char *const updates[] = {"downloading", "installed", "confirmed",
 					      "rolled_back", "failed"};
 	struct fsec_device_status st;
 	struct fsec_fw_version v;
 	json_error_t jerr;
 	json_t *j = NULL, *val;
-	const char *key;
 	char slot[2] = "";
 	enum fsec_err rc = FSEC_ERR_PARSE;
 	bool ok = false;
@@ -127,17 +127,8 @@ FSEC_API enum fsec_err fsec_device_status_parse(const unsigned char *buf, size_t
 		fsec_seterr(rc, "status: not a JSON object");
 		goto out;
 	}
-	json_object_foreach(j, key, val) {
-		bool found = false;
-
-		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-			found = found || strcmp(key, known[i]) == 0;
-		if (!found) {
-			fsec_seterr(rc, "status: unknown member '%.32s'", printable(key) ? key : "?");
-			goto out;
-		}
-	}
-	if ((rc = str_member(j, "version", true, st.version, sizeof(st.version))) != FSEC_OK ||
+	if ((rc = fsec_json_only_keys(j, "status", known)) != FSEC_OK ||
+	    (rc = str_member(j, "version", true, st.version, sizeof(st.version))) != FSEC_OK ||
 	    (rc = str_member(j, "slot", false, slot, sizeof(slot))) != FSEC_OK ||
 	    (rc = str_member(j, "update", false, st.update, sizeof(st.update))) != FSEC_OK ||
 	    (rc = str_member(j, "reason", false, st.reason, sizeof(st.reason))) != FSEC_OK ||
@@ -274,15 +265,6 @@ FSEC_API enum fsec_err fsec_http_range(const char *hdr, uint64_t size, uint64_t 
 	return FSEC_OK;
 }
 
-/* True if s is 64 lowercase hex digits: the only names served from fw_dir. */
-static bool sha256_hex(const char *s)
-{
-	for (size_t i = 0; i < 64; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return s[64] == '\0';
-}
-
 /* Only the image published for the device's model: other models' builds
  * and releases withdrawn since are not every device's to read. */
 static enum fsec_err offered(struct fsec_registry *reg, const char *id, const char *sha,
@@ -315,7 +297,8 @@ FSEC_API enum fsec_err fsec_devapi_firmware(struct fsec_registry *reg, const cha
 	int fd = -1;
 
 	memset(r, 0, sizeof(*r));
-	if (!sha256_hex(sha)) {
+	/* 64 lowercase hex digits: the only names served from fw_dir. */
+	if (!fsec_hex_valid(sha, 32, FSEC_HEX_LOWER)) {
 		fsec_reply_error(r, 404, "no such image");
 		return FSEC_OK;
 	}

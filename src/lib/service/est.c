@@ -16,6 +16,7 @@
 
 #include "b64_int.h"
 #include "err_int.h"
+#include "pem_int.h"
 #include "reply_int.h"
 #include "fleetsec/ca.h"
 #include "fleetsec/csr.h"
@@ -23,7 +24,6 @@
 #include "fleetsec/fileio.h"
 #include "fleetsec/key.h"
 
-#define CA_PEM_MAX (64u * 1024u)
 /* Direct-mapped: a collision costs one re-check, never a wrong answer, since
  * entries are matched on the whole fingerprint. */
 #define PEER_CACHE 1024
@@ -53,19 +53,6 @@ struct fsec_est {
 #define RETRY_AFTER_S 60
 
 /* ---- helpers ---- */
-
-static enum fsec_err parse_pem_cert(const unsigned char *buf, size_t len, const char *what,
-				    X509 **out)
-{
-	BIO *mem = BIO_new_mem_buf(buf, (int)len);
-	X509 *cert = mem != NULL ? PEM_read_bio_X509(mem, NULL, NULL, NULL) : NULL;
-
-	BIO_free(mem);
-	if (cert == NULL)
-		return fsec_seterr_ossl(FSEC_ERR_PARSE, "%s: not a PEM certificate", what);
-	*out = cert;
-	return FSEC_OK;
-}
 
 static void cert_oneline(X509 *cert, char *buf, size_t cap)
 {
@@ -101,9 +88,7 @@ FSEC_API enum fsec_err fsec_est_allow(struct fsec_fleet *f, const char *ca_pem,
 {
 	struct fsec_registry *reg = fsec_fleet_get_registry(f);
 	struct fsec_enroll_ca_rec rec;
-	unsigned char *buf = NULL;
 	char *pem = NULL;
-	size_t len = 0;
 	X509 *cert = NULL;
 	enum fsec_err rc;
 	bool in_tx = false;
@@ -113,8 +98,7 @@ FSEC_API enum fsec_err fsec_est_allow(struct fsec_fleet *f, const char *ca_pem,
 	for (size_t i = 0; i < n; i++)
 		if ((rc = pattern_check(patterns[i])) != FSEC_OK)
 			return rc;
-	if ((rc = fsec_file_read(ca_pem, CA_PEM_MAX, &buf, &len)) != FSEC_OK ||
-	    (rc = parse_pem_cert(buf, len, ca_pem, &cert)) != FSEC_OK)
+	if ((rc = fsec_pem_cert_read(ca_pem, &cert)) != FSEC_OK)
 		goto out;
 	/* Only a CA can vouch for devices; a leaf here is an operator mistake
 	 * that would otherwise silently allow nothing. */
@@ -148,7 +132,6 @@ out:
 		fsec_registry_rollback(reg);
 	X509_free(cert);
 	free(pem);
-	free(buf);
 	return rc;
 }
 
@@ -166,7 +149,7 @@ static int load_mfr_ca(const struct fsec_enroll_ca_rec *rec, const char *pem, vo
 	struct trust *t = arg;
 	X509 *cert = NULL;
 
-	if (parse_pem_cert((const unsigned char *)pem, strlen(pem), rec->subject, &cert) != FSEC_OK ||
+	if (fsec_pem_cert_parse(pem, strlen(pem), rec->subject, &cert) != FSEC_OK ||
 	    store_add(t->mfr_store, cert) != FSEC_OK || store_add(t->tls_store, cert) != FSEC_OK ||
 	    !sk_X509_push(t->mfr, cert)) {
 		X509_free(cert);
@@ -744,7 +727,7 @@ static enum fsec_err resend(struct fsec_est *e, const struct fsec_est_peer *p, X
 		return FSEC_OK;
 	}
 	if ((rc = fsec_registry_cert_pem(e->reg, dev.serial, &pem)) == FSEC_OK &&
-	    (rc = parse_pem_cert((unsigned char *)pem, strlen(pem), "registry", &cur)) == FSEC_OK &&
+	    (rc = fsec_pem_cert_parse(pem, strlen(pem), "registry", &cur)) == FSEC_OK &&
 	    (rc = certs_only(&cur, 1, r)) == FSEC_OK)
 		snprintf(r->reason, sizeof(r->reason), "re-sent %s", dev.serial);
 	X509_free(cur);
@@ -852,8 +835,7 @@ FSEC_API enum fsec_err fsec_est_enroll(struct fsec_est *e, const struct fsec_est
 
 		if ((rc = fsec_registry_device_get(e->reg, p->id, &dev)) != FSEC_OK ||
 		    (rc = fsec_registry_cert_pem(e->reg, dev.serial, &pem)) != FSEC_OK ||
-		    (rc = parse_pem_cert((unsigned char *)pem, strlen(pem), "registry", &cur)) !=
-			    FSEC_OK) {
+		    (rc = fsec_pem_cert_parse(pem, strlen(pem), "registry", &cur)) != FSEC_OK) {
 			free(pem);
 			goto out;
 		}

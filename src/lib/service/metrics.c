@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dynbuf_int.h"
 #include "err_int.h"
 #include "fleetsec/metrics.h"
 #include "fleetsec/routes.h"
@@ -64,81 +65,42 @@ FSEC_API void fsec_metrics_request(struct fsec_metrics *m, enum fsec_endpoint ep
 	m->sum += seconds;
 }
 
-struct text {
-	char *buf;
-	size_t len, cap;
-	bool failed;
-};
-
-static void put(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void put(struct text *t, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (t->failed)
-		return;
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			t->failed = true;
-			return;
-		}
-		if ((size_t)n < t->cap - t->len) {
-			t->len += (size_t)n;
-			return;
-		}
-		{
-			size_t ncap = t->cap * 2 + (size_t)n;
-			char *nb = realloc(t->buf, ncap);
-
-			if (nb == NULL) {
-				t->failed = true;
-				return;
-			}
-			t->buf = nb;
-			t->cap = ncap;
-		}
-	}
-}
+/* The whole exposition is a few KiB; the cap only bounds a bug. */
+#define TEXT_MAX (1u << 20)
 
 FSEC_API enum fsec_err fsec_metrics_text(const struct fsec_metrics *m, char **out, size_t *len)
 {
-	struct text t = {.cap = 4096};
+	struct fsec_dynbuf t;
 
-	if ((t.buf = malloc(t.cap)) == NULL)
-		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-	t.buf[0] = '\0';
-	put(&t, "# HELP fleetsecd_connections_total TLS connections accepted.\n"
-		"# TYPE fleetsecd_connections_total counter\n"
-		"fleetsecd_connections_total %llu\n",
-	    (unsigned long long)m->connections);
-	put(&t, "# HELP fleetsecd_requests_total Requests answered, by endpoint and status "
-		"(enrollments by result; 4xx are refusals).\n"
-		"# TYPE fleetsecd_requests_total counter\n");
+	/* Errors are sticky: the pieces are added unchecked, and
+	 * fsec_dynbuf_take reports the first failure. */
+	fsec_dynbuf_init(&t, TEXT_MAX);
+	fsec_dynbuf_addf(&t,
+	                 "# HELP fleetsecd_connections_total TLS connections accepted.\n"
+	                 "# TYPE fleetsecd_connections_total counter\n"
+	                 "fleetsecd_connections_total %llu\n",
+	                 (unsigned long long)m->connections);
+	fsec_dynbuf_addf(
+	    &t, "# HELP fleetsecd_requests_total Requests answered, by endpoint and status "
+	        "(enrollments by result; 4xx are refusals).\n"
+	        "# TYPE fleetsecd_requests_total counter\n");
 	for (size_t e = 0; e < FSEC_EP_COUNT; e++)
 		for (size_t s = 0; s < NSTATUS; s++)
 			if (m->requests[e][s] != 0)
-				put(&t, "fleetsecd_requests_total{endpoint=\"%s\",code=\"%d\"} %llu\n",
+				fsec_dynbuf_addf(
+				    &t,
+				    "fleetsecd_requests_total{endpoint=\"%s\",code=\"%d\"} %llu\n",
 				    fsec_route_endpoint_name((enum fsec_endpoint)e), statuses[s],
 				    (unsigned long long)m->requests[e][s]);
-	put(&t, "# HELP fleetsecd_request_seconds Time to handle a request.\n"
-		"# TYPE fleetsecd_request_seconds histogram\n");
+	fsec_dynbuf_addf(&t, "# HELP fleetsecd_request_seconds Time to handle a request.\n"
+	                     "# TYPE fleetsecd_request_seconds histogram\n");
 	for (size_t i = 0; i < NBUCKETS; i++)
-		put(&t, "fleetsecd_request_seconds_bucket{le=\"%g\"} %llu\n", buckets[i],
-		    (unsigned long long)m->le[i]);
-	put(&t, "fleetsecd_request_seconds_bucket{le=\"+Inf\"} %llu\n"
-		"fleetsecd_request_seconds_sum %.6f\n"
-		"fleetsecd_request_seconds_count %llu\n",
-	    (unsigned long long)m->count, m->sum, (unsigned long long)m->count);
-	if (t.failed) {
-		free(t.buf);
-		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-	}
-	*out = t.buf;
-	*len = t.len;
-	return FSEC_OK;
+		fsec_dynbuf_addf(&t, "fleetsecd_request_seconds_bucket{le=\"%g\"} %llu\n",
+		                 buckets[i], (unsigned long long)m->le[i]);
+	fsec_dynbuf_addf(&t,
+	                 "fleetsecd_request_seconds_bucket{le=\"+Inf\"} %llu\n"
+	                 "fleetsecd_request_seconds_sum %.6f\n"
+	                 "fleetsecd_request_seconds_count %llu\n",
+	                 (unsigned long long)m->count, m->sum, (unsigned long long)m->count);
+	return fsec_dynbuf_take(&t, out, len);
 }

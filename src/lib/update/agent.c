@@ -28,8 +28,10 @@
 
 #include <jansson.h>
 
+#include "agentcfg_int.h"
 #include "err_int.h"
 #include "fault_int.h"
+#include "pem_int.h"
 #include "fleetsec/agent.h"
 #include "fleetsec/bootctl.h"
 #include "fleetsec/counter.h"
@@ -93,22 +95,13 @@ FSEC_API void fsec_agent_free(struct fsec_agent *a)
  * a hash of the device ID, is below P. Raising P only adds devices. */
 static enum fsec_err rollout_bucket(const char *cert_path, unsigned *bucket)
 {
-	unsigned char *pem = NULL;
 	char id[FSEC_DEVID_MAX + 1];
-	size_t len = 0;
 	X509 *cert = NULL;
-	BIO *bio = NULL;
 	enum fsec_err rc;
 
-	if ((rc = fsec_file_read(cert_path, 64 * 1024, &pem, &len)) != FSEC_OK)
-		return fsec_seterr(rc, "device certificate %s: %s", cert_path, fsec_err_detail());
-	bio = BIO_new_mem_buf(pem, (int)len);
-	cert = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-	if (cert == NULL) {
-		rc = fsec_seterr(FSEC_ERR_PARSE, "device certificate %s: not a PEM certificate",
-				 cert_path);
-		goto out;
-	}
+	/* The reader's reason starts with the path. */
+	if ((rc = fsec_pem_cert_read(cert_path, &cert)) != FSEC_OK)
+		return fsec_seterr(rc, "device certificate %s", fsec_err_detail());
 	if ((rc = fsec_identity_from_cert(cert, id)) != FSEC_OK) {
 		rc = fsec_seterr(rc, "device certificate %s: %s", cert_path, fsec_err_detail());
 		goto out;
@@ -117,8 +110,6 @@ static enum fsec_err rollout_bucket(const char *cert_path, unsigned *bucket)
 out:
 	ERR_clear_error();
 	X509_free(cert);
-	BIO_free(bio);
-	free(pem);
 	return rc;
 }
 

@@ -7,8 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agentcfg_int.h"
 #include "err_int.h"
-#include "fleetsec/agentcfg.h"
+#include "fleetsec/fileio.h"
 #include "kvconf_int.h"
 
 #define STRF(n, req)                                                                       \
@@ -68,6 +69,22 @@ static enum fsec_err check(struct fsec_agentcfg *c)
 	return FSEC_OK;
 }
 
+FSEC_API enum fsec_err fsec_agentcfg_new(struct fsec_agentcfg **out)
+{
+	struct fsec_agentcfg *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	*out = c;
+	return FSEC_OK;
+}
+
+FSEC_API void fsec_agentcfg_free(struct fsec_agentcfg *cfg)
+{
+	/* Paths only, no secrets (the owner password stays in its file). */
+	free(cfg);
+}
+
 FSEC_API enum fsec_err fsec_agentcfg_parse(const unsigned char *buf, size_t len,
 					   struct fsec_agentcfg *out)
 {
@@ -111,4 +128,36 @@ FSEC_API enum fsec_err fsec_agentcfg_parse(const unsigned char *buf, size_t len,
 out:
 	free(c);
 	return rc;
+}
+
+FSEC_API enum fsec_err fsec_agentcfg_load(struct fsec_agentcfg *cfg, const char *path)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	enum fsec_err rc = fsec_file_read(path, FSEC_AGENTCFG_MAX, &buf, &len);
+
+	if (rc == FSEC_OK)
+		rc = fsec_agentcfg_parse(buf, len, cfg);
+	free(buf);
+	return rc;
+}
+
+FSEC_API const char *fsec_agentcfg_get_key(const struct fsec_agentcfg *cfg)
+{
+	return cfg->key;
+}
+
+FSEC_API const char *fsec_agentcfg_get_cert(const struct fsec_agentcfg *cfg)
+{
+	return cfg->cert;
+}
+
+FSEC_API const char *fsec_agentcfg_get_tcti(const struct fsec_agentcfg *cfg)
+{
+	return cfg->tcti;
+}
+
+FSEC_API const char *fsec_agentcfg_get_state_dir(const struct fsec_agentcfg *cfg)
+{
+	return cfg->state_dir;
 }

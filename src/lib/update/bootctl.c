@@ -346,16 +346,13 @@ static enum fsec_err get_uint(const struct env *e, const char *path, const char 
 			      unsigned dflt, unsigned *out)
 {
 	const char *s = env_get(e, name);
-	char *end = NULL;
 	unsigned long v;
 
 	if (s == NULL) {
 		*out = dflt;
 		return FSEC_OK;
 	}
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (s[0] < '0' || s[0] > '9' || errno != 0 || *end != '\0' || v > 1000000)
+	if (!fsec_parse_ulong(s, 0, 1000000, &v))
 		return fsec_seterr(FSEC_ERR_PARSE, "boot environment %s: %s=%.20s is not a number",
 				   path, name, s);
 	*out = (unsigned)v;

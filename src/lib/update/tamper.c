@@ -21,6 +21,8 @@
 
 static enum fsec_err record_path(const char *state_dir, char *buf, size_t cap)
 {
+	if (state_dir == NULL || state_dir[0] == '\0')
+		return fsec_seterr(FSEC_ERR_INVAL, "no state_dir for the tamper record");
 	if ((size_t)snprintf(buf, cap, "%s/tamper.json", state_dir) >= cap)
 		return fsec_seterr(FSEC_ERR_INVAL, "state_dir is too long");
 	return FSEC_OK;
@@ -50,7 +52,7 @@ out:
 
 /* What a tamper record says. */
 struct record {
-	char path[FSEC_AGENTCFG_VALUE_MAX + 32];
+	char path[FSEC_TAMPER_PATH_MAX + 32];
 	bool exists;
 	char state[16]; /* begun, done, incomplete; "" if unreadable (unfinished) */
 	char when[32];  /* the event's time, or "an unknown time" */
@@ -160,7 +162,7 @@ static enum fsec_err wipe_key(const char *uri, struct fsec_tamper_result *r)
 	bool gone = false, evicted = false;
 	enum fsec_err rc;
 
-	if (uri[0] == '\0')
+	if (uri == NULL || uri[0] == '\0')
 		return FSEC_OK;
 	if (strncmp(uri, "handle:", 7) == 0) {
 		if (!fsec_tpm_parse_handle(uri + 7, &handle))
@@ -179,10 +181,10 @@ static enum fsec_err wipe_key(const char *uri, struct fsec_tamper_result *r)
 	return rc;
 }
 
-FSEC_API enum fsec_err fsec_tamper_wipe(const struct fsec_agentcfg *cfg,
+FSEC_API enum fsec_err fsec_tamper_wipe(const struct fsec_tamper_cfg *cfg,
 					struct fsec_tamper_result *out)
 {
-	char when[32], pending[FSEC_AGENTCFG_VALUE_MAX + 16];
+	char when[32], pending[FSEC_TAMPER_PATH_MAX + 16];
 	const char *keys[] = {cfg->key, pending, cfg->bootstrap_key};
 	time_t now = time(NULL);
 	enum fsec_err rc, first = FSEC_OK;
@@ -191,7 +193,7 @@ FSEC_API enum fsec_err fsec_tamper_wipe(const struct fsec_agentcfg *cfg,
 	bool gone;
 
 	memset(out, 0, sizeof(*out));
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	fsec_time_format((int64_t)now, when);
 	/* A wipe run again (to finish one, or by a second switch) keeps the
 	 * time of the event that started it, and what it wiped then. */
 	if (record_read(cfg->state_dir, &prev, out) == FSEC_OK && prev.exists &&
@@ -210,10 +212,19 @@ FSEC_API enum fsec_err fsec_tamper_wipe(const struct fsec_agentcfg *cfg,
 		first = rc;
 		snprintf(detail, sizeof(detail), "%s", fsec_err_detail());
 	}
-	/* A renewal in flight keeps its new key beside a key file. */
+	/* A renewal in flight keeps its new key beside a key file. A name cut
+	 * short would wipe some other file: refused, the rest still goes. */
 	pending[0] = '\0';
-	if (strncmp(cfg->key, "handle:", 7) != 0)
-		snprintf(pending, sizeof(pending), "%s.pending", cfg->key);
+	if (cfg->key != NULL && cfg->key[0] != '\0' && strncmp(cfg->key, "handle:", 7) != 0 &&
+	    (size_t)snprintf(pending, sizeof(pending), "%s.pending", cfg->key) >= sizeof(pending)) {
+		pending[0] = '\0';
+		if (first == FSEC_OK) {
+			first = FSEC_ERR_INVAL;
+			snprintf(detail, sizeof(detail), "cannot wipe the pending key of %.100s...: "
+							 "path too long",
+				 cfg->key);
+		}
+	}
 	/* Every secret is attempted even if one fails; the first error is
 	 * the one reported. */
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -222,7 +233,7 @@ FSEC_API enum fsec_err fsec_tamper_wipe(const struct fsec_agentcfg *cfg,
 			snprintf(detail, sizeof(detail), "%s", fsec_err_detail());
 		}
 	/* The certificate is public, but without its key it only misleads. */
-	if (cfg->cert[0] != '\0' && (rc = wipe_file(cfg->cert, &gone)) == FSEC_OK && gone)
+	if (cfg->cert != NULL && cfg->cert[0] != '\0' && (rc = wipe_file(cfg->cert, &gone)) == FSEC_OK && gone)
 		note(out, "removed", cfg->cert);
 	if ((rc = record_write(out->record, first == FSEC_OK ? "done" : "incomplete", when, out)) !=
 		    FSEC_OK &&
@@ -248,7 +259,7 @@ FSEC_API enum fsec_err fsec_tamper_check(const char *state_dir)
 			   r.when, r.path);
 }
 
-FSEC_API enum fsec_err fsec_tamper_finish(const struct fsec_agentcfg *cfg)
+FSEC_API enum fsec_err fsec_tamper_finish(const struct fsec_tamper_cfg *cfg)
 {
 	struct fsec_tamper_result out;
 	struct record r;

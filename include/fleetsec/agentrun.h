@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What fleetsec-agent runs, in the order that keeps a device safe. The
+ * binary parses its arguments and prints; the order of the steps before a
+ * command (TPM, tamper, keystore, pending enrollment) and the daemon's round
+ * live here, where a unit test can see them.
+ *
+ * Use: fsec_agentcfg_load, then fsec_agent_start for the command, then the
+ * command itself (fsec_agent_tamper, _keygen, _enroll, _renew, _round, or
+ * fsec_agent_new and the agent.h calls for check, update, confirm, status
+ * and report). The TPM and keystore settings are process-wide, so is this.
+ */
+#ifndef FLEETSEC_AGENTRUN_H
+#define FLEETSEC_AGENTRUN_H
+
+#include <stdbool.h>
+
+#include "fleetsec/agent.h"
+#include "fleetsec/agentcfg.h"
+#include "fleetsec/common.h"
+#include "fleetsec/estc.h"
+#include "fleetsec/tamper.h"
+
+/* The agent's commands, as far as their start-up differs. */
+enum fsec_agent_cmd {
+	FSEC_AGENT_CMD_TAMPER,  /* the tamper hook: nothing may stop it */
+	FSEC_AGENT_CMD_KEYGEN,  /* re-provisioning: allowed on a wiped device */
+	FSEC_AGENT_CMD_CSR,
+	FSEC_AGENT_CMD_ENROLL,  /* re-provisioning with the bootstrap credential */
+	FSEC_AGENT_CMD_RENEW,   /* the rest need the device's identity */
+	FSEC_AGENT_CMD_DAEMON,
+	FSEC_AGENT_CMD_REPORT,
+	FSEC_AGENT_CMD_CHECK,
+	FSEC_AGENT_CMD_UPDATE,
+	FSEC_AGENT_CMD_CONFIRM,
+	FSEC_AGENT_CMD_STATUS,
+};
+
+/*
+ * Bring the device up for cmd, in this order:
+ *  1. name the TPM (tcti, tpm_owner_auth); for the tamper hook that is all,
+ *     and a failure does not stop it: it wipes files even without a TPM;
+ *  2. finish a wipe a power cut interrupted, before anything that could fail
+ *     on a missing TPM;
+ *  3. open the keystore (the TPM, when tcti is set): every key is made or
+ *     loaded through it;
+ *  4. keygen and csr stop here: re-provisioning is what a wiped device may do;
+ *  5. refuse every other command but enroll on a wiped device;
+ *  6. finish an enrollment or renewal cut between its writes, before
+ *     anything loads the device's key and certificate.
+ * On failure *step names the step for the message ("tpm", "tamper",
+ * "tcti", "key"), or is NULL when the command itself is refused (a wiped
+ * device). Errors: those of fsec_tpm_configure, fsec_tamper_finish,
+ * fsec_keystore_use_tpm, fsec_tamper_check (POLICY), fsec_estc_finish.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_agent_start(const struct fsec_agentcfg *cfg,
+						 enum fsec_agent_cmd cmd, const char **step)
+	FSEC_NONNULL(1, 3);
+
+/* tamper, after fsec_agent_start: fsec_tamper_wipe of the configured device
+ * key, its pending renewal key, the bootstrap key and the device
+ * certificate, recorded in state_dir. out is filled either way. Errors: as
+ * fsec_tamper_wipe. */
+FSEC_API FSEC_WUR enum fsec_err fsec_agent_tamper(const struct fsec_agentcfg *cfg,
+						  struct fsec_tamper_result *out)
+	FSEC_NONNULL(1, 2);
+
+/* keygen, after fsec_agent_start: a P-256 device key made where the
+ * keystore keeps keys (the TPM when tcti is set), written 0600, never over
+ * an existing key, to the configured key path; then the tamper record goes:
+ * a new identity begins. Errors: EXISTS, IO, CRYPTO, POLICY (an unfinished
+ * wipe). */
+FSEC_API FSEC_WUR enum fsec_err fsec_agent_keygen(const struct fsec_agentcfg *cfg)
+	FSEC_NONNULL(1);
+
+/* enroll, after fsec_agent_start: fsec_estc_enroll with the configured
+ * bootstrap credential, then the tamper record goes. Errors: INVAL (no
+ * bootstrap_cert or bootstrap_key configured), as fsec_estc_enroll, POLICY. */
+FSEC_API FSEC_WUR enum fsec_err fsec_agent_enroll(const struct fsec_agentcfg *cfg,
+						  char id[FSEC_DEVID_MAX + 1]) FSEC_NONNULL(1, 2);
+
+/* renew, after fsec_agent_start: fsec_estc_renew of the configured key and
+ * certificate (when due, or now if force). Errors: as fsec_estc_renew. */
+FSEC_API FSEC_WUR enum fsec_err fsec_agent_renew(const struct fsec_agentcfg *cfg, bool force,
+						 struct fsec_estc_renewal *out) FSEC_NONNULL(1, 3);
+
+#define FSEC_AGENT_ROUND_ERROR_MAX 512
+
+/* One daemon round: each step's outcome, and its error's detail. */
+struct fsec_agent_round {
+	enum fsec_err renew_rc;           /* renew when due */
+	struct fsec_estc_renewal renewal; /* valid when renew_rc is FSEC_OK */
+	enum fsec_err update_rc;          /* check, download, trial boot */
+	struct fsec_agent_check check;    /* valid when update_rc is FSEC_OK */
+	bool started;                     /* an update was installed */
+	bool report_tried;                /* false when the agent could not be set up */
+	enum fsec_err report_rc;
+	char renew_error[FSEC_AGENT_ROUND_ERROR_MAX];
+	char update_error[FSEC_AGENT_ROUND_ERROR_MAX];
+	char report_error[FSEC_AGENT_ROUND_ERROR_MAX];
+};
+
+/*
+ * One round of the daemon, after fsec_agent_start(FSEC_AGENT_CMD_DAEMON):
+ * renew the certificate when due; then, with an agent set up afresh (a
+ * renewal replaced the key the last one held), install an update if one
+ * applies; then report to the server. A failing step does not stop the
+ * next: a daemon that stops trying strands the device, and the next round
+ * retries. Every outcome is in *out. Not thread-safe (the agent's state
+ * files).
+ */
+FSEC_API void fsec_agent_round(const struct fsec_agentcfg *cfg, struct fsec_agent_round *out)
+	FSEC_NONNULL(1, 2);
+
+#endif

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What fleetsec-agent runs (agentrun.h): the start-up order before each
+ * command and the daemon's round. The order is the rule: a wipe is finished
+ * before a missing TPM can stop anything, keys are touched only once the
+ * keystore is open, and a cut enrollment is finished before the device's
+ * credential is used.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "agentcfg_int.h"
+#include "err_int.h"
+#include "fleetsec/agentrun.h"
+#include "fleetsec/key.h"
+#include "fleetsec/tpm.h"
+
+/* Every configured path fits what a wipe takes. */
+_Static_assert(FSEC_AGENTCFG_VALUE_MAX <= FSEC_TAMPER_PATH_MAX,
+	       "a configured key or certificate path must fit a tamper wipe");
+
+static struct fsec_tamper_cfg tamper_cfg(const struct fsec_agentcfg *cfg)
+{
+	struct fsec_tamper_cfg tc = {.state_dir = cfg->state_dir, .key = cfg->key,
+				     .bootstrap_key = cfg->bootstrap_key, .cert = cfg->cert};
+
+	return tc;
+}
+
+FSEC_API enum fsec_err fsec_agent_start(const struct fsec_agentcfg *cfg, enum fsec_agent_cmd cmd,
+					const char **step)
+{
+	struct fsec_tamper_cfg tc = tamper_cfg(cfg);
+	enum fsec_err rc;
+
+	/* 1. The TPM every TPM use of this process goes to. The tamper hook
+	 * runs with nothing that could stop it: it reaches the TPM (to
+	 * evict) on its own, and wipes files even without one. */
+	*step = "tpm";
+	rc = fsec_tpm_configure(cfg->tcti, cfg->tpm_owner_auth);
+	if (cmd == FSEC_AGENT_CMD_TAMPER)
+		return FSEC_OK;
+	if (rc != FSEC_OK)
+		return rc;
+	/* 2. A wipe a power cut interrupted is finished before the keystore,
+	 * which a TPM that is gone would stop. */
+	*step = "tamper";
+	if ((rc = fsec_tamper_finish(&tc)) != FSEC_OK)
+		return rc;
+	/* 3. The keystore: every key below is made or loaded through it. */
+	*step = "tcti";
+	if (cfg->tcti[0] != '\0' &&
+	    (rc = fsec_keystore_use_tpm(cfg->tcti, cfg->tpm_parent)) != FSEC_OK)
+		return rc;
+	/* 4. Re-provisioning (keygen, csr, enroll) is what a wiped device may
+	 * do; keygen and csr need nothing more. */
+	if (cmd == FSEC_AGENT_CMD_KEYGEN || cmd == FSEC_AGENT_CMD_CSR)
+		return FSEC_OK;
+	/* 5. A wiped device is refused everything else. */
+	*step = NULL;
+	if (cmd != FSEC_AGENT_CMD_ENROLL && (rc = fsec_tamper_check(cfg->state_dir)) != FSEC_OK)
+		return rc;
+	/* 6. An enrollment or renewal cut between its writes is finished
+	 * first: every command from here uses the device's key and
+	 * certificate (enroll's retry reuses the pending key). */
+	*step = "key";
+	return fsec_estc_finish(cfg->key, cfg->cert);
+}
+
+FSEC_API enum fsec_err fsec_agent_tamper(const struct fsec_agentcfg *cfg,
+					 struct fsec_tamper_result *out)
+{
+	struct fsec_tamper_cfg tc = tamper_cfg(cfg);
+
+	return fsec_tamper_wipe(&tc, out);
+}
+
+FSEC_API enum fsec_err fsec_agent_keygen(const struct fsec_agentcfg *cfg)
+{
+	EVP_PKEY *key = NULL;
+	enum fsec_err rc;
+
+	if ((rc = fsec_key_generate(FSEC_KEY_P256, &key)) == FSEC_OK &&
+	    (rc = fsec_key_save_private(key, cfg->key)) == FSEC_OK)
+		rc = fsec_tamper_clear(cfg->state_dir); /* a new identity begins */
+	EVP_PKEY_free(key);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_agent_enroll(const struct fsec_agentcfg *cfg,
+					 char id[FSEC_DEVID_MAX + 1])
+{
+	struct fsec_estc_opts o = {.server = cfg->server, .ca = cfg->ca,
+				   .bootstrap_cert = cfg->bootstrap_cert,
+				   .bootstrap_key = cfg->bootstrap_key, .key_out = cfg->key,
+				   .cert_out = cfg->cert};
+	enum fsec_err rc;
+
+	if (cfg->bootstrap_cert[0] == '\0' || cfg->bootstrap_key[0] == '\0')
+		return fsec_seterr(FSEC_ERR_INVAL,
+				   "the configuration needs bootstrap_cert and bootstrap_key");
+	if ((rc = fsec_estc_enroll(&o, id)) != FSEC_OK)
+		return rc;
+	return fsec_tamper_clear(cfg->state_dir);
+}
+
+FSEC_API enum fsec_err fsec_agent_renew(const struct fsec_agentcfg *cfg, bool force,
+					struct fsec_estc_renewal *out)
+{
+	struct fsec_estc_opts o = {.server = cfg->server, .ca = cfg->ca, .key_out = cfg->key,
+				   .cert_out = cfg->cert};
+
+	return fsec_estc_renew(&o, force, out);
+}
+
+/* A step's error detail, kept past the next library call. */
+static enum fsec_err keep(enum fsec_err rc, char buf[FSEC_AGENT_ROUND_ERROR_MAX])
+{
+	if (rc != FSEC_OK)
+		snprintf(buf, FSEC_AGENT_ROUND_ERROR_MAX, "%s",
+			 fsec_err_detail()[0] != '\0' ? fsec_err_detail() : fsec_strerror(rc));
+	return rc;
+}
+
+FSEC_API void fsec_agent_round(const struct fsec_agentcfg *cfg, struct fsec_agent_round *out)
+{
+	struct fsec_agent *a = NULL;
+	bool tty = false;
+
+	memset(out, 0, sizeof(*out));
+	/* The renewal first: a certificate that lapses strands the device,
+	 * a late update does not. Its failure stops nothing below. */
+	out->renew_rc = keep(fsec_agent_renew(cfg, false, &out->renewal), out->renew_error);
+	/* A new agent each round: a renewal replaced the key it holds. */
+	if ((out->update_rc = keep(fsec_agent_new(cfg, &a), out->update_error)) == FSEC_OK)
+		out->update_rc = keep(fsec_agent_update(a, NULL, &tty, &out->check, &out->started),
+				      out->update_error);
+	/* The report last, so that it tells what this round installed. */
+	if (a != NULL) {
+		out->report_tried = true;
+		out->report_rc = keep(fsec_agent_report(a, NULL), out->report_error);
+	}
+	fsec_agent_free(a);
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The agent's parsed configuration, inside update/ only: the public API
+ * (agentcfg.h) keeps it opaque, so its 25 KiB of fixed buffers are never
+ * copied across it and can change without an ABI break.
+ */
+#ifndef FLEETSEC_AGENTCFG_INT_H
+#define FLEETSEC_AGENTCFG_INT_H
+
+#include <stddef.h>
+
+#include "fleetsec/agentcfg.h"
+#include "fleetsec/common.h"
+
+struct fsec_agentcfg {
+	char server[FSEC_AGENTCFG_VALUE_MAX + 1];
+	char manifest_url[FSEC_AGENTCFG_VALUE_MAX + 1];
+	char ca[FSEC_AGENTCFG_VALUE_MAX + 1];
+	char key[FSEC_AGENTCFG_VALUE_MAX + 1];
+	char cert[FSEC_AGENTCFG_VALUE_MAX + 1];
+	char bootstrap_key[FSEC_AGENTCFG_VALUE_MAX + 1];  /* for enroll */
+	char bootstrap_cert[FSEC_AGENTCFG_VALUE_MAX + 1];
+	char tpm_owner_auth[FSEC_AGENTCFG_VALUE_MAX + 1]; /* file with the TPM owner password */
+	char tpm_parent[FSEC_AGENTCFG_VALUE_MAX + 1];     /* persistent storage key, 0x81... */
+	char tcti[FSEC_AGENTCFG_VALUE_MAX + 1];           /* "": keys in files; else a TPM */
+	size_t nfirmware_keys, nrelease_roots;
+	char firmware_keys[FSEC_AGENTCFG_KEYS_MAX][FSEC_AGENTCFG_VALUE_MAX + 1];
+	char release_roots[FSEC_AGENTCFG_KEYS_MAX][FSEC_AGENTCFG_VALUE_MAX + 1];
+	char model[FSEC_MODEL_MAX + 1];
+	char slot_a[FSEC_AGENTCFG_VALUE_MAX + 1];
+	char slot_b[FSEC_AGENTCFG_VALUE_MAX + 1];
+	char boot_backend[16];
+	char boot_env[FSEC_AGENTCFG_VALUE_MAX + 1];
+	char state_dir[FSEC_AGENTCFG_VALUE_MAX + 1];
+	char debug_state[FSEC_AGENTCFG_VALUE_MAX + 1];     /* file saying jtag = / uart = */
+	char debug_state_cmd[FSEC_AGENTCFG_VALUE_MAX + 1]; /* or a command printing it */
+	char counter[FSEC_AGENTCFG_VALUE_MAX + 8];
+	unsigned long low_speed_limit, low_speed_time, chunk_retries;
+};
+
+#endif
