@@ -48,10 +48,10 @@ echo "$out"
 rate=$(sed -n 's/.*: \([0-9.]*\) enrollments\/s$/\1/p' <<<"$out")
 echo "ratio: $(awk -v a="$rate" -v b="$hs" 'BEGIN { printf "%.1f%%", 100 * a / b }') of the handshake rate"
 
-db() { sqlite3 "$FLEETSEC_HOME/registry.db" "$1"; }
-devices=$(db "SELECT count(*) FROM devices WHERE provisioning = 'est-bootstrap'")
-serials=$(db "SELECT count(DISTINCT serial) FROM certificates")
-spent=$(db "SELECT count(*) FROM bootstrap_spent")
+# Read through the CLI, as on any registry backend.
+devices=$("$F" device list --json | jq '[.[] | select(.provisioning == "est-bootstrap")] | length')
+serials=$("$F" registry certs --json | jq '[.[].serial] | unique | length')
+spent=$("$F" enroll spent --json | jq length)
 echo "registry: $devices enrolled devices, $serials distinct certificate serials, $spent spent bootstrap credentials"
 [ "$devices" = "$n" ] && [ "$spent" = "$n" ] && [ "$serials" = $((n + 1)) ] ||
 	{ echo "bench_enroll: lost or duplicate rows" >&2; exit 1; }

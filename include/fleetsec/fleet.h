@@ -129,10 +129,49 @@ FSEC_API FSEC_WUR enum fsec_err fsec_fleet_revoke(struct fsec_fleet *f, const ch
 						  int reason, const char *actor);
 
 /*
+ * Record where device id is on the network (MAC, IPv4, for `net compile
+ * --from-registry`) and its rollout group, with a "device-set" event naming
+ * actor, in one registry transaction: all of it or nothing. NULL leaves a
+ * field as it is, "" clears it; at least one must be given. A MAC or IP that
+ * belongs to another device is refused.
+ * Errors: INVAL (nothing to set, a bad MAC, IP or group name), NOTFOUND (no
+ * such device), EXISTS (address held by another device), BUSY, DB.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fleet_device_set(struct fsec_fleet *f, const char *id,
+						      const char *mac, const char *ip,
+						      const char *group, const char *actor);
+
+/*
  * Sign a fresh CRL (next CRL number) listing every revoked, unexpired
  * certificate, store it as the home's crl.pem and return it (caller frees).
  * Errors: BUSY, DB, IO, CRYPTO.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_fleet_crl(struct fsec_fleet *f, X509_CRL **out);
+
+/* Largest document fsec_fleet_import reads. */
+#define FSEC_IMPORT_MAX (64u * 1024u * 1024u)
+
+struct fsec_import_counts {
+	size_t devices, certificates, states;
+};
+
+/*
+ * Import records as they are, for a registry migrated from another system
+ * (or a record edited from `fleetsec device show --json`): a JSON object with
+ * any of "devices", "certificates" and "states", each an array of objects
+ * with the members `device show --json` prints (times as
+ * YYYY-MM-DDTHH:MM:SSZ, "-" or UNIX seconds; a state names its device by
+ * "id"; a certificate carries "device_id" and "certificate_pem"). A device is
+ * inserted or replaced; a certificate is added (a serial or fingerprint seen
+ * before is refused). No key or policy check is made: `fleetsec audit fleet`
+ * is what judges imported records. Everything lands in one transaction with
+ * an "import" event naming actor, or nothing does. Unknown members are
+ * refused with their JSON path. Fills *out (may be NULL) on success.
+ * Errors: TOO_LARGE, PARSE, EXISTS, NOTFOUND (a row names no device), INVAL,
+ * BUSY, DB.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fleet_import(struct fsec_fleet *f, const unsigned char *buf,
+						  size_t len, const char *actor,
+						  struct fsec_import_counts *out);
 
 #endif

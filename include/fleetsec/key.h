@@ -111,6 +111,14 @@ FSEC_API FSEC_WUR enum fsec_err fsec_key_load_public(const char *uri, EVP_PKEY *
 	FSEC_NONNULL(1, 2);
 
 /*
+ * The public half of key as an SPKI PEM ("-----BEGIN PUBLIC KEY-----"), what
+ * `fleetsec fw pubkey` prints and every --root/--key option reads. *pem is
+ * NUL-terminated and the caller frees it with free(); *len excludes the NUL.
+ * Errors: CRYPTO (the key cannot be encoded), NOMEM. Thread-safe.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_key_public_pem(EVP_PKEY *key, char **pem, size_t *len);
+
+/*
  * Signing keys (firmware, releases) are Ed25519 or ECDSA P-256, the two
  * MCUboot verifies; anything else is refused with a reason naming it.
  * Errors: POLICY. Thread-safe.

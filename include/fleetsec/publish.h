@@ -16,6 +16,7 @@
 
 #include "fleetsec/fleet.h"
 #include "fleetsec/registry.h"
+#include "fleetsec/rollout.h" /* fsec_rollout_paused, declared here before */
 
 struct fsec_publish_opts {
 	const char *model;
@@ -40,11 +41,5 @@ struct fsec_publish_opts {
 FSEC_API FSEC_WUR enum fsec_err fsec_publish(struct fsec_fleet *f,
 					     const struct fsec_publish_opts *o,
 					     struct fsec_published_rec *out);
-
-/* Whether a rollout has paused itself: the failures its devices reported
- * since publication reached max_failures, or max_failures_pct of the model's
- * active devices. Thread-safe. */
-FSEC_API bool fsec_rollout_paused(const struct fsec_published_rec *pub,
-				  const struct fsec_model_stats *st);
 
 #endif

@@ -431,4 +431,31 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_device_net_set(struct fsec_registr
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_device_net_list(struct fsec_registry *reg,
 							      fsec_device_net_cb cb, void *ctx);
 
+/* ---- inspection: what the CLI shows and the tests check, on any backend ---- */
+
+/* A bootstrap credential spent at enrollment (fsec_registry_bootstrap_spend). */
+struct fsec_bootstrap_rec {
+	char fingerprint[FSEC_SHA256_HEX_LEN]; /* SHA-256 of the bootstrap certificate */
+	char use[16];                          /* "enroll" or "re-enroll" */
+	char device_id[FSEC_DEVID_MAX + 1];
+	int64_t at;
+};
+
+typedef int (*fsec_bootstrap_cb)(const struct fsec_bootstrap_rec *rec, void *ctx);
+
+/* Visit every spent bootstrap credential, oldest first. Errors: DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_bootstrap_list(struct fsec_registry *reg,
+							     fsec_bootstrap_cb cb, void *ctx);
+
+/* A problem the backend's own check found, as one line. */
+typedef int (*fsec_problem_cb)(const char *problem, void *ctx);
+
+/*
+ * Run the backend's own consistency check (SQLite: integrity_check and
+ * foreign_key_check) and visit each problem it finds; none means the
+ * registry is sound. Errors: DB (the check could not run).
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_check(struct fsec_registry *reg,
+						    fsec_problem_cb cb, void *ctx);
+
 #endif

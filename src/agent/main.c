@@ -23,6 +23,7 @@
 #include "fleetsec/agent.h"
 #include "fleetsec/agentcfg.h"
 #include "fleetsec/agentrun.h"
+#include "fleetsec/cmdline.h"
 #include "fleetsec/csr.h"
 #include "fleetsec/key.h"
 
@@ -47,7 +48,7 @@ static int fail(const char *what, enum fsec_err rc)
 	if (progress_open)
 		fputc('\n', stderr);
 	fprintf(stderr, "fleetsec-agent: %s: %s\n", what, why[0] != '\0' ? why : fsec_strerror(rc));
-	return 1;
+	return FSEC_EXIT_REFUSED;
 }
 
 static void progress(uint64_t done, uint64_t total, void *ctx)
@@ -459,16 +460,16 @@ int main(int argc, char **argv)
 			if (!fsec_parse_ulong(optarg, 1, 7UL * 86400, &x.interval)) {
 				fprintf(stderr, "fleetsec-agent: --interval %s: 1 to 604800 seconds\n",
 					optarg);
-				return 2;
+				return FSEC_EXIT_USAGE;
 			}
 			break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'h': usage(stdout); return FSEC_EXIT_OK;
+		default: usage(stderr); return FSEC_EXIT_USAGE;
 		}
 	}
 	if (optind + 1 != argc) {
 		usage(stderr);
-		return 2;
+		return FSEC_EXIT_USAGE;
 	}
 	x.name = argv[optind];
 	for (size_t i = 0; c == NULL && i < sizeof(commands) / sizeof(commands[0]); i++)
@@ -476,7 +477,7 @@ int main(int argc, char **argv)
 			c = &commands[i];
 	if (c == NULL) {
 		fprintf(stderr, "fleetsec-agent: unknown command '%s' (see --help)\n", x.name);
-		return 2;
+		return FSEC_EXIT_USAGE;
 	}
 	if ((rc = fsec_agentcfg_new(&cfg)) != FSEC_OK ||
 	    (rc = fsec_agentcfg_load(cfg, x.config)) != FSEC_OK) {

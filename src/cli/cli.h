@@ -10,10 +10,12 @@
 
 #include <jansson.h>
 
+#include "fleetsec/cmdline.h"
 #include "fleetsec/common.h"
 
-#define EXIT_REFUSED 1
-#define EXIT_USAGE 2
+/* The statuses every program shares (fleetsec/cmdline.h), by their old names. */
+#define EXIT_REFUSED FSEC_EXIT_REFUSED
+#define EXIT_USAGE FSEC_EXIT_USAGE
 
 struct cli_cmd {
 	const char *area;
@@ -62,8 +64,9 @@ int cli_common_only(int argc, char **argv, const struct cli_cmd *cmd, struct cli
 	{"home", required_argument, NULL, 'H'}, {"json", no_argument, NULL, 'J'},           \
 		{"help", no_argument, NULL, 'h'}
 
-/* The home directory: --home, else $FLEETSEC_HOME, else ~/.fleetsec. The
- * returned string is static or from the environment; do not free. */
+/* The home directory: --home, else fsec_home_default ($FLEETSEC_HOME, else
+ * ~/.fleetsec), as fleetsecd finds it. The returned string is static or
+ * from the arguments; do not free. */
 const char *cli_home(const struct cli_common *c);
 
 /* Parse a decimal integer in [min, max] (min >= 0) for option name, with the
@@ -103,4 +106,5 @@ extern const struct cli_cmd cli_enroll_cmds[];
 extern const struct cli_cmd cli_product_cmds[];
 extern const struct cli_cmd cli_audit_cmds[];
 extern const struct cli_cmd cli_net_cmds[];
+extern const struct cli_cmd cli_registry_cmds[];
 #endif

@@ -166,6 +166,40 @@ static int event_to_json(const struct fsec_event_rec *e, void *arg)
 	return 0;
 }
 
+/* device show --json only (the table is unchanged): when the device was
+ * created, its rollout group, and what it last reported (null if never),
+ * with the members registry import reads back. */
+static enum fsec_err add_state_json(struct fsec_registry *reg, const struct fsec_device_rec *d,
+				    json_t *j)
+{
+	struct fsec_devstate_rec st;
+	char group[FSEC_GROUP_MAX + 1], t[5][32];
+	enum fsec_err rc;
+
+	json_object_set_new(j, "created_at", json_string(cli_time(d->created_at, t[0], sizeof(t[0]))));
+	if ((rc = fsec_registry_group_get(reg, d->id, group)) != FSEC_OK)
+		return rc;
+	json_object_set_new(j, "group", json_string(group));
+	rc = fsec_registry_devstate_get(reg, d->id, &st);
+	if (rc == FSEC_ERR_NOTFOUND) {
+		json_object_set_new(j, "state", json_null());
+		return FSEC_OK;
+	}
+	if (rc != FSEC_OK)
+		return rc;
+	json_object_set_new(
+		j, "state",
+		json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "first_seen",
+			  cli_time(st.first_seen, t[0], sizeof(t[0])), "last_seen",
+			  cli_time(st.last_seen, t[1], sizeof(t[1])), "fw_version", st.fw_version,
+			  "security_counter", (json_int_t)st.security_counter, "update_outcome",
+			  st.update_outcome, "update_at", cli_time(st.update_at, t[2], sizeof(t[2])),
+			  "update_ok_at", cli_time(st.update_ok_at, t[3], sizeof(t[3])), "debug_jtag",
+			  st.debug_jtag, "debug_uart", st.debug_uart, "debug_at",
+			  cli_time(st.debug_at, t[4], sizeof(t[4]))));
+	return FSEC_OK;
+}
+
 static int device_show(int argc, char **argv, const struct cli_cmd *self)
 {
 	struct cli_common c = {0};
@@ -190,8 +224,11 @@ static int device_show(int argc, char **argv, const struct cli_cmd *self)
 	events = json_array();
 	json_object_set_new(j, "certificates", certs);
 	json_object_set_new(j, "events", events);
-	rc = fsec_registry_cert_list(fsec_fleet_get_registry(f),
-				     &(struct fsec_cert_filter){.device_id = d.id}, cert_to_json, certs);
+	rc = add_state_json(fsec_fleet_get_registry(f), &d, j);
+	if (rc == FSEC_OK)
+			rc = fsec_registry_cert_list(fsec_fleet_get_registry(f),
+					     &(struct fsec_cert_filter){.device_id = d.id},
+					     cert_to_json, certs);
 	if (rc == FSEC_OK)
 		rc = fsec_registry_event_list(fsec_fleet_get_registry(f), d.id, event_to_json, events);
 	if (rc != FSEC_OK) {
@@ -395,8 +432,6 @@ static int device_set(int argc, char **argv, const struct cli_cmd *self)
 	};
 	struct cli_common c = {0};
 	struct fsec_fleet *f = NULL;
-	struct fsec_registry *reg;
-	struct fsec_event_rec ev = {0};
 	const char *mac = NULL, *ip = NULL, *group = NULL;
 	enum fsec_err rc;
 	int opt, status = EXIT_REFUSED;
@@ -417,20 +452,7 @@ static int device_set(int argc, char **argv, const struct cli_cmd *self)
 		return cli_usage_error(self, "give --mac, --ip and/or --group");
 	if ((status = open_fleet(&c, &f)) != 0)
 		return status;
-	reg = fsec_fleet_get_registry(f);
-	snprintf(ev.actor, sizeof(ev.actor), "%s", cli_actor());
-	snprintf(ev.action, sizeof(ev.action), "device-set");
-	snprintf(ev.device_id, sizeof(ev.device_id), "%s", argv[optind]);
-	snprintf(ev.detail, sizeof(ev.detail), "mac=%s ip=%s group=%s", mac != NULL ? mac : "(kept)",
-		 ip != NULL ? ip : "(kept)", group != NULL ? group : "(kept)");
-	rc = fsec_registry_begin(reg);
-	if (rc == FSEC_OK &&
-	    (((mac != NULL || ip != NULL) &&
-	      (rc = fsec_registry_device_net_set(reg, argv[optind], mac, ip)) != FSEC_OK) ||
-	     (group != NULL && (rc = fsec_registry_group_set(reg, argv[optind], group)) != FSEC_OK) ||
-	     (rc = fsec_registry_event_add(reg, &ev)) != FSEC_OK ||
-	     (rc = fsec_registry_commit(reg)) != FSEC_OK))
-		fsec_registry_rollback(reg);
+	rc = fsec_fleet_device_set(f, argv[optind], mac, ip, group, cli_actor());
 	status = rc == FSEC_OK ? 0 : cli_fail(argv[optind], rc);
 	fsec_fleet_free(f);
 	return status;
@@ -456,7 +478,11 @@ const struct cli_cmd cli_device_cmds[] = {
 	 "  --out FILE      write the certificate here (atomically) instead of stdout\n"
 	 "  --reissue       replace an active certificate\n"},
 	{"device", "show", device_show, "show a device, its certificates and events",
-	 "ID [--home DIR] [--json]\n"},
+	 "ID [--home DIR] [--json]\n\n"
+	 "--json adds created_at, the rollout group (\"\" if none) and \"state\": what the\n"
+	 "device last reported (first_seen, last_seen, fw_version, security_counter,\n"
+	 "update_outcome, update_at, update_ok_at, debug_jtag, debug_uart, debug_at), or\n"
+	 "null if it never reported.\n"},
 	{"device", "list", device_list, "list devices",
 	 "[--status active|revoked] [--model M] [--home DIR] [--json]\n"},
 	{"device", "set", device_set, "record a device's addresses and rollout group",

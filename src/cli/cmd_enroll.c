@@ -219,6 +219,126 @@ static int enroll_approve(int argc, char **argv, const struct cli_cmd *self)
 	return 0;
 }
 
+struct ca_print {
+	struct fsec_registry *reg;
+	json_t *arr;      /* --json */
+	json_t *patterns; /* the current CA's, with --json */
+	enum fsec_err rc;
+	size_t n;
+};
+
+static int print_pattern(const char *pattern, const char *model, void *arg)
+{
+	struct ca_print *cp = arg;
+
+	if (cp->patterns != NULL)
+		return json_array_append_new(cp->patterns, json_pack("{s:s, s:s}", "pattern", pattern,
+								     "model", model)) != 0;
+	printf("  %-32s %s\n", pattern, model[0] != '\0' ? model : "-");
+	return 0;
+}
+
+static int print_ca(const struct fsec_enroll_ca_rec *r, const char *pem, void *arg)
+{
+	struct ca_print *cp = arg;
+	char t[32];
+
+	(void)pem;
+	cp->n++;
+	cli_time(r->added_at, t, sizeof(t));
+	cp->patterns = NULL;
+	if (cp->arr != NULL) {
+		json_t *o = json_pack("{s:s, s:s, s:s, s:[]}", "fingerprint_sha256", r->fingerprint,
+				      "subject", r->subject, "added_at", t, "patterns");
+
+		if (o == NULL || json_array_append_new(cp->arr, o) != 0) {
+			cp->rc = FSEC_ERR_NOMEM;
+			return 1;
+		}
+		cp->patterns = json_object_get(o, "patterns");
+	} else {
+		printf("%s  %s (added %s)\n", r->fingerprint, r->subject, t);
+	}
+	cp->rc = fsec_registry_enroll_allow_list(cp->reg, r->fingerprint, print_pattern, cp);
+	return cp->rc != FSEC_OK;
+}
+
+static int enroll_list(int argc, char **argv, const struct cli_cmd *self)
+{
+	struct ca_print cp = {0};
+	struct cli_common c = {0};
+	struct fsec_fleet *f = NULL;
+	enum fsec_err rc;
+	int status;
+
+	if ((status = cli_common_only(argc, argv, self, &c, 0, "no arguments")) != CLI_GO_ON)
+		return status;
+	if (c.json && (cp.arr = json_array()) == NULL)
+		return cli_fail("enroll list", FSEC_ERR_NOMEM);
+	if ((rc = fsec_fleet_open(cli_home(&c), &f)) == FSEC_OK) {
+		cp.reg = fsec_fleet_get_registry(f);
+		if ((rc = fsec_registry_enroll_ca_list(cp.reg, print_ca, &cp)) == FSEC_OK)
+			rc = cp.rc;
+	}
+	fsec_fleet_free(f);
+	if (rc != FSEC_OK) {
+		json_decref(cp.arr);
+		return cli_fail(cli_home(&c), rc);
+	}
+	if (c.json)
+		return cli_print_json(cp.arr);
+	if (cp.n == 0)
+		puts("no manufacturer CA is trusted for enrollment");
+	return 0;
+}
+
+struct spent_print {
+	json_t *arr; /* --json */
+	size_t n;
+};
+
+static int print_spent(const struct fsec_bootstrap_rec *b, void *arg)
+{
+	struct spent_print *sp = arg;
+	char t[32];
+
+	sp->n++;
+	cli_time(b->at, t, sizeof(t));
+	if (sp->arr != NULL)
+		return json_array_append_new(sp->arr,
+					     json_pack("{s:s, s:s, s:s, s:s}", "bootstrap_sha256",
+						       b->fingerprint, "use", b->use, "id",
+						       b->device_id, "at", t)) != 0;
+	printf("%s  %-9s %-24s %s\n", t, b->use, b->device_id, b->fingerprint);
+	return 0;
+}
+
+static int enroll_spent(int argc, char **argv, const struct cli_cmd *self)
+{
+	struct spent_print sp = {0};
+	struct cli_common c = {0};
+	struct fsec_fleet *f = NULL;
+	enum fsec_err rc;
+	int status;
+
+	if ((status = cli_common_only(argc, argv, self, &c, 0, "no arguments")) != CLI_GO_ON)
+		return status;
+	if (c.json && (sp.arr = json_array()) == NULL)
+		return cli_fail("enroll spent", FSEC_ERR_NOMEM);
+	if ((rc = fsec_fleet_open(cli_home(&c), &f)) == FSEC_OK)
+		rc = fsec_registry_bootstrap_list(fsec_fleet_get_registry(f), print_spent, &sp);
+	fsec_fleet_free(f);
+	if (rc != FSEC_OK) {
+		json_decref(sp.arr);
+		return cli_fail(cli_home(&c), rc);
+	}
+	if (c.json)
+		return cli_print_json(sp.arr);
+	if (sp.n == 0)
+		puts("no bootstrap credential has been used");
+	return 0;
+}
+
 const struct cli_cmd cli_enroll_cmds[] = {
 	{"enroll", "allow", enroll_allow, "allow devices of a manufacturer CA to enrol (EST)",
 	 "--manufacturer-ca FILE (--serials FILE | --pattern PATTERN)... [--model M]\n"
@@ -243,5 +363,16 @@ const struct cli_cmd cli_enroll_cmds[] = {
 	 "is the key's SHA-256 as 'enroll pending' shows it (at least its first 16 hex\n"
 	 "digits). Only a request with that key then gets the certificate, so a key\n"
 	 "swapped in after you looked is not approved.\n"},
+	{"enroll", "list", enroll_list, "list the manufacturer CAs trusted for enrollment",
+	 "[--home DIR] [--json]\n\n"
+	 "Prints each manufacturer CA 'enroll allow' trusted (SHA-256 of the certificate,\n"
+	 "subject, when) and the serials or patterns it may enrol, with their model.\n"
+	 "JSON: [{fingerprint_sha256, subject, added_at, patterns: [{pattern, model}]}].\n"},
+	{"enroll", "spent", enroll_spent, "list the bootstrap credentials used",
+	 "[--home DIR] [--json]\n\n"
+	 "Each bootstrap certificate enrols once and re-enrols once. Prints every use\n"
+	 "recorded, oldest first: when, the use (enroll or re-enroll), the device and\n"
+	 "the SHA-256 of the bootstrap certificate. JSON members: bootstrap_sha256, use,\n"
+	 "id, at.\n"},
 	{NULL, NULL, NULL, NULL, NULL},
 };

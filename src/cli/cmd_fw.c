@@ -3,8 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/pem.h>
-
 #include "cli.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/fwimage.h"
@@ -64,9 +62,8 @@ static int fw_pubkey(int argc, char **argv, const struct cli_cmd *self)
 	struct cli_common c = {0};
 	const char *out = NULL;
 	EVP_PKEY *key = NULL;
-	BIO *mem = NULL;
-	char *data;
-	long len;
+	char *pem = NULL;
+	size_t len = 0;
 	enum fsec_err rc;
 	int opt, status = EXIT_REFUSED;
 
@@ -80,14 +77,13 @@ static int fw_pubkey(int argc, char **argv, const struct cli_cmd *self)
 	rc = fsec_key_load_public(argv[optind], &key);
 	if (rc != FSEC_OK)
 		return cli_fail(argv[optind], rc);
-	mem = BIO_new(BIO_s_mem());
-	if (mem == NULL || !PEM_write_bio_PUBKEY(mem, key) || (len = BIO_get_mem_data(mem, &data)) <= 0) {
+	if (fsec_key_public_pem(key, &pem, &len) != FSEC_OK) {
 		fputs("fleetsec: cannot encode the public key\n", stderr);
 		goto out;
 	}
-	status = cli_emit(out, data, (size_t)len);
+	status = cli_emit(out, pem, len);
 out:
-	BIO_free(mem);
+	free(pem);
 	EVP_PKEY_free(key);
 	return status;
 }

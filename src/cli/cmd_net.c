@@ -3,7 +3,6 @@
  * check a ruleset with nft, inspect a MUD file, explain a decision. */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include "fleetsec/fileio.h"
 #include "fleetsec/fleet.h"
 #include "fleetsec/mud.h"
+#include "fleetsec/netinput.h"
 #include "fleetsec/netpolicy.h"
 #include "fleetsec/registry.h"
 
@@ -37,12 +37,10 @@ struct reg_ctx {
 static int add_registry_device(const struct fsec_device_net *d, void *arg)
 {
 	struct reg_ctx *r = arg;
+	struct fsec_netinput_device in = {
+		.id = d->id, .model = d->model, .status = d->status, .mac = d->mac, .ip = d->ip};
 
-	/* Revoked devices are left out: their traffic meets the default deny. */
-	if (strcmp(d->status, "active") != 0)
-		return 0;
-	r->rc = fsec_netpolicy_add_device(r->p, d->id, d->mac[0] != '\0' ? d->mac : NULL,
-					  d->ip[0] != '\0' ? d->ip : NULL, d->model);
+	r->rc = fsec_netinput_add_device(r->p, &in, NULL);
 	return r->rc != FSEC_OK;
 }
 
@@ -76,9 +74,11 @@ static int build_policy(const char *path, struct build_opts *b, struct fsec_netp
 		}
 	}
 	if (b->o.mud_dir == NULL) {
-		/* MUD files sit beside the policy unless told otherwise. */
-		snprintf(b->mud_dir, sizeof(b->mud_dir), "%s", path);
-		b->o.mud_dir = dirname(b->mud_dir);
+		if ((rc = fsec_netinput_mud_dir(path, b->mud_dir, sizeof(b->mud_dir))) != FSEC_OK) {
+			status = cli_fail(path, rc);
+			goto out;
+		}
+		b->o.mud_dir = b->mud_dir;
 	}
 	if ((rc = fsec_netpolicy_prepare(p, &b->o)) != FSEC_OK) {
 		status = cli_fail(path, rc);
@@ -345,11 +345,8 @@ static int verify_sig(const char *file, const unsigned char *buf, size_t len, co
 	const char *what;
 
 	if (sig == NULL) {
-		size_t n = strlen(file);
-
-		/* RFC 8520: the signature sits beside the file, .json -> .p7s. */
-		snprintf(def, sizeof(def), "%.*s.p7s",
-			 (int)(n > 5 && strcmp(file + n - 5, ".json") == 0 ? n - 5 : n), file);
+		if ((rc = fsec_netinput_mud_sig_path(file, def, sizeof(def))) != FSEC_OK)
+			return cli_fail(file, rc);
 		sig = def;
 	}
 	what = sig;

@@ -9,6 +9,7 @@
 #include "fleetsec/key.h"
 #include "fleetsec/publish.h"
 #include "fleetsec/release.h"
+#include "fleetsec/rollout.h"
 
 /* Write JSON text, with the final newline json_dumps leaves out, to path
  * (atomically) or stdout. */
@@ -461,21 +462,15 @@ static int coverage_line(uint32_t counter, uint64_t devices, void *arg)
 	return 0;
 }
 
-static int status_model(const struct fsec_published_rec *pub, void *arg)
+static int status_model(const struct fsec_published_rec *pub,
+			const struct fsec_rollout_status *rs, void *arg)
 {
 	struct status_ctx *sc = arg;
-	struct fsec_model_stats st;
+	const struct fsec_model_stats st = rs->stats;
+	const bool paused = rs->paused;
 	char when[32];
-	bool paused;
 
-	if (sc->only != NULL && strcmp(sc->only, pub->model) != 0)
-		return 0;
 	sc->counted++;
-	if ((sc->rc = fsec_registry_model_stats(sc->reg, pub->model, pub->group,
-						pub->published_at, pub->security_counter, &st)) !=
-	    FSEC_OK)
-		return 1;
-	paused = fsec_rollout_paused(pub, &st);
 	sc->reported = st.reported;
 	cli_time(pub->published_at, when, sizeof(when));
 	if (sc->arr != NULL) {
@@ -509,7 +504,7 @@ static int status_model(const struct fsec_published_rec *pub, void *arg)
 		       (unsigned long long)st.successes, (unsigned long long)st.failures);
 		sc->coverage = NULL;
 	}
-	sc->rc = fsec_registry_model_counters(sc->reg, pub->model, coverage_line, sc);
+	sc->rc = fsec_rollout_coverage(sc->reg, pub->model, coverage_line, sc);
 	return sc->rc != FSEC_OK;
 }
 
@@ -537,7 +532,7 @@ static int release_status(int argc, char **argv, const struct cli_cmd *self)
 		return cli_fail("release status", FSEC_ERR_NOMEM);
 	if ((rc = fsec_fleet_open(cli_home(&c), &f)) == FSEC_OK) {
 		sc.reg = fsec_fleet_get_registry(f);
-		if ((rc = fsec_registry_publish_list(sc.reg, status_model, &sc)) == FSEC_OK)
+		if ((rc = fsec_rollout_list(sc.reg, sc.only, status_model, &sc)) == FSEC_OK)
 			rc = sc.rc;
 	}
 	fsec_fleet_free(f);

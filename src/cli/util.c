@@ -97,20 +97,12 @@ int cli_common_only(int argc, char **argv, const struct cli_cmd *cmd, struct cli
 const char *cli_home(const struct cli_common *c)
 {
 	static char buf[4096];
-	const char *env, *home;
 
 	if (c->home != NULL)
 		return c->home;
-	env = getenv("FLEETSEC_HOME");
-	if (env != NULL && env[0] != '\0')
-		return env;
-	home = getenv("HOME");
-	if (home == NULL || home[0] == '\0') {
-		struct passwd *pw = getpwuid(getuid());
-
-		home = pw != NULL ? pw->pw_dir : "/";
-	}
-	snprintf(buf, sizeof(buf), "%s/.fleetsec", home);
+	/* Too long a path leaves "", which every command refuses as no home. */
+	if (fsec_home_default(buf, sizeof(buf)) != FSEC_OK)
+		buf[0] = '\0';
 	return buf;
 }
 

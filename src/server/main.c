@@ -26,6 +26,7 @@
 #include <event2/listener.h>
 #include <openssl/ssl.h>
 
+#include "fleetsec/cmdline.h"
 #include "fleetsec/est.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/fleet.h"
@@ -34,7 +35,6 @@
 #include "fleetsec/servercfg.h"
 #include "fleetsec/tls.h"
 
-#define EXIT_USAGE 2
 #define HEADERS_MAX 8192
 #define TIMEOUT_S 10
 /* On SIGTERM, in-flight requests get this long to finish. */
@@ -472,17 +472,6 @@ static void on_signal(evutil_socket_t fd, short what, void *arg)
 		event_base_loopexit(s->base, &grace);
 }
 
-static const char *default_home(void)
-{
-	static char buf[4096];
-	const char *env = getenv("FLEETSEC_HOME"), *home = getenv("HOME");
-
-	if (env != NULL && env[0] != '\0')
-		return env;
-	snprintf(buf, sizeof(buf), "%s/.fleetsec", home != NULL ? home : ".");
-	return buf;
-}
-
 /* Command-line values; NULL or 0 when not given, so that they override the
  * configuration file only where given. */
 struct flags {
@@ -530,20 +519,20 @@ static int parse_flags(int argc, char **argv, struct flags *fl)
 		case 'q': quiet = 1; break;
 		case 'm':
 			if (!number_flag("max-connections", optarg, 1000000, &fl->max_conns))
-				return EXIT_USAGE;
+				return FSEC_EXIT_USAGE;
 			break;
 		case 't':
 			if (!number_flag("timeout", optarg, 3600, &fl->timeout))
-				return EXIT_USAGE;
+				return FSEC_EXIT_USAGE;
 			break;
-		case 'h': usage(stdout); return 0;
-		case 'V': puts("fleetsecd 0.1.0"); return 0;
-		default: usage(stderr); return EXIT_USAGE;
+		case 'h': usage(stdout); return FSEC_EXIT_OK;
+		case 'V': puts("fleetsecd 0.1.0"); return FSEC_EXIT_OK;
+		default: usage(stderr); return FSEC_EXIT_USAGE;
 		}
 	}
 	if (optind != argc) {
 		fprintf(stderr, "fleetsecd: unexpected argument '%s'\n", argv[optind]);
-		return EXIT_USAGE;
+		return FSEC_EXIT_USAGE;
 	}
 	return -1;
 }
@@ -582,7 +571,7 @@ static int configure(const struct flags *fl, const char *home, struct fsec_serve
 		free(buf);
 		if (rc != FSEC_OK) {
 			fprintf(stderr, "fleetsecd: %s: %s\n", file, fsec_err_detail());
-			return 1;
+			return FSEC_EXIT_REFUSED;
 		}
 	}
 	if (!override(cfg->listen, sizeof(cfg->listen), fl->listen, "listen") ||
@@ -590,14 +579,14 @@ static int configure(const struct flags *fl, const char *home, struct fsec_serve
 	    !override(cfg->key, sizeof(cfg->key), fl->key, "key") ||
 	    !override(cfg->admin, sizeof(cfg->admin), fl->admin, "admin") ||
 	    !override(cfg->approval, sizeof(cfg->approval), fl->approval, "approval"))
-		return EXIT_USAGE;
+		return FSEC_EXIT_USAGE;
 	if (fl->max_conns != 0)
 		cfg->max_connections = fl->max_conns;
 	if (fl->timeout != 0)
 		cfg->timeout = fl->timeout;
 	if (strcmp(cfg->approval, "manual") != 0 && strcmp(cfg->approval, "auto") != 0) {
 		fprintf(stderr, "fleetsecd: approval %s: use auto or manual\n", cfg->approval);
-		return EXIT_USAGE;
+		return FSEC_EXIT_USAGE;
 	}
 	return -1;
 }
@@ -610,29 +599,34 @@ int main(int argc, char **argv)
 	struct evhttp *admin_http = NULL;
 	char admin_host[256];
 	unsigned admin_port = 0;
-	char host[256], cert_buf[4096], key_buf[4096];
+	char host[256], cert_buf[4096], key_buf[4096], home_buf[4096];
 	unsigned port = 0;
 	struct fsec_tls_server_opts to = {0};
 	struct event *sigterm = NULL, *sigint = NULL;
 	struct timeval tv = {0};
 	enum fsec_err rc;
-	int status = 1;
+	int status = FSEC_EXIT_REFUSED;
 
 	if ((status = parse_flags(argc, argv, &fl)) != -1)
 		return status;
-	s.home = fl.home != NULL ? fl.home : default_home();
+	/* The same home as the CLI's when neither names one. */
+	if (fl.home == NULL && fsec_home_default(home_buf, sizeof(home_buf)) != FSEC_OK) {
+		fprintf(stderr, "fleetsecd: %s\n", fsec_err_detail());
+		return FSEC_EXIT_REFUSED;
+	}
+	s.home = fl.home != NULL ? fl.home : home_buf;
 	if ((status = configure(&fl, s.home, &cfg)) != -1)
 		return status;
-	status = 1;
+	status = FSEC_EXIT_REFUSED;
 	if (!split_listen(cfg.listen, host, sizeof(host), &port)) {
 		fprintf(stderr, "fleetsecd: listen %s: expected HOST:PORT\n", cfg.listen);
-		return EXIT_USAGE;
+		return FSEC_EXIT_USAGE;
 	}
 	if (cfg.admin[0] != '\0' &&
 	    (!split_listen(cfg.admin, admin_host, sizeof(admin_host), &admin_port) ||
 	     !loopback(admin_host))) {
 		fprintf(stderr, "fleetsecd: admin %s: expected a loopback ADDR:PORT\n", cfg.admin);
-		return EXIT_USAGE;
+		return FSEC_EXIT_USAGE;
 	}
 	s.max_conns = (long)cfg.max_connections;
 	tv.tv_sec = (time_t)cfg.timeout;
@@ -707,7 +701,7 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "fleetsecd: fleet '%s' listening on https://%s\n",
 		fsec_fleet_get_name(s.fleet), cfg.listen);
-	status = event_base_dispatch(s.base) == 0 ? 0 : 1;
+	status = event_base_dispatch(s.base) == 0 ? FSEC_EXIT_OK : FSEC_EXIT_REFUSED;
 out:
 	if (sigterm != NULL)
 		event_free(sigterm);

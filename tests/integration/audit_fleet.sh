@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # fleetsec audit fleet: every fleet check fires on a planted case and stays
 # silent on its negative control. Records that fleetsec itself refuses to
-# create (weak keys, shared keys, TOFU, colliding IDs) are planted into the
-# registry with sqlite3, as a registry imported from an older system holds
-# them. The ROCA key is built from primes of the RSALib form, and its
+# create (weak keys, shared keys, TOFU, colliding IDs) are planted with
+# `fleetsec registry import`, as a registry migrated from an older system
+# holds them. The ROCA key is built from primes of the RSALib form, and its
 # certificate made by openssl.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sarif.sh"
@@ -37,22 +37,29 @@ one_line_error banana
 expect 1 "$F" device report fresh --version 1.0.0 --security-counter 1 --update maybe
 one_line_error maybe
 
-# plant ID MODEL PROVISIONING CERT.pem: a device row and its certificate.
+# plant ID MODEL PROVISIONING CERT.pem: a device row, its certificate and a
+# fresh report.
 plant() {
-	local id=$1 model=$2 prov=$3 pem=$4 serial fp spki na
-	# Two devices may share a certificate here, so the row's serial is
-	# derived from the certificate's and the ID.
+	local id=$1 model=$2 prov=$3 pem=$4 serial fp cfp spki na
+	# Two devices may share a certificate here, so the row's serial (and the
+	# certificate row's fingerprint, unique in the registry) are derived
+	# from the certificate's and the ID.
 	serial=$(printf '%s%s' "$(openssl x509 -in "$pem" -noout -serial)" "$id" | sha256sum | cut -c1-32)
 	fp=$(openssl x509 -in "$pem" -outform DER | sha256sum | cut -c1-64)
+	cfp=$(printf '%s-%s' "$fp" "$id" | sha256sum | cut -c1-64)
 	spki=$(openssl x509 -in "$pem" -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum | cut -c1-64)
 	na=$(date -d "$(openssl x509 -in "$pem" -noout -enddate | cut -d= -f2)" +%s)
-	sqlite3 "$FLEETSEC_HOME/registry.db" "BEGIN;
-INSERT INTO certificates(serial, device_id, fingerprint, spki_sha256, not_before, not_after, issued_at, pem)
- VALUES ('$serial', '$id', '$fp-$id', '$spki', 0, $na, 0, CAST(readfile('$pem') AS TEXT));
-INSERT INTO devices(id, model, status, serial, fingerprint, spki_sha256, issued_at, expires_at, provisioning, created_at, updated_at)
- VALUES ('$id', '$model', 'active', '$serial', '$fp', '$spki', 0, $na, '$prov', 0, 0);
-INSERT INTO device_state(device_id, first_seen, last_seen, fw_version, security_counter) VALUES ('$id', strftime('%s'), strftime('%s'), '2.0.0', 7);
-COMMIT;"
+	jq -n --arg id "$id" --arg model "$model" --arg prov "$prov" --arg serial "$serial" \
+		--arg fp "$fp" --arg cfp "$cfp" --arg spki "$spki" --argjson na "$na" \
+		--rawfile pem "$pem" --argjson now "$(date +%s)" '{
+	certificates: [{serial: $serial, device_id: $id, fingerprint_sha256: $cfp, spki_sha256: $spki,
+		not_before: 0, not_after: $na, issued_at: 0, certificate_pem: $pem}],
+	devices: [{id: $id, model: $model, status: "active", serial: $serial, fingerprint_sha256: $fp,
+		spki_sha256: $spki, issued_at: 0, expires_at: $na, provisioning: $prov, created_at: 0,
+		updated_at: 0}],
+	states: [{id: $id, first_seen: $now, last_seen: $now, fw_version: "2.0.0", security_counter: 7}]}' \
+		>"$T/plant-$id.json"
+	"$F" registry import "$T/plant-$id.json" >/dev/null || fail "cannot plant $id"
 }
 selfsigned() { # selfsigned NAME OPENSSL-NEWKEY-ARGS...
 	local n=$1; shift

@@ -21,15 +21,15 @@ wait
 ok
 
 total=$((WORKERS * PER_WORKER))
-[ "$(registry_count 'SELECT count(*) FROM devices')" -eq "$total" ] || fail "device rows lost"
-[ "$(registry_count 'SELECT count(DISTINCT serial) FROM certificates')" -eq "$total" ] || fail "serials"
-[ "$(registry_count "SELECT count(*) FROM events WHERE action = 'issue'")" -eq "$total" ] || fail "events lost"
-[ "$(registry_count 'PRAGMA integrity_check')" = ok ] || fail "integrity check"
+[ "$(reg length device list)" -eq "$total" ] || fail "device rows lost"
+[ "$(reg '[.[].serial] | unique | length' registry certs)" -eq "$total" ] || fail "serials"
+[ "$(reg length registry events --action issue)" -eq "$total" ] || fail "events lost"
+[ "$(reg .ok registry check)" = true ] || fail "integrity check: $("$FLEETSEC" registry check 2>&1)"
 ok
 # Every certificate file is distinct and verifies; the serials openssl reads
 # agree with the registry.
 for f in "$T"/w*-d*.pem; do openssl x509 -in "$f" -noout -serial | cut -d= -f2; done | sort >"$T/serials.files"
-registry_count 'SELECT serial FROM certificates ORDER BY serial' | sort >"$T/serials.db"
+reg '.[].serial' registry certs | sort >"$T/serials.db"
 [ "$(sort -u "$T/serials.files" | wc -l)" -eq "$total" ] || fail "duplicate serial in files"
 cmp -s "$T/serials.files" "$T/serials.db" || fail "files and registry disagree"
 cat "$T"/w*-d*.pem >"$T/all.pem"
@@ -48,6 +48,6 @@ for r in 1 2 3 4; do
 done
 wait
 [ "$(grep -c won "$T/race.out")" -eq 1 ] || fail "race for one ID: $(sort "$T/race.out" | uniq -c)"
-[ "$(registry_count "SELECT count(*) FROM certificates WHERE device_id = 'race'")" -eq 1 ] || fail "race rows"
+[ "$(reg length registry certs --device race)" -eq 1 ] || fail "race rows"
 ok
 done_checks

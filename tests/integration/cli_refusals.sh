@@ -21,7 +21,7 @@ ok
 csr p256 good
 expect 0 "$FLEETSEC" device issue first --csr "$T/good.csr" --out "$T/first.pem"
 
-rows() { registry_count "SELECT (SELECT count(*) FROM devices) || '/' || (SELECT count(*) FROM certificates)"; }
+rows() { echo "$(reg length device list)/$(reg length registry certs)"; }
 before=$(rows)
 
 # refuse FILE REASON [EXTRA ARGS]: issuing from FILE exits 1 with a one-line

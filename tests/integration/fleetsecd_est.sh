@@ -10,6 +10,21 @@
 cd "$T"
 F=$FLEETSEC
 
+# With neither --home nor FLEETSEC_HOME nor HOME (a service started by
+# systemd or cron), the CLI and fleetsecd look for the same home: the user's
+# home directory in the password database. (Only checked where that home
+# holds no fleet, so that the test never opens one outside its directory.)
+pwhome=$(getent passwd "$(id -u)" | cut -d: -f6)/.fleetsec
+if [ ! -e "$pwhome" ]; then
+	expect 1 env -u HOME -u FLEETSEC_HOME "$F" device list
+	one_line_error "$pwhome:"
+	expect 1 env -u HOME -u FLEETSEC_HOME "$FLEETSECD" --listen 127.0.0.1:1
+	grep -qF -- "fleetsecd: $pwhome:" "$T/err" || fail "fleetsecd without HOME: $(cat "$T/err")"
+	ok
+else
+	echo "skipped the HOME-less check: $pwhome exists"
+fi
+
 "$F" ca init --name "EST Fleet" >/dev/null
 "$F" ca server-cert localhost --ip 127.0.0.1 >/dev/null
 openssl verify -purpose sslserver -CAfile "$FLEETSEC_HOME/root.pem" \
@@ -32,14 +47,14 @@ ok
 # The allowlist: exact serials from a file, and a pattern.
 printf '# factory batch 7\nSN-0001\n\nSN-0003\n' >serials
 printf 'SN-0001\nnot a serial!\n' >bad-serials
-events() { registry_count "SELECT count(*) FROM events"; }
+events() { reg length registry events; }
 n=$(events)
 expect 1 "$F" enroll allow --manufacturer-ca mfr/ca.pem --serials bad-serials
 one_line_error "bad-serials:2"
 expect 1 "$F" enroll allow --manufacturer-ca boot-SN-0001.pem --serials serials
 one_line_error "not a CA certificate"
 expect 2 "$F" enroll allow --manufacturer-ca mfr/ca.pem
-[ "$(events)" = "$n" ] && [ "$(registry_count 'SELECT count(*) FROM enroll_allow')" = 0 ] ||
+[ "$(events)" = "$n" ] && [ "$(reg '[.[].patterns[]] | length' enroll list)" = 0 ] ||
 	fail "a refused allow changed the registry"
 ok
 expect 0 "$F" enroll allow --manufacturer-ca mfr/ca.pem --serials serials --pattern 'SN-01*'
@@ -90,8 +105,7 @@ openssl x509 -in op1.pem -noout -ext subjectAltName | grep -q "URI:urn:fleetsec:
 	fail "enrolled cert is not SN-0001's"
 diff <(openssl x509 -in op1.pem -noout -pubkey) <(openssl pkey -in op1.key -pubout) >/dev/null ||
 	fail "enrolled cert is not for the CSR's key"
-[ "$(registry_count "SELECT status || ' ' || provisioning FROM devices WHERE id='SN-0001'")" = \
-	"active est-bootstrap" ] || fail "registry row for SN-0001"
+[ "$(reg '"\(.status) \(.provisioning)"' device show SN-0001)" = "active est-bootstrap" ] || fail "registry row for SN-0001"
 ok
 
 # Refusals, each with its reason in the body and in the event log.
@@ -103,7 +117,8 @@ refused() { # refused WANT REASON CURL ARGS...
 	ok
 }
 logged() {
-	[ "$(registry_count "SELECT count(*) FROM events WHERE action='enroll-refused' AND detail LIKE '%$1%'")" -ge 1 ] ||
+	[ "$("$F" registry events --action enroll-refused --json |
+		jq --arg d "$1" '[.[] | select(.detail | contains($d))] | length')" -ge 1 ] ||
 		fail "refusal '$1' not in the event log"
 	ok
 }
@@ -118,11 +133,11 @@ logged "SN-0002 is not on the enrollment allowlist"
 # the same certificate again, and nothing new is issued.
 refused 409 "already enrolled" --cert boot-SN-0001.pem --key boot-SN-0001.key \
 	--data-binary @csrx.b64 "$EST/simpleenroll"
-n=$(registry_count "SELECT count(*) FROM certificates")
+n=$(reg length registry certs)
 enroll 200 boot-SN-0001.pem boot-SN-0001.key csr1.b64
 cmp -s <(p7certs out | openssl x509 -outform DER) <(openssl x509 -in op1.pem -outform DER) ||
 	fail "a retried enrollment did not get the same certificate"
-[ "$(registry_count "SELECT count(*) FROM certificates")" = "$n" ] || fail "a retry issued again"
+[ "$(reg length registry certs)" = "$n" ] || fail "a retry issued again"
 ok
 # A key already registered to another device (a fleet-wide key).
 openssl req -new -key op1.key -subj "/CN=SN-0100" -outform DER | openssl base64 >shared.b64
@@ -150,7 +165,7 @@ refused 403 "needs the device's current certificate" --cert boot-SN-0100.pem \
 	--key boot-SN-0100.key --data-binary @csrx.b64 "$EST/simplereenroll"
 # Bootstrap-only CAs never open the device API.
 refused 404 "no such endpoint" --cert op1.pem --key op1.key "$URL/v1/nothing"
-[ "$(registry_count "SELECT count(*) FROM devices")" = 1 ] || fail "a refused request added a device"
+[ "$(reg length device list)" = 1 ] || fail "a refused request added a device"
 ok
 
 # fleetsec-agent as the EST client: it makes its key, enrols with the
@@ -174,8 +189,17 @@ ok
 
 # A device whose certificate expired while offline re-enrols once with its
 # bootstrap credential; a second time is a replay. (The registry's expiry is
-# moved into the past: the test does not wait a year.)
-expire() { sqlite3 "$FLEETSEC_HOME/registry.db" "UPDATE devices SET expires_at = 1 WHERE id = 'SN-0001'"; }
+# moved into the past, by importing the device's record with another expiry:
+# the test does not wait a year.)
+set_expiry() { # set_expiry UNIX-TIME: SN-0001's registry expiry
+	"$F" device show SN-0001 --json |
+		jq --argjson t "$1" '{devices: [del(.certificates, .events, .state, .group) | .expires_at = $t]}' \
+			>expiry.json
+	"$F" registry import expiry.json >/dev/null || fail "cannot move SN-0001's expiry"
+	[ "$(reg .expires_at device show SN-0001)" = "$(date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ)" ] ||
+		fail "SN-0001's expiry did not move"
+}
+expire() { set_expiry 1; }
 expire
 # Only the credential that enrolled it: another one for the same serial (a
 # clone, or another allowlisted CA) cannot take the expired identity over.
@@ -191,7 +215,7 @@ b64csr op1c.key "/CN=SN-0001" >csr1c.b64
 refused 403 "already used to re-enroll (replay)" --cert boot-SN-0001.pem --key boot-SN-0001.key \
 	--data-binary @csr1c.b64 "$EST/simpleenroll"
 logged "replay"
-sqlite3 "$FLEETSEC_HOME/registry.db" "UPDATE devices SET expires_at = 4102444800 WHERE id = 'SN-0001'"
+set_expiry 4102444800
 
 # Renewal with the current certificate and a new key; the subject must match.
 refused 400 "subject differs" --cert op1b.pem --key op1b.key --data-binary @csrx.b64 \
@@ -201,7 +225,7 @@ enroll 200 op1b.pem op1b.key csr2.b64 simplereenroll
 p7certs out >op2.pem
 openssl verify -CAfile "$FLEETSEC_HOME/root.pem" -untrusted "$FLEETSEC_HOME/issuing.pem" \
 	op2.pem >/dev/null || fail "renewed cert"
-[ "$(registry_count "SELECT provisioning FROM devices WHERE id='SN-0001'")" = est-bootstrap ] ||
+[ "$(reg .provisioning device show SN-0001)" = est-bootstrap ] ||
 	fail "renewal rewrote how the device was provisioned"
 refused 403 "superseded" --cert op1b.pem --key op1b.key "$EST/csrattrs"
 status 200 --cert op2.pem --key op2.key "$EST/csrattrs"
@@ -266,7 +290,7 @@ expect 0 "$F" enroll pending --json
 grep -q '"id": "SN-0100"' out || fail "enroll pending: $(cat out)"
 KEY100=$(jq -r '.[0].key_sha256' out)
 status 202 --cert boot-SN-0100.pem --key boot-SN-0100.key --data-binary @c100.b64 "$EST/simpleenroll"
-[ "$(registry_count "SELECT count(*) FROM devices WHERE id='SN-0100'")" = 0 ] ||
+[ "$(reg '[.[] | select(.id == "SN-0100")] | length' device list)" = 0 ] ||
 	fail "issued before approval"
 # A second credential for the same serial cannot swap its key into the
 # request the operator is looking at.
@@ -287,6 +311,6 @@ refused 409 "approved for another key" --cert boot-SN-0100.pem --key boot-SN-010
 enroll 200 boot-SN-0100.pem boot-SN-0100.key c100.b64
 expect 0 "$F" enroll pending
 grep -q "no enrollment is waiting" out || fail "still pending: $(cat out)"
-[ "$(registry_count "SELECT count(*) FROM enroll_pending")" = 0 ] ||
+[ "$(reg length enroll pending)" = 0 ] ||
 	fail "a served approval was kept (it would block a later re-enrollment)"
 done_checks

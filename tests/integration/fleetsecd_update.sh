@@ -49,12 +49,12 @@ cp dev.key.pending pending.orig
 openssl req -new -key dev.key.pending -subj /CN=x -outform DER | openssl base64 >lost.b64
 curl -sS --cacert "$FLEETSEC_HOME/root.pem" --cert boot.pem --key boot.key \
 	--data-binary @lost.b64 -o /dev/null "$URL/.well-known/est/simpleenroll"
-[ "$(registry_count "SELECT count(*) FROM devices WHERE id='SN-7'")" = 1 ] || fail "lost enrollment"
+[ "$(reg '[.[] | select(.id == "SN-7")] | length' device list)" = 1 ] || fail "lost enrollment"
 expect 0 A enroll
 grep -q "enrolled as SN-7" out || fail "enroll: $(cat out)"
 cmp -s dev.key pending.orig && [ ! -e dev.key.pending ] || fail "the retry did not use the pending key"
-[ "$(registry_count "SELECT count(*) FROM certificates")" = 1 ] || fail "the retry issued again"
-[ "$(registry_count "SELECT model FROM devices WHERE id='SN-7'")" = thermo ] ||
+[ "$(reg length registry certs)" = 1 ] || fail "the retry issued again"
+[ "$(reg .model device show SN-7)" = thermo ] ||
 	fail "the allowlist's model was not recorded"
 ok
 
@@ -93,12 +93,12 @@ grep -q "no release for this device" out || fail "check with nothing published: 
 grep -q "/v1/firmware/$(sha256sum v2.img | cut -c1-64)" manifest.json ||
 	fail "release create did not default the URL to fleetsecd's"
 "$F" release sign --key online.pem --delegation deleg.json manifest.json --out release.json
-n=$(registry_count "SELECT count(*) FROM published")
+n=$(reg length release status)
 expect 1 "$F" release publish --model thermo --bundle release.json --image v1.img --root root.pub
 one_line_error "not the image the release describes"
 expect 1 "$F" release publish --model thermo --bundle release.json --image v2.img --root fw.pub
 expect 1 "$F" release publish --model other --bundle release.json --image v2.img --root root.pub
-[ "$(registry_count "SELECT count(*) FROM published")" = "$n" ] || fail "a refused publish was stored"
+[ "$(reg length release status)" = "$n" ] || fail "a refused publish was stored"
 ok
 
 # A staged rollout at 0% excludes every device; at 100% it reaches SN-7.
@@ -162,9 +162,8 @@ ok
 
 # The confirm reported itself (POST /v1/status): the registry knows what
 # SN-7 runs and that its update succeeded.
-[ "$(registry_count "SELECT fw_version || ' ' || security_counter || ' ' || update_outcome
-	FROM device_state WHERE device_id = 'SN-7'")" = "2.0.0+0 2 success" ] ||
-	fail "status not recorded: $(registry_count "SELECT * FROM device_state")"
+[ "$(reg '.state | "\(.fw_version) \(.security_counter) \(.update_outcome)"' device show SN-7)" = \
+	"2.0.0+0 2 success" ] || fail "status not recorded: $("$FLEETSEC" device show SN-7 --json | jq -c .state)"
 # No debug-port source configured yet: the audit says so.
 "$FLEETSEC" audit fleet --json >audit.json || true
 jq -e '[.findings[] | select(.check == "FLEET-DEBUG-UNREPORTED" and .subject == "SN-7")] | length == 1' \
@@ -176,8 +175,7 @@ printf 'jtag = unlocked\nuart = locked\n' >debug-state
 cp agent.conf agent.conf.nodebug
 echo "debug_state = $T/debug-state" >>agent.conf
 expect 0 A report
-[ "$(registry_count "SELECT debug_jtag || ' ' || debug_uart FROM device_state
-	WHERE device_id = 'SN-7'")" = "unlocked locked" ] || fail "debug state not recorded"
+[ "$(reg '.state | "\(.debug_jtag) \(.debug_uart)"' device show SN-7)" = "unlocked locked" ] || fail "debug state not recorded"
 "$FLEETSEC" audit fleet --json >audit.json || true
 jq -e '[.findings[] | select(.check == "FLEET-DEBUG-UNLOCKED" and .subject == "SN-7")] | length == 1' \
 	audit.json >/dev/null || fail "unlocked JTAG not flagged: $(cat audit.json)"
@@ -225,7 +223,7 @@ status_post() { # status_post BODY: the HTTP status of a report with that body
 }
 [ "$(status_post '{"version":"2.0.0","security_counter":2,"update":"rolled_back"}')" = 200 ] ||
 	fail "a valid report was refused: $(cat out)"
-[ "$(registry_count "SELECT update_outcome FROM device_state WHERE device_id = 'SN-7'")" = failure ] ||
+[ "$(reg .state.update_outcome device show SN-7)" = failure ] ||
 	fail "a rollback was not recorded as a failure"
 for bad in 'not json' '{"version":"2.0.0"}' '{"version":"two","security_counter":1}' \
 	'{"version":"2.0.0","security_counter":-1}' '{"version":"2.0.0","security_counter":1,"x":1}' \

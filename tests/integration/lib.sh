@@ -51,8 +51,13 @@ slice() {
 	dd if="$1" bs=1 skip="$2" count="$3" status=none
 }
 
-registry_count() { # registry_count SQL: a number from the registry
-	sqlite3 "$FLEETSEC_HOME/registry.db" "$1"
+# reg FILTER COMMAND...: a fact from the registry, through the CLI (so the
+# tests hold for any registry backend): run `fleetsec COMMAND... --json` and
+# print jq -r FILTER of its output, e.g. reg length device list.
+reg() {
+	local filter=$1
+	shift
+	"$FLEETSEC" "$@" --json | jq -r "$filter"
 }
 
 done_checks() { echo "$(basename "$0"): $checks checks passed"; }

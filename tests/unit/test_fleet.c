@@ -369,6 +369,217 @@ static void open_missing_home(void **state)
 	assert_null(f);
 }
 
+struct net_seen {
+	char mac[18], ip[16];
+	int n;
+};
+
+static int net_one(const struct fsec_device_net *d, void *arg)
+{
+	struct net_seen *ns = arg;
+
+	snprintf(ns->mac, sizeof(ns->mac), "%s", d->mac);
+	snprintf(ns->ip, sizeof(ns->ip), "%s", d->ip);
+	ns->n++;
+	return 0;
+}
+
+struct ev_seen {
+	int n;
+	char actor[FSEC_ACTOR_MAX + 1], detail[FSEC_DETAIL_MAX + 1];
+};
+
+static int set_event(const struct fsec_event_rec *e, void *arg)
+{
+	struct ev_seen *es = arg;
+
+	if (strcmp(e->action, "device-set") != 0)
+		return 0;
+	es->n++;
+	snprintf(es->actor, sizeof(es->actor), "%s", e->actor);
+	snprintf(es->detail, sizeof(es->detail), "%s", e->detail);
+	return 0;
+}
+
+static struct ev_seen set_events(struct fixture *fx)
+{
+	struct ev_seen es = {0};
+
+	assert_int_equal(fsec_registry_event_list(fsec_fleet_get_registry(fx->f), NULL, set_event,
+						  &es),
+			 FSEC_OK);
+	return es;
+}
+
+/* device set: addresses, group and event are one transaction. */
+static void device_set_is_one_change(void **state)
+{
+	struct fixture *fx = *state;
+	struct fsec_registry *reg = fsec_fleet_get_registry(fx->f);
+	EVP_PKEY *k1 = tu_key("p256"), *k2 = tu_key("p256");
+	struct net_seen ns = {0};
+	struct ev_seen es;
+	char group[FSEC_GROUP_MAX + 1];
+
+	assert_int_equal(issue(fx, k1, "dev-1", false, NULL), FSEC_OK);
+	assert_int_equal(issue(fx, k2, "dev-2", false, NULL), FSEC_OK);
+	assert_int_equal(fsec_fleet_device_set(fx->f, "dev-1", "AA:BB:CC:DD:EE:01", "10.0.0.1",
+					       "canary", "alice"),
+			 FSEC_OK);
+	assert_int_equal(fsec_registry_device_net_list(reg, net_one, &ns), FSEC_OK);
+	assert_int_equal(ns.n, 1);
+	assert_string_equal(ns.mac, "aa:bb:cc:dd:ee:01");
+	assert_string_equal(ns.ip, "10.0.0.1");
+	assert_int_equal(fsec_registry_group_get(reg, "dev-1", group), FSEC_OK);
+	assert_string_equal(group, "canary");
+	es = set_events(fx);
+	assert_int_equal(es.n, 1);
+	assert_string_equal(es.actor, "alice");
+	assert_string_equal(es.detail, "mac=AA:BB:CC:DD:EE:01 ip=10.0.0.1 group=canary");
+
+	/* A bad group after a good address: neither lands, and no event. */
+	assert_int_equal(fsec_fleet_device_set(fx->f, "dev-1", NULL, "10.0.0.9", "bad group!",
+					       "alice"),
+			 FSEC_ERR_INVAL);
+	ns.n = 0;
+	assert_int_equal(fsec_registry_device_net_list(reg, net_one, &ns), FSEC_OK);
+	assert_string_equal(ns.ip, "10.0.0.1");
+	assert_int_equal(set_events(fx).n, 1);
+
+	/* Another device's MAC, no device, nothing to set: refused, no event. */
+	assert_int_equal(fsec_fleet_device_set(fx->f, "dev-2", "aa:bb:cc:dd:ee:01", NULL, NULL,
+					       "alice"),
+			 FSEC_ERR_EXISTS);
+	assert_int_equal(fsec_fleet_device_set(fx->f, "nosuch", NULL, "10.0.0.2", NULL, "alice"),
+			 FSEC_ERR_NOTFOUND);
+	assert_int_equal(fsec_fleet_device_set(fx->f, "dev-2", NULL, NULL, NULL, "alice"),
+			 FSEC_ERR_INVAL);
+	assert_int_equal(set_events(fx).n, 1);
+
+	/* NULL keeps a field, "" clears it. */
+	assert_int_equal(fsec_fleet_device_set(fx->f, "dev-1", NULL, "", NULL, "bob"), FSEC_OK);
+	ns.n = 0;
+	assert_int_equal(fsec_registry_device_net_list(reg, net_one, &ns), FSEC_OK);
+	assert_string_equal(ns.mac, "aa:bb:cc:dd:ee:01");
+	assert_string_equal(ns.ip, "");
+	assert_int_equal(fsec_registry_group_get(reg, "dev-1", group), FSEC_OK);
+	assert_string_equal(group, "canary");
+	es = set_events(fx);
+	assert_int_equal(es.n, 2);
+	assert_string_equal(es.detail, "mac=(kept) ip= group=(kept)");
+	EVP_PKEY_free(k1);
+	EVP_PKEY_free(k2);
+}
+
+static int import_event(const struct fsec_event_rec *e, void *arg)
+{
+	if (strcmp(e->action, "import") == 0)
+		snprintf(arg, 512, "%s %s", e->actor, e->detail);
+	return 0;
+}
+
+#define IMPORT_DEV(id, extra)                                                                 \
+	"{\"id\": \"" id "\", \"model\": \"cam\", \"status\": \"active\", \"serial\": \"AB" id   \
+	"\", \"expires_at\": \"2030-01-02T03:04:05Z\", \"issued_at\": 0" extra "}"
+
+/* registry import: records as they are, all in one transaction or none, and
+ * a misspelt or malformed member is refused with its path. */
+static void import_is_all_or_nothing(void **state)
+{
+	struct fixture *fx = *state;
+	struct fsec_registry *reg = fsec_fleet_get_registry(fx->f);
+	struct fsec_import_counts n = {0};
+	struct fsec_device_rec d;
+	struct fsec_devstate_rec st;
+	char ev[512] = "";
+	EVP_PKEY *key = tu_key("p256");
+	char *pem = NULL, *doc = NULL;
+	size_t len;
+	static const struct {
+		const char *doc, *why;
+	} bad[] = {
+		{"{\"devices\": [" IMPORT_DEV("x-1", ", \"colour\": \"red\"") "]}",
+		 "$.devices[0]: unknown field \"colour\""},
+		{"{\"devices\": [" IMPORT_DEV("x-1", ", \"created_at\": \"yesterday\"") "]}",
+		 "$.devices[0].created_at: not a time"},
+		{"{\"devices\": [" IMPORT_DEV("bad id!", "") "]}", "$.devices[0].id: not a device ID"},
+		{"{\"devices\": [{\"id\": \"x-1\", \"status\": \"lost\"}]}", "$.devices[0].status"},
+		{"{\"devices\": [" IMPORT_DEV("x-1", ", \"model\": \"dup\"") "]}", "duplicate"},
+		{"{\"gadgets\": []}", "$: unknown field \"gadgets\""},
+		{"{\"states\": [{\"id\": \"nobody\"}]}", "$.states[0].id: no device nobody"},
+		{"[]", "not a JSON object"},
+	};
+
+	/* A good document: a device, its certificate and a state. */
+	{
+		X509_REQ *req = tu_csr(key, "imp-0");
+		struct fsec_issue_opts o = {.id = "imp-0", .actor = "test"};
+		struct fsec_issued_cert cert = {0};
+		char *p;
+
+		/* A real certificate PEM, for a row whose key we choose. */
+		assert_int_equal(fsec_fleet_issue(fx->f, req, &o, &cert), FSEC_OK);
+		assert_int_equal(fsec_issued_cert_pem(&cert, &pem), FSEC_OK);
+		fsec_issued_cert_cleanup(&cert);
+		X509_REQ_free(req);
+		len = strlen(pem) * 2 + 1024;
+		doc = malloc(len);
+		assert_non_null(doc);
+		p = doc + snprintf(doc, len, "{\"devices\": [" IMPORT_DEV("imp-1", "")
+					     "], \"certificates\": [{\"serial\": \"ABimp-1\", "
+					     "\"device_id\": \"imp-1\", \"fingerprint_sha256\": "
+					     "\"%064d\", \"spki_sha256\": \"%064d\", \"not_before\": 0, "
+					     "\"not_after\": 1900000000, \"certificate_pem\": \"",
+				   1, 2);
+		for (const char *c = pem; *c != '\0'; c++)
+			p += *c == '\n' ? snprintf(p, 3, "\\n") : snprintf(p, 2, "%c", *c);
+		snprintf(p, len - (size_t)(p - doc),
+			 "\"}], \"states\": [{\"id\": \"imp-1\", \"fw_version\": \"2.0.0\", "
+			 "\"security_counter\": 7, \"last_seen\": 1700000000}]}");
+	}
+	assert_int_equal(fsec_fleet_import(fx->f, (unsigned char *)doc, strlen(doc), "carol", &n),
+			 FSEC_OK);
+	assert_int_equal(n.devices, 1);
+	assert_int_equal(n.certificates, 1);
+	assert_int_equal(n.states, 1);
+	assert_int_equal(fsec_registry_device_get(reg, "imp-1", &d), FSEC_OK);
+	assert_string_equal(d.serial, "ABimp-1");
+	assert_int_equal(d.expires_at, 1893553445);
+	assert_string_equal(d.provisioning, "import");
+	assert_int_equal(fsec_registry_devstate_get(reg, "imp-1", &st), FSEC_OK);
+	assert_int_equal(st.security_counter, 7);
+	assert_int_equal(st.last_seen, 1700000000);
+	assert_int_equal(fsec_registry_event_list(reg, NULL, import_event, ev), FSEC_OK);
+	assert_string_equal(ev, "carol devices=1 certificates=1 states=1");
+
+	/* The same certificate again, after a new device: the device is rolled
+	 * back with the refused certificate. */
+	{
+		char *again = tu_replace(doc, "\"id\": \"imp-1\", \"model\"", "\"id\": \"imp-2\", \"model\"");
+
+		assert_int_equal(fsec_fleet_import(fx->f, (unsigned char *)again, strlen(again), "carol",
+						   NULL),
+				 FSEC_ERR_EXISTS);
+		assert_non_null(strstr(fsec_err_detail(), "$.certificates[0]"));
+		assert_int_equal(fsec_registry_device_get(reg, "imp-2", &d), FSEC_ERR_NOTFOUND);
+		free(again);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_not_equal(fsec_fleet_import(fx->f, (const unsigned char *)bad[i].doc,
+						       strlen(bad[i].doc), "carol", NULL),
+				     FSEC_OK);
+		if (strstr(fsec_err_detail(), bad[i].why) == NULL)
+			fail_msg("case %zu: '%s' does not say '%s'", i, fsec_err_detail(), bad[i].why);
+		assert_int_equal(fsec_registry_device_get(reg, "x-1", &d), FSEC_ERR_NOTFOUND);
+	}
+	assert_int_equal(fsec_fleet_import(fx->f, (const unsigned char *)"{}", FSEC_IMPORT_MAX + 1,
+					   "carol", NULL),
+			 FSEC_ERR_TOO_LARGE);
+	free(doc);
+	free(pem);
+	EVP_PKEY_free(key);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -383,6 +594,8 @@ int main(void)
 		T(refuses_weak_and_invalid),
 		T(keygen_writes_key_and_refuses_overwrite),
 		T(revoke_updates_status_and_crl),
+		T(device_set_is_one_change),
+		T(import_is_all_or_nothing),
 		cmocka_unit_test(config_is_strict),
 		cmocka_unit_test(open_missing_home),
 	};

@@ -292,6 +292,72 @@ static void history_cannot_be_rewritten(void **state)
 	assert_int_equal(n, 1);
 }
 
+static int collect_problem(const char *problem, void *arg)
+{
+	char *out = arg;
+
+	snprintf(out + strlen(out), 512 - strlen(out), "%s\n", problem);
+	return 0;
+}
+
+/* The backend's own check: silent on a sound registry, and it names a row
+ * whose device is missing (written behind the registry's back). */
+static void check_finds_orphans(void **state)
+{
+	struct fixture *f = *state;
+	struct fsec_device_rec d = device("a", "m", "active");
+	char problems[512] = "";
+	sqlite3 *db = NULL;
+
+	assert_int_equal(fsec_registry_device_put(f->reg, &d), FSEC_OK);
+	assert_int_equal(fsec_registry_check(f->reg, collect_problem, problems), FSEC_OK);
+	assert_string_equal(problems, "");
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	assert_int_equal(sqlite3_exec(db,
+				      "PRAGMA foreign_keys = OFF;"
+				      "INSERT INTO device_groups(device_id, grp) VALUES ('ghost', 'g')",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(fsec_registry_check(f->reg, collect_problem, problems), FSEC_OK);
+	assert_non_null(strstr(problems, "foreign key: device_groups row"));
+	assert_non_null(strstr(problems, "missing devices row"));
+}
+
+struct spent_seen {
+	int n;
+	char last[128];
+};
+
+static int spent_one(const struct fsec_bootstrap_rec *b, void *arg)
+{
+	struct spent_seen *s = arg;
+
+	s->n++;
+	snprintf(s->last, sizeof(s->last), "%.8s %s %s %lld", b->fingerprint, b->use,
+		 b->device_id, (long long)b->at);
+	return 0;
+}
+
+static void bootstrap_list_shows_spent(void **state)
+{
+	struct fixture *f = *state;
+	struct spent_seen s = {0};
+	char fp[65];
+
+	memset(fp, 'b', 64);
+	fp[64] = '\0';
+	assert_int_equal(fsec_registry_bootstrap_list(f->reg, spent_one, &s), FSEC_OK);
+	assert_int_equal(s.n, 0);
+	assert_int_equal(fsec_registry_bootstrap_spend(f->reg, fp, "enroll", "dev-1", 100), FSEC_OK);
+	assert_int_equal(fsec_registry_bootstrap_spend(f->reg, fp, "re-enroll", "dev-1", 200),
+			 FSEC_OK);
+	assert_int_equal(fsec_registry_bootstrap_list(f->reg, spent_one, &s), FSEC_OK);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.last, "bbbbbbbb re-enroll dev-1 200");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -304,6 +370,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(nested_rollback_keeps_outer, setup, teardown),
 		cmocka_unit_test_setup_teardown(counters, setup, teardown),
 		cmocka_unit_test_setup_teardown(history_cannot_be_rewritten, setup, teardown),
+		cmocka_unit_test_setup_teardown(check_finds_orphans, setup, teardown),
+		cmocka_unit_test_setup_teardown(bootstrap_list_shows_spent, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

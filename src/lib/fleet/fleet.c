@@ -906,3 +906,29 @@ done:
 	X509_CRL_free(crl);
 	return rc;
 }
+
+FSEC_API enum fsec_err fsec_fleet_device_set(struct fsec_fleet *f, const char *id,
+					     const char *mac, const char *ip, const char *group,
+					     const char *actor)
+{
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	if (mac == NULL && ip == NULL && group == NULL)
+		return fsec_seterr(FSEC_ERR_INVAL, "nothing to set for device %s", id);
+	if ((rc = fsec_registry_begin(f->reg)) != FSEC_OK)
+		return rc;
+	/* The addresses, the group and the event that says who changed them
+	 * are one change: a refused group leaves the addresses as they were. */
+	if (((mac != NULL || ip != NULL) &&
+	     (rc = fsec_registry_device_net_set(f->reg, id, mac, ip)) != FSEC_OK) ||
+	    (group != NULL && (rc = fsec_registry_group_set(f->reg, id, group)) != FSEC_OK) ||
+	    (rc = fsec_registry_event_addf(f->reg, actor, "device-set", id, "mac=%s ip=%s group=%s",
+					   mac != NULL ? mac : "(kept)", ip != NULL ? ip : "(kept)",
+					   group != NULL ? group : "(kept)")) != FSEC_OK ||
+	    (rc = fsec_registry_commit(f->reg)) != FSEC_OK) {
+		fsec_registry_rollback(f->reg);
+		return rc;
+	}
+	return FSEC_OK;
+}

@@ -157,15 +157,3 @@ out:
 	free(bundle);
 	return rc;
 }
-
-FSEC_API bool fsec_rollout_paused(const struct fsec_published_rec *pub,
-				  const struct fsec_model_stats *st)
-{
-	/* At least one device in the denominator: a percentage of an empty
-	 * fleet pauses at the first failure, not never. */
-	uint64_t base = st->devices > 0 ? st->devices : 1;
-
-	return (pub->max_failures >= 0 && st->failures >= (uint64_t)pub->max_failures) ||
-	       (pub->max_failures_pct >= 0 &&
-		st->failures * 100 >= (uint64_t)pub->max_failures_pct * base);
-}

@@ -541,6 +541,35 @@ FSEC_API enum fsec_err fsec_key_load_public(const char *uri, EVP_PKEY **out)
 	return load_key(uri, false, out);
 }
 
+FSEC_API enum fsec_err fsec_key_public_pem(EVP_PKEY *key, char **pem, size_t *len)
+{
+	BIO *mem = BIO_new(BIO_s_mem());
+	char *data = NULL, *copy = NULL;
+	long n;
+	enum fsec_err rc = FSEC_ERR_CRYPTO;
+
+	if (mem == NULL) {
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (!PEM_write_bio_PUBKEY(mem, key) || (n = BIO_get_mem_data(mem, &data)) <= 0) {
+		rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot encode the public key");
+		goto out;
+	}
+	if ((copy = malloc((size_t)n + 1)) == NULL) {
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	memcpy(copy, data, (size_t)n);
+	copy[n] = '\0';
+	*pem = copy;
+	*len = (size_t)n;
+	rc = FSEC_OK;
+out:
+	BIO_free(mem);
+	return rc;
+}
+
 FSEC_API enum fsec_err fsec_key_check_signing(EVP_PKEY *key)
 {
 	char curve[32] = "";

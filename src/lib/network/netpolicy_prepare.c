@@ -17,6 +17,7 @@
 #include "dynbuf_int.h"
 #include "err_int.h"
 #include "fleetsec/fileio.h"
+#include "fleetsec/netinput.h"
 #include "netpolicy_int.h"
 #include "text_int.h"
 
@@ -308,12 +309,13 @@ static enum fsec_err load_mud(struct fsec_netpolicy *p, struct klass *c,
 	}
 	signer = c->signer[0] != '\0' ? c->signer : o->mud_signer;
 	if (signer != NULL) {
-		snprintf(sigpath, sizeof(sigpath), "%.*s.p7s",
-			 (int)(strlen(path) > 5 && strcmp(path + strlen(path) - 5, ".json") == 0
-				       ? strlen(path) - 5
-				       : strlen(path)),
-			 path);
 		const char *what = sigpath;
+
+		/* The one naming rule the CLI uses too (netinput.h). */
+		if ((rc = fsec_netinput_mud_sig_path(path, sigpath, sizeof(sigpath))) != FSEC_OK) {
+			rc = fsec_seterr(rc, "class %s: %s", c->name, fsec_err_detail());
+			goto out;
+		}
 
 		/* The message names whichever file failed: signature, signer or MUD. */
 		rc = fsec_file_read(sigpath, 256u * 1024u, &sig, &slen);

@@ -438,3 +438,15 @@ FSEC_API enum fsec_err fsec_registry_device_net_list(struct fsec_registry *reg,
 {
 	return reg->ops->device_net_list(reg->be, cb, ctx);
 }
+
+FSEC_API enum fsec_err fsec_registry_bootstrap_list(struct fsec_registry *reg,
+						    fsec_bootstrap_cb cb, void *ctx)
+{
+	return reg->ops->bootstrap_list(reg->be, cb, ctx);
+}
+
+FSEC_API enum fsec_err fsec_registry_check(struct fsec_registry *reg, fsec_problem_cb cb,
+					   void *ctx)
+{
+	return reg->ops->check(reg->be, cb, ctx);
+}

@@ -68,6 +68,8 @@ struct fsec_registry_ops {
 	enum fsec_err (*devstate_put)(void *be, const struct fsec_devstate_rec *rec);
 	enum fsec_err (*devstate_list)(void *be, fsec_devstate_cb cb, void *ctx);
 	enum fsec_err (*device_state_list)(void *be, fsec_device_state_cb cb, void *ctx);
+	enum fsec_err (*bootstrap_list)(void *be, fsec_bootstrap_cb cb, void *ctx);
+	enum fsec_err (*check)(void *be, fsec_problem_cb cb, void *ctx);
 };
 
 extern const struct fsec_registry_ops fsec_registry_sqlite_ops;

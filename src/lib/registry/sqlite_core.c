@@ -298,6 +298,69 @@ enum fsec_err sq_data_version(void *p, uint64_t *out)
 	return rc;
 }
 
+/* The problems of fsec_registry_check, and whether the caller stopped. */
+struct check_visit {
+	fsec_problem_cb cb;
+	void *ctx;
+	bool stopped;
+};
+
+/* integrity_check says "ok" alone when it finds nothing. */
+static int row_integrity(sqlite3_stmt *s, void *cb, void *ctx)
+{
+	struct check_visit *v = ctx;
+	const unsigned char *t = sqlite3_column_text(s, 0);
+	char line[FSEC_DETAIL_MAX + 1];
+
+	(void)cb;
+	if (t != NULL && strcmp((const char *)t, "ok") == 0)
+		return 0;
+	snprintf(line, sizeof(line), "integrity: %s", t != NULL ? (const char *)t : "?");
+	return v->stopped = v->cb(line, v->ctx) != 0;
+}
+
+static int row_foreign_key(sqlite3_stmt *s, void *cb, void *ctx)
+{
+	struct check_visit *v = ctx;
+	char table[64], parent[64], line[FSEC_DETAIL_MAX + 1];
+
+	(void)cb;
+	sq_text(s, 0, table, sizeof(table));
+	sq_text(s, 2, parent, sizeof(parent));
+	snprintf(line, sizeof(line), "foreign key: %s row %lld refers to a missing %s row", table,
+		 (long long)sqlite3_column_int64(s, 1), parent);
+	return v->stopped = v->cb(line, v->ctx) != 0;
+}
+
+/* SQLite's own checks: the file's structure (integrity_check) and rows that
+ * point at rows that are not there (foreign_key_check). Rare, so the two
+ * statements are prepared for the call and not cached. */
+static enum fsec_err sq_check(void *p, fsec_problem_cb cb, void *ctx)
+{
+	static const struct {
+		const char *sql;
+		struct sq_listing l;
+	} checks[] = {
+		{"PRAGMA integrity_check", {0, "checking the registry's integrity", false, row_integrity}},
+		{"PRAGMA foreign_key_check",
+		 {0, "checking the registry's foreign keys", false, row_foreign_key}},
+	};
+	struct sqlite_be *be = p;
+	struct check_visit v = {cb, ctx, false};
+	enum fsec_err rc = FSEC_OK;
+
+	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]) && rc == FSEC_OK && !v.stopped;
+	     i++) {
+		sqlite3_stmt *s = NULL;
+		int r = sqlite3_prepare_v2(be->db, checks[i].sql, -1, &s, NULL);
+
+		rc = r == SQLITE_OK ? sq_rows(be, s, &checks[i].l, NULL, &v)
+				    : sq_err(be, r, "preparing a registry check");
+		sqlite3_finalize(s);
+	}
+	return rc;
+}
+
 const struct fsec_registry_ops fsec_registry_sqlite_ops = {
 	.scheme = "sqlite",
 	.open = sq_open,
@@ -344,4 +407,6 @@ const struct fsec_registry_ops fsec_registry_sqlite_ops = {
 	.group_get = sq_group_get,
 	.model_stats = sq_model_stats,
 	.model_counters = sq_model_counters,
+	.bootstrap_list = sq_bootstrap_list,
+	.check = sq_check,
 };

@@ -220,3 +220,24 @@ enum fsec_err sq_pending_list(void *p, fsec_enroll_pending_cb cb, void *ctx)
 {
 	return sq_list(p, &list_pending, NULL, 0, (void *)cb, ctx);
 }
+
+static int row_bootstrap(sqlite3_stmt *s, void *cb, void *ctx)
+{
+	struct fsec_bootstrap_rec b;
+
+	memset(&b, 0, sizeof(b));
+	sq_text(s, 0, b.fingerprint, sizeof(b.fingerprint));
+	sq_text(s, 1, b.use, sizeof(b.use));
+	sq_text(s, 2, b.device_id, sizeof(b.device_id));
+	b.at = sqlite3_column_int64(s, 3);
+	return ((fsec_bootstrap_cb)cb)(&b, ctx);
+}
+
+static const struct sq_listing list_bootstrap = {ST_BOOTSTRAP_LIST,
+						 "listing spent bootstrap credentials", false,
+						 row_bootstrap};
+
+enum fsec_err sq_bootstrap_list(void *p, fsec_bootstrap_cb cb, void *ctx)
+{
+	return sq_list(p, &list_bootstrap, NULL, 0, (void *)cb, ctx);
+}

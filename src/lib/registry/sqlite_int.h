@@ -55,6 +55,7 @@ enum stmt_id {
 	ST_STATE_LIST,
 	ST_DEVICE_STATE_LIST,
 	ST_DEVICE_NET_LIST,
+	ST_BOOTSTRAP_LIST,
 	/* Certificate listings, one statement per combination of filters
 	 * (CERT_BY_* bits): a generic "?1 IS NULL OR col = ?1" cannot use an
 	 * index, and a full scan for every issue would make issuance O(N^2). */
@@ -178,6 +179,7 @@ enum fsec_err sq_pending_approve(void *p, const char *id, const char *key_prefix
 				 int64_t at);
 enum fsec_err sq_pending_delete(void *p, const char *id);
 enum fsec_err sq_pending_list(void *p, fsec_enroll_pending_cb cb, void *ctx);
+enum fsec_err sq_bootstrap_list(void *p, fsec_bootstrap_cb cb, void *ctx);
 
 /* sqlite_publish.c */
 enum fsec_err sq_publish_put(void *p, const struct fsec_published_rec *rec, const char *bundle);

@@ -197,6 +197,8 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 			       " VALUES (?1, ?2, ?3, ?4)",
 	[ST_BOOTSTRAP_SPENT] = "SELECT device_id FROM bootstrap_spent WHERE fingerprint = ?1"
 			       " AND use = ?2",
+	[ST_BOOTSTRAP_LIST] = "SELECT fingerprint, use, device_id, at FROM bootstrap_spent"
+			      " ORDER BY at, device_id, use",
 	[ST_DATA_VERSION] = "PRAGMA data_version",
 	/* An approved request is not re-opened by the device asking again. */
 	[ST_PENDING_PUT] = "INSERT INTO enroll_pending(device_id, bootstrap_fp, spki_sha256, model,"

@@ -18,38 +18,18 @@
 #include "fleetsec/devapi.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/release.h"
+#include "fleetsec/rollout.h"
 #include "reply_int.h"
 
 #define RANGE_HDR_MAX 256
-
-/* A rollout stops itself once the failures its devices report since it was
- * published pass the operator's threshold: a bad release reaches few
- * devices. Sets r (204) when paused. */
-static enum fsec_err paused(struct fsec_registry *reg, const struct fsec_published_rec *pub,
-			    struct fsec_reply *r)
-{
-	struct fsec_model_stats st;
-	enum fsec_err rc;
-
-	if (pub->max_failures < 0 && pub->max_failures_pct < 0)
-		return FSEC_OK;
-	/* A canary release counts its canaries' failures only: a device it was
-	 * never offered to cannot pause it. */
-	if ((rc = fsec_registry_model_stats(reg, pub->model, pub->group, pub->published_at,
-					    pub->security_counter, &st)) != FSEC_OK)
-		return rc;
-	if (fsec_rollout_paused(pub, &st))
-		fsec_reply_error(r, 204, "rollout of %s paused: %llu failures reported", pub->version,
-				 (unsigned long long)st.failures);
-	return FSEC_OK;
-}
 
 FSEC_API enum fsec_err fsec_devapi_update(struct fsec_registry *reg, const char *id,
 					  struct fsec_reply *r)
 {
 	struct fsec_published_rec pub;
 	struct fsec_device_rec dev;
-	unsigned bucket = 0;
+	struct fsec_rollout_status st;
+	enum fsec_rollout_offer offer;
 	char *bundle = NULL;
 	enum fsec_err rc;
 
@@ -61,34 +41,30 @@ FSEC_API enum fsec_err fsec_devapi_update(struct fsec_registry *reg, const char 
 		fsec_reply_error(r, 204, "no release published for model '%s'", dev.model);
 		return FSEC_OK;
 	}
-	if (rc != FSEC_OK || (rc = fsec_rollout_bucket(id, &bucket)) != FSEC_OK)
+	if (rc != FSEC_OK || (rc = fsec_rollout_offer(reg, &pub, id, &offer, &st)) != FSEC_OK)
 		goto out;
-	if ((rc = paused(reg, &pub, r)) != FSEC_OK || r->status != 0)
-		goto out;
-	if (pub.group[0] != '\0') {
-		char group[FSEC_GROUP_MAX + 1];
-
-		if ((rc = fsec_registry_group_get(reg, id, group)) != FSEC_OK)
-			goto out;
-		if (strcmp(group, pub.group) != 0) {
-			fsec_reply_error(r, 204, "release %s is for group %s, not yet for %s",
-					 pub.version, pub.group, id);
-			goto out;
-		}
-	}
-	/* The manifest carries its own rollout too, which the agent applies;
-	 * this one lets the operator stage a release without re-signing it. */
-	if ((int)bucket >= pub.percent) {
+	switch (offer) {
+	case FSEC_ROLLOUT_OFFERED:
+		r->status = 200;
+		r->content_type = "application/json";
+		r->body = bundle;
+		r->len = strlen(bundle);
+		snprintf(r->reason, sizeof(r->reason), "release %s", pub.version);
+		bundle = NULL;
+		break;
+	case FSEC_ROLLOUT_PAUSED:
+		fsec_reply_error(r, 204, "rollout of %s paused: %llu failures reported", pub.version,
+				 (unsigned long long)st.stats.failures);
+		break;
+	case FSEC_ROLLOUT_OTHER_GROUP:
+		fsec_reply_error(r, 204, "release %s is for group %s, not yet for %s", pub.version,
+				 pub.group, id);
+		break;
+	default:
 		fsec_reply_error(r, 204, "release %s is rolled out to %d%%, not yet to %s",
 				 pub.version, pub.percent, id);
-		goto out;
+		break;
 	}
-	r->status = 200;
-	r->content_type = "application/json";
-	r->body = bundle;
-	r->len = strlen(bundle);
-	snprintf(r->reason, sizeof(r->reason), "release %s", pub.version);
-	bundle = NULL;
 out:
 	free(bundle);
 	return rc;

@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* fleet/rollout.c: a release's status (what release status prints) and who
+ * is offered it (what GET /v1/update answers), from one set of rules. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fleetsec/product.h"
+#include "fleetsec/release.h"
+#include "fleetsec/rollout.h"
+#include "testutil.h"
+
+struct fixture {
+	char *dir;
+	struct fsec_registry *reg;
+};
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	char *db;
+
+	fx->dir = tu_mkdtemp();
+	db = tu_path(fx->dir, "registry.db");
+	assert_int_equal(fsec_registry_open(db, FSEC_REGISTRY_CREATE, &fx->reg), FSEC_OK);
+	free(db);
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	fsec_registry_free(fx->reg);
+	tu_rmtree(fx->dir);
+	free(fx->dir);
+	free(fx);
+	return 0;
+}
+
+static void device(struct fixture *fx, const char *id, const char *model, const char *status)
+{
+	struct fsec_device_rec d;
+
+	memset(&d, 0, sizeof(d));
+	snprintf(d.id, sizeof(d.id), "%s", id);
+	snprintf(d.model, sizeof(d.model), "%s", model);
+	snprintf(d.status, sizeof(d.status), "%s", status);
+	snprintf(d.provisioning, sizeof(d.provisioning), "test");
+	assert_int_equal(fsec_registry_device_put(fx->reg, &d), FSEC_OK);
+}
+
+static void report(struct fixture *fx, const char *id, int64_t counter, const char *outcome,
+		   int64_t at)
+{
+	struct fsec_device_report r = {.id = id, .version = "1.0.0", .security_counter = counter,
+				       .update_outcome = outcome, .at = at};
+
+	assert_int_equal(fsec_device_report(fx->reg, &r), FSEC_OK);
+}
+
+static struct fsec_published_rec release(const char *model, int percent, int max_failures,
+					 int max_failures_pct, const char *group, int64_t at)
+{
+	struct fsec_published_rec p;
+
+	memset(&p, 0, sizeof(p));
+	snprintf(p.model, sizeof(p.model), "%s", model);
+	memset(p.sha256, 'a', 64);
+	snprintf(p.version, sizeof(p.version), "2.0.0");
+	p.security_counter = 5;
+	p.size = 1;
+	p.percent = percent;
+	p.published_at = at;
+	p.max_failures = max_failures;
+	p.max_failures_pct = max_failures_pct;
+	snprintf(p.group, sizeof(p.group), "%s", group);
+	return p;
+}
+
+/* The status counts the model's active devices, the outcomes reported since
+ * publication, and the patched; failures pause it. GET /v1/update then
+ * offers it to nobody, and says how many failures. */
+static void failures_pause_the_rollout(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t now = time(NULL);
+	struct fsec_published_rec pub = release("cam", 100, 2, -1, "", now - 100);
+	struct fsec_rollout_status st;
+	enum fsec_rollout_offer offer = FSEC_ROLLOUT_OFFERED;
+
+	for (int i = 1; i <= 4; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "cam-%d", i);
+		device(fx, id, "cam", "active");
+	}
+	device(fx, "cam-gone", "cam", "revoked");
+	device(fx, "hub-1", "hub", "active");
+	report(fx, "cam-1", 4, "failure", now - 50);
+	report(fx, "cam-2", 5, "success", now - 50);
+	report(fx, "cam-3", 4, "failure", now - 500); /* before publication */
+	report(fx, "hub-1", 9, "failure", now - 50);  /* another model */
+	assert_int_equal(fsec_rollout_status(fx->reg, &pub, &st), FSEC_OK);
+	assert_int_equal(st.stats.devices, 4);
+	assert_int_equal(st.stats.reported, 3);
+	assert_int_equal(st.stats.failures, 1);
+	assert_int_equal(st.stats.successes, 1);
+	assert_int_equal(st.stats.patched, 1);
+	assert_false(st.paused);
+	assert_int_equal(fsec_rollout_offer(fx->reg, &pub, "cam-4", &offer, NULL), FSEC_OK);
+	assert_int_equal(offer, FSEC_ROLLOUT_OFFERED);
+
+	report(fx, "cam-3", 4, "failure", now - 10);
+	assert_int_equal(fsec_rollout_status(fx->reg, &pub, &st), FSEC_OK);
+	assert_int_equal(st.stats.failures, 2);
+	assert_true(st.paused);
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(fsec_rollout_offer(fx->reg, &pub, "cam-4", &offer, &st), FSEC_OK);
+	assert_int_equal(offer, FSEC_ROLLOUT_PAUSED);
+	assert_int_equal(st.stats.failures, 2);
+	assert_true(st.paused);
+}
+
+/* A group release reaches its group only; its failures are its group's. */
+static void group_release_is_for_its_group(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t now = time(NULL);
+	struct fsec_published_rec pub = release("cam", 100, 1, -1, "canary", now - 100);
+	struct fsec_rollout_status st;
+	enum fsec_rollout_offer offer;
+
+	device(fx, "cam-1", "cam", "active");
+	device(fx, "cam-2", "cam", "active");
+	assert_int_equal(fsec_registry_group_set(fx->reg, "cam-1", "canary"), FSEC_OK);
+	report(fx, "cam-2", 4, "failure", now - 10); /* not a canary: does not pause it */
+	assert_int_equal(fsec_rollout_offer(fx->reg, &pub, "cam-1", &offer, &st), FSEC_OK);
+	assert_int_equal(offer, FSEC_ROLLOUT_OFFERED);
+	assert_int_equal(st.stats.devices, 1);
+	assert_int_equal(st.stats.failures, 0);
+	assert_int_equal(fsec_rollout_offer(fx->reg, &pub, "cam-2", &offer, NULL), FSEC_OK);
+	assert_int_equal(offer, FSEC_ROLLOUT_OTHER_GROUP);
+	report(fx, "cam-1", 4, "failure", now - 5);
+	assert_int_equal(fsec_rollout_offer(fx->reg, &pub, "cam-1", &offer, NULL), FSEC_OK);
+	assert_int_equal(offer, FSEC_ROLLOUT_PAUSED);
+}
+
+/* A staged release reaches the devices whose bucket is below its percent,
+ * and with no failure limit nothing is counted. */
+static void percent_stages_by_bucket(void **state)
+{
+	struct fixture *fx = *state;
+	struct fsec_published_rec pub;
+	struct fsec_rollout_status st;
+	enum fsec_rollout_offer offer;
+	unsigned bucket = 0;
+
+	device(fx, "cam-1", "cam", "active");
+	report(fx, "cam-1", 4, "failure", time(NULL));
+	assert_int_equal(fsec_rollout_bucket("cam-1", &bucket), FSEC_OK);
+	pub = release("cam", (int)bucket, -1, -1, "", 0);
+	assert_int_equal(fsec_rollout_offer(fx->reg, &pub, "cam-1", &offer, &st), FSEC_OK);
+	assert_int_equal(offer, FSEC_ROLLOUT_NOT_YET);
+	assert_int_equal(st.stats.devices, 0); /* not counted: no limit */
+	pub.percent = (int)bucket + 1;
+	assert_int_equal(fsec_rollout_offer(fx->reg, &pub, "cam-1", &offer, NULL), FSEC_OK);
+	assert_int_equal(offer, FSEC_ROLLOUT_OFFERED);
+	pub.percent = 0;
+	assert_int_equal(fsec_rollout_offer(fx->reg, &pub, "cam-1", &offer, NULL), FSEC_OK);
+	assert_int_equal(offer, FSEC_ROLLOUT_NOT_YET);
+}
+
+static void paused_thresholds(void **state)
+{
+	struct fsec_published_rec pub = release("cam", 100, -1, 20, "", 0);
+	struct fsec_model_stats st = {.devices = 10, .failures = 1};
+
+	(void)state;
+	assert_false(fsec_rollout_paused(&pub, &st));
+	st.failures = 2;
+	assert_true(fsec_rollout_paused(&pub, &st));
+	/* An empty fleet pauses at the first failure, not never. */
+	st = (struct fsec_model_stats){.devices = 0, .failures = 1};
+	assert_true(fsec_rollout_paused(&pub, &st));
+	pub.max_failures_pct = -1;
+	assert_false(fsec_rollout_paused(&pub, &st)); /* no limit */
+	pub.max_failures = 1;
+	assert_true(fsec_rollout_paused(&pub, &st));
+}
+
+struct seen {
+	int n;
+	char models[4][FSEC_MODEL_MAX + 1];
+	bool stop;
+};
+
+static int visit(const struct fsec_published_rec *pub, const struct fsec_rollout_status *st,
+		 void *arg)
+{
+	struct seen *s = arg;
+
+	(void)st;
+	snprintf(s->models[s->n++], sizeof(s->models[0]), "%s", pub->model);
+	return s->stop;
+}
+
+static int coverage(uint32_t counter, uint64_t devices, void *arg)
+{
+	char *out = arg;
+
+	snprintf(out + strlen(out), 64 - strlen(out), "%u:%llu ", counter,
+		 (unsigned long long)devices);
+	return 0;
+}
+
+static void list_and_coverage(void **state)
+{
+	struct fixture *fx = *state;
+	struct fsec_published_rec a = release("cam", 100, -1, -1, "", 0);
+	struct fsec_published_rec b = release("hub", 100, -1, -1, "", 0);
+	struct seen s = {0};
+	char cov[64] = "";
+
+	assert_int_equal(fsec_registry_publish_put(fx->reg, &b, "{}"), FSEC_OK);
+	assert_int_equal(fsec_registry_publish_put(fx->reg, &a, "{}"), FSEC_OK);
+	assert_int_equal(fsec_rollout_list(fx->reg, NULL, visit, &s), FSEC_OK);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.models[0], "cam");
+	assert_string_equal(s.models[1], "hub");
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(fsec_rollout_list(fx->reg, "hub", visit, &s), FSEC_OK);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.models[0], "hub");
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(fsec_rollout_list(fx->reg, "nosuch", visit, &s), FSEC_OK);
+	assert_int_equal(s.n, 0);
+	s.stop = true; /* a visitor's stop is not an error */
+	assert_int_equal(fsec_rollout_list(fx->reg, NULL, visit, &s), FSEC_OK);
+	assert_int_equal(s.n, 1);
+
+	device(fx, "cam-1", "cam", "active");
+	device(fx, "cam-2", "cam", "active");
+	device(fx, "cam-3", "cam", "active");
+	report(fx, "cam-1", 4, NULL, 0);
+	report(fx, "cam-2", 5, NULL, 0);
+	report(fx, "cam-3", 4, NULL, 0);
+	assert_int_equal(fsec_rollout_coverage(fx->reg, "cam", coverage, cov), FSEC_OK);
+	assert_string_equal(cov, "4:2 5:1 ");
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(failures_pause_the_rollout),
+		T(group_release_is_for_its_group),
+		T(percent_stages_by_bucket),
+		cmocka_unit_test(paused_thresholds),
+		T(list_and_coverage),
+	};
+#undef T
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
