@@ -43,7 +43,7 @@ static struct fsec_device_rec device(const char *id, const char *model, const ch
 	memset(&d, 0, sizeof(d));
 	snprintf(d.id, sizeof(d.id), "%s", id);
 	snprintf(d.model, sizeof(d.model), "%s", model);
-	snprintf(d.status, sizeof(d.status), "%s", status);
+	assert_int_equal(fsec_dev_status_parse(status, &d.status), FSEC_OK);
 	snprintf(d.provisioning, sizeof(d.provisioning), "factory-csr");
 	d.created_at = d.updated_at = 1000;
 	return d;
@@ -137,17 +137,17 @@ static void devices_roundtrip_and_filter(void **state)
 
 	assert_int_equal(fsec_registry_device_get(f->reg, "b", &got), FSEC_OK);
 	assert_string_equal(got.model, "cam");
-	assert_string_equal(got.status, "revoked");
+	assert_int_equal(got.status, FSEC_DEVICE_REVOKED);
 	assert_int_equal(fsec_registry_device_get(f->reg, "zz", &got), FSEC_ERR_NOTFOUND);
 	assert_int_equal(fsec_registry_device_get(f->reg, "bad id", &got), FSEC_ERR_INVAL);
 
-	assert_int_equal(fsec_registry_device_list(f->reg, NULL, NULL, count_dev, &n), FSEC_OK);
+	assert_int_equal(fsec_registry_device_list(f->reg, 0, NULL, count_dev, &n), FSEC_OK);
 	assert_int_equal(n, 3);
 	n = 0;
-	assert_int_equal(fsec_registry_device_list(f->reg, "active", NULL, count_dev, &n), FSEC_OK);
+	assert_int_equal(fsec_registry_device_list(f->reg, FSEC_DEVICE_ACTIVE, NULL, count_dev, &n), FSEC_OK);
 	assert_int_equal(n, 2);
 	n = 0;
-	assert_int_equal(fsec_registry_device_list(f->reg, "active", "cam", count_dev, &n), FSEC_OK);
+	assert_int_equal(fsec_registry_device_list(f->reg, FSEC_DEVICE_ACTIVE, "cam", count_dev, &n), FSEC_OK);
 	assert_int_equal(n, 1);
 }
 

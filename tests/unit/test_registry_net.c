@@ -16,7 +16,7 @@ static void put_device(struct fsec_registry *reg, const char *id, const char *mo
 	memset(&d, 0, sizeof(d));
 	snprintf(d.id, sizeof(d.id), "%s", id);
 	snprintf(d.model, sizeof(d.model), "%s", model);
-	snprintf(d.status, sizeof(d.status), "active");
+	d.status = FSEC_DEVICE_ACTIVE;
 	snprintf(d.provisioning, sizeof(d.provisioning), "factory-csr");
 	d.created_at = d.updated_at = 1000;
 	assert_int_equal(fsec_registry_device_put(reg, &d), FSEC_OK);
