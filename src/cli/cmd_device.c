@@ -132,8 +132,8 @@ static json_t *device_json(const struct fsec_device_rec *d)
 	char t1[32], t2[32], t3[32];
 
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id", d->id, "model",
-			 d->model, "status", fsec_dev_status_name(d->status), "serial", d->serial, "fingerprint_sha256",
-			 d->fingerprint, "spki_sha256", d->spki_sha256, "issued_at",
+			 d->model, "status", fsec_dev_status_name(d->status), "serial", d->serial,
+			 "fingerprint_sha256", d->fingerprint, "spki_sha256", d->spki_sha256, "issued_at",
 			 cli_time(d->issued_at, t1, sizeof(t1)), "expires_at",
 			 cli_time(d->expires_at, t2, sizeof(t2)), "provisioning", d->provisioning,
 			 "updated_at", cli_time(d->updated_at, t3, sizeof(t3)));
@@ -193,7 +193,8 @@ static enum fsec_err add_state_json(struct fsec_registry *reg, const struct fsec
 			  cli_time(st.first_seen, t[0], sizeof(t[0])), "last_seen",
 			  cli_time(st.last_seen, t[1], sizeof(t[1])), "fw_version", st.fw_version,
 			  "security_counter", (json_int_t)st.security_counter, "update_outcome",
-			  fsec_update_outcome_name(st.update_outcome), "update_at", cli_time(st.update_at, t[2], sizeof(t[2])),
+			  fsec_update_outcome_name(st.update_outcome), "update_at",
+			  cli_time(st.update_at, t[2], sizeof(t[2])),
 			  "update_ok_at", cli_time(st.update_ok_at, t[3], sizeof(t[3])), "debug_jtag",
 			  fsec_debug_state_name(st.debug_jtag), "debug_uart",
 			  fsec_debug_state_name(st.debug_uart), "debug_at",
