@@ -30,7 +30,7 @@ struct fsec_device_status {
 	char slot;                 /* 'a', 'b' or 0 when not said */
 	char update[16];           /* "", downloading, installed, confirmed, rolled_back, failed */
 	char reason[128];          /* for failed: why, printable ASCII */
-	char jtag[12], uart[12];   /* debug ports: "", "locked" or "unlocked" */
+	enum fsec_debug_state jtag, uart; /* debug ports; UNKNOWN: not said */
 };
 
 /*

@@ -12,12 +12,13 @@
 
 #include "fleetsec/common.h"
 #include "fleetsec/netpolicy.h"
+#include "fleetsec/states.h"
 
 /* A device as the fleet knows it (the registry's device_net rows). */
 struct fsec_netinput_device {
 	const char *id;
 	const char *model;  /* selects the class (a class name or one of its "models") */
-	const char *status; /* the registry's status: "active", "revoked" */
+	enum fsec_dev_status status; /* the registry's status */
 	const char *mac;    /* NULL or "": none */
 	const char *ip;     /* NULL or "": none */
 };

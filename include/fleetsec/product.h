@@ -48,8 +48,8 @@ struct fsec_device_report {
 	const char *id;
 	const char *version;        /* firmware version, as product release_version */
 	int64_t security_counter;   /* 0..UINT32_MAX */
-	const char *update_outcome; /* NULL, "success" or "failure" */
-	const char *jtag, *uart;    /* debug ports: NULL (not said), "locked", "unlocked" */
+	enum fsec_update_outcome update_outcome; /* NONE: not said */
+	enum fsec_debug_state jtag, uart;        /* debug ports; UNKNOWN: not said */
 	int64_t at;                 /* when; 0 = time(NULL) */
 };
 

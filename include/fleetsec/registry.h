@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "fleetsec/common.h"
+#include "fleetsec/states.h"
 
 #define FSEC_ACTOR_MAX 128
 #define FSEC_DETAIL_MAX 256
@@ -30,7 +31,7 @@ struct fsec_registry;
 struct fsec_device_rec {
 	char id[FSEC_DEVID_MAX + 1];
 	char model[FSEC_MODEL_MAX + 1];
-	char status[16];                  /* "active" or "revoked" */
+	enum fsec_dev_status status;
 	char serial[FSEC_SERIAL_HEX_LEN]; /* current certificate */
 	char fingerprint[FSEC_SHA256_HEX_LEN];
 	char spki_sha256[FSEC_SHA256_HEX_LEN];
@@ -81,11 +82,11 @@ struct fsec_devstate_rec {
 	int64_t first_seen, last_seen;
 	char fw_version[FSEC_VERSION_MAX + 1];
 	uint32_t security_counter;
-	char update_outcome[16]; /* "", "success" or "failure" */
+	enum fsec_update_outcome update_outcome;
 	int64_t update_at;       /* of the last update attempt */
 	int64_t update_ok_at;    /* of the last successful update */
-	char debug_jtag[12];     /* "" (never reported), "locked" or "unlocked" */
-	char debug_uart[12];
+	enum fsec_debug_state debug_jtag; /* UNKNOWN: never reported */
+	enum fsec_debug_state debug_uart;
 	int64_t debug_at;        /* when the debug ports were last reported */
 };
 
@@ -102,7 +103,7 @@ struct fsec_cert_filter {
 struct fsec_device_net {
 	char id[FSEC_DEVID_MAX + 1];
 	char model[FSEC_MODEL_MAX + 1];
-	char status[16];
+	enum fsec_dev_status status;
 	char mac[18]; /* "aa:bb:cc:dd:ee:ff" (lower case), or "" */
 	char ip[16];  /* dotted IPv4, or "" */
 };
@@ -146,9 +147,11 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_device_put(struct fsec_registry *r
 							 const struct fsec_device_rec *rec);
 
 /* Visit devices ordered by ID, optionally only those with the given status
- * and/or model (NULL: any). Errors: DB. */
+ * (0: any) and/or model (NULL: any). A stored status this library does not
+ * know stops the listing (fail closed). Errors: DB. */
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_device_list(struct fsec_registry *reg,
-							  const char *status, const char *model,
+							  enum fsec_dev_status status,
+							  const char *model,
 							  fsec_device_cb cb, void *ctx);
 
 /* Record an issued certificate and its PEM. A serial or fingerprint seen

@@ -132,8 +132,8 @@ static json_t *device_json(const struct fsec_device_rec *d)
 	char t1[32], t2[32], t3[32];
 
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id", d->id, "model",
-			 d->model, "status", d->status, "serial", d->serial, "fingerprint_sha256",
-			 d->fingerprint, "spki_sha256", d->spki_sha256, "issued_at",
+			 d->model, "status", fsec_dev_status_name(d->status), "serial", d->serial,
+			 "fingerprint_sha256", d->fingerprint, "spki_sha256", d->spki_sha256, "issued_at",
 			 cli_time(d->issued_at, t1, sizeof(t1)), "expires_at",
 			 cli_time(d->expires_at, t2, sizeof(t2)), "provisioning", d->provisioning,
 			 "updated_at", cli_time(d->updated_at, t3, sizeof(t3)));
@@ -193,9 +193,11 @@ static enum fsec_err add_state_json(struct fsec_registry *reg, const struct fsec
 			  cli_time(st.first_seen, t[0], sizeof(t[0])), "last_seen",
 			  cli_time(st.last_seen, t[1], sizeof(t[1])), "fw_version", st.fw_version,
 			  "security_counter", (json_int_t)st.security_counter, "update_outcome",
-			  st.update_outcome, "update_at", cli_time(st.update_at, t[2], sizeof(t[2])),
+			  fsec_update_outcome_name(st.update_outcome), "update_at",
+			  cli_time(st.update_at, t[2], sizeof(t[2])),
 			  "update_ok_at", cli_time(st.update_ok_at, t[3], sizeof(t[3])), "debug_jtag",
-			  st.debug_jtag, "debug_uart", st.debug_uart, "debug_at",
+			  fsec_debug_state_name(st.debug_jtag), "debug_uart",
+			  fsec_debug_state_name(st.debug_uart), "debug_at",
 			  cli_time(st.debug_at, t[4], sizeof(t[4]))));
 	return FSEC_OK;
 }
@@ -287,7 +289,8 @@ static int list_one(const struct fsec_device_rec *d, void *arg)
 	lc->n++;
 	if (lc->json)
 		return json_array_append_new(lc->arr, device_json(d)) != 0;
-	printf("%-24s %-16s %-8s %-33s %s\n", d->id, d->model[0] != '\0' ? d->model : "-", d->status,
+	printf("%-24s %-16s %-8s %-33s %s\n", d->id, d->model[0] != '\0' ? d->model : "-",
+	       fsec_dev_status_name(d->status),
 	       d->serial[0] != '\0' ? d->serial : "-", cli_time(d->expires_at, t, sizeof(t)));
 	return 0;
 }
@@ -304,6 +307,7 @@ static int device_list(int argc, char **argv, const struct cli_cmd *self)
 	struct fsec_fleet *f = NULL;
 	struct list_ctx lc = {0};
 	const char *st = NULL, *model = NULL;
+	enum fsec_dev_status want = 0; /* any */
 	enum fsec_err rc;
 	int opt, status = EXIT_REFUSED;
 
@@ -317,7 +321,7 @@ static int device_list(int argc, char **argv, const struct cli_cmd *self)
 		return status;
 	if (optind != argc)
 		return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
-	if (st != NULL && strcmp(st, "active") != 0 && strcmp(st, "revoked") != 0)
+	if (st != NULL && fsec_dev_status_parse(st, &want) != FSEC_OK)
 		return cli_usage_error(self, "--status must be active or revoked");
 	if ((status = open_fleet(&c, &f)) != 0)
 		return status;
@@ -325,7 +329,7 @@ static int device_list(int argc, char **argv, const struct cli_cmd *self)
 	lc.arr = json_array();
 	if (!c.json)
 		printf("%-24s %-16s %-8s %-33s %s\n", "ID", "MODEL", "STATUS", "SERIAL", "EXPIRES");
-	rc = fsec_registry_device_list(fsec_fleet_get_registry(f), st, model, list_one, &lc);
+	rc = fsec_registry_device_list(fsec_fleet_get_registry(f), want, model, list_one, &lc);
 	if (rc != FSEC_OK)
 		status = cli_fail(cli_home(&c), rc);
 	else if (c.json)
@@ -385,6 +389,7 @@ static int device_report(int argc, char **argv, const struct cli_cmd *self)
 	struct fsec_device_report r = {.security_counter = -1};
 	struct cli_common c = {0};
 	struct fsec_fleet *f = NULL;
+	const char *outcome = NULL;
 	int opt, status = EXIT_REFUSED;
 	enum fsec_err rc;
 	uint64_t v;
@@ -392,7 +397,7 @@ static int device_report(int argc, char **argv, const struct cli_cmd *self)
 	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
 		switch (opt) {
 		case 'v': r.version = optarg; break;
-		case 'u': r.update_outcome = optarg; break;
+		case 'u': outcome = optarg; break;
 		case 's':
 			if (!cli_uint(self, "--security-counter", optarg, 0, UINT32_MAX, &v))
 				return EXIT_USAGE;
@@ -414,6 +419,15 @@ static int device_report(int argc, char **argv, const struct cli_cmd *self)
 	r.id = argv[optind];
 	if ((status = open_fleet(&c, &f)) != 0)
 		return status;
+	/* Refused where the library refused it before it took an enum: after
+	 * the fleet opened, with the same message and exit status. */
+	if (outcome != NULL && (fsec_update_outcome_parse(outcome, &r.update_outcome) != FSEC_OK ||
+				r.update_outcome == FSEC_UPDATE_NONE)) {
+		fprintf(stderr, "fleetsec: %s: update outcome '%.20s' is not success or failure\n",
+			r.id, outcome);
+		fsec_fleet_free(f);
+		return EXIT_REFUSED;
+	}
 	rc = fsec_device_report(fsec_fleet_get_registry(f), &r);
 	status = rc == FSEC_OK ? 0 : cli_fail(r.id, rc);
 	fsec_fleet_free(f);

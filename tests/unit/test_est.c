@@ -127,7 +127,7 @@ static void revocation_wins_over_renewal(void **state)
 	assert_non_null(strstr(r.reason, "revoked or renewed meanwhile"));
 	assert_int_equal(fsec_registry_device_get(fsec_fleet_get_registry(fx->f), "dev-1", &dev),
 			 FSEC_OK);
-	assert_string_equal(dev.status, "revoked");
+	assert_int_equal(dev.status, FSEC_DEVICE_REVOKED);
 	fsec_reply_cleanup(&r);
 	free(b64);
 	free(der);

@@ -61,7 +61,7 @@ static int devices(struct fixture *fx)
 {
 	int n = 0;
 
-	assert_int_equal(fsec_registry_device_list(fsec_fleet_get_registry(fx->f), NULL, NULL,
+	assert_int_equal(fsec_registry_device_list(fsec_fleet_get_registry(fx->f), 0, NULL,
 						   count_dev, &n),
 			 FSEC_OK);
 	return n;
@@ -166,7 +166,7 @@ static void issue_records_device(void **state)
 	assert_int_equal(issue(fx, k, "dev-1", false, NULL), FSEC_OK);
 	assert_int_equal(fsec_registry_device_get(fsec_fleet_get_registry(fx->f), "dev-1", &d),
 			 FSEC_OK);
-	assert_string_equal(d.status, "active");
+	assert_int_equal(d.status, FSEC_DEVICE_ACTIVE);
 	assert_string_equal(d.model, "m1");
 	assert_string_equal(d.provisioning, "factory-csr");
 	assert_int_equal(strlen(d.fingerprint), 64);
@@ -312,7 +312,7 @@ static void revoke_updates_status_and_crl(void **state)
 	assert_int_equal(issue(fx, k, "r", false, NULL), FSEC_OK);
 	assert_int_equal(fsec_fleet_revoke(fx->f, "r", 5, "test"), FSEC_OK);
 	assert_int_equal(fsec_registry_device_get(fsec_fleet_get_registry(fx->f), "r", &d), FSEC_OK);
-	assert_string_equal(d.status, "revoked");
+	assert_int_equal(d.status, FSEC_DEVICE_REVOKED);
 	crl = read_crl(fx);
 	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), 1);
 	X509_CRL_free(crl);

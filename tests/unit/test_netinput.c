@@ -29,11 +29,11 @@ static struct fsec_netpolicy *load(void)
 static void only_active_devices_enter(void **state)
 {
 	const struct fsec_netinput_device devs[] = {
-		{"cam-1", "cam-v2", "active", "02:00:00:00:00:01", "10.20.0.11"},
-		{"cam-2", "cam-v2", "revoked", "02:00:00:00:00:02", "10.20.0.12"},
-		{"cam-3", "cam-v2", "suspended", "", "10.20.0.13"},
-		{"cam-4", "cam-v2", NULL, "", "10.20.0.14"},
-		{"cam-5", "cam", "active", "", "10.20.0.15"}, /* no MAC: "" is none */
+		{"cam-1", "cam-v2", FSEC_DEVICE_ACTIVE, "02:00:00:00:00:01", "10.20.0.11"},
+		{"cam-2", "cam-v2", FSEC_DEVICE_REVOKED, "02:00:00:00:00:02", "10.20.0.12"},
+		{"cam-3", "cam-v2", (enum fsec_dev_status)7, "", "10.20.0.13"},
+		{"cam-4", "cam-v2", (enum fsec_dev_status)0, "", "10.20.0.14"},
+		{"cam-5", "cam", FSEC_DEVICE_ACTIVE, "", "10.20.0.15"}, /* no MAC: "" is none */
 	};
 	const bool want[] = {true, false, false, false, true};
 	struct fsec_netpolicy *p = load();
@@ -69,8 +69,8 @@ static void only_active_devices_enter(void **state)
 /* An active device with a bad address is refused, as by add_device. */
 static void bad_active_device_is_refused(void **state)
 {
-	const struct fsec_netinput_device d = {"cam-1", "cam-v2", "active", "zz", ""};
-	const struct fsec_netinput_device none = {"cam-1", "cam-v2", "active", "", ""};
+	const struct fsec_netinput_device d = {"cam-1", "cam-v2", FSEC_DEVICE_ACTIVE, "zz", ""};
+	const struct fsec_netinput_device none = {"cam-1", "cam-v2", FSEC_DEVICE_ACTIVE, "", ""};
 	struct fsec_netpolicy *p = load();
 	bool added = true;
 

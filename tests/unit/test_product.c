@@ -27,7 +27,7 @@ static int setup(void **state)
 	memset(&d, 0, sizeof(d));
 	snprintf(d.id, sizeof(d.id), "dev-1");
 	snprintf(d.model, sizeof(d.model), "cam");
-	snprintf(d.status, sizeof(d.status), "active");
+	d.status = FSEC_DEVICE_ACTIVE;
 	snprintf(d.provisioning, sizeof(d.provisioning), "factory-csr");
 	d.created_at = d.updated_at = 1000;
 	assert_int_equal(fsec_registry_device_put(f->reg, &d), FSEC_OK);
@@ -106,18 +106,18 @@ static void reports(void **state)
 	assert_int_equal(fsec_registry_devstate_get(f->reg, "dev-1", &s), FSEC_ERR_NOTFOUND);
 	assert_int_equal(fsec_device_report(f->reg, &r), FSEC_OK);
 	r = (struct fsec_device_report){.id = "dev-1", .version = "1.1.0", .security_counter = 4,
-					.update_outcome = "success", .at = 6000};
+					.update_outcome = FSEC_UPDATE_SUCCESS, .at = 6000};
 	assert_int_equal(fsec_device_report(f->reg, &r), FSEC_OK);
 	/* A late (or replayed) older report does not move anything back. */
 	r = (struct fsec_device_report){.id = "dev-1", .version = "1.0.0", .security_counter = 3,
-					.update_outcome = "failure", .at = 5500};
+					.update_outcome = FSEC_UPDATE_FAILURE, .at = 5500};
 	assert_int_equal(fsec_device_report(f->reg, &r), FSEC_OK);
 	assert_int_equal(fsec_registry_devstate_get(f->reg, "dev-1", &s), FSEC_OK);
 	assert_int_equal(s.first_seen, 5000);
 	assert_int_equal(s.last_seen, 6000);
 	assert_string_equal(s.fw_version, "1.1.0");
 	assert_int_equal(s.security_counter, 4);
-	assert_string_equal(s.update_outcome, "success");
+	assert_int_equal(s.update_outcome, FSEC_UPDATE_SUCCESS);
 	assert_int_equal(s.update_ok_at, 6000);
 
 	r = (struct fsec_device_report){.id = "nobody", .version = "1.0.0", .security_counter = 1};
@@ -129,7 +129,7 @@ static void reports(void **state)
 	r.security_counter = (int64_t)UINT32_MAX + 1;
 	assert_int_equal(fsec_device_report(f->reg, &r), FSEC_ERR_INVAL);
 	r.security_counter = 1;
-	r.update_outcome = "maybe";
+	r.update_outcome = (enum fsec_update_outcome)7; /* out of the enum */
 	assert_int_equal(fsec_device_report(f->reg, &r), FSEC_ERR_INVAL);
 }
 

@@ -16,7 +16,7 @@ static void put_device(struct fsec_registry *reg, const char *id, const char *mo
 	memset(&d, 0, sizeof(d));
 	snprintf(d.id, sizeof(d.id), "%s", id);
 	snprintf(d.model, sizeof(d.model), "%s", model);
-	snprintf(d.status, sizeof(d.status), "active");
+	d.status = FSEC_DEVICE_ACTIVE;
 	snprintf(d.provisioning, sizeof(d.provisioning), "factory-csr");
 	d.created_at = d.updated_at = 1000;
 	assert_int_equal(fsec_registry_device_put(reg, &d), FSEC_OK);
@@ -125,11 +125,167 @@ static void upgrades_v1(void **state)
 	free(dir);
 }
 
+/* Run sql on the registry file behind the library's back, with the schema's
+ * CHECKs off: how a row this library does not know gets there (a newer
+ * writer, a hand edit). */
+static void raw_sql(const char *db, const char *sql)
+{
+	sqlite3 *h = NULL;
+	char stmt[512];
+
+	snprintf(stmt, sizeof(stmt), "PRAGMA ignore_check_constraints = ON; %s", sql);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, stmt, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+}
+
+static int count_any(const void *rec, void *arg)
+{
+	(void)rec;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int count_dev(const struct fsec_device_rec *d, void *arg) { return count_any(d, arg); }
+static int count_net(const struct fsec_device_net *d, void *arg) { return count_any(d, arg); }
+static int count_st(const struct fsec_devstate_rec *d, void *arg) { return count_any(d, arg); }
+static int count_both(const struct fsec_device_rec *d, const struct fsec_devstate_rec *s,
+		      void *arg)
+{
+	(void)s;
+	return count_any(d, arg);
+}
+
+/* The states' names are the stored and printed text; anything else is
+ * refused, and a value outside an enum is named "invalid", never NULL. */
+static void state_names(void **state)
+{
+	enum fsec_dev_status ds = 0;
+	enum fsec_update_outcome uo = FSEC_UPDATE_SUCCESS;
+	enum fsec_debug_state dbg = FSEC_DEBUG_LOCKED;
+
+	(void)state;
+	assert_string_equal(fsec_dev_status_name(FSEC_DEVICE_ACTIVE), "active");
+	assert_string_equal(fsec_dev_status_name(FSEC_DEVICE_REVOKED), "revoked");
+	assert_string_equal(fsec_dev_status_name((enum fsec_dev_status)0), "invalid");
+	assert_string_equal(fsec_dev_status_name((enum fsec_dev_status)9), "invalid");
+	assert_string_equal(fsec_update_outcome_name(FSEC_UPDATE_NONE), "");
+	assert_string_equal(fsec_update_outcome_name(FSEC_UPDATE_SUCCESS), "success");
+	assert_string_equal(fsec_update_outcome_name(FSEC_UPDATE_FAILURE), "failure");
+	assert_string_equal(fsec_update_outcome_name((enum fsec_update_outcome)-1), "invalid");
+	assert_string_equal(fsec_debug_state_name(FSEC_DEBUG_UNKNOWN), "");
+	assert_string_equal(fsec_debug_state_name(FSEC_DEBUG_LOCKED), "locked");
+	assert_string_equal(fsec_debug_state_name(FSEC_DEBUG_UNLOCKED), "unlocked");
+	assert_string_equal(fsec_debug_state_name((enum fsec_debug_state)3), "invalid");
+
+	assert_int_equal(fsec_dev_status_parse("revoked", &ds), FSEC_OK);
+	assert_int_equal(ds, FSEC_DEVICE_REVOKED);
+	assert_int_equal(fsec_dev_status_parse("active", &ds), FSEC_OK);
+	assert_int_equal(ds, FSEC_DEVICE_ACTIVE);
+	assert_int_equal(fsec_dev_status_parse("Active", &ds), FSEC_ERR_PARSE);
+	assert_non_null(strstr(fsec_err_detail(), "Active"));
+	assert_int_equal(fsec_dev_status_parse("", &ds), FSEC_ERR_PARSE);
+	assert_int_equal(fsec_dev_status_parse("invalid", &ds), FSEC_ERR_PARSE);
+	assert_int_equal(fsec_dev_status_parse(NULL, &ds), FSEC_ERR_PARSE);
+	assert_int_equal(ds, FSEC_DEVICE_ACTIVE); /* untouched on failure */
+
+	assert_int_equal(fsec_update_outcome_parse("failure", &uo), FSEC_OK);
+	assert_int_equal(uo, FSEC_UPDATE_FAILURE);
+	assert_int_equal(fsec_update_outcome_parse("", &uo), FSEC_OK);
+	assert_int_equal(uo, FSEC_UPDATE_NONE);
+	assert_int_equal(fsec_update_outcome_parse("maybe", &uo), FSEC_ERR_PARSE);
+	assert_int_equal(fsec_update_outcome_parse("success ", &uo), FSEC_ERR_PARSE);
+
+	assert_int_equal(fsec_debug_state_parse("unlocked", &dbg), FSEC_OK);
+	assert_int_equal(dbg, FSEC_DEBUG_UNLOCKED);
+	assert_int_equal(fsec_debug_state_parse("", &dbg), FSEC_OK);
+	assert_int_equal(dbg, FSEC_DEBUG_UNKNOWN);
+	assert_int_equal(fsec_debug_state_parse("open", &dbg), FSEC_ERR_PARSE);
+}
+
+/* A stored state this library does not know is refused by the backend on
+ * every read, naming the value (fail closed: a device of unknown status
+ * must not pass for active or revoked), and a record with a state out of
+ * the enum is never written. */
+static void unknown_stored_state_refused(void **state)
+{
+	char *dir = tu_mkdtemp(), *db = tu_path(dir, "registry.db");
+	struct fsec_registry *reg = NULL;
+	struct fsec_device_rec d;
+	struct fsec_devstate_rec st = {.device_id = "cam-1", .first_seen = 1, .last_seen = 1,
+				       .fw_version = "1.0.0"};
+	int n = 0;
+
+	(void)state;
+	assert_int_equal(fsec_registry_open(db, FSEC_REGISTRY_CREATE, &reg), FSEC_OK);
+	put_device(reg, "cam-1", "camera-x");
+	assert_int_equal(fsec_registry_device_net_set(reg, "cam-1", NULL, "10.0.0.1"), FSEC_OK);
+	assert_int_equal(fsec_registry_devstate_put(reg, &st), FSEC_OK);
+
+	/* Out of the enum: refused before it reaches the table. */
+	memset(&d, 0, sizeof(d));
+	snprintf(d.id, sizeof(d.id), "cam-2");
+	assert_int_equal(fsec_registry_device_put(reg, &d), FSEC_ERR_INVAL);
+	d.status = (enum fsec_dev_status)3;
+	assert_int_equal(fsec_registry_device_put(reg, &d), FSEC_ERR_INVAL);
+	st.update_outcome = (enum fsec_update_outcome)3;
+	assert_int_equal(fsec_registry_devstate_put(reg, &st), FSEC_ERR_INVAL);
+	st.update_outcome = FSEC_UPDATE_NONE;
+	st.debug_uart = (enum fsec_debug_state)-1;
+	assert_int_equal(fsec_registry_devstate_put(reg, &st), FSEC_ERR_INVAL);
+	fsec_registry_free(reg);
+
+	raw_sql(db, "UPDATE devices SET status = 'lost' WHERE id = 'cam-1';");
+	assert_int_equal(fsec_registry_open(db, 0, &reg), FSEC_OK);
+	assert_int_equal(fsec_registry_device_get(reg, "cam-1", &d), FSEC_ERR_DB);
+	assert_non_null(strstr(fsec_err_detail(), "\"lost\""));
+	assert_int_equal(fsec_registry_device_list(reg, 0, NULL, count_dev, &n), FSEC_ERR_DB);
+	assert_non_null(strstr(fsec_err_detail(), "\"lost\""));
+	assert_int_equal(fsec_registry_device_net_list(reg, count_net, &n), FSEC_ERR_DB);
+	assert_non_null(strstr(fsec_err_detail(), "\"lost\""));
+	assert_int_equal(fsec_registry_device_state_list(reg, count_both, &n), FSEC_ERR_DB);
+	assert_int_equal(n, 0); /* no callback saw the row */
+	fsec_registry_free(reg);
+
+	raw_sql(db, "UPDATE devices SET status = 'active';"
+		    "UPDATE device_state SET update_outcome = 'maybe';");
+	assert_int_equal(fsec_registry_open(db, 0, &reg), FSEC_OK);
+	assert_int_equal(fsec_registry_device_get(reg, "cam-1", &d), FSEC_OK);
+	assert_int_equal(d.status, FSEC_DEVICE_ACTIVE);
+	assert_int_equal(fsec_registry_devstate_get(reg, "cam-1", &st), FSEC_ERR_DB);
+	assert_non_null(strstr(fsec_err_detail(), "\"maybe\""));
+	assert_int_equal(fsec_registry_devstate_list(reg, count_st, &n), FSEC_ERR_DB);
+	assert_int_equal(fsec_registry_device_state_list(reg, count_both, &n), FSEC_ERR_DB);
+	assert_non_null(strstr(fsec_err_detail(), "\"maybe\""));
+	fsec_registry_free(reg);
+
+	raw_sql(db, "UPDATE device_state SET update_outcome = 'success', debug_jtag = 'open';");
+	assert_int_equal(fsec_registry_open(db, 0, &reg), FSEC_OK);
+	assert_int_equal(fsec_registry_devstate_get(reg, "cam-1", &st), FSEC_ERR_DB);
+	assert_non_null(strstr(fsec_err_detail(), "\"open\""));
+	assert_non_null(strstr(fsec_err_detail(), "debug_jtag"));
+	fsec_registry_free(reg);
+
+	raw_sql(db, "UPDATE device_state SET debug_jtag = 'locked', debug_uart = 'locked';");
+	assert_int_equal(fsec_registry_open(db, 0, &reg), FSEC_OK);
+	assert_int_equal(fsec_registry_devstate_get(reg, "cam-1", &st), FSEC_OK);
+	assert_int_equal(st.update_outcome, FSEC_UPDATE_SUCCESS);
+	assert_int_equal(st.debug_jtag, FSEC_DEBUG_LOCKED);
+	assert_int_equal(fsec_registry_device_state_list(reg, count_both, &n), FSEC_OK);
+	assert_int_equal(n, 1);
+	fsec_registry_free(reg);
+	tu_rmtree(dir);
+	free(db);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(set_list_refuse),
 		cmocka_unit_test(upgrades_v1),
+		cmocka_unit_test(state_names),
+		cmocka_unit_test(unknown_stored_state_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,7 +47,7 @@ static void device(struct fixture *fx, const char *id, const char *model, const 
 	memset(&d, 0, sizeof(d));
 	snprintf(d.id, sizeof(d.id), "%s", id);
 	snprintf(d.model, sizeof(d.model), "%s", model);
-	snprintf(d.status, sizeof(d.status), "%s", status);
+	assert_int_equal(fsec_dev_status_parse(status, &d.status), FSEC_OK);
 	snprintf(d.provisioning, sizeof(d.provisioning), "test");
 	assert_int_equal(fsec_registry_device_put(fx->reg, &d), FSEC_OK);
 }
@@ -56,8 +56,10 @@ static void report(struct fixture *fx, const char *id, int64_t counter, const ch
 		   int64_t at)
 {
 	struct fsec_device_report r = {.id = id, .version = "1.0.0", .security_counter = counter,
-				       .update_outcome = outcome, .at = at};
+				       .at = at};
 
+	if (outcome != NULL)
+		assert_int_equal(fsec_update_outcome_parse(outcome, &r.update_outcome), FSEC_OK);
 	assert_int_equal(fsec_device_report(fx->reg, &r), FSEC_OK);
 }
 

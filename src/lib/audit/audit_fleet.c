@@ -397,7 +397,7 @@ static enum fsec_err device_checks(struct ctx *c, const struct fsec_device_rec *
 				   const struct fsec_devstate_rec *s)
 {
 	const struct fsec_product_rec *p = product(c, d->model);
-	bool active = strcmp(d->status, "active") == 0;
+	bool active = d->status == FSEC_DEVICE_ACTIVE;
 	char t1[16], t2[16];
 	enum fsec_err rc = FSEC_OK;
 
@@ -441,11 +441,13 @@ static enum fsec_err device_checks(struct ctx *c, const struct fsec_device_rec *
 				    "reports since %s, none with its debug-port state",
 				    day(s->first_seen, t1, sizeof(t1)));
 	else if (rc == FSEC_OK &&
-		 (strcmp(s->debug_jtag, "unlocked") == 0 || strcmp(s->debug_uart, "unlocked") == 0))
+		 (s->debug_jtag == FSEC_DEBUG_UNLOCKED || s->debug_uart == FSEC_DEBUG_UNLOCKED))
 		rc = fsec_audit_add(c->a, "FLEET-DEBUG-UNLOCKED", d->id, 0,
 				    "JTAG/SWD %s, UART console %s (reported %s)",
-				    s->debug_jtag[0] != '\0' ? s->debug_jtag : "not reported",
-				    s->debug_uart[0] != '\0' ? s->debug_uart : "not reported",
+				    s->debug_jtag != FSEC_DEBUG_UNKNOWN ? fsec_debug_state_name(s->debug_jtag)
+									 : "not reported",
+				    s->debug_uart != FSEC_DEBUG_UNKNOWN ? fsec_debug_state_name(s->debug_uart)
+									 : "not reported",
 				    day(s->debug_at, t1, sizeof(t1)));
 	if (rc == FSEC_OK && s->last_seen < c->stale_limit && s->update_ok_at < c->stale_limit)
 		rc = fsec_audit_add(c->a, "FLEET-STALE", d->id, 0,
@@ -482,7 +484,7 @@ static int pass1(const struct fsec_device_rec *d, const struct fsec_devstate_rec
 	/* Revoked devices keep their keys out of the shared-key check: a key
 	 * revoked as superseded is expected to differ, and fleet issuance
 	 * already refuses reuse of a revoked key. */
-	if (strcmp(d->status, "active") != 0 ||
+	if (d->status != FSEC_DEVICE_ACTIVE ||
 	    fsec_hex_decode(d->spki_sha256, c->keys[c->n].spki, 32, FSEC_HEX_LOWER) != FSEC_OK)
 		memset(c->keys[c->n].spki, 0, 32);
 	c->keys[c->n].idx = (uint32_t)c->n;

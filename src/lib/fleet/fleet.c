@@ -791,7 +791,7 @@ FSEC_API enum fsec_err fsec_fleet_issue(struct fsec_fleet *f, X509_REQ *csr,
 	/* Re-provisioning a revoked device is as deliberate as replacing a live
 	 * certificate, so both need --reissue. */
 	if (had && !o->reissue) {
-		if (strcmp(old.status, "active") == 0)
+		if (old.status == FSEC_DEVICE_ACTIVE)
 			rc = fsec_seterr(FSEC_ERR_EXISTS,
 					 "device %s already has an active certificate (serial %s); "
 					 "use --reissue to replace it",
@@ -827,7 +827,7 @@ FSEC_API enum fsec_err fsec_fleet_issue(struct fsec_fleet *f, X509_REQ *csr,
 	snprintf(dev.id, sizeof(dev.id), "%s", o->id);
 	if (o->model != NULL)
 		snprintf(dev.model, sizeof(dev.model), "%s", o->model);
-	snprintf(dev.status, sizeof(dev.status), "active");
+	dev.status = FSEC_DEVICE_ACTIVE;
 	memcpy(dev.serial, rec.serial, sizeof(dev.serial));
 	memcpy(dev.fingerprint, rec.fingerprint, sizeof(dev.fingerprint));
 	memcpy(dev.spki_sha256, rec.spki_sha256, sizeof(dev.spki_sha256));
@@ -887,11 +887,11 @@ FSEC_API enum fsec_err fsec_fleet_revoke(struct fsec_fleet *f, const char *id, i
 		return rc;
 	if ((rc = fsec_registry_device_get(f->reg, id, &dev)) != FSEC_OK)
 		goto done;
-	if (strcmp(dev.status, "revoked") == 0) {
+	if (dev.status == FSEC_DEVICE_REVOKED) {
 		rc = fsec_seterr(FSEC_ERR_EXISTS, "device %s is already revoked", id);
 		goto done;
 	}
-	snprintf(dev.status, sizeof(dev.status), "revoked");
+	dev.status = FSEC_DEVICE_REVOKED;
 	dev.updated_at = now;
 	if ((rc = revoke_device_certs(f->reg, id, now, reason, &count)) != FSEC_OK ||
 	    (rc = fsec_registry_device_put(f->reg, &dev)) != FSEC_OK ||

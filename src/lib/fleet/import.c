@@ -81,6 +81,7 @@ static enum fsec_err import_device(struct fsec_registry *reg, json_t *o, const s
 					    "expires_at", "provisioning", "created_at",
 					    "updated_at", NULL};
 	struct fsec_device_rec d;
+	char status[16] = "";
 	enum fsec_err rc;
 
 	memset(&d, 0, sizeof(d));
@@ -89,7 +90,7 @@ static enum fsec_err import_device(struct fsec_registry *reg, json_t *o, const s
 	if ((rc = fsec_json_only_keys(o, w->path, known)) != FSEC_OK ||
 	    (rc = str(o, w, "id", true, d.id, sizeof(d.id))) != FSEC_OK ||
 	    (rc = str(o, w, "model", false, d.model, sizeof(d.model))) != FSEC_OK ||
-	    (rc = str(o, w, "status", true, d.status, sizeof(d.status))) != FSEC_OK ||
+	    (rc = str(o, w, "status", true, status, sizeof(status))) != FSEC_OK ||
 	    (rc = str(o, w, "serial", false, d.serial, sizeof(d.serial))) != FSEC_OK ||
 	    (rc = str(o, w, "fingerprint_sha256", false, d.fingerprint, sizeof(d.fingerprint))) !=
 		    FSEC_OK ||
@@ -103,7 +104,7 @@ static enum fsec_err import_device(struct fsec_registry *reg, json_t *o, const s
 		return rc;
 	if (!fsec_devid_valid(d.id))
 		return bad(w, "id", "not a device ID");
-	if (strcmp(d.status, "active") != 0 && strcmp(d.status, "revoked") != 0)
+	if (fsec_dev_status_parse(status, &d.status) != FSEC_OK)
 		return bad(w, "status", "must be active or revoked");
 	return fsec_registry_device_put(reg, &d);
 }
@@ -158,6 +159,7 @@ static enum fsec_err import_state(struct fsec_registry *reg, json_t *o, const st
 					    "security_counter", "update_outcome", "update_at",
 					    "update_ok_at", "debug_jtag", "debug_uart", "debug_at", NULL};
 	struct fsec_devstate_rec s;
+	char outcome[16] = "", jtag[12] = "", uart[12] = "";
 	uint64_t counter = 0;
 	enum fsec_err rc;
 
@@ -169,15 +171,21 @@ static enum fsec_err import_state(struct fsec_registry *reg, json_t *o, const st
 	    (rc = str(o, w, "fw_version", false, s.fw_version, sizeof(s.fw_version))) != FSEC_OK ||
 	    (rc = fsec_json_get_uint(o, w->path, "security_counter", FSEC_JSON_OPTIONAL, 0,
 				     UINT32_MAX, &counter)) != FSEC_OK ||
-	    (rc = str(o, w, "update_outcome", false, s.update_outcome, sizeof(s.update_outcome))) !=
+	    (rc = str(o, w, "update_outcome", false, outcome, sizeof(outcome))) !=
 		    FSEC_OK ||
 	    (rc = when(o, w, "update_at", &s.update_at)) != FSEC_OK ||
 	    (rc = when(o, w, "update_ok_at", &s.update_ok_at)) != FSEC_OK ||
-	    (rc = str(o, w, "debug_jtag", false, s.debug_jtag, sizeof(s.debug_jtag))) != FSEC_OK ||
-	    (rc = str(o, w, "debug_uart", false, s.debug_uart, sizeof(s.debug_uart))) != FSEC_OK ||
+	    (rc = str(o, w, "debug_jtag", false, jtag, sizeof(jtag))) != FSEC_OK ||
+	    (rc = str(o, w, "debug_uart", false, uart, sizeof(uart))) != FSEC_OK ||
 	    (rc = when(o, w, "debug_at", &s.debug_at)) != FSEC_OK)
 		return rc;
 	s.security_counter = (uint32_t)counter;
+	if (fsec_update_outcome_parse(outcome, &s.update_outcome) != FSEC_OK)
+		return bad(w, "update_outcome", "must be \"\", success or failure");
+	if (fsec_debug_state_parse(jtag, &s.debug_jtag) != FSEC_OK)
+		return bad(w, "debug_jtag", "must be \"\", locked or unlocked");
+	if (fsec_debug_state_parse(uart, &s.debug_uart) != FSEC_OK)
+		return bad(w, "debug_uart", "must be \"\", locked or unlocked");
 	if ((rc = known_device(reg, w, "id", s.device_id)) != FSEC_OK)
 		return rc;
 	return fsec_registry_devstate_put(reg, &s);

@@ -144,9 +144,9 @@ out:
 	return rc;
 }
 
-static bool debug_ok(const char *s)
+static bool debug_ok(enum fsec_debug_state s)
 {
-	return s == NULL || strcmp(s, "locked") == 0 || strcmp(s, "unlocked") == 0;
+	return s == FSEC_DEBUG_UNKNOWN || s == FSEC_DEBUG_LOCKED || s == FSEC_DEBUG_UNLOCKED;
 }
 
 FSEC_API enum fsec_err fsec_device_report(struct fsec_registry *reg,
@@ -167,11 +167,12 @@ FSEC_API enum fsec_err fsec_device_report(struct fsec_registry *reg,
 				   r->version != NULL ? r->version : "");
 	if (r->security_counter < 0 || r->security_counter > (int64_t)UINT32_MAX)
 		return fsec_seterr(FSEC_ERR_INVAL, "reported security counter out of range");
-	if (r->update_outcome != NULL && strcmp(r->update_outcome, "success") != 0 &&
-	    strcmp(r->update_outcome, "failure") != 0)
-		return fsec_seterr(FSEC_ERR_INVAL, "update outcome '%.20s' is not success or failure",
-				   r->update_outcome);
-	if (!debug_ok(r->jtag) || !debug_ok(r->uart) || (r->jtag == NULL) != (r->uart == NULL))
+	if (r->update_outcome != FSEC_UPDATE_NONE && r->update_outcome != FSEC_UPDATE_SUCCESS &&
+	    r->update_outcome != FSEC_UPDATE_FAILURE)
+		return fsec_seterr(FSEC_ERR_INVAL, "update outcome %d is not success or failure",
+				   (int)r->update_outcome);
+	if (!debug_ok(r->jtag) || !debug_ok(r->uart) ||
+	    (r->jtag == FSEC_DEBUG_UNKNOWN) != (r->uart == FSEC_DEBUG_UNKNOWN))
 		return fsec_seterr(FSEC_ERR_INVAL,
 				   "debug port state: jtag and uart both locked or unlocked, or neither");
 	if (at < 0)
@@ -199,15 +200,15 @@ FSEC_API enum fsec_err fsec_device_report(struct fsec_registry *reg,
 		st.first_seen = at;
 	/* Both ports are reported together; an older report never replaces a
 	 * newer one. */
-	if (r->jtag != NULL && at >= st.debug_at) {
-		snprintf(st.debug_jtag, sizeof(st.debug_jtag), "%s", r->jtag);
-		snprintf(st.debug_uart, sizeof(st.debug_uart), "%s", r->uart);
+	if (r->jtag != FSEC_DEBUG_UNKNOWN && at >= st.debug_at) {
+		st.debug_jtag = r->jtag;
+		st.debug_uart = r->uart;
 		st.debug_at = at;
 	}
-	if (r->update_outcome != NULL && at >= st.update_at) {
-		snprintf(st.update_outcome, sizeof(st.update_outcome), "%s", r->update_outcome);
+	if (r->update_outcome != FSEC_UPDATE_NONE && at >= st.update_at) {
+		st.update_outcome = r->update_outcome;
 		st.update_at = at;
-		if (strcmp(r->update_outcome, "success") == 0)
+		if (r->update_outcome == FSEC_UPDATE_SUCCESS)
 			st.update_ok_at = at;
 	}
 	if ((rc = fsec_registry_devstate_put(reg, &st)) != FSEC_OK)

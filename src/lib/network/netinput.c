@@ -22,7 +22,7 @@ FSEC_API enum fsec_err fsec_netinput_add_device(struct fsec_netpolicy *p,
 	if (added != NULL)
 		*added = false;
 	/* Fail closed: a status this code does not know never grants access. */
-	if (d->status == NULL || strcmp(d->status, "active") != 0)
+	if (d->status != FSEC_DEVICE_ACTIVE)
 		return FSEC_OK;
 	rc = fsec_netpolicy_add_device(p, d->id, or_null(d->mac), or_null(d->ip), d->model);
 	if (rc == FSEC_OK && added != NULL)

@@ -97,7 +97,8 @@ FSEC_API enum fsec_err fsec_registry_device_put(struct fsec_registry *reg,
 	return rc != FSEC_OK ? rc : reg->ops->device_put(reg->be, rec);
 }
 
-FSEC_API enum fsec_err fsec_registry_device_list(struct fsec_registry *reg, const char *status,
+FSEC_API enum fsec_err fsec_registry_device_list(struct fsec_registry *reg,
+						 enum fsec_dev_status status,
 						 const char *model, fsec_device_cb cb, void *ctx)
 {
 	return reg->ops->device_list(reg->be, status, model, cb, ctx);

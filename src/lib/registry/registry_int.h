@@ -18,7 +18,7 @@ struct fsec_registry_ops {
 	void (*rollback)(void *be);
 	enum fsec_err (*device_get)(void *be, const char *id, struct fsec_device_rec *out);
 	enum fsec_err (*device_put)(void *be, const struct fsec_device_rec *rec);
-	enum fsec_err (*device_list)(void *be, const char *status, const char *model,
+	enum fsec_err (*device_list)(void *be, enum fsec_dev_status status, const char *model,
 				     fsec_device_cb cb, void *ctx);
 	enum fsec_err (*cert_add)(void *be, const struct fsec_cert_rec *rec, const char *pem);
 	enum fsec_err (*cert_list)(void *be, const struct fsec_cert_filter *f, fsec_cert_cb cb,

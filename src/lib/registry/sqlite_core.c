@@ -190,17 +190,32 @@ enum fsec_err sq_run(struct sqlite_be *be, sqlite3_stmt *s, const char *what)
 }
 
 /* The one row loop every listing runs. */
+/* The error of the row being read (sq_row_fail). Per thread, like the
+ * error detail: a registry handle is used by one thread at a time. */
+static _Thread_local enum fsec_err row_err;
+
+int sq_row_fail(enum fsec_err rc)
+{
+	row_err = rc;
+	return 1;
+}
+
 enum fsec_err sq_rows(struct sqlite_be *be, sqlite3_stmt *s, const struct sq_listing *l, void *cb,
 		      void *ctx)
 {
 	enum fsec_err rc = FSEC_OK;
 	int r;
 
-	while ((r = sqlite3_step(s)) == SQLITE_ROW)
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		row_err = FSEC_OK;
 		if (l->row(s, cb, ctx) != 0)
 			break;
-	if (r != SQLITE_ROW && r != SQLITE_DONE)
+	}
+	if (r == SQLITE_ROW && row_err != FSEC_OK)
+		rc = row_err;
+	else if (r != SQLITE_ROW && r != SQLITE_DONE)
 		rc = sq_err(be, r, l->what);
+	row_err = FSEC_OK;
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return rc;
@@ -225,7 +240,7 @@ enum fsec_err sq_list(struct sqlite_be *be, const struct sq_listing *l, const ch
 
 /* Get one row by key into out with reader; NOTFOUND names what. */
 enum fsec_err sq_get_one(struct sqlite_be *be, int id, const char *key, const char *what,
-			 void (*reader)(sqlite3_stmt *, void *), void *out)
+			 enum fsec_err (*reader)(sqlite3_stmt *, void *), void *out)
 {
 	enum fsec_err rc;
 	sqlite3_stmt *s;
@@ -236,8 +251,7 @@ enum fsec_err sq_get_one(struct sqlite_be *be, int id, const char *key, const ch
 	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
 	r = sqlite3_step(s);
 	if (r == SQLITE_ROW) {
-		reader(s, out);
-		rc = FSEC_OK;
+		rc = reader(s, out);
 	} else if (r == SQLITE_DONE) {
 		rc = fsec_seterr(FSEC_ERR_NOTFOUND, "no %s for '%.80s' in the registry", what, key);
 	} else {

@@ -14,12 +14,21 @@
 #include "err_int.h"
 #include "sqlite_int.h"
 
-void sq_read_device(sqlite3_stmt *s, struct fsec_device_rec *d)
+enum fsec_err sq_dev_status(sqlite3_stmt *s, int col, const char *row, enum fsec_dev_status *out)
+{
+	const unsigned char *t = sqlite3_column_text(s, col);
+
+	if (fsec_dev_status_parse((const char *)t, out) != FSEC_OK)
+		return fsec_seterr(FSEC_ERR_DB, "registry: device %.64s has status \"%.40s\", "
+				   "unknown to this library", row, t != NULL ? (const char *)t : "");
+	return FSEC_OK;
+}
+
+enum fsec_err sq_read_device(sqlite3_stmt *s, struct fsec_device_rec *d)
 {
 	memset(d, 0, sizeof(*d));
 	sq_text(s, 0, d->id, sizeof(d->id));
 	sq_text(s, 1, d->model, sizeof(d->model));
-	sq_text(s, 2, d->status, sizeof(d->status));
 	sq_text(s, 3, d->serial, sizeof(d->serial));
 	sq_text(s, 4, d->fingerprint, sizeof(d->fingerprint));
 	sq_text(s, 5, d->spki_sha256, sizeof(d->spki_sha256));
@@ -28,6 +37,7 @@ void sq_read_device(sqlite3_stmt *s, struct fsec_device_rec *d)
 	sq_text(s, 8, d->provisioning, sizeof(d->provisioning));
 	d->created_at = sqlite3_column_int64(s, 9);
 	d->updated_at = sqlite3_column_int64(s, 10);
+	return sq_dev_status(s, 2, d->id, &d->status);
 }
 
 static void read_cert(sqlite3_stmt *s, struct fsec_cert_rec *c)
@@ -68,8 +78,7 @@ enum fsec_err sq_device_get(void *p, const char *id, struct fsec_device_rec *out
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	r = sqlite3_step(s);
 	if (r == SQLITE_ROW) {
-		sq_read_device(s, out);
-		rc = FSEC_OK;
+		rc = sq_read_device(s, out);
 	} else if (r == SQLITE_DONE) {
 		rc = fsec_seterr(FSEC_ERR_NOTFOUND, "device %s is not in the registry", id);
 	} else {
@@ -86,11 +95,14 @@ enum fsec_err sq_device_put(void *p, const struct fsec_device_rec *d)
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 
+	if (d->status != FSEC_DEVICE_ACTIVE && d->status != FSEC_DEVICE_REVOKED)
+		return fsec_seterr(FSEC_ERR_INVAL, "device %.64s: no such status (%d)", d->id,
+				   (int)d->status);
 	if ((rc = sq_stmt(be, ST_DEVICE_PUT, &s)) != FSEC_OK)
 		return rc;
 	sqlite3_bind_text(s, 1, d->id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, d->model, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, d->status, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, fsec_dev_status_name(d->status), -1, SQLITE_STATIC);
 	sq_bind_opt(s, 4, d->serial);
 	sq_bind_opt(s, 5, d->fingerprint);
 	sq_bind_opt(s, 6, d->spki_sha256);
@@ -105,8 +117,10 @@ enum fsec_err sq_device_put(void *p, const struct fsec_device_rec *d)
 static int row_device(sqlite3_stmt *s, void *cb, void *ctx)
 {
 	struct fsec_device_rec r;
+	enum fsec_err rc = sq_read_device(s, &r);
 
-	sq_read_device(s, &r);
+	if (rc != FSEC_OK)
+		return sq_row_fail(rc);
 	return ((fsec_device_cb)cb)(&r, ctx);
 }
 
@@ -129,12 +143,14 @@ static int row_event(sqlite3_stmt *s, void *cb, void *ctx)
 static int row_device_net(sqlite3_stmt *s, void *cb, void *ctx)
 {
 	struct fsec_device_net r;
+	enum fsec_err rc;
 
 	sq_text(s, 0, r.id, sizeof(r.id));
 	sq_text(s, 1, r.model, sizeof(r.model));
-	sq_text(s, 2, r.status, sizeof(r.status));
 	sq_text(s, 3, r.mac, sizeof(r.mac));
 	sq_text(s, 4, r.ip, sizeof(r.ip));
+	if ((rc = sq_dev_status(s, 2, r.id, &r.status)) != FSEC_OK)
+		return sq_row_fail(rc);
 	return ((fsec_device_net_cb)cb)(&r, ctx);
 }
 
@@ -145,10 +161,11 @@ static const struct sq_listing list_events = {ST_EVENT_LIST, "listing events", t
 static const struct sq_listing list_device_net = {ST_DEVICE_NET_LIST, "listing device addresses",
 						  false, row_device_net};
 
-enum fsec_err sq_device_list(void *p, const char *status, const char *model, fsec_device_cb cb,
-			     void *ctx)
+enum fsec_err sq_device_list(void *p, enum fsec_dev_status status, const char *model,
+			     fsec_device_cb cb, void *ctx)
 {
-	const char *const keys[] = {status, model};
+	/* 0 is "any status": bound as NULL, like a NULL model. */
+	const char *const keys[] = {status != 0 ? fsec_dev_status_name(status) : NULL, model};
 
 	return sq_list(p, &list_devices, keys, 2, (void *)cb, ctx);
 }

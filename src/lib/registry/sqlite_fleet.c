@@ -29,8 +29,26 @@ static void read_product(sqlite3_stmt *s, struct fsec_product_rec *p)
 }
 
 /* A state row whose columns start at c. */
-void sq_read_state_at(sqlite3_stmt *s, int c, struct fsec_devstate_rec *d)
+/* Column col as an update outcome or debug state; DB naming the device, the
+ * column and the value if this library does not know it. */
+static enum fsec_err state_text(sqlite3_stmt *s, int col, const struct fsec_devstate_rec *d,
+				const char *what, enum fsec_update_outcome *outcome,
+				enum fsec_debug_state *debug)
 {
+	const char *t = (const char *)sqlite3_column_text(s, col);
+	enum fsec_err rc = outcome != NULL ? fsec_update_outcome_parse(t, outcome)
+					   : fsec_debug_state_parse(t, debug);
+
+	if (rc != FSEC_OK)
+		return fsec_seterr(FSEC_ERR_DB, "registry: device %.64s has %s \"%.40s\", "
+				   "unknown to this library", d->device_id, what,
+				   t != NULL ? t : "");
+	return FSEC_OK;
+}
+
+enum fsec_err sq_read_state_at(sqlite3_stmt *s, int c, struct fsec_devstate_rec *d)
+{
+	enum fsec_err rc;
 	int64_t ctr;
 
 	memset(d, 0, sizeof(*d));
@@ -42,21 +60,28 @@ void sq_read_state_at(sqlite3_stmt *s, int c, struct fsec_devstate_rec *d)
 	/* Stored values came through devstate_put, but a registry file is
 	 * still input: clamp rather than wrap. */
 	d->security_counter = ctr < 0 ? 0 : ctr > UINT32_MAX ? UINT32_MAX : (uint32_t)ctr;
-	sq_text(s, c + 5, d->update_outcome, sizeof(d->update_outcome));
 	d->update_at = sqlite3_column_int64(s, c + 6);
 	d->update_ok_at = sqlite3_column_int64(s, c + 7);
-	sq_text(s, c + 8, d->debug_jtag, sizeof(d->debug_jtag));
-	sq_text(s, c + 9, d->debug_uart, sizeof(d->debug_uart));
 	d->debug_at = sqlite3_column_int64(s, c + 10);
+	if ((rc = state_text(s, c + 5, d, "update outcome", &d->update_outcome, NULL)) != FSEC_OK ||
+	    (rc = state_text(s, c + 8, d, "debug_jtag", NULL, &d->debug_jtag)) != FSEC_OK ||
+	    (rc = state_text(s, c + 9, d, "debug_uart", NULL, &d->debug_uart)) != FSEC_OK)
+		return rc;
+	return FSEC_OK;
 }
 
-static void read_state(sqlite3_stmt *s, struct fsec_devstate_rec *d)
+static enum fsec_err read_state(sqlite3_stmt *s, struct fsec_devstate_rec *d)
 {
-	sq_read_state_at(s, 0, d);
+	return sq_read_state_at(s, 0, d);
 }
 
-static void read_product_v(sqlite3_stmt *s, void *out) { read_product(s, out); }
-static void read_state_v(sqlite3_stmt *s, void *out) { read_state(s, out); }
+static enum fsec_err read_product_v(sqlite3_stmt *s, void *out)
+{
+	read_product(s, out);
+	return FSEC_OK;
+}
+
+static enum fsec_err read_state_v(sqlite3_stmt *s, void *out) { return read_state(s, out); }
 
 static int row_product(sqlite3_stmt *s, void *cb, void *ctx)
 {
@@ -69,8 +94,10 @@ static int row_product(sqlite3_stmt *s, void *cb, void *ctx)
 static int row_state(sqlite3_stmt *s, void *cb, void *ctx)
 {
 	struct fsec_devstate_rec r;
+	enum fsec_err rc = read_state(s, &r);
 
-	read_state(s, &r);
+	if (rc != FSEC_OK)
+		return sq_row_fail(rc);
 	return ((fsec_devstate_cb)cb)(&r, ctx);
 }
 
@@ -80,10 +107,11 @@ static int row_device_state(sqlite3_stmt *s, void *cb, void *ctx)
 	struct fsec_device_rec d;
 	struct fsec_devstate_rec st;
 	bool reported = sqlite3_column_type(s, 11) != SQLITE_NULL;
+	enum fsec_err rc;
 
-	sq_read_device(s, &d);
-	if (reported)
-		sq_read_state_at(s, 11, &st);
+	if ((rc = sq_read_device(s, &d)) != FSEC_OK ||
+	    (reported && (rc = sq_read_state_at(s, 11, &st)) != FSEC_OK))
+		return sq_row_fail(rc);
 	return ((fsec_device_state_cb)cb)(&d, reported ? &st : NULL, ctx);
 }
 
@@ -144,6 +172,12 @@ enum fsec_err sq_devstate_put(void *p, const struct fsec_devstate_rec *r)
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 
+	/* Only the states this library names are stored (the schema's CHECKs
+	 * would refuse "invalid" too, less clearly). */
+	if ((unsigned)r->update_outcome > FSEC_UPDATE_FAILURE ||
+	    (unsigned)r->debug_jtag > FSEC_DEBUG_UNLOCKED || (unsigned)r->debug_uart > FSEC_DEBUG_UNLOCKED)
+		return fsec_seterr(FSEC_ERR_INVAL, "state of %.64s: an update outcome or debug "
+				   "state out of range", r->device_id);
 	if ((rc = sq_stmt(be, ST_STATE_PUT, &s)) != FSEC_OK)
 		return rc;
 	sqlite3_bind_text(s, 1, r->device_id, -1, SQLITE_STATIC);
@@ -151,11 +185,11 @@ enum fsec_err sq_devstate_put(void *p, const struct fsec_devstate_rec *r)
 	sqlite3_bind_int64(s, 3, r->last_seen);
 	sqlite3_bind_text(s, 4, r->fw_version, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 5, r->security_counter);
-	sqlite3_bind_text(s, 6, r->update_outcome, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, fsec_update_outcome_name(r->update_outcome), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 7, r->update_at);
 	sqlite3_bind_int64(s, 8, r->update_ok_at);
-	sqlite3_bind_text(s, 9, r->debug_jtag, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 10, r->debug_uart, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 9, fsec_debug_state_name(r->debug_jtag), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 10, fsec_debug_state_name(r->debug_uart), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 11, r->debug_at);
 	return sq_run(be, s, "writing a device's state");
 }

@@ -94,13 +94,15 @@ void sq_bind_opt(sqlite3_stmt *s, int idx, const char *v);
 enum fsec_err sq_run(struct sqlite_be *be, sqlite3_stmt *s, const char *what);
 /* Get one row by key into out with reader; NOTFOUND names what. */
 enum fsec_err sq_get_one(struct sqlite_be *be, int id, const char *key, const char *what,
-			 void (*reader)(sqlite3_stmt *, void *), void *out);
+			 enum fsec_err (*reader)(sqlite3_stmt *, void *), void *out);
 
 /*
  * A listing: its statement, what a failure calls it, whether an empty key
  * binds as NULL (sq_bind_opt) rather than as "", and the function that turns
  * one row into the record the caller's callback takes, then calls it (cb is
  * that callback, cast back to its type). A non-zero return stops the listing.
+ * A row it cannot read (a stored state this library does not know) it
+ * refuses with sq_row_fail(), which stops the listing with that error.
  */
 struct sq_listing {
 	int stmt;
@@ -116,10 +118,17 @@ enum fsec_err sq_list(struct sqlite_be *be, const struct sq_listing *l, const ch
 enum fsec_err sq_rows(struct sqlite_be *be, sqlite3_stmt *s, const struct sq_listing *l, void *cb,
 		      void *ctx);
 
-/* Row readers more than one family uses. */
-void sq_read_device(sqlite3_stmt *s, struct fsec_device_rec *d);
+/* Record rc (not OK) as the error of the row being read; returns non-zero,
+ * for a row function to return. */
+int sq_row_fail(enum fsec_err rc);
+
+/* Row readers more than one family uses. A stored state text this library
+ * does not know is refused (DB, naming it): fail closed, never guess. */
+enum fsec_err sq_read_device(sqlite3_stmt *s, struct fsec_device_rec *d);
 /* A state row whose columns start at c. */
-void sq_read_state_at(sqlite3_stmt *s, int c, struct fsec_devstate_rec *d);
+enum fsec_err sq_read_state_at(sqlite3_stmt *s, int c, struct fsec_devstate_rec *d);
+/* The stored text of column col as a state, or DB naming row and value. */
+enum fsec_err sq_dev_status(sqlite3_stmt *s, int col, const char *row, enum fsec_dev_status *out);
 
 /* The backend's operations (struct fsec_registry_ops), by the file that holds them. */
 
@@ -136,7 +145,7 @@ void sq_busy_timeout(void *p, int ms);
 /* sqlite_devices.c */
 enum fsec_err sq_device_get(void *p, const char *id, struct fsec_device_rec *out);
 enum fsec_err sq_device_put(void *p, const struct fsec_device_rec *d);
-enum fsec_err sq_device_list(void *p, const char *status, const char *model, fsec_device_cb cb,
+enum fsec_err sq_device_list(void *p, enum fsec_dev_status status, const char *model, fsec_device_cb cb,
 			     void *ctx);
 enum fsec_err sq_cert_add(void *p, const struct fsec_cert_rec *c, const char *pem);
 enum fsec_err sq_cert_list(void *p, const struct fsec_cert_filter *f, fsec_cert_cb cb, void *ctx);

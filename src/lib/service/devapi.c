@@ -96,10 +96,6 @@ static enum fsec_err str_member(json_t *o, const char *name, bool required, char
 	return FSEC_OK;
 }
 
-static bool debug_state_ok(const char *s)
-{
-	return s[0] == '\0' || strcmp(s, "locked") == 0 || strcmp(s, "unlocked") == 0;
-}
 
 FSEC_API enum fsec_err fsec_device_status_parse(const unsigned char *buf, size_t len,
 						struct fsec_device_status *out)
@@ -112,7 +108,7 @@ FSEC_API enum fsec_err fsec_device_status_parse(const unsigned char *buf, size_t
 	struct fsec_fw_version v;
 	json_error_t jerr;
 	json_t *j = NULL, *val;
-	char slot[2] = "";
+	char slot[2] = "", jtag[12] = "", uart[12] = "";
 	enum fsec_err rc = FSEC_ERR_PARSE;
 	bool ok = false;
 
@@ -132,8 +128,8 @@ FSEC_API enum fsec_err fsec_device_status_parse(const unsigned char *buf, size_t
 	    (rc = str_member(j, "slot", false, slot, sizeof(slot))) != FSEC_OK ||
 	    (rc = str_member(j, "update", false, st.update, sizeof(st.update))) != FSEC_OK ||
 	    (rc = str_member(j, "reason", false, st.reason, sizeof(st.reason))) != FSEC_OK ||
-	    (rc = str_member(j, "jtag", false, st.jtag, sizeof(st.jtag))) != FSEC_OK ||
-	    (rc = str_member(j, "uart", false, st.uart, sizeof(st.uart))) != FSEC_OK)
+	    (rc = str_member(j, "jtag", false, jtag, sizeof(jtag))) != FSEC_OK ||
+	    (rc = str_member(j, "uart", false, uart, sizeof(uart))) != FSEC_OK)
 		goto out;
 	rc = FSEC_ERR_PARSE;
 	if (fsec_fw_version_parse(st.version, &v) != FSEC_OK) {
@@ -154,8 +150,9 @@ FSEC_API enum fsec_err fsec_device_status_parse(const unsigned char *buf, size_t
 	st.slot = slot[0];
 	/* Both or neither: a report of one port must not erase what the
 	 * other was last reported as. */
-	if (!debug_state_ok(st.jtag) || !debug_state_ok(st.uart) ||
-	    (st.jtag[0] == '\0') != (st.uart[0] == '\0')) {
+	if (fsec_debug_state_parse(jtag, &st.jtag) != FSEC_OK ||
+	    fsec_debug_state_parse(uart, &st.uart) != FSEC_OK ||
+	    (st.jtag == FSEC_DEBUG_UNKNOWN) != (st.uart == FSEC_DEBUG_UNKNOWN)) {
 		fsec_seterr(rc, "status.jtag, status.uart: both \"locked\" or \"unlocked\", or neither");
 		goto out;
 	}
@@ -188,12 +185,12 @@ FSEC_API enum fsec_err fsec_devapi_status(struct fsec_registry *reg, const char 
 	}
 	rep.version = st.version;
 	rep.security_counter = st.security_counter;
-	rep.jtag = st.jtag[0] != '\0' ? st.jtag : NULL;
-	rep.uart = st.uart[0] != '\0' ? st.uart : NULL;
+	rep.jtag = st.jtag;
+	rep.uart = st.uart;
 	if (strcmp(st.update, "confirmed") == 0)
-		rep.update_outcome = "success";
+		rep.update_outcome = FSEC_UPDATE_SUCCESS;
 	else if (strcmp(st.update, "rolled_back") == 0 || strcmp(st.update, "failed") == 0)
-		rep.update_outcome = "failure";
+		rep.update_outcome = FSEC_UPDATE_FAILURE;
 	if ((rc = fsec_device_report(reg, &rep)) == FSEC_ERR_INVAL) {
 		fsec_reply_error(r, 400, "%s", fsec_err_detail());
 		return FSEC_OK;

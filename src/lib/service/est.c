@@ -414,7 +414,7 @@ static enum fsec_err classify(struct fsec_est *e, X509 *cert, STACK_OF(X509) *ch
 		}
 		if (rc != FSEC_OK || (rc = fsec_cert_serial_hex(cert, p->serial)) != FSEC_OK)
 			return rc;
-		if (strcmp(dev.status, "active") != 0) {
+		if (dev.status != FSEC_DEVICE_ACTIVE) {
 			refuse_peer(p, "device %s is revoked", p->id);
 		} else if (strcmp(dev.serial, p->serial) != 0) {
 			struct cert_state st = {.serial = p->serial};
@@ -624,7 +624,7 @@ static enum fsec_err bootstrap_policy(struct fsec_est *e, const struct fsec_est_
 	}
 	if (rc != FSEC_OK)
 		return rc;
-	if (strcmp(dev.status, "active") != 0) {
+	if (dev.status != FSEC_DEVICE_ACTIVE) {
 		fsec_reply_error(r, 403, "device %s is revoked", p->id);
 		return FSEC_OK;
 	}
@@ -663,12 +663,12 @@ static enum fsec_err still_allowed(struct fsec_est *e, const struct fsec_est_pee
 		return rc;
 	fsec_clearerr();
 	if (use == NULL) {
-		if (!exists || strcmp(dev.status, "active") != 0 || strcmp(dev.serial, p->serial) != 0)
+		if (!exists || dev.status != FSEC_DEVICE_ACTIVE || strcmp(dev.serial, p->serial) != 0)
 			fsec_reply_error(r, 403, "device %s was revoked or renewed meanwhile", p->id);
 	} else if (strcmp(use, "enroll") == 0) {
 		if (exists)
 			fsec_reply_error(r, 409, "device %s was enrolled meanwhile", p->id);
-	} else if (!exists || strcmp(dev.status, "active") != 0 ||
+	} else if (!exists || dev.status != FSEC_DEVICE_ACTIVE ||
 		   dev.expires_at > (int64_t)time(NULL)) {
 		fsec_reply_error(r, 403, "device %s was revoked or re-enrolled meanwhile", p->id);
 	}
@@ -751,7 +751,7 @@ static enum fsec_err resend(struct fsec_est *e, const struct fsec_est_peer *p, X
 	if ((rc = fsec_registry_device_get(e->reg, p->id, &dev)) != FSEC_OK ||
 	    (rc = fsec_key_spki_sha256(X509_REQ_get0_pubkey(csr), spki)) != FSEC_OK)
 		return rc;
-	if (strcmp(spki, dev.spki_sha256) != 0 || strcmp(dev.status, "active") != 0) {
+	if (strcmp(spki, dev.spki_sha256) != 0 || dev.status != FSEC_DEVICE_ACTIVE) {
 		if (p->superseded)
 			fsec_reply_error(r, 403, "%s", p->reason);
 		else

@@ -39,6 +39,7 @@
 #include "fleetsec/tamper.h"
 #include "fleetsec/fetch.h"
 #include "fleetsec/fileio.h"
+#include "fleetsec/states.h"
 #include "fleetsec/identity.h"
 #include "fleetsec/key.h"
 #include "fleetsec/release.h"
@@ -1063,6 +1064,7 @@ static enum fsec_err read_debug_state(const struct fsec_agentcfg *cfg, struct de
 	const char *src = cfg->debug_state[0] != '\0' ? cfg->debug_state : cfg->debug_state_cmd;
 	unsigned char buf[DEBUG_STATE_MAX + 1], *file = NULL;
 	bool seen[2] = {false, false};
+	enum fsec_debug_state js, us;
 	size_t len = 0;
 	enum fsec_err rc;
 
@@ -1080,8 +1082,9 @@ static enum fsec_err read_debug_state(const struct fsec_agentcfg *cfg, struct de
 	if ((rc = fsec_kv_parse(buf, len, DEBUG_STATE_MAX, fields, 2, d, seen)) != FSEC_OK)
 		return fsec_seterr(rc, "%s: %s", cfg->debug_state[0] != '\0' ? "debug_state" :
 							 "debug_state_cmd", fsec_err_detail());
-	if ((strcmp(d->jtag, "locked") != 0 && strcmp(d->jtag, "unlocked") != 0) ||
-	    (strcmp(d->uart, "locked") != 0 && strcmp(d->uart, "unlocked") != 0))
+	/* The config's text is the edge: parsed, and "" (never said) refused. */
+	if (fsec_debug_state_parse(d->jtag, &js) != FSEC_OK || js == FSEC_DEBUG_UNKNOWN ||
+	    fsec_debug_state_parse(d->uart, &us) != FSEC_OK || us == FSEC_DEBUG_UNKNOWN)
 		return fsec_seterr(FSEC_ERR_PARSE, "%s: jtag and uart must be locked or unlocked",
 				   cfg->debug_state[0] != '\0' ? "debug_state" : "debug_state_cmd");
 	return FSEC_OK;
