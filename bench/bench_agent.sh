@@ -203,7 +203,7 @@ baseline_run() {
 echo "== machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(uname -r)"
 echo "== $(openssl version); $(curl --version | head -1 | cut -d' ' -f1-3); $(nginx -v 2>&1 | cut -d' ' -f3)"
 echo "== image: $mib MiB payload, $size bytes signed; $runs runs per tool; peak RSS by $rss_tool"
-echo "== fleetsec-agent: $(stat -c %s "$AGENT") bytes; libfleetsec.so.0.1.0: $(stat -c %s "$build/libfleetsec.so.0.1.0") bytes"
+echo "== fleetsec-agent: $(stat -c %s "$AGENT") bytes; libfleetsec-device.so.0.1.0 (all it links of fleetsec): $(stat -c %s "$build/libfleetsec-device.so.0.1.0") bytes; the full libfleetsec.so.0.1.0: $(stat -c %s "$build/libfleetsec.so.0.1.0") bytes"
 echo "   it maps $(ldd "$AGENT" | awk '$3 ~ /^\// { n++ } END { print n }') shared libraries: $(ldd "$AGENT" | awk '$3 ~ /^\// { print $1 }' | tr '\n' ' ')"
 # RSS floor: the same binary and libraries loaded and relocated, no work.
 for i in 1 2 3; do measure rss "$AGENT" --help >/dev/null; cat rss; done >help.rss
