@@ -144,6 +144,20 @@ FSEC_API FSEC_WUR enum fsec_err fsec_ca_make_crl(struct fsec_ca *ca,
 						 const struct fsec_crl_entry *entries, size_t n,
 						 uint64_t number, int days, X509_CRL **out);
 
+enum fsec_crl_form {
+	FSEC_CRL_PEM,
+	FSEC_CRL_DER,
+};
+
+/*
+ * crl encoded as PEM or DER into a new buffer (*out, freed with free(); a
+ * NUL follows the *len bytes, so PEM is also a string). The one encoder for
+ * the CLI's `ca crl`, the home's crl.pem and fleetsecd's GET /crl.
+ * Errors: CRYPTO, NOMEM. Thread-safe.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_crl_encode(X509_CRL *crl, enum fsec_crl_form form,
+						unsigned char **out, size_t *len);
+
 /* Parse an RFC 5280 reason name (keyCompromise, superseded, ...) that makes
  * sense for a device. Errors: INVAL. Thread-safe. */
 FSEC_API FSEC_WUR enum fsec_err fsec_crl_reason_parse(const char *name, int *code);

@@ -48,6 +48,7 @@ enum fsec_err {
 	FSEC_ERR_NOTFOUND,  /* the object does not exist */
 	FSEC_ERR_POLICY,    /* refused by policy (weak key, shared key, ...) */
 	FSEC_ERR_BUSY,      /* the registry stayed locked past the timeout */
+	FSEC_ERR_WRONG_KEY, /* well-formed, but not signed by this key: try the next one */
 };
 
 /* A static, non-NULL description of rc. Thread-safe. */

@@ -53,6 +53,22 @@ FSEC_API FSEC_WUR enum fsec_err fsec_devapi_status(struct fsec_registry *reg, co
 						   struct fsec_reply *r);
 
 /*
+ * GET /v1/firmware/SHA256 from device id: who may download which image, and
+ * the Range answer. Only the image published for the device's model is
+ * served (any other name, a withdrawn release or another model's image is
+ * 404 "no such image"), from fw_dir/SHA256. range is the request's Range
+ * header or NULL: one satisfiable byte range is a 206 with its
+ * Content-Range, an unsatisfiable one a 416, anything else the whole image
+ * (200). The bytes are not read: r holds the open file (has_file) with the
+ * offset and length to send, and the caller sends or closes it
+ * (fsec_reply_cleanup). Errors: DB, BUSY.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_devapi_firmware(struct fsec_registry *reg,
+						     const char *fw_dir, const char *id,
+						     const char *sha, const char *range,
+						     struct fsec_reply *r);
+
+/*
  * An HTTP Range header (RFC 9110 section 14.2) for a representation of size
  * bytes, one range only: "bytes=A-B", "bytes=A-" or "bytes=-N". On FSEC_OK
  * *off and *len say what to send (206). NOTFOUND: unsatisfiable (416).

@@ -127,7 +127,9 @@ FSEC_API FSEC_WUR enum fsec_err fsec_est_csrattrs(struct fsec_reply *r);
  *    manufacturer CA; each bootstrap certificate enrols once, and once more
  *    only to recover a device whose certificate expired (not revoked);
  *  - reenroll needs the device's current certificate, and a CSR whose subject
- *    is that certificate's;
+ *    is that certificate's; from the certificate it superseded (a retry
+ *    whose answer was lost), the current certificate is sent again if the
+ *    CSR is signed by the current key, and nothing is issued;
  *  - the CSR must verify, and its key be strong and new to the registry;
  *  - with manual approval, a bootstrap request waits (202) until approved.
  * On success r holds the new certificate as a base64 certs-only CMS.

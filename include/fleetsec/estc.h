@@ -16,7 +16,9 @@
 struct fsec_estc_opts {
 	const char *server;          /* https://HOST[:PORT], fleetsecd */
 	const char *ca;              /* the fleet CA chain the server and the new
-				      * certificate must chain to (no trust on first use) */
+				      * certificate must chain to (no trust on first use);
+				      * the root alone will do: the issuing CA then
+				      * comes from the server's cacerts, untrusted */
 	const char *bootstrap_cert;  /* the factory credential (PEM) */
 	const char *bootstrap_key;   /* path or OpenSSL store URI */
 	const char *key_out;         /* the new operational key (0600) */
@@ -57,8 +59,12 @@ struct fsec_estc_renewal {
  * Renew the operational certificate (cert_out, key_out) over
  * SERVER/.well-known/est/simplereenroll, authenticated by that certificate,
  * with a new P-256 key and the same subject, once two thirds of its lifetime
- * (less random jitter) have passed, or now if force. The old certificate is
- * superseded by the server. Fills *out either way.
+ * (less random jitter) have passed, or now if force or if a renewal is
+ * pending (KEY_OUT.pending exists: an earlier request's answer was lost or
+ * refused by check). The old certificate is superseded by the server; a
+ * retry with it and the pending key gets the current certificate again.
+ * A certificate that does not chain to ca alone (ca = the root only) is
+ * checked with the server's cacerts as intermediates. Fills *out either way.
  * Errors: as fsec_estc_enroll; IO/PARSE for the current certificate.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_estc_renew(const struct fsec_estc_opts *o, bool force,

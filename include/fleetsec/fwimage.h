@@ -156,7 +156,9 @@ FSEC_API FSEC_WUR enum fsec_err fsec_fw_inspect(const char *path, struct fsec_fw
  * must install it from the same descriptor it verified (fsec_fw_verify_fd).
  * *out is written only on success.
  * Errors: PARSE ("truncated", "malformed"...), VERIFY with the reason
- * "hash mismatch", "unsigned", "wrong key" or "bad signature", IO, NOMEM.
+ * "hash mismatch", "unsigned" or "bad signature", WRONG_KEY ("wrong key":
+ * well-formed but with no signature by pub, so a caller holding several
+ * trusted keys tries the next), IO, NOMEM.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_fw_verify(const char *path, EVP_PKEY *pub,
 					       struct fsec_fw_info *out);

@@ -79,18 +79,28 @@ static void progress(uint64_t done, uint64_t total, void *ctx)
 		fputc('\n', stderr);
 }
 
+/* Print j (a new reference, which this takes) as one line; paths in it may
+ * hold any bytes, so they go through the JSON encoder. */
+static void print_json(json_t *j)
+{
+	char *s = j != NULL ? json_dumps(j, JSON_PRESERVE_ORDER) : NULL;
+
+	puts(s != NULL ? s : "{}");
+	free(s);
+	json_decref(j);
+}
+
 static void print_check(const struct fsec_agent_check *c, bool json)
 {
 	char v[32];
 
 	fsec_fw_version_str(&c->version, v, sizeof(v));
 	if (json)
-		printf("{\"applies\": %s, \"reason\": \"%s\", \"version\": \"%s\", "
-		       "\"security_counter\": %u, \"size\": %llu, \"sequence\": %llu, "
-		       "\"delegation_sequence\": %llu}\n",
-		       c->applies ? "true" : "false", c->reason, v, c->security_counter,
-		       (unsigned long long)c->size, (unsigned long long)c->sequence,
-		       (unsigned long long)c->delegation);
+		print_json(json_pack("{s:b, s:s, s:s, s:I, s:I, s:I, s:I}", "applies", (int)c->applies,
+				     "reason", c->reason, "version", v, "security_counter",
+				     (json_int_t)c->security_counter, "size", (json_int_t)c->size,
+				     "sequence", (json_int_t)c->sequence, "delegation_sequence",
+				     (json_int_t)c->delegation));
 	else
 		printf("%s\n", c->reason);
 }
@@ -98,8 +108,7 @@ static void print_check(const struct fsec_agent_check *c, bool json)
 static void print_update(const struct fsec_agent_check *c, bool started, bool json)
 {
 	if (json)
-		printf("{\"installed\": %s, \"reason\": \"%s\"}\n", started ? "true" : "false",
-		       c->reason);
+		print_json(json_pack("{s:b, s:s}", "installed", (int)started, "reason", c->reason));
 	else if (started)
 		printf("installed into the inactive slot; reboot to try it, then run "
 		       "'fleetsec-agent confirm'\n");
@@ -174,17 +183,6 @@ static int run_daemon(const struct fsec_agentcfg *cfg, unsigned long interval, b
 	}
 	fputs("fleetsec-agent: daemon: stopping\n", stderr);
 	return 0;
-}
-
-/* Print j (a new reference, which this takes) as one line; paths in it may
- * hold any bytes, so they go through the JSON encoder. */
-static void print_json(json_t *j)
-{
-	char *s = j != NULL ? json_dumps(j, JSON_PRESERVE_ORDER) : NULL;
-
-	puts(s != NULL ? s : "{}");
-	free(s);
-	json_decref(j);
 }
 
 /* keygen: the device key, made where the keystore keeps keys, written
@@ -287,8 +285,8 @@ static int renew(const struct fsec_agentcfg *cfg, bool force, bool json)
 	strftime(due, sizeof(due), "%Y-%m-%dT%H:%M:%SZ", gmtime(&(time_t){(time_t)r.due}));
 	strftime(exp, sizeof(exp), "%Y-%m-%dT%H:%M:%SZ", gmtime(&(time_t){(time_t)r.expires}));
 	if (json)
-		printf("{\"renewed\": %s, \"id\": \"%s\", \"due\": \"%s\", \"expires\": \"%s\"}\n",
-		       r.renewed ? "true" : "false", r.id, due, exp);
+		print_json(json_pack("{s:b, s:s, s:s, s:s}", "renewed", (int)r.renewed, "id", r.id,
+				     "due", due, "expires", exp));
 	else if (r.renewed)
 		printf("renewed the certificate of %s (the old one expires %s)\n", r.id, exp);
 	else
@@ -407,13 +405,16 @@ int main(int argc, char **argv)
 		if (fsec_agent_report(a, "confirmed") != FSEC_OK)
 			fprintf(stderr, "fleetsec-agent: report: %s\n", fsec_err_detail());
 		if (json)
-			puts("{\"confirmed\": true}");
+			print_json(json_pack("{s:b}", "confirmed", 1));
 		else
 			puts("confirmed: the running slot is now permanent");
 	} else if (strcmp(cmd, "report") == 0) {
 		if ((rc = fsec_agent_report(a, NULL)) != FSEC_OK)
 			goto failed;
-		puts(json ? "{\"reported\": true}" : "reported to the server");
+		if (json)
+			print_json(json_pack("{s:b}", "reported", 1));
+		else
+			puts("reported to the server");
 	} else {
 		struct fsec_agent_status s;
 		char v[32];
@@ -422,14 +423,16 @@ int main(int argc, char **argv)
 			goto failed;
 		fsec_fw_version_str(&s.active_version, v, sizeof(v));
 		if (json)
-			printf("{\"active_slot\": \"%c\", \"trial\": %s, \"active_valid\": %s, "
-			       "\"version\": \"%s\", \"security_counter\": %u, \"counter\": %u, "
-			       "\"last_sequence\": %llu, \"last_delegation\": %llu, "
-			       "\"downloading\": %s, \"download_done\": %llu}\n",
-			       s.active_slot, s.trial ? "true" : "false",
-			       s.active_valid ? "true" : "false", v, s.active_security_counter, s.counter,
-			       (unsigned long long)s.last_sequence, (unsigned long long)s.last_delegation,
-			       s.downloading ? "true" : "false", (unsigned long long)s.download_done);
+			print_json(json_pack("{s:s%, s:b, s:b, s:s, s:I, s:I, s:I, s:I, s:b, s:I}",
+					     "active_slot", &s.active_slot, (size_t)1, "trial",
+					     (int)s.trial, "active_valid", (int)s.active_valid,
+					     "version", v, "security_counter",
+					     (json_int_t)s.active_security_counter, "counter",
+					     (json_int_t)s.counter, "last_sequence",
+					     (json_int_t)s.last_sequence, "last_delegation",
+					     (json_int_t)s.last_delegation, "downloading",
+					     (int)s.downloading, "download_done",
+					     (json_int_t)s.download_done));
 		else
 			printf("active slot   %c%s\nimage         %s\ncounter       %u\n"
 			       "sequence      %llu (delegation %llu)\ndownload      %s\n",

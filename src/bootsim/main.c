@@ -5,9 +5,22 @@
  * environment file (see fleetsec/bootctl.h) and prints the slot it boots.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "fleetsec/bootctl.h"
+
+/* Print j (a new reference, which this takes) as one line. */
+static void print_json(json_t *j)
+{
+	char *s = j != NULL ? json_dumps(j, JSON_PRESERVE_ORDER) : NULL;
+
+	puts(s != NULL ? s : "{}");
+	free(s);
+	json_decref(j);
+}
 
 static int usage(FILE *fp, int status)
 {
@@ -44,9 +57,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (json)
-		printf("{\"slot\": \"%c\", \"fell_back\": %s, \"trial\": %s, \"bootcount\": %u}\n", slot,
-		       fell_back ? "true" : "false", st.upgrade_available ? "true" : "false",
-		       st.bootcount);
+		print_json(json_pack("{s:s%, s:b, s:b, s:I}", "slot", &slot, (size_t)1, "fell_back",
+				     (int)fell_back, "trial", (int)st.upgrade_available, "bootcount",
+				     (json_int_t)st.bootcount));
 	else
 		printf("booting slot %c%s%s\n", slot, fell_back ? " (fell back: trial failed)" : "",
 		       st.upgrade_available ? " (trial boot)" : "");

@@ -183,14 +183,12 @@ static int crl(int argc, char **argv, const struct cli_cmd *self)
 	struct fsec_fleet *f = NULL;
 	struct cli_common c = {0};
 	const char *out = NULL;
-	unsigned char *der = NULL;
+	unsigned char *data = NULL;
 	X509_CRL *list = NULL;
-	BIO *mem = NULL;
-	char *data = NULL;
 	bool as_der = false;
 	enum fsec_err rc;
 	int opt, status = EXIT_REFUSED;
-	long len = 0;
+	size_t len = 0;
 
 	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
 		if (opt == 'o')
@@ -209,13 +207,11 @@ static int crl(int argc, char **argv, const struct cli_cmd *self)
 		status = cli_fail(cli_home(&c), rc);
 		goto out;
 	}
-	mem = BIO_new(BIO_s_mem());
-	if (mem == NULL || !(as_der ? i2d_X509_CRL_bio(mem, list) : PEM_write_bio_X509_CRL(mem, list)) ||
-	    (len = BIO_get_mem_data(mem, &data)) <= 0) {
+	if (fsec_crl_encode(list, as_der ? FSEC_CRL_DER : FSEC_CRL_PEM, &data, &len) != FSEC_OK) {
 		fputs("fleetsec: cannot encode the CRL\n", stderr);
 		goto out;
 	}
-	if ((status = cli_emit(out, data, (size_t)len)) != 0)
+	if ((status = cli_emit(out, data, len)) != 0)
 		goto out;
 	if (c.json && out != NULL) {
 		status = cli_print_json(json_pack("{s:s, s:i}", "out", out, "revoked",
@@ -224,8 +220,7 @@ static int crl(int argc, char **argv, const struct cli_cmd *self)
 	}
 	status = 0;
 out:
-	OPENSSL_free(der);
-	BIO_free(mem);
+	free(data);
 	X509_CRL_free(list);
 	fsec_fleet_free(f);
 	return status;

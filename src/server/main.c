@@ -1,19 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fleetsecd: the fleet's HTTPS service. libevent's HTTP server over OpenSSL
- * bufferevents, one event loop; the work (TLS policy, who the peer is, EST)
- * is libfleetsec's. Every connection is TLS: there is no plaintext listener.
+ * bufferevents, one event loop; the work (TLS policy, who the peer is, what
+ * it may reach and every answer: routes.h) is libfleetsec's. Every
+ * connection is TLS: there is no plaintext listener.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <time.h>
@@ -26,15 +24,13 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
 
-#include "fleetsec/devapi.h"
 #include "fleetsec/est.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/fleet.h"
 #include "fleetsec/metrics.h"
-#include "fleetsec/release.h"
+#include "fleetsec/routes.h"
 #include "fleetsec/servercfg.h"
 #include "fleetsec/tls.h"
 
@@ -44,8 +40,6 @@
 /* On SIGTERM, in-flight requests get this long to finish. */
 #define DRAIN_S 10
 #define BUSY_MS 2000
-#define CRL_MAX (16u * 1024u * 1024u)
-#define EST "/.well-known/est/"
 
 struct server {
 	const char *home;
@@ -54,17 +48,13 @@ struct server {
 	SSL_CTX *tls;
 	struct event_base *base;
 	struct evhttp *http;
-	char crl_path[4096];
-	char fw_dir[4096];
 	struct evhttp_bound_socket *bound;
 	struct evconnlistener *listener;
 	long active, max_conns; /* open TLS connections, and the cap */
 	bool paused;            /* listener disabled at the cap */
 	bool draining;          /* SIGTERM: no new connections, finish the rest */
 	struct timeval first;   /* handshake plus first request, at most */
-	unsigned char *crl_der; /* the CRL served, and the file it came from */
-	size_t crl_len;
-	struct stat crl_st;
+	struct fsec_route_ctx *routes;
 };
 
 /* One accepted connection. Its SSL carries it (ex_data); the slot's free
@@ -97,29 +87,6 @@ static double since(const struct timespec *t0)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
-static enum fsec_endpoint endpoint_of(const char *path)
-{
-	static const struct {
-		const char *path;
-		enum fsec_endpoint ep;
-	} map[] = {
-		{"/.well-known/est/cacerts", FSEC_EP_CACERTS},
-		{"/crl", FSEC_EP_CRL},
-		{"/.well-known/est/simpleenroll", FSEC_EP_SIMPLEENROLL},
-		{"/.well-known/est/simplereenroll", FSEC_EP_SIMPLEREENROLL},
-		{"/.well-known/est/csrattrs", FSEC_EP_CSRATTRS},
-		{"/v1/update", FSEC_EP_UPDATE},
-		{"/v1/status", FSEC_EP_STATUS},
-	};
-
-	if (path == NULL)
-		return FSEC_EP_OTHER;
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (strcmp(path, map[i].path) == 0)
-			return map[i].ep;
-	return strncmp(path, "/v1/firmware/", 13) == 0 ? FSEC_EP_FIRMWARE : FSEC_EP_OTHER;
 }
 
 static void usage(FILE *fp)
@@ -223,35 +190,64 @@ static void log_request(struct evhttp_request *req, const struct fsec_est_peer *
 		reason != NULL && reason[0] != '\0' ? " " : "", reason != NULL ? reason : "");
 }
 
+/* The image could not be handed over: an error instead. */
+static void file_failed(struct fsec_reply *r)
+{
+	close(r->file_fd);
+	r->has_file = false;
+	r->accept_ranges = false;
+	r->content_range[0] = '\0';
+	r->status = 500;
+	snprintf(r->reason, sizeof(r->reason), "cannot read the image");
+}
+
+/* The reply as HTTP. A file body is handed to libevent, which then owns
+ * its descriptor. */
 static void send_reply(struct evhttp_request *req, const struct fsec_est_peer *peer,
-		       const struct fsec_reply *r)
+		       struct fsec_reply *r)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	struct evbuffer *out = evhttp_request_get_output_buffer(req);
 	int status = r->status != 0 ? r->status : 500;
-	const char *phrase = status == 200   ? "OK"
-			     : status == 202 ? "Accepted"
-			     : status == 204 ? "No Content"
-			     : status == 400 ? "Bad Request"
-			     : status == 401 ? "Unauthorized"
-			     : status == 403 ? "Forbidden"
-			     : status == 404 ? "Not Found"
-			     : status == 405 ? "Method Not Allowed"
-			     : status == 409 ? "Conflict"
-			     : status == 413 ? "Payload Too Large"
-			     : status == 416 ? "Range Not Satisfiable"
-			     : status == 503 ? "Service Unavailable"
-					     : "Internal Server Error";
+	const char *phrase;
 
+	/* evbuffer_add_file owns the descriptor once it succeeds. */
+	if (r->has_file) {
+		if (evbuffer_add_file(out, r->file_fd, (ev_off_t)r->file_off,
+				      (ev_off_t)r->file_len) == 0)
+			r->has_file = false;
+		else
+			file_failed(r);
+		status = r->status;
+	}
+	phrase = status == 200	 ? "OK"
+		 : status == 202 ? "Accepted"
+		 : status == 204 ? "No Content"
+		 : status == 206 ? "Partial Content"
+		 : status == 400 ? "Bad Request"
+		 : status == 401 ? "Unauthorized"
+		 : status == 403 ? "Forbidden"
+		 : status == 404 ? "Not Found"
+		 : status == 405 ? "Method Not Allowed"
+		 : status == 409 ? "Conflict"
+		 : status == 413 ? "Payload Too Large"
+		 : status == 416 ? "Range Not Satisfiable"
+		 : status == 503 ? "Service Unavailable"
+				 : "Internal Server Error";
 	evhttp_add_header(h, "Strict-Transport-Security", "max-age=31536000");
 	evhttp_add_header(h, "Cache-Control", "no-store");
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-	if (status == 200) {
+	if (r->accept_ranges)
+		evhttp_add_header(h, "Accept-Ranges", "bytes");
+	if (r->content_range[0] != '\0')
+		evhttp_add_header(h, "Content-Range", r->content_range);
+	if (status == 200 || status == 206) {
 		evhttp_add_header(h, "Content-Type", r->content_type);
 		if (strncmp(r->content_type, "application/pkcs7", 17) == 0 ||
 		    strcmp(r->content_type, "application/csrattrs") == 0)
 			evhttp_add_header(h, "Content-Transfer-Encoding", "base64");
-		evbuffer_add(out, r->body, r->len);
+		if (r->body != NULL)
+			evbuffer_add(out, r->body, r->len);
 	} else if (status == 204) {
 		/* No body, by definition; the reason is only logged. */
 	} else {
@@ -278,144 +274,26 @@ static void reply_status(struct evhttp_request *req, const struct fsec_est_peer 
 	send_reply(req, peer, &r);
 }
 
-/* GET /crl: the CRL the CLI keeps current in the home, as DER. */
-/* The CRL as DER, re-read only when the file changed: /crl needs no
- * certificate, so its cost must not be a parse per request. */
-static bool load_crl(struct server *s)
-{
-	struct stat st;
-	unsigned char *pem = NULL, *der = NULL;
-	size_t len = 0;
-	X509_CRL *crl = NULL;
-	BIO *mem = NULL;
-	int n = 0;
-
-	if (stat(s->crl_path, &st) != 0)
-		return false;
-	if (s->crl_der != NULL && st.st_ino == s->crl_st.st_ino && st.st_size == s->crl_st.st_size &&
-	    st.st_mtim.tv_sec == s->crl_st.st_mtim.tv_sec &&
-	    st.st_mtim.tv_nsec == s->crl_st.st_mtim.tv_nsec)
-		return true;
-	if (fsec_file_read(s->crl_path, CRL_MAX, &pem, &len) == FSEC_OK &&
-	    (mem = BIO_new_mem_buf(pem, (int)len)) != NULL &&
-	    (crl = PEM_read_bio_X509_CRL(mem, NULL, NULL, NULL)) != NULL &&
-	    (n = i2d_X509_CRL(crl, &der)) > 0) {
-		OPENSSL_free(s->crl_der);
-		s->crl_der = der;
-		s->crl_len = (size_t)n;
-		s->crl_st = st;
-		der = NULL;
-	}
-	OPENSSL_free(der);
-	X509_CRL_free(crl);
-	BIO_free(mem);
-	free(pem);
-	return n > 0;
-}
-
-static void serve_crl(struct server *s, struct evhttp_request *req, const struct fsec_est_peer *peer)
-{
-	struct fsec_reply r = {.status = 200, .content_type = "application/pkix-crl"};
-
-	if (!load_crl(s)) {
-		reply_status(req, peer, 500, "the CRL is not available");
-		return;
-	}
-	/* send_reply copies the body; the cache keeps its own. */
-	r.body = (char *)s->crl_der;
-	r.len = s->crl_len;
-	send_reply(req, peer, &r);
-}
-
-/* True if s is 64 lowercase hex digits: the only names served from fw_dir. */
-static bool sha256_hex(const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < 64; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return s[64] == '\0';
-}
-
-/* Only the image published for the device's model: other models' builds
- * and releases withdrawn since are not every device's to read. */
-static bool offered(struct server *s, const char *id, const char *sha)
-{
-	struct fsec_registry *reg = fsec_fleet_get_registry(s->fleet);
-	struct fsec_published_rec pub;
-	struct fsec_device_rec dev;
-
-	return fsec_registry_device_get(reg, id, &dev) == FSEC_OK &&
-	       fsec_registry_publish_get(reg, dev.model, &pub, NULL) == FSEC_OK &&
-	       strcmp(pub.sha256, sha) == 0;
-}
-
-/* GET /v1/firmware/SHA256: a published image, with Range (resumable). */
-static void serve_firmware(struct server *s, struct evhttp_request *req,
-			   const struct fsec_est_peer *peer, const char *sha)
-{
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	const char *range = evhttp_find_header(evhttp_request_get_input_headers(req), "Range");
-	char path[4200], cr[96];
-	uint64_t size = 0, off = 0, len = 0;
-	enum fsec_err rc = FSEC_ERR_PARSE;
-	int fd = -1;
-
-	if (!sha256_hex(sha) || !offered(s, peer->id, sha) ||
-	    (size_t)snprintf(path, sizeof(path), "%s/%s", s->fw_dir, sha) >= sizeof(path) ||
-	    fsec_file_open_regular(path, &fd, &size) != FSEC_OK) {
-		reply_status(req, peer, 404, "no such image");
-		return;
-	}
-	if (range != NULL)
-		rc = fsec_http_range(range, size, &off, &len);
-	if (rc == FSEC_ERR_NOTFOUND) {
-		snprintf(cr, sizeof(cr), "bytes */%" PRIu64, size);
-		evhttp_add_header(h, "Content-Range", cr);
-		close(fd);
-		reply_status(req, peer, 416, "range not satisfiable");
-		return;
-	}
-	if (rc != FSEC_OK) {
-		off = 0;
-		len = size;
-	}
-	evhttp_add_header(h, "Strict-Transport-Security", "max-age=31536000");
-	evhttp_add_header(h, "Accept-Ranges", "bytes");
-	evhttp_add_header(h, "Content-Type", "application/octet-stream");
-	if (rc == FSEC_OK) {
-		snprintf(cr, sizeof(cr), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, off, off + len - 1,
-			 size);
-		evhttp_add_header(h, "Content-Range", cr);
-	}
-	/* evbuffer_add_file owns fd once it succeeds. */
-	if (len > 0 && evbuffer_add_file(evhttp_request_get_output_buffer(req), fd, (ev_off_t)off,
-					 (ev_off_t)len) != 0) {
-		close(fd);
-		reply_status(req, peer, 500, "cannot read the image");
-		return;
-	}
-	if (len == 0)
-		close(fd);
-	log_request(req, peer, rc == FSEC_OK ? 206 : 200, NULL);
-	evhttp_send_reply(req, rc == FSEC_OK ? 206 : 200, rc == FSEC_OK ? "Partial Content" : "OK",
-			  NULL);
-}
-
 static void handle(struct evhttp_request *req, void *arg)
 {
 	struct server *s = arg;
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	struct fsec_route_request q = {
+		.method = cmd == EVHTTP_REQ_GET	   ? FSEC_ROUTE_GET
+			  : cmd == EVHTTP_REQ_POST ? FSEC_ROUTE_POST
+						   : FSEC_ROUTE_OTHER,
+		.path = uri != NULL ? evhttp_uri_get_path(uri) : NULL,
+		.range = evhttp_find_header(evhttp_request_get_input_headers(req), "Range"),
+	};
 	struct fsec_est_peer peer = {0};
 	struct fsec_reply r = {0};
 	SSL *ssl = request_ssl(req);
-	enum fsec_err rc = FSEC_OK;
+	enum fsec_err rc;
 
 	clock_gettime(CLOCK_MONOTONIC, &cur.t0);
-	cur.ep = endpoint_of(path);
+	cur.ep = fsec_route_endpoint(q.path);
 	/* A request arrived: from here the inactivity timeout applies. */
 	if (ssl != NULL) {
 		struct conn *c = SSL_get_ex_data(ssl, conn_slot);
@@ -423,7 +301,7 @@ static void handle(struct evhttp_request *req, void *arg)
 		if (c != NULL && c->deadline != NULL)
 			evtimer_del(c->deadline);
 	}
-	if (path == NULL || ssl == NULL) {
+	if (q.path == NULL || ssl == NULL) {
 		reply_status(req, &peer, 400, "bad request");
 		return;
 	}
@@ -434,71 +312,12 @@ static void handle(struct evhttp_request *req, void *arg)
 		reply_status(req, &peer, 500, "the registry cannot be read");
 		return;
 	}
-	if (strcmp(path, "/crl") == 0 || strcmp(path, EST "cacerts") == 0) {
-		if (cmd != EVHTTP_REQ_GET)
-			reply_status(req, &peer, 405, "use GET");
-		else if (strcmp(path, "/crl") == 0)
-			serve_crl(s, req, &peer);
-		else if ((rc = fsec_est_cacerts(s->est, &r)) == FSEC_OK)
-			send_reply(req, &peer, &r);
-		goto out;
-	}
-	if (peer.kind == FSEC_EST_PEER_NONE) {
-		reply_status(req, &peer, 401, "a client certificate is required");
-		return;
-	}
-	if (peer.kind == FSEC_EST_PEER_REFUSED) {
-		reply_status(req, &peer, 403, peer.reason);
-		return;
-	}
-	if (strcmp(path, EST "simpleenroll") == 0 || strcmp(path, EST "simplereenroll") == 0) {
-		struct evbuffer *in = evhttp_request_get_input_buffer(req);
-		size_t len = evbuffer_get_length(in);
-		unsigned char *body;
-
-		if (cmd != EVHTTP_REQ_POST) {
-			reply_status(req, &peer, 405, "use POST");
-			return;
-		}
-		body = evbuffer_pullup(in, (ev_ssize_t)len);
-		rc = fsec_est_enroll(s->est, &peer, path[strlen(EST) + 6] == 'r', body, len, &r);
-		if (rc == FSEC_OK)
-			send_reply(req, &peer, &r);
-	} else if (strcmp(path, EST "csrattrs") == 0 && cmd == EVHTTP_REQ_GET) {
-		if ((rc = fsec_est_csrattrs(&r)) == FSEC_OK)
-			send_reply(req, &peer, &r);
-	} else if (peer.kind != FSEC_EST_PEER_DEVICE) {
-		/* A bootstrap credential is for enrolling, nothing else. */
-		reply_status(req, &peer, 403, "the device API needs an operational certificate");
-	} else if (strcmp(path, "/v1/status") == 0 && cmd == EVHTTP_REQ_POST) {
-		struct evbuffer *in = evhttp_request_get_input_buffer(req);
-		size_t len = evbuffer_get_length(in);
-
-		if ((rc = fsec_devapi_status(fsec_fleet_get_registry(s->fleet), peer.id,
-					     evbuffer_pullup(in, (ev_ssize_t)len), len, &r)) ==
-		    FSEC_OK)
-			send_reply(req, &peer, &r);
-	} else if (strcmp(path, "/v1/update") == 0 && cmd == EVHTTP_REQ_GET) {
-		if ((rc = fsec_devapi_update(fsec_fleet_get_registry(s->fleet), peer.id, &r)) ==
-		    FSEC_OK)
-			send_reply(req, &peer, &r);
-	} else if (strncmp(path, FSEC_RELEASE_FIRMWARE_PATH, strlen(FSEC_RELEASE_FIRMWARE_PATH)) ==
-			   0 &&
-		   cmd == EVHTTP_REQ_GET) {
-		serve_firmware(s, req, &peer, path + strlen(FSEC_RELEASE_FIRMWARE_PATH));
-	} else {
-		reply_status(req, &peer, 404, "no such endpoint");
-	}
-out:
-	if (rc == FSEC_ERR_BUSY) {
-		struct fsec_reply busy = {.status = 503, .retry_after = 1};
-
-		snprintf(busy.reason, sizeof(busy.reason), "the registry is busy; try again");
-		send_reply(req, &peer, &busy);
-	} else if (rc != FSEC_OK) {
-		fprintf(stderr, "fleetsecd: %s: %s\n", path, fsec_err_detail());
-		reply_status(req, &peer, 500, "internal error");
-	}
+	/* evhttp capped the body at FSEC_EST_BODY_MAX. */
+	if ((q.len = evbuffer_get_length(in)) > 0)
+		q.body = evbuffer_pullup(in, (ev_ssize_t)q.len);
+	if ((rc = fsec_route_handle(s->routes, &peer, &q, &r)) != FSEC_OK && rc != FSEC_ERR_BUSY)
+		fprintf(stderr, "fleetsecd: %s: %s\n", q.path, fsec_err_detail());
+	send_reply(req, &peer, &r);
 	fsec_reply_cleanup(&r);
 }
 
@@ -823,8 +642,6 @@ int main(int argc, char **argv)
 	conn_slot = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_gone);
 	snprintf(cert_buf, sizeof(cert_buf), "%s/server.pem", s.home);
 	snprintf(key_buf, sizeof(key_buf), "%s/server.key", s.home);
-	snprintf(s.crl_path, sizeof(s.crl_path), "%s/crl.pem", s.home);
-	snprintf(s.fw_dir, sizeof(s.fw_dir), "%s/firmware", s.home);
 	/* A broken pipe is a client gone, not a reason to die. */
 	signal(SIGPIPE, SIG_IGN);
 
@@ -833,7 +650,8 @@ int main(int argc, char **argv)
 	if ((rc = fsec_fleet_open(s.home, &s.fleet)) != FSEC_OK ||
 	    (rc = fsec_registry_set_busy_timeout(fsec_fleet_get_registry(s.fleet), BUSY_MS)) !=
 		    FSEC_OK ||
-	    (rc = fsec_est_new(s.fleet, &s.est)) != FSEC_OK) {
+	    (rc = fsec_est_new(s.fleet, &s.est)) != FSEC_OK ||
+	    (rc = fsec_route_ctx_new(s.fleet, s.est, s.home, &s.routes)) != FSEC_OK) {
 		fprintf(stderr, "fleetsecd: %s: %s\n", s.home, fsec_err_detail());
 		goto out;
 	}
@@ -905,7 +723,7 @@ out:
 	if (s.base != NULL)
 		event_base_free(s.base);
 	SSL_CTX_free(s.tls);
-	OPENSSL_free(s.crl_der);
+	fsec_route_ctx_free(s.routes);
 	fsec_est_free(s.est);
 	fsec_fleet_free(s.fleet);
 	return status;

@@ -130,6 +130,13 @@ publish v2r
 expect 0 "$AGENT" -c rotated.conf check
 grep -q "update 2.0.0+0 -> 2.5.0+0 available" out || fail "rotated key, newer: $(cat out)"
 ok
+# Two pinned keys, the signer's second: the first one's "wrong key" answer
+# (a code, not a message) sends the agent on to the next.
+sed 's#^\(firmware_key = .*\)/fw.pub$#\1/other-fw.pub\n\1/fw.pub#' agent.conf >two-keys.conf
+[ "$(grep -c '^firmware_key = ' two-keys.conf)" -eq 2 ] || fail "two-keys.conf: $(cat two-keys.conf)"
+expect 0 "$AGENT" -c two-keys.conf status --json
+jq -e '.active_valid == true and .version == "2.0.0+0"' out >/dev/null ||
+	fail "the second pinned key was not tried: $(cat out)"
 # Arbitrary software: signed by a key the device does not pin.
 image v5 5.0.0 5 other-fw.pem
 publish v5

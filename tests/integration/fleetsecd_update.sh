@@ -193,6 +193,29 @@ cp agent.conf.nodebug agent.conf
 echo "debug_state_cmd = echo 'jtag = maybe'; echo 'uart = locked'" >>agent.conf
 expect 1 A report
 one_line_error "debug_state_cmd"
+# The command runs as one sh -c argument, without a shell built around it:
+# its quotes reach sh as written, and its stderr is dropped.
+cp agent.conf.nodebug agent.conf
+echo "debug_state_cmd = echo \"it's\" >&2; printf 'jtag = locked\\nuart = locked\\n'" >>agent.conf
+expect 0 A report
+[ ! -s "$T/err" ] || fail "the command's stderr reached the agent's: $(cat "$T/err")"
+# A command that fails, says too much, or hangs is refused, and a hung one
+# is killed with what it started.
+cp agent.conf.nodebug agent.conf
+echo "debug_state_cmd = exit 3" >>agent.conf
+expect 1 A report
+one_line_error "debug_state_cmd: it failed (exit status 3)"
+cp agent.conf.nodebug agent.conf
+echo "debug_state_cmd = yes 'jtag = locked'" >>agent.conf
+expect 1 A report
+one_line_error "debug_state_cmd: more than 4096 bytes"
+cp agent.conf.nodebug agent.conf
+echo "debug_state_cmd = sleep 97.25; echo 'jtag = locked'" >>agent.conf
+expect 1 A report
+one_line_error "debug_state_cmd: no answer within 10 s"
+for c in /proc/[0-9]*/cmdline; do { tr '\0' ' ' <"$c" && echo; } 2>/dev/null || true; done >procs
+! grep -qx 'sleep 97.25 ' procs || fail "the hung command was left running"
+ok
 cp agent.conf.nodebug agent.conf
 ok
 expect 0 A report

@@ -366,7 +366,7 @@ static void ecdsa_and_trailer_layout(void **state)
 	assert_int_equal(info.trailer_max_align, 16);
 	assert_int_equal(info.image_ok, 1);
 	/* The Ed25519 key is not the signer. */
-	expect(s.buf, s.len, FSEC_ERR_VERIFY, "wrong key");
+	expect(s.buf, s.len, FSEC_ERR_WRONG_KEY, "wrong key");
 	free(s.buf);
 	EVP_PKEY_free(p256);
 }

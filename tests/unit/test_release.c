@@ -38,7 +38,7 @@ static void keyid(EVP_PKEY *k, char out[65])
 	EVP_Digest(der, (size_t)n, md, NULL, EVP_sha256(), NULL);
 	OPENSSL_free(der);
 	for (int i = 0; i < 32; i++)
-		sprintf(out + 2 * i, "%02x", md[i]);
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
 /* A DSSE envelope, written independently of the library. */

@@ -129,7 +129,7 @@ char *tu_replace(const char *text, const char *from, const char *to)
 	out = malloc(strlen(text) - strlen(from) + strlen(to) + 1);
 	assert_non_null(out);
 	memcpy(out, text, (size_t)(at - text));
-	strcpy(out + (at - text), to);
-	strcat(out, at + strlen(from));
+	memcpy(out + (at - text), to, strlen(to));
+	memcpy(out + (at - text) + strlen(to), at + strlen(from), strlen(at + strlen(from)) + 1);
 	return out;
 }

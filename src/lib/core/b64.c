@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* Base64 (RFC 4648) through OpenSSL's EVP encoder, with the size checks
+ * and strictness (no stray characters, whole groups only) EST bodies need. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* The error enum's names and the thread-local one-line detail
+ * (common.h, err_int.h). Details are sanitised: no control characters. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,6 +34,7 @@ FSEC_API const char *fsec_strerror(enum fsec_err rc)
 	case FSEC_ERR_NOTFOUND: return "not found";
 	case FSEC_ERR_POLICY: return "refused by policy";
 	case FSEC_ERR_BUSY: return "registry busy";
+	case FSEC_ERR_WRONG_KEY: return "not signed by this key";
 	}
 	return "unknown error";
 }

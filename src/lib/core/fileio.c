@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* Bounded reads and staged, durable writes (fileio.h): every file
+ * fleetsec writes is written, fsync'd and renamed into place here. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>

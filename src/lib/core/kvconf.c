@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* The `key = value` grammar shared by the agent's and fleetsecd's
+ * configuration files (kvconf_int.h): one line at a time, errors naming
+ * file and line. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -628,7 +628,7 @@ static enum fsec_err verify_src(const struct src *s, EVP_PKEY *pub, struct fsec_
 	unsigned char hdr[FSEC_FW_HDR_LEN], *areas = NULL, *image = NULL, *spki = NULL;
 	unsigned char digest[64], keyhash[64];
 	struct fsec_fw_info *info = NULL;
-	enum fsec_err rc;
+	enum fsec_err rc = FSEC_ERR_VERIFY;
 	uint64_t areas_off;
 	uint16_t want = sig_type_of(pub);
 	size_t spki_len = 0, matched = 0;
@@ -709,7 +709,7 @@ static enum fsec_err verify_src(const struct src *s, EVP_PKEY *pub, struct fsec_
 		goto out;
 	}
 	if (matched == 0) {
-		rc = fsec_seterr(FSEC_ERR_VERIFY, "wrong key: no signature by this key (key hash "
+		rc = fsec_seterr(FSEC_ERR_WRONG_KEY, "wrong key: no signature by this key (key hash "
 						  "does not match)");
 		goto out;
 	}
@@ -735,7 +735,7 @@ static enum fsec_err open_src(const char *path, struct src *s)
 FSEC_API enum fsec_err fsec_fw_verify(const char *path, EVP_PKEY *pub, struct fsec_fw_info *out)
 {
 	struct src s;
-	enum fsec_err rc;
+	enum fsec_err rc = FSEC_ERR_VERIFY;
 
 	fsec_clearerr();
 	if ((rc = open_src(path, &s)) != FSEC_OK)

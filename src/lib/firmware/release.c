@@ -644,7 +644,7 @@ FSEC_API enum fsec_err fsec_release_verify(const unsigned char *buf, size_t len,
 	struct fsec_release *r = NULL;
 	char signer[FSEC_SHA256_HEX_LEN];
 	int64_t now = pol->now != 0 ? pol->now : (int64_t)time(NULL);
-	enum fsec_err rc;
+	enum fsec_err rc = FSEC_ERR_VERIFY;
 	json_t *j = NULL;
 
 	fsec_clearerr();

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* The fleet home and its operations (fleet.h): issue, revoke and the
+ * CRL, each one registry transaction with its files staged around it. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -571,12 +573,12 @@ static enum fsec_err crl_stage(struct fsec_fleet *f, X509_CRL **crl_out,
 {
 	struct crl_collect cc = {0};
 	struct fsec_cert_filter filt = {.revoked_only = true, .not_expired_at = time(NULL)};
-	char *path = NULL, *data;
+	char *path = NULL;
+	unsigned char *data = NULL;
 	X509_CRL *crl = NULL;
 	uint64_t number = 0;
-	BIO *mem = NULL;
+	size_t len = 0;
 	enum fsec_err rc;
-	long len;
 
 	if ((rc = load_ca(f)) != FSEC_OK ||
 	    (rc = fsec_registry_counter_next(f->reg, "crl_number", &number)) != FSEC_OK ||
@@ -585,19 +587,14 @@ static enum fsec_err crl_stage(struct fsec_fleet *f, X509_CRL **crl_out,
 	if ((rc = cc.rc) != FSEC_OK ||
 	    (rc = fsec_ca_make_crl(f->ca, cc.v, cc.n, number, f->cfg.crl_days, &crl)) != FSEC_OK)
 		goto out;
-	mem = BIO_new(BIO_s_mem());
-	if (mem == NULL || !PEM_write_bio_X509_CRL(mem, crl) ||
-	    (len = BIO_get_mem_data(mem, &data)) <= 0) {
-		rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot encode the CRL");
-		goto out;
-	}
-	if ((rc = join(f->home, CRL_FILE, &path)) != FSEC_OK ||
-	    (rc = fsec_file_stage_new(path, data, (size_t)len, 0644, 0, stage_out)) != FSEC_OK)
+	if ((rc = fsec_crl_encode(crl, FSEC_CRL_PEM, &data, &len)) != FSEC_OK ||
+	    (rc = join(f->home, CRL_FILE, &path)) != FSEC_OK ||
+	    (rc = fsec_file_stage_new(path, data, len, 0644, 0, stage_out)) != FSEC_OK)
 		goto out;
 	*crl_out = crl;
 	crl = NULL;
 out:
-	BIO_free(mem);
+	free(data);
 	X509_CRL_free(crl);
 	free(cc.v);
 	free(path);

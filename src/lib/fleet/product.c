@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* Products and device reports (product.h): support dates, security
+ * contacts, current releases, and what devices say at check-in. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

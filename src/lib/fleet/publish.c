@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* Publishing a release to a model's devices (publish.h): the bundle
+ * is verified as devices will verify it before fleetsecd may serve it. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

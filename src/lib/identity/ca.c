@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* The fleet CA's X.509 work (ca.h): CA, device and server certificates
+ * and CRLs, built and signed here; no state on disk. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdbool.h>

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* Certificate signing requests (csr.h): creating them for a device
+ * key, and parsing outside ones with their self-signature checked. */
 #include <ctype.h>
 #include <string.h>
 
@@ -73,7 +75,7 @@ out:
 
 FSEC_API enum fsec_err fsec_csr_parse(const unsigned char *buf, size_t len, X509_REQ **out)
 {
-	enum fsec_err rc;
+	enum fsec_err rc = FSEC_ERR_VERIFY;
 	X509_REQ *req = NULL;
 	EVP_PKEY *pub;
 

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* The device's EST client (estc.h): enrollment and renewal over
+ * mutual TLS, with the key generated on the device. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,8 +51,10 @@ static enum fsec_err make_csr(EVP_PKEY *key, const X509_NAME *subject, char **b6
 	return rc;
 }
 
-/* The one certificate in a base64 certs-only CMS. */
-static enum fsec_err parse_response(const unsigned char *body, size_t len, X509 **out)
+/* The certificates in a base64 certs-only CMS: exactly want of them, or
+ * (want 0) at least one. */
+static enum fsec_err parse_certs(const unsigned char *body, size_t len, int want,
+				 STACK_OF(X509) **out)
 {
 	unsigned char *der = NULL;
 	const unsigned char *p;
@@ -64,12 +68,16 @@ static enum fsec_err parse_response(const unsigned char *body, size_t len, X509 
 	p = der;
 	if ((p7 = d2i_PKCS7(NULL, &p, (long)dlen)) == NULL || p != der + dlen ||
 	    !PKCS7_type_is_signed(p7) || p7->d.sign == NULL ||
-	    (certs = p7->d.sign->cert) == NULL || sk_X509_num(certs) != 1) {
-		fsec_seterr_ossl(rc, "the server's answer is not a certs-only CMS with one certificate");
+	    (certs = p7->d.sign->cert) == NULL || sk_X509_num(certs) < 1 ||
+	    (want != 0 && sk_X509_num(certs) != want)) {
+		fsec_seterr_ossl(rc, want == 1 ? "the server's answer is not a certs-only CMS with "
+						 "one certificate"
+					       : "the server's answer is not a certs-only CMS");
 		goto out;
 	}
-	*out = sk_X509_value(certs, 0);
-	X509_up_ref(*out);
+	/* The stack leaves the CMS, which frees without it. */
+	*out = certs;
+	p7->d.sign->cert = NULL;
 	rc = FSEC_OK;
 out:
 	PKCS7_free(p7);
@@ -77,8 +85,28 @@ out:
 	return rc;
 }
 
-/* The certificate must be for our key and chain to the pinned fleet CA. */
+/* The one certificate in a base64 certs-only CMS. */
+static enum fsec_err parse_response(const unsigned char *body, size_t len, X509 **out)
+{
+	STACK_OF(X509) *certs = NULL;
+	enum fsec_err rc = parse_certs(body, len, 1, &certs);
+
+	if (rc == FSEC_OK) {
+		*out = sk_X509_value(certs, 0);
+		X509_up_ref(*out);
+	}
+	sk_X509_pop_free(certs, X509_free);
+	return rc;
+}
+
+/*
+ * The certificate must be for our key and chain to the pinned fleet CA.
+ * untrusted: intermediate certificates that may help build the chain (the
+ * server's cacerts), never anchors. *missing_issuer tells a chain that
+ * could not be built (ca holds the root only) from a wrong certificate.
+ */
 static enum fsec_err check_cert(X509 *cert, EVP_PKEY *key, const char *ca,
+				STACK_OF(X509) *untrusted, bool *missing_issuer,
 				char id[FSEC_DEVID_MAX + 1])
 {
 	X509_STORE *st = X509_STORE_new();
@@ -93,9 +121,13 @@ static enum fsec_err check_cert(X509 *cert, EVP_PKEY *key, const char *ca,
 		fsec_seterr(rc, "the certificate returned is not for this device's new key");
 		goto out;
 	}
-	if (X509_STORE_CTX_init(ctx, st, cert, NULL) != 1 ||
+	if (X509_STORE_CTX_init(ctx, st, cert, untrusted) != 1 ||
 	    X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT) != 1 ||
 	    X509_verify_cert(ctx) != 1) {
+		*missing_issuer = X509_STORE_CTX_get_error(ctx) ==
+					  X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+				  X509_STORE_CTX_get_error(ctx) ==
+					  X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT;
 		fsec_seterr(rc, "the certificate returned does not verify against %s: %s", ca,
 			    X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
 		goto out;
@@ -107,6 +139,41 @@ out:
 	ERR_clear_error();
 	X509_STORE_CTX_free(ctx);
 	X509_STORE_free(st);
+	return rc;
+}
+
+/*
+ * Check the certificate the server returned (check_cert). A device whose
+ * pinned CA file holds the fleet root only (ca = root.pem) cannot build the
+ * chain of a certificate from the issuing CA: then the intermediates come
+ * from the server's cacerts (RFC 7030 section 4.1), over the same
+ * authenticated connection, and are used as untrusted certificates only,
+ * so the chain must still end at the pinned root.
+ */
+static enum fsec_err check_issued(const struct fsec_estc_opts *o, struct fsec_fetch *f, X509 *cert,
+				  EVP_PKEY *key, char id[FSEC_DEVID_MAX + 1])
+{
+	STACK_OF(X509) *cas = NULL;
+	unsigned char *resp = NULL;
+	char url[1024];
+	size_t rlen = 0;
+	bool missing = false;
+	enum fsec_err rc = check_cert(cert, key, o->ca, NULL, &missing, id);
+
+	if (rc != FSEC_ERR_VERIFY || !missing)
+		return rc;
+	if ((size_t)snprintf(url, sizeof(url), "%s/.well-known/est/cacerts", o->server) >=
+	    sizeof(url))
+		return fsec_seterr(FSEC_ERR_INVAL, "server URL too long");
+	if ((rc = fsec_fetch_get(f, url, RESPONSE_MAX, &resp, &rlen)) != FSEC_OK) {
+		rc = fsec_seterr(rc, "cacerts: %s", fsec_err_detail());
+		goto out;
+	}
+	if ((rc = parse_certs(resp, rlen, 0, &cas)) == FSEC_OK)
+		rc = check_cert(cert, key, o->ca, cas, &missing, id);
+out:
+	sk_X509_pop_free(cas, X509_free);
+	free(resp);
 	return rc;
 }
 
@@ -165,7 +232,7 @@ static enum fsec_err est_request(const struct fsec_estc_opts *o, const char *op,
 		goto out;
 	}
 	if ((rc = parse_response(resp, rlen, &cert)) != FSEC_OK ||
-	    (rc = check_cert(cert, key, o->ca, id)) != FSEC_OK ||
+	    (rc = check_issued(o, f, cert, key, id)) != FSEC_OK ||
 	    (rc = fsec_cert_pem(cert, &pem)) != FSEC_OK)
 		goto out;
 	/* The certificate lands first, then the pending key takes the key's
@@ -251,6 +318,7 @@ FSEC_API enum fsec_err fsec_estc_renew(const struct fsec_estc_opts *o, bool forc
 				       struct fsec_estc_renewal *out)
 {
 	unsigned char *buf = NULL, r[4];
+	char pending[4096];
 	size_t len = 0;
 	BIO *mem = NULL;
 	X509 *cur = NULL;
@@ -259,6 +327,8 @@ FSEC_API enum fsec_err fsec_estc_renew(const struct fsec_estc_opts *o, bool forc
 
 	fsec_clearerr();
 	memset(out, 0, sizeof(*out));
+	if ((size_t)snprintf(pending, sizeof(pending), "%s.pending", o->key_out) >= sizeof(pending))
+		return fsec_seterr(FSEC_ERR_INVAL, "key path too long");
 	if ((rc = fsec_file_read(o->cert_out, 64 * 1024, &buf, &len)) != FSEC_OK)
 		return rc;
 	if ((mem = BIO_new_mem_buf(buf, (int)len)) == NULL ||
@@ -282,7 +352,11 @@ FSEC_API enum fsec_err fsec_estc_renew(const struct fsec_estc_opts *o, bool forc
 			       : 0;
 	out->due = nb + life / 3 * 2 - jitter;
 	out->expires = na;
-	if (!force && (int64_t)time(NULL) < out->due) {
+	/* A pending key (fsec_estc_finish has run) is a request whose answer
+	 * never landed: the server may already have superseded the current
+	 * certificate, which then opens nothing but this retry. So it is due
+	 * now, whatever the date says. */
+	if (!force && (int64_t)time(NULL) < out->due && access(pending, F_OK) != 0) {
 		rc = fsec_identity_from_cert(cur, out->id);
 		goto out;
 	}

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* The manufacturer CA (mfr.h) that issues IDevID-like bootstrap
+ * certificates for zero-touch enrollment. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

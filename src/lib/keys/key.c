@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* Keys (key.h): generation, loading by path or OpenSSL URI, strength
+ * policy and fingerprints; private key bytes only pass through secure memory. */
 #include <stdbool.h>
 #include <errno.h>
 #include <stdlib.h>

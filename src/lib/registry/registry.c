@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* The registry's public operations (registry.h): argument checks,
+ * then the backend's ops table (registry_int.h). No SQL here. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdarg.h>

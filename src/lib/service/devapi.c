@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* The device API behind /v1/ (devapi.h): status reports, the update
+ * a device should run, as struct fsec_reply answers. */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -10,6 +15,7 @@
 #include "fleetsec/product.h"
 #include "fleetsec/publish.h"
 #include "fleetsec/devapi.h"
+#include "fleetsec/fileio.h"
 #include "fleetsec/release.h"
 #include "reply_int.h"
 
@@ -289,5 +295,89 @@ FSEC_API enum fsec_err fsec_http_range(const char *hdr, uint64_t size, uint64_t 
 		b = size - 1;
 	*off = a;
 	*len = b - a + 1;
+	return FSEC_OK;
+}
+
+/* True if s is 64 lowercase hex digits: the only names served from fw_dir. */
+static bool sha256_hex(const char *s)
+{
+	for (size_t i = 0; i < 64; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return s[64] == '\0';
+}
+
+/* Only the image published for the device's model: other models' builds
+ * and releases withdrawn since are not every device's to read. */
+static enum fsec_err offered(struct fsec_registry *reg, const char *id, const char *sha,
+			     bool *yes)
+{
+	struct fsec_published_rec pub;
+	struct fsec_device_rec dev;
+	enum fsec_err rc;
+
+	*yes = false;
+	if ((rc = fsec_registry_device_get(reg, id, &dev)) == FSEC_OK)
+		rc = fsec_registry_publish_get(reg, dev.model, &pub, NULL);
+	if (rc == FSEC_ERR_NOTFOUND) {
+		fsec_clearerr();
+		return FSEC_OK;
+	}
+	if (rc == FSEC_OK)
+		*yes = strcmp(pub.sha256, sha) == 0;
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_devapi_firmware(struct fsec_registry *reg, const char *fw_dir,
+					    const char *id, const char *sha, const char *range,
+					    struct fsec_reply *r)
+{
+	char path[4200];
+	uint64_t size = 0, off = 0, len = 0;
+	enum fsec_err rc, rrc = FSEC_ERR_PARSE;
+	bool yes = false;
+	int fd = -1;
+
+	memset(r, 0, sizeof(*r));
+	if (!sha256_hex(sha)) {
+		fsec_reply_error(r, 404, "no such image");
+		return FSEC_OK;
+	}
+	if ((rc = offered(reg, id, sha, &yes)) != FSEC_OK)
+		return rc;
+	if (!yes || (size_t)snprintf(path, sizeof(path), "%s/%s", fw_dir, sha) >= sizeof(path) ||
+	    fsec_file_open_regular(path, &fd, &size) != FSEC_OK) {
+		fsec_clearerr();
+		fsec_reply_error(r, 404, "no such image");
+		return FSEC_OK;
+	}
+	if (range != NULL)
+		rrc = fsec_http_range(range, size, &off, &len);
+	if (rrc == FSEC_ERR_NOTFOUND) {
+		close(fd);
+		fsec_reply_error(r, 416, "range not satisfiable");
+		snprintf(r->content_range, sizeof(r->content_range), "bytes */%" PRIu64, size);
+		return FSEC_OK;
+	}
+	/* RFC 9110 lets a server ignore a Range it does not understand: the
+	 * whole image. */
+	if (rrc != FSEC_OK) {
+		off = 0;
+		len = size;
+	}
+	r->status = rrc == FSEC_OK ? 206 : 200;
+	r->content_type = "application/octet-stream";
+	r->accept_ranges = true;
+	if (rrc == FSEC_OK)
+		snprintf(r->content_range, sizeof(r->content_range),
+			 "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, off, off + len - 1, size);
+	if (len == 0) {
+		close(fd);
+		return FSEC_OK;
+	}
+	r->has_file = true;
+	r->file_fd = fd;
+	r->file_off = off;
+	r->file_len = len;
 	return FSEC_OK;
 }

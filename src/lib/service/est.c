@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* The EST server and enrollment policy (est.h): who the TLS peer is,
+ * enrollment, renewal and the resend of a lost answer. */
 #include <fnmatch.h>
 #include <stdarg.h>
 #include <stdio.h>

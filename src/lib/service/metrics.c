@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* fleetsecd's Prometheus counters and latency histogram (metrics.h). */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -8,24 +9,17 @@
 
 #include "err_int.h"
 #include "fleetsec/metrics.h"
+#include "fleetsec/routes.h"
 
 /* The statuses fleetsecd answers with; anything else lands in the last. */
-static const int statuses[] = {200, 204, 206, 400, 401, 403, 404, 405,
-			       409, 413, 416, 500, 599};
+static const int statuses[] = {200, 202, 204, 206, 400, 401, 403, 404, 405,
+			       409, 413, 416, 500, 503, 599};
 #define NSTATUS (sizeof(statuses) / sizeof(statuses[0]))
 /* Latency buckets in seconds: a handshake-free request is well under a
  * millisecond, an enrollment is a signature and a durable commit. */
 static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
 				 0.05,   0.1,   0.25,   0.5,   1.0};
 #define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
-
-static const char *const ep_names[FSEC_EP_COUNT] = {
-	[FSEC_EP_CACERTS] = "cacerts",       [FSEC_EP_CRL] = "crl",
-	[FSEC_EP_SIMPLEENROLL] = "simpleenroll", [FSEC_EP_SIMPLEREENROLL] = "simplereenroll",
-	[FSEC_EP_CSRATTRS] = "csrattrs",     [FSEC_EP_UPDATE] = "update",
-	[FSEC_EP_FIRMWARE] = "firmware",     [FSEC_EP_STATUS] = "status",
-	[FSEC_EP_OTHER] = "other",
-};
 
 struct fsec_metrics {
 	uint64_t connections;
@@ -129,7 +123,8 @@ FSEC_API enum fsec_err fsec_metrics_text(const struct fsec_metrics *m, char **ou
 		for (size_t s = 0; s < NSTATUS; s++)
 			if (m->requests[e][s] != 0)
 				put(&t, "fleetsecd_requests_total{endpoint=\"%s\",code=\"%d\"} %llu\n",
-				    ep_names[e], statuses[s], (unsigned long long)m->requests[e][s]);
+				    fsec_route_endpoint_name((enum fsec_endpoint)e), statuses[s],
+				    (unsigned long long)m->requests[e][s]);
 	put(&t, "# HELP fleetsecd_request_seconds Time to handle a request.\n"
 		"# TYPE fleetsecd_request_seconds histogram\n");
 	for (size_t i = 0; i < NBUCKETS; i++)

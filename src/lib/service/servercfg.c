@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* fleetsecd's configuration file (servercfg.h), on the shared
+ * `key = value` grammar. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* The device's HTTPS client (fetch.h) on libcurl: mutual TLS with any
+ * loadable key, a pinned CA, Range resume, stall timeouts and size caps. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* The TLS policy of fleetsec's servers (tls.h), in one place. */
 #include <string.h>
 
 #include <openssl/err.h>

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* The agent's configuration file (agentcfg.h), on the shared
+ * `key = value` grammar. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>

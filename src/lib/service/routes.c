@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * fleetsecd's route table and its handlers: what each kind of peer may
+ * reach, and the library call that answers. No HTTP here: fleetsecd turns
+ * the request into a struct fsec_route_request and the struct fsec_reply
+ * into a response.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crl_int.h"
+#include "err_int.h"
+#include "reply_int.h"
+#include "fleetsec/devapi.h"
+#include "fleetsec/release.h"
+#include "fleetsec/routes.h"
+
+#define EST "/.well-known/est/"
+#define HOME_PATH_MAX 4096
+
+struct fsec_route_ctx {
+	struct fsec_fleet *f;
+	struct fsec_est *e;
+	char fw_dir[HOME_PATH_MAX + 16];
+	char crl_path[HOME_PATH_MAX + 16];
+	struct fsec_crl_cache crl;
+};
+
+typedef enum fsec_err (*route_fn)(struct fsec_route_ctx *c, const struct fsec_est_peer *peer,
+				  const struct fsec_route_request *q, struct fsec_reply *r);
+
+struct route {
+	enum fsec_route_method method;
+	const char *path;
+	bool prefix;    /* path is a prefix; the rest is the handler's argument */
+	unsigned peers; /* enum fsec_route_peer bits admitted */
+	enum fsec_endpoint ep;
+	const char *name; /* the metrics label */
+	route_fn fn;
+};
+
+/* ---- handlers ---- */
+
+static enum fsec_err h_cacerts(struct fsec_route_ctx *c, const struct fsec_est_peer *peer,
+			       const struct fsec_route_request *q, struct fsec_reply *r)
+{
+	(void)peer;
+	(void)q;
+	return fsec_est_cacerts(c->e, r);
+}
+
+/* GET /crl: the CRL the CLI keeps current in the home, as DER. */
+static enum fsec_err h_crl(struct fsec_route_ctx *c, const struct fsec_est_peer *peer,
+			   const struct fsec_route_request *q, struct fsec_reply *r)
+{
+	const unsigned char *der = NULL;
+	size_t len = 0;
+
+	(void)peer;
+	(void)q;
+	memset(r, 0, sizeof(*r));
+	if (fsec_crl_cache_get(&c->crl, c->crl_path, &der, &len) != FSEC_OK) {
+		fsec_clearerr();
+		fsec_reply_error(r, 500, "the CRL is not available");
+		return FSEC_OK;
+	}
+	/* The cache keeps its own copy: it outlives this reply. */
+	if ((r->body = malloc(len)) == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	memcpy(r->body, der, len);
+	r->len = len;
+	r->status = 200;
+	r->content_type = "application/pkix-crl";
+	return FSEC_OK;
+}
+
+static enum fsec_err h_enroll(struct fsec_route_ctx *c, const struct fsec_est_peer *peer,
+			      const struct fsec_route_request *q, struct fsec_reply *r)
+{
+	return fsec_est_enroll(c->e, peer, false, q->body, q->len, r);
+}
+
+static enum fsec_err h_reenroll(struct fsec_route_ctx *c, const struct fsec_est_peer *peer,
+				const struct fsec_route_request *q, struct fsec_reply *r)
+{
+	return fsec_est_enroll(c->e, peer, true, q->body, q->len, r);
+}
+
+static enum fsec_err h_csrattrs(struct fsec_route_ctx *c, const struct fsec_est_peer *peer,
+				const struct fsec_route_request *q, struct fsec_reply *r)
+{
+	(void)c;
+	(void)peer;
+	(void)q;
+	return fsec_est_csrattrs(r);
+}
+
+static enum fsec_err h_status(struct fsec_route_ctx *c, const struct fsec_est_peer *peer,
+			      const struct fsec_route_request *q, struct fsec_reply *r)
+{
+	return fsec_devapi_status(fsec_fleet_get_registry(c->f), peer->id, q->body, q->len, r);
+}
+
+static enum fsec_err h_update(struct fsec_route_ctx *c, const struct fsec_est_peer *peer,
+			      const struct fsec_route_request *q, struct fsec_reply *r)
+{
+	(void)q;
+	return fsec_devapi_update(fsec_fleet_get_registry(c->f), peer->id, r);
+}
+
+static enum fsec_err h_firmware(struct fsec_route_ctx *c, const struct fsec_est_peer *peer,
+				const struct fsec_route_request *q, struct fsec_reply *r)
+{
+	return fsec_devapi_firmware(fsec_fleet_get_registry(c->f), c->fw_dir, peer->id,
+				    q->path + strlen(FSEC_RELEASE_FIRMWARE_PATH), q->range, r);
+}
+
+/* ---- the table ---- */
+
+#define P_EST (FSEC_ROUTE_PEER_BOOTSTRAP | FSEC_ROUTE_PEER_DEVICE)
+
+/* The one list of fleetsecd's endpoints. A superseded certificate reaches
+ * simplereenroll only, where fsec_est_enroll may re-send the current
+ * certificate and nothing else (a renewal whose answer was lost); it is
+ * refused everywhere else, as revoked and unknown certificates are. */
+static const struct route routes[] = {
+	{FSEC_ROUTE_GET, EST "cacerts", false, FSEC_ROUTE_PEER_ANY, FSEC_EP_CACERTS, "cacerts",
+	 h_cacerts},
+	{FSEC_ROUTE_GET, "/crl", false, FSEC_ROUTE_PEER_ANY, FSEC_EP_CRL, "crl", h_crl},
+	{FSEC_ROUTE_POST, EST "simpleenroll", false, P_EST, FSEC_EP_SIMPLEENROLL, "simpleenroll",
+	 h_enroll},
+	{FSEC_ROUTE_POST, EST "simplereenroll", false, P_EST | FSEC_ROUTE_PEER_SUPERSEDED,
+	 FSEC_EP_SIMPLEREENROLL, "simplereenroll", h_reenroll},
+	{FSEC_ROUTE_GET, EST "csrattrs", false, P_EST, FSEC_EP_CSRATTRS, "csrattrs", h_csrattrs},
+	{FSEC_ROUTE_GET, "/v1/update", false, FSEC_ROUTE_PEER_DEVICE, FSEC_EP_UPDATE, "update",
+	 h_update},
+	{FSEC_ROUTE_GET, FSEC_RELEASE_FIRMWARE_PATH, true, FSEC_ROUTE_PEER_DEVICE, FSEC_EP_FIRMWARE,
+	 "firmware", h_firmware},
+	{FSEC_ROUTE_POST, "/v1/status", false, FSEC_ROUTE_PEER_DEVICE, FSEC_EP_STATUS, "status",
+	 h_status},
+};
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+static const struct route *find(const char *path)
+{
+	if (path == NULL)
+		return NULL;
+	for (size_t i = 0; i < NROUTES; i++) {
+		size_t n = strlen(routes[i].path);
+
+		if (routes[i].prefix ? strncmp(path, routes[i].path, n) == 0
+				     : strcmp(path, routes[i].path) == 0)
+			return &routes[i];
+	}
+	return NULL;
+}
+
+FSEC_API enum fsec_route_peer fsec_route_peer_of(const struct fsec_est_peer *peer)
+{
+	switch (peer->kind) {
+	case FSEC_EST_PEER_NONE: return FSEC_ROUTE_PEER_NONE;
+	case FSEC_EST_PEER_DEVICE: return FSEC_ROUTE_PEER_DEVICE;
+	case FSEC_EST_PEER_BOOTSTRAP: return FSEC_ROUTE_PEER_BOOTSTRAP;
+	case FSEC_EST_PEER_REFUSED: break;
+	}
+	/* Fail closed: any kind not named above is a refused peer. */
+	return peer->superseded ? FSEC_ROUTE_PEER_SUPERSEDED : FSEC_ROUTE_PEER_REFUSED;
+}
+
+FSEC_API enum fsec_endpoint fsec_route_endpoint(const char *path)
+{
+	const struct route *rt = find(path);
+
+	return rt != NULL ? rt->ep : FSEC_EP_OTHER;
+}
+
+FSEC_API const char *fsec_route_endpoint_name(enum fsec_endpoint ep)
+{
+	for (size_t i = 0; i < NROUTES; i++)
+		if (routes[i].ep == ep)
+			return routes[i].name;
+	return "other";
+}
+
+/* Who the peer is comes before what it asks for: a peer that may not use
+ * the path, or any path (no certificate, a refused one), learns nothing
+ * about which paths exist. */
+static void refuse(const struct fsec_est_peer *peer, unsigned kind, struct fsec_reply *r)
+{
+	if (kind == FSEC_ROUTE_PEER_NONE)
+		fsec_reply_error(r, 401, "a client certificate is required");
+	else if (kind == FSEC_ROUTE_PEER_SUPERSEDED || kind == FSEC_ROUTE_PEER_REFUSED)
+		fsec_reply_error(r, 403, "%s", peer->reason);
+	else if (kind == FSEC_ROUTE_PEER_BOOTSTRAP)
+		/* A bootstrap credential is for enrolling, nothing else. */
+		fsec_reply_error(r, 403, "the device API needs an operational certificate");
+	else
+		fsec_reply_error(r, 404, "no such endpoint");
+}
+
+FSEC_API bool fsec_route_decide(enum fsec_route_method method, const char *path,
+				const struct fsec_est_peer *peer, enum fsec_endpoint *ep,
+				struct fsec_reply *refusal)
+{
+	const struct route *rt = find(path);
+	unsigned kind = (unsigned)fsec_route_peer_of(peer);
+
+	memset(refusal, 0, sizeof(*refusal));
+	*ep = rt != NULL ? rt->ep : FSEC_EP_OTHER;
+	if (rt == NULL || (rt->peers & kind) == 0) {
+		refuse(peer, kind, refusal);
+		return false;
+	}
+	if (method != rt->method) {
+		fsec_reply_error(refusal, 405, "use %s", rt->method == FSEC_ROUTE_GET ? "GET" : "POST");
+		return false;
+	}
+	return true;
+}
+
+FSEC_API enum fsec_err fsec_route_ctx_new(struct fsec_fleet *f, struct fsec_est *e,
+					  const char *home, struct fsec_route_ctx **out)
+{
+	struct fsec_route_ctx *c = NULL;
+
+	if (strlen(home) > HOME_PATH_MAX)
+		return fsec_seterr(FSEC_ERR_INVAL, "home path too long");
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	c->f = f;
+	c->e = e;
+	snprintf(c->fw_dir, sizeof(c->fw_dir), "%s/firmware", home);
+	snprintf(c->crl_path, sizeof(c->crl_path), "%s/crl.pem", home);
+	*out = c;
+	return FSEC_OK;
+}
+
+FSEC_API void fsec_route_ctx_free(struct fsec_route_ctx *c)
+{
+	if (c == NULL)
+		return;
+	fsec_crl_cache_cleanup(&c->crl);
+	free(c);
+}
+
+FSEC_API enum fsec_err fsec_route_handle(struct fsec_route_ctx *c, const struct fsec_est_peer *peer,
+					 const struct fsec_route_request *q, struct fsec_reply *r)
+{
+	const struct route *rt = find(q->path);
+	struct fsec_route_request body = *q;
+	enum fsec_endpoint ep;
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	if (!fsec_route_decide(q->method, q->path, peer, &ep, r))
+		return FSEC_OK;
+	/* Handlers read (body, len) without a NULL check. */
+	if (body.body == NULL) {
+		body.body = (const unsigned char *)"";
+		body.len = 0;
+	}
+	if ((rc = rt->fn(c, peer, &body, r)) == FSEC_OK)
+		return FSEC_OK;
+	/* Whatever the handler had started is not sent. */
+	fsec_reply_cleanup(r);
+	if (rc == FSEC_ERR_BUSY) {
+		fsec_reply_error(r, 503, "the registry is busy; try again");
+		r->retry_after = 1;
+	} else {
+		fsec_reply_error(r, 500, "internal error");
+	}
+	return rc;
+}

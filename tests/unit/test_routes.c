@@ -1,0 +1,419 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * fleetsecd's route table: every peer kind against every route (and an
+ * unknown path, and the wrong method), then the table with its handlers on
+ * a real fleet: a superseded certificate gets the renewal re-send and is
+ * refused everywhere else; /crl, firmware and a busy registry answer through
+ * the same call.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "fleetsec/est.h"
+#include "fleetsec/fleet.h"
+#include "fleetsec/routes.h"
+#include "testutil.h"
+
+#define EST "/.well-known/est/"
+#define SUPERSEDED_REASON "certificate 01 is no longer device dev-1's (superseded)"
+#define REVOKED_REASON "device dev-1 is revoked"
+
+enum kind { NONE, BOOTSTRAP, DEVICE, SUPERSEDED, REVOKED, NKINDS };
+
+static struct fsec_est_peer peer_of(enum kind k)
+{
+	struct fsec_est_peer p;
+
+	memset(&p, 0, sizeof(p));
+	switch (k) {
+	case NONE: break;
+	case BOOTSTRAP:
+		p.kind = FSEC_EST_PEER_BOOTSTRAP;
+		snprintf(p.id, sizeof(p.id), "%s", "SN-1"); /* test fixture: a short literal */
+		break;
+	case DEVICE:
+		p.kind = FSEC_EST_PEER_DEVICE;
+		snprintf(p.id, sizeof(p.id), "%s", "dev-1");
+		break;
+	case SUPERSEDED:
+		p.kind = FSEC_EST_PEER_REFUSED;
+		p.superseded = true;
+		snprintf(p.id, sizeof(p.id), "%s", "dev-1");
+		snprintf(p.reason, sizeof(p.reason), "%s", SUPERSEDED_REASON);
+		break;
+	case REVOKED:
+	case NKINDS:
+		p.kind = FSEC_EST_PEER_REFUSED;
+		snprintf(p.id, sizeof(p.id), "%s", "dev-1");
+		snprintf(p.reason, sizeof(p.reason), "%s", REVOKED_REASON);
+		break;
+	}
+	return p;
+}
+
+/* What each peer kind gets for one request: 0 = its handler is reached,
+ * else the refusal's status. */
+struct row {
+	enum fsec_route_method method;
+	const char *path;
+	enum fsec_endpoint ep;
+	int want[NKINDS]; /* NONE, BOOTSTRAP, DEVICE, SUPERSEDED, REVOKED */
+};
+
+static const struct row rows[] = {
+	{FSEC_ROUTE_GET, EST "cacerts", FSEC_EP_CACERTS, {0, 0, 0, 0, 0}},
+	{FSEC_ROUTE_GET, "/crl", FSEC_EP_CRL, {0, 0, 0, 0, 0}},
+	{FSEC_ROUTE_POST, "/crl", FSEC_EP_CRL, {405, 405, 405, 405, 405}},
+	{FSEC_ROUTE_POST, EST "cacerts", FSEC_EP_CACERTS, {405, 405, 405, 405, 405}},
+	{FSEC_ROUTE_POST, EST "simpleenroll", FSEC_EP_SIMPLEENROLL, {401, 0, 0, 403, 403}},
+	{FSEC_ROUTE_GET, EST "simpleenroll", FSEC_EP_SIMPLEENROLL, {401, 405, 405, 403, 403}},
+	/* The one door a superseded certificate has: the renewal re-send. */
+	{FSEC_ROUTE_POST, EST "simplereenroll", FSEC_EP_SIMPLEREENROLL, {401, 0, 0, 0, 403}},
+	{FSEC_ROUTE_GET, EST "simplereenroll", FSEC_EP_SIMPLEREENROLL, {401, 405, 405, 405, 403}},
+	{FSEC_ROUTE_GET, EST "csrattrs", FSEC_EP_CSRATTRS, {401, 0, 0, 403, 403}},
+	{FSEC_ROUTE_POST, EST "csrattrs", FSEC_EP_CSRATTRS, {401, 405, 405, 403, 403}},
+	{FSEC_ROUTE_GET, "/v1/update", FSEC_EP_UPDATE, {401, 403, 0, 403, 403}},
+	{FSEC_ROUTE_POST, "/v1/update", FSEC_EP_UPDATE, {401, 403, 405, 403, 403}},
+	{FSEC_ROUTE_POST, "/v1/status", FSEC_EP_STATUS, {401, 403, 0, 403, 403}},
+	{FSEC_ROUTE_GET, "/v1/status", FSEC_EP_STATUS, {401, 403, 405, 403, 403}},
+	{FSEC_ROUTE_GET,
+	 "/v1/firmware/0000000000000000000000000000000000000000000000000000000000000000",
+	 FSEC_EP_FIRMWARE,
+	 {401, 403, 0, 403, 403}},
+	{FSEC_ROUTE_GET, "/v1/firmware/", FSEC_EP_FIRMWARE, {401, 403, 0, 403, 403}},
+	{FSEC_ROUTE_GET, "/v1/nothing", FSEC_EP_OTHER, {401, 403, 404, 403, 403}},
+	{FSEC_ROUTE_GET, "/", FSEC_EP_OTHER, {401, 403, 404, 403, 403}},
+	{FSEC_ROUTE_GET, EST "simplereenroll/x", FSEC_EP_OTHER, {401, 403, 404, 403, 403}},
+	{FSEC_ROUTE_OTHER, "/v1/update", FSEC_EP_UPDATE, {401, 403, 405, 403, 403}},
+	{FSEC_ROUTE_OTHER, EST "simplereenroll", FSEC_EP_SIMPLEREENROLL, {401, 405, 405, 405, 403}},
+};
+
+/* The reason each refusal carries, unchanged from before the table. */
+static void check_reason(enum kind k, const struct fsec_reply *r)
+{
+	switch (r->status) {
+	case 401: assert_string_equal(r->reason, "a client certificate is required"); break;
+	case 403:
+		if (k == BOOTSTRAP)
+			assert_string_equal(r->reason,
+					    "the device API needs an operational certificate");
+		else
+			assert_string_equal(r->reason,
+					    k == SUPERSEDED ? SUPERSEDED_REASON : REVOKED_REASON);
+		break;
+	case 404: assert_string_equal(r->reason, "no such endpoint"); break;
+	case 405:
+		assert_true(strcmp(r->reason, "use GET") == 0 || strcmp(r->reason, "use POST") == 0);
+		break;
+	default: fail_msg("unexpected refusal %d", r->status);
+	}
+}
+
+static void peer_kind_by_route(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		for (int k = 0; k < NKINDS; k++) {
+			struct fsec_est_peer p = peer_of((enum kind)k);
+			struct fsec_reply r;
+			enum fsec_endpoint ep = FSEC_EP_COUNT;
+			bool reached = fsec_route_decide(rows[i].method, rows[i].path, &p, &ep, &r);
+
+			if (reached != (rows[i].want[k] == 0) ||
+			    (!reached && r.status != rows[i].want[k]))
+				fail_msg("%s %s as kind %d: %s %d (%s), expected %d",
+					 rows[i].method == FSEC_ROUTE_GET ? "GET" : "POST",
+					 rows[i].path, k, reached ? "reached" : "refused", r.status,
+					 r.reason, rows[i].want[k]);
+			assert_int_equal(ep, rows[i].ep);
+			assert_int_equal(fsec_route_endpoint(rows[i].path), rows[i].ep);
+			if (!reached)
+				check_reason((enum kind)k, &r);
+			fsec_reply_cleanup(&r);
+		}
+}
+
+static void peer_kinds_and_names(void **state)
+{
+	struct fsec_est_peer p = peer_of(SUPERSEDED);
+
+	(void)state;
+	assert_int_equal(fsec_route_peer_of(&p), FSEC_ROUTE_PEER_SUPERSEDED);
+	p.superseded = false;
+	assert_int_equal(fsec_route_peer_of(&p), FSEC_ROUTE_PEER_REFUSED);
+	/* An unknown kind is refused, never a device. */
+	p.kind = (enum fsec_est_peer_kind)42;
+	assert_int_equal(fsec_route_peer_of(&p), FSEC_ROUTE_PEER_REFUSED);
+	assert_int_equal(fsec_route_endpoint(NULL), FSEC_EP_OTHER);
+	/* The metrics labels, from the same table. */
+	assert_string_equal(fsec_route_endpoint_name(FSEC_EP_CACERTS), "cacerts");
+	assert_string_equal(fsec_route_endpoint_name(FSEC_EP_CRL), "crl");
+	assert_string_equal(fsec_route_endpoint_name(FSEC_EP_SIMPLEENROLL), "simpleenroll");
+	assert_string_equal(fsec_route_endpoint_name(FSEC_EP_SIMPLEREENROLL), "simplereenroll");
+	assert_string_equal(fsec_route_endpoint_name(FSEC_EP_CSRATTRS), "csrattrs");
+	assert_string_equal(fsec_route_endpoint_name(FSEC_EP_UPDATE), "update");
+	assert_string_equal(fsec_route_endpoint_name(FSEC_EP_FIRMWARE), "firmware");
+	assert_string_equal(fsec_route_endpoint_name(FSEC_EP_STATUS), "status");
+	assert_string_equal(fsec_route_endpoint_name(FSEC_EP_OTHER), "other");
+	assert_string_equal(fsec_route_endpoint_name(FSEC_EP_COUNT), "other");
+}
+
+/* ---- the table with its handlers, on a real fleet ---- */
+
+struct fixture {
+	char *dir, *home;
+	struct fsec_fleet *f;
+	struct fsec_est *e;
+	struct fsec_route_ctx *c;
+	X509 *cert;
+	EVP_PKEY *key;
+};
+
+static X509 *der_cert(const struct fsec_issued_cert *c)
+{
+	const unsigned char *p = c->der;
+	X509 *x = d2i_X509(NULL, &p, (long)c->der_len);
+
+	assert_non_null(x);
+	return x;
+}
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	struct fsec_fleet_init_params p = {.name = "Routes Unit", .actor = "test"};
+	struct fsec_issue_opts o = {.id = "dev-1", .actor = "test"};
+	struct fsec_issued_cert c = {0};
+	X509_REQ *req;
+
+	fx->key = tu_key("p256");
+	req = tu_csr(fx->key, "dev-1");
+	fx->dir = tu_mkdtemp();
+	fx->home = tu_path(fx->dir, "home");
+	assert_int_equal(fsec_fleet_init(fx->home, &p), FSEC_OK);
+	assert_int_equal(fsec_fleet_open(fx->home, &fx->f), FSEC_OK);
+	assert_int_equal(fsec_fleet_issue(fx->f, req, &o, &c), FSEC_OK);
+	fx->cert = der_cert(&c);
+	fsec_issued_cert_cleanup(&c);
+	X509_REQ_free(req);
+	assert_int_equal(fsec_est_new(fx->f, &fx->e), FSEC_OK);
+	assert_int_equal(fsec_route_ctx_new(fx->f, fx->e, fx->home, &fx->c), FSEC_OK);
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	fsec_route_ctx_free(fx->c);
+	fsec_est_free(fx->e);
+	fsec_fleet_free(fx->f);
+	X509_free(fx->cert);
+	EVP_PKEY_free(fx->key);
+	tu_rmtree(fx->dir);
+	free(fx->home);
+	free(fx->dir);
+	free(fx);
+	return 0;
+}
+
+/* A base64 CSR for key with cert's subject, NUL-terminated. */
+static char *b64_csr(X509 *cert, EVP_PKEY *key, size_t *len)
+{
+	X509_REQ *req = X509_REQ_new();
+	unsigned char *der;
+	char *b64;
+	size_t n;
+
+	assert_true(X509_REQ_set_subject_name(req, X509_get_subject_name(cert)));
+	assert_true(X509_REQ_set_pubkey(req, key));
+	assert_true(X509_REQ_sign(req, key, EVP_sha256()) > 0);
+	der = tu_csr_der(req, &n);
+	b64 = malloc(n * 2 + 4);
+	assert_true(EVP_EncodeBlock((unsigned char *)b64, der, (int)n) > 0);
+	*len = strlen(b64);
+	free(der);
+	X509_REQ_free(req);
+	return b64;
+}
+
+/* method path from cert (classified by fsec_est_peer), with body. */
+static enum fsec_err call(struct fixture *fx, X509 *cert, enum fsec_route_method m,
+			  const char *path, const char *body, size_t len, struct fsec_reply *r)
+{
+	struct fsec_est_peer peer;
+	struct fsec_route_request q = {.method = m, .path = path,
+				       .body = (const unsigned char *)body, .len = len};
+
+	assert_int_equal(fsec_est_peer(fx->e, cert, NULL, &peer), FSEC_OK);
+	return fsec_route_handle(fx->c, &peer, &q, r);
+}
+
+/* The certificate in a certs-only answer (base64 with line breaks). */
+static X509 *answer_cert(const struct fsec_reply *r)
+{
+	EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
+	unsigned char *der = malloc(r->len + 1);
+	const unsigned char *p = der;
+	PKCS7 *p7;
+	X509 *x;
+	int n = 0, m = 0;
+
+	assert_int_equal(r->status, 200);
+	EVP_DecodeInit(ctx);
+	assert_true(EVP_DecodeUpdate(ctx, der, &n, (const unsigned char *)r->body, (int)r->len) >= 0);
+	assert_int_equal(EVP_DecodeFinal(ctx, der + n, &m), 1);
+	assert_non_null(p7 = d2i_PKCS7(NULL, &p, n + m));
+	x = sk_X509_value(p7->d.sign->cert, 0);
+	X509_up_ref(x);
+	PKCS7_free(p7);
+	EVP_ENCODE_CTX_free(ctx);
+	free(der);
+	return x;
+}
+
+/* A renewal whose answer was lost, retried through the route table with
+ * the certificate it superseded: the current certificate again, and nothing
+ * else for that certificate. */
+static void superseded_reaches_resend_only(void **state)
+{
+	struct fixture *fx = *state;
+	struct fsec_reply r1 = {0}, r2 = {0}, r = {0};
+	EVP_PKEY *k2 = tu_key("p256");
+	size_t len = 0;
+	char *csr = b64_csr(fx->cert, k2, &len);
+	X509 *c1, *c2;
+
+	assert_int_equal(call(fx, fx->cert, FSEC_ROUTE_POST, EST "simplereenroll", csr, len, &r1),
+			 FSEC_OK);
+	c1 = answer_cert(&r1);
+	/* The answer is lost; the retry comes from the old certificate. */
+	assert_int_equal(call(fx, fx->cert, FSEC_ROUTE_POST, EST "simplereenroll", csr, len, &r2),
+			 FSEC_OK);
+	assert_int_equal(r2.status, 200);
+	assert_non_null(strstr(r2.reason, "re-sent"));
+	c2 = answer_cert(&r2);
+	assert_int_equal(X509_cmp(c1, c2), 0);
+	/* Everything else stays shut to the superseded certificate. */
+	static const struct {
+		enum fsec_route_method m;
+		const char *path;
+	} shut[] = {
+		{FSEC_ROUTE_GET, "/v1/update"},
+		{FSEC_ROUTE_POST, "/v1/status"},
+		{FSEC_ROUTE_GET,
+		 "/v1/firmware/0000000000000000000000000000000000000000000000000000000000000000"},
+		{FSEC_ROUTE_POST, EST "simpleenroll"},
+		{FSEC_ROUTE_GET, EST "csrattrs"},
+	};
+	for (size_t i = 0; i < sizeof(shut) / sizeof(shut[0]); i++) {
+		assert_int_equal(call(fx, fx->cert, shut[i].m, shut[i].path, csr, len, &r), FSEC_OK);
+		assert_int_equal(r.status, 403);
+		assert_non_null(strstr(r.reason, "superseded"));
+		fsec_reply_cleanup(&r);
+	}
+	/* The new certificate works where the old one does not. */
+	assert_int_equal(call(fx, c2, FSEC_ROUTE_GET, "/v1/update", NULL, 0, &r), FSEC_OK);
+	assert_int_equal(r.status, 204);
+	fsec_reply_cleanup(&r);
+	/* The re-send is for the current key's CSR only: the old key's own
+	 * CSR (a thief holding the superseded key) gets nothing. */
+	free(csr);
+	csr = b64_csr(fx->cert, fx->key, &len);
+	assert_int_equal(call(fx, fx->cert, FSEC_ROUTE_POST, EST "simplereenroll", csr, len, &r),
+			 FSEC_OK);
+	assert_int_equal(r.status, 403);
+	fsec_reply_cleanup(&r);
+	X509_free(c1);
+	X509_free(c2);
+	free(csr);
+	fsec_reply_cleanup(&r1);
+	fsec_reply_cleanup(&r2);
+	EVP_PKEY_free(k2);
+}
+
+/* GET /crl answers the home's CRL as DER, and follows the file. */
+static void crl_through_the_table(void **state)
+{
+	struct fixture *fx = *state;
+	struct fsec_reply r = {0};
+	X509_CRL *crl = NULL;
+	const unsigned char *p;
+	unsigned char *der = NULL;
+	size_t len = 0;
+
+	assert_int_equal(call(fx, NULL, FSEC_ROUTE_GET, "/crl", NULL, 0, &r), FSEC_OK);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.content_type, "application/pkix-crl");
+	p = (const unsigned char *)r.body;
+	assert_non_null(crl = d2i_X509_CRL(NULL, &p, (long)r.len));
+	assert_true(X509_CRL_get_REVOKED(crl) == NULL ||
+		    sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)) == 0);
+	X509_CRL_free(crl);
+	fsec_reply_cleanup(&r);
+	/* A revocation rewrites crl.pem: the next answer lists it. */
+	assert_int_equal(fsec_fleet_revoke(fx->f, "dev-1", 1, "test"), FSEC_OK);
+	assert_int_equal(call(fx, NULL, FSEC_ROUTE_GET, "/crl", NULL, 0, &r), FSEC_OK);
+	p = (const unsigned char *)r.body;
+	assert_non_null(crl = d2i_X509_CRL(NULL, &p, (long)r.len));
+	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), 1);
+	/* The one encoder: the same bytes. */
+	assert_int_equal(fsec_crl_encode(crl, FSEC_CRL_DER, &der, &len), FSEC_OK);
+	assert_int_equal(len, r.len);
+	assert_memory_equal(der, r.body, len);
+	free(der);
+	X509_CRL_free(crl);
+	fsec_reply_cleanup(&r);
+	/* A CRL file that no longer loads is not answered with the old list. */
+	{
+		char *path = tu_path(fx->home, "crl.pem");
+
+		tu_write(path, "garbage\n", 8);
+		assert_int_equal(call(fx, NULL, FSEC_ROUTE_GET, "/crl", NULL, 0, &r), FSEC_OK);
+		assert_int_equal(r.status, 500);
+		assert_string_equal(r.reason, "the CRL is not available");
+		assert_null(r.body);
+		fsec_reply_cleanup(&r);
+		free(path);
+	}
+}
+
+/* Firmware: only the published image, and nothing published is 404. */
+static void firmware_not_offered(void **state)
+{
+	struct fixture *fx = *state;
+	struct fsec_reply r = {0};
+
+	assert_int_equal(call(fx, fx->cert, FSEC_ROUTE_GET,
+			      "/v1/firmware/0000000000000000000000000000000000000000000000000000000000000000",
+			      NULL, 0, &r),
+			 FSEC_OK);
+	assert_int_equal(r.status, 404);
+	assert_string_equal(r.reason, "no such image");
+	assert_false(r.has_file);
+	fsec_reply_cleanup(&r);
+	/* Not a SHA-256 name: never a path under the firmware directory. */
+	assert_int_equal(call(fx, fx->cert, FSEC_ROUTE_GET, "/v1/firmware/../crl.pem", NULL, 0, &r),
+			 FSEC_OK);
+	assert_int_equal(r.status, 404);
+	fsec_reply_cleanup(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(peer_kind_by_route),
+		cmocka_unit_test(peer_kinds_and_names),
+		cmocka_unit_test_setup_teardown(superseded_reaches_resend_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(crl_through_the_table, setup, teardown),
+		cmocka_unit_test_setup_teardown(firmware_not_offered, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
