@@ -30,8 +30,8 @@ FSEC_WUR enum fsec_err fsec_fw_inspect_slot(struct fsec_slot *slot, uint64_t len
  * fsec_fw_verify on the first len bytes of the slot against pub: structure,
  * hash, signature, and nothing but 0xff and the boot trailer between the
  * TLVs and len. *out is written only on success. Errors: as fsec_fw_verify
- * (VERIFY "wrong key" when no signature names pub), and PARSE when len is
- * larger than the slot.
+ * (WRONG_KEY when no signature names pub, so that a caller holding several
+ * pinned keys tries the next), and PARSE when len is larger than the slot.
  */
 FSEC_WUR enum fsec_err fsec_fw_verify_slot(struct fsec_slot *slot, uint64_t len, EVP_PKEY *pub,
 					   struct fsec_fw_info *out);

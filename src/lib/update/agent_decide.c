@@ -76,7 +76,7 @@ enum fsec_err fsec_agent_fetch_release(struct fsec_agent *a, struct checked *c)
 	unsigned char *buf = NULL;
 	char url[FSEC_AGENTCFG_VALUE_MAX * 2 + 8];
 	size_t len = 0;
-	enum fsec_err rc;
+	enum fsec_err rc = FSEC_ERR_VERIFY;
 
 	memset(c, 0, sizeof(*c));
 	if ((rc = fsec_agent_load_seen(a, &seen)) != FSEC_OK ||
@@ -101,8 +101,10 @@ enum fsec_err fsec_agent_fetch_release(struct fsec_agent *a, struct checked *c)
 	/* Remember the highest release accepted, installed or not, so that a
 	 * server cannot go back to an older one (withholding a newer release,
 	 * or flipping between two to keep restarting the download). */
-	if (c->now.delegation != seen.delegation || c->now.sequence != seen.sequence)
-		rc = fsec_agent_store_seen(a, &c->now);
+	if ((c->now.delegation != seen.delegation || c->now.sequence != seen.sequence) &&
+	    (rc = fsec_agent_store_seen(a, &c->now)) != FSEC_OK)
+		goto out;
+	rc = FSEC_OK;
 out:
 	if (rc != FSEC_OK) {
 		fsec_release_free(c->rel);

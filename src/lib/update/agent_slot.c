@@ -50,7 +50,7 @@ enum fsec_err fsec_agent_verify_slot(struct fsec_agent *a, char slot, uint64_t l
 	for (size_t i = 0; i < a->nfw; i++) {
 		rc = fsec_fw_verify_slot(s, len, a->fw_keys[i], info);
 		/* Only "wrong key" sends us to the next pinned key. */
-		if (rc != FSEC_ERR_VERIFY || strncmp(fsec_err_detail(), "wrong key", 9) != 0)
+		if (rc != FSEC_ERR_WRONG_KEY)
 			break;
 	}
 	if (rc != FSEC_OK)
