@@ -67,6 +67,36 @@ static void counter_only_goes_up(void **state)
 	free(path);
 }
 
+/* The location picks the backend: "file:PATH" and a plain path (which may
+ * hold a colon) are the same file; an empty path or an unknown scheme is
+ * refused, and nothing is created by opening. */
+static void counter_backend_by_location(void **state)
+{
+	char *path = tu_path(dir, "ctr:1"), *file = NULL;
+	struct fsec_counter *c = NULL, *same = NULL;
+	uint32_t v = 0;
+
+	(void)state;
+	assert_int_equal(fsec_counter_open("", &c), FSEC_ERR_INVAL);
+	assert_int_equal(fsec_counter_open("file:", &c), FSEC_ERR_INVAL);
+	assert_non_null(strstr(fsec_err_detail(), "empty counter path"));
+	assert_int_equal(fsec_counter_open("flash:0x10", &c), FSEC_ERR_INVAL);
+	assert_non_null(strstr(fsec_err_detail(), "unknown counter backend"));
+	assert_null(c);
+	assert_int_equal(fsec_counter_open(path, &c), FSEC_OK);
+	assert_false(tu_exists(path));
+	assert_int_equal(fsec_counter_raise(c, 3), FSEC_OK);
+	file = malloc(strlen(path) + 6);
+	snprintf(file, strlen(path) + 6, "file:%s", path);
+	assert_int_equal(fsec_counter_open(file, &same), FSEC_OK);
+	assert_int_equal(fsec_counter_read(same, &v), FSEC_OK);
+	assert_int_equal(v, 3);
+	fsec_counter_free(same);
+	fsec_counter_free(c);
+	free(file);
+	free(path);
+}
+
 static void damaged_counter_fails_closed(void **state)
 {
 	const char *bad[] = {
@@ -262,6 +292,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(counter_only_goes_up, setup, teardown),
+		cmocka_unit_test_setup_teardown(counter_backend_by_location, setup, teardown),
 		cmocka_unit_test_setup_teardown(damaged_counter_fails_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(trial_boot_falls_back_after_bootlimit, setup, teardown),
 		cmocka_unit_test_setup_teardown(confirmed_trial_stays, setup, teardown),

@@ -11,6 +11,8 @@
 
 #include "fleetsec/fwimage.h"
 #include "fleetsec/key.h"
+#include "fwimage_int.h"
+#include "slot_int.h"
 #include "testutil.h"
 
 struct tlv {
@@ -452,6 +454,58 @@ static void refuses_unsigned_tail(void **state)
 	free(s.buf);
 }
 
+/* The device verifies an image where the bootloader reads it: in a slot,
+ * through the slot layer, with the same rules as a file. */
+static void verifies_in_a_slot(void **state)
+{
+	struct fsec_fw_sign_opts o = {.header_size = 32, .pad_header = true, .slot_size = 0x2000,
+				      .pad = true, .align = 8};
+	char *dir = tu_mkdtemp(), *path = tu_path(dir, "slot");
+	EVP_PKEY *other = tu_key("ed25519");
+	struct fsec_fw_info info, want;
+	struct fsec_slot *slot = NULL;
+	struct signed_img s;
+
+	(void)state;
+	s = sign(ed_key, o, 100);
+	assert_int_equal(fsec_fw_verify_mem(s.buf, s.len, ed_key, &want), FSEC_OK);
+	tu_write(path, s.buf, s.len);
+	assert_int_equal(fsec_slot_open(path, FSEC_SLOT_READ, &slot), FSEC_OK);
+	assert_int_equal(fsec_fw_inspect_slot(slot, s.len, &info), FSEC_OK);
+	assert_int_equal(info.tlv_end, want.tlv_end);
+	assert_int_equal(fsec_fw_verify_slot(slot, s.len, ed_key, &info), FSEC_OK);
+	assert_memory_equal(info.hash, want.hash, 32);
+	assert_true(info.has_trailer);
+	/* The image alone, without the trailer after it, verifies too. */
+	assert_int_equal(fsec_fw_verify_slot(slot, want.tlv_end, ed_key, &info), FSEC_OK);
+	assert_int_equal(fsec_fw_verify_slot(slot, s.len, other, &info), FSEC_ERR_WRONG_KEY);
+	assert_non_null(strstr(fsec_err_detail(), "wrong key"));
+	/* An image said to run past the slot is truncated, not read beyond. */
+	assert_int_equal(fsec_fw_verify_slot(slot, s.len + 1, ed_key, &info), FSEC_ERR_PARSE);
+	assert_non_null(strstr(fsec_err_detail(), "truncated"));
+	assert_int_equal(fsec_fw_inspect_slot(slot, s.len + 1, &info), FSEC_ERR_PARSE);
+	fsec_slot_close(slot);
+	/* A byte changed in the slot's payload, or hidden in its erased tail. */
+	s.buf[100] ^= 1;
+	tu_write(path, s.buf, s.len);
+	assert_int_equal(fsec_slot_open(path, FSEC_SLOT_READ, &slot), FSEC_OK);
+	assert_int_equal(fsec_fw_verify_slot(slot, s.len, ed_key, &info), FSEC_ERR_VERIFY);
+	assert_non_null(strstr(fsec_err_detail(), "hash mismatch"));
+	fsec_slot_close(slot);
+	s.buf[100] ^= 1;
+	s.buf[0x1000] = 'X';
+	tu_write(path, s.buf, s.len);
+	assert_int_equal(fsec_slot_open(path, FSEC_SLOT_READ, &slot), FSEC_OK);
+	assert_int_equal(fsec_fw_verify_slot(slot, s.len, ed_key, &info), FSEC_ERR_PARSE);
+	assert_non_null(strstr(fsec_err_detail(), "unsigned data"));
+	fsec_slot_close(slot);
+	EVP_PKEY_free(other);
+	free(s.buf);
+	tu_rmtree(dir);
+	free(path);
+	free(dir);
+}
+
 /* imgtool --pad-sig pads the DER ECDSA signature with zeros, which MCUboot
  * accepts; anything else after the DER is refused. */
 static void ecdsa_signature_padding(void **state)
@@ -542,6 +596,7 @@ int main(void)
 		cmocka_unit_test(bad_signature_and_unknown_protected),
 		cmocka_unit_test(slot_too_small),
 		cmocka_unit_test(refuses_unsigned_tail),
+		cmocka_unit_test(verifies_in_a_slot),
 		cmocka_unit_test(ecdsa_signature_padding),
 		cmocka_unit_test(refuses_off_policy_keys),
 		cmocka_unit_test(versions),

@@ -18,7 +18,9 @@
 #include "err_int.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/fwimage.h"
+#include "fwimage_int.h"
 #include "fleetsec/key.h"
+#include "slot_int.h"
 
 /* Streaming chunk: large enough for full-speed hashing, small enough that
  * verify stays within a few MiB of RSS. */
@@ -198,9 +200,12 @@ static void get_version(const unsigned char *p, struct fsec_fw_version *v)
 
 /* ---- reading an image: from a descriptor or from memory ---- */
 
+/* An image in a file (fd), in memory (fd -1, mem), or in a slot (fd -1,
+ * slot): a slot is read through the slot layer only. */
 struct src {
-	int fd; /* -1: mem */
+	int fd;
 	const unsigned char *mem;
+	struct fsec_slot *slot;
 	uint64_t size;
 };
 
@@ -213,6 +218,8 @@ static enum fsec_err src_read(const struct src *s, uint64_t off, void *buf, size
 	if (off > s->size || len > s->size - off)
 		return fsec_seterr(FSEC_ERR_PARSE, "truncated: needs %llu bytes, the image has %llu",
 				   (unsigned long long)off + len, (unsigned long long)s->size);
+	if (s->slot != NULL)
+		return fsec_slot_read(s->slot, off, buf, len);
 	if (s->fd < 0) {
 		memcpy(buf, s->mem + off, len);
 		return FSEC_OK;
@@ -482,7 +489,7 @@ static enum fsec_err stream(const struct src *s, uint64_t off, uint64_t end, str
 	unsigned char *chunk = NULL;
 	enum fsec_err rc = FSEC_OK;
 
-	if (s->fd < 0) {
+	if (s->fd < 0 && s->slot == NULL) {
 		if (h != NULL)
 			rc = feed(h, s->mem + off, (size_t)(end - off));
 		if (rc == FSEC_OK && visit != NULL)
@@ -492,7 +499,8 @@ static enum fsec_err stream(const struct src *s, uint64_t off, uint64_t end, str
 	chunk = malloc(CHUNK);
 	if (chunk == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-	posix_fadvise(s->fd, (off_t)off, (off_t)(end - off), POSIX_FADV_SEQUENTIAL);
+	if (s->fd >= 0)
+		posix_fadvise(s->fd, (off_t)off, (off_t)(end - off), POSIX_FADV_SEQUENTIAL);
 	while (rc == FSEC_OK && off < end) {
 		size_t n = end - off > CHUNK ? CHUNK : (size_t)(end - off);
 
@@ -720,6 +728,7 @@ out:
 static enum fsec_err open_src(const char *path, struct src *s)
 {
 	s->mem = NULL;
+	s->slot = NULL;
 	return fsec_file_open_regular(path, &s->fd, &s->size);
 }
 
@@ -739,7 +748,7 @@ FSEC_API enum fsec_err fsec_fw_verify(const char *path, EVP_PKEY *pub, struct fs
 FSEC_API enum fsec_err fsec_fw_verify_fd(int fd, uint64_t len, EVP_PKEY *pub,
 					 struct fsec_fw_info *out)
 {
-	struct src s = {.fd = fd, .mem = NULL, .size = len};
+	struct src s = {.fd = fd, .mem = NULL, .slot = NULL, .size = len};
 
 	fsec_clearerr();
 	return verify_src(&s, pub, out);
@@ -748,7 +757,7 @@ FSEC_API enum fsec_err fsec_fw_verify_fd(int fd, uint64_t len, EVP_PKEY *pub,
 FSEC_API enum fsec_err fsec_fw_verify_mem(const unsigned char *buf, size_t len, EVP_PKEY *pub,
 					  struct fsec_fw_info *out)
 {
-	struct src s = {.fd = -1, .mem = buf, .size = len};
+	struct src s = {.fd = -1, .mem = buf, .slot = NULL, .size = len};
 
 	fsec_clearerr();
 	return verify_src(&s, pub, out);
@@ -757,10 +766,51 @@ FSEC_API enum fsec_err fsec_fw_verify_mem(const unsigned char *buf, size_t len, 
 FSEC_API enum fsec_err fsec_fw_inspect_fd(int fd, uint64_t len, struct fsec_fw_info *out)
 {
 	unsigned char hdr[FSEC_FW_HDR_LEN], *areas = NULL;
-	struct src s = {.fd = fd, .mem = NULL, .size = len};
+	struct src s = {.fd = fd, .mem = NULL, .slot = NULL, .size = len};
 	enum fsec_err rc;
 
 	fsec_clearerr();
+	rc = parse(&s, out, hdr, &areas);
+	free(areas);
+	return rc;
+}
+
+/* A slot source of len bytes: the image need not fill the slot, but it may
+ * not run past it. */
+static enum fsec_err slot_src(struct fsec_slot *slot, uint64_t len, struct src *s)
+{
+	s->fd = -1;
+	s->mem = NULL;
+	s->slot = slot;
+	s->size = len;
+	if (len > fsec_slot_size(slot))
+		return fsec_seterr(FSEC_ERR_PARSE, "truncated: needs %llu bytes, slot %s has %llu",
+				   (unsigned long long)len, fsec_slot_path(slot),
+				   (unsigned long long)fsec_slot_size(slot));
+	return FSEC_OK;
+}
+
+enum fsec_err fsec_fw_verify_slot(struct fsec_slot *slot, uint64_t len, EVP_PKEY *pub,
+				  struct fsec_fw_info *out)
+{
+	struct src s;
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	if ((rc = slot_src(slot, len, &s)) != FSEC_OK)
+		return rc;
+	return verify_src(&s, pub, out);
+}
+
+enum fsec_err fsec_fw_inspect_slot(struct fsec_slot *slot, uint64_t len, struct fsec_fw_info *out)
+{
+	unsigned char hdr[FSEC_FW_HDR_LEN], *areas = NULL;
+	struct src s;
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	if ((rc = slot_src(slot, len, &s)) != FSEC_OK)
+		return rc;
 	rc = parse(&s, out, hdr, &areas);
 	free(areas);
 	return rc;

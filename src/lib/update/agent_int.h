@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Internal: the update agent (agent.h), split along its seams.
+ *   agent.c         set-up, and the update, confirm and status sequences:
+ *                   the order of steps that makes an update power-fail safe
+ *   agent_state.c   the small state files in state_dir and the lock
+ *   agent_slot.c    the firmware slots, through the slot layer only
+ *   agent_decide.c  fetching the release and deciding whether it applies
+ *   agent_report.c  the status report and the debug ports' state
+ * None of these functions clears the error detail: the public calls do.
+ */
+#ifndef FLEETSEC_AGENT_INT_H
+#define FLEETSEC_AGENT_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "agentcfg_int.h"
+#include "fleetsec/agent.h"
+#include "fleetsec/bootctl.h"
+#include "fleetsec/counter.h"
+#include "fleetsec/fetch.h"
+#include "fleetsec/release.h"
+
+#define STATE_FILE_MAX 512
+
+struct fsec_agent {
+	struct fsec_agentcfg cfg;
+	struct fsec_fetch *fetch;
+	struct fsec_counter *counter;
+	struct fsec_bootctl *boot;
+	EVP_PKEY *fw_keys[FSEC_AGENTCFG_KEYS_MAX];
+	EVP_PKEY *roots[FSEC_AGENTCFG_KEYS_MAX];
+	size_t nfw, nroots;
+	unsigned rollout_bucket; /* 0-99, from the device ID: stable across releases */
+};
+
+/* The last release installed: its sequences and image hash. */
+struct seen {
+	uint64_t delegation, sequence;
+	char sha256[65];
+};
+
+/* The download in progress: which image, into which slot, how far. */
+struct journal {
+	char sha256[65];
+	char slot;
+	uint32_t chunk_size;
+	uint64_t chunks_done;
+};
+
+/* A release fetched and verified, and its sequences. */
+struct checked {
+	struct fsec_release *rel;
+	struct seen now; /* the release just accepted */
+};
+
+/* ---- agent_state.c: one-line files in state_dir, each replaced atomically ---- */
+
+/* The sequences of the highest release accepted; all zero when none was.
+ * Errors: PARSE (damaged), IO. */
+FSEC_WUR enum fsec_err fsec_agent_load_seen(const struct fsec_agent *a, struct seen *s);
+/* Replace them. Errors: IO. */
+FSEC_WUR enum fsec_err fsec_agent_store_seen(const struct fsec_agent *a, const struct seen *s);
+
+/* The newest version this device has run as a permanent slot; *have false
+ * when none is recorded. Errors: PARSE (damaged), IO. */
+FSEC_WUR enum fsec_err fsec_agent_load_installed(const struct fsec_agent *a,
+						 struct fsec_fw_version *v, bool *have);
+/* Raise that record to v; a lower or equal v leaves it. Errors: PARSE, IO. */
+FSEC_WUR enum fsec_err fsec_agent_raise_installed(const struct fsec_agent *a,
+						  const struct fsec_fw_version *v);
+
+/* The journal; *missing when there is none or it is damaged (a damaged
+ * journal only costs a fresh download). Errors: IO. */
+FSEC_WUR enum fsec_err fsec_agent_load_journal(const struct fsec_agent *a, struct journal *j,
+					       bool *missing);
+/* Replace it. Errors: IO. */
+FSEC_WUR enum fsec_err fsec_agent_store_journal(const struct fsec_agent *a,
+						const struct journal *j);
+/* Remove it, durably if possible; failing to is not an error (a stale
+ * journal is checked against the release before it is used). */
+void fsec_agent_drop_journal(const struct fsec_agent *a);
+
+/* Take the device's update lock into *fd (close it to release). Errors:
+ * BUSY (another agent holds it), IO, INVAL. */
+FSEC_WUR enum fsec_err fsec_agent_lock(const struct fsec_agent *a, int *fd);
+
+/* ---- agent_slot.c: the slots, through slot/ only ---- */
+
+/* Verify the image in slot ('a' or 'b') against the pinned firmware keys.
+ * len 0: the image's own length (whatever follows it in the slot is not
+ * ours); otherwise exactly len bytes, which must fit the slot. *info is
+ * written on success. Errors: VERIFY, PARSE, IO, NOMEM. */
+FSEC_WUR enum fsec_err fsec_agent_verify_slot(struct fsec_agent *a, char slot, uint64_t len,
+					      struct fsec_fw_info *info);
+
+/* Download chunks [j->chunks_done, e->nchunks) of e into slot target, each
+ * checked against the manifest, synced, then counted in the journal; then
+ * erase the rest of the slot and sync. Errors: TOO_LARGE (the release does
+ * not fit the slot), VERIFY (a chunk failed every retry), NET, IO. */
+FSEC_WUR enum fsec_err fsec_agent_write_slot(struct fsec_agent *a,
+					     const struct fsec_release_entry *e, char target,
+					     struct journal *j, fsec_agent_progress_cb cb,
+					     void *ctx);
+
+/* Whether slot target holds e's image: SHA-256 of its first e->size bytes.
+ * Errors: VERIFY (it does not), IO, NOMEM, CRYPTO. */
+FSEC_WUR enum fsec_err fsec_agent_slot_holds(struct fsec_agent *a,
+					     const struct fsec_release_entry *e, char target);
+
+/* ---- agent_decide.c ---- */
+
+/* The URL of target: relative to the server when it starts with '/'. Only
+ * https is accepted. Errors: INVAL. */
+FSEC_WUR enum fsec_err fsec_agent_url(const struct fsec_agent *a, const char *target, char *buf,
+				      size_t cap);
+
+/* Fetch and verify the release bundle, and record its sequences. On
+ * success c->rel is the caller's to free. Errors: NOTFOUND (nothing
+ * published), NET, VERIFY, PARSE, IO. */
+FSEC_WUR enum fsec_err fsec_agent_fetch_release(struct fsec_agent *a, struct checked *c);
+
+/* Whether the release in c applies to this device, and why (out->reason).
+ * Errors: IO, PARSE (boot environment, counter, state files). */
+FSEC_WUR enum fsec_err fsec_agent_decide(struct fsec_agent *a, const struct checked *c,
+					 struct fsec_agent_check *out);
+
+/* rc from fsec_agent_fetch_release is "nothing published" (an answer, not
+ * a failure): fills out with that reason and says true. */
+bool fsec_agent_nothing_published(enum fsec_err rc, struct fsec_agent_check *out);
+
+/* The device's staged-rollout bucket (0-99), from the device ID in its
+ * certificate. Errors: PARSE, IO, NOMEM. */
+FSEC_WUR enum fsec_err fsec_agent_rollout_bucket(const char *cert_path, unsigned *bucket);
+
+#endif

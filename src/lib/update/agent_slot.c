@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The agent's use of the firmware slots (agent_int.h), through the slot
+ * layer (slot/slot_int.h) only: this file opens no file and writes no byte
+ * itself. Each slot write, erase and sync is a power-cut point there, so
+ * none is placed here. The order is what matters: a chunk is verified,
+ * written and synced before the journal counts it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "agent_int.h"
+#include "err_int.h"
+#include "fwimage_int.h"
+#include "slot_int.h"
+
+/* Received bytes reach the slot in writes of this size (less at a chunk's
+ * end): memory does not grow with the chunk size, and the writes, each a
+ * power-cut point, fall at the same offsets however the network splits the
+ * bytes, so the power-fail harness can count them. */
+#define WRITE_BLOCK (64u * 1024u)
+
+static const char *slot_path(const struct fsec_agent *a, char slot)
+{
+	return slot == 'b' ? a->cfg.slot_b : a->cfg.slot_a;
+}
+
+enum fsec_err fsec_agent_verify_slot(struct fsec_agent *a, char slot, uint64_t len,
+				     struct fsec_fw_info *info)
+{
+	const char *path = slot_path(a, slot);
+	struct fsec_slot *s = NULL;
+	enum fsec_err rc = FSEC_ERR_VERIFY;
+
+	if ((rc = fsec_slot_open(path, FSEC_SLOT_READ, &s)) != FSEC_OK)
+		return rc;
+	if (len == 0) {
+		if ((rc = fsec_fw_inspect_slot(s, fsec_slot_size(s), info)) != FSEC_OK)
+			goto out;
+		len = info->tlv_end;
+	} else if (len > fsec_slot_size(s)) {
+		rc = fsec_seterr(FSEC_ERR_VERIFY, "slot %s is smaller than the image", path);
+		goto out;
+	}
+	/* Fail closed: no pinned key verifies nothing. */
+	rc = fsec_seterr(FSEC_ERR_VERIFY, "no pinned firmware key");
+	for (size_t i = 0; i < a->nfw; i++) {
+		rc = fsec_fw_verify_slot(s, len, a->fw_keys[i], info);
+		/* Only "wrong key" sends us to the next pinned key. */
+		if (rc != FSEC_ERR_WRONG_KEY)
+			break;
+	}
+	if (rc != FSEC_OK)
+		rc = fsec_seterr(rc, "slot %s: %s", path, fsec_err_detail());
+out:
+	fsec_slot_close(s);
+	return rc;
+}
+
+/*
+ * Received bytes are hashed as they arrive and written to the slot in
+ * WRITE_BLOCK pieces. Bytes that fail the hash are harmless there: the slot
+ * is inactive, the journal does not count them, and the retry or the next
+ * run overwrites them.
+ */
+struct chunk_sink {
+	struct fsec_slot *slot;
+	uint64_t off, end;  /* the next byte to receive; the chunk's end */
+	unsigned char *buf; /* WRITE_BLOCK bytes */
+	size_t fill;        /* received, not yet written: they belong at off - fill */
+	EVP_MD_CTX *md;
+};
+
+static enum fsec_err sink_flush(struct chunk_sink *c)
+{
+	size_t n = c->fill;
+
+	c->fill = 0;
+	return n == 0 ? FSEC_OK : fsec_slot_write(c->slot, c->off - n, c->buf, n);
+}
+
+static enum fsec_err chunk_sink(const unsigned char *p, size_t n, void *ctx)
+{
+	struct chunk_sink *c = ctx;
+	enum fsec_err rc;
+
+	/* fsec_fetch_range never delivers more than asked; this keeps a bug
+	 * there from writing past the chunk. */
+	if (n > c->end - c->off)
+		return fsec_seterr(FSEC_ERR_TOO_LARGE, "chunk overflow");
+	if (!EVP_DigestUpdate(c->md, p, n))
+		return fsec_seterr(FSEC_ERR_CRYPTO, "SHA-256 failed");
+	while (n > 0) {
+		size_t take = n < WRITE_BLOCK - c->fill ? n : WRITE_BLOCK - c->fill;
+
+		memcpy(c->buf + c->fill, p, take);
+		c->fill += take;
+		c->off += take;
+		p += take;
+		n -= take;
+		if (c->fill == WRITE_BLOCK && (rc = sink_flush(c)) != FSEC_OK)
+			return rc;
+	}
+	return FSEC_OK;
+}
+
+/* Fetch chunk i of e (n bytes at off) into the slot, retrying a chunk that
+ * fails its hash up to chunk_retries times. Written, not yet synced. */
+static enum fsec_err fetch_chunk(struct fsec_agent *a, const struct fsec_release_entry *e,
+				 const char *url, uint64_t i, struct chunk_sink *cs)
+{
+	uint64_t off = i * e->chunk_size;
+	uint64_t n = e->size - off < e->chunk_size ? e->size - off : e->chunk_size;
+	unsigned char md[32];
+	unsigned long tries = 0;
+	enum fsec_err rc;
+
+	for (;;) {
+		cs->off = off;
+		cs->end = off + n;
+		cs->fill = 0;
+		if (!EVP_DigestInit_ex(cs->md, EVP_sha256(), NULL))
+			rc = fsec_seterr(FSEC_ERR_CRYPTO, "SHA-256 failed");
+		else
+			rc = fsec_fetch_range(a->fetch, url, off, n, chunk_sink, cs);
+		if (rc == FSEC_OK)
+			rc = sink_flush(cs);
+		if (rc == FSEC_OK && !EVP_DigestFinal_ex(cs->md, md, NULL))
+			rc = fsec_seterr(FSEC_ERR_CRYPTO, "SHA-256 failed");
+		if (rc == FSEC_OK && CRYPTO_memcmp(md, e->chunks[i], 32) != 0)
+			rc = fsec_seterr(FSEC_ERR_VERIFY, "chunk %llu of %zu fails its hash",
+					 (unsigned long long)i, e->nchunks);
+		/* Hash failures are re-fetched; a wrong-size or hostile
+		 * response is not retried. */
+		if (rc != FSEC_ERR_VERIFY || ++tries > a->cfg.chunk_retries)
+			break;
+	}
+	if (rc == FSEC_ERR_VERIFY)
+		rc = fsec_seterr(rc, "%s (after %lu tries)", fsec_err_detail(), tries);
+	return rc;
+}
+
+/* Download chunks [j->chunks_done, nchunks) of e into the slot. */
+static enum fsec_err download(struct fsec_agent *a, const struct fsec_release_entry *e,
+			      struct fsec_slot *slot, struct journal *j, fsec_agent_progress_cb cb,
+			      void *ctx)
+{
+	struct chunk_sink cs = {.slot = slot, .md = EVP_MD_CTX_new(), .buf = malloc(WRITE_BLOCK)};
+	char url[FSEC_AGENTCFG_VALUE_MAX + FSEC_RELEASE_URL_MAX + 8];
+	enum fsec_err rc = FSEC_OK;
+
+	if (cs.md == NULL || cs.buf == NULL) {
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = fsec_agent_url(a, e->urls[0], url, sizeof(url))) != FSEC_OK)
+		goto out;
+	for (uint64_t i = j->chunks_done; i < e->nchunks; i++) {
+		/* Data on storage before the journal says so. */
+		if ((rc = fetch_chunk(a, e, url, i, &cs)) != FSEC_OK ||
+		    (rc = fsec_slot_sync(slot)) != FSEC_OK)
+			goto out;
+		j->chunks_done = i + 1;
+		if ((rc = fsec_agent_store_journal(a, j)) != FSEC_OK)
+			goto out;
+		if (cb != NULL)
+			cb(cs.end, e->size, ctx);
+	}
+out:
+	free(cs.buf);
+	EVP_MD_CTX_free(cs.md);
+	return rc;
+}
+
+enum fsec_err fsec_agent_write_slot(struct fsec_agent *a, const struct fsec_release_entry *e,
+				    char target, struct journal *j, fsec_agent_progress_cb cb,
+				    void *ctx)
+{
+	struct fsec_slot *s = NULL;
+	uint64_t size;
+	enum fsec_err rc;
+
+	if ((rc = fsec_slot_open(slot_path(a, target), FSEC_SLOT_WRITE, &s)) != FSEC_OK)
+		return rc;
+	size = fsec_slot_size(s);
+	if (e->size > size)
+		rc = fsec_seterr(FSEC_ERR_TOO_LARGE, "the release is %llu bytes, slot %c holds %llu",
+				 (unsigned long long)e->size, target, (unsigned long long)size);
+	/* After the image, the slot must read as erased flash: a previous
+	 * image's trailer (image_ok, say) left behind would otherwise speak
+	 * for this one. */
+	else if ((rc = download(a, e, s, j, cb, ctx)) == FSEC_OK &&
+		 (rc = fsec_slot_erase(s, e->size, size - e->size)) == FSEC_OK)
+		rc = fsec_slot_sync(s);
+	fsec_slot_close(s);
+	return rc;
+}
+
+enum fsec_err fsec_agent_slot_holds(struct fsec_agent *a, const struct fsec_release_entry *e,
+				    char target)
+{
+	struct fsec_slot *s = NULL;
+	unsigned char md[32];
+	enum fsec_err rc;
+
+	if ((rc = fsec_slot_open(slot_path(a, target), FSEC_SLOT_READ, &s)) != FSEC_OK)
+		return rc;
+	if ((rc = fsec_slot_hash(s, 0, e->size, md)) == FSEC_OK &&
+	    CRYPTO_memcmp(md, e->sha256, 32) != 0)
+		rc = fsec_seterr(FSEC_ERR_VERIFY, "the slot does not hold the released image "
+						  "(SHA-256 differs); it will be downloaded again");
+	fsec_slot_close(s);
+	return rc;
+}

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The agent's small state files (agent_int.h): one line each in state_dir,
+ * replaced atomically (fsec_file_write_atomic), so that a power cut leaves
+ * the old line or the new one; and the lock that keeps a second agent out.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "agent_int.h"
+#include "err_int.h"
+#include "fleetsec/fileio.h"
+
+static enum fsec_err state_path(const struct fsec_agent *a, const char *name, char *buf,
+				size_t cap)
+{
+	if ((size_t)snprintf(buf, cap, "%s/%s", a->cfg.state_dir, name) >= cap)
+		return fsec_seterr(FSEC_ERR_INVAL, "state_dir is too long");
+	return FSEC_OK;
+}
+
+/* Read a one-line state file; *missing when it does not exist. */
+static enum fsec_err read_state(const struct fsec_agent *a, const char *name, char *line,
+				size_t cap, bool *missing)
+{
+	char path[FSEC_AGENTCFG_VALUE_MAX + 32];
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	enum fsec_err rc;
+
+	*missing = false;
+	if ((rc = state_path(a, name, path, sizeof(path))) != FSEC_OK)
+		return rc;
+	if (access(path, F_OK) != 0 && errno == ENOENT) {
+		*missing = true;
+		return FSEC_OK;
+	}
+	if ((rc = fsec_file_read(path, cap - 1, &buf, &len)) != FSEC_OK)
+		return fsec_seterr(rc, "%s: %s", path, fsec_err_detail());
+	memcpy(line, buf, len + 1);
+	free(buf);
+	return FSEC_OK;
+}
+
+static enum fsec_err write_state(const struct fsec_agent *a, const char *name, const char *line)
+{
+	char path[FSEC_AGENTCFG_VALUE_MAX + 32];
+	enum fsec_err rc = state_path(a, name, path, sizeof(path));
+
+	return rc != FSEC_OK ? rc : fsec_file_write_atomic(path, line, strlen(line), 0600, 0);
+}
+
+enum fsec_err fsec_agent_load_seen(const struct fsec_agent *a, struct seen *s)
+{
+	char line[STATE_FILE_MAX];
+	unsigned long long d, q;
+	bool missing;
+	enum fsec_err rc = read_state(a, "sequences", line, sizeof(line), &missing);
+
+	memset(s, 0, sizeof(*s));
+	if (rc != FSEC_OK || missing)
+		return rc;
+	if (sscanf(line, "fleetsec-sequences 1 %20llu %20llu %64[0-9a-f]\n", &d, &q, s->sha256) != 3 ||
+	    strlen(s->sha256) != 64)
+		return fsec_seterr(FSEC_ERR_PARSE, "%s/sequences is damaged", a->cfg.state_dir);
+	s->delegation = d;
+	s->sequence = q;
+	return FSEC_OK;
+}
+
+enum fsec_err fsec_agent_store_seen(const struct fsec_agent *a, const struct seen *s)
+{
+	char line[STATE_FILE_MAX];
+
+	snprintf(line, sizeof(line), "fleetsec-sequences 1 %llu %llu %s\n",
+		 (unsigned long long)s->delegation, (unsigned long long)s->sequence, s->sha256);
+	return write_state(a, "sequences", line);
+}
+
+/* The newest version this device has run as a permanent slot. Updates must
+ * be newer than it even when the running image no longer verifies (the
+ * pinned keys were rotated, or the slot was damaged): otherwise the version
+ * check would fail open and accept any older image with the same counter. */
+enum fsec_err fsec_agent_load_installed(const struct fsec_agent *a, struct fsec_fw_version *v,
+					  bool *have)
+{
+	char line[STATE_FILE_MAX], ver[40];
+	bool missing;
+	enum fsec_err rc = read_state(a, "installed", line, sizeof(line), &missing);
+
+	*have = false;
+	if (rc != FSEC_OK || missing)
+		return rc;
+	if (sscanf(line, "fleetsec-installed 1 %39s\n", ver) != 1 ||
+	    fsec_fw_version_parse(ver, v) != FSEC_OK)
+		return fsec_seterr(FSEC_ERR_PARSE, "%s/installed is damaged", a->cfg.state_dir);
+	*have = true;
+	return FSEC_OK;
+}
+
+/* Raise the record to v; it never goes down. */
+enum fsec_err fsec_agent_raise_installed(const struct fsec_agent *a,
+					   const struct fsec_fw_version *v)
+{
+	struct fsec_fw_version cur;
+	char line[STATE_FILE_MAX], ver[40];
+	bool have;
+	enum fsec_err rc = fsec_agent_load_installed(a, &cur, &have);
+
+	if (rc != FSEC_OK || (have && fsec_fw_version_cmp(v, &cur) <= 0))
+		return rc;
+	snprintf(line, sizeof(line), "fleetsec-installed 1 %s\n",
+		 fsec_fw_version_str(v, ver, sizeof(ver)));
+	return write_state(a, "installed", line);
+}
+
+enum fsec_err fsec_agent_load_journal(const struct fsec_agent *a, struct journal *j,
+					bool *missing)
+{
+	char line[STATE_FILE_MAX], slot[2];
+	unsigned long cs;
+	unsigned long long done;
+	enum fsec_err rc = read_state(a, "journal", line, sizeof(line), missing);
+
+	memset(j, 0, sizeof(*j));
+	if (rc != FSEC_OK || *missing)
+		return rc;
+	/* A damaged journal only costs a fresh download: start over. */
+	if (sscanf(line, "fleetsec-journal 1 %64[0-9a-f] %1[ab] %10lu %20llu\n", j->sha256, slot, &cs,
+		   &done) != 4 ||
+	    strlen(j->sha256) != 64 || cs == 0 || cs > FSEC_RELEASE_CHUNK_MAX) {
+		*missing = true;
+		return FSEC_OK;
+	}
+	j->slot = slot[0];
+	j->chunk_size = (uint32_t)cs;
+	j->chunks_done = done;
+	return FSEC_OK;
+}
+
+enum fsec_err fsec_agent_store_journal(const struct fsec_agent *a, const struct journal *j)
+{
+	char line[STATE_FILE_MAX];
+
+	snprintf(line, sizeof(line), "fleetsec-journal 1 %s %c %u %llu\n", j->sha256, j->slot,
+		 j->chunk_size, (unsigned long long)j->chunks_done);
+	return write_state(a, "journal", line);
+}
+
+void fsec_agent_drop_journal(const struct fsec_agent *a)
+{
+	char path[FSEC_AGENTCFG_VALUE_MAX + 32];
+
+	if (state_path(a, "journal", path, sizeof(path)) == FSEC_OK && unlink(path) == 0 &&
+	    fsec_dir_sync_parent(path) != FSEC_OK)
+		fsec_clearerr();
+}
+
+/* Only one agent may change the device at a time: a second update or
+ * confirm would interleave journal and slot writes. The lock dies with the
+ * process, so a crash never leaves it held. */
+enum fsec_err fsec_agent_lock(const struct fsec_agent *a, int *fd_out)
+{
+	char path[FSEC_AGENTCFG_VALUE_MAX + 32];
+	enum fsec_err rc = state_path(a, "lock", path, sizeof(path));
+	int fd;
+
+	if (rc != FSEC_OK)
+		return rc;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return fsec_seterr(FSEC_ERR_IO, "%s: %s", path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		close(fd);
+		return fsec_seterr(FSEC_ERR_BUSY, "another fleetsec-agent is updating this device");
+	}
+	*fd_out = fd;
+	return FSEC_OK;
+}
