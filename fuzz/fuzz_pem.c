@@ -30,9 +30,9 @@ static void check_pem(const char *pem, X509 *cert)
 	size_t n = strlen(pem);
 	X509 *back = NULL;
 
-	if (n < sizeof(BEGIN) - 1 + sizeof(END) - 1 || strncmp(pem, BEGIN, sizeof(BEGIN) - 1) != 0 ||
-	    strcmp(pem + n - (sizeof(END) - 1), END) != 0 ||
-	    strstr(pem + 1, "-----BEGIN") != NULL)
+	if (n < sizeof(BEGIN) - 1 + sizeof(END) - 1 ||
+	    strncmp(pem, BEGIN, sizeof(BEGIN) - 1) != 0 ||
+	    strcmp(pem + n - (sizeof(END) - 1), END) != 0 || strstr(pem + 1, "-----BEGIN") != NULL)
 		abort();
 	if (fsec_pem_cert_parse(pem, n, "again", &back) != FSEC_OK || X509_cmp(back, cert) != 0)
 		abort();

@@ -69,8 +69,8 @@ static void check_time(const char *s)
 			abort();
 		if ((flags[i] & FSEC_TIME_CANONICAL) && strlen(s) != 10 && strcmp(buf, s) != 0)
 			abort(); /* a second spelling of one instant */
-		if ((flags[i] & FSEC_TIME_DATE_END) && strlen(s) == 10 && (t % 86400 + 86400) % 86400 !=
-		                                                              86399)
+		if ((flags[i] & FSEC_TIME_DATE_END) && strlen(s) == 10 &&
+		    (t % 86400 + 86400) % 86400 != 86399)
 			abort();
 	}
 }
