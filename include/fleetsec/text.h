@@ -75,8 +75,9 @@ FSEC_API FSEC_WUR enum fsec_err fsec_duration_parse(const char *s, int64_t *seco
 #define FSEC_TIME_LEN 21
 
 /* fsec_time_parse flags. */
-/* Only the canonical form fsec_time_format writes, "YYYY-MM-DDTHH:MM:SSZ":
- * for signed documents, where one spelling per time keeps them comparable. */
+/* Only the canonical form fsec_time_format writes, "YYYY-MM-DDTHH:MM:SSZ",
+ * and no leap second (it never writes :60): for signed documents, where one
+ * spelling per time keeps them comparable. */
 #define FSEC_TIME_CANONICAL 0x1u
 /* Also accept a bare "YYYY-MM-DD", read as the last second of that day in
  * UTC (support "until" a date includes it). */

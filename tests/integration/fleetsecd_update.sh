@@ -214,6 +214,15 @@ one_line_error "debug_state_cmd: no answer within 10 s"
 for c in /proc/[0-9]*/cmdline; do { tr '\0' ' ' <"$c" && echo; } 2>/dev/null || true; done >procs
 ! grep -qx 'sleep 97.25 ' procs || fail "the hung command was left running"
 ok
+# A command that answers at once but leaves a child in the background (its
+# output elsewhere, so the answer ends): the child ends with the command.
+cp agent.conf.nodebug agent.conf
+echo "debug_state_cmd = sleep 97.5 >/dev/null 2>&1 & printf 'jtag = locked\\nuart = locked\\n'" \
+	>>agent.conf
+expect 0 A report
+for c in /proc/[0-9]*/cmdline; do { tr '\0' ' ' <"$c" && echo; } 2>/dev/null || true; done >procs
+! grep -qx 'sleep 97.5 ' procs || fail "the command's background child was left running"
+ok
 cp agent.conf.nodebug agent.conf
 ok
 expect 0 A report

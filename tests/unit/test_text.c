@@ -261,6 +261,17 @@ static void test_time_parse_flags(void **state)
 	                 FSEC_ERR_PARSE);
 	assert_int_equal(fsec_time_parse("2026-01-31T12:00:00+00:00", FSEC_TIME_CANONICAL, &t),
 	                 FSEC_ERR_PARSE);
+	/* A leap second is not canonical: 23:59:60Z would be a second spelling
+	 * of 23:59:59Z, and two strings must not mean one instant in a signed
+	 * document. Outside the flag it still reads as :59. */
+	t = 7;
+	assert_int_equal(fsec_time_parse("2016-12-31T23:59:60Z", FSEC_TIME_CANONICAL, &t),
+	                 FSEC_ERR_PARSE);
+	assert_int_equal(t, 7);
+	assert_int_equal(fsec_time_parse("2016-12-31T23:59:59Z", FSEC_TIME_CANONICAL, &t), FSEC_OK);
+	assert_int_equal(t, 1483228799);
+	assert_int_equal(fsec_time_parse("2016-12-31T23:59:60Z", 0, &t), FSEC_OK);
+	assert_int_equal(t, 1483228799);
 	/* A bare date: the day's last second, only with FSEC_TIME_DATE_END. */
 	assert_int_equal(fsec_time_parse("2026-01-31", FSEC_TIME_DATE_END, &t), FSEC_OK);
 	assert_int_equal(t, 1769903999);

@@ -219,6 +219,10 @@ FSEC_API enum fsec_err fsec_time_parse(const char *s, unsigned flags, int64_t *o
 	sec = digits(s + 17, 2);
 	if (h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60)
 		goto bad;
+	/* A leap second reads as :59, so in canonical form it would be a
+	 * second spelling of an instant the formatter writes one way. */
+	if (sec == 60 && (flags & FSEC_TIME_CANONICAL))
+		goto bad;
 	if (s[i] == '.' && !(flags & FSEC_TIME_CANONICAL)) {
 		/* A fraction is at least one digit; it is truncated. */
 		if (s[++i] < '0' || s[i] > '9')

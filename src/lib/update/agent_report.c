@@ -165,6 +165,9 @@ static enum fsec_err run_debug_cmd(const char *cmd, unsigned char *buf, size_t c
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
 	}
+	/* What the shell left in the background ("cmd &") would outlive it:
+	 * the group goes too. An empty group makes this a harmless ESRCH. */
+	kill(-pid, SIGKILL);
 	if (too_much)
 		return fsec_seterr(FSEC_ERR_IO, "debug_state_cmd: more than %d bytes of output",
 				   DEBUG_STATE_MAX);
