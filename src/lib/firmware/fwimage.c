@@ -27,37 +27,12 @@
 #define CHUNK (256u * 1024u)
 /* Both TLV areas have u16 sizes. */
 #define AREAS_MAX (2u * 65535u)
-/* MCUboot's default max_sectors for the trailer's swap status area. */
-#define MAX_SECTORS 128u
 
-static const unsigned char boot_magic8[16] = {0x77, 0xc2, 0x95, 0xf3, 0x60, 0xd2, 0xef, 0x7f,
-					      0x35, 0x52, 0x50, 0x0f, 0x2c, 0xb6, 0x79, 0x80};
+const unsigned char fw_boot_magic8[16] = {0x77, 0xc2, 0x95, 0xf3, 0x60, 0xd2, 0xef, 0x7f,
+					  0x35, 0x52, 0x50, 0x0f, 0x2c, 0xb6, 0x79, 0x80};
 /* For max_align > 8 the magic is u16le(max_align) followed by this tail. */
-static const unsigned char boot_magic_tail[14] = {0x2d, 0xe1, 0x5d, 0x29, 0x41, 0x0b, 0x8d,
-						  0x77, 0x67, 0x9c, 0x11, 0x0f, 0x1f, 0x8a};
-
-static uint16_t get16(const unsigned char *p)
-{
-	return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-	       ((uint32_t)p[3] << 24);
-}
-
-static void put16(unsigned char *p, uint16_t v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-}
-
-static void put32(unsigned char *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
+const unsigned char fw_boot_magic_tail[14] = {0x2d, 0xe1, 0x5d, 0x29, 0x41, 0x0b, 0x8d,
+					      0x77, 0x67, 0x9c, 0x11, 0x0f, 0x1f, 0x8a};
 
 /* ---- versions ---- */
 
@@ -182,35 +157,26 @@ bad:
 			   "invalid dependency list '%.60s': use (ID,MAJ.MIN.REV+BUILD)[,(ID,...)]", s);
 }
 
-static void put_version(unsigned char *p, const struct fsec_fw_version *v)
+void fw_put_version(unsigned char *p, const struct fsec_fw_version *v)
 {
 	p[0] = v->major;
 	p[1] = v->minor;
-	put16(p + 2, v->revision);
-	put32(p + 4, v->build);
+	fw_put16(p + 2, v->revision);
+	fw_put32(p + 4, v->build);
 }
 
 static void get_version(const unsigned char *p, struct fsec_fw_version *v)
 {
 	v->major = p[0];
 	v->minor = p[1];
-	v->revision = get16(p + 2);
-	v->build = get32(p + 4);
+	v->revision = fw_get16(p + 2);
+	v->build = fw_get32(p + 4);
 }
 
 /* ---- reading an image: from a descriptor or from memory ---- */
 
-/* An image in a file (fd), in memory (fd -1, mem), or in a slot (fd -1,
- * slot): a slot is read through the slot layer only. */
-struct src {
-	int fd;
-	const unsigned char *mem;
-	struct fsec_slot *slot;
-	uint64_t size;
-};
-
 /* Read exactly len bytes at off; running past the end is "truncated". */
-static enum fsec_err src_read(const struct src *s, uint64_t off, void *buf, size_t len)
+enum fsec_err fw_src_read(const struct fw_src *s, uint64_t off, void *buf, size_t len)
 {
 	unsigned char *p = buf;
 
@@ -248,12 +214,12 @@ static bool unprotected_type_allowed(uint16_t t)
 	       (t >= 0x20 && t <= 0x25) || (t >= 0x30 && t <= 0x34);
 }
 
-static size_t hash_len_of(uint16_t type)
+size_t fw_hash_len_of(uint16_t type)
 {
 	return type == FSEC_FW_TLV_SHA256 ? 32 : type == FSEC_FW_TLV_SHA384 ? 48 : 64;
 }
 
-static const EVP_MD *hash_md(uint16_t type)
+const EVP_MD *fw_hash_md(uint16_t type)
 {
 	return type == FSEC_FW_TLV_SHA256   ? EVP_sha256()
 	       : type == FSEC_FW_TLV_SHA384 ? EVP_sha384()
@@ -275,8 +241,8 @@ static enum fsec_err walk_area(const unsigned char *a, size_t len, uint64_t base
 			return fsec_seterr(FSEC_ERR_PARSE, "malformed: TLV header at offset %llu runs "
 							   "past the end of its area",
 					   (unsigned long long)(base + off));
-		type = get16(a + off);
-		vlen = get16(a + off + 2);
+		type = fw_get16(a + off);
+		vlen = fw_get16(a + off + 2);
 		if (vlen > len - off - 4)
 			return fsec_seterr(FSEC_ERR_PARSE,
 					   "malformed: TLV 0x%02x at offset %llu has length %u, past "
@@ -314,7 +280,7 @@ static enum fsec_err check_tlvs(const unsigned char *areas, uint64_t areas_off,
 					return fsec_seterr(FSEC_ERR_PARSE, "malformed: %s security counter TLV",
 							   t->len != 4 ? "bad length of the" : "duplicated");
 				info->has_security_counter = true;
-				info->security_counter = get32(v);
+				info->security_counter = fw_get32(v);
 			} else if (t->type == FSEC_FW_TLV_DEPENDENCY) {
 				if (t->len != 12)
 					return fsec_seterr(FSEC_ERR_PARSE, "malformed: dependency TLV of %u bytes", t->len);
@@ -334,7 +300,7 @@ static enum fsec_err check_tlvs(const unsigned char *areas, uint64_t areas_off,
 		if (t->type >= FSEC_FW_TLV_SHA256 && t->type <= FSEC_FW_TLV_SHA512) {
 			if (seen_hash)
 				return fsec_seterr(FSEC_ERR_PARSE, "malformed: more than one hash TLV");
-			if (t->len != hash_len_of(t->type))
+			if (t->len != fw_hash_len_of(t->type))
 				return fsec_seterr(FSEC_ERR_PARSE, "malformed: hash TLV 0x%02x of %u bytes",
 						   t->type, t->len);
 			seen_hash = true;
@@ -353,7 +319,7 @@ static enum fsec_err check_tlvs(const unsigned char *areas, uint64_t areas_off,
 	return FSEC_OK;
 }
 
-static void find_trailer(const struct src *s, struct fsec_fw_info *info)
+static void find_trailer(const struct fw_src *s, struct fsec_fw_info *info)
 {
 	unsigned char m[16];
 	unsigned max_align = 0, magic_area;
@@ -362,19 +328,19 @@ static void find_trailer(const struct src *s, struct fsec_fw_info *info)
 
 	info->image_ok = -1;
 	if (s->size < info->tlv_end || s->size - info->tlv_end < 16 + 8 ||
-	    src_read(s, s->size - 16, m, sizeof(m)) != FSEC_OK)
+	    fw_src_read(s, s->size - 16, m, sizeof(m)) != FSEC_OK)
 		goto none;
-	if (memcmp(m, boot_magic8, 16) == 0)
+	if (memcmp(m, fw_boot_magic8, 16) == 0)
 		max_align = 8;
-	else if (memcmp(m + 2, boot_magic_tail, 14) == 0 && (get16(m) == 16 || get16(m) == 32))
-		max_align = get16(m);
+	else if (memcmp(m + 2, fw_boot_magic_tail, 14) == 0 && (fw_get16(m) == 16 || fw_get16(m) == 32))
+		max_align = fw_get16(m);
 	if (max_align == 0)
 		goto none;
 	magic_area = max_align > 16 ? max_align : 16;
 	if (s->size - info->tlv_end < (uint64_t)magic_area + max_align)
 		goto none;
 	at = s->size - magic_area - max_align;
-	if (src_read(s, at, &ok, 1) != FSEC_OK)
+	if (fw_src_read(s, at, &ok, 1) != FSEC_OK)
 		goto none;
 	info->has_trailer = true;
 	info->trailer_max_align = max_align;
@@ -387,7 +353,7 @@ none:
  * and *areas the file bytes [hashed_len - protect_tlv_size, tlv_end): the
  * very bytes that were checked, which verification hashes rather than
  * reading them again. */
-static enum fsec_err parse(const struct src *s, struct fsec_fw_info *info,
+static enum fsec_err parse(const struct fw_src *s, struct fsec_fw_info *info,
 			   unsigned char hdr[FSEC_FW_HDR_LEN], unsigned char **areas)
 {
 	unsigned char tinfo[4], *buf = NULL;
@@ -400,16 +366,16 @@ static enum fsec_err parse(const struct src *s, struct fsec_fw_info *info,
 	if (s->size < FSEC_FW_HDR_LEN)
 		return fsec_seterr(FSEC_ERR_PARSE, "truncated: %llu bytes is shorter than the header",
 				   (unsigned long long)s->size);
-	if ((rc = src_read(s, 0, hdr, FSEC_FW_HDR_LEN)) != FSEC_OK)
+	if ((rc = fw_src_read(s, 0, hdr, FSEC_FW_HDR_LEN)) != FSEC_OK)
 		return rc;
-	if (get32(hdr) != FSEC_FW_MAGIC)
+	if (fw_get32(hdr) != FSEC_FW_MAGIC)
 		return fsec_seterr(FSEC_ERR_PARSE, "malformed: bad magic 0x%08x (not an MCUboot image)",
-				   get32(hdr));
-	info->load_addr = get32(hdr + 4);
-	info->hdr_size = get16(hdr + 8);
-	info->protect_tlv_size = get16(hdr + 10);
-	info->img_size = get32(hdr + 12);
-	info->flags = get32(hdr + 16);
+				   fw_get32(hdr));
+	info->load_addr = fw_get32(hdr + 4);
+	info->hdr_size = fw_get16(hdr + 8);
+	info->protect_tlv_size = fw_get16(hdr + 10);
+	info->img_size = fw_get32(hdr + 12);
+	info->flags = fw_get32(hdr + 16);
 	get_version(hdr + 20, &info->version);
 	if (info->hdr_size < FSEC_FW_HDR_LEN)
 		return fsec_seterr(FSEC_ERR_PARSE, "malformed: header size %u is smaller than the "
@@ -417,24 +383,24 @@ static enum fsec_err parse(const struct src *s, struct fsec_fw_info *info,
 				   info->hdr_size, FSEC_FW_HDR_LEN);
 	/* 16-bit plus 32-bit fields summed in 64 bits: no overflow possible. */
 	off = (uint64_t)info->hdr_size + info->img_size;
-	if ((rc = src_read(s, off, tinfo, sizeof(tinfo))) != FSEC_OK)
+	if ((rc = fw_src_read(s, off, tinfo, sizeof(tinfo))) != FSEC_OK)
 		return rc;
-	if (get16(tinfo) == FSEC_FW_TLV_PROT_MAGIC) {
-		if (get16(tinfo + 2) != info->protect_tlv_size || info->protect_tlv_size < 4)
+	if (fw_get16(tinfo) == FSEC_FW_TLV_PROT_MAGIC) {
+		if (fw_get16(tinfo + 2) != info->protect_tlv_size || info->protect_tlv_size < 4)
 			return fsec_seterr(FSEC_ERR_PARSE,
 					   "malformed: protected TLV area of %u bytes, header says %u",
-					   get16(tinfo + 2), info->protect_tlv_size);
+					   fw_get16(tinfo + 2), info->protect_tlv_size);
 	} else if (info->protect_tlv_size != 0) {
 		return fsec_seterr(FSEC_ERR_PARSE,
 				   "malformed: header announces %u bytes of protected TLVs, none found",
 				   info->protect_tlv_size);
 	}
 	uoff = off + info->protect_tlv_size;
-	if ((rc = src_read(s, uoff, tinfo, sizeof(tinfo))) != FSEC_OK)
+	if ((rc = fw_src_read(s, uoff, tinfo, sizeof(tinfo))) != FSEC_OK)
 		return rc;
-	if (get16(tinfo) != FSEC_FW_TLV_MAGIC)
+	if (fw_get16(tinfo) != FSEC_FW_TLV_MAGIC)
 		return fsec_seterr(FSEC_ERR_PARSE, "malformed: no TLV area after the payload");
-	utot = get16(tinfo + 2);
+	utot = fw_get16(tinfo + 2);
 	if (utot < 4)
 		return fsec_seterr(FSEC_ERR_PARSE, "malformed: TLV area size %u", utot);
 	info->hashed_len = uoff;
@@ -443,7 +409,7 @@ static enum fsec_err parse(const struct src *s, struct fsec_fw_info *info,
 	buf = malloc((size_t)(info->tlv_end - off));
 	if (buf == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-	if ((rc = src_read(s, off, buf, (size_t)(info->tlv_end - off))) != FSEC_OK)
+	if ((rc = fw_src_read(s, off, buf, (size_t)(info->tlv_end - off))) != FSEC_OK)
 		goto out;
 	if (info->protect_tlv_size > 0 &&
 	    (rc = walk_area(buf + 4, info->protect_tlv_size - 4u, off + 4, true, info)) != FSEC_OK)
@@ -462,13 +428,13 @@ out:
 
 /* ---- verification ---- */
 
-struct hasher {
+struct fw_hasher {
 	EVP_MD_CTX *md;
 	unsigned char *keep; /* pure signatures: a copy of everything hashed */
 	size_t kept;
 };
 
-static enum fsec_err feed(struct hasher *h, const unsigned char *p, size_t n)
+static enum fsec_err feed(struct fw_hasher *h, const unsigned char *p, size_t n)
 {
 	if (!EVP_DigestUpdate(h->md, p, n))
 		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "hash failed");
@@ -481,10 +447,9 @@ static enum fsec_err feed(struct hasher *h, const unsigned char *p, size_t n)
 
 /* Feed file bytes [off, end) in fixed-size chunks; visit (if any) sees
  * each chunk too. */
-static enum fsec_err stream(const struct src *s, uint64_t off, uint64_t end, struct hasher *h,
-			    enum fsec_err (*visit)(const unsigned char *p, size_t n, uint64_t at,
-						   void *arg),
-			    void *arg)
+enum fsec_err fw_stream(const struct fw_src *s, uint64_t off, uint64_t end, struct fw_hasher *h,
+		       enum fsec_err (*visit)(const unsigned char *p, size_t n, uint64_t at, void *arg),
+		       void *arg)
 {
 	unsigned char *chunk = NULL;
 	enum fsec_err rc = FSEC_OK;
@@ -504,7 +469,7 @@ static enum fsec_err stream(const struct src *s, uint64_t off, uint64_t end, str
 	while (rc == FSEC_OK && off < end) {
 		size_t n = end - off > CHUNK ? CHUNK : (size_t)(end - off);
 
-		rc = src_read(s, off, chunk, n);
+		rc = fw_src_read(s, off, chunk, n);
 		if (rc == FSEC_OK && h != NULL)
 			rc = feed(h, chunk, n);
 		if (rc == FSEC_OK && visit != NULL)
@@ -518,19 +483,19 @@ static enum fsec_err stream(const struct src *s, uint64_t off, uint64_t end, str
 /* The hashed region is the header, the payload and the protected TLVs. The
  * header and the TLVs are taken from the bytes parse() checked, so a file
  * that changes under us cannot show one header and hash another. */
-static enum fsec_err hash_image(const struct src *s, const struct fsec_fw_info *info,
+static enum fsec_err hash_image(const struct fw_src *s, const struct fsec_fw_info *info,
 				const unsigned char *hdr, const unsigned char *areas,
 				unsigned char *digest, unsigned char *keep)
 {
-	struct hasher h = {.md = EVP_MD_CTX_new(), .keep = keep};
+	struct fw_hasher h = {.md = EVP_MD_CTX_new(), .keep = keep};
 	enum fsec_err rc = FSEC_ERR_CRYPTO;
 
-	if (h.md == NULL || !EVP_DigestInit_ex(h.md, hash_md(info->hash_type), NULL)) {
+	if (h.md == NULL || !EVP_DigestInit_ex(h.md, fw_hash_md(info->hash_type), NULL)) {
 		fsec_seterr_ossl(rc, "hash set-up failed");
 		goto out;
 	}
 	if ((rc = feed(&h, hdr, FSEC_FW_HDR_LEN)) != FSEC_OK ||
-	    (rc = stream(s, FSEC_FW_HDR_LEN, info->hashed_len - info->protect_tlv_size, &h, NULL,
+	    (rc = fw_stream(s, FSEC_FW_HDR_LEN, info->hashed_len - info->protect_tlv_size, &h, NULL,
 			 NULL)) != FSEC_OK ||
 	    (rc = feed(&h, areas, info->protect_tlv_size)) != FSEC_OK)
 		goto out;
@@ -565,7 +530,7 @@ static enum fsec_err check_tail_chunk(const unsigned char *p, size_t n, uint64_t
 	return FSEC_OK;
 }
 
-static enum fsec_err check_tail(const struct src *s, const struct fsec_fw_info *info)
+static enum fsec_err check_tail(const struct fw_src *s, const struct fsec_fw_info *info)
 {
 	unsigned magic_area = info->trailer_max_align > 16 ? info->trailer_max_align : 16;
 	struct tail_rule t = {.trailer = info->has_trailer,
@@ -574,11 +539,11 @@ static enum fsec_err check_tail(const struct src *s, const struct fsec_fw_info *
 
 	if (s->size <= info->tlv_end)
 		return FSEC_OK;
-	return stream(s, info->tlv_end, s->size, NULL, check_tail_chunk, &t);
+	return fw_stream(s, info->tlv_end, s->size, NULL, check_tail_chunk, &t);
 }
 
 /* The signature TLV type a key produces, or 0 for unsupported keys. */
-static uint16_t sig_type_of(EVP_PKEY *key)
+uint16_t fw_sig_type_of(EVP_PKEY *key)
 {
 	if (fsec_key_check_signing(key) != FSEC_OK)
 		return 0;
@@ -623,14 +588,14 @@ static enum fsec_err sig_verify(EVP_PKEY *pub, const unsigned char *sig, size_t 
 	return ok ? FSEC_OK : fsec_seterr(FSEC_ERR_VERIFY, "signature does not verify");
 }
 
-static enum fsec_err verify_src(const struct src *s, EVP_PKEY *pub, struct fsec_fw_info *out)
+static enum fsec_err verify_src(const struct fw_src *s, EVP_PKEY *pub, struct fsec_fw_info *out)
 {
 	unsigned char hdr[FSEC_FW_HDR_LEN], *areas = NULL, *image = NULL, *spki = NULL;
 	unsigned char digest[64], keyhash[64];
 	struct fsec_fw_info *info = NULL;
 	enum fsec_err rc = FSEC_ERR_VERIFY;
 	uint64_t areas_off;
-	uint16_t want = sig_type_of(pub);
+	uint16_t want = fw_sig_type_of(pub);
 	size_t spki_len = 0, matched = 0;
 	bool any_sig = false;
 
@@ -664,7 +629,7 @@ static enum fsec_err verify_src(const struct src *s, EVP_PKEY *pub, struct fsec_
 	}
 	if ((rc = fsec_key_spki_der(pub, &spki, &spki_len)) != FSEC_OK)
 		goto out;
-	if (!EVP_Digest(spki, spki_len, keyhash, NULL, hash_md(info->hash_type), NULL)) {
+	if (!EVP_Digest(spki, spki_len, keyhash, NULL, fw_hash_md(info->hash_type), NULL)) {
 		rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "hash failed");
 		goto out;
 	}
@@ -725,7 +690,7 @@ out:
 	return rc;
 }
 
-static enum fsec_err open_src(const char *path, struct src *s)
+enum fsec_err fw_open_src(const char *path, struct fw_src *s)
 {
 	s->mem = NULL;
 	s->slot = NULL;
@@ -734,11 +699,11 @@ static enum fsec_err open_src(const char *path, struct src *s)
 
 FSEC_API enum fsec_err fsec_fw_verify(const char *path, EVP_PKEY *pub, struct fsec_fw_info *out)
 {
-	struct src s;
+	struct fw_src s;
 	enum fsec_err rc = FSEC_ERR_VERIFY;
 
 	fsec_clearerr();
-	if ((rc = open_src(path, &s)) != FSEC_OK)
+	if ((rc = fw_open_src(path, &s)) != FSEC_OK)
 		return rc;
 	rc = verify_src(&s, pub, out);
 	close(s.fd);
@@ -748,7 +713,7 @@ FSEC_API enum fsec_err fsec_fw_verify(const char *path, EVP_PKEY *pub, struct fs
 FSEC_API enum fsec_err fsec_fw_verify_fd(int fd, uint64_t len, EVP_PKEY *pub,
 					 struct fsec_fw_info *out)
 {
-	struct src s = {.fd = fd, .mem = NULL, .slot = NULL, .size = len};
+	struct fw_src s = {.fd = fd, .mem = NULL, .slot = NULL, .size = len};
 
 	fsec_clearerr();
 	return verify_src(&s, pub, out);
@@ -757,7 +722,7 @@ FSEC_API enum fsec_err fsec_fw_verify_fd(int fd, uint64_t len, EVP_PKEY *pub,
 FSEC_API enum fsec_err fsec_fw_verify_mem(const unsigned char *buf, size_t len, EVP_PKEY *pub,
 					  struct fsec_fw_info *out)
 {
-	struct src s = {.fd = -1, .mem = buf, .slot = NULL, .size = len};
+	struct fw_src s = {.fd = -1, .mem = buf, .slot = NULL, .size = len};
 
 	fsec_clearerr();
 	return verify_src(&s, pub, out);
@@ -766,7 +731,7 @@ FSEC_API enum fsec_err fsec_fw_verify_mem(const unsigned char *buf, size_t len, 
 FSEC_API enum fsec_err fsec_fw_inspect_fd(int fd, uint64_t len, struct fsec_fw_info *out)
 {
 	unsigned char hdr[FSEC_FW_HDR_LEN], *areas = NULL;
-	struct src s = {.fd = fd, .mem = NULL, .slot = NULL, .size = len};
+	struct fw_src s = {.fd = fd, .mem = NULL, .slot = NULL, .size = len};
 	enum fsec_err rc;
 
 	fsec_clearerr();
@@ -777,7 +742,7 @@ FSEC_API enum fsec_err fsec_fw_inspect_fd(int fd, uint64_t len, struct fsec_fw_i
 
 /* A slot source of len bytes: the image need not fill the slot, but it may
  * not run past it. */
-static enum fsec_err slot_src(struct fsec_slot *slot, uint64_t len, struct src *s)
+static enum fsec_err slot_src(struct fsec_slot *slot, uint64_t len, struct fw_src *s)
 {
 	s->fd = -1;
 	s->mem = NULL;
@@ -793,7 +758,7 @@ static enum fsec_err slot_src(struct fsec_slot *slot, uint64_t len, struct src *
 enum fsec_err fsec_fw_verify_slot(struct fsec_slot *slot, uint64_t len, EVP_PKEY *pub,
 				  struct fsec_fw_info *out)
 {
-	struct src s;
+	struct fw_src s;
 	enum fsec_err rc;
 
 	fsec_clearerr();
@@ -805,7 +770,7 @@ enum fsec_err fsec_fw_verify_slot(struct fsec_slot *slot, uint64_t len, EVP_PKEY
 enum fsec_err fsec_fw_inspect_slot(struct fsec_slot *slot, uint64_t len, struct fsec_fw_info *out)
 {
 	unsigned char hdr[FSEC_FW_HDR_LEN], *areas = NULL;
-	struct src s;
+	struct fw_src s;
 	enum fsec_err rc;
 
 	fsec_clearerr();
@@ -819,330 +784,14 @@ enum fsec_err fsec_fw_inspect_slot(struct fsec_slot *slot, uint64_t len, struct 
 FSEC_API enum fsec_err fsec_fw_inspect(const char *path, struct fsec_fw_info *out)
 {
 	unsigned char hdr[FSEC_FW_HDR_LEN], *areas = NULL;
-	struct src s;
+	struct fw_src s;
 	enum fsec_err rc;
 
 	fsec_clearerr();
-	if ((rc = open_src(path, &s)) != FSEC_OK)
+	if ((rc = fw_open_src(path, &s)) != FSEC_OK)
 		return rc;
 	rc = parse(&s, out, hdr, &areas);
 	free(areas);
 	close(s.fd);
-	return rc;
-}
-
-/* ---- signing ---- */
-
-static unsigned char *tlv_put(unsigned char *p, uint16_t type, const void *v, uint16_t len)
-{
-	put16(p, type);
-	put16(p + 2, len);
-	memcpy(p + 4, v, len);
-	return p + 4 + len;
-}
-
-/* Trailer size imgtool reserves (swap modes, not encrypted): section 8. */
-static uint64_t trailer_size(unsigned align, unsigned max_align)
-{
-	unsigned magic_area = max_align > 16 ? max_align : 16;
-
-	return (uint64_t)MAX_SECTORS * 3 * align + 4u * max_align + magic_area;
-}
-
-struct signer {
-	struct fsec_file_stage *st;
-	EVP_MD_CTX *md;
-	unsigned char *keep; /* pure: a copy of everything hashed */
-	size_t kept;
-};
-
-/* Append to the output and the hash (and, for pure, the kept copy). */
-static enum fsec_err emit(struct signer *sg, const void *data, size_t len)
-{
-	enum fsec_err rc = fsec_file_stage_write(sg->st, data, len);
-
-	if (rc != FSEC_OK)
-		return rc;
-	if (!EVP_DigestUpdate(sg->md, data, len))
-		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "hash failed");
-	if (sg->keep != NULL) {
-		if (len > FSEC_FW_PURE_MAX - sg->kept)
-			return fsec_seterr(FSEC_ERR_TOO_LARGE, "pure-signed image larger than %u bytes",
-					   FSEC_FW_PURE_MAX);
-		memcpy(sg->keep + sg->kept, data, len);
-		sg->kept += len;
-	}
-	return FSEC_OK;
-}
-
-/* The signing side of sig_verify. */
-/* len bytes of the erased value 0xff: hashed for header padding, not for
- * the filler before the boot trailer. */
-static enum fsec_err fill_erased(struct signer *sg, uint64_t len, bool hashed)
-{
-	unsigned char ff[4096];
-	enum fsec_err rc = FSEC_OK;
-
-	memset(ff, 0xff, sizeof(ff));
-	while (rc == FSEC_OK && len > 0) {
-		size_t n = len > sizeof(ff) ? sizeof(ff) : (size_t)len;
-
-		rc = hashed ? emit(sg, ff, n) : fsec_file_stage_write(sg->st, ff, n);
-		len -= n;
-	}
-	return rc;
-}
-
-static enum fsec_err sign_msg(EVP_PKEY *key, const unsigned char *msg, size_t len,
-			      unsigned char *sig, size_t *siglen)
-{
-	EVP_PKEY_CTX *ctx;
-	int ok;
-
-	if (EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519) {
-		unsigned char *s = NULL;
-		size_t n = 0;
-		enum fsec_err rc = fsec_key_sign(key, msg, len, &s, &n);
-
-		if (rc == FSEC_OK && n > *siglen)
-			rc = fsec_seterr(FSEC_ERR_CRYPTO, "signature too long");
-		if (rc == FSEC_OK) {
-			memcpy(sig, s, n);
-			*siglen = n;
-		}
-		OPENSSL_free(s);
-		return rc;
-	}
-	ctx = EVP_PKEY_CTX_new(key, NULL);
-	ok = ctx != NULL && EVP_PKEY_sign_init(ctx) == 1 &&
-	     EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) == 1 &&
-	     EVP_PKEY_sign(ctx, sig, siglen, msg, len) == 1;
-	EVP_PKEY_CTX_free(ctx);
-	return ok ? FSEC_OK : fsec_seterr_ossl(FSEC_ERR_CRYPTO, "signing failed");
-}
-
-static enum fsec_err check_sign_opts(const struct fsec_fw_sign_opts *o, unsigned *align,
-				     uint16_t *hash_type)
-{
-	unsigned a = o->align != 0 ? o->align : 1;
-
-	if (o->header_size < FSEC_FW_HDR_LEN)
-		return fsec_seterr(FSEC_ERR_INVAL, "header size must be at least %u", FSEC_FW_HDR_LEN);
-	if (a != 1 && a != 2 && a != 4 && a != 8 && a != 16 && a != 32)
-		return fsec_seterr(FSEC_ERR_INVAL, "align must be 1, 2, 4, 8, 16 or 32");
-	if ((o->pad || o->confirm) && o->slot_size == 0)
-		return fsec_seterr(FSEC_ERR_INVAL, "--pad and --confirm need --slot-size");
-	if (o->sha != 0 && o->sha != 256 && o->sha != 512)
-		return fsec_seterr(FSEC_ERR_INVAL, "sha must be 256 or 512");
-	if (o->ndeps > FSEC_FW_MAX_DEPS)
-		return fsec_seterr(FSEC_ERR_INVAL, "at most %d dependencies", FSEC_FW_MAX_DEPS);
-	if (o->key != NULL && sig_type_of(o->key) == 0)
-		return fsec_seterr(FSEC_ERR_INVAL, "signing key must be Ed25519 or ECDSA P-256");
-	if (o->pure && (o->key == NULL || sig_type_of(o->key) != FSEC_FW_TLV_ED25519))
-		return fsec_seterr(FSEC_ERR_INVAL, "--pure needs an Ed25519 key");
-	if (o->key != NULL && sig_type_of(o->key) == FSEC_FW_TLV_ECDSA_SIG && o->sha == 512)
-		return fsec_seterr(FSEC_ERR_INVAL, "an ECDSA P-256 key can only be used with --sha 256");
-	*align = a;
-	/* --pure implies SHA-512, as in imgtool. */
-	*hash_type = o->pure || o->sha == 512 ? FSEC_FW_TLV_SHA512 : FSEC_FW_TLV_SHA256;
-	return FSEC_OK;
-}
-
-/* The unprotected TLVs (section 5): hash, [SIG_PURE], [KEYHASH|PUBKEY, sig]. */
-static enum fsec_err build_unprotected(const struct fsec_fw_sign_opts *o, uint16_t hash_type,
-				       const unsigned char *digest, size_t dlen,
-				       const unsigned char *image, size_t image_len,
-				       unsigned char *out, size_t *out_len)
-{
-	unsigned char *p = out + 4, *spki = NULL, keyhash[64], sig[128];
-	size_t spki_len = 0, siglen = sizeof(sig);
-	enum fsec_err rc = FSEC_OK;
-
-	p = tlv_put(p, hash_type, digest, (uint16_t)dlen);
-	if (o->pure)
-		p = tlv_put(p, FSEC_FW_TLV_SIG_PURE, "\x01", 1);
-	if (o->key != NULL) {
-		if ((rc = fsec_key_spki_der(o->key, &spki, &spki_len)) != FSEC_OK)
-			return rc;
-		if (spki_len > 512) {
-			rc = fsec_seterr(FSEC_ERR_INVAL, "public key too large");
-			goto out;
-		}
-		if (o->full_pubkey) {
-			p = tlv_put(p, FSEC_FW_TLV_PUBKEY, spki, (uint16_t)spki_len);
-		} else {
-			if (!EVP_Digest(spki, spki_len, keyhash, NULL, hash_md(hash_type), NULL)) {
-				rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "hash failed");
-				goto out;
-			}
-			p = tlv_put(p, FSEC_FW_TLV_KEYHASH, keyhash, (uint16_t)dlen);
-		}
-		if ((rc = sign_msg(o->key, o->pure ? image : digest, o->pure ? image_len : dlen, sig,
-				   &siglen)) != FSEC_OK)
-			goto out;
-		p = tlv_put(p, sig_type_of(o->key), sig, (uint16_t)siglen);
-	}
-	put16(out, FSEC_FW_TLV_MAGIC);
-	put16(out + 2, (uint16_t)(p - out));
-	*out_len = (size_t)(p - out);
-out:
-	OPENSSL_free(spki);
-	return rc;
-}
-
-static enum fsec_err emit_chunk(const unsigned char *p, size_t n, uint64_t at, void *arg)
-{
-	(void)at;
-	return emit(arg, p, n);
-}
-
-FSEC_API enum fsec_err fsec_fw_sign(const char *in_path, const char *out_path,
-				    const struct fsec_fw_sign_opts *o)
-{
-	unsigned char hdr[FSEC_FW_HDR_LEN] = {0}, prot[4 + 8 + FSEC_FW_MAX_DEPS * 16];
-	unsigned char unprot[1024], digest[64];
-	struct signer sg = {0};
-	struct src in = {.fd = -1};
-	uint64_t img_size, payload_off, tlv_end;
-	size_t prot_len = 0, unprot_len = 0, dlen;
-	unsigned align = 1, max_align;
-	uint16_t hash_type = FSEC_FW_TLV_SHA256;
-	enum fsec_err rc;
-
-	fsec_clearerr();
-	if ((rc = check_sign_opts(o, &align, &hash_type)) != FSEC_OK)
-		return rc;
-	max_align = align > 8 ? align : 8;
-	dlen = hash_len_of(hash_type);
-	if ((rc = open_src(in_path, &in)) != FSEC_OK)
-		return fsec_seterr(rc, "%s: %s", in_path, fsec_err_detail());
-
-	/* Section 7 step 1: the header either goes in front of the payload, or
-	 * over the zero bytes the payload was built to start with. */
-	if (o->pad_header) {
-		img_size = in.size;
-		payload_off = 0;
-	} else {
-		unsigned char zeros[1024];
-
-		if (in.size < o->header_size) {
-			rc = fsec_seterr(FSEC_ERR_INVAL, "%s: shorter than the header size; use --pad-header",
-					 in_path);
-			goto out;
-		}
-		for (uint64_t off = 0; off < o->header_size; off += sizeof(zeros)) {
-			size_t n = o->header_size - off > sizeof(zeros) ? sizeof(zeros)
-									 : (size_t)(o->header_size - off);
-
-			if ((rc = src_read(&in, off, zeros, n)) != FSEC_OK)
-				goto out;
-			for (size_t i = 0; i < n; i++)
-				if (zeros[i] != 0) {
-					rc = fsec_seterr(FSEC_ERR_INVAL,
-							 "%s: does not start with %u zero bytes for the "
-							 "header; use --pad-header",
-							 in_path, o->header_size);
-					goto out;
-				}
-		}
-		img_size = in.size - o->header_size;
-		payload_off = FSEC_FW_HDR_LEN;
-	}
-	if (img_size > UINT32_MAX) {
-		rc = fsec_seterr(FSEC_ERR_TOO_LARGE, "%s: payload larger than 4 GiB", in_path);
-		goto out;
-	}
-
-	/* Protected TLVs (section 4): security counter, then dependencies. */
-	if (o->has_security_counter || o->ndeps > 0) {
-		unsigned char *p = prot + 4, sc[4], dep[12];
-
-		if (o->has_security_counter) {
-			put32(sc, o->security_counter);
-			p = tlv_put(p, FSEC_FW_TLV_SEC_CNT, sc, 4);
-		}
-		for (size_t i = 0; i < o->ndeps; i++) {
-			memset(dep, 0, sizeof(dep));
-			dep[0] = o->deps[i].image_id;
-			put_version(dep + 4, &o->deps[i].min_version);
-			p = tlv_put(p, FSEC_FW_TLV_DEPENDENCY, dep, sizeof(dep));
-		}
-		prot_len = (size_t)(p - prot);
-		put16(prot, FSEC_FW_TLV_PROT_MAGIC);
-		put16(prot + 2, (uint16_t)prot_len);
-	}
-
-	put32(hdr, FSEC_FW_MAGIC);
-	put16(hdr + 8, o->header_size);
-	put16(hdr + 10, (uint16_t)prot_len);
-	put32(hdr + 12, (uint32_t)img_size);
-	put_version(hdr + 20, &o->version);
-
-	if ((rc = fsec_file_stage_open(out_path, 0644, 0, &sg.st)) != FSEC_OK)
-		goto out;
-	sg.md = EVP_MD_CTX_new();
-	if (sg.md == NULL || !EVP_DigestInit_ex(sg.md, hash_md(hash_type), NULL)) {
-		rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "hash set-up failed");
-		goto out;
-	}
-	if (o->pure && (sg.keep = malloc(FSEC_FW_PURE_MAX)) == NULL) {
-		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	if ((rc = emit(&sg, hdr, sizeof(hdr))) != FSEC_OK)
-		goto out;
-	/* The header padding is the erased value, 0xff, not zeros (section 2). */
-	if (o->pad_header && (rc = fill_erased(&sg, o->header_size - FSEC_FW_HDR_LEN, true)) != FSEC_OK)
-		goto out;
-	if ((rc = stream(&in, payload_off, in.size, NULL, emit_chunk, &sg)) != FSEC_OK ||
-	    (prot_len > 0 && (rc = emit(&sg, prot, prot_len)) != FSEC_OK))
-		goto out;
-	if (!EVP_DigestFinal_ex(sg.md, digest, NULL)) {
-		rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "hash failed");
-		goto out;
-	}
-	if ((rc = build_unprotected(o, hash_type, digest, dlen, sg.keep, sg.kept, unprot,
-				    &unprot_len)) != FSEC_OK ||
-	    (rc = fsec_file_stage_write(sg.st, unprot, unprot_len)) != FSEC_OK)
-		goto out;
-
-	tlv_end = (uint64_t)o->header_size + img_size + prot_len + unprot_len;
-	if (o->slot_size != 0 && tlv_end + trailer_size(align, max_align) > o->slot_size) {
-		rc = fsec_seterr(FSEC_ERR_TOO_LARGE,
-				 "Image size (0x%llx) + trailer (0x%llx) exceeds requested size 0x%x",
-				 (unsigned long long)tlv_end,
-				 (unsigned long long)trailer_size(align, max_align), o->slot_size);
-		goto out;
-	}
-	if (o->pad || o->confirm) {
-		unsigned magic_area = max_align > 16 ? max_align : 16;
-		unsigned char magic[16];
-		/* image_ok is the first byte of the unit below the magic area. */
-		uint64_t ok_at = o->slot_size - magic_area - max_align;
-
-		if (max_align == 8) {
-			memcpy(magic, boot_magic8, 16);
-		} else {
-			put16(magic, (uint16_t)max_align);
-			memcpy(magic + 2, boot_magic_tail, 14);
-		}
-		if (o->confirm) {
-			if ((rc = fill_erased(&sg, ok_at - tlv_end, false)) != FSEC_OK ||
-			    (rc = fsec_file_stage_write(sg.st, "\x01", 1)) != FSEC_OK ||
-			    (rc = fill_erased(&sg, o->slot_size - 16 - ok_at - 1, false)) != FSEC_OK)
-				goto out;
-		} else if ((rc = fill_erased(&sg, o->slot_size - 16 - tlv_end, false)) != FSEC_OK) {
-			goto out;
-		}
-		if ((rc = fsec_file_stage_write(sg.st, magic, sizeof(magic))) != FSEC_OK)
-			goto out;
-	}
-	rc = fsec_file_stage_commit(sg.st);
-out:
-	free(sg.keep);
-	EVP_MD_CTX_free(sg.md);
-	fsec_file_stage_free(sg.st);
-	if (in.fd >= 0)
-		close(in.fd);
 	return rc;
 }

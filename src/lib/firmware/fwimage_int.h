@@ -9,6 +9,7 @@
 #ifndef FLEETSEC_FWIMAGE_INT_H
 #define FLEETSEC_FWIMAGE_INT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <openssl/evp.h>
@@ -16,6 +17,70 @@
 #include "fleetsec/fwimage.h"
 
 struct fsec_slot;
+struct fw_hasher;
+
+/* What fwimage.c (reading, verifying) and fwimage_sign.c (signing) share. */
+
+/* MCUboot's default max_sectors for the trailer's swap status area. */
+#define FW_MAX_SECTORS 128u
+
+/* The trailer's magic: 16 bytes for max_align 8, and for max_align > 8 the
+ * u16le max_align followed by the 14-byte tail. */
+extern const unsigned char fw_boot_magic8[16];
+extern const unsigned char fw_boot_magic_tail[14];
+
+/* MCUboot's fields are little-endian. */
+static inline uint16_t fw_get16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static inline uint32_t fw_get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+	       ((uint32_t)p[3] << 24);
+}
+
+static inline void fw_put16(unsigned char *p, uint16_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+}
+
+static inline void fw_put32(unsigned char *p, uint32_t v)
+{
+	fw_put16(p, (uint16_t)v);
+	fw_put16(p + 2, (uint16_t)(v >> 16));
+}
+
+/* An image in a file (fd), in memory (fd -1, mem), or in a slot (fd -1,
+ * slot): a slot is read through the slot layer only. */
+struct fw_src {
+	int fd;
+	const unsigned char *mem;
+	struct fsec_slot *slot;
+	uint64_t size;
+};
+
+/* Open path as a regular file to read. Errors: IO. */
+FSEC_WUR enum fsec_err fw_open_src(const char *path, struct fw_src *s);
+/* Read exactly len bytes at off; running past the end is "truncated".
+ * Errors: PARSE, IO. */
+FSEC_WUR enum fsec_err fw_src_read(const struct fw_src *s, uint64_t off, void *buf, size_t len);
+/* Feed bytes [off, end) in fixed-size chunks to h (if any) and to visit (if
+ * any). Errors: those of the reads and of visit, NOMEM. */
+FSEC_WUR enum fsec_err fw_stream(const struct fw_src *s, uint64_t off, uint64_t end,
+				 struct fw_hasher *h,
+				 enum fsec_err (*visit)(const unsigned char *p, size_t n,
+							uint64_t at, void *arg),
+				 void *arg);
+/* The digest of a hash TLV type, and its length. */
+const EVP_MD *fw_hash_md(uint16_t type);
+size_t fw_hash_len_of(uint16_t type);
+/* The signature TLV type a key produces, or 0 for unsupported keys. */
+uint16_t fw_sig_type_of(EVP_PKEY *key);
+/* The 8-byte version field of the header. */
+void fw_put_version(unsigned char *p, const struct fsec_fw_version *v);
 
 /*
  * fsec_fw_inspect on the first len bytes of the slot (len 0 is no image).
