@@ -149,7 +149,11 @@ printf 'not base64 at all!' >junk
 refused 400 "not a base64 PKCS#10" --cert boot-SN-0100.pem --key boot-SN-0100.key \
 	--data-binary @junk "$EST/simpleenroll"
 openssl base64 -d -in csrx.b64 >csrx.der
-printf '\x01' | dd of=csrx.der bs=1 seek=$(($(stat -c %s csrx.der) - 3)) conv=notrunc status=none
+# Flip every bit of one byte of the signature (setting it to a fixed value
+# left the CSR valid whenever the byte already had that value: 1 in 256).
+at=$(($(stat -c %s csrx.der) - 3))
+byte=$(od -An -tu1 -j "$at" -N1 csrx.der | tr -d ' ')
+printf "\\x$(printf %02x $((byte ^ 0xff)))" | dd of=csrx.der bs=1 seek="$at" conv=notrunc status=none
 openssl base64 -in csrx.der >bad-sig.b64
 refused 400 "CSR" --cert boot-SN-0100.pem --key boot-SN-0100.key \
 	--data-binary @bad-sig.b64 "$EST/simpleenroll"

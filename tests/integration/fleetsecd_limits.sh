@@ -81,8 +81,15 @@ for fd in "${fds[@]}"; do exec {fd}>&-; done
 
 # Oversized requests are refused, not buffered.
 head -c 100000 /dev/zero | tr '\0' 'A' >big
-code=$(dev -H 'Content-Type: application/pkcs10' --data-binary @big "$URL/.well-known/est/simplereenroll")
-[ "$code" = 413 ] || fail "a 100 kB body got HTTP $code, not 413"
+# fleetsecd answers 413 and closes without reading the rest, so curl may
+# still be sending when the connection goes: then it reports a broken pipe
+# (exit 55) and may never read the 413. Either way the body was refused
+# unread; the checks below see that the server lives on.
+rc=0
+code=$(dev -H 'Content-Type: application/pkcs10' --data-binary @big \
+	"$URL/.well-known/est/simplereenroll" 2>curl.err) || rc=$?
+[ "$code" = 413 ] || { [ "$rc" = 55 ] && [ "$code" = 000 ]; } ||
+	fail "a 100 kB body got HTTP $code (curl exit $rc: $(cat curl.err)), not 413"
 ok
 code=$(dev -H "X-Filler: $(head -c 20000 /dev/zero | tr '\0' 'a')" "$URL/.well-known/est/csrattrs")
 case $code in 4[0-9][0-9]) ok ;; *) fail "a 20 kB header got HTTP $code" ;; esac
