@@ -189,6 +189,20 @@ run openssl verify -purpose sslclient -CAfile "$FLEETSEC_HOME/root.pem" \
 	-untrusted "$FLEETSEC_HOME/issuing.pem" "$DEV/device.pem"
 echo "-- the same bootstrap credential cannot enrol again (a stolen one is no use):"
 agent enroll || echo "(refused, exit status $?)"
+echo "-- a renewal whose answer is lost: the device made its new key and asked, the server"
+echo "   renewed (the old certificate is now superseded), and the answer never arrived"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$DEV/device.key.pending" 2>/dev/null
+chmod 600 "$DEV/device.key.pending"
+subject=$(openssl x509 -in "$DEV/device.pem" -noout -subject -nameopt compat | sed 's/^subject=//')
+openssl req -new -key "$DEV/device.key.pending" -subj "$subject" -outform DER | openssl base64 >"$DEV/lost.b64"
+curl -sS --cacert "$FLEETSEC_HOME/root.pem" --cert "$DEV/device.pem" --key "$DEV/device.key" \
+	-H 'Content-Type: application/pkcs10' --data-binary @"$DEV/lost.b64" -o /dev/null \
+	"$URL/.well-known/est/simplereenroll"
+echo "-- the next renew sees the unanswered request and asks again with the superseded"
+echo "   certificate: fleetsecd sends the current certificate again, and issues nothing new"
+agent renew
+grep -m 1 're-sent' "$SRV/fleetsecd.log"
+agent report
 
 step "14. the device updates itself through fleetsecd: A/B slots, trial boot, fallback"
 publish() {
