@@ -79,6 +79,10 @@ enum fsec_err fsec_seterr(enum fsec_err rc, const char *fmt, ...)
 	va_end(ap);
 	memcpy(detail, buf, sizeof(detail));
 	sanitize();
+	/* Whatever OpenSSL queued on the way here is not this reason's cause.
+	 * Left queued, a later fsec_seterr_ossl() would blame it for an
+	 * unrelated failure, and a long-lived thread would carry its strings. */
+	ERR_clear_error();
 	return rc;
 }
 
