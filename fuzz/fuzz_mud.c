@@ -12,12 +12,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fsec_mud *m = NULL;
-	enum fsec_err rc;
+	struct fsec_mud *m = NULL, *s = NULL;
+	enum fsec_err rc, src;
 
+	fsec_clearerr();
+	src = fsec_mud_parse_flags(data, size, FSEC_MUD_SKIP_INVALID, &s);
+	fuzz_check_detail(src);
 	fsec_clearerr();
 	rc = fsec_mud_parse(data, size, &m);
 	fuzz_check_detail(rc);
+	/* --skip-invalid changes nothing in a file that is valid as it is. */
+	if (rc == FSEC_OK && (src != FSEC_OK || fsec_mud_ace_count(s) != fsec_mud_ace_count(m) ||
+			      fsec_mud_warning_count(s) != fsec_mud_warning_count(m)))
+		abort();
+	fsec_mud_free(s);
 	if (rc != FSEC_OK)
 		return 0;
 	/* Every entry is terminated and consistent; every warning is one line

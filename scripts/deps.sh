@@ -27,6 +27,7 @@ PACKAGES=(
 	python3                                     # the audit test builds a ROCA-form modulus; the network tests' probes
 	mosquitto                                   # real MQTT brokers for the network audit test
 	busybox-static                              # telnetd and httpd applets (Debian's busybox has no telnetd)
+	openssh-client                              # ssh-keygen: a real OpenSSH private key in the firmware audit test
 	libcoap3-bin                                # a real CoAP server for the network audit test
 	nftables iproute2 dnsmasq-base              # network isolation: nft; namespace tests and the name sets filled by dnsmasq
 	man-db groff-base                           # the man_pages test renders the manual pages with man --warnings

@@ -88,6 +88,26 @@ struct fsec_mud_ace {
 FSEC_API FSEC_WUR enum fsec_err fsec_mud_parse(const unsigned char *buf, size_t len,
 					       struct fsec_mud **out);
 
+/*
+ * Flags for fsec_mud_parse_flags().
+ * FSEC_MUD_SKIP_INVALID: an access-control entry whose action is accept and
+ * that holds an invalid value (e.g. an IPv4 address in
+ * destination-ipv6-network) is skipped as a whole, with a warning naming the
+ * entry's JSON path and the invalid leaf, instead of refusing the file. A
+ * match condition is never dropped from an entry that is kept, so a skip
+ * only ever allows less. An invalid entry that is not known to accept (a
+ * drop or reject entry, or one whose action cannot be read) still refuses the
+ * file: under RFC 8519's first-match order, losing a deny could let a later
+ * accept through. Anything invalid outside an entry (header, ACL type,
+ * policy references) also still refuses the file.
+ */
+#define FSEC_MUD_SKIP_INVALID 0x1u
+
+/* fsec_mud_parse() with flags (FSEC_MUD_SKIP_INVALID or 0); same contract,
+ * and INVAL for an unknown flag. */
+FSEC_API FSEC_WUR enum fsec_err fsec_mud_parse_flags(const unsigned char *buf, size_t len,
+						     unsigned flags, struct fsec_mud **out);
+
 /* Free a parsed file. NULL is a no-op. */
 FSEC_API void fsec_mud_free(struct fsec_mud *m);
 

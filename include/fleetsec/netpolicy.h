@@ -36,6 +36,9 @@ struct fsec_netpolicy_opts {
 	/* PEM certificate(s) every class's MUD file must be signed by, for the
 	 * classes that name no "mud_signer" of their own (NULL: none). */
 	const char *mud_signer;
+	/* Skip each invalid accept entry of a MUD file with a warning instead of
+	 * refusing the file (FSEC_MUD_SKIP_INVALID, mud.h: never allows more). */
+	bool mud_skip_invalid;
 };
 
 /* What explain decided. */

@@ -108,13 +108,15 @@ static int build_opt(int opt, struct build_opts *b)
 	case 'r': b->o.resolve = true; return 1;
 	case 'R': b->from_registry = true; return 1;
 	case 'S': b->o.mud_signer = optarg; return 1;
+	case 'I': b->o.mud_skip_invalid = true; return 1;
 	default: return 0;
 	}
 }
 
 #define BUILD_LONGOPTS                                                                        \
 	{"mud-dir", required_argument, NULL, 'd'}, {"resolve", no_argument, NULL, 'r'},       \
-		{"from-registry", no_argument, NULL, 'R'}, {"mud-signer", required_argument, NULL, 'S'}
+		{"from-registry", no_argument, NULL, 'R'}, {"mud-signer", required_argument, NULL, 'S'}, \
+		{"skip-invalid", no_argument, NULL, 'I'}
 
 static int net_compile(int argc, char **argv, const struct cli_cmd *self)
 {
@@ -370,6 +372,7 @@ static int net_mud(int argc, char **argv, const struct cli_cmd *self)
 		{"signer", required_argument, NULL, 's'},
 		{"mud-signer", required_argument, NULL, 's'},
 		{"sig", required_argument, NULL, 'p'},
+		{"skip-invalid", no_argument, NULL, 'I'},
 		CLI_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
@@ -377,6 +380,7 @@ static int net_mud(int argc, char **argv, const struct cli_cmd *self)
 	struct fsec_mud *m = NULL;
 	const char *signer = NULL, *sig = NULL, *file;
 	unsigned char *buf = NULL;
+	unsigned flags = 0;
 	size_t len = 0;
 	enum fsec_err rc;
 	int opt, status = EXIT_REFUSED;
@@ -386,6 +390,8 @@ static int net_mud(int argc, char **argv, const struct cli_cmd *self)
 			signer = optarg;
 		else if (opt == 'p')
 			sig = optarg;
+		else if (opt == 'I')
+			flags |= FSEC_MUD_SKIP_INVALID;
 	}
 	if (opt < 0)
 		return status;
@@ -401,7 +407,7 @@ static int net_mud(int argc, char **argv, const struct cli_cmd *self)
 	/* The signature is checked before anything of the file is believed. */
 	if (signer != NULL && (status = verify_sig(file, buf, len, sig, signer)) != 0)
 		goto out;
-	if ((rc = fsec_mud_parse(buf, len, &m)) != FSEC_OK) {
+	if ((rc = fsec_mud_parse_flags(buf, len, flags, &m)) != FSEC_OK) {
 		status = cli_fail(file, rc);
 		goto out;
 	}
@@ -515,7 +521,7 @@ out:
 const struct cli_cmd cli_net_cmds[] = {
 	{"net", "compile", net_compile, "compile the isolation policy and MUD files to nftables",
 	 "POLICY.json [--mud-dir DIR] [--from-registry] [--resolve] [--out rules.nft]\n"
-	 "       [--dnsmasq-out FILE] [--mud-signer CERT] [--json]\n\n"
+	 "       [--dnsmasq-out FILE] [--mud-signer CERT] [--skip-invalid] [--json]\n\n"
 	 "Compile the policy (docs/NETWORK-POLICY.md) and its classes' MUD files into one\n"
 	 "nftables script for table inet fleetsec, loaded atomically with nft -f.\n"
 	 "Warnings (MUD constructs not compiled, with their JSON paths) go to stderr.\n\n"
@@ -525,6 +531,10 @@ const struct cli_cmd cli_net_cmds[] = {
 	 "  --resolve           resolve DNS names now instead of dnsmasq-filled sets\n"
 	 "  --mud-signer CERT   every MUD file must carry a .p7s that verifies against CERT\n"
 	 "                      (classes may name their own \"mud_signer\" instead)\n"
+	 "  --skip-invalid      skip each invalid accept entry of a MUD file, naming it on\n"
+	 "                      stderr, instead of refusing the file (an entry is skipped\n"
+	 "                      whole, so this never allows more; an invalid deny entry\n"
+	 "                      still refuses the file)\n"
 	 "  --out FILE          write the ruleset to FILE (default: stdout) and the dnsmasq\n"
 	 "                      lines to FILE.dnsmasq.conf\n"
 	 "  --dnsmasq-out FILE  write the dnsmasq nftset= lines to FILE\n"},
@@ -532,14 +542,15 @@ const struct cli_cmd cli_net_cmds[] = {
 	 "rules.nft [--json]\n\nRun nft -c -f on the file (nothing is loaded). Needs nft and "
 	 "CAP_NET_ADMIN.\n"},
 	{"net", "mud", net_mud, "parse a MUD file, verify its signature, print what it allows",
-	 "FILE [--signer CERT [--sig FILE.p7s]] [--json]\n\n"
+	 "FILE [--signer CERT [--sig FILE.p7s]] [--skip-invalid] [--json]\n\n"
 	 "Print the MUD file's entries (direction, peer, protocol, ports, who initiates)\n"
 	 "and every warning with its JSON path. --signer (alias --mud-signer) verifies the\n"
 	 "detached CMS signature (FILE with .json replaced by .p7s unless --sig) against\n"
-	 "the PEM certificate(s) in CERT, which are trusted as they are.\n"},
+	 "the PEM certificate(s) in CERT, which are trusted as they are. --skip-invalid\n"
+	 "skips each invalid accept entry (named in the warnings) instead of refusing.\n"},
 	{"net", "explain", net_explain, "say whether the policy allows a connection, and why",
 	 "POLICY.json SRC DST PROTO PORT [--mud-dir DIR] [--from-registry] [--resolve]\n"
-	 "       [--mud-signer CERT] [--json]\n\n"
+	 "       [--mud-signer CERT] [--skip-invalid] [--json]\n\n"
 	 "SRC is an IPv4 address, a MAC or a device ID; DST an IP address; PROTO tcp or udp.\n"
 	 "Prints allow or deny, the deciding rule (for a deny, the ruleset's drop counter),\n"
 	 "and where the allowance comes from. Replies to allowed connections always pass.\n"},

@@ -81,3 +81,42 @@ weak_checks() {
 		FW-CONSOLE-KERNEL FW-CLEARTEXT-URL FW-CLEARTEXT-PORT FW-TLS-NOVERIFY FW-NO-UPDATE \
 		FW-SKIPPED
 }
+
+# stock_rootfs DIR: what a stock Debian system really installs, copied from
+# this machine: every file `dpkg -L libgnutls30` lists (GnuTLS's PEM labels
+# and self-test keys), its documentation and that of openssl and libc6
+# (URLs, bug-report links), an apt sources.list with http:// lines and a
+# service unit, beside whatever else DIR holds. Nothing here is a weakness.
+stock_rootfs() {
+	local d=$1 f
+	command -v dpkg >/dev/null || fail "dpkg is missing: the stock fixture copies Debian's own files"
+	dpkg -L libgnutls30 >/dev/null 2>&1 || fail "libgnutls30 is not installed (scripts/deps.sh: curl pulls it in)"
+	for f in $(dpkg -L libgnutls30 openssl libc6 2>/dev/null | grep -E '^/(usr/lib|usr/share/doc|etc)/'); do
+		[ -f "$f" ] && [ ! -L "$f" ] || continue
+		case "$f" in /usr/lib/*/gconv/*|/usr/lib/locale/*) continue ;; esac
+		mkdir -p "$d$(dirname "$f")"
+		cp "$f" "$d$f"
+	done
+	[ -s "$d/usr/lib/x86_64-linux-gnu/libgnutls.so.30" ] || [ -n "$(find "$d/usr/lib" -name 'libgnutls.so.30*' -size +100k)" ] ||
+		fail "libgnutls.so.30 not copied into the stock fixture"
+	mkdir -p "$d/etc/apt/sources.list.d" "$d/lib/systemd/system" "$d/usr/share/doc/fixture"
+	printf '%s\n' 'deb http://deb.debian.org/debian bookworm main' \
+		'deb http://deb.debian.org/debian-security bookworm-security main' \
+		'deb-src http://deb.debian.org/debian bookworm main' >"$d/etc/apt/sources.list"
+	printf '%s\n' 'Types: deb' 'URIs: http://deb.debian.org/debian' 'Suites: bookworm bookworm-updates' \
+		'Components: main' 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' \
+		>"$d/etc/apt/sources.list.d/debian.sources"
+	[ -f /etc/apt/sources.list.d/debian.sources ] && cp /etc/apt/sources.list.d/debian.sources "$d/etc/apt/sources.list.d/host.sources"
+	# A unit with its documentation link and a comment, as Debian ships them.
+	printf '%s\n' '[Unit]' 'Description=Example daemon' 'Documentation=man:exampled(8)' \
+		'# Upstream: http://example.org/exampled' '[Service]' 'ExecStart=/usr/sbin/exampled' \
+		>"$d/lib/systemd/system/exampled.service"
+	# Documentation with URLs of every kind, and a config with a bug link and
+	# an XML DTD.
+	printf 'See http://www.example.org/manual and report bugs at http://bugs.example.org/\n' \
+		>"$d/usr/share/doc/fixture/README.Debian"
+	printf '#!/bin/sh\ncurl --insecure http://example.org/x.sh\n' >"$d/usr/share/doc/fixture/example.sh"
+	printf '<?xml version="1.0"?>\n<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"\n "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">\n<busconfig>\n<!-- see\n http://example.org/docs -->\n</busconfig>\n' \
+		>"$d/etc/fixture-bus.conf"
+	printf 'BugReports = http://bugs.example.org/\nreportbug_url = http://www.example.org/bugs\n' >"$d/etc/fixture.conf"
+}

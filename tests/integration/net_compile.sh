@@ -185,6 +185,73 @@ one_line_error "nft refuses"
 expect 2 "$FLEETSEC" net compile
 expect 0 "$FLEETSEC" net compile --help
 
+# Real-world MUD faults, on the RFC 8520 lightbulb: an unknown leaf in an
+# access-list reference is reported with its path; an IPv4 address in
+# destination-ipv6-network refuses the file by default, naming the leaf, and
+# --skip-invalid compiles the rest without that entry: the ruleset is the one
+# the file compiles to without the entry at all, so nothing more is allowed.
+LB="$MUD_DIR/rfc8520-sec9-lightbulb2000.json"
+BADACE='{"name": "cl1-frdev", "matches": {"ipv6": {"destination-ipv6-network": "192.0.2.10/32",
+  "protocol": 6}, "tcp": {"ietf-mud:direction-initiated": "from-device",
+  "destination-port": {"operator": "eq", "port": 8883}}}, "actions": {"forwarding": "accept"}}'
+ACLS='.["ietf-access-control-list:acls"].acl'
+jq '.["ietf-mud:mud"]["to-device-policy"]["access-lists"]["access-list"][0].extraneous_data = "x"' \
+	"$LB" >"$T/lb-extra.json"
+expect 0 "$FLEETSEC" net mud "$T/lb-extra.json" --json
+jq -e '.warnings | index("$.ietf-mud:mud.to-device-policy.access-lists.access-list[0].extraneous_data: unknown member of an access-list reference ignored")' \
+	"$T/out" >/dev/null || fail "unknown leaf in an access-list reference not reported: $(cat "$T/out")"
+ok
+jq --argjson a "$BADACE" "($ACLS[] | select(.name == \"mud-76100-v6fr\") | .aces.ace) += [\$a]" \
+	"$T/lb-extra.json" >"$T/lb-bad.json"
+printf '{"version": 1, "zones": {"iot": [{"name": "iot", "interface": "br-iot", "subnets": ["10.20.0.0/24"],
+  "router": "10.20.0.1"}], "wan": {"interface": "wan0"}},
+  "classes": [{"name": "lightbulb", "mud": "MUD"}],
+  "devices": [{"id": "bulb-1", "mac": "02:00:00:00:20:01", "ip": "10.20.0.11", "class": "lightbulb"}]}' >"$T/lbpol.tmpl"
+sed 's/"MUD"/"lb-bad.json"/' "$T/lbpol.tmpl" >"$T/lb-bad-pol.json"
+sed 's/"MUD"/"lb-extra.json"/' "$T/lbpol.tmpl" >"$T/lb-good-pol.json"
+LEAF='$.ietf-access-control-list:acls.acl[1].aces.ace[1].matches.ipv6.destination-ipv6-network: not an IPv6 prefix'
+expect 1 "$FLEETSEC" net mud "$T/lb-bad.json"
+one_line_error "lb-bad.json: $LEAF"
+expect 1 "$FLEETSEC" net compile "$T/lb-bad-pol.json" --out "$T/lb-bad.nft"
+one_line_error "$LEAF"
+[ ! -e "$T/lb-bad.nft" ] || fail "a refused compile wrote its output"
+ok
+expect 0 "$FLEETSEC" net compile "$T/lb-bad-pol.json" --skip-invalid --out "$T/lb-bad.nft"
+grep -qF "warning: " "$T/err" && grep -F "acl[1].aces.ace[1]: invalid entry skipped (--skip-invalid): $LEAF" "$T/err" >/dev/null ||
+	fail "skipped entry not named on stderr: $(cat "$T/err")"
+ok
+expect 0 "$FLEETSEC" net compile "$T/lb-good-pol.json" --out "$T/lb-good.nft"
+expect 0 "$FLEETSEC" net check "$T/lb-bad.nft"
+grep -v '^#' "$T/lb-bad.nft" >"$T/lb-bad.rules"
+grep -v '^#' "$T/lb-good.nft" >"$T/lb-good.rules"
+diff -u "$T/lb-good.rules" "$T/lb-bad.rules" >&2 || fail "--skip-invalid compiled more or less than the file without the entry"
+ok
+grep -qE "8883|192\.0\.2\.10" "$T/lb-bad.rules" && fail "the skipped entry reached the ruleset"
+ok
+# Loaded into nft, the ruleset holds no rule for the skipped entry's port.
+nft -c -f "$T/lb-bad.nft" || fail "nft refuses the --skip-invalid ruleset"
+ok
+# Skipping never drops one match of an entry and keeps the rest: a valid
+# IPv6 prefix with a bad port refuses, and --skip-invalid drops the whole entry.
+jq --argjson a "$BADACE" "($ACLS[] | select(.name == \"mud-76100-v6fr\") | .aces.ace) += [\$a |
+	.matches.ipv6[\"destination-ipv6-network\"] = \"2001:db8::10/128\" | .matches.tcp[\"destination-port\"].port = 70000]" \
+	"$LB" >"$T/lb-port.json"
+expect 0 "$FLEETSEC" net mud "$T/lb-port.json" --skip-invalid --json
+[ "$(jq '.entries | length' "$T/out")" -eq 2 ] || fail "an entry with a bad port was kept in part: $(cat "$T/out")"
+jq -e '[.entries[] | select(.address == "2001:db8::10/128" or (.path | test("ace\\[1\\]")))] | length == 0' "$T/out" >/dev/null ||
+	fail "the invalid entry's valid match was kept: $(cat "$T/out")"
+ok
+# A deny entry (or one whose action cannot be read) is never skipped: losing
+# it could let a later accept through. The file is refused, saying why.
+jq --argjson a "$BADACE" "($ACLS[] | select(.name == \"mud-76100-v6fr\") | .aces.ace) |= [\$a | .actions.forwarding = 7] + ." \
+	"$LB" >"$T/lb-deny.json"
+expect 1 "$FLEETSEC" net mud "$T/lb-deny.json" --skip-invalid
+one_line_error "acl[1].aces.ace[0].actions.forwarding: expected a string (not skipped: only an accept entry"
+jq --argjson a "$BADACE" "($ACLS[] | select(.name == \"mud-76100-v6fr\") | .aces.ace) |= [\$a | .actions.forwarding = \"drop\" | del(.name)] + ." \
+	"$LB" >"$T/lb-deny2.json"
+expect 1 "$FLEETSEC" net mud "$T/lb-deny2.json" --skip-invalid
+one_line_error "acl[1].aces.ace[0].name: expected a string (not skipped"
+
 # --from-registry: devices get MAC/IP with `device set`, classes by model.
 expect 0 "$FLEETSEC" ca init --name "Net IT"
 for id in cam-a cam-b hub-a; do

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -237,6 +238,89 @@ static char *pem_of(X509 *x, size_t *len)
 	return out;
 }
 
+/* GOOD with the first occurrence of from replaced by to (a static buffer). */
+static const char *good_with(const char *from, const char *to)
+{
+	static char buf[8192];
+	const char *hit = strstr(GOOD, from);
+	size_t pre;
+
+	assert_non_null(hit);
+	pre = (size_t)(hit - GOOD);
+	assert_true(pre + strlen(to) + strlen(hit + strlen(from)) < sizeof(buf));
+	snprintf(buf, sizeof(buf), "%.*s%s%s", (int)pre, GOOD, to, hit + strlen(from));
+	return buf;
+}
+
+static void skip_invalid_drops_whole_entries(void **state)
+{
+	struct fsec_mud *m = NULL;
+	const char *bad = good_with("\"198.51.100.0/24\"", "\"2001:db8::/32\"");
+	bool named = false;
+
+	(void)state;
+	/* By default the file is refused, naming the leaf. */
+	assert_int_equal(parse(bad, &m), FSEC_ERR_PARSE);
+	assert_non_null(strstr(fsec_err_detail(), "acl[0].aces.ace[1].matches.ipv4."
+						  "destination-ipv4-network: not an IPv4 prefix"));
+	assert_int_equal(fsec_mud_parse_flags((const unsigned char *)bad, strlen(bad), 0x80, &m),
+			 FSEC_ERR_INVAL);
+	/* Skipped: the whole entry b, never its valid protocol and port alone. */
+	assert_int_equal(fsec_mud_parse_flags((const unsigned char *)bad, strlen(bad),
+					      FSEC_MUD_SKIP_INVALID, &m),
+			 FSEC_OK);
+	assert_int_equal(fsec_mud_ace_count(m), 3);
+	for (size_t i = 0; i < fsec_mud_ace_count(m); i++) {
+		assert_null(strstr(fsec_mud_ace_get(m, i)->path, "acl[0].aces.ace[1]"));
+		assert_int_not_equal(fsec_mud_ace_get(m, i)->dport_lo, 5000);
+	}
+	for (size_t i = 0; i < fsec_mud_warning_count(m); i++)
+		named |= strstr(fsec_mud_warning_get(m, i),
+				"acl[0].aces.ace[1]: invalid entry skipped (--skip-invalid): ") != NULL;
+	assert_true(named);
+	fsec_mud_free(m);
+	m = NULL;
+	/* A deny entry (or an unreadable action) is never skipped. */
+	bad = good_with("5010}}}, \"actions\": {\"forwarding\": \"accept\"}",
+			"5010}}}, \"actions\": {\"forwarding\": 1}");
+	assert_int_equal(fsec_mud_parse_flags((const unsigned char *)bad, strlen(bad),
+					      FSEC_MUD_SKIP_INVALID, &m),
+			 FSEC_ERR_PARSE);
+	assert_non_null(strstr(fsec_err_detail(), "not skipped"));
+	assert_null(m);
+}
+
+static void unknown_members_are_reported(void **state)
+{
+	struct fsec_mud *m = NULL;
+	const char *t;
+	bool ref = false, ace = false;
+
+	(void)state;
+	/* An unknown leaf of an access-list reference: reported, nothing lost. */
+	t = good_with("[{\"name\": \"to\"}]", "[{\"name\": \"to\", \"extraneous_data\": 1}]");
+	assert_int_equal(parse(t, &m), FSEC_OK);
+	assert_int_equal(fsec_mud_ace_count(m), 4);
+	for (size_t i = 0; i < fsec_mud_warning_count(m); i++)
+		ref |= strcmp(fsec_mud_warning_get(m, i),
+			      "$.ietf-mud:mud.to-device-policy.access-lists.access-list[0]."
+			      "extraneous_data: unknown member of an access-list reference "
+			      "ignored") == 0;
+	assert_true(ref);
+	fsec_mud_free(m);
+	m = NULL;
+	/* An unknown member of an entry may narrow it: the entry is not used. */
+	t = good_with("{\"name\": \"b\",", "{\"name\": \"b\", \"time-range\": \"night\",");
+	assert_int_equal(parse(t, &m), FSEC_OK);
+	assert_int_equal(fsec_mud_ace_count(m), 3);
+	for (size_t i = 0; i < fsec_mud_warning_count(m); i++)
+		ace |= strstr(fsec_mud_warning_get(m, i),
+			      "acl[0].aces.ace[1].time-range: unknown entry member; entry not used") !=
+		       NULL;
+	assert_true(ace);
+	fsec_mud_free(m);
+}
+
 static void signature(void **state)
 {
 	EVP_PKEY *k1 = tu_key("p256"), *k2 = tu_key("p256");
@@ -282,6 +366,8 @@ int main(void)
 		cmocka_unit_test(unsupported_is_reported_not_dropped),
 		cmocka_unit_test(refusals_name_the_path),
 		cmocka_unit_test(hostile_text_stays_one_line),
+		cmocka_unit_test(skip_invalid_drops_whole_entries),
+		cmocka_unit_test(unknown_members_are_reported),
 		cmocka_unit_test(signature),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -64,6 +64,9 @@ static const struct fsec_audit_check checks[] = {
 	C("FW-KEY-PRIVATE", FIRMWARE, HIGH, "private key embedded in the image",
 	  "Generate keys on the device at first boot or provisioning; never ship private keys in "
 	  "an image that every device receives."),
+	C("FW-KEY-TESTVECTOR", FIRMWARE, INFO, "published test key in a library (its self-test)",
+	  "Nothing to do if the library only uses it to test itself; a device must never use "
+	  "this key, whose private half is public."),
 	C("FW-KEY-SSH-HOST", FIRMWARE, HIGH, "SSH host key baked into the image",
 	  "Delete host keys from the image and generate them on first boot (ssh-keygen -A, or "
 	  "dropbear -R)."),
@@ -88,6 +91,10 @@ static const struct fsec_audit_check checks[] = {
 	  "Drop console=ttyS... from the production kernel command line (or set it to null)."),
 	C("FW-CLEARTEXT-URL", FIRMWARE, MEDIUM, "cleartext endpoint (mqtt:// or http://) configured",
 	  "Use mqtts:// (port 8883) and https:// with certificate verification."),
+	C("FW-CLEARTEXT-SIGNED", FIRMWARE, INFO,
+	  "cleartext URL of a signed channel (apt sources)",
+	  "Nothing is needed for integrity (the archive is signed); use https:// sources to keep "
+	  "what the device installs private."),
 	C("FW-CLEARTEXT-PORT", FIRMWARE, MEDIUM, "plaintext service port configured",
 	  "Use the TLS port of the protocol (MQTT 8883, HTTPS 443, CoAPS 5684)."),
 	C("FW-TLS-NOVERIFY", FIRMWARE, HIGH, "TLS certificate verification disabled",

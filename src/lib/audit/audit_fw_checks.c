@@ -10,13 +10,20 @@
  */
 #include <crypt.h>
 #include <ctype.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-#include <openssl/evp.h>
+#include <openssl/bio.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "audit_fw_int.h"
 #include "err_int.h"
@@ -125,6 +132,14 @@ static const char *base_name(const char *path)
 	const char *b = strrchr(path, '/');
 
 	return b != NULL ? b + 1 : path;
+}
+
+/* A shared or static library by its name (libX.so, libX.so.N, libX.a). */
+static bool is_library(const char *path)
+{
+	const char *b = base_name(path);
+
+	return has_prefix(b, "lib") && (strstr(b, ".so") != NULL || has_suffix(b, ".a"));
 }
 
 static bool in_list(const char *s, const char *const *list)
@@ -306,6 +321,199 @@ static enum fsec_err check_httpd_conf(struct file_ctx *fc, const unsigned char *
 
 /* ---- private keys ---- */
 
+/* Keys in an image are never unlocked: an encrypted key stays encrypted. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return -1;
+}
+
+/* A big-endian length-prefixed field of an OpenSSH key blob. */
+static bool ssh_field(const unsigned char **p, const unsigned char *end, const unsigned char **f,
+		      size_t *n)
+{
+	size_t len;
+
+	if (end - *p < 4)
+		return false;
+	len = (size_t)(*p)[0] << 24 | (size_t)(*p)[1] << 16 | (size_t)(*p)[2] << 8 | (*p)[3];
+	*p += 4;
+	/* The length comes from the file: checked against what is left. */
+	if (len > (size_t)(end - *p))
+		return false;
+	*f = *p;
+	*n = len;
+	*p += len;
+	return true;
+}
+
+/* An "OPENSSH PRIVATE KEY" body (base64 without whitespace, in b64/n):
+ * true for a real openssh-key-v1 key, with its type, size and cipher in
+ * out. OpenSSL has no decoder for this format. */
+static bool openssh_key(const unsigned char *b64, size_t n, char *out, size_t cap)
+{
+	static const char magic[] = "openssh-key-v1";
+	unsigned char *raw = NULL;
+	const unsigned char *p, *end, *cipher, *kdf, *opts, *pub, *type, *q, *pend, *e, *mod;
+	size_t clen, klen, olen, plen, tlen, elen, mlen;
+	unsigned long bits = 0;
+	int len;
+	bool real = false;
+
+	if (n == 0 || n % 4 != 0 || n > KEY_BODY_MAX || (raw = malloc(n / 4 * 3 + 1)) == NULL)
+		goto out;
+	if ((len = EVP_DecodeBlock(raw, b64, (int)n)) < (int)sizeof(magic))
+		goto out;
+	p = raw;
+	end = raw + len;
+	if (memcmp(p, magic, sizeof(magic)) != 0) /* with its NUL */
+		goto out;
+	p += sizeof(magic);
+	if (!ssh_field(&p, end, &cipher, &clen) || !ssh_field(&p, end, &kdf, &klen) ||
+	    !ssh_field(&p, end, &opts, &olen) || end - p < 4)
+		goto out;
+	p += 4; /* number of keys */
+	if (!ssh_field(&p, end, &pub, &plen))
+		goto out;
+	q = pub;
+	pend = pub + plen;
+	if (!ssh_field(&q, pend, &type, &tlen) || tlen == 0 || tlen > 40)
+		goto out;
+	if (tlen == 11 && memcmp(type, "ssh-ed25519", 11) == 0) {
+		bits = 256;
+	} else if (tlen > 19 && memcmp(type, "ecdsa-sha2-nistp", 16) == 0) {
+		bits = strtoul((const char *)type + 16, NULL, 10) % 1024;
+	} else if (tlen == 7 && memcmp(type, "ssh-rsa", 7) == 0 && ssh_field(&q, pend, &e, &elen) &&
+		   ssh_field(&q, pend, &mod, &mlen)) {
+		while (mlen > 0 && mod[0] == 0) {
+			mod++;
+			mlen--;
+		}
+		bits = mlen * 8;
+		for (unsigned char top = mlen > 0 ? mod[0] : 0x80; top < 0x80; top <<= 1)
+			bits--;
+	}
+	if (clen == 4 && memcmp(cipher, "none", 4) == 0)
+		snprintf(out, cap, "OpenSSH %.*s %lu-bit private key", (int)tlen, (const char *)type,
+			 bits);
+	else
+		snprintf(out, cap, "OpenSSH %.*s %lu-bit private key, encrypted (%.*s, kdf %.*s)",
+			 (int)tlen, (const char *)type, bits, (int)(clen < 32 ? clen : 32),
+			 (const char *)cipher, (int)(klen < 16 ? klen : 16), (const char *)kdf);
+	real = true;
+out:
+	free(raw);
+	return real;
+}
+
+/* Private keys that are published test vectors, by SHA-256 of their public
+ * key (DER SubjectPublicKeyInfo): every copy of the library carries them
+ * for its power-on self-tests, so they protect nothing of the device. */
+static const struct {
+	const char *sha256, *what;
+} published_keys[] = {
+	{"5bd7bad40971be901e68d9b97405c3a3e996adbede885869b270185ad499108e", "GnuTLS self-test key"},
+	{"dd0701715ac41b7b96a2c8fe7a762b0ee05215f4f21c44d9458f1d2e2d57427d", "GnuTLS self-test key"},
+	{"5a9214aa789ffe021992636dd17ca313f340948e604d4122735160f3d46688a0", "GnuTLS self-test key"},
+};
+
+/* The published_keys name of k, or NULL. */
+static const char *published_key(EVP_PKEY *k)
+{
+	unsigned char *der = NULL, md[32];
+	char hex[65];
+	int n = i2d_PUBKEY(k, &der);
+	const char *what = NULL;
+
+	if (n > 0 && EVP_Digest(der, (size_t)n, md, NULL, EVP_sha256(), NULL) == 1) {
+		for (size_t i = 0; i < 32; i++)
+			snprintf(hex + 2 * i, 3, "%02x", md[i]);
+		for (size_t i = 0; i < sizeof(published_keys) / sizeof(published_keys[0]); i++)
+			if (strcmp(hex, published_keys[i].sha256) == 0)
+				what = published_keys[i].what;
+	}
+	OPENSSL_free(der);
+	return what;
+}
+
+/* Whether the PEM block blk (n bytes, from "-----BEGIN " to the end of its
+ * END line) is an actual private key, decoded by OpenSSL, and if so what
+ * (type, size; or, for an encrypted one, how it is sealed) in out. A label
+ * with no key behind it (the strings a TLS library's PEM parser compiles
+ * in) is not. b64/b64n: the body without whitespace, for OpenSSH keys. */
+static bool key_describe(const unsigned char *blk, size_t n, const char *label,
+			 const unsigned char *b64, size_t b64n, char *out, size_t cap,
+			 const char **published)
+{
+	BIO *bio = NULL;
+	EVP_PKEY *k = NULL;
+	X509_SIG *p8 = NULL;
+	char *name = NULL, *header = NULL;
+	unsigned char *data = NULL;
+	long dlen = 0;
+	bool real = false;
+
+	if (strcmp(label, "OPENSSH PRIVATE KEY") == 0)
+		return openssh_key(b64, b64n, out, cap);
+	if (n > INT_MAX || (bio = BIO_new_mem_buf(blk, (int)n)) == NULL) {
+		/* Cannot look: reported as found, never dropped. */
+		snprintf(out, cap, "%s block (not decoded)", label);
+		return true;
+	}
+	if ((k = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL)) != NULL) {
+		char group[64] = "";
+		size_t glen = 0;
+
+		if (EVP_PKEY_get_group_name(k, group, sizeof(group), &glen) != 1)
+			group[0] = '\0';
+		snprintf(out, cap, "%s %d-bit private key%s%s%s", EVP_PKEY_get0_type_name(k),
+			 EVP_PKEY_get_bits(k), group[0] != '\0' ? " (" : "", group,
+			 group[0] != '\0' ? ")" : "");
+		*published = published_key(k);
+		real = true;
+		goto out;
+	}
+	/* An encrypted key is still a key in the image (its passphrase is
+	 * usually in the image too): PKCS#8 names its scheme, a legacy PEM
+	 * key its cipher; neither gives its type or size without unlocking. */
+	if (BIO_reset(bio) == 1 && strcmp(label, "ENCRYPTED PRIVATE KEY") == 0 &&
+	    (p8 = PEM_read_bio_PKCS8(bio, NULL, no_passphrase, NULL)) != NULL) {
+		const X509_ALGOR *alg = NULL;
+		const ASN1_OBJECT *obj = NULL;
+		char oid[64] = "?";
+
+		X509_SIG_get0(p8, &alg, NULL);
+		X509_ALGOR_get0(&obj, NULL, NULL, alg);
+		if (obj != NULL)
+			OBJ_obj2txt(oid, sizeof(oid), obj, 0);
+		snprintf(out, cap, "encrypted PKCS#8 private key (%s): type and size sealed", oid);
+		real = true;
+		goto out;
+	}
+	if (BIO_reset(bio) == 1 && PEM_read_bio(bio, &name, &header, &data, &dlen) == 1 &&
+	    dlen > 0 && strstr(header, "ENCRYPTED") != NULL) {
+		EVP_CIPHER_INFO ci;
+
+		if (PEM_get_EVP_CIPHER_INFO(header, &ci) == 1 && ci.cipher != NULL) {
+			snprintf(out, cap, "encrypted %s (legacy PEM, %s): size sealed", label,
+				 EVP_CIPHER_get0_name(ci.cipher));
+			real = true;
+		}
+	}
+out:
+	ERR_clear_error(); /* failed decodes leave reasons nobody reads */
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	OPENSSL_free(data);
+	X509_SIG_free(p8);
+	EVP_PKEY_free(k);
+	BIO_free(bio);
+	return real;
+}
+
 static enum fsec_err check_private_keys(struct file_ctx *fc, const unsigned char *buf,
 					size_t len, bool ssh_host)
 {
@@ -315,9 +523,11 @@ static enum fsec_err check_private_keys(struct file_ctx *fc, const unsigned char
 
 	while (rc == FSEC_OK && (size_t)(end - p) >= sizeof(needle) - 1) {
 		const unsigned char *hit = memmem(p, (size_t)(end - p), needle, sizeof(needle) - 1);
-		const unsigned char *begin, *body, *stop;
-		unsigned char digest[32];
-		char label[40], ev[200];
+		const unsigned char *begin, *body, *stop, *blk_end;
+		unsigned char digest[32], *b64 = NULL;
+		size_t b64n = 0;
+		char label[40], what[160], ev[280];
+		const char *published = NULL;
 		unsigned lineno = 1;
 		EVP_MD_CTX *md;
 		size_t llen;
@@ -341,14 +551,17 @@ static enum fsec_err check_private_keys(struct file_ctx *fc, const unsigned char
 		 * PEM headers: the same key copied into two images matches. */
 		body = p;
 		stop = memmem(body, (size_t)(end - body), "-----END ", 9);
-		if (stop == NULL)
-			stop = end;
-		/* Real keys are a few KiB; a block without an end must not make
-		 * the digest walk the rest of a 16 MiB file byte by byte. */
-		if ((size_t)(stop - body) > KEY_BODY_MAX)
-			stop = body + KEY_BODY_MAX;
+		/* A key has an END line within a key's size; a label alone (as a
+		 * TLS library's parser compiles in) has none near it. */
+		if (stop == NULL || (size_t)(stop - body) > KEY_BODY_MAX)
+			continue;
+		blk_end = memmem(stop + 9, (size_t)(end - (stop + 9)), "-----", 5);
+		blk_end = blk_end != NULL && blk_end - stop < 64 ? blk_end + 5 : stop;
+		if ((b64 = malloc((size_t)(stop - body) + 1)) == NULL)
+			return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 		if ((md = EVP_MD_CTX_new()) == NULL || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
 			EVP_MD_CTX_free(md);
+			free(b64);
 			return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "SHA-256");
 		}
 		for (const unsigned char *q = body; q < stop;) {
@@ -358,13 +571,29 @@ static enum fsec_err check_private_keys(struct file_ctx *fc, const unsigned char
 			if (memchr(q, ':', (size_t)(le - q)) == NULL) /* Proc-Type: etc. */
 				for (const unsigned char *c = q; c < le; c++)
 					if (!isspace(*c))
-						EVP_DigestUpdate(md, c, 1);
+						b64[b64n++] = *c;
 			q = nl != NULL ? nl + 1 : stop;
 		}
+		EVP_DigestUpdate(md, b64, b64n);
 		EVP_DigestFinal_ex(md, digest, NULL);
 		EVP_MD_CTX_free(md);
-		snprintf(ev, sizeof(ev), "%s block (SHA-256 of body %02x%02x%02x%02x...)", label,
-			 digest[0], digest[1], digest[2], digest[3]);
+		if (!key_describe(begin, (size_t)(blk_end - begin), label, b64, b64n, what,
+				  sizeof(what), &published)) {
+			free(b64);
+			p = stop;
+			continue;
+		}
+		free(b64);
+		snprintf(ev, sizeof(ev), "%s%s%s (SHA-256 of body %02x%02x%02x%02x...)", what,
+			 published != NULL ? ", the published " : "",
+			 published != NULL ? published : "", digest[0], digest[1], digest[2], digest[3]);
+		/* In a library, a published test key is that library's self-test;
+		 * anywhere else it is a key whose private half everyone has. */
+		if (published != NULL && is_library(fc->path)) {
+			rc = add(fc, "FW-KEY-TESTVECTOR", lineno, "%s", ev);
+			p = stop;
+			continue;
+		}
 		rc = add(fc, ssh_host ? "FW-KEY-SSH-HOST" : "FW-KEY-PRIVATE", lineno, "%s", ev);
 		if (rc == FSEC_OK)
 			rc = remember_key(fc->st, digest, fc->path);
@@ -655,6 +884,95 @@ static bool port_token(const char *line, const char *port)
 	return false;
 }
 
+/* Documentation: what it says is read by people, never fetched by the
+ * device. */
+static bool is_doc(const char *path)
+{
+	static const char *const dirs[] = {"usr/share/doc/", "usr/share/man/", "usr/share/info/",
+					   "usr/share/help/", "usr/share/gtk-doc/",
+					   "usr/local/share/doc/", "usr/local/share/man/", NULL};
+	static const char *const names[] = {"README", "CHANGELOG", "changelog", "NEWS", "COPYING",
+					    "LICENSE", "AUTHORS", NULL};
+	static const char *const exts[] = {".md", ".rst", ".html", ".htm", NULL};
+	const char *b = base_name(path);
+
+	for (size_t i = 0; dirs[i] != NULL; i++)
+		if (has_prefix(path, dirs[i]))
+			return true;
+	for (size_t i = 0; names[i] != NULL; i++)
+		if (has_prefix(b, names[i]))
+			return true;
+	for (size_t i = 0; exts[i] != NULL; i++)
+		if (has_suffix(b, exts[i]))
+			return true;
+	return false;
+}
+
+/* apt's sources: what comes through them is checked against the archive's
+ * signature (InRelease), so http:// there is a signed channel. */
+static bool is_apt_source(const char *path)
+{
+	return strcmp(path, "etc/apt/sources.list") == 0 ||
+	       has_prefix(path, "etc/apt/sources.list.d/");
+}
+
+/* Whether the URL at url (inside line) names something rather than a place
+ * the device talks to: in a comment after code ("cmd # see http://...", or
+ * an XML comment opened on this line), an XML namespace, schema or DTD, or
+ * a link for reporting bugs. *in_xml_comment carries an XML comment over
+ * lines. */
+static bool url_is_reference(const char *line, const char *url, bool *in_xml_comment)
+{
+	char low[LINE_MAX_EVAL + 1];
+	size_t n = strlen(line), at = (size_t)(url - line), ulen = strcspn(url, " \t\"'<>");
+	const char *open, *close;
+
+	for (size_t i = 0; i <= n; i++)
+		low[i] = (char)tolower((unsigned char)line[i]);
+	low[at] = '\0'; /* low is now the text before the URL */
+	open = strstr(low, "<!--");
+	if (open != NULL) {
+		for (const char *o; (o = strstr(open + 4, "<!--")) != NULL;)
+			open = o;
+		close = strstr(open, "-->");
+		if (close == NULL)
+			return true;
+	} else if (*in_xml_comment && strstr(low, "-->") == NULL) {
+		return true;
+	}
+	for (size_t i = 0; i < at; i++)
+		if (low[i] == '#' && (i == 0 || low[i - 1] == ' ' || low[i - 1] == '\t'))
+			return true;
+	if (strstr(low, "xmlns") != NULL || strstr(low, "schemalocation") != NULL ||
+	    strstr(low, "<!doctype") != NULL || strstr(low, "idstartstring") != NULL ||
+	    strstr(low, "bug") != NULL)
+		return true;
+	for (size_t i = 0; i < 3; i++) {
+		static const char *const ids[] = {".dtd", ".xsd", ".ent"};
+		size_t el = strlen(ids[i]);
+
+		if (ulen >= el && strncasecmp(url + ulen - el, ids[i], el) == 0)
+			return true;
+	}
+	/* bugs.debian.org, bugzilla.example.org */
+	url += strcspn(url, ":") + 3;
+	return has_prefix(url, "bugs.") || has_prefix(url, "bugzilla.");
+}
+
+/* Track whether the text after this line is inside an XML comment. */
+static void xml_comment_state(const char *line, bool *in)
+{
+	for (const char *p = line; *p != '\0'; p++) {
+		if (!*in && strncmp(p, "<!--", 4) == 0) {
+			*in = true;
+			p += 3;
+		} else if (*in && strncmp(p, "-->", 3) == 0) {
+			*in = false;
+			p += 2;
+		}
+	}
+}
+
 static enum fsec_err check_cleartext(struct file_ctx *fc, const unsigned char *buf, size_t len)
 {
 	static const char *const schemes[] = {"mqtt://", "http://", "ws://", "coap://", "ftp://",
@@ -662,6 +980,7 @@ static enum fsec_err check_cleartext(struct file_ctx *fc, const unsigned char *b
 	char line[LINE_MAX_EVAL + 1];
 	enum fsec_err rc = FSEC_OK;
 	unsigned lineno = 0;
+	bool apt = is_apt_source(fc->path), in_xml_comment = false;
 
 	/* Most configuration files mention none of these: one pass for each
 	 * rare needle decides whether the line pass is needed at all. */
@@ -672,21 +991,26 @@ static enum fsec_err check_cleartext(struct file_ctx *fc, const unsigned char *b
 	for (size_t off = 0; off < len && rc == FSEC_OK;) {
 		const char *hit = NULL;
 
+		bool was_in_comment = in_xml_comment;
+
 		off = next_line(buf, len, off, line, sizeof(line));
 		lineno++;
+		xml_comment_state(line, &in_xml_comment);
 		if (is_comment(line))
 			continue;
 		for (size_t i = 0; schemes[i] != NULL && hit == NULL; i++) {
 			const char *p = strcasestr(line, schemes[i]);
 
-			if (p != NULL && !benign_url(p + strlen(schemes[i])))
+			if (p != NULL && !benign_url(p + strlen(schemes[i])) &&
+			    !url_is_reference(line, p, &was_in_comment))
 				hit = p;
 		}
 		if (hit != NULL) {
 			char url[128];
 
 			snprintf(url, sizeof(url), "%.*s", (int)strcspn(hit, " \t\"'<>"), hit);
-			rc = add(fc, "FW-CLEARTEXT-URL", lineno, "%s", url);
+			rc = add(fc, apt ? "FW-CLEARTEXT-SIGNED" : "FW-CLEARTEXT-URL", lineno, "%s",
+				 url);
 		} else if (port_token(line, "1883") || port_token(line, "5683")) {
 			rc = add(fc, "FW-CLEARTEXT-PORT", lineno, "%.200s", line);
 		}
@@ -748,7 +1072,7 @@ enum fsec_err fsec_audit_fw_file(struct fsec_audit *a, struct fw_state *st, cons
 		return rc;
 	if (is_boot_config(path) && (rc = check_kernel_console(&fc, buf, len)) != FSEC_OK)
 		return rc;
-	if (!is_config_file(path, buf, len))
+	if (!is_config_file(path, buf, len) || is_doc(path))
 		return FSEC_OK;
 	if (is_startup_file(path) && (rc = check_startup(&fc, buf, len)) != FSEC_OK)
 		return rc;

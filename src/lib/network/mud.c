@@ -43,6 +43,7 @@ struct fsec_mud {
 	size_t nwarnings, capwarnings;
 	char url[HDR_MAX], manufacturer[HDR_MAX], mfg_name[HDR_MAX], model_name[HDR_MAX],
 		systeminfo[HDR_MAX];
+	unsigned flags; /* FSEC_MUD_SKIP_INVALID */
 };
 
 /* dst = base + sep + seg, cut at cap - 1 bytes: a path only names a place in
@@ -112,6 +113,35 @@ static bool is_null_leaf(const json_t *v)
 {
 	/* YANG-JSON encodes a leaf of type empty as [null]. */
 	return json_is_array(v) && json_array_size(v) == 1 && json_is_null(json_array_get(v, 0));
+}
+
+/* A warning for each member of obj not in known (NULL-terminated), with
+ * why; *unknown (if not NULL) is set when there was one. */
+static enum fsec_err warn_unknown(struct fsec_mud *m, const json_t *obj, const char *path,
+				  const char *const *known, const char *why, bool *unknown)
+{
+	const char *k;
+	json_t *x;
+	enum fsec_err rc;
+
+	if (!json_is_object(obj))
+		return FSEC_OK;
+	json_object_foreach((json_t *)obj, k, x) {
+		char p[FSEC_MUD_PATH_MAX];
+		size_t i;
+
+		for (i = 0; known[i] != NULL; i++)
+			if (strcmp(k, known[i]) == 0)
+				break;
+		if (known[i] != NULL)
+			continue;
+		path_key(p, sizeof(p), path, k);
+		if ((rc = warn(m, p, "%s", why)) != FSEC_OK)
+			return rc;
+		if (unknown != NULL)
+			*unknown = true;
+	}
+	return FSEC_OK;
 }
 
 static enum fsec_err get_str(const json_t *v, const char *path, size_t max, const char **out)
@@ -599,6 +629,16 @@ static enum fsec_err parse_ace(struct fsec_mud *m, const json_t *ace, const char
 		return bad(path, "expected an object");
 	if ((rc = ace_accepts(m, ace, path, &accept)) != FSEC_OK || !accept)
 		return rc;
+	/* An unknown member of an entry or of its actions may narrow it (a
+	 * time range, a rate limit): the entry is not used without it. */
+	if ((rc = warn_unknown(m, ace, path, (const char *const[]){"name", "matches", "actions", NULL},
+			       "unknown entry member; entry not used", &skip)) != FSEC_OK)
+		return rc;
+	path_key(p, sizeof(p), path, "actions");
+	if ((rc = warn_unknown(m, json_object_get(ace, "actions"), p,
+			       (const char *const[]){"forwarding", "logging", NULL},
+			       "unknown action; entry not used", &skip)) != FSEC_OK)
+		return rc;
 	matches = json_object_get(ace, "matches");
 	path_key(p, sizeof(p), path, "matches");
 	if (!json_is_object(matches))
@@ -617,6 +657,39 @@ static enum fsec_err parse_ace(struct fsec_mud *m, const json_t *ace, const char
 	if ((rc = ace_peer(m, p, dir, &ends, &a)) != FSEC_OK)
 		return rc;
 	return ace_append(m, path, &a);
+}
+
+/* Whether an entry's action is, without doubt, accept. */
+static bool surely_accepts(const json_t *ace)
+{
+	const json_t *actions = json_is_object(ace) ? json_object_get(ace, "actions") : NULL;
+	const json_t *fwd = json_is_object(actions) ? json_object_get(actions, "forwarding") : NULL;
+	const char *s;
+
+	if (!json_is_string(fwd) || strlen(json_string_value(fwd)) != json_string_length(fwd))
+		return false;
+	s = json_string_value(fwd);
+	if (strchr(s, ':') != NULL)
+		s = strchr(s, ':') + 1;
+	return strcmp(s, "accept") == 0;
+}
+
+/* --skip-invalid: the entry at path was refused (its reason is the current
+ * error detail). An accept entry is dropped whole, which only ever allows
+ * less, and becomes a warning. Anything else stays a refusal: under RFC
+ * 8519's first-match order a deny shadows later accepts, so losing one
+ * (or an entry that might be one) could allow more. */
+static enum fsec_err skip_invalid(struct fsec_mud *m, const json_t *ace, const char *path)
+{
+	char why[FSEC_MUD_PATH_MAX + 200];
+
+	snprintf(why, sizeof(why), "%s", fsec_err_detail());
+	if (!surely_accepts(ace))
+		return fsec_seterr(FSEC_ERR_PARSE,
+				   "%s (not skipped: only an accept entry can be skipped without "
+				   "allowing more)",
+				   why);
+	return warn(m, path, "invalid entry skipped (--skip-invalid): %s", why);
 }
 
 static enum fsec_err parse_acl(struct fsec_mud *m, const json_t *acl, const char *path,
@@ -648,8 +721,15 @@ static enum fsec_err parse_acl(struct fsec_mud *m, const json_t *acl, const char
 		return warn(m, p, "unsupported ACL type '%s'; ACL not used",
 			    fsec_text_clean(type, (char[64]){0}, 64));
 	}
+	if ((rc = warn_unknown(m, acl, path, (const char *const[]){"name", "type", "aces", NULL},
+			       "unknown ACL member ignored", NULL)) != FSEC_OK)
+		return rc;
 	aces = json_object_get(acl, "aces");
 	list = json_is_object(aces) ? json_object_get(aces, "ace") : NULL;
+	path_key(p, sizeof(p), path, "aces");
+	if ((rc = warn_unknown(m, aces, p, (const char *const[]){"ace", NULL},
+			       "unknown member ignored", NULL)) != FSEC_OK)
+		return rc;
 	path_key(p, sizeof(p), path, "aces.ace");
 	if (!json_is_array(list))
 		return bad(p, "expected an array");
@@ -657,7 +737,10 @@ static enum fsec_err parse_acl(struct fsec_mud *m, const json_t *acl, const char
 		char ap[FSEC_MUD_PATH_MAX];
 
 		path_idx(ap, sizeof(ap), p, i);
-		if ((rc = parse_ace(m, json_array_get(list, i), ap, dir, family)) != FSEC_OK)
+		rc = parse_ace(m, json_array_get(list, i), ap, dir, family);
+		if (rc == FSEC_ERR_PARSE && (m->flags & FSEC_MUD_SKIP_INVALID))
+			rc = skip_invalid(m, json_array_get(list, i), ap);
+		if (rc != FSEC_OK)
 			return rc;
 	}
 	return FSEC_OK;
@@ -679,6 +762,20 @@ static enum fsec_err parse_policy(struct fsec_mud *m, const json_t *mud, const c
 	list = json_is_object(al) ? json_object_get(al, "access-list") : NULL;
 	if (!json_is_array(list))
 		return bad(p, "expected an array");
+	{
+		char pp[FSEC_MUD_PATH_MAX];
+
+		/* A policy only names ACLs: anything else in it carries nothing
+		 * the firewall enforces, and is reported like any unknown node. */
+		snprintf(pp, sizeof(pp), "$.%s.%s", KEY_MUD, key);
+		if ((rc = warn_unknown(m, pol, pp, (const char *const[]){"access-lists", NULL},
+				       "unknown member ignored", NULL)) != FSEC_OK)
+			return rc;
+		path_key(pp, sizeof(pp), pp, "access-lists");
+		if ((rc = warn_unknown(m, al, pp, (const char *const[]){"access-list", NULL},
+				       "unknown member ignored", NULL)) != FSEC_OK)
+			return rc;
+	}
 	for (size_t i = 0; i < json_array_size(list); i++) {
 		const char *name = NULL;
 		char ip[FSEC_MUD_PATH_MAX], np[FSEC_MUD_PATH_MAX];
@@ -688,6 +785,11 @@ static enum fsec_err parse_policy(struct fsec_mud *m, const json_t *mud, const c
 		path_key(np, sizeof(np), ip, "name");
 		if (!json_is_object(json_array_get(list, i)))
 			return bad(ip, "expected an object");
+		if ((rc = warn_unknown(m, json_array_get(list, i), ip,
+				       (const char *const[]){"name", NULL},
+				       "unknown member of an access-list reference ignored", NULL)) !=
+		    FSEC_OK)
+			return rc;
 		if ((rc = get_str(json_object_get(json_array_get(list, i), "name"), np, 64, &name)) !=
 		    FSEC_OK)
 			return rc;
@@ -765,6 +867,12 @@ static enum fsec_err parse_header(struct fsec_mud *m, const json_t *mud)
 
 FSEC_API enum fsec_err fsec_mud_parse(const unsigned char *buf, size_t len, struct fsec_mud **out)
 {
+	return fsec_mud_parse_flags(buf, len, 0, out);
+}
+
+FSEC_API enum fsec_err fsec_mud_parse_flags(const unsigned char *buf, size_t len, unsigned flags,
+					    struct fsec_mud **out)
+{
 	struct fsec_mud *m = NULL;
 	json_t *root = NULL;
 	const json_t *mud, *acls_c, *acls;
@@ -777,9 +885,12 @@ FSEC_API enum fsec_err fsec_mud_parse(const unsigned char *buf, size_t len, stru
 
 	if (len > FSEC_MUD_MAX)
 		return fsec_seterr(FSEC_ERR_TOO_LARGE, "MUD file over %u bytes", FSEC_MUD_MAX);
+	if ((flags & ~FSEC_MUD_SKIP_INVALID) != 0)
+		return fsec_seterr(FSEC_ERR_INVAL, "unknown MUD parse flags");
 	m = calloc(1, sizeof(*m));
 	if (m == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	m->flags = flags;
 	root = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
 		char t[128];

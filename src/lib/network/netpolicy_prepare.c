@@ -332,7 +332,8 @@ static enum fsec_err load_mud(struct fsec_netpolicy *p, struct klass *c,
 			goto out;
 		}
 	}
-	if ((rc = fsec_mud_parse(buf, len, &c->mudp)) != FSEC_OK) {
+	if ((rc = fsec_mud_parse_flags(buf, len, o->mud_skip_invalid ? FSEC_MUD_SKIP_INVALID : 0,
+					&c->mudp)) != FSEC_OK) {
 		rc = fsec_seterr(rc, "%s: %s", path, fsec_err_detail());
 		goto out;
 	}
