@@ -92,7 +92,7 @@ struct fsec_issue_opts {
  *    compromised (POLICY): the hardcoded fleet-wide key failure;
  *  - a weak key (POLICY).
  * On reissue the previous certificate is revoked as superseded and the CRL
- * is regenerated. Fills *out (release it with fsec_issued_cert_cleanup; may
+ * is regenerated (or marked pending: fsec_fleet_set_crl_deferred). Fills *out (release it with fsec_issued_cert_cleanup; may
  * be NULL) only on success. Errors: as above, plus BUSY, DB, IO, CRYPTO.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_fleet_issue(struct fsec_fleet *f, X509_REQ *csr,
@@ -142,11 +142,42 @@ FSEC_API FSEC_WUR enum fsec_err fsec_fleet_device_set(struct fsec_fleet *f, cons
 						      const char *group, const char *actor);
 
 /*
- * Sign a fresh CRL (next CRL number) listing every revoked, unexpired
- * certificate, store it as the home's crl.pem and return it (caller frees).
- * Errors: BUSY, DB, IO, CRYPTO.
+ * Sign a fresh CRL and return it (caller frees). Its CRL number is above
+ * every number taken before (the registry's counter) and above the
+ * published crl.pem's. It lists every revoked certificate that has not
+ * expired, or expired less than one CRL period (crl_days) ago: RFC 5280
+ * lets an entry go once a CRL issued after the certificate's expiry has
+ * listed it, for any reason, since an expired certificate is refused
+ * anyway. It becomes the home's crl.pem unless a CRL with a higher number
+ * is there already (another process signed later): the file never goes
+ * back to an older list, whatever order concurrent writers finish in
+ * (flock on HOME/crl.pem.lock). Errors: BUSY, DB, IO, CRYPTO.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_fleet_crl(struct fsec_fleet *f, X509_CRL **out);
+
+/*
+ * For a long-running server (fleetsecd): with deferred on, a revocation
+ * through this handle (a renewal superseding a certificate, a revocation)
+ * commits without signing the CRL, and fsec_fleet_crl_pending() turns true
+ * until fsec_fleet_crl_refresh() or fsec_fleet_crl() publishes one. Many
+ * renewals then cost one signature, off their request path. Off by default:
+ * the CLI publishes before it returns. Not thread-safe.
+ */
+FSEC_API void fsec_fleet_set_crl_deferred(struct fsec_fleet *f, bool deferred);
+FSEC_API bool fsec_fleet_crl_pending(const struct fsec_fleet *f);
+
+/*
+ * Keep the home's crl.pem valid: sign and publish a new CRL (fsec_fleet_crl)
+ * when force, when a deferred revocation is pending, when the file is
+ * missing or does not load, when it is not valid now (thisUpdate in the
+ * future, nextUpdate past), or when now has passed permille thousandths
+ * (1-999) of its period. *signed_out (may be NULL) says whether it signed;
+ * *next_due (may be NULL) is when the published CRL is next due, as a UNIX
+ * time (0: at once). Errors: INVAL (permille), BUSY, DB, IO, CRYPTO.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fleet_crl_refresh(struct fsec_fleet *f, unsigned permille,
+						       bool force, bool *signed_out,
+						       int64_t *next_due);
 
 /* Largest document fsec_fleet_import reads. */
 #define FSEC_IMPORT_MAX (64u * 1024u * 1024u)

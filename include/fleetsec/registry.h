@@ -207,6 +207,15 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_event_list(struct fsec_registry *r
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_counter_next(struct fsec_registry *reg,
 							   const char *name, uint64_t *out);
 
+/* The same, but the new value is also above floor (below INT64_MAX): the
+ * counter jumps to floor + 1 if it was lower. For a number that must stay
+ * above one already published outside the registry (the CRL number of the
+ * home's crl.pem, after a registry restored from an older backup).
+ * Must run inside a transaction. Errors: DB, INVAL. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_counter_next_above(struct fsec_registry *reg,
+								 const char *name, uint64_t floor,
+								 uint64_t *out);
+
 /* ---- enrollment (EST) ---- */
 
 /* A manufacturer CA trusted to vouch for devices at enrollment only. */

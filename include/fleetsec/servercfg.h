@@ -10,6 +10,11 @@
  *   approval        = auto                         auto or manual (enrollment)
  *   max_connections = 1024
  *   timeout         = 10                           seconds a client may stall
+ *   crl_refresh     = 0.5                          re-sign the CRL this far into its
+ *                                                  period (0.01-0.9)
+ *   crl_delay       = 1                            seconds a revocation (a renewal)
+ *                                                  waits before the CRL is re-signed,
+ *                                                  once for all that came meanwhile
  */
 #ifndef FLEETSEC_SERVERCFG_H
 #define FLEETSEC_SERVERCFG_H
@@ -28,10 +33,13 @@ struct fsec_servercfg {
 	char admin[300];                           /* "": no metrics listener */
 	char approval[16];
 	unsigned long max_connections, timeout;
+	char crl_refresh[8];           /* as written: "0.5" */
+	unsigned crl_refresh_permille; /* crl_refresh in thousandths, 10-900 */
+	unsigned long crl_delay;       /* seconds, 0-3600 */
 };
 
 /* Fill c with the defaults: listen 127.0.0.1:8443, approval auto,
- * max_connections 1024, timeout 10. */
+ * max_connections 1024, timeout 10, crl_refresh 0.5, crl_delay 1. */
 FSEC_API void fsec_servercfg_defaults(struct fsec_servercfg *c);
 
 /*

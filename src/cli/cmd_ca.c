@@ -258,9 +258,10 @@ const struct cli_cmd cli_ca_cmds[] = {
 	 "  --key-out FILE  key here instead of HOME/server.key\n"},
 	{"crl", NULL, crl, "sign and write the current CRL",
 	 "[--out FILE] [--der] [--home DIR] [--json]\n\n"
-	 "Signs a fresh X.509 v2 CRL (next CRL number) listing every revoked, unexpired\n"
-	 "device certificate with its reason code, stores it as HOME/crl.pem and writes\n"
-	 "it to FILE (atomically) or standard output.\n\n"
+	 "Signs a fresh X.509 v2 CRL (next CRL number) listing every revoked device\n"
+	 "certificate that has not expired, or expired less than one CRL period ago,\n"
+	 "with its reason code, stores it as HOME/crl.pem (unless a CRL with a higher\n"
+	 "number is there already) and writes it to FILE (atomically) or standard output.\n\n"
 	 "  --out FILE   write here instead of standard output\n"
 	 "  --der        DER instead of PEM\n"},
 	{NULL, NULL, NULL, NULL, NULL},

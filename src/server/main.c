@@ -40,6 +40,13 @@
 /* On SIGTERM, in-flight requests get this long to finish. */
 #define DRAIN_S 10
 #define BUSY_MS 2000
+/* The CRL timer looks at the wall clock at least this often, so that a
+ * clock stepped forward (NTP at boot on a board without an RTC) is
+ * noticed within a minute even though libevent's timers run on the
+ * monotonic clock. */
+#define CRL_CHECK_MAX_S 60
+/* After a failed re-signing (the CLI holding the registry), try again. */
+#define CRL_RETRY_S 5
 
 struct server {
 	const char *home;
@@ -55,6 +62,13 @@ struct server {
 	bool draining;          /* SIGTERM: no new connections, finish the rest */
 	struct timeval first;   /* handshake plus first request, at most */
 	struct fsec_route_ctx *routes;
+	/* The CRL is re-signed here, never in a request: at crl_permille of
+	 * its period, and crl_delay after a renewal superseded a certificate
+	 * (one signature for all the renewals of that delay). */
+	struct event *crl_timer;
+	struct timeval crl_delay;
+	unsigned crl_permille;
+	bool crl_soon; /* the timer is set to crl_delay for a pending revocation */
 };
 
 /* One accepted connection. Its SSL carries it (ex_data); the slot's free
@@ -99,7 +113,10 @@ static void usage(FILE *fp)
 	      "  --home DIR          fleet home (default $FLEETSEC_HOME, else ~/.fleetsec)\n"
 	      "  --config FILE       settings as key = value lines (default HOME/fleetsecd.conf\n"
 	      "                      if it exists): listen, cert, key, admin, approval,\n"
-	      "                      max_connections, timeout; flags override them\n"
+	      "                      max_connections, timeout, crl_refresh (re-sign the CRL\n"
+	      "                      this far into its period, default 0.5), crl_delay\n"
+	      "                      (seconds from a renewal to the CRL that lists the\n"
+	      "                      certificate it replaced, default 1); flags override them\n"
 	      "  --listen HOST:PORT  address to listen on (default 127.0.0.1:8443;\n"
 	      "                      IPv6 as [ADDR]:PORT)\n"
 	      "  --cert FILE         server certificate chain (default HOME/server.pem)\n"
@@ -317,6 +334,38 @@ static void handle(struct evhttp_request *req, void *arg)
 		fprintf(stderr, "fleetsecd: %s: %s\n", q.path, fsec_err_detail());
 	send_reply(req, &peer, &r);
 	fsec_reply_cleanup(&r);
+	/* A renewal revoked its old certificate: the CRL is re-signed after
+	 * crl_delay, together with every other renewal until then. */
+	if (fsec_fleet_crl_pending(s->fleet) && !s->crl_soon) {
+		s->crl_soon = true;
+		evtimer_add(s->crl_timer, &s->crl_delay);
+	}
+}
+
+/* Re-sign the CRL if it is due (or a revocation is pending) and set the
+ * timer for the next time. /crl meanwhile serves the published file, which
+ * is valid: it is re-signed half-way (crl_refresh) through its period. */
+static void crl_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	struct timeval tv = {.tv_sec = CRL_CHECK_MAX_S};
+	int64_t due = 0, now;
+	bool signed_now = false;
+
+	(void)fd;
+	(void)what;
+	s->crl_soon = false;
+	if (fsec_fleet_crl_refresh(s->fleet, s->crl_permille, false, &signed_now, &due) != FSEC_OK) {
+		fprintf(stderr, "fleetsecd: cannot re-sign the CRL: %s\n", fsec_err_detail());
+		tv.tv_sec = CRL_RETRY_S;
+	} else {
+		now = (int64_t)time(NULL);
+		if (signed_now && !quiet)
+			fputs("fleetsecd: CRL re-signed\n", stderr);
+		if (due - now < CRL_CHECK_MAX_S)
+			tv.tv_sec = due > now ? (time_t)(due - now) : 1;
+	}
+	evtimer_add(s->crl_timer, &tv);
 }
 
 static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
@@ -584,6 +633,7 @@ static int configure(const struct flags *fl, const char *home, struct fsec_serve
 		cfg->max_connections = fl->max_conns;
 	if (fl->timeout != 0)
 		cfg->timeout = fl->timeout;
+	/* crl_refresh and crl_delay come from the file only. */
 	if (strcmp(cfg->approval, "manual") != 0 && strcmp(cfg->approval, "auto") != 0) {
 		fprintf(stderr, "fleetsecd: approval %s: use auto or manual\n", cfg->approval);
 		return FSEC_EXIT_USAGE;
@@ -648,6 +698,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	fsec_est_set_manual_approval(s.est, strcmp(cfg.approval, "manual") == 0);
+	/* Renewals leave the CRL to crl_tick: never signed in a request. */
+	fsec_fleet_set_crl_deferred(s.fleet, true);
+	s.crl_permille = cfg.crl_refresh_permille;
+	s.crl_delay.tv_sec = (time_t)cfg.crl_delay;
 	to.cert_chain = cfg.cert[0] != '\0' ? cfg.cert : cert_buf;
 	to.key = cfg.key[0] != '\0' ? cfg.key : key_buf;
 	to.trust = fsec_est_tls_store(s.est);
@@ -692,6 +746,13 @@ int main(int argc, char **argv)
 		evhttp_set_timeout(admin_http, TIMEOUT_S);
 		evhttp_set_gencb(admin_http, admin_handle, NULL);
 	}
+	/* The first tick, before the first request: a CRL that lapsed while
+	 * fleetsecd was stopped is re-signed at once. */
+	if ((s.crl_timer = evtimer_new(s.base, crl_tick, &s)) == NULL) {
+		fputs("fleetsecd: out of memory\n", stderr);
+		goto out;
+	}
+	crl_tick(-1, 0, &s);
 	sigterm = evsignal_new(s.base, SIGTERM, on_signal, &s);
 	sigint = evsignal_new(s.base, SIGINT, on_signal, &s);
 	if (sigterm == NULL || sigint == NULL || event_add(sigterm, NULL) != 0 ||
@@ -703,6 +764,8 @@ int main(int argc, char **argv)
 		fsec_fleet_get_name(s.fleet), cfg.listen);
 	status = event_base_dispatch(s.base) == 0 ? FSEC_EXIT_OK : FSEC_EXIT_REFUSED;
 out:
+	if (s.crl_timer != NULL)
+		event_free(s.crl_timer);
 	if (sigterm != NULL)
 		event_free(sigterm);
 	if (sigint != NULL)

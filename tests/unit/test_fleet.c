@@ -3,11 +3,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/core_names.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include <sqlite3.h>
+
+#include "crl_int.h"
 #include "fleet_int.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/fleet.h"
@@ -336,6 +340,141 @@ static void revoke_updates_status_and_crl(void **state)
 	EVP_PKEY_free(k);
 }
 
+static uint64_t disk_crl_number(struct fixture *fx)
+{
+	char *p = tu_path(fx->home, "crl.pem");
+	struct fsec_crl_info i;
+
+	assert_int_equal(fsec_crl_file_info(p, &i), FSEC_OK);
+	free(p);
+	return i.number;
+}
+
+/* crl.pem never goes back to an older CRL, whatever order writers finish
+ * in; a missing or broken file is replaced. */
+static void crl_publication_is_ordered(void **state)
+{
+	struct fixture *fx = *state;
+	char *path = tu_path(fx->home, "crl.pem");
+	X509_CRL *c1 = NULL, *c2 = NULL;
+	struct fsec_crl_info i1, i2;
+	bool pub = true;
+	FILE *fp;
+
+	assert_int_equal(fsec_fleet_crl(fx->f, &c1), FSEC_OK);
+	assert_int_equal(fsec_fleet_crl(fx->f, &c2), FSEC_OK);
+	assert_int_equal(fsec_crl_info_get(c1, &i1), FSEC_OK);
+	assert_int_equal(fsec_crl_info_get(c2, &i2), FSEC_OK);
+	assert_true(i2.number > i1.number);
+	assert_true(i2.next_update > i2.this_update);
+	assert_int_equal(disk_crl_number(fx), i2.number);
+	/* The older one, published late, is not written. */
+	assert_int_equal(fsec_crl_publish(path, c1, &pub), FSEC_OK);
+	assert_false(pub);
+	assert_int_equal(disk_crl_number(fx), i2.number);
+	/* Nor the same one again. */
+	assert_int_equal(fsec_crl_publish(path, c2, &pub), FSEC_OK);
+	assert_false(pub);
+	/* A broken file orders before any CRL, and so does none. */
+	assert_non_null(fp = fopen(path, "w"));
+	fputs("-----BEGIN X509 CRL-----\nbroken\n", fp);
+	fclose(fp);
+	assert_int_equal(fsec_crl_publish(path, c1, &pub), FSEC_OK);
+	assert_true(pub);
+	assert_int_equal(disk_crl_number(fx), i1.number);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(fsec_crl_publish(path, c1, &pub), FSEC_OK);
+	assert_true(pub);
+	X509_CRL_free(c1);
+	X509_CRL_free(c2);
+	free(path);
+}
+
+/* A registry restored from an older backup (its counter behind crl.pem's
+ * number) still numbers the next CRL above the published one, so that it
+ * is published. */
+static void crl_number_stays_above_the_published_one(void **state)
+{
+	struct fixture *fx = *state;
+	char *db = tu_path(fx->home, "registry.db");
+	sqlite3 *h = NULL;
+	X509_CRL *c = NULL;
+	struct fsec_crl_info i;
+	uint64_t before;
+
+	for (int k = 0; k < 3; k++) {
+		assert_int_equal(fsec_fleet_crl(fx->f, &c), FSEC_OK);
+		X509_CRL_free(c);
+	}
+	before = disk_crl_number(fx);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "UPDATE meta SET value = 1 WHERE name = 'crl_number'", NULL,
+				      NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(h);
+	assert_int_equal(fsec_fleet_crl(fx->f, &c), FSEC_OK);
+	assert_int_equal(fsec_crl_info_get(c, &i), FSEC_OK);
+	assert_int_equal(i.number, before + 1);
+	assert_int_equal(disk_crl_number(fx), before + 1);
+	X509_CRL_free(c);
+	free(db);
+}
+
+/* fleetsecd's mode: a renewal or a revocation marks the CRL pending and
+ * signs nothing; one refresh then publishes all of them. */
+static void deferred_revocations_wait_for_refresh(void **state)
+{
+	struct fixture *fx = *state;
+	EVP_PKEY *k1 = tu_key("p256"), *k2 = tu_key("p256"), *k3 = tu_key("p256");
+	uint64_t n0;
+	int64_t due = 0;
+	bool did = true;
+	X509_CRL *crl;
+	struct fsec_crl_info info;
+
+	assert_int_equal(issue(fx, k1, "d", false, NULL), FSEC_OK);
+	assert_int_equal(issue(fx, k3, "e", false, NULL), FSEC_OK);
+	n0 = disk_crl_number(fx);
+	fsec_fleet_set_crl_deferred(fx->f, true);
+	assert_false(fsec_fleet_crl_pending(fx->f));
+	assert_int_equal(issue(fx, k2, "d", true, NULL), FSEC_OK);
+	assert_true(fsec_fleet_crl_pending(fx->f));
+	assert_int_equal(fsec_fleet_revoke(fx->f, "e", 1, "test"), FSEC_OK);
+	assert_int_equal(disk_crl_number(fx), n0);
+	/* Out of range refresh points are refused. */
+	assert_int_equal(fsec_fleet_crl_refresh(fx->f, 0, false, NULL, NULL), FSEC_ERR_INVAL);
+	assert_int_equal(fsec_fleet_crl_refresh(fx->f, 1000, false, NULL, NULL), FSEC_ERR_INVAL);
+	assert_int_equal(fsec_fleet_crl_refresh(fx->f, 500, false, &did, &due), FSEC_OK);
+	assert_true(did);
+	assert_false(fsec_fleet_crl_pending(fx->f));
+	assert_int_equal(disk_crl_number(fx), n0 + 1);
+	crl = read_crl(fx);
+	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), 2);
+	assert_int_equal(fsec_crl_info_get(crl, &info), FSEC_OK);
+	/* Due half-way through the period: after now, before nextUpdate. */
+	assert_int_equal(due, info.this_update + (info.next_update - info.this_update) / 2);
+	X509_CRL_free(crl);
+	/* Nothing pending and not due: nothing signed. */
+	assert_int_equal(fsec_fleet_crl_refresh(fx->f, 500, false, &did, NULL), FSEC_OK);
+	assert_false(did);
+	assert_int_equal(disk_crl_number(fx), n0 + 1);
+	/* Forced, or with a CRL that is not there: signed. */
+	assert_int_equal(fsec_fleet_crl_refresh(fx->f, 500, true, &did, NULL), FSEC_OK);
+	assert_true(did);
+	{
+		char *p = tu_path(fx->home, "crl.pem");
+
+		assert_int_equal(unlink(p), 0);
+		free(p);
+	}
+	assert_int_equal(fsec_fleet_crl_refresh(fx->f, 500, false, &did, NULL), FSEC_OK);
+	assert_true(did);
+	assert_int_equal(disk_crl_number(fx), n0 + 3);
+	EVP_PKEY_free(k1);
+	EVP_PKEY_free(k2);
+	EVP_PKEY_free(k3);
+}
+
 static enum fsec_err cfg(const char *json)
 {
 	struct fleet_config c;
@@ -594,6 +733,9 @@ int main(void)
 		T(refuses_weak_and_invalid),
 		T(keygen_writes_key_and_refuses_overwrite),
 		T(revoke_updates_status_and_crl),
+		T(crl_publication_is_ordered),
+		T(crl_number_stays_above_the_published_one),
+		T(deferred_revocations_wait_for_refresh),
 		T(device_set_is_one_change),
 		T(import_is_all_or_nothing),
 		cmocka_unit_test(config_is_strict),

@@ -256,6 +256,16 @@ static void counters(void **state)
 	assert_int_equal(v, 1);
 	assert_int_equal(fsec_registry_counter_next(f->reg, "crl_number", &v), FSEC_OK);
 	assert_int_equal(v, 2);
+	/* A floor above the counter lifts it; one below does not lower it. */
+	assert_int_equal(fsec_registry_counter_next_above(f->reg, "crl_number", 40, &v), FSEC_OK);
+	assert_int_equal(v, 41);
+	assert_int_equal(fsec_registry_counter_next_above(f->reg, "crl_number", 7, &v), FSEC_OK);
+	assert_int_equal(v, 42);
+	assert_int_equal(fsec_registry_counter_next_above(f->reg, "fresh", 9, &v), FSEC_OK);
+	assert_int_equal(v, 10);
+	assert_int_equal(fsec_registry_counter_next_above(f->reg, "crl_number", (uint64_t)INT64_MAX,
+							  &v),
+			 FSEC_ERR_INVAL);
 	assert_int_equal(fsec_registry_commit(f->reg), FSEC_OK);
 }
 

@@ -14,9 +14,13 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <time.h>
+
+#include "crl_int.h"
 #include "fleetsec/est.h"
 #include "fleetsec/fleet.h"
 #include "fleetsec/routes.h"
+#include "fleetsec/servercfg.h"
 #include "testutil.h"
 
 #define EST "/.well-known/est/"
@@ -384,6 +388,108 @@ static void crl_through_the_table(void **state)
 	}
 }
 
+/* An expired crl.pem, signed by the fleet's issuing CA with a CRL number of
+ * 1000, as a home left alone past its nextUpdate would hold. */
+static void write_expired_crl(struct fixture *fx)
+{
+	char *kp = tu_path(fx->home, "issuing.key"), *cp = tu_path(fx->home, "issuing.pem");
+	char *path = tu_path(fx->home, "crl.pem");
+	FILE *fp;
+	EVP_PKEY *key;
+	X509 *iss;
+	X509_CRL *crl = X509_CRL_new();
+	ASN1_INTEGER *num = ASN1_INTEGER_new();
+	ASN1_TIME *t = ASN1_TIME_new();
+	time_t now = time(NULL);
+
+	assert_non_null(fp = fopen(kp, "r"));
+	assert_non_null(key = PEM_read_PrivateKey(fp, NULL, NULL, NULL));
+	fclose(fp);
+	assert_non_null(fp = fopen(cp, "r"));
+	assert_non_null(iss = PEM_read_X509(fp, NULL, NULL, NULL));
+	fclose(fp);
+	assert_true(X509_CRL_set_version(crl, X509_CRL_VERSION_2));
+	assert_true(X509_CRL_set_issuer_name(crl, X509_get_subject_name(iss)));
+	assert_non_null(X509_time_adj_ex(t, -3, 0, &now));
+	assert_true(X509_CRL_set1_lastUpdate(crl, t));
+	assert_non_null(X509_time_adj_ex(t, -1, 0, &now));
+	assert_true(X509_CRL_set1_nextUpdate(crl, t));
+	assert_true(ASN1_INTEGER_set_uint64(num, 1000));
+	assert_true(X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0));
+	assert_true(X509_CRL_sign(crl, key, NULL) > 0);
+	assert_non_null(fp = fopen(path, "w"));
+	assert_true(PEM_write_X509_CRL(fp, crl));
+	fclose(fp);
+	ASN1_INTEGER_free(num);
+	ASN1_TIME_free(t);
+	X509_CRL_free(crl);
+	X509_free(iss);
+	EVP_PKEY_free(key);
+	free(path);
+	free(cp);
+	free(kp);
+}
+
+/* GET /crl never serves a list that is not valid now: an expired one is
+ * re-signed first, numbered above it, listing what the registry says. */
+static void crl_expired_is_resigned(void **state)
+{
+	struct fixture *fx = *state;
+	struct fsec_reply r = {0};
+	X509_CRL *crl = NULL;
+	const unsigned char *p;
+	struct fsec_crl_info info;
+	time_t now = time(NULL);
+
+	assert_int_equal(fsec_fleet_revoke(fx->f, "dev-1", 1, "test"), FSEC_OK);
+	/* Served once, so that the cache holds it before the file changes. */
+	assert_int_equal(call(fx, NULL, FSEC_ROUTE_GET, "/crl", NULL, 0, &r), FSEC_OK);
+	assert_int_equal(r.status, 200);
+	fsec_reply_cleanup(&r);
+	write_expired_crl(fx);
+	assert_int_equal(call(fx, NULL, FSEC_ROUTE_GET, "/crl", NULL, 0, &r), FSEC_OK);
+	assert_int_equal(r.status, 200);
+	p = (const unsigned char *)r.body;
+	assert_non_null(crl = d2i_X509_CRL(NULL, &p, (long)r.len));
+	assert_int_equal(fsec_crl_info_get(crl, &info), FSEC_OK);
+	assert_int_equal(info.number, 1001);
+	assert_true(info.this_update <= (int64_t)now + 1 && info.next_update > (int64_t)now);
+	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), 1);
+	X509_CRL_free(crl);
+	fsec_reply_cleanup(&r);
+}
+
+/* fleetsecd.conf's CRL settings: defaults, a share written 0.D to 0.DDD
+ * within 0.01-0.9, a delay in seconds. */
+static void servercfg_crl_settings(void **state)
+{
+	static const char *bad[] = {"crl_refresh = 0.95\n", "crl_refresh = 1\n",
+				    "crl_refresh = 0.005\n", "crl_refresh = 0.\n",
+				    "crl_refresh = .5\n", "crl_refresh = 0.5x\n",
+				    "crl_refresh = half\n", "crl_refresh = 0.0\n",
+				    "crl_delay = 3601\n", "crl_delay = -1\n"};
+	struct fsec_servercfg c;
+	const char *good = "crl_refresh = 0.25\ncrl_delay = 0\n";
+
+	(void)state;
+	fsec_servercfg_defaults(&c);
+	assert_int_equal(c.crl_refresh_permille, 500);
+	assert_int_equal(c.crl_delay, 1);
+	assert_int_equal(fsec_servercfg_parse((const unsigned char *)good, strlen(good), &c), FSEC_OK);
+	assert_int_equal(c.crl_refresh_permille, 250);
+	assert_int_equal(c.crl_delay, 0);
+	good = "crl_refresh = 0.9\n";
+	assert_int_equal(fsec_servercfg_parse((const unsigned char *)good, strlen(good), &c), FSEC_OK);
+	assert_int_equal(c.crl_refresh_permille, 900);
+	good = "crl_refresh = 0.015\n";
+	assert_int_equal(fsec_servercfg_parse((const unsigned char *)good, strlen(good), &c), FSEC_OK);
+	assert_int_equal(c.crl_refresh_permille, 15);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (fsec_servercfg_parse((const unsigned char *)bad[i], strlen(bad[i]), &c) !=
+		    FSEC_ERR_PARSE)
+			fail_msg("accepted: %s", bad[i]);
+}
+
 /* Firmware: only the published image, and nothing published is 404. */
 static void firmware_not_offered(void **state)
 {
@@ -412,6 +518,8 @@ int main(void)
 		cmocka_unit_test(peer_kinds_and_names),
 		cmocka_unit_test_setup_teardown(superseded_reaches_resend_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(crl_through_the_table, setup, teardown),
+		cmocka_unit_test_setup_teardown(crl_expired_is_resigned, setup, teardown),
+		cmocka_unit_test(servercfg_crl_settings),
 		cmocka_unit_test_setup_teardown(firmware_not_offered, setup, teardown),
 	};
 

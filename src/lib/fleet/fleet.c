@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <openssl/pem.h>
 
+#include "crl_int.h"
 #include "dynbuf_int.h"
 #include "err_int.h"
 #include "pem_int.h"
@@ -34,6 +35,8 @@ struct fsec_fleet {
 	struct fleet_config cfg;
 	struct fsec_registry *reg;
 	struct fsec_ca *ca; /* loaded on first use */
+	bool crl_deferred;  /* revocations leave the CRL to fsec_fleet_crl_refresh */
+	bool crl_pending;   /* a revocation is not on the published CRL yet */
 };
 
 /* ---- fleet.json ---- */
@@ -215,8 +218,8 @@ static bool dir_is_empty(const char *path)
 	return empty;
 }
 
-static enum fsec_err crl_stage(struct fsec_fleet *f, X509_CRL **crl_out,
-			       struct fsec_file_stage **stage_out);
+static enum fsec_err crl_sign(struct fsec_fleet *f, X509_CRL **crl_out);
+static enum fsec_err crl_publish(struct fsec_fleet *f, X509_CRL *crl);
 FSEC_API enum fsec_err fsec_fleet_create(const char *path,
 					 const struct fsec_fleet_create_params *p)
 {
@@ -224,7 +227,6 @@ FSEC_API enum fsec_err fsec_fleet_create(const char *path,
 	EVP_PKEY *root_key = NULL, *iss_key = NULL;
 	X509 *root = NULL, *iss = NULL;
 	struct fsec_fleet f = {0};
-	struct fsec_file_stage *crl_st = NULL;
 	X509_CRL *crl = NULL;
 	char *tmp = NULL, *cfgpath = NULL, *json = NULL, *regpath = NULL;
 	struct stat st;
@@ -281,9 +283,9 @@ FSEC_API enum fsec_err fsec_fleet_create(const char *path,
 		goto out;
 	if ((rc = fsec_registry_event_addf(f.reg, p->actor, "ca-init", NULL, "fleet=%s algo=%s",
 					   p->name, fsec_key_algo_name(algo))) != FSEC_OK ||
-	    (rc = crl_stage(&f, &crl, &crl_st)) != FSEC_OK ||
+	    (rc = crl_sign(&f, &crl)) != FSEC_OK ||
 	    (rc = fsec_registry_commit(f.reg)) != FSEC_OK ||
-	    (rc = fsec_file_stage_commit(crl_st)) != FSEC_OK)
+	    (rc = crl_publish(&f, crl)) != FSEC_OK)
 		goto out;
 	/* Close the registry so its WAL is checkpointed into the file before
 	 * the directory moves. */
@@ -307,7 +309,6 @@ out:
 	if (f.reg != NULL)
 		fsec_registry_rollback(f.reg);
 	fsec_registry_free(f.reg);
-	fsec_file_stage_free(crl_st);
 	if (tmp != NULL)
 		remove_tree(tmp);
 	fsec_ca_free(f.ca);
@@ -512,39 +513,91 @@ static int collect_revoked(const struct fsec_cert_rec *c, void *arg)
 	return 0;
 }
 
-/* Inside the caller's transaction: take the next CRL number, sign a CRL of
- * all revoked unexpired certificates and stage crl.pem. */
-static enum fsec_err crl_stage(struct fsec_fleet *f, X509_CRL **crl_out,
-			       struct fsec_file_stage **stage_out)
+/*
+ * Which revoked certificates the CRL lists: those that have not expired, and
+ * those that expired less than one CRL period (crl_days) ago. RFC 5280
+ * (5.1.2.6) lets an entry go once it has appeared on one regularly
+ * scheduled CRL issued after the certificate's validity period; the extra
+ * period makes sure it has. This holds for every reason, key compromise
+ * included: every relying party of a fleet certificate (fleetsecd, brokers,
+ * TLS peers) refuses an expired certificate before it looks at the CRL, and
+ * fleet certificates sign nothing that is checked later at a past time, so
+ * an expired entry protects no one and only grows the list (a device that
+ * renews every month would otherwise add an entry a month for its whole
+ * life). A compromised key stays refused where it matters: the registry
+ * keeps the revocation, and issuance refuses the key again
+ * (check_key_owner).
+ */
+static int64_t crl_listed_after(const struct fsec_fleet *f, int64_t now)
+{
+	return now - (int64_t)f->cfg.crl_days * 86400;
+}
+
+/* Inside the caller's transaction: take the next CRL number, above the
+ * registry's counter and the published crl.pem's (a registry restored from
+ * an older backup must not number a CRL that publication then refuses as
+ * older), and sign a CRL of the revoked certificates still listed. */
+static enum fsec_err crl_sign(struct fsec_fleet *f, X509_CRL **crl_out)
 {
 	struct crl_collect cc = {0};
-	struct fsec_cert_filter filt = {.revoked_only = true, .not_expired_at = time(NULL)};
+	struct fsec_crl_info there = {0};
+	struct fsec_cert_filter filt = {.revoked_only = true,
+					.not_expired_at = crl_listed_after(f, (int64_t)time(NULL))};
 	char *path = NULL;
-	unsigned char *data = NULL;
 	X509_CRL *crl = NULL;
 	uint64_t number = 0;
-	size_t len = 0;
 	enum fsec_err rc;
 
-	if ((rc = load_ca(f)) != FSEC_OK ||
-	    (rc = fsec_registry_counter_next(f->reg, "crl_number", &number)) != FSEC_OK ||
+	if ((rc = load_ca(f)) != FSEC_OK || (rc = join(f->home, CRL_FILE, &path)) != FSEC_OK)
+		goto out;
+	/* A missing or broken file is replaced: it puts no floor. */
+	if (fsec_crl_file_info(path, &there) != FSEC_OK) {
+		there.number = 0;
+		fsec_clearerr();
+	}
+	if ((rc = fsec_registry_counter_next_above(f->reg, "crl_number", there.number, &number)) !=
+		    FSEC_OK ||
 	    (rc = fsec_registry_cert_list(f->reg, &filt, collect_revoked, &cc)) != FSEC_OK)
 		goto out;
 	if ((rc = cc.rc) != FSEC_OK ||
 	    (rc = fsec_ca_make_crl(f->ca, cc.v, cc.n, number, f->cfg.crl_days, &crl)) != FSEC_OK)
 		goto out;
-	if ((rc = fsec_crl_encode(crl, FSEC_CRL_PEM, &data, &len)) != FSEC_OK ||
-	    (rc = join(f->home, CRL_FILE, &path)) != FSEC_OK ||
-	    (rc = fsec_file_stage_new(path, data, len, 0644, 0, stage_out)) != FSEC_OK)
-		goto out;
 	*crl_out = crl;
 	crl = NULL;
 out:
-	free(data);
 	X509_CRL_free(crl);
 	free(cc.v);
 	free(path);
 	return rc;
+}
+
+/* After the commit: crl.pem becomes crl unless a newer one is already
+ * there (fsec_crl_publish). Either way the published list is at least as
+ * new as this handle's revocations. */
+static enum fsec_err crl_publish(struct fsec_fleet *f, X509_CRL *crl)
+{
+	char *path = NULL;
+	bool published = false;
+	enum fsec_err rc;
+
+	if ((rc = join(f->home, CRL_FILE, &path)) == FSEC_OK &&
+	    (rc = fsec_crl_publish(path, crl, &published)) == FSEC_OK)
+		f->crl_pending = false;
+	else
+		f->crl_pending = true;
+	free(path);
+	return rc;
+}
+
+/* A revocation committed by this handle: sign and publish now, or, when
+ * deferred (fleetsecd), leave it to fsec_fleet_crl_refresh. */
+static enum fsec_err crl_after_revocation(struct fsec_fleet *f, X509_CRL *crl)
+{
+	if (crl == NULL) {
+		f->crl_pending = true;
+		return FSEC_OK;
+	}
+	return crl_publish(f, crl);
 }
 
 /* Commit the transaction, then the staged files; roll back on failure.
@@ -567,16 +620,16 @@ static enum fsec_err finish(struct fsec_fleet *f, enum fsec_err rc,
 
 FSEC_API enum fsec_err fsec_fleet_crl(struct fsec_fleet *f, X509_CRL **out)
 {
-	struct fsec_file_stage *st = NULL;
 	X509_CRL *crl = NULL;
 	enum fsec_err rc;
 
 	fsec_clearerr();
 	if ((rc = load_ca(f)) != FSEC_OK || (rc = fsec_registry_begin(f->reg)) != FSEC_OK)
 		return rc;
-	rc = crl_stage(f, &crl, &st);
-	rc = finish(f, rc, &st, 1);
-	fsec_file_stage_free(st);
+	rc = crl_sign(f, &crl);
+	rc = finish(f, rc, NULL, 0);
+	if (rc == FSEC_OK)
+		rc = crl_publish(f, crl);
 	if (rc != FSEC_OK) {
 		X509_CRL_free(crl);
 		return rc;
@@ -734,7 +787,7 @@ out:
 FSEC_API enum fsec_err fsec_fleet_issue(struct fsec_fleet *f, X509_REQ *csr,
 					const struct fsec_issue_opts *o, struct fsec_issued_cert *out)
 {
-	struct fsec_file_stage *stages[3] = {NULL, NULL, NULL}; /* key, cert, CRL */
+	struct fsec_file_stage *stages[2] = {NULL, NULL}; /* key, cert */
 	struct fsec_device_rec dev, old;
 	struct fsec_cert_rec rec;
 	struct key_check kc = {.id = o->id, .rc = FSEC_OK};
@@ -847,14 +900,16 @@ FSEC_API enum fsec_err fsec_fleet_issue(struct fsec_fleet *f, X509_REQ *csr,
 					   rec.serial, dev.model, dev.provisioning, superseded)) !=
 	    FSEC_OK)
 		goto out;
-	if (superseded > 0 && (rc = crl_stage(f, &crl, &stages[2])) != FSEC_OK)
+	if (superseded > 0 && !f->crl_deferred && (rc = crl_sign(f, &crl)) != FSEC_OK)
 		goto out;
 	if (o->cert_out != NULL &&
 	    (rc = fsec_pem_cert_stage_der(o->cert_out, cert.der, cert.der_len, 0, &stages[1])) !=
 	        FSEC_OK)
 		goto out;
 	in_tx = false;
-	rc = finish(f, FSEC_OK, stages, 3);
+	rc = finish(f, FSEC_OK, stages, 2);
+	if (rc == FSEC_OK && superseded > 0)
+		rc = crl_after_revocation(f, crl);
 	if (rc == FSEC_OK && out != NULL) {
 		*out = cert;
 		memset(&cert, 0, sizeof(cert));
@@ -862,7 +917,7 @@ FSEC_API enum fsec_err fsec_fleet_issue(struct fsec_fleet *f, X509_REQ *csr,
 out:
 	if (in_tx)
 		fsec_registry_rollback(f->reg);
-	for (size_t i = 0; i < 3; i++)
+	for (size_t i = 0; i < 2; i++)
 		fsec_file_stage_free(stages[i]);
 	X509_CRL_free(crl);
 	fsec_issued_cert_cleanup(&cert);
@@ -874,7 +929,6 @@ out:
 FSEC_API enum fsec_err fsec_fleet_revoke(struct fsec_fleet *f, const char *id, int reason,
 					 const char *actor)
 {
-	struct fsec_file_stage *st = NULL;
 	struct fsec_device_rec dev;
 	X509_CRL *crl = NULL;
 	time_t now = time(NULL);
@@ -899,10 +953,12 @@ FSEC_API enum fsec_err fsec_fleet_revoke(struct fsec_fleet *f, const char *id, i
 					   "reason=%s certificates=%zu",
 					   fsec_crl_reason_name(reason), count)) != FSEC_OK)
 		goto done;
-	rc = crl_stage(f, &crl, &st);
+	if (!f->crl_deferred)
+		rc = crl_sign(f, &crl);
 done:
-	rc = finish(f, rc, &st, 1);
-	fsec_file_stage_free(st);
+	rc = finish(f, rc, NULL, 0);
+	if (rc == FSEC_OK)
+		rc = crl_after_revocation(f, crl);
 	X509_CRL_free(crl);
 	return rc;
 }
@@ -931,4 +987,74 @@ FSEC_API enum fsec_err fsec_fleet_device_set(struct fsec_fleet *f, const char *i
 		return rc;
 	}
 	return FSEC_OK;
+}
+
+/* ---- keeping the CRL fresh (fleetsecd) ---- */
+
+FSEC_API void fsec_fleet_set_crl_deferred(struct fsec_fleet *f, bool deferred)
+{
+	f->crl_deferred = deferred;
+}
+
+FSEC_API bool fsec_fleet_crl_pending(const struct fsec_fleet *f)
+{
+	return f->crl_pending;
+}
+
+/* When a CRL valid from this to next is due for re-signing: permille of the
+ * way through. A list with no usable period is due at once. */
+static int64_t crl_due(const struct fsec_crl_info *i, unsigned permille)
+{
+	int64_t span;
+
+	if (i->next_update <= i->this_update || i->this_update <= 0)
+		return 0;
+	span = i->next_update - i->this_update;
+	/* span < 2^62 / 1000 for any date a CRL can carry; a foreign file with
+	 * a wilder period is simply re-signed now. */
+	if (span > INT64_C(1) << 50)
+		return 0;
+	return i->this_update + span * (int64_t)permille / 1000;
+}
+
+FSEC_API enum fsec_err fsec_fleet_crl_refresh(struct fsec_fleet *f, unsigned permille, bool force,
+					      bool *signed_out, int64_t *next_due)
+{
+	struct fsec_crl_info info = {0};
+	X509_CRL *crl = NULL;
+	char *path = NULL;
+	int64_t now = (int64_t)time(NULL);
+	bool sign = force || f->crl_pending;
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	if (permille < 1 || permille > 999)
+		return fsec_seterr(FSEC_ERR_INVAL, "CRL refresh point must be 0.001-0.999 of its period");
+	if ((rc = join(f->home, CRL_FILE, &path)) != FSEC_OK)
+		return rc;
+	/* Missing, broken, not yet valid (the clock went back), expired or
+	 * past its refresh point: all mean a new list now. */
+	if (fsec_crl_file_info(path, &info) != FSEC_OK || info.this_update > now ||
+	    now >= info.next_update || now >= crl_due(&info, permille))
+		sign = true;
+	fsec_clearerr();
+	if (sign) {
+		if ((rc = fsec_fleet_crl(f, &crl)) != FSEC_OK)
+			goto out;
+		/* What is on disk now: ours, or a newer one another process
+		 * published meanwhile. */
+		if (fsec_crl_file_info(path, &info) != FSEC_OK &&
+		    (rc = fsec_crl_info_get(crl, &info)) != FSEC_OK)
+			goto out;
+		fsec_clearerr();
+	}
+	if (signed_out != NULL)
+		*signed_out = sign;
+	if (next_due != NULL)
+		*next_due = crl_due(&info, permille);
+	rc = FSEC_OK;
+out:
+	X509_CRL_free(crl);
+	free(path);
+	return rc;
 }

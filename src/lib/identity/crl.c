@@ -1,16 +1,24 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * CRL encoding, once: the CLI's `ca crl`, the home's crl.pem and fleetsecd's
- * GET /crl all go through fsec_crl_encode; fleetsecd keeps the DER it serves
- * in a cache that follows the file.
+ * GET /crl all go through fsec_crl_encode; the home's crl.pem is published
+ * in CRL-number order by every writer (fsec_crl_publish); fleetsecd keeps
+ * the DER it serves in a cache that follows the file.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "crl_int.h"
 #include "err_int.h"
@@ -50,8 +58,50 @@ out:
 	return rc;
 }
 
-/* The PEM CRL at path as DER. */
-static enum fsec_err load_der(const char *path, unsigned char **der, size_t *len)
+static enum fsec_err asn1_time(const ASN1_TIME *t, int64_t *out)
+{
+	struct tm tm;
+
+	if (t == NULL) {
+		*out = 0;
+		return FSEC_OK;
+	}
+	if (!ASN1_TIME_to_tm(t, &tm))
+		return fsec_seterr_ossl(FSEC_ERR_PARSE, "a CRL date does not decode");
+	*out = (int64_t)timegm(&tm);
+	return FSEC_OK;
+}
+
+enum fsec_err fsec_crl_info_get(const X509_CRL *crl, struct fsec_crl_info *out)
+{
+	struct fsec_crl_info info = {0};
+	ASN1_INTEGER *num = NULL;
+	int crit = 0;
+	enum fsec_err rc = FSEC_ERR_PARSE;
+
+	num = X509_CRL_get_ext_d2i(crl, NID_crl_number, &crit, NULL);
+	/* crit -1: no CRL number at all, which orders before any numbered
+	 * list; anything else that did not decode is a broken CRL. */
+	if (num == NULL && crit != -1) {
+		fsec_seterr(rc, "the CRL number does not decode");
+		goto out;
+	}
+	if (num != NULL && !ASN1_INTEGER_get_uint64(&info.number, num)) {
+		fsec_seterr(rc, "the CRL number is not a 64-bit unsigned number");
+		goto out;
+	}
+	if ((rc = asn1_time(X509_CRL_get0_lastUpdate(crl), &info.this_update)) != FSEC_OK ||
+	    (rc = asn1_time(X509_CRL_get0_nextUpdate(crl), &info.next_update)) != FSEC_OK)
+		goto out;
+	*out = info;
+	rc = FSEC_OK;
+out:
+	ASN1_INTEGER_free(num);
+	return rc;
+}
+
+/* The PEM CRL at path, parsed. */
+static enum fsec_err load_crl(const char *path, X509_CRL **out)
 {
 	unsigned char *pem = NULL;
 	size_t plen = 0;
@@ -68,7 +118,9 @@ static enum fsec_err load_der(const char *path, unsigned char **der, size_t *len
 		fsec_seterr_ossl(rc, "%s: not a PEM CRL", path);
 		goto out;
 	}
-	rc = fsec_crl_encode(crl, FSEC_CRL_DER, der, len);
+	*out = crl;
+	crl = NULL;
+	rc = FSEC_OK;
 out:
 	X509_CRL_free(crl);
 	BIO_free(mem);
@@ -76,10 +128,87 @@ out:
 	return rc;
 }
 
+enum fsec_err fsec_crl_file_info(const char *path, struct fsec_crl_info *out)
+{
+	X509_CRL *crl = NULL;
+	enum fsec_err rc;
+
+	if (access(path, F_OK) != 0 && errno == ENOENT)
+		return fsec_seterr(FSEC_ERR_NOTFOUND, "%s: no CRL", path);
+	if ((rc = load_crl(path, &crl)) == FSEC_OK)
+		rc = fsec_crl_info_get(crl, out);
+	X509_CRL_free(crl);
+	return rc;
+}
+
+enum fsec_err fsec_crl_publish(const char *path, X509_CRL *crl, bool *published)
+{
+	struct fsec_crl_info ours, there;
+	unsigned char *pem = NULL;
+	char *lock = NULL;
+	size_t len = 0;
+	int fd = -1;
+	bool newer = true;
+	enum fsec_err rc;
+
+	if ((rc = fsec_crl_info_get(crl, &ours)) != FSEC_OK ||
+	    (rc = fsec_crl_encode(crl, FSEC_CRL_PEM, &pem, &len)) != FSEC_OK)
+		goto out;
+	if (asprintf(&lock, "%s.lock", path) < 0) {
+		lock = NULL;
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	rc = FSEC_ERR_IO;
+	if ((fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0) {
+		fsec_seterr(rc, "%s: cannot open: %s", lock, strerror(errno));
+		goto out;
+	}
+	/* Without the lock, two writers that each read an older file could
+	 * rename in the wrong order; with it, read-compare-rename is one step. */
+	while (flock(fd, LOCK_EX) != 0) {
+		if (errno != EINTR) {
+			fsec_seterr(rc, "%s: cannot lock: %s", lock, strerror(errno));
+			goto out;
+		}
+	}
+	/* A file that is missing or does not load (hand-edited, truncated by
+	 * a full disk) is replaced: it orders before any CRL. */
+	if (fsec_crl_file_info(path, &there) == FSEC_OK)
+		newer = ours.number > there.number;
+	fsec_clearerr();
+	if (newer && (rc = fsec_file_write_atomic(path, pem, len, 0644, 0)) != FSEC_OK)
+		goto out;
+	*published = newer;
+	rc = FSEC_OK;
+out:
+	/* Closing the descriptor releases the lock, after the rename. */
+	if (fd >= 0)
+		close(fd);
+	free(lock);
+	free(pem);
+	return rc;
+}
+
+/* The PEM CRL at path as DER, with its number and dates. */
+static enum fsec_err load_der(const char *path, unsigned char **der, size_t *len,
+			      struct fsec_crl_info *info)
+{
+	X509_CRL *crl = NULL;
+	enum fsec_err rc;
+
+	if ((rc = load_crl(path, &crl)) == FSEC_OK && (rc = fsec_crl_info_get(crl, info)) == FSEC_OK)
+		rc = fsec_crl_encode(crl, FSEC_CRL_DER, der, len);
+	X509_CRL_free(crl);
+	return rc;
+}
+
 enum fsec_err fsec_crl_cache_get(struct fsec_crl_cache *c, const char *path,
-				 const unsigned char **der, size_t *len)
+				 const unsigned char **der, size_t *len,
+				 struct fsec_crl_info *info)
 {
 	struct stat st;
+	struct fsec_crl_info fi = {0};
 	unsigned char *fresh = NULL;
 	size_t n = 0;
 	enum fsec_err rc;
@@ -91,15 +220,18 @@ enum fsec_err fsec_crl_cache_get(struct fsec_crl_cache *c, const char *path,
 	    st.st_mtim.tv_nsec != c->st.st_mtim.tv_nsec) {
 		/* A file that changed and does not load is not answered with
 		 * the old list: that one may lack a revocation. */
-		if ((rc = load_der(path, &fresh, &n)) != FSEC_OK)
+		if ((rc = load_der(path, &fresh, &n, &fi)) != FSEC_OK)
 			return rc;
 		free(c->der);
 		c->der = fresh;
 		c->len = n;
+		c->info = fi;
 		c->st = st;
 	}
 	*der = c->der;
 	*len = c->len;
+	if (info != NULL)
+		*info = c->info;
 	return FSEC_OK;
 }
 

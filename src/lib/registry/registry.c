@@ -166,9 +166,19 @@ FSEC_API enum fsec_err fsec_registry_event_list(struct fsec_registry *reg, const
 FSEC_API enum fsec_err fsec_registry_counter_next(struct fsec_registry *reg, const char *name,
 						  uint64_t *out)
 {
+	return fsec_registry_counter_next_above(reg, name, 0, out);
+}
+
+FSEC_API enum fsec_err fsec_registry_counter_next_above(struct fsec_registry *reg,
+							const char *name, uint64_t floor,
+							uint64_t *out)
+{
 	if (name[0] == '\0' || strlen(name) > 64)
 		return fsec_seterr(FSEC_ERR_INVAL, "bad counter name");
-	return reg->ops->counter_next(reg->be, name, out);
+	/* SQLite stores signed 64-bit integers; the result is floor + 1 at most. */
+	if (floor >= (uint64_t)INT64_MAX)
+		return fsec_seterr(FSEC_ERR_INVAL, "counter %s: floor out of range", name);
+	return reg->ops->counter_next(reg->be, name, floor, out);
 }
 
 /* A SHA-256 as 64 lowercase hex digits: the one spelling the records use. */

@@ -27,7 +27,7 @@ struct fsec_registry_ops {
 	enum fsec_err (*cert_revoke)(void *be, const char *serial, int64_t at, int reason);
 	enum fsec_err (*event_add)(void *be, const struct fsec_event_rec *ev);
 	enum fsec_err (*event_list)(void *be, const char *device_id, fsec_event_cb cb, void *ctx);
-	enum fsec_err (*counter_next)(void *be, const char *name, uint64_t *out);
+	enum fsec_err (*counter_next)(void *be, const char *name, uint64_t floor, uint64_t *out);
 	enum fsec_err (*device_net_set)(void *be, const char *id, const char *mac, const char *ip,
 					int64_t now);
 	enum fsec_err (*device_net_list)(void *be, fsec_device_net_cb cb, void *ctx);

@@ -262,7 +262,7 @@ enum fsec_err sq_get_one(struct sqlite_be *be, int id, const char *key, const ch
 	return rc;
 }
 
-enum fsec_err sq_counter_next(void *p, const char *name, uint64_t *out)
+enum fsec_err sq_counter_next(void *p, const char *name, uint64_t floor, uint64_t *out)
 {
 	struct sqlite_be *be = p;
 	enum fsec_err rc;
@@ -275,6 +275,8 @@ enum fsec_err sq_counter_next(void *p, const char *name, uint64_t *out)
 	if ((rc = sq_stmt(be, ST_COUNTER_NEXT, &s)) != FSEC_OK)
 		return rc;
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	/* The caller keeps floor below INT64_MAX (fsec_registry_counter_next_above). */
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)floor);
 	r = sqlite3_step(s);
 	if (r == SQLITE_ROW) {
 		*out = (uint64_t)sqlite3_column_int64(s, 0);

@@ -138,7 +138,7 @@ void sq_close(void *p);
 enum fsec_err sq_begin(void *p);
 enum fsec_err sq_commit(void *p);
 void sq_rollback(void *p);
-enum fsec_err sq_counter_next(void *p, const char *name, uint64_t *out);
+enum fsec_err sq_counter_next(void *p, const char *name, uint64_t floor, uint64_t *out);
 enum fsec_err sq_data_version(void *p, uint64_t *out);
 void sq_busy_timeout(void *p, int ms);
 

@@ -164,8 +164,11 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 			 " VALUES (?1, ?2, ?3, ?4, ?5)",
 	[ST_EVENT_LIST] = "SELECT seq, at, actor, action, ifnull(device_id,''), detail FROM events"
 			  " WHERE ?1 IS NULL OR device_id = ?1 ORDER BY seq",
-	[ST_COUNTER_NEXT] = "INSERT INTO meta(name, value) VALUES (?1, 1)"
-			    " ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value",
+	/* ?2 is a floor: the value returned is above both the stored one
+	 * and the floor. */
+	[ST_COUNTER_NEXT] = "INSERT INTO meta(name, value) VALUES (?1, max(?2, 0) + 1)"
+			    " ON CONFLICT(name) DO UPDATE SET value = max(value, ?2) + 1"
+			    " RETURNING value",
 	[ST_PRODUCT_GET] = "SELECT " PRODUCT_COLS " FROM products WHERE model = ?1",
 	[ST_PRODUCT_PUT] = "INSERT OR REPLACE INTO products(" PRODUCT_COLS ")"
 			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "crl_int.h"
 #include "err_int.h"
@@ -50,20 +51,40 @@ static enum fsec_err h_cacerts(struct fsec_route_ctx *c, const struct fsec_est_p
 	return fsec_est_cacerts(c->e, r);
 }
 
-/* GET /crl: the CRL the CLI keeps current in the home, as DER. */
+static bool valid_now(const struct fsec_crl_info *i, int64_t now)
+{
+	return i->this_update <= now && now < i->next_update;
+}
+
+/* GET /crl: the home's CRL (fleetsecd and the CLI keep it current), as
+ * DER. */
 static enum fsec_err h_crl(struct fsec_route_ctx *c, const struct fsec_est_peer *peer,
 			   const struct fsec_route_request *q, struct fsec_reply *r)
 {
 	const unsigned char *der = NULL;
+	struct fsec_crl_info info = {0};
 	size_t len = 0;
 
 	(void)peer;
 	(void)q;
 	memset(r, 0, sizeof(*r));
-	if (fsec_crl_cache_get(&c->crl, c->crl_path, &der, &len) != FSEC_OK) {
+	if (fsec_crl_cache_get(&c->crl, c->crl_path, &der, &len, &info) != FSEC_OK) {
 		fsec_clearerr();
 		fsec_reply_error(r, 500, "the CRL is not available");
 		return FSEC_OK;
+	}
+	/* A list that is not valid now (the server was stopped past its
+	 * nextUpdate, the clock jumped) is refused by every relying party:
+	 * sign one before answering. Rare, and once per CRL period at most. */
+	if (!valid_now(&info, (int64_t)time(NULL))) {
+		if (fsec_fleet_crl_refresh(c->f, 500, true, NULL, NULL) != FSEC_OK ||
+		    fsec_crl_cache_get(&c->crl, c->crl_path, &der, &len, &info) != FSEC_OK ||
+		    !valid_now(&info, (int64_t)time(NULL))) {
+			fsec_clearerr();
+			fsec_reply_error(r, 503, "the CRL is being re-signed; try again");
+			r->retry_after = 1;
+			return FSEC_OK;
+		}
 	}
 	/* The cache keeps its own copy: it outlives this reply. */
 	if ((r->body = malloc(len)) == NULL)

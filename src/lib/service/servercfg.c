@@ -8,6 +8,7 @@
 
 #include "err_int.h"
 #include "fleetsec/servercfg.h"
+#include "fleetsec/text.h"
 #include "kvconf_int.h"
 
 #define STRF(n)                                                                                 \
@@ -18,6 +19,7 @@
 static const struct fsec_kv_field fields[] = {
 	STRF(listen), STRF(cert), STRF(key), STRF(admin), STRF(approval),
 	NUMF(max_connections, 1000000), NUMF(timeout, 3600),
+	STRF(crl_refresh), NUMF(crl_delay, 3600),
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
@@ -28,6 +30,27 @@ FSEC_API void fsec_servercfg_defaults(struct fsec_servercfg *c)
 	snprintf(c->approval, sizeof(c->approval), "auto");
 	c->max_connections = 1024;
 	c->timeout = 10;
+	snprintf(c->crl_refresh, sizeof(c->crl_refresh), "0.5");
+	c->crl_refresh_permille = 500;
+	c->crl_delay = 1;
+}
+
+/* A share written "0.D", "0.DD" or "0.DDD", as thousandths in [10, 900]:
+ * past nine tenths of its period a CRL would be re-signed too close to its
+ * nextUpdate for a relying party that fetches it now and then. */
+static bool parse_share(const char *s, unsigned *permille)
+{
+	size_t n = strlen(s);
+	unsigned long v;
+
+	if (n < 3 || n > 5 || s[0] != '0' || s[1] != '.' || !fsec_parse_ulong(s + 2, 0, 999, &v))
+		return false;
+	for (size_t i = n - 2; i < 3; i++)
+		v *= 10;
+	if (v < 10 || v > 900)
+		return false;
+	*permille = (unsigned)v;
+	return true;
 }
 
 FSEC_API enum fsec_err fsec_servercfg_parse(const unsigned char *buf, size_t len,
@@ -44,6 +67,9 @@ FSEC_API enum fsec_err fsec_servercfg_parse(const unsigned char *buf, size_t len
 		return fsec_seterr(FSEC_ERR_PARSE, "approval must be auto or manual");
 	if (c.max_connections == 0 || c.timeout == 0)
 		return fsec_seterr(FSEC_ERR_PARSE, "max_connections and timeout must be at least 1");
+	if (!parse_share(c.crl_refresh, &c.crl_refresh_permille))
+		return fsec_seterr(FSEC_ERR_PARSE, "crl_refresh must be a share from 0.01 to 0.9 "
+						   "(for example 0.5)");
 	*out = c;
 	return FSEC_OK;
 }
