@@ -574,7 +574,7 @@ static enum fsec_err manifest_parse(const unsigned char *buf, size_t len, struct
 }
 
 /* Open the envelope into a secure-heap BIO (*plain): its bytes may be keys. */
-static enum fsec_err unseal(const unsigned char *buf, size_t len, const char *file,
+static enum fsec_err unseal(const unsigned char *buf, size_t len,
 			    const struct fsec_restore_opts *o, BIO **plain)
 {
 	const unsigned char *p = buf;
@@ -586,17 +586,17 @@ static enum fsec_err unseal(const unsigned char *buf, size_t len, const char *fi
 
 	/* len <= FILE_MAX: it fits the long d2i takes. */
 	if ((cms = d2i_CMS_ContentInfo(NULL, &p, (long)len)) == NULL || p != buf + len) {
-		fsec_seterr_ossl(rc, "%s: not a fleetsec backup", file);
+		fsec_seterr_ossl(rc, "not a fleetsec backup");
 		goto out;
 	}
 	/* Only the authenticated envelope: CBC alone would let a changed byte
 	 * through to the manifest check, which catches accidents, not forgery. */
 	if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_id_smime_ct_authEnvelopedData) {
-		rc = fsec_seterr(FSEC_ERR_PARSE, "%s: not an authenticated (AES-GCM) envelope", file);
+		rc = fsec_seterr(FSEC_ERR_PARSE, "not an authenticated (AES-GCM) envelope");
 		goto out;
 	}
 	if (o->passphrase == NULL && o->key == NULL) {
-		rc = fsec_seterr(FSEC_ERR_INVAL, "%s is encrypted: give its passphrase or key", file);
+		rc = fsec_seterr(FSEC_ERR_INVAL, "the backup is encrypted: give its passphrase or key");
 		goto out;
 	}
 	if (o->passphrase == NULL &&
@@ -611,13 +611,11 @@ static enum fsec_err unseal(const unsigned char *buf, size_t len, const char *fi
 	if (o->passphrase != NULL &&
 	    !CMS_decrypt_set1_password(cms, (unsigned char *)o->passphrase,
 				       (ossl_ssize_t)o->passphrase_len)) {
-		fsec_seterr_ossl(rc, "%s: cannot open: wrong passphrase or key, or an altered backup",
-				 file);
+		fsec_seterr_ossl(rc, "cannot open: wrong passphrase or key, or an altered backup");
 		goto out;
 	}
 	if (!CMS_decrypt(cms, key, cert, NULL, out, CMS_BINARY)) {
-		fsec_seterr_ossl(rc, "%s: cannot open: wrong passphrase or key, or an altered backup",
-				 file);
+		fsec_seterr_ossl(rc, "cannot open: wrong passphrase or key, or an altered backup");
 		goto out;
 	}
 	*plain = out;
@@ -833,10 +831,10 @@ FSEC_API enum fsec_err fsec_backup_restore(const char *file, const char *home,
 		goto out;
 	encrypted = !(len >= BK_TAR_BLOCK && memcmp(buf + 257, "ustar", 6) == 0);
 	if (encrypted) {
-		if ((rc = unseal(buf, len, file, o, &plain)) != FSEC_OK)
+		if ((rc = unseal(buf, len, o, &plain)) != FSEC_OK)
 			goto out;
 		if ((n = BIO_get_mem_data(plain, &pdata)) <= 0) {
-			rc = fsec_seterr(FSEC_ERR_PARSE, "%s: empty backup", file);
+			rc = fsec_seterr(FSEC_ERR_PARSE, "empty backup");
 			goto out;
 		}
 		arch = (const unsigned char *)pdata;
@@ -845,23 +843,17 @@ FSEC_API enum fsec_err fsec_backup_restore(const char *file, const char *home,
 		arch = buf;
 		alen = len;
 	}
-	if ((rc = verify_archive(arch, alen, &m, &members)) != FSEC_OK) {
-		char why[256];
-
-		/* Copied first: the detail is the buffer seterr rewrites. */
-		snprintf(why, sizeof(why), "%s", fsec_err_detail());
-		fsec_seterr(rc, "%s: %s", file, why);
+	if ((rc = verify_archive(arch, alen, &m, &members)) != FSEC_OK)
 		goto out;
-	}
 	if (m.keys && !encrypted) {
-		rc = fsec_seterr(FSEC_ERR_VERIFY, "%s: private keys in an unencrypted backup", file);
+		rc = fsec_seterr(FSEC_ERR_VERIFY, "private keys in an unencrypted backup");
 		goto out;
 	}
 	for (size_t i = 0; i < m.n; i++)
 		if (strcmp(members[i].name, CONFIG_FILE) == 0)
 			conf = &members[i];
 	if (conf == NULL) {
-		rc = fsec_seterr(FSEC_ERR_PARSE, "%s: no " CONFIG_FILE " in the backup", file);
+		rc = fsec_seterr(FSEC_ERR_PARSE, "no " CONFIG_FILE " in the backup");
 		goto out;
 	}
 	if ((rc = fsec_fleet_config_parse(conf->data, conf->len, &cfg)) != FSEC_OK ||
@@ -871,7 +863,7 @@ FSEC_API enum fsec_err fsec_backup_restore(const char *file, const char *home,
 		if (strcmp(members[i].name, reg) == 0)
 			regm = &members[i];
 	if (regm == NULL) {
-		rc = fsec_seterr(FSEC_ERR_PARSE, "%s: no registry in the backup", file);
+		rc = fsec_seterr(FSEC_ERR_PARSE, "no registry in the backup");
 		goto out;
 	}
 	/* Built beside the target, so that the final rename stays in one file
