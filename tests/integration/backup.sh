@@ -108,14 +108,15 @@ done
 expect 0 tar -tf live-1.bak
 ! grep -q '\.key$' "$T/out" || fail "plain backup lists a key: $(cat "$T/out")"
 ! grep -qa 'PRIVATE KEY' live-1.bak || fail "plain backup holds a private key"
-tar -xOf live-1.bak MANIFEST | head -1 | grep -qx 'fleetsec-backup 1' || fail "MANIFEST head"
+tar -xOf live-1.bak MANIFEST >manifest
+[ "$(head -1 manifest)" = 'fleetsec-backup 1' ] || fail "MANIFEST head: $(head -1 manifest)"
 ok
 
 # ---- openssl cms, the independent judge ----
 openssl cms -decrypt -inform DER -in live-3.enc -pwri_password "$PASS" -out judged.tar ||
 	fail "openssl cms cannot open the passphrase backup"
-openssl cms -cmsout -print -inform DER -in live-3.enc | grep -q 'authEnvelopedData' ||
-	fail "not an AuthEnvelopedData"
+openssl cms -cmsout -print -inform DER -in live-3.enc >cms.txt
+grep -q 'authEnvelopedData' cms.txt || fail "not an AuthEnvelopedData"
 tar -tf judged.tar >judged.list
 grep -qx MANIFEST judged.list && grep -qx registry.db judged.list && grep -qx issuing.key judged.list ||
 	fail "archive members: $(cat judged.list)"
@@ -133,7 +134,8 @@ expect 0 "$F" backup --out recip.enc --with-keys --recipient ec.pem --recipient 
 for k in ec rsa; do
 	openssl cms -decrypt -inform DER -in recip.enc -inkey $k.key -recip $k.pem -out $k.tar ||
 		fail "openssl cannot open the backup with the $k key"
-	tar -tf $k.tar | grep -qx issuing.key || fail "$k: no issuing.key in the archive"
+	tar -tf $k.tar >$k.list
+	grep -qx issuing.key $k.list || fail "$k: no issuing.key in the archive: $(cat $k.list)"
 	expect 0 "$F" restore recip.enc --home r-$k --key $k.key
 	expect 0 "$F" --home r-$k registry check
 	ok
