@@ -470,4 +470,28 @@ typedef int (*fsec_problem_cb)(const char *problem, void *ctx);
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_check(struct fsec_registry *reg,
 						    fsec_problem_cb cb, void *ctx);
 
+/* ---- backup and restore ---- */
+
+/*
+ * Write a consistent copy of the whole registry to path, a new file (0600)
+ * that must not exist, while other processes may be writing: the backend's
+ * online copy (SQLite: the backup API inside one read transaction), never a
+ * copy of the files underneath. The copy is one self-contained file, fsync'd
+ * before return; on failure nothing is left at path.
+ * Errors: EXISTS (path exists), IO, BUSY, DB, NOMEM. Not thread-safe on reg.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_snapshot(struct fsec_registry *reg,
+						       const char *path);
+
+/*
+ * Raise the named counter to at least floor (below INT64_MAX), never
+ * lowering it, and return its value; the next fsec_registry_counter_next
+ * returns more. For a restored registry, whose counters may be behind what
+ * the original went on to hand out. Must run inside a transaction.
+ * Errors: INVAL, DB.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_counter_raise(struct fsec_registry *reg,
+							    const char *name, uint64_t floor,
+							    uint64_t *out);
+
 #endif

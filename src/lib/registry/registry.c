@@ -461,3 +461,21 @@ FSEC_API enum fsec_err fsec_registry_check(struct fsec_registry *reg, fsec_probl
 {
 	return reg->ops->check(reg->be, cb, ctx);
 }
+
+FSEC_API enum fsec_err fsec_registry_snapshot(struct fsec_registry *reg, const char *path)
+{
+	if (path[0] == '\0')
+		return fsec_seterr(FSEC_ERR_INVAL, "no path for the registry snapshot");
+	return reg->ops->snapshot(reg->be, path);
+}
+
+FSEC_API enum fsec_err fsec_registry_counter_raise(struct fsec_registry *reg, const char *name,
+						   uint64_t floor, uint64_t *out)
+{
+	if (name[0] == '\0' || strlen(name) > 64)
+		return fsec_seterr(FSEC_ERR_INVAL, "bad counter name");
+	/* SQLite stores signed 64-bit integers, and counter_next adds one. */
+	if (floor >= (uint64_t)INT64_MAX)
+		return fsec_seterr(FSEC_ERR_INVAL, "counter %s: floor out of range", name);
+	return reg->ops->counter_raise(reg->be, name, floor, out);
+}

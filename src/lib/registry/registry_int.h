@@ -70,6 +70,8 @@ struct fsec_registry_ops {
 	enum fsec_err (*device_state_list)(void *be, fsec_device_state_cb cb, void *ctx);
 	enum fsec_err (*bootstrap_list)(void *be, fsec_bootstrap_cb cb, void *ctx);
 	enum fsec_err (*check)(void *be, fsec_problem_cb cb, void *ctx);
+	enum fsec_err (*snapshot)(void *be, const char *path);
+	enum fsec_err (*counter_raise)(void *be, const char *name, uint64_t floor, uint64_t *out);
 };
 
 extern const struct fsec_registry_ops fsec_registry_sqlite_ops;

@@ -9,6 +9,8 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include "err_int.h"
+#include "fleetsec/fileio.h"
 #include "sqlite_int.h"
 
 #define BUSY_TIMEOUT_MS 30000
@@ -377,6 +380,104 @@ static enum fsec_err sq_check(void *p, fsec_problem_cb cb, void *ctx)
 	return rc;
 }
 
+/* The online copy: SQLite's backup API, never a copy of the files, which
+ * would tear between the database and its WAL while fleetsecd commits. */
+static enum fsec_err sq_snapshot(void *p, const char *path)
+{
+	struct sqlite_be *be = p;
+	sqlite3 *dst = NULL;
+	sqlite3_backup *b = NULL;
+	enum fsec_err rc = FSEC_ERR_DB;
+	bool created = false;
+	int fd, r, rf;
+
+	/* Created here, empty and 0600, so that the copy is never readable by
+	 * others and never replaces a file. */
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return fsec_seterr(errno == EEXIST ? FSEC_ERR_EXISTS : FSEC_ERR_IO,
+				   "cannot create %s: %s", path, strerror(errno));
+	created = true;
+	close(fd);
+	r = sqlite3_open_v2(path, &dst,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);
+	if (r != SQLITE_OK) {
+		rc = fsec_seterr(FSEC_ERR_DB, "%s: %s", path, sqlite3_errstr(r));
+		goto out;
+	}
+	if ((b = sqlite3_backup_init(dst, "main", be->db, "main")) == NULL) {
+		rc = fsec_seterr(FSEC_ERR_DB, "registry snapshot: %s", sqlite3_errmsg(dst));
+		goto out;
+	}
+	/* -1: every page in one step, read inside one read transaction of the
+	 * source, so the copy is one committed state even while other processes
+	 * commit (WAL readers do not block writers, nor writers them). */
+	r = sqlite3_backup_step(b, -1);
+	rf = sqlite3_backup_finish(b);
+	if (r != SQLITE_DONE || rf != SQLITE_OK) {
+		rc = sq_err(be, r != SQLITE_DONE ? r : rf, "registry snapshot");
+		goto out;
+	}
+	/* The copy inherits WAL mode in its header; DELETE mode folds it into
+	 * one self-contained file (opening it as a registry turns WAL back on). */
+	if (sqlite3_exec(dst, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL) != SQLITE_OK) {
+		rc = fsec_seterr(FSEC_ERR_DB, "registry snapshot: %s", sqlite3_errmsg(dst));
+		goto out;
+	}
+	r = sqlite3_close(dst);
+	dst = NULL;
+	if (r != SQLITE_OK) {
+		rc = fsec_seterr(FSEC_ERR_DB, "registry snapshot: %s", sqlite3_errstr(r));
+		goto out;
+	}
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 || fsync(fd) != 0) {
+		rc = fsec_seterr(FSEC_ERR_IO, "cannot sync %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		goto out;
+	}
+	close(fd);
+	if ((rc = fsec_dir_sync_parent(path)) != FSEC_OK)
+		goto out;
+	created = false;
+	rc = FSEC_OK;
+out:
+	sqlite3_close_v2(dst);
+	if (created)
+		unlink(path);
+	return rc;
+}
+
+/* Rare (once per restore), so prepared here rather than kept per handle. */
+static enum fsec_err sq_counter_raise(void *p, const char *name, uint64_t floor, uint64_t *out)
+{
+	static const char sql[] = "INSERT INTO meta(name, value) VALUES (?1, ?2)"
+				  " ON CONFLICT(name) DO UPDATE SET value = max(value, ?2)"
+				  " RETURNING value";
+	struct sqlite_be *be = p;
+	sqlite3_stmt *s = NULL;
+	enum fsec_err rc;
+	int r;
+
+	if (be->depth == 0)
+		return fsec_seterr(FSEC_ERR_INVAL, "counter %s raised outside a transaction", name);
+	r = sqlite3_prepare_v2(be->db, sql, -1, &s, NULL);
+	if (r != SQLITE_OK)
+		return sq_err(be, r, "raising a counter");
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	/* The caller keeps floor below INT64_MAX (fsec_registry_counter_raise). */
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)floor);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW) {
+		*out = (uint64_t)sqlite3_column_int64(s, 0);
+		rc = FSEC_OK;
+	} else {
+		rc = sq_err(be, r, "raising a counter");
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
 const struct fsec_registry_ops fsec_registry_sqlite_ops = {
 	.scheme = "sqlite",
 	.open = sq_open,
@@ -425,4 +526,6 @@ const struct fsec_registry_ops fsec_registry_sqlite_ops = {
 	.model_counters = sq_model_counters,
 	.bootstrap_list = sq_bootstrap_list,
 	.check = sq_check,
+	.snapshot = sq_snapshot,
+	.counter_raise = sq_counter_raise,
 };
