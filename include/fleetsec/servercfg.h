@@ -10,6 +10,12 @@
  *   approval        = auto                         auto or manual (enrollment)
  *   max_connections = 1024
  *   timeout         = 10                           seconds a client may stall
+ *   renew_after_percent = 50    a renewal before this share of the certificate's
+ *                               lifetime is refused (0-60; the agent renews
+ *                               from 61%: two thirds less its jitter)
+ *   renewals_per_day    = 4     certificates a device may get in 24 hours
+ *   refusals_per_minute = 10    refused requests recorded per source address
+ *   reports_per_hour    = 60    status reports stored per device
  */
 #ifndef FLEETSEC_SERVERCFG_H
 #define FLEETSEC_SERVERCFG_H
@@ -28,10 +34,18 @@ struct fsec_servercfg {
 	char admin[300];                           /* "": no metrics listener */
 	char approval[16];
 	unsigned long max_connections, timeout;
+	unsigned long renew_after_percent, renewals_per_day, refusals_per_minute,
+		reports_per_hour;
 };
 
+/* The most renew_after_percent may be: below the agent's earliest renewal
+ * (fsec_estc_renew: two thirds of the lifetime less up to a twentieth), so
+ * that an agent renewing on its own schedule is never refused. */
+#define FSEC_RENEW_AFTER_MAX 60
+
 /* Fill c with the defaults: listen 127.0.0.1:8443, approval auto,
- * max_connections 1024, timeout 10. */
+ * max_connections 1024, timeout 10, renew_after_percent 50,
+ * renewals_per_day 4, refusals_per_minute 10, reports_per_hour 60. */
 FSEC_API void fsec_servercfg_defaults(struct fsec_servercfg *c);
 
 /*

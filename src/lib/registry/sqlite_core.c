@@ -423,4 +423,9 @@ const struct fsec_registry_ops fsec_registry_sqlite_ops = {
 	.model_counters = sq_model_counters,
 	.bootstrap_list = sq_bootstrap_list,
 	.check = sq_check,
+	.refusal_add = sq_refusal_add,
+	.refusal_list = sq_refusal_list,
+	.renew_allow_put = sq_renew_allow_put,
+	.renew_allow_get = sq_renew_allow_get,
+	.renew_allow_take = sq_renew_allow_take,
 };

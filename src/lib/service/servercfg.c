@@ -18,6 +18,8 @@
 static const struct fsec_kv_field fields[] = {
 	STRF(listen), STRF(cert), STRF(key), STRF(admin), STRF(approval),
 	NUMF(max_connections, 1000000), NUMF(timeout, 3600),
+	NUMF(renew_after_percent, FSEC_RENEW_AFTER_MAX), NUMF(renewals_per_day, 1000),
+	NUMF(refusals_per_minute, 100000), NUMF(reports_per_hour, 1000000),
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
@@ -28,6 +30,10 @@ FSEC_API void fsec_servercfg_defaults(struct fsec_servercfg *c)
 	snprintf(c->approval, sizeof(c->approval), "auto");
 	c->max_connections = 1024;
 	c->timeout = 10;
+	c->renew_after_percent = 50;
+	c->renewals_per_day = 4;
+	c->refusals_per_minute = 10;
+	c->reports_per_hour = 60;
 }
 
 FSEC_API enum fsec_err fsec_servercfg_parse(const unsigned char *buf, size_t len,
@@ -44,6 +50,9 @@ FSEC_API enum fsec_err fsec_servercfg_parse(const unsigned char *buf, size_t len
 		return fsec_seterr(FSEC_ERR_PARSE, "approval must be auto or manual");
 	if (c.max_connections == 0 || c.timeout == 0)
 		return fsec_seterr(FSEC_ERR_PARSE, "max_connections and timeout must be at least 1");
+	if (c.renewals_per_day == 0 || c.refusals_per_minute == 0 || c.reports_per_hour == 0)
+		return fsec_seterr(FSEC_ERR_PARSE, "renewals_per_day, refusals_per_minute and "
+						   "reports_per_hour must be at least 1");
 	*out = c;
 	return FSEC_OK;
 }
