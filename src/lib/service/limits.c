@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* fleetsecd's bounds (limits_int.h): a fixed-window rate limiter over a
  * fixed-size table, and the class a refusal is aggregated under. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,10 +86,8 @@ bool fsec_ratelimit_take(struct fsec_ratelimit *rl, const char *key, int64_t now
 	struct rl_slot *set, *s = NULL, *oldest = NULL;
 	int64_t left;
 
-	k[0] = '\0';
-	if (key != NULL) {
-		strncat(k, key, sizeof(k) - 1);
-	}
+	/* A longer key is cut (limits_int.h). */
+	snprintf(k, sizeof(k), "%s", key != NULL ? key : "");
 	set = &rl->slots[(hash(rl->seed, k) & (rl->sets - 1)) * WAYS];
 	for (size_t i = 0; i < WAYS && s == NULL; i++)
 		if (set[i].used && strcmp(set[i].key, k) == 0)
