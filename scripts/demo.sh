@@ -189,6 +189,9 @@ run openssl verify -purpose sslclient -CAfile "$FLEETSEC_HOME/root.pem" \
 	-untrusted "$FLEETSEC_HOME/issuing.pem" "$DEV/device.pem"
 echo "-- the same bootstrap credential cannot enrol again (a stolen one is no use):"
 agent enroll || echo "(refused, exit status $?)"
+echo "-- its certificate is new, so fleetsecd would refuse a renewal as not yet due; the"
+echo "   operator allows one (as after a key compromise)"
+run fleetsec device allow-renew SN-1001
 echo "-- a renewal whose answer is lost: the device made its new key and asked, the server"
 echo "   renewed (the old certificate is now superseded), and the answer never arrived"
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$DEV/device.key.pending" 2>/dev/null

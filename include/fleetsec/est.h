@@ -26,6 +26,7 @@
 #include "fleetsec/fleet.h"
 #include "fleetsec/identity.h"
 #include "fleetsec/reply.h"
+#include "fleetsec/servercfg.h"
 
 /* EST request bodies are a base64 CSR: a few KiB at most. */
 #define FSEC_EST_BODY_MAX (16u * 1024u)
@@ -75,6 +76,26 @@ FSEC_API FSEC_WUR enum fsec_err fsec_est_refresh(struct fsec_est *e, bool *trust
  * Retry-After) until the operator approves it (fsec_est_approve). Off by
  * default. */
 FSEC_API void fsec_est_set_manual_approval(struct fsec_est *e, bool manual);
+
+/* What one credential can make the server write (issue 14). */
+struct fsec_est_limits {
+	/* A renewal before this share (0-60 %) of the current certificate's
+	 * lifetime has passed is refused, unless the operator allowed one
+	 * (fsec_fleet_allow_renew). */
+	unsigned renew_after_percent;
+	/* A renewal is refused once the device got this many certificates in
+	 * the last 24 hours (an operator's allowance passes). */
+	unsigned renewals_per_day;
+	/* Refused requests from one source address written to the registry
+	 * per minute; past it they are held in memory and counted with the
+	 * source's next write. */
+	unsigned refusals_per_minute;
+};
+
+/* Replace the limits (defaults: 50 %, 4 a day, 10 a minute). A value out of
+ * range is clamped: renew_after_percent to FSEC_RENEW_AFTER_MAX (60), a 0
+ * count to 1. */
+FSEC_API void fsec_est_set_limits(struct fsec_est *e, const struct fsec_est_limits *l);
 
 /* The TLS trust store (fleet CA and manufacturer CAs), for SSL_CTX; the
  * caller gets a reference. And the list of those CA names to send in the
@@ -139,5 +160,22 @@ FSEC_API FSEC_WUR enum fsec_err fsec_est_enroll(struct fsec_est *e,
 						const struct fsec_est_peer *peer, bool reenroll,
 						const unsigned char *body, size_t len,
 						struct fsec_reply *r);
+
+/*
+ * fsec_est_enroll from the address source (NULL: unknown), whose refused
+ * requests are written to the registry at most refusals_per_minute times a
+ * minute. A refusal is not one event row: it counts in the row of its
+ * (credential, reason class) (fsec_registry_refusal_add). A renewal is also
+ * refused (403) before renew_after_percent of the current certificate's
+ * lifetime, and (429 with Retry-After) past renewals_per_day, unless the
+ * device holds an early-renewal allowance, which the renewal then uses up.
+ * A re-send to a superseded certificate is no renewal: neither applies.
+ * Errors: as fsec_est_enroll.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_est_enroll_from(struct fsec_est *e,
+						     const struct fsec_est_peer *peer,
+						     bool reenroll, const char *source,
+						     const unsigned char *body, size_t len,
+						     struct fsec_reply *r);
 
 #endif

@@ -129,6 +129,17 @@ FSEC_API FSEC_WUR enum fsec_err fsec_fleet_revoke(struct fsec_fleet *f, const ch
 						  int reason, const char *actor);
 
 /*
+ * Allow device id one renewal before it is due and past its daily limit
+ * (fleetsecd refuses both otherwise): for a key that must be replaced now.
+ * The allowance is used up by the device's next renewal, or refreshed by a
+ * second call; it and its use are logged ("renew-allow", "renew-allowed").
+ * The device must be active. Errors: NOTFOUND, POLICY (revoked), INVAL,
+ * BUSY, DB.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fleet_allow_renew(struct fsec_fleet *f, const char *id,
+						       const char *actor);
+
+/*
  * Record where device id is on the network (MAC, IPv4, for `net compile
  * --from-registry`) and its rollout group, with a "device-set" event naming
  * actor, in one registry transaction: all of it or nothing. NULL leaves a

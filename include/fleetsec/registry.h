@@ -443,6 +443,63 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_device_net_set(struct fsec_registr
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_device_net_list(struct fsec_registry *reg,
 							      fsec_device_net_cb cb, void *ctx);
 
+/* ---- fleetsecd's bounds: refusals aggregated, early renewals allowed ---- */
+
+/* The longest reason class and source address a refusal row keeps. */
+#define FSEC_REFUSAL_KEY_MAX 96
+#define FSEC_SOURCE_MAX 63
+
+/*
+ * Refused requests, one row per (credential, reason class) rather than one
+ * event per request: a credential that is refused again and again grows a
+ * count, not the registry.
+ */
+struct fsec_refusal_rec {
+	char credential[FSEC_SHA256_HEX_LEN];  /* the client certificate's SHA-256; "": none */
+	char reason[FSEC_REFUSAL_KEY_MAX + 1]; /* "OP STATUS CLASS" (the key, with credential) */
+	char device_id[FSEC_DEVID_MAX + 1];    /* the ID the credential names; "": none */
+	char detail[FSEC_DETAIL_MAX + 1];      /* the latest refusal's whole reason */
+	char source[FSEC_SOURCE_MAX + 1];      /* the latest refusal's address; "": unknown */
+	uint64_t count;                        /* refusals counted */
+	int64_t first_at, last_at;
+};
+
+typedef int (*fsec_refusal_cb)(const struct fsec_refusal_rec *rec, void *ctx);
+
+/* Count rec->count more refusals of (rec->credential, rec->reason): a new
+ * row starts at rec->first_at, an existing one keeps its first time and takes
+ * rec's last time, detail, source and device. Errors: INVAL (count 0, an
+ * empty or unprintable reason, a credential that is not 64 lowercase hex
+ * digits), DB, BUSY. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_refusal_add(struct fsec_registry *reg,
+							  const struct fsec_refusal_rec *rec);
+
+/* Visit the refusal rows, latest first (device_id non-NULL: only those
+ * naming it). Errors: DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_refusal_list(struct fsec_registry *reg,
+							   const char *device_id,
+							   fsec_refusal_cb cb, void *ctx);
+
+/* Allow device id one renewal before it is due (key compromise: the
+ * operator wants the key replaced now), granted by by at at. A second grant
+ * before the first is used refreshes it. Errors: NOTFOUND (no such device),
+ * INVAL, DB, BUSY. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_renew_allow_put(struct fsec_registry *reg,
+							      const char *id, const char *by,
+							      int64_t at);
+
+/* Whether device id holds an early-renewal allowance; *granted_by (cap
+ * FSEC_ACTOR_MAX + 1, may be NULL) names who granted it.
+ * Errors: NOTFOUND (none), INVAL, DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_renew_allow_get(struct fsec_registry *reg,
+							      const char *id, char *granted_by);
+
+/* Use up device id's allowance (inside the renewal's transaction: it is
+ * spent exactly when the certificate is issued). Errors: NOTFOUND (none, or
+ * another request used it), INVAL, DB, BUSY. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_renew_allow_take(struct fsec_registry *reg,
+							       const char *id);
+
 /* ---- inspection: what the CLI shows and the tests check, on any backend ---- */
 
 /* A bootstrap credential spent at enrollment (fsec_registry_bootstrap_spend). */

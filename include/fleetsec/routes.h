@@ -64,6 +64,7 @@ struct fsec_route_request {
 	const char *range;         /* the Range header, or NULL */
 	const unsigned char *body; /* POST body (at most FSEC_EST_BODY_MAX), or NULL */
 	size_t len;
+	const char *source;        /* the client's address, or NULL: for per-source limits */
 };
 
 /* The endpoint a path names, for the metrics (FSEC_EP_OTHER: none, or NULL),
@@ -97,6 +98,15 @@ FSEC_API FSEC_WUR enum fsec_err fsec_route_ctx_new(struct fsec_fleet *f, struct 
 						   const char *home, struct fsec_route_ctx **out);
 /* NULL is a no-op. */
 FSEC_API void fsec_route_ctx_free(struct fsec_route_ctx *c);
+
+/*
+ * Apply cfg's bounds (servercfg.h): the EST server's renewal and refusal
+ * limits (fsec_est_set_limits), and reports_per_hour, the status reports
+ * stored per device per hour: past it, POST /v1/status is answered 429 with
+ * Retry-After and nothing is written (defaults as fsec_servercfg_defaults).
+ * The report budget is kept in memory, per process.
+ */
+FSEC_API void fsec_route_set_limits(struct fsec_route_ctx *c, const struct fsec_servercfg *cfg);
 
 /*
  * Answer q from peer (classified by fsec_est_peer): the table's decision,

@@ -15,6 +15,12 @@
  *   crl_delay       = 1                            seconds a revocation (a renewal)
  *                                                  waits before the CRL is re-signed,
  *                                                  once for all that came meanwhile
+ *   renew_after_percent = 50    a renewal before this share of the certificate's
+ *                               lifetime is refused (0-60; the agent renews
+ *                               from 61%: two thirds less its jitter)
+ *   renewals_per_day    = 4     certificates a device may get in 24 hours
+ *   refusals_per_minute = 10    refused requests recorded per source address
+ *   reports_per_hour    = 60    status reports stored per device
  */
 #ifndef FLEETSEC_SERVERCFG_H
 #define FLEETSEC_SERVERCFG_H
@@ -36,10 +42,19 @@ struct fsec_servercfg {
 	char crl_refresh[8];           /* as written: "0.5" */
 	unsigned crl_refresh_permille; /* crl_refresh in thousandths, 10-900 */
 	unsigned long crl_delay;       /* seconds, 0-3600 */
+	unsigned long renew_after_percent, renewals_per_day, refusals_per_minute,
+		reports_per_hour;
 };
 
+/* The most renew_after_percent may be: below the agent's earliest renewal
+ * (fsec_estc_renew: two thirds of the lifetime less up to a twentieth), so
+ * that an agent renewing on its own schedule is never refused. */
+#define FSEC_RENEW_AFTER_MAX 60
+
 /* Fill c with the defaults: listen 127.0.0.1:8443, approval auto,
- * max_connections 1024, timeout 10, crl_refresh 0.5, crl_delay 1. */
+ * max_connections 1024, timeout 10, crl_refresh 0.5, crl_delay 1,
+ * renew_after_percent 50, renewals_per_day 4, refusals_per_minute 10,
+ * reports_per_hour 60. */
 FSEC_API void fsec_servercfg_defaults(struct fsec_servercfg *c);
 
 /*

@@ -376,6 +376,29 @@ static int device_revoke(int argc, char **argv, const struct cli_cmd *self)
 	return status;
 }
 
+static int device_allow_renew(int argc, char **argv, const struct cli_cmd *self)
+{
+	struct cli_common c = {0};
+	struct fsec_fleet *f = NULL;
+	enum fsec_err rc;
+	int status;
+
+	if ((status = cli_common_only(argc, argv, self, &c, 1, "expected exactly one device ID")) !=
+	    CLI_GO_ON)
+		return status;
+	if ((status = open_fleet(&c, &f)) != 0)
+		return status;
+	rc = fsec_fleet_allow_renew(f, argv[optind], cli_actor());
+	if (rc != FSEC_OK)
+		status = cli_fail(argv[optind], rc);
+	else if (c.json)
+		status = cli_print_json(json_pack("{s:s, s:b}", "id", argv[optind], "renew_allowed", 1));
+	else
+		printf("%s may renew once now, before it is due\n", argv[optind]);
+	fsec_fleet_free(f);
+	return status;
+}
+
 static int device_report(int argc, char **argv, const struct cli_cmd *self)
 {
 	static const struct option longopts[] = {
@@ -510,6 +533,13 @@ const struct cli_cmd cli_device_cmds[] = {
 	 "Marks the device revoked, revokes its certificates and regenerates the CRL.\n"
 	 "REASON: unspecified (default), keyCompromise, affiliationChanged, superseded,\n"
 	 "cessationOfOperation, privilegeWithdrawn.\n"},
+	{"device", "allow-renew", device_allow_renew,
+	 "allow a device one renewal before it is due (key compromise)",
+	 "ID [--home DIR] [--json]\n\n"
+	 "fleetsecd refuses a renewal before renew_after_percent of the certificate's\n"
+	 "lifetime and past renewals_per_day (fleetsecd.conf). This lets device ID\n"
+	 "renew once regardless, for a key that must be replaced now: the next renewal\n"
+	 "uses the allowance up. Both are logged (renew-allow, renew-allowed).\n"},
 	{"device", "report", device_report, "record a device's status report (tests, demos)",
 	 "ID --version V --security-counter N [--update success|failure] [--at TIME]\n"
 	 "       [--home DIR]\n\n"

@@ -92,6 +92,33 @@ static int print_event(const struct fsec_event_rec *e, void *arg)
 	return 0;
 }
 
+/* A refusal row as an "enroll-refused" entry: the log's one line per
+ * request became one line per (credential, reason), with its count. */
+static int print_refusal(const struct fsec_refusal_rec *r, void *arg)
+{
+	struct event_print *ep = arg;
+	char t[32], first[32];
+
+	if (ep->action != NULL && strcmp(ep->action, "enroll-refused") != 0)
+		return 0;
+	cli_time(r->last_at, t, sizeof(t));
+	cli_time(r->first_at, first, sizeof(first));
+	if (ep->arr != NULL)
+		return json_array_append_new(
+			       ep->arr,
+			       json_pack("{s:n, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s}",
+					 "seq", "at", t, "actor", "fleetsecd", "action",
+					 "enroll-refused", "device", r->device_id, "detail",
+					 r->detail, "count", (json_int_t)r->count, "first", first,
+					 "last", t, "credential", r->credential, "reason", r->reason,
+					 "source", r->source)) != 0;
+	printf("%-6s %s  %-16s %-24s %s  %s (x%llu since %s%s%s)\n", "-", t, "enroll-refused",
+	       r->device_id[0] != '\0' ? r->device_id : "-", "fleetsecd", r->detail,
+	       (unsigned long long)r->count, first, r->source[0] != '\0' ? ", last from " : "",
+	       r->source);
+	return 0;
+}
+
 static int registry_events(int argc, char **argv, const struct cli_cmd *self)
 {
 	static const struct option longopts[] = {
@@ -124,6 +151,9 @@ static int registry_events(int argc, char **argv, const struct cli_cmd *self)
 		return status;
 	}
 	rc = fsec_registry_event_list(fsec_fleet_get_registry(f), device, print_event, &ep);
+	if (rc == FSEC_OK)
+		rc = fsec_registry_refusal_list(fsec_fleet_get_registry(f), device, print_refusal,
+						&ep);
 	fsec_fleet_free(f);
 	if (rc != FSEC_OK) {
 		json_decref(ep.arr);
@@ -237,7 +267,13 @@ const struct cli_cmd cli_registry_cmds[] = {
 	 "Prints the append-only event log in order: sequence number, time, action\n"
 	 "(issue, revoke, device-set, enroll-refused, import, ...), device, who, and\n"
 	 "the detail. --device and --action keep only that device's or action's events.\n"
-	 "JSON members: seq, at, actor, action, device (\"\" if none), detail.\n"},
+	 "Refused requests follow, latest first, one entry per credential and reason\n"
+	 "(action enroll-refused) with how many were refused, since when, and the\n"
+	 "latest one's detail and source address.\n"
+	 "JSON members: seq, at, actor, action, device (\"\" if none), detail; a refusal\n"
+	 "entry has seq null and also count, first, last, credential (the client\n"
+	 "certificate's SHA-256, \"\" if none), reason (the key it is counted under)\n"
+	 "and source.\n"},
 	{"registry", "certs", registry_certs, "list every certificate ever issued",
 	 "[--device ID] [--home DIR] [--json]\n\n"
 	 "Prints every certificate the registry holds (or only ID's), oldest first:\n"

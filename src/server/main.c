@@ -247,6 +247,7 @@ static void send_reply(struct evhttp_request *req, const struct fsec_est_peer *p
 		 : status == 409 ? "Conflict"
 		 : status == 413 ? "Payload Too Large"
 		 : status == 416 ? "Range Not Satisfiable"
+		 : status == 429 ? "Too Many Requests"
 		 : status == 503 ? "Service Unavailable"
 				 : "Internal Server Error";
 	evhttp_add_header(h, "Strict-Transport-Security", "max-age=31536000");
@@ -326,6 +327,14 @@ static void handle(struct evhttp_request *req, void *arg)
 			  &peer) != FSEC_OK) {
 		reply_status(req, &peer, 500, "the registry cannot be read");
 		return;
+	}
+	/* Limits per source address (refusals) key on it. */
+	if (evhttp_request_get_connection(req) != NULL) {
+		char *addr = NULL;
+		ev_uint16_t port = 0;
+
+		evhttp_connection_get_peer(evhttp_request_get_connection(req), &addr, &port);
+		q.source = addr;
 	}
 	/* evhttp capped the body at FSEC_EST_BODY_MAX. */
 	if ((q.len = evbuffer_get_length(in)) > 0)
@@ -702,6 +711,7 @@ int main(int argc, char **argv)
 	fsec_fleet_set_crl_deferred(s.fleet, true);
 	s.crl_permille = cfg.crl_refresh_permille;
 	s.crl_delay.tv_sec = (time_t)cfg.crl_delay;
+	fsec_route_set_limits(s.routes, &cfg);
 	to.cert_chain = cfg.cert[0] != '\0' ? cfg.cert : cert_buf;
 	to.key = cfg.key[0] != '\0' ? cfg.key : key_buf;
 	to.trust = fsec_est_tls_store(s.est);

@@ -16,6 +16,10 @@ F=$FLEETSEC
 "$F" ca init --name "Update Fleet" >/dev/null
 "$F" ca server-cert localhost --ip 127.0.0.1 >/dev/null
 # Started before the manufacturer CA is allowed: it must pick that up live.
+# This test renews certificates it issued a moment ago, and counts every
+# refusal: fleetsecd's bounds (fleetsecd_growth.sh tests them) step aside.
+printf 'renew_after_percent = 0\nrenewals_per_day = 1000\nrefusals_per_minute = 100000\n' \
+	>>"$FLEETSEC_HOME/fleetsecd.conf"
 fleetsecd_start
 "$F" mfr init --dir mfr --name "Acme Chips" >/dev/null
 "$F" mfr issue SN-7 --dir mfr --key-out boot.key --out boot.pem 2>/dev/null

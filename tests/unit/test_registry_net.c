@@ -37,13 +37,13 @@ static int collect(const struct fsec_device_net *d, void *arg)
 	return 0;
 }
 
-/* Undo the migration steps from device_net (v7) on: v8 (debug ports) is
- * the last one. */
+/* Undo the migration steps from device_net (v7) on: v8 (debug ports) and
+ * v9 (refusals, renewal allowances) follow it. */
 static void downgrade(const char *db)
 {
 	sqlite3 *h = NULL;
 	sqlite3_stmt *st = NULL;
-	char stmt[320];
+	char stmt[400];
 	int v;
 
 	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
@@ -51,13 +51,14 @@ static void downgrade(const char *db)
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	v = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	assert_int_equal(v, 8);
+	assert_int_equal(v, 9);
 	snprintf(stmt, sizeof(stmt),
+		 "DROP TABLE refusals; DROP TABLE renew_allow;"
 		 "ALTER TABLE device_state DROP COLUMN debug_jtag;"
 		 "ALTER TABLE device_state DROP COLUMN debug_uart;"
 		 "ALTER TABLE device_state DROP COLUMN debug_at;"
 		 "DROP TABLE device_net; PRAGMA user_version = %d;",
-		 v - 2);
+		 v - 3);
 	assert_int_equal(sqlite3_exec(h, stmt, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(h);
 }

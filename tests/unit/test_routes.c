@@ -207,6 +207,8 @@ static int setup(void **state)
 	X509_REQ_free(req);
 	assert_int_equal(fsec_est_new(fx->f, &fx->e), FSEC_OK);
 	assert_int_equal(fsec_route_ctx_new(fx->f, fx->e, fx->home, &fx->c), FSEC_OK);
+	/* These tests renew a certificate issued a moment ago. */
+	fsec_est_set_limits(fx->e, &(struct fsec_est_limits){0, 100, 100});
 	*state = fx;
 	return 0;
 }

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -478,4 +479,66 @@ FSEC_API enum fsec_err fsec_registry_counter_raise(struct fsec_registry *reg, co
 	if (floor >= (uint64_t)INT64_MAX)
 		return fsec_seterr(FSEC_ERR_INVAL, "counter %s: floor out of range", name);
 	return reg->ops->counter_raise(reg->be, name, floor, out);
+/* ---- fleetsecd's bounds ---- */
+
+/* Printable ASCII, 1 to cap - 1 characters. */
+static bool printable_line(const char *s, size_t cap)
+{
+	size_t n = strnlen(s, cap);
+
+	if (n == 0 || n >= cap)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			return false;
+	return true;
+}
+
+FSEC_API enum fsec_err fsec_registry_refusal_add(struct fsec_registry *reg,
+						 const struct fsec_refusal_rec *rec)
+{
+	/* At most 2^32 at a time: the backend's sum then cannot overflow
+	 * before it saturates. */
+	if (rec->count == 0 || rec->count > UINT32_MAX ||
+	    !printable_line(rec->reason, sizeof(rec->reason)) ||
+	    (rec->credential[0] != '\0' && !hex64(rec->credential)) ||
+	    (rec->device_id[0] != '\0' && !fsec_devid_valid(rec->device_id)) ||
+	    strnlen(rec->detail, sizeof(rec->detail)) >= sizeof(rec->detail) ||
+	    strnlen(rec->source, sizeof(rec->source)) >= sizeof(rec->source) ||
+	    rec->first_at > rec->last_at)
+		return fsec_seterr(FSEC_ERR_INVAL, "bad refusal record");
+	return reg->ops->refusal_add(reg->be, rec);
+}
+
+FSEC_API enum fsec_err fsec_registry_refusal_list(struct fsec_registry *reg,
+						  const char *device_id, fsec_refusal_cb cb,
+						  void *ctx)
+{
+	return reg->ops->refusal_list(reg->be, device_id, cb, ctx);
+}
+
+FSEC_API enum fsec_err fsec_registry_renew_allow_put(struct fsec_registry *reg, const char *id,
+						     const char *by, int64_t at)
+{
+	struct fsec_device_rec dev;
+	enum fsec_err rc = fsec_devid_check(id);
+
+	if (rc != FSEC_OK || (rc = reg->ops->device_get(reg->be, id, &dev)) != FSEC_OK)
+		return rc;
+	return reg->ops->renew_allow_put(reg->be, id, by != NULL ? by : "unknown", at);
+}
+
+FSEC_API enum fsec_err fsec_registry_renew_allow_get(struct fsec_registry *reg, const char *id,
+						     char *granted_by)
+{
+	enum fsec_err rc = fsec_devid_check(id);
+
+	return rc != FSEC_OK ? rc : reg->ops->renew_allow_get(reg->be, id, granted_by);
+}
+
+FSEC_API enum fsec_err fsec_registry_renew_allow_take(struct fsec_registry *reg, const char *id)
+{
+	enum fsec_err rc = fsec_devid_check(id);
+
+	return rc != FSEC_OK ? rc : reg->ops->renew_allow_take(reg->be, id);
 }

@@ -72,6 +72,12 @@ struct fsec_registry_ops {
 	enum fsec_err (*check)(void *be, fsec_problem_cb cb, void *ctx);
 	enum fsec_err (*snapshot)(void *be, const char *path);
 	enum fsec_err (*counter_raise)(void *be, const char *name, uint64_t floor, uint64_t *out);
+	enum fsec_err (*refusal_add)(void *be, const struct fsec_refusal_rec *rec);
+	enum fsec_err (*refusal_list)(void *be, const char *device_id, fsec_refusal_cb cb,
+				      void *ctx);
+	enum fsec_err (*renew_allow_put)(void *be, const char *id, const char *by, int64_t at);
+	enum fsec_err (*renew_allow_get)(void *be, const char *id, char *granted_by);
+	enum fsec_err (*renew_allow_take)(void *be, const char *id);
 };
 
 extern const struct fsec_registry_ops fsec_registry_sqlite_ops;

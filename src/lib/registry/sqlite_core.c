@@ -528,4 +528,9 @@ const struct fsec_registry_ops fsec_registry_sqlite_ops = {
 	.check = sq_check,
 	.snapshot = sq_snapshot,
 	.counter_raise = sq_counter_raise,
+	.refusal_add = sq_refusal_add,
+	.refusal_list = sq_refusal_list,
+	.renew_allow_put = sq_renew_allow_put,
+	.renew_allow_get = sq_renew_allow_get,
+	.renew_allow_take = sq_renew_allow_take,
 };

@@ -56,6 +56,11 @@ enum stmt_id {
 	ST_DEVICE_STATE_LIST,
 	ST_DEVICE_NET_LIST,
 	ST_BOOTSTRAP_LIST,
+	ST_REFUSAL_ADD,
+	ST_REFUSAL_LIST,
+	ST_RENEW_ALLOW_PUT,
+	ST_RENEW_ALLOW_GET,
+	ST_RENEW_ALLOW_TAKE,
 	/* Certificate listings, one statement per combination of filters
 	 * (CERT_BY_* bits): a generic "?1 IS NULL OR col = ?1" cannot use an
 	 * index, and a full scan for every issue would make issuance O(N^2). */
@@ -189,6 +194,13 @@ enum fsec_err sq_pending_approve(void *p, const char *id, const char *key_prefix
 enum fsec_err sq_pending_delete(void *p, const char *id);
 enum fsec_err sq_pending_list(void *p, fsec_enroll_pending_cb cb, void *ctx);
 enum fsec_err sq_bootstrap_list(void *p, fsec_bootstrap_cb cb, void *ctx);
+
+/* sqlite_limits.c */
+enum fsec_err sq_refusal_add(void *p, const struct fsec_refusal_rec *rec);
+enum fsec_err sq_refusal_list(void *p, const char *device_id, fsec_refusal_cb cb, void *ctx);
+enum fsec_err sq_renew_allow_put(void *p, const char *id, const char *by, int64_t at);
+enum fsec_err sq_renew_allow_get(void *p, const char *id, char *granted_by);
+enum fsec_err sq_renew_allow_take(void *p, const char *id);
 
 /* sqlite_publish.c */
 enum fsec_err sq_publish_put(void *p, const struct fsec_published_rec *rec, const char *bundle);

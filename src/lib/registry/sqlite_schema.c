@@ -119,9 +119,24 @@ static const char schema_v8_debug[] =
 	" CHECK(debug_uart IN ('','locked','unlocked'));"
 	"ALTER TABLE device_state ADD COLUMN debug_at INTEGER NOT NULL DEFAULT 0;";
 
+/* v9 (issue 14): refused requests aggregated per (credential, reason class)
+ * instead of one event each, and the operator's one-time allowances of an
+ * early renewal. */
+static const char schema_v9_bounds[] =
+	"CREATE TABLE refusals(credential TEXT NOT NULL, reason TEXT NOT NULL,"
+	" device_id TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '',"
+	" source TEXT NOT NULL DEFAULT '', count INTEGER NOT NULL CHECK(count > 0),"
+	" first_at INTEGER NOT NULL, last_at INTEGER NOT NULL,"
+	" PRIMARY KEY(credential, reason)) STRICT;"
+	"CREATE INDEX refusals_last ON refusals(last_at);"
+	"CREATE TABLE renew_allow("
+	" device_id TEXT PRIMARY KEY REFERENCES devices(id) DEFERRABLE INITIALLY DEFERRED,"
+	" granted_by TEXT NOT NULL, granted_at INTEGER NOT NULL) STRICT;";
+
 static const char *const migrations[] = {
 	schema_v1,	 schema_v2_enroll,  schema_v3_published,  schema_v4_pending,
 	schema_v5_audit, schema_v6_rollout, schema_v7_device_net, schema_v8_debug,
+	schema_v9_bounds,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -203,6 +218,22 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 	[ST_BOOTSTRAP_LIST] = "SELECT fingerprint, use, device_id, at FROM bootstrap_spent"
 			      " ORDER BY at, device_id, use",
 	[ST_DATA_VERSION] = "PRAGMA data_version",
+	[ST_REFUSAL_ADD] = "INSERT INTO refusals(credential, reason, device_id, detail, source,"
+			   " count, first_at, last_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+			   " ON CONFLICT(credential, reason) DO UPDATE SET"
+			   /* Saturates: the caller adds at most 2^32 at a time. */
+			   " count = CASE WHEN count > 9223372036854775807 - excluded.count"
+			   " THEN 9223372036854775807 ELSE count + excluded.count END,"
+			   " last_at = max(last_at, excluded.last_at), detail = excluded.detail,"
+			   " source = excluded.source, device_id = excluded.device_id",
+	[ST_REFUSAL_LIST] = "SELECT credential, reason, device_id, detail, source, count,"
+			    " first_at, last_at FROM refusals WHERE ?1 IS NULL OR device_id = ?1"
+			    " ORDER BY last_at DESC, credential, reason",
+	[ST_RENEW_ALLOW_PUT] = "INSERT INTO renew_allow(device_id, granted_by, granted_at)"
+			       " VALUES (?1, ?2, ?3) ON CONFLICT(device_id) DO UPDATE SET"
+			       " granted_by = excluded.granted_by, granted_at = excluded.granted_at",
+	[ST_RENEW_ALLOW_GET] = "SELECT granted_by FROM renew_allow WHERE device_id = ?1",
+	[ST_RENEW_ALLOW_TAKE] = "DELETE FROM renew_allow WHERE device_id = ?1",
 	/* An approved request is not re-opened by the device asking again. */
 	[ST_PENDING_PUT] = "INSERT INTO enroll_pending(device_id, bootstrap_fp, spki_sha256, model,"
 			   " requested_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(device_id)"

@@ -16,6 +16,7 @@
 
 #include "b64_int.h"
 #include "err_int.h"
+#include "limits_int.h"
 #include "pem_int.h"
 #include "reply_int.h"
 #include "fleetsec/ca.h"
@@ -23,6 +24,7 @@
 #include "fleetsec/est.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/key.h"
+#include "fleetsec/text.h"
 
 /* Direct-mapped: a collision costs one re-check, never a wrong answer, since
  * entries are matched on the whole fingerprint. */
@@ -40,12 +42,23 @@ struct trust {
 	bool damaged; /* a manufacturer CA in the registry did not load */
 };
 
+/* A source's refusals past its budget, held until its next write (one
+ * (credential, reason) per source; others past the budget are not counted). */
+#define HELD 256
+struct held_refusal {
+	char source[FSEC_SOURCE_MAX + 1];
+	struct fsec_refusal_rec rec; /* count 0: nothing held */
+};
+
 struct fsec_est {
 	struct fsec_fleet *f;
 	struct fsec_registry *reg;
 	struct trust t;
 	uint64_t data_version;
 	bool manual;
+	struct fsec_est_limits lim;
+	struct fsec_ratelimit *refusal_rl; /* refusal writes per source per minute */
+	struct held_refusal held[HELD];
 	struct fsec_est_peer cache[PEER_CACHE];
 };
 
@@ -272,7 +285,11 @@ FSEC_API enum fsec_err fsec_est_new(struct fsec_fleet *f, struct fsec_est **out)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 	e->f = f;
 	e->reg = fsec_fleet_get_registry(f);
-	if ((rc = trust_load(e, &e->t)) != FSEC_OK ||
+	e->lim = (struct fsec_est_limits){.renew_after_percent = 50, .renewals_per_day = 4,
+					  .refusals_per_minute = 10};
+	if ((rc = fsec_ratelimit_new(e->lim.refusals_per_minute, 60, 256, &e->refusal_rl)) !=
+		    FSEC_OK ||
+	    (rc = trust_load(e, &e->t)) != FSEC_OK ||
 	    (rc = fsec_registry_data_version(e->reg, &e->data_version)) != FSEC_OK) {
 		fsec_est_free(e);
 		return rc;
@@ -286,7 +303,20 @@ FSEC_API void fsec_est_free(struct fsec_est *e)
 	if (e == NULL)
 		return;
 	trust_free(&e->t);
+	fsec_ratelimit_free(e->refusal_rl);
 	free(e);
+}
+
+FSEC_API void fsec_est_set_limits(struct fsec_est *e, const struct fsec_est_limits *l)
+{
+	e->lim = *l;
+	if (e->lim.renew_after_percent > FSEC_RENEW_AFTER_MAX)
+		e->lim.renew_after_percent = FSEC_RENEW_AFTER_MAX;
+	if (e->lim.renewals_per_day == 0)
+		e->lim.renewals_per_day = 1;
+	if (e->lim.refusals_per_minute == 0)
+		e->lim.refusals_per_minute = 1;
+	fsec_ratelimit_set(e->refusal_rl, e->lim.refusals_per_minute, 60);
 }
 
 FSEC_API void fsec_est_set_manual_approval(struct fsec_est *e, bool manual)
@@ -571,6 +601,7 @@ static int match_pattern(const char *pattern, const char *model, void *arg)
 struct decision {
 	const char *use; /* bootstrap: "enroll" or "re-enroll"; NULL: a renewal */
 	bool resend;     /* this credential already enrolled this device: a retry */
+	bool early;      /* a renewal the operator allowed (uses the allowance up) */
 	char model[FSEC_MODEL_MAX + 1];          /* from the allowlist; "": keep */
 	char provisioning[FSEC_MODEL_MAX + 1];   /* recorded in the registry */
 };
@@ -699,6 +730,23 @@ static enum fsec_err issue(struct fsec_est *e, const struct fsec_est_peer *p, X5
 		fsec_registry_rollback(e->reg);
 		return rc;
 	}
+	/* The allowance is spent with the certificate it bought, or not at all. */
+	if (d->early) {
+		rc = fsec_registry_renew_allow_take(e->reg, p->id);
+		if (rc == FSEC_ERR_NOTFOUND) {
+			fsec_registry_rollback(e->reg);
+			fsec_clearerr();
+			fsec_reply_error(r, 403, "renewal of %s: its early-renewal allowance was used "
+						 "meanwhile",
+					 p->id);
+			return FSEC_OK;
+		}
+		if (rc != FSEC_OK ||
+		    (rc = fsec_registry_event_addf(e->reg, ACTOR, "renew-allowed", p->id,
+						   "early-renewal allowance used by %s",
+						   p->serial)) != FSEC_OK)
+			goto fail;
+	}
 	if (use != NULL) {
 		rc = fsec_registry_bootstrap_spend(e->reg, p->fingerprint, use, p->id,
 						   (int64_t)time(NULL));
@@ -813,9 +861,165 @@ static enum fsec_err await_approval(struct fsec_est *e, const struct fsec_est_pe
 	return FSEC_OK;
 }
 
+/* ---- bounds: renewals and refusals (issue 14) ---- */
+
+struct day_count {
+	int64_t since, oldest;
+	unsigned n;
+};
+
+static int count_recent(const struct fsec_cert_rec *rec, void *arg)
+{
+	struct day_count *dc = arg;
+
+	if (rec->issued_at >= dc->since) {
+		dc->n++;
+		if (dc->oldest == 0 || rec->issued_at < dc->oldest)
+			dc->oldest = rec->issued_at;
+	}
+	return 0;
+}
+
+/*
+ * A renewal from the current certificate cur: refused before
+ * renew_after_percent of its lifetime has passed (each renewal adds rows
+ * that are never deleted, and a CRL entry), and past renewals_per_day,
+ * unless the operator allowed one (key compromise), which d->early then
+ * spends. Sets r when refused.
+ */
+static enum fsec_err renewal_policy(struct fsec_est *e, const struct fsec_est_peer *p, X509 *cur,
+				    struct fsec_reply *r, struct decision *d)
+{
+	int64_t now = (int64_t)time(NULL), nb = 0, na = 0, due;
+	struct day_count dc = {.since = now - 86400};
+	struct fsec_cert_filter f = {.device_id = p->id, .not_expired_at = now - 86400};
+	char t[FSEC_TIME_LEN];
+	struct tm tm;
+	enum fsec_err rc = fsec_registry_renew_allow_get(e->reg, p->id, NULL);
+
+	if (rc == FSEC_OK) {
+		d->early = true;
+		return FSEC_OK;
+	}
+	if (rc != FSEC_ERR_NOTFOUND)
+		return rc;
+	fsec_clearerr();
+	if (!ASN1_TIME_to_tm(X509_get0_notBefore(cur), &tm))
+		return fsec_seterr(FSEC_ERR_PARSE, "the current certificate's validity is unreadable");
+	nb = (int64_t)timegm(&tm);
+	if (!ASN1_TIME_to_tm(X509_get0_notAfter(cur), &tm))
+		return fsec_seterr(FSEC_ERR_PARSE, "the current certificate's validity is unreadable");
+	na = (int64_t)timegm(&tm);
+	/* Lifetimes are at most a few thousand days: no overflow. */
+	due = nb + (na > nb ? (na - nb) / 100 * (int64_t)e->lim.renew_after_percent : 0);
+	if (now < due) {
+		fsec_reply_error(r, 403,
+				 "renewal not yet due: %s's certificate renews from %s (%u%% of its "
+				 "lifetime); 'fleetsec device allow-renew %s' allows one now",
+				 p->id, fsec_time_format(due, t), e->lim.renew_after_percent, p->id);
+		return FSEC_OK;
+	}
+	if ((rc = fsec_registry_cert_list(e->reg, &f, count_recent, &dc)) != FSEC_OK)
+		return rc;
+	if (dc.n >= e->lim.renewals_per_day) {
+		fsec_reply_error(r, 429,
+				 "daily renewal limit reached: %s got %u certificates in 24 hours "
+				 "(renewals_per_day = %u)",
+				 p->id, dc.n, e->lim.renewals_per_day);
+		r->retry_after = dc.oldest + 86400 - now < 1 ? 1 : (int)(dc.oldest + 86400 - now);
+	}
+	return FSEC_OK;
+}
+
+static size_t source_slot(const char *source)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (; *source != '\0'; source++)
+		h = (h ^ (unsigned char)*source) * 0x100000001b3ull;
+	return (size_t)(h % HELD);
+}
+
+/*
+ * Count refusal r of op in the registry: one row per (credential, reason
+ * class), not one event per request, and at most refusals_per_minute writes
+ * (each an fsynced commit) per source address. Past that, refusals of one
+ * (credential, reason) are held here and added with the source's next write;
+ * any others are not counted.
+ */
+static enum fsec_err record_refusal(struct fsec_est *e, const struct fsec_est_peer *p,
+				    const char *op, const char *source, const struct fsec_reply *r)
+{
+	struct fsec_refusal_rec rec;
+	int64_t now = (int64_t)time(NULL);
+	struct held_refusal *h;
+	size_t prefix;
+	enum fsec_err rc;
+
+	memset(&rec, 0, sizeof(rec));
+	if (source == NULL)
+		source = "";
+	if (p->kind != FSEC_EST_PEER_NONE)
+		memcpy(rec.credential, p->fingerprint, sizeof(rec.credential));
+	if (fsec_devid_valid(p->id))
+		snprintf(rec.device_id, sizeof(rec.device_id), "%s", p->id);
+	/* "OP STATUS CLASS": the class fills what the prefix leaves. */
+	prefix = (size_t)snprintf(rec.reason, sizeof(rec.reason), "%s %d ", op, r->status);
+	if (prefix + 2 > sizeof(rec.reason))
+		return fsec_seterr(FSEC_ERR_INVAL, "refusal key too long");
+	fsec_refusal_class(r->reason, sizeof(r->reason), rec.reason + prefix,
+			   sizeof(rec.reason) - prefix);
+	snprintf(rec.detail, sizeof(rec.detail), "%s %d %.200s", op, r->status, r->reason);
+	snprintf(rec.source, sizeof(rec.source), "%s", source);
+	rec.count = 1;
+	rec.first_at = rec.last_at = now;
+	h = &e->held[source_slot(rec.source)];
+	if (!fsec_ratelimit_take(e->refusal_rl, rec.source, now, NULL)) {
+		/* A slot another source left over a minute ago is free again. */
+		if (h->rec.count != 0 && strcmp(h->source, rec.source) != 0 &&
+		    now - h->rec.last_at > 60)
+			h->rec.count = 0;
+		if (h->rec.count == 0) {
+			memcpy(h->source, rec.source, sizeof(h->source));
+			h->rec = rec;
+		} else if (strcmp(h->source, rec.source) == 0 &&
+			   strcmp(h->rec.credential, rec.credential) == 0 &&
+			   strcmp(h->rec.reason, rec.reason) == 0 && h->rec.count < UINT32_MAX) {
+			h->rec.count++;
+			h->rec.last_at = now;
+			memcpy(h->rec.detail, rec.detail, sizeof(rec.detail));
+		}
+		return FSEC_OK;
+	}
+	if ((rc = fsec_registry_begin(e->reg)) != FSEC_OK)
+		return rc;
+	if ((rc = fsec_registry_refusal_add(e->reg, &rec)) != FSEC_OK)
+		goto fail;
+	if (h->rec.count != 0 && strcmp(h->source, rec.source) == 0) {
+		if ((rc = fsec_registry_refusal_add(e->reg, &h->rec)) != FSEC_OK)
+			goto fail;
+	}
+	if ((rc = fsec_registry_commit(e->reg)) != FSEC_OK)
+		goto fail;
+	if (strcmp(h->source, rec.source) == 0)
+		h->rec.count = 0;
+	return FSEC_OK;
+fail:
+	fsec_registry_rollback(e->reg);
+	return rc;
+}
+
 FSEC_API enum fsec_err fsec_est_enroll(struct fsec_est *e, const struct fsec_est_peer *p,
 				       bool reenroll, const unsigned char *body, size_t len,
 				       struct fsec_reply *r)
+{
+	return fsec_est_enroll_from(e, p, reenroll, NULL, body, len, r);
+}
+
+FSEC_API enum fsec_err fsec_est_enroll_from(struct fsec_est *e, const struct fsec_est_peer *p,
+					    bool reenroll, const char *source,
+					    const unsigned char *body, size_t len,
+					    struct fsec_reply *r)
 {
 	const char *op = reenroll ? "simplereenroll" : "simpleenroll";
 	struct decision d = {.provisioning = "est-bootstrap"};
@@ -878,8 +1082,12 @@ FSEC_API enum fsec_err fsec_est_enroll(struct fsec_est *e, const struct fsec_est
 		snprintf(d.provisioning, sizeof(d.provisioning), "%s", dev.provisioning);
 		if (X509_NAME_cmp(X509_REQ_get_subject_name(csr), X509_get_subject_name(cur)) != 0)
 			fsec_reply_error(r, 400, "CSR subject differs from the certificate being renewed");
+		else
+			rc = renewal_policy(e, p, cur, r, &d);
 		X509_free(cur);
 		free(pem);
+		if (rc != FSEC_OK)
+			goto out;
 		if (r->status != 0)
 			goto refused;
 	}
@@ -896,9 +1104,8 @@ done:
 	if (rc != FSEC_OK || r->status == 200)
 		goto out;
 refused:
-	/* The log is evidence; a failure to write it must not be silent. */
-	rc = fsec_registry_event_addf(e->reg, ACTOR, "enroll-refused", p->id, "%s %d %.200s", op,
-				      r->status, r->reason);
+	/* The record is evidence; a failure to write it must not be silent. */
+	rc = record_refusal(e, p, op, source, r);
 out:
 	X509_REQ_free(csr);
 	free(der);

@@ -12,6 +12,7 @@
 
 #include "crl_int.h"
 #include "err_int.h"
+#include "limits_int.h"
 #include "reply_int.h"
 #include "fleetsec/devapi.h"
 #include "fleetsec/release.h"
@@ -26,6 +27,7 @@ struct fsec_route_ctx {
 	char fw_dir[HOME_PATH_MAX + 16];
 	char crl_path[HOME_PATH_MAX + 16];
 	struct fsec_crl_cache crl;
+	struct fsec_ratelimit *reports; /* status reports stored per device per hour */
 };
 
 typedef enum fsec_err (*route_fn)(struct fsec_route_ctx *c, const struct fsec_est_peer *peer,
@@ -99,13 +101,13 @@ static enum fsec_err h_crl(struct fsec_route_ctx *c, const struct fsec_est_peer 
 static enum fsec_err h_enroll(struct fsec_route_ctx *c, const struct fsec_est_peer *peer,
 			      const struct fsec_route_request *q, struct fsec_reply *r)
 {
-	return fsec_est_enroll(c->e, peer, false, q->body, q->len, r);
+	return fsec_est_enroll_from(c->e, peer, false, q->source, q->body, q->len, r);
 }
 
 static enum fsec_err h_reenroll(struct fsec_route_ctx *c, const struct fsec_est_peer *peer,
 				const struct fsec_route_request *q, struct fsec_reply *r)
 {
-	return fsec_est_enroll(c->e, peer, true, q->body, q->len, r);
+	return fsec_est_enroll_from(c->e, peer, true, q->source, q->body, q->len, r);
 }
 
 static enum fsec_err h_csrattrs(struct fsec_route_ctx *c, const struct fsec_est_peer *peer,
@@ -120,6 +122,17 @@ static enum fsec_err h_csrattrs(struct fsec_route_ctx *c, const struct fsec_est_
 static enum fsec_err h_status(struct fsec_route_ctx *c, const struct fsec_est_peer *peer,
 			      const struct fsec_route_request *q, struct fsec_reply *r)
 {
+	int retry = 0;
+
+	/* Each stored report is an fsynced commit: one device gets a bounded
+	 * share of the disk, whatever it sends. */
+	if (!fsec_ratelimit_take(c->reports, peer->id, (int64_t)time(NULL), &retry)) {
+		memset(r, 0, sizeof(*r));
+		fsec_reply_error(r, 429, "device %s sent too many status reports; try again later",
+				 peer->id);
+		r->retry_after = retry;
+		return FSEC_OK;
+	}
 	return fsec_devapi_status(fsec_fleet_get_registry(c->f), peer->id, q->body, q->len, r);
 }
 
@@ -244,11 +257,17 @@ FSEC_API enum fsec_err fsec_route_ctx_new(struct fsec_fleet *f, struct fsec_est 
 					  const char *home, struct fsec_route_ctx **out)
 {
 	struct fsec_route_ctx *c = NULL;
+	enum fsec_err rc;
 
 	if (strlen(home) > HOME_PATH_MAX)
 		return fsec_seterr(FSEC_ERR_INVAL, "home path too long");
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	/* 1,024 sets of 8: a fleet's active devices, a few hundred KiB. */
+	if ((rc = fsec_ratelimit_new(60, 3600, 1024, &c->reports)) != FSEC_OK) {
+		free(c);
+		return rc;
+	}
 	c->f = f;
 	c->e = e;
 	snprintf(c->fw_dir, sizeof(c->fw_dir), "%s/firmware", home);
@@ -262,7 +281,20 @@ FSEC_API void fsec_route_ctx_free(struct fsec_route_ctx *c)
 	if (c == NULL)
 		return;
 	fsec_crl_cache_cleanup(&c->crl);
+	fsec_ratelimit_free(c->reports);
 	free(c);
+}
+
+FSEC_API void fsec_route_set_limits(struct fsec_route_ctx *c, const struct fsec_servercfg *cfg)
+{
+	struct fsec_est_limits l = {
+		.renew_after_percent = (unsigned)cfg->renew_after_percent,
+		.renewals_per_day = (unsigned)cfg->renewals_per_day,
+		.refusals_per_minute = (unsigned)cfg->refusals_per_minute,
+	};
+
+	fsec_est_set_limits(c->e, &l);
+	fsec_ratelimit_set(c->reports, (unsigned)cfg->reports_per_hour, 3600);
 }
 
 FSEC_API enum fsec_err fsec_route_handle(struct fsec_route_ctx *c, const struct fsec_est_peer *peer,

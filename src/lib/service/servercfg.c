@@ -20,6 +20,8 @@ static const struct fsec_kv_field fields[] = {
 	STRF(listen), STRF(cert), STRF(key), STRF(admin), STRF(approval),
 	NUMF(max_connections, 1000000), NUMF(timeout, 3600),
 	STRF(crl_refresh), NUMF(crl_delay, 3600),
+	NUMF(renew_after_percent, FSEC_RENEW_AFTER_MAX), NUMF(renewals_per_day, 1000),
+	NUMF(refusals_per_minute, 100000), NUMF(reports_per_hour, 1000000),
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
@@ -33,6 +35,10 @@ FSEC_API void fsec_servercfg_defaults(struct fsec_servercfg *c)
 	snprintf(c->crl_refresh, sizeof(c->crl_refresh), "0.5");
 	c->crl_refresh_permille = 500;
 	c->crl_delay = 1;
+	c->renew_after_percent = 50;
+	c->renewals_per_day = 4;
+	c->refusals_per_minute = 10;
+	c->reports_per_hour = 60;
 }
 
 /* A share written "0.D", "0.DD" or "0.DDD", as thousandths in [10, 900]:
@@ -70,6 +76,9 @@ FSEC_API enum fsec_err fsec_servercfg_parse(const unsigned char *buf, size_t len
 	if (!parse_share(c.crl_refresh, &c.crl_refresh_permille))
 		return fsec_seterr(FSEC_ERR_PARSE, "crl_refresh must be a share from 0.01 to 0.9 "
 						   "(for example 0.5)");
+	if (c.renewals_per_day == 0 || c.refusals_per_minute == 0 || c.reports_per_hour == 0)
+		return fsec_seterr(FSEC_ERR_PARSE, "renewals_per_day, refusals_per_minute and "
+						   "reports_per_hour must be at least 1");
 	*out = c;
 	return FSEC_OK;
 }

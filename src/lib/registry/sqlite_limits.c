@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The SQLite registry's records of fleetsecd's bounds (issue 14): refused
+ * requests aggregated per (credential, reason class), and the operator's
+ * one-time allowances of an early renewal.
+ */
+
+#include <string.h>
+
+#include "err_int.h"
+#include "sqlite_int.h"
+
+enum fsec_err sq_refusal_add(void *p, const struct fsec_refusal_rec *rec)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = sq_stmt(be, ST_REFUSAL_ADD, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, rec->credential, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, rec->reason, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, rec->device_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, rec->detail, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, rec->source, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, (sqlite3_int64)rec->count);
+	sqlite3_bind_int64(s, 7, rec->first_at);
+	sqlite3_bind_int64(s, 8, rec->last_at);
+	return sq_run(be, s, "counting a refusal");
+}
+
+static int row_refusal(sqlite3_stmt *s, void *cb, void *ctx)
+{
+	struct fsec_refusal_rec r;
+	sqlite3_int64 n = sqlite3_column_int64(s, 5);
+
+	memset(&r, 0, sizeof(r));
+	sq_text(s, 0, r.credential, sizeof(r.credential));
+	sq_text(s, 1, r.reason, sizeof(r.reason));
+	sq_text(s, 2, r.device_id, sizeof(r.device_id));
+	sq_text(s, 3, r.detail, sizeof(r.detail));
+	sq_text(s, 4, r.source, sizeof(r.source));
+	r.count = n > 0 ? (uint64_t)n : 0;
+	r.first_at = sqlite3_column_int64(s, 6);
+	r.last_at = sqlite3_column_int64(s, 7);
+	return ((fsec_refusal_cb)cb)(&r, ctx);
+}
+
+static const struct sq_listing list_refusals = {ST_REFUSAL_LIST, "listing refusals", true,
+						row_refusal};
+
+enum fsec_err sq_refusal_list(void *p, const char *device_id, fsec_refusal_cb cb, void *ctx)
+{
+	return sq_list(p, &list_refusals, &device_id, 1, (void *)cb, ctx);
+}
+
+enum fsec_err sq_renew_allow_put(void *p, const char *id, const char *by, int64_t at)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = sq_stmt(be, ST_RENEW_ALLOW_PUT, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, by, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, at);
+	return sq_run(be, s, "allowing an early renewal");
+}
+
+enum fsec_err sq_renew_allow_get(void *p, const char *id, char *granted_by)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+	int r;
+
+	if ((rc = sq_stmt(be, ST_RENEW_ALLOW_GET, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW) {
+		if (granted_by != NULL)
+			sq_text(s, 0, granted_by, FSEC_ACTOR_MAX + 1);
+	} else if (r == SQLITE_DONE) {
+		rc = fsec_seterr(FSEC_ERR_NOTFOUND, "device %s holds no early-renewal allowance", id);
+	} else {
+		rc = sq_err(be, r, "reading an early-renewal allowance");
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+enum fsec_err sq_renew_allow_take(void *p, const char *id)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = sq_stmt(be, ST_RENEW_ALLOW_TAKE, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	if ((rc = sq_run(be, s, "using an early-renewal allowance")) != FSEC_OK)
+		return rc;
+	/* Nothing deleted: none was granted, or another request used it. */
+	if (sqlite3_changes(be->db) == 0)
+		return fsec_seterr(FSEC_ERR_NOTFOUND, "device %s holds no early-renewal allowance",
+				   id);
+	return FSEC_OK;
+}
