@@ -441,12 +441,13 @@ static enum fsec_err classify(struct fsec_est *e, X509 *cert, STACK_OF(X509) *ch
 		return FSEC_OK;
 	}
 	if (verify_with(e->t.mfr_store, cert, chain, p->ca_fingerprint)) {
-		if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_serialNumber, p->id,
-					      sizeof(p->id)) <= 0 ||
-		    !fsec_devid_valid(p->id)) {
+		/* Read strictly (identity.h): a serial cut at a NUL or at 64
+		 * characters would enrol as another device's ID. */
+		if (fsec_identity_bootstrap_serial(X509_get_subject_name(cert), p->id) != FSEC_OK) {
 			p->id[0] = '\0';
-			ERR_clear_error();
-			refuse_peer(p, "bootstrap certificate has no usable subject serialNumber");
+			refuse_peer(p, "bootstrap certificate refused: %s", fsec_err_detail());
+			p->bad_bootstrap = true;
+			fsec_clearerr();
 		} else {
 			p->kind = FSEC_EST_PEER_BOOTSTRAP;
 		}
