@@ -51,9 +51,9 @@ hostile plain 'printable:serialNumber:SN-85' 'printable:CN:SN-85'
 fleetsecd_start
 EST=$URL/.well-known/est
 est() { curl -sS --cacert "$FLEETSEC_HOME/root.pem" -o out -w '%{http_code}' "$@"; }
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout op.key \
-	-subj "/CN=x" -outform DER 2>/dev/null | openssl base64 >csr.b64
-enroll() { # enroll CERT KEY: the status of a simpleenroll, body in out
+enroll() { # enroll CERT KEY: the status of a simpleenroll (a new key), body in out
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout op.key \
+		-subj "/CN=x" -outform DER 2>/dev/null | openssl base64 >csr.b64
 	est --cert "$1" --key "$2" -H 'Content-Type: application/pkcs10' \
 		--data-binary @csr.b64 "$EST/simpleenroll"
 }
@@ -85,6 +85,61 @@ ok
 ok
 [ "$(enroll plain.pem dev.key)" = 200 ] || fail "the control enrollment: $(cat out)"
 [ "$(reg .status device show SN-85)" = active ] || fail "SN-85 not enrolled"
+ok
+
+# ---- A vendor's intermediate CA (as real secure elements carry) ----
+# A 3-level chain made by openssl alone: vendor root -> intermediate -> leaf.
+v3=(-extensions v3 -extfile /dev/stdin)
+openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout vroot.key \
+	-subj "/O=Vendor/CN=Vendor Root CA" -days 3650 -out vroot.pem \
+	-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout vint.key \
+	-subj "/O=Vendor/CN=Vendor Batch 7 CA" -out vint.csr 2>/dev/null
+printf '[v3]\nbasicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n' |
+	openssl x509 -req -in vint.csr -CA vroot.pem -CAkey vroot.key -CAcreateserial -days 3650 \
+		"${v3[@]}" -out vint.pem 2>/dev/null
+leaf() { # leaf SERIAL: vleaf-SERIAL.pem/.key, issued by the intermediate
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "vleaf-$1.key" \
+		-subj "/serialNumber=$1/CN=$1" -out "vleaf-$1.csr" 2>/dev/null
+	printf '[v3]\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\nauthorityKeyIdentifier=keyid\n' |
+		openssl x509 -req -in "vleaf-$1.csr" -CA vint.pem -CAkey vint.key -CAcreateserial \
+			-days 3650 "${v3[@]}" -out "vleaf-$1.pem" 2>/dev/null
+	# The independent judge: the leaf chains to the root through the intermediate only.
+	openssl verify -purpose sslclient -CAfile vroot.pem -untrusted vint.pem "vleaf-$1.pem" \
+		>/dev/null || fail "openssl does not verify vleaf-$1.pem"
+	if openssl verify -CAfile vroot.pem "vleaf-$1.pem" >/dev/null 2>&1; then
+		fail "vleaf-$1.pem verifies without its intermediate: not a 3-level chain"
+	fi
+}
+leaf SN-0900
+leaf SN-0901
+ok
+
+# The intermediate alone is refused at allow, with the reason; nothing written.
+n=$(reg length enroll list)
+expect 1 "$F" enroll allow --manufacturer-ca vint.pem --pattern 'SN-09*'
+one_line_error "is not self-signed: give the vendor's root CA with its intermediates"
+# A bundle whose intermediate is not the root's is refused too.
+"$F" mfr init --dir other --name "Other Chips" >/dev/null
+cat other/ca.pem vint.pem >wrong-bundle.pem
+expect 1 "$F" enroll allow --manufacturer-ca wrong-bundle.pem --pattern 'SN-09*'
+one_line_error "does not chain to the root"
+[ "$(reg length enroll list)" = "$n" ] || fail "a refused allow changed the allowlist"
+ok
+
+# The root with its intermediate in one file (in either order).
+cat vint.pem vroot.pem >vendor-bundle.pem
+expect 0 "$F" enroll allow --manufacturer-ca vendor-bundle.pem --pattern 'SN-09*'
+# The device presents its leaf alone: fleetsecd completes the chain.
+[ "$(enroll vleaf-SN-0900.pem vleaf-SN-0900.key)" = 200 ] ||
+	fail "leaf alone from an intermediate: $(cat out)"
+[ "$(reg .status device show SN-0900)" = active ] || fail "SN-0900 not enrolled"
+ok
+# The device presents its leaf and its intermediate, as secure elements do.
+cat vleaf-SN-0901.pem vint.pem >vleaf-SN-0901-chain.pem
+[ "$(enroll vleaf-SN-0901-chain.pem vleaf-SN-0901.key)" = 200 ] ||
+	fail "leaf + intermediate: $(cat out)"
+[ "$(reg .status device show SN-0901)" = active ] || fail "SN-0901 not enrolled"
 ok
 
 done_checks
