@@ -117,6 +117,8 @@ struct fsec_est_peer {
 	char ca_fingerprint[FSEC_SHA256_HEX_LEN];       /* bootstrap: the manufacturer CA's */
 	char serial[FSEC_SERIAL_HEX_LEN]; /* a fleet certificate's serial */
 	bool superseded;               /* a fleet certificate replaced by a newer one */
+	bool bad_bootstrap;            /* refused: a trusted manufacturer's certificate
+					  whose serialNumber is unusable */
 	int64_t not_after;             /* the certificate's expiry */
 	char reason[FSEC_REPLY_REASON_MAX];
 };

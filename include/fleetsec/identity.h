@@ -27,4 +27,25 @@ FSEC_API FSEC_WUR enum fsec_err fsec_identity_from_cert(X509 *cert,
 							char out[FSEC_DEVID_MAX + 1])
 	FSEC_NONNULL(1, 2);
 
+/*
+ * The serial of a manufacturer (IDevID-like) bootstrap certificate, which
+ * becomes the enrolled device's ID: the subject's serialNumber attribute
+ * (X.520), read strictly, since the subject comes from outside the fleet.
+ *  - exactly one serialNumber attribute in the whole subject (two could name
+ *    two devices, and which one counts would depend on the reader);
+ *  - a PrintableString (X.520's type for it) or a UTF8String (RFC 5280's
+ *    DirectoryString default, which some vendors' tools write); IA5String,
+ *    BMPString, T61String, UniversalString and the rest are refused whatever
+ *    they hold, so no other encoding is ever reinterpreted as bytes;
+ *  - a valid device ID (names.h): 1-64 characters of [A-Za-z0-9._-], hence
+ *    printable ASCII, no NUL (which would cut "SN-77\0-evil" to "SN-77") and
+ *    no control character; a longer value is refused, never truncated.
+ * Writes the NUL-terminated serial into out only on success. The reason
+ * never echoes the value's bytes.
+ * Errors: NOTFOUND (no serialNumber), PARSE (any other refusal). Thread-safe.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_identity_bootstrap_serial(const X509_NAME *subject,
+							       char out[FSEC_DEVID_MAX + 1])
+	FSEC_NONNULL(1, 2);
+
 #endif

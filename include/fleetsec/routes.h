@@ -49,10 +49,13 @@ enum fsec_route_peer {
 	FSEC_ROUTE_PEER_DEVICE = 1u << 2,     /* the device's current certificate */
 	FSEC_ROUTE_PEER_SUPERSEDED = 1u << 3, /* a certificate a renewal replaced */
 	FSEC_ROUTE_PEER_REFUSED = 1u << 4,    /* revoked, unknown, unusable */
+	/* a trusted manufacturer's certificate whose serial was refused: it
+	 * reaches simpleenroll only, so that the refusal is in the event log */
+	FSEC_ROUTE_PEER_BAD_BOOTSTRAP = 1u << 5,
 };
 #define FSEC_ROUTE_PEER_ANY                                                                       \
 	(FSEC_ROUTE_PEER_NONE | FSEC_ROUTE_PEER_BOOTSTRAP | FSEC_ROUTE_PEER_DEVICE |              \
-	 FSEC_ROUTE_PEER_SUPERSEDED | FSEC_ROUTE_PEER_REFUSED)
+	 FSEC_ROUTE_PEER_SUPERSEDED | FSEC_ROUTE_PEER_REFUSED | FSEC_ROUTE_PEER_BAD_BOOTSTRAP)
 
 /* The route kind of a classified peer (fsec_est_peer). Thread-safe. */
 FSEC_API enum fsec_route_peer fsec_route_peer_of(const struct fsec_est_peer *peer);

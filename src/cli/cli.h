@@ -35,6 +35,11 @@ struct cli_common {
  * library's detail (or fsec_strerror), and return EXIT_REFUSED. */
 int cli_fail(const char *what, enum fsec_err rc);
 
+/* 0 if model (from --model or an argument) obeys the one name rule
+ * (names.h); else print "fleetsec: --model: invalid model '...'" (the
+ * model escaped) and return EXIT_REFUSED. */
+int cli_model(const char *model);
+
 /* Print a usage error and a pointer to --help; return EXIT_USAGE. */
 int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -88,6 +88,8 @@ static int device_issue(int argc, char **argv, const struct cli_cmd *self)
 		return cli_usage_error(self, "--keygen needs --key-out FILE");
 	if (!keygen && o.key_out != NULL)
 		return cli_usage_error(self, "--key-out goes with --keygen");
+	if (o.model != NULL && (status = cli_model(o.model)) != 0)
+		return status;
 	if (csr_path != NULL && (status = load_csr(csr_path, &csr)) != 0)
 		return status;
 	if ((status = open_fleet(&c, &f)) != 0)
@@ -323,6 +325,8 @@ static int device_list(int argc, char **argv, const struct cli_cmd *self)
 		return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
 	if (st != NULL && fsec_dev_status_parse(st, &want) != FSEC_OK)
 		return cli_usage_error(self, "--status must be active or revoked");
+	if (model != NULL && (status = cli_model(model)) != 0)
+		return status;
 	if ((status = open_fleet(&c, &f)) != 0)
 		return status;
 	lc.json = c.json;

@@ -115,6 +115,8 @@ static int enroll_allow(int argc, char **argv, const struct cli_cmd *self)
 		cli_usage_error(self, "--manufacturer-ca and --serials FILE or --pattern are required");
 		goto out;
 	}
+	if (model != NULL && (status = cli_model(model)) != 0)
+		goto out;
 	if (serials != NULL && (status = read_serials(serials, &buf, &p)) != 0)
 		goto out;
 	status = EXIT_REFUSED;

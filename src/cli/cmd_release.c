@@ -184,6 +184,8 @@ static int release_create(int argc, char **argv, const struct cli_cmd *self)
 		return status;
 	if (optind != argc || o.model == NULL || o.image == NULL)
 		return cli_usage_error(self, "--model and --image are required");
+	if ((status = cli_model(o.model)) != 0)
+		return status;
 	o.urls = urls;
 	o.expires = (int64_t)time(NULL) + valid;
 	if (in != NULL) {
@@ -291,6 +293,8 @@ static int release_verify(int argc, char **argv, const struct cli_cmd *self)
 		return status;
 	if (optind + 1 != argc || nroots == 0 || pol.model == NULL)
 		return cli_usage_error(self, "expected --root PUB.pem, --model M and one RELEASE");
+	if ((status = cli_model(pol.model)) != 0)
+		return status;
 	if ((status = load_public_keys(root_paths, nroots, roots)) != 0)
 		goto out;
 	loaded = nroots;
@@ -415,6 +419,8 @@ static int release_publish(int argc, char **argv, const struct cli_cmd *self)
 	if (optind != argc || o.model == NULL || o.bundle == NULL || o.image == NULL ||
 	    nroots == 0)
 		return cli_usage_error(self, "--model, --bundle, --image and --root are required");
+	if ((status = cli_model(o.model)) != 0)
+		return status;
 	if ((status = load_public_keys(root_paths, nroots, roots)) != 0)
 		return status;
 	loaded = nroots;
@@ -528,6 +534,8 @@ static int release_status(int argc, char **argv, const struct cli_cmd *self)
 		return status;
 	if (optind != argc)
 		return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
+	if (sc.only != NULL && (status = cli_model(sc.only)) != 0)
+		return status;
 	if (c.json && (sc.arr = json_array()) == NULL)
 		return cli_fail("release status", FSEC_ERR_NOMEM);
 	if ((rc = fsec_fleet_open(cli_home(&c), &f)) == FSEC_OK) {

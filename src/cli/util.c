@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "fleetsec/fileio.h"
+#include "fleetsec/names.h"
 
 int cli_fail(const char *what, enum fsec_err rc)
 {
@@ -17,6 +18,13 @@ int cli_fail(const char *what, enum fsec_err rc)
 
 	fprintf(stderr, "fleetsec: %s: %s\n", what, why[0] != '\0' ? why : fsec_strerror(rc));
 	return EXIT_REFUSED;
+}
+
+int cli_model(const char *model)
+{
+	enum fsec_err rc = fsec_model_check(model);
+
+	return rc == FSEC_OK ? 0 : cli_fail("--model", rc);
 }
 
 static void print_cmd_name(FILE *fp, const struct cli_cmd *cmd)

@@ -115,6 +115,43 @@ expect 1 "$FLEETSEC" device issue first --csr "$T/reprov.csr"
 one_line_error "use --reissue to re-provision"
 expect 0 "$FLEETSEC" device issue first --csr "$T/reprov.csr" --reissue
 
+# Model names obey the one name rule of release manifests ([A-Za-z0-9._-],
+# 1-64) wherever a model is taken: refused with exit 1 and one line naming
+# --model and the model (escaped: no raw newline or ESC reaches the
+# terminal), and nothing written.
+"$FLEETSEC" mfr init --dir "$T/mfr" --name "Refusal Chips" >/dev/null
+model_rows() { echo "$(rows)/$(reg '[.[].patterns[]] | length' enroll list)/$(reg length registry events)"; }
+mbefore=$(model_rows)
+long_model=$(printf 'm%.0s' $(seq 65))
+for m in "$(printf 'thermo\nfake line')" "$(printf 'thermo\033[2J')" "thermo v2" "thermo/../x" \
+	"$long_model" ""; do
+	for cmd in "device issue mdev --keygen --key-out $T/mdev.key --out $T/mdev.pem" \
+		"device list" \
+		"enroll allow --manufacturer-ca $T/mfr/ca.pem --pattern SN-*" \
+		"release create --image $T/none.img --out $T/m.json" \
+		"release verify --root $T/none.pub $T/none.json" \
+		"release publish --bundle $T/none.json --image $T/none.img --root $T/none.pub" \
+		"release status"; do
+		# shellcheck disable=SC2086 # the words of cmd are its arguments
+		expect 1 "$FLEETSEC" $cmd --model "$m"
+		one_line_error "fleetsec: --model: invalid model '"
+		if grep -q "$(printf '\033')" "$T/err"; then fail "$cmd: raw ESC in the error"; fi
+		[ ! -e "$T/mdev.key" ] && [ ! -e "$T/mdev.pem" ] && [ ! -e "$T/m.json" ] ||
+			fail "$cmd --model: a file was written"
+		ok
+	done
+done
+# (Nothing deletes rows or events: unchanged at the end is unchanged throughout.)
+[ "$(model_rows)" = "$mbefore" ] || fail "a refused --model changed the registry"
+ok
+# The rule's edges are accepted.
+expect 0 "$FLEETSEC" enroll allow --manufacturer-ca "$T/mfr/ca.pem" --pattern 'SN-*' \
+	--model "Thermo_2.0-$(printf 'x%.0s' $(seq 53))"
+expect 0 "$FLEETSEC" device issue mdev --keygen --key-out "$T/mdev.key" --out "$T/mdev.pem" \
+	--model thermo.v2
+[ "$(reg .model device show mdev)" = thermo.v2 ] || fail "model thermo.v2 not recorded"
+ok
+
 # Usage errors exit 2.
 expect 2 "$FLEETSEC" device issue x
 expect 2 "$FLEETSEC" device issue x --csr "$T/other.csr" --keygen --key-out "$T/k"

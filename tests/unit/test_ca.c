@@ -291,6 +291,89 @@ static void reason_names(void **state)
 	assert_string_equal(fsec_crl_reason_name(4), "superseded");
 }
 
+/* A subject with the given serialNumber values (type, bytes, length) and a CN. */
+static X509_NAME *sn_name(int n, const int *types, const char *const *vals, const int *lens)
+{
+	X509_NAME *name = X509_NAME_new();
+
+	assert_non_null(name);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(X509_NAME_add_entry_by_NID(name, NID_serialNumber, types[i],
+							    (const unsigned char *)vals[i], lens[i],
+							    -1, 0),
+				 1);
+	assert_int_equal(X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_ASC,
+						    (const unsigned char *)"SN-77", -1, -1, 0),
+			 1);
+	return name;
+}
+
+/* Expect the reader's answer on one serialNumber, and that a refusal leaves
+ * out untouched. */
+static void sn_one(int type, const char *val, int len, enum fsec_err want, const char *id)
+{
+	X509_NAME *name = sn_name(1, &type, &val, &len);
+	char out[FSEC_DEVID_MAX + 1] = "untouched";
+
+	assert_int_equal(fsec_identity_bootstrap_serial(name, out), want);
+	assert_string_equal(out, want == FSEC_OK ? id : "untouched");
+	X509_NAME_free(name);
+}
+
+static void bootstrap_serials(void **state)
+{
+	char max[FSEC_DEVID_MAX + 2];
+	static const unsigned char bmp[] = {0, 'S', 0, 'N', 0, '-', 0, '7'};
+	X509_NAME *name;
+	char out[FSEC_DEVID_MAX + 1] = "untouched";
+
+	(void)state;
+	sn_one(V_ASN1_PRINTABLESTRING, "SN-77", 5, FSEC_OK, "SN-77");
+	sn_one(V_ASN1_UTF8STRING, "SN_77.a", 7, FSEC_OK, "SN_77.a");
+	/* No truncation at a NUL: "SN-77\0-evil" is not SN-77. */
+	sn_one(V_ASN1_PRINTABLESTRING, "SN-77\0-evil", 11, FSEC_ERR_PARSE, NULL);
+	assert_non_null(strstr(fsec_err_detail(), "NUL"));
+	sn_one(V_ASN1_UTF8STRING, "SN-77\0", 6, FSEC_ERR_PARSE, NULL);
+	/* 64 characters enrol; 65 (and 73) are refused, never cut to 64. */
+	memset(max, 'A', sizeof(max) - 1);
+	max[FSEC_DEVID_MAX] = '\0';
+	sn_one(V_ASN1_PRINTABLESTRING, max, FSEC_DEVID_MAX, FSEC_OK, max);
+	max[FSEC_DEVID_MAX] = 'A';
+	sn_one(V_ASN1_PRINTABLESTRING, max, FSEC_DEVID_MAX + 1, FSEC_ERR_PARSE, NULL);
+	assert_non_null(strstr(fsec_err_detail(), "65 bytes"));
+	sn_one(V_ASN1_PRINTABLESTRING, "", 0, FSEC_ERR_PARSE, NULL);
+	/* Other string types, whatever they hold. */
+	sn_one(V_ASN1_IA5STRING, "SN-77", 5, FSEC_ERR_PARSE, NULL);
+	sn_one(V_ASN1_IA5STRING, "SN-77\x1b[2J", 9, FSEC_ERR_PARSE, NULL);
+	assert_non_null(strstr(fsec_err_detail(), "IA5STRING"));
+	sn_one(V_ASN1_BMPSTRING, (const char *)bmp, (int)sizeof(bmp), FSEC_ERR_PARSE, NULL);
+	assert_non_null(strstr(fsec_err_detail(), "BMPSTRING"));
+	sn_one(V_ASN1_T61STRING, "SN-77", 5, FSEC_ERR_PARSE, NULL);
+	/* Characters outside the device ID rule, control characters included. */
+	sn_one(V_ASN1_UTF8STRING, "SN-77\n-> 200", 12, FSEC_ERR_PARSE, NULL);
+	sn_one(V_ASN1_PRINTABLESTRING, "SN 77", 5, FSEC_ERR_PARSE, NULL);
+	sn_one(V_ASN1_UTF8STRING, "SN-\xc3\xa9", 5, FSEC_ERR_PARSE, NULL);
+	/* None, and two (the same value twice too). */
+	name = sn_name(0, NULL, NULL, NULL);
+	assert_int_equal(fsec_identity_bootstrap_serial(name, out), FSEC_ERR_NOTFOUND);
+	X509_NAME_free(name);
+	{
+		const int types[2] = {V_ASN1_PRINTABLESTRING, V_ASN1_PRINTABLESTRING};
+		const char *const vals[2] = {"SN-77", "SN-78"};
+		const int lens[2] = {5, 5};
+		const char *const same[2] = {"SN-77", "SN-77"};
+
+		name = sn_name(2, types, vals, lens);
+		assert_int_equal(fsec_identity_bootstrap_serial(name, out), FSEC_ERR_PARSE);
+		assert_non_null(strstr(fsec_err_detail(), "2 serialNumber"));
+		X509_NAME_free(name);
+		name = sn_name(2, types, same, lens);
+		assert_int_equal(fsec_identity_bootstrap_serial(name, out), FSEC_ERR_PARSE);
+		X509_NAME_free(name);
+	}
+	assert_string_equal(out, "untouched");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -300,6 +383,7 @@ int main(void)
 		cmocka_unit_test(validity_is_clamped_to_issuer),
 		cmocka_unit_test(device_ids),
 		cmocka_unit_test(identity_refuses_mismatch),
+		cmocka_unit_test(bootstrap_serials),
 		cmocka_unit_test(crl_lists_revoked_with_reason),
 		cmocka_unit_test(reason_names),
 	};

@@ -298,6 +298,13 @@ static void keygen_writes_key_and_refuses_overwrite(void **state)
 	X509_free(x);
 	EVP_PKEY_free(loaded);
 	fsec_issued_cert_cleanup(&cert);
+	/* A model outside the release manifests' name rule is refused before
+	 * anything is written. */
+	o.id = "kg-model";
+	o.model = "thermo\nv2";
+	assert_int_equal(fsec_fleet_issue(fx->f, NULL, &o, &cert), FSEC_ERR_INVAL);
+	assert_non_null(strstr(fsec_err_detail(), "invalid model 'thermo?v2'"));
+	o.model = NULL;
 	/* A second device must not silently reuse or replace the key file. */
 	o.id = "kg2";
 	assert_int_equal(fsec_fleet_issue(fx->f, NULL, &o, &cert), FSEC_ERR_EXISTS);

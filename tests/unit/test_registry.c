@@ -161,6 +161,11 @@ static void status_is_constrained(void **state)
 	assert_int_equal(fsec_registry_begin(f->reg), FSEC_OK);
 	assert_int_not_equal(fsec_registry_device_put(f->reg, &d), FSEC_OK);
 	fsec_registry_rollback(f->reg);
+	/* An allowlist's model obeys the name rule ("" is none). */
+	assert_int_equal(fsec_registry_enroll_allow_add(f->reg, "00000000000000000000000000000000"
+							 "00000000000000000000000000000000",
+							 "SN-*", "a\033b"),
+			 FSEC_ERR_INVAL);
 }
 
 static void certificates_unique(void **state)

@@ -513,11 +513,44 @@ static void firmware_not_offered(void **state)
 	fsec_reply_cleanup(&r);
 }
 
+/* A manufacturer's certificate with an unusable serial reaches simpleenroll
+ * (POST) and nothing else, where the EST server logs its refusal; everywhere
+ * else it is refused as a revoked certificate is, with its own reason. */
+static void bad_bootstrap_reaches_enroll_only(void **state)
+{
+	static const char reason[] = "bootstrap certificate refused: the serialNumber holds a NUL byte";
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct fsec_est_peer p;
+		struct fsec_reply r;
+		enum fsec_endpoint ep = FSEC_EP_COUNT;
+		bool enroll = strcmp(rows[i].path, EST "simpleenroll") == 0;
+		int want = enroll ? (rows[i].method == FSEC_ROUTE_POST ? 0 : 405)
+				  : rows[i].want[REVOKED];
+		bool reached;
+
+		memset(&p, 0, sizeof(p));
+		p.kind = FSEC_EST_PEER_REFUSED;
+		p.bad_bootstrap = true;
+		snprintf(p.reason, sizeof(p.reason), "%s", reason);
+		assert_int_equal(fsec_route_peer_of(&p), FSEC_ROUTE_PEER_BAD_BOOTSTRAP);
+		reached = fsec_route_decide(rows[i].method, rows[i].path, &p, &ep, &r);
+		if (reached != (want == 0) || (!reached && r.status != want))
+			fail_msg("%s: %s %d, expected %d", rows[i].path, reached ? "reached" : "refused",
+				 r.status, want);
+		if (!reached && r.status == 403)
+			assert_string_equal(r.reason, reason);
+		fsec_reply_cleanup(&r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(peer_kind_by_route),
 		cmocka_unit_test(peer_kinds_and_names),
+		cmocka_unit_test(bad_bootstrap_reaches_enroll_only),
 		cmocka_unit_test_setup_teardown(superseded_reaches_resend_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(crl_through_the_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(crl_expired_is_resigned, setup, teardown),

@@ -35,3 +35,19 @@ FSEC_API enum fsec_err fsec_devid_check(const char *id)
 			   "invalid device ID '%.80s': use 1-%d characters of A-Z a-z 0-9 . _ -", id,
 			   FSEC_DEVID_MAX);
 }
+
+FSEC_API bool fsec_model_valid(const char *model)
+{
+	return fsec_name_valid(model, FSEC_MODEL_MAX);
+}
+
+FSEC_API enum fsec_err fsec_model_check(const char *model)
+{
+	if (fsec_model_valid(model))
+		return FSEC_OK;
+	/* The detail is sanitised (err.c): a newline or ESC in the model is
+	 * shown as '?', never printed raw. */
+	return fsec_seterr(FSEC_ERR_INVAL,
+			   "invalid model '%.80s': use 1-%d characters of A-Z a-z 0-9 . _ -", model,
+			   FSEC_MODEL_MAX);
+}

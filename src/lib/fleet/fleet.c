@@ -808,8 +808,10 @@ FSEC_API enum fsec_err fsec_fleet_issue(struct fsec_fleet *f, X509_REQ *csr,
 	memset(&rec, 0, sizeof(rec));
 	if ((rc = fsec_devid_check(o->id)) != FSEC_OK)
 		return rc;
-	if (o->model != NULL && strlen(o->model) > FSEC_MODEL_MAX)
-		return fsec_seterr(FSEC_ERR_INVAL, "model is longer than %d characters", FSEC_MODEL_MAX);
+	/* The release manifests' name rule: a model outside it could never
+	 * be offered a release, and would be printed raw in listings. */
+	if (o->model != NULL && o->model[0] != '\0' && (rc = fsec_model_check(o->model)) != FSEC_OK)
+		return rc;
 	if (days < 1 || days > DAYS_MAX)
 		return fsec_seterr(FSEC_ERR_INVAL, "--days must be 1-%d", DAYS_MAX);
 	if (csr == NULL) {

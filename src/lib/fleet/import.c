@@ -104,6 +104,8 @@ static enum fsec_err import_device(struct fsec_registry *reg, json_t *o, const s
 		return rc;
 	if (!fsec_devid_valid(d.id))
 		return bad(w, "id", "not a device ID");
+	if (d.model[0] != '\0' && !fsec_model_valid(d.model))
+		return bad(w, "model", "use 1-64 characters of A-Z a-z 0-9 . _ -");
 	if (fsec_dev_status_parse(status, &d.status) != FSEC_OK)
 		return bad(w, "status", "must be active or revoked");
 	return fsec_registry_device_put(reg, &d);

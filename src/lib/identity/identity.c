@@ -71,3 +71,49 @@ out:
 	GENERAL_NAMES_free(sans);
 	return rc;
 }
+
+FSEC_API enum fsec_err fsec_identity_bootstrap_serial(const X509_NAME *subject,
+						      char out[FSEC_DEVID_MAX + 1])
+{
+	char sn[FSEC_DEVID_MAX + 1];
+	const ASN1_STRING *v = NULL;
+	const unsigned char *d;
+	int count = 0, len, type;
+
+	/* Count every occurrence, including inside a multi-valued RDN: a reader
+	 * that took the first would let a second one go unseen. */
+	for (int i = 0; i < X509_NAME_entry_count(subject); i++) {
+		const X509_NAME_ENTRY *ent = X509_NAME_get_entry(subject, i);
+
+		if (OBJ_obj2nid(X509_NAME_ENTRY_get_object(ent)) != NID_serialNumber)
+			continue;
+		count++;
+		v = X509_NAME_ENTRY_get_data(ent);
+	}
+	if (count == 0)
+		return fsec_seterr(FSEC_ERR_NOTFOUND, "the subject has no serialNumber");
+	if (count > 1)
+		return fsec_seterr(FSEC_ERR_PARSE, "the subject has %d serialNumber attributes, not one",
+				   count);
+	type = ASN1_STRING_type(v);
+	if (type != V_ASN1_PRINTABLESTRING && type != V_ASN1_UTF8STRING)
+		return fsec_seterr(FSEC_ERR_PARSE,
+				   "the serialNumber is a %s, not a PrintableString or UTF8String",
+				   ASN1_tag2str(type));
+	len = ASN1_STRING_length(v);
+	d = ASN1_STRING_get0_data(v);
+	/* The length comes from the certificate: compare before copying, and
+	 * refuse rather than cut a serial that does not fit. */
+	if (len <= 0 || (size_t)len > FSEC_DEVID_MAX)
+		return fsec_seterr(FSEC_ERR_PARSE, "the serialNumber is %d bytes, not 1-%d", len,
+				   FSEC_DEVID_MAX);
+	if (memchr(d, '\0', (size_t)len) != NULL)
+		return fsec_seterr(FSEC_ERR_PARSE, "the serialNumber holds a NUL byte");
+	memcpy(sn, d, (size_t)len);
+	sn[len] = '\0';
+	if (!fsec_devid_valid(sn))
+		return fsec_seterr(FSEC_ERR_PARSE,
+				   "the serialNumber holds a character outside A-Z a-z 0-9 . _ -");
+	memcpy(out, sn, (size_t)len + 1);
+	return FSEC_OK;
+}

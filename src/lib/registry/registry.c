@@ -213,9 +213,8 @@ FSEC_API enum fsec_err fsec_registry_enroll_allow_add(struct fsec_registry *reg,
 	if (n == 0 || n > FSEC_DEVID_MAX)
 		return fsec_seterr(FSEC_ERR_INVAL, "serial pattern must be 1-%d characters",
 				   FSEC_DEVID_MAX);
-	if (strlen(model) > FSEC_MODEL_MAX)
-		return fsec_seterr(FSEC_ERR_INVAL, "model is longer than %d characters",
-				   FSEC_MODEL_MAX);
+	if (model[0] != '\0' && fsec_model_check(model) != FSEC_OK)
+		return FSEC_ERR_INVAL;
 	return reg->ops->enroll_allow_add(reg->be, ca_fingerprint, pattern, model);
 }
 

@@ -95,13 +95,123 @@ static enum fsec_err pattern_check(const char *p)
 
 /* ---- allowlist (operator side) ---- */
 
+/* A vendor root and the intermediates below it: at most this many
+ * certificates in one --manufacturer-ca file. */
+#define MFR_CHAIN_MAX 8
+
+/* The certificates of a PEM text, in order (at most MFR_CHAIN_MAX). */
+static enum fsec_err pem_certs(const void *buf, size_t len, const char *what,
+			       STACK_OF(X509) **out)
+{
+	STACK_OF(X509) *certs = sk_X509_new_null();
+	BIO *mem = len <= INT32_MAX ? BIO_new_mem_buf(buf, (int)len) : NULL;
+	enum fsec_err rc = FSEC_ERR_NOMEM;
+	X509 *c;
+
+	if (certs == NULL || mem == NULL) {
+		fsec_seterr(rc, "out of memory");
+		goto out;
+	}
+	while ((c = PEM_read_bio_X509(mem, NULL, NULL, NULL)) != NULL) {
+		if (sk_X509_num(certs) == MFR_CHAIN_MAX || !sk_X509_push(certs, c)) {
+			X509_free(c);
+			rc = fsec_seterr(FSEC_ERR_TOO_LARGE, "%s: more than %d certificates", what,
+					 MFR_CHAIN_MAX);
+			goto out;
+		}
+	}
+	ERR_clear_error();
+	if (sk_X509_num(certs) == 0) {
+		rc = fsec_seterr(FSEC_ERR_PARSE, "%s: not a PEM certificate", what);
+		goto out;
+	}
+	*out = certs;
+	certs = NULL;
+	rc = FSEC_OK;
+out:
+	sk_X509_pop_free(certs, X509_free);
+	BIO_free(mem);
+	return rc;
+}
+
+/*
+ * A --manufacturer-ca file: one self-signed vendor root, and any
+ * intermediates, each a CA that verifies up to that root. The root is what
+ * the allowlist names (its fingerprint), and what chains end at.
+ *
+ * An intermediate alone is refused rather than trusted as an anchor:
+ * OpenSSL trusts a non-self-signed anchor only with X509_V_FLAG_PARTIAL_CHAIN,
+ * a flag of the whole store, and the handshake's store holds the fleet CAs
+ * too; the vendor's root is public, so asking for it costs the operator one
+ * file, and which devices of that vendor may enrol is the serial patterns'
+ * job, not the anchor's.
+ */
+static enum fsec_err mfr_chain_check(const char *path, STACK_OF(X509) *certs, X509 **root_out)
+{
+	char subject[160];
+	X509_STORE *st = NULL;
+	X509_STORE_CTX *ctx = NULL;
+	X509 *root = NULL;
+	enum fsec_err rc = FSEC_ERR_POLICY;
+
+	for (int i = 0; i < sk_X509_num(certs); i++) {
+		X509 *c = sk_X509_value(certs, i);
+
+		cert_oneline(c, subject, sizeof(subject));
+		/* Only a CA can vouch for devices; a leaf here is an operator
+		 * mistake that would otherwise silently allow nothing. */
+		if (X509_check_ca(c) == 0)
+			return fsec_seterr(rc, "%s: %.100s: not a CA certificate", path, subject);
+		if (X509_self_signed(c, 1) != 1)
+			continue;
+		if (root != NULL)
+			return fsec_seterr(rc, "%s: more than one root CA; give one vendor root", path);
+		root = c;
+	}
+	if (root == NULL) {
+		cert_oneline(sk_X509_value(certs, 0), subject, sizeof(subject));
+		return fsec_seterr(rc, "%s: %.100s is not self-signed: give the vendor's root CA "
+				       "with its intermediates in one PEM file",
+				   path, subject);
+	}
+	if ((st = X509_STORE_new()) == NULL || X509_STORE_add_cert(st, root) != 1 ||
+	    (ctx = X509_STORE_CTX_new()) == NULL) {
+		rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot build a trust store");
+		goto out;
+	}
+	for (int i = 0; i < sk_X509_num(certs); i++) {
+		X509 *c = sk_X509_value(certs, i);
+
+		if (c == root)
+			continue;
+		if (X509_STORE_CTX_init(ctx, st, c, certs) != 1 || X509_verify_cert(ctx) != 1) {
+			cert_oneline(c, subject, sizeof(subject));
+			rc = fsec_seterr(FSEC_ERR_VERIFY, "%s: %.100s does not chain to the root: %s",
+					 path, subject,
+					 X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+			goto out;
+		}
+		X509_STORE_CTX_cleanup(ctx);
+	}
+	*root_out = root;
+	rc = FSEC_OK;
+out:
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(st);
+	ERR_clear_error();
+	return rc;
+}
+
 FSEC_API enum fsec_err fsec_est_allow(struct fsec_fleet *f, const char *ca_pem,
 				      const char *const *patterns, size_t n, const char *model,
 				      const char *actor)
 {
 	struct fsec_registry *reg = fsec_fleet_get_registry(f);
 	struct fsec_enroll_ca_rec rec;
-	char *pem = NULL;
+	STACK_OF(X509) *certs = NULL;
+	unsigned char *file = NULL;
+	size_t flen = 0;
+	char *pem = NULL, *one = NULL;
 	X509 *cert = NULL;
 	enum fsec_err rc;
 	bool in_tx = false;
@@ -111,16 +221,35 @@ FSEC_API enum fsec_err fsec_est_allow(struct fsec_fleet *f, const char *ca_pem,
 	for (size_t i = 0; i < n; i++)
 		if ((rc = pattern_check(patterns[i])) != FSEC_OK)
 			return rc;
-	if ((rc = fsec_pem_cert_read(ca_pem, &cert)) != FSEC_OK)
-		goto out;
-	/* Only a CA can vouch for devices; a leaf here is an operator mistake
-	 * that would otherwise silently allow nothing. */
-	if (X509_check_ca(cert) == 0) {
-		rc = fsec_seterr(FSEC_ERR_POLICY, "%s: not a CA certificate", ca_pem);
+	if ((rc = fsec_file_read(ca_pem, FSEC_PEM_CERT_MAX, &file, &flen)) != FSEC_OK) {
+		fsec_seterr(rc, "%s: %s", ca_pem, fsec_err_detail());
 		goto out;
 	}
-	if ((rc = fsec_cert_fingerprint(cert, rec.fingerprint)) != FSEC_OK ||
-	    (rc = fsec_cert_pem(cert, &pem)) != FSEC_OK)
+	if ((rc = pem_certs(file, flen, ca_pem, &certs)) != FSEC_OK ||
+	    (rc = mfr_chain_check(ca_pem, certs, &cert)) != FSEC_OK)
+		goto out;
+	/* Stored as the root first, then its intermediates, each re-encoded
+	 * (no stray text from the file). */
+	for (int i = -1; i < sk_X509_num(certs); i++) {
+		X509 *c = i < 0 ? cert : sk_X509_value(certs, i);
+		size_t have = pem != NULL ? strlen(pem) : 0, add;
+		char *grown;
+
+		if (i >= 0 && c == cert)
+			continue;
+		if ((rc = fsec_cert_pem(c, &one)) != FSEC_OK)
+			goto out;
+		add = strlen(one);
+		if ((grown = realloc(pem, have + add + 1)) == NULL) {
+			rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		pem = grown;
+		memcpy(pem + have, one, add + 1);
+		free(one);
+		one = NULL;
+	}
+	if ((rc = fsec_cert_fingerprint(cert, rec.fingerprint)) != FSEC_OK)
 		goto out;
 	cert_oneline(cert, rec.subject, sizeof(rec.subject));
 	rec.added_at = (int64_t)time(NULL);
@@ -143,7 +272,10 @@ FSEC_API enum fsec_err fsec_est_allow(struct fsec_fleet *f, const char *ca_pem,
 out:
 	if (in_tx)
 		fsec_registry_rollback(reg);
-	X509_free(cert);
+	/* cert is the root, owned by certs. */
+	sk_X509_pop_free(certs, X509_free);
+	free(file);
+	free(one);
 	free(pem);
 	return rc;
 }
@@ -157,15 +289,26 @@ static enum fsec_err store_add(X509_STORE *st, X509 *cert)
 	return FSEC_OK;
 }
 
+/* A manufacturer CA: its root, then any intermediates (fsec_est_allow).
+ * The intermediates go in the stores too, so that a device presenting its
+ * leaf alone still verifies leaf -> intermediate -> root; a chain is
+ * trusted only where it ends at the self-signed root. */
 static int load_mfr_ca(const struct fsec_enroll_ca_rec *rec, const char *pem, void *arg)
 {
 	struct trust *t = arg;
-	X509 *cert = NULL;
+	STACK_OF(X509) *certs = NULL;
+	X509 *cert;
+	bool bad = pem_certs(pem, strlen(pem), rec->subject, &certs) != FSEC_OK;
 
-	if (fsec_pem_cert_parse(pem, strlen(pem), rec->subject, &cert) != FSEC_OK ||
-	    store_add(t->mfr_store, cert) != FSEC_OK || store_add(t->tls_store, cert) != FSEC_OK ||
-	    !sk_X509_push(t->mfr, cert)) {
-		X509_free(cert);
+	while (!bad && (cert = sk_X509_shift(certs)) != NULL) {
+		if (store_add(t->mfr_store, cert) != FSEC_OK ||
+		    store_add(t->tls_store, cert) != FSEC_OK || !sk_X509_push(t->mfr, cert)) {
+			X509_free(cert);
+			bad = true;
+		}
+	}
+	sk_X509_pop_free(certs, X509_free);
+	if (bad) {
 		/* Stopping here would silently drop every CA after this one. */
 		t->damaged = true;
 		return 1;
@@ -471,12 +614,13 @@ static enum fsec_err classify(struct fsec_est *e, X509 *cert, STACK_OF(X509) *ch
 		return FSEC_OK;
 	}
 	if (verify_with(e->t.mfr_store, cert, chain, p->ca_fingerprint)) {
-		if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_serialNumber, p->id,
-					      sizeof(p->id)) <= 0 ||
-		    !fsec_devid_valid(p->id)) {
+		/* Read strictly (identity.h): a serial cut at a NUL or at 64
+		 * characters would enrol as another device's ID. */
+		if (fsec_identity_bootstrap_serial(X509_get_subject_name(cert), p->id) != FSEC_OK) {
 			p->id[0] = '\0';
-			ERR_clear_error();
-			refuse_peer(p, "bootstrap certificate has no usable subject serialNumber");
+			refuse_peer(p, "bootstrap certificate refused: %s", fsec_err_detail());
+			p->bad_bootstrap = true;
+			fsec_clearerr();
 		} else {
 			p->kind = FSEC_EST_PEER_BOOTSTRAP;
 		}

@@ -157,13 +157,15 @@ static enum fsec_err h_firmware(struct fsec_route_ctx *c, const struct fsec_est_
 /* The one list of fleetsecd's endpoints. A superseded certificate reaches
  * simplereenroll only, where fsec_est_enroll may re-send the current
  * certificate and nothing else (a renewal whose answer was lost); it is
- * refused everywhere else, as revoked and unknown certificates are. */
+ * refused everywhere else, as revoked and unknown certificates are. A
+ * manufacturer's certificate with an unusable serial reaches simpleenroll
+ * only, where fsec_est_enroll refuses it and logs why (enroll-refused). */
 static const struct route routes[] = {
 	{FSEC_ROUTE_GET, EST "cacerts", false, FSEC_ROUTE_PEER_ANY, FSEC_EP_CACERTS, "cacerts",
 	 h_cacerts},
 	{FSEC_ROUTE_GET, "/crl", false, FSEC_ROUTE_PEER_ANY, FSEC_EP_CRL, "crl", h_crl},
-	{FSEC_ROUTE_POST, EST "simpleenroll", false, P_EST, FSEC_EP_SIMPLEENROLL, "simpleenroll",
-	 h_enroll},
+	{FSEC_ROUTE_POST, EST "simpleenroll", false, P_EST | FSEC_ROUTE_PEER_BAD_BOOTSTRAP,
+	 FSEC_EP_SIMPLEENROLL, "simpleenroll", h_enroll},
 	{FSEC_ROUTE_POST, EST "simplereenroll", false, P_EST | FSEC_ROUTE_PEER_SUPERSEDED,
 	 FSEC_EP_SIMPLEREENROLL, "simplereenroll", h_reenroll},
 	{FSEC_ROUTE_GET, EST "csrattrs", false, P_EST, FSEC_EP_CSRATTRS, "csrattrs", h_csrattrs},
@@ -199,7 +201,9 @@ FSEC_API enum fsec_route_peer fsec_route_peer_of(const struct fsec_est_peer *pee
 	case FSEC_EST_PEER_REFUSED: break;
 	}
 	/* Fail closed: any kind not named above is a refused peer. */
-	return peer->superseded ? FSEC_ROUTE_PEER_SUPERSEDED : FSEC_ROUTE_PEER_REFUSED;
+	if (peer->superseded)
+		return FSEC_ROUTE_PEER_SUPERSEDED;
+	return peer->bad_bootstrap ? FSEC_ROUTE_PEER_BAD_BOOTSTRAP : FSEC_ROUTE_PEER_REFUSED;
 }
 
 FSEC_API enum fsec_endpoint fsec_route_endpoint(const char *path)
@@ -224,7 +228,8 @@ static void refuse(const struct fsec_est_peer *peer, unsigned kind, struct fsec_
 {
 	if (kind == FSEC_ROUTE_PEER_NONE)
 		fsec_reply_error(r, 401, "a client certificate is required");
-	else if (kind == FSEC_ROUTE_PEER_SUPERSEDED || kind == FSEC_ROUTE_PEER_REFUSED)
+	else if (kind == FSEC_ROUTE_PEER_SUPERSEDED || kind == FSEC_ROUTE_PEER_REFUSED ||
+		 kind == FSEC_ROUTE_PEER_BAD_BOOTSTRAP)
 		fsec_reply_error(r, 403, "%s", peer->reason);
 	else if (kind == FSEC_ROUTE_PEER_BOOTSTRAP)
 		/* A bootstrap credential is for enrolling, nothing else. */

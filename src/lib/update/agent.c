@@ -40,8 +40,10 @@ FSEC_API enum fsec_err fsec_agent_new(const struct fsec_agentcfg *cfg, struct fs
 
 	if (a == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-	/* A wiped device says so, rather than that its key is missing. */
-	if ((rc = fsec_tamper_check(cfg->state_dir)) != FSEC_OK) {
+	/* A wiped device says so, rather than that its key is missing; a state
+	 * directory others may write is refused before it is read. */
+	if ((rc = fsec_agent_state_dir_check(cfg->state_dir)) != FSEC_OK ||
+	    (rc = fsec_tamper_check(cfg->state_dir)) != FSEC_OK) {
 		free(a);
 		return rc;
 	}

@@ -11,6 +11,7 @@
 
 #include <openssl/evp.h>
 
+#include "agent_int.h"
 #include "agentcfg_int.h"
 #include "err_int.h"
 #include "fleetsec/agentrun.h"
@@ -43,6 +44,11 @@ FSEC_API enum fsec_err fsec_agent_start(const struct fsec_agentcfg *cfg, enum fs
 	if (cmd == FSEC_AGENT_CMD_TAMPER)
 		return FSEC_OK;
 	if (rc != FSEC_OK)
+		return rc;
+	/* 1b. Nobody else may write the agent's state (sequence records,
+	 * journal, tamper record): it is read as the agent's own. */
+	*step = "state_dir";
+	if ((rc = fsec_agent_state_dir_check(cfg->state_dir)) != FSEC_OK)
 		return rc;
 	/* 2. A wipe a power cut interrupted is finished before the keystore,
 	 * which a TPM that is gone would stop. */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agent_int.h"
@@ -180,5 +181,54 @@ enum fsec_err fsec_agent_lock(const struct fsec_agent *a, int *fd_out)
 		return fsec_seterr(FSEC_ERR_BUSY, "another fleetsec-agent is updating this device");
 	}
 	*fd_out = fd;
+	return FSEC_OK;
+}
+
+/* Whom the agent trusts with one path of its state. */
+static enum fsec_err secure_path(const char *path, const struct stat *st, bool dir)
+{
+	uid_t me = geteuid();
+
+	if (dir ? !S_ISDIR(st->st_mode) : !S_ISREG(st->st_mode))
+		return fsec_seterr(FSEC_ERR_PERM, "%.200s: not a %s", path,
+				   dir ? "directory" : "regular file");
+	if (st->st_uid != me && st->st_uid != 0)
+		return fsec_seterr(FSEC_ERR_PERM, "%.200s: owned by uid %lu, not by the agent (uid %lu) "
+				   "or root", path, (unsigned long)st->st_uid, (unsigned long)me);
+	/* Whoever may write here can reset the sequence records and the
+	 * journal, so replay an old release or a half-written slot. */
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		return fsec_seterr(FSEC_ERR_PERM, "%.200s: writable by %s (mode %04o); chmod go-w it",
+				   path, (st->st_mode & S_IWOTH) != 0 ? "others" : "its group",
+				   (unsigned)(st->st_mode & 07777));
+	return FSEC_OK;
+}
+
+enum fsec_err fsec_agent_state_dir_check(const char *state_dir)
+{
+	static const char *const files[] = {"sequences", "installed", "journal", "lock",
+					    "tamper.json", "counter", "bootenv"};
+	char path[FSEC_AGENTCFG_VALUE_MAX + 32];
+	struct stat st;
+	enum fsec_err rc;
+
+	if (stat(state_dir, &st) != 0) {
+		if (errno == ENOENT)
+			return FSEC_OK;
+		return fsec_seterr(FSEC_ERR_IO, "%.200s: %s", state_dir, strerror(errno));
+	}
+	if ((rc = secure_path(state_dir, &st, true)) != FSEC_OK)
+		return rc;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", state_dir, files[i]) >= sizeof(path))
+			return fsec_seterr(FSEC_ERR_INVAL, "state_dir is too long");
+		if (lstat(path, &st) != 0) {
+			if (errno == ENOENT)
+				continue;
+			return fsec_seterr(FSEC_ERR_IO, "%.200s: %s", path, strerror(errno));
+		}
+		if ((rc = secure_path(path, &st, false)) != FSEC_OK)
+			return rc;
+	}
 	return FSEC_OK;
 }

@@ -10,6 +10,7 @@
 #include "agentcfg_int.h"
 #include "err_int.h"
 #include "fleetsec/fileio.h"
+#include "fleetsec/names.h"
 #include "kvconf_int.h"
 
 #define STRF(n, req)                                                                       \
@@ -62,10 +63,8 @@ static enum fsec_err check(struct fsec_agentcfg *c)
 		return fsec_seterr(FSEC_ERR_PARSE, "debug_state and debug_state_cmd: one or the other");
 	if (strcmp(c->slot_a, c->slot_b) == 0)
 		return fsec_seterr(FSEC_ERR_PARSE, "slot_a and slot_b must differ");
-	for (const char *p = c->model; *p != '\0'; p++)
-		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-		      *p == '.' || *p == '_' || *p == '-'))
-			return fsec_seterr(FSEC_ERR_PARSE, "model: use A-Z a-z 0-9 . _ -");
+	if (c->model[0] != '\0' && !fsec_model_valid(c->model))
+		return fsec_seterr(FSEC_ERR_PARSE, "model: use A-Z a-z 0-9 . _ -");
 	return FSEC_OK;
 }
 
