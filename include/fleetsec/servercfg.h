@@ -9,6 +9,7 @@
  *   admin           = 127.0.0.1:9100               Prometheus metrics (loopback only)
  *   approval        = auto                         auto or manual (enrollment)
  *   max_connections = 1024
+ *   max_per_source  = 32                           open connections per address (IPv6: /64)
  *   timeout         = 10                           seconds a client may stall
  */
 #ifndef FLEETSEC_SERVERCFG_H
@@ -28,10 +29,11 @@ struct fsec_servercfg {
 	char admin[300];                           /* "": no metrics listener */
 	char approval[16];
 	unsigned long max_connections, timeout;
+	unsigned long max_per_source; /* FSEC_SRCLIMIT_DEFAULT (srclimit.h) */
 };
 
 /* Fill c with the defaults: listen 127.0.0.1:8443, approval auto,
- * max_connections 1024, timeout 10. */
+ * max_connections 1024, max_per_source 32, timeout 10. */
 FSEC_API void fsec_servercfg_defaults(struct fsec_servercfg *c);
 
 /*

@@ -8,6 +8,7 @@
 
 #include "err_int.h"
 #include "fleetsec/servercfg.h"
+#include "fleetsec/srclimit.h"
 #include "kvconf_int.h"
 
 #define STRF(n)                                                                                 \
@@ -18,6 +19,7 @@
 static const struct fsec_kv_field fields[] = {
 	STRF(listen), STRF(cert), STRF(key), STRF(admin), STRF(approval),
 	NUMF(max_connections, 1000000), NUMF(timeout, 3600),
+	NUMF(max_per_source, 1000000),
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
@@ -28,6 +30,7 @@ FSEC_API void fsec_servercfg_defaults(struct fsec_servercfg *c)
 	snprintf(c->approval, sizeof(c->approval), "auto");
 	c->max_connections = 1024;
 	c->timeout = 10;
+	c->max_per_source = FSEC_SRCLIMIT_DEFAULT;
 }
 
 FSEC_API enum fsec_err fsec_servercfg_parse(const unsigned char *buf, size_t len,
@@ -42,8 +45,9 @@ FSEC_API enum fsec_err fsec_servercfg_parse(const unsigned char *buf, size_t len
 		return rc;
 	if (strcmp(c.approval, "auto") != 0 && strcmp(c.approval, "manual") != 0)
 		return fsec_seterr(FSEC_ERR_PARSE, "approval must be auto or manual");
-	if (c.max_connections == 0 || c.timeout == 0)
-		return fsec_seterr(FSEC_ERR_PARSE, "max_connections and timeout must be at least 1");
+	if (c.max_connections == 0 || c.timeout == 0 || c.max_per_source == 0)
+		return fsec_seterr(FSEC_ERR_PARSE,
+				   "max_connections, max_per_source and timeout must be at least 1");
 	*out = c;
 	return FSEC_OK;
 }
