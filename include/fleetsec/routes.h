@@ -88,6 +88,35 @@ FSEC_API bool fsec_route_decide(enum fsec_route_method method, const char *path,
 				const struct fsec_est_peer *peer, enum fsec_endpoint *ep,
 				struct fsec_reply *refusal);
 
+/*
+ * The request's framing, checked before any route is chosen, so that this
+ * server and any proxy in front of it agree on where a request ends
+ * (request smuggling): one header at a time from the parsed request, in
+ * order, then the verdict. Refused, as 400:
+ *  - more than one Content-Length (even with equal values);
+ *  - a Content-Length that is not plain decimal digits ("+31", "\t31",
+ *    "0x1f", "31, 31", empty), or longer than 19 digits;
+ *  - a Transfer-Encoding together with a Content-Length;
+ *  - more than one Transfer-Encoding, or one that is not exactly "chunked"
+ *    (in any case): this server reads no other coding;
+ *  - a request target (the URI as sent) that is empty or holds a byte outside
+ *    visible ASCII (controls, spaces, DEL, 0x80 and up), which RFC 3986 and
+ *    curl percent-encode.
+ * Header names compare case-insensitively. Pure, thread-safe; the struct is
+ * the caller's.
+ */
+struct fsec_route_framing {
+	unsigned content_lengths, transfer_encodings;
+	const char *why; /* the first refusal, a constant string; NULL: none yet */
+};
+
+FSEC_API void fsec_route_framing_init(struct fsec_route_framing *f, const char *target);
+FSEC_API void fsec_route_framing_header(struct fsec_route_framing *f, const char *name,
+					const char *value);
+/* True if the request may go on; false with refusal set (400 and why). */
+FSEC_API bool fsec_route_framing_ok(const struct fsec_route_framing *f,
+				    struct fsec_reply *refusal);
+
 struct fsec_route_ctx;
 
 /*

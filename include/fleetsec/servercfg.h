@@ -9,6 +9,7 @@
  *   admin           = 127.0.0.1:9100               Prometheus metrics (loopback only)
  *   approval        = auto                         auto or manual (enrollment)
  *   max_connections = 1024
+ *   max_per_source  = 32                           open connections per address (IPv6: /64)
  *   timeout         = 10                           seconds a client may stall
  *   crl_refresh     = 0.5                          re-sign the CRL this far into its
  *                                                  period (0.01-0.9)
@@ -44,6 +45,7 @@ struct fsec_servercfg {
 	unsigned long crl_delay;       /* seconds, 0-3600 */
 	unsigned long renew_after_percent, renewals_per_day, refusals_per_minute,
 		reports_per_hour;
+	unsigned long max_per_source; /* FSEC_SRCLIMIT_DEFAULT (srclimit.h) */
 };
 
 /* The most renew_after_percent may be: below the agent's earliest renewal
@@ -52,7 +54,7 @@ struct fsec_servercfg {
 #define FSEC_RENEW_AFTER_MAX 60
 
 /* Fill c with the defaults: listen 127.0.0.1:8443, approval auto,
- * max_connections 1024, timeout 10, crl_refresh 0.5, crl_delay 1,
+ * max_connections 1024, max_per_source 32, timeout 10, crl_refresh 0.5, crl_delay 1,
  * renew_after_percent 50, renewals_per_day 4, refusals_per_minute 10,
  * reports_per_hour 60. */
 FSEC_API void fsec_servercfg_defaults(struct fsec_servercfg *c);

@@ -69,6 +69,24 @@ FSEC_API bool fsec_parse_ulong(const char *s, unsigned long min, unsigned long m
  * into seconds, at most FSEC_DURATION_MAX. Errors: INVAL. */
 FSEC_API FSEC_WUR enum fsec_err fsec_duration_parse(const char *s, int64_t *seconds);
 
+/* ---- outside text in a log line ---- */
+
+/* fsec_text_log flag: the text is a field in the middle of a line (a URI, a
+ * device ID), so a space, which would let it forge the fields after it, is
+ * replaced too. */
+#define FSEC_TEXT_FIELD 0x1u
+
+/*
+ * Copy s into buf (cap >= 1 bytes, truncated to cap - 1, NUL-ended) for a
+ * log line: the library's one sanitiser (text_int.h's fsec_text_clean, the
+ * rule every error message follows: control characters and DEL become '?'),
+ * and, because a log is read on terminals that take C1 controls and by
+ * tools that split on Unicode line separators, every byte from 0x80 up
+ * becomes '?' as well. With FSEC_TEXT_FIELD, spaces too. s NULL is "-".
+ * Returns buf. Thread-safe.
+ */
+FSEC_API const char *fsec_text_log(const char *s, unsigned flags, char *buf, size_t cap);
+
 /* ---- RFC 3339 times ---- */
 
 /* "YYYY-MM-DDTHH:MM:SSZ" plus NUL: what fsec_time_format writes. */

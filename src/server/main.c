@@ -33,6 +33,8 @@
 #include "fleetsec/metrics.h"
 #include "fleetsec/routes.h"
 #include "fleetsec/servercfg.h"
+#include "fleetsec/srclimit.h"
+#include "fleetsec/text.h"
 #include "fleetsec/tls.h"
 
 #define HEADERS_MAX 8192
@@ -58,9 +60,10 @@ struct server {
 	struct evhttp_bound_socket *bound;
 	struct evconnlistener *listener;
 	long active, max_conns; /* open TLS connections, and the cap */
+	struct fsec_srclimit *per_source; /* open connections per address or /64 */
 	bool paused;            /* listener disabled at the cap */
 	bool draining;          /* SIGTERM: no new connections, finish the rest */
-	struct timeval first;   /* handshake plus first request, at most */
+	struct timeval first;   /* handshake plus first request, then each request, at most */
 	struct fsec_route_ctx *routes;
 	/* The CRL is re-signed here, never in a request: at crl_permille of
 	 * its period, and crl_delay after a renewal superseded a certificate
@@ -78,9 +81,14 @@ struct conn {
 	struct server *s;
 	SSL *ssl;
 	/* The inactivity timeout resets on every byte, so a client trickling
-	 * one byte at a time would hold its slot for hours: before its first
-	 * request, a connection gets this long in all. */
+	 * one byte at a time would hold its slot for hours: the handshake and
+	 * the first request, then each later request (from the end of the
+	 * previous answer to the end of its own body), get this long in all. */
 	struct event *deadline;
+	/* Counts the connection against its source once the socket is known
+	 * (evhttp sets it after tls_bev returns). */
+	struct event *place;
+	struct fsec_src *src; /* NULL: not counted (yet) */
 };
 
 static int conn_slot = -1;
@@ -113,18 +121,24 @@ static void usage(FILE *fp)
 	      "  --home DIR          fleet home (default $FLEETSEC_HOME, else ~/.fleetsec)\n"
 	      "  --config FILE       settings as key = value lines (default HOME/fleetsecd.conf\n"
 	      "                      if it exists): listen, cert, key, admin, approval,\n"
-	      "                      max_connections, timeout, crl_refresh (re-sign the CRL\n"
-	      "                      this far into its period, default 0.5), crl_delay\n"
-	      "                      (seconds from a renewal to the CRL that lists the\n"
-	      "                      certificate it replaced, default 1); flags override them\n"
+	      "                      max_connections, max_per_source, timeout, crl_refresh\n"
+	      "                      (re-sign the CRL this far into its period, default\n"
+	      "                      0.5), crl_delay (seconds from a renewal to the CRL\n"
+	      "                      that lists the certificate it replaced, default 1),\n"
+	      "                      and the limits of fleetsecd(8); flags override them\n"
 	      "  --listen HOST:PORT  address to listen on (default 127.0.0.1:8443;\n"
 	      "                      IPv6 as [ADDR]:PORT)\n"
 	      "  --cert FILE         server certificate chain (default HOME/server.pem)\n"
 	      "  --key KEY           server key, path or store URI (default HOME/server.key)\n"
 	      "  --max-connections N open connections at most (default 1024); beyond\n"
 	      "                      that, clients wait in the kernel's backlog\n"
+	      "  --max-per-source N  open connections at most from one address, or one /64\n"
+	      "                      for IPv6 (default 32); beyond that, a connection is\n"
+	      "                      closed at once\n"
 	      "  --timeout S         seconds a client may stall a handshake, request or\n"
-	      "                      response before it is dropped (default 10)\n"
+	      "                      response before it is dropped (default 10); also the\n"
+	      "                      most the handshake and first request, and then each\n"
+	      "                      request, may take in all\n"
 	      "  --admin ADDR:PORT   serve Prometheus metrics (GET /metrics, plain HTTP) on\n"
 	      "                      this loopback address (default: off)\n"
 	      "  --approval MODE     auto (default), or manual: an enrollment that passes\n"
@@ -139,7 +153,8 @@ static void usage(FILE *fp)
 	      "GET /v1/update (the release published for its\n"
 	      "model, or 204) and GET /v1/firmware/SHA256 (the image, with Range).\n"
 	      "SIGTERM or SIGINT stops accepting connections and lets requests in flight\n"
-	      "finish (up to 10 s); a second signal stops at once.\n",
+	      "finish (up to 10 s); a second signal stops at once. A client without a\n"
+	      "certificate, or with a refused one, gets one answer per connection.\n",
 	      fp);
 }
 
@@ -191,18 +206,26 @@ static void log_request(struct evhttp_request *req, const struct fsec_est_peer *
 	char *addr = NULL;
 	ev_uint16_t port = 0;
 	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	/* Every byte here came from outside (the URI, the certificate's ID,
+	 * reasons that quote either): none may end the line or drive the
+	 * operator's terminal, and the URI and ID may not forge the fields
+	 * after them. */
+	char a[64], uri[512], id[160], why[300];
 
 	fsec_metrics_request(cur.metrics, cur.ep, status, since(&cur.t0));
 	if (quiet)
 		return;
 	if (conn != NULL)
 		evhttp_connection_get_peer(conn, &addr, &port);
-	fprintf(stderr, "fleetsecd: %s %s %s peer=%s%s%s -> %d%s%s\n", addr != NULL ? addr : "?",
+	fprintf(stderr, "fleetsecd: %s %s %s peer=%s%s%s -> %d%s%s\n",
+		fsec_text_log(addr != NULL ? addr : "?", FSEC_TEXT_FIELD, a, sizeof(a)),
 		evhttp_request_get_command(req) == EVHTTP_REQ_POST ? "POST" : "GET",
-		evhttp_request_get_uri(req), peer->id[0] != '\0' ? peer->id : "-",
+		fsec_text_log(evhttp_request_get_uri(req), FSEC_TEXT_FIELD, uri, sizeof(uri)),
+		fsec_text_log(peer->id[0] != '\0' ? peer->id : "-", FSEC_TEXT_FIELD, id, sizeof(id)),
 		peer->kind == FSEC_EST_PEER_BOOTSTRAP ? "(bootstrap)" : "",
 		peer->kind == FSEC_EST_PEER_REFUSED ? "(refused)" : "", status,
-		reason != NULL && reason[0] != '\0' ? " " : "", reason != NULL ? reason : "");
+		reason != NULL && reason[0] != '\0' ? " " : "",
+		fsec_text_log(reason != NULL ? reason : "", 0, why, sizeof(why)));
 }
 
 /* The image could not be handed over: an error instead. */
@@ -290,6 +313,40 @@ static void reply_status(struct evhttp_request *req, const struct fsec_est_peer 
 	send_reply(req, peer, &r);
 }
 
+/* The answer ends the connection: evhttp closes it once the answer is
+ * written, and reads nothing more from it (a pipelined request is
+ * dropped unread). */
+static void close_after(struct evhttp_request *req)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+}
+
+/* The answer is written: the connection's next request gets its own
+ * deadline, counted from now. */
+static void request_done(struct evhttp_request *req, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)req;
+	evtimer_add(c->deadline, &c->s->first);
+}
+
+/* The request's framing as evhttp parsed it, before anything reads it:
+ * evhttp_find_header sees only the first of several headers of one name,
+ * and evhttp took "+31" as a length, so every header is handed over. */
+static bool framing_ok(struct evhttp_request *req, struct fsec_reply *refusal)
+{
+	struct fsec_route_framing f;
+	struct evkeyval *kv;
+
+	fsec_route_framing_init(&f, evhttp_request_get_uri(req));
+	/* keyvalq_struct.h declares the list but not TAILQ_FOREACH. */
+	for (kv = evhttp_request_get_input_headers(req)->tqh_first; kv != NULL;
+	     kv = kv->next.tqe_next)
+		fsec_route_framing_header(&f, kv->key, kv->value);
+	return fsec_route_framing_ok(&f, refusal);
+}
+
 static void handle(struct evhttp_request *req, void *arg)
 {
 	struct server *s = arg;
@@ -306,19 +363,29 @@ static void handle(struct evhttp_request *req, void *arg)
 	struct fsec_est_peer peer = {0};
 	struct fsec_reply r = {0};
 	SSL *ssl = request_ssl(req);
+	struct conn *c = ssl != NULL ? SSL_get_ex_data(ssl, conn_slot) : NULL;
 	enum fsec_err rc;
 
 	clock_gettime(CLOCK_MONOTONIC, &cur.t0);
 	cur.ep = fsec_route_endpoint(q.path);
-	/* A request arrived: from here the inactivity timeout applies. */
-	if (ssl != NULL) {
-		struct conn *c = SSL_get_ex_data(ssl, conn_slot);
-
-		if (c != NULL && c->deadline != NULL)
-			evtimer_del(c->deadline);
+	/* The request is in: while it is answered the inactivity timeout
+	 * applies, and once the answer is written the next request's own
+	 * deadline starts. */
+	if (c != NULL) {
+		evtimer_del(c->deadline);
+		evhttp_request_set_on_complete_cb(req, request_done, c);
 	}
-	if (q.path == NULL || ssl == NULL) {
+	if (q.path == NULL || c == NULL) {
+		close_after(req);
 		reply_status(req, &peer, 400, "bad request");
+		return;
+	}
+	/* Where this request ends is not certain: nothing after it on this
+	 * connection may be read as a request. */
+	if (!framing_ok(req, &r)) {
+		close_after(req);
+		send_reply(req, &peer, &r);
+		fsec_reply_cleanup(&r);
 		return;
 	}
 	/* Every request is checked on its own: a device revoked while its
@@ -336,11 +403,20 @@ static void handle(struct evhttp_request *req, void *arg)
 		evhttp_connection_get_peer(evhttp_request_get_connection(req), &addr, &port);
 		q.source = addr;
 	}
+	/* A client with no certificate, or one we refuse, may fetch the CA or
+	 * the CRL, once: it cannot keep a connection slot by asking again. */
+	if (peer.kind == FSEC_EST_PEER_NONE || peer.kind == FSEC_EST_PEER_REFUSED)
+		close_after(req);
 	/* evhttp capped the body at FSEC_EST_BODY_MAX. */
 	if ((q.len = evbuffer_get_length(in)) > 0)
 		q.body = evbuffer_pullup(in, (ev_ssize_t)q.len);
-	if ((rc = fsec_route_handle(s->routes, &peer, &q, &r)) != FSEC_OK && rc != FSEC_ERR_BUSY)
-		fprintf(stderr, "fleetsecd: %s: %s\n", q.path, fsec_err_detail());
+	if ((rc = fsec_route_handle(s->routes, &peer, &q, &r)) != FSEC_OK && rc != FSEC_ERR_BUSY) {
+		char path[512], why[300];
+
+		fprintf(stderr, "fleetsecd: %s: %s\n",
+			fsec_text_log(q.path, FSEC_TEXT_FIELD, path, sizeof(path)),
+			fsec_text_log(fsec_err_detail(), 0, why, sizeof(why)));
+	}
 	send_reply(req, &peer, &r);
 	fsec_reply_cleanup(&r);
 	/* A renewal revoked its old certificate: the CRL is re-signed after
@@ -393,6 +469,9 @@ static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
 	s = c->s;
 	if (c->deadline != NULL)
 		event_free(c->deadline);
+	if (c->place != NULL)
+		event_free(c->place);
+	fsec_srclimit_release(s->per_source, c->src);
 	free(c);
 	s->active--;
 	if (s->draining) {
@@ -457,6 +536,39 @@ static void too_slow(evutil_socket_t fd, short what, void *arg)
 		shutdown(sock, SHUT_RDWR);
 }
 
+/* Count the new connection against its source, or end it: one address (or
+ * /64) at its cap cannot take the slots every other device needs. Runs
+ * from the event queue right after the accept, before the socket's first
+ * read, so a refused client gets no handshake. */
+static void place(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int sock = SSL_get_fd(c->ssl);
+
+	(void)fd;
+	(void)what;
+	if (sock < 0)
+		return;
+	memset(&ss, 0, sizeof(ss));
+	if (getpeername(sock, (struct sockaddr *)&ss, &len) == 0 &&
+	    fsec_srclimit_acquire(c->s->per_source, (struct sockaddr *)&ss, len, &c->src))
+		return;
+	if (!quiet) {
+		char host[64] = "?";
+
+		if (ss.ss_family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
+		else if (ss.ss_family == AF_INET6)
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host,
+				  sizeof(host));
+		fprintf(stderr, "fleetsecd: %s: refused: too many connections from this source\n",
+			host);
+	}
+	shutdown(sock, SHUT_RDWR);
+}
+
 static struct bufferevent *tls_bev(struct event_base *base, void *arg)
 {
 	struct server *s = arg;
@@ -483,6 +595,7 @@ static struct bufferevent *tls_bev(struct event_base *base, void *arg)
 	 * never let it: without memory, stop the process instead. */
 	if ((ssl = SSL_new(s->tls)) == NULL || (c = calloc(1, sizeof(*c))) == NULL ||
 	    (c->deadline = evtimer_new(base, too_slow, c)) == NULL ||
+	    (c->place = event_new(base, -1, 0, place, c)) == NULL ||
 	    SSL_set_ex_data(ssl, conn_slot, c) != 1) {
 		fputs("fleetsecd: out of memory for a connection\n", stderr);
 		abort();
@@ -490,6 +603,7 @@ static struct bufferevent *tls_bev(struct event_base *base, void *arg)
 	c->s = s;
 	c->ssl = ssl;
 	evtimer_add(c->deadline, &s->first);
+	event_active(c->place, EV_TIMEOUT, 1);
 	if (++s->active >= s->max_conns && !s->paused && !s->draining) {
 		evconnlistener_disable(s->listener);
 		s->paused = true;
@@ -534,7 +648,7 @@ static void on_signal(evutil_socket_t fd, short what, void *arg)
  * configuration file only where given. */
 struct flags {
 	const char *home, *config, *listen, *cert, *key, *admin, *approval;
-	unsigned long max_conns, timeout;
+	unsigned long max_conns, timeout, max_per_source;
 };
 
 /* A number flag in [1, max]; prints why and returns false otherwise. */
@@ -558,6 +672,7 @@ static int parse_flags(int argc, char **argv, struct flags *fl)
 		{"approval", required_argument, NULL, 'A'},
 		{"max-connections", required_argument, NULL, 'm'},
 		{"timeout", required_argument, NULL, 't'},
+		{"max-per-source", required_argument, NULL, 'p'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -581,6 +696,10 @@ static int parse_flags(int argc, char **argv, struct flags *fl)
 			break;
 		case 't':
 			if (!number_flag("timeout", optarg, 3600, &fl->timeout))
+				return FSEC_EXIT_USAGE;
+			break;
+		case 'p':
+			if (!number_flag("max-per-source", optarg, 1000000, &fl->max_per_source))
 				return FSEC_EXIT_USAGE;
 			break;
 		case 'h': usage(stdout); return FSEC_EXIT_OK;
@@ -643,6 +762,8 @@ static int configure(const struct flags *fl, const char *home, struct fsec_serve
 	if (fl->timeout != 0)
 		cfg->timeout = fl->timeout;
 	/* crl_refresh and crl_delay come from the file only. */
+	if (fl->max_per_source != 0)
+		cfg->max_per_source = fl->max_per_source;
 	if (strcmp(cfg->approval, "manual") != 0 && strcmp(cfg->approval, "auto") != 0) {
 		fprintf(stderr, "fleetsecd: approval %s: use auto or manual\n", cfg->approval);
 		return FSEC_EXIT_USAGE;
@@ -702,7 +823,9 @@ int main(int argc, char **argv)
 	    (rc = fsec_registry_set_busy_timeout(fsec_fleet_get_registry(s.fleet), BUSY_MS)) !=
 		    FSEC_OK ||
 	    (rc = fsec_est_new(s.fleet, &s.est)) != FSEC_OK ||
-	    (rc = fsec_route_ctx_new(s.fleet, s.est, s.home, &s.routes)) != FSEC_OK) {
+	    (rc = fsec_route_ctx_new(s.fleet, s.est, s.home, &s.routes)) != FSEC_OK ||
+	    (rc = fsec_srclimit_new(cfg.max_per_source, cfg.max_connections, &s.per_source)) !=
+		    FSEC_OK) {
 		fprintf(stderr, "fleetsecd: %s: %s\n", s.home, fsec_err_detail());
 		goto out;
 	}
@@ -789,6 +912,7 @@ out:
 		event_base_free(s.base);
 	SSL_CTX_free(s.tls);
 	fsec_route_ctx_free(s.routes);
+	fsec_srclimit_free(s.per_source);
 	fsec_est_free(s.est);
 	fsec_fleet_free(s.fleet);
 	return status;

@@ -543,6 +543,60 @@ static void bad_bootstrap_reaches_enroll_only(void **state)
 			assert_string_equal(r.reason, reason);
 		fsec_reply_cleanup(&r);
 	}
+/* The request's framing: one Content-Length of plain digits, or one
+ * Transfer-Encoding: chunked; never both, never two; a visible-ASCII target. */
+static bool framing(const char *target, const char *const *hdrs)
+{
+	struct fsec_route_framing f;
+	struct fsec_reply r;
+	bool ok;
+
+	fsec_route_framing_init(&f, target);
+	for (; hdrs[0] != NULL; hdrs += 2)
+		fsec_route_framing_header(&f, hdrs[0], hdrs[1]);
+	ok = fsec_route_framing_ok(&f, &r);
+	if (!ok) {
+		assert_int_equal(r.status, 400);
+		assert_true(r.reason[0] != '\0');
+	}
+	fsec_reply_cleanup(&r);
+	return ok;
+}
+
+static void framing_strict(void **state)
+{
+	const char *none[] = {NULL};
+	const char *cl[] = {"Content-Length", "31", "Host", "x", NULL};
+	const char *cl0[] = {"content-length", "0", NULL};
+	const char *te[] = {"Transfer-Encoding", "Chunked", NULL};
+	const char *two[] = {"Content-Length", "31", "CONTENT-LENGTH", "31", NULL};
+	const char *both[] = {"Content-Length", "31", "Transfer-Encoding", "chunked", NULL};
+	const char *both2[] = {"transfer-encoding", "chunked", "content-length", "3", NULL};
+	const char *tetwo[] = {"Transfer-Encoding", "chunked", "Transfer-Encoding", "chunked", NULL};
+	const char *tegz[] = {"Transfer-Encoding", "gzip, chunked", NULL};
+	const char *bad[] = {"+31", " 31", "\t31", "0x1f", "", "31 ", "3 1", "31,31", "-1",
+			     "12345678901234567890", NULL};
+
+	(void)state;
+	assert_true(framing("/crl", none));
+	assert_true(framing("/crl", cl));
+	assert_true(framing("/v1/status", cl0));
+	assert_true(framing("/crl?a=%0d%0a", te));
+	assert_true(framing("/crl", (const char *[]){"Content-Length", "1234567890123456789", NULL}));
+	assert_false(framing("/crl", two));
+	assert_false(framing("/crl", both));
+	assert_false(framing("/crl", both2));
+	assert_false(framing("/crl", tetwo));
+	assert_false(framing("/crl", tegz));
+	for (size_t i = 0; bad[i] != NULL; i++)
+		assert_false(framing("/crl", (const char *[]){"Content-Length", bad[i], NULL}));
+	assert_false(framing(NULL, none));
+	assert_false(framing("", none));
+	assert_false(framing("/crl\r", none));
+	assert_false(framing("/crl\x1b[2K", none));
+	assert_false(framing("/crl x", none));
+	assert_false(framing("/crl\x7f", none));
+	assert_false(framing("/cr\xc3\xa9", none));
 }
 
 int main(void)
@@ -551,6 +605,7 @@ int main(void)
 		cmocka_unit_test(peer_kind_by_route),
 		cmocka_unit_test(peer_kinds_and_names),
 		cmocka_unit_test(bad_bootstrap_reaches_enroll_only),
+		cmocka_unit_test(framing_strict),
 		cmocka_unit_test_setup_teardown(superseded_reaches_resend_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(crl_through_the_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(crl_expired_is_resigned, setup, teardown),

@@ -7,6 +7,20 @@
 #include "fleetsec/text.h"
 #include "testutil.h"
 
+/* ---- outside text in a log line ---- */
+
+static void test_text_log(void **state)
+{
+	char buf[32];
+
+	(void)state;
+	assert_string_equal(fsec_text_log("/crl\r\n\x1b[2K x\x7f\xc2\x9b", 0, buf, sizeof(buf)),
+			    "/crl???[2K x???");
+	assert_string_equal(fsec_text_log("/a b", FSEC_TEXT_FIELD, buf, sizeof(buf)), "/a?b");
+	assert_string_equal(fsec_text_log(NULL, 0, buf, sizeof(buf)), "-");
+	assert_string_equal(fsec_text_log("abcdef", 0, buf, 4), "abc");
+}
+
 /* ---- hex ---- */
 
 static void test_hex_encode(void **state)
@@ -325,7 +339,8 @@ static void test_date_parse(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_hex_encode),       cmocka_unit_test(test_hex_decode),
+	    cmocka_unit_test(test_text_log),
+		cmocka_unit_test(test_hex_encode),       cmocka_unit_test(test_hex_decode),
 	    cmocka_unit_test(test_hex_valid),        cmocka_unit_test(test_parse_u64),
 	    cmocka_unit_test(test_parse_u64_hex),    cmocka_unit_test(test_parse_ulong),
 	    cmocka_unit_test(test_duration),         cmocka_unit_test(test_time_parse),

@@ -9,6 +9,18 @@
 
 #include "err_int.h"
 #include "fleetsec/text.h"
+#include "text_int.h"
+
+/* ---- outside text in a log line ---- */
+
+FSEC_API const char *fsec_text_log(const char *s, unsigned flags, char *buf, size_t cap)
+{
+	fsec_text_clean(s != NULL ? s : "-", buf, cap);
+	for (unsigned char *p = (unsigned char *)buf; *p != '\0'; p++)
+		if (*p >= 0x80 || (*p == ' ' && (flags & FSEC_TEXT_FIELD) != 0))
+			*p = '?';
+	return buf;
+}
 
 /* ---- hex ---- */
 

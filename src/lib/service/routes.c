@@ -258,6 +258,90 @@ FSEC_API bool fsec_route_decide(enum fsec_route_method method, const char *path,
 	return true;
 }
 
+/* ---- the request's framing ---- */
+
+static bool name_is(const char *name, const char *want)
+{
+	for (; *want != '\0'; name++, want++) {
+		char c = *name;
+
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (c != *want)
+			return false;
+	}
+	return *name == '\0';
+}
+
+static void framing_refuse(struct fsec_route_framing *f, const char *why)
+{
+	if (f->why == NULL)
+		f->why = why;
+}
+
+FSEC_API void fsec_route_framing_init(struct fsec_route_framing *f, const char *target)
+{
+	const unsigned char *p = (const unsigned char *)target;
+
+	memset(f, 0, sizeof(*f));
+	if (p == NULL || *p == '\0') {
+		framing_refuse(f, "bad request target");
+		return;
+	}
+	/* Visible ASCII only: what a client percent-encodes never reaches a
+	 * handler or the log raw. */
+	for (; *p != '\0'; p++)
+		if (*p <= 0x20 || *p >= 0x7f) {
+			framing_refuse(f, "bad request target");
+			return;
+		}
+}
+
+FSEC_API void fsec_route_framing_header(struct fsec_route_framing *f, const char *name,
+					const char *value)
+{
+	if (name == NULL)
+		return;
+	if (name_is(name, "content-length")) {
+		size_t n = 0;
+
+		/* Counted before the value is looked at: a second header
+		 * is refused whatever the first one said. */
+		f->content_lengths++;
+		if (value == NULL || value[0] == '\0')
+			framing_refuse(f, "bad Content-Length");
+		else
+			for (; value[n] != '\0'; n++)
+				/* 19 digits: below 2^63, whatever reads it next. */
+				if (value[n] < '0' || value[n] > '9' || n >= 19) {
+					framing_refuse(f, "bad Content-Length");
+					break;
+				}
+	} else if (name_is(name, "transfer-encoding")) {
+		f->transfer_encodings++;
+		if (value == NULL || !name_is(value, "chunked"))
+			framing_refuse(f, "unsupported Transfer-Encoding");
+	}
+}
+
+FSEC_API bool fsec_route_framing_ok(const struct fsec_route_framing *f,
+				    struct fsec_reply *refusal)
+{
+	const char *why = f->why;
+
+	memset(refusal, 0, sizeof(*refusal));
+	if (why == NULL && f->content_lengths > 1)
+		why = "more than one Content-Length";
+	if (why == NULL && f->transfer_encodings > 1)
+		why = "more than one Transfer-Encoding";
+	if (why == NULL && f->content_lengths > 0 && f->transfer_encodings > 0)
+		why = "both Content-Length and Transfer-Encoding";
+	if (why == NULL)
+		return true;
+	fsec_reply_error(refusal, 400, "%s", why);
+	return false;
+}
+
 FSEC_API enum fsec_err fsec_route_ctx_new(struct fsec_fleet *f, struct fsec_est *e,
 					  const char *home, struct fsec_route_ctx **out)
 {

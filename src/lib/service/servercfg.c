@@ -9,6 +9,7 @@
 #include "err_int.h"
 #include "fleetsec/servercfg.h"
 #include "fleetsec/text.h"
+#include "fleetsec/srclimit.h"
 #include "kvconf_int.h"
 
 #define STRF(n)                                                                                 \
@@ -22,6 +23,7 @@ static const struct fsec_kv_field fields[] = {
 	STRF(crl_refresh), NUMF(crl_delay, 3600),
 	NUMF(renew_after_percent, FSEC_RENEW_AFTER_MAX), NUMF(renewals_per_day, 1000),
 	NUMF(refusals_per_minute, 100000), NUMF(reports_per_hour, 1000000),
+	NUMF(max_per_source, 1000000),
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
@@ -57,6 +59,7 @@ static bool parse_share(const char *s, unsigned *permille)
 		return false;
 	*permille = (unsigned)v;
 	return true;
+	c->max_per_source = FSEC_SRCLIMIT_DEFAULT;
 }
 
 FSEC_API enum fsec_err fsec_servercfg_parse(const unsigned char *buf, size_t len,
@@ -71,14 +74,15 @@ FSEC_API enum fsec_err fsec_servercfg_parse(const unsigned char *buf, size_t len
 		return rc;
 	if (strcmp(c.approval, "auto") != 0 && strcmp(c.approval, "manual") != 0)
 		return fsec_seterr(FSEC_ERR_PARSE, "approval must be auto or manual");
-	if (c.max_connections == 0 || c.timeout == 0)
-		return fsec_seterr(FSEC_ERR_PARSE, "max_connections and timeout must be at least 1");
 	if (!parse_share(c.crl_refresh, &c.crl_refresh_permille))
 		return fsec_seterr(FSEC_ERR_PARSE, "crl_refresh must be a share from 0.01 to 0.9 "
 						   "(for example 0.5)");
 	if (c.renewals_per_day == 0 || c.refusals_per_minute == 0 || c.reports_per_hour == 0)
 		return fsec_seterr(FSEC_ERR_PARSE, "renewals_per_day, refusals_per_minute and "
 						   "reports_per_hour must be at least 1");
+	if (c.max_connections == 0 || c.timeout == 0 || c.max_per_source == 0)
+		return fsec_seterr(FSEC_ERR_PARSE,
+				   "max_connections, max_per_source and timeout must be at least 1");
 	*out = c;
 	return FSEC_OK;
 }
