@@ -543,6 +543,8 @@ static void bad_bootstrap_reaches_enroll_only(void **state)
 			assert_string_equal(r.reason, reason);
 		fsec_reply_cleanup(&r);
 	}
+}
+
 /* The request's framing: one Content-Length of plain digits, or one
  * Transfer-Encoding: chunked; never both, never two; a visible-ASCII target. */
 static bool framing(const char *target, const char *const *hdrs)

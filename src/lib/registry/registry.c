@@ -478,6 +478,8 @@ FSEC_API enum fsec_err fsec_registry_counter_raise(struct fsec_registry *reg, co
 	if (floor >= (uint64_t)INT64_MAX)
 		return fsec_seterr(FSEC_ERR_INVAL, "counter %s: floor out of range", name);
 	return reg->ops->counter_raise(reg->be, name, floor, out);
+}
+
 /* ---- fleetsecd's bounds ---- */
 
 /* Printable ASCII, 1 to cap - 1 characters. */

@@ -33,6 +33,7 @@ FSEC_API void fsec_servercfg_defaults(struct fsec_servercfg *c)
 	snprintf(c->listen, sizeof(c->listen), "127.0.0.1:8443");
 	snprintf(c->approval, sizeof(c->approval), "auto");
 	c->max_connections = 1024;
+	c->max_per_source = FSEC_SRCLIMIT_DEFAULT;
 	c->timeout = 10;
 	snprintf(c->crl_refresh, sizeof(c->crl_refresh), "0.5");
 	c->crl_refresh_permille = 500;
@@ -59,7 +60,6 @@ static bool parse_share(const char *s, unsigned *permille)
 		return false;
 	*permille = (unsigned)v;
 	return true;
-	c->max_per_source = FSEC_SRCLIMIT_DEFAULT;
 }
 
 FSEC_API enum fsec_err fsec_servercfg_parse(const unsigned char *buf, size_t len,
