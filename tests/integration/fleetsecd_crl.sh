@@ -47,7 +47,9 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0
 exec "$FLEETSECD" "\$@"
 EOF
 chmod +x fleetsecd-faked
-printf 'crl_refresh = 0.5\ncrl_delay = 1\n' >"$FLEETSEC_HOME/fleetsecd.conf"
+# Renewals here come seconds apart: the not-yet-due check and the daily cap
+# (fleetsecd_growth tests those) are off.
+printf 'crl_refresh = 0.5\ncrl_delay = 1\nrenew_after_percent = 0\nrenewals_per_day = 1000\n' >"$FLEETSEC_HOME/fleetsecd.conf"
 REAL_FLEETSECD=$FLEETSECD
 FLEETSECD=$T/fleetsecd-faked
 fleetsecd_start
