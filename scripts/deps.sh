@@ -30,6 +30,7 @@ PACKAGES=(
 	libcoap3-bin                                # a real CoAP server for the network audit test
 	nftables iproute2 dnsmasq-base              # network isolation: nft; namespace tests and the name sets filled by dnsmasq
 	man-db groff-base                           # the man_pages test renders the manual pages with man --warnings
+	faketime                                    # libfaketime: fleetsecd across a clock jump (the CRL's refresh)
 )
 
 missing=()
