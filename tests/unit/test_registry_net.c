@@ -51,13 +51,16 @@ static void downgrade(const char *db)
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	v = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	assert_int_equal(v, 8);
+	assert_int_equal(v, 9);
 	snprintf(stmt, sizeof(stmt),
+		 "ALTER TABLE device_state DROP COLUMN frozen;"
+		 "ALTER TABLE device_state DROP COLUMN fresh_at;"
+		 "DROP TABLE timestamps;"
 		 "ALTER TABLE device_state DROP COLUMN debug_jtag;"
 		 "ALTER TABLE device_state DROP COLUMN debug_uart;"
 		 "ALTER TABLE device_state DROP COLUMN debug_at;"
 		 "DROP TABLE device_net; PRAGMA user_version = %d;",
-		 v - 2);
+		 v - 3);
 	assert_int_equal(sqlite3_exec(h, stmt, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(h);
 }
