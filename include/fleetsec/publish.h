@@ -52,6 +52,14 @@ struct fsec_timestamp_opts {
 	size_t nroots;
 	int64_t expires;           /* UNIX time, in the future */
 	const char *actor;
+	/* Optional: the signed release bundle the devices are served (by a
+	 * static server, not fleetsecd), whose sequence the statement names,
+	 * instead of the one published in the registry. */
+	const unsigned char *release;
+	size_t release_len;
+	/* Optional: hand the signed statement out here (free()) instead of
+	 * storing it; with release given, f may then be NULL. */
+	char **bundle_out;
 };
 
 /*

@@ -167,7 +167,7 @@ FSEC_API enum fsec_err fsec_publish_timestamp(struct fsec_fleet *f,
 	struct fsec_release_timestamp_opts to = {.model = o->model, .expires = o->expires,
 						 .delegation = o->delegation,
 						 .delegation_len = o->delegation_len};
-	struct fsec_registry *reg = fsec_fleet_get_registry(f);
+	struct fsec_registry *reg = f != NULL ? fsec_fleet_get_registry(f) : NULL;
 	struct fsec_release_timestamp ts;
 	struct fsec_published_rec pub;
 	struct fsec_timestamp_rec rec;
@@ -178,7 +178,18 @@ FSEC_API enum fsec_err fsec_publish_timestamp(struct fsec_fleet *f,
 
 	fsec_clearerr();
 	memset(&rec, 0, sizeof(rec));
-	rc = fsec_registry_publish_get(reg, o->model, &pub, &bundle);
+	if (o->release != NULL) {
+		rc = FSEC_OK;
+		memset(&pub, 0, sizeof(pub));
+		if ((bundle = strndup((const char *)o->release, o->release_len)) == NULL) {
+			rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+	} else if (reg == NULL) {
+		return fsec_seterr(FSEC_ERR_INVAL, "a fleet home or a release bundle is required");
+	} else {
+		rc = fsec_registry_publish_get(reg, o->model, &pub, &bundle);
+	}
 	if (rc == FSEC_OK) {
 		/* The sequence is read from the bundle as devices read it. Judged
 		 * at its publication: an expired manifest is still the latest. */
@@ -209,6 +220,17 @@ FSEC_API enum fsec_err fsec_publish_timestamp(struct fsec_fleet *f,
 	rec.latest = ts.has_latest ? (int64_t)ts.latest : -1;
 	rec.issued_at = ts.issued;
 	rec.expires_at = ts.expires;
+	if (o->bundle_out != NULL) {
+		*o->bundle_out = signed_ts;
+		signed_ts = NULL;
+		if (out != NULL)
+			*out = rec;
+		goto out;
+	}
+	if (reg == NULL) {
+		rc = fsec_seterr(FSEC_ERR_INVAL, "no fleet home to store the timestamp in");
+		goto out;
+	}
 	if ((rc = fsec_registry_begin(reg)) != FSEC_OK)
 		goto out;
 	in_tx = true;
