@@ -48,6 +48,8 @@ agent_conf "https://127.0.0.1:$NGINX_PORT" manifest_url=/release.json low_speed_
 	chunk_retries=2
 mkdir -p state
 A() { "$AGENT" -c agent.conf "$@"; }
+# FT ARGS...: faketime, whose preload an ASan build must be told to accept.
+FT() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" faketime "$@"; }
 
 # 1 -> 2 through a trial boot and confirm.
 publish v2
@@ -280,7 +282,7 @@ stmt() {
 }
 TS thermo www/short.json --expires 1h >/dev/null
 agent_conf "https://127.0.0.1:$NGINX_PORT" manifest_url=/short.json low_speed_time=3 chunk_retries=2
-expect 1 faketime -f +2h "$AGENT" -c agent.conf check
+expect 1 FT -f +2h "$AGENT" -c agent.conf check
 one_line_error "expired: the timestamp expired"
 "$FLEETSEC" release timestamp --model other --key online.pem --delegation deleg.json \
 	--root root.pub --out www/other.json >/dev/null
@@ -302,9 +304,9 @@ stmt none.json 'sequence'
 ok
 # Past max_silence with nothing but refusals: frozen. The default is 7
 # days (status reads the record, no network).
-expect 0 faketime -f +6d "$AGENT" -c agent.conf status --json
+expect 0 FT -f +6d "$AGENT" -c agent.conf status --json
 jq -e '.freshness == "fresh"' out >/dev/null || fail "frozen before 7 days: $(cat out)"
-expect 0 faketime -f +8d "$AGENT" -c agent.conf status --json
+expect 0 FT -f +8d "$AGENT" -c agent.conf status --json
 jq -e '.freshness == "frozen"' out >/dev/null || fail "not frozen after 8 days: $(cat out)"
 conf() { # conf FILE [KEY=VALUE...]: serve FILE, silence limit 1h
 	local f=$1
@@ -313,23 +315,23 @@ conf() { # conf FILE [KEY=VALUE...]: serve FILE, silence limit 1h
 		chunk_retries=2 max_silence=1h "$@"
 }
 conf other.json
-expect 3 faketime -f +2h "$AGENT" -c agent.conf check
+expect 3 FT -f +2h "$AGENT" -c agent.conf check
 grep -q "the timestamp is for model other" err &&
 	grep -q "frozen: no fresh signed answer from the update server since" err || fail "$(cat err)"
-expect 0 faketime -f +2h "$AGENT" -c agent.conf status --json
+expect 0 FT -f +2h "$AGENT" -c agent.conf status --json
 jq -e '.freshness == "frozen"' out >/dev/null || fail "status: $(cat out)"
 # max_silence is the device's: 3 hours are not past; under an hour is refused.
 conf other.json max_silence=3h
-expect 1 faketime -f +2h "$AGENT" -c agent.conf check
+expect 1 FT -f +2h "$AGENT" -c agent.conf check
 conf ts.json max_silence=59m
 expect 1 A check
 one_line_error "max_silence"
 # A fresh statement at that time keeps it unfrozen.
-faketime -f +2h "$FLEETSEC" release timestamp --model thermo --key online.pem \
+FT -f +2h "$FLEETSEC" release timestamp --model thermo --key online.pem \
 	--delegation deleg.json --root root.pub --release latest.json --out www/ts.json >/dev/null
 conf ts.json
-expect 0 faketime -f +2h "$AGENT" -c agent.conf check
-expect 0 faketime -f +2h "$AGENT" -c agent.conf status --json
+expect 0 FT -f +2h "$AGENT" -c agent.conf check
+expect 0 FT -f +2h "$AGENT" -c agent.conf status --json
 jq -e '.freshness == "fresh"' out >/dev/null || fail "a fresh statement left it frozen: $(cat out)"
 agent_conf "https://127.0.0.1:$NGINX_PORT" manifest_url=/release.json low_speed_time=3 chunk_retries=2
 ok
