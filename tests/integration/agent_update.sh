@@ -222,42 +222,6 @@ refused "SHA-256 differs" update
 expect 0 A update
 grep -q installed out || fail "fresh download after a stale slot: $(cat out)"
 
-if [ -n "${AGENT_TPM:-}" ]; then
-	# The TPM holds the counter (nothing in the state directory), and
-	# tpm2-tools reads it there: the counter index minus its locked base.
-	[ ! -e state/counter ] || fail "a counter file next to the TPM counter"
-	expect 0 A status --json
-	want=$(sed -n 's/.*"counter": \([0-9]*\).*/\1/p' out)
-	nv_u64() { tpm2 nvread -s 8 "$1" | od -An -tx1 | tr -d ' \n'; }
-	[ $((16#$(nv_u64 $NV) - 16#$(nv_u64 $((NV + 1))))) -eq "$want" ] ||
-		fail "NV counter $(nv_u64 $NV) - base $(nv_u64 $((NV + 1))) is not the agent's $want"
-	pub=$(tpm2 nvreadpublic $NV)
-	grep -q "nt=0x1" <<<"$pub" || fail "index $NV is not a TPM counter: $pub"
-	# Root on the device, without the owner's password, can neither
-	# lower it (a counter index cannot be written, the base is locked,
-	# deleting needs the owner) nor raise it to lock the device out.
-	if tpm2 nvwrite -C o -P "$OWNER_PASS" $NV -i <(printf '\0\0\0\0\0\0\0\0') 2>/dev/null; then
-		fail "the TPM counter was overwritten"
-	fi
-	if tpm2 nvwrite -C o -P "$OWNER_PASS" $((NV + 1)) \
-		-i <(printf '\377\377\377\377\377\377\377\377') 2>/dev/null; then
-		fail "the counter's base was rewritten"
-	fi
-	if tpm2 nvundefine $NV 2>/dev/null; then fail "the counter was deleted without the owner"; fi
-	if tpm2 nvincrement $NV 2>/dev/null || tpm2 nvincrement -C o $NV 2>/dev/null; then
-		fail "the counter was raised without the owner"
-	fi
-	ok
-	# With the owner's password the base can be deleted: the counter then
-	# fails closed rather than reading 0.
-	tpm2 nvundefine -C o -P "$OWNER_PASS" $((NV + 1))
-	expect 1 A status
-	one_line_error "refusing to guess"
-	expect 1 A check
-	one_line_error "refusing to guess"
-	ok
-fi
-
 # Freeze by silence (issue 14): "nothing new" is a signed, short-lived
 # statement checked like a manifest; one that does not hold is refused,
 # and past max_silence the agent says it is frozen (exit status 3).
@@ -335,6 +299,42 @@ expect 0 FT -f +2h "$AGENT" -c agent.conf status --json
 jq -e '.freshness == "fresh"' out >/dev/null || fail "a fresh statement left it frozen: $(cat out)"
 agent_conf "https://127.0.0.1:$NGINX_PORT" manifest_url=/release.json low_speed_time=3 chunk_retries=2
 ok
+
+if [ -n "${AGENT_TPM:-}" ]; then
+	# The TPM holds the counter (nothing in the state directory), and
+	# tpm2-tools reads it there: the counter index minus its locked base.
+	[ ! -e state/counter ] || fail "a counter file next to the TPM counter"
+	expect 0 A status --json
+	want=$(sed -n 's/.*"counter": \([0-9]*\).*/\1/p' out)
+	nv_u64() { tpm2 nvread -s 8 "$1" | od -An -tx1 | tr -d ' \n'; }
+	[ $((16#$(nv_u64 $NV) - 16#$(nv_u64 $((NV + 1))))) -eq "$want" ] ||
+		fail "NV counter $(nv_u64 $NV) - base $(nv_u64 $((NV + 1))) is not the agent's $want"
+	pub=$(tpm2 nvreadpublic $NV)
+	grep -q "nt=0x1" <<<"$pub" || fail "index $NV is not a TPM counter: $pub"
+	# Root on the device, without the owner's password, can neither
+	# lower it (a counter index cannot be written, the base is locked,
+	# deleting needs the owner) nor raise it to lock the device out.
+	if tpm2 nvwrite -C o -P "$OWNER_PASS" $NV -i <(printf '\0\0\0\0\0\0\0\0') 2>/dev/null; then
+		fail "the TPM counter was overwritten"
+	fi
+	if tpm2 nvwrite -C o -P "$OWNER_PASS" $((NV + 1)) \
+		-i <(printf '\377\377\377\377\377\377\377\377') 2>/dev/null; then
+		fail "the counter's base was rewritten"
+	fi
+	if tpm2 nvundefine $NV 2>/dev/null; then fail "the counter was deleted without the owner"; fi
+	if tpm2 nvincrement $NV 2>/dev/null || tpm2 nvincrement -C o $NV 2>/dev/null; then
+		fail "the counter was raised without the owner"
+	fi
+	ok
+	# With the owner's password the base can be deleted: the counter then
+	# fails closed rather than reading 0.
+	tpm2 nvundefine -C o -P "$OWNER_PASS" $((NV + 1))
+	expect 1 A status
+	one_line_error "refusing to guess"
+	expect 1 A check
+	one_line_error "refusing to guess"
+	ok
+fi
 
 # One agent at a time: a second one is refused while the first holds the lock.
 exec 9>state/lock
