@@ -45,13 +45,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fsec_clearerr();
 	switch (data[0] % 3) {
 	case 1:
+		/* Payloads: a manifest, and the same bytes as a timestamp. */
 		fuzz_check_detail(fsec_release_check_manifest(data + 1, size - 1));
+		fsec_clearerr();
+		fuzz_check_detail(fsec_release_check_timestamp(data + 1, size - 1));
 		return 0;
 	case 2:
 		fuzz_check_detail(fsec_release_check_delegation(data + 1, size - 1));
 		return 0;
 	}
 	pol.roots = &root;
+	{
+		/* Bundles: the kind, and the timestamp verifier on the same bytes. */
+		struct fsec_release_timestamp t;
+		enum fsec_release_kind kind;
+
+		fuzz_check_detail(fsec_release_kind(data + 1, size - 1, &kind));
+		fsec_clearerr();
+		rc = fsec_release_timestamp_verify(data + 1, size - 1, &pol, &t);
+		fuzz_check_detail(rc);
+		if (rc == FSEC_OK && strcmp(t.model, "sensor") != 0)
+			abort();
+		fsec_clearerr();
+	}
 	rc = fsec_release_verify(data + 1, size - 1, &pol, &r);
 	fuzz_check_detail(rc);
 	if (rc != FSEC_OK) {

@@ -6,6 +6,8 @@
  *
  * State in state_dir, every file replaced atomically:
  *   sequences   the last accepted delegation and manifest sequence numbers
+ *   fresh       when a fresh signed answer was last verified, and since
+ *               when the agent has been asking (freeze by silence)
  *   journal     the download in progress: release hash, slot, chunks done
  * The anti-rollback counter and the boot environment live where the
  * configuration says.
@@ -33,6 +35,13 @@ struct fsec_agent_status {
 	bool rolled_back;                 /* the last trial failed and the bootloader fell back */
 	bool downloading;                 /* a journal exists */
 	uint64_t download_done;           /* bytes verified and written so far */
+	/* Freeze by silence: when the device last verified a fresh signed
+	 * answer (a manifest, or the server's signed "nothing new"), 0 if
+	 * never, and whether that (or, never, its first check) is longer ago
+	 * than max_silence: then it is frozen, by an attacker who withholds
+	 * answers or by a fleet whose statements nobody re-signs. */
+	int64_t fresh_at;
+	bool frozen;
 };
 
 struct fsec_agent_check {
@@ -59,7 +68,11 @@ FSEC_API void fsec_agent_free(struct fsec_agent *a);
  * Fetch and verify the release bundle (fsec_release_verify with the stored
  * sequences), record its sequences, and say whether it applies: its version
  * must be newer than the active slot's and its security counter not below
- * the stored counter. Errors: NET, VERIFY (the bundle's reason), PARSE, IO.
+ * the stored counter. The server may instead answer with its signed
+ * "nothing new" (fsec_release_timestamp_verify, the same checks): no update.
+ * Either, verified, is recorded as fresh (fsec_agent_status: frozen). An
+ * unsigned answer (204) is refused with VERIFY.
+ * Errors: NET, VERIFY (the bundle's reason), PARSE, IO.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_agent_check(struct fsec_agent *a,
 						 struct fsec_agent_check *out);

@@ -22,6 +22,8 @@
  *   low_speed_limit = 1024                           bytes/s below which a transfer ...
  *   low_speed_time  = 30                             ... for this many seconds is abandoned
  *   chunk_retries   = 3                              re-fetches of a chunk that fails its hash
+ *   max_silence     = 7d                             frozen past this without a fresh signed
+ *                                                    answer (manifest or "nothing new"): 1h-3650d
  *   tcti            = device:/dev/tpmrm0             keep the device key in this TPM 2.0
  *   tpm_owner_auth  = /etc/fleetsec/tpm-owner        the TPM owner password (NV counter, evict)
  *   tpm_parent      = 0x81000001                     make TPM keys under this persistent SRK
@@ -57,7 +59,7 @@ FSEC_API void fsec_agentcfg_free(struct fsec_agentcfg *cfg);
  * slot_b, boot_backend, state_dir. Optional: bootstrap_key and
  * bootstrap_cert (the factory credential enroll uses). Defaults: manifest_url "/v1/update",
  * counter "file:STATE_DIR/counter", boot_env "STATE_DIR/bootenv",
- * low_speed_limit 1024, low_speed_time 30, chunk_retries 3.
+ * low_speed_limit 1024, low_speed_time 30, chunk_retries 3, max_silence 7d.
  * cfg is replaced only on success; on failure it keeps what it held.
  * Errors: TOO_LARGE, PARSE (with the line number and the key), NOMEM.
  * Thread-safe on distinct cfg.

@@ -93,6 +93,8 @@ struct fsec_agent_round {
 	enum fsec_err update_rc;          /* check, download, trial boot */
 	struct fsec_agent_check check;    /* valid when update_rc is FSEC_OK */
 	bool started;                     /* an update was installed */
+	bool frozen;                      /* past max_silence (fsec_agent_status) */
+	int64_t fresh_at;                 /* its last fresh signed answer, 0: never */
 	bool report_tried;                /* false when the agent could not be set up */
 	enum fsec_err report_rc;
 	char renew_error[FSEC_AGENT_ROUND_ERROR_MAX];

@@ -136,6 +136,7 @@ struct fsec_audit_fleet_opts {
 	int expiry_days;    /* device certificates expiring within; 0 = 30 */
 	int ca_expiry_days; /* CA certificates expiring within; 0 = 180 */
 	int stale_days;     /* no check-in or successful update for; 0 = 30 */
+	int max_silence_days; /* no fresh signed answer for (the agents' max_silence); 0 = 7 */
 	int64_t now;        /* 0 = time(NULL) */
 };
 

@@ -16,6 +16,9 @@
 #define FSEC_EXIT_OK 0      /* done */
 #define FSEC_EXIT_REFUSED 1 /* refused or failed: the one stderr line says why */
 #define FSEC_EXIT_USAGE 2   /* bad arguments or configuration values */
+/* fleetsec-agent check/update only: no fresh signed answer from the update
+ * server for longer than max_silence (freeze by silence). */
+#define FSEC_EXIT_FROZEN 3
 
 /* The file name of the home under the user's home directory. */
 #define FSEC_HOME_DIRNAME ".fleetsec"

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "fleetsec/common.h"
+#include "fleetsec/product.h"
 #include "fleetsec/registry.h"
 #include "fleetsec/reply.h"
 
@@ -31,12 +32,16 @@ struct fsec_device_status {
 	char update[16];           /* "", downloading, installed, confirmed, rolled_back, failed */
 	char reason[128];          /* for failed: why, printable ASCII */
 	enum fsec_debug_state jtag, uart; /* debug ports; UNKNOWN: not said */
+	enum fsec_report_freshness freshness; /* "fresh"/"frozen"; NONE: not said */
+	int64_t fresh_at;          /* last fresh signed statement; 0: not said */
 };
 
 /*
  * Parse a status body: a JSON object of at most FSEC_STATUS_MAX bytes with
  * "version" and "security_counter", and optionally "slot" ("a"/"b"),
- * "update" and "reason". Unknown members are refused, like every parser
+ * "update" and "reason", "freshness" ("fresh" or "frozen": whether the
+ * device still hears signed statements) and "fresh_at" (an RFC 3339 UTC
+ * time: when it last saw one). Unknown members are refused, like every parser
  * here. Errors: PARSE (naming the member), TOO_LARGE.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_device_status_parse(const unsigned char *buf, size_t len,

@@ -44,6 +44,14 @@ FSEC_API FSEC_WUR enum fsec_err fsec_product_set(struct fsec_registry *reg,
 						 const struct fsec_product_update *u);
 
 /* What a device reports at check-in. */
+/* Whether a device says it still hears signed statements (release.h,
+ * timestamp): FROZEN when it has seen none fresh for longer than its limit. */
+enum fsec_report_freshness {
+	FSEC_REPORT_FRESHNESS_NONE = 0, /* not said (an older agent) */
+	FSEC_REPORT_FRESH,
+	FSEC_REPORT_FROZEN,
+};
+
 struct fsec_device_report {
 	const char *id;
 	const char *version;        /* firmware version, as product release_version */
@@ -51,13 +59,16 @@ struct fsec_device_report {
 	enum fsec_update_outcome update_outcome; /* NONE: not said */
 	enum fsec_debug_state jtag, uart;        /* debug ports; UNKNOWN: not said */
 	int64_t at;                 /* when; 0 = time(NULL) */
+	enum fsec_report_freshness freshness;
+	int64_t fresh_at;           /* when it last saw a fresh signed statement; 0: never */
 };
 
 /*
  * Record a report of a registered device: last seen becomes the later of the
  * stored value and r->at (a late, replayed report never moves it back), the
  * first report sets first seen, and an update outcome records the attempt
- * (and, on success, the last successful update). Errors: NOTFOUND (unknown
+ * (and, on success, the last successful update), and a freshness, when
+ * said, replaces the stored one (frozen and fresh_at). Errors: NOTFOUND (unknown
  * device), INVAL, BUSY, DB.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_device_report(struct fsec_registry *reg,

@@ -42,4 +42,40 @@ FSEC_API FSEC_WUR enum fsec_err fsec_publish(struct fsec_fleet *f,
 					     const struct fsec_publish_opts *o,
 					     struct fsec_published_rec *out);
 
+/* A model's "nothing new" statement (release.h, timestamp). */
+struct fsec_timestamp_opts {
+	const char *model;
+	EVP_PKEY *key;             /* an online key the delegation names */
+	const char *delegation;    /* its delegation envelope (JSON) */
+	size_t delegation_len;
+	EVP_PKEY *const *roots;    /* the release root keys devices pin */
+	size_t nroots;
+	int64_t expires;           /* UNIX time, in the future */
+	const char *actor;
+	/* Optional: the signed release bundle the devices are served (by a
+	 * static server, not fleetsecd), whose sequence the statement names,
+	 * instead of the one published in the registry. */
+	const unsigned char *release;
+	size_t release_len;
+	/* Optional: hand the signed statement out here (free()) instead of
+	 * storing it; with release given, f may then be NULL. */
+	char **bundle_out;
+};
+
+/*
+ * Sign, for o->model, the statement that nothing is newer than its
+ * published manifest (its sequence, read from the published bundle
+ * verified against roots; none when nothing is published), check it the
+ * way devices will, and store it for fleetsecd to serve to every device of
+ * the model it has no manifest for (nothing published, outside the
+ * rollout, a paused rollout). The online key signs it here, where releases
+ * are signed; fleetsecd holds no signing key. Re-run it before the previous
+ * statement expires (a refresh, like a manifest's). Fills *out (may be
+ * NULL) on success. Errors: VERIFY, PARSE, INVAL, TOO_LARGE, CRYPTO, DB,
+ * BUSY, NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_publish_timestamp(struct fsec_fleet *f,
+						       const struct fsec_timestamp_opts *o,
+						       struct fsec_timestamp_rec *out);
+
 #endif

@@ -88,6 +88,8 @@ struct fsec_devstate_rec {
 	enum fsec_debug_state debug_jtag; /* UNKNOWN: never reported */
 	enum fsec_debug_state debug_uart;
 	int64_t debug_at;        /* when the debug ports were last reported */
+	int frozen;              /* last report: 1 frozen, 0 fresh, -1 not said */
+	int64_t fresh_at;        /* when the device last saw a fresh signed statement; 0: never said */
 };
 
 /* Which certificates fsec_registry_cert_list() visits; NULL/false/0 fields
@@ -393,6 +395,27 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_publish_get(struct fsec_registry *
 							  const char *model,
 							  struct fsec_published_rec *rec,
 							  char **bundle);
+
+/* A model's signed "nothing new" statement (release.h, timestamp), what
+ * fleetsecd serves a device it has no manifest for. */
+struct fsec_timestamp_rec {
+	char model[FSEC_MODEL_MAX + 1];
+	int64_t latest;       /* the manifest sequence it names; -1: none */
+	int64_t issued_at, expires_at;
+};
+
+/* Make bundle (a signed timestamp bundle, verified by the caller) the one
+ * served for rec->model, replacing the previous. Errors: INVAL, DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_timestamp_put(struct fsec_registry *reg,
+							    const struct fsec_timestamp_rec *rec,
+							    const char *bundle);
+
+/* The timestamp stored for model; *bundle (may be NULL) is freed with
+ * free(). Errors: NOTFOUND, DB, NOMEM. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_timestamp_get(struct fsec_registry *reg,
+							    const char *model,
+							    struct fsec_timestamp_rec *rec,
+							    char **bundle);
 
 /* Look a product up by model. Errors: NOTFOUND, DB. */
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_product_get(struct fsec_registry *reg,

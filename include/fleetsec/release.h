@@ -114,6 +114,80 @@ FSEC_API FSEC_WUR enum fsec_err fsec_release_delegate(EVP_PKEY *root, EVP_PKEY *
 						      int64_t expires, char **json)
 	FSEC_NONNULL(1, 6);
 
+/*
+ * "Nothing new for this model": TUF's timestamp role in fleetsec's form. A
+ * bundle of the same delegation and a DSSE envelope of its own payloadType
+ * (application/vnd.fleetsec.timestamp+json, so that it can never be taken
+ * for a manifest nor a manifest for it):
+ *
+ *   { "delegation": DSSE(delegation), "timestamp": DSSE(timestamp) }
+ *
+ * signed by an online key the delegation names, short-lived, naming the
+ * model and the latest manifest sequence published for it (or none). The
+ * update server answers with it when it has no manifest for a device, so
+ * that silence is never mistaken for "no update": a device that sees
+ * neither a fresh manifest nor a fresh timestamp for too long knows it is
+ * frozen (docs/RELEASE-FORMAT.md).
+ */
+struct fsec_release_timestamp {
+	char model[FSEC_MODEL_NAME_MAX + 1];
+	bool has_latest;              /* false: nothing was ever published */
+	uint64_t latest;              /* the latest manifest sequence published */
+	int64_t issued, expires;      /* UNIX times */
+	uint64_t delegation_sequence;
+	char signer[FSEC_SHA256_HEX_LEN]; /* keyid, hex */
+};
+
+/* Which kind of bundle an answer holds (the envelope inside is still to be
+ * verified: this only says which verifier to use). */
+enum fsec_release_kind {
+	FSEC_RELEASE_KIND_MANIFEST = 1,  /* "manifest": fsec_release_verify */
+	FSEC_RELEASE_KIND_TIMESTAMP,     /* "timestamp": fsec_release_timestamp_verify */
+};
+
+/* Say which kind buf holds (at most FSEC_RELEASE_MAX bytes): a JSON object
+ * with exactly one of "manifest" and "timestamp". Fills *out only on
+ * success. Errors: TOO_LARGE, PARSE. Thread-safe. */
+FSEC_API FSEC_WUR enum fsec_err fsec_release_kind(const unsigned char *buf, size_t len,
+						  enum fsec_release_kind *out)
+	FSEC_NONNULL(3);
+
+/*
+ * Verify a timestamp bundle exactly as fsec_release_verify verifies a
+ * release: the delegation signed by a pinned root, not expired, not older
+ * than last_delegation; the timestamp signed by a key it names, closed and
+ * within bounds, not expired, for policy->model; and, under the same
+ * delegation, its latest sequence not below last_sequence (nor "none" once
+ * a manifest was accepted). Fills *out only on success.
+ * Errors: TOO_LARGE, PARSE, VERIFY ("unknown key", "bad signature",
+ * "expired", "sequence", "no release for model"), INVAL, NOMEM. Thread-safe.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_release_timestamp_verify(const unsigned char *buf,
+							      size_t len,
+							      const struct fsec_release_policy *policy,
+							      struct fsec_release_timestamp *out)
+	FSEC_NONNULL(3, 4);
+
+struct fsec_release_timestamp_opts {
+	const char *model;
+	bool has_latest;         /* false: nothing is published for model */
+	uint64_t latest;         /* the published manifest's sequence */
+	int64_t expires;         /* UNIX time, in the future */
+	const char *delegation;  /* the delegation envelope (JSON) naming the key */
+	size_t delegation_len;
+	int64_t now;             /* issued; 0 = time(NULL) */
+};
+
+/*
+ * Sign a timestamp with key, an online key the delegation names (and has
+ * not expired), and produce its bundle. *bundle is NUL-terminated JSON,
+ * freed with free(). Errors: INVAL, TOO_LARGE, PARSE (the delegation),
+ * VERIFY (key not named, delegation expired), CRYPTO, NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_release_timestamp_sign(
+	const struct fsec_release_timestamp_opts *o, EVP_PKEY *key, char **bundle)
+	FSEC_NONNULL(1, 2, 3);
+
 /* fleetsecd serves published images here, by their SHA-256 (lowercase hex). */
 #define FSEC_RELEASE_FIRMWARE_PATH "/v1/firmware/"
 

@@ -4,7 +4,8 @@
  * calls libfleetsec, prints. The order of what runs before a command and
  * the daemon's round are the library's (agentrun.h); each command here is a
  * row of the table below. Exit status: 0 success, 1 refused or failed,
- * 2 usage.
+ * 2 usage, 3 frozen (check and update: no fresh signed answer from the
+ * server for longer than max_silence).
  */
 #include <getopt.h>
 #include <stdbool.h>
@@ -126,6 +127,25 @@ static void nap(unsigned long secs)
 		;
 }
 
+/* Frozen: the one line says since when, and the exit status is its own,
+ * whatever the check said, so that a supervisor can tell. */
+static int frozen_status(const struct fsec_agent_status *s, int status)
+{
+	char when[FSEC_TIME_LEN];
+
+	if (!s->frozen)
+		return status;
+	if (s->fresh_at > 0)
+		fprintf(stderr, "fleetsec-agent: frozen: no fresh signed answer from the update "
+				"server since %s (max_silence)\n",
+			fsec_time_format(s->fresh_at, when));
+	else
+		fputs("fleetsec-agent: frozen: never a fresh signed answer from the update server "
+		      "(max_silence)\n",
+		      stderr);
+	return FSEC_EXIT_FROZEN;
+}
+
 static void fail_round(const char *what, enum fsec_err rc, const char *why)
 {
 	fprintf(stderr, "fleetsec-agent: %s: %s\n", what, why[0] != '\0' ? why : fsec_strerror(rc));
@@ -157,6 +177,11 @@ static int cmd_daemon(const struct ctx *x)
 			fail_round("update", r.update_rc, r.update_error);
 		else
 			print_update(&r.check, r.started, x->json);
+		if (r.frozen) {
+			struct fsec_agent_status s = {.frozen = true, .fresh_at = r.fresh_at};
+
+			(void)frozen_status(&s, 0);
+		}
 		if (r.report_tried && r.report_rc != FSEC_OK)
 			fail_round("report", r.report_rc, r.report_error);
 		fflush(stdout);
@@ -330,39 +355,62 @@ static enum fsec_err do_report(const struct ctx *x, struct fsec_agent *a)
 static enum fsec_err do_status(const struct ctx *x, struct fsec_agent *a)
 {
 	struct fsec_agent_status s;
-	char v[32];
+	char v[32], when[FSEC_TIME_LEN];
 	enum fsec_err rc = fsec_agent_status(a, &s);
 
 	if (rc != FSEC_OK)
 		return rc;
 	fsec_fw_version_str(&s.active_version, v, sizeof(v));
 	if (x->json)
-		print_json(json_pack("{s:s%, s:b, s:b, s:s, s:I, s:I, s:I, s:I, s:b, s:I}",
+		print_json(json_pack("{s:s%, s:b, s:b, s:s, s:I, s:I, s:I, s:I, s:b, s:I, s:s, s:o}",
 				     "active_slot", &s.active_slot, (size_t)1, "trial", (int)s.trial,
 				     "active_valid", (int)s.active_valid, "version", v,
 				     "security_counter", (json_int_t)s.active_security_counter,
 				     "counter", (json_int_t)s.counter, "last_sequence",
 				     (json_int_t)s.last_sequence, "last_delegation",
 				     (json_int_t)s.last_delegation, "downloading", (int)s.downloading,
-				     "download_done", (json_int_t)s.download_done));
+				     "download_done", (json_int_t)s.download_done, "freshness",
+				     s.frozen ? "frozen" : "fresh", "fresh_at",
+				     s.fresh_at > 0 ? json_string(fsec_time_format(s.fresh_at, when))
+						    : json_null()));
 	else
 		printf("active slot   %c%s\nimage         %s\ncounter       %u\n"
-		       "sequence      %llu (delegation %llu)\ndownload      %s\n",
+		       "sequence      %llu (delegation %llu)\ndownload      %s\n"
+		       "freshness     %s (last fresh signed answer: %s)\n",
 		       s.active_slot, s.trial ? " (trial boot, not confirmed)" : "",
 		       s.active_valid ? v : "no valid image", s.counter,
 		       (unsigned long long)s.last_sequence, (unsigned long long)s.last_delegation,
-		       s.downloading ? "in progress" : "none");
+		       s.downloading ? "in progress" : "none", s.frozen ? "FROZEN" : "fresh",
+		       s.fresh_at > 0 ? fsec_time_format(s.fresh_at, when) : "never");
 	return FSEC_OK;
+}
+
+/* check and update: as with_agent, then frozen decides the status. */
+static int with_freshness(const struct ctx *x,
+			  enum fsec_err (*fn)(const struct ctx *x, struct fsec_agent *a))
+{
+	struct fsec_agent_status s;
+	struct fsec_agent *a = NULL;
+	enum fsec_err rc;
+	int status;
+
+	if ((rc = fsec_agent_new(x->cfg, &a)) != FSEC_OK)
+		return fail(x->config, rc);
+	status = (rc = fn(x, a)) == FSEC_OK ? 0 : fail(x->name, rc);
+	if (fsec_agent_status(a, &s) == FSEC_OK)
+		status = frozen_status(&s, status);
+	fsec_agent_free(a);
+	return status;
 }
 
 static int cmd_check(const struct ctx *x)
 {
-	return with_agent(x, do_check);
+	return with_freshness(x, do_check);
 }
 
 static int cmd_update(const struct ctx *x)
 {
-	return with_agent(x, do_update);
+	return with_freshness(x, do_update);
 }
 
 static int cmd_confirm(const struct ctx *x)

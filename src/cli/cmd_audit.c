@@ -175,6 +175,7 @@ static int audit_fleet(int argc, char **argv, const struct cli_cmd *self)
 		{"expiry-days", required_argument, NULL, 'e'},
 		{"ca-expiry-days", required_argument, NULL, 'c'},
 		{"stale-days", required_argument, NULL, 's'},
+		{"max-silence-days", required_argument, NULL, 'z'},
 		AUDIT_LONGOPTS,
 		CLI_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
@@ -199,6 +200,11 @@ static int audit_fleet(int argc, char **argv, const struct cli_cmd *self)
 				return EXIT_USAGE;
 			*(opt == 'e' ? &o.expiry_days : opt == 'c' ? &o.ca_expiry_days : &o.stale_days) =
 				(int)v;
+			break;
+		case 'z':
+			if (!cli_int(self, "--max-silence-days", optarg, 1, DAYS_MAX, &v))
+				return EXIT_USAGE;
+			o.max_silence_days = (int)v;
 			break;
 		default:
 			if ((status = audit_opt(self, opt, &ao)) != 0)
@@ -316,12 +322,14 @@ const struct cli_cmd cli_audit_cmds[] = {
 	 "remediation for each.\n"},
 	{"audit", "fleet", audit_fleet, "audit the registry for common fleet failures",
 	 "[--expiry-days N] [--ca-expiry-days N] [--stale-days N]\n"
-	 "       [--json | --sarif] [--out FILE] [--fail-on SEVERITY] [--disable CHECK]\n\n"
+	 "       [--max-silence-days N] [--json | --sarif] [--out FILE] [--fail-on SEVERITY] [--disable CHECK]\n\n"
 	 "Shared and weak keys (RSA < 2048, ROCA, other curves), certificates expiring\n"
 	 "within N days (30; CA 180), revoked devices seen later, firmware below the\n"
 	 "model's release, no check-in for N days (30), products past support end,\n"
-	 "trust-on-first-use provisioning, devices that never reported, and IDs that\n"
-	 "collide across manufacturers.\n\n" AUDIT_OUT_HELP},
+	 "trust-on-first-use provisioning, devices that never reported, IDs that\n"
+	 "collide across manufacturers, and frozen devices: those that report it, or\n"
+	 "whose last fresh signed update answer is older than N days (7, the agents'\n"
+	 "max_silence).\n\n" AUDIT_OUT_HELP},
 	{"audit", "firmware", audit_firmware, "audit root filesystems (directory or tar)",
 	 "PATH | --across PATH PATH...\n"
 	 "       [--max-file-size BYTES] [--json | --sarif] [--out FILE] [--fail-on SEVERITY]\n"

@@ -353,6 +353,116 @@ out:
 	return status;
 }
 
+/* timestamp: the signed "nothing new" statement fleetsecd serves a model's
+ * devices when it has no manifest for them. */
+static int release_timestamp(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {
+		{"model", required_argument, NULL, 'm'},
+		{"key", required_argument, NULL, 'k'},
+		{"delegation", required_argument, NULL, 'd'},
+		{"root", required_argument, NULL, 'r'},
+		{"expires", required_argument, NULL, 'e'},
+		{"release", required_argument, NULL, 'R'},
+		{"out", required_argument, NULL, 'o'},
+		CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	struct fsec_timestamp_opts o = {.actor = cli_actor()};
+	const char *release = NULL, *out_path = NULL;
+	unsigned char *rel = NULL;
+	char *signed_ts = NULL;
+	EVP_PKEY *roots[FSEC_RELEASE_MAX_KEYS];
+	const char *root_paths[FSEC_RELEASE_MAX_KEYS], *key_path = NULL, *deleg = NULL;
+	struct fsec_timestamp_rec rec;
+	struct cli_common c = {0};
+	struct fsec_fleet *f = NULL;
+	unsigned char *d = NULL;
+	EVP_PKEY *key = NULL;
+	/* A day, as TUF's timestamp role: a replayed statement keeps a device
+	 * quiet for at most this long before its silence limit starts. */
+	int64_t valid = 86400;
+	size_t nroots = 0, loaded = 0;
+	char exp[32];
+	enum fsec_err rc;
+	int opt, status;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
+		switch (opt) {
+		case 'm': o.model = optarg; break;
+		case 'k': key_path = optarg; break;
+		case 'd': deleg = optarg; break;
+		case 'R': release = optarg; break;
+		case 'o': out_path = optarg; break;
+		case 'r':
+			if (nroots == FSEC_RELEASE_MAX_KEYS)
+				return cli_usage_error(self, "too many --root");
+			root_paths[nroots++] = optarg;
+			break;
+		case 'e':
+			if (fsec_duration_parse(optarg, &valid) != FSEC_OK)
+				return cli_usage_error(self, "%s", fsec_err_detail());
+			break;
+		}
+	}
+	if (opt < 0)
+		return status;
+	if (optind != argc || o.model == NULL || key_path == NULL || deleg == NULL || nroots == 0)
+		return cli_usage_error(self, "--model, --key, --delegation and --root are required");
+	if ((status = load_public_keys(root_paths, nroots, roots)) != 0)
+		return status;
+	loaded = nroots;
+	o.roots = roots;
+	o.nroots = nroots;
+	o.expires = (int64_t)time(NULL) + valid;
+	if ((status = read_input(deleg, &d, &o.delegation_len)) != 0)
+		goto out;
+	o.delegation = (const char *)d;
+	if ((rc = fsec_key_load_private(key_path, &key)) != FSEC_OK) {
+		status = cli_fail(key_path, rc);
+		goto out;
+	}
+	o.key = key;
+	if (release != NULL) {
+		if ((status = read_input(release, &rel, &o.release_len)) != 0)
+			goto out;
+		o.release = rel;
+	}
+	if (out_path != NULL)
+		o.bundle_out = &signed_ts;
+	/* --release and --out: a statement for a static server, no home. */
+	if ((release == NULL || out_path == NULL) &&
+	    (rc = fsec_fleet_open(cli_home(&c), &f)) != FSEC_OK) {
+		status = cli_fail(cli_home(&c), rc);
+		goto out;
+	}
+	if ((rc = fsec_publish_timestamp(f, &o, &rec)) != FSEC_OK) {
+		status = cli_fail(o.model, rc);
+		goto out;
+	}
+	if (out_path != NULL && (status = emit(out_path, signed_ts)) != 0)
+		goto out;
+	cli_time(rec.expires_at, exp, sizeof(exp));
+	if (c.json)
+		status = cli_print_json(json_pack("{s:s, s:o, s:s}", "model", rec.model, "latest",
+						  rec.latest >= 0 ? json_integer(rec.latest)
+								  : json_null(),
+						  "expires", exp));
+	else if (rec.latest >= 0)
+		printf("%s: nothing newer than manifest %lld, signed until %s\n", rec.model,
+		       (long long)rec.latest, exp);
+	else
+		printf("%s: nothing published, signed until %s\n", rec.model, exp);
+out:
+	fsec_fleet_free(f);
+	EVP_PKEY_free(key);
+	free(d);
+	free(rel);
+	free(signed_ts);
+	free_keys(roots, loaded);
+	return status;
+}
+
 static int release_publish(int argc, char **argv, const struct cli_cmd *self)
 {
 	static const struct option longopts[] = {
@@ -603,6 +713,20 @@ const struct cli_cmd cli_release_cmds[] = {
 	 "update since publication. --group G serves it only to the devices put in\n"
 	 "group G (fleetsec device set ID --group G), canaries first; publishing again\n"
 	 "without it reaches the rest. Publishing again replaces the release.\n"},
+	{"release", "timestamp", release_timestamp,
+	 "sign the model's \"nothing new\" statement (fleetsecd)",
+	 "--model M --key ONLINE.pem --delegation DELEGATION.json --root ROOT.pub\n"
+	 "       [--expires 1d] [--release RELEASE.json] [--out FILE] [--home DIR] [--json]\n\n"
+	 "Signs, with the online key, a short-lived statement that nothing is newer for\n"
+	 "model M than its published manifest (its sequence; or that nothing is\n"
+	 "published), checks it as devices will, and stores it: fleetsecd serves it on\n"
+	 "GET /v1/update to every device of M it has no manifest for (nothing published,\n"
+	 "outside the rollout, a paused rollout). A device that sees neither a fresh\n"
+	 "manifest nor a fresh statement for max_silence reports itself frozen. Run it\n"
+	 "again before --expires (default 1d) passes, from cron, like a refresh.\n"
+	 "--release names the signed bundle the devices are served instead of the\n"
+	 "published one; --out writes the statement to FILE instead of storing it (with\n"
+	 "both, for a static update server, no fleet home is needed).\n"},
 	{"release", "status", release_status, "rollout state and patch coverage per model",
 	 "[--model M] [--home DIR] [--json]\n\n"
 	 "For each published release (or M's): its rollout, whether it paused itself\n"

@@ -48,6 +48,8 @@ agent_conf "https://127.0.0.1:$NGINX_PORT" manifest_url=/release.json low_speed_
 	chunk_retries=2
 mkdir -p state
 A() { "$AGENT" -c agent.conf "$@"; }
+# FT ARGS...: faketime, whose preload an ASan build must be told to accept.
+FT() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" faketime "$@"; }
 
 # 1 -> 2 through a trial boot and confirm.
 publish v2
@@ -219,6 +221,84 @@ refused "SHA-256 differs" update
 [ ! -e state/journal ] || fail "journal kept after a stale slot"
 expect 0 A update
 grep -q installed out || fail "fresh download after a stale slot: $(cat out)"
+
+# Freeze by silence (issue 14): "nothing new" is a signed, short-lived
+# statement checked like a manifest; one that does not hold is refused,
+# and past max_silence the agent says it is frozen (exit status 3).
+publish v2 # the newest release; the statement names its sequence
+cp www/release.json latest.json
+TS() { # TS MODEL OUT [OPTIONS]: a signed statement for a static server
+	"$FLEETSEC" release timestamp --model "$1" --key online.pem --delegation deleg.json \
+		--root root.pub --release latest.json --out "$2" "${@:3}"
+}
+TS thermo www/ts.json >/dev/null
+agent_conf "https://127.0.0.1:$NGINX_PORT" manifest_url=/ts.json low_speed_time=3 chunk_retries=2
+expect 0 A check
+grep -q "signed: nothing newer than manifest $SEQ" out || fail "statement: $(cat out)"
+expect 0 A status --json
+jq -e '.freshness == "fresh" and .fresh_at != null' out >/dev/null || fail "not fresh: $(cat out)"
+ok
+# stmt NAME REASON: the agent refuses the statement served as NAME.
+stmt() {
+	agent_conf "https://127.0.0.1:$NGINX_PORT" manifest_url=/"$1" low_speed_time=3 chunk_retries=2
+	expect 1 A check
+	one_line_error "$2"
+}
+TS thermo www/short.json --expires 1h >/dev/null
+agent_conf "https://127.0.0.1:$NGINX_PORT" manifest_url=/short.json low_speed_time=3 chunk_retries=2
+expect 1 FT -f +2h "$AGENT" -c agent.conf check
+one_line_error "expired: the timestamp expired"
+"$FLEETSEC" release timestamp --model other --key online.pem --delegation deleg.json \
+	--root root.pub --out www/other.json >/dev/null
+stmt other.json "no release for model thermo: the timestamp is for model other"
+# One kind never passes for the other: by its member, or relabelled (the
+# signature covers the payloadType).
+jq '{delegation, timestamp: .manifest}' latest.json >www/swap1.json
+stmt swap1.json 'timestamp.payloadType'
+jq '{delegation, manifest: .timestamp}' www/ts.json >www/swap2.json
+stmt swap2.json 'manifest.payloadType'
+jq '.timestamp.payloadType = "application/vnd.fleetsec.release+json"
+	| {delegation, manifest: .timestamp}' www/ts.json >www/swap3.json
+stmt swap3.json 'bad signature'
+# A statement that goes back behind what the device accepted: "nothing
+# was ever published".
+"$FLEETSEC" release timestamp --model thermo --key online.pem --delegation deleg.json \
+	--root root.pub --out www/none.json >/dev/null
+stmt none.json 'sequence'
+ok
+# Past max_silence with nothing but refusals: frozen. The default is 7
+# days (status reads the record, no network).
+expect 0 FT -f +6d "$AGENT" -c agent.conf status --json
+jq -e '.freshness == "fresh"' out >/dev/null || fail "frozen before 7 days: $(cat out)"
+expect 0 FT -f +8d "$AGENT" -c agent.conf status --json
+jq -e '.freshness == "frozen"' out >/dev/null || fail "not frozen after 8 days: $(cat out)"
+conf() { # conf FILE [KEY=VALUE...]: serve FILE, silence limit 1h
+	local f=$1
+	shift
+	agent_conf "https://127.0.0.1:$NGINX_PORT" manifest_url=/"$f" low_speed_time=3 \
+		chunk_retries=2 max_silence=1h "$@"
+}
+conf other.json
+expect 3 FT -f +2h "$AGENT" -c agent.conf check
+grep -q "the timestamp is for model other" err &&
+	grep -q "frozen: no fresh signed answer from the update server since" err || fail "$(cat err)"
+expect 0 FT -f +2h "$AGENT" -c agent.conf status --json
+jq -e '.freshness == "frozen"' out >/dev/null || fail "status: $(cat out)"
+# max_silence is the device's: 3 hours are not past; under an hour is refused.
+conf other.json max_silence=3h
+expect 1 FT -f +2h "$AGENT" -c agent.conf check
+conf ts.json max_silence=59m
+expect 1 A check
+one_line_error "max_silence"
+# A fresh statement at that time keeps it unfrozen.
+FT -f +2h "$FLEETSEC" release timestamp --model thermo --key online.pem \
+	--delegation deleg.json --root root.pub --release latest.json --out www/ts.json >/dev/null
+conf ts.json
+expect 0 FT -f +2h "$AGENT" -c agent.conf check
+expect 0 FT -f +2h "$AGENT" -c agent.conf status --json
+jq -e '.freshness == "fresh"' out >/dev/null || fail "a fresh statement left it frozen: $(cat out)"
+agent_conf "https://127.0.0.1:$NGINX_PORT" manifest_url=/release.json low_speed_time=3 chunk_retries=2
+ok
 
 if [ -n "${AGENT_TPM:-}" ]; then
 	# The TPM holds the counter (nothing in the state directory), and

@@ -42,6 +42,8 @@ dd if=v1.img of=slot_a conv=notrunc status=none
 agent_conf "$URL" bootstrap_key="$T/boot.key" bootstrap_cert="$T/boot.pem"
 mkdir state
 A() { "$AGENT" -c agent.conf "$@"; }
+# FT ARGS...: faketime, whose preload an ASan build must be told to accept.
+FT() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" faketime "$@"; }
 
 # A first attempt whose answer was lost: the agent had written its pending
 # key, the server enrolled the device, the answer never arrived (here curl
@@ -84,12 +86,33 @@ ok
 cp dev.key new.key
 mv dev.key dev.key.pending
 cp old.key dev.key
-expect 0 A check
+expect 1 A check # nothing published yet: refused below, but the renewal is finished first
 [ ! -e dev.key.pending ] && cmp -s dev.key new.key || fail "the cut renewal was not finished"
 
-# Nothing published yet: an answer, not an error.
+# Nothing published yet: an unsigned 204 is no answer (anyone on the path
+# can say it), and is refused; past max_silence the device is frozen, says
+# so in its report, and the audit flags it.
+expect 1 A check
+grep -q "unsigned answer: the server has no release for this device" err ||
+	fail "check with nothing published: $(cat err)"
+expect 3 FT -f +8d "$AGENT" -c agent.conf check
+grep -q "frozen" err || fail "not frozen: $(cat err)"
+expect 0 FT -f +8d "$AGENT" -c agent.conf report
+"$FLEETSEC" audit fleet --json >audit.json || true
+jq -e '[.findings[] | select(.check == "FLEET-FROZEN" and .subject == "SN-7")] | length == 1' \
+	audit.json >/dev/null || fail "no FLEET-FROZEN for SN-7: $(cat audit.json)"
+# The operator signs "nothing new" (the online key, not fleetsecd's): the
+# device hears a signed answer again, reports fresh, and the audit is quiet.
+expect 0 "$F" release timestamp --model thermo --key online.pem --delegation deleg.json \
+	--root root.pub
 expect 0 A check
-grep -q "no release for this device" out || fail "check with nothing published: $(cat out)"
+grep -q "no update: the server has no release for this device (signed: nothing published" out ||
+	fail "check with a signed statement: $(cat out)"
+expect 0 A report
+"$FLEETSEC" audit fleet --json >audit.json || true
+jq -e '[.findings[] | select(.check == "FLEET-FROZEN")] | length == 0' audit.json >/dev/null ||
+	fail "FLEET-FROZEN after a fresh statement: $(cat audit.json)"
+ok
 
 # Publishing verifies the bundle as devices would, and the image against it.
 "$F" release create --model thermo --image v2.img --chunk-size 65536 --sequence 5 \
@@ -108,17 +131,27 @@ ok
 # A staged rollout at 0% excludes every device; at 100% it reaches SN-7.
 expect 0 "$F" release publish --model thermo --bundle release.json --image v2.img --root root.pub \
 	--percent 0
+expect 0 "$F" release timestamp --model thermo --key online.pem --delegation deleg.json \
+	--root root.pub
 expect 0 A check
-grep -q "no release for this device" out || fail "0% rollout reached the device: $(cat out)"
+grep -q "no release for this device (signed: nothing newer than manifest 5" out ||
+	fail "0% rollout reached the device: $(cat out)"
+# The firmware follows the rollout: outside it, the image is not the
+# device's to download, even knowing its hash.
+fwcode() { curl -sS --cacert "$FLEETSEC_HOME/root.pem" --cert dev.pem --key dev.key -o /dev/null \
+	-w '%{http_code}' "$URL/v1/firmware/$(sha256sum v2.img | cut -c1-64)"; }
+[ "$(fwcode)" = 404 ] || fail "an image outside the rollout (0%) was served"
 # A release for the canary group reaches SN-7 only once it is a canary.
 expect 0 "$F" release publish --model thermo --bundle release.json --image v2.img --root root.pub \
 	--group canary
 expect 0 A check
 grep -q "no release for this device" out || fail "a canary release reached a non-canary: $(cat out)"
+[ "$(fwcode)" = 404 ] || fail "a canary image was served to a non-canary"
 expect 1 "$F" device set SN-7 --group 'bad group'
 expect 0 "$F" device set SN-7 --group canary
 expect 0 A check
 grep -q "update 1.0.0+0 -> 2.0.0+0 available" out || fail "the canary got nothing: $(cat out)"
+[ "$(fwcode)" = 200 ] || fail "the canary could not download its image"
 expect 0 "$F" device set SN-7 --group ''
 expect 0 "$F" release publish --model thermo --bundle release.json --image v2.img --root root.pub \
 	--json
@@ -265,8 +298,10 @@ expect 0 "$F" release publish --model thermo --bundle release.json --image v2.im
 	fail "a fresh rollout was paused by an older failure"
 [ "$(status_post '{"version":"2.0.0","security_counter":2,"update":"failed","reason":"boot"}')" = 200 ] ||
 	fail "failure report refused"
-[ "$(curl_dev -o /dev/null -w '%{http_code}' "$URL/v1/update")" = 204 ] ||
-	fail "the rollout did not pause at its failure threshold"
+[ "$(curl_dev -o upd.json -w '%{http_code}' "$URL/v1/update")" = 200 ] &&
+	jq -e '.timestamp' upd.json >/dev/null || fail "the rollout did not pause at its failure threshold"
+[ "$(curl_dev -o /dev/null -w '%{http_code}' "$URL/v1/firmware/$SHA")" = 404 ] ||
+	fail "a paused rollout's image was served"
 grep -q "rollout of 2.0.0+0 paused: 1 failures reported" daemon.log || fail "no pause in the log"
 expect 0 "$F" release status
 grep -q "PAUSED" out || fail "release status does not show the pause: $(cat out)"

@@ -38,12 +38,12 @@ static int collect(const struct fsec_device_net *d, void *arg)
 }
 
 /* Undo the migration steps from device_net (v7) on: v8 (debug ports) and
- * v9 (refusals, renewal allowances) follow it. */
+ * v9 (refusals, renewal allowances) and v10 (freshness) follow it. */
 static void downgrade(const char *db)
 {
 	sqlite3 *h = NULL;
 	sqlite3_stmt *st = NULL;
-	char stmt[400];
+	char stmt[600];
 	int v;
 
 	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
@@ -51,14 +51,17 @@ static void downgrade(const char *db)
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	v = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	assert_int_equal(v, 9);
+	assert_int_equal(v, 10);
 	snprintf(stmt, sizeof(stmt),
 		 "DROP TABLE refusals; DROP TABLE renew_allow;"
+		 "ALTER TABLE device_state DROP COLUMN frozen;"
+		 "ALTER TABLE device_state DROP COLUMN fresh_at;"
+		 "DROP TABLE timestamps;"
 		 "ALTER TABLE device_state DROP COLUMN debug_jtag;"
 		 "ALTER TABLE device_state DROP COLUMN debug_uart;"
 		 "ALTER TABLE device_state DROP COLUMN debug_at;"
 		 "DROP TABLE device_net; PRAGMA user_version = %d;",
-		 v - 3);
+		 v - 4);
 	assert_int_equal(sqlite3_exec(h, stmt, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(h);
 }

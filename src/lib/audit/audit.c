@@ -37,6 +37,10 @@ static const struct fsec_audit_check checks[] = {
 	C("FLEET-STALE", FLEET, MEDIUM, "no check-in or successful update for too long",
 	  "Find out whether the device is offline, decommissioned or failing to update; revoke it "
 	  "if it is gone."),
+	C("FLEET-FROZEN", FLEET, HIGH, "device frozen: no fresh signed update answer for too long",
+	  "Re-sign the model's \"nothing new\" statement (fleetsec release timestamp) or its "
+	  "manifest before they expire; if they are fresh, something between the device and "
+	  "fleetsecd withholds them (a stolen server key, a blocked network): investigate."),
 	C("FLEET-EOL", FLEET, HIGH, "product past its published support end date",
 	  "Replace the device or extend the product's support; devices past their support end get "
 	  "no security fixes."),

@@ -54,7 +54,7 @@ struct revoked_ent {
 struct ctx {
 	struct fsec_audit *a;
 	struct fsec_registry *reg;
-	int64_t now, expiry_limit, stale_limit;
+	int64_t now, expiry_limit, stale_limit, silence_limit;
 	struct fsec_product_rec *products;
 	size_t nproducts, capproducts;
 	struct revoked_ent *revoked;
@@ -449,6 +449,14 @@ static enum fsec_err device_checks(struct ctx *c, const struct fsec_device_rec *
 				    s->debug_uart != FSEC_DEBUG_UNKNOWN ? fsec_debug_state_name(s->debug_uart)
 									 : "not reported",
 				    day(s->debug_at, t1, sizeof(t1)));
+	/* Its own word (the agent's max_silence), or the fleet's limit on the
+	 * last fresh signed answer it reported. */
+	if (rc == FSEC_OK && (s->frozen == 1 || (s->fresh_at > 0 && s->fresh_at < c->silence_limit)))
+		rc = fsec_audit_add(c->a, "FLEET-FROZEN", d->id, 0,
+				    "%s; last fresh signed answer %s (reported %s)",
+				    s->frozen == 1 ? "reports itself frozen" : "silent too long",
+				    s->fresh_at > 0 ? day(s->fresh_at, t1, sizeof(t1)) : "never",
+				    day(s->last_seen, t2, sizeof(t2)));
 	if (rc == FSEC_OK && s->last_seen < c->stale_limit && s->update_ok_at < c->stale_limit)
 		rc = fsec_audit_add(c->a, "FLEET-STALE", d->id, 0,
 				    "last check-in %s, last successful update %s",
@@ -698,12 +706,14 @@ FSEC_API enum fsec_err fsec_audit_fleet(struct fsec_fleet *f,
 	int expiry = o != NULL && o->expiry_days > 0 ? o->expiry_days : 30;
 	int ca_expiry = o != NULL && o->ca_expiry_days > 0 ? o->ca_expiry_days : 180;
 	int stale = o != NULL && o->stale_days > 0 ? o->stale_days : 30;
+	int silence = o != NULL && o->max_silence_days > 0 ? o->max_silence_days : 7;
 	enum fsec_err rc;
 
 	fsec_clearerr();
 	c.now = o != NULL && o->now != 0 ? o->now : (int64_t)time(NULL);
 	c.expiry_limit = c.now + (int64_t)expiry * DAY;
 	c.stale_limit = c.now - (int64_t)stale * DAY;
+	c.silence_limit = c.now - (int64_t)silence * DAY;
 	if ((rc = check_ca(&c, f, c.now + (int64_t)ca_expiry * DAY)) != FSEC_OK)
 		goto out;
 	if ((rc = fsec_registry_product_list(c.reg, load_product, &c)) != FSEC_OK ||

@@ -32,6 +32,8 @@
 #define TYPE_RELEASE "application/vnd.fleetsec.release+json"
 #define VERSION_DELEGATION "fleetsec.delegation.v1"
 #define VERSION_RELEASE "fleetsec.release.v1"
+#define TYPE_TIMESTAMP "application/vnd.fleetsec.timestamp+json"
+#define VERSION_TIMESTAMP "fleetsec.timestamp.v1"
 #define SIG_B64_MAX 512
 #define SPKI_MAX 512
 /* JSON integers we accept fit in 2^53, so they survive any JSON tool. */
@@ -498,21 +500,25 @@ FSEC_API const char *fsec_release_signer(const struct fsec_release *r)
 	return r->signer;
 }
 
-FSEC_API enum fsec_err fsec_release_verify(const unsigned char *buf, size_t len,
-					   const struct fsec_release_policy *pol,
-					   struct fsec_release **out)
+/* What both kinds of bundle share, checked the same way: the size, the
+ * policy, exactly the delegation and one signed envelope (named key, of
+ * payloadType type), the delegation signed by a pinned root, not expired
+ * and not older than the last accepted, and the envelope signed by a key it
+ * names. On success *d, *e and *j are the caller's to clean up, and signer
+ * names the key that signed e. */
+static enum fsec_err bundle_open(const unsigned char *buf, size_t len,
+				 const struct fsec_release_policy *pol, int64_t now, const char *key,
+				 const char *type, json_t **j, struct delegation *d,
+				 struct envelope *e, char signer[FSEC_SHA256_HEX_LEN])
 {
-	static const char *const known[] = {"delegation", "manifest", NULL};
+	const char *const known[] = {"delegation", key, NULL};
 	struct trusted_key roots[FSEC_RELEASE_MAX_KEYS];
-	struct envelope de = {0}, me = {0};
-	struct delegation d = {0};
-	struct fsec_release *r = NULL;
-	char signer[FSEC_SHA256_HEX_LEN];
-	int64_t now = pol->now != 0 ? pol->now : (int64_t)time(NULL);
+	struct envelope de = {0};
 	enum fsec_err rc = FSEC_ERR_VERIFY;
-	json_t *j = NULL;
 
-	fsec_clearerr();
+	*j = NULL;
+	memset(d, 0, sizeof(*d));
+	memset(e, 0, sizeof(*e));
 	if (len > FSEC_RELEASE_MAX)
 		return fsec_seterr(FSEC_ERR_TOO_LARGE, "release is %zu bytes, the limit is %u", len,
 				   FSEC_RELEASE_MAX);
@@ -526,33 +532,60 @@ FSEC_API enum fsec_err fsec_release_verify(const unsigned char *buf, size_t len,
 		if ((rc = fsec_key_id(pol->roots[i], roots[i].keyid)) != FSEC_OK)
 			return rc;
 	}
-	if ((j = load_json(buf, len, "release")) == NULL)
+	if ((*j = load_json(buf, len, "release")) == NULL)
 		return FSEC_ERR_PARSE;
-	if ((rc = fsec_json_only_keys(j, "release", known)) != FSEC_OK ||
-	    (rc = envelope_parse(json_object_get(j, "delegation"), TYPE_DELEGATION, "delegation",
+	/* The payloadType is checked against the member it sits in, and the
+	 * signature covers it (PAE): a manifest cannot pass for a statement
+	 * that nothing is new, nor the other way round. */
+	if ((rc = fsec_json_only_keys(*j, "release", known)) != FSEC_OK ||
+	    (rc = envelope_parse(json_object_get(*j, "delegation"), TYPE_DELEGATION, "delegation",
 	                         &de)) != FSEC_OK ||
-	    (rc = envelope_parse(json_object_get(j, "manifest"), TYPE_RELEASE, "manifest", &me)) !=
-	        FSEC_OK)
+	    (rc = envelope_parse(json_object_get(*j, key), type, key, e)) != FSEC_OK)
 		goto out;
 	/* Signatures before contents: nothing unauthenticated is interpreted
 	 * beyond the envelope. */
 	if ((rc = envelope_verify(&de, TYPE_DELEGATION, roots, pol->nroots, "delegation",
 				  signer)) != FSEC_OK ||
-	    (rc = delegation_parse(de.payload, de.payload_len, &d)) != FSEC_OK)
+	    (rc = delegation_parse(de.payload, de.payload_len, d)) != FSEC_OK)
 		goto out;
 	rc = FSEC_ERR_VERIFY;
-	if (d.expires <= now) {
+	if (d->expires <= now) {
 		fsec_seterr(rc, "expired: the delegation expired");
 		goto out;
 	}
-	if (d.sequence < pol->last_delegation) {
+	if (d->sequence < pol->last_delegation) {
 		fsec_seterr(rc, "sequence: delegation %llu is older than the last accepted (%llu)",
-			    (unsigned long long)d.sequence, (unsigned long long)pol->last_delegation);
+			    (unsigned long long)d->sequence, (unsigned long long)pol->last_delegation);
 		goto out;
 	}
-	if ((rc = envelope_verify(&me, TYPE_RELEASE, d.keys, d.nkeys, "manifest", signer)) !=
+	rc = envelope_verify(e, type, d->keys, d->nkeys, key, signer);
+out:
+	envelope_cleanup(&de);
+	if (rc != FSEC_OK) {
+		delegation_cleanup(d);
+		envelope_cleanup(e);
+		json_decref(*j);
+		*j = NULL;
+	}
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_release_verify(const unsigned char *buf, size_t len,
+					   const struct fsec_release_policy *pol,
+					   struct fsec_release **out)
+{
+	struct envelope me = {0};
+	struct delegation d = {0};
+	struct fsec_release *r = NULL;
+	char signer[FSEC_SHA256_HEX_LEN];
+	int64_t now = pol->now != 0 ? pol->now : (int64_t)time(NULL);
+	enum fsec_err rc = FSEC_ERR_VERIFY;
+	json_t *j = NULL;
+
+	fsec_clearerr();
+	if ((rc = bundle_open(buf, len, pol, now, "manifest", TYPE_RELEASE, &j, &d, &me, signer)) !=
 	    FSEC_OK)
-		goto out;
+		return rc;
 	r = calloc(1, sizeof(*r));
 	if (r == NULL) {
 		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
@@ -586,8 +619,140 @@ FSEC_API enum fsec_err fsec_release_verify(const unsigned char *buf, size_t len,
 out:
 	fsec_release_free(r);
 	delegation_cleanup(&d);
-	envelope_cleanup(&de);
 	envelope_cleanup(&me);
+	json_decref(j);
+	return rc;
+}
+
+/* ---- "nothing new": the timestamp statement ---- */
+
+/* A timestamp payload, every field bounded and the object closed. */
+static enum fsec_err timestamp_parse(const unsigned char *buf, size_t len,
+				     struct fsec_release_timestamp *t)
+{
+	static const char *const known[] = {"_type", "model", "latest", "issued", "expires", NULL};
+	json_t *j = load_json(buf, len, "timestamp"), *latest;
+	enum fsec_err rc = FSEC_ERR_PARSE;
+	const char *type, *model;
+
+	memset(t, 0, sizeof(*t));
+	if (j == NULL)
+		return rc;
+	if ((rc = fsec_json_only_keys(j, "timestamp", known)) != FSEC_OK ||
+	    (rc = fsec_json_get_str(j, "timestamp", "_type", 0, 1, 64, &type)) != FSEC_OK ||
+	    (rc = fsec_json_get_str(j, "timestamp", "model", 0, 1, FSEC_MODEL_NAME_MAX, &model)) !=
+	        FSEC_OK ||
+	    (rc = fsec_json_get_time(j, "timestamp", "issued", 0, FSEC_TIME_CANONICAL,
+	                             &t->issued)) != FSEC_OK ||
+	    (rc = fsec_json_get_time(j, "timestamp", "expires", 0, FSEC_TIME_CANONICAL,
+	                             &t->expires)) != FSEC_OK)
+		goto out;
+	rc = FSEC_ERR_PARSE;
+	if (strcmp(type, VERSION_TIMESTAMP) != 0) {
+		fsec_seterr(rc, "timestamp._type: expected %s", VERSION_TIMESTAMP);
+		goto out;
+	}
+	if (!model_valid(model)) {
+		fsec_seterr(rc, "timestamp.model: use 1-%d characters of A-Z a-z 0-9 . _ -",
+			    FSEC_MODEL_NAME_MAX);
+		goto out;
+	}
+	snprintf(t->model, sizeof(t->model), "%s", model);
+	/* Required, and null when nothing was ever published for the model:
+	 * absent would leave a reader guessing which was meant. */
+	latest = json_object_get(j, "latest");
+	if (latest == NULL || (!json_is_null(latest) &&
+	                       fsec_json_get_uint(j, "timestamp", "latest", 0, 0, JSON_UINT_MAX,
+	                                          &t->latest) != FSEC_OK)) {
+		fsec_seterr(rc, "timestamp.latest: an integer from 0 to %lld, or null",
+			    JSON_UINT_MAX);
+		goto out;
+	}
+	t->has_latest = !json_is_null(latest);
+	if (t->issued > t->expires) {
+		fsec_seterr(rc, "timestamp.issued: after its expiry");
+		goto out;
+	}
+	rc = FSEC_OK;
+out:
+	json_decref(j);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_release_kind(const unsigned char *buf, size_t len,
+					 enum fsec_release_kind *out)
+{
+	json_t *j = NULL;
+	enum fsec_err rc = FSEC_ERR_PARSE;
+	bool m, t;
+
+	fsec_clearerr();
+	if (len > FSEC_RELEASE_MAX)
+		return fsec_seterr(FSEC_ERR_TOO_LARGE, "release is %zu bytes, the limit is %u", len,
+				   FSEC_RELEASE_MAX);
+	if ((j = load_json(buf, len, "release")) == NULL)
+		return rc;
+	m = json_object_get(j, "manifest") != NULL;
+	t = json_object_get(j, "timestamp") != NULL;
+	if (!json_is_object(j) || m == t) {
+		fsec_seterr(rc, "release: must hold a manifest or a timestamp, not %s",
+			    m ? "both" : "neither");
+		goto out;
+	}
+	*out = m ? FSEC_RELEASE_KIND_MANIFEST : FSEC_RELEASE_KIND_TIMESTAMP;
+	rc = FSEC_OK;
+out:
+	json_decref(j);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_release_timestamp_verify(const unsigned char *buf, size_t len,
+						     const struct fsec_release_policy *pol,
+						     struct fsec_release_timestamp *out)
+{
+	struct fsec_release_timestamp t;
+	struct envelope te = {0};
+	struct delegation d = {0};
+	char signer[FSEC_SHA256_HEX_LEN];
+	int64_t now = pol->now != 0 ? pol->now : (int64_t)time(NULL);
+	enum fsec_err rc = FSEC_ERR_VERIFY;
+	json_t *j = NULL;
+
+	fsec_clearerr();
+	if ((rc = bundle_open(buf, len, pol, now, "timestamp", TYPE_TIMESTAMP, &j, &d, &te,
+			      signer)) != FSEC_OK)
+		return rc;
+	if ((rc = timestamp_parse(te.payload, te.payload_len, &t)) != FSEC_OK)
+		goto out;
+	rc = FSEC_ERR_VERIFY;
+	if (t.expires <= now) {
+		fsec_seterr(rc, "expired: the timestamp expired (a frozen or stale answer)");
+		goto out;
+	}
+	if (strcmp(t.model, pol->model) != 0) {
+		fsec_seterr(rc, "no release for model %.64s: the timestamp is for model %s",
+			    pol->model, t.model);
+		goto out;
+	}
+	/* Under the same delegation, "the latest is N" must not go back
+	 * behind what the device already accepted: that would be a replayed
+	 * statement, or a server that lost a release. */
+	if (d.sequence == pol->last_delegation &&
+	    ((t.has_latest && t.latest < pol->last_sequence) ||
+	     (!t.has_latest && pol->last_sequence > 0))) {
+		fsec_seterr(rc, "sequence: the timestamp's latest manifest (%s%llu) is below the "
+				"last accepted (%llu)",
+			    t.has_latest ? "" : "none, ", (unsigned long long)t.latest,
+			    (unsigned long long)pol->last_sequence);
+		goto out;
+	}
+	memcpy(t.signer, signer, sizeof(signer));
+	t.delegation_sequence = d.sequence;
+	*out = t;
+	rc = FSEC_OK;
+out:
+	delegation_cleanup(&d);
+	envelope_cleanup(&te);
 	json_decref(j);
 	return rc;
 }
@@ -867,25 +1032,21 @@ out:
 	return rc;
 }
 
-FSEC_API enum fsec_err fsec_release_sign(const char *manifest, size_t mlen, const char *delegation,
-					 size_t dlen, EVP_PKEY *key, char **bundle)
+/* The delegation a signer signs with: it parses, names key and has not
+ * expired. On success *dj is the delegation envelope, the caller's. */
+static enum fsec_err signing_delegation(const char *delegation, size_t dlen, EVP_PKEY *key,
+					json_t **dj)
 {
-	struct fsec_release check = {0};
 	struct envelope de = {0};
 	struct delegation d = {0};
 	char kid[FSEC_SHA256_HEX_LEN];
-	json_t *dj = NULL, *menv = NULL, *b = NULL;
-	enum fsec_err rc;
+	json_t *j = NULL;
+	enum fsec_err rc = FSEC_ERR_PARSE;
 	bool named = false;
 
-	fsec_clearerr();
-	if (mlen > FSEC_RELEASE_MAX || dlen > FSEC_RELEASE_MAX)
-		return fsec_seterr(FSEC_ERR_TOO_LARGE, "input larger than %u bytes", FSEC_RELEASE_MAX);
-	if ((rc = manifest_parse((const unsigned char *)manifest, mlen, NULL, &check)) != FSEC_OK)
+	if ((j = load_json((const unsigned char *)delegation, dlen, "delegation")) == NULL)
 		return rc;
-	if ((dj = load_json((const unsigned char *)delegation, dlen, "delegation")) == NULL)
-		return FSEC_ERR_PARSE;
-	if ((rc = envelope_parse(dj, TYPE_DELEGATION, "delegation", &de)) != FSEC_OK ||
+	if ((rc = envelope_parse(j, TYPE_DELEGATION, "delegation", &de)) != FSEC_OK ||
 	    (rc = delegation_parse(de.payload, de.payload_len, &d)) != FSEC_OK ||
 	    (rc = fsec_key_id(key, kid)) != FSEC_OK)
 		goto out;
@@ -900,6 +1061,30 @@ FSEC_API enum fsec_err fsec_release_sign(const char *manifest, size_t mlen, cons
 		fsec_seterr(rc, "expired: the delegation has expired; sign a new one with the root key");
 		goto out;
 	}
+	*dj = j;
+	j = NULL;
+	rc = FSEC_OK;
+out:
+	json_decref(j);
+	delegation_cleanup(&d);
+	envelope_cleanup(&de);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_release_sign(const char *manifest, size_t mlen, const char *delegation,
+					 size_t dlen, EVP_PKEY *key, char **bundle)
+{
+	struct fsec_release check = {0};
+	json_t *dj = NULL, *menv = NULL, *b = NULL;
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	if (mlen > FSEC_RELEASE_MAX || dlen > FSEC_RELEASE_MAX)
+		return fsec_seterr(FSEC_ERR_TOO_LARGE, "input larger than %u bytes", FSEC_RELEASE_MAX);
+	if ((rc = manifest_parse((const unsigned char *)manifest, mlen, NULL, &check)) != FSEC_OK)
+		return rc;
+	if ((rc = signing_delegation(delegation, dlen, key, &dj)) != FSEC_OK)
+		goto out;
 	if ((rc = envelope_make(TYPE_RELEASE, (const unsigned char *)manifest, mlen, key, &menv)) !=
 	    FSEC_OK)
 		goto out;
@@ -918,8 +1103,51 @@ out:
 	json_decref(b);
 	json_decref(menv);
 	json_decref(dj);
-	delegation_cleanup(&d);
-	envelope_cleanup(&de);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_release_timestamp_sign(const struct fsec_release_timestamp_opts *o,
+						   EVP_PKEY *key, char **bundle)
+{
+	json_t *dj = NULL, *payload = NULL, *tenv = NULL, *b = NULL;
+	char issued[32], expires[32], *body = NULL;
+	int64_t now = o->now != 0 ? o->now : (int64_t)time(NULL);
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	if (o->model == NULL || !model_valid(o->model))
+		return fsec_seterr(FSEC_ERR_INVAL, "model must be 1-%d characters of A-Z a-z 0-9 . _ -",
+				   FSEC_MODEL_NAME_MAX);
+	if (o->latest > (uint64_t)JSON_UINT_MAX || o->expires <= now)
+		return fsec_seterr(FSEC_ERR_INVAL, "a latest sequence below 2^53 and an expiry in "
+						   "the future");
+	if (o->delegation == NULL || o->delegation_len > FSEC_RELEASE_MAX)
+		return fsec_seterr(FSEC_ERR_TOO_LARGE, "delegation larger than %u bytes",
+				   FSEC_RELEASE_MAX);
+	if ((rc = signing_delegation(o->delegation, o->delegation_len, key, &dj)) != FSEC_OK)
+		return rc;
+	fsec_time_format(now, issued);
+	fsec_time_format(o->expires, expires);
+	payload = json_pack("{s:s, s:s, s:o, s:s, s:s}", "_type", VERSION_TIMESTAMP, "model",
+			    o->model, "latest",
+			    o->has_latest ? json_integer((json_int_t)o->latest) : json_null(),
+			    "issued", issued, "expires", expires);
+	body = payload != NULL ? json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	if (body == NULL) {
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = envelope_make(TYPE_TIMESTAMP, (unsigned char *)body, strlen(body), key, &tenv)) !=
+	    FSEC_OK)
+		goto out;
+	b = json_pack("{s:O, s:O}", "delegation", dj, "timestamp", tenv);
+	rc = b != NULL ? dump(b, bundle) : fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+out:
+	free(body);
+	json_decref(b);
+	json_decref(tenv);
+	json_decref(payload);
+	json_decref(dj);
 	return rc;
 }
 
@@ -928,6 +1156,13 @@ enum fsec_err fsec_release_check_manifest(const unsigned char *buf, size_t len)
 	struct fsec_release r = {0};
 
 	return manifest_parse(buf, len, NULL, &r);
+}
+
+enum fsec_err fsec_release_check_timestamp(const unsigned char *buf, size_t len)
+{
+	struct fsec_release_timestamp t;
+
+	return timestamp_parse(buf, len, &t);
 }
 
 enum fsec_err fsec_release_check_delegation(const unsigned char *buf, size_t len)

@@ -12,6 +12,10 @@
  * sequence history. Errors: PARSE, NOMEM. */
 enum fsec_err fsec_release_check_manifest(const unsigned char *buf, size_t len);
 
+/* Check a timestamp ("nothing new") payload with every rule except
+ * signature, expiry, model and sequence history. Errors: PARSE, NOMEM. */
+enum fsec_err fsec_release_check_timestamp(const unsigned char *buf, size_t len);
+
 /* Check a delegation payload (keys decoded, keyids recomputed).
  * Errors: PARSE, NOMEM. */
 enum fsec_err fsec_release_check_delegation(const unsigned char *buf, size_t len);

@@ -177,6 +177,8 @@ FSEC_API enum fsec_err fsec_device_report(struct fsec_registry *reg,
 				   "debug port state: jtag and uart both locked or unlocked, or neither");
 	if (at < 0)
 		return fsec_seterr(FSEC_ERR_INVAL, "report time before 1970");
+	if ((unsigned)r->freshness > FSEC_REPORT_FROZEN || r->fresh_at < 0)
+		return fsec_seterr(FSEC_ERR_INVAL, "freshness out of range");
 	if ((rc = fsec_registry_begin(reg)) != FSEC_OK)
 		return rc;
 	if ((rc = fsec_registry_device_get(reg, r->id, &dev)) != FSEC_OK)
@@ -186,6 +188,7 @@ FSEC_API enum fsec_err fsec_device_report(struct fsec_registry *reg,
 		memset(&st, 0, sizeof(st));
 		snprintf(st.device_id, sizeof(st.device_id), "%s", r->id);
 		st.first_seen = at;
+		st.frozen = -1;
 	} else if (rc != FSEC_OK) {
 		goto out;
 	}
@@ -204,6 +207,10 @@ FSEC_API enum fsec_err fsec_device_report(struct fsec_registry *reg,
 		st.debug_jtag = r->jtag;
 		st.debug_uart = r->uart;
 		st.debug_at = at;
+	}
+	if (r->freshness != FSEC_REPORT_FRESHNESS_NONE && at >= st.last_seen) {
+		st.frozen = r->freshness == FSEC_REPORT_FROZEN ? 1 : 0;
+		st.fresh_at = r->fresh_at;
 	}
 	if (r->update_outcome != FSEC_UPDATE_NONE && at >= st.update_at) {
 		st.update_outcome = r->update_outcome;

@@ -157,3 +157,101 @@ out:
 	free(bundle);
 	return rc;
 }
+
+FSEC_API enum fsec_err fsec_publish_timestamp(struct fsec_fleet *f,
+					      const struct fsec_timestamp_opts *o,
+					      struct fsec_timestamp_rec *out)
+{
+	struct fsec_release_policy pol = {
+	    .roots = o->roots, .nroots = o->nroots, .model = o->model};
+	struct fsec_release_timestamp_opts to = {.model = o->model, .expires = o->expires,
+						 .delegation = o->delegation,
+						 .delegation_len = o->delegation_len};
+	struct fsec_registry *reg = f != NULL ? fsec_fleet_get_registry(f) : NULL;
+	struct fsec_release_timestamp ts;
+	struct fsec_published_rec pub;
+	struct fsec_timestamp_rec rec;
+	struct fsec_release *rel = NULL;
+	char *bundle = NULL, *signed_ts = NULL;
+	enum fsec_err rc;
+	bool in_tx = false;
+
+	fsec_clearerr();
+	memset(&rec, 0, sizeof(rec));
+	if (o->release != NULL) {
+		rc = FSEC_OK;
+		memset(&pub, 0, sizeof(pub));
+		if ((bundle = strndup((const char *)o->release, o->release_len)) == NULL) {
+			rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+	} else if (reg == NULL) {
+		return fsec_seterr(FSEC_ERR_INVAL, "a fleet home or a release bundle is required");
+	} else {
+		rc = fsec_registry_publish_get(reg, o->model, &pub, &bundle);
+	}
+	if (rc == FSEC_OK) {
+		/* The sequence is read from the bundle as devices read it. Judged
+		 * at its publication: an expired manifest is still the latest. */
+		pol.now = pub.published_at > 0 ? pub.published_at : 1;
+		if ((rc = fsec_release_verify((const unsigned char *)bundle, strlen(bundle), &pol,
+					      &rel)) != FSEC_OK) {
+			rc = fsec_seterr(rc, "the release published for %s: %s", o->model,
+					 fsec_err_detail());
+			goto out;
+		}
+		to.has_latest = true;
+		to.latest = fsec_release_sequence(rel);
+		pol.now = 0;
+	} else if (rc == FSEC_ERR_NOTFOUND) {
+		fsec_clearerr();
+	} else {
+		goto out;
+	}
+	if ((rc = fsec_release_timestamp_sign(&to, o->key, &signed_ts)) != FSEC_OK)
+		goto out;
+	/* What devices will check, so that the server never serves a
+	 * statement its devices would refuse (a key the pinned root did not
+	 * delegate, a model name they do not carry). */
+	if ((rc = fsec_release_timestamp_verify((const unsigned char *)signed_ts,
+						strlen(signed_ts), &pol, &ts)) != FSEC_OK)
+		goto out;
+	snprintf(rec.model, sizeof(rec.model), "%s", o->model);
+	rec.latest = ts.has_latest ? (int64_t)ts.latest : -1;
+	rec.issued_at = ts.issued;
+	rec.expires_at = ts.expires;
+	if (o->bundle_out != NULL) {
+		*o->bundle_out = signed_ts;
+		signed_ts = NULL;
+		if (out != NULL)
+			*out = rec;
+		goto out;
+	}
+	if (reg == NULL) {
+		rc = fsec_seterr(FSEC_ERR_INVAL, "no fleet home to store the timestamp in");
+		goto out;
+	}
+	if ((rc = fsec_registry_begin(reg)) != FSEC_OK)
+		goto out;
+	in_tx = true;
+	if ((rc = fsec_registry_timestamp_put(reg, &rec, signed_ts)) != FSEC_OK ||
+	    (rc = fsec_registry_event_addf(reg, o->actor, "timestamp", NULL,
+					   "model=%s latest=%lld expires=%lld signer=%.16s", rec.model,
+					   (long long)rec.latest, (long long)rec.expires_at,
+					   ts.signer)) != FSEC_OK)
+		goto out;
+	in_tx = false;
+	if ((rc = fsec_registry_commit(reg)) != FSEC_OK) {
+		fsec_registry_rollback(reg);
+		goto out;
+	}
+	if (out != NULL)
+		*out = rec;
+out:
+	if (in_tx)
+		fsec_registry_rollback(reg);
+	fsec_release_free(rel);
+	free(bundle);
+	free(signed_ts);
+	return rc;
+}

@@ -368,6 +368,21 @@ FSEC_API enum fsec_err fsec_registry_publish_get(struct fsec_registry *reg, cons
 	return reg->ops->publish_get(reg->be, model, rec, bundle);
 }
 
+FSEC_API enum fsec_err fsec_registry_timestamp_put(struct fsec_registry *reg,
+						   const struct fsec_timestamp_rec *rec,
+						   const char *bundle)
+{
+	if (rec->model[0] == '\0' || bundle == NULL)
+		return fsec_seterr(FSEC_ERR_INVAL, "a timestamp needs a valid model and a bundle");
+	return reg->ops->timestamp_put(reg->be, rec, bundle);
+}
+
+FSEC_API enum fsec_err fsec_registry_timestamp_get(struct fsec_registry *reg, const char *model,
+						   struct fsec_timestamp_rec *rec, char **bundle)
+{
+	return reg->ops->timestamp_get(reg->be, model, rec, bundle);
+}
+
 FSEC_API enum fsec_err fsec_registry_product_get(struct fsec_registry *reg, const char *model,
 						 struct fsec_product_rec *out)
 {

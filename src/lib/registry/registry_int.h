@@ -55,6 +55,10 @@ struct fsec_registry_ops {
 	enum fsec_err (*publish_get)(void *be, const char *model, struct fsec_published_rec *rec,
 				     char **bundle);
 	enum fsec_err (*publish_list)(void *be, fsec_published_cb cb, void *ctx);
+	enum fsec_err (*timestamp_put)(void *be, const struct fsec_timestamp_rec *rec,
+				       const char *bundle);
+	enum fsec_err (*timestamp_get)(void *be, const char *model, struct fsec_timestamp_rec *rec,
+				       char **bundle);
 	enum fsec_err (*group_set)(void *be, const char *id, const char *group);
 	enum fsec_err (*group_get)(void *be, const char *id, char group[FSEC_GROUP_MAX + 1]);
 	enum fsec_err (*model_stats)(void *be, const char *model, const char *group, int64_t since,

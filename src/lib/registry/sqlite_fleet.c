@@ -63,6 +63,10 @@ enum fsec_err sq_read_state_at(sqlite3_stmt *s, int c, struct fsec_devstate_rec 
 	d->update_at = sqlite3_column_int64(s, c + 6);
 	d->update_ok_at = sqlite3_column_int64(s, c + 7);
 	d->debug_at = sqlite3_column_int64(s, c + 10);
+	d->frozen = (int)sqlite3_column_int64(s, c + 11);
+	d->fresh_at = sqlite3_column_int64(s, c + 12);
+	if (d->frozen < -1 || d->frozen > 1)
+		d->frozen = -1;
 	if ((rc = state_text(s, c + 5, d, "update outcome", &d->update_outcome, NULL)) != FSEC_OK ||
 	    (rc = state_text(s, c + 8, d, "debug_jtag", NULL, &d->debug_jtag)) != FSEC_OK ||
 	    (rc = state_text(s, c + 9, d, "debug_uart", NULL, &d->debug_uart)) != FSEC_OK)
@@ -101,7 +105,7 @@ static int row_state(sqlite3_stmt *s, void *cb, void *ctx)
 	return ((fsec_devstate_cb)cb)(&r, ctx);
 }
 
-/* Columns 0-10 are the device, 11-21 its state, NULL if it never reported. */
+/* Columns 0-10 are the device, 11-23 its state, NULL if it never reported. */
 static int row_device_state(sqlite3_stmt *s, void *cb, void *ctx)
 {
 	struct fsec_device_rec d;
@@ -191,6 +195,8 @@ enum fsec_err sq_devstate_put(void *p, const struct fsec_devstate_rec *r)
 	sqlite3_bind_text(s, 9, fsec_debug_state_name(r->debug_jtag), -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 10, fsec_debug_state_name(r->debug_uart), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 11, r->debug_at);
+	sqlite3_bind_int(s, 12, r->frozen < 0 ? -1 : r->frozen > 0 ? 1 : 0);
+	sqlite3_bind_int64(s, 13, r->fresh_at);
 	return sq_run(be, s, "writing a device's state");
 }
 

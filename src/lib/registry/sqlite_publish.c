@@ -99,3 +99,54 @@ enum fsec_err sq_publish_get(void *p, const char *model, struct fsec_published_r
 	sqlite3_clear_bindings(s);
 	return rc;
 }
+
+enum fsec_err sq_timestamp_put(void *p, const struct fsec_timestamp_rec *rec, const char *bundle)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = sq_stmt(be, ST_TIMESTAMP_PUT, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, rec->model, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, rec->latest);
+	sqlite3_bind_int64(s, 3, rec->issued_at);
+	sqlite3_bind_int64(s, 4, rec->expires_at);
+	sqlite3_bind_text(s, 5, bundle, -1, SQLITE_STATIC);
+	return sq_run(be, s, "storing a timestamp");
+}
+
+enum fsec_err sq_timestamp_get(void *p, const char *model, struct fsec_timestamp_rec *rec,
+			       char **bundle)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+	int r;
+
+	if ((rc = sq_stmt(be, ST_TIMESTAMP_GET, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, model, -1, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW) {
+		memset(rec, 0, sizeof(*rec));
+		sq_text(s, 0, rec->model, sizeof(rec->model));
+		rec->latest = sqlite3_column_int64(s, 1);
+		rec->issued_at = sqlite3_column_int64(s, 2);
+		rec->expires_at = sqlite3_column_int64(s, 3);
+		if (bundle != NULL) {
+			const unsigned char *b = sqlite3_column_text(s, 4);
+
+			*bundle = strdup(b != NULL ? (const char *)b : "");
+			if (*bundle == NULL)
+				rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		}
+	} else if (r == SQLITE_DONE) {
+		rc = fsec_seterr(FSEC_ERR_NOTFOUND, "no timestamp stored for model %s", model);
+	} else {
+		rc = sq_err(be, r, "reading a timestamp");
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}

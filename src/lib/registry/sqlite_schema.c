@@ -132,11 +132,20 @@ static const char schema_v9_bounds[] =
 	"CREATE TABLE renew_allow("
 	" device_id TEXT PRIMARY KEY REFERENCES devices(id) DEFERRABLE INITIALLY DEFERRED,"
 	" granted_by TEXT NOT NULL, granted_at INTEGER NOT NULL) STRICT;";
+/* v10 (issue 14, freeze by silence): each model's signed "nothing new"
+ * statement, served where nothing else is, and whether each device last
+ * reported itself frozen, with when it last saw a fresh signed statement. */
+static const char schema_v10_freshness[] =
+	"CREATE TABLE timestamps(model TEXT PRIMARY KEY, latest INTEGER NOT NULL,"
+	" issued_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, bundle TEXT NOT NULL) STRICT;"
+	"ALTER TABLE device_state ADD COLUMN frozen INTEGER NOT NULL DEFAULT -1"
+	" CHECK(frozen IN (-1, 0, 1));"
+	"ALTER TABLE device_state ADD COLUMN fresh_at INTEGER NOT NULL DEFAULT 0;";
 
 static const char *const migrations[] = {
 	schema_v1,	 schema_v2_enroll,  schema_v3_published,  schema_v4_pending,
 	schema_v5_audit, schema_v6_rollout, schema_v7_device_net, schema_v8_debug,
-	schema_v9_bounds,
+	schema_v9_bounds, schema_v10_freshness,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -155,7 +164,7 @@ static const char *const migrations[] = {
 	"release_counter, release_at, updated_at"
 #define STATE_COLS                                                                          \
 	"device_id, first_seen, last_seen, fw_version, security_counter, update_outcome, "     \
-	"update_at, update_ok_at, debug_jtag, debug_uart, debug_at"
+	"update_at, update_ok_at, debug_jtag, debug_uart, debug_at, frozen, fresh_at"
 
 const char *const sq_stmt_sql[ST_CERT_LIST] = {
 	[ST_DEVICE_GET] = "SELECT " DEVICE_COLS " FROM devices WHERE id = ?1",
@@ -190,15 +199,16 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 	[ST_PRODUCT_LIST] = "SELECT " PRODUCT_COLS " FROM products ORDER BY model",
 	[ST_STATE_GET] = "SELECT " STATE_COLS " FROM device_state WHERE device_id = ?1",
 	[ST_STATE_PUT] = "INSERT OR REPLACE INTO device_state(" STATE_COLS ")"
-			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
 	[ST_STATE_LIST] = "SELECT " STATE_COLS " FROM device_state ORDER BY device_id",
-	/* Columns 0-10 are a device (sq_read_device), 11-21 its state; the
+	/* Columns 0-10 are a device (sq_read_device), 11-23 its state; the
 	 * state's device_id is NULL when the device never reported. */
 	[ST_DEVICE_STATE_LIST] = "SELECT " DEVICE_COLS ", s.device_id, ifnull(s.first_seen,0),"
 				 " ifnull(s.last_seen,0), ifnull(s.fw_version,''),"
 				 " ifnull(s.security_counter,0), ifnull(s.update_outcome,''),"
 				 " ifnull(s.update_at,0), ifnull(s.update_ok_at,0),"
-				 " ifnull(s.debug_jtag,''), ifnull(s.debug_uart,''), ifnull(s.debug_at,0)"
+				 " ifnull(s.debug_jtag,''), ifnull(s.debug_uart,''), ifnull(s.debug_at,0),"
+				 " ifnull(s.frozen,-1), ifnull(s.fresh_at,0)"
 				 " FROM devices LEFT JOIN device_state s ON s.device_id = devices.id"
 				 " ORDER BY devices.id",
 	[ST_DEVICE_NET_LIST] = "SELECT d.id, d.model, d.status, ifnull(n.mac,''), ifnull(n.ip,'')"
@@ -254,6 +264,10 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 	[ST_PUBLISH_GET] = "SELECT model, sha256, version, security_counter, size, percent,"
 			   " published_at, bundle, max_failures, max_failures_pct, grp"
 			   " FROM published WHERE model = ?1",
+	[ST_TIMESTAMP_PUT] = "INSERT OR REPLACE INTO timestamps(model, latest, issued_at,"
+			     " expires_at, bundle) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_TIMESTAMP_GET] = "SELECT model, latest, issued_at, expires_at, bundle FROM timestamps"
+			     " WHERE model = ?1",
 	[ST_GROUP_SET] = "INSERT INTO device_groups(device_id, grp) SELECT id, ?2 FROM devices"
 			 " WHERE id = ?1 ON CONFLICT(device_id) DO UPDATE SET grp = excluded.grp",
 	[ST_GROUP_CLEAR] = "DELETE FROM device_groups WHERE device_id = ?1",

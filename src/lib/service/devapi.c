@@ -23,6 +23,34 @@
 
 #define RANGE_HDR_MAX 256
 
+/* Where there is no manifest for the device, the model's signed "nothing
+ * new" statement (release.h, timestamp), so that the device can tell an
+ * answer from silence; without one stored, the unsigned 204 of old (with
+ * why), which the agent does not count as fresh. */
+static enum fsec_err nothing_new(struct fsec_registry *reg, const char *model,
+				 struct fsec_reply *r)
+{
+	struct fsec_timestamp_rec ts;
+	char *bundle = NULL, why[FSEC_REPLY_REASON_MAX];
+	enum fsec_err rc = fsec_registry_timestamp_get(reg, model, &ts, &bundle);
+
+	if (rc == FSEC_ERR_NOTFOUND) {
+		fsec_clearerr();
+		return FSEC_OK;
+	}
+	if (rc != FSEC_OK)
+		return rc;
+	free(r->body);
+	r->status = 200;
+	r->content_type = "application/json";
+	r->body = bundle;
+	r->len = strlen(bundle);
+	/* The 204's reason stays in the log line. */
+	memcpy(why, r->reason, sizeof(why));
+	snprintf(r->reason, sizeof(r->reason), "%.150s; nothing new (timestamp)", why);
+	return FSEC_OK;
+}
+
 FSEC_API enum fsec_err fsec_devapi_update(struct fsec_registry *reg, const char *id,
 					  struct fsec_reply *r)
 {
@@ -38,8 +66,9 @@ FSEC_API enum fsec_err fsec_devapi_update(struct fsec_registry *reg, const char 
 		return rc;
 	rc = fsec_registry_publish_get(reg, dev.model, &pub, &bundle);
 	if (rc == FSEC_ERR_NOTFOUND) {
+		fsec_clearerr();
 		fsec_reply_error(r, 204, "no release published for model '%s'", dev.model);
-		return FSEC_OK;
+		return nothing_new(reg, dev.model, r);
 	}
 	if (rc != FSEC_OK || (rc = fsec_rollout_offer(reg, &pub, id, &offer, &st)) != FSEC_OK)
 		goto out;
@@ -65,6 +94,8 @@ FSEC_API enum fsec_err fsec_devapi_update(struct fsec_registry *reg, const char 
 				 pub.version, pub.percent, id);
 		break;
 	}
+	if (offer != FSEC_ROLLOUT_OFFERED)
+		rc = nothing_new(reg, dev.model, r);
 out:
 	free(bundle);
 	return rc;
@@ -101,14 +132,15 @@ FSEC_API enum fsec_err fsec_device_status_parse(const unsigned char *buf, size_t
 						struct fsec_device_status *out)
 {
 	static const char *const known[] = {
-	    "version", "security_counter", "slot", "update", "reason", "jtag", "uart", NULL};
+	    "version", "security_counter", "slot", "update", "reason", "jtag", "uart",
+	    "freshness", "fresh_at", NULL};
 	static const char *const updates[] = {"downloading", "installed", "confirmed",
 					      "rolled_back", "failed"};
 	struct fsec_device_status st;
 	struct fsec_fw_version v;
 	json_error_t jerr;
 	json_t *j = NULL, *val;
-	char slot[2] = "", jtag[12] = "", uart[12] = "";
+	char slot[2] = "", jtag[12] = "", uart[12] = "", fresh[8] = "";
 	enum fsec_err rc = FSEC_ERR_PARSE;
 	bool ok = false;
 
@@ -129,7 +161,10 @@ FSEC_API enum fsec_err fsec_device_status_parse(const unsigned char *buf, size_t
 	    (rc = str_member(j, "update", false, st.update, sizeof(st.update))) != FSEC_OK ||
 	    (rc = str_member(j, "reason", false, st.reason, sizeof(st.reason))) != FSEC_OK ||
 	    (rc = str_member(j, "jtag", false, jtag, sizeof(jtag))) != FSEC_OK ||
-	    (rc = str_member(j, "uart", false, uart, sizeof(uart))) != FSEC_OK)
+	    (rc = str_member(j, "uart", false, uart, sizeof(uart))) != FSEC_OK ||
+	    (rc = str_member(j, "freshness", false, fresh, sizeof(fresh))) != FSEC_OK ||
+	    (rc = fsec_json_get_time(j, "status", "fresh_at", FSEC_JSON_OPTIONAL,
+				     FSEC_TIME_CANONICAL, &st.fresh_at)) != FSEC_OK)
 		goto out;
 	rc = FSEC_ERR_PARSE;
 	if (fsec_fw_version_parse(st.version, &v) != FSEC_OK) {
@@ -154,6 +189,14 @@ FSEC_API enum fsec_err fsec_device_status_parse(const unsigned char *buf, size_t
 	    fsec_debug_state_parse(uart, &st.uart) != FSEC_OK ||
 	    (st.jtag == FSEC_DEBUG_UNKNOWN) != (st.uart == FSEC_DEBUG_UNKNOWN)) {
 		fsec_seterr(rc, "status.jtag, status.uart: both \"locked\" or \"unlocked\", or neither");
+		goto out;
+	}
+	if (strcmp(fresh, "fresh") == 0)
+		st.freshness = FSEC_REPORT_FRESH;
+	else if (strcmp(fresh, "frozen") == 0)
+		st.freshness = FSEC_REPORT_FROZEN;
+	else if (fresh[0] != '\0') {
+		fsec_seterr(rc, "status.freshness: \"fresh\" or \"frozen\"");
 		goto out;
 	}
 	for (size_t i = 0; i < sizeof(updates) / sizeof(updates[0]); i++)
@@ -187,6 +230,8 @@ FSEC_API enum fsec_err fsec_devapi_status(struct fsec_registry *reg, const char 
 	rep.security_counter = st.security_counter;
 	rep.jtag = st.jtag;
 	rep.uart = st.uart;
+	rep.freshness = st.freshness;
+	rep.fresh_at = st.fresh_at;
 	if (strcmp(st.update, "confirmed") == 0)
 		rep.update_outcome = FSEC_UPDATE_SUCCESS;
 	else if (strcmp(st.update, "rolled_back") == 0 || strcmp(st.update, "failed") == 0)
@@ -262,8 +307,10 @@ FSEC_API enum fsec_err fsec_http_range(const char *hdr, uint64_t size, uint64_t 
 	return FSEC_OK;
 }
 
-/* Only the image published for the device's model: other models' builds
- * and releases withdrawn since are not every device's to read. */
+/* Only the image published for the device's model, and only once it is
+ * offered to the device (fsec_rollout_offer, as GET /v1/update decides):
+ * other models' builds, releases withdrawn since, and a release outside
+ * the device's rollout (percent, group, paused) are not its to read. */
 static enum fsec_err offered(struct fsec_registry *reg, const char *id, const char *sha,
 			     bool *yes)
 {
@@ -278,8 +325,12 @@ static enum fsec_err offered(struct fsec_registry *reg, const char *id, const ch
 		fsec_clearerr();
 		return FSEC_OK;
 	}
-	if (rc == FSEC_OK)
-		*yes = strcmp(pub.sha256, sha) == 0;
+	if (rc == FSEC_OK && strcmp(pub.sha256, sha) == 0) {
+		enum fsec_rollout_offer offer = FSEC_ROLLOUT_NOT_YET;
+
+		rc = fsec_rollout_offer(reg, &pub, id, &offer, NULL);
+		*yes = rc == FSEC_OK && offer == FSEC_ROLLOUT_OFFERED;
+	}
 	return rc;
 }
 

@@ -9,6 +9,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent_int.h"
@@ -89,8 +90,10 @@ FSEC_API enum fsec_err fsec_agent_update(struct fsec_agent *a, fsec_agent_progre
 		return rc;
 	if ((rc = fsec_agent_fetch_release(a, &c)) != FSEC_OK) {
 		close(lock);
-		if (!fsec_agent_nothing_published(rc, &chk))
-			return rc;
+		return rc;
+	}
+	if (fsec_agent_nothing_new(&c, &chk)) {
+		close(lock);
 		if (chk_out != NULL)
 			*chk_out = chk;
 		return FSEC_OK;
@@ -204,11 +207,16 @@ FSEC_API enum fsec_err fsec_agent_status(struct fsec_agent *a, struct fsec_agent
 	struct fsec_fw_info info;
 	struct journal j;
 	struct seen seen;
+	struct fresh fr;
 	bool missing = true;
 	enum fsec_err rc;
 
 	fsec_clearerr();
 	memset(out, 0, sizeof(*out));
+	if ((rc = fsec_agent_load_fresh(a, &fr)) != FSEC_OK)
+		return rc;
+	out->fresh_at = fr.fresh_at;
+	out->frozen = fsec_agent_past_silence(a, &fr, (int64_t)time(NULL));
 	if ((rc = fsec_bootctl_read(a->boot, &bs)) != FSEC_OK ||
 	    (rc = fsec_counter_read(a->counter, &out->counter)) != FSEC_OK ||
 	    (rc = fsec_agent_load_seen(a, &seen)) != FSEC_OK || (rc = fsec_agent_load_journal(a, &j, &missing)) != FSEC_OK)

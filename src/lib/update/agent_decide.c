@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -54,26 +55,63 @@ enum fsec_err fsec_agent_url(const struct fsec_agent *a, const char *target, cha
 	return FSEC_OK;
 }
 
-/* Fetch and verify the bundle. The stored manifest sequence may be met
- * again (a resumed download, a repeated check), but then it must be the
- * very release accepted before: one sequence, one release. */
+/* Start the silence clock at the first check, and mark a fresh signed
+ * answer (at now) when fresh. */
+static enum fsec_err note_fresh(struct fsec_agent *a, bool fresh, int64_t now)
+{
+	struct fresh f;
+	enum fsec_err rc = fsec_agent_load_fresh(a, &f);
+
+	if (rc != FSEC_OK || (!fresh && f.since != 0))
+		return rc;
+	if (f.since == 0)
+		f.since = now;
+	if (fresh)
+		f.fresh_at = now;
+	return fsec_agent_store_fresh(a, &f);
+}
+
+/* Fetch and verify the server's answer. The stored manifest sequence may
+ * be met again (a resumed download, a repeated check), but then it must be
+ * the very release accepted before: one sequence, one release. */
 enum fsec_err fsec_agent_fetch_release(struct fsec_agent *a, struct checked *c)
 {
 	struct fsec_release_policy pol = {.roots = a->roots, .nroots = a->nroots,
 					  .model = a->cfg.model};
 	const struct fsec_release_entry *e;
+	enum fsec_release_kind kind;
 	struct seen seen;
 	unsigned char *buf = NULL;
 	char url[FSEC_AGENTCFG_VALUE_MAX * 2 + 8];
+	int64_t now = (int64_t)time(NULL);
 	size_t len = 0;
 	enum fsec_err rc = FSEC_ERR_VERIFY;
 
 	memset(c, 0, sizeof(*c));
 	if ((rc = fsec_agent_load_seen(a, &seen)) != FSEC_OK ||
-	    (rc = fsec_agent_url(a, a->cfg.manifest_url, url, sizeof(url))) != FSEC_OK ||
-	    (rc = fsec_fetch_get(a->fetch, url, FSEC_RELEASE_MAX, &buf, &len)) != FSEC_OK)
+	    (rc = note_fresh(a, false, now)) != FSEC_OK ||
+	    (rc = fsec_agent_url(a, a->cfg.manifest_url, url, sizeof(url))) != FSEC_OK)
+		goto out;
+	rc = fsec_fetch_get(a->fetch, url, FSEC_RELEASE_MAX, &buf, &len);
+	/* Silence is no answer: anyone between the device and the signer can
+	 * say 204 for ever. Only a signed statement says that nothing is new. */
+	if (rc == FSEC_ERR_NOTFOUND) {
+		rc = fsec_seterr(FSEC_ERR_VERIFY, "unsigned answer: the server has no release for "
+						  "this device but sent no signed statement that "
+						  "nothing is new (fleetsec release timestamp)");
+		goto out;
+	}
+	if (rc != FSEC_OK || (rc = fsec_release_kind(buf, len, &kind)) != FSEC_OK)
 		goto out;
 	pol.last_delegation = seen.delegation;
+	if (kind == FSEC_RELEASE_KIND_TIMESTAMP) {
+		pol.last_sequence = seen.sequence;
+		if ((rc = fsec_release_timestamp_verify(buf, len, &pol, &c->ts)) != FSEC_OK ||
+		    (rc = note_fresh(a, true, now)) != FSEC_OK)
+			goto out;
+		rc = FSEC_OK;
+		goto out;
+	}
 	pol.last_sequence = seen.sequence > 0 ? seen.sequence - 1 : 0;
 	if ((rc = fsec_release_verify(buf, len, &pol, &c->rel)) != FSEC_OK)
 		goto out;
@@ -93,6 +131,8 @@ enum fsec_err fsec_agent_fetch_release(struct fsec_agent *a, struct checked *c)
 	 * or flipping between two to keep restarting the download). */
 	if ((c->now.delegation != seen.delegation || c->now.sequence != seen.sequence) &&
 	    (rc = fsec_agent_store_seen(a, &c->now)) != FSEC_OK)
+		goto out;
+	if ((rc = note_fresh(a, true, now)) != FSEC_OK)
 		goto out;
 	rc = FSEC_OK;
 out:
@@ -172,16 +212,27 @@ enum fsec_err fsec_agent_decide(struct fsec_agent *a, const struct checked *c,
 	return FSEC_OK;
 }
 
-/* fleetsecd answers 204 when nothing is published for this device (or it
- * is outside a staged rollout): an answer, not a failure. */
-bool fsec_agent_nothing_published(enum fsec_err rc, struct fsec_agent_check *out)
+/* fleetsecd answers with a signed "nothing new" when it has no release for
+ * this device (nothing published, or outside a staged rollout): an answer,
+ * not a failure. */
+bool fsec_agent_nothing_new(const struct checked *c, struct fsec_agent_check *out)
 {
-	if (rc != FSEC_ERR_NOTFOUND)
+	char until[FSEC_TIME_LEN];
+
+	if (c->rel != NULL)
 		return false;
 	memset(out, 0, sizeof(*out));
-	snprintf(out->reason, sizeof(out->reason),
-		 "no update: the server has no release for this device");
-	fsec_clearerr();
+	fsec_time_format(c->ts.expires, until);
+	if (c->ts.has_latest)
+		snprintf(out->reason, sizeof(out->reason),
+			 "no update: the server has no release for this device (signed: nothing "
+			 "newer than manifest %llu, until %s)",
+			 (unsigned long long)c->ts.latest, until);
+	else
+		snprintf(out->reason, sizeof(out->reason),
+			 "no update: the server has no release for this device (signed: nothing "
+			 "published, until %s)",
+			 until);
 	return true;
 }
 
@@ -192,7 +243,9 @@ FSEC_API enum fsec_err fsec_agent_check(struct fsec_agent *a, struct fsec_agent_
 
 	fsec_clearerr();
 	if ((rc = fsec_agent_fetch_release(a, &c)) != FSEC_OK)
-		return fsec_agent_nothing_published(rc, out) ? FSEC_OK : rc;
+		return rc;
+	if (fsec_agent_nothing_new(&c, out))
+		return FSEC_OK;
 	rc = fsec_agent_decide(a, &c, out);
 	fsec_release_free(c.rel);
 	return rc;

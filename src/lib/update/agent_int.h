@@ -52,10 +52,20 @@ struct journal {
 	uint64_t chunks_done;
 };
 
-/* A release fetched and verified, and its sequences. */
+/* When the device last heard a fresh signed answer (a manifest or a
+ * "nothing new" timestamp), and since when it has been listening: a device
+ * that never heard one counts its silence from its first check. */
+struct fresh {
+	int64_t fresh_at; /* 0: never */
+	int64_t since;    /* 0: no check yet */
+};
+
+/* A release fetched and verified, and its sequences; or, when rel is NULL,
+ * the server's signed statement that nothing is new (ts). */
 struct checked {
 	struct fsec_release *rel;
 	struct seen now; /* the release just accepted */
+	struct fsec_release_timestamp ts;
 };
 
 /* ---- agent_state.c: one-line files in state_dir, each replaced atomically ---- */
@@ -65,6 +75,15 @@ struct checked {
 FSEC_WUR enum fsec_err fsec_agent_load_seen(const struct fsec_agent *a, struct seen *s);
 /* Replace them. Errors: IO. */
 FSEC_WUR enum fsec_err fsec_agent_store_seen(const struct fsec_agent *a, const struct seen *s);
+
+/* The freshness record; all zero when there is none. A damaged one reads
+ * as none: its loss only restarts the silence clock at the next check.
+ * Errors: IO. */
+FSEC_WUR enum fsec_err fsec_agent_load_fresh(const struct fsec_agent *a, struct fresh *f);
+/* Replace it. Errors: IO. */
+FSEC_WUR enum fsec_err fsec_agent_store_fresh(const struct fsec_agent *a, const struct fresh *f);
+/* Whether f, at now, is past max_silence. */
+bool fsec_agent_past_silence(const struct fsec_agent *a, const struct fresh *f, int64_t now);
 
 /* The newest version this device has run as a permanent slot; *have false
  * when none is recorded. Errors: PARSE (damaged), IO. */
@@ -131,9 +150,11 @@ FSEC_WUR enum fsec_err fsec_agent_slot_holds(struct fsec_agent *a,
 FSEC_WUR enum fsec_err fsec_agent_url(const struct fsec_agent *a, const char *target, char *buf,
 				      size_t cap);
 
-/* Fetch and verify the release bundle, and record its sequences. On
- * success c->rel is the caller's to free. Errors: NOTFOUND (nothing
- * published), NET, VERIFY, PARSE, IO. */
+/* Fetch and verify the server's answer: a release bundle (record its
+ * sequences; c->rel is the caller's to free) or a signed "nothing new"
+ * timestamp (c->rel NULL, c->ts filled). Either, verified, is recorded as
+ * fresh. An unsigned answer (a 204) is refused. Errors: NET, VERIFY,
+ * PARSE, IO. */
 FSEC_WUR enum fsec_err fsec_agent_fetch_release(struct fsec_agent *a, struct checked *c);
 
 /* Whether the release in c applies to this device, and why (out->reason).
@@ -141,9 +162,9 @@ FSEC_WUR enum fsec_err fsec_agent_fetch_release(struct fsec_agent *a, struct che
 FSEC_WUR enum fsec_err fsec_agent_decide(struct fsec_agent *a, const struct checked *c,
 					 struct fsec_agent_check *out);
 
-/* rc from fsec_agent_fetch_release is "nothing published" (an answer, not
- * a failure): fills out with that reason and says true. */
-bool fsec_agent_nothing_published(enum fsec_err rc, struct fsec_agent_check *out);
+/* c holds the server's signed "nothing new" (no release): fills out with
+ * that reason and says true. */
+bool fsec_agent_nothing_new(const struct checked *c, struct fsec_agent_check *out);
 
 /* The device's staged-rollout bucket (0-99), from the device ID in its
  * certificate. Errors: PARSE, IO, NOMEM. */

@@ -227,7 +227,7 @@ FSEC_API enum fsec_err fsec_agent_report(struct fsec_agent *a, const char *updat
 	struct debug_state dbg;
 	char dbg_err[256] = "";
 	unsigned char *resp = NULL;
-	char v[32], url[FSEC_AGENTCFG_VALUE_MAX + 16], *body = NULL;
+	char v[32], url[FSEC_AGENTCFG_VALUE_MAX + 16], *body = NULL, fresh_at[FSEC_TIME_LEN];
 	size_t rlen = 0;
 	bool have = false;
 	json_t *j = NULL;
@@ -257,6 +257,12 @@ FSEC_API enum fsec_err fsec_agent_report(struct fsec_agent *a, const char *updat
 	    (update != NULL && json_object_set_new(j, "update", json_string(update)) != 0) ||
 	    (dbg.jtag[0] != '\0' && (json_object_set_new(j, "jtag", json_string(dbg.jtag)) != 0 ||
 				    json_object_set_new(j, "uart", json_string(dbg.uart)) != 0)) ||
+	    /* Frozen or not, so that the fleet's audit sees a device nobody
+	     * answers with signed statements any more. */
+	    json_object_set_new(j, "freshness", json_string(st.frozen ? "frozen" : "fresh")) != 0 ||
+	    (st.fresh_at > 0 &&
+	     json_object_set_new(j, "fresh_at",
+				 json_string(fsec_time_format(st.fresh_at, fresh_at))) != 0) ||
 	    (body = json_dumps(j, JSON_COMPACT)) == NULL) {
 		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 		goto out;

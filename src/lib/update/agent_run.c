@@ -145,6 +145,12 @@ FSEC_API void fsec_agent_round(const struct fsec_agentcfg *cfg, struct fsec_agen
 				      out->update_error);
 	/* The report last, so that it tells what this round installed. */
 	if (a != NULL) {
+		struct fsec_agent_status st;
+
+		if (fsec_agent_status(a, &st) == FSEC_OK) {
+			out->frozen = st.frozen;
+			out->fresh_at = st.fresh_at;
+		}
 		out->report_tried = true;
 		out->report_rc = keep(fsec_agent_report(a, NULL), out->report_error);
 	}

@@ -83,6 +83,41 @@ enum fsec_err fsec_agent_store_seen(const struct fsec_agent *a, const struct see
 	return write_state(a, "sequences", line);
 }
 
+enum fsec_err fsec_agent_load_fresh(const struct fsec_agent *a, struct fresh *f)
+{
+	char line[STATE_FILE_MAX];
+	long long at, since;
+	bool missing;
+	enum fsec_err rc = read_state(a, "fresh", line, sizeof(line), &missing);
+
+	memset(f, 0, sizeof(*f));
+	if (rc != FSEC_OK || missing)
+		return rc;
+	if (sscanf(line, "fleetsec-fresh 1 %20lld %20lld\n", &at, &since) == 2 && at >= 0 &&
+	    since >= 0) {
+		f->fresh_at = at;
+		f->since = since;
+	}
+	return FSEC_OK;
+}
+
+enum fsec_err fsec_agent_store_fresh(const struct fsec_agent *a, const struct fresh *f)
+{
+	char line[STATE_FILE_MAX];
+
+	snprintf(line, sizeof(line), "fleetsec-fresh 1 %lld %lld\n", (long long)f->fresh_at,
+		 (long long)f->since);
+	return write_state(a, "fresh", line);
+}
+
+bool fsec_agent_past_silence(const struct fsec_agent *a, const struct fresh *f, int64_t now)
+{
+	int64_t last = f->fresh_at > f->since ? f->fresh_at : f->since;
+
+	/* A clock set back is not silence; no check yet is not either. */
+	return last > 0 && now > last && now - last > a->cfg.max_silence_secs;
+}
+
 /* The newest version this device has run as a permanent slot. Updates must
  * be newer than it even when the running image no longer verifies (the
  * pinned keys were rotated, or the slot was damaged): otherwise the version

@@ -46,6 +46,7 @@ static const struct fsec_kv_field fields[] = {
 	NUMF(low_speed_limit, 1UL << 30),
 	NUMF(low_speed_time, 3600),
 	NUMF(chunk_retries, 100),
+	STRF(max_silence, false),
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
@@ -101,6 +102,16 @@ FSEC_API enum fsec_err fsec_agentcfg_parse(const unsigned char *buf, size_t len,
 	rc = FSEC_ERR_PARSE;
 	if ((rc = check(c)) != FSEC_OK)
 		goto out;
+	/* A week: a device that has heard no fresh signed answer (manifest or
+	 * "nothing new") for that long is frozen, by an attacker or by a
+	 * fleet nobody re-signs for; either way someone must look. */
+	c->max_silence_secs = 7 * 86400;
+	if (c->max_silence[0] != '\0' &&
+	    (fsec_duration_parse(c->max_silence, &c->max_silence_secs) != FSEC_OK ||
+	     c->max_silence_secs < 3600 || c->max_silence_secs > 3650LL * 86400)) {
+		rc = fsec_seterr(FSEC_ERR_PARSE, "max_silence: a duration from 1h to 3650d, like 7d");
+		goto out;
+	}
 	if (c->manifest_url[0] == '\0')
 		snprintf(c->manifest_url, sizeof(c->manifest_url), "/v1/update");
 	if (c->counter[0] == '\0' &&

@@ -36,6 +36,8 @@ struct fsec_agentcfg {
 	char debug_state_cmd[FSEC_AGENTCFG_VALUE_MAX + 1]; /* or a command printing it */
 	char counter[FSEC_AGENTCFG_VALUE_MAX + 8];
 	unsigned long low_speed_limit, low_speed_time, chunk_retries;
+	char max_silence[32];      /* as written: a duration */
+	int64_t max_silence_secs;  /* parsed: past it without a fresh signed answer, frozen */
 };
 
 #endif
