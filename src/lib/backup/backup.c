@@ -498,19 +498,6 @@ out:
 
 /* ---- restore ---- */
 
-struct man_entry {
-	char name[BK_NAME_MAX + 1];
-	unsigned char sha[32];
-	size_t len;
-};
-
-struct manifest {
-	struct man_entry *v;
-	size_t n, cap;
-	int64_t created;
-	bool keys;
-};
-
 /* The next line of the manifest at *p (before end), NUL-terminated in line.
  * False at the end or on a line too long or unterminated. */
 static bool next_line(const char **p, const char *end, char *line, size_t cap)
@@ -531,7 +518,7 @@ static bool next_line(const char **p, const char *end, char *line, size_t cap)
 
 /* MANIFEST, strictly: the head line, "created N", "keys yes|no", then one
  * "file SHA256 SIZE NAME" per member in strictly ascending name order. */
-static enum fsec_err manifest_parse(const unsigned char *buf, size_t len, struct manifest *m)
+static enum fsec_err manifest_parse(const unsigned char *buf, size_t len, struct bk_manifest *m)
 {
 	const char *p = (const char *)buf, *end = p + len;
 	char line[BK_NAME_MAX + 128], *sp1, *sp2;
@@ -550,7 +537,7 @@ static enum fsec_err manifest_parse(const unsigned char *buf, size_t len, struct
 		return fsec_seterr(FSEC_ERR_PARSE, "MANIFEST: bad \"keys\" line");
 	m->keys = strcmp(line, "keys yes") == 0;
 	while (p < end) {
-		struct man_entry *e;
+		struct bk_man_entry *e;
 		enum fsec_err rc;
 
 		if (!next_line(&p, end, line, sizeof(line)) || strncmp(line, "file ", 5) != 0 ||
@@ -629,10 +616,7 @@ out:
 	return rc;
 }
 
-/* Every member against the manifest, before anything is written: the
- * members after MANIFEST are exactly its entries, in order, each of its
- * size and SHA-256. Fills members[] (pointing into buf). */
-static enum fsec_err verify_archive(const unsigned char *buf, size_t len, struct manifest *m,
+enum fsec_err bk_verify_archive(const unsigned char *buf, size_t len, struct bk_manifest *m,
 				    struct bk_member **members)
 {
 	struct bk_member mem, *v = NULL;
@@ -760,7 +744,7 @@ out:
 
 /* The restored registry: CRL number raised past anything the original home
  * may have published since the backup, and a "restore" event. */
-static enum fsec_err registry_fixup(const char *tmp, const char *reg, const struct manifest *m,
+static enum fsec_err registry_fixup(const char *tmp, const char *reg, const struct bk_manifest *m,
 				    const char *actor, uint64_t *floor_out)
 {
 	struct fsec_registry *r = NULL;
@@ -806,7 +790,7 @@ FSEC_API enum fsec_err fsec_backup_restore(const char *file, const char *home,
 					   const struct fsec_restore_opts *o,
 					   struct fsec_backup_info *info)
 {
-	struct manifest m = {0};
+	struct bk_manifest m = {0};
 	struct bk_member *members = NULL;
 	struct fleet_config cfg;
 	unsigned char *buf = NULL;
@@ -843,7 +827,7 @@ FSEC_API enum fsec_err fsec_backup_restore(const char *file, const char *home,
 		arch = buf;
 		alen = len;
 	}
-	if ((rc = verify_archive(arch, alen, &m, &members)) != FSEC_OK)
+	if ((rc = bk_verify_archive(arch, alen, &m, &members)) != FSEC_OK)
 		goto out;
 	if (m.keys && !encrypted) {
 		rc = fsec_seterr(FSEC_ERR_VERIFY, "private keys in an unencrypted backup");

@@ -59,4 +59,30 @@ struct bk_member {
 FSEC_WUR enum fsec_err bk_tar_next(const unsigned char *buf, size_t len, size_t *off,
 				   struct bk_member *m, bool *end);
 
+/* MANIFEST, parsed: what the archive must hold, in ascending name order. */
+struct bk_man_entry {
+	char name[BK_NAME_MAX + 1];
+	unsigned char sha[32];
+	size_t len;
+};
+
+struct bk_manifest {
+	struct bk_man_entry *v; /* free() it */
+	size_t n, cap;
+	int64_t created;
+	bool keys;
+};
+
+/*
+ * Every member of the opened archive buf (len bytes) against its manifest,
+ * before restore writes anything: MANIFEST comes first, and the members
+ * after it are exactly its entries, in order, each of its size and SHA-256.
+ * Fills *m and *members (m->n entries pointing into buf; free() it). On
+ * error, *m may hold entries to free and *members is untouched.
+ * Errors: PARSE (not a backup archive), VERIFY (a member missing, extra or
+ * altered), NOMEM, CRYPTO.
+ */
+FSEC_WUR enum fsec_err bk_verify_archive(const unsigned char *buf, size_t len,
+					 struct bk_manifest *m, struct bk_member **members);
+
 #endif
