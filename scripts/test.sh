@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # The whole test suite, as CI runs it: unit and integration tests on a normal
 # build, the same suite under AddressSanitizer + UndefinedBehaviorSanitizer,
-# then every libFuzzer target briefly (FUZZ_SECONDS, default 20).
+# then every libFuzzer target briefly (FUZZ_SECONDS, default 20; two at once).
 set -euo pipefail
 self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 cd "$(dirname "$0")/.."
@@ -69,8 +69,9 @@ export POWERFAIL_STRIDE=7 POWERFAIL_NET=30
 run_suite build-asan AsanUbsan
 unset ASAN_OPTIONS UBSAN_OPTIONS POWERFAIL_STRIDE POWERFAIL_NET
 
-echo "== fuzz targets (${FUZZ_SECONDS:-20} s each)"
-if scripts/fuzz.sh "${FUZZ_SECONDS:-20}"; then
+# Two at once: CI's machine has two cores, and each target is one process.
+echo "== fuzz targets (${FUZZ_SECONDS:-20} s each, two at once)"
+if scripts/fuzz.sh --jobs 2 "${FUZZ_SECONDS:-20}"; then
 	passed=$((passed + 1))
 else
 	failed=$((failed + 1))
