@@ -377,7 +377,7 @@ const struct cli_cmd cli_ca_cmds[] = {
 	 "  --reason R      RFC 5280 reason (default keyCompromise)\n"},
 	{"crl", NULL, crl, "sign and write the current CRL",
 	 "[--out FILE] [--der] [--home DIR] [--json]\n\n"
-	 "Signs a fresh X.509 v2 CRL (next CRL number) listing every revoked device\n"
+	 "Signs a fresh X.509 v2 CRL (next CRL number) listing every revoked device and\n"
 	 "certificate that has not expired, or expired less than one CRL period ago,\n"
 	 "with its reason code, stores it as HOME/crl.pem (unless a CRL with a higher\n"
 	 "number is there already) and writes it to FILE (atomically) or standard output.\n\n"
