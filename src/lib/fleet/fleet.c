@@ -616,6 +616,24 @@ static enum fsec_err crl_after_revocation(struct fsec_fleet *f, X509_CRL *crl)
 	return crl_publish(f, crl);
 }
 
+static enum fsec_err finish(struct fsec_fleet *f, enum fsec_err rc,
+			    struct fsec_file_stage *const *stages, size_t n);
+
+/* End a revocation's transaction (rc: how it went so far): sign the CRL in
+ * it unless deferred, commit, then publish (crl_after_revocation). */
+static enum fsec_err revocation_commit(struct fsec_fleet *f, enum fsec_err rc)
+{
+	X509_CRL *crl = NULL;
+
+	if (rc == FSEC_OK && !f->crl_deferred)
+		rc = crl_sign(f, &crl);
+	rc = finish(f, rc, NULL, 0);
+	if (rc == FSEC_OK)
+		rc = crl_after_revocation(f, crl);
+	X509_CRL_free(crl);
+	return rc;
+}
+
 /* Commit the transaction, then the staged files; roll back on failure.
  * Files go last: a rename that fails after the commit leaves a stale file
  * (the registry stays right), never a file the registry does not back. */
@@ -928,7 +946,6 @@ FSEC_API enum fsec_err fsec_fleet_server_cert_revoke(struct fsec_fleet *f, const
 						     int reason, const char *actor)
 {
 	char norm[FSEC_SERIAL_HEX_LEN];
-	X509_CRL *crl = NULL;
 	size_t n = strlen(serial);
 	enum fsec_err rc;
 
@@ -956,21 +973,12 @@ FSEC_API enum fsec_err fsec_fleet_server_cert_revoke(struct fsec_fleet *f, const
 		else
 			rc = fsec_seterr(FSEC_ERR_NOTFOUND, "no server certificate with serial %s",
 					 norm);
-		goto done;
 	}
-	if (rc != FSEC_OK ||
-	    (rc = fsec_registry_event_addf(f->reg, actor, "server-revoke", NULL,
-					   "serial=%s reason=%s", norm,
-					   fsec_crl_reason_name(reason))) != FSEC_OK)
-		goto done;
-	if (!f->crl_deferred)
-		rc = crl_sign(f, &crl);
-done:
-	rc = finish(f, rc, NULL, 0);
 	if (rc == FSEC_OK)
-		rc = crl_after_revocation(f, crl);
-	X509_CRL_free(crl);
-	return rc;
+		rc = fsec_registry_event_addf(f->reg, actor, "server-revoke", NULL,
+					      "serial=%s reason=%s", norm,
+					      fsec_crl_reason_name(reason));
+	return revocation_commit(f, rc);
 }
 
 FSEC_API enum fsec_err fsec_fleet_issue(struct fsec_fleet *f, X509_REQ *csr,
@@ -1121,7 +1129,6 @@ FSEC_API enum fsec_err fsec_fleet_revoke(struct fsec_fleet *f, const char *id, i
 					 const char *actor)
 {
 	struct fsec_device_rec dev;
-	X509_CRL *crl = NULL;
 	time_t now = time(NULL);
 	size_t count = 0;
 	enum fsec_err rc;
@@ -1138,20 +1145,13 @@ FSEC_API enum fsec_err fsec_fleet_revoke(struct fsec_fleet *f, const char *id, i
 	}
 	dev.status = FSEC_DEVICE_REVOKED;
 	dev.updated_at = now;
-	if ((rc = revoke_device_certs(f->reg, id, now, reason, &count)) != FSEC_OK ||
-	    (rc = fsec_registry_device_put(f->reg, &dev)) != FSEC_OK ||
-	    (rc = fsec_registry_event_addf(f->reg, actor, "revoke", id,
-					   "reason=%s certificates=%zu",
-					   fsec_crl_reason_name(reason), count)) != FSEC_OK)
-		goto done;
-	if (!f->crl_deferred)
-		rc = crl_sign(f, &crl);
+	if ((rc = revoke_device_certs(f->reg, id, now, reason, &count)) == FSEC_OK &&
+	    (rc = fsec_registry_device_put(f->reg, &dev)) == FSEC_OK)
+		rc = fsec_registry_event_addf(f->reg, actor, "revoke", id,
+					      "reason=%s certificates=%zu",
+					      fsec_crl_reason_name(reason), count);
 done:
-	rc = finish(f, rc, NULL, 0);
-	if (rc == FSEC_OK)
-		rc = crl_after_revocation(f, crl);
-	X509_CRL_free(crl);
-	return rc;
+	return revocation_commit(f, rc);
 }
 
 FSEC_API enum fsec_err fsec_fleet_device_set(struct fsec_fleet *f, const char *id,
