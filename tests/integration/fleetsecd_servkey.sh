@@ -149,6 +149,11 @@ echo "not a certificate" >"$H/server.pem"
 hup "reload refused"
 served "$S2"
 expect 0 A report
+# Nor does --renew renew from it: one line, nothing written or recorded.
+expect 1 "$F" ca server-cert --renew
+one_line_error "server.pem"
+cmp -s good.key "$H/server.key" || fail "a refused --renew replaced the key"
+[ "$(reg length ca server-cert --list)" = 2 ] || fail "a refused --renew recorded a certificate"
 cp good.pem "$H/server.pem"
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$H/server.key" 2>/dev/null
 hup "reload refused"
