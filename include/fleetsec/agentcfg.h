@@ -6,6 +6,8 @@
  *
  *   server       = https://updates.example:8443     update server (https only)
  *   manifest_url = /v1/update                        path or URL of the release bundle
+ *   server_crl   = /crl                              path or URL of the fleet CRL the server's
+ *                                                    certificate is checked against; off: none
  *   ca           = /etc/fleetsec/ca.pem              CA that signs the server's certificate
  *   key          = /etc/fleetsec/device.key          device key: path or OpenSSL URI
  *   cert         = /etc/fleetsec/device.pem          device certificate (mutual TLS)
@@ -58,6 +60,7 @@ FSEC_API void fsec_agentcfg_free(struct fsec_agentcfg *cfg);
  * key, cert, ca, at least one firmware_key and release_root, model, slot_a,
  * slot_b, boot_backend, state_dir. Optional: bootstrap_key and
  * bootstrap_cert (the factory credential enroll uses). Defaults: manifest_url "/v1/update",
+ * server_crl "/crl",
  * counter "file:STATE_DIR/counter", boot_env "STATE_DIR/bootenv",
  * low_speed_limit 1024, low_speed_time 30, chunk_retries 3, max_silence 7d.
  * cfg is replaced only on success; on failure it keeps what it held.

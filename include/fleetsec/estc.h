@@ -23,6 +23,8 @@ struct fsec_estc_opts {
 	const char *bootstrap_key;   /* path or OpenSSL store URI */
 	const char *key_out;         /* the new operational key (0600) */
 	const char *cert_out;        /* the operational certificate (PEM) */
+	const char *server_crl;      /* the fleet CRL's URL, the server checked against it
+				      * (fsec_fetch_opts); NULL or "": no check */
 };
 
 /*

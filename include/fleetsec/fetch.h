@@ -22,10 +22,22 @@ struct fsec_fetch_opts {
 	long low_speed_limit;         /* bytes/s; 0 = 1024 */
 	long low_speed_time;          /* seconds below the limit before giving up; 0 = 30 */
 	long connect_timeout;         /* seconds; 0 = 15 */
+	/* The fleet CRL's https URL, or NULL: no revocation check of the
+	 * server. Set, the client fetches it before its first request (over a
+	 * connection verified against ca, never reused), requires it to be
+	 * current (thisUpdate <= now < nextUpdate), and from then on every TLS
+	 * handshake checks the server's certificate against it (OpenSSL's
+	 * X509_V_FLAG_CRL_CHECK: the CRL's signature by the certificate's
+	 * issuer, its dates, and the serial not listed), with TLS session
+	 * resumption off so that no handshake skips the check. */
+	const char *server_crl;
 };
 
 /* Set up a client. The key is loaded once, here. Errors: NOTFOUND (key,
- * cert), CRYPTO, NET (libcurl), NOMEM. */
+ * cert), CRYPTO, NET (libcurl), NOMEM, INVAL (a server_crl that is not
+ * https). Each request below may also fail, with server_crl, with VERIFY:
+ * no CRL, one that is not current or does not verify, or the server's
+ * certificate revoked. */
 FSEC_API FSEC_WUR enum fsec_err fsec_fetch_new(const struct fsec_fetch_opts *o,
 					       struct fsec_fetch **out);
 

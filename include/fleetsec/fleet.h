@@ -99,26 +99,49 @@ FSEC_API FSEC_WUR enum fsec_err fsec_fleet_issue(struct fsec_fleet *f, X509_REQ 
 						 const struct fsec_issue_opts *opts,
 						 struct fsec_issued_cert *out);
 
-/* What CA/Browser Forum allows a TLS server certificate; renew yearly. */
-#define FSEC_SERVER_CERT_DAYS 398
+/* Short, so that a stolen server key is useful for a month at most even
+ * unrevoked; fleetsecd's certificate is renewed in place (--renew). */
+#define FSEC_SERVER_CERT_DAYS 30
 
 struct fsec_server_cert_opts {
-	const struct fsec_server_cert_spec *spec; /* days 0: FSEC_SERVER_CERT_DAYS */
+	/* days 0: FSEC_SERVER_CERT_DAYS. With renew, only days is used (may
+	 * be NULL): the name, addresses and CRL URL come from cert_out. */
+	const struct fsec_server_cert_spec *spec;
 	const char *key_out;                      /* NULL: HOME/server.key */
 	const char *cert_out;                     /* NULL: HOME/server.pem */
 	const char *actor;
+	bool renew;
 };
 
 /*
  * Issue fleetsecd's TLS server certificate (see fsec_ca_issue_server) for a
- * P-256 key generated here. Writes the key (0600) and the certificate
- * followed by the issuing CA's, never over existing files, and logs the
- * issuance. Fills *out (may be NULL) on success.
- * Errors: INVAL, EXISTS (an output exists), IO, CRYPTO, DB, BUSY.
+ * P-256 key generated here, record it in the registry (serial, name,
+ * fingerprint, validity) and log the issuance. Writes the key (0600) and
+ * the certificate followed by the issuing CA's: never over existing files,
+ * or, with o->renew, replacing both, each by an atomic rename, with a new
+ * key and the name, addresses and CRL URL of the certificate now at the
+ * certificate path. Fills *out (may be NULL) on success.
+ * Errors: INVAL, EXISTS (an output exists), PARSE (renew: no usable
+ * current certificate), IO, CRYPTO, DB, BUSY.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_fleet_server_cert(struct fsec_fleet *f,
 						       const struct fsec_server_cert_opts *o,
 						       struct fsec_issued_cert *out);
+
+/* Visit every server certificate the fleet recorded, oldest first.
+ * Errors: DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_fleet_server_cert_list(struct fsec_fleet *f,
+							    fsec_server_cert_cb cb, void *ctx);
+
+/*
+ * Revoke the server certificate with serial (hex, any case) with reason
+ * (see fsec_crl_reason_parse), and sign and publish a CRL that lists it.
+ * Errors: INVAL (not a serial), NOTFOUND (unknown, or already revoked),
+ * BUSY, DB, IO, CRYPTO.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fleet_server_cert_revoke(struct fsec_fleet *f,
+							      const char *serial, int reason,
+							      const char *actor);
 
 /*
  * Revoke every unexpired certificate of device id with reason (an RFC 5280

@@ -79,6 +79,15 @@ FSEC_API FSEC_WUR enum fsec_err fsec_key_stage_private(EVP_PKEY *key, const char
 	FSEC_NONNULL(1, 2, 3);
 
 /*
+ * As fsec_key_stage_private, but the commit replaces an existing file (by
+ * rename: a reader sees the old key or the new one, never a mix). For a key
+ * that is rotated in place, such as fleetsecd's on renewal.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_key_stage_private_replace(EVP_PKEY *key, const char *path,
+							       struct fsec_file_stage **out)
+	FSEC_NONNULL(1, 2, 3);
+
+/*
  * Enforce fleetsec's key policy for device and CA keys: RSA of at least 2048
  * bits, EC on P-256 or P-384, or Ed25519. Anything else (smaller RSA, other
  * curves, DSA, Ed448, ...) is refused with a reason naming the key.

@@ -51,6 +51,17 @@ struct fsec_cert_rec {
 	int reason; /* RFC 5280 CRLReason, when revoked */
 };
 
+/* A TLS server certificate the fleet issued (fleetsecd's). */
+struct fsec_server_cert_rec {
+	char serial[FSEC_SERIAL_HEX_LEN];
+	char name[256]; /* the CN: a DNS host name */
+	char fingerprint[FSEC_SHA256_HEX_LEN];
+	int64_t not_before, not_after, issued_at;
+	bool revoked;
+	int64_t revoked_at;
+	int reason; /* RFC 5280 CRLReason, when revoked */
+};
+
 struct fsec_event_rec {
 	int64_t seq, at;
 	char actor[FSEC_ACTOR_MAX + 1];
@@ -113,6 +124,7 @@ struct fsec_device_net {
 /* Visitors return 0 to go on, anything else to stop the listing early. */
 typedef int (*fsec_device_cb)(const struct fsec_device_rec *rec, void *ctx);
 typedef int (*fsec_cert_cb)(const struct fsec_cert_rec *rec, void *ctx);
+typedef int (*fsec_server_cert_cb)(const struct fsec_server_cert_rec *rec, void *ctx);
 typedef int (*fsec_event_cb)(const struct fsec_event_rec *rec, void *ctx);
 typedef int (*fsec_device_net_cb)(const struct fsec_device_net *rec, void *ctx);
 typedef int (*fsec_product_cb)(const struct fsec_product_rec *rec, void *ctx);
@@ -178,6 +190,26 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_cert_pem(struct fsec_registry *reg
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_cert_revoke(struct fsec_registry *reg,
 							  const char *serial, int64_t at,
 							  int reason);
+
+/* Record an issued server certificate (rec's revocation fields are
+ * ignored). A serial or fingerprint seen before is refused.
+ * Errors: INVAL (a field that does not fit), EXISTS, DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_server_cert_add(struct fsec_registry *reg,
+							      const struct fsec_server_cert_rec *rec);
+
+/* Visit server certificates with not_after > not_expired_at (INT64_MIN:
+ * all), only revoked ones if revoked_only, oldest first. Errors: DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_server_cert_list(struct fsec_registry *reg,
+							       int64_t not_expired_at,
+							       bool revoked_only,
+							       fsec_server_cert_cb cb, void *ctx);
+
+/* Mark a server certificate revoked at at with reason.
+ * Errors: NOTFOUND (no such serial, or already revoked: the first date and
+ * reason stay), DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_server_cert_revoke(struct fsec_registry *reg,
+								 const char *serial, int64_t at,
+								 int reason);
 
 /* Append to the event log (seq and, if 0, at are assigned). The log cannot be
  * changed or deleted through any interface. Errors: DB. */

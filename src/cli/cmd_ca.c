@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -103,6 +104,60 @@ static int ca_chain(int argc, char **argv, const struct cli_cmd *self)
 	return status;
 }
 
+struct server_list {
+	json_t *arr; /* --json: the rows; NULL: print a table */
+	int64_t now;
+	bool nomem;
+};
+
+static const char *server_status(const struct fsec_server_cert_rec *c, int64_t now)
+{
+	return c->revoked ? "revoked" : c->not_after <= now ? "expired" : "valid";
+}
+
+static int print_server_cert(const struct fsec_server_cert_rec *c, void *arg)
+{
+	struct server_list *sl = arg;
+	char exp[32], rev[32];
+
+	cli_time(c->not_after, exp, sizeof(exp));
+	cli_time(c->revoked ? c->revoked_at : 0, rev, sizeof(rev));
+	if (sl->arr == NULL) {
+		printf("%-40s  %-24s  %-20s  %s\n", c->serial, c->name, exp,
+		       server_status(c, sl->now));
+		return 0;
+	}
+	if (json_array_append_new(
+		    sl->arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?}", "serial", c->serial,
+				       "name", c->name, "fingerprint", c->fingerprint, "not_after",
+				       exp, "status", server_status(c, sl->now), "revoked_at", rev,
+				       "reason",
+				       c->revoked ? fsec_crl_reason_name(c->reason) : NULL)) != 0) {
+		sl->nomem = true;
+		return 1;
+	}
+	return 0;
+}
+
+static int server_cert_list(struct fsec_fleet *f, bool json)
+{
+	struct server_list sl = {.now = (int64_t)time(NULL)};
+	enum fsec_err rc;
+
+	if (json && (sl.arr = json_array()) == NULL)
+		return cli_fail("--list", FSEC_ERR_NOMEM);
+	if (!json)
+		printf("%-40s  %-24s  %-20s  %s\n", "SERIAL", "NAME", "EXPIRES", "STATUS");
+	rc = fsec_fleet_server_cert_list(f, print_server_cert, &sl);
+	if (rc == FSEC_OK && sl.nomem)
+		rc = FSEC_ERR_NOMEM;
+	if (rc != FSEC_OK) {
+		json_decref(sl.arr);
+		return cli_fail("--list", rc);
+	}
+	return json ? cli_print_json(sl.arr) : 0;
+}
+
 static int ca_server_cert(int argc, char **argv, const struct cli_cmd *self)
 {
 	static const struct option longopts[] = {
@@ -111,6 +166,10 @@ static int ca_server_cert(int argc, char **argv, const struct cli_cmd *self)
 		{"days", required_argument, NULL, 'd'},
 		{"out", required_argument, NULL, 'o'},
 		{"key-out", required_argument, NULL, 'k'},
+		{"list", no_argument, NULL, 'l'},
+		{"revoke", required_argument, NULL, 'R'},
+		{"reason", required_argument, NULL, 'r'},
+		{"renew", no_argument, NULL, 'N'},
 		CLI_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
@@ -120,8 +179,11 @@ static int ca_server_cert(int argc, char **argv, const struct cli_cmd *self)
 	struct fsec_issued_cert cert = {0};
 	struct fsec_fleet *f = NULL;
 	struct cli_common c = {0};
+	const char *revoke = NULL, *reason_name = NULL;
 	char crl_url[300], exp[32];
+	bool list = false, issue_opts = false;
 	enum fsec_err rc;
+	int reason = 0;
 	long v;
 	int opt, status;
 
@@ -131,8 +193,12 @@ static int ca_server_cert(int argc, char **argv, const struct cli_cmd *self)
 			if (spec.nips == FSEC_SERVER_IPS_MAX)
 				return cli_usage_error(self, "at most %d --ip", FSEC_SERVER_IPS_MAX);
 			ips[spec.nips++] = optarg;
+			issue_opts = true;
 			break;
-		case 'c': spec.crl_url = optarg; break;
+		case 'c':
+			spec.crl_url = optarg;
+			issue_opts = true;
+			break;
 		case 'd':
 			if (!cli_int(self, "days", optarg, 1, DAYS_MAX, &v))
 				return EXIT_USAGE;
@@ -140,31 +206,75 @@ static int ca_server_cert(int argc, char **argv, const struct cli_cmd *self)
 			break;
 		case 'o': o.cert_out = optarg; break;
 		case 'k': o.key_out = optarg; break;
+		case 'l': list = true; break;
+		case 'R': revoke = optarg; break;
+		case 'r': reason_name = optarg; break;
+		case 'N': o.renew = true; break;
 		}
 	}
 	if (opt < 0)
 		return status;
-	if (optind + 1 != argc)
+	if ((list ? 1 : 0) + (revoke != NULL ? 1 : 0) + (o.renew ? 1 : 0) > 1)
+		return cli_usage_error(self, "--list, --revoke and --renew exclude each other");
+	if (reason_name != NULL && revoke == NULL)
+		return cli_usage_error(self, "--reason goes with --revoke");
+	if ((list || revoke != NULL) && (spec.days != 0 || o.cert_out != NULL || o.key_out != NULL))
+		return cli_usage_error(self, "--list and --revoke issue nothing: no --days, --out "
+				       "or --key-out");
+	if (list || revoke != NULL || o.renew) {
+		/* A renewal keeps the name and addresses of the current one. */
+		if (issue_opts)
+			return cli_usage_error(self, "--ip and --crl-url only go with a new NAME");
+		if (optind != argc)
+			return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
+	} else if (optind + 1 != argc) {
 		return cli_usage_error(self, "expected exactly one NAME");
-	spec.name = argv[optind];
-	/* By default the CRL is where fleetsecd serves it, at the name and
-	 * fleetsecd's default port. */
-	if (spec.crl_url == NULL && strlen(spec.name) < 256) {
-		snprintf(crl_url, sizeof(crl_url), "https://%s:%d/crl", spec.name,
-			 FSEC_SERVER_DEFAULT_PORT);
-		spec.crl_url = crl_url;
 	}
-	rc = fsec_fleet_open(cli_home(&c), &f);
-	if (rc == FSEC_OK)
-		rc = fsec_fleet_server_cert(f, &o, &cert);
+	if (fsec_crl_reason_parse(reason_name != NULL ? reason_name : "keyCompromise", &reason) !=
+	    FSEC_OK)
+		return cli_usage_error(self, "%s", fsec_err_detail());
+	if (!list && revoke == NULL && !o.renew) {
+		spec.name = argv[optind];
+		/* By default the CRL is where fleetsecd serves it, at the name
+		 * and fleetsecd's default port. */
+		if (spec.crl_url == NULL && strlen(spec.name) < 256) {
+			snprintf(crl_url, sizeof(crl_url), "https://%s:%d/crl", spec.name,
+				 FSEC_SERVER_DEFAULT_PORT);
+			spec.crl_url = crl_url;
+		}
+	}
+	if ((rc = fsec_fleet_open(cli_home(&c), &f)) != FSEC_OK)
+		return cli_fail(cli_home(&c), rc);
+	if (list) {
+		status = server_cert_list(f, c.json);
+		fsec_fleet_free(f);
+		return status;
+	}
+	if (revoke != NULL) {
+		rc = fsec_fleet_server_cert_revoke(f, revoke, reason, cli_actor());
+		fsec_fleet_free(f);
+		if (rc != FSEC_OK)
+			return cli_fail(revoke, rc);
+		if (c.json)
+			return cli_print_json(json_pack("{s:s, s:s}", "revoked", revoke, "reason",
+							fsec_crl_reason_name(reason)));
+		printf("server certificate %s revoked (%s); the CRL lists it\n", revoke,
+		       fsec_crl_reason_name(reason));
+		return 0;
+	}
+	rc = fsec_fleet_server_cert(f, &o, &cert);
 	fsec_fleet_free(f);
 	if (rc != FSEC_OK)
-		return cli_fail(spec.name, rc);
+		return cli_fail(o.renew ? "--renew" : spec.name, rc);
 	cli_time(cert.not_after, exp, sizeof(exp));
 	if (c.json)
-		status = cli_print_json(json_pack("{s:s, s:s, s:s, s:s}", "name", spec.name, "serial",
-						  cert.serial, "fingerprint", cert.fingerprint,
-						  "not_after", exp));
+		status = cli_print_json(json_pack("{s:s?, s:s, s:s, s:s, s:b}", "name", spec.name,
+						  "serial", cert.serial, "fingerprint",
+						  cert.fingerprint, "not_after", exp, "renewed",
+						  o.renew));
+	else if (o.renew)
+		printf("server certificate renewed (serial %s, expires %s): send fleetsecd SIGHUP "
+		       "to use it\n", cert.serial, exp);
 	else
 		printf("server certificate for %s issued (serial %s, expires %s)\n", spec.name,
 		       cert.serial, exp);
@@ -243,22 +353,31 @@ const struct cli_cmd cli_ca_cmds[] = {
 	{"ca", "chain", ca_chain, "print the issuing and root CA certificates (PEM)",
 	 "[--home DIR] [--json]\n\n"
 	 "Prints the issuing CA certificate, then the root CA certificate, as PEM.\n"},
-	{"ca", "server-cert", ca_server_cert, "issue fleetsecd's TLS server certificate",
+	{"ca", "server-cert", ca_server_cert, "issue, renew, list or revoke fleetsecd's TLS certificate",
 	 "NAME [--ip ADDR]... [--crl-url URL] [--days N] [--out FILE] [--key-out FILE]\n"
-	 "       [--home DIR] [--json]\n\n"
+	 "       --renew [--days N] [--out FILE] [--key-out FILE]\n"
+	 "       --list | --revoke SERIAL [--reason R]    [--home DIR] [--json]\n\n"
 	 "Generates an ECDSA P-256 key and issues it a TLS server certificate from the\n"
 	 "fleet's issuing CA: CN and SAN DNS:NAME, each --ip as a SAN IP address, EKU\n"
 	 "serverAuth and a CRL distribution point. Writes HOME/server.key (0600) and\n"
 	 "HOME/server.pem (certificate, then the issuing CA), where fleetsecd looks by\n"
-	 "default. Existing files are never overwritten: move them away to renew.\n\n"
+	 "default, and records the certificate in the registry. Existing files are\n"
+	 "never overwritten, except by --renew.\n\n"
 	 "  --ip ADDR       an IPv4 or IPv6 address clients connect to (repeatable, max 8)\n"
 	 "  --crl-url URL   CRL distribution point (default https://NAME:8443/crl)\n"
-	 "  --days N        validity (default 398)\n"
+	 "  --days N        validity (default 30)\n"
 	 "  --out FILE      certificate chain here instead of HOME/server.pem\n"
-	 "  --key-out FILE  key here instead of HOME/server.key\n"},
+	 "  --key-out FILE  key here instead of HOME/server.key\n"
+	 "  --renew         a new key and certificate for the name and addresses of the\n"
+	 "                  current one, each file replaced atomically; then send\n"
+	 "                  fleetsecd SIGHUP (systemctl reload fleetsecd)\n"
+	 "  --list          every recorded server certificate: serial, name, expiry, status\n"
+	 "  --revoke SERIAL revoke it and publish a CRL that lists it (HOME/crl.pem);\n"
+	 "                  agents then refuse a server that presents it\n"
+	 "  --reason R      RFC 5280 reason (default keyCompromise)\n"},
 	{"crl", NULL, crl, "sign and write the current CRL",
 	 "[--out FILE] [--der] [--home DIR] [--json]\n\n"
-	 "Signs a fresh X.509 v2 CRL (next CRL number) listing every revoked device\n"
+	 "Signs a fresh X.509 v2 CRL (next CRL number) listing every revoked device and\n"
 	 "certificate that has not expired, or expired less than one CRL period ago,\n"
 	 "with its reason code, stores it as HOME/crl.pem (unless a CRL with a higher\n"
 	 "number is there already) and writes it to FILE (atomically) or standard output.\n\n"

@@ -50,8 +50,12 @@
 /* After a failed re-signing (the CLI holding the registry), try again. */
 #define CRL_RETRY_S 5
 
+struct flags;
+
 struct server {
 	const char *home;
+	const struct flags *flags; /* the command line, re-applied on SIGHUP */
+	struct fsec_servercfg cfg; /* the settings in use */
 	struct fsec_fleet *fleet;
 	struct fsec_est *est;
 	SSL_CTX *tls;
@@ -153,7 +157,9 @@ static void usage(FILE *fp)
 	      "GET /v1/update (the release published for its\n"
 	      "model, or 204) and GET /v1/firmware/SHA256 (the image, with Range).\n"
 	      "SIGTERM or SIGINT stops accepting connections and lets requests in flight\n"
-	      "finish (up to 10 s); a second signal stops at once. A client without a\n"
+	      "finish (up to 10 s); a second signal stops at once. SIGHUP re-reads the\n"
+	      "configuration, the server certificate and key and the trusted CAs for new\n"
+	      "connections (a failed reload keeps the old ones). A client without a\n"
 	      "certificate, or with a refused one, gets one answer per connection.\n",
 	      fp);
 }
@@ -714,13 +720,15 @@ static int parse_flags(int argc, char **argv, struct flags *fl)
 	return -1;
 }
 
-/* Copy a flag over the configuration's value if given. */
-static bool override(char *dst, size_t cap, const char *flag, const char *name)
+/* Copy a flag over the configuration's value if given; false names the
+ * flag in why if it does not fit. */
+static bool override(char *dst, size_t cap, const char *flag, const char *name, char *why,
+		     size_t wcap)
 {
 	if (flag == NULL)
 		return true;
 	if (strlen(flag) >= cap) {
-		fprintf(stderr, "fleetsecd: --%s is too long\n", name);
+		snprintf(why, wcap, "--%s is too long", name);
 		return false;
 	}
 	memcpy(dst, flag, strlen(flag) + 1);
@@ -728,8 +736,10 @@ static bool override(char *dst, size_t cap, const char *flag, const char *name)
 }
 
 /* Defaults, then the configuration file (--config, or HOME/fleetsecd.conf if
- * there is one), then the flags. Returns -1 to go on, else an exit status. */
-static int configure(const struct flags *fl, const char *home, struct fsec_servercfg *cfg)
+ * there is one), then the flags. Returns -1 to go on, else an exit status
+ * with the reason in why (one line, no "fleetsecd: " prefix). */
+static int configure(const struct flags *fl, const char *home, struct fsec_servercfg *cfg,
+		     char *why, size_t cap)
 {
 	char path[4200];
 	const char *file = fl->config;
@@ -747,15 +757,15 @@ static int configure(const struct flags *fl, const char *home, struct fsec_serve
 			rc = fsec_servercfg_parse(buf, len, cfg);
 		free(buf);
 		if (rc != FSEC_OK) {
-			fprintf(stderr, "fleetsecd: %s: %s\n", file, fsec_err_detail());
+			snprintf(why, cap, "%s: %s", file, fsec_err_detail());
 			return FSEC_EXIT_REFUSED;
 		}
 	}
-	if (!override(cfg->listen, sizeof(cfg->listen), fl->listen, "listen") ||
-	    !override(cfg->cert, sizeof(cfg->cert), fl->cert, "cert") ||
-	    !override(cfg->key, sizeof(cfg->key), fl->key, "key") ||
-	    !override(cfg->admin, sizeof(cfg->admin), fl->admin, "admin") ||
-	    !override(cfg->approval, sizeof(cfg->approval), fl->approval, "approval"))
+	if (!override(cfg->listen, sizeof(cfg->listen), fl->listen, "listen", why, cap) ||
+	    !override(cfg->cert, sizeof(cfg->cert), fl->cert, "cert", why, cap) ||
+	    !override(cfg->key, sizeof(cfg->key), fl->key, "key", why, cap) ||
+	    !override(cfg->admin, sizeof(cfg->admin), fl->admin, "admin", why, cap) ||
+	    !override(cfg->approval, sizeof(cfg->approval), fl->approval, "approval", why, cap))
 		return FSEC_EXIT_USAGE;
 	if (fl->max_conns != 0)
 		cfg->max_connections = fl->max_conns;
@@ -765,10 +775,91 @@ static int configure(const struct flags *fl, const char *home, struct fsec_serve
 	if (fl->max_per_source != 0)
 		cfg->max_per_source = fl->max_per_source;
 	if (strcmp(cfg->approval, "manual") != 0 && strcmp(cfg->approval, "auto") != 0) {
-		fprintf(stderr, "fleetsecd: approval %s: use auto or manual\n", cfg->approval);
+		snprintf(why, cap, "approval %s: use auto or manual", cfg->approval);
 		return FSEC_EXIT_USAGE;
 	}
 	return -1;
+}
+
+/* The TLS context for cfg's certificate and key, trusting what the
+ * registry trusts now. Errors: as fsec_tls_server_ctx. */
+static enum fsec_err make_tls(struct server *s, const struct fsec_servercfg *cfg, SSL_CTX **out)
+{
+	char cert_buf[4096], key_buf[4096];
+	struct fsec_tls_server_opts to = {0};
+	enum fsec_err rc;
+
+	snprintf(cert_buf, sizeof(cert_buf), "%s/server.pem", s->home);
+	snprintf(key_buf, sizeof(key_buf), "%s/server.key", s->home);
+	to.cert_chain = cfg->cert[0] != '\0' ? cfg->cert : cert_buf;
+	to.key = cfg->key[0] != '\0' ? cfg->key : key_buf;
+	to.trust = fsec_est_tls_store(s->est);
+	to.client_cas = fsec_est_client_ca_names(s->est);
+	rc = fsec_tls_server_ctx(&to, out);
+	X509_STORE_free(to.trust);
+	return rc;
+}
+
+/* What the running process takes from its settings beyond the listener:
+ * enrollment approval, timeouts, the CRL schedule and the route limits. */
+static void apply(struct server *s, const struct fsec_servercfg *cfg)
+{
+	fsec_est_set_manual_approval(s->est, strcmp(cfg->approval, "manual") == 0);
+	s->crl_permille = cfg->crl_refresh_permille;
+	s->crl_delay.tv_sec = (time_t)cfg->crl_delay;
+	s->first.tv_sec = (time_t)cfg->timeout;
+	s->first.tv_usec = 0;
+	fsec_route_set_limits(s->routes, cfg);
+}
+
+/*
+ * SIGHUP: read the configuration, the server certificate and key and the
+ * trusted CAs again, and serve new connections with them; connections
+ * already open finish on the context they started with (each SSL holds a
+ * reference to its SSL_CTX). Anything wrong, and nothing changes: a
+ * renewal that left a key and certificate that do not match must not take
+ * the service down. What only a restart can change (the sockets and the
+ * tables sized at start) is refused.
+ */
+static void on_reload(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	struct fsec_servercfg cfg;
+	SSL_CTX *tls = NULL;
+	bool changed = false;
+	char why[1200];
+	struct timeval tv;
+
+	(void)fd;
+	(void)what;
+	if (s->draining)
+		return;
+	if (configure(s->flags, s->home, &cfg, why, sizeof(why)) != -1)
+		goto refused;
+	if (strcmp(cfg.listen, s->cfg.listen) != 0 || strcmp(cfg.admin, s->cfg.admin) != 0 ||
+	    cfg.max_per_source != s->cfg.max_per_source ||
+	    cfg.max_connections != s->cfg.max_connections) {
+		snprintf(why, sizeof(why), "listen, admin, max_connections and max_per_source "
+			 "change only with a restart");
+		goto refused;
+	}
+	if (fsec_est_refresh(s->est, &changed) != FSEC_OK || make_tls(s, &cfg, &tls) != FSEC_OK) {
+		snprintf(why, sizeof(why), "%s", fsec_err_detail());
+		goto refused;
+	}
+	SSL_CTX_free(s->tls);
+	s->tls = tls;
+	apply(s, &cfg);
+	s->cfg = cfg;
+	tv = s->first;
+	evhttp_set_timeout_tv(s->http, &tv);
+	/* The CRL schedule may have changed: look again now. */
+	evtimer_del(s->crl_timer);
+	crl_tick(-1, 0, s);
+	fputs("fleetsecd: reloaded: configuration and server certificate\n", stderr);
+	return;
+refused:
+	fprintf(stderr, "fleetsecd: reload refused, still serving the old settings: %s\n", why);
 }
 
 int main(int argc, char **argv)
@@ -779,10 +870,9 @@ int main(int argc, char **argv)
 	struct evhttp *admin_http = NULL;
 	char admin_host[256];
 	unsigned admin_port = 0;
-	char host[256], cert_buf[4096], key_buf[4096], home_buf[4096];
+	char host[256], home_buf[4096], why[1200];
 	unsigned port = 0;
-	struct fsec_tls_server_opts to = {0};
-	struct event *sigterm = NULL, *sigint = NULL;
+	struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
 	struct timeval tv = {0};
 	enum fsec_err rc;
 	int status = FSEC_EXIT_REFUSED;
@@ -795,8 +885,11 @@ int main(int argc, char **argv)
 		return FSEC_EXIT_REFUSED;
 	}
 	s.home = fl.home != NULL ? fl.home : home_buf;
-	if ((status = configure(&fl, s.home, &cfg)) != -1)
+	s.flags = &fl;
+	if ((status = configure(&fl, s.home, &cfg, why, sizeof(why))) != -1) {
+		fprintf(stderr, "fleetsecd: %s\n", why);
 		return status;
+	}
 	status = FSEC_EXIT_REFUSED;
 	if (!split_listen(cfg.listen, host, sizeof(host), &port)) {
 		fprintf(stderr, "fleetsecd: listen %s: expected HOST:PORT\n", cfg.listen);
@@ -810,10 +903,7 @@ int main(int argc, char **argv)
 	}
 	s.max_conns = (long)cfg.max_connections;
 	tv.tv_sec = (time_t)cfg.timeout;
-	s.first = tv;
 	conn_slot = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_gone);
-	snprintf(cert_buf, sizeof(cert_buf), "%s/server.pem", s.home);
-	snprintf(key_buf, sizeof(key_buf), "%s/server.key", s.home);
 	/* A broken pipe is a client gone, not a reason to die. */
 	signal(SIGPIPE, SIG_IGN);
 
@@ -829,19 +919,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fleetsecd: %s: %s\n", s.home, fsec_err_detail());
 		goto out;
 	}
-	fsec_est_set_manual_approval(s.est, strcmp(cfg.approval, "manual") == 0);
 	/* Renewals leave the CRL to crl_tick: never signed in a request. */
 	fsec_fleet_set_crl_deferred(s.fleet, true);
-	s.crl_permille = cfg.crl_refresh_permille;
-	s.crl_delay.tv_sec = (time_t)cfg.crl_delay;
-	fsec_route_set_limits(s.routes, &cfg);
-	to.cert_chain = cfg.cert[0] != '\0' ? cfg.cert : cert_buf;
-	to.key = cfg.key[0] != '\0' ? cfg.key : key_buf;
-	to.trust = fsec_est_tls_store(s.est);
-	to.client_cas = fsec_est_client_ca_names(s.est);
-	rc = fsec_tls_server_ctx(&to, &s.tls);
-	X509_STORE_free(to.trust);
-	if (rc != FSEC_OK) {
+	apply(&s, &cfg);
+	s.cfg = cfg;
+	if ((rc = make_tls(&s, &cfg, &s.tls)) != FSEC_OK) {
 		fprintf(stderr, "fleetsecd: %s\n", fsec_err_detail());
 		if (cfg.cert[0] == '\0')
 			fputs("fleetsecd: make one with: fleetsec ca server-cert NAME\n", stderr);
@@ -888,8 +970,9 @@ int main(int argc, char **argv)
 	crl_tick(-1, 0, &s);
 	sigterm = evsignal_new(s.base, SIGTERM, on_signal, &s);
 	sigint = evsignal_new(s.base, SIGINT, on_signal, &s);
-	if (sigterm == NULL || sigint == NULL || event_add(sigterm, NULL) != 0 ||
-	    event_add(sigint, NULL) != 0) {
+	sighup = evsignal_new(s.base, SIGHUP, on_reload, &s);
+	if (sigterm == NULL || sigint == NULL || sighup == NULL || event_add(sigterm, NULL) != 0 ||
+	    event_add(sigint, NULL) != 0 || event_add(sighup, NULL) != 0) {
 		fputs("fleetsecd: cannot install signal handlers\n", stderr);
 		goto out;
 	}
@@ -903,6 +986,8 @@ out:
 		event_free(sigterm);
 	if (sigint != NULL)
 		event_free(sigint);
+	if (sighup != NULL)
+		event_free(sighup);
 	if (s.http != NULL)
 		evhttp_free(s.http);
 	if (admin_http != NULL)

@@ -44,7 +44,7 @@ image v3 3.0.0 3
 head -c $((0x200000)) /dev/zero | tr '\0' '\377' >slot_a
 cp slot_a slot_b
 dd if=www/v1.img of=slot_a conv=notrunc status=none
-agent_conf "https://127.0.0.1:$NGINX_PORT" manifest_url=/release.json low_speed_time=3 \
+agent_conf "https://127.0.0.1:$NGINX_PORT" server_crl=off manifest_url=/release.json low_speed_time=3 \
 	chunk_retries=2
 mkdir -p state
 A() { "$AGENT" -c agent.conf "$@"; }
@@ -232,7 +232,7 @@ TS() { # TS MODEL OUT [OPTIONS]: a signed statement for a static server
 		--root root.pub --release latest.json --out "$2" "${@:3}"
 }
 TS thermo www/ts.json >/dev/null
-agent_conf "https://127.0.0.1:$NGINX_PORT" manifest_url=/ts.json low_speed_time=3 chunk_retries=2
+agent_conf "https://127.0.0.1:$NGINX_PORT" server_crl=off manifest_url=/ts.json low_speed_time=3 chunk_retries=2
 expect 0 A check
 grep -q "signed: nothing newer than manifest $SEQ" out || fail "statement: $(cat out)"
 expect 0 A status --json
@@ -240,12 +240,12 @@ jq -e '.freshness == "fresh" and .fresh_at != null' out >/dev/null || fail "not 
 ok
 # stmt NAME REASON: the agent refuses the statement served as NAME.
 stmt() {
-	agent_conf "https://127.0.0.1:$NGINX_PORT" manifest_url=/"$1" low_speed_time=3 chunk_retries=2
+	agent_conf "https://127.0.0.1:$NGINX_PORT" server_crl=off manifest_url=/"$1" low_speed_time=3 chunk_retries=2
 	expect 1 A check
 	one_line_error "$2"
 }
 TS thermo www/short.json --expires 1h >/dev/null
-agent_conf "https://127.0.0.1:$NGINX_PORT" manifest_url=/short.json low_speed_time=3 chunk_retries=2
+agent_conf "https://127.0.0.1:$NGINX_PORT" server_crl=off manifest_url=/short.json low_speed_time=3 chunk_retries=2
 expect 1 FT -f +2h "$AGENT" -c agent.conf check
 one_line_error "expired: the timestamp expired"
 "$FLEETSEC" release timestamp --model other --key online.pem --delegation deleg.json \
@@ -275,7 +275,7 @@ jq -e '.freshness == "frozen"' out >/dev/null || fail "not frozen after 8 days: 
 conf() { # conf FILE [KEY=VALUE...]: serve FILE, silence limit 1h
 	local f=$1
 	shift
-	agent_conf "https://127.0.0.1:$NGINX_PORT" manifest_url=/"$f" low_speed_time=3 \
+	agent_conf "https://127.0.0.1:$NGINX_PORT" server_crl=off manifest_url=/"$f" low_speed_time=3 \
 		chunk_retries=2 max_silence=1h "$@"
 }
 conf other.json
@@ -297,7 +297,7 @@ conf ts.json
 expect 0 FT -f +2h "$AGENT" -c agent.conf check
 expect 0 FT -f +2h "$AGENT" -c agent.conf status --json
 jq -e '.freshness == "fresh"' out >/dev/null || fail "a fresh statement left it frozen: $(cat out)"
-agent_conf "https://127.0.0.1:$NGINX_PORT" manifest_url=/release.json low_speed_time=3 chunk_retries=2
+agent_conf "https://127.0.0.1:$NGINX_PORT" server_crl=off manifest_url=/release.json low_speed_time=3 chunk_retries=2
 ok
 
 if [ -n "${AGENT_TPM:-}" ]; then

@@ -180,7 +180,7 @@ fetched_cacerts() {
 
 # 1. Control: the real issuing CA signs and is served as cacerts. The agent
 # pins the root only and enrols, so the server and the fallback work.
-agent_conf "$URL" ca="$H/root.pem" bootstrap_key="$T/boot.key" bootstrap_cert="$T/boot.pem"
+agent_conf "$URL" server_crl=off ca="$H/root.pem" bootstrap_key="$T/boot.key" bootstrap_cert="$T/boot.pem"
 serve "$H/issuing" "$H/issuing.pem"
 expect 0 A enroll
 grep -q "enrolled as SN-H1" out || fail "control enroll: $(cat out)"
@@ -204,7 +204,7 @@ for c in "${cases[@]}"; do
 	i=$((i + 1))
 	# shellcheck disable=SC2086 # certs is a list of file names
 	serve "$who-int" $certs
-	agent_conf "$URL" ca="$H/root.pem" key="$T/h$i.key" cert="$T/h$i.pem" \
+	agent_conf "$URL" server_crl=off ca="$H/root.pem" key="$T/h$i.key" cert="$T/h$i.pem" \
 		bootstrap_key="$T/boot.key" bootstrap_cert="$T/boot.pem"
 	expect 1 A enroll
 	one_line_error "does not verify against $H/root.pem"
@@ -219,7 +219,7 @@ for c in "${cases[@]}"; do
 		fail "case $i ($c): enroll lost its pending key"
 	ok
 
-	agent_conf "$URL" ca="$H/root.pem" bootstrap_key="$T/boot.key" bootstrap_cert="$T/boot.pem"
+	agent_conf "$URL" server_crl=off ca="$H/root.pem" bootstrap_key="$T/boot.key" bootstrap_cert="$T/boot.pem"
 	cp dev.pem dev.pem.before
 	cp dev.key dev.key.before
 	: >est/requests.log

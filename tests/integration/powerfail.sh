@@ -49,7 +49,7 @@ mkdir base/state
 dev=$T/dev
 NV=0x01500100
 if [ -n "${POWERFAIL_TPM:-}" ]; then . "$(dirname "$0")/swtpm.sh" && swtpm_counter tpm $NV; fi
-agent_conf "https://127.0.0.1:$NGINX_PORT" manifest_url=/release.json model=m \
+agent_conf "https://127.0.0.1:$NGINX_PORT" server_crl=off manifest_url=/release.json model=m \
 	slot_a="$dev/slot_a" slot_b="$dev/slot_b" boot_env="$dev/bootenv" state_dir="$dev/state" \
 	low_speed_time=5
 fresh() {

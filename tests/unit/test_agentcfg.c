@@ -55,11 +55,30 @@ static void parses_and_defaults(void **state)
 	assert_string_equal(c->firmware_keys[1], "/etc/fleetsec/fw-next.pub");
 	assert_int_equal(c->nrelease_roots, 1);
 	assert_string_equal(c->manifest_url, "/v1/update");
+	assert_string_equal(c->server_crl, "https://updates.example:8443/crl");
 	assert_string_equal(c->counter, "file:/var/lib/fleetsec/counter");
 	assert_string_equal(c->boot_env, "/etc/fw_env.config");
 	assert_int_equal(c->low_speed_time, 10);
 	assert_int_equal(c->low_speed_limit, 1024);
 	assert_int_equal(c->chunk_retries, 3);
+}
+
+/* server_crl: a path on the server, an https URL, or off; never http. */
+static void server_crl(void **state)
+{
+	struct fsec_agentcfg *c = *state;
+
+	assert_int_equal(parse(BASE "server_crl = off\n", c), FSEC_OK);
+	assert_string_equal(c->server_crl, "");
+	assert_int_equal(parse(BASE "server_crl = /pki/fleet.crl\n", c), FSEC_OK);
+	assert_string_equal(c->server_crl, "https://updates.example:8443/pki/fleet.crl");
+	assert_int_equal(parse(BASE "server_crl = https://crl.example/fleet.crl\n", c), FSEC_OK);
+	assert_string_equal(c->server_crl, "https://crl.example/fleet.crl");
+	assert_int_equal(parse(BASE "server_crl = http://crl.example/fleet.crl\n", c),
+			 FSEC_ERR_PARSE);
+	assert_non_null(strstr(fsec_err_detail(), "server_crl"));
+	/* A refused configuration leaves the last good one. */
+	assert_string_equal(c->server_crl, "https://crl.example/fleet.crl");
 }
 
 static void refusals(void **state)
@@ -160,6 +179,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(parses_and_defaults, setup, teardown),
+		cmocka_unit_test_setup_teardown(server_crl, setup, teardown),
 		cmocka_unit_test_setup_teardown(refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(refuses_insecure_or_inconsistent, setup, teardown),
 		cmocka_unit_test_setup_teardown(failure_keeps_and_getters, setup, teardown),

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,6 +310,68 @@ static void history_cannot_be_rewritten(void **state)
 	assert_int_equal(n, 1);
 }
 
+static int grab_server_cert(const struct fsec_server_cert_rec *r, void *arg)
+{
+	struct fsec_server_cert_rec *v = arg;
+
+	/* Collects up to two rows. */
+	if (v[0].serial[0] == '\0')
+		v[0] = *r;
+	else
+		v[1] = *r;
+	return 0;
+}
+
+/* Server certificates: recorded once, listed (all, or revoked and not yet
+ * expired, as the CRL wants), revoked once, never deleted. */
+static void server_certs(void **state)
+{
+	struct fixture *f = *state;
+	struct fsec_server_cert_rec a = {.serial = "0A", .name = "fleet.example",
+					 .fingerprint = "f1", .not_before = 100,
+					 .not_after = 1000, .issued_at = 100};
+	struct fsec_server_cert_rec b = a, got[2];
+	sqlite3 *db = NULL;
+
+	snprintf(b.serial, sizeof(b.serial), "0B");
+	snprintf(b.fingerprint, sizeof(b.fingerprint), "f2");
+	b.not_after = 2000;
+	assert_int_equal(fsec_registry_server_cert_add(f->reg, &a), FSEC_OK);
+	assert_int_equal(fsec_registry_server_cert_add(f->reg, &b), FSEC_OK);
+	assert_int_equal(fsec_registry_server_cert_add(f->reg, &a), FSEC_ERR_EXISTS);
+	memset(got, 0, sizeof(got));
+	assert_int_equal(fsec_registry_server_cert_list(f->reg, INT64_MIN, false, grab_server_cert,
+							got),
+			 FSEC_OK);
+	assert_string_equal(got[0].serial, "0A");
+	assert_string_equal(got[1].serial, "0B");
+	assert_string_equal(got[1].name, "fleet.example");
+	assert_false(got[1].revoked);
+
+	assert_int_equal(fsec_registry_server_cert_revoke(f->reg, "0A", 500, 1), FSEC_OK);
+	assert_int_equal(fsec_registry_server_cert_revoke(f->reg, "0A", 600, 4), FSEC_ERR_NOTFOUND);
+	assert_int_equal(fsec_registry_server_cert_revoke(f->reg, "0C", 600, 1), FSEC_ERR_NOTFOUND);
+	assert_int_equal(fsec_registry_server_cert_revoke(f->reg, "0B", 700, 0), FSEC_OK);
+	/* Revoked and not_after past 1500: only 0B. */
+	memset(got, 0, sizeof(got));
+	assert_int_equal(fsec_registry_server_cert_list(f->reg, 1500, true, grab_server_cert, got),
+			 FSEC_OK);
+	assert_string_equal(got[0].serial, "0B");
+	assert_string_equal(got[1].serial, "");
+	memset(got, 0, sizeof(got));
+	assert_int_equal(fsec_registry_server_cert_list(f->reg, 0, true, grab_server_cert, got),
+			 FSEC_OK);
+	assert_true(got[0].revoked);
+	assert_int_equal(got[0].revoked_at, 500);
+	assert_int_equal(got[0].reason, 1);
+
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	assert_int_not_equal(sqlite3_exec(db, "DELETE FROM server_certs", NULL, NULL, NULL),
+			     SQLITE_OK);
+	sqlite3_close(db);
+}
+
 static int collect_problem(const char *problem, void *arg)
 {
 	char *out = arg;
@@ -387,6 +450,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(nested_rollback_keeps_outer, setup, teardown),
 		cmocka_unit_test_setup_teardown(counters, setup, teardown),
 		cmocka_unit_test_setup_teardown(history_cannot_be_rewritten, setup, teardown),
+		cmocka_unit_test_setup_teardown(server_certs, setup, teardown),
 		cmocka_unit_test_setup_teardown(check_finds_orphans, setup, teardown),
 		cmocka_unit_test_setup_teardown(bootstrap_list_shows_spent, setup, teardown),
 	};

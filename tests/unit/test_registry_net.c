@@ -37,8 +37,9 @@ static int collect(const struct fsec_device_net *d, void *arg)
 	return 0;
 }
 
-/* Undo the migration steps from device_net (v7) on: v8 (debug ports) and
- * v9 (refusals, renewal allowances) and v10 (freshness) follow it. */
+/* Undo the migration steps from device_net (v7) on: v8 (debug ports),
+ * v9 (refusals, renewal allowances), v10 (freshness) and v11 (server
+ * certificates) follow it. */
 static void downgrade(const char *db)
 {
 	sqlite3 *h = NULL;
@@ -51,8 +52,9 @@ static void downgrade(const char *db)
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	v = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	assert_int_equal(v, 10);
+	assert_int_equal(v, 11);
 	snprintf(stmt, sizeof(stmt),
+		 "DROP TABLE server_certs;"
 		 "DROP TABLE refusals; DROP TABLE renew_allow;"
 		 "ALTER TABLE device_state DROP COLUMN frozen;"
 		 "ALTER TABLE device_state DROP COLUMN fresh_at;"
@@ -61,7 +63,7 @@ static void downgrade(const char *db)
 		 "ALTER TABLE device_state DROP COLUMN debug_uart;"
 		 "ALTER TABLE device_state DROP COLUMN debug_at;"
 		 "DROP TABLE device_net; PRAGMA user_version = %d;",
-		 v - 4);
+		 v - 5);
 	assert_int_equal(sqlite3_exec(h, stmt, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(h);
 }

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The fleet home and its operations (fleet.h): issue, revoke and the
  * CRL, each one registry transaction with its files staged around it. */
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +15,7 @@
 
 #include <jansson.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #include "crl_int.h"
 #include "dynbuf_int.h"
@@ -489,10 +492,9 @@ struct crl_collect {
 	enum fsec_err rc;
 };
 
-static int collect_revoked(const struct fsec_cert_rec *c, void *arg)
+static int crl_collect_add(struct crl_collect *cc, const char *serial, int64_t revoked_at,
+			   int reason)
 {
-	struct crl_collect *cc = arg;
-
 	if (cc->n == cc->cap) {
 		size_t ncap, bytes;
 		struct fsec_crl_entry *nv;
@@ -506,15 +508,26 @@ static int collect_revoked(const struct fsec_cert_rec *c, void *arg)
 		cc->v = nv;
 		cc->cap = ncap;
 	}
-	snprintf(cc->v[cc->n].serial, sizeof(cc->v[cc->n].serial), "%s", c->serial);
-	cc->v[cc->n].revoked_at = (time_t)c->revoked_at;
-	cc->v[cc->n].reason = c->reason;
+	snprintf(cc->v[cc->n].serial, sizeof(cc->v[cc->n].serial), "%s", serial);
+	cc->v[cc->n].revoked_at = (time_t)revoked_at;
+	cc->v[cc->n].reason = reason;
 	cc->n++;
 	return 0;
 }
 
+static int collect_revoked(const struct fsec_cert_rec *c, void *arg)
+{
+	return crl_collect_add(arg, c->serial, c->revoked_at, c->reason);
+}
+
+static int collect_revoked_server(const struct fsec_server_cert_rec *c, void *arg)
+{
+	return crl_collect_add(arg, c->serial, c->revoked_at, c->reason);
+}
+
 /*
- * Which revoked certificates the CRL lists: those that have not expired, and
+ * Which revoked certificates the CRL lists, device and server certificates
+ * alike (the agent checks fleetsecd's on this same CRL): those that have not expired, and
  * those that expired less than one CRL period (crl_days) ago. RFC 5280
  * (5.1.2.6) lets an entry go once it has appeared on one regularly
  * scheduled CRL issued after the certificate's validity period; the extra
@@ -557,7 +570,10 @@ static enum fsec_err crl_sign(struct fsec_fleet *f, X509_CRL **crl_out)
 	}
 	if ((rc = fsec_registry_counter_next_above(f->reg, "crl_number", there.number, &number)) !=
 		    FSEC_OK ||
-	    (rc = fsec_registry_cert_list(f->reg, &filt, collect_revoked, &cc)) != FSEC_OK)
+	    (rc = fsec_registry_cert_list(f->reg, &filt, collect_revoked, &cc)) != FSEC_OK ||
+	    (rc = cc.rc) != FSEC_OK ||
+	    (rc = fsec_registry_server_cert_list(f->reg, filt.not_expired_at, true,
+						 collect_revoked_server, &cc)) != FSEC_OK)
 		goto out;
 	if ((rc = cc.rc) != FSEC_OK ||
 	    (rc = fsec_ca_make_crl(f->ca, cc.v, cc.n, number, f->cfg.crl_days, &crl)) != FSEC_OK)
@@ -598,6 +614,24 @@ static enum fsec_err crl_after_revocation(struct fsec_fleet *f, X509_CRL *crl)
 		return FSEC_OK;
 	}
 	return crl_publish(f, crl);
+}
+
+static enum fsec_err finish(struct fsec_fleet *f, enum fsec_err rc,
+			    struct fsec_file_stage *const *stages, size_t n);
+
+/* End a revocation's transaction (rc: how it went so far): sign the CRL in
+ * it unless deferred, commit, then publish (crl_after_revocation). */
+static enum fsec_err revocation_commit(struct fsec_fleet *f, enum fsec_err rc)
+{
+	X509_CRL *crl = NULL;
+
+	if (rc == FSEC_OK && !f->crl_deferred)
+		rc = crl_sign(f, &crl);
+	rc = finish(f, rc, NULL, 0);
+	if (rc == FSEC_OK)
+		rc = crl_after_revocation(f, crl);
+	X509_CRL_free(crl);
+	return rc;
 }
 
 /* Commit the transaction, then the staged files; roll back on failure.
@@ -715,20 +749,107 @@ static enum fsec_err revoke_device_certs(struct fsec_registry *reg, const char *
 	return rc;
 }
 
+/* What a renewal keeps of the current server certificate: its name, its
+ * addresses and its CRL distribution point. The strings live in *keep. */
+struct server_spec_keep {
+	char name[256];
+	char ips[FSEC_SERVER_IPS_MAX][INET6_ADDRSTRLEN];
+	const char *ipv[FSEC_SERVER_IPS_MAX];
+	char crl_url[512];
+};
+
+static enum fsec_err spec_from_cert(const char *path, struct server_spec_keep *keep,
+				    struct fsec_server_cert_spec *spec)
+{
+	GENERAL_NAMES *sans = NULL;
+	STACK_OF(DIST_POINT) *dps = NULL;
+	X509 *cert = NULL;
+	enum fsec_err rc;
+	int len;
+
+	if ((rc = fsec_pem_cert_read(path, &cert)) != FSEC_OK)
+		return rc;
+	rc = FSEC_ERR_PARSE;
+	len = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, keep->name,
+					(int)sizeof(keep->name));
+	if (len <= 0 || (size_t)len >= sizeof(keep->name) - 1) {
+		rc = fsec_seterr(rc, "%s: the server certificate has no usable common name", path);
+		goto out;
+	}
+	spec->name = keep->name;
+	spec->ips = keep->ipv;
+	spec->nips = 0;
+	sans = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	for (int i = 0; sans != NULL && i < sk_GENERAL_NAME_num(sans); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
+		const unsigned char *ip;
+		int af, n;
+
+		if (g->type != GEN_IPADD)
+			continue;
+		ip = ASN1_STRING_get0_data(g->d.iPAddress);
+		n = ASN1_STRING_length(g->d.iPAddress);
+		af = n == 4 ? AF_INET : n == 16 ? AF_INET6 : AF_UNSPEC;
+		if (af == AF_UNSPEC || spec->nips == FSEC_SERVER_IPS_MAX ||
+		    inet_ntop(af, ip, keep->ips[spec->nips], INET6_ADDRSTRLEN) == NULL) {
+			rc = fsec_seterr(rc, "%s: unusable IP address in the server certificate", path);
+			goto out;
+		}
+		keep->ipv[spec->nips] = keep->ips[spec->nips];
+		spec->nips++;
+	}
+	spec->crl_url = NULL;
+	dps = X509_get_ext_d2i(cert, NID_crl_distribution_points, NULL, NULL);
+	for (int i = 0; dps != NULL && i < sk_DIST_POINT_num(dps) && spec->crl_url == NULL; i++) {
+		const DIST_POINT *dp = sk_DIST_POINT_value(dps, i);
+
+		if (dp->distpoint == NULL || dp->distpoint->type != 0)
+			continue;
+		for (int j = 0; j < sk_GENERAL_NAME_num(dp->distpoint->name.fullname); j++) {
+			const GENERAL_NAME *g = sk_GENERAL_NAME_value(dp->distpoint->name.fullname, j);
+			int n;
+
+			if (g->type != GEN_URI)
+				continue;
+			n = ASN1_STRING_length(g->d.uniformResourceIdentifier);
+			if (n <= 0 || (size_t)n >= sizeof(keep->crl_url))
+				continue;
+			memcpy(keep->crl_url, ASN1_STRING_get0_data(g->d.uniformResourceIdentifier),
+			       (size_t)n);
+			keep->crl_url[n] = '\0';
+			spec->crl_url = keep->crl_url;
+			break;
+		}
+	}
+	rc = FSEC_OK;
+out:
+	CRL_DIST_POINTS_free(dps);
+	GENERAL_NAMES_free(sans);
+	X509_free(cert);
+	return rc;
+}
+
 FSEC_API enum fsec_err fsec_fleet_server_cert(struct fsec_fleet *f,
 					      const struct fsec_server_cert_opts *o,
 					      struct fsec_issued_cert *out)
 {
 	struct fsec_file_stage *stages[2] = {NULL, NULL}; /* key, certificate + chain */
-	struct fsec_server_cert_spec spec = *o->spec;
+	struct fsec_server_cert_spec spec = {0};
+	struct fsec_server_cert_rec rec = {0};
+	struct server_spec_keep keep;
 	struct fsec_issued_cert cert = {0};
 	unsigned char serial[FSEC_SERIAL_LEN];
 	char *key_path = NULL, *cert_path = NULL, *leaf = NULL, *iss = NULL, *both = NULL;
+	/* A renewal replaces both files, each atomically (a running fleetsecd
+	 * reads them on SIGHUP); a first issue never overwrites. */
+	unsigned flags = o->renew ? 0 : FSEC_FILE_NOCLOBBER;
 	EVP_PKEY *key = NULL;
 	bool in_tx = false;
 	enum fsec_err rc;
 
 	fsec_clearerr();
+	if (o->spec != NULL)
+		spec = *o->spec;
 	if (spec.days == 0)
 		spec.days = FSEC_SERVER_CERT_DAYS;
 	if ((rc = load_ca(f)) != FSEC_OK)
@@ -739,6 +860,12 @@ FSEC_API enum fsec_err fsec_fleet_server_cert(struct fsec_fleet *f,
 	if (o->cert_out != NULL ? (cert_path = strdup(o->cert_out)) == NULL
 				: (rc = join(f->home, "server.pem", &cert_path)) != FSEC_OK)
 		goto nomem;
+	if (o->renew && (rc = spec_from_cert(cert_path, &keep, &spec)) != FSEC_OK)
+		goto out;
+	if (spec.name == NULL) {
+		rc = fsec_seterr(FSEC_ERR_INVAL, "a server certificate needs a name");
+		goto out;
+	}
 	/* TLS servers get P-256 whatever the CA's algorithm: it is what every
 	 * device TLS stack implements. */
 	if ((rc = fsec_key_generate(FSEC_KEY_P256, &key)) != FSEC_OK ||
@@ -751,15 +878,24 @@ FSEC_API enum fsec_err fsec_fleet_server_cert(struct fsec_fleet *f,
 		both = NULL;
 		goto nomem;
 	}
+	snprintf(rec.serial, sizeof(rec.serial), "%s", cert.serial);
+	snprintf(rec.name, sizeof(rec.name), "%s", spec.name);
+	snprintf(rec.fingerprint, sizeof(rec.fingerprint), "%s", cert.fingerprint);
+	rec.not_before = cert.not_before;
+	rec.not_after = cert.not_after;
+	rec.issued_at = (int64_t)time(NULL);
 	/* The server presents leaf + issuing CA; clients anchor at the root. */
-	if ((rc = fsec_key_stage_private(key, key_path, &stages[0])) != FSEC_OK ||
-	    (rc = fsec_file_stage_new(cert_path, both, strlen(both), 0644, FSEC_FILE_NOCLOBBER,
-				      &stages[1])) != FSEC_OK ||
+	if ((rc = (o->renew ? fsec_key_stage_private_replace(key, key_path, &stages[0])
+			    : fsec_key_stage_private(key, key_path, &stages[0]))) != FSEC_OK ||
+	    (rc = fsec_file_stage_new(cert_path, both, strlen(both), 0644, flags, &stages[1])) !=
+		    FSEC_OK ||
 	    (rc = fsec_registry_begin(f->reg)) != FSEC_OK)
 		goto out;
 	in_tx = true;
-	if ((rc = fsec_registry_event_addf(f->reg, o->actor, "server-cert", NULL,
-					   "serial=%s name=%s", cert.serial, spec.name)) != FSEC_OK)
+	if ((rc = fsec_registry_server_cert_add(f->reg, &rec)) != FSEC_OK ||
+	    (rc = fsec_registry_event_addf(f->reg, o->actor, o->renew ? "server-renew" : "server-cert",
+					   NULL, "serial=%s name=%s", cert.serial, spec.name)) !=
+		    FSEC_OK)
 		goto out;
 	in_tx = false;
 	if ((rc = finish(f, FSEC_OK, stages, 2)) == FSEC_OK && out != NULL) {
@@ -782,6 +918,67 @@ out:
 	free(cert_path);
 	free(key_path);
 	return rc;
+}
+
+FSEC_API enum fsec_err fsec_fleet_server_cert_list(struct fsec_fleet *f, fsec_server_cert_cb cb,
+						   void *ctx)
+{
+	fsec_clearerr();
+	return fsec_registry_server_cert_list(f->reg, INT64_MIN, false, cb, ctx);
+}
+
+struct serial_find {
+	const char *serial;
+	bool revoked;
+};
+
+static int find_revoked_server(const struct fsec_server_cert_rec *c, void *arg)
+{
+	struct serial_find *sf = arg;
+
+	if (strcmp(c->serial, sf->serial) != 0)
+		return 0;
+	sf->revoked = c->revoked;
+	return 1;
+}
+
+FSEC_API enum fsec_err fsec_fleet_server_cert_revoke(struct fsec_fleet *f, const char *serial,
+						     int reason, const char *actor)
+{
+	char norm[FSEC_SERIAL_HEX_LEN];
+	size_t n = strlen(serial);
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	/* Serials are stored as uppercase hex, as openssl prints them. */
+	if (n == 0 || n >= sizeof(norm))
+		return fsec_seterr(FSEC_ERR_INVAL, "serial '%.40s' is not a certificate serial",
+				   serial);
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && !isxdigit((unsigned char)serial[i]))
+			return fsec_seterr(FSEC_ERR_INVAL, "serial '%.40s' is not hexadecimal",
+					   serial);
+		norm[i] = (char)toupper((unsigned char)serial[i]);
+	}
+	if ((rc = load_ca(f)) != FSEC_OK || (rc = fsec_registry_begin(f->reg)) != FSEC_OK)
+		return rc;
+	rc = fsec_registry_server_cert_revoke(f->reg, norm, (int64_t)time(NULL), reason);
+	if (rc == FSEC_ERR_NOTFOUND) {
+		struct serial_find sf = {norm, false};
+
+		if (fsec_registry_server_cert_list(f->reg, INT64_MIN, true, find_revoked_server,
+						   &sf) == FSEC_OK && sf.revoked)
+			rc = fsec_seterr(FSEC_ERR_EXISTS, "server certificate %s is already revoked",
+					 norm);
+		else
+			rc = fsec_seterr(FSEC_ERR_NOTFOUND, "no server certificate with serial %s",
+					 norm);
+	}
+	if (rc == FSEC_OK)
+		rc = fsec_registry_event_addf(f->reg, actor, "server-revoke", NULL,
+					      "serial=%s reason=%s", norm,
+					      fsec_crl_reason_name(reason));
+	return revocation_commit(f, rc);
 }
 
 FSEC_API enum fsec_err fsec_fleet_issue(struct fsec_fleet *f, X509_REQ *csr,
@@ -932,7 +1129,6 @@ FSEC_API enum fsec_err fsec_fleet_revoke(struct fsec_fleet *f, const char *id, i
 					 const char *actor)
 {
 	struct fsec_device_rec dev;
-	X509_CRL *crl = NULL;
 	time_t now = time(NULL);
 	size_t count = 0;
 	enum fsec_err rc;
@@ -949,20 +1145,13 @@ FSEC_API enum fsec_err fsec_fleet_revoke(struct fsec_fleet *f, const char *id, i
 	}
 	dev.status = FSEC_DEVICE_REVOKED;
 	dev.updated_at = now;
-	if ((rc = revoke_device_certs(f->reg, id, now, reason, &count)) != FSEC_OK ||
-	    (rc = fsec_registry_device_put(f->reg, &dev)) != FSEC_OK ||
-	    (rc = fsec_registry_event_addf(f->reg, actor, "revoke", id,
-					   "reason=%s certificates=%zu",
-					   fsec_crl_reason_name(reason), count)) != FSEC_OK)
-		goto done;
-	if (!f->crl_deferred)
-		rc = crl_sign(f, &crl);
+	if ((rc = revoke_device_certs(f->reg, id, now, reason, &count)) == FSEC_OK &&
+	    (rc = fsec_registry_device_put(f->reg, &dev)) == FSEC_OK)
+		rc = fsec_registry_event_addf(f->reg, actor, "revoke", id,
+					      "reason=%s certificates=%zu",
+					      fsec_crl_reason_name(reason), count);
 done:
-	rc = finish(f, rc, NULL, 0);
-	if (rc == FSEC_OK)
-		rc = crl_after_revocation(f, crl);
-	X509_CRL_free(crl);
-	return rc;
+	return revocation_commit(f, rc);
 }
 
 FSEC_API enum fsec_err fsec_fleet_device_set(struct fsec_fleet *f, const char *id,

@@ -210,7 +210,10 @@ static enum fsec_err est_request(const struct fsec_estc_opts *o, const char *op,
 				 const char *tls_cert, const char *tls_key, const X509_NAME *subject,
 				 char id[FSEC_DEVID_MAX + 1])
 {
-	struct fsec_fetch_opts fo = {.ca = o->ca, .cert = tls_cert, .key = tls_key};
+	struct fsec_fetch_opts fo = {.ca = o->ca, .cert = tls_cert, .key = tls_key,
+				     .server_crl = o->server_crl != NULL && o->server_crl[0] != '\0'
+							   ? o->server_crl
+							   : NULL};
 	struct fsec_fetch *f = NULL;
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;

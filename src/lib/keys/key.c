@@ -281,8 +281,8 @@ FSEC_API enum fsec_err fsec_key_load_private(const char *uri, EVP_PKEY **out)
 	return load_key(uri, true, out);
 }
 
-FSEC_API enum fsec_err fsec_key_stage_private(EVP_PKEY *key, const char *path,
-					      struct fsec_file_stage **out)
+static enum fsec_err stage_private(EVP_PKEY *key, const char *path, unsigned flags,
+				   struct fsec_file_stage **out)
 {
 	enum fsec_err rc = FSEC_ERR_CRYPTO;
 	BIO *mem = BIO_new(BIO_s_secmem());
@@ -313,11 +313,23 @@ FSEC_API enum fsec_err fsec_key_stage_private(EVP_PKEY *key, const char *path,
 		fsec_seterr(rc, "cannot encode private key");
 		goto out;
 	}
-	rc = fsec_file_stage_new(path, pem, (size_t)n, 0600, FSEC_FILE_NOCLOBBER, out);
+	rc = fsec_file_stage_new(path, pem, (size_t)n, 0600, flags, out);
 out:
 	/* BIO_s_secmem cleanses its buffer when freed. */
 	BIO_free(mem);
 	return rc;
+}
+
+FSEC_API enum fsec_err fsec_key_stage_private(EVP_PKEY *key, const char *path,
+					      struct fsec_file_stage **out)
+{
+	return stage_private(key, path, FSEC_FILE_NOCLOBBER, out);
+}
+
+FSEC_API enum fsec_err fsec_key_stage_private_replace(EVP_PKEY *key, const char *path,
+						      struct fsec_file_stage **out)
+{
+	return stage_private(key, path, 0, out);
 }
 
 FSEC_API enum fsec_err fsec_key_save_private(EVP_PKEY *key, const char *path)

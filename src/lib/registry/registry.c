@@ -134,6 +134,28 @@ FSEC_API enum fsec_err fsec_registry_cert_revoke(struct fsec_registry *reg, cons
 	return reg->ops->cert_revoke(reg->be, serial, at, reason);
 }
 
+FSEC_API enum fsec_err fsec_registry_server_cert_add(struct fsec_registry *reg,
+						     const struct fsec_server_cert_rec *rec)
+{
+	if (rec->serial[0] == '\0' || rec->name[0] == '\0' || rec->fingerprint[0] == '\0')
+		return fsec_seterr(FSEC_ERR_INVAL, "a server certificate needs a serial, a name "
+				   "and a fingerprint");
+	return reg->ops->server_cert_add(reg->be, rec);
+}
+
+FSEC_API enum fsec_err fsec_registry_server_cert_list(struct fsec_registry *reg,
+						      int64_t not_expired_at, bool revoked_only,
+						      fsec_server_cert_cb cb, void *ctx)
+{
+	return reg->ops->server_cert_list(reg->be, not_expired_at, revoked_only, cb, ctx);
+}
+
+FSEC_API enum fsec_err fsec_registry_server_cert_revoke(struct fsec_registry *reg,
+							const char *serial, int64_t at, int reason)
+{
+	return reg->ops->server_cert_revoke(reg->be, serial, at, reason);
+}
+
 FSEC_API enum fsec_err fsec_registry_event_add(struct fsec_registry *reg,
 					       const struct fsec_event_rec *ev)
 {

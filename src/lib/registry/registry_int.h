@@ -25,6 +25,10 @@ struct fsec_registry_ops {
 				   void *ctx);
 	enum fsec_err (*cert_pem)(void *be, const char *serial, char **pem);
 	enum fsec_err (*cert_revoke)(void *be, const char *serial, int64_t at, int reason);
+	enum fsec_err (*server_cert_add)(void *be, const struct fsec_server_cert_rec *rec);
+	enum fsec_err (*server_cert_list)(void *be, int64_t not_expired_at, bool revoked_only,
+					  fsec_server_cert_cb cb, void *ctx);
+	enum fsec_err (*server_cert_revoke)(void *be, const char *serial, int64_t at, int reason);
 	enum fsec_err (*event_add)(void *be, const struct fsec_event_rec *ev);
 	enum fsec_err (*event_list)(void *be, const char *device_id, fsec_event_cb cb, void *ctx);
 	enum fsec_err (*counter_next)(void *be, const char *name, uint64_t floor, uint64_t *out);

@@ -255,6 +255,78 @@ enum fsec_err sq_cert_revoke(void *p, const char *serial, int64_t at, int reason
 	return sq_run(be, s, "revoking a certificate");
 }
 
+enum fsec_err sq_server_cert_add(void *p, const struct fsec_server_cert_rec *c)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = sq_stmt(be, ST_SERVER_CERT_ADD, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, c->serial, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, c->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, c->fingerprint, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, c->not_before);
+	sqlite3_bind_int64(s, 5, c->not_after);
+	sqlite3_bind_int64(s, 6, c->issued_at);
+	return sq_run(be, s, "recording a server certificate");
+}
+
+static int row_server_cert(sqlite3_stmt *s, void *cb, void *ctx)
+{
+	struct fsec_server_cert_rec r;
+
+	memset(&r, 0, sizeof(r));
+	sq_text(s, 0, r.serial, sizeof(r.serial));
+	sq_text(s, 1, r.name, sizeof(r.name));
+	sq_text(s, 2, r.fingerprint, sizeof(r.fingerprint));
+	r.not_before = sqlite3_column_int64(s, 3);
+	r.not_after = sqlite3_column_int64(s, 4);
+	r.issued_at = sqlite3_column_int64(s, 5);
+	r.revoked = sqlite3_column_int(s, 6) != 0;
+	r.revoked_at = sqlite3_column_int64(s, 7);
+	r.reason = sqlite3_column_int(s, 8);
+	return ((fsec_server_cert_cb)cb)(&r, ctx);
+}
+
+static const struct sq_listing list_server_certs = {ST_SERVER_CERT_LIST,
+						    "listing server certificates", false,
+						    row_server_cert};
+
+enum fsec_err sq_server_cert_list(void *p, int64_t not_expired_at, bool revoked_only,
+				  fsec_server_cert_cb cb, void *ctx)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = sq_stmt(be, ST_SERVER_CERT_LIST, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_int64(s, 1, not_expired_at);
+	sqlite3_bind_int(s, 2, revoked_only ? 1 : 0);
+	return sq_rows(be, s, &list_server_certs, (void *)cb, ctx);
+}
+
+enum fsec_err sq_server_cert_revoke(void *p, const char *serial, int64_t at, int reason)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = sq_stmt(be, ST_SERVER_CERT_REVOKE, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, serial, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, at);
+	sqlite3_bind_int(s, 3, reason);
+	if ((rc = sq_run(be, s, "revoking a server certificate")) != FSEC_OK)
+		return rc;
+	/* Nothing updated: no such serial, or revoked already. */
+	if (sqlite3_changes(be->db) == 0)
+		return fsec_seterr(FSEC_ERR_NOTFOUND, "no unrevoked server certificate with serial "
+				   "%.40s", serial);
+	return FSEC_OK;
+}
+
 enum fsec_err sq_event_add(void *p, const struct fsec_event_rec *e)
 {
 	struct sqlite_be *be = p;

@@ -63,6 +63,9 @@ enum stmt_id {
 	ST_RENEW_ALLOW_PUT,
 	ST_RENEW_ALLOW_GET,
 	ST_RENEW_ALLOW_TAKE,
+	ST_SERVER_CERT_ADD,
+	ST_SERVER_CERT_LIST,
+	ST_SERVER_CERT_REVOKE,
 	/* Certificate listings, one statement per combination of filters
 	 * (CERT_BY_* bits): a generic "?1 IS NULL OR col = ?1" cannot use an
 	 * index, and a full scan for every issue would make issuance O(N^2). */
@@ -158,6 +161,10 @@ enum fsec_err sq_cert_add(void *p, const struct fsec_cert_rec *c, const char *pe
 enum fsec_err sq_cert_list(void *p, const struct fsec_cert_filter *f, fsec_cert_cb cb, void *ctx);
 enum fsec_err sq_cert_pem(void *p, const char *serial, char **pem);
 enum fsec_err sq_cert_revoke(void *p, const char *serial, int64_t at, int reason);
+enum fsec_err sq_server_cert_add(void *p, const struct fsec_server_cert_rec *c);
+enum fsec_err sq_server_cert_list(void *p, int64_t not_expired_at, bool revoked_only,
+				  fsec_server_cert_cb cb, void *ctx);
+enum fsec_err sq_server_cert_revoke(void *p, const char *serial, int64_t at, int reason);
 enum fsec_err sq_event_add(void *p, const struct fsec_event_rec *e);
 enum fsec_err sq_event_list(void *p, const char *device_id, fsec_event_cb cb, void *ctx);
 enum fsec_err sq_device_net_set(void *p, const char *id, const char *mac, const char *ip,

@@ -142,10 +142,21 @@ static const char schema_v10_freshness[] =
 	" CHECK(frozen IN (-1, 0, 1));"
 	"ALTER TABLE device_state ADD COLUMN fresh_at INTEGER NOT NULL DEFAULT 0;";
 
+/* v11 (issue 14, a stolen server key): every server certificate the fleet
+ * issued, so that one can be revoked and listed on the CRL. Like device
+ * certificates, they are never deleted. */
+static const char schema_v11_server_certs[] =
+	"CREATE TABLE server_certs(serial TEXT PRIMARY KEY, name TEXT NOT NULL,"
+	" fingerprint TEXT NOT NULL UNIQUE, not_before INTEGER NOT NULL,"
+	" not_after INTEGER NOT NULL, issued_at INTEGER NOT NULL,"
+	" revoked_at INTEGER, reason INTEGER) STRICT;"
+	"CREATE TRIGGER server_certs_no_delete BEFORE DELETE ON server_certs"
+	" BEGIN SELECT RAISE(ABORT, 'issued certificates are never deleted'); END;";
+
 static const char *const migrations[] = {
 	schema_v1,	 schema_v2_enroll,  schema_v3_published,  schema_v4_pending,
 	schema_v5_audit, schema_v6_rollout, schema_v7_device_net, schema_v8_debug,
-	schema_v9_bounds, schema_v10_freshness,
+	schema_v9_bounds, schema_v10_freshness, schema_v11_server_certs,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -282,6 +293,14 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 			   " FROM devices d LEFT JOIN device_state s ON s.device_id = d.id"
 			   " WHERE d.model = ?1 AND d.status = 'active' AND (?4 = '' OR EXISTS"
 			   " (SELECT 1 FROM device_groups g WHERE g.device_id = d.id AND g.grp = ?4))",
+	[ST_SERVER_CERT_ADD] = "INSERT INTO server_certs(serial, name, fingerprint, not_before,"
+			       " not_after, issued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_SERVER_CERT_LIST] = "SELECT serial, name, fingerprint, not_before, not_after, issued_at,"
+				" revoked_at IS NOT NULL, ifnull(revoked_at,0), ifnull(reason,0)"
+				" FROM server_certs WHERE not_after > ?1"
+				" AND (?2 = 0 OR revoked_at IS NOT NULL) ORDER BY issued_at, rowid",
+	[ST_SERVER_CERT_REVOKE] = "UPDATE server_certs SET revoked_at = ?2, reason = ?3"
+				  " WHERE serial = ?1 AND revoked_at IS NULL",
 	[ST_MODEL_COUNTERS] = "SELECT s.security_counter, count(*) FROM devices d"
 			      " JOIN device_state s ON s.device_id = d.id"
 			      " WHERE d.model = ?1 AND d.status = 'active'"

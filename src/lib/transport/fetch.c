@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The device's HTTPS client (fetch.h) on libcurl: mutual TLS with any
  * loadable key, a pinned CA, Range resume, stall timeouts and size caps. */
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +9,10 @@
 
 #include <curl/curl.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 
 #include "err_int.h"
 #include "fault_int.h"
@@ -20,8 +24,14 @@ struct fsec_fetch {
 	long min_rate; /* bytes/s a transfer must average, for its deadline */
 	EVP_PKEY *key;
 	char *cert;
+	char *crl_url;    /* NULL: the server's certificate is not checked for revocation */
+	STACK_OF(X509_CRL) *crl; /* fetched by this client (one), checked in every later handshake */
 	char errbuf[CURL_ERROR_SIZE];
 };
+
+/* The most a fleet CRL may be: fleetsecd keeps it small (superseded
+ * certificates leave it after expiry), and a device has little memory. */
+#define CRL_MAX (8u * 1024u * 1024u)
 
 /* Where a transfer's body goes. */
 struct body {
@@ -42,6 +52,22 @@ struct body {
 	size_t whylen;
 };
 
+/*
+ * Every handshake after the CRL arrived checks the server against it:
+ * OpenSSL then refuses a listed serial, a CRL not signed by the server
+ * certificate's issuer, and one that is not current. The CRL goes to the
+ * verification itself, not to the SSL_CTX's store, which libcurl may
+ * replace with its cached one after this set-up.
+ */
+static int verify_with_crl(X509_STORE_CTX *sctx, void *arg)
+{
+	struct fsec_fetch *f = arg;
+
+	X509_STORE_CTX_set0_crls(sctx, f->crl);
+	X509_STORE_CTX_set_flags(sctx, X509_V_FLAG_CRL_CHECK);
+	return X509_verify_cert(sctx);
+}
+
 /* The client key goes in through OpenSSL directly, so whatever
  * fsec_key_load_private can load (a file, a TPM-backed key) signs the
  * handshake; libcurl only ever sees an SSL_CTX. */
@@ -51,6 +77,8 @@ static CURLcode ssl_setup(CURL *curl, void *sslctx, void *arg)
 	SSL_CTX *ctx = sslctx;
 
 	(void)curl;
+	if (f->crl != NULL)
+		SSL_CTX_set_cert_verify_callback(ctx, verify_with_crl, f);
 	if (f->key == NULL)
 		return CURLE_OK;
 	if (SSL_CTX_use_certificate_chain_file(ctx, f->cert) != 1 ||
@@ -69,6 +97,8 @@ FSEC_API enum fsec_err fsec_fetch_new(const struct fsec_fetch_opts *o, struct fs
 		return fsec_seterr(FSEC_ERR_INVAL, "a CA file is required: no trust on first use");
 	if ((o->cert == NULL) != (o->key == NULL))
 		return fsec_seterr(FSEC_ERR_INVAL, "client certificate and key go together");
+	if (o->server_crl != NULL && strncmp(o->server_crl, "https://", 8) != 0)
+		return fsec_seterr(FSEC_ERR_INVAL, "server CRL URL %.200s is not https", o->server_crl);
 	/* libcurl's synchronous resolver cannot time out without signals, which
 	 * a library must not use: only a threaded resolver bounds DNS. */
 	if (!(curl_version_info(CURLVERSION_NOW)->features & CURL_VERSION_ASYNCHDNS))
@@ -77,6 +107,10 @@ FSEC_API enum fsec_err fsec_fetch_new(const struct fsec_fetch_opts *o, struct fs
 		return fsec_seterr(FSEC_ERR_NET, "libcurl initialisation failed");
 	f = calloc(1, sizeof(*f));
 	if (f == NULL || (f->curl = curl_easy_init()) == NULL) {
+		fsec_seterr(rc, "out of memory");
+		goto fail;
+	}
+	if (o->server_crl != NULL && (f->crl_url = strdup(o->server_crl)) == NULL) {
 		fsec_seterr(rc, "out of memory");
 		goto fail;
 	}
@@ -108,6 +142,10 @@ FSEC_API enum fsec_err fsec_fetch_new(const struct fsec_fetch_opts *o, struct fs
 	/* No proxy from the environment: the device talks to its server. */
 	if (c == CURLE_OK) c = curl_easy_setopt(f->curl, CURLOPT_PROXY, "");
 	if (c == CURLE_OK) c = curl_easy_setopt(f->curl, CURLOPT_NOSIGNAL, 1L);
+	/* A resumed TLS session verifies no certificate: with a revocation
+	 * check, every connection makes a full handshake. */
+	if (c == CURLE_OK && f->crl_url != NULL)
+		c = curl_easy_setopt(f->curl, CURLOPT_SSL_SESSIONID_CACHE, 0L);
 	if (c != CURLE_OK) {
 		rc = fsec_seterr(FSEC_ERR_NET, "libcurl set-up failed: %s", curl_easy_strerror(c));
 		goto fail;
@@ -126,6 +164,8 @@ FSEC_API void fsec_fetch_free(struct fsec_fetch *f)
 		return;
 	curl_easy_cleanup(f->curl);
 	EVP_PKEY_free(f->key);
+	sk_X509_CRL_pop_free(f->crl, X509_CRL_free);
+	free(f->crl_url);
 	free(f->cert);
 	free(f);
 }
@@ -214,10 +254,96 @@ static enum fsec_err perform(struct fsec_fetch *f, const char *url, struct body 
 		return fsec_seterr(FSEC_ERR_NET, "HTTP status %ld (expected %ld)%s%s", status, want,
 				   b->why[0] != '\0' ? ": " : "", b->why);
 	}
+	if (c == CURLE_PEER_FAILED_VERIFICATION && f->crl != NULL) {
+		long vr = X509_V_OK;
+
+		curl_easy_getinfo(f->curl, CURLINFO_SSL_VERIFYRESULT, &vr);
+		if (vr == X509_V_ERR_CERT_REVOKED)
+			return fsec_seterr(FSEC_ERR_VERIFY, "the server's certificate is revoked "
+					   "(listed on the fleet's CRL): refusing the server");
+		return fsec_seterr(FSEC_ERR_VERIFY, "the server's certificate does not check "
+				   "against the fleet's CRL: %s: refusing the server",
+				   X509_verify_cert_error_string(vr));
+	}
 	if (c != CURLE_OK)
 		return fsec_seterr(FSEC_ERR_NET, "%s: %s", curl_easy_strerror(c),
 				   f->errbuf[0] != '\0' ? f->errbuf : "transfer failed");
 	return FSEC_OK;
+}
+
+/* The CRL as fleetsecd serves it (DER), or PEM. */
+static X509_CRL *crl_parse(const unsigned char *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	X509_CRL *crl;
+	BIO *b;
+
+	if (len > LONG_MAX)
+		return NULL;
+	if ((crl = d2i_X509_CRL(NULL, &p, (long)len)) != NULL && p == buf + len)
+		return crl;
+	X509_CRL_free(crl);
+	if ((b = BIO_new_mem_buf(buf, (int)len)) == NULL)
+		return NULL;
+	crl = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL);
+	BIO_free(b);
+	return crl;
+}
+
+/*
+ * Before the first request: fetch the server CRL over a connection that
+ * curl then closes (the requests that follow each open one that checks
+ * against it), and require it to be current. Fail closed: without a
+ * current CRL, the server is not trusted for anything.
+ */
+static enum fsec_err ensure_crl(struct fsec_fetch *f)
+{
+	struct body b = {.max = CRL_MAX};
+	const ASN1_TIME *next;
+	X509_CRL *crl = NULL;
+	enum fsec_err rc;
+
+	if (f->crl_url == NULL || f->crl != NULL)
+		return FSEC_OK;
+	if ((b.buf = malloc(CRL_MAX + 1)) == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	curl_easy_setopt(f->curl, CURLOPT_RANGE, NULL);
+	curl_easy_setopt(f->curl, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(f->curl, CURLOPT_FORBID_REUSE, 1L);
+	rc = perform(f, f->crl_url, &b, 200);
+	curl_easy_setopt(f->curl, CURLOPT_FORBID_REUSE, 0L);
+	if (rc != FSEC_OK) {
+		rc = fsec_seterr(FSEC_ERR_VERIFY, "no server CRL from %.200s (%s): refusing the "
+				 "server", f->crl_url, fsec_err_detail());
+		goto out;
+	}
+	rc = FSEC_ERR_VERIFY;
+	if ((crl = crl_parse(b.buf, b.len)) == NULL) {
+		fsec_seterr(rc, "the server CRL from %.200s is not a CRL: refusing the server",
+			    f->crl_url);
+		goto out;
+	}
+	/* thisUpdate <= now < nextUpdate. A CRL without nextUpdate never says
+	 * it is stale: refused too. */
+	next = X509_CRL_get0_nextUpdate(crl);
+	if (X509_cmp_time(X509_CRL_get0_lastUpdate(crl), NULL) != -1 || next == NULL ||
+	    X509_cmp_time(next, NULL) != 1) {
+		fsec_seterr(rc, "the server CRL from %.200s is not current (stale or not yet "
+			    "valid): refusing the server", f->crl_url);
+		goto out;
+	}
+	if ((f->crl = sk_X509_CRL_new_null()) == NULL || !sk_X509_CRL_push(f->crl, crl)) {
+		sk_X509_CRL_free(f->crl);
+		f->crl = NULL;
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	crl = NULL;
+	rc = FSEC_OK;
+out:
+	X509_CRL_free(crl);
+	free(b.buf);
+	return rc;
 }
 
 FSEC_API enum fsec_err fsec_fetch_get(struct fsec_fetch *f, const char *url, size_t max,
@@ -227,6 +353,8 @@ FSEC_API enum fsec_err fsec_fetch_get(struct fsec_fetch *f, const char *url, siz
 	enum fsec_err rc;
 
 	fsec_clearerr();
+	if ((rc = ensure_crl(f)) != FSEC_OK)
+		return rc;
 	b.buf = malloc(max + 1);
 	if (b.buf == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
@@ -250,6 +378,10 @@ FSEC_API enum fsec_err fsec_fetch_post(struct fsec_fetch *f, const char *url,
 	char ct[128];
 	enum fsec_err rc;
 
+	/* First, as a GET: the POST fields below are for the request itself. */
+	fsec_clearerr();
+	if ((rc = ensure_crl(f)) != FSEC_OK)
+		return rc;
 	if (snprintf(ct, sizeof(ct), "Content-Type: %s", content_type) >= (int)sizeof(ct) ||
 	    (h = curl_slist_append(NULL, ct)) == NULL)
 		return fsec_seterr(FSEC_ERR_INVAL, "bad content type");
@@ -277,6 +409,8 @@ FSEC_API enum fsec_err fsec_fetch_range(struct fsec_fetch *f, const char *url, u
 	fsec_clearerr();
 	if (len == 0 || off > UINT64_MAX - len)
 		return fsec_seterr(FSEC_ERR_INVAL, "empty or overflowing range");
+	if ((rc = ensure_crl(f)) != FSEC_OK)
+		return rc;
 	snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)off,
 		 (unsigned long long)(off + len - 1));
 	curl_easy_setopt(f->curl, CURLOPT_RANGE, range);

@@ -35,7 +35,8 @@ FSEC_API enum fsec_err fsec_agent_new(const struct fsec_agentcfg *cfg, struct fs
 {
 	struct fsec_fetch_opts fo = {.ca = cfg->ca, .cert = cfg->cert, .key = cfg->key,
 				     .low_speed_limit = (long)cfg->low_speed_limit,
-				     .low_speed_time = (long)cfg->low_speed_time};
+				     .low_speed_time = (long)cfg->low_speed_time,
+				     .server_crl = cfg->server_crl[0] != '\0' ? cfg->server_crl : NULL};
 	struct fsec_agent *a = calloc(1, sizeof(*a));
 	enum fsec_err rc;
 

@@ -101,7 +101,7 @@ FSEC_API enum fsec_err fsec_agent_enroll(const struct fsec_agentcfg *cfg,
 	struct fsec_estc_opts o = {.server = cfg->server, .ca = cfg->ca,
 				   .bootstrap_cert = cfg->bootstrap_cert,
 				   .bootstrap_key = cfg->bootstrap_key, .key_out = cfg->key,
-				   .cert_out = cfg->cert};
+				   .cert_out = cfg->cert, .server_crl = cfg->server_crl};
 	enum fsec_err rc;
 
 	if (cfg->bootstrap_cert[0] == '\0' || cfg->bootstrap_key[0] == '\0')
@@ -116,7 +116,7 @@ FSEC_API enum fsec_err fsec_agent_renew(const struct fsec_agentcfg *cfg, bool fo
 					struct fsec_estc_renewal *out)
 {
 	struct fsec_estc_opts o = {.server = cfg->server, .ca = cfg->ca, .key_out = cfg->key,
-				   .cert_out = cfg->cert};
+				   .cert_out = cfg->cert, .server_crl = cfg->server_crl};
 
 	return fsec_estc_renew(&o, force, out);
 }

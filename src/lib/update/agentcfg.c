@@ -24,6 +24,7 @@
 static const struct fsec_kv_field fields[] = {
 	STRF(server, true),
 	STRF(manifest_url, false),
+	STRF(server_crl, false),
 	STRF(ca, true),
 	STRF(key, true),
 	STRF(cert, true),
@@ -66,6 +67,30 @@ static enum fsec_err check(struct fsec_agentcfg *c)
 		return fsec_seterr(FSEC_ERR_PARSE, "slot_a and slot_b must differ");
 	if (c->model[0] != '\0' && !fsec_model_valid(c->model))
 		return fsec_seterr(FSEC_ERR_PARSE, "model: use A-Z a-z 0-9 . _ -");
+	return FSEC_OK;
+}
+
+/* server_crl: default /crl on the server itself, "off", a path on the
+ * server, or an https URL; resolved in place to a URL, or "" for off. */
+static enum fsec_err resolve_crl(struct fsec_agentcfg *c)
+{
+	char url[sizeof(c->server_crl)];
+	int n;
+
+	if (strcmp(c->server_crl, "off") == 0) {
+		c->server_crl[0] = '\0';
+		return FSEC_OK;
+	}
+	if (c->server_crl[0] == '\0' || c->server_crl[0] == '/')
+		n = snprintf(url, sizeof(url), "%s%s", c->server,
+			     c->server_crl[0] != '\0' ? c->server_crl : "/crl");
+	else
+		n = snprintf(url, sizeof(url), "%s", c->server_crl);
+	if (n < 0 || (size_t)n >= sizeof(url))
+		return fsec_seterr(FSEC_ERR_PARSE, "server_crl: the URL is too long");
+	if (strncmp(url, "https://", 8) != 0)
+		return fsec_seterr(FSEC_ERR_PARSE, "server_crl: a path, an https:// URL, or off");
+	memcpy(c->server_crl, url, (size_t)n + 1);
 	return FSEC_OK;
 }
 
@@ -114,6 +139,8 @@ FSEC_API enum fsec_err fsec_agentcfg_parse(const unsigned char *buf, size_t len,
 	}
 	if (c->manifest_url[0] == '\0')
 		snprintf(c->manifest_url, sizeof(c->manifest_url), "/v1/update");
+	if ((rc = resolve_crl(c)) != FSEC_OK)
+		goto out;
 	if (c->counter[0] == '\0' &&
 	    (size_t)snprintf(c->counter, sizeof(c->counter), "file:%s/counter", c->state_dir) >=
 		    sizeof(c->counter)) {
