@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# A renewal never strands a device. The real fleetsec-agent renews against
+# the real fleetsecd (`renew --force`) and is cut, as by a power failure:
+#  - at every durable write the renewal makes (traced with FSEC_FAULT_TRACE),
+#    before it, after it and torn: the pending key's write (before: killed
+#    before the request is sent; after: the request never went out) and the
+#    certificate's (the server has committed, the answer is in memory);
+#  - while the answer is on the wire: every RENEWCUT_NET_STEP-th byte the
+#    agent receives (the server has committed), up to the last byte (it has
+#    the answer but has not checked it) and, with ca = root.pem, through the
+#    cacerts it fetches to check it;
+# and it is refused by its own checks: the certificate returned does not
+# chain to the root its `ca` pins (a different fleet's), after the server
+# has committed. After each cut, the next `renew` (device SN-C1) or one
+# daemon round (SN-C2) recovers through fleetsecd, and then the certificate
+# on disk verifies against the fleet root (openssl verify), its key is the
+# key on disk (openssl), it is the registry's current certificate, no
+# pending key is left, and `report` succeeds. The bootstrap credential is
+# moved away first, so a fallback to it would fail. SN-C1 pins the fleet
+# chain (ca = chain.pem), SN-C2 the fleet root alone (ca = root.pem).
+# Needs a build with FSEC_FAULT_INJECTION (Debug, AsanUbsan).
+# RENEWCUT_STRIDE (default 1) cuts at every Nth durable write only.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fleetsecd.sh"
+: "${FLEETSECD:?}" "${AGENT:?}"
+cd "$T"
+F=$FLEETSEC
+H=$FLEETSEC_HOME
+STRIDE=${RENEWCUT_STRIDE:-1}
+NET_STEP=${RENEWCUT_NET_STEP:-128}
+
+"$F" ca init --name "Cut Fleet" >/dev/null
+"$F" ca server-cert localhost --ip 127.0.0.1 >/dev/null
+"$F" mfr init --dir mfr --name "Acme Chips" >/dev/null
+"$F" enroll allow --manufacturer-ca mfr/ca.pem --pattern 'SN-C*' --model thermo >/dev/null
+for k in fw root; do "$F" fw keygen --out $k.pem 2>/dev/null; "$F" fw pubkey $k.pem --out $k.pub; done
+head -c 300000 /dev/urandom >v1.bin
+"$F" fw sign --key fw.pem --version 1.0.0 --security-counter 1 --pad-header --slot-size 0x100000 \
+	v1.bin v1.img
+head -c $((0x100000)) /dev/zero | tr '\0' '\377' >slot_a
+cp slot_a slot_b
+dd if=v1.img of=slot_a conv=notrunc status=none
+# A different fleet's root: what a wrongly pinned device trusts.
+"$F" ca init --name "Other Fleet" --home other >/dev/null
+printf 'renew_after_percent = 0\nrenewals_per_day = 1000\nrefusals_per_minute = 100000\n' \
+	>>"$H/fleetsecd.conf"
+fleetsecd_start
+
+A() { "$AGENT" -c agent.conf "$@"; }
+# device ID CA [KEY=VALUE]...: agent.conf for device ID, its key, certificate
+# and state under $T/ID, pinning CA, with the bootstrap credential's paths
+# (moved away once enrolled).
+device() {
+	local id=$1 ca=$2
+	shift 2
+	agent_conf "$URL" ca="$ca" key="$T/$id/dev.key" cert="$T/$id/dev.pem" \
+		state_dir="$T/$id/state" bootstrap_key="$T/$id/boot.key" \
+		bootstrap_cert="$T/$id/boot.pem" "$@"
+}
+# healthy ID WHAT: the checks after a recovery.
+healthy() {
+	local d=$T/$1
+	[ ! -e "$d/dev.key.pending" ] || fail "$2: a pending key was left behind"
+	is_current "$1" "$d/dev.pem"
+	key_of_cert "$d/dev.key" "$d/dev.pem"
+	expect 0 A report
+	grep -q "reported to the server" out || fail "$2: report: $(cat out)"
+}
+# committed ID WHAT: the server has renewed; the device holds the
+# superseded certificate and the pending key it asked for. The recovery
+# that follows must be the re-send of that certificate (recover checks).
+resend=
+committed() {
+	local d=$T/$1
+	[ -e "$d/dev.key.pending" ] || fail "$2: no pending key after the cut"
+	[ "$(certid "$d/dev.pem")" != "$(current "$1")" ] ||
+		fail "$2: the server did not commit before the cut"
+	resend=$(current "$1") ncerts_before=$(ncerts "$1")
+	ok
+}
+# daemon_round: one round of `fleetsec-agent daemon` (renew when due or
+# pending, update, report), then SIGTERM. Its output is in out and err.
+daemon_round() {
+	local pid i
+	: >out
+	"$AGENT" -c agent.conf daemon --json >out 2>err &
+	pid=$!
+	# The update's line (or its failure) comes once the round is over.
+	for i in $(seq 300); do
+		grep -q '"installed"' out && break
+		grep -q 'update:' err && break
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -TERM $pid 2>/dev/null || true
+	wait $pid || fail "the daemon exited $?: $(cat err)"
+	grep -q '"installed"' out || grep -q 'update:' err ||
+		fail "the daemon round did not finish: $(cat err)"
+	! grep -q 'renew:' err || fail "the daemon round's renewal failed: $(cat err)"
+	ok
+}
+# recover ID WHAT: the next renew (SN-C1) or daemon round (SN-C2), with no
+# fault, then the checks.
+recover() {
+	echo "renew_cuts: $2" >>"$T/cuts.log"
+	if [ "$1" = SN-C1 ]; then
+		expect 0 A renew
+		grep -q "renewed the certificate of SN-C1\|not due" out || fail "$2: renew: $(cat out)"
+	else
+		daemon_round
+	fi
+	healthy "$1" "$2"
+	if [ -n "$resend" ]; then
+		[ "$(certid "$T/$1/dev.pem")" = "$resend" ] && [ "$(ncerts "$1")" = "$ncerts_before" ] ||
+			fail "$2: the recovery was issued a new certificate, not the one the server had committed"
+		resend=
+		ok
+	fi
+}
+
+points=0 net=0 refused=0
+for id in SN-C1 SN-C2; do
+	mkdir -p "$id/state"
+	"$F" mfr issue "$id" --dir mfr --key-out "$id/boot.key" --out "$id/boot.pem" 2>/dev/null
+	[ $id = SN-C1 ] && ca=$H/chain.pem || ca=$H/root.pem
+	device $id "$ca"
+	expect 0 A enroll
+	grep -q "enrolled as $id" out || fail "enroll $id: $(cat out)"
+	healthy $id enrolled
+	# From here the factory credential is gone, and fleetsecd must see it
+	# no more.
+	mv "$id/boot.key" "$id/boot.key.gone"
+	mv "$id/boot.pem" "$id/boot.pem.gone"
+	boot=$(grep -c "peer=$id(bootstrap)" daemon.log)
+
+	# The durable writes of one renewal.
+	FSEC_FAULT_TRACE=$T/$id/trace expect 0 A renew --force
+	healthy $id "uncut renewal"
+	k=$(wc -l <"$id/trace")
+	[ "$(sed -n 1p "$id/trace")" = "1 $T/$id/dev.key.pending" ] &&
+		[ "$(sed -n "${k}p" "$id/trace")" = "$k $T/$id/dev.pem" ] ||
+		fail "$id: a renewal's writes are not the pending key, then the certificate: $(cat "$id/trace")"
+	for n in $(seq 1 "$STRIDE" "$k"); do
+		file=$(sed -n "${n}p" "$id/trace" | cut -d' ' -f2-)
+		for mode in before after torn; do
+			what="$id: write $n ($(basename "$file")) $mode"
+			FSEC_FAULT=$n:$mode expect 99 A renew --force
+			# Past the pending key, the server has renewed: what the
+			# device holds is superseded until it recovers.
+			if [ "$file" = "$T/$id/dev.pem" ] && [ $mode != after ]; then
+				committed $id "$what"
+			fi
+			recover $id "$what"
+			points=$((points + 1))
+		done
+	done
+
+	# The answer on the wire, every NET_STEP-th byte received, until the
+	# renewal receives fewer bytes than the cut and runs through.
+	for off in $(seq 1 "$NET_STEP" 100000); do
+		got=0
+		FSEC_FAULT=net:$off A renew --force >out 2>err || got=$?
+		[ $got = 0 ] && break
+		[ $got = 99 ] || fail "$id: cut at byte $off: exited $got: $(cat err)"
+		committed $id "$id: byte $off"
+		recover $id "$id: byte $off"
+		net=$((net + 1))
+	done
+	[ $got = 0 ] || fail "$id: a renewal received more than 100000 bytes"
+	healthy $id "renewal past the last byte"
+
+	# Refused by the agent's own checks: its ca pins another fleet's root
+	# (and this fleetsecd's certificate, so the connection is made). The
+	# server renews; the agent refuses the answer and keeps its pending key.
+	cat other/root.pem "$H/server.pem" >wrong-pin.pem
+	device $id "$T/wrong-pin.pem"
+	cp $id/dev.pem $id/before-refusal.pem
+	expect 1 A renew --force
+	grep -q "does not verify against $T/wrong-pin.pem" err || fail "$id: the refusal: $(cat err)"
+	cmp -s $id/dev.pem $id/before-refusal.pem || fail "$id: a refused certificate was written"
+	committed $id "$id: refused"
+	device $id "$ca"
+	recover $id "$id: refused, then the right ca"
+	refused=$((refused + 1))
+	[ "$(grep -c "peer=$id(bootstrap)" daemon.log)" = "$boot" ] ||
+		fail "$id used its bootstrap credential: $(grep "peer=$id(bootstrap)" daemon.log)"
+	ok
+done
+
+echo "renew_cuts: $((points / 3 / 2)) points x 3 modes, all recovered (2 devices, ca = chain.pem" \
+	"and ca = root.pem, stride $STRIDE); also $net cuts of the answer on the wire" \
+	"and $refused refusals by the agent's checks, all recovered"
+[ "$points" -ge 12 ] || [ "$STRIDE" -gt 1 ] || fail "only $points write points cut"
+[ "$net" -ge 4 ] || fail "only $net cuts on the wire"
+done_checks
