@@ -10,6 +10,7 @@
 #    agent receives (the server has committed), up to the last byte (it has
 #    the answer but has not checked it) and, with ca = root.pem, through the
 #    cacerts it fetches to check it;
+#  - and again while it retries (a retry's one write is the certificate);
 # and it is refused by its own checks: the certificate returned does not
 # chain to the root its `ca` pins (a different fleet's), after the server
 # has committed. After each cut, the next `renew` (device SN-C1) or one
@@ -28,7 +29,7 @@ cd "$T"
 F=$FLEETSEC
 H=$FLEETSEC_HOME
 STRIDE=${RENEWCUT_STRIDE:-1}
-NET_STEP=${RENEWCUT_NET_STEP:-128}
+NET_STEP=${RENEWCUT_NET_STEP:-256}
 
 "$F" ca init --name "Cut Fleet" >/dev/null
 "$F" ca server-cert localhost --ip 127.0.0.1 >/dev/null
@@ -119,7 +120,7 @@ recover() {
 	fi
 }
 
-points=0 net=0 refused=0
+points=0 retries=0 net=0 refused=0
 for id in SN-C1 SN-C2; do
 	mkdir -p "$id/state"
 	"$F" mfr issue "$id" --dir mfr --key-out "$id/boot.key" --out "$id/boot.pem" 2>/dev/null
@@ -156,6 +157,24 @@ for id in SN-C1 SN-C2; do
 		done
 	done
 
+	# The retry is cut too. It writes nothing before its request (the key
+	# is already pending): its one write is the certificate.
+	FSEC_FAULT=$k:before expect 99 A renew --force
+	committed $id "$id: cut before a retry"
+	FSEC_FAULT_TRACE=$T/$id/trace.retry expect 0 A renew
+	[ "$(cat "$id/trace.retry")" = "1 $T/$id/dev.pem" ] ||
+		fail "$id: a retry's writes: $(cat "$id/trace.retry")"
+	recover $id "$id: the retry"
+	for mode in before after torn; do
+		what="$id: the certificate's write, then the retry's, $mode"
+		FSEC_FAULT=$k:torn expect 99 A renew --force
+		committed $id "$what"
+		FSEC_FAULT=1:$mode expect 99 A renew
+		[ $mode = after ] || committed $id "$what"
+		recover $id "$what"
+		retries=$((retries + 1))
+	done
+
 	# The answer on the wire, every NET_STEP-th byte received, until the
 	# renewal receives fewer bytes than the cut and runs through.
 	for off in $(seq 1 "$NET_STEP" 100000); do
@@ -189,8 +208,8 @@ for id in SN-C1 SN-C2; do
 done
 
 echo "renew_cuts: $((points / 3 / 2)) points x 3 modes, all recovered (2 devices, ca = chain.pem" \
-	"and ca = root.pem, stride $STRIDE); also $net cuts of the answer on the wire" \
-	"and $refused refusals by the agent's checks, all recovered"
+	"and ca = root.pem, stride $STRIDE); also $retries retries cut again, $net cuts of the" \
+	"answer on the wire and $refused refusals by the agent's checks, all recovered"
 [ "$points" -ge 12 ] || [ "$STRIDE" -gt 1 ] || fail "only $points write points cut"
 [ "$net" -ge 4 ] || fail "only $net cuts on the wire"
 done_checks
