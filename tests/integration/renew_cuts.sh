@@ -12,8 +12,8 @@
 #    cacerts it fetches to check it;
 #  - and again while it retries (a retry's one write is the certificate);
 # and it is refused by its own checks: the certificate returned does not
-# chain to the root its `ca` pins (a different fleet's), after the server
-# has committed. After each cut, the next `renew` (device SN-C1) or one
+# chain to the root its `ca` pins (a different fleet's, or none: the issuing
+# CA alone), after the server has committed. After each cut, the next `renew` (device SN-C1) or one
 # daemon round (SN-C2) recovers through fleetsecd, and then the certificate
 # on disk verifies against the fleet root (openssl verify), its key is the
 # key on disk (openssl), it is the registry's current certificate, no
@@ -190,18 +190,27 @@ for id in SN-C1 SN-C2; do
 	healthy $id "renewal past the last byte"
 
 	# Refused by the agent's own checks: its ca pins another fleet's root
-	# (and this fleetsecd's certificate, so the connection is made). The
-	# server renews; the agent refuses the answer and keeps its pending key.
-	cat other/root.pem "$H/server.pem" >wrong-pin.pem
-	device $id "$T/wrong-pin.pem"
-	cp $id/dev.pem $id/before-refusal.pem
-	expect 1 A renew --force
-	grep -q "does not verify against $T/wrong-pin.pem" err || fail "$id: the refusal: $(cat err)"
-	cmp -s $id/dev.pem $id/before-refusal.pem || fail "$id: a refused certificate was written"
-	committed $id "$id: refused"
-	device $id "$ca"
-	recover $id "$id: refused, then the right ca"
-	refused=$((refused + 1))
+	# (and this fleetsecd's certificate, so the connection is made), or
+	# the issuing CA without the root. The server renews; the agent
+	# refuses the answer, writes nothing and keeps its pending key; its
+	# retries are refused the same way (and issued nothing new) until its
+	# ca is right.
+	cat other/root.pem "$H/server.pem" >other-root.pem
+	cp "$H/issuing.pem" issuing-only.pem
+	for pin in other-root issuing-only; do
+		device $id "$T/$pin.pem"
+		cp $id/dev.pem $id/before-refusal.pem
+		expect 1 A renew --force
+		grep -q "the certificate returned does not verify against $T/$pin.pem" err ||
+			fail "$id, ca = $pin.pem: the refusal: $(cat err)"
+		cmp -s $id/dev.pem $id/before-refusal.pem || fail "$id: a refused certificate was written"
+		committed $id "$id: ca = $pin.pem"
+		expect 1 A renew
+		grep -q "does not verify against" err || fail "$id, ca = $pin.pem: the retry: $(cat err)"
+		device $id "$ca"
+		recover $id "$id: refused with ca = $pin.pem, then the right ca"
+		refused=$((refused + 1))
+	done
 	[ "$(grep -c "peer=$id(bootstrap)" daemon.log)" = "$boot" ] ||
 		fail "$id used its bootstrap credential: $(grep "peer=$id(bootstrap)" daemon.log)"
 	ok
