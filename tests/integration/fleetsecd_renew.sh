@@ -21,13 +21,7 @@ for sn in SN-R1 SN-R2; do
 	"$F" mfr issue $sn --dir mfr --key-out boot-$sn.key --out boot-$sn.pem 2>/dev/null
 done
 "$F" enroll allow --manufacturer-ca mfr/ca.pem --pattern 'SN-R*' --model thermo >/dev/null
-for k in fw root; do "$F" fw keygen --out $k.pem 2>/dev/null; "$F" fw pubkey $k.pem --out $k.pub; done
-head -c 300000 /dev/urandom >v1.bin
-"$F" fw sign --key fw.pem --version 1.0.0 --security-counter 1 --pad-header --slot-size 0x100000 \
-	v1.bin v1.img
-head -c $((0x100000)) /dev/zero | tr '\0' '\377' >slot_a
-cp slot_a slot_b
-dd if=v1.img of=slot_a conv=notrunc status=none
+device_slots
 mkdir state
 # This test renews certificates it issued a moment ago, and counts every
 # refusal: fleetsecd's bounds (fleetsecd_growth.sh tests them) step aside.

@@ -92,6 +92,23 @@ key_of_cert() {
 	ok
 }
 
+# device_slots: in $T, the firmware key fw.pem and release root root.pem
+# with their public halves fw.pub and root.pub, and the slots agent_conf
+# names: slot_a holding v1.img (1.0.0, security counter 1), slot_b erased.
+device_slots() {
+	local k
+	for k in fw root; do
+		"$FLEETSEC" fw keygen --out "$T/$k.pem" 2>/dev/null
+		"$FLEETSEC" fw pubkey "$T/$k.pem" --out "$T/$k.pub"
+	done
+	head -c 300000 /dev/urandom >"$T/v1.bin"
+	"$FLEETSEC" fw sign --key "$T/fw.pem" --version 1.0.0 --security-counter 1 --pad-header \
+		--slot-size 0x100000 "$T/v1.bin" "$T/v1.img"
+	head -c $((0x100000)) /dev/zero | tr '\0' '\377' >"$T/slot_a"
+	cp "$T/slot_a" "$T/slot_b"
+	dd if="$T/v1.img" of="$T/slot_a" conv=notrunc status=none
+}
+
 done_checks() { echo "$(basename "$0"): $checks checks passed"; }
 
 # agent_conf SERVER [KEY=VALUE]...: write $T/agent.conf for the simulated

@@ -36,13 +36,7 @@ NET_STEP=${RENEWCUT_NET_STEP:-256}
 "$F" ca server-cert localhost --ip 127.0.0.1 >/dev/null
 "$F" mfr init --dir mfr --name "Acme Chips" >/dev/null
 "$F" enroll allow --manufacturer-ca mfr/ca.pem --pattern 'SN-C*' --model thermo >/dev/null
-for k in fw root; do "$F" fw keygen --out $k.pem 2>/dev/null; "$F" fw pubkey $k.pem --out $k.pub; done
-head -c 300000 /dev/urandom >v1.bin
-"$F" fw sign --key fw.pem --version 1.0.0 --security-counter 1 --pad-header --slot-size 0x100000 \
-	v1.bin v1.img
-head -c $((0x100000)) /dev/zero | tr '\0' '\377' >slot_a
-cp slot_a slot_b
-dd if=v1.img of=slot_a conv=notrunc status=none
+device_slots
 # A different fleet's root: what a wrongly pinned device trusts.
 "$F" ca init --name "Other Fleet" --home other >/dev/null
 printf 'renew_after_percent = 0\nrenewals_per_day = 1000\nrefusals_per_minute = 100000\n' \
