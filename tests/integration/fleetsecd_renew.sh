@@ -21,13 +21,7 @@ for sn in SN-R1 SN-R2; do
 	"$F" mfr issue $sn --dir mfr --key-out boot-$sn.key --out boot-$sn.pem 2>/dev/null
 done
 "$F" enroll allow --manufacturer-ca mfr/ca.pem --pattern 'SN-R*' --model thermo >/dev/null
-for k in fw root; do "$F" fw keygen --out $k.pem 2>/dev/null; "$F" fw pubkey $k.pem --out $k.pub; done
-head -c 300000 /dev/urandom >v1.bin
-"$F" fw sign --key fw.pem --version 1.0.0 --security-counter 1 --pad-header --slot-size 0x100000 \
-	v1.bin v1.img
-head -c $((0x100000)) /dev/zero | tr '\0' '\377' >slot_a
-cp slot_a slot_b
-dd if=v1.img of=slot_a conv=notrunc status=none
+device_slots
 mkdir state
 # This test renews certificates it issued a moment ago, and counts every
 # refusal: fleetsecd's bounds (fleetsecd_growth.sh tests them) step aside.
@@ -48,27 +42,6 @@ req() {
 b64csr() { openssl req -new -key "$1" -subj "$2" -outform DER 2>/dev/null | openssl base64; }
 # subject CERT: the certificate's subject as openssl req -subj takes it.
 subject() { openssl x509 -in "$1" -noout -subject -nameopt compat | sed 's/^subject=//'; }
-# certid CERT: serial and SHA-256 fingerprint, as the CLI's --json has them.
-certid() {
-	echo "$(openssl x509 -in "$1" -noout -serial | cut -d= -f2 | tr 'a-f' 'A-F')" \
-		"$(openssl x509 -in "$1" -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : |
-			tr 'A-F' 'a-f')"
-}
-# current ID: the registry's current certificate of device ID, from the CLI.
-current() {
-	"$F" device show "$1" --json >dev.json || fail "device show $1"
-	echo "$(jq -r .serial dev.json | tr 'a-f' 'A-F') $(jq -r .fingerprint_sha256 dev.json)"
-}
-ncerts() { "$F" device show "$1" --json | jq '.certificates | length'; }
-# is_current ID CERT: CERT verifies against the fleet root and is ID's
-# current certificate in the registry.
-is_current() {
-	openssl verify -purpose sslclient -CAfile "$FLEETSEC_HOME/root.pem" \
-		-untrusted "$FLEETSEC_HOME/issuing.pem" "$2" >/dev/null || fail "$2 does not verify"
-	[ "$(certid "$2")" = "$(current "$1")" ] ||
-		fail "$2 ($(certid "$2")) is not $1's current certificate ($(current "$1"))"
-	ok
-}
 # lose_renewal ID: a renewal whose answer never arrives. The agent had
 # written its pending key; the server renewed (superseding dev.pem); curl
 # makes that request and drops the answer.

@@ -60,6 +60,55 @@ reg() {
 	"$FLEETSEC" "$@" --json | jq -r "$filter"
 }
 
+# certid CERT: serial and SHA-256 fingerprint, as the CLI's --json has them.
+certid() {
+	echo "$(openssl x509 -in "$1" -noout -serial | cut -d= -f2 | tr 'a-f' 'A-F')" \
+		"$(openssl x509 -in "$1" -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : |
+			tr 'A-F' 'a-f')"
+}
+# current ID: the registry's current certificate of device ID (as certid
+# prints it), from the CLI.
+current() {
+	local j
+	j=$("$FLEETSEC" device show "$1" --json) || fail "device show $1"
+	echo "$(jq -r .serial <<<"$j" | tr 'a-f' 'A-F') $(jq -r .fingerprint_sha256 <<<"$j")"
+}
+ncerts() { "$FLEETSEC" device show "$1" --json | jq '.certificates | length'; }
+# is_current ID CERT: CERT verifies against the fleet root (openssl verify,
+# the issuing CA as an untrusted intermediate) and is ID's current
+# certificate in the registry.
+is_current() {
+	openssl verify -purpose sslclient -CAfile "$FLEETSEC_HOME/root.pem" \
+		-untrusted "$FLEETSEC_HOME/issuing.pem" "$2" >/dev/null || fail "$2 does not verify"
+	[ "$(certid "$2")" = "$(current "$1")" ] ||
+		fail "$2 ($(certid "$2")) is not $1's current certificate ($(current "$1"))"
+	ok
+}
+# key_of_cert KEY CERT: KEY is CERT's private key (openssl compares the
+# public keys).
+key_of_cert() {
+	[ "$(openssl pkey -in "$1" -pubout)" = "$(openssl x509 -in "$2" -noout -pubkey)" ] ||
+		fail "$1 is not the key of $2"
+	ok
+}
+
+# device_slots: in $T, the firmware key fw.pem and release root root.pem
+# with their public halves fw.pub and root.pub, and the slots agent_conf
+# names: slot_a holding v1.img (1.0.0, security counter 1), slot_b erased.
+device_slots() {
+	local k
+	for k in fw root; do
+		"$FLEETSEC" fw keygen --out "$T/$k.pem" 2>/dev/null
+		"$FLEETSEC" fw pubkey "$T/$k.pem" --out "$T/$k.pub"
+	done
+	head -c 300000 /dev/urandom >"$T/v1.bin"
+	"$FLEETSEC" fw sign --key "$T/fw.pem" --version 1.0.0 --security-counter 1 --pad-header \
+		--slot-size 0x100000 "$T/v1.bin" "$T/v1.img"
+	head -c $((0x100000)) /dev/zero | tr '\0' '\377' >"$T/slot_a"
+	cp "$T/slot_a" "$T/slot_b"
+	dd if="$T/v1.img" of="$T/slot_a" conv=notrunc status=none
+}
+
 done_checks() { echo "$(basename "$0"): $checks checks passed"; }
 
 # agent_conf SERVER [KEY=VALUE]...: write $T/agent.conf for the simulated
