@@ -128,4 +128,20 @@ FSEC_API FSEC_WUR enum fsec_err fsec_publish_refresh_due(struct fsec_fleet *f,
 							 const struct fsec_refresh_opts *o,
 							 int64_t now, unsigned *refreshed);
 
+/*
+ * The online key material fleetsecd holds for release_refresh = auto: the
+ * key, its delegation and the release root, loaded once. _new checks that
+ * the delegation names the key and has not expired, so that a wrong file is
+ * refused at start rather than at the first refresh. Errors: IO, PARSE,
+ * TOO_LARGE, VERIFY, INVAL, NOMEM. _free(NULL) is a no-op.
+ */
+struct fsec_refresher;
+FSEC_API FSEC_WUR enum fsec_err fsec_refresher_new(const char *key, const char *delegation,
+						   const char *root, struct fsec_refresher **out);
+FSEC_API void fsec_refresher_free(struct fsec_refresher *r);
+
+/* fsec_publish_refresh_due with r's key material, actor "fleetsecd". */
+FSEC_API FSEC_WUR enum fsec_err fsec_refresher_run(struct fsec_refresher *r, struct fsec_fleet *f,
+						   int64_t now, unsigned *refreshed);
+
 #endif

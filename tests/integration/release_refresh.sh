@@ -73,6 +73,11 @@ before=$(rollout)
 [ "$(served | jq .sequence)" = 5 ] || fail "not sequence 5: $(served)"
 ok
 
+# A timestamp stored before the refresh names the published sequence: it is
+# signed again for the new one (devices refuse one naming an older manifest).
+expect 0 "$F" release timestamp --model thermo --key online.pem --delegation deleg.json \
+	--root root.pub --expires 20d
+
 # Refusals: a key the delegation does not name, an expired delegation, a
 # delegation older than the published one's; what is served is unchanged.
 n=$(events)
@@ -109,6 +114,8 @@ want=$(($(date +%s) + 38 * 86400))
 jq -e --slurpfile m manifest.json '.releases == $m[0].releases' now.json >/dev/null ||
 	fail "the refresh changed the releases it lists"
 [ "$(rollout)" = "$before" ] || fail "the rollout changed: $before -> $(rollout)"
+"$F" registry events --json | jq -e '[.[] | select(.action == "timestamp")] | last |
+	.detail | test("latest=6 ")' >/dev/null || fail "the timestamp does not name manifest 6"
 "$F" registry events --json | jq -e '[.[] | select(.action == "refresh")] | length == 1' \
 	>/dev/null || fail "no refresh event"
 ok
@@ -130,6 +137,85 @@ expect 0 "$F" release publish --model thermo --bundle release5.json --image v2.i
 expect 1 A check
 grep -q "sequence: manifest 5 is not above" err ||
 	fail "the replayed manifest was not refused: $(cat err)"
+ok
+
+# ---- fleetsecd, release_refresh = auto ----
+kill "$FLEETSECD_PID"
+wait "$FLEETSECD_PID" 2>/dev/null || true
+mv daemon.log daemon1.log # fleetsecd_start waits for "listening" in a new one
+base=$(cat "$FLEETSEC_HOME/fleetsecd.conf")
+# start_refused WHAT LINES...: fleetsecd with these lines more in its
+# configuration refuses to start, in one line that names WHAT.
+start_refused() {
+	local what=$1
+	shift
+	{ echo "$base"; printf '%s\n' "$@"; } >bad.conf
+	if FT -f +3d "$FLEETSECD" --config bad.conf --listen 127.0.0.1:1 2>bad.err; then
+		fail "fleetsecd started with: $*"
+	fi
+	[ "$(wc -l <bad.err)" = 1 ] && grep -q "$what" bad.err || fail "refusal: $(cat bad.err)"
+	ok
+}
+KEYS=("release_key = $T/online.pem" "release_delegation = $T/deleg.json"
+	"release_root = $T/root.pub")
+start_refused "needs release_key" "release_refresh = auto"
+start_refused "needs release_key" "release_refresh = auto" "${KEYS[1]}" "${KEYS[2]}"
+start_refused "release_refresh must be off or auto" "release_refresh = yes" "${KEYS[@]}"
+start_refused "unknown key" "release_refresh = auto" "release_key = $T/fw.pem" "${KEYS[1]}" \
+	"${KEYS[2]}"
+# short.json lapsed a day ago on fleetsecd's clock (+3d).
+start_refused "expired" "release_refresh = auto" "${KEYS[0]}" \
+	"release_delegation = $T/short.json" "${KEYS[2]}"
+
+# A manifest valid four days and a timestamp valid two; fleetsecd runs
+# under libfaketime, whose clock the test moves by rewriting a file.
+FAKETIME_LIB=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
+[ -r "$FAKETIME_LIB" ] || fail "libfaketime is missing (Debian package faketime; scripts/deps.sh)"
+echo "+0" >faketime
+cat >fleetsecd-faked <<EOF
+#!/bin/sh
+export LD_PRELOAD=$FAKETIME_LIB FAKETIME_TIMESTAMP_FILE=$T/faketime FAKETIME_NO_CACHE=1
+export ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0"
+exec "$FLEETSECD" "\$@"
+EOF
+chmod +x fleetsecd-faked
+"$F" release create --model thermo --image v2.img --chunk-size 65536 --sequence 10 --expires 4d \
+	--out manifest10.json
+"$F" release sign --key online.pem --delegation deleg.json manifest10.json --out release10.json
+expect 0 "$F" release publish --model thermo --bundle release10.json --image v2.img \
+	--root root.pub --max-failures 3
+expect 0 "$F" release timestamp --model thermo --key online.pem --delegation deleg.json \
+	--root root.pub --expires 2d
+before=$(rollout)
+{ echo "$base"; echo "release_refresh = auto"; printf '%s\n' "${KEYS[@]}"; } \
+	>"$FLEETSEC_HOME/fleetsecd.conf"
+REAL_FLEETSECD=$FLEETSECD
+FLEETSECD=$T/fleetsecd-faked
+fleetsecd_start
+FLEETSECD=$REAL_FLEETSECD
+agent_conf "$URL"
+[ "$(served | jq .sequence)" = 10 ] || fail "refreshed before half of its validity: $(served)"
+ok
+# Three days on: past half of both; fleetsecd signs both again.
+echo "+259200" >faketime
+for _ in $(seq 1200); do
+	[ "$(served | jq .sequence)" = 11 ] && break
+	sleep 0.1
+done
+served >auto.json
+[ "$(jq .sequence auto.json)" = 11 ] || fail "fleetsecd did not refresh: $(cat auto.json)"
+exp=$(date -d "$(jq -r .expires auto.json)" +%s)
+want=$(($(date +%s) + 7 * 86400))
+[ $((exp - want)) -le 600 ] && [ $((want - exp)) -le 600 ] ||
+	fail "expires $(jq -r .expires auto.json), not four days after the fake now"
+jq -e --slurpfile m manifest10.json '.releases == $m[0].releases' auto.json >/dev/null ||
+	fail "the automatic refresh changed the releases"
+[ "$(rollout)" = "$before" ] || fail "the rollout changed: $before -> $(rollout)"
+"$F" registry events --json | jq -e '[.[] | select(.action == "timestamp")] | last |
+	.actor == "fleetsecd" and (.detail | test("latest=11 "))' >/dev/null ||
+	fail "the timestamp was not signed again for manifest 11"
+expect 0 FT -f +3d "$AGENT" -c agent.conf check --json
+jq -e '.applies == false and .sequence == 11' out >/dev/null || fail "check: $(cat out)"
 ok
 
 done_checks

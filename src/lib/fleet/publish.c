@@ -465,3 +465,69 @@ FSEC_API enum fsec_err fsec_publish_refresh_due(struct fsec_fleet *f,
 	free(ml.names);
 	return rc;
 }
+
+struct fsec_refresher {
+	EVP_PKEY *key, *root;
+	unsigned char *delegation;
+	size_t delegation_len;
+};
+
+FSEC_API void fsec_refresher_free(struct fsec_refresher *r)
+{
+	if (r == NULL)
+		return;
+	EVP_PKEY_free(r->key);
+	EVP_PKEY_free(r->root);
+	free(r->delegation);
+	free(r);
+}
+
+FSEC_API enum fsec_err fsec_refresher_new(const char *key, const char *delegation,
+					  const char *root, struct fsec_refresher **out)
+{
+	struct fsec_release_timestamp_opts to = {.model = "check",
+						 .expires = (int64_t)time(NULL) + 60};
+	struct fsec_refresher *r = calloc(1, sizeof(*r));
+	char *probe = NULL;
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	if (r == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	if ((rc = fsec_key_load_private(key, &r->key)) != FSEC_OK) {
+		rc = fsec_seterr(rc, "release_key %s: %s", key, fsec_err_detail());
+		goto out;
+	}
+	if ((rc = fsec_key_load_public(root, &r->root)) != FSEC_OK) {
+		rc = fsec_seterr(rc, "release_root %s: %s", root, fsec_err_detail());
+		goto out;
+	}
+	if ((rc = fsec_file_read(delegation, FSEC_RELEASE_MAX, &r->delegation,
+				 &r->delegation_len)) != FSEC_OK)
+		goto out;
+	/* A statement signed and thrown away: the signer's own checks say
+	 * whether the delegation parses, names the key and is still valid. */
+	to.delegation = (const char *)r->delegation;
+	to.delegation_len = r->delegation_len;
+	if ((rc = fsec_release_timestamp_sign(&to, r->key, &probe)) != FSEC_OK) {
+		rc = fsec_seterr(rc, "release_delegation %s: %s", delegation, fsec_err_detail());
+		goto out;
+	}
+	*out = r;
+	r = NULL;
+out:
+	free(probe);
+	fsec_refresher_free(r);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_refresher_run(struct fsec_refresher *r, struct fsec_fleet *f,
+					  int64_t now, unsigned *refreshed)
+{
+	EVP_PKEY *roots[1] = {r->root};
+	struct fsec_refresh_opts o = {.key = r->key, .delegation = (const char *)r->delegation,
+				      .delegation_len = r->delegation_len, .roots = roots,
+				      .nroots = 1, .actor = "fleetsecd"};
+
+	return fsec_publish_refresh_due(f, &o, now, refreshed);
+}
