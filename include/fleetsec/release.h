@@ -242,6 +242,17 @@ FSEC_API FSEC_WUR enum fsec_err fsec_release_refresh(const unsigned char *bundle
 	FSEC_NONNULL(1, 5, 7, 8);
 
 /*
+ * The issued and expires times of the manifest in buf (at most
+ * FSEC_RELEASE_MAX bytes), read WITHOUT checking signatures: only for a
+ * bundle verified before (a published one, whose expiry a status or an
+ * audit shows). Fills both only on success. Errors: TOO_LARGE, PARSE, NOMEM.
+ * Thread-safe.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_release_peek_times(const unsigned char *buf, size_t len,
+							int64_t *issued, int64_t *expires)
+	FSEC_NONNULL(1, 3, 4);
+
+/*
  * A device's place in staged rollouts: SHA-256 of its ID, first four bytes
  * big-endian, mod 100. A release at P percent reaches the devices whose
  * bucket is below P, so raising P only adds devices. The agent and fleetsecd

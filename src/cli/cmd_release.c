@@ -675,9 +675,28 @@ static int status_model(const struct fsec_published_rec *pub,
 	const bool paused = rs->paused;
 	char when[32];
 
+	char until[32], left[48];
+	int64_t issued = 0, expires = 0, now = (int64_t)time(NULL);
+	char *bundle = NULL;
+	struct fsec_published_rec row;
+
 	sc->counted++;
 	sc->reported = st.reported;
 	cli_time(pub->published_at, when, sizeof(when));
+	/* The manifest's expiry, from the bundle verified at publication. */
+	if ((sc->rc = fsec_registry_publish_get(sc->reg, pub->model, &row, &bundle)) == FSEC_OK)
+		sc->rc = fsec_release_peek_times((const unsigned char *)bundle, strlen(bundle),
+						 &issued, &expires);
+	free(bundle);
+	if (sc->rc != FSEC_OK)
+		return 1;
+	cli_time(expires, until, sizeof(until));
+	if (expires <= now)
+		snprintf(left, sizeof(left), "EXPIRED");
+	else if (expires - now < 86400)
+		snprintf(left, sizeof(left), "expires in %lldh", (long long)((expires - now) / 3600));
+	else
+		snprintf(left, sizeof(left), "expires in %lldd", (long long)((expires - now) / 86400));
 	if (sc->arr != NULL) {
 		json_t *o = json_pack("{s:s, s:s, s:I, s:i, s:s, s:i, s:i, s:b, s:I, s:I, s:I, s:I, s:I}",
 				      "model", pub->model, "version", pub->version,
@@ -691,6 +710,8 @@ static int status_model(const struct fsec_published_rec *pub,
 
 		sc->coverage = json_array();
 		if (o == NULL || sc->coverage == NULL ||
+		    json_object_set_new(o, "expires", json_string(until)) != 0 ||
+		    json_object_set_new(o, "expired", json_boolean(expires <= now)) != 0 ||
 		    json_object_set_new(o, "coverage", sc->coverage) != 0 ||
 		    json_array_append_new(sc->arr, o) != 0) {
 			sc->rc = FSEC_ERR_NOMEM;
@@ -701,6 +722,7 @@ static int status_model(const struct fsec_published_rec *pub,
 		       pub->version, pub->security_counter, pub->percent,
 		       pub->group[0] != '\0' ? " of group " : "", pub->group, when,
 		       paused ? ", PAUSED: too many failures" : "");
+		printf("  manifest valid until %s, %s\n", until, left);
 		printf("  devices %llu, reported %llu, patched %llu (%.1f%% of the reporting)\n"
 		       "  since publication: %llu confirmed, %llu failed\n  patch coverage:\n",
 		       (unsigned long long)st.devices, (unsigned long long)st.reported,
@@ -830,8 +852,9 @@ const struct cli_cmd cli_release_cmds[] = {
 	 "it), from cron, or let fleetsecd do it (release_refresh = auto).\n"},
 	{"release", "status", release_status, "rollout state and patch coverage per model",
 	 "[--model M] [--home DIR] [--json]\n\n"
-	 "For each published release (or M's): its rollout, whether it paused itself\n"
-	 "(--max-failures), the model's active devices, how many reported, how many run\n"
+	 "For each published release (or M's): its manifest's expiry (EXPIRED, or how\n"
+	 "long it has left: refresh it before, fleetsec release refresh), its rollout,\n"
+	 "whether it paused itself (--max-failures), the model's active devices, how many reported, how many run\n"
 	 "at least the release's security counter, the update outcomes reported since\n"
 	 "publication, and the patch coverage: the share of reporting devices on each\n"
 	 "security counter.\n"},

@@ -47,7 +47,7 @@ served() {
 		"$URL/v1/update" | jq '.manifest.payload | @base64d | fromjson'
 }
 # rollout: what release status says of the rollout, less the expiry.
-rollout() { "$F" release status --json | jq -c '.[0] | del(.expires)'; }
+rollout() { "$F" release status --json | jq -c '.[0] | del(.expires, .expired)'; }
 events() { "$F" registry events --json | jq length; }
 REFRESH=("$F" release refresh --model thermo --key online.pem --delegation deleg.json --root root.pub)
 
@@ -97,6 +97,15 @@ one_line_error "thermo"
 [ "$(served | jq .sequence)" = 5 ] || fail "a refused refresh changed what is served"
 ok
 
+# release status shows the manifest's expiry, and EXPIRED once it passed.
+expect 0 "$F" release status
+grep -q "manifest valid until .*, expires in 9d" out || fail "status: $(cat out)"
+expect 0 FT -f +11d "$F" release status
+grep -q "manifest valid until .*, EXPIRED" out || fail "status at +11d: $(cat out)"
+expect 0 FT -f +11d "$F" release status --json
+jq -e '.[0].expired == true and (.[0].expires | test("Z$"))' out >/dev/null ||
+	fail "status --json at +11d: $(cat out)"
+
 # Eight days on, two days before the manifest expires: refreshed for 30
 # more, sequence 6, same image, same rollout.
 old_exp=$(served | jq -r .expires)
@@ -114,6 +123,8 @@ want=$(($(date +%s) + 38 * 86400))
 jq -e --slurpfile m manifest.json '.releases == $m[0].releases' now.json >/dev/null ||
 	fail "the refresh changed the releases it lists"
 [ "$(rollout)" = "$before" ] || fail "the rollout changed: $before -> $(rollout)"
+expect 0 "$F" release status
+grep -q "manifest valid until .*, expires in 37d" out || fail "status after refresh: $(cat out)"
 "$F" registry events --json | jq -e '[.[] | select(.action == "timestamp")] | last |
 	.detail | test("latest=6 ")' >/dev/null || fail "the timestamp does not name manifest 6"
 "$F" registry events --json | jq -e '[.[] | select(.action == "refresh")] | length == 1' \

@@ -1156,6 +1156,32 @@ out:
 	return rc;
 }
 
+FSEC_API enum fsec_err fsec_release_peek_times(const unsigned char *buf, size_t len,
+					       int64_t *issued, int64_t *expires)
+{
+	struct fsec_release r = {0};
+	struct envelope me = {0};
+	json_t *j = NULL;
+	enum fsec_err rc = FSEC_ERR_PARSE;
+
+	fsec_clearerr();
+	if (len > FSEC_RELEASE_MAX)
+		return fsec_seterr(FSEC_ERR_TOO_LARGE, "release is %zu bytes, the limit is %u", len,
+				   FSEC_RELEASE_MAX);
+	if ((j = load_json(buf, len, "release")) == NULL)
+		return rc;
+	/* No model: no entry is kept, so r owns nothing to free. */
+	if ((rc = envelope_parse(json_object_get(j, "manifest"), TYPE_RELEASE, "manifest", &me)) ==
+		FSEC_OK &&
+	    (rc = manifest_parse(me.payload, me.payload_len, NULL, &r)) == FSEC_OK) {
+		*issued = r.issued;
+		*expires = r.expires;
+	}
+	envelope_cleanup(&me);
+	json_decref(j);
+	return rc;
+}
+
 FSEC_API enum fsec_err fsec_release_timestamp_sign(const struct fsec_release_timestamp_opts *o,
 						   EVP_PKEY *key, char **bundle)
 {
