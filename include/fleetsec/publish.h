@@ -78,4 +78,70 @@ FSEC_API FSEC_WUR enum fsec_err fsec_publish_timestamp(struct fsec_fleet *f,
 						       const struct fsec_timestamp_opts *o,
 						       struct fsec_timestamp_rec *out);
 
+/* Refreshing a published release (release.h, fsec_release_refresh). */
+struct fsec_refresh_opts {
+	const char *model;
+	EVP_PKEY *key;             /* an online key the delegation names */
+	const char *delegation;    /* its delegation envelope (JSON) */
+	size_t delegation_len;
+	EVP_PKEY *const *roots;    /* the release root keys devices pin */
+	size_t nroots;
+	int64_t expires;           /* UNIX time, in the future */
+	const char *actor;
+};
+
+struct fsec_refresh_rec {
+	char model[FSEC_MODEL_MAX + 1];
+	uint64_t old_sequence, sequence;
+	int64_t expires;
+	bool timestamp;            /* the model's timestamp was signed again too */
+};
+
+/*
+ * Sign o->model's published manifest again with a new expiry and the next
+ * sequence, with the online key under its delegation (no root key), check
+ * it the way devices will (that they take it over the published one), and
+ * serve it in its place in one transaction: the image, the rollout
+ * (percent, group, limits) and its failure history since publication are
+ * unchanged, so devices that run the image install nothing. A stored
+ * timestamp that has not expired is signed again, with the same expiry,
+ * to name the new sequence (devices refuse one naming an older manifest
+ * than they hold). Fills *out (may be NULL) on success. Errors: NOTFOUND
+ * (nothing published for the model), VERIFY (key not in the delegation,
+ * delegation expired, a manifest devices would refuse), INVAL, PARSE,
+ * TOO_LARGE, CRYPTO, DB, BUSY, NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_publish_refresh(struct fsec_fleet *f,
+						     const struct fsec_refresh_opts *o,
+						     struct fsec_refresh_rec *out);
+
+/*
+ * What fleetsecd does with release_refresh = auto: refresh (as
+ * fsec_publish_refresh, o->model and o->expires ignored) every published
+ * manifest that has passed half of its validity at now, for as long again
+ * as it was valid, and sign every timestamp of a published model that has
+ * passed half of its own again, for as long as it was valid. *refreshed
+ * (may be NULL) counts what was signed. Stops at the first failure.
+ * Errors: those of fsec_publish_refresh and fsec_publish_timestamp.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_publish_refresh_due(struct fsec_fleet *f,
+							 const struct fsec_refresh_opts *o,
+							 int64_t now, unsigned *refreshed);
+
+/*
+ * The online key material fleetsecd holds for release_refresh = auto: the
+ * key, its delegation and the release root, loaded once. _new checks that
+ * the delegation names the key and has not expired, so that a wrong file is
+ * refused at start rather than at the first refresh. Errors: IO, PARSE,
+ * TOO_LARGE, VERIFY, INVAL, NOMEM. _free(NULL) is a no-op.
+ */
+struct fsec_refresher;
+FSEC_API FSEC_WUR enum fsec_err fsec_refresher_new(const char *key, const char *delegation,
+						   const char *root, struct fsec_refresher **out);
+FSEC_API void fsec_refresher_free(struct fsec_refresher *r);
+
+/* fsec_publish_refresh_due with r's key material, actor "fleetsecd". */
+FSEC_API FSEC_WUR enum fsec_err fsec_refresher_run(struct fsec_refresher *r, struct fsec_fleet *f,
+						   int64_t now, unsigned *refreshed);
+
 #endif

@@ -100,6 +100,7 @@ FSEC_API const struct fsec_release_entry *fsec_release_entry(const struct fsec_r
 FSEC_API uint64_t fsec_release_sequence(const struct fsec_release *r) FSEC_NONNULL(1);
 FSEC_API uint64_t fsec_release_delegation_sequence(const struct fsec_release *r) FSEC_NONNULL(1);
 FSEC_API int64_t fsec_release_expires(const struct fsec_release *r) FSEC_NONNULL(1);
+FSEC_API int64_t fsec_release_issued(const struct fsec_release *r) FSEC_NONNULL(1);
 /* The keyid that signed the manifest (hex, borrowed). */
 FSEC_API const char *fsec_release_signer(const struct fsec_release *r) FSEC_NONNULL(1);
 
@@ -223,6 +224,33 @@ FSEC_API FSEC_WUR enum fsec_err fsec_release_create(const struct fsec_release_cr
 FSEC_API FSEC_WUR enum fsec_err fsec_release_sign(const char *manifest, size_t mlen,
 						  const char *delegation, size_t dlen,
 						  EVP_PKEY *key, char **bundle) FSEC_NONNULL(5, 6);
+
+/*
+ * Refresh a signed release: the manifest of bundle (at most
+ * FSEC_RELEASE_MAX bytes, verified by the caller), unchanged but for its
+ * sequence, issued (now) and expires, signed again with key, which the
+ * delegation must name, into a new bundle with that delegation. What it
+ * lists (images, rollout) is what was signed before: devices that run the
+ * image see nothing to install. *out is freed with free().
+ * Errors: INVAL (sequence, expiry in the past), TOO_LARGE, PARSE, VERIFY
+ * (key not in the delegation, delegation expired), CRYPTO, NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_release_refresh(const unsigned char *bundle, size_t len,
+						     uint64_t sequence, int64_t expires,
+						     const char *delegation, size_t dlen,
+						     EVP_PKEY *key, char **out)
+	FSEC_NONNULL(1, 5, 7, 8);
+
+/*
+ * The issued and expires times of the manifest in buf (at most
+ * FSEC_RELEASE_MAX bytes), read WITHOUT checking signatures: only for a
+ * bundle verified before (a published one, whose expiry a status or an
+ * audit shows). Fills both only on success. Errors: TOO_LARGE, PARSE, NOMEM.
+ * Thread-safe.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_release_peek_times(const unsigned char *buf, size_t len,
+							int64_t *issued, int64_t *expires)
+	FSEC_NONNULL(1, 3, 4);
 
 /*
  * A device's place in staged rollouts: SHA-256 of its ID, first four bytes

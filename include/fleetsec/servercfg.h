@@ -22,6 +22,12 @@
  *   renewals_per_day    = 4     certificates a device may get in 24 hours
  *   refusals_per_minute = 10    refused requests recorded per source address
  *   reports_per_hour    = 60    status reports stored per device
+ *   release_refresh     = off   auto: sign again every published manifest, and
+ *                               the timestamp of its model, past half of its
+ *                               validity (needs the next three)
+ *   release_key         =       the online key the delegation names
+ *   release_delegation  =       the delegation (JSON) naming it
+ *   release_root        =       the release root public key devices pin
  */
 #ifndef FLEETSEC_SERVERCFG_H
 #define FLEETSEC_SERVERCFG_H
@@ -46,6 +52,10 @@ struct fsec_servercfg {
 	unsigned long renew_after_percent, renewals_per_day, refusals_per_minute,
 		reports_per_hour;
 	unsigned long max_per_source; /* FSEC_SRCLIMIT_DEFAULT (srclimit.h) */
+	char release_refresh[8];      /* "off" or "auto" */
+	char release_key[FSEC_SERVERCFG_VALUE_MAX + 1];
+	char release_delegation[FSEC_SERVERCFG_VALUE_MAX + 1];
+	char release_root[FSEC_SERVERCFG_VALUE_MAX + 1];
 };
 
 /* The most renew_after_percent may be: below the agent's earliest renewal
@@ -56,12 +66,14 @@ struct fsec_servercfg {
 /* Fill c with the defaults: listen 127.0.0.1:8443, approval auto,
  * max_connections 1024, max_per_source 32, timeout 10, crl_refresh 0.5, crl_delay 1,
  * renew_after_percent 50, renewals_per_day 4, refusals_per_minute 10,
- * reports_per_hour 60. */
+ * reports_per_hour 60, release_refresh off. */
 FSEC_API void fsec_servercfg_defaults(struct fsec_servercfg *c);
 
 /*
  * Parse a configuration of at most FSEC_SERVERCFG_MAX bytes over the
- * defaults. Errors: TOO_LARGE, PARSE (with the line number and the key).
+ * defaults. release_refresh = auto without release_key, release_delegation
+ * and release_root is refused. Errors: TOO_LARGE, PARSE (with the line
+ * number and the key).
  * Thread-safe.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_servercfg_parse(const unsigned char *buf, size_t len,

@@ -555,6 +555,95 @@ out:
 	return status;
 }
 
+/* refresh: the published manifest, signed again before it expires. */
+static int release_refresh(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {
+		{"model", required_argument, NULL, 'm'},
+		{"key", required_argument, NULL, 'k'},
+		{"delegation", required_argument, NULL, 'd'},
+		{"root", required_argument, NULL, 'r'},
+		{"expires", required_argument, NULL, 'e'},
+		CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	struct fsec_refresh_opts o = {.actor = cli_actor()};
+	EVP_PKEY *roots[FSEC_RELEASE_MAX_KEYS];
+	const char *root_paths[FSEC_RELEASE_MAX_KEYS], *key_path = NULL, *deleg = NULL;
+	struct fsec_refresh_rec rec;
+	struct cli_common c = {0};
+	struct fsec_fleet *f = NULL;
+	unsigned char *d = NULL;
+	EVP_PKEY *key = NULL;
+	int64_t valid = 30 * 86400; /* as release create's default */
+	size_t nroots = 0, loaded = 0;
+	char exp[32];
+	enum fsec_err rc;
+	int opt, status;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
+		switch (opt) {
+		case 'm': o.model = optarg; break;
+		case 'k': key_path = optarg; break;
+		case 'd': deleg = optarg; break;
+		case 'r':
+			if (nroots == FSEC_RELEASE_MAX_KEYS)
+				return cli_usage_error(self, "too many --root");
+			root_paths[nroots++] = optarg;
+			break;
+		case 'e':
+			if (fsec_duration_parse(optarg, &valid) != FSEC_OK)
+				return cli_usage_error(self, "%s", fsec_err_detail());
+			break;
+		}
+	}
+	if (opt < 0)
+		return status;
+	if (optind != argc || o.model == NULL || key_path == NULL || deleg == NULL || nroots == 0)
+		return cli_usage_error(self, "--model, --key, --delegation and --root are required");
+	if ((status = cli_model(o.model)) != 0)
+		return status;
+	if ((status = load_public_keys(root_paths, nroots, roots)) != 0)
+		return status;
+	loaded = nroots;
+	o.roots = roots;
+	o.nroots = nroots;
+	o.expires = (int64_t)time(NULL) + valid;
+	if ((status = read_input(deleg, &d, &o.delegation_len)) != 0)
+		goto out;
+	o.delegation = (const char *)d;
+	if ((rc = fsec_key_load_private(key_path, &key)) != FSEC_OK) {
+		status = cli_fail(key_path, rc);
+		goto out;
+	}
+	o.key = key;
+	if ((rc = fsec_fleet_open(cli_home(&c), &f)) != FSEC_OK) {
+		status = cli_fail(cli_home(&c), rc);
+		goto out;
+	}
+	if ((rc = fsec_publish_refresh(f, &o, &rec)) != FSEC_OK) {
+		status = cli_fail(o.model, rc);
+		goto out;
+	}
+	cli_time(rec.expires, exp, sizeof(exp));
+	if (c.json)
+		status = cli_print_json(json_pack("{s:s, s:I, s:I, s:s, s:b}", "model", rec.model,
+						  "sequence", (json_int_t)rec.sequence,
+						  "previous_sequence",
+						  (json_int_t)rec.old_sequence, "expires", exp,
+						  "timestamp", rec.timestamp));
+	else
+		printf("%s: manifest %llu (was %llu) signed until %s%s\n", rec.model,
+		       (unsigned long long)rec.sequence, (unsigned long long)rec.old_sequence, exp,
+		       rec.timestamp ? ", timestamp signed again" : "");
+out:
+	fsec_fleet_free(f);
+	EVP_PKEY_free(key);
+	free(d);
+	free_keys(roots, loaded);
+	return status;
+}
+
 struct status_ctx {
 	struct fsec_registry *reg;
 	const char *only;  /* --model, or NULL for every published model */
@@ -586,9 +675,28 @@ static int status_model(const struct fsec_published_rec *pub,
 	const bool paused = rs->paused;
 	char when[32];
 
+	char until[32], left[48];
+	int64_t issued = 0, expires = 0, now = (int64_t)time(NULL);
+	char *bundle = NULL;
+	struct fsec_published_rec row;
+
 	sc->counted++;
 	sc->reported = st.reported;
 	cli_time(pub->published_at, when, sizeof(when));
+	/* The manifest's expiry, from the bundle verified at publication. */
+	if ((sc->rc = fsec_registry_publish_get(sc->reg, pub->model, &row, &bundle)) == FSEC_OK)
+		sc->rc = fsec_release_peek_times((const unsigned char *)bundle, strlen(bundle),
+						 &issued, &expires);
+	free(bundle);
+	if (sc->rc != FSEC_OK)
+		return 1;
+	cli_time(expires, until, sizeof(until));
+	if (expires <= now)
+		snprintf(left, sizeof(left), "EXPIRED");
+	else if (expires - now < 86400)
+		snprintf(left, sizeof(left), "expires in %lldh", (long long)((expires - now) / 3600));
+	else
+		snprintf(left, sizeof(left), "expires in %lldd", (long long)((expires - now) / 86400));
 	if (sc->arr != NULL) {
 		json_t *o = json_pack("{s:s, s:s, s:I, s:i, s:s, s:i, s:i, s:b, s:I, s:I, s:I, s:I, s:I}",
 				      "model", pub->model, "version", pub->version,
@@ -602,6 +710,8 @@ static int status_model(const struct fsec_published_rec *pub,
 
 		sc->coverage = json_array();
 		if (o == NULL || sc->coverage == NULL ||
+		    json_object_set_new(o, "expires", json_string(until)) != 0 ||
+		    json_object_set_new(o, "expired", json_boolean(expires <= now)) != 0 ||
 		    json_object_set_new(o, "coverage", sc->coverage) != 0 ||
 		    json_array_append_new(sc->arr, o) != 0) {
 			sc->rc = FSEC_ERR_NOMEM;
@@ -612,6 +722,7 @@ static int status_model(const struct fsec_published_rec *pub,
 		       pub->version, pub->security_counter, pub->percent,
 		       pub->group[0] != '\0' ? " of group " : "", pub->group, when,
 		       paused ? ", PAUSED: too many failures" : "");
+		printf("  manifest valid until %s, %s\n", until, left);
 		printf("  devices %llu, reported %llu, patched %llu (%.1f%% of the reporting)\n"
 		       "  since publication: %llu confirmed, %llu failed\n  patch coverage:\n",
 		       (unsigned long long)st.devices, (unsigned long long)st.reported,
@@ -727,10 +838,23 @@ const struct cli_cmd cli_release_cmds[] = {
 	 "--release names the signed bundle the devices are served instead of the\n"
 	 "published one; --out writes the statement to FILE instead of storing it (with\n"
 	 "both, for a static update server, no fleet home is needed).\n"},
+	{"release", "refresh", release_refresh, "sign the published manifest again before it expires",
+	 "--model M --key ONLINE.pem --delegation DELEGATION.json --root ROOT.pub\n"
+	 "       [--expires 30d] [--home DIR] [--json]\n\n"
+	 "Signs model M's published manifest again, with the online key the delegation\n"
+	 "names (no root key), unchanged but for a new expiry (--expires, default 30d)\n"
+	 "and the next sequence number, checks that devices take it over the published\n"
+	 "one, and serves it in its place: the image, the rollout (percent, group,\n"
+	 "limits, pause) and the failures counted since publication stay. Devices that\n"
+	 "run the image install nothing, and refuse the old manifest from then on. A\n"
+	 "stored timestamp that has not expired is signed again to name the new\n"
+	 "sequence. Run it before the manifest's expiry passes (release status shows\n"
+	 "it), from cron, or let fleetsecd do it (release_refresh = auto).\n"},
 	{"release", "status", release_status, "rollout state and patch coverage per model",
 	 "[--model M] [--home DIR] [--json]\n\n"
-	 "For each published release (or M's): its rollout, whether it paused itself\n"
-	 "(--max-failures), the model's active devices, how many reported, how many run\n"
+	 "For each published release (or M's): its manifest's expiry (EXPIRED, or how\n"
+	 "long it has left: refresh it before, fleetsec release refresh), its rollout,\n"
+	 "whether it paused itself (--max-failures), the model's active devices, how many reported, how many run\n"
 	 "at least the release's security counter, the update outcomes reported since\n"
 	 "publication, and the patch coverage: the share of reporting devices on each\n"
 	 "security counter.\n"},

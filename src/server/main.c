@@ -31,6 +31,7 @@
 #include "fleetsec/fileio.h"
 #include "fleetsec/fleet.h"
 #include "fleetsec/metrics.h"
+#include "fleetsec/publish.h"
 #include "fleetsec/routes.h"
 #include "fleetsec/servercfg.h"
 #include "fleetsec/srclimit.h"
@@ -76,6 +77,10 @@ struct server {
 	struct timeval crl_delay;
 	unsigned crl_permille;
 	bool crl_soon; /* the timer is set to crl_delay for a pending revocation */
+	/* release_refresh = auto: manifests and timestamps signed again past
+	 * half of their validity, checked as often as the CRL. */
+	struct fsec_refresher *refresher;
+	struct event *release_timer;
 };
 
 /* One accepted connection. Its SSL carries it (ex_data); the slot's free
@@ -129,6 +134,9 @@ static void usage(FILE *fp)
 	      "                      (re-sign the CRL this far into its period, default\n"
 	      "                      0.5), crl_delay (seconds from a renewal to the CRL\n"
 	      "                      that lists the certificate it replaced, default 1),\n"
+	      "                      release_refresh (auto: sign published manifests and\n"
+	      "                      timestamps again past half of their validity, with\n"
+	      "                      release_key, release_delegation and release_root),\n"
 	      "                      and the limits of fleetsecd(8); flags override them\n"
 	      "  --listen HOST:PORT  address to listen on (default 127.0.0.1:8443;\n"
 	      "                      IPv6 as [ADDR]:PORT)\n"
@@ -457,6 +465,24 @@ static void crl_tick(evutil_socket_t fd, short what, void *arg)
 			tv.tv_sec = due > now ? (time_t)(due - now) : 1;
 	}
 	evtimer_add(s->crl_timer, &tv);
+}
+
+/* Sign again what is due among the published manifests and timestamps. */
+static void release_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	struct timeval tv = {.tv_sec = CRL_CHECK_MAX_S};
+	unsigned n = 0;
+
+	(void)fd;
+	(void)what;
+	if (fsec_refresher_run(s->refresher, s->fleet, (int64_t)time(NULL), &n) != FSEC_OK) {
+		fprintf(stderr, "fleetsecd: cannot refresh a release: %s\n", fsec_err_detail());
+		tv.tv_sec = CRL_RETRY_S;
+	} else if (n > 0 && !quiet) {
+		fprintf(stderr, "fleetsecd: %u release statements signed again\n", n);
+	}
+	evtimer_add(s->release_timer, &tv);
 }
 
 static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
@@ -838,9 +864,14 @@ static void on_reload(evutil_socket_t fd, short what, void *arg)
 		goto refused;
 	if (strcmp(cfg.listen, s->cfg.listen) != 0 || strcmp(cfg.admin, s->cfg.admin) != 0 ||
 	    cfg.max_per_source != s->cfg.max_per_source ||
-	    cfg.max_connections != s->cfg.max_connections) {
-		snprintf(why, sizeof(why), "listen, admin, max_connections and max_per_source "
-			 "change only with a restart");
+	    cfg.max_connections != s->cfg.max_connections ||
+	    /* The refresher holds the online key it was started with. */
+	    strcmp(cfg.release_refresh, s->cfg.release_refresh) != 0 ||
+	    strcmp(cfg.release_key, s->cfg.release_key) != 0 ||
+	    strcmp(cfg.release_delegation, s->cfg.release_delegation) != 0 ||
+	    strcmp(cfg.release_root, s->cfg.release_root) != 0) {
+		snprintf(why, sizeof(why), "listen, admin, max_connections, max_per_source and "
+			 "release_refresh and its key files change only with a restart");
 		goto refused;
 	}
 	if (fsec_est_refresh(s->est, &changed) != FSEC_OK || make_tls(s, &cfg, &tls) != FSEC_OK) {
@@ -919,6 +950,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fleetsecd: %s: %s\n", s.home, fsec_err_detail());
 		goto out;
 	}
+	if (strcmp(cfg.release_refresh, "auto") == 0 &&
+	    (rc = fsec_refresher_new(cfg.release_key, cfg.release_delegation, cfg.release_root,
+				     &s.refresher)) != FSEC_OK) {
+		fprintf(stderr, "fleetsecd: release_refresh = auto: %s\n", fsec_err_detail());
+		goto out;
+	}
 	/* Renewals leave the CRL to crl_tick: never signed in a request. */
 	fsec_fleet_set_crl_deferred(s.fleet, true);
 	apply(&s, &cfg);
@@ -968,6 +1005,13 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	crl_tick(-1, 0, &s);
+	if (s.refresher != NULL) {
+		if ((s.release_timer = evtimer_new(s.base, release_tick, &s)) == NULL) {
+			fputs("fleetsecd: out of memory\n", stderr);
+			goto out;
+		}
+		release_tick(-1, 0, &s);
+	}
 	sigterm = evsignal_new(s.base, SIGTERM, on_signal, &s);
 	sigint = evsignal_new(s.base, SIGINT, on_signal, &s);
 	sighup = evsignal_new(s.base, SIGHUP, on_reload, &s);
@@ -982,6 +1026,9 @@ int main(int argc, char **argv)
 out:
 	if (s.crl_timer != NULL)
 		event_free(s.crl_timer);
+	if (s.release_timer != NULL)
+		event_free(s.release_timer);
+	fsec_refresher_free(s.refresher);
 	if (sigterm != NULL)
 		event_free(sigterm);
 	if (sigint != NULL)

@@ -42,7 +42,7 @@
 
 struct fsec_release {
 	uint64_t sequence, delegation_sequence;
-	int64_t expires;
+	int64_t issued, expires;
 	char signer[FSEC_SHA256_HEX_LEN];
 	struct fsec_release_entry entry;
 	bool have_entry;
@@ -414,7 +414,6 @@ static enum fsec_err manifest_parse(const unsigned char *buf, size_t len, const 
 	json_t *j = load_json(buf, len, "manifest"), *rels, *e;
 	enum fsec_err rc = FSEC_ERR_PARSE;
 	const char *type;
-	int64_t issued;
 	size_t i;
 
 	if (j == NULL)
@@ -423,7 +422,7 @@ static enum fsec_err manifest_parse(const unsigned char *buf, size_t len, const 
 	    (rc = fsec_json_get_str(j, "manifest", "_type", 0, 1, 64, &type)) != FSEC_OK ||
 	    (rc = fsec_json_get_uint(j, "manifest", "sequence", 0, 0, JSON_UINT_MAX,
 	                             &r->sequence)) != FSEC_OK ||
-	    (rc = fsec_json_get_time(j, "manifest", "issued", 0, FSEC_TIME_CANONICAL, &issued)) !=
+	    (rc = fsec_json_get_time(j, "manifest", "issued", 0, FSEC_TIME_CANONICAL, &r->issued)) !=
 	        FSEC_OK ||
 	    (rc = fsec_json_get_time(j, "manifest", "expires", 0, FSEC_TIME_CANONICAL,
 	                             &r->expires)) != FSEC_OK)
@@ -493,6 +492,11 @@ FSEC_API uint64_t fsec_release_delegation_sequence(const struct fsec_release *r)
 FSEC_API int64_t fsec_release_expires(const struct fsec_release *r)
 {
 	return r->expires;
+}
+
+FSEC_API int64_t fsec_release_issued(const struct fsec_release *r)
+{
+	return r->issued;
 }
 
 FSEC_API const char *fsec_release_signer(const struct fsec_release *r)
@@ -1103,6 +1107,78 @@ out:
 	json_decref(b);
 	json_decref(menv);
 	json_decref(dj);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_release_refresh(const unsigned char *bundle, size_t len,
+					    uint64_t sequence, int64_t expires,
+					    const char *delegation, size_t dlen, EVP_PKEY *key,
+					    char **out)
+{
+	struct envelope me = {0};
+	json_t *j = NULL, *m = NULL;
+	char issued[FSEC_TIME_LEN], until[FSEC_TIME_LEN], *manifest = NULL;
+	int64_t now = (int64_t)time(NULL);
+	enum fsec_err rc = FSEC_ERR_PARSE;
+
+	fsec_clearerr();
+	if (len > FSEC_RELEASE_MAX || dlen > FSEC_RELEASE_MAX)
+		return fsec_seterr(FSEC_ERR_TOO_LARGE, "input larger than %u bytes", FSEC_RELEASE_MAX);
+	if (sequence > (uint64_t)JSON_UINT_MAX || expires <= now)
+		return fsec_seterr(FSEC_ERR_INVAL, "a sequence below 2^53 and an expiry in the future");
+	if ((j = load_json(bundle, len, "release")) == NULL)
+		return rc;
+	if ((rc = envelope_parse(json_object_get(j, "manifest"), TYPE_RELEASE, "manifest", &me)) !=
+	    FSEC_OK)
+		goto out;
+	if ((m = load_json(me.payload, me.payload_len, "manifest")) == NULL) {
+		rc = FSEC_ERR_PARSE;
+		goto out;
+	}
+	/* Only the freshness fields change: the releases it lists, their
+	 * images and rollout, are what was signed before. */
+	fsec_time_format(now, issued);
+	fsec_time_format(expires, until);
+	if (json_object_set_new(m, "sequence", json_integer((json_int_t)sequence)) != 0 ||
+	    json_object_set_new(m, "issued", json_string(issued)) != 0 ||
+	    json_object_set_new(m, "expires", json_string(until)) != 0) {
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = dump(m, &manifest)) != FSEC_OK)
+		goto out;
+	rc = fsec_release_sign(manifest, strlen(manifest), delegation, dlen, key, out);
+out:
+	free(manifest);
+	json_decref(m);
+	json_decref(j);
+	envelope_cleanup(&me);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_release_peek_times(const unsigned char *buf, size_t len,
+					       int64_t *issued, int64_t *expires)
+{
+	struct fsec_release r = {0};
+	struct envelope me = {0};
+	json_t *j = NULL;
+	enum fsec_err rc = FSEC_ERR_PARSE;
+
+	fsec_clearerr();
+	if (len > FSEC_RELEASE_MAX)
+		return fsec_seterr(FSEC_ERR_TOO_LARGE, "release is %zu bytes, the limit is %u", len,
+				   FSEC_RELEASE_MAX);
+	if ((j = load_json(buf, len, "release")) == NULL)
+		return rc;
+	/* No model: no entry is kept, so r owns nothing to free. */
+	if ((rc = envelope_parse(json_object_get(j, "manifest"), TYPE_RELEASE, "manifest", &me)) ==
+		FSEC_OK &&
+	    (rc = manifest_parse(me.payload, me.payload_len, NULL, &r)) == FSEC_OK) {
+		*issued = r.issued;
+		*expires = r.expires;
+	}
+	envelope_cleanup(&me);
+	json_decref(j);
 	return rc;
 }
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -158,6 +159,23 @@ out:
 	return rc;
 }
 
+/* Verify the bundle published as pub, judged at its publication: an
+ * expired manifest is still the latest, and the one a refresh replaces. */
+static enum fsec_err verify_published(const char *bundle, const struct fsec_published_rec *pub,
+				      const struct fsec_release_policy *pol,
+				      struct fsec_release **rel)
+{
+	struct fsec_release_policy at = *pol;
+	enum fsec_err rc;
+
+	at.now = pub->published_at > 0 ? pub->published_at : 1;
+	rc = fsec_release_verify((const unsigned char *)bundle, strlen(bundle), &at, rel);
+	if (rc != FSEC_OK)
+		rc = fsec_seterr(rc, "the release published for %s: %s", pol->model,
+				 fsec_err_detail());
+	return rc;
+}
+
 FSEC_API enum fsec_err fsec_publish_timestamp(struct fsec_fleet *f,
 					      const struct fsec_timestamp_opts *o,
 					      struct fsec_timestamp_rec *out)
@@ -191,18 +209,10 @@ FSEC_API enum fsec_err fsec_publish_timestamp(struct fsec_fleet *f,
 		rc = fsec_registry_publish_get(reg, o->model, &pub, &bundle);
 	}
 	if (rc == FSEC_OK) {
-		/* The sequence is read from the bundle as devices read it. Judged
-		 * at its publication: an expired manifest is still the latest. */
-		pol.now = pub.published_at > 0 ? pub.published_at : 1;
-		if ((rc = fsec_release_verify((const unsigned char *)bundle, strlen(bundle), &pol,
-					      &rel)) != FSEC_OK) {
-			rc = fsec_seterr(rc, "the release published for %s: %s", o->model,
-					 fsec_err_detail());
+		if ((rc = verify_published(bundle, &pub, &pol, &rel)) != FSEC_OK)
 			goto out;
-		}
 		to.has_latest = true;
 		to.latest = fsec_release_sequence(rel);
-		pol.now = 0;
 	} else if (rc == FSEC_ERR_NOTFOUND) {
 		fsec_clearerr();
 	} else {
@@ -254,4 +264,270 @@ out:
 	free(bundle);
 	free(signed_ts);
 	return rc;
+}
+
+FSEC_API enum fsec_err fsec_publish_refresh(struct fsec_fleet *f, const struct fsec_refresh_opts *o,
+					    struct fsec_refresh_rec *out)
+{
+	struct fsec_release_policy pol = {
+	    .roots = o->roots, .nroots = o->nroots, .model = o->model};
+	struct fsec_timestamp_opts to = {.model = o->model, .key = o->key,
+					 .delegation = o->delegation,
+					 .delegation_len = o->delegation_len, .roots = o->roots,
+					 .nroots = o->nroots, .actor = o->actor};
+	struct fsec_registry *reg = fsec_fleet_get_registry(f);
+	struct fsec_release *old = NULL, *fresh = NULL;
+	struct fsec_published_rec pub;
+	struct fsec_timestamp_rec ts;
+	struct fsec_refresh_rec rec;
+	char *bundle = NULL, *signed_rel = NULL, *signed_ts = NULL;
+	enum fsec_err rc;
+	bool in_tx = false;
+
+	fsec_clearerr();
+	memset(&rec, 0, sizeof(rec));
+	if (o->model == NULL)
+		return fsec_seterr(FSEC_ERR_INVAL, "a model is required");
+	if ((rc = fsec_registry_publish_get(reg, o->model, &pub, &bundle)) != FSEC_OK ||
+	    (rc = verify_published(bundle, &pub, &pol, &old)) != FSEC_OK)
+		goto out;
+	rec.old_sequence = fsec_release_sequence(old);
+	rec.sequence = rec.old_sequence + 1; /* below 2^53 + 1: checked by the signer */
+	if ((rc = fsec_release_refresh((const unsigned char *)bundle, strlen(bundle), rec.sequence,
+				       o->expires, o->delegation, o->delegation_len, o->key,
+				       &signed_rel)) != FSEC_OK)
+		goto out;
+	/* Devices that hold the published manifest must take this one over
+	 * it: the delegation is not older, and the sequence is above. */
+	pol.last_sequence = rec.old_sequence;
+	pol.last_delegation = fsec_release_delegation_sequence(old);
+	if ((rc = fsec_release_verify((const unsigned char *)signed_rel, strlen(signed_rel), &pol,
+				      &fresh)) != FSEC_OK) {
+		rc = fsec_seterr(rc, "the refreshed release for %s: %s", o->model, fsec_err_detail());
+		goto out;
+	}
+	snprintf(rec.model, sizeof(rec.model), "%s", o->model);
+	rec.expires = fsec_release_expires(fresh);
+	/* A statement naming the old sequence would be refused by the devices
+	 * that take the new manifest: it is signed again with it, same expiry. */
+	memset(&ts, 0, sizeof(ts));
+	rc = fsec_registry_timestamp_get(reg, o->model, &ts, NULL);
+	if (rc == FSEC_OK && ts.expires_at > (int64_t)time(NULL)) {
+		to.expires = ts.expires_at;
+		to.release = (const unsigned char *)signed_rel;
+		to.release_len = strlen(signed_rel);
+		to.bundle_out = &signed_ts;
+		if ((rc = fsec_publish_timestamp(f, &to, &ts)) != FSEC_OK)
+			goto out;
+		rec.timestamp = true;
+	} else if (rc == FSEC_OK || rc == FSEC_ERR_NOTFOUND) {
+		fsec_clearerr();
+	} else {
+		goto out;
+	}
+	if ((rc = fsec_registry_begin(reg)) != FSEC_OK)
+		goto out;
+	in_tx = true;
+	/* The same row but for the bundle: published_at, and with it the
+	 * failures counted since publication and the pause, stay. */
+	if ((rc = fsec_registry_publish_put(reg, &pub, signed_rel)) != FSEC_OK ||
+	    (rc = fsec_registry_event_addf(reg, o->actor, "refresh", NULL,
+					   "model=%s sequence=%llu was=%llu expires=%lld signer=%.16s",
+					   rec.model, (unsigned long long)rec.sequence,
+					   (unsigned long long)rec.old_sequence,
+					   (long long)rec.expires, fsec_release_signer(fresh))) !=
+		FSEC_OK)
+		goto out;
+	if (rec.timestamp &&
+	    ((rc = fsec_registry_timestamp_put(reg, &ts, signed_ts)) != FSEC_OK ||
+	     (rc = fsec_registry_event_addf(reg, o->actor, "timestamp", NULL,
+					    "model=%s latest=%lld expires=%lld", ts.model,
+					    (long long)ts.latest, (long long)ts.expires_at)) !=
+		 FSEC_OK))
+		goto out;
+	in_tx = false;
+	if ((rc = fsec_registry_commit(reg)) != FSEC_OK) {
+		fsec_registry_rollback(reg);
+		goto out;
+	}
+	if (out != NULL)
+		*out = rec;
+out:
+	if (in_tx)
+		fsec_registry_rollback(reg);
+	fsec_release_free(old);
+	fsec_release_free(fresh);
+	free(bundle);
+	free(signed_rel);
+	free(signed_ts);
+	return rc;
+}
+
+/* Past half of the validity from issued to expires. */
+static bool half_gone(int64_t issued, int64_t expires, int64_t now)
+{
+	return expires <= issued || now - issued >= (expires - issued) / 2;
+}
+
+struct model_list {
+	char (*names)[FSEC_MODEL_MAX + 1];
+	size_t n, cap;
+	enum fsec_err rc;
+};
+
+static int collect_model(const struct fsec_published_rec *rec, void *arg)
+{
+	struct model_list *ml = arg;
+
+	if (ml->n == ml->cap) {
+		/* Models are products: thousands at most, never near SIZE_MAX. */
+		size_t cap = ml->cap > 0 ? ml->cap * 2 : 16;
+		void *p = reallocarray(ml->names, cap, sizeof(*ml->names));
+
+		if (p == NULL) {
+			ml->rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+			return 1;
+		}
+		ml->names = p;
+		ml->cap = cap;
+	}
+	snprintf(ml->names[ml->n++], sizeof(ml->names[0]), "%s", rec->model);
+	return 0;
+}
+
+/* Refresh what is due for one published model: its timestamp first (it
+ * names the published sequence), then its manifest (which signs the
+ * timestamp again for the new one). */
+static enum fsec_err refresh_model(struct fsec_fleet *f, const struct fsec_refresh_opts *o,
+				   const char *model, int64_t now, unsigned *count)
+{
+	struct fsec_release_policy pol = {.roots = o->roots, .nroots = o->nroots, .model = model};
+	struct fsec_registry *reg = fsec_fleet_get_registry(f);
+	struct fsec_refresh_opts ro = *o;
+	struct fsec_published_rec pub;
+	struct fsec_timestamp_rec ts;
+	struct fsec_release *rel = NULL;
+	char *bundle = NULL;
+	int64_t issued, expires;
+	enum fsec_err rc;
+
+	if ((rc = fsec_registry_timestamp_get(reg, model, &ts, NULL)) == FSEC_OK &&
+	    half_gone(ts.issued_at, ts.expires_at, now)) {
+		struct fsec_timestamp_opts to = {.model = model, .key = o->key,
+						 .delegation = o->delegation,
+						 .delegation_len = o->delegation_len,
+						 .roots = o->roots, .nroots = o->nroots,
+						 .expires = now + (ts.expires_at - ts.issued_at),
+						 .actor = o->actor};
+
+		if ((rc = fsec_publish_timestamp(f, &to, NULL)) != FSEC_OK)
+			goto out;
+		(*count)++;
+	} else if (rc != FSEC_OK && rc != FSEC_ERR_NOTFOUND) {
+		goto out;
+	}
+	fsec_clearerr();
+	if ((rc = fsec_registry_publish_get(reg, model, &pub, &bundle)) != FSEC_OK ||
+	    (rc = verify_published(bundle, &pub, &pol, &rel)) != FSEC_OK)
+		goto out;
+	issued = fsec_release_issued(rel);
+	expires = fsec_release_expires(rel);
+	if (!half_gone(issued, expires, now))
+		goto out;
+	ro.model = model;
+	ro.expires = now + (expires > issued ? expires - issued : 1);
+	if ((rc = fsec_publish_refresh(f, &ro, NULL)) != FSEC_OK)
+		goto out;
+	(*count)++;
+out:
+	fsec_release_free(rel);
+	free(bundle);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_publish_refresh_due(struct fsec_fleet *f,
+						const struct fsec_refresh_opts *o, int64_t now,
+						unsigned *refreshed)
+{
+	struct model_list ml = {.rc = FSEC_OK};
+	unsigned count = 0;
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	/* Listed first, signed after: no write while the listing is open. */
+	if ((rc = fsec_registry_publish_list(fsec_fleet_get_registry(f), collect_model, &ml)) ==
+	    FSEC_OK)
+		rc = ml.rc;
+	for (size_t i = 0; rc == FSEC_OK && i < ml.n; i++)
+		rc = refresh_model(f, o, ml.names[i], now, &count);
+	if (refreshed != NULL)
+		*refreshed = count;
+	free(ml.names);
+	return rc;
+}
+
+struct fsec_refresher {
+	EVP_PKEY *key, *root;
+	unsigned char *delegation;
+	size_t delegation_len;
+};
+
+FSEC_API void fsec_refresher_free(struct fsec_refresher *r)
+{
+	if (r == NULL)
+		return;
+	EVP_PKEY_free(r->key);
+	EVP_PKEY_free(r->root);
+	free(r->delegation);
+	free(r);
+}
+
+FSEC_API enum fsec_err fsec_refresher_new(const char *key, const char *delegation,
+					  const char *root, struct fsec_refresher **out)
+{
+	struct fsec_release_timestamp_opts to = {.model = "check",
+						 .expires = (int64_t)time(NULL) + 60};
+	struct fsec_refresher *r = calloc(1, sizeof(*r));
+	char *probe = NULL;
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	if (r == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	if ((rc = fsec_key_load_private(key, &r->key)) != FSEC_OK) {
+		rc = fsec_seterr(rc, "release_key %s: %s", key, fsec_err_detail());
+		goto out;
+	}
+	if ((rc = fsec_key_load_public(root, &r->root)) != FSEC_OK) {
+		rc = fsec_seterr(rc, "release_root %s: %s", root, fsec_err_detail());
+		goto out;
+	}
+	if ((rc = fsec_file_read(delegation, FSEC_RELEASE_MAX, &r->delegation,
+				 &r->delegation_len)) != FSEC_OK)
+		goto out;
+	/* A statement signed and thrown away: the signer's own checks say
+	 * whether the delegation parses, names the key and is still valid. */
+	to.delegation = (const char *)r->delegation;
+	to.delegation_len = r->delegation_len;
+	if ((rc = fsec_release_timestamp_sign(&to, r->key, &probe)) != FSEC_OK) {
+		rc = fsec_seterr(rc, "release_delegation %s: %s", delegation, fsec_err_detail());
+		goto out;
+	}
+	*out = r;
+	r = NULL;
+out:
+	free(probe);
+	fsec_refresher_free(r);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_refresher_run(struct fsec_refresher *r, struct fsec_fleet *f,
+					  int64_t now, unsigned *refreshed)
+{
+	EVP_PKEY *roots[1] = {r->root};
+	struct fsec_refresh_opts o = {.key = r->key, .delegation = (const char *)r->delegation,
+				      .delegation_len = r->delegation_len, .roots = roots,
+				      .nroots = 1, .actor = "fleetsecd"};
+
+	return fsec_publish_refresh_due(f, &o, now, refreshed);
 }

@@ -24,6 +24,7 @@ static const struct fsec_kv_field fields[] = {
 	NUMF(renew_after_percent, FSEC_RENEW_AFTER_MAX), NUMF(renewals_per_day, 1000),
 	NUMF(refusals_per_minute, 100000), NUMF(reports_per_hour, 1000000),
 	NUMF(max_per_source, 1000000),
+	STRF(release_refresh), STRF(release_key), STRF(release_delegation), STRF(release_root),
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
@@ -42,6 +43,7 @@ FSEC_API void fsec_servercfg_defaults(struct fsec_servercfg *c)
 	c->renewals_per_day = 4;
 	c->refusals_per_minute = 10;
 	c->reports_per_hour = 60;
+	snprintf(c->release_refresh, sizeof(c->release_refresh), "off");
 }
 
 /* A share written "0.D", "0.DD" or "0.DDD", as thousandths in [10, 900]:
@@ -83,6 +85,15 @@ FSEC_API enum fsec_err fsec_servercfg_parse(const unsigned char *buf, size_t len
 	if (c.max_connections == 0 || c.timeout == 0 || c.max_per_source == 0)
 		return fsec_seterr(FSEC_ERR_PARSE,
 				   "max_connections, max_per_source and timeout must be at least 1");
+	if (strcmp(c.release_refresh, "off") != 0 && strcmp(c.release_refresh, "auto") != 0)
+		return fsec_seterr(FSEC_ERR_PARSE, "release_refresh must be off or auto");
+	/* auto signs with the online key: without it, nothing would be signed
+	 * and manifests would lapse while the operator believes otherwise. */
+	if (strcmp(c.release_refresh, "auto") == 0 &&
+	    (c.release_key[0] == '\0' || c.release_delegation[0] == '\0' ||
+	     c.release_root[0] == '\0'))
+		return fsec_seterr(FSEC_ERR_PARSE, "release_refresh = auto needs release_key, "
+						   "release_delegation and release_root");
 	*out = c;
 	return FSEC_OK;
 }
