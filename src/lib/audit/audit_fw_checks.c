@@ -400,15 +400,22 @@ out:
 	return real;
 }
 
-/* Private keys that are published test vectors, by SHA-256 of their public
- * key (DER SubjectPublicKeyInfo): every copy of the library carries them
- * for its power-on self-tests, so they protect nothing of the device. */
+/* Private keys that are published test vectors, by type, size and SHA-256
+ * of their public key (DER SubjectPublicKeyInfo): every copy of the library
+ * carries them for its power-on self-tests, so they protect nothing of the
+ * device. Type and size come first because encoding the public key costs
+ * an encoder context, and most keys differ in those already. */
 static const struct {
+	const char *type;
+	int bits;
 	const char *sha256, *what;
 } published_keys[] = {
-	{"5bd7bad40971be901e68d9b97405c3a3e996adbede885869b270185ad499108e", "GnuTLS self-test key"},
-	{"dd0701715ac41b7b96a2c8fe7a762b0ee05215f4f21c44d9458f1d2e2d57427d", "GnuTLS self-test key"},
-	{"5a9214aa789ffe021992636dd17ca313f340948e604d4122735160f3d46688a0", "GnuTLS self-test key"},
+	{"EC", 256, "5bd7bad40971be901e68d9b97405c3a3e996adbede885869b270185ad499108e",
+	 "GnuTLS self-test key"},
+	{"DSA", 2048, "dd0701715ac41b7b96a2c8fe7a762b0ee05215f4f21c44d9458f1d2e2d57427d",
+	 "GnuTLS self-test key"},
+	{"RSA", 2048, "5a9214aa789ffe021992636dd17ca313f340948e604d4122735160f3d46688a0",
+	 "GnuTLS self-test key"},
 };
 
 /* The published_keys name of k, or NULL. */
@@ -416,9 +423,16 @@ static const char *published_key(EVP_PKEY *k)
 {
 	unsigned char *der = NULL, md[32];
 	char hex[65];
-	int n = i2d_PUBKEY(k, &der);
 	const char *what = NULL;
+	bool candidate = false;
+	int n;
 
+	for (size_t i = 0; i < sizeof(published_keys) / sizeof(published_keys[0]); i++)
+		candidate |= EVP_PKEY_is_a(k, published_keys[i].type) &&
+			     EVP_PKEY_get_bits(k) == published_keys[i].bits;
+	if (!candidate)
+		return NULL;
+	n = i2d_PUBKEY(k, &der);
 	if (n > 0 && EVP_Digest(der, (size_t)n, md, NULL, EVP_sha256(), NULL) == 1) {
 		for (size_t i = 0; i < 32; i++)
 			snprintf(hex + 2 * i, 3, "%02x", md[i]);
@@ -430,21 +444,63 @@ static const char *published_key(EVP_PKEY *k)
 	return what;
 }
 
-/* The decoder OpenSSL would pick for a PEM label, narrowed to one input
- * structure and, where the label or the PKCS#8 algorithm says, one key type.
- * PEM_read_bio_PrivateKey() builds a decoder context over every provider's
- * every key decoder for each key it reads, which in OpenSSL 3.0 costs about
- * a millisecond; a root filesystem or a fuzzer reads thousands of keys.
- * No passphrase callback is set: keys in an image are never unlocked. */
+/*
+ * OpenSSL 3.0 builds a decoder context (every matching decoder of every
+ * provider) in about a millisecond, far longer than decoding the key; a
+ * root filesystem or a fuzzer reads thousands of keys. So one context per
+ * input structure and key type is kept for the thread's life and used
+ * again (OpenSSL 3.2 keeps such a cache itself). A decode writes its key
+ * through the pointer the context was made with, slot->k, which the caller
+ * takes at once.
+ */
+#define DECODER_SLOTS 8
+
+struct decoder_slot {
+	char structure[16], keytype[64];
+	OSSL_DECODER_CTX *ctx;
+	EVP_PKEY *k;
+};
+
+static _Thread_local struct decoder_slot decoders[DECODER_SLOTS];
+static _Thread_local unsigned decoders_next;
+
+static struct decoder_slot *decoder_for(const char *structure, const char *keytype)
+{
+	const char *st = structure != NULL ? structure : "", *kt = keytype != NULL ? keytype : "";
+	struct decoder_slot *d;
+
+	for (size_t i = 0; i < DECODER_SLOTS; i++) {
+		d = &decoders[i];
+		if (d->ctx != NULL && strcmp(d->structure, st) == 0 && strcmp(d->keytype, kt) == 0)
+			return d;
+	}
+	if (strlen(st) >= sizeof(d->structure) || strlen(kt) >= sizeof(d->keytype))
+		return NULL;
+	d = &decoders[decoders_next++ % DECODER_SLOTS];
+	OSSL_DECODER_CTX_free(d->ctx);
+	EVP_PKEY_free(d->k);
+	d->k = NULL;
+	snprintf(d->structure, sizeof(d->structure), "%s", st);
+	snprintf(d->keytype, sizeof(d->keytype), "%s", kt);
+	/* No passphrase callback: keys in an image are never unlocked. */
+	d->ctx = OSSL_DECODER_CTX_new_for_pkey(&d->k, "DER", structure, keytype, EVP_PKEY_KEYPAIR,
+					       NULL, NULL);
+	return d->ctx != NULL ? d : NULL;
+}
+
+/* The key in DER der, decoded as its PEM label says: one input structure
+ * and, where the label or the PKCS#8 algorithm says, one key type, rather
+ * than PEM_read_bio_PrivateKey()'s every structure and type. */
 static EVP_PKEY *decode_private_key(const char *label, const unsigned char *der, long dlen)
 {
 	const char *structure = NULL, *keytype = NULL;
 	char oid[64];
 	PKCS8_PRIV_KEY_INFO *p8inf = NULL;
-	OSSL_DECODER_CTX *dctx = NULL;
+	struct decoder_slot *d;
 	EVP_PKEY *k = NULL;
 	const unsigned char *q = der;
 	size_t left;
+	int ok;
 
 	if (dlen <= 0)
 		return NULL;
@@ -469,17 +525,18 @@ static EVP_PKEY *decode_private_key(const char *label, const unsigned char *der,
 		structure = "type-specific";
 		keytype = "DSA";
 	}
-	dctx = OSSL_DECODER_CTX_new_for_pkey(&k, "DER", structure, keytype,
-					     EVP_PKEY_KEYPAIR, NULL, NULL);
+	if ((d = decoder_for(structure, keytype)) == NULL)
+		goto out;
 	left = (size_t)dlen;
 	q = der;
-	if (dctx == NULL || OSSL_DECODER_from_data(dctx, &q, &left) != 1 || left != 0 ||
-	    k == NULL || EVP_PKEY_get0_type_name(k) == NULL) {
+	ok = OSSL_DECODER_from_data(d->ctx, &q, &left);
+	k = d->k;
+	d->k = NULL;
+	if (ok != 1 || left != 0 || k == NULL || EVP_PKEY_get0_type_name(k) == NULL) {
 		EVP_PKEY_free(k);
 		k = NULL;
 	}
 out:
-	OSSL_DECODER_CTX_free(dctx);
 	PKCS8_PRIV_KEY_INFO_free(p8inf);
 	return k;
 }
