@@ -164,10 +164,12 @@ static size_t next_line(const unsigned char *buf, size_t len, size_t off, char *
 		n = cap - 1;
 	memcpy(out, buf + off, n);
 	out[n] = '\0';
-	/* A NUL inside the line would hide the rest from string functions. */
-	for (size_t i = 0; i < n; i++)
-		if (out[i] == '\0' || out[i] == '\r')
-			out[i] = ' ';
+	/* A NUL inside the line would hide the rest from string functions.
+	 * memchr, not a loop: this runs on every line of every file. */
+	for (char *c = out; (c = memchr(c, '\0', (size_t)(out + n - c))) != NULL;)
+		*c++ = ' ';
+	for (char *c = out; (c = memchr(c, '\r', (size_t)(out + n - c))) != NULL;)
+		*c++ = ' ';
 	return nl != NULL ? end + 1 : len;
 }
 
@@ -400,48 +402,76 @@ out:
 	return real;
 }
 
-/* Private keys that are published test vectors, by type, size and SHA-256
- * of their public key (DER SubjectPublicKeyInfo): every copy of the library
- * carries them for its power-on self-tests, so they protect nothing of the
- * device. Type and size come first because encoding the public key costs
- * an encoder context, and most keys differ in those already. */
+/* Private keys that are published test vectors, by their public half:
+ * every copy of the library carries them for its power-on self-tests, so
+ * they protect nothing of the device. (Taken with `openssl pkey -pubout`
+ * from the PEM blocks in Debian 12's libgnutls.so.30.) */
 static const struct {
-	const char *type;
-	int bits;
-	const char *sha256, *what;
+	const char *what, *pem;
 } published_keys[] = {
-	{"EC", 256, "5bd7bad40971be901e68d9b97405c3a3e996adbede885869b270185ad499108e",
-	 "GnuTLS self-test key"},
-	{"DSA", 2048, "dd0701715ac41b7b96a2c8fe7a762b0ee05215f4f21c44d9458f1d2e2d57427d",
-	 "GnuTLS self-test key"},
-	{"RSA", 2048, "5a9214aa789ffe021992636dd17ca313f340948e604d4122735160f3d46688a0",
-	 "GnuTLS self-test key"},
+	{"GnuTLS self-test key", /* EC P-256 */
+	 "-----BEGIN PUBLIC KEY-----\n"
+	 "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE2CNONRio3ciuXtoomJKs3MdbzLbd\n"
+	 "44VPhtzJN30VLFm5gvnfiCj2zzz7pl9Cv0ECHl6yedNI8QEKdcwCDgEmkQ==\n"
+	 "-----END PUBLIC KEY-----\n"},
+	{"GnuTLS self-test key", /* DSA 2048 */
+	 "-----BEGIN PUBLIC KEY-----\n"
+	 "MIIDQjCCAjUGByqGSM44BAEwggIoAoIBAQCHrQHrI8xEhPu52raQq7CdAOiG9PVT\n"
+	 "TD5ElxKvbcLTlwz86+dQ//xGuPpPwr65iExsqAtpmIklb2rTiNo9CTRx9SmFsu9G\n"
+	 "PNUfAT/QGRv5jVG/ueImi3YgUyrmK42tp/zz08LRZES8UJwiRIVjYBzhZPuYJwG1\n"
+	 "/H+toYVcNSNxSsnQfBkg6GNAN9xdSzO27JixgDvmhyIRjyTINmr+LHKvn75HVWM1\n"
+	 "/fRF7wBtCVc4QbEQ3m235O+mrwrkvemtCzYo1LPI5SZ52Nv+iMfhPip79Ev0RWON\n"
+	 "64gYcM1RPoXX3vJn3XKostN/VaOdTJlwqKPmuvJfQskEFZrARmM1IdlrAh0AxCXL\n"
+	 "JyJrg2KAJ2INH5Cm1SfbGuP2jXh9eQitdwKCAQBdFmbWts+GyNJOjpykJWuYPM7W\n"
+	 "Cu/zcQeIEfgy9FBCc/wWkBESwEDlxiO73te8touGKhl4yMufTyRTtNRsdFQH5QtO\n"
+	 "5W8TZ1BsGka4qItFG33pTZPR4PfEYugz6jwRj+SmppYYSlm/uHMz3G6ji/Lnn6+I\n"
+	 "BmAVZQuqaW3B8b/vDtU1dQc2/kfginD/99IMtM+rNSU2pJKzAMvPqkKNYSzStYCo\n"
+	 "0Axo6ItPPiJ32kvjw56gB+lxBH22BMSfDJd9kGeslVyUeGQcoZ5e9TTkiALOko7v\n"
+	 "pnlH4HLnRPSL8lXu/MyXbJL1oCX9ymtPpTvIjehT9uWV0JU2kxwUAVv587wMA4IB\n"
+	 "BQACggEAVTKPMabcr0DiXkr2zkkmHSdyIiP9BnZHBll25VoPc+5qz2lhJ0+zqrhJ\n"
+	 "v/r2LVndxhw7cjTPo87DeF4I3Ey9wBHdoS4qMyUNQRSsNuVVNPFBwGE81MWYTuFc\n"
+	 "LZqeOisI/GCw0NzR0VggcaQ0EX24hb8lz/ql2qeqZTH68nZ1A9ZmnvyUjljmIHQe\n"
+	 "7RSHobLS8VV8f3AJ48IBVNNw34K47GnfdswNR3PcCI27IAEHU0eQ1pxUZEbd1LWs\n"
+	 "gcKMqpukHHmR7L9TQBr5EOIqJ2xI5B5IxfWApEff67KUfHC4IUSFzIzqcqbkm2kT\n"
+	 "3nlqtID9lDsRS/3d4lh9BE6/y5E5Qg==\n"
+	 "-----END PUBLIC KEY-----\n"},
+	{"GnuTLS self-test key", /* RSA 2048 */
+	 "-----BEGIN PUBLIC KEY-----\n"
+	 "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA6yCv+BLrRP/dMPBXJWK2\n"
+	 "1c0aqxIX6JkODL4K+zlyEURt8/Wpnw37CJwHD3VrimSnk2SJvBfTNhzYhCsLShDO\n"
+	 "Pvi4qBrLZ1WozjoVJ8tRE4VCcjQJsnpJ7ldiV+Eos1Z3FkbV/uQcw5CYCb/TciSu\n"
+	 "kaWlI+G/xas9EOOFt4aELbc1yDe0hyfPDtoaKfek4GhT9qT1I8pTC40P9OrA9Jt8\n"
+	 "lblqxHWwqmdunLTjPjB5zJT6QgI+j1xuq7ZOQhveNA/AOyzh574GIpgsuvPPLBQw\n"
+	 "sCQkscr7cFnCsyOPgYJrQW3De2+lwjp2D7gZeeQcFQKazXcFoiqNpJWoBWmU0qqs\n"
+	 "gwIDAQAB\n"
+	 "-----END PUBLIC KEY-----\n"},
 };
+
+#define PUBLISHED_N (sizeof(published_keys) / sizeof(published_keys[0]))
+
+/* The published keys, decoded once per thread: comparing public halves is
+ * cheap, while encoding each key found to hash it cost an encoder context
+ * per key. */
+static _Thread_local EVP_PKEY *published_pkeys[PUBLISHED_N];
+static _Thread_local bool published_loaded;
 
 /* The published_keys name of k, or NULL. */
 static const char *published_key(EVP_PKEY *k)
 {
-	unsigned char *der = NULL, md[32];
-	char hex[65];
-	const char *what = NULL;
-	bool candidate = false;
-	int n;
+	if (!published_loaded) {
+		for (size_t i = 0; i < PUBLISHED_N; i++) {
+			BIO *b = BIO_new_mem_buf(published_keys[i].pem, -1);
 
-	for (size_t i = 0; i < sizeof(published_keys) / sizeof(published_keys[0]); i++)
-		candidate |= EVP_PKEY_is_a(k, published_keys[i].type) &&
-			     EVP_PKEY_get_bits(k) == published_keys[i].bits;
-	if (!candidate)
-		return NULL;
-	n = i2d_PUBKEY(k, &der);
-	if (n > 0 && EVP_Digest(der, (size_t)n, md, NULL, EVP_sha256(), NULL) == 1) {
-		for (size_t i = 0; i < 32; i++)
-			snprintf(hex + 2 * i, 3, "%02x", md[i]);
-		for (size_t i = 0; i < sizeof(published_keys) / sizeof(published_keys[0]); i++)
-			if (strcmp(hex, published_keys[i].sha256) == 0)
-				what = published_keys[i].what;
+			published_pkeys[i] = b != NULL ? PEM_read_bio_PUBKEY(b, NULL, NULL, NULL)
+						       : NULL;
+			BIO_free(b);
+		}
+		published_loaded = true;
 	}
-	OPENSSL_free(der);
-	return what;
+	for (size_t i = 0; i < PUBLISHED_N; i++)
+		if (published_pkeys[i] != NULL && EVP_PKEY_eq(k, published_pkeys[i]) == 1)
+			return published_keys[i].what;
+	return NULL;
 }
 
 /*
