@@ -802,10 +802,12 @@ static int release_expiry(const struct fsec_published_rec *pub, void *arg)
 	char *bundle = NULL, what[80];
 	int64_t issued = 0, expires = 0;
 
-	if ((c->rc = fsec_registry_publish_get(c->reg, pub->model, &row, &bundle)) == FSEC_OK &&
-	    bundle != NULL)
-		c->rc = fsec_release_peek_times((const unsigned char *)bundle, strlen(bundle),
-						&issued, &expires);
+	if ((c->rc = fsec_registry_publish_get(c->reg, pub->model, &row, &bundle)) != FSEC_OK)
+		return 1;
+	if (bundle == NULL)
+		return 0; /* no bundle stored: no date to judge */
+	c->rc = fsec_release_peek_times((const unsigned char *)bundle, strlen(bundle), &issued,
+					&expires);
 	free(bundle);
 	if (c->rc != FSEC_OK)
 		return 1;
