@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # fleetsec audit fleet warns ahead of time: under libfaketime, the CRL (8
-# days), a published release manifest (10 days), the server certificate (30
-# days) and the issuing and root CAs reach each stage, EXPIRING (medium),
+# days), a published release manifest (10 days) and its delegation (40
+# days), the server certificate (30 days) and the issuing and root CAs reach
+# each stage, EXPIRING (medium),
 # EXPIRING-SOON (high) and EXPIRED (critical), and each finding goes once
 # the artifact is signed again. A fresh fleet has none of them.
 . "$(dirname "$0")/lib.sh"
@@ -17,7 +18,7 @@ FT() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" fa
 for k in fw root; do "$F" fw keygen --out $k.pem 2>/dev/null; "$F" fw pubkey $k.pem --out $k.pub; done
 "$F" fw keygen --algo p256 --out online.pem 2>/dev/null
 "$F" fw pubkey online.pem --out online.pub
-"$F" release delegate --root-key root.pem --key online.pub --sequence 1 --out deleg.json
+"$F" release delegate --root-key root.pem --key online.pub --sequence 1 --expires 40d --out deleg.json
 head -c 200000 /dev/urandom >v1.bin
 "$F" fw sign --key fw.pem --version 1.0.0 --security-counter 1 --pad-header --slot-size 0x100000 \
 	v1.bin v1.img
@@ -85,6 +86,8 @@ ok
 expect 0 FT +11d "$F" release refresh --model thermo --key online.pem --delegation deleg.json --root root.pub
 audit +11d
 is RELEASE ""
+# Its delegation (40 days; no issue date, so 30 days, then 2): 29 days left.
+is DELEGATION "FLEET-DELEGATION-EXPIRING thermo"
 
 # The server certificate (30 days): 7.5 days, then 2 days (shorter than 3).
 audit +25d
@@ -100,6 +103,19 @@ is SERVER-CERT "FLEET-SERVER-CERT-EXPIRED server.pem"
 expect 0 FT +31d "$F" ca server-cert --renew
 audit +31d
 is SERVER-CERT ""
+audit +39d
+is DELEGATION "FLEET-DELEGATION-EXPIRING-SOON thermo"
+audit +41d
+is DELEGATION "FLEET-DELEGATION-EXPIRED thermo"
+jq -e '.findings[] | select(.check == "FLEET-DELEGATION-EXPIRED") | .severity == "critical"' audit.json >/dev/null ||
+	fail "delegation expired: $(cat audit.json)"
+ok
+# A new delegation from the root key, and the release refreshed under it.
+FT +41d "$F" release delegate --root-key root.pem --key online.pub --sequence 2 --out deleg2.json
+expect 0 FT +41d "$F" release refresh --model thermo --key online.pem --delegation deleg2.json --root root.pub
+audit +41d
+is DELEGATION ""
+is RELEASE ""
 # The CAs stay quiet meanwhile (issuing 10 years, root 20).
 is CA-ISSUING ""
 is CA-ROOT ""

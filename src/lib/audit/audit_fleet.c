@@ -678,6 +678,9 @@ static const struct expiry_ids crl_ids = {"FLEET-CRL-EXPIRING", "FLEET-CRL-EXPIR
 					  "FLEET-CRL-EXPIRED"};
 static const struct expiry_ids release_ids = {
 	"FLEET-RELEASE-EXPIRING", "FLEET-RELEASE-EXPIRING-SOON", "FLEET-RELEASE-EXPIRED"};
+static const struct expiry_ids delegation_ids = {"FLEET-DELEGATION-EXPIRING",
+						 "FLEET-DELEGATION-EXPIRING-SOON",
+						 "FLEET-DELEGATION-EXPIRED"};
 static const struct expiry_ids server_ids = {"FLEET-SERVER-CERT-EXPIRING",
 					     "FLEET-SERVER-CERT-EXPIRING-SOON",
 					     "FLEET-SERVER-CERT-EXPIRED"};
@@ -794,25 +797,29 @@ static enum fsec_err check_server_cert(struct ctx *c, struct fsec_fleet *f)
 }
 
 /* Each published release's manifest expiry, read from the bundle verified at
- * publication, as `release status` shows it. */
+ * publication, as `release status` shows it, and its delegation's. */
 static int release_expiry(const struct fsec_published_rec *pub, void *arg)
 {
 	struct ctx *c = arg;
 	struct fsec_published_rec row;
 	char *bundle = NULL, what[80];
-	int64_t issued = 0, expires = 0;
+	int64_t issued = 0, expires = 0, dexpires = 0;
 
 	if ((c->rc = fsec_registry_publish_get(c->reg, pub->model, &row, &bundle)) != FSEC_OK)
 		return 1;
 	if (bundle == NULL)
 		return 0; /* no bundle stored: no date to judge */
 	c->rc = fsec_release_peek_times((const unsigned char *)bundle, strlen(bundle), &issued,
-					&expires);
+					&expires, &dexpires);
 	free(bundle);
 	if (c->rc != FSEC_OK)
 		return 1;
 	snprintf(what, sizeof(what), "manifest of release %s", pub->version);
 	c->rc = expiry_check(c, &release_ids, pub->model, what, issued, expires);
+	/* A delegation states no issue date: its windows are the caps alone. */
+	if (c->rc == FSEC_OK)
+		c->rc = expiry_check(c, &delegation_ids, pub->model, "delegation of its signing key",
+				     0, dexpires);
 	return c->rc != FSEC_OK;
 }
 
