@@ -243,13 +243,15 @@ FSEC_API FSEC_WUR enum fsec_err fsec_release_refresh(const unsigned char *bundle
 
 /*
  * The issued and expires times of the manifest in buf (at most
- * FSEC_RELEASE_MAX bytes), read WITHOUT checking signatures: only for a
- * bundle verified before (a published one, whose expiry a status or an
- * audit shows). Fills both only on success. Errors: TOO_LARGE, PARSE, NOMEM.
+ * FSEC_RELEASE_MAX bytes), and, when delegation_expires is not NULL, its
+ * delegation's expiry, read WITHOUT checking signatures: only for a bundle
+ * verified before (a published one, whose expiry a status or an audit
+ * shows). Fills them only on success. Errors: TOO_LARGE, PARSE, NOMEM.
  * Thread-safe.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_release_peek_times(const unsigned char *buf, size_t len,
-							int64_t *issued, int64_t *expires)
+							int64_t *issued, int64_t *expires,
+							int64_t *delegation_expires)
 	FSEC_NONNULL(1, 3, 4);
 
 /*

@@ -329,7 +329,10 @@ const struct cli_cmd cli_audit_cmds[] = {
 	 "trust-on-first-use provisioning, devices that never reported, IDs that\n"
 	 "collide across manufacturers, and frozen devices: those that report it, or\n"
 	 "whose last fresh signed update answer is older than N days (7, the agents'\n"
-	 "max_silence).\n\n" AUDIT_OUT_HELP},
+	 "max_silence). And what lapses: the CRL, published release manifests and\n"
+	 "their delegations, the server certificate and the issuing and root CAs:\n"
+	 "medium within a quarter of their lifetime or 30 days, high within a tenth\n"
+	 "or 2 days, critical once expired.\n\n" AUDIT_OUT_HELP},
 	{"audit", "firmware", audit_firmware, "audit root filesystems (directory or tar)",
 	 "PATH | --across PATH PATH...\n"
 	 "       [--max-file-size BYTES] [--json | --sarif] [--out FILE] [--fail-on SEVERITY]\n"

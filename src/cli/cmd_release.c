@@ -686,7 +686,7 @@ static int status_model(const struct fsec_published_rec *pub,
 	/* The manifest's expiry, from the bundle verified at publication. */
 	if ((sc->rc = fsec_registry_publish_get(sc->reg, pub->model, &row, &bundle)) == FSEC_OK)
 		sc->rc = fsec_release_peek_times((const unsigned char *)bundle, strlen(bundle),
-						 &issued, &expires);
+						 &issued, &expires, NULL);
 	free(bundle);
 	if (sc->rc != FSEC_OK)
 		return 1;

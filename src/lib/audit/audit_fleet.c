@@ -8,11 +8,13 @@
  * devices costs one pass and about 50 MB.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -23,10 +25,13 @@
 #include <openssl/x509.h>
 
 #include "audit_int.h"
+#include "crl_int.h"
 #include "dynbuf_int.h"
 #include "err_int.h"
 #include "fleetsec/fleet.h"
 #include "fleetsec/registry.h"
+#include "fleetsec/release.h"
+#include "pem_int.h"
 
 #define DAY 86400
 /* Caps on what the audit holds in memory: far above any real fleet, low
@@ -661,8 +666,165 @@ static enum fsec_err report_collisions(struct ctx *c, struct pass2 *p2)
 	return rc;
 }
 
-/* ---- CA certificates ---- */
+/* ---- what lapses: CRL, release manifests, server and CA certificates ---- */
 
+/* The three stages of one kind of artifact, each its own check (a check has
+ * one severity): warning, imminent, lapsed. */
+struct expiry_ids {
+	const char *expiring, *soon, *expired;
+};
+
+static const struct expiry_ids crl_ids = {"FLEET-CRL-EXPIRING", "FLEET-CRL-EXPIRING-SOON",
+					  "FLEET-CRL-EXPIRED"};
+static const struct expiry_ids release_ids = {
+	"FLEET-RELEASE-EXPIRING", "FLEET-RELEASE-EXPIRING-SOON", "FLEET-RELEASE-EXPIRED"};
+static const struct expiry_ids delegation_ids = {"FLEET-DELEGATION-EXPIRING",
+						 "FLEET-DELEGATION-EXPIRING-SOON",
+						 "FLEET-DELEGATION-EXPIRED"};
+static const struct expiry_ids server_ids = {"FLEET-SERVER-CERT-EXPIRING",
+					     "FLEET-SERVER-CERT-EXPIRING-SOON",
+					     "FLEET-SERVER-CERT-EXPIRED"};
+static const struct expiry_ids issuing_ids = {
+	"FLEET-CA-ISSUING-EXPIRING", "FLEET-CA-ISSUING-EXPIRING-SOON", "FLEET-CA-ISSUING-EXPIRED"};
+static const struct expiry_ids root_ids = {"FLEET-CA-ROOT-EXPIRING", "FLEET-CA-ROOT-EXPIRING-SOON",
+					   "FLEET-CA-ROOT-EXPIRED"};
+
+static int64_t min64(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+/*
+ * Report an artifact valid from start to end at its stage: expired; within a
+ * tenth of its lifetime or 2 days, whichever is shorter; within a quarter or
+ * 30 days, whichever is shorter. Relative windows keep a 7-day CRL from
+ * warning all week, and the caps keep a 20-year root from warning for five.
+ */
+static enum fsec_err expiry_check(struct ctx *c, const struct expiry_ids *ids, const char *subject,
+				  const char *what, int64_t start, int64_t end)
+{
+	int64_t life = end > start ? end - start : 0, left = end - c->now;
+	char when[FSEC_TIME_LEN];
+	const char *id;
+
+	if (left <= 0)
+		id = ids->expired;
+	else if (left <= min64(life / 10, 2 * DAY))
+		id = ids->soon;
+	else if (left <= min64(life / 4, 30 * DAY))
+		id = ids->expiring;
+	else
+		return FSEC_OK;
+	return fsec_audit_add(c->a, id, subject, 0, "%s %s %s", what,
+			      left <= 0 ? "expired" : "expires", fsec_time_format(end, when));
+}
+
+/* t as a UNIX time, measured by OpenSSL from now_t (c->now as an ASN1_TIME). */
+static bool asn1_epoch(const struct ctx *c, const ASN1_TIME *now_t, const ASN1_TIME *t,
+		       int64_t *out)
+{
+	int days, secs;
+
+	if (t == NULL || ASN1_TIME_diff(&days, &secs, now_t, t) != 1)
+		return false;
+	*out = c->now + (int64_t)days * DAY + secs;
+	return true;
+}
+
+/* A certificate's validity against its stages. A date OpenSSL cannot decode
+ * is not judged here: the certificate was parsed when it was made. */
+static enum fsec_err cert_expiry(struct ctx *c, const struct expiry_ids *ids, const char *subject,
+				 const char *what, X509 *cert)
+{
+	ASN1_TIME *now_t = ASN1_TIME_set(NULL, (time_t)c->now);
+	int64_t nb, na;
+	bool ok;
+
+	if (now_t == NULL)
+		return fsec_seterr_ossl(FSEC_ERR_NOMEM, "out of memory");
+	ok = asn1_epoch(c, now_t, X509_get0_notBefore(cert), &nb) &&
+	     asn1_epoch(c, now_t, X509_get0_notAfter(cert), &na);
+	ASN1_TIME_free(now_t);
+	ERR_clear_error();
+	return ok ? expiry_check(c, ids, subject, what, nb, na) : FSEC_OK;
+}
+
+/* Join the home and a file name into buf. */
+static enum fsec_err home_file(struct fsec_fleet *f, const char *name, char *buf, size_t cap)
+{
+	int n = snprintf(buf, cap, "%s/%s", fsec_fleet_get_home(f), name);
+
+	if (n < 0 || (size_t)n >= cap)
+		return fsec_seterr(FSEC_ERR_INVAL, "fleet home path too long");
+	return FSEC_OK;
+}
+
+/* HOME/crl.pem's nextUpdate. A home without one (nothing published yet) has
+ * nothing to lapse. */
+static enum fsec_err check_crl(struct ctx *c, struct fsec_fleet *f)
+{
+	struct fsec_crl_info info;
+	char path[4096];
+	enum fsec_err rc;
+
+	if ((rc = home_file(f, "crl.pem", path, sizeof(path))) != FSEC_OK)
+		return rc;
+	rc = fsec_crl_file_info(path, &info);
+	if (rc == FSEC_ERR_NOTFOUND)
+		return FSEC_OK;
+	if (rc != FSEC_OK || info.next_update == 0)
+		return rc;
+	return expiry_check(c, &crl_ids, "crl.pem", "CRL (nextUpdate)", info.this_update,
+			    info.next_update);
+}
+
+/* HOME/server.pem (fleetsecd's TLS certificate), when the home has one. */
+static enum fsec_err check_server_cert(struct ctx *c, struct fsec_fleet *f)
+{
+	char path[4096];
+	X509 *cert = NULL;
+	enum fsec_err rc;
+
+	if ((rc = home_file(f, "server.pem", path, sizeof(path))) != FSEC_OK)
+		return rc;
+	if (access(path, F_OK) != 0 && errno == ENOENT)
+		return FSEC_OK;
+	if ((rc = fsec_pem_cert_read(path, &cert)) != FSEC_OK)
+		return rc;
+	rc = cert_expiry(c, &server_ids, "server.pem", "server certificate (notAfter)", cert);
+	X509_free(cert);
+	return rc;
+}
+
+/* Each published release's manifest expiry, read from the bundle verified at
+ * publication, as `release status` shows it, and its delegation's. */
+static int release_expiry(const struct fsec_published_rec *pub, void *arg)
+{
+	struct ctx *c = arg;
+	struct fsec_published_rec row;
+	char *bundle = NULL, what[80];
+	int64_t issued = 0, expires = 0, dexpires = 0;
+
+	if ((c->rc = fsec_registry_publish_get(c->reg, pub->model, &row, &bundle)) != FSEC_OK)
+		return 1;
+	if (bundle == NULL)
+		return 0; /* no bundle stored: no date to judge */
+	c->rc = fsec_release_peek_times((const unsigned char *)bundle, strlen(bundle), &issued,
+					&expires, &dexpires);
+	free(bundle);
+	if (c->rc != FSEC_OK)
+		return 1;
+	snprintf(what, sizeof(what), "manifest of release %s", pub->version);
+	c->rc = expiry_check(c, &release_ids, pub->model, what, issued, expires);
+	/* A delegation states no issue date: its windows are the caps alone. */
+	if (c->rc == FSEC_OK)
+		c->rc = expiry_check(c, &delegation_ids, pub->model, "delegation of its signing key",
+				     0, dexpires);
+	return c->rc != FSEC_OK;
+}
+
+/* The issuing and root CA certificates: the long planning window of
+ * FLEET-CA-EXPIRING (--ca-expiry-days), then each one's stages. */
 static enum fsec_err check_ca(struct ctx *c, struct fsec_fleet *f, int64_t limit)
 {
 	char *pem = NULL, when[16];
@@ -677,7 +839,9 @@ static enum fsec_err check_ca(struct ctx *c, struct fsec_fleet *f, int64_t limit
 		free(pem);
 		return fsec_seterr_ossl(FSEC_ERR_NOMEM, "out of memory");
 	}
-	while (rc == FSEC_OK && (cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+	/* fsec_fleet_chain_pem: the issuing CA, then the root. */
+	for (int i = 0; rc == FSEC_OK && (cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL;
+	     i++) {
 		const ASN1_TIME *na = X509_get0_notAfter(cert);
 		struct tm tm;
 		char cn[128] = "CA";
@@ -688,6 +852,11 @@ static enum fsec_err check_ca(struct ctx *c, struct fsec_fleet *f, int64_t limit
 			rc = fsec_audit_add(c->a, "FLEET-CA-EXPIRING", cn, 0, "%s %s",
 					    (int64_t)timegm(&tm) < c->now ? "expired" : "expires",
 					    day((int64_t)timegm(&tm), when, sizeof(when)));
+		if (rc == FSEC_OK && i < 2)
+			rc = cert_expiry(c, i == 0 ? &issuing_ids : &root_ids, cn,
+					 i == 0 ? "issuing CA certificate (notAfter)"
+						: "root CA certificate (notAfter)",
+					 cert);
 		X509_free(cert);
 	}
 	ERR_clear_error();
@@ -714,7 +883,11 @@ FSEC_API enum fsec_err fsec_audit_fleet(struct fsec_fleet *f,
 	c.expiry_limit = c.now + (int64_t)expiry * DAY;
 	c.stale_limit = c.now - (int64_t)stale * DAY;
 	c.silence_limit = c.now - (int64_t)silence * DAY;
-	if ((rc = check_ca(&c, f, c.now + (int64_t)ca_expiry * DAY)) != FSEC_OK)
+	if ((rc = check_ca(&c, f, c.now + (int64_t)ca_expiry * DAY)) != FSEC_OK ||
+	    (rc = check_server_cert(&c, f)) != FSEC_OK || (rc = check_crl(&c, f)) != FSEC_OK)
+		goto out;
+	if ((rc = fsec_registry_publish_list(c.reg, release_expiry, &c)) != FSEC_OK ||
+	    (rc = c.rc) != FSEC_OK)
 		goto out;
 	if ((rc = fsec_registry_product_list(c.reg, load_product, &c)) != FSEC_OK ||
 	    (rc = c.rc) != FSEC_OK)

@@ -1157,10 +1157,12 @@ out:
 }
 
 FSEC_API enum fsec_err fsec_release_peek_times(const unsigned char *buf, size_t len,
-					       int64_t *issued, int64_t *expires)
+					       int64_t *issued, int64_t *expires,
+					       int64_t *delegation_expires)
 {
 	struct fsec_release r = {0};
-	struct envelope me = {0};
+	struct envelope me = {0}, de = {0};
+	struct delegation d = {0};
 	json_t *j = NULL;
 	enum fsec_err rc = FSEC_ERR_PARSE;
 
@@ -1171,12 +1173,22 @@ FSEC_API enum fsec_err fsec_release_peek_times(const unsigned char *buf, size_t 
 	if ((j = load_json(buf, len, "release")) == NULL)
 		return rc;
 	/* No model: no entry is kept, so r owns nothing to free. */
-	if ((rc = envelope_parse(json_object_get(j, "manifest"), TYPE_RELEASE, "manifest", &me)) ==
-		FSEC_OK &&
-	    (rc = manifest_parse(me.payload, me.payload_len, NULL, &r)) == FSEC_OK) {
-		*issued = r.issued;
-		*expires = r.expires;
-	}
+	if ((rc = envelope_parse(json_object_get(j, "manifest"), TYPE_RELEASE, "manifest", &me)) !=
+		FSEC_OK ||
+	    (rc = manifest_parse(me.payload, me.payload_len, NULL, &r)) != FSEC_OK)
+		goto out;
+	if (delegation_expires != NULL &&
+	    ((rc = envelope_parse(json_object_get(j, "delegation"), TYPE_DELEGATION, "delegation",
+				  &de)) != FSEC_OK ||
+	     (rc = delegation_parse(de.payload, de.payload_len, &d)) != FSEC_OK))
+		goto out;
+	*issued = r.issued;
+	*expires = r.expires;
+	if (delegation_expires != NULL)
+		*delegation_expires = d.expires;
+out:
+	delegation_cleanup(&d);
+	envelope_cleanup(&de);
 	envelope_cleanup(&me);
 	json_decref(j);
 	return rc;
