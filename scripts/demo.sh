@@ -236,6 +236,21 @@ fleetsec-agent -c "$DEV/agent.conf" status | grep -q "image         2.0.0+0" || 
 echo "-- fleetsecd's log:"
 tail -n 6 "$SRV/fleetsecd.log"
 
+step "14b. nothing lapses: the manifest signed again, the server certificate renewed in place"
+run fleetsec release status --model thermostat-v2
+run fleetsec release refresh --model thermostat-v2 --key "$F/release-online.pem" \
+	--delegation "$F/delegation.json" --root "$F/release-root.pub" --expires 30d
+echo "-- the same release, signed again: the device installs nothing new"
+agent check
+run fleetsec ca server-cert --renew
+echo "-- SIGHUP: fleetsecd serves the new certificate without a restart"
+run kill -HUP $SRV_PID
+sleep 1
+grep -m 1 'reloaded' "$SRV/fleetsecd.log"
+run fleetsec ca server-cert --list
+echo "-- the agent checks fleetsecd's certificate against the fleet CRL (server_crl) every time"
+agent report
+
 # ---------------------------------------------------------------------------
 # TPM 2.0 (issue 8): a device whose key and anti-rollback counter live in a
 # TPM. This machine has none, so a software TPM (swtpm) stands in for it.
