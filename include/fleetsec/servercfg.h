@@ -79,4 +79,15 @@ FSEC_API void fsec_servercfg_defaults(struct fsec_servercfg *c);
 FSEC_API FSEC_WUR enum fsec_err fsec_servercfg_parse(const unsigned char *buf, size_t len,
 						     struct fsec_servercfg *out);
 
+/*
+ * The first setting that differs between a running server's configuration
+ * (was) and a reloaded one (now) and that only a restart can change: the
+ * sockets (listen, admin), the tables sized at start (max_connections,
+ * max_per_source), and release_refresh with its key files (the refresher
+ * holds the key it started with). NULL when a reload may apply now.
+ * Thread-safe.
+ */
+FSEC_API const char *fsec_servercfg_restart_needed(const struct fsec_servercfg *was,
+						   const struct fsec_servercfg *now);
+
 #endif

@@ -853,6 +853,7 @@ static void on_reload(evutil_socket_t fd, short what, void *arg)
 	struct fsec_servercfg cfg;
 	SSL_CTX *tls = NULL;
 	bool changed = false;
+	const char *restart;
 	char why[1200];
 	struct timeval tv;
 
@@ -862,16 +863,8 @@ static void on_reload(evutil_socket_t fd, short what, void *arg)
 		return;
 	if (configure(s->flags, s->home, &cfg, why, sizeof(why)) != -1)
 		goto refused;
-	if (strcmp(cfg.listen, s->cfg.listen) != 0 || strcmp(cfg.admin, s->cfg.admin) != 0 ||
-	    cfg.max_per_source != s->cfg.max_per_source ||
-	    cfg.max_connections != s->cfg.max_connections ||
-	    /* The refresher holds the online key it was started with. */
-	    strcmp(cfg.release_refresh, s->cfg.release_refresh) != 0 ||
-	    strcmp(cfg.release_key, s->cfg.release_key) != 0 ||
-	    strcmp(cfg.release_delegation, s->cfg.release_delegation) != 0 ||
-	    strcmp(cfg.release_root, s->cfg.release_root) != 0) {
-		snprintf(why, sizeof(why), "listen, admin, max_connections, max_per_source and "
-			 "release_refresh and its key files change only with a restart");
+	if ((restart = fsec_servercfg_restart_needed(&s->cfg, &cfg)) != NULL) {
+		snprintf(why, sizeof(why), "%s changes only with a restart", restart);
 		goto refused;
 	}
 	if (fsec_est_refresh(s->est, &changed) != FSEC_OK || make_tls(s, &cfg, &tls) != FSEC_OK) {

@@ -461,6 +461,37 @@ static void crl_expired_is_resigned(void **state)
 	fsec_reply_cleanup(&r);
 }
 
+/* What only a restart may change is refused on reload, naming the key;
+ * what a reload applies (limits, timeout, the CRL schedule) is not. */
+static void servercfg_restart_needed(void **state)
+{
+	static const char *const restart[] = {"listen = 127.0.0.1:9443\n",
+					       "admin = 127.0.0.1:9100\n",
+					       "max_connections = 10\n",
+					       "max_per_source = 7\n",
+					       "release_key = k.pem\n",
+					       "release_delegation = d.json\n",
+					       "release_root = r.pub\n"};
+	static const char *const names[] = {"listen", "admin", "max_connections",
+					    "max_per_source", "release_key",
+					    "release_delegation", "release_root"};
+	static const char *const applied = "timeout = 3\ncrl_delay = 5\nrenewals_per_day = 9\n"
+					   "reports_per_hour = 7\napproval = manual\n";
+	struct fsec_servercfg was, now;
+
+	(void)state;
+	fsec_servercfg_defaults(&was);
+	for (size_t i = 0; i < sizeof(restart) / sizeof(restart[0]); i++) {
+		assert_int_equal(fsec_servercfg_parse((const unsigned char *)restart[i],
+						      strlen(restart[i]), &now),
+				 FSEC_OK);
+		assert_string_equal(fsec_servercfg_restart_needed(&was, &now), names[i]);
+	}
+	assert_int_equal(fsec_servercfg_parse((const unsigned char *)applied, strlen(applied), &now),
+			 FSEC_OK);
+	assert_null(fsec_servercfg_restart_needed(&was, &now));
+}
+
 /* fleetsecd.conf's CRL settings: defaults, a share written 0.D to 0.DDD
  * within 0.01-0.9, a delay in seconds. */
 static void servercfg_crl_settings(void **state)
@@ -612,6 +643,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(crl_through_the_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(crl_expired_is_resigned, setup, teardown),
 		cmocka_unit_test(servercfg_crl_settings),
+		cmocka_unit_test(servercfg_restart_needed),
 		cmocka_unit_test_setup_teardown(firmware_not_offered, setup, teardown),
 	};
 

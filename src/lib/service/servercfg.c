@@ -97,3 +97,25 @@ FSEC_API enum fsec_err fsec_servercfg_parse(const unsigned char *buf, size_t len
 	*out = c;
 	return FSEC_OK;
 }
+
+FSEC_API const char *fsec_servercfg_restart_needed(const struct fsec_servercfg *was,
+						   const struct fsec_servercfg *now)
+{
+	if (strcmp(was->listen, now->listen) != 0)
+		return "listen";
+	if (strcmp(was->admin, now->admin) != 0)
+		return "admin";
+	if (was->max_connections != now->max_connections)
+		return "max_connections";
+	if (was->max_per_source != now->max_per_source)
+		return "max_per_source";
+	if (strcmp(was->release_refresh, now->release_refresh) != 0)
+		return "release_refresh";
+	if (strcmp(was->release_key, now->release_key) != 0)
+		return "release_key";
+	if (strcmp(was->release_delegation, now->release_delegation) != 0)
+		return "release_delegation";
+	if (strcmp(was->release_root, now->release_root) != 0)
+		return "release_root";
+	return NULL;
+}
