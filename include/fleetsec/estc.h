@@ -52,6 +52,7 @@ FSEC_API FSEC_WUR enum fsec_err fsec_estc_finish(const char *key_out, const char
 
 struct fsec_estc_renewal {
 	bool renewed;
+	bool reenrolled;  /* renewed through the bootstrap credential: it had expired */
 	int64_t due;      /* when renewal falls due: 2/3 of the lifetime, less jitter */
 	int64_t expires;  /* the (old) certificate's notAfter */
 	char id[FSEC_DEVID_MAX + 1];
@@ -67,7 +68,14 @@ struct fsec_estc_renewal {
  * retry with it and the pending key gets the current certificate again.
  * A certificate that does not chain to ca alone (ca = the root only) is
  * checked with the server's cacerts as intermediates. Fills *out either way.
- * Errors: as fsec_estc_enroll; IO/PARSE for the current certificate.
+ *
+ * A certificate that expired (by this device's clock) opens no TLS session,
+ * so it cannot renew: the device re-enrols instead, once, with the bootstrap
+ * credential (o->bootstrap_cert and o->bootstrap_key), which the server
+ * accepts only from the credential that enrolled the device and only while
+ * its certificate is expired. Without a bootstrap credential that is
+ * POLICY, naming the date.
+ * Errors: as fsec_estc_enroll; IO/PARSE for the current certificate; POLICY.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_estc_renew(const struct fsec_estc_opts *o, bool force,
 						struct fsec_estc_renewal *out);

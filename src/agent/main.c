@@ -171,6 +171,8 @@ static int cmd_daemon(const struct ctx *x)
 		fsec_agent_round(x->cfg, &r);
 		if (r.renew_rc != FSEC_OK)
 			fail_round("renew", r.renew_rc, r.renew_error);
+		else if (r.renewal.reenrolled)
+			printf("re-enrolled %s with its bootstrap credential\n", r.renewal.id);
 		else if (r.renewal.renewed)
 			printf("renewed the certificate of %s\n", r.renewal.id);
 		if (r.update_rc != FSEC_OK)
@@ -276,8 +278,12 @@ static int cmd_renew(const struct ctx *x)
 	fsec_time_format(r.due, due);
 	fsec_time_format(r.expires, exp);
 	if (x->json)
-		print_json(json_pack("{s:b, s:s, s:s, s:s}", "renewed", (int)r.renewed, "id", r.id,
-				     "due", due, "expires", exp));
+		print_json(json_pack("{s:b, s:b, s:s, s:s, s:s}", "renewed", (int)r.renewed,
+				     "reenrolled", (int)r.reenrolled, "id", r.id, "due", due,
+				     "expires", exp));
+	else if (r.reenrolled)
+		printf("re-enrolled %s with its bootstrap credential (the old certificate "
+		       "expired %s)\n", r.id, exp);
 	else if (r.renewed)
 		printf("renewed the certificate of %s (the old one expires %s)\n", r.id, exp);
 	else

@@ -83,6 +83,10 @@ static const struct fsec_audit_check checks[] = {
 	C("FLEET-TOFU", FLEET, HIGH, "device provisioned without verification (trust on first use)",
 	  "Re-provision the device with a factory-verified identity (CSR from manufacturing or "
 	  "EST with a one-time bootstrap credential)."),
+	C("FLEET-REENROLLED", FLEET, LOW, "device re-enrolled after its certificate expired",
+	  "Find why the device was off past its certificate's expiry; its bootstrap credential is "
+	  "now spent, so a second lapse needs re-provisioning by hand. Devices that sleep longer "
+	  "than a third of the certificate lifetime need a longer one."),
 	C("FLEET-NEVER-REPORTED", FLEET, LOW, "device never reported",
 	  "Check that the device was deployed and that its agent can reach the fleet service; "
 	  "revoke certificates of devices that will never be deployed."),

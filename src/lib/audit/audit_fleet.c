@@ -865,6 +865,26 @@ static enum fsec_err check_ca(struct ctx *c, struct fsec_fleet *f, int64_t limit
 	return rc;
 }
 
+/* A device that came back through its bootstrap credential (fsec_estc_renew
+ * after an expiry): it recovered, but has no such way back left. */
+static int reenrolled(const struct fsec_bootstrap_rec *b, void *arg)
+{
+	struct ctx *c = arg;
+	struct fsec_device_rec d;
+	char t[16];
+
+	if (strcmp(b->use, "re-enroll") != 0)
+		return 0;
+	if ((c->rc = fsec_registry_device_get(c->reg, b->device_id, &d)) != FSEC_OK)
+		return 1;
+	if (d.status == FSEC_DEVICE_ACTIVE &&
+	    (c->rc = fsec_audit_add(c->a, "FLEET-REENROLLED", d.id, 0,
+				    "re-enrolled %s with its bootstrap credential, now spent",
+				    day(b->at, t, sizeof(t)))) != FSEC_OK)
+		return 1;
+	return 0;
+}
+
 FSEC_API enum fsec_err fsec_audit_fleet(struct fsec_fleet *f,
 					const struct fsec_audit_fleet_opts *o,
 					struct fsec_audit *a)
@@ -908,6 +928,10 @@ FSEC_API enum fsec_err fsec_audit_fleet(struct fsec_fleet *f,
 	}
 	if ((rc = fsec_registry_device_state_list(c.reg, pass1, &c)) != FSEC_OK ||
 	    (rc = c.rc) != FSEC_OK)
+		goto out;
+	if (fsec_audit_enabled(c.a, "FLEET-REENROLLED") &&
+	    ((rc = fsec_registry_bootstrap_list(c.reg, reenrolled, &c)) != FSEC_OK ||
+	     (rc = c.rc) != FSEC_OK))
 		goto out;
 	if (c.n == 0) {
 		rc = FSEC_OK;

@@ -24,6 +24,7 @@
 #include "fleetsec/fetch.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/key.h"
+#include "fleetsec/text.h"
 
 /* A certs-only response holding one certificate is a few KiB. */
 #define RESPONSE_MAX (64u * 1024u)
@@ -345,6 +346,31 @@ FSEC_API enum fsec_err fsec_estc_renew(const struct fsec_estc_opts *o, bool forc
 	 * now, whatever the date says. */
 	if (!force && (int64_t)time(NULL) < out->due && access(pending, F_OK) != 0) {
 		rc = fsec_identity_from_cert(cur, out->id);
+		goto out;
+	}
+	/* No server accepts an expired certificate in the handshake. The one
+	 * way back without a person is the factory credential, which the
+	 * server lets re-enrol an expired device once (est.c,
+	 * bootstrap_policy). A pending key goes with it: if the lost answer
+	 * was a renewal the server did commit, it re-sends that certificate. */
+	if ((int64_t)time(NULL) >= na) {
+		char when[32];
+
+		fsec_time_format(na, when);
+		if (o->bootstrap_cert == NULL || o->bootstrap_cert[0] == '\0' ||
+		    o->bootstrap_key == NULL || o->bootstrap_key[0] == '\0') {
+			rc = fsec_seterr(FSEC_ERR_POLICY,
+					 "%s: the certificate expired %s; only the bootstrap "
+					 "credential can re-enrol it (bootstrap_cert, bootstrap_key)",
+					 o->cert_out, when);
+			goto out;
+		}
+		if ((rc = est_request(o, "simpleenroll", o->bootstrap_cert, o->bootstrap_key, NULL,
+				      out->id)) == FSEC_OK)
+			out->renewed = out->reenrolled = true;
+		else
+			rc = fsec_seterr(rc, "the certificate expired %s; re-enrolling: %s", when,
+					 fsec_err_detail());
 		goto out;
 	}
 	if ((rc = est_request(o, "simplereenroll", o->cert_out, o->key_out,

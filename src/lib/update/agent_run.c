@@ -115,7 +115,11 @@ FSEC_API enum fsec_err fsec_agent_enroll(const struct fsec_agentcfg *cfg,
 FSEC_API enum fsec_err fsec_agent_renew(const struct fsec_agentcfg *cfg, bool force,
 					struct fsec_estc_renewal *out)
 {
-	struct fsec_estc_opts o = {.server = cfg->server, .ca = cfg->ca, .key_out = cfg->key,
+	/* The bootstrap credential goes along for one case only: a
+	 * certificate that expired while the device was off (fsec_estc_renew). */
+	struct fsec_estc_opts o = {.server = cfg->server, .ca = cfg->ca,
+				   .bootstrap_cert = cfg->bootstrap_cert,
+				   .bootstrap_key = cfg->bootstrap_key, .key_out = cfg->key,
 				   .cert_out = cfg->cert, .server_crl = cfg->server_crl};
 
 	return fsec_estc_renew(&o, force, out);
