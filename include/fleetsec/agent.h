@@ -24,6 +24,15 @@
 
 struct fsec_agent;
 
+/* Where the device's update is, as its report tells the server. */
+enum fsec_agent_update_state {
+	FSEC_AGENT_UPDATE_NONE,        /* nothing in flight */
+	FSEC_AGENT_UPDATE_DOWNLOADING, /* a download is under way (a journal exists) */
+	FSEC_AGENT_UPDATE_INSTALLED,   /* written and set for a trial, not booted yet */
+	FSEC_AGENT_UPDATE_TRIAL,       /* running the trial, not confirmed */
+	FSEC_AGENT_UPDATE_ROLLED_BACK, /* the last trial failed; the old slot runs */
+};
+
 struct fsec_agent_status {
 	char active_slot;                 /* 'a' or 'b', as the boot environment says */
 	bool trial;                       /* a trial boot is pending confirmation */
@@ -42,6 +51,15 @@ struct fsec_agent_status {
 	 * answers or by a fleet whose statements nobody re-signs. */
 	int64_t fresh_at;
 	bool frozen;
+	/* What runs now, which is not the active slot while a trial waits
+	 * for its first boot: until then the device runs the other one. */
+	enum fsec_agent_update_state update;
+	char running_slot;
+	bool running_valid;
+	struct fsec_fw_version running_version;
+	bool pending_valid;               /* INSTALLED: the image waiting to boot */
+	struct fsec_fw_version pending_version;
+	char image[FSEC_SHA256_HEX_LEN];  /* SHA-256 of the image update is about; "" if NONE */
 };
 
 struct fsec_agent_check {
@@ -98,17 +116,28 @@ FSEC_API FSEC_WUR enum fsec_err fsec_agent_update(struct fsec_agent *a, fsec_age
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_agent_confirm(struct fsec_agent *a);
 
+/*
+ * A trial slot that booted but failed its health check: give it up, so the
+ * slot the device ran before boots next (after a reboot), and the release
+ * stays marked as failed. Errors: INVAL (no trial pending), IO, PARSE.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_agent_reject(struct fsec_agent *a);
+
 /* Describe the device's update state. Errors: IO, PARSE. */
 FSEC_API FSEC_WUR enum fsec_err fsec_agent_status(struct fsec_agent *a,
 						  struct fsec_agent_status *out);
 
 /*
- * Report to the server (POST SERVER/v1/status): the running version, the
- * anti-rollback counter, the active slot and the update state: update if
- * given ("confirmed" right after a confirm), else "installed" while a trial
- * is pending and "rolled_back" after a failed one. Errors: NET (with the
- * server's reason), VERIFY (no valid running image), IO.
+ * Report to the server (POST SERVER/v1/status): the running version and
+ * slot (the old ones while a trial waits for its first boot), the
+ * anti-rollback counter and the update state: update if given ("confirmed"
+ * right after a confirm, "failed" when the health check refused a trial),
+ * else what fsec_agent_status says (downloading, installed, trial,
+ * rolled_back, or nothing), with the SHA-256 of the image it is about, the
+ * pending version while one waits to boot, and reason (NULL: none).
+ * Errors: NET (with the server's reason), VERIFY (no valid running image), IO.
  */
-FSEC_API FSEC_WUR enum fsec_err fsec_agent_report(struct fsec_agent *a, const char *update);
+FSEC_API FSEC_WUR enum fsec_err fsec_agent_report(struct fsec_agent *a, const char *update,
+						  const char *reason);
 
 #endif

@@ -33,6 +33,12 @@
  *   debug_state_cmd = /usr/libexec/read-efuse        server: a file, or a command's output,
  *                                                    of "jtag = locked|unlocked" and
  *                                                    "uart = locked|unlocked" lines
+ *   reboot_cmd      = systemctl reboot               run after an install (the daemon and
+ *                                                    update) and after a rejected trial
+ *   health_cmd      = /usr/libexec/app-healthy       after a trial boot, before the daemon
+ *                                                    confirms: exit 0 confirms, else the
+ *                                                    trial is rejected (mark-good)
+ *   health_timeout  = 60                             seconds health_cmd has: 1-3600
  */
 #ifndef FLEETSEC_AGENTCFG_H
 #define FLEETSEC_AGENTCFG_H
@@ -62,7 +68,8 @@ FSEC_API void fsec_agentcfg_free(struct fsec_agentcfg *cfg);
  * bootstrap_cert (the factory credential enroll uses). Defaults: manifest_url "/v1/update",
  * server_crl "/crl",
  * counter "file:STATE_DIR/counter", boot_env "STATE_DIR/bootenv",
- * low_speed_limit 1024, low_speed_time 30, chunk_retries 3, max_silence 7d.
+ * low_speed_limit 1024, low_speed_time 30, chunk_retries 3, max_silence 7d,
+ * health_timeout 60.
  * cfg is replaced only on success; on failure it keeps what it held.
  * Errors: TOO_LARGE, PARSE (with the line number and the key), NOMEM.
  * Thread-safe on distinct cfg.

@@ -73,11 +73,30 @@ FSEC_API FSEC_WUR enum fsec_err fsec_agent_tamper(const struct fsec_agentcfg *cf
 FSEC_API FSEC_WUR enum fsec_err fsec_agent_keygen(const struct fsec_agentcfg *cfg)
 	FSEC_NONNULL(1);
 
+/* Told that the server holds the enrollment for the operator's approval:
+ * seconds until the agent asks again, and the SPKI SHA-256 of the key
+ * waiting (what `fleetsec enroll approve --key` takes). Returns false to
+ * stop waiting. */
+typedef bool (*fsec_agent_wait_cb)(unsigned seconds, const char *key_sha256, void *ctx);
+
 /* enroll, after fsec_agent_start: fsec_estc_enroll with the configured
- * bootstrap credential, then the tamper record goes. Errors: INVAL (no
- * bootstrap_cert or bootstrap_key configured), as fsec_estc_enroll, POLICY. */
+ * bootstrap credential, then the tamper record goes. A request the server
+ * holds for approval (202) is a wait, not a failure: wait (may be NULL: do
+ * not wait) is told, and unless it says stop, the same request (the same
+ * pending key) goes again after the server's Retry-After. Errors: INVAL (no
+ * bootstrap_cert or bootstrap_key configured), as fsec_estc_enroll
+ * (BUSY: stopped while waiting), POLICY. */
 FSEC_API FSEC_WUR enum fsec_err fsec_agent_enroll(const struct fsec_agentcfg *cfg,
-						  char id[FSEC_DEVID_MAX + 1]) FSEC_NONNULL(1, 2);
+						  char id[FSEC_DEVID_MAX + 1],
+						  fsec_agent_wait_cb wait, void *ctx)
+	FSEC_NONNULL(1, 2);
+
+/* The SPKI SHA-256 (hex) of the key an unanswered enrollment or renewal
+ * waits with (KEY.pending), for the operator who approves it by hand;
+ * *have false when none waits. Errors: as fsec_key_load_private. */
+FSEC_API FSEC_WUR enum fsec_err fsec_agent_pending_key(const struct fsec_agentcfg *cfg,
+						       char sha256[FSEC_SHA256_HEX_LEN],
+						       bool *have) FSEC_NONNULL(1, 2, 3);
 
 /* renew, after fsec_agent_start: fsec_estc_renew of the configured key and
  * certificate (when due, or now if force). Errors: as fsec_estc_renew. */
@@ -90,6 +109,9 @@ FSEC_API FSEC_WUR enum fsec_err fsec_agent_renew(const struct fsec_agentcfg *cfg
 struct fsec_agent_round {
 	enum fsec_err renew_rc;           /* renew when due */
 	struct fsec_estc_renewal renewal; /* valid when renew_rc is FSEC_OK */
+	enum fsec_err trial_rc;           /* a booted trial's health check and confirm */
+	bool confirmed;                   /* it passed and is now permanent */
+	bool rejected;                    /* it failed health_cmd and was given up */
 	enum fsec_err update_rc;          /* check, download, trial boot */
 	struct fsec_agent_check check;    /* valid when update_rc is FSEC_OK */
 	bool started;                     /* an update was installed */
@@ -97,19 +119,39 @@ struct fsec_agent_round {
 	int64_t fresh_at;                 /* its last fresh signed answer, 0: never */
 	bool report_tried;                /* false when the agent could not be set up */
 	enum fsec_err report_rc;
+	bool reboot_tried;                /* reboot_cmd ran: after an install or a rejection */
+	enum fsec_err reboot_rc;
 	char renew_error[FSEC_AGENT_ROUND_ERROR_MAX];
+	char trial_error[FSEC_AGENT_ROUND_ERROR_MAX]; /* why it failed, or was rejected */
 	char update_error[FSEC_AGENT_ROUND_ERROR_MAX];
 	char report_error[FSEC_AGENT_ROUND_ERROR_MAX];
+	char reboot_error[FSEC_AGENT_ROUND_ERROR_MAX];
 };
 
 /*
+ * reboot_cmd, if configured: what follows an install (update, the daemon)
+ * so that the trial boots, and a rejected trial so that the old slot does.
+ * Not configured: FSEC_OK, *ran false (the device's own boot scripts
+ * reboot). Errors: IO (it failed or timed out; a real reboot never
+ * returns).
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_agent_reboot(const struct fsec_agentcfg *cfg, bool *ran)
+	FSEC_NONNULL(1, 2);
+
+/*
  * One round of the daemon, after fsec_agent_start(FSEC_AGENT_CMD_DAEMON):
- * renew the certificate when due; then, with an agent set up afresh (a
- * renewal replaced the key the last one held), install an update if one
- * applies; then report to the server. A failing step does not stop the
- * next: a daemon that stops trying strands the device, and the next round
- * retries. Every outcome is in *out. Not thread-safe (the agent's state
- * files).
+ *  1. renew the certificate when due;
+ *  2. with an agent set up afresh (a renewal replaced the key the last one
+ *     held): a trial that has booted runs health_cmd (none configured: the
+ *     agent running this round is the sign of health); success confirms it
+ *     (reported "confirmed"), failure rejects it (reported "failed" with the
+ *     reason) and reboots into the old slot;
+ *  3. otherwise install an update if one applies;
+ *  4. report to the server;
+ *  5. after an install, reboot_cmd, so that the trial boots.
+ * A failing step does not stop the next: a daemon that stops trying
+ * strands the device, and the next round retries. Every outcome is in
+ * *out. Not thread-safe (the agent's state files).
  */
 FSEC_API void fsec_agent_round(const struct fsec_agentcfg *cfg, struct fsec_agent_round *out)
 	FSEC_NONNULL(1, 2);

@@ -70,6 +70,12 @@ FSEC_API FSEC_WUR enum fsec_err fsec_bootctl_trial(struct fsec_bootctl *b, char 
 /* Make the current slot permanent (ends the trial). Errors: PARSE, IO. */
 FSEC_API FSEC_WUR enum fsec_err fsec_bootctl_confirm(struct fsec_bootctl *b) FSEC_NONNULL(1);
 
+/* Give the trial up (its health check failed): the other slot boots next,
+ * permanently, and the trial's tag stays, so the release it installed is
+ * known to have failed (as after the bootloader's own fallback).
+ * Errors: PARSE, IO. */
+FSEC_API FSEC_WUR enum fsec_err fsec_bootctl_reject(struct fsec_bootctl *b) FSEC_NONNULL(1);
+
 /*
  * The bootloader's side, for the simulated bootloader: count this boot if a
  * trial is on, fall back to the other slot past bootlimit, and say which

@@ -29,8 +29,11 @@ struct fsec_device_status {
 	char version[32];          /* running firmware, MAJ.MIN.REV[+BUILD] */
 	uint32_t security_counter; /* the device's anti-rollback counter */
 	char slot;                 /* 'a', 'b' or 0 when not said */
-	char update[16];           /* "", downloading, installed, confirmed, rolled_back, failed */
+	char update[16];           /* "", downloading, installed, trial, confirmed, rolled_back,
+				    * failed */
 	char reason[128];          /* for failed: why, printable ASCII */
+	char image[65];            /* SHA-256 (lowercase hex) of the image update is about; "" */
+	char pending[32];          /* installed: the version waiting for its trial boot; "" */
 	enum fsec_debug_state jtag, uart; /* debug ports; UNKNOWN: not said */
 	enum fsec_report_freshness freshness; /* "fresh"/"frozen"; NONE: not said */
 	int64_t fresh_at;          /* last fresh signed statement; 0: not said */
@@ -39,7 +42,9 @@ struct fsec_device_status {
 /*
  * Parse a status body: a JSON object of at most FSEC_STATUS_MAX bytes with
  * "version" and "security_counter", and optionally "slot" ("a"/"b"),
- * "update" and "reason", "freshness" ("fresh" or "frozen": whether the
+ * "update" and "reason", "image" (the SHA-256 of the image the update
+ * state is about: 64 lowercase hex digits), "pending" (the version waiting
+ * for its trial boot), "freshness" ("fresh" or "frozen": whether the
  * device still hears signed statements) and "fresh_at" (an RFC 3339 UTC
  * time: when it last saw one). Unknown members are refused, like every parser
  * here. Errors: PARSE (naming the member), TOO_LARGE.

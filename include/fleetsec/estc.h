@@ -25,6 +25,8 @@ struct fsec_estc_opts {
 	const char *cert_out;        /* the operational certificate (PEM) */
 	const char *server_crl;      /* the fleet CRL's URL, the server checked against it
 				      * (fsec_fetch_opts); NULL or "": no check */
+	unsigned *retry_after;       /* out, may be NULL: on BUSY, when to ask again
+				      * (the server's Retry-After, 1 s to 1 h) */
 };
 
 /*
@@ -36,7 +38,9 @@ struct fsec_estc_opts {
  * into place; old ones are replaced only then. The
  * device ID is written to id. Errors: NET (with the server's reason for a
  * refusal), VERIFY (the answer is not a certificate for this key from the
- * fleet CA), PARSE, IO, CRYPTO, NOTFOUND (credential files).
+ * fleet CA), PARSE, IO, CRYPTO, NOTFOUND (credential files), BUSY (the
+ * server holds the request for the operator's approval: the pending key
+ * stays, and the same request is to be sent again after *o->retry_after).
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_estc_enroll(const struct fsec_estc_opts *o,
 						 char id[FSEC_DEVID_MAX + 1]);

@@ -57,7 +57,9 @@ FSEC_API FSEC_WUR enum fsec_err fsec_fetch_get(struct fsec_fetch *f, const char 
 /*
  * POST len bytes of data (with the given Content-Type) to url and return the
  * 200 response's body as fsec_fetch_get does. Errors: as fsec_fetch_get; a
- * refusal's reason (the start of its body) is in the error detail.
+ * refusal's reason (the start of its body) is in the error detail; BUSY for
+ * 202 Accepted (the server holds the request: send it again after
+ * fsec_fetch_retry_after).
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_fetch_post(struct fsec_fetch *f, const char *url,
 						const char *content_type, const void *data,
@@ -76,5 +78,8 @@ FSEC_API FSEC_WUR enum fsec_err fsec_fetch_range(struct fsec_fetch *f, const cha
 						 enum fsec_err (*sink)(const unsigned char *p, size_t n,
 								       void *ctx),
 						 void *ctx);
+
+/* The Retry-After seconds of the last request's 202 answer; 0 if it had none. */
+FSEC_API long fsec_fetch_retry_after(const struct fsec_fetch *f) FSEC_NONNULL(1);
 
 #endif

@@ -61,14 +61,19 @@ struct fsec_device_report {
 	int64_t at;                 /* when; 0 = time(NULL) */
 	enum fsec_report_freshness freshness;
 	int64_t fresh_at;           /* when it last saw a fresh signed statement; 0: never */
+	const char *update_state;   /* as fsec_devstate_rec's; NULL or "": none */
+	const char *pending;        /* the version waiting for its trial boot; NULL or "" */
+	const char *image;          /* SHA-256 hex the update state is about; NULL or "" */
 };
 
 /*
  * Record a report of a registered device: last seen becomes the later of the
  * stored value and r->at (a late, replayed report never moves it back), the
  * first report sets first seen, and an update outcome records the attempt
- * (and, on success, the last successful update), and a freshness, when
- * said, replaces the stored one (frozen and fresh_at). Errors: NOTFOUND (unknown
+ * (and, on success, the last successful update) with the image it is
+ * about, and a freshness, when said, replaces the stored one (frozen and
+ * fresh_at). The newest report's update state and pending version replace
+ * the stored ones. Errors: NOTFOUND (unknown
  * device), INVAL, BUSY, DB.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_device_report(struct fsec_registry *reg,

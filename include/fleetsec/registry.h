@@ -101,6 +101,13 @@ struct fsec_devstate_rec {
 	int64_t debug_at;        /* when the debug ports were last reported */
 	int frozen;              /* last report: 1 frozen, 0 fresh, -1 not said */
 	int64_t fresh_at;        /* when the device last saw a fresh signed statement; 0: never said */
+	/* Its last report's update state ("downloading", "installed", "trial",
+	 * "confirmed", "rolled_back", "failed"; "" none), the version waiting
+	 * for its trial boot, and the image (SHA-256 hex) update_outcome is
+	 * about ("": not said). */
+	char update_state[16];
+	char pending_version[FSEC_VERSION_MAX + 1];
+	char outcome_image[FSEC_SHA256_HEX_LEN];
 };
 
 /* Which certificates fsec_registry_cert_list() visits; NULL/false/0 fields
@@ -394,7 +401,8 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_publish_list(struct fsec_registry 
 struct fsec_model_stats {
 	uint64_t devices;           /* active devices of the model */
 	uint64_t reported;          /* of those, ever reported */
-	uint64_t failures, successes; /* update outcomes reported since `since` */
+	uint64_t failures, successes; /* update outcomes about `image` (or, naming
+				       * no image, reported since `since`) */
 	uint64_t patched;           /* reported a security counter >= `counter` */
 };
 
@@ -407,6 +415,7 @@ typedef int (*fsec_counter_count_cb)(uint32_t counter, uint64_t devices, void *c
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_model_stats(struct fsec_registry *reg,
 							  const char *model, const char *group,
 							  int64_t since, uint32_t counter,
+							  const char *image,
 							  struct fsec_model_stats *out);
 
 /* Visit the model's reported security counters with their device counts.

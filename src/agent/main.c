@@ -96,8 +96,8 @@ static void print_update(const struct fsec_agent_check *c, bool started, bool js
 	if (json)
 		print_json(json_pack("{s:b, s:s}", "installed", (int)started, "reason", c->reason));
 	else if (started)
-		printf("installed into the inactive slot; reboot to try it, then run "
-		       "'fleetsec-agent confirm'\n");
+		printf("installed into the inactive slot; it runs after a reboot, and is kept "
+		       "once confirmed (the daemon, or 'fleetsec-agent confirm')\n");
 	else
 		printf("%s\n", c->reason);
 	fflush(stdout);
@@ -113,18 +113,33 @@ static void on_stop(int sig)
 
 /* Sleep about secs (plus or minus a tenth, so that a fleet started together
  * drifts apart), waking early on SIGTERM/SIGINT. */
+/* Sleep secs, or until SIGTERM or SIGINT. */
+static void sleep_unless_stopped(unsigned long secs)
+{
+	struct timespec ts = {.tv_sec = (time_t)secs};
+
+	while (!stopping && nanosleep(&ts, &ts) != 0)
+		;
+}
+
 static void nap(unsigned long secs)
 {
 	unsigned char r = 0;
-	struct timespec ts;
 	unsigned long span = secs / 5 + 1;
 
 	if (RAND_bytes(&r, 1) != 1)
 		r = 128;
-	ts.tv_sec = (time_t)(secs - secs / 10 + (unsigned long)r * span / 256);
-	ts.tv_nsec = 0;
-	while (!stopping && nanosleep(&ts, &ts) != 0)
-		;
+	sleep_unless_stopped(secs - secs / 10 + (unsigned long)r * span / 256);
+}
+
+static void catch_stop(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 }
 
 /* Frozen: the one line says since when, and the exit status is its own,
@@ -158,12 +173,7 @@ static void fail_round(const char *what, enum fsec_err rc, const char *why)
  */
 static int cmd_daemon(const struct ctx *x)
 {
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	catch_stop();
 	fprintf(stderr, "fleetsec-agent: daemon: every %lu s\n", x->interval);
 	while (!stopping) {
 		struct fsec_agent_round r;
@@ -175,9 +185,16 @@ static int cmd_daemon(const struct ctx *x)
 			printf("re-enrolled %s with its bootstrap credential\n", r.renewal.id);
 		else if (r.renewal.renewed)
 			printf("renewed the certificate of %s\n", r.renewal.id);
+		if (r.trial_rc != FSEC_OK)
+			fail_round("confirm", r.trial_rc, r.trial_error);
+		else if (r.confirmed)
+			puts("confirmed the trial: the running slot is now permanent");
+		else if (r.rejected)
+			printf("rejected the trial (%s): the previous slot boots next\n",
+			       r.trial_error);
 		if (r.update_rc != FSEC_OK)
 			fail_round("update", r.update_rc, r.update_error);
-		else
+		else if (!r.rejected)
 			print_update(&r.check, r.started, x->json);
 		if (r.frozen) {
 			struct fsec_agent_status s = {.frozen = true, .fresh_at = r.fresh_at};
@@ -186,6 +203,10 @@ static int cmd_daemon(const struct ctx *x)
 		}
 		if (r.report_tried && r.report_rc != FSEC_OK)
 			fail_round("report", r.report_rc, r.report_error);
+		if (r.reboot_tried && r.reboot_rc != FSEC_OK)
+			fail_round("reboot", r.reboot_rc, r.reboot_error);
+		else if (r.reboot_tried)
+			puts("reboot_cmd ran");
 		fflush(stdout);
 		if (!stopping)
 			nap(x->interval);
@@ -251,10 +272,30 @@ static int cmd_tamper(const struct ctx *x)
 	return rc == FSEC_OK ? 0 : fail("tamper", rc);
 }
 
+/* An enrollment held for the operator's approval: say which key to
+ * approve, then wait as the server asked. */
+static bool wait_for_approval(unsigned seconds, const char *key_sha256, void *arg)
+{
+	const struct ctx *x = arg;
+
+	if (x->json)
+		print_json(json_pack("{s:b, s:s, s:I}", "waiting", 1, "key_sha256", key_sha256,
+				     "retry_in", (json_int_t)seconds));
+	else
+		fprintf(stderr, "fleetsec-agent: enroll: waiting for the operator's approval of key "
+				"SHA-256 %s; asking again in %u s\n", key_sha256, seconds);
+	fflush(stdout);
+	sleep_unless_stopped(seconds);
+	return !stopping;
+}
+
 static int cmd_enroll(const struct ctx *x)
 {
 	char id[FSEC_DEVID_MAX + 1];
-	enum fsec_err rc = fsec_agent_enroll(x->cfg, id);
+	enum fsec_err rc;
+
+	catch_stop();
+	rc = fsec_agent_enroll(x->cfg, id, wait_for_approval, (void *)x);
 
 	if (rc != FSEC_OK)
 		return fail("enroll", rc);
@@ -323,8 +364,15 @@ static enum fsec_err do_update(const struct ctx *x, struct fsec_agent *a)
 	bool started = false, tty = x->tty;
 	enum fsec_err rc = fsec_agent_update(a, progress, &tty, &c, &started);
 
-	if (rc == FSEC_OK)
-		print_update(&c, started, x->json);
+	bool rebooted = false;
+
+	if (rc != FSEC_OK)
+		return rc;
+	print_update(&c, started, x->json);
+	/* reboot_cmd follows an install; a real reboot never comes back. */
+	if (started && (rc = fsec_agent_reboot(x->cfg, &rebooted)) == FSEC_OK && rebooted &&
+	    !x->json)
+		puts("reboot_cmd ran");
 	return rc;
 }
 
@@ -336,7 +384,7 @@ static enum fsec_err do_confirm(const struct ctx *x, struct fsec_agent *a)
 		return rc;
 	/* Best effort: the device is confirmed whether or not the server
 	 * hears of it now; the daemon's next report tells it. */
-	if (fsec_agent_report(a, "confirmed") != FSEC_OK)
+	if (fsec_agent_report(a, "confirmed", NULL) != FSEC_OK)
 		fprintf(stderr, "fleetsec-agent: report: %s\n", fsec_err_detail());
 	if (x->json)
 		print_json(json_pack("{s:b}", "confirmed", 1));
@@ -347,7 +395,7 @@ static enum fsec_err do_confirm(const struct ctx *x, struct fsec_agent *a)
 
 static enum fsec_err do_report(const struct ctx *x, struct fsec_agent *a)
 {
-	enum fsec_err rc = fsec_agent_report(a, NULL);
+	enum fsec_err rc = fsec_agent_report(a, NULL, NULL);
 
 	if (rc != FSEC_OK)
 		return rc;
@@ -358,17 +406,29 @@ static enum fsec_err do_report(const struct ctx *x, struct fsec_agent *a)
 	return FSEC_OK;
 }
 
+static const char *const update_states[] = {
+	[FSEC_AGENT_UPDATE_NONE] = "none",
+	[FSEC_AGENT_UPDATE_DOWNLOADING] = "downloading",
+	[FSEC_AGENT_UPDATE_INSTALLED] = "installed",
+	[FSEC_AGENT_UPDATE_TRIAL] = "trial",
+	[FSEC_AGENT_UPDATE_ROLLED_BACK] = "rolled_back",
+};
+
 static enum fsec_err do_status(const struct ctx *x, struct fsec_agent *a)
 {
 	struct fsec_agent_status s;
-	char v[32], when[FSEC_TIME_LEN];
+	char v[32], rv[32], pv[32], when[FSEC_TIME_LEN], key[FSEC_SHA256_HEX_LEN];
+	bool waiting = false;
 	enum fsec_err rc = fsec_agent_status(a, &s);
 
-	if (rc != FSEC_OK)
+	if (rc != FSEC_OK || (rc = fsec_agent_pending_key(x->cfg, key, &waiting)) != FSEC_OK)
 		return rc;
 	fsec_fw_version_str(&s.active_version, v, sizeof(v));
+	fsec_fw_version_str(&s.running_version, rv, sizeof(rv));
+	fsec_fw_version_str(&s.pending_version, pv, sizeof(pv));
 	if (x->json)
-		print_json(json_pack("{s:s%, s:b, s:b, s:s, s:I, s:I, s:I, s:I, s:b, s:I, s:s, s:o}",
+		print_json(json_pack("{s:s%, s:b, s:b, s:s, s:I, s:I, s:I, s:I, s:b, s:I, s:s, s:o, "
+				     "s:s, s:s%, s:o, s:o, s:o, s:o}",
 				     "active_slot", &s.active_slot, (size_t)1, "trial", (int)s.trial,
 				     "active_valid", (int)s.active_valid, "version", v,
 				     "security_counter", (json_int_t)s.active_security_counter,
@@ -378,16 +438,31 @@ static enum fsec_err do_status(const struct ctx *x, struct fsec_agent *a)
 				     "download_done", (json_int_t)s.download_done, "freshness",
 				     s.frozen ? "frozen" : "fresh", "fresh_at",
 				     s.fresh_at > 0 ? json_string(fsec_time_format(s.fresh_at, when))
-						    : json_null()));
-	else
-		printf("active slot   %c%s\nimage         %s\ncounter       %u\n"
-		       "sequence      %llu (delegation %llu)\ndownload      %s\n"
+						    : json_null(),
+				     "update", update_states[s.update], "running_slot",
+				     &s.running_slot, (size_t)1, "running_version",
+				     s.running_valid ? json_string(rv) : json_null(), "pending_version",
+				     s.pending_valid ? json_string(pv) : json_null(), "image",
+				     s.image[0] != '\0' ? json_string(s.image) : json_null(),
+				     "pending_key_sha256", waiting ? json_string(key) : json_null()));
+	else {
+		printf("running       slot %c, %s\n", s.running_slot,
+		       s.running_valid ? rv : "no valid image");
+		if (s.pending_valid)
+			printf("pending       %s in slot %c, waiting for its trial boot\n", pv,
+			       s.active_slot);
+		printf("active slot   %c%s\nimage         %s\nupdate        %s%s%s\n"
+		       "counter       %u\nsequence      %llu (delegation %llu)\ndownload      %s\n"
 		       "freshness     %s (last fresh signed answer: %s)\n",
 		       s.active_slot, s.trial ? " (trial boot, not confirmed)" : "",
-		       s.active_valid ? v : "no valid image", s.counter,
+		       s.active_valid ? v : "no valid image", update_states[s.update],
+		       s.image[0] != '\0' ? ", image SHA-256 " : "", s.image, s.counter,
 		       (unsigned long long)s.last_sequence, (unsigned long long)s.last_delegation,
 		       s.downloading ? "in progress" : "none", s.frozen ? "FROZEN" : "fresh",
 		       s.fresh_at > 0 ? fsec_time_format(s.fresh_at, when) : "never");
+		if (waiting)
+			printf("pending key   SHA-256 %s (a request waits for an answer)\n", key);
+	}
 	return FSEC_OK;
 }
 
@@ -431,6 +506,24 @@ static int cmd_report(const struct ctx *x)
 
 static int cmd_status(const struct ctx *x)
 {
+	char key[FSEC_SHA256_HEX_LEN];
+	bool waiting = false;
+	enum fsec_err rc;
+
+	/* Before its first certificate there is no agent to ask: a device
+	 * whose enrollment waits for approval still shows the key to approve. */
+	if (access(fsec_agentcfg_get_cert(x->cfg), F_OK) != 0) {
+		if ((rc = fsec_agent_pending_key(x->cfg, key, &waiting)) != FSEC_OK)
+			return fail("status", rc);
+		if (x->json)
+			print_json(json_pack("{s:b, s:o}", "enrolled", 0, "pending_key_sha256",
+					     waiting ? json_string(key) : json_null()));
+		else if (waiting)
+			printf("not enrolled: an enrollment waits with key SHA-256 %s\n", key);
+		else
+			puts("not enrolled");
+		return 0;
+	}
 	return with_agent(x, do_status);
 }
 
@@ -481,7 +574,8 @@ static void usage(FILE *f)
 		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].help);
 	fputs("\n"
 	      "  -c, --config FILE   configuration (default " DEFAULT_CONFIG ")\n"
-	      "  --json              machine-readable output\n",
+	      "  --json              machine-readable output\n"
+	      "  --version           print the version\n",
 	      f);
 }
 
@@ -494,6 +588,7 @@ int main(int argc, char **argv)
 		{"interval", required_argument, NULL, 'i'},
 		{"subject", required_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	struct ctx x = {.config = DEFAULT_CONFIG, .subject = "fleetsec-device", .interval = 3600,
@@ -518,6 +613,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'h': usage(stdout); return FSEC_EXIT_OK;
+		case 'V': puts("fleetsec-agent " FSEC_VERSION_STR); return FSEC_EXIT_OK;
 		default: usage(stderr); return FSEC_EXIT_USAGE;
 		}
 	}

@@ -70,7 +70,7 @@ int main(int argc, char **argv)
 			return 0;
 		}
 		if (strcmp(argv[i], "--version") == 0) {
-			puts("fleetsec 0.1.0");
+			puts("fleetsec " FSEC_VERSION_STR);
 			return 0;
 		}
 		if (strcmp(argv[i], "--home") == 0 && i + 1 < argc) {

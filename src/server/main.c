@@ -735,7 +735,7 @@ static int parse_flags(int argc, char **argv, struct flags *fl)
 				return FSEC_EXIT_USAGE;
 			break;
 		case 'h': usage(stdout); return FSEC_EXIT_OK;
-		case 'V': puts("fleetsecd 0.1.0"); return FSEC_EXIT_OK;
+		case 'V': puts("fleetsecd " FSEC_VERSION_STR); return FSEC_EXIT_OK;
 		default: usage(stderr); return FSEC_EXIT_USAGE;
 		}
 	}

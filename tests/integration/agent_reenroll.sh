@@ -31,8 +31,7 @@ for sn in SN-S1 SN-S2 SN-S3; do
 done
 "$F" enroll allow --manufacturer-ca mfr/ca.pem --pattern 'SN-S*' --model thermo >/dev/null
 device_slots
-printf 'renew_after_percent = 0\nrenewals_per_day = 1000\nrefusals_per_minute = 100000\n' \
-	>>"$FLEETSEC_HOME/fleetsecd.conf"
+fleetsecd_bounds_off
 fleetsecd_start
 
 # conf SN [noboot]: SN's agent configuration (its own files and state),
@@ -89,7 +88,7 @@ grep -q "reported to the server" out || fail "report after re-enrollment: $(cat 
 ok
 
 # 3. The daemon's round does the same, unattended.
-A SN-S2 daemon --interval 3600 >daemon-S2.out 2>daemon-S2.err &
+"$AGENT" -c SN-S2.conf daemon --interval 3600 >daemon-S2.out 2>daemon-S2.err &
 dpid=$!
 for _ in $(seq 300); do
 	grep -q "re-enrolled SN-S2" daemon-S2.out && break

@@ -20,3 +20,11 @@ fleetsecd_start() {
 	grep -q listening "$T/daemon.log" || fail "fleetsecd did not start: $(cat "$T/daemon.log")"
 	URL=https://127.0.0.1:$PORT
 }
+
+# fleetsecd_bounds_off [HOME]: the test renews certificates it issued a
+# moment ago and counts every refusal: fleetsecd's bounds
+# (fleetsecd_growth.sh tests them) step aside. Before fleetsecd_start.
+fleetsecd_bounds_off() {
+	printf 'renew_after_percent = 0\nrenewals_per_day = 1000\nrefusals_per_minute = 100000\n' \
+		>>"${1:-$FLEETSEC_HOME}/fleetsecd.conf"
+}

@@ -60,10 +60,7 @@ ok
 expect 0 "$F" enroll allow --manufacturer-ca mfr/ca.pem --serials serials --pattern 'SN-01*'
 
 APORT=$(rand_port)
-# This test renews certificates it issued a moment ago, and counts every
-# refusal: fleetsecd's bounds (fleetsecd_growth.sh tests them) step aside.
-printf 'renew_after_percent = 0\nrenewals_per_day = 1000\nrefusals_per_minute = 100000\n' \
-	>>"$FLEETSEC_HOME/fleetsecd.conf"
+fleetsecd_bounds_off
 fleetsecd_start --admin 127.0.0.1:$APORT
 EST=$URL/.well-known/est
 

@@ -23,10 +23,7 @@ done
 "$F" enroll allow --manufacturer-ca mfr/ca.pem --pattern 'SN-R*' --model thermo >/dev/null
 device_slots
 mkdir state
-# This test renews certificates it issued a moment ago, and counts every
-# refusal: fleetsecd's bounds (fleetsecd_growth.sh tests them) step aside.
-printf 'renew_after_percent = 0\nrenewals_per_day = 1000\nrefusals_per_minute = 100000\n' \
-	>>"$FLEETSEC_HOME/fleetsecd.conf"
+fleetsecd_bounds_off
 fleetsecd_start
 EST=$URL/.well-known/est
 

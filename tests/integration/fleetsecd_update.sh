@@ -18,28 +18,14 @@ F=$FLEETSEC
 "$F" ca init --name "Update Fleet" --crl-days 30 >/dev/null
 "$F" ca server-cert localhost --ip 127.0.0.1 >/dev/null
 # Started before the manufacturer CA is allowed: it must pick that up live.
-# This test renews certificates it issued a moment ago, and counts every
-# refusal: fleetsecd's bounds (fleetsecd_growth.sh tests them) step aside.
-printf 'renew_after_percent = 0\nrenewals_per_day = 1000\nrefusals_per_minute = 100000\n' \
-	>>"$FLEETSEC_HOME/fleetsecd.conf"
+fleetsecd_bounds_off
 fleetsecd_start
 "$F" mfr init --dir mfr --name "Acme Chips" >/dev/null
 "$F" mfr issue SN-7 --dir mfr --key-out boot.key --out boot.pem 2>/dev/null
 "$F" enroll allow --manufacturer-ca mfr/ca.pem --pattern 'SN-*' --model thermo >/dev/null
-for k in fw root; do "$F" fw keygen --out $k.pem 2>/dev/null; "$F" fw pubkey $k.pem --out $k.pub; done
-"$F" fw keygen --algo p256 --out online.pem 2>/dev/null
-"$F" fw pubkey online.pem --out online.pub
-"$F" release delegate --root-key root.pem --key online.pub --sequence 1 --out deleg.json
-image() { # image NAME VERSION COUNTER
-	head -c 300000 /dev/urandom >"$1.bin"
-	"$F" fw sign --key fw.pem --version "$2" --security-counter "$3" --pad-header \
-		--slot-size 0x100000 "$1.bin" "$1.img"
-}
-image v1 1.0.0 1
-image v2 2.0.0 2
-head -c $((0x100000)) /dev/zero | tr '\0' '\377' >slot_a
-cp slot_a slot_b
-dd if=v1.img of=slot_a conv=notrunc status=none
+device_slots
+online_key
+sign_image v2 2.0.0 2
 
 agent_conf "$URL" bootstrap_key="$T/boot.key" bootstrap_cert="$T/boot.pem"
 mkdir state

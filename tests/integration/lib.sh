@@ -101,12 +101,27 @@ device_slots() {
 		"$FLEETSEC" fw keygen --out "$T/$k.pem" 2>/dev/null
 		"$FLEETSEC" fw pubkey "$T/$k.pem" --out "$T/$k.pub"
 	done
-	head -c 300000 /dev/urandom >"$T/v1.bin"
-	"$FLEETSEC" fw sign --key "$T/fw.pem" --version 1.0.0 --security-counter 1 --pad-header \
-		--slot-size 0x100000 "$T/v1.bin" "$T/v1.img"
+	sign_image v1 1.0.0 1
 	head -c $((0x100000)) /dev/zero | tr '\0' '\377' >"$T/slot_a"
 	cp "$T/slot_a" "$T/slot_b"
 	dd if="$T/v1.img" of="$T/slot_a" conv=notrunc status=none
+}
+
+# sign_image NAME VERSION COUNTER: NAME.img in $T, a fresh 300 kB payload
+# signed with device_slots' firmware key for its 1 MiB slots.
+sign_image() {
+	head -c 300000 /dev/urandom >"$T/$1.bin"
+	"$FLEETSEC" fw sign --key "$T/fw.pem" --version "$2" --security-counter "$3" --pad-header \
+		--slot-size 0x100000 "$T/$1.bin" "$T/$1.img"
+}
+
+# online_key: after device_slots, the online release key online.pem (and
+# .pub) and deleg.json, its delegation (sequence 1) from the release root.
+online_key() {
+	"$FLEETSEC" fw keygen --algo p256 --out "$T/online.pem" 2>/dev/null
+	"$FLEETSEC" fw pubkey "$T/online.pem" --out "$T/online.pub"
+	"$FLEETSEC" release delegate --root-key "$T/root.pem" --key "$T/online.pub" --sequence 1 \
+		--out "$T/deleg.json"
 }
 
 done_checks() { echo "$(basename "$0"): $checks checks passed"; }

@@ -18,10 +18,7 @@ F=$FLEETSEC
 "$F" mfr issue SN-T1 --dir mfr --key-out boot.key --out boot.pem 2>/dev/null
 "$F" enroll allow --manufacturer-ca mfr/ca.pem --pattern 'SN-T*' --model thermo >/dev/null
 for k in fw root; do "$F" fw keygen --out $k.pem 2>/dev/null; "$F" fw pubkey $k.pem --out $k.pub; done
-# This test renews certificates it issued a moment ago, and counts every
-# refusal: fleetsecd's bounds (fleetsecd_growth.sh tests them) step aside.
-printf 'renew_after_percent = 0\nrenewals_per_day = 1000\nrefusals_per_minute = 100000\n' \
-	>>"$FLEETSEC_HOME/fleetsecd.conf"
+fleetsecd_bounds_off
 fleetsecd_start --quiet
 swtpm_start tpm-a
 TCTI_A=$TCTI

@@ -38,13 +38,13 @@ static int collect(const struct fsec_device_net *d, void *arg)
 }
 
 /* Undo the migration steps from device_net (v7) on: v8 (debug ports),
- * v9 (refusals, renewal allowances), v10 (freshness) and v11 (server
- * certificates) follow it. */
+ * v9 (refusals, renewal allowances), v10 (freshness), v11 (server
+ * certificates) and v12 (update state) follow it. */
 static void downgrade(const char *db)
 {
 	sqlite3 *h = NULL;
 	sqlite3_stmt *st = NULL;
-	char stmt[600];
+	char stmt[900];
 	int v;
 
 	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
@@ -52,8 +52,11 @@ static void downgrade(const char *db)
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	v = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	assert_int_equal(v, 11);
+	assert_int_equal(v, 12);
 	snprintf(stmt, sizeof(stmt),
+		 "ALTER TABLE device_state DROP COLUMN update_state;"
+		 "ALTER TABLE device_state DROP COLUMN pending_version;"
+		 "ALTER TABLE device_state DROP COLUMN outcome_image;"
 		 "DROP TABLE server_certs;"
 		 "DROP TABLE refusals; DROP TABLE renew_allow;"
 		 "ALTER TABLE device_state DROP COLUMN frozen;"
@@ -63,7 +66,7 @@ static void downgrade(const char *db)
 		 "ALTER TABLE device_state DROP COLUMN debug_uart;"
 		 "ALTER TABLE device_state DROP COLUMN debug_at;"
 		 "DROP TABLE device_net; PRAGMA user_version = %d;",
-		 v - 5);
+		 v - 6);
 	assert_int_equal(sqlite3_exec(h, stmt, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(h);
 }

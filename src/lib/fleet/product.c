@@ -177,6 +177,10 @@ FSEC_API enum fsec_err fsec_device_report(struct fsec_registry *reg,
 				   "debug port state: jtag and uart both locked or unlocked, or neither");
 	if (at < 0)
 		return fsec_seterr(FSEC_ERR_INVAL, "report time before 1970");
+	if ((r->update_state != NULL && strlen(r->update_state) >= sizeof(st.update_state)) ||
+	    (r->pending != NULL && strlen(r->pending) >= sizeof(st.pending_version)) ||
+	    (r->image != NULL && strlen(r->image) >= sizeof(st.outcome_image)))
+		return fsec_seterr(FSEC_ERR_INVAL, "update state, pending version or image too long");
 	if ((unsigned)r->freshness > FSEC_REPORT_FROZEN || r->fresh_at < 0)
 		return fsec_seterr(FSEC_ERR_INVAL, "freshness out of range");
 	if ((rc = fsec_registry_begin(reg)) != FSEC_OK)
@@ -198,6 +202,10 @@ FSEC_API enum fsec_err fsec_device_report(struct fsec_registry *reg,
 		st.last_seen = at;
 		snprintf(st.fw_version, sizeof(st.fw_version), "%s", r->version);
 		st.security_counter = (uint32_t)r->security_counter;
+		snprintf(st.update_state, sizeof(st.update_state), "%s",
+			 r->update_state != NULL ? r->update_state : "");
+		snprintf(st.pending_version, sizeof(st.pending_version), "%s",
+			 r->pending != NULL ? r->pending : "");
 	}
 	if (at < st.first_seen)
 		st.first_seen = at;
@@ -215,6 +223,8 @@ FSEC_API enum fsec_err fsec_device_report(struct fsec_registry *reg,
 	if (r->update_outcome != FSEC_UPDATE_NONE && at >= st.update_at) {
 		st.update_outcome = r->update_outcome;
 		st.update_at = at;
+		snprintf(st.outcome_image, sizeof(st.outcome_image), "%s",
+			 r->image != NULL ? r->image : "");
 		if (r->update_outcome == FSEC_UPDATE_SUCCESS)
 			st.update_ok_at = at;
 	}

@@ -29,7 +29,7 @@ FSEC_API enum fsec_err fsec_rollout_status(struct fsec_registry *reg,
 	/* A canary release counts its canaries only: a device it was never
 	 * offered to can neither pause it nor count as patched by it. */
 	if ((rc = fsec_registry_model_stats(reg, pub->model, pub->group, pub->published_at,
-					    pub->security_counter, &s.stats)) != FSEC_OK)
+					    pub->security_counter, pub->sha256, &s.stats)) != FSEC_OK)
 		return rc;
 	s.paused = fsec_rollout_paused(pub, &s.stats);
 	*out = s;

@@ -32,6 +32,11 @@
 /* A CSR for key as base64 DER with line breaks. subject NULL: a label only,
  * since the server names a new device after its bootstrap serial; a renewal
  * repeats the current certificate's subject (RFC 7030 section 4.2.2). */
+/* When to ask again about a request the server holds: its Retry-After,
+ * within these bounds (a server that says nothing gets a minute). */
+#define RETRY_DEFAULT 60u
+#define RETRY_MAX 3600u
+
 static enum fsec_err make_csr(EVP_PKEY *key, const X509_NAME *subject, char **b64, size_t *len)
 {
 	X509_REQ *req = NULL;
@@ -232,7 +237,17 @@ static enum fsec_err est_request(const struct fsec_estc_opts *o, const char *op,
 	    (rc = make_csr(key, subject, &csr, &clen)) != FSEC_OK)
 		goto out;
 	if ((rc = fsec_fetch_post(f, url, "application/pkcs10", csr, clen, RESPONSE_MAX, &resp,
-				  &rlen)) != FSEC_OK) {
+				  &rlen)) == FSEC_ERR_BUSY) {
+		long ra = fsec_fetch_retry_after(f);
+
+		/* Held, not refused: the pending key stays for the retry,
+		 * which the operator's approval of this key lets through. */
+		if (o->retry_after != NULL)
+			*o->retry_after = ra < 1 ? RETRY_DEFAULT : ra > RETRY_MAX ? RETRY_MAX : (unsigned)ra;
+		rc = fsec_seterr(rc, "%s: %s", op, fsec_err_detail());
+		goto out;
+	}
+	if (rc != FSEC_OK) {
 		rc = fsec_seterr(rc, "%s refused: %s", op, fsec_err_detail());
 		goto out;
 	}

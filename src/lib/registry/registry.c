@@ -372,10 +372,11 @@ FSEC_API enum fsec_err fsec_registry_publish_list(struct fsec_registry *reg, fse
 
 FSEC_API enum fsec_err fsec_registry_model_stats(struct fsec_registry *reg, const char *model,
 						 const char *group, int64_t since,
-						 uint32_t counter, struct fsec_model_stats *out)
+						 uint32_t counter, const char *image,
+						 struct fsec_model_stats *out)
 {
 	return reg->ops->model_stats(reg->be, model, group != NULL ? group : "", since, counter,
-				     out);
+				     image != NULL ? image : "", out);
 }
 
 FSEC_API enum fsec_err fsec_registry_model_counters(struct fsec_registry *reg, const char *model,

@@ -66,7 +66,8 @@ struct fsec_registry_ops {
 	enum fsec_err (*group_set)(void *be, const char *id, const char *group);
 	enum fsec_err (*group_get)(void *be, const char *id, char group[FSEC_GROUP_MAX + 1]);
 	enum fsec_err (*model_stats)(void *be, const char *model, const char *group, int64_t since,
-				     uint32_t counter, struct fsec_model_stats *out);
+				     uint32_t counter, const char *image,
+				     struct fsec_model_stats *out);
 	enum fsec_err (*model_counters)(void *be, const char *model, fsec_counter_count_cb cb,
 					void *ctx);
 	enum fsec_err (*product_get)(void *be, const char *model, struct fsec_product_rec *out);

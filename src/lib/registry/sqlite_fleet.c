@@ -67,6 +67,9 @@ enum fsec_err sq_read_state_at(sqlite3_stmt *s, int c, struct fsec_devstate_rec 
 	d->fresh_at = sqlite3_column_int64(s, c + 12);
 	if (d->frozen < -1 || d->frozen > 1)
 		d->frozen = -1;
+	sq_text(s, c + 13, d->update_state, sizeof(d->update_state));
+	sq_text(s, c + 14, d->pending_version, sizeof(d->pending_version));
+	sq_text(s, c + 15, d->outcome_image, sizeof(d->outcome_image));
 	if ((rc = state_text(s, c + 5, d, "update outcome", &d->update_outcome, NULL)) != FSEC_OK ||
 	    (rc = state_text(s, c + 8, d, "debug_jtag", NULL, &d->debug_jtag)) != FSEC_OK ||
 	    (rc = state_text(s, c + 9, d, "debug_uart", NULL, &d->debug_uart)) != FSEC_OK)
@@ -197,6 +200,9 @@ enum fsec_err sq_devstate_put(void *p, const struct fsec_devstate_rec *r)
 	sqlite3_bind_int64(s, 11, r->debug_at);
 	sqlite3_bind_int(s, 12, r->frozen < 0 ? -1 : r->frozen > 0 ? 1 : 0);
 	sqlite3_bind_int64(s, 13, r->fresh_at);
+	sqlite3_bind_text(s, 14, r->update_state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 15, r->pending_version, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 16, r->outcome_image, -1, SQLITE_STATIC);
 	return sq_run(be, s, "writing a device's state");
 }
 
@@ -211,7 +217,7 @@ enum fsec_err sq_device_state_list(void *p, fsec_device_state_cb cb, void *ctx)
 }
 
 enum fsec_err sq_model_stats(void *p, const char *model, const char *group, int64_t since,
-			     uint32_t counter, struct fsec_model_stats *out)
+			     uint32_t counter, const char *image, struct fsec_model_stats *out)
 {
 	struct sqlite_be *be = p;
 	enum fsec_err rc;
@@ -224,6 +230,7 @@ enum fsec_err sq_model_stats(void *p, const char *model, const char *group, int6
 	sqlite3_bind_int64(s, 2, since);
 	sqlite3_bind_int64(s, 3, counter);
 	sqlite3_bind_text(s, 4, group, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, image, -1, SQLITE_STATIC);
 	r = sqlite3_step(s);
 	if (r == SQLITE_ROW) {
 		out->devices = (uint64_t)sqlite3_column_int64(s, 0);

@@ -182,7 +182,7 @@ enum fsec_err sq_devstate_put(void *p, const struct fsec_devstate_rec *r);
 enum fsec_err sq_devstate_list(void *p, fsec_devstate_cb cb, void *ctx);
 enum fsec_err sq_device_state_list(void *p, fsec_device_state_cb cb, void *ctx);
 enum fsec_err sq_model_stats(void *p, const char *model, const char *group, int64_t since,
-			     uint32_t counter, struct fsec_model_stats *out);
+			     uint32_t counter, const char *image, struct fsec_model_stats *out);
 enum fsec_err sq_model_counters(void *p, const char *model, fsec_counter_count_cb cb, void *ctx);
 
 /* sqlite_enroll.c */

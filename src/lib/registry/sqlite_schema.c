@@ -153,10 +153,21 @@ static const char schema_v11_server_certs[] =
 	"CREATE TRIGGER server_certs_no_delete BEFORE DELETE ON server_certs"
 	" BEGIN SELECT RAISE(ABORT, 'issued certificates are never deleted'); END;";
 
+/* v12 (issue 13): what a device's update is doing now (the state it last
+ * reported and the version waiting for its trial boot), and which image
+ * its last outcome was about, so that an outcome counts against that
+ * release only. '' where an older agent said nothing. */
+static const char schema_v12_update_state[] =
+	"ALTER TABLE device_state ADD COLUMN update_state TEXT NOT NULL DEFAULT ''"
+	" CHECK(update_state IN ('','downloading','installed','trial','confirmed',"
+	"'rolled_back','failed'));"
+	"ALTER TABLE device_state ADD COLUMN pending_version TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE device_state ADD COLUMN outcome_image TEXT NOT NULL DEFAULT '';";
+
 static const char *const migrations[] = {
 	schema_v1,	 schema_v2_enroll,  schema_v3_published,  schema_v4_pending,
 	schema_v5_audit, schema_v6_rollout, schema_v7_device_net, schema_v8_debug,
-	schema_v9_bounds, schema_v10_freshness, schema_v11_server_certs,
+	schema_v9_bounds, schema_v10_freshness, schema_v11_server_certs, schema_v12_update_state,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -175,7 +186,8 @@ static const char *const migrations[] = {
 	"release_counter, release_at, updated_at"
 #define STATE_COLS                                                                          \
 	"device_id, first_seen, last_seen, fw_version, security_counter, update_outcome, "     \
-	"update_at, update_ok_at, debug_jtag, debug_uart, debug_at, frozen, fresh_at"
+	"update_at, update_ok_at, debug_jtag, debug_uart, debug_at, frozen, fresh_at, "         \
+	"update_state, pending_version, outcome_image"
 
 const char *const sq_stmt_sql[ST_CERT_LIST] = {
 	[ST_DEVICE_GET] = "SELECT " DEVICE_COLS " FROM devices WHERE id = ?1",
@@ -210,16 +222,18 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 	[ST_PRODUCT_LIST] = "SELECT " PRODUCT_COLS " FROM products ORDER BY model",
 	[ST_STATE_GET] = "SELECT " STATE_COLS " FROM device_state WHERE device_id = ?1",
 	[ST_STATE_PUT] = "INSERT OR REPLACE INTO device_state(" STATE_COLS ")"
-			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
+			 " ?16)",
 	[ST_STATE_LIST] = "SELECT " STATE_COLS " FROM device_state ORDER BY device_id",
-	/* Columns 0-10 are a device (sq_read_device), 11-23 its state; the
+	/* Columns 0-10 are a device (sq_read_device), 11-26 its state; the
 	 * state's device_id is NULL when the device never reported. */
 	[ST_DEVICE_STATE_LIST] = "SELECT " DEVICE_COLS ", s.device_id, ifnull(s.first_seen,0),"
 				 " ifnull(s.last_seen,0), ifnull(s.fw_version,''),"
 				 " ifnull(s.security_counter,0), ifnull(s.update_outcome,''),"
 				 " ifnull(s.update_at,0), ifnull(s.update_ok_at,0),"
 				 " ifnull(s.debug_jtag,''), ifnull(s.debug_uart,''), ifnull(s.debug_at,0),"
-				 " ifnull(s.frozen,-1), ifnull(s.fresh_at,0)"
+				 " ifnull(s.frozen,-1), ifnull(s.fresh_at,0), ifnull(s.update_state,''),"
+				 " ifnull(s.pending_version,''), ifnull(s.outcome_image,'')"
 				 " FROM devices LEFT JOIN device_state s ON s.device_id = devices.id"
 				 " ORDER BY devices.id",
 	[ST_DEVICE_NET_LIST] = "SELECT d.id, d.model, d.status, ifnull(n.mac,''), ifnull(n.ip,'')"
@@ -286,9 +300,13 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 	[ST_PUBLISH_LIST] = "SELECT model, sha256, version, security_counter, size, percent,"
 			    " published_at, '', max_failures, max_failures_pct, grp FROM published"
 			    " ORDER BY model",
+	/* An outcome counts against the release whose image it names (?5);
+	 * one that names none (an agent older than v12) by its date. */
 	[ST_MODEL_STATS] = "SELECT count(*), count(s.device_id),"
-			   " count(*) FILTER (WHERE s.update_outcome = 'failure' AND s.update_at >= ?2),"
-			   " count(*) FILTER (WHERE s.update_outcome = 'success' AND s.update_at >= ?2),"
+			   " count(*) FILTER (WHERE s.update_outcome = 'failure' AND (s.outcome_image = ?5"
+			   "  OR (s.outcome_image = '' AND s.update_at >= ?2))),"
+			   " count(*) FILTER (WHERE s.update_outcome = 'success' AND (s.outcome_image = ?5"
+			   "  OR (s.outcome_image = '' AND s.update_at >= ?2))),"
 			   " count(*) FILTER (WHERE s.security_counter >= ?3)"
 			   " FROM devices d LEFT JOIN device_state s ON s.device_id = d.id"
 			   " WHERE d.model = ?1 AND d.status = 'active' AND (?4 = '' OR EXISTS"

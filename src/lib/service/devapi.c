@@ -132,9 +132,9 @@ FSEC_API enum fsec_err fsec_device_status_parse(const unsigned char *buf, size_t
 						struct fsec_device_status *out)
 {
 	static const char *const known[] = {
-	    "version", "security_counter", "slot", "update", "reason", "jtag", "uart",
-	    "freshness", "fresh_at", NULL};
-	static const char *const updates[] = {"downloading", "installed", "confirmed",
+	    "version", "security_counter", "slot", "update", "reason", "image", "pending", "jtag",
+	    "uart", "freshness", "fresh_at", NULL};
+	static const char *const updates[] = {"downloading", "installed", "trial", "confirmed",
 					      "rolled_back", "failed"};
 	struct fsec_device_status st;
 	struct fsec_fw_version v;
@@ -160,6 +160,8 @@ FSEC_API enum fsec_err fsec_device_status_parse(const unsigned char *buf, size_t
 	    (rc = str_member(j, "slot", false, slot, sizeof(slot))) != FSEC_OK ||
 	    (rc = str_member(j, "update", false, st.update, sizeof(st.update))) != FSEC_OK ||
 	    (rc = str_member(j, "reason", false, st.reason, sizeof(st.reason))) != FSEC_OK ||
+	    (rc = str_member(j, "image", false, st.image, sizeof(st.image))) != FSEC_OK ||
+	    (rc = str_member(j, "pending", false, st.pending, sizeof(st.pending))) != FSEC_OK ||
 	    (rc = str_member(j, "jtag", false, jtag, sizeof(jtag))) != FSEC_OK ||
 	    (rc = str_member(j, "uart", false, uart, sizeof(uart))) != FSEC_OK ||
 	    (rc = str_member(j, "freshness", false, fresh, sizeof(fresh))) != FSEC_OK ||
@@ -178,6 +180,15 @@ FSEC_API enum fsec_err fsec_device_status_parse(const unsigned char *buf, size_t
 		goto out;
 	}
 	st.security_counter = (uint32_t)json_integer_value(val);
+	if (st.pending[0] != '\0' && fsec_fw_version_parse(st.pending, &v) != FSEC_OK) {
+		fsec_seterr(rc, "status.pending: not MAJOR.MINOR.REVISION[+BUILD]");
+		goto out;
+	}
+	if (st.image[0] != '\0' &&
+	    (strlen(st.image) != 64 || strspn(st.image, "0123456789abcdef") != 64)) {
+		fsec_seterr(rc, "status.image: 64 lowercase hex digits (a SHA-256)");
+		goto out;
+	}
 	if (slot[0] != '\0' && slot[0] != 'a' && slot[0] != 'b') {
 		fsec_seterr(rc, "status.slot: \"a\" or \"b\"");
 		goto out;
@@ -202,7 +213,7 @@ FSEC_API enum fsec_err fsec_device_status_parse(const unsigned char *buf, size_t
 	for (size_t i = 0; i < sizeof(updates) / sizeof(updates[0]); i++)
 		ok = ok || strcmp(st.update, updates[i]) == 0;
 	if (st.update[0] != '\0' && !ok) {
-		fsec_seterr(rc, "status.update: one of downloading, installed, confirmed, "
+		fsec_seterr(rc, "status.update: one of downloading, installed, trial, confirmed, "
 				"rolled_back, failed");
 		goto out;
 	}
@@ -232,6 +243,9 @@ FSEC_API enum fsec_err fsec_devapi_status(struct fsec_registry *reg, const char 
 	rep.uart = st.uart;
 	rep.freshness = st.freshness;
 	rep.fresh_at = st.fresh_at;
+	rep.update_state = st.update;
+	rep.pending = st.pending;
+	rep.image = st.image;
 	if (strcmp(st.update, "confirmed") == 0)
 		rep.update_outcome = FSEC_UPDATE_SUCCESS;
 	else if (strcmp(st.update, "rolled_back") == 0 || strcmp(st.update, "failed") == 0)

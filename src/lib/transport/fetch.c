@@ -26,6 +26,7 @@ struct fsec_fetch {
 	char *cert;
 	char *crl_url;    /* NULL: the server's certificate is not checked for revocation */
 	STACK_OF(X509_CRL) *crl; /* fetched by this client (one), checked in every later handshake */
+	long retry_after;        /* the last 202's Retry-After, seconds; 0: none */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -228,6 +229,7 @@ static enum fsec_err perform(struct fsec_fetch *f, const char *url, struct body 
 	long status = 0;
 
 	f->errbuf[0] = '\0';
+	f->retry_after = 0;
 	b->curl = f->curl;
 	b->status = want;
 	/* A deadline for the whole transfer: a server dripping just above the
@@ -251,6 +253,17 @@ static enum fsec_err perform(struct fsec_fetch *f, const char *url, struct body 
 		/* "No content" is an answer, not a failure: nothing published. */
 		if (status == 204 && want == 200)
 			return fsec_seterr(FSEC_ERR_NOTFOUND, "the server has nothing for this device");
+		/* "Accepted": the request waits (an enrollment for the
+		 * operator's approval) and is to be sent again later. */
+		if (status == 202 && want == 200) {
+			curl_off_t ra = 0;
+
+			if (curl_easy_getinfo(f->curl, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK &&
+			    ra > 0)
+				f->retry_after = ra > LONG_MAX ? LONG_MAX : (long)ra;
+			return fsec_seterr(FSEC_ERR_BUSY, "the server holds the request%s%s",
+					   b->why[0] != '\0' ? ": " : "", b->why);
+		}
 		return fsec_seterr(FSEC_ERR_NET, "HTTP status %ld (expected %ld)%s%s", status, want,
 				   b->why[0] != '\0' ? ": " : "", b->why);
 	}
@@ -422,4 +435,9 @@ FSEC_API enum fsec_err fsec_fetch_range(struct fsec_fetch *f, const char *url, u
 		rc = fsec_seterr(FSEC_ERR_NET, "short read: %llu of %llu bytes",
 				 (unsigned long long)b.got, (unsigned long long)len);
 	return rc;
+}
+
+FSEC_API long fsec_fetch_retry_after(const struct fsec_fetch *f)
+{
+	return f->retry_after;
 }

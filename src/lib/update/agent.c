@@ -202,6 +202,26 @@ out:
 	return rc;
 }
 
+FSEC_API enum fsec_err fsec_agent_reject(struct fsec_agent *a)
+{
+	struct fsec_boot_state bs;
+	enum fsec_err rc;
+	int lock = -1;
+
+	fsec_clearerr();
+	if ((rc = fsec_agent_lock(a, &lock)) != FSEC_OK)
+		return rc;
+	if ((rc = fsec_bootctl_read(a->boot, &bs)) == FSEC_OK) {
+		if (!bs.upgrade_available)
+			rc = fsec_seterr(FSEC_ERR_INVAL, "no trial boot to reject (slot %c is "
+							 "permanent)", bs.slot);
+		else
+			rc = fsec_bootctl_reject(a->boot);
+	}
+	close(lock);
+	return rc;
+}
+
 FSEC_API enum fsec_err fsec_agent_status(struct fsec_agent *a, struct fsec_agent_status *out)
 {
 	struct fsec_boot_state bs;
@@ -239,5 +259,32 @@ FSEC_API enum fsec_err fsec_agent_status(struct fsec_agent *a, struct fsec_agent
 		out->downloading = true;
 		out->download_done = j.chunks_done * j.chunk_size;
 	}
+	/* The bootloader counts a trial's boots: none yet means the device
+	 * still runs the slot it had, and the trial's image is only pending. */
+	out->running_slot = bs.slot;
+	if (bs.upgrade_available && bs.bootcount == 0) {
+		out->update = FSEC_AGENT_UPDATE_INSTALLED;
+		out->running_slot = bs.slot == 'a' ? 'b' : 'a';
+		out->pending_valid = out->active_valid;
+		out->pending_version = out->active_version;
+	} else if (bs.upgrade_available) {
+		out->update = FSEC_AGENT_UPDATE_TRIAL;
+	} else if (!missing) {
+		out->update = FSEC_AGENT_UPDATE_DOWNLOADING;
+	} else if (out->rolled_back) {
+		out->update = FSEC_AGENT_UPDATE_ROLLED_BACK;
+	}
+	if (out->running_slot == bs.slot) {
+		out->running_valid = out->active_valid;
+		out->running_version = out->active_version;
+	} else if (fsec_agent_verify_slot(a, out->running_slot, 0, &info) == FSEC_OK) {
+		out->running_valid = true;
+		out->running_version = info.version;
+	}
+	fsec_clearerr();
+	if (out->update == FSEC_AGENT_UPDATE_DOWNLOADING)
+		memcpy(out->image, j.sha256, sizeof(out->image));
+	else if (out->update != FSEC_AGENT_UPDATE_NONE)
+		memcpy(out->image, bs.trial_tag, sizeof(out->image));
 	return FSEC_OK;
 }

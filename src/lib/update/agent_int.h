@@ -170,4 +170,16 @@ bool fsec_agent_nothing_new(const struct checked *c, struct fsec_agent_check *ou
  * certificate. Errors: PARSE, IO, NOMEM. */
 FSEC_WUR enum fsec_err fsec_agent_rollout_bucket(const char *cert_path, unsigned *bucket);
 
+/*
+ * Run cmd, the configuration's name (for messages), a shell command line:
+ * it goes to /bin/sh as one argv element, so nothing is quoted or built from
+ * it. Its stdin is /dev/null and its stderr is dropped (the agent's error is
+ * one line); its stdout lands in buf (cap bytes; *len == cap means it said
+ * too much), or is read and dropped when buf is NULL. It gets seconds, then
+ * its process group gets SIGTERM and, two seconds later, SIGKILL.
+ * Errors: IO (cannot run, failed, killed, timed out, too much output).
+ */
+FSEC_WUR enum fsec_err fsec_agent_run_cmd(const char *name, const char *cmd, int seconds,
+					  unsigned char *buf, size_t cap, size_t *len);
+
 #endif

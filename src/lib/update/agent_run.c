@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -17,6 +18,10 @@
 #include "fleetsec/agentrun.h"
 #include "fleetsec/key.h"
 #include "fleetsec/tpm.h"
+
+/* A reboot command returns only when it did not reboot (a test's
+ * bootloader, or a failure): a minute is plenty. */
+#define REBOOT_SECONDS 60
 
 /* Every configured path fits what a wipe takes. */
 _Static_assert(FSEC_AGENTCFG_VALUE_MAX <= FSEC_TAMPER_PATH_MAX,
@@ -95,19 +100,52 @@ FSEC_API enum fsec_err fsec_agent_keygen(const struct fsec_agentcfg *cfg)
 	return rc;
 }
 
-FSEC_API enum fsec_err fsec_agent_enroll(const struct fsec_agentcfg *cfg,
-					 char id[FSEC_DEVID_MAX + 1])
+FSEC_API enum fsec_err fsec_agent_pending_key(const struct fsec_agentcfg *cfg,
+					       char sha256[FSEC_SHA256_HEX_LEN], bool *have)
 {
+	char path[sizeof(cfg->key) + 8];
+	EVP_PKEY *key = NULL;
+	enum fsec_err rc;
+
+	*have = false;
+	sha256[0] = '\0';
+	snprintf(path, sizeof(path), "%s.pending", cfg->key);
+	if (access(path, F_OK) != 0)
+		return FSEC_OK;
+	if ((rc = fsec_key_load_private(path, &key)) == FSEC_OK &&
+	    (rc = fsec_key_spki_sha256(key, sha256)) == FSEC_OK)
+		*have = true;
+	EVP_PKEY_free(key);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_agent_enroll(const struct fsec_agentcfg *cfg,
+					 char id[FSEC_DEVID_MAX + 1], fsec_agent_wait_cb wait,
+					 void *ctx)
+{
+	unsigned retry = 0;
 	struct fsec_estc_opts o = {.server = cfg->server, .ca = cfg->ca,
 				   .bootstrap_cert = cfg->bootstrap_cert,
 				   .bootstrap_key = cfg->bootstrap_key, .key_out = cfg->key,
-				   .cert_out = cfg->cert, .server_crl = cfg->server_crl};
+				   .cert_out = cfg->cert, .server_crl = cfg->server_crl,
+				   .retry_after = &retry};
+	char sha[FSEC_SHA256_HEX_LEN];
+	bool have = false;
 	enum fsec_err rc;
 
 	if (cfg->bootstrap_cert[0] == '\0' || cfg->bootstrap_key[0] == '\0')
 		return fsec_seterr(FSEC_ERR_INVAL,
 				   "the configuration needs bootstrap_cert and bootstrap_key");
-	if ((rc = fsec_estc_enroll(&o, id)) != FSEC_OK)
+	while ((rc = fsec_estc_enroll(&o, id)) == FSEC_ERR_BUSY && wait != NULL) {
+		char why[FSEC_AGENT_ROUND_ERROR_MAX];
+
+		snprintf(why, sizeof(why), "%s", fsec_err_detail());
+		if (fsec_agent_pending_key(cfg, sha, &have) != FSEC_OK || !have)
+			snprintf(sha, sizeof(sha), "(unknown)");
+		if (!wait(retry, sha, ctx))
+			return fsec_seterr(FSEC_ERR_BUSY, "%s", why);
+	}
+	if (rc != FSEC_OK)
 		return rc;
 	return fsec_tamper_clear(cfg->state_dir);
 }
@@ -134,9 +172,49 @@ static enum fsec_err keep(enum fsec_err rc, char buf[FSEC_AGENT_ROUND_ERROR_MAX]
 	return rc;
 }
 
+FSEC_API enum fsec_err fsec_agent_reboot(const struct fsec_agentcfg *cfg, bool *ran)
+{
+	size_t len = 0;
+
+	*ran = false;
+	if (cfg->reboot_cmd[0] == '\0')
+		return FSEC_OK;
+	*ran = true;
+	return fsec_agent_run_cmd("reboot_cmd", cfg->reboot_cmd, REBOOT_SECONDS, NULL, 0, &len);
+}
+
+/* A trial that has booted is settled before anything else is installed:
+ * health_cmd decides, and without one this agent running its round is the
+ * sign of health (what a mark-good service after boot says). *update is
+ * what the report then says. */
+static void settle_trial(const struct fsec_agentcfg *cfg, struct fsec_agent *a,
+			 struct fsec_agent_round *out, const char **update)
+{
+	struct fsec_agent_status st;
+	size_t len = 0;
+
+	if ((out->trial_rc = keep(fsec_agent_status(a, &st), out->trial_error)) != FSEC_OK ||
+	    st.update != FSEC_AGENT_UPDATE_TRIAL)
+		return;
+	if (cfg->health_cmd[0] != '\0' &&
+	    fsec_agent_run_cmd("health_cmd", cfg->health_cmd, (int)cfg->health_timeout, NULL, 0,
+			       &len) != FSEC_OK) {
+		snprintf(out->trial_error, sizeof(out->trial_error), "%s", fsec_err_detail());
+		out->trial_rc = keep(fsec_agent_reject(a), out->trial_error);
+		out->rejected = out->trial_rc == FSEC_OK;
+		*update = "failed";
+		return;
+	}
+	out->trial_rc = keep(fsec_agent_confirm(a), out->trial_error);
+	out->confirmed = out->trial_rc == FSEC_OK;
+	if (out->confirmed)
+		*update = "confirmed";
+}
+
 FSEC_API void fsec_agent_round(const struct fsec_agentcfg *cfg, struct fsec_agent_round *out)
 {
 	struct fsec_agent *a = NULL;
+	const char *update = NULL;
 	bool tty = false;
 
 	memset(out, 0, sizeof(*out));
@@ -144,10 +222,17 @@ FSEC_API void fsec_agent_round(const struct fsec_agentcfg *cfg, struct fsec_agen
 	 * a late update does not. Its failure stops nothing below. */
 	out->renew_rc = keep(fsec_agent_renew(cfg, false, &out->renewal), out->renew_error);
 	/* A new agent each round: a renewal replaced the key it holds. */
-	if ((out->update_rc = keep(fsec_agent_new(cfg, &a), out->update_error)) == FSEC_OK)
-		out->update_rc = keep(fsec_agent_update(a, NULL, &tty, &out->check, &out->started),
-				      out->update_error);
-	/* The report last, so that it tells what this round installed. */
+	if ((out->update_rc = keep(fsec_agent_new(cfg, &a), out->update_error)) == FSEC_OK) {
+		settle_trial(cfg, a, out, &update);
+		/* A rejected trial reboots into the old slot before anything
+		 * else is written beside it. */
+		if (!out->rejected)
+			out->update_rc = keep(fsec_agent_update(a, NULL, &tty, &out->check,
+								&out->started),
+					      out->update_error);
+	}
+	/* The report before the reboot, so that it tells what this round
+	 * installed, confirmed or gave up. */
 	if (a != NULL) {
 		struct fsec_agent_status st;
 
@@ -156,7 +241,11 @@ FSEC_API void fsec_agent_round(const struct fsec_agentcfg *cfg, struct fsec_agen
 			out->fresh_at = st.fresh_at;
 		}
 		out->report_tried = true;
-		out->report_rc = keep(fsec_agent_report(a, NULL), out->report_error);
+		out->report_rc = keep(fsec_agent_report(a, update,
+							out->rejected ? out->trial_error : NULL),
+				      out->report_error);
 	}
 	fsec_agent_free(a);
+	if (out->started || out->rejected)
+		out->reboot_rc = keep(fsec_agent_reboot(cfg, &out->reboot_tried), out->reboot_error);
 }

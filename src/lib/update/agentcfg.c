@@ -44,6 +44,9 @@ static const struct fsec_kv_field fields[] = {
 	STRF(counter, false),
 	STRF(debug_state, false),
 	STRF(debug_state_cmd, false),
+	STRF(reboot_cmd, false),
+	STRF(health_cmd, false),
+	NUMF(health_timeout, 3600),
 	NUMF(low_speed_limit, 1UL << 30),
 	NUMF(low_speed_time, 3600),
 	NUMF(chunk_retries, 100),
@@ -65,6 +68,8 @@ static enum fsec_err check(struct fsec_agentcfg *c)
 		return fsec_seterr(FSEC_ERR_PARSE, "debug_state and debug_state_cmd: one or the other");
 	if (strcmp(c->slot_a, c->slot_b) == 0)
 		return fsec_seterr(FSEC_ERR_PARSE, "slot_a and slot_b must differ");
+	if (c->health_timeout == 0)
+		return fsec_seterr(FSEC_ERR_PARSE, "health_timeout: 1-3600 seconds");
 	if (c->model[0] != '\0' && !fsec_model_valid(c->model))
 		return fsec_seterr(FSEC_ERR_PARSE, "model: use A-Z a-z 0-9 . _ -");
 	return FSEC_OK;
@@ -122,6 +127,7 @@ FSEC_API enum fsec_err fsec_agentcfg_parse(const unsigned char *buf, size_t len,
 	c->low_speed_limit = 1024;
 	c->low_speed_time = 30;
 	c->chunk_retries = 3;
+	c->health_timeout = 60;
 	if ((rc = fsec_kv_parse(buf, len, FSEC_AGENTCFG_MAX, fields, NFIELDS, c, seen)) != FSEC_OK)
 		goto out;
 	rc = FSEC_ERR_PARSE;

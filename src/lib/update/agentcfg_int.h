@@ -37,6 +37,9 @@ struct fsec_agentcfg {
 	char state_dir[FSEC_AGENTCFG_VALUE_MAX + 1];
 	char debug_state[FSEC_AGENTCFG_VALUE_MAX + 1];     /* file saying jtag = / uart = */
 	char debug_state_cmd[FSEC_AGENTCFG_VALUE_MAX + 1]; /* or a command printing it */
+	char reboot_cmd[FSEC_AGENTCFG_VALUE_MAX + 1];      /* after an install or a rejection */
+	char health_cmd[FSEC_AGENTCFG_VALUE_MAX + 1];      /* a trial's mark-good */
+	unsigned long health_timeout;                      /* seconds health_cmd has */
 	char counter[FSEC_AGENTCFG_VALUE_MAX + 8];
 	unsigned long low_speed_limit, low_speed_time, chunk_retries;
 	char max_silence[32];      /* as written: a duration */

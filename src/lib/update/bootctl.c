@@ -476,6 +476,20 @@ FSEC_API enum fsec_err fsec_bootctl_confirm(struct fsec_bootctl *b)
 	return update(b, end_trial, NULL);
 }
 
+static enum fsec_err give_up_trial(struct fsec_boot_state *st, void *arg)
+{
+	(void)arg;
+	st->slot = st->slot == 'a' ? 'b' : 'a';
+	st->upgrade_available = false;
+	st->bootcount = 0;
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_bootctl_reject(struct fsec_bootctl *b)
+{
+	return update(b, give_up_trial, NULL);
+}
+
 struct boot_result {
 	char slot;
 	bool fell_back;
