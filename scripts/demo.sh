@@ -157,7 +157,7 @@ mkdir -p "$DEV/state"
 run fleetsec mfr issue SN-1001 --dir out/demo/mfr --key-out "$DEV/bootstrap.key" --out "$DEV/bootstrap.pem"
 echo "-- the operator allows that batch of serials to enrol, as thermostats"
 run fleetsec enroll allow --manufacturer-ca out/demo/mfr/ca.pem --pattern 'SN-10*' --model thermostat-v2
-for v in 1 2 3; do
+for v in 1 2 3 4 5; do
 	head -c 300000 /dev/urandom >"$F/thermostat-$v.bin"
 	fleetsec fw sign --key "$F/fw-signing.pem" --version $v.0.0 --security-counter $v --pad-header \
 		"$F/thermostat-$v.bin" "$F/thermostat-$v.img"
@@ -208,13 +208,15 @@ grep -m 1 're-sent' "$SRV/fleetsecd.log"
 agent report
 
 step "14. the device updates itself through fleetsecd: A/B slots, trial boot, fallback"
-publish() {
-	fleetsec release create --model thermostat-v2 --image "$F/thermostat-$1.img" \
-		--sequence "$2" --out "$F/manifest-$1.json"
+publish() { # publish VERSION SEQUENCE [PUBLISH OPTIONS...]
+	local v=$1 seq=$2
+	shift 2
+	fleetsec release create --model thermostat-v2 --image "$F/thermostat-$v.img" \
+		--sequence "$seq" --out "$F/manifest-$v.json"
 	fleetsec release sign --key "$F/release-online.pem" --delegation "$F/delegation.json" \
-		"$F/manifest-$1.json" --out "$F/release-$1.json"
-	run fleetsec release publish --model thermostat-v2 --bundle "$F/release-$1.json" \
-		--image "$F/thermostat-$1.img" --root "$F/release-root.pub"
+		"$F/manifest-$v.json" --out "$F/release-$v.json"
+	run fleetsec release publish --model thermostat-v2 --bundle "$F/release-$v.json" \
+		--image "$F/thermostat-$v.img" --root "$F/release-root.pub" "$@"
 }
 agent status
 echo "-- the operator publishes version 2"
@@ -235,6 +237,36 @@ agent status
 fleetsec-agent -c "$DEV/agent.conf" status | grep -q "image         2.0.0+0" || fail "did not fall back to 2"
 echo "-- fleetsecd's log:"
 tail -n 6 "$SRV/fleetsecd.log"
+
+step "14a. unattended: the daemon reboots after an install and keeps a version only if it is healthy"
+# daemon_until TEXT: the agent's daemon, one round a second, until it says TEXT.
+daemon_until() {
+	printf '$ fleetsec-agent daemon --interval 1   # until: %s\n' "$1"
+	fleetsec-agent -c "$DEV/agent.conf" daemon --interval 1 >"$DEV/daemon.out" 2>&1 &
+	local pid=$! i
+	for i in $(seq 300); do
+		grep -q "$1" "$DEV/daemon.out" && break
+		sleep 0.1
+	done
+	kill $pid
+	wait $pid || true
+	cat "$DEV/daemon.out"
+	grep -q "$1" "$DEV/daemon.out" || fail "the daemon never said: $1"
+}
+cat >>"$DEV/agent.conf" <<CONF
+reboot_cmd = fleetsec-bootsim $DEV/bootenv
+health_cmd = test -e $DEV/healthy
+CONF
+tail -n 2 "$DEV/agent.conf"
+echo "-- version 4 fails its health check: rejected, reported, and its rollout pauses"
+publish 4 102 --max-failures 1
+daemon_until "rejected the trial"
+run fleetsec release status --model thermostat-v2
+echo "-- version 5: the report of 4's failure names 4's image, so 5 is not paused by it"
+touch "$DEV/healthy"
+publish 5 103 --max-failures 1
+daemon_until "confirmed the trial"
+agent status
 
 step "14b. nothing lapses: the manifest signed again, the server certificate renewed in place"
 run fleetsec release status --model thermostat-v2

@@ -724,7 +724,7 @@ static int status_model(const struct fsec_published_rec *pub,
 		       paused ? ", PAUSED: too many failures" : "");
 		printf("  manifest valid until %s, %s\n", until, left);
 		printf("  devices %llu, reported %llu, patched %llu (%.1f%% of the reporting)\n"
-		       "  since publication: %llu confirmed, %llu failed\n  patch coverage:\n",
+		       "  outcomes of this image: %llu confirmed, %llu failed\n  patch coverage:\n",
 		       (unsigned long long)st.devices, (unsigned long long)st.reported,
 		       (unsigned long long)st.patched,
 		       st.reported > 0 ? 100.0 * (double)st.patched / (double)st.reported : 0.0,
@@ -821,7 +821,7 @@ const struct cli_cmd cli_release_cmds[] = {
 	 "rollout: a device gets the release when SHA-256 of its ID mod 100 is below P,\n"
 	 "so raising P only adds devices. --max-failures N (or P% of the model's\n"
 	 "devices) pauses the rollout by itself once that many devices report a failed\n"
-	 "update since publication. --group G serves it only to the devices put in\n"
+	 "update of its image. --group G serves it only to the devices put in\n"
 	 "group G (fleetsec device set ID --group G), canaries first; publishing again\n"
 	 "without it reaches the rest. Publishing again replaces the release.\n"},
 	{"release", "timestamp", release_timestamp,
@@ -845,7 +845,7 @@ const struct cli_cmd cli_release_cmds[] = {
 	 "names (no root key), unchanged but for a new expiry (--expires, default 30d)\n"
 	 "and the next sequence number, checks that devices take it over the published\n"
 	 "one, and serves it in its place: the image, the rollout (percent, group,\n"
-	 "limits, pause) and the failures counted since publication stay. Devices that\n"
+	 "limits, pause) and the failures counted against the image stay. Devices that\n"
 	 "run the image install nothing, and refuse the old manifest from then on. A\n"
 	 "stored timestamp that has not expired is signed again to name the new\n"
 	 "sequence. Run it before the manifest's expiry passes (release status shows\n"

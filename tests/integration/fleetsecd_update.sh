@@ -269,7 +269,7 @@ for bad in 'not json' '{"version":"2.0.0"}' '{"version":"two","security_counter"
 	ok
 done
 
-# release status: the outcomes reported since publication and the patch
+# release status: the outcomes reported for the image and the patch
 # coverage. A rollout pauses itself once failures reach --max-failures.
 expect 0 "$F" release status --json
 jq -e '.[] | select(.model == "thermo") | .devices == 1 and .reported == 1 and .failed == 1

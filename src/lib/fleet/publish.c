@@ -329,7 +329,7 @@ FSEC_API enum fsec_err fsec_publish_refresh(struct fsec_fleet *f, const struct f
 		goto out;
 	in_tx = true;
 	/* The same row but for the bundle: published_at, and with it the
-	 * failures counted since publication and the pause, stay. */
+	 * failures counted against the image and the pause, stay. */
 	if ((rc = fsec_registry_publish_put(reg, &pub, signed_rel)) != FSEC_OK ||
 	    (rc = fsec_registry_event_addf(reg, o->actor, "refresh", NULL,
 					   "model=%s sequence=%llu was=%llu expires=%lld signer=%.16s",
