@@ -11,6 +11,7 @@
 #include <crypt.h>
 #include <ctype.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -455,10 +456,13 @@ static const struct {
 static _Thread_local EVP_PKEY *published_pkeys[PUBLISHED_N];
 static _Thread_local bool published_loaded;
 
+static void cache_arm(void);
+
 /* The published_keys name of k, or NULL. */
 static const char *published_key(EVP_PKEY *k)
 {
 	if (!published_loaded) {
+		cache_arm();
 		for (size_t i = 0; i < PUBLISHED_N; i++) {
 			BIO *b = BIO_new_mem_buf(published_keys[i].pem, -1);
 
@@ -494,6 +498,42 @@ struct decoder_slot {
 static _Thread_local struct decoder_slot decoders[DECODER_SLOTS];
 static _Thread_local unsigned decoders_next;
 
+/* Both caches live as long as their thread: a thread that scanned frees
+ * them when it ends (a key destructor runs in the exiting thread, before
+ * its thread-local storage goes), so a program that scans in worker
+ * threads does not leak a set per thread. */
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+static bool cache_key_ok;
+
+static void cache_free(void *unused)
+{
+	(void)unused;
+	for (size_t i = 0; i < PUBLISHED_N; i++) {
+		EVP_PKEY_free(published_pkeys[i]);
+		published_pkeys[i] = NULL;
+	}
+	published_loaded = false;
+	for (size_t i = 0; i < DECODER_SLOTS; i++) {
+		OSSL_DECODER_CTX_free(decoders[i].ctx);
+		EVP_PKEY_free(decoders[i].k);
+		memset(&decoders[i], 0, sizeof(decoders[i]));
+	}
+}
+
+static void cache_key_make(void)
+{
+	cache_key_ok = pthread_key_create(&cache_key, cache_free) == 0;
+}
+
+/* This thread is about to fill a cache: its end frees them. */
+static void cache_arm(void)
+{
+	pthread_once(&cache_once, cache_key_make);
+	if (cache_key_ok)
+		(void)pthread_setspecific(cache_key, &cache_key);
+}
+
 static struct decoder_slot *decoder_for(const char *structure, const char *keytype)
 {
 	const char *st = structure != NULL ? structure : "", *kt = keytype != NULL ? keytype : "";
@@ -506,6 +546,7 @@ static struct decoder_slot *decoder_for(const char *structure, const char *keyty
 	}
 	if (strlen(st) >= sizeof(d->structure) || strlen(kt) >= sizeof(d->keytype))
 		return NULL;
+	cache_arm();
 	d = &decoders[decoders_next++ % DECODER_SLOTS];
 	OSSL_DECODER_CTX_free(d->ctx);
 	EVP_PKEY_free(d->k);
