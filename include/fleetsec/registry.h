@@ -507,6 +507,99 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_device_net_set(struct fsec_registr
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_device_net_list(struct fsec_registry *reg,
 							      fsec_device_net_cb cb, void *ctx);
 
+/* ---- inventory: device show, list, find and export ---- */
+
+/* One device with everything the registry holds about it beside its
+ * certificates and events: its reported state, group and addresses. */
+struct fsec_inventory_rec {
+	struct fsec_device_rec dev;
+	bool reported;                   /* false: never reported, state is all zero */
+	struct fsec_devstate_rec state;
+	char group[FSEC_GROUP_MAX + 1];  /* "": none */
+	char mac[18];                    /* "": none */
+	char ip[16];                     /* "": none */
+	bool outdated;                   /* fsec_registry_fw_outdated() */
+};
+
+/* Which devices fsec_registry_inventory_list() visits: every field set
+ * narrows the listing (AND); zero/NULL/false fields do not filter. */
+struct fsec_inventory_query {
+	enum fsec_dev_status status;  /* 0: any */
+	const char *model, *group;    /* NULL: any */
+	const char *fw_version;       /* the reported version; NULL: any */
+	bool by_seen_before, by_seen_after;
+	int64_t seen_before, seen_after; /* last report strictly before/after; never-reported
+					  * devices match neither */
+	bool by_expires_before;
+	int64_t expires_before;       /* current certificate's not_after <= this */
+	bool outdated;                /* only devices behind their product's release */
+	bool by_outcome;
+	enum fsec_update_outcome outcome; /* last reported update outcome (NONE: none
+					   * reported, including never reported) */
+};
+
+typedef int (*fsec_inventory_cb)(const struct fsec_inventory_rec *rec, void *ctx);
+
+/*
+ * The one rule for "behind the product's current release" (the audit's
+ * FLEET-FW-OUTDATED and `device list --outdated`): the device reported, its
+ * product records a release, and the reported security counter is below the
+ * release's. p or s NULL: not outdated. The backend's query applies the same
+ * rule (tests/unit/test_inventory.c checks the two agree). Thread-safe.
+ */
+FSEC_API bool fsec_registry_fw_outdated(const struct fsec_product_rec *p,
+					const struct fsec_devstate_rec *s);
+
+/* Visit the devices q selects (NULL: all), ordered by ID, filtered by the
+ * backend (never loaded whole). Errors: INVAL (a bad model, group or
+ * version), DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_inventory_list(struct fsec_registry *reg,
+							     const struct fsec_inventory_query *q,
+							     fsec_inventory_cb cb, void *ctx);
+
+/* One device's inventory record. Errors: NOTFOUND, INVAL, DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_inventory_get(struct fsec_registry *reg,
+							    const char *id,
+							    struct fsec_inventory_rec *out);
+
+/* What a fsec_registry_device_find() needle matched. */
+enum fsec_find_kind {
+	FSEC_FIND_ID = 1,
+	FSEC_FIND_SERIAL,      /* any certificate's serial (hex, any case, ':' allowed) */
+	FSEC_FIND_FINGERPRINT, /* any certificate's SHA-256 (hex, any case, ':' allowed) */
+	FSEC_FIND_SPKI,        /* any certificate's SPKI SHA-256 */
+	FSEC_FIND_MAC,
+	FSEC_FIND_IP,
+};
+
+/* "id", "serial", "fingerprint", "spki", "mac", "ip"; never NULL. */
+FSEC_API const char *fsec_find_kind_name(enum fsec_find_kind k);
+
+typedef int (*fsec_find_cb)(enum fsec_find_kind kind, const char *device_id, void *ctx);
+
+/* Visit every (kind, device) the needle names: a device ID, the serial,
+ * fingerprint or SPKI SHA-256 of any certificate ever issued, a MAC or an
+ * IPv4 address; one device may be visited under several kinds. Visits
+ * nothing if nothing matches. Errors: INVAL (empty or over 128 bytes), DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_device_find(struct fsec_registry *reg,
+							  const char *needle, fsec_find_cb cb,
+							  void *ctx);
+
+/* Which events fsec_registry_event_query() visits; zero/NULL fields do not
+ * filter. */
+struct fsec_event_filter {
+	const char *device_id;
+	const char *action;
+	int64_t since;      /* at >= since; 0: any */
+	int64_t after_seq;  /* seq > after_seq (following the log); 0: any */
+	unsigned last;      /* only the last N of those, still in order; 0: all */
+};
+
+/* Visit the events f selects in order (seq ascending). Errors: INVAL, DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_event_query(struct fsec_registry *reg,
+							  const struct fsec_event_filter *f,
+							  fsec_event_cb cb, void *ctx);
+
 /* ---- fleetsecd's bounds: refusals aggregated, early renewals allowed ---- */
 
 /* The longest reason class and source address a refusal row keeps. */
@@ -532,11 +625,13 @@ typedef int (*fsec_refusal_cb)(const struct fsec_refusal_rec *rec, void *ctx);
 
 /* Count rec->count more refusals of (rec->credential, rec->reason): a new
  * row starts at rec->first_at, an existing one keeps its first time and takes
- * rec's last time, detail, source and device. Errors: INVAL (count 0, an
- * empty or unprintable reason, a credential that is not 64 lowercase hex
- * digits), DB, BUSY. */
+ * rec's last time, detail, source and device. *created (may be NULL) says
+ * whether the row is new: the first refusal of that credential and reason.
+ * Errors: INVAL (count 0, an empty or unprintable reason, a credential that
+ * is not 64 lowercase hex digits), DB, BUSY. */
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_refusal_add(struct fsec_registry *reg,
-							  const struct fsec_refusal_rec *rec);
+							  const struct fsec_refusal_rec *rec,
+							  bool *created);
 
 /* Visit the refusal rows, latest first (device_id non-NULL: only those
  * naming it). Errors: DB. */

@@ -436,7 +436,7 @@ static enum fsec_err device_checks(struct ctx *c, const struct fsec_device_rec *
 		return fsec_audit_add(c->a, "FLEET-NEVER-REPORTED", d->id, 0,
 				      "registered %s, no report since",
 				      day(d->created_at, t1, sizeof(t1)));
-	if (p != NULL && p->release_counter >= 0 && (int64_t)s->security_counter < p->release_counter)
+	if (fsec_registry_fw_outdated(p, s))
 		rc = fsec_audit_add(c->a, "FLEET-FW-OUTDATED", d->id, 0,
 				    "runs %s (security counter %u); %s release is %s (counter %lld)",
 				    s->fw_version, s->security_counter, d->model, p->release_version,

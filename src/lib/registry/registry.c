@@ -534,7 +534,7 @@ static bool printable_line(const char *s, size_t cap)
 }
 
 FSEC_API enum fsec_err fsec_registry_refusal_add(struct fsec_registry *reg,
-						 const struct fsec_refusal_rec *rec)
+						 const struct fsec_refusal_rec *rec, bool *created)
 {
 	/* At most 2^32 at a time: the backend's sum then cannot overflow
 	 * before it saturates. */
@@ -546,7 +546,7 @@ FSEC_API enum fsec_err fsec_registry_refusal_add(struct fsec_registry *reg,
 	    strnlen(rec->source, sizeof(rec->source)) >= sizeof(rec->source) ||
 	    rec->first_at > rec->last_at)
 		return fsec_seterr(FSEC_ERR_INVAL, "bad refusal record");
-	return reg->ops->refusal_add(reg->be, rec);
+	return reg->ops->refusal_add(reg->be, rec, created);
 }
 
 FSEC_API enum fsec_err fsec_registry_refusal_list(struct fsec_registry *reg,
@@ -580,4 +580,139 @@ FSEC_API enum fsec_err fsec_registry_renew_allow_take(struct fsec_registry *reg,
 	enum fsec_err rc = fsec_devid_check(id);
 
 	return rc != FSEC_OK ? rc : reg->ops->renew_allow_take(reg->be, id);
+}
+
+/* ---- inventory ---- */
+
+FSEC_API bool fsec_registry_fw_outdated(const struct fsec_product_rec *p,
+				       const struct fsec_devstate_rec *s)
+{
+	/* Mirrored in SQL by the backend's inventory query (OUTDATED_SQL). */
+	return p != NULL && s != NULL && p->release_counter >= 0 &&
+	       (int64_t)s->security_counter < p->release_counter;
+}
+
+/* A filter value is a name the records could hold: printable, one line,
+ * bounded, so that a typo is refused rather than matching nothing. */
+static enum fsec_err query_name(const char *what, const char *v, size_t max)
+{
+	if (v == NULL)
+		return FSEC_OK;
+	if (v[0] == '\0' || strlen(v) > max || !printable_line(v, max + 1))
+		return fsec_seterr(FSEC_ERR_INVAL, "%s '%.40s' is not a valid %s", what, v, what);
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_registry_inventory_list(struct fsec_registry *reg,
+						    const struct fsec_inventory_query *q,
+						    fsec_inventory_cb cb, void *ctx)
+{
+	static const struct fsec_inventory_query all;
+	enum fsec_err rc;
+
+	if (q == NULL)
+		q = &all;
+	if (q->model != NULL && !fsec_model_valid(q->model))
+		return fsec_seterr(FSEC_ERR_INVAL, "model '%.40s' is not a valid model", q->model);
+	if ((rc = query_name("group", q->group, FSEC_GROUP_MAX)) != FSEC_OK ||
+	    (rc = query_name("version", q->fw_version, FSEC_VERSION_MAX)) != FSEC_OK)
+		return rc;
+	return reg->ops->inventory_list(reg->be, q, NULL, cb, ctx);
+}
+
+struct inv_one {
+	struct fsec_inventory_rec *out;
+	bool found;
+};
+
+static int inv_take(const struct fsec_inventory_rec *rec, void *arg)
+{
+	struct inv_one *o = arg;
+
+	*o->out = *rec;
+	o->found = true;
+	return 1;
+}
+
+FSEC_API enum fsec_err fsec_registry_inventory_get(struct fsec_registry *reg, const char *id,
+						   struct fsec_inventory_rec *out)
+{
+	static const struct fsec_inventory_query all;
+	struct fsec_inventory_rec rec;
+	struct inv_one o = {&rec, false};
+	enum fsec_err rc = fsec_devid_check(id);
+
+	if (rc != FSEC_OK)
+		return rc;
+	if ((rc = reg->ops->inventory_list(reg->be, &all, id, inv_take, &o)) != FSEC_OK)
+		return rc;
+	if (!o.found)
+		return fsec_seterr(FSEC_ERR_NOTFOUND, "device %s is not in the registry", id);
+	*out = rec;
+	return FSEC_OK;
+}
+
+FSEC_API const char *fsec_find_kind_name(enum fsec_find_kind k)
+{
+	switch (k) {
+	case FSEC_FIND_ID: return "id";
+	case FSEC_FIND_SERIAL: return "serial";
+	case FSEC_FIND_FINGERPRINT: return "fingerprint";
+	case FSEC_FIND_SPKI: return "spki";
+	case FSEC_FIND_MAC: return "mac";
+	case FSEC_FIND_IP: return "ip";
+	}
+	return "unknown";
+}
+
+#define FIND_MAX 128
+
+FSEC_API enum fsec_err fsec_registry_device_find(struct fsec_registry *reg, const char *needle,
+						 fsec_find_cb cb, void *ctx)
+{
+	/* The hex spellings drop the ':' separators openssl prints. */
+	char upper[FIND_MAX + 1], lower[FIND_MAX + 1], mac[FIND_MAX + 1];
+	size_t len = strlen(needle), n = 0;
+	bool hex = true;
+
+	if (len == 0 || len > FIND_MAX || !printable_line(needle, FIND_MAX + 1))
+		return fsec_seterr(FSEC_ERR_INVAL, "'%.40s' is not a device ID, serial, fingerprint, "
+				   "SPKI hash, MAC or IP address", needle);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)needle[i];
+
+		mac[i] = (char)tolower(c);
+		if (c == ':')
+			continue;
+		if (!isxdigit(c))
+			hex = false;
+		upper[n] = (char)toupper(c);
+		lower[n] = (char)tolower(c);
+		n++;
+	}
+	mac[len] = '\0';
+	upper[n] = lower[n] = '\0';
+	if (!hex || n == 0)
+		upper[0] = lower[0] = '\0';
+	/* A SHA-256 is 64 digits; anything else is no fingerprint or SPKI. */
+	return reg->ops->device_find(reg->be, needle, upper, n == 64 ? lower : "", mac, cb, ctx);
+}
+
+FSEC_API enum fsec_err fsec_registry_event_query(struct fsec_registry *reg,
+						 const struct fsec_event_filter *f,
+						 fsec_event_cb cb, void *ctx)
+{
+	static const struct fsec_event_filter all;
+	enum fsec_err rc;
+
+	if (f == NULL)
+		f = &all;
+	if (f->device_id != NULL && (rc = fsec_devid_check(f->device_id)) != FSEC_OK)
+		return rc;
+	if ((rc = query_name("event kind", f->action, 31)) != FSEC_OK)
+		return rc;
+	if (f->after_seq < 0)
+		return fsec_seterr(FSEC_ERR_INVAL, "event sequence %lld is negative",
+				   (long long)f->after_seq);
+	return reg->ops->event_query(reg->be, f, cb, ctx);
 }

@@ -81,12 +81,22 @@ struct fsec_registry_ops {
 	enum fsec_err (*check)(void *be, fsec_problem_cb cb, void *ctx);
 	enum fsec_err (*snapshot)(void *be, const char *path);
 	enum fsec_err (*counter_raise)(void *be, const char *name, uint64_t floor, uint64_t *out);
-	enum fsec_err (*refusal_add)(void *be, const struct fsec_refusal_rec *rec);
+	enum fsec_err (*refusal_add)(void *be, const struct fsec_refusal_rec *rec, bool *created);
 	enum fsec_err (*refusal_list)(void *be, const char *device_id, fsec_refusal_cb cb,
 				      void *ctx);
 	enum fsec_err (*renew_allow_put)(void *be, const char *id, const char *by, int64_t at);
 	enum fsec_err (*renew_allow_get)(void *be, const char *id, char *granted_by);
 	enum fsec_err (*renew_allow_take)(void *be, const char *id);
+	/* id non-NULL: only that device (inventory_get). */
+	enum fsec_err (*inventory_list)(void *be, const struct fsec_inventory_query *q,
+					const char *id, fsec_inventory_cb cb, void *ctx);
+	/* The needle in each spelling the records use: as given (ID, IP),
+	 * upper-case hex (serial), lower-case hex (fingerprint, SPKI), lower
+	 * case (MAC); hex spellings are "" when the needle is not hex. */
+	enum fsec_err (*device_find)(void *be, const char *id, const char *serial,
+				     const char *hex, const char *mac, fsec_find_cb cb, void *ctx);
+	enum fsec_err (*event_query)(void *be, const struct fsec_event_filter *f, fsec_event_cb cb,
+				     void *ctx);
 };
 
 extern const struct fsec_registry_ops fsec_registry_sqlite_ops;

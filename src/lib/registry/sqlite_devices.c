@@ -55,7 +55,7 @@ static void read_cert(sqlite3_stmt *s, struct fsec_cert_rec *c)
 	c->reason = sqlite3_column_int(s, 9);
 }
 
-static void read_event(sqlite3_stmt *s, struct fsec_event_rec *e)
+void sq_read_event(sqlite3_stmt *s, struct fsec_event_rec *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->seq = sqlite3_column_int64(s, 0);
@@ -136,7 +136,7 @@ static int row_event(sqlite3_stmt *s, void *cb, void *ctx)
 {
 	struct fsec_event_rec r;
 
-	read_event(s, &r);
+	sq_read_event(s, &r);
 	return ((fsec_event_cb)cb)(&r, ctx);
 }
 

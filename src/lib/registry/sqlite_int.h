@@ -205,11 +205,21 @@ enum fsec_err sq_pending_list(void *p, fsec_enroll_pending_cb cb, void *ctx);
 enum fsec_err sq_bootstrap_list(void *p, fsec_bootstrap_cb cb, void *ctx);
 
 /* sqlite_limits.c */
-enum fsec_err sq_refusal_add(void *p, const struct fsec_refusal_rec *rec);
+enum fsec_err sq_refusal_add(void *p, const struct fsec_refusal_rec *rec, bool *created);
 enum fsec_err sq_refusal_list(void *p, const char *device_id, fsec_refusal_cb cb, void *ctx);
 enum fsec_err sq_renew_allow_put(void *p, const char *id, const char *by, int64_t at);
 enum fsec_err sq_renew_allow_get(void *p, const char *id, char *granted_by);
 enum fsec_err sq_renew_allow_take(void *p, const char *id);
+
+/* sqlite_inventory.c */
+enum fsec_err sq_inventory_list(void *p, const struct fsec_inventory_query *q, const char *id,
+				fsec_inventory_cb cb, void *ctx);
+enum fsec_err sq_device_find(void *p, const char *id, const char *serial, const char *hex,
+			     const char *mac, fsec_find_cb cb, void *ctx);
+enum fsec_err sq_event_query(void *p, const struct fsec_event_filter *f, fsec_event_cb cb,
+			     void *ctx);
+/* An event row (seq, at, actor, action, device, detail) into e (sqlite_devices.c). */
+void sq_read_event(sqlite3_stmt *s, struct fsec_event_rec *e);
 
 /* sqlite_publish.c */
 enum fsec_err sq_publish_put(void *p, const struct fsec_published_rec *rec, const char *bundle);

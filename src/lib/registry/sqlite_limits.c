@@ -10,11 +10,13 @@
 #include "err_int.h"
 #include "sqlite_int.h"
 
-enum fsec_err sq_refusal_add(void *p, const struct fsec_refusal_rec *rec)
+enum fsec_err sq_refusal_add(void *p, const struct fsec_refusal_rec *rec, bool *created)
 {
 	struct sqlite_be *be = p;
 	enum fsec_err rc;
 	sqlite3_stmt *s;
+	bool fresh;
+	int r;
 
 	if ((rc = sq_stmt(be, ST_REFUSAL_ADD, &s)) != FSEC_OK)
 		return rc;
@@ -26,7 +28,16 @@ enum fsec_err sq_refusal_add(void *p, const struct fsec_refusal_rec *rec)
 	sqlite3_bind_int64(s, 6, (sqlite3_int64)rec->count);
 	sqlite3_bind_int64(s, 7, rec->first_at);
 	sqlite3_bind_int64(s, 8, rec->last_at);
-	return sq_run(be, s, "counting a refusal");
+	r = sqlite3_step(s);
+	fresh = r == SQLITE_ROW && sqlite3_column_int(s, 0) != 0;
+	if (r == SQLITE_ROW)
+		r = sqlite3_step(s);
+	rc = r == SQLITE_DONE ? FSEC_OK : sq_err(be, r, "counting a refusal");
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (rc == FSEC_OK && created != NULL)
+		*created = fresh;
+	return rc;
 }
 
 static int row_refusal(sqlite3_stmt *s, void *cb, void *ctx)

@@ -260,7 +260,9 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 			   " count = CASE WHEN count > 9223372036854775807 - excluded.count"
 			   " THEN 9223372036854775807 ELSE count + excluded.count END,"
 			   " last_at = max(last_at, excluded.last_at), detail = excluded.detail,"
-			   " source = excluded.source, device_id = excluded.device_id",
+			   " source = excluded.source, device_id = excluded.device_id"
+			   /* A new row holds exactly the count added. */
+			   " RETURNING count = ?6",
 	[ST_REFUSAL_LIST] = "SELECT credential, reason, device_id, detail, source, count,"
 			    " first_at, last_at FROM refusals WHERE ?1 IS NULL OR device_id = ?1"
 			    " ORDER BY last_at DESC, credential, reason",

@@ -1085,6 +1085,26 @@ static size_t source_slot(const char *source)
 }
 
 /*
+ * Add rec to the refusal rows, inside the caller's transaction. The first
+ * refusal of a credential for a reason is also an "enroll-refused" event,
+ * with its reason and source, so that `fleetsec events` (and --follow)
+ * shows it; repeats only grow the row's count, so a flood from one
+ * credential does not grow the log (issue 14).
+ */
+static enum fsec_err count_refusal(struct fsec_est *e, const struct fsec_refusal_rec *rec)
+{
+	bool first = false;
+	enum fsec_err rc = fsec_registry_refusal_add(e->reg, rec, &first);
+
+	if (rc != FSEC_OK || !first)
+		return rc;
+	return fsec_registry_event_addf(e->reg, ACTOR, "enroll-refused", rec->device_id,
+					"%s; from %s; credential %s", rec->detail,
+					rec->source[0] != '\0' ? rec->source : "unknown",
+					rec->credential[0] != '\0' ? rec->credential : "none");
+}
+
+/*
  * Count refusal r of op in the registry: one row per (credential, reason
  * class), not one event per request, and at most refusals_per_minute writes
  * (each an fsynced commit) per source address. Past that, refusals of one
@@ -1137,10 +1157,10 @@ static enum fsec_err record_refusal(struct fsec_est *e, const struct fsec_est_pe
 	}
 	if ((rc = fsec_registry_begin(e->reg)) != FSEC_OK)
 		return rc;
-	if ((rc = fsec_registry_refusal_add(e->reg, &rec)) != FSEC_OK)
+	if ((rc = count_refusal(e, &rec)) != FSEC_OK)
 		goto fail;
 	if (h->rec.count != 0 && strcmp(h->source, rec.source) == 0) {
-		if ((rc = fsec_registry_refusal_add(e->reg, &h->rec)) != FSEC_OK)
+		if ((rc = count_refusal(e, &h->rec)) != FSEC_OK)
 			goto fail;
 	}
 	if ((rc = fsec_registry_commit(e->reg)) != FSEC_OK)
