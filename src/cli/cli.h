@@ -104,6 +104,7 @@ const char *cli_time(int64_t t, char *buf, size_t cap);
 /* Each area file exports its commands, terminated by an entry with area NULL. */
 extern const struct cli_cmd cli_ca_cmds[];
 extern const struct cli_cmd cli_device_cmds[];
+extern const struct cli_cmd cli_inventory_cmds[];
 extern const struct cli_cmd cli_fw_cmds[];
 extern const struct cli_cmd cli_release_cmds[];
 extern const struct cli_cmd cli_mfr_cmds[];

@@ -614,8 +614,10 @@ FSEC_API enum fsec_err fsec_registry_inventory_list(struct fsec_registry *reg,
 		q = &all;
 	if (q->model != NULL && !fsec_model_valid(q->model))
 		return fsec_seterr(FSEC_ERR_INVAL, "model '%.40s' is not a valid model", q->model);
-	if ((rc = query_name("group", q->group, FSEC_GROUP_MAX)) != FSEC_OK ||
-	    (rc = query_name("version", q->fw_version, FSEC_VERSION_MAX)) != FSEC_OK)
+	if (q->group != NULL && !fsec_name_valid(q->group, FSEC_GROUP_MAX))
+		return fsec_seterr(FSEC_ERR_INVAL, "group '%.40s': a group is 1-%d characters of "
+				   "A-Z a-z 0-9 . _ -", q->group, FSEC_GROUP_MAX);
+	if ((rc = query_name("version", q->fw_version, FSEC_VERSION_MAX)) != FSEC_OK)
 		return rc;
 	return reg->ops->inventory_list(reg->be, q, NULL, cb, ctx);
 }
