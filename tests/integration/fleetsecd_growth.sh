@@ -52,8 +52,11 @@ subject() { openssl x509 -in "$1" -noout -subject -nameopt compat | sed 's/^subj
 p7cert() { openssl base64 -d -in "$1" | openssl pkcs7 -inform DER -print_certs; }
 # renew CERT KEY CSR: simplereenroll; the HTTP status.
 renew() { req "$1" "$2" --data-binary @"$3" "$EST/simplereenroll"; }
-# refusals JQ-FILTER: the enroll-refused entries `registry events` shows, filtered.
-refusals() { "$F" registry events --action enroll-refused --json | jq "[.[] | select($1)]"; }
+# refusals JQ-FILTER: the refusal rows `registry events` shows (seq null; the
+# first refusal of each is also an enroll-refused event), filtered.
+refusals() {
+	"$F" registry events --action enroll-refused --json | jq "[.[] | select(.seq == null and ($1))]"
+}
 nevents() { "$F" registry events --json | jq length; }
 
 conf refusals_per_minute=10
