@@ -531,7 +531,8 @@ struct fsec_inventory_query {
 	int64_t seen_before, seen_after; /* last report strictly before/after; never-reported
 					  * devices match neither */
 	bool by_expires_before;
-	int64_t expires_before;       /* current certificate's not_after <= this */
+	int64_t expires_before;       /* current certificate's not_after <= this (a device
+				       * without one never matches) */
 	bool outdated;                /* only devices behind their product's release */
 	bool by_outcome;
 	enum fsec_update_outcome outcome; /* last reported update outcome (NONE: none

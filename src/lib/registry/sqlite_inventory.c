@@ -153,7 +153,8 @@ enum fsec_err sq_inventory_list(void *p, const struct fsec_inventory_query *q, c
 	if (q->by_seen_after)
 		add_int(sql, sizeof(sql), &b, " AND s.last_seen > ", q->seen_after);
 	if (q->by_expires_before)
-		add_int(sql, sizeof(sql), &b, " AND d.expires_at <= ", q->expires_before);
+		add_int(sql, sizeof(sql), &b, " AND d.expires_at > 0 AND d.expires_at <= ",
+			q->expires_before);
 	if (q->outdated)
 		add_sql(sql, sizeof(sql), " AND " OUTDATED_SQL);
 	if (q->by_outcome)
