@@ -51,7 +51,8 @@ static bool parse_when(const char *s, int64_t now, int64_t *out)
 
 /* ---- one device as flat columns: list --json, export (JSON and CSV) ---- */
 
-enum col_type { C_STR, C_TIME, C_INT, C_BOOL };
+/* C_STATUS, C_OUTCOME and C_DEBUG are enums, printed by their names. */
+enum col_type { C_STR, C_TIME, C_INT, C_BOOL, C_STATUS, C_OUTCOME, C_DEBUG };
 
 struct col {
 	const char *name;
@@ -64,7 +65,7 @@ struct col {
 static const struct col cols[] = {
 	COL("id", C_STR, dev.id),
 	COL("model", C_STR, dev.model),
-	COL("status", C_STR, dev.status),
+	COL("status", C_STATUS, dev.status),
 	COL("serial", C_STR, dev.serial),
 	COL("fingerprint_sha256", C_STR, dev.fingerprint),
 	COL("spki_sha256", C_STR, dev.spki_sha256),
@@ -80,11 +81,11 @@ static const struct col cols[] = {
 	COL("last_seen", C_TIME, state.last_seen),
 	COL("fw_version", C_STR, state.fw_version),
 	COL("security_counter", C_INT, state.security_counter),
-	COL("update_outcome", C_STR, state.update_outcome),
+	COL("update_outcome", C_OUTCOME, state.update_outcome),
 	COL("update_at", C_TIME, state.update_at),
 	COL("update_ok_at", C_TIME, state.update_ok_at),
-	COL("debug_jtag", C_STR, state.debug_jtag),
-	COL("debug_uart", C_STR, state.debug_uart),
+	COL("debug_jtag", C_DEBUG, state.debug_jtag),
+	COL("debug_uart", C_DEBUG, state.debug_uart),
 	COL("debug_at", C_TIME, state.debug_at),
 	COL("outdated", C_BOOL, outdated),
 };
@@ -96,15 +97,13 @@ static const char *col_text(const struct fsec_inventory_rec *r, size_t i, char *
 {
 	const void *p = (const char *)r + cols[i].off;
 
-	if (p == &r->dev.status)
-		return fsec_dev_status_name(r->dev.status);
-	if (p == &r->state.update_outcome)
-		return fsec_update_outcome_name(r->state.update_outcome);
-	if (p == &r->state.debug_jtag)
-		return fsec_debug_state_name(r->state.debug_jtag);
-	if (p == &r->state.debug_uart)
-		return fsec_debug_state_name(r->state.debug_uart);
 	switch (cols[i].type) {
+	case C_STATUS:
+		return fsec_dev_status_name(*(const enum fsec_dev_status *)p);
+	case C_OUTCOME:
+		return fsec_update_outcome_name(*(const enum fsec_update_outcome *)p);
+	case C_DEBUG:
+		return fsec_debug_state_name(*(const enum fsec_debug_state *)p);
 	case C_STR:
 		return p;
 	case C_TIME:
