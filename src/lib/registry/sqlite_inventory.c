@@ -53,7 +53,7 @@ static void add_sql(char *sql, size_t cap, const char *text)
 
 /* Prepare sql (which must have fit in cap) and bind b. */
 static enum fsec_err prepare(struct sqlite_be *be, const char *sql, size_t cap,
-			     const struct binds *b, sqlite3_stmt **out)
+                             const struct binds *b, sqlite3_stmt **out)
 {
 	sqlite3_stmt *s = NULL;
 	int r;
@@ -75,7 +75,7 @@ static enum fsec_err prepare(struct sqlite_be *be, const char *sql, size_t cap,
 
 /* The rows of a statement prepared here, each to l->row; finalized after. */
 static enum fsec_err run_rows(struct sqlite_be *be, sqlite3_stmt *s, const struct sq_listing *l,
-			      void *cb, void *ctx)
+                              void *cb, void *ctx)
 {
 	enum fsec_err rc = sq_rows(be, s, l, cb, ctx);
 
@@ -87,25 +87,25 @@ static enum fsec_err run_rows(struct sqlite_be *be, sqlite3_stmt *s, const struc
  * fsec_registry_fw_outdated() in SQL, over the aliases s (device_state)
  * and p (products): reported, a release recorded, and a lower counter.
  */
-#define OUTDATED_SQL                                                                          \
-	"(s.device_id IS NOT NULL AND p.release_counter >= 0"                               \
+#define OUTDATED_SQL                                                                               \
+	"(s.device_id IS NOT NULL AND p.release_counter >= 0"                                      \
 	" AND s.security_counter < p.release_counter)"
 
 /* Columns 0-10 a device (sq_read_device), 11-23 its state (NULL device_id:
  * never reported), then group, MAC, IP and whether it is outdated. */
-#define INVENTORY_SELECT                                                                      \
-	"SELECT d.id, d.model, d.status, ifnull(d.serial,''), ifnull(d.fingerprint,''),"     \
-	" ifnull(d.spki_sha256,''), ifnull(d.issued_at,0), ifnull(d.expires_at,0),"          \
-	" d.provisioning, d.created_at, d.updated_at,"                                       \
-	" s.device_id, ifnull(s.first_seen,0), ifnull(s.last_seen,0),"                        \
-	" ifnull(s.fw_version,''), ifnull(s.security_counter,0), ifnull(s.update_outcome,''),"\
-	" ifnull(s.update_at,0), ifnull(s.update_ok_at,0), ifnull(s.debug_jtag,''),"          \
-	" ifnull(s.debug_uart,''), ifnull(s.debug_at,0), ifnull(s.frozen,-1),"               \
-	" ifnull(s.fresh_at,0),"                                                             \
-	" ifnull(g.grp,''), ifnull(n.mac,''), ifnull(n.ip,''), " OUTDATED_SQL                 \
-	" FROM devices d LEFT JOIN device_state s ON s.device_id = d.id"                     \
-	" LEFT JOIN device_groups g ON g.device_id = d.id"                                   \
-	" LEFT JOIN device_net n ON n.device_id = d.id"                                       \
+#define INVENTORY_SELECT                                                                           \
+	"SELECT d.id, d.model, d.status, ifnull(d.serial,''), ifnull(d.fingerprint,''),"           \
+	" ifnull(d.spki_sha256,''), ifnull(d.issued_at,0), ifnull(d.expires_at,0),"                \
+	" d.provisioning, d.created_at, d.updated_at,"                                             \
+	" s.device_id, ifnull(s.first_seen,0), ifnull(s.last_seen,0),"                             \
+	" ifnull(s.fw_version,''), ifnull(s.security_counter,0), ifnull(s.update_outcome,''),"     \
+	" ifnull(s.update_at,0), ifnull(s.update_ok_at,0), ifnull(s.debug_jtag,''),"               \
+	" ifnull(s.debug_uart,''), ifnull(s.debug_at,0), ifnull(s.frozen,-1),"                     \
+	" ifnull(s.fresh_at,0),"                                                                   \
+	" ifnull(g.grp,''), ifnull(n.mac,''), ifnull(n.ip,''), " OUTDATED_SQL                      \
+	" FROM devices d LEFT JOIN device_state s ON s.device_id = d.id"                           \
+	" LEFT JOIN device_groups g ON g.device_id = d.id"                                         \
+	" LEFT JOIN device_net n ON n.device_id = d.id"                                            \
 	" LEFT JOIN products p ON p.model = d.model WHERE 1"
 
 static int row_inventory(sqlite3_stmt *s, void *cb, void *ctx)
@@ -126,11 +126,10 @@ static int row_inventory(sqlite3_stmt *s, void *cb, void *ctx)
 	return ((fsec_inventory_cb)cb)(&r, ctx);
 }
 
-static const struct sq_listing list_inventory = {0, "listing the inventory", false,
-						 row_inventory};
+static const struct sq_listing list_inventory = {0, "listing the inventory", false, row_inventory};
 
 enum fsec_err sq_inventory_list(void *p, const struct fsec_inventory_query *q, const char *id,
-				fsec_inventory_cb cb, void *ctx)
+                                fsec_inventory_cb cb, void *ctx)
 {
 	struct sqlite_be *be = p;
 	struct binds b = {0};
@@ -153,13 +152,13 @@ enum fsec_err sq_inventory_list(void *p, const struct fsec_inventory_query *q, c
 	if (q->by_seen_after)
 		add_int(sql, sizeof(sql), &b, " AND s.last_seen > ", q->seen_after);
 	if (q->by_expires_before)
-		add_int(sql, sizeof(sql), &b, " AND d.expires_at > 0 AND d.expires_at <= ",
-			q->expires_before);
+		add_int(sql, sizeof(sql), &b,
+		        " AND d.expires_at > 0 AND d.expires_at <= ", q->expires_before);
 	if (q->outdated)
 		add_sql(sql, sizeof(sql), " AND " OUTDATED_SQL);
 	if (q->by_outcome)
 		add_text(sql, sizeof(sql), &b, " AND ifnull(s.update_outcome,'') = ",
-			 fsec_update_outcome_name(q->outcome));
+		         fsec_update_outcome_name(q->outcome));
 	add_sql(sql, sizeof(sql), " ORDER BY d.id");
 	if ((rc = prepare(be, sql, sizeof(sql), &b, &s)) != FSEC_OK)
 		return rc;
@@ -179,7 +178,7 @@ static const struct sq_listing list_find = {0, "finding a device", false, row_fi
 /* Every branch is a lookup on a primary key, a UNIQUE column or an index;
  * the first column is the enum fsec_find_kind. */
 enum fsec_err sq_device_find(void *p, const char *id, const char *serial, const char *hex,
-			     const char *mac, fsec_find_cb cb, void *ctx)
+                             const char *mac, fsec_find_cb cb, void *ctx)
 {
 	struct sqlite_be *be = p;
 	struct binds b = {0};
@@ -188,20 +187,21 @@ enum fsec_err sq_device_find(void *p, const char *id, const char *serial, const 
 	enum fsec_err rc;
 
 	_Static_assert(FSEC_FIND_ID == 1 && FSEC_FIND_SERIAL == 2 && FSEC_FIND_FINGERPRINT == 3 &&
-			       FSEC_FIND_SPKI == 4 && FSEC_FIND_MAC == 5 && FSEC_FIND_IP == 6,
-		       "the kinds below are written as numbers");
+	                   FSEC_FIND_SPKI == 4 && FSEC_FIND_MAC == 5 && FSEC_FIND_IP == 6,
+	               "the kinds below are written as numbers");
 	add_text(sql, sizeof(sql), &b, "SELECT 1, id FROM devices WHERE id = ", id);
-	add_text(sql, sizeof(sql), &b, " UNION SELECT 6, device_id FROM device_net WHERE ip = ", id);
-	add_text(sql, sizeof(sql), &b, " UNION SELECT 5, device_id FROM device_net WHERE mac = ",
-		 mac);
+	add_text(sql, sizeof(sql), &b,
+	         " UNION SELECT 6, device_id FROM device_net WHERE ip = ", id);
+	add_text(sql, sizeof(sql), &b,
+	         " UNION SELECT 5, device_id FROM device_net WHERE mac = ", mac);
 	if (serial[0] != '\0')
 		add_text(sql, sizeof(sql), &b,
-			 " UNION SELECT 2, device_id FROM certificates WHERE serial = ", serial);
+		         " UNION SELECT 2, device_id FROM certificates WHERE serial = ", serial);
 	if (hex[0] != '\0') {
 		add_text(sql, sizeof(sql), &b,
-			 " UNION SELECT 3, device_id FROM certificates WHERE fingerprint = ", hex);
+		         " UNION SELECT 3, device_id FROM certificates WHERE fingerprint = ", hex);
 		add_text(sql, sizeof(sql), &b,
-			 " UNION SELECT 4, device_id FROM certificates WHERE spki_sha256 = ", hex);
+		         " UNION SELECT 4, device_id FROM certificates WHERE spki_sha256 = ", hex);
 	}
 	add_sql(sql, sizeof(sql), " ORDER BY 1, 2");
 	if ((rc = prepare(be, sql, sizeof(sql), &b, &s)) != FSEC_OK)
@@ -220,7 +220,7 @@ static int row_event(sqlite3_stmt *s, void *cb, void *ctx)
 static const struct sq_listing list_events = {0, "listing events", false, row_event};
 
 enum fsec_err sq_event_query(void *p, const struct fsec_event_filter *f, fsec_event_cb cb,
-			     void *ctx)
+                             void *ctx)
 {
 	struct sqlite_be *be = p;
 	struct binds b = {0};
@@ -231,8 +231,9 @@ enum fsec_err sq_event_query(void *p, const struct fsec_event_filter *f, fsec_ev
 	/* With last: the newest N, read back in order. */
 	if (f->last != 0)
 		add_sql(sql, sizeof(sql), "SELECT * FROM (");
-	add_sql(sql, sizeof(sql), "SELECT seq, at, actor, action, ifnull(device_id,''), detail"
-				  " FROM events WHERE 1");
+	add_sql(sql, sizeof(sql),
+	        "SELECT seq, at, actor, action, ifnull(device_id,''), detail"
+	        " FROM events WHERE 1");
 	if (f->device_id != NULL)
 		add_text(sql, sizeof(sql), &b, " AND device_id = ", f->device_id);
 	if (f->action != NULL)
