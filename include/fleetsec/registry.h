@@ -534,6 +534,8 @@ struct fsec_inventory_query {
 	int64_t expires_before;       /* current certificate's not_after <= this (a device
 				       * without one never matches) */
 	bool outdated;                /* only devices behind their product's release */
+	const char *update_state;     /* the update state last reported
+				       * (fsec_update_state_valid), "" none; NULL: any */
 	bool by_outcome;
 	enum fsec_update_outcome outcome; /* last reported update outcome (NONE: none
 					   * reported, including never reported) */
@@ -552,8 +554,8 @@ FSEC_API bool fsec_registry_fw_outdated(const struct fsec_product_rec *p,
 					const struct fsec_devstate_rec *s);
 
 /* Visit the devices q selects (NULL: all), ordered by ID, filtered by the
- * backend (never loaded whole). Errors: INVAL (a bad model, group or
- * version), DB. */
+ * backend (never loaded whole). Errors: INVAL (a bad model, group,
+ * version or update state), DB. */
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_inventory_list(struct fsec_registry *reg,
 							     const struct fsec_inventory_query *q,
 							     fsec_inventory_cb cb, void *ctx);

@@ -9,6 +9,8 @@
 #ifndef FLEETSEC_STATES_H
 #define FLEETSEC_STATES_H
 
+#include <stdbool.h>
+
 #include "fleetsec/common.h"
 
 /* A registered device's status. 0 is no status: "any" in a filter.
@@ -54,5 +56,13 @@ FSEC_API FSEC_WUR enum fsec_err fsec_update_outcome_parse(const char *text,
 							  enum fsec_update_outcome *out);
 FSEC_API FSEC_WUR enum fsec_err fsec_debug_state_parse(const char *text,
 						       enum fsec_debug_state *out);
+
+/*
+ * Whether name is an update state a device reports (what its update is
+ * doing now): "downloading", "installed", "trial", "confirmed",
+ * "rolled_back" or "failed". The registry stores "" for none; that is not
+ * a state here. NULL: false. Thread-safe.
+ */
+FSEC_API bool fsec_update_state_valid(const char *name);
 
 #endif

@@ -81,6 +81,8 @@ static const struct col cols[] = {
 	COL("last_seen", C_TIME, state.last_seen),
 	COL("fw_version", C_STR, state.fw_version),
 	COL("security_counter", C_INT, state.security_counter),
+	COL("update_state", C_STR, state.update_state),
+	COL("pending_version", C_STR, state.pending_version),
 	COL("update_outcome", C_OUTCOME, state.update_outcome),
 	COL("update_at", C_TIME, state.update_at),
 	COL("update_ok_at", C_TIME, state.update_ok_at),
@@ -226,7 +228,7 @@ static json_t *show_json(const struct fsec_inventory_rec *r, json_t *certs, json
 
 		json_object_set_new(
 			keep, "state",
-			json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:b}",
+			json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:s}",
 				  "first_seen", cli_time(st->first_seen, t[0], sizeof(t[0])),
 				  "last_seen", cli_time(st->last_seen, t[1], sizeof(t[1])),
 				  "fw_version", st->fw_version, "security_counter",
@@ -236,7 +238,9 @@ static json_t *show_json(const struct fsec_inventory_rec *r, json_t *certs, json
 				  cli_time(st->update_ok_at, t[3], sizeof(t[3])), "debug_jtag",
 				  fsec_debug_state_name(st->debug_jtag), "debug_uart",
 				  fsec_debug_state_name(st->debug_uart), "debug_at",
-				  cli_time(st->debug_at, t[4], sizeof(t[4])), "outdated", r->outdated));
+				  cli_time(st->debug_at, t[4], sizeof(t[4])), "outdated", r->outdated,
+				  "update_state", st->update_state, "pending_version",
+				  st->pending_version));
 	}
 	json_object_set(keep, "certificates", certs);
 	json_object_set(keep, "events", events);
@@ -274,8 +278,12 @@ static void print_show(const struct fsec_inventory_rec *r, json_t *j)
 		printf("%-20s %s\n", "first_seen", cli_time(st->first_seen, t, sizeof(t)));
 		printf("%-20s %s (security counter %u)%s\n", "fw_version", orn(st->fw_version, "-"),
 		       st->security_counter, r->outdated ? ", behind the product's release" : "");
-		printf("%-20s %s", "update", orn(fsec_update_outcome_name(st->update_outcome),
-						 "none reported"));
+		printf("%-20s %s", "update_state", orn(st->update_state, "none reported"));
+		if (st->pending_version[0] != '\0')
+			printf(" (%s pending)", st->pending_version);
+		putchar('\n');
+		printf("%-20s %s", "update_outcome",
+		       orn(fsec_update_outcome_name(st->update_outcome), "none reported"));
 		if (st->update_at != 0)
 			printf(" at %s", cli_time(st->update_at, t, sizeof(t)));
 		putchar('\n');
@@ -464,6 +472,7 @@ static int device_list(int argc, char **argv, const struct cli_cmd *self)
 		{"expiring-within", required_argument, NULL, 'x'},
 		{"outdated", no_argument, NULL, 'o'},
 		{"state", required_argument, NULL, 't'},
+		{"outcome", required_argument, NULL, 'u'},
 		CLI_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
@@ -502,12 +511,20 @@ static int device_list(int argc, char **argv, const struct cli_cmd *self)
 			q.expires_before = now + d;
 			break;
 		case 't':
+			/* "none": no update state reported (or never reported). */
+			q.update_state = strcmp(optarg, "none") == 0 ? "" : optarg;
+			if (q.update_state[0] != '\0' && !fsec_update_state_valid(q.update_state))
+				return cli_usage_error(self, "--state must be downloading, installed, "
+						       "trial, confirmed, rolled_back, failed or "
+						       "none, not '%.40s'", optarg);
+			break;
+		case 'u':
 			/* "none": no update outcome reported (or never reported). */
 			if (strcmp(optarg, "none") == 0) {
 				q.outcome = FSEC_UPDATE_NONE;
 			} else if (fsec_update_outcome_parse(optarg, &q.outcome) != FSEC_OK ||
 				   q.outcome == FSEC_UPDATE_NONE) {
-				return cli_usage_error(self, "--state must be success, failure or "
+				return cli_usage_error(self, "--outcome must be success, failure or "
 						       "none, not '%.40s'", optarg);
 			}
 			q.by_outcome = true;
@@ -803,21 +820,23 @@ const struct cli_cmd cli_inventory_cmds[] = {
 	 "Prints the device's record (model, group, status, current certificate,\n"
 	 "provisioning), its MAC and IP, what it last reported (last seen, firmware\n"
 	 "version and security counter, whether that is behind its product's\n"
-	 "release, the last update's outcome, the debug ports), its tamper state (this\n"
-	 "registry keeps none, and says so), every certificate it was issued with its\n"
-	 "validity and revocation, and its last N events (default 10, 0: all).\n"
+	 "release, its update state and pending version, the last update's outcome,\n"
+	 "the debug ports), its tamper state (this registry keeps none, and says so),\n"
+	 "every certificate it was issued with its validity and revocation, and its\n"
+	 "last N events (default 10, 0: all).\n"
 	 "JSON members: id, model, status, serial, fingerprint_sha256, spki_sha256,\n"
 	 "issued_at, expires_at, provisioning, updated_at, created_at, group (\"\" if\n"
 	 "none), network {mac, ip} (null if none), tamper (null: not recorded),\n"
 	 "state (null if it never reported: first_seen, last_seen, fw_version,\n"
 	 "security_counter, update_outcome, update_at, update_ok_at, debug_jtag,\n"
-	 "debug_uart, debug_at, outdated), certificates [serial, fingerprint_sha256,\n"
-	 "spki_sha256, not_before, not_after, issued_at, status valid|expired|revoked,\n"
-	 "revoked_at, reason] and events [seq, at, actor, kind, action, device, detail].\n"},
+	 "debug_uart, debug_at, outdated, update_state, pending_version), certificates\n"
+	 "[serial, fingerprint_sha256, spki_sha256, not_before, not_after, issued_at,\n"
+	 "status valid|expired|revoked, revoked_at, reason] and events [seq, at, actor,\n"
+	 "kind, action, device, detail].\n"},
 	{"device", "list", device_list, "list devices, filtered",
 	 "[--status active|revoked] [--model M] [--group G] [--version V]\n"
 	 "       [--seen-before T] [--seen-after T] [--expiring-within D] [--outdated]\n"
-	 "       [--state success|failure|none] [--home DIR] [--json]\n\n"
+	 "       [--state S] [--outcome success|failure|none] [--home DIR] [--json]\n\n"
 	 "Lists the devices the filters select, all of them (AND), ordered by ID; the\n"
 	 "registry does the filtering. T is an RFC 3339 time or a duration before now\n"
 	 "(7d, 12h, 30m, 90s); D a duration.\n"
@@ -828,7 +847,9 @@ const struct cli_cmd cli_inventory_cmds[] = {
 	 "  --expiring-within D current certificate expires within D (or has expired)\n"
 	 "  --outdated          reported a security counter below its product's release\n"
 	 "                      (the rule of audit's FLEET-FW-OUTDATED)\n"
-	 "  --state S           last update outcome S; none: no outcome reported\n"
+	 "  --state S           last reported update state S: downloading, installed,\n"
+	 "                      trial, confirmed, rolled_back, failed; none: none reported\n"
+	 "  --outcome O         last update outcome O: success, failure; none: none reported\n"
 	 "JSON: an array of objects with the members of 'device export'.\n"},
 	{"device", "find", device_find, "find devices by serial, fingerprint, SPKI, MAC or IP",
 	 "SERIAL|FINGERPRINT|SPKI|MAC|IP [--home DIR] [--json]\n\n"
@@ -844,10 +865,11 @@ const struct cli_cmd cli_inventory_cmds[] = {
 	 "FILE. Columns (CSV header, JSON members): id, model, status, serial,\n"
 	 "fingerprint_sha256, spki_sha256, issued_at, expires_at, provisioning,\n"
 	 "updated_at, created_at, group, mac, ip, first_seen, last_seen, fw_version,\n"
-	 "security_counter, update_outcome, update_at, update_ok_at, debug_jtag,\n"
-	 "debug_uart, debug_at, outdated. CSV follows RFC 4180 (CRLF line ends, a\n"
-	 "field with a comma, quote or line break quoted, quotes doubled); an unset\n"
-	 "value is empty. JSON is an array; an unset time or counter is null.\n"
+	 "security_counter, update_state, pending_version, update_outcome, update_at,\n"
+	 "update_ok_at, debug_jtag, debug_uart, debug_at, outdated. CSV follows RFC\n"
+	 "4180 (CRLF line ends, a field with a comma, quote or line break quoted,\n"
+	 "quotes doubled); an unset value is empty. JSON is an array; an unset time or\n"
+	 "counter is null.\n"
 	 "--json prints {out, format} after writing FILE.\n"},
 	{"events", NULL, events_cmd, "show the event log, or follow it",
 	 "[--device ID] [--kind K] [--since T] [--follow] [--home DIR] [--json]\n\n"

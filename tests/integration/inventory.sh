@@ -68,6 +68,7 @@ jq -e --arg s "$serial" --arg fp "$fp" '
 	and .serial == $s and .fingerprint_sha256 == $fp and .provisioning == "est-bootstrap"
 	and .state.fw_version == "1.0.0+0" and .state.security_counter == 0
 	and .state.outdated == true and .state.last_seen != "-"
+	and .state.update_state == "" and .state.pending_version == ""
 	and .state.debug_jtag == "unlocked" and .state.debug_uart == "locked"
 	and (.certificates | length) == 1 and .certificates[0].serial == $s
 	and .certificates[0].status == "valid"
@@ -108,9 +109,11 @@ check_list '["SN-I1"]' --version 1.0.0+0
 check_list '["SN-I1"]' --outdated
 check_list '["SN-I1"]' --outdated --group canary
 check_list '[]' --outdated --version 2.0.0
-check_list '["SN-I2"]' --state success
-check_list '["SN-I1"]' --state none
-check_list '[]' --state failure
+check_list '["SN-I2"]' --outcome success
+check_list '["SN-I1"]' --outcome none
+check_list '[]' --outcome failure
+check_list '["SN-I1","SN-I2"]' --state none
+check_list '[]' --state trial
 check_list '["SN-I1","SN-I2"]' --seen-after 1h
 check_list '[]' --seen-after "$future"
 check_list '[]' --seen-before 1h
@@ -256,7 +259,8 @@ refused 1 "group 'no body'" device list --group 'no body'
 refused 2 "--seen-before: 'yesterday' is not an RFC 3339 time" device list --seen-before yesterday
 refused 2 "--seen-after: '2026-13-01T00:00:00Z'" device list --seen-after 2026-13-01T00:00:00Z
 refused 2 "--expiring-within: '30'" device list --expiring-within 30
-refused 2 "--state must be success, failure or none" device list --state trial
+refused 2 "--state must be downloading, installed, trial" device list --state success
+refused 2 "--outcome must be success, failure or none" device list --outcome trial
 refused 2 "--status must be active or revoked" device list --status gone
 refused 2 "--events" device show SN-I1 --events -1
 refused 2 "--format must be json or csv, not 'xml'" device export --format xml

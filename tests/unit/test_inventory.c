@@ -69,6 +69,17 @@ static void report(struct fsec_registry *reg, const char *id, const char *versio
 	assert_int_equal(fsec_registry_devstate_put(reg, &s), FSEC_OK);
 }
 
+/* The device reported an image waiting for its trial boot. */
+static void trial(struct fsec_registry *reg, const char *id)
+{
+	struct fsec_devstate_rec s;
+
+	assert_int_equal(fsec_registry_devstate_get(reg, id, &s), FSEC_OK);
+	snprintf(s.update_state, sizeof(s.update_state), "trial");
+	snprintf(s.pending_version, sizeof(s.pending_version), "4.0.0");
+	assert_int_equal(fsec_registry_devstate_put(reg, &s), FSEC_OK);
+}
+
 static void product(struct fsec_registry *reg, const char *model, int64_t counter)
 {
 	struct fsec_product_rec p;
@@ -106,6 +117,7 @@ static int setup(void **state)
 	report(reg, "t-old", "1.0.0", 1, 100, FSEC_UPDATE_FAILURE);
 	report(reg, "t-eq", "2.0.0", 2, 200, FSEC_UPDATE_SUCCESS);
 	report(reg, "t-new", "3.0.0", 3, 300, FSEC_UPDATE_NONE);
+	trial(reg, "t-new");
 	report(reg, "cam-1", "1.0.0", 0, 150, FSEC_UPDATE_NONE);
 	report(reg, "hub-1", "1.0.0", 0, 250, FSEC_UPDATE_NONE);
 	assert_int_equal(fsec_registry_group_set(reg, "t-old", "canary"), FSEC_OK);
@@ -183,6 +195,15 @@ static void filters(void **state)
 									  .outcome = FSEC_UPDATE_FAILURE},
 				 &ids),
 			    "t-old");
+	assert_string_equal(list(f->reg, &(struct fsec_inventory_query){.update_state = "trial"},
+				 &ids),
+			    "t-new");
+	assert_string_equal(list(f->reg, &(struct fsec_inventory_query){.update_state = ""}, &ids),
+			    "cam-1,hub-1,t-eq,t-never,t-old");
+	assert_int_equal(fsec_registry_inventory_list(
+				 f->reg, &(struct fsec_inventory_query){.update_state = "sleeping"},
+				 collect, &ids),
+			 FSEC_ERR_INVAL);
 	/* AND. */
 	assert_string_equal(list(f->reg, &(struct fsec_inventory_query){.group = "canary",
 									  .by_seen_after = true,
@@ -249,6 +270,9 @@ static void get_one(void **state)
 	assert_string_equal(r.ip, "10.0.0.1");
 	assert_true(r.reported && r.outdated);
 	assert_string_equal(r.state.fw_version, "1.0.0");
+	assert_int_equal(fsec_registry_inventory_get(f->reg, "t-new", &r), FSEC_OK);
+	assert_string_equal(r.state.update_state, "trial");
+	assert_string_equal(r.state.pending_version, "4.0.0");
 	assert_int_equal(fsec_registry_inventory_get(f->reg, "t-never", &r), FSEC_OK);
 	assert_false(r.reported);
 	assert_int_equal(r.group[0], '\0');

@@ -97,3 +97,16 @@ FSEC_API enum fsec_err fsec_debug_state_parse(const char *text, enum fsec_debug_
 		*out = (enum fsec_debug_state)v;
 	return rc;
 }
+
+FSEC_API bool fsec_update_state_valid(const char *name)
+{
+	/* The registry's CHECK constraint on device_state.update_state (v12)
+	 * lists the same names. */
+	static const char *const names[] = {"downloading", "installed", "trial",
+					    "confirmed",   "rolled_back", "failed"};
+
+	for (size_t i = 0; name != NULL && i < COUNT(names); i++)
+		if (strcmp(name, names[i]) == 0)
+			return true;
+	return false;
+}

@@ -619,6 +619,11 @@ FSEC_API enum fsec_err fsec_registry_inventory_list(struct fsec_registry *reg,
 				   "A-Z a-z 0-9 . _ -", q->group, FSEC_GROUP_MAX);
 	if ((rc = query_name("version", q->fw_version, FSEC_VERSION_MAX)) != FSEC_OK)
 		return rc;
+	if (q->update_state != NULL && q->update_state[0] != '\0' &&
+	    !fsec_update_state_valid(q->update_state))
+		return fsec_seterr(FSEC_ERR_INVAL, "update state '%.40s' is not downloading, "
+				   "installed, trial, confirmed, rolled_back or failed",
+				   q->update_state);
 	return reg->ops->inventory_list(reg->be, q, NULL, cb, ctx);
 }
 

@@ -134,15 +134,12 @@ FSEC_API enum fsec_err fsec_device_status_parse(const unsigned char *buf, size_t
 	static const char *const known[] = {
 	    "version", "security_counter", "slot", "update", "reason", "image", "pending", "jtag",
 	    "uart", "freshness", "fresh_at", NULL};
-	static const char *const updates[] = {"downloading", "installed", "trial", "confirmed",
-					      "rolled_back", "failed"};
 	struct fsec_device_status st;
 	struct fsec_fw_version v;
 	json_error_t jerr;
 	json_t *j = NULL, *val;
 	char slot[2] = "", jtag[12] = "", uart[12] = "", fresh[8] = "";
 	enum fsec_err rc = FSEC_ERR_PARSE;
-	bool ok = false;
 
 	memset(&st, 0, sizeof(st));
 	if (len > FSEC_STATUS_MAX)
@@ -210,9 +207,7 @@ FSEC_API enum fsec_err fsec_device_status_parse(const unsigned char *buf, size_t
 		fsec_seterr(rc, "status.freshness: \"fresh\" or \"frozen\"");
 		goto out;
 	}
-	for (size_t i = 0; i < sizeof(updates) / sizeof(updates[0]); i++)
-		ok = ok || strcmp(st.update, updates[i]) == 0;
-	if (st.update[0] != '\0' && !ok) {
+	if (st.update[0] != '\0' && !fsec_update_state_valid(st.update)) {
 		fsec_seterr(rc, "status.update: one of downloading, installed, trial, confirmed, "
 				"rolled_back, failed");
 		goto out;
