@@ -93,6 +93,7 @@ struct fsec_refresh_opts {
 struct fsec_refresh_rec {
 	char model[FSEC_MODEL_MAX + 1];
 	uint64_t old_sequence, sequence;
+	uint64_t old_delegation, delegation; /* their delegations' sequences */
 	int64_t expires;
 	bool timestamp;            /* the model's timestamp was signed again too */
 };
@@ -106,7 +107,10 @@ struct fsec_refresh_rec {
  * unchanged, so devices that run the image install nothing. A stored
  * timestamp that has not expired is signed again, with the same expiry,
  * to name the new sequence (devices refuse one naming an older manifest
- * than they hold). Fills *out (may be NULL) on success. Errors: NOTFOUND
+ * than they hold). A delegation newer than the published manifest's (a
+ * renewal, fleetsec release delegate --renew) is how the renewal reaches
+ * devices: the registry's event log then records it ("delegation"). Fills
+ * *out (may be NULL) on success. Errors: NOTFOUND
  * (nothing published for the model), VERIFY (key not in the delegation,
  * delegation expired, a manifest devices would refuse), INVAL, PARSE,
  * TOO_LARGE, CRYPTO, DB, BUSY, NOMEM.
@@ -118,8 +122,8 @@ FSEC_API FSEC_WUR enum fsec_err fsec_publish_refresh(struct fsec_fleet *f,
 /*
  * What fleetsecd does with release_refresh = auto: refresh (as
  * fsec_publish_refresh, o->model and o->expires ignored) every published
- * manifest that has passed half of its validity at now, for as long again
- * as it was valid, and sign every timestamp of a published model that has
+ * manifest that has passed half of its validity at now, or that carries a
+ * delegation older than o's (a renewal), for as long again as it was valid, and sign every timestamp of a published model that has
  * passed half of its own again, for as long as it was valid. *refreshed
  * (may be NULL) counts what was signed. Stops at the first failure.
  * Errors: those of fsec_publish_refresh and fsec_publish_timestamp.
@@ -131,8 +135,9 @@ FSEC_API FSEC_WUR enum fsec_err fsec_publish_refresh_due(struct fsec_fleet *f,
 /*
  * The online key material fleetsecd holds for release_refresh = auto: the
  * key, its delegation and the release root, loaded once. _new checks that
- * the delegation names the key and has not expired, so that a wrong file is
- * refused at start rather than at the first refresh. Errors: IO, PARSE,
+ * the delegation names the key, has not expired and is signed by the
+ * release root, so that a wrong file is refused at start (or at a reload,
+ * where fleetsecd reads them again) rather than at the first refresh. Errors: IO, PARSE,
  * TOO_LARGE, VERIFY, INVAL, NOMEM. _free(NULL) is a no-op.
  */
 struct fsec_refresher;

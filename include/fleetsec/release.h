@@ -118,10 +118,11 @@ FSEC_API FSEC_WUR enum fsec_err fsec_release_delegate(EVP_PKEY *root, EVP_PKEY *
 /*
  * Renew a delegation with the root key that signed it: the same keys,
  * signed again with a higher sequence and a new expiry, so that devices
- * take it over current and refuse current from then on. current is a
+ * take it over current and refuse current from then on (sequence 0: the
+ * current UNIX time, or current's + 1 if that is not above it). current is a
  * delegation envelope of at most FSEC_RELEASE_MAX bytes; root must be the
  * key whose signature it carries. *json is freed with free(); *old_sequence
- * (may be NULL) is current's sequence. Errors: TOO_LARGE, PARSE, VERIFY
+ * and *new_sequence (each may be NULL) are current's and the new one's. Errors: TOO_LARGE, PARSE, VERIFY
  * ("unknown key"/"bad signature": root did not sign current), INVAL
  * (sequence not above current's, above 2^53, expiry in the past), CRYPTO,
  * NOMEM. Thread-safe.
@@ -129,8 +130,19 @@ FSEC_API FSEC_WUR enum fsec_err fsec_release_delegate(EVP_PKEY *root, EVP_PKEY *
 FSEC_API FSEC_WUR enum fsec_err fsec_release_delegate_renew(EVP_PKEY *root, const char *current,
 							    size_t len, uint64_t sequence,
 							    int64_t expires, char **json,
-							    uint64_t *old_sequence)
+							    uint64_t *old_sequence,
+							    uint64_t *new_sequence)
 	FSEC_NONNULL(1, 2, 6);
+
+/*
+ * The sequence and expiry of a delegation envelope (at most
+ * FSEC_RELEASE_MAX bytes) read WITHOUT checking its signature: only for one
+ * the caller holds as its own (the delegation it signs under). Fills them
+ * only on success. Errors: TOO_LARGE, PARSE, NOMEM. Thread-safe.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_release_delegation_peek(const char *delegation, size_t len,
+							     uint64_t *sequence, int64_t *expires)
+	FSEC_NONNULL(1, 3, 4);
 
 /*
  * Release-root rotation, TUF's root role in fleetsec's form

@@ -921,7 +921,8 @@ out:
 
 FSEC_API enum fsec_err fsec_release_delegate_renew(EVP_PKEY *root, const char *current,
 						   size_t len, uint64_t sequence, int64_t expires,
-						   char **json, uint64_t *old_sequence)
+						   char **json, uint64_t *old_sequence,
+						   uint64_t *new_sequence)
 {
 	struct trusted_key rk = {.key = root};
 	struct envelope de = {0};
@@ -945,6 +946,11 @@ FSEC_API enum fsec_err fsec_release_delegate_renew(EVP_PKEY *root, const char *c
 	    (rc = envelope_verify(&de, TYPE_DELEGATION, &rk, 1, "delegation", signer)) != FSEC_OK ||
 	    (rc = delegation_parse(de.payload, de.payload_len, &d)) != FSEC_OK)
 		goto out;
+	if (sequence == 0) {
+		sequence = (uint64_t)time(NULL);
+		if (sequence <= d.sequence)
+			sequence = d.sequence + 1; /* below 2^53 + 1: checked by the signer */
+	}
 	if (sequence <= d.sequence) {
 		rc = fsec_seterr(FSEC_ERR_INVAL, "sequence: %llu is not above the current delegation's "
 						 "(%llu)",
@@ -957,9 +963,12 @@ FSEC_API enum fsec_err fsec_release_delegate_renew(EVP_PKEY *root, const char *c
 	}
 	for (size_t i = 0; i < d.nkeys; i++)
 		keys[i] = d.keys[i].key;
-	if ((rc = fsec_release_delegate(root, keys, d.nkeys, sequence, expires, json)) == FSEC_OK &&
-	    old_sequence != NULL)
+	if ((rc = fsec_release_delegate(root, keys, d.nkeys, sequence, expires, json)) != FSEC_OK)
+		goto out;
+	if (old_sequence != NULL)
 		*old_sequence = d.sequence;
+	if (new_sequence != NULL)
+		*new_sequence = sequence;
 out:
 	delegation_cleanup(&d);
 	envelope_cleanup(&de);
@@ -1339,6 +1348,31 @@ out:
 	json_decref(tenv);
 	json_decref(payload);
 	json_decref(dj);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_release_delegation_peek(const char *delegation, size_t len,
+						    uint64_t *sequence, int64_t *expires)
+{
+	struct envelope de = {0};
+	struct delegation d = {0};
+	json_t *j = NULL;
+	enum fsec_err rc = FSEC_ERR_PARSE;
+
+	fsec_clearerr();
+	if (len > FSEC_RELEASE_MAX)
+		return fsec_seterr(FSEC_ERR_TOO_LARGE, "delegation is %zu bytes, the limit is %u", len,
+				   FSEC_RELEASE_MAX);
+	if ((j = load_json((const unsigned char *)delegation, len, "delegation")) == NULL)
+		return rc;
+	if ((rc = envelope_parse(j, TYPE_DELEGATION, "delegation", &de)) == FSEC_OK &&
+	    (rc = delegation_parse(de.payload, de.payload_len, &d)) == FSEC_OK) {
+		*sequence = d.sequence;
+		*expires = d.expires;
+	}
+	delegation_cleanup(&d);
+	envelope_cleanup(&de);
+	json_decref(j);
 	return rc;
 }
 
