@@ -149,4 +149,35 @@ FSEC_API void fsec_refresher_free(struct fsec_refresher *r);
 FSEC_API FSEC_WUR enum fsec_err fsec_refresher_run(struct fsec_refresher *r, struct fsec_fleet *f,
 						   int64_t now, unsigned *refreshed);
 
+/*
+ * Rotating the release root (release.h, fsec_release_root_sign): the
+ * chain of root documents fleetsecd serves devices on GET /v1/roots, kept
+ * in HOME/release-roots.json ({"roots": [...]}, oldest first).
+ */
+#define FSEC_PUBLISH_ROOTS_FILE "release-roots.json"
+
+struct fsec_root_publish_opts {
+	const unsigned char *doc;  /* the next root document (JSON envelope) */
+	size_t doc_len;
+	EVP_PKEY *const *roots;    /* the release root keys devices pin (version 1) */
+	size_t nroots;
+	const char *actor;
+};
+
+/* The path of the home's chain file into buf. Errors: INVAL (too long). */
+FSEC_API FSEC_WUR enum fsec_err fsec_publish_roots_path(const struct fsec_fleet *f, char *buf,
+							size_t cap);
+
+/*
+ * Append o->doc to the published chain, if a device that pins o->roots
+ * follows the whole chain to it (each version the next, signed by the one
+ * before and by its own keys), atomically, with a "release-root" event.
+ * *version (may be NULL) is the new root's version. Errors: VERIFY (it
+ * does not follow: the reason says why), PARSE, TOO_LARGE, IO, DB, BUSY,
+ * NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_publish_root(struct fsec_fleet *f,
+						  const struct fsec_root_publish_opts *o,
+						  uint64_t *version);
+
 #endif

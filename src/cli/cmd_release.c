@@ -697,6 +697,161 @@ out:
 	return status;
 }
 
+/* Load n private keys; on failure print why, free what was loaded, and
+ * return EXIT_REFUSED. */
+static int load_private_keys(const char *const *paths, size_t n, EVP_PKEY **keys)
+{
+	for (size_t i = 0; i < n; i++) {
+		enum fsec_err rc = fsec_key_load_private(paths[i], &keys[i]);
+
+		if (rc != FSEC_OK) {
+			int status = cli_fail(paths[i], rc);
+
+			free_keys(keys, i);
+			return status;
+		}
+	}
+	return 0;
+}
+
+/* root-rotate: the next release-root document, with the old and new root
+ * keys, offline. */
+static int release_root_rotate(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {
+		{"root-key", required_argument, NULL, 'r'},
+		{"new-root-key", required_argument, NULL, 'n'},
+		{"previous", required_argument, NULL, 'p'},
+		{"out", required_argument, NULL, 'o'},
+		CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	EVP_PKEY *old[FSEC_RELEASE_MAX_KEYS], *nw[FSEC_RELEASE_MAX_KEYS];
+	const char *old_paths[FSEC_RELEASE_MAX_KEYS], *new_paths[FSEC_RELEASE_MAX_KEYS];
+	const char *out = NULL, *previous = NULL;
+	struct fsec_release_root_opts o = {0};
+	struct cli_common c = {0};
+	unsigned char *prev = NULL;
+	size_t nold = 0, nnew = 0, lold = 0, lnew = 0;
+	uint64_t version = 0;
+	char *json = NULL;
+	enum fsec_err rc;
+	int opt, status;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
+		switch (opt) {
+		case 'r':
+			if (nold == FSEC_RELEASE_MAX_KEYS)
+				return cli_usage_error(self, "too many --root-key");
+			old_paths[nold++] = optarg;
+			break;
+		case 'n':
+			if (nnew == FSEC_RELEASE_MAX_KEYS)
+				return cli_usage_error(self, "too many --new-root-key");
+			new_paths[nnew++] = optarg;
+			break;
+		case 'p': previous = optarg; break;
+		case 'o': out = optarg; break;
+		}
+	}
+	if (opt < 0)
+		return status;
+	if (optind != argc || nold == 0 || nnew == 0 || out == NULL)
+		return cli_usage_error(self, "--root-key, --new-root-key and --out are required");
+	if ((status = load_private_keys(old_paths, nold, old)) != 0)
+		goto out;
+	lold = nold;
+	if ((status = load_private_keys(new_paths, nnew, nw)) != 0)
+		goto out;
+	lnew = nnew;
+	if (previous != NULL) {
+		if ((status = read_input(previous, &prev, &o.previous_len)) != 0)
+			goto out;
+		o.previous = (const char *)prev;
+	}
+	o.old = old;
+	o.nold = nold;
+	o.new_keys = nw;
+	o.nnew = nnew;
+	o.version = &version;
+	if ((rc = fsec_release_root_sign(&o, &json)) != FSEC_OK) {
+		status = cli_fail(previous != NULL ? previous : old_paths[0], rc);
+		goto out;
+	}
+	if ((status = emit(out, json)) != 0)
+		goto out;
+	if (c.json)
+		status = cli_print_json(json_pack("{s:s, s:I}", "out", out, "version",
+						  (json_int_t)version));
+	else
+		printf("%s: release root version %llu, signed by the old root and the new\n", out,
+		       (unsigned long long)version);
+out:
+	free(json);
+	free(prev);
+	free_keys(old, lold);
+	free_keys(nw, lnew);
+	return status;
+}
+
+/* root-publish: the next root document into the chain fleetsecd serves. */
+static int release_root_publish(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {
+		{"root", required_argument, NULL, 'r'},
+		CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	struct fsec_root_publish_opts o = {.actor = cli_actor()};
+	EVP_PKEY *roots[FSEC_RELEASE_MAX_KEYS];
+	const char *root_paths[FSEC_RELEASE_MAX_KEYS];
+	struct cli_common c = {0};
+	struct fsec_fleet *f = NULL;
+	unsigned char *doc = NULL;
+	size_t nroots = 0, loaded = 0;
+	uint64_t version = 0;
+	enum fsec_err rc;
+	int opt, status;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
+		if (opt != 'r')
+			continue;
+		if (nroots == FSEC_RELEASE_MAX_KEYS)
+			return cli_usage_error(self, "too many --root");
+		root_paths[nroots++] = optarg;
+	}
+	if (opt < 0)
+		return status;
+	if (optind + 1 != argc || nroots == 0)
+		return cli_usage_error(self, "expected --root ROOT.pub and one ROOT-N.json");
+	if ((status = load_public_keys(root_paths, nroots, roots)) != 0)
+		return status;
+	loaded = nroots;
+	if ((status = read_input(argv[optind], &doc, &o.doc_len)) != 0)
+		goto out;
+	o.doc = doc;
+	o.roots = roots;
+	o.nroots = nroots;
+	if ((rc = fsec_fleet_open(cli_home(&c), &f)) != FSEC_OK) {
+		status = cli_fail(cli_home(&c), rc);
+		goto out;
+	}
+	if ((rc = fsec_publish_root(f, &o, &version)) != FSEC_OK) {
+		status = cli_fail(argv[optind], rc);
+		goto out;
+	}
+	if (c.json)
+		status = cli_print_json(json_pack("{s:I}", "version", (json_int_t)version));
+	else
+		printf("release root version %llu published: devices follow it on GET /v1/roots\n",
+		       (unsigned long long)version);
+out:
+	fsec_fleet_free(f);
+	free(doc);
+	free_keys(roots, loaded);
+	return status;
+}
+
 struct status_ctx {
 	struct fsec_registry *reg;
 	const char *only;  /* --model, or NULL for every published model */
@@ -911,6 +1066,27 @@ const struct cli_cmd cli_release_cmds[] = {
 	 "stored timestamp that has not expired is signed again to name the new\n"
 	 "sequence. Run it before the manifest's expiry passes (release status shows\n"
 	 "it), from cron, or let fleetsecd do it (release_refresh = auto).\n"},
+	{"release", "root-rotate", release_root_rotate,
+	 "sign the next release root (old and new root keys, offline)",
+	 "--root-key OLD.pem [--root-key ...] --new-root-key NEW.pem [--new-root-key ...]\n"
+	 "       [--previous ROOT-N.json] --out ROOT-N+1.json [--json]\n\n"
+	 "Rotates the release root pinned in devices, as TUF rotates its root: writes a\n"
+	 "root document (fleetsec.root.v1) naming the new root's public keys, with the\n"
+	 "next version, signed by every OLD key and every NEW key. Without --previous\n"
+	 "the old root is the one pinned in devices (version 1) and the document is\n"
+	 "version 2; with it, OLD must be the keys of that document and the new one\n"
+	 "is its version + 1. Devices accept it only through the chain from the root\n"
+	 "they trust (fleetsec release root-publish, GET /v1/roots), and from then on\n"
+	 "refuse delegations signed by the old root: sign a new delegation with the new\n"
+	 "root (release delegate --sequence above the current) and refresh with it.\n"},
+	{"release", "root-publish", release_root_publish,
+	 "serve the next release root to devices (fleetsecd)",
+	 "--root ROOT.pub [--root ...] ROOT-N.json [--home DIR] [--json]\n\n"
+	 "Appends ROOT-N.json to the chain of root documents fleetsecd serves on\n"
+	 "GET /v1/roots (HOME/release-roots.json), if a device that pins ROOT.pub (the\n"
+	 "release root at manufacture, version 1) follows the whole chain to it: each\n"
+	 "version the next, signed by the root before it and by its own keys. The\n"
+	 "registry's event log records it (release-root).\n"},
 	{"release", "status", release_status, "rollout state and patch coverage per model",
 	 "[--model M] [--home DIR] [--json]\n\n"
 	 "For each published release (or M's): its manifest's expiry (EXPIRED, or how\n"

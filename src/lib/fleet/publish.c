@@ -555,3 +555,72 @@ FSEC_API enum fsec_err fsec_refresher_run(struct fsec_refresher *r, struct fsec_
 
 	return fsec_publish_refresh_due(f, &o, now, refreshed);
 }
+
+FSEC_API enum fsec_err fsec_publish_roots_path(const struct fsec_fleet *f, char *buf, size_t cap)
+{
+	if ((size_t)snprintf(buf, cap, "%s/%s", fsec_fleet_get_home(f), FSEC_PUBLISH_ROOTS_FILE) >=
+	    cap)
+		return fsec_seterr(FSEC_ERR_INVAL, "home path too long");
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_publish_root(struct fsec_fleet *f, const struct fsec_root_publish_opts *o,
+					 uint64_t *version)
+{
+	struct fsec_registry *reg = fsec_fleet_get_registry(f);
+	struct fsec_release_trust *t = NULL;
+	unsigned char *chain = NULL;
+	char path[4200], *next = NULL;
+	size_t clen = 0, nkeys = 0;
+	struct stat st;
+	bool changed = false, in_tx = false;
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	if ((rc = fsec_publish_roots_path(f, path, sizeof(path))) != FSEC_OK)
+		return rc;
+	/* The registry's write lock keeps two publishers from appending to
+	 * the chain at once. */
+	if ((rc = fsec_registry_begin(reg)) != FSEC_OK)
+		return rc;
+	in_tx = true;
+	if (stat(path, &st) == 0) {
+		if ((rc = fsec_file_read(path, FSEC_RELEASE_MAX, &chain, &clen)) != FSEC_OK)
+			goto out;
+	} else if (errno != ENOENT) {
+		rc = fsec_seterr(FSEC_ERR_IO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	/* Served only if a device holding the pinned root would follow the
+	 * whole chain to the new document. */
+	if ((rc = fsec_release_roots_append(chain, clen, o->doc, o->doc_len, &next)) != FSEC_OK ||
+	    (rc = fsec_release_trust_new(o->roots, o->nroots, NULL, 0, &t)) != FSEC_OK)
+		goto out;
+	if ((rc = fsec_release_trust_update(t, (const unsigned char *)next, strlen(next),
+					    &changed)) != FSEC_OK) {
+		rc = fsec_seterr(rc, "the root does not follow the published chain: %s",
+				 fsec_err_detail());
+		goto out;
+	}
+	(void)fsec_release_trust_keys(t, &nkeys);
+	if ((rc = fsec_registry_event_addf(reg, o->actor, "release-root", NULL,
+					   "version=%llu keys=%zu",
+					   (unsigned long long)fsec_release_trust_version(t),
+					   nkeys)) != FSEC_OK ||
+	    (rc = fsec_file_write_atomic(path, next, strlen(next), 0644, 0)) != FSEC_OK)
+		goto out;
+	in_tx = false;
+	if ((rc = fsec_registry_commit(reg)) != FSEC_OK) {
+		fsec_registry_rollback(reg);
+		goto out;
+	}
+	if (version != NULL)
+		*version = fsec_release_trust_version(t);
+out:
+	if (in_tx)
+		fsec_registry_rollback(reg);
+	fsec_release_trust_free(t);
+	free(chain);
+	free(next);
+	return rc;
+}
