@@ -1078,7 +1078,7 @@ const struct cli_cmd cli_release_cmds[] = {
 	 "is its version + 1. Devices accept it only through the chain from the root\n"
 	 "they trust (fleetsec release root-publish, GET /v1/roots), and from then on\n"
 	 "refuse delegations signed by the old root: sign a new delegation with the new\n"
-	 "root (release delegate --sequence above the current) and refresh with it.\n"},
+	 "root (release delegate, a sequence above the current) and refresh with it.\n"},
 	{"release", "root-publish", release_root_publish,
 	 "serve the next release root to devices (fleetsecd)",
 	 "--root ROOT.pub [--root ...] ROOT-N.json [--home DIR] [--json]\n\n"
