@@ -37,12 +37,13 @@ static void free_keys(EVP_PKEY **keys, size_t n)
 		EVP_PKEY_free(keys[i]);
 }
 
-/* Load n public keys; on failure print why, free what was loaded, and
- * return EXIT_REFUSED. */
-static int load_public_keys(const char *const *paths, size_t n, EVP_PKEY **keys)
+/* Load n keys with load (fsec_key_load_public or fsec_key_load_private);
+ * on failure print why, free what was loaded, and return EXIT_REFUSED. */
+static int load_keys(enum fsec_err (*load)(const char *, EVP_PKEY **), const char *const *paths,
+		     size_t n, EVP_PKEY **keys)
 {
 	for (size_t i = 0; i < n; i++) {
-		enum fsec_err rc = fsec_key_load_public(paths[i], &keys[i]);
+		enum fsec_err rc = load(paths[i], &keys[i]);
 
 		if (rc != FSEC_OK) {
 			int status = cli_fail(paths[i], rc);
@@ -52,6 +53,11 @@ static int load_public_keys(const char *const *paths, size_t n, EVP_PKEY **keys)
 		}
 	}
 	return 0;
+}
+
+static int load_public_keys(const char *const *paths, size_t n, EVP_PKEY **keys)
+{
+	return load_keys(fsec_key_load_public, paths, n, keys);
 }
 
 static int read_input(const char *path, unsigned char **buf, size_t *len)
@@ -399,6 +405,7 @@ struct signing {
 	EVP_PKEY *key;
 	unsigned char *delegation;
 	size_t delegation_len;
+	const char *release, *out; /* timestamp's --release and --out */
 };
 
 #define SIGNING_LONGOPTS                                                                       \
@@ -406,14 +413,16 @@ struct signing {
 		{"delegation", required_argument, NULL, 'd'},                                  \
 		{"root", required_argument, NULL, 'r'}, {"expires", required_argument, NULL, 'e'}
 
-/* Take opt if it is one of SIGNING_LONGOPTS: 1 if taken, 0 if not one of
- * them, -1 on a usage error (printed; *status set). */
+/* Take opt if it is one of SIGNING_LONGOPTS (or timestamp's --release,
+ * --out): 1 if taken, 0 if not, -1 on a usage error (printed; *status set). */
 static int signing_opt(struct signing *sg, int opt, const struct cli_cmd *self, int *status)
 {
 	switch (opt) {
 	case 'm': sg->model = optarg; return 1;
 	case 'k': sg->key_path = optarg; return 1;
 	case 'd': sg->deleg = optarg; return 1;
+	case 'R': sg->release = optarg; return 1;
+	case 'o': sg->out = optarg; return 1;
 	case 'r':
 		if (sg->nroots == FSEC_RELEASE_MAX_KEYS) {
 			*status = cli_usage_error(self, "too many --root");
@@ -431,14 +440,23 @@ static int signing_opt(struct signing *sg, int opt, const struct cli_cmd *self, 
 	return 0;
 }
 
-/* After the options: check that the shared ones are all there, then load
- * the roots, the delegation and the key. Returns 0, or the exit status
- * (printed); signing_cleanup frees what was loaded either way. */
-static int signing_load(struct signing *sg, const struct cli_cmd *self)
+/* The command line of release timestamp and release refresh: the options,
+ * then the roots, the delegation and the key loaded. Returns CLI_GO_ON, or
+ * the exit status (printed: --help, a usage error, a file that does not
+ * load); signing_cleanup frees what was loaded either way. */
+static int signing_args(int argc, char **argv, const struct option *longopts,
+			const struct cli_cmd *self, struct cli_common *c, struct signing *sg)
 {
 	enum fsec_err rc;
-	int status;
+	int opt, status;
 
+	while ((opt = cli_next_opt(argc, argv, longopts, self, c, &status)) > 0)
+		if (signing_opt(sg, opt, self, &status) < 0)
+			return status;
+	if (opt < 0)
+		return status;
+	if (optind != argc)
+		return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
 	if (sg->model == NULL || sg->key_path == NULL || sg->deleg == NULL || sg->nroots == 0)
 		return cli_usage_error(self, "--model, --key, --delegation and --root are required");
 	if ((status = cli_model(sg->model)) != 0 ||
@@ -449,7 +467,21 @@ static int signing_load(struct signing *sg, const struct cli_cmd *self)
 		return status;
 	if ((rc = fsec_key_load_private(sg->key_path, &sg->key)) != FSEC_OK)
 		return cli_fail(sg->key_path, rc);
-	return 0;
+	return CLI_GO_ON;
+}
+
+/* Hand the loaded material to a command's options (borrowed from sg). */
+static void signing_to(const struct signing *sg, const char **model, EVP_PKEY **key,
+		       const char **delegation, size_t *delegation_len, EVP_PKEY *const **roots,
+		       size_t *nroots, int64_t *expires)
+{
+	*model = sg->model;
+	*key = sg->key;
+	*delegation = (const char *)sg->delegation;
+	*delegation_len = sg->delegation_len;
+	*roots = sg->roots;
+	*nroots = sg->nroots;
+	*expires = (int64_t)time(NULL) + sg->valid;
 }
 
 static void signing_cleanup(struct signing *sg)
@@ -474,7 +506,6 @@ static int release_timestamp(int argc, char **argv, const struct cli_cmd *self)
 	 * quiet for at most this long before its silence limit starts. */
 	struct signing sg = {.valid = 86400};
 	struct fsec_timestamp_opts o = {.actor = cli_actor()};
-	const char *release = NULL, *out_path = NULL;
 	unsigned char *rel = NULL;
 	char *signed_ts = NULL;
 	struct fsec_timestamp_rec rec;
@@ -482,38 +513,22 @@ static int release_timestamp(int argc, char **argv, const struct cli_cmd *self)
 	struct fsec_fleet *f = NULL;
 	char exp[32];
 	enum fsec_err rc;
-	int opt, status;
+	int status;
 
-	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
-		if (signing_opt(&sg, opt, self, &status) < 0)
-			return status;
-		if (opt == 'R')
-			release = optarg;
-		else if (opt == 'o')
-			out_path = optarg;
-	}
-	if (opt < 0)
-		return status;
-	if (optind != argc)
-		return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
-	if ((status = signing_load(&sg, self)) != 0)
+	if ((status = signing_args(argc, argv, longopts, self, &c, &sg)) != CLI_GO_ON)
 		goto out;
-	o.model = sg.model;
-	o.key = sg.key;
-	o.delegation = (const char *)sg.delegation;
-	o.delegation_len = sg.delegation_len;
-	o.roots = sg.roots;
-	o.nroots = sg.nroots;
-	o.expires = (int64_t)time(NULL) + sg.valid;
-	if (release != NULL) {
-		if ((status = read_input(release, &rel, &o.release_len)) != 0)
+	status = 0;
+	signing_to(&sg, &o.model, &o.key, &o.delegation, &o.delegation_len, &o.roots, &o.nroots,
+		   &o.expires);
+	if (sg.release != NULL) {
+		if ((status = read_input(sg.release, &rel, &o.release_len)) != 0)
 			goto out;
 		o.release = rel;
 	}
-	if (out_path != NULL)
+	if (sg.out != NULL)
 		o.bundle_out = &signed_ts;
 	/* --release and --out: a statement for a static server, no home. */
-	if ((release == NULL || out_path == NULL) &&
+	if ((sg.release == NULL || sg.out == NULL) &&
 	    (rc = fsec_fleet_open(cli_home(&c), &f)) != FSEC_OK) {
 		status = cli_fail(cli_home(&c), rc);
 		goto out;
@@ -522,7 +537,7 @@ static int release_timestamp(int argc, char **argv, const struct cli_cmd *self)
 		status = cli_fail(o.model, rc);
 		goto out;
 	}
-	if (out_path != NULL && (status = emit(out_path, signed_ts)) != 0)
+	if (sg.out != NULL && (status = emit(sg.out, signed_ts)) != 0)
 		goto out;
 	cli_time(rec.expires_at, exp, sizeof(exp));
 	if (c.json)
@@ -645,29 +660,17 @@ static int release_refresh(int argc, char **argv, const struct cli_cmd *self)
 	};
 	struct signing sg = {.valid = 30 * 86400}; /* as release create's default */
 	struct fsec_refresh_opts o = {.actor = cli_actor()};
-	struct fsec_refresh_rec rec;
 	struct cli_common c = {0};
 	struct fsec_fleet *f = NULL;
-	char exp[32];
+	struct fsec_refresh_rec rec;
+	int status = signing_args(argc, argv, longopts, self, &c, &sg);
 	enum fsec_err rc;
-	int opt, status;
+	char exp[32];
 
-	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0)
-		if (signing_opt(&sg, opt, self, &status) < 0)
-			return status;
-	if (opt < 0)
-		return status;
-	if (optind != argc)
-		return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
-	if ((status = signing_load(&sg, self)) != 0)
+	if (status != CLI_GO_ON)
 		goto out;
-	o.model = sg.model;
-	o.key = sg.key;
-	o.delegation = (const char *)sg.delegation;
-	o.delegation_len = sg.delegation_len;
-	o.roots = sg.roots;
-	o.nroots = sg.nroots;
-	o.expires = (int64_t)time(NULL) + sg.valid;
+	signing_to(&sg, &o.model, &o.key, &o.delegation, &o.delegation_len, &o.roots, &o.nroots,
+		   &o.expires);
 	if ((rc = fsec_fleet_open(cli_home(&c), &f)) != FSEC_OK) {
 		status = cli_fail(cli_home(&c), rc);
 		goto out;
@@ -687,31 +690,16 @@ static int release_refresh(int argc, char **argv, const struct cli_cmd *self)
 						  "previous_delegation",
 						  (json_int_t)rec.old_delegation));
 	else
-		printf("%s: manifest %llu (was %llu) signed until %s%s%s\n", rec.model,
-		       (unsigned long long)rec.sequence, (unsigned long long)rec.old_sequence, exp,
-		       rec.timestamp ? ", timestamp signed again" : "",
-		       rec.delegation != rec.old_delegation ? ", under the renewed delegation" : "");
+		status = printf("%s: manifest %llu (was %llu) signed until %s%s%s\n", rec.model,
+				(unsigned long long)rec.sequence,
+				(unsigned long long)rec.old_sequence, exp,
+				rec.timestamp ? ", timestamp signed again" : "",
+				rec.delegation != rec.old_delegation ? ", under the renewed delegation"
+								     : "") < 0;
 out:
 	fsec_fleet_free(f);
 	signing_cleanup(&sg);
 	return status;
-}
-
-/* Load n private keys; on failure print why, free what was loaded, and
- * return EXIT_REFUSED. */
-static int load_private_keys(const char *const *paths, size_t n, EVP_PKEY **keys)
-{
-	for (size_t i = 0; i < n; i++) {
-		enum fsec_err rc = fsec_key_load_private(paths[i], &keys[i]);
-
-		if (rc != FSEC_OK) {
-			int status = cli_fail(paths[i], rc);
-
-			free_keys(keys, i);
-			return status;
-		}
-	}
-	return 0;
 }
 
 /* root-rotate: the next release-root document, with the old and new root
@@ -758,10 +746,10 @@ static int release_root_rotate(int argc, char **argv, const struct cli_cmd *self
 		return status;
 	if (optind != argc || nold == 0 || nnew == 0 || out == NULL)
 		return cli_usage_error(self, "--root-key, --new-root-key and --out are required");
-	if ((status = load_private_keys(old_paths, nold, old)) != 0)
+	if ((status = load_keys(fsec_key_load_private, old_paths, nold, old)) != 0)
 		goto out;
 	lold = nold;
-	if ((status = load_private_keys(new_paths, nnew, nw)) != 0)
+	if ((status = load_keys(fsec_key_load_private, new_paths, nnew, nw)) != 0)
 		goto out;
 	lnew = nnew;
 	if (previous != NULL) {

@@ -9,36 +9,11 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fleetsecd.sh"
 : "${FLEETSECD:?}" "${AGENT:?}" "${BOOTSIM:?}"
+. "$(dirname "$0")/release_fleet.sh"
 cd "$T"
-F=$FLEETSEC
-
-"$F" ca init --name "Renew Fleet" >/dev/null
-"$F" ca server-cert localhost --ip 127.0.0.1 >/dev/null
-printf 'renew_after_percent = 0\nrenewals_per_day = 1000\n' >>"$FLEETSEC_HOME/fleetsecd.conf"
-base=$(cat "$FLEETSEC_HOME/fleetsecd.conf")
-fleetsecd_start
-"$F" mfr init --dir mfr --name "Acme Chips" >/dev/null
-"$F" mfr issue SN-7 --dir mfr --key-out boot.key --out boot.pem 2>/dev/null
-"$F" enroll allow --manufacturer-ca mfr/ca.pem --pattern 'SN-*' --model thermo >/dev/null
-for k in fw root other; do "$F" fw keygen --out $k.pem 2>/dev/null; "$F" fw pubkey $k.pem --out $k.pub; done
-"$F" fw keygen --algo p256 --out online.pem 2>/dev/null
-"$F" fw pubkey online.pem --out online.pub
+release_fleet root other
 "$F" release delegate --root-key root.pem --key online.pub --sequence 1 --expires 30d \
 	--out deleg1.json
-image() { # image NAME VERSION COUNTER
-	head -c 200000 /dev/urandom >"$1.bin"
-	"$F" fw sign --key fw.pem --version "$2" --security-counter "$3" --pad-header \
-		--slot-size 0x100000 "$1.bin" "$1.img"
-}
-image v1 1.0.0 1
-image v2 2.0.0 2
-head -c $((0x100000)) /dev/zero | tr '\0' '\377' >slot_a
-cp slot_a slot_b
-dd if=v1.img of=slot_a conv=notrunc status=none
-agent_conf "$URL" bootstrap_key="$T/boot.key" bootstrap_cert="$T/boot.pem"
-mkdir state
-A() { "$AGENT" -c agent.conf "$@"; }
-expect 0 A enroll
 
 served() {
 	curl -sS --cacert "$FLEETSEC_HOME/root.pem" --cert dev.pem --key dev.key "$URL/v1/update"

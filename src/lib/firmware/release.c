@@ -204,11 +204,42 @@ out:
 
 /* ---- delegation ---- */
 
+static void keys_free(struct trusted_key *keys, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		EVP_PKEY_free(keys[i].key);
+		keys[i].key = NULL;
+	}
+}
+
 static void delegation_cleanup(struct delegation *d)
 {
-	for (size_t i = 0; i < d->nkeys; i++)
-		EVP_PKEY_free(d->keys[i].key);
+	keys_free(d->keys, d->nkeys);
 	memset(d, 0, sizeof(*d));
+}
+
+/* A signed payload's JSON: a closed object (known) whose "_type" is type.
+ * On success *out is the caller's. */
+static enum fsec_err payload_open(const unsigned char *buf, size_t len, const char *what,
+				  const char *const *known, const char *type, json_t **out)
+{
+	json_t *j = load_json(buf, len, what);
+	const char *t;
+	enum fsec_err rc;
+
+	if (j == NULL)
+		return FSEC_ERR_PARSE;
+	if ((rc = fsec_json_only_keys(j, what, known)) != FSEC_OK ||
+	    (rc = fsec_json_get_str(j, what, "_type", 0, 1, 64, &t)) != FSEC_OK) {
+		json_decref(j);
+		return rc;
+	}
+	if (strcmp(t, type) != 0) {
+		json_decref(j);
+		return fsec_seterr(FSEC_ERR_PARSE, "%s._type: expected %s", what, type);
+	}
+	*out = j;
+	return FSEC_OK;
 }
 
 /* A closed list of 1..FSEC_RELEASE_MAX_KEYS signing keys ("keys" of a
@@ -259,36 +290,24 @@ static enum fsec_err keys_parse(json_t *keys, const char *what, struct trusted_k
 	*n = have;
 	return FSEC_OK;
 fail:
-	for (size_t x = 0; x < have; x++) {
-		EVP_PKEY_free(out[x].key);
-		out[x].key = NULL;
-	}
+	keys_free(out, have);
 	return rc;
 }
 
 static enum fsec_err delegation_parse(const unsigned char *buf, size_t len, struct delegation *d)
 {
 	static const char *const known[] = {"_type", "sequence", "expires", "keys", NULL};
-	json_t *j = load_json(buf, len, "delegation");
-	enum fsec_err rc = FSEC_ERR_PARSE;
-	const char *type;
+	json_t *j = NULL;
+	enum fsec_err rc;
 
 	memset(d, 0, sizeof(*d));
-	if (j == NULL)
+	if ((rc = payload_open(buf, len, "delegation", known, VERSION_DELEGATION, &j)) != FSEC_OK)
 		return rc;
-	if ((rc = fsec_json_only_keys(j, "delegation", known)) != FSEC_OK ||
-	    (rc = fsec_json_get_str(j, "delegation", "_type", 0, 1, 64, &type)) != FSEC_OK ||
-	    (rc = fsec_json_get_uint(j, "delegation", "sequence", 0, 0, JSON_UINT_MAX,
-	                             &d->sequence)) != FSEC_OK ||
+	if ((rc = fsec_json_get_uint(j, "delegation", "sequence", 0, 0, JSON_UINT_MAX,
+	                             &d->sequence)) == FSEC_OK &&
 	    (rc = fsec_json_get_time(j, "delegation", "expires", 0, FSEC_TIME_CANONICAL,
-	                             &d->expires)) != FSEC_OK)
-		goto out;
-	if (strcmp(type, VERSION_DELEGATION) != 0) {
-		rc = fsec_seterr(FSEC_ERR_PARSE, "delegation._type: expected %s", VERSION_DELEGATION);
-		goto out;
-	}
-	rc = keys_parse(json_object_get(j, "keys"), "delegation", d->keys, &d->nkeys);
-out:
+	                             &d->expires)) == FSEC_OK)
+		rc = keys_parse(json_object_get(j, "keys"), "delegation", d->keys, &d->nkeys);
 	if (rc != FSEC_OK)
 		delegation_cleanup(d);
 	json_decref(j);
@@ -1395,39 +1414,28 @@ struct fsec_release_trust {
 
 static void root_cleanup(struct root_doc *r)
 {
-	for (size_t i = 0; i < r->nkeys; i++)
-		EVP_PKEY_free(r->keys[i].key);
+	keys_free(r->keys, r->nkeys);
 	memset(r, 0, sizeof(*r));
 }
 
 static enum fsec_err root_parse(const unsigned char *buf, size_t len, struct root_doc *r)
 {
 	static const char *const known[] = {"_type", "version", "threshold", "keys", NULL};
-	json_t *j = load_json(buf, len, "root");
-	enum fsec_err rc = FSEC_ERR_PARSE;
-	const char *type;
+	json_t *j = NULL;
+	enum fsec_err rc;
 
 	memset(r, 0, sizeof(*r));
-	if (j == NULL)
+	if ((rc = payload_open(buf, len, "root", known, VERSION_ROOT, &j)) != FSEC_OK)
 		return rc;
 	/* Version 1 is the key pinned at manufacture: a document starts at 2. */
-	if ((rc = fsec_json_only_keys(j, "root", known)) != FSEC_OK ||
-	    (rc = fsec_json_get_str(j, "root", "_type", 0, 1, 64, &type)) != FSEC_OK ||
-	    (rc = fsec_json_get_uint(j, "root", "version", 0, 2, JSON_UINT_MAX, &r->version)) !=
-	        FSEC_OK ||
+	if ((rc = fsec_json_get_uint(j, "root", "version", 0, 2, JSON_UINT_MAX, &r->version)) ==
+	        FSEC_OK &&
 	    (rc = fsec_json_get_uint(j, "root", "threshold", 0, 1, FSEC_RELEASE_MAX_KEYS,
-	                             &r->threshold)) != FSEC_OK)
-		goto out;
-	if (strcmp(type, VERSION_ROOT) != 0) {
-		rc = fsec_seterr(FSEC_ERR_PARSE, "root._type: expected %s", VERSION_ROOT);
-		goto out;
-	}
-	if ((rc = keys_parse(json_object_get(j, "keys"), "root", r->keys, &r->nkeys)) != FSEC_OK)
-		goto out;
-	if (r->threshold > r->nkeys)
+	                             &r->threshold)) == FSEC_OK &&
+	    (rc = keys_parse(json_object_get(j, "keys"), "root", r->keys, &r->nkeys)) == FSEC_OK &&
+	    r->threshold > r->nkeys)
 		rc = fsec_seterr(FSEC_ERR_PARSE, "root.threshold: %llu, above the %zu keys it names",
 				 (unsigned long long)r->threshold, r->nkeys);
-out:
 	if (rc != FSEC_OK)
 		root_cleanup(r);
 	json_decref(j);
