@@ -652,6 +652,7 @@ static void root_rotation(void **state)
 	c = chain(bad, d3);
 	assert_int_equal(follow(d2, c, "fork: root version 2", &v), FSEC_ERR_VERIFY);
 	free(c);
+	free(bad);
 	c = chain(d2, NULL);
 	assert_int_equal(follow(d3, c, "rollback", &v), FSEC_ERR_VERIFY);
 	assert_int_equal(v, 3);
