@@ -91,10 +91,13 @@ one_line_error "root version 2 does not follow version 2"
 ok
 
 # ---- the device follows the chain ----
-# A delegation signed by the new root; the device, asked to take it, finds
+# A delegation signed by the new root, published as the operator does after
+# a rotation: the published manifest refreshed under it (release refresh,
+# both roots named: the published one is under the old). The device finds
 # it signed by a root it does not know, follows /v1/roots and takes both.
-bundle root2.pem 10 6 r2.json
-publish r2.json
+"$F" release delegate --root-key root2.pem --key online.pub --sequence 10 --out d10.json
+expect 0 "$F" release refresh --model thermo --key online.pem --delegation d10.json \
+	--root root.pub --root root2.pub
 expect 0 A check
 [ "$(root_version)" = 2 ] || fail "the device did not follow to root 2: $(cat st.json)"
 [ "$(jq .last_delegation st.json)" = 10 ] || fail "the new root's delegation was not taken"
