@@ -122,7 +122,7 @@ FSEC_WUR enum fsec_err fsec_agent_lock(const struct fsec_agent *a, int *fd);
  * Refuse a state directory that someone other than the agent could change,
  * as sshd refuses loose key permissions: state_dir, and each state file in
  * it that exists (sequences, installed, journal, lock, tamper.json, counter,
- * bootenv), must be owned by the agent's effective user or root and not be
+ * bootenv, release-root.json), must be owned by the agent's effective user or root and not be
  * writable by group or others; the directory must be a directory and the
  * files regular files (a symbolic link is refused: its target is not ours
  * to judge). A state_dir that does not exist yet passes (the agent creates
