@@ -4,11 +4,14 @@
  * update server it does not trust. The first byte picks what the rest is:
  *   0: a whole bundle, through fsec_release_verify (envelopes, base64, the
  *      signature checks, and everything after them for the signed seeds);
- *   1: a manifest payload alone, 2: a delegation payload alone - the parsers
- *      behind the signatures, which mutated bundles would rarely reach.
+ *   1: a manifest payload alone, 2: a delegation payload alone (and the same
+ *      bytes as a release-root payload) - the parsers behind the signatures,
+ *      which mutated bundles would rarely reach. Case 0 also feeds the bytes
+ *      to a device's trust as a served chain of root documents.
  * Contracts checked: one-line NUL-terminated reasons, a reason on every
  * failure, and a consistent entry on success.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,9 +55,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	case 2:
 		fuzz_check_detail(fsec_release_check_delegation(data + 1, size - 1));
+		fsec_clearerr();
+		fuzz_check_detail(fsec_release_check_root(data + 1, size - 1));
 		return 0;
 	}
 	pol.roots = &root;
+	{
+		/* A chain of root documents, followed from the test root. */
+		struct fsec_release_trust *t = NULL;
+		bool changed = false;
+
+		if (fsec_release_trust_new(&root, 1, NULL, 0, &t) != FSEC_OK)
+			abort();
+		rc = fsec_release_trust_update(t, data + 1, size - 1, &changed);
+		fuzz_check_detail(rc);
+		if (rc != FSEC_OK && fsec_release_trust_version(t) != 1)
+			abort();
+		fsec_release_trust_free(t);
+		fsec_clearerr();
+	}
 	{
 		/* Bundles: the kind, and the timestamp verifier on the same bytes. */
 		struct fsec_release_timestamp t;

@@ -41,6 +41,7 @@ struct fsec_agent_status {
 	uint32_t active_security_counter;
 	uint32_t counter;                 /* stored anti-rollback counter */
 	uint64_t last_sequence, last_delegation;
+	uint64_t release_root_version;    /* 1: the pinned root; above: followed (GET /v1/roots) */
 	bool rolled_back;                 /* the last trial failed and the bootloader fell back */
 	bool downloading;                 /* a journal exists */
 	uint64_t download_done;           /* bytes verified and written so far */

@@ -6,6 +6,8 @@
  *
  *   server       = https://updates.example:8443     update server (https only)
  *   manifest_url = /v1/update                        path or URL of the release bundle
+ *   roots_url    = /v1/roots                         path or URL of the chain of release-root
+ *                                                    documents (a rotated release_root)
  *   server_crl   = /crl                              path or URL of the fleet CRL the server's
  *                                                    certificate is checked against; off: none
  *   ca           = /etc/fleetsec/ca.pem              CA that signs the server's certificate
@@ -66,7 +68,7 @@ FSEC_API void fsec_agentcfg_free(struct fsec_agentcfg *cfg);
  * key, cert, ca, at least one firmware_key and release_root, model, slot_a,
  * slot_b, boot_backend, state_dir. Optional: bootstrap_key and
  * bootstrap_cert (the factory credential enroll uses). Defaults: manifest_url "/v1/update",
- * server_crl "/crl",
+ * roots_url "/v1/roots", server_crl "/crl",
  * counter "file:STATE_DIR/counter", boot_env "STATE_DIR/bootenv",
  * low_speed_limit 1024, low_speed_time 30, chunk_retries 3, max_silence 7d,
  * health_timeout 60.

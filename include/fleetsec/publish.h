@@ -93,6 +93,7 @@ struct fsec_refresh_opts {
 struct fsec_refresh_rec {
 	char model[FSEC_MODEL_MAX + 1];
 	uint64_t old_sequence, sequence;
+	uint64_t old_delegation, delegation; /* their delegations' sequences */
 	int64_t expires;
 	bool timestamp;            /* the model's timestamp was signed again too */
 };
@@ -106,7 +107,10 @@ struct fsec_refresh_rec {
  * unchanged, so devices that run the image install nothing. A stored
  * timestamp that has not expired is signed again, with the same expiry,
  * to name the new sequence (devices refuse one naming an older manifest
- * than they hold). Fills *out (may be NULL) on success. Errors: NOTFOUND
+ * than they hold). A delegation newer than the published manifest's (a
+ * renewal, fleetsec release delegate --renew) is how the renewal reaches
+ * devices: the registry's event log then records it ("delegation"). Fills
+ * *out (may be NULL) on success. Errors: NOTFOUND
  * (nothing published for the model), VERIFY (key not in the delegation,
  * delegation expired, a manifest devices would refuse), INVAL, PARSE,
  * TOO_LARGE, CRYPTO, DB, BUSY, NOMEM.
@@ -118,8 +122,8 @@ FSEC_API FSEC_WUR enum fsec_err fsec_publish_refresh(struct fsec_fleet *f,
 /*
  * What fleetsecd does with release_refresh = auto: refresh (as
  * fsec_publish_refresh, o->model and o->expires ignored) every published
- * manifest that has passed half of its validity at now, for as long again
- * as it was valid, and sign every timestamp of a published model that has
+ * manifest that has passed half of its validity at now, or that carries a
+ * delegation older than o's (a renewal), for as long again as it was valid, and sign every timestamp of a published model that has
  * passed half of its own again, for as long as it was valid. *refreshed
  * (may be NULL) counts what was signed. Stops at the first failure.
  * Errors: those of fsec_publish_refresh and fsec_publish_timestamp.
@@ -131,8 +135,9 @@ FSEC_API FSEC_WUR enum fsec_err fsec_publish_refresh_due(struct fsec_fleet *f,
 /*
  * The online key material fleetsecd holds for release_refresh = auto: the
  * key, its delegation and the release root, loaded once. _new checks that
- * the delegation names the key and has not expired, so that a wrong file is
- * refused at start rather than at the first refresh. Errors: IO, PARSE,
+ * the delegation names the key, has not expired and is signed by the
+ * release root, so that a wrong file is refused at start (or at a reload,
+ * where fleetsecd reads them again) rather than at the first refresh. Errors: IO, PARSE,
  * TOO_LARGE, VERIFY, INVAL, NOMEM. _free(NULL) is a no-op.
  */
 struct fsec_refresher;
@@ -143,5 +148,36 @@ FSEC_API void fsec_refresher_free(struct fsec_refresher *r);
 /* fsec_publish_refresh_due with r's key material, actor "fleetsecd". */
 FSEC_API FSEC_WUR enum fsec_err fsec_refresher_run(struct fsec_refresher *r, struct fsec_fleet *f,
 						   int64_t now, unsigned *refreshed);
+
+/*
+ * Rotating the release root (release.h, fsec_release_root_sign): the
+ * chain of root documents fleetsecd serves devices on GET /v1/roots, kept
+ * in HOME/release-roots.json ({"roots": [...]}, oldest first).
+ */
+#define FSEC_PUBLISH_ROOTS_FILE "release-roots.json"
+
+struct fsec_root_publish_opts {
+	const unsigned char *doc;  /* the next root document (JSON envelope) */
+	size_t doc_len;
+	EVP_PKEY *const *roots;    /* the release root keys devices pin (version 1) */
+	size_t nroots;
+	const char *actor;
+};
+
+/* The path of the home's chain file into buf. Errors: INVAL (too long). */
+FSEC_API FSEC_WUR enum fsec_err fsec_publish_roots_path(const struct fsec_fleet *f, char *buf,
+							size_t cap);
+
+/*
+ * Append o->doc to the published chain, if a device that pins o->roots
+ * follows the whole chain to it (each version the next, signed by the one
+ * before and by its own keys), atomically, with a "release-root" event.
+ * *version (may be NULL) is the new root's version. Errors: VERIFY (it
+ * does not follow: the reason says why), PARSE, TOO_LARGE, IO, DB, BUSY,
+ * NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_publish_root(struct fsec_fleet *f,
+						  const struct fsec_root_publish_opts *o,
+						  uint64_t *version);
 
 #endif

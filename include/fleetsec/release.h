@@ -116,6 +116,117 @@ FSEC_API FSEC_WUR enum fsec_err fsec_release_delegate(EVP_PKEY *root, EVP_PKEY *
 	FSEC_NONNULL(1, 6);
 
 /*
+ * Renew a delegation with the root key that signed it: the same keys,
+ * signed again with a higher sequence and a new expiry, so that devices
+ * take it over current and refuse current from then on (sequence 0: the
+ * current UNIX time, or current's + 1 if that is not above it). current is a
+ * delegation envelope of at most FSEC_RELEASE_MAX bytes; root must be the
+ * key whose signature it carries. *json is freed with free(); *old_sequence
+ * and *new_sequence (each may be NULL) are current's and the new one's. Errors: TOO_LARGE, PARSE, VERIFY
+ * ("unknown key"/"bad signature": root did not sign current), INVAL
+ * (sequence not above current's, above 2^53, expiry in the past), CRYPTO,
+ * NOMEM. Thread-safe.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_release_delegate_renew(EVP_PKEY *root, const char *current,
+							    size_t len, uint64_t sequence,
+							    int64_t expires, char **json,
+							    uint64_t *old_sequence,
+							    uint64_t *new_sequence)
+	FSEC_NONNULL(1, 2, 6);
+
+/*
+ * The sequence and expiry of a delegation envelope (at most
+ * FSEC_RELEASE_MAX bytes) read WITHOUT checking its signature: only for one
+ * the caller holds as its own (the delegation it signs under). Fills them
+ * only on success. Errors: TOO_LARGE, PARSE, NOMEM. Thread-safe.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_release_delegation_peek(const char *delegation, size_t len,
+							     uint64_t *sequence, int64_t *expires)
+	FSEC_NONNULL(1, 3, 4);
+
+/*
+ * Release-root rotation, TUF's root role in fleetsec's form
+ * (docs/RELEASE-FORMAT.md, "Rotating the release root"). The key pinned in
+ * devices is root version 1. A root document
+ *
+ *   DSSE(application/vnd.fleetsec.root+json,
+ *        { "_type": "fleetsec.root.v1", "version": N, "threshold": 1, "keys": [...] })
+ *
+ * names the keys of version N and is signed by the keys of version N-1 and
+ * by its own. Devices follow a chain of them, one version at a time, from
+ * the root they trust, and verify delegations with the keys it leads to.
+ */
+#define FSEC_RELEASE_ROOT_CHAIN_MAX 64
+
+struct fsec_release_root_opts {
+	EVP_PKEY *const *old;       /* private keys of the current root (all of them) */
+	size_t nold;
+	EVP_PKEY *const *new_keys;  /* private keys of the new root: it signs too */
+	size_t nnew;
+	const char *previous;       /* the current root's document; NULL: it is the pinned
+				     * version 1 */
+	size_t previous_len;
+	uint64_t *version;          /* out, may be NULL: the new document's version */
+};
+
+/*
+ * Sign the next root document: version previous + 1 (2 without previous),
+ * threshold 1, naming new_keys, signed by old and by new_keys. With
+ * previous, the old keys must be keys of it. *json is freed with free().
+ * Errors: INVAL, TOO_LARGE, PARSE (previous), VERIFY (an old key not in
+ * previous, previous not signed by its keys), CRYPTO, NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_release_root_sign(const struct fsec_release_root_opts *o,
+						       char **json) FSEC_NONNULL(1, 2);
+
+/*
+ * What a device trusts as its release root: the pinned keys (version 1),
+ * or the last root document it accepted through the chain (stored, at
+ * most FSEC_RELEASE_MAX bytes, may be NULL; it must carry its own keys'
+ * signatures, which catches damage). Errors: INVAL (no pinned key), PARSE,
+ * TOO_LARGE, VERIFY, NOMEM. _free(NULL) is a no-op. Not thread-safe: one
+ * trust per device.
+ */
+struct fsec_release_trust;
+FSEC_API FSEC_WUR enum fsec_err fsec_release_trust_new(EVP_PKEY *const *pinned, size_t npinned,
+						       const unsigned char *stored, size_t len,
+						       struct fsec_release_trust **out)
+	FSEC_NONNULL(1, 5);
+FSEC_API void fsec_release_trust_free(struct fsec_release_trust *t);
+/* The keys to verify delegations with (borrowed, for fsec_release_policy). */
+FSEC_API EVP_PKEY *const *fsec_release_trust_keys(const struct fsec_release_trust *t, size_t *n)
+	FSEC_NONNULL(1, 2);
+FSEC_API uint64_t fsec_release_trust_version(const struct fsec_release_trust *t) FSEC_NONNULL(1);
+/* The accepted root document to store (borrowed), NULL at version 1. */
+FSEC_API const char *fsec_release_trust_doc(const struct fsec_release_trust *t) FSEC_NONNULL(1);
+
+/*
+ * Follow a served chain ({"roots": [DOC, ...]}, at most FSEC_RELEASE_MAX
+ * bytes and FSEC_RELEASE_ROOT_CHAIN_MAX documents, oldest first) from t:
+ * versions must follow each other one by one; those up to t's version are
+ * history (the one equal to it must be the document t holds); each later
+ * one must be version t + 1, then + 2..., each signed by the previous
+ * root's keys and by its own. All or nothing: on any refusal t is
+ * unchanged. *changed says whether t moved (then store
+ * fsec_release_trust_doc). Errors: TOO_LARGE, PARSE, VERIFY ("unknown
+ * key", "bad signature", "sequence" for a skipped or repeated version,
+ * "fork", "rollback" when the newest served is below t), NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_release_trust_update(struct fsec_release_trust *t,
+							  const unsigned char *buf, size_t len,
+							  bool *changed) FSEC_NONNULL(1, 2, 4);
+
+/*
+ * The chain with doc appended (chain may be NULL: a chain of doc alone),
+ * unverified: the caller verifies the result with fsec_release_trust_update
+ * from the pinned root. *out is freed with free(). Errors: TOO_LARGE,
+ * PARSE, NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_release_roots_append(const unsigned char *chain, size_t clen,
+							  const unsigned char *doc, size_t dlen,
+							  char **out) FSEC_NONNULL(3, 5);
+
+/*
  * "Nothing new for this model": TUF's timestamp role in fleetsec's form. A
  * bundle of the same delegation and a DSSE envelope of its own payloadType
  * (application/vnd.fleetsec.timestamp+json, so that it can never be taken

@@ -427,14 +427,15 @@ static enum fsec_err do_status(const struct ctx *x, struct fsec_agent *a)
 	fsec_fw_version_str(&s.running_version, rv, sizeof(rv));
 	fsec_fw_version_str(&s.pending_version, pv, sizeof(pv));
 	if (x->json)
-		print_json(json_pack("{s:s%, s:b, s:b, s:s, s:I, s:I, s:I, s:I, s:b, s:I, s:s, s:o, "
+		print_json(json_pack("{s:s%, s:b, s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:s, s:o, "
 				     "s:s, s:s%, s:o, s:o, s:o, s:o}",
 				     "active_slot", &s.active_slot, (size_t)1, "trial", (int)s.trial,
 				     "active_valid", (int)s.active_valid, "version", v,
 				     "security_counter", (json_int_t)s.active_security_counter,
 				     "counter", (json_int_t)s.counter, "last_sequence",
 				     (json_int_t)s.last_sequence, "last_delegation",
-				     (json_int_t)s.last_delegation, "downloading", (int)s.downloading,
+				     (json_int_t)s.last_delegation, "release_root_version",
+				     (json_int_t)s.release_root_version, "downloading", (int)s.downloading,
 				     "download_done", (json_int_t)s.download_done, "freshness",
 				     s.frozen ? "frozen" : "fresh", "fresh_at",
 				     s.fresh_at > 0 ? json_string(fsec_time_format(s.fresh_at, when))
@@ -452,12 +453,14 @@ static enum fsec_err do_status(const struct ctx *x, struct fsec_agent *a)
 			printf("pending       %s in slot %c, waiting for its trial boot\n", pv,
 			       s.active_slot);
 		printf("active slot   %c%s\nimage         %s\nupdate        %s%s%s\n"
-		       "counter       %u\nsequence      %llu (delegation %llu)\ndownload      %s\n"
+		       "counter       %u\nsequence      %llu (delegation %llu)\n"
+		       "release root  version %llu\ndownload      %s\n"
 		       "freshness     %s (last fresh signed answer: %s)\n",
 		       s.active_slot, s.trial ? " (trial boot, not confirmed)" : "",
 		       s.active_valid ? v : "no valid image", update_states[s.update],
 		       s.image[0] != '\0' ? ", image SHA-256 " : "", s.image, s.counter,
 		       (unsigned long long)s.last_sequence, (unsigned long long)s.last_delegation,
+		       (unsigned long long)s.release_root_version,
 		       s.downloading ? "in progress" : "none", s.frozen ? "FROZEN" : "fresh",
 		       s.fresh_at > 0 ? fsec_time_format(s.fresh_at, when) : "never");
 		if (waiting)

@@ -37,12 +37,13 @@ static void free_keys(EVP_PKEY **keys, size_t n)
 		EVP_PKEY_free(keys[i]);
 }
 
-/* Load n public keys; on failure print why, free what was loaded, and
- * return EXIT_REFUSED. */
-static int load_public_keys(const char *const *paths, size_t n, EVP_PKEY **keys)
+/* Load n keys with load (fsec_key_load_public or fsec_key_load_private);
+ * on failure print why, free what was loaded, and return EXIT_REFUSED. */
+static int load_keys(enum fsec_err (*load)(const char *, EVP_PKEY **), const char *const *paths,
+		     size_t n, EVP_PKEY **keys)
 {
 	for (size_t i = 0; i < n; i++) {
-		enum fsec_err rc = fsec_key_load_public(paths[i], &keys[i]);
+		enum fsec_err rc = load(paths[i], &keys[i]);
 
 		if (rc != FSEC_OK) {
 			int status = cli_fail(paths[i], rc);
@@ -52,6 +53,11 @@ static int load_public_keys(const char *const *paths, size_t n, EVP_PKEY **keys)
 		}
 	}
 	return 0;
+}
+
+static int load_public_keys(const char *const *paths, size_t n, EVP_PKEY **keys)
+{
+	return load_keys(fsec_key_load_public, paths, n, keys);
 }
 
 static int read_input(const char *path, unsigned char **buf, size_t *len)
@@ -68,17 +74,21 @@ static int release_delegate(int argc, char **argv, const struct cli_cmd *self)
 		{"key", required_argument, NULL, 'k'},
 		{"expires", required_argument, NULL, 'e'},
 		{"sequence", required_argument, NULL, 's'},
+		{"renew", required_argument, NULL, 'n'},
 		{"out", required_argument, NULL, 'o'},
 		CLI_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
 	EVP_PKEY *root = NULL, *keys[FSEC_RELEASE_MAX_KEYS];
-	const char *root_path = NULL, *out = NULL, *key_paths[FSEC_RELEASE_MAX_KEYS];
+	const char *root_path = NULL, *out = NULL, *renew = NULL;
+	const char *key_paths[FSEC_RELEASE_MAX_KEYS];
 	struct cli_common c = {0};
-	int64_t valid = 365 * 86400;
-	uint64_t seq = (uint64_t)time(NULL);
-	size_t nkeys = 0, loaded = 0;
-	char *json = NULL;
+	int64_t valid = 365 * 86400, expires;
+	uint64_t seq = (uint64_t)time(NULL), old_seq = 0;
+	unsigned char *cur = NULL;
+	size_t nkeys = 0, loaded = 0, cur_len = 0;
+	bool seq_given = false;
+	char *json = NULL, until[32];
 	enum fsec_err rc;
 	int opt, status = EXIT_REFUSED;
 
@@ -86,6 +96,7 @@ static int release_delegate(int argc, char **argv, const struct cli_cmd *self)
 		switch (opt) {
 		case 'r': root_path = optarg; break;
 		case 'o': out = optarg; break;
+		case 'n': renew = optarg; break;
 		case 'k':
 			if (nkeys == FSEC_RELEASE_MAX_KEYS)
 				return cli_usage_error(self, "at most %d --key", FSEC_RELEASE_MAX_KEYS);
@@ -98,25 +109,55 @@ static int release_delegate(int argc, char **argv, const struct cli_cmd *self)
 		case 's':
 			if (!cli_uint(self, "--sequence", optarg, 0, (1ULL << 53) - 1, &seq))
 				return EXIT_USAGE;
+			seq_given = true;
 			break;
 		}
 	}
 	if (opt < 0)
 		return status;
-	if (optind != argc || root_path == NULL || nkeys == 0)
-		return cli_usage_error(self, "--root-key and at least one --key are required");
+	if (optind != argc || root_path == NULL || (renew == NULL) == (nkeys == 0))
+		return cli_usage_error(self, "--root-key and either --key (at least one) or --renew "
+					     "are required");
+	/* --json describes the result; the delegation itself then goes to --out. */
+	if (c.json && out == NULL)
+		return cli_usage_error(self, "--json needs --out");
 	status = EXIT_REFUSED;
+	expires = (int64_t)time(NULL) + valid;
 	if ((rc = fsec_key_load_private(root_path, &root)) != FSEC_OK) {
 		status = cli_fail(root_path, rc);
 		goto out;
 	}
-	if ((status = load_public_keys(key_paths, nkeys, keys)) != 0)
+	if (renew != NULL) {
+		if ((status = read_input(renew, &cur, &cur_len)) != 0)
+			goto out;
+		rc = fsec_release_delegate_renew(root, (const char *)cur, cur_len,
+						 seq_given ? seq : 0, expires, &json, &old_seq,
+						 &seq);
+		if (rc != FSEC_OK) {
+			status = cli_fail(renew, rc);
+			goto out;
+		}
+	} else {
+		if ((status = load_public_keys(key_paths, nkeys, keys)) != 0)
+			goto out;
+		loaded = nkeys;
+		rc = fsec_release_delegate(root, keys, nkeys, seq, expires, &json);
+		if (rc != FSEC_OK) {
+			status = cli_fail(root_path, rc);
+			goto out;
+		}
+	}
+	if ((status = emit(out, json)) != 0 || !c.json)
 		goto out;
-	loaded = nkeys;
-	rc = fsec_release_delegate(root, keys, nkeys, seq, (int64_t)time(NULL) + valid, &json);
-	status = rc == FSEC_OK ? emit(out, json) : cli_fail(root_path, rc);
+	cli_time(expires, until, sizeof(until));
+	status = cli_print_json(json_pack("{s:s, s:I, s:o, s:s}", "out", out, "sequence",
+					  (json_int_t)seq, "previous_sequence",
+					  renew != NULL ? json_integer((json_int_t)old_seq)
+							: json_null(),
+					  "expires", until));
 out:
 	free(json);
+	free(cur);
 	free_keys(keys, loaded);
 	EVP_PKEY_free(root);
 	return status;
@@ -353,85 +394,141 @@ out:
 	return status;
 }
 
+/* What release timestamp and release refresh share: the model, the online
+ * key, its delegation and the release roots devices pin, with a validity. */
+struct signing {
+	const char *model, *key_path, *deleg;
+	const char *root_paths[FSEC_RELEASE_MAX_KEYS];
+	size_t nroots, loaded;
+	int64_t valid;
+	EVP_PKEY *roots[FSEC_RELEASE_MAX_KEYS];
+	EVP_PKEY *key;
+	unsigned char *delegation;
+	size_t delegation_len;
+	const char *release, *out; /* timestamp's --release and --out */
+};
+
+#define SIGNING_LONGOPTS                                                                       \
+	{"model", required_argument, NULL, 'm'}, {"key", required_argument, NULL, 'k'},       \
+		{"delegation", required_argument, NULL, 'd'},                                  \
+		{"root", required_argument, NULL, 'r'}, {"expires", required_argument, NULL, 'e'}
+
+/* Take opt if it is one of SIGNING_LONGOPTS (or timestamp's --release,
+ * --out): 1 if taken, 0 if not, -1 on a usage error (printed; *status set). */
+static int signing_opt(struct signing *sg, int opt, const struct cli_cmd *self, int *status)
+{
+	switch (opt) {
+	case 'm': sg->model = optarg; return 1;
+	case 'k': sg->key_path = optarg; return 1;
+	case 'd': sg->deleg = optarg; return 1;
+	case 'R': sg->release = optarg; return 1;
+	case 'o': sg->out = optarg; return 1;
+	case 'r':
+		if (sg->nroots == FSEC_RELEASE_MAX_KEYS) {
+			*status = cli_usage_error(self, "too many --root");
+			return -1;
+		}
+		sg->root_paths[sg->nroots++] = optarg;
+		return 1;
+	case 'e':
+		if (fsec_duration_parse(optarg, &sg->valid) != FSEC_OK) {
+			*status = cli_usage_error(self, "%s", fsec_err_detail());
+			return -1;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+/* The command line of release timestamp and release refresh: the options,
+ * then the roots, the delegation and the key loaded. Returns CLI_GO_ON, or
+ * the exit status (printed: --help, a usage error, a file that does not
+ * load); signing_cleanup frees what was loaded either way. */
+static int signing_args(int argc, char **argv, const struct option *longopts,
+			const struct cli_cmd *self, struct cli_common *c, struct signing *sg)
+{
+	enum fsec_err rc;
+	int opt, status;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, c, &status)) > 0)
+		if (signing_opt(sg, opt, self, &status) < 0)
+			return status;
+	if (opt < 0)
+		return status;
+	if (optind != argc)
+		return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
+	if (sg->model == NULL || sg->key_path == NULL || sg->deleg == NULL || sg->nroots == 0)
+		return cli_usage_error(self, "--model, --key, --delegation and --root are required");
+	if ((status = cli_model(sg->model)) != 0 ||
+	    (status = load_public_keys(sg->root_paths, sg->nroots, sg->roots)) != 0)
+		return status;
+	sg->loaded = sg->nroots;
+	if ((status = read_input(sg->deleg, &sg->delegation, &sg->delegation_len)) != 0)
+		return status;
+	if ((rc = fsec_key_load_private(sg->key_path, &sg->key)) != FSEC_OK)
+		return cli_fail(sg->key_path, rc);
+	return CLI_GO_ON;
+}
+
+/* Hand the loaded material to a command's options (borrowed from sg). */
+static void signing_to(const struct signing *sg, const char **model, EVP_PKEY **key,
+		       const char **delegation, size_t *delegation_len, EVP_PKEY *const **roots,
+		       size_t *nroots, int64_t *expires)
+{
+	*model = sg->model;
+	*key = sg->key;
+	*delegation = (const char *)sg->delegation;
+	*delegation_len = sg->delegation_len;
+	*roots = sg->roots;
+	*nroots = sg->nroots;
+	*expires = (int64_t)time(NULL) + sg->valid;
+}
+
+static void signing_cleanup(struct signing *sg)
+{
+	EVP_PKEY_free(sg->key);
+	free(sg->delegation);
+	free_keys(sg->roots, sg->loaded);
+}
+
 /* timestamp: the signed "nothing new" statement fleetsecd serves a model's
  * devices when it has no manifest for them. */
 static int release_timestamp(int argc, char **argv, const struct cli_cmd *self)
 {
 	static const struct option longopts[] = {
-		{"model", required_argument, NULL, 'm'},
-		{"key", required_argument, NULL, 'k'},
-		{"delegation", required_argument, NULL, 'd'},
-		{"root", required_argument, NULL, 'r'},
-		{"expires", required_argument, NULL, 'e'},
+		SIGNING_LONGOPTS,
 		{"release", required_argument, NULL, 'R'},
 		{"out", required_argument, NULL, 'o'},
 		CLI_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
+	/* A day, as TUF's timestamp role: a replayed statement keeps a device
+	 * quiet for at most this long before its silence limit starts. */
+	struct signing sg = {.valid = 86400};
 	struct fsec_timestamp_opts o = {.actor = cli_actor()};
-	const char *release = NULL, *out_path = NULL;
 	unsigned char *rel = NULL;
 	char *signed_ts = NULL;
-	EVP_PKEY *roots[FSEC_RELEASE_MAX_KEYS];
-	const char *root_paths[FSEC_RELEASE_MAX_KEYS], *key_path = NULL, *deleg = NULL;
 	struct fsec_timestamp_rec rec;
 	struct cli_common c = {0};
 	struct fsec_fleet *f = NULL;
-	unsigned char *d = NULL;
-	EVP_PKEY *key = NULL;
-	/* A day, as TUF's timestamp role: a replayed statement keeps a device
-	 * quiet for at most this long before its silence limit starts. */
-	int64_t valid = 86400;
-	size_t nroots = 0, loaded = 0;
 	char exp[32];
 	enum fsec_err rc;
-	int opt, status;
+	int status;
 
-	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
-		switch (opt) {
-		case 'm': o.model = optarg; break;
-		case 'k': key_path = optarg; break;
-		case 'd': deleg = optarg; break;
-		case 'R': release = optarg; break;
-		case 'o': out_path = optarg; break;
-		case 'r':
-			if (nroots == FSEC_RELEASE_MAX_KEYS)
-				return cli_usage_error(self, "too many --root");
-			root_paths[nroots++] = optarg;
-			break;
-		case 'e':
-			if (fsec_duration_parse(optarg, &valid) != FSEC_OK)
-				return cli_usage_error(self, "%s", fsec_err_detail());
-			break;
-		}
-	}
-	if (opt < 0)
-		return status;
-	if (optind != argc || o.model == NULL || key_path == NULL || deleg == NULL || nroots == 0)
-		return cli_usage_error(self, "--model, --key, --delegation and --root are required");
-	if ((status = load_public_keys(root_paths, nroots, roots)) != 0)
-		return status;
-	loaded = nroots;
-	o.roots = roots;
-	o.nroots = nroots;
-	o.expires = (int64_t)time(NULL) + valid;
-	if ((status = read_input(deleg, &d, &o.delegation_len)) != 0)
+	if ((status = signing_args(argc, argv, longopts, self, &c, &sg)) != CLI_GO_ON)
 		goto out;
-	o.delegation = (const char *)d;
-	if ((rc = fsec_key_load_private(key_path, &key)) != FSEC_OK) {
-		status = cli_fail(key_path, rc);
-		goto out;
-	}
-	o.key = key;
-	if (release != NULL) {
-		if ((status = read_input(release, &rel, &o.release_len)) != 0)
+	status = 0;
+	signing_to(&sg, &o.model, &o.key, &o.delegation, &o.delegation_len, &o.roots, &o.nroots,
+		   &o.expires);
+	if (sg.release != NULL) {
+		if ((status = read_input(sg.release, &rel, &o.release_len)) != 0)
 			goto out;
 		o.release = rel;
 	}
-	if (out_path != NULL)
+	if (sg.out != NULL)
 		o.bundle_out = &signed_ts;
 	/* --release and --out: a statement for a static server, no home. */
-	if ((release == NULL || out_path == NULL) &&
+	if ((sg.release == NULL || sg.out == NULL) &&
 	    (rc = fsec_fleet_open(cli_home(&c), &f)) != FSEC_OK) {
 		status = cli_fail(cli_home(&c), rc);
 		goto out;
@@ -440,7 +537,7 @@ static int release_timestamp(int argc, char **argv, const struct cli_cmd *self)
 		status = cli_fail(o.model, rc);
 		goto out;
 	}
-	if (out_path != NULL && (status = emit(out_path, signed_ts)) != 0)
+	if (sg.out != NULL && (status = emit(sg.out, signed_ts)) != 0)
 		goto out;
 	cli_time(rec.expires_at, exp, sizeof(exp));
 	if (c.json)
@@ -455,11 +552,9 @@ static int release_timestamp(int argc, char **argv, const struct cli_cmd *self)
 		printf("%s: nothing published, signed until %s\n", rec.model, exp);
 out:
 	fsec_fleet_free(f);
-	EVP_PKEY_free(key);
-	free(d);
+	signing_cleanup(&sg);
 	free(rel);
 	free(signed_ts);
-	free_keys(roots, loaded);
 	return status;
 }
 
@@ -559,64 +654,23 @@ out:
 static int release_refresh(int argc, char **argv, const struct cli_cmd *self)
 {
 	static const struct option longopts[] = {
-		{"model", required_argument, NULL, 'm'},
-		{"key", required_argument, NULL, 'k'},
-		{"delegation", required_argument, NULL, 'd'},
-		{"root", required_argument, NULL, 'r'},
-		{"expires", required_argument, NULL, 'e'},
+		SIGNING_LONGOPTS,
 		CLI_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
+	struct signing sg = {.valid = 30 * 86400}; /* as release create's default */
 	struct fsec_refresh_opts o = {.actor = cli_actor()};
-	EVP_PKEY *roots[FSEC_RELEASE_MAX_KEYS];
-	const char *root_paths[FSEC_RELEASE_MAX_KEYS], *key_path = NULL, *deleg = NULL;
-	struct fsec_refresh_rec rec;
 	struct cli_common c = {0};
 	struct fsec_fleet *f = NULL;
-	unsigned char *d = NULL;
-	EVP_PKEY *key = NULL;
-	int64_t valid = 30 * 86400; /* as release create's default */
-	size_t nroots = 0, loaded = 0;
-	char exp[32];
+	struct fsec_refresh_rec rec;
+	int status = signing_args(argc, argv, longopts, self, &c, &sg);
 	enum fsec_err rc;
-	int opt, status;
+	char exp[32];
 
-	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
-		switch (opt) {
-		case 'm': o.model = optarg; break;
-		case 'k': key_path = optarg; break;
-		case 'd': deleg = optarg; break;
-		case 'r':
-			if (nroots == FSEC_RELEASE_MAX_KEYS)
-				return cli_usage_error(self, "too many --root");
-			root_paths[nroots++] = optarg;
-			break;
-		case 'e':
-			if (fsec_duration_parse(optarg, &valid) != FSEC_OK)
-				return cli_usage_error(self, "%s", fsec_err_detail());
-			break;
-		}
-	}
-	if (opt < 0)
-		return status;
-	if (optind != argc || o.model == NULL || key_path == NULL || deleg == NULL || nroots == 0)
-		return cli_usage_error(self, "--model, --key, --delegation and --root are required");
-	if ((status = cli_model(o.model)) != 0)
-		return status;
-	if ((status = load_public_keys(root_paths, nroots, roots)) != 0)
-		return status;
-	loaded = nroots;
-	o.roots = roots;
-	o.nroots = nroots;
-	o.expires = (int64_t)time(NULL) + valid;
-	if ((status = read_input(deleg, &d, &o.delegation_len)) != 0)
+	if (status != CLI_GO_ON)
 		goto out;
-	o.delegation = (const char *)d;
-	if ((rc = fsec_key_load_private(key_path, &key)) != FSEC_OK) {
-		status = cli_fail(key_path, rc);
-		goto out;
-	}
-	o.key = key;
+	signing_to(&sg, &o.model, &o.key, &o.delegation, &o.delegation_len, &o.roots, &o.nroots,
+		   &o.expires);
 	if ((rc = fsec_fleet_open(cli_home(&c), &f)) != FSEC_OK) {
 		status = cli_fail(cli_home(&c), rc);
 		goto out;
@@ -627,19 +681,161 @@ static int release_refresh(int argc, char **argv, const struct cli_cmd *self)
 	}
 	cli_time(rec.expires, exp, sizeof(exp));
 	if (c.json)
-		status = cli_print_json(json_pack("{s:s, s:I, s:I, s:s, s:b}", "model", rec.model,
-						  "sequence", (json_int_t)rec.sequence,
+		status = cli_print_json(json_pack("{s:s, s:I, s:I, s:s, s:b, s:I, s:I}", "model",
+						  rec.model, "sequence", (json_int_t)rec.sequence,
 						  "previous_sequence",
 						  (json_int_t)rec.old_sequence, "expires", exp,
-						  "timestamp", rec.timestamp));
+						  "timestamp", rec.timestamp, "delegation",
+						  (json_int_t)rec.delegation,
+						  "previous_delegation",
+						  (json_int_t)rec.old_delegation));
 	else
-		printf("%s: manifest %llu (was %llu) signed until %s%s\n", rec.model,
-		       (unsigned long long)rec.sequence, (unsigned long long)rec.old_sequence, exp,
-		       rec.timestamp ? ", timestamp signed again" : "");
+		status = printf("%s: manifest %llu (was %llu) signed until %s%s%s\n", rec.model,
+				(unsigned long long)rec.sequence,
+				(unsigned long long)rec.old_sequence, exp,
+				rec.timestamp ? ", timestamp signed again" : "",
+				rec.delegation != rec.old_delegation ? ", under the renewed delegation"
+								     : "") < 0;
 out:
 	fsec_fleet_free(f);
-	EVP_PKEY_free(key);
-	free(d);
+	signing_cleanup(&sg);
+	return status;
+}
+
+/* root-rotate: the next release-root document, with the old and new root
+ * keys, offline. */
+static int release_root_rotate(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {
+		{"root-key", required_argument, NULL, 'r'},
+		{"new-root-key", required_argument, NULL, 'n'},
+		{"previous", required_argument, NULL, 'p'},
+		{"out", required_argument, NULL, 'o'},
+		CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	EVP_PKEY *old[FSEC_RELEASE_MAX_KEYS], *nw[FSEC_RELEASE_MAX_KEYS];
+	const char *old_paths[FSEC_RELEASE_MAX_KEYS], *new_paths[FSEC_RELEASE_MAX_KEYS];
+	const char *out = NULL, *previous = NULL;
+	struct fsec_release_root_opts o = {0};
+	struct cli_common c = {0};
+	unsigned char *prev = NULL;
+	size_t nold = 0, nnew = 0, lold = 0, lnew = 0;
+	uint64_t version = 0;
+	char *json = NULL;
+	enum fsec_err rc;
+	int opt, status;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
+		switch (opt) {
+		case 'r':
+			if (nold == FSEC_RELEASE_MAX_KEYS)
+				return cli_usage_error(self, "too many --root-key");
+			old_paths[nold++] = optarg;
+			break;
+		case 'n':
+			if (nnew == FSEC_RELEASE_MAX_KEYS)
+				return cli_usage_error(self, "too many --new-root-key");
+			new_paths[nnew++] = optarg;
+			break;
+		case 'p': previous = optarg; break;
+		case 'o': out = optarg; break;
+		}
+	}
+	if (opt < 0)
+		return status;
+	if (optind != argc || nold == 0 || nnew == 0 || out == NULL)
+		return cli_usage_error(self, "--root-key, --new-root-key and --out are required");
+	if ((status = load_keys(fsec_key_load_private, old_paths, nold, old)) != 0)
+		goto out;
+	lold = nold;
+	if ((status = load_keys(fsec_key_load_private, new_paths, nnew, nw)) != 0)
+		goto out;
+	lnew = nnew;
+	if (previous != NULL) {
+		if ((status = read_input(previous, &prev, &o.previous_len)) != 0)
+			goto out;
+		o.previous = (const char *)prev;
+	}
+	o.old = old;
+	o.nold = nold;
+	o.new_keys = nw;
+	o.nnew = nnew;
+	o.version = &version;
+	if ((rc = fsec_release_root_sign(&o, &json)) != FSEC_OK) {
+		status = cli_fail(previous != NULL ? previous : old_paths[0], rc);
+		goto out;
+	}
+	if ((status = emit(out, json)) != 0)
+		goto out;
+	if (c.json)
+		status = cli_print_json(json_pack("{s:s, s:I}", "out", out, "version",
+						  (json_int_t)version));
+	else
+		printf("%s: release root version %llu, signed by the old root and the new\n", out,
+		       (unsigned long long)version);
+out:
+	free(json);
+	free(prev);
+	free_keys(old, lold);
+	free_keys(nw, lnew);
+	return status;
+}
+
+/* root-publish: the next root document into the chain fleetsecd serves. */
+static int release_root_publish(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {
+		{"root", required_argument, NULL, 'r'},
+		CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	struct fsec_root_publish_opts o = {.actor = cli_actor()};
+	EVP_PKEY *roots[FSEC_RELEASE_MAX_KEYS];
+	const char *root_paths[FSEC_RELEASE_MAX_KEYS];
+	struct cli_common c = {0};
+	struct fsec_fleet *f = NULL;
+	unsigned char *doc = NULL;
+	size_t nroots = 0, loaded = 0;
+	uint64_t version = 0;
+	enum fsec_err rc;
+	int opt, status;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
+		if (opt != 'r')
+			continue;
+		if (nroots == FSEC_RELEASE_MAX_KEYS)
+			return cli_usage_error(self, "too many --root");
+		root_paths[nroots++] = optarg;
+	}
+	if (opt < 0)
+		return status;
+	if (optind + 1 != argc || nroots == 0)
+		return cli_usage_error(self, "expected --root ROOT.pub and one ROOT-N.json");
+	if ((status = load_public_keys(root_paths, nroots, roots)) != 0)
+		return status;
+	loaded = nroots;
+	if ((status = read_input(argv[optind], &doc, &o.doc_len)) != 0)
+		goto out;
+	o.doc = doc;
+	o.roots = roots;
+	o.nroots = nroots;
+	if ((rc = fsec_fleet_open(cli_home(&c), &f)) != FSEC_OK) {
+		status = cli_fail(cli_home(&c), rc);
+		goto out;
+	}
+	if ((rc = fsec_publish_root(f, &o, &version)) != FSEC_OK) {
+		status = cli_fail(argv[optind], rc);
+		goto out;
+	}
+	if (c.json)
+		status = cli_print_json(json_pack("{s:I}", "version", (json_int_t)version));
+	else
+		printf("release root version %llu published: devices follow it on GET /v1/roots\n",
+		       (unsigned long long)version);
+out:
+	fsec_fleet_free(f);
+	free(doc);
 	free_keys(roots, loaded);
 	return status;
 }
@@ -784,11 +980,19 @@ static int release_status(int argc, char **argv, const struct cli_cmd *self)
 const struct cli_cmd cli_release_cmds[] = {
 	{"release", "delegate", release_delegate, "let online keys sign manifests (root key)",
 	 "--root-key ROOT.pem --key ONLINE.pub [--key ...] [--expires 365d]\n"
-	 "       [--sequence N] [--out DELEGATION.json]\n\n"
+	 "       [--sequence N] [--out DELEGATION.json] [--json]\n"
+	 "   or: --root-key ROOT.pem --renew CURRENT.json [--expires 365d] [--sequence N]\n"
+	 "       [--out DELEGATION.json] [--json]\n\n"
 	 "Signs, with the root key pinned in devices, a delegation naming the keys that\n"
 	 "may sign release manifests until it expires. A new delegation with a higher\n"
 	 "--sequence (default: the current UNIX time) retires the keys of older ones on\n"
-	 "every device that has seen it: rotate a lost online key without reflashing.\n"},
+	 "every device that has seen it: rotate a lost online key without reflashing.\n"
+	 "--renew signs CURRENT's keys again, with a new expiry and a sequence above\n"
+	 "CURRENT's (default: the current UNIX time, or CURRENT's + 1 if that is ahead),\n"
+	 "and refuses a root key that did not sign CURRENT. Publish it with fleetsec\n"
+	 "release refresh --delegation NEW.json (or replace fleetsecd's\n"
+	 "release_delegation and send it SIGHUP): devices take it, and refuse the old\n"
+	 "delegation from then on. --json (with --out) prints the new sequence.\n"},
 	{"release", "create", release_create, "describe an image as a model's release",
 	 "--model M --image IMG [--url URL]... [--chunk-size N]\n"
 	 "       [--expires 30d] [--sequence N] [--percent P] [--in MANIFEST.json]\n"
@@ -850,6 +1054,27 @@ const struct cli_cmd cli_release_cmds[] = {
 	 "stored timestamp that has not expired is signed again to name the new\n"
 	 "sequence. Run it before the manifest's expiry passes (release status shows\n"
 	 "it), from cron, or let fleetsecd do it (release_refresh = auto).\n"},
+	{"release", "root-rotate", release_root_rotate,
+	 "sign the next release root (old and new root keys, offline)",
+	 "--root-key OLD.pem [--root-key ...] --new-root-key NEW.pem [--new-root-key ...]\n"
+	 "       [--previous ROOT-N.json] --out ROOT-N+1.json [--json]\n\n"
+	 "Rotates the release root pinned in devices, as TUF rotates its root: writes a\n"
+	 "root document (fleetsec.root.v1) naming the new root's public keys, with the\n"
+	 "next version, signed by every OLD key and every NEW key. Without --previous\n"
+	 "the old root is the one pinned in devices (version 1) and the document is\n"
+	 "version 2; with it, OLD must be the keys of that document and the new one\n"
+	 "is its version + 1. Devices accept it only through the chain from the root\n"
+	 "they trust (fleetsec release root-publish, GET /v1/roots), and from then on\n"
+	 "refuse delegations signed by the old root: sign a new delegation with the new\n"
+	 "root (release delegate, a sequence above the current) and refresh with it.\n"},
+	{"release", "root-publish", release_root_publish,
+	 "serve the next release root to devices (fleetsecd)",
+	 "--root ROOT.pub [--root ...] ROOT-N.json [--home DIR] [--json]\n\n"
+	 "Appends ROOT-N.json to the chain of root documents fleetsecd serves on\n"
+	 "GET /v1/roots (HOME/release-roots.json), if a device that pins ROOT.pub (the\n"
+	 "release root at manufacture, version 1) follows the whole chain to it: each\n"
+	 "version the next, signed by the root before it and by its own keys. The\n"
+	 "registry's event log records it (release-root).\n"},
 	{"release", "status", release_status, "rollout state and patch coverage per model",
 	 "[--model M] [--home DIR] [--json]\n\n"
 	 "For each published release (or M's): its manifest's expiry (EXPIRED, or how\n"

@@ -851,6 +851,7 @@ static void on_reload(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *s = arg;
 	struct fsec_servercfg cfg;
+	struct fsec_refresher *refresher = NULL;
 	SSL_CTX *tls = NULL;
 	bool changed = false;
 	const char *restart;
@@ -867,9 +868,22 @@ static void on_reload(evutil_socket_t fd, short what, void *arg)
 		snprintf(why, sizeof(why), "%s changes only with a restart", restart);
 		goto refused;
 	}
+	/* The online key's files are read again: a renewed delegation put in
+	 * place of release_delegation is served from now on. */
+	if (s->refresher != NULL &&
+	    fsec_refresher_new(cfg.release_key, cfg.release_delegation, cfg.release_root,
+			       &refresher) != FSEC_OK) {
+		snprintf(why, sizeof(why), "release_refresh = auto: %s", fsec_err_detail());
+		goto refused;
+	}
 	if (fsec_est_refresh(s->est, &changed) != FSEC_OK || make_tls(s, &cfg, &tls) != FSEC_OK) {
 		snprintf(why, sizeof(why), "%s", fsec_err_detail());
+		fsec_refresher_free(refresher);
 		goto refused;
+	}
+	if (refresher != NULL) {
+		fsec_refresher_free(s->refresher);
+		s->refresher = refresher;
 	}
 	SSL_CTX_free(s->tls);
 	s->tls = tls;
@@ -880,6 +894,10 @@ static void on_reload(evutil_socket_t fd, short what, void *arg)
 	/* The CRL schedule may have changed: look again now. */
 	evtimer_del(s->crl_timer);
 	crl_tick(-1, 0, s);
+	if (s->refresher != NULL) {
+		evtimer_del(s->release_timer);
+		release_tick(-1, 0, s);
+	}
 	fputs("fleetsecd: reloaded: configuration and server certificate\n", stderr);
 	return;
 refused:

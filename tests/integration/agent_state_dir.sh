@@ -55,6 +55,20 @@ rm state/installed
 mv installed.real state/installed
 expect 0 A status
 
+# The release root the device followed to: a loose one is refused like the
+# rest, and a damaged one is refused, naming it (never read as "none",
+# which would put the device back on its pinned root).
+echo '{}' >state/release-root.json
+chmod 0620 state/release-root.json
+expect 1 A status
+one_line_error "$T/state/release-root.json: writable by its group (mode 0620)"
+chmod 0600 state/release-root.json
+expect 1 A status
+one_line_error "$T/state/release-root.json: root.payloadType"
+rm state/release-root.json
+expect 0 A status
+ok
+
 # Another owner (needs root to make one): neither the agent's user nor root.
 if [ "$(id -u)" = 0 ] && getent passwd nobody >/dev/null; then
 	chown nobody state

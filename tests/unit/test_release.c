@@ -460,6 +460,290 @@ static void durations(void **state)
 	assert_int_equal(fsec_duration_parse("99999999999d", &s), FSEC_ERR_INVAL);
 }
 
+/* ---- delegation renewal ---- */
+
+static void renew_delegation(void **state)
+{
+	char *cur = standard_deleg(), *json = NULL;
+	uint64_t was = 0, now_seq = 0;
+	int64_t later = time(NULL) + 400 * 86400;
+	char *b, *m;
+
+	(void)state;
+	/* Another root key: refused, nothing written. */
+	assert_int_equal(fsec_release_delegate_renew(other, cur, strlen(cur), 9, later, &json, NULL,
+						     NULL),
+			 FSEC_ERR_VERIFY);
+	assert_non_null(strstr(fsec_err_detail(), "unknown key"));
+	assert_null(json);
+	/* A sequence not above the current one (5), an expiry in the past. */
+	assert_int_equal(fsec_release_delegate_renew(root, cur, strlen(cur), 5, later, &json, NULL,
+						     NULL),
+			 FSEC_ERR_INVAL);
+	assert_non_null(strstr(fsec_err_detail(), "5 is not above the current delegation's (5)"));
+	assert_int_equal(fsec_release_delegate_renew(root, cur, strlen(cur), 9, time(NULL) - 1,
+						     &json, NULL, NULL),
+			 FSEC_ERR_INVAL);
+	assert_null(json);
+	/* Sequence 0: the current time, above 5. The same key signs under it,
+	 * and a device that took it refuses the old delegation. */
+	assert_int_equal(fsec_release_delegate_renew(root, cur, strlen(cur), 0, later, &json, &was,
+						     &now_seq),
+			 FSEC_OK);
+	assert_int_equal(was, 5);
+	assert_true(now_seq >= (uint64_t)time(NULL) - 5);
+	m = manifest(1, time(NULL) + 3600, ENTRY("sensor"));
+	b = bundle(json, m, online);
+	assert_int_equal(check(b, 0, 5, "sensor", NULL), FSEC_OK);
+	free(b);
+	b = bundle(cur, m, online);
+	assert_int_equal(check(b, 0, now_seq, "sensor", "older than the last accepted"),
+			 FSEC_ERR_VERIFY);
+	free(b);
+	free(m);
+	free(json);
+	free(cur);
+}
+
+/* ---- release-root rotation ---- */
+
+#define T_ROOT "application/vnd.fleetsec.root+json"
+
+/* A root document, signed by each of signers: an independent DSSE writer
+ * (envelope() above), its signatures merged. */
+static char *root_doc(uint64_t version, unsigned threshold, EVP_PKEY *const *keys, size_t nkeys,
+		      EVP_PKEY *const *signers, size_t nsigners)
+{
+	char *payload = NULL, *list = strdup(""), *sigs = strdup(""), *out = NULL, *p64 = NULL;
+
+	for (size_t i = 0; i < nkeys; i++) {
+		unsigned char *der = NULL;
+		int n = i2d_PUBKEY(keys[i], &der);
+		char kid[65], *pub = b64(der, (size_t)n), *next = NULL;
+
+		keyid(keys[i], kid);
+		assert_true(asprintf(&next, "%s%s{\"keyid\":\"%s\",\"public_key\":\"%s\"}", list,
+				     i > 0 ? "," : "", kid, pub) > 0);
+		free(list);
+		list = next;
+		free(pub);
+		OPENSSL_free(der);
+	}
+	assert_true(asprintf(&payload,
+			     "{\"_type\":\"fleetsec.root.v1\",\"version\":%llu,\"threshold\":%u,"
+			     "\"keys\":[%s]}",
+			     (unsigned long long)version, threshold, list) > 0);
+	for (size_t i = 0; i < nsigners; i++) {
+		char *env = envelope(T_ROOT, payload, signers[i]), *sig, *next = NULL;
+
+		/* envelope() writes one signature: take its object. */
+		sig = strstr(env, "[{");
+		sig[strlen(sig) - 2] = '\0';
+		assert_true(asprintf(&next, "%s%s%s", sigs, i > 0 ? "," : "", sig + 1) > 0);
+		if (p64 == NULL) {
+			char *a = strstr(env, "\"payload\":\"") + 11;
+
+			p64 = strndup(a, (size_t)(strchr(a, '"') - a));
+		}
+		free(sigs);
+		sigs = next;
+		free(env);
+	}
+	assert_true(asprintf(&out, "{\"payloadType\":\"%s\",\"payload\":\"%s\",\"signatures\":[%s]}",
+			     T_ROOT, p64, sigs) > 0);
+	free(payload);
+	free(list);
+	free(sigs);
+	free(p64);
+	return out;
+}
+
+static char *chain(const char *a, const char *b)
+{
+	char *c = NULL;
+
+	assert_true(asprintf(&c, "{\"roots\":[%s%s%s]}", a, b != NULL ? "," : "",
+			     b != NULL ? b : "") > 0);
+	return c;
+}
+
+/* Follow c from the pinned root (or the stored document); the refusal,
+ * if any, must name why and leave the trust where it was. */
+static enum fsec_err follow(const char *stored, const char *c, const char *why,
+			    uint64_t *version)
+{
+	struct fsec_release_trust *t = NULL;
+	bool changed = false;
+	uint64_t before;
+	enum fsec_err rc;
+
+	assert_int_equal(fsec_release_trust_new(&root, 1, (const unsigned char *)stored,
+						stored != NULL ? strlen(stored) : 0, &t),
+			 FSEC_OK);
+	before = fsec_release_trust_version(t);
+	rc = fsec_release_trust_update(t, (const unsigned char *)c, strlen(c), &changed);
+	if (why != NULL && strstr(fsec_err_detail(), why) == NULL)
+		fail_msg("expected '%s', got '%s'", why, fsec_err_detail());
+	if (rc != FSEC_OK)
+		assert_int_equal(fsec_release_trust_version(t), before);
+	*version = fsec_release_trust_version(t);
+	fsec_release_trust_free(t);
+	return rc;
+}
+
+static void root_rotation(void **state)
+{
+	EVP_PKEY *r2 = tu_key("ed25519"), *r3 = tu_key("p256");
+	EVP_PKEY *both2[] = {root, r2}, *both3[] = {r2, r3};
+	char *d2 = root_doc(2, 1, &r2, 1, both2, 2), *d3 = root_doc(3, 1, &r3, 1, both3, 2);
+	char *c = NULL, *bad = NULL, *deleg, *m, *b;
+	struct fsec_release_trust *t = NULL;
+	struct fsec_release_policy pol = {.model = "sensor"};
+	struct fsec_release *r = NULL;
+	uint64_t v = 0;
+	bool changed = false;
+
+	(void)state;
+	/* The library follows an independently written chain, 1 -> 2 -> 3. */
+	c = chain(d2, d3);
+	assert_int_equal(follow(NULL, c, NULL, &v), FSEC_OK);
+	assert_int_equal(v, 3);
+	free(c);
+	/* Signed by the old root only: the new keys' holder never signed. */
+	bad = root_doc(2, 1, &r2, 1, &root, 1);
+	c = chain(bad, NULL);
+	assert_int_equal(follow(NULL, c, "not signed by its own keys", &v), FSEC_ERR_VERIFY);
+	free(c);
+	free(bad);
+	/* Signed by the new key only (a stranger's root). */
+	bad = root_doc(2, 1, &r2, 1, &r2, 1);
+	c = chain(bad, NULL);
+	assert_int_equal(follow(NULL, c, "unknown key: root version 2 is not signed by the trusted",
+				&v),
+			 FSEC_ERR_VERIFY);
+	free(c);
+	free(bad);
+	/* All or nothing: a good 2 and a bad 3 leave the device on 1. */
+	bad = root_doc(3, 1, &r3, 1, &r3, 1);
+	c = chain(d2, bad);
+	assert_int_equal(follow(NULL, c, "not signed by the trusted root (version 2)", &v),
+			 FSEC_ERR_VERIFY);
+	free(c);
+	free(bad);
+	/* A threshold above the keys it names, a version 1 document. */
+	bad = root_doc(2, 2, &r2, 1, both2, 2);
+	c = chain(bad, NULL);
+	assert_int_equal(follow(NULL, c, "root.threshold", &v), FSEC_ERR_PARSE);
+	free(c);
+	free(bad);
+	bad = root_doc(1, 1, &r2, 1, both2, 2);
+	c = chain(bad, NULL);
+	assert_int_equal(follow(NULL, c, "root.version", &v), FSEC_ERR_PARSE);
+	free(c);
+	free(bad);
+	/* From a stored version 2: history is skipped, a different document
+	 * at version 2 is a fork, a chain ending at 1... cannot exist (2 is the
+	 * first), and one ending below is a rollback. */
+	c = chain(d2, d3);
+	assert_int_equal(follow(d2, c, NULL, &v), FSEC_OK);
+	assert_int_equal(v, 3);
+	free(c);
+	bad = root_doc(2, 1, &r3, 1, (EVP_PKEY *[]){root, r3}, 2);
+	c = chain(bad, d3);
+	assert_int_equal(follow(d2, c, "fork: root version 2", &v), FSEC_ERR_VERIFY);
+	free(c);
+	free(bad);
+	c = chain(d2, NULL);
+	assert_int_equal(follow(d3, c, "rollback", &v), FSEC_ERR_VERIFY);
+	assert_int_equal(v, 3);
+	free(c);
+	/* A damaged stored document is refused (its own key's signature, the
+	 * last one). */
+	{
+		char *dam = strdup(d2), *sig = dam, *n;
+
+		while ((n = strstr(sig + 1, "\"sig\":\"")) != NULL)
+			sig = n;
+		sig += 7;
+		sig[0] = sig[0] == 'A' ? 'B' : 'A';
+		assert_int_not_equal(fsec_release_trust_new(&root, 1, (const unsigned char *)dam,
+							    strlen(dam), &t),
+				     FSEC_OK);
+		assert_null(t);
+		free(dam);
+	}
+	/* After the rotation, delegations verify with the new root only. */
+	c = chain(d2, NULL);
+	assert_int_equal(fsec_release_trust_new(&root, 1, NULL, 0, &t), FSEC_OK);
+	assert_int_equal(fsec_release_trust_update(t, (const unsigned char *)c, strlen(c), &changed),
+			 FSEC_OK);
+	assert_true(changed);
+	assert_non_null(fsec_release_trust_doc(t));
+	pol.roots = fsec_release_trust_keys(t, &pol.nroots);
+	m = manifest(1, time(NULL) + 3600, ENTRY("sensor"));
+	deleg = delegation(r2, online, 7, time(NULL) + 3600);
+	b = bundle(deleg, m, online);
+	assert_int_equal(fsec_release_verify((const unsigned char *)b, strlen(b), &pol, &r), FSEC_OK);
+	fsec_release_free(r);
+	r = NULL;
+	free(b);
+	free(deleg);
+	deleg = delegation(root, online, 8, time(NULL) + 3600);
+	b = bundle(deleg, m, online);
+	assert_int_equal(fsec_release_verify((const unsigned char *)b, strlen(b), &pol, &r),
+			 FSEC_ERR_VERIFY);
+	assert_non_null(strstr(fsec_err_detail(), "unknown key"));
+	free(b);
+	free(deleg);
+	free(m);
+	free(c);
+	fsec_release_trust_free(t);
+	free(d2);
+	free(d3);
+	EVP_PKEY_free(r2);
+	EVP_PKEY_free(r3);
+}
+
+/* root_sign: the library's documents are followed; a previous document
+ * that its keys did not sign, or old keys not its own, are refused. */
+static void root_sign(void **state)
+{
+	EVP_PKEY *r2 = tu_key("ed25519"), *r3 = tu_key("ed25519");
+	struct fsec_release_root_opts o = {.old = &root, .nold = 1, .new_keys = &r2, .nnew = 1};
+	char *d2 = NULL, *d3 = NULL, *c, *forged;
+	uint64_t v = 0;
+
+	(void)state;
+	o.version = &v;
+	assert_int_equal(fsec_release_root_sign(&o, &d2), FSEC_OK);
+	assert_int_equal(v, 2);
+	o.previous = d2;
+	o.previous_len = strlen(d2);
+	o.new_keys = &r3;
+	assert_int_equal(fsec_release_root_sign(&o, &d3), FSEC_ERR_VERIFY); /* root is not v2's */
+	assert_non_null(strstr(fsec_err_detail(), "unknown key"));
+	assert_null(d3);
+	o.old = &r2;
+	assert_int_equal(fsec_release_root_sign(&o, &d3), FSEC_OK);
+	assert_int_equal(v, 3);
+	c = chain(d2, d3);
+	assert_int_equal(follow(NULL, c, NULL, &v), FSEC_OK);
+	assert_int_equal(v, 3);
+	free(c);
+	free(d3);
+	d3 = NULL;
+	/* A previous document its own keys did not sign. */
+	forged = root_doc(2, 1, &r2, 1, &root, 1);
+	o.previous = forged;
+	o.previous_len = strlen(forged);
+	assert_int_equal(fsec_release_root_sign(&o, &d3), FSEC_ERR_VERIFY);
+	assert_non_null(strstr(fsec_err_detail(), "not signed by its own keys"));
+	free(forged);
+	free(d2);
+	EVP_PKEY_free(r2);
+	EVP_PKEY_free(r3);
+}
+
 static int setup(void **state)
 {
 	struct fsec_fw_sign_opts o = {.header_size = 32, .pad_header = true};
@@ -510,6 +794,9 @@ int main(void)
 		cmocka_unit_test(too_large),
 		cmocka_unit_test(create_sign_verify),
 		cmocka_unit_test(durations),
+		cmocka_unit_test(renew_delegation),
+		cmocka_unit_test(root_rotation),
+		cmocka_unit_test(root_sign),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

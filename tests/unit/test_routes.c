@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -85,6 +87,8 @@ static const struct row rows[] = {
 	{FSEC_ROUTE_POST, "/v1/update", FSEC_EP_UPDATE, {401, 403, 405, 403, 403}},
 	{FSEC_ROUTE_POST, "/v1/status", FSEC_EP_STATUS, {401, 403, 0, 403, 403}},
 	{FSEC_ROUTE_GET, "/v1/status", FSEC_EP_STATUS, {401, 403, 405, 403, 403}},
+	{FSEC_ROUTE_GET, "/v1/roots", FSEC_EP_ROOTS, {401, 403, 0, 403, 403}},
+	{FSEC_ROUTE_POST, "/v1/roots", FSEC_EP_ROOTS, {401, 403, 405, 403, 403}},
 	{FSEC_ROUTE_GET,
 	 "/v1/firmware/0000000000000000000000000000000000000000000000000000000000000000",
 	 FSEC_EP_FIRMWARE,
@@ -163,6 +167,7 @@ static void peer_kinds_and_names(void **state)
 	assert_string_equal(fsec_route_endpoint_name(FSEC_EP_UPDATE), "update");
 	assert_string_equal(fsec_route_endpoint_name(FSEC_EP_FIRMWARE), "firmware");
 	assert_string_equal(fsec_route_endpoint_name(FSEC_EP_STATUS), "status");
+	assert_string_equal(fsec_route_endpoint_name(FSEC_EP_ROOTS), "roots");
 	assert_string_equal(fsec_route_endpoint_name(FSEC_EP_OTHER), "other");
 	assert_string_equal(fsec_route_endpoint_name(FSEC_EP_COUNT), "other");
 }
@@ -313,6 +318,7 @@ static void superseded_reaches_resend_only(void **state)
 	} shut[] = {
 		{FSEC_ROUTE_GET, "/v1/update"},
 		{FSEC_ROUTE_POST, "/v1/status"},
+		{FSEC_ROUTE_GET, "/v1/roots"},
 		{FSEC_ROUTE_GET,
 		 "/v1/firmware/0000000000000000000000000000000000000000000000000000000000000000"},
 		{FSEC_ROUTE_POST, EST "simpleenroll"},
@@ -544,6 +550,36 @@ static void firmware_not_offered(void **state)
 	fsec_reply_cleanup(&r);
 }
 
+/* GET /v1/roots: 204 until the release root is rotated, then the chain
+ * file's bytes; a chain that cannot be read is a 500, never an empty 200. */
+static void roots_through_the_table(void **state)
+{
+	struct fixture *fx = *state;
+	struct fsec_reply r = {0};
+	char *path = tu_path(fx->home, "release-roots.json");
+	static const char chain[] = "{\"roots\": []}\n";
+
+	assert_int_equal(call(fx, fx->cert, FSEC_ROUTE_GET, "/v1/roots", NULL, 0, &r), FSEC_OK);
+	assert_int_equal(r.status, 204);
+	assert_null(r.body);
+	fsec_reply_cleanup(&r);
+	tu_write(path, chain, sizeof(chain) - 1);
+	assert_int_equal(call(fx, fx->cert, FSEC_ROUTE_GET, "/v1/roots", NULL, 0, &r), FSEC_OK);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.content_type, "application/json");
+	assert_int_equal(r.len, sizeof(chain) - 1);
+	assert_memory_equal(r.body, chain, r.len);
+	fsec_reply_cleanup(&r);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(call(fx, fx->cert, FSEC_ROUTE_GET, "/v1/roots", NULL, 0, &r), FSEC_OK);
+	assert_int_equal(r.status, 500);
+	assert_null(r.body);
+	fsec_reply_cleanup(&r);
+	assert_int_equal(rmdir(path), 0);
+	free(path);
+}
+
 /* A manufacturer's certificate with an unusable serial reaches simpleenroll
  * (POST) and nothing else, where the EST server logs its refusal; everywhere
  * else it is refused as a revoked certificate is, with its own reason. */
@@ -645,6 +681,7 @@ int main(void)
 		cmocka_unit_test(servercfg_crl_settings),
 		cmocka_unit_test(servercfg_restart_needed),
 		cmocka_unit_test_setup_teardown(firmware_not_offered, setup, teardown),
+		cmocka_unit_test_setup_teardown(roots_through_the_table, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

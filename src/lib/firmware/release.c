@@ -34,6 +34,8 @@
 #define VERSION_RELEASE "fleetsec.release.v1"
 #define TYPE_TIMESTAMP "application/vnd.fleetsec.timestamp+json"
 #define VERSION_TIMESTAMP "fleetsec.timestamp.v1"
+#define TYPE_ROOT "application/vnd.fleetsec.root+json"
+#define VERSION_ROOT "fleetsec.root.v1"
 #define SIG_B64_MAX 512
 #define SPKI_MAX 512
 /* JSON integers we accept fit in 2^53, so they survive any JSON tool. */
@@ -202,43 +204,57 @@ out:
 
 /* ---- delegation ---- */
 
+static void keys_free(struct trusted_key *keys, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		EVP_PKEY_free(keys[i].key);
+		keys[i].key = NULL;
+	}
+}
+
 static void delegation_cleanup(struct delegation *d)
 {
-	for (size_t i = 0; i < d->nkeys; i++)
-		EVP_PKEY_free(d->keys[i].key);
+	keys_free(d->keys, d->nkeys);
 	memset(d, 0, sizeof(*d));
 }
 
-static enum fsec_err delegation_parse(const unsigned char *buf, size_t len, struct delegation *d)
+/* A signed payload's JSON: a closed object (known) whose "_type" is type.
+ * On success *out is the caller's. */
+static enum fsec_err payload_open(const unsigned char *buf, size_t len, const char *what,
+				  const char *const *known, const char *type, json_t **out)
 {
-	static const char *const known[] = {"_type", "sequence", "expires", "keys", NULL};
-	static const char *const key_known[] = {"keyid", "public_key", NULL};
-	json_t *j = load_json(buf, len, "delegation"), *keys, *k;
-	enum fsec_err rc = FSEC_ERR_PARSE;
-	const char *type;
-	size_t i;
+	json_t *j = load_json(buf, len, what);
+	const char *t;
+	enum fsec_err rc;
 
-	memset(d, 0, sizeof(*d));
 	if (j == NULL)
+		return FSEC_ERR_PARSE;
+	if ((rc = fsec_json_only_keys(j, what, known)) != FSEC_OK ||
+	    (rc = fsec_json_get_str(j, what, "_type", 0, 1, 64, &t)) != FSEC_OK) {
+		json_decref(j);
 		return rc;
-	if ((rc = fsec_json_only_keys(j, "delegation", known)) != FSEC_OK ||
-	    (rc = fsec_json_get_str(j, "delegation", "_type", 0, 1, 64, &type)) != FSEC_OK ||
-	    (rc = fsec_json_get_uint(j, "delegation", "sequence", 0, 0, JSON_UINT_MAX,
-	                             &d->sequence)) != FSEC_OK ||
-	    (rc = fsec_json_get_time(j, "delegation", "expires", 0, FSEC_TIME_CANONICAL,
-	                             &d->expires)) != FSEC_OK)
-		goto out;
-	if (strcmp(type, VERSION_DELEGATION) != 0) {
-		rc = fsec_seterr(FSEC_ERR_PARSE, "delegation._type: expected %s", VERSION_DELEGATION);
-		goto out;
 	}
-	keys = json_object_get(j, "keys");
+	if (strcmp(t, type) != 0) {
+		json_decref(j);
+		return fsec_seterr(FSEC_ERR_PARSE, "%s._type: expected %s", what, type);
+	}
+	*out = j;
+	return FSEC_OK;
+}
+
+/* A closed list of 1..FSEC_RELEASE_MAX_KEYS signing keys ("keys" of a
+ * delegation or a root document): each decoded, its keyid recomputed. On
+ * success out[0..*n) own their keys; on failure nothing is left owned. */
+static enum fsec_err keys_parse(json_t *keys, const char *what, struct trusted_key *out, size_t *n)
+{
+	static const char *const key_known[] = {"keyid", "public_key", NULL};
+	enum fsec_err rc = FSEC_ERR_PARSE;
+	size_t i, have = 0;
+	json_t *k;
+
 	if (!json_is_array(keys) || json_array_size(keys) == 0 ||
-	    json_array_size(keys) > FSEC_RELEASE_MAX_KEYS) {
-		rc = fsec_seterr(FSEC_ERR_PARSE, "delegation.keys: must hold 1-%d keys",
-				 FSEC_RELEASE_MAX_KEYS);
-		goto out;
-	}
+	    json_array_size(keys) > FSEC_RELEASE_MAX_KEYS)
+		return fsec_seterr(rc, "%s.keys: must hold 1-%d keys", what, FSEC_RELEASE_MAX_KEYS);
 	json_array_foreach(keys, i, k) {
 		char where[48], kid[FSEC_SHA256_HEX_LEN];
 		unsigned char der[SPKI_MAX];
@@ -246,33 +262,52 @@ static enum fsec_err delegation_parse(const unsigned char *buf, size_t len, stru
 		const char *id, *pub;
 		size_t dlen = 0;
 
-		snprintf(where, sizeof(where), "delegation.keys[%zu]", i);
+		snprintf(where, sizeof(where), "%s.keys[%zu]", what, i);
 		if ((rc = fsec_json_only_keys(k, where, key_known)) != FSEC_OK ||
 		    (rc = fsec_json_get_str(k, where, "keyid", 0, 1, 64, &id)) != FSEC_OK ||
 		    (rc = fsec_json_get_str(k, where, "public_key", 0, 1, SPKI_MAX * 2, &pub)) !=
 		        FSEC_OK)
-			goto out;
+			goto fail;
 		rc = FSEC_ERR_PARSE;
 		if (fsec_b64_decode(pub, strlen(pub), der, sizeof(der), &dlen) &&
-		    (d->keys[i].key = d2i_PUBKEY(NULL, &p, (long)dlen)) != NULL)
-			d->nkeys++; /* owned by d from here, whatever follows */
-		if (d->nkeys != i + 1 || p != der + dlen) {
+		    (out[i].key = d2i_PUBKEY(NULL, &p, (long)dlen)) != NULL)
+			have++; /* owned from here, whatever follows */
+		if (have != i + 1 || p != der + dlen) {
 			fsec_seterr(rc, "%s.public_key: not a base64 DER public key", where);
-			goto out;
+			goto fail;
 		}
-		if (fsec_key_check_signing(d->keys[i].key) != FSEC_OK) {
+		if (fsec_key_check_signing(out[i].key) != FSEC_OK) {
 			fsec_seterr(rc, "%s.public_key: %s", where, fsec_err_detail());
-			goto out;
+			goto fail;
 		}
 		/* The keyid is derived, never trusted: a mismatch is an error. */
-		if (fsec_key_id(d->keys[i].key, kid) != FSEC_OK || strcmp(kid, id) != 0) {
+		if (fsec_key_id(out[i].key, kid) != FSEC_OK || strcmp(kid, id) != 0) {
 			fsec_seterr(rc, "%s.keyid: does not match the public key", where);
-			goto out;
+			goto fail;
 		}
-		memcpy(d->keys[i].keyid, kid, sizeof(kid));
+		memcpy(out[i].keyid, kid, sizeof(kid));
 	}
-	rc = FSEC_OK;
-out:
+	*n = have;
+	return FSEC_OK;
+fail:
+	keys_free(out, have);
+	return rc;
+}
+
+static enum fsec_err delegation_parse(const unsigned char *buf, size_t len, struct delegation *d)
+{
+	static const char *const known[] = {"_type", "sequence", "expires", "keys", NULL};
+	json_t *j = NULL;
+	enum fsec_err rc;
+
+	memset(d, 0, sizeof(*d));
+	if ((rc = payload_open(buf, len, "delegation", known, VERSION_DELEGATION, &j)) != FSEC_OK)
+		return rc;
+	if ((rc = fsec_json_get_uint(j, "delegation", "sequence", 0, 0, JSON_UINT_MAX,
+	                             &d->sequence)) == FSEC_OK &&
+	    (rc = fsec_json_get_time(j, "delegation", "expires", 0, FSEC_TIME_CANONICAL,
+	                             &d->expires)) == FSEC_OK)
+		rc = keys_parse(json_object_get(j, "keys"), "delegation", d->keys, &d->nkeys);
 	if (rc != FSEC_OK)
 		delegation_cleanup(d);
 	json_decref(j);
@@ -763,40 +798,61 @@ out:
 
 /* ---- creating and signing ---- */
 
-/* A DSSE envelope of payload signed by key, as a JSON object. */
-static enum fsec_err envelope_make(const char *type, const unsigned char *payload, size_t plen,
-				   EVP_PKEY *key, json_t **out)
+/* A DSSE envelope of payload signed by each of keys (1..FSEC_RELEASE_MAX_KEYS),
+ * as a JSON object. */
+static enum fsec_err envelope_make_n(const char *type, const unsigned char *payload, size_t plen,
+				     EVP_PKEY *const *keys, size_t nkeys, json_t **out)
 {
 	unsigned char *msg = NULL, *sig = NULL;
 	char *b64p = NULL, *b64s = NULL, kid[FSEC_SHA256_HEX_LEN];
 	size_t mlen = 0, slen = 0;
-	enum fsec_err rc;
-	json_t *env;
+	enum fsec_err rc = FSEC_ERR_NOMEM;
+	json_t *env = NULL, *sigs = json_array();
 
-	if ((rc = fsec_key_id(key, kid)) != FSEC_OK)
-		return rc;
 	msg = pae(type, payload, plen, &mlen);
-	if (msg == NULL)
-		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-	if ((rc = fsec_key_sign(key, msg, mlen, &sig, &slen)) != FSEC_OK)
+	if (msg == NULL || sigs == NULL) {
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 		goto out;
+	}
+	for (size_t i = 0; i < nkeys; i++) {
+		if ((rc = fsec_key_id(keys[i], kid)) != FSEC_OK ||
+		    (rc = fsec_key_sign(keys[i], msg, mlen, &sig, &slen)) != FSEC_OK)
+			goto out;
+		b64s = fsec_b64_encode(sig, slen);
+		OPENSSL_free(sig);
+		sig = NULL;
+		if (b64s == NULL || json_array_append_new(sigs, json_pack("{s:s, s:s}", "keyid", kid,
+									   "sig", b64s)) != 0) {
+			rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		free(b64s);
+		b64s = NULL;
+	}
 	b64p = fsec_b64_encode(payload, plen);
-	b64s = fsec_b64_encode(sig, slen);
-	env = b64p != NULL && b64s != NULL
-		      ? json_pack("{s:s, s:s, s:[{s:s, s:s}]}", "payloadType", type, "payload", b64p,
-				  "signatures", "keyid", kid, "sig", b64s)
-		      : NULL;
+	env = b64p != NULL ? json_pack("{s:s, s:s, s:O}", "payloadType", type, "payload", b64p,
+				       "signatures", sigs)
+			   : NULL;
 	if (env == NULL) {
 		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	*out = env;
+	rc = FSEC_OK;
 out:
 	free(msg);
 	OPENSSL_free(sig);
 	free(b64p);
 	free(b64s);
+	json_decref(sigs);
 	return rc;
+}
+
+/* A DSSE envelope of payload signed by key, as a JSON object. */
+static enum fsec_err envelope_make(const char *type, const unsigned char *payload, size_t plen,
+				   EVP_PKEY *key, json_t **out)
+{
+	return envelope_make_n(type, payload, plen, &key, 1, out);
 }
 
 static enum fsec_err dump(json_t *j, char **out)
@@ -809,22 +865,20 @@ static enum fsec_err dump(json_t *j, char **out)
 	return FSEC_OK;
 }
 
-FSEC_API enum fsec_err fsec_release_delegate(EVP_PKEY *root, EVP_PKEY *const *keys, size_t n,
-					     uint64_t sequence, int64_t expires, char **json)
+/* The "keys" list naming keys (1..FSEC_RELEASE_MAX_KEYS signing keys). */
+static enum fsec_err keys_json(EVP_PKEY *const *keys, size_t n, json_t **out)
 {
-	json_t *payload = NULL, *arr = NULL, *env = NULL;
-	char *body = NULL, when[32];
-	enum fsec_err rc = FSEC_ERR_NOMEM;
+	json_t *arr = NULL;
+	enum fsec_err rc = FSEC_ERR_INVAL;
 
-	fsec_clearerr();
-	if (n == 0 || n > FSEC_RELEASE_MAX_KEYS || sequence > (uint64_t)JSON_UINT_MAX)
-		return fsec_seterr(FSEC_ERR_INVAL, "delegate 1-%d keys with a sequence below 2^53",
-				   FSEC_RELEASE_MAX_KEYS);
+	if (n == 0 || n > FSEC_RELEASE_MAX_KEYS)
+		return fsec_seterr(rc, "name 1-%d keys", FSEC_RELEASE_MAX_KEYS);
 	for (size_t i = 0; i < n; i++)
 		if ((rc = fsec_key_check_signing(keys[i])) != FSEC_OK)
 			return rc;
-	arr = json_array();
-	for (size_t i = 0; arr != NULL && i < n; i++) {
+	if ((arr = json_array()) == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
 		unsigned char *der = NULL;
 		char kid[FSEC_SHA256_HEX_LEN], *b64;
 		size_t dlen = 0;
@@ -845,6 +899,26 @@ FSEC_API enum fsec_err fsec_release_delegate(EVP_PKEY *root, EVP_PKEY *const *ke
 		}
 		free(b64);
 	}
+	*out = arr;
+	arr = NULL;
+	rc = FSEC_OK;
+out:
+	json_decref(arr);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_release_delegate(EVP_PKEY *root, EVP_PKEY *const *keys, size_t n,
+					     uint64_t sequence, int64_t expires, char **json)
+{
+	json_t *payload = NULL, *arr = NULL, *env = NULL;
+	char *body = NULL, when[32];
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	if (sequence > (uint64_t)JSON_UINT_MAX)
+		return fsec_seterr(FSEC_ERR_INVAL, "delegate with a sequence below 2^53");
+	if ((rc = keys_json(keys, n, &arr)) != FSEC_OK)
+		return rc;
 	fsec_time_format(expires, when);
 	payload = json_pack("{s:s, s:I, s:s, s:O}", "_type", VERSION_DELEGATION, "sequence",
 			    (json_int_t)sequence, "expires", when, "keys", arr);
@@ -861,6 +935,63 @@ out:
 	json_decref(payload);
 	json_decref(arr);
 	json_decref(env);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_release_delegate_renew(EVP_PKEY *root, const char *current,
+						   size_t len, uint64_t sequence, int64_t expires,
+						   char **json, uint64_t *old_sequence,
+						   uint64_t *new_sequence)
+{
+	struct trusted_key rk = {.key = root};
+	struct envelope de = {0};
+	struct delegation d = {0};
+	EVP_PKEY *keys[FSEC_RELEASE_MAX_KEYS];
+	char signer[FSEC_SHA256_HEX_LEN];
+	json_t *j = NULL;
+	enum fsec_err rc = FSEC_ERR_PARSE;
+
+	fsec_clearerr();
+	if (len > FSEC_RELEASE_MAX)
+		return fsec_seterr(FSEC_ERR_TOO_LARGE, "delegation is %zu bytes, the limit is %u", len,
+				   FSEC_RELEASE_MAX);
+	if ((rc = fsec_key_id(root, rk.keyid)) != FSEC_OK)
+		return rc;
+	if ((j = load_json((const unsigned char *)current, len, "delegation")) == NULL)
+		return FSEC_ERR_PARSE;
+	/* The root renews only what it signed: a delegation from another root
+	 * (or a forged one) would be laundered into a valid one here. */
+	if ((rc = envelope_parse(j, TYPE_DELEGATION, "delegation", &de)) != FSEC_OK ||
+	    (rc = envelope_verify(&de, TYPE_DELEGATION, &rk, 1, "delegation", signer)) != FSEC_OK ||
+	    (rc = delegation_parse(de.payload, de.payload_len, &d)) != FSEC_OK)
+		goto out;
+	if (sequence == 0) {
+		sequence = (uint64_t)time(NULL);
+		if (sequence <= d.sequence)
+			sequence = d.sequence + 1; /* below 2^53 + 1: checked by the signer */
+	}
+	if (sequence <= d.sequence) {
+		rc = fsec_seterr(FSEC_ERR_INVAL, "sequence: %llu is not above the current delegation's "
+						 "(%llu)",
+				 (unsigned long long)sequence, (unsigned long long)d.sequence);
+		goto out;
+	}
+	if (expires <= (int64_t)time(NULL)) {
+		rc = fsec_seterr(FSEC_ERR_INVAL, "the new expiry is in the past");
+		goto out;
+	}
+	for (size_t i = 0; i < d.nkeys; i++)
+		keys[i] = d.keys[i].key;
+	if ((rc = fsec_release_delegate(root, keys, d.nkeys, sequence, expires, json)) != FSEC_OK)
+		goto out;
+	if (old_sequence != NULL)
+		*old_sequence = d.sequence;
+	if (new_sequence != NULL)
+		*new_sequence = sequence;
+out:
+	delegation_cleanup(&d);
+	envelope_cleanup(&de);
+	json_decref(j);
 	return rc;
 }
 
@@ -1236,6 +1367,509 @@ out:
 	json_decref(tenv);
 	json_decref(payload);
 	json_decref(dj);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_release_delegation_peek(const char *delegation, size_t len,
+						    uint64_t *sequence, int64_t *expires)
+{
+	struct envelope de = {0};
+	struct delegation d = {0};
+	json_t *j = NULL;
+	enum fsec_err rc = FSEC_ERR_PARSE;
+
+	fsec_clearerr();
+	if (len > FSEC_RELEASE_MAX)
+		return fsec_seterr(FSEC_ERR_TOO_LARGE, "delegation is %zu bytes, the limit is %u", len,
+				   FSEC_RELEASE_MAX);
+	if ((j = load_json((const unsigned char *)delegation, len, "delegation")) == NULL)
+		return rc;
+	if ((rc = envelope_parse(j, TYPE_DELEGATION, "delegation", &de)) == FSEC_OK &&
+	    (rc = delegation_parse(de.payload, de.payload_len, &d)) == FSEC_OK) {
+		*sequence = d.sequence;
+		*expires = d.expires;
+	}
+	delegation_cleanup(&d);
+	envelope_cleanup(&de);
+	json_decref(j);
+	return rc;
+}
+
+/* ---- release-root rotation (TUF's root role) ---- */
+
+struct root_doc {
+	uint64_t version;
+	uint64_t threshold;
+	size_t nkeys;
+	struct trusted_key keys[FSEC_RELEASE_MAX_KEYS];
+};
+
+struct fsec_release_trust {
+	struct root_doc cur;              /* version 1: the pinned keys */
+	EVP_PKEY *view[FSEC_RELEASE_MAX_KEYS];
+	char *doc;                        /* the accepted envelope (JSON); NULL at version 1 */
+	unsigned char *payload;           /* its payload, to tell a fork from history */
+	size_t payload_len;
+};
+
+static void root_cleanup(struct root_doc *r)
+{
+	keys_free(r->keys, r->nkeys);
+	memset(r, 0, sizeof(*r));
+}
+
+static enum fsec_err root_parse(const unsigned char *buf, size_t len, struct root_doc *r)
+{
+	static const char *const known[] = {"_type", "version", "threshold", "keys", NULL};
+	json_t *j = NULL;
+	enum fsec_err rc;
+
+	memset(r, 0, sizeof(*r));
+	if ((rc = payload_open(buf, len, "root", known, VERSION_ROOT, &j)) != FSEC_OK)
+		return rc;
+	/* Version 1 is the key pinned at manufacture: a document starts at 2. */
+	if ((rc = fsec_json_get_uint(j, "root", "version", 0, 2, JSON_UINT_MAX, &r->version)) ==
+	        FSEC_OK &&
+	    (rc = fsec_json_get_uint(j, "root", "threshold", 0, 1, FSEC_RELEASE_MAX_KEYS,
+	                             &r->threshold)) == FSEC_OK &&
+	    (rc = keys_parse(json_object_get(j, "keys"), "root", r->keys, &r->nkeys)) == FSEC_OK &&
+	    r->threshold > r->nkeys)
+		rc = fsec_seterr(FSEC_ERR_PARSE, "root.threshold: %llu, above the %zu keys it names",
+				 (unsigned long long)r->threshold, r->nkeys);
+	if (rc != FSEC_OK)
+		root_cleanup(r);
+	json_decref(j);
+	return rc;
+}
+
+/* How many distinct keys of keys[] made a signature over e that verifies. */
+static size_t envelope_count(const struct envelope *e, const char *type,
+			     const struct trusted_key *keys, size_t nkeys, bool *named)
+{
+	size_t len = 0, good = 0;
+	unsigned char *msg = pae(type, e->payload, e->payload_len, &len);
+
+	*named = false;
+	if (msg == NULL)
+		return 0;
+	for (size_t k = 0; k < nkeys; k++)
+		for (size_t i = 0; i < e->nsigs; i++) {
+			if (strcmp(e->sigs[i].keyid, keys[k].keyid) != 0)
+				continue;
+			*named = true;
+			if (fsec_key_verify(keys[k].key, msg, len, e->sigs[i].sig, e->sigs[i].len) ==
+			    FSEC_OK) {
+				good++;
+				break; /* a key counts once, however often it signed */
+			}
+		}
+	free(msg);
+	return good;
+}
+
+/* The signatures of a root document: at least threshold of the keys of
+ * signer (the previous root), and at least its own threshold of its own
+ * keys, so that nobody is made a root without holding the key. */
+static enum fsec_err root_signed(const struct envelope *e, const struct root_doc *signer,
+				 const struct root_doc *r)
+{
+	bool named = false;
+
+	if (envelope_count(e, TYPE_ROOT, signer->keys, signer->nkeys, &named) < signer->threshold)
+		return fsec_seterr(FSEC_ERR_VERIFY, "%s: root version %llu is not signed by the "
+						    "trusted root (version %llu)",
+				   named ? "bad signature" : "unknown key",
+				   (unsigned long long)r->version,
+				   (unsigned long long)signer->version);
+	if (envelope_count(e, TYPE_ROOT, r->keys, r->nkeys, &named) < r->threshold)
+		return fsec_seterr(FSEC_ERR_VERIFY, "%s: root version %llu is not signed by its own "
+						    "keys",
+				   named ? "bad signature" : "unknown key",
+				   (unsigned long long)r->version);
+	return FSEC_OK;
+}
+
+static enum fsec_err root_from_keys(EVP_PKEY *const *keys, size_t n, struct root_doc *r)
+{
+	enum fsec_err rc;
+
+	memset(r, 0, sizeof(*r));
+	if (n == 0 || n > FSEC_RELEASE_MAX_KEYS)
+		return fsec_seterr(FSEC_ERR_INVAL, "1-%d release root keys are required",
+				   FSEC_RELEASE_MAX_KEYS);
+	r->version = 1;
+	r->threshold = 1;
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = fsec_key_check_signing(keys[i])) != FSEC_OK ||
+		    (rc = fsec_key_id(keys[i], r->keys[i].keyid)) != FSEC_OK) {
+			root_cleanup(r);
+			return rc;
+		}
+		EVP_PKEY_up_ref(keys[i]);
+		r->keys[r->nkeys++].key = keys[i];
+	}
+	return FSEC_OK;
+}
+
+/* An envelope holding a root document whose own keys sign it: what the
+ * trust was last moved to (a stored document), or the tip of a chain. */
+static enum fsec_err root_open(json_t *env, const char *what, struct envelope *e,
+			       struct root_doc *r)
+{
+	enum fsec_err rc;
+
+	if ((rc = envelope_parse(env, TYPE_ROOT, what, e)) != FSEC_OK)
+		return rc;
+	if ((rc = root_parse(e->payload, e->payload_len, r)) != FSEC_OK)
+		envelope_cleanup(e);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_release_root_sign(const struct fsec_release_root_opts *o, char **json)
+{
+	struct root_doc prev = {0}, next = {0};
+	struct envelope pe = {0};
+	EVP_PKEY *signers[2 * FSEC_RELEASE_MAX_KEYS];
+	json_t *pj = NULL, *arr = NULL, *payload = NULL, *env = NULL;
+	char *body = NULL;
+	size_t n = 0;
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	if (o->nold == 0 || o->nold > FSEC_RELEASE_MAX_KEYS || o->nnew == 0 ||
+	    o->nnew > FSEC_RELEASE_MAX_KEYS)
+		return fsec_seterr(FSEC_ERR_INVAL, "1-%d old and 1-%d new root keys are required",
+				   FSEC_RELEASE_MAX_KEYS, FSEC_RELEASE_MAX_KEYS);
+	if ((rc = root_from_keys(o->old, o->nold, &next)) != FSEC_OK)
+		return rc;
+	root_cleanup(&next);
+	if (o->previous != NULL) {
+		bool named = false;
+
+		/* The previous document must be the one the old keys hold: its
+		 * own keys signed it, and they are the keys signing now. */
+		if (o->previous_len > FSEC_RELEASE_MAX) {
+			rc = fsec_seterr(FSEC_ERR_TOO_LARGE, "previous root larger than %u bytes",
+					 FSEC_RELEASE_MAX);
+			goto out;
+		}
+		if ((pj = load_json((const unsigned char *)o->previous, o->previous_len, "root")) ==
+		    NULL) {
+			rc = FSEC_ERR_PARSE;
+			goto out;
+		}
+		if ((rc = root_open(pj, "root", &pe, &prev)) != FSEC_OK)
+			goto out;
+		rc = FSEC_ERR_VERIFY;
+		if (envelope_count(&pe, TYPE_ROOT, prev.keys, prev.nkeys, &named) < prev.threshold) {
+			fsec_seterr(rc, "bad signature: the previous root is not signed by its own keys");
+			goto out;
+		}
+		for (size_t i = 0; i < o->nold; i++) {
+			char kid[FSEC_SHA256_HEX_LEN];
+			bool found = false;
+
+			if ((rc = fsec_key_id(o->old[i], kid)) != FSEC_OK)
+				goto out;
+			for (size_t k = 0; k < prev.nkeys; k++)
+				found |= strcmp(prev.keys[k].keyid, kid) == 0;
+			if (!found) {
+				rc = fsec_seterr(FSEC_ERR_VERIFY, "unknown key: root key %.16s... is not "
+								  "a key of root version %llu",
+						 kid, (unsigned long long)prev.version);
+				goto out;
+			}
+		}
+		if (o->nold < prev.threshold) {
+			rc = fsec_seterr(FSEC_ERR_VERIFY, "root version %llu needs %llu of its keys",
+					 (unsigned long long)prev.version,
+					 (unsigned long long)prev.threshold);
+			goto out;
+		}
+	} else {
+		prev.version = 1;
+	}
+	if (prev.version >= (uint64_t)JSON_UINT_MAX) {
+		rc = fsec_seterr(FSEC_ERR_INVAL, "root version at its maximum");
+		goto out;
+	}
+	if ((rc = keys_json(o->new_keys, o->nnew, &arr)) != FSEC_OK)
+		goto out;
+	payload = json_pack("{s:s, s:I, s:i, s:O}", "_type", VERSION_ROOT, "version",
+			    (json_int_t)(prev.version + 1), "threshold", 1, "keys", arr);
+	body = payload != NULL ? json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	if (body == NULL) {
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	/* Signed by the old root (devices follow it) and the new (it holds
+	 * its key): TUF's rule for a root rotation. */
+	for (size_t i = 0; i < o->nold; i++)
+		signers[n++] = o->old[i];
+	for (size_t i = 0; i < o->nnew; i++)
+		signers[n++] = o->new_keys[i];
+	if ((rc = envelope_make_n(TYPE_ROOT, (unsigned char *)body, strlen(body), signers, n,
+				  &env)) == FSEC_OK)
+		rc = dump(env, json);
+	if (rc == FSEC_OK && o->version != NULL)
+		*o->version = prev.version + 1;
+out:
+	free(body);
+	json_decref(payload);
+	json_decref(arr);
+	json_decref(env);
+	json_decref(pj);
+	envelope_cleanup(&pe);
+	root_cleanup(&prev);
+	return rc;
+}
+
+FSEC_API void fsec_release_trust_free(struct fsec_release_trust *t)
+{
+	if (t == NULL)
+		return;
+	root_cleanup(&t->cur);
+	free(t->doc);
+	free(t->payload);
+	free(t);
+}
+
+/* Make r (and its envelope) t's trust; takes r's keys. */
+static enum fsec_err trust_set(struct fsec_release_trust *t, struct root_doc *r, json_t *env,
+			       const struct envelope *e)
+{
+	char *doc = env != NULL ? json_dumps(env, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	unsigned char *payload = e != NULL ? malloc(e->payload_len + 1) : NULL;
+
+	if ((env != NULL && doc == NULL) || (e != NULL && payload == NULL)) {
+		free(doc);
+		free(payload);
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	}
+	if (e != NULL)
+		memcpy(payload, e->payload, e->payload_len);
+	root_cleanup(&t->cur);
+	free(t->doc);
+	free(t->payload);
+	t->cur = *r;
+	memset(r, 0, sizeof(*r));
+	t->doc = doc;
+	t->payload = payload;
+	t->payload_len = e != NULL ? e->payload_len : 0;
+	for (size_t i = 0; i < t->cur.nkeys; i++)
+		t->view[i] = t->cur.keys[i].key;
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_release_trust_new(EVP_PKEY *const *pinned, size_t npinned,
+					      const unsigned char *stored, size_t len,
+					      struct fsec_release_trust **out)
+{
+	struct fsec_release_trust *t = calloc(1, sizeof(*t));
+	struct root_doc r = {0};
+	struct envelope e = {0};
+	json_t *j = NULL;
+	enum fsec_err rc = FSEC_ERR_PARSE;
+	bool named = false;
+
+	fsec_clearerr();
+	if (t == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	if ((rc = root_from_keys(pinned, npinned, &r)) != FSEC_OK ||
+	    (rc = trust_set(t, &r, NULL, NULL)) != FSEC_OK)
+		goto out;
+	if (stored != NULL) {
+		if (len > FSEC_RELEASE_MAX) {
+			rc = fsec_seterr(FSEC_ERR_TOO_LARGE, "stored root larger than %u bytes",
+					 FSEC_RELEASE_MAX);
+			goto out;
+		}
+		/* Accepted through the chain before and kept where only the agent
+		 * writes: its own signatures guard against damage, not forgery. */
+		if ((j = load_json(stored, len, "root")) == NULL) {
+			rc = FSEC_ERR_PARSE;
+			goto out;
+		}
+		if ((rc = root_open(j, "root", &e, &r)) != FSEC_OK)
+			goto out;
+		if (envelope_count(&e, TYPE_ROOT, r.keys, r.nkeys, &named) < r.threshold) {
+			rc = fsec_seterr(FSEC_ERR_VERIFY, "bad signature: the stored root is not "
+							  "signed by its own keys");
+			goto out;
+		}
+		if ((rc = trust_set(t, &r, j, &e)) != FSEC_OK)
+			goto out;
+	}
+	*out = t;
+	t = NULL;
+	rc = FSEC_OK;
+out:
+	root_cleanup(&r);
+	envelope_cleanup(&e);
+	json_decref(j);
+	fsec_release_trust_free(t);
+	return rc;
+}
+
+FSEC_API EVP_PKEY *const *fsec_release_trust_keys(const struct fsec_release_trust *t, size_t *n)
+{
+	*n = t->cur.nkeys;
+	return t->view;
+}
+
+FSEC_API uint64_t fsec_release_trust_version(const struct fsec_release_trust *t)
+{
+	return t->cur.version;
+}
+
+FSEC_API const char *fsec_release_trust_doc(const struct fsec_release_trust *t)
+{
+	return t->doc;
+}
+
+FSEC_API enum fsec_err fsec_release_trust_update(struct fsec_release_trust *t,
+						 const unsigned char *buf, size_t len,
+						 bool *changed)
+{
+	static const char *const known[] = {"roots", NULL};
+	struct root_doc cur = {0}, r = {0};
+	struct envelope e = {0};
+	json_t *j = NULL, *arr, *env, *tip = NULL;
+	struct envelope tip_e = {0};
+	uint64_t prev = 0, last;
+	enum fsec_err rc = FSEC_ERR_PARSE;
+	size_t i;
+
+	fsec_clearerr();
+	if (len > FSEC_RELEASE_MAX)
+		return fsec_seterr(FSEC_ERR_TOO_LARGE, "roots are %zu bytes, the limit is %u", len,
+				   FSEC_RELEASE_MAX);
+	if ((j = load_json(buf, len, "roots")) == NULL)
+		return rc;
+	arr = json_object_get(j, "roots");
+	if ((rc = fsec_json_only_keys(j, "roots", known)) != FSEC_OK)
+		goto out;
+	rc = FSEC_ERR_PARSE;
+	if (!json_is_array(arr) || json_array_size(arr) == 0 ||
+	    json_array_size(arr) > FSEC_RELEASE_ROOT_CHAIN_MAX) {
+		fsec_seterr(rc, "roots.roots: must hold 1-%d root documents",
+			    FSEC_RELEASE_ROOT_CHAIN_MAX);
+		goto out;
+	}
+	/* The working copy: t changes only if the whole chain is accepted. */
+	cur.version = t->cur.version;
+	cur.threshold = t->cur.threshold;
+	for (size_t k = 0; k < t->cur.nkeys; k++) {
+		EVP_PKEY_up_ref(t->cur.keys[k].key);
+		cur.keys[cur.nkeys++] = t->cur.keys[k];
+	}
+	json_array_foreach(arr, i, env) {
+		char where[32];
+
+		snprintf(where, sizeof(where), "roots[%zu]", i);
+		if ((rc = root_open(env, where, &e, &r)) != FSEC_OK)
+			goto out;
+		rc = FSEC_ERR_VERIFY;
+		/* One document per version, in order: a repeated or missing
+		 * version is not a chain (a replay, or a gap to jump). */
+		if (i > 0 && r.version != prev + 1) {
+			fsec_seterr(rc, "sequence: root version %llu does not follow version %llu",
+				    (unsigned long long)r.version, (unsigned long long)prev);
+			goto out;
+		}
+		prev = r.version;
+		if (r.version < t->cur.version) {
+			/* History: already followed to reach the trusted root. */
+		} else if (r.version == t->cur.version) {
+			if (t->payload == NULL || t->payload_len != e.payload_len ||
+			    CRYPTO_memcmp(t->payload, e.payload, e.payload_len) != 0) {
+				fsec_seterr(rc, "fork: root version %llu is not the one this device "
+						"accepted",
+					    (unsigned long long)r.version);
+				goto out;
+			}
+		} else {
+			if (r.version != cur.version + 1) {
+				fsec_seterr(rc, "sequence: root version %llu skips version %llu",
+					    (unsigned long long)r.version,
+					    (unsigned long long)(cur.version + 1));
+				goto out;
+			}
+			if ((rc = root_signed(&e, &cur, &r)) != FSEC_OK)
+				goto out;
+			root_cleanup(&cur);
+			cur = r;
+			memset(&r, 0, sizeof(r));
+			tip = env;
+			envelope_cleanup(&tip_e);
+			tip_e = e;
+			memset(&e, 0, sizeof(e));
+		}
+		root_cleanup(&r);
+		envelope_cleanup(&e);
+	}
+	last = prev;
+	rc = FSEC_ERR_VERIFY;
+	if (last < t->cur.version) {
+		fsec_seterr(rc, "rollback: the newest root served is version %llu, this device "
+				"trusts version %llu",
+			    (unsigned long long)last, (unsigned long long)t->cur.version);
+		goto out;
+	}
+	if (tip != NULL && (rc = trust_set(t, &cur, tip, &tip_e)) != FSEC_OK)
+		goto out;
+	*changed = tip != NULL;
+	rc = FSEC_OK;
+out:
+	root_cleanup(&cur);
+	root_cleanup(&r);
+	envelope_cleanup(&e);
+	envelope_cleanup(&tip_e);
+	json_decref(j);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_release_roots_append(const unsigned char *chain, size_t clen,
+						 const unsigned char *doc, size_t dlen, char **out)
+{
+	json_t *c = NULL, *d = NULL, *arr;
+	enum fsec_err rc = FSEC_ERR_PARSE;
+
+	fsec_clearerr();
+	if (clen > FSEC_RELEASE_MAX || dlen > FSEC_RELEASE_MAX)
+		return fsec_seterr(FSEC_ERR_TOO_LARGE, "input larger than %u bytes", FSEC_RELEASE_MAX);
+	if ((d = load_json(doc, dlen, "root")) == NULL)
+		return rc;
+	if (chain != NULL) {
+		if ((c = load_json(chain, clen, "roots")) == NULL)
+			goto out;
+	} else if ((c = json_pack("{s:[]}", "roots")) == NULL) {
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	arr = json_object_get(c, "roots");
+	if (!json_is_array(arr) || json_array_size(arr) >= FSEC_RELEASE_ROOT_CHAIN_MAX) {
+		rc = fsec_seterr(FSEC_ERR_PARSE, "roots: not a list with room for another root");
+		goto out;
+	}
+	if (json_array_append(arr, d) != 0) {
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	rc = dump(c, out);
+out:
+	json_decref(c);
+	json_decref(d);
+	return rc;
+}
+
+enum fsec_err fsec_release_check_root(const unsigned char *buf, size_t len)
+{
+	struct root_doc r;
+	enum fsec_err rc = root_parse(buf, len, &r);
+
+	if (rc == FSEC_OK)
+		root_cleanup(&r);
 	return rc;
 }
 

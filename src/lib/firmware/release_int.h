@@ -20,4 +20,8 @@ enum fsec_err fsec_release_check_timestamp(const unsigned char *buf, size_t len)
  * Errors: PARSE, NOMEM. */
 enum fsec_err fsec_release_check_delegation(const unsigned char *buf, size_t len);
 
+/* Check a root document's payload (keys decoded, keyids recomputed,
+ * threshold within them). Errors: PARSE, NOMEM. */
+enum fsec_err fsec_release_check_root(const unsigned char *buf, size_t len);
+
 #endif

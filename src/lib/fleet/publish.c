@@ -135,10 +135,12 @@ FSEC_API enum fsec_err fsec_publish(struct fsec_fleet *f, const struct fsec_publ
 		goto out;
 	if ((rc = fsec_registry_event_addf(reg, o->actor, "publish", NULL,
 					   "model=%s version=%s counter=%u percent=%d max_failures=%d"
-					   " max_failures_pct=%d group=%s sha256=%s",
+					   " max_failures_pct=%d group=%s sha256=%s delegation=%llu",
 					   rec.model, rec.version, rec.security_counter, rec.percent,
 					   rec.max_failures, rec.max_failures_pct, rec.group,
-					   rec.sha256)) != FSEC_OK)
+					   rec.sha256,
+					   (unsigned long long)fsec_release_delegation_sequence(rel))) !=
+	    FSEC_OK)
 		goto out;
 	/* The image lands before the row that points at it. */
 	if ((rc = fsec_file_stage_commit(st)) != FSEC_OK)
@@ -308,6 +310,8 @@ FSEC_API enum fsec_err fsec_publish_refresh(struct fsec_fleet *f, const struct f
 	}
 	snprintf(rec.model, sizeof(rec.model), "%s", o->model);
 	rec.expires = fsec_release_expires(fresh);
+	rec.old_delegation = fsec_release_delegation_sequence(old);
+	rec.delegation = fsec_release_delegation_sequence(fresh);
 	/* A statement naming the old sequence would be refused by the devices
 	 * that take the new manifest: it is signed again with it, same expiry. */
 	memset(&ts, 0, sizeof(ts));
@@ -337,6 +341,14 @@ FSEC_API enum fsec_err fsec_publish_refresh(struct fsec_fleet *f, const struct f
 					   (unsigned long long)rec.old_sequence,
 					   (long long)rec.expires, fsec_release_signer(fresh))) !=
 		FSEC_OK)
+		goto out;
+	/* The root key that renews a delegation is offline, with no home at
+	 * hand: the renewal is recorded where it reaches the devices. */
+	if (rec.delegation != rec.old_delegation &&
+	    (rc = fsec_registry_event_addf(reg, o->actor, "delegation", NULL,
+					   "model=%s sequence=%llu was=%llu", rec.model,
+					   (unsigned long long)rec.delegation,
+					   (unsigned long long)rec.old_delegation)) != FSEC_OK)
 		goto out;
 	if (rec.timestamp &&
 	    ((rc = fsec_registry_timestamp_put(reg, &ts, signed_ts)) != FSEC_OK ||
@@ -408,9 +420,13 @@ static enum fsec_err refresh_model(struct fsec_fleet *f, const struct fsec_refre
 	struct fsec_timestamp_rec ts;
 	struct fsec_release *rel = NULL;
 	char *bundle = NULL;
-	int64_t issued, expires;
+	int64_t issued, expires, dexp;
+	uint64_t dseq = 0;
 	enum fsec_err rc;
 
+	if ((rc = fsec_release_delegation_peek(o->delegation, o->delegation_len, &dseq, &dexp)) !=
+	    FSEC_OK)
+		return rc;
 	if ((rc = fsec_registry_timestamp_get(reg, model, &ts, NULL)) == FSEC_OK &&
 	    half_gone(ts.issued_at, ts.expires_at, now)) {
 		struct fsec_timestamp_opts to = {.model = model, .key = o->key,
@@ -432,7 +448,9 @@ static enum fsec_err refresh_model(struct fsec_fleet *f, const struct fsec_refre
 		goto out;
 	issued = fsec_release_issued(rel);
 	expires = fsec_release_expires(rel);
-	if (!half_gone(issued, expires, now))
+	/* A renewed delegation reaches devices only in what they are served:
+	 * a manifest under an older one is due at once. */
+	if (!half_gone(issued, expires, now) && fsec_release_delegation_sequence(rel) >= dseq)
 		goto out;
 	ro.model = model;
 	ro.expires = now + (expires > issued ? expires - issued : 1);
@@ -487,6 +505,8 @@ FSEC_API enum fsec_err fsec_refresher_new(const char *key, const char *delegatio
 {
 	struct fsec_release_timestamp_opts to = {.model = "check",
 						 .expires = (int64_t)time(NULL) + 60};
+	struct fsec_release_policy pol = {.nroots = 1, .model = "check"};
+	struct fsec_release_timestamp ts;
 	struct fsec_refresher *r = calloc(1, sizeof(*r));
 	char *probe = NULL;
 	enum fsec_err rc;
@@ -506,10 +526,14 @@ FSEC_API enum fsec_err fsec_refresher_new(const char *key, const char *delegatio
 				 &r->delegation_len)) != FSEC_OK)
 		goto out;
 	/* A statement signed and thrown away: the signer's own checks say
-	 * whether the delegation parses, names the key and is still valid. */
+	 * whether the delegation parses, names the key and is still valid, and
+	 * the devices' check whether release_root signed it. */
 	to.delegation = (const char *)r->delegation;
 	to.delegation_len = r->delegation_len;
-	if ((rc = fsec_release_timestamp_sign(&to, r->key, &probe)) != FSEC_OK) {
+	pol.roots = &r->root;
+	if ((rc = fsec_release_timestamp_sign(&to, r->key, &probe)) != FSEC_OK ||
+	    (rc = fsec_release_timestamp_verify((const unsigned char *)probe, strlen(probe), &pol,
+						&ts)) != FSEC_OK) {
 		rc = fsec_seterr(rc, "release_delegation %s: %s", delegation, fsec_err_detail());
 		goto out;
 	}
@@ -530,4 +554,73 @@ FSEC_API enum fsec_err fsec_refresher_run(struct fsec_refresher *r, struct fsec_
 				      .nroots = 1, .actor = "fleetsecd"};
 
 	return fsec_publish_refresh_due(f, &o, now, refreshed);
+}
+
+FSEC_API enum fsec_err fsec_publish_roots_path(const struct fsec_fleet *f, char *buf, size_t cap)
+{
+	if ((size_t)snprintf(buf, cap, "%s/%s", fsec_fleet_get_home(f), FSEC_PUBLISH_ROOTS_FILE) >=
+	    cap)
+		return fsec_seterr(FSEC_ERR_INVAL, "home path too long");
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_publish_root(struct fsec_fleet *f, const struct fsec_root_publish_opts *o,
+					 uint64_t *version)
+{
+	struct fsec_registry *reg = fsec_fleet_get_registry(f);
+	struct fsec_release_trust *t = NULL;
+	unsigned char *chain = NULL;
+	char path[4200], *next = NULL;
+	size_t clen = 0, nkeys = 0;
+	struct stat st;
+	bool changed = false, in_tx = false;
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	if ((rc = fsec_publish_roots_path(f, path, sizeof(path))) != FSEC_OK)
+		return rc;
+	/* The registry's write lock keeps two publishers from appending to
+	 * the chain at once. */
+	if ((rc = fsec_registry_begin(reg)) != FSEC_OK)
+		return rc;
+	in_tx = true;
+	if (stat(path, &st) == 0) {
+		if ((rc = fsec_file_read(path, FSEC_RELEASE_MAX, &chain, &clen)) != FSEC_OK)
+			goto out;
+	} else if (errno != ENOENT) {
+		rc = fsec_seterr(FSEC_ERR_IO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	/* Served only if a device holding the pinned root would follow the
+	 * whole chain to the new document. */
+	if ((rc = fsec_release_roots_append(chain, clen, o->doc, o->doc_len, &next)) != FSEC_OK ||
+	    (rc = fsec_release_trust_new(o->roots, o->nroots, NULL, 0, &t)) != FSEC_OK)
+		goto out;
+	if ((rc = fsec_release_trust_update(t, (const unsigned char *)next, strlen(next),
+					    &changed)) != FSEC_OK) {
+		rc = fsec_seterr(rc, "the root does not follow the published chain: %s",
+				 fsec_err_detail());
+		goto out;
+	}
+	(void)fsec_release_trust_keys(t, &nkeys);
+	if ((rc = fsec_registry_event_addf(reg, o->actor, "release-root", NULL,
+					   "version=%llu keys=%zu",
+					   (unsigned long long)fsec_release_trust_version(t),
+					   nkeys)) != FSEC_OK ||
+	    (rc = fsec_file_write_atomic(path, next, strlen(next), 0644, 0)) != FSEC_OK)
+		goto out;
+	in_tx = false;
+	if ((rc = fsec_registry_commit(reg)) != FSEC_OK) {
+		fsec_registry_rollback(reg);
+		goto out;
+	}
+	if (version != NULL)
+		*version = fsec_release_trust_version(t);
+out:
+	if (in_tx)
+		fsec_registry_rollback(reg);
+	fsec_release_trust_free(t);
+	free(chain);
+	free(next);
+	return rc;
 }

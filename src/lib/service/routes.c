@@ -5,7 +5,9 @@
  * the request into a struct fsec_route_request and the struct fsec_reply
  * into a response.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -15,6 +17,8 @@
 #include "limits_int.h"
 #include "reply_int.h"
 #include "fleetsec/devapi.h"
+#include "fleetsec/fileio.h"
+#include "fleetsec/publish.h"
 #include "fleetsec/release.h"
 #include "fleetsec/routes.h"
 
@@ -26,6 +30,7 @@ struct fsec_route_ctx {
 	struct fsec_est *e;
 	char fw_dir[HOME_PATH_MAX + 16];
 	char crl_path[HOME_PATH_MAX + 16];
+	char roots_path[HOME_PATH_MAX + 32];
 	struct fsec_crl_cache crl;
 	struct fsec_ratelimit *reports; /* status reports stored per device per hour */
 };
@@ -150,6 +155,38 @@ static enum fsec_err h_firmware(struct fsec_route_ctx *c, const struct fsec_est_
 				    q->path + strlen(FSEC_RELEASE_FIRMWARE_PATH), q->range, r);
 }
 
+/* GET /v1/roots: the chain of release-root documents (fleetsec release
+ * root-publish). Read per
+ * request: it changes once in years, and a device asks only when a
+ * delegation is signed by a root it does not know. 204 (nothing) while the
+ * release root was never rotated. */
+static enum fsec_err h_roots(struct fsec_route_ctx *c, const struct fsec_est_peer *peer,
+			     const struct fsec_route_request *q, struct fsec_reply *r)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	struct stat st;
+
+	(void)peer;
+	(void)q;
+	memset(r, 0, sizeof(*r));
+	if (stat(c->roots_path, &st) != 0 && errno == ENOENT) {
+		fsec_reply_error(r, 204, "the release root was never rotated");
+		return FSEC_OK;
+	}
+	if (fsec_file_read(c->roots_path, FSEC_RELEASE_MAX, &buf, &len) != FSEC_OK) {
+		fsec_reply_error(r, 500, "the release roots are not available: %s",
+				 fsec_err_detail());
+		fsec_clearerr();
+		return FSEC_OK;
+	}
+	r->body = (char *)buf;
+	r->len = len;
+	r->status = 200;
+	r->content_type = "application/json";
+	return FSEC_OK;
+}
+
 /* ---- the table ---- */
 
 #define P_EST (FSEC_ROUTE_PEER_BOOTSTRAP | FSEC_ROUTE_PEER_DEVICE)
@@ -175,6 +212,8 @@ static const struct route routes[] = {
 	 "firmware", h_firmware},
 	{FSEC_ROUTE_POST, "/v1/status", false, FSEC_ROUTE_PEER_DEVICE, FSEC_EP_STATUS, "status",
 	 h_status},
+	{FSEC_ROUTE_GET, "/v1/roots", false, FSEC_ROUTE_PEER_DEVICE, FSEC_EP_ROOTS, "roots",
+	 h_roots},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -361,6 +400,7 @@ FSEC_API enum fsec_err fsec_route_ctx_new(struct fsec_fleet *f, struct fsec_est 
 	c->e = e;
 	snprintf(c->fw_dir, sizeof(c->fw_dir), "%s/firmware", home);
 	snprintf(c->crl_path, sizeof(c->crl_path), "%s/crl.pem", home);
+	snprintf(c->roots_path, sizeof(c->roots_path), "%s/%s", home, FSEC_PUBLISH_ROOTS_FILE);
 	*out = c;
 	return FSEC_OK;
 }

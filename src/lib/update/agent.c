@@ -26,8 +26,7 @@ FSEC_API void fsec_agent_free(struct fsec_agent *a)
 	fsec_bootctl_free(a->boot);
 	for (size_t i = 0; i < a->nfw; i++)
 		EVP_PKEY_free(a->fw_keys[i]);
-	for (size_t i = 0; i < a->nroots; i++)
-		EVP_PKEY_free(a->roots[i]);
+	fsec_release_trust_free(a->trust);
 	free(a);
 }
 
@@ -38,6 +37,8 @@ FSEC_API enum fsec_err fsec_agent_new(const struct fsec_agentcfg *cfg, struct fs
 				     .low_speed_time = (long)cfg->low_speed_time,
 				     .server_crl = cfg->server_crl[0] != '\0' ? cfg->server_crl : NULL};
 	struct fsec_agent *a = calloc(1, sizeof(*a));
+	EVP_PKEY *pinned[FSEC_AGENTCFG_KEYS_MAX];
+	size_t npinned = 0;
 	enum fsec_err rc;
 
 	if (a == NULL)
@@ -54,10 +55,14 @@ FSEC_API enum fsec_err fsec_agent_new(const struct fsec_agentcfg *cfg, struct fs
 		if ((rc = fsec_key_load_public(cfg->firmware_keys[a->nfw], &a->fw_keys[a->nfw])) !=
 		    FSEC_OK)
 			goto fail;
-	for (; a->nroots < cfg->nrelease_roots; a->nroots++)
-		if ((rc = fsec_key_load_public(cfg->release_roots[a->nroots],
-					       &a->roots[a->nroots])) != FSEC_OK)
+	for (; npinned < cfg->nrelease_roots; npinned++)
+		if ((rc = fsec_key_load_public(cfg->release_roots[npinned], &pinned[npinned])) !=
+		    FSEC_OK)
 			goto fail;
+	if ((rc = fsec_agent_load_trust(a, pinned, npinned)) != FSEC_OK)
+		goto fail;
+	for (; npinned > 0; npinned--)
+		EVP_PKEY_free(pinned[npinned - 1]);
 	if ((rc = fsec_agent_rollout_bucket(cfg->cert, &a->rollout_bucket)) != FSEC_OK)
 		goto fail;
 	if ((rc = fsec_fetch_new(&fo, &a->fetch)) != FSEC_OK ||
@@ -67,6 +72,8 @@ FSEC_API enum fsec_err fsec_agent_new(const struct fsec_agentcfg *cfg, struct fs
 	*out = a;
 	return FSEC_OK;
 fail:
+	for (; npinned > 0; npinned--)
+		EVP_PKEY_free(pinned[npinned - 1]);
 	fsec_agent_free(a);
 	return rc;
 }
@@ -249,6 +256,7 @@ FSEC_API enum fsec_err fsec_agent_status(struct fsec_agent *a, struct fsec_agent
 	out->rolled_back = bs.trial_tag[0] != '\0' && !bs.upgrade_available;
 	out->last_sequence = seen.sequence;
 	out->last_delegation = seen.delegation;
+	out->release_root_version = fsec_release_trust_version(a->trust);
 	if (fsec_agent_verify_slot(a, bs.slot, 0, &info) == FSEC_OK) {
 		out->active_valid = true;
 		out->active_version = info.version;

@@ -71,21 +71,65 @@ static enum fsec_err note_fresh(struct fsec_agent *a, bool fresh, int64_t now)
 	return fsec_agent_store_fresh(a, &f);
 }
 
+/* Verify the server's answer (buf, of kind) against the trusted release
+ * root and the stored sequences: a timestamp into c->ts, a release into
+ * c->rel. */
+static enum fsec_err verify_answer(const struct fsec_agent *a, const unsigned char *buf,
+				   size_t len, enum fsec_release_kind kind, const struct seen *seen,
+				   struct checked *c)
+{
+	struct fsec_release_policy pol = {.model = a->cfg.model,
+					  .last_delegation = seen->delegation};
+
+	pol.roots = fsec_release_trust_keys(a->trust, &pol.nroots);
+	if (kind == FSEC_RELEASE_KIND_TIMESTAMP) {
+		pol.last_sequence = seen->sequence;
+		return fsec_release_timestamp_verify(buf, len, &pol, &c->ts);
+	}
+	pol.last_sequence = seen->sequence > 0 ? seen->sequence - 1 : 0;
+	return fsec_release_verify(buf, len, &pol, &c->rel);
+}
+
+/* The release root may have been rotated: follow the server's chain of
+ * root documents (roots_url) from the root this device trusts, and keep
+ * where it leads. *moved says whether it moved. A server with no chain
+ * (204), or that cannot be reached, leaves the trust as it is (the answer
+ * that sent us here stays refused); a chain that does not follow from our
+ * root is refused with its reason. */
+static enum fsec_err follow_roots(struct fsec_agent *a, bool *moved)
+{
+	unsigned char *buf = NULL;
+	char url[FSEC_AGENTCFG_VALUE_MAX * 2 + 8];
+	size_t len = 0;
+	enum fsec_err rc;
+
+	*moved = false;
+	if ((rc = fsec_agent_url(a, a->cfg.roots_url, url, sizeof(url))) != FSEC_OK)
+		return rc;
+	if (fsec_fetch_get(a->fetch, url, FSEC_RELEASE_MAX, &buf, &len) != FSEC_OK)
+		return FSEC_OK;
+	if ((rc = fsec_release_trust_update(a->trust, buf, len, moved)) != FSEC_OK)
+		rc = fsec_seterr(rc, "release root: %s", fsec_err_detail());
+	else if (*moved)
+		rc = fsec_agent_store_trust(a);
+	free(buf);
+	return rc;
+}
+
 /* Fetch and verify the server's answer. The stored manifest sequence may
  * be met again (a resumed download, a repeated check), but then it must be
  * the very release accepted before: one sequence, one release. */
 enum fsec_err fsec_agent_fetch_release(struct fsec_agent *a, struct checked *c)
 {
-	struct fsec_release_policy pol = {.roots = a->roots, .nroots = a->nroots,
-					  .model = a->cfg.model};
 	const struct fsec_release_entry *e;
 	enum fsec_release_kind kind;
 	struct seen seen;
 	unsigned char *buf = NULL;
-	char url[FSEC_AGENTCFG_VALUE_MAX * 2 + 8];
+	char url[FSEC_AGENTCFG_VALUE_MAX * 2 + 8], why[256];
 	int64_t now = (int64_t)time(NULL);
 	size_t len = 0;
-	enum fsec_err rc = FSEC_ERR_VERIFY;
+	bool moved = false;
+	enum fsec_err rc = FSEC_ERR_VERIFY, frc;
 
 	memset(c, 0, sizeof(*c));
 	if ((rc = fsec_agent_load_seen(a, &seen)) != FSEC_OK ||
@@ -103,18 +147,26 @@ enum fsec_err fsec_agent_fetch_release(struct fsec_agent *a, struct checked *c)
 	}
 	if (rc != FSEC_OK || (rc = fsec_release_kind(buf, len, &kind)) != FSEC_OK)
 		goto out;
-	pol.last_delegation = seen.delegation;
-	if (kind == FSEC_RELEASE_KIND_TIMESTAMP) {
-		pol.last_sequence = seen.sequence;
-		if ((rc = fsec_release_timestamp_verify(buf, len, &pol, &c->ts)) != FSEC_OK ||
-		    (rc = note_fresh(a, true, now)) != FSEC_OK)
+	rc = verify_answer(a, buf, len, kind, &seen, c);
+	/* Refused: perhaps signed under a rotated root this device has not
+	 * followed yet. Asked only then: the root changes once in years. */
+	if (rc == FSEC_ERR_VERIFY) {
+		snprintf(why, sizeof(why), "%s", fsec_err_detail());
+		if ((frc = follow_roots(a, &moved)) != FSEC_OK) {
+			rc = frc;
 			goto out;
-		rc = FSEC_OK;
+		}
+		if (moved)
+			rc = verify_answer(a, buf, len, kind, &seen, c);
+		else
+			fsec_seterr(rc, "%s", why);
+	}
+	if (rc != FSEC_OK)
+		goto out;
+	if (kind == FSEC_RELEASE_KIND_TIMESTAMP) {
+		rc = note_fresh(a, true, now);
 		goto out;
 	}
-	pol.last_sequence = seen.sequence > 0 ? seen.sequence - 1 : 0;
-	if ((rc = fsec_release_verify(buf, len, &pol, &c->rel)) != FSEC_OK)
-		goto out;
 	e = fsec_release_entry(c->rel);
 	c->now.delegation = fsec_release_delegation_sequence(c->rel);
 	c->now.sequence = fsec_release_sequence(c->rel);

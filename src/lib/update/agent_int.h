@@ -33,8 +33,10 @@ struct fsec_agent {
 	struct fsec_counter *counter;
 	struct fsec_bootctl *boot;
 	EVP_PKEY *fw_keys[FSEC_AGENTCFG_KEYS_MAX];
-	EVP_PKEY *roots[FSEC_AGENTCFG_KEYS_MAX];
-	size_t nfw, nroots;
+	/* The release root: the pinned keys, or the root followed from them
+	 * (GET /v1/roots) and kept in state_dir/release-root.json. */
+	struct fsec_release_trust *trust;
+	size_t nfw;
 	unsigned rollout_bucket; /* 0-99, from the device ID: stable across releases */
 };
 
@@ -76,6 +78,14 @@ FSEC_WUR enum fsec_err fsec_agent_load_seen(const struct fsec_agent *a, struct s
 /* Replace them. Errors: IO. */
 FSEC_WUR enum fsec_err fsec_agent_store_seen(const struct fsec_agent *a, const struct seen *s);
 
+/* The release trust from the pinned keys and state_dir/release-root.json
+ * (if there is one) into a->trust. Errors: PARSE, VERIFY (damaged), IO,
+ * INVAL, NOMEM. */
+FSEC_WUR enum fsec_err fsec_agent_load_trust(struct fsec_agent *a, EVP_PKEY *const *pinned,
+					     size_t npinned);
+/* Store a->trust's root document, atomically. Errors: IO. */
+FSEC_WUR enum fsec_err fsec_agent_store_trust(const struct fsec_agent *a);
+
 /* The freshness record; all zero when there is none. A damaged one reads
  * as none: its loss only restarts the silence clock at the next check.
  * Errors: IO. */
@@ -112,7 +122,7 @@ FSEC_WUR enum fsec_err fsec_agent_lock(const struct fsec_agent *a, int *fd);
  * Refuse a state directory that someone other than the agent could change,
  * as sshd refuses loose key permissions: state_dir, and each state file in
  * it that exists (sequences, installed, journal, lock, tamper.json, counter,
- * bootenv), must be owned by the agent's effective user or root and not be
+ * bootenv, release-root.json), must be owned by the agent's effective user or root and not be
  * writable by group or others; the directory must be a directory and the
  * files regular files (a symbolic link is refused: its target is not ours
  * to judge). A state_dir that does not exist yet passes (the agent creates

@@ -56,6 +56,36 @@ static enum fsec_err write_state(const struct fsec_agent *a, const char *name, c
 	return rc != FSEC_OK ? rc : fsec_file_write_atomic(path, line, strlen(line), 0600, 0);
 }
 
+enum fsec_err fsec_agent_load_trust(struct fsec_agent *a, EVP_PKEY *const *pinned,
+				    size_t npinned)
+{
+	char path[FSEC_AGENTCFG_VALUE_MAX + 32];
+	unsigned char *doc = NULL;
+	size_t len = 0;
+	enum fsec_err rc;
+
+	if ((rc = state_path(a, "release-root.json", path, sizeof(path))) != FSEC_OK)
+		return rc;
+	if (access(path, F_OK) == 0 || errno != ENOENT) {
+		if ((rc = fsec_file_read(path, FSEC_RELEASE_MAX, &doc, &len)) != FSEC_OK)
+			return fsec_seterr(rc, "%s: %s", path, fsec_err_detail());
+	}
+	rc = fsec_release_trust_new(pinned, npinned, doc, len, &a->trust);
+	free(doc);
+	if (rc != FSEC_OK)
+		return fsec_seterr(rc, "%s: %s", path, fsec_err_detail());
+	return FSEC_OK;
+}
+
+enum fsec_err fsec_agent_store_trust(const struct fsec_agent *a)
+{
+	const char *doc = fsec_release_trust_doc(a->trust);
+
+	if (doc == NULL)
+		return fsec_seterr(FSEC_ERR_INVAL, "no root document to store");
+	return write_state(a, "release-root.json", doc);
+}
+
 enum fsec_err fsec_agent_load_seen(const struct fsec_agent *a, struct seen *s)
 {
 	char line[STATE_FILE_MAX];
@@ -242,7 +272,8 @@ static enum fsec_err secure_path(const char *path, const struct stat *st, bool d
 enum fsec_err fsec_agent_state_dir_check(const char *state_dir)
 {
 	static const char *const files[] = {"sequences", "installed", "journal", "lock",
-					    "tamper.json", "counter", "bootenv"};
+					    "tamper.json", "counter", "bootenv",
+					    "release-root.json"};
 	char path[FSEC_AGENTCFG_VALUE_MAX + 32];
 	struct stat st;
 	enum fsec_err rc;

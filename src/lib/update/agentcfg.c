@@ -24,6 +24,7 @@
 static const struct fsec_kv_field fields[] = {
 	STRF(server, true),
 	STRF(manifest_url, false),
+	STRF(roots_url, false),
 	STRF(server_crl, false),
 	STRF(ca, true),
 	STRF(key, true),
@@ -145,6 +146,8 @@ FSEC_API enum fsec_err fsec_agentcfg_parse(const unsigned char *buf, size_t len,
 	}
 	if (c->manifest_url[0] == '\0')
 		snprintf(c->manifest_url, sizeof(c->manifest_url), "/v1/update");
+	if (c->roots_url[0] == '\0')
+		snprintf(c->roots_url, sizeof(c->roots_url), "/v1/roots");
 	if ((rc = resolve_crl(c)) != FSEC_OK)
 		goto out;
 	if (c->counter[0] == '\0' &&

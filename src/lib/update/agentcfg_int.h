@@ -15,6 +15,7 @@
 struct fsec_agentcfg {
 	char server[FSEC_AGENTCFG_VALUE_MAX + 1];
 	char manifest_url[FSEC_AGENTCFG_VALUE_MAX + 1];
+	char roots_url[FSEC_AGENTCFG_VALUE_MAX + 1];
 	/* As written, then resolved: the CRL's absolute https URL, or "" for
 	 * off (no revocation check of the server). */
 	char server_crl[FSEC_AGENTCFG_VALUE_MAX + 1];
