@@ -48,15 +48,7 @@ mkdir state
 A() { "$AGENT" -c agent.conf "$@"; }
 # The agent's clock thirty times as fast (libfaketime scales its sleeps
 # too), so that fleetsecd's one-minute Retry-After passes in two seconds.
-# The library is preloaded directly: the faketime wrapper leaves shared
-# memory behind when its process is killed.
-FAKETIME_LIB=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
-[ -r "$FAKETIME_LIB" ] || fail "libfaketime is missing (Debian package faketime; scripts/deps.sh)"
-FAST() {
-	LD_PRELOAD=$FAKETIME_LIB FAKETIME="+0 x30" \
-		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
-		"$AGENT" -c agent.conf "$@"
-}
+FAST() { FT "+0 x30" "$AGENT" -c agent.conf "$@"; }
 # state COLUMNS: the device's row in the registry, as sqlite3 reads it.
 state() { sqlite3 -separator ' ' "$FLEETSEC_HOME/registry.db" "SELECT $1 FROM device_state"; }
 # waitfor FILE TEXT PID: until FILE has TEXT, or PID is gone.

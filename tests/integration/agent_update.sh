@@ -48,8 +48,6 @@ agent_conf "https://127.0.0.1:$NGINX_PORT" server_crl=off manifest_url=/release.
 	chunk_retries=2
 mkdir -p state
 A() { "$AGENT" -c agent.conf "$@"; }
-# FT ARGS...: faketime, whose preload an ASan build must be told to accept.
-FT() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" faketime "$@"; }
 
 # 1 -> 2 through a trial boot and confirm.
 publish v2
@@ -195,7 +193,10 @@ done_before=$(awk '{print $6}' state/journal)
 seen_lines=$(wc -l <nginx/access.log)
 expect 0 A update
 grep -q installed out || fail "resumed update: $(cat out)"
-new=$(tail -n +$((seen_lines + 1)) nginx/access.log | grep '^/throttle/v7.img' || true)
+# Only whole chunks: nginx logs the killed request when it notices the
+# closed connection, which under load can come after the count above.
+new=$(tail -n +$((seen_lines + 1)) nginx/access.log | grep '^/throttle/v7.img' |
+	awk '{ split($2, r, /[=-]/); if ($4 == r[3] - r[2] + 1) print }' || true)
 first=$(head -1 <<<"$new" | awk '{print $2}' | sed 's/bytes=\([0-9]*\)-.*/\1/')
 [ "$first" -eq $((done_before * 65536)) ] || fail "resumed at byte $first, journal said chunk $done_before"
 [ "$(wc -l <<<"$new")" -eq $((10 - done_before)) ] || fail "re-fetched more than the missing chunks (journal at $done_before): $new"

@@ -10,8 +10,6 @@
 . "$(dirname "$0")/sarif.sh"
 cd "$T"
 F=$FLEETSEC
-# FT OFFSET ARGS...: faketime, whose preload an ASan build must be told to accept.
-FT() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" faketime -f "$@"; }
 
 "$F" ca init --name "Expiry Fleet" --crl-days 8 >/dev/null
 "$F" ca server-cert localhost --ip 127.0.0.1 >/dev/null # 30 days

@@ -18,7 +18,6 @@
 cd "$T"
 F=$FLEETSEC
 
-FAKETIME_LIB=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
 [ -r "$FAKETIME_LIB" ] || fail "libfaketime is missing (Debian package faketime; scripts/deps.sh)"
 
 # Devices live one day and the CRL two, so that a few fake days expire both.

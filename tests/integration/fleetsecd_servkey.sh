@@ -13,9 +13,6 @@
 cd "$T"
 F=$FLEETSEC
 H=$FLEETSEC_HOME
-command -v faketime >/dev/null || fail "faketime is missing (Debian package faketime; scripts/deps.sh)"
-# FT ARGS...: faketime, whose preload an ASan build must be told to accept.
-FT() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" faketime "$@"; }
 
 "$F" ca init --name "Servkey Fleet" >/dev/null
 expect 0 "$F" ca server-cert localhost --ip 127.0.0.1 --json

@@ -30,8 +30,6 @@ sign_image v2 2.0.0 2
 agent_conf "$URL" bootstrap_key="$T/boot.key" bootstrap_cert="$T/boot.pem"
 mkdir state
 A() { "$AGENT" -c agent.conf "$@"; }
-# FT ARGS...: faketime, whose preload an ASan build must be told to accept.
-FT() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" faketime "$@"; }
 
 # A first attempt whose answer was lost: the agent had written its pending
 # key, the server enrolled the device, the answer never arrived (here curl

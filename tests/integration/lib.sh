@@ -124,6 +124,20 @@ online_key() {
 		--out "$T/deleg.json"
 }
 
+# FT [-f] OFFSET CMD...: CMD with its clock OFFSET ("+8d", "-2h") from now,
+# through libfaketime preloaded directly: the faketime wrapper's shared
+# memory outlives a killed process and clashes with a later one that gets
+# its PID. An ASan build must be told to accept the preload.
+FAKETIME_LIB=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
+FT() {
+	[ "$1" != -f ] || shift
+	local off=$1
+	shift
+	[ -r "$FAKETIME_LIB" ] || fail "libfaketime is missing (Debian package faketime; scripts/deps.sh)"
+	LD_PRELOAD=$FAKETIME_LIB FAKETIME=$off \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" "$@"
+}
+
 done_checks() { echo "$(basename "$0"): $checks checks passed"; }
 
 # agent_conf SERVER [KEY=VALUE]...: write $T/agent.conf for the simulated

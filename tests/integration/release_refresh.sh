@@ -38,8 +38,6 @@ dd if=v1.img of=slot_a conv=notrunc status=none
 agent_conf "$URL" bootstrap_key="$T/boot.key" bootstrap_cert="$T/boot.pem"
 mkdir state
 A() { "$AGENT" -c agent.conf "$@"; }
-# FT ARGS...: faketime, whose preload an ASan build must be told to accept.
-FT() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" faketime "$@"; }
 expect 0 A enroll
 
 # served [FAKETIME]: the manifest fleetsecd serves SN-7, as JSON (jq reads
@@ -182,7 +180,6 @@ start_refused "expired" "release_refresh = auto" "${KEYS[0]}" \
 
 # A manifest valid four days and a timestamp valid two; fleetsecd runs
 # under libfaketime, whose clock the test moves by rewriting a file.
-FAKETIME_LIB=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
 [ -r "$FAKETIME_LIB" ] || fail "libfaketime is missing (Debian package faketime; scripts/deps.sh)"
 echo "+0" >faketime
 cat >fleetsecd-faked <<EOF
