@@ -331,18 +331,19 @@ static void revoke_updates_status_and_crl(void **state)
 	assert_int_equal(fsec_fleet_revoke(fx->f, "nobody", 5, "test"), FSEC_ERR_NOTFOUND);
 	/* CRL numbers only grow. */
 	{
-		X509_CRL *c1 = NULL, *c2 = NULL;
+		STACK_OF(X509_CRL) *c1 = NULL, *c2 = NULL;
 		ASN1_INTEGER *n1, *n2;
 
 		assert_int_equal(fsec_fleet_crl(fx->f, &c1), FSEC_OK);
 		assert_int_equal(fsec_fleet_crl(fx->f, &c2), FSEC_OK);
-		n1 = X509_CRL_get_ext_d2i(c1, NID_crl_number, NULL, NULL);
-		n2 = X509_CRL_get_ext_d2i(c2, NID_crl_number, NULL, NULL);
+		assert_int_equal(sk_X509_CRL_num(c1), 1);
+		n1 = X509_CRL_get_ext_d2i(sk_X509_CRL_value(c1, 0), NID_crl_number, NULL, NULL);
+		n2 = X509_CRL_get_ext_d2i(sk_X509_CRL_value(c2, 0), NID_crl_number, NULL, NULL);
 		assert_true(ASN1_INTEGER_cmp(n1, n2) < 0);
 		ASN1_INTEGER_free(n1);
 		ASN1_INTEGER_free(n2);
-		X509_CRL_free(c1);
-		X509_CRL_free(c2);
+		sk_X509_CRL_pop_free(c1, X509_CRL_free);
+		sk_X509_CRL_pop_free(c2, X509_CRL_free);
 	}
 	EVP_PKEY_free(k);
 }
@@ -363,15 +364,15 @@ static void crl_publication_is_ordered(void **state)
 {
 	struct fixture *fx = *state;
 	char *path = tu_path(fx->home, "crl.pem");
-	X509_CRL *c1 = NULL, *c2 = NULL;
+	STACK_OF(X509_CRL) *c1 = NULL, *c2 = NULL;
 	struct fsec_crl_info i1, i2;
 	bool pub = true;
 	FILE *fp;
 
 	assert_int_equal(fsec_fleet_crl(fx->f, &c1), FSEC_OK);
 	assert_int_equal(fsec_fleet_crl(fx->f, &c2), FSEC_OK);
-	assert_int_equal(fsec_crl_info_get(c1, &i1), FSEC_OK);
-	assert_int_equal(fsec_crl_info_get(c2, &i2), FSEC_OK);
+	assert_int_equal(fsec_crl_info_get(sk_X509_CRL_value(c1, 0), &i1), FSEC_OK);
+	assert_int_equal(fsec_crl_info_get(sk_X509_CRL_value(c2, 0), &i2), FSEC_OK);
 	assert_true(i2.number > i1.number);
 	assert_true(i2.next_update > i2.this_update);
 	assert_int_equal(disk_crl_number(fx), i2.number);
@@ -392,8 +393,8 @@ static void crl_publication_is_ordered(void **state)
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(fsec_crl_publish(path, c1, &pub), FSEC_OK);
 	assert_true(pub);
-	X509_CRL_free(c1);
-	X509_CRL_free(c2);
+	sk_X509_CRL_pop_free(c1, X509_CRL_free);
+	sk_X509_CRL_pop_free(c2, X509_CRL_free);
 	free(path);
 }
 
@@ -405,13 +406,13 @@ static void crl_number_stays_above_the_published_one(void **state)
 	struct fixture *fx = *state;
 	char *db = tu_path(fx->home, "registry.db");
 	sqlite3 *h = NULL;
-	X509_CRL *c = NULL;
+	STACK_OF(X509_CRL) *c = NULL;
 	struct fsec_crl_info i;
 	uint64_t before;
 
 	for (int k = 0; k < 3; k++) {
 		assert_int_equal(fsec_fleet_crl(fx->f, &c), FSEC_OK);
-		X509_CRL_free(c);
+		sk_X509_CRL_pop_free(c, X509_CRL_free);
 	}
 	before = disk_crl_number(fx);
 	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
@@ -420,10 +421,10 @@ static void crl_number_stays_above_the_published_one(void **state)
 			 SQLITE_OK);
 	sqlite3_close(h);
 	assert_int_equal(fsec_fleet_crl(fx->f, &c), FSEC_OK);
-	assert_int_equal(fsec_crl_info_get(c, &i), FSEC_OK);
+	assert_int_equal(fsec_crl_info_get(sk_X509_CRL_value(c, 0), &i), FSEC_OK);
 	assert_int_equal(i.number, before + 1);
 	assert_int_equal(disk_crl_number(fx), before + 1);
-	X509_CRL_free(c);
+	sk_X509_CRL_pop_free(c, X509_CRL_free);
 	free(db);
 }
 
