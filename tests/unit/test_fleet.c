@@ -503,6 +503,24 @@ static void config_is_strict(void **state)
 	assert_int_equal(cfg("[1]"), FSEC_ERR_PARSE);
 	assert_int_equal(cfg("{" GOOD), FSEC_ERR_PARSE);
 	assert_int_equal(cfg("{\"format\":\"fleetsec-home\",\"version\":2}"), FSEC_ERR_PARSE);
+	/* The issuing CAs a rotation keeps: an array of {cert, key}, at most 8. */
+#define PREV(x) ",\"previous_issuing\":[" x "]"
+#define ONE "{\"cert\":\"i1.pem\",\"key\":\"i1.key\"}"
+	assert_int_equal(cfg("{" GOOD PREV(ONE) "}"), FSEC_OK);
+	assert_int_equal(cfg("{" GOOD PREV(ONE "," ONE "," ONE "," ONE "," ONE "," ONE "," ONE
+					  "," ONE) "}"),
+			 FSEC_OK);
+	assert_int_equal(cfg("{" GOOD PREV(ONE "," ONE "," ONE "," ONE "," ONE "," ONE "," ONE
+					  "," ONE "," ONE) "}"),
+			 FSEC_ERR_PARSE);
+	assert_int_equal(cfg("{" GOOD PREV("{\"cert\":\"i1.pem\"}") "}"), FSEC_ERR_PARSE);
+	assert_int_equal(cfg("{" GOOD PREV("{\"cert\":\"\",\"key\":\"k\"}") "}"),
+			 FSEC_ERR_PARSE);
+	assert_int_equal(cfg("{" GOOD PREV(ONE ",{\"cert\":\"a\",\"key\":\"b\",\"x\":1}") "}"),
+			 FSEC_ERR_PARSE);
+	assert_int_equal(cfg("{" GOOD ",\"previous_issuing\":{}}"), FSEC_ERR_PARSE);
+#undef ONE
+#undef PREV
 #undef GOOD
 }
 
@@ -727,6 +745,84 @@ static void import_is_all_or_nothing(void **state)
 	EVP_PKEY_free(key);
 }
 
+static char *file_text(const char *dir, const char *name)
+{
+	char *p = tu_path(dir, name);
+	unsigned char *buf = NULL;
+	size_t len = 0;
+
+	assert_int_equal(fsec_file_read(p, 1u << 20, &buf, &len), FSEC_OK);
+	free(p);
+	return (char *)buf;
+}
+
+static X509 *issuer_of(struct fsec_fleet *f, const char *id, struct fixture *fx)
+{
+	struct fsec_issue_opts o = {.id = id, .key_out = NULL, .actor = "test"};
+	struct fsec_issued_cert c = {0};
+	const unsigned char *p;
+	char *key = tu_path(fx->dir, id);
+	X509 *x;
+
+	o.key_out = key;
+	assert_int_equal(fsec_fleet_issue(f, NULL, &o, &c), FSEC_OK);
+	p = c.der;
+	assert_non_null(x = d2i_X509(NULL, &p, (long)c.der_len));
+	fsec_issued_cert_cleanup(&c);
+	free(key);
+	return x;
+}
+
+/* ca rotate: only the root's key signs a new issuing CA; a handle opened
+ * before the rotation (fleetsecd's) issues from the new CA at once; the
+ * number of previous CAs kept is capped, and each refusal writes nothing. */
+static void rotation(void **state)
+{
+	struct fixture *fx = *state;
+	char *root_key = tu_path(fx->home, "root.key"), *iss_key = tu_path(fx->home, "issuing.key");
+	struct fsec_ca_rotate_params p = {.root_key = iss_key, .actor = "test"};
+	struct fsec_ca_info info;
+	struct fsec_fleet *other = NULL;
+	char *before, *after, *name, iss[256];
+	X509 *x;
+	int i;
+
+	assert_int_equal(fsec_fleet_open(fx->home, &other), FSEC_OK);
+	x = issuer_of(other, "before", fx);
+	X509_free(x);
+	before = file_text(fx->home, "fleet.json");
+	assert_int_equal(fsec_fleet_ca_rotate(fx->f, &p, &info), FSEC_ERR_VERIFY);
+	after = file_text(fx->home, "fleet.json");
+	assert_string_equal(before, after);
+	free(after);
+	name = tu_path(fx->home, "issuing-2.pem");
+	assert_int_not_equal(access(name, F_OK), 0);
+	free(name);
+
+	p.root_key = root_key;
+	assert_int_equal(fsec_fleet_ca_rotate(fx->f, &p, &info), FSEC_OK);
+	assert_string_equal(info.file, "issuing-2.pem");
+	assert_true(info.current && !info.root);
+	assert_non_null(strstr(info.subject, "Issuing CA 2"));
+	/* The other handle reads the new fleet.json at its next operation. */
+	x = issuer_of(other, "after", fx);
+	X509_NAME_oneline(X509_get_issuer_name(x), iss, (int)sizeof(iss));
+	assert_non_null(strstr(iss, "Issuing CA 2"));
+	X509_free(x);
+	free(before);
+	for (i = 3; i <= 9; i++)
+		assert_int_equal(fsec_fleet_ca_rotate(fx->f, &p, &info), FSEC_OK);
+	before = file_text(fx->home, "fleet.json");
+	assert_int_equal(fsec_fleet_ca_rotate(fx->f, &p, &info), FSEC_ERR_POLICY);
+	after = file_text(fx->home, "fleet.json");
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	fsec_fleet_free(other);
+	free(root_key);
+	free(iss_key);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -746,6 +842,7 @@ int main(void)
 		T(deferred_revocations_wait_for_refresh),
 		T(device_set_is_one_change),
 		T(import_is_all_or_nothing),
+		T(rotation),
 		cmocka_unit_test(config_is_strict),
 		cmocka_unit_test(open_missing_home),
 	};
