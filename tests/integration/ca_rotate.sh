@@ -102,6 +102,9 @@ ok
 verify_with "$H/issuing-2.pem" n1.pem || fail "a new device certificate does not verify with root + new CA"
 ! verify_with "$H/issuing.pem" n1.pem || fail "a new device certificate verifies with the old CA"
 [ "$(issuer n1.pem)" = "$(subj "$H/issuing-2.pem")" ] || fail "n1.pem's issuer: $(issuer n1.pem)"
+# The running fleetsecd trusts the new CA already: no restart, no SIGHUP.
+code=$(curl -sS --cacert "$H/root.pem" --cert n1.pem --key n1.key -o /dev/null -w '%{http_code}' "$URL/v1/update")
+[ "$code" = 204 ] || fail "fleetsecd refuses a new-CA certificate before any reload: HTTP $code"
 "$F" ca server-cert --renew >/dev/null
 openssl verify -purpose sslserver -CAfile "$H/root.pem" -untrusted "$H/issuing-2.pem" "$H/server.pem" >/dev/null ||
 	fail "the renewed server certificate does not verify with root + new CA"
