@@ -393,6 +393,16 @@ static void crl_publication_is_ordered(void **state)
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(fsec_crl_publish(path, c1, &pub), FSEC_OK);
 	assert_true(pub);
+	/* A set whose second block is damaged is a damaged file, not a set of
+	 * one: that would drop a CA's revocations. */
+	assert_non_null(fp = fopen(path, "a"));
+	fputs("-----BEGIN X509 CRL-----\nbroken\n-----END X509 CRL-----\n", fp);
+	fclose(fp);
+	{
+		struct fsec_crl_info i3;
+
+		assert_int_equal(fsec_crl_file_info(path, &i3), FSEC_ERR_PARSE);
+	}
 	sk_X509_CRL_pop_free(c1, X509_CRL_free);
 	sk_X509_CRL_pop_free(c2, X509_CRL_free);
 	free(path);

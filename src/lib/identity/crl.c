@@ -24,6 +24,7 @@
 #include "crl_int.h"
 #include "dynbuf_int.h"
 #include "err_int.h"
+#include "pem_int.h"
 #include "fleetsec/ca.h"
 #include "fleetsec/fileio.h"
 
@@ -155,9 +156,11 @@ static enum fsec_err load_crls(const char *path, STACK_OF(X509_CRL) **out)
 		}
 		crl = NULL;
 	}
-	ERR_clear_error();
-	if (sk_X509_CRL_num(crls) == 0) {
-		fsec_seterr(rc, "%s: not a PEM CRL", path);
+	/* The loop ends at the end of the text, or at a block that does not
+	 * parse: a damaged file, never a shorter set (which would drop one
+	 * CA's revocations). */
+	if (!fsec_pem_clean_end() || sk_X509_CRL_num(crls) == 0) {
+		fsec_seterr_ossl(rc, "%s: not a PEM CRL", path);
 		goto out;
 	}
 	*out = crls;

@@ -16,6 +16,7 @@
 
 #include "err_int.h"
 #include "fault_int.h"
+#include "pem_int.h"
 #include "fleetsec/fetch.h"
 #include "fleetsec/key.h"
 
@@ -321,13 +322,14 @@ static STACK_OF(X509_CRL) *crl_parse(const unsigned char *buf, size_t len)
 			goto fail;
 		crl = NULL;
 	}
-	ERR_clear_error();
+	/* A block that does not parse is a damaged answer, never a shorter
+	 * set of CRLs. */
+	if (!fsec_pem_clean_end() || sk_X509_CRL_num(crls) == 0)
+		goto fail;
 	BIO_free(b);
-	if (sk_X509_CRL_num(crls) > 0)
-		return crls;
-	sk_X509_CRL_free(crls);
-	return NULL;
+	return crls;
 fail:
+	ERR_clear_error();
 	X509_CRL_free(crl);
 	BIO_free(b);
 	sk_X509_CRL_pop_free(crls, X509_CRL_free);
