@@ -449,7 +449,7 @@ static int ca_rotate(int argc, char **argv, const struct cli_cmd *self)
 	rc = fsec_fleet_ca_rotate(f, &p, &ca);
 	fsec_fleet_free(f);
 	if (rc != FSEC_OK)
-		return cli_fail("--root-key", rc);
+		return cli_fail("ca rotate", rc);
 	if (c.json)
 		return cli_print_json(ca_json(&ca));
 	cli_time(ca.not_after, exp, sizeof(exp));
