@@ -51,7 +51,7 @@ struct fsec_cert_rec {
 	int reason; /* RFC 5280 CRLReason, when revoked */
 	/* The issuing CA that signed it: SHA-256 fingerprint of that CA's
 	 * certificate, lowercase hex; "" when not known (recorded before
-	 * schema v12, or imported). */
+	 * schema v13, or imported). */
 	char issuer[FSEC_SHA256_HEX_LEN];
 };
 

@@ -711,7 +711,7 @@ static int crl_collect_add(struct crl_collect *cc, const char *issuer, const cha
 			   int64_t revoked_at, int reason)
 {
 	/* Each CA's CRL lists what it issued; a certificate of unknown issuer
-	 * (recorded before schema v12, or imported) goes on every one, so its
+	 * (recorded before schema v13, or imported) goes on every one, so its
 	 * revocation reaches whichever CA signed it. */
 	if (issuer[0] != '\0' && strcmp(issuer, cc->issuer) != 0)
 		return 0;
