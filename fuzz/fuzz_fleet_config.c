@@ -37,6 +37,12 @@ static void check_config(const struct fleet_config *c)
 	check_string(c->issuing_cert, sizeof(c->issuing_cert));
 	check_string(c->issuing_key, sizeof(c->issuing_key));
 	check_string(c->registry, sizeof(c->registry));
+	if (c->nprev > FLEET_PREV_MAX)
+		abort();
+	for (size_t i = 0; i < c->nprev; i++) {
+		check_string(c->prev[i].cert, sizeof(c->prev[i].cert));
+		check_string(c->prev[i].key, sizeof(c->prev[i].key));
+	}
 	if (fsec_fleet_name_check(c->name) != FSEC_OK)
 		abort();
 	if (c->algo != FSEC_KEY_P256 && c->algo != FSEC_KEY_P384 && c->algo != FSEC_KEY_ED25519)

@@ -38,12 +38,15 @@ FSEC_API FSEC_WUR enum fsec_err fsec_ca_make_root(EVP_PKEY *key, const char *fle
 						  X509 **out) FSEC_NONNULL(1, 2, 4);
 
 /* Issuing CA certificate (pathlen 0) for issuing_pub, signed by the root.
- * Its validity is clamped to the root's. Caller owns *out.
+ * Its validity is clamped to the root's. generation 1 is the fleet's first
+ * issuing CA (CN "FLEET Issuing CA"); a later one (`ca rotate`) gets
+ * "FLEET Issuing CA N", so that no two CAs of a fleet share a subject,
+ * which chain builders and CRL lookups match on. Caller owns *out.
  * Errors: INVAL, CRYPTO. Thread-safe. */
 FSEC_API FSEC_WUR enum fsec_err fsec_ca_make_issuing(EVP_PKEY *root_key, X509 *root,
 						     EVP_PKEY *issuing_pub, const char *fleet,
-						     int days, X509 **out)
-	FSEC_NONNULL(1, 2, 3, 4, 6);
+						     unsigned generation, int days, X509 **out)
+	FSEC_NONNULL(1, 2, 3, 4, 7);
 
 /*
  * A CA that can issue: the issuing certificate and key, plus the root for the
@@ -164,6 +167,15 @@ enum fsec_crl_form {
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_crl_encode(X509_CRL *crl, enum fsec_crl_form form,
 						unsigned char **out, size_t *len) FSEC_NONNULL(1, 3, 4);
+
+/*
+ * The CRLs of several issuing CAs, each as PEM, one after the other, in a
+ * new NUL-terminated buffer (*out, freed with free(); *len without the NUL):
+ * the form of the home's crl.pem, which OpenSSL's X509_load_crl_file and
+ * Mosquitto's crlfile read whole. Errors: CRYPTO, NOMEM, TOO_LARGE.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_crl_set_pem(STACK_OF(X509_CRL) *crls, unsigned char **out,
+						 size_t *len);
 
 /* Parse an RFC 5280 reason name (keyCompromise, superseded, ...) that makes
  * sense for a device. Errors: INVAL. Thread-safe. */

@@ -12,7 +12,11 @@
  *   issuing.pem  issuing CA certificate   issuing.key  issuing CA key (0600)
  *   chain.pem    issuing + root           crl.pem      current CRL
  *   registry.db  SQLite registry (WAL)
- * root.key is needed only by init and may be moved offline afterwards.
+ * After `ca rotate` (fsec_fleet_ca_rotate): issuing-N.pem/.key are the
+ * current issuing CA, the earlier ones stay as previous CAs, chain.pem is
+ * the current issuing CA, the root, then each previous one still in use,
+ * and crl.pem holds one CRL per issuing CA in use, the current one first.
+ * root.key is needed only by init and rotation, and may be moved offline.
  * issuing_key in fleet.json may be a path or an OpenSSL store URI.
  */
 #ifndef FLEETSEC_FLEET_H
@@ -64,8 +68,11 @@ FSEC_API struct fsec_registry *fsec_fleet_get_registry(struct fsec_fleet *f);
 FSEC_API const char *fsec_fleet_get_name(const struct fsec_fleet *f);
 FSEC_API const char *fsec_fleet_get_home(const struct fsec_fleet *f);
 
-/* The issuing and root CA certificates as PEM (in that order), a string the
- * caller frees with free(). Errors: IO, NOMEM. */
+/* The fleet's CA certificates as PEM, a string the caller frees with
+ * free(): the current issuing CA, the root, then every previous issuing CA
+ * still in use (after `ca rotate`, until its certificate expires). What
+ * fleetsecd trusts for client certificates and serves at /cacerts.
+ * Errors: IO, NOMEM, PARSE. */
 FSEC_API FSEC_WUR enum fsec_err fsec_fleet_chain_pem(struct fsec_fleet *f, char **out);
 
 struct fsec_issue_opts {
@@ -176,7 +183,10 @@ FSEC_API FSEC_WUR enum fsec_err fsec_fleet_device_set(struct fsec_fleet *f, cons
 						      const char *group, const char *actor);
 
 /*
- * Sign a fresh CRL and return it (caller frees). Its CRL number is above
+ * Sign a fresh CRL for each issuing CA in use, the current one first, all
+ * with one CRL number, and return them (caller frees with
+ * sk_X509_CRL_pop_free). Each lists the revoked certificates its CA issued
+ * (and those of unknown issuer, on every one). Its CRL number is above
  * every number taken before (the registry's counter) and above the
  * published crl.pem's. It lists every revoked certificate that has not
  * expired, or expired less than one CRL period (crl_days) ago: RFC 5280
@@ -187,7 +197,7 @@ FSEC_API FSEC_WUR enum fsec_err fsec_fleet_device_set(struct fsec_fleet *f, cons
  * back to an older list, whatever order concurrent writers finish in
  * (flock on HOME/crl.pem.lock). Errors: BUSY, DB, IO, CRYPTO.
  */
-FSEC_API FSEC_WUR enum fsec_err fsec_fleet_crl(struct fsec_fleet *f, X509_CRL **out);
+FSEC_API FSEC_WUR enum fsec_err fsec_fleet_crl(struct fsec_fleet *f, STACK_OF(X509_CRL) **out);
 
 /*
  * For a long-running server (fleetsecd): with deferred on, a revocation
@@ -212,6 +222,52 @@ FSEC_API bool fsec_fleet_crl_pending(const struct fsec_fleet *f);
 FSEC_API FSEC_WUR enum fsec_err fsec_fleet_crl_refresh(struct fsec_fleet *f, unsigned permille,
 						       bool force, bool *signed_out,
 						       int64_t *next_due);
+
+/* One of the fleet's CA certificates (fsec_fleet_ca_list). */
+struct fsec_ca_info {
+	const char *file;   /* as fleet.json names it (borrowed) */
+	bool root;          /* the root CA; else an issuing CA */
+	bool current;       /* the root, or the issuing CA that issues now */
+	bool in_use;        /* not expired: a previous issuing CA still signs its CRL */
+	char subject[256];  /* one line, as X509_NAME_oneline prints it */
+	char serial[FSEC_SERIAL_HEX_LEN];
+	char fingerprint[FSEC_SHA256_HEX_LEN]; /* SHA-256 of the DER, lowercase hex */
+	int64_t not_before, not_after;
+};
+typedef int (*fsec_ca_info_cb)(const struct fsec_ca_info *ca, void *ctx);
+
+/*
+ * Visit the fleet's CA certificates: the root, the current issuing CA, then
+ * each previous issuing CA (newest first). The callback returns 0 to go on.
+ * Errors: IO, PARSE, CRYPTO.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fleet_ca_list(struct fsec_fleet *f, fsec_ca_info_cb cb,
+						   void *ctx);
+
+struct fsec_ca_rotate_params {
+	const char *root_key; /* the root CA's key: a path or store URI, read once, never stored */
+	int days;             /* the new issuing CA's validity; 0 = 3650 (clamped to the root's) */
+	const char *actor;    /* who, for the event log */
+};
+
+/*
+ * Rotate the issuing CA: a new key and issuing CA certificate signed by the
+ * root (HOME/issuing-N.pem and issuing-N.key, 0600, N = 2, 3, ...), which
+ * issues every certificate from then on. The outgoing CA becomes a
+ * previous one (fleet.json "previous_issuing"), its files kept: until its
+ * certificate expires it stays trusted for client certificates, in the
+ * chain (chain.pem, /cacerts) and signs the CRL of what it issued (crl.pem
+ * then holds one CRL per CA). A "ca-rotate" event is logged and the new CRL
+ * set published. Files are staged first and fleet.json is replaced last;
+ * a refusal writes nothing. Another handle on the home (fleetsecd) sees
+ * the new fleet.json at its next operation. Fills *out with the new CA.
+ * Errors: VERIFY (root_key is not the root certificate's key), POLICY
+ * (8 previous CAs kept already), INVAL, EXISTS, IO, CRYPTO,
+ * BUSY, DB.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fleet_ca_rotate(struct fsec_fleet *f,
+						     const struct fsec_ca_rotate_params *p,
+						     struct fsec_ca_info *out);
 
 /* Largest document fsec_fleet_import reads. */
 #define FSEC_IMPORT_MAX (64u * 1024u * 1024u)

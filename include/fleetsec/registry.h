@@ -49,6 +49,10 @@ struct fsec_cert_rec {
 	bool revoked;
 	int64_t revoked_at;
 	int reason; /* RFC 5280 CRLReason, when revoked */
+	/* The issuing CA that signed it: SHA-256 fingerprint of that CA's
+	 * certificate, lowercase hex; "" when not known (recorded before
+	 * schema v13, or imported). */
+	char issuer[FSEC_SHA256_HEX_LEN];
 };
 
 /* A TLS server certificate the fleet issued (fleetsecd's). */
@@ -60,6 +64,7 @@ struct fsec_server_cert_rec {
 	bool revoked;
 	int64_t revoked_at;
 	int reason; /* RFC 5280 CRLReason, when revoked */
+	char issuer[FSEC_SHA256_HEX_LEN]; /* as in struct fsec_cert_rec */
 };
 
 struct fsec_event_rec {

@@ -294,10 +294,10 @@ static int crl(int argc, char **argv, const struct cli_cmd *self)
 	struct cli_common c = {0};
 	const char *out = NULL;
 	unsigned char *data = NULL;
-	X509_CRL *list = NULL;
+	STACK_OF(X509_CRL) *lists = NULL;
 	bool as_der = false;
 	enum fsec_err rc;
-	int opt, status = EXIT_REFUSED;
+	int opt, status = EXIT_REFUSED, revoked = 0;
 	size_t len = 0;
 
 	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
@@ -312,28 +312,153 @@ static int crl(int argc, char **argv, const struct cli_cmd *self)
 		return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
 	rc = fsec_fleet_open(cli_home(&c), &f);
 	if (rc == FSEC_OK)
-		rc = fsec_fleet_crl(f, &list);
+		rc = fsec_fleet_crl(f, &lists);
 	if (rc != FSEC_OK) {
 		status = cli_fail(cli_home(&c), rc);
 		goto out;
 	}
-	if (fsec_crl_encode(list, as_der ? FSEC_CRL_DER : FSEC_CRL_PEM, &data, &len) != FSEC_OK) {
+	/* After a rotation, one CRL per issuing CA: PEM holds them all, DER
+	 * only one, so --der gives the current CA's. */
+	if ((as_der ? fsec_crl_encode(sk_X509_CRL_value(lists, 0), FSEC_CRL_DER, &data, &len)
+		    : fsec_crl_set_pem(lists, &data, &len)) != FSEC_OK) {
 		fputs("fleetsec: cannot encode the CRL\n", stderr);
 		goto out;
 	}
+	for (int i = 0; i < sk_X509_CRL_num(lists); i++)
+		revoked += sk_X509_REVOKED_num(X509_CRL_get_REVOKED(sk_X509_CRL_value(lists, i)));
 	if ((status = cli_emit(out, data, len)) != 0)
 		goto out;
 	if (c.json && out != NULL) {
-		status = cli_print_json(json_pack("{s:s, s:i}", "out", out, "revoked",
-						  sk_X509_REVOKED_num(X509_CRL_get_REVOKED(list))));
+		status = cli_print_json(json_pack("{s:s, s:i, s:i}", "out", out, "revoked", revoked,
+						  "crls", sk_X509_CRL_num(lists)));
 		goto out;
 	}
 	status = 0;
 out:
 	free(data);
-	X509_CRL_free(list);
+	sk_X509_CRL_pop_free(lists, X509_CRL_free);
 	fsec_fleet_free(f);
 	return status;
+}
+
+static json_t *ca_json(const struct fsec_ca_info *ca)
+{
+	char nb[32], na[32];
+
+	cli_time(ca->not_before, nb, sizeof(nb));
+	cli_time(ca->not_after, na, sizeof(na));
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "role",
+			 ca->root ? "root" : "issuing", "status",
+			 ca->current ? "current" : ca->in_use ? "previous" : "expired", "file",
+			 ca->file, "subject", ca->subject, "serial", ca->serial, "fingerprint",
+			 ca->fingerprint, "not_before", nb, "not_after", na);
+}
+
+static void ca_print(const struct fsec_ca_info *ca)
+{
+	char nb[32], na[32];
+
+	cli_time(ca->not_before, nb, sizeof(nb));
+	cli_time(ca->not_after, na, sizeof(na));
+	printf("%s CA (%s): %s\n  subject:     %s\n  serial:      %s\n  sha256:      %s\n"
+	       "  valid:       %s to %s\n",
+	       ca->root ? "root" : "issuing",
+	       ca->current ? "current" : ca->in_use ? "previous, still in use" : "expired",
+	       ca->file, ca->subject, ca->serial, ca->fingerprint, nb, na);
+}
+
+struct ca_list {
+	json_t *arr; /* --json: the rows; NULL: print */
+	bool nomem;
+};
+
+static int ca_list_one(const struct fsec_ca_info *ca, void *arg)
+{
+	struct ca_list *cl = arg;
+
+	if (cl->arr == NULL) {
+		ca_print(ca);
+		return 0;
+	}
+	if (json_array_append_new(cl->arr, ca_json(ca)) != 0) {
+		cl->nomem = true;
+		return 1;
+	}
+	return 0;
+}
+
+static int ca_show(int argc, char **argv, const struct cli_cmd *self)
+{
+	struct fsec_fleet *f = NULL;
+	struct cli_common c = {0};
+	struct ca_list cl = {0};
+	enum fsec_err rc;
+	int status;
+
+	if ((status = cli_common_only(argc, argv, self, &c, 0, "no arguments")) != CLI_GO_ON)
+		return status;
+	if (c.json && (cl.arr = json_array()) == NULL)
+		return cli_fail(cli_home(&c), FSEC_ERR_NOMEM);
+	rc = fsec_fleet_open(cli_home(&c), &f);
+	if (rc == FSEC_OK)
+		rc = fsec_fleet_ca_list(f, ca_list_one, &cl);
+	if (rc == FSEC_OK && cl.nomem)
+		rc = FSEC_ERR_NOMEM;
+	fsec_fleet_free(f);
+	if (rc != FSEC_OK) {
+		json_decref(cl.arr);
+		return cli_fail(cli_home(&c), rc);
+	}
+	return c.json ? cli_print_json(cl.arr) : 0;
+}
+
+static int ca_rotate(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {
+		{"root-key", required_argument, NULL, 'k'},
+		{"days", required_argument, NULL, 'd'},
+		CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	struct fsec_ca_rotate_params p = {.actor = cli_actor()};
+	struct fsec_ca_info ca;
+	struct fsec_fleet *f = NULL;
+	struct cli_common c = {0};
+	enum fsec_err rc;
+	char exp[32];
+	long v;
+	int opt, status;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
+		if (opt == 'k') {
+			p.root_key = optarg;
+		} else if (opt == 'd') {
+			if (!cli_int(self, "days", optarg, 1, DAYS_MAX, &v))
+				return EXIT_USAGE;
+			p.days = (int)v;
+		}
+	}
+	if (opt < 0)
+		return status;
+	if (optind != argc)
+		return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
+	if (p.root_key == NULL)
+		return cli_usage_error(self, "--root-key is required");
+	if ((rc = fsec_fleet_open(cli_home(&c), &f)) != FSEC_OK)
+		return cli_fail(cli_home(&c), rc);
+	rc = fsec_fleet_ca_rotate(f, &p, &ca);
+	fsec_fleet_free(f);
+	if (rc != FSEC_OK)
+		return cli_fail("ca rotate", rc);
+	if (c.json)
+		return cli_print_json(ca_json(&ca));
+	cli_time(ca.not_after, exp, sizeof(exp));
+	printf("issuing CA rotated: %s (serial %s, expires %s) issues from now on\n"
+	       "  the previous issuing CA stays trusted and signs its own CRL until it expires;\n"
+	       "  renew fleetsecd's certificate (ca server-cert --renew, then SIGHUP), and devices\n"
+	       "  move to the new CA as they renew. Take %s offline again.\n",
+	       ca.file, ca.serial, exp, p.root_key);
+	return 0;
 }
 
 const struct cli_cmd cli_ca_cmds[] = {
@@ -352,7 +477,31 @@ const struct cli_cmd cli_ca_cmds[] = {
 	 "  --crl-days N         CRL nextUpdate interval (default 7)\n"},
 	{"ca", "chain", ca_chain, "print the issuing and root CA certificates (PEM)",
 	 "[--home DIR] [--json]\n\n"
-	 "Prints the issuing CA certificate, then the root CA certificate, as PEM.\n"},
+	 "Prints the issuing CA certificate, then the root CA certificate, then each\n"
+	 "previous issuing CA still in use after a rotation, as PEM.\n"},
+	{"ca", "show", ca_show, "list the fleet's CAs: root, current and previous issuing CAs",
+	 "[--home DIR] [--json]\n\n"
+	 "Lists the root CA, the current issuing CA and every previous one (newest\n"
+	 "first) with its file, subject, serial, SHA-256 fingerprint, validity and\n"
+	 "status: current, previous (still trusted and signing its CRL until it\n"
+	 "expires) or expired. Rotations are in the event log (action ca-rotate).\n"},
+	{"ca", "rotate", ca_rotate, "replace the issuing CA with a new one under the same root",
+	 "--root-key ROOT.key [--days N] [--home DIR] [--json]\n\n"
+	 "Makes a new issuing CA key and certificate signed by the fleet's root\n"
+	 "(HOME/issuing-N.pem and issuing-N.key, 0600) and makes it current in\n"
+	 "fleet.json: every certificate is issued by it from now on. The previous\n"
+	 "issuing CA and its key are kept (fleet.json \"previous_issuing\"): until its\n"
+	 "certificate expires, fleetsecd accepts the client certificates it issued,\n"
+	 "chain.pem and /cacerts include it, and it signs a CRL of what it issued:\n"
+	 "crl.pem then holds one CRL per issuing CA, the current one first, as PEM,\n"
+	 "and GET /crl serves that PEM text (DER while there is one CA). Devices move\n"
+	 "to the new CA when they renew. A running fleetsecd picks up the new CA at\n"
+	 "its next connection; renew its certificate with ca server-cert --renew.\n"
+	 "The root key is read once and never stored; a key that is not the root\n"
+	 "certificate's is refused and nothing is written. Logged as ca-rotate.\n\n"
+	 "  --root-key FILE  the root CA's private key (a path or OpenSSL store URI)\n"
+	 "  --days N         the new issuing CA's validity (default 3650, at most the\n"
+	 "                   root's)\n"},
 	{"ca", "server-cert", ca_server_cert, "issue, renew, list or revoke fleetsecd's TLS certificate",
 	 "NAME [--ip ADDR]... [--crl-url URL] [--days N] [--out FILE] [--key-out FILE]\n"
 	 "       --renew [--days N] [--out FILE] [--key-out FILE]\n"
@@ -380,8 +529,10 @@ const struct cli_cmd cli_ca_cmds[] = {
 	 "Signs a fresh X.509 v2 CRL (next CRL number) listing every revoked device and\n"
 	 "certificate that has not expired, or expired less than one CRL period ago,\n"
 	 "with its reason code, stores it as HOME/crl.pem (unless a CRL with a higher\n"
-	 "number is there already) and writes it to FILE (atomically) or standard output.\n\n"
+	 "number is there already) and writes it to FILE (atomically) or standard output.\n"
+	 "After ca rotate, one CRL per issuing CA in use, all with the same number, each\n"
+	 "listing what its CA issued, the current CA's first, as one PEM text.\n\n"
 	 "  --out FILE   write here instead of standard output\n"
-	 "  --der        DER instead of PEM\n"},
+	 "  --der        DER instead of PEM (DER holds one CRL: the current CA's)\n"},
 	{NULL, NULL, NULL, NULL, NULL},
 };

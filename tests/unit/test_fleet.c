@@ -331,18 +331,19 @@ static void revoke_updates_status_and_crl(void **state)
 	assert_int_equal(fsec_fleet_revoke(fx->f, "nobody", 5, "test"), FSEC_ERR_NOTFOUND);
 	/* CRL numbers only grow. */
 	{
-		X509_CRL *c1 = NULL, *c2 = NULL;
+		STACK_OF(X509_CRL) *c1 = NULL, *c2 = NULL;
 		ASN1_INTEGER *n1, *n2;
 
 		assert_int_equal(fsec_fleet_crl(fx->f, &c1), FSEC_OK);
 		assert_int_equal(fsec_fleet_crl(fx->f, &c2), FSEC_OK);
-		n1 = X509_CRL_get_ext_d2i(c1, NID_crl_number, NULL, NULL);
-		n2 = X509_CRL_get_ext_d2i(c2, NID_crl_number, NULL, NULL);
+		assert_int_equal(sk_X509_CRL_num(c1), 1);
+		n1 = X509_CRL_get_ext_d2i(sk_X509_CRL_value(c1, 0), NID_crl_number, NULL, NULL);
+		n2 = X509_CRL_get_ext_d2i(sk_X509_CRL_value(c2, 0), NID_crl_number, NULL, NULL);
 		assert_true(ASN1_INTEGER_cmp(n1, n2) < 0);
 		ASN1_INTEGER_free(n1);
 		ASN1_INTEGER_free(n2);
-		X509_CRL_free(c1);
-		X509_CRL_free(c2);
+		sk_X509_CRL_pop_free(c1, X509_CRL_free);
+		sk_X509_CRL_pop_free(c2, X509_CRL_free);
 	}
 	EVP_PKEY_free(k);
 }
@@ -363,15 +364,15 @@ static void crl_publication_is_ordered(void **state)
 {
 	struct fixture *fx = *state;
 	char *path = tu_path(fx->home, "crl.pem");
-	X509_CRL *c1 = NULL, *c2 = NULL;
+	STACK_OF(X509_CRL) *c1 = NULL, *c2 = NULL;
 	struct fsec_crl_info i1, i2;
 	bool pub = true;
 	FILE *fp;
 
 	assert_int_equal(fsec_fleet_crl(fx->f, &c1), FSEC_OK);
 	assert_int_equal(fsec_fleet_crl(fx->f, &c2), FSEC_OK);
-	assert_int_equal(fsec_crl_info_get(c1, &i1), FSEC_OK);
-	assert_int_equal(fsec_crl_info_get(c2, &i2), FSEC_OK);
+	assert_int_equal(fsec_crl_info_get(sk_X509_CRL_value(c1, 0), &i1), FSEC_OK);
+	assert_int_equal(fsec_crl_info_get(sk_X509_CRL_value(c2, 0), &i2), FSEC_OK);
 	assert_true(i2.number > i1.number);
 	assert_true(i2.next_update > i2.this_update);
 	assert_int_equal(disk_crl_number(fx), i2.number);
@@ -392,8 +393,18 @@ static void crl_publication_is_ordered(void **state)
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(fsec_crl_publish(path, c1, &pub), FSEC_OK);
 	assert_true(pub);
-	X509_CRL_free(c1);
-	X509_CRL_free(c2);
+	/* A set whose second block is damaged is a damaged file, not a set of
+	 * one: that would drop a CA's revocations. */
+	assert_non_null(fp = fopen(path, "a"));
+	fputs("-----BEGIN X509 CRL-----\nbroken\n-----END X509 CRL-----\n", fp);
+	fclose(fp);
+	{
+		struct fsec_crl_info i3;
+
+		assert_int_equal(fsec_crl_file_info(path, &i3), FSEC_ERR_PARSE);
+	}
+	sk_X509_CRL_pop_free(c1, X509_CRL_free);
+	sk_X509_CRL_pop_free(c2, X509_CRL_free);
 	free(path);
 }
 
@@ -405,13 +416,13 @@ static void crl_number_stays_above_the_published_one(void **state)
 	struct fixture *fx = *state;
 	char *db = tu_path(fx->home, "registry.db");
 	sqlite3 *h = NULL;
-	X509_CRL *c = NULL;
+	STACK_OF(X509_CRL) *c = NULL;
 	struct fsec_crl_info i;
 	uint64_t before;
 
 	for (int k = 0; k < 3; k++) {
 		assert_int_equal(fsec_fleet_crl(fx->f, &c), FSEC_OK);
-		X509_CRL_free(c);
+		sk_X509_CRL_pop_free(c, X509_CRL_free);
 	}
 	before = disk_crl_number(fx);
 	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
@@ -420,10 +431,10 @@ static void crl_number_stays_above_the_published_one(void **state)
 			 SQLITE_OK);
 	sqlite3_close(h);
 	assert_int_equal(fsec_fleet_crl(fx->f, &c), FSEC_OK);
-	assert_int_equal(fsec_crl_info_get(c, &i), FSEC_OK);
+	assert_int_equal(fsec_crl_info_get(sk_X509_CRL_value(c, 0), &i), FSEC_OK);
 	assert_int_equal(i.number, before + 1);
 	assert_int_equal(disk_crl_number(fx), before + 1);
-	X509_CRL_free(c);
+	sk_X509_CRL_pop_free(c, X509_CRL_free);
 	free(db);
 }
 
@@ -502,6 +513,24 @@ static void config_is_strict(void **state)
 	assert_int_equal(cfg("[1]"), FSEC_ERR_PARSE);
 	assert_int_equal(cfg("{" GOOD), FSEC_ERR_PARSE);
 	assert_int_equal(cfg("{\"format\":\"fleetsec-home\",\"version\":2}"), FSEC_ERR_PARSE);
+	/* The issuing CAs a rotation keeps: an array of {cert, key}, at most 8. */
+#define PREV(x) ",\"previous_issuing\":[" x "]"
+#define ONE "{\"cert\":\"i1.pem\",\"key\":\"i1.key\"}"
+	assert_int_equal(cfg("{" GOOD PREV(ONE) "}"), FSEC_OK);
+	assert_int_equal(cfg("{" GOOD PREV(ONE "," ONE "," ONE "," ONE "," ONE "," ONE "," ONE
+					  "," ONE) "}"),
+			 FSEC_OK);
+	assert_int_equal(cfg("{" GOOD PREV(ONE "," ONE "," ONE "," ONE "," ONE "," ONE "," ONE
+					  "," ONE "," ONE) "}"),
+			 FSEC_ERR_PARSE);
+	assert_int_equal(cfg("{" GOOD PREV("{\"cert\":\"i1.pem\"}") "}"), FSEC_ERR_PARSE);
+	assert_int_equal(cfg("{" GOOD PREV("{\"cert\":\"\",\"key\":\"k\"}") "}"),
+			 FSEC_ERR_PARSE);
+	assert_int_equal(cfg("{" GOOD PREV(ONE ",{\"cert\":\"a\",\"key\":\"b\",\"x\":1}") "}"),
+			 FSEC_ERR_PARSE);
+	assert_int_equal(cfg("{" GOOD ",\"previous_issuing\":{}}"), FSEC_ERR_PARSE);
+#undef ONE
+#undef PREV
 #undef GOOD
 }
 
@@ -726,6 +755,84 @@ static void import_is_all_or_nothing(void **state)
 	EVP_PKEY_free(key);
 }
 
+static char *file_text(const char *dir, const char *name)
+{
+	char *p = tu_path(dir, name);
+	unsigned char *buf = NULL;
+	size_t len = 0;
+
+	assert_int_equal(fsec_file_read(p, 1u << 20, &buf, &len), FSEC_OK);
+	free(p);
+	return (char *)buf;
+}
+
+static X509 *issuer_of(struct fsec_fleet *f, const char *id, struct fixture *fx)
+{
+	struct fsec_issue_opts o = {.id = id, .key_out = NULL, .actor = "test"};
+	struct fsec_issued_cert c = {0};
+	const unsigned char *p;
+	char *key = tu_path(fx->dir, id);
+	X509 *x;
+
+	o.key_out = key;
+	assert_int_equal(fsec_fleet_issue(f, NULL, &o, &c), FSEC_OK);
+	p = c.der;
+	assert_non_null(x = d2i_X509(NULL, &p, (long)c.der_len));
+	fsec_issued_cert_cleanup(&c);
+	free(key);
+	return x;
+}
+
+/* ca rotate: only the root's key signs a new issuing CA; a handle opened
+ * before the rotation (fleetsecd's) issues from the new CA at once; the
+ * number of previous CAs kept is capped, and each refusal writes nothing. */
+static void rotation(void **state)
+{
+	struct fixture *fx = *state;
+	char *root_key = tu_path(fx->home, "root.key"), *iss_key = tu_path(fx->home, "issuing.key");
+	struct fsec_ca_rotate_params p = {.root_key = iss_key, .actor = "test"};
+	struct fsec_ca_info info;
+	struct fsec_fleet *other = NULL;
+	char *before, *after, *name, iss[256];
+	X509 *x;
+	int i;
+
+	assert_int_equal(fsec_fleet_open(fx->home, &other), FSEC_OK);
+	x = issuer_of(other, "before", fx);
+	X509_free(x);
+	before = file_text(fx->home, "fleet.json");
+	assert_int_equal(fsec_fleet_ca_rotate(fx->f, &p, &info), FSEC_ERR_VERIFY);
+	after = file_text(fx->home, "fleet.json");
+	assert_string_equal(before, after);
+	free(after);
+	name = tu_path(fx->home, "issuing-2.pem");
+	assert_int_not_equal(access(name, F_OK), 0);
+	free(name);
+
+	p.root_key = root_key;
+	assert_int_equal(fsec_fleet_ca_rotate(fx->f, &p, &info), FSEC_OK);
+	assert_string_equal(info.file, "issuing-2.pem");
+	assert_true(info.current && !info.root);
+	assert_non_null(strstr(info.subject, "Issuing CA 2"));
+	/* The other handle reads the new fleet.json at its next operation. */
+	x = issuer_of(other, "after", fx);
+	X509_NAME_oneline(X509_get_issuer_name(x), iss, (int)sizeof(iss));
+	assert_non_null(strstr(iss, "Issuing CA 2"));
+	X509_free(x);
+	free(before);
+	for (i = 3; i <= 9; i++)
+		assert_int_equal(fsec_fleet_ca_rotate(fx->f, &p, &info), FSEC_OK);
+	before = file_text(fx->home, "fleet.json");
+	assert_int_equal(fsec_fleet_ca_rotate(fx->f, &p, &info), FSEC_ERR_POLICY);
+	after = file_text(fx->home, "fleet.json");
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	fsec_fleet_free(other);
+	free(root_key);
+	free(iss_key);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -745,6 +852,7 @@ int main(void)
 		T(deferred_revocations_wait_for_refresh),
 		T(device_set_is_one_change),
 		T(import_is_all_or_nothing),
+		T(rotation),
 		cmocka_unit_test(config_is_strict),
 		cmocka_unit_test(open_missing_home),
 	};

@@ -193,6 +193,10 @@ static void migrates_v1(void **state)
 	st = NULL;
 	for (size_t i = 0; i < ndrop; i++)
 		assert_int_equal(sqlite3_exec(db, drop[i], NULL, NULL, NULL), SQLITE_OK);
+	/* Step 13 added a column to a table of step 1. */
+	assert_int_equal(sqlite3_exec(db, "ALTER TABLE certificates DROP COLUMN issuer", NULL, NULL,
+				      NULL),
+			 SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(fsec_registry_open(f->db, 0, &f->reg), FSEC_OK);

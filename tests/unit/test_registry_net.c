@@ -39,7 +39,8 @@ static int collect(const struct fsec_device_net *d, void *arg)
 
 /* Undo the migration steps from device_net (v7) on: v8 (debug ports),
  * v9 (refusals, renewal allowances), v10 (freshness), v11 (server
- * certificates) and v12 (update state) follow it. */
+ * certificates), v12 (update state) and v13 (certificate issuers) follow
+ * it. */
 static void downgrade(const char *db)
 {
 	sqlite3 *h = NULL;
@@ -52,8 +53,9 @@ static void downgrade(const char *db)
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	v = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	assert_int_equal(v, 12);
+	assert_int_equal(v, 13);
 	snprintf(stmt, sizeof(stmt),
+		 "ALTER TABLE certificates DROP COLUMN issuer;"
 		 "ALTER TABLE device_state DROP COLUMN update_state;"
 		 "ALTER TABLE device_state DROP COLUMN pending_version;"
 		 "ALTER TABLE device_state DROP COLUMN outcome_image;"
@@ -66,7 +68,7 @@ static void downgrade(const char *db)
 		 "ALTER TABLE device_state DROP COLUMN debug_uart;"
 		 "ALTER TABLE device_state DROP COLUMN debug_at;"
 		 "DROP TABLE device_net; PRAGMA user_version = %d;",
-		 v - 6);
+		 v - 7);
 	assert_int_equal(sqlite3_exec(h, stmt, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(h);
 }

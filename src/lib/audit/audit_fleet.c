@@ -839,8 +839,10 @@ static enum fsec_err check_ca(struct ctx *c, struct fsec_fleet *f, int64_t limit
 		free(pem);
 		return fsec_seterr_ossl(FSEC_ERR_NOMEM, "out of memory");
 	}
-	/* fsec_fleet_chain_pem: the issuing CA, then the root. */
-	for (int i = 0; rc == FSEC_OK && (cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL;
+	/* fsec_fleet_chain_pem: the issuing CA, then the root, then previous
+	 * issuing CAs, which a rotation replaced and whose expiry needs no one. */
+	for (int i = 0; rc == FSEC_OK && i < 2 &&
+			(cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL;
 	     i++) {
 		const ASN1_TIME *na = X509_get0_notAfter(cert);
 		struct tm tm;
@@ -852,7 +854,7 @@ static enum fsec_err check_ca(struct ctx *c, struct fsec_fleet *f, int64_t limit
 			rc = fsec_audit_add(c->a, "FLEET-CA-EXPIRING", cn, 0, "%s %s",
 					    (int64_t)timegm(&tm) < c->now ? "expired" : "expires",
 					    day((int64_t)timegm(&tm), when, sizeof(when)));
-		if (rc == FSEC_OK && i < 2)
+		if (rc == FSEC_OK)
 			rc = cert_expiry(c, i == 0 ? &issuing_ids : &root_ids, cn,
 					 i == 0 ? "issuing CA certificate (notAfter)"
 						: "root CA certificate (notAfter)",

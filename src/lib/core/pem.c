@@ -112,3 +112,13 @@ enum fsec_err fsec_pem_cert_stage_der(const char *path, const unsigned char *der
 	free(pem);
 	return rc;
 }
+
+bool fsec_pem_clean_end(void)
+{
+	unsigned long e = ERR_peek_last_error();
+
+	if (ERR_GET_LIB(e) != ERR_LIB_PEM || ERR_GET_REASON(e) != PEM_R_NO_START_LINE)
+		return false;
+	ERR_clear_error();
+	return true;
+}

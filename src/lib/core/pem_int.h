@@ -12,6 +12,7 @@
 #ifndef FLEETSEC_PEM_INT_H
 #define FLEETSEC_PEM_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <openssl/x509.h>
@@ -57,5 +58,14 @@ FSEC_WUR enum fsec_err fsec_pem_cert_stage(const char *path, X509 *cert, unsigne
 FSEC_WUR enum fsec_err fsec_pem_cert_stage_der(const char *path, const unsigned char *der,
                                                size_t der_len, unsigned flags,
                                                struct fsec_file_stage **st);
+
+/*
+ * After a loop of PEM_read_bio_* calls ended (a NULL read): true when it
+ * ended at the end of the text (no further BEGIN line), false when at a
+ * block that did not parse, so that a damaged file is never taken for a
+ * shorter list. The OpenSSL error queue is left for the caller's message
+ * when false, cleared when true.
+ */
+bool fsec_pem_clean_end(void);
 
 #endif

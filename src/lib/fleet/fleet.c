@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
@@ -36,8 +37,15 @@
 struct fsec_fleet {
 	char *home;
 	struct fleet_config cfg;
+	struct stat cfg_st; /* fleet.json when cfg was read (fleet_sync) */
 	struct fsec_registry *reg;
 	struct fsec_ca *ca; /* loaded on first use */
+	char ca_fp[FSEC_SHA256_HEX_LEN]; /* its certificate's fingerprint */
+	/* cfg.prev's CAs, loaded to sign their CRLs; NULL: not loaded, or
+	 * expired (prev_expired) and so no longer in use. */
+	struct fsec_ca *prev[FLEET_PREV_MAX];
+	bool prev_expired[FLEET_PREV_MAX];
+	bool frozen; /* cfg is not from disk (create, rotate's view): never re-read */
 	bool crl_deferred;  /* revocations leave the CRL to fsec_fleet_crl_refresh */
 	bool crl_pending;   /* a revocation is not on the published CRL yet */
 };
@@ -63,12 +71,42 @@ static enum fsec_err cfg_days(json_t *root, const char *key, int *out)
 	return rc;
 }
 
+/* "previous_issuing": optional, an array of at most FLEET_PREV_MAX
+ * {"cert": PATH, "key": PATH-OR-URI}, oldest first. */
+static enum fsec_err cfg_prev(json_t *root, struct fleet_config *cfg)
+{
+	static const char *const known[] = {"cert", "key", NULL};
+	char path[FSEC_JSON_PATH_MAX];
+	json_t *arr = json_object_get(root, "previous_issuing");
+	enum fsec_err rc;
+
+	if (arr == NULL)
+		return FSEC_OK;
+	/* Bounded: a longer array is a damaged file, not a longer loop. */
+	if (!json_is_array(arr) || json_array_size(arr) > FLEET_PREV_MAX)
+		return fsec_seterr(FSEC_ERR_PARSE, "%s.previous_issuing: must be an array of at most %d",
+				   CONFIG_ROOT, FLEET_PREV_MAX);
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		json_t *o = json_array_get(arr, i);
+
+		fsec_json_path_index(path, CONFIG_ROOT ".previous_issuing", i);
+		if ((rc = fsec_json_only_keys(o, path, known)) != FSEC_OK ||
+		    (rc = fsec_json_copy_str(o, path, "cert", 0, 1, cfg->prev[i].cert,
+					     sizeof(cfg->prev[i].cert))) != FSEC_OK ||
+		    (rc = fsec_json_copy_str(o, path, "key", 0, 1, cfg->prev[i].key,
+					     sizeof(cfg->prev[i].key))) != FSEC_OK)
+			return rc;
+	}
+	cfg->nprev = json_array_size(arr);
+	return FSEC_OK;
+}
+
 enum fsec_err fsec_fleet_config_parse(const unsigned char *buf, size_t len,
 				      struct fleet_config *out)
 {
 	static const char *const known[] = {
 	    "format",      "version",  "name",        "algo",     "root_cert", "issuing_cert",
-	    "issuing_key", "registry", "device_days", "crl_days", NULL};
+	    "issuing_key", "registry", "device_days", "crl_days", "previous_issuing", NULL};
 	enum fsec_err rc = FSEC_ERR_PARSE;
 	struct fleet_config cfg;
 	char algo[16], format[32];
@@ -98,6 +136,8 @@ enum fsec_err fsec_fleet_config_parse(const unsigned char *buf, size_t len,
 	    (rc = cfg_days(root, "device_days", &cfg.device_days)) != FSEC_OK ||
 	    (rc = cfg_days(root, "crl_days", &cfg.crl_days)) != FSEC_OK)
 		goto out;
+	if ((rc = cfg_prev(root, &cfg)) != FSEC_OK)
+		goto out;
 	if (fsec_fleet_name_check(cfg.name) != FSEC_OK) {
 		rc = fsec_seterr(FSEC_ERR_PARSE, "%s: bad \"name\"", CONFIG_FILE);
 		goto out;
@@ -121,8 +161,22 @@ static enum fsec_err cfg_serialize(const struct fleet_config *c, char **out)
 			      "issuing_cert", c->issuing_cert, "issuing_key", c->issuing_key,
 			      "registry", c->registry, "device_days", c->device_days, "crl_days",
 			      c->crl_days);
-	char *s = o != NULL ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	json_t *prev = c->nprev > 0 ? json_array() : NULL;
+	char *s = NULL;
 
+	/* Absent until the first rotation: a fleet that never rotated keeps
+	 * the file older fleetsec versions read. */
+	for (size_t i = 0; prev != NULL && i < c->nprev; i++)
+		if (json_array_append_new(prev, json_pack("{s:s, s:s}", "cert", c->prev[i].cert,
+							  "key", c->prev[i].key)) != 0) {
+			json_decref(prev);
+			prev = NULL;
+		}
+	if (o != NULL && (c->nprev == 0 || (prev != NULL &&
+					    json_object_set_new(o, "previous_issuing", prev) == 0)))
+		s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	else if (o == NULL)
+		json_decref(prev);
 	json_decref(o);
 	if (s == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "cannot serialize %s", CONFIG_FILE);
@@ -221,8 +275,8 @@ static bool dir_is_empty(const char *path)
 	return empty;
 }
 
-static enum fsec_err crl_sign(struct fsec_fleet *f, X509_CRL **crl_out);
-static enum fsec_err crl_publish(struct fsec_fleet *f, X509_CRL *crl);
+static enum fsec_err crl_sign(struct fsec_fleet *f, STACK_OF(X509_CRL) **crls_out);
+static enum fsec_err crl_publish(struct fsec_fleet *f, STACK_OF(X509_CRL) *crls);
 FSEC_API enum fsec_err fsec_fleet_create(const char *path,
 					 const struct fsec_fleet_create_params *p)
 {
@@ -230,7 +284,7 @@ FSEC_API enum fsec_err fsec_fleet_create(const char *path,
 	EVP_PKEY *root_key = NULL, *iss_key = NULL;
 	X509 *root = NULL, *iss = NULL;
 	struct fsec_fleet f = {0};
-	X509_CRL *crl = NULL;
+	STACK_OF(X509_CRL) *crls = NULL;
 	char *tmp = NULL, *cfgpath = NULL, *json = NULL, *regpath = NULL;
 	struct stat st;
 	enum fsec_key_algo algo = p->algo != 0 ? p->algo : FSEC_KEY_P256;
@@ -263,12 +317,14 @@ FSEC_API enum fsec_err fsec_fleet_create(const char *path,
 		goto out;
 	}
 	f.home = tmp;
+	/* fleet.json is written last: this handle's configuration is the one. */
+	f.frozen = true;
 
 	if ((rc = fsec_key_generate(algo, &root_key)) != FSEC_OK ||
 	    (rc = fsec_key_generate(algo, &iss_key)) != FSEC_OK ||
 	    (rc = fsec_ca_make_root(root_key, p->name, p->root_days != 0 ? p->root_days : 7300,
 				    &root)) != FSEC_OK ||
-	    (rc = fsec_ca_make_issuing(root_key, root, iss_key, p->name,
+	    (rc = fsec_ca_make_issuing(root_key, root, iss_key, p->name, 1,
 				       p->issuing_days != 0 ? p->issuing_days : 3650, &iss)) !=
 		    FSEC_OK ||
 	    (rc = fsec_ca_new(iss, iss_key, root, p->name, &f.ca)) != FSEC_OK)
@@ -286,9 +342,9 @@ FSEC_API enum fsec_err fsec_fleet_create(const char *path,
 		goto out;
 	if ((rc = fsec_registry_event_addf(f.reg, p->actor, "ca-init", NULL, "fleet=%s algo=%s",
 					   p->name, fsec_key_algo_name(algo))) != FSEC_OK ||
-	    (rc = crl_sign(&f, &crl)) != FSEC_OK ||
+	    (rc = crl_sign(&f, &crls)) != FSEC_OK ||
 	    (rc = fsec_registry_commit(f.reg)) != FSEC_OK ||
-	    (rc = crl_publish(&f, crl)) != FSEC_OK)
+	    (rc = crl_publish(&f, crls)) != FSEC_OK)
 		goto out;
 	/* Close the registry so its WAL is checkpointed into the file before
 	 * the directory moves. */
@@ -315,7 +371,7 @@ out:
 	if (tmp != NULL)
 		remove_tree(tmp);
 	fsec_ca_free(f.ca);
-	X509_CRL_free(crl);
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
 	X509_free(root);
 	X509_free(iss);
 	EVP_PKEY_free(root_key);
@@ -328,6 +384,58 @@ out:
 }
 
 /* ---- open ---- */
+
+/* Forget the loaded CAs: the next operation loads what fleet.json names. */
+static void drop_cas(struct fsec_fleet *f)
+{
+	fsec_ca_free(f->ca);
+	f->ca = NULL;
+	f->ca_fp[0] = '\0';
+	for (size_t i = 0; i < FLEET_PREV_MAX; i++) {
+		fsec_ca_free(f->prev[i]);
+		f->prev[i] = NULL;
+		f->prev_expired[i] = false;
+	}
+}
+
+/* Another process may have replaced fleet.json since it was read (`fleetsec
+ * ca rotate` next to a running fleetsecd): read it again when it changed,
+ * so that a long-lived handle issues from the new CA and signs every CA's
+ * CRL, instead of publishing a set that lacks the new CA's list. The
+ * registry location is kept: it changes only with a new handle. */
+static enum fsec_err fleet_sync(struct fsec_fleet *f)
+{
+	struct fleet_config cfg;
+	struct stat st;
+	unsigned char *buf = NULL;
+	char *path = NULL;
+	size_t len = 0;
+	enum fsec_err rc;
+
+	if (f->frozen)
+		return FSEC_OK;
+	if ((rc = join(f->home, CONFIG_FILE, &path)) != FSEC_OK)
+		return rc;
+	if (stat(path, &st) != 0) {
+		rc = fsec_seterr(FSEC_ERR_IO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (st.st_ino == f->cfg_st.st_ino && st.st_dev == f->cfg_st.st_dev &&
+	    st.st_size == f->cfg_st.st_size && st.st_mtim.tv_sec == f->cfg_st.st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == f->cfg_st.st_mtim.tv_nsec)
+		goto out;
+	if ((rc = fsec_file_read(path, FSEC_FLEET_CONFIG_MAX, &buf, &len)) != FSEC_OK ||
+	    (rc = fsec_fleet_config_parse(buf, len, &cfg)) != FSEC_OK)
+		goto out;
+	memcpy(cfg.registry, f->cfg.registry, sizeof(cfg.registry));
+	f->cfg = cfg;
+	f->cfg_st = st;
+	drop_cas(f);
+out:
+	free(buf);
+	free(path);
+	return rc;
+}
 
 FSEC_API enum fsec_err fsec_fleet_open(const char *path, struct fsec_fleet **out)
 {
@@ -343,6 +451,10 @@ FSEC_API enum fsec_err fsec_fleet_open(const char *path, struct fsec_fleet **out
 	}
 	if ((rc = join(path, CONFIG_FILE, &cfgpath)) != FSEC_OK)
 		goto out;
+	/* Before the read: a file replaced in between is read again at the
+	 * next fleet_sync, never missed. */
+	if (stat(cfgpath, &f->cfg_st) != 0)
+		memset(&f->cfg_st, 0, sizeof(f->cfg_st));
 	rc = fsec_file_read(cfgpath, FSEC_FLEET_CONFIG_MAX, &buf, &len);
 	if (rc != FSEC_OK) {
 		if (access(cfgpath, F_OK) != 0)
@@ -388,7 +500,7 @@ FSEC_API void fsec_fleet_free(struct fsec_fleet *f)
 	if (f == NULL)
 		return;
 	fsec_registry_free(f->reg);
-	fsec_ca_free(f->ca);
+	drop_cas(f);
 	free(f->home);
 	free(f);
 }
@@ -408,66 +520,169 @@ FSEC_API const char *fsec_fleet_get_home(const struct fsec_fleet *f)
 	return f->home;
 }
 
-static enum fsec_err load_ca(struct fsec_fleet *f)
+/* A CA certificate and key named in fleet.json (the key: a path in the
+ * home or a store URI), as an fsec_ca under the root at root_path. */
+static enum fsec_err load_one_ca(struct fsec_fleet *f, const char *root_path, X509 *iss,
+				 const char *key_name, struct fsec_ca **out)
 {
-	char *root_path = NULL, *iss_path = NULL, *key_loc = NULL;
-	X509 *root = NULL, *iss = NULL;
+	char *key_loc = NULL;
+	X509 *root = NULL;
 	EVP_PKEY *key = NULL;
-	enum fsec_err rc;
+	enum fsec_err rc = FSEC_OK;
 
-	if (f->ca != NULL)
-		return FSEC_OK;
-	if ((rc = join(f->home, f->cfg.root_cert, &root_path)) != FSEC_OK ||
-	    (rc = join(f->home, f->cfg.issuing_cert, &iss_path)) != FSEC_OK)
-		goto out;
-	if (is_uri(f->cfg.issuing_key))
-		key_loc = strdup(f->cfg.issuing_key);
-	else if ((rc = join(f->home, f->cfg.issuing_key, &key_loc)) != FSEC_OK)
+	if (is_uri(key_name))
+		key_loc = strdup(key_name);
+	else if ((rc = join(f->home, key_name, &key_loc)) != FSEC_OK)
 		goto out;
 	if (key_loc == NULL) {
 		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = fsec_pem_cert_read(root_path, &root)) != FSEC_OK ||
-	    (rc = fsec_pem_cert_read(iss_path, &iss)) != FSEC_OK)
+	if ((rc = fsec_pem_cert_read(root_path, &root)) != FSEC_OK)
 		goto out;
 	if ((rc = fsec_key_load_private(key_loc, &key)) != FSEC_OK) {
-		rc = fsec_seterr(rc, "issuing CA key: %s", fsec_err_detail());
+		rc = fsec_seterr(rc, "issuing CA key %s: %s", key_name, fsec_err_detail());
 		goto out;
 	}
-	rc = fsec_ca_new(iss, key, root, f->cfg.name, &f->ca);
+	rc = fsec_ca_new(iss, key, root, f->cfg.name, out);
 out:
 	EVP_PKEY_free(key);
 	X509_free(root);
+	free(key_loc);
+	return rc;
+}
+
+static enum fsec_err load_ca(struct fsec_fleet *f)
+{
+	char *root_path = NULL, *iss_path = NULL;
+	X509 *iss = NULL;
+	enum fsec_err rc;
+
+	if ((rc = fleet_sync(f)) != FSEC_OK || f->ca != NULL)
+		return rc;
+	if ((rc = join(f->home, f->cfg.root_cert, &root_path)) != FSEC_OK ||
+	    (rc = join(f->home, f->cfg.issuing_cert, &iss_path)) != FSEC_OK ||
+	    (rc = fsec_pem_cert_read(iss_path, &iss)) != FSEC_OK ||
+	    (rc = fsec_cert_fingerprint(iss, f->ca_fp)) != FSEC_OK)
+		goto out;
+	rc = load_one_ca(f, root_path, iss, f->cfg.issuing_key, &f->ca);
+out:
 	X509_free(iss);
 	free(root_path);
 	free(iss_path);
-	free(key_loc);
+	return rc;
+}
+
+/* A previous issuing CA is in use until its certificate expires: every
+ * certificate it issued has expired by then (issuance never outlives the
+ * issuer), so it needs no CRL and no place in the chain. */
+static enum fsec_err prev_cert(const char *home, const struct fleet_prev_ca *p, X509 **out,
+			       bool *expired)
+{
+	char *path = NULL;
+	X509 *cert = NULL;
+	enum fsec_err rc;
+
+	if ((rc = join(home, p->cert, &path)) == FSEC_OK &&
+	    (rc = fsec_pem_cert_read(path, &cert)) == FSEC_OK) {
+		*expired = X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0;
+		*out = cert;
+	}
+	free(path);
+	return rc;
+}
+
+/* Load the previous issuing CAs still in use (their keys sign their CRLs). */
+static enum fsec_err load_prev(struct fsec_fleet *f)
+{
+	char *root_path = NULL;
+	X509 *iss = NULL;
+	enum fsec_err rc;
+
+	if ((rc = load_ca(f)) != FSEC_OK || (rc = join(f->home, f->cfg.root_cert, &root_path)) != FSEC_OK)
+		return rc;
+	for (size_t i = 0; rc == FSEC_OK && i < f->cfg.nprev; i++) {
+		if (f->prev[i] != NULL || f->prev_expired[i])
+			continue;
+		if ((rc = prev_cert(f->home, &f->cfg.prev[i], &iss, &f->prev_expired[i])) == FSEC_OK &&
+		    !f->prev_expired[i])
+			rc = load_one_ca(f, root_path, iss, f->cfg.prev[i].key, &f->prev[i]);
+		X509_free(iss);
+		iss = NULL;
+	}
+	free(root_path);
+	return rc;
+}
+
+/* The previous issuing CAs of cfg still in use, appended to certs. */
+static enum fsec_err chain_add_prev(const char *home, const struct fleet_config *cfg,
+				    STACK_OF(X509) *certs)
+{
+	enum fsec_err rc = FSEC_OK;
+	X509 *cert = NULL;
+	bool expired = false;
+
+	for (size_t i = 0; rc == FSEC_OK && i < cfg->nprev; i++) {
+		if ((rc = prev_cert(home, &cfg->prev[i], &cert, &expired)) != FSEC_OK)
+			break;
+		if (!expired && !sk_X509_push(certs, cert))
+			rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		else if (!expired)
+			cert = NULL;
+		X509_free(cert);
+		cert = NULL;
+	}
+	return rc;
+}
+
+/* The fleet's CA certificates: the current issuing CA, the root, then
+ * each previous issuing CA still in use (the order fsec_fleet_chain_pem
+ * documents). */
+static enum fsec_err chain_certs(struct fsec_fleet *f, STACK_OF(X509) **out)
+{
+	STACK_OF(X509) *certs = sk_X509_new_null();
+	const char *names[2] = {f->cfg.issuing_cert, f->cfg.root_cert};
+	enum fsec_err rc = FSEC_OK;
+
+	if (certs == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	for (int i = 0; rc == FSEC_OK && i < 2; i++) {
+		char *path = NULL;
+		X509 *cert = NULL;
+
+		if ((rc = join(f->home, names[i], &path)) == FSEC_OK &&
+		    (rc = fsec_pem_cert_read(path, &cert)) == FSEC_OK && !sk_X509_push(certs, cert)) {
+			X509_free(cert);
+			rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		}
+		free(path);
+	}
+	if (rc == FSEC_OK)
+		rc = chain_add_prev(f->home, &f->cfg, certs);
+	if (rc == FSEC_OK)
+		*out = certs;
+	else
+		sk_X509_pop_free(certs, X509_free);
 	return rc;
 }
 
 FSEC_API enum fsec_err fsec_fleet_chain_pem(struct fsec_fleet *f, char **out)
 {
-	char *paths[2] = {NULL, NULL};
+	STACK_OF(X509) *certs = NULL;
 	struct fsec_dynbuf pem;
 	enum fsec_err rc;
 
-	/* Two certificates, each read under FSEC_PEM_CERT_MAX. */
-	fsec_dynbuf_init(&pem, 2 * FSEC_PEM_CERT_MAX);
-	if ((rc = join(f->home, f->cfg.issuing_cert, &paths[0])) != FSEC_OK ||
-	    (rc = join(f->home, f->cfg.root_cert, &paths[1])) != FSEC_OK)
+	/* At most 2 + FLEET_PREV_MAX certificates, each read under
+	 * FSEC_PEM_CERT_MAX. */
+	fsec_dynbuf_init(&pem, (2 + FLEET_PREV_MAX) * FSEC_PEM_CERT_MAX);
+	if ((rc = fleet_sync(f)) != FSEC_OK || (rc = chain_certs(f, &certs)) != FSEC_OK)
 		goto out;
-	for (int i = 0; i < 2; i++) {
-		X509 *cert = NULL;
+	for (int i = 0; i < sk_X509_num(certs); i++) {
 		char *one = NULL;
 
 		/* Re-encode rather than copy, so only a certificate, never stray
 		 * text or a key pasted into the file, is printed. */
-		if ((rc = fsec_pem_cert_read(paths[i], &cert)) != FSEC_OK)
-			goto out;
-		rc = fsec_cert_pem(cert, &one);
-		X509_free(cert);
-		if (rc != FSEC_OK)
+		if ((rc = fsec_cert_pem(sk_X509_value(certs, i), &one)) != FSEC_OK)
 			goto out;
 		rc = fsec_dynbuf_addstr(&pem, one);
 		free(one);
@@ -476,9 +691,8 @@ FSEC_API enum fsec_err fsec_fleet_chain_pem(struct fsec_fleet *f, char **out)
 	}
 	rc = fsec_dynbuf_take(&pem, out, NULL);
 out:
+	sk_X509_pop_free(certs, X509_free);
 	fsec_dynbuf_cleanup(&pem);
-	free(paths[0]);
-	free(paths[1]);
 	return rc;
 }
 
@@ -489,12 +703,18 @@ out:
 struct crl_collect {
 	struct fsec_crl_entry *v;
 	size_t n, cap;
+	const char *issuer; /* the fingerprint of the CA whose CRL this is */
 	enum fsec_err rc;
 };
 
-static int crl_collect_add(struct crl_collect *cc, const char *serial, int64_t revoked_at,
-			   int reason)
+static int crl_collect_add(struct crl_collect *cc, const char *issuer, const char *serial,
+			   int64_t revoked_at, int reason)
 {
+	/* Each CA's CRL lists what it issued; a certificate of unknown issuer
+	 * (recorded before schema v13, or imported) goes on every one, so its
+	 * revocation reaches whichever CA signed it. */
+	if (issuer[0] != '\0' && strcmp(issuer, cc->issuer) != 0)
+		return 0;
 	if (cc->n == cc->cap) {
 		size_t ncap, bytes;
 		struct fsec_crl_entry *nv;
@@ -517,12 +737,12 @@ static int crl_collect_add(struct crl_collect *cc, const char *serial, int64_t r
 
 static int collect_revoked(const struct fsec_cert_rec *c, void *arg)
 {
-	return crl_collect_add(arg, c->serial, c->revoked_at, c->reason);
+	return crl_collect_add(arg, c->issuer, c->serial, c->revoked_at, c->reason);
 }
 
 static int collect_revoked_server(const struct fsec_server_cert_rec *c, void *arg)
 {
-	return crl_collect_add(arg, c->serial, c->revoked_at, c->reason);
+	return crl_collect_add(arg, c->issuer, c->serial, c->revoked_at, c->reason);
 }
 
 /*
@@ -546,58 +766,87 @@ static int64_t crl_listed_after(const struct fsec_fleet *f, int64_t now)
 	return now - (int64_t)f->cfg.crl_days * 86400;
 }
 
+/* One CA's CRL (number, the revoked certificates it issued still listed). */
+static enum fsec_err crl_sign_one(struct fsec_fleet *f, struct fsec_ca *ca, uint64_t number,
+				  STACK_OF(X509_CRL) *crls)
+{
+	struct crl_collect cc = {0};
+	struct fsec_cert_filter filt = {.revoked_only = true,
+					.not_expired_at = crl_listed_after(f, (int64_t)time(NULL))};
+	char fp[FSEC_SHA256_HEX_LEN];
+	X509_CRL *crl = NULL;
+	enum fsec_err rc;
+
+	cc.issuer = fp;
+	if ((rc = fsec_cert_fingerprint(fsec_ca_get_issuing(ca), fp)) != FSEC_OK ||
+	    (rc = fsec_registry_cert_list(f->reg, &filt, collect_revoked, &cc)) != FSEC_OK ||
+	    (rc = cc.rc) != FSEC_OK ||
+	    (rc = fsec_registry_server_cert_list(f->reg, filt.not_expired_at, true,
+						 collect_revoked_server, &cc)) != FSEC_OK ||
+	    (rc = cc.rc) != FSEC_OK ||
+	    (rc = fsec_ca_make_crl(ca, cc.v, cc.n, number, f->cfg.crl_days, &crl)) != FSEC_OK)
+		goto out;
+	if (!sk_X509_CRL_push(crls, crl)) {
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	crl = NULL;
+out:
+	X509_CRL_free(crl);
+	free(cc.v);
+	return rc;
+}
+
 /* Inside the caller's transaction: take the next CRL number, above the
  * registry's counter and the published crl.pem's (a registry restored from
  * an older backup must not number a CRL that publication then refuses as
- * older), and sign a CRL of the revoked certificates still listed. */
-static enum fsec_err crl_sign(struct fsec_fleet *f, X509_CRL **crl_out)
+ * older), and sign, with that one number, a CRL for each issuing CA in use
+ * (the current one first) of the revoked certificates still listed. */
+static enum fsec_err crl_sign(struct fsec_fleet *f, STACK_OF(X509_CRL) **crls_out)
 {
-	struct crl_collect cc = {0};
 	struct fsec_crl_info there = {0};
-	struct fsec_cert_filter filt = {.revoked_only = true,
-					.not_expired_at = crl_listed_after(f, (int64_t)time(NULL))};
+	STACK_OF(X509_CRL) *crls = NULL;
 	char *path = NULL;
-	X509_CRL *crl = NULL;
 	uint64_t number = 0;
 	enum fsec_err rc;
 
-	if ((rc = load_ca(f)) != FSEC_OK || (rc = join(f->home, CRL_FILE, &path)) != FSEC_OK)
+	if ((rc = load_prev(f)) != FSEC_OK || (rc = join(f->home, CRL_FILE, &path)) != FSEC_OK)
 		goto out;
 	/* A missing or broken file is replaced: it puts no floor. */
 	if (fsec_crl_file_info(path, &there) != FSEC_OK) {
 		there.number = 0;
 		fsec_clearerr();
 	}
+	if ((crls = sk_X509_CRL_new_null()) == NULL) {
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
 	if ((rc = fsec_registry_counter_next_above(f->reg, "crl_number", there.number, &number)) !=
 		    FSEC_OK ||
-	    (rc = fsec_registry_cert_list(f->reg, &filt, collect_revoked, &cc)) != FSEC_OK ||
-	    (rc = cc.rc) != FSEC_OK ||
-	    (rc = fsec_registry_server_cert_list(f->reg, filt.not_expired_at, true,
-						 collect_revoked_server, &cc)) != FSEC_OK)
+	    (rc = crl_sign_one(f, f->ca, number, crls)) != FSEC_OK)
 		goto out;
-	if ((rc = cc.rc) != FSEC_OK ||
-	    (rc = fsec_ca_make_crl(f->ca, cc.v, cc.n, number, f->cfg.crl_days, &crl)) != FSEC_OK)
-		goto out;
-	*crl_out = crl;
-	crl = NULL;
+	for (size_t i = 0; i < f->cfg.nprev; i++)
+		if (f->prev[i] != NULL && (rc = crl_sign_one(f, f->prev[i], number, crls)) != FSEC_OK)
+			goto out;
+	*crls_out = crls;
+	crls = NULL;
 out:
-	X509_CRL_free(crl);
-	free(cc.v);
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
 	free(path);
 	return rc;
 }
 
-/* After the commit: crl.pem becomes crl unless a newer one is already
+/* After the commit: crl.pem becomes crls unless a newer set is already
  * there (fsec_crl_publish). Either way the published list is at least as
  * new as this handle's revocations. */
-static enum fsec_err crl_publish(struct fsec_fleet *f, X509_CRL *crl)
+static enum fsec_err crl_publish(struct fsec_fleet *f, STACK_OF(X509_CRL) *crls)
 {
 	char *path = NULL;
 	bool published = false;
 	enum fsec_err rc;
 
 	if ((rc = join(f->home, CRL_FILE, &path)) == FSEC_OK &&
-	    (rc = fsec_crl_publish(path, crl, &published)) == FSEC_OK)
+	    (rc = fsec_crl_publish(path, crls, &published)) == FSEC_OK)
 		f->crl_pending = false;
 	else
 		f->crl_pending = true;
@@ -607,13 +856,13 @@ static enum fsec_err crl_publish(struct fsec_fleet *f, X509_CRL *crl)
 
 /* A revocation committed by this handle: sign and publish now, or, when
  * deferred (fleetsecd), leave it to fsec_fleet_crl_refresh. */
-static enum fsec_err crl_after_revocation(struct fsec_fleet *f, X509_CRL *crl)
+static enum fsec_err crl_after_revocation(struct fsec_fleet *f, STACK_OF(X509_CRL) *crls)
 {
-	if (crl == NULL) {
+	if (crls == NULL) {
 		f->crl_pending = true;
 		return FSEC_OK;
 	}
-	return crl_publish(f, crl);
+	return crl_publish(f, crls);
 }
 
 static enum fsec_err finish(struct fsec_fleet *f, enum fsec_err rc,
@@ -623,14 +872,14 @@ static enum fsec_err finish(struct fsec_fleet *f, enum fsec_err rc,
  * it unless deferred, commit, then publish (crl_after_revocation). */
 static enum fsec_err revocation_commit(struct fsec_fleet *f, enum fsec_err rc)
 {
-	X509_CRL *crl = NULL;
+	STACK_OF(X509_CRL) *crls = NULL;
 
 	if (rc == FSEC_OK && !f->crl_deferred)
-		rc = crl_sign(f, &crl);
+		rc = crl_sign(f, &crls);
 	rc = finish(f, rc, NULL, 0);
 	if (rc == FSEC_OK)
-		rc = crl_after_revocation(f, crl);
-	X509_CRL_free(crl);
+		rc = crl_after_revocation(f, crls);
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
 	return rc;
 }
 
@@ -652,23 +901,23 @@ static enum fsec_err finish(struct fsec_fleet *f, enum fsec_err rc,
 	return FSEC_OK;
 }
 
-FSEC_API enum fsec_err fsec_fleet_crl(struct fsec_fleet *f, X509_CRL **out)
+FSEC_API enum fsec_err fsec_fleet_crl(struct fsec_fleet *f, STACK_OF(X509_CRL) **out)
 {
-	X509_CRL *crl = NULL;
+	STACK_OF(X509_CRL) *crls = NULL;
 	enum fsec_err rc;
 
 	fsec_clearerr();
-	if ((rc = load_ca(f)) != FSEC_OK || (rc = fsec_registry_begin(f->reg)) != FSEC_OK)
+	if ((rc = load_prev(f)) != FSEC_OK || (rc = fsec_registry_begin(f->reg)) != FSEC_OK)
 		return rc;
-	rc = crl_sign(f, &crl);
+	rc = crl_sign(f, &crls);
 	rc = finish(f, rc, NULL, 0);
 	if (rc == FSEC_OK)
-		rc = crl_publish(f, crl);
+		rc = crl_publish(f, crls);
 	if (rc != FSEC_OK) {
-		X509_CRL_free(crl);
+		sk_X509_CRL_pop_free(crls, X509_CRL_free);
 		return rc;
 	}
-	*out = crl;
+	*out = crls;
 	return FSEC_OK;
 }
 
@@ -884,6 +1133,7 @@ FSEC_API enum fsec_err fsec_fleet_server_cert(struct fsec_fleet *f,
 	rec.not_before = cert.not_before;
 	rec.not_after = cert.not_after;
 	rec.issued_at = (int64_t)time(NULL);
+	memcpy(rec.issuer, f->ca_fp, sizeof(rec.issuer));
 	/* The server presents leaf + issuing CA; clients anchor at the root. */
 	if ((rc = (o->renew ? fsec_key_stage_private_replace(key, key_path, &stages[0])
 			    : fsec_key_stage_private(key, key_path, &stages[0]))) != FSEC_OK ||
@@ -992,7 +1242,7 @@ FSEC_API enum fsec_err fsec_fleet_issue(struct fsec_fleet *f, X509_REQ *csr,
 	unsigned char serial[FSEC_SERIAL_LEN];
 	EVP_PKEY *genkey = NULL, *pub;
 	struct fsec_issued_cert cert = {0};
-	X509_CRL *crl = NULL;
+	STACK_OF(X509_CRL) *crls = NULL;
 	char *pem = NULL;
 	bool had = false, in_tx = false;
 	size_t superseded = 0;
@@ -1072,6 +1322,7 @@ FSEC_API enum fsec_err fsec_fleet_issue(struct fsec_fleet *f, X509_REQ *csr,
 	rec.issued_at = now;
 	rec.not_before = cert.not_before;
 	rec.not_after = cert.not_after;
+	memcpy(rec.issuer, f->ca_fp, sizeof(rec.issuer));
 	if ((rc = fsec_registry_cert_add(f->reg, &rec, pem)) != FSEC_OK)
 		goto out;
 
@@ -1099,7 +1350,7 @@ FSEC_API enum fsec_err fsec_fleet_issue(struct fsec_fleet *f, X509_REQ *csr,
 					   rec.serial, dev.model, dev.provisioning, superseded)) !=
 	    FSEC_OK)
 		goto out;
-	if (superseded > 0 && !f->crl_deferred && (rc = crl_sign(f, &crl)) != FSEC_OK)
+	if (superseded > 0 && !f->crl_deferred && (rc = crl_sign(f, &crls)) != FSEC_OK)
 		goto out;
 	if (o->cert_out != NULL &&
 	    (rc = fsec_pem_cert_stage_der(o->cert_out, cert.der, cert.der_len, 0, &stages[1])) !=
@@ -1108,7 +1359,7 @@ FSEC_API enum fsec_err fsec_fleet_issue(struct fsec_fleet *f, X509_REQ *csr,
 	in_tx = false;
 	rc = finish(f, FSEC_OK, stages, 2);
 	if (rc == FSEC_OK && superseded > 0)
-		rc = crl_after_revocation(f, crl);
+		rc = crl_after_revocation(f, crls);
 	if (rc == FSEC_OK && out != NULL) {
 		*out = cert;
 		memset(&cert, 0, sizeof(cert));
@@ -1118,7 +1369,7 @@ out:
 		fsec_registry_rollback(f->reg);
 	for (size_t i = 0; i < 2; i++)
 		fsec_file_stage_free(stages[i]);
-	X509_CRL_free(crl);
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
 	fsec_issued_cert_cleanup(&cert);
 	EVP_PKEY_free(genkey);
 	free(pem);
@@ -1212,7 +1463,7 @@ FSEC_API enum fsec_err fsec_fleet_crl_refresh(struct fsec_fleet *f, unsigned per
 					      bool *signed_out, int64_t *next_due)
 {
 	struct fsec_crl_info info = {0};
-	X509_CRL *crl = NULL;
+	STACK_OF(X509_CRL) *crls = NULL;
 	char *path = NULL;
 	int64_t now = (int64_t)time(NULL);
 	bool sign = force || f->crl_pending;
@@ -1230,12 +1481,12 @@ FSEC_API enum fsec_err fsec_fleet_crl_refresh(struct fsec_fleet *f, unsigned per
 		sign = true;
 	fsec_clearerr();
 	if (sign) {
-		if ((rc = fsec_fleet_crl(f, &crl)) != FSEC_OK)
+		if ((rc = fsec_fleet_crl(f, &crls)) != FSEC_OK)
 			goto out;
 		/* What is on disk now: ours, or a newer one another process
 		 * published meanwhile. */
 		if (fsec_crl_file_info(path, &info) != FSEC_OK &&
-		    (rc = fsec_crl_info_get(crl, &info)) != FSEC_OK)
+		    (rc = fsec_crl_info_get(sk_X509_CRL_value(crls, 0), &info)) != FSEC_OK)
 			goto out;
 		fsec_clearerr();
 	}
@@ -1245,7 +1496,247 @@ FSEC_API enum fsec_err fsec_fleet_crl_refresh(struct fsec_fleet *f, unsigned per
 		*next_due = crl_due(&info, permille);
 	rc = FSEC_OK;
 out:
-	X509_CRL_free(crl);
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
 	free(path);
+	return rc;
+}
+
+/* ---- the fleet's CAs: listing and rotation ---- */
+
+static enum fsec_err ca_info_fill(X509 *cert, const char *file, bool root, bool current,
+				  struct fsec_ca_info *out)
+{
+	enum fsec_err rc;
+	struct tm tm;
+
+	memset(out, 0, sizeof(*out));
+	out->file = file;
+	out->root = root;
+	out->current = current;
+	out->in_use = X509_cmp_current_time(X509_get0_notAfter(cert)) > 0;
+	X509_NAME_oneline(X509_get_subject_name(cert), out->subject, (int)sizeof(out->subject));
+	if ((rc = fsec_cert_serial_hex(cert, out->serial)) != FSEC_OK ||
+	    (rc = fsec_cert_fingerprint(cert, out->fingerprint)) != FSEC_OK)
+		return rc;
+	if (ASN1_TIME_to_tm(X509_get0_notBefore(cert), &tm) != 1)
+		return fsec_seterr_ossl(FSEC_ERR_PARSE, "%s: a date does not decode", file);
+	out->not_before = (int64_t)timegm(&tm);
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
+		return fsec_seterr_ossl(FSEC_ERR_PARSE, "%s: a date does not decode", file);
+	out->not_after = (int64_t)timegm(&tm);
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_fleet_ca_list(struct fsec_fleet *f, fsec_ca_info_cb cb, void *ctx)
+{
+	struct fsec_ca_info info;
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	if ((rc = fleet_sync(f)) != FSEC_OK)
+		return rc;
+	/* The root, the current issuing CA, then the previous ones, newest
+	 * first: fleet.json's list backwards. */
+	for (size_t i = 0; i < 2 + f->cfg.nprev; i++) {
+		const char *file = i == 0   ? f->cfg.root_cert
+				   : i == 1 ? f->cfg.issuing_cert
+					    : f->cfg.prev[f->cfg.nprev - (i - 1)].cert;
+		char *path = NULL;
+		X509 *cert = NULL;
+
+		if ((rc = join(f->home, file, &path)) == FSEC_OK &&
+		    (rc = fsec_pem_cert_read(path, &cert)) == FSEC_OK)
+			rc = ca_info_fill(cert, file, i == 0, i < 2, &info);
+		X509_free(cert);
+		free(path);
+		if (rc != FSEC_OK)
+			return rc;
+		if (cb(&info, ctx) != 0)
+			break;
+	}
+	return FSEC_OK;
+}
+
+/* The root key the operator brought: it must be the key of the fleet's
+ * root certificate, or the new CA would chain to nothing the devices pin. */
+static enum fsec_err root_signer(struct fsec_fleet *f, const char *key_loc, X509 **root_out,
+				 EVP_PKEY **key_out)
+{
+	char *path = NULL;
+	X509 *root = NULL;
+	EVP_PKEY *key = NULL;
+	enum fsec_err rc;
+
+	if ((rc = join(f->home, f->cfg.root_cert, &path)) != FSEC_OK ||
+	    (rc = fsec_pem_cert_read(path, &root)) != FSEC_OK)
+		goto out;
+	if ((rc = fsec_key_load_private(key_loc, &key)) != FSEC_OK) {
+		rc = fsec_seterr(rc, "%s: %s", key_loc, fsec_err_detail());
+		goto out;
+	}
+	if (EVP_PKEY_eq(X509_get0_pubkey(root), key) != 1) {
+		rc = fsec_seterr(FSEC_ERR_VERIFY, "%s is not the key of the fleet's root CA (%s)",
+				 key_loc, f->cfg.root_cert);
+		goto out;
+	}
+	*root_out = root;
+	*key_out = key;
+	root = NULL;
+	key = NULL;
+	rc = FSEC_OK;
+out:
+	ERR_clear_error();
+	X509_free(root);
+	EVP_PKEY_free(key);
+	free(path);
+	return rc;
+}
+
+/* The chain.pem of cfg, whose current issuing CA is iss (not on disk yet). */
+static enum fsec_err chain_file_pem(struct fsec_fleet *f, const struct fleet_config *cfg,
+				    X509 *iss, X509 *root, char **out)
+{
+	STACK_OF(X509) *certs = sk_X509_new_null();
+	struct fsec_dynbuf pem;
+	enum fsec_err rc = FSEC_OK;
+
+	fsec_dynbuf_init(&pem, (2 + FLEET_PREV_MAX) * FSEC_PEM_CERT_MAX);
+	if (certs == NULL || !sk_X509_push(certs, iss) || !X509_up_ref(iss) ||
+	    !sk_X509_push(certs, root)) {
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (!X509_up_ref(root)) {
+		sk_X509_pop(certs);
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = chain_add_prev(f->home, cfg, certs)) != FSEC_OK)
+		goto out;
+	for (int i = 0; rc == FSEC_OK && i < sk_X509_num(certs); i++) {
+		char *one = NULL;
+
+		if ((rc = fsec_cert_pem(sk_X509_value(certs, i), &one)) == FSEC_OK)
+			rc = fsec_dynbuf_addstr(&pem, one);
+		free(one);
+	}
+	if (rc == FSEC_OK)
+		rc = fsec_dynbuf_take(&pem, out, NULL);
+out:
+	sk_X509_pop_free(certs, X509_free);
+	fsec_dynbuf_cleanup(&pem);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_fleet_ca_rotate(struct fsec_fleet *f,
+					    const struct fsec_ca_rotate_params *p,
+					    struct fsec_ca_info *out)
+{
+	/* new key, new certificate, chain.pem, fleet.json: committed in this
+	 * order, so that fleet.json names the new CA only once its files are
+	 * in place. */
+	struct fsec_file_stage *stages[4] = {NULL, NULL, NULL, NULL};
+	struct fleet_config cfg;
+	struct fsec_fleet view;
+	struct fsec_ca *nca = NULL;
+	STACK_OF(X509_CRL) *crls = NULL;
+	X509 *root = NULL, *iss = NULL;
+	EVP_PKEY *root_key = NULL, *key = NULL;
+	char *cert_path = NULL, *key_path = NULL, *chain_path = NULL, *cfg_path = NULL;
+	char *iss_pem = NULL, *chain = NULL, *json = NULL;
+	char fp[FSEC_SHA256_HEX_LEN];
+	unsigned gen;
+	bool in_tx = false;
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	if (p->days < 0 || p->days > DAYS_MAX)
+		return fsec_seterr(FSEC_ERR_INVAL, "--days must be 1-%d", DAYS_MAX);
+	/* The outgoing CA keeps signing the CRL of what it issued: its key
+	 * must load now, not at the first revocation after the rotation. */
+	if ((rc = load_prev(f)) != FSEC_OK)
+		return rc;
+	if (f->cfg.nprev == FLEET_PREV_MAX)
+		return fsec_seterr(FSEC_ERR_POLICY,
+				   "fleet.json already keeps %d previous issuing CAs: the limit",
+				   FLEET_PREV_MAX);
+	if ((rc = root_signer(f, p->root_key, &root, &root_key)) != FSEC_OK)
+		goto out;
+	gen = (unsigned)f->cfg.nprev + 2;
+	cfg = f->cfg;
+	snprintf(cfg.prev[cfg.nprev].cert, sizeof(cfg.prev[0].cert), "%s", f->cfg.issuing_cert);
+	snprintf(cfg.prev[cfg.nprev].key, sizeof(cfg.prev[0].key), "%s", f->cfg.issuing_key);
+	cfg.nprev++;
+	snprintf(cfg.issuing_cert, sizeof(cfg.issuing_cert), "issuing-%u.pem", gen);
+	snprintf(cfg.issuing_key, sizeof(cfg.issuing_key), "issuing-%u.key", gen);
+	if ((rc = fsec_key_generate(cfg.algo, &key)) != FSEC_OK ||
+	    (rc = fsec_ca_make_issuing(root_key, root, key, cfg.name, gen,
+				       p->days != 0 ? p->days : 3650, &iss)) != FSEC_OK ||
+	    (rc = fsec_ca_new(iss, key, root, cfg.name, &nca)) != FSEC_OK ||
+	    (rc = fsec_cert_fingerprint(iss, fp)) != FSEC_OK ||
+	    (rc = fsec_cert_pem(iss, &iss_pem)) != FSEC_OK ||
+	    (rc = chain_file_pem(f, &cfg, iss, root, &chain)) != FSEC_OK ||
+	    (rc = cfg_serialize(&cfg, &json)) != FSEC_OK)
+		goto out;
+	/* The root key's last use was the signature above. */
+	EVP_PKEY_free(root_key);
+	root_key = NULL;
+	if ((rc = join(f->home, cfg.issuing_key, &key_path)) != FSEC_OK ||
+	    (rc = join(f->home, cfg.issuing_cert, &cert_path)) != FSEC_OK ||
+	    (rc = join(f->home, CHAIN_FILE, &chain_path)) != FSEC_OK ||
+	    (rc = join(f->home, CONFIG_FILE, &cfg_path)) != FSEC_OK ||
+	    (rc = fsec_key_stage_private(key, key_path, &stages[0])) != FSEC_OK ||
+	    (rc = fsec_file_stage_new(cert_path, iss_pem, strlen(iss_pem), 0644, FSEC_FILE_NOCLOBBER,
+				      &stages[1])) != FSEC_OK ||
+	    (rc = fsec_file_stage_new(chain_path, chain, strlen(chain), 0644, 0, &stages[2])) !=
+		    FSEC_OK ||
+	    (rc = fsec_file_stage_new(cfg_path, json, strlen(json), 0644, 0, &stages[3])) != FSEC_OK)
+		goto out;
+	/* The CRLs of the new set are signed in the rotation's transaction,
+	 * through a view of the fleet as it will be: the new CA current, the
+	 * outgoing one previous (borrowed from f, never freed here). */
+	view = *f;
+	view.cfg = cfg;
+	view.ca = nca;
+	memcpy(view.ca_fp, fp, sizeof(view.ca_fp));
+	view.prev[cfg.nprev - 1] = f->ca;
+	view.prev_expired[cfg.nprev - 1] = false;
+	view.frozen = true;
+	if ((rc = fsec_registry_begin(f->reg)) != FSEC_OK)
+		goto out;
+	in_tx = true;
+	if ((rc = fsec_registry_event_addf(f->reg, p->actor, "ca-rotate", NULL,
+					   "issuing=%s previous=%s cert=%s", fp, f->ca_fp,
+					   cfg.issuing_cert)) != FSEC_OK ||
+	    (rc = crl_sign(&view, &crls)) != FSEC_OK)
+		goto out;
+	in_tx = false;
+	if ((rc = finish(f, FSEC_OK, stages, 4)) != FSEC_OK)
+		goto out;
+	/* This handle reads fleet.json again at its next operation. */
+	drop_cas(f);
+	memset(&f->cfg_st, 0, sizeof(f->cfg_st));
+	if ((rc = crl_publish(f, crls)) != FSEC_OK ||
+	    (rc = ca_info_fill(iss, cfg.issuing_cert, false, true, out)) != FSEC_OK)
+		goto out;
+	rc = FSEC_OK;
+out:
+	if (in_tx)
+		fsec_registry_rollback(f->reg);
+	for (size_t i = 0; i < 4; i++)
+		fsec_file_stage_free(stages[i]);
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
+	fsec_ca_free(nca);
+	X509_free(root);
+	X509_free(iss);
+	EVP_PKEY_free(root_key);
+	EVP_PKEY_free(key);
+	free(cert_path);
+	free(key_path);
+	free(chain_path);
+	free(cfg_path);
+	free(iss_pem);
+	free(chain);
+	free(json);
 	return rc;
 }

@@ -9,6 +9,14 @@
 #include "fleetsec/key.h"
 
 #define FLEET_PATH_MAX 1024
+/* Issuing CAs kept after a rotation (fleet.json "previous_issuing"): each
+ * still signs the CRL of what it issued until its certificate expires. */
+#define FLEET_PREV_MAX 8
+
+struct fleet_prev_ca {
+	char cert[FLEET_PATH_MAX];
+	char key[FLEET_PATH_MAX]; /* path or OpenSSL store URI */
+};
 
 struct fleet_config {
 	char name[FSEC_FLEET_NAME_MAX + 1];
@@ -19,6 +27,8 @@ struct fleet_config {
 	char registry[FLEET_PATH_MAX];
 	int device_days;
 	int crl_days;
+	struct fleet_prev_ca prev[FLEET_PREV_MAX]; /* oldest first */
+	size_t nprev;
 };
 
 /* Parse fleet.json strictly: known keys only, each with the right type and

@@ -200,7 +200,7 @@ FSEC_API enum fsec_err fsec_ca_make_root(EVP_PKEY *key, const char *fleet, int d
 		{NID_undef, NULL},
 	};
 	unsigned char serial[FSEC_SERIAL_LEN];
-	char cn[FSEC_FLEET_NAME_MAX + 16];
+	char cn[FSEC_FLEET_NAME_MAX + 32];
 	X509_NAME *name = NULL;
 	time_t now = time(NULL);
 	enum fsec_err rc;
@@ -223,7 +223,8 @@ FSEC_API enum fsec_err fsec_ca_make_root(EVP_PKEY *key, const char *fleet, int d
 }
 
 FSEC_API enum fsec_err fsec_ca_make_issuing(EVP_PKEY *root_key, X509 *root, EVP_PKEY *issuing_pub,
-					    const char *fleet, int days, X509 **out)
+					    const char *fleet, unsigned generation, int days,
+					    X509 **out)
 {
 	static const struct ext_spec exts[] = {
 		{NID_basic_constraints, "critical,CA:TRUE,pathlen:0"},
@@ -233,7 +234,7 @@ FSEC_API enum fsec_err fsec_ca_make_issuing(EVP_PKEY *root_key, X509 *root, EVP_
 		{NID_undef, NULL},
 	};
 	unsigned char serial[FSEC_SERIAL_LEN];
-	char cn[FSEC_FLEET_NAME_MAX + 16];
+	char cn[FSEC_FLEET_NAME_MAX + 32];
 	X509_NAME *name = NULL;
 	time_t now = time(NULL), not_after;
 	enum fsec_err rc;
@@ -244,7 +245,10 @@ FSEC_API enum fsec_err fsec_ca_make_issuing(EVP_PKEY *root_key, X509 *root, EVP_
 	not_after = now + (time_t)days * 86400;
 	if ((rc = clamp_to_issuer(root, &not_after)) != FSEC_OK)
 		return rc;
-	snprintf(cn, sizeof(cn), "%s Issuing CA", fleet);
+	if (generation <= 1)
+		snprintf(cn, sizeof(cn), "%s Issuing CA", fleet);
+	else
+		snprintf(cn, sizeof(cn), "%s Issuing CA %u", fleet, generation);
 	name = make_name(cn, fleet, NULL);
 	if (name == NULL)
 		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot build issuing CA name");

@@ -16,12 +16,15 @@
 #include <unistd.h>
 
 #include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include "crl_int.h"
+#include "dynbuf_int.h"
 #include "err_int.h"
+#include "pem_int.h"
 #include "fleetsec/ca.h"
 #include "fleetsec/fileio.h"
 
@@ -55,6 +58,28 @@ FSEC_API enum fsec_err fsec_crl_encode(X509_CRL *crl, enum fsec_crl_form form, u
 	rc = FSEC_OK;
 out:
 	BIO_free(mem);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_crl_set_pem(STACK_OF(X509_CRL) *crls, unsigned char **out,
+					size_t *len)
+{
+	struct fsec_dynbuf b;
+	unsigned char *one = NULL;
+	size_t n = 0;
+	enum fsec_err rc = FSEC_OK;
+
+	fsec_dynbuf_init(&b, CRL_MAX);
+	for (int i = 0; rc == FSEC_OK && i < sk_X509_CRL_num(crls); i++) {
+		if ((rc = fsec_crl_encode(sk_X509_CRL_value(crls, i), FSEC_CRL_PEM, &one, &n)) ==
+		    FSEC_OK)
+			rc = fsec_dynbuf_add(&b, one, n);
+		free(one);
+		one = NULL;
+	}
+	if (rc == FSEC_OK)
+		rc = fsec_dynbuf_take(&b, (char **)out, len);
+	fsec_dynbuf_cleanup(&b);
 	return rc;
 }
 
@@ -100,11 +125,13 @@ out:
 	return rc;
 }
 
-/* The PEM CRL at path, parsed. */
-static enum fsec_err load_crl(const char *path, X509_CRL **out)
+/* The PEM CRLs at path, in order: one per issuing CA in use (at most
+ * FSEC_CRL_FILE_MAX). */
+static enum fsec_err load_crls(const char *path, STACK_OF(X509_CRL) **out)
 {
 	unsigned char *pem = NULL;
 	size_t plen = 0;
+	STACK_OF(X509_CRL) *crls = NULL;
 	X509_CRL *crl = NULL;
 	BIO *mem = NULL;
 	enum fsec_err rc;
@@ -113,35 +140,76 @@ static enum fsec_err load_crl(const char *path, X509_CRL **out)
 		goto out;
 	rc = FSEC_ERR_PARSE;
 	/* plen <= CRL_MAX: it fits the int BIO_new_mem_buf takes. */
-	if ((mem = BIO_new_mem_buf(pem, (int)plen)) == NULL ||
-	    (crl = PEM_read_bio_X509_CRL(mem, NULL, NULL, NULL)) == NULL) {
+	if ((mem = BIO_new_mem_buf(pem, (int)plen)) == NULL || (crls = sk_X509_CRL_new_null()) == NULL) {
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	while ((crl = PEM_read_bio_X509_CRL(mem, NULL, NULL, NULL)) != NULL) {
+		/* Capped: one list per issuing CA in use, never more. */
+		if (sk_X509_CRL_num(crls) == FSEC_CRL_FILE_MAX) {
+			fsec_seterr(rc, "%s: more than %d CRLs", path, FSEC_CRL_FILE_MAX);
+			goto out;
+		}
+		if (!sk_X509_CRL_push(crls, crl)) {
+			rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		crl = NULL;
+	}
+	/* The loop ends at the end of the text, or at a block that does not
+	 * parse: a damaged file, never a shorter set (which would drop one
+	 * CA's revocations). */
+	if (!fsec_pem_clean_end() || sk_X509_CRL_num(crls) == 0) {
 		fsec_seterr_ossl(rc, "%s: not a PEM CRL", path);
 		goto out;
 	}
-	*out = crl;
-	crl = NULL;
+	*out = crls;
+	crls = NULL;
 	rc = FSEC_OK;
 out:
 	X509_CRL_free(crl);
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
 	BIO_free(mem);
 	free(pem);
 	return rc;
 }
 
+/* What orders and dates a set of CRLs published together: the highest
+ * number (a new set must be above every list there), and the window in
+ * which every one of them is valid. */
+static enum fsec_err set_info(STACK_OF(X509_CRL) *crls, struct fsec_crl_info *out)
+{
+	struct fsec_crl_info all = {0}, one;
+	enum fsec_err rc;
+
+	for (int i = 0; i < sk_X509_CRL_num(crls); i++) {
+		if ((rc = fsec_crl_info_get(sk_X509_CRL_value(crls, i), &one)) != FSEC_OK)
+			return rc;
+		if (i == 0 || one.number > all.number)
+			all.number = one.number;
+		if (i == 0 || one.this_update > all.this_update)
+			all.this_update = one.this_update;
+		if (i == 0 || one.next_update < all.next_update)
+			all.next_update = one.next_update;
+	}
+	*out = all;
+	return FSEC_OK;
+}
+
 enum fsec_err fsec_crl_file_info(const char *path, struct fsec_crl_info *out)
 {
-	X509_CRL *crl = NULL;
+	STACK_OF(X509_CRL) *crls = NULL;
 	enum fsec_err rc;
 
 	if (access(path, F_OK) != 0 && errno == ENOENT)
 		return fsec_seterr(FSEC_ERR_NOTFOUND, "%s: no CRL", path);
-	if ((rc = load_crl(path, &crl)) == FSEC_OK)
-		rc = fsec_crl_info_get(crl, out);
-	X509_CRL_free(crl);
+	if ((rc = load_crls(path, &crls)) == FSEC_OK)
+		rc = set_info(crls, out);
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
 	return rc;
 }
 
-enum fsec_err fsec_crl_publish(const char *path, X509_CRL *crl, bool *published)
+enum fsec_err fsec_crl_publish(const char *path, STACK_OF(X509_CRL) *crls, bool *published)
 {
 	struct fsec_crl_info ours, there;
 	unsigned char *pem = NULL;
@@ -151,8 +219,10 @@ enum fsec_err fsec_crl_publish(const char *path, X509_CRL *crl, bool *published)
 	bool newer = true;
 	enum fsec_err rc;
 
-	if ((rc = fsec_crl_info_get(crl, &ours)) != FSEC_OK ||
-	    (rc = fsec_crl_encode(crl, FSEC_CRL_PEM, &pem, &len)) != FSEC_OK)
+	if (sk_X509_CRL_num(crls) < 1 || sk_X509_CRL_num(crls) > FSEC_CRL_FILE_MAX)
+		return fsec_seterr(FSEC_ERR_INVAL, "a CRL file holds 1-%d CRLs", FSEC_CRL_FILE_MAX);
+	if ((rc = set_info(crls, &ours)) != FSEC_OK ||
+	    (rc = fsec_crl_set_pem(crls, &pem, &len)) != FSEC_OK)
 		goto out;
 	if (asprintf(&lock, "%s.lock", path) < 0) {
 		lock = NULL;
@@ -190,16 +260,21 @@ out:
 	return rc;
 }
 
-/* The PEM CRL at path as DER, with its number and dates. */
-static enum fsec_err load_der(const char *path, unsigned char **der, size_t *len,
-			      struct fsec_crl_info *info)
+/* What GET /crl serves of the CRL file at path, with its number and
+ * dates: the DER of its one CRL, or, when several issuing CAs are in use,
+ * the PEM of all of them (DER holds one). */
+static enum fsec_err load_body(const char *path, unsigned char **body, size_t *len, bool *pem,
+			       struct fsec_crl_info *info)
 {
-	X509_CRL *crl = NULL;
+	STACK_OF(X509_CRL) *crls = NULL;
 	enum fsec_err rc;
 
-	if ((rc = load_crl(path, &crl)) == FSEC_OK && (rc = fsec_crl_info_get(crl, info)) == FSEC_OK)
-		rc = fsec_crl_encode(crl, FSEC_CRL_DER, der, len);
-	X509_CRL_free(crl);
+	if ((rc = load_crls(path, &crls)) == FSEC_OK && (rc = set_info(crls, info)) == FSEC_OK) {
+		*pem = sk_X509_CRL_num(crls) > 1;
+		rc = *pem ? fsec_crl_set_pem(crls, body, len)
+			  : fsec_crl_encode(sk_X509_CRL_value(crls, 0), FSEC_CRL_DER, body, len);
+	}
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
 	return rc;
 }
 
@@ -211,6 +286,7 @@ enum fsec_err fsec_crl_cache_get(struct fsec_crl_cache *c, const char *path,
 	struct fsec_crl_info fi = {0};
 	unsigned char *fresh = NULL;
 	size_t n = 0;
+	bool pem = false;
 	enum fsec_err rc;
 
 	if (stat(path, &st) != 0)
@@ -220,11 +296,12 @@ enum fsec_err fsec_crl_cache_get(struct fsec_crl_cache *c, const char *path,
 	    st.st_mtim.tv_nsec != c->st.st_mtim.tv_nsec) {
 		/* A file that changed and does not load is not answered with
 		 * the old list: that one may lack a revocation. */
-		if ((rc = load_der(path, &fresh, &n, &fi)) != FSEC_OK)
+		if ((rc = load_body(path, &fresh, &n, &pem, &fi)) != FSEC_OK)
 			return rc;
 		free(c->der);
 		c->der = fresh;
 		c->len = n;
+		c->pem = pem;
 		c->info = fi;
 		c->st = st;
 	}

@@ -53,6 +53,7 @@ static void read_cert(sqlite3_stmt *s, struct fsec_cert_rec *c)
 	c->revoked = sqlite3_column_int(s, 7) != 0;
 	c->revoked_at = sqlite3_column_int64(s, 8);
 	c->reason = sqlite3_column_int(s, 9);
+	sq_text(s, 10, c->issuer, sizeof(c->issuer));
 }
 
 void sq_read_event(sqlite3_stmt *s, struct fsec_event_rec *e)
@@ -186,6 +187,7 @@ enum fsec_err sq_cert_add(void *p, const struct fsec_cert_rec *c, const char *pe
 	sqlite3_bind_int64(s, 6, c->not_after);
 	sqlite3_bind_int64(s, 7, c->issued_at);
 	sqlite3_bind_text(s, 8, pem, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 9, c->issuer, -1, SQLITE_STATIC);
 	return sq_run(be, s, "recording a certificate");
 }
 
@@ -269,6 +271,7 @@ enum fsec_err sq_server_cert_add(void *p, const struct fsec_server_cert_rec *c)
 	sqlite3_bind_int64(s, 4, c->not_before);
 	sqlite3_bind_int64(s, 5, c->not_after);
 	sqlite3_bind_int64(s, 6, c->issued_at);
+	sqlite3_bind_text(s, 7, c->issuer, -1, SQLITE_STATIC);
 	return sq_run(be, s, "recording a server certificate");
 }
 
@@ -286,6 +289,7 @@ static int row_server_cert(sqlite3_stmt *s, void *cb, void *ctx)
 	r.revoked = sqlite3_column_int(s, 6) != 0;
 	r.revoked_at = sqlite3_column_int64(s, 7);
 	r.reason = sqlite3_column_int(s, 8);
+	sq_text(s, 9, r.issuer, sizeof(r.issuer));
 	return ((fsec_server_cert_cb)cb)(&r, ctx);
 }
 

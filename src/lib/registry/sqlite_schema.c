@@ -164,10 +164,19 @@ static const char schema_v12_update_state[] =
 	"ALTER TABLE device_state ADD COLUMN pending_version TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE device_state ADD COLUMN outcome_image TEXT NOT NULL DEFAULT '';";
 
+/* v13 (issue 12, issuing CA rotation): which issuing CA signed each
+ * certificate (the SHA-256 fingerprint of its certificate), so that each
+ * CA's CRL lists its own. '' for a certificate recorded before, or
+ * imported: such a revocation goes on every issuing CA's CRL. */
+static const char schema_v13_issuer[] =
+	"ALTER TABLE certificates ADD COLUMN issuer TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE server_certs ADD COLUMN issuer TEXT NOT NULL DEFAULT '';";
+
 static const char *const migrations[] = {
 	schema_v1,	 schema_v2_enroll,  schema_v3_published,  schema_v4_pending,
 	schema_v5_audit, schema_v6_rollout, schema_v7_device_net, schema_v8_debug,
 	schema_v9_bounds, schema_v10_freshness, schema_v11_server_certs, schema_v12_update_state,
+	schema_v13_issuer,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -179,7 +188,7 @@ static const char *const migrations[] = {
 	"ifnull(approved_by, '')"
 #define CERT_COLS                                                                           \
 	"serial, device_id, fingerprint, spki_sha256, not_before, not_after, issued_at, "      \
-	"revoked_at IS NOT NULL, ifnull(revoked_at,0), ifnull(reason,0)"
+	"revoked_at IS NOT NULL, ifnull(revoked_at,0), ifnull(reason,0), issuer"
 
 #define PRODUCT_COLS                                                                        \
 	"model, manufacturer, support_until, security_contact, release_version, "             \
@@ -203,7 +212,8 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 			   " WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR model = ?2)"
 			   " ORDER BY id",
 	[ST_CERT_ADD] = "INSERT INTO certificates(serial, device_id, fingerprint, spki_sha256,"
-			" not_before, not_after, issued_at, pem) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+			" not_before, not_after, issued_at, pem, issuer)"
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[ST_CERT_PEM] = "SELECT pem FROM certificates WHERE serial = ?1",
 	[ST_CERT_REVOKE] = "UPDATE certificates SET revoked_at = ?2, reason = ?3"
 			   " WHERE serial = ?1 AND revoked_at IS NULL",
@@ -314,9 +324,9 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 			   " WHERE d.model = ?1 AND d.status = 'active' AND (?4 = '' OR EXISTS"
 			   " (SELECT 1 FROM device_groups g WHERE g.device_id = d.id AND g.grp = ?4))",
 	[ST_SERVER_CERT_ADD] = "INSERT INTO server_certs(serial, name, fingerprint, not_before,"
-			       " not_after, issued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+			       " not_after, issued_at, issuer) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[ST_SERVER_CERT_LIST] = "SELECT serial, name, fingerprint, not_before, not_after, issued_at,"
-				" revoked_at IS NOT NULL, ifnull(revoked_at,0), ifnull(reason,0)"
+				" revoked_at IS NOT NULL, ifnull(revoked_at,0), ifnull(reason,0), issuer"
 				" FROM server_certs WHERE not_after > ?1"
 				" AND (?2 = 0 OR revoked_at IS NOT NULL) ORDER BY issued_at, rowid",
 	[ST_SERVER_CERT_REVOKE] = "UPDATE server_certs SET revoked_at = ?2, reason = ?3"

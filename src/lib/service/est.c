@@ -37,7 +37,7 @@ struct trust {
 	X509_STORE *fleet_store; /* operational certificates */
 	X509_STORE *mfr_store;   /* bootstrap certificates only */
 	X509_STORE *tls_store;   /* both, for the handshake */
-	STACK_OF(X509) *cas;     /* issuing, root: what cacerts returns */
+	STACK_OF(X509) *cas;     /* issuing, root, previous issuing: what cacerts returns */
 	STACK_OF(X509) *mfr;
 	bool damaged; /* a manufacturer CA in the registry did not load */
 };
@@ -61,6 +61,9 @@ struct fsec_est {
 	struct held_refusal held[HELD];
 	struct fsec_est_peer cache[PEER_CACHE];
 };
+
+/* /cacerts: the current issuing CA, the root and up to 8 previous ones. */
+#define FSEC_EST_CACERTS_MAX 10
 
 /* A device told to come back after an approval asks again this soon. */
 #define RETRY_AFTER_S 60
@@ -316,7 +319,9 @@ static int load_mfr_ca(const struct fsec_enroll_ca_rec *rec, const char *pem, vo
 	return 0;
 }
 
-/* The fleet's issuing and root certificates, in that order. */
+/* The fleet's CA certificates (fsec_fleet_chain_pem): the issuing CA, the
+ * root, and any previous issuing CA still in use after a rotation, whose
+ * devices keep connecting until they renew. */
 static enum fsec_err load_fleet_cas(struct fsec_est *e, struct trust *t)
 {
 	char *pem = NULL;
@@ -339,7 +344,7 @@ static enum fsec_err load_fleet_cas(struct fsec_est *e, struct trust *t)
 			goto out;
 	}
 	ERR_clear_error();
-	rc = sk_X509_num(t->cas) == 2 ? FSEC_OK
+	rc = sk_X509_num(t->cas) >= 2 ? FSEC_OK
 				       : fsec_seterr(FSEC_ERR_PARSE, "the fleet's CA chain is damaged");
 out:
 	BIO_free(mem);
@@ -409,7 +414,9 @@ FSEC_API enum fsec_err fsec_est_refresh(struct fsec_est *e, bool *trust_changed)
 	if ((rc = trust_load(e, &t)) != FSEC_OK)
 		return rc;
 	e->data_version = v;
-	if (same_certs(t.mfr, e->t.mfr)) {
+	/* A rotation (`fleetsec ca rotate` logs an event, so the version
+	 * moved) changes the fleet's CAs. */
+	if (same_certs(t.mfr, e->t.mfr) && same_certs(t.cas, e->t.cas)) {
 		trust_free(&t);
 		return FSEC_OK;
 	}
@@ -698,10 +705,17 @@ out:
 
 FSEC_API enum fsec_err fsec_est_cacerts(struct fsec_est *e, struct fsec_reply *r)
 {
-	X509 *certs[2] = {sk_X509_value(e->t.cas, 0), sk_X509_value(e->t.cas, 1)};
+	X509 *certs[FSEC_EST_CACERTS_MAX];
+	int n = sk_X509_num(e->t.cas);
 
 	memset(r, 0, sizeof(*r));
-	return certs_only(certs, 2, r);
+	/* The fleet keeps at most 8 previous issuing CAs, so this never cuts. */
+	if (n > FSEC_EST_CACERTS_MAX)
+		return fsec_seterr(FSEC_ERR_TOO_LARGE, "more than %d CA certificates",
+				   FSEC_EST_CACERTS_MAX);
+	for (int i = 0; i < n; i++)
+		certs[i] = sk_X509_value(e->t.cas, i);
+	return certs_only(certs, (size_t)n, r);
 }
 
 FSEC_API enum fsec_err fsec_est_csrattrs(struct fsec_reply *r)

@@ -64,7 +64,8 @@ static bool valid_now(const struct fsec_crl_info *i, int64_t now)
 }
 
 /* GET /crl: the home's CRL (fleetsecd and the CLI keep it current), as
- * DER. */
+ * DER; while several issuing CAs are in use (after `fleetsec ca rotate`),
+ * every CA's CRL as one PEM text, since DER holds one. */
 static enum fsec_err h_crl(struct fsec_route_ctx *c, const struct fsec_est_peer *peer,
 			   const struct fsec_route_request *q, struct fsec_reply *r)
 {
@@ -99,7 +100,7 @@ static enum fsec_err h_crl(struct fsec_route_ctx *c, const struct fsec_est_peer 
 	memcpy(r->body, der, len);
 	r->len = len;
 	r->status = 200;
-	r->content_type = "application/pkix-crl";
+	r->content_type = c->crl.pem ? "application/x-pem-file" : "application/pkix-crl";
 	return FSEC_OK;
 }
 

@@ -16,6 +16,7 @@
 
 #include "err_int.h"
 #include "fault_int.h"
+#include "pem_int.h"
 #include "fleetsec/fetch.h"
 #include "fleetsec/key.h"
 
@@ -25,7 +26,7 @@ struct fsec_fetch {
 	EVP_PKEY *key;
 	char *cert;
 	char *crl_url;    /* NULL: the server's certificate is not checked for revocation */
-	STACK_OF(X509_CRL) *crl; /* fetched by this client (one), checked in every later handshake */
+	STACK_OF(X509_CRL) *crl; /* fetched by this client (one per issuing CA), checked in every later handshake */
 	long retry_after;        /* the last 202's Retry-After, seconds; 0: none */
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -284,23 +285,55 @@ static enum fsec_err perform(struct fsec_fetch *f, const char *url, struct body 
 	return FSEC_OK;
 }
 
-/* The CRL as fleetsecd serves it (DER), or PEM. */
-static X509_CRL *crl_parse(const unsigned char *buf, size_t len)
+/* A CRL is current: thisUpdate <= now < nextUpdate. One without
+ * nextUpdate never says it is stale: not current either. */
+static bool crl_current(const X509_CRL *crl)
 {
-	const unsigned char *p = buf;
-	X509_CRL *crl;
-	BIO *b;
+	const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
 
-	if (len > LONG_MAX)
-		return NULL;
-	if ((crl = d2i_X509_CRL(NULL, &p, (long)len)) != NULL && p == buf + len)
-		return crl;
+	return X509_cmp_time(X509_CRL_get0_lastUpdate(crl), NULL) == -1 && next != NULL &&
+	       X509_cmp_time(next, NULL) == 1;
+}
+
+/* The CRLs as fleetsecd serves them: one in DER, or, after an issuing CA
+ * rotation, one per issuing CA in use as PEM (at most CRL_SET_MAX). */
+#define CRL_SET_MAX 9
+static STACK_OF(X509_CRL) *crl_parse(const unsigned char *buf, size_t len)
+{
+	STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
+	const unsigned char *p = buf;
+	X509_CRL *crl = NULL;
+	BIO *b = NULL;
+
+	if (crls == NULL || len > INT_MAX)
+		goto fail;
+	if ((crl = d2i_X509_CRL(NULL, &p, (long)len)) != NULL && p == buf + len) {
+		if (!sk_X509_CRL_push(crls, crl))
+			goto fail;
+		return crls;
+	}
 	X509_CRL_free(crl);
+	crl = NULL;
 	if ((b = BIO_new_mem_buf(buf, (int)len)) == NULL)
-		return NULL;
-	crl = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL);
+		goto fail;
+	while ((crl = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL)) != NULL) {
+		/* Capped: one per issuing CA, never an unbounded list. */
+		if (sk_X509_CRL_num(crls) == CRL_SET_MAX || !sk_X509_CRL_push(crls, crl))
+			goto fail;
+		crl = NULL;
+	}
+	/* A block that does not parse is a damaged answer, never a shorter
+	 * set of CRLs. */
+	if (!fsec_pem_clean_end() || sk_X509_CRL_num(crls) == 0)
+		goto fail;
 	BIO_free(b);
-	return crl;
+	return crls;
+fail:
+	ERR_clear_error();
+	X509_CRL_free(crl);
+	BIO_free(b);
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
+	return NULL;
 }
 
 /*
@@ -312,8 +345,7 @@ static X509_CRL *crl_parse(const unsigned char *buf, size_t len)
 static enum fsec_err ensure_crl(struct fsec_fetch *f)
 {
 	struct body b = {.max = CRL_MAX};
-	const ASN1_TIME *next;
-	X509_CRL *crl = NULL;
+	STACK_OF(X509_CRL) *crls = NULL;
 	enum fsec_err rc;
 
 	if (f->crl_url == NULL || f->crl != NULL)
@@ -331,30 +363,22 @@ static enum fsec_err ensure_crl(struct fsec_fetch *f)
 		goto out;
 	}
 	rc = FSEC_ERR_VERIFY;
-	if ((crl = crl_parse(b.buf, b.len)) == NULL) {
+	if ((crls = crl_parse(b.buf, b.len)) == NULL) {
 		fsec_seterr(rc, "the server CRL from %.200s is not a CRL: refusing the server",
 			    f->crl_url);
 		goto out;
 	}
-	/* thisUpdate <= now < nextUpdate. A CRL without nextUpdate never says
-	 * it is stale: refused too. */
-	next = X509_CRL_get0_nextUpdate(crl);
-	if (X509_cmp_time(X509_CRL_get0_lastUpdate(crl), NULL) != -1 || next == NULL ||
-	    X509_cmp_time(next, NULL) != 1) {
-		fsec_seterr(rc, "the server CRL from %.200s is not current (stale or not yet "
-			    "valid): refusing the server", f->crl_url);
-		goto out;
-	}
-	if ((f->crl = sk_X509_CRL_new_null()) == NULL || !sk_X509_CRL_push(f->crl, crl)) {
-		sk_X509_CRL_free(f->crl);
-		f->crl = NULL;
-		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	crl = NULL;
+	for (int i = 0; i < sk_X509_CRL_num(crls); i++)
+		if (!crl_current(sk_X509_CRL_value(crls, i))) {
+			fsec_seterr(rc, "the server CRL from %.200s is not current (stale or not "
+				    "yet valid): refusing the server", f->crl_url);
+			goto out;
+		}
+	f->crl = crls;
+	crls = NULL;
 	rc = FSEC_OK;
 out:
-	X509_CRL_free(crl);
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
 	free(b.buf);
 	return rc;
 }
