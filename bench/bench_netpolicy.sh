@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# Issue 6 benchmark: compile generated policies (devices x classes) with
-# `fleetsec net compile`, load each ruleset with `nft -f` into a scratch
+# Issues 6 and 13 benchmark: compile generated policies (devices x classes)
+# with `fleetsec net compile`, load each ruleset with `nft -f` into a scratch
 # network namespace, and count the rules. Baselines measured in the same
 # run: `jq -c .` reading the same policy (the cost of just parsing that much
-# JSON) and `nft -f` loading an empty table.
+# JSON), `nft -f` loading an empty table, and, if BASELINE_BIN is given, the
+# same compile and load with another fleetsec build (the previous ruleset
+# design). Times are medians of RUNS; each design's table is deleted before
+# its first load, so the first run is a fresh load and the rest reloads.
 #
-# usage: bench/bench_netpolicy.sh FLEETSEC_BIN [RUNS]   (root: netns + nft)
+# usage: bench/bench_netpolicy.sh FLEETSEC_BIN [RUNS] [BASELINE_BIN] (root: netns + nft)
 set -euo pipefail
 
-fleetsec=${1:?usage: $0 FLEETSEC_BIN [RUNS]}
+fleetsec=${1:?usage: $0 FLEETSEC_BIN [RUNS] [BASELINE_BIN]}
 runs=${2:-3}
+baseline=${3:-}
+specs=${BENCH_SPECS:-"10000 100,10000 1000,100000 100,100000 1000"}
 [ "$(id -u)" -eq 0 ] || { echo "needs root (nft -f in a scratch namespace)" >&2; exit 1; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/fsec-benchnet.XXXXXX")
 ns=fsbench$$
@@ -45,31 +50,39 @@ gen() {
 	}' >"$3"
 }
 
-# best-of-RUNS wall time of a command, in seconds
+# median-of-RUNS wall time of a command, in seconds; a failing run fails
+# the benchmark (a refused load must not be timed as a fast one)
 best() {
-	local b="" s e
+	local s e t=()
 	for _ in $(seq "$runs"); do
 		s=$(date +%s.%N)
-		"$@" >/dev/null 2>&1
+		"$@" >/dev/null 2>&1 || { echo "benchmark command failed: $*" >&2; exit 1; }
 		e=$(date +%s.%N)
-		b=$(awk -v s="$s" -v e="$e" -v b="$b" 'BEGIN { t = e - s; print (b == "" || t < b) ? t : b }')
+		t+=("$(awk -v s="$s" -v e="$e" 'BEGIN { print e - s }')")
 	done
-	printf '%.3f' "$b"
+	printf '%s\n' "${t[@]}" | sort -g | awk '{ v[NR] = $1 } END { printf "%.3f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 printf 'empty table, nft -f baseline: %s s\n' \
 	"$(echo 'add table inet fsbase' >"$work/empty.nft"; best ip netns exec "$ns" nft -f "$work/empty.nft")"
-printf '%-9s %-8s %-10s %-10s %-11s %-10s %-7s %-9s\n' devices classes json_MiB "jq -c ." "net compile" "nft -f" rules elements
-for spec in "10000 100" "10000 1000" "100000 100" "100000 1000"; do
+printf '%-9s %-8s %-9s %-10s %-10s %-11s %-10s %-7s %-9s\n' devices classes design json_MiB "jq -c ." "net compile" "nft -f" rules elements
+IFS=, read -r -a speclist <<<"$specs"
+for spec in "${speclist[@]}"; do
 	set -- $spec
 	gen "$1" "$2" "$work/p.json"
 	tj=$(best jq -c . "$work/p.json")
-	tc=$(best "$fleetsec" net compile "$work/p.json" --out "$work/r.nft")
-	ip netns exec "$ns" nft delete table inet fleetsec 2>/dev/null || true
-	tl=$(best ip netns exec "$ns" nft -f "$work/r.nft")
-	rules=$(grep -c '^add rule' "$work/r.nft")
-	elems=$(grep '^add element' "$work/r.nft" | tr -cd ',{' | wc -c)
-	printf '%-9s %-8s %-10s %-10s %-11s %-10s %-7s %-9s\n' "$1" "$2" \
-		"$(awk -v n="$(stat -c %s "$work/p.json")" 'BEGIN { printf "%.1f", n / 1048576 }')" "$tj" "$tc" "$tl" "$rules" "$elems"
+	for design in new baseline; do
+		bin=$fleetsec
+		if [ "$design" = baseline ]; then
+			[ -n "$baseline" ] || continue
+			bin=$baseline
+		fi
+		tc=$(best "$bin" net compile "$work/p.json" --out "$work/r.nft")
+		ip netns exec "$ns" nft delete table inet fleetsec 2>/dev/null || true
+		tl=$(best ip netns exec "$ns" nft -f "$work/r.nft")
+		rules=$(grep -c '^add rule' "$work/r.nft")
+		elems=$(grep '^add element' "$work/r.nft" | tr -cd ',{' | wc -c)
+		printf '%-9s %-8s %-9s %-10s %-10s %-11s %-10s %-7s %-9s\n' "$1" "$2" "$design" \
+			"$(awk -v n="$(stat -c %s "$work/p.json")" 'BEGIN { printf "%.1f", n / 1048576 }')" "$tj" "$tc" "$tl" "$rules" "$elems"
+	done
 done
-echo "kernel view of the last load: $(ip netns exec "$ns" nft -a list table inet fleetsec | grep -c '# handle' ) rules+objects with handles"

@@ -387,11 +387,11 @@ cat >"$NET/policy.json" <<'POLICY'
  "management": [{"host": "192.168.1.50", "proto": "tcp", "port": 22}]}
 POLICY
 run fleetsec net mud "$NET/thermostat-v2.json"
-step "17. compile it with the registry's devices (cam-001 is revoked: it gets nothing)"
-run fleetsec net compile "$NET/policy.json" --from-registry --out "$NET/rules.nft"
-grep -E '^add (element|rule) inet fleetsec (dev4|c_thermostat) ' "$NET/rules.nft" | cut -c1-150
+step "17. compile it with the registry's devices (cam-001 is revoked: quarantined, fleetsecd only)"
+run fleetsec net compile "$NET/policy.json" --from-registry --fleetsecd 10.99.0.5:8443 --out "$NET/rules.nft"
+grep -E '^add (element|rule) inet fleetsec (classes|class_macip4|ep4i?|iot_class) ' "$NET/rules.nft" | cut -c1-150
 cat "$NET/rules.nft.dnsmasq.conf"
-if grep -q 10.20.0.14 "$NET/rules.nft"; then
+if grep -oE '[^{,]*10\.20\.0\.14 : [0-9]+' "$NET/rules.nft" | grep -qv ' : 65535$'; then
 	echo "demo: the revoked camera kept network access" >&2
 	exit 1
 fi

@@ -24,10 +24,11 @@ struct fsec_netinput_device {
 };
 
 /*
- * Add a fleet device to a policy before fsec_netpolicy_prepare. Only an
- * active device enters: a revoked one, or one with any other status, is left
- * out, so that its traffic meets the default deny instead of keeping its
- * class's allowances. *added (may be NULL) says which happened.
+ * Add a fleet device to a policy before fsec_netpolicy_prepare. An active
+ * device enters its model's class; a revoked one enters the quarantine class
+ * (fleetsecd only, fsec_netpolicy_add_quarantined); one with any other
+ * status is left out, so that its traffic meets the default deny. *added
+ * (may be NULL) says whether it entered.
  * Errors: those of fsec_netpolicy_add_device.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_netinput_add_device(struct fsec_netpolicy *p,

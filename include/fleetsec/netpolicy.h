@@ -27,6 +27,9 @@
 #define FSEC_NETPOLICY_DEVICES_MAX 1000000u
 #define FSEC_NETPOLICY_CLASSES_MAX 4096u
 #define FSEC_NETPOLICY_CLASS_NAME_MAX 32
+/* The packet mark of the quarantine class (revoked devices: fleetsecd
+ * only); classes are numbered 1..FSEC_NETPOLICY_CLASSES_MAX in policy order. */
+#define FSEC_NETPOLICY_QUARANTINE_MARK 65535u
 
 struct fsec_netpolicy;
 
@@ -39,6 +42,11 @@ struct fsec_netpolicy_opts {
 	/* Skip each invalid accept entry of a MUD file with a warning instead of
 	 * refusing the file (FSEC_MUD_SKIP_INVALID, mud.h: never allows more). */
 	bool mud_skip_invalid;
+	/* "ADDR:PORT" (IPv4, TCP) of fleetsecd: the one endpoint a quarantined
+	 * (revoked) device may still reach, to be re-provisioned. NULL: none,
+	 * a quarantined device reaches nothing beyond the router's DHCP, DNS
+	 * and NTP. */
+	const char *fleetsecd;
 };
 
 /* What explain decided. */
@@ -78,10 +86,19 @@ FSEC_API FSEC_WUR enum fsec_err fsec_netpolicy_add_device(struct fsec_netpolicy 
 							  const char *class_or_model);
 
 /*
+ * Add a revoked device before prepare: it goes to the quarantine class, which
+ * may reach only opts.fleetsecd. mac and ip may each be NULL but not both.
+ * Errors: those of fsec_netpolicy_add_device.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_netpolicy_add_quarantined(struct fsec_netpolicy *p,
+							       const char *id, const char *mac,
+							       const char *ip);
+
+/*
  * Load and verify the classes' MUD files, resolve names if asked, check the
  * whole policy (duplicate devices, devices outside every IoT subnet, unknown
  * classes in exceptions) and build the decision model. Errors: PARSE (names
- * the file and JSON path), IO, VERIFY (a class's MUD signature), NET
+ * the file and JSON path, or a bad opts.fleetsecd), IO, VERIFY (a class's MUD signature), NET
  * (--resolve failed), EXISTS (duplicate device), TOO_LARGE, NOMEM, INVAL.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_netpolicy_prepare(struct fsec_netpolicy *p,

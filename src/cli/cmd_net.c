@@ -109,6 +109,7 @@ static int build_opt(int opt, struct build_opts *b)
 	case 'R': b->from_registry = true; return 1;
 	case 'S': b->o.mud_signer = optarg; return 1;
 	case 'I': b->o.mud_skip_invalid = true; return 1;
+	case 'F': b->o.fleetsecd = optarg; return 1;
 	default: return 0;
 	}
 }
@@ -116,7 +117,7 @@ static int build_opt(int opt, struct build_opts *b)
 #define BUILD_LONGOPTS                                                                        \
 	{"mud-dir", required_argument, NULL, 'd'}, {"resolve", no_argument, NULL, 'r'},       \
 		{"from-registry", no_argument, NULL, 'R'}, {"mud-signer", required_argument, NULL, 'S'}, \
-		{"skip-invalid", no_argument, NULL, 'I'}
+		{"skip-invalid", no_argument, NULL, 'I'}, {"fleetsecd", required_argument, NULL, 'F'}
 
 static int net_compile(int argc, char **argv, const struct cli_cmd *self)
 {
@@ -521,13 +522,17 @@ out:
 const struct cli_cmd cli_net_cmds[] = {
 	{"net", "compile", net_compile, "compile the isolation policy and MUD files to nftables",
 	 "POLICY.json [--mud-dir DIR] [--from-registry] [--resolve] [--out rules.nft]\n"
-	 "       [--dnsmasq-out FILE] [--mud-signer CERT] [--skip-invalid] [--json]\n\n"
+	 "       [--dnsmasq-out FILE] [--mud-signer CERT] [--skip-invalid]\n"
+	 "       [--fleetsecd ADDR:PORT] [--json]\n\n"
 	 "Compile the policy (docs/NETWORK-POLICY.md) and its classes' MUD files into one\n"
 	 "nftables script for table inet fleetsec, loaded atomically with nft -f.\n"
 	 "Warnings (MUD constructs not compiled, with their JSON paths) go to stderr.\n\n"
 	 "  --mud-dir DIR       where the classes' MUD files are (default: the policy's directory)\n"
-	 "  --from-registry     add the registry's active devices that have a MAC/IP\n"
-	 "                      (fleetsec device set ID --mac M --ip A); model selects the class\n"
+	 "  --from-registry     add the registry's devices that have a MAC/IP\n"
+	 "                      (fleetsec device set ID --mac M --ip A); model selects the\n"
+	 "                      class; revoked devices go to the quarantine class\n"
+	 "  --fleetsecd ADDR:PORT  the one endpoint (IPv4, TCP) a quarantined device may\n"
+	 "                      reach, to be re-provisioned (default: none)\n"
 	 "  --resolve           resolve DNS names now instead of dnsmasq-filled sets\n"
 	 "  --mud-signer CERT   every MUD file must carry a .p7s that verifies against CERT\n"
 	 "                      (classes may name their own \"mud_signer\" instead)\n"
@@ -550,7 +555,7 @@ const struct cli_cmd cli_net_cmds[] = {
 	 "skips each invalid accept entry (named in the warnings) instead of refusing.\n"},
 	{"net", "explain", net_explain, "say whether the policy allows a connection, and why",
 	 "POLICY.json SRC DST PROTO PORT [--mud-dir DIR] [--from-registry] [--resolve]\n"
-	 "       [--mud-signer CERT] [--skip-invalid] [--json]\n\n"
+	 "       [--mud-signer CERT] [--skip-invalid] [--fleetsecd ADDR:PORT] [--json]\n\n"
 	 "SRC is an IPv4 address, a MAC or a device ID; DST an IP address; PROTO tcp or udp.\n"
 	 "Prints allow or deny, the deciding rule (for a deny, the ruleset's drop counter),\n"
 	 "and where the allowance comes from. Replies to allowed connections always pass.\n"},

@@ -29,8 +29,14 @@ warned() { grep -qF -- "$1" "$T/warnings" || fail "no warning: $1 (got: $(cat "$
 
 # The one table, replaced atomically, with the device map keyed on MAC and IP.
 [ "$(grep -c '^add table' "$T/all.nft")" -eq 1 ] && has "add table inet fleetsec"
-has "add map inet fleetsec dev4 { type ether_addr . ipv4_addr : verdict; }"
-has "02:00:00:00:20:01 . 10.20.0.11 : jump c_lightbulb"
+has "add map inet fleetsec class_macip4 { type ether_addr . ipv4_addr : mark; }"
+has "02:00:00:00:20:01 . 10.20.0.11 : 1"
+# Classes are numbered, and named in the ruleset; the rule count does not
+# grow with them.
+has 'add element inet fleetsec classes { 1 comment "lightbulb", 2 comment "echo", 3 comment "sensor", 4 comment "luminaire", 65535 comment "quarantine" }'
+[ "$(grep -c '^add rule inet fleetsec iot_class ' "$T/rules")" -eq 8 ] || fail "iot_class rules: $(grep -c '^add rule inet fleetsec iot_class ' "$T/rules")"
+ok
+hasnt "add chain inet fleetsec c_"
 has "add chain inet fleetsec forward { type filter hook forward priority filter; policy drop; }"
 has "add rule inet fleetsec forward ct state established,related accept"
 has "counter name drop_iot_to_iot limit rate 10/second"
@@ -41,7 +47,8 @@ ok
 
 # RFC 8520 section 9 lightbulb: IPv6 only, a DNS name -> a dnsmasq-filled v6 set.
 has "add set inet fleetsec d6_lightbulb_tcp_443 { type ipv6_addr; flags timeout; timeout 1h; }"
-has "add rule inet fleetsec c_lightbulb ip6 daddr @d6_lightbulb_tcp_443 tcp dport 443 accept"
+has "add rule inet fleetsec dns_lightbulb ip6 daddr @d6_lightbulb_tcp_443 tcp dport 443 accept"
+has "1 : jump dns_lightbulb"
 grep -qxF "nftset=/test.example.com/6#inet#fleetsec#d6_lightbulb_tcp_443" "$T/all.nft.dnsmasq.conf" ||
 	fail "dnsmasq line for the lightbulb missing"
 ok
@@ -58,30 +65,29 @@ warned "acl[0].aces.ace[3]: class echo: protocol 2 not compiled"
 warned "acl[2].aces.ace[1]: class echo: Ethernet-only entry not compiled"
 hasnt "208.67.220.220"
 hasnt "239.255.255.250"
-has "add rule inet fleetsec c_echo ip daddr @d4_echo_udp_123 udp dport 123 accept"
+has "add rule inet fleetsec dns_echo ip daddr @d4_echo_udp_123 udp dport 123 accept"
 grep -q "^nftset=/dcape-na.amazon.com/.*/api.amazonalexa.com/.*4#inet#fleetsec#d4_echo_tcp_443$" \
 	"$T/all.nft.dnsmasq.conf" || fail "echo's 443 names not in one dnsmasq line"
 ok
 # The exception echo -> lightbulb tcp 80, via the destination-class mark.
-has "add element inet fleetsec pair_echo { 1 . tcp . 80 }"
+has '2 . 1 . tcp . 80 comment "echo -> lightbulb"'
 
 # NIST: controller and my-controller from the policy's addresses, local
 # networks, same-manufacturer as a pair set; the reply-direction entries
 # (direction-initiated to-device) open nothing.
-has "198.51.100.80 . tcp . 8080"
-has "198.51.100.81 . udp . 4000"
-has "add element inet fleetsec loc_sensor { tcp . 888 }"
-has "add element inet fleetsec pair_sensor { 3 . tcp . 8888 }"
+has '3 . 198.51.100.80 . tcp . 8080 comment "sensor"'
+has '3 . 198.51.100.81 . udp . 4000 comment "sensor"'
+has 'add element inet fleetsec loc { 3 . tcp . 888 comment "sensor", 4 . udp . 5683 comment "luminaire" }'
+has '3 . 3 . tcp . 8888 comment "sensor -> sensor"'
 warned "acl[1].aces.ace[5]: class sensor: manufacturer match names no class"
 warned "acl[0].aces.ace[3]: class sensor: to-device entry not compiled"
 
 # Cisco luminaire: my-controller, local-networks (CoAP), the policy's extra
 # range, which needs an interval set.
-has "add set inet fleetsec ep4i_luminaire { type ipv4_addr . inet_proto . inet_service; flags interval; }"
-has "203.0.113.0/24 . tcp . 8000-8100"
-has "198.51.100.90 . udp . 5684"
-has "add element inet fleetsec loc_luminaire { udp . 5683 }"
-has "10.20.0.15 : jump c_luminaire"
+has "add set inet fleetsec ep4i { type mark . ipv4_addr . inet_proto . inet_service; flags interval; }"
+has "4 . 203.0.113.0/24 . tcp . 8000-8100"
+has "4 . 198.51.100.90 . udp . 5684"
+has "add element inet fleetsec class_ip4 { 10.20.0.15 : 4 }"
 warned "device lum-1: no MAC"
 
 # explain, on the same model.
@@ -93,13 +99,13 @@ expect 0 "$FLEETSEC" net explain "$POLICY" --mud-dir "$MUD_DIR" echo-1 208.67.22
 grep -q "^deny  drop_iot_foreign_dns" "$T/out" || fail "foreign DNS: $(cat "$T/out")"
 ok
 expect 0 "$FLEETSEC" net explain "$POLICY" --mud-dir "$MUD_DIR" 02:00:00:00:20:02 10.20.0.11 tcp 80
-grep -q "^allow  c_echo: @pair_echo" "$T/out" || fail "exception: $(cat "$T/out")"
+grep -q "^allow  class echo: @pair" "$T/out" || fail "exception: $(cat "$T/out")"
 ok
 expect 0 "$FLEETSEC" net explain "$POLICY" --mud-dir "$MUD_DIR" 10.20.0.11 10.20.0.12 tcp 80
 grep -q "^deny  drop_iot_to_iot" "$T/out" || fail "reverse of the exception: $(cat "$T/out")"
 ok
 expect 0 "$FLEETSEC" net explain "$POLICY" --mud-dir "$MUD_DIR" 10.20.0.13 192.168.1.7 tcp 888
-grep -q "^allow  c_sensor: @loc_sensor" "$T/out" || fail "local-networks: $(cat "$T/out")"
+grep -q "^allow  class sensor: @loc" "$T/out" || fail "local-networks: $(cat "$T/out")"
 ok
 expect 0 "$FLEETSEC" net explain "$POLICY" --mud-dir "$MUD_DIR" 10.99.0.10 10.20.0.12 tcp 22
 grep -q "^allow  to_iot: @mgmt" "$T/out" || fail "management: $(cat "$T/out")"
@@ -282,13 +288,33 @@ cat >"$T/reg.json" <<'EOF'
               "allow": [{"host": "203.0.113.5", "proto": "tcp", "port": 443}]},
              {"name": "hub", "models": ["hub-x"]}]}
 EOF
-expect 0 "$FLEETSEC" net compile "$T/reg.json" --from-registry --out "$T/reg.nft"
-grep -qF "02:aa:00:00:00:01 . 10.20.0.101 : jump c_camera" "$T/reg.nft" || fail "cam-a not compiled"
+expect 0 "$FLEETSEC" net compile "$T/reg.json" --from-registry --fleetsecd 10.99.0.5:8443 --out "$T/reg.nft"
+grep -qF "02:aa:00:00:00:01 . 10.20.0.101 : 1" "$T/reg.nft" || fail "cam-a not compiled"
 ok
-grep -qF "add element inet fleetsec dev_ip4 { 10.20.0.102 : jump c_camera }" "$T/reg.nft" ||
+grep -qF "add element inet fleetsec class_ip4 { 10.20.0.102 : 1 }" "$T/reg.nft" ||
 	fail "cam-b (IP only) not compiled"
 ok
-if grep -qF "10.20.0.103" "$T/reg.nft"; then fail "a revoked device kept its access"; fi
+# The revoked hub is quarantined: every element of it carries the quarantine
+# mark, whose only endpoint is fleetsecd.
+grep -oE '[^{,]*(10\.20\.0\.103|02:aa:00:00:00:03) : [0-9]+' "$T/reg.nft" >"$T/hub-elems" || true
+[ "$(wc -l <"$T/hub-elems")" -eq 3 ] || fail "the revoked hub is not in the device maps: $(cat "$T/hub-elems")"
 ok
+if grep -qv ' : 65535$' "$T/hub-elems"; then fail "a revoked device kept its access: $(cat "$T/hub-elems")"; fi
+ok
+grep -qF '65535 . 10.99.0.5 . tcp . 8443 comment "quarantine: fleetsecd"' "$T/reg.nft" ||
+	fail "fleetsecd is not the quarantine's endpoint"
+ok
+expect 0 "$FLEETSEC" net explain "$T/reg.json" --from-registry --fleetsecd 10.99.0.5:8443 hub-a 10.99.0.5 tcp 8443
+grep -q "^allow  quarantine: @ep4" "$T/out" || fail "explain: quarantine to fleetsecd: $(cat "$T/out")"
+ok
+expect 0 "$FLEETSEC" net explain "$T/reg.json" --from-registry --fleetsecd 10.99.0.5:8443 hub-a 203.0.113.5 tcp 443
+grep -q "^deny  drop_quarantined" "$T/out" || fail "explain: quarantine elsewhere: $(cat "$T/out")"
+ok
+for bad in 10.99.0.5 10.99.0.5:0 10.99.0.5:70000 host:443 10.99.0.5:44x ::1:443; do
+	expect 1 "$FLEETSEC" net compile "$T/reg.json" --fleetsecd "$bad" --out "$T/bad.nft"
+	one_line_error "fleetsecd '$bad': expected IPv4-ADDRESS:PORT"
+	[ ! -e "$T/bad.nft" ] || fail "a refused compile wrote its output"
+	ok
+done
 expect 0 "$FLEETSEC" net check "$T/reg.nft"
 done_checks

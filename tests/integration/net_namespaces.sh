@@ -178,16 +178,16 @@ deny() {
 }
 
 # IoT to the internet: only the class's allowlisted endpoints.
-allow "$D1" tcp 203.0.113.10 8080 10.20.0.11 "c_sensor: @ep4_sensor" # MUD controller
-allow "$D1" udp 203.0.113.10 4000 10.20.0.11 "c_sensor: @ep4_sensor" # MUD my-controller
-allow "$D2" tcp 203.0.113.10 8443 10.20.0.12 "c_hub: @ep4_hub"       # policy allow
+allow "$D1" tcp 203.0.113.10 8080 10.20.0.11 "class sensor: @ep4" # MUD controller
+allow "$D1" udp 203.0.113.10 4000 10.20.0.11 "class sensor: @ep4" # MUD my-controller
+allow "$D2" tcp 203.0.113.10 8443 10.20.0.12 "class hub: @ep4"       # policy allow
 deny "$D1" tcp 203.0.113.10 9000 10.20.0.11 drop_iot_to_wan "$LAP"
 deny "$D2" tcp 203.0.113.10 8080 10.20.0.12 drop_iot_to_wan "$D1"     # the other class's endpoint
 deny "$D2" udp 203.0.113.10 4000 10.20.0.12 drop_iot_to_wan "$D1"
 deny "$D1" tcp 203.0.113.10 8443 10.20.0.11 drop_iot_to_wan "$D2"
 
 # IPv6: the class's IPv6 endpoint set; nothing else, nothing inbound.
-allow "$D1" tcp 2001:db8:71::10 8443 10.20.0.11 "c_sensor: @ep6_sensor"
+allow "$D1" tcp 2001:db8:71::10 8443 10.20.0.11 "class sensor: @ep6"
 deny "$D1" tcp 2001:db8:71::10 9000 10.20.0.11 drop_iot_to_wan "$R"
 before=$(counter drop_wan_to_iot)
 reach "$R" tcp 2001:db8:20::11 7001 || fail "control: the router cannot reach the sensor over IPv6"
@@ -198,12 +198,12 @@ ok
 ok
 
 # IoT to IoT on the same bridge: only the exception, one way.
-allow "$D2" tcp 10.20.0.11 7000 10.20.0.12 "c_hub: @pair_hub"
+allow "$D2" tcp 10.20.0.11 7000 10.20.0.12 "class hub: @pair"
 deny "$D2" tcp 10.20.0.11 7001 10.20.0.12 drop_iot_to_iot "$R"
 deny "$D1" tcp 10.20.0.12 7000 10.20.0.11 drop_iot_to_iot "$R"
 # ...and MUD same-manufacturer pairs, both ways (each file allows it), on 8888 only.
-allow "$D2" tcp 10.20.0.11 8888 10.20.0.12 "c_hub: @pair_hub"
-allow "$D1" tcp 10.20.0.12 8888 10.20.0.11 "c_sensor: @pair_sensor"
+allow "$D2" tcp 10.20.0.11 8888 10.20.0.12 "class hub: @pair"
+allow "$D1" tcp 10.20.0.12 8888 10.20.0.11 "class sensor: @pair"
 deny "$D2" tcp 10.20.0.11 8889 10.20.0.12 drop_iot_to_iot "$R"
 
 # IoT to the LAN, WAN and LAN to IoT.

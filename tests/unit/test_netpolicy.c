@@ -41,13 +41,13 @@ static void decisions(void **state)
 		bool allow;
 		const char *rule;
 	} cases[] = {
-		{"10.20.0.11", "203.0.113.10", "tcp", 443, true, "c_cam: @ep4i_cam"},
-		{"cam-1", "198.51.100.7", "udp", 5005, true, "c_cam: @ep4i_cam"},
+		{"10.20.0.11", "203.0.113.10", "tcp", 443, true, "class cam: @ep4i"},
+		{"cam-1", "198.51.100.7", "udp", 5005, true, "class cam: @ep4i"},
 		{"10.20.0.11", "198.51.100.7", "udp", 5011, false, "drop_iot_to_wan"},
 		{"10.20.0.11", "203.0.113.10", "tcp", 444, false, "drop_iot_to_wan"},
 		{"10.20.0.11", "203.0.113.10", "udp", 443, false, "drop_iot_to_wan"},
 		{"10.20.0.12", "203.0.113.10", "tcp", 443, false, "drop_iot_to_wan"},
-		{"10.20.0.12", "10.20.0.11", "tcp", 554, true, "c_hub: @pair_hub"},
+		{"10.20.0.12", "10.20.0.11", "tcp", 554, true, "class hub: @pair"},
 		{"10.20.0.11", "10.20.0.12", "tcp", 554, false, "drop_iot_to_iot"},
 		{"02:00:00:00:00:02", "10.20.0.11", "tcp", 555, false, "drop_iot_to_iot"},
 		{"10.20.0.11", "192.168.1.5", "tcp", 445, false, "drop_iot_to_lan"},
@@ -113,14 +113,20 @@ static void render_matches_model(void **state)
 	assert_int_equal(fsec_netpolicy_prepare(p, NULL), FSEC_OK);
 	assert_int_equal(fsec_netpolicy_render(p, &nft, &nlen, &dm, &dlen), FSEC_OK);
 	assert_int_equal(strlen(nft), nlen);
-	assert_non_null(strstr(nft, "add element inet fleetsec ep4i_cam { 203.0.113.10 . tcp . 443, "
-				    "198.51.100.0/24 . udp . 5000-5010 }"));
-	assert_non_null(strstr(nft, "02:00:00:00:00:01 . 10.20.0.11 : jump c_cam"));
-	assert_non_null(strstr(nft, "add element inet fleetsec pair_hub { 1 . tcp . 554 }"));
+	assert_non_null(strstr(nft, "add element inet fleetsec ep4i { 1 . 203.0.113.10 . tcp . 443 "
+				    "comment \"cam\", 1 . 198.51.100.0/24 . udp . 5000-5010 "
+				    "comment \"cam\" }"));
+	assert_non_null(strstr(nft, "02:00:00:00:00:01 . 10.20.0.11 : 1"));
+	assert_non_null(strstr(nft, "add element inet fleetsec pair { 2 . 1 . tcp . 554 "
+				    "comment \"hub -> cam\" }"));
+	/* no quarantine endpoint without opts.fleetsecd */
+	assert_null(strstr(nft, "65535 . "));
 	assert_non_null(strstr(nft, "10.20.0.11 : 1"));
 	assert_non_null(strstr(nft, "10.99.0.10 . 1 . tcp . 22"));
 	assert_null(strstr(nft, "10.99.0.10 . 2 . tcp . 22")); /* the grant names cam only */
-	assert_non_null(strstr(nft, "ip daddr @d4_cam_tcp_8883 tcp dport 8883 accept"));
+	assert_non_null(strstr(nft, "add rule inet fleetsec dns_cam ip daddr @d4_cam_tcp_8883 tcp "
+				    "dport 8883 accept"));
+	assert_non_null(strstr(nft, "add element inet fleetsec dns_class { 1 : jump dns_cam }"));
 	assert_non_null(strstr(dm, "nftset=/cloud.example.com/4#inet#fleetsec#d4_cam_tcp_8883\n"));
 	/* the DNS set is declared, never flushed: a reload keeps what was learned */
 	assert_null(strstr(nft, "flush set inet fleetsec d4_"));
@@ -157,6 +163,50 @@ static void registry_devices(void **state)
 	assert_int_equal(fsec_netpolicy_add_device(p, "late", "02:00:00:00:00:09", NULL, "cam"),
 			 FSEC_ERR_INVAL);
 	fsec_netpolicy_free(p);
+}
+
+/* A revoked device is quarantined: fleetsecd only, in explain and in the
+ * ruleset; a bad fleetsecd refuses the prepare. */
+static void quarantine(void **state)
+{
+	struct fsec_netpolicy_opts o = {.fleetsecd = "10.99.0.5:8443"};
+	struct fsec_netpolicy *p = load(POLICY);
+	struct fsec_netpolicy_verdict v;
+	char *nft = NULL, *dm = NULL;
+	size_t nlen = 0, dlen = 0;
+
+	(void)state;
+	assert_int_equal(fsec_netpolicy_add_quarantined(p, "old", "02:00:00:00:00:07", "10.20.0.17"),
+			 FSEC_OK);
+	assert_int_equal(fsec_netpolicy_add_quarantined(p, "x", NULL, NULL), FSEC_ERR_INVAL);
+	assert_int_equal(fsec_netpolicy_prepare(p, &o), FSEC_OK);
+	assert_int_equal(fsec_netpolicy_explain(p, "old", "10.99.0.5", "tcp", 8443, &v), FSEC_OK);
+	assert_true(v.allow);
+	assert_string_equal(v.rule, "quarantine: @ep4i");
+	assert_int_equal(fsec_netpolicy_explain(p, "old", "10.99.0.5", "tcp", 8444, &v), FSEC_OK);
+	assert_false(v.allow);
+	assert_string_equal(v.rule, "drop_quarantined");
+	/* the camera class's endpoint is not the quarantined device's */
+	assert_int_equal(fsec_netpolicy_explain(p, "old", "203.0.113.10", "tcp", 443, &v), FSEC_OK);
+	assert_string_equal(v.rule, "drop_quarantined");
+	/* nor may the management host reach it */
+	assert_int_equal(fsec_netpolicy_explain(p, "10.99.0.10", "10.20.0.17", "tcp", 22, &v), FSEC_OK);
+	assert_false(v.allow);
+	assert_int_equal(fsec_netpolicy_render(p, &nft, &nlen, &dm, &dlen), FSEC_OK);
+	assert_non_null(strstr(nft, "02:00:00:00:00:07 . 10.20.0.17 : 65535"));
+	assert_non_null(strstr(nft, "10.20.0.17 : 65535"));
+	assert_non_null(strstr(nft, "65535 . 10.99.0.5 . tcp . 8443 comment \"quarantine: fleetsecd\""));
+	free(nft);
+	free(dm);
+	fsec_netpolicy_free(p);
+	for (size_t i = 0; i < 4; i++) {
+		static const char *const bad[] = {"10.99.0.5", "10.99.0.5:0", "x:1", "10.99.0.5:1a"};
+
+		o.fleetsecd = bad[i];
+		p = load(POLICY);
+		assert_int_equal(fsec_netpolicy_prepare(p, &o), FSEC_ERR_PARSE);
+		fsec_netpolicy_free(p);
+	}
 }
 
 static void refusals(void **state)
@@ -240,7 +290,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(decisions),     cmocka_unit_test(render_matches_model),
-		cmocka_unit_test(registry_devices), cmocka_unit_test(refusals),
+		cmocka_unit_test(registry_devices),
+		cmocka_unit_test(quarantine), cmocka_unit_test(refusals),
 		cmocka_unit_test(prepare_refusals), cmocka_unit_test(setup_script),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,10 +21,14 @@ FSEC_API enum fsec_err fsec_netinput_add_device(struct fsec_netpolicy *p,
 
 	if (added != NULL)
 		*added = false;
-	/* Fail closed: a status this code does not know never grants access. */
-	if (d->status != FSEC_DEVICE_ACTIVE)
+	/* Fail closed: a status this code does not know never grants access;
+	 * a revoked device keeps the way to fleetsecd only (quarantine). */
+	if (d->status == FSEC_DEVICE_REVOKED)
+		rc = fsec_netpolicy_add_quarantined(p, d->id, or_null(d->mac), or_null(d->ip));
+	else if (d->status == FSEC_DEVICE_ACTIVE)
+		rc = fsec_netpolicy_add_device(p, d->id, or_null(d->mac), or_null(d->ip), d->model);
+	else
 		return FSEC_OK;
-	rc = fsec_netpolicy_add_device(p, d->id, or_null(d->mac), or_null(d->ip), d->model);
 	if (rc == FSEC_OK && added != NULL)
 		*added = true;
 	return rc;

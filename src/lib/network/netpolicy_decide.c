@@ -93,8 +93,8 @@ static void decide_class(const struct fsec_netpolicy *p, const struct klass *c,
 		if (e->dns[0] == '\0' && np_ps_has(&e->ps, proto, port) && np_prefix_has(&e->pfx, dst)) {
 			char set[48];
 
-			np_ep_set_name(c, dst->family, set, sizeof(set));
-			snprintf(rule, sizeof(rule), "c_%s: @%s", c->name, set);
+			np_ep_set_name(p, dst->family, set, sizeof(set));
+			snprintf(rule, sizeof(rule), "class %s: @%s", c->name, set);
 			verdict(v, true, rule, "class %s endpoint from %s%s%s", c->name, e->src,
 				e->note[0] != '\0' ? ", " : "", e->note);
 			return;
@@ -109,29 +109,29 @@ static void decide_class(const struct fsec_netpolicy *p, const struct klass *c,
 			if (np_ps_has(&c->loc[i].ps, proto, port)) {
 				char set[48];
 
-				np_ps_set_name("loc", c, false, set, sizeof(set));
-				snprintf(rule, sizeof(rule), "c_%s: @%s", c->name, set);
+				np_ps_set_name(p, false, set, sizeof(set));
+				snprintf(rule, sizeof(rule), "class %s: @%s", c->name, set);
 				verdict(v, true, rule, "class %s local-networks from %s", c->name,
 					c->loc[i].src);
 				return;
 			}
 	dd = device_by_ip(p, dst);
-	if (dd != NULL)
+	if (dd != NULL && !dd->quarantined)
 		for (size_t i = 0; i < c->npairs; i++)
 			if (c->pairs[i].to == dd->cls && np_ps_has(&c->pairs[i].ps, proto, port)) {
 				char set[48];
 
-				np_ps_set_name("pair", c, true, set, sizeof(set));
-				snprintf(rule, sizeof(rule), "c_%s: @%s", c->name, set);
+				np_ps_set_name(p, true, set, sizeof(set));
+				snprintf(rule, sizeof(rule), "class %s: @%s", c->name, set);
 				verdict(v, true, rule, "IoT pair %s -> %s from %s", c->name,
 					p->classes[dd->cls].name, c->pairs[i].src);
 				return;
 			}
 	/* iot_deny, in the same order as render_deny(). */
 	if (dst->family == 4 && dz == Z_IOT)
-		verdict(v, false, "drop_iot_to_iot", "class %s may not reach %s%s%s", c->name,
+		verdict(v, false, "drop_iot_to_iot", "class %s may not reach %s%s", c->name,
 			dd != NULL ? "class " : "the IoT zone",
-			dd != NULL ? p->classes[dd->cls].name : "", "");
+			dd == NULL ? "" : dd->quarantined ? "quarantine" : p->classes[dd->cls].name);
 	else if (dst->family == 4 && dz == Z_LAN)
 		verdict(v, false, "drop_iot_to_lan", "IoT devices may not open connections to the LAN");
 	else if (dst->family == 4 && dz == Z_MGMT)
@@ -146,10 +146,28 @@ static void decide_class(const struct fsec_netpolicy *p, const struct klass *c,
 			c->name);
 }
 
+/* A revoked device: iot_class's endpoint set holds fleetsecd for the
+ * quarantine mark, and the next rule drops everything else. */
+static void decide_quarantined(const struct fsec_netpolicy *p, const struct prefix *dst,
+			       int proto, unsigned port, struct fsec_netpolicy_verdict *v)
+{
+	if (p->has_fleetsecd && dst->family == 4 && memcmp(dst->a, p->fleetsecd.a, 4) == 0 &&
+	    proto == 6 && port == p->fleetsecd_port) {
+		char set[16], rule[48];
+
+		np_ep_set_name(p, 4, set, sizeof(set));
+		snprintf(rule, sizeof(rule), "quarantine: @%s", set);
+		verdict(v, true, rule, "a quarantined device may reach fleetsecd only");
+		return;
+	}
+	verdict(v, false, "drop_quarantined", "a quarantined (revoked) device may reach %s",
+		p->has_fleetsecd ? "fleetsecd only" : "nothing (no --fleetsecd given)");
+}
+
 static bool mgmt_allows(const struct fsec_netpolicy *p, const struct prefix *src,
 			const struct device *d, int proto, unsigned port, const struct mgmt **out)
 {
-	for (size_t i = 0; i < p->nmg; i++) {
+	for (size_t i = 0; i < p->nmg && !d->quarantined; i++) {
 		const struct mgmt *m = &p->mg[i];
 		bool cls = m->nclasses == 0;
 
@@ -230,6 +248,10 @@ FSEC_API enum fsec_err fsec_netpolicy_explain(const struct fsec_netpolicy *p, co
 		} else if (sd == NULL) {
 			verdict(&v, false, "drop_iot_unknown",
 				"%s is not a known device (or its MAC and IP do not match)", src);
+		} else if (sd->quarantined) {
+			decide_quarantined(p, &d, pr, port, &v);
+			snprintf(v.detail + strlen(v.detail), sizeof(v.detail) - strlen(v.detail),
+				 " [device %s, quarantined]", sd->id);
 		} else {
 			decide_class(p, &p->classes[sd->cls], &d, pr, port, &v);
 			snprintf(v.detail + strlen(v.detail), sizeof(v.detail) - strlen(v.detail),

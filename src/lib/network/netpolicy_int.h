@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -84,7 +85,8 @@ struct device {
 	bool has_mac, has_ip;
 	unsigned char mac[6];
 	unsigned char ip[4];
-	size_t cls;
+	size_t cls;       /* class index; unused when quarantined */
+	bool quarantined; /* revoked: fleetsecd only (FSEC_NETPOLICY_QUARANTINE_MARK) */
 };
 
 struct zone {
@@ -129,6 +131,10 @@ struct fsec_netpolicy {
 	size_t nmg;
 	char **warnings;
 	size_t nwarnings;
+	/* Where quarantined devices may still go (opts.fleetsecd), TCP. */
+	bool has_fleetsecd;
+	struct prefix fleetsecd;
+	unsigned fleetsecd_port;
 	bool prepared;
 };
 /* Helpers (netpolicy_parse.c). */
@@ -158,9 +164,24 @@ enum fsec_err np_check_keys(const json_t *o, const char *base, const char *const
 /* A class by name (binary search over class_order); SIZE_MAX if none. */
 size_t np_class_find(const struct fsec_netpolicy *p, const char *name);
 
-/* The names of a class's sets (netpolicy_render.c), for render and explain. */
-void np_ep_set_name(const struct klass *c, int fam, char *buf, size_t cap);
-void np_ps_set_name(const char *base, const struct klass *c, bool pairs, char *buf,
-		    size_t cap);
+/* The names of the shared class sets (netpolicy_render.c), for render and
+ * explain: "ep4"/"ep4i", "loc"/"loci", "pair"/"pairi". */
+void np_ep_set_name(const struct fsec_netpolicy *p, int fam, char *buf, size_t cap);
+void np_ps_set_name(const struct fsec_netpolicy *p, bool pairs, char *buf, size_t cap);
+
+/* A device's class mark: its class index + 1, or the quarantine mark. */
+uint32_t np_device_mark(const struct device *d);
+
+/* The device maps (netpolicy_render.c), which net sync keeps in step:
+ * class_macip4 (MAC and IP), class_mac4 (MAC only), class_mac (every MAC:
+ * IPv6, and known MACs), class_ip4 (IP only), dst_class (every IP). */
+#define NP_DEVMAPS 5
+struct np_devmap {
+	const char *name, *type;
+};
+extern const struct np_devmap np_devmaps[NP_DEVMAPS];
+/* The element of device d in device map number map ("KEY : MARK"),
+ * as nft writes it; false if d has none there. */
+bool np_device_elem(const struct device *d, size_t map, char *buf, size_t cap);
 
 #endif

@@ -787,3 +787,19 @@ FSEC_API enum fsec_err fsec_netpolicy_add_device(struct fsec_netpolicy *p, const
 			    path, fsec_text_clean(class_or_model != NULL ? class_or_model : "", (char[72]){0}, 72));
 	return device_add(p, path, id, mac, ip, c);
 }
+
+FSEC_API enum fsec_err fsec_netpolicy_add_quarantined(struct fsec_netpolicy *p, const char *id,
+						      const char *mac, const char *ip)
+{
+	enum fsec_err rc;
+	char path[96];
+
+	if (p->prepared)
+		return fsec_seterr(FSEC_ERR_INVAL, "policy already prepared");
+	snprintf(path, sizeof(path), "device %s", fsec_text_clean(id != NULL ? id : "?", (char[72]){0}, 72));
+	if (mac == NULL && ip == NULL)
+		return fsec_seterr(FSEC_ERR_INVAL, "%s: has neither a MAC nor an IP", path);
+	if ((rc = device_add(p, path, id, mac, ip, 0)) == FSEC_OK)
+		p->devices[p->ndevices - 1].quarantined = true;
+	return rc;
+}

@@ -449,6 +449,30 @@ static enum fsec_err policy_allow(struct fsec_netpolicy *p, struct klass *c, boo
 	return FSEC_OK;
 }
 
+/* "A.B.C.D:PORT": fleetsecd, for the quarantine class. */
+static enum fsec_err parse_fleetsecd(struct fsec_netpolicy *p, const char *s)
+{
+	char addr[16];
+	const char *colon = strrchr(s, ':');
+	char *end = NULL;
+	unsigned long port;
+
+	if (colon == NULL || (size_t)(colon - s) >= sizeof(addr) || colon[1] == '\0')
+		goto bad;
+	memcpy(addr, s, (size_t)(colon - s));
+	addr[colon - s] = '\0';
+	port = strtoul(colon + 1, &end, 10);
+	if (*end != '\0' || colon[1] < '0' || colon[1] > '9' || port == 0 || port > 65535 ||
+	    !np_parse_addr(addr, 4, &p->fleetsecd))
+		goto bad;
+	p->fleetsecd_port = (unsigned)port;
+	p->has_fleetsecd = true;
+	return FSEC_OK;
+bad:
+	return fsec_seterr(FSEC_ERR_PARSE, "fleetsecd '%.64s': expected IPv4-ADDRESS:PORT",
+			   fsec_text_clean(s, (char[72]){0}, 72));
+}
+
 FSEC_API enum fsec_err fsec_netpolicy_prepare(struct fsec_netpolicy *p,
 					      const struct fsec_netpolicy_opts *opts)
 {
@@ -458,6 +482,8 @@ FSEC_API enum fsec_err fsec_netpolicy_prepare(struct fsec_netpolicy *p,
 
 	if (p->prepared)
 		return fsec_seterr(FSEC_ERR_INVAL, "policy already prepared");
+	if (o->fleetsecd != NULL && (rc = parse_fleetsecd(p, o->fleetsecd)) != FSEC_OK)
+		return rc;
 	for (size_t i = 0; i < p->nclasses; i++)
 		if (p->classes[i].mud[0] != '\0' &&
 		    (rc = load_mud(p, &p->classes[i], o)) != FSEC_OK)

@@ -7,6 +7,7 @@
  * Keep render and explain (netpolicy_decide.c) in step.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,35 +21,46 @@
 
 /* -------------------------------------------------------------- render */
 
-/* The names of a class's sets. The "i" variants have the interval flag,
+/* The names of the shared sets. The "i" variants have the interval flag,
  * needed only for prefixes and port ranges; render and explain both call
  * these so that explain names the set the kernel really consults. */
-void np_ep_set_name(const struct klass *c, int fam, char *buf, size_t cap)
+void np_ep_set_name(const struct fsec_netpolicy *p, int fam, char *buf, size_t cap)
 {
 	bool interval = false;
 
-	for (size_t i = 0; i < c->neps; i++) {
-		const struct endpoint *x = &c->eps[i];
+	for (size_t c = 0; c < p->nclasses; c++)
+		for (size_t i = 0; i < p->classes[c].neps; i++) {
+			const struct endpoint *x = &p->classes[c].eps[i];
 
-		if (x->dns[0] == '\0' && x->pfx.family == fam)
-			interval |= x->pfx.len != (fam == 4 ? 32u : 128u) || x->ps.lo != x->ps.hi;
-	}
-	snprintf(buf, cap, "ep%d%s_%s", fam, interval ? "i" : "", c->name);
+			if (x->dns[0] == '\0' && x->pfx.family == fam)
+				interval |= x->pfx.len != (fam == 4 ? 32u : 128u) ||
+					    x->ps.lo != x->ps.hi;
+		}
+	snprintf(buf, cap, "ep%d%s", fam, interval ? "i" : "");
 }
 
-void np_ps_set_name(const char *base, const struct klass *c, bool pairs, char *buf,
-		    size_t cap)
+void np_ps_set_name(const struct fsec_netpolicy *p, bool pairs, char *buf, size_t cap)
 {
 	bool interval = false;
-	size_t n = pairs ? c->npairs : c->nloc;
 
-	for (size_t i = 0; i < n; i++) {
-		const struct portsel *ps = pairs ? &c->pairs[i].ps : &c->loc[i].ps;
+	for (size_t c = 0; c < p->nclasses; c++) {
+		const struct klass *k = &p->classes[c];
+		size_t n = pairs ? k->npairs : k->nloc;
 
-		interval |= ps->lo != ps->hi;
+		for (size_t i = 0; i < n; i++) {
+			const struct portsel *ps = pairs ? &k->pairs[i].ps : &k->loc[i].ps;
+
+			interval |= ps->lo != ps->hi;
+		}
 	}
-	snprintf(buf, cap, "%s%s_%s", base, interval ? "i" : "", c->name);
+	snprintf(buf, cap, "%s%s", pairs ? "pair" : "loc", interval ? "i" : "");
 }
+
+uint32_t np_device_mark(const struct device *d)
+{
+	return d->quarantined ? FSEC_NETPOLICY_QUARANTINE_MARK : (uint32_t)d->cls + 1;
+}
+
 struct sb {
 	char *p;
 	size_t len, cap;
@@ -177,47 +189,15 @@ static void dns_set_name(const struct klass *c, const struct endpoint *e, char *
 			 e->ps.lo, e->ps.hi);
 }
 
-static void render_class(const struct fsec_netpolicy *p, const struct klass *c, struct sb *b,
-			 struct sb *dm)
+/* A class's DNS-name sets: one timeout set per (family, protocol, ports),
+ * filled by dnsmasq, and one rule each in the class's dns_ chain. These are
+ * the only rules that grow with the classes: dnsmasq fills a set of bare
+ * addresses, which cannot carry the class. */
+static void render_dns(const struct klass *c, struct sb *b, struct sb *dm)
 {
-	char chain[48], set[96], ps[32], a[64];
-	struct elems e;
+	char set[96];
 
-	snprintf(chain, sizeof(chain), "c_%s", c->name);
-	sb_printf(b, "\n# class %s%s%s\n", c->name, c->mud[0] != '\0' ? ", MUD " : "", c->mud);
-	for (int fam = 4; fam <= 6; fam += 2) {
-		bool any = false;
-
-		for (size_t i = 0; i < c->neps; i++)
-			any |= c->eps[i].dns[0] == '\0' && c->eps[i].pfx.family == fam;
-		if (!any)
-			continue;
-		np_ep_set_name(c, fam, set, sizeof(set));
-		set_decl(b, "set", set,
-			 fam == 4 ? "ipv4_addr . inet_proto . inet_service"
-				  : "ipv6_addr . inet_proto . inet_service",
-			 strncmp(set + 3, "i_", 2) == 0, true);
-		elem_begin(&e, b, set);
-		for (size_t i = 0; i < c->neps; i++) {
-			const struct endpoint *x = &c->eps[i];
-
-			if (x->dns[0] != '\0' || x->pfx.family != fam)
-				continue;
-			elem_next(&e);
-			np_prefix_str(&x->pfx, a, sizeof(a));
-			portsel_str(&x->ps, ps, sizeof(ps));
-			sb_printf(b, "%s . %s", a, ps);
-		}
-		elem_end(&e);
-		for (size_t i = 0; i < c->neps; i++)
-			if (c->eps[i].note[0] != '\0' && c->eps[i].pfx.family == fam) {
-				np_prefix_str(&c->eps[i].pfx, a, sizeof(a));
-				sb_printf(b, "# %s: %s\n", a, c->eps[i].note);
-			}
-		sb_printf(b, "add rule inet fleetsec %s %s daddr . meta l4proto . th dport @%s accept\n",
-			  chain, fam == 4 ? "ip" : "ip6", set);
-	}
-	/* One timeout set per (family, protocol, ports), filled by dnsmasq. */
+	sb_printf(b, "add chain inet fleetsec dns_%s\n", c->name);
 	for (size_t i = 0; i < c->neps; i++) {
 		const struct endpoint *x = &c->eps[i];
 		bool first = true;
@@ -254,47 +234,139 @@ static void render_class(const struct fsec_netpolicy *p, const struct klass *c, 
 		sb_printf(b, "\n");
 		sb_printf(dm, "/%d#inet#fleetsec#%s\n", x->family, set);
 		if (x->ps.lo == x->ps.hi)
-			sb_printf(b, "add rule inet fleetsec %s %s daddr @%s %s dport %u accept\n", chain,
-				  x->family == 4 ? "ip" : "ip6", set, np_proto_name(x->ps.proto), x->ps.lo);
+			sb_printf(b, "add rule inet fleetsec dns_%s %s daddr @%s %s dport %u accept\n",
+				  c->name, x->family == 4 ? "ip" : "ip6", set,
+				  np_proto_name(x->ps.proto), x->ps.lo);
 		else
-			sb_printf(b, "add rule inet fleetsec %s %s daddr @%s %s dport %u-%u accept\n",
-				  chain, x->family == 4 ? "ip" : "ip6", set, np_proto_name(x->ps.proto),
-				  x->ps.lo, x->ps.hi);
+			sb_printf(b, "add rule inet fleetsec dns_%s %s daddr @%s %s dport %u-%u accept\n",
+				  c->name, x->family == 4 ? "ip" : "ip6", set,
+				  np_proto_name(x->ps.proto), x->ps.lo, x->ps.hi);
 	}
-	if (c->nloc > 0) {
-		np_ps_set_name("loc", c, false, set, sizeof(set));
-		set_decl(b, "set", set, "inet_proto . inet_service", strncmp(set, "loci_", 5) == 0,
-			 true);
+}
+
+static bool has_dns(const struct klass *c)
+{
+	for (size_t i = 0; i < c->neps; i++)
+		if (c->eps[i].dns[0] != '\0')
+			return true;
+	return false;
+}
+
+/* Every class in shared sets keyed by the class mark: the rule count does
+ * not grow with the classes (docs/NETWORK-POLICY.md, "How it scales"). Each
+ * element carries its class's name as a comment, so that nft list stays
+ * readable. */
+static void render_classes(const struct fsec_netpolicy *p, struct sb *b, struct sb *dm)
+{
+	char set[32], ps[32], a[64];
+	struct elems e;
+
+	sb_printf(b, "\n# classes: the packet mark of each device class\n");
+	set_decl(b, "set", "classes", "mark", false, true);
+	elem_begin(&e, b, "classes");
+	for (size_t i = 0; i < p->nclasses; i++) {
+		elem_next(&e);
+		sb_printf(b, "%zu comment \"%s\"", i + 1, p->classes[i].name);
+	}
+	elem_next(&e);
+	sb_printf(b, "%u comment \"quarantine\"", FSEC_NETPOLICY_QUARANTINE_MARK);
+	elem_end(&e);
+	for (int fam = 4; fam <= 6; fam += 2) {
+		np_ep_set_name(p, fam, set, sizeof(set));
+		set_decl(b, "set", set,
+			 fam == 4 ? "mark . ipv4_addr . inet_proto . inet_service"
+				  : "mark . ipv6_addr . inet_proto . inet_service",
+			 set[3] == 'i', true);
 		elem_begin(&e, b, set);
-		for (size_t i = 0; i < c->nloc; i++) {
+		for (size_t c = 0; c < p->nclasses; c++)
+			for (size_t i = 0; i < p->classes[c].neps; i++) {
+				const struct endpoint *x = &p->classes[c].eps[i];
+
+				if (x->dns[0] != '\0' || x->pfx.family != fam)
+					continue;
+				elem_next(&e);
+				np_prefix_str(&x->pfx, a, sizeof(a));
+				portsel_str(&x->ps, ps, sizeof(ps));
+				sb_printf(b, "%zu . %s . %s comment \"%s\"", c + 1, a, ps,
+					  p->classes[c].name);
+			}
+		if (fam == 4 && p->has_fleetsecd) {
 			elem_next(&e);
-			portsel_str(&c->loc[i].ps, ps, sizeof(ps));
-			sb_printf(b, "%s", ps);
+			np_prefix_str(&p->fleetsecd, a, sizeof(a));
+			sb_printf(b, "%u . %s . tcp . %u comment \"quarantine: fleetsecd\"",
+				  FSEC_NETPOLICY_QUARANTINE_MARK, a, p->fleetsecd_port);
 		}
 		elem_end(&e);
-		sb_printf(b, "add rule inet fleetsec %s ip daddr @local_nets meta l4proto . th dport "
-			     "@%s accept\n",
-			  chain, set);
+		for (size_t c = 0; c < p->nclasses; c++)
+			for (size_t i = 0; i < p->classes[c].neps; i++)
+				if (p->classes[c].eps[i].note[0] != '\0' &&
+				    p->classes[c].eps[i].pfx.family == fam) {
+					np_prefix_str(&p->classes[c].eps[i].pfx, a, sizeof(a));
+					sb_printf(b, "# %s (class %s): %s\n", a, p->classes[c].name,
+						  p->classes[c].eps[i].note);
+				}
 	}
-	if (c->npairs > 0) {
-		np_ps_set_name("pair", c, true, set, sizeof(set));
-		set_decl(b, "set", set, "mark . inet_proto . inet_service",
-			 strncmp(set, "pairi_", 6) == 0, true);
-		elem_begin(&e, b, set);
-		for (size_t i = 0; i < c->npairs; i++) {
+	np_ps_set_name(p, false, set, sizeof(set));
+	set_decl(b, "set", set, "mark . inet_proto . inet_service", set[3] == 'i', true);
+	elem_begin(&e, b, set);
+	for (size_t c = 0; c < p->nclasses; c++)
+		for (size_t i = 0; i < p->classes[c].nloc; i++) {
 			elem_next(&e);
-			portsel_str(&c->pairs[i].ps, ps, sizeof(ps));
-			sb_printf(b, "%zu . %s", c->pairs[i].to + 1, ps);
+			portsel_str(&p->classes[c].loc[i].ps, ps, sizeof(ps));
+			sb_printf(b, "%zu . %s comment \"%s\"", c + 1, ps, p->classes[c].name);
 		}
-		elem_end(&e);
-		/* The destination's class is looked up into the packet mark, then
-		 * (class, protocol, port) in this class's pair set. */
-		sb_printf(b, "add rule inet fleetsec %s meta mark set ip daddr map @dst_class "
-			     "meta mark . meta l4proto . th dport @%s accept\n",
-			  chain, set);
-	}
-	sb_printf(b, "add rule inet fleetsec %s jump iot_deny\n", chain);
-	(void)p;
+	elem_end(&e);
+	np_ps_set_name(p, true, set, sizeof(set));
+	set_decl(b, "set", set, "mark . mark . inet_proto . inet_service", set[4] == 'i', true);
+	elem_begin(&e, b, set);
+	for (size_t c = 0; c < p->nclasses; c++)
+		for (size_t i = 0; i < p->classes[c].npairs; i++) {
+			const struct pair *g = &p->classes[c].pairs[i];
+
+			elem_next(&e);
+			portsel_str(&g->ps, ps, sizeof(ps));
+			sb_printf(b, "%zu . %zu . %s comment \"%s -> %s\"", c + 1, g->to + 1, ps,
+				  p->classes[c].name, p->classes[g->to].name);
+		}
+	elem_end(&e);
+	set_decl(b, "map", "dns_class", "mark : verdict", false, true);
+	for (size_t c = 0; c < p->nclasses; c++)
+		if (has_dns(&p->classes[c]))
+			render_dns(&p->classes[c], b, dm);
+	elem_begin(&e, b, "dns_class");
+	for (size_t c = 0; c < p->nclasses; c++)
+		if (has_dns(&p->classes[c])) {
+			elem_next(&e);
+			sb_printf(b, "%zu : jump dns_%s", c + 1, p->classes[c].name);
+		}
+	elem_end(&e);
+}
+
+/* iot_class: what a device may open, looked up with its class mark, in
+ * the order explain() decides (netpolicy_decide.c). */
+static void render_iot_class(const struct fsec_netpolicy *p, struct sb *b)
+{
+	char set[32], match[64];
+
+	sb_printf(b, "\n# iot_class: the device's class is in the packet mark (from_iot)\n");
+	np_ep_set_name(p, 4, set, sizeof(set));
+	sb_printf(b, "add rule inet fleetsec iot_class meta mark . ip daddr . meta l4proto . "
+		     "th dport @%s accept\n", set);
+	np_ep_set_name(p, 6, set, sizeof(set));
+	sb_printf(b, "add rule inet fleetsec iot_class meta mark . ip6 daddr . meta l4proto . "
+		     "th dport @%s accept\n", set);
+	snprintf(match, sizeof(match), "meta mark %u", FSEC_NETPOLICY_QUARANTINE_MARK);
+	drop_rule(b, "iot_class", match, "drop_quarantined");
+	sb_printf(b, "add rule inet fleetsec iot_class meta mark vmap @dns_class\n");
+	np_ps_set_name(p, false, set, sizeof(set));
+	sb_printf(b, "add rule inet fleetsec iot_class ip daddr @local_nets meta mark . "
+		     "meta l4proto . th dport @%s accept\n", set);
+	/* The destination's class goes into the connection mark for the one
+	 * lookup (the packet mark holds the source's), which is then reset. */
+	np_ps_set_name(p, true, set, sizeof(set));
+	sb_printf(b, "add rule inet fleetsec iot_class ct mark set ip daddr map @dst_class "
+		     "meta mark . ct mark . meta l4proto . th dport @%s ct mark set 0 accept\n", set);
+	sb_printf(b, "add rule inet fleetsec iot_class jump iot_deny\n");
 }
 
 static void iface_list(const struct fsec_netpolicy *p, char *buf, size_t cap)
@@ -317,7 +389,7 @@ static void render_head(struct sb *b, struct sb *dm)
 		"drop_iot_spoofed", "drop_iot_to_router", "drop_iot_foreign_dns",
 		"drop_iot_to_iot",  "drop_iot_to_lan",    "drop_iot_to_mgmt",
 		"drop_iot_to_wan",  "drop_wan_to_iot",    "drop_lan_to_iot",
-		"drop_mgmt_to_iot", "drop_forward_other",
+		"drop_mgmt_to_iot", "drop_forward_other", "drop_quarantined",
 	};
 
 	sb_printf(b, "#!/usr/sbin/nft -f\n"
@@ -385,12 +457,10 @@ static void render_zones(const struct fsec_netpolicy *p, struct sb *b)
 }
 
 /* Chains first (empty), so that the maps may name them. */
-static void render_chains(const struct fsec_netpolicy *p, struct sb *b)
+static void render_chains(struct sb *b)
 {
-	for (size_t i = 0; i < p->nclasses; i++) {
-		sb_printf(b, "add chain inet fleetsec c_%s\n", p->classes[i].name);
-	}
 	sb_printf(b, "add chain inet fleetsec from_iot\n"
+		     "add chain inet fleetsec iot_class\n"
 		     "add chain inet fleetsec to_iot\n"
 		     "add chain inet fleetsec iot_deny\n"
 		     "add chain inet fleetsec iot_to_router\n"
@@ -400,47 +470,50 @@ static void render_chains(const struct fsec_netpolicy *p, struct sb *b)
 		     "policy accept; }\n");
 }
 
-/* Device maps: MAC and IP together where both are known. */
+/* Device maps, device -> class mark: MAC and IP together where both are
+ * known. fsec_netsync (netsync.c) keeps the same elements in step with the
+ * registry, so it writes them with np_device_elem too. */
+const struct np_devmap np_devmaps[NP_DEVMAPS] = {
+	{"class_macip4", "ether_addr . ipv4_addr : mark"},
+	{"class_mac4", "ether_addr : mark"},
+	{"class_mac", "ether_addr : mark"},
+	{"class_ip4", "ipv4_addr : mark"},
+	{"dst_class", "ipv4_addr : mark"},
+};
+
+bool np_device_elem(const struct device *d, size_t map, char *buf, size_t cap)
+{
+	char a[20], m[20];
+	uint32_t mark = np_device_mark(d);
+	bool in = (map == 0 && d->has_mac && d->has_ip) || (map == 1 && d->has_mac && !d->has_ip) ||
+		  (map == 2 && d->has_mac) || (map == 3 && !d->has_mac && d->has_ip) ||
+		  (map == 4 && d->has_ip);
+
+	if (!in)
+		return false;
+	mac_str(d->mac, m, sizeof(m));
+	ip4_str(d->ip, a, sizeof(a));
+	if (map == 0)
+		snprintf(buf, cap, "%s . %s : %u", m, a, mark);
+	else
+		snprintf(buf, cap, "%s : %u", map == 1 || map == 2 ? m : a, mark);
+	return true;
+}
+
 static void render_devices(const struct fsec_netpolicy *p, struct sb *b)
 {
-	static const struct {
-		const char *set;
-		int kind; /* 0 mac.ip, 1 mac-only v4, 2 mac v6, 3 ip-only, 4 macs, 5 dst */
-	} maps[] = {{"dev4", 0},      {"dev_mac4", 1},   {"dev_mac6", 2},
-		    {"dev_ip4", 3},   {"known_macs", 4}, {"dst_class", 5}};
 	struct elems e;
-	char a[64], m[32];
+	char el[64];
 
-	set_decl(b, "map", "dev4", "ether_addr . ipv4_addr : verdict", false, true);
-	set_decl(b, "map", "dev_mac4", "ether_addr : verdict", false, true);
-	set_decl(b, "map", "dev_mac6", "ether_addr : verdict", false, true);
-	set_decl(b, "map", "dev_ip4", "ipv4_addr : verdict", false, true);
-	set_decl(b, "set", "known_macs", "ether_addr", false, true);
-	set_decl(b, "map", "dst_class", "ipv4_addr : mark", false, true);
-	for (size_t k = 0; k < sizeof(maps) / sizeof(maps[0]); k++) {
-		elem_begin(&e, b, maps[k].set);
+	for (size_t k = 0; k < NP_DEVMAPS; k++)
+		set_decl(b, "map", np_devmaps[k].name, np_devmaps[k].type, false, true);
+	for (size_t k = 0; k < NP_DEVMAPS; k++) {
+		elem_begin(&e, b, np_devmaps[k].name);
 		for (size_t i = 0; i < p->ndevices; i++) {
-			const struct device *d = &p->devices[i];
-			const char *cn = p->classes[d->cls].name;
-			bool in = (maps[k].kind == 0 && d->has_mac && d->has_ip) ||
-				  (maps[k].kind == 1 && d->has_mac && !d->has_ip) ||
-				  ((maps[k].kind == 2 || maps[k].kind == 4) && d->has_mac) ||
-				  (maps[k].kind == 3 && !d->has_mac && d->has_ip) ||
-				  (maps[k].kind == 5 && d->has_ip);
-
-			if (!in)
+			if (!np_device_elem(&p->devices[i], k, el, sizeof(el)))
 				continue;
 			elem_next(&e);
-			mac_str(d->mac, m, sizeof(m));
-			ip4_str(d->ip, a, sizeof(a));
-			switch (maps[k].kind) {
-			case 0: sb_printf(b, "%s . %s : jump c_%s", m, a, cn); break;
-			case 1:
-			case 2: sb_printf(b, "%s : jump c_%s", m, cn); break;
-			case 3: sb_printf(b, "%s : jump c_%s", a, cn); break;
-			case 4: sb_printf(b, "%s", m); break;
-			default: sb_printf(b, "%s : %zu", a, d->cls + 1); break;
-			}
+			sb_printf(b, "%s", el);
 		}
 		elem_end(&e);
 	}
@@ -495,14 +568,22 @@ static void render_forward(const struct fsec_netpolicy *p, struct sb *b, const c
 static void render_from_iot(struct sb *b)
 {
 	sb_printf(b, "\n# from_iot: the device lookup is keyed on MAC and IP, so a spoofed IP "
-		     "finds no class\n");
+		     "finds no class; the class goes into the packet mark\n");
 	drop_rule(b, "from_iot", "meta l4proto { tcp, udp } th dport { 53, 853 }",
 		  "drop_iot_foreign_dns");
-	sb_printf(b, "add rule inet fleetsec from_iot ether saddr . ip saddr vmap @dev4\n"
-		     "add rule inet fleetsec from_iot meta nfproto ipv4 ether saddr vmap @dev_mac4\n"
-		     "add rule inet fleetsec from_iot meta nfproto ipv6 ether saddr vmap @dev_mac6\n");
-	drop_rule(b, "from_iot", "meta nfproto ipv4 ether saddr @known_macs", "drop_iot_spoofed");
-	sb_printf(b, "add rule inet fleetsec from_iot ip saddr vmap @dev_ip4\n");
+	sb_printf(b, "add rule inet fleetsec from_iot meta mark set ether saddr . ip saddr map "
+		     "@class_macip4 goto iot_class\n"
+		     "add rule inet fleetsec from_iot meta nfproto ipv4 meta mark set ether saddr map "
+		     "@class_mac4 goto iot_class\n"
+		     "add rule inet fleetsec from_iot meta nfproto ipv6 meta mark set ether saddr map "
+		     "@class_mac goto iot_class\n");
+	/* A known MAC with an address not its own. class_mac has every device
+	 * with a MAC (the lookup's mark is dropped with the packet), so no
+	 * separate set of MACs has to be loaded. */
+	drop_rule(b, "from_iot", "meta nfproto ipv4 meta mark set ether saddr map @class_mac",
+		  "drop_iot_spoofed");
+	sb_printf(b, "add rule inet fleetsec from_iot meta mark set ip saddr map @class_ip4 "
+		     "goto iot_class\n");
 	drop_rule(b, "from_iot", "", "drop_iot_unknown");
 }
 
@@ -558,13 +639,13 @@ FSEC_API enum fsec_err fsec_netpolicy_render(const struct fsec_netpolicy *p, cha
 	iface_list(p, ifs, sizeof(ifs));
 	render_head(&b, &dm);
 	render_zones(p, &b);
-	render_chains(p, &b);
+	render_chains(&b);
 	render_devices(p, &b);
 	render_mgmt(p, &b);
-	for (size_t i = 0; i < p->nclasses; i++)
-		render_class(p, &p->classes[i], &b, &dm);
+	render_classes(p, &b, &dm);
 	render_forward(p, &b, ifs);
 	render_from_iot(&b);
+	render_iot_class(p, &b);
 	render_iot_deny(&b);
 	render_to_iot(p, &b);
 	render_input(&b, ifs);
