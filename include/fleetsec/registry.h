@@ -248,6 +248,12 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_event_list(struct fsec_registry *r
 							 const char *device_id, fsec_event_cb cb,
 							 void *ctx);
 
+/* Visit the events after sequence number after (0: all), in order; what a
+ * follower reads on each poll. Errors: DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_event_list_after(struct fsec_registry *reg,
+							       int64_t after, fsec_event_cb cb,
+							       void *ctx);
+
 /* Increment the named counter (e.g. "crl_number") and return its new value;
  * counters start at 1. Must run inside a transaction. Errors: DB, INVAL. */
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_counter_next(struct fsec_registry *reg,
@@ -506,6 +512,12 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_device_state_list(struct fsec_regi
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_device_net_set(struct fsec_registry *reg,
 							     const char *id, const char *mac,
 							     const char *ip);
+
+/* Visit device id's address record, if it has one (cb is not called
+ * otherwise). Errors: DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_device_net_one(struct fsec_registry *reg,
+							     const char *id,
+							     fsec_device_net_cb cb, void *ctx);
 
 /* Visit the devices that have an address recorded, ordered by ID.
  * Errors: DB. */

@@ -3,11 +3,14 @@
  * check a ruleset with nft, inspect a MUD file, explain a decision. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -16,6 +19,7 @@
 #include "fleetsec/mud.h"
 #include "fleetsec/netinput.h"
 #include "fleetsec/netpolicy.h"
+#include "fleetsec/netsync.h"
 #include "fleetsec/registry.h"
 
 extern char **environ;
@@ -204,17 +208,150 @@ out:
 	return status;
 }
 
+/* nft's output: stdout (up to FSEC_NETSYNC_LISTING_MAX) and the first
+ * 4 KiB of stderr. */
+struct nft_run {
+	char *out;
+	size_t outlen;
+	char err[4096];
+	int status; /* exit status; -1: killed or not run */
+};
+
+/* Read what is ready on fd into the run; false at end of file. A stdout that
+ * exceeds the cap is a failure (status stays -1); stderr past 4 KiB is
+ * drained and dropped, so nft never blocks on a full pipe. */
+static bool nft_read(int fd, bool is_out, struct nft_run *r, size_t *errlen, bool *toobig)
+{
+	char buf[65536];
+	ssize_t n = read(fd, buf, sizeof(buf));
+
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN;
+	if (n == 0)
+		return false;
+	if (is_out) {
+		char *g;
+
+		if ((size_t)n > FSEC_NETSYNC_LISTING_MAX - r->outlen) {
+			*toobig = true;
+			return true;
+		}
+		if ((g = realloc(r->out, r->outlen + (size_t)n + 1)) == NULL) {
+			*toobig = true;
+			return true;
+		}
+		r->out = g;
+		memcpy(r->out + r->outlen, buf, (size_t)n);
+		r->outlen += (size_t)n;
+		r->out[r->outlen] = '\0';
+	} else if (*errlen < sizeof(r->err) - 1) {
+		size_t k = (size_t)n < sizeof(r->err) - 1 - *errlen ? (size_t)n
+								   : sizeof(r->err) - 1 - *errlen;
+
+		memcpy(r->err + *errlen, buf, k);
+		*errlen += k;
+		r->err[*errlen] = '\0';
+	}
+	return true;
+}
+
+/* Run nft with args, in (inlen bytes, may be NULL) on its standard input.
+ * Returns false if nft could not be started (not installed); otherwise r
+ * holds its status and output. */
+static bool run_nft(char *const args[], const char *in, size_t inlen, struct nft_run *r)
+{
+	posix_spawn_file_actions_t fa;
+	int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1}, wst = 0;
+	size_t errlen = 0, off = 0;
+	bool started = false, toobig = false, out_open = true, err_open = true;
+	pid_t pid;
+
+	memset(r, 0, sizeof(*r));
+	r->status = -1;
+	if (pipe2(pin, O_CLOEXEC) != 0 || pipe2(pout, O_CLOEXEC) != 0 || pipe2(perr, O_CLOEXEC) != 0)
+		goto out;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pin[0], STDIN_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, pout[1], STDOUT_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, perr[1], STDERR_FILENO);
+	started = posix_spawnp(&pid, "nft", &fa, NULL, args, environ) == 0;
+	posix_spawn_file_actions_destroy(&fa);
+	close(pin[0]);
+	close(pout[1]);
+	close(perr[1]);
+	pin[0] = pout[1] = perr[1] = -1;
+	if (!started)
+		goto out;
+	/* nft reads its whole input before it writes, but its output may be
+	 * large: serve all three pipes until both outputs end. */
+	if (in == NULL || inlen == 0) {
+		close(pin[1]);
+		pin[1] = -1;
+	}
+	while (out_open || err_open) {
+		struct pollfd fds[3] = {{.fd = out_open ? pout[0] : -1, .events = POLLIN},
+					{.fd = err_open ? perr[0] : -1, .events = POLLIN},
+					{.fd = pin[1], .events = POLLOUT}};
+
+		if (poll(fds, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (fds[2].revents & (POLLOUT | POLLERR | POLLHUP)) {
+			ssize_t n = (fds[2].revents & POLLOUT) ? write(pin[1], in + off, inlen - off) : -1;
+
+			if (n > 0)
+				off += (size_t)n;
+			if (n < 0 && errno != EINTR && errno != EAGAIN)
+				off = inlen; /* nft went away: its status says why */
+			if (off >= inlen) {
+				close(pin[1]);
+				pin[1] = -1;
+			}
+		}
+		if (fds[0].revents & (POLLIN | POLLHUP | POLLERR))
+			out_open = nft_read(pout[0], true, r, &errlen, &toobig);
+		if (fds[1].revents & (POLLIN | POLLHUP | POLLERR))
+			err_open = nft_read(perr[0], false, r, &errlen, &toobig);
+	}
+	while (waitpid(pid, &wst, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(wst) && !toobig)
+		r->status = WEXITSTATUS(wst);
+out:
+	for (int i = 0; i < 2; i++) {
+		if (pin[i] >= 0)
+			close(pin[i]);
+		if (pout[i] >= 0)
+			close(pout[i]);
+		if (perr[i] >= 0)
+			close(perr[i]);
+	}
+	return started;
+}
+
+/* nft's first error line (it names file, line and column), for a one-line
+ * message. */
+static const char *nft_error_line(struct nft_run *r)
+{
+	char *line = strstr(r->err, "Error:");
+
+	if (line == NULL)
+		line = strstr(r->out != NULL ? r->out : "", "Error:");
+	if (line == NULL)
+		return r->status < 0 ? "nft was killed or its output too large" : "nft failed";
+	line[strcspn(line, "\n")] = '\0';
+	return line;
+}
+
 static int net_check(int argc, char **argv, const struct cli_cmd *self)
 {
 	static const struct option longopts[] = {CLI_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
 	struct cli_common c = {0};
-	posix_spawn_file_actions_t fa;
 	char *args[] = {"nft", "-c", "-f", NULL, NULL};
-	char errbuf[4096] = "", *line;
-	int opt, status = EXIT_REFUSED, pfd[2], wst = 0;
-	size_t got = 0;
-	ssize_t n;
-	pid_t pid;
+	struct nft_run r;
+	int opt, status = EXIT_REFUSED;
 
 	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0)
 		;
@@ -227,50 +364,23 @@ static int net_check(int argc, char **argv, const struct cli_cmd *self)
 		return EXIT_REFUSED;
 	}
 	args[3] = argv[optind];
-	if (pipe2(pfd, O_CLOEXEC) != 0) {
-		fprintf(stderr, "fleetsec: %s: pipe: %s\n", argv[optind], strerror(errno));
-		return EXIT_REFUSED;
-	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, pfd[1], STDERR_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, pfd[1], STDOUT_FILENO);
-	if (posix_spawnp(&pid, "nft", &fa, NULL, args, environ) != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		close(pfd[0]);
-		close(pfd[1]);
+	if (!run_nft(args, NULL, 0, &r)) {
 		fprintf(stderr, "fleetsec: %s: cannot run nft (install nftables)\n", argv[optind]);
 		return EXIT_REFUSED;
 	}
-	posix_spawn_file_actions_destroy(&fa);
-	close(pfd[1]);
-	while ((n = read(pfd[0], errbuf + got, sizeof(errbuf) - 1 - got)) > 0)
-		got += (size_t)n;
-	errbuf[got] = '\0';
-	/* Drain whatever does not fit, so nft never blocks on a full pipe. */
-	while (n > 0 || (n < 0 && errno == EINTR)) {
-		char sink[512];
-
-		n = read(pfd[0], sink, sizeof(sink));
-	}
-	close(pfd[0]);
-	while (waitpid(pid, &wst, 0) < 0 && errno == EINTR)
-		;
-	if (WIFEXITED(wst) && WEXITSTATUS(wst) == 0) {
+	if (r.status == 0) {
+		status = 0;
 		if (c.json)
-			return cli_print_json(json_pack("{s:s, s:b}", "ruleset", argv[optind], "valid", 1));
-		printf("%s: nft accepts the ruleset\n", argv[optind]);
-		return 0;
+			status = cli_print_json(
+				json_pack("{s:s, s:b}", "ruleset", argv[optind], "valid", 1));
+		else
+			printf("%s: nft accepts the ruleset\n", argv[optind]);
+	} else {
+		fprintf(stderr, "fleetsec: %s: nft refuses the ruleset: %s\n", argv[optind],
+			nft_error_line(&r));
 	}
-	/* One line: nft's first error line (it names file, line and column). */
-	line = strstr(errbuf, "Error:");
-	if (line != NULL) {
-		while (line > errbuf && line[-1] != '\n')
-			line--;
-		line[strcspn(line, "\n")] = '\0';
-	}
-	fprintf(stderr, "fleetsec: %s: nft refuses the ruleset: %s\n", argv[optind],
-		line != NULL ? line : "nft failed");
-	return EXIT_REFUSED;
+	free(r.out);
+	return status;
 }
 
 static void ace_line(const struct fsec_mud_ace *a, char *buf, size_t cap)
@@ -519,6 +629,295 @@ out:
 	return status;
 }
 
+/* ------------------------------------------------------------ net sync */
+
+static volatile sig_atomic_t sync_stop;
+
+static void sync_on_signal(int sig)
+{
+	(void)sig;
+	sync_stop = 1;
+}
+
+struct sync_ctx {
+	struct fsec_netsync *ns;
+	struct fsec_registry *reg;
+	enum fsec_err rc;
+	int64_t seq;
+	char (*ids)[FSEC_DEVID_MAX + 1]; /* devices the new events name */
+	size_t nids, capids;
+	bool found;
+};
+
+static int sync_event(const struct fsec_event_rec *e, void *arg)
+{
+	struct sync_ctx *x = arg;
+	size_t i;
+
+	x->seq = e->seq;
+	if (x->ids == NULL || e->device_id[0] == '\0')
+		return 0;
+	for (i = 0; i < x->nids && strcmp(x->ids[i], e->device_id) != 0; i++)
+		;
+	if (i < x->nids)
+		return 0;
+	if (x->nids == x->capids) {
+		size_t ncap = x->capids == 0 ? 16 : x->capids * 2;
+		void *g = ncap > 1u << 20 ? NULL : realloc(x->ids, ncap * sizeof(*x->ids));
+
+		if (g == NULL) {
+			x->rc = FSEC_ERR_NOMEM;
+			return 1;
+		}
+		x->ids = g;
+		x->capids = ncap;
+	}
+	snprintf(x->ids[x->nids++], sizeof(*x->ids), "%s", e->device_id);
+	return 0;
+}
+
+static int sync_device(const struct fsec_device_net *d, void *arg)
+{
+	struct sync_ctx *x = arg;
+	struct fsec_netinput_device in = {
+		.id = d->id, .model = d->model, .status = d->status, .mac = d->mac, .ip = d->ip};
+
+	x->found = true;
+	x->rc = fsec_netsync_device(x->ns, &in, false);
+	return x->rc != FSEC_OK;
+}
+
+/* Read the kernel's device maps into ns. Returns 0 or the exit status,
+ * having printed the one-line reason. */
+static int sync_read_kernel(struct fsec_netsync *ns)
+{
+	char *args[] = {"nft", "-j", "list", "table", "inet", "fleetsec", NULL};
+	struct nft_run r;
+	enum fsec_err rc;
+	int status = EXIT_REFUSED;
+
+	if (!run_nft(args, NULL, 0, &r)) {
+		fputs("fleetsec: nft: cannot run nft (install nftables)\n", stderr);
+		return EXIT_REFUSED;
+	}
+	if (r.status != 0) {
+		if (strstr(r.err, "No such file or directory") != NULL)
+			fputs("fleetsec: table inet fleetsec: not loaded (load the ruleset net compile "
+			      "wrote with nft -f first)\n",
+			      stderr);
+		else
+			fprintf(stderr, "fleetsec: table inet fleetsec: nft cannot list it: %s\n",
+				nft_error_line(&r));
+		goto out;
+	}
+	if ((rc = fsec_netsync_load(ns, r.out, r.outlen)) != FSEC_OK) {
+		status = cli_fail("table inet fleetsec", rc);
+		goto out;
+	}
+	status = 0;
+out:
+	free(r.out);
+	return status;
+}
+
+/* Diff and apply one batch (or, dry, print it). *st gets the counts. */
+static int sync_apply(struct fsec_netsync *ns, bool dry, bool json, struct fsec_netsync_stats *st)
+{
+	char *args[] = {"nft", "-f", "-", NULL};
+	char *script = NULL;
+	size_t len = 0;
+	struct nft_run r = {0};
+	enum fsec_err rc;
+	int status = EXIT_REFUSED;
+
+	if ((rc = fsec_netsync_diff(ns, &script, &len, st)) != FSEC_OK) {
+		status = cli_fail("table inet fleetsec", rc);
+		goto out;
+	}
+	if (dry) {
+		if (!json)
+			fwrite(script, 1, len, stdout);
+		status = 0;
+		goto out;
+	}
+	if (len > 0) {
+		if (!run_nft(args, script, len, &r)) {
+			fputs("fleetsec: nft: cannot run nft (install nftables)\n", stderr);
+			goto out;
+		}
+		if (r.status != 0) {
+			fprintf(stderr, "fleetsec: table inet fleetsec: nft refused the change: %s\n",
+				nft_error_line(&r));
+			goto out;
+		}
+	}
+	fsec_netsync_applied(ns);
+	status = 0;
+out:
+	free(r.out);
+	free(script);
+	return status;
+}
+
+static void sync_line(json_t *j)
+{
+	if (j != NULL && json_dumpf(j, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER) == 0)
+		putchar('\n');
+	fflush(stdout);
+	json_decref(j);
+}
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* --follow: poll the event log every 200 ms; each new event names a device
+ * whose addresses and status are read again and synced alone. */
+static int sync_follow(struct sync_ctx *x, bool json)
+{
+	struct sigaction sa = {0};
+	int status = 0;
+
+	sa.sa_handler = sync_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	while (!sync_stop && status == 0) {
+		struct timespec nap = {0, 200 * 1000 * 1000}, t0;
+		struct fsec_netsync_stats st;
+		enum fsec_err rc;
+
+		nanosleep(&nap, NULL);
+		if (sync_stop)
+			break;
+		x->nids = 0;
+		x->rc = FSEC_OK;
+		if ((rc = fsec_registry_event_list_after(x->reg, x->seq, sync_event, x)) == FSEC_OK)
+			rc = x->rc;
+		if (rc != FSEC_OK)
+			return cli_fail("registry", rc);
+		if (x->nids == 0)
+			continue;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (size_t i = 0; i < x->nids && rc == FSEC_OK; i++) {
+			struct fsec_netinput_device gone = {.id = x->ids[i]};
+
+			x->found = false;
+			rc = fsec_registry_device_net_one(x->reg, x->ids[i], sync_device, x);
+			if (rc == FSEC_OK)
+				rc = x->rc;
+			if (rc == FSEC_OK && !x->found)
+				rc = fsec_netsync_device(x->ns, &gone, true);
+		}
+		if (rc != FSEC_OK)
+			return cli_fail("registry", rc);
+		if ((status = sync_apply(x->ns, false, json, &st)) != 0)
+			break;
+		if (json) {
+			json_t *ids = json_array();
+
+			for (size_t i = 0; i < x->nids; i++)
+				json_array_append_new(ids, json_string(x->ids[i]));
+			sync_line(json_pack("{s:I, s:o, s:I, s:I, s:f}", "seq", (json_int_t)x->seq,
+					    "devices", ids, "deleted", (json_int_t)st.deleted, "added",
+					    (json_int_t)st.added, "applied_ms", ms_since(&t0)));
+		} else {
+			printf("event %lld: %zu device(s), %zu element(s) deleted, %zu added "
+			       "(%.1f ms)\n",
+			       (long long)x->seq, x->nids, st.deleted, st.added, ms_since(&t0));
+			fflush(stdout);
+		}
+	}
+	return status;
+}
+
+static int net_sync(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {
+		BUILD_LONGOPTS,
+		{"follow", no_argument, NULL, 'f'},
+		{"dry-run", no_argument, NULL, 'n'},
+		CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	struct build_opts b = {0};
+	struct sync_ctx x = {0};
+	struct fsec_netpolicy *p = NULL;
+	struct fsec_fleet *f = NULL;
+	struct fsec_netsync_stats st;
+	bool follow = false, dry = false;
+	enum fsec_err rc;
+	int opt, status = EXIT_REFUSED;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &b.c, &status)) > 0) {
+		if (build_opt(opt, &b))
+			continue;
+		if (opt == 'f')
+			follow = true;
+		else if (opt == 'n')
+			dry = true;
+	}
+	if (opt < 0)
+		return status;
+	if (optind + 1 != argc)
+		return cli_usage_error(self, "expected exactly one POLICY.json");
+	if (follow && dry)
+		return cli_usage_error(self, "--dry-run prints one batch: it goes without --follow");
+	/* The event log's position first: a change made while the policy is
+	 * being built is then seen again, never missed. */
+	if ((rc = fsec_fleet_open(cli_home(&b.c), &f)) != FSEC_OK)
+		return cli_fail(cli_home(&b.c), rc);
+	x.reg = fsec_fleet_get_registry(f);
+	if ((rc = fsec_registry_event_list_after(x.reg, 0, sync_event, &x)) != FSEC_OK) {
+		status = cli_fail("registry", rc);
+		goto out;
+	}
+	b.from_registry = true;
+	if ((status = build_policy(argv[optind], &b, &p)) != 0)
+		goto out;
+	print_warnings(p);
+	status = EXIT_REFUSED;
+	if ((rc = fsec_netsync_new(p, &x.ns)) != FSEC_OK) {
+		status = cli_fail(argv[optind], rc);
+		goto out;
+	}
+	if ((status = sync_read_kernel(x.ns)) != 0 ||
+	    (status = sync_apply(x.ns, dry, b.c.json, &st)) != 0)
+		goto out;
+	if (b.c.json)
+		sync_line(json_pack("{s:b, s:I, s:I, s:I, s:I, s:I}", "dry_run", dry, "seq",
+				    (json_int_t)x.seq, "devices", (json_int_t)st.devices,
+				    "quarantined", (json_int_t)st.quarantined, "deleted",
+				    (json_int_t)st.deleted, "added", (json_int_t)st.added));
+	else
+		fprintf(dry ? stderr : stdout,
+			"%s: %zu device(s), %zu quarantined: %zu element(s) %sdeleted, %zu %sadded\n",
+			dry ? "dry run" : "synced", st.devices, st.quarantined, st.deleted,
+			dry ? "to be " : "", st.added, dry ? "to be " : "");
+	fflush(stdout);
+	if (follow) {
+		/* From now on only the devices new events name are read. */
+		x.capids = 0;
+		x.ids = NULL;
+		if ((x.ids = malloc(16 * sizeof(*x.ids))) == NULL) {
+			status = cli_fail("net sync", FSEC_ERR_NOMEM);
+			goto out;
+		}
+		x.capids = 16;
+		status = sync_follow(&x, b.c.json);
+	}
+out:
+	free(x.ids);
+	fsec_netsync_free(x.ns);
+	fsec_netpolicy_free(p);
+	fsec_fleet_free(f);
+	return status;
+}
+
 const struct cli_cmd cli_net_cmds[] = {
 	{"net", "compile", net_compile, "compile the isolation policy and MUD files to nftables",
 	 "POLICY.json [--mud-dir DIR] [--from-registry] [--resolve] [--out rules.nft]\n"
@@ -563,5 +962,21 @@ const struct cli_cmd cli_net_cmds[] = {
 	 "POLICY.json [--out FILE]\n\n"
 	 "Print a shell script that isolates each IoT zone's bridge_ports and makes the\n"
 	 "router route (and so filter) device-to-device traffic on the same bridge.\n"},
+	{"net", "sync", net_sync, "keep a loaded ruleset's devices in step with the registry",
+	 "POLICY.json [--follow] [--dry-run] [--json] [--mud-dir DIR] [--mud-signer CERT]\n"
+	 "       [--skip-invalid] [--resolve]\n\n"
+	 "Bring the device maps of the loaded table inet fleetsec in step with the policy's\n"
+	 "devices and the registry's (as net compile --from-registry would place them:\n"
+	 "active devices in their model's class, revoked ones in the quarantine class,\n"
+	 "which reaches only the --fleetsecd the ruleset was compiled with), by adding\n"
+	 "and deleting map elements in one nft batch: the table is never reloaded. What\n"
+	 "the kernel holds is read with nft -j list, so a restarted sync is correct.\n"
+	 "The loaded table must have been compiled from the same POLICY.json. Needs nft\n"
+	 "and CAP_NET_ADMIN.\n\n"
+	 "  --follow    then poll the registry's event log every 200 ms and sync each\n"
+	 "              device a new event names; ends on SIGTERM or SIGINT (exit 0)\n"
+	 "  --dry-run   print the nft batch instead of applying it (not with --follow)\n"
+	 "  --json      one JSON object per line: the sync, then each followed change\n"
+	 "              (seq, devices, deleted, added, applied_ms)\n"},
 	{NULL, NULL, NULL, NULL, NULL},
 };

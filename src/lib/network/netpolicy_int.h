@@ -163,6 +163,9 @@ enum fsec_err np_j_portsel(const json_t *o, const char *base, struct portsel *ps
 enum fsec_err np_check_keys(const json_t *o, const char *base, const char *const *keys);
 /* A class by name (binary search over class_order); SIZE_MAX if none. */
 size_t np_class_find(const struct fsec_netpolicy *p, const char *name);
+/* The class a device names: a class name, else a model some class lists;
+ * SIZE_MAX if none. */
+size_t np_class_for(const struct fsec_netpolicy *p, const char *name);
 
 /* The names of the shared class sets (netpolicy_render.c), for render and
  * explain: "ep4"/"ep4i", "loc"/"loci", "pair"/"pairi". */
@@ -180,6 +183,10 @@ struct np_devmap {
 	const char *name, *type;
 };
 extern const struct np_devmap np_devmaps[NP_DEVMAPS];
+/* Whether device d has an element in device map number map: map 0 needs MAC
+ * and IP, 1 a MAC and no IP, 2 a MAC, 3 an IP and no MAC, 4 an IP. The key
+ * of map 0 is MAC . IP; of 1 and 2 the MAC; of 3 and 4 the IP. */
+bool np_device_in(const struct device *d, size_t map);
 /* The element of device d in device map number map ("KEY : MARK"),
  * as nft writes it; false if d has none there. */
 bool np_device_elem(const struct device *d, size_t map, char *buf, size_t cap);

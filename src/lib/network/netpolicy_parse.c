@@ -535,7 +535,7 @@ static enum fsec_err parse_classes(struct fsec_netpolicy *p, const json_t *arr)
 }
 
 /* The class a device names: a class name, else a model some class lists. */
-static size_t class_for(const struct fsec_netpolicy *p, const char *name)
+size_t np_class_for(const struct fsec_netpolicy *p, const char *name)
 {
 	size_t c = np_class_find(p, name);
 
@@ -605,7 +605,7 @@ static enum fsec_err parse_devices(struct fsec_netpolicy *p, const json_t *arr)
 		    (rc = np_j_str(o, "ip", b, false, 15, &ip)) != FSEC_OK ||
 		    (rc = np_j_str(o, "class", b, true, 64, &cls)) != FSEC_OK)
 			return rc;
-		if ((ci = class_for(p, cls)) == SIZE_MAX)
+		if ((ci = np_class_for(p, cls)) == SIZE_MAX)
 			return np_bad(b, "class \"%s\" is not defined",
 				   fsec_text_clean(cls, (char[72]){0}, 72));
 		if ((rc = device_add(p, b, id, mac, ip, ci)) != FSEC_OK)
@@ -781,7 +781,7 @@ FSEC_API enum fsec_err fsec_netpolicy_add_device(struct fsec_netpolicy *p, const
 	snprintf(path, sizeof(path), "device %s", fsec_text_clean(id != NULL ? id : "?", (char[72]){0}, 72));
 	if (mac == NULL && ip == NULL)
 		return fsec_seterr(FSEC_ERR_INVAL, "%s: has neither a MAC nor an IP", path);
-	c = class_for(p, class_or_model != NULL ? class_or_model : "");
+	c = np_class_for(p, class_or_model != NULL ? class_or_model : "");
 	if (c == SIZE_MAX)
 		return np_warn(p, "%s: model \"%s\" belongs to no class; device left out (default deny)",
 			    path, fsec_text_clean(class_or_model != NULL ? class_or_model : "", (char[72]){0}, 72));

@@ -481,15 +481,19 @@ const struct np_devmap np_devmaps[NP_DEVMAPS] = {
 	{"dst_class", "ipv4_addr : mark"},
 };
 
+bool np_device_in(const struct device *d, size_t map)
+{
+	return (map == 0 && d->has_mac && d->has_ip) || (map == 1 && d->has_mac && !d->has_ip) ||
+	       (map == 2 && d->has_mac) || (map == 3 && !d->has_mac && d->has_ip) ||
+	       (map == 4 && d->has_ip);
+}
+
 bool np_device_elem(const struct device *d, size_t map, char *buf, size_t cap)
 {
 	char a[20], m[20];
 	uint32_t mark = np_device_mark(d);
-	bool in = (map == 0 && d->has_mac && d->has_ip) || (map == 1 && d->has_mac && !d->has_ip) ||
-		  (map == 2 && d->has_mac) || (map == 3 && !d->has_mac && d->has_ip) ||
-		  (map == 4 && d->has_ip);
 
-	if (!in)
+	if (!np_device_in(d, map))
 		return false;
 	mac_str(d->mac, m, sizeof(m));
 	ip4_str(d->ip, a, sizeof(a));
@@ -551,7 +555,14 @@ static void render_mgmt(const struct fsec_netpolicy *p, struct sb *b)
  * list, "{ "a", "b" }". */
 static void render_forward(const struct fsec_netpolicy *p, struct sb *b, const char *ifs)
 {
-	sb_printf(b, "\n# forward: replies pass; new connections by zone\n");
+	sb_printf(b, "\n# forward: a quarantined device's every packet meets iot_class (its\n"
+		     "# open connections too); otherwise replies pass, new connections by zone\n");
+	sb_printf(b, "add rule inet fleetsec forward iifname %s meta mark set ip saddr map "
+		     "@dst_class meta mark %u goto iot_class\n",
+		  ifs, FSEC_NETPOLICY_QUARANTINE_MARK);
+	sb_printf(b, "add rule inet fleetsec forward iifname %s meta nfproto ipv6 meta mark set "
+		     "ether saddr map @class_mac meta mark %u goto iot_class\n",
+		  ifs, FSEC_NETPOLICY_QUARANTINE_MARK);
 	sb_printf(b, "add rule inet fleetsec forward ct state established,related accept\n");
 	drop_rule(b, "forward", "ct state invalid", "drop_invalid");
 	sb_printf(b, "add rule inet fleetsec forward iifname %s jump from_iot\n", ifs);

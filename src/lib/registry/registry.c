@@ -186,6 +186,12 @@ FSEC_API enum fsec_err fsec_registry_event_list(struct fsec_registry *reg, const
 	return reg->ops->event_list(reg->be, device_id, cb, ctx);
 }
 
+FSEC_API enum fsec_err fsec_registry_event_list_after(struct fsec_registry *reg, int64_t after,
+						      fsec_event_cb cb, void *ctx)
+{
+	return reg->ops->event_list_after(reg->be, after, cb, ctx);
+}
+
 FSEC_API enum fsec_err fsec_registry_counter_next(struct fsec_registry *reg, const char *name,
 						  uint64_t *out)
 {
@@ -480,6 +486,12 @@ FSEC_API enum fsec_err fsec_registry_device_net_set(struct fsec_registry *reg, c
 	if (ip != NULL && ip[0] != '\0' && (strlen(ip) > 15 || inet_pton(AF_INET, ip, bin) != 1))
 		return fsec_seterr(FSEC_ERR_INVAL, "'%.40s' is not an IPv4 address", ip);
 	return reg->ops->device_net_set(reg->be, id, mac, ip, (int64_t)time(NULL));
+}
+
+FSEC_API enum fsec_err fsec_registry_device_net_one(struct fsec_registry *reg, const char *id,
+						    fsec_device_net_cb cb, void *ctx)
+{
+	return reg->ops->device_net_one(reg->be, id, cb, ctx);
 }
 
 FSEC_API enum fsec_err fsec_registry_device_net_list(struct fsec_registry *reg,

@@ -35,6 +35,8 @@ struct fsec_registry_ops {
 	enum fsec_err (*device_net_set)(void *be, const char *id, const char *mac, const char *ip,
 					int64_t now);
 	enum fsec_err (*device_net_list)(void *be, fsec_device_net_cb cb, void *ctx);
+	enum fsec_err (*device_net_one)(void *be, const char *id, fsec_device_net_cb cb, void *ctx);
+	enum fsec_err (*event_list_after)(void *be, int64_t after, fsec_event_cb cb, void *ctx);
 	enum fsec_err (*enroll_ca_add)(void *be, const struct fsec_enroll_ca_rec *rec,
 				       const char *pem);
 	enum fsec_err (*enroll_ca_list)(void *be, fsec_enroll_ca_cb cb, void *ctx);

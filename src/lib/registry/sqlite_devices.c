@@ -161,6 +161,10 @@ static const struct sq_listing list_certs = {ST_CERT_LIST, "listing certificates
 static const struct sq_listing list_events = {ST_EVENT_LIST, "listing events", true, row_event};
 static const struct sq_listing list_device_net = {ST_DEVICE_NET_LIST, "listing device addresses",
 						  false, row_device_net};
+static const struct sq_listing list_events_after = {ST_EVENT_LIST_AFTER, "listing events", false,
+						    row_event};
+static const struct sq_listing one_device_net = {ST_DEVICE_NET_ONE, "reading a device's address",
+						 false, row_device_net};
 
 enum fsec_err sq_device_list(void *p, enum fsec_dev_status status, const char *model,
 			     fsec_device_cb cb, void *ctx)
@@ -395,6 +399,20 @@ enum fsec_err sq_device_net_set(void *p, const char *id, const char *mac, const 
 enum fsec_err sq_device_net_list(void *p, fsec_device_net_cb cb, void *ctx)
 {
 	return sq_list(p, &list_device_net, NULL, 0, (void *)cb, ctx);
+}
+
+enum fsec_err sq_device_net_one(void *p, const char *id, fsec_device_net_cb cb, void *ctx)
+{
+	return sq_list(p, &one_device_net, &id, 1, (void *)cb, ctx);
+}
+
+enum fsec_err sq_event_list_after(void *p, int64_t after, fsec_event_cb cb, void *ctx)
+{
+	char num[24];
+	const char *key = num;
+
+	snprintf(num, sizeof(num), "%lld", (long long)after);
+	return sq_list(p, &list_events_after, &key, 1, (void *)cb, ctx);
 }
 
 enum fsec_err sq_group_set(void *p, const char *id, const char *group)

@@ -66,6 +66,8 @@ enum stmt_id {
 	ST_SERVER_CERT_ADD,
 	ST_SERVER_CERT_LIST,
 	ST_SERVER_CERT_REVOKE,
+	ST_EVENT_LIST_AFTER,
+	ST_DEVICE_NET_ONE,
 	/* Certificate listings, one statement per combination of filters
 	 * (CERT_BY_* bits): a generic "?1 IS NULL OR col = ?1" cannot use an
 	 * index, and a full scan for every issue would make issuance O(N^2). */
@@ -170,6 +172,8 @@ enum fsec_err sq_event_list(void *p, const char *device_id, fsec_event_cb cb, vo
 enum fsec_err sq_device_net_set(void *p, const char *id, const char *mac, const char *ip,
 				int64_t now);
 enum fsec_err sq_device_net_list(void *p, fsec_device_net_cb cb, void *ctx);
+enum fsec_err sq_event_list_after(void *p, int64_t after, fsec_event_cb cb, void *ctx);
+enum fsec_err sq_device_net_one(void *p, const char *id, fsec_device_net_cb cb, void *ctx);
 enum fsec_err sq_group_set(void *p, const char *id, const char *group);
 enum fsec_err sq_group_get(void *p, const char *id, char group[FSEC_GROUP_MAX + 1]);
 

@@ -248,6 +248,10 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 				 " ORDER BY devices.id",
 	[ST_DEVICE_NET_LIST] = "SELECT d.id, d.model, d.status, ifnull(n.mac,''), ifnull(n.ip,'')"
 			       " FROM devices d JOIN device_net n ON n.device_id = d.id ORDER BY d.id",
+	[ST_DEVICE_NET_ONE] = "SELECT d.id, d.model, d.status, ifnull(n.mac,''), ifnull(n.ip,'')"
+			      " FROM devices d JOIN device_net n ON n.device_id = d.id WHERE d.id = ?1",
+	[ST_EVENT_LIST_AFTER] = "SELECT seq, at, actor, action, ifnull(device_id,''), detail FROM events"
+				" WHERE seq > CAST(?1 AS INTEGER) ORDER BY seq",
 	[ST_ENROLL_CA_ADD] = "INSERT INTO enroll_cas(fingerprint, subject, pem, added_at)"
 			     " VALUES (?1, ?2, ?3, ?4) ON CONFLICT(fingerprint) DO NOTHING",
 	[ST_ENROLL_CA_LIST] = "SELECT fingerprint, subject, added_at, pem FROM enroll_cas"
