@@ -50,39 +50,49 @@ gen() {
 	}' >"$3"
 }
 
-# median-of-RUNS wall time of a command, in seconds; a failing run fails
-# the benchmark (a refused load must not be timed as a fast one)
+# median-of-RUNS wall time of a command, in seconds, then (after a space)
+# the median CPU time (user + system) it used: on a shared machine the CPU
+# time is the steadier figure. A failing run fails the benchmark (a refused
+# load must not be timed as a fast one).
 best() {
-	local s e t=()
+	local s e w=() c=()
 	for _ in $(seq "$runs"); do
 		s=$(date +%s.%N)
-		"$@" >/dev/null 2>&1 || { echo "benchmark command failed: $*" >&2; exit 1; }
+		/usr/bin/time -f '%U %S' -o "$work/time" "$@" >/dev/null 2>&1 ||
+			{ echo "benchmark command failed: $*" >&2; exit 1; }
 		e=$(date +%s.%N)
-		t+=("$(awk -v s="$s" -v e="$e" 'BEGIN { print e - s }')")
+		w+=("$(awk -v s="$s" -v e="$e" 'BEGIN { print e - s }')")
+		c+=("$(awk '{ print $1 + $2 }' "$work/time")")
 	done
-	printf '%s\n' "${t[@]}" | sort -g | awk '{ v[NR] = $1 } END { printf "%.3f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+	printf '%s %s' "$(median "${w[@]}")" "$(median "${c[@]}")"
 }
+median() {
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.3f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+wall() { echo "${1% *}"; }
+cpu() { echo "${1#* }"; }
 
-printf 'empty table, nft -f baseline: %s s\n' \
-	"$(echo 'add table inet fsbase' >"$work/empty.nft"; best ip netns exec "$ns" nft -f "$work/empty.nft")"
-printf '%-9s %-8s %-9s %-10s %-10s %-11s %-10s %-7s %-9s\n' devices classes design json_MiB "jq -c ." "net compile" "nft -f" rules elements
+echo 'add table inet fsbase' >"$work/empty.nft"
+printf 'empty table, nft -f baseline: %s s\n' "$(wall "$(best ip netns exec "$ns" nft -f "$work/empty.nft")")"
+printf '%-9s %-8s %-9s %-9s %-8s %-12s %-8s %-8s %-7s %-9s\n' devices classes design json_MiB "jq -c ." "net compile" "nft -f" "nft cpu" rules elements
 IFS=, read -r -a speclist <<<"$specs"
 for spec in "${speclist[@]}"; do
 	set -- $spec
 	gen "$1" "$2" "$work/p.json"
-	tj=$(best jq -c . "$work/p.json")
+	tj=$(wall "$(best jq -c . "$work/p.json")")
 	for design in new baseline; do
 		bin=$fleetsec
 		if [ "$design" = baseline ]; then
 			[ -n "$baseline" ] || continue
 			bin=$baseline
 		fi
-		tc=$(best "$bin" net compile "$work/p.json" --out "$work/r.nft")
+		tc=$(wall "$(best "$bin" net compile "$work/p.json" --out "$work/r.nft")")
 		ip netns exec "$ns" nft delete table inet fleetsec 2>/dev/null || true
 		tl=$(best ip netns exec "$ns" nft -f "$work/r.nft")
 		rules=$(grep -c '^add rule' "$work/r.nft")
 		elems=$(grep '^add element' "$work/r.nft" | tr -cd ',{' | wc -c)
-		printf '%-9s %-8s %-9s %-10s %-10s %-11s %-10s %-7s %-9s\n' "$1" "$2" "$design" \
-			"$(awk -v n="$(stat -c %s "$work/p.json")" 'BEGIN { printf "%.1f", n / 1048576 }')" "$tj" "$tc" "$tl" "$rules" "$elems"
+		printf '%-9s %-8s %-9s %-9s %-8s %-12s %-8s %-8s %-7s %-9s\n' "$1" "$2" "$design" \
+			"$(awk -v n="$(stat -c %s "$work/p.json")" 'BEGIN { printf "%.1f", n / 1048576 }')" \
+			"$tj" "$tc" "$(wall "$tl")" "$(cpu "$tl")" "$rules" "$elems"
 	done
 done
