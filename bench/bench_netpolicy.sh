@@ -96,3 +96,54 @@ for spec in "${speclist[@]}"; do
 			"$tj" "$tc" "$(wall "$tl")" "$(cpu "$tl")" "$rules" "$elems"
 	done
 done
+
+# net sync at SYNC_SPEC (devices classes; "" skips): the ruleset compiled
+# with one registry device beside the policy's, loaded; then `net sync` once
+# (reads the kernel's maps with nft -j list, finds nothing to change), and
+# `net sync --follow` applying one device change at a time: an address change
+# (`device set`) RUNS times, then a revocation (quarantine). applied_ms is
+# what sync reports from seeing the event to nft committing the batch;
+# end-to-end adds the event-log poll (every 200 ms) and is measured from the
+# registry command's return to the follower's report.
+sync_spec=${SYNC_SPEC-"100000 1000"}
+if [ -n "$sync_spec" ]; then
+	set -- $sync_spec
+	export FLEETSEC_HOME="$work/home"
+	"$fleetsec" ca init --name "Bench" >/dev/null
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/d.key" \
+		-subj "/CN=d-sync" -out "$work/d.csr" 2>/dev/null
+	"$fleetsec" device issue d-sync --csr "$work/d.csr" --model c5 --out "$work/d.pem" >/dev/null 2>&1
+	"$fleetsec" device set d-sync --mac 02:ff:00:00:00:01 --ip 10.250.0.1 >/dev/null
+	gen "$1" "$2" "$work/p.json"
+	"$fleetsec" net compile "$work/p.json" --from-registry --fleetsecd 203.0.113.250:8443 --out "$work/r.nft"
+	ip netns exec "$ns" nft delete table inet fleetsec 2>/dev/null || true
+	ip netns exec "$ns" nft -f "$work/r.nft"
+	once=$(best ip netns exec "$ns" "$fleetsec" net sync "$work/p.json")
+	ip netns exec "$ns" "$fleetsec" net sync "$work/p.json" --follow --json >"$work/follow" 2>&1 &
+	follower=$!
+	trap 'kill "$follower" 2>/dev/null || true; ip netns del "$ns" 2>/dev/null || true; rm -rf "$work"' EXIT
+	for _ in $(seq 600); do [ -s "$work/follow" ] && break; sleep 0.1; done
+	# change CMD...: run a registry change, wait for the follower's report,
+	# print "applied_ms end_to_end_ms"
+	change() {
+		local n s e
+		n=$(wc -l <"$work/follow")
+		"$@" >/dev/null
+		s=$(date +%s%N)
+		until [ "$(wc -l <"$work/follow")" -gt "$n" ]; do sleep 0.005; done
+		e=$(date +%s%N)
+		echo "$(tail -1 "$work/follow" | jq -r .applied_ms) $(( (e - s) / 1000000 ))"
+	}
+	a=() t=()
+	for i in $(seq "$runs"); do
+		r=$(change "$fleetsec" device set d-sync --ip "10.250.0.$((i + 1))")
+		a+=("${r% *}") t+=("${r#* }")
+	done
+	rv=$(change "$fleetsec" device revoke d-sync --reason keyCompromise)
+	kill "$follower"
+	wait "$follower" || true
+	echo "net sync at $1 devices / $2 classes:"
+	echo "  once, nothing to change: $(wall "$once") s (cpu $(cpu "$once") s)"
+	echo "  --follow, one address change: applied $(median "${a[@]}") ms, end-to-end $(median "${t[@]}") ms (medians of $runs)"
+	echo "  --follow, one revocation (quarantine): applied ${rv% *} ms, end-to-end ${rv#* } ms"
+fi
