@@ -720,8 +720,10 @@ out:
 	return status;
 }
 
-/* Diff and apply one batch (or, dry, print it). *st gets the counts. */
-static int sync_apply(struct fsec_netsync *ns, bool dry, bool json, struct fsec_netsync_stats *st)
+/* Diff and apply one batch (or, dry, print it: as text, or into *batch for
+ * --json). *st gets the counts. */
+static int sync_apply(struct fsec_netsync *ns, bool dry, bool json, struct fsec_netsync_stats *st,
+		      char **batch)
 {
 	char *args[] = {"nft", "-f", "-", NULL};
 	char *script = NULL;
@@ -737,6 +739,8 @@ static int sync_apply(struct fsec_netsync *ns, bool dry, bool json, struct fsec_
 	if (dry) {
 		if (!json)
 			fwrite(script, 1, len, stdout);
+		else if (batch != NULL)
+			*batch = script, script = NULL;
 		status = 0;
 		goto out;
 	}
@@ -815,7 +819,7 @@ static int sync_follow(struct sync_ctx *x, bool json)
 		}
 		if (rc != FSEC_OK)
 			return cli_fail("registry", rc);
-		if ((status = sync_apply(x->ns, false, json, &st)) != 0)
+		if ((status = sync_apply(x->ns, false, json, &st, NULL)) != 0)
 			break;
 		if (json) {
 			json_t *ids = json_array();
@@ -849,6 +853,7 @@ static int net_sync(int argc, char **argv, const struct cli_cmd *self)
 	struct fsec_netpolicy *p = NULL;
 	struct fsec_fleet *f = NULL;
 	struct fsec_netsync_stats st;
+	char *batch = NULL;
 	bool follow = false, dry = false;
 	enum fsec_err rc;
 	int opt, status = EXIT_REFUSED;
@@ -886,14 +891,18 @@ static int net_sync(int argc, char **argv, const struct cli_cmd *self)
 		goto out;
 	}
 	if ((status = sync_read_kernel(x.ns)) != 0 ||
-	    (status = sync_apply(x.ns, dry, b.c.json, &st)) != 0)
+	    (status = sync_apply(x.ns, dry, b.c.json, &st, &batch)) != 0)
 		goto out;
-	if (b.c.json)
-		sync_line(json_pack("{s:b, s:I, s:I, s:I, s:I, s:I}", "dry_run", dry, "seq",
-				    (json_int_t)x.seq, "devices", (json_int_t)st.devices,
-				    "quarantined", (json_int_t)st.quarantined, "deleted",
-				    (json_int_t)st.deleted, "added", (json_int_t)st.added));
-	else
+	if (b.c.json) {
+		json_t *j = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I}", "dry_run", dry, "seq",
+				      (json_int_t)x.seq, "devices", (json_int_t)st.devices,
+				      "quarantined", (json_int_t)st.quarantined, "deleted",
+				      (json_int_t)st.deleted, "added", (json_int_t)st.added);
+
+		if (j != NULL && batch != NULL)
+			json_object_set_new(j, "batch", json_string(batch));
+		sync_line(j);
+	} else
 		fprintf(dry ? stderr : stdout,
 			"%s: %zu device(s), %zu quarantined: %zu element(s) %sdeleted, %zu %sadded\n",
 			dry ? "dry run" : "synced", st.devices, st.quarantined, st.deleted,
@@ -911,6 +920,7 @@ static int net_sync(int argc, char **argv, const struct cli_cmd *self)
 		status = sync_follow(&x, b.c.json);
 	}
 out:
+	free(batch);
 	free(x.ids);
 	fsec_netsync_free(x.ns);
 	fsec_netpolicy_free(p);
@@ -975,7 +985,8 @@ const struct cli_cmd cli_net_cmds[] = {
 	 "and CAP_NET_ADMIN.\n\n"
 	 "  --follow    then poll the registry's event log every 200 ms and sync each\n"
 	 "              device a new event names; ends on SIGTERM or SIGINT (exit 0)\n"
-	 "  --dry-run   print the nft batch instead of applying it (not with --follow)\n"
+	 "  --dry-run   print the nft batch instead of applying it (not with --follow;\n"
+	 "              with --json, as \"batch\")\n"
 	 "  --json      one JSON object per line: the sync, then each followed change\n"
 	 "              (seq, devices, deleted, added, applied_ms)\n"},
 	{NULL, NULL, NULL, NULL, NULL},

@@ -172,6 +172,12 @@ grep -qF "delete element inet fleetsec class_macip4 { 02:00:00:00:20:12 . 10.20.
 ok
 grep -qF "add element inet fleetsec dst_class { 10.20.0.12 : 65535 }" "$T/out" || fail "dry run: $(cat "$T/out")"
 ok
+expect 0 sync --dry-run --json
+jq -r .batch "$T/out" | grep -qxF "add element inet fleetsec dst_class { 10.20.0.12 : 65535 }" ||
+	fail "dry run --json: $(cat "$T/out")"
+ok
+[ "$(jq -c '[.dry_run, .deleted, .added, .quarantined]' "$T/out")" = "[true,3,3,1]" ] || fail "dry run --json: $(cat "$T/out")"
+ok
 [ "$(dst_mark 10.20.0.12)" = "10.20.0.12 : 0x00000001" ] || fail "a dry run changed the kernel: $(dst_mark 10.20.0.12)"
 ok
 pass "$D2" tcp 203.0.113.10 443

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "fleetsec/netpolicy.h"
+#include "fleetsec/netsync.h"
 #include "testutil.h"
 
 /* A policy without MUD files: every decision below comes from it alone. */
@@ -209,6 +210,137 @@ static void quarantine(void **state)
 	}
 }
 
+/* What nft -j list prints for a table whose class_macip4 map holds the
+ * elements given (the other device maps as compiled from POLICY). */
+static char *listing(const char *legend, const char *macip4)
+{
+	static const char fmt[] =
+		"{\"nftables\": [{\"metainfo\": {\"version\": \"1.0.6\"}},"
+		" {\"table\": {\"family\": \"inet\", \"name\": \"fleetsec\"}},"
+		" {\"set\": {\"family\": \"inet\", \"name\": \"classes\", \"table\": \"fleetsec\","
+		"  \"type\": \"mark\", \"elem\": [%s]}},"
+		" {\"map\": {\"family\": \"inet\", \"name\": \"class_macip4\", \"table\": \"fleetsec\","
+		"  \"type\": [\"ether_addr\", \"ipv4_addr\"], \"map\": \"mark\", \"elem\": [%s]}},"
+		" {\"map\": {\"name\": \"class_mac4\", \"table\": \"fleetsec\"}},"
+		" {\"map\": {\"name\": \"class_mac\", \"table\": \"fleetsec\", \"elem\": ["
+		"  [\"02:00:00:00:00:01\", 1], [\"02:00:00:00:00:02\", 2]]}},"
+		" {\"map\": {\"name\": \"class_ip4\", \"table\": \"fleetsec\"}},"
+		" {\"map\": {\"name\": \"dst_class\", \"table\": \"fleetsec\", \"elem\": ["
+		"  [\"10.20.0.11\", 1], [\"10.20.0.12\", 2]]}}]}";
+	size_t n = sizeof(fmt) + strlen(legend) + strlen(macip4);
+	char *out = malloc(n);
+
+	assert_non_null(out);
+	snprintf(out, n, fmt, legend, macip4);
+	return out;
+}
+
+#define LEGEND                                                                                \
+	"{\"elem\": {\"val\": 1, \"comment\": \"cam\"}}, {\"elem\": {\"val\": 2, \"comment\": " \
+	"\"hub\"}}, {\"elem\": {\"val\": 65535, \"comment\": \"quarantine\"}}"
+#define MACIP(mac, ip, mark) "[{\"concat\": [\"" mac "\", \"" ip "\"]}, " #mark "]"
+
+/* net sync's diff: what the kernel holds against the policy and the
+ * registry's changes, as nft batches; and what it refuses to read. */
+static void sync_diff(void **state)
+{
+	struct fsec_netpolicy *p = load(POLICY);
+	struct fsec_netsync *ns = NULL;
+	struct fsec_netsync_stats st;
+	struct fsec_netinput_device dev = {.id = "cam-9", .model = "cam-v2",
+					    .status = FSEC_DEVICE_ACTIVE,
+					    .mac = "02:00:00:00:00:09", .ip = "10.20.0.19"};
+	char *json, *script = NULL;
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(fsec_netsync_new(p, &ns), FSEC_ERR_INVAL); /* not prepared */
+	assert_int_equal(fsec_netpolicy_prepare(p, NULL), FSEC_OK);
+	assert_int_equal(fsec_netsync_new(p, &ns), FSEC_OK);
+	assert_int_equal(fsec_netsync_diff(ns, &script, &len, &st), FSEC_ERR_INVAL); /* not read */
+	/* The kernel has hub-1 in the wrong class and a stale device. */
+	json = listing(LEGEND, MACIP("02:00:00:00:00:01", "10.20.0.11", 1) ", "
+			       MACIP("02:00:00:00:00:02", "10.20.0.12", 1) ", "
+			       MACIP("02:00:00:00:00:05", "10.20.0.15", 1));
+	assert_int_equal(fsec_netsync_load(ns, json, strlen(json)), FSEC_OK);
+	free(json);
+	assert_int_equal(fsec_netsync_diff(ns, &script, &len, &st), FSEC_OK);
+	assert_string_equal(script, "delete element inet fleetsec class_macip4 { "
+				    "02:00:00:00:00:02 . 10.20.0.12, 02:00:00:00:00:05 . 10.20.0.15 }\n"
+				    "add element inet fleetsec class_macip4 { "
+				    "02:00:00:00:00:02 . 10.20.0.12 : 2 }\n");
+	assert_int_equal(st.deleted, 2);
+	assert_int_equal(st.added, 1);
+	assert_int_equal(st.devices, 2);
+	free(script);
+	fsec_netsync_applied(ns);
+	assert_int_equal(fsec_netsync_diff(ns, &script, &len, &st), FSEC_OK);
+	assert_string_equal(script, "");
+	free(script);
+	/* A registry device enters its class; revoked, it is quarantined;
+	 * without an address it leaves. */
+	assert_int_equal(fsec_netsync_device(ns, &dev, false), FSEC_OK);
+	assert_int_equal(fsec_netsync_diff(ns, &script, &len, &st), FSEC_OK);
+	assert_non_null(strstr(script, "add element inet fleetsec class_macip4 { 02:00:00:00:00:09 . "
+				       "10.20.0.19 : 1 }\n"));
+	assert_non_null(strstr(script, "add element inet fleetsec dst_class { 10.20.0.19 : 1 }\n"));
+	assert_null(strstr(script, "delete"));
+	free(script);
+	fsec_netsync_applied(ns);
+	dev.status = FSEC_DEVICE_REVOKED;
+	assert_int_equal(fsec_netsync_device(ns, &dev, false), FSEC_OK);
+	assert_int_equal(fsec_netsync_diff(ns, &script, &len, &st), FSEC_OK);
+	assert_string_equal(script,
+			    "delete element inet fleetsec class_macip4 { 02:00:00:00:00:09 . 10.20.0.19 }\n"
+			    "delete element inet fleetsec class_mac { 02:00:00:00:00:09 }\n"
+			    "delete element inet fleetsec dst_class { 10.20.0.19 }\n"
+			    "add element inet fleetsec class_macip4 { 02:00:00:00:00:09 . 10.20.0.19 : 65535 }\n"
+			    "add element inet fleetsec class_mac { 02:00:00:00:00:09 : 65535 }\n"
+			    "add element inet fleetsec dst_class { 10.20.0.19 : 65535 }\n");
+	assert_int_equal(st.quarantined, 1);
+	free(script);
+	fsec_netsync_applied(ns);
+	/* An address change moves its keys. */
+	dev.ip = "10.20.0.29";
+	assert_int_equal(fsec_netsync_device(ns, &dev, false), FSEC_OK);
+	assert_int_equal(fsec_netsync_diff(ns, &script, &len, &st), FSEC_OK);
+	assert_non_null(strstr(script, "delete element inet fleetsec dst_class { 10.20.0.19 }\n"));
+	assert_non_null(strstr(script, "add element inet fleetsec dst_class { 10.20.0.29 : 65535 }\n"));
+	assert_null(strstr(script, "class_mac {")); /* the MAC's element is unchanged */
+	free(script);
+	fsec_netsync_applied(ns);
+	assert_int_equal(fsec_netsync_device(ns, &dev, true), FSEC_OK);
+	assert_int_equal(fsec_netsync_diff(ns, &script, &len, &st), FSEC_OK);
+	assert_null(strstr(script, "add"));
+	assert_non_null(strstr(script, "delete element inet fleetsec class_mac { 02:00:00:00:00:09 }"));
+	free(script);
+	/* Not applied (nft refused): the next diff says the same again. */
+	assert_int_equal(fsec_netsync_diff(ns, &script, &len, &st), FSEC_OK);
+	assert_non_null(strstr(script, "delete element inet fleetsec class_mac { 02:00:00:00:00:09 }"));
+	free(script);
+	/* Refusals: another policy's classes, a missing map, not nft's JSON. */
+	json = listing("{\"elem\": {\"val\": 1, \"comment\": \"hub\"}}", "");
+	assert_int_equal(fsec_netsync_load(ns, json, strlen(json)), FSEC_ERR_INVAL);
+	assert_non_null(strstr(fsec_err_detail(), "class 1 is \"hub\", the policy's \"cam\""));
+	free(json);
+	json = listing("{\"elem\": {\"val\": 1, \"comment\": \"cam\"}}", "");
+	assert_int_equal(fsec_netsync_load(ns, json, strlen(json)), FSEC_ERR_INVAL);
+	assert_non_null(strstr(fsec_err_detail(), "1 classes and no quarantine, the policy 2"));
+	free(json);
+	assert_int_equal(fsec_netsync_load(ns, "{\"nftables\": []}", 16), FSEC_ERR_INVAL);
+	assert_non_null(strstr(fsec_err_detail(), "no map class_macip4"));
+	assert_int_equal(fsec_netsync_load(ns, "[1", 2), FSEC_ERR_PARSE);
+	json = listing(LEGEND, "[\"02:00:00:00:00:01\", 1]");
+	assert_int_equal(fsec_netsync_load(ns, json, strlen(json)), FSEC_ERR_PARSE);
+	free(json);
+	json = listing(LEGEND, MACIP("02:00:00:00:00:01", "10.20.0.11", 0));
+	assert_int_equal(fsec_netsync_load(ns, json, strlen(json)), FSEC_ERR_PARSE);
+	free(json);
+	fsec_netsync_free(ns);
+	fsec_netsync_free(NULL);
+	fsec_netpolicy_free(p);
+}
+
 static void refusals(void **state)
 {
 	const char *const cases[][3] = {
@@ -291,7 +423,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(decisions),     cmocka_unit_test(render_matches_model),
 		cmocka_unit_test(registry_devices),
-		cmocka_unit_test(quarantine), cmocka_unit_test(refusals),
+		cmocka_unit_test(quarantine), cmocka_unit_test(sync_diff),
+		cmocka_unit_test(refusals),
 		cmocka_unit_test(prepare_refusals), cmocka_unit_test(setup_script),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

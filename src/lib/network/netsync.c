@@ -178,6 +178,7 @@ static enum fsec_err load_map(struct fsec_netsync *s, size_t m, const json_t *el
 static enum fsec_err check_classes(const struct fsec_netpolicy *p, const json_t *elems)
 {
 	size_t n = 0;
+	bool q = false;
 
 	for (size_t i = 0; i < json_array_size(elems); i++) {
 		const json_t *el = json_object_get(json_array_get(elems, i), "elem");
@@ -193,13 +194,16 @@ static enum fsec_err check_classes(const struct fsec_netpolicy *p, const json_t 
 					   "\"%s\": load the ruleset compiled from this policy",
 					   (long long)v, name != NULL ? fsec_text_clean(name, (char[40]){0}, 40) : "",
 					   want != NULL ? want : "(none)");
-		n++;
+		if (v == FSEC_NETPOLICY_QUARANTINE_MARK)
+			q = true;
+		else
+			n++;
 	}
-	if (n != p->nclasses + 1)
+	if (n != p->nclasses || !q)
 		return fsec_seterr(FSEC_ERR_INVAL,
-				   "the loaded table has %zu classes, the policy %zu: load the ruleset "
-				   "compiled from this policy",
-				   n > 0 ? n - 1 : 0, p->nclasses);
+				   "the loaded table has %zu classes%s, the policy %zu: load the "
+				   "ruleset compiled from this policy",
+				   n, q ? "" : " and no quarantine", p->nclasses);
 	return FSEC_OK;
 }
 
