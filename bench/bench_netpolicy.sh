@@ -124,7 +124,7 @@ if [ -n "$sync_spec" ]; then
 	trap 'kill "$follower" 2>/dev/null || true; ip netns del "$ns" 2>/dev/null || true; rm -rf "$work"' EXIT
 	for _ in $(seq 600); do [ -s "$work/follow" ] && break; sleep 0.1; done
 	# change CMD...: run a registry change, wait for the follower's report,
-	# print "applied_ms end_to_end_ms"
+	# print "applied_ms end_to_end_ms cpu_ms"
 	change() {
 		local n s e
 		n=$(wc -l <"$work/follow")
@@ -132,18 +132,18 @@ if [ -n "$sync_spec" ]; then
 		s=$(date +%s%N)
 		until [ "$(wc -l <"$work/follow")" -gt "$n" ]; do sleep 0.005; done
 		e=$(date +%s%N)
-		echo "$(tail -1 "$work/follow" | jq -r .applied_ms) $(( (e - s) / 1000000 ))"
+		echo "$(tail -1 "$work/follow" | jq -r .applied_ms) $(( (e - s) / 1000000 )) $(tail -1 "$work/follow" | jq -r .cpu_ms)"
 	}
-	a=() t=()
+	a=() t=() c=()
 	for i in $(seq "$runs"); do
-		r=$(change "$fleetsec" device set d-sync --ip "10.250.0.$((i + 1))")
-		a+=("${r% *}") t+=("${r#* }")
+		read -r ra rt rc <<<"$(change "$fleetsec" device set d-sync --ip "10.250.0.$((i + 1))")"
+		a+=("$ra") t+=("$rt") c+=("$rc")
 	done
-	rv=$(change "$fleetsec" device revoke d-sync --reason keyCompromise)
+	read -r va vt vc <<<"$(change "$fleetsec" device revoke d-sync --reason keyCompromise)"
 	kill "$follower"
 	wait "$follower" || true
 	echo "net sync at $1 devices / $2 classes:"
 	echo "  once, nothing to change: $(wall "$once") s (cpu $(cpu "$once") s)"
-	echo "  --follow, one address change: applied $(median "${a[@]}") ms, end-to-end $(median "${t[@]}") ms (medians of $runs)"
-	echo "  --follow, one revocation (quarantine): applied ${rv% *} ms, end-to-end ${rv#* } ms"
+	echo "  --follow, one address change: applied $(median "${a[@]}") ms (cpu $(median "${c[@]}") ms), end-to-end $(median "${t[@]}") ms (medians of $runs)"
+	echo "  --follow, one revocation (quarantine): applied $va ms (cpu $vc ms), end-to-end $vt ms"
 fi

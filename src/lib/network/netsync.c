@@ -414,10 +414,15 @@ static enum fsec_err diff_dirty(struct fsec_netsync *s)
 		if (seen)
 			continue;
 		for (size_t d = 0; d < s->ndevs && !found; d++) {
-			if (!np_device_in(&s->devs[d], dk->map))
+			const struct device *dv = &s->devs[d];
+
+			/* The cheap byte compares first: this runs over every device. */
+			if ((dk->map <= 2 && memcmp(dv->mac, dk->e.k, 6) != 0) ||
+			    ((dk->map == 0 || dk->map >= 3) && memcmp(dv->ip, dk->e.k + 6, 4) != 0) ||
+			    !np_device_in(dv, dk->map))
 				continue;
-			dev_key(&s->devs[d], dk->map, &want);
-			found = memcmp(want.k, dk->e.k, 10) == 0;
+			dev_key(dv, dk->map, &want);
+			found = true;
 		}
 		have = el_find(&s->cur[dk->map], &dk->e);
 		if (found && have != NULL && have->mark == want.mark)
