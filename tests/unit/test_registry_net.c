@@ -73,6 +73,44 @@ static void downgrade(const char *db)
 	sqlite3_close(h);
 }
 
+static int last_event(const struct fsec_event_rec *e, void *arg)
+{
+	struct fsec_event_rec *last = arg;
+	int64_t n = last->at + 1; /* .at counts the visits */
+
+	*last = *e;
+	last->at = n;
+	return 0;
+}
+
+/* The events after a sequence number, in order (net sync --follow). */
+static void events_after(void **state)
+{
+	char *dir = tu_mkdtemp(), *db = tu_path(dir, "registry.db");
+	struct fsec_registry *reg = NULL;
+	struct fsec_event_rec last = {0};
+
+	(void)state;
+	assert_int_equal(fsec_registry_open(db, FSEC_REGISTRY_CREATE, &reg), FSEC_OK);
+	put_device(reg, "cam-1", "camera-x");
+	assert_int_equal(fsec_registry_event_addf(reg, "t", "issue", "cam-1", "a"), FSEC_OK);
+	assert_int_equal(fsec_registry_event_addf(reg, "t", "revoke", "cam-1", "b"), FSEC_OK);
+	assert_int_equal(fsec_registry_event_addf(reg, "t", "ca-init", NULL, "c"), FSEC_OK);
+	assert_int_equal(fsec_registry_event_list_after(reg, 0, last_event, &last), FSEC_OK);
+	assert_int_equal(last.at, 3);
+	assert_string_equal(last.action, "ca-init");
+	memset(&last, 0, sizeof(last));
+	assert_int_equal(fsec_registry_event_list_after(reg, 1, last_event, &last), FSEC_OK);
+	assert_int_equal(last.at, 2);
+	memset(&last, 0, sizeof(last));
+	assert_int_equal(fsec_registry_event_list_after(reg, 3, last_event, &last), FSEC_OK);
+	assert_int_equal(last.at, 0);
+	fsec_registry_free(reg);
+	tu_rmtree(dir);
+	free(db);
+	free(dir);
+}
+
 static void set_list_refuse(void **state)
 {
 	char *dir = tu_mkdtemp(), *db = tu_path(dir, "registry.db");
@@ -111,6 +149,14 @@ static void set_list_refuse(void **state)
 	assert_int_equal(s.n, 2); /* hub-1 has no address */
 	assert_string_equal(s.line[0], "cam-1 camera-x 02:aa:00:00:00:01 -");
 	assert_string_equal(s.line[1], "cam-2 camera-x 02:aa:00:00:00:02 10.0.0.2");
+	/* One device's record (net sync --follow), or none. */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(fsec_registry_device_net_one(reg, "cam-2", collect, &s), FSEC_OK);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.line[0], "cam-2 camera-x 02:aa:00:00:00:02 10.0.0.2");
+	assert_int_equal(fsec_registry_device_net_one(reg, "hub-1", collect, &s), FSEC_OK);
+	assert_int_equal(fsec_registry_device_net_one(reg, "nobody", collect, &s), FSEC_OK);
+	assert_int_equal(s.n, 1);
 	fsec_registry_free(reg);
 	tu_rmtree(dir);
 	free(db);
@@ -294,6 +340,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(set_list_refuse),
+		cmocka_unit_test(events_after),
 		cmocka_unit_test(upgrades_v1),
 		cmocka_unit_test(state_names),
 		cmocka_unit_test(unknown_stored_state_refused),
