@@ -22,28 +22,10 @@ command -v dnsmasq >/dev/null || fail "dnsmasq is missing (scripts/deps.sh insta
 
 S=$$
 R=fsr$S D1=fsd1$S D2=fsd2$S LAP=fsl$S CLOUD=fsc$S
-NSS=("$R" "$D1" "$D2" "$LAP" "$CLOUD")
-cleanup() {
-	for ns in "${NSS[@]}"; do
-		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
-		ip netns del "$ns" 2>/dev/null || true
-	done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-for ns in "${NSS[@]}"; do
-	ip netns add "$ns" || fail "the kernel refused a network namespace ($ns)"
-done
-nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+. "$HERE/netns.sh"
+netns_add "$R" "$D1" "$D2" "$LAP" "$CLOUD"
 
-# Topology. veth names are per-namespace, so they need no suffix once moved.
-link() { # link NS IFNAME PEER_IN_ROUTER
-	ip link add "x$S$3" type veth peer name "y$S$3" || fail "cannot create veth pairs"
-	ip link set "x$S$3" netns "$1"
-	ip link set "y$S$3" netns "$R"
-	nsx "$1" ip link set "x$S$3" name "$2"
-	nsx "$R" ip link set "y$S$3" name "$3"
-}
+# Topology.
 link "$D1" eth0 iotp1
 link "$D2" eth0 iotp2
 link "$LAP" eth0 lan0
@@ -57,14 +39,6 @@ nsx "$R" ip addr add 192.168.1.1/24 dev lan0
 nsx "$R" ip addr add 203.0.113.1/24 dev wan0
 nsx "$R" ip addr add 2001:db8:20::1/64 dev br-iot nodad
 nsx "$R" ip addr add 2001:db8:71::1/64 dev wan0 nodad
-host() { # host NS MAC ADDR/LEN GW [EXTRA_ADDR]
-	nsx "$1" ip link set eth0 address "$2"
-	nsx "$1" ip link set lo up
-	nsx "$1" ip link set eth0 up
-	nsx "$1" ip addr add "$3" dev eth0
-	[ -z "${5:-}" ] || nsx "$1" ip addr add "$5" dev eth0
-	nsx "$1" ip route add default via "$4"
-}
 host "$D1" 02:00:00:00:20:11 10.20.0.11/24 10.20.0.1
 host "$D2" 02:00:00:00:20:12 10.20.0.12/24 10.20.0.1
 host "$LAP" 02:00:00:00:01:50 192.168.1.50/24 192.168.1.1

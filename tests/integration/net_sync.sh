@@ -20,32 +20,12 @@ command -v python3 >/dev/null || fail "python3 is missing (scripts/deps.sh insta
 
 S=$$
 R=fsyr$S D1=fsy1$S D2=fsy2$S CLOUD=fsyc$S
-NSS=("$R" "$D1" "$D2" "$CLOUD")
-FOLLOW_PID=
-cleanup() {
-	[ -z "$FOLLOW_PID" ] || kill "$FOLLOW_PID" 2>/dev/null || true
-	for ns in "${NSS[@]}"; do
-		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
-		ip netns del "$ns" 2>/dev/null || true
-	done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-for ns in "${NSS[@]}"; do
-	ip netns add "$ns" || fail "the kernel refused a network namespace ($ns)"
-done
-nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+. "$HERE/netns.sh"
+netns_add "$R" "$D1" "$D2" "$CLOUD"
 
 # Topology (as in net_namespaces.sh): two devices on an isolated bridge, a
 # WAN cloud that runs the class endpoint (443), fleetsecd (8443) and a
 # service nobody may use (9000).
-link() { # link NS IFNAME PEER_IN_ROUTER
-	ip link add "x$S$3" type veth peer name "y$S$3" || fail "cannot create veth pairs"
-	ip link set "x$S$3" netns "$1"
-	ip link set "y$S$3" netns "$R"
-	nsx "$1" ip link set "x$S$3" name "$2"
-	nsx "$R" ip link set "y$S$3" name "$3"
-}
 link "$D1" eth0 iotp1
 link "$D2" eth0 iotp2
 link "$CLOUD" eth0 wan0
@@ -55,13 +35,6 @@ nsx "$R" ip link set iotp2 master br-iot
 for i in lo br-iot iotp1 iotp2 wan0; do nsx "$R" ip link set "$i" up; done
 nsx "$R" ip addr add 10.20.0.1/24 dev br-iot
 nsx "$R" ip addr add 203.0.113.1/24 dev wan0
-host() { # host NS MAC ADDR/LEN GW
-	nsx "$1" ip link set eth0 address "$2"
-	nsx "$1" ip link set lo up
-	nsx "$1" ip link set eth0 up
-	nsx "$1" ip addr add "$3" dev eth0
-	nsx "$1" ip route add default via "$4"
-}
 host "$D1" 02:00:00:00:20:11 10.20.0.11/24 10.20.0.1
 host "$D2" 02:00:00:00:20:12 10.20.0.12/24 10.20.0.1
 host "$CLOUD" 02:00:00:00:71:10 203.0.113.10/24 203.0.113.1
@@ -249,7 +222,6 @@ ok
 kill -TERM "$FOLLOW_PID"
 rc=0
 wait "$FOLLOW_PID" || rc=$?
-FOLLOW_PID=
 [ "$rc" -eq 0 ] || fail "follow exited $rc on SIGTERM: $(cat "$T/follow.err")"
 ok
 [ ! -s "$T/follow.err" ] || fail "follow wrote errors: $(cat "$T/follow.err")"

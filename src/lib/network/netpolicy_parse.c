@@ -769,37 +769,37 @@ FSEC_API void fsec_netpolicy_free(struct fsec_netpolicy *p)
 	free(p);
 }
 
-FSEC_API enum fsec_err fsec_netpolicy_add_device(struct fsec_netpolicy *p, const char *id,
-						 const char *mac, const char *ip,
-						 const char *class_or_model)
+/* A device from the caller (the registry): into class_or_model's class, or
+ * into the quarantine when class_or_model is NULL. */
+static enum fsec_err caller_device(struct fsec_netpolicy *p, const char *id, const char *mac,
+				   const char *ip, const char *class_or_model)
 {
-	size_t c;
+	size_t c = 0;
 	char path[96];
+	enum fsec_err rc;
 
 	if (p->prepared)
 		return fsec_seterr(FSEC_ERR_INVAL, "policy already prepared");
 	snprintf(path, sizeof(path), "device %s", fsec_text_clean(id != NULL ? id : "?", (char[72]){0}, 72));
 	if (mac == NULL && ip == NULL)
 		return fsec_seterr(FSEC_ERR_INVAL, "%s: has neither a MAC nor an IP", path);
-	c = np_class_for(p, class_or_model != NULL ? class_or_model : "");
-	if (c == SIZE_MAX)
+	if (class_or_model != NULL && (c = np_class_for(p, class_or_model)) == SIZE_MAX)
 		return np_warn(p, "%s: model \"%s\" belongs to no class; device left out (default deny)",
-			    path, fsec_text_clean(class_or_model != NULL ? class_or_model : "", (char[72]){0}, 72));
-	return device_add(p, path, id, mac, ip, c);
+			    path, fsec_text_clean(class_or_model, (char[72]){0}, 72));
+	if ((rc = device_add(p, path, id, mac, ip, c)) == FSEC_OK)
+		p->devices[p->ndevices - 1].quarantined = class_or_model == NULL;
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_netpolicy_add_device(struct fsec_netpolicy *p, const char *id,
+						 const char *mac, const char *ip,
+						 const char *class_or_model)
+{
+	return caller_device(p, id, mac, ip, class_or_model != NULL ? class_or_model : "");
 }
 
 FSEC_API enum fsec_err fsec_netpolicy_add_quarantined(struct fsec_netpolicy *p, const char *id,
 						      const char *mac, const char *ip)
 {
-	enum fsec_err rc;
-	char path[96];
-
-	if (p->prepared)
-		return fsec_seterr(FSEC_ERR_INVAL, "policy already prepared");
-	snprintf(path, sizeof(path), "device %s", fsec_text_clean(id != NULL ? id : "?", (char[72]){0}, 72));
-	if (mac == NULL && ip == NULL)
-		return fsec_seterr(FSEC_ERR_INVAL, "%s: has neither a MAC nor an IP", path);
-	if ((rc = device_add(p, path, id, mac, ip, 0)) == FSEC_OK)
-		p->devices[p->ndevices - 1].quarantined = true;
-	return rc;
+	return caller_device(p, id, mac, ip, NULL);
 }
