@@ -837,8 +837,15 @@ static int sync_follow(struct sync_ctx *x, bool json)
 		}
 		if (rc != FSEC_OK)
 			return cli_fail("registry", rc);
-		if ((status = sync_apply(x->ns, false, json, &st, NULL)) != 0)
-			break;
+		/* nft refusing the batch means the kernel is not what sync thinks
+		 * (someone changed the maps): read it again and compare it all,
+		 * once, before giving up. */
+		if (sync_apply(x->ns, false, json, &st, NULL) != 0) {
+			fputs("fleetsec: warning: reading table inet fleetsec again\n", stderr);
+			if ((status = sync_read_kernel(x->ns)) != 0 ||
+			    (status = sync_apply(x->ns, false, json, &st, NULL)) != 0)
+				break;
+		}
 		if (json) {
 			json_t *ids = json_array();
 
