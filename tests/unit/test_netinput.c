@@ -24,8 +24,9 @@ static struct fsec_netpolicy *load(void)
 	return p;
 }
 
-/* A revoked device keeps nothing of its class: it is not in the policy, and
- * its address meets the default deny. An unknown status is treated alike. */
+/* A revoked device keeps nothing of its class: it enters the quarantine
+ * class, whose only endpoint is fleetsecd. An unknown status is left out,
+ * so that its address meets the default deny. */
 static void only_active_devices_enter(void **state)
 {
 	const struct fsec_netinput_device devs[] = {
@@ -35,7 +36,8 @@ static void only_active_devices_enter(void **state)
 		{"cam-4", "cam-v2", (enum fsec_dev_status)0, "", "10.20.0.14"},
 		{"cam-5", "cam", FSEC_DEVICE_ACTIVE, "", "10.20.0.15"}, /* no MAC: "" is none */
 	};
-	const bool want[] = {true, false, false, false, true};
+	const bool want[] = {true, true, false, false, true};
+	const struct fsec_netpolicy_opts o = {.fleetsecd = "203.0.113.10:8443"};
 	struct fsec_netpolicy *p = load();
 	struct fsec_netpolicy_verdict v;
 	struct fsec_netpolicy_stats st;
@@ -47,16 +49,24 @@ static void only_active_devices_enter(void **state)
 		assert_int_equal(fsec_netinput_add_device(p, &devs[i], &added), FSEC_OK);
 		assert_int_equal(added, want[i]);
 	}
-	assert_int_equal(fsec_netpolicy_prepare(p, NULL), FSEC_OK);
+	assert_int_equal(fsec_netpolicy_prepare(p, &o), FSEC_OK);
 	fsec_netpolicy_get_stats(p, &st);
-	assert_int_equal(st.devices, 2);
+	assert_int_equal(st.devices, 3);
 	assert_int_equal(fsec_netpolicy_explain(p, "10.20.0.11", "203.0.113.10", "tcp", 443, &v),
 			 FSEC_OK);
 	assert_true(v.allow);
 	assert_int_equal(fsec_netpolicy_explain(p, "10.20.0.15", "203.0.113.10", "tcp", 443, &v),
 			 FSEC_OK);
 	assert_true(v.allow);
-	for (size_t i = 1; i <= 3; i++) {
+	/* the revoked camera: fleetsecd only */
+	assert_int_equal(fsec_netpolicy_explain(p, "10.20.0.12", "203.0.113.10", "tcp", 443, &v),
+			 FSEC_OK);
+	assert_false(v.allow);
+	assert_string_equal(v.rule, "drop_quarantined");
+	assert_int_equal(fsec_netpolicy_explain(p, "10.20.0.12", "203.0.113.10", "tcp", 8443, &v),
+			 FSEC_OK);
+	assert_true(v.allow);
+	for (size_t i = 2; i <= 3; i++) {
 		assert_int_equal(fsec_netpolicy_explain(p, devs[i].ip, "203.0.113.10", "tcp", 443,
 							&v),
 				 FSEC_OK);
