@@ -213,7 +213,7 @@ out:
  * 4 KiB of stderr. */
 struct nft_run {
 	char *out;
-	size_t outlen;
+	size_t outlen, outcap;
 	char err[4096];
 	int status; /* exit status; -1: killed or not run */
 };
@@ -237,11 +237,17 @@ static bool nft_read(int fd, bool is_out, struct nft_run *r, size_t *errlen, boo
 			*toobig = true;
 			return true;
 		}
-		if ((g = realloc(r->out, r->outlen + (size_t)n + 1)) == NULL) {
-			*toobig = true;
-			return true;
+		/* Doubling: a listing of a million devices is read in ~40 steps. */
+		if (r->outlen + (size_t)n + 1 > r->outcap) {
+			size_t ncap = r->outcap < 65536 ? 131072 : r->outcap * 2;
+
+			if ((g = realloc(r->out, ncap)) == NULL) {
+				*toobig = true;
+				return true;
+			}
+			r->out = g;
+			r->outcap = ncap;
 		}
-		r->out = g;
 		memcpy(r->out + r->outlen, buf, (size_t)n);
 		r->outlen += (size_t)n;
 		r->out[r->outlen] = '\0';
