@@ -904,6 +904,9 @@ static int net_sync(int argc, char **argv, const struct cli_cmd *self)
 		return cli_usage_error(self, "expected exactly one POLICY.json");
 	if (follow && dry)
 		return cli_usage_error(self, "--dry-run prints one batch: it goes without --follow");
+	if (b.o.fleetsecd != NULL)
+		return cli_usage_error(self, "--fleetsecd goes to net compile: the loaded ruleset "
+					     "holds it");
 	/* The event log's position first: a change made while the policy is
 	 * being built is then seen again, never missed. */
 	if ((rc = fsec_fleet_open(cli_home(&b.c), &f)) != FSEC_OK)
@@ -1010,7 +1013,7 @@ const struct cli_cmd cli_net_cmds[] = {
 	 "Bring the device maps of the loaded table inet fleetsec in step with the policy's\n"
 	 "devices and the registry's (as net compile --from-registry would place them:\n"
 	 "active devices in their model's class, revoked ones in the quarantine class,\n"
-	 "which reaches only the --fleetsecd the ruleset was compiled with), by adding\n"
+	 "which reaches only the fleetsecd the ruleset was compiled with), by adding\n"
 	 "and deleting map elements in one nft batch: the table is never reloaded. What\n"
 	 "the kernel holds is read with nft -j list, so a restarted sync is correct.\n"
 	 "The loaded table must have been compiled from the same POLICY.json. Needs nft\n"

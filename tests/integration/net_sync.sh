@@ -78,6 +78,9 @@ expect 2 sync --follow --dry-run
 grep -qF -- "--dry-run prints one batch: it goes without --follow" "$T/err" || fail "dry-run+follow: $(cat "$T/err")"
 ok
 expect 2 sync --bogus
+expect 2 sync --fleetsecd 203.0.113.10:8443
+grep -qF -- "--fleetsecd goes to net compile" "$T/err" || fail "--fleetsecd: $(cat "$T/err")"
+ok
 expect 2 nsx "$R" "$FLEETSEC" net sync
 grep -qF "expected exactly one POLICY.json" "$T/err" || fail "no policy: $(cat "$T/err")"
 ok
