@@ -1822,7 +1822,8 @@ static enum fsec_err issuing_switch(struct fsec_fleet *f, struct fleet_config *c
 		    FSEC_OK ||
 	    (rc = fsec_file_stage_new(cfg_path, json, strlen(json), 0644, 0, &stages[3])) != FSEC_OK)
 		goto out;
-	memcpy(all, extra, nextra * sizeof(*all));
+	for (size_t i = 0; i < nextra; i++)
+		all[i] = extra[i];
 	memcpy(all + nextra, stages, sizeof(stages));
 	/* The CRLs of the new set are signed in the transaction, through a
 	 * view of the fleet as it will be: the new CA current, the outgoing
@@ -1920,7 +1921,7 @@ FSEC_API enum fsec_err fsec_fleet_ca_rollover(struct fsec_fleet *f,
 	EVP_PKEY *old_key = NULL, *nkey = NULL;
 	const char *names[3];
 	char *paths[4] = {NULL, NULL, NULL, NULL}, *pems[3] = {NULL, NULL, NULL};
-	char detail[80], nfp[FSEC_SHA256_HEX_LEN];
+	char detail[80], nfp[FSEC_SHA256_HEX_LEN], key_name[32];
 	unsigned gen;
 	enum fsec_err rc;
 
@@ -1960,12 +1961,9 @@ FSEC_API enum fsec_err fsec_fleet_ca_rollover(struct fsec_fleet *f,
 	/* The old root key's last use was NewWithOld's signature. */
 	EVP_PKEY_free(old_key);
 	old_key = NULL;
-	if (asprintf(&paths[3], "%s/root-%u.key", f->home, gen) < 0) {
-		paths[3] = NULL;
-		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	if ((rc = fsec_key_stage_private(nkey, paths[3], &stages[0])) != FSEC_OK)
+	snprintf(key_name, sizeof(key_name), "root-%u.key", gen);
+	if ((rc = join(f->home, key_name, &paths[3])) != FSEC_OK ||
+	    (rc = fsec_key_stage_private(nkey, paths[3], &stages[0])) != FSEC_OK)
 		goto out;
 	for (size_t i = 0; i < 3; i++)
 		if ((rc = join(f->home, names[i], &paths[i])) != FSEC_OK ||
@@ -1977,8 +1975,8 @@ FSEC_API enum fsec_err fsec_fleet_ca_rollover(struct fsec_fleet *f,
 	snprintf(detail, sizeof(detail), "root=%s ", nfp);
 	/* The new issuing CA is signed by the new root key, which this
 	 * process holds only until then (written to root-N.key, 0600). */
-	if ((rc = issuing_switch(f, &cfg, &nkey, nroot, (X509 *[]){nwo, own}, p->issuing_days, stages, 4, p->actor,
-				 "ca-rollover", detail, issuing_out)) != FSEC_OK ||
+	if ((rc = issuing_switch(f, &cfg, &nkey, nroot, (X509 *[]){nwo, own}, p->issuing_days,
+				 stages, 4, p->actor, "ca-rollover", detail, issuing_out)) != FSEC_OK ||
 	    (rc = ca_info_fill(nroot, f->cfg.root_cert, true, true, root_out)) != FSEC_OK)
 		goto out;
 	rc = FSEC_OK;
