@@ -42,6 +42,15 @@ static void check_config(const struct fleet_config *c)
 	for (size_t i = 0; i < c->nprev; i++) {
 		check_string(c->prev[i].cert, sizeof(c->prev[i].cert));
 		check_string(c->prev[i].key, sizeof(c->prev[i].key));
+		if (c->prev[i].root[0] != '\0') /* optional: "" is absent */
+			check_string(c->prev[i].root, sizeof(c->prev[i].root));
+	}
+	if (c->nroots > FLEET_ROOTS_MAX)
+		abort();
+	for (size_t i = 0; i < c->nroots; i++) {
+		check_string(c->roots[i].cert, sizeof(c->roots[i].cert));
+		check_string(c->roots[i].new_with_old, sizeof(c->roots[i].new_with_old));
+		check_string(c->roots[i].old_with_new, sizeof(c->roots[i].old_with_new));
 	}
 	if (fsec_fleet_name_check(c->name) != FSEC_OK)
 		abort();

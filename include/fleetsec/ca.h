@@ -32,10 +32,22 @@ struct fsec_crl_entry {
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_fleet_name_check(const char *name) FSEC_NONNULL(1);
 
-/* Self-signed root CA certificate for fleet, valid for days. Caller owns *out.
+/* Self-signed root CA certificate for fleet, valid for days. generation 1
+ * is the fleet's first root (CN "FLEET Root CA"); a rollover's root (`ca
+ * rollover`) is "FLEET Root CA N". Caller owns *out.
  * Errors: INVAL, CRYPTO. Thread-safe. */
-FSEC_API FSEC_WUR enum fsec_err fsec_ca_make_root(EVP_PKEY *key, const char *fleet, int days,
-						  X509 **out) FSEC_NONNULL(1, 2, 4);
+FSEC_API FSEC_WUR enum fsec_err fsec_ca_make_root(EVP_PKEY *key, const char *fleet,
+						  unsigned generation, int days, X509 **out)
+	FSEC_NONNULL(1, 2, 5);
+
+/* A cross certificate (RFC 4210 section 4.4): subject's name and public key,
+ * as a CA, issued by signer and signed by signer_key, valid until the
+ * earlier of the two certificates' expiry. For a root rollover: NewWithOld
+ * (subject the new root, signer the old) and OldWithNew (the reverse).
+ * Caller owns *out. Errors: VERIFY (signer_key is not signer's), CRYPTO. */
+FSEC_API FSEC_WUR enum fsec_err fsec_ca_make_cross(EVP_PKEY *signer_key, X509 *signer,
+						   X509 *subject, X509 **out)
+	FSEC_NONNULL(1, 2, 3, 4);
 
 /* Issuing CA certificate (pathlen 0) for issuing_pub, signed by the root.
  * Its validity is clamped to the root's. generation 1 is the fleet's first

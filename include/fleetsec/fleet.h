@@ -69,9 +69,14 @@ FSEC_API const char *fsec_fleet_get_name(const struct fsec_fleet *f);
 FSEC_API const char *fsec_fleet_get_home(const struct fsec_fleet *f);
 
 /* The fleet's CA certificates as PEM, a string the caller frees with
- * free(): the current issuing CA, the root, then every previous issuing CA
- * still in use (after `ca rotate`, until its certificate expires). What
- * fleetsecd trusts for client certificates and serves at /cacerts.
+ * free(): the current issuing CA, the NewWithOld cross certificate of
+ * each previous root (after `ca rollover`, newest first), the root, then
+ * every previous issuing CA still in use (after `ca rotate`, until its
+ * certificate expires), then each previous root still in use after its
+ * OldWithNew cross certificate. A cross certificate comes before the
+ * self-signed root of the same name, so that a chain builder holding only
+ * the other root finds it first. What fleetsecd trusts for client
+ * certificates and serves at /cacerts.
  * Errors: IO, NOMEM, PARSE. */
 FSEC_API FSEC_WUR enum fsec_err fsec_fleet_chain_pem(struct fsec_fleet *f, char **out);
 
@@ -268,6 +273,38 @@ struct fsec_ca_rotate_params {
 FSEC_API FSEC_WUR enum fsec_err fsec_fleet_ca_rotate(struct fsec_fleet *f,
 						     const struct fsec_ca_rotate_params *p,
 						     struct fsec_ca_info *out);
+
+struct fsec_ca_rollover_params {
+	const char *root_key; /* the current root CA's key: a path or store URI, read once */
+	int days;             /* the new root's validity; 0 = 7300 */
+	int issuing_days;     /* the new issuing CA's; 0 = 3650 (clamped to the root's) */
+	const char *actor;    /* who, for the event log */
+};
+
+/*
+ * Roll the root over: a new root key and self-signed certificate
+ * (HOME/root-N.key, 0600, and root-N.pem, N = 2, 3, ..., CN "FLEET Root CA
+ * N"), the two cross certificates of RFC 4210 section 4.4 (HOME/cross-N-
+ * new-with-old.pem: the new root's name and key signed by the old root;
+ * cross-N-old-with-new.pem: the reverse), and a new issuing CA under the
+ * new root, as fsec_fleet_ca_rotate makes (it issues from then on). The
+ * old root, its cross certificates and its issuing CAs stay trusted until
+ * they expire (fleet.json "previous_roots", "previous_issuing" with
+ * "root"): in chain.pem and /cacerts, in fleetsecd's client trust, and
+ * each issuing CA signs its CRL. A device pinning the old root builds
+ * leaf -> issuing -> NewWithOld -> old root. The new root key is written
+ * to the home: the operator takes it offline. A "ca-rollover" event is
+ * logged. Files are staged first, fleet.json replaced last; a refusal
+ * writes nothing. Fills *root_out and *issuing_out (file names valid until
+ * the next operation on f).
+ * Errors: VERIFY (root_key is not the root certificate's key), POLICY (4
+ * previous roots or 8 previous issuing CAs kept already), INVAL, EXISTS,
+ * IO, CRYPTO, BUSY, DB.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fleet_ca_rollover(struct fsec_fleet *f,
+						       const struct fsec_ca_rollover_params *p,
+						       struct fsec_ca_info *root_out,
+						       struct fsec_ca_info *issuing_out);
 
 /* Largest document fsec_fleet_import reads. */
 #define FSEC_IMPORT_MAX (64u * 1024u * 1024u)

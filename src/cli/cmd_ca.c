@@ -446,18 +446,83 @@ static int ca_rotate(int argc, char **argv, const struct cli_cmd *self)
 		return cli_usage_error(self, "--root-key is required");
 	if ((rc = fsec_fleet_open(cli_home(&c), &f)) != FSEC_OK)
 		return cli_fail(cli_home(&c), rc);
-	rc = fsec_fleet_ca_rotate(f, &p, &ca);
-	fsec_fleet_free(f);
-	if (rc != FSEC_OK)
+	/* ca.file points into f: f is freed after the output. */
+	if ((rc = fsec_fleet_ca_rotate(f, &p, &ca)) != FSEC_OK) {
+		fsec_fleet_free(f);
 		return cli_fail("ca rotate", rc);
-	if (c.json)
-		return cli_print_json(ca_json(&ca));
+	}
+	if (c.json) {
+		status = cli_print_json(ca_json(&ca));
+		fsec_fleet_free(f);
+		return status;
+	}
 	cli_time(ca.not_after, exp, sizeof(exp));
 	printf("issuing CA rotated: %s (serial %s, expires %s) issues from now on\n"
 	       "  the previous issuing CA stays trusted and signs its own CRL until it expires;\n"
 	       "  renew fleetsecd's certificate (ca server-cert --renew, then SIGHUP), and devices\n"
 	       "  move to the new CA as they renew. Take %s offline again.\n",
 	       ca.file, ca.serial, exp, p.root_key);
+	fsec_fleet_free(f);
+	return 0;
+}
+
+static int ca_rollover(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {
+		{"root-key", required_argument, NULL, 'k'},
+		{"days", required_argument, NULL, 'd'},
+		{"issuing-days", required_argument, NULL, 'i'},
+		CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	struct fsec_ca_rollover_params p = {.actor = cli_actor()};
+	struct fsec_ca_info root, iss;
+	struct fsec_fleet *f = NULL;
+	struct cli_common c = {0};
+	enum fsec_err rc;
+	char exp[32], key[4096];
+	long v;
+	int opt, status;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
+		if (opt == 'k') {
+			p.root_key = optarg;
+		} else if (opt == 'd' || opt == 'i') {
+			if (!cli_int(self, opt == 'd' ? "days" : "issuing-days", optarg, 1, DAYS_MAX, &v))
+				return EXIT_USAGE;
+			*(opt == 'd' ? &p.days : &p.issuing_days) = (int)v;
+		}
+	}
+	if (opt < 0)
+		return status;
+	if (optind != argc)
+		return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
+	if (p.root_key == NULL)
+		return cli_usage_error(self, "--root-key is required");
+	if ((rc = fsec_fleet_open(cli_home(&c), &f)) != FSEC_OK)
+		return cli_fail(cli_home(&c), rc);
+	/* root.file and iss.file point into f: f is freed after the output. */
+	if ((rc = fsec_fleet_ca_rollover(f, &p, &root, &iss)) != FSEC_OK) {
+		fsec_fleet_free(f);
+		return cli_fail("ca rollover", rc);
+	}
+	/* The key sits next to the certificate: root-N.key for root-N.pem. */
+	snprintf(key, sizeof(key), "%s/%.*s.key", fsec_fleet_get_home(f),
+		 (int)(strlen(root.file) - strlen(".pem")), root.file);
+	if (c.json) {
+		status = cli_print_json(json_pack("{s:o, s:o, s:s}", "root", ca_json(&root),
+						  "issuing", ca_json(&iss), "root_key", key));
+		fsec_fleet_free(f);
+		return status;
+	}
+	cli_time(root.not_after, exp, sizeof(exp));
+	printf("root CA rolled over: %s (serial %s, expires %s) is the new root, cross-signed\n"
+	       "  both ways with the previous one; %s under it issues from now on.\n"
+	       "  The previous root and its issuing CAs stay trusted until they expire.\n"
+	       "  Renew fleetsecd's certificate (ca server-cert --renew, then SIGHUP).\n"
+	       "  Take the new root key %s offline now, and %s again.\n",
+	       root.file, root.serial, exp, iss.file, key, p.root_key);
+	fsec_fleet_free(f);
 	return 0;
 }
 
@@ -502,6 +567,26 @@ const struct cli_cmd cli_ca_cmds[] = {
 	 "  --root-key FILE  the root CA's private key (a path or OpenSSL store URI)\n"
 	 "  --days N         the new issuing CA's validity (default 3650, at most the\n"
 	 "                   root's)\n"},
+	{"ca", "rollover", ca_rollover, "replace the root CA, cross-signed with the old one",
+	 "--root-key ROOT.key [--days N] [--issuing-days N] [--home DIR] [--json]\n\n"
+	 "Makes a new root key and self-signed certificate (HOME/root-N.key, 0600, and\n"
+	 "root-N.pem, N = 2, 3, ...; CN \"NAME Root CA N\"), the two cross certificates\n"
+	 "of RFC 4210 (HOME/cross-N-new-with-old.pem: the new root's name and key,\n"
+	 "signed by the old root; cross-N-old-with-new.pem: the old root's, signed by\n"
+	 "the new one) and a new issuing CA under the new root, as ca rotate does,\n"
+	 "which issues every certificate from now on. The old root, its cross\n"
+	 "certificates and its issuing CAs stay trusted until they expire (fleet.json\n"
+	 "\"previous_roots\"): chain.pem and /cacerts carry them, fleetsecd accepts\n"
+	 "both roots' devices, and each issuing CA signs its CRL. After ca server-cert\n"
+	 "--renew, fleetsecd sends NewWithOld after its issuing CA, so a device that\n"
+	 "pins the old root still verifies it. The old root key is read once and never\n"
+	 "stored; a key that is not the current root's is refused and nothing is\n"
+	 "written. The new root key is written to the home: take it offline.\n"
+	 "Logged as ca-rollover.\n\n"
+	 "  --root-key FILE   the current root CA's private key (a path or store URI)\n"
+	 "  --days N          the new root's validity (default 7300)\n"
+	 "  --issuing-days N  the new issuing CA's validity (default 3650, at most the\n"
+	 "                    new root's)\n"},
 	{"ca", "server-cert", ca_server_cert, "issue, renew, list or revoke fleetsecd's TLS certificate",
 	 "NAME [--ip ADDR]... [--crl-url URL] [--days N] [--out FILE] [--key-out FILE]\n"
 	 "       --renew [--days N] [--out FILE] [--key-out FILE]\n"

@@ -18,7 +18,7 @@ static void pki_make(struct pki *p, const char *algo)
 {
 	p->root_key = tu_key(algo);
 	p->iss_key = tu_key(algo);
-	assert_int_equal(fsec_ca_make_root(p->root_key, "Test Fleet", 3650, &p->root), FSEC_OK);
+	assert_int_equal(fsec_ca_make_root(p->root_key, "Test Fleet", 1, 3650, &p->root), FSEC_OK);
 	assert_int_equal(fsec_ca_make_issuing(p->root_key, p->root, p->iss_key, "Test Fleet", 1, 1825,
 					      &p->iss),
 			 FSEC_OK);

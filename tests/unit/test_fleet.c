@@ -529,6 +529,26 @@ static void config_is_strict(void **state)
 	assert_int_equal(cfg("{" GOOD PREV(ONE ",{\"cert\":\"a\",\"key\":\"b\",\"x\":1}") "}"),
 			 FSEC_ERR_PARSE);
 	assert_int_equal(cfg("{" GOOD ",\"previous_issuing\":{}}"), FSEC_ERR_PARSE);
+	/* After a rollover an entry names its root; "" is not a path. */
+	assert_int_equal(cfg("{" GOOD PREV("{\"cert\":\"a\",\"key\":\"b\",\"root\":\"r1\"}") "}"),
+			 FSEC_OK);
+	assert_int_equal(cfg("{" GOOD PREV("{\"cert\":\"a\",\"key\":\"b\",\"root\":\"\"}") "}"),
+			 FSEC_ERR_PARSE);
+	/* The roots a rollover keeps: {cert, new_with_old, old_with_new}, at
+	 * most 4, every field there. */
+#define ROOTS(x) ",\"previous_roots\":[" x "]"
+#define R "{\"cert\":\"r\",\"new_with_old\":\"n\",\"old_with_new\":\"o\"}"
+	assert_int_equal(cfg("{" GOOD ROOTS(R) "}"), FSEC_OK);
+	assert_int_equal(cfg("{" GOOD ROOTS(R "," R "," R "," R) "}"), FSEC_OK);
+	assert_int_equal(cfg("{" GOOD ROOTS(R "," R "," R "," R "," R) "}"), FSEC_ERR_PARSE);
+	assert_int_equal(cfg("{" GOOD ROOTS("{\"cert\":\"r\",\"new_with_old\":\"n\"}") "}"),
+			 FSEC_ERR_PARSE);
+	assert_int_equal(cfg("{" GOOD ROOTS("{\"cert\":\"r\",\"new_with_old\":\"n\","
+					    "\"old_with_new\":\"o\",\"key\":\"k\"}") "}"),
+			 FSEC_ERR_PARSE);
+	assert_int_equal(cfg("{" GOOD ",\"previous_roots\":{}}"), FSEC_ERR_PARSE);
+#undef R
+#undef ROOTS
 #undef ONE
 #undef PREV
 #undef GOOD

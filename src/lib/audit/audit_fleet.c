@@ -839,16 +839,20 @@ static enum fsec_err check_ca(struct ctx *c, struct fsec_fleet *f, int64_t limit
 		free(pem);
 		return fsec_seterr_ossl(FSEC_ERR_NOMEM, "out of memory");
 	}
-	/* fsec_fleet_chain_pem: the issuing CA, then the root, then previous
-	 * issuing CAs, which a rotation replaced and whose expiry needs no one. */
+	/* fsec_fleet_chain_pem: the issuing CA, cross certificates after a
+	 * rollover, then the root (the first self-signed certificate); what
+	 * follows a rotation or rollover replaced, and its expiry needs no one. */
 	for (int i = 0; rc == FSEC_OK && i < 2 &&
-			(cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL;
-	     i++) {
+			(cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL;) {
 		const ASN1_TIME *na = X509_get0_notAfter(cert);
 		struct tm tm;
 		char cn[128] = "CA";
 		X509_NAME *subject = X509_get_subject_name(cert);
 
+		if (i == 1 && X509_self_signed(cert, 0) != 1) {
+			X509_free(cert);
+			continue;
+		}
 		X509_NAME_get_text_by_NID(subject, NID_commonName, cn, sizeof(cn));
 		if (ASN1_TIME_to_tm(na, &tm) == 1 && (int64_t)timegm(&tm) < limit)
 			rc = fsec_audit_add(c->a, "FLEET-CA-EXPIRING", cn, 0, "%s %s",
@@ -860,6 +864,7 @@ static enum fsec_err check_ca(struct ctx *c, struct fsec_fleet *f, int64_t limit
 						: "root CA certificate (notAfter)",
 					 cert);
 		X509_free(cert);
+		i++;
 	}
 	ERR_clear_error();
 	BIO_free(bio);

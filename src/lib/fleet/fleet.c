@@ -33,6 +33,9 @@
 #define CHAIN_FILE "chain.pem"
 /* The hard cap on `--days` of anything this module issues. */
 #define DAYS_MAX 36500
+/* chain.pem: the issuing CA and root, the previous issuing CAs, and each
+ * previous root with its two cross certificates. */
+#define CHAIN_MAX (2 + FLEET_PREV_MAX + 3 * FLEET_ROOTS_MAX)
 
 struct fsec_fleet {
 	char *home;
@@ -75,7 +78,7 @@ static enum fsec_err cfg_days(json_t *root, const char *key, int *out)
  * {"cert": PATH, "key": PATH-OR-URI}, oldest first. */
 static enum fsec_err cfg_prev(json_t *root, struct fleet_config *cfg)
 {
-	static const char *const known[] = {"cert", "key", NULL};
+	static const char *const known[] = {"cert", "key", "root", NULL};
 	char path[FSEC_JSON_PATH_MAX];
 	json_t *arr = json_object_get(root, "previous_issuing");
 	enum fsec_err rc;
@@ -94,10 +97,46 @@ static enum fsec_err cfg_prev(json_t *root, struct fleet_config *cfg)
 		    (rc = fsec_json_copy_str(o, path, "cert", 0, 1, cfg->prev[i].cert,
 					     sizeof(cfg->prev[i].cert))) != FSEC_OK ||
 		    (rc = fsec_json_copy_str(o, path, "key", 0, 1, cfg->prev[i].key,
-					     sizeof(cfg->prev[i].key))) != FSEC_OK)
+					     sizeof(cfg->prev[i].key))) != FSEC_OK ||
+		    (json_object_get(o, "root") != NULL &&
+		     (rc = fsec_json_copy_str(o, path, "root", 0, 1, cfg->prev[i].root,
+					      sizeof(cfg->prev[i].root))) != FSEC_OK))
 			return rc;
 	}
 	cfg->nprev = json_array_size(arr);
+	return FSEC_OK;
+}
+
+/* "previous_roots": optional, an array of at most FLEET_ROOTS_MAX
+ * {"cert", "new_with_old", "old_with_new"}, oldest first. */
+static enum fsec_err cfg_roots(json_t *root, struct fleet_config *cfg)
+{
+	static const char *const known[] = {"cert", "new_with_old", "old_with_new", NULL};
+	char path[FSEC_JSON_PATH_MAX];
+	json_t *arr = json_object_get(root, "previous_roots");
+	enum fsec_err rc;
+
+	if (arr == NULL)
+		return FSEC_OK;
+	/* Bounded: a longer array is a damaged file, not a longer loop. */
+	if (!json_is_array(arr) || json_array_size(arr) > FLEET_ROOTS_MAX)
+		return fsec_seterr(FSEC_ERR_PARSE, "%s.previous_roots: must be an array of at most %d",
+				   CONFIG_ROOT, FLEET_ROOTS_MAX);
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		json_t *o = json_array_get(arr, i);
+		struct fleet_prev_root *r = &cfg->roots[i];
+
+		fsec_json_path_index(path, CONFIG_ROOT ".previous_roots", i);
+		if ((rc = fsec_json_only_keys(o, path, known)) != FSEC_OK ||
+		    (rc = fsec_json_copy_str(o, path, "cert", 0, 1, r->cert, sizeof(r->cert))) !=
+			    FSEC_OK ||
+		    (rc = fsec_json_copy_str(o, path, "new_with_old", 0, 1, r->new_with_old,
+					     sizeof(r->new_with_old))) != FSEC_OK ||
+		    (rc = fsec_json_copy_str(o, path, "old_with_new", 0, 1, r->old_with_new,
+					     sizeof(r->old_with_new))) != FSEC_OK)
+			return rc;
+	}
+	cfg->nroots = json_array_size(arr);
 	return FSEC_OK;
 }
 
@@ -106,7 +145,8 @@ enum fsec_err fsec_fleet_config_parse(const unsigned char *buf, size_t len,
 {
 	static const char *const known[] = {
 	    "format",      "version",  "name",        "algo",     "root_cert", "issuing_cert",
-	    "issuing_key", "registry", "device_days", "crl_days", "previous_issuing", NULL};
+	    "issuing_key", "registry", "device_days", "crl_days", "previous_issuing",
+	    "previous_roots", NULL};
 	enum fsec_err rc = FSEC_ERR_PARSE;
 	struct fleet_config cfg;
 	char algo[16], format[32];
@@ -136,7 +176,7 @@ enum fsec_err fsec_fleet_config_parse(const unsigned char *buf, size_t len,
 	    (rc = cfg_days(root, "device_days", &cfg.device_days)) != FSEC_OK ||
 	    (rc = cfg_days(root, "crl_days", &cfg.crl_days)) != FSEC_OK)
 		goto out;
-	if ((rc = cfg_prev(root, &cfg)) != FSEC_OK)
+	if ((rc = cfg_prev(root, &cfg)) != FSEC_OK || (rc = cfg_roots(root, &cfg)) != FSEC_OK)
 		goto out;
 	if (fsec_fleet_name_check(cfg.name) != FSEC_OK) {
 		rc = fsec_seterr(FSEC_ERR_PARSE, "%s: bad \"name\"", CONFIG_FILE);
@@ -162,21 +202,38 @@ static enum fsec_err cfg_serialize(const struct fleet_config *c, char **out)
 			      "registry", c->registry, "device_days", c->device_days, "crl_days",
 			      c->crl_days);
 	json_t *prev = c->nprev > 0 ? json_array() : NULL;
+	json_t *roots = c->nroots > 0 ? json_array() : NULL;
 	char *s = NULL;
 
-	/* Absent until the first rotation: a fleet that never rotated keeps
-	 * the file older fleetsec versions read. */
-	for (size_t i = 0; prev != NULL && i < c->nprev; i++)
-		if (json_array_append_new(prev, json_pack("{s:s, s:s}", "cert", c->prev[i].cert,
-							  "key", c->prev[i].key)) != 0) {
+	/* Absent until the first rotation (rollover): a fleet that never
+	 * rotated keeps the file older fleetsec versions read. */
+	for (size_t i = 0; prev != NULL && i < c->nprev; i++) {
+		json_t *e = json_pack("{s:s, s:s}", "cert", c->prev[i].cert, "key", c->prev[i].key);
+
+		if (e != NULL && c->prev[i].root[0] != '\0' &&
+		    json_object_set_new(e, "root", json_string(c->prev[i].root)) != 0) {
+			json_decref(e);
+			e = NULL;
+		}
+		if (json_array_append_new(prev, e) != 0) {
 			json_decref(prev);
 			prev = NULL;
 		}
-	if (o != NULL && (c->nprev == 0 || (prev != NULL &&
-					    json_object_set_new(o, "previous_issuing", prev) == 0)))
+	}
+	for (size_t i = 0; roots != NULL && i < c->nroots; i++)
+		if (json_array_append_new(roots, json_pack("{s:s, s:s, s:s}", "cert",
+							   c->roots[i].cert, "new_with_old",
+							   c->roots[i].new_with_old, "old_with_new",
+							   c->roots[i].old_with_new)) != 0) {
+			json_decref(roots);
+			roots = NULL;
+		}
+	if (o != NULL &&
+	    (c->nprev == 0 || (prev != NULL && json_object_set(o, "previous_issuing", prev) == 0)) &&
+	    (c->nroots == 0 || (roots != NULL && json_object_set(o, "previous_roots", roots) == 0)))
 		s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	else if (o == NULL)
-		json_decref(prev);
+	json_decref(prev);
+	json_decref(roots);
 	json_decref(o);
 	if (s == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "cannot serialize %s", CONFIG_FILE);
@@ -322,7 +379,7 @@ FSEC_API enum fsec_err fsec_fleet_create(const char *path,
 
 	if ((rc = fsec_key_generate(algo, &root_key)) != FSEC_OK ||
 	    (rc = fsec_key_generate(algo, &iss_key)) != FSEC_OK ||
-	    (rc = fsec_ca_make_root(root_key, p->name, p->root_days != 0 ? p->root_days : 7300,
+	    (rc = fsec_ca_make_root(root_key, p->name, 1, p->root_days != 0 ? p->root_days : 7300,
 				    &root)) != FSEC_OK ||
 	    (rc = fsec_ca_make_issuing(root_key, root, iss_key, p->name, 1,
 				       p->issuing_days != 0 ? p->issuing_days : 3650, &iss)) !=
@@ -573,23 +630,29 @@ out:
 	return rc;
 }
 
-/* A previous issuing CA is in use until its certificate expires: every
+/* A previous CA is in use until its certificate expires: every
  * certificate it issued has expired by then (issuance never outlives the
  * issuer), so it needs no CRL and no place in the chain. */
-static enum fsec_err prev_cert(const char *home, const struct fleet_prev_ca *p, X509 **out,
-			       bool *expired)
+static enum fsec_err prev_cert(const char *home, const char *file, X509 **out, bool *expired)
 {
 	char *path = NULL;
 	X509 *cert = NULL;
 	enum fsec_err rc;
 
-	if ((rc = join(home, p->cert, &path)) == FSEC_OK &&
+	if ((rc = join(home, file, &path)) == FSEC_OK &&
 	    (rc = fsec_pem_cert_read(path, &cert)) == FSEC_OK) {
 		*expired = X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0;
 		*out = cert;
 	}
 	free(path);
 	return rc;
+}
+
+/* The root a previous issuing CA chains to: the one it names (it was
+ * issued before a rollover), else the current one. */
+static const char *prev_root(const struct fleet_config *cfg, size_t i)
+{
+	return cfg->prev[i].root[0] != '\0' ? cfg->prev[i].root : cfg->root_cert;
 }
 
 /* Load the previous issuing CAs still in use (their keys sign their CRLs). */
@@ -599,100 +662,162 @@ static enum fsec_err load_prev(struct fsec_fleet *f)
 	X509 *iss = NULL;
 	enum fsec_err rc;
 
-	if ((rc = load_ca(f)) != FSEC_OK || (rc = join(f->home, f->cfg.root_cert, &root_path)) != FSEC_OK)
+	if ((rc = load_ca(f)) != FSEC_OK)
 		return rc;
 	for (size_t i = 0; rc == FSEC_OK && i < f->cfg.nprev; i++) {
 		if (f->prev[i] != NULL || f->prev_expired[i])
 			continue;
-		if ((rc = prev_cert(f->home, &f->cfg.prev[i], &iss, &f->prev_expired[i])) == FSEC_OK &&
-		    !f->prev_expired[i])
+		if ((rc = prev_cert(f->home, f->cfg.prev[i].cert, &iss, &f->prev_expired[i])) ==
+			    FSEC_OK &&
+		    !f->prev_expired[i] &&
+		    (rc = join(f->home, prev_root(&f->cfg, i), &root_path)) == FSEC_OK)
 			rc = load_one_ca(f, root_path, iss, f->cfg.prev[i].key, &f->prev[i]);
 		X509_free(iss);
 		iss = NULL;
+		free(root_path);
+		root_path = NULL;
 	}
+	return rc;
+}
+
+/* file of the home, unless expired, appended to certs. */
+static enum fsec_err chain_add_file(const char *home, const char *file, STACK_OF(X509) *certs)
+{
+	enum fsec_err rc;
+	X509 *cert = NULL;
+	bool expired = false;
+
+	if ((rc = prev_cert(home, file, &cert, &expired)) != FSEC_OK)
+		return rc;
+	if (!expired && !sk_X509_push(certs, cert))
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	else if (!expired)
+		cert = NULL;
+	X509_free(cert);
+	return rc;
+}
+
+/* cert, with a reference of its own, appended to certs. */
+static enum fsec_err chain_add_cert(X509 *cert, STACK_OF(X509) *certs)
+{
+	if (!X509_up_ref(cert))
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	if (!sk_X509_push(certs, cert)) {
+		X509_free(cert);
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	}
+	return FSEC_OK;
+}
+
+/* The NewWithOld cross certificates of cfg's previous roots still in use,
+ * newest first, appended to certs. They go before any root in a chain
+ * file: a chain builder takes the first certificate whose subject matches,
+ * and one that holds only an older root needs the cross certificate, not
+ * the newer self-signed root of the same name. fresh: NULL, or the last
+ * previous root's NewWithOld and OldWithNew, not on disk yet (a rollover's
+ * chain.pem is written with them). */
+static enum fsec_err chain_add_bridges(const char *home, const struct fleet_config *cfg,
+				       X509 *const *fresh, STACK_OF(X509) *certs)
+{
+	enum fsec_err rc = FSEC_OK;
+
+	for (size_t i = cfg->nroots; rc == FSEC_OK && i > 0; i--)
+		rc = fresh != NULL && i == cfg->nroots
+			     ? chain_add_cert(fresh[0], certs)
+			     : chain_add_file(home, cfg->roots[i - 1].new_with_old, certs);
+	return rc;
+}
+
+/* The previous issuing CAs of cfg still in use, then each previous root
+ * still in use, after its OldWithNew cross certificate (for a builder that
+ * holds only the newer root), appended to certs. fresh: chain_add_bridges'. */
+static enum fsec_err chain_add_prev(const char *home, const struct fleet_config *cfg,
+				    X509 *const *fresh, STACK_OF(X509) *certs)
+{
+	enum fsec_err rc = FSEC_OK;
+
+	for (size_t i = 0; rc == FSEC_OK && i < cfg->nprev; i++)
+		rc = chain_add_file(home, cfg->prev[i].cert, certs);
+	for (size_t i = 0; rc == FSEC_OK && i < cfg->nroots; i++)
+		if ((rc = fresh != NULL && i + 1 == cfg->nroots
+				  ? chain_add_cert(fresh[1], certs)
+				  : chain_add_file(home, cfg->roots[i].old_with_new, certs)) == FSEC_OK)
+			rc = chain_add_file(home, cfg->roots[i].cert, certs);
+	return rc;
+}
+/* The CA certificates of cfg, whose current issuing CA is iss and root
+ * root (neither need be on disk yet; fresh: chain_add_bridges'): iss, the
+ * NewWithOld cross certificates, the root, then the previous issuing CAs
+ * and roots still in use (the order fsec_fleet_chain_pem documents). */
+static enum fsec_err chain_build(const char *home, const struct fleet_config *cfg, X509 *iss,
+				 X509 *root, X509 *const *fresh, STACK_OF(X509) **out)
+{
+	STACK_OF(X509) *certs = sk_X509_new_null();
+	enum fsec_err rc;
+
+	if (certs == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	if ((rc = chain_add_cert(iss, certs)) == FSEC_OK &&
+	    (rc = chain_add_bridges(home, cfg, fresh, certs)) == FSEC_OK &&
+	    (rc = chain_add_cert(root, certs)) == FSEC_OK &&
+	    (rc = chain_add_prev(home, cfg, fresh, certs)) == FSEC_OK) {
+		*out = certs;
+		return FSEC_OK;
+	}
+	sk_X509_pop_free(certs, X509_free);
+	return rc;
+}
+
+/* The fleet's CA certificates, as chain_build orders them. */
+static enum fsec_err chain_certs(struct fsec_fleet *f, STACK_OF(X509) **out)
+{
+	char *iss_path = NULL, *root_path = NULL;
+	X509 *iss = NULL, *root = NULL;
+	enum fsec_err rc;
+
+	if ((rc = join(f->home, f->cfg.issuing_cert, &iss_path)) == FSEC_OK &&
+	    (rc = join(f->home, f->cfg.root_cert, &root_path)) == FSEC_OK &&
+	    (rc = fsec_pem_cert_read(iss_path, &iss)) == FSEC_OK &&
+	    (rc = fsec_pem_cert_read(root_path, &root)) == FSEC_OK)
+		rc = chain_build(f->home, &f->cfg, iss, root, NULL, out);
+	X509_free(iss);
+	X509_free(root);
+	free(iss_path);
 	free(root_path);
 	return rc;
 }
 
-/* The previous issuing CAs of cfg still in use, appended to certs. */
-static enum fsec_err chain_add_prev(const char *home, const struct fleet_config *cfg,
-				    STACK_OF(X509) *certs)
+/* certs as one PEM text, each certificate re-encoded rather than copied,
+ * so that only certificates, never stray text or a key pasted into a file,
+ * are printed. At most CHAIN_MAX certificates, each read under
+ * FSEC_PEM_CERT_MAX. */
+static enum fsec_err certs_pem(STACK_OF(X509) *certs, char **out)
 {
-	enum fsec_err rc = FSEC_OK;
-	X509 *cert = NULL;
-	bool expired = false;
-
-	for (size_t i = 0; rc == FSEC_OK && i < cfg->nprev; i++) {
-		if ((rc = prev_cert(home, &cfg->prev[i], &cert, &expired)) != FSEC_OK)
-			break;
-		if (!expired && !sk_X509_push(certs, cert))
-			rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-		else if (!expired)
-			cert = NULL;
-		X509_free(cert);
-		cert = NULL;
-	}
-	return rc;
-}
-
-/* The fleet's CA certificates: the current issuing CA, the root, then
- * each previous issuing CA still in use (the order fsec_fleet_chain_pem
- * documents). */
-static enum fsec_err chain_certs(struct fsec_fleet *f, STACK_OF(X509) **out)
-{
-	STACK_OF(X509) *certs = sk_X509_new_null();
-	const char *names[2] = {f->cfg.issuing_cert, f->cfg.root_cert};
+	struct fsec_dynbuf pem;
 	enum fsec_err rc = FSEC_OK;
 
-	if (certs == NULL)
-		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-	for (int i = 0; rc == FSEC_OK && i < 2; i++) {
-		char *path = NULL;
-		X509 *cert = NULL;
+	fsec_dynbuf_init(&pem, CHAIN_MAX * FSEC_PEM_CERT_MAX);
+	for (int i = 0; rc == FSEC_OK && i < sk_X509_num(certs); i++) {
+		char *one = NULL;
 
-		if ((rc = join(f->home, names[i], &path)) == FSEC_OK &&
-		    (rc = fsec_pem_cert_read(path, &cert)) == FSEC_OK && !sk_X509_push(certs, cert)) {
-			X509_free(cert);
-			rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-		}
-		free(path);
+		if ((rc = fsec_cert_pem(sk_X509_value(certs, i), &one)) == FSEC_OK)
+			rc = fsec_dynbuf_addstr(&pem, one);
+		free(one);
 	}
 	if (rc == FSEC_OK)
-		rc = chain_add_prev(f->home, &f->cfg, certs);
-	if (rc == FSEC_OK)
-		*out = certs;
-	else
-		sk_X509_pop_free(certs, X509_free);
+		rc = fsec_dynbuf_take(&pem, out, NULL);
+	fsec_dynbuf_cleanup(&pem);
 	return rc;
 }
 
 FSEC_API enum fsec_err fsec_fleet_chain_pem(struct fsec_fleet *f, char **out)
 {
 	STACK_OF(X509) *certs = NULL;
-	struct fsec_dynbuf pem;
 	enum fsec_err rc;
 
-	/* At most 2 + FLEET_PREV_MAX certificates, each read under
-	 * FSEC_PEM_CERT_MAX. */
-	fsec_dynbuf_init(&pem, (2 + FLEET_PREV_MAX) * FSEC_PEM_CERT_MAX);
-	if ((rc = fleet_sync(f)) != FSEC_OK || (rc = chain_certs(f, &certs)) != FSEC_OK)
-		goto out;
-	for (int i = 0; i < sk_X509_num(certs); i++) {
-		char *one = NULL;
-
-		/* Re-encode rather than copy, so only a certificate, never stray
-		 * text or a key pasted into the file, is printed. */
-		if ((rc = fsec_cert_pem(sk_X509_value(certs, i), &one)) != FSEC_OK)
-			goto out;
-		rc = fsec_dynbuf_addstr(&pem, one);
-		free(one);
-		if (rc != FSEC_OK)
-			goto out;
-	}
-	rc = fsec_dynbuf_take(&pem, out, NULL);
-out:
+	if ((rc = fleet_sync(f)) == FSEC_OK && (rc = chain_certs(f, &certs)) == FSEC_OK)
+		rc = certs_pem(certs, out);
 	sk_X509_pop_free(certs, X509_free);
-	fsec_dynbuf_cleanup(&pem);
 	return rc;
 }
 
@@ -998,6 +1123,21 @@ static enum fsec_err revoke_device_certs(struct fsec_registry *reg, const char *
 	return rc;
 }
 
+/* The NewWithOld cross certificates of the previous roots still in use,
+ * newest first, as PEM ("" when the root never rolled over): fleetsecd
+ * sends them after its issuing CA, so that a device pinning an older root
+ * builds leaf -> issuing -> NewWithOld -> its root. */
+static enum fsec_err cross_pem(struct fsec_fleet *f, char **out)
+{
+	STACK_OF(X509) *certs = sk_X509_new_null();
+	enum fsec_err rc = certs != NULL ? FSEC_OK : fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+
+	if (rc == FSEC_OK && (rc = chain_add_bridges(f->home, &f->cfg, NULL, certs)) == FSEC_OK)
+		rc = certs_pem(certs, out);
+	sk_X509_pop_free(certs, X509_free);
+	return rc;
+}
+
 /* What a renewal keeps of the current server certificate: its name, its
  * addresses and its CRL distribution point. The strings live in *keep. */
 struct server_spec_keep {
@@ -1089,6 +1229,7 @@ FSEC_API enum fsec_err fsec_fleet_server_cert(struct fsec_fleet *f,
 	struct fsec_issued_cert cert = {0};
 	unsigned char serial[FSEC_SERIAL_LEN];
 	char *key_path = NULL, *cert_path = NULL, *leaf = NULL, *iss = NULL, *both = NULL;
+	char *cross = NULL;
 	/* A renewal replaces both files, each atomically (a running fleetsecd
 	 * reads them on SIGHUP); a first issue never overwrites. */
 	unsigned flags = o->renew ? 0 : FSEC_FILE_NOCLOBBER;
@@ -1121,9 +1262,10 @@ FSEC_API enum fsec_err fsec_fleet_server_cert(struct fsec_fleet *f,
 	    (rc = fsec_ca_random_serial(serial)) != FSEC_OK ||
 	    (rc = fsec_ca_issue_server(f->ca, key, &spec, serial, &cert)) != FSEC_OK ||
 	    (rc = fsec_issued_cert_pem(&cert, &leaf)) != FSEC_OK ||
-	    (rc = fsec_cert_pem(fsec_ca_get_issuing(f->ca), &iss)) != FSEC_OK)
+	    (rc = fsec_cert_pem(fsec_ca_get_issuing(f->ca), &iss)) != FSEC_OK ||
+	    (rc = cross_pem(f, &cross)) != FSEC_OK)
 		goto out;
-	if (asprintf(&both, "%s%s", leaf, iss) < 0) {
+	if (asprintf(&both, "%s%s%s", leaf, iss, cross) < 0) {
 		both = NULL;
 		goto nomem;
 	}
@@ -1163,6 +1305,7 @@ out:
 	fsec_issued_cert_cleanup(&cert);
 	EVP_PKEY_free(key);
 	free(both);
+	free(cross);
 	free(iss);
 	free(leaf);
 	free(cert_path);
@@ -1535,18 +1678,20 @@ FSEC_API enum fsec_err fsec_fleet_ca_list(struct fsec_fleet *f, fsec_ca_info_cb 
 	fsec_clearerr();
 	if ((rc = fleet_sync(f)) != FSEC_OK)
 		return rc;
-	/* The root, the current issuing CA, then the previous ones, newest
-	 * first: fleet.json's list backwards. */
-	for (size_t i = 0; i < 2 + f->cfg.nprev; i++) {
-		const char *file = i == 0   ? f->cfg.root_cert
-				   : i == 1 ? f->cfg.issuing_cert
-					    : f->cfg.prev[f->cfg.nprev - (i - 1)].cert;
+	/* The root, the current issuing CA, the previous issuing CAs, then
+	 * the previous roots, each list newest first: fleet.json's backwards. */
+	for (size_t i = 0; i < 2 + f->cfg.nprev + f->cfg.nroots; i++) {
+		size_t r = i - 2 - f->cfg.nprev; /* a previous root's index, backwards */
+		const char *file = i == 0		    ? f->cfg.root_cert
+				   : i == 1		    ? f->cfg.issuing_cert
+				   : i < 2 + f->cfg.nprev ? f->cfg.prev[f->cfg.nprev - (i - 1)].cert
+							    : f->cfg.roots[f->cfg.nroots - 1 - r].cert;
 		char *path = NULL;
 		X509 *cert = NULL;
 
 		if ((rc = join(f->home, file, &path)) == FSEC_OK &&
 		    (rc = fsec_pem_cert_read(path, &cert)) == FSEC_OK)
-			rc = ca_info_fill(cert, file, i == 0, i < 2, &info);
+			rc = ca_info_fill(cert, file, i == 0 || i >= 2 + f->cfg.nprev, i < 2, &info);
 		X509_free(cert);
 		free(path);
 		if (rc != FSEC_OK)
@@ -1592,97 +1737,82 @@ out:
 	return rc;
 }
 
-/* The chain.pem of cfg, whose current issuing CA is iss (not on disk yet). */
+/* The chain.pem of cfg (chain_build). */
 static enum fsec_err chain_file_pem(struct fsec_fleet *f, const struct fleet_config *cfg,
-				    X509 *iss, X509 *root, char **out)
+				    X509 *iss, X509 *root, X509 *const *fresh, char **out)
 {
-	STACK_OF(X509) *certs = sk_X509_new_null();
-	struct fsec_dynbuf pem;
-	enum fsec_err rc = FSEC_OK;
+	STACK_OF(X509) *certs = NULL;
+	enum fsec_err rc;
 
-	fsec_dynbuf_init(&pem, (2 + FLEET_PREV_MAX) * FSEC_PEM_CERT_MAX);
-	if (certs == NULL || !sk_X509_push(certs, iss) || !X509_up_ref(iss) ||
-	    !sk_X509_push(certs, root)) {
-		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	if (!X509_up_ref(root)) {
-		sk_X509_pop(certs);
-		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	if ((rc = chain_add_prev(f->home, cfg, certs)) != FSEC_OK)
-		goto out;
-	for (int i = 0; rc == FSEC_OK && i < sk_X509_num(certs); i++) {
-		char *one = NULL;
-
-		if ((rc = fsec_cert_pem(sk_X509_value(certs, i), &one)) == FSEC_OK)
-			rc = fsec_dynbuf_addstr(&pem, one);
-		free(one);
-	}
-	if (rc == FSEC_OK)
-		rc = fsec_dynbuf_take(&pem, out, NULL);
-out:
+	if ((rc = chain_build(f->home, cfg, iss, root, fresh, &certs)) == FSEC_OK)
+		rc = certs_pem(certs, out);
 	sk_X509_pop_free(certs, X509_free);
-	fsec_dynbuf_cleanup(&pem);
 	return rc;
 }
 
-FSEC_API enum fsec_err fsec_fleet_ca_rotate(struct fsec_fleet *f,
-					    const struct fsec_ca_rotate_params *p,
-					    struct fsec_ca_info *out)
+/*
+ * Make a new issuing CA under root (signed by root_key) current, the
+ * outgoing one previous: the work `ca rotate` and `ca rollover` share. cfg
+ * is fleet.json as it will be, but for the issuing CAs (set here); when
+ * its root differs from f's (a rollover), the outgoing issuing CAs are
+ * recorded under the root they chain to. extra: files staged by the
+ * caller, committed before the issuing CA's and fleet.json; fresh: the
+ * rollover's cross certificates (chain_add_prev). The event
+ * (action) gets detail, then the CAs' fingerprints. root_key is freed
+ * after its last use. Fills *out with the new issuing CA.
+ */
+static enum fsec_err issuing_switch(struct fsec_fleet *f, struct fleet_config *cfg,
+				    EVP_PKEY **root_key, X509 *root, X509 *const *fresh, int days,
+				    struct fsec_file_stage *const *extra, size_t nextra,
+				    const char *actor, const char *action, const char *detail,
+				    struct fsec_ca_info *out)
 {
-	/* new key, new certificate, chain.pem, fleet.json: committed in this
-	 * order, so that fleet.json names the new CA only once its files are
-	 * in place. */
-	struct fsec_file_stage *stages[4] = {NULL, NULL, NULL, NULL};
-	struct fleet_config cfg;
+	/* the caller's files, new key, new certificate, chain.pem, fleet.json:
+	 * committed in this order, so that fleet.json names the new CA only
+	 * once its files are in place. */
+	struct fsec_file_stage *stages[4] = {NULL, NULL, NULL, NULL}, *all[4 + 4];
 	struct fsec_fleet view;
 	struct fsec_ca *nca = NULL;
 	STACK_OF(X509_CRL) *crls = NULL;
-	X509 *root = NULL, *iss = NULL;
-	EVP_PKEY *root_key = NULL, *key = NULL;
+	X509 *iss = NULL;
+	EVP_PKEY *key = NULL;
 	char *cert_path = NULL, *key_path = NULL, *chain_path = NULL, *cfg_path = NULL;
 	char *iss_pem = NULL, *chain = NULL, *json = NULL;
 	char fp[FSEC_SHA256_HEX_LEN];
-	unsigned gen;
-	bool in_tx = false;
+	unsigned gen = (unsigned)f->cfg.nprev + 2;
+	bool rolled = strcmp(cfg->root_cert, f->cfg.root_cert) != 0, in_tx = false;
 	enum fsec_err rc;
 
-	fsec_clearerr();
-	if (p->days < 0 || p->days > DAYS_MAX)
-		return fsec_seterr(FSEC_ERR_INVAL, "--days must be 1-%d", DAYS_MAX);
-	/* The outgoing CA keeps signing the CRL of what it issued: its key
-	 * must load now, not at the first revocation after the rotation. */
-	if ((rc = load_prev(f)) != FSEC_OK)
-		return rc;
 	if (f->cfg.nprev == FLEET_PREV_MAX)
 		return fsec_seterr(FSEC_ERR_POLICY,
 				   "fleet.json already keeps %d previous issuing CAs: the limit",
 				   FLEET_PREV_MAX);
-	if ((rc = root_signer(f, p->root_key, &root, &root_key)) != FSEC_OK)
-		goto out;
-	gen = (unsigned)f->cfg.nprev + 2;
-	cfg = f->cfg;
-	snprintf(cfg.prev[cfg.nprev].cert, sizeof(cfg.prev[0].cert), "%s", f->cfg.issuing_cert);
-	snprintf(cfg.prev[cfg.nprev].key, sizeof(cfg.prev[0].key), "%s", f->cfg.issuing_key);
-	cfg.nprev++;
-	snprintf(cfg.issuing_cert, sizeof(cfg.issuing_cert), "issuing-%u.pem", gen);
-	snprintf(cfg.issuing_key, sizeof(cfg.issuing_key), "issuing-%u.key", gen);
-	if ((rc = fsec_key_generate(cfg.algo, &key)) != FSEC_OK ||
-	    (rc = fsec_ca_make_issuing(root_key, root, key, cfg.name, gen,
-				       p->days != 0 ? p->days : 3650, &iss)) != FSEC_OK ||
-	    (rc = fsec_ca_new(iss, key, root, cfg.name, &nca)) != FSEC_OK ||
+	if (nextra > 4)
+		return fsec_seterr(FSEC_ERR_INVAL, "too many files to stage");
+	for (size_t i = 0; rolled && i < cfg->nprev; i++)
+		if (cfg->prev[i].root[0] == '\0')
+			snprintf(cfg->prev[i].root, sizeof(cfg->prev[i].root), "%s", f->cfg.root_cert);
+	snprintf(cfg->prev[cfg->nprev].cert, sizeof(cfg->prev[0].cert), "%s", f->cfg.issuing_cert);
+	snprintf(cfg->prev[cfg->nprev].key, sizeof(cfg->prev[0].key), "%s", f->cfg.issuing_key);
+	snprintf(cfg->prev[cfg->nprev].root, sizeof(cfg->prev[0].root), "%s",
+		 rolled ? f->cfg.root_cert : "");
+	cfg->nprev++;
+	snprintf(cfg->issuing_cert, sizeof(cfg->issuing_cert), "issuing-%u.pem", gen);
+	snprintf(cfg->issuing_key, sizeof(cfg->issuing_key), "issuing-%u.key", gen);
+	if ((rc = fsec_key_generate(cfg->algo, &key)) != FSEC_OK ||
+	    (rc = fsec_ca_make_issuing(*root_key, root, key, cfg->name, gen,
+				       days != 0 ? days : 3650, &iss)) != FSEC_OK ||
+	    (rc = fsec_ca_new(iss, key, root, cfg->name, &nca)) != FSEC_OK ||
 	    (rc = fsec_cert_fingerprint(iss, fp)) != FSEC_OK ||
 	    (rc = fsec_cert_pem(iss, &iss_pem)) != FSEC_OK ||
-	    (rc = chain_file_pem(f, &cfg, iss, root, &chain)) != FSEC_OK ||
-	    (rc = cfg_serialize(&cfg, &json)) != FSEC_OK)
+	    (rc = chain_file_pem(f, cfg, iss, root, fresh, &chain)) != FSEC_OK ||
+	    (rc = cfg_serialize(cfg, &json)) != FSEC_OK)
 		goto out;
 	/* The root key's last use was the signature above. */
-	EVP_PKEY_free(root_key);
-	root_key = NULL;
-	if ((rc = join(f->home, cfg.issuing_key, &key_path)) != FSEC_OK ||
-	    (rc = join(f->home, cfg.issuing_cert, &cert_path)) != FSEC_OK ||
+	EVP_PKEY_free(*root_key);
+	*root_key = NULL;
+	if ((rc = join(f->home, cfg->issuing_key, &key_path)) != FSEC_OK ||
+	    (rc = join(f->home, cfg->issuing_cert, &cert_path)) != FSEC_OK ||
 	    (rc = join(f->home, CHAIN_FILE, &chain_path)) != FSEC_OK ||
 	    (rc = join(f->home, CONFIG_FILE, &cfg_path)) != FSEC_OK ||
 	    (rc = fsec_key_stage_private(key, key_path, &stages[0])) != FSEC_OK ||
@@ -1692,32 +1822,37 @@ FSEC_API enum fsec_err fsec_fleet_ca_rotate(struct fsec_fleet *f,
 		    FSEC_OK ||
 	    (rc = fsec_file_stage_new(cfg_path, json, strlen(json), 0644, 0, &stages[3])) != FSEC_OK)
 		goto out;
-	/* The CRLs of the new set are signed in the rotation's transaction,
-	 * through a view of the fleet as it will be: the new CA current, the
-	 * outgoing one previous (borrowed from f, never freed here). */
+	for (size_t i = 0; i < nextra; i++)
+		all[i] = extra[i];
+	memcpy(all + nextra, stages, sizeof(stages));
+	/* The CRLs of the new set are signed in the transaction, through a
+	 * view of the fleet as it will be: the new CA current, the outgoing
+	 * one previous (borrowed from f, never freed here). */
 	view = *f;
-	view.cfg = cfg;
+	view.cfg = *cfg;
 	view.ca = nca;
 	memcpy(view.ca_fp, fp, sizeof(view.ca_fp));
-	view.prev[cfg.nprev - 1] = f->ca;
-	view.prev_expired[cfg.nprev - 1] = false;
+	view.prev[cfg->nprev - 1] = f->ca;
+	view.prev_expired[cfg->nprev - 1] = false;
 	view.frozen = true;
 	if ((rc = fsec_registry_begin(f->reg)) != FSEC_OK)
 		goto out;
 	in_tx = true;
-	if ((rc = fsec_registry_event_addf(f->reg, p->actor, "ca-rotate", NULL,
-					   "issuing=%s previous=%s cert=%s", fp, f->ca_fp,
-					   cfg.issuing_cert)) != FSEC_OK ||
+	if ((rc = fsec_registry_event_addf(f->reg, actor, action, NULL,
+					   "%sissuing=%s previous=%s cert=%s", detail, fp, f->ca_fp,
+					   cfg->issuing_cert)) != FSEC_OK ||
 	    (rc = crl_sign(&view, &crls)) != FSEC_OK)
 		goto out;
 	in_tx = false;
-	if ((rc = finish(f, FSEC_OK, stages, 4)) != FSEC_OK)
+	if ((rc = finish(f, FSEC_OK, all, nextra + 4)) != FSEC_OK)
 		goto out;
-	/* This handle reads fleet.json again at its next operation. */
+	/* This handle reads fleet.json again at its next operation; until
+	 * then it holds the new one, which *out's file names point into. */
 	drop_cas(f);
+	f->cfg = *cfg;
 	memset(&f->cfg_st, 0, sizeof(f->cfg_st));
 	if ((rc = crl_publish(f, crls)) != FSEC_OK ||
-	    (rc = ca_info_fill(iss, cfg.issuing_cert, false, true, out)) != FSEC_OK)
+	    (rc = ca_info_fill(iss, f->cfg.issuing_cert, false, true, out)) != FSEC_OK)
 		goto out;
 	rc = FSEC_OK;
 out:
@@ -1727,9 +1862,7 @@ out:
 		fsec_file_stage_free(stages[i]);
 	sk_X509_CRL_pop_free(crls, X509_CRL_free);
 	fsec_ca_free(nca);
-	X509_free(root);
 	X509_free(iss);
-	EVP_PKEY_free(root_key);
 	EVP_PKEY_free(key);
 	free(cert_path);
 	free(key_path);
@@ -1738,5 +1871,127 @@ out:
 	free(iss_pem);
 	free(chain);
 	free(json);
+	return rc;
+}
+
+static enum fsec_err check_days_param(int days, const char *opt)
+{
+	if (days < 0 || days > DAYS_MAX)
+		return fsec_seterr(FSEC_ERR_INVAL, "%s must be 1-%d", opt, DAYS_MAX);
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_fleet_ca_rotate(struct fsec_fleet *f,
+					    const struct fsec_ca_rotate_params *p,
+					    struct fsec_ca_info *out)
+{
+	struct fleet_config cfg;
+	X509 *root = NULL;
+	EVP_PKEY *root_key = NULL;
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	if ((rc = check_days_param(p->days, "--days")) != FSEC_OK)
+		return rc;
+	/* The outgoing CA keeps signing the CRL of what it issued: its key
+	 * must load now, not at the first revocation after the rotation. */
+	if ((rc = load_prev(f)) != FSEC_OK)
+		return rc;
+	if ((rc = root_signer(f, p->root_key, &root, &root_key)) != FSEC_OK)
+		goto out;
+	cfg = f->cfg;
+	rc = issuing_switch(f, &cfg, &root_key, root, NULL, p->days, NULL, 0, p->actor, "ca-rotate", "",
+			    out);
+out:
+	X509_free(root);
+	EVP_PKEY_free(root_key);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_fleet_ca_rollover(struct fsec_fleet *f,
+					      const struct fsec_ca_rollover_params *p,
+					      struct fsec_ca_info *root_out,
+					      struct fsec_ca_info *issuing_out)
+{
+	/* root key, root certificate, the two cross certificates: staged here,
+	 * committed by issuing_switch before its own files and fleet.json. */
+	struct fsec_file_stage *stages[4] = {NULL, NULL, NULL, NULL};
+	struct fleet_config cfg;
+	X509 *old = NULL, *nroot = NULL, *nwo = NULL, *own = NULL;
+	EVP_PKEY *old_key = NULL, *nkey = NULL;
+	const char *names[3];
+	char *paths[4] = {NULL, NULL, NULL, NULL}, *pems[3] = {NULL, NULL, NULL};
+	char detail[80], nfp[FSEC_SHA256_HEX_LEN], key_name[32];
+	unsigned gen;
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	if ((rc = check_days_param(p->days, "--days")) != FSEC_OK ||
+	    (rc = check_days_param(p->issuing_days, "--issuing-days")) != FSEC_OK ||
+	    (rc = load_prev(f)) != FSEC_OK)
+		return rc;
+	if (f->cfg.nroots == FLEET_ROOTS_MAX)
+		return fsec_seterr(FSEC_ERR_POLICY,
+				   "fleet.json already keeps %d previous roots: the limit",
+				   FLEET_ROOTS_MAX);
+	if ((rc = root_signer(f, p->root_key, &old, &old_key)) != FSEC_OK)
+		goto out;
+	gen = (unsigned)f->cfg.nroots + 2;
+	cfg = f->cfg;
+	snprintf(cfg.roots[cfg.nroots].cert, sizeof(cfg.roots[0].cert), "%s", f->cfg.root_cert);
+	snprintf(cfg.roots[cfg.nroots].new_with_old, sizeof(cfg.roots[0].new_with_old),
+		 "cross-%u-new-with-old.pem", gen);
+	snprintf(cfg.roots[cfg.nroots].old_with_new, sizeof(cfg.roots[0].old_with_new),
+		 "cross-%u-old-with-new.pem", gen);
+	snprintf(cfg.root_cert, sizeof(cfg.root_cert), "root-%u.pem", gen);
+	names[0] = cfg.root_cert;
+	names[1] = cfg.roots[cfg.nroots].new_with_old;
+	names[2] = cfg.roots[cfg.nroots].old_with_new;
+	cfg.nroots++;
+	if ((rc = fsec_key_generate(cfg.algo, &nkey)) != FSEC_OK ||
+	    (rc = fsec_ca_make_root(nkey, cfg.name, gen, p->days != 0 ? p->days : 7300, &nroot)) !=
+		    FSEC_OK ||
+	    (rc = fsec_ca_make_cross(old_key, old, nroot, &nwo)) != FSEC_OK ||
+	    (rc = fsec_ca_make_cross(nkey, nroot, old, &own)) != FSEC_OK ||
+	    (rc = fsec_cert_fingerprint(nroot, nfp)) != FSEC_OK ||
+	    (rc = fsec_cert_pem(nroot, &pems[0])) != FSEC_OK ||
+	    (rc = fsec_cert_pem(nwo, &pems[1])) != FSEC_OK ||
+	    (rc = fsec_cert_pem(own, &pems[2])) != FSEC_OK)
+		goto out;
+	/* The old root key's last use was NewWithOld's signature. */
+	EVP_PKEY_free(old_key);
+	old_key = NULL;
+	snprintf(key_name, sizeof(key_name), "root-%u.key", gen);
+	if ((rc = join(f->home, key_name, &paths[3])) != FSEC_OK ||
+	    (rc = fsec_key_stage_private(nkey, paths[3], &stages[0])) != FSEC_OK)
+		goto out;
+	for (size_t i = 0; i < 3; i++)
+		if ((rc = join(f->home, names[i], &paths[i])) != FSEC_OK ||
+		    (rc = fsec_file_stage_new(paths[i], pems[i], strlen(pems[i]), 0644,
+					      FSEC_FILE_NOCLOBBER, &stages[i + 1])) != FSEC_OK)
+			goto out;
+	/* The new root's fingerprint, then the issuing CAs' (the previous
+	 * root is the one ca show lists): under FSEC_DETAIL_MAX. */
+	snprintf(detail, sizeof(detail), "root=%s ", nfp);
+	/* The new issuing CA is signed by the new root key, which this
+	 * process holds only until then (written to root-N.key, 0600). */
+	if ((rc = issuing_switch(f, &cfg, &nkey, nroot, (X509 *[]){nwo, own}, p->issuing_days,
+				 stages, 4, p->actor, "ca-rollover", detail, issuing_out)) != FSEC_OK ||
+	    (rc = ca_info_fill(nroot, f->cfg.root_cert, true, true, root_out)) != FSEC_OK)
+		goto out;
+	rc = FSEC_OK;
+out:
+	for (size_t i = 0; i < 4; i++) {
+		fsec_file_stage_free(stages[i]);
+		free(paths[i]);
+	}
+	for (size_t i = 0; i < 3; i++)
+		free(pems[i]);
+	X509_free(old);
+	X509_free(nroot);
+	X509_free(nwo);
+	X509_free(own);
+	EVP_PKEY_free(old_key);
+	EVP_PKEY_free(nkey);
 	return rc;
 }

@@ -13,9 +13,20 @@
  * still signs the CRL of what it issued until its certificate expires. */
 #define FLEET_PREV_MAX 8
 
+/* Roots kept after a rollover (fleet.json "previous_roots"): each stays a
+ * trust anchor, with its cross certificates, until it expires. */
+#define FLEET_ROOTS_MAX 4
+
 struct fleet_prev_ca {
 	char cert[FLEET_PATH_MAX];
 	char key[FLEET_PATH_MAX]; /* path or OpenSSL store URI */
+	char root[FLEET_PATH_MAX]; /* the root it chains to; "": root_cert */
+};
+
+struct fleet_prev_root {
+	char cert[FLEET_PATH_MAX];
+	char new_with_old[FLEET_PATH_MAX]; /* the next root, signed by this one */
+	char old_with_new[FLEET_PATH_MAX]; /* this root, signed by the next one */
 };
 
 struct fleet_config {
@@ -29,6 +40,8 @@ struct fleet_config {
 	int crl_days;
 	struct fleet_prev_ca prev[FLEET_PREV_MAX]; /* oldest first */
 	size_t nprev;
+	struct fleet_prev_root roots[FLEET_ROOTS_MAX]; /* oldest first */
+	size_t nroots;
 };
 
 /* Parse fleet.json strictly: known keys only, each with the right type and

@@ -191,7 +191,8 @@ FSEC_API enum fsec_err fsec_ca_random_serial(unsigned char serial[FSEC_SERIAL_LE
 	return FSEC_OK;
 }
 
-FSEC_API enum fsec_err fsec_ca_make_root(EVP_PKEY *key, const char *fleet, int days, X509 **out)
+FSEC_API enum fsec_err fsec_ca_make_root(EVP_PKEY *key, const char *fleet, unsigned generation,
+					 int days, X509 **out)
 {
 	static const struct ext_spec exts[] = {
 		{NID_basic_constraints, "critical,CA:TRUE"},
@@ -208,7 +209,12 @@ FSEC_API enum fsec_err fsec_ca_make_root(EVP_PKEY *key, const char *fleet, int d
 	if ((rc = fsec_fleet_name_check(fleet)) != FSEC_OK || (rc = check_days(days)) != FSEC_OK ||
 	    (rc = fsec_ca_random_serial(serial)) != FSEC_OK)
 		return rc;
-	snprintf(cn, sizeof(cn), "%s Root CA", fleet);
+	/* A rollover's root has a name of its own: two roots sharing a
+	 * subject would make chain building pick either. */
+	if (generation <= 1)
+		snprintf(cn, sizeof(cn), "%s Root CA", fleet);
+	else
+		snprintf(cn, sizeof(cn), "%s Root CA %u", fleet, generation);
 	name = make_name(cn, fleet, NULL);
 	if (name == NULL)
 		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot build root CA name");
@@ -260,6 +266,44 @@ FSEC_API enum fsec_err fsec_ca_make_issuing(EVP_PKEY *root_key, X509 *root, EVP_
 			out);
 	X509_NAME_free(name);
 	return rc;
+}
+
+FSEC_API enum fsec_err fsec_ca_make_cross(EVP_PKEY *signer_key, X509 *signer, X509 *subject,
+					  X509 **out)
+{
+	/* No pathlen: the cross certificate sits above an issuing CA
+	 * (leaf -> issuing -> cross -> other root). */
+	static const struct ext_spec exts[] = {
+		{NID_basic_constraints, "critical,CA:TRUE"},
+		{NID_key_usage, "critical,keyCertSign,cRLSign"},
+		{NID_subject_key_identifier, "hash"},
+		{NID_authority_key_identifier, "keyid:always"},
+		{NID_undef, NULL},
+	};
+	unsigned char serial[FSEC_SERIAL_LEN];
+	EVP_PKEY *pub = X509_get0_pubkey(subject);
+	time_t now = time(NULL), not_after = now;
+	struct tm tm;
+	enum fsec_err rc;
+
+	if (pub == NULL)
+		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot read the subject's public key");
+	if (X509_check_private_key(signer, signer_key) != 1)
+		return fsec_seterr_ossl(FSEC_ERR_VERIFY, "the signing key is not the signer's");
+	/* The cross certificate lives as long as the shorter of the two roots:
+	 * a path through it is never valid where either root is not. */
+	if (!ASN1_TIME_to_tm(X509_get0_notAfter(subject), &tm))
+		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot read the subject's expiry");
+	not_after = timegm(&tm);
+	if ((rc = clamp_to_issuer(signer, &not_after)) != FSEC_OK ||
+	    (rc = fsec_ca_random_serial(serial)) != FSEC_OK)
+		return rc;
+	return build_cert(&(struct cert_spec){
+				  .subject = X509_get_subject_name(subject), .issuer = signer,
+				  .pub = pub, .signer = signer_key, .serial = serial,
+				  .serial_len = sizeof(serial), .not_before = now - BACKDATE_SECONDS,
+				  .not_after = not_after, .exts = exts},
+			  out);
 }
 
 FSEC_API enum fsec_err fsec_ca_new(X509 *issuing, EVP_PKEY *issuing_key, X509 *root,

@@ -43,7 +43,7 @@ FSEC_API enum fsec_err fsec_mfr_create(const char *dir, const char *name)
 		return fsec_seterr(FSEC_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
 	/* NOCLOBBER on both files refuses a directory that already holds a CA. */
 	if ((rc = fsec_key_generate(FSEC_KEY_P256, &key)) != FSEC_OK ||
-	    (rc = fsec_ca_make_root(key, name, CA_DAYS, &cert)) != FSEC_OK ||
+	    (rc = fsec_ca_make_root(key, name, 1, CA_DAYS, &cert)) != FSEC_OK ||
 	    (rc = fsec_key_stage_private(key, key_path, &key_st)) != FSEC_OK ||
 	    (rc = fsec_pem_cert_stage(cert_path, cert, FSEC_FILE_NOCLOBBER, &cert_st)) != FSEC_OK ||
 	    (rc = fsec_file_stage_commit(key_st)) != FSEC_OK)

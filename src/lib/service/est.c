@@ -62,8 +62,10 @@ struct fsec_est {
 	struct fsec_est_peer cache[PEER_CACHE];
 };
 
-/* /cacerts: the current issuing CA, the root and up to 8 previous ones. */
-#define FSEC_EST_CACERTS_MAX 10
+/* /cacerts: the current issuing CA and root, up to 8 previous issuing
+ * CAs, and up to 4 previous roots with their two cross certificates each
+ * (fsec_fleet_chain_pem). */
+#define FSEC_EST_CACERTS_MAX 22
 
 /* A device told to come back after an approval asks again this soon. */
 #define RETRY_AFTER_S 60
@@ -319,9 +321,28 @@ static int load_mfr_ca(const struct fsec_enroll_ca_rec *rec, const char *pem, vo
 	return 0;
 }
 
+/* A cross certificate (after `ca rollover`): the name of a self-signed
+ * root in cas, issued by another root. Both roots are anchors already;
+ * as an anchor too it would let chain building wander from one root to
+ * the other and back. */
+static bool is_cross(X509 *c, STACK_OF(X509) *cas)
+{
+	if (X509_self_signed(c, 0) == 1)
+		return false;
+	for (int i = 0; i < sk_X509_num(cas); i++) {
+		X509 *r = sk_X509_value(cas, i);
+
+		if (X509_self_signed(r, 0) == 1 &&
+		    X509_NAME_cmp(X509_get_subject_name(r), X509_get_subject_name(c)) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* The fleet's CA certificates (fsec_fleet_chain_pem): the issuing CA, the
- * root, and any previous issuing CA still in use after a rotation, whose
- * devices keep connecting until they renew. */
+ * root, and any previous issuing CA or root still in use after a rotation
+ * or rollover, whose devices keep connecting until they renew. All are
+ * served at /cacerts; all but the cross certificates are anchors. */
 static enum fsec_err load_fleet_cas(struct fsec_est *e, struct trust *t)
 {
 	char *pem = NULL;
@@ -339,11 +360,15 @@ static enum fsec_err load_fleet_cas(struct fsec_est *e, struct trust *t)
 			X509_free(cert);
 			goto out;
 		}
-		if ((rc = store_add(t->fleet_store, cert)) != FSEC_OK ||
-		    (rc = store_add(t->tls_store, cert)) != FSEC_OK)
-			goto out;
 	}
 	ERR_clear_error();
+	for (int i = 0; i < sk_X509_num(t->cas); i++) {
+		cert = sk_X509_value(t->cas, i);
+		if (!is_cross(cert, t->cas) &&
+		    ((rc = store_add(t->fleet_store, cert)) != FSEC_OK ||
+		     (rc = store_add(t->tls_store, cert)) != FSEC_OK))
+			goto out;
+	}
 	rc = sk_X509_num(t->cas) >= 2 ? FSEC_OK
 				       : fsec_seterr(FSEC_ERR_PARSE, "the fleet's CA chain is damaged");
 out:
@@ -709,7 +734,8 @@ FSEC_API enum fsec_err fsec_est_cacerts(struct fsec_est *e, struct fsec_reply *r
 	int n = sk_X509_num(e->t.cas);
 
 	memset(r, 0, sizeof(*r));
-	/* The fleet keeps at most 8 previous issuing CAs, so this never cuts. */
+	/* The fleet keeps at most 8 previous issuing CAs and 4 previous
+	 * roots, so this never cuts. */
 	if (n > FSEC_EST_CACERTS_MAX)
 		return fsec_seterr(FSEC_ERR_TOO_LARGE, "more than %d CA certificates",
 				   FSEC_EST_CACERTS_MAX);
