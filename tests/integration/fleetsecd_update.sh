@@ -262,7 +262,10 @@ for bad in 'not json' '{"version":"2.0.0"}' '{"version":"two","security_counter"
 	'{"version":"2.0.0","security_counter":1,"update":"exploded"}' \
 	'{"version":"2.0.0","version":"3.0.0","security_counter":1}' \
 	'{"version":"2.0.0","security_counter":1,"jtag":"open","uart":"locked"}' \
-	'{"version":"2.0.0","security_counter":1,"jtag":"locked"}'; do
+	'{"version":"2.0.0","security_counter":1,"jtag":"locked"}' \
+	'{"version":"2.0.0","security_counter":1,"update":"failed","image":"ABCD"}' \
+	"{\"version\":\"2.0.0\",\"security_counter\":1,\"update\":\"failed\",\"image\":\"$(printf 'A%.0s' $(seq 64))\"}" \
+	'{"version":"2.0.0","security_counter":1,"update":"installed","pending":"next"}'; do
 	[ "$(status_post "$bad")" = 400 ] || fail "report '$bad' was not refused: $(cat out)"
 	ok
 done

@@ -131,6 +131,23 @@ static void reports(void **state)
 	r.security_counter = 1;
 	r.update_outcome = (enum fsec_update_outcome)7; /* out of the enum */
 	assert_int_equal(fsec_device_report(f->reg, &r), FSEC_ERR_INVAL);
+	/* The update state, pending version and image are checked here, not
+	 * only by the device API's parser. */
+	r.update_outcome = FSEC_UPDATE_FAILURE;
+	r.update_state = "exploded";
+	assert_int_equal(fsec_device_report(f->reg, &r), FSEC_ERR_INVAL);
+	r.update_state = "failed";
+	r.pending = "next";
+	assert_int_equal(fsec_device_report(f->reg, &r), FSEC_ERR_INVAL);
+	r.pending = NULL;
+	r.image = "ABCDEF";
+	assert_int_equal(fsec_device_report(f->reg, &r), FSEC_ERR_INVAL);
+	r.image = "ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12";
+	r.at = 7000;
+	assert_int_equal(fsec_device_report(f->reg, &r), FSEC_OK);
+	assert_int_equal(fsec_registry_devstate_get(f->reg, "dev-1", &s), FSEC_OK);
+	assert_string_equal(s.update_state, "failed");
+	assert_string_equal(s.outcome_image, r.image);
 }
 
 static void security_txt(void **state)

@@ -177,10 +177,18 @@ FSEC_API enum fsec_err fsec_device_report(struct fsec_registry *reg,
 				   "debug port state: jtag and uart both locked or unlocked, or neither");
 	if (at < 0)
 		return fsec_seterr(FSEC_ERR_INVAL, "report time before 1970");
-	if ((r->update_state != NULL && strlen(r->update_state) >= sizeof(st.update_state)) ||
-	    (r->pending != NULL && strlen(r->pending) >= sizeof(st.pending_version)) ||
-	    (r->image != NULL && strlen(r->image) >= sizeof(st.outcome_image)))
-		return fsec_seterr(FSEC_ERR_INVAL, "update state, pending version or image too long");
+	/* The library's own rule, not only devapi's: any caller's report
+	 * lands in the same rows the rollout counts. */
+	if (r->update_state != NULL && r->update_state[0] != '\0' &&
+	    !fsec_update_state_valid(r->update_state))
+		return fsec_seterr(FSEC_ERR_INVAL, "update state '%.20s' is not one fleetsec knows",
+				   r->update_state);
+	if ((r->pending != NULL && r->pending[0] != '\0' &&
+	     (strlen(r->pending) >= sizeof(st.pending_version) ||
+	      fsec_fw_version_parse(r->pending, &v) != FSEC_OK)) ||
+	    (r->image != NULL && r->image[0] != '\0' &&
+	     !fsec_hex_valid(r->image, 32, FSEC_HEX_LOWER)))
+		return fsec_seterr(FSEC_ERR_INVAL, "pending version or image SHA-256 malformed");
 	if ((unsigned)r->freshness > FSEC_REPORT_FROZEN || r->fresh_at < 0)
 		return fsec_seterr(FSEC_ERR_INVAL, "freshness out of range");
 	if ((rc = fsec_registry_begin(reg)) != FSEC_OK)

@@ -182,7 +182,7 @@ FSEC_API enum fsec_err fsec_device_status_parse(const unsigned char *buf, size_t
 		goto out;
 	}
 	if (st.image[0] != '\0' &&
-	    (strlen(st.image) != 64 || strspn(st.image, "0123456789abcdef") != 64)) {
+	    !fsec_hex_valid(st.image, 32, FSEC_HEX_LOWER)) {
 		fsec_seterr(rc, "status.image: 64 lowercase hex digits (a SHA-256)");
 		goto out;
 	}
