@@ -28,6 +28,7 @@ enum fsec_agent_cmd {
 	FSEC_AGENT_CMD_CSR,
 	FSEC_AGENT_CMD_ENROLL,  /* re-provisioning with the bootstrap credential */
 	FSEC_AGENT_CMD_RENEW,   /* the rest need the device's identity */
+	FSEC_AGENT_CMD_TRUST,
 	FSEC_AGENT_CMD_DAEMON,
 	FSEC_AGENT_CMD_REPORT,
 	FSEC_AGENT_CMD_CHECK,
@@ -103,12 +104,21 @@ FSEC_API FSEC_WUR enum fsec_err fsec_agent_pending_key(const struct fsec_agentcf
 FSEC_API FSEC_WUR enum fsec_err fsec_agent_renew(const struct fsec_agentcfg *cfg, bool force,
 						 struct fsec_estc_renewal *out) FSEC_NONNULL(1, 3);
 
+/* trust, after fsec_agent_start: fsec_estc_learn_roots into
+ * state_dir/roots.pem, which every later connection and certificate check
+ * trusts beside the configured ca. Errors: as fsec_estc_learn_roots. */
+FSEC_API FSEC_WUR enum fsec_err fsec_agent_learn_roots(const struct fsec_agentcfg *cfg,
+						       struct fsec_estc_trust *out)
+	FSEC_NONNULL(1, 2);
+
 #define FSEC_AGENT_ROUND_ERROR_MAX 512
 
 /* One daemon round: each step's outcome, and its error's detail. */
 struct fsec_agent_round {
 	enum fsec_err renew_rc;           /* renew when due */
 	struct fsec_estc_renewal renewal; /* valid when renew_rc is FSEC_OK */
+	enum fsec_err trust_rc;           /* the trust update (fsec_agent_learn_roots) */
+	struct fsec_estc_trust trust;     /* valid when trust_rc is FSEC_OK */
 	enum fsec_err trial_rc;           /* a booted trial's health check and confirm */
 	bool confirmed;                   /* it passed and is now permanent */
 	bool rejected;                    /* it failed health_cmd and was given up */
@@ -122,6 +132,7 @@ struct fsec_agent_round {
 	bool reboot_tried;                /* reboot_cmd ran: after an install or a rejection */
 	enum fsec_err reboot_rc;
 	char renew_error[FSEC_AGENT_ROUND_ERROR_MAX];
+	char trust_error[FSEC_AGENT_ROUND_ERROR_MAX];
 	char trial_error[FSEC_AGENT_ROUND_ERROR_MAX]; /* why it failed, or was rejected */
 	char update_error[FSEC_AGENT_ROUND_ERROR_MAX];
 	char report_error[FSEC_AGENT_ROUND_ERROR_MAX];
@@ -140,7 +151,8 @@ FSEC_API FSEC_WUR enum fsec_err fsec_agent_reboot(const struct fsec_agentcfg *cf
 
 /*
  * One round of the daemon, after fsec_agent_start(FSEC_AGENT_CMD_DAEMON):
- *  1. renew the certificate when due;
+ *  1. renew the certificate when due, then take the trust update of a
+ *     root rollover (fsec_agent_learn_roots);
  *  2. with an agent set up afresh (a renewal replaced the key the last one
  *     held): a trial that has booted runs health_cmd (none configured: the
  *     agent running this round is the sign of health); success confirms it

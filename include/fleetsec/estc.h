@@ -19,6 +19,9 @@ struct fsec_estc_opts {
 				      * certificate must chain to (no trust on first use);
 				      * the root alone will do: the issuing CA then
 				      * comes from the server's cacerts, untrusted */
+	const char *ca_learned;      /* roots learned through a trust update
+				      * (fsec_estc_learn_roots), trusted beside ca;
+				      * NULL, or a file that need not exist yet */
 	const char *bootstrap_cert;  /* the factory credential (PEM) */
 	const char *bootstrap_key;   /* path or OpenSSL store URI */
 	const char *key_out;         /* the new operational key (0600) */
@@ -83,5 +86,27 @@ struct fsec_estc_renewal {
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_estc_renew(const struct fsec_estc_opts *o, bool force,
 						struct fsec_estc_renewal *out);
+
+struct fsec_estc_trust {
+	unsigned offered;  /* self-signed roots in the server's cacerts */
+	unsigned learned;  /* of them, newly trusted and written to ca_learned */
+	char subject[256]; /* the last one learned: its subject, one line */
+	char sha256[FSEC_SHA256_HEX_LEN]; /* and its certificate's SHA-256 */
+};
+
+/*
+ * The trust update of a root rollover. Fetch SERVER/.well-known/est/cacerts
+ * (over TLS verified against ca and ca_learned) and trust each self-signed
+ * root in it that the device does not trust yet only when the same answer
+ * holds a CA certificate with the root's subject and public key issued and
+ * signed by a root the device already trusts, and valid now: the rollover's
+ * NewWithOld cross certificate (RFC 4210), which only the old root's key
+ * could have made. Those roots are added to o->ca_learned (written
+ * atomically; expired ones are dropped), so that trust survives the old
+ * root's expiry. Nothing else in the answer is trusted. Requires
+ * o->ca_learned. Errors: NET, PARSE, IO, INVAL.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_estc_learn_roots(const struct fsec_estc_opts *o,
+						      struct fsec_estc_trust *out);
 
 #endif

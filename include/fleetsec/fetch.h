@@ -17,6 +17,9 @@ struct fsec_fetch;
 
 struct fsec_fetch_opts {
 	const char *ca;               /* CA file that must have signed the server (required) */
+	/* Anchors learned since (fsec_estc_learn_roots), trusted beside ca;
+	 * NULL, or a file that need not exist yet. */
+	const char *ca_learned;
 	const char *cert;             /* client certificate (PEM); NULL: no client auth */
 	const char *key;              /* client key: path or OpenSSL URI */
 	long low_speed_limit;         /* bytes/s; 0 = 1024 */

@@ -195,6 +195,11 @@ static int cmd_daemon(const struct ctx *x)
 			printf("re-enrolled %s with its bootstrap credential\n", r.renewal.id);
 		else if (r.renewal.renewed)
 			printf("renewed the certificate of %s\n", r.renewal.id);
+		if (r.trust_rc != FSEC_OK)
+			fail_round("trust", r.trust_rc, r.trust_error);
+		else if (r.trust.learned > 0)
+			printf("learned the fleet root %s (SHA-256 %s)\n", r.trust.subject,
+			       r.trust.sha256);
 		if (r.trial_rc != FSEC_OK)
 			fail_round("confirm", r.trial_rc, r.trial_error);
 		else if (r.confirmed)
@@ -339,6 +344,25 @@ static int cmd_renew(const struct ctx *x)
 		printf("renewed the certificate of %s (the old one expires %s)\n", r.id, exp);
 	else
 		printf("not due: %s's certificate renews from %s (expires %s)\n", r.id, due, exp);
+	return 0;
+}
+
+static int cmd_trust(const struct ctx *x)
+{
+	struct fsec_estc_trust t;
+	enum fsec_err rc;
+
+	if ((rc = fsec_agent_learn_roots(x->cfg, &t)) != FSEC_OK)
+		return fail("trust", rc);
+	if (x->json)
+		print_json(json_pack("{s:i, s:i, s:s, s:s}", "offered", (int)t.offered, "learned",
+				     (int)t.learned, "subject", t.subject, "sha256", t.sha256));
+	else if (t.learned > 0)
+		printf("learned the fleet root %s (SHA-256 %s), cross-signed by a root this "
+		       "device trusts\n", t.subject, t.sha256);
+	else
+		printf("no new fleet root (%u offered, all trusted already or not vouched for)\n",
+		       t.offered);
 	return 0;
 }
 
@@ -556,6 +580,9 @@ static const struct command {
 	{"renew", FSEC_AGENT_CMD_RENEW, cmd_renew,
 	 "renew the device certificate (EST simplereenroll, new key) once\n"
 	 "            two thirds of its lifetime have passed; --force: now"},
+	{"trust", FSEC_AGENT_CMD_TRUST, cmd_trust,
+	 "the trust update of a root rollover: learn a new fleet root from the\n"
+	 "            server's cacerts when a root already trusted cross-signed it"},
 	{"daemon", FSEC_AGENT_CMD_DAEMON, cmd_daemon,
 	 "renew when due and install updates every --interval seconds\n"
 	 "            (default 3600, jittered), until SIGTERM"},

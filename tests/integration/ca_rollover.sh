@@ -138,13 +138,7 @@ ok
 # a client holding either root verifies it.
 "$F" ca server-cert --renew >/dev/null
 [ "$(grep -c 'BEGIN CERTIFICATE' "$H/server.pem")" = 3 ] || fail "server.pem: $(grep -c 'BEGIN CERTIFICATE' "$H/server.pem") certificates"
-n=$(grep -c reloaded daemon.log || true)
-kill -HUP "$FLEETSECD_PID"
-for _ in $(seq 100); do
-	[ "$(grep -c reloaded daemon.log || true)" -gt "$n" ] && break
-	sleep 0.1
-done
-[ "$(grep -c reloaded daemon.log || true)" -gt "$n" ] || fail "no reload: $(tail -3 daemon.log)"
+fleetsecd_reload
 for r in root.pem root-2.pem; do
 	openssl s_client -connect "127.0.0.1:$PORT" -CAfile "$H/$r" -verify_return_error </dev/null >sclient.out 2>&1 ||
 		fail "openssl s_client with $r only: $(grep -i verif sclient.out | head -3)"

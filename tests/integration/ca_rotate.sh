@@ -108,13 +108,7 @@ code=$(curl -sS --cacert "$H/root.pem" --cert n1.pem --key n1.key -o /dev/null -
 "$F" ca server-cert --renew >/dev/null
 openssl verify -purpose sslserver -CAfile "$H/root.pem" -untrusted "$H/issuing-2.pem" "$H/server.pem" >/dev/null ||
 	fail "the renewed server certificate does not verify with root + new CA"
-n=$(grep -c reloaded daemon.log || true)
-kill -HUP "$FLEETSECD_PID"
-for _ in $(seq 100); do
-	[ "$(grep -c reloaded daemon.log || true)" -gt "$n" ] && break
-	sleep 0.1
-done
-[ "$(grep -c reloaded daemon.log || true)" -gt "$n" ] || fail "no reload: $(tail -3 daemon.log)"
+fleetsecd_reload
 got=$(openssl s_client -connect "127.0.0.1:$PORT" -CAfile "$H/root.pem" </dev/null 2>/dev/null |
 	openssl x509 -noout -serial | cut -d= -f2)
 [ "$got" = "$(serial "$H/server.pem")" ] || fail "fleetsecd serves serial '$got', not the renewed certificate's"

@@ -21,6 +21,19 @@ fleetsecd_start() {
 	URL=https://127.0.0.1:$PORT
 }
 
+# fleetsecd_reload: SIGHUP the fleetsecd of fleetsecd_start and wait until
+# it says it reloaded (run from $T, where daemon.log is).
+fleetsecd_reload() {
+	local n
+	n=$(grep -c reloaded "$T/daemon.log" || true)
+	kill -HUP "$FLEETSECD_PID"
+	for _ in $(seq 100); do
+		[ "$(grep -c reloaded "$T/daemon.log" || true)" -gt "$n" ] && return 0
+		sleep 0.1
+	done
+	fail "no reload: $(tail -3 "$T/daemon.log")"
+}
+
 # fleetsecd_bounds_off [HOME]: the test renews certificates it issued a
 # moment ago and counts every refusal: fleetsecd's bounds
 # (fleetsecd_growth.sh tests them) step aside. Before fleetsecd_start.

@@ -2,6 +2,7 @@
 /* The device's EST client (estc.h): enrollment and renewal over
  * mutual TLS, with the key generated on the device. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,24 +107,48 @@ static enum fsec_err parse_response(const unsigned char *body, size_t len, X509 
 	return rc;
 }
 
+/* The device's trust anchors: the pinned ca file, and the roots it learned
+ * through trust updates (fsec_estc_learn_roots) once there are any. */
+static enum fsec_err load_anchors(const struct fsec_estc_opts *o, X509_STORE **out)
+{
+	X509_STORE *st = X509_STORE_new();
+	enum fsec_err rc = FSEC_OK;
+
+	if (st == NULL || X509_STORE_load_file(st, o->ca) != 1)
+		rc = fsec_seterr_ossl(FSEC_ERR_IO, "%s: cannot load the fleet CA", o->ca);
+	else if (o->ca_learned != NULL && access(o->ca_learned, F_OK) == 0 &&
+		 X509_STORE_load_file(st, o->ca_learned) != 1)
+		rc = fsec_seterr_ossl(FSEC_ERR_IO, "%s: cannot load the learned roots",
+				      o->ca_learned);
+	if (rc != FSEC_OK) {
+		X509_STORE_free(st);
+		return rc;
+	}
+	*out = st;
+	return FSEC_OK;
+}
+
 /*
  * The certificate must be for our key and chain to the pinned fleet CA.
  * untrusted: intermediate certificates that may help build the chain (the
  * server's cacerts), never anchors. *missing_issuer tells a chain that
  * could not be built (ca holds the root only) from a wrong certificate.
  */
-static enum fsec_err check_cert(X509 *cert, EVP_PKEY *key, const char *ca,
+static enum fsec_err check_cert(X509 *cert, EVP_PKEY *key, const struct fsec_estc_opts *o,
 				STACK_OF(X509) *untrusted, bool *missing_issuer,
 				char id[FSEC_DEVID_MAX + 1])
 {
-	X509_STORE *st = X509_STORE_new();
+	X509_STORE *st = NULL;
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
 	enum fsec_err rc = FSEC_ERR_VERIFY;
 
-	if (st == NULL || ctx == NULL || X509_STORE_load_file(st, ca) != 1) {
-		rc = fsec_seterr_ossl(FSEC_ERR_IO, "%s: cannot load the fleet CA", ca);
+	if (ctx == NULL) {
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 		goto out;
 	}
+	if ((rc = load_anchors(o, &st)) != FSEC_OK)
+		goto out;
+	rc = FSEC_ERR_VERIFY;
 	if (EVP_PKEY_eq(X509_get0_pubkey(cert), key) != 1) {
 		fsec_seterr(rc, "the certificate returned is not for this device's new key");
 		goto out;
@@ -135,7 +160,7 @@ static enum fsec_err check_cert(X509 *cert, EVP_PKEY *key, const char *ca,
 					  X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
 				  X509_STORE_CTX_get_error(ctx) ==
 					  X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT;
-		fsec_seterr(rc, "the certificate returned does not verify against %s: %s", ca,
+		fsec_seterr(rc, "the certificate returned does not verify against %s: %s", o->ca,
 			    X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
 		goto out;
 	}
@@ -165,7 +190,7 @@ static enum fsec_err check_issued(const struct fsec_estc_opts *o, struct fsec_fe
 	char url[1024];
 	size_t rlen = 0;
 	bool missing = false;
-	enum fsec_err rc = check_cert(cert, key, o->ca, NULL, &missing, id);
+	enum fsec_err rc = check_cert(cert, key, o, NULL, &missing, id);
 
 	if (rc != FSEC_ERR_VERIFY || !missing)
 		return rc;
@@ -177,7 +202,7 @@ static enum fsec_err check_issued(const struct fsec_estc_opts *o, struct fsec_fe
 		goto out;
 	}
 	if ((rc = parse_certs(resp, rlen, 0, &cas)) == FSEC_OK)
-		rc = check_cert(cert, key, o->ca, cas, &missing, id);
+		rc = check_cert(cert, key, o, cas, &missing, id);
 out:
 	sk_X509_pop_free(cas, X509_free);
 	free(resp);
@@ -216,7 +241,8 @@ static enum fsec_err est_request(const struct fsec_estc_opts *o, const char *op,
 				 const char *tls_cert, const char *tls_key, const X509_NAME *subject,
 				 char id[FSEC_DEVID_MAX + 1])
 {
-	struct fsec_fetch_opts fo = {.ca = o->ca, .cert = tls_cert, .key = tls_key,
+	struct fsec_fetch_opts fo = {.ca = o->ca, .ca_learned = o->ca_learned,
+				     .cert = tls_cert, .key = tls_key,
 				     .server_crl = o->server_crl != NULL && o->server_crl[0] != '\0'
 							   ? o->server_crl
 							   : NULL};
@@ -393,5 +419,187 @@ FSEC_API enum fsec_err fsec_estc_renew(const struct fsec_estc_opts *o, bool forc
 		out->renewed = true;
 out:
 	X509_free(cur);
+	return rc;
+}
+
+/* A self-signed CA certificate that is valid now: what may become a root. */
+static bool root_now(X509 *c)
+{
+	return X509_check_issued(c, c) == X509_V_OK && X509_verify(c, X509_get0_pubkey(c)) == 1 &&
+	       X509_check_ca(c) >= 1 && X509_cmp_current_time(X509_get0_notBefore(c)) < 0 &&
+	       X509_cmp_current_time(X509_get0_notAfter(c)) > 0;
+}
+
+/* Whether st already trusts cert itself (not merely its issuer). */
+static bool is_anchor(X509_STORE *st, X509 *cert)
+{
+	STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(st);
+
+	for (int i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+		X509 *a = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+
+		if (a != NULL && X509_cmp(a, cert) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Whether cross vouches for root: a CA certificate, not self-issued, with
+ * root's subject and public key, signed by an anchor of st directly (a
+ * chain of two) and valid now. That is a statement by a root the device
+ * already trusts that root's key is a fleet root.
+ */
+static bool vouches(X509_STORE *st, X509 *cross, X509 *root)
+{
+	X509_STORE_CTX *ctx;
+	bool ok = false;
+
+	if (X509_check_issued(cross, cross) == X509_V_OK || X509_check_ca(cross) < 1 ||
+	    X509_NAME_cmp(X509_get_subject_name(cross), X509_get_subject_name(root)) != 0 ||
+	    EVP_PKEY_eq(X509_get0_pubkey(cross), X509_get0_pubkey(root)) != 1)
+		return false;
+	if ((ctx = X509_STORE_CTX_new()) != NULL && X509_STORE_CTX_init(ctx, st, cross, NULL) == 1 &&
+	    X509_verify_cert(ctx) == 1 && sk_X509_num(X509_STORE_CTX_get0_chain(ctx)) == 2)
+		ok = true;
+	X509_STORE_CTX_free(ctx);
+	ERR_clear_error();
+	return ok;
+}
+
+/* The roots learned before, still valid now, appended to keep. */
+static enum fsec_err learned_before(const char *path, STACK_OF(X509) *keep)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	BIO *b = NULL;
+	X509 *c;
+	enum fsec_err rc;
+
+	if (access(path, F_OK) != 0)
+		return FSEC_OK;
+	if ((rc = fsec_file_read(path, RESPONSE_MAX, &buf, &len)) != FSEC_OK)
+		return rc;
+	rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	if (len > INT_MAX || (b = BIO_new_mem_buf(buf, (int)len)) == NULL)
+		goto out;
+	while ((c = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
+		if (!root_now(c) || sk_X509_push(keep, c) <= 0)
+			X509_free(c);
+	ERR_clear_error();
+	rc = FSEC_OK;
+out:
+	BIO_free(b);
+	free(buf);
+	return rc;
+}
+
+/* keep, as PEM, in place of path (atomically, readable by all: anchors
+ * are public). */
+static enum fsec_err write_learned(const char *path, STACK_OF(X509) *keep)
+{
+	char *all = NULL, *pem = NULL;
+	size_t len = 0;
+	enum fsec_err rc = FSEC_OK;
+
+	for (int i = 0; rc == FSEC_OK && i < sk_X509_num(keep); i++) {
+		char *grown;
+		size_t plen;
+
+		if ((rc = fsec_cert_pem(sk_X509_value(keep, i), &pem)) != FSEC_OK)
+			break;
+		plen = strlen(pem);
+		if ((grown = realloc(all, len + plen + 1)) == NULL) {
+			rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+			break;
+		}
+		all = grown;
+		memcpy(all + len, pem, plen + 1);
+		len += plen;
+		free(pem);
+		pem = NULL;
+	}
+	if (rc == FSEC_OK)
+		rc = fsec_file_write_atomic(path, all, len, 0644, 0);
+	free(pem);
+	free(all);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_estc_learn_roots(const struct fsec_estc_opts *o,
+					     struct fsec_estc_trust *out)
+{
+	struct fsec_fetch_opts fo = {.ca = o->ca, .ca_learned = o->ca_learned,
+				     .server_crl = o->server_crl != NULL && o->server_crl[0] != '\0'
+							   ? o->server_crl
+							   : NULL};
+	struct fsec_fetch *f = NULL;
+	STACK_OF(X509) *cas = NULL, *keep = NULL;
+	X509_STORE *st = NULL;
+	unsigned char *resp = NULL;
+	char url[1024];
+	size_t rlen = 0;
+	enum fsec_err rc;
+
+	memset(out, 0, sizeof(*out));
+	if (o->ca_learned == NULL || o->ca_learned[0] == '\0')
+		return fsec_seterr(FSEC_ERR_INVAL, "no file for the learned roots");
+	if ((size_t)snprintf(url, sizeof(url), "%s/.well-known/est/cacerts", o->server) >=
+	    sizeof(url))
+		return fsec_seterr(FSEC_ERR_INVAL, "server URL too long");
+	if ((rc = fsec_fetch_new(&fo, &f)) != FSEC_OK)
+		goto out;
+	if ((rc = fsec_fetch_get(f, url, RESPONSE_MAX, &resp, &rlen)) != FSEC_OK) {
+		rc = fsec_seterr(rc, "cacerts: %s", fsec_err_detail());
+		goto out;
+	}
+	if ((rc = parse_certs(resp, rlen, 0, &cas)) != FSEC_OK ||
+	    (rc = load_anchors(o, &st)) != FSEC_OK)
+		goto out;
+	if ((keep = sk_X509_new_null()) == NULL) {
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = learned_before(o->ca_learned, keep)) != FSEC_OK)
+		goto out;
+	for (int i = 0; i < sk_X509_num(cas); i++) {
+		X509 *root = sk_X509_value(cas, i);
+
+		if (!root_now(root))
+			continue;
+		out->offered++;
+		if (is_anchor(st, root))
+			continue;
+		for (int j = 0; j < sk_X509_num(cas); j++) {
+			if (j == i || !vouches(st, sk_X509_value(cas, j), root))
+				continue;
+			if (sk_X509_push(keep, root) <= 0) {
+				rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+				goto out;
+			}
+			X509_up_ref(root);
+			/* Trusted from here on: a second copy is not learned
+			 * again, and one it vouches for later in the answer is. */
+			if (X509_STORE_add_cert(st, root) != 1) {
+				rc = fsec_seterr_ossl(FSEC_ERR_NOMEM, "out of memory");
+				goto out;
+			}
+			X509_NAME_oneline(X509_get_subject_name(root), out->subject,
+					  (int)sizeof(out->subject));
+			if ((rc = fsec_cert_fingerprint(root, out->sha256)) != FSEC_OK)
+				goto out;
+			out->learned++;
+			break;
+		}
+	}
+	if (out->learned > 0)
+		rc = write_learned(o->ca_learned, keep);
+out:
+	ERR_clear_error();
+	sk_X509_pop_free(keep, X509_free);
+	sk_X509_pop_free(cas, X509_free);
+	X509_STORE_free(st);
+	fsec_fetch_free(f);
+	free(resp);
 	return rc;
 }

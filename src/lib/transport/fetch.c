@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <openssl/err.h>
@@ -18,6 +19,7 @@
 #include "fault_int.h"
 #include "pem_int.h"
 #include "fleetsec/fetch.h"
+#include "fleetsec/fileio.h"
 #include "fleetsec/key.h"
 
 struct fsec_fetch {
@@ -89,6 +91,47 @@ static CURLcode ssl_setup(CURL *curl, void *sslctx, void *arg)
 	return CURLE_OK;
 }
 
+/* The most a file of anchors may be: a few roots, never megabytes. */
+#define ANCHORS_MAX (1024u * 1024u)
+
+/*
+ * The trust anchors: the pinned CA file, and beside it the roots the device
+ * learned through a trust update (ca_learned, once it exists). libcurl takes
+ * one CA file or one in-memory bundle (which then replaces the file), so two
+ * files go in as one bundle; a bundle is also never swapped for libcurl's
+ * cached store.
+ */
+static enum fsec_err set_anchors(CURL *curl, const char *ca, const char *learned)
+{
+	unsigned char *a = NULL, *b = NULL, *both = NULL;
+	size_t alen = 0, blen = 0;
+	struct curl_blob blob;
+	enum fsec_err rc;
+
+	if (learned == NULL || access(learned, F_OK) != 0)
+		return curl_easy_setopt(curl, CURLOPT_CAINFO, ca) == CURLE_OK
+			       ? FSEC_OK
+			       : fsec_seterr(FSEC_ERR_NET, "libcurl set-up failed (CA file)");
+	if ((rc = fsec_file_read(ca, ANCHORS_MAX, &a, &alen)) != FSEC_OK ||
+	    (rc = fsec_file_read(learned, ANCHORS_MAX, &b, &blen)) != FSEC_OK)
+		goto out;
+	rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	if ((both = malloc(alen + blen + 1)) == NULL)
+		goto out;
+	memcpy(both, a, alen);
+	both[alen] = '\n';
+	memcpy(both + alen + 1, b, blen);
+	blob = (struct curl_blob){.data = both, .len = alen + blen + 1, .flags = CURL_BLOB_COPY};
+	rc = curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &blob) == CURLE_OK
+		     ? FSEC_OK
+		     : fsec_seterr(FSEC_ERR_NET, "libcurl set-up failed (CA bundle)");
+out:
+	free(both);
+	free(b);
+	free(a);
+	return rc;
+}
+
 FSEC_API enum fsec_err fsec_fetch_new(const struct fsec_fetch_opts *o, struct fsec_fetch **out)
 {
 	struct fsec_fetch *f = NULL;
@@ -127,7 +170,8 @@ FSEC_API enum fsec_err fsec_fetch_new(const struct fsec_fetch_opts *o, struct fs
 	/* https only, never redirected, the peer and its name always checked. */
 	if (c == CURLE_OK) c = curl_easy_setopt(f->curl, CURLOPT_PROTOCOLS_STR, "https");
 	if (c == CURLE_OK) c = curl_easy_setopt(f->curl, CURLOPT_FOLLOWLOCATION, 0L);
-	if (c == CURLE_OK) c = curl_easy_setopt(f->curl, CURLOPT_CAINFO, o->ca);
+	if ((rc = set_anchors(f->curl, o->ca, o->ca_learned)) != FSEC_OK)
+		goto fail;
 	if (c == CURLE_OK) c = curl_easy_setopt(f->curl, CURLOPT_CAPATH, NULL);
 	if (c == CURLE_OK) c = curl_easy_setopt(f->curl, CURLOPT_SSL_VERIFYPEER, 1L);
 	if (c == CURLE_OK) c = curl_easy_setopt(f->curl, CURLOPT_SSL_VERIFYHOST, 2L);

@@ -32,7 +32,9 @@ FSEC_API void fsec_agent_free(struct fsec_agent *a)
 
 FSEC_API enum fsec_err fsec_agent_new(const struct fsec_agentcfg *cfg, struct fsec_agent **out)
 {
-	struct fsec_fetch_opts fo = {.ca = cfg->ca, .cert = cfg->cert, .key = cfg->key,
+	char roots[FSEC_AGENT_ROOTS_PATH_MAX];
+	struct fsec_fetch_opts fo = {.ca = cfg->ca, .ca_learned = roots,
+				     .cert = cfg->cert, .key = cfg->key,
 				     .low_speed_limit = (long)cfg->low_speed_limit,
 				     .low_speed_time = (long)cfg->low_speed_time,
 				     .server_crl = cfg->server_crl[0] != '\0' ? cfg->server_crl : NULL};
@@ -41,6 +43,7 @@ FSEC_API enum fsec_err fsec_agent_new(const struct fsec_agentcfg *cfg, struct fs
 	size_t npinned = 0;
 	enum fsec_err rc;
 
+	fsec_agent_roots_path(cfg, roots);
 	if (a == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 	/* A wiped device says so, rather than that its key is missing; a state

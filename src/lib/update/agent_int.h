@@ -122,13 +122,20 @@ FSEC_WUR enum fsec_err fsec_agent_lock(const struct fsec_agent *a, int *fd);
  * Refuse a state directory that someone other than the agent could change,
  * as sshd refuses loose key permissions: state_dir, and each state file in
  * it that exists (sequences, installed, journal, lock, tamper.json, counter,
- * bootenv, release-root.json), must be owned by the agent's effective user or root and not be
+ * bootenv, release-root.json, roots.pem), must be owned by the agent's effective user or root and not be
  * writable by group or others; the directory must be a directory and the
  * files regular files (a symbolic link is refused: its target is not ours
  * to judge). A state_dir that does not exist yet passes (the agent creates
  * it 0700). Errors: PERM (naming the path and the reason), IO.
  */
 FSEC_WUR enum fsec_err fsec_agent_state_dir_check(const char *state_dir);
+
+/* state_dir/roots.pem: the fleet roots the device learned through trust
+ * updates (fsec_estc_learn_roots), trusted beside the configured ca. A
+ * state_dir always fits (FSEC_AGENTCFG_VALUE_MAX). */
+#define FSEC_AGENT_ROOTS_PATH_MAX (FSEC_AGENTCFG_VALUE_MAX + 32)
+void fsec_agent_roots_path(const struct fsec_agentcfg *cfg,
+			   char buf[FSEC_AGENT_ROOTS_PATH_MAX]);
 
 /* ---- agent_slot.c: the slots, through slot/ only ---- */
 

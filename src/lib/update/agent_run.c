@@ -6,8 +6,10 @@
  * keystore is open, and a cut enrollment is finished before the device's
  * credential is used.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -124,7 +126,8 @@ FSEC_API enum fsec_err fsec_agent_enroll(const struct fsec_agentcfg *cfg,
 					 void *ctx)
 {
 	unsigned retry = 0;
-	struct fsec_estc_opts o = {.server = cfg->server, .ca = cfg->ca,
+	char roots[FSEC_AGENT_ROOTS_PATH_MAX];
+	struct fsec_estc_opts o = {.server = cfg->server, .ca = cfg->ca, .ca_learned = roots,
 				   .bootstrap_cert = cfg->bootstrap_cert,
 				   .bootstrap_key = cfg->bootstrap_key, .key_out = cfg->key,
 				   .cert_out = cfg->cert, .server_crl = cfg->server_crl,
@@ -133,6 +136,7 @@ FSEC_API enum fsec_err fsec_agent_enroll(const struct fsec_agentcfg *cfg,
 	bool have = false;
 	enum fsec_err rc;
 
+	fsec_agent_roots_path(cfg, roots);
 	if (cfg->bootstrap_cert[0] == '\0' || cfg->bootstrap_key[0] == '\0')
 		return fsec_seterr(FSEC_ERR_INVAL,
 				   "the configuration needs bootstrap_cert and bootstrap_key");
@@ -155,12 +159,29 @@ FSEC_API enum fsec_err fsec_agent_renew(const struct fsec_agentcfg *cfg, bool fo
 {
 	/* The bootstrap credential goes along for one case only: a
 	 * certificate that expired while the device was off (fsec_estc_renew). */
-	struct fsec_estc_opts o = {.server = cfg->server, .ca = cfg->ca,
+	char roots[FSEC_AGENT_ROOTS_PATH_MAX];
+	struct fsec_estc_opts o = {.server = cfg->server, .ca = cfg->ca, .ca_learned = roots,
 				   .bootstrap_cert = cfg->bootstrap_cert,
 				   .bootstrap_key = cfg->bootstrap_key, .key_out = cfg->key,
 				   .cert_out = cfg->cert, .server_crl = cfg->server_crl};
 
+	fsec_agent_roots_path(cfg, roots);
 	return fsec_estc_renew(&o, force, out);
+}
+
+FSEC_API enum fsec_err fsec_agent_learn_roots(const struct fsec_agentcfg *cfg,
+					      struct fsec_estc_trust *out)
+{
+	char roots[FSEC_AGENT_ROOTS_PATH_MAX];
+	struct fsec_estc_opts o = {.server = cfg->server, .ca = cfg->ca, .ca_learned = roots,
+				   .server_crl = cfg->server_crl};
+
+	fsec_agent_roots_path(cfg, roots);
+	/* Checked already (fsec_agent_start); missing, it is made as the
+	 * tamper record makes it. */
+	if (mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST)
+		return fsec_seterr(FSEC_ERR_IO, "%.200s: %s", cfg->state_dir, strerror(errno));
+	return fsec_estc_learn_roots(&o, out);
 }
 
 /* A step's error detail, kept past the next library call. */
@@ -221,6 +242,9 @@ FSEC_API void fsec_agent_round(const struct fsec_agentcfg *cfg, struct fsec_agen
 	/* The renewal first: a certificate that lapses strands the device,
 	 * a late update does not. Its failure stops nothing below. */
 	out->renew_rc = keep(fsec_agent_renew(cfg, false, &out->renewal), out->renew_error);
+	/* Then the trust update of a root rollover, which must reach the
+	 * device before the old root expires. */
+	out->trust_rc = keep(fsec_agent_learn_roots(cfg, &out->trust), out->trust_error);
 	/* A new agent each round: a renewal replaced the key it holds. */
 	if ((out->update_rc = keep(fsec_agent_new(cfg, &a), out->update_error)) == FSEC_OK) {
 		settle_trial(cfg, a, out, &update);

@@ -269,11 +269,16 @@ static enum fsec_err secure_path(const char *path, const struct stat *st, bool d
 	return FSEC_OK;
 }
 
+void fsec_agent_roots_path(const struct fsec_agentcfg *cfg, char buf[FSEC_AGENT_ROOTS_PATH_MAX])
+{
+	snprintf(buf, FSEC_AGENT_ROOTS_PATH_MAX, "%s/roots.pem", cfg->state_dir);
+}
+
 enum fsec_err fsec_agent_state_dir_check(const char *state_dir)
 {
 	static const char *const files[] = {"sequences", "installed", "journal", "lock",
 					    "tamper.json", "counter", "bootenv",
-					    "release-root.json"};
+					    "release-root.json", "roots.pem"};
 	char path[FSEC_AGENTCFG_VALUE_MAX + 32];
 	struct stat st;
 	enum fsec_err rc;
