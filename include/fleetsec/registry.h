@@ -375,6 +375,7 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_data_version(struct fsec_registry 
 
 /* A group of devices a release can be limited to (canaries first). */
 #define FSEC_GROUP_MAX 32
+#define FSEC_PHASES_MAX 255 /* a rollout's phases, "1%,10%,canary,100%" */
 
 /* Put device id in group ("" takes it out of its group). A group name is
  * 1-32 characters of A-Z a-z 0-9 . _ -. Errors: NOTFOUND, INVAL, DB. */
@@ -399,6 +400,21 @@ struct fsec_published_rec {
 	 * of the model's active devices (-1: no limit). */
 	int max_failures, max_failures_pct;
 	char group[FSEC_GROUP_MAX + 1]; /* "": every device; else only that group's */
+	/* The operator's control (release pause|resume|abort): "active",
+	 * "paused" or "aborted" ("" is read as "active"). */
+	char state[8];
+	/* Phases ("1%,10%,group,100%"; "": percent and group alone), the one
+	 * in effect (0-based) and since when; it advances on its own after
+	 * advance_after seconds (-1: never) once success_pct of its devices
+	 * confirmed (-1: no threshold). */
+	char phases[FSEC_PHASES_MAX + 1];
+	int phase;
+	int64_t phase_at;
+	int64_t advance_after;
+	int success_pct;
+	/* Failures forgiven by the last resume: the limit counts above them. */
+	uint64_t forgiven;
+	bool baseline; /* read from the model's baseline (the release before) */
 };
 
 typedef int (*fsec_published_cb)(const struct fsec_published_rec *rec, void *ctx);
@@ -447,6 +463,19 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_publish_get(struct fsec_registry *
 							  const char *model,
 							  struct fsec_published_rec *rec,
 							  char **bundle);
+
+/* The model's baseline: the release every device was offered before the
+ * published one (a candidate) replaced it; rec->baseline is set. Errors:
+ * NOTFOUND, DB, NOMEM. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_baseline_get(struct fsec_registry *reg,
+							   const char *model,
+							   struct fsec_published_rec *rec,
+							   char **bundle);
+
+/* Keep the model's published release as its baseline (replacing the
+ * previous baseline). Errors: DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_baseline_keep(struct fsec_registry *reg,
+							    const char *model);
 
 /* A model's signed "nothing new" statement (release.h, timestamp), what
  * fleetsecd serves a device it has no manifest for. */
