@@ -477,6 +477,18 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_baseline_get(struct fsec_registry 
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_baseline_keep(struct fsec_registry *reg,
 							    const char *model);
 
+/* The candidate image device id was last served (GET /v1/update), ""
+ * if none, and since when (*at, 0 if none). Errors: INVAL, DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_served_get(struct fsec_registry *reg,
+							 const char *id,
+							 char sha[FSEC_SHA256_HEX_LEN],
+							 int64_t *at);
+
+/* Record that device id was served the image sha at. Errors: INVAL, DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_served_put(struct fsec_registry *reg,
+							 const char *id, const char *sha,
+							 int64_t at);
+
 /* A model's signed "nothing new" statement (release.h, timestamp), what
  * fleetsecd serves a device it has no manifest for. */
 struct fsec_timestamp_rec {

@@ -99,10 +99,11 @@ struct fsec_rollout_choice {
 /*
  * What device id of model is served: the published release (the
  * candidate) when it is offered to the device; else the model's baseline,
- * if there is one and the device does not hold the candidate (run it,
- * wait to boot it, or reported an outcome about it: it would refuse the
- * baseline's older manifest, and gets the signed "nothing new" instead);
- * else nothing. *bundle (may be NULL) gets the served bundle (free()).
+ * if there is one and the device does not hold the candidate (was served
+ * its manifest, runs it, waits to boot it, or reported an outcome about
+ * it: it would refuse the baseline's older manifest, and gets the signed
+ * "nothing new" instead); else nothing. Serving the candidate is recorded
+ * (fsec_registry_served_put). *bundle (may be NULL) gets the served bundle (free()).
  * Errors: DB, INVAL, CRYPTO, NOMEM.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_rollout_pick(struct fsec_registry *reg, const char *model,
@@ -125,6 +126,7 @@ enum fsec_rollout_action {
 	FSEC_ROLLOUT_PAUSE,
 	FSEC_ROLLOUT_RESUME, /* the failures so far are kept and no longer pause it */
 	FSEC_ROLLOUT_ABORT,  /* withdraw it: its devices fall back to the baseline */
+	FSEC_ROLLOUT_ADVANCE, /* its next phase now */
 };
 
 /* A device that holds a release (fsec_rollout_pick's rule). */
@@ -137,7 +139,7 @@ typedef int (*fsec_rollout_device_cb)(const char *id, const struct fsec_devstate
  * NULL) the devices that already hold it. Errors: NOTFOUND (nothing
  * published, or not version), INVAL (the action does not apply: pausing
  * a paused or aborted rollout, resuming one not paused, aborting an
- * aborted one), DB, BUSY.
+ * aborted one, advancing one in its last phase or aborted), DB, BUSY.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_rollout_act(struct fsec_registry *reg, const char *model,
 						 const char *version,

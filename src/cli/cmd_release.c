@@ -923,7 +923,7 @@ static int release_act(int argc, char **argv, const struct cli_cmd *self,
 		CLI_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
-	static const char *const done[] = {"paused", "resumed", "aborted"};
+	static const char *const done[] = {"paused", "resumed", "aborted", "advanced"};
 	struct act_ctx a = {0};
 	struct cli_common c = {0};
 	struct fsec_fleet *f = NULL;
@@ -1003,6 +1003,11 @@ static int release_resume(int argc, char **argv, const struct cli_cmd *self)
 static int release_abort(int argc, char **argv, const struct cli_cmd *self)
 {
 	return release_act(argc, argv, self, FSEC_ROLLOUT_ABORT);
+}
+
+static int release_advance(int argc, char **argv, const struct cli_cmd *self)
+{
+	return release_act(argc, argv, self, FSEC_ROLLOUT_ADVANCE);
 }
 
 struct status_ctx {
@@ -1484,6 +1489,11 @@ const struct cli_cmd cli_release_cmds[] = {
 	 "release root at manufacture, version 1) follows the whole chain to it: each\n"
 	 "version the next, signed by the root before it and by its own keys. The\n"
 	 "registry's event log records it (release-root).\n"},
+	{"release", "advance", release_advance, "move a phased rollout to its next phase",
+	 "--model M [--release V] [--home DIR] [--json]\n\n"
+	 "Puts the next phase of M's published release (release publish --phases) in\n"
+	 "effect now, without waiting for --advance-after. Refused (exit 1) in its last\n"
+	 "phase, or if aborted. An event (rollout-advance) records it.\n"},
 	{"release", "status", release_status, "rollout state and patch coverage per model",
 	 "[--model M] [--watch [--interval S] [--count N]] [--home DIR] [--json]\n\n"
 	 "For each published release (or M's): its manifest's expiry (EXPIRED, or how\n"

@@ -228,13 +228,16 @@ FSEC_API enum fsec_err fsec_rollout_offer(struct fsec_registry *reg,
 	return FSEC_OK;
 }
 
-/* Whether the device's state says it holds pub: it runs it, waits to boot
- * it, or reported an outcome about its image. */
-static bool holds(const struct fsec_published_rec *pub, const struct fsec_devstate_rec *st)
+/* Whether a device holds pub: it was served its manifest (served, the
+ * image), runs it, waits to boot it, or reported an outcome about it (st
+ * may be NULL: it never reported). */
+static bool holds(const struct fsec_published_rec *pub, const char *served,
+		  const struct fsec_devstate_rec *st)
 {
-	return strcmp(st->fw_version, pub->version) == 0 ||
-	       strcmp(st->pending_version, pub->version) == 0 ||
-	       strcmp(st->outcome_image, pub->sha256) == 0;
+	return strcmp(served, pub->sha256) == 0 ||
+	       (st != NULL && (strcmp(st->fw_version, pub->version) == 0 ||
+			       strcmp(st->pending_version, pub->version) == 0 ||
+			       strcmp(st->outcome_image, pub->sha256) == 0));
 }
 
 FSEC_API enum fsec_err fsec_rollout_pick(struct fsec_registry *reg, const char *model,
@@ -243,7 +246,8 @@ FSEC_API enum fsec_err fsec_rollout_pick(struct fsec_registry *reg, const char *
 {
 	struct fsec_rollout_choice c;
 	struct fsec_devstate_rec st;
-	char *cb = NULL;
+	char *cb = NULL, served[FSEC_SHA256_HEX_LEN];
+	int64_t served_at = 0;
 	enum fsec_err rc;
 	bool held = false;
 
@@ -261,14 +265,25 @@ FSEC_API enum fsec_err fsec_rollout_pick(struct fsec_registry *reg, const char *
 	c.have_candidate = true;
 	if ((rc = fsec_rollout_offer(reg, &c.candidate, id, &c.offer, &c.st)) != FSEC_OK)
 		goto out;
-	if (c.offer != FSEC_ROLLOUT_OFFERED) {
-		rc = fsec_registry_devstate_get(reg, id, &st);
-		if (rc == FSEC_ERR_NOTFOUND)
-			fsec_clearerr();
-		else if (rc != FSEC_OK)
+	if ((rc = fsec_registry_served_get(reg, id, served, &served_at)) != FSEC_OK)
+		goto out;
+	if (c.offer == FSEC_ROLLOUT_OFFERED) {
+		/* Remembered once per image: from now on the device refuses
+		 * the baseline's older manifest. */
+		if (strcmp(served, c.candidate.sha256) != 0 &&
+		    (rc = fsec_registry_served_put(reg, id, c.candidate.sha256,
+						   (int64_t)time(NULL))) != FSEC_OK)
 			goto out;
-		else
-			held = holds(&c.candidate, &st);
+	} else {
+		rc = fsec_registry_devstate_get(reg, id, &st);
+		if (rc == FSEC_ERR_NOTFOUND) {
+			fsec_clearerr();
+			held = holds(&c.candidate, served, NULL);
+		} else if (rc != FSEC_OK) {
+			goto out;
+		} else {
+			held = holds(&c.candidate, served, &st);
+		}
 		rc = FSEC_OK;
 	}
 	if (c.offer == FSEC_ROLLOUT_OFFERED) {
@@ -284,8 +299,12 @@ FSEC_API enum fsec_err fsec_rollout_pick(struct fsec_registry *reg, const char *
 			fsec_clearerr();
 			rc = FSEC_OK;
 		} else if (rc == FSEC_OK) {
-			/* The candidate's own image is not a fallback from it. */
-			c.serve = strcmp(c.served.sha256, c.candidate.sha256) != 0;
+			/* The candidate's own image is not a fallback from it; and a
+			 * device served another candidate since the baseline was
+			 * published saw a newer manifest than the baseline's. */
+			c.serve = strcmp(c.served.sha256, c.candidate.sha256) != 0 &&
+				  (served[0] == '\0' || strcmp(served, c.served.sha256) == 0 ||
+				   served_at < c.served.published_at);
 			if (!c.serve && bundle != NULL) {
 				free(*bundle);
 				*bundle = NULL;
@@ -454,6 +473,8 @@ out:
 }
 
 struct held_ctx {
+	struct fsec_registry *reg;
+	enum fsec_err rc;
 	const struct fsec_published_rec *pub;
 	fsec_rollout_device_cb cb;
 	void *ctx;
@@ -463,9 +484,20 @@ static int held_one(const struct fsec_device_rec *dev, const struct fsec_devstat
 		    void *arg)
 {
 	struct held_ctx *h = arg;
+	struct fsec_devstate_rec none;
+	char served[FSEC_SHA256_HEX_LEN];
+	int64_t at = 0;
 
-	if (st == NULL || strcmp(dev->model, h->pub->model) != 0 || !holds(h->pub, st))
+	if (strcmp(dev->model, h->pub->model) != 0)
 		return 0;
+	if ((h->rc = fsec_registry_served_get(h->reg, dev->id, served, &at)) != FSEC_OK)
+		return 1;
+	if (!holds(h->pub, served, st))
+		return 0;
+	if (st == NULL) {
+		memset(&none, 0, sizeof(none));
+		st = &none;
+	}
 	return h->cb(dev->id, st, h->ctx);
 }
 
@@ -473,15 +505,17 @@ FSEC_API enum fsec_err fsec_rollout_act(struct fsec_registry *reg, const char *m
 					const char *version, enum fsec_rollout_action action,
 					const char *actor, fsec_rollout_device_cb cb, void *ctx)
 {
-	static const char *const names[] = {"rollout-pause", "rollout-resume", "rollout-abort"};
+	static const char *const names[] = {"rollout-pause", "rollout-resume", "rollout-abort",
+					    "rollout-advance"};
 	struct fsec_published_rec pub;
 	struct fsec_rollout_status st;
 	char *bundle = NULL;
 	enum fsec_err rc;
 	bool paused;
+	int n = 1;
 
 	fsec_clearerr();
-	if ((unsigned)action > FSEC_ROLLOUT_ABORT)
+	if ((unsigned)action > FSEC_ROLLOUT_ADVANCE)
 		return fsec_seterr(FSEC_ERR_INVAL, "unknown rollout action");
 	if ((rc = fsec_registry_begin(reg)) != FSEC_OK)
 		return rc;
@@ -511,10 +545,23 @@ FSEC_API enum fsec_err fsec_rollout_act(struct fsec_registry *reg, const char *m
 				 pub.version);
 		goto out;
 	}
-	snprintf(pub.state, sizeof(pub.state), "%s",
-		 action == FSEC_ROLLOUT_PAUSE ? "paused"
-		 : action == FSEC_ROLLOUT_RESUME ? "active"
-						 : "aborted");
+	if (pub.phases[0] != '\0' && (rc = fsec_rollout_phases_check(pub.phases, &n, NULL)) !=
+	    FSEC_OK)
+		goto out;
+	if (action == FSEC_ROLLOUT_ADVANCE && pub.phase + 1 >= n) {
+		rc = fsec_seterr(FSEC_ERR_INVAL, "model %s: the rollout of %s is in its last phase",
+				 model, pub.version);
+		goto out;
+	}
+	if (action == FSEC_ROLLOUT_ADVANCE) {
+		pub.phase++;
+		pub.phase_at = (int64_t)time(NULL);
+	} else {
+		snprintf(pub.state, sizeof(pub.state), "%s",
+			 action == FSEC_ROLLOUT_PAUSE    ? "paused"
+			 : action == FSEC_ROLLOUT_RESUME ? "active"
+							 : "aborted");
+	}
 	/* The failures stay on record; only those after the resume count. */
 	if (action == FSEC_ROLLOUT_RESUME)
 		pub.forgiven = st.stats.failures;
@@ -526,9 +573,10 @@ FSEC_API enum fsec_err fsec_rollout_act(struct fsec_registry *reg, const char *m
 	    (rc = fsec_registry_commit(reg)) != FSEC_OK)
 		goto out;
 	if (cb != NULL) {
-		struct held_ctx h = {.pub = &pub, .cb = cb, .ctx = ctx};
+		struct held_ctx h = {.reg = reg, .pub = &pub, .cb = cb, .ctx = ctx};
 
-		rc = fsec_registry_device_state_list(reg, held_one, &h);
+		if ((rc = fsec_registry_device_state_list(reg, held_one, &h)) == FSEC_OK)
+			rc = h.rc;
 	}
 	free(bundle);
 	return rc;

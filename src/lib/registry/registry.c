@@ -365,6 +365,28 @@ FSEC_API enum fsec_err fsec_registry_baseline_keep(struct fsec_registry *reg, co
 	return reg->ops->baseline_keep(reg->be, model);
 }
 
+FSEC_API enum fsec_err fsec_registry_served_get(struct fsec_registry *reg, const char *id,
+						char sha[FSEC_SHA256_HEX_LEN], int64_t *at)
+{
+	enum fsec_err rc = fsec_devid_check(id);
+
+	sha[0] = '\0';
+	*at = 0;
+	return rc != FSEC_OK ? rc : reg->ops->served_get(reg->be, id, sha, at);
+}
+
+FSEC_API enum fsec_err fsec_registry_served_put(struct fsec_registry *reg, const char *id,
+						const char *sha, int64_t at)
+{
+	enum fsec_err rc = fsec_devid_check(id);
+
+	if (rc != FSEC_OK)
+		return rc;
+	if (!hex64(sha))
+		return fsec_seterr(FSEC_ERR_INVAL, "served image: not a SHA-256");
+	return reg->ops->served_put(reg->be, id, sha, at);
+}
+
 FSEC_API enum fsec_err fsec_registry_group_set(struct fsec_registry *reg, const char *id,
 					       const char *group)
 {

@@ -190,3 +190,40 @@ enum fsec_err sq_timestamp_get(void *p, const char *model, struct fsec_timestamp
 	sqlite3_clear_bindings(s);
 	return rc;
 }
+
+enum fsec_err sq_served_get(void *p, const char *id, char sha[FSEC_SHA256_HEX_LEN],
+			    int64_t *at)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+	int r;
+
+	if ((rc = sq_stmt(be, ST_SERVED_GET, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW) {
+		sq_text(s, 0, sha, FSEC_SHA256_HEX_LEN);
+		*at = sqlite3_column_int64(s, 1);
+	}
+	else if (r != SQLITE_DONE)
+		rc = sq_err(be, r, "reading a served image");
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+enum fsec_err sq_served_put(void *p, const char *id, const char *sha, int64_t at)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = sq_stmt(be, ST_SERVED_PUT, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, sha, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, at);
+	return sq_run(be, s, "recording a served image");
+}

@@ -191,7 +191,11 @@ static const char schema_v14_rollouts[] =
 	"ALTER TABLE published ADD COLUMN phase_at INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE published ADD COLUMN advance_after INTEGER NOT NULL DEFAULT -1;"
 	"ALTER TABLE published ADD COLUMN success_pct INTEGER NOT NULL DEFAULT -1;"
-	"ALTER TABLE published ADD COLUMN forgiven INTEGER NOT NULL DEFAULT 0;";
+	"ALTER TABLE published ADD COLUMN forgiven INTEGER NOT NULL DEFAULT 0;"
+	/* The candidate image each device was last served: a device that saw
+	 * its manifest refuses the baseline's older one from then on. */
+	"CREATE TABLE rollout_served(device_id TEXT PRIMARY KEY, sha256 TEXT NOT NULL,"
+	" at INTEGER NOT NULL) STRICT;";
 
 static const char *const migrations[] = {
 	schema_v1,	 schema_v2_enroll,  schema_v3_published,  schema_v4_pending,
@@ -329,6 +333,10 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 	[ST_PUBLISH_GET] = "SELECT model, sha256, version, security_counter, size, percent,"
 			   " published_at, bundle, max_failures, max_failures_pct, grp, " PUB_ROLLOUT_COLS
 			   " FROM published WHERE model = ?1",
+	[ST_SERVED_GET] = "SELECT sha256, at FROM rollout_served WHERE device_id = ?1",
+	[ST_SERVED_PUT] = "INSERT INTO rollout_served(device_id, sha256, at) VALUES (?1, ?2, ?3)"
+			  " ON CONFLICT(device_id) DO UPDATE SET sha256 = excluded.sha256,"
+			  " at = excluded.at",
 	/* A baseline reads as a release for everyone with no rollout of its own. */
 	[ST_BASELINE_GET] = "SELECT model, sha256, version, security_counter, size, 100,"
 			    " published_at, bundle, -1, -1, '', 'active', '', 0, published_at, -1,"
