@@ -1491,9 +1491,9 @@ const struct cli_cmd cli_release_cmds[] = {
 	 "registry's event log records it (release-root).\n"},
 	{"release", "advance", release_advance, "move a phased rollout to its next phase",
 	 "--model M [--release V] [--home DIR] [--json]\n\n"
-	 "Puts the next phase of M's published release (release publish --phases) in\n"
-	 "effect now, without waiting for --advance-after. Refused (exit 1) in its last\n"
-	 "phase, or if aborted. An event (rollout-advance) records it.\n"},
+	 "Puts the next phase of M's published release (published in phases) in\n"
+	 "effect now, without waiting for it to advance by itself. Refused (exit 1) in\n"
+	 "its last phase, or if aborted. An event (rollout-advance) records it.\n"},
 	{"release", "status", release_status, "rollout state and patch coverage per model",
 	 "[--model M] [--watch [--interval S] [--count N]] [--home DIR] [--json]\n\n"
 	 "For each published release (or M's): its manifest's expiry (EXPIRED, or how\n"
