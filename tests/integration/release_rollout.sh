@@ -222,6 +222,10 @@ db "SELECT actor, detail FROM events WHERE action = 'rollout-advance'" |
 	grep -q "^fleetsecd .*version=4.0.0+0 phase=2 automatic=1" || fail "no automatic advance event"
 offered SN-R3 4.0.0+0
 offered SN-R4 4.0.0+0
+n=$(events)
+expect 1 "$F" release advance --model thermo
+one_line_error "in its last phase"
+[ "$(events)" = "$n" ] || fail "a refused advance wrote an event"
 ok
 
 # 7. Every action is an event.
