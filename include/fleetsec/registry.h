@@ -93,6 +93,9 @@ struct fsec_product_rec {
 
 /* What a device last reported about itself (fleetsecd's POST /v1/status).
  * Times are UNIX seconds, 0 = never. */
+/* A device's own words on why an update failed (fsec_devstate_rec). */
+#define FSEC_REASON_MAX 127
+
 struct fsec_devstate_rec {
 	char device_id[FSEC_DEVID_MAX + 1];
 	int64_t first_seen, last_seen;
@@ -113,6 +116,8 @@ struct fsec_devstate_rec {
 	char update_state[16];
 	char pending_version[FSEC_VERSION_MAX + 1];
 	char outcome_image[FSEC_SHA256_HEX_LEN];
+	/* Why that outcome failed, as the device said ("": not said). */
+	char outcome_reason[FSEC_REASON_MAX + 1];
 };
 
 /* Which certificates fsec_registry_cert_list() visits; NULL/false/0 fields

@@ -1055,10 +1055,11 @@ static void phase_label(const struct fsec_published_rec *pub, int i, char *buf, 
 static int failed_device(const char *id, const struct fsec_devstate_rec *st, void *arg)
 {
 	return json_array_append_new((json_t *)arg,
-				     json_pack("{s:s, s:s, s:s}", "id", id, "update",
+				     json_pack("{s:s, s:s, s:s, s:s}", "id", id, "update",
 					       st->update_state[0] != '\0' ? st->update_state
 									   : "failure",
-					       "running", st->fw_version)) != 0;
+					       "running", st->fw_version, "reason",
+					       st->outcome_reason)) != 0;
 }
 
 /* One release's phases and failed devices, into o (JSON) or printed. */
@@ -1113,9 +1114,12 @@ static enum fsec_err release_phases(struct status_ctx *sc, const struct fsec_pub
 		goto out;
 	}
 	json_array_foreach(failed, i, d)
-		printf("  failed: %s (%s, running %s)\n", json_string_value(json_object_get(d, "id")),
+		printf("  failed: %s (%s, running %s)%s%s\n",
+		       json_string_value(json_object_get(d, "id")),
 		       json_string_value(json_object_get(d, "update")),
-		       json_string_value(json_object_get(d, "running")));
+		       json_string_value(json_object_get(d, "running")),
+		       *json_string_value(json_object_get(d, "reason")) != '\0' ? ": " : "",
+		       json_string_value(json_object_get(d, "reason")));
 out:
 	json_decref(phases);
 	json_decref(failed);

@@ -61,13 +61,13 @@ cycle() {
 	A "$1" update >out 2>err || fail "update $1: $(cat out err)"
 	(cd "$1" && "$BOOTSIM" bootenv) | grep -q "trial boot" || fail "no trial boot on $1"
 	A "$1" confirm >/dev/null 2>&1 || fail "confirm $1"
-	A "$1" report >/dev/null 2>&1 || fail "report $1"
+	A "$1" report >/dev/null 2>err || fail "report $1: $(cat err)"
 }
 # fallback DEV: update, then boot until the bootloader falls back, report.
 fallback() {
 	A "$1" update >out 2>err || fail "update $1: $(cat out err)"
 	for _ in 1 2 3 4; do (cd "$1" && "$BOOTSIM" bootenv >/dev/null); done
-	A "$1" report >/dev/null 2>&1 || fail "report $1"
+	A "$1" report >/dev/null 2>err || fail "report $1: $(cat err)"
 }
 SEQ=10
 # sign NAME [create args]: r-NAME.json, NAME.img's release, the next sequence.
@@ -156,10 +156,12 @@ db "SELECT actor, detail FROM events WHERE action = 'rollout-pause'" | grep -q "
 [ "$(fwcode SN-R3 v3.img)" = 404 ] || fail "a paused rollout's image was served"
 expect 0 status
 jq -e '.[0] | .state == "paused" and .failed == 1 and .phases[1].rolled_back == 1
-	and .failed_devices == [{"id": "SN-R2", "update": "rolled_back", "running": "2.0.0+0"}]' \
+	and .failed_devices == [{"id": "SN-R2", "update": "rolled_back", "running": "2.0.0+0",
+		"reason": "the trial boot was not confirmed: the bootloader fell back"}]' \
 	out >/dev/null || fail "status after the fallback: $(cat out)"
 expect 0 "$F" release status --model thermo
-grep -q "PAUSED: too many failures" out && grep -q "failed: SN-R2 (rolled_back" out ||
+grep -q "PAUSED: too many failures" out &&
+	grep -q "failed: SN-R2 (rolled_back, running 2.0.0+0): the trial boot was not confirmed" out ||
 	fail "text status after the fallback: $(cat out)"
 # Resume keeps the history: the failure is still counted, and no longer
 # pauses; SN-R3 is offered 3.0.0 again.

@@ -195,7 +195,9 @@ static const char schema_v14_rollouts[] =
 	/* The candidate image each device was last served: a device that saw
 	 * its manifest refuses the baseline's older one from then on. */
 	"CREATE TABLE rollout_served(device_id TEXT PRIMARY KEY, sha256 TEXT NOT NULL,"
-	" at INTEGER NOT NULL) STRICT;";
+	" at INTEGER NOT NULL) STRICT;"
+	/* Why the device's last outcome failed, as it said (release status). */
+	"ALTER TABLE device_state ADD COLUMN outcome_reason TEXT NOT NULL DEFAULT '';";
 
 static const char *const migrations[] = {
 	schema_v1,	 schema_v2_enroll,  schema_v3_published,  schema_v4_pending,
@@ -222,7 +224,7 @@ static const char *const migrations[] = {
 #define STATE_COLS                                                                          \
 	"device_id, first_seen, last_seen, fw_version, security_counter, update_outcome, "     \
 	"update_at, update_ok_at, debug_jtag, debug_uart, debug_at, frozen, fresh_at, "         \
-	"update_state, pending_version, outcome_image"
+	"update_state, pending_version, outcome_image, outcome_reason"
 
 const char *const sq_stmt_sql[ST_CERT_LIST] = {
 	[ST_DEVICE_GET] = "SELECT " DEVICE_COLS " FROM devices WHERE id = ?1",
@@ -259,9 +261,9 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 	[ST_STATE_GET] = "SELECT " STATE_COLS " FROM device_state WHERE device_id = ?1",
 	[ST_STATE_PUT] = "INSERT OR REPLACE INTO device_state(" STATE_COLS ")"
 			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
-			 " ?16)",
+			 " ?16, ?17)",
 	[ST_STATE_LIST] = "SELECT " STATE_COLS " FROM device_state ORDER BY device_id",
-	/* Columns 0-10 are a device (sq_read_device), 11-26 its state; the
+	/* Columns 0-10 are a device (sq_read_device), 11-27 its state; the
 	 * state's device_id is NULL when the device never reported. */
 	[ST_DEVICE_STATE_LIST] = "SELECT " DEVICE_COLS ", s.device_id, ifnull(s.first_seen,0),"
 				 " ifnull(s.last_seen,0), ifnull(s.fw_version,''),"
@@ -269,7 +271,8 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 				 " ifnull(s.update_at,0), ifnull(s.update_ok_at,0),"
 				 " ifnull(s.debug_jtag,''), ifnull(s.debug_uart,''), ifnull(s.debug_at,0),"
 				 " ifnull(s.frozen,-1), ifnull(s.fresh_at,0), ifnull(s.update_state,''),"
-				 " ifnull(s.pending_version,''), ifnull(s.outcome_image,'')"
+				 " ifnull(s.pending_version,''), ifnull(s.outcome_image,''),"
+				 " ifnull(s.outcome_reason,'')"
 				 " FROM devices LEFT JOIN device_state s ON s.device_id = devices.id"
 				 " ORDER BY devices.id",
 	[ST_DEVICE_NET_LIST] = "SELECT d.id, d.model, d.status, ifnull(n.mac,''), ifnull(n.ip,'')"

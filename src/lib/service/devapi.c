@@ -244,6 +244,7 @@ FSEC_API enum fsec_err fsec_devapi_status(struct fsec_registry *reg, const char 
 	rep.update_state = st.update;
 	rep.pending = st.pending;
 	rep.image = st.image;
+	rep.reason = st.reason;
 	if (strcmp(st.update, "confirmed") == 0)
 		rep.update_outcome = FSEC_UPDATE_SUCCESS;
 	else if (strcmp(st.update, "rolled_back") == 0 || strcmp(st.update, "failed") == 0)
