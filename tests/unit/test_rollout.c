@@ -290,6 +290,31 @@ static void phases_parse_and_place(void **state)
 	assert_int_equal(phase, -1);
 }
 
+/* A failure's reason is kept with the outcome, and only printable ASCII
+ * of at most FSEC_REASON_MAX characters is. */
+static void failure_reason_kept(void **state)
+{
+	struct fixture *fx = *state;
+	struct fsec_device_report r = {.id = "cam-1", .version = "1.0.0", .security_counter = 1,
+				       .update_outcome = FSEC_UPDATE_FAILURE, .reason = "health"};
+	struct fsec_devstate_rec st;
+	char longer[FSEC_REASON_MAX + 2];
+
+	device(fx, "cam-1", "cam", "active");
+	r.reason = "bad\nline";
+	assert_int_equal(fsec_device_report(fx->reg, &r), FSEC_ERR_INVAL);
+	memset(longer, 'x', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	r.reason = longer;
+	assert_int_equal(fsec_device_report(fx->reg, &r), FSEC_ERR_INVAL);
+	assert_int_equal(fsec_registry_devstate_get(fx->reg, "cam-1", &st), FSEC_ERR_NOTFOUND);
+	longer[FSEC_REASON_MAX] = '\0';
+	r.reason = longer;
+	assert_int_equal(fsec_device_report(fx->reg, &r), FSEC_OK);
+	assert_int_equal(fsec_registry_devstate_get(fx->reg, "cam-1", &st), FSEC_OK);
+	assert_string_equal(st.outcome_reason, longer);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -299,6 +324,7 @@ int main(void)
 		T(percent_stages_by_bucket),
 		cmocka_unit_test(paused_thresholds),
 		cmocka_unit_test(phases_parse_and_place),
+		T(failure_reason_kept),
 		T(list_and_coverage),
 	};
 #undef T
