@@ -275,7 +275,7 @@ static void phases_parse_and_place(void **state)
 	assert_int_equal(fsec_rollout_phases_check("a b", NULL, NULL), FSEC_ERR_INVAL);
 	assert_int_equal(fsec_rollout_phases_check("a,,b", NULL, NULL), FSEC_ERR_INVAL);
 	for (int i = 0; i < 17; i++)
-		strcat(many, i == 0 ? "g0" : ",g");
+		memcpy(many + (i == 0 ? 0 : 2 * i), i == 0 ? "g0" : ",g", 3);
 	assert_int_equal(fsec_rollout_phases_check(many, NULL, NULL), FSEC_ERR_INVAL);
 	/* cam-1's bucket decides the percent phases; a group phase takes its
 	 * devices whatever their bucket. */
