@@ -64,6 +64,8 @@ struct fsec_device_report {
 	const char *update_state;   /* as fsec_devstate_rec's; NULL or "": none */
 	const char *pending;        /* the version waiting for its trial boot; NULL or "" */
 	const char *image;          /* SHA-256 hex the update state is about; NULL or "" */
+	const char *reason;         /* why a failure failed (printable, at most
+				     * FSEC_REASON_MAX); NULL or "" */
 };
 
 /*

@@ -28,6 +28,11 @@ struct fsec_publish_opts {
 	int max_failures;       /* pause at this many failures (>= 1); -1: never */
 	int max_failures_pct;   /* or this % (1-100) of the model's devices; -1: never */
 	const char *group;      /* only devices of this group; NULL: all */
+	/* Phases ("1%,10%,canary,100%", fsec_rollout_phases_check; NULL:
+	 * none), instead of percent and group; the first is in effect. */
+	const char *phases;
+	int64_t advance_after;  /* seconds in a phase before it advances; -1: never */
+	int success_pct;        /* of the phase's devices confirmed first; -1: any */
 	const char *actor;
 };
 
@@ -35,8 +40,15 @@ struct fsec_publish_opts {
  * Verify the bundle for model against roots (signatures, delegation, expiry,
  * model), check that image is what it describes (size and SHA-256, in one
  * streaming pass while copying it into HOME/firmware/), and make it the
- * model's published release. Fills *out (may be NULL) on success.
- * Errors: VERIFY, PARSE, INVAL, IO, TOO_LARGE, DB, BUSY.
+ * model's published release. The manifest's signed rollout.percent is a
+ * ceiling devices apply themselves: below 100 it is the exposure (percent
+ * defaults to it), and a percent or phases that would differ are refused
+ * (INVAL). The release it replaces becomes the model's baseline when it
+ * was offered to every device (100%, no group, its last phase, not
+ * paused or aborted); else the baseline stays. The product's current
+ * release (product.h), if the product exists, becomes this one. Fills
+ * *out (may be NULL) on success. Errors: VERIFY, PARSE, INVAL, IO,
+ * TOO_LARGE, DB, BUSY.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_publish(struct fsec_fleet *f,
 					     const struct fsec_publish_opts *o,

@@ -93,6 +93,9 @@ struct fsec_product_rec {
 
 /* What a device last reported about itself (fleetsecd's POST /v1/status).
  * Times are UNIX seconds, 0 = never. */
+/* A device's own words on why an update failed (fsec_devstate_rec). */
+#define FSEC_REASON_MAX 127
+
 struct fsec_devstate_rec {
 	char device_id[FSEC_DEVID_MAX + 1];
 	int64_t first_seen, last_seen;
@@ -113,6 +116,8 @@ struct fsec_devstate_rec {
 	char update_state[16];
 	char pending_version[FSEC_VERSION_MAX + 1];
 	char outcome_image[FSEC_SHA256_HEX_LEN];
+	/* Why that outcome failed, as the device said ("": not said). */
+	char outcome_reason[FSEC_REASON_MAX + 1];
 };
 
 /* Which certificates fsec_registry_cert_list() visits; NULL/false/0 fields
@@ -375,6 +380,7 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_data_version(struct fsec_registry 
 
 /* A group of devices a release can be limited to (canaries first). */
 #define FSEC_GROUP_MAX 32
+#define FSEC_PHASES_MAX 255 /* a rollout's phases, "1%,10%,canary,100%" */
 
 /* Put device id in group ("" takes it out of its group). A group name is
  * 1-32 characters of A-Z a-z 0-9 . _ -. Errors: NOTFOUND, INVAL, DB. */
@@ -399,6 +405,21 @@ struct fsec_published_rec {
 	 * of the model's active devices (-1: no limit). */
 	int max_failures, max_failures_pct;
 	char group[FSEC_GROUP_MAX + 1]; /* "": every device; else only that group's */
+	/* The operator's control (release pause|resume|abort): "active",
+	 * "paused" or "aborted" ("" is read as "active"). */
+	char state[8];
+	/* Phases ("1%,10%,group,100%"; "": percent and group alone), the one
+	 * in effect (0-based) and since when; it advances on its own after
+	 * advance_after seconds (-1: never) once success_pct of its devices
+	 * confirmed (-1: no threshold). */
+	char phases[FSEC_PHASES_MAX + 1];
+	int phase;
+	int64_t phase_at;
+	int64_t advance_after;
+	int success_pct;
+	/* Failures forgiven by the last resume: the limit counts above them. */
+	uint64_t forgiven;
+	bool baseline; /* read from the model's baseline (the release before) */
 };
 
 typedef int (*fsec_published_cb)(const struct fsec_published_rec *rec, void *ctx);
@@ -447,6 +468,31 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_publish_get(struct fsec_registry *
 							  const char *model,
 							  struct fsec_published_rec *rec,
 							  char **bundle);
+
+/* The model's baseline: the release every device was offered before the
+ * published one (a candidate) replaced it; rec->baseline is set. Errors:
+ * NOTFOUND, DB, NOMEM. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_baseline_get(struct fsec_registry *reg,
+							   const char *model,
+							   struct fsec_published_rec *rec,
+							   char **bundle);
+
+/* Keep the model's published release as its baseline (replacing the
+ * previous baseline). Errors: DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_baseline_keep(struct fsec_registry *reg,
+							    const char *model);
+
+/* The candidate image device id was last served (GET /v1/update), ""
+ * if none, and since when (*at, 0 if none). Errors: INVAL, DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_served_get(struct fsec_registry *reg,
+							 const char *id,
+							 char sha[FSEC_SHA256_HEX_LEN],
+							 int64_t *at);
+
+/* Record that device id was served the image sha at. Errors: INVAL, DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_served_put(struct fsec_registry *reg,
+							 const char *id, const char *sha,
+							 int64_t at);
 
 /* A model's signed "nothing new" statement (release.h, timestamp), what
  * fleetsecd serves a device it has no manifest for. */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "fleetsec/fileio.h"
@@ -10,6 +11,7 @@
 #include "fleetsec/publish.h"
 #include "fleetsec/release.h"
 #include "fleetsec/rollout.h"
+#include "fleetsec/text.h"
 
 /* Write JSON text, with the final newline json_dumps leaves out, to path
  * (atomically) or stdout. */
@@ -568,14 +570,18 @@ static int release_publish(int argc, char **argv, const struct cli_cmd *self)
 		{"percent", required_argument, NULL, 'p'},
 		{"max-failures", required_argument, NULL, 'f'},
 		{"group", required_argument, NULL, 'g'},
+		{"phases", required_argument, NULL, 'P'},
+		{"advance-after", required_argument, NULL, 'A'},
+		{"success-threshold", required_argument, NULL, 'S'},
 		CLI_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
 	struct fsec_publish_opts o = {.percent = -1, .max_failures = -1, .max_failures_pct = -1,
+				      .advance_after = -1, .success_pct = -1,
 				      .actor = cli_actor()};
 	EVP_PKEY *roots[FSEC_RELEASE_MAX_KEYS];
 	const char *root_paths[FSEC_RELEASE_MAX_KEYS];
-	struct fsec_published_rec rec;
+	struct fsec_published_rec rec, base;
 	struct cli_common c = {0};
 	struct fsec_fleet *f = NULL;
 	size_t nroots = 0, loaded = 0;
@@ -599,6 +605,30 @@ static int release_publish(int argc, char **argv, const struct cli_cmd *self)
 				return EXIT_USAGE;
 			o.percent = (int)v;
 			break;
+		case 'P': o.phases = optarg; break;
+		case 'A':
+			/* Seconds, or a duration (30m, 12h, 1d). */
+			if (strspn(optarg, "0123456789") == strlen(optarg)) {
+				if (!cli_int(self, "--advance-after", optarg, 0, 365L * 86400, &v))
+					return EXIT_USAGE;
+				o.advance_after = v;
+			} else if (fsec_duration_parse(optarg, &o.advance_after) != FSEC_OK) {
+				return cli_usage_error(self, "--advance-after: %s", fsec_err_detail());
+			}
+			break;
+		case 'S': {
+			size_t n = strlen(optarg);
+			char num[8];
+
+			if (n < 2 || n >= sizeof(num) || optarg[n - 1] != '%')
+				return cli_usage_error(self, "--success-threshold: P%% (0%%-100%%)");
+			memcpy(num, optarg, n - 1);
+			num[n - 1] = '\0';
+			if (!cli_int(self, "--success-threshold", num, 0, 100, &v))
+				return EXIT_USAGE;
+			o.success_pct = (int)v;
+			break;
+		}
 		case 'f': {
 			size_t n = strlen(optarg);
 			char num[16];
@@ -624,6 +654,10 @@ static int release_publish(int argc, char **argv, const struct cli_cmd *self)
 	if (optind != argc || o.model == NULL || o.bundle == NULL || o.image == NULL ||
 	    nroots == 0)
 		return cli_usage_error(self, "--model, --bundle, --image and --root are required");
+	if (o.phases != NULL && (o.percent >= 0 || o.group != NULL))
+		return cli_usage_error(self, "--phases replaces --percent and --group");
+	if (o.phases == NULL && (o.advance_after >= 0 || o.success_pct >= 0))
+		return cli_usage_error(self, "--advance-after and --success-threshold need --phases");
 	if ((status = cli_model(o.model)) != 0)
 		return status;
 	if ((status = load_public_keys(root_paths, nroots, roots)) != 0)
@@ -636,14 +670,37 @@ static int release_publish(int argc, char **argv, const struct cli_cmd *self)
 		status = cli_fail(o.bundle, rc);
 		goto out;
 	}
+	/* What the devices outside it get: the baseline, if one is kept. */
+	rc = fsec_registry_baseline_get(fsec_fleet_get_registry(f), rec.model, &base, NULL);
+	if (rc == FSEC_ERR_NOTFOUND || strcmp(base.sha256, rec.sha256) == 0)
+		base.version[0] = '\0';
+	else if (rc != FSEC_OK) {
+		status = cli_fail(rec.model, rc);
+		goto out;
+	}
 	if (c.json)
-		status = cli_print_json(json_pack("{s:s, s:s, s:I, s:s, s:i}", "model", rec.model,
-						  "version", rec.version, "security_counter",
-						  (json_int_t)rec.security_counter, "sha256",
-						  rec.sha256, "percent", rec.percent));
-	else
-		printf("published %s %s (security counter %u) to %d%% of its devices\n", rec.model,
-		       rec.version, rec.security_counter, rec.percent);
+		status = cli_print_json(json_pack("{s:s, s:s, s:I, s:s, s:i, s:s, s:s, s:s?}", "model",
+						  rec.model, "version", rec.version,
+						  "security_counter", (json_int_t)rec.security_counter,
+						  "sha256", rec.sha256, "percent", rec.percent,
+						  "group", rec.group, "phases", rec.phases, "baseline",
+						  base.version[0] != '\0' ? base.version : NULL));
+	else {
+		char to[FSEC_PHASES_MAX + 64];
+
+		if (rec.phases[0] != '\0')
+			snprintf(to, sizeof(to), "in phases %s, the first now", rec.phases);
+		else if (rec.group[0] != '\0')
+			snprintf(to, sizeof(to), "to %d%% of group %s", rec.percent, rec.group);
+		else
+			snprintf(to, sizeof(to), "to %d%% of its devices", rec.percent);
+		printf("published %s %s (security counter %u) %s", rec.model, rec.version,
+		       rec.security_counter, to);
+		if (base.version[0] != '\0' &&
+		    (rec.phases[0] != '\0' || rec.percent < 100 || rec.group[0] != '\0'))
+			printf("; the others keep the baseline %s", base.version);
+		putchar('\n');
+	}
 out:
 	fsec_fleet_free(f);
 	free_keys(roots, loaded);
@@ -840,6 +897,119 @@ out:
 	return status;
 }
 
+/* pause, resume, abort: the operator's hand on a rollout. */
+struct act_ctx {
+	json_t *devices; /* the devices that hold an aborted release */
+	uint64_t n;
+};
+
+static int act_device(const char *id, const struct fsec_devstate_rec *st, void *arg)
+{
+	struct act_ctx *a = arg;
+
+	a->n++;
+	return json_array_append_new(a->devices, json_pack("{s:s, s:s, s:s, s:s}", "id", id,
+							   "running", st->fw_version, "pending",
+							   st->pending_version, "update",
+							   st->update_state)) != 0;
+}
+
+static int release_act(int argc, char **argv, const struct cli_cmd *self,
+		       enum fsec_rollout_action action)
+{
+	static const struct option longopts[] = {
+		{"model", required_argument, NULL, 'm'},
+		{"release", required_argument, NULL, 'r'},
+		CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	static const char *const done[] = {"paused", "resumed", "aborted", "advanced"};
+	struct act_ctx a = {0};
+	struct cli_common c = {0};
+	struct fsec_fleet *f = NULL;
+	struct fsec_published_rec pub;
+	const char *model = NULL, *version = NULL;
+	enum fsec_err rc;
+	int opt, status;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
+		if (opt == 'm')
+			model = optarg;
+		else if (opt == 'r')
+			version = optarg;
+	}
+	if (opt < 0)
+		return status;
+	if (optind != argc || model == NULL)
+		return cli_usage_error(self, "--model is required, and takes no argument");
+	if ((status = cli_model(model)) != 0)
+		return status;
+	if ((a.devices = json_array()) == NULL)
+		return cli_fail("release", FSEC_ERR_NOMEM);
+	if ((rc = fsec_fleet_open(cli_home(&c), &f)) != FSEC_OK ||
+	    (rc = fsec_registry_publish_get(fsec_fleet_get_registry(f), model, &pub, NULL)) !=
+		FSEC_OK) {
+		status = cli_fail(model, rc);
+		goto out;
+	}
+	rc = fsec_rollout_act(fsec_fleet_get_registry(f), model, version, action, cli_actor(),
+			      action == FSEC_ROLLOUT_ABORT ? act_device : NULL, &a);
+	if (rc != FSEC_OK) {
+		status = cli_fail(model, rc);
+		goto out;
+	}
+	if (c.json) {
+		json_t *o = json_pack("{s:s, s:s, s:s}", "model", model, "version", pub.version,
+				      "action", done[action]);
+
+		if (o != NULL && action == FSEC_ROLLOUT_ABORT) {
+			json_object_set_new(o, "devices_holding", a.devices);
+			a.devices = NULL;
+		}
+		status = cli_print_json(o);
+	} else if (action == FSEC_ROLLOUT_ABORT) {
+		size_t i;
+		json_t *d;
+
+		printf("aborted the rollout of %s %s; devices that hold it: %llu\n", model,
+		       pub.version, (unsigned long long)a.n);
+		json_array_foreach(a.devices, i, d)
+			printf("  %s: running %s%s%s%s%s\n", json_string_value(json_object_get(d, "id")),
+			       json_string_value(json_object_get(d, "running")),
+			       *json_string_value(json_object_get(d, "pending")) != '\0' ? ", pending "
+											 : "",
+			       json_string_value(json_object_get(d, "pending")),
+			       *json_string_value(json_object_get(d, "update")) != '\0' ? ", " : "",
+			       json_string_value(json_object_get(d, "update")));
+	} else {
+		printf("%s the rollout of %s %s\n", done[action], model, pub.version);
+	}
+out:
+	json_decref(a.devices);
+	fsec_fleet_free(f);
+	return status;
+}
+
+static int release_pause(int argc, char **argv, const struct cli_cmd *self)
+{
+	return release_act(argc, argv, self, FSEC_ROLLOUT_PAUSE);
+}
+
+static int release_resume(int argc, char **argv, const struct cli_cmd *self)
+{
+	return release_act(argc, argv, self, FSEC_ROLLOUT_RESUME);
+}
+
+static int release_abort(int argc, char **argv, const struct cli_cmd *self)
+{
+	return release_act(argc, argv, self, FSEC_ROLLOUT_ABORT);
+}
+
+static int release_advance(int argc, char **argv, const struct cli_cmd *self)
+{
+	return release_act(argc, argv, self, FSEC_ROLLOUT_ADVANCE);
+}
+
 struct status_ctx {
 	struct fsec_registry *reg;
 	const char *only;  /* --model, or NULL for every published model */
@@ -863,36 +1033,181 @@ static int coverage_line(uint32_t counter, uint64_t devices, void *arg)
 	return 0;
 }
 
+/* A phase's label: its spec, or the percent and group of a release
+ * without phases. */
+static void phase_label(const struct fsec_published_rec *pub, int i, char *buf, size_t cap)
+{
+	const char *p = pub->phases;
+	size_t n;
+
+	if (pub->phases[0] == '\0') {
+		snprintf(buf, cap, "%d%%%s%s", pub->percent, pub->group[0] != '\0' ? " of " : "",
+			 pub->group);
+		return;
+	}
+	for (; i > 0 && p != NULL; i--)
+		if ((p = strchr(p, ',')) != NULL)
+			p++;
+	n = p != NULL ? strcspn(p, ",") : 0;
+	snprintf(buf, cap, "%.*s", (int)n, p != NULL ? p : "");
+}
+
+static int failed_device(const char *id, const struct fsec_devstate_rec *st, void *arg)
+{
+	return json_array_append_new((json_t *)arg,
+				     json_pack("{s:s, s:s, s:s, s:s}", "id", id, "update",
+					       st->update_state[0] != '\0' ? st->update_state
+									   : "failure",
+					       "running", st->fw_version, "reason",
+					       st->outcome_reason)) != 0;
+}
+
+/* One release's phases and failed devices, into o (JSON) or printed. */
+static enum fsec_err release_phases(struct status_ctx *sc, const struct fsec_published_rec *pub,
+				    json_t *o)
+{
+	struct fsec_phase_tally t[FSEC_ROLLOUT_PHASES_MAX];
+	json_t *phases = json_array(), *failed = json_array(), *d;
+	char label[FSEC_GROUP_MAX + 32];
+	enum fsec_err rc;
+	int n = 1;
+	size_t i;
+
+	if (phases == NULL || failed == NULL) {
+		rc = FSEC_ERR_NOMEM;
+		goto out;
+	}
+	if (pub->phases[0] != '\0' && (rc = fsec_rollout_phases_check(pub->phases, &n, NULL)) !=
+	    FSEC_OK)
+		goto out;
+	if ((rc = fsec_rollout_tally(sc->reg, pub, t, failed_device, failed)) != FSEC_OK)
+		goto out;
+	for (int k = 0; k < n; k++) {
+		phase_label(pub, k, label, sizeof(label));
+		if (o != NULL) {
+			if (json_array_append_new(
+				phases,
+				json_pack("{s:i, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "phase",
+					  k + 1, "spec", label, "in_effect", k <= pub->phase,
+					  "eligible", (json_int_t)t[k].eligible, "downloading",
+					  (json_int_t)t[k].downloading, "installed",
+					  (json_int_t)t[k].installed, "trial", (json_int_t)t[k].trial,
+					  "confirmed", (json_int_t)t[k].confirmed, "failed",
+					  (json_int_t)t[k].failed, "rolled_back",
+					  (json_int_t)t[k].rolled_back)) != 0) {
+				rc = FSEC_ERR_NOMEM;
+				goto out;
+			}
+			continue;
+		}
+		printf("  phase %d %-12s%s eligible %llu: downloading %llu, installed %llu, trial "
+		       "%llu, confirmed %llu, failed %llu, rolled back %llu\n",
+		       k + 1, label, k <= pub->phase ? "*" : " ", (unsigned long long)t[k].eligible,
+		       (unsigned long long)t[k].downloading, (unsigned long long)t[k].installed,
+		       (unsigned long long)t[k].trial, (unsigned long long)t[k].confirmed,
+		       (unsigned long long)t[k].failed, (unsigned long long)t[k].rolled_back);
+	}
+	if (o != NULL) {
+		if (json_object_set(o, "phases", phases) != 0 ||
+		    json_object_set(o, "failed_devices", failed) != 0)
+			rc = FSEC_ERR_NOMEM;
+		goto out;
+	}
+	json_array_foreach(failed, i, d)
+		printf("  failed: %s (%s, running %s)%s%s\n",
+		       json_string_value(json_object_get(d, "id")),
+		       json_string_value(json_object_get(d, "update")),
+		       json_string_value(json_object_get(d, "running")),
+		       *json_string_value(json_object_get(d, "reason")) != '\0' ? ": " : "",
+		       json_string_value(json_object_get(d, "reason")));
+out:
+	json_decref(phases);
+	json_decref(failed);
+	return rc;
+}
+
+/* The expiry of a signed bundle, and how long it has left. */
+static enum fsec_err bundle_expiry(const char *bundle, char until[32], char left[48],
+				   bool *expired)
+{
+	int64_t issued = 0, expires = 0, now = (int64_t)time(NULL);
+	enum fsec_err rc = fsec_release_peek_times((const unsigned char *)bundle, strlen(bundle),
+						   &issued, &expires, NULL);
+
+	if (rc != FSEC_OK)
+		return rc;
+	cli_time(expires, until, 32);
+	*expired = expires <= now;
+	if (expires <= now)
+		snprintf(left, 48, "EXPIRED");
+	else if (expires - now < 86400)
+		snprintf(left, 48, "expires in %lldh", (long long)((expires - now) / 3600));
+	else
+		snprintf(left, 48, "expires in %lldd", (long long)((expires - now) / 86400));
+	return FSEC_OK;
+}
+
+/* The model's baseline (the release the candidate's outsiders keep). */
+static enum fsec_err status_baseline(struct status_ctx *sc, const struct fsec_published_rec *pub,
+				     json_t *o)
+{
+	struct fsec_published_rec b;
+	char *bundle = NULL, until[32], left[48];
+	json_t *bo = NULL;
+	bool expired = false;
+	enum fsec_err rc = fsec_registry_baseline_get(sc->reg, pub->model, &b, &bundle);
+
+	if (rc == FSEC_ERR_NOTFOUND || (rc == FSEC_OK && strcmp(b.sha256, pub->sha256) == 0)) {
+		free(bundle);
+		return o != NULL && json_object_set_new(o, "baseline", json_null()) != 0
+			       ? FSEC_ERR_NOMEM
+			       : FSEC_OK;
+	}
+	if (rc != FSEC_OK || (rc = bundle_expiry(bundle, until, left, &expired)) != FSEC_OK)
+		goto out;
+	if (o != NULL) {
+		bo = json_pack("{s:s, s:I, s:s, s:s, s:b}", "version", b.version, "security_counter",
+			       (json_int_t)b.security_counter, "sha256", b.sha256, "expires", until,
+			       "expired", expired);
+		if (bo == NULL || json_object_set(o, "baseline", bo) != 0) {
+			rc = FSEC_ERR_NOMEM;
+			goto out;
+		}
+	} else {
+		printf("  baseline %s (security counter %u) for the devices the candidate is not "
+		       "for; manifest valid until %s, %s\n",
+		       b.version, b.security_counter, until, left);
+	}
+	rc = release_phases(sc, &b, bo);
+out:
+	json_decref(bo);
+	free(bundle);
+	return rc;
+}
+
 static int status_model(const struct fsec_published_rec *pub,
 			const struct fsec_rollout_status *rs, void *arg)
 {
 	struct status_ctx *sc = arg;
 	const struct fsec_model_stats st = rs->stats;
-	const bool paused = rs->paused;
-	char when[32];
-
-	char until[32], left[48];
-	int64_t issued = 0, expires = 0, now = (int64_t)time(NULL);
+	const bool paused = rs->paused || strcmp(pub->state, "paused") == 0;
+	const char *state = strcmp(pub->state, "aborted") == 0 ? "aborted"
+			    : paused			       ? "paused"
+							       : "active";
+	char when[32], until[32], left[48];
 	char *bundle = NULL;
 	struct fsec_published_rec row;
+	bool expired = false;
 
 	sc->counted++;
 	sc->reported = st.reported;
 	cli_time(pub->published_at, when, sizeof(when));
 	/* The manifest's expiry, from the bundle verified at publication. */
 	if ((sc->rc = fsec_registry_publish_get(sc->reg, pub->model, &row, &bundle)) == FSEC_OK)
-		sc->rc = fsec_release_peek_times((const unsigned char *)bundle, strlen(bundle),
-						 &issued, &expires, NULL);
+		sc->rc = bundle_expiry(bundle, until, left, &expired);
 	free(bundle);
 	if (sc->rc != FSEC_OK)
 		return 1;
-	cli_time(expires, until, sizeof(until));
-	if (expires <= now)
-		snprintf(left, sizeof(left), "EXPIRED");
-	else if (expires - now < 86400)
-		snprintf(left, sizeof(left), "expires in %lldh", (long long)((expires - now) / 3600));
-	else
-		snprintf(left, sizeof(left), "expires in %lldd", (long long)((expires - now) / 86400));
 	if (sc->arr != NULL) {
 		json_t *o = json_pack("{s:s, s:s, s:I, s:i, s:s, s:i, s:i, s:b, s:I, s:I, s:I, s:I, s:I}",
 				      "model", pub->model, "version", pub->version,
@@ -907,18 +1222,37 @@ static int status_model(const struct fsec_published_rec *pub,
 		sc->coverage = json_array();
 		if (o == NULL || sc->coverage == NULL ||
 		    json_object_set_new(o, "expires", json_string(until)) != 0 ||
-		    json_object_set_new(o, "expired", json_boolean(expires <= now)) != 0 ||
+		    json_object_set_new(o, "expired", json_boolean(expired)) != 0 ||
+		    json_object_set_new(o, "sha256", json_string(pub->sha256)) != 0 ||
+		    json_object_set_new(o, "group", json_string(pub->group)) != 0 ||
+		    json_object_set_new(o, "state", json_string(state)) != 0 ||
+		    json_object_set_new(o, "phase", json_integer(pub->phase + 1)) != 0 ||
+		    json_object_set_new(o, "advance_after", json_integer(pub->advance_after)) != 0 ||
+		    json_object_set_new(o, "success_threshold", json_integer(pub->success_pct)) != 0 ||
+		    json_object_set_new(o, "failures_forgiven", json_integer((json_int_t)pub->forgiven)) != 0 ||
 		    json_object_set_new(o, "coverage", sc->coverage) != 0 ||
 		    json_array_append_new(sc->arr, o) != 0) {
 			sc->rc = FSEC_ERR_NOMEM;
 			return 1;
 		}
+		if ((sc->rc = release_phases(sc, pub, o)) != FSEC_OK ||
+		    (sc->rc = status_baseline(sc, pub, o)) != FSEC_OK)
+			return 1;
 	} else {
-		printf("%s: release %s (security counter %u) to %d%%%s%s since %s%s\n", pub->model,
-		       pub->version, pub->security_counter, pub->percent,
-		       pub->group[0] != '\0' ? " of group " : "", pub->group, when,
-		       paused ? ", PAUSED: too many failures" : "");
+		printf("%s: release %s (security counter %u) since %s, %s%s\n", pub->model,
+		       pub->version, pub->security_counter, when,
+		       strcmp(state, "active") == 0 ? "active" : strcmp(state, "paused") == 0 ? "PAUSED" : "ABORTED",
+		       rs->paused ? ": too many failures" : "");
 		printf("  manifest valid until %s, %s\n", until, left);
+		if (pub->advance_after >= 0)
+			printf("  advances after %llds in a phase%s%d%s\n",
+			       (long long)pub->advance_after,
+			       pub->success_pct >= 0 ? " once " : "",
+			       pub->success_pct >= 0 ? pub->success_pct : 0,
+			       pub->success_pct >= 0 ? "% of its devices confirmed" : "");
+		if ((sc->rc = release_phases(sc, pub, NULL)) != FSEC_OK ||
+		    (sc->rc = status_baseline(sc, pub, NULL)) != FSEC_OK)
+			return 1;
 		printf("  devices %llu, reported %llu, patched %llu (%.1f%% of the reporting)\n"
 		       "  outcomes of this image: %llu confirmed, %llu failed\n  patch coverage:\n",
 		       (unsigned long long)st.devices, (unsigned long long)st.reported,
@@ -931,31 +1265,16 @@ static int status_model(const struct fsec_published_rec *pub,
 	return sc->rc != FSEC_OK;
 }
 
-static int release_status(int argc, char **argv, const struct cli_cmd *self)
+/* One reading of every rollout (or only's): *arr (JSON) or printed. */
+static int status_once(const struct cli_common *c, const char *only, bool json, json_t **arr)
 {
-	static const struct option longopts[] = {
-		{"model", required_argument, NULL, 'm'},
-		CLI_COMMON_LONGOPTS,
-		{NULL, 0, NULL, 0},
-	};
-	struct status_ctx sc = {0};
-	struct cli_common c = {0};
+	struct status_ctx sc = {.only = only};
 	struct fsec_fleet *f = NULL;
 	enum fsec_err rc;
-	int opt, status;
 
-	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0)
-		if (opt == 'm')
-			sc.only = optarg;
-	if (opt < 0)
-		return status;
-	if (optind != argc)
-		return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
-	if (sc.only != NULL && (status = cli_model(sc.only)) != 0)
-		return status;
-	if (c.json && (sc.arr = json_array()) == NULL)
+	if (json && (sc.arr = json_array()) == NULL)
 		return cli_fail("release status", FSEC_ERR_NOMEM);
-	if ((rc = fsec_fleet_open(cli_home(&c), &f)) == FSEC_OK) {
+	if ((rc = fsec_fleet_open(cli_home(c), &f)) == FSEC_OK) {
 		sc.reg = fsec_fleet_get_registry(f);
 		if ((rc = fsec_rollout_list(sc.reg, sc.only, status_model, &sc)) == FSEC_OK)
 			rc = sc.rc;
@@ -963,18 +1282,88 @@ static int release_status(int argc, char **argv, const struct cli_cmd *self)
 	fsec_fleet_free(f);
 	if (rc != FSEC_OK) {
 		json_decref(sc.arr);
-		return cli_fail(cli_home(&c), rc);
+		return cli_fail(cli_home(c), rc);
 	}
 	if (sc.only != NULL && sc.counted == 0) {
 		json_decref(sc.arr);
 		fprintf(stderr, "fleetsec: %s: no release published for this model\n", sc.only);
 		return EXIT_REFUSED;
 	}
-	if (c.json)
-		return cli_print_json(sc.arr);
-	if (sc.counted == 0)
+	if (!json && sc.counted == 0)
 		puts("no release is published");
+	*arr = sc.arr;
 	return 0;
+}
+
+static int release_status(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {
+		{"model", required_argument, NULL, 'm'},
+		{"watch", no_argument, NULL, 'w'},
+		{"interval", required_argument, NULL, 'i'},
+		{"count", required_argument, NULL, 'n'},
+		CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	struct cli_common c = {0};
+	const char *only = NULL;
+	bool watch = false, tty;
+	long interval = 2, count = 0, v;
+	json_t *arr = NULL;
+	int opt, status;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
+		switch (opt) {
+		case 'm': only = optarg; break;
+		case 'w': watch = true; break;
+		case 'i':
+			if (!cli_int(self, "--interval", optarg, 1, 3600, &v))
+				return EXIT_USAGE;
+			interval = v;
+			break;
+		case 'n':
+			if (!cli_int(self, "--count", optarg, 1, 1000000, &v))
+				return EXIT_USAGE;
+			count = v;
+			break;
+		}
+	}
+	if (opt < 0)
+		return status;
+	if (optind != argc)
+		return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
+	if (!watch && count > 0)
+		return cli_usage_error(self, "--count and --interval go with --watch");
+	if (only != NULL && (status = cli_model(only)) != 0)
+		return status;
+	if (!watch) {
+		if ((status = status_once(&c, only, c.json, &arr)) != 0 || !c.json)
+			return status;
+		return cli_print_json(arr);
+	}
+	/* On a terminal the screen is redrawn; elsewhere each reading is one
+	 * JSON line, for a program to follow. */
+	tty = isatty(STDOUT_FILENO) && !c.json;
+	for (long round = 1;; round++) {
+		if (tty)
+			fputs("\033[H\033[2J", stdout);
+		if ((status = status_once(&c, only, !tty, &arr)) != 0)
+			return status;
+		if (!tty) {
+			char *line = json_dumps(arr, JSON_COMPACT);
+
+			json_decref(arr);
+			if (line == NULL)
+				return cli_fail("release status", FSEC_ERR_NOMEM);
+			puts(line);
+			free(line);
+		}
+		if (fflush(stdout) != 0)
+			return EXIT_REFUSED;
+		if (count > 0 && round >= count)
+			return 0;
+		sleep((unsigned)interval);
+	}
 }
 
 const struct cli_cmd cli_release_cmds[] = {
@@ -1015,19 +1404,48 @@ const struct cli_cmd cli_release_cmds[] = {
 	 "sequence number not above --last-sequence, a model the manifest does not list,\n"
 	 "malformed JSON and fields out of bounds.\n"},
 	{"release", "publish", release_publish, "serve a release to a model's devices (fleetsecd)",
-	 "--model M --bundle RELEASE.json --image IMG --root ROOT.pub [--percent P]\n"
-	 "       [--max-failures N|P%] [--group G]\n"
-	 "       [--home DIR] [--json]\n\n"
+	 "--model M --bundle RELEASE.json --image IMG --root ROOT.pub\n"
+	 "       [--percent P] [--group G] | [--phases P%|GROUP,... [--advance-after N]\n"
+	 "       [--success-threshold P%]] [--max-failures N|P%] [--home DIR] [--json]\n\n"
 	 "Verifies the bundle for model M as its devices will (signatures, delegation,\n"
 	 "expiry), checks that IMG is the image it describes, and makes it what\n"
 	 "fleetsecd serves to M's devices: GET /v1/update returns the bundle and\n"
 	 "GET /v1/firmware/SHA256 the image. --percent P (default 100) stages the\n"
 	 "rollout: a device gets the release when SHA-256 of its ID mod 100 is below P,\n"
-	 "so raising P only adds devices. --max-failures N (or P% of the model's\n"
-	 "devices) pauses the rollout by itself once that many devices report a failed\n"
-	 "update of its image. --group G serves it only to the devices put in\n"
-	 "group G (fleetsec device set ID --group G), canaries first; publishing again\n"
-	 "without it reaches the rest. Publishing again replaces the release.\n"},
+	 "so raising P only adds devices. The manifest's signed rollout.percent (release\n"
+	 "create --percent) is the one source of truth when it is below 100: P defaults\n"
+	 "to it, and a P or --phases that differs is refused. --group G serves it only\n"
+	 "to the devices put in group G (fleetsec device set ID --group G).\n"
+	 "--phases 1%,10%,50%,100% (or group names, or both) rolls it out in phases,\n"
+	 "each adding devices, the first at once; release status shows them.\n"
+	 "--advance-after N (seconds, or 30m, 12h, 1d) advances a phase on its own once\n"
+	 "it has lasted N and, with --success-threshold P%, once P% of the devices it\n"
+	 "reached confirmed the release; fleetsecd judges it as their reports arrive.\n"
+	 "--max-failures N (or P% of the model's devices) pauses the rollout by itself\n"
+	 "once that many devices report a failed update of its image (release resume\n"
+	 "goes on). The release it replaces, if it was offered to every device, stays\n"
+	 "as the baseline: the devices the new one is not (yet) for keep getting it.\n"
+	 "The product's current release (product list), if the product exists, becomes\n"
+	 "this one. The output names the baseline.\n"},
+	{"release", "pause", release_pause, "pause a model's rollout",
+	 "--model M [--release V] [--home DIR] [--json]\n\n"
+	 "Stops offering M's published release to devices it has not reached; devices\n"
+	 "that hold it keep it, the others keep the baseline. Refused (exit 1) if the\n"
+	 "rollout is paused or aborted already, or if V is not the published version.\n"
+	 "An event (rollout-pause) records it.\n"},
+	{"release", "resume", release_resume, "resume a paused rollout",
+	 "--model M [--release V] [--home DIR] [--json]\n\n"
+	 "Resumes a rollout paused by release pause or by its --max-failures. The\n"
+	 "failures reported so far stay on record (release status) and no longer count\n"
+	 "against the limit: the rollout pauses again at as many new ones. Refused\n"
+	 "(exit 1) if it is not paused. An event (rollout-resume) records it.\n"},
+	{"release", "abort", release_abort, "withdraw a model's candidate release",
+	 "--model M [--release V] [--home DIR] [--json]\n\n"
+	 "Withdraws M's published release: no device is offered it any more, devices\n"
+	 "that had not got it are served the baseline, and the devices that already\n"
+	 "hold it (run it, wait to boot it, or reported an outcome about it) are listed,\n"
+	 "for the operator to publish a fix for. Refused (exit 1) if it was aborted\n"
+	 "already. An event (rollout-abort) records it.\n"},
 	{"release", "timestamp", release_timestamp,
 	 "sign the model's \"nothing new\" statement (fleetsecd)",
 	 "--model M --key ONLINE.pem --delegation DELEGATION.json --root ROOT.pub\n"
@@ -1075,13 +1493,24 @@ const struct cli_cmd cli_release_cmds[] = {
 	 "release root at manufacture, version 1) follows the whole chain to it: each\n"
 	 "version the next, signed by the root before it and by its own keys. The\n"
 	 "registry's event log records it (release-root).\n"},
+	{"release", "advance", release_advance, "move a phased rollout to its next phase",
+	 "--model M [--release V] [--home DIR] [--json]\n\n"
+	 "Puts the next phase of M's published release (published in phases) in\n"
+	 "effect now, without waiting for it to advance by itself. Refused (exit 1) in\n"
+	 "its last phase, or if aborted. An event (rollout-advance) records it.\n"},
 	{"release", "status", release_status, "rollout state and patch coverage per model",
-	 "[--model M] [--home DIR] [--json]\n\n"
+	 "[--model M] [--watch [--interval S] [--count N]] [--home DIR] [--json]\n\n"
 	 "For each published release (or M's): its manifest's expiry (EXPIRED, or how\n"
-	 "long it has left: refresh it before, fleetsec release refresh), its rollout,\n"
-	 "whether it paused itself (--max-failures), the model's active devices, how many reported, how many run\n"
-	 "at least the release's security counter, the update outcomes reported since\n"
-	 "publication, and the patch coverage: the share of reporting devices on each\n"
-	 "security counter.\n"},
+	 "long it has left: refresh it before, fleetsec release refresh), its state\n"
+	 "(active, PAUSED by the operator or by --max-failures, ABORTED), and for each\n"
+	 "phase (* in effect) the devices it reaches and, of those, how many are\n"
+	 "downloading it, installed it (pending the trial boot), in the trial, confirmed,\n"
+	 "failed or rolled back; then the devices that failed it, the model's baseline\n"
+	 "with its own counts, the model's active devices, how many reported, how many\n"
+	 "run at least the release's security counter, the outcomes reported about its\n"
+	 "image, and the patch coverage: the share of reporting devices on each security\n"
+	 "counter. --watch reads it again every S seconds (default 2): on a terminal it\n"
+	 "redraws the screen, elsewhere (or with --json) it prints one JSON line per\n"
+	 "reading; --count N stops after N readings.\n"},
 	{NULL, NULL, NULL, NULL, NULL},
 };

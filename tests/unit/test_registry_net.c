@@ -39,13 +39,13 @@ static int collect(const struct fsec_device_net *d, void *arg)
 
 /* Undo the migration steps from device_net (v7) on: v8 (debug ports),
  * v9 (refusals, renewal allowances), v10 (freshness), v11 (server
- * certificates), v12 (update state) and v13 (certificate issuers) follow
- * it. */
+ * certificates), v12 (update state), v13 (certificate issuers) and v14
+ * (rollouts: baselines, phases, served images, failure reasons) follow it. */
 static void downgrade(const char *db)
 {
 	sqlite3 *h = NULL;
 	sqlite3_stmt *st = NULL;
-	char stmt[900];
+	char stmt[1600];
 	int v;
 
 	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
@@ -53,8 +53,17 @@ static void downgrade(const char *db)
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	v = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	assert_int_equal(v, 13);
+	assert_int_equal(v, 14);
 	snprintf(stmt, sizeof(stmt),
+		 "DROP TABLE baselines; DROP TABLE rollout_served;"
+		 "ALTER TABLE device_state DROP COLUMN outcome_reason;"
+		 "ALTER TABLE published DROP COLUMN state;"
+		 "ALTER TABLE published DROP COLUMN phases;"
+		 "ALTER TABLE published DROP COLUMN phase;"
+		 "ALTER TABLE published DROP COLUMN phase_at;"
+		 "ALTER TABLE published DROP COLUMN advance_after;"
+		 "ALTER TABLE published DROP COLUMN success_pct;"
+		 "ALTER TABLE published DROP COLUMN forgiven;"
 		 "ALTER TABLE certificates DROP COLUMN issuer;"
 		 "ALTER TABLE device_state DROP COLUMN update_state;"
 		 "ALTER TABLE device_state DROP COLUMN pending_version;"
@@ -68,7 +77,7 @@ static void downgrade(const char *db)
 		 "ALTER TABLE device_state DROP COLUMN debug_uart;"
 		 "ALTER TABLE device_state DROP COLUMN debug_at;"
 		 "DROP TABLE device_net; PRAGMA user_version = %d;",
-		 v - 7);
+		 v - 8);
 	assert_int_equal(sqlite3_exec(h, stmt, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(h);
 }

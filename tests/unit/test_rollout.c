@@ -253,6 +253,68 @@ static void list_and_coverage(void **state)
 	assert_string_equal(cov, "4:2 5:1 ");
 }
 
+/* Phases: percentages rising, group names, at most 16; a device joins in
+ * the first phase that takes it. */
+static void phases_parse_and_place(void **state)
+{
+	struct fsec_published_rec p = release("cam", 100, -1, -1, "", 1);
+	char many[FSEC_PHASES_MAX + 1] = "";
+	int n = 0, max = 0, phase = 9;
+	unsigned bucket = 0;
+
+	(void)state;
+	assert_int_equal(fsec_rollout_phases_check("1%,10%,canary,100%", &n, &max), FSEC_OK);
+	assert_int_equal(n, 4);
+	assert_int_equal(max, 100);
+	assert_int_equal(fsec_rollout_phases_check("canary", &n, &max), FSEC_OK);
+	assert_int_equal(max, -1);
+	assert_int_equal(fsec_rollout_phases_check("50%,10%", NULL, NULL), FSEC_ERR_INVAL);
+	assert_int_equal(fsec_rollout_phases_check("10%,10%", NULL, NULL), FSEC_ERR_INVAL);
+	assert_int_equal(fsec_rollout_phases_check("101%", NULL, NULL), FSEC_ERR_INVAL);
+	assert_int_equal(fsec_rollout_phases_check("-1%", NULL, NULL), FSEC_ERR_INVAL);
+	assert_int_equal(fsec_rollout_phases_check("a b", NULL, NULL), FSEC_ERR_INVAL);
+	assert_int_equal(fsec_rollout_phases_check("a,,b", NULL, NULL), FSEC_ERR_INVAL);
+	for (int i = 0; i < 17; i++)
+		memcpy(many + (i == 0 ? 0 : 2 * i), i == 0 ? "g0" : ",g", 3);
+	assert_int_equal(fsec_rollout_phases_check(many, NULL, NULL), FSEC_ERR_INVAL);
+	/* cam-1's bucket decides the percent phases; a group phase takes its
+	 * devices whatever their bucket. */
+	assert_int_equal(fsec_rollout_bucket("cam-1", &bucket), FSEC_OK);
+	snprintf(p.phases, sizeof(p.phases), "canary,%u%%,100%%", bucket + 1);
+	assert_int_equal(fsec_rollout_phase_of(&p, "cam-1", "", &phase), FSEC_OK);
+	assert_int_equal(phase, 1);
+	assert_int_equal(fsec_rollout_phase_of(&p, "cam-1", "canary", &phase), FSEC_OK);
+	assert_int_equal(phase, 0);
+	snprintf(p.phases, sizeof(p.phases), "canary");
+	assert_int_equal(fsec_rollout_phase_of(&p, "cam-1", "", &phase), FSEC_OK);
+	assert_int_equal(phase, -1);
+}
+
+/* A failure's reason is kept with the outcome, and only printable ASCII
+ * of at most FSEC_REASON_MAX characters is. */
+static void failure_reason_kept(void **state)
+{
+	struct fixture *fx = *state;
+	struct fsec_device_report r = {.id = "cam-1", .version = "1.0.0", .security_counter = 1,
+				       .update_outcome = FSEC_UPDATE_FAILURE, .reason = "health"};
+	struct fsec_devstate_rec st;
+	char longer[FSEC_REASON_MAX + 2];
+
+	device(fx, "cam-1", "cam", "active");
+	r.reason = "bad\nline";
+	assert_int_equal(fsec_device_report(fx->reg, &r), FSEC_ERR_INVAL);
+	memset(longer, 'x', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	r.reason = longer;
+	assert_int_equal(fsec_device_report(fx->reg, &r), FSEC_ERR_INVAL);
+	assert_int_equal(fsec_registry_devstate_get(fx->reg, "cam-1", &st), FSEC_ERR_NOTFOUND);
+	longer[FSEC_REASON_MAX] = '\0';
+	r.reason = longer;
+	assert_int_equal(fsec_device_report(fx->reg, &r), FSEC_OK);
+	assert_int_equal(fsec_registry_devstate_get(fx->reg, "cam-1", &st), FSEC_OK);
+	assert_string_equal(st.outcome_reason, longer);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -261,6 +323,8 @@ int main(void)
 		T(group_release_is_for_its_group),
 		T(percent_stages_by_bucket),
 		cmocka_unit_test(paused_thresholds),
+		cmocka_unit_test(phases_parse_and_place),
+		T(failure_reason_kept),
 		T(list_and_coverage),
 	};
 #undef T

@@ -149,6 +149,16 @@ static bool debug_ok(enum fsec_debug_state s)
 	return s == FSEC_DEBUG_UNKNOWN || s == FSEC_DEBUG_LOCKED || s == FSEC_DEBUG_UNLOCKED;
 }
 
+static bool reason_ok(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++, n++)
+		if (*s < 0x20 || *s > 0x7e || n >= FSEC_REASON_MAX)
+			return false;
+	return true;
+}
+
 FSEC_API enum fsec_err fsec_device_report(struct fsec_registry *reg,
 					  const struct fsec_device_report *r)
 {
@@ -189,6 +199,9 @@ FSEC_API enum fsec_err fsec_device_report(struct fsec_registry *reg,
 	    (r->image != NULL && r->image[0] != '\0' &&
 	     !fsec_hex_valid(r->image, 32, FSEC_HEX_LOWER)))
 		return fsec_seterr(FSEC_ERR_INVAL, "pending version or image SHA-256 malformed");
+	if (r->reason != NULL && !reason_ok(r->reason))
+		return fsec_seterr(FSEC_ERR_INVAL, "reason: printable ASCII, at most %d characters",
+				   FSEC_REASON_MAX);
 	if ((unsigned)r->freshness > FSEC_REPORT_FROZEN || r->fresh_at < 0)
 		return fsec_seterr(FSEC_ERR_INVAL, "freshness out of range");
 	if ((rc = fsec_registry_begin(reg)) != FSEC_OK)
@@ -233,6 +246,9 @@ FSEC_API enum fsec_err fsec_device_report(struct fsec_registry *reg,
 		st.update_at = at;
 		snprintf(st.outcome_image, sizeof(st.outcome_image), "%s",
 			 r->image != NULL ? r->image : "");
+		snprintf(st.outcome_reason, sizeof(st.outcome_reason), "%s",
+			 r->update_outcome == FSEC_UPDATE_FAILURE && r->reason != NULL ? r->reason
+											  : "");
 		if (r->update_outcome == FSEC_UPDATE_SUCCESS)
 			st.update_ok_at = at;
 	}

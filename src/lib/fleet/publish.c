@@ -14,8 +14,10 @@
 #include "err_int.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/key.h"
+#include "fleetsec/product.h"
 #include "fleetsec/publish.h"
 #include "fleetsec/release.h"
+#include "fleetsec/rollout.h"
 
 #define COPY_BUF (256u * 1024u)
 
@@ -66,6 +68,94 @@ out:
 	return rc;
 }
 
+/* Whether pub is offered to every device of its model now: then it is
+ * the baseline a new candidate leaves in place. */
+static enum fsec_err offered_to_all(struct fsec_registry *reg,
+				    const struct fsec_published_rec *pub, bool *yes)
+{
+	struct fsec_rollout_status st;
+	const char *last;
+	enum fsec_err rc;
+	int n = 0;
+
+	*yes = false;
+	if (strcmp(pub->state, "active") != 0 && pub->state[0] != '\0')
+		return FSEC_OK;
+	if (pub->phases[0] == '\0') {
+		if (pub->percent < 100 || pub->group[0] != '\0')
+			return FSEC_OK;
+	} else {
+		last = strrchr(pub->phases, ',');
+		last = last != NULL ? last + 1 : pub->phases;
+		if (fsec_rollout_phases_check(pub->phases, &n, NULL) != FSEC_OK ||
+		    pub->phase + 1 < n || strcmp(last, "100%") != 0)
+			return FSEC_OK;
+	}
+	if ((rc = fsec_rollout_status(reg, pub, &st)) != FSEC_OK)
+		return rc;
+	*yes = !st.paused;
+	return FSEC_OK;
+}
+
+/* Keep the published release as the baseline if it went to every device
+ * and is another image than sha (publishing the same image again only
+ * changes its rollout). *kept gets its version, or "". */
+static enum fsec_err keep_baseline(struct fsec_registry *reg, const char *model,
+				   const char *sha, char kept[32])
+{
+	struct fsec_published_rec old;
+	enum fsec_err rc = fsec_registry_publish_get(reg, model, &old, NULL);
+	bool all = false;
+
+	kept[0] = '\0';
+	if (rc == FSEC_ERR_NOTFOUND) {
+		fsec_clearerr();
+		return FSEC_OK;
+	}
+	if (rc != FSEC_OK || strcmp(old.sha256, sha) == 0 ||
+	    (rc = offered_to_all(reg, &old, &all)) != FSEC_OK || !all)
+		return rc;
+	if ((rc = fsec_registry_baseline_keep(reg, model)) == FSEC_OK)
+		memcpy(kept, old.version, 32);
+	return rc;
+}
+
+/* The exposure asked for, checked against the manifest's signed one. */
+static enum fsec_err check_exposure(const struct fsec_publish_opts *o, int signed_pct,
+				    struct fsec_published_rec *rec)
+{
+	int max = -1;
+	enum fsec_err rc;
+
+	if (o->phases != NULL) {
+		if (o->percent >= 0 || o->group != NULL)
+			return fsec_seterr(FSEC_ERR_INVAL, "--phases replaces --percent and --group");
+		if ((rc = fsec_rollout_phases_check(o->phases, NULL, &max)) != FSEC_OK)
+			return rc;
+		if (o->phases[0] == '\0')
+			return fsec_seterr(FSEC_ERR_INVAL, "--phases: at least one phase");
+		/* Devices apply the signed percent themselves: a phase the
+		 * manifest would stop at is exposure on paper only. */
+		if (signed_pct < 100)
+			return fsec_seterr(FSEC_ERR_INVAL,
+					   "--phases contradicts the manifest's signed rollout.percent"
+					   " %d: devices stop there; sign it without --percent",
+					   signed_pct);
+		snprintf(rec->phases, sizeof(rec->phases), "%s", o->phases);
+		rec->percent = 100;
+		return FSEC_OK;
+	}
+	if (o->advance_after >= 0 || o->success_pct >= 0)
+		return fsec_seterr(FSEC_ERR_INVAL, "--advance-after and --success-threshold need "
+						   "--phases");
+	if (signed_pct < 100 && o->percent >= 0 && o->percent != signed_pct)
+		return fsec_seterr(FSEC_ERR_INVAL,
+				   "--percent %d contradicts the manifest's signed rollout.percent %d",
+				   o->percent, signed_pct);
+	rec->percent = o->percent >= 0 ? o->percent : signed_pct;
+	return FSEC_OK;
+}
+
 FSEC_API enum fsec_err fsec_publish(struct fsec_fleet *f, const struct fsec_publish_opts *o,
 				    struct fsec_published_rec *out)
 {
@@ -77,7 +167,8 @@ FSEC_API enum fsec_err fsec_publish(struct fsec_fleet *f, const struct fsec_publ
 	const struct fsec_release_entry *e;
 	struct fsec_published_rec rec;
 	unsigned char *bundle = NULL, md[32];
-	char dir[4096], path[4200];
+	struct fsec_product_rec prod;
+	char dir[4096], path[4200], kept[32] = "";
 	size_t blen = 0;
 	uint64_t size = 0;
 	enum fsec_err rc;
@@ -85,6 +176,8 @@ FSEC_API enum fsec_err fsec_publish(struct fsec_fleet *f, const struct fsec_publ
 
 	fsec_clearerr();
 	memset(&rec, 0, sizeof(rec));
+	if (o->advance_after < -1 || o->success_pct < -1 || o->success_pct > 100)
+		return fsec_seterr(FSEC_ERR_INVAL, "--success-threshold must be 0-100%%");
 	if (o->percent < -1 || o->percent > 100)
 		return fsec_seterr(FSEC_ERR_INVAL, "--percent must be 0-100");
 	if (o->max_failures == 0 || o->max_failures < -1 || o->max_failures_pct == 0 ||
@@ -120,7 +213,13 @@ FSEC_API enum fsec_err fsec_publish(struct fsec_fleet *f, const struct fsec_publ
 	fsec_fw_version_str(&e->version, rec.version, sizeof(rec.version));
 	rec.security_counter = e->security_counter;
 	rec.size = e->size;
-	rec.percent = o->percent < 0 ? 100 : o->percent;
+	if ((rc = check_exposure(o, e->rollout_percent, &rec)) != FSEC_OK)
+		goto out;
+	snprintf(rec.state, sizeof(rec.state), "active");
+	rec.advance_after = o->advance_after;
+	rec.success_pct = o->success_pct;
+	rec.published_at = (int64_t)time(NULL);
+	rec.phase_at = rec.published_at;
 	rec.max_failures = o->max_failures;
 	rec.max_failures_pct = o->max_failures_pct;
 	if (o->group != NULL &&
@@ -131,17 +230,36 @@ FSEC_API enum fsec_err fsec_publish(struct fsec_fleet *f, const struct fsec_publ
 	if ((rc = fsec_registry_begin(reg)) != FSEC_OK)
 		goto out;
 	in_tx = true;
-	if ((rc = fsec_registry_publish_put(reg, &rec, (const char *)bundle)) != FSEC_OK)
+	if ((rc = keep_baseline(reg, rec.model, rec.sha256, kept)) != FSEC_OK ||
+	    (rc = fsec_registry_publish_put(reg, &rec, (const char *)bundle)) != FSEC_OK)
 		goto out;
 	if ((rc = fsec_registry_event_addf(reg, o->actor, "publish", NULL,
 					   "model=%s version=%s counter=%u percent=%d max_failures=%d"
-					   " max_failures_pct=%d group=%s sha256=%s delegation=%llu",
+					   " max_failures_pct=%d group=%s sha256=%s delegation=%llu"
+					   " phases=%s baseline=%s",
 					   rec.model, rec.version, rec.security_counter, rec.percent,
 					   rec.max_failures, rec.max_failures_pct, rec.group,
 					   rec.sha256,
-					   (unsigned long long)fsec_release_delegation_sequence(rel))) !=
-	    FSEC_OK)
+					   (unsigned long long)fsec_release_delegation_sequence(rel),
+					   rec.phases[0] != '\0' ? rec.phases : "-",
+					   kept[0] != '\0' ? kept : "-")) != FSEC_OK)
 		goto out;
+	/* The product's current release follows what is published, so that
+	 * the audit judges devices against it without a second step. */
+	rc = fsec_registry_product_get(reg, rec.model, &prod);
+	if (rc == FSEC_ERR_NOTFOUND) {
+		fsec_clearerr();
+	} else if (rc != FSEC_OK) {
+		goto out;
+	} else {
+		struct fsec_product_update u = {.model = rec.model, .support_until = -1,
+						.release_version = rec.version,
+						.release_counter = rec.security_counter,
+						.actor = o->actor};
+
+		if ((rc = fsec_product_set(reg, &u)) != FSEC_OK)
+			goto out;
+	}
 	/* The image lands before the row that points at it. */
 	if ((rc = fsec_file_stage_commit(st)) != FSEC_OK)
 		goto out;

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A release's rollout: its status, and who is offered it (fleetsec/rollout.h). */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "err_int.h"
 #include "fleetsec/release.h"
 #include "fleetsec/rollout.h"
+#include "text_int.h"
 
 FSEC_API bool fsec_rollout_paused(const struct fsec_published_rec *pub,
 				  const struct fsec_model_stats *st)
@@ -12,10 +16,12 @@ FSEC_API bool fsec_rollout_paused(const struct fsec_published_rec *pub,
 	/* At least one device in the denominator: a percentage of an empty
 	 * fleet pauses at the first failure, not never. */
 	uint64_t base = st->devices > 0 ? st->devices : 1;
+	/* A resume keeps the history but forgives what it had seen. */
+	uint64_t failures = st->failures > pub->forgiven ? st->failures - pub->forgiven : 0;
 
-	return (pub->max_failures >= 0 && st->failures >= (uint64_t)pub->max_failures) ||
+	return (pub->max_failures >= 0 && failures >= (uint64_t)pub->max_failures) ||
 	       (pub->max_failures_pct >= 0 &&
-		st->failures * 100 >= (uint64_t)pub->max_failures_pct * base);
+		failures * 100 >= (uint64_t)pub->max_failures_pct * base);
 }
 
 FSEC_API enum fsec_err fsec_rollout_status(struct fsec_registry *reg,
@@ -71,6 +77,117 @@ FSEC_API enum fsec_err fsec_rollout_coverage(struct fsec_registry *reg, const ch
 	return fsec_registry_model_counters(reg, model, cb, ctx);
 }
 
+/* Phase i of a list (a token of at most FSEC_GROUP_MAX characters) into
+ * tok; false past the last. */
+static bool phase_token(const char *phases, int i, char tok[FSEC_GROUP_MAX + 2])
+{
+	const char *p = phases;
+	size_t n;
+
+	for (; i > 0; i--) {
+		if ((p = strchr(p, ',')) == NULL)
+			return false;
+		p++;
+	}
+	n = strcspn(p, ",");
+	if (n > FSEC_GROUP_MAX + 1)
+		n = FSEC_GROUP_MAX + 1;
+	memcpy(tok, p, n);
+	tok[n] = '\0';
+	return true;
+}
+
+/* A token "P%" as P (0-100), else -1. */
+static int token_percent(const char *tok)
+{
+	size_t n = strlen(tok);
+	int v = 0;
+
+	if (n < 2 || n > 4 || tok[n - 1] != '%')
+		return -1;
+	for (size_t i = 0; i + 1 < n; i++) {
+		if (tok[i] < '0' || tok[i] > '9')
+			return -1;
+		v = v * 10 + (tok[i] - '0');
+	}
+	return v <= 100 ? v : -1;
+}
+
+FSEC_API enum fsec_err fsec_rollout_phases_check(const char *phases, int *n, int *max_percent)
+{
+	char tok[FSEC_GROUP_MAX + 2];
+	int i, last = -1;
+
+	if (strlen(phases) > FSEC_PHASES_MAX)
+		return fsec_seterr(FSEC_ERR_INVAL, "phases: at most %d characters", FSEC_PHASES_MAX);
+	for (i = 0; phase_token(phases, i, tok); i++) {
+		int pct = token_percent(tok);
+
+		if (i >= FSEC_ROLLOUT_PHASES_MAX)
+			return fsec_seterr(FSEC_ERR_INVAL, "phases: at most %d",
+					   FSEC_ROLLOUT_PHASES_MAX);
+		if (pct < 0 && strchr(tok, '%') != NULL)
+			return fsec_seterr(FSEC_ERR_INVAL, "phase %d '%s': a percentage is 0%%-100%%",
+					   i + 1, tok);
+		if (pct < 0 && !fsec_name_valid(tok, FSEC_GROUP_MAX))
+			return fsec_seterr(FSEC_ERR_INVAL,
+					   "phase %d '%s': P%% or a group name (1-%d characters "
+					   "of A-Z a-z 0-9 . _ -)",
+					   i + 1, tok, FSEC_GROUP_MAX);
+		/* A phase only adds devices: a smaller percentage would add none. */
+		if (pct >= 0 && pct <= last)
+			return fsec_seterr(FSEC_ERR_INVAL,
+					   "phase %d '%s': percentages must rise (after %d%%)", i + 1,
+					   tok, last);
+		if (pct >= 0)
+			last = pct;
+	}
+	if (n != NULL)
+		*n = i;
+	if (max_percent != NULL)
+		*max_percent = last;
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_rollout_phase_of(const struct fsec_published_rec *pub,
+					     const char *id, const char *group, int *phase)
+{
+	char tok[FSEC_GROUP_MAX + 2];
+	unsigned bucket = 0;
+	enum fsec_err rc;
+
+	if ((rc = fsec_rollout_bucket(id, &bucket)) != FSEC_OK)
+		return rc;
+	*phase = -1;
+	if (pub->phases[0] == '\0') {
+		if ((pub->group[0] == '\0' || strcmp(group, pub->group) == 0) &&
+		    (int)bucket < pub->percent)
+			*phase = 0;
+		return FSEC_OK;
+	}
+	for (int i = 0; phase_token(pub->phases, i, tok); i++) {
+		int pct = token_percent(tok);
+
+		if ((pct >= 0 && (int)bucket < pct) || (pct < 0 && strcmp(tok, group) == 0)) {
+			*phase = i;
+			break;
+		}
+	}
+	return FSEC_OK;
+}
+
+static bool uses_groups(const struct fsec_published_rec *pub)
+{
+	char tok[FSEC_GROUP_MAX + 2];
+
+	if (pub->group[0] != '\0')
+		return true;
+	for (int i = 0; phase_token(pub->phases, i, tok); i++)
+		if (token_percent(tok) < 0)
+			return true;
+	return false;
+}
+
 FSEC_API enum fsec_err fsec_rollout_offer(struct fsec_registry *reg,
 					  const struct fsec_published_rec *pub, const char *id,
 					  enum fsec_rollout_offer *out, struct fsec_rollout_status *st)
@@ -78,26 +195,30 @@ FSEC_API enum fsec_err fsec_rollout_offer(struct fsec_registry *reg,
 	struct fsec_rollout_status s;
 	enum fsec_rollout_offer offer;
 	char group[FSEC_GROUP_MAX + 1] = "";
-	unsigned bucket = 0;
+	int phase = -1;
 	enum fsec_err rc;
 
 	memset(&s, 0, sizeof(s));
-	if ((rc = fsec_rollout_bucket(id, &bucket)) != FSEC_OK)
-		return rc;
 	/* Counting costs a query on every check-in: only when it can pause. */
 	if ((pub->max_failures >= 0 || pub->max_failures_pct >= 0) &&
 	    (rc = fsec_rollout_status(reg, pub, &s)) != FSEC_OK)
 		return rc;
-	if (!s.paused && pub->group[0] != '\0' &&
-	    (rc = fsec_registry_group_get(reg, id, group)) != FSEC_OK)
+	if (strcmp(pub->state, "paused") == 0)
+		s.paused = true;
+	if (uses_groups(pub) && (rc = fsec_registry_group_get(reg, id, group)) != FSEC_OK)
 		return rc;
-	if (s.paused)
+	if ((rc = fsec_rollout_phase_of(pub, id, group, &phase)) != FSEC_OK)
+		return rc;
+	if (strcmp(pub->state, "aborted") == 0)
+		offer = FSEC_ROLLOUT_ABORTED;
+	else if (s.paused)
 		offer = FSEC_ROLLOUT_PAUSED;
-	else if (pub->group[0] != '\0' && strcmp(group, pub->group) != 0)
+	else if (pub->phases[0] == '\0' && pub->group[0] != '\0' &&
+		 strcmp(group, pub->group) != 0)
 		offer = FSEC_ROLLOUT_OTHER_GROUP;
 	/* The manifest carries its own rollout too, which the agent applies;
-	 * this one lets the operator stage a release without re-signing it. */
-	else if ((int)bucket >= pub->percent)
+	 * publish refuses an exposure the manifest's would contradict. */
+	else if (phase < 0 || phase > pub->phase)
 		offer = FSEC_ROLLOUT_NOT_YET;
 	else
 		offer = FSEC_ROLLOUT_OFFERED;
@@ -105,4 +226,362 @@ FSEC_API enum fsec_err fsec_rollout_offer(struct fsec_registry *reg,
 	if (st != NULL)
 		*st = s;
 	return FSEC_OK;
+}
+
+/* Whether a device holds pub: it was served its manifest (served, the
+ * image), runs it, waits to boot it, or reported an outcome about it (st
+ * may be NULL: it never reported). */
+static bool holds(const struct fsec_published_rec *pub, const char *served,
+		  const struct fsec_devstate_rec *st)
+{
+	return strcmp(served, pub->sha256) == 0 ||
+	       (st != NULL && (strcmp(st->fw_version, pub->version) == 0 ||
+			       strcmp(st->pending_version, pub->version) == 0 ||
+			       strcmp(st->outcome_image, pub->sha256) == 0));
+}
+
+FSEC_API enum fsec_err fsec_rollout_pick(struct fsec_registry *reg, const char *model,
+					 const char *id, struct fsec_rollout_choice *out,
+					 char **bundle)
+{
+	struct fsec_rollout_choice c;
+	struct fsec_devstate_rec st;
+	char *cb = NULL, served[FSEC_SHA256_HEX_LEN];
+	int64_t served_at = 0;
+	enum fsec_err rc;
+	bool held = false;
+
+	memset(&c, 0, sizeof(c));
+	if (bundle != NULL)
+		*bundle = NULL;
+	rc = fsec_registry_publish_get(reg, model, &c.candidate, bundle != NULL ? &cb : NULL);
+	if (rc == FSEC_ERR_NOTFOUND) {
+		fsec_clearerr();
+		*out = c;
+		return FSEC_OK;
+	}
+	if (rc != FSEC_OK)
+		return rc;
+	c.have_candidate = true;
+	if ((rc = fsec_rollout_offer(reg, &c.candidate, id, &c.offer, &c.st)) != FSEC_OK)
+		goto out;
+	if ((rc = fsec_registry_served_get(reg, id, served, &served_at)) != FSEC_OK)
+		goto out;
+	if (c.offer == FSEC_ROLLOUT_OFFERED) {
+		/* Remembered once per image: from now on the device refuses
+		 * the baseline's older manifest. */
+		if (strcmp(served, c.candidate.sha256) != 0 &&
+		    (rc = fsec_registry_served_put(reg, id, c.candidate.sha256,
+						   (int64_t)time(NULL))) != FSEC_OK)
+			goto out;
+	} else {
+		rc = fsec_registry_devstate_get(reg, id, &st);
+		if (rc == FSEC_ERR_NOTFOUND) {
+			fsec_clearerr();
+			held = holds(&c.candidate, served, NULL);
+		} else if (rc != FSEC_OK) {
+			goto out;
+		} else {
+			held = holds(&c.candidate, served, &st);
+		}
+		rc = FSEC_OK;
+	}
+	if (c.offer == FSEC_ROLLOUT_OFFERED) {
+		c.serve = true;
+		c.served = c.candidate;
+		if (bundle != NULL) {
+			*bundle = cb;
+			cb = NULL;
+		}
+	} else if (!held) {
+		rc = fsec_registry_baseline_get(reg, model, &c.served, bundle);
+		if (rc == FSEC_ERR_NOTFOUND) {
+			fsec_clearerr();
+			rc = FSEC_OK;
+		} else if (rc == FSEC_OK) {
+			/* The candidate's own image is not a fallback from it; and a
+			 * device served another candidate since the baseline was
+			 * published saw a newer manifest than the baseline's. */
+			c.serve = strcmp(c.served.sha256, c.candidate.sha256) != 0 &&
+				  (served[0] == '\0' || strcmp(served, c.served.sha256) == 0 ||
+				   served_at < c.served.published_at);
+			if (!c.serve && bundle != NULL) {
+				free(*bundle);
+				*bundle = NULL;
+			}
+		}
+	}
+	if (rc == FSEC_OK)
+		*out = c;
+out:
+	free(cb);
+	return rc;
+}
+
+/* Visiting a model's active devices with their phase and state. */
+struct tally_ctx {
+	struct fsec_registry *reg;
+	const struct fsec_published_rec *pub;
+	struct fsec_phase_tally *tally;
+	fsec_rollout_failed_cb cb;
+	void *ctx;
+	enum fsec_err rc;
+};
+
+static int tally_one(const struct fsec_device_rec *dev, const struct fsec_devstate_rec *st,
+		     void *arg)
+{
+	struct tally_ctx *t = arg;
+	struct fsec_phase_tally *ph;
+	char group[FSEC_GROUP_MAX + 1] = "";
+	int phase = -1;
+
+	if (strcmp(dev->model, t->pub->model) != 0 || dev->status != FSEC_DEVICE_ACTIVE)
+		return 0;
+	if ((uses_groups(t->pub) &&
+	     (t->rc = fsec_registry_group_get(t->reg, dev->id, group)) != FSEC_OK) ||
+	    (t->rc = fsec_rollout_phase_of(t->pub, dev->id, group, &phase)) != FSEC_OK)
+		return 1;
+	if (phase < 0)
+		return 0;
+	ph = &t->tally[phase];
+	ph->eligible++;
+	if (st == NULL)
+		return 0;
+	/* An outcome about the image, or a state about the version. */
+	if (strcmp(st->outcome_image, t->pub->sha256) == 0 &&
+	    (strcmp(st->update_state, "failed") == 0 || strcmp(st->update_state, "rolled_back") == 0 ||
+	     (st->update_state[0] == '\0' && st->update_outcome == FSEC_UPDATE_FAILURE))) {
+		if (strcmp(st->update_state, "rolled_back") == 0)
+			ph->rolled_back++;
+		else
+			ph->failed++;
+		if (t->cb != NULL && t->cb(dev->id, st, t->ctx) != 0)
+			return 1;
+	} else if (strcmp(st->pending_version, t->pub->version) == 0 &&
+		   strcmp(st->update_state, "downloading") == 0) {
+		ph->downloading++;
+	} else if (strcmp(st->pending_version, t->pub->version) == 0 &&
+		   strcmp(st->update_state, "installed") == 0) {
+		ph->installed++;
+	} else if (strcmp(st->fw_version, t->pub->version) == 0 &&
+		   strcmp(st->update_state, "trial") == 0) {
+		ph->trial++;
+	} else if (strcmp(st->fw_version, t->pub->version) == 0 &&
+		   (strcmp(st->update_state, "confirmed") == 0 ||
+		    st->update_outcome == FSEC_UPDATE_SUCCESS)) {
+		ph->confirmed++;
+	}
+	return 0;
+}
+
+FSEC_API enum fsec_err fsec_rollout_tally(struct fsec_registry *reg,
+					  const struct fsec_published_rec *pub,
+					  struct fsec_phase_tally *tally, fsec_rollout_failed_cb cb,
+					  void *ctx)
+{
+	struct tally_ctx t = {.reg = reg, .pub = pub, .tally = tally, .cb = cb, .ctx = ctx};
+	enum fsec_err rc;
+
+	memset(tally, 0, sizeof(*tally) * FSEC_ROLLOUT_PHASES_MAX);
+	rc = fsec_registry_device_state_list(reg, tally_one, &t);
+	return rc != FSEC_OK ? rc : t.rc;
+}
+
+/* Whether pub's phase in effect may advance at now. */
+static enum fsec_err may_advance(struct fsec_registry *reg, const struct fsec_published_rec *pub,
+				 int64_t now, bool *yes)
+{
+	struct fsec_phase_tally tally[FSEC_ROLLOUT_PHASES_MAX];
+	uint64_t eligible = 0, confirmed = 0;
+	int n = 0;
+	enum fsec_err rc;
+
+	*yes = false;
+	if (pub->phases[0] == '\0' || pub->advance_after < 0 ||
+	    fsec_rollout_phases_check(pub->phases, &n, NULL) != FSEC_OK || pub->phase + 1 >= n ||
+	    now - pub->phase_at < pub->advance_after)
+		return FSEC_OK;
+	if (pub->success_pct >= 0) {
+		if ((rc = fsec_rollout_tally(reg, pub, tally, NULL, NULL)) != FSEC_OK)
+			return rc;
+		for (int i = 0; i <= pub->phase; i++) {
+			eligible += tally[i].eligible;
+			confirmed += tally[i].confirmed;
+		}
+		if (confirmed * 100 < (uint64_t)pub->success_pct * eligible)
+			return FSEC_OK;
+	}
+	*yes = true;
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_rollout_evaluate(struct fsec_registry *reg, const char *model,
+					     int64_t now, const char *actor, bool *changed)
+{
+	struct fsec_published_rec pub;
+	struct fsec_rollout_status st;
+	char *bundle = NULL;
+	enum fsec_err rc;
+	bool dirty = false, adv = false;
+
+	if (changed != NULL)
+		*changed = false;
+	if ((rc = fsec_registry_begin(reg)) != FSEC_OK)
+		return rc;
+	rc = fsec_registry_publish_get(reg, model, &pub, &bundle);
+	if (rc == FSEC_ERR_NOTFOUND) {
+		fsec_clearerr();
+		rc = FSEC_OK;
+		goto out;
+	}
+	if (rc != FSEC_OK || strcmp(pub.state, "active") != 0)
+		goto out;
+	if ((rc = fsec_rollout_status(reg, &pub, &st)) != FSEC_OK)
+		goto out;
+	if (st.paused) {
+		snprintf(pub.state, sizeof(pub.state), "paused");
+		dirty = true;
+		if ((rc = fsec_registry_event_addf(reg, actor, "rollout-pause", NULL,
+						   "model=%s version=%s failures=%llu automatic=1",
+						   pub.model, pub.version,
+						   (unsigned long long)st.stats.failures)) != FSEC_OK)
+			goto out;
+	}
+	while (!st.paused) {
+		if ((rc = may_advance(reg, &pub, now, &adv)) != FSEC_OK)
+			goto out;
+		if (!adv)
+			break;
+		pub.phase++;
+		pub.phase_at = now;
+		dirty = true;
+		if ((rc = fsec_registry_event_addf(reg, actor, "rollout-advance", NULL,
+						   "model=%s version=%s phase=%d automatic=1",
+						   pub.model, pub.version, pub.phase + 1)) != FSEC_OK)
+			goto out;
+	}
+	if (dirty && (rc = fsec_registry_publish_put(reg, &pub, bundle)) != FSEC_OK)
+		goto out;
+	if ((rc = fsec_registry_commit(reg)) == FSEC_OK && changed != NULL)
+		*changed = dirty;
+out:
+	if (rc != FSEC_OK)
+		fsec_registry_rollback(reg);
+	free(bundle);
+	return rc;
+}
+
+struct held_ctx {
+	struct fsec_registry *reg;
+	enum fsec_err rc;
+	const struct fsec_published_rec *pub;
+	fsec_rollout_device_cb cb;
+	void *ctx;
+};
+
+static int held_one(const struct fsec_device_rec *dev, const struct fsec_devstate_rec *st,
+		    void *arg)
+{
+	struct held_ctx *h = arg;
+	struct fsec_devstate_rec none;
+	char served[FSEC_SHA256_HEX_LEN];
+	int64_t at = 0;
+
+	if (strcmp(dev->model, h->pub->model) != 0)
+		return 0;
+	if ((h->rc = fsec_registry_served_get(h->reg, dev->id, served, &at)) != FSEC_OK)
+		return 1;
+	if (!holds(h->pub, served, st))
+		return 0;
+	if (st == NULL) {
+		memset(&none, 0, sizeof(none));
+		st = &none;
+	}
+	return h->cb(dev->id, st, h->ctx);
+}
+
+FSEC_API enum fsec_err fsec_rollout_act(struct fsec_registry *reg, const char *model,
+					const char *version, enum fsec_rollout_action action,
+					const char *actor, fsec_rollout_device_cb cb, void *ctx)
+{
+	static const char *const names[] = {"rollout-pause", "rollout-resume", "rollout-abort",
+					    "rollout-advance"};
+	struct fsec_published_rec pub;
+	struct fsec_rollout_status st;
+	char *bundle = NULL;
+	enum fsec_err rc;
+	bool paused;
+	int n = 1;
+
+	fsec_clearerr();
+	if ((unsigned)action > FSEC_ROLLOUT_ADVANCE)
+		return fsec_seterr(FSEC_ERR_INVAL, "unknown rollout action");
+	if ((rc = fsec_registry_begin(reg)) != FSEC_OK)
+		return rc;
+	if ((rc = fsec_registry_publish_get(reg, model, &pub, &bundle)) != FSEC_OK)
+		goto out;
+	if (version != NULL && strcmp(version, pub.version) != 0) {
+		rc = fsec_seterr(FSEC_ERR_NOTFOUND, "model %s: release %s is not the one published "
+						    "(%s)",
+				 model, version, pub.version);
+		goto out;
+	}
+	if ((rc = fsec_rollout_status(reg, &pub, &st)) != FSEC_OK)
+		goto out;
+	paused = strcmp(pub.state, "paused") == 0 || st.paused;
+	if (strcmp(pub.state, "aborted") == 0) {
+		rc = fsec_seterr(FSEC_ERR_INVAL, "model %s: the rollout of %s was aborted", model,
+				 pub.version);
+		goto out;
+	}
+	if (action == FSEC_ROLLOUT_PAUSE && paused) {
+		rc = fsec_seterr(FSEC_ERR_INVAL, "model %s: the rollout of %s is already paused",
+				 model, pub.version);
+		goto out;
+	}
+	if (action == FSEC_ROLLOUT_RESUME && !paused) {
+		rc = fsec_seterr(FSEC_ERR_INVAL, "model %s: the rollout of %s is not paused", model,
+				 pub.version);
+		goto out;
+	}
+	if (pub.phases[0] != '\0' && (rc = fsec_rollout_phases_check(pub.phases, &n, NULL)) !=
+	    FSEC_OK)
+		goto out;
+	if (action == FSEC_ROLLOUT_ADVANCE && pub.phase + 1 >= n) {
+		rc = fsec_seterr(FSEC_ERR_INVAL, "model %s: the rollout of %s is in its last phase",
+				 model, pub.version);
+		goto out;
+	}
+	if (action == FSEC_ROLLOUT_ADVANCE) {
+		pub.phase++;
+		pub.phase_at = (int64_t)time(NULL);
+	} else {
+		snprintf(pub.state, sizeof(pub.state), "%s",
+			 action == FSEC_ROLLOUT_PAUSE    ? "paused"
+			 : action == FSEC_ROLLOUT_RESUME ? "active"
+							 : "aborted");
+	}
+	/* The failures stay on record; only those after the resume count. */
+	if (action == FSEC_ROLLOUT_RESUME)
+		pub.forgiven = st.stats.failures;
+	if ((rc = fsec_registry_publish_put(reg, &pub, bundle)) != FSEC_OK ||
+	    (rc = fsec_registry_event_addf(reg, actor, names[action], NULL,
+					   "model=%s version=%s failures=%llu phase=%d", model,
+					   pub.version, (unsigned long long)st.stats.failures,
+					   pub.phase + 1)) != FSEC_OK ||
+	    (rc = fsec_registry_commit(reg)) != FSEC_OK)
+		goto out;
+	if (cb != NULL) {
+		struct held_ctx h = {.reg = reg, .pub = &pub, .cb = cb, .ctx = ctx};
+
+		if ((rc = fsec_registry_device_state_list(reg, held_one, &h)) == FSEC_OK)
+			rc = h.rc;
+	}
+	free(bundle);
+	return rc;
+out:
+	fsec_registry_rollback(reg);
+	free(bundle);
+	return rc;
 }

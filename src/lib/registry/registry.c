@@ -346,7 +346,45 @@ FSEC_API enum fsec_err fsec_registry_publish_put(struct fsec_registry *reg,
 	if (rec->group[0] != '\0' && !fsec_name_valid(rec->group, FSEC_GROUP_MAX))
 		return fsec_seterr(FSEC_ERR_INVAL, "group: 1-%d characters of A-Z a-z 0-9 . _ -",
 				   FSEC_GROUP_MAX);
+	if (rec->state[0] != '\0' && strcmp(rec->state, "active") != 0 &&
+	    strcmp(rec->state, "paused") != 0 && strcmp(rec->state, "aborted") != 0)
+		return fsec_seterr(FSEC_ERR_INVAL, "rollout state '%s' unknown", rec->state);
+	if (memchr(rec->phases, '\0', sizeof(rec->phases)) == NULL || rec->phase < 0)
+		return fsec_seterr(FSEC_ERR_INVAL, "bad rollout phases");
 	return reg->ops->publish_put(reg->be, rec, bundle);
+}
+
+FSEC_API enum fsec_err fsec_registry_baseline_get(struct fsec_registry *reg, const char *model,
+						  struct fsec_published_rec *rec, char **bundle)
+{
+	return reg->ops->baseline_get(reg->be, model, rec, bundle);
+}
+
+FSEC_API enum fsec_err fsec_registry_baseline_keep(struct fsec_registry *reg, const char *model)
+{
+	return reg->ops->baseline_keep(reg->be, model);
+}
+
+FSEC_API enum fsec_err fsec_registry_served_get(struct fsec_registry *reg, const char *id,
+						char sha[FSEC_SHA256_HEX_LEN], int64_t *at)
+{
+	enum fsec_err rc = fsec_devid_check(id);
+
+	sha[0] = '\0';
+	*at = 0;
+	return rc != FSEC_OK ? rc : reg->ops->served_get(reg->be, id, sha, at);
+}
+
+FSEC_API enum fsec_err fsec_registry_served_put(struct fsec_registry *reg, const char *id,
+						const char *sha, int64_t at)
+{
+	enum fsec_err rc = fsec_devid_check(id);
+
+	if (rc != FSEC_OK)
+		return rc;
+	if (!hex64(sha))
+		return fsec_seterr(FSEC_ERR_INVAL, "served image: not a SHA-256");
+	return reg->ops->served_put(reg->be, id, sha, at);
 }
 
 FSEC_API enum fsec_err fsec_registry_group_set(struct fsec_registry *reg, const char *id,

@@ -61,6 +61,12 @@ struct fsec_registry_ops {
 	enum fsec_err (*publish_get)(void *be, const char *model, struct fsec_published_rec *rec,
 				     char **bundle);
 	enum fsec_err (*publish_list)(void *be, fsec_published_cb cb, void *ctx);
+	enum fsec_err (*baseline_get)(void *be, const char *model, struct fsec_published_rec *rec,
+				      char **bundle);
+	enum fsec_err (*baseline_keep)(void *be, const char *model);
+	enum fsec_err (*served_get)(void *be, const char *id, char sha[FSEC_SHA256_HEX_LEN],
+				    int64_t *at);
+	enum fsec_err (*served_put)(void *be, const char *id, const char *sha, int64_t at);
 	enum fsec_err (*timestamp_put)(void *be, const struct fsec_timestamp_rec *rec,
 				       const char *bundle);
 	enum fsec_err (*timestamp_get)(void *be, const char *model, struct fsec_timestamp_rec *rec,

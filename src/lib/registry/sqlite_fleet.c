@@ -70,6 +70,7 @@ enum fsec_err sq_read_state_at(sqlite3_stmt *s, int c, struct fsec_devstate_rec 
 	sq_text(s, c + 13, d->update_state, sizeof(d->update_state));
 	sq_text(s, c + 14, d->pending_version, sizeof(d->pending_version));
 	sq_text(s, c + 15, d->outcome_image, sizeof(d->outcome_image));
+	sq_text(s, c + 16, d->outcome_reason, sizeof(d->outcome_reason));
 	if ((rc = state_text(s, c + 5, d, "update outcome", &d->update_outcome, NULL)) != FSEC_OK ||
 	    (rc = state_text(s, c + 8, d, "debug_jtag", NULL, &d->debug_jtag)) != FSEC_OK ||
 	    (rc = state_text(s, c + 9, d, "debug_uart", NULL, &d->debug_uart)) != FSEC_OK)
@@ -203,6 +204,7 @@ enum fsec_err sq_devstate_put(void *p, const struct fsec_devstate_rec *r)
 	sqlite3_bind_text(s, 14, r->update_state, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 15, r->pending_version, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 16, r->outcome_image, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 17, r->outcome_reason, -1, SQLITE_STATIC);
 	return sq_run(be, s, "writing a device's state");
 }
 

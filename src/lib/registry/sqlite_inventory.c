@@ -91,7 +91,7 @@ static enum fsec_err run_rows(struct sqlite_be *be, sqlite3_stmt *s, const struc
 	"(s.device_id IS NOT NULL AND p.release_counter >= 0"                                      \
 	" AND s.security_counter < p.release_counter)"
 
-/* Columns 0-10 a device (sq_read_device), 11-26 its state (NULL device_id:
+/* Columns 0-10 a device (sq_read_device), 11-27 its state (NULL device_id:
  * never reported), then group, MAC, IP and whether it is outdated. */
 #define INVENTORY_SELECT                                                                           \
 	"SELECT d.id, d.model, d.status, ifnull(d.serial,''), ifnull(d.fingerprint,''),"           \
@@ -102,7 +102,7 @@ static enum fsec_err run_rows(struct sqlite_be *be, sqlite3_stmt *s, const struc
 	" ifnull(s.update_at,0), ifnull(s.update_ok_at,0), ifnull(s.debug_jtag,''),"               \
 	" ifnull(s.debug_uart,''), ifnull(s.debug_at,0), ifnull(s.frozen,-1),"                     \
 	" ifnull(s.fresh_at,0), ifnull(s.update_state,''), ifnull(s.pending_version,''),"          \
-	" ifnull(s.outcome_image,''),"                                                             \
+	" ifnull(s.outcome_image,''), ifnull(s.outcome_reason,''),"                                \
 	" ifnull(g.grp,''), ifnull(n.mac,''), ifnull(n.ip,''), " OUTDATED_SQL                      \
 	" FROM devices d LEFT JOIN device_state s ON s.device_id = d.id"                           \
 	" LEFT JOIN device_groups g ON g.device_id = d.id"                                         \
@@ -120,10 +120,10 @@ static int row_inventory(sqlite3_stmt *s, void *cb, void *ctx)
 	r.reported = sqlite3_column_type(s, 11) != SQLITE_NULL;
 	if (r.reported && (rc = sq_read_state_at(s, 11, &r.state)) != FSEC_OK)
 		return sq_row_fail(rc);
-	sq_text(s, 27, r.group, sizeof(r.group));
-	sq_text(s, 28, r.mac, sizeof(r.mac));
-	sq_text(s, 29, r.ip, sizeof(r.ip));
-	r.outdated = sqlite3_column_int(s, 30) != 0;
+	sq_text(s, 28, r.group, sizeof(r.group));
+	sq_text(s, 29, r.mac, sizeof(r.mac));
+	sq_text(s, 30, r.ip, sizeof(r.ip));
+	r.outdated = sqlite3_column_int(s, 31) != 0;
 	return ((fsec_inventory_cb)cb)(&r, ctx);
 }
 

@@ -172,11 +172,38 @@ static const char schema_v13_issuer[] =
 	"ALTER TABLE certificates ADD COLUMN issuer TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE server_certs ADD COLUMN issuer TEXT NOT NULL DEFAULT '';";
 
+/* v14 (issue 13, rollouts): a model's baseline (the last release every
+ * device was offered) beside its published candidate, which may now be
+ * rolled out in phases (comma-separated "P%" or group names; phase is the
+ * index in effect since phase_at), advance on its own (advance_after
+ * seconds in a phase and success_pct of the phase's devices confirmed),
+ * and be paused, resumed or aborted by the operator. forgiven is the
+ * failure count at the last resume: the history is kept, the limit counts
+ * from there. */
+static const char schema_v14_rollouts[] =
+	"CREATE TABLE baselines(model TEXT PRIMARY KEY, sha256 TEXT NOT NULL,"
+	" version TEXT NOT NULL, security_counter INTEGER NOT NULL, size INTEGER NOT NULL,"
+	" bundle TEXT NOT NULL, published_at INTEGER NOT NULL) STRICT;"
+	"ALTER TABLE published ADD COLUMN state TEXT NOT NULL DEFAULT 'active'"
+	" CHECK(state IN ('active','paused','aborted'));"
+	"ALTER TABLE published ADD COLUMN phases TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE published ADD COLUMN phase INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE published ADD COLUMN phase_at INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE published ADD COLUMN advance_after INTEGER NOT NULL DEFAULT -1;"
+	"ALTER TABLE published ADD COLUMN success_pct INTEGER NOT NULL DEFAULT -1;"
+	"ALTER TABLE published ADD COLUMN forgiven INTEGER NOT NULL DEFAULT 0;"
+	/* The candidate image each device was last served: a device that saw
+	 * its manifest refuses the baseline's older one from then on. */
+	"CREATE TABLE rollout_served(device_id TEXT PRIMARY KEY, sha256 TEXT NOT NULL,"
+	" at INTEGER NOT NULL) STRICT;"
+	/* Why the device's last outcome failed, as it said (release status). */
+	"ALTER TABLE device_state ADD COLUMN outcome_reason TEXT NOT NULL DEFAULT '';";
+
 static const char *const migrations[] = {
 	schema_v1,	 schema_v2_enroll,  schema_v3_published,  schema_v4_pending,
 	schema_v5_audit, schema_v6_rollout, schema_v7_device_net, schema_v8_debug,
 	schema_v9_bounds, schema_v10_freshness, schema_v11_server_certs, schema_v12_update_state,
-	schema_v13_issuer,
+	schema_v13_issuer, schema_v14_rollouts,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -193,10 +220,11 @@ static const char *const migrations[] = {
 #define PRODUCT_COLS                                                                        \
 	"model, manufacturer, support_until, security_contact, release_version, "             \
 	"release_counter, release_at, updated_at"
+#define PUB_ROLLOUT_COLS "state, phases, phase, phase_at, advance_after, success_pct, forgiven"
 #define STATE_COLS                                                                          \
 	"device_id, first_seen, last_seen, fw_version, security_counter, update_outcome, "     \
 	"update_at, update_ok_at, debug_jtag, debug_uart, debug_at, frozen, fresh_at, "         \
-	"update_state, pending_version, outcome_image"
+	"update_state, pending_version, outcome_image, outcome_reason"
 
 const char *const sq_stmt_sql[ST_CERT_LIST] = {
 	[ST_DEVICE_GET] = "SELECT " DEVICE_COLS " FROM devices WHERE id = ?1",
@@ -233,9 +261,9 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 	[ST_STATE_GET] = "SELECT " STATE_COLS " FROM device_state WHERE device_id = ?1",
 	[ST_STATE_PUT] = "INSERT OR REPLACE INTO device_state(" STATE_COLS ")"
 			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
-			 " ?16)",
+			 " ?16, ?17)",
 	[ST_STATE_LIST] = "SELECT " STATE_COLS " FROM device_state ORDER BY device_id",
-	/* Columns 0-10 are a device (sq_read_device), 11-26 its state; the
+	/* Columns 0-10 are a device (sq_read_device), 11-27 its state; the
 	 * state's device_id is NULL when the device never reported. */
 	[ST_DEVICE_STATE_LIST] = "SELECT " DEVICE_COLS ", s.device_id, ifnull(s.first_seen,0),"
 				 " ifnull(s.last_seen,0), ifnull(s.fw_version,''),"
@@ -243,7 +271,8 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 				 " ifnull(s.update_at,0), ifnull(s.update_ok_at,0),"
 				 " ifnull(s.debug_jtag,''), ifnull(s.debug_uart,''), ifnull(s.debug_at,0),"
 				 " ifnull(s.frozen,-1), ifnull(s.fresh_at,0), ifnull(s.update_state,''),"
-				 " ifnull(s.pending_version,''), ifnull(s.outcome_image,'')"
+				 " ifnull(s.pending_version,''), ifnull(s.outcome_image,''),"
+				 " ifnull(s.outcome_reason,'')"
 				 " FROM devices LEFT JOIN device_state s ON s.device_id = devices.id"
 				 " ORDER BY devices.id",
 	[ST_DEVICE_NET_LIST] = "SELECT d.id, d.model, d.status, ifnull(n.mac,''), ifnull(n.ip,'')"
@@ -300,11 +329,25 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 			    " WHERE approved_at IS NULL ORDER BY requested_at, device_id",
 	[ST_PUBLISH_PUT] = "INSERT OR REPLACE INTO published(model, sha256, version,"
 			   " security_counter, size, percent, bundle, published_at, max_failures,"
-			   " max_failures_pct, grp)"
-			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+			   " max_failures_pct, grp, state, phases, phase, phase_at, advance_after,"
+			   " success_pct, forgiven)"
+			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
+			   " ?16, ?17, ?18)",
 	[ST_PUBLISH_GET] = "SELECT model, sha256, version, security_counter, size, percent,"
-			   " published_at, bundle, max_failures, max_failures_pct, grp"
+			   " published_at, bundle, max_failures, max_failures_pct, grp, " PUB_ROLLOUT_COLS
 			   " FROM published WHERE model = ?1",
+	[ST_SERVED_GET] = "SELECT sha256, at FROM rollout_served WHERE device_id = ?1",
+	[ST_SERVED_PUT] = "INSERT INTO rollout_served(device_id, sha256, at) VALUES (?1, ?2, ?3)"
+			  " ON CONFLICT(device_id) DO UPDATE SET sha256 = excluded.sha256,"
+			  " at = excluded.at",
+	/* A baseline reads as a release for everyone with no rollout of its own. */
+	[ST_BASELINE_GET] = "SELECT model, sha256, version, security_counter, size, 100,"
+			    " published_at, bundle, -1, -1, '', 'active', '', 0, published_at, -1,"
+			    " -1, 0 FROM baselines WHERE model = ?1",
+	[ST_BASELINE_PUT] = "INSERT OR REPLACE INTO baselines(model, sha256, version,"
+			    " security_counter, size, bundle, published_at)"
+			    " SELECT model, sha256, version, security_counter, size, bundle,"
+			    " published_at FROM published WHERE model = ?1",
 	[ST_TIMESTAMP_PUT] = "INSERT OR REPLACE INTO timestamps(model, latest, issued_at,"
 			     " expires_at, bundle) VALUES (?1, ?2, ?3, ?4, ?5)",
 	[ST_TIMESTAMP_GET] = "SELECT model, latest, issued_at, expires_at, bundle FROM timestamps"
@@ -314,7 +357,8 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 	[ST_GROUP_CLEAR] = "DELETE FROM device_groups WHERE device_id = ?1",
 	[ST_GROUP_GET] = "SELECT grp FROM device_groups WHERE device_id = ?1",
 	[ST_PUBLISH_LIST] = "SELECT model, sha256, version, security_counter, size, percent,"
-			    " published_at, '', max_failures, max_failures_pct, grp FROM published"
+			    " published_at, '', max_failures, max_failures_pct, grp, " PUB_ROLLOUT_COLS
+			    " FROM published"
 			    " ORDER BY model",
 	/* An outcome counts against the release whose image it names (?5);
 	 * one that names none (an agent older than v12) by its date. */

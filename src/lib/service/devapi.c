@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -54,51 +55,43 @@ static enum fsec_err nothing_new(struct fsec_registry *reg, const char *model,
 FSEC_API enum fsec_err fsec_devapi_update(struct fsec_registry *reg, const char *id,
 					  struct fsec_reply *r)
 {
-	struct fsec_published_rec pub;
+	struct fsec_rollout_choice c;
 	struct fsec_device_rec dev;
-	struct fsec_rollout_status st;
-	enum fsec_rollout_offer offer;
+	const struct fsec_published_rec *pub = &c.candidate;
 	char *bundle = NULL;
 	enum fsec_err rc;
 
 	memset(r, 0, sizeof(*r));
-	if ((rc = fsec_registry_device_get(reg, id, &dev)) != FSEC_OK)
+	if ((rc = fsec_registry_device_get(reg, id, &dev)) != FSEC_OK ||
+	    (rc = fsec_rollout_pick(reg, dev.model, id, &c, &bundle)) != FSEC_OK)
 		return rc;
-	rc = fsec_registry_publish_get(reg, dev.model, &pub, &bundle);
-	if (rc == FSEC_ERR_NOTFOUND) {
-		fsec_clearerr();
-		fsec_reply_error(r, 204, "no release published for model '%s'", dev.model);
-		return nothing_new(reg, dev.model, r);
-	}
-	if (rc != FSEC_OK || (rc = fsec_rollout_offer(reg, &pub, id, &offer, &st)) != FSEC_OK)
-		goto out;
-	switch (offer) {
-	case FSEC_ROLLOUT_OFFERED:
+	if (c.serve) {
 		r->status = 200;
 		r->content_type = "application/json";
 		r->body = bundle;
 		r->len = strlen(bundle);
-		snprintf(r->reason, sizeof(r->reason), "release %s", pub.version);
-		bundle = NULL;
-		break;
-	case FSEC_ROLLOUT_PAUSED:
-		fsec_reply_error(r, 204, "rollout of %s paused: %llu failures reported", pub.version,
-				 (unsigned long long)st.stats.failures);
-		break;
-	case FSEC_ROLLOUT_OTHER_GROUP:
-		fsec_reply_error(r, 204, "release %s is for group %s, not yet for %s", pub.version,
-				 pub.group, id);
-		break;
-	default:
-		fsec_reply_error(r, 204, "release %s is rolled out to %d%%, not yet to %s",
-				 pub.version, pub.percent, id);
-		break;
+		snprintf(r->reason, sizeof(r->reason), "release %s%s", c.served.version,
+			 c.served.baseline ? " (baseline)" : "");
+		return FSEC_OK;
 	}
-	if (offer != FSEC_ROLLOUT_OFFERED)
-		rc = nothing_new(reg, dev.model, r);
-out:
 	free(bundle);
-	return rc;
+	if (!c.have_candidate)
+		fsec_reply_error(r, 204, "no release published for model '%s'", dev.model);
+	else if (c.offer == FSEC_ROLLOUT_ABORTED)
+		fsec_reply_error(r, 204, "rollout of %s aborted", pub->version);
+	else if (c.offer == FSEC_ROLLOUT_PAUSED)
+		fsec_reply_error(r, 204, "rollout of %s paused: %llu failures reported", pub->version,
+				 (unsigned long long)c.st.stats.failures);
+	else if (c.offer == FSEC_ROLLOUT_OTHER_GROUP)
+		fsec_reply_error(r, 204, "release %s is for group %s, not yet for %s", pub->version,
+				 pub->group, id);
+	else if (pub->phases[0] != '\0')
+		fsec_reply_error(r, 204, "release %s is in phase %d (%s), not yet for %s",
+				 pub->version, pub->phase + 1, pub->phases, id);
+	else
+		fsec_reply_error(r, 204, "release %s is rolled out to %d%%, not yet to %s",
+				 pub->version, pub->percent, id);
+	return nothing_new(reg, dev.model, r);
 }
 
 static bool printable(const char *s)
@@ -219,6 +212,16 @@ out:
 	return rc;
 }
 
+static enum fsec_err rollout_after_report(struct fsec_registry *reg, const char *id)
+{
+	struct fsec_device_rec dev;
+	enum fsec_err rc = fsec_registry_device_get(reg, id, &dev);
+
+	return rc != FSEC_OK ? rc
+			     : fsec_rollout_evaluate(reg, dev.model, (int64_t)time(NULL), "fleetsecd",
+						     NULL);
+}
+
 FSEC_API enum fsec_err fsec_devapi_status(struct fsec_registry *reg, const char *id,
 					  const unsigned char *body, size_t len,
 					  struct fsec_reply *r)
@@ -241,6 +244,7 @@ FSEC_API enum fsec_err fsec_devapi_status(struct fsec_registry *reg, const char 
 	rep.update_state = st.update;
 	rep.pending = st.pending;
 	rep.image = st.image;
+	rep.reason = st.reason;
 	if (strcmp(st.update, "confirmed") == 0)
 		rep.update_outcome = FSEC_UPDATE_SUCCESS;
 	else if (strcmp(st.update, "rolled_back") == 0 || strcmp(st.update, "failed") == 0)
@@ -250,6 +254,10 @@ FSEC_API enum fsec_err fsec_devapi_status(struct fsec_registry *reg, const char 
 		return FSEC_OK;
 	}
 	if (rc != FSEC_OK)
+		return rc;
+	/* Outcomes move the rollout: a failure limit pauses it, successes
+	 * advance its phases. The report stands either way. */
+	if (rep.update_state[0] != '\0' && (rc = rollout_after_report(reg, id)) != FSEC_OK)
 		return rc;
 	if ((r->body = strdup("{\"recorded\": true}\n")) == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
@@ -316,29 +324,24 @@ FSEC_API enum fsec_err fsec_http_range(const char *hdr, uint64_t size, uint64_t 
 	return FSEC_OK;
 }
 
-/* Only the image published for the device's model, and only once it is
- * offered to the device (fsec_rollout_offer, as GET /v1/update decides):
- * other models' builds, releases withdrawn since, and a release outside
- * the device's rollout (percent, group, paused) are not its to read. */
+/* Only the image GET /v1/update serves the device (fsec_rollout_pick: the
+ * candidate it is offered or holds, or the baseline): other models'
+ * builds, releases withdrawn since, and a release outside the device's
+ * rollout (phase, percent, group, paused, aborted) are not its to read. */
 static enum fsec_err offered(struct fsec_registry *reg, const char *id, const char *sha,
 			     bool *yes)
 {
-	struct fsec_published_rec pub;
+	struct fsec_rollout_choice c;
 	struct fsec_device_rec dev;
 	enum fsec_err rc;
 
 	*yes = false;
-	if ((rc = fsec_registry_device_get(reg, id, &dev)) == FSEC_OK)
-		rc = fsec_registry_publish_get(reg, dev.model, &pub, NULL);
+	if ((rc = fsec_registry_device_get(reg, id, &dev)) == FSEC_OK &&
+	    (rc = fsec_rollout_pick(reg, dev.model, id, &c, NULL)) == FSEC_OK)
+		*yes = c.serve && strcmp(c.served.sha256, sha) == 0;
 	if (rc == FSEC_ERR_NOTFOUND) {
 		fsec_clearerr();
-		return FSEC_OK;
-	}
-	if (rc == FSEC_OK && strcmp(pub.sha256, sha) == 0) {
-		enum fsec_rollout_offer offer = FSEC_ROLLOUT_NOT_YET;
-
-		rc = fsec_rollout_offer(reg, &pub, id, &offer, NULL);
-		*yes = rc == FSEC_OK && offer == FSEC_ROLLOUT_OFFERED;
+		rc = FSEC_OK;
 	}
 	return rc;
 }

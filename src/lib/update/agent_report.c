@@ -119,6 +119,9 @@ FSEC_API enum fsec_err fsec_agent_report(struct fsec_agent *a, const char *updat
 		update = update_names[st.update];
 	else if (strcmp(update, "confirmed") == 0)
 		image = seen.sha256;
+	/* The operator reads it in release status beside the device. */
+	if (reason == NULL && update != NULL && strcmp(update, "rolled_back") == 0)
+		reason = "the trial boot was not confirmed: the bootloader fell back";
 	fsec_fw_version_str(&ver, v, sizeof(v));
 	if (st.pending_valid)
 		fsec_fw_version_str(&st.pending_version, pv, sizeof(pv));
