@@ -948,6 +948,19 @@ static enum fsec_err bootstrap_policy(struct fsec_est *e, const struct fsec_est_
 	memcpy(d->model, m.model, sizeof(d->model));
 	rc = fsec_registry_device_get(e->reg, p->id, &dev);
 	if (rc == FSEC_ERR_NOTFOUND) {
+		char owner[FSEC_DEVID_MAX + 1];
+
+		/* A credential spent with no device behind it was rejected by
+		 * the operator (enroll reject): it must not wait a second time. */
+		if ((rc = fsec_registry_bootstrap_spent(e->reg, p->fingerprint, "enroll", owner)) ==
+		    FSEC_OK) {
+			fsec_reply_error(r, 403, "bootstrap certificate already used for %s "
+						 "(enrolled or rejected)", owner);
+			return FSEC_OK;
+		}
+		if (rc != FSEC_ERR_NOTFOUND)
+			return rc;
+		fsec_clearerr();
 		d->use = "enroll";
 		return FSEC_OK;
 	}
