@@ -36,11 +36,11 @@
  * enrollment and allow serials matching each of patterns (exact serials, or
  * fnmatch(3) patterns such as "SN-00*"), as devices of model (NULL or "":
  * unknown; it decides which published release they are served). One
- * transaction, logged. A wildcard pattern needs a model. A pattern already
+ * transaction, logged. A pattern already
  * allowed under another model is refused (EXISTS) unless replace: re-running
  * allow never re-models devices silently.
  * Errors: NOTFOUND/IO (file), PARSE (not a certificate), POLICY (not a CA),
- * INVAL (bad pattern, a wildcard without a model), EXISTS, DB, BUSY.
+ * INVAL (bad pattern), EXISTS, DB, BUSY.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_est_allow(struct fsec_fleet *f, const char *ca_pem,
 					       const char *const *patterns, size_t n,

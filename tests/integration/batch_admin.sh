@@ -200,6 +200,15 @@ jq -e '.id == "SN-3" and .dry_run == true and .rejected == false' out >/dev/null
 	fail "reject --dry-run: $(cat out)"
 [ "$(reg length enroll pending)/$(events)" = "$before" ] || fail "a refused or dry reject wrote"
 expect 0 "$F" enroll reject SN-3
+# An approved request is the operator's decision already: not rejected.
+"$F" mfr issue SN-5 --dir mfr --key-out boot-SN-5.key --out boot-SN-5.pem 2>/dev/null
+[ "$(ask SN-5)" = 202 ] || fail "SN-5: not held: $(cat out)"
+expect 0 "$F" enroll approve SN-5 --key "$(reg '.[] | select(.id == "SN-5") | .key_sha256' enroll pending)"
+before=$(events)
+expect 1 "$F" enroll reject SN-5
+one_line_error "the enrollment of SN-5 was approved already"
+[ "$(events)" = "$before" ] || fail "a refused reject wrote"
+[ "$(ask SN-5)" = 200 ] || fail "SN-5: not enrolled after approval: $(cat out)"
 [ "$(reg length enroll pending)" = 0 ] || fail "still pending after reject"
 [ "$(reg '[.[] | select(.kind == "enroll-reject" and .device == "SN-3")] | length' events)" = 1 ] ||
 	fail "no enroll-reject event"
@@ -210,7 +219,7 @@ ok
 
 # revoke --manufacturer-ca: the devices Acme's bootstrap certificates enrolled.
 expect 0 "$F" device revoke --manufacturer-ca "$MFP" --dry-run --json
-jq -e '[.devices[].id] == ["SN-1", "SN-2"]' out >/dev/null || fail "by CA: $(cat out)"
+jq -e '[.devices[].id] == ["SN-1", "SN-2", "SN-5"]' out >/dev/null || fail "by CA: $(cat out)"
 n2=$(crl_number)
 expect 0 "$F" device revoke --manufacturer-ca "$MFP" --reason cessationOfOperation
 [ "$(crl_number)" = $((n2 + 1)) ] || fail "--manufacturer-ca: not one CRL"

@@ -249,13 +249,6 @@ FSEC_API enum fsec_err fsec_est_allow(struct fsec_fleet *f, const char *ca_pem,
 	for (size_t i = 0; i < n; i++)
 		if ((rc = pattern_check(patterns[i])) != FSEC_OK)
 			return rc;
-	/* A pattern without a model enrols devices that no release reaches
-	 * and no model's network class admits: almost always a forgotten
-	 * --model. */
-	for (size_t i = 0; i < n; i++)
-		if (strpbrk(patterns[i], "*?[") != NULL && (model == NULL || model[0] == '\0'))
-			return fsec_seterr(FSEC_ERR_INVAL, "pattern '%s' needs a model (--model M)",
-					   patterns[i]);
 	if ((rc = read_mfr_ca(ca_pem, &certs, &cert)) != FSEC_OK)
 		goto out;
 	/* Stored as the root first, then its intermediates, each re-encoded
