@@ -55,9 +55,10 @@ static int id_cmp(const void *a, const void *b)
 	return strcmp(a, b);
 }
 
-/* The devices sel names, in ID order. A listed ID must be an active
- * device: a typo or a stale list fails the batch instead of revoking less
- * than the operator believes. */
+/* The devices sel names, in ID order. A listed ID must be a registered
+ * device, listed once (and active, which revoking it checks): a typo or a
+ * stale list fails the batch instead of revoking less than the operator
+ * believes. */
 static enum fsec_err select_devices(struct fsec_registry *reg,
 				    const struct fsec_revoke_select *sel, struct picked *p)
 {
@@ -89,9 +90,7 @@ static enum fsec_err select_devices(struct fsec_registry *reg,
 			return fsec_seterr(rc, "device %s is not registered", sel->ids[i]);
 		if (rc != FSEC_OK)
 			return rc;
-		if (dev.status == FSEC_DEVICE_REVOKED)
-			return fsec_seterr(FSEC_ERR_EXISTS, "device %s is already revoked",
-					   sel->ids[i]);
+		/* A revoked one is refused by the revocation itself (EXISTS). */
 		if (pick(dev.id, dev.model, p) != 0)
 			return p->rc;
 	}
