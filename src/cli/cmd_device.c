@@ -424,8 +424,8 @@ const struct cli_cmd cli_device_cmds[] = {
 	 "belongs to another device is refused.\n"},
 	{"device", "revoke", device_revoke, "revoke devices and regenerate the CRL",
 	 "ID [--reason REASON] [--home DIR] [--json]\n"
-	 "       (--model M | --group G | --file IDS | --manufacturer-ca SHA256)\n"
-	 "       [--reason REASON] [--dry-run] [--home DIR] [--json]\n\n"
+	 "   or: fleetsec device revoke (--model M | --group G | --file IDS |\n"
+	 "       --manufacturer-ca SHA256) [--reason REASON] [--dry-run] [--home DIR] [--json]\n\n"
 	 "Marks the device revoked, revokes its certificates and regenerates the CRL.\n"
 	 "REASON: unspecified (default), keyCompromise, affiliationChanged, superseded,\n"
 	 "cessationOfOperation, privilegeWithdrawn.\n\n"
