@@ -307,7 +307,7 @@ struct removed {
 	fsec_enroll_pattern_cb cb;
 	void *ctx;
 	const char *only; /* NULL: every pattern */
-	bool found;
+	size_t n;         /* patterns removed */
 };
 
 static int removed_one(const char *pattern, const char *model, void *arg)
@@ -316,7 +316,7 @@ static int removed_one(const char *pattern, const char *model, void *arg)
 
 	if (rm->only != NULL && strcmp(rm->only, pattern) != 0)
 		return 0;
-	rm->found = true;
+	rm->n++;
 	return rm->cb != NULL ? rm->cb(pattern, model, rm->ctx) : 0;
 }
 
@@ -341,7 +341,6 @@ FSEC_API enum fsec_err fsec_est_remove(struct fsec_fleet *f, const char *ca_pem,
 	 * a dry run shows exactly what the real one removes. */
 	for (size_t i = 0; rc == FSEC_OK && i < n; i++) {
 		rm.only = patterns[i];
-		rm.found = false;
 		if ((rc = fsec_registry_enroll_allow_list(reg, fp, removed_one, &rm)) == FSEC_OK)
 			rc = fsec_registry_enroll_remove(reg, fp, patterns[i]);
 	}
@@ -350,7 +349,7 @@ FSEC_API enum fsec_err fsec_est_remove(struct fsec_fleet *f, const char *ca_pem,
 		rc = fsec_registry_enroll_remove(reg, fp, NULL);
 	if (rc == FSEC_OK)
 		rc = fsec_registry_event_addf(reg, actor, n == 0 ? "enroll-disallow" : "enroll-remove",
-					      NULL, "ca=%s patterns=%zu%s%s", fp, n,
+					      NULL, "ca=%s patterns=%zu%s%s", fp, rm.n,
 					      n == 1 ? " pattern=" : "", n == 1 ? patterns[0] : "");
 	if (rc != FSEC_OK || dry_run || (rc = fsec_registry_commit(reg)) != FSEC_OK)
 		fsec_registry_rollback(reg);
