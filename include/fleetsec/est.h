@@ -36,13 +36,45 @@
  * enrollment and allow serials matching each of patterns (exact serials, or
  * fnmatch(3) patterns such as "SN-00*"), as devices of model (NULL or "":
  * unknown; it decides which published release they are served). One
- * transaction, logged.
+ * transaction, logged. A pattern already
+ * allowed under another model is refused (EXISTS) unless replace: re-running
+ * allow never re-models devices silently.
  * Errors: NOTFOUND/IO (file), PARSE (not a certificate), POLICY (not a CA),
- * INVAL (bad pattern), DB, BUSY.
+ * INVAL (bad pattern), EXISTS, DB, BUSY.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_est_allow(struct fsec_fleet *f, const char *ca_pem,
 					       const char *const *patterns, size_t n,
-					       const char *model, const char *actor);
+					       const char *model, bool replace,
+					       const char *actor);
+
+/*
+ * Take patterns (n of them) off the allowlist of the manufacturer CA in
+ * ca_pem; n == 0: stop trusting that CA for enrollment at all, with every
+ * pattern it had (enroll disallow). Devices already enrolled keep their
+ * certificates (revoke them with fsec_fleet_revoke_batch). cb (may be NULL)
+ * sees each pattern removed with its model. One transaction, logged
+ * ("enroll-remove", "enroll-disallow"); with dry_run, the same work rolled
+ * back. fingerprint receives the CA's SHA-256.
+ * Errors: as fsec_est_allow's for the file, NOTFOUND (a pattern not
+ * allowed, or the CA not trusted), DB, BUSY.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_est_remove(struct fsec_fleet *f, const char *ca_pem,
+						const char *const *patterns, size_t n,
+						bool dry_run, const char *actor,
+						fsec_enroll_pattern_cb cb, void *ctx,
+						char fingerprint[FSEC_SHA256_HEX_LEN]);
+
+/*
+ * Reject the enrollment device_id is waiting for (fleetsecd --approval
+ * manual): forget the request and spend the bootstrap credential that
+ * asked, so that it cannot ask again (a replay from then on). Logged
+ * ("enroll-reject"); *out is the request. With dry_run, rolled back.
+ * Errors: NOTFOUND (nothing waiting), EXISTS (already approved), INVAL,
+ * DB, BUSY.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_est_reject(struct fsec_fleet *f, const char *device_id,
+						bool dry_run, const char *actor,
+						struct fsec_enroll_pending_rec *out);
 
 /* Approve the enrollment device_id is waiting for (fleetsecd --approval
  * manual), for the key the operator saw: key_sha256 is the SPKI SHA-256 that

@@ -163,6 +163,49 @@ FSEC_API FSEC_WUR enum fsec_err fsec_fleet_server_cert_revoke(struct fsec_fleet 
 FSEC_API FSEC_WUR enum fsec_err fsec_fleet_revoke(struct fsec_fleet *f, const char *id,
 						  int reason, const char *actor);
 
+/* Which devices a batch revocation takes: exactly one of model, group,
+ * ids (n_ids of them) or mfr_ca (the SHA-256 of a manufacturer CA
+ * certificate, as `enroll list` shows it: the devices that enrolled with a
+ * bootstrap certificate it vouched for). Model, group and mfr_ca take the
+ * active devices only; every ID in ids must be an active device. */
+struct fsec_revoke_select {
+	const char *model;
+	const char *group;
+	const char *const *ids;
+	size_t n_ids;
+	const char *mfr_ca;
+};
+
+/* One device a batch revocation revokes (or, in a dry run, would). */
+struct fsec_revoke_item {
+	const char *id;
+	const char *model;
+	size_t certificates; /* certificates revoked with it */
+	size_t done, total;  /* this is the done-th of total (progress) */
+};
+
+/* Called once per device, in ID order; return 0 to go on, anything else
+ * to abandon the whole batch (nothing is written). */
+typedef int (*fsec_revoke_cb)(const struct fsec_revoke_item *it, void *ctx);
+
+/*
+ * Revoke every device sel selects with reason, as fsec_fleet_revoke does
+ * one (certificates, status, one "revoke" event each), in ONE registry
+ * transaction that signs and publishes ONE CRL: all of them or none. With
+ * dry_run the same work is done and rolled back, so what cb is shown is
+ * exactly what a real run would change; no CRL is signed and nothing is
+ * written. *count (may be NULL) is how many devices. cb may be NULL.
+ * Errors: INVAL (no selector or several, a bad name or ID), NOTFOUND
+ * (nothing selected, or an ID in ids that is not registered), EXISTS (an ID
+ * in ids already revoked), NOMEM, BUSY, DB, IO, CRYPTO, and PERM when cb
+ * stopped the batch.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fleet_revoke_batch(struct fsec_fleet *f,
+							const struct fsec_revoke_select *sel,
+							int reason, bool dry_run,
+							const char *actor, fsec_revoke_cb cb,
+							void *ctx, size_t *count);
+
 /*
  * Allow device id one renewal before it is due and past its daily limit
  * (fleetsecd refuses both otherwise): for a key that must be replaced now.

@@ -297,12 +297,21 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_enroll_ca_list(struct fsec_registr
 
 /* Allow serials matching pattern (an exact serial or an fnmatch(3)
  * pattern) from the CA with ca_fingerprint to enrol, as devices of model
- * ("" if unknown). Adding a pattern again updates its model.
- * Errors: INVAL, DB. */
+ * ("" if unknown). Adding a pattern again with the same model is a no-op;
+ * with another model it is refused (EXISTS) unless replace, which changes
+ * its model. Errors: INVAL, EXISTS, DB. */
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_enroll_allow_add(struct fsec_registry *reg,
 							       const char *ca_fingerprint,
 							       const char *pattern,
-							       const char *model);
+							       const char *model, bool replace);
+
+/* Take pattern off the CA's allowlist; pattern NULL: the CA itself and
+ * every pattern it had (it no longer vouches for anyone). Devices already
+ * enrolled keep their certificates. Errors: INVAL, NOTFOUND (no such
+ * pattern, or CA), DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_enroll_remove(struct fsec_registry *reg,
+							    const char *ca_fingerprint,
+							    const char *pattern);
 
 /* Visit the patterns allowed for a CA, with their models. Errors: DB. */
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_enroll_allow_list(struct fsec_registry *reg,
@@ -314,12 +323,14 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_enroll_allow_list(struct fsec_regi
  * Spend a bootstrap certificate (by fingerprint) for one use: "enroll"
  * (first contact) or "re-enroll" (the operational certificate expired
  * while offline). Each use can be spent once; a second attempt is a replay.
- * Errors: EXISTS (already spent), INVAL, DB.
+ * ca_fingerprint names the manufacturer CA that vouched for it ("":
+ * unknown). Errors: EXISTS (already spent), INVAL, DB.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_bootstrap_spend(struct fsec_registry *reg,
 							      const char *fingerprint,
 							      const char *use,
-							      const char *device_id, int64_t at);
+							      const char *device_id, int64_t at,
+							      const char *ca_fingerprint);
 
 /* The device a bootstrap credential was spent for, for one use.
  * Errors: NOTFOUND (not spent), DB. */
@@ -602,6 +613,8 @@ struct fsec_inventory_query {
 	bool by_outcome;
 	enum fsec_update_outcome outcome; /* last reported update outcome (NONE: none
 					   * reported, including never reported) */
+	const char *mfr_ca;           /* enrolled with a bootstrap credential this
+				       * manufacturer CA (SHA-256 hex) vouched for */
 };
 
 typedef int (*fsec_inventory_cb)(const struct fsec_inventory_rec *rec, void *ctx);

@@ -99,6 +99,38 @@ int cli_emit(const char *path, const void *data, size_t len);
 /* Format a UNIX time as ISO 8601 UTC into buf (at least 21 bytes). */
 const char *cli_time(int64_t t, char *buf, size_t cap);
 
+/* A growable list of borrowed strings (IDs, patterns). */
+struct cli_strv {
+	const char **v;
+	size_t n, cap;
+};
+
+/* Append s (borrowed); false when out of memory. */
+bool cli_strv_push(struct cli_strv *sv, const char *s);
+
+/* Read path, a list of device IDs or serials, one per line (blank lines and
+ * # comments skipped, at most 8 MiB and max entries), into sv; the strings
+ * point into *buf, which the caller frees. Each must be a valid device ID:
+ * a typo would otherwise act on nothing, silently. Returns 0, or prints one
+ * line naming the file (and line) and returns EXIT_REFUSED. */
+int cli_read_ids(const char *path, size_t max, unsigned char **buf, struct cli_strv *sv);
+
+/* Progress of a long batch (progress.c): a bar on stderr when it is a
+ * terminal, else with json one JSON line per percent on stderr
+ * ({"progress": what, "done": N, "total": M}), else nothing. */
+struct cli_progress {
+	const char *what;
+	bool tty, json;
+	int64_t last_ms;
+	int last_pct;
+};
+
+void cli_progress_init(struct cli_progress *p, const char *what, bool json);
+
+/* done of total items are through (1 <= done <= total); the last call has
+ * done == total. */
+void cli_progress_step(struct cli_progress *p, size_t done, size_t total);
+
 
 
 /* Each area file exports its commands, terminated by an entry with area NULL. */

@@ -129,28 +129,140 @@ out:
 	return status;
 }
 
+/* The most IDs --file may list: a fleet's worth. */
+#define REVOKE_IDS_MAX 10000000
+
+struct batch_out {
+	bool dry_run;
+	json_t *devices; /* --json */
+	struct cli_progress progress;
+};
+
+static int batch_one(const struct fsec_revoke_item *it, void *arg)
+{
+	struct batch_out *bo = arg;
+
+	if (bo->devices != NULL) {
+		if (json_array_append_new(bo->devices,
+					  json_pack("{s:s, s:s, s:I}", "id", it->id, "model",
+						    it->model, "certificates",
+						    (json_int_t)it->certificates)) != 0)
+			return 1;
+	} else if (printf("%s %s (%s, %zu certificate%s)\n",
+			  bo->dry_run ? "would revoke" : "revoking", it->id,
+			  it->model[0] != '\0' ? it->model : "no model", it->certificates,
+			  it->certificates == 1 ? "" : "s") < 0) {
+		return 1;
+	}
+	cli_progress_step(&bo->progress, it->done, it->total);
+	return 0;
+}
+
+/* device revoke --model | --group | --file | --manufacturer-ca: all in one
+ * transaction and one CRL, or (--dry-run) what that would revoke. */
+static int revoke_batch(const struct cli_common *c, const struct fsec_revoke_select *sel,
+			const char *reason_name, int reason, bool dry_run)
+{
+	struct batch_out bo = {.dry_run = dry_run};
+	struct fsec_fleet *f = NULL;
+	size_t n = 0;
+	enum fsec_err rc;
+	int status;
+
+	if (c->json && (bo.devices = json_array()) == NULL)
+		return cli_fail("device revoke", FSEC_ERR_NOMEM);
+	cli_progress_init(&bo.progress, dry_run ? "checking" : "revoking", c->json);
+	if ((status = open_fleet(c, &f)) != 0) {
+		json_decref(bo.devices);
+		return status;
+	}
+	rc = fsec_fleet_revoke_batch(f, sel, reason, dry_run, cli_actor(), batch_one, &bo, &n);
+	fsec_fleet_free(f);
+	if (rc != FSEC_OK) {
+		json_decref(bo.devices);
+		return cli_fail("device revoke", rc);
+	}
+	if (c->json)
+		return cli_print_json(json_pack("{s:b, s:s, s:I, s:o, s:s*}", "dry_run", dry_run,
+						"reason", reason_name, "count", (json_int_t)n,
+						"devices", bo.devices, "crl",
+						dry_run ? NULL : "crl.pem"));
+	if (dry_run)
+		return printf("would revoke %zu device%s (%s) with one CRL; nothing written\n", n,
+			      n == 1 ? "" : "s", reason_name) < 0;
+	return printf("revoked %zu device%s (%s); one CRL updated in %s/crl.pem\n", n,
+		      n == 1 ? "" : "s", reason_name, cli_home(c)) < 0;
+}
+
 static int device_revoke(int argc, char **argv, const struct cli_cmd *self)
 {
 	static const struct option longopts[] = {
 		{"reason", required_argument, NULL, 'r'},
+		{"model", required_argument, NULL, 'm'},
+		{"group", required_argument, NULL, 'g'},
+		{"file", required_argument, NULL, 'f'},
+		{"manufacturer-ca", required_argument, NULL, 'M'},
+		{"dry-run", no_argument, NULL, 'n'},
 		CLI_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
+	struct fsec_revoke_select sel = {0};
+	struct cli_strv ids = {0};
 	struct cli_common c = {0};
 	struct fsec_fleet *f = NULL;
-	const char *reason_name = "unspecified";
+	const char *reason_name = "unspecified", *file = NULL;
+	unsigned char *buf = NULL;
+	bool dry_run = false;
 	enum fsec_err rc;
-	int opt, status = EXIT_REFUSED, reason = 0;
+	int opt, status = EXIT_REFUSED, reason = 0, batch;
 
-	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0)
-		if (opt == 'r')
-			reason_name = optarg;
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
+		switch (opt) {
+		case 'r': reason_name = optarg; break;
+		case 'm': sel.model = optarg; break;
+		case 'g': sel.group = optarg; break;
+		case 'f': file = optarg; break;
+		case 'M': sel.mfr_ca = optarg; break;
+		case 'n': dry_run = true; break;
+		}
+	}
 	if (opt < 0)
 		return status;
-	if (optind + 1 != argc)
+	batch = (sel.model != NULL) + (sel.group != NULL) + (file != NULL) + (sel.mfr_ca != NULL);
+	if (batch > 1)
+		return cli_usage_error(self, "give one of --model, --group, --file and "
+					     "--manufacturer-ca");
+	if (batch == 1 && optind != argc)
+		return cli_usage_error(self, "a device ID goes without --model, --group, --file or "
+					     "--manufacturer-ca");
+	if (batch == 0 && optind + 1 != argc)
 		return cli_usage_error(self, "expected exactly one device ID");
+	if (batch == 0 && dry_run)
+		return cli_usage_error(self, "--dry-run goes with a batch (--model, --group, --file "
+					     "or --manufacturer-ca)");
 	if (fsec_crl_reason_parse(reason_name, &reason) != FSEC_OK)
 		return cli_usage_error(self, "%s", fsec_err_detail());
+	if (sel.model != NULL && (status = cli_model(sel.model)) != 0)
+		return status;
+	if (batch == 1) {
+		if (file != NULL) {
+			if ((status = cli_read_ids(file, REVOKE_IDS_MAX, &buf, &ids)) != 0)
+				goto out_batch;
+			sel.ids = ids.v;
+			sel.n_ids = ids.n;
+			/* An empty list would select nothing; said as the library says it. */
+			if (ids.n == 0) {
+				fprintf(stderr, "fleetsec: %s: the list names no device\n", file);
+				status = EXIT_REFUSED;
+				goto out_batch;
+			}
+		}
+		status = revoke_batch(&c, &sel, reason_name, reason, dry_run);
+out_batch:
+		free(ids.v);
+		free(buf);
+		return status;
+	}
 	if ((status = open_fleet(&c, &f)) != 0)
 		return status;
 	rc = fsec_fleet_revoke(f, argv[optind], reason, cli_actor());
@@ -310,11 +422,23 @@ const struct cli_cmd cli_device_cmds[] = {
 	 "--from-registry', and its rollout group, for 'fleetsec release publish\n"
 	 "--group G' (canaries first). An empty value clears a field. A MAC or IP that\n"
 	 "belongs to another device is refused.\n"},
-	{"device", "revoke", device_revoke, "revoke a device and regenerate the CRL",
-	 "ID [--reason REASON] [--home DIR] [--json]\n\n"
+	{"device", "revoke", device_revoke, "revoke devices and regenerate the CRL",
+	 "ID [--reason REASON] [--home DIR] [--json]\n"
+	 "   or: fleetsec device revoke (--model M | --group G | --file IDS |\n"
+	 "       --manufacturer-ca SHA256) [--reason REASON] [--dry-run] [--home DIR] [--json]\n\n"
 	 "Marks the device revoked, revokes its certificates and regenerates the CRL.\n"
 	 "REASON: unspecified (default), keyCompromise, affiliationChanged, superseded,\n"
-	 "cessationOfOperation, privilegeWithdrawn.\n"},
+	 "cessationOfOperation, privilegeWithdrawn.\n\n"
+	 "A batch revokes every active device of model M, of group G, listed in IDS\n"
+	 "(one ID per line, # comments; each must be an active device), or enrolled\n"
+	 "with a bootstrap certificate of the manufacturer CA whose SHA-256 'enroll\n"
+	 "list' shows. It runs in one registry transaction that publishes one CRL: all\n"
+	 "of the devices or none. Each revocation is a 'revoke' event. It prints each\n"
+	 "device as it goes; --dry-run does the same work and rolls it back, so it\n"
+	 "prints exactly what would change and writes nothing (no CRL). JSON:\n"
+	 "{dry_run, reason, count, devices: [{id, model, certificates}], crl}.\n"
+	 "Progress: a bar on stderr when it is a terminal, else with --json one JSON\n"
+	 "line per percent on stderr ({progress, done, total}).\n"},
 	{"device", "allow-renew", device_allow_renew,
 	 "allow a device one renewal before it is due (key compromise)",
 	 "ID [--home DIR] [--json]\n\n"

@@ -9,70 +9,6 @@
 
 /* Enough for a factory batch; larger lists go in several calls. */
 #define SERIALS_MAX 100000
-#define SERIALS_FILE_MAX (8u * 1024u * 1024u)
-
-struct patterns {
-	const char **v;
-	size_t n, cap;
-};
-
-static bool push(struct patterns *p, const char *s)
-{
-	if (p->n == p->cap) {
-		size_t ncap = p->cap != 0 ? p->cap * 2 : 64;
-		const char **nv = realloc(p->v, ncap * sizeof(*nv));
-
-		if (nv == NULL)
-			return false;
-		p->v = nv;
-		p->cap = ncap;
-	}
-	p->v[p->n++] = s;
-	return true;
-}
-
-/* One serial per line; blank lines and # comments skipped. Each must be a
- * device ID: a typo here would otherwise allow nothing, silently. The
- * strings point into *buf, which the caller frees. */
-static int read_serials(const char *path, unsigned char **buf, struct patterns *p)
-{
-	size_t len = 0, lineno = 0;
-	char *s, *save = NULL, *line;
-	enum fsec_err rc = fsec_file_read(path, SERIALS_FILE_MAX, buf, &len);
-
-	if (rc != FSEC_OK)
-		return cli_fail(path, rc);
-	s = (char *)*buf;
-	if (memchr(s, '\0', len) != NULL) {
-		fprintf(stderr, "fleetsec: %s: not a text file\n", path);
-		return EXIT_REFUSED;
-	}
-	for (line = s; line != NULL; line = save) {
-		char *end;
-
-		lineno++;
-		save = strchr(line, '\n');
-		if (save != NULL)
-			*save++ = '\0';
-		end = line + strlen(line);
-		while (end > line && (end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
-			*--end = '\0';
-		while (*line == ' ' || *line == '\t')
-			line++;
-		if (*line == '\0' || *line == '#')
-			continue;
-		if (!fsec_devid_valid(line)) {
-			fprintf(stderr, "fleetsec: %s:%zu: '%.64s' is not a valid serial\n", path,
-				lineno, line);
-			return EXIT_REFUSED;
-		}
-		if (p->n >= SERIALS_MAX || !push(p, line)) {
-			fprintf(stderr, "fleetsec: %s: more than %d serials\n", path, SERIALS_MAX);
-			return EXIT_REFUSED;
-		}
-	}
-	return 0;
-}
 
 static int enroll_allow(int argc, char **argv, const struct cli_cmd *self)
 {
@@ -81,25 +17,29 @@ static int enroll_allow(int argc, char **argv, const struct cli_cmd *self)
 		{"serials", required_argument, NULL, 's'},
 		{"pattern", required_argument, NULL, 'p'},
 		{"model", required_argument, NULL, 'M'},
+		{"replace", no_argument, NULL, 'r'},
 		CLI_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
-	struct patterns p = {0};
+	struct cli_strv p = {0};
 	struct cli_common c = {0};
 	struct fsec_fleet *f = NULL;
 	const char *ca = NULL, *serials = NULL, *model = NULL;
 	unsigned char *buf = NULL;
+	bool replace = false;
 	enum fsec_err rc;
 	int opt, status = EXIT_REFUSED;
 
 	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
-		if (opt == 'm')
+		if (opt == 'r')
+			replace = true;
+		else if (opt == 'm')
 			ca = optarg;
 		else if (opt == 's')
 			serials = optarg;
 		else if (opt == 'M')
 			model = optarg;
-		else if (opt == 'p' && !push(&p, optarg)) {
+		else if (opt == 'p' && !cli_strv_push(&p, optarg)) {
 			fputs("fleetsec: out of memory\n", stderr);
 			goto out;
 		}
@@ -115,13 +55,19 @@ static int enroll_allow(int argc, char **argv, const struct cli_cmd *self)
 		cli_usage_error(self, "--manufacturer-ca and --serials FILE or --pattern are required");
 		goto out;
 	}
+	/* A pattern admits devices nobody listed; without a model they get no
+	 * release and no network class. */
+	if (p.n != 0 && model == NULL) {
+		cli_usage_error(self, "--pattern needs --model M");
+		goto out;
+	}
 	if (model != NULL && (status = cli_model(model)) != 0)
 		goto out;
-	if (serials != NULL && (status = read_serials(serials, &buf, &p)) != 0)
+	if (serials != NULL && (status = cli_read_ids(serials, SERIALS_MAX, &buf, &p)) != 0)
 		goto out;
 	status = EXIT_REFUSED;
 	if ((rc = fsec_fleet_open(cli_home(&c), &f)) != FSEC_OK ||
-	    (rc = fsec_est_allow(f, ca, p.v, p.n, model, cli_actor())) != FSEC_OK) {
+	    (rc = fsec_est_allow(f, ca, p.v, p.n, model, replace, cli_actor())) != FSEC_OK) {
 		status = cli_fail(ca, rc);
 		goto out;
 	}
@@ -341,10 +287,147 @@ static int enroll_spent(int argc, char **argv, const struct cli_cmd *self)
 	return 0;
 }
 
+struct removed_print {
+	json_t *arr; /* --json */
+	bool dry_run;
+	size_t n;
+};
+
+static int print_removed(const char *pattern, const char *model, void *arg)
+{
+	struct removed_print *rp = arg;
+
+	rp->n++;
+	if (rp->arr != NULL)
+		return json_array_append_new(rp->arr, json_pack("{s:s, s:s}", "pattern", pattern,
+								"model", model)) != 0;
+	return printf("%s %s (model %s)\n", rp->dry_run ? "would remove" : "removed", pattern,
+		      model[0] != '\0' ? model : "-") < 0;
+}
+
+/* enroll remove (patterns given) and enroll disallow (none: the whole CA). */
+static int remove_common(int argc, char **argv, const struct cli_cmd *self, bool whole_ca)
+{
+	static const struct option longopts[] = {
+		{"manufacturer-ca", required_argument, NULL, 'm'},
+		{"pattern", required_argument, NULL, 'p'},
+		{"dry-run", no_argument, NULL, 'n'},
+		CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	struct removed_print rp = {0};
+	struct cli_strv p = {0};
+	struct cli_common c = {0};
+	struct fsec_fleet *f = NULL;
+	const char *ca = NULL;
+	char fp[FSEC_SHA256_HEX_LEN];
+	enum fsec_err rc;
+	int opt, status = EXIT_REFUSED;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
+		if (opt == 'm')
+			ca = optarg;
+		else if (opt == 'n')
+			rp.dry_run = true;
+		else if (opt == 'p' && (whole_ca || !cli_strv_push(&p, optarg))) {
+			status = whole_ca ? cli_usage_error(self, "disallow takes no --pattern "
+								  "(enroll remove does)")
+					  : cli_fail("enroll remove", FSEC_ERR_NOMEM);
+			goto out;
+		}
+	}
+	if (opt < 0)
+		goto out;
+	if (optind != argc) {
+		status = cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
+		goto out;
+	}
+	if (ca == NULL || (!whole_ca && p.n == 0)) {
+		status = cli_usage_error(self, whole_ca ? "--manufacturer-ca FILE is required"
+							: "--manufacturer-ca FILE and --pattern P are "
+							  "required");
+		goto out;
+	}
+	if (c.json && (rp.arr = json_array()) == NULL) {
+		status = cli_fail(self->verb, FSEC_ERR_NOMEM);
+		goto out;
+	}
+	if ((rc = fsec_fleet_open(cli_home(&c), &f)) != FSEC_OK ||
+	    (rc = fsec_est_remove(f, ca, p.v, p.n, rp.dry_run, cli_actor(), print_removed, &rp,
+				  fp)) != FSEC_OK) {
+		status = cli_fail(ca, rc);
+		goto out;
+	}
+	if (c.json) {
+		status = cli_print_json(json_pack("{s:s, s:b, s:b, s:O}", "manufacturer_ca", fp,
+						  "dry_run", rp.dry_run, "ca_removed", whole_ca,
+						  "removed", rp.arr));
+	} else if (whole_ca) {
+		status = printf("%s manufacturer CA %s (%zu pattern%s)%s\n",
+				rp.dry_run ? "would stop trusting" : "no longer trusting", fp, rp.n,
+				rp.n == 1 ? "" : "s", rp.dry_run ? "; nothing written" : "") < 0;
+	} else {
+		status = rp.dry_run ? puts("nothing written") < 0 : 0;
+	}
+out:
+	json_decref(rp.arr);
+	fsec_fleet_free(f);
+	free(p.v);
+	return status;
+}
+
+static int enroll_remove(int argc, char **argv, const struct cli_cmd *self)
+{
+	return remove_common(argc, argv, self, false);
+}
+
+static int enroll_disallow(int argc, char **argv, const struct cli_cmd *self)
+{
+	return remove_common(argc, argv, self, true);
+}
+
+static int enroll_reject(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {
+		{"dry-run", no_argument, NULL, 'n'},
+		CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	struct fsec_enroll_pending_rec p;
+	struct cli_common c = {0};
+	struct fsec_fleet *f = NULL;
+	bool dry_run = false;
+	enum fsec_err rc;
+	int opt, status;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0)
+		if (opt == 'n')
+			dry_run = true;
+	if (opt < 0)
+		return status;
+	if (optind + 1 != argc)
+		return cli_usage_error(self, "expected exactly one SERIAL");
+	rc = fsec_fleet_open(cli_home(&c), &f);
+	if (rc == FSEC_OK)
+		rc = fsec_est_reject(f, argv[optind], dry_run, cli_actor(), &p);
+	fsec_fleet_free(f);
+	if (rc != FSEC_OK)
+		return cli_fail(argv[optind], rc);
+	if (c.json)
+		return cli_print_json(json_pack("{s:s, s:b, s:b, s:s, s:s}", "id", p.device_id,
+						"dry_run", dry_run, "rejected", !dry_run,
+						"key_sha256", p.spki_sha256, "bootstrap_sha256",
+						p.bootstrap_fp));
+	printf("%s the enrollment of %s (key %s); its bootstrap certificate %s%s\n",
+	       dry_run ? "would reject" : "rejected", p.device_id, p.spki_sha256,
+	       dry_run ? "would be spent" : "is spent", dry_run ? "; nothing written" : "");
+	return 0;
+}
+
 const struct cli_cmd cli_enroll_cmds[] = {
 	{"enroll", "allow", enroll_allow, "allow devices of a manufacturer CA to enrol (EST)",
 	 "--manufacturer-ca FILE (--serials FILE | --pattern PATTERN)... [--model M]\n"
-	 "       [--home DIR] [--json]\n\n"
+	 "       [--replace] [--home DIR] [--json]\n\n"
 	 "Trusts the manufacturer CA in FILE for enrollment only (never for the fleet's\n"
 	 "mutual TLS) and allows the listed device serials to enrol through fleetsecd's\n"
 	 "/.well-known/est/simpleenroll with their bootstrap certificate. A stolen\n"
@@ -354,7 +437,31 @@ const struct cli_cmd cli_enroll_cmds[] = {
 	 "  --serials FILE          one serial per line (# comments, blank lines skipped)\n"
 	 "  --pattern PATTERN       a serial or an fnmatch pattern such as 'SN-00*'\n"
 	 "                          (repeatable)\n"
-	 "  --model M               the devices' model: which published release they get\n"},
+	 "  --model M               the devices' model: which published release they get;\n"
+	 "                          required with --pattern\n"
+	 "  --replace               change the model of a serial or pattern already\n"
+	 "                          allowed (without it, a different model is refused)\n"},
+	{"enroll", "remove", enroll_remove, "take serials or patterns off the allowlist",
+	 "--manufacturer-ca FILE --pattern PATTERN... [--dry-run] [--home DIR] [--json]\n\n"
+	 "Takes each PATTERN (a serial or a pattern, exactly as 'enroll list' shows it)\n"
+	 "off the allowlist of the manufacturer CA in FILE, in one transaction: a pattern\n"
+	 "that is not there refuses them all. Devices already enrolled keep their\n"
+	 "certificates (see 'device revoke'). --dry-run prints what would go and writes\n"
+	 "nothing. JSON: {manufacturer_ca, dry_run, ca_removed, removed: [{pattern, model}]}.\n"},
+	{"enroll", "disallow", enroll_disallow, "stop trusting a manufacturer CA for enrollment",
+	 "--manufacturer-ca FILE [--dry-run] [--home DIR] [--json]\n\n"
+	 "Stops trusting the manufacturer CA in FILE for enrollment, with every serial\n"
+	 "and pattern it had: its bootstrap certificates enrol nothing any more.\n"
+	 "fleetsecd picks the change up at its next request. Devices it enrolled keep\n"
+	 "their certificates: revoke them with 'device revoke --manufacturer-ca SHA256'.\n"
+	 "--dry-run prints what would go and writes nothing. JSON as 'enroll remove'.\n"},
+	{"enroll", "reject", enroll_reject, "reject a waiting enrollment",
+	 "SERIAL [--dry-run] [--home DIR] [--json]\n\n"
+	 "Rejects the enrollment SERIAL is waiting for (fleetsecd --approval manual):\n"
+	 "the request is forgotten and the bootstrap certificate that made it is spent,\n"
+	 "so the same credential asking again is refused as a replay. Logged as\n"
+	 "'enroll-reject'. --dry-run prints what would change and writes nothing.\n"
+	 "JSON: {id, dry_run, rejected, key_sha256, bootstrap_sha256}.\n"},
 	{"enroll", "pending", enroll_pending, "list enrollments waiting for approval",
 	 "[--home DIR] [--json]\n\n"
 	 "With fleetsecd --approval manual, an enrollment that passes every check waits\n"

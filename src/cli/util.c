@@ -183,3 +183,60 @@ const char *cli_time(int64_t t, char *buf, size_t cap)
 	snprintf(buf, cap, "%s", t == 0 ? "-" : fsec_time_format(t, full));
 	return buf;
 }
+
+bool cli_strv_push(struct cli_strv *sv, const char *s)
+{
+	if (sv->n == sv->cap) {
+		size_t ncap = sv->cap != 0 ? sv->cap * 2 : 64;
+		const char **nv;
+
+		if (ncap > SIZE_MAX / sizeof(*nv) || (nv = realloc(sv->v, ncap * sizeof(*nv))) == NULL)
+			return false;
+		sv->v = nv;
+		sv->cap = ncap;
+	}
+	sv->v[sv->n++] = s;
+	return true;
+}
+
+#define IDS_FILE_MAX (8u * 1024u * 1024u)
+
+int cli_read_ids(const char *path, size_t max, unsigned char **buf, struct cli_strv *sv)
+{
+	size_t len = 0, lineno = 0;
+	char *s, *save = NULL, *line;
+	enum fsec_err rc = fsec_file_read(path, IDS_FILE_MAX, buf, &len);
+
+	if (rc != FSEC_OK)
+		return cli_fail(path, rc);
+	s = (char *)*buf;
+	if (memchr(s, '\0', len) != NULL) {
+		fprintf(stderr, "fleetsec: %s: not a text file\n", path);
+		return EXIT_REFUSED;
+	}
+	for (line = s; line != NULL; line = save) {
+		char *end;
+
+		lineno++;
+		save = strchr(line, '\n');
+		if (save != NULL)
+			*save++ = '\0';
+		end = line + strlen(line);
+		while (end > line && (end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		while (*line == ' ' || *line == '\t')
+			line++;
+		if (*line == '\0' || *line == '#')
+			continue;
+		if (!fsec_devid_valid(line)) {
+			fprintf(stderr, "fleetsec: %s:%zu: '%.64s' is not a valid serial\n", path,
+				lineno, line);
+			return EXIT_REFUSED;
+		}
+		if (sv->n >= max || !cli_strv_push(sv, line)) {
+			fprintf(stderr, "fleetsec: %s: more than %zu entries\n", path, max);
+			return EXIT_REFUSED;
+		}
+	}
+	return 0;
+}

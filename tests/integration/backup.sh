@@ -37,7 +37,7 @@ crlnum() { # crlnum CRL.pem: its CRL number, decimal
 "$F" ca init --name "Backup Fleet" >/dev/null
 "$F" ca server-cert localhost --ip 127.0.0.1 >/dev/null
 "$F" mfr init --dir mfr --name "Acme Chips" >/dev/null
-"$F" enroll allow --manufacturer-ca mfr/ca.pem --pattern 'SN-*' >/dev/null
+"$F" enroll allow --manufacturer-ca mfr/ca.pem --pattern 'SN-*' --model thermo >/dev/null
 for i in $(seq 1 12); do
 	"$F" mfr issue SN-$i --dir mfr --key-out boot-$i.key --out boot-$i.pem 2>/dev/null
 	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout op-$i.key \

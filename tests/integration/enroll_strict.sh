@@ -25,7 +25,7 @@ RESUBJECT="$(dirname "$0")/resubject.py"
 # The template every hostile certificate is re-subjected from (its key is the
 # device key curl presents).
 "$F" mfr issue SN-TEMPLATE --dir mfr --key-out dev.key --out template.pem 2>/dev/null
-expect 0 "$F" enroll allow --manufacturer-ca mfr/ca.pem --pattern '*'
+expect 0 "$F" enroll allow --manufacturer-ca mfr/ca.pem --pattern '*' --model thermo
 
 # hostile NAME ATTR...: NAME.pem, the template with that subject, signed by
 # the manufacturer CA; openssl verify must accept it as a certificate.
@@ -117,19 +117,19 @@ ok
 
 # The intermediate alone is refused at allow, with the reason; nothing written.
 n=$(reg length enroll list)
-expect 1 "$F" enroll allow --manufacturer-ca vint.pem --pattern 'SN-09*'
+expect 1 "$F" enroll allow --manufacturer-ca vint.pem --pattern 'SN-09*' --model thermo
 one_line_error "is not self-signed: give the vendor's root CA with its intermediates"
 # A bundle whose intermediate is not the root's is refused too.
 "$F" mfr init --dir other --name "Other Chips" >/dev/null
 cat other/ca.pem vint.pem >wrong-bundle.pem
-expect 1 "$F" enroll allow --manufacturer-ca wrong-bundle.pem --pattern 'SN-09*'
+expect 1 "$F" enroll allow --manufacturer-ca wrong-bundle.pem --pattern 'SN-09*' --model thermo
 one_line_error "does not chain to the root"
 [ "$(reg length enroll list)" = "$n" ] || fail "a refused allow changed the allowlist"
 ok
 
 # The root with its intermediate in one file (in either order).
 cat vint.pem vroot.pem >vendor-bundle.pem
-expect 0 "$F" enroll allow --manufacturer-ca vendor-bundle.pem --pattern 'SN-09*'
+expect 0 "$F" enroll allow --manufacturer-ca vendor-bundle.pem --pattern 'SN-09*' --model thermo
 # The device presents its leaf alone: fleetsecd completes the chain.
 [ "$(enroll vleaf-SN-0900.pem vleaf-SN-0900.key)" = 200 ] ||
 	fail "leaf alone from an intermediate: $(cat out)"

@@ -57,7 +57,7 @@ expect 2 "$F" enroll allow --manufacturer-ca mfr/ca.pem
 [ "$(events)" = "$n" ] && [ "$(reg '[.[].patterns[]] | length' enroll list)" = 0 ] ||
 	fail "a refused allow changed the registry"
 ok
-expect 0 "$F" enroll allow --manufacturer-ca mfr/ca.pem --serials serials --pattern 'SN-01*'
+expect 0 "$F" enroll allow --manufacturer-ca mfr/ca.pem --serials serials --pattern 'SN-01*' --model thermo
 
 APORT=$(rand_port)
 fleetsecd_bounds_off

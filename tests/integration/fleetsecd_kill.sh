@@ -17,7 +17,7 @@ N=${KILL_DEVICES:-40}
 "$F" ca init --name "Kill Fleet" >/dev/null
 "$F" ca server-cert localhost --ip 127.0.0.1 >/dev/null
 "$F" mfr init --dir mfr --name "Acme Chips" >/dev/null
-"$F" enroll allow --manufacturer-ca mfr/ca.pem --pattern 'K-*' >/dev/null
+"$F" enroll allow --manufacturer-ca mfr/ca.pem --pattern 'K-*' --model thermo >/dev/null
 for i in $(seq "$N"); do
 	"$F" mfr issue "K-$i" --dir mfr --key-out "b$i.key" --out "b$i.pem" 2>/dev/null
 	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "o$i.key" \

@@ -165,7 +165,7 @@ static void status_is_constrained(void **state)
 	/* An allowlist's model obeys the name rule ("" is none). */
 	assert_int_equal(fsec_registry_enroll_allow_add(f->reg, "00000000000000000000000000000000"
 							 "00000000000000000000000000000000",
-							 "SN-*", "a\033b"),
+							 "SN-*", "a\033b", false),
 			 FSEC_ERR_INVAL);
 }
 
@@ -430,8 +430,8 @@ static void bootstrap_list_shows_spent(void **state)
 	fp[64] = '\0';
 	assert_int_equal(fsec_registry_bootstrap_list(f->reg, spent_one, &s), FSEC_OK);
 	assert_int_equal(s.n, 0);
-	assert_int_equal(fsec_registry_bootstrap_spend(f->reg, fp, "enroll", "dev-1", 100), FSEC_OK);
-	assert_int_equal(fsec_registry_bootstrap_spend(f->reg, fp, "re-enroll", "dev-1", 200),
+	assert_int_equal(fsec_registry_bootstrap_spend(f->reg, fp, "enroll", "dev-1", 100, ""), FSEC_OK);
+	assert_int_equal(fsec_registry_bootstrap_spend(f->reg, fp, "re-enroll", "dev-1", 200, ""),
 			 FSEC_OK);
 	assert_int_equal(fsec_registry_bootstrap_list(f->reg, spent_one, &s), FSEC_OK);
 	assert_int_equal(s.n, 2);

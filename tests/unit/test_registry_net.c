@@ -40,7 +40,8 @@ static int collect(const struct fsec_device_net *d, void *arg)
 /* Undo the migration steps from device_net (v7) on: v8 (debug ports),
  * v9 (refusals, renewal allowances), v10 (freshness), v11 (server
  * certificates), v12 (update state), v13 (certificate issuers) and v14
- * (rollouts: baselines, phases, served images, failure reasons) follow it. */
+ * (rollouts: baselines, phases, served images, failure reasons) and v15
+ * (the manufacturer CA of each spent credential) follow it. */
 static void downgrade(const char *db)
 {
 	sqlite3 *h = NULL;
@@ -53,8 +54,10 @@ static void downgrade(const char *db)
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	v = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	assert_int_equal(v, 14);
+	assert_int_equal(v, 15);
 	snprintf(stmt, sizeof(stmt),
+		 "DROP INDEX bootstrap_spent_ca;"
+		 "ALTER TABLE bootstrap_spent DROP COLUMN ca_fingerprint;"
 		 "DROP TABLE baselines; DROP TABLE rollout_served;"
 		 "ALTER TABLE device_state DROP COLUMN outcome_reason;"
 		 "ALTER TABLE published DROP COLUMN state;"
@@ -76,8 +79,7 @@ static void downgrade(const char *db)
 		 "ALTER TABLE device_state DROP COLUMN debug_jtag;"
 		 "ALTER TABLE device_state DROP COLUMN debug_uart;"
 		 "ALTER TABLE device_state DROP COLUMN debug_at;"
-		 "DROP TABLE device_net; PRAGMA user_version = %d;",
-		 v - 8);
+		 "DROP TABLE device_net; PRAGMA user_version = 6;");
 	assert_int_equal(sqlite3_exec(h, stmt, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(h);
 }

@@ -1519,11 +1519,39 @@ out:
 	return rc;
 }
 
+enum fsec_err fleet_revoke_in_tx(struct fsec_fleet *f, const char *id, int reason, time_t now,
+				const char *actor, size_t *count)
+{
+	struct fsec_device_rec dev;
+	enum fsec_err rc;
+
+	if ((rc = fsec_registry_device_get(f->reg, id, &dev)) != FSEC_OK)
+		return rc;
+	if (dev.status == FSEC_DEVICE_REVOKED)
+		return fsec_seterr(FSEC_ERR_EXISTS, "device %s is already revoked", id);
+	dev.status = FSEC_DEVICE_REVOKED;
+	dev.updated_at = now;
+	if ((rc = revoke_device_certs(f->reg, id, now, reason, count)) == FSEC_OK &&
+	    (rc = fsec_registry_device_put(f->reg, &dev)) == FSEC_OK)
+		rc = fsec_registry_event_addf(f->reg, actor, "revoke", id,
+					      "reason=%s certificates=%zu",
+					      fsec_crl_reason_name(reason), *count);
+	return rc;
+}
+
+enum fsec_err fleet_load_ca(struct fsec_fleet *f)
+{
+	return load_ca(f);
+}
+
+enum fsec_err fleet_revocation_commit(struct fsec_fleet *f, enum fsec_err rc)
+{
+	return revocation_commit(f, rc);
+}
+
 FSEC_API enum fsec_err fsec_fleet_revoke(struct fsec_fleet *f, const char *id, int reason,
 					 const char *actor)
 {
-	struct fsec_device_rec dev;
-	time_t now = time(NULL);
 	size_t count = 0;
 	enum fsec_err rc;
 
@@ -1531,20 +1559,7 @@ FSEC_API enum fsec_err fsec_fleet_revoke(struct fsec_fleet *f, const char *id, i
 	if ((rc = fsec_devid_check(id)) != FSEC_OK || (rc = load_ca(f)) != FSEC_OK ||
 	    (rc = fsec_registry_begin(f->reg)) != FSEC_OK)
 		return rc;
-	if ((rc = fsec_registry_device_get(f->reg, id, &dev)) != FSEC_OK)
-		goto done;
-	if (dev.status == FSEC_DEVICE_REVOKED) {
-		rc = fsec_seterr(FSEC_ERR_EXISTS, "device %s is already revoked", id);
-		goto done;
-	}
-	dev.status = FSEC_DEVICE_REVOKED;
-	dev.updated_at = now;
-	if ((rc = revoke_device_certs(f->reg, id, now, reason, &count)) == FSEC_OK &&
-	    (rc = fsec_registry_device_put(f->reg, &dev)) == FSEC_OK)
-		rc = fsec_registry_event_addf(f->reg, actor, "revoke", id,
-					      "reason=%s certificates=%zu",
-					      fsec_crl_reason_name(reason), count);
-done:
+	rc = fleet_revoke_in_tx(f, id, reason, time(NULL), actor, &count);
 	return revocation_commit(f, rc);
 }
 

@@ -4,6 +4,7 @@
 #define FLEETSEC_FLEET_INT_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "fleetsec/ca.h"
 #include "fleetsec/key.h"
@@ -48,5 +49,24 @@ struct fleet_config {
  * range, no duplicates. Errors: TOO_LARGE, PARSE. */
 enum fsec_err fsec_fleet_config_parse(const unsigned char *buf, size_t len,
 				      struct fleet_config *out);
+
+/* Revocation's steps, shared by fsec_fleet_revoke and the batch
+ * (revoke_batch.c), so that one device and a million are revoked alike. */
+struct fsec_fleet;
+
+/* Load the issuing CA (and sync fleet.json), before the transaction.
+ * Errors: as fsec_fleet_open's, IO, CRYPTO. */
+enum fsec_err fleet_load_ca(struct fsec_fleet *f);
+
+/* Inside the caller's transaction: revoke device id's unexpired
+ * certificates with reason, mark it revoked and log a "revoke" event;
+ * *count says how many certificates. Errors: NOTFOUND, EXISTS (already
+ * revoked), DB. */
+enum fsec_err fleet_revoke_in_tx(struct fsec_fleet *f, const char *id, int reason, time_t now,
+				const char *actor, size_t *count);
+
+/* End a revocation transaction that has gone as rc says so far: sign one
+ * CRL in it, commit, publish it (or roll back on any failure). */
+enum fsec_err fleet_revocation_commit(struct fsec_fleet *f, enum fsec_err rc);
 
 #endif

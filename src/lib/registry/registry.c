@@ -232,7 +232,7 @@ FSEC_API enum fsec_err fsec_registry_enroll_ca_list(struct fsec_registry *reg,
 
 FSEC_API enum fsec_err fsec_registry_enroll_allow_add(struct fsec_registry *reg,
 						      const char *ca_fingerprint, const char *pattern,
-						      const char *model)
+						      const char *model, bool replace)
 {
 	size_t n = strlen(pattern);
 
@@ -243,7 +243,15 @@ FSEC_API enum fsec_err fsec_registry_enroll_allow_add(struct fsec_registry *reg,
 				   FSEC_DEVID_MAX);
 	if (model[0] != '\0' && fsec_model_check(model) != FSEC_OK)
 		return FSEC_ERR_INVAL;
-	return reg->ops->enroll_allow_add(reg->be, ca_fingerprint, pattern, model);
+	return reg->ops->enroll_allow_add(reg->be, ca_fingerprint, pattern, model, replace);
+}
+
+FSEC_API enum fsec_err fsec_registry_enroll_remove(struct fsec_registry *reg,
+						   const char *ca_fingerprint, const char *pattern)
+{
+	if (!hex64(ca_fingerprint))
+		return fsec_seterr(FSEC_ERR_INVAL, "bad CA fingerprint");
+	return reg->ops->enroll_remove(reg->be, ca_fingerprint, pattern);
 }
 
 FSEC_API enum fsec_err fsec_registry_enroll_allow_list(struct fsec_registry *reg,
@@ -255,15 +263,18 @@ FSEC_API enum fsec_err fsec_registry_enroll_allow_list(struct fsec_registry *reg
 
 FSEC_API enum fsec_err fsec_registry_bootstrap_spend(struct fsec_registry *reg,
 						     const char *fingerprint, const char *use,
-						     const char *device_id, int64_t at)
+						     const char *device_id, int64_t at,
+						     const char *ca_fingerprint)
 {
 	enum fsec_err rc = fsec_devid_check(device_id);
 
 	if (rc != FSEC_OK)
 		return rc;
-	if (!hex64(fingerprint) || (strcmp(use, "enroll") != 0 && strcmp(use, "re-enroll") != 0))
+	if (!hex64(fingerprint) || (strcmp(use, "enroll") != 0 && strcmp(use, "re-enroll") != 0) ||
+	    (ca_fingerprint[0] != '\0' && !hex64(ca_fingerprint)))
 		return fsec_seterr(FSEC_ERR_INVAL, "bad bootstrap use");
-	return reg->ops->bootstrap_spend(reg->be, fingerprint, use, device_id, at);
+	return reg->ops->bootstrap_spend(reg->be, fingerprint, use, device_id, at,
+					 ca_fingerprint);
 }
 
 FSEC_API enum fsec_err fsec_registry_bootstrap_spent(struct fsec_registry *reg,
@@ -669,6 +680,9 @@ FSEC_API enum fsec_err fsec_registry_inventory_list(struct fsec_registry *reg,
 				   "A-Z a-z 0-9 . _ -", q->group, FSEC_GROUP_MAX);
 	if ((rc = query_name("version", q->fw_version, FSEC_VERSION_MAX)) != FSEC_OK)
 		return rc;
+	if (q->mfr_ca != NULL && !hex64(q->mfr_ca))
+		return fsec_seterr(FSEC_ERR_INVAL, "manufacturer CA '%.70s' is not a SHA-256 "
+				   "fingerprint (64 lowercase hex digits)", q->mfr_ca);
 	if (q->update_state != NULL && q->update_state[0] != '\0' &&
 	    !fsec_update_state_valid(q->update_state))
 		return fsec_seterr(FSEC_ERR_INVAL, "update state '%.40s' is not downloading, "

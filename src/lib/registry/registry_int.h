@@ -41,11 +41,12 @@ struct fsec_registry_ops {
 				       const char *pem);
 	enum fsec_err (*enroll_ca_list)(void *be, fsec_enroll_ca_cb cb, void *ctx);
 	enum fsec_err (*enroll_allow_add)(void *be, const char *ca_fp, const char *pattern,
-					  const char *model);
+					  const char *model, bool replace);
+	enum fsec_err (*enroll_remove)(void *be, const char *ca_fp, const char *pattern);
 	enum fsec_err (*enroll_allow_list)(void *be, const char *ca_fp, fsec_enroll_pattern_cb cb,
 					   void *ctx);
 	enum fsec_err (*bootstrap_spend)(void *be, const char *fp, const char *use,
-					 const char *device_id, int64_t at);
+					 const char *device_id, int64_t at, const char *ca_fp);
 	enum fsec_err (*bootstrap_spent)(void *be, const char *fp, const char *use,
 					 char device_id[FSEC_DEVID_MAX + 1]);
 	enum fsec_err (*data_version)(void *be, uint64_t *out);

@@ -512,6 +512,7 @@ const struct fsec_registry_ops fsec_registry_sqlite_ops = {
 	.enroll_ca_add = sq_enroll_ca_add,
 	.enroll_ca_list = sq_enroll_ca_list,
 	.enroll_allow_add = sq_enroll_allow_add,
+	.enroll_remove = sq_enroll_remove,
 	.enroll_allow_list = sq_enroll_allow_list,
 	.bootstrap_spend = sq_bootstrap_spend,
 	.bootstrap_spent = sq_bootstrap_spent,

@@ -61,10 +61,36 @@ enum fsec_err sq_enroll_ca_list(void *p, fsec_enroll_ca_cb cb, void *ctx)
 	return sq_list(p, &list_enroll_cas, NULL, 0, (void *)cb, ctx);
 }
 
+/* The model pattern is allowed as for ca_fp, into model (cap
+ * FSEC_MODEL_MAX + 1). Errors: NOTFOUND, DB. */
+static enum fsec_err allow_model(struct sqlite_be *be, const char *ca_fp, const char *pattern,
+				 char *model)
+{
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+	int r;
+
+	if ((rc = sq_stmt(be, ST_ENROLL_ALLOW_MODEL, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, ca_fp, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, pattern, -1, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW)
+		sq_text(s, 0, model, FSEC_MODEL_MAX + 1);
+	else if (r == SQLITE_DONE)
+		rc = FSEC_ERR_NOTFOUND;
+	else
+		rc = sq_err(be, r, "reading an allowed pattern");
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
 enum fsec_err sq_enroll_allow_add(void *p, const char *ca_fp, const char *pattern,
-				  const char *model)
+				  const char *model, bool replace)
 {
 	struct sqlite_be *be = p;
+	char had[FSEC_MODEL_MAX + 1];
 	enum fsec_err rc;
 	sqlite3_stmt *s;
 
@@ -74,7 +100,51 @@ enum fsec_err sq_enroll_allow_add(void *p, const char *ca_fp, const char *patter
 	sqlite3_bind_text(s, 2, pattern, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, model, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 4, (int64_t)time(NULL));
-	return sq_run(be, s, "allowing serials");
+	sqlite3_bind_int(s, 5, replace);
+	if ((rc = sq_run(be, s, "allowing serials")) != FSEC_OK || sqlite3_changes(be->db) != 0)
+		return rc;
+	/* Nothing changed: the pattern is there under some model. The same
+	 * one is a no-op; another would re-model devices not yet enrolled
+	 * without anyone saying so. */
+	if ((rc = allow_model(be, ca_fp, pattern, had)) != FSEC_OK)
+		return rc == FSEC_ERR_NOTFOUND ? fsec_seterr(FSEC_ERR_DB, "allowing serials: "
+							     "pattern vanished")
+					       : rc;
+	if (strcmp(had, model) == 0)
+		return FSEC_OK;
+	return fsec_seterr(FSEC_ERR_EXISTS,
+			   "pattern '%s' is already allowed as model '%s' (--replace changes it)",
+			   pattern, had[0] != '\0' ? had : "(none)");
+}
+
+enum fsec_err sq_enroll_remove(void *p, const char *ca_fp, const char *pattern)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+	int n;
+
+	if ((rc = sq_stmt(be, ST_ENROLL_ALLOW_DELETE, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, ca_fp, -1, SQLITE_STATIC);
+	if (pattern != NULL)
+		sqlite3_bind_text(s, 2, pattern, -1, SQLITE_STATIC);
+	if ((rc = sq_run(be, s, "removing allowed serials")) != FSEC_OK)
+		return rc;
+	n = sqlite3_changes(be->db);
+	if (pattern != NULL)
+		return n != 0 ? FSEC_OK
+			      : fsec_seterr(FSEC_ERR_NOTFOUND, "pattern '%s' is not allowed for "
+							       "this manufacturer CA", pattern);
+	if ((rc = sq_stmt(be, ST_ENROLL_CA_DELETE, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, ca_fp, -1, SQLITE_STATIC);
+	if ((rc = sq_run(be, s, "removing a manufacturer CA")) != FSEC_OK)
+		return rc;
+	return sqlite3_changes(be->db) != 0
+		       ? FSEC_OK
+		       : fsec_seterr(FSEC_ERR_NOTFOUND, "manufacturer CA is not trusted for "
+							"enrollment");
 }
 
 enum fsec_err sq_enroll_allow_list(void *p, const char *ca_fp, fsec_enroll_pattern_cb cb,
@@ -84,7 +154,7 @@ enum fsec_err sq_enroll_allow_list(void *p, const char *ca_fp, fsec_enroll_patte
 }
 
 enum fsec_err sq_bootstrap_spend(void *p, const char *fp, const char *use,
-				 const char *device_id, int64_t at)
+				 const char *device_id, int64_t at, const char *ca_fp)
 {
 	struct sqlite_be *be = p;
 	enum fsec_err rc;
@@ -96,6 +166,7 @@ enum fsec_err sq_bootstrap_spend(void *p, const char *fp, const char *use,
 	sqlite3_bind_text(s, 2, use, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, device_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 4, at);
+	sqlite3_bind_text(s, 5, ca_fp, -1, SQLITE_STATIC);
 	return sq_run(be, s, "spending a bootstrap credential");
 }
 

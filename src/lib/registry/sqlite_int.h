@@ -31,6 +31,9 @@ enum stmt_id {
 	ST_ENROLL_CA_LIST,
 	ST_ENROLL_ALLOW_ADD,
 	ST_ENROLL_ALLOW_LIST,
+	ST_ENROLL_ALLOW_MODEL,
+	ST_ENROLL_ALLOW_DELETE,
+	ST_ENROLL_CA_DELETE,
 	ST_BOOTSTRAP_SPEND,
 	ST_BOOTSTRAP_SPENT,
 	ST_DATA_VERSION,
@@ -197,11 +200,12 @@ enum fsec_err sq_model_counters(void *p, const char *model, fsec_counter_count_c
 enum fsec_err sq_enroll_ca_add(void *p, const struct fsec_enroll_ca_rec *rec, const char *pem);
 enum fsec_err sq_enroll_ca_list(void *p, fsec_enroll_ca_cb cb, void *ctx);
 enum fsec_err sq_enroll_allow_add(void *p, const char *ca_fp, const char *pattern,
-				  const char *model);
+				  const char *model, bool replace);
+enum fsec_err sq_enroll_remove(void *p, const char *ca_fp, const char *pattern);
 enum fsec_err sq_enroll_allow_list(void *p, const char *ca_fp, fsec_enroll_pattern_cb cb,
 				   void *ctx);
 enum fsec_err sq_bootstrap_spend(void *p, const char *fp, const char *use, const char *device_id,
-				 int64_t at);
+				 int64_t at, const char *ca_fp);
 enum fsec_err sq_bootstrap_spent(void *p, const char *fp, const char *use,
 				 char device_id[FSEC_DEVID_MAX + 1]);
 enum fsec_err sq_pending_put(void *p, const struct fsec_enroll_pending_rec *rec);

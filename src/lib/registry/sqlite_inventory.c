@@ -146,6 +146,11 @@ enum fsec_err sq_inventory_list(void *p, const struct fsec_inventory_query *q, c
 		add_text(sql, sizeof(sql), &b, " AND d.model = ", q->model);
 	if (q->group != NULL)
 		add_text(sql, sizeof(sql), &b, " AND g.grp = ", q->group);
+	if (q->mfr_ca != NULL) {
+		add_text(sql, sizeof(sql), &b, " AND d.id IN (SELECT device_id FROM bootstrap_spent"
+			 " WHERE ca_fingerprint = ", q->mfr_ca);
+		add_sql(sql, sizeof(sql), ")");
+	}
 	if (q->fw_version != NULL)
 		add_text(sql, sizeof(sql), &b, " AND s.fw_version = ", q->fw_version);
 	if (q->by_seen_before)

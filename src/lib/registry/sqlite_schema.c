@@ -199,11 +199,20 @@ static const char schema_v14_rollouts[] =
 	/* Why the device's last outcome failed, as it said (release status). */
 	"ALTER TABLE device_state ADD COLUMN outcome_reason TEXT NOT NULL DEFAULT '';";
 
+/* v15 (issue 13, batch revocation): which manufacturer CA vouched for each
+ * bootstrap credential spent (the SHA-256 fingerprint of its certificate),
+ * so that `device revoke --manufacturer-ca` finds the devices it enrolled.
+ * '' for one spent before: such a device is not found that way. */
+static const char schema_v15_spent_ca[] =
+	"ALTER TABLE bootstrap_spent ADD COLUMN ca_fingerprint TEXT NOT NULL DEFAULT '';"
+	"CREATE INDEX bootstrap_spent_ca ON bootstrap_spent(ca_fingerprint)"
+	" WHERE ca_fingerprint != '';";
+
 static const char *const migrations[] = {
 	schema_v1,	 schema_v2_enroll,  schema_v3_published,  schema_v4_pending,
 	schema_v5_audit, schema_v6_rollout, schema_v7_device_net, schema_v8_debug,
 	schema_v9_bounds, schema_v10_freshness, schema_v11_server_certs, schema_v12_update_state,
-	schema_v13_issuer, schema_v14_rollouts,
+	schema_v13_issuer, schema_v14_rollouts, schema_v15_spent_ca,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -285,12 +294,19 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 			     " VALUES (?1, ?2, ?3, ?4) ON CONFLICT(fingerprint) DO NOTHING",
 	[ST_ENROLL_CA_LIST] = "SELECT fingerprint, subject, added_at, pem FROM enroll_cas"
 			      " ORDER BY added_at, fingerprint",
+	/* An existing pattern changes model only when ?5 (replace) says so. */
 	[ST_ENROLL_ALLOW_ADD] = "INSERT INTO enroll_allow(ca_fingerprint, pattern, model, added_at)"
-				" VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE SET model = excluded.model",
+				" VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE SET model = excluded.model"
+				" WHERE ?5",
+	[ST_ENROLL_ALLOW_MODEL] = "SELECT model FROM enroll_allow WHERE ca_fingerprint = ?1"
+				  " AND pattern = ?2",
+	[ST_ENROLL_ALLOW_DELETE] = "DELETE FROM enroll_allow WHERE ca_fingerprint = ?1"
+				   " AND (?2 IS NULL OR pattern = ?2)",
+	[ST_ENROLL_CA_DELETE] = "DELETE FROM enroll_cas WHERE fingerprint = ?1",
 	[ST_ENROLL_ALLOW_LIST] = "SELECT pattern, model FROM enroll_allow WHERE ca_fingerprint = ?1"
 				 " ORDER BY pattern",
-	[ST_BOOTSTRAP_SPEND] = "INSERT INTO bootstrap_spent(fingerprint, use, device_id, at)"
-			       " VALUES (?1, ?2, ?3, ?4)",
+	[ST_BOOTSTRAP_SPEND] = "INSERT INTO bootstrap_spent(fingerprint, use, device_id, at,"
+			       " ca_fingerprint) VALUES (?1, ?2, ?3, ?4, ?5)",
 	[ST_BOOTSTRAP_SPENT] = "SELECT device_id FROM bootstrap_spent WHERE fingerprint = ?1"
 			       " AND use = ?2",
 	[ST_BOOTSTRAP_LIST] = "SELECT fingerprint, use, device_id, at FROM bootstrap_spent"

@@ -207,15 +207,38 @@ out:
 	return rc;
 }
 
+/* The manufacturer CA file at path: its certificates and, borrowed from
+ * them, the root (mfr_chain_check). Errors: NOTFOUND, IO, PARSE, POLICY,
+ * VERIFY, CRYPTO. */
+static enum fsec_err read_mfr_ca(const char *path, STACK_OF(X509) **certs_out, X509 **root_out)
+{
+	STACK_OF(X509) *certs = NULL;
+	unsigned char *file = NULL;
+	size_t flen = 0;
+	enum fsec_err rc;
+
+	if ((rc = fsec_file_read(path, FSEC_PEM_CERT_MAX, &file, &flen)) != FSEC_OK) {
+		fsec_seterr(rc, "%s: %s", path, fsec_err_detail());
+		goto out;
+	}
+	if ((rc = pem_certs(file, flen, path, &certs)) != FSEC_OK ||
+	    (rc = mfr_chain_check(path, certs, root_out)) != FSEC_OK)
+		goto out;
+	*certs_out = certs;
+	certs = NULL;
+out:
+	sk_X509_pop_free(certs, X509_free);
+	free(file);
+	return rc;
+}
+
 FSEC_API enum fsec_err fsec_est_allow(struct fsec_fleet *f, const char *ca_pem,
 				      const char *const *patterns, size_t n, const char *model,
-				      const char *actor)
+				      bool replace, const char *actor)
 {
 	struct fsec_registry *reg = fsec_fleet_get_registry(f);
 	struct fsec_enroll_ca_rec rec;
 	STACK_OF(X509) *certs = NULL;
-	unsigned char *file = NULL;
-	size_t flen = 0;
 	char *pem = NULL, *one = NULL;
 	X509 *cert = NULL;
 	enum fsec_err rc;
@@ -226,12 +249,7 @@ FSEC_API enum fsec_err fsec_est_allow(struct fsec_fleet *f, const char *ca_pem,
 	for (size_t i = 0; i < n; i++)
 		if ((rc = pattern_check(patterns[i])) != FSEC_OK)
 			return rc;
-	if ((rc = fsec_file_read(ca_pem, FSEC_PEM_CERT_MAX, &file, &flen)) != FSEC_OK) {
-		fsec_seterr(rc, "%s: %s", ca_pem, fsec_err_detail());
-		goto out;
-	}
-	if ((rc = pem_certs(file, flen, ca_pem, &certs)) != FSEC_OK ||
-	    (rc = mfr_chain_check(ca_pem, certs, &cert)) != FSEC_OK)
+	if ((rc = read_mfr_ca(ca_pem, &certs, &cert)) != FSEC_OK)
 		goto out;
 	/* Stored as the root first, then its intermediates, each re-encoded
 	 * (no stray text from the file). */
@@ -265,7 +283,8 @@ FSEC_API enum fsec_err fsec_est_allow(struct fsec_fleet *f, const char *ca_pem,
 		goto out;
 	for (size_t i = 0; i < n; i++)
 		if ((rc = fsec_registry_enroll_allow_add(reg, rec.fingerprint, patterns[i],
-							 model != NULL ? model : "")) != FSEC_OK)
+							 model != NULL ? model : "", replace)) !=
+		    FSEC_OK)
 			goto out;
 	if ((rc = fsec_registry_event_addf(reg, actor, "enroll-allow", NULL,
 					   "ca=%s patterns=%zu subject=%.100s", rec.fingerprint, n,
@@ -279,9 +298,65 @@ out:
 		fsec_registry_rollback(reg);
 	/* cert is the root, owned by certs. */
 	sk_X509_pop_free(certs, X509_free);
-	free(file);
 	free(one);
 	free(pem);
+	return rc;
+}
+
+struct removed {
+	fsec_enroll_pattern_cb cb;
+	void *ctx;
+	const char *only; /* NULL: every pattern */
+	size_t n;         /* patterns removed */
+};
+
+static int removed_one(const char *pattern, const char *model, void *arg)
+{
+	struct removed *rm = arg;
+
+	if (rm->only != NULL && strcmp(rm->only, pattern) != 0)
+		return 0;
+	rm->n++;
+	return rm->cb != NULL ? rm->cb(pattern, model, rm->ctx) : 0;
+}
+
+FSEC_API enum fsec_err fsec_est_remove(struct fsec_fleet *f, const char *ca_pem,
+				       const char *const *patterns, size_t n, bool dry_run,
+				       const char *actor, fsec_enroll_pattern_cb cb, void *ctx,
+				       char fingerprint[FSEC_SHA256_HEX_LEN])
+{
+	struct fsec_registry *reg = fsec_fleet_get_registry(f);
+	struct removed rm = {.cb = cb, .ctx = ctx};
+	STACK_OF(X509) *certs = NULL;
+	char fp[FSEC_SHA256_HEX_LEN];
+	X509 *root = NULL;
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	if ((rc = read_mfr_ca(ca_pem, &certs, &root)) != FSEC_OK ||
+	    (rc = fsec_cert_fingerprint(root, fp)) != FSEC_OK ||
+	    (rc = fsec_registry_begin(reg)) != FSEC_OK)
+		goto out;
+	/* Each pattern is shown as it is taken off, inside the transaction:
+	 * a dry run shows exactly what the real one removes. */
+	for (size_t i = 0; rc == FSEC_OK && i < n; i++) {
+		rm.only = patterns[i];
+		if ((rc = fsec_registry_enroll_allow_list(reg, fp, removed_one, &rm)) == FSEC_OK)
+			rc = fsec_registry_enroll_remove(reg, fp, patterns[i]);
+	}
+	if (rc == FSEC_OK && n == 0 &&
+	    (rc = fsec_registry_enroll_allow_list(reg, fp, removed_one, &rm)) == FSEC_OK)
+		rc = fsec_registry_enroll_remove(reg, fp, NULL);
+	if (rc == FSEC_OK)
+		rc = fsec_registry_event_addf(reg, actor, n == 0 ? "enroll-disallow" : "enroll-remove",
+					      NULL, "ca=%s patterns=%zu%s%s", fp, rm.n,
+					      n == 1 ? " pattern=" : "", n == 1 ? patterns[0] : "");
+	if (rc != FSEC_OK || dry_run || (rc = fsec_registry_commit(reg)) != FSEC_OK)
+		fsec_registry_rollback(reg);
+	if (rc == FSEC_OK)
+		memcpy(fingerprint, fp, sizeof(fp));
+out:
+	sk_X509_pop_free(certs, X509_free);
 	return rc;
 }
 
@@ -515,6 +590,37 @@ FSEC_API enum fsec_err fsec_est_approve(struct fsec_fleet *f, const char *device
 					   key_sha256)) != FSEC_OK ||
 	    (rc = fsec_registry_commit(reg)) != FSEC_OK)
 		fsec_registry_rollback(reg);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_est_reject(struct fsec_fleet *f, const char *device_id, bool dry_run,
+				       const char *actor, struct fsec_enroll_pending_rec *out)
+{
+	struct fsec_registry *reg = fsec_fleet_get_registry(f);
+	struct fsec_enroll_pending_rec p;
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	if ((rc = fsec_registry_begin(reg)) != FSEC_OK)
+		return rc;
+	/* The credential that asked is spent, as an enrollment would spend
+	 * it: the same bootstrap certificate asking again is then refused as
+	 * a replay instead of waiting for the operator a second time. */
+	if ((rc = fsec_registry_pending_get(reg, device_id, &p)) == FSEC_ERR_NOTFOUND)
+		rc = fsec_seterr(FSEC_ERR_NOTFOUND, "no enrollment of %s is waiting", device_id);
+	if (rc == FSEC_OK && p.approved_at != 0)
+		rc = fsec_seterr(FSEC_ERR_EXISTS, "the enrollment of %s was approved already",
+				 device_id);
+	if (rc == FSEC_OK &&
+	    (rc = fsec_registry_pending_delete(reg, device_id)) == FSEC_OK &&
+	    (rc = fsec_registry_bootstrap_spend(reg, p.bootstrap_fp, "enroll", device_id,
+						(int64_t)time(NULL), "")) == FSEC_OK)
+		rc = fsec_registry_event_addf(reg, actor, "enroll-reject", device_id,
+					      "key=%s bootstrap=%s", p.spki_sha256, p.bootstrap_fp);
+	if (rc != FSEC_OK || dry_run || (rc = fsec_registry_commit(reg)) != FSEC_OK)
+		fsec_registry_rollback(reg);
+	if (rc == FSEC_OK)
+		*out = p;
 	return rc;
 }
 
@@ -834,6 +940,19 @@ static enum fsec_err bootstrap_policy(struct fsec_est *e, const struct fsec_est_
 	memcpy(d->model, m.model, sizeof(d->model));
 	rc = fsec_registry_device_get(e->reg, p->id, &dev);
 	if (rc == FSEC_ERR_NOTFOUND) {
+		char owner[FSEC_DEVID_MAX + 1];
+
+		/* A credential spent with no device behind it was rejected by
+		 * the operator (enroll reject): it must not wait a second time. */
+		if ((rc = fsec_registry_bootstrap_spent(e->reg, p->fingerprint, "enroll", owner)) ==
+		    FSEC_OK) {
+			fsec_reply_error(r, 403, "bootstrap certificate already used for %s "
+						 "(enrolled or rejected)", owner);
+			return FSEC_OK;
+		}
+		if (rc != FSEC_ERR_NOTFOUND)
+			return rc;
+		fsec_clearerr();
 		d->use = "enroll";
 		return FSEC_OK;
 	}
@@ -933,7 +1052,7 @@ static enum fsec_err issue(struct fsec_est *e, const struct fsec_est_peer *p, X5
 	}
 	if (use != NULL) {
 		rc = fsec_registry_bootstrap_spend(e->reg, p->fingerprint, use, p->id,
-						   (int64_t)time(NULL));
+						   (int64_t)time(NULL), p->ca_fingerprint);
 		if (rc == FSEC_ERR_EXISTS) {
 			fsec_registry_rollback(e->reg);
 			fsec_reply_error(r, 403, "bootstrap certificate already used to %s (replay)", use);
