@@ -33,6 +33,15 @@ static enum fsec_err record_write(const char *path, const char *state, const cha
 {
 	json_t *j = json_pack("{s:s, s:s, s:s, s:[]}", "event", "tamper", "state", state, "time",
 			      when, "wiped");
+
+	/* Whether fleetsecd heard of it: what an operator reading the
+	 * record of a recovered device asks first. */
+	if (j != NULL && r->report[0] != '\0' &&
+	    (json_object_set_new(j, "report", json_string(r->report)) != 0 ||
+	     json_object_set_new(j, "report_detail", json_string(r->report_detail)) != 0)) {
+		json_decref(j);
+		j = NULL;
+	}
 	char *text = NULL;
 	enum fsec_err rc = FSEC_ERR_NOMEM;
 
@@ -58,6 +67,19 @@ struct record {
 	char when[32];  /* the event's time, or "an unknown time" */
 };
 
+/* The report outcome a record holds, into items (a record without one, or
+ * from an older agent, leaves them ""). */
+static void record_report(json_t *j, struct fsec_tamper_result *items)
+{
+	json_t *v;
+
+	if (json_is_string(v = json_object_get(j, "report")))
+		snprintf(items->report, sizeof(items->report), "%s", json_string_value(v));
+	if (json_is_string(v = json_object_get(j, "report_detail")))
+		snprintf(items->report_detail, sizeof(items->report_detail), "%s",
+			 json_string_value(v));
+}
+
 /* Read the record in state_dir; with items, also append what it lists as
  * already wiped (a second run keeps the first run's list). */
 static enum fsec_err record_read(const char *state_dir, struct record *r,
@@ -81,6 +103,8 @@ static enum fsec_err record_read(const char *state_dir, struct record *r,
 			snprintf(r->state, sizeof(r->state), "%s", json_string_value(v));
 		if (json_is_string(v = json_object_get(j, "time")) && json_string_length(v) > 0)
 			snprintf(r->when, sizeof(r->when), "%s", json_string_value(v));
+		if (items != NULL)
+			record_report(j, items);
 		if (items != NULL && json_is_array(v = json_object_get(j, "wiped"))) {
 			size_t i;
 			json_t *e;
@@ -200,6 +224,11 @@ FSEC_API enum fsec_err fsec_tamper_wipe(const struct fsec_tamper_cfg *cfg,
 	    strcmp(prev.when, "an unknown time") != 0)
 		memcpy(when, prev.when, sizeof(when));
 	out->nearlier = out->nwiped;
+	if (cfg->report != NULL && (!cfg->report_unless_earlier || out->report[0] == '\0')) {
+		snprintf(out->report, sizeof(out->report), "%s", cfg->report);
+		snprintf(out->report_detail, sizeof(out->report_detail), "%s",
+			 cfg->report_detail != NULL ? cfg->report_detail : "");
+	}
 	/* Marked before anything is destroyed: a cut mid-wipe still leaves a
 	 * device that refuses to run, and the agent's next start finishes the
 	 * job. But the secrets go even if the record cannot be written (a
