@@ -39,8 +39,8 @@ static int collect(const struct fsec_device_net *d, void *arg)
 
 /* Undo the migration steps from device_net (v7) on: v8 (debug ports),
  * v9 (refusals, renewal allowances), v10 (freshness), v11 (server
- * certificates), v12 (update state) and v13 (certificate issuers) follow
- * it. */
+ * certificates), v12 (update state), v13 (certificate issuers) and the
+ * tamper reports (v16, the 14th step on this branch) follow it. */
 static void downgrade(const char *db)
 {
 	sqlite3 *h = NULL;
@@ -53,8 +53,9 @@ static void downgrade(const char *db)
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	v = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	assert_int_equal(v, 13);
+	assert_int_equal(v, 14);
 	snprintf(stmt, sizeof(stmt),
+		 "DROP TABLE device_tamper;"
 		 "ALTER TABLE certificates DROP COLUMN issuer;"
 		 "ALTER TABLE device_state DROP COLUMN update_state;"
 		 "ALTER TABLE device_state DROP COLUMN pending_version;"
@@ -68,7 +69,7 @@ static void downgrade(const char *db)
 		 "ALTER TABLE device_state DROP COLUMN debug_uart;"
 		 "ALTER TABLE device_state DROP COLUMN debug_at;"
 		 "DROP TABLE device_net; PRAGMA user_version = %d;",
-		 v - 7);
+		 v - 8);
 	assert_int_equal(sqlite3_exec(h, stmt, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(h);
 }
