@@ -99,9 +99,10 @@ FSEC_API FSEC_WUR enum fsec_err fsec_http_range(const char *hdr, uint64_t size, 
  * with nothing recorded: over FSEC_TAMPER_STATEMENT_MAX bytes (413); not a
  * statement (400); not signed by the certificate's key (403); a statement
  * about another device (403); a time more than FSEC_TAMPER_WINDOW_SECONDS
- * from now (403); a time not after the report already recorded for this
- * certificate (409, a replay). Accepted, the report and its envelope are
- * recorded and a "tamper" event added, in one transaction (200).
+ * from now (403). Accepted, the report and its envelope are recorded and a
+ * "tamper" event added, in one transaction (200). A replay after that is
+ * refused before it gets here: fsec_est_peer refuses a certificate that a
+ * tamper report came through.
  * Errors: DB, BUSY, NOMEM, CRYPTO.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_devapi_tamper(struct fsec_registry *reg, const char *id,

@@ -293,7 +293,7 @@ FSEC_API enum fsec_err fsec_devapi_tamper(struct fsec_registry *reg, const char 
 					  size_t len, int64_t now, struct fsec_reply *r)
 {
 	struct fsec_tamper_statement st;
-	struct fsec_tamper_rec rec, prev;
+	struct fsec_tamper_rec rec;
 	char when[FSEC_TIME_LEN], *envelope = NULL;
 	EVP_PKEY *key = NULL;
 	enum fsec_err rc;
@@ -332,16 +332,6 @@ FSEC_API enum fsec_err fsec_devapi_tamper(struct fsec_registry *reg, const char 
 				 fsec_time_format(st.at, when), FSEC_TAMPER_WINDOW_SECONDS);
 		return FSEC_OK;
 	}
-	rc = fsec_registry_tamper_get(reg, id, &prev);
-	if (rc == FSEC_OK && strcmp(prev.serial, serial) == 0 && st.at <= prev.at) {
-		fsec_reply_error(r, 409, "a tamper statement dated %s is already recorded for "
-					 "device %s; this one is a replay",
-				 fsec_time_format(prev.at, when), id);
-		return FSEC_OK;
-	}
-	if (rc != FSEC_OK && rc != FSEC_ERR_NOTFOUND)
-		return rc;
-	fsec_clearerr();
 	memset(&rec, 0, sizeof(rec));
 	snprintf(rec.device_id, sizeof(rec.device_id), "%s", id);
 	snprintf(rec.reason, sizeof(rec.reason), "%s", st.reason);
