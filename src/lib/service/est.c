@@ -620,6 +620,11 @@ static enum fsec_err tampered(struct fsec_est *e, struct fsec_est_peer *p)
 	return FSEC_OK;
 }
 
+FSEC_API void fsec_est_forget_peers(struct fsec_est *e)
+{
+	memset(e->cache, 0, sizeof(e->cache));
+}
+
 /* The uncached check. */
 static enum fsec_err classify(struct fsec_est *e, X509 *cert, STACK_OF(X509) *chain,
 			      struct fsec_est_peer *p)

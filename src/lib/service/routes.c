@@ -146,6 +146,7 @@ static enum fsec_err h_tamper(struct fsec_route_ctx *c, const struct fsec_est_pe
 			      const struct fsec_route_request *q, struct fsec_reply *r)
 {
 	int retry = 0;
+	enum fsec_err rc;
 
 	/* A stored report is a commit, as a status report is: the same share. */
 	if (!fsec_ratelimit_take(c->reports, peer->id, (int64_t)time(NULL), &retry)) {
@@ -155,8 +156,14 @@ static enum fsec_err h_tamper(struct fsec_route_ctx *c, const struct fsec_est_pe
 		r->retry_after = retry;
 		return FSEC_OK;
 	}
-	return fsec_devapi_tamper(fsec_fleet_get_registry(c->f), peer->id, peer->serial, q->body,
-				  q->len, (int64_t)time(NULL), r);
+	rc = fsec_devapi_tamper(fsec_fleet_get_registry(c->f), peer->id, peer->serial, q->body,
+				q->len, (int64_t)time(NULL), r);
+
+	/* From now on the certificate is refused (fsec_est_peer): not from a
+	 * cached answer given before. */
+	if (rc == FSEC_OK && r->status == 200)
+		fsec_est_forget_peers(c->e);
+	return rc;
 }
 
 static enum fsec_err h_update(struct fsec_route_ctx *c, const struct fsec_est_peer *peer,
