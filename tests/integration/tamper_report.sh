@@ -29,7 +29,7 @@ TYPE=application/vnd.fleetsec.tamper+json
 "$F" ca init --name "Tamper Fleet" >/dev/null
 "$F" ca server-cert localhost --ip 127.0.0.1 >/dev/null
 "$F" mfr init --dir mfr --name "Acme Chips" >/dev/null
-for sn in SN-T1 SN-T2 SN-T3; do
+for sn in SN-T1 SN-T2 SN-T3 SN-T4; do
 	"$F" mfr issue $sn --dir mfr --key-out boot-$sn.key --out boot-$sn.pem 2>/dev/null
 done
 "$F" enroll allow --manufacturer-ca mfr/ca.pem --pattern 'SN-T*' --model thermo >/dev/null
@@ -38,7 +38,8 @@ fleetsecd_bounds_off
 fleetsecd_start
 NS=fstm$$
 ip netns add "$NS"
-trap 'kill $FLEETSECD_PID 2>/dev/null || true; ip netns del "$NS" 2>/dev/null || true; rm -rf "$T"' EXIT
+FOLLOW_PID=
+trap 'kill $FLEETSECD_PID $FOLLOW_PID 2>/dev/null || true; ip netns del "$NS" 2>/dev/null || true; rm -rf "$T"' EXIT
 
 # conf SN [SERVER]: SN's agent configuration, its own files and state.
 conf() {
@@ -48,12 +49,12 @@ conf() {
 	mv agent.conf "$1.conf"
 }
 A() { local sn=$1; shift; "$AGENT" -c "$sn.conf" "$@"; }
-for sn in SN-T1 SN-T2 SN-T3; do
+for sn in SN-T1 SN-T2 SN-T3 SN-T4; do
 	conf $sn
 	expect 0 A $sn enroll
 done
 i=11
-for sn in SN-T1 SN-T2 SN-T3; do
+for sn in SN-T1 SN-T2 SN-T3 SN-T4; do
 	expect 0 "$F" device set $sn --mac 02:00:00:00:30:$i --ip 10.30.0.$i
 	i=$((i + 1))
 done
@@ -249,6 +250,24 @@ expect 0 sync --json
 ok
 [ "$(mark 10.30.0.13)" = "10.30.0.13 : 0x00000001" ] || fail "SN-T3 moved: $(mark 10.30.0.13)"
 ok
+# --follow moves a device on its report's tamper event: SN-T4 tampers while
+# it runs. Not through a function: $! must be the follower itself.
+ip netns exec "$NS" "$F" net sync policy.json --follow --json >follow.out 2>follow.err &
+FOLLOW_PID=$!
+for _ in $(seq 100); do [ -s follow.out ] && break; sleep 0.1; done
+[ -s follow.out ] || fail "net sync --follow did not start: $(cat follow.err)"
+[ "$(mark 10.30.0.14)" = "10.30.0.14 : 0x00000001" ] || fail "SN-T4 before: $(mark 10.30.0.14)"
+ok
+expect 0 A SN-T4 tamper --json
+jq -e '.report == "sent"' out >/dev/null || fail "SN-T4's report: $(cat out)"
+ok
+for _ in $(seq 100); do [ "$(mark 10.30.0.14)" = "10.30.0.14 : 0x0000ffff" ] && break; sleep 0.1; done
+[ "$(mark 10.30.0.14)" = "10.30.0.14 : 0x0000ffff" ] ||
+	fail "--follow did not quarantine SN-T4: $(mark 10.30.0.14); $(cat follow.out follow.err)"
+ok
+kill $FOLLOW_PID
+wait $FOLLOW_PID || true
+FOLLOW_PID=
 
 # 6. The mark ends: SN-T1 revoked (it stays quarantined, as revoked), SN-T2
 # re-provisioned with a new key and certificate (back to its class).
