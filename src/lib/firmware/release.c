@@ -1963,31 +1963,18 @@ out:
 	return rc;
 }
 
-FSEC_API enum fsec_err fsec_tamper_statement_open(const unsigned char *buf, size_t len,
-						  EVP_PKEY *key, struct fsec_tamper_statement *out)
+/* A tamper statement's payload, read once its signature has verified. */
+static enum fsec_err tamper_payload(const unsigned char *buf, size_t len,
+				    struct fsec_tamper_statement *out)
 {
 	static const char *const known[] = {"_type", "device", "time", "reason", NULL};
-	struct trusted_key tk = {.key = key};
 	struct fsec_tamper_statement st;
-	struct envelope e = {0};
-	char signer[FSEC_SHA256_HEX_LEN];
-	json_t *j = NULL, *p = NULL;
-	enum fsec_err rc = FSEC_ERR_VERIFY;
+	json_t *p = NULL;
+	enum fsec_err rc;
 
 	memset(&st, 0, sizeof(st));
-	/* Checked before anything is parsed: the size is the sender's. */
-	if (len > FSEC_TAMPER_STATEMENT_MAX)
-		return fsec_seterr(FSEC_ERR_TOO_LARGE, "tamper statement over %d bytes",
-				   FSEC_TAMPER_STATEMENT_MAX);
-	if ((rc = fsec_key_id(key, tk.keyid)) != FSEC_OK)
-		return rc;
-	if ((j = load_json(buf, len, "tamper statement")) == NULL)
-		return FSEC_ERR_PARSE;
-	/* The signature first: nothing the payload says is read unsigned. */
-	if ((rc = envelope_parse(j, TYPE_TAMPER, "tamper statement", &e)) != FSEC_OK ||
-	    (rc = envelope_verify(&e, TYPE_TAMPER, &tk, 1, "tamper statement", signer)) != FSEC_OK ||
-	    (rc = payload_open(e.payload, e.payload_len, "tamper statement", known, VERSION_TAMPER,
-			       &p)) != FSEC_OK ||
+	if ((rc = payload_open(buf, len, "tamper statement", known, VERSION_TAMPER, &p)) !=
+		    FSEC_OK ||
 	    (rc = fsec_json_copy_str(p, "tamper statement", "device", 0, 1, st.device,
 				     sizeof(st.device))) != FSEC_OK ||
 	    (rc = fsec_json_copy_str(p, "tamper statement", "reason", 0, 1, st.reason,
@@ -2003,8 +1990,39 @@ FSEC_API enum fsec_err fsec_tamper_statement_open(const unsigned char *buf, size
 	*out = st;
 	rc = FSEC_OK;
 out:
-	envelope_cleanup(&e);
 	json_decref(p);
+	return rc;
+}
+
+enum fsec_err fsec_release_check_tamper(const unsigned char *buf, size_t len)
+{
+	struct fsec_tamper_statement st;
+
+	return tamper_payload(buf, len, &st);
+}
+
+FSEC_API enum fsec_err fsec_tamper_statement_open(const unsigned char *buf, size_t len,
+						  EVP_PKEY *key, struct fsec_tamper_statement *out)
+{
+	struct trusted_key tk = {.key = key};
+	struct envelope e = {0};
+	char signer[FSEC_SHA256_HEX_LEN];
+	json_t *j = NULL;
+	enum fsec_err rc = FSEC_ERR_VERIFY;
+
+	/* Checked before anything is parsed: the size is the sender's. */
+	if (len > FSEC_TAMPER_STATEMENT_MAX)
+		return fsec_seterr(FSEC_ERR_TOO_LARGE, "tamper statement over %d bytes",
+				   FSEC_TAMPER_STATEMENT_MAX);
+	if ((rc = fsec_key_id(key, tk.keyid)) != FSEC_OK)
+		return rc;
+	if ((j = load_json(buf, len, "tamper statement")) == NULL)
+		return FSEC_ERR_PARSE;
+	/* The signature first: nothing the payload says is read unsigned. */
+	if ((rc = envelope_parse(j, TYPE_TAMPER, "tamper statement", &e)) == FSEC_OK &&
+	    (rc = envelope_verify(&e, TYPE_TAMPER, &tk, 1, "tamper statement", signer)) == FSEC_OK)
+		rc = tamper_payload(e.payload, e.payload_len, out);
+	envelope_cleanup(&e);
 	json_decref(j);
 	return rc;
 }
