@@ -62,6 +62,8 @@ FSEC_API FSEC_WUR enum fsec_err fsec_agent_start(const struct fsec_agentcfg *cfg
 
 /*
  * tamper, after fsec_agent_start:
+ *  0. fsec_tamper_mark: the device is refused from here on, and a power cut
+ *     during the report leaves the wipe for its next start;
  *  1. best effort, a report to the server while the device key still
  *     exists: a tamper statement (release.h) with reason (NULL or "":
  *     FSEC_AGENT_TAMPER_REASON), signed by the device key, POSTed to

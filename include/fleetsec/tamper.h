@@ -72,6 +72,13 @@ struct fsec_tamper_result {
 FSEC_API FSEC_WUR enum fsec_err fsec_tamper_wipe(const struct fsec_tamper_cfg *cfg,
 						 struct fsec_tamper_result *out) FSEC_NONNULL(1, 2);
 
+/* Record the event as begun (keeping an earlier run's time and outcome),
+ * and destroy nothing yet: what the tamper hook does first, so that a power
+ * cut during its report to the server still leaves a device that refuses
+ * to run and finishes the wipe at its next start. Errors: IO, INVAL. */
+FSEC_API FSEC_WUR enum fsec_err fsec_tamper_mark(const struct fsec_tamper_cfg *cfg)
+	FSEC_NONNULL(1);
+
 /* FSEC_OK when no tamper event is recorded in state_dir; POLICY (saying
  * when, and how to recover) when one is. */
 FSEC_API FSEC_WUR enum fsec_err fsec_tamper_check(const char *state_dir) FSEC_NONNULL(1);

@@ -38,8 +38,8 @@ fleetsecd_bounds_off
 fleetsecd_start
 NS=fstm$$
 ip netns add "$NS"
-FOLLOW_PID=
-trap 'kill $FLEETSECD_PID $FOLLOW_PID 2>/dev/null || true; ip netns del "$NS" 2>/dev/null || true; rm -rf "$T"' EXIT
+FOLLOW_PID= STALL_PID=
+trap 'kill $FLEETSECD_PID $FOLLOW_PID $STALL_PID 2>/dev/null || true; ip netns del "$NS" 2>/dev/null || true; rm -rf "$T"' EXIT
 
 # conf SN [SERVER]: SN's agent configuration, its own files and state.
 conf() {
@@ -148,6 +148,44 @@ jq -e '.state == "done" and .report == "failed" and (.report_detail | length > 0
 	st-SN-T3/tamper.json >/dev/null || fail "SN-T3's record: $(cat st-SN-T3/tamper.json)"
 ok
 nothing_recorded SN-T3
+
+# 3b. A server that accepts the connection and never answers: the device is
+# marked before the report starts (a power cut now would still leave it
+# refused, its wipe finished at the next start), the report gives up, and the
+# wipe follows. SN-T4's key is copied aside and put back for section 5.
+stall=$(rand_port)
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); print("ready", flush=True); time.sleep(120)' \
+	"$stall" >stall.out &
+STALL_PID=$!
+for _ in $(seq 50); do grep -q ready stall.out && break; sleep 0.1; done
+grep -q ready stall.out || fail "the stalling server did not start"
+cp SN-T4.key SN-T4.key.keep
+cp SN-T4.pem SN-T4.pem.keep
+cp boot-SN-T4.key boot-SN-T4.key.keep
+conf SN-T4 "https://127.0.0.1:$stall"
+"$AGENT" -c SN-T4.conf tamper --json >stalled.out 2>stalled.err &
+TAMPER_PID=$!
+for _ in $(seq 100); do [ -e st-SN-T4/tamper.json ] && break; sleep 0.05; done
+jq -e '.state == "begun"' st-SN-T4/tamper.json >/dev/null && [ -e SN-T4.key ] ||
+	fail "not marked before the report: $(cat st-SN-T4/tamper.json 2>&1); key $(ls SN-T4.key 2>&1)"
+ok
+wait $TAMPER_PID || fail "tamper with a stalled server: $(cat stalled.err)"
+jq -e '.wiped == true and .report == "failed"' stalled.out >/dev/null || fail "stalled: $(cat stalled.out)"
+ok
+[ ! -e SN-T4.key ] || fail "SN-T4 not wiped after the stalled report"
+ok
+kill $STALL_PID
+wait $STALL_PID 2>/dev/null || true
+STALL_PID=
+rm -r st-SN-T4
+mkdir st-SN-T4
+mv SN-T4.key.keep SN-T4.key
+mv SN-T4.pem.keep SN-T4.pem
+mv boot-SN-T4.key.keep boot-SN-T4.key
+conf SN-T4
+nothing_recorded SN-T4
 
 # 4. The agent's report, sent, then the wipe.
 serial1=$(sq "SELECT serial FROM devices WHERE id = 'SN-T1'")

@@ -88,7 +88,12 @@ FSEC_API enum fsec_err fsec_agent_tamper(const struct fsec_agentcfg *cfg, const 
 	char detail[FSEC_TAMPER_DETAIL_MAX];
 	enum fsec_err rc;
 
-	/* The report first, while the key exists, and best effort: its
+	/* The device is marked first: a power cut during the report leaves
+	 * it refused, and its next start finishes the wipe. A mark that
+	 * cannot be written is reported by the wipe, which tries again. */
+	if (fsec_tamper_mark(&tc) != FSEC_OK)
+		fsec_clearerr();
+	/* Then the report, while the key exists, and best effort: its
 	 * failure only goes in the record. A TPM key needs the keystore,
 	 * which the tamper hook does not otherwise open; if it cannot, the
 	 * key does not load and the report says so. */

@@ -33,6 +33,8 @@ static enum fsec_err record_write(const char *path, const char *state, const cha
 {
 	json_t *j = json_pack("{s:s, s:s, s:s, s:[]}", "event", "tamper", "state", state, "time",
 			      when, "wiped");
+	char *text = NULL;
+	enum fsec_err rc = FSEC_ERR_NOMEM;
 
 	/* Whether fleetsecd heard of it: what an operator reading the
 	 * record of a recovered device asks first. */
@@ -42,8 +44,6 @@ static enum fsec_err record_write(const char *path, const char *state, const cha
 		json_decref(j);
 		j = NULL;
 	}
-	char *text = NULL;
-	enum fsec_err rc = FSEC_ERR_NOMEM;
 
 	for (unsigned i = 0; j != NULL && i < r->nwiped; i++)
 		if (json_array_append_new(json_object_get(j, "wiped"), json_string(r->wiped[i])) != 0)
@@ -205,16 +205,15 @@ static enum fsec_err wipe_key(const char *uri, struct fsec_tamper_result *r)
 	return rc;
 }
 
-FSEC_API enum fsec_err fsec_tamper_wipe(const struct fsec_tamper_cfg *cfg,
-					struct fsec_tamper_result *out)
+/* Write the record as begun into out->record, keeping an earlier run's time
+ * (when), list and report outcome unless cfg brings a new outcome. out is
+ * filled either way. */
+static enum fsec_err mark(const struct fsec_tamper_cfg *cfg, struct fsec_tamper_result *out,
+			  char when[32])
 {
-	char when[32], pending[FSEC_TAMPER_PATH_MAX + 16];
-	const char *keys[] = {cfg->key, pending, cfg->bootstrap_key};
 	time_t now = time(NULL);
-	enum fsec_err rc, first = FSEC_OK;
-	char detail[256] = "";
 	struct record prev;
-	bool gone;
+	enum fsec_err rc;
 
 	memset(out, 0, sizeof(*out));
 	fsec_time_format((int64_t)now, when);
@@ -222,22 +221,43 @@ FSEC_API enum fsec_err fsec_tamper_wipe(const struct fsec_tamper_cfg *cfg,
 	 * time of the event that started it, and what it wiped then. */
 	if (record_read(cfg->state_dir, &prev, out) == FSEC_OK && prev.exists &&
 	    strcmp(prev.when, "an unknown time") != 0)
-		memcpy(when, prev.when, sizeof(when));
+		memcpy(when, prev.when, sizeof(prev.when));
 	out->nearlier = out->nwiped;
 	if (cfg->report != NULL && (!cfg->report_unless_earlier || out->report[0] == '\0')) {
 		snprintf(out->report, sizeof(out->report), "%s", cfg->report);
 		snprintf(out->report_detail, sizeof(out->report_detail), "%s",
 			 cfg->report_detail != NULL ? cfg->report_detail : "");
 	}
+	if ((rc = record_path(cfg->state_dir, out->record, sizeof(out->record))) != FSEC_OK ||
+	    (mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST &&
+	     (rc = fsec_seterr(FSEC_ERR_IO, "cannot create %.200s: %s", cfg->state_dir,
+			       strerror(errno))) != FSEC_OK))
+		return rc;
+	return record_write(out->record, "begun", when, out);
+}
+
+FSEC_API enum fsec_err fsec_tamper_mark(const struct fsec_tamper_cfg *cfg)
+{
+	struct fsec_tamper_result out;
+	char when[32];
+
+	return mark(cfg, &out, when);
+}
+
+FSEC_API enum fsec_err fsec_tamper_wipe(const struct fsec_tamper_cfg *cfg,
+					struct fsec_tamper_result *out)
+{
+	char when[32], pending[FSEC_TAMPER_PATH_MAX + 16];
+	const char *keys[] = {cfg->key, pending, cfg->bootstrap_key};
+	enum fsec_err rc, first = FSEC_OK;
+	char detail[256] = "";
+	bool gone;
+
 	/* Marked before anything is destroyed: a cut mid-wipe still leaves a
 	 * device that refuses to run, and the agent's next start finishes the
 	 * job. But the secrets go even if the record cannot be written (a
 	 * full or read-only file system): that error is reported last. */
-	if ((rc = record_path(cfg->state_dir, out->record, sizeof(out->record))) != FSEC_OK ||
-	    (mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST &&
-	     (rc = fsec_seterr(FSEC_ERR_IO, "cannot create %.200s: %s", cfg->state_dir,
-			       strerror(errno))) != FSEC_OK) ||
-	    (rc = record_write(out->record, "begun", when, out)) != FSEC_OK) {
+	if ((rc = mark(cfg, out, when)) != FSEC_OK) {
 		first = rc;
 		snprintf(detail, sizeof(detail), "%s", fsec_err_detail());
 	}
