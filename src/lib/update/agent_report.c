@@ -4,10 +4,12 @@
  * the slot, how the last update went, and the debug ports' lock state; and
  * the signed tamper report the tamper hook sends before it wipes.
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -164,6 +166,27 @@ out:
  * the whole request) is given up on. */
 #define TAMPER_REPORT_SECONDS 5
 
+/* A key named by a path must be a regular file before it is opened: the
+ * tamper hook must never block on a FIFO (or a device) put where the key
+ * was, and the wipe refuses those anyway. A key the TPM holds (handle:) or
+ * another URI is loaded as it is. NOTFOUND: nothing there (wiped). */
+static enum fsec_err key_file_check(const char *uri)
+{
+	struct stat st;
+	const char *path = uri;
+
+	if (strncmp(uri, "file:", 5) == 0)
+		path = uri + 5;
+	else if (strchr(uri, ':') != NULL && uri[0] != '/' && uri[0] != '.')
+		return FSEC_OK;
+	if (lstat(path, &st) != 0)
+		return fsec_seterr(errno == ENOENT ? FSEC_ERR_NOTFOUND : FSEC_ERR_IO,
+				   "device key %.200s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return fsec_seterr(FSEC_ERR_INVAL, "device key %.200s: not a regular file", path);
+	return FSEC_OK;
+}
+
 /* The device ID in the certificate at path. */
 static enum fsec_err cert_id(const char *path, char id[FSEC_DEVID_MAX + 1])
 {
@@ -206,7 +229,8 @@ enum fsec_err fsec_agent_tamper_report(const struct fsec_agentcfg *cfg, const ch
 	snprintf(st.reason, sizeof(st.reason), "%s", reason);
 	/* Signed by the key about to go: the statement proves it came from
 	 * this device, and the registry keeps it as evidence. */
-	if ((rc = fsec_key_load_private(cfg->key, &key)) != FSEC_OK)
+	if ((rc = key_file_check(cfg->key)) != FSEC_OK ||
+	    (rc = fsec_key_load_private(cfg->key, &key)) != FSEC_OK)
 		goto out;
 	/* Gone is NOTFOUND, as a key that is gone: a run after a wipe. */
 	if (access(cfg->cert, F_OK) != 0) {
