@@ -163,7 +163,8 @@ out:
 
 /* The tamper report is best effort and must not hold the wipe back: a
  * server that does not answer within this many seconds (connection, TLS,
- * the whole request) is given up on. */
+ * the whole request) is given up on; each of the at most two requests (the
+ * fleet CRL when server_crl is set, then the report) gets as long. */
 #define TAMPER_REPORT_SECONDS 5
 
 /* A key named by a path must be a regular file before it is opened: the
