@@ -391,6 +391,10 @@ struct fsec_tamper_statement {
 	char reason[FSEC_TAMPER_STATEMENT_REASON_MAX + 1];
 };
 
+/* Whether r is a reason a statement may give: 1-FSEC_TAMPER_STATEMENT_REASON_MAX
+ * printable ASCII characters. Thread-safe. */
+FSEC_API bool fsec_tamper_statement_reason_valid(const char *r) FSEC_NONNULL(1);
+
 /* Sign st with key (ECDSA P-256 or Ed25519): *json is the envelope,
  * compact and NUL-terminated, freed with free(). Errors: INVAL (a bad
  * device ID or reason), POLICY (key type), CRYPTO, NOMEM. Thread-safe. */

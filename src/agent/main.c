@@ -28,6 +28,7 @@
 #include "fleetsec/cmdline.h"
 #include "fleetsec/csr.h"
 #include "fleetsec/key.h"
+#include "fleetsec/release.h"
 
 #define DEFAULT_CONFIG "/etc/fleetsec/agent.conf"
 
@@ -264,7 +265,18 @@ static int cmd_csr(const struct ctx *x)
 static int cmd_tamper(const struct ctx *x)
 {
 	struct fsec_tamper_result r;
-	enum fsec_err rc = fsec_agent_tamper(x->cfg, x->reason, &r);
+	const char *reason = x->reason;
+	enum fsec_err rc;
+
+	/* A hook with a bad --reason must still wipe and report: with the
+	 * default reason, and a warning for whoever tests the hook. */
+	if (reason != NULL && !fsec_tamper_statement_reason_valid(reason)) {
+		fprintf(stderr, "fleetsec-agent: tamper: --reason is not 1-%d printable ASCII "
+				"characters; reporting \"%s\"\n",
+			FSEC_TAMPER_STATEMENT_REASON_MAX, FSEC_AGENT_TAMPER_REASON);
+		reason = NULL;
+	}
+	rc = fsec_agent_tamper(x->cfg, reason, &r);
 
 	if (x->json) {
 		json_t *items = json_array();

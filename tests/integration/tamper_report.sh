@@ -139,9 +139,12 @@ ok
 # report failed, and the registry knows nothing.
 closed=$(rand_port)
 conf SN-T3 "https://127.0.0.1:$closed"
-expect 0 A SN-T3 tamper
+# A bad --reason (a control character) is warned about, never a reason to
+# skip the wipe.
+expect 0 A SN-T3 tamper --reason "$(printf 'bad\treason')"
 grep -qF "report to fleetsecd: failed" out || fail "tamper output: $(cat out)"
 ok
+one_line_error "--reason is not 1-128 printable ASCII characters"
 [ ! -e SN-T3.key ] && [ ! -e boot-SN-T3.key ] && [ ! -e SN-T3.pem ] || fail "SN-T3 was not wiped"
 ok
 jq -e '.state == "done" and .report == "failed" and (.report_detail | length > 0)' \

@@ -1926,6 +1926,11 @@ static bool reason_ok(const char *r)
 	return true;
 }
 
+FSEC_API bool fsec_tamper_statement_reason_valid(const char *r)
+{
+	return reason_ok(r);
+}
+
 FSEC_API enum fsec_err fsec_tamper_statement_sign(EVP_PKEY *key,
 						  const struct fsec_tamper_statement *st,
 						  char **json)
