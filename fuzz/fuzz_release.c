@@ -4,10 +4,13 @@
  * update server it does not trust. The first byte picks what the rest is:
  *   0: a whole bundle, through fsec_release_verify (envelopes, base64, the
  *      signature checks, and everything after them for the signed seeds);
- *   1: a manifest payload alone, 2: a delegation payload alone (and the same
+ *   1: a manifest payload alone (and the same bytes as a timestamp and a
+ *      device's tamper statement), 2: a delegation payload alone (and the same
  *      bytes as a release-root payload) - the parsers behind the signatures,
  *      which mutated bundles would rarely reach. Case 0 also feeds the bytes
- *      to a device's trust as a served chain of root documents.
+ *      to a device's trust as a served chain of root documents, and as a
+ *      tamper statement's envelope (fsec_tamper_statement_open, keyed by
+ *      the root).
  * Contracts checked: one-line NUL-terminated reasons, a reason on every
  * failure, and a consistent entry on success.
  */
@@ -52,6 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_check_detail(fsec_release_check_manifest(data + 1, size - 1));
 		fsec_clearerr();
 		fuzz_check_detail(fsec_release_check_timestamp(data + 1, size - 1));
+		fsec_clearerr();
+		fuzz_check_detail(fsec_release_check_tamper(data + 1, size - 1));
 		return 0;
 	case 2:
 		fuzz_check_detail(fsec_release_check_delegation(data + 1, size - 1));
@@ -85,6 +90,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_check_detail(rc);
 		if (rc == FSEC_OK && strcmp(t.model, "sensor") != 0)
 			abort();
+		fsec_clearerr();
+	}
+	{
+		struct fsec_tamper_statement st;
+
+		fuzz_check_detail(fsec_tamper_statement_open(data + 1, size - 1, root, &st));
 		fsec_clearerr();
 	}
 	rc = fsec_release_verify(data + 1, size - 1, &pol, &r);

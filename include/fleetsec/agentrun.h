@@ -58,13 +58,31 @@ FSEC_API FSEC_WUR enum fsec_err fsec_agent_start(const struct fsec_agentcfg *cfg
 						 enum fsec_agent_cmd cmd, const char **step)
 	FSEC_NONNULL(1, 3);
 
-/* tamper, after fsec_agent_start: fsec_tamper_wipe of the configured device
- * key, its pending renewal key, the bootstrap key and the device
- * certificate, recorded in state_dir. out is filled either way. Errors: as
- * fsec_tamper_wipe. */
+/* The reason a tamper report gives when the hook names none. */
+#define FSEC_AGENT_TAMPER_REASON "tamper switch"
+
+/*
+ * tamper, after fsec_agent_start:
+ *  0. fsec_tamper_mark: the device is refused from here on, and a power cut
+ *     during the report leaves the wipe for its next start;
+ *  1. best effort, a report to the server while the device key still
+ *     exists: a tamper statement (release.h) with reason (NULL or "":
+ *     FSEC_AGENT_TAMPER_REASON), signed by the device key, POSTed to
+ *     /v1/tamper over mutual TLS, given up after a few seconds. Its failure
+ *     (no server, unreachable, refused) does not stop the wipe;
+ *  2. fsec_tamper_wipe of the configured device key, its pending renewal
+ *     key, the bootstrap key and the device certificate, recorded in
+ *     state_dir with the report's outcome (out->report: "sent", "failed",
+ *     "not sent" when no server is configured; a run with no key left to
+ *     sign with keeps what the first run recorded).
+ * An attacker who cuts the power or the network first stops the report,
+ * not the wipe that the next start finishes. out is filled either way.
+ * Errors: as fsec_tamper_wipe (the report's are only recorded).
+ */
 FSEC_API FSEC_WUR enum fsec_err fsec_agent_tamper(const struct fsec_agentcfg *cfg,
+						  const char *reason,
 						  struct fsec_tamper_result *out)
-	FSEC_NONNULL(1, 2);
+	FSEC_NONNULL(1, 3);
 
 /* keygen, after fsec_agent_start: a P-256 device key made where the
  * keystore keeps keys (the TPM when tcti is set), written 0600, never over

@@ -88,4 +88,26 @@ FSEC_API FSEC_WUR enum fsec_err fsec_devapi_firmware(struct fsec_registry *reg,
 FSEC_API FSEC_WUR enum fsec_err fsec_http_range(const char *hdr, uint64_t size, uint64_t *off,
 						uint64_t *len);
 
+/* How far a tamper statement's time may be from fleetsecd's clock, either
+ * way: an older one is a replay, a later one a clock not to be trusted. */
+#define FSEC_TAMPER_WINDOW_SECONDS 300
+
+/*
+ * POST /v1/tamper from device id, authenticated (mutual TLS) by its current
+ * certificate serial: a tamper statement (release.h) that the device signed
+ * with that certificate's key just before it destroyed the key. Refused,
+ * with nothing recorded: over FSEC_TAMPER_STATEMENT_MAX bytes (413); not a
+ * statement (400); not signed by the certificate's key (403); a statement
+ * about another device (403); a time more than FSEC_TAMPER_WINDOW_SECONDS
+ * from now (403). Accepted, the report and its envelope are recorded and a
+ * "tamper" event added, in one transaction (200). A replay after that is
+ * refused before it gets here: fsec_est_peer refuses a certificate that a
+ * tamper report came through.
+ * Errors: DB, BUSY, NOMEM, CRYPTO.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_devapi_tamper(struct fsec_registry *reg, const char *id,
+						   const char *serial, const unsigned char *body,
+						   size_t len, int64_t now, struct fsec_reply *r)
+	FSEC_NONNULL(1, 2, 3, 4, 7);
+
 #endif

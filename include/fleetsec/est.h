@@ -104,6 +104,11 @@ FSEC_API void fsec_est_free(struct fsec_est *e);
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_est_refresh(struct fsec_est *e, bool *trust_changed);
 
+/* Drop the cached peer checks after this process itself committed a change
+ * to who may connect (a tamper report): fsec_est_refresh sees only other
+ * processes' commits. */
+FSEC_API void fsec_est_forget_peers(struct fsec_est *e) FSEC_NONNULL(1);
+
 /* Manual approval: an enrollment that passes every check waits (202 with
  * Retry-After) until the operator approves it (fsec_est_approve). Off by
  * default. */

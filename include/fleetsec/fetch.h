@@ -25,6 +25,10 @@ struct fsec_fetch_opts {
 	long low_speed_limit;         /* bytes/s; 0 = 1024 */
 	long low_speed_time;          /* seconds below the limit before giving up; 0 = 30 */
 	long connect_timeout;         /* seconds; 0 = 15 */
+	/* Seconds each request may take in all, if less than its own deadline
+	 * (its size at low_speed_limit, plus a minute); 0: that deadline. For
+	 * a call that must not wait long: the tamper report before a wipe. */
+	long timeout;
 	/* The fleet CRL's https URL, or NULL: no revocation check of the
 	 * server. Set, the client fetches it before its first request (over a
 	 * connection verified against ca, never reused), requires it to be

@@ -21,11 +21,15 @@ struct fsec_netinput_device {
 	enum fsec_dev_status status; /* the registry's status */
 	const char *mac;    /* NULL or "": none */
 	const char *ip;     /* NULL or "": none */
+	/* An active device that reported a tamper event through its current
+	 * certificate (the registry's device_net.tampered): quarantined, as a
+	 * revoked one is, until it is re-provisioned. */
+	bool tampered;
 };
 
 /*
  * Add a fleet device to a policy before fsec_netpolicy_prepare. An active
- * device enters its model's class; a revoked one enters the quarantine class
+ * device enters its model's class; a revoked or tampered one enters the quarantine class
  * (fleetsecd only, fsec_netpolicy_add_quarantined); one with any other
  * status is left out, so that its traffic meets the default deny. *added
  * (may be NULL) says whether it entered.

@@ -136,6 +136,7 @@ struct fsec_device_net {
 	enum fsec_dev_status status;
 	char mac[18]; /* "aa:bb:cc:dd:ee:ff" (lower case), or "" */
 	char ip[16];  /* dotted IPv4, or "" */
+	bool tampered; /* active, and its current certificate reported a tamper event */
 };
 
 /* Visitors return 0 to go on, anything else to stop the listing early. */
@@ -580,6 +581,45 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_device_net_one(struct fsec_registr
  * Errors: DB. */
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_device_net_list(struct fsec_registry *reg,
 							      fsec_device_net_cb cb, void *ctx);
+
+/* ---- tamper reports (issue 13) ---- */
+
+#define FSEC_TAMPER_REASON_MAX 128
+
+/* A device's last tamper report, as fleetsecd verified it. */
+struct fsec_tamper_rec {
+	char device_id[FSEC_DEVID_MAX + 1];
+	int64_t at;          /* the event's time, as the device signed it */
+	int64_t received_at; /* when fleetsecd recorded it */
+	char reason[FSEC_TAMPER_REASON_MAX + 1];
+	char serial[FSEC_SERIAL_HEX_LEN]; /* the certificate it came through */
+	/* Read only: the device is active and that certificate is still its
+	 * current one. A revocation or a new certificate (re-provisioning)
+	 * ends the mark; the report stays as history. */
+	bool current;
+};
+
+typedef int (*fsec_tamper_cb)(const struct fsec_tamper_rec *rec, void *ctx);
+
+/* Record rec (rec->current is ignored) with the signed envelope it came in
+ * as evidence, replacing the device's earlier report. The caller verified
+ * it and adds the event, in one transaction. Errors: INVAL (bad ID, reason
+ * not printable ASCII, serial not hex, envelope empty or over 64 KiB),
+ * NOTFOUND (no such device), DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_tamper_put(struct fsec_registry *reg,
+							 const struct fsec_tamper_rec *rec,
+							 const char *envelope) FSEC_NONNULL(1, 2, 3);
+
+/* Device id's last tamper report. Errors: NOTFOUND (none), INVAL, DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_tamper_get(struct fsec_registry *reg,
+							 const char *id,
+							 struct fsec_tamper_rec *out)
+	FSEC_NONNULL(1, 2, 3);
+
+/* Visit every device's last tamper report, by device ID. Errors: DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_tamper_list(struct fsec_registry *reg,
+							  fsec_tamper_cb cb, void *ctx)
+	FSEC_NONNULL(1, 2);
 
 /* ---- inventory: device show, list, find and export ---- */
 

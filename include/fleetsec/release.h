@@ -374,6 +374,47 @@ FSEC_API FSEC_WUR enum fsec_err fsec_release_peek_times(const unsigned char *buf
 FSEC_API FSEC_WUR enum fsec_err fsec_rollout_bucket(const char *id, unsigned *bucket)
 	FSEC_NONNULL(1, 2);
 
+/*
+ * A device's tamper statement (issue 13): what fleetsec-agent tamper signs
+ * with the device key it is about to destroy and POSTs to /v1/tamper, so
+ * that the registry keeps signed evidence. A DSSE envelope of
+ * application/vnd.fleetsec.tamper+json over
+ *   {"_type": "fleetsec.tamper.v1", "device": ID, "time": RFC 3339,
+ *    "reason": printable ASCII, 1-FSEC_TAMPER_STATEMENT_REASON_MAX bytes}
+ * keyed by the SPKI SHA-256 of the device key (docs/RELEASE-FORMAT.md).
+ */
+#define FSEC_TAMPER_STATEMENT_REASON_MAX 128
+#define FSEC_TAMPER_STATEMENT_MAX 8192
+struct fsec_tamper_statement {
+	char device[FSEC_DEVID_MAX + 1];
+	int64_t at; /* UNIX seconds */
+	char reason[FSEC_TAMPER_STATEMENT_REASON_MAX + 1];
+};
+
+/* Whether r is a reason a statement may give: 1-FSEC_TAMPER_STATEMENT_REASON_MAX
+ * printable ASCII characters. Thread-safe. */
+FSEC_API bool fsec_tamper_statement_reason_valid(const char *r) FSEC_NONNULL(1);
+
+/* Sign st with key (ECDSA P-256 or Ed25519): *json is the envelope,
+ * compact and NUL-terminated, freed with free(). Errors: INVAL (a bad
+ * device ID or reason), POLICY (key type), CRYPTO, NOMEM. Thread-safe. */
+FSEC_API FSEC_WUR enum fsec_err fsec_tamper_statement_sign(EVP_PKEY *key,
+							   const struct fsec_tamper_statement *st,
+							   char **json) FSEC_NONNULL(1, 2, 3);
+
+/*
+ * Open a tamper statement of at most FSEC_TAMPER_STATEMENT_MAX bytes: a
+ * signature by key (the device's certificate key) must verify over it, and
+ * its payload must be a closed statement as above. *out is written only on
+ * success; whether the device, time and reason are acceptable is the
+ * caller's decision. Errors: TOO_LARGE, PARSE, VERIFY ("unknown key": not
+ * signed by key; "bad signature"), NOMEM. Thread-safe.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_tamper_statement_open(const unsigned char *buf, size_t len,
+							   EVP_PKEY *key,
+							   struct fsec_tamper_statement *out)
+	FSEC_NONNULL(1, 3, 4);
+
 /* fsec_duration_parse() ("30d", "12h", "45m", "90s") now lives in
  * fleetsec/text.h (included by common.h). */
 

@@ -36,13 +36,26 @@ struct fsec_tamper_cfg {
 	const char *key;           /* the device key: a path, file:PATH or handle:0x81... */
 	const char *bootstrap_key; /* the factory credential's key, the same forms */
 	const char *cert;          /* the device certificate (a path) */
+	/* How this run's report to fleetsecd went ("sent", "failed", "not
+	 * sent") and why, for the record; NULL: this run made none, and the
+	 * record keeps what an earlier run said. */
+	const char *report;
+	const char *report_detail;
+	/* The outcome stands only if no earlier run recorded one: a run with
+	 * no key left to sign with says "not sent", but a first run's "sent"
+	 * is the truth. */
+	bool report_unless_earlier;
 };
+
+#define FSEC_TAMPER_DETAIL_MAX 256
 
 struct fsec_tamper_result {
 	unsigned nwiped;                               /* secrets destroyed */
 	unsigned nearlier;                             /* ... of them by an earlier run */
 	char wiped[FSEC_TAMPER_ITEMS][FSEC_TAMPER_PATH_MAX + 16];
 	char record[FSEC_TAMPER_PATH_MAX + 32];        /* where the event is recorded */
+	char report[16];                               /* as recorded; "" if never tried */
+	char report_detail[FSEC_TAMPER_DETAIL_MAX];
 };
 
 /*
@@ -51,12 +64,20 @@ struct fsec_tamper_result {
  * first as begun and then as done (or incomplete): a power cut in between
  * leaves the device marked, and fsec_tamper_finish runs it again. Items
  * already gone are not errors; a record that cannot be written does not stop
- * the wipe. Errors: IO, INVAL (a key URI this cannot wipe, or a path longer
+ * the wipe. The record also keeps cfg's report outcome (or an earlier
+ * run's, when cfg has none), and out says which. Errors: IO, INVAL (a key URI this cannot wipe, or a path longer
  * than FSEC_TAMPER_PATH_MAX; the rest is still wiped). out is filled either
  * way, with what was wiped.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_tamper_wipe(const struct fsec_tamper_cfg *cfg,
 						 struct fsec_tamper_result *out) FSEC_NONNULL(1, 2);
+
+/* Record the event as begun (keeping an earlier run's time and outcome),
+ * and destroy nothing yet: what the tamper hook does first, so that a power
+ * cut during its report to the server still leaves a device that refuses
+ * to run and finishes the wipe at its next start. Errors: IO, INVAL. */
+FSEC_API FSEC_WUR enum fsec_err fsec_tamper_mark(const struct fsec_tamper_cfg *cfg)
+	FSEC_NONNULL(1);
 
 /* FSEC_OK when no tamper event is recorded in state_dir; POLICY (saying
  * when, and how to recover) when one is. */

@@ -28,6 +28,7 @@
 #include "fleetsec/cmdline.h"
 #include "fleetsec/csr.h"
 #include "fleetsec/key.h"
+#include "fleetsec/release.h"
 
 #define DEFAULT_CONFIG "/etc/fleetsec/agent.conf"
 
@@ -37,6 +38,7 @@ struct ctx {
 	const char *config; /* its path, for messages */
 	const char *name;   /* the command's name */
 	const char *subject;
+	const char *reason; /* tamper: what the report to the server says */
 	unsigned long interval;
 	bool json, force, tty;
 };
@@ -268,16 +270,31 @@ static int cmd_csr(const struct ctx *x)
 static int cmd_tamper(const struct ctx *x)
 {
 	struct fsec_tamper_result r;
-	enum fsec_err rc = fsec_agent_tamper(x->cfg, &r);
+	const char *reason = x->reason;
+	enum fsec_err rc;
+
+	/* A hook with a bad --reason must still wipe and report: with the
+	 * default reason, and a warning for whoever tests the hook. */
+	if (reason != NULL && !fsec_tamper_statement_reason_valid(reason)) {
+		fprintf(stderr, "fleetsec-agent: tamper: --reason is not 1-%d printable ASCII "
+				"characters; reporting \"%s\"\n",
+			FSEC_TAMPER_STATEMENT_REASON_MAX, FSEC_AGENT_TAMPER_REASON);
+		reason = NULL;
+	}
+	rc = fsec_agent_tamper(x->cfg, reason, &r);
 
 	if (x->json) {
 		json_t *items = json_array();
 
 		for (unsigned i = 0; items != NULL && i < r.nwiped; i++)
 			json_array_append_new(items, json_string(r.wiped[i]));
-		print_json(json_pack("{s:b, s:s, s:o, s:i}", "wiped", rc == FSEC_OK, "record",
-				     r.record, "items", items, "earlier", (int)r.nearlier));
+		print_json(json_pack("{s:b, s:s, s:o, s:i, s:s, s:s}", "wiped", rc == FSEC_OK,
+				     "record", r.record, "items", items, "earlier", (int)r.nearlier,
+				     "report", r.report, "report_detail", r.report_detail));
 	} else {
+		/* The report first: it was made first, before anything went. */
+		if (r.report[0] != '\0')
+			printf("report to fleetsecd: %s (%s)\n", r.report, r.report_detail);
 		for (unsigned i = 0; i < r.nwiped; i++)
 			printf("%s%s\n", r.wiped[i], i < r.nearlier ? " (by an earlier run)" : "");
 		if (rc == FSEC_OK)
@@ -599,15 +616,17 @@ static const struct command {
 	{"status", FSEC_AGENT_CMD_STATUS, cmd_status,
 	 "active slot, pending trial, versions, counter, download progress"},
 	{"tamper", FSEC_AGENT_CMD_TAMPER, cmd_tamper,
-	 "the tamper switch's hook: destroy the device's keys (wipe files,\n"
-	 "            evict TPM keys), record the event; the device stays refused\n"
-	 "            until it is re-provisioned (keygen or enroll)"},
+	 "the tamper switch's hook: first a best-effort report to the server,\n"
+	 "            signed by the device key (--reason TEXT; a few seconds at\n"
+	 "            most), then destroy the device's keys (wipe files, evict TPM\n"
+	 "            keys) and record the event and the report's outcome; the device\n"
+	 "            stays refused until it is re-provisioned (keygen or enroll)"},
 };
 
 static void usage(FILE *f)
 {
 	fputs("usage: fleetsec-agent [-c CONFIG] <command> [--json] [--force] [--interval S]\n"
-	      "                      [--subject CN]\n\n"
+	      "                      [--subject CN] [--reason TEXT]\n\n"
 	      "commands:\n",
 	      f);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
@@ -627,6 +646,7 @@ int main(int argc, char **argv)
 		{"force", no_argument, NULL, 'f'},
 		{"interval", required_argument, NULL, 'i'},
 		{"subject", required_argument, NULL, 's'},
+		{"reason", required_argument, NULL, 'r'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -645,6 +665,7 @@ int main(int argc, char **argv)
 		case 'J': x.json = true; break;
 		case 'f': x.force = true; break;
 		case 's': x.subject = optarg; break;
+		case 'r': x.reason = optarg; break;
 		case 'i':
 			if (!fsec_parse_ulong(optarg, 1, 7UL * 86400, &x.interval)) {
 				fprintf(stderr, "fleetsec-agent: --interval %s: 1 to 604800 seconds\n",

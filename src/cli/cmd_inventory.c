@@ -200,7 +200,8 @@ static int event_to_json(const struct fsec_event_rec *e, void *arg)
 /* device show --json: what it always had (the device's members, created_at,
  * group, state, certificates, events), plus network, tamper and
  * state.outdated. */
-static json_t *show_json(const struct fsec_inventory_rec *r, json_t *certs, json_t *events)
+static json_t *show_json(const struct fsec_inventory_rec *r, const struct fsec_tamper_rec *tr,
+			  json_t *certs, json_t *events)
 {
 	json_t *j = row_json(r), *keep = json_object(), *v;
 	static const char *const kept[] = {"id", "model", "status", "serial",
@@ -219,8 +220,19 @@ static json_t *show_json(const struct fsec_inventory_rec *r, json_t *certs, json
 	json_object_set_new(keep, "network",
 			    json_pack("{s:s?, s:s?}", "mac", r->mac[0] != '\0' ? r->mac : NULL, "ip",
 				      r->ip[0] != '\0' ? r->ip : NULL));
-	/* The registry keeps no tamper state (yet): null says so. */
-	json_object_set_new(keep, "tamper", json_null());
+	/* null: no tamper report ever; otherwise the last one, and whether it
+	 * still marks the device (its certificate is still the current one). */
+	if (tr == NULL) {
+		json_object_set_new(keep, "tamper", json_null());
+	} else {
+		char ta[32], tr_at[32];
+
+		json_object_set_new(keep, "tamper",
+				    json_pack("{s:b, s:s, s:s, s:s, s:s}", "tampered", tr->current,
+					      "at", cli_time(tr->at, ta, sizeof(ta)), "received_at",
+					      cli_time(tr->received_at, tr_at, sizeof(tr_at)),
+					      "reason", tr->reason, "serial", tr->serial));
+	}
 	if (!r->reported) {
 		json_object_set_new(keep, "state", json_null());
 	} else {
@@ -257,7 +269,8 @@ static const char *orn(const char *s, const char *none)
 	return s != NULL && s[0] != '\0' ? s : none;
 }
 
-static void print_show(const struct fsec_inventory_rec *r, json_t *j)
+static void print_show(const struct fsec_inventory_rec *r, const struct fsec_tamper_rec *tr,
+		       json_t *j)
 {
 	static const char *const keys[] = {"id", "model", "group", "status", "serial",
 					   "fingerprint_sha256", "spki_sha256", "issued_at",
@@ -291,7 +304,13 @@ static void print_show(const struct fsec_inventory_rec *r, json_t *j)
 		       orn(fsec_debug_state_name(st->debug_jtag), "unreported"),
 		       orn(fsec_debug_state_name(st->debug_uart), "unreported"));
 	}
-	printf("%-20s %s\n", "tamper", "not recorded (this registry keeps no tamper state)");
+	if (tr == NULL)
+		printf("%-20s %s\n", "tamper", "not recorded");
+	else
+		printf("%-20s %s at %s: %s (certificate %s%s)\n", "tamper",
+		       tr->current ? "TAMPERED" : "reported", cli_time(tr->at, t, sizeof(t)),
+		       tr->reason, tr->serial,
+		       tr->current ? "" : ", no longer current: revoked or re-provisioned");
 	printf("certificates:\n");
 	json_array_foreach(json_object_get(j, "certificates"), i, e) {
 		printf("  %s  %s .. %s  %s", json_string_value(json_object_get(e, "serial")),
@@ -321,6 +340,8 @@ static int device_show(int argc, char **argv, const struct cli_cmd *self)
 	struct fsec_fleet *f = NULL;
 	struct fsec_registry *reg;
 	struct fsec_inventory_rec r;
+	struct fsec_tamper_rec tr;
+	bool tampered = false;
 	struct fsec_event_filter ef = {.last = SHOW_EVENTS};
 	json_t *j = NULL, *certs = NULL, *events = NULL;
 	enum fsec_err rc;
@@ -350,7 +371,13 @@ static int device_show(int argc, char **argv, const struct cli_cmd *self)
 		 (rc = fsec_registry_cert_list(reg, &(struct fsec_cert_filter){.device_id = r.dev.id},
 					       cert_to_json, certs)) == FSEC_OK)
 		rc = fsec_registry_event_query(reg, &ef, event_to_json, events);
-	if (rc == FSEC_OK && (j = show_json(&r, certs, events)) == NULL)
+	if (rc == FSEC_OK) {
+		rc = fsec_registry_tamper_get(reg, r.dev.id, &tr);
+		tampered = rc == FSEC_OK;
+		if (rc == FSEC_ERR_NOTFOUND)
+			rc = FSEC_OK;
+	}
+	if (rc == FSEC_OK && (j = show_json(&r, tampered ? &tr : NULL, certs, events)) == NULL)
 		rc = FSEC_ERR_NOMEM;
 	if (rc != FSEC_OK) {
 		status = cli_fail(argv[optind], rc);
@@ -361,7 +388,7 @@ static int device_show(int argc, char **argv, const struct cli_cmd *self)
 		j = NULL;
 		goto out;
 	}
-	print_show(&r, j);
+	print_show(&r, tampered ? &tr : NULL, j);
 	status = fflush(stdout) == 0 ? 0 : EXIT_REFUSED;
 out:
 	json_decref(j);

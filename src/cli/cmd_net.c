@@ -43,7 +43,8 @@ static int add_registry_device(const struct fsec_device_net *d, void *arg)
 {
 	struct reg_ctx *r = arg;
 	struct fsec_netinput_device in = {
-		.id = d->id, .model = d->model, .status = d->status, .mac = d->mac, .ip = d->ip};
+		.id = d->id, .model = d->model, .status = d->status, .mac = d->mac, .ip = d->ip,
+		.tampered = d->tampered};
 
 	r->rc = fsec_netinput_add_device(r->p, &in, NULL);
 	return r->rc != FSEC_OK;
@@ -687,7 +688,8 @@ static int sync_device(const struct fsec_device_net *d, void *arg)
 {
 	struct sync_ctx *x = arg;
 	struct fsec_netinput_device in = {
-		.id = d->id, .model = d->model, .status = d->status, .mac = d->mac, .ip = d->ip};
+		.id = d->id, .model = d->model, .status = d->status, .mac = d->mac, .ip = d->ip,
+		.tampered = d->tampered};
 
 	x->found = true;
 	x->rc = fsec_netsync_device(x->ns, &in, false);

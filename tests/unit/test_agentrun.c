@@ -12,6 +12,7 @@
 
 #include "fleetsec/agentcfg.h"
 #include "fleetsec/agentrun.h"
+#include "fleetsec/fileio.h"
 #include "testutil.h"
 
 struct fx {
@@ -143,15 +144,27 @@ static void tamper_hook_goes_on_without_tpm(void **state)
 
 	configure(f, "tpm_owner_auth = /nonexistent/owner\n");
 	write_key(k, f->key);
+	write_cert(k, f->cert);
 	assert_int_not_equal(fsec_agent_start(f->cfg, FSEC_AGENT_CMD_KEYGEN, &step), FSEC_OK);
 	assert_string_equal(step, "tpm");
 	assert_int_not_equal(fsec_agent_start(f->cfg, FSEC_AGENT_CMD_REPORT, &step), FSEC_OK);
 	assert_string_equal(step, "tpm");
 	assert_true(tu_exists(f->key));
 	assert_int_equal(fsec_agent_start(f->cfg, FSEC_AGENT_CMD_TAMPER, &step), FSEC_OK);
-	assert_int_equal(fsec_agent_tamper(f->cfg, &r), FSEC_OK);
+	assert_int_equal(fsec_agent_tamper(f->cfg, NULL, &r), FSEC_OK);
 	assert_false(tu_exists(f->key));
 	assert_true(tu_exists(f->record));
+	/* Nothing listens on the configured server: the report failed, the
+	 * wipe went on, and the record says so. */
+	assert_string_equal(r.report, "failed");
+	{
+		unsigned char *rec = NULL;
+		size_t len = 0;
+
+		assert_int_equal(fsec_file_read(f->record, 65536, &rec, &len), FSEC_OK);
+		assert_non_null(memmem(rec, len, "\"report\":\"failed\"", 17));
+		free(rec);
+	}
 	EVP_PKEY_free(k);
 }
 

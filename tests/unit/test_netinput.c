@@ -30,13 +30,15 @@ static struct fsec_netpolicy *load(void)
 static void only_active_devices_enter(void **state)
 {
 	const struct fsec_netinput_device devs[] = {
-		{"cam-1", "cam-v2", FSEC_DEVICE_ACTIVE, "02:00:00:00:00:01", "10.20.0.11"},
-		{"cam-2", "cam-v2", FSEC_DEVICE_REVOKED, "02:00:00:00:00:02", "10.20.0.12"},
-		{"cam-3", "cam-v2", (enum fsec_dev_status)7, "", "10.20.0.13"},
-		{"cam-4", "cam-v2", (enum fsec_dev_status)0, "", "10.20.0.14"},
-		{"cam-5", "cam", FSEC_DEVICE_ACTIVE, "", "10.20.0.15"}, /* no MAC: "" is none */
+		{"cam-1", "cam-v2", FSEC_DEVICE_ACTIVE, "02:00:00:00:00:01", "10.20.0.11", false},
+		{"cam-2", "cam-v2", FSEC_DEVICE_REVOKED, "02:00:00:00:00:02", "10.20.0.12", false},
+		{"cam-3", "cam-v2", (enum fsec_dev_status)7, "", "10.20.0.13", false},
+		{"cam-4", "cam-v2", (enum fsec_dev_status)0, "", "10.20.0.14", false},
+		{"cam-5", "cam", FSEC_DEVICE_ACTIVE, "", "10.20.0.15", false}, /* no MAC: "" is none */
+		/* reported a tamper event: quarantined as cam-2 is */
+		{"cam-6", "cam-v2", FSEC_DEVICE_ACTIVE, "", "10.20.0.16", true},
 	};
-	const bool want[] = {true, true, false, false, true};
+	const bool want[] = {true, true, false, false, true, true};
 	const struct fsec_netpolicy_opts o = {.fleetsecd = "203.0.113.10:8443"};
 	struct fsec_netpolicy *p = load();
 	struct fsec_netpolicy_verdict v;
@@ -51,7 +53,7 @@ static void only_active_devices_enter(void **state)
 	}
 	assert_int_equal(fsec_netpolicy_prepare(p, &o), FSEC_OK);
 	fsec_netpolicy_get_stats(p, &st);
-	assert_int_equal(st.devices, 3);
+	assert_int_equal(st.devices, 4);
 	assert_int_equal(fsec_netpolicy_explain(p, "10.20.0.11", "203.0.113.10", "tcp", 443, &v),
 			 FSEC_OK);
 	assert_true(v.allow);
@@ -64,6 +66,14 @@ static void only_active_devices_enter(void **state)
 	assert_false(v.allow);
 	assert_string_equal(v.rule, "drop_quarantined");
 	assert_int_equal(fsec_netpolicy_explain(p, "10.20.0.12", "203.0.113.10", "tcp", 8443, &v),
+			 FSEC_OK);
+	assert_true(v.allow);
+	/* the tampered camera: fleetsecd only, the same */
+	assert_int_equal(fsec_netpolicy_explain(p, "10.20.0.16", "203.0.113.10", "tcp", 443, &v),
+			 FSEC_OK);
+	assert_false(v.allow);
+	assert_string_equal(v.rule, "drop_quarantined");
+	assert_int_equal(fsec_netpolicy_explain(p, "10.20.0.16", "203.0.113.10", "tcp", 8443, &v),
 			 FSEC_OK);
 	assert_true(v.allow);
 	for (size_t i = 2; i <= 3; i++) {
@@ -79,8 +89,8 @@ static void only_active_devices_enter(void **state)
 /* An active device with a bad address is refused, as by add_device. */
 static void bad_active_device_is_refused(void **state)
 {
-	const struct fsec_netinput_device d = {"cam-1", "cam-v2", FSEC_DEVICE_ACTIVE, "zz", ""};
-	const struct fsec_netinput_device none = {"cam-1", "cam-v2", FSEC_DEVICE_ACTIVE, "", ""};
+	const struct fsec_netinput_device d = {"cam-1", "cam-v2", FSEC_DEVICE_ACTIVE, "zz", "", false};
+	const struct fsec_netinput_device none = {"cam-1", "cam-v2", FSEC_DEVICE_ACTIVE, "", "", false};
 	struct fsec_netpolicy *p = load();
 	bool added = true;
 

@@ -39,9 +39,10 @@ static int collect(const struct fsec_device_net *d, void *arg)
 
 /* Undo the migration steps from device_net (v7) on: v8 (debug ports),
  * v9 (refusals, renewal allowances), v10 (freshness), v11 (server
- * certificates), v12 (update state), v13 (certificate issuers) and v14
- * (rollouts: baselines, phases, served images, failure reasons) and v15
- * (the manufacturer CA of each spent credential) follow it. */
+ * certificates), v12 (update state), v13 (certificate issuers), v14
+ * (rollouts: baselines, phases, served images, failure reasons), v15
+ * (the manufacturer CA of each spent credential) and v16 (tamper reports)
+ * follow it. */
 static void downgrade(const char *db)
 {
 	sqlite3 *h = NULL;
@@ -54,8 +55,9 @@ static void downgrade(const char *db)
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	v = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	assert_int_equal(v, 15);
+	assert_int_equal(v, 16);
 	snprintf(stmt, sizeof(stmt),
+		 "DROP TABLE device_tamper;"
 		 "DROP INDEX bootstrap_spent_ca;"
 		 "ALTER TABLE bootstrap_spent DROP COLUMN ca_fingerprint;"
 		 "DROP TABLE baselines; DROP TABLE rollout_served;"

@@ -14,6 +14,7 @@
 
 #include "fleetsec/key.h"
 #include "fleetsec/release.h"
+#include "release_int.h"
 #include "testutil.h"
 
 #define T_DELEG "application/vnd.fleetsec.delegation+json"
@@ -778,6 +779,75 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* A device's tamper statement: signed and opened with the same key; a
+ * statement opened with another key, bit-flipped or cut short, or with a
+ * payload field the reader does not know, is refused and nothing written. */
+static void tamper_statement(void **state)
+{
+	EVP_PKEY *dev = tu_key("p256"), *stranger = tu_key("p256");
+	struct fsec_tamper_statement st = {.device = "SN-1", .at = 1795000000,
+					   .reason = "case opened"},
+				     got, untouched;
+	char *env = NULL, *bad = NULL;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(fsec_tamper_statement_sign(dev, &st, &env), FSEC_OK);
+	len = strlen(env);
+	assert_int_equal(fsec_tamper_statement_open((unsigned char *)env, len, dev, &got), FSEC_OK);
+	assert_string_equal(got.device, "SN-1");
+	assert_string_equal(got.reason, "case opened");
+	assert_int_equal(got.at, 1795000000);
+
+	memset(&untouched, 0x5a, sizeof(untouched));
+	got = untouched;
+	assert_int_equal(fsec_tamper_statement_open((unsigned char *)env, len, stranger, &got),
+			 FSEC_ERR_VERIFY);
+	assert_non_null(strstr(fsec_err_detail(), "unknown key"));
+	assert_memory_equal(&got, &untouched, sizeof(got));
+	/* Every byte of the signature's base64, flipped in turn, fails. */
+	bad = strdup(env);
+	assert_non_null(bad);
+	for (char *p = strstr(bad, "\"sig\":\"") + 7; *p != '"'; p++) {
+		char c = *p;
+
+		*p = c == 'A' ? 'B' : 'A';
+		assert_int_not_equal(
+			fsec_tamper_statement_open((unsigned char *)bad, len, dev, &got), FSEC_OK);
+		*p = c;
+	}
+	assert_int_not_equal(fsec_tamper_statement_open((unsigned char *)env, len - 1, dev, &got),
+			     FSEC_OK);
+	assert_int_equal(fsec_tamper_statement_open((unsigned char *)env, 8193, dev, &got),
+			 FSEC_ERR_TOO_LARGE);
+	/* Refused before signing: a reason with a control character, a bad ID. */
+	snprintf(st.reason, sizeof(st.reason), "line\nbreak");
+	assert_int_equal(fsec_tamper_statement_sign(dev, &st, &bad), FSEC_ERR_INVAL);
+	snprintf(st.reason, sizeof(st.reason), "ok");
+	snprintf(st.device, sizeof(st.device), "bad id");
+	assert_int_equal(fsec_tamper_statement_sign(dev, &st, &bad), FSEC_ERR_INVAL);
+	assert_memory_equal(&got, &untouched, sizeof(got));
+	/* The payload parser: closed, as every payload here is. */
+	{
+		static const char good[] = "{\"_type\":\"fleetsec.tamper.v1\",\"device\":\"SN-1\","
+					   "\"time\":\"2026-12-05T16:32:06Z\",\"reason\":\"x\"}";
+		static const char extra[] = "{\"_type\":\"fleetsec.tamper.v1\",\"device\":\"SN-1\","
+					    "\"time\":\"2026-12-05T16:32:06Z\",\"reason\":\"x\","
+					    "\"extra\":1}";
+
+		assert_int_equal(fsec_release_check_tamper((const unsigned char *)good,
+							   strlen(good)),
+				 FSEC_OK);
+		assert_int_equal(fsec_release_check_tamper((const unsigned char *)extra,
+							   strlen(extra)),
+				 FSEC_ERR_PARSE);
+	}
+	free(bad);
+	free(env);
+	EVP_PKEY_free(dev);
+	EVP_PKEY_free(stranger);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -797,6 +867,7 @@ int main(void)
 		cmocka_unit_test(renew_delegation),
 		cmocka_unit_test(root_rotation),
 		cmocka_unit_test(root_sign),
+		cmocka_unit_test(tamper_statement),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

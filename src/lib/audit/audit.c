@@ -68,6 +68,9 @@ static const struct fsec_audit_check checks[] = {
 	C("FLEET-REVOKED-SEEN", FLEET, CRITICAL, "revoked device seen after its revocation",
 	  "Check that every service enforces the CRL; investigate the device as possibly cloned "
 	  "or stolen."),
+	C("FLEET-TAMPERED", FLEET, CRITICAL, "device reported a tamper event and still holds its certificate",
+	  "Revoke the device (fleetsec device revoke), which also quarantines it on the network; "
+	  "inspect it, and re-provision it with a new certificate before trusting it again."),
 	C("FLEET-FW-OUTDATED", FLEET, HIGH, "firmware security counter below the model's release",
 	  "Roll the current release out to the device and find out why it did not update."),
 	C("FLEET-STALE", FLEET, MEDIUM, "no check-in or successful update for too long",

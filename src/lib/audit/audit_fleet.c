@@ -892,6 +892,23 @@ static int reenrolled(const struct fsec_bootstrap_rec *b, void *arg)
 	return 0;
 }
 
+/* A device that reported a tamper event through the certificate it still
+ * holds: its keys are gone (or were copied first), and until it is revoked
+ * or re-provisioned with a new certificate it must not be trusted. */
+static int tampered(const struct fsec_tamper_rec *t, void *arg)
+{
+	struct ctx *c = arg;
+	char when[16];
+
+	if (t->current &&
+	    (c->rc = fsec_audit_add(c->a, "FLEET-TAMPERED", t->device_id, 0,
+				    "tamper reported %s (%s) through certificate %s; revoke or "
+				    "re-provision it",
+				    day(t->at, when, sizeof(when)), t->reason, t->serial)) != FSEC_OK)
+		return 1;
+	return 0;
+}
+
 FSEC_API enum fsec_err fsec_audit_fleet(struct fsec_fleet *f,
 					const struct fsec_audit_fleet_opts *o,
 					struct fsec_audit *a)
@@ -935,6 +952,10 @@ FSEC_API enum fsec_err fsec_audit_fleet(struct fsec_fleet *f,
 	}
 	if ((rc = fsec_registry_device_state_list(c.reg, pass1, &c)) != FSEC_OK ||
 	    (rc = c.rc) != FSEC_OK)
+		goto out;
+	if (fsec_audit_enabled(c.a, "FLEET-TAMPERED") &&
+	    ((rc = fsec_registry_tamper_list(c.reg, tampered, &c)) != FSEC_OK ||
+	     (rc = c.rc) != FSEC_OK))
 		goto out;
 	if (fsec_audit_enabled(c.a, "FLEET-REENROLLED") &&
 	    ((rc = fsec_registry_bootstrap_list(c.reg, reenrolled, &c)) != FSEC_OK ||

@@ -25,6 +25,7 @@
 #include "json_int.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/key.h"
+#include "fleetsec/names.h"
 #include "fleetsec/release.h"
 #include "release_int.h"
 
@@ -36,6 +37,8 @@
 #define VERSION_TIMESTAMP "fleetsec.timestamp.v1"
 #define TYPE_ROOT "application/vnd.fleetsec.root+json"
 #define VERSION_ROOT "fleetsec.root.v1"
+#define TYPE_TAMPER "application/vnd.fleetsec.tamper+json"
+#define VERSION_TAMPER "fleetsec.tamper.v1"
 #define SIG_B64_MAX 512
 #define SPKI_MAX 512
 /* JSON integers we accept fit in 2^53, so they survive any JSON tool. */
@@ -1907,4 +1910,124 @@ FSEC_API enum fsec_err fsec_rollout_bucket(const char *id, unsigned *bucket)
 			      ((uint32_t)md[2] << 8) | md[3]) %
 			     100);
 	return FSEC_OK;
+}
+
+/* ---- a device's tamper statement ---- */
+
+static bool reason_ok(const char *r)
+{
+	size_t n = strnlen(r, FSEC_TAMPER_STATEMENT_REASON_MAX + 1);
+
+	if (n == 0 || n > FSEC_TAMPER_STATEMENT_REASON_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (r[i] < 0x20 || r[i] > 0x7e)
+			return false;
+	return true;
+}
+
+FSEC_API bool fsec_tamper_statement_reason_valid(const char *r)
+{
+	return reason_ok(r);
+}
+
+FSEC_API enum fsec_err fsec_tamper_statement_sign(EVP_PKEY *key,
+						  const struct fsec_tamper_statement *st,
+						  char **json)
+{
+	char when[FSEC_TIME_LEN], *payload = NULL, *s = NULL;
+	json_t *p = NULL, *env = NULL;
+	enum fsec_err rc = FSEC_ERR_INVAL;
+
+	if (!fsec_devid_valid(st->device) || !reason_ok(st->reason) || st->at <= 0)
+		return fsec_seterr(rc, "tamper statement: a device ID, a time and a reason of "
+				       "1-%d printable characters",
+				   FSEC_TAMPER_STATEMENT_REASON_MAX);
+	if ((rc = fsec_key_check_signing(key)) != FSEC_OK)
+		return rc;
+	rc = FSEC_ERR_NOMEM;
+	if ((p = json_pack("{s:s, s:s, s:s, s:s}", "_type", VERSION_TAMPER, "device", st->device,
+			   "time", fsec_time_format(st->at, when), "reason", st->reason)) == NULL ||
+	    (payload = json_dumps(p, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL) {
+		fsec_seterr(rc, "out of memory");
+		goto out;
+	}
+	if ((rc = envelope_make(TYPE_TAMPER, (const unsigned char *)payload, strlen(payload), key,
+				&env)) != FSEC_OK)
+		goto out;
+	if ((s = json_dumps(env, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL) {
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "cannot encode JSON");
+		goto out;
+	}
+	*json = s;
+	rc = FSEC_OK;
+out:
+	free(payload);
+	json_decref(p);
+	json_decref(env);
+	return rc;
+}
+
+/* A tamper statement's payload, read once its signature has verified. */
+static enum fsec_err tamper_payload(const unsigned char *buf, size_t len,
+				    struct fsec_tamper_statement *out)
+{
+	static const char *const known[] = {"_type", "device", "time", "reason", NULL};
+	struct fsec_tamper_statement st;
+	json_t *p = NULL;
+	enum fsec_err rc;
+
+	memset(&st, 0, sizeof(st));
+	if ((rc = payload_open(buf, len, "tamper statement", known, VERSION_TAMPER, &p)) !=
+		    FSEC_OK ||
+	    (rc = fsec_json_copy_str(p, "tamper statement", "device", 0, 1, st.device,
+				     sizeof(st.device))) != FSEC_OK ||
+	    (rc = fsec_json_copy_str(p, "tamper statement", "reason", 0, 1, st.reason,
+				     sizeof(st.reason))) != FSEC_OK ||
+	    (rc = fsec_json_get_time(p, "tamper statement", "time", 0, FSEC_TIME_CANONICAL,
+				     &st.at)) != FSEC_OK)
+		goto out;
+	rc = FSEC_ERR_PARSE;
+	if (!fsec_devid_valid(st.device) || !reason_ok(st.reason)) {
+		fsec_seterr(rc, "tamper statement: a bad device ID or reason");
+		goto out;
+	}
+	*out = st;
+	rc = FSEC_OK;
+out:
+	json_decref(p);
+	return rc;
+}
+
+enum fsec_err fsec_release_check_tamper(const unsigned char *buf, size_t len)
+{
+	struct fsec_tamper_statement st;
+
+	return tamper_payload(buf, len, &st);
+}
+
+FSEC_API enum fsec_err fsec_tamper_statement_open(const unsigned char *buf, size_t len,
+						  EVP_PKEY *key, struct fsec_tamper_statement *out)
+{
+	struct trusted_key tk = {.key = key};
+	struct envelope e = {0};
+	char signer[FSEC_SHA256_HEX_LEN];
+	json_t *j = NULL;
+	enum fsec_err rc = FSEC_ERR_VERIFY;
+
+	/* Checked before anything is parsed: the size is the sender's. */
+	if (len > FSEC_TAMPER_STATEMENT_MAX)
+		return fsec_seterr(FSEC_ERR_TOO_LARGE, "tamper statement over %d bytes",
+				   FSEC_TAMPER_STATEMENT_MAX);
+	if ((rc = fsec_key_id(key, tk.keyid)) != FSEC_OK)
+		return rc;
+	if ((j = load_json(buf, len, "tamper statement")) == NULL)
+		return FSEC_ERR_PARSE;
+	/* The signature first: nothing the payload says is read unsigned. */
+	if ((rc = envelope_parse(j, TYPE_TAMPER, "tamper statement", &e)) == FSEC_OK &&
+	    (rc = envelope_verify(&e, TYPE_TAMPER, &tk, 1, "tamper statement", signer)) == FSEC_OK)
+		rc = tamper_payload(e.payload, e.payload_len, out);
+	envelope_cleanup(&e);
+	json_decref(j);
+	return rc;
 }

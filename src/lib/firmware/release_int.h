@@ -24,4 +24,8 @@ enum fsec_err fsec_release_check_delegation(const unsigned char *buf, size_t len
  * threshold within them). Errors: PARSE, NOMEM. */
 enum fsec_err fsec_release_check_root(const unsigned char *buf, size_t len);
 
+/* Check a tamper statement's payload (device, time, reason).
+ * Errors: PARSE, NOMEM. */
+enum fsec_err fsec_release_check_tamper(const unsigned char *buf, size_t len);
+
 #endif

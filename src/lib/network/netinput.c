@@ -22,8 +22,9 @@ FSEC_API enum fsec_err fsec_netinput_add_device(struct fsec_netpolicy *p,
 	if (added != NULL)
 		*added = false;
 	/* Fail closed: a status this code does not know never grants access;
-	 * a revoked device keeps the way to fleetsecd only (quarantine). */
-	if (d->status == FSEC_DEVICE_REVOKED)
+	 * a revoked or tampered device keeps the way to fleetsecd only
+	 * (quarantine), which is how it is re-provisioned. */
+	if (d->status == FSEC_DEVICE_REVOKED || (d->status == FSEC_DEVICE_ACTIVE && d->tampered))
 		rc = fsec_netpolicy_add_quarantined(p, d->id, or_null(d->mac), or_null(d->ip));
 	else if (d->status == FSEC_DEVICE_ACTIVE)
 		rc = fsec_netpolicy_add_device(p, d->id, or_null(d->mac), or_null(d->ip), d->model);

@@ -310,7 +310,9 @@ FSEC_API enum fsec_err fsec_netsync_device(struct fsec_netsync *s,
 						   nd.id, fsec_text_clean(in->ip, (char[48]){0}, 48));
 			memcpy(nd.ip, a.a, 4);
 		}
-		nd.quarantined = in->status == FSEC_DEVICE_REVOKED;
+		/* Tampered: its keys may be in other hands; only fleetsecd, to
+		 * be re-provisioned, as a revoked device. */
+		nd.quarantined = in->status == FSEC_DEVICE_REVOKED || in->tampered;
 		if (!nd.quarantined)
 			cls = np_class_for(s->p, in->model != NULL ? in->model : "");
 		nd.cls = cls == SIZE_MAX ? 0 : cls;

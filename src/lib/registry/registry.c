@@ -643,6 +643,43 @@ FSEC_API enum fsec_err fsec_registry_renew_allow_take(struct fsec_registry *reg,
 	return rc != FSEC_OK ? rc : reg->ops->renew_allow_take(reg->be, id);
 }
 
+/* ---- tamper reports ---- */
+
+#define TAMPER_ENVELOPE_MAX (64 * 1024)
+
+FSEC_API enum fsec_err fsec_registry_tamper_put(struct fsec_registry *reg,
+						const struct fsec_tamper_rec *rec,
+						const char *envelope)
+{
+	struct fsec_device_rec dev;
+	size_t n = strnlen(rec->serial, sizeof(rec->serial));
+	enum fsec_err rc = fsec_devid_check(rec->device_id);
+
+	if (rc != FSEC_OK)
+		return rc;
+	if (!printable_line(rec->reason, sizeof(rec->reason)) || n == 0 ||
+	    n >= sizeof(rec->serial) || !fsec_hex_valid(rec->serial, n / 2, 0) ||
+	    envelope[0] == '\0' || strnlen(envelope, TAMPER_ENVELOPE_MAX + 1) > TAMPER_ENVELOPE_MAX)
+		return fsec_seterr(FSEC_ERR_INVAL, "bad tamper record for %s", rec->device_id);
+	if ((rc = reg->ops->device_get(reg->be, rec->device_id, &dev)) != FSEC_OK)
+		return rc;
+	return reg->ops->tamper_put(reg->be, rec, envelope);
+}
+
+FSEC_API enum fsec_err fsec_registry_tamper_get(struct fsec_registry *reg, const char *id,
+						struct fsec_tamper_rec *out)
+{
+	enum fsec_err rc = fsec_devid_check(id);
+
+	return rc != FSEC_OK ? rc : reg->ops->tamper_get(reg->be, id, out);
+}
+
+FSEC_API enum fsec_err fsec_registry_tamper_list(struct fsec_registry *reg, fsec_tamper_cb cb,
+						 void *ctx)
+{
+	return reg->ops->tamper_list(reg->be, cb, ctx);
+}
+
 /* ---- inventory ---- */
 
 FSEC_API bool fsec_registry_fw_outdated(const struct fsec_product_rec *p,

@@ -96,6 +96,10 @@ struct fsec_registry_ops {
 	enum fsec_err (*renew_allow_put)(void *be, const char *id, const char *by, int64_t at);
 	enum fsec_err (*renew_allow_get)(void *be, const char *id, char *granted_by);
 	enum fsec_err (*renew_allow_take)(void *be, const char *id);
+	enum fsec_err (*tamper_put)(void *be, const struct fsec_tamper_rec *rec,
+				    const char *envelope);
+	enum fsec_err (*tamper_get)(void *be, const char *id, struct fsec_tamper_rec *out);
+	enum fsec_err (*tamper_list)(void *be, fsec_tamper_cb cb, void *ctx);
 	/* id non-NULL: only that device (inventory_get). */
 	enum fsec_err (*inventory_list)(void *be, const struct fsec_inventory_query *q,
 					const char *id, fsec_inventory_cb cb, void *ctx);

@@ -548,4 +548,7 @@ const struct fsec_registry_ops fsec_registry_sqlite_ops = {
 	.renew_allow_put = sq_renew_allow_put,
 	.renew_allow_get = sq_renew_allow_get,
 	.renew_allow_take = sq_renew_allow_take,
+	.tamper_put = sq_tamper_put,
+	.tamper_get = sq_tamper_get,
+	.tamper_list = sq_tamper_list,
 };

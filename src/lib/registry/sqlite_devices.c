@@ -150,6 +150,7 @@ static int row_device_net(sqlite3_stmt *s, void *cb, void *ctx)
 	sq_text(s, 1, r.model, sizeof(r.model));
 	sq_text(s, 3, r.mac, sizeof(r.mac));
 	sq_text(s, 4, r.ip, sizeof(r.ip));
+	r.tampered = sqlite3_column_int(s, 5) != 0;
 	if ((rc = sq_dev_status(s, 2, r.id, &r.status)) != FSEC_OK)
 		return sq_row_fail(rc);
 	return ((fsec_device_net_cb)cb)(&r, ctx);

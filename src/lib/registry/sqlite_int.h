@@ -75,6 +75,9 @@ enum stmt_id {
 	ST_SERVER_CERT_REVOKE,
 	ST_EVENT_LIST_AFTER,
 	ST_DEVICE_NET_ONE,
+	ST_TAMPER_PUT,
+	ST_TAMPER_GET,
+	ST_TAMPER_LIST,
 	/* Certificate listings, one statement per combination of filters
 	 * (CERT_BY_* bits): a generic "?1 IS NULL OR col = ?1" cannot use an
 	 * index, and a full scan for every issue would make issuance O(N^2). */
@@ -222,6 +225,11 @@ enum fsec_err sq_refusal_list(void *p, const char *device_id, fsec_refusal_cb cb
 enum fsec_err sq_renew_allow_put(void *p, const char *id, const char *by, int64_t at);
 enum fsec_err sq_renew_allow_get(void *p, const char *id, char *granted_by);
 enum fsec_err sq_renew_allow_take(void *p, const char *id);
+
+/* sqlite_limits.c: tamper reports */
+enum fsec_err sq_tamper_put(void *p, const struct fsec_tamper_rec *rec, const char *envelope);
+enum fsec_err sq_tamper_get(void *p, const char *id, struct fsec_tamper_rec *out);
+enum fsec_err sq_tamper_list(void *p, fsec_tamper_cb cb, void *ctx);
 
 /* sqlite_inventory.c */
 enum fsec_err sq_inventory_list(void *p, const struct fsec_inventory_query *q, const char *id,

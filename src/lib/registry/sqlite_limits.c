@@ -120,3 +120,60 @@ enum fsec_err sq_renew_allow_take(void *p, const char *id)
 				   id);
 	return FSEC_OK;
 }
+
+/* ---- tamper reports ---- */
+
+enum fsec_err sq_tamper_put(void *p, const struct fsec_tamper_rec *rec, const char *envelope)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = sq_stmt(be, ST_TAMPER_PUT, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, rec->device_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, rec->at);
+	sqlite3_bind_int64(s, 3, rec->received_at);
+	sqlite3_bind_text(s, 4, rec->reason, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, rec->serial, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, envelope, -1, SQLITE_STATIC);
+	return sq_run(be, s, "recording a tamper report");
+}
+
+static void read_tamper(sqlite3_stmt *s, struct fsec_tamper_rec *r)
+{
+	memset(r, 0, sizeof(*r));
+	sq_text(s, 0, r->device_id, sizeof(r->device_id));
+	r->at = sqlite3_column_int64(s, 1);
+	r->received_at = sqlite3_column_int64(s, 2);
+	sq_text(s, 3, r->reason, sizeof(r->reason));
+	sq_text(s, 4, r->serial, sizeof(r->serial));
+	r->current = sqlite3_column_int(s, 5) != 0;
+}
+
+static enum fsec_err get_tamper(sqlite3_stmt *s, void *out)
+{
+	read_tamper(s, out);
+	return FSEC_OK;
+}
+
+enum fsec_err sq_tamper_get(void *p, const char *id, struct fsec_tamper_rec *out)
+{
+	return sq_get_one(p, ST_TAMPER_GET, id, "tamper report", get_tamper, out);
+}
+
+static int row_tamper(sqlite3_stmt *s, void *cb, void *ctx)
+{
+	struct fsec_tamper_rec r;
+
+	read_tamper(s, &r);
+	return ((fsec_tamper_cb)cb)(&r, ctx);
+}
+
+static const struct sq_listing list_tamper = {ST_TAMPER_LIST, "listing tamper reports", false,
+					      row_tamper};
+
+enum fsec_err sq_tamper_list(void *p, fsec_tamper_cb cb, void *ctx)
+{
+	return sq_list(p, &list_tamper, NULL, 0, (void *)cb, ctx);
+}

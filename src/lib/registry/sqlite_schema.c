@@ -208,11 +208,22 @@ static const char schema_v15_spent_ca[] =
 	"CREATE INDEX bootstrap_spent_ca ON bootstrap_spent(ca_fingerprint)"
 	" WHERE ca_fingerprint != '';";
 
+/* v16 (issue 13, tamper reaches the fleet): each device's last tamper
+ * report, with the signed envelope kept as evidence and the certificate it
+ * came through, so that the mark ends when that certificate stops being the
+ * device's (revoked, or re-provisioned with a new one). (The 14th step on
+ * this branch; other v14/v15 steps land before it on merge.) */
+static const char schema_v16_tamper[] =
+	"CREATE TABLE device_tamper("
+	" device_id TEXT PRIMARY KEY REFERENCES devices(id) DEFERRABLE INITIALLY DEFERRED,"
+	" at INTEGER NOT NULL, received_at INTEGER NOT NULL, reason TEXT NOT NULL,"
+	" serial TEXT NOT NULL, envelope TEXT NOT NULL) STRICT;";
+
 static const char *const migrations[] = {
 	schema_v1,	 schema_v2_enroll,  schema_v3_published,  schema_v4_pending,
 	schema_v5_audit, schema_v6_rollout, schema_v7_device_net, schema_v8_debug,
 	schema_v9_bounds, schema_v10_freshness, schema_v11_server_certs, schema_v12_update_state,
-	schema_v13_issuer, schema_v14_rollouts, schema_v15_spent_ca,
+	schema_v13_issuer, schema_v14_rollouts, schema_v15_spent_ca, schema_v16_tamper,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -234,6 +245,16 @@ static const char *const migrations[] = {
 	"device_id, first_seen, last_seen, fw_version, security_counter, update_outcome, "     \
 	"update_at, update_ok_at, debug_jtag, debug_uart, debug_at, frozen, fresh_at, "         \
 	"update_state, pending_version, outcome_image, outcome_reason"
+
+/* A tamper report marks the device while the certificate it came through is
+ * still the device's, and the device active: a revocation or a new
+ * certificate (re-provisioning) ends it. Over the alias d (devices). */
+#define TAMPERED_SQL                                                                        \
+	"(d.status = 'active' AND EXISTS (SELECT 1 FROM device_tamper t"                     \
+	" WHERE t.device_id = d.id AND t.serial = d.serial))"
+#define TAMPER_COLS                                                                         \
+	"t.device_id, t.at, t.received_at, t.reason, t.serial,"                             \
+	" (d.status = 'active' AND d.serial = t.serial)"
 
 const char *const sq_stmt_sql[ST_CERT_LIST] = {
 	[ST_DEVICE_GET] = "SELECT " DEVICE_COLS " FROM devices WHERE id = ?1",
@@ -284,10 +305,21 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 				 " ifnull(s.outcome_reason,'')"
 				 " FROM devices LEFT JOIN device_state s ON s.device_id = devices.id"
 				 " ORDER BY devices.id",
-	[ST_DEVICE_NET_LIST] = "SELECT d.id, d.model, d.status, ifnull(n.mac,''), ifnull(n.ip,'')"
+	[ST_DEVICE_NET_LIST] = "SELECT d.id, d.model, d.status, ifnull(n.mac,''), ifnull(n.ip,''),"
+			       " " TAMPERED_SQL
 			       " FROM devices d JOIN device_net n ON n.device_id = d.id ORDER BY d.id",
-	[ST_DEVICE_NET_ONE] = "SELECT d.id, d.model, d.status, ifnull(n.mac,''), ifnull(n.ip,'')"
+	[ST_DEVICE_NET_ONE] = "SELECT d.id, d.model, d.status, ifnull(n.mac,''), ifnull(n.ip,''),"
+			      " " TAMPERED_SQL
 			      " FROM devices d JOIN device_net n ON n.device_id = d.id WHERE d.id = ?1",
+	[ST_TAMPER_PUT] = "INSERT INTO device_tamper(device_id, at, received_at, reason, serial,"
+			  " envelope) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(device_id) DO UPDATE"
+			  " SET at = excluded.at, received_at = excluded.received_at,"
+			  " reason = excluded.reason, serial = excluded.serial,"
+			  " envelope = excluded.envelope",
+	[ST_TAMPER_GET] = "SELECT " TAMPER_COLS " FROM device_tamper t"
+			  " JOIN devices d ON d.id = t.device_id WHERE t.device_id = ?1",
+	[ST_TAMPER_LIST] = "SELECT " TAMPER_COLS " FROM device_tamper t"
+			   " JOIN devices d ON d.id = t.device_id ORDER BY t.device_id",
 	[ST_EVENT_LIST_AFTER] = "SELECT seq, at, actor, action, ifnull(device_id,''), detail FROM events"
 				" WHERE seq > CAST(?1 AS INTEGER) ORDER BY seq",
 	[ST_ENROLL_CA_ADD] = "INSERT INTO enroll_cas(fingerprint, subject, pem, added_at)"

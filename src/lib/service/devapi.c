@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/x509.h>
 
 #include "err_int.h"
 #include "json_int.h"
@@ -20,6 +21,7 @@
 #include "fleetsec/fileio.h"
 #include "fleetsec/release.h"
 #include "fleetsec/rollout.h"
+#include "pem_int.h"
 #include "reply_int.h"
 
 #define RANGE_HDR_MAX 256
@@ -267,6 +269,110 @@ FSEC_API enum fsec_err fsec_devapi_status(struct fsec_registry *reg, const char 
 	snprintf(r->reason, sizeof(r->reason), "reported %s%s%s", st.version,
 		 st.update[0] != '\0' ? " " : "", st.update);
 	return FSEC_OK;
+}
+
+/* The public key of device id's current certificate, which must be serial
+ * (the one the TLS session was made with). */
+static enum fsec_err device_key(struct fsec_registry *reg, const char *id, const char *serial,
+				EVP_PKEY **out)
+{
+	struct fsec_device_rec dev;
+	char *pem = NULL;
+	X509 *cert = NULL;
+	enum fsec_err rc;
+
+	if ((rc = fsec_registry_device_get(reg, id, &dev)) != FSEC_OK)
+		return rc;
+	if (strcmp(dev.serial, serial) != 0)
+		return fsec_seterr(FSEC_ERR_VERIFY, "certificate %s is not device %s's current one",
+				   serial, id);
+	if ((rc = fsec_registry_cert_pem(reg, serial, &pem)) == FSEC_OK &&
+	    (rc = fsec_pem_cert_parse(pem, strlen(pem), "the device certificate", &cert)) ==
+		    FSEC_OK &&
+	    (*out = X509_get_pubkey(cert)) == NULL)
+		rc = fsec_seterr(FSEC_ERR_CRYPTO, "the device certificate has no usable key");
+	X509_free(cert);
+	free(pem);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_devapi_tamper(struct fsec_registry *reg, const char *id,
+					  const char *serial, const unsigned char *body,
+					  size_t len, int64_t now, struct fsec_reply *r)
+{
+	struct fsec_tamper_statement st;
+	struct fsec_tamper_rec rec;
+	char when[FSEC_TIME_LEN], *envelope = NULL;
+	EVP_PKEY *key = NULL;
+	enum fsec_err rc;
+
+	memset(r, 0, sizeof(*r));
+	if (len > FSEC_TAMPER_STATEMENT_MAX) {
+		fsec_reply_error(r, 413, "tamper statement over %d bytes", FSEC_TAMPER_STATEMENT_MAX);
+		return FSEC_OK;
+	}
+	if ((rc = device_key(reg, id, serial, &key)) == FSEC_ERR_VERIFY) {
+		fsec_reply_error(r, 403, "%s", fsec_err_detail());
+		return FSEC_OK;
+	}
+	if (rc != FSEC_OK)
+		return rc;
+	/* Signed by the key of the certificate the session was made with:
+	 * the same key that TLS proved, now over a statement the registry
+	 * can keep and anyone can check again with the certificate. */
+	rc = fsec_tamper_statement_open(body, len, key, &st);
+	EVP_PKEY_free(key);
+	if (rc == FSEC_ERR_VERIFY || rc == FSEC_ERR_PARSE || rc == FSEC_ERR_TOO_LARGE) {
+		fsec_reply_error(r, rc == FSEC_ERR_VERIFY ? 403 : 400, "%s", fsec_err_detail());
+		return FSEC_OK;
+	}
+	if (rc != FSEC_OK)
+		return rc;
+	if (strcmp(st.device, id) != 0) {
+		fsec_reply_error(r, 403, "a tamper statement about device %s, sent by device %s",
+				 st.device, id);
+		return FSEC_OK;
+	}
+	/* Both sides of the window: an old statement replayed, or one dated
+	 * ahead to outlive the window. */
+	if (st.at < now - FSEC_TAMPER_WINDOW_SECONDS || st.at > now + FSEC_TAMPER_WINDOW_SECONDS) {
+		fsec_reply_error(r, 403, "tamper statement dated %s, more than %d s from now",
+				 fsec_time_format(st.at, when), FSEC_TAMPER_WINDOW_SECONDS);
+		return FSEC_OK;
+	}
+	memset(&rec, 0, sizeof(rec));
+	snprintf(rec.device_id, sizeof(rec.device_id), "%s", id);
+	snprintf(rec.reason, sizeof(rec.reason), "%s", st.reason);
+	snprintf(rec.serial, sizeof(rec.serial), "%s", serial);
+	rec.at = st.at;
+	rec.received_at = now;
+	/* The envelope as sent (its bytes are what the signature covers),
+	 * as text for the registry. */
+	if ((envelope = malloc(len + 1)) == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	memcpy(envelope, body, len);
+	envelope[len] = '\0';
+	if ((rc = fsec_registry_begin(reg)) != FSEC_OK)
+		goto out;
+	if ((rc = fsec_registry_tamper_put(reg, &rec, envelope)) != FSEC_OK ||
+	    (rc = fsec_registry_event_addf(reg, "fleetsecd", "tamper", id,
+					   "tamper reported: %s (at %s, certificate %s)", st.reason,
+					   fsec_time_format(st.at, when), serial)) != FSEC_OK ||
+	    (rc = fsec_registry_commit(reg)) != FSEC_OK) {
+		fsec_registry_rollback(reg);
+		goto out;
+	}
+	if ((r->body = strdup("{\"recorded\": true}\n")) == NULL) {
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	r->len = strlen(r->body);
+	r->status = 200;
+	r->content_type = "application/json";
+	snprintf(r->reason, sizeof(r->reason), "tamper reported: %.100s", st.reason);
+out:
+	free(envelope);
+	return rc;
 }
 
 /* A decimal byte position: digits only, no sign, no overflow. */

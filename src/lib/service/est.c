@@ -702,6 +702,35 @@ static int find_cert(const struct fsec_cert_rec *rec, void *ctx)
 	return 1;
 }
 
+/* A device certificate that is current and active: a device, unless a
+ * tamper report came through it. The device destroyed its key then, so
+ * whoever uses the certificate since holds a copy: it is refused
+ * everything, renewal included (a renewal would end the mark), until the
+ * operator revokes or re-provisions the device. */
+static enum fsec_err tampered(struct fsec_est *e, struct fsec_est_peer *p)
+{
+	struct fsec_tamper_rec t;
+	char when[FSEC_TIME_LEN];
+	enum fsec_err rc = fsec_registry_tamper_get(e->reg, p->id, &t);
+
+	if (rc == FSEC_ERR_NOTFOUND || (rc == FSEC_OK && strcmp(t.serial, p->serial) != 0)) {
+		fsec_clearerr();
+		p->kind = FSEC_EST_PEER_DEVICE;
+		return FSEC_OK;
+	}
+	if (rc != FSEC_OK)
+		return rc;
+	refuse_peer(p, "device %s reported a tamper event at %s through certificate %s; "
+		       "re-provision it",
+		    p->id, fsec_time_format(t.at, when), p->serial);
+	return FSEC_OK;
+}
+
+FSEC_API void fsec_est_forget_peers(struct fsec_est *e)
+{
+	memset(e->cache, 0, sizeof(e->cache));
+}
+
 /* The uncached check. */
 static enum fsec_err classify(struct fsec_est *e, X509 *cert, STACK_OF(X509) *chain,
 			      struct fsec_est_peer *p)
@@ -746,8 +775,8 @@ static enum fsec_err classify(struct fsec_est *e, X509 *cert, STACK_OF(X509) *ch
 					    p->serial, p->id);
 				p->superseded = true;
 			}
-		} else {
-			p->kind = FSEC_EST_PEER_DEVICE;
+		} else if ((rc = tampered(e, p)) != FSEC_OK) {
+			return rc;
 		}
 		return FSEC_OK;
 	}

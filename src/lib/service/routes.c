@@ -142,6 +142,30 @@ static enum fsec_err h_status(struct fsec_route_ctx *c, const struct fsec_est_pe
 	return fsec_devapi_status(fsec_fleet_get_registry(c->f), peer->id, q->body, q->len, r);
 }
 
+static enum fsec_err h_tamper(struct fsec_route_ctx *c, const struct fsec_est_peer *peer,
+			      const struct fsec_route_request *q, struct fsec_reply *r)
+{
+	int retry = 0;
+	enum fsec_err rc;
+
+	/* A stored report is a commit, as a status report is: the same share. */
+	if (!fsec_ratelimit_take(c->reports, peer->id, (int64_t)time(NULL), &retry)) {
+		memset(r, 0, sizeof(*r));
+		fsec_reply_error(r, 429, "device %s sent too many reports; try again later",
+				 peer->id);
+		r->retry_after = retry;
+		return FSEC_OK;
+	}
+	rc = fsec_devapi_tamper(fsec_fleet_get_registry(c->f), peer->id, peer->serial, q->body,
+				q->len, (int64_t)time(NULL), r);
+
+	/* From now on the certificate is refused (fsec_est_peer): not from a
+	 * cached answer given before. */
+	if (rc == FSEC_OK && r->status == 200)
+		fsec_est_forget_peers(c->e);
+	return rc;
+}
+
 static enum fsec_err h_update(struct fsec_route_ctx *c, const struct fsec_est_peer *peer,
 			      const struct fsec_route_request *q, struct fsec_reply *r)
 {
@@ -213,6 +237,8 @@ static const struct route routes[] = {
 	 "firmware", h_firmware},
 	{FSEC_ROUTE_POST, "/v1/status", false, FSEC_ROUTE_PEER_DEVICE, FSEC_EP_STATUS, "status",
 	 h_status},
+	{FSEC_ROUTE_POST, "/v1/tamper", false, FSEC_ROUTE_PEER_DEVICE, FSEC_EP_TAMPER, "tamper",
+	 h_tamper},
 	{FSEC_ROUTE_GET, "/v1/roots", false, FSEC_ROUTE_PEER_DEVICE, FSEC_EP_ROOTS, "roots",
 	 h_roots},
 };

@@ -25,6 +25,7 @@
 struct fsec_fetch {
 	CURL *curl;
 	long min_rate; /* bytes/s a transfer must average, for its deadline */
+	long timeout;  /* a shorter deadline for every request, 0: none */
 	EVP_PKEY *key;
 	char *cert;
 	char *crl_url;    /* NULL: the server's certificate is not checked for revocation */
@@ -197,6 +198,7 @@ FSEC_API enum fsec_err fsec_fetch_new(const struct fsec_fetch_opts *o, struct fs
 		goto fail;
 	}
 	f->min_rate = o->low_speed_limit > 0 ? o->low_speed_limit : 1024L;
+	f->timeout = o->timeout > 0 ? o->timeout : 0;
 	*out = f;
 	return FSEC_OK;
 fail:
@@ -282,6 +284,9 @@ static enum fsec_err perform(struct fsec_fetch *f, const char *url, struct body 
 	{
 		uint64_t bytes = b->sink != NULL ? b->want : b->max;
 		long secs = (long)(bytes / (uint64_t)f->min_rate) + 60;
+
+		if (f->timeout > 0 && f->timeout < secs)
+			secs = f->timeout;
 
 		curl_easy_setopt(f->curl, CURLOPT_TIMEOUT, secs);
 	}

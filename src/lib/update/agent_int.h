@@ -199,4 +199,18 @@ FSEC_WUR enum fsec_err fsec_agent_rollout_bucket(const char *cert_path, unsigned
 FSEC_WUR enum fsec_err fsec_agent_run_cmd(const char *name, const char *cmd, int seconds,
 					  unsigned char *buf, size_t cap, size_t *len);
 
+/* ---- agent_report.c: the tamper report ---- */
+
+/*
+ * Sign a tamper statement (release.h) dated now with reason, with the
+ * device key, and POST it to the server's /v1/tamper over mutual TLS with
+ * the device certificate, giving up after a few seconds. Needs only the
+ * configuration: it runs before the wipe, where nothing may stop the wipe.
+ * Errors: INVAL (no server), NOTFOUND (no key or certificate: already
+ * wiped), NET (unreachable, timed out, or refused: the reason is the
+ * server's), VERIFY, CRYPTO, NOMEM.
+ */
+FSEC_WUR enum fsec_err fsec_agent_tamper_report(const struct fsec_agentcfg *cfg,
+						const char *reason, int64_t now);
+
 #endif

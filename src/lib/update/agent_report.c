@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The agent's report to the server (agent_int.h): what runs, the counter,
- * the slot, how the last update went, and the debug ports' lock state.
+ * The agent's reports to the server (agent_int.h): what runs, the counter,
+ * the slot, how the last update went, and the debug ports' lock state; and
+ * the signed tamper report the tamper hook sends before it wipes.
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -14,7 +18,11 @@
 #include "err_int.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/states.h"
+#include "fleetsec/identity.h"
+#include "fleetsec/key.h"
+#include "fleetsec/release.h"
 #include "kvconf_int.h"
+#include "pem_int.h"
 
 /* A debug-state file or command output is a couple of short lines, and an
  * eFuse read takes milliseconds. */
@@ -153,5 +161,102 @@ out:
 	free(resp);
 	free(body);
 	json_decref(j);
+	return rc;
+}
+
+/* The tamper report is best effort and must not hold the wipe back: a
+ * server that does not answer within this many seconds (connection, TLS,
+ * the whole request) is given up on; each of the at most two requests (the
+ * fleet CRL when server_crl is set, then the report) gets as long. */
+#define TAMPER_REPORT_SECONDS 5
+
+/* A key named by a path must be a regular file before it is opened: the
+ * tamper hook must never block on a FIFO (or a device) put where the key
+ * was, and the wipe refuses those anyway. A key the TPM holds (handle:) or
+ * another URI is loaded as it is. NOTFOUND: nothing there (wiped). */
+static enum fsec_err key_file_check(const char *uri)
+{
+	struct stat st;
+	const char *path = uri;
+
+	if (strncmp(uri, "file:", 5) == 0)
+		path = uri + 5;
+	else if (strchr(uri, ':') != NULL && uri[0] != '/' && uri[0] != '.')
+		return FSEC_OK;
+	if (lstat(path, &st) != 0)
+		return fsec_seterr(errno == ENOENT ? FSEC_ERR_NOTFOUND : FSEC_ERR_IO,
+				   "device key %.200s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return fsec_seterr(FSEC_ERR_INVAL, "device key %.200s: not a regular file", path);
+	return FSEC_OK;
+}
+
+/* The device ID in the certificate at path. */
+static enum fsec_err cert_id(const char *path, char id[FSEC_DEVID_MAX + 1])
+{
+	X509 *cert = NULL;
+	enum fsec_err rc;
+
+	/* A certificate that is there but names no device is a failure, not
+	 * the NOTFOUND of one already wiped. */
+	if ((rc = fsec_pem_cert_read(path, &cert)) == FSEC_OK &&
+	    (rc = fsec_identity_from_cert(cert, id)) == FSEC_ERR_NOTFOUND)
+		rc = fsec_seterr(FSEC_ERR_PARSE, "device certificate %.200s: %s", path,
+				 fsec_err_detail());
+	if (rc == FSEC_ERR_NOTFOUND)
+		rc = FSEC_ERR_IO;
+	X509_free(cert);
+	return rc;
+}
+
+enum fsec_err fsec_agent_tamper_report(const struct fsec_agentcfg *cfg, const char *reason,
+				       int64_t now)
+{
+	struct fsec_fetch_opts fo = {.ca = cfg->ca, .cert = cfg->cert, .key = cfg->key,
+				     .connect_timeout = TAMPER_REPORT_SECONDS,
+				     .low_speed_time = TAMPER_REPORT_SECONDS,
+				     .timeout = TAMPER_REPORT_SECONDS,
+				     .server_crl = cfg->server_crl[0] != '\0' ? cfg->server_crl : NULL};
+	struct fsec_tamper_statement st = {.at = now};
+	char url[FSEC_AGENTCFG_VALUE_MAX + 16], *body = NULL;
+	struct fsec_fetch *f = NULL;
+	unsigned char *resp = NULL;
+	EVP_PKEY *key = NULL;
+	size_t rlen = 0;
+	enum fsec_err rc;
+
+	if (cfg->server[0] == '\0')
+		return fsec_seterr(FSEC_ERR_INVAL, "no server configured");
+	if ((size_t)snprintf(url, sizeof(url), "%s/v1/tamper", cfg->server) >= sizeof(url) ||
+	    strncmp(url, "https://", 8) != 0)
+		return fsec_seterr(FSEC_ERR_INVAL, "the server is not an https URL that fits");
+	snprintf(st.reason, sizeof(st.reason), "%s", reason);
+	/* Signed by the key about to go: the statement proves it came from
+	 * this device, and the registry keeps it as evidence. */
+	if ((rc = key_file_check(cfg->key)) != FSEC_OK ||
+	    (rc = fsec_key_load_private(cfg->key, &key)) != FSEC_OK)
+		goto out;
+	/* Gone is NOTFOUND, as a key that is gone: a run after a wipe. */
+	if (access(cfg->cert, F_OK) != 0) {
+		rc = fsec_seterr(FSEC_ERR_NOTFOUND, "no device certificate at %.200s", cfg->cert);
+		goto out;
+	}
+	if ((rc = cert_id(cfg->cert, st.device)) != FSEC_OK ||
+	    (rc = fsec_tamper_statement_sign(key, &st, &body)) != FSEC_OK)
+		goto out;
+	EVP_PKEY_free(key);
+	key = NULL;
+	if ((rc = fsec_fetch_new(&fo, &f)) == FSEC_OK)
+		rc = fsec_fetch_post(f, url, "application/json", body, strlen(body), 4096, &resp,
+				     &rlen);
+	/* NOTFOUND says "nothing to sign with" to the caller; past the
+	 * signature, a missing CA file or a 204 is a report not delivered. */
+	if (rc == FSEC_ERR_NOTFOUND || rc == FSEC_ERR_BUSY)
+		rc = fsec_seterr(FSEC_ERR_NET, "%s", fsec_err_detail());
+out:
+	free(resp);
+	free(body);
+	fsec_fetch_free(f);
+	EVP_PKEY_free(key);
 	return rc;
 }

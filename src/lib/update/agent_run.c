@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <time.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -82,11 +83,36 @@ FSEC_API enum fsec_err fsec_agent_start(const struct fsec_agentcfg *cfg, enum fs
 	return fsec_estc_finish(cfg->key, cfg->cert);
 }
 
-FSEC_API enum fsec_err fsec_agent_tamper(const struct fsec_agentcfg *cfg,
+FSEC_API enum fsec_err fsec_agent_tamper(const struct fsec_agentcfg *cfg, const char *reason,
 					 struct fsec_tamper_result *out)
 {
 	struct fsec_tamper_cfg tc = tamper_cfg(cfg);
+	char detail[FSEC_TAMPER_DETAIL_MAX];
+	enum fsec_err rc;
 
+	/* The device is marked first: a power cut during the report leaves
+	 * it refused, and its next start finishes the wipe. A mark that
+	 * cannot be written is reported by the wipe, which tries again. */
+	if (fsec_tamper_mark(&tc) != FSEC_OK)
+		fsec_clearerr();
+	/* Then the report, while the key exists, and best effort: its
+	 * failure only goes in the record. A TPM key needs the keystore,
+	 * which the tamper hook does not otherwise open; if it cannot, the
+	 * key does not load and the report says so. */
+	if (cfg->tcti[0] != '\0' && fsec_keystore_use_tpm(cfg->tcti, cfg->tpm_parent) != FSEC_OK)
+		fsec_clearerr();
+	rc = fsec_agent_tamper_report(cfg, reason != NULL && reason[0] != '\0' ? reason :
+				      FSEC_AGENT_TAMPER_REASON, (int64_t)time(NULL));
+	snprintf(detail, sizeof(detail), "%s",
+		 rc == FSEC_OK ? "fleetsecd recorded it"
+			       : fsec_err_detail()[0] != '\0' ? fsec_err_detail() : fsec_strerror(rc));
+	/* No key or certificate left to sign with is most likely a run after
+	 * a wipe: what an earlier run recorded stands. */
+	tc.report = rc == FSEC_OK ? "sent"
+		    : cfg->server[0] == '\0' || rc == FSEC_ERR_NOTFOUND ? "not sent" : "failed";
+	tc.report_detail = detail;
+	tc.report_unless_earlier = rc == FSEC_ERR_NOTFOUND;
+	fsec_clearerr();
 	return fsec_tamper_wipe(&tc, out);
 }
 

@@ -36,6 +36,15 @@ static enum fsec_err record_write(const char *path, const char *state, const cha
 	char *text = NULL;
 	enum fsec_err rc = FSEC_ERR_NOMEM;
 
+	/* Whether fleetsecd heard of it: what an operator reading the
+	 * record of a recovered device asks first. */
+	if (j != NULL && r->report[0] != '\0' &&
+	    (json_object_set_new(j, "report", json_string(r->report)) != 0 ||
+	     json_object_set_new(j, "report_detail", json_string(r->report_detail)) != 0)) {
+		json_decref(j);
+		j = NULL;
+	}
+
 	for (unsigned i = 0; j != NULL && i < r->nwiped; i++)
 		if (json_array_append_new(json_object_get(j, "wiped"), json_string(r->wiped[i])) != 0)
 			goto out;
@@ -57,6 +66,19 @@ struct record {
 	char state[16]; /* begun, done, incomplete; "" if unreadable (unfinished) */
 	char when[32];  /* the event's time, or "an unknown time" */
 };
+
+/* The report outcome a record holds, into items (a record without one, or
+ * from an older agent, leaves them ""). */
+static void record_report(json_t *j, struct fsec_tamper_result *items)
+{
+	json_t *v;
+
+	if (json_is_string(v = json_object_get(j, "report")))
+		snprintf(items->report, sizeof(items->report), "%s", json_string_value(v));
+	if (json_is_string(v = json_object_get(j, "report_detail")))
+		snprintf(items->report_detail, sizeof(items->report_detail), "%s",
+			 json_string_value(v));
+}
 
 /* Read the record in state_dir; with items, also append what it lists as
  * already wiped (a second run keeps the first run's list). */
@@ -81,6 +103,8 @@ static enum fsec_err record_read(const char *state_dir, struct record *r,
 			snprintf(r->state, sizeof(r->state), "%s", json_string_value(v));
 		if (json_is_string(v = json_object_get(j, "time")) && json_string_length(v) > 0)
 			snprintf(r->when, sizeof(r->when), "%s", json_string_value(v));
+		if (items != NULL)
+			record_report(j, items);
 		if (items != NULL && json_is_array(v = json_object_get(j, "wiped"))) {
 			size_t i;
 			json_t *e;
@@ -181,16 +205,15 @@ static enum fsec_err wipe_key(const char *uri, struct fsec_tamper_result *r)
 	return rc;
 }
 
-FSEC_API enum fsec_err fsec_tamper_wipe(const struct fsec_tamper_cfg *cfg,
-					struct fsec_tamper_result *out)
+/* Write the record as begun into out->record, keeping an earlier run's time
+ * (when), list and report outcome unless cfg brings a new outcome. out is
+ * filled either way. */
+static enum fsec_err mark(const struct fsec_tamper_cfg *cfg, struct fsec_tamper_result *out,
+			  char when[32])
 {
-	char when[32], pending[FSEC_TAMPER_PATH_MAX + 16];
-	const char *keys[] = {cfg->key, pending, cfg->bootstrap_key};
 	time_t now = time(NULL);
-	enum fsec_err rc, first = FSEC_OK;
-	char detail[256] = "";
 	struct record prev;
-	bool gone;
+	enum fsec_err rc;
 
 	memset(out, 0, sizeof(*out));
 	fsec_time_format((int64_t)now, when);
@@ -198,17 +221,43 @@ FSEC_API enum fsec_err fsec_tamper_wipe(const struct fsec_tamper_cfg *cfg,
 	 * time of the event that started it, and what it wiped then. */
 	if (record_read(cfg->state_dir, &prev, out) == FSEC_OK && prev.exists &&
 	    strcmp(prev.when, "an unknown time") != 0)
-		memcpy(when, prev.when, sizeof(when));
+		memcpy(when, prev.when, sizeof(prev.when));
 	out->nearlier = out->nwiped;
+	if (cfg->report != NULL && (!cfg->report_unless_earlier || out->report[0] == '\0')) {
+		snprintf(out->report, sizeof(out->report), "%s", cfg->report);
+		snprintf(out->report_detail, sizeof(out->report_detail), "%s",
+			 cfg->report_detail != NULL ? cfg->report_detail : "");
+	}
+	if ((rc = record_path(cfg->state_dir, out->record, sizeof(out->record))) != FSEC_OK ||
+	    (mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST &&
+	     (rc = fsec_seterr(FSEC_ERR_IO, "cannot create %.200s: %s", cfg->state_dir,
+			       strerror(errno))) != FSEC_OK))
+		return rc;
+	return record_write(out->record, "begun", when, out);
+}
+
+FSEC_API enum fsec_err fsec_tamper_mark(const struct fsec_tamper_cfg *cfg)
+{
+	struct fsec_tamper_result out;
+	char when[32];
+
+	return mark(cfg, &out, when);
+}
+
+FSEC_API enum fsec_err fsec_tamper_wipe(const struct fsec_tamper_cfg *cfg,
+					struct fsec_tamper_result *out)
+{
+	char when[32], pending[FSEC_TAMPER_PATH_MAX + 16];
+	const char *keys[] = {cfg->key, pending, cfg->bootstrap_key};
+	enum fsec_err rc, first = FSEC_OK;
+	char detail[256] = "";
+	bool gone;
+
 	/* Marked before anything is destroyed: a cut mid-wipe still leaves a
 	 * device that refuses to run, and the agent's next start finishes the
 	 * job. But the secrets go even if the record cannot be written (a
 	 * full or read-only file system): that error is reported last. */
-	if ((rc = record_path(cfg->state_dir, out->record, sizeof(out->record))) != FSEC_OK ||
-	    (mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST &&
-	     (rc = fsec_seterr(FSEC_ERR_IO, "cannot create %.200s: %s", cfg->state_dir,
-			       strerror(errno))) != FSEC_OK) ||
-	    (rc = record_write(out->record, "begun", when, out)) != FSEC_OK) {
+	if ((rc = mark(cfg, out, when)) != FSEC_OK) {
 		first = rc;
 		snprintf(detail, sizeof(detail), "%s", fsec_err_detail());
 	}
