@@ -51,7 +51,11 @@ refuse_img() { # FILE KEY REASON
 refuse_img v2.img other.pub "wrong key"
 refuse_img v2.img fw-p256.pub "wrong key"
 cp v2.img tampered.img
-printf 'X' | dd of=tampered.img bs=1 seek=$((0x200 + 1000)) conv=notrunc 2>/dev/null
+# One bit flipped: a changed byte, whatever the random payload held there.
+off=$((0x200 + 1000))
+b=$(slice v2.img "$off" 1 | od -An -tu1 | tr -d ' ')
+printf "\\$(printf %03o $((b ^ 1)))" | dd of=tampered.img bs=1 seek="$off" conv=notrunc 2>/dev/null
+cmp -s v2.img tampered.img && fail "the tampered image is unchanged"
 refuse_img tampered.img fw.pub "hash mismatch"
 head -c 5000 v2.img >short.img
 refuse_img short.img fw.pub "truncated"
