@@ -100,10 +100,14 @@ struct fsec_refresh_opts {
 	size_t nroots;
 	int64_t expires;           /* UNIX time, in the future */
 	const char *actor;
+	bool baseline;             /* the model's baseline, not its candidate */
 };
 
 struct fsec_refresh_rec {
 	char model[FSEC_MODEL_MAX + 1];
+	char version[32];          /* the release's firmware version */
+	bool baseline;             /* the baseline's manifest was signed */
+	bool candidate_too;        /* ...and the candidate's first (the sequence rule) */
 	uint64_t old_sequence, sequence;
 	uint64_t old_delegation, delegation; /* their delegations' sequences */
 	int64_t expires;
@@ -122,8 +126,16 @@ struct fsec_refresh_rec {
  * than they hold). A delegation newer than the published manifest's (a
  * renewal, fleetsec release delegate --renew) is how the renewal reaches
  * devices: the registry's event log then records it ("delegation"). Fills
- * *out (may be NULL) on success. Errors: NOTFOUND
- * (nothing published for the model), VERIFY (key not in the delegation,
+ * *out (may be NULL) on success.
+ *
+ * With o->baseline, the model's baseline (the release devices outside the
+ * candidate's rollout are served) is signed again instead. The sequence
+ * rule: the candidate's manifest stays above the baseline's, because a
+ * device served the baseline takes the candidate when its phase comes and
+ * the timestamp names the candidate's sequence. When the baseline's next
+ * sequence would reach the candidate's, the candidate is refreshed first
+ * (rec->candidate_too). The timestamp is left as it is. Errors: NOTFOUND
+ * (nothing published for the model, or no baseline), VERIFY (key not in the delegation,
  * delegation expired, a manifest devices would refuse), INVAL, PARSE,
  * TOO_LARGE, CRYPTO, DB, BUSY, NOMEM.
  */
@@ -133,8 +145,8 @@ FSEC_API FSEC_WUR enum fsec_err fsec_publish_refresh(struct fsec_fleet *f,
 
 /*
  * What fleetsecd does with release_refresh = auto: refresh (as
- * fsec_publish_refresh, o->model and o->expires ignored) every published
- * manifest that has passed half of its validity at now, or that carries a
+ * fsec_publish_refresh, o->model, o->expires and o->baseline ignored)
+ * every published manifest, the candidate's and then the baseline's, that has passed half of its validity at now, or that carries a
  * delegation older than o's (a renewal), for as long again as it was valid, and sign every timestamp of a published model that has
  * passed half of its own again, for as long as it was valid. *refreshed
  * (may be NULL) counts what was signed. Stops at the first failure.

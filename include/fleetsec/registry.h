@@ -494,6 +494,14 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_baseline_get(struct fsec_registry 
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_baseline_keep(struct fsec_registry *reg,
 							    const char *model);
 
+/* Replace the manifest of the model's baseline, when it is still image
+ * sha256 (a refresh: same image, later expiry, next sequence). Errors:
+ * NOTFOUND (no such baseline now), INVAL, DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_baseline_bundle_put(struct fsec_registry *reg,
+								  const char *model,
+								  const char *sha256,
+								  const char *bundle);
+
 /* The candidate image device id was last served (GET /v1/update), ""
  * if none, and since when (*at, 0 if none). Errors: INVAL, DB. */
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_served_get(struct fsec_registry *reg,

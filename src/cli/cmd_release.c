@@ -707,7 +707,34 @@ out:
 	return status;
 }
 
-/* refresh: the published manifest, signed again before it expires. */
+/* One refreshed manifest, as JSON. */
+static json_t *refresh_json(const struct fsec_refresh_rec *rec)
+{
+	char exp[32];
+
+	cli_time(rec->expires, exp, sizeof(exp));
+	return json_pack("{s:s, s:s, s:I, s:I, s:s, s:b, s:I, s:I}", "model", rec->model,
+			 "version", rec->version, "sequence", (json_int_t)rec->sequence,
+			 "previous_sequence", (json_int_t)rec->old_sequence, "expires", exp,
+			 "timestamp", rec->timestamp, "delegation", (json_int_t)rec->delegation,
+			 "previous_delegation", (json_int_t)rec->old_delegation);
+}
+
+static int refresh_print(const struct fsec_refresh_rec *rec)
+{
+	char exp[32];
+
+	cli_time(rec->expires, exp, sizeof(exp));
+	return printf("%s: %smanifest %llu (was %llu) of %s signed until %s%s%s\n", rec->model,
+		      rec->baseline ? "baseline " : "", (unsigned long long)rec->sequence,
+		      (unsigned long long)rec->old_sequence, rec->version, exp,
+		      rec->timestamp ? ", timestamp signed again" : "",
+		      rec->delegation != rec->old_delegation ? ", under the renewed delegation"
+							     : "") < 0;
+}
+
+/* refresh: the published manifest, and the baseline's if the model has one,
+ * signed again before they expire. */
 static int release_refresh(int argc, char **argv, const struct cli_cmd *self)
 {
 	static const struct option longopts[] = {
@@ -719,10 +746,10 @@ static int release_refresh(int argc, char **argv, const struct cli_cmd *self)
 	struct fsec_refresh_opts o = {.actor = cli_actor()};
 	struct cli_common c = {0};
 	struct fsec_fleet *f = NULL;
-	struct fsec_refresh_rec rec;
+	struct fsec_refresh_rec rec, base;
 	int status = signing_args(argc, argv, longopts, self, &c, &sg);
+	bool have_base = false;
 	enum fsec_err rc;
-	char exp[32];
 
 	if (status != CLI_GO_ON)
 		goto out;
@@ -736,23 +763,28 @@ static int release_refresh(int argc, char **argv, const struct cli_cmd *self)
 		status = cli_fail(o.model, rc);
 		goto out;
 	}
-	cli_time(rec.expires, exp, sizeof(exp));
-	if (c.json)
-		status = cli_print_json(json_pack("{s:s, s:I, s:I, s:s, s:b, s:I, s:I}", "model",
-						  rec.model, "sequence", (json_int_t)rec.sequence,
-						  "previous_sequence",
-						  (json_int_t)rec.old_sequence, "expires", exp,
-						  "timestamp", rec.timestamp, "delegation",
-						  (json_int_t)rec.delegation,
-						  "previous_delegation",
-						  (json_int_t)rec.old_delegation));
-	else
-		status = printf("%s: manifest %llu (was %llu) signed until %s%s%s\n", rec.model,
-				(unsigned long long)rec.sequence,
-				(unsigned long long)rec.old_sequence, exp,
-				rec.timestamp ? ", timestamp signed again" : "",
-				rec.delegation != rec.old_delegation ? ", under the renewed delegation"
-								     : "") < 0;
+	/* The candidate first: the sequence rule keeps it above the baseline,
+	 * and a baseline refreshed second needs no second candidate refresh. */
+	o.baseline = true;
+	rc = fsec_publish_refresh(f, &o, &base);
+	if (rc == FSEC_OK) {
+		have_base = true;
+	} else if (rc != FSEC_ERR_NOTFOUND) {
+		status = cli_fail(o.model, rc);
+		goto out;
+	}
+	if (c.json) {
+		json_t *j = refresh_json(&rec);
+
+		if (j != NULL && json_object_set_new(j, "baseline", have_base ? refresh_json(&base)
+									      : json_null()) != 0) {
+			json_decref(j);
+			j = NULL;
+		}
+		status = cli_print_json(j);
+	} else {
+		status = refresh_print(&rec) || (have_base && refresh_print(&base));
+	}
 out:
 	fsec_fleet_free(f);
 	signing_cleanup(&sg);
@@ -1460,7 +1492,7 @@ const struct cli_cmd cli_release_cmds[] = {
 	 "--release names the signed bundle the devices are served instead of the\n"
 	 "published one; --out writes the statement to FILE instead of storing it (with\n"
 	 "both, for a static update server, no fleet home is needed).\n"},
-	{"release", "refresh", release_refresh, "sign the published manifest again before it expires",
+	{"release", "refresh", release_refresh, "sign the published manifests (candidate, baseline) again before they expire",
 	 "--model M --key ONLINE.pem --delegation DELEGATION.json --root ROOT.pub\n"
 	 "       [--expires 30d] [--home DIR] [--json]\n\n"
 	 "Signs model M's published manifest again, with the online key the delegation\n"
@@ -1470,8 +1502,11 @@ const struct cli_cmd cli_release_cmds[] = {
 	 "limits, pause) and the failures counted against the image stay. Devices that\n"
 	 "run the image install nothing, and refuse the old manifest from then on. A\n"
 	 "stored timestamp that has not expired is signed again to name the new\n"
-	 "sequence. Run it before the manifest's expiry passes (release status shows\n"
-	 "it), from cron, or let fleetsecd do it (release_refresh = auto).\n"},
+	 "sequence. The model's baseline (what devices outside the candidate's rollout\n"
+	 "are served), if it has one, is signed again after it, its sequence kept\n"
+	 "below the candidate's; --json prints it as \"baseline\" (or null). Run it\n"
+	 "before the manifest's expiry passes (release status shows it), from cron,\n"
+	 "or let fleetsecd do it (release_refresh = auto).\n"},
 	{"release", "root-rotate", release_root_rotate,
 	 "sign the next release root (old and new root keys, offline)",
 	 "--root-key OLD.pem [--root-key ...] --new-root-key NEW.pem [--new-root-key ...]\n"

@@ -796,30 +796,55 @@ static enum fsec_err check_server_cert(struct ctx *c, struct fsec_fleet *f)
 	return rc;
 }
 
+/* One manifest's expiry (the candidate's, or the baseline's) and its
+ * delegation's. */
+static enum fsec_err manifest_expiry(struct ctx *c, const struct fsec_published_rec *row,
+				     const char *bundle)
+{
+	int64_t issued = 0, expires = 0, dexpires = 0;
+	enum fsec_err rc;
+	char what[80];
+
+	if ((rc = fsec_release_peek_times((const unsigned char *)bundle, strlen(bundle), &issued,
+					  &expires, &dexpires)) != FSEC_OK)
+		return rc;
+	snprintf(what, sizeof(what), "manifest of %srelease %s", row->baseline ? "baseline " : "",
+		 row->version);
+	rc = expiry_check(c, &release_ids, row->model, what, issued, expires);
+	/* A delegation states no issue date: its windows are the caps alone. */
+	if (rc == FSEC_OK)
+		rc = expiry_check(c, &delegation_ids, row->model,
+				  row->baseline ? "delegation of its baseline's signing key"
+						: "delegation of its signing key",
+				  0, dexpires);
+	return rc;
+}
+
 /* Each published release's manifest expiry, read from the bundle verified at
- * publication, as `release status` shows it, and its delegation's. */
+ * publication, as `release status` shows it, and its delegation's; then the
+ * baseline's, which devices outside the candidate's rollout are served. */
 static int release_expiry(const struct fsec_published_rec *pub, void *arg)
 {
 	struct ctx *c = arg;
 	struct fsec_published_rec row;
-	char *bundle = NULL, what[80];
-	int64_t issued = 0, expires = 0, dexpires = 0;
+	char *bundle = NULL;
 
 	if ((c->rc = fsec_registry_publish_get(c->reg, pub->model, &row, &bundle)) != FSEC_OK)
 		return 1;
-	if (bundle == NULL)
-		return 0; /* no bundle stored: no date to judge */
-	c->rc = fsec_release_peek_times((const unsigned char *)bundle, strlen(bundle), &issued,
-					&expires, &dexpires);
+	if (bundle != NULL) /* no bundle stored: no date to judge */
+		c->rc = manifest_expiry(c, &row, bundle);
 	free(bundle);
+	bundle = NULL;
 	if (c->rc != FSEC_OK)
 		return 1;
-	snprintf(what, sizeof(what), "manifest of release %s", pub->version);
-	c->rc = expiry_check(c, &release_ids, pub->model, what, issued, expires);
-	/* A delegation states no issue date: its windows are the caps alone. */
-	if (c->rc == FSEC_OK)
-		c->rc = expiry_check(c, &delegation_ids, pub->model, "delegation of its signing key",
-				     0, dexpires);
+	c->rc = fsec_registry_baseline_get(c->reg, pub->model, &row, &bundle);
+	if (c->rc == FSEC_ERR_NOTFOUND) {
+		fsec_clearerr();
+		c->rc = FSEC_OK;
+	} else if (c->rc == FSEC_OK && bundle != NULL) {
+		c->rc = manifest_expiry(c, &row, bundle);
+	}
+	free(bundle);
 	return c->rc != FSEC_OK;
 }
 

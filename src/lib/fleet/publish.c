@@ -386,8 +386,22 @@ out:
 	return rc;
 }
 
-FSEC_API enum fsec_err fsec_publish_refresh(struct fsec_fleet *f, const struct fsec_refresh_opts *o,
-					    struct fsec_refresh_rec *out)
+/* The candidate's manifest and sequence, the baseline's (base) or the
+ * candidate's, verified as they were published. */
+static enum fsec_err published_manifest(struct fsec_registry *reg, const char *model, bool base,
+					const struct fsec_release_policy *pol,
+					struct fsec_published_rec *pub, char **bundle,
+					struct fsec_release **rel)
+{
+	enum fsec_err rc = base ? fsec_registry_baseline_get(reg, model, pub, bundle)
+				: fsec_registry_publish_get(reg, model, pub, bundle);
+
+	return rc != FSEC_OK ? rc : verify_published(*bundle, pub, pol, rel);
+}
+
+/* fsec_publish_refresh, with a sequence at least floor. */
+static enum fsec_err refresh(struct fsec_fleet *f, const struct fsec_refresh_opts *o,
+			     uint64_t floor, struct fsec_refresh_rec *out)
 {
 	struct fsec_release_policy pol = {
 	    .roots = o->roots, .nroots = o->nroots, .model = o->model};
@@ -396,11 +410,12 @@ FSEC_API enum fsec_err fsec_publish_refresh(struct fsec_fleet *f, const struct f
 					 .delegation_len = o->delegation_len, .roots = o->roots,
 					 .nroots = o->nroots, .actor = o->actor};
 	struct fsec_registry *reg = fsec_fleet_get_registry(f);
-	struct fsec_release *old = NULL, *fresh = NULL;
-	struct fsec_published_rec pub;
+	struct fsec_release *old = NULL, *fresh = NULL, *cand = NULL;
+	struct fsec_published_rec pub, cpub;
 	struct fsec_timestamp_rec ts;
 	struct fsec_refresh_rec rec;
-	char *bundle = NULL, *signed_rel = NULL, *signed_ts = NULL;
+	struct fsec_refresh_opts co;
+	char *bundle = NULL, *cbundle = NULL, *signed_rel = NULL, *signed_ts = NULL;
 	enum fsec_err rc;
 	bool in_tx = false;
 
@@ -408,11 +423,34 @@ FSEC_API enum fsec_err fsec_publish_refresh(struct fsec_fleet *f, const struct f
 	memset(&rec, 0, sizeof(rec));
 	if (o->model == NULL)
 		return fsec_seterr(FSEC_ERR_INVAL, "a model is required");
-	if ((rc = fsec_registry_publish_get(reg, o->model, &pub, &bundle)) != FSEC_OK ||
-	    (rc = verify_published(bundle, &pub, &pol, &old)) != FSEC_OK)
+	if ((rc = published_manifest(reg, o->model, o->baseline, &pol, &pub, &bundle, &old)) !=
+	    FSEC_OK)
 		goto out;
+	rec.baseline = o->baseline;
 	rec.old_sequence = fsec_release_sequence(old);
-	rec.sequence = rec.old_sequence + 1; /* below 2^53 + 1: checked by the signer */
+	/* Below 2^53 + 1: checked by the signer. */
+	rec.sequence = rec.old_sequence + 1 > floor ? rec.old_sequence + 1 : floor;
+	/* The sequence rule: the candidate's manifest stays above the
+	 * baseline's. A device served the baseline takes the candidate when
+	 * a phase reaches it, and the timestamp names the candidate's
+	 * sequence to everyone; a baseline that caught up with it would make
+	 * its devices refuse both. The candidate goes up first, so that a
+	 * failure between the two leaves the rule standing. */
+	if (o->baseline) {
+		if ((rc = published_manifest(reg, o->model, false, &pol, &cpub, &cbundle, &cand)) !=
+		    FSEC_OK)
+			goto out;
+		if (rec.sequence >= fsec_release_sequence(cand)) {
+			co = *o;
+			co.baseline = false;
+			co.expires = fsec_release_expires(cand) > o->expires
+					 ? fsec_release_expires(cand)
+					 : o->expires;
+			if ((rc = refresh(f, &co, rec.sequence + 1, NULL)) != FSEC_OK)
+				goto out;
+			rec.candidate_too = true;
+		}
+	}
 	if ((rc = fsec_release_refresh((const unsigned char *)bundle, strlen(bundle), rec.sequence,
 				       o->expires, o->delegation, o->delegation_len, o->key,
 				       &signed_rel)) != FSEC_OK)
@@ -427,13 +465,15 @@ FSEC_API enum fsec_err fsec_publish_refresh(struct fsec_fleet *f, const struct f
 		goto out;
 	}
 	snprintf(rec.model, sizeof(rec.model), "%s", o->model);
+	snprintf(rec.version, sizeof(rec.version), "%s", pub.version);
 	rec.expires = fsec_release_expires(fresh);
 	rec.old_delegation = fsec_release_delegation_sequence(old);
 	rec.delegation = fsec_release_delegation_sequence(fresh);
 	/* A statement naming the old sequence would be refused by the devices
-	 * that take the new manifest: it is signed again with it, same expiry. */
+	 * that take the new manifest: it is signed again with it, same expiry.
+	 * It names the candidate: a baseline's refresh leaves it as it is. */
 	memset(&ts, 0, sizeof(ts));
-	rc = fsec_registry_timestamp_get(reg, o->model, &ts, NULL);
+	rc = o->baseline ? FSEC_ERR_NOTFOUND : fsec_registry_timestamp_get(reg, o->model, &ts, NULL);
 	if (rc == FSEC_OK && ts.expires_at > (int64_t)time(NULL)) {
 		to.expires = ts.expires_at;
 		to.release = (const unsigned char *)signed_rel;
@@ -452,10 +492,13 @@ FSEC_API enum fsec_err fsec_publish_refresh(struct fsec_fleet *f, const struct f
 	in_tx = true;
 	/* The same row but for the bundle: published_at, and with it the
 	 * failures counted against the image and the pause, stay. */
-	if ((rc = fsec_registry_publish_put(reg, &pub, signed_rel)) != FSEC_OK ||
+	if ((rc = o->baseline ? fsec_registry_baseline_bundle_put(reg, o->model, pub.sha256,
+								  signed_rel)
+			      : fsec_registry_publish_put(reg, &pub, signed_rel)) != FSEC_OK ||
 	    (rc = fsec_registry_event_addf(reg, o->actor, "refresh", NULL,
-					   "model=%s sequence=%llu was=%llu expires=%lld signer=%.16s",
-					   rec.model, (unsigned long long)rec.sequence,
+					   "model=%s%s sequence=%llu was=%llu expires=%lld signer=%.16s",
+					   rec.model, o->baseline ? " baseline" : "",
+					   (unsigned long long)rec.sequence,
 					   (unsigned long long)rec.old_sequence,
 					   (long long)rec.expires, fsec_release_signer(fresh))) !=
 		FSEC_OK)
@@ -487,10 +530,18 @@ out:
 		fsec_registry_rollback(reg);
 	fsec_release_free(old);
 	fsec_release_free(fresh);
+	fsec_release_free(cand);
 	free(bundle);
+	free(cbundle);
 	free(signed_rel);
 	free(signed_ts);
 	return rc;
+}
+
+FSEC_API enum fsec_err fsec_publish_refresh(struct fsec_fleet *f, const struct fsec_refresh_opts *o,
+					    struct fsec_refresh_rec *out)
+{
+	return refresh(f, o, 0, out);
 }
 
 /* Past half of the validity from issued to expires. */
@@ -523,6 +574,44 @@ static int collect_model(const struct fsec_published_rec *rec, void *arg)
 	}
 	snprintf(ml->names[ml->n++], sizeof(ml->names[0]), "%s", rec->model);
 	return 0;
+}
+
+/* The baseline's manifest, when it is due, judged as the candidate's:
+ * devices outside the candidate's rollout (and all of them while it is
+ * paused or aborted) are served it, and refuse it once it has expired. */
+static enum fsec_err refresh_baseline(struct fsec_fleet *f, const struct fsec_refresh_opts *o,
+				      const char *model, int64_t now, uint64_t dseq,
+				      unsigned *count)
+{
+	struct fsec_release_policy pol = {.roots = o->roots, .nroots = o->nroots, .model = model};
+	struct fsec_refresh_opts ro = *o;
+	struct fsec_published_rec pub;
+	struct fsec_release *rel = NULL;
+	char *bundle = NULL;
+	int64_t issued, expires;
+	enum fsec_err rc = published_manifest(fsec_fleet_get_registry(f), model, true, &pol, &pub,
+					      &bundle, &rel);
+
+	if (rc == FSEC_ERR_NOTFOUND) {
+		fsec_clearerr();
+		rc = FSEC_OK;
+		goto out;
+	}
+	if (rc != FSEC_OK)
+		goto out;
+	issued = fsec_release_issued(rel);
+	expires = fsec_release_expires(rel);
+	if (!half_gone(issued, expires, now) && fsec_release_delegation_sequence(rel) >= dseq)
+		goto out;
+	ro.model = model;
+	ro.baseline = true;
+	ro.expires = now + (expires > issued ? expires - issued : 1);
+	if ((rc = fsec_publish_refresh(f, &ro, NULL)) == FSEC_OK)
+		(*count)++;
+out:
+	fsec_release_free(rel);
+	free(bundle);
+	return rc;
 }
 
 /* Refresh what is due for one published model: its timestamp first (it
@@ -561,25 +650,26 @@ static enum fsec_err refresh_model(struct fsec_fleet *f, const struct fsec_refre
 		goto out;
 	}
 	fsec_clearerr();
-	if ((rc = fsec_registry_publish_get(reg, model, &pub, &bundle)) != FSEC_OK ||
-	    (rc = verify_published(bundle, &pub, &pol, &rel)) != FSEC_OK)
+	if ((rc = published_manifest(reg, model, false, &pol, &pub, &bundle, &rel)) != FSEC_OK)
 		goto out;
 	issued = fsec_release_issued(rel);
 	expires = fsec_release_expires(rel);
 	/* A renewed delegation reaches devices only in what they are served:
 	 * a manifest under an older one is due at once. */
-	if (!half_gone(issued, expires, now) && fsec_release_delegation_sequence(rel) >= dseq)
-		goto out;
-	ro.model = model;
-	ro.expires = now + (expires > issued ? expires - issued : 1);
-	if ((rc = fsec_publish_refresh(f, &ro, NULL)) != FSEC_OK)
-		goto out;
-	(*count)++;
+	if (half_gone(issued, expires, now) || fsec_release_delegation_sequence(rel) < dseq) {
+		ro.model = model;
+		ro.expires = now + (expires > issued ? expires - issued : 1);
+		if ((rc = fsec_publish_refresh(f, &ro, NULL)) != FSEC_OK)
+			goto out;
+		(*count)++;
+	}
+	rc = refresh_baseline(f, o, model, now, dseq, count);
 out:
 	fsec_release_free(rel);
 	free(bundle);
 	return rc;
 }
+
 
 FSEC_API enum fsec_err fsec_publish_refresh_due(struct fsec_fleet *f,
 						const struct fsec_refresh_opts *o, int64_t now,

@@ -376,6 +376,15 @@ FSEC_API enum fsec_err fsec_registry_baseline_keep(struct fsec_registry *reg, co
 	return reg->ops->baseline_keep(reg->be, model);
 }
 
+FSEC_API enum fsec_err fsec_registry_baseline_bundle_put(struct fsec_registry *reg,
+							 const char *model, const char *sha256,
+							 const char *bundle)
+{
+	if (model == NULL || sha256 == NULL || bundle == NULL)
+		return fsec_seterr(FSEC_ERR_INVAL, "a model, an image and a manifest are required");
+	return reg->ops->baseline_bundle_put(reg->be, model, sha256, bundle);
+}
+
 FSEC_API enum fsec_err fsec_registry_served_get(struct fsec_registry *reg, const char *id,
 						char sha[FSEC_SHA256_HEX_LEN], int64_t *at)
 {

@@ -65,6 +65,8 @@ struct fsec_registry_ops {
 	enum fsec_err (*baseline_get)(void *be, const char *model, struct fsec_published_rec *rec,
 				      char **bundle);
 	enum fsec_err (*baseline_keep)(void *be, const char *model);
+	enum fsec_err (*baseline_bundle_put)(void *be, const char *model, const char *sha256,
+					    const char *bundle);
 	enum fsec_err (*served_get)(void *be, const char *id, char sha[FSEC_SHA256_HEX_LEN],
 				    int64_t *at);
 	enum fsec_err (*served_put)(void *be, const char *id, const char *sha, int64_t at);

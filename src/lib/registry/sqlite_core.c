@@ -528,6 +528,7 @@ const struct fsec_registry_ops fsec_registry_sqlite_ops = {
 	.publish_list = sq_publish_list,
 	.baseline_get = sq_baseline_get,
 	.baseline_keep = sq_baseline_keep,
+	.baseline_bundle_put = sq_baseline_bundle_put,
 	.served_get = sq_served_get,
 	.served_put = sq_served_put,
 	.timestamp_put = sq_timestamp_put,

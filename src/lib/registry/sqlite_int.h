@@ -47,6 +47,7 @@ enum stmt_id {
 	ST_PUBLISH_LIST,
 	ST_BASELINE_GET,
 	ST_BASELINE_PUT,
+	ST_BASELINE_BUNDLE_PUT,
 	ST_SERVED_GET,
 	ST_SERVED_PUT,
 	ST_TIMESTAMP_PUT,
@@ -249,6 +250,8 @@ enum fsec_err sq_publish_list(void *p, fsec_published_cb cb, void *ctx);
 enum fsec_err sq_baseline_get(void *p, const char *model, struct fsec_published_rec *rec,
 			      char **bundle);
 enum fsec_err sq_baseline_keep(void *p, const char *model);
+enum fsec_err sq_baseline_bundle_put(void *p, const char *model, const char *sha256,
+				     const char *bundle);
 enum fsec_err sq_served_get(void *p, const char *id, char sha[FSEC_SHA256_HEX_LEN],
 			    int64_t *at);
 enum fsec_err sq_served_put(void *p, const char *id, const char *sha, int64_t at);

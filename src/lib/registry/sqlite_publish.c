@@ -140,6 +140,26 @@ enum fsec_err sq_baseline_keep(void *p, const char *model)
 	return sq_run(be, s, "keeping a baseline");
 }
 
+enum fsec_err sq_baseline_bundle_put(void *p, const char *model, const char *sha256,
+				     const char *bundle)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = sq_stmt(be, ST_BASELINE_BUNDLE_PUT, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, model, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, bundle, -1, SQLITE_STATIC);
+	if ((rc = sq_run(be, s, "storing a baseline's manifest")) != FSEC_OK)
+		return rc;
+	/* Another publish replaced the baseline since it was read. */
+	if (sqlite3_changes(be->db) == 0)
+		return fsec_seterr(FSEC_ERR_NOTFOUND, "the baseline of %s changed meanwhile", model);
+	return FSEC_OK;
+}
+
 enum fsec_err sq_timestamp_put(void *p, const struct fsec_timestamp_rec *rec, const char *bundle)
 {
 	struct sqlite_be *be = p;

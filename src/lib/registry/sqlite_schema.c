@@ -396,6 +396,7 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 			    " security_counter, size, bundle, published_at)"
 			    " SELECT model, sha256, version, security_counter, size, bundle,"
 			    " published_at FROM published WHERE model = ?1",
+	[ST_BASELINE_BUNDLE_PUT] = "UPDATE baselines SET bundle = ?3 WHERE model = ?1 AND sha256 = ?2",
 	[ST_TIMESTAMP_PUT] = "INSERT OR REPLACE INTO timestamps(model, latest, issued_at,"
 			     " expires_at, bundle) VALUES (?1, ?2, ?3, ?4, ?5)",
 	[ST_TIMESTAMP_GET] = "SELECT model, latest, issued_at, expires_at, bundle FROM timestamps"
