@@ -60,6 +60,12 @@ FSEC_API FSEC_WUR enum fsec_err fsec_fleet_create(const char *path,
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_fleet_open(const char *path, struct fsec_fleet **out);
 
+/* fsec_fleet_open with the registry read-only (FSEC_REGISTRY_READONLY): for
+ * a process that must see the fleet but never change it, such as the MQTT
+ * broker's plugin. Anything that writes fails with DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_fleet_open_readonly(const char *path,
+							 struct fsec_fleet **out);
+
 /* NULL is a no-op. */
 FSEC_API void fsec_fleet_free(struct fsec_fleet *f);
 

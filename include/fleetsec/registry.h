@@ -25,6 +25,11 @@
 
 /* Create the registry; fail with EXISTS if it is already there. */
 #define FSEC_REGISTRY_CREATE 0x1u
+/* Open for reading only, at the current schema (no upgrade): a process that
+ * may read the registry but must not be able to change it (the MQTT broker,
+ * running as its own user). SQLite: the files' read permission is enough,
+ * because writers keep the WAL and its index in place (persistent WAL). */
+#define FSEC_REGISTRY_READONLY 0x2u
 
 struct fsec_registry;
 

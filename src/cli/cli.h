@@ -144,6 +144,7 @@ extern const struct cli_cmd cli_enroll_cmds[];
 extern const struct cli_cmd cli_product_cmds[];
 extern const struct cli_cmd cli_audit_cmds[];
 extern const struct cli_cmd cli_net_cmds[];
+extern const struct cli_cmd cli_mqtt_cmds[];
 extern const struct cli_cmd cli_registry_cmds[];
 extern const struct cli_cmd cli_backup_cmds[];
 #endif

@@ -494,7 +494,7 @@ out:
 	return rc;
 }
 
-FSEC_API enum fsec_err fsec_fleet_open(const char *path, struct fsec_fleet **out)
+static enum fsec_err open_home(const char *path, unsigned regflags, struct fsec_fleet **out)
 {
 	struct fsec_fleet *f = calloc(1, sizeof(*f));
 	enum fsec_err rc = FSEC_ERR_NOMEM;
@@ -539,7 +539,7 @@ FSEC_API enum fsec_err fsec_fleet_open(const char *path, struct fsec_fleet **out
 		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = fsec_registry_open(loc, 0, &f->reg)) != FSEC_OK)
+	if ((rc = fsec_registry_open(loc, regflags, &f->reg)) != FSEC_OK)
 		goto out;
 	*out = f;
 	f = NULL;
@@ -550,6 +550,16 @@ out:
 	free(cfgpath);
 	fsec_fleet_free(f);
 	return rc;
+}
+
+FSEC_API enum fsec_err fsec_fleet_open(const char *path, struct fsec_fleet **out)
+{
+	return open_home(path, 0, out);
+}
+
+FSEC_API enum fsec_err fsec_fleet_open_readonly(const char *path, struct fsec_fleet **out)
+{
+	return open_home(path, FSEC_REGISTRY_READONLY, out);
 }
 
 FSEC_API void fsec_fleet_free(struct fsec_fleet *f)

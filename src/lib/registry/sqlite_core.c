@@ -95,7 +95,10 @@ void sq_close(void *p)
 
 enum fsec_err sq_open(const char *path, unsigned flags, void **out)
 {
-	int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW;
+	bool ro = (flags & FSEC_REGISTRY_READONLY) != 0;
+	int oflags = (ro ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX |
+		     SQLITE_OPEN_NOFOLLOW;
+	int persist = 1;
 	struct sqlite_be *be = calloc(1, sizeof(*be));
 	enum fsec_err rc = FSEC_ERR_DB;
 	int r;
@@ -118,9 +121,25 @@ enum fsec_err sq_open(const char *path, unsigned flags, void **out)
 	}
 	sqlite3_extended_result_codes(be->db, 1);
 	sqlite3_busy_timeout(be->db, BUSY_TIMEOUT_MS);
+	if (ro) {
+		if ((rc = sq_exec(be, "PRAGMA foreign_keys = ON; PRAGMA trusted_schema = OFF;")) !=
+			    FSEC_OK ||
+		    (rc = sq_schema_current(be, path)) != FSEC_OK)
+			goto out;
+		*out = be;
+		return FSEC_OK;
+	}
 	if ((rc = sq_exec(be, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
 			   " PRAGMA foreign_keys = ON; PRAGMA trusted_schema = OFF;")) != FSEC_OK)
 		goto out;
+	/* Keep the -wal and -shm files when the last writer closes: a reader
+	 * that may not create files in the home (FSEC_REGISTRY_READONLY) can
+	 * open the registry only while they exist. */
+	if (sqlite3_file_control(be->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist) !=
+	    SQLITE_OK) {
+		rc = sq_err(be, SQLITE_ERROR, path);
+		goto out;
+	}
 	if ((rc = sq_migrate(be, path, (flags & FSEC_REGISTRY_CREATE) != 0)) != FSEC_OK)
 		goto out;
 	*out = be;

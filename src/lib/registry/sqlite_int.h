@@ -103,6 +103,8 @@ extern const char *const sq_stmt_sql[ST_CERT_LIST];
 void sq_cert_list_sql(unsigned mask, char *buf, size_t cap);
 /* Bring the registry to the current schema version (sqlite_schema.c). */
 enum fsec_err sq_migrate(struct sqlite_be *be, const char *path, bool create);
+/* The schema must be this library's (a read-only reader cannot upgrade). */
+enum fsec_err sq_schema_current(struct sqlite_be *be, const char *path);
 
 /* Helpers (sqlite_core.c). */
 enum fsec_err sq_err(struct sqlite_be *be, int src, const char *what);

@@ -460,6 +460,22 @@ static enum fsec_err schema_version(struct sqlite_be *be, const char *path, int 
 	return rc;
 }
 
+/* A read-only reader cannot upgrade: the schema must be this library's. */
+enum fsec_err sq_schema_current(struct sqlite_be *be, const char *path)
+{
+	enum fsec_err rc;
+	int v = 0;
+
+	if ((rc = schema_version(be, path, &v)) != FSEC_OK)
+		return rc;
+	if (v != SCHEMA_VERSION)
+		return fsec_seterr(FSEC_ERR_DB,
+				   "registry %s has schema version %d; this reader needs %d (open it "
+				   "once with this fleetsec's CLI or fleetsecd to upgrade it)",
+				   path, v, SCHEMA_VERSION);
+	return FSEC_OK;
+}
+
 /* Bring the registry to SCHEMA_VERSION. Only a new file starts from 0; an
  * existing one at version 0 is not a registry. The version is read inside
  * the write transaction, so two processes opening an old registry at once

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The broker side of MQTT (issue 15): what a device may publish and
+ * subscribe to (a topic policy), and the state a broker plugin keeps so that
+ * only registered, active devices stay connected (fsec_mqtt_broker). The
+ * Mosquitto plugin (src/mosquitto/) is a thin adapter over this: the rules
+ * live here so that `fleetsec mqtt explain` and the broker decide alike.
+ *
+ * A policy file is lines of text:
+ *
+ *   # comment
+ *   [all]                       rules for every device
+ *   publish devices/%d/telemetry/#
+ *   subscribe devices/%d/cmd/#
+ *   [model thermo]              rules for devices of model thermo
+ *   subscribe fleet/%m/broadcast
+ *   [group lab]                 rules for devices in group lab
+ *   publish devices/%d/debug/#
+ *
+ * %d is the device ID, %m its model and %g its group, each a whole topic
+ * level. A rule whose placeholder has no value (a device with no group)
+ * applies to nobody. Everything no rule allows is denied. So that no rule can
+ * reach other devices' topics, a wildcard (+ or #) may appear only after a
+ * %d level, and no rule may name a topic starting with '$' ($SYS, the
+ * broker's $CONTROL topics).
+ */
+#ifndef FLEETSEC_MQTT_H
+#define FLEETSEC_MQTT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
+#include "fleetsec/common.h"
+
+/* The largest policy file read, and the longest topic or filter judged
+ * (MQTT allows 65535 bytes; no fleet topic needs more than this). */
+#define FSEC_MQTT_POLICY_MAX (1024u * 1024u)
+#define FSEC_MQTT_TOPIC_MAX 1024u
+/* The longest rule text kept for an explanation. */
+#define FSEC_MQTT_RULE_MAX 160u
+
+enum fsec_mqtt_access {
+	FSEC_MQTT_PUBLISH,   /* the device sends to a topic */
+	FSEC_MQTT_SUBSCRIBE, /* the device subscribes to a filter */
+	FSEC_MQTT_RECEIVE,   /* a message on a topic is delivered to the device */
+};
+
+/* "publish", "subscribe", "receive"; never NULL. */
+FSEC_API const char *fsec_mqtt_access_name(enum fsec_mqtt_access a);
+
+struct fsec_mqtt_policy;
+
+/*
+ * Parse a policy from text (len bytes; origin names it in errors, e.g. the
+ * file name). Errors: PARSE ("ORIGIN:LINE: reason"), TOO_LARGE, NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_mqtt_policy_parse(const char *text, size_t len,
+						       const char *origin,
+						       struct fsec_mqtt_policy **out);
+
+/* Read and parse the policy file at path; NULL: the default policy (publish
+ * devices/%d/telemetry/# and devices/%d/status, subscribe devices/%d/cmd/#).
+ * Errors: IO, and fsec_mqtt_policy_parse's. */
+FSEC_API FSEC_WUR enum fsec_err fsec_mqtt_policy_load(const char *path,
+						      struct fsec_mqtt_policy **out);
+
+/* NULL is a no-op. */
+FSEC_API void fsec_mqtt_policy_free(struct fsec_mqtt_policy *p);
+
+/* Who is asking: a device's ID, model ("" unknown) and group ("" none). */
+struct fsec_mqtt_subject {
+	const char *id, *model, *group;
+};
+
+/* Why a decision was made: the rule that allowed it ("ORIGIN:LINE [section]
+ * verb template"), or why nothing did. */
+struct fsec_mqtt_why {
+	char rule[FSEC_MQTT_RULE_MAX];
+};
+
+/*
+ * May who do access on topic (a filter, for SUBSCRIBE)? A subscription is
+ * allowed only if every topic the filter can match is allowed by one
+ * subscribe rule; a delivered message only if a subscribe rule matches its
+ * topic. Topics starting with '$' are always denied. why may be NULL.
+ * Thread-safe for a policy no one frees.
+ */
+FSEC_API bool fsec_mqtt_decide(const struct fsec_mqtt_policy *p,
+			       const struct fsec_mqtt_subject *who, enum fsec_mqtt_access access,
+			       const char *topic, struct fsec_mqtt_why *why);
+
+/* ---- the broker's sessions ---- */
+
+struct fsec_mqtt_broker;
+
+/*
+ * A broker's view of one fleet: the home at home (its registry), and the
+ * policy at policy (NULL: the default). Not thread-safe: one per broker
+ * thread. Errors: those of fsec_fleet_open, fsec_est_new and
+ * fsec_mqtt_policy_load.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_mqtt_broker_new(const char *home, const char *policy,
+						     struct fsec_mqtt_broker **out);
+FSEC_API void fsec_mqtt_broker_free(struct fsec_mqtt_broker *b);
+
+/* Read the policy file again; on failure the old policy stays (and the
+ * error says why). Errors: as fsec_mqtt_policy_load. */
+FSEC_API FSEC_WUR enum fsec_err fsec_mqtt_broker_reload(struct fsec_mqtt_broker *b);
+
+/*
+ * A client connected as conn (any pointer that names the connection while
+ * it lasts) with TLS client certificate cert (NULL: none) and MQTT client
+ * ID client_id. Allowed only for a fleet device certificate that is its
+ * device's current one, of an active device that has not reported tamper,
+ * and whose client ID is its device ID: then *allowed is true and the
+ * session is kept until fsec_mqtt_broker_gone(conn). Otherwise *allowed is
+ * false and reason says why (a bootstrap certificate, a revoked, superseded
+ * or unknown device, another device's client ID). device_id receives the
+ * device ID when allowed (the broker makes it the username: the sessions
+ * are found by it). A second call for the same conn (a broker
+ * re-authenticating on reload) replaces its session, or ends it.
+ * Errors: DB (the registry could not be read: refuse), NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_mqtt_broker_auth(struct fsec_mqtt_broker *b, const void *conn,
+						      X509 *cert, const char *client_id,
+						      bool *allowed, char *reason, size_t reason_len,
+						      char device_id[FSEC_DEVID_MAX + 1]);
+
+/* The connection conn of device_id (what auth returned; NULL or "" if it
+ * had none) ended. Unknown: a no-op. */
+FSEC_API void fsec_mqtt_broker_gone(struct fsec_mqtt_broker *b, const void *conn,
+				    const char *device_id);
+
+/* May the session of conn, device_id's, do access on topic? A connection
+ * without a session, or one whose device was refused since, may do
+ * nothing. */
+FSEC_API bool fsec_mqtt_broker_acl(struct fsec_mqtt_broker *b, const void *conn,
+				   const char *device_id, enum fsec_mqtt_access access,
+				   const char *topic, struct fsec_mqtt_why *why);
+
+/* Called by fsec_mqtt_broker_poll for each session that must go: its
+ * connection and device ID, and why. */
+typedef void (*fsec_mqtt_kick_cb)(const void *conn, const char *device_id, const char *reason,
+				  void *ctx);
+
+/*
+ * Catch up with the registry: for each event written since the last poll
+ * that names a connected device (a revocation, a tamper report, a new
+ * group), check that device's sessions again; an event that names no
+ * device (a batch, a restore) checks every session. Each session that no
+ * longer passes is marked refused (its ACL checks fail from now on) and
+ * handed to kick. Cheap when nothing was written (one registry read).
+ * *kicked (may be NULL) counts the sessions kicked.
+ * Errors: DB (nothing was lost: the next poll reads the same events).
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_mqtt_broker_poll(struct fsec_mqtt_broker *b,
+						      fsec_mqtt_kick_cb kick, void *ctx,
+						      size_t *kicked);
+
+/* The number of sessions held. */
+FSEC_API size_t fsec_mqtt_broker_sessions(const struct fsec_mqtt_broker *b);
+
+#endif

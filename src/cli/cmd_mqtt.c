@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* fleetsec mqtt: a hardened mosquitto.conf with the fleetsec plugin, and
+ * the topic policy's decision for one device, explained. */
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "fleetsec/fleet.h"
+#include "fleetsec/mqtt.h"
+#include "fleetsec/registry.h"
+
+#ifndef FSEC_MOSQUITTO_PLUGIN
+#define FSEC_MOSQUITTO_PLUGIN "/usr/local/lib/fleetsec/fleetsec_mosquitto.so"
+#endif
+
+/* The user the broker runs as, with its groups: what it may read is judged
+ * by the same rules as the kernel's, from the modes. */
+struct broker_user {
+	const char *name;
+	uid_t uid;
+	gid_t groups[64];
+	int ngroups;
+};
+
+static int user_lookup(const char *name, struct broker_user *u)
+{
+	struct passwd *pw = getpwnam(name);
+
+	if (pw == NULL) {
+		fprintf(stderr, "fleetsec: --user %s: no such user on this machine\n", name);
+		return EXIT_REFUSED;
+	}
+	u->name = name;
+	u->uid = pw->pw_uid;
+	u->ngroups = (int)(sizeof(u->groups) / sizeof(u->groups[0]));
+	if (getgrouplist(name, pw->pw_gid, u->groups, &u->ngroups) < 0) {
+		fprintf(stderr, "fleetsec: --user %s: in too many groups\n", name);
+		return EXIT_REFUSED;
+	}
+	return 0;
+}
+
+/* May u do what (S_IROTH-style bits: 4 read, 1 search) on st? */
+static bool user_may(const struct broker_user *u, const struct stat *st, unsigned what)
+{
+	if (u->uid == 0)
+		return true;
+	if (st->st_uid == u->uid)
+		return ((st->st_mode >> 6) & what) == what;
+	for (int i = 0; i < u->ngroups; i++)
+		if (st->st_gid == u->groups[i])
+			return ((st->st_mode >> 3) & what) == what;
+	return (st->st_mode & what) == what;
+}
+
+/* The broker user must reach path (search every directory above it) and
+ * read it: else mosquitto, after dropping to that user, fails at start. */
+static int check_readable(const struct broker_user *u, const char *path, const char *what)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+
+	if (stat(path, &st) != 0) {
+		fprintf(stderr, "fleetsec: %s %s: %s\n", what, path, strerror(errno));
+		return EXIT_REFUSED;
+	}
+	if (!user_may(u, &st, 4)) {
+		fprintf(stderr,
+			"fleetsec: %s %s: not readable by the broker's user %s (give it group "
+			"%s read access)\n",
+			what, path, u->name, u->name);
+		return EXIT_REFUSED;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	for (char *slash = strrchr(dir, '/'); slash != NULL && slash != dir;
+	     slash = strrchr(dir, '/')) {
+		*slash = '\0';
+		if (stat(dir, &st) != 0 || !user_may(u, &st, 1)) {
+			fprintf(stderr,
+				"fleetsec: %s %s: the broker's user %s cannot enter %s (chgrp %s "
+				"%s; chmod g+x %s)\n",
+				what, path, u->name, dir, u->name, dir, dir);
+			return EXIT_REFUSED;
+		}
+	}
+	return 0;
+}
+
+/* An absolute path for the configuration (mosquitto runs from anywhere). */
+static int absolute(const char *path, const char *what, char out[PATH_MAX])
+{
+	if (realpath(path, out) == NULL) {
+		fprintf(stderr, "fleetsec: %s %s: %s\n", what, path, strerror(errno));
+		return EXIT_REFUSED;
+	}
+	if (strpbrk(out, "\n\r") != NULL) {
+		fprintf(stderr, "fleetsec: %s: a path with a line break\n", what);
+		return EXIT_REFUSED;
+	}
+	return 0;
+}
+
+static int mqtt_config(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {
+		{"listener", required_argument, NULL, 'l'}, {"bind", required_argument, NULL, 'b'},
+		{"cert", required_argument, NULL, 'c'},     {"key", required_argument, NULL, 'k'},
+		{"acl", required_argument, NULL, 'a'},      {"user", required_argument, NULL, 'u'},
+		{"plugin", required_argument, NULL, 'p'},   {"crlfile", no_argument, NULL, 'C'},
+		{"out", required_argument, NULL, 'o'},      CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0}};
+	struct cli_common c = {0};
+	struct broker_user u;
+	struct fsec_mqtt_policy *pol = NULL;
+	const char *cert = NULL, *key = NULL, *acl = NULL, *user = "mosquitto", *out = NULL;
+	const char *plugin = FSEC_MOSQUITTO_PLUGIN, *bind = NULL;
+	char home[PATH_MAX], p_cert[PATH_MAX], p_key[PATH_MAX], p_acl[PATH_MAX],
+		p_plugin[PATH_MAX], chain[PATH_MAX + 16], crl[PATH_MAX + 16], reg[PATH_MAX + 16];
+	char *text = NULL;
+	size_t len = 0;
+	long port = -1;
+	bool crlfile = false;
+	FILE *fp = NULL;
+	int opt, status = EXIT_REFUSED;
+	enum fsec_err rc;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
+		switch (opt) {
+		case 'l':
+			if (!cli_int(self, "--listener", optarg, 1, 65535, &port))
+				return EXIT_USAGE;
+			break;
+		case 'b':
+			bind = optarg;
+			break;
+		case 'c':
+			cert = optarg;
+			break;
+		case 'k':
+			key = optarg;
+			break;
+		case 'a':
+			acl = optarg;
+			break;
+		case 'u':
+			user = optarg;
+			break;
+		case 'p':
+			plugin = optarg;
+			break;
+		case 'C':
+			crlfile = true;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		}
+	}
+	if (opt < 0)
+		return status;
+	if (optind != argc)
+		return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
+	if (port < 0 || cert == NULL || key == NULL)
+		return cli_usage_error(self, "--listener, --cert and --key are required");
+	if (bind != NULL && (bind[0] == '\0' || strpbrk(bind, " \t\n\r#") != NULL))
+		return cli_usage_error(self, "--bind: not an address: '%s'", bind);
+	if ((status = user_lookup(user, &u)) != 0)
+		return status;
+	status = EXIT_REFUSED;
+	if (absolute(cli_home(&c), "home", home) || absolute(cert, "--cert", p_cert) ||
+	    absolute(key, "--key", p_key) || absolute(plugin, "--plugin", p_plugin) ||
+	    (acl != NULL && absolute(acl, "--acl", p_acl)))
+		return EXIT_REFUSED;
+	/* A policy that does not parse would stop the broker at start. */
+	if ((rc = fsec_mqtt_policy_load(acl != NULL ? p_acl : NULL, &pol)) != FSEC_OK)
+		return cli_fail("--acl", rc);
+	fsec_mqtt_policy_free(pol);
+	snprintf(chain, sizeof(chain), "%s/chain.pem", home);
+	snprintf(crl, sizeof(crl), "%s/crl.pem", home);
+	snprintf(reg, sizeof(reg), "%s/registry.db", home);
+	if (check_readable(&u, chain, "fleet chain") || check_readable(&u, reg, "registry") ||
+	    check_readable(&u, p_cert, "--cert") || check_readable(&u, p_key, "--key") ||
+	    check_readable(&u, p_plugin, "--plugin") ||
+	    (acl != NULL && check_readable(&u, p_acl, "--acl")) ||
+	    (crlfile && check_readable(&u, crl, "CRL")))
+		return EXIT_REFUSED;
+	fp = open_memstream(&text, &len);
+	if (fp == NULL)
+		return cli_fail("mosquitto.conf", FSEC_ERR_NOMEM);
+	fprintf(fp,
+		"# mosquitto.conf from 'fleetsec mqtt config' (fleetsec %s).\n"
+		"# Devices connect with their fleet certificates over TLS only; the fleetsec\n"
+		"# plugin admits a device only while the registry holds that certificate as\n"
+		"# its current one (and drops it within a poll when that changes), names the\n"
+		"# session by the device ID and applies the topic policy.\n"
+		"# Ticks reach plugins only with per_listener_settings false (Mosquitto 2.0).\n"
+		"per_listener_settings false\n"
+		"allow_anonymous false\n"
+		"user %s\n\n"
+		"listener %ld%s%s\n"
+		"protocol mqtt\n"
+		"cafile %s\n"
+		"certfile %s\n"
+		"keyfile %s\n"
+		"require_certificate true\n"
+		"# Never use_identity_as_username: Mosquitto then skips the plugin's\n"
+		"# authentication, and a revoked device would still connect.\n"
+		"use_identity_as_username false\n"
+		"tls_version tlsv1.2\n",
+		FSEC_VERSION_STR, user, port, bind != NULL ? " " : "", bind != NULL ? bind : "",
+		chain, p_cert, p_key);
+	if (crlfile)
+		fprintf(fp,
+			"# The CRL is read at start and on SIGHUP only: send the broker a SIGHUP\n"
+			"# after each CRL refresh, or it refuses every device once this one lapses.\n"
+			"crlfile %s\n",
+			crl);
+	fprintf(fp, "\nplugin %s\nplugin_opt_home %s\n", p_plugin, home);
+	if (acl != NULL)
+		fprintf(fp, "plugin_opt_acl %s\n", p_acl);
+	if (fclose(fp) != 0) {
+		free(text);
+		return cli_fail("mosquitto.conf", FSEC_ERR_NOMEM);
+	}
+	if (c.json)
+		status = cli_print_json(json_pack("{s:s, s:s?, s:s, s:I}", "config", text, "out",
+						  out, "user", user, "listener", (json_int_t)port));
+	if (!c.json || out != NULL)
+		status = cli_emit(out, text, len);
+	free(text);
+	return status;
+}
+
+static int mqtt_explain(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {{"acl", required_argument, NULL, 'a'},
+						 CLI_COMMON_LONGOPTS,
+						 {NULL, 0, NULL, 0}};
+	struct cli_common c = {0};
+	struct fsec_fleet *f = NULL;
+	struct fsec_mqtt_policy *pol = NULL;
+	struct fsec_device_rec dev;
+	struct fsec_mqtt_why why = {0};
+	struct fsec_mqtt_subject who;
+	enum fsec_mqtt_access access;
+	char group[FSEC_GROUP_MAX + 1] = "";
+	const char *acl = NULL, *id, *verb, *topic, *refused = NULL;
+	bool allow;
+	enum fsec_err rc;
+	int opt, status = EXIT_REFUSED;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0)
+		if (opt == 'a')
+			acl = optarg;
+	if (opt < 0)
+		return status;
+	if (optind + 3 != argc)
+		return cli_usage_error(self, "expected DEVICE publish|subscribe TOPIC");
+	id = argv[optind];
+	verb = argv[optind + 1];
+	topic = argv[optind + 2];
+	if (strcmp(verb, "publish") == 0)
+		access = FSEC_MQTT_PUBLISH;
+	else if (strcmp(verb, "subscribe") == 0)
+		access = FSEC_MQTT_SUBSCRIBE;
+	else
+		return cli_usage_error(self, "'%s': expected publish or subscribe", verb);
+	if ((rc = fsec_mqtt_policy_load(acl, &pol)) != FSEC_OK)
+		return cli_fail("--acl", rc);
+	if ((rc = fsec_fleet_open(cli_home(&c), &f)) != FSEC_OK) {
+		status = cli_fail(cli_home(&c), rc);
+		goto out;
+	}
+	rc = fsec_registry_device_get(fsec_fleet_get_registry(f), id, &dev);
+	if (rc == FSEC_OK)
+		rc = fsec_registry_group_get(fsec_fleet_get_registry(f), id, group);
+	if (rc != FSEC_OK) {
+		status = cli_fail(id, rc);
+		goto out;
+	}
+	who.id = dev.id;
+	who.model = dev.model;
+	who.group = group;
+	allow = fsec_mqtt_decide(pol, &who, access, topic, &why);
+	/* The policy's answer stands, but a device the registry refuses never
+	 * gets that far: say so rather than print a misleading allow. */
+	if (dev.status != FSEC_DEVICE_ACTIVE) {
+		refused = "the device is revoked: the broker refuses it at connect";
+		allow = false;
+	}
+	if (c.json)
+		status = cli_print_json(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s?}",
+						  "verdict", allow ? "allow" : "deny", "device", dev.id,
+						  "model", dev.model, "group", group, "access", verb,
+						  "topic", topic, "rule", why.rule, "refused", refused));
+	else {
+		printf("%s  %s\n", allow ? "allow" : "deny", why.rule);
+		if (refused != NULL)
+			printf("      %s\n", refused);
+		status = 0;
+	}
+out:
+	fsec_fleet_free(f);
+	fsec_mqtt_policy_free(pol);
+	return status;
+}
+
+const struct cli_cmd cli_mqtt_cmds[] = {
+	{"mqtt", "config", mqtt_config, "print a hardened mosquitto.conf with the fleetsec plugin",
+	 "--listener PORT --cert FILE --key FILE [--acl POLICY] [--bind ADDR]\n"
+	 "       [--user USER] [--plugin PATH] [--crlfile] [--out FILE] [--home DIR] [--json]\n\n"
+	 "Print a mosquitto.conf that 'mosquitto -c' runs as it is: one TLS listener on\n"
+	 "PORT (all addresses, or ADDR) that requires a client certificate from the\n"
+	 "fleet chain (HOME/chain.pem), no anonymous clients and no plaintext listener,\n"
+	 "and the fleetsec plugin (fleetsec_mosquitto.so) with the fleet home and the\n"
+	 "topic policy (--acl; default: a device may publish to devices/ID/telemetry/#\n"
+	 "and devices/ID/status and subscribe to devices/ID/cmd/#). The broker drops to\n"
+	 "USER (default mosquitto): every file it reads must be readable by that user,\n"
+	 "and the home's directory searchable by it (chgrp USER HOME; chmod 0710 HOME):\n"
+	 "this is checked, and a file it cannot read is refused by name. The plugin opens\n"
+	 "the registry read-only.\n\n"
+	 "  --crlfile   also load HOME/crl.pem. Not needed for devices (the plugin checks\n"
+	 "              the registry at every connect and drops revoked devices), and\n"
+	 "              Mosquitto reads it only at start and on SIGHUP: once the loaded\n"
+	 "              CRL lapses, it refuses every device.\n"
+	 "  --out FILE  write the configuration to FILE (atomically) instead of stdout\n"
+	 "--json prints {config, out, user, listener}.\n"},
+	{"mqtt", "explain", mqtt_explain, "say whether a device may publish or subscribe, and why",
+	 "DEVICE publish|subscribe TOPIC [--acl POLICY] [--home DIR] [--json]\n\n"
+	 "Judge TOPIC (a filter, for subscribe) for DEVICE, with its model and group\n"
+	 "from the registry, as the broker's plugin does: prints allow or deny and the\n"
+	 "rule that allowed it (POLICY:LINE [section] rule), or why nothing did. A\n"
+	 "revoked device is denied whatever the policy says. Exit status 0 for either\n"
+	 "verdict; 1 if the device or the policy cannot be read.\n"
+	 "--json prints {verdict, device, model, group, access, topic, rule, refused}.\n"},
+	{NULL, NULL, NULL, NULL, NULL},
+};

@@ -1,0 +1,402 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A broker's sessions (mqtt.h). Authentication is fleetsecd's own peer check
+ * (fsec_est_peer): one rule for who is a device, wherever it connects. A
+ * session keeps the certificate it connected with, so that when the event
+ * log says something happened to its device, the same check can be made
+ * again and the connection dropped if it no longer passes. Sessions are
+ * found by device ID, the username the broker gives the connection.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/x509.h>
+
+#include "err_int.h"
+#include "fleetsec/est.h"
+#include "fleetsec/fleet.h"
+#include "fleetsec/mqtt.h"
+#include "fleetsec/registry.h"
+
+/* Buckets of the session table: a power of two, doubled as it fills. */
+#define BUCKETS_MIN 256u
+
+struct session {
+	const void *conn;
+	char id[FSEC_DEVID_MAX + 1];
+	char model[FSEC_MODEL_MAX + 1];
+	char group[FSEC_GROUP_MAX + 1];
+	X509 *cert;
+	bool refused;  /* failed a re-check; denied everything until gone */
+	bool recheck;  /* named by an event since the last poll */
+	struct session *next;
+};
+
+struct fsec_mqtt_broker {
+	struct fsec_fleet *fleet;
+	struct fsec_registry *reg;
+	struct fsec_est *est;
+	char *policy_path;
+	struct fsec_mqtt_policy *policy;
+	struct session **buckets;
+	size_t nbuckets, n;
+	int64_t cursor;          /* the last event read */
+	uint64_t data_version;   /* the registry's, at the last whole poll */
+	/* Re-checks owed: sessions marked (or all) by events already read,
+	 * kept across a poll that failed half-way. */
+	bool owe_all;
+	size_t owed;
+};
+
+/* FNV-1a: IDs are short, and the broker's clients cannot choose them (they
+ * come from certificates the fleet CA issued). */
+static size_t hash_id(const char *id, size_t nbuckets)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (; *id != '\0'; id++)
+		h = (h ^ (unsigned char)*id) * 0x100000001b3ull;
+	return (size_t)(h & (nbuckets - 1));
+}
+
+static void session_free(struct session *s)
+{
+	if (s == NULL)
+		return;
+	X509_free(s->cert);
+	free(s);
+}
+
+static int last_event(const struct fsec_event_rec *rec, void *ctx)
+{
+	*(int64_t *)ctx = rec->seq;
+	return 0;
+}
+
+FSEC_API void fsec_mqtt_broker_free(struct fsec_mqtt_broker *b)
+{
+	if (b == NULL)
+		return;
+	for (size_t i = 0; i < b->nbuckets; i++) {
+		struct session *s = b->buckets[i];
+
+		while (s != NULL) {
+			struct session *next = s->next;
+
+			session_free(s);
+			s = next;
+		}
+	}
+	free(b->buckets);
+	fsec_mqtt_policy_free(b->policy);
+	free(b->policy_path);
+	fsec_est_free(b->est);
+	fsec_fleet_free(b->fleet);
+	free(b);
+}
+
+FSEC_API enum fsec_err fsec_mqtt_broker_new(const char *home, const char *policy,
+					    struct fsec_mqtt_broker **out)
+{
+	struct fsec_mqtt_broker *b = calloc(1, sizeof(*b));
+	struct fsec_event_filter last = {.last = 1};
+	enum fsec_err rc;
+
+	*out = NULL;
+	if (b == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	b->nbuckets = BUCKETS_MIN;
+	b->buckets = calloc(b->nbuckets, sizeof(*b->buckets));
+	if (b->buckets == NULL || (policy != NULL && (b->policy_path = strdup(policy)) == NULL)) {
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+	if ((rc = fsec_mqtt_policy_load(policy, &b->policy)) != FSEC_OK ||
+	    (rc = fsec_fleet_open_readonly(home, &b->fleet)) != FSEC_OK)
+		goto fail;
+	b->reg = fsec_fleet_get_registry(b->fleet);
+	/* The poll follows the log from now: what happened before a session
+	 * existed was judged when it connected. */
+	if ((rc = fsec_est_new(b->fleet, &b->est)) != FSEC_OK ||
+	    (rc = fsec_registry_event_query(b->reg, &last, last_event, &b->cursor)) != FSEC_OK ||
+	    (rc = fsec_registry_data_version(b->reg, &b->data_version)) != FSEC_OK)
+		goto fail;
+	*out = b;
+	return FSEC_OK;
+fail:
+	fsec_mqtt_broker_free(b);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_mqtt_broker_reload(struct fsec_mqtt_broker *b)
+{
+	struct fsec_mqtt_policy *p;
+	enum fsec_err rc = fsec_mqtt_policy_load(b->policy_path, &p);
+
+	if (rc != FSEC_OK)
+		return rc;
+	fsec_mqtt_policy_free(b->policy);
+	b->policy = p;
+	return FSEC_OK;
+}
+
+FSEC_API size_t fsec_mqtt_broker_sessions(const struct fsec_mqtt_broker *b)
+{
+	return b->n;
+}
+
+static struct session **find(struct fsec_mqtt_broker *b, const void *conn, const char *id)
+{
+	struct session **pp = &b->buckets[hash_id(id, b->nbuckets)];
+
+	for (; *pp != NULL; pp = &(*pp)->next)
+		if ((*pp)->conn == conn && strcmp((*pp)->id, id) == 0)
+			return pp;
+	return NULL;
+}
+
+static void unlink_session(struct fsec_mqtt_broker *b, struct session **pp)
+{
+	struct session *s = *pp;
+
+	*pp = s->next;
+	if (s->recheck)
+		b->owed--;
+	session_free(s);
+	b->n--;
+}
+
+/* Double the table when it holds twice as many sessions as buckets, so that
+ * a chain stays short whatever the fleet's size. A failed grow keeps the
+ * old table: only slower. */
+static void grow(struct fsec_mqtt_broker *b)
+{
+	size_t nb;
+	struct session **nt;
+
+	if (b->n < 2 * b->nbuckets || fsec_mul_overflow(b->nbuckets, (size_t)2, &nb))
+		return;
+	nt = calloc(nb, sizeof(*nt));
+	if (nt == NULL)
+		return;
+	for (size_t i = 0; i < b->nbuckets; i++) {
+		struct session *s = b->buckets[i];
+
+		while (s != NULL) {
+			struct session *next = s->next;
+			size_t h = hash_id(s->id, nb);
+
+			s->next = nt[h];
+			nt[h] = s;
+			s = next;
+		}
+	}
+	free(b->buckets);
+	b->buckets = nt;
+	b->nbuckets = nb;
+}
+
+/*
+ * The check a session passes to connect and to stay: fsec_est_peer's (a
+ * current certificate of an active, untampered device), then the client
+ * ID. Fills s's model and group when it passes. *ok false with reason
+ * otherwise.
+ */
+static enum fsec_err check(struct fsec_mqtt_broker *b, X509 *cert, const char *client_id,
+			   struct session *s, bool *ok, char *reason, size_t reason_len)
+{
+	struct fsec_est_peer p;
+	struct fsec_device_rec dev;
+	enum fsec_err rc;
+
+	*ok = false;
+	if (cert == NULL) {
+		snprintf(reason, reason_len, "no client certificate");
+		return FSEC_OK;
+	}
+	if ((rc = fsec_est_peer(b->est, cert, NULL, &p)) != FSEC_OK)
+		return rc;
+	switch (p.kind) {
+	case FSEC_EST_PEER_DEVICE:
+		break;
+	case FSEC_EST_PEER_BOOTSTRAP:
+		snprintf(reason, reason_len,
+			 "a bootstrap (manufacturer) certificate of %s: enroll for a fleet "
+			 "certificate first",
+			 p.id);
+		return FSEC_OK;
+	case FSEC_EST_PEER_REFUSED:
+		snprintf(reason, reason_len, "%s", p.reason);
+		return FSEC_OK;
+	default:
+		snprintf(reason, reason_len, "no client certificate");
+		return FSEC_OK;
+	}
+	/* A device may only use its own session: with another's client ID it
+	 * could take that device's session (and its queued messages) over. */
+	if (client_id == NULL || strcmp(client_id, p.id) != 0) {
+		snprintf(reason, reason_len, "client ID '%.64s' is not device %s's ID",
+			 client_id != NULL ? client_id : "", p.id);
+		return FSEC_OK;
+	}
+	if ((rc = fsec_registry_device_get(b->reg, p.id, &dev)) != FSEC_OK ||
+	    (rc = fsec_registry_group_get(b->reg, p.id, s->group)) != FSEC_OK)
+		return rc;
+	snprintf(s->id, sizeof(s->id), "%s", p.id);
+	snprintf(s->model, sizeof(s->model), "%s", dev.model);
+	*ok = true;
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_mqtt_broker_auth(struct fsec_mqtt_broker *b, const void *conn,
+					     X509 *cert, const char *client_id, bool *allowed,
+					     char *reason, size_t reason_len,
+					     char device_id[FSEC_DEVID_MAX + 1])
+{
+	struct session *s = calloc(1, sizeof(*s)), **old;
+	enum fsec_err rc;
+	bool ok = false;
+
+	*allowed = false;
+	device_id[0] = '\0';
+	if (s == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	if ((rc = check(b, cert, client_id, s, &ok, reason, reason_len)) != FSEC_OK || !ok) {
+		session_free(s);
+		/* A re-authentication (the broker's reload) that fails ends
+		 * the session too: the broker disconnects it. */
+		if (rc == FSEC_OK && client_id != NULL && (old = find(b, conn, client_id)) != NULL)
+			unlink_session(b, old);
+		return rc;
+	}
+	s->conn = conn;
+	if (!X509_up_ref(cert)) {
+		free(s);
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	}
+	s->cert = cert;
+	if ((old = find(b, conn, s->id)) != NULL)
+		unlink_session(b, old);
+	grow(b);
+	{
+		size_t h = hash_id(s->id, b->nbuckets);
+
+		s->next = b->buckets[h];
+		b->buckets[h] = s;
+		b->n++;
+	}
+	memcpy(device_id, s->id, sizeof(s->id));
+	*allowed = true;
+	return FSEC_OK;
+}
+
+FSEC_API void fsec_mqtt_broker_gone(struct fsec_mqtt_broker *b, const void *conn,
+				    const char *device_id)
+{
+	struct session **pp;
+
+	if (device_id == NULL || device_id[0] == '\0')
+		return;
+	if ((pp = find(b, conn, device_id)) != NULL)
+		unlink_session(b, pp);
+}
+
+FSEC_API bool fsec_mqtt_broker_acl(struct fsec_mqtt_broker *b, const void *conn,
+				   const char *device_id, enum fsec_mqtt_access access,
+				   const char *topic, struct fsec_mqtt_why *why)
+{
+	struct session **pp = NULL;
+	struct fsec_mqtt_subject who;
+
+	if (device_id != NULL && device_id[0] != '\0')
+		pp = find(b, conn, device_id);
+	if (pp == NULL || (*pp)->refused) {
+		if (why != NULL)
+			snprintf(why->rule, sizeof(why->rule), "%s",
+				 pp == NULL ? "no authenticated session: denied"
+					    : "the device was refused since it connected: denied");
+		return false;
+	}
+	who.id = (*pp)->id;
+	who.model = (*pp)->model;
+	who.group = (*pp)->group;
+	return fsec_mqtt_decide(b->policy, &who, access, topic, why);
+}
+
+/* Mark the sessions an event names; an event naming no device marks all. */
+static int mark_event(const struct fsec_event_rec *rec, void *arg)
+{
+	struct fsec_mqtt_broker *b = arg;
+
+	b->cursor = rec->seq;
+	if (b->owe_all)
+		return 0;
+	if (rec->device_id[0] == '\0') {
+		b->owe_all = true;
+		return 0;
+	}
+	for (struct session *s = b->buckets[hash_id(rec->device_id, b->nbuckets)]; s != NULL;
+	     s = s->next)
+		if (strcmp(s->id, rec->device_id) == 0 && !s->recheck) {
+			s->recheck = true;
+			b->owed++;
+		}
+	return 0;
+}
+
+FSEC_API enum fsec_err fsec_mqtt_broker_poll(struct fsec_mqtt_broker *b, fsec_mqtt_kick_cb kick,
+					     void *ctx, size_t *kicked)
+{
+	uint64_t v;
+	size_t nk = 0;
+	enum fsec_err rc;
+
+	if (kicked != NULL)
+		*kicked = 0;
+	if ((rc = fsec_registry_data_version(b->reg, &v)) != FSEC_OK)
+		return rc;
+	if (v == b->data_version && !b->owe_all && b->owed == 0)
+		return FSEC_OK;
+	if ((rc = fsec_registry_event_list_after(b->reg, b->cursor, mark_event, b)) != FSEC_OK)
+		return rc;
+	for (size_t i = 0; i < b->nbuckets; i++) {
+		for (struct session *s = b->buckets[i]; s != NULL; s = s->next) {
+			char reason[FSEC_REPLY_REASON_MAX];
+			struct session fresh = {0};
+			bool ok;
+
+			if (!b->owe_all && !s->recheck)
+				continue;
+			if (s->refused) {
+				s->recheck = false;
+				continue;
+			}
+			if ((rc = check(b, s->cert, s->id, &fresh, &ok, reason, sizeof(reason))) !=
+			    FSEC_OK)
+				return rc;
+			if (s->recheck) {
+				s->recheck = false;
+				b->owed--;
+			}
+			if (ok) {
+				/* A new group or model takes effect now. */
+				memcpy(s->model, fresh.model, sizeof(s->model));
+				memcpy(s->group, fresh.group, sizeof(s->group));
+				continue;
+			}
+			s->refused = true;
+			nk++;
+			if (kick != NULL)
+				kick(s->conn, s->id, reason, ctx);
+		}
+	}
+	b->owe_all = false;
+	b->owed = 0;
+	b->data_version = v;
+	if (kicked != NULL)
+		*kicked = nk;
+	return FSEC_OK;
+}
