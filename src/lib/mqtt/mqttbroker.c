@@ -32,6 +32,7 @@ struct session {
 	X509 *cert;
 	bool refused;  /* failed a re-check; denied everything until gone */
 	bool recheck;  /* named by an event since the last poll */
+	char *kick_why; /* refused, and the broker not told yet: why */
 	struct session *next;
 };
 
@@ -49,6 +50,7 @@ struct fsec_mqtt_broker {
 	 * kept across a poll that failed half-way. */
 	bool owe_all;
 	size_t owed;
+	size_t kicks_owed; /* sessions with kick_why */
 };
 
 /* FNV-1a: IDs are short, and the broker's clients cannot choose them (they
@@ -67,6 +69,7 @@ static void session_free(struct session *s)
 	if (s == NULL)
 		return;
 	X509_free(s->cert);
+	free(s->kick_why);
 	free(s);
 }
 
@@ -165,6 +168,8 @@ static void unlink_session(struct fsec_mqtt_broker *b, struct session **pp)
 	*pp = s->next;
 	if (s->recheck)
 		b->owed--;
+	if (s->kick_why != NULL)
+		b->kicks_owed--;
 	session_free(s);
 	b->n--;
 }
@@ -347,6 +352,48 @@ static int mark_event(const struct fsec_event_rec *rec, void *arg)
 	return 0;
 }
 
+/* One session to drop, copied out of the table: the broker's kick ends the
+ * connection at once and so calls fsec_mqtt_broker_gone, which frees the
+ * session, from inside the callback. */
+struct kick {
+	const void *conn;
+	char id[FSEC_DEVID_MAX + 1];
+	char *why;
+};
+
+/* Hand every session owed a kick to kick(), outside the table walk. */
+static enum fsec_err kick_owed(struct fsec_mqtt_broker *b, fsec_mqtt_kick_cb kick, void *ctx,
+			       size_t *kicked)
+{
+	struct kick *k;
+	size_t n = 0;
+
+	if (b->kicks_owed == 0)
+		return FSEC_OK;
+	k = calloc(b->kicks_owed, sizeof(*k));
+	if (k == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < b->nbuckets; i++)
+		for (struct session *s = b->buckets[i]; s != NULL; s = s->next) {
+			if (s->kick_why == NULL || n == b->kicks_owed)
+				continue;
+			k[n].conn = s->conn;
+			memcpy(k[n].id, s->id, sizeof(k[n].id));
+			k[n].why = s->kick_why;
+			s->kick_why = NULL;
+			n++;
+		}
+	b->kicks_owed = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (kick != NULL)
+			kick(k[i].conn, k[i].id, k[i].why, ctx);
+		free(k[i].why);
+	}
+	free(k);
+	*kicked += n;
+	return FSEC_OK;
+}
+
 FSEC_API enum fsec_err fsec_mqtt_broker_poll(struct fsec_mqtt_broker *b, fsec_mqtt_kick_cb kick,
 					     void *ctx, size_t *kicked)
 {
@@ -358,7 +405,7 @@ FSEC_API enum fsec_err fsec_mqtt_broker_poll(struct fsec_mqtt_broker *b, fsec_mq
 		*kicked = 0;
 	if ((rc = fsec_registry_data_version(b->reg, &v)) != FSEC_OK)
 		return rc;
-	if (v == b->data_version && !b->owe_all && b->owed == 0)
+	if (v == b->data_version && !b->owe_all && b->owed == 0 && b->kicks_owed == 0)
 		return FSEC_OK;
 	if ((rc = fsec_registry_event_list_after(b->reg, b->cursor, mark_event, b)) != FSEC_OK)
 		return rc;
@@ -370,33 +417,34 @@ FSEC_API enum fsec_err fsec_mqtt_broker_poll(struct fsec_mqtt_broker *b, fsec_mq
 
 			if (!b->owe_all && !s->recheck)
 				continue;
-			if (s->refused) {
-				s->recheck = false;
-				continue;
-			}
-			if ((rc = check(b, s->cert, s->id, &fresh, &ok, reason, sizeof(reason))) !=
-			    FSEC_OK)
+			if (!s->refused &&
+			    (rc = check(b, s->cert, s->id, &fresh, &ok, reason, sizeof(reason))) !=
+				    FSEC_OK)
 				return rc;
 			if (s->recheck) {
 				s->recheck = false;
 				b->owed--;
 			}
+			if (s->refused)
+				continue;
 			if (ok) {
 				/* A new group or model takes effect now. */
 				memcpy(s->model, fresh.model, sizeof(s->model));
 				memcpy(s->group, fresh.group, sizeof(s->group));
 				continue;
 			}
+			/* Refused from now on, even if the kick has to wait. */
 			s->refused = true;
-			nk++;
-			if (kick != NULL)
-				kick(s->conn, s->id, reason, ctx);
+			if ((s->kick_why = strdup(reason)) == NULL)
+				return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+			b->kicks_owed++;
 		}
 	}
 	b->owe_all = false;
 	b->owed = 0;
 	b->data_version = v;
+	rc = kick_owed(b, kick, ctx, &nk);
 	if (kicked != NULL)
 		*kicked = nk;
-	return FSEC_OK;
+	return rc;
 }
