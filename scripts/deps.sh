@@ -26,6 +26,8 @@ PACKAGES=(
 	libcrypt-dev                                # crypt(3) (libxcrypt): the firmware audit checks password hashes
 	python3                                     # the audit test builds a ROCA-form modulus; the network tests' probes
 	mosquitto                                   # real MQTT brokers for the network audit test
+	mosquitto-dev libmosquitto-dev              # mosquitto_broker.h: the fleetsec broker plugin (issue 15)
+	mosquitto-clients python3-paho-mqtt         # independent MQTT clients in the broker tests
 	busybox-static                              # telnetd and httpd applets (Debian's busybox has no telnetd)
 	openssh-client                              # ssh-keygen: a real OpenSSH private key in the firmware audit test
 	libcoap3-bin                                # a real CoAP server for the network audit test
