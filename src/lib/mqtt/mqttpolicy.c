@@ -240,9 +240,8 @@ static enum fsec_err parse_section(struct fsec_mqtt_policy *p, char *s, unsigned
 	} else {
 		return bad(p, line, "unknown section (all, model, group)", body);
 	}
-	if (strlen(arg) >= name_cap)
-		return bad(p, line, "name too long", NULL);
-	strcpy(name, arg);
+	/* Checked above: a model or group name fits name_cap. */
+	snprintf(name, name_cap, "%s", arg);
 	return FSEC_OK;
 }
 
