@@ -7,18 +7,7 @@
 
 #include "err_int.h"
 #include "kvconf_int.h"
-
-static char *trim(char *s)
-{
-	char *end;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	end = s + strlen(s);
-	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
-		*--end = '\0';
-	return s;
-}
+#include "text_int.h"
 
 static enum fsec_err set_field(void *base, const struct fsec_kv_field *f, const char *value,
 			       unsigned line, bool *seen)
@@ -80,7 +69,7 @@ enum fsec_err fsec_kv_parse(const unsigned char *buf, size_t len, size_t maxlen,
 			*nl = '\0';
 		if ((hash = strchr(line, '#')) != NULL)
 			*hash = '\0';
-		k = trim(line);
+		k = fsec_text_trim(line);
 		if (*k == '\0')
 			continue;
 		if ((eq = strchr(k, '=')) == NULL) {
@@ -88,8 +77,8 @@ enum fsec_err fsec_kv_parse(const unsigned char *buf, size_t len, size_t maxlen,
 			goto out;
 		}
 		*eq = '\0';
-		k = trim(k);
-		v = trim(eq + 1);
+		k = fsec_text_trim(k);
+		v = fsec_text_trim(eq + 1);
 		for (i = 0; i < n; i++)
 			if (strcmp(k, fields[i].name) == 0)
 				break;

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Names: device IDs, models and groups share one grammar. */
+#include <string.h>
+
 #include "err_int.h"
 #include "fleetsec/names.h"
 #include "text_int.h"
@@ -50,4 +52,16 @@ FSEC_API enum fsec_err fsec_model_check(const char *model)
 	return fsec_seterr(FSEC_ERR_INVAL,
 			   "invalid model '%.80s': use 1-%d characters of A-Z a-z 0-9 . _ -", model,
 			   FSEC_MODEL_MAX);
+}
+
+char *fsec_text_trim(char *s)
+{
+	char *end;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+		*--end = '\0';
+	return s;
 }

@@ -10,6 +10,10 @@
  * IDs (fsec_devid_valid), models and groups. */
 bool fsec_name_valid(const char *s, size_t max);
 
+/* s without its leading blanks (space, tab) and, cut in place, its trailing
+ * ones and a CR: a line of a text file a person wrote, from either system. */
+char *fsec_text_trim(char *s);
+
 /* Copy s into buf (truncating to cap - 1 bytes), with control characters
  * replaced by '?': text from a hostile file must not be able to forge extra
  * lines in an error or a warning. Returns buf. */

@@ -196,19 +196,6 @@ static enum fsec_err add_rule(struct fsec_mqtt_policy *p, enum section_kind sec,
 	return split_template(p, r);
 }
 
-/* Trim ASCII blanks at both ends, in place. */
-static char *trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-		*--e = '\0';
-	return s;
-}
-
 static enum fsec_err parse_section(struct fsec_mqtt_policy *p, char *s, unsigned line,
 				   enum section_kind *sec, char *name, size_t name_cap)
 {
@@ -218,7 +205,7 @@ static enum fsec_err parse_section(struct fsec_mqtt_policy *p, char *s, unsigned
 	if (len < 2 || s[len - 1] != ']')
 		return bad(p, line, "a section is [all], [model NAME] or [group NAME]", s);
 	s[len - 1] = '\0';
-	body = trim(s + 1);
+	body = fsec_text_trim(s + 1);
 	if (strcmp(body, "all") == 0) {
 		*sec = SEC_ALL;
 		name[0] = '\0';
@@ -228,7 +215,7 @@ static enum fsec_err parse_section(struct fsec_mqtt_policy *p, char *s, unsigned
 	if (arg == NULL)
 		return bad(p, line, "a section is [all], [model NAME] or [group NAME]", body);
 	*arg++ = '\0';
-	arg = trim(arg);
+	arg = fsec_text_trim(arg);
 	if (strcmp(body, "model") == 0) {
 		if (!fsec_model_valid(arg))
 			return bad(p, line, "not a model name", arg);
@@ -275,7 +262,7 @@ FSEC_API enum fsec_err fsec_mqtt_policy_parse(const char *text, size_t len, cons
 		if (nl != NULL)
 			*nl = '\0';
 		line++;
-		s = trim(cur);
+		s = fsec_text_trim(cur);
 		cur = nl != NULL ? nl + 1 : NULL;
 		if (*s == '\0' || *s == '#')
 			continue;
@@ -292,7 +279,7 @@ FSEC_API enum fsec_err fsec_mqtt_policy_parse(const char *text, size_t len, cons
 			goto out;
 		}
 		*arg++ = '\0';
-		arg = trim(arg);
+		arg = fsec_text_trim(arg);
 		if (strpbrk(arg, " \t") != NULL) {
 			rc = bad(p, line, "a topic template holds no blanks", arg);
 			goto out;
