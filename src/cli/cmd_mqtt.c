@@ -16,9 +16,35 @@
 #include "fleetsec/mqtt.h"
 #include "fleetsec/registry.h"
 
-#ifndef FSEC_MOSQUITTO_PLUGIN
-#define FSEC_MOSQUITTO_PLUGIN "/usr/local/lib/fleetsec/fleetsec_mosquitto.so"
+#ifndef FSEC_MOSQUITTO_PLUGIN_REL
+#define FSEC_MOSQUITTO_PLUGIN_REL "lib/fleetsec/fleetsec_mosquitto.so"
 #endif
+
+/* The installed plugin: PREFIX/LIBDIR/fleetsec/ for the PREFIX/bin this
+ * fleetsec runs from. */
+static int default_plugin(char out[PATH_MAX])
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+
+	if (n <= 0) {
+		fprintf(stderr, "fleetsec: cannot find this program's path: give --plugin\n");
+		return EXIT_REFUSED;
+	}
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash == NULL || slash == exe) {
+		fprintf(stderr, "fleetsec: cannot find this program's prefix: give --plugin\n");
+		return EXIT_REFUSED;
+	}
+	*slash = '\0';
+	if (snprintf(out, PATH_MAX, "%s/../%s", exe, FSEC_MOSQUITTO_PLUGIN_REL) >= PATH_MAX) {
+		fprintf(stderr, "fleetsec: the plugin's path is too long: give --plugin\n");
+		return EXIT_REFUSED;
+	}
+	return 0;
+}
 
 /* The user the broker runs as, with its groups: what it may read is judged
  * by the same rules as the kernel's, from the modes. */
@@ -120,8 +146,8 @@ static int mqtt_config(int argc, char **argv, const struct cli_cmd *self)
 	struct broker_user u;
 	struct fsec_mqtt_policy *pol = NULL;
 	const char *cert = NULL, *key = NULL, *acl = NULL, *user = "mosquitto", *out = NULL;
-	const char *plugin = FSEC_MOSQUITTO_PLUGIN, *bind = NULL;
-	char home[PATH_MAX], p_cert[PATH_MAX], p_key[PATH_MAX], p_acl[PATH_MAX],
+	const char *plugin = NULL, *bind = NULL;
+	char installed[PATH_MAX], home[PATH_MAX], p_cert[PATH_MAX], p_key[PATH_MAX], p_acl[PATH_MAX],
 		p_plugin[PATH_MAX], chain[PATH_MAX + 16], crl[PATH_MAX + 16], reg[PATH_MAX + 16];
 	char *text = NULL;
 	size_t len = 0;
@@ -173,6 +199,11 @@ static int mqtt_config(int argc, char **argv, const struct cli_cmd *self)
 		return cli_usage_error(self, "--bind: not an address: '%s'", bind);
 	if ((status = user_lookup(user, &u)) != 0)
 		return status;
+	if (plugin == NULL) {
+		if ((status = default_plugin(installed)) != 0)
+			return status;
+		plugin = installed;
+	}
 	status = EXIT_REFUSED;
 	if (absolute(cli_home(&c), "home", home) || absolute(cert, "--cert", p_cert) ||
 	    absolute(key, "--key", p_key) || absolute(plugin, "--plugin", p_plugin) ||
@@ -203,6 +234,8 @@ static int mqtt_config(int argc, char **argv, const struct cli_cmd *self)
 		"# Ticks reach plugins only with per_listener_settings false (Mosquitto 2.0).\n"
 		"per_listener_settings false\n"
 		"allow_anonymous false\n"
+		"# Without it a CONNACK waits ~40 ms behind Nagle and delayed ACKs.\n"
+		"set_tcp_nodelay true\n"
 		"user %s\n\n"
 		"listener %ld%s%s\n"
 		"protocol mqtt\n"
@@ -325,7 +358,8 @@ const struct cli_cmd cli_mqtt_cmds[] = {
 	 "USER (default mosquitto): every file it reads must be readable by that user,\n"
 	 "and the home's directory searchable by it (chgrp USER HOME; chmod 0710 HOME):\n"
 	 "this is checked, and a file it cannot read is refused by name. The plugin opens\n"
-	 "the registry read-only.\n\n"
+	 "the registry read-only. --plugin defaults to the one installed with this\n"
+	 "fleetsec (PREFIX/lib/fleetsec/fleetsec_mosquitto.so).\n\n"
 	 "  --crlfile   also load HOME/crl.pem. Not needed for devices (the plugin checks\n"
 	 "              the registry at every connect and drops revoked devices), and\n"
 	 "              Mosquitto reads it only at start and on SIGHUP: once the loaded\n"

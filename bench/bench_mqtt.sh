@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# Issue 15 benchmark: Mosquitto with the fleetsec plugin against the same
+# Mosquitto (Debian's 2.0.11) with only cafile, require_certificate,
+# use_identity_as_username and an ACL file (the plain baseline), measured in
+# the same run, runs interleaved:
+#  - TLS + MQTT connects per second over DEVICES device identities (each
+#    connect a new TLS handshake with that device's certificate, then
+#    CONNECT/CONNACK/DISCONNECT), from 2 client processes;
+#  - QoS 0 and QoS 1 publish throughput of a 200-byte JSON payload from one
+#    device to its own telemetry topic, MESSAGES pipelined messages.
+# Both brokers run as the mosquitto user (as root) with the same TLS files.
+# Prints medians of RUNS and the plugin/plain ratios.
+#
+# usage: bench/bench_mqtt.sh FLEETSEC_BIN PLUGIN_SO [DEVICES] [MESSAGES] [RUNS]
+set -euo pipefail
+
+fleetsec=$(realpath "${1:?usage: $0 FLEETSEC_BIN PLUGIN_SO [DEVICES] [MESSAGES] [RUNS]}")
+plugin=$(realpath "${2:?usage: $0 FLEETSEC_BIN PLUGIN_SO [DEVICES] [MESSAGES] [RUNS]}")
+devices=${3:-1000}
+messages=${4:-50000}
+runs=${5:-5}
+here=$(cd "$(dirname "$0")" && pwd)
+py=/usr/bin/python3
+work=$(mktemp -d "${TMPDIR:-/tmp}/fsec-benchmqtt.XXXXXX")
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
+cd "$work"
+export FLEETSEC_HOME=$work/home
+user=$(id -un)
+if [ "$(id -u)" -eq 0 ]; then
+	user=mosquitto
+	chmod 0711 "$work"
+fi
+
+median() { sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+
+echo "== $(mosquitto -h 2>/dev/null | head -1); $(nproc) CPUs; $(openssl version)"
+echo "== issuing $devices device identities"
+"$fleetsec" ca init --name bench >/dev/null
+mkdir d
+ids=()
+for i in $(seq 1 "$devices"); do
+	id=$(printf 'd-%05d' "$i")
+	ids+=("$id")
+	"$fleetsec" device issue "$id" --keygen --key-out "d/$id.key" --out "d/$id.pem" --model thermo \
+		>/dev/null 2>&1
+done
+"$fleetsec" ca server-cert localhost --ip 127.0.0.1 --out srv.pem --key-out srv.key >/dev/null
+chmod 0644 d/*.key srv.key # the benchmark's throwaway keys, read by the broker's user
+[ "$user" = mosquitto ] && chgrp mosquitto "$FLEETSEC_HOME" && chmod 0710 "$FLEETSEC_HOME"
+
+# The policy both brokers enforce: a device's own telemetry topics only.
+printf '[all]\npublish devices/%%d/telemetry/#\nsubscribe devices/%%d/telemetry/#\n' >bench.acl
+printf 'pattern readwrite devices/%%u/telemetry/#\n' >plain.acl
+chmod 0644 bench.acl plain.acl
+pport=$((20000 + RANDOM % 10000))
+qport=$((pport + 1))
+"$fleetsec" mqtt config --listener "$pport" --bind 127.0.0.1 --cert srv.pem --key srv.key \
+	--acl bench.acl --plugin "$plugin" --user "$user" --out plugin.conf
+cat >plain.conf <<CONF
+per_listener_settings false
+allow_anonymous false
+set_tcp_nodelay true
+user $user
+listener $qport 127.0.0.1
+cafile $FLEETSEC_HOME/chain.pem
+certfile $work/srv.pem
+keyfile $work/srv.key
+require_certificate true
+use_identity_as_username true
+tls_version tlsv1.2
+acl_file $work/plain.acl
+CONF
+for conf in plugin plain; do
+	mosquitto -c $conf.conf >$conf.log 2>&1 &
+	pids+=($!)
+done
+for conf in plugin plain; do
+	for _ in $(seq 50); do grep -q running $conf.log && break; sleep 0.1; done
+	grep -q running $conf.log || { echo "mosquitto ($conf) did not start: $(cat $conf.log)" >&2; exit 1; }
+done
+
+declare -A res
+for r in $(seq 1 "$runs"); do
+	for conf in plugin plain; do
+		port=$pport
+		[ $conf = plain ] && port=$qport
+		read -r okc refused secs < <($py "$here/mqtt_connects.py" 127.0.0.1 $port \
+			"$FLEETSEC_HOME/chain.pem" d 2 "${ids[@]}")
+		[ "$okc" -eq "$devices" ] || { echo "$conf: $refused of $devices connects refused" >&2; exit 1; }
+		res[$conf.conn]+="$(echo "$devices / $secs" | bc -l) "
+		for q in 0 1; do
+			read -r n secs < <($py "$here/mqtt_publish.py" 127.0.0.1 $port \
+				"$FLEETSEC_HOME/chain.pem" d/d-00001.pem d/d-00001.key d-00001 \
+				devices/d-00001/telemetry/t "$messages" $q)
+			res[$conf.q$q]+="$(echo "$n / $secs" | bc -l) "
+		done
+	done
+done
+for k in conn q0 q1; do
+	p=$(tr ' ' '\n' <<<"${res[plugin.$k]}" | grep . | median)
+	b=$(tr ' ' '\n' <<<"${res[plain.$k]}" | grep . | median)
+	case $k in
+	conn) what="TLS connects/s ($devices identities)" ;;
+	q0) what="QoS 0 publishes/s ($messages x 200 B)" ;;
+	q1) what="QoS 1 publishes/s ($messages x 200 B)" ;;
+	esac
+	printf '%-40s plugin %9.0f   plain %9.0f   ratio %.2f\n' "$what" "$p" "$b" "$(echo "$p / $b" | bc -l)"
+	printf '  runs plugin: %s\n  runs plain:  %s\n' \
+		"$(for v in ${res[plugin.$k]}; do printf '%.0f ' "$v"; done)" \
+		"$(for v in ${res[plain.$k]}; do printf '%.0f ' "$v"; done)"
+done
+grep -c 'fleetsec: refused' plugin.log | sed 's/^/plugin refusals during the run: /'
