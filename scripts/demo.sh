@@ -472,11 +472,9 @@ run mosquitto_pub "${MC[@]}" --cert "$D/cam-001.pem" --key "$D/cam-001.key" -i c
 run mosquitto_pub "${MC[@]}" --cert "$D/thermo-002.pem" --key "$D/thermo-002.key" -i plug-001 \
 	-t devices/plug-001/status -m up || true
 echo "-- plug-001 is revoked while connected: the broker drops it and refuses its reconnect"
-t0=$(date +%s%N)
 run fleetsec device revoke plug-001 --reason keyCompromise
 wait $PLUG || true
-t1=$(date +%s%N)
-echo "plug-001's client ended $(( (t1 - t0) / 1000000 )) ms after the revocation began: $(tail -1 "$MQ/plug.out")"
-grep 'fleetsec:' "$MQ/broker.log" | tail -3
+echo "plug-001's client (it reconnects after a second) ended with: $(tail -1 "$MQ/plug.out")"
+grep 'fleetsec:' "$MQ/broker.log" | tail -2
 
 printf '\ndemo complete: everything is in out/demo/\n'
