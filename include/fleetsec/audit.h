@@ -205,6 +205,20 @@ FSEC_API FSEC_WUR enum fsec_err fsec_audit_network(const char *const *targets, s
 						   const struct fsec_audit_net_opts *o,
 						   struct fsec_audit *a);
 
+/*
+ * Audit Mosquitto 2.0 configuration files (paths; each with the *.conf files
+ * of its include_dir lines, at most 256 in all), judged at time now (for
+ * crlfile): listeners without TLS or client certificates, anonymous
+ * clients, identities taken from certificates (which skips any plugin's
+ * authentication), no revocation at all, a crlfile expired or within 2 days
+ * of it, and the fleetsec plugin under per_listener_settings true.
+ * Subjects are the files, with line numbers.
+ * Errors: IO (a file cannot be read), PARSE (not text), TOO_LARGE (a file
+ * over 1 MiB, or too many), INVAL (include_dir nested too deep), NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_audit_broker(const char *const *paths, size_t n,
+						  int64_t now, struct fsec_audit *a);
+
 /* The default port list, as fsec_audit_net_opts.ports takes it. */
 FSEC_API const char *fsec_audit_net_default_ports(void);
 

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "fleetsec/audit.h"
@@ -134,6 +135,34 @@ static enum fsec_err run_network(const void *arg, struct fsec_audit *a)
 	const struct operand_args *x = arg;
 
 	return fsec_audit_network(x->v, x->n, x->o, a);
+}
+
+static enum fsec_err run_broker(const void *arg, struct fsec_audit *a)
+{
+	const struct operand_args *x = arg;
+
+	return fsec_audit_broker(x->v, x->n, (int64_t)time(NULL), a);
+}
+
+static int audit_broker(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {AUDIT_LONGOPTS, CLI_COMMON_LONGOPTS,
+						 {NULL, 0, NULL, 0}};
+	struct audit_out ao = {.fail_on = -1};
+	struct operand_args args = {0};
+	struct cli_common c = {0};
+	int opt, status = EXIT_REFUSED;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0)
+		if ((status = audit_opt(self, opt, &ao)) != 0)
+			return status;
+	if (opt < 0)
+		return status;
+	if (optind == argc)
+		return cli_usage_error(self, "expected one or more mosquitto.conf files");
+	args.v = (const char *const *)argv + optind;
+	args.n = (size_t)(argc - optind);
+	return run_audit(&ao, &c, "audit broker", run_broker, &args);
 }
 
 static int audit_checks(int argc, char **argv, const struct cli_cmd *self)
@@ -354,6 +383,16 @@ const struct cli_cmd cli_audit_cmds[] = {
 	 "other cleartext services; with --try-default-credentials, also HTTP Basic,\n"
 	 "telnet and MQTT logins that succeed with well-known defaults. Every connect\n"
 	 "and read waits at most --timeout-ms; at most --inflight probes run at once.\n\n"
+	 AUDIT_OUT_HELP},
+	{"audit", "broker", audit_broker, "audit MQTT broker (Mosquitto) configurations",
+	 "MOSQUITTO.CONF... [--json | --sarif] [--out FILE] [--fail-on SEVERITY]\n"
+	 "       [--disable CHECK]\n\n"
+	 "Reads each configuration as Mosquitto 2.0 does (listener blocks, the *.conf\n"
+	 "files of include_dir) and reports listeners without TLS or without client\n"
+	 "certificates, allow_anonymous true, use_identity_as_username (which skips\n"
+	 "every plugin's authentication), no revocation check at all, a crlfile that\n"
+	 "has expired or expires within 2 days (Mosquitto reads it only at start and\n"
+	 "on SIGHUP), and the fleetsec plugin under per_listener_settings true.\n\n"
 	 AUDIT_OUT_HELP},
 	{NULL, NULL, NULL, NULL, NULL},
 };

@@ -163,6 +163,32 @@ static const struct fsec_audit_check checks[] = {
 	C("NET-CLEARTEXT", NETWORK, LOW, "cleartext service open (FTP, HTTP, MQTT, CoAP)",
 	  "Close the port or move the service to its TLS variant (FTPS/SFTP, HTTPS, MQTT 8883, "
 	  "CoAPS 5684)."),
+	C("BROKER-NO-TLS", NETWORK, CRITICAL, "MQTT broker listener without TLS",
+	  "Give every listener certfile, keyfile and cafile (the fleet chain), or remove it; "
+	  "`fleetsec mqtt config` writes a TLS-only configuration."),
+	C("BROKER-ANONYMOUS", NETWORK, CRITICAL, "MQTT broker allows anonymous clients",
+	  "Set allow_anonymous false and authenticate every client by its certificate."),
+	C("BROKER-NO-CLIENT-CERT", NETWORK, HIGH, "MQTT TLS listener without client certificates",
+	  "Set require_certificate true with the fleet chain as cafile, so that only fleet "
+	  "devices connect."),
+	C("BROKER-IDENTITY-USERNAME", NETWORK, HIGH,
+	  "MQTT broker takes identities from certificates without the registry",
+	  "Remove use_identity_as_username and use_subject_as_username and load the fleetsec "
+	  "plugin: with them Mosquitto never calls a plugin's authentication, so revoked and "
+	  "unknown devices connect."),
+	C("BROKER-NO-REVOCATION", NETWORK, HIGH, "MQTT broker never checks revocation",
+	  "Load the fleetsec plugin (it asks the registry at every connect and drops revoked "
+	  "devices), or at least a crlfile kept fresh with a SIGHUP after each refresh."),
+	C("BROKER-CRL-EXPIRING", NETWORK, MEDIUM, "MQTT broker's crlfile expires within 2 days",
+	  "Refresh the CRL (fleetsecd does it before half its period) and send the broker "
+	  "SIGHUP: Mosquitto reads crlfile only at start and on SIGHUP."),
+	C("BROKER-CRL-EXPIRED", NETWORK, CRITICAL, "MQTT broker's crlfile has expired or is unreadable",
+	  "Refresh the CRL and send the broker SIGHUP: with a lapsed crlfile Mosquitto refuses "
+	  "every client certificate (Mosquitto issues #1826, #2597)."),
+	C("BROKER-NO-TICKS", NETWORK, HIGH,
+	  "fleetsec plugin where Mosquitto 2.0 gives it no tick",
+	  "Set per_listener_settings false: in Mosquitto 2.0.11 plugins get no tick with it "
+	  "true, so a revocation reaches connected devices only on SIGHUP."),
 };
 
 #undef C
