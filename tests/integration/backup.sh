@@ -96,7 +96,9 @@ for round in 1 2 3; do
 		grep -q "the registry is sound" "$T/out" || fail "$r: $(cat "$T/out")"
 		got=$("$F" --home $r device list --json | jq length)
 		[ "$got" -ge 1 ] && [ "$got" -le "$total" ] || fail "$r: $got devices"
-		[ -z "$(find $r -name '*-wal' -o -name '*.restore-*')" ] || fail "$r: leftovers"
+		# (registry.db-wal and -shm stay by design: writers keep them for
+		# read-only readers such as the MQTT plugin.)
+		[ -z "$(find $r -name '*.restore-*')" ] || fail "$r: leftovers"
 		ok
 	done
 	[ ! -e r-plain-$round/issuing.key ] && [ -e r-enc-$round/issuing.key ] || fail "keys in round $round"
