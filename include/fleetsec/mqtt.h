@@ -130,7 +130,9 @@ FSEC_API FSEC_WUR enum fsec_err fsec_mqtt_broker_auth(struct fsec_mqtt_broker *b
 						      char device_id[FSEC_DEVID_MAX + 1]);
 
 /* The connection conn of device_id (what auth returned; NULL or "" if it
- * had none) ended. Unknown: a no-op. */
+ * had none) ended. Its session still decides until the next poll frees it:
+ * Mosquitto judges a connection's will right after telling the plugin it
+ * ended. Unknown: a no-op. */
 FSEC_API void fsec_mqtt_broker_gone(struct fsec_mqtt_broker *b, const void *conn,
 				    const char *device_id);
 
@@ -152,9 +154,12 @@ typedef void (*fsec_mqtt_kick_cb)(const void *conn, const char *device_id, const
  * group), check that device's sessions again; an event that names no
  * device (a batch, a restore) checks every session. Each session that no
  * longer passes is marked refused (its ACL checks fail from now on) and
- * handed to kick. Cheap when nothing was written (one registry read).
+ * handed to kick. Once a minute, sessions whose certificate expired are
+ * checked too (no event says so). Cheap when nothing was written (one
+ * registry read). A device that is no longer in the registry is refused.
  * *kicked (may be NULL) counts the sessions kicked.
- * Errors: DB (nothing was lost: the next poll reads the same events).
+ * Errors: DB: a session's check could not be made; every other session
+ * was still checked and kicked, and that one is checked again next poll.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_mqtt_broker_poll(struct fsec_mqtt_broker *b,
 						      fsec_mqtt_kick_cb kick, void *ctx,

@@ -83,6 +83,9 @@ subscribe devices/%d/telemetry/#
 subscribe fleet/%m/broadcast
 [group lab]
 publish lab/%d/debug
+[model thermo]
+publish fleet/%m/lastwill
+subscribe fleet/%m/lastwill
 EOF
 chmod 0644 fleet.acl
 expect 0 "$F" mqtt config --listener "$PORT" --bind 127.0.0.1 --cert srv.pem --key srv.key \
@@ -143,11 +146,11 @@ sub_allowed() {
 # standard input.
 mkfifo ok.in d1.in
 $PY "$CLIENT" 127.0.0.1 "$PORT" "$FLEETSEC_HOME/chain.pem" dev-ok.pem dev-ok.key dev-ok \
-	devices/dev-ok/telemetry/# 120 <ok.in >ok.log 2>&1 &
+	'devices/dev-ok/telemetry/#,fleet/thermo/lastwill' 120 <ok.in >ok.log 2>&1 &
 OKPID=$!
 exec 7>ok.in
 for _ in $(seq 50); do grep -q subscribed ok.log && break; sleep 0.1; done
-grep -q 'subscribed 1' ok.log || fail "dev-ok: $(cat ok.log)"
+grep -q 'subscribed 1 1' ok.log || fail "dev-ok: $(cat ok.log)"
 
 # --- who connects
 expect 0 conn dev-1:dev-1
@@ -208,6 +211,25 @@ expect 0 "$F" device set dev-2 --group lab
 sleep 1
 pub dev-2 lab/dev-2/debug 2>pub.err || fail "publish: $(cat pub.err)"
 grep -q 'Not authorized' pub.err && fail "the lab rule did not apply after device set --group"
+ok
+
+# Wills: Mosquitto judges a will after the connection ended, as a publish
+# of that connection: one to the model's topic arrives, one into another
+# device's topics does not.
+will() { # will TOPIC PAYLOAD: dev-2 connects with that will and dies
+	mosquitto_sub "${C[@]}" --cert dev-2.pem --key dev-2.key -i dev-2 -t 'devices/dev-2/cmd/#' \
+		--will-topic "$1" --will-payload "$2" >/dev/null 2>&1 &
+	local pid=$!
+	for _ in $(seq 50); do grep -q "New client connected .* as dev-2 " broker.log && break; sleep 0.1; done
+	sleep 0.3
+	kill -9 $pid
+	wait $pid 2>/dev/null || true
+}
+will devices/dev-ok/telemetry/x forged-will
+will fleet/thermo/lastwill dev-2-gone
+for _ in $(seq 50); do grep -q 'message fleet/thermo/lastwill dev-2-gone' ok.log && break; sleep 0.1; done
+grep -q 'message fleet/thermo/lastwill dev-2-gone' ok.log || fail "dev-2's will did not arrive: $(cat ok.log)"
+grep -q forged-will ok.log && fail "a will reached another device's topic"
 ok
 
 # mqtt explain agrees with the broker.

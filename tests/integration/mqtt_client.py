@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """An MQTT device for the broker tests, on Eclipse Paho (python3-paho-mqtt),
 independent of fleetsec. It connects with a device certificate, subscribes
-to TOPIC (if not "-"), and prints one line per event with a wall-clock time:
+to TOPIC (comma-separated filters; none if "-"), and prints one line per event with a wall-clock time:
 
   connected RC / subscribed QOS... / message TOPIC PAYLOAD / disconnected RC
 
@@ -31,7 +31,7 @@ def on_connect(c, userdata, flags, rc):
         done.set()
         return
     if topic != "-":
-        c.subscribe(topic, qos=1)
+        c.subscribe([(t, 1) for t in topic.split(",")])
 
 
 def on_subscribe(c, userdata, mid, granted):

@@ -61,6 +61,10 @@ static void default_policy(void **state)
 	assert_false(sub(p, &dev1, "#"));
 	assert_false(sub(p, &dev1, "+/dev-1/cmd/#"));
 	assert_false(sub(p, &dev1, "$SYS/#"));
+	assert_false(pub(p, &dev1, "devices/dev-10/telemetry"));
+	assert_false(pub(p, &dev1, "devices/dev-/telemetry"));
+	assert_false(sub(p, &dev1, "$share/g/devices/dev-1/cmd/#"));
+	assert_false(sub(p, &dev1, "devices//cmd/#"));
 	assert_true(rcv(p, &dev1, "devices/dev-1/cmd/x"));
 	assert_false(rcv(p, &dev1, "devices/dev-2/cmd/x"));
 	/* The "why" names the rule, or says nothing allowed it. */

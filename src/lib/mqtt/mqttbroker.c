@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/x509.h>
 
@@ -33,6 +34,8 @@ struct session {
 	bool refused;  /* failed a re-check; denied everything until gone */
 	bool recheck;  /* named by an event since the last poll */
 	char *kick_why; /* refused, and the broker not told yet: why */
+	bool gone;      /* disconnected: kept until the next poll (its will) */
+	int64_t not_after; /* the certificate's expiry */
 	struct session *next;
 };
 
@@ -51,6 +54,8 @@ struct fsec_mqtt_broker {
 	bool owe_all;
 	size_t owed;
 	size_t kicks_owed; /* sessions with kick_why */
+	size_t gone;       /* sessions marked gone */
+	int64_t expiry_scan; /* when sessions were last checked for expiry */
 };
 
 /* FNV-1a: IDs are short, and the broker's clients cannot choose them (they
@@ -170,6 +175,8 @@ static void unlink_session(struct fsec_mqtt_broker *b, struct session **pp)
 		b->owed--;
 	if (s->kick_why != NULL)
 		b->kicks_owed--;
+	if (s->gone)
+		b->gone--;
 	session_free(s);
 	b->n--;
 }
@@ -247,8 +254,14 @@ static enum fsec_err check(struct fsec_mqtt_broker *b, X509 *cert, const char *c
 			 client_id != NULL ? client_id : "", p.id);
 		return FSEC_OK;
 	}
-	if ((rc = fsec_registry_device_get(b->reg, p.id, &dev)) != FSEC_OK ||
-	    (rc = fsec_registry_group_get(b->reg, p.id, s->group)) != FSEC_OK)
+	rc = fsec_registry_device_get(b->reg, p.id, &dev);
+	if (rc == FSEC_OK)
+		rc = fsec_registry_group_get(b->reg, p.id, s->group);
+	if (rc == FSEC_ERR_NOTFOUND) {
+		snprintf(reason, reason_len, "device %s is no longer in the registry", p.id);
+		return FSEC_OK;
+	}
+	if (rc != FSEC_OK)
 		return rc;
 	snprintf(s->id, sizeof(s->id), "%s", p.id);
 	snprintf(s->model, sizeof(s->model), "%s", dev.model);
@@ -279,10 +292,16 @@ FSEC_API enum fsec_err fsec_mqtt_broker_auth(struct fsec_mqtt_broker *b, const v
 	}
 	s->conn = conn;
 	if (!X509_up_ref(cert)) {
-		free(s);
+		session_free(s);
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 	}
 	s->cert = cert;
+	{
+		struct tm tm;
+
+		s->not_after = ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) ? (int64_t)timegm(&tm)
+									      : 0;
+	}
 	if ((old = find(b, conn, s->id)) != NULL)
 		unlink_session(b, old);
 	grow(b);
@@ -305,8 +324,43 @@ FSEC_API void fsec_mqtt_broker_gone(struct fsec_mqtt_broker *b, const void *conn
 
 	if (device_id == NULL || device_id[0] == '\0')
 		return;
-	if ((pp = find(b, conn, device_id)) != NULL)
-		unlink_session(b, pp);
+	/* Mosquitto checks the connection's will (ACL_CHECK, write) right after
+	 * telling the plugin it disconnected: the session must still decide
+	 * it, as itself. The next poll frees it. */
+	if ((pp = find(b, conn, device_id)) != NULL && !(*pp)->gone) {
+		(*pp)->gone = true;
+		b->gone++;
+	}
+}
+
+/* Free the sessions marked gone. */
+static void sweep_gone(struct fsec_mqtt_broker *b)
+{
+	for (size_t i = 0; i < b->nbuckets && b->gone > 0; i++) {
+		struct session **pp = &b->buckets[i];
+
+		while (*pp != NULL) {
+			if ((*pp)->gone)
+				unlink_session(b, pp);
+			else
+				pp = &(*pp)->next;
+		}
+	}
+}
+
+/* Every minute, mark the sessions whose certificate expired since they
+ * connected: no registry event says so, and fsec_est_peer refuses them. */
+static void mark_expired(struct fsec_mqtt_broker *b, int64_t now)
+{
+	if (now - b->expiry_scan < 60)
+		return;
+	b->expiry_scan = now;
+	for (size_t i = 0; i < b->nbuckets; i++)
+		for (struct session *s = b->buckets[i]; s != NULL; s = s->next)
+			if (!s->refused && !s->recheck && s->not_after <= now) {
+				s->recheck = true;
+				b->owed++;
+			}
 }
 
 FSEC_API bool fsec_mqtt_broker_acl(struct fsec_mqtt_broker *b, const void *conn,
@@ -401,8 +455,12 @@ FSEC_API enum fsec_err fsec_mqtt_broker_poll(struct fsec_mqtt_broker *b, fsec_mq
 	size_t nk = 0;
 	enum fsec_err rc;
 
+	enum fsec_err first = FSEC_OK;
+
 	if (kicked != NULL)
 		*kicked = 0;
+	sweep_gone(b);
+	mark_expired(b, (int64_t)time(NULL));
 	if ((rc = fsec_registry_data_version(b->reg, &v)) != FSEC_OK)
 		return rc;
 	if (v == b->data_version && !b->owe_all && b->owed == 0 && b->kicks_owed == 0)
@@ -417,10 +475,16 @@ FSEC_API enum fsec_err fsec_mqtt_broker_poll(struct fsec_mqtt_broker *b, fsec_mq
 
 			if (!b->owe_all && !s->recheck)
 				continue;
+			/* A check that cannot be made leaves the session owed (it
+			 * is tried again at the next poll), and never stops the
+			 * others' checks and kicks. */
 			if (!s->refused &&
 			    (rc = check(b, s->cert, s->id, &fresh, &ok, reason, sizeof(reason))) !=
-				    FSEC_OK)
-				return rc;
+				    FSEC_OK) {
+				if (first == FSEC_OK)
+					first = rc;
+				continue;
+			}
 			if (s->recheck) {
 				s->recheck = false;
 				b->owed--;
@@ -440,11 +504,13 @@ FSEC_API enum fsec_err fsec_mqtt_broker_poll(struct fsec_mqtt_broker *b, fsec_mq
 			b->kicks_owed++;
 		}
 	}
-	b->owe_all = false;
-	b->owed = 0;
-	b->data_version = v;
+	if (first == FSEC_OK) {
+		b->owe_all = false;
+		b->owed = 0;
+		b->data_version = v;
+	}
 	rc = kick_owed(b, kick, ctx, &nk);
 	if (kicked != NULL)
 		*kicked = nk;
-	return rc;
+	return first != FSEC_OK ? first : rc;
 }
