@@ -25,6 +25,7 @@ PACKAGES=(
 	clang libclang-rt-14-dev                    # libFuzzer targets
 	libcrypt-dev                                # crypt(3) (libxcrypt): the firmware audit checks password hashes
 	python3                                     # the audit test builds a ROCA-form modulus; the network tests' probes
+	python3-cryptography                        # fw_encrypt.sh: an independent AES key unwrap (RFC 3394), which the openssl CLI lacks
 	mosquitto                                   # real MQTT brokers for the network audit test
 	busybox-static                              # telnetd and httpd applets (Debian's busybox has no telnetd)
 	openssh-client                              # ssh-keygen: a real OpenSSH private key in the firmware audit test

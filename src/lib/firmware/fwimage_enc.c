@@ -163,9 +163,9 @@ FSEC_API enum fsec_err fsec_fw_enc_key_load(const char *path, bool need_private,
 	fsec_clearerr();
 	if ((rc = fsec_file_read(path, KEYFILE_MAX, &buf, &len)) != FSEC_OK)
 		return rc;
+	/* No PEM key is 16 or 32 bytes long: such a file is a raw KEK. */
 	if (kek_from_b64(buf, len, kek, &kek_len) ||
-	    ((len == 16 || len == 32) && memchr(buf, '-', len) == NULL &&
-	     (memcpy(kek, buf, len), kek_len = len, true))) {
+	    ((len == 16 || len == 32) && (memcpy(kek, buf, len), kek_len = len, true))) {
 		rc = fsec_fw_enc_key_from_kek(kek, kek_len, &k);
 		OPENSSL_cleanse(kek, sizeof(kek));
 		goto done;
@@ -475,7 +475,7 @@ static enum fsec_err ecies_wrap(const struct fsec_fw_enc_key *k, uint16_t type, 
 		     ? EVP_PKEY_get_raw_public_key(eph, out, &got) == 1
 		     : EVP_PKEY_get_octet_string_param(eph, OSSL_PKEY_PARAM_PUB_KEY, out, plen,
 						       &got) == 1;
-	if (!ok || got != plen || out[0] == 0x02 || out[0] == 0x03) {
+	if (!ok || got != plen || (k->kind == FW_ENC_P256 && out[0] != 0x04)) {
 		rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "ephemeral public key encoding failed");
 		goto out;
 	}
