@@ -36,10 +36,11 @@ static char *scratch;
 
 static char *vpath(const char *rel)
 {
-	char *p = malloc(strlen(FSEC_ENC_VECTORS) + strlen(rel) + 2);
+	size_t n = strlen(FSEC_ENC_VECTORS) + strlen(rel) + 2;
+	char *p = malloc(n);
 
 	assert_non_null(p);
-	sprintf(p, "%s/%s", FSEC_ENC_VECTORS, rel); /* sized above */
+	assert_int_equal(snprintf(p, n, "%s/%s", FSEC_ENC_VECTORS, rel), (int)n - 1);
 	return p;
 }
 
@@ -260,16 +261,20 @@ static void imgtool_vectors(void **state)
 static void opts_from_command(const char *cmd, struct fsec_fw_sign_opts *o, char **payload,
 			      char **enc)
 {
-	char *copy = strdup(cmd), *save = NULL, *tok, *prev = NULL;
+	char *copy = strdup(cmd), *tok, *prev = NULL, *next;
 	uint64_t n;
 
 	assert_non_null(copy);
 	*payload = *enc = NULL;
-	for (tok = strtok_r(copy, " ", &save); tok != NULL; tok = strtok_r(NULL, " ", &save)) {
+	/* The commands are words separated by single spaces. */
+	for (tok = copy; tok != NULL; prev = tok, tok = next) {
+		next = strchr(tok, ' ');
+		if (next != NULL)
+			*next++ = '\0';
 		if (prev != NULL && strcmp(prev, "-E") == 0) {
 			*enc = strdup(tok);
 		} else if (prev != NULL && strcmp(prev, "--encrypt-keylen") == 0) {
-			o->enc_keylen = (unsigned)atoi(tok);
+			o->enc_keylen = (unsigned)strtoul(tok, NULL, 10);
 		} else if (prev != NULL && strcmp(prev, "--version") == 0) {
 			assert_int_equal(fsec_fw_version_parse(tok, &o->version), FSEC_OK);
 		} else if (prev != NULL && strcmp(prev, "--header-size") == 0) {
@@ -290,7 +295,6 @@ static void opts_from_command(const char *cmd, struct fsec_fw_sign_opts *o, char
 		} else if (strncmp(tok, "payloads/", 9) == 0) {
 			*payload = strdup(tok);
 		}
-		prev = tok;
 	}
 	free(copy);
 	assert_non_null(*payload);
