@@ -3,7 +3,7 @@
 # The fuzz targets, one per parser of outside input: fuzz/fuzz_<name>.c with
 # its corpus in fuzz/corpus/<name>/. Read by fuzz/CMakeLists.txt (libFuzzer,
 # clang) and by fuzz/replay.cmake (corpus replay under plain ctest).
-set(FSEC_FUZZ_TARGETS csr fleet_config fwimage release agentcfg est_body range fwscan netresp
+set(FSEC_FUZZ_TARGETS csr fleet_config fwimage fwenc release agentcfg est_body range fwscan netresp
     status mud netpolicy netsync text json pem refusal bootstrap_serial route_headers backup_archive
     mqtt_policy broker_conf)
 # The library's private headers (err_int.h, fleet_int.h, ...) the targets

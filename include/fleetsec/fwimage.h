@@ -37,6 +37,18 @@
 #define FSEC_FW_TLV_SIG_PURE 0x25
 #define FSEC_FW_TLV_DEPENDENCY 0x40
 #define FSEC_FW_TLV_SEC_CNT 0x50
+/* The wrapped image key of an encrypted image (docs/FW-ENCRYPTION.md), in
+ * the unprotected area: RSA-OAEP, AES key wrap, ECIES-P256, ECIES-X25519
+ * with HKDF/HMAC-SHA256, and with SHA-512. */
+#define FSEC_FW_TLV_ENC_RSA2048 0x30
+#define FSEC_FW_TLV_ENC_KW 0x31
+#define FSEC_FW_TLV_ENC_EC256 0x32
+#define FSEC_FW_TLV_ENC_X25519 0x33
+#define FSEC_FW_TLV_ENC_X25519_SHA512 0x34
+
+/* Header flags: the body is AES-CTR encrypted under a 128- or 256-bit key. */
+#define FSEC_FW_F_ENCRYPTED_AES128 0x04u
+#define FSEC_FW_F_ENCRYPTED_AES256 0x08u
 
 /* A legitimate image has fewer than ten TLVs. */
 #define FSEC_FW_MAX_TLVS 64
@@ -85,6 +97,14 @@ struct fsec_fw_info {
 	int image_ok;            /* 1 confirmed, 0 not; -1 without trailer */
 	/* After a successful verify: the signature TLV that verified. */
 	uint16_t sig_type;
+	/* Encryption: the AES key length in bytes the header's flag names (16
+	 * or 32; 0 when not flagged), and the ENC TLV (type 0 when none). */
+	unsigned enc_keylen;
+	uint16_t enc_type, enc_len;
+	uint64_t enc_offset;
+	/* After a successful verify: the body was decrypted before hashing
+	 * (secondary-slot semantics); false when it was hashed as stored. */
+	bool decrypted;
 };
 
 /*
@@ -112,6 +132,42 @@ FSEC_API uint32_t fsec_fw_version_counter(const struct fsec_fw_version *v) FSEC_
 FSEC_API FSEC_WUR enum fsec_err fsec_fw_deps_parse(const char *s, struct fsec_fw_dep *deps,
 						   size_t *n) FSEC_NONNULL(1, 2, 3);
 
+/*
+ * The key that wraps or unwraps an encrypted image's AES key: an X25519,
+ * P-256 or RSA key (public to encrypt, private to decrypt), or a 128/256-bit
+ * AES key-wrap KEK. Opaque; free with fsec_fw_enc_key_free.
+ */
+struct fsec_fw_enc_key;
+
+/*
+ * Load an encryption key from path: a PEM key (PKCS#8 or SPKI; X25519,
+ * P-256 or RSA of at least 2048 bits), or a KEK file, the raw 16 or 32
+ * bytes or their base64 (MCUboot's .b64 form). need_private refuses a
+ * public key (decryption needs the private half). The KEK bytes are wiped
+ * on free. Errors: IO, PARSE ("not a PEM key or a 16/32-byte KEK"), INVAL
+ * (unsupported key type, or a public key where a private one is needed),
+ * NOMEM. Thread-safe.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fw_enc_key_load(const char *path, bool need_private,
+						     struct fsec_fw_enc_key **out)
+	FSEC_NONNULL(1, 3);
+
+/* A KEK from its raw bytes (16 or 32), for callers that hold it already.
+ * Errors: INVAL, NOMEM. */
+FSEC_API FSEC_WUR enum fsec_err fsec_fw_enc_key_from_kek(const unsigned char *kek, size_t len,
+							 struct fsec_fw_enc_key **out)
+	FSEC_NONNULL(3);
+
+/* The ENC TLV type this key makes: 0x30/0x31/0x32/0x33, or 0x34 when
+ * hmac_sha is 512 (X25519 only). 0 when the combination is invalid. */
+FSEC_API uint16_t fsec_fw_enc_key_tlv(const struct fsec_fw_enc_key *k, unsigned hmac_sha)
+	FSEC_NONNULL(1);
+
+FSEC_API void fsec_fw_enc_key_free(struct fsec_fw_enc_key *k);
+
+/* "ENC_X25519", "ENC_EC256"...: the name of an ENC TLV type (or "none"). */
+FSEC_API const char *fsec_fw_enc_tlv_name(uint16_t type);
+
 struct fsec_fw_sign_opts {
 	EVP_PKEY *key;                /* Ed25519 or P-256; NULL: unsigned (hash only) */
 	struct fsec_fw_version version;
@@ -128,6 +184,19 @@ struct fsec_fw_sign_opts {
 	bool pure;                    /* Ed25519 over the image itself */
 	size_t ndeps;
 	struct fsec_fw_dep deps[FSEC_FW_MAX_DEPS];
+	/* Encryption, as imgtool -E: the body padded with zeros to a multiple
+	 * of 16, AES-CTR encrypted under a fresh random key that enc wraps into
+	 * the ENC TLV; the hash and signature cover the plaintext. */
+	const struct fsec_fw_enc_key *enc; /* NULL: not encrypted */
+	unsigned enc_keylen;          /* 128 (default when 0) or 256 */
+	unsigned hmac_sha;            /* 0 (auto: 256) or 256; 512 for X25519 only */
+	bool enc_clear;               /* imgtool --clear: flag and TLV, body in clear */
+	bool save_enctlv;             /* size the trailer for MCUBOOT_SWAP_SAVE_ENCTLV */
+	/* Known-answer tests only (NULL in real use): the image key (keylen
+	 * bytes) and the ephemeral private key (X25519 raw 32 bytes, or the
+	 * P-256 scalar, 32 bytes) instead of fresh random ones. */
+	const unsigned char *kat_image_key;
+	const unsigned char *kat_ephemeral;
 };
 
 /*
@@ -181,5 +250,46 @@ FSEC_API FSEC_WUR enum fsec_err fsec_fw_verify_mem(const unsigned char *buf, siz
  * (a slot: a block device or a file longer than the image). */
 FSEC_API FSEC_WUR enum fsec_err fsec_fw_verify_fd(int fd, uint64_t len, EVP_PKEY *pub,
 						  struct fsec_fw_info *out) FSEC_NONNULL(3, 4);
+
+/*
+ * fsec_fw_verify with MCUboot's secondary-slot rule for encrypted images:
+ * when the header is flagged encrypted, the image key is unwrapped from the
+ * ENC TLV with dk and the body decrypted before it is hashed, so the hash
+ * and signature are checked over the plaintext. dk NULL is fsec_fw_verify:
+ * an encrypted image whose stored body does not match its hash is then
+ * refused with VERIFY "encrypted: ..." once its signature over the stated
+ * hash was checked. *out is written only on success (out->decrypted says
+ * whether the body was decrypted).
+ * Errors: those of fsec_fw_verify, PARSE (a flagged image with no ENC TLV,
+ * an ENC TLV of the wrong length for the flag), WRONG_KEY (dk of another
+ * type than the ENC TLV), VERIFY ("hmac mismatch", "key unwrap failed",
+ * "ecdh failed", "oaep failed": the wrong key or a tampered ENC TLV).
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fw_verify_decrypt(const char *path, EVP_PKEY *pub,
+						       const struct fsec_fw_enc_key *dk,
+						       struct fsec_fw_info *out)
+	FSEC_NONNULL(1, 2, 4);
+
+/* fsec_fw_verify_decrypt on an image in memory (tests, fuzzing). */
+FSEC_API FSEC_WUR enum fsec_err fsec_fw_verify_decrypt_mem(const unsigned char *buf, size_t len,
+							   EVP_PKEY *pub,
+							   const struct fsec_fw_enc_key *dk,
+							   struct fsec_fw_info *out)
+	FSEC_NONNULL(3, 5);
+
+/*
+ * Decrypt an encrypted image into out_path, atomically: the same file with
+ * its body in clear (header, flag and TLVs unchanged: what MCUboot writes to
+ * the primary slot), or with payload_only the img_size plaintext body bytes
+ * alone. The plaintext's hash must match the image's hash TLV, and with pub
+ * (may be NULL) a signature by pub must verify over it, before anything
+ * appears at out_path. *out (may be NULL) as fsec_fw_verify_decrypt.
+ * Errors: those of fsec_fw_verify_decrypt, INVAL (the image is not flagged
+ * encrypted), IO.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fw_decrypt(const char *in_path, const char *out_path,
+						const struct fsec_fw_enc_key *dk, EVP_PKEY *pub,
+						bool payload_only, struct fsec_fw_info *out)
+	FSEC_NONNULL(1, 2, 3);
 
 #endif

@@ -88,6 +88,16 @@ out:
 	return status;
 }
 
+/* {"tlv": "ENC_X25519", "type": 51, "aes_bits": 128} or null. */
+static json_t *enc_json(const struct fsec_fw_info *in)
+{
+	if (in->enc_keylen == 0 && in->enc_type == 0)
+		return json_null();
+	return json_pack("{s:s, s:i, s:i, s:b}", "tlv", fsec_fw_enc_tlv_name(in->enc_type), "type",
+			 in->enc_type, "aes_bits", (int)in->enc_keylen * 8, "flagged",
+			 in->enc_keylen != 0);
+}
+
 static int fw_sign(int argc, char **argv, const struct cli_cmd *self)
 {
 	static const struct option longopts[] = {
@@ -104,16 +114,24 @@ static int fw_sign(int argc, char **argv, const struct cli_cmd *self)
 		{"sha", required_argument, NULL, 'x'},
 		{"pure", no_argument, NULL, 'u'},
 		{"dependencies", required_argument, NULL, 'd'},
+		{"encrypt", required_argument, NULL, 'e'},
+		{"encrypt-kw", required_argument, NULL, 'w'},
+		{"encrypt-keylen", required_argument, NULL, 'l'},
+		{"hmac-sha", required_argument, NULL, 'm'},
+		{"clear", no_argument, NULL, 'C'},
+		{"save-enctlv", no_argument, NULL, 'T'},
 		{"json", no_argument, NULL, 'J'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct fsec_fw_sign_opts o = {.header_size = 0x200};
 	struct cli_common c = {0};
-	const char *key_path = NULL, *version = NULL, *sc = NULL;
+	const char *key_path = NULL, *version = NULL, *sc = NULL, *enc_path = NULL;
+	struct fsec_fw_enc_key *enc = NULL;
 	struct fsec_fw_info info;
 	EVP_PKEY *key = NULL;
 	enum fsec_err rc;
+	bool kw = false;
 	uint64_t v;
 	int opt, status;
 
@@ -160,6 +178,28 @@ static int fw_sign(int argc, char **argv, const struct cli_cmd *self)
 			if (fsec_fw_deps_parse(optarg, o.deps, &o.ndeps) != FSEC_OK)
 				return cli_usage_error(self, "%s", fsec_err_detail());
 			break;
+		case 'e':
+		case 'w':
+			if (enc_path != NULL)
+				return cli_usage_error(self, "one of --encrypt or --encrypt-kw, once");
+			enc_path = optarg;
+			kw = opt == 'w';
+			break;
+		case 'l':
+			if (strcmp(optarg, "128") != 0 && strcmp(optarg, "256") != 0)
+				return cli_usage_error(self, "--encrypt-keylen must be 128 or 256");
+			o.enc_keylen = strcmp(optarg, "256") == 0 ? 256 : 128;
+			break;
+		case 'm':
+			if (strcmp(optarg, "auto") == 0 || strcmp(optarg, "256") == 0)
+				o.hmac_sha = strcmp(optarg, "256") == 0 ? 256 : 0;
+			else if (strcmp(optarg, "512") == 0)
+				o.hmac_sha = 512;
+			else
+				return cli_usage_error(self, "--hmac-sha must be auto, 256 or 512");
+			break;
+		case 'C': o.enc_clear = true; break;
+		case 'T': o.save_enctlv = true; break;
 		}
 	}
 	if (opt < 0)
@@ -181,20 +221,47 @@ static int fw_sign(int argc, char **argv, const struct cli_cmd *self)
 	}
 	if ((o.pad || o.confirm) && o.slot_size == 0)
 		return cli_usage_error(self, "--pad and --confirm need --slot-size");
+	if (enc_path == NULL && (o.enc_keylen != 0 || o.hmac_sha != 0 || o.enc_clear || o.save_enctlv))
+		return cli_usage_error(self, "--encrypt-keylen, --hmac-sha, --clear and --save-enctlv "
+					     "need --encrypt or --encrypt-kw");
+	if (enc_path != NULL) {
+		rc = fsec_fw_enc_key_load(enc_path, false, &enc);
+		if (rc != FSEC_OK)
+			return cli_fail(enc_path, rc);
+		/* --encrypt-kw says a KEK is meant: a PEM there is a mistake. */
+		if (kw != (fsec_fw_enc_key_tlv(enc, 0) == FSEC_FW_TLV_ENC_KW)) {
+			fsec_fw_enc_key_free(enc);
+			fprintf(stderr, "fleetsec: %s: %s\n", enc_path,
+				kw ? "--encrypt-kw takes a 16/32-byte AES KEK (raw or base64)"
+				   : "a KEK: use --encrypt-kw for AES key wrap");
+			return EXIT_REFUSED;
+		}
+		if (fsec_fw_enc_key_tlv(enc, o.hmac_sha) == 0) {
+			fsec_fw_enc_key_free(enc);
+			fprintf(stderr, "fleetsec: %s: --hmac-sha 512 needs an X25519 encryption key\n",
+				enc_path);
+			return EXIT_REFUSED;
+		}
+		o.enc = enc;
+	}
 	rc = fsec_key_load_private(key_path, &key);
-	if (rc != FSEC_OK)
+	if (rc != FSEC_OK) {
+		fsec_fw_enc_key_free(enc);
 		return cli_fail(key_path, rc);
+	}
 	o.key = key;
 	rc = fsec_fw_sign(argv[optind], argv[optind + 1], &o);
 	EVP_PKEY_free(key);
+	fsec_fw_enc_key_free(enc);
 	if (rc != FSEC_OK)
 		return cli_fail(argv[optind + 1], rc);
 	if (c.json) {
 		rc = fsec_fw_inspect(argv[optind + 1], &info);
 		if (rc != FSEC_OK)
 			return cli_fail(argv[optind + 1], rc);
-		return cli_print_json(json_pack("{s:s, s:I}", "image", argv[optind + 1], "size",
-						(json_int_t)info.file_size));
+		return cli_print_json(json_pack("{s:s, s:I, s:o}", "image", argv[optind + 1], "size",
+						(json_int_t)info.file_size, "encryption",
+						enc_json(&info)));
 	}
 	return 0;
 }
@@ -221,6 +288,7 @@ static json_t *info_json(const struct fsec_fw_info *in, bool with_tlvs)
 	json_object_set_new(o, "security_counter",
 			    in->has_security_counter ? json_integer(in->security_counter) : json_null());
 	json_object_set_new(o, "pure", json_boolean(in->pure));
+	json_object_set_new(o, "encryption", enc_json(in));
 	deps = json_array();
 	for (size_t i = 0; i < in->ndeps; i++)
 		json_array_append_new(deps, json_pack("{s:i, s:s}", "image_id", in->deps[i].image_id,
@@ -260,6 +328,12 @@ static void print_info(const struct fsec_fw_info *in, bool with_tlvs)
 	printf("  image size        %u bytes (header %u, protected TLVs %u)\n", in->img_size,
 	       in->hdr_size, in->protect_tlv_size);
 	printf("  hash              %s:%s\n", hash_name(in->hash_type), hex);
+	if (in->enc_keylen != 0)
+		printf("  encrypted         AES-%u-CTR, key in %s (TLV 0x%02x)\n", in->enc_keylen * 8,
+		       fsec_fw_enc_tlv_name(in->enc_type), in->enc_type);
+	else if (in->enc_type != 0)
+		printf("  encryption TLV    %s (0x%02x), but not flagged encrypted: ignored\n",
+		       fsec_fw_enc_tlv_name(in->enc_type), in->enc_type);
 	for (size_t i = 0; i < in->ndeps; i++)
 		printf("  depends on        image %u >= %s\n", in->deps[i].image_id,
 		       fsec_fw_version_str(&in->deps[i].min_version, ver, sizeof(ver)));
@@ -272,28 +346,37 @@ static void print_info(const struct fsec_fw_info *in, bool with_tlvs)
 	printf("  TLVs (end at %llu of %llu bytes):\n", (unsigned long long)in->tlv_end,
 	       (unsigned long long)in->file_size);
 	for (size_t i = 0; i < in->ntlv; i++)
-		printf("    %-11s type 0x%02x len %-4u at %llu\n",
+		printf("    %-11s type 0x%02x len %-4u at %llu%s%s\n",
 		       in->tlvs[i].protected_area ? "protected" : "unprotected", in->tlvs[i].type,
-		       in->tlvs[i].len, (unsigned long long)in->tlvs[i].offset);
+		       in->tlvs[i].len, (unsigned long long)in->tlvs[i].offset,
+		       in->tlvs[i].type == in->enc_type && !in->tlvs[i].protected_area ? " " : "",
+		       in->tlvs[i].type == in->enc_type && !in->tlvs[i].protected_area
+			       ? fsec_fw_enc_tlv_name(in->enc_type)
+			       : "");
 }
 
 static int fw_verify(int argc, char **argv, const struct cli_cmd *self)
 {
 	static const struct option longopts[] = {
 		{"key", required_argument, NULL, 'k'},
+		{"decrypt-key", required_argument, NULL, 'D'},
 		CLI_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
 	struct cli_common c = {0};
-	const char *key_path = NULL, *image;
+	const char *key_path = NULL, *dk_path = NULL, *image;
+	struct fsec_fw_enc_key *dk = NULL;
 	struct fsec_fw_info info;
 	EVP_PKEY *key = NULL;
 	enum fsec_err rc;
 	int opt, status;
 
-	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0)
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
 		if (opt == 'k')
 			key_path = optarg;
+		else if (opt == 'D')
+			dk_path = optarg;
+	}
 	if (opt < 0)
 		return status;
 	if (optind + 1 != argc || key_path == NULL)
@@ -302,8 +385,13 @@ static int fw_verify(int argc, char **argv, const struct cli_cmd *self)
 	rc = fsec_key_load_public(key_path, &key);
 	if (rc != FSEC_OK)
 		return cli_fail(key_path, rc);
-	rc = fsec_fw_verify(image, key, &info);
+	if (dk_path != NULL && (rc = fsec_fw_enc_key_load(dk_path, true, &dk)) != FSEC_OK) {
+		EVP_PKEY_free(key);
+		return cli_fail(dk_path, rc);
+	}
+	rc = fsec_fw_verify_decrypt(image, key, dk, &info);
 	EVP_PKEY_free(key);
+	fsec_fw_enc_key_free(dk);
 	if (rc != FSEC_OK) {
 		if (c.json)
 			cli_print_json(json_pack("{s:s, s:b, s:s}", "image", image, "valid", 0,
@@ -315,14 +403,85 @@ static int fw_verify(int argc, char **argv, const struct cli_cmd *self)
 
 		json_object_set_new(j, "image", json_string(image));
 		json_object_set_new(j, "valid", json_true());
+		json_object_set_new(j, "decrypted", json_boolean(info.decrypted));
 		json_object_set_new(j, "signature", json_string(info.sig_type == FSEC_FW_TLV_ED25519
 									? "ed25519"
 									: "ecdsa-p256"));
 		return cli_print_json(j);
 	}
-	printf("%s: valid, signed by %s (%s)\n", image, key_path,
-	       info.sig_type == FSEC_FW_TLV_ED25519 ? "ed25519" : "ecdsa-p256");
+	printf("%s: valid, signed by %s (%s)%s\n", image, key_path,
+	       info.sig_type == FSEC_FW_TLV_ED25519 ? "ed25519" : "ecdsa-p256",
+	       info.decrypted ? ", over the decrypted body" : "");
 	print_info(&info, false);
+	return 0;
+}
+
+static int fw_decrypt(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {
+		{"key", required_argument, NULL, 'k'},
+		{"verify-key", required_argument, NULL, 'V'},
+		{"out", required_argument, NULL, 'o'},
+		{"payload", no_argument, NULL, 'p'},
+		CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	struct cli_common c = {0};
+	const char *dk_path = NULL, *pub_path = NULL, *out = NULL, *in;
+	struct fsec_fw_enc_key *dk = NULL;
+	struct fsec_fw_info info;
+	EVP_PKEY *pub = NULL;
+	bool payload = false;
+	enum fsec_err rc;
+	int opt, status;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
+		switch (opt) {
+		case 'k': dk_path = optarg; break;
+		case 'V': pub_path = optarg; break;
+		case 'o': out = optarg; break;
+		case 'p': payload = true; break;
+		}
+	}
+	if (opt < 0)
+		return status;
+	if (optind + 2 == argc && out == NULL)
+		out = argv[optind + 1];
+	else if (optind + 1 != argc || out == NULL)
+		return cli_usage_error(self, "expected --key ENC_KEY, IN and OUT (or --out OUT)");
+	if (dk_path == NULL)
+		return cli_usage_error(self, "--key ENC_KEY is required");
+	in = argv[optind];
+	if (strcmp(in, out) == 0)
+		return cli_usage_error(self, "OUT must differ from IN");
+	if ((rc = fsec_fw_enc_key_load(dk_path, true, &dk)) != FSEC_OK)
+		return cli_fail(dk_path, rc);
+	if (pub_path != NULL && (rc = fsec_key_load_public(pub_path, &pub)) != FSEC_OK) {
+		fsec_fw_enc_key_free(dk);
+		return cli_fail(pub_path, rc);
+	}
+	rc = fsec_fw_decrypt(in, out, dk, pub, payload, &info);
+	fsec_fw_enc_key_free(dk);
+	EVP_PKEY_free(pub);
+	if (rc != FSEC_OK) {
+		if (c.json)
+			cli_print_json(json_pack("{s:s, s:b, s:s}", "image", in, "decrypted", 0,
+						 "reason", fsec_err_detail()));
+		return cli_fail(in, rc);
+	}
+	if (c.json) {
+		json_t *j = info_json(&info, false);
+
+		json_object_set_new(j, "image", json_string(in));
+		json_object_set_new(j, "out", json_string(out));
+		json_object_set_new(j, "decrypted", json_true());
+		json_object_set_new(j, "payload_only", json_boolean(payload));
+		json_object_set_new(j, "signature_checked", json_boolean(pub_path != NULL));
+		return cli_print_json(j);
+	}
+	fprintf(stderr, "%s: decrypted (%s, AES-%u) to %s, hash %s%s\n", in,
+		fsec_fw_enc_tlv_name(info.enc_type), info.enc_keylen * 8, out, "matches",
+		pub_path != NULL ? ", signature valid" : " (signature not checked: no --verify-key)");
 	return 0;
 }
 
@@ -368,14 +527,39 @@ const struct cli_cmd cli_fw_cmds[] = {
 	 "  --slot-size N          check that image + trailer fit the slot\n"
 	 "  --pad                  pad to --slot-size with the boot trailer (test upgrade)\n"
 	 "  --confirm              as --pad, with image_ok set (permanent upgrade)\n"
-	 "  --align N              flash write alignment: 1, 2, 4, 8, 16 or 32 (default 1)\n"},
+	 "  --align N              flash write alignment: 1, 2, 4, 8, 16 or 32 (default 1)\n\n"
+	 "Encryption (MCUboot encrypted images, docs/FW-ENCRYPTION.md): the payload is\n"
+	 "zero-padded to 16 bytes and AES-CTR encrypted under a fresh random key; the\n"
+	 "hash and signature cover the plaintext; the key is wrapped in an ENC TLV.\n"
+	 "The signing and encryption keys may be of different types.\n"
+	 "  --encrypt PUB.pem      X25519 (ENC_X25519), P-256 (ENC_EC256) or RSA-2048\n"
+	 "                         (ENC_RSA2048) public key of the devices\n"
+	 "  --encrypt-kw KEK       AES key wrap (ENC_KW) under a 16/32-byte KEK file\n"
+	 "                         (raw, or base64 as MCUboot's .b64)\n"
+	 "  --encrypt-keylen 128|256  AES key size (default 128)\n"
+	 "  --hmac-sha auto|256|512   ECIES hash; 512 (ENC_X25519_SHA512) for X25519 only\n"
+	 "  --clear                flag and key TLV, but the body left in clear (imgtool -c)\n"
+	 "  --save-enctlv          size the trailer for MCUBOOT_SWAP_SAVE_ENCTLV\n"},
 	{"fw", "verify", fw_verify, "verify an MCUboot image against a public key",
-	 "--key PUB.pem IMAGE [--json]\n\n"
+	 "--key PUB.pem [--decrypt-key ENC_KEY] IMAGE [--json]\n\n"
 	 "Checks the magic, the header and TLV bounds, the hash and a signature by the\n"
 	 "key (named by its KEYHASH or PUBKEY TLV), with MCUboot's rules. Exits 0 only\n"
 	 "for a valid image signed by that key; otherwise prints why: truncated,\n"
 	 "malformed, hash mismatch, unsigned, wrong key or bad signature. Streams the\n"
-	 "file: memory use does not grow with the image.\n"},
+	 "file: memory use does not grow with the image.\n\n"
+	 "  --decrypt-key ENC_KEY  for an image flagged encrypted: unwrap its key with\n"
+	 "                         this private key (or KEK) and decrypt the body before\n"
+	 "                         hashing, as MCUboot does in the secondary slot.\n"
+	 "Without it an encrypted image is refused as \"encrypted\", after checking the\n"
+	 "signature over its stated hash; a decrypted (or --clear) image verifies as is.\n"},
+	{"fw", "decrypt", fw_decrypt, "decrypt an encrypted MCUboot image",
+	 "--key ENC_KEY [--verify-key PUB.pem] [--payload] IN OUT|--out OUT [--json]\n\n"
+	 "Unwraps the image key from the ENC TLV with ENC_KEY (X25519, P-256 or RSA-2048\n"
+	 "private key, or the AES KEK), decrypts the body and checks that the plaintext\n"
+	 "matches the image's hash (and, with --verify-key, its signature) before OUT\n"
+	 "appears (atomically, mode 0600). OUT is the image as MCUboot leaves it in the\n"
+	 "primary slot: same header, flag and TLVs, body in clear; with --payload, the\n"
+	 "plaintext body alone (the payload and imgtool's zero padding).\n"},
 	{"fw", "show", fw_show, "print an image's header and TLVs without verifying",
 	 "IMAGE [--json]\n"},
 	{NULL, NULL, NULL, NULL, NULL},

@@ -261,6 +261,33 @@ static enum fsec_err walk_area(const unsigned char *a, size_t len, uint64_t base
 	return FSEC_OK;
 }
 
+/* The encryption flags and the ENC TLV must agree (section "encrypted
+ * images" of docs/FW-ENCRYPTION.md): one flag at most, a key TLV when
+ * flagged, and its exact length for the flag's key size, since the
+ * unwrapping reads fixed offsets inside it. */
+static enum fsec_err check_enc(struct fsec_fw_info *info)
+{
+	uint32_t f = info->flags & (FSEC_FW_F_ENCRYPTED_AES128 | FSEC_FW_F_ENCRYPTED_AES256);
+	size_t want;
+
+	if (f == (FSEC_FW_F_ENCRYPTED_AES128 | FSEC_FW_F_ENCRYPTED_AES256))
+		return fsec_seterr(FSEC_ERR_PARSE, "malformed: both the AES-128 and the AES-256 "
+						   "encryption flags are set");
+	if (f == 0)
+		return FSEC_OK; /* an ENC TLV alone is ignored, as MCUboot does */
+	info->enc_keylen = f == FSEC_FW_F_ENCRYPTED_AES128 ? 16 : 32;
+	if (info->enc_type == 0)
+		return fsec_seterr(FSEC_ERR_PARSE, "malformed: flagged encrypted (AES-%u) but no "
+						   "ENC TLV holds the key",
+				   info->enc_keylen * 8);
+	want = fw_enc_tlv_len(info->enc_type, info->enc_keylen);
+	if (info->enc_len != want)
+		return fsec_seterr(FSEC_ERR_PARSE, "malformed: %s TLV of %u bytes, AES-%u needs %zu",
+				   fsec_fw_enc_tlv_name(info->enc_type), info->enc_len,
+				   info->enc_keylen * 8, want);
+	return FSEC_OK;
+}
+
 /* Interpret the TLVs walk_area collected. areas holds the file bytes from
  * areas_off on. */
 static enum fsec_err check_tlvs(const unsigned char *areas, uint64_t areas_off,
@@ -312,11 +339,19 @@ static enum fsec_err check_tlvs(const unsigned char *areas, uint64_t areas_off,
 				return fsec_seterr(FSEC_ERR_PARSE, "malformed: bad SIG_PURE TLV");
 			seen_pure = true;
 			info->pure = true;
+		} else if (fw_enc_tlv_len(t->type, 16) != 0) {
+			/* One wrapped key: a second could make two readers of
+			 * the same image decrypt it differently. */
+			if (info->enc_type != 0)
+				return fsec_seterr(FSEC_ERR_PARSE, "malformed: more than one ENC TLV");
+			info->enc_type = t->type;
+			info->enc_len = t->len;
+			info->enc_offset = t->offset;
 		}
 	}
 	if (!seen_hash)
 		return fsec_seterr(FSEC_ERR_PARSE, "malformed: no hash TLV");
-	return FSEC_OK;
+	return check_enc(info);
 }
 
 static void find_trailer(const struct fw_src *s, struct fsec_fw_info *info)
@@ -480,12 +515,55 @@ enum fsec_err fw_stream(const struct fw_src *s, uint64_t off, uint64_t end, stru
 	return rc;
 }
 
+/* What hashing does with the body besides hashing it: decrypt it first
+ * (ctr), and write what was hashed to a stage (st), all of it or the body
+ * alone (payload_only). */
+struct body_pass {
+	struct fw_hasher *h;
+	EVP_CIPHER_CTX *ctr;
+	struct fsec_file_stage *st;
+	bool payload_only;
+	uint64_t body_start;
+	unsigned char *buf;
+};
+
+static enum fsec_err body_chunk(const unsigned char *p, size_t n, uint64_t at, void *arg)
+{
+	struct body_pass *b = arg;
+	enum fsec_err rc = FSEC_OK;
+	/* The header padding before body_start is never encrypted. */
+	size_t pre = at >= b->body_start ? 0
+		     : b->body_start - at > n ? n
+					      : (size_t)(b->body_start - at);
+
+	if (pre > 0 && ((rc = feed(b->h, p, pre)) != FSEC_OK ||
+			(b->st != NULL && !b->payload_only &&
+			 (rc = fsec_file_stage_write(b->st, p, pre)) != FSEC_OK)))
+		return rc;
+	for (size_t off = pre; rc == FSEC_OK && off < n;) {
+		size_t m = n - off > CHUNK ? CHUNK : n - off;
+		const unsigned char *q = p + off;
+
+		if (b->ctr != NULL) {
+			if ((rc = fw_enc_ctr(b->ctr, q, b->buf, m)) != FSEC_OK)
+				break;
+			q = b->buf;
+		}
+		if ((rc = feed(b->h, q, m)) == FSEC_OK && b->st != NULL)
+			rc = fsec_file_stage_write(b->st, q, m);
+		off += m;
+	}
+	return rc;
+}
+
 /* The hashed region is the header, the payload and the protected TLVs. The
  * header and the TLVs are taken from the bytes parse() checked, so a file
- * that changes under us cannot show one header and hash another. */
+ * that changes under us cannot show one header and hash another. With a
+ * body pass, the body is decrypted before it is hashed, as MCUboot does in
+ * the secondary slot. */
 static enum fsec_err hash_image(const struct fw_src *s, const struct fsec_fw_info *info,
 				const unsigned char *hdr, const unsigned char *areas,
-				unsigned char *digest, unsigned char *keep)
+				unsigned char *digest, unsigned char *keep, struct body_pass *bp)
 {
 	struct fw_hasher h = {.md = EVP_MD_CTX_new(), .keep = keep};
 	enum fsec_err rc = FSEC_ERR_CRYPTO;
@@ -494,15 +572,27 @@ static enum fsec_err hash_image(const struct fw_src *s, const struct fsec_fw_inf
 		fsec_seterr_ossl(rc, "hash set-up failed");
 		goto out;
 	}
+	if (bp != NULL) {
+		bp->h = &h;
+		bp->body_start = info->hdr_size;
+		if (bp->buf == NULL && (bp->ctr != NULL) && (bp->buf = malloc(CHUNK)) == NULL) {
+			rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+	}
 	if ((rc = feed(&h, hdr, FSEC_FW_HDR_LEN)) != FSEC_OK ||
-	    (rc = fw_stream(s, FSEC_FW_HDR_LEN, info->hashed_len - info->protect_tlv_size, &h, NULL,
-			 NULL)) != FSEC_OK ||
+	    (bp != NULL && bp->st != NULL && !bp->payload_only &&
+	     (rc = fsec_file_stage_write(bp->st, hdr, FSEC_FW_HDR_LEN)) != FSEC_OK) ||
+	    (rc = fw_stream(s, FSEC_FW_HDR_LEN, info->hashed_len - info->protect_tlv_size,
+			    bp != NULL ? NULL : &h, bp != NULL ? body_chunk : NULL, bp)) != FSEC_OK ||
 	    (rc = feed(&h, areas, info->protect_tlv_size)) != FSEC_OK)
 		goto out;
 	if (!EVP_DigestFinal_ex(h.md, digest, NULL))
 		rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "hash failed");
 out:
 	EVP_MD_CTX_free(h.md);
+	if (bp != NULL)
+		bp->h = NULL;
 	return rc;
 }
 
@@ -588,53 +678,25 @@ static enum fsec_err sig_verify(EVP_PKEY *pub, const unsigned char *sig, size_t 
 	return ok ? FSEC_OK : fsec_seterr(FSEC_ERR_VERIFY, "signature does not verify");
 }
 
-static enum fsec_err verify_src(const struct fw_src *s, EVP_PKEY *pub, struct fsec_fw_info *out)
+/* Every signature attributed to pub must verify over msg (the digest, or
+ * the image for pure Ed25519); MCUboot lets the last one decide, which is
+ * weaker. Errors: VERIFY ("unsigned", "bad signature"), WRONG_KEY. */
+static enum fsec_err check_sigs(struct fsec_fw_info *info, const unsigned char *areas,
+				uint64_t areas_off, EVP_PKEY *pub, const unsigned char *digest,
+				const unsigned char *image)
 {
-	unsigned char hdr[FSEC_FW_HDR_LEN], *areas = NULL, *image = NULL, *spki = NULL;
-	unsigned char digest[64], keyhash[64];
-	struct fsec_fw_info *info = NULL;
-	enum fsec_err rc = FSEC_ERR_VERIFY;
-	uint64_t areas_off;
+	unsigned char *spki = NULL, keyhash[64];
 	uint16_t want = fw_sig_type_of(pub);
 	size_t spki_len = 0, matched = 0;
 	bool any_sig = false;
+	enum fsec_err rc = FSEC_ERR_VERIFY;
 
-	if (want == 0)
-		return fsec_seterr(FSEC_ERR_INVAL, "unsupported verification key (Ed25519 or P-256)");
-	/* Filled privately and handed out only once everything verified:
-	 * unauthenticated fields must not leak to a caller that skips rc. */
-	info = malloc(sizeof(*info));
-	if (info == NULL)
-		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-	if ((rc = parse(s, info, hdr, &areas)) != FSEC_OK)
-		goto out;
-	areas_off = info->hashed_len - info->protect_tlv_size;
-	if (info->pure) {
-		if (info->hashed_len > FSEC_FW_PURE_MAX) {
-			rc = fsec_seterr(FSEC_ERR_TOO_LARGE, "pure-signed image larger than %u bytes",
-					 FSEC_FW_PURE_MAX);
-			goto out;
-		}
-		image = malloc((size_t)info->hashed_len);
-		if (image == NULL) {
-			rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-	}
-	if ((rc = hash_image(s, info, hdr, areas, digest, image)) != FSEC_OK)
-		goto out;
-	if (CRYPTO_memcmp(digest, info->hash, info->hash_len) != 0) {
-		rc = fsec_seterr(FSEC_ERR_VERIFY, "hash mismatch: the image was modified");
-		goto out;
-	}
 	if ((rc = fsec_key_spki_der(pub, &spki, &spki_len)) != FSEC_OK)
 		goto out;
 	if (!EVP_Digest(spki, spki_len, keyhash, NULL, fw_hash_md(info->hash_type), NULL)) {
 		rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "hash failed");
 		goto out;
 	}
-	/* Every signature attributed to this key must verify; MCUboot lets
-	 * the last one decide, which is weaker. */
 	for (size_t i = 0; i < info->ntlv; i++) {
 		const struct fsec_fw_tlv *t = &info->tlvs[i], *prev = i > 0 ? t - 1 : NULL;
 		const unsigned char *pv;
@@ -678,15 +740,123 @@ static enum fsec_err verify_src(const struct fw_src *s, EVP_PKEY *pub, struct fs
 						  "does not match)");
 		goto out;
 	}
+	rc = FSEC_OK;
+out:
+	OPENSSL_free(spki);
+	return rc;
+}
+
+/* Copy file bytes to the stage: the decrypted image keeps its TLVs and
+ * trailer as they are. */
+static enum fsec_err stage_chunk(const unsigned char *p, size_t n, uint64_t at, void *arg)
+{
+	(void)at;
+	return fsec_file_stage_write(arg, p, n);
+}
+
+/*
+ * Verify (pub non-NULL) and/or decrypt (dk non-NULL) the image at s. With
+ * st, what was hashed goes to st as well (the decrypted image, or its body
+ * alone with payload_only); the caller commits st only on success.
+ */
+static enum fsec_err verify_src(const struct fw_src *s, EVP_PKEY *pub,
+				const struct fsec_fw_enc_key *dk, struct fsec_file_stage *st,
+				bool payload_only, struct fsec_fw_info *out)
+{
+	unsigned char hdr[FSEC_FW_HDR_LEN], *areas = NULL, *image = NULL;
+	unsigned char digest[64], key[32];
+	struct body_pass bp = {.st = st, .payload_only = payload_only};
+	struct fsec_fw_info *info = NULL;
+	enum fsec_err rc = FSEC_ERR_VERIFY;
+	uint64_t areas_off;
+	bool decrypt, hash_ok;
+
+	if (pub != NULL && fw_sig_type_of(pub) == 0)
+		return fsec_seterr(FSEC_ERR_INVAL, "unsupported verification key (Ed25519 or P-256)");
+	/* Filled privately and handed out only once everything verified:
+	 * unauthenticated fields must not leak to a caller that skips rc. */
+	info = malloc(sizeof(*info));
+	if (info == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	if ((rc = parse(s, info, hdr, &areas)) != FSEC_OK)
+		goto out;
+	areas_off = info->hashed_len - info->protect_tlv_size;
+	/* MCUboot decrypts only what the header flags as encrypted. */
+	decrypt = dk != NULL && info->enc_keylen != 0;
+	if (st != NULL && !decrypt) {
+		rc = fsec_seterr(FSEC_ERR_INVAL, "not encrypted: the header has no encryption flag");
+		goto out;
+	}
+	if (decrypt) {
+		if ((rc = fw_enc_unwrap(dk, info->enc_type, areas + (info->enc_offset - areas_off),
+					info->enc_len, info->enc_keylen, key)) != FSEC_OK)
+			goto out;
+		bp.ctr = fw_enc_ctr_new(key, info->enc_keylen);
+		OPENSSL_cleanse(key, sizeof(key));
+		if (bp.ctr == NULL) {
+			rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "AES-CTR set-up failed");
+			goto out;
+		}
+	}
+	if (info->pure) {
+		if (info->hashed_len > FSEC_FW_PURE_MAX) {
+			rc = fsec_seterr(FSEC_ERR_TOO_LARGE, "pure-signed image larger than %u bytes",
+					 FSEC_FW_PURE_MAX);
+			goto out;
+		}
+		image = malloc((size_t)info->hashed_len);
+		if (image == NULL) {
+			rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+	}
+	if ((rc = hash_image(s, info, hdr, areas, digest, image,
+			     decrypt || st != NULL ? &bp : NULL)) != FSEC_OK)
+		goto out;
+	hash_ok = CRYPTO_memcmp(digest, info->hash, info->hash_len) == 0;
+	if (!hash_ok && info->enc_keylen != 0 && !decrypt && pub != NULL && !info->pure) {
+		/* Without the key only the signature over the stated hash can
+		 * be checked: say so, and whether it holds, but never accept. */
+		rc = check_sigs(info, areas, areas_off, pub, info->hash, NULL);
+		if (rc == FSEC_OK)
+			rc = fsec_seterr(FSEC_ERR_VERIFY,
+					 "encrypted (%s, AES-%u): the signature by this key over the "
+					 "stated hash is valid, but the hash of the plaintext needs "
+					 "the decryption key",
+					 fsec_fw_enc_tlv_name(info->enc_type), info->enc_keylen * 8);
+		goto out;
+	}
+	if (!hash_ok) {
+		rc = decrypt ? fsec_seterr(FSEC_ERR_VERIFY, "hash mismatch: the decrypted image does "
+							    "not match its hash (modified, or its body "
+							    "was not encrypted)")
+			     : info->enc_keylen != 0
+				       ? fsec_seterr(FSEC_ERR_VERIFY, "hash mismatch: the image is "
+								      "encrypted (%s); give the "
+								      "decryption key",
+						     fsec_fw_enc_tlv_name(info->enc_type))
+				       : fsec_seterr(FSEC_ERR_VERIFY, "hash mismatch: the image was "
+								      "modified");
+		goto out;
+	}
+	if (pub != NULL && (rc = check_sigs(info, areas, areas_off, pub, digest, image)) != FSEC_OK)
+		goto out;
 	if ((rc = check_tail(s, info)) != FSEC_OK)
 		goto out;
+	if (st != NULL && !payload_only &&
+	    ((rc = fsec_file_stage_write(st, areas, (size_t)(info->tlv_end - areas_off))) != FSEC_OK ||
+	     (info->tlv_end < s->size &&
+	      (rc = fw_stream(s, info->tlv_end, s->size, NULL, stage_chunk, st)) != FSEC_OK)))
+		goto out;
+	info->decrypted = decrypt;
 	*out = *info;
 	rc = FSEC_OK;
 out:
 	free(info);
-	OPENSSL_free(spki);
 	free(image);
 	free(areas);
+	free(bp.buf);
+	EVP_CIPHER_CTX_free(bp.ctr);
 	return rc;
 }
 
@@ -705,7 +875,7 @@ FSEC_API enum fsec_err fsec_fw_verify(const char *path, EVP_PKEY *pub, struct fs
 	fsec_clearerr();
 	if ((rc = fw_open_src(path, &s)) != FSEC_OK)
 		return rc;
-	rc = verify_src(&s, pub, out);
+	rc = verify_src(&s, pub, NULL, NULL, false, out);
 	close(s.fd);
 	return rc;
 }
@@ -716,7 +886,7 @@ FSEC_API enum fsec_err fsec_fw_verify_fd(int fd, uint64_t len, EVP_PKEY *pub,
 	struct fw_src s = {.fd = fd, .mem = NULL, .slot = NULL, .size = len};
 
 	fsec_clearerr();
-	return verify_src(&s, pub, out);
+	return verify_src(&s, pub, NULL, NULL, false, out);
 }
 
 FSEC_API enum fsec_err fsec_fw_verify_mem(const unsigned char *buf, size_t len, EVP_PKEY *pub,
@@ -725,7 +895,7 @@ FSEC_API enum fsec_err fsec_fw_verify_mem(const unsigned char *buf, size_t len, 
 	struct fw_src s = {.fd = -1, .mem = buf, .slot = NULL, .size = len};
 
 	fsec_clearerr();
-	return verify_src(&s, pub, out);
+	return verify_src(&s, pub, NULL, NULL, false, out);
 }
 
 FSEC_API enum fsec_err fsec_fw_inspect_fd(int fd, uint64_t len, struct fsec_fw_info *out)
@@ -764,7 +934,7 @@ enum fsec_err fsec_fw_verify_slot(struct fsec_slot *slot, uint64_t len, EVP_PKEY
 	fsec_clearerr();
 	if ((rc = slot_src(slot, len, &s)) != FSEC_OK)
 		return rc;
-	return verify_src(&s, pub, out);
+	return verify_src(&s, pub, NULL, NULL, false, out);
 }
 
 enum fsec_err fsec_fw_inspect_slot(struct fsec_slot *slot, uint64_t len, struct fsec_fw_info *out)
@@ -792,6 +962,57 @@ FSEC_API enum fsec_err fsec_fw_inspect(const char *path, struct fsec_fw_info *ou
 		return rc;
 	rc = parse(&s, out, hdr, &areas);
 	free(areas);
+	close(s.fd);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_fw_verify_decrypt(const char *path, EVP_PKEY *pub,
+					      const struct fsec_fw_enc_key *dk,
+					      struct fsec_fw_info *out)
+{
+	struct fw_src s;
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	if ((rc = fw_open_src(path, &s)) != FSEC_OK)
+		return rc;
+	rc = verify_src(&s, pub, dk, NULL, false, out);
+	close(s.fd);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_fw_verify_decrypt_mem(const unsigned char *buf, size_t len,
+						  EVP_PKEY *pub, const struct fsec_fw_enc_key *dk,
+						  struct fsec_fw_info *out)
+{
+	struct fw_src s = {.fd = -1, .mem = buf, .slot = NULL, .size = len};
+
+	fsec_clearerr();
+	return verify_src(&s, pub, dk, NULL, false, out);
+}
+
+FSEC_API enum fsec_err fsec_fw_decrypt(const char *in_path, const char *out_path,
+				       const struct fsec_fw_enc_key *dk, EVP_PKEY *pub,
+				       bool payload_only, struct fsec_fw_info *out)
+{
+	struct fsec_file_stage *st = NULL;
+	struct fsec_fw_info info;
+	struct fw_src s = {.fd = -1};
+	enum fsec_err rc;
+
+	fsec_clearerr();
+	if ((rc = fw_open_src(in_path, &s)) != FSEC_OK)
+		return rc;
+	/* The plaintext is the vendor's secret: readable by the owner only. */
+	if ((rc = fsec_file_stage_open(out_path, 0600, 0, &st)) != FSEC_OK)
+		goto out;
+	if ((rc = verify_src(&s, pub, dk, st, payload_only, &info)) != FSEC_OK ||
+	    (rc = fsec_file_stage_commit(st)) != FSEC_OK)
+		goto out;
+	if (out != NULL)
+		*out = info;
+out:
+	fsec_file_stage_free(st);
 	close(s.fd);
 	return rc;
 }

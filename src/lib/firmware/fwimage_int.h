@@ -9,6 +9,7 @@
 #ifndef FLEETSEC_FWIMAGE_INT_H
 #define FLEETSEC_FWIMAGE_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -81,6 +82,49 @@ size_t fw_hash_len_of(uint16_t type);
 uint16_t fw_sig_type_of(EVP_PKEY *key);
 /* The 8-byte version field of the header. */
 void fw_put_version(unsigned char *p, const struct fsec_fw_version *v);
+
+/* ---- encryption (fwimage_enc.c) ---- */
+
+enum fw_enc_kind { FW_ENC_X25519 = 1, FW_ENC_P256, FW_ENC_RSA, FW_ENC_KEK };
+
+struct fsec_fw_enc_key {
+	enum fw_enc_kind kind;
+	bool has_private;
+	EVP_PKEY *pkey;        /* all but FW_ENC_KEK */
+	unsigned char kek[32]; /* FW_ENC_KEK */
+	size_t kek_len;
+};
+
+/* The length an ENC TLV of type must have for a keylen-byte AES key, or 0
+ * for a type that is not an ENC TLV. */
+size_t fw_enc_tlv_len(uint16_t type, unsigned keylen);
+
+/*
+ * Unwrap the keylen-byte image key from the ENC TLV value v (len checked by
+ * the caller against fw_enc_tlv_len) into key. Errors: WRONG_KEY (k is not
+ * of the TLV's kind), VERIFY ("hmac mismatch", "key unwrap failed", "ecdh
+ * failed", "oaep failed"), CRYPTO, NOMEM.
+ */
+FSEC_WUR enum fsec_err fw_enc_unwrap(const struct fsec_fw_enc_key *k, uint16_t type,
+				     const unsigned char *v, size_t len, unsigned keylen,
+				     unsigned char *key);
+
+/*
+ * Wrap the keylen-byte image key for k into an ENC TLV value of type (from
+ * fsec_fw_enc_key_tlv) at out (room for 260 bytes); kat_eph (may be NULL)
+ * fixes the ephemeral key for known-answer tests. Errors: INVAL, CRYPTO.
+ */
+FSEC_WUR enum fsec_err fw_enc_wrap(const struct fsec_fw_enc_key *k, uint16_t type, unsigned keylen,
+				   const unsigned char *key, const unsigned char *kat_eph,
+				   unsigned char *out, size_t *out_len);
+
+/* AES-CTR under key (16 or 32 bytes) from the all-zero counter block, as
+ * MCUboot encrypts the body. NULL when OpenSSL fails. */
+EVP_CIPHER_CTX *fw_enc_ctr_new(const unsigned char *key, unsigned keylen);
+
+/* En/decrypt n bytes (in may equal out). Errors: CRYPTO. */
+FSEC_WUR enum fsec_err fw_enc_ctr(EVP_CIPHER_CTX *c, const unsigned char *in, unsigned char *out,
+				  size_t n);
 
 /*
  * fsec_fw_inspect on the first len bytes of the slot (len 0 is no image).

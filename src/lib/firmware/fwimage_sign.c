@@ -16,6 +16,7 @@
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
+#include <openssl/rand.h>
 
 #include "err_int.h"
 #include "fleetsec/fileio.h"
@@ -32,25 +33,66 @@ static unsigned char *tlv_put(unsigned char *p, uint16_t type, const void *v, ui
 	return p + 4 + len;
 }
 
-/* Trailer size imgtool reserves (swap modes, not encrypted): section 8. */
-static uint64_t trailer_size(unsigned align, unsigned max_align)
+/* Trailer size imgtool reserves (swap modes): section 8. An encrypted
+ * image also reserves two key slots, 16 bytes each (the TLV itself with
+ * save_enctlv), rounded up to max_align, as imgtool 2.4.0 does. */
+static uint64_t trailer_size(unsigned align, unsigned max_align, size_t enc_slot)
 {
 	unsigned magic_area = max_align > 16 ? max_align : 16;
+	uint64_t keys = enc_slot == 0 ? 0 : 2u * ((enc_slot + max_align - 1) / max_align * max_align);
 
-	return (uint64_t)FW_MAX_SECTORS * 3 * align + 4u * max_align + magic_area;
+	return (uint64_t)FW_MAX_SECTORS * 3 * align + 4u * max_align + magic_area + keys;
 }
+
+/* Bytes emitted are staged at a time through this buffer when encrypted. */
+#define ENC_BUF (64u * 1024u)
 
 struct signer {
 	struct fsec_file_stage *st;
 	EVP_MD_CTX *md;
 	unsigned char *keep; /* pure: a copy of everything hashed */
 	size_t kept;
+	/* Encryption: the body [body_start, body_end) of the output is
+	 * written encrypted, though hashed in clear; pos is the output
+	 * offset emit() has reached. */
+	EVP_CIPHER_CTX *ctr;
+	uint64_t body_start, body_end, pos;
+	unsigned char *buf;
 };
+
+/* Write to the output, encrypting what falls in the body. */
+static enum fsec_err put_out(struct signer *sg, const unsigned char *p, size_t len)
+{
+	enum fsec_err rc = FSEC_OK;
+
+	while (rc == FSEC_OK && len > 0) {
+		size_t n = len > ENC_BUF ? ENC_BUF : len;
+		uint64_t at = sg->pos;
+
+		if (sg->ctr != NULL && at < sg->body_end && at + n > sg->body_start) {
+			/* The header before the body is written in clear. */
+			size_t pre = at < sg->body_start ? (size_t)(sg->body_start - at) : 0;
+			size_t in = n - pre;
+
+			if (at + n > sg->body_end)
+				in = (size_t)(sg->body_end - (at + pre));
+			memcpy(sg->buf, p, n);
+			if ((rc = fw_enc_ctr(sg->ctr, sg->buf + pre, sg->buf + pre, in)) == FSEC_OK)
+				rc = fsec_file_stage_write(sg->st, sg->buf, n);
+		} else {
+			rc = fsec_file_stage_write(sg->st, p, n);
+		}
+		sg->pos += n;
+		p += n;
+		len -= n;
+	}
+	return rc;
+}
 
 /* Append to the output and the hash (and, for pure, the kept copy). */
 static enum fsec_err emit(struct signer *sg, const void *data, size_t len)
 {
-	enum fsec_err rc = fsec_file_stage_write(sg->st, data, len);
+	enum fsec_err rc = put_out(sg, data, len);
 
 	if (rc != FSEC_OK)
 		return rc;
@@ -133,6 +175,18 @@ static enum fsec_err check_sign_opts(const struct fsec_fw_sign_opts *o, unsigned
 		return fsec_seterr(FSEC_ERR_INVAL, "--pure needs an Ed25519 key");
 	if (o->key != NULL && fw_sig_type_of(o->key) == FSEC_FW_TLV_ECDSA_SIG && o->sha == 512)
 		return fsec_seterr(FSEC_ERR_INVAL, "an ECDSA P-256 key can only be used with --sha 256");
+	if (o->enc != NULL) {
+		if (o->enc_keylen != 0 && o->enc_keylen != 128 && o->enc_keylen != 256)
+			return fsec_seterr(FSEC_ERR_INVAL, "encryption key length must be 128 or 256");
+		if (o->hmac_sha != 0 && o->hmac_sha != 256 && o->hmac_sha != 512)
+			return fsec_seterr(FSEC_ERR_INVAL, "hmac-sha must be 256 or 512");
+		if (fsec_fw_enc_key_tlv(o->enc, o->hmac_sha) == 0)
+			return fsec_seterr(FSEC_ERR_INVAL, "hmac-sha 512 needs an X25519 encryption key");
+		if (o->pure)
+			return fsec_seterr(FSEC_ERR_INVAL, "--pure images cannot be encrypted");
+	} else if (o->enc_clear || o->enc_keylen != 0 || o->hmac_sha != 0 || o->save_enctlv) {
+		return fsec_seterr(FSEC_ERR_INVAL, "encryption options need an encryption key");
+	}
 	*align = a;
 	/* --pure implies SHA-512, as in imgtool. */
 	*hash_type = o->pure || o->sha == 512 ? FSEC_FW_TLV_SHA512 : FSEC_FW_TLV_SHA256;
@@ -191,11 +245,14 @@ FSEC_API enum fsec_err fsec_fw_sign(const char *in_path, const char *out_path,
 				    const struct fsec_fw_sign_opts *o)
 {
 	unsigned char hdr[FSEC_FW_HDR_LEN] = {0}, prot[4 + 8 + FSEC_FW_MAX_DEPS * 16];
-	unsigned char unprot[1024], digest[64];
+	unsigned char unprot[1536], digest[64], image_key[32], enc_tlv[260];
 	struct signer sg = {0};
+	size_t enc_len = 0, zero_pad = 0;
+	unsigned keylen = o->enc_keylen == 256 ? 32 : 16;
+	uint16_t enc_type = 0;
 	struct fw_src in = {.fd = -1};
 	uint64_t img_size, payload_off, tlv_end;
-	size_t prot_len = 0, unprot_len = 0, dlen;
+	size_t prot_len = 0, unprot_len = 0, dlen, enc_slot = 0;
 	unsigned align = 1, max_align;
 	uint16_t hash_type = FSEC_FW_TLV_SHA256;
 	enum fsec_err rc;
@@ -239,6 +296,12 @@ FSEC_API enum fsec_err fsec_fw_sign(const char *in_path, const char *out_path,
 		img_size = in.size - o->header_size;
 		payload_off = FSEC_FW_HDR_LEN;
 	}
+	/* imgtool pads header and payload with zeros to whole AES blocks
+	 * before it encrypts; the padding is part of the signed body. */
+	if (o->enc != NULL) {
+		zero_pad = (size_t)((16 - ((uint64_t)o->header_size + img_size) % 16) % 16);
+		img_size += zero_pad;
+	}
 	if (img_size > UINT32_MAX) {
 		rc = fsec_seterr(FSEC_ERR_TOO_LARGE, "%s: payload larger than 4 GiB", in_path);
 		goto out;
@@ -268,6 +331,32 @@ FSEC_API enum fsec_err fsec_fw_sign(const char *in_path, const char *out_path,
 	fw_put16(hdr + 10, (uint16_t)prot_len);
 	fw_put32(hdr + 12, (uint32_t)img_size);
 	fw_put_version(hdr + 20, &o->version);
+	if (o->enc != NULL) {
+		enc_type = fsec_fw_enc_key_tlv(o->enc, o->hmac_sha);
+		fw_put32(hdr + 16, keylen == 16 ? FSEC_FW_F_ENCRYPTED_AES128
+						: FSEC_FW_F_ENCRYPTED_AES256);
+		if (o->kat_image_key != NULL)
+			memcpy(image_key, o->kat_image_key, keylen);
+		else if (RAND_priv_bytes(image_key, (int)keylen) != 1) {
+			rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "no randomness for the image key");
+			goto out;
+		}
+		if ((rc = fw_enc_wrap(o->enc, enc_type, keylen, image_key, o->kat_ephemeral, enc_tlv,
+				      &enc_len)) != FSEC_OK)
+			goto out;
+		/* --clear: flagged and carrying the key, but written in clear
+		 * (for the primary slot at the factory), as imgtool does. */
+		if (!o->enc_clear) {
+			sg.ctr = fw_enc_ctr_new(image_key, keylen);
+			sg.buf = malloc(ENC_BUF);
+			if (sg.ctr == NULL || sg.buf == NULL) {
+				rc = fsec_seterr(FSEC_ERR_NOMEM, "AES-CTR set-up failed");
+				goto out;
+			}
+			sg.body_start = o->header_size;
+			sg.body_end = (uint64_t)o->header_size + img_size;
+		}
+	}
 
 	if ((rc = fsec_file_stage_open(out_path, 0644, 0, &sg.st)) != FSEC_OK)
 		goto out;
@@ -286,6 +375,7 @@ FSEC_API enum fsec_err fsec_fw_sign(const char *in_path, const char *out_path,
 	if (o->pad_header && (rc = fill_erased(&sg, o->header_size - FSEC_FW_HDR_LEN, true)) != FSEC_OK)
 		goto out;
 	if ((rc = fw_stream(&in, payload_off, in.size, NULL, emit_chunk, &sg)) != FSEC_OK ||
+	    (zero_pad > 0 && (rc = emit(&sg, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", zero_pad)) != FSEC_OK) ||
 	    (prot_len > 0 && (rc = emit(&sg, prot, prot_len)) != FSEC_OK))
 		goto out;
 	if (!EVP_DigestFinal_ex(sg.md, digest, NULL)) {
@@ -293,16 +383,24 @@ FSEC_API enum fsec_err fsec_fw_sign(const char *in_path, const char *out_path,
 		goto out;
 	}
 	if ((rc = build_unprotected(o, hash_type, digest, dlen, sg.keep, sg.kept, unprot,
-				    &unprot_len)) != FSEC_OK ||
-	    (rc = fsec_file_stage_write(sg.st, unprot, unprot_len)) != FSEC_OK)
+				    &unprot_len)) != FSEC_OK)
+		goto out;
+	/* The ENC TLV goes last, after the signature, outside the hash. */
+	if (enc_len > 0) {
+		tlv_put(unprot + unprot_len, enc_type, enc_tlv, (uint16_t)enc_len);
+		unprot_len += 4 + enc_len;
+		fw_put16(unprot + 2, (uint16_t)unprot_len);
+	}
+	if ((rc = fsec_file_stage_write(sg.st, unprot, unprot_len)) != FSEC_OK)
 		goto out;
 
 	tlv_end = (uint64_t)o->header_size + img_size + prot_len + unprot_len;
-	if (o->slot_size != 0 && tlv_end + trailer_size(align, max_align) > o->slot_size) {
+	enc_slot = o->enc == NULL ? 0 : o->save_enctlv ? enc_len : 16;
+	if (o->slot_size != 0 && tlv_end + trailer_size(align, max_align, enc_slot) > o->slot_size) {
 		rc = fsec_seterr(FSEC_ERR_TOO_LARGE,
 				 "Image size (0x%llx) + trailer (0x%llx) exceeds requested size 0x%x",
 				 (unsigned long long)tlv_end,
-				 (unsigned long long)trailer_size(align, max_align), o->slot_size);
+				 (unsigned long long)trailer_size(align, max_align, enc_slot), o->slot_size);
 		goto out;
 	}
 	if (o->pad || o->confirm) {
@@ -330,7 +428,10 @@ FSEC_API enum fsec_err fsec_fw_sign(const char *in_path, const char *out_path,
 	}
 	rc = fsec_file_stage_commit(sg.st);
 out:
+	OPENSSL_cleanse(image_key, sizeof(image_key));
 	free(sg.keep);
+	free(sg.buf);
+	EVP_CIPHER_CTX_free(sg.ctr);
 	EVP_MD_CTX_free(sg.md);
 	fsec_file_stage_free(sg.st);
 	if (in.fd >= 0)
