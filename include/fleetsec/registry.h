@@ -462,6 +462,39 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_model_stats(struct fsec_registry *
 							  const char *image,
 							  struct fsec_model_stats *out);
 
+/* One of a model's active devices, with its reported state (NULL if it
+ * never reported) and its group ("" none). */
+typedef int (*fsec_model_state_cb)(const struct fsec_device_rec *dev,
+				   const struct fsec_devstate_rec *state, const char *group,
+				   void *ctx);
+
+/* Visit model's active devices ordered by ID, each with its state and
+ * group, in one query served by the (model, status, id) index: the cost
+ * is the model's devices, not the fleet's. Errors: DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_model_state_list(struct fsec_registry *reg,
+							       const char *model,
+							       fsec_model_state_cb cb, void *ctx);
+
+/* A model's last rollout evaluation (fsec_rollout_evaluate_all): the
+ * image it was about, when, and the active devices and failures (about
+ * that image) it counted. */
+struct fsec_rollout_eval_rec {
+	char sha256[FSEC_SHA256_HEX_LEN];
+	int64_t at;
+	uint64_t devices, failures;
+};
+
+/* Model's last evaluation. Fills *out only on success. Errors: NOTFOUND
+ * (none yet), DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_rollout_eval_get(struct fsec_registry *reg,
+							       const char *model,
+							       struct fsec_rollout_eval_rec *out);
+
+/* Record model's last evaluation, replacing the previous. Errors: INVAL
+ * (no model, or not a SHA-256), DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_rollout_eval_put(
+	struct fsec_registry *reg, const char *model, const struct fsec_rollout_eval_rec *rec);
+
 /* Visit the model's reported security counters with their device counts.
  * Errors: DB. */
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_model_counters(struct fsec_registry *reg,

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A release's rollout: its status, and who is offered it (fleetsec/rollout.h). */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +189,29 @@ static bool uses_groups(const struct fsec_published_rec *pub)
 	return false;
 }
 
+/* The status pub's last evaluation found, if it was about pub's image
+ * (else zero and not paused: a new release has not been evaluated yet). */
+static enum fsec_err last_evaluation(struct fsec_registry *reg,
+				     const struct fsec_published_rec *pub,
+				     struct fsec_rollout_status *s)
+{
+	struct fsec_rollout_eval_rec ev;
+	enum fsec_err rc = fsec_registry_rollout_eval_get(reg, pub->model, &ev);
+
+	if (rc == FSEC_ERR_NOTFOUND) {
+		fsec_clearerr();
+		return FSEC_OK;
+	}
+	if (rc != FSEC_OK)
+		return rc;
+	if (strcmp(ev.sha256, pub->sha256) == 0) {
+		s->stats.devices = ev.devices;
+		s->stats.failures = ev.failures;
+		s->paused = fsec_rollout_paused(pub, &s->stats);
+	}
+	return FSEC_OK;
+}
+
 FSEC_API enum fsec_err fsec_rollout_offer(struct fsec_registry *reg,
 					  const struct fsec_published_rec *pub, const char *id,
 					  enum fsec_rollout_offer *out, struct fsec_rollout_status *st)
@@ -199,9 +223,11 @@ FSEC_API enum fsec_err fsec_rollout_offer(struct fsec_registry *reg,
 	enum fsec_err rc;
 
 	memset(&s, 0, sizeof(s));
-	/* Counting costs a query on every check-in: only when it can pause. */
+	/* A check-in never counts the model's devices (seconds at a million):
+	 * it reads what fleetsecd's last evaluation counted, and that
+	 * evaluation is what pauses the rollout (fsec_rollout_evaluate_all). */
 	if ((pub->max_failures >= 0 || pub->max_failures_pct >= 0) &&
-	    (rc = fsec_rollout_status(reg, pub, &s)) != FSEC_OK)
+	    (rc = last_evaluation(reg, pub, &s)) != FSEC_OK)
 		return rc;
 	if (strcmp(pub->state, "paused") == 0)
 		s.paused = true;
@@ -329,18 +355,15 @@ struct tally_ctx {
 };
 
 static int tally_one(const struct fsec_device_rec *dev, const struct fsec_devstate_rec *st,
-		     void *arg)
+		     const char *group, void *arg)
 {
 	struct tally_ctx *t = arg;
 	struct fsec_phase_tally *ph;
-	char group[FSEC_GROUP_MAX + 1] = "";
 	int phase = -1;
 
 	if (strcmp(dev->model, t->pub->model) != 0 || dev->status != FSEC_DEVICE_ACTIVE)
 		return 0;
-	if ((uses_groups(t->pub) &&
-	     (t->rc = fsec_registry_group_get(t->reg, dev->id, group)) != FSEC_OK) ||
-	    (t->rc = fsec_rollout_phase_of(t->pub, dev->id, group, &phase)) != FSEC_OK)
+	if ((t->rc = fsec_rollout_phase_of(t->pub, dev->id, group, &phase)) != FSEC_OK)
 		return 1;
 	if (phase < 0)
 		return 0;
@@ -384,92 +407,223 @@ FSEC_API enum fsec_err fsec_rollout_tally(struct fsec_registry *reg,
 	enum fsec_err rc;
 
 	memset(tally, 0, sizeof(*tally) * FSEC_ROLLOUT_PHASES_MAX);
-	rc = fsec_registry_device_state_list(reg, tally_one, &t);
+	rc = fsec_registry_model_state_list(reg, pub->model, tally_one, &t);
 	return rc != FSEC_OK ? rc : t.rc;
 }
 
-/* Whether pub's phase in effect may advance at now. */
-static enum fsec_err may_advance(struct fsec_registry *reg, const struct fsec_published_rec *pub,
-				 int64_t now, bool *yes)
+/* How many phases pub may advance at now: while the phase in effect has
+ * lasted advance_after and the devices of the phases so far confirmed
+ * success_pct. One tally serves every step, since advancing changes no
+ * device's report. */
+static enum fsec_err phases_due(struct fsec_registry *reg, const struct fsec_published_rec *pub,
+				int64_t now, int *steps)
 {
 	struct fsec_phase_tally tally[FSEC_ROLLOUT_PHASES_MAX];
 	uint64_t eligible = 0, confirmed = 0;
-	int n = 0;
+	int n = 0, phase = pub->phase;
+	int64_t since = pub->phase_at;
 	enum fsec_err rc;
+	bool counted = false;
 
-	*yes = false;
+	*steps = 0;
 	if (pub->phases[0] == '\0' || pub->advance_after < 0 ||
-	    fsec_rollout_phases_check(pub->phases, &n, NULL) != FSEC_OK || pub->phase + 1 >= n ||
-	    now - pub->phase_at < pub->advance_after)
+	    fsec_rollout_phases_check(pub->phases, &n, NULL) != FSEC_OK || phase < 0)
 		return FSEC_OK;
-	if (pub->success_pct >= 0) {
-		if ((rc = fsec_rollout_tally(reg, pub, tally, NULL, NULL)) != FSEC_OK)
-			return rc;
-		for (int i = 0; i <= pub->phase; i++) {
-			eligible += tally[i].eligible;
-			confirmed += tally[i].confirmed;
+	while (phase + 1 < n && now - since >= pub->advance_after) {
+		if (pub->success_pct >= 0) {
+			if (!counted &&
+			    (rc = fsec_rollout_tally(reg, pub, tally, NULL, NULL)) != FSEC_OK)
+				return rc;
+			counted = true;
+			eligible = confirmed = 0;
+			for (int i = 0; i <= phase; i++) {
+				eligible += tally[i].eligible;
+				confirmed += tally[i].confirmed;
+			}
+			if (confirmed * 100 < (uint64_t)pub->success_pct * eligible)
+				break;
 		}
-		if (confirmed * 100 < (uint64_t)pub->success_pct * eligible)
-			return FSEC_OK;
+		phase++;
+		since = now;
+		(*steps)++;
 	}
-	*yes = true;
 	return FSEC_OK;
+}
+
+/* Whether two reads of a model's release are the same rollout in the same
+ * place: what was judged outside the transaction still holds inside it. */
+static bool same_rollout(const struct fsec_published_rec *a, const struct fsec_published_rec *b)
+{
+	return strcmp(a->sha256, b->sha256) == 0 && strcmp(a->state, b->state) == 0 &&
+	       a->phase == b->phase && a->phase_at == b->phase_at &&
+	       a->forgiven == b->forgiven && a->published_at == b->published_at;
 }
 
 FSEC_API enum fsec_err fsec_rollout_evaluate(struct fsec_registry *reg, const char *model,
 					     int64_t now, const char *actor, bool *changed)
 {
-	struct fsec_published_rec pub;
+	struct fsec_published_rec pub, cur;
 	struct fsec_rollout_status st;
+	struct fsec_rollout_eval_rec ev;
 	char *bundle = NULL;
 	enum fsec_err rc;
-	bool dirty = false, adv = false;
+	int steps = 0;
+	bool dirty = false;
 
 	if (changed != NULL)
 		*changed = false;
+	/* The counting is done outside the write transaction: a read does
+	 * not hold the registry's write lock, so reports (and the CLI) go on
+	 * meanwhile at a large model. The transaction then applies it only
+	 * if the rollout is still where it was judged. */
+	rc = fsec_registry_publish_get(reg, model, &pub, NULL);
+	if (rc == FSEC_ERR_NOTFOUND) {
+		fsec_clearerr();
+		return FSEC_OK;
+	}
+	if (rc != FSEC_OK || strcmp(pub.state, "active") != 0)
+		return rc;
+	if ((rc = fsec_rollout_status(reg, &pub, &st)) != FSEC_OK)
+		return rc;
+	if (!st.paused && (rc = phases_due(reg, &pub, now, &steps)) != FSEC_OK)
+		return rc;
 	if ((rc = fsec_registry_begin(reg)) != FSEC_OK)
 		return rc;
-	rc = fsec_registry_publish_get(reg, model, &pub, &bundle);
-	if (rc == FSEC_ERR_NOTFOUND) {
+	rc = fsec_registry_publish_get(reg, model, &cur, &bundle);
+	if (rc == FSEC_ERR_NOTFOUND || (rc == FSEC_OK && !same_rollout(&pub, &cur))) {
+		/* Re-published, paused or advanced meanwhile: the next
+		 * evaluation judges what is there now. */
 		fsec_clearerr();
 		rc = FSEC_OK;
 		goto out;
 	}
-	if (rc != FSEC_OK || strcmp(pub.state, "active") != 0)
-		goto out;
-	if ((rc = fsec_rollout_status(reg, &pub, &st)) != FSEC_OK)
+	if (rc != FSEC_OK)
 		goto out;
 	if (st.paused) {
-		snprintf(pub.state, sizeof(pub.state), "paused");
+		snprintf(cur.state, sizeof(cur.state), "paused");
 		dirty = true;
 		if ((rc = fsec_registry_event_addf(reg, actor, "rollout-pause", NULL,
 						   "model=%s version=%s failures=%llu automatic=1",
-						   pub.model, pub.version,
+						   cur.model, cur.version,
 						   (unsigned long long)st.stats.failures)) != FSEC_OK)
 			goto out;
 	}
-	while (!st.paused) {
-		if ((rc = may_advance(reg, &pub, now, &adv)) != FSEC_OK)
-			goto out;
-		if (!adv)
-			break;
-		pub.phase++;
-		pub.phase_at = now;
+	for (; steps > 0; steps--) {
+		cur.phase++;
+		cur.phase_at = now;
 		dirty = true;
 		if ((rc = fsec_registry_event_addf(reg, actor, "rollout-advance", NULL,
 						   "model=%s version=%s phase=%d automatic=1",
-						   pub.model, pub.version, pub.phase + 1)) != FSEC_OK)
+						   cur.model, cur.version, cur.phase + 1)) != FSEC_OK)
 			goto out;
 	}
-	if (dirty && (rc = fsec_registry_publish_put(reg, &pub, bundle)) != FSEC_OK)
+	memset(&ev, 0, sizeof(ev));
+	snprintf(ev.sha256, sizeof(ev.sha256), "%s", cur.sha256);
+	ev.at = now;
+	ev.devices = st.stats.devices;
+	ev.failures = st.stats.failures;
+	if ((rc = fsec_registry_rollout_eval_put(reg, model, &ev)) != FSEC_OK)
 		goto out;
-	if ((rc = fsec_registry_commit(reg)) == FSEC_OK && changed != NULL)
+	if (dirty && (rc = fsec_registry_publish_put(reg, &cur, bundle)) != FSEC_OK)
+		goto out;
+	if ((rc = fsec_registry_commit(reg)) != FSEC_OK)
+		goto out;
+	if (changed != NULL)
 		*changed = dirty;
+	free(bundle);
+	return FSEC_OK;
 out:
-	if (rc != FSEC_OK)
-		fsec_registry_rollback(reg);
+	fsec_registry_rollback(reg);
 	free(bundle);
 	return rc;
+}
+
+FSEC_API int64_t fsec_rollout_eval_interval(uint64_t devices)
+{
+	uint64_t s = devices / FSEC_ROLLOUT_EVAL_PER_S;
+
+	return s > FSEC_ROLLOUT_EVAL_MAX_S ? FSEC_ROLLOUT_EVAL_MAX_S : (int64_t)s;
+}
+
+/* The active rollouts, collected before any is evaluated: an evaluation
+ * writes, and the listing's statement must be done by then. */
+struct due_list {
+	struct due {
+		char model[FSEC_MODEL_MAX + 1];
+		char sha256[FSEC_SHA256_HEX_LEN];
+	} *v;
+	size_t n, cap;
+	enum fsec_err rc;
+};
+
+static int due_one(const struct fsec_published_rec *pub, void *arg)
+{
+	struct due_list *d = arg;
+
+	if (strcmp(pub->state, "active") != 0)
+		return 0;
+	if (d->n == d->cap) {
+		size_t cap = d->cap > 0 ? d->cap * 2 : 16;
+		struct due *v;
+
+		/* One row per model: the cap only guards the multiplication. */
+		if (cap > SIZE_MAX / sizeof(*v) ||
+		    (v = realloc(d->v, cap * sizeof(*v))) == NULL) {
+			d->rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+			return 1;
+		}
+		d->v = v;
+		d->cap = cap;
+	}
+	snprintf(d->v[d->n].model, sizeof(d->v[d->n].model), "%s", pub->model);
+	snprintf(d->v[d->n].sha256, sizeof(d->v[d->n].sha256), "%s", pub->sha256);
+	d->n++;
+	return 0;
+}
+
+FSEC_API enum fsec_err fsec_rollout_evaluate_all(struct fsec_registry *reg, int64_t now,
+						 const char *actor, unsigned *evaluated,
+						 unsigned *changed)
+{
+	struct due_list d = {.rc = FSEC_OK};
+	enum fsec_err rc, first = FSEC_OK;
+	unsigned ne = 0, nc = 0;
+
+	if ((rc = fsec_registry_publish_list(reg, due_one, &d)) == FSEC_OK)
+		rc = d.rc;
+	if (rc != FSEC_OK) {
+		free(d.v);
+		return rc;
+	}
+	for (size_t i = 0; i < d.n; i++) {
+		struct fsec_rollout_eval_rec ev;
+		bool moved = false;
+
+		rc = fsec_registry_rollout_eval_get(reg, d.v[i].model, &ev);
+		if (rc == FSEC_OK && strcmp(ev.sha256, d.v[i].sha256) == 0 && now >= ev.at &&
+		    now - ev.at < fsec_rollout_eval_interval(ev.devices))
+			continue;
+		if (rc == FSEC_ERR_NOTFOUND)
+			fsec_clearerr();
+		else if (rc != FSEC_OK)
+			goto next;
+		rc = fsec_rollout_evaluate(reg, d.v[i].model, now, actor, &moved);
+		if (rc == FSEC_OK) {
+			ne++;
+			nc += moved ? 1 : 0;
+		}
+	next:
+		/* One model's failure (the CLI holding the registry) does not
+		 * keep the others from being evaluated. */
+		if (rc != FSEC_OK && first == FSEC_OK)
+			first = rc;
+	}
+	free(d.v);
+	if (evaluated != NULL)
+		*evaluated = ne;
+	if (changed != NULL)
+		*changed = nc;
+	return first;
 }
 
 struct held_ctx {

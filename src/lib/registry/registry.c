@@ -443,6 +443,36 @@ FSEC_API enum fsec_err fsec_registry_model_stats(struct fsec_registry *reg, cons
 				     image != NULL ? image : "", out);
 }
 
+FSEC_API enum fsec_err fsec_registry_model_state_list(struct fsec_registry *reg,
+						      const char *model, fsec_model_state_cb cb,
+						      void *ctx)
+{
+	return reg->ops->model_state_list(reg->be, model, cb, ctx);
+}
+
+FSEC_API enum fsec_err fsec_registry_rollout_eval_get(struct fsec_registry *reg,
+						      const char *model,
+						      struct fsec_rollout_eval_rec *out)
+{
+	struct fsec_rollout_eval_rec r;
+	enum fsec_err rc;
+
+	memset(&r, 0, sizeof(r));
+	if ((rc = reg->ops->rollout_eval_get(reg->be, model, &r)) == FSEC_OK)
+		*out = r;
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_registry_rollout_eval_put(struct fsec_registry *reg,
+						      const char *model,
+						      const struct fsec_rollout_eval_rec *rec)
+{
+	if (model == NULL || model[0] == '\0' || !hex64(rec->sha256))
+		return fsec_seterr(FSEC_ERR_INVAL, "rollout evaluation: a model and an image "
+						   "(SHA-256) are required");
+	return reg->ops->rollout_eval_put(reg->be, model, rec);
+}
+
 FSEC_API enum fsec_err fsec_registry_model_counters(struct fsec_registry *reg, const char *model,
 						    fsec_counter_count_cb cb, void *ctx)
 {

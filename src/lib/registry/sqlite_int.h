@@ -79,6 +79,9 @@ enum stmt_id {
 	ST_TAMPER_PUT,
 	ST_TAMPER_GET,
 	ST_TAMPER_LIST,
+	ST_MODEL_STATE_LIST,
+	ST_EVAL_GET,
+	ST_EVAL_PUT,
 	/* Certificate listings, one statement per combination of filters
 	 * (CERT_BY_* bits): a generic "?1 IS NULL OR col = ?1" cannot use an
 	 * index, and a full scan for every issue would make issuance O(N^2). */
@@ -198,6 +201,10 @@ enum fsec_err sq_devstate_list(void *p, fsec_devstate_cb cb, void *ctx);
 enum fsec_err sq_device_state_list(void *p, fsec_device_state_cb cb, void *ctx);
 enum fsec_err sq_model_stats(void *p, const char *model, const char *group, int64_t since,
 			     uint32_t counter, const char *image, struct fsec_model_stats *out);
+enum fsec_err sq_model_state_list(void *p, const char *model, fsec_model_state_cb cb, void *ctx);
+enum fsec_err sq_rollout_eval_get(void *p, const char *model, struct fsec_rollout_eval_rec *out);
+enum fsec_err sq_rollout_eval_put(void *p, const char *model,
+				  const struct fsec_rollout_eval_rec *rec);
 enum fsec_err sq_model_counters(void *p, const char *model, fsec_counter_count_cb cb, void *ctx);
 
 /* sqlite_enroll.c */

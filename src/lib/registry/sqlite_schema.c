@@ -219,11 +219,28 @@ static const char schema_v16_tamper[] =
 	" at INTEGER NOT NULL, received_at INTEGER NOT NULL, reason TEXT NOT NULL,"
 	" serial TEXT NOT NULL, envelope TEXT NOT NULL) STRICT;";
 
+/* v17 (issue 13, rollouts at scale): a report no longer evaluates its
+ * rollout; fleetsecd does, on a timer, and keeps each model's last
+ * evaluation (the image it was about, when, how many devices and failures
+ * it counted) for GET /v1/update to read instead of counting again, and
+ * for the timer to space a large model's evaluations. The index serves the
+ * per-model count and listing (model and status by equality, in ID order)
+ * without visiting other models' rows. A refusal row's mark is bumped on
+ * every repeat, so `fleetsec events --follow` finds the rows that changed
+ * since its last look. */
+static const char schema_v17_rollout_eval[] =
+	"CREATE INDEX devices_model_status ON devices(model, status, id);"
+	"CREATE TABLE rollout_eval(model TEXT PRIMARY KEY, sha256 TEXT NOT NULL,"
+	" at INTEGER NOT NULL, devices INTEGER NOT NULL, failures INTEGER NOT NULL) STRICT;"
+	"ALTER TABLE refusals ADD COLUMN mark INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX refusals_mark ON refusals(mark);";
+
 static const char *const migrations[] = {
 	schema_v1,	 schema_v2_enroll,  schema_v3_published,  schema_v4_pending,
 	schema_v5_audit, schema_v6_rollout, schema_v7_device_net, schema_v8_debug,
 	schema_v9_bounds, schema_v10_freshness, schema_v11_server_certs, schema_v12_update_state,
 	schema_v13_issuer, schema_v14_rollouts, schema_v15_spent_ca, schema_v16_tamper,
+	schema_v17_rollout_eval,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -305,6 +322,25 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 				 " ifnull(s.outcome_reason,'')"
 				 " FROM devices LEFT JOIN device_state s ON s.device_id = devices.id"
 				 " ORDER BY devices.id",
+	/* As ST_DEVICE_STATE_LIST for one model's active devices (?1), with
+	 * each one's group (column 28): devices_model_status gives them in ID
+	 * order without reading other models' rows. */
+	[ST_MODEL_STATE_LIST] = "SELECT " DEVICE_COLS ", s.device_id, ifnull(s.first_seen,0),"
+				" ifnull(s.last_seen,0), ifnull(s.fw_version,''),"
+				" ifnull(s.security_counter,0), ifnull(s.update_outcome,''),"
+				" ifnull(s.update_at,0), ifnull(s.update_ok_at,0),"
+				" ifnull(s.debug_jtag,''), ifnull(s.debug_uart,''), ifnull(s.debug_at,0),"
+				" ifnull(s.frozen,-1), ifnull(s.fresh_at,0), ifnull(s.update_state,''),"
+				" ifnull(s.pending_version,''), ifnull(s.outcome_image,''),"
+				" ifnull(s.outcome_reason,''), ifnull(g.grp,'')"
+				" FROM devices"
+				" LEFT JOIN device_state s ON s.device_id = devices.id"
+				" LEFT JOIN device_groups g ON g.device_id = devices.id"
+				" WHERE devices.model = ?1 AND devices.status = 'active'"
+				" ORDER BY devices.id",
+	[ST_EVAL_GET] = "SELECT sha256, at, devices, failures FROM rollout_eval WHERE model = ?1",
+	[ST_EVAL_PUT] = "INSERT OR REPLACE INTO rollout_eval(model, sha256, at, devices, failures)"
+			" VALUES (?1, ?2, ?3, ?4, ?5)",
 	[ST_DEVICE_NET_LIST] = "SELECT d.id, d.model, d.status, ifnull(n.mac,''), ifnull(n.ip,''),"
 			       " " TAMPERED_SQL
 			       " FROM devices d JOIN device_net n ON n.device_id = d.id ORDER BY d.id",
