@@ -779,6 +779,7 @@ struct fsec_refusal_rec {
 	char source[FSEC_SOURCE_MAX + 1];      /* the latest refusal's address; "": unknown */
 	uint64_t count;                        /* refusals counted */
 	int64_t first_at, last_at;
+	int64_t mark; /* read only: rises with every add to any row (0: before v17) */
 };
 
 typedef int (*fsec_refusal_cb)(const struct fsec_refusal_rec *rec, void *ctx);
@@ -798,6 +799,13 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_refusal_add(struct fsec_registry *
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_refusal_list(struct fsec_registry *reg,
 							   const char *device_id,
 							   fsec_refusal_cb cb, void *ctx);
+
+/* Visit the refusal rows added to since mark after (a row's mark is that of
+ * its last add: 0 lists every row), in the order of those adds: how
+ * `fleetsec events --follow` sees a count grow. Errors: DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_refusal_changed(struct fsec_registry *reg,
+							      int64_t after,
+							      fsec_refusal_cb cb, void *ctx);
 
 /* Allow device id one renewal before it is due (key compromise: the
  * operator wants the key replaced now), granted by by at at. A second grant

@@ -656,6 +656,12 @@ FSEC_API enum fsec_err fsec_registry_refusal_list(struct fsec_registry *reg,
 	return reg->ops->refusal_list(reg->be, device_id, cb, ctx);
 }
 
+FSEC_API enum fsec_err fsec_registry_refusal_changed(struct fsec_registry *reg, int64_t after,
+						     fsec_refusal_cb cb, void *ctx)
+{
+	return reg->ops->refusal_changed(reg->be, after, cb, ctx);
+}
+
 FSEC_API enum fsec_err fsec_registry_renew_allow_put(struct fsec_registry *reg, const char *id,
 						     const char *by, int64_t at)
 {

@@ -101,6 +101,7 @@ struct fsec_registry_ops {
 	enum fsec_err (*refusal_add)(void *be, const struct fsec_refusal_rec *rec, bool *created);
 	enum fsec_err (*refusal_list)(void *be, const char *device_id, fsec_refusal_cb cb,
 				      void *ctx);
+	enum fsec_err (*refusal_changed)(void *be, int64_t after, fsec_refusal_cb cb, void *ctx);
 	enum fsec_err (*renew_allow_put)(void *be, const char *id, const char *by, int64_t at);
 	enum fsec_err (*renew_allow_get)(void *be, const char *id, char *granted_by);
 	enum fsec_err (*renew_allow_take)(void *be, const char *id);

@@ -549,6 +549,7 @@ const struct fsec_registry_ops fsec_registry_sqlite_ops = {
 	.device_find = sq_device_find,
 	.event_query = sq_event_query,
 	.refusal_list = sq_refusal_list,
+	.refusal_changed = sq_refusal_changed,
 	.renew_allow_put = sq_renew_allow_put,
 	.renew_allow_get = sq_renew_allow_get,
 	.renew_allow_take = sq_renew_allow_take,

@@ -82,6 +82,7 @@ enum stmt_id {
 	ST_MODEL_STATE_LIST,
 	ST_EVAL_GET,
 	ST_EVAL_PUT,
+	ST_REFUSAL_CHANGED,
 	/* Certificate listings, one statement per combination of filters
 	 * (CERT_BY_* bits): a generic "?1 IS NULL OR col = ?1" cannot use an
 	 * index, and a full scan for every issue would make issuance O(N^2). */
@@ -230,6 +231,7 @@ enum fsec_err sq_bootstrap_list(void *p, fsec_bootstrap_cb cb, void *ctx);
 /* sqlite_limits.c */
 enum fsec_err sq_refusal_add(void *p, const struct fsec_refusal_rec *rec, bool *created);
 enum fsec_err sq_refusal_list(void *p, const char *device_id, fsec_refusal_cb cb, void *ctx);
+enum fsec_err sq_refusal_changed(void *p, int64_t after, fsec_refusal_cb cb, void *ctx);
 enum fsec_err sq_renew_allow_put(void *p, const char *id, const char *by, int64_t at);
 enum fsec_err sq_renew_allow_get(void *p, const char *id, char *granted_by);
 enum fsec_err sq_renew_allow_take(void *p, const char *id);

@@ -380,19 +380,26 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 	[ST_BOOTSTRAP_LIST] = "SELECT fingerprint, use, device_id, at FROM bootstrap_spent"
 			      " ORDER BY at, device_id, use",
 	[ST_DATA_VERSION] = "PRAGMA data_version",
+	/* Every add takes the next mark (refusals_mark keeps max() cheap), so
+	 * a follower finds the rows that grew since its last look. */
 	[ST_REFUSAL_ADD] = "INSERT INTO refusals(credential, reason, device_id, detail, source,"
-			   " count, first_at, last_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+			   " count, first_at, last_at, mark) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+			   " (SELECT ifnull(max(mark), 0) + 1 FROM refusals))"
 			   " ON CONFLICT(credential, reason) DO UPDATE SET"
 			   /* Saturates: the caller adds at most 2^32 at a time. */
 			   " count = CASE WHEN count > 9223372036854775807 - excluded.count"
 			   " THEN 9223372036854775807 ELSE count + excluded.count END,"
 			   " last_at = max(last_at, excluded.last_at), detail = excluded.detail,"
-			   " source = excluded.source, device_id = excluded.device_id"
+			   " source = excluded.source, device_id = excluded.device_id,"
+			   " mark = excluded.mark"
 			   /* A new row holds exactly the count added. */
 			   " RETURNING count = ?6",
 	[ST_REFUSAL_LIST] = "SELECT credential, reason, device_id, detail, source, count,"
-			    " first_at, last_at FROM refusals WHERE ?1 IS NULL OR device_id = ?1"
+			    " first_at, last_at, mark FROM refusals WHERE ?1 IS NULL OR device_id = ?1"
 			    " ORDER BY last_at DESC, credential, reason",
+	[ST_REFUSAL_CHANGED] = "SELECT credential, reason, device_id, detail, source, count,"
+			       " first_at, last_at, mark FROM refusals"
+			       " WHERE mark > CAST(?1 AS INTEGER) ORDER BY mark",
 	[ST_RENEW_ALLOW_PUT] = "INSERT INTO renew_allow(device_id, granted_by, granted_at)"
 			       " VALUES (?1, ?2, ?3) ON CONFLICT(device_id) DO UPDATE SET"
 			       " granted_by = excluded.granted_by, granted_at = excluded.granted_at",
