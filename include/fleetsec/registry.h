@@ -470,10 +470,44 @@ typedef int (*fsec_model_state_cb)(const struct fsec_device_rec *dev,
 
 /* Visit model's active devices ordered by ID, each with its state and
  * group, in one query served by the (model, status, id) index: the cost
- * is the model's devices, not the fleet's. Errors: DB. */
+ * is the model's devices, not the fleet's. failed_image not NULL: only
+ * those whose last outcome about that image failed (failed or rolled
+ * back; with no state, a failure outcome). Errors: DB. */
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_model_state_list(struct fsec_registry *reg,
 							       const char *model,
+							       const char *failed_image,
 							       fsec_model_state_cb cb, void *ctx);
+
+/* What a device's last report says about a release (fsec_rollout_tally's
+ * columns): an outcome about its image, or a state about its version. */
+enum fsec_tally_class {
+	FSEC_TALLY_NONE = 0,
+	FSEC_TALLY_DOWNLOADING,
+	FSEC_TALLY_INSTALLED,
+	FSEC_TALLY_TRIAL,
+	FSEC_TALLY_CONFIRMED,
+	FSEC_TALLY_FAILED,
+	FSEC_TALLY_ROLLED_BACK,
+};
+
+/* A device's rollout bucket, 0-99 (fsec_rollout_bucket: the registry
+ * knows no rollout rule, its caller gives it). */
+typedef enum fsec_err (*fsec_bucket_fn)(const char *id, unsigned *bucket);
+
+/* n of a model's active devices in rollout bucket (0-99), of group (""
+ * none), whose report says cls. */
+typedef int (*fsec_model_tally_cb)(unsigned bucket, const char *group,
+				   enum fsec_tally_class cls, uint64_t n, void *ctx);
+
+/* Count model's active devices by bucket (bucket(id), computed inside
+ * the query), group and what they last reported about the release of
+ * version and image, in one grouped query: at most 100 x groups x 7 rows,
+ * whatever the fleet's size. Not thread-safe on one registry. Errors: DB,
+ * INVAL (no bucket function), CRYPTO (a bucket could not be computed). */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_model_tally(struct fsec_registry *reg,
+							  const char *model, const char *version,
+							  const char *image, fsec_bucket_fn bucket,
+							  fsec_model_tally_cb cb, void *ctx);
 
 /* A model's last rollout evaluation (fsec_rollout_evaluate_all): the
  * image it was about, when, and the active devices and failures (about

@@ -150,21 +150,18 @@ FSEC_API enum fsec_err fsec_rollout_phases_check(const char *phases, int *n, int
 	return FSEC_OK;
 }
 
-FSEC_API enum fsec_err fsec_rollout_phase_of(const struct fsec_published_rec *pub,
-					     const char *id, const char *group, int *phase)
+/* The phase of a device in bucket, of group (fsec_rollout_phase_of). */
+static void phase_of_bucket(const struct fsec_published_rec *pub, unsigned bucket,
+			    const char *group, int *phase)
 {
 	char tok[FSEC_GROUP_MAX + 2];
-	unsigned bucket = 0;
-	enum fsec_err rc;
 
-	if ((rc = fsec_rollout_bucket(id, &bucket)) != FSEC_OK)
-		return rc;
 	*phase = -1;
 	if (pub->phases[0] == '\0') {
 		if ((pub->group[0] == '\0' || strcmp(group, pub->group) == 0) &&
 		    (int)bucket < pub->percent)
 			*phase = 0;
-		return FSEC_OK;
+		return;
 	}
 	for (int i = 0; phase_token(pub->phases, i, tok); i++) {
 		int pct = token_percent(tok);
@@ -174,6 +171,17 @@ FSEC_API enum fsec_err fsec_rollout_phase_of(const struct fsec_published_rec *pu
 			break;
 		}
 	}
+}
+
+FSEC_API enum fsec_err fsec_rollout_phase_of(const struct fsec_published_rec *pub,
+					     const char *id, const char *group, int *phase)
+{
+	unsigned bucket = 0;
+	enum fsec_err rc;
+
+	if ((rc = fsec_rollout_bucket(id, &bucket)) != FSEC_OK)
+		return rc;
+	phase_of_bucket(pub, bucket, group, phase);
 	return FSEC_OK;
 }
 
@@ -344,9 +352,8 @@ out:
 	return rc;
 }
 
-/* Visiting a model's active devices with their phase and state. */
+/* Counting a model's active devices by phase and state. */
 struct tally_ctx {
-	struct fsec_registry *reg;
 	const struct fsec_published_rec *pub;
 	struct fsec_phase_tally *tally;
 	fsec_rollout_failed_cb cb;
@@ -354,48 +361,42 @@ struct tally_ctx {
 	enum fsec_err rc;
 };
 
-static int tally_one(const struct fsec_device_rec *dev, const struct fsec_devstate_rec *st,
-		     const char *group, void *arg)
+static int tally_group(unsigned bucket, const char *group, enum fsec_tally_class cls, uint64_t n,
+		       void *arg)
 {
 	struct tally_ctx *t = arg;
 	struct fsec_phase_tally *ph;
 	int phase = -1;
 
-	if (strcmp(dev->model, t->pub->model) != 0 || dev->status != FSEC_DEVICE_ACTIVE)
-		return 0;
-	if ((t->rc = fsec_rollout_phase_of(t->pub, dev->id, group, &phase)) != FSEC_OK)
-		return 1;
+	phase_of_bucket(t->pub, bucket, group, &phase);
 	if (phase < 0)
 		return 0;
 	ph = &t->tally[phase];
-	ph->eligible++;
-	if (st == NULL)
-		return 0;
-	/* An outcome about the image, or a state about the version. */
-	if (strcmp(st->outcome_image, t->pub->sha256) == 0 &&
-	    (strcmp(st->update_state, "failed") == 0 || strcmp(st->update_state, "rolled_back") == 0 ||
-	     (st->update_state[0] == '\0' && st->update_outcome == FSEC_UPDATE_FAILURE))) {
-		if (strcmp(st->update_state, "rolled_back") == 0)
-			ph->rolled_back++;
-		else
-			ph->failed++;
-		if (t->cb != NULL && t->cb(dev->id, st, t->ctx) != 0)
-			return 1;
-	} else if (strcmp(st->pending_version, t->pub->version) == 0 &&
-		   strcmp(st->update_state, "downloading") == 0) {
-		ph->downloading++;
-	} else if (strcmp(st->pending_version, t->pub->version) == 0 &&
-		   strcmp(st->update_state, "installed") == 0) {
-		ph->installed++;
-	} else if (strcmp(st->fw_version, t->pub->version) == 0 &&
-		   strcmp(st->update_state, "trial") == 0) {
-		ph->trial++;
-	} else if (strcmp(st->fw_version, t->pub->version) == 0 &&
-		   (strcmp(st->update_state, "confirmed") == 0 ||
-		    st->update_outcome == FSEC_UPDATE_SUCCESS)) {
-		ph->confirmed++;
+	ph->eligible += n;
+	switch (cls) {
+	case FSEC_TALLY_DOWNLOADING: ph->downloading += n; break;
+	case FSEC_TALLY_INSTALLED: ph->installed += n; break;
+	case FSEC_TALLY_TRIAL: ph->trial += n; break;
+	case FSEC_TALLY_CONFIRMED: ph->confirmed += n; break;
+	case FSEC_TALLY_FAILED: ph->failed += n; break;
+	case FSEC_TALLY_ROLLED_BACK: ph->rolled_back += n; break;
+	case FSEC_TALLY_NONE: break;
 	}
 	return 0;
+}
+
+/* A device whose last outcome about the image failed, if a phase takes it. */
+static int tally_failed(const struct fsec_device_rec *dev, const struct fsec_devstate_rec *st,
+			const char *group, void *arg)
+{
+	struct tally_ctx *t = arg;
+	int phase = -1;
+
+	if (st == NULL)
+		return 0;
+	if ((t->rc = fsec_rollout_phase_of(t->pub, dev->id, group, &phase)) != FSEC_OK)
+		return 1;
+	return phase >= 0 ? t->cb(dev->id, st, t->ctx) : 0;
 }
 
 FSEC_API enum fsec_err fsec_rollout_tally(struct fsec_registry *reg,
@@ -403,11 +404,18 @@ FSEC_API enum fsec_err fsec_rollout_tally(struct fsec_registry *reg,
 					  struct fsec_phase_tally *tally, fsec_rollout_failed_cb cb,
 					  void *ctx)
 {
-	struct tally_ctx t = {.reg = reg, .pub = pub, .tally = tally, .cb = cb, .ctx = ctx};
+	struct tally_ctx t = {.pub = pub, .tally = tally, .cb = cb, .ctx = ctx};
 	enum fsec_err rc;
 
 	memset(tally, 0, sizeof(*tally) * FSEC_ROLLOUT_PHASES_MAX);
-	rc = fsec_registry_model_state_list(reg, pub->model, tally_one, &t);
+	/* One grouped query: the devices come back as (bucket, group,
+	 * state) counts, and a phase takes a whole bucket or group. */
+	if ((rc = fsec_registry_model_tally(reg, pub->model, pub->version, pub->sha256,
+					    fsec_rollout_bucket, tally_group, &t)) != FSEC_OK)
+		return rc;
+	if (cb == NULL)
+		return FSEC_OK;
+	rc = fsec_registry_model_state_list(reg, pub->model, pub->sha256, tally_failed, &t);
 	return rc != FSEC_OK ? rc : t.rc;
 }
 

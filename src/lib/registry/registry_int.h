@@ -79,8 +79,11 @@ struct fsec_registry_ops {
 	enum fsec_err (*model_stats)(void *be, const char *model, const char *group, int64_t since,
 				     uint32_t counter, const char *image,
 				     struct fsec_model_stats *out);
-	enum fsec_err (*model_state_list)(void *be, const char *model, fsec_model_state_cb cb,
-					  void *ctx);
+	enum fsec_err (*model_state_list)(void *be, const char *model, const char *failed_image,
+					  fsec_model_state_cb cb, void *ctx);
+	enum fsec_err (*model_tally)(void *be, const char *model, const char *version,
+				     const char *image, fsec_bucket_fn bucket,
+				     fsec_model_tally_cb cb, void *ctx);
 	enum fsec_err (*rollout_eval_get)(void *be, const char *model,
 					  struct fsec_rollout_eval_rec *out);
 	enum fsec_err (*rollout_eval_put)(void *be, const char *model,

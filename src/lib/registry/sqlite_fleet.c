@@ -155,6 +155,28 @@ static const struct sq_listing list_device_states = {
 	ST_DEVICE_STATE_LIST, "listing devices with their state", false, row_device_state};
 static const struct sq_listing list_model_states = {
 	ST_MODEL_STATE_LIST, "listing a model's devices with their state", false, row_model_state};
+static const struct sq_listing list_model_failed = {
+	ST_MODEL_FAILED_LIST, "listing a model's failed devices", false, row_model_state};
+
+/* Bucket, group, class, count; a NULL bucket (a failed digest) or a class
+ * out of range is refused, never counted somewhere else. */
+static int row_tally(sqlite3_stmt *s, void *cb, void *ctx)
+{
+	char group[FSEC_GROUP_MAX + 1];
+	int64_t b = sqlite3_column_int64(s, 0), cls = sqlite3_column_int64(s, 2);
+	int64_t n = sqlite3_column_int64(s, 3);
+
+	if (sqlite3_column_type(s, 0) == SQLITE_NULL || b < 0 || b > 99 || cls < 0 ||
+	    cls > FSEC_TALLY_ROLLED_BACK || n < 0)
+		return sq_row_fail(fsec_seterr(FSEC_ERR_CRYPTO, "a device's rollout bucket "
+								 "could not be computed"));
+	sq_text(s, 1, group, sizeof(group));
+	return ((fsec_model_tally_cb)cb)((unsigned)b, group, (enum fsec_tally_class)cls,
+					 (uint64_t)n, ctx);
+}
+
+static const struct sq_listing list_model_tally = {ST_MODEL_TALLY, "counting a rollout", false,
+						   row_tally};
 static const struct sq_listing list_counters = {ST_MODEL_COUNTERS, "counting security counters",
 						false, row_counter};
 
@@ -272,9 +294,27 @@ enum fsec_err sq_model_counters(void *p, const char *model, fsec_counter_count_c
 	return sq_list(p, &list_counters, &model, 1, (void *)cb, ctx);
 }
 
-enum fsec_err sq_model_state_list(void *p, const char *model, fsec_model_state_cb cb, void *ctx)
+enum fsec_err sq_model_state_list(void *p, const char *model, const char *failed_image,
+				  fsec_model_state_cb cb, void *ctx)
 {
-	return sq_list(p, &list_model_states, &model, 1, (void *)cb, ctx);
+	const char *const keys[] = {model, failed_image};
+
+	if (failed_image != NULL)
+		return sq_list(p, &list_model_failed, keys, 2, (void *)cb, ctx);
+	return sq_list(p, &list_model_states, keys, 1, (void *)cb, ctx);
+}
+
+enum fsec_err sq_model_tally(void *p, const char *model, const char *version, const char *image,
+			     fsec_bucket_fn bucket, fsec_model_tally_cb cb, void *ctx)
+{
+	struct sqlite_be *be = p;
+	const char *const keys[] = {model, version, image};
+	enum fsec_err rc;
+
+	be->bucket = bucket;
+	rc = sq_list(p, &list_model_tally, keys, 3, (void *)cb, ctx);
+	be->bucket = NULL;
+	return rc;
 }
 
 enum fsec_err sq_rollout_eval_get(void *p, const char *model, struct fsec_rollout_eval_rec *out)

@@ -83,6 +83,8 @@ enum stmt_id {
 	ST_EVAL_GET,
 	ST_EVAL_PUT,
 	ST_REFUSAL_CHANGED,
+	ST_MODEL_TALLY,
+	ST_MODEL_FAILED_LIST,
 	/* Certificate listings, one statement per combination of filters
 	 * (CERT_BY_* bits): a generic "?1 IS NULL OR col = ?1" cannot use an
 	 * index, and a full scan for every issue would make issuance O(N^2). */
@@ -98,6 +100,7 @@ struct sqlite_be {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT];
 	unsigned depth; /* open transactions: 1 = BEGIN, more = savepoints */
+	fsec_bucket_fn bucket; /* fsec_bucket() in SQL, during a tally only */
 };
 
 /* The SQL of each statement below ST_CERT_LIST (sqlite_schema.c). */
@@ -202,7 +205,10 @@ enum fsec_err sq_devstate_list(void *p, fsec_devstate_cb cb, void *ctx);
 enum fsec_err sq_device_state_list(void *p, fsec_device_state_cb cb, void *ctx);
 enum fsec_err sq_model_stats(void *p, const char *model, const char *group, int64_t since,
 			     uint32_t counter, const char *image, struct fsec_model_stats *out);
-enum fsec_err sq_model_state_list(void *p, const char *model, fsec_model_state_cb cb, void *ctx);
+enum fsec_err sq_model_state_list(void *p, const char *model, const char *failed_image,
+				  fsec_model_state_cb cb, void *ctx);
+enum fsec_err sq_model_tally(void *p, const char *model, const char *version, const char *image,
+			     fsec_bucket_fn bucket, fsec_model_tally_cb cb, void *ctx);
 enum fsec_err sq_rollout_eval_get(void *p, const char *model, struct fsec_rollout_eval_rec *out);
 enum fsec_err sq_rollout_eval_put(void *p, const char *model,
 				  const struct fsec_rollout_eval_rec *rec);

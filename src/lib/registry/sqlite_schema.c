@@ -338,6 +338,37 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 				" LEFT JOIN device_groups g ON g.device_id = devices.id"
 				" WHERE devices.model = ?1 AND devices.status = 'active'"
 				" ORDER BY devices.id",
+	/* A rollout's tally in one grouped query (fsec_registry_model_tally):
+	 * the model's active devices by bucket, group, and what their last
+	 * report says about the release (?2 its version, ?3 its image), the
+	 * rules of fsec_rollout_tally: an outcome about the image, or a state
+	 * about the version. */
+	[ST_MODEL_TALLY] = "SELECT fsec_bucket(d.id), ifnull(g.grp,''),"
+			   " CASE WHEN s.outcome_image = ?3 AND (s.update_state IN ('failed','rolled_back')"
+			   "  OR (s.update_state = '' AND s.update_outcome = 'failure'))"
+			   "  THEN CASE WHEN s.update_state = 'rolled_back' THEN 6 ELSE 5 END"
+			   " WHEN s.pending_version = ?2 AND s.update_state = 'downloading' THEN 1"
+			   " WHEN s.pending_version = ?2 AND s.update_state = 'installed' THEN 2"
+			   " WHEN s.fw_version = ?2 AND s.update_state = 'trial' THEN 3"
+			   " WHEN s.fw_version = ?2 AND (s.update_state = 'confirmed'"
+			   "  OR s.update_outcome = 'success') THEN 4"
+			   " ELSE 0 END, count(*)"
+			   " FROM devices d LEFT JOIN device_state s ON s.device_id = d.id"
+			   " LEFT JOIN device_groups g ON g.device_id = d.id"
+			   " WHERE d.model = ?1 AND d.status = 'active' GROUP BY 1, 2, 3",
+	/* The devices of ST_MODEL_STATE_LIST whose last outcome about image
+	 * ?2 failed (release status names them). */
+	[ST_MODEL_FAILED_LIST] = "SELECT " DEVICE_COLS ", s.device_id, s.first_seen,"
+				 " s.last_seen, s.fw_version, s.security_counter, s.update_outcome,"
+				 " s.update_at, s.update_ok_at, s.debug_jtag, s.debug_uart, s.debug_at,"
+				 " s.frozen, s.fresh_at, s.update_state, s.pending_version,"
+				 " s.outcome_image, s.outcome_reason, ifnull(g.grp,'')"
+				 " FROM devices JOIN device_state s ON s.device_id = devices.id"
+				 " LEFT JOIN device_groups g ON g.device_id = devices.id"
+				 " WHERE devices.model = ?1 AND devices.status = 'active'"
+				 " AND s.outcome_image = ?2 AND (s.update_state IN ('failed','rolled_back')"
+				 " OR (s.update_state = '' AND s.update_outcome = 'failure'))"
+				 " ORDER BY devices.id",
 	[ST_EVAL_GET] = "SELECT sha256, at, devices, failures FROM rollout_eval WHERE model = ?1",
 	[ST_EVAL_PUT] = "INSERT OR REPLACE INTO rollout_eval(model, sha256, at, devices, failures)"
 			" VALUES (?1, ?2, ?3, ?4, ?5)",
