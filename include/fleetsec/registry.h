@@ -495,18 +495,23 @@ enum fsec_tally_class {
 typedef enum fsec_err (*fsec_bucket_fn)(const char *id, unsigned *bucket);
 
 /* n of a model's active devices in rollout bucket (0-99), of group (""
- * none), whose report says cls. */
+ * none), whose report says cls, and which fsec_registry_model_stats
+ * counts as failures (failure) or not. */
 typedef int (*fsec_model_tally_cb)(unsigned bucket, const char *group,
-				   enum fsec_tally_class cls, uint64_t n, void *ctx);
+				   enum fsec_tally_class cls, bool failure, uint64_t n,
+				   void *ctx);
 
 /* Count model's active devices by bucket (bucket(id), computed inside
- * the query), group and what they last reported about the release of
- * version and image, in one grouped query: at most 100 x groups x 7 rows,
- * whatever the fleet's size. Not thread-safe on one registry. Errors: DB,
- * INVAL (no bucket function), CRYPTO (a bucket could not be computed). */
+ * the query), group, what they last reported about the release of version
+ * and image, and whether fsec_registry_model_stats (with since and image)
+ * counts them as failures, in one grouped query: at most 100 x groups x 14
+ * rows, whatever the fleet's size. Not thread-safe on one registry.
+ * Errors: DB, INVAL (no bucket function), CRYPTO (a bucket could not be
+ * computed). */
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_model_tally(struct fsec_registry *reg,
 							  const char *model, const char *version,
-							  const char *image, fsec_bucket_fn bucket,
+							  const char *image, int64_t since,
+							  fsec_bucket_fn bucket,
 							  fsec_model_tally_cb cb, void *ctx);
 
 /* A model's last rollout evaluation (fsec_rollout_evaluate_all): the

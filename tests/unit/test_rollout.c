@@ -142,6 +142,8 @@ static void failures_pause_the_rollout(void **state)
 	assert_int_equal(offer, FSEC_ROLLOUT_PAUSED);
 	assert_int_equal(st.stats.failures, 2);
 	assert_true(st.paused);
+	/* The evaluation's one grouped query counted what the status counts. */
+	assert_int_equal(st.stats.devices, 4);
 }
 
 /* A group release reaches its group only; its failures are its group's. */

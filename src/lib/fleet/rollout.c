@@ -356,18 +356,25 @@ out:
 struct tally_ctx {
 	const struct fsec_published_rec *pub;
 	struct fsec_phase_tally *tally;
+	struct fsec_model_stats *stats; /* NULL: not wanted */
 	fsec_rollout_failed_cb cb;
 	void *ctx;
 	enum fsec_err rc;
 };
 
-static int tally_group(unsigned bucket, const char *group, enum fsec_tally_class cls, uint64_t n,
-		       void *arg)
+static int tally_group(unsigned bucket, const char *group, enum fsec_tally_class cls,
+		       bool failure, uint64_t n, void *arg)
 {
 	struct tally_ctx *t = arg;
 	struct fsec_phase_tally *ph;
 	int phase = -1;
 
+	/* fsec_rollout_status's devices and failures: the model's, or its
+	 * group's for a group release, whatever their phase. */
+	if (t->stats != NULL && (t->pub->group[0] == '\0' || strcmp(group, t->pub->group) == 0)) {
+		t->stats->devices += n;
+		t->stats->failures += failure ? n : 0;
+	}
 	phase_of_bucket(t->pub, bucket, group, &phase);
 	if (phase < 0)
 		return 0;
@@ -399,6 +406,22 @@ static int tally_failed(const struct fsec_device_rec *dev, const struct fsec_dev
 	return phase >= 0 ? t->cb(dev->id, st, t->ctx) : 0;
 }
 
+/* pub's tally and (stats not NULL) the devices and failures of its
+ * status, from one grouped query: the devices come back as (bucket,
+ * group, state, failure) counts, and a phase takes a whole bucket or
+ * group. */
+static enum fsec_err count_rollout(struct fsec_registry *reg, const struct fsec_published_rec *pub,
+				   struct fsec_phase_tally *tally, struct fsec_model_stats *stats)
+{
+	struct tally_ctx t = {.pub = pub, .tally = tally, .stats = stats};
+
+	memset(tally, 0, sizeof(*tally) * FSEC_ROLLOUT_PHASES_MAX);
+	if (stats != NULL)
+		memset(stats, 0, sizeof(*stats));
+	return fsec_registry_model_tally(reg, pub->model, pub->version, pub->sha256,
+					 pub->published_at, fsec_rollout_bucket, tally_group, &t);
+}
+
 FSEC_API enum fsec_err fsec_rollout_tally(struct fsec_registry *reg,
 					  const struct fsec_published_rec *pub,
 					  struct fsec_phase_tally *tally, fsec_rollout_failed_cb cb,
@@ -407,11 +430,7 @@ FSEC_API enum fsec_err fsec_rollout_tally(struct fsec_registry *reg,
 	struct tally_ctx t = {.pub = pub, .tally = tally, .cb = cb, .ctx = ctx};
 	enum fsec_err rc;
 
-	memset(tally, 0, sizeof(*tally) * FSEC_ROLLOUT_PHASES_MAX);
-	/* One grouped query: the devices come back as (bucket, group,
-	 * state) counts, and a phase takes a whole bucket or group. */
-	if ((rc = fsec_registry_model_tally(reg, pub->model, pub->version, pub->sha256,
-					    fsec_rollout_bucket, tally_group, &t)) != FSEC_OK)
+	if ((rc = count_rollout(reg, pub, tally, NULL)) != FSEC_OK)
 		return rc;
 	if (cb == NULL)
 		return FSEC_OK;
@@ -419,30 +438,22 @@ FSEC_API enum fsec_err fsec_rollout_tally(struct fsec_registry *reg,
 	return rc != FSEC_OK ? rc : t.rc;
 }
 
-/* How many phases pub may advance at now: while the phase in effect has
- * lasted advance_after and the devices of the phases so far confirmed
- * success_pct. One tally serves every step, since advancing changes no
- * device's report. */
-static enum fsec_err phases_due(struct fsec_registry *reg, const struct fsec_published_rec *pub,
-				int64_t now, int *steps)
+/* How many phases pub may advance at now, by its tally: while the phase in
+ * effect has lasted advance_after and the devices of the phases so far
+ * confirmed success_pct. One tally serves every step, since advancing
+ * changes no device's report. */
+static int phases_due(const struct fsec_published_rec *pub,
+		      const struct fsec_phase_tally tally[FSEC_ROLLOUT_PHASES_MAX], int64_t now)
 {
-	struct fsec_phase_tally tally[FSEC_ROLLOUT_PHASES_MAX];
 	uint64_t eligible = 0, confirmed = 0;
-	int n = 0, phase = pub->phase;
+	int n = 0, phase = pub->phase, steps = 0;
 	int64_t since = pub->phase_at;
-	enum fsec_err rc;
-	bool counted = false;
 
-	*steps = 0;
 	if (pub->phases[0] == '\0' || pub->advance_after < 0 ||
 	    fsec_rollout_phases_check(pub->phases, &n, NULL) != FSEC_OK || phase < 0)
-		return FSEC_OK;
+		return 0;
 	while (phase + 1 < n && now - since >= pub->advance_after) {
 		if (pub->success_pct >= 0) {
-			if (!counted &&
-			    (rc = fsec_rollout_tally(reg, pub, tally, NULL, NULL)) != FSEC_OK)
-				return rc;
-			counted = true;
 			eligible = confirmed = 0;
 			for (int i = 0; i <= phase; i++) {
 				eligible += tally[i].eligible;
@@ -453,9 +464,9 @@ static enum fsec_err phases_due(struct fsec_registry *reg, const struct fsec_pub
 		}
 		phase++;
 		since = now;
-		(*steps)++;
+		steps++;
 	}
-	return FSEC_OK;
+	return steps;
 }
 
 /* Whether two reads of a model's release are the same rollout in the same
@@ -470,6 +481,7 @@ static bool same_rollout(const struct fsec_published_rec *a, const struct fsec_p
 FSEC_API enum fsec_err fsec_rollout_evaluate(struct fsec_registry *reg, const char *model,
 					     int64_t now, const char *actor, bool *changed)
 {
+	struct fsec_phase_tally tally[FSEC_ROLLOUT_PHASES_MAX];
 	struct fsec_published_rec pub, cur;
 	struct fsec_rollout_status st;
 	struct fsec_rollout_eval_rec ev;
@@ -491,10 +503,14 @@ FSEC_API enum fsec_err fsec_rollout_evaluate(struct fsec_registry *reg, const ch
 	}
 	if (rc != FSEC_OK || strcmp(pub.state, "active") != 0)
 		return rc;
-	if ((rc = fsec_rollout_status(reg, &pub, &st)) != FSEC_OK)
+	/* One query counts both what the failure limit and what the phases
+	 * judge. */
+	memset(&st, 0, sizeof(st));
+	if ((rc = count_rollout(reg, &pub, tally, &st.stats)) != FSEC_OK)
 		return rc;
-	if (!st.paused && (rc = phases_due(reg, &pub, now, &steps)) != FSEC_OK)
-		return rc;
+	st.paused = fsec_rollout_paused(&pub, &st.stats);
+	if (!st.paused)
+		steps = phases_due(&pub, tally, now);
 	if ((rc = fsec_registry_begin(reg)) != FSEC_OK)
 		return rc;
 	rc = fsec_registry_publish_get(reg, model, &cur, &bundle);

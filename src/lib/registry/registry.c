@@ -452,12 +452,12 @@ FSEC_API enum fsec_err fsec_registry_model_state_list(struct fsec_registry *reg,
 
 FSEC_API enum fsec_err fsec_registry_model_tally(struct fsec_registry *reg, const char *model,
 						 const char *version, const char *image,
-						 fsec_bucket_fn bucket, fsec_model_tally_cb cb,
-						 void *ctx)
+						 int64_t since, fsec_bucket_fn bucket,
+						 fsec_model_tally_cb cb, void *ctx)
 {
 	if (bucket == NULL)
 		return fsec_seterr(FSEC_ERR_INVAL, "a tally needs a bucket function");
-	return reg->ops->model_tally(reg->be, model, version, image, bucket, cb, ctx);
+	return reg->ops->model_tally(reg->be, model, version, image, since, bucket, cb, ctx);
 }
 
 FSEC_API enum fsec_err fsec_registry_rollout_eval_get(struct fsec_registry *reg,

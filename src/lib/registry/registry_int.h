@@ -82,7 +82,7 @@ struct fsec_registry_ops {
 	enum fsec_err (*model_state_list)(void *be, const char *model, const char *failed_image,
 					  fsec_model_state_cb cb, void *ctx);
 	enum fsec_err (*model_tally)(void *be, const char *model, const char *version,
-				     const char *image, fsec_bucket_fn bucket,
+				     const char *image, int64_t since, fsec_bucket_fn bucket,
 				     fsec_model_tally_cb cb, void *ctx);
 	enum fsec_err (*rollout_eval_get)(void *be, const char *model,
 					  struct fsec_rollout_eval_rec *out);

@@ -165,13 +165,14 @@ static int row_tally(sqlite3_stmt *s, void *cb, void *ctx)
 	char group[FSEC_GROUP_MAX + 1];
 	int64_t b = sqlite3_column_int64(s, 0), cls = sqlite3_column_int64(s, 2);
 	int64_t n = sqlite3_column_int64(s, 3);
+	bool failure = sqlite3_column_int64(s, 4) != 0;
 
 	if (sqlite3_column_type(s, 0) == SQLITE_NULL || b < 0 || b > 99 || cls < 0 ||
 	    cls > FSEC_TALLY_ROLLED_BACK || n < 0)
 		return sq_row_fail(fsec_seterr(FSEC_ERR_CRYPTO, "a device's rollout bucket "
 								 "could not be computed"));
 	sq_text(s, 1, group, sizeof(group));
-	return ((fsec_model_tally_cb)cb)((unsigned)b, group, (enum fsec_tally_class)cls,
+	return ((fsec_model_tally_cb)cb)((unsigned)b, group, (enum fsec_tally_class)cls, failure,
 					 (uint64_t)n, ctx);
 }
 
@@ -305,14 +306,16 @@ enum fsec_err sq_model_state_list(void *p, const char *model, const char *failed
 }
 
 enum fsec_err sq_model_tally(void *p, const char *model, const char *version, const char *image,
-			     fsec_bucket_fn bucket, fsec_model_tally_cb cb, void *ctx)
+			     int64_t since, fsec_bucket_fn bucket, fsec_model_tally_cb cb, void *ctx)
 {
 	struct sqlite_be *be = p;
-	const char *const keys[] = {model, version, image};
+	char at[24];
+	const char *const keys[] = {model, version, image, at};
 	enum fsec_err rc;
 
+	snprintf(at, sizeof(at), "%lld", (long long)since);
 	be->bucket = bucket;
-	rc = sq_list(p, &list_model_tally, keys, 3, (void *)cb, ctx);
+	rc = sq_list(p, &list_model_tally, keys, 4, (void *)cb, ctx);
 	be->bucket = NULL;
 	return rc;
 }

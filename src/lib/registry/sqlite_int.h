@@ -208,7 +208,8 @@ enum fsec_err sq_model_stats(void *p, const char *model, const char *group, int6
 enum fsec_err sq_model_state_list(void *p, const char *model, const char *failed_image,
 				  fsec_model_state_cb cb, void *ctx);
 enum fsec_err sq_model_tally(void *p, const char *model, const char *version, const char *image,
-			     fsec_bucket_fn bucket, fsec_model_tally_cb cb, void *ctx);
+			     int64_t since, fsec_bucket_fn bucket, fsec_model_tally_cb cb,
+			     void *ctx);
 enum fsec_err sq_rollout_eval_get(void *p, const char *model, struct fsec_rollout_eval_rec *out);
 enum fsec_err sq_rollout_eval_put(void *p, const char *model,
 				  const struct fsec_rollout_eval_rec *rec);

@@ -244,6 +244,16 @@ static const char *const migrations[] = {
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
+/* A device (columns 0-10, sq_read_device) and its state (11-27, NULL's
+ * device_id when it never reported), from devices joined to device_state s. */
+#define DEVICE_STATE_COLS                                                                   \
+	DEVICE_COLS ", s.device_id, ifnull(s.first_seen,0), ifnull(s.last_seen,0),"            \
+		    " ifnull(s.fw_version,''), ifnull(s.security_counter,0),"                    \
+		    " ifnull(s.update_outcome,''), ifnull(s.update_at,0), ifnull(s.update_ok_at,0)," \
+		    " ifnull(s.debug_jtag,''), ifnull(s.debug_uart,''), ifnull(s.debug_at,0),"      \
+		    " ifnull(s.frozen,-1), ifnull(s.fresh_at,0), ifnull(s.update_state,''),"        \
+		    " ifnull(s.pending_version,''), ifnull(s.outcome_image,''),"                   \
+		    " ifnull(s.outcome_reason,'')"
 #define DEVICE_COLS                                                                          \
 	"id, model, status, ifnull(serial,''), ifnull(fingerprint,''), ifnull(spki_sha256,''), " \
 	"ifnull(issued_at,0), ifnull(expires_at,0), provisioning, created_at, updated_at"
@@ -312,37 +322,23 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 	[ST_STATE_LIST] = "SELECT " STATE_COLS " FROM device_state ORDER BY device_id",
 	/* Columns 0-10 are a device (sq_read_device), 11-27 its state; the
 	 * state's device_id is NULL when the device never reported. */
-	[ST_DEVICE_STATE_LIST] = "SELECT " DEVICE_COLS ", s.device_id, ifnull(s.first_seen,0),"
-				 " ifnull(s.last_seen,0), ifnull(s.fw_version,''),"
-				 " ifnull(s.security_counter,0), ifnull(s.update_outcome,''),"
-				 " ifnull(s.update_at,0), ifnull(s.update_ok_at,0),"
-				 " ifnull(s.debug_jtag,''), ifnull(s.debug_uart,''), ifnull(s.debug_at,0),"
-				 " ifnull(s.frozen,-1), ifnull(s.fresh_at,0), ifnull(s.update_state,''),"
-				 " ifnull(s.pending_version,''), ifnull(s.outcome_image,''),"
-				 " ifnull(s.outcome_reason,'')"
+	[ST_DEVICE_STATE_LIST] = "SELECT " DEVICE_STATE_COLS
 				 " FROM devices LEFT JOIN device_state s ON s.device_id = devices.id"
 				 " ORDER BY devices.id",
 	/* As ST_DEVICE_STATE_LIST for one model's active devices (?1), with
 	 * each one's group (column 28): devices_model_status gives them in ID
 	 * order without reading other models' rows. */
-	[ST_MODEL_STATE_LIST] = "SELECT " DEVICE_COLS ", s.device_id, ifnull(s.first_seen,0),"
-				" ifnull(s.last_seen,0), ifnull(s.fw_version,''),"
-				" ifnull(s.security_counter,0), ifnull(s.update_outcome,''),"
-				" ifnull(s.update_at,0), ifnull(s.update_ok_at,0),"
-				" ifnull(s.debug_jtag,''), ifnull(s.debug_uart,''), ifnull(s.debug_at,0),"
-				" ifnull(s.frozen,-1), ifnull(s.fresh_at,0), ifnull(s.update_state,''),"
-				" ifnull(s.pending_version,''), ifnull(s.outcome_image,''),"
-				" ifnull(s.outcome_reason,''), ifnull(g.grp,'')"
+	[ST_MODEL_STATE_LIST] = "SELECT " DEVICE_STATE_COLS ", ifnull(g.grp,'')"
 				" FROM devices"
 				" LEFT JOIN device_state s ON s.device_id = devices.id"
 				" LEFT JOIN device_groups g ON g.device_id = devices.id"
 				" WHERE devices.model = ?1 AND devices.status = 'active'"
 				" ORDER BY devices.id",
 	/* A rollout's tally in one grouped query (fsec_registry_model_tally):
-	 * the model's active devices by bucket, group, and what their last
-	 * report says about the release (?2 its version, ?3 its image), the
-	 * rules of fsec_rollout_tally: an outcome about the image, or a state
-	 * about the version. */
+	 * the model's active devices by bucket, group, what their last report
+	 * says about the release (?2 its version, ?3 its image; the rules of
+	 * fsec_rollout_tally: an outcome about the image, or a state about the
+	 * version), and whether ST_MODEL_STATS counts it as a failure. */
 	[ST_MODEL_TALLY] = "SELECT fsec_bucket(d.id), ifnull(g.grp,''),"
 			   " CASE WHEN s.outcome_image = ?3 AND (s.update_state IN ('failed','rolled_back')"
 			   "  OR (s.update_state = '' AND s.update_outcome = 'failure'))"
@@ -352,17 +348,16 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 			   " WHEN s.fw_version = ?2 AND s.update_state = 'trial' THEN 3"
 			   " WHEN s.fw_version = ?2 AND (s.update_state = 'confirmed'"
 			   "  OR s.update_outcome = 'success') THEN 4"
-			   " ELSE 0 END, count(*)"
+			   " ELSE 0 END, count(*),"
+			   /* ST_MODEL_STATS's failure rule, ?4 the publication time. */
+			   " ifnull(s.update_outcome = 'failure' AND (s.outcome_image = ?3"
+			   "  OR (s.outcome_image = '' AND s.update_at >= CAST(?4 AS INTEGER))), 0)"
 			   " FROM devices d LEFT JOIN device_state s ON s.device_id = d.id"
 			   " LEFT JOIN device_groups g ON g.device_id = d.id"
-			   " WHERE d.model = ?1 AND d.status = 'active' GROUP BY 1, 2, 3",
+			   " WHERE d.model = ?1 AND d.status = 'active' GROUP BY 1, 2, 3, 5",
 	/* The devices of ST_MODEL_STATE_LIST whose last outcome about image
 	 * ?2 failed (release status names them). */
-	[ST_MODEL_FAILED_LIST] = "SELECT " DEVICE_COLS ", s.device_id, s.first_seen,"
-				 " s.last_seen, s.fw_version, s.security_counter, s.update_outcome,"
-				 " s.update_at, s.update_ok_at, s.debug_jtag, s.debug_uart, s.debug_at,"
-				 " s.frozen, s.fresh_at, s.update_state, s.pending_version,"
-				 " s.outcome_image, s.outcome_reason, ifnull(g.grp,'')"
+	[ST_MODEL_FAILED_LIST] = "SELECT " DEVICE_STATE_COLS ", ifnull(g.grp,'')"
 				 " FROM devices JOIN device_state s ON s.device_id = devices.id"
 				 " LEFT JOIN device_groups g ON g.device_id = devices.id"
 				 " WHERE devices.model = ?1 AND devices.status = 'active'"
