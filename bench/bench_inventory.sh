@@ -12,7 +12,8 @@
 #     the rollout evaluation the handler ran before (the cost of one timer
 #     evaluation now); then, unless BEFORE=none, the report of main before
 #     migration v17 (BEFORE, default 5da605f, built in the work directory)
-#     on the same registry taken back to v16.
+#     on the same registry taken back to v16, and `release status --json`
+#     of the phased release beside $BEFORE's (checked byte-identical).
 # 1 and 2 are run RUNS times (default 5) alternately with their baseline;
 # the medians are printed. 3 runs REPORTS reports (default 200) and
 # INLINE (default 5) with an evaluation.
@@ -131,6 +132,10 @@ echo "device list --outdated --json: median $mot s (runs:$ot); sqlite3 same rows
 	--phases 1%,100% --advance-after 0 --success-threshold 100% --max-failures 5% >/dev/null
 echo "== report, this tree: ${REPORTS:-200} reports and upserts alternately, ${INLINE:-5} with the evaluation"
 "$build/bench/bench_report" "$DB" cam "$n" "${REPORTS:-200}" "${INLINE:-5}"
+# release status of the phased release, kept to compare with $before's.
+"$F" release status --json >"$work/status.new"
+rs=""
+for _ in $(seq "$runs"); do rs+=" $(secs "$F" release status --json)"; done
 before="${BEFORE:-5da605f}"
 if [ "$before" != none ]; then
 	old="$work/before"
@@ -139,12 +144,22 @@ if [ "$before" != none ]; then
 	cp "$root/bench/bench_report.c" "$old/bench/"
 	sed -n '/^# bench_report REGISTRY/,$p' "$root/bench/CMakeLists.txt" >>"$old/bench/CMakeLists.txt"
 	cmake -S "$old" -B "$old/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-	cmake --build "$old/build" -j2 --target bench_report >/dev/null
+	cmake --build "$old/build" -j2 --target bench_report fleetsec_cli >/dev/null
 	# What v17 added, taken out again: the registry $before knows.
 	sqlite3 "$DB" "DROP TABLE rollout_eval; DROP INDEX devices_model_status;
 		DROP INDEX refusals_mark; ALTER TABLE refusals DROP COLUMN mark;
 		PRAGMA user_version = 16;"
+	"$old/build/fleetsec" release status --json >"$work/status.old"
+	cmp -s "$work/status.old" "$work/status.new" ||
+		{ echo "release status differs from $before's" >&2; exit 1; }
+	ro=""
+	for _ in $(seq "$runs"); do ro+=" $(secs "$old/build/fleetsec" release status --json)"; done
+	mrs=$(echo "$rs" | median); mro=$(echo "$ro" | median)
+	echo "== checked: release status --json (phased, with limits) is byte-identical to $before's"
+	echo "release status --json, phased: median $mrs s (runs:$rs); $before: median $mro s (runs:$ro); ratio $(ratio "$mrs" "$mro")"
 	echo "== report, $before (evaluates in the report): ${INLINE:-5} reports and upserts alternately"
 	"$old/build/bench/bench_report" "$DB" cam "$n" "${INLINE:-5}" 0
+else
+	echo "release status --json, phased: median $(echo "$rs" | median) s (runs:$rs)"
 fi
 echo "== load after: $(cut -d' ' -f1-3 /proc/loadavg)"
