@@ -16,7 +16,7 @@
 #     of the phased release beside $BEFORE's (checked byte-identical).
 # 1 and 2 are run RUNS times (default 5) alternately with their baseline;
 # the medians are printed. 3 runs REPORTS reports (default 200) and
-# INLINE (default 5) with an evaluation.
+# INLINE (default 5) with an evaluation, and INLINE update checks.
 # usage: [BEFORE=REV|none] [REPORTS=R] [INLINE=I] bench/bench_inventory.sh [N] [RUNS].
 # Builds Release into build-bench/. Not part of ctest.
 set -euo pipefail

@@ -13,6 +13,11 @@
  *          through the sqlite3 API on its own connection (WAL, synchronous
  *          FULL, as the registry opens it), nothing else.
  *
+ *  update  fsec_devapi_update, GET /v1/update's handler, for a release with
+ *          a failure limit (it counted the model's failures before v17,
+ *          it reads the last evaluation now), INLINE_RUNS times (RUNS if
+ *          INLINE_RUNS is 0).
+ *
  * report and sqlite run RUNS times each, alternately, on devices spread
  * over the model; inline INLINE_RUNS times (seconds each before; 0 skips
  * it, for a build whose report evaluates by itself). Prints
@@ -58,7 +63,8 @@ int main(int argc, char **argv)
 	sqlite3 *db = NULL;
 	sqlite3_stmt *up = NULL;
 	unsigned long devices, runs, inline_runs;
-	double *rep, *inl, *base;
+	double *rep, *inl, *base, *upd;
+	unsigned long nupd;
 	char body[512], id[32];
 
 	if (argc != 6) {
@@ -100,7 +106,9 @@ int main(int argc, char **argv)
 	rep = calloc(runs, sizeof(*rep));
 	base = calloc(runs, sizeof(*base));
 	inl = calloc(inline_runs + 1, sizeof(*inl));
-	if (rep == NULL || base == NULL || inl == NULL)
+	nupd = inline_runs > 0 ? inline_runs : runs;
+	upd = calloc(nupd, sizeof(*upd));
+	if (rep == NULL || base == NULL || inl == NULL || upd == NULL)
 		return 1;
 	for (unsigned long i = 0; i < runs + inline_runs; i++) {
 		/* Devices spread over the model, none reported twice in a row. */
@@ -139,16 +147,29 @@ int main(int argc, char **argv)
 		sqlite3_reset(up);
 		base[i] = now_s() - t0;
 	}
+	for (unsigned long i = 0; i < nupd; i++) {
+		struct fsec_reply r;
+		double t0;
+
+		snprintf(id, sizeof(id), "dev-%08lu", 1 + (i * 7919 + 101) % devices);
+		t0 = now_s();
+		if (fsec_devapi_update(reg, id, &r) != FSEC_OK)
+			die("the update check");
+		upd[i] = now_s() - t0;
+		fsec_reply_cleanup(&r);
+	}
 	print_ms(inline_runs > 0 ? "report (POST /v1/status)" : "report (POST /v1/status, before v17)",
 		 rep, runs);
 	print_ms("sqlite3 single-row upsert (baseline)", base, runs);
 	if (inline_runs > 0)
 		print_ms("report + inline evaluation (the handler before)", inl, inline_runs);
+	print_ms("update check (GET /v1/update)", upd, nupd);
 	sqlite3_finalize(up);
 	sqlite3_close(db);
 	fsec_registry_free(reg);
 	free(rep);
 	free(base);
 	free(inl);
+	free(upd);
 	return 0;
 }

@@ -137,8 +137,9 @@ FSEC_API FSEC_WUR enum fsec_err fsec_rollout_evaluate(struct fsec_registry *reg,
 /* The least time between two evaluations of a model whose last one
  * counted devices: devices / FSEC_ROLLOUT_EVAL_PER_S, at most
  * FSEC_ROLLOUT_EVAL_MAX_S (0 for a small model: every tick). An
- * evaluation costs about a second per million devices, so this keeps it
- * to a share of fleetsecd's time whatever the fleet. Thread-safe. */
+ * evaluation costs about 3 s per million devices (docs/BENCHMARKS.md), so
+ * this keeps it to a few percent of fleetsecd's time whatever the fleet.
+ * Thread-safe. */
 FSEC_API int64_t fsec_rollout_eval_interval(uint64_t devices);
 
 /*
