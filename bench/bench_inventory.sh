@@ -147,6 +147,7 @@ if [ "$before" != none ]; then
 	cmake --build "$old/build" -j2 --target bench_report fleetsec_cli >/dev/null
 	# What v17 added, taken out again: the registry $before knows.
 	sqlite3 "$DB" "DROP TABLE rollout_eval; DROP INDEX devices_model_status;
+		DROP INDEX device_state_failed;
 		DROP INDEX refusals_mark; ALTER TABLE refusals DROP COLUMN mark;
 		PRAGMA user_version = 16;"
 	"$old/build/fleetsec" release status --json >"$work/status.old"

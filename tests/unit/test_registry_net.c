@@ -59,6 +59,7 @@ static void downgrade(const char *db)
 	assert_int_equal(v, 17);
 	snprintf(stmt, sizeof(stmt),
 		 "DROP TABLE rollout_eval; DROP INDEX devices_model_status;"
+		 "DROP INDEX device_state_failed;"
 		 "DROP INDEX refusals_mark; ALTER TABLE refusals DROP COLUMN mark;"
 		 "DROP TABLE device_tamper;"
 		 "DROP INDEX bootstrap_spent_ca;"
