@@ -237,7 +237,7 @@ static const char schema_v17_rollout_eval[] =
 	"CREATE INDEX refusals_mark ON refusals(mark);"
 	/* The devices that failed an image, for release status to name
 	 * without a pass over every state (ST_MODEL_FAILED_LIST). */
-	"CREATE INDEX device_state_failed ON device_state(outcome_image)"
+	"CREATE INDEX device_state_failed ON device_state(outcome_image, device_id)"
 	" WHERE update_state IN ('failed','rolled_back')"
 	" OR (update_state = '' AND update_outcome = 'failure');";
 
@@ -364,13 +364,15 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 	/* The devices of ST_MODEL_STATE_LIST whose last outcome about image
 	 * ?2 failed (release status names them). */
 	[ST_MODEL_FAILED_LIST] = "SELECT " DEVICE_STATE_COLS ", ifnull(g.grp,'')"
+				 /* CROSS JOIN keeps the failed states outer: the
+				  * other order visits every device of the model. */
 				 " FROM device_state s INDEXED BY device_state_failed"
-				 " JOIN devices ON devices.id = s.device_id"
+				 " CROSS JOIN devices ON devices.id = s.device_id"
 				 " LEFT JOIN device_groups g ON g.device_id = devices.id"
 				 " WHERE s.outcome_image = ?2 AND (s.update_state IN ('failed','rolled_back')"
 				 " OR (s.update_state = '' AND s.update_outcome = 'failure'))"
 				 " AND devices.model = ?1 AND devices.status = 'active'"
-				 " ORDER BY devices.id",
+				 " ORDER BY s.device_id",
 	[ST_EVAL_GET] = "SELECT sha256, at, devices, failures FROM rollout_eval WHERE model = ?1",
 	[ST_EVAL_PUT] = "INSERT OR REPLACE INTO rollout_eval(model, sha256, at, devices, failures)"
 			" VALUES (?1, ?2, ?3, ?4, ?5)",
