@@ -7,8 +7,17 @@
 #     counts (the rollout's counts and the patch coverage by counter);
 #  2. `fleetsec device list --outdated --json` beside `sqlite3` selecting
 #     the same rows (every column the listing reads), output discarded.
-# Each is run RUNS times (default 5) alternately with its baseline; the
-# medians are printed. usage: bench/bench_inventory.sh [N] [RUNS].
+#  3. one device report (POST /v1/status's handler, bench/bench_report.c)
+#     beside the same single-row upsert through the sqlite3 API; then with
+#     the rollout evaluation the handler ran before (the cost of one timer
+#     evaluation now); then, unless BEFORE=none, the report of main before
+#     migration v17 (BEFORE, default 5da605f, built in the work directory)
+#     on the same registry taken back to v16, and `release status --json`
+#     of the phased release beside $BEFORE's (checked byte-identical).
+# 1 and 2 are run RUNS times (default 5) alternately with their baseline;
+# the medians are printed. 3 runs REPORTS reports (default 200) and
+# INLINE (default 5) with an evaluation, and INLINE update checks.
+# usage: [BEFORE=REV|none] [REPORTS=R] [INLINE=I] bench/bench_inventory.sh [N] [RUNS].
 # Builds Release into build-bench/. Not part of ctest.
 set -euo pipefail
 
@@ -20,7 +29,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/fsec-bench-inv.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" -j2 --target fleetsec_cli >/dev/null
+cmake --build "$build" -j2 --target fleetsec_cli bench_report >/dev/null
 F="$build/fleetsec"
 export FLEETSEC_HOME="$work/home"
 DB="$FLEETSEC_HOME/registry.db"
@@ -114,4 +123,44 @@ mst=$(echo "$st" | median); msb=$(echo "$sb" | median)
 mot=$(echo "$ot" | median); mob=$(echo "$ob" | median)
 echo "release status --json: median $mst s (runs:$st); sqlite3 same counts: median $msb s (runs:$sb); ratio $(ratio "$mst" "$msb")"
 echo "device list --outdated --json: median $mot s (runs:$ot); sqlite3 same rows: median $mob s (runs:$ob); ratio $(ratio "$mot" "$mob")"
+
+# 3. One device report. The release gets a failure limit and phases that
+# advance on a success threshold, so that an evaluation both counts (the
+# limit) and tallies the phases (the threshold); it neither advances (a
+# third confirmed) nor pauses (1 in 100 failed).
+"$F" release publish --model cam --bundle release.json --image v2.img --root root.pub \
+	--phases 1%,100% --advance-after 0 --success-threshold 100% --max-failures 5% >/dev/null
+echo "== report, this tree: ${REPORTS:-200} reports and upserts alternately, ${INLINE:-5} with the evaluation"
+"$build/bench/bench_report" "$DB" cam "$n" "${REPORTS:-200}" "${INLINE:-5}"
+# release status of the phased release, kept to compare with $before's.
+"$F" release status --json >"$work/status.new"
+rs=""
+for _ in $(seq "$runs"); do rs+=" $(secs "$F" release status --json)"; done
+before="${BEFORE:-5da605f}"
+if [ "$before" != none ]; then
+	old="$work/before"
+	mkdir -p "$old"
+	git -C "$root" archive "$before" | tar -x -C "$old"
+	cp "$root/bench/bench_report.c" "$old/bench/"
+	sed -n '/^# bench_report REGISTRY/,$p' "$root/bench/CMakeLists.txt" >>"$old/bench/CMakeLists.txt"
+	cmake -S "$old" -B "$old/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build "$old/build" -j2 --target bench_report fleetsec_cli >/dev/null
+	# What v17 added, taken out again: the registry $before knows.
+	sqlite3 "$DB" "DROP TABLE rollout_eval; DROP INDEX devices_model_status;
+		DROP INDEX device_state_failed;
+		DROP INDEX refusals_mark; ALTER TABLE refusals DROP COLUMN mark;
+		PRAGMA user_version = 16;"
+	"$old/build/fleetsec" release status --json >"$work/status.old"
+	cmp -s "$work/status.old" "$work/status.new" ||
+		{ echo "release status differs from $before's" >&2; exit 1; }
+	ro=""
+	for _ in $(seq "$runs"); do ro+=" $(secs "$old/build/fleetsec" release status --json)"; done
+	mrs=$(echo "$rs" | median); mro=$(echo "$ro" | median)
+	echo "== checked: release status --json (phased, with limits) is byte-identical to $before's"
+	echo "release status --json, phased: median $mrs s (runs:$rs); $before: median $mro s (runs:$ro); ratio $(ratio "$mrs" "$mro")"
+	echo "== report, $before (evaluates in the report): ${INLINE:-5} reports and upserts alternately"
+	"$old/build/bench/bench_report" "$DB" cam "$n" "${INLINE:-5}" 0
+else
+	echo "release status --json, phased: median $(echo "$rs" | median) s (runs:$rs)"
+fi
 echo "== load after: $(cut -d' ' -f1-3 /proc/loadavg)"

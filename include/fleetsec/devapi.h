@@ -55,8 +55,11 @@ FSEC_API FSEC_WUR enum fsec_err fsec_device_status_parse(const unsigned char *bu
 /*
  * POST /v1/status from device id: record the report in the registry (last
  * seen, version, counter; "confirmed" counts as a successful update,
- * "rolled_back" and "failed" as failures). 200 on success, 400 with the
- * parser's reason otherwise. Errors: DB, BUSY, NOMEM.
+ * "rolled_back" and "failed" as failures), and nothing else: the rollout
+ * it may pause or advance is evaluated by fleetsecd's timer
+ * (fsec_rollout_evaluate_all), so a report costs one row's write whatever
+ * the fleet's size. 200 on success, 400 with the parser's reason
+ * otherwise. Errors: DB, BUSY, NOMEM.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_devapi_status(struct fsec_registry *reg, const char *id,
 						   const unsigned char *body, size_t len,

@@ -467,6 +467,78 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_model_stats(struct fsec_registry *
 							  const char *image,
 							  struct fsec_model_stats *out);
 
+/* One of a model's active devices, with its reported state (NULL if it
+ * never reported) and its group ("" none). */
+typedef int (*fsec_model_state_cb)(const struct fsec_device_rec *dev,
+				   const struct fsec_devstate_rec *state, const char *group,
+				   void *ctx);
+
+/* Visit model's active devices ordered by ID, each with its state and
+ * group, in one query served by the (model, status, id) index: the cost
+ * is the model's devices, not the fleet's. failed_image not NULL: only
+ * those whose last outcome about that image failed (failed or rolled
+ * back; with no state, a failure outcome). Errors: DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_model_state_list(struct fsec_registry *reg,
+							       const char *model,
+							       const char *failed_image,
+							       fsec_model_state_cb cb, void *ctx);
+
+/* What a device's last report says about a release (fsec_rollout_tally's
+ * columns): an outcome about its image, or a state about its version. */
+enum fsec_tally_class {
+	FSEC_TALLY_NONE = 0,
+	FSEC_TALLY_DOWNLOADING,
+	FSEC_TALLY_INSTALLED,
+	FSEC_TALLY_TRIAL,
+	FSEC_TALLY_CONFIRMED,
+	FSEC_TALLY_FAILED,
+	FSEC_TALLY_ROLLED_BACK,
+};
+
+/* A device's rollout bucket, 0-99 (fsec_rollout_bucket: the registry
+ * knows no rollout rule, its caller gives it). */
+typedef enum fsec_err (*fsec_bucket_fn)(const char *id, unsigned *bucket);
+
+/* n of a model's active devices in rollout bucket (0-99), of group (""
+ * none), whose report says cls, and which fsec_registry_model_stats
+ * counts as failures (failure) or not. */
+typedef int (*fsec_model_tally_cb)(unsigned bucket, const char *group,
+				   enum fsec_tally_class cls, bool failure, uint64_t n,
+				   void *ctx);
+
+/* Count model's active devices by bucket (bucket(id), computed inside
+ * the query), group, what they last reported about the release of version
+ * and image, and whether fsec_registry_model_stats (with since and image)
+ * counts them as failures, in one grouped query: at most 100 x groups x 14
+ * rows, whatever the fleet's size. Not thread-safe on one registry.
+ * Errors: DB, INVAL (no bucket function), CRYPTO (a bucket could not be
+ * computed). */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_model_tally(struct fsec_registry *reg,
+							  const char *model, const char *version,
+							  const char *image, int64_t since,
+							  fsec_bucket_fn bucket,
+							  fsec_model_tally_cb cb, void *ctx);
+
+/* A model's last rollout evaluation (fsec_rollout_evaluate_all): the
+ * image it was about, when, and the active devices and failures (about
+ * that image) it counted. */
+struct fsec_rollout_eval_rec {
+	char sha256[FSEC_SHA256_HEX_LEN];
+	int64_t at;
+	uint64_t devices, failures;
+};
+
+/* Model's last evaluation. Fills *out only on success. Errors: NOTFOUND
+ * (none yet), DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_rollout_eval_get(struct fsec_registry *reg,
+							       const char *model,
+							       struct fsec_rollout_eval_rec *out);
+
+/* Record model's last evaluation, replacing the previous. Errors: INVAL
+ * (no model, or not a SHA-256), DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_rollout_eval_put(
+	struct fsec_registry *reg, const char *model, const struct fsec_rollout_eval_rec *rec);
+
 /* Visit the model's reported security counters with their device counts.
  * Errors: DB. */
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_model_counters(struct fsec_registry *reg,
@@ -751,6 +823,7 @@ struct fsec_refusal_rec {
 	char source[FSEC_SOURCE_MAX + 1];      /* the latest refusal's address; "": unknown */
 	uint64_t count;                        /* refusals counted */
 	int64_t first_at, last_at;
+	int64_t mark; /* read only: rises with every add to any row (0: before v17) */
 };
 
 typedef int (*fsec_refusal_cb)(const struct fsec_refusal_rec *rec, void *ctx);
@@ -770,6 +843,13 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_refusal_add(struct fsec_registry *
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_refusal_list(struct fsec_registry *reg,
 							   const char *device_id,
 							   fsec_refusal_cb cb, void *ctx);
+
+/* Visit the refusal rows added to since mark after (a row's mark is that of
+ * its last add: 0 lists every row), in the order of those adds: how
+ * `fleetsec events --follow` sees a count grow. Errors: DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_refusal_changed(struct fsec_registry *reg,
+							      int64_t after,
+							      fsec_refusal_cb cb, void *ctx);
 
 /* Allow device id one renewal before it is due (key compromise: the
  * operator wants the key replaced now), granted by by at at. A second grant

@@ -111,15 +111,49 @@ FSEC_API FSEC_WUR enum fsec_err fsec_rollout_pick(struct fsec_registry *reg, con
 						  char **bundle);
 
 /*
- * After a report from one of model's devices (fleetsecd calls it): pause
- * an active rollout that reached its failure limit, and advance its
- * phases while the phase in effect has lasted advance_after and its
- * devices confirmed success_pct. Each change is an event by actor.
- * *changed (may be NULL) says whether anything changed. Errors: DB, BUSY.
+ * Evaluate model's rollout at now (fleetsecd's timer, through
+ * fsec_rollout_evaluate_all; never a device's request): pause an active
+ * rollout that reached its failure limit, and advance its phases while
+ * the phase in effect has lasted advance_after and its devices confirmed
+ * success_pct. Each change is an event by actor. The count is recorded as
+ * the model's last evaluation (fsec_registry_rollout_eval_put), which
+ * GET /v1/update reads. The devices are counted outside the write
+ * transaction; a rollout changed meanwhile (re-published, paused,
+ * advanced) is left as it is, for the next evaluation. *changed (may be
+ * NULL) says whether anything changed. Errors: DB, BUSY, CRYPTO.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_rollout_evaluate(struct fsec_registry *reg,
 						      const char *model, int64_t now,
 						      const char *actor, bool *changed);
+
+/* How often fleetsecd's timer runs fsec_rollout_evaluate_all (seconds),
+ * and the spacing of one model's evaluations: a model of N devices at
+ * most once per N / FSEC_ROLLOUT_EVAL_PER_S seconds, never less often
+ * than every FSEC_ROLLOUT_EVAL_MAX_S. */
+#define FSEC_ROLLOUT_EVAL_TICK_S 10
+#define FSEC_ROLLOUT_EVAL_PER_S 10000
+#define FSEC_ROLLOUT_EVAL_MAX_S 60
+
+/* The least time between two evaluations of a model whose last one
+ * counted devices: devices / FSEC_ROLLOUT_EVAL_PER_S, at most
+ * FSEC_ROLLOUT_EVAL_MAX_S (0 for a small model: every tick). An
+ * evaluation costs about 3 s per million devices (docs/BENCHMARKS.md), so
+ * this keeps it to a few percent of fleetsecd's time whatever the fleet.
+ * Thread-safe. */
+FSEC_API int64_t fsec_rollout_eval_interval(uint64_t devices);
+
+/*
+ * Evaluate every active rollout that is due at now: one whose model was
+ * never evaluated, whose release changed since, or whose last evaluation
+ * is at least fsec_rollout_eval_interval old (or in the future: the clock
+ * went back). *evaluated and *changed (may be NULL) get how many were
+ * evaluated and how many changed. A model that fails (BUSY) does not keep
+ * the others from their turn; the first error is returned.
+ * Errors: DB, BUSY, NOMEM, CRYPTO.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_rollout_evaluate_all(struct fsec_registry *reg,
+							  int64_t now, const char *actor,
+							  unsigned *evaluated, unsigned *changed);
 
 /* The operator's actions on a model's published release. */
 enum fsec_rollout_action {
@@ -172,9 +206,12 @@ FSEC_API FSEC_WUR enum fsec_err fsec_rollout_tally(struct fsec_registry *reg,
  * Whether device id is offered pub now. In this order: a paused rollout
  * offers nothing; a group release only to its group's devices; a staged one
  * (percent) only to the devices whose fsec_rollout_bucket is below the
- * percent, so raising it only adds devices. *st (may be NULL) gets the
- * status when the release has a failure limit (counting costs a query; with
- * no limit it is zero and not paused). Fills *out only on success.
+ * percent, so raising it only adds devices. Nothing is counted here: a
+ * rollout paused by its failures is one fsec_rollout_evaluate paused, and
+ * *st (may be NULL) gets, when the release has a failure limit, what its
+ * last evaluation of this image counted (devices and failures; zero if
+ * none yet), paused also if that count reached the limit. Fills *out only
+ * on success.
  * Errors: DB, INVAL (id), CRYPTO.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_rollout_offer(struct fsec_registry *reg,

@@ -22,6 +22,9 @@
  *   renewals_per_day    = 4     certificates a device may get in 24 hours
  *   refusals_per_minute = 10    refused requests recorded per source address
  *   reports_per_hour    = 60    status reports stored per device
+ *   rollout_tick        = 10    seconds between rollout evaluations (1-60;
+ *                               fsec_rollout_evaluate_all: auto-pause and
+ *                               auto-advance happen there, not at a report)
  *   release_refresh     = off   auto: sign again every published manifest, and
  *                               the timestamp of its model, past half of its
  *                               validity (needs the next three)
@@ -52,6 +55,7 @@ struct fsec_servercfg {
 	unsigned long renew_after_percent, renewals_per_day, refusals_per_minute,
 		reports_per_hour;
 	unsigned long max_per_source; /* FSEC_SRCLIMIT_DEFAULT (srclimit.h) */
+	unsigned long rollout_tick;   /* seconds, 1-60 (FSEC_ROLLOUT_EVAL_TICK_S) */
 	char release_refresh[8];      /* "off" or "auto" */
 	char release_key[FSEC_SERVERCFG_VALUE_MAX + 1];
 	char release_delegation[FSEC_SERVERCFG_VALUE_MAX + 1];
@@ -66,7 +70,7 @@ struct fsec_servercfg {
 /* Fill c with the defaults: listen 127.0.0.1:8443, approval auto,
  * max_connections 1024, max_per_source 32, timeout 10, crl_refresh 0.5, crl_delay 1,
  * renew_after_percent 50, renewals_per_day 4, refusals_per_minute 10,
- * reports_per_hour 60, release_refresh off. */
+ * reports_per_hour 60, rollout_tick 10, release_refresh off. */
 FSEC_API void fsec_servercfg_defaults(struct fsec_servercfg *c);
 
 /*

@@ -99,6 +99,15 @@ int cli_emit(const char *path, const void *data, size_t len);
 /* Format a UNIX time as ISO 8601 UTC into buf (at least 21 bytes). */
 const char *cli_time(int64_t t, char *buf, size_t cap);
 
+struct fsec_refusal_rec;
+/* A refusal row as an "enroll-refused" entry of the log, with its count
+ * (fleetsec events, fleetsec registry events): appended to arr if not
+ * NULL, else one compact JSON line if lines, else a text line. JSON: seq
+ * null, at (the last), actor, kind, action, device, detail, count, first,
+ * last, credential, reason, source. Returns non-zero if it could not be
+ * encoded or written. */
+int cli_refusal_out(const struct fsec_refusal_rec *r, json_t *arr, bool lines);
+
 /* A growable list of borrowed strings (IDs, patterns). */
 struct cli_strv {
 	const char **v;

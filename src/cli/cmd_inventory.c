@@ -718,6 +718,8 @@ struct event_out {
 	bool lines;  /* --follow --json: one object per line */
 	json_t *arr; /* --json without --follow */
 	int64_t last_seq;
+	int64_t last_mark; /* the refusal rows seen (fsec_registry_refusal_changed) */
+	const struct fsec_event_filter *ef;
 	bool failed; /* stdout could not be written */
 };
 
@@ -742,6 +744,26 @@ static int print_event(const struct fsec_event_rec *e, void *arg)
 			  e->actor, e->detail) < 0) {
 		eo->failed = true;
 	}
+	return eo->failed;
+}
+
+/* A refusal row that counted repeats: its first refusal is an
+ * enroll-refused event already, the repeats are this one line (with the
+ * count) instead of one event each, so that a flood cannot grow the log.
+ * With --follow a row comes again each time its count grew. */
+static int print_repeats(const struct fsec_refusal_rec *r, void *arg)
+{
+	struct event_out *eo = arg;
+	const struct fsec_event_filter *ef = eo->ef;
+
+	if (r->mark > eo->last_mark)
+		eo->last_mark = r->mark;
+	if (r->count < 2 || (ef->action != NULL && strcmp(ef->action, "enroll-refused") != 0) ||
+	    (ef->device_id != NULL && strcmp(ef->device_id, r->device_id) != 0) ||
+	    (ef->since > 0 && r->last_at < ef->since))
+		return 0;
+	if (cli_refusal_out(r, eo->arr, eo->lines) != 0)
+		eo->failed = true;
 	return eo->failed;
 }
 
@@ -805,6 +827,7 @@ static int events_cmd(int argc, char **argv, const struct cli_cmd *self)
 	}
 	eo.json = c.json;
 	eo.lines = c.json && follow;
+	eo.ef = &ef;
 	if (c.json && !follow && (eo.arr = json_array()) == NULL) {
 		status = cli_fail("events", FSEC_ERR_NOMEM);
 		goto out;
@@ -822,6 +845,8 @@ static int events_cmd(int argc, char **argv, const struct cli_cmd *self)
 	do {
 		ef.after_seq = eo.last_seq;
 		rc = fsec_registry_event_query(reg, &ef, print_event, &eo);
+		if (rc == FSEC_OK && !eo.failed)
+			rc = fsec_registry_refusal_changed(reg, eo.last_mark, print_repeats, &eo);
 		if (rc != FSEC_OK) {
 			status = cli_fail(cli_home(&c), rc);
 			goto out;
@@ -904,12 +929,18 @@ const struct cli_cmd cli_inventory_cmds[] = {
 	 "device-set, enroll-refused, enroll-approve, renew-allowed, ...), device,\n"
 	 "who, and the detail. --device and --kind keep that device's or kind's\n"
 	 "events, --since those at or after T (RFC 3339, or a duration before now\n"
-	 "such as 7d). A refused enrollment or renewal is an enroll-refused event\n"
-	 "with its reason, source and credential: the first one of each credential\n"
-	 "and reason (repeats are counted, see 'fleetsec registry events').\n"
-	 "--follow prints new events as they are written (checking every 200 ms)\n"
-	 "until interrupted (SIGINT, SIGTERM) or stdout is closed; exit status 0.\n"
+	 "such as 7d). Every refused enrollment or renewal is shown: the first one\n"
+	 "of each credential and reason is an enroll-refused event with its reason,\n"
+	 "source and credential; its repeats are counted in the registry, not\n"
+	 "logged one by one (a flood cannot grow the log), and shown after the\n"
+	 "events as one enroll-refused line with no sequence number and the count:\n"
+	 "\"(xN since FIRST, last from SOURCE)\", at the time of the last one.\n"
+	 "--follow prints new events as they are written (checking every 200 ms),\n"
+	 "and that line again each time its count grows, until interrupted (SIGINT,\n"
+	 "SIGTERM) or stdout is closed; exit status 0.\n"
 	 "JSON members: seq, at, actor, kind, action (the same), device (\"\" if\n"
-	 "none), detail; an array, or with --follow one object per line.\n"},
+	 "none), detail; a repeats line has seq null and count, first, last,\n"
+	 "credential, reason and source. An array, or with --follow one object per\n"
+	 "line.\n"},
 	{NULL, NULL, NULL, NULL, NULL},
 };

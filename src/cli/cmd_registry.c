@@ -97,26 +97,10 @@ static int print_event(const struct fsec_event_rec *e, void *arg)
 static int print_refusal(const struct fsec_refusal_rec *r, void *arg)
 {
 	struct event_print *ep = arg;
-	char t[32], first[32];
 
 	if (ep->action != NULL && strcmp(ep->action, "enroll-refused") != 0)
 		return 0;
-	cli_time(r->last_at, t, sizeof(t));
-	cli_time(r->first_at, first, sizeof(first));
-	if (ep->arr != NULL)
-		return json_array_append_new(
-			       ep->arr,
-			       json_pack("{s:n, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s}",
-					 "seq", "at", t, "actor", "fleetsecd", "action",
-					 "enroll-refused", "device", r->device_id, "detail",
-					 r->detail, "count", (json_int_t)r->count, "first", first,
-					 "last", t, "credential", r->credential, "reason", r->reason,
-					 "source", r->source)) != 0;
-	printf("%-6s %s  %-16s %-24s %s  %s (x%llu since %s%s%s)\n", "-", t, "enroll-refused",
-	       r->device_id[0] != '\0' ? r->device_id : "-", "fleetsecd", r->detail,
-	       (unsigned long long)r->count, first, r->source[0] != '\0' ? ", last from " : "",
-	       r->source);
-	return 0;
+	return cli_refusal_out(r, ep->arr, false);
 }
 
 static int registry_events(int argc, char **argv, const struct cli_cmd *self)

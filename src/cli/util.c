@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/names.h"
+#include "fleetsec/registry.h"
 
 int cli_fail(const char *what, enum fsec_err rc)
 {
@@ -239,4 +240,34 @@ int cli_read_ids(const char *path, size_t max, unsigned char **buf, struct cli_s
 		}
 	}
 	return 0;
+}
+
+int cli_refusal_out(const struct fsec_refusal_rec *r, json_t *arr, bool lines)
+{
+	char t[32], first[32], *s;
+	json_t *o;
+	int bad;
+
+	cli_time(r->last_at, t, sizeof(t));
+	cli_time(r->first_at, first, sizeof(first));
+	if (arr == NULL && !lines)
+		return printf("%-6s %s  %-16s %-24s %s  %s (x%llu since %s%s%s)\n", "-", t,
+			      "enroll-refused", r->device_id[0] != '\0' ? r->device_id : "-",
+			      "fleetsecd", r->detail, (unsigned long long)r->count, first,
+			      r->source[0] != '\0' ? ", last from " : "", r->source) < 0;
+	o = json_pack("{s:n, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s}", "seq",
+		      "at", t, "actor", "fleetsecd", "kind", "enroll-refused", "action",
+		      "enroll-refused", "device", r->device_id, "detail", r->detail, "count",
+		      (json_int_t)(r->count > INT64_MAX ? INT64_MAX : r->count), "first", first,
+		      "last", t, "credential", r->credential, "reason", r->reason, "source",
+		      r->source);
+	if (o == NULL)
+		return 1;
+	if (arr != NULL)
+		return json_array_append_new(arr, o) != 0;
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	bad = s == NULL || printf("%s\n", s) < 0;
+	free(s);
+	return bad;
 }

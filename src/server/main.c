@@ -32,6 +32,7 @@
 #include "fleetsec/fleet.h"
 #include "fleetsec/metrics.h"
 #include "fleetsec/publish.h"
+#include "fleetsec/rollout.h"
 #include "fleetsec/routes.h"
 #include "fleetsec/servercfg.h"
 #include "fleetsec/srclimit.h"
@@ -81,6 +82,8 @@ struct server {
 	 * half of their validity, checked as often as the CRL. */
 	struct fsec_refresher *refresher;
 	struct event *release_timer;
+	/* Rollouts are evaluated here, never in a device's report. */
+	struct event *rollout_timer;
 };
 
 /* One accepted connection. Its SSL carries it (ex_data); the slot's free
@@ -483,6 +486,24 @@ static void release_tick(evutil_socket_t fd, short what, void *arg)
 		fprintf(stderr, "fleetsecd: %u release statements signed again\n", n);
 	}
 	evtimer_add(s->release_timer, &tv);
+}
+
+/* Pause and advance the rollouts that are due (fsec_rollout_evaluate_all
+ * spaces a large model's evaluations). */
+static void rollout_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	struct timeval tv = {.tv_sec = (time_t)s->cfg.rollout_tick};
+	unsigned n = 0, changed = 0;
+
+	(void)fd;
+	(void)what;
+	if (fsec_rollout_evaluate_all(fsec_fleet_get_registry(s->fleet), (int64_t)time(NULL),
+				      "fleetsecd", &n, &changed) != FSEC_OK)
+		fprintf(stderr, "fleetsecd: cannot evaluate a rollout: %s\n", fsec_err_detail());
+	else if (changed > 0 && !quiet)
+		fprintf(stderr, "fleetsecd: %u rollouts paused or advanced\n", changed);
+	evtimer_add(s->rollout_timer, &tv);
 }
 
 static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
@@ -898,6 +919,8 @@ static void on_reload(evutil_socket_t fd, short what, void *arg)
 		evtimer_del(s->release_timer);
 		release_tick(-1, 0, s);
 	}
+	evtimer_del(s->rollout_timer);
+	rollout_tick(-1, 0, s);
 	fputs("fleetsecd: reloaded: configuration and server certificate\n", stderr);
 	return;
 refused:
@@ -1023,6 +1046,11 @@ int main(int argc, char **argv)
 		}
 		release_tick(-1, 0, &s);
 	}
+	if ((s.rollout_timer = evtimer_new(s.base, rollout_tick, &s)) == NULL) {
+		fputs("fleetsecd: out of memory\n", stderr);
+		goto out;
+	}
+	rollout_tick(-1, 0, &s);
 	sigterm = evsignal_new(s.base, SIGTERM, on_signal, &s);
 	sigint = evsignal_new(s.base, SIGINT, on_signal, &s);
 	sighup = evsignal_new(s.base, SIGHUP, on_reload, &s);
@@ -1039,6 +1067,8 @@ out:
 		event_free(s.crl_timer);
 	if (s.release_timer != NULL)
 		event_free(s.release_timer);
+	if (s.rollout_timer != NULL)
+		event_free(s.rollout_timer);
 	fsec_refresher_free(s.refresher);
 	if (sigterm != NULL)
 		event_free(sigterm);

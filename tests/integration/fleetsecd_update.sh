@@ -19,6 +19,8 @@ F=$FLEETSEC
 "$F" ca server-cert localhost --ip 127.0.0.1 >/dev/null
 # Started before the manufacturer CA is allowed: it must pick that up live.
 fleetsecd_bounds_off
+# Rollouts are evaluated on fleetsecd's timer: every second here.
+echo 'rollout_tick = 1' >>"$FLEETSEC_HOME/fleetsecd.conf"
 fleetsecd_start
 "$F" mfr init --dir mfr --name "Acme Chips" >/dev/null
 "$F" mfr issue SN-7 --dir mfr --key-out boot.key --out boot.pem 2>/dev/null
@@ -287,6 +289,12 @@ expect 0 "$F" release publish --model thermo --bundle release.json --image v2.im
 	fail "a fresh rollout was paused by an older failure"
 [ "$(status_post '{"version":"2.0.0","security_counter":2,"update":"failed","reason":"boot"}')" = 200 ] ||
 	fail "failure report refused"
+# The pause comes at fleetsecd's next rollout evaluation, not at the report.
+for _ in $(seq 150); do
+	[ "$(sqlite3 "$FLEETSEC_HOME/registry.db" "SELECT state FROM published WHERE model = 'thermo'")" = paused ] &&
+		break
+	sleep 0.1
+done
 [ "$(curl_dev -o upd.json -w '%{http_code}' "$URL/v1/update")" = 200 ] &&
 	jq -e '.timestamp' upd.json >/dev/null || fail "the rollout did not pause at its failure threshold"
 [ "$(curl_dev -o /dev/null -w '%{http_code}' "$URL/v1/firmware/$SHA")" = 404 ] ||

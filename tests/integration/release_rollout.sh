@@ -5,7 +5,8 @@
 # - baseline kept: a candidate for the canaries leaves 2.0.0 to the others;
 # - phases: each phase adds its devices, release status counts them;
 # - pause and resume by the operator; a resume keeps the failure history;
-# - auto-pause at --max-failures, on a rollback reported by an agent;
+# - auto-pause at --max-failures, on a rollback reported by an agent, at
+#   fleetsecd's next rollout evaluation (its timer; never the report);
 # - abort: the candidate is withdrawn, the devices that hold it are named,
 #   the others keep the baseline;
 # - auto-advance once the phase's devices confirmed --success-threshold;
@@ -23,6 +24,8 @@ DEVS="SN-R1 SN-R2 SN-R3 SN-R4"
 "$F" ca init --name "Rollout Fleet" --crl-days 30 >/dev/null
 "$F" ca server-cert localhost --ip 127.0.0.1 >/dev/null
 fleetsecd_bounds_off
+# Rollouts are evaluated on fleetsecd's timer: every second here.
+echo 'rollout_tick = 1' >>"$FLEETSEC_HOME/fleetsecd.conf"
 fleetsecd_start
 "$F" mfr init --dir mfr --name "Acme Chips" >/dev/null
 "$F" enroll allow --manufacturer-ca mfr/ca.pem --pattern 'SN-R*' --model thermo >/dev/null
@@ -36,6 +39,19 @@ sign_image v5 5.0.0 5
 sha() { sha256sum "$1" | cut -c1-64; }
 db() { sqlite3 -separator ' ' "$FLEETSEC_HOME/registry.db" "$1"; }
 events() { db "SELECT count(*) FROM events"; }
+# evaluated: wait for fleetsecd's first rollout evaluation of thermo that
+# began after now (its timer, rollout_tick = 1; the row is written in the
+# evaluation's transaction, with any pause or advance), while it is active.
+evaluated() {
+	local t0
+	t0=$(date +%s)
+	for _ in $(seq 150); do
+		[ "$(db "SELECT count(*) FROM rollout_eval WHERE model = 'thermo' AND at > $t0")" = 1 ] &&
+			return 0
+		sleep 0.1
+	done
+	fail "fleetsecd did not evaluate the rollout within 15 s: $(tail -3 "$T/daemon.log")"
+}
 
 # Each device in its own directory: slots, boot environment, state, keys.
 for d in $DEVS; do
@@ -147,8 +163,14 @@ one_line_error "not paused"
 ok
 
 # 4. Auto-pause: SN-R2 falls back from 3.0.0; with --max-failures 1
-# fleetsecd pauses the rollout at its report, and SN-R3 keeps 2.0.0.
+# fleetsecd pauses the rollout at its next evaluation after the report,
+# and SN-R3 keeps 2.0.0.
 fallback SN-R2
+# A paused rollout is no longer evaluated: wait for the pause itself.
+for _ in $(seq 150); do
+	[ "$(db "SELECT state FROM published WHERE model = 'thermo'")" = paused ] && break
+	sleep 0.1
+done
 [ "$(db "SELECT state FROM published WHERE model = 'thermo'")" = paused ] ||
 	fail "the rollout did not pause itself"
 db "SELECT actor, detail FROM events WHERE action = 'rollout-pause'" | grep -q "^fleetsecd .*automatic=1" ||
@@ -209,6 +231,7 @@ grep -q "the others keep the baseline 2.0.0+0" out || fail "publish v4: $(cat ou
 TS
 A SN-R1 update >/dev/null 2>&1 || fail "update SN-R1 to 4.0.0"
 A SN-R1 report >/dev/null 2>&1 || fail "report SN-R1 installed"
+evaluated
 [ "$(db "SELECT phase FROM published WHERE model = 'thermo'")" = 0 ] ||
 	fail "advanced before the canary confirmed"
 A SN-R4 check >out 2>err || fail "check SN-R4 in phase 1: $(cat err)"
@@ -218,6 +241,7 @@ grep -q "nothing newer than manifest 13" out || fail "phase 1 reached SN-R3: $(c
 (cd SN-R1 && "$BOOTSIM" bootenv >/dev/null)
 A SN-R1 confirm >/dev/null 2>&1 || fail "confirm SN-R1"
 A SN-R1 report >/dev/null 2>&1 || fail "report SN-R1 confirmed"
+evaluated
 [ "$(db "SELECT phase FROM published WHERE model = 'thermo'")" = 1 ] ||
 	fail "the rollout did not advance once the canary confirmed"
 db "SELECT actor, detail FROM events WHERE action = 'rollout-advance'" |

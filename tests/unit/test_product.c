@@ -189,7 +189,7 @@ static void migrates_v1(void **state)
 	sqlite3 *db = NULL;
 	int v = 0;
 	sqlite3_stmt *st = NULL;
-	char drop[16][96];
+	char drop[32][96];
 	size_t ndrop = 0;
 
 	fsec_registry_free(f->reg);
@@ -203,13 +203,16 @@ static void migrates_v1(void **state)
 					    " AND name NOT LIKE 'sqlite_%'",
 					    -1, &st, NULL),
 			 SQLITE_OK);
-	while (sqlite3_step(st) == SQLITE_ROW && ndrop < 16)
+	while (sqlite3_step(st) == SQLITE_ROW && ndrop < 32)
 		snprintf(drop[ndrop++], sizeof(drop[0]), "DROP TABLE \"%s\"",
 			 (const char *)sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
 	st = NULL;
 	for (size_t i = 0; i < ndrop; i++)
 		assert_int_equal(sqlite3_exec(db, drop[i], NULL, NULL, NULL), SQLITE_OK);
+	/* Step 17 indexed a table of step 1. */
+	assert_int_equal(sqlite3_exec(db, "DROP INDEX devices_model_status", NULL, NULL, NULL),
+			 SQLITE_OK);
 	/* Step 13 added a column to a table of step 1. */
 	assert_int_equal(sqlite3_exec(db, "ALTER TABLE certificates DROP COLUMN issuer", NULL, NULL,
 				      NULL),

@@ -41,7 +41,8 @@ static int collect(const struct fsec_device_net *d, void *arg)
  * v9 (refusals, renewal allowances), v10 (freshness), v11 (server
  * certificates), v12 (update state), v13 (certificate issuers), v14
  * (rollouts: baselines, phases, served images, failure reasons), v15
- * (the manufacturer CA of each spent credential) and v16 (tamper reports)
+ * (the manufacturer CA of each spent credential), v16 (tamper reports) and
+ * v17 (rollout evaluations, the per-model device index, refusal marks)
  * follow it. */
 static void downgrade(const char *db)
 {
@@ -55,8 +56,11 @@ static void downgrade(const char *db)
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	v = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	assert_int_equal(v, 16);
+	assert_int_equal(v, 17);
 	snprintf(stmt, sizeof(stmt),
+		 "DROP TABLE rollout_eval; DROP INDEX devices_model_status;"
+		 "DROP INDEX device_state_failed;"
+		 "DROP INDEX refusals_mark; ALTER TABLE refusals DROP COLUMN mark;"
 		 "DROP TABLE device_tamper;"
 		 "DROP INDEX bootstrap_spent_ca;"
 		 "ALTER TABLE bootstrap_spent DROP COLUMN ca_fingerprint;"

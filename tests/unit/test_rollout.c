@@ -82,6 +82,15 @@ static struct fsec_published_rec release(const char *model, int percent, int max
 	return p;
 }
 
+/* Publish pub (a stand-in manifest) and evaluate its model at now, as
+ * fleetsecd's timer does. */
+static void publish_and_evaluate(struct fixture *fx, struct fsec_published_rec *pub, int64_t now)
+{
+	assert_int_equal(fsec_registry_publish_put(fx->reg, pub, "{}"), FSEC_OK);
+	assert_int_equal(fsec_rollout_evaluate(fx->reg, pub->model, now, "test", NULL), FSEC_OK);
+	assert_int_equal(fsec_registry_publish_get(fx->reg, pub->model, pub, NULL), FSEC_OK);
+}
+
 /* The status counts the model's active devices, the outcomes reported since
  * publication, and the patched; failures pause it. GET /v1/update then
  * offers it to nobody, and says how many failures. */
@@ -112,6 +121,7 @@ static void failures_pause_the_rollout(void **state)
 	assert_int_equal(st.stats.successes, 1);
 	assert_int_equal(st.stats.patched, 1);
 	assert_false(st.paused);
+	publish_and_evaluate(fx, &pub, now);
 	assert_int_equal(fsec_rollout_offer(fx->reg, &pub, "cam-4", &offer, NULL), FSEC_OK);
 	assert_int_equal(offer, FSEC_ROLLOUT_OFFERED);
 
@@ -119,11 +129,21 @@ static void failures_pause_the_rollout(void **state)
 	assert_int_equal(fsec_rollout_status(fx->reg, &pub, &st), FSEC_OK);
 	assert_int_equal(st.stats.failures, 2);
 	assert_true(st.paused);
+	/* A check-in does not count: until the next evaluation it still
+	 * reads the last one's single failure. */
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(fsec_rollout_offer(fx->reg, &pub, "cam-4", &offer, &st), FSEC_OK);
+	assert_int_equal(offer, FSEC_ROLLOUT_OFFERED);
+	assert_int_equal(st.stats.failures, 1);
+	publish_and_evaluate(fx, &pub, now);
+	assert_string_equal(pub.state, "paused");
 	memset(&st, 0, sizeof(st));
 	assert_int_equal(fsec_rollout_offer(fx->reg, &pub, "cam-4", &offer, &st), FSEC_OK);
 	assert_int_equal(offer, FSEC_ROLLOUT_PAUSED);
 	assert_int_equal(st.stats.failures, 2);
 	assert_true(st.paused);
+	/* The evaluation's one grouped query counted what the status counts. */
+	assert_int_equal(st.stats.devices, 4);
 }
 
 /* A group release reaches its group only; its failures are its group's. */
@@ -139,6 +159,7 @@ static void group_release_is_for_its_group(void **state)
 	device(fx, "cam-2", "cam", "active");
 	assert_int_equal(fsec_registry_group_set(fx->reg, "cam-1", "canary"), FSEC_OK);
 	report(fx, "cam-2", 4, "failure", now - 10); /* not a canary: does not pause it */
+	publish_and_evaluate(fx, &pub, now);
 	assert_int_equal(fsec_rollout_offer(fx->reg, &pub, "cam-1", &offer, &st), FSEC_OK);
 	assert_int_equal(offer, FSEC_ROLLOUT_OFFERED);
 	assert_int_equal(st.stats.devices, 1);
@@ -146,8 +167,75 @@ static void group_release_is_for_its_group(void **state)
 	assert_int_equal(fsec_rollout_offer(fx->reg, &pub, "cam-2", &offer, NULL), FSEC_OK);
 	assert_int_equal(offer, FSEC_ROLLOUT_OTHER_GROUP);
 	report(fx, "cam-1", 4, "failure", now - 5);
+	publish_and_evaluate(fx, &pub, now);
 	assert_int_equal(fsec_rollout_offer(fx->reg, &pub, "cam-1", &offer, NULL), FSEC_OK);
 	assert_int_equal(offer, FSEC_ROLLOUT_PAUSED);
+}
+
+/* The spacing of one model's evaluations grows with its devices, one
+ * second per 10,000, and never past a minute; a small model is evaluated
+ * at every tick. */
+static void eval_interval_by_size(void **state)
+{
+	(void)state;
+	assert_int_equal(fsec_rollout_eval_interval(0), 0);
+	assert_int_equal(fsec_rollout_eval_interval(9999), 0);
+	assert_int_equal(fsec_rollout_eval_interval(10000), 1);
+	assert_int_equal(fsec_rollout_eval_interval(100000), 10);
+	assert_int_equal(fsec_rollout_eval_interval(599999), 59);
+	assert_int_equal(fsec_rollout_eval_interval(600000), 60);
+	assert_int_equal(fsec_rollout_eval_interval(1000000), 60);
+	assert_int_equal(fsec_rollout_eval_interval(UINT64_MAX), 60);
+}
+
+/* evaluate_all evaluates an active rollout at once, then again only once
+ * its model's interval has passed (or its release changed); the failure
+ * limit pauses it there, never at the report. */
+static void evaluate_all_spaces_a_model(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t now = time(NULL);
+	struct fsec_published_rec pub = release("cam", 100, 1, -1, "", now - 100);
+	struct fsec_rollout_eval_rec ev;
+	unsigned n = 9, changed = 9;
+
+	device(fx, "cam-1", "cam", "active");
+	assert_int_equal(fsec_registry_publish_put(fx->reg, &pub, "{}"), FSEC_OK);
+	assert_int_equal(fsec_rollout_evaluate_all(fx->reg, now, "test", &n, &changed), FSEC_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(changed, 0);
+	assert_int_equal(fsec_registry_rollout_eval_get(fx->reg, "cam", &ev), FSEC_OK);
+	assert_int_equal(ev.at, now);
+	assert_int_equal(ev.devices, 1);
+	/* A model "evaluated" with 200,000 devices waits 20 s. */
+	ev.devices = 200000;
+	assert_int_equal(fsec_registry_rollout_eval_put(fx->reg, "cam", &ev), FSEC_OK);
+	report(fx, "cam-1", 4, "failure", now - 10);
+	assert_int_equal(fsec_rollout_evaluate_all(fx->reg, now + 19, "test", &n, &changed),
+			 FSEC_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(fsec_registry_publish_get(fx->reg, "cam", &pub, NULL), FSEC_OK);
+	assert_string_equal(pub.state, "active");
+	assert_int_equal(fsec_rollout_evaluate_all(fx->reg, now + 20, "test", &n, &changed),
+			 FSEC_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(changed, 1);
+	assert_int_equal(fsec_registry_publish_get(fx->reg, "cam", &pub, NULL), FSEC_OK);
+	assert_string_equal(pub.state, "paused");
+	/* Paused: nothing to evaluate. */
+	assert_int_equal(fsec_rollout_evaluate_all(fx->reg, now + 100, "test", &n, &changed),
+			 FSEC_OK);
+	assert_int_equal(n, 0);
+	/* Another image for the model is evaluated at once, whatever the
+	 * last evaluation's age. */
+	assert_int_equal(fsec_registry_rollout_eval_put(fx->reg, "cam", &ev), FSEC_OK);
+	pub = release("cam", 100, -1, -1, "", now);
+	memset(pub.sha256, 'b', 64);
+	assert_int_equal(fsec_registry_publish_put(fx->reg, &pub, "{}"), FSEC_OK);
+	assert_int_equal(fsec_rollout_evaluate_all(fx->reg, now + 1, "test", &n, NULL), FSEC_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(fsec_registry_rollout_eval_get(fx->reg, "cam", &ev), FSEC_OK);
+	assert_int_equal(ev.sha256[0], 'b');
 }
 
 /* A staged release reaches the devices whose bucket is below its percent,
@@ -323,6 +411,8 @@ int main(void)
 		T(group_release_is_for_its_group),
 		T(percent_stages_by_bucket),
 		cmocka_unit_test(paused_thresholds),
+		cmocka_unit_test(eval_interval_by_size),
+		T(evaluate_all_spaces_a_model),
 		cmocka_unit_test(phases_parse_and_place),
 		T(failure_reason_kept),
 		T(list_and_coverage),

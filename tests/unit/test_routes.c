@@ -506,7 +506,9 @@ static void servercfg_crl_settings(void **state)
 				    "crl_refresh = 0.005\n", "crl_refresh = 0.\n",
 				    "crl_refresh = .5\n", "crl_refresh = 0.5x\n",
 				    "crl_refresh = half\n", "crl_refresh = 0.0\n",
-				    "crl_delay = 3601\n", "crl_delay = -1\n"};
+				    "crl_delay = 3601\n", "crl_delay = -1\n",
+				    /* The rollout timer: 1 to 60 seconds. */
+				    "rollout_tick = 0\n", "rollout_tick = 61\n"};
 	struct fsec_servercfg c;
 	const char *good = "crl_refresh = 0.25\ncrl_delay = 0\n";
 
@@ -514,9 +516,13 @@ static void servercfg_crl_settings(void **state)
 	fsec_servercfg_defaults(&c);
 	assert_int_equal(c.crl_refresh_permille, 500);
 	assert_int_equal(c.crl_delay, 1);
+	assert_int_equal(c.rollout_tick, 10);
 	assert_int_equal(fsec_servercfg_parse((const unsigned char *)good, strlen(good), &c), FSEC_OK);
 	assert_int_equal(c.crl_refresh_permille, 250);
 	assert_int_equal(c.crl_delay, 0);
+	good = "rollout_tick = 60\n";
+	assert_int_equal(fsec_servercfg_parse((const unsigned char *)good, strlen(good), &c), FSEC_OK);
+	assert_int_equal(c.rollout_tick, 60);
 	good = "crl_refresh = 0.9\n";
 	assert_int_equal(fsec_servercfg_parse((const unsigned char *)good, strlen(good), &c), FSEC_OK);
 	assert_int_equal(c.crl_refresh_permille, 900);

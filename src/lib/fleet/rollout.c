@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A release's rollout: its status, and who is offered it (fleetsec/rollout.h). */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,21 +150,18 @@ FSEC_API enum fsec_err fsec_rollout_phases_check(const char *phases, int *n, int
 	return FSEC_OK;
 }
 
-FSEC_API enum fsec_err fsec_rollout_phase_of(const struct fsec_published_rec *pub,
-					     const char *id, const char *group, int *phase)
+/* The phase of a device in bucket, of group (fsec_rollout_phase_of). */
+static void phase_of_bucket(const struct fsec_published_rec *pub, unsigned bucket,
+			    const char *group, int *phase)
 {
 	char tok[FSEC_GROUP_MAX + 2];
-	unsigned bucket = 0;
-	enum fsec_err rc;
 
-	if ((rc = fsec_rollout_bucket(id, &bucket)) != FSEC_OK)
-		return rc;
 	*phase = -1;
 	if (pub->phases[0] == '\0') {
 		if ((pub->group[0] == '\0' || strcmp(group, pub->group) == 0) &&
 		    (int)bucket < pub->percent)
 			*phase = 0;
-		return FSEC_OK;
+		return;
 	}
 	for (int i = 0; phase_token(pub->phases, i, tok); i++) {
 		int pct = token_percent(tok);
@@ -173,6 +171,17 @@ FSEC_API enum fsec_err fsec_rollout_phase_of(const struct fsec_published_rec *pu
 			break;
 		}
 	}
+}
+
+FSEC_API enum fsec_err fsec_rollout_phase_of(const struct fsec_published_rec *pub,
+					     const char *id, const char *group, int *phase)
+{
+	unsigned bucket = 0;
+	enum fsec_err rc;
+
+	if ((rc = fsec_rollout_bucket(id, &bucket)) != FSEC_OK)
+		return rc;
+	phase_of_bucket(pub, bucket, group, phase);
 	return FSEC_OK;
 }
 
@@ -188,6 +197,29 @@ static bool uses_groups(const struct fsec_published_rec *pub)
 	return false;
 }
 
+/* The status pub's last evaluation found, if it was about pub's image
+ * (else zero and not paused: a new release has not been evaluated yet). */
+static enum fsec_err last_evaluation(struct fsec_registry *reg,
+				     const struct fsec_published_rec *pub,
+				     struct fsec_rollout_status *s)
+{
+	struct fsec_rollout_eval_rec ev;
+	enum fsec_err rc = fsec_registry_rollout_eval_get(reg, pub->model, &ev);
+
+	if (rc == FSEC_ERR_NOTFOUND) {
+		fsec_clearerr();
+		return FSEC_OK;
+	}
+	if (rc != FSEC_OK)
+		return rc;
+	if (strcmp(ev.sha256, pub->sha256) == 0) {
+		s->stats.devices = ev.devices;
+		s->stats.failures = ev.failures;
+		s->paused = fsec_rollout_paused(pub, &s->stats);
+	}
+	return FSEC_OK;
+}
+
 FSEC_API enum fsec_err fsec_rollout_offer(struct fsec_registry *reg,
 					  const struct fsec_published_rec *pub, const char *id,
 					  enum fsec_rollout_offer *out, struct fsec_rollout_status *st)
@@ -199,9 +231,11 @@ FSEC_API enum fsec_err fsec_rollout_offer(struct fsec_registry *reg,
 	enum fsec_err rc;
 
 	memset(&s, 0, sizeof(s));
-	/* Counting costs a query on every check-in: only when it can pause. */
+	/* A check-in never counts the model's devices (seconds at a million):
+	 * it reads what fleetsecd's last evaluation counted, and that
+	 * evaluation is what pauses the rollout (fsec_rollout_evaluate_all). */
 	if ((pub->max_failures >= 0 || pub->max_failures_pct >= 0) &&
-	    (rc = fsec_rollout_status(reg, pub, &s)) != FSEC_OK)
+	    (rc = last_evaluation(reg, pub, &s)) != FSEC_OK)
 		return rc;
 	if (strcmp(pub->state, "paused") == 0)
 		s.paused = true;
@@ -318,61 +352,74 @@ out:
 	return rc;
 }
 
-/* Visiting a model's active devices with their phase and state. */
+/* Counting a model's active devices by phase and state. */
 struct tally_ctx {
-	struct fsec_registry *reg;
 	const struct fsec_published_rec *pub;
 	struct fsec_phase_tally *tally;
+	struct fsec_model_stats *stats; /* NULL: not wanted */
 	fsec_rollout_failed_cb cb;
 	void *ctx;
 	enum fsec_err rc;
 };
 
-static int tally_one(const struct fsec_device_rec *dev, const struct fsec_devstate_rec *st,
-		     void *arg)
+static int tally_group(unsigned bucket, const char *group, enum fsec_tally_class cls,
+		       bool failure, uint64_t n, void *arg)
 {
 	struct tally_ctx *t = arg;
 	struct fsec_phase_tally *ph;
-	char group[FSEC_GROUP_MAX + 1] = "";
 	int phase = -1;
 
-	if (strcmp(dev->model, t->pub->model) != 0 || dev->status != FSEC_DEVICE_ACTIVE)
-		return 0;
-	if ((uses_groups(t->pub) &&
-	     (t->rc = fsec_registry_group_get(t->reg, dev->id, group)) != FSEC_OK) ||
-	    (t->rc = fsec_rollout_phase_of(t->pub, dev->id, group, &phase)) != FSEC_OK)
-		return 1;
+	/* fsec_rollout_status's devices and failures: the model's, or its
+	 * group's for a group release, whatever their phase. */
+	if (t->stats != NULL && (t->pub->group[0] == '\0' || strcmp(group, t->pub->group) == 0)) {
+		t->stats->devices += n;
+		t->stats->failures += failure ? n : 0;
+	}
+	phase_of_bucket(t->pub, bucket, group, &phase);
 	if (phase < 0)
 		return 0;
 	ph = &t->tally[phase];
-	ph->eligible++;
-	if (st == NULL)
-		return 0;
-	/* An outcome about the image, or a state about the version. */
-	if (strcmp(st->outcome_image, t->pub->sha256) == 0 &&
-	    (strcmp(st->update_state, "failed") == 0 || strcmp(st->update_state, "rolled_back") == 0 ||
-	     (st->update_state[0] == '\0' && st->update_outcome == FSEC_UPDATE_FAILURE))) {
-		if (strcmp(st->update_state, "rolled_back") == 0)
-			ph->rolled_back++;
-		else
-			ph->failed++;
-		if (t->cb != NULL && t->cb(dev->id, st, t->ctx) != 0)
-			return 1;
-	} else if (strcmp(st->pending_version, t->pub->version) == 0 &&
-		   strcmp(st->update_state, "downloading") == 0) {
-		ph->downloading++;
-	} else if (strcmp(st->pending_version, t->pub->version) == 0 &&
-		   strcmp(st->update_state, "installed") == 0) {
-		ph->installed++;
-	} else if (strcmp(st->fw_version, t->pub->version) == 0 &&
-		   strcmp(st->update_state, "trial") == 0) {
-		ph->trial++;
-	} else if (strcmp(st->fw_version, t->pub->version) == 0 &&
-		   (strcmp(st->update_state, "confirmed") == 0 ||
-		    st->update_outcome == FSEC_UPDATE_SUCCESS)) {
-		ph->confirmed++;
+	ph->eligible += n;
+	switch (cls) {
+	case FSEC_TALLY_DOWNLOADING: ph->downloading += n; break;
+	case FSEC_TALLY_INSTALLED: ph->installed += n; break;
+	case FSEC_TALLY_TRIAL: ph->trial += n; break;
+	case FSEC_TALLY_CONFIRMED: ph->confirmed += n; break;
+	case FSEC_TALLY_FAILED: ph->failed += n; break;
+	case FSEC_TALLY_ROLLED_BACK: ph->rolled_back += n; break;
+	case FSEC_TALLY_NONE: break;
 	}
 	return 0;
+}
+
+/* A device whose last outcome about the image failed, if a phase takes it. */
+static int tally_failed(const struct fsec_device_rec *dev, const struct fsec_devstate_rec *st,
+			const char *group, void *arg)
+{
+	struct tally_ctx *t = arg;
+	int phase = -1;
+
+	if (st == NULL)
+		return 0;
+	if ((t->rc = fsec_rollout_phase_of(t->pub, dev->id, group, &phase)) != FSEC_OK)
+		return 1;
+	return phase >= 0 ? t->cb(dev->id, st, t->ctx) : 0;
+}
+
+/* pub's tally and (stats not NULL) the devices and failures of its
+ * status, from one grouped query: the devices come back as (bucket,
+ * group, state, failure) counts, and a phase takes a whole bucket or
+ * group. */
+static enum fsec_err count_rollout(struct fsec_registry *reg, const struct fsec_published_rec *pub,
+				   struct fsec_phase_tally *tally, struct fsec_model_stats *stats)
+{
+	struct tally_ctx t = {.pub = pub, .tally = tally, .stats = stats};
+
+	memset(tally, 0, sizeof(*tally) * FSEC_ROLLOUT_PHASES_MAX);
+	if (stats != NULL)
+		memset(stats, 0, sizeof(*stats));
+	return fsec_registry_model_tally(reg, pub->model, pub->version, pub->sha256,
+					 pub->published_at, fsec_rollout_bucket, tally_group, &t);
 }
 
 FSEC_API enum fsec_err fsec_rollout_tally(struct fsec_registry *reg,
@@ -380,96 +427,227 @@ FSEC_API enum fsec_err fsec_rollout_tally(struct fsec_registry *reg,
 					  struct fsec_phase_tally *tally, fsec_rollout_failed_cb cb,
 					  void *ctx)
 {
-	struct tally_ctx t = {.reg = reg, .pub = pub, .tally = tally, .cb = cb, .ctx = ctx};
+	struct tally_ctx t = {.pub = pub, .tally = tally, .cb = cb, .ctx = ctx};
 	enum fsec_err rc;
 
-	memset(tally, 0, sizeof(*tally) * FSEC_ROLLOUT_PHASES_MAX);
-	rc = fsec_registry_device_state_list(reg, tally_one, &t);
+	if ((rc = count_rollout(reg, pub, tally, NULL)) != FSEC_OK)
+		return rc;
+	if (cb == NULL)
+		return FSEC_OK;
+	rc = fsec_registry_model_state_list(reg, pub->model, pub->sha256, tally_failed, &t);
 	return rc != FSEC_OK ? rc : t.rc;
 }
 
-/* Whether pub's phase in effect may advance at now. */
-static enum fsec_err may_advance(struct fsec_registry *reg, const struct fsec_published_rec *pub,
-				 int64_t now, bool *yes)
+/* How many phases pub may advance at now, by its tally: while the phase in
+ * effect has lasted advance_after and the devices of the phases so far
+ * confirmed success_pct. One tally serves every step, since advancing
+ * changes no device's report. */
+static int phases_due(const struct fsec_published_rec *pub,
+		      const struct fsec_phase_tally tally[FSEC_ROLLOUT_PHASES_MAX], int64_t now)
 {
-	struct fsec_phase_tally tally[FSEC_ROLLOUT_PHASES_MAX];
 	uint64_t eligible = 0, confirmed = 0;
-	int n = 0;
-	enum fsec_err rc;
+	int n = 0, phase = pub->phase, steps = 0;
+	int64_t since = pub->phase_at;
 
-	*yes = false;
 	if (pub->phases[0] == '\0' || pub->advance_after < 0 ||
-	    fsec_rollout_phases_check(pub->phases, &n, NULL) != FSEC_OK || pub->phase + 1 >= n ||
-	    now - pub->phase_at < pub->advance_after)
-		return FSEC_OK;
-	if (pub->success_pct >= 0) {
-		if ((rc = fsec_rollout_tally(reg, pub, tally, NULL, NULL)) != FSEC_OK)
-			return rc;
-		for (int i = 0; i <= pub->phase; i++) {
-			eligible += tally[i].eligible;
-			confirmed += tally[i].confirmed;
+	    fsec_rollout_phases_check(pub->phases, &n, NULL) != FSEC_OK || phase < 0)
+		return 0;
+	while (phase + 1 < n && now - since >= pub->advance_after) {
+		if (pub->success_pct >= 0) {
+			eligible = confirmed = 0;
+			for (int i = 0; i <= phase; i++) {
+				eligible += tally[i].eligible;
+				confirmed += tally[i].confirmed;
+			}
+			if (confirmed * 100 < (uint64_t)pub->success_pct * eligible)
+				break;
 		}
-		if (confirmed * 100 < (uint64_t)pub->success_pct * eligible)
-			return FSEC_OK;
+		phase++;
+		since = now;
+		steps++;
 	}
-	*yes = true;
-	return FSEC_OK;
+	return steps;
+}
+
+/* Whether two reads of a model's release are the same rollout in the same
+ * place: what was judged outside the transaction still holds inside it. */
+static bool same_rollout(const struct fsec_published_rec *a, const struct fsec_published_rec *b)
+{
+	return strcmp(a->sha256, b->sha256) == 0 && strcmp(a->state, b->state) == 0 &&
+	       a->phase == b->phase && a->phase_at == b->phase_at &&
+	       a->forgiven == b->forgiven && a->published_at == b->published_at;
 }
 
 FSEC_API enum fsec_err fsec_rollout_evaluate(struct fsec_registry *reg, const char *model,
 					     int64_t now, const char *actor, bool *changed)
 {
-	struct fsec_published_rec pub;
+	struct fsec_phase_tally tally[FSEC_ROLLOUT_PHASES_MAX];
+	struct fsec_published_rec pub, cur;
 	struct fsec_rollout_status st;
+	struct fsec_rollout_eval_rec ev;
 	char *bundle = NULL;
 	enum fsec_err rc;
-	bool dirty = false, adv = false;
+	int steps = 0;
+	bool dirty = false;
 
 	if (changed != NULL)
 		*changed = false;
+	/* The counting is done outside the write transaction: a read does
+	 * not hold the registry's write lock, so reports (and the CLI) go on
+	 * meanwhile at a large model. The transaction then applies it only
+	 * if the rollout is still where it was judged. */
+	rc = fsec_registry_publish_get(reg, model, &pub, NULL);
+	if (rc == FSEC_ERR_NOTFOUND) {
+		fsec_clearerr();
+		return FSEC_OK;
+	}
+	if (rc != FSEC_OK || strcmp(pub.state, "active") != 0)
+		return rc;
+	/* One query counts both what the failure limit and what the phases
+	 * judge. */
+	memset(&st, 0, sizeof(st));
+	if ((rc = count_rollout(reg, &pub, tally, &st.stats)) != FSEC_OK)
+		return rc;
+	st.paused = fsec_rollout_paused(&pub, &st.stats);
+	if (!st.paused)
+		steps = phases_due(&pub, tally, now);
 	if ((rc = fsec_registry_begin(reg)) != FSEC_OK)
 		return rc;
-	rc = fsec_registry_publish_get(reg, model, &pub, &bundle);
-	if (rc == FSEC_ERR_NOTFOUND) {
+	rc = fsec_registry_publish_get(reg, model, &cur, &bundle);
+	if (rc == FSEC_ERR_NOTFOUND || (rc == FSEC_OK && !same_rollout(&pub, &cur))) {
+		/* Re-published, paused or advanced meanwhile: the next
+		 * evaluation judges what is there now. */
 		fsec_clearerr();
 		rc = FSEC_OK;
 		goto out;
 	}
-	if (rc != FSEC_OK || strcmp(pub.state, "active") != 0)
-		goto out;
-	if ((rc = fsec_rollout_status(reg, &pub, &st)) != FSEC_OK)
+	if (rc != FSEC_OK)
 		goto out;
 	if (st.paused) {
-		snprintf(pub.state, sizeof(pub.state), "paused");
+		snprintf(cur.state, sizeof(cur.state), "paused");
 		dirty = true;
 		if ((rc = fsec_registry_event_addf(reg, actor, "rollout-pause", NULL,
 						   "model=%s version=%s failures=%llu automatic=1",
-						   pub.model, pub.version,
+						   cur.model, cur.version,
 						   (unsigned long long)st.stats.failures)) != FSEC_OK)
 			goto out;
 	}
-	while (!st.paused) {
-		if ((rc = may_advance(reg, &pub, now, &adv)) != FSEC_OK)
-			goto out;
-		if (!adv)
-			break;
-		pub.phase++;
-		pub.phase_at = now;
+	for (; steps > 0; steps--) {
+		cur.phase++;
+		cur.phase_at = now;
 		dirty = true;
 		if ((rc = fsec_registry_event_addf(reg, actor, "rollout-advance", NULL,
 						   "model=%s version=%s phase=%d automatic=1",
-						   pub.model, pub.version, pub.phase + 1)) != FSEC_OK)
+						   cur.model, cur.version, cur.phase + 1)) != FSEC_OK)
 			goto out;
 	}
-	if (dirty && (rc = fsec_registry_publish_put(reg, &pub, bundle)) != FSEC_OK)
+	memset(&ev, 0, sizeof(ev));
+	snprintf(ev.sha256, sizeof(ev.sha256), "%s", cur.sha256);
+	ev.at = now;
+	ev.devices = st.stats.devices;
+	ev.failures = st.stats.failures;
+	if ((rc = fsec_registry_rollout_eval_put(reg, model, &ev)) != FSEC_OK)
 		goto out;
-	if ((rc = fsec_registry_commit(reg)) == FSEC_OK && changed != NULL)
+	if (dirty && (rc = fsec_registry_publish_put(reg, &cur, bundle)) != FSEC_OK)
+		goto out;
+	if ((rc = fsec_registry_commit(reg)) != FSEC_OK)
+		goto out;
+	if (changed != NULL)
 		*changed = dirty;
+	free(bundle);
+	return FSEC_OK;
 out:
-	if (rc != FSEC_OK)
-		fsec_registry_rollback(reg);
+	fsec_registry_rollback(reg);
 	free(bundle);
 	return rc;
+}
+
+FSEC_API int64_t fsec_rollout_eval_interval(uint64_t devices)
+{
+	uint64_t s = devices / FSEC_ROLLOUT_EVAL_PER_S;
+
+	return s > FSEC_ROLLOUT_EVAL_MAX_S ? FSEC_ROLLOUT_EVAL_MAX_S : (int64_t)s;
+}
+
+/* The active rollouts, collected before any is evaluated: an evaluation
+ * writes, and the listing's statement must be done by then. */
+struct due_list {
+	struct due {
+		char model[FSEC_MODEL_MAX + 1];
+		char sha256[FSEC_SHA256_HEX_LEN];
+	} *v;
+	size_t n, cap;
+	enum fsec_err rc;
+};
+
+static int due_one(const struct fsec_published_rec *pub, void *arg)
+{
+	struct due_list *d = arg;
+
+	if (strcmp(pub->state, "active") != 0)
+		return 0;
+	if (d->n == d->cap) {
+		size_t cap = d->cap > 0 ? d->cap * 2 : 16;
+		struct due *v;
+
+		/* One row per model: the cap only guards the multiplication. */
+		if (cap > SIZE_MAX / sizeof(*v) ||
+		    (v = realloc(d->v, cap * sizeof(*v))) == NULL) {
+			d->rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+			return 1;
+		}
+		d->v = v;
+		d->cap = cap;
+	}
+	snprintf(d->v[d->n].model, sizeof(d->v[d->n].model), "%s", pub->model);
+	snprintf(d->v[d->n].sha256, sizeof(d->v[d->n].sha256), "%s", pub->sha256);
+	d->n++;
+	return 0;
+}
+
+FSEC_API enum fsec_err fsec_rollout_evaluate_all(struct fsec_registry *reg, int64_t now,
+						 const char *actor, unsigned *evaluated,
+						 unsigned *changed)
+{
+	struct due_list d = {.rc = FSEC_OK};
+	enum fsec_err rc, first = FSEC_OK;
+	unsigned ne = 0, nc = 0;
+
+	if ((rc = fsec_registry_publish_list(reg, due_one, &d)) == FSEC_OK)
+		rc = d.rc;
+	if (rc != FSEC_OK) {
+		free(d.v);
+		return rc;
+	}
+	for (size_t i = 0; i < d.n; i++) {
+		struct fsec_rollout_eval_rec ev;
+		bool moved = false;
+
+		rc = fsec_registry_rollout_eval_get(reg, d.v[i].model, &ev);
+		if (rc == FSEC_OK && strcmp(ev.sha256, d.v[i].sha256) == 0 && now >= ev.at &&
+		    now - ev.at < fsec_rollout_eval_interval(ev.devices))
+			continue;
+		if (rc == FSEC_ERR_NOTFOUND)
+			fsec_clearerr();
+		else if (rc != FSEC_OK)
+			goto next;
+		rc = fsec_rollout_evaluate(reg, d.v[i].model, now, actor, &moved);
+		if (rc == FSEC_OK) {
+			ne++;
+			nc += moved ? 1 : 0;
+		}
+	next:
+		/* One model's failure (the CLI holding the registry) does not
+		 * keep the others from being evaluated. */
+		if (rc != FSEC_OK && first == FSEC_OK)
+			first = rc;
+	}
+	free(d.v);
+	if (evaluated != NULL)
+		*evaluated = ne;
+	if (changed != NULL)
+		*changed = nc;
+	return first;
 }
 
 struct held_ctx {

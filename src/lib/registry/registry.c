@@ -443,6 +443,46 @@ FSEC_API enum fsec_err fsec_registry_model_stats(struct fsec_registry *reg, cons
 				     image != NULL ? image : "", out);
 }
 
+FSEC_API enum fsec_err fsec_registry_model_state_list(struct fsec_registry *reg,
+						      const char *model, const char *failed_image,
+						      fsec_model_state_cb cb, void *ctx)
+{
+	return reg->ops->model_state_list(reg->be, model, failed_image, cb, ctx);
+}
+
+FSEC_API enum fsec_err fsec_registry_model_tally(struct fsec_registry *reg, const char *model,
+						 const char *version, const char *image,
+						 int64_t since, fsec_bucket_fn bucket,
+						 fsec_model_tally_cb cb, void *ctx)
+{
+	if (bucket == NULL)
+		return fsec_seterr(FSEC_ERR_INVAL, "a tally needs a bucket function");
+	return reg->ops->model_tally(reg->be, model, version, image, since, bucket, cb, ctx);
+}
+
+FSEC_API enum fsec_err fsec_registry_rollout_eval_get(struct fsec_registry *reg,
+						      const char *model,
+						      struct fsec_rollout_eval_rec *out)
+{
+	struct fsec_rollout_eval_rec r;
+	enum fsec_err rc;
+
+	memset(&r, 0, sizeof(r));
+	if ((rc = reg->ops->rollout_eval_get(reg->be, model, &r)) == FSEC_OK)
+		*out = r;
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_registry_rollout_eval_put(struct fsec_registry *reg,
+						      const char *model,
+						      const struct fsec_rollout_eval_rec *rec)
+{
+	if (model == NULL || model[0] == '\0' || !hex64(rec->sha256))
+		return fsec_seterr(FSEC_ERR_INVAL, "rollout evaluation: a model and an image "
+						   "(SHA-256) are required");
+	return reg->ops->rollout_eval_put(reg->be, model, rec);
+}
+
 FSEC_API enum fsec_err fsec_registry_model_counters(struct fsec_registry *reg, const char *model,
 						    fsec_counter_count_cb cb, void *ctx)
 {
@@ -624,6 +664,12 @@ FSEC_API enum fsec_err fsec_registry_refusal_list(struct fsec_registry *reg,
 						  void *ctx)
 {
 	return reg->ops->refusal_list(reg->be, device_id, cb, ctx);
+}
+
+FSEC_API enum fsec_err fsec_registry_refusal_changed(struct fsec_registry *reg, int64_t after,
+						     fsec_refusal_cb cb, void *ctx)
+{
+	return reg->ops->refusal_changed(reg->be, after, cb, ctx);
 }
 
 FSEC_API enum fsec_err fsec_registry_renew_allow_put(struct fsec_registry *reg, const char *id,

@@ -79,6 +79,15 @@ struct fsec_registry_ops {
 	enum fsec_err (*model_stats)(void *be, const char *model, const char *group, int64_t since,
 				     uint32_t counter, const char *image,
 				     struct fsec_model_stats *out);
+	enum fsec_err (*model_state_list)(void *be, const char *model, const char *failed_image,
+					  fsec_model_state_cb cb, void *ctx);
+	enum fsec_err (*model_tally)(void *be, const char *model, const char *version,
+				     const char *image, int64_t since, fsec_bucket_fn bucket,
+				     fsec_model_tally_cb cb, void *ctx);
+	enum fsec_err (*rollout_eval_get)(void *be, const char *model,
+					  struct fsec_rollout_eval_rec *out);
+	enum fsec_err (*rollout_eval_put)(void *be, const char *model,
+					  const struct fsec_rollout_eval_rec *rec);
 	enum fsec_err (*model_counters)(void *be, const char *model, fsec_counter_count_cb cb,
 					void *ctx);
 	enum fsec_err (*product_get)(void *be, const char *model, struct fsec_product_rec *out);
@@ -95,6 +104,7 @@ struct fsec_registry_ops {
 	enum fsec_err (*refusal_add)(void *be, const struct fsec_refusal_rec *rec, bool *created);
 	enum fsec_err (*refusal_list)(void *be, const char *device_id, fsec_refusal_cb cb,
 				      void *ctx);
+	enum fsec_err (*refusal_changed)(void *be, int64_t after, fsec_refusal_cb cb, void *ctx);
 	enum fsec_err (*renew_allow_put)(void *be, const char *id, const char *by, int64_t at);
 	enum fsec_err (*renew_allow_get)(void *be, const char *id, char *granted_by);
 	enum fsec_err (*renew_allow_take)(void *be, const char *id);

@@ -93,6 +93,24 @@ void sq_close(void *p)
 	free(be);
 }
 
+/* fsec_bucket(id): the device's rollout bucket, by the function the
+ * caller of the tally gave (be->bucket; the registry knows no rollout
+ * rule), NULL for a NULL id, no function or a failed digest (the tally
+ * then refuses the row). */
+static void sql_bucket(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	struct sqlite_be *be = sqlite3_user_data(ctx);
+	const unsigned char *id = sqlite3_value_text(argv[0]);
+	unsigned b = 0;
+
+	(void)argc;
+	if (id == NULL || be->bucket == NULL || be->bucket((const char *)id, &b) != FSEC_OK) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	sqlite3_result_int(ctx, (int)b);
+}
+
 enum fsec_err sq_open(const char *path, unsigned flags, void **out)
 {
 	bool ro = (flags & FSEC_REGISTRY_READONLY) != 0;
@@ -121,6 +139,16 @@ enum fsec_err sq_open(const char *path, unsigned flags, void **out)
 	}
 	sqlite3_extended_result_codes(be->db, 1);
 	sqlite3_busy_timeout(be->db, BUSY_TIMEOUT_MS);
+	/* A rollout's tally groups a model's devices by their bucket inside
+	 * the query, so that a million devices come back as a few hundred
+	 * rows (ST_MODEL_TALLY). */
+	r = sqlite3_create_function(be->db, "fsec_bucket", 1,
+				    SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, be,
+				    sql_bucket, NULL, NULL);
+	if (r != SQLITE_OK) {
+		rc = sq_err(be, r, path);
+		goto out;
+	}
 	if (ro) {
 		if ((rc = sq_exec(be, "PRAGMA foreign_keys = ON; PRAGMA trusted_schema = OFF;")) !=
 			    FSEC_OK ||
@@ -556,6 +584,10 @@ const struct fsec_registry_ops fsec_registry_sqlite_ops = {
 	.group_get = sq_group_get,
 	.model_stats = sq_model_stats,
 	.model_counters = sq_model_counters,
+	.model_state_list = sq_model_state_list,
+	.model_tally = sq_model_tally,
+	.rollout_eval_get = sq_rollout_eval_get,
+	.rollout_eval_put = sq_rollout_eval_put,
 	.bootstrap_list = sq_bootstrap_list,
 	.check = sq_check,
 	.snapshot = sq_snapshot,
@@ -565,6 +597,7 @@ const struct fsec_registry_ops fsec_registry_sqlite_ops = {
 	.device_find = sq_device_find,
 	.event_query = sq_event_query,
 	.refusal_list = sq_refusal_list,
+	.refusal_changed = sq_refusal_changed,
 	.renew_allow_put = sq_renew_allow_put,
 	.renew_allow_get = sq_renew_allow_get,
 	.renew_allow_take = sq_renew_allow_take,

@@ -123,6 +123,22 @@ static int row_device_state(sqlite3_stmt *s, void *cb, void *ctx)
 	return ((fsec_device_state_cb)cb)(&d, reported ? &st : NULL, ctx);
 }
 
+/* As row_device_state, with the device's group in column 28 ("" none). */
+static int row_model_state(sqlite3_stmt *s, void *cb, void *ctx)
+{
+	struct fsec_device_rec d;
+	struct fsec_devstate_rec st;
+	char group[FSEC_GROUP_MAX + 1];
+	bool reported = sqlite3_column_type(s, 11) != SQLITE_NULL;
+	enum fsec_err rc;
+
+	if ((rc = sq_read_device(s, &d)) != FSEC_OK ||
+	    (reported && (rc = sq_read_state_at(s, 11, &st)) != FSEC_OK))
+		return sq_row_fail(rc);
+	sq_text(s, 28, group, sizeof(group));
+	return ((fsec_model_state_cb)cb)(&d, reported ? &st : NULL, group, ctx);
+}
+
 static int row_counter(sqlite3_stmt *s, void *cb, void *ctx)
 {
 	int64_t c = sqlite3_column_int64(s, 0);
@@ -137,6 +153,31 @@ static const struct sq_listing list_states = {ST_STATE_LIST, "listing device sta
 					      row_state};
 static const struct sq_listing list_device_states = {
 	ST_DEVICE_STATE_LIST, "listing devices with their state", false, row_device_state};
+static const struct sq_listing list_model_states = {
+	ST_MODEL_STATE_LIST, "listing a model's devices with their state", false, row_model_state};
+static const struct sq_listing list_model_failed = {
+	ST_MODEL_FAILED_LIST, "listing a model's failed devices", false, row_model_state};
+
+/* Bucket, group, class, count; a NULL bucket (a failed digest) or a class
+ * out of range is refused, never counted somewhere else. */
+static int row_tally(sqlite3_stmt *s, void *cb, void *ctx)
+{
+	char group[FSEC_GROUP_MAX + 1];
+	int64_t b = sqlite3_column_int64(s, 0), cls = sqlite3_column_int64(s, 2);
+	int64_t n = sqlite3_column_int64(s, 3);
+	bool failure = sqlite3_column_int64(s, 4) != 0;
+
+	if (sqlite3_column_type(s, 0) == SQLITE_NULL || b < 0 || b > 99 || cls < 0 ||
+	    cls > FSEC_TALLY_ROLLED_BACK || n < 0)
+		return sq_row_fail(fsec_seterr(FSEC_ERR_CRYPTO, "a device's rollout bucket "
+								 "could not be computed"));
+	sq_text(s, 1, group, sizeof(group));
+	return ((fsec_model_tally_cb)cb)((unsigned)b, group, (enum fsec_tally_class)cls, failure,
+					 (uint64_t)n, ctx);
+}
+
+static const struct sq_listing list_model_tally = {ST_MODEL_TALLY, "counting a rollout", false,
+						   row_tally};
 static const struct sq_listing list_counters = {ST_MODEL_COUNTERS, "counting security counters",
 						false, row_counter};
 
@@ -252,4 +293,75 @@ enum fsec_err sq_model_counters(void *p, const char *model, fsec_counter_count_c
 				void *ctx)
 {
 	return sq_list(p, &list_counters, &model, 1, (void *)cb, ctx);
+}
+
+enum fsec_err sq_model_state_list(void *p, const char *model, const char *failed_image,
+				  fsec_model_state_cb cb, void *ctx)
+{
+	const char *const keys[] = {model, failed_image};
+
+	if (failed_image != NULL)
+		return sq_list(p, &list_model_failed, keys, 2, (void *)cb, ctx);
+	return sq_list(p, &list_model_states, keys, 1, (void *)cb, ctx);
+}
+
+enum fsec_err sq_model_tally(void *p, const char *model, const char *version, const char *image,
+			     int64_t since, fsec_bucket_fn bucket, fsec_model_tally_cb cb, void *ctx)
+{
+	struct sqlite_be *be = p;
+	char at[24];
+	const char *const keys[] = {model, version, image, at};
+	enum fsec_err rc;
+
+	snprintf(at, sizeof(at), "%lld", (long long)since);
+	be->bucket = bucket;
+	rc = sq_list(p, &list_model_tally, keys, 4, (void *)cb, ctx);
+	be->bucket = NULL;
+	return rc;
+}
+
+enum fsec_err sq_rollout_eval_get(void *p, const char *model, struct fsec_rollout_eval_rec *out)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+	int r;
+
+	if ((rc = sq_stmt(be, ST_EVAL_GET, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, model, -1, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW) {
+		sq_text(s, 0, out->sha256, sizeof(out->sha256));
+		out->at = sqlite3_column_int64(s, 1);
+		/* Counts are never negative; a hand-edited one reads as 0. */
+		out->devices = (uint64_t)(sqlite3_column_int64(s, 2) < 0 ? 0
+									  : sqlite3_column_int64(s, 2));
+		out->failures = (uint64_t)(sqlite3_column_int64(s, 3) < 0 ? 0
+									   : sqlite3_column_int64(s, 3));
+	} else if (r == SQLITE_DONE) {
+		rc = fsec_seterr(FSEC_ERR_NOTFOUND, "model %s: no rollout evaluation yet", model);
+	} else {
+		rc = sq_err(be, r, "reading a rollout evaluation");
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+enum fsec_err sq_rollout_eval_put(void *p, const char *model,
+				  const struct fsec_rollout_eval_rec *rec)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = sq_stmt(be, ST_EVAL_PUT, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, model, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, rec->sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, rec->at);
+	sqlite3_bind_int64(s, 4, rec->devices > INT64_MAX ? INT64_MAX : (int64_t)rec->devices);
+	sqlite3_bind_int64(s, 5, rec->failures > INT64_MAX ? INT64_MAX : (int64_t)rec->failures);
+	return sq_run(be, s, "recording a rollout evaluation");
 }

@@ -79,6 +79,12 @@ enum stmt_id {
 	ST_TAMPER_PUT,
 	ST_TAMPER_GET,
 	ST_TAMPER_LIST,
+	ST_MODEL_STATE_LIST,
+	ST_EVAL_GET,
+	ST_EVAL_PUT,
+	ST_REFUSAL_CHANGED,
+	ST_MODEL_TALLY,
+	ST_MODEL_FAILED_LIST,
 	/* Certificate listings, one statement per combination of filters
 	 * (CERT_BY_* bits): a generic "?1 IS NULL OR col = ?1" cannot use an
 	 * index, and a full scan for every issue would make issuance O(N^2). */
@@ -94,6 +100,7 @@ struct sqlite_be {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT];
 	unsigned depth; /* open transactions: 1 = BEGIN, more = savepoints */
+	fsec_bucket_fn bucket; /* fsec_bucket() in SQL, during a tally only */
 };
 
 /* The SQL of each statement below ST_CERT_LIST (sqlite_schema.c). */
@@ -200,6 +207,14 @@ enum fsec_err sq_devstate_list(void *p, fsec_devstate_cb cb, void *ctx);
 enum fsec_err sq_device_state_list(void *p, fsec_device_state_cb cb, void *ctx);
 enum fsec_err sq_model_stats(void *p, const char *model, const char *group, int64_t since,
 			     uint32_t counter, const char *image, struct fsec_model_stats *out);
+enum fsec_err sq_model_state_list(void *p, const char *model, const char *failed_image,
+				  fsec_model_state_cb cb, void *ctx);
+enum fsec_err sq_model_tally(void *p, const char *model, const char *version, const char *image,
+			     int64_t since, fsec_bucket_fn bucket, fsec_model_tally_cb cb,
+			     void *ctx);
+enum fsec_err sq_rollout_eval_get(void *p, const char *model, struct fsec_rollout_eval_rec *out);
+enum fsec_err sq_rollout_eval_put(void *p, const char *model,
+				  const struct fsec_rollout_eval_rec *rec);
 enum fsec_err sq_model_counters(void *p, const char *model, fsec_counter_count_cb cb, void *ctx);
 
 /* sqlite_enroll.c */
@@ -225,6 +240,7 @@ enum fsec_err sq_bootstrap_list(void *p, fsec_bootstrap_cb cb, void *ctx);
 /* sqlite_limits.c */
 enum fsec_err sq_refusal_add(void *p, const struct fsec_refusal_rec *rec, bool *created);
 enum fsec_err sq_refusal_list(void *p, const char *device_id, fsec_refusal_cb cb, void *ctx);
+enum fsec_err sq_refusal_changed(void *p, int64_t after, fsec_refusal_cb cb, void *ctx);
 enum fsec_err sq_renew_allow_put(void *p, const char *id, const char *by, int64_t at);
 enum fsec_err sq_renew_allow_get(void *p, const char *id, char *granted_by);
 enum fsec_err sq_renew_allow_take(void *p, const char *id);

@@ -5,6 +5,7 @@
  * one-time allowances of an early renewal.
  */
 
+#include <stdio.h>
 #include <string.h>
 
 #include "err_int.h"
@@ -54,6 +55,7 @@ static int row_refusal(sqlite3_stmt *s, void *cb, void *ctx)
 	r.count = n > 0 ? (uint64_t)n : 0;
 	r.first_at = sqlite3_column_int64(s, 6);
 	r.last_at = sqlite3_column_int64(s, 7);
+	r.mark = sqlite3_column_int64(s, 8);
 	return ((fsec_refusal_cb)cb)(&r, ctx);
 }
 
@@ -63,6 +65,18 @@ static const struct sq_listing list_refusals = {ST_REFUSAL_LIST, "listing refusa
 enum fsec_err sq_refusal_list(void *p, const char *device_id, fsec_refusal_cb cb, void *ctx)
 {
 	return sq_list(p, &list_refusals, &device_id, 1, (void *)cb, ctx);
+}
+
+static const struct sq_listing list_refusals_changed = {ST_REFUSAL_CHANGED, "listing refusals",
+							false, row_refusal};
+
+enum fsec_err sq_refusal_changed(void *p, int64_t after, fsec_refusal_cb cb, void *ctx)
+{
+	char key[24];
+	const char *k = key;
+
+	snprintf(key, sizeof(key), "%lld", (long long)after);
+	return sq_list(p, &list_refusals_changed, &k, 1, (void *)cb, ctx);
 }
 
 enum fsec_err sq_renew_allow_put(void *p, const char *id, const char *by, int64_t at)

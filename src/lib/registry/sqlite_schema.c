@@ -219,14 +219,47 @@ static const char schema_v16_tamper[] =
 	" at INTEGER NOT NULL, received_at INTEGER NOT NULL, reason TEXT NOT NULL,"
 	" serial TEXT NOT NULL, envelope TEXT NOT NULL) STRICT;";
 
+/* v17 (issue 13, rollouts at scale): a report no longer evaluates its
+ * rollout; fleetsecd does, on a timer, and keeps each model's last
+ * evaluation (the image it was about, when, how many devices and failures
+ * it counted) for GET /v1/update to read instead of counting again, and
+ * for the timer to space a large model's evaluations. The index serves the
+ * per-model count and listing (model and status by equality, in ID order)
+ * without visiting other models' rows, and the failed devices' index names
+ * a release's failures without reading every state. A refusal row's mark is bumped on
+ * every repeat, so `fleetsec events --follow` finds the rows that changed
+ * since its last look. */
+static const char schema_v17_rollout_eval[] =
+	"CREATE INDEX devices_model_status ON devices(model, status, id);"
+	"CREATE TABLE rollout_eval(model TEXT PRIMARY KEY, sha256 TEXT NOT NULL,"
+	" at INTEGER NOT NULL, devices INTEGER NOT NULL, failures INTEGER NOT NULL) STRICT;"
+	"ALTER TABLE refusals ADD COLUMN mark INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX refusals_mark ON refusals(mark);"
+	/* The devices that failed an image, for release status to name
+	 * without a pass over every state (ST_MODEL_FAILED_LIST). */
+	"CREATE INDEX device_state_failed ON device_state(outcome_image, device_id)"
+	" WHERE update_state IN ('failed','rolled_back')"
+	" OR (update_state = '' AND update_outcome = 'failure');";
+
 static const char *const migrations[] = {
 	schema_v1,	 schema_v2_enroll,  schema_v3_published,  schema_v4_pending,
 	schema_v5_audit, schema_v6_rollout, schema_v7_device_net, schema_v8_debug,
 	schema_v9_bounds, schema_v10_freshness, schema_v11_server_certs, schema_v12_update_state,
 	schema_v13_issuer, schema_v14_rollouts, schema_v15_spent_ca, schema_v16_tamper,
+	schema_v17_rollout_eval,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
+/* A device (columns 0-10, sq_read_device) and its state (11-27, NULL's
+ * device_id when it never reported), from devices joined to device_state s. */
+#define DEVICE_STATE_COLS                                                                   \
+	DEVICE_COLS ", s.device_id, ifnull(s.first_seen,0), ifnull(s.last_seen,0),"            \
+		    " ifnull(s.fw_version,''), ifnull(s.security_counter,0),"                    \
+		    " ifnull(s.update_outcome,''), ifnull(s.update_at,0), ifnull(s.update_ok_at,0)," \
+		    " ifnull(s.debug_jtag,''), ifnull(s.debug_uart,''), ifnull(s.debug_at,0),"      \
+		    " ifnull(s.frozen,-1), ifnull(s.fresh_at,0), ifnull(s.update_state,''),"        \
+		    " ifnull(s.pending_version,''), ifnull(s.outcome_image,''),"                   \
+		    " ifnull(s.outcome_reason,'')"
 #define DEVICE_COLS                                                                          \
 	"id, model, status, ifnull(serial,''), ifnull(fingerprint,''), ifnull(spki_sha256,''), " \
 	"ifnull(issued_at,0), ifnull(expires_at,0), provisioning, created_at, updated_at"
@@ -295,16 +328,54 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 	[ST_STATE_LIST] = "SELECT " STATE_COLS " FROM device_state ORDER BY device_id",
 	/* Columns 0-10 are a device (sq_read_device), 11-27 its state; the
 	 * state's device_id is NULL when the device never reported. */
-	[ST_DEVICE_STATE_LIST] = "SELECT " DEVICE_COLS ", s.device_id, ifnull(s.first_seen,0),"
-				 " ifnull(s.last_seen,0), ifnull(s.fw_version,''),"
-				 " ifnull(s.security_counter,0), ifnull(s.update_outcome,''),"
-				 " ifnull(s.update_at,0), ifnull(s.update_ok_at,0),"
-				 " ifnull(s.debug_jtag,''), ifnull(s.debug_uart,''), ifnull(s.debug_at,0),"
-				 " ifnull(s.frozen,-1), ifnull(s.fresh_at,0), ifnull(s.update_state,''),"
-				 " ifnull(s.pending_version,''), ifnull(s.outcome_image,''),"
-				 " ifnull(s.outcome_reason,'')"
+	[ST_DEVICE_STATE_LIST] = "SELECT " DEVICE_STATE_COLS
 				 " FROM devices LEFT JOIN device_state s ON s.device_id = devices.id"
 				 " ORDER BY devices.id",
+	/* As ST_DEVICE_STATE_LIST for one model's active devices (?1), with
+	 * each one's group (column 28): devices_model_status gives them in ID
+	 * order without reading other models' rows. */
+	[ST_MODEL_STATE_LIST] = "SELECT " DEVICE_STATE_COLS ", ifnull(g.grp,'')"
+				" FROM devices"
+				" LEFT JOIN device_state s ON s.device_id = devices.id"
+				" LEFT JOIN device_groups g ON g.device_id = devices.id"
+				" WHERE devices.model = ?1 AND devices.status = 'active'"
+				" ORDER BY devices.id",
+	/* A rollout's tally in one grouped query (fsec_registry_model_tally):
+	 * the model's active devices by bucket, group, what their last report
+	 * says about the release (?2 its version, ?3 its image; the rules of
+	 * fsec_rollout_tally: an outcome about the image, or a state about the
+	 * version), and whether ST_MODEL_STATS counts it as a failure. */
+	[ST_MODEL_TALLY] = "SELECT fsec_bucket(d.id), ifnull(g.grp,''),"
+			   " CASE WHEN s.outcome_image = ?3 AND (s.update_state IN ('failed','rolled_back')"
+			   "  OR (s.update_state = '' AND s.update_outcome = 'failure'))"
+			   "  THEN CASE WHEN s.update_state = 'rolled_back' THEN 6 ELSE 5 END"
+			   " WHEN s.pending_version = ?2 AND s.update_state = 'downloading' THEN 1"
+			   " WHEN s.pending_version = ?2 AND s.update_state = 'installed' THEN 2"
+			   " WHEN s.fw_version = ?2 AND s.update_state = 'trial' THEN 3"
+			   " WHEN s.fw_version = ?2 AND (s.update_state = 'confirmed'"
+			   "  OR s.update_outcome = 'success') THEN 4"
+			   " ELSE 0 END, count(*),"
+			   /* ST_MODEL_STATS's failure rule, ?4 the publication time. */
+			   " ifnull(s.update_outcome = 'failure' AND (s.outcome_image = ?3"
+			   "  OR (s.outcome_image = '' AND s.update_at >= CAST(?4 AS INTEGER))), 0)"
+			   " FROM devices d LEFT JOIN device_state s ON s.device_id = d.id"
+			   " LEFT JOIN device_groups g ON g.device_id = d.id"
+			   " WHERE d.model = ?1 AND d.status = 'active' GROUP BY 1, 2, 3, 5",
+	/* The devices of ST_MODEL_STATE_LIST whose last outcome about image
+	 * ?2 failed (release status names them). */
+	[ST_MODEL_FAILED_LIST] = "SELECT " DEVICE_STATE_COLS ", ifnull(g.grp,'')"
+				 /* CROSS JOIN keeps the failed states outer: the
+				  * other order visits every device of the model. */
+				 " FROM device_state s INDEXED BY device_state_failed"
+				 " CROSS JOIN devices ON devices.id = s.device_id"
+				 " LEFT JOIN device_groups g ON g.device_id = devices.id"
+				 " WHERE s.outcome_image = ?2 AND (s.update_state IN ('failed','rolled_back')"
+				 " OR (s.update_state = '' AND s.update_outcome = 'failure'))"
+				 " AND devices.model = ?1 AND devices.status = 'active'"
+				 " ORDER BY s.device_id",
+	[ST_EVAL_GET] = "SELECT sha256, at, devices, failures FROM rollout_eval WHERE model = ?1",
+	[ST_EVAL_PUT] = "INSERT OR REPLACE INTO rollout_eval(model, sha256, at, devices, failures)"
+			" VALUES (?1, ?2, ?3, ?4, ?5)",
 	[ST_DEVICE_NET_LIST] = "SELECT d.id, d.model, d.status, ifnull(n.mac,''), ifnull(n.ip,''),"
 			       " " TAMPERED_SQL
 			       " FROM devices d JOIN device_net n ON n.device_id = d.id ORDER BY d.id",
@@ -344,19 +415,26 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 	[ST_BOOTSTRAP_LIST] = "SELECT fingerprint, use, device_id, at FROM bootstrap_spent"
 			      " ORDER BY at, device_id, use",
 	[ST_DATA_VERSION] = "PRAGMA data_version",
+	/* Every add takes the next mark (refusals_mark keeps max() cheap), so
+	 * a follower finds the rows that grew since its last look. */
 	[ST_REFUSAL_ADD] = "INSERT INTO refusals(credential, reason, device_id, detail, source,"
-			   " count, first_at, last_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+			   " count, first_at, last_at, mark) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+			   " (SELECT ifnull(max(mark), 0) + 1 FROM refusals))"
 			   " ON CONFLICT(credential, reason) DO UPDATE SET"
 			   /* Saturates: the caller adds at most 2^32 at a time. */
 			   " count = CASE WHEN count > 9223372036854775807 - excluded.count"
 			   " THEN 9223372036854775807 ELSE count + excluded.count END,"
 			   " last_at = max(last_at, excluded.last_at), detail = excluded.detail,"
-			   " source = excluded.source, device_id = excluded.device_id"
+			   " source = excluded.source, device_id = excluded.device_id,"
+			   " mark = excluded.mark"
 			   /* A new row holds exactly the count added. */
 			   " RETURNING count = ?6",
 	[ST_REFUSAL_LIST] = "SELECT credential, reason, device_id, detail, source, count,"
-			    " first_at, last_at FROM refusals WHERE ?1 IS NULL OR device_id = ?1"
+			    " first_at, last_at, mark FROM refusals WHERE ?1 IS NULL OR device_id = ?1"
 			    " ORDER BY last_at DESC, credential, reason",
+	[ST_REFUSAL_CHANGED] = "SELECT credential, reason, device_id, detail, source, count,"
+			       " first_at, last_at, mark FROM refusals"
+			       " WHERE mark > CAST(?1 AS INTEGER) ORDER BY mark",
 	[ST_RENEW_ALLOW_PUT] = "INSERT INTO renew_allow(device_id, granted_by, granted_at)"
 			       " VALUES (?1, ?2, ?3) ON CONFLICT(device_id) DO UPDATE SET"
 			       " granted_by = excluded.granted_by, granted_at = excluded.granted_at",

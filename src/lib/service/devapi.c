@@ -214,16 +214,6 @@ out:
 	return rc;
 }
 
-static enum fsec_err rollout_after_report(struct fsec_registry *reg, const char *id)
-{
-	struct fsec_device_rec dev;
-	enum fsec_err rc = fsec_registry_device_get(reg, id, &dev);
-
-	return rc != FSEC_OK ? rc
-			     : fsec_rollout_evaluate(reg, dev.model, (int64_t)time(NULL), "fleetsecd",
-						     NULL);
-}
-
 FSEC_API enum fsec_err fsec_devapi_status(struct fsec_registry *reg, const char *id,
 					  const unsigned char *body, size_t len,
 					  struct fsec_reply *r)
@@ -257,10 +247,9 @@ FSEC_API enum fsec_err fsec_devapi_status(struct fsec_registry *reg, const char 
 	}
 	if (rc != FSEC_OK)
 		return rc;
-	/* Outcomes move the rollout: a failure limit pauses it, successes
-	 * advance its phases. The report stands either way. */
-	if (rep.update_state[0] != '\0' && (rc = rollout_after_report(reg, id)) != FSEC_OK)
-		return rc;
+	/* A report only records: counting the model's devices here cost
+	 * seconds per report at a million devices. Outcomes pause and advance
+	 * the rollout at fleetsecd's next evaluation (fsec_rollout_evaluate_all). */
 	if ((r->body = strdup("{\"recorded\": true}\n")) == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 	r->len = strlen(r->body);

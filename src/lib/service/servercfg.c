@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "err_int.h"
+#include "fleetsec/rollout.h"
 #include "fleetsec/servercfg.h"
 #include "fleetsec/text.h"
 #include "fleetsec/srclimit.h"
@@ -23,7 +24,7 @@ static const struct fsec_kv_field fields[] = {
 	STRF(crl_refresh), NUMF(crl_delay, 3600),
 	NUMF(renew_after_percent, FSEC_RENEW_AFTER_MAX), NUMF(renewals_per_day, 1000),
 	NUMF(refusals_per_minute, 100000), NUMF(reports_per_hour, 1000000),
-	NUMF(max_per_source, 1000000),
+	NUMF(max_per_source, 1000000), NUMF(rollout_tick, FSEC_ROLLOUT_EVAL_MAX_S),
 	STRF(release_refresh), STRF(release_key), STRF(release_delegation), STRF(release_root),
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
@@ -43,6 +44,7 @@ FSEC_API void fsec_servercfg_defaults(struct fsec_servercfg *c)
 	c->renewals_per_day = 4;
 	c->refusals_per_minute = 10;
 	c->reports_per_hour = 60;
+	c->rollout_tick = FSEC_ROLLOUT_EVAL_TICK_S;
 	snprintf(c->release_refresh, sizeof(c->release_refresh), "off");
 }
 
@@ -82,9 +84,10 @@ FSEC_API enum fsec_err fsec_servercfg_parse(const unsigned char *buf, size_t len
 	if (c.renewals_per_day == 0 || c.refusals_per_minute == 0 || c.reports_per_hour == 0)
 		return fsec_seterr(FSEC_ERR_PARSE, "renewals_per_day, refusals_per_minute and "
 						   "reports_per_hour must be at least 1");
-	if (c.max_connections == 0 || c.timeout == 0 || c.max_per_source == 0)
-		return fsec_seterr(FSEC_ERR_PARSE,
-				   "max_connections, max_per_source and timeout must be at least 1");
+	if (c.max_connections == 0 || c.timeout == 0 || c.max_per_source == 0 ||
+	    c.rollout_tick == 0)
+		return fsec_seterr(FSEC_ERR_PARSE, "max_connections, max_per_source, timeout and "
+						   "rollout_tick must be at least 1");
 	if (strcmp(c.release_refresh, "off") != 0 && strcmp(c.release_refresh, "auto") != 0)
 		return fsec_seterr(FSEC_ERR_PARSE, "release_refresh must be off or auto");
 	/* auto signs with the online key: without it, nothing would be signed
