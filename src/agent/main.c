@@ -41,6 +41,7 @@ struct ctx {
 	const char *reason; /* tamper: what the report to the server says */
 	unsigned long interval;
 	bool json, force, tty;
+	bool once; /* daemon: one round, then exit with its status */
 };
 
 static bool progress_open; /* a progress line without its newline */
@@ -181,15 +182,21 @@ static void fail_round(const char *what, enum fsec_err rc, const char *why)
 /*
  * daemon: the library's round (renew when due, update, report) every
  * interval, until SIGTERM. Failures are printed and retried at the next
- * round.
+ * round. With --once, one round and its status: 0 when every step of it
+ * succeeded, 1 when one failed, 3 when the device is frozen (a supervisor
+ * or a test that owns the clock runs the rounds itself).
  */
 static int cmd_daemon(const struct ctx *x)
 {
+	int status = FSEC_EXIT_OK;
+
 	catch_stop();
-	fprintf(stderr, "fleetsec-agent: daemon: every %lu s\n", x->interval);
+	if (!x->once)
+		fprintf(stderr, "fleetsec-agent: daemon: every %lu s\n", x->interval);
 	while (!stopping) {
 		struct fsec_agent_round r;
 
+		status = FSEC_EXIT_OK;
 		fsec_agent_round(x->cfg, &r);
 		if (r.renew_rc != FSEC_OK)
 			fail_round("renew", r.renew_rc, r.renew_error);
@@ -213,18 +220,24 @@ static int cmd_daemon(const struct ctx *x)
 			fail_round("update", r.update_rc, r.update_error);
 		else if (!r.rejected)
 			print_update(&r.check, r.started, x->json);
-		if (r.frozen) {
-			struct fsec_agent_status s = {.frozen = true, .fresh_at = r.fresh_at};
-
-			(void)frozen_status(&s, 0);
-		}
 		if (r.report_tried && r.report_rc != FSEC_OK)
 			fail_round("report", r.report_rc, r.report_error);
 		if (r.reboot_tried && r.reboot_rc != FSEC_OK)
 			fail_round("reboot", r.reboot_rc, r.reboot_error);
 		else if (r.reboot_tried)
 			puts("reboot_cmd ran");
+		if (r.renew_rc != FSEC_OK || r.trust_rc != FSEC_OK || r.trial_rc != FSEC_OK ||
+		    r.update_rc != FSEC_OK || (r.report_tried && r.report_rc != FSEC_OK) ||
+		    (r.reboot_tried && r.reboot_rc != FSEC_OK))
+			status = FSEC_EXIT_REFUSED;
+		if (r.frozen) {
+			struct fsec_agent_status s = {.frozen = true, .fresh_at = r.fresh_at};
+
+			status = frozen_status(&s, status);
+		}
 		fflush(stdout);
+		if (x->once)
+			return status;
 		if (!stopping)
 			nap(x->interval);
 	}
@@ -602,7 +615,8 @@ static const struct command {
 	 "            server's cacerts when a root already trusted cross-signed it"},
 	{"daemon", FSEC_AGENT_CMD_DAEMON, cmd_daemon,
 	 "renew when due and install updates every --interval seconds\n"
-	 "            (default 3600, jittered), until SIGTERM"},
+	 "            (default 3600, jittered), until SIGTERM; --once: one round,\n"
+	 "            then exit with its status (0, 1 a step failed, 3 frozen)"},
 	{"report", FSEC_AGENT_CMD_REPORT, cmd_report,
 	 "tell the server what runs here and how the last update went"},
 	{"check", FSEC_AGENT_CMD_CHECK, cmd_check,
@@ -626,7 +640,7 @@ static const struct command {
 static void usage(FILE *f)
 {
 	fputs("usage: fleetsec-agent [-c CONFIG] <command> [--json] [--force] [--interval S]\n"
-	      "                      [--subject CN] [--reason TEXT]\n\n"
+	      "                      [--once] [--subject CN] [--reason TEXT]\n\n"
 	      "commands:\n",
 	      f);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
@@ -645,6 +659,7 @@ int main(int argc, char **argv)
 		{"json", no_argument, NULL, 'J'},
 		{"force", no_argument, NULL, 'f'},
 		{"interval", required_argument, NULL, 'i'},
+		{"once", no_argument, NULL, 'o'},
 		{"subject", required_argument, NULL, 's'},
 		{"reason", required_argument, NULL, 'r'},
 		{"help", no_argument, NULL, 'h'},
@@ -664,6 +679,7 @@ int main(int argc, char **argv)
 		case 'c': x.config = optarg; break;
 		case 'J': x.json = true; break;
 		case 'f': x.force = true; break;
+		case 'o': x.once = true; break;
 		case 's': x.subject = optarg; break;
 		case 'r': x.reason = optarg; break;
 		case 'i':
@@ -688,6 +704,10 @@ int main(int argc, char **argv)
 			c = &commands[i];
 	if (c == NULL) {
 		fprintf(stderr, "fleetsec-agent: unknown command '%s' (see --help)\n", x.name);
+		return FSEC_EXIT_USAGE;
+	}
+	if (x.once && c->id != FSEC_AGENT_CMD_DAEMON) {
+		fprintf(stderr, "fleetsec-agent: --once: only for daemon, not %s\n", x.name);
 		return FSEC_EXIT_USAGE;
 	}
 	if ((rc = fsec_agentcfg_new(&cfg)) != FSEC_OK ||
