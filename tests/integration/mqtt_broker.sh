@@ -32,7 +32,7 @@ else
 fi
 
 expect 0 "$F" ca init --name mq
-for d in dev-1 dev-2 dev-k dev-ok dev-r dev-s; do
+for d in dev-1 dev-2 dev-k dev-ok dev-r dev-s dev-t; do
 	expect 0 "$F" device issue "$d" --keygen --key-out "$d.key" --out "$d.pem" --model thermo
 done
 expect 0 "$F" device issue cam-1 --keygen --key-out cam-1.key --out cam-1.pem --model cam
@@ -41,6 +41,12 @@ expect 0 "$F" device revoke dev-r
 mv dev-s.pem dev-s.old.pem
 mv dev-s.key dev-s.old.key
 expect 0 "$F" device issue dev-s --reissue --keygen --key-out dev-s.key --out dev-s.pem --model thermo
+# dev-t reported a tamper event through its current certificate: the row
+# fleetsecd's /v1/tamper writes (tamper_report.sh tests that path), planted
+# with sqlite3.
+serial=$("$F" device show dev-t --json | jq -r .serial)
+sqlite3 "$FLEETSEC_HOME/registry.db" "INSERT INTO device_tamper VALUES('dev-t', 1796000000, \
+	1796000000, 'case opened', '$serial', '{}')" || fail "could not plant the tamper row"
 expect 0 "$F" ca server-cert localhost --ip 127.0.0.1 --out srv.pem --key-out srv.key
 # A manufacturer's bootstrap certificate.
 expect 0 "$F" mfr init --name acme --dir mfr
@@ -154,7 +160,7 @@ grep -q 'subscribed 1 1' ok.log || fail "dev-ok: $(cat ok.log)"
 
 # --- who connects
 expect 0 conn dev-1:dev-1
-for bad in dev-r:dev-r dev-s.old:dev-s dev-1:dev-2; do
+for bad in dev-r:dev-r dev-s.old:dev-s dev-1:dev-2 dev-t:dev-t; do
 	expect 5 conn "$bad"
 done
 # A bootstrap certificate is not from the fleet chain: TLS refuses it.
@@ -165,6 +171,8 @@ grep -qF "refused client 'dev-r' from 127.0.0.1: device dev-r is revoked" broker
 	fail "revoked: $(grep fleetsec broker.log)"
 grep -qF "refused client 'dev-s'" broker.log && grep -q "superseded" broker.log ||
 	fail "superseded: $(grep fleetsec broker.log)"
+grep -qF "refused client 'dev-t' from 127.0.0.1: device dev-t reported a tamper event" broker.log ||
+	fail "tampered: $(grep fleetsec broker.log)"
 grep -qF "client ID 'dev-2' is not device dev-1's ID" broker.log ||
 	fail "client ID: $(grep fleetsec broker.log)"
 ok
