@@ -280,7 +280,7 @@ static int on_reload(int event, void *event_data, void *userdata)
 	/* Mosquitto authenticates every client again after this, so a device
 	 * revoked meanwhile goes now even without a tick. */
 	if (fsec_mqtt_broker_reload(pl->broker) != FSEC_OK)
-		mosquitto_log_printf(MOSQ_LOG_WARNING, "fleetsec: reload kept the old policies: %s",
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "fleetsec: reload kept the old policy: %s",
 				     fsec_err_detail());
 	return MOSQ_ERR_SUCCESS;
 }
