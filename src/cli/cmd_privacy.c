@@ -418,8 +418,8 @@ const struct cli_cmd cli_privacy_cmds[] = {
 	{"privacy", "check", privacy_check, "show what the broker's privacy filter makes of a message",
 	 "POLICY SAMPLE.json [--model M] [--topic T] [--device ID] [--group G]\n"
 	 "       [--retain] [--json]\n\n"
-	 "Apply the privacy policy POLICY (the file the broker's plugin reads, see\n"
-	 "'fleetsec mqtt config --privacy') to the payload in SAMPLE.json and print\n"
+	 "Apply the privacy policy POLICY (the file the broker's plugin reads, as\n"
+	 "'fleetsec mqtt config' sets it up) to the payload in SAMPLE.json and print\n"
 	 "what subscribers would receive: the fields removed, numbers rounded,\n"
 	 "locations moved to their grid cell's centre, or why the message is dropped\n"
 	 "(not a JSON object, over 64 KiB, a refused retained message). The block\n"
