@@ -344,7 +344,7 @@ FSEC_API enum fsec_err fsec_privacy_parse(const char *text, size_t len, const ch
 		if (*s == '\0' || *s == '#')
 			continue;
 		if (*s == '[') {
-			char *m;
+			char *m = NULL;
 
 			if ((rc = parse_section(p, s, line, &m)) != FSEC_OK)
 				goto out;
