@@ -83,6 +83,14 @@ one_line_error "bad.policy:3"
 grep -qF "precise geolocation" "$T/err" || fail "bad privacy policy: $(cat "$T/err")"
 expect 2 "$F" mqtt config --listener "$PORT" --cert srv.pem --key srv.key \
 	--privacy-metrics metrics/x.prom --plugin "$PLUGIN" --user "$BUSER"
+if [ "$(id -u)" -eq 0 ]; then
+	# The broker's user could not write its counters there.
+	mkdir rometrics
+	chmod 0755 rometrics
+	expect 1 "$F" mqtt config --listener "$PORT" --cert srv.pem --key srv.key --acl fleet.acl \
+		--privacy privacy.policy --privacy-metrics rometrics/x.prom --plugin "$PLUGIN" --user "$BUSER"
+	one_line_error "cannot create files in $T/rometrics"
+fi
 expect 0 "$F" mqtt config --listener "$PORT" --bind 127.0.0.1 --cert srv.pem --key srv.key \
 	--acl fleet.acl --privacy privacy.policy --privacy-metrics metrics/fleetsec.prom \
 	--plugin "$PLUGIN" --user "$BUSER" --out mosquitto.conf
