@@ -13,7 +13,9 @@
 # Last, it compiles the fleet's network isolation policy
 # (MUD to nftables) and audits the fleet for the common failures, and runs
 # Mosquitto with the fleetsec plugin: devices tied to their own topics, a
-# revoked device dropped at once. Everything lands in out/demo/.
+# privacy filter that keeps a reading's personal fields in the broker and
+# coarsens its location, a revoked device dropped at once. Everything lands
+# in out/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -516,7 +518,7 @@ run mosquitto_pub -V mqttv5 -q 1 "${MC[@]}" --cert "$D/thermo-002.pem" --key "$D
 	-i thermo-002 -t devices/plug-001/cmd/off -m off || true
 run mosquitto_sub "${MC[@]}" --cert "$D/thermo-002.pem" --key "$D/thermo-002.key" -i thermo-002 \
 	-t '#' -W 2 || true
-run fleetsec mqtt explain thermo-002 subscribe '#'
+run fleetsec mqtt explain thermo-002 subscribe '#' --acl "$MQ/mqtt.acl"
 echo "-- the revoked cam-001 cannot connect, nor can a device under another's client ID:"
 run mosquitto_pub "${MC[@]}" --cert "$D/cam-001.pem" --key "$D/cam-001.key" -i cam-001 \
 	-t devices/cam-001/status -m up || true
