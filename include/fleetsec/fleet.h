@@ -42,6 +42,9 @@ struct fsec_fleet_create_params {
 	int device_days;           /* 0 = 365 */
 	int crl_days;              /* 0 = 7 */
 	const char *actor;         /* who, for the event log */
+	const char *registry;      /* NULL: SQLite in the home; or a postgresql:// URL
+				    * (an empty database, no password in it), kept
+				    * in fleet.json */
 };
 
 /*
