@@ -24,8 +24,10 @@
  * and spent credentials is the schema's (a conflict is FSEC_ERR_EXISTS, as
  * on SQLite).
  *
- * An error inside a transaction aborts it on PostgreSQL (SQLite goes on);
- * every caller rolls back on an error, so nothing relies on the difference.
+ * An error inside a transaction aborts the whole transaction on PostgreSQL,
+ * where SQLite only fails the statement: a caller may go on after a refused
+ * write (a serial taken: draw another). So inside a transaction each write
+ * runs under its own savepoint, undone alone when it fails.
  *
  * Connection strings are libpq's: a postgresql:// URL, and the PG*
  * variables and service file for what it leaves out. A password is refused
@@ -94,18 +96,44 @@ static enum fsec_err result_err(struct pg_be *be, const PGresult *r, const char 
 	return fsec_seterr(FSEC_ERR_DB, "%s: %s", what, line);
 }
 
+/* Run a statement whose result is not needed; false if it failed. */
+static bool simple(struct pg_be *be, const char *sql)
+{
+	PGresult *r = PQexec(be->c, sql);
+	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+
+	PQclear(r);
+	return ok;
+}
+
 PGresult *pg_exec(struct pg_be *be, const char *sql, const struct pgp *p, const char *what,
 		  enum fsec_err *rc)
 {
-	/* Without parameters, PQexec: a schema step is several statements. */
-	PGresult *r = p == NULL ? PQexec(be->c, sql)
-				: PQexecParams(be->c, sql, p->n, NULL, p->v, NULL, NULL, 0);
-	ExecStatusType st = PQresultStatus(r);
+	/* A write inside a transaction (see the top of this file). */
+	bool guard = be->depth > 0 && p != NULL && strncmp(sql, "SELECT", 6) != 0;
+	PGresult *r;
+	ExecStatusType st;
 
-	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+	if (guard && !simple(be, "SAVEPOINT stmt")) {
+		*rc = result_err(be, NULL, what);
+		return NULL;
+	}
+	/* Without parameters, PQexec: a schema step is several statements. */
+	r = p == NULL ? PQexec(be->c, sql)
+		      : PQexecParams(be->c, sql, p->n, NULL, p->v, NULL, NULL, 0);
+	st = PQresultStatus(r);
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+		if (guard && !simple(be, "RELEASE SAVEPOINT stmt")) {
+			*rc = result_err(be, NULL, what);
+			PQclear(r);
+			return NULL;
+		}
 		return r;
+	}
 	*rc = result_err(be, r, what);
 	PQclear(r);
+	if (guard)
+		(void)simple(be, "ROLLBACK TO SAVEPOINT stmt; RELEASE SAVEPOINT stmt");
 	return NULL;
 }
 
@@ -382,15 +410,28 @@ static enum fsec_err pg_data_version(void *p, uint64_t *out)
 	return FSEC_OK;
 }
 
-/* PostgreSQL checks its own pages and enforces the references itself (the
- * rows SQLite's foreign_key_check looks for cannot be committed here), so
- * the check is the schema's: this library's version, and every table
- * readable. */
+/* The references of the schema, as SQLite's foreign_key_check reads them:
+ * child table and column, parent table and column. */
+static const char *const references[][4] = {
+	{"certificates", "device_id", "devices", "id"},
+	{"device_state", "device_id", "devices", "id"},
+	{"device_groups", "device_id", "devices", "id"},
+	{"device_net", "device_id", "devices", "id"},
+	{"renew_allow", "device_id", "devices", "id"},
+	{"device_tamper", "device_id", "devices", "id"},
+	{"enroll_allow", "ca_fingerprint", "enroll_cas", "fingerprint"},
+};
+
+/* PostgreSQL checks its own pages and enforces the references itself, but
+ * a superuser can write around them (session_replication_role, a partial
+ * restore), so the check is: this library's schema version, every table
+ * readable, and no row referring to a missing one. */
 static enum fsec_err pg_check(void *p, fsec_problem_cb cb, void *ctx)
 {
 	struct pg_be *be = p;
-	char line[FSEC_DETAIL_MAX + 1];
+	char line[FSEC_DETAIL_MAX + 1], key[FSEC_DEVID_MAX + 1], sql[256];
 	enum fsec_err rc;
+	PGresult *r;
 
 	if ((rc = pg_schema_current(be, "registry")) != FSEC_OK) {
 		snprintf(line, sizeof(line), "schema: %s", fsec_err_detail());
@@ -399,9 +440,6 @@ static enum fsec_err pg_check(void *p, fsec_problem_cb cb, void *ctx)
 		return FSEC_OK;
 	}
 	for (int i = 0; pg_tables[i] != NULL; i++) {
-		char sql[96];
-		PGresult *r;
-
 		snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", pg_tables[i]);
 		if ((r = pg_exec(be, sql, NULL, "checking the registry", &rc)) == NULL) {
 			snprintf(line, sizeof(line), "table %s: %s", pg_tables[i], fsec_err_detail());
@@ -409,6 +447,25 @@ static enum fsec_err pg_check(void *p, fsec_problem_cb cb, void *ctx)
 			if (cb(line, ctx) != 0)
 				return FSEC_OK;
 			continue;
+		}
+		PQclear(r);
+	}
+	for (size_t i = 0; i < sizeof(references) / sizeof(references[0]); i++) {
+		snprintf(sql, sizeof(sql),
+			 "SELECT c.%s FROM %s c WHERE NOT EXISTS (SELECT 1 FROM %s p WHERE p.%s = c.%s)"
+			 " ORDER BY 1 LIMIT 100",
+			 references[i][1], references[i][0], references[i][2], references[i][3],
+			 references[i][1]);
+		if ((r = pg_exec(be, sql, NULL, "checking the registry's references", &rc)) == NULL)
+			return rc;
+		for (int row = 0, n = PQntuples(r); row < n; row++) {
+			pg_text(r, row, 0, key, sizeof(key));
+			snprintf(line, sizeof(line), "foreign key: %s row '%s' refers to a missing %s row",
+				 references[i][0], key, references[i][2]);
+			if (cb(line, ctx) != 0) {
+				PQclear(r);
+				return FSEC_OK;
+			}
 		}
 		PQclear(r);
 	}
