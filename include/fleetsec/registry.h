@@ -175,6 +175,30 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_open(const char *location, unsigne
  * password (fleet.json keeps it). Errors: INVAL, PARSE. */
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_location_check(const char *location);
 
+/* What fsec_registry_migrate copied: each table's rows and the SHA-256 of
+ * its rows (canonical text, key order), equal on both sides. */
+struct fsec_migrate_table {
+	char name[32];
+	uint64_t rows;
+	char sha256[FSEC_SHA256_HEX_LEN];
+};
+struct fsec_migrate_report {
+	size_t n;
+	struct fsec_migrate_table tables[32];
+};
+
+/*
+ * Copy the SQLite registry at from ("sqlite:PATH" or PATH) into the empty
+ * PostgreSQL database to (postgresql://...), schema and rows, in one
+ * transaction, then compare each table's row count and content hash on
+ * both sides before committing. The source is only read. A target that is
+ * not empty is refused and left as it was; so is every failed copy.
+ * Errors: EXISTS (target not empty), VERIFY (a table differs), DB, INVAL,
+ * PARSE, NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_migrate(const char *from, const char *to,
+						      struct fsec_migrate_report *out);
+
 /* Whether location names a PostgreSQL registry (postgresql://). */
 FSEC_API bool fsec_registry_location_is_pg(const char *location);
 

@@ -595,6 +595,27 @@ FSEC_API struct fsec_registry *fsec_fleet_get_registry(struct fsec_fleet *f)
 	return f->reg;
 }
 
+FSEC_API enum fsec_err fsec_fleet_get_registry_location(const struct fsec_fleet *f, char **out)
+{
+	char *p = NULL, *loc = NULL;
+	enum fsec_err rc;
+
+	if (strncmp(f->cfg.registry, "sqlite:", 7) != 0) {
+		if ((loc = strdup(f->cfg.registry)) == NULL)
+			return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		*out = loc;
+		return FSEC_OK;
+	}
+	if ((rc = join(f->home, f->cfg.registry + 7, &p)) != FSEC_OK)
+		return rc;
+	rc = asprintf(&loc, "sqlite:%s", p) < 0 ? fsec_seterr(FSEC_ERR_NOMEM, "out of memory")
+						: FSEC_OK;
+	free(p);
+	if (rc == FSEC_OK)
+		*out = loc;
+	return rc;
+}
+
 FSEC_API const char *fsec_fleet_get_name(const struct fsec_fleet *f)
 {
 	return f->cfg.name;

@@ -200,7 +200,7 @@ enum fsec_err pg_list(struct pg_be *be, const char *sql, const struct pgp *p, co
 	return rc;
 }
 
-static void pg_close(void *p)
+void pg_close(void *p)
 {
 	struct pg_be *be = p;
 
@@ -248,19 +248,20 @@ enum fsec_err pg_location_check(const char *location)
 	return check_no_password(location);
 }
 
-static enum fsec_err pg_open(const char *location, unsigned flags, void **out)
+enum fsec_err pg_connect(const char *location, bool readonly, struct pg_be **out, char *where,
+			 size_t cap)
 {
 	static const char *const keys[] = {"dbname", "fallback_application_name", NULL};
 	const char *vals[] = {location, "fleetsec", NULL};
 	struct pg_be *be = NULL;
 	enum fsec_err rc;
-	char where[160], line[256];
+	char line[256];
 
 	if ((rc = pg_location_check(location)) != FSEC_OK)
 		return rc;
 	if ((be = calloc(1, sizeof(*be))) == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-	be->readonly = (flags & FSEC_REGISTRY_READONLY) != 0;
+	be->readonly = readonly;
 	be->c = PQconnectdbParams(keys, vals, 1);
 	if (be->c == NULL) {
 		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
@@ -273,26 +274,40 @@ static enum fsec_err pg_open(const char *location, unsigned flags, void **out)
 	}
 	PQsetNoticeProcessor(be->c, quiet, NULL);
 	/* Named by what the server says it is, never by the string given. */
-	snprintf(where, sizeof(where), "postgresql://%s%s%s/%s",
+	snprintf(where, cap, "postgresql://%s%s%s/%s",
 		 PQhost(be->c)[0] == '/' ? "" : PQhost(be->c), PQhost(be->c)[0] == '/' ? "" : ":",
 		 PQhost(be->c)[0] == '/' ? "" : PQport(be->c), PQdb(be->c));
 	if ((rc = pg_run(be, "SET lock_timeout = " BUSY_TIMEOUT_MS, NULL, where)) != FSEC_OK)
 		goto out;
-	if (be->readonly) {
-		/* A reader never writes, not even the schema (a standby could
-		 * not): the schema must be this library's already. */
-		if ((rc = pg_run(be, "SET default_transaction_read_only = on", NULL, where)) !=
-			    FSEC_OK ||
-		    (rc = pg_schema_current(be, where)) != FSEC_OK)
-			goto out;
-	} else if ((rc = pg_migrate(be, where, (flags & FSEC_REGISTRY_CREATE) != 0)) != FSEC_OK) {
+	/* A reader never writes, not even the schema (a standby could not). */
+	if (readonly && (rc = pg_run(be, "SET default_transaction_read_only = on", NULL, where)) !=
+			    FSEC_OK)
 		goto out;
-	}
 	*out = be;
 	return FSEC_OK;
 out:
 	pg_close(be);
 	return rc;
+}
+
+static enum fsec_err pg_open(const char *location, unsigned flags, void **out)
+{
+	bool ro = (flags & FSEC_REGISTRY_READONLY) != 0;
+	struct pg_be *be = NULL;
+	enum fsec_err rc;
+	char where[160];
+
+	if ((rc = pg_connect(location, ro, &be, where, sizeof(where))) != FSEC_OK)
+		return rc;
+	/* A reader cannot upgrade: the schema must be this library's already. */
+	rc = ro ? pg_schema_current(be, where)
+		: pg_migrate(be, where, (flags & FSEC_REGISTRY_CREATE) != 0, true);
+	if (rc != FSEC_OK) {
+		pg_close(be);
+		return rc;
+	}
+	*out = be;
+	return FSEC_OK;
 }
 
 static enum fsec_err pg_begin(void *p)

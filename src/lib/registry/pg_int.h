@@ -60,7 +60,7 @@ enum fsec_err pg_list(struct pg_be *be, const char *sql, const struct pgp *p, co
 int pg_row_fail(enum fsec_err rc);
 
 /* The schema (pg_schema.c). */
-enum fsec_err pg_migrate(struct pg_be *be, const char *where, bool create);
+enum fsec_err pg_migrate(struct pg_be *be, const char *where, bool create, bool own_tx);
 enum fsec_err pg_schema_current(struct pg_be *be, const char *where);
 int pg_schema_version(void);
 /* The tables a registry holds, NULL-terminated, in an order that copying
@@ -145,6 +145,11 @@ extern const char *const pg_sql[PS_COUNT];
 extern const char pg_cert_list_sql[];
 /* The inventory's SELECT up to its WHERE (filters are appended). */
 extern const char pg_inventory_sql[];
+
+/* Connect to location (no schema step), naming the server in where. */
+enum fsec_err pg_connect(const char *location, bool readonly, struct pg_be **out, char *where,
+			 size_t cap);
+void pg_close(void *be);
 
 /* A location this backend accepts: a postgresql:// URL libpq can parse,
  * with no password in it (pg_core.c). */

@@ -600,12 +600,13 @@ enum fsec_err pg_schema_current(struct pg_be *be, const char *where)
 	return FSEC_OK;
 }
 
-/* Bring the registry to SCHEMA_VERSION in one transaction. The version is
+/* Bring the registry to SCHEMA_VERSION in one transaction (the caller's,
+ * when own_tx is false). The version is
  * read again under a transaction-scoped advisory lock, so two processes
  * opening an old registry at once upgrade it once (PostgreSQL's DDL is
  * transactional: a failed step leaves nothing). create: only an empty
  * database may start from nothing, and an existing registry is refused. */
-enum fsec_err pg_migrate(struct pg_be *be, const char *where, bool create)
+enum fsec_err pg_migrate(struct pg_be *be, const char *where, bool create, bool own_tx)
 {
 	enum fsec_err rc;
 	char sql[64];
@@ -616,7 +617,7 @@ enum fsec_err pg_migrate(struct pg_be *be, const char *where, bool create)
 		return rc;
 	if (v == SCHEMA_VERSION && !create)
 		return FSEC_OK;
-	if ((rc = pg_run(be, "BEGIN", NULL, where)) != FSEC_OK)
+	if (own_tx && (rc = pg_run(be, "BEGIN", NULL, where)) != FSEC_OK)
 		return rc;
 	if ((rc = pg_run(be, "SELECT pg_advisory_xact_lock(7310275126133461105)", NULL, where)) !=
 		    FSEC_OK ||
@@ -650,10 +651,10 @@ enum fsec_err pg_migrate(struct pg_be *be, const char *where, bool create)
 		if ((rc = pg_run(be, migrations[v], NULL, where)) != FSEC_OK)
 			goto out;
 	snprintf(sql, sizeof(sql), "UPDATE fsec_schema SET version = %d", SCHEMA_VERSION);
-	if ((rc = pg_run(be, sql, NULL, where)) == FSEC_OK)
+	if ((rc = pg_run(be, sql, NULL, where)) == FSEC_OK && own_tx)
 		rc = pg_run(be, "COMMIT", NULL, where);
 out:
-	if (rc != FSEC_OK)
+	if (rc != FSEC_OK && own_tx)
 		PQclear(PQexec(be->c, "ROLLBACK"));
 	return rc;
 }
