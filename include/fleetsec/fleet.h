@@ -42,6 +42,9 @@ struct fsec_fleet_create_params {
 	int device_days;           /* 0 = 365 */
 	int crl_days;              /* 0 = 7 */
 	const char *actor;         /* who, for the event log */
+	const char *registry;      /* NULL: SQLite in the home; or a postgresql:// URL
+				    * (an empty database, no password in it), kept
+				    * in fleet.json */
 };
 
 /*
@@ -71,6 +74,10 @@ FSEC_API void fsec_fleet_free(struct fsec_fleet *f);
 
 /* Borrowed; valid while f lives. */
 FSEC_API struct fsec_registry *fsec_fleet_get_registry(struct fsec_fleet *f);
+/* The registry's location as fsec_registry_open takes it ("sqlite:" with the
+ * home's path joined, or fleet.json's URL), malloc'd. Errors: NOMEM. */
+FSEC_API FSEC_WUR enum fsec_err fsec_fleet_get_registry_location(const struct fsec_fleet *f,
+								 char **out);
 FSEC_API const char *fsec_fleet_get_name(const struct fsec_fleet *f);
 FSEC_API const char *fsec_fleet_get_home(const struct fsec_fleet *f);
 

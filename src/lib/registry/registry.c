@@ -12,6 +12,7 @@
 
 #include "err_int.h"
 #include "fleetsec/names.h"
+#include "pg_int.h"
 #include "registry_int.h"
 #include "text_int.h"
 
@@ -22,6 +23,7 @@ struct fsec_registry {
 
 static const struct fsec_registry_ops *const backends[] = {
 	&fsec_registry_sqlite_ops,
+	&fsec_registry_pg_ops,
 };
 
 FSEC_API enum fsec_err fsec_registry_open(const char *location, unsigned flags,
@@ -38,7 +40,7 @@ FSEC_API enum fsec_err fsec_registry_open(const char *location, unsigned flags,
 
 		if (strncmp(location, backends[i]->scheme, slen) == 0 && location[slen] == ':') {
 			ops = backends[i];
-			path = location + slen + 1;
+			path = ops->whole_location ? location : location + slen + 1;
 		}
 	}
 	if (ops == NULL && colon != NULL && colon - location >= 2 &&
@@ -57,6 +59,23 @@ FSEC_API enum fsec_err fsec_registry_open(const char *location, unsigned flags,
 	}
 	*out = reg;
 	return FSEC_OK;
+}
+
+FSEC_API bool fsec_registry_location_is_pg(const char *location)
+{
+	return location != NULL && strncmp(location, "postgresql:", 11) == 0;
+}
+
+FSEC_API enum fsec_err fsec_registry_location_check(const char *location)
+{
+	if (location == NULL || location[0] == '\0')
+		return fsec_seterr(FSEC_ERR_INVAL, "registry location is empty");
+	if (fsec_registry_location_is_pg(location))
+		return pg_location_check(location);
+	if (strncmp(location, "sqlite:", 7) == 0)
+		return FSEC_OK;
+	return fsec_seterr(FSEC_ERR_INVAL, "registry location '%.80s': give sqlite:PATH or "
+			   "postgresql://...", location);
 }
 
 FSEC_API void fsec_registry_free(struct fsec_registry *reg)

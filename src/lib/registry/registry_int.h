@@ -11,6 +11,9 @@
 
 struct fsec_registry_ops {
 	const char *scheme;
+	/* The backend takes the whole location (a URL such as postgresql://...)
+	 * rather than what follows "scheme:". */
+	bool whole_location;
 	enum fsec_err (*open)(const char *path, unsigned flags, void **be);
 	void (*close)(void *be);
 	enum fsec_err (*begin)(void *be);
@@ -125,5 +128,6 @@ struct fsec_registry_ops {
 };
 
 extern const struct fsec_registry_ops fsec_registry_sqlite_ops;
+extern const struct fsec_registry_ops fsec_registry_pg_ops;
 
 #endif

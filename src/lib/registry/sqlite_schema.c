@@ -9,6 +9,7 @@
 
 #include "err_int.h"
 #include "sqlite_int.h"
+#include "registry_cols.h"
 
 /*
  * The schema as a list of steps: migrations[i] takes a registry from version
@@ -250,34 +251,9 @@ static const char *const migrations[] = {
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
-/* A device (columns 0-10, sq_read_device) and its state (11-27, NULL's
- * device_id when it never reported), from devices joined to device_state s. */
-#define DEVICE_STATE_COLS                                                                   \
-	DEVICE_COLS ", s.device_id, ifnull(s.first_seen,0), ifnull(s.last_seen,0),"            \
-		    " ifnull(s.fw_version,''), ifnull(s.security_counter,0),"                    \
-		    " ifnull(s.update_outcome,''), ifnull(s.update_at,0), ifnull(s.update_ok_at,0)," \
-		    " ifnull(s.debug_jtag,''), ifnull(s.debug_uart,''), ifnull(s.debug_at,0),"      \
-		    " ifnull(s.frozen,-1), ifnull(s.fresh_at,0), ifnull(s.update_state,''),"        \
-		    " ifnull(s.pending_version,''), ifnull(s.outcome_image,''),"                   \
-		    " ifnull(s.outcome_reason,'')"
-#define DEVICE_COLS                                                                          \
-	"id, model, status, ifnull(serial,''), ifnull(fingerprint,''), ifnull(spki_sha256,''), " \
-	"ifnull(issued_at,0), ifnull(expires_at,0), provisioning, created_at, updated_at"
-#define PENDING_COLS                                                                      \
-	"device_id, bootstrap_fp, spki_sha256, model, requested_at, ifnull(approved_at, 0), " \
-	"ifnull(approved_by, '')"
 #define CERT_COLS                                                                           \
 	"serial, device_id, fingerprint, spki_sha256, not_before, not_after, issued_at, "      \
 	"revoked_at IS NOT NULL, ifnull(revoked_at,0), ifnull(reason,0), issuer"
-
-#define PRODUCT_COLS                                                                        \
-	"model, manufacturer, support_until, security_contact, release_version, "             \
-	"release_counter, release_at, updated_at"
-#define PUB_ROLLOUT_COLS "state, phases, phase, phase_at, advance_after, success_pct, forgiven"
-#define STATE_COLS                                                                          \
-	"device_id, first_seen, last_seen, fw_version, security_counter, update_outcome, "     \
-	"update_at, update_ok_at, debug_jtag, debug_uart, debug_at, frozen, fresh_at, "         \
-	"update_state, pending_version, outcome_image, outcome_reason"
 
 /* A tamper report marks the device while the certificate it came through is
  * still the device's, and the device active: a revocation or a new
