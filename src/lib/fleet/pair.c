@@ -9,6 +9,7 @@
 #include "fleetsec/fleet.h"
 #include "fleetsec/pairing.h"
 #include "fleetsec/registry.h"
+#include "fleetsec/text.h"
 
 static int first_cert(const struct fsec_cert_rec *rec, void *arg)
 {
@@ -26,7 +27,7 @@ FSEC_API enum fsec_err fsec_fleet_pair(struct fsec_fleet *f, const struct fsec_p
 	struct fsec_pairing_rec rec, other;
 	struct fsec_device_rec dev;
 	struct fsec_cert_filter cf = {0};
-	char owner[FSEC_DEVID_MAX + 1] = "";
+	char owner[FSEC_DEVID_MAX + 1] = "", when[FSEC_TIME_LEN];
 	int64_t now = (int64_t)time(NULL);
 	enum fsec_err rc;
 
@@ -82,8 +83,9 @@ FSEC_API enum fsec_err fsec_fleet_pair(struct fsec_fleet *f, const struct fsec_p
 	fsec_clearerr();
 	if ((rc = fsec_registry_pairing_put(reg, &rec)) != FSEC_OK ||
 	    (rc = fsec_registry_event_addf(reg, rec.paired_by, "pair", rec.device_id,
-					   "key=%s expires=%lld model=%s group=%s", rec.key_sha256,
-					   (long long)rec.expires_at, rec.model, rec.group)) != FSEC_OK ||
+					   "key=%s expires=%s model=%s group=%s", rec.key_sha256,
+					   fsec_time_format(rec.expires_at, when), rec.model,
+					   rec.group)) != FSEC_OK ||
 	    (rc = fsec_registry_commit(reg)) != FSEC_OK)
 		goto out;
 	if (out != NULL)
