@@ -164,7 +164,7 @@ expect 0 agent C pair --serial SN-C --json
 CURI=$(jq -r .uri out)
 expect 0 FT -20m "$F" device pair "$CURI" --expires 15m
 expect 1 agent C enroll
-one_line_error "expired"
+one_line_error "the pairing of SN-C expired"
 [ ! -e C/dev.pem ] || fail "expired pairing enrolled"
 ok
 # Expired unused, it may be paired again, and then it enrolls.
@@ -240,7 +240,7 @@ expect 1 "$F" device pair --qr-image notpng.png; one_line_error "not a PNG"
 head -c 300 a.png >trunc.png
 expect 1 "$F" device pair --qr-image trunc.png; one_line_error "malformed PNG"
 head -c $((9 * 1024 * 1024)) /dev/zero >huge.png
-expect 1 "$F" device pair --qr-image huge.png; one_line_error "huge.png"
+expect 1 "$F" device pair --qr-image huge.png; one_line_error "the limit is 8388608"
 # A valid PNG of 5000x16 pixels, declared and real: refused before decoding.
 python3 - <<'PY'
 import struct, zlib
@@ -259,7 +259,7 @@ expect 1 "$F" device pair --qr-image wide.png; one_line_error "at most 4096x4096
 expect 1 "$F" device pair --qr-image blank.png; one_line_error "no QR code"
 # A QR code holding more than a URI may.
 qrencode -o long.png "$(head -c 700 /dev/zero | tr '\0' D)"
-expect 1 "$F" device pair --qr-image long.png; one_line_error "over 512 bytes"
+expect 1 "$F" device pair --qr-image long.png; one_line_error "the QR code holds over 512 bytes"
 [ "$("$F" registry events --json | jq length)" = "$n" ] || fail "a refused pairing wrote an event"
 ok
 # Usage errors.
