@@ -453,7 +453,7 @@ static int device_pair(int argc, char **argv, const struct cli_cmd *self)
 	if ((status = open_fleet(&c, &f)) != 0)
 		goto out;
 	if ((rc = fsec_fleet_pair(f, &o, &rec)) != FSEC_OK) {
-		status = cli_fail(image != NULL ? image : "pairing URI", rc);
+		status = cli_fail(image != NULL ? image : "device pair", rc);
 		goto out;
 	}
 	if (c.json)
