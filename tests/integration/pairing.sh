@@ -8,6 +8,7 @@
 # point) is seen from outside.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fleetsecd.sh"
+. "$(dirname "$0")/swtpm.sh"
 : "${FLEETSECD:?}" "${AGENT:?}"
 cd "$T"
 F=$FLEETSEC
@@ -268,6 +269,24 @@ expect 2 "$F" device pair "$URI" --expires 10s
 expect 2 "$F" device pair "$URI" --qr-image a.png
 expect 2 agent A pair --serial 'bad serial'
 expect 2 agent A status --png x.png
+
+# ---- a device with a TPM: its key is made in the TPM at first power-on ----
+swtpm_start tpm-p
+dev P
+echo "tcti = $TCTI" >>P/agent.conf
+expect 0 agent P pair --serial SN-P --json
+PURI=$(jq -r .uri out)
+grep -q "TSS2 PRIVATE KEY" P/dev.key || fail "the TPM device's key is not a TPM blob: $(head -1 P/dev.key)"
+ok
+expect 0 "$F" device pair "$PURI" --model thermo
+expect 0 agent P enroll
+openssl verify -purpose sslclient -CAfile "$FLEETSEC_HOME/root.pem" \
+	-untrusted "$FLEETSEC_HOME/issuing.pem" P/dev.pem >/dev/null || fail "openssl verify (TPM)"
+# The certificate is for the key the code carried, which never left the TPM.
+uri_key "$PURI" | openssl base64 -d -A >p.der
+[ "$(openssl ec -pubin -inform DER -in p.der -conv_form uncompressed -pubout 2>/dev/null)" = \
+  "$(openssl x509 -in P/dev.pem -noout -pubkey)" ] || fail "the TPM device's certificate is not for its paired key"
+ok
 
 # ---- the audit: every paired device has its used pairing ----
 expect 0 "$F" audit fleet --json

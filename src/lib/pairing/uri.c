@@ -35,9 +35,10 @@ static bool is_p256(EVP_PKEY *key)
 FSEC_API enum fsec_err fsec_pair_uri_make(EVP_PKEY *key, const char *serial, char **uri)
 {
 	EVP_PKEY *c = NULL;
-	unsigned char *der = NULL;
+	unsigned char *der = NULL, *spki = NULL;
+	const unsigned char *p;
 	char *b64 = NULL;
-	size_t cap;
+	size_t cap, slen = 0;
 	int n;
 	enum fsec_err rc = FSEC_ERR_CRYPTO;
 
@@ -47,8 +48,14 @@ FSEC_API enum fsec_err fsec_pair_uri_make(EVP_PKEY *key, const char *serial, cha
 		return fsec_seterr(FSEC_ERR_INVAL, "serial is not a device ID (1-64 of A-Za-z0-9._-)");
 	if (!is_p256(key))
 		return fsec_seterr(FSEC_ERR_INVAL, "the device key is not ECDSA P-256");
-	/* A copy: the caller's key keeps its own point format. */
-	if ((c = EVP_PKEY_dup(key)) == NULL ||
+	/* The public half as a plain key: the caller's may live in a TPM,
+	 * whose provider cannot change its encoding, and keeps its own point
+	 * format anyway. */
+	if ((rc = fsec_key_spki_der(key, &spki, &slen)) != FSEC_OK)
+		goto out;
+	rc = FSEC_ERR_CRYPTO;
+	p = spki;
+	if ((c = d2i_PUBKEY(NULL, &p, (long)slen)) == NULL ||
 	    EVP_PKEY_set_utf8_string_param(c, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
 					   "compressed") != 1 ||
 	    (n = i2d_PUBKEY(c, &der)) <= 0) {
@@ -69,6 +76,7 @@ FSEC_API enum fsec_err fsec_pair_uri_make(EVP_PKEY *key, const char *serial, cha
 out:
 	free(b64);
 	OPENSSL_free(der);
+	OPENSSL_free(spki);
 	EVP_PKEY_free(c);
 	return rc;
 }

@@ -178,10 +178,13 @@ static enum fsec_err enroll_paired(const struct fsec_agentcfg *cfg,
 				   "device enrolls by pairing: run 'fleetsec-agent pair' first",
 				   cfg->key);
 	snprintf(path, sizeof(path), "%s/pairing.pem", cfg->state_dir);
-	if ((rc = fsec_key_load_private(cfg->key, &key)) == FSEC_OK &&
-	    (rc = fsec_pair_selfsigned(key, "fleetsec-pairing", path)) == FSEC_OK)
-		rc = fsec_estc_enroll_paired(o, path, id);
+	/* The key is let go before the enrollment loads it again: a TPM
+	 * without a resource manager has few object slots. */
+	if ((rc = fsec_key_load_private(cfg->key, &key)) == FSEC_OK)
+		rc = fsec_pair_selfsigned(key, "fleetsec-pairing", path);
 	EVP_PKEY_free(key);
+	if (rc == FSEC_OK)
+		rc = fsec_estc_enroll_paired(o, path, id);
 	(void)unlink(path);
 	return rc;
 }
