@@ -43,8 +43,9 @@ static void uri_round_trip(void **state)
 	assert_string_equal(u.key_sha256, want);
 	assert_int_equal(EVP_PKEY_eq(u.key, k), 1);
 	fsec_pair_uri_cleanup(&u);
-	assert_int_equal(fsec_pair_uri_make(k, "bad serial", &uri), FSEC_ERR_INVAL);
 	free(uri);
+	assert_int_equal(fsec_pair_uri_make(k, "bad serial", &uri), FSEC_ERR_INVAL);
+	assert_null(uri);
 	EVP_PKEY_free(k);
 }
 
@@ -126,6 +127,7 @@ static void qr_png_read_back(void **state)
 	free(text);
 	assert_int_equal(fsec_qr_image_decode(png, 30, &text), FSEC_ERR_PARSE);
 	assert_null(text);
+	free(png);
 	assert_int_equal(fsec_qr_png(uri, 0, &png, &len, &qi), FSEC_ERR_INVAL);
 	assert_null(png);
 	free(uri);
