@@ -158,18 +158,26 @@ FSEC_API FSEC_WUR enum fsec_err fsec_publish_refresh_due(struct fsec_fleet *f,
 
 /*
  * The online key material fleetsecd holds for release_refresh = auto: the
- * key, its delegation and the release root, loaded once. _new checks that
- * the delegation names the key, has not expired and is signed by the
- * release root, so that a wrong file is refused at start (or at a reload,
- * where fleetsecd reads them again) rather than at the first refresh. Errors: IO, PARSE,
- * TOO_LARGE, VERIFY, INVAL, NOMEM. _free(NULL) is a no-op.
+ * key, its delegation and the release root (the one devices pin), loaded
+ * once. The root is followed along the published chain of root documents
+ * (HOME/release-roots.json, fsec_publish_root) exactly as a device follows
+ * it, so the delegation must come from the newest root. _new checks that
+ * the delegation names the key, has not expired and is signed by that
+ * root, so that a wrong file is refused at start (or at a reload, where
+ * fleetsecd reads them again) rather than at the first refresh. Errors:
+ * IO, PARSE, TOO_LARGE, VERIFY, INVAL, NOMEM. _free(NULL) is a no-op.
  */
 struct fsec_refresher;
-FSEC_API FSEC_WUR enum fsec_err fsec_refresher_new(const char *key, const char *delegation,
-						   const char *root, struct fsec_refresher **out);
+FSEC_API FSEC_WUR enum fsec_err fsec_refresher_new(const struct fsec_fleet *f, const char *key,
+						   const char *delegation, const char *root,
+						   struct fsec_refresher **out);
 FSEC_API void fsec_refresher_free(struct fsec_refresher *r);
 
-/* fsec_publish_refresh_due with r's key material, actor "fleetsecd". */
+/* fsec_publish_refresh_due with r's key material, actor "fleetsecd".
+ * When the chain has moved on since r was made (a release root rotation
+ * published by the CLI), r first takes the new root with the delegation
+ * file as it is now; until that file holds a delegation from the new
+ * root, it refuses (VERIFY) and signs nothing. */
 FSEC_API FSEC_WUR enum fsec_err fsec_refresher_run(struct fsec_refresher *r, struct fsec_fleet *f,
 						   int64_t now, unsigned *refreshed);
 

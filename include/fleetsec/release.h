@@ -196,6 +196,12 @@ FSEC_API void fsec_release_trust_free(struct fsec_release_trust *t);
 /* The keys to verify delegations with (borrowed, for fsec_release_policy). */
 FSEC_API EVP_PKEY *const *fsec_release_trust_keys(const struct fsec_release_trust *t, size_t *n)
 	FSEC_NONNULL(1, 2);
+/* The keys of every root t followed through (oldest first), then the
+ * current ones (borrowed, valid until t changes): what a server that signs
+ * again what it published under an older root verifies that with. A
+ * device trusts only fsec_release_trust_keys. */
+FSEC_API EVP_PKEY *const *fsec_release_trust_keys_all(const struct fsec_release_trust *t,
+						      size_t *n) FSEC_NONNULL(1, 2);
 FSEC_API uint64_t fsec_release_trust_version(const struct fsec_release_trust *t) FSEC_NONNULL(1);
 /* The accepted root document to store (borrowed), NULL at version 1. */
 FSEC_API const char *fsec_release_trust_doc(const struct fsec_release_trust *t) FSEC_NONNULL(1);

@@ -898,8 +898,8 @@ static void on_reload(evutil_socket_t fd, short what, void *arg)
 	/* The online key's files are read again: a renewed delegation put in
 	 * place of release_delegation is served from now on. */
 	if (s->refresher != NULL &&
-	    fsec_refresher_new(cfg.release_key, cfg.release_delegation, cfg.release_root,
-			       &refresher) != FSEC_OK) {
+	    fsec_refresher_new(s->fleet, cfg.release_key, cfg.release_delegation,
+			       cfg.release_root, &refresher) != FSEC_OK) {
 		snprintf(why, sizeof(why), "release_refresh = auto: %s", fsec_err_detail());
 		goto refused;
 	}
@@ -991,8 +991,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (strcmp(cfg.release_refresh, "auto") == 0 &&
-	    (rc = fsec_refresher_new(cfg.release_key, cfg.release_delegation, cfg.release_root,
-				     &s.refresher)) != FSEC_OK) {
+	    (rc = fsec_refresher_new(s.fleet, cfg.release_key, cfg.release_delegation,
+				     cfg.release_root, &s.refresher)) != FSEC_OK) {
 		fprintf(stderr, "fleetsecd: release_refresh = auto: %s\n", fsec_err_detail());
 		goto out;
 	}

@@ -228,4 +228,57 @@ expect 0 FT -f +3d "$AGENT" -c agent.conf check --json
 jq -e '.applies == false and .sequence == 11' out >/dev/null || fail "check: $(cat out)"
 ok
 
+# ---- a release root rotation, followed by fleetsecd by itself ----
+# fleetsecd's release_root stays the first root: its refresher follows the
+# published chain (release-roots.json) as a device does, with no restart.
+"$F" fw keygen --out root2.pem 2>/dev/null
+"$F" fw pubkey root2.pem --out root2.pub
+expect 0 "$F" release root-rotate --root-key root.pem --new-root-key root2.pem --out root-2.json
+expect 0 "$F" release root-publish --root root.pub root-2.json
+# The delegation in place is still the first root's: a reload is refused in
+# one line that names it, and fleetsecd keeps serving what it served.
+n=$(grep -c "reload refused" daemon.log || true)
+kill -HUP "$FLEETSECD_PID"
+for _ in $(seq 100); do
+	[ "$(grep -c "reload refused" daemon.log || true)" -gt "$n" ] && break
+	sleep 0.1
+done
+grep "reload refused" daemon.log | tail -1 | grep -q "release_delegation $T/deleg.json (release root version 2): unknown key" ||
+	fail "reload with the old root's delegation: $(tail -2 daemon.log)"
+[ "$(served | jq .sequence)" = 11 ] || fail "a refused reload changed what is served"
+ok
+# The new root's delegation put in place, and nothing else: within a minute
+# (fleetsecd's refresh timer) the published manifest is signed again under
+# it, as a newer delegation requires.
+"$F" release delegate --root-key root2.pem --key online.pub --sequence 20 --out deleg2.json
+mv deleg2.json deleg.json
+for _ in $(seq 700); do
+	[ "$(served | jq .sequence)" = 12 ] && break
+	sleep 0.1
+done
+[ "$(served | jq .sequence)" = 12 ] || fail "fleetsecd did not follow the new root: $(tail -3 daemon.log)"
+# The independent judge of the served delegation: openssl verifies its
+# DSSE signature (over the PAE) with root 2's key, and not with root 1's.
+curl -sS --cacert "$FLEETSEC_HOME/root.pem" --cert dev.pem --key dev.key "$URL/v1/update" \
+	>update.json
+jq -r .delegation.payload update.json | base64 -d >d.payload
+jq -r '.delegation.signatures[0].sig' update.json | base64 -d >d.sig
+{
+	t=application/vnd.fleetsec.delegation+json
+	printf 'DSSEv1 %d %s %d ' "${#t}" "$t" "$(stat -c %s d.payload)"
+	cat d.payload
+} >d.pae
+openssl pkeyutl -verify -pubin -inkey root2.pub -rawin -in d.pae -sigfile d.sig >/dev/null ||
+	fail "openssl does not verify the served delegation with root 2"
+! openssl pkeyutl -verify -pubin -inkey root.pub -rawin -in d.pae -sigfile d.sig >/dev/null 2>&1 ||
+	fail "the served delegation verifies with root 1"
+[ "$(jq .sequence d.payload)" = 20 ] || fail "served delegation: $(cat d.payload)"
+ok
+# The device, which pins the first root, follows the chain and takes it.
+expect 0 FT -f +3d "$AGENT" -c agent.conf check --json
+jq -e '.applies == false and .sequence == 12' out >/dev/null || fail "check after the rotation: $(cat out)"
+[ "$(FT -f +3d "$AGENT" -c agent.conf status --json | jq .release_root_version)" = 2 ] ||
+	fail "the device did not follow to root 2"
+ok
+
 done_checks

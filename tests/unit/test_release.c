@@ -699,6 +699,36 @@ static void root_rotation(void **state)
 	free(m);
 	free(c);
 	fsec_release_trust_free(t);
+	/* keys_all: every root followed through, oldest first, then the
+	 * current one; a refused chain leaves it as it was. */
+	{
+		EVP_PKEY *const *all;
+		size_t n = 0;
+
+		assert_int_equal(fsec_release_trust_new(&root, 1, NULL, 0, &t), FSEC_OK);
+		all = fsec_release_trust_keys_all(t, &n);
+		assert_int_equal(n, 1);
+		assert_ptr_equal(all[0], root);
+		c = chain(d2, d3);
+		assert_int_equal(fsec_release_trust_update(t, (const unsigned char *)c, strlen(c),
+							   &changed),
+				 FSEC_OK);
+		free(c);
+		all = fsec_release_trust_keys_all(t, &n);
+		assert_int_equal(n, 3);
+		assert_int_equal(EVP_PKEY_eq(all[0], root), 1);
+		assert_int_equal(EVP_PKEY_eq(all[1], r2), 1);
+		assert_int_equal(EVP_PKEY_eq(all[2], r3), 1);
+		c = chain(d2, NULL);
+		assert_int_equal(fsec_release_trust_update(t, (const unsigned char *)c, strlen(c),
+							   &changed),
+				 FSEC_ERR_VERIFY);
+		free(c);
+		(void)fsec_release_trust_keys_all(t, &n);
+		assert_int_equal(n, 3);
+		assert_int_equal(fsec_release_trust_version(t), 3);
+		fsec_release_trust_free(t);
+	}
 	free(d2);
 	free(d3);
 	EVP_PKEY_free(r2);

@@ -1413,6 +1413,10 @@ struct fsec_release_trust {
 	char *doc;                        /* the accepted envelope (JSON); NULL at version 1 */
 	unsigned char *payload;           /* its payload, to tell a fork from history */
 	size_t payload_len;
+	/* The keys of every root followed through (owned, oldest first),
+	 * then view's: what signed anything this trust has accepted. */
+	EVP_PKEY **all;
+	size_t npast, nall;
 };
 
 static void root_cleanup(struct root_doc *r)
@@ -1632,9 +1636,49 @@ FSEC_API void fsec_release_trust_free(struct fsec_release_trust *t)
 	if (t == NULL)
 		return;
 	root_cleanup(&t->cur);
+	for (size_t i = 0; i < t->npast; i++)
+		EVP_PKEY_free(t->all[i]);
+	free(t->all);
 	free(t->doc);
 	free(t->payload);
 	free(t);
+}
+
+/* Append the keys of r (up-referenced) to *past. At most
+ * FSEC_RELEASE_ROOT_CHAIN_MAX roots of FSEC_RELEASE_MAX_KEYS keys each are
+ * ever followed, so the count cannot overflow. */
+static enum fsec_err past_add(EVP_PKEY ***past, size_t *n, const struct root_doc *r)
+{
+	EVP_PKEY **grown = realloc(*past, (*n + r->nkeys + FSEC_RELEASE_MAX_KEYS) * sizeof(**past));
+
+	if (grown == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	*past = grown;
+	for (size_t k = 0; k < r->nkeys; k++) {
+		EVP_PKEY_up_ref(r->keys[k].key);
+		grown[(*n)++] = r->keys[k].key;
+	}
+	return FSEC_OK;
+}
+
+static void past_free(EVP_PKEY **past, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		EVP_PKEY_free(past[i]);
+	free(past);
+}
+
+/* t->all's tail: the current keys after the past ones (borrowed). The
+ * array always has FSEC_RELEASE_MAX_KEYS slots beyond the past (past_add). */
+static enum fsec_err trust_all(struct fsec_release_trust *t)
+{
+	if (t->all == NULL &&
+	    (t->all = calloc(FSEC_RELEASE_MAX_KEYS, sizeof(*t->all))) == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < t->cur.nkeys; i++)
+		t->all[t->npast + i] = t->view[i];
+	t->nall = t->npast + t->cur.nkeys;
+	return FSEC_OK;
 }
 
 /* Make r (and its envelope) t's trust; takes r's keys. */
@@ -1661,7 +1705,7 @@ static enum fsec_err trust_set(struct fsec_release_trust *t, struct root_doc *r,
 	t->payload_len = e != NULL ? e->payload_len : 0;
 	for (size_t i = 0; i < t->cur.nkeys; i++)
 		t->view[i] = t->cur.keys[i].key;
-	return FSEC_OK;
+	return trust_all(t);
 }
 
 FSEC_API enum fsec_err fsec_release_trust_new(EVP_PKEY *const *pinned, size_t npinned,
@@ -1720,6 +1764,13 @@ FSEC_API EVP_PKEY *const *fsec_release_trust_keys(const struct fsec_release_trus
 	return t->view;
 }
 
+FSEC_API EVP_PKEY *const *fsec_release_trust_keys_all(const struct fsec_release_trust *t,
+						      size_t *n)
+{
+	*n = t->nall;
+	return t->all;
+}
+
 FSEC_API uint64_t fsec_release_trust_version(const struct fsec_release_trust *t)
 {
 	return t->cur.version;
@@ -1741,7 +1792,8 @@ FSEC_API enum fsec_err fsec_release_trust_update(struct fsec_release_trust *t,
 	struct envelope tip_e = {0};
 	uint64_t prev = 0, last;
 	enum fsec_err rc = FSEC_ERR_PARSE;
-	size_t i;
+	EVP_PKEY **past = NULL;
+	size_t i, npast = 0;
 
 	fsec_clearerr();
 	if (len > FSEC_RELEASE_MAX)
@@ -1798,7 +1850,8 @@ FSEC_API enum fsec_err fsec_release_trust_update(struct fsec_release_trust *t,
 					    (unsigned long long)(cur.version + 1));
 				goto out;
 			}
-			if ((rc = root_signed(&e, &cur, &r)) != FSEC_OK)
+			if ((rc = root_signed(&e, &cur, &r)) != FSEC_OK ||
+			    (rc = past_add(&past, &npast, &cur)) != FSEC_OK)
 				goto out;
 			root_cleanup(&cur);
 			cur = r;
@@ -1819,8 +1872,29 @@ FSEC_API enum fsec_err fsec_release_trust_update(struct fsec_release_trust *t,
 			    (unsigned long long)last, (unsigned long long)t->cur.version);
 		goto out;
 	}
-	if (tip != NULL && (rc = trust_set(t, &cur, tip, &tip_e)) != FSEC_OK)
-		goto out;
+	if (tip != NULL) {
+		/* The roots moved past join t's; past_add left room for the
+		 * current keys after them. */
+		EVP_PKEY **grown = realloc(t->all, (t->npast + npast + FSEC_RELEASE_MAX_KEYS) *
+							   sizeof(*grown));
+
+		if (grown == NULL) {
+			rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		t->all = grown;
+		memcpy(t->all + t->npast, past, npast * sizeof(*past));
+		t->npast += npast;
+		if ((rc = trust_set(t, &cur, tip, &tip_e)) != FSEC_OK) {
+			/* Out of memory before t changed: put its tail back. */
+			t->npast -= npast;
+			(void)trust_all(t);
+			goto out;
+		}
+		free(past); /* its references are t->all's now */
+		past = NULL;
+		npast = 0;
+	}
 	*changed = tip != NULL;
 	rc = FSEC_OK;
 out:
@@ -1828,6 +1902,7 @@ out:
 	root_cleanup(&r);
 	envelope_cleanup(&e);
 	envelope_cleanup(&tip_e);
+	past_free(past, npast);
 	json_decref(j);
 	return rc;
 }

@@ -694,8 +694,13 @@ FSEC_API enum fsec_err fsec_publish_refresh_due(struct fsec_fleet *f,
 
 struct fsec_refresher {
 	EVP_PKEY *key, *root;
+	char *delegation_path;
 	unsigned char *delegation;
 	size_t delegation_len;
+	/* release_root followed along HOME/release-roots.json: the roots a
+	 * device that pins release_root trusts once it has read the chain, so
+	 * that a rotation needs no change of release_root and no restart. */
+	struct fsec_release_trust *trust;
 };
 
 FSEC_API void fsec_refresher_free(struct fsec_refresher *r)
@@ -704,24 +709,87 @@ FSEC_API void fsec_refresher_free(struct fsec_refresher *r)
 		return;
 	EVP_PKEY_free(r->key);
 	EVP_PKEY_free(r->root);
+	free(r->delegation_path);
 	free(r->delegation);
+	fsec_release_trust_free(r->trust);
 	free(r);
 }
 
-FSEC_API enum fsec_err fsec_refresher_new(const char *key, const char *delegation,
-					  const char *root, struct fsec_refresher **out)
+/* The trust of a device that pins r->root and has read the published
+ * chain (none yet: the pinned root alone). */
+static enum fsec_err refresher_follow(const struct fsec_refresher *r, const struct fsec_fleet *f,
+				      struct fsec_release_trust **out)
+{
+	struct fsec_release_trust *t = NULL;
+	EVP_PKEY *pinned[1] = {r->root};
+	unsigned char *chain = NULL;
+	size_t clen = 0;
+	char path[4200];
+	bool changed;
+	enum fsec_err rc;
+
+	if ((rc = fsec_publish_roots_path(f, path, sizeof(path))) != FSEC_OK ||
+	    (rc = fsec_release_trust_new(pinned, 1, NULL, 0, &t)) != FSEC_OK)
+		goto out;
+	if (access(path, F_OK) == 0) {
+		if ((rc = fsec_file_read(path, FSEC_RELEASE_MAX, &chain, &clen)) != FSEC_OK)
+			goto out;
+		if ((rc = fsec_release_trust_update(t, chain, clen, &changed)) != FSEC_OK) {
+			rc = fsec_seterr(rc, "%s does not follow from release_root: %s", path,
+					 fsec_err_detail());
+			goto out;
+		}
+	} else if (errno != ENOENT) {
+		rc = fsec_seterr(FSEC_ERR_IO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	*out = t;
+	t = NULL;
+out:
+	fsec_release_trust_free(t);
+	free(chain);
+	return rc;
+}
+
+/* A statement signed and thrown away: the signer's own checks say whether
+ * the delegation parses, names the key and is still valid, and the
+ * devices' check whether a root of trust t signed it. */
+static enum fsec_err refresher_check(const struct fsec_refresher *r, const unsigned char *deleg,
+				     size_t deleg_len, const struct fsec_release_trust *t)
 {
 	struct fsec_release_timestamp_opts to = {.model = "check",
-						 .expires = (int64_t)time(NULL) + 60};
-	struct fsec_release_policy pol = {.nroots = 1, .model = "check"};
+						 .expires = (int64_t)time(NULL) + 60,
+						 .delegation = (const char *)deleg,
+						 .delegation_len = deleg_len};
+	struct fsec_release_policy pol = {.model = "check"};
 	struct fsec_release_timestamp ts;
-	struct fsec_refresher *r = calloc(1, sizeof(*r));
 	char *probe = NULL;
 	enum fsec_err rc;
 
+	pol.roots = fsec_release_trust_keys(t, &pol.nroots);
+	if ((rc = fsec_release_timestamp_sign(&to, r->key, &probe)) != FSEC_OK ||
+	    (rc = fsec_release_timestamp_verify((const unsigned char *)probe, strlen(probe), &pol,
+						&ts)) != FSEC_OK)
+		rc = fsec_seterr(rc, "release_delegation %s (release root version %llu): %s",
+				 r->delegation_path,
+				 (unsigned long long)fsec_release_trust_version(t),
+				 fsec_err_detail());
+	free(probe);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_refresher_new(const struct fsec_fleet *f, const char *key,
+					  const char *delegation, const char *root,
+					  struct fsec_refresher **out)
+{
+	struct fsec_refresher *r = calloc(1, sizeof(*r));
+	enum fsec_err rc;
+
 	fsec_clearerr();
-	if (r == NULL)
-		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	if (r == NULL || (r->delegation_path = strdup(delegation)) == NULL) {
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
 	if ((rc = fsec_key_load_private(key, &r->key)) != FSEC_OK) {
 		rc = fsec_seterr(rc, "release_key %s: %s", key, fsec_err_detail());
 		goto out;
@@ -731,36 +799,67 @@ FSEC_API enum fsec_err fsec_refresher_new(const char *key, const char *delegatio
 		goto out;
 	}
 	if ((rc = fsec_file_read(delegation, FSEC_RELEASE_MAX, &r->delegation,
-				 &r->delegation_len)) != FSEC_OK)
+				 &r->delegation_len)) != FSEC_OK ||
+	    (rc = refresher_follow(r, f, &r->trust)) != FSEC_OK ||
+	    (rc = refresher_check(r, r->delegation, r->delegation_len, r->trust)) != FSEC_OK)
 		goto out;
-	/* A statement signed and thrown away: the signer's own checks say
-	 * whether the delegation parses, names the key and is still valid, and
-	 * the devices' check whether release_root signed it. */
-	to.delegation = (const char *)r->delegation;
-	to.delegation_len = r->delegation_len;
-	pol.roots = &r->root;
-	if ((rc = fsec_release_timestamp_sign(&to, r->key, &probe)) != FSEC_OK ||
-	    (rc = fsec_release_timestamp_verify((const unsigned char *)probe, strlen(probe), &pol,
-						&ts)) != FSEC_OK) {
-		rc = fsec_seterr(rc, "release_delegation %s: %s", delegation, fsec_err_detail());
-		goto out;
-	}
 	*out = r;
 	r = NULL;
 out:
-	free(probe);
 	fsec_refresher_free(r);
+	return rc;
+}
+
+/* When the published chain has moved past r's roots, take the new roots
+ * together with the delegation file as it is now (the operator puts one
+ * from the new root in place): both or neither, so that r never signs
+ * with a delegation its roots refuse. */
+static enum fsec_err refresher_advance(struct fsec_refresher *r, const struct fsec_fleet *f)
+{
+	struct fsec_release_trust *t = NULL;
+	unsigned char *deleg = NULL;
+	size_t dlen = 0;
+	enum fsec_err rc;
+
+	if ((rc = refresher_follow(r, f, &t)) != FSEC_OK)
+		goto out;
+	if (fsec_release_trust_version(t) == fsec_release_trust_version(r->trust))
+		goto out;
+	if ((rc = fsec_file_read(r->delegation_path, FSEC_RELEASE_MAX, &deleg, &dlen)) != FSEC_OK ||
+	    (rc = refresher_check(r, deleg, dlen, t)) != FSEC_OK)
+		goto out;
+	fsec_release_trust_free(r->trust);
+	r->trust = t;
+	t = NULL;
+	free(r->delegation);
+	r->delegation = deleg;
+	r->delegation_len = dlen;
+	deleg = NULL;
+out:
+	fsec_release_trust_free(t);
+	free(deleg);
 	return rc;
 }
 
 FSEC_API enum fsec_err fsec_refresher_run(struct fsec_refresher *r, struct fsec_fleet *f,
 					  int64_t now, unsigned *refreshed)
 {
-	EVP_PKEY *roots[1] = {r->root};
-	struct fsec_refresh_opts o = {.key = r->key, .delegation = (const char *)r->delegation,
-				      .delegation_len = r->delegation_len, .roots = roots,
-				      .nroots = 1, .actor = "fleetsecd"};
+	struct fsec_refresh_opts o = {.actor = "fleetsecd"};
+	enum fsec_err rc;
 
+	fsec_clearerr();
+	if (refreshed != NULL)
+		*refreshed = 0;
+	if ((rc = refresher_advance(r, f)) != FSEC_OK)
+		return rc;
+	o.key = r->key;
+	o.delegation = (const char *)r->delegation;
+	o.delegation_len = r->delegation_len;
+	/* What is published may be under a root the chain has moved past
+	 * (signed again under the newest right here): read it with every key
+	 * followed through. What r signs carries r's delegation, which
+	 * refresher_check proved comes from the newest root. */
+	o.roots = fsec_release_trust_keys_all(r->trust, &o.nroots);
 	return fsec_publish_refresh_due(f, &o, now, refreshed);
 }
 
