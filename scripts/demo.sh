@@ -6,7 +6,8 @@
 # `openssl verify -crl_check` refusing it; then signs an MCUboot firmware
 # image and a release manifest, and shows a tampered image and a replayed
 # manifest refused; then starts fleetsecd, where a new device enrols
-# zero-touch (EST) with its factory bootstrap certificate and updates itself
+# zero-touch (EST) with its factory bootstrap certificate, another pairs by QR
+# code with a man in the middle refused, and the first updates itself
 # from 1 to 2 through a trial boot and confirm, and falls back from an
 # unconfirmed 3 to 2. A second device keeps its key and its anti-rollback
 # counter in a TPM (a software TPM, swtpm), and is wiped by its tamper hook.
@@ -209,6 +210,40 @@ echo "   certificate: fleetsecd sends the current certificate again, and issues 
 agent renew
 grep -m 1 're-sent' "$SRV/fleetsecd.log"
 agent report
+
+step "13a. pairing by QR code, no trust on first use: a device with no factory credential"
+PDEV=$PWD/out/demo/paired
+MITM=$PWD/out/demo/mitm
+for d in "$PDEV" "$MITM"; do
+	mkdir -p "$d/state"
+	chmod 700 "$d/state"
+	sed -e "s|^key = .*|key = $d/device.key|" -e "s|^cert = .*|cert = $d/device.pem|" \
+		-e "s|^state_dir = .*|state_dir = $d/state|" -e '/^bootstrap_/d' \
+		"$DEV/agent.conf" >"$d/agent.conf"
+done
+echo "-- first power-on: the device makes its key and shows its pairing code (a DPP URI)"
+printf '$ fleetsec-agent pair --serial SN-2001 --png %s\n' "$PDEV/label.png"
+fleetsec-agent -c "$PDEV/agent.conf" pair --serial SN-2001 --png "$PDEV/label.png"
+echo "-- zbarimg, an independent reader, decodes the label:"
+zbarimg -q --raw "$PDEV/label.png" 2>/dev/null
+echo "-- the operator photographs the label and pairs that key (15 minutes, single use)"
+run fleetsec device pair --qr-image "$PDEV/label.png" --model thermostat-v2 --expires 15m
+echo "-- a man in the middle saw the label and claims SN-2001 with his own key: refused"
+fleetsec-agent -c "$MITM/agent.conf" pair --serial SN-2001 --json >/dev/null
+printf '$ fleetsec-agent enroll   (the intercepting device)\n'
+if fleetsec-agent -c "$MITM/agent.conf" enroll; then fail "the man in the middle enrolled"; fi
+echo "(refused)"
+echo "-- the paired device enrolls: its self-signed certificate proves the paired key"
+printf '$ fleetsec-agent enroll\n'
+fleetsec-agent -c "$PDEV/agent.conf" enroll
+run openssl verify -purpose sslclient -CAfile "$FLEETSEC_HOME/root.pem" \
+	-untrusted "$FLEETSEC_HOME/issuing.pem" "$PDEV/device.pem"
+echo "-- the pairing is spent: the same key cannot enroll a second time"
+printf '$ fleetsec-agent enroll   (again)\n'
+rm -f "$PDEV/device.pem"
+if fleetsec-agent -c "$PDEV/agent.conf" enroll; then fail "a pairing was used twice"; fi
+echo "(refused)"
+run fleetsec registry events --device SN-2001
 
 step "14. the device updates itself through fleetsecd: A/B slots, trial boot, fallback"
 publish() { # publish VERSION SEQUENCE [PUBLISH OPTIONS...]

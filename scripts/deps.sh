@@ -36,6 +36,9 @@ PACKAGES=(
 	nftables iproute2 dnsmasq-base              # network isolation: nft; namespace tests and the name sets filled by dnsmasq
 	man-db groff-base                           # the man_pages test renders the manual pages with man --warnings
 	faketime                                    # libfaketime: fleetsecd across a clock jump (the CRL's refresh)
+	libqrencode-dev libpng-dev                  # QR pairing (issue 18): the pairing code as a QR code, drawn as PNG
+	libzbar-dev                                 # QR pairing: fleetsec device pair --qr-image reads a photographed code
+	zbar-tools qrencode                         # independent peers: zbarimg decodes our PNGs; the qrencode CLI is the benchmark's baseline
 )
 
 missing=()

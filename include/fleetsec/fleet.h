@@ -388,4 +388,34 @@ FSEC_API FSEC_WUR enum fsec_err fsec_fleet_import(struct fsec_fleet *f, const un
 						  size_t len, const char *actor,
 						  struct fsec_import_counts *out);
 
+
+/* ---- pairing without TOFU (issue 18) ---- */
+
+/* What `fleetsec device pair` asks for. */
+struct fsec_pair_opts {
+	const char *uri;      /* the pairing URI (pairing.h), as read */
+	size_t uri_len;
+	const char *model;    /* NULL: none */
+	const char *group;    /* NULL: none */
+	int64_t expires_in;   /* seconds: 60 to 30 days */
+	const char *actor;    /* who pairs, for the registry's event */
+};
+
+#define FSEC_PAIR_EXPIRES_MIN 60
+#define FSEC_PAIR_EXPIRES_MAX (30 * 86400)
+
+/*
+ * Record a single-use pairing of exactly the URI's key (its SPKI SHA-256
+ * only; the key is not kept) for the URI's serial, valid expires_in
+ * seconds, with a "pair" event naming the actor. Refused, with nothing
+ * written: a URI fsec_pair_uri_parse refuses (PARSE, TOO_LARGE, POLICY);
+ * a key any device's certificate carries (POLICY); a serial already
+ * enrolled (EXISTS); a serial with another key's pairing waiting (EXISTS);
+ * a key paired and unexpired or used (EXISTS). Fills *out on success (may be
+ * NULL). Errors: also INVAL, DB, BUSY.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fleet_pair(struct fsec_fleet *f,
+						const struct fsec_pair_opts *o,
+						struct fsec_pairing_rec *out) FSEC_NONNULL(1, 2);
+
 #endif

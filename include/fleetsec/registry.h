@@ -959,4 +959,42 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_counter_raise(struct fsec_registry
 							    const char *name, uint64_t floor,
 							    uint64_t *out);
 
+
+/* ---- pairings (issue 18): a device's key, paired by an operator ---- */
+
+/* A single-use pairing for exactly one key, known only by its hash. */
+struct fsec_pairing_rec {
+	char key_sha256[FSEC_SHA256_HEX_LEN]; /* fsec_key_spki_sha256 of the paired key */
+	char device_id[FSEC_DEVID_MAX + 1];   /* the serial the device enrols as */
+	char model[FSEC_MODEL_MAX + 1];       /* "" : none */
+	char group[FSEC_GROUP_MAX + 1];       /* "" : none */
+	char paired_by[FSEC_ACTOR_MAX + 1];
+	int64_t paired_at, expires_at;
+	int64_t used_at; /* 0: not used */
+};
+
+/* Record rec (used_at ignored). A key paired before may be paired again
+ * only when that pairing expired unused. Errors: EXISTS (the key is paired
+ * and unexpired, or its pairing was used), INVAL, DB, BUSY. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_pairing_put(struct fsec_registry *reg,
+							  const struct fsec_pairing_rec *rec);
+
+/* The pairing of key_sha256. Errors: NOTFOUND, INVAL, DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_pairing_get(struct fsec_registry *reg,
+							  const char *key_sha256,
+							  struct fsec_pairing_rec *out);
+
+/* A pairing of device id: with used, the one that enrolled it; without, one
+ * still waiting at now (unused, unexpired). Errors: NOTFOUND, INVAL, DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_pairing_of(struct fsec_registry *reg,
+							 const char *id, bool used, int64_t now,
+							 struct fsec_pairing_rec *out);
+
+/* Spend the pairing of key_sha256 at at, in the enrollment's transaction:
+ * only if unused and unexpired at at, so that two enrollments racing with
+ * one pairing issue once. Errors: NOTFOUND (none, used or expired), INVAL,
+ * DB, BUSY. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_pairing_spend(struct fsec_registry *reg,
+							    const char *key_sha256, int64_t at);
+
 #endif

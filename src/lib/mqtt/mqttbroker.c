@@ -295,6 +295,10 @@ static enum fsec_err check(struct fsec_mqtt_broker *b, X509 *cert, const char *c
 	case FSEC_EST_PEER_REFUSED:
 		snprintf(reason, reason_len, "%s", p.reason);
 		return FSEC_OK;
+	case FSEC_EST_PEER_PAIRED:
+		snprintf(reason, reason_len,
+			 "a paired key of %s: enroll for a fleet certificate first", p.id);
+		return FSEC_OK;
 	default:
 		snprintf(reason, reason_len, "no client certificate");
 		return FSEC_OK;
