@@ -136,7 +136,7 @@ static void qr_png_read_back(void **state)
 
 static void registry_pairings(void **state)
 {
-	char *dir = tu_mkdtemp(), *db = tu_path(dir, "r.db");
+	char *dir = tu_mkdtemp(), *db = tu_registry(dir);
 	struct fsec_registry *reg = NULL;
 	struct fsec_pairing_rec r, got;
 

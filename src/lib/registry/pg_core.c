@@ -576,4 +576,8 @@ const struct fsec_registry_ops fsec_registry_pg_ops = {
 	.inventory_list = pg_inventory_list,
 	.device_find = pg_device_find,
 	.event_query = pg_event_query,
+	.pairing_put = pg_pairing_put,
+	.pairing_get = pg_pairing_get,
+	.pairing_of = pg_pairing_of,
+	.pairing_spend = pg_pairing_spend,
 };

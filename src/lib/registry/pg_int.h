@@ -129,6 +129,11 @@ enum pg_stmt {
 	PS_RENEW_ALLOW_PUT,
 	PS_RENEW_ALLOW_GET,
 	PS_RENEW_ALLOW_TAKE,
+	PS_PAIRING_PUT,
+	PS_PAIRING_GET,
+	PS_PAIRING_USED_OF,
+	PS_PAIRING_WAITING_OF,
+	PS_PAIRING_SPEND,
 	PS_SERVER_CERT_ADD,
 	PS_SERVER_CERT_LIST,
 	PS_SERVER_CERT_REVOKE,
@@ -223,6 +228,10 @@ PG_OP(tamper_list)
 PG_OP(inventory_list)
 PG_OP(device_find)
 PG_OP(event_query)
+PG_OP(pairing_put)
+PG_OP(pairing_get)
+PG_OP(pairing_of)
+PG_OP(pairing_spend)
 
 
 #endif

@@ -1302,6 +1302,85 @@ enum fsec_err pg_renew_allow_take(void *p, const char *id)
 	return FSEC_OK;
 }
 
+/* ---- pairings (issue 18) ---- */
+
+enum fsec_err pg_pairing_put(void *p, const struct fsec_pairing_rec *rec)
+{
+	struct pgp a = key1(rec->key_sha256);
+	uint64_t n = 0;
+	enum fsec_err rc;
+
+	pgp_s(&a, rec->device_id);
+	pgp_s(&a, rec->model);
+	pgp_s(&a, rec->group);
+	pgp_s(&a, rec->paired_by);
+	pgp_i(&a, rec->paired_at);
+	pgp_i(&a, rec->expires_at);
+	if ((rc = pg_run_n(p, pg_sql[PS_PAIRING_PUT], &a, "recording a pairing", &n)) != FSEC_OK)
+		return rc;
+	/* Nothing written: the key's pairing is waiting, or was used. */
+	if (n == 0)
+		return fsec_seterr(FSEC_ERR_EXISTS, "this key is paired already (unexpired, or "
+						    "used to enroll)");
+	return FSEC_OK;
+}
+
+static enum fsec_err read_pairing(struct pg_be *be, int stmt, const struct pgp *a,
+				  const char *what, struct fsec_pairing_rec *out)
+{
+	char msg[FSEC_DEVID_MAX + 32];
+	PGresult *r;
+	enum fsec_err rc;
+
+	snprintf(msg, sizeof(msg), "no pairing for %s", what);
+	if ((rc = one(be, stmt, a, "reading a pairing", msg, &r)) != FSEC_OK)
+		return rc;
+	memset(out, 0, sizeof(*out));
+	pg_text(r, 0, 0, out->key_sha256, sizeof(out->key_sha256));
+	pg_text(r, 0, 1, out->device_id, sizeof(out->device_id));
+	pg_text(r, 0, 2, out->model, sizeof(out->model));
+	pg_text(r, 0, 3, out->group, sizeof(out->group));
+	pg_text(r, 0, 4, out->paired_by, sizeof(out->paired_by));
+	out->paired_at = pg_i64(r, 0, 5);
+	out->expires_at = pg_i64(r, 0, 6);
+	out->used_at = pg_i64(r, 0, 7);
+	PQclear(r);
+	return FSEC_OK;
+}
+
+enum fsec_err pg_pairing_get(void *p, const char *key_sha256, struct fsec_pairing_rec *out)
+{
+	struct pgp a = key1(key_sha256);
+
+	return read_pairing(p, PS_PAIRING_GET, &a, "this key", out);
+}
+
+enum fsec_err pg_pairing_of(void *p, const char *id, bool used, int64_t now,
+			    struct fsec_pairing_rec *out)
+{
+	struct pgp a = key1(id);
+
+	if (!used)
+		pgp_i(&a, now);
+	return read_pairing(p, used ? PS_PAIRING_USED_OF : PS_PAIRING_WAITING_OF, &a, id, out);
+}
+
+enum fsec_err pg_pairing_spend(void *p, const char *key_sha256, int64_t at)
+{
+	struct pgp a = key1(key_sha256);
+	uint64_t n = 0;
+	enum fsec_err rc;
+
+	pgp_i(&a, at);
+	if ((rc = pg_run_n(p, pg_sql[PS_PAIRING_SPEND], &a, "using a pairing", &n)) != FSEC_OK)
+		return rc;
+	/* Nothing changed: no pairing, or it was used or expired meanwhile. */
+	if (n == 0)
+		return fsec_seterr(FSEC_ERR_NOTFOUND, "the pairing of this key is used, expired "
+						      "or gone");
+	return FSEC_OK;
+}
+
 enum fsec_err pg_tamper_put(void *p, const struct fsec_tamper_rec *rec, const char *envelope)
 {
 	struct pgp a = key1(rec->device_id);

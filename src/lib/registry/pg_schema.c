@@ -207,12 +207,20 @@ static const char schema_v17_rollout_eval[] =
 	" WHERE update_state IN ('failed','rolled_back')"
 	" OR (update_state = '' AND update_outcome = 'failure');";
 
+/* v18 (issue 18, pairing without TOFU): as SQLite's v18. */
+static const char schema_v18_pairings[] =
+	"CREATE TABLE pairings(key_sha256" T " PRIMARY KEY, device_id" T " NOT NULL,"
+	" model" T " NOT NULL DEFAULT '', grp" T " NOT NULL DEFAULT '',"
+	" paired_by" T " NOT NULL, paired_at" I " NOT NULL, expires_at" I " NOT NULL,"
+	" used_at" I ");"
+	"CREATE INDEX pairings_device ON pairings(device_id);";
+
 static const char *const migrations[] = {
 	schema_v1,	 schema_v2_enroll,  schema_v3_published,  schema_v4_pending,
 	schema_v5_audit, schema_v6_rollout, schema_v7_device_net, schema_v8_debug,
 	schema_v9_bounds, schema_v10_freshness, schema_v11_server_certs, schema_v12_update_state,
 	schema_v13_issuer, schema_v14_rollouts, schema_v15_spent_ca, schema_v16_tamper,
-	schema_v17_rollout_eval,
+	schema_v17_rollout_eval, schema_v18_pairings,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -222,7 +230,7 @@ const char *const pg_tables[] = {
 	"meta", "devices", "certificates", "events", "enroll_cas", "enroll_allow",
 	"bootstrap_spent", "published", "enroll_pending", "products", "device_state",
 	"device_groups", "device_net", "refusals", "renew_allow", "timestamps", "server_certs",
-	"baselines", "rollout_served", "device_tamper", "rollout_eval", NULL,
+	"baselines", "rollout_served", "device_tamper", "rollout_eval", "pairings", NULL,
 };
 
 #define CERT_COLS                                                                           \
@@ -409,6 +417,24 @@ const char *const pg_sql[PS_COUNT] = {
 			       " VALUES ($1, $2, $3) ON CONFLICT(device_id) DO UPDATE SET"
 			       " granted_by = excluded.granted_by, granted_at = excluded.granted_at",
 	[PS_RENEW_ALLOW_GET] = "SELECT granted_by FROM renew_allow WHERE device_id = $1",
+#define PAIRING_COLS \
+	"key_sha256, device_id, model, grp, paired_by, paired_at, expires_at, coalesce(used_at, 0)"
+	/* As SQLite's: a key is paired again only over a pairing that expired
+	 * unused ($6 is now). */
+	[PS_PAIRING_PUT] = "INSERT INTO pairings(key_sha256, device_id, model, grp, paired_by,"
+			   " paired_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+			   " ON CONFLICT(key_sha256) DO UPDATE SET device_id = excluded.device_id,"
+			   " model = excluded.model, grp = excluded.grp,"
+			   " paired_by = excluded.paired_by, paired_at = excluded.paired_at,"
+			   " expires_at = excluded.expires_at"
+			   " WHERE pairings.used_at IS NULL AND pairings.expires_at <= excluded.paired_at",
+	[PS_PAIRING_GET] = "SELECT " PAIRING_COLS " FROM pairings WHERE key_sha256 = $1",
+	[PS_PAIRING_USED_OF] = "SELECT " PAIRING_COLS " FROM pairings WHERE device_id = $1"
+			       " AND used_at IS NOT NULL ORDER BY used_at DESC LIMIT 1",
+	[PS_PAIRING_WAITING_OF] = "SELECT " PAIRING_COLS " FROM pairings WHERE device_id = $1"
+				  " AND used_at IS NULL AND expires_at > $2 LIMIT 1",
+	[PS_PAIRING_SPEND] = "UPDATE pairings SET used_at = $2 WHERE key_sha256 = $1"
+			     " AND used_at IS NULL AND expires_at > $2",
 	[PS_RENEW_ALLOW_TAKE] = "DELETE FROM renew_allow WHERE device_id = $1",
 	[PS_PENDING_PUT] = "INSERT INTO enroll_pending(device_id, bootstrap_fp, spki_sha256, model,"
 			   " requested_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT(device_id)"
