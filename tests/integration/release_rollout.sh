@@ -174,15 +174,17 @@ ok
 # fleetsecd pauses the rollout at its next evaluation after the report,
 # and SN-R3 keeps 2.0.0.
 fallback SN-R2
-# A paused rollout is no longer evaluated: wait for the pause itself.
+# A paused rollout is no longer evaluated: wait for the pause itself, that
+# is fleetsecd's pause event (release status already says "paused" once the
+# failures cross the limit, before fleetsecd's evaluation writes it).
 for _ in $(seq 150); do
-	[ "$(st state)" = paused ] && break
+	acted rollout-pause | grep -q "^fleetsecd .*automatic=1" && break
 	sleep 0.1
 done
-[ "$(st state)" = paused ] ||
-	fail "the rollout did not pause itself"
 acted rollout-pause | grep -q "^fleetsecd .*automatic=1" ||
 	fail "no automatic pause event"
+[ "$(st state)" = paused ] ||
+	fail "the rollout did not pause itself"
 [ "$(fwcode SN-R3 v3.img)" = 404 ] || fail "a paused rollout's image was served"
 expect 0 status
 jq -e '.[0] | .state == "paused" and .failed == 1 and .phases[1].rolled_back == 1
