@@ -258,9 +258,23 @@ static bool csr_split(const unsigned char *der, long len, struct csr_parts *cp)
 		return false;
 	cp->point = b + 1;
 	cp->point_len = bl - 1;
-	/* attributes [0] IMPLICIT SET OF (optional in OpenSSL's template) */
-	if (q < ie && !der_next(&q, ie, 0, V_ASN1_CONTEXT_SPECIFIC, &b, &bl))
-		return false;
+	/* attributes [0] IMPLICIT SET OF Attribute (optional in OpenSSL's
+	 * template), each decoded as the full decoder would. */
+	if (q < ie) {
+		const unsigned char *ae;
+
+		if (!der_next(&q, ie, 0, V_ASN1_CONTEXT_SPECIFIC, &b, &bl))
+			return false;
+		for (ae = b + bl, n = b; n < ae;) {
+			X509_ATTRIBUTE *attr = d2i_X509_ATTRIBUTE(NULL, &n, ae - n);
+
+			if (attr == NULL)
+				return false;
+			X509_ATTRIBUTE_free(attr);
+		}
+		if (n != ae)
+			return false;
+	}
 	if (q != ie)
 		return false;
 	p = ie;
