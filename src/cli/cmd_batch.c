@@ -472,6 +472,15 @@ int cli_device_issue_batch(int argc, char **argv, const struct cli_cmd *self)
 	status = S_ISDIR(sb.st_mode) ? read_dir(input, model, &b) : read_csv(input, &b);
 	if (status != 0 || (status = refuse_duplicates(&b)) != 0)
 		goto out;
+	/* Checked before anything is opened: the library says the same. */
+	for (size_t i = 0; i < b.n && bo.out_dir == NULL; i++)
+		if (b.v[i].csr_path == NULL && b.v[i].refused == NULL) {
+			status = cli_usage_error(self, "key generation (%s %s) needs --out-dir: "
+						       "each key is written there before its "
+						       "certificate is recorded",
+						 "line", b.v[i].where);
+			goto out;
+		}
 	if ((items = calloc(b.n, sizeof(*items))) == NULL) {
 		status = cli_fail(input, FSEC_ERR_NOMEM);
 		goto out;

@@ -167,6 +167,51 @@ jq -s -e 'any(.[]; .status == "refused" and .file == "not an id.csr")' "$T/out" 
 [ "$("$F" device show dd-00003 --json | jq -r .model)" = sensor ] || fail "dir model"
 ok
 
+# ---- refusals the one-pass CSR parser and the resume rule own ----
+# A CSR whose signature does not verify (last byte of the DER flipped), and
+# one whose key is too weak (secp256k1), made by openssl.
+csr p256 forged
+openssl req -in "$T/forged.csr" -outform DER -out forged.der
+python3 -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[-1] ^= 1; open(sys.argv[1], "wb").write(b)' forged.der
+csr secp256k1 weak
+csr p384 p384dev
+csr ed25519 eddev
+printf 'forged,cam,forged.der\nweak,cam,%s\np384dev,cam,%s\neddev,cam,%s\n' \
+	"$T/weak.csr" "$T/p384dev.csr" "$T/eddev.csr" >forged.csv
+expect 1 "$F" device issue --batch forged.csv --out-dir o2
+jq -s -e 'any(.[]; .id == "forged" and .status == "refused" and
+	(.reason | test("self-signature does not verify")))' "$T/out" >/dev/null ||
+	fail "a forged CSR was not refused: $(cat "$T/out")"
+jq -s -e 'any(.[]; .id == "weak" and .status == "refused")' "$T/out" >/dev/null ||
+	fail "a secp256k1 CSR was not refused: $(cat "$T/out")"
+jq -s -e '[.[] | select(.status == "issued") | .id] == ["p384dev", "eddev"]' "$T/out" >/dev/null ||
+	fail "P-384 and Ed25519 CSRs were not issued: $(cat "$T/out")"
+"$F" device show forged >/dev/null 2>&1 && fail "the forged CSR's device was registered"
+ok
+# A keygen item whose device is registered but whose key file is gone, or
+# holds another key, is not ours: refused, never re-issued.
+mv o1/k-0001.key k-0001.key.saved
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out o1/k-0002.key.new 2>/dev/null
+mv o1/k-0002.key k-0002.key.saved && mv o1/k-0002.key.new o1/k-0002.key
+printf 'k-0001,thermo\nk-0002,thermo\n' >keys.csv
+expect 1 "$F" device issue --batch keys.csv --out-dir o1
+jq -s -e 'any(.[]; .id == "k-0001" and .status == "refused" and
+	(.reason | test("has no key for it")))' "$T/out" >/dev/null || fail "k-0001: $(cat "$T/out")"
+jq -s -e 'any(.[]; .id == "k-0002" and .status == "refused" and
+	(.reason | test("another key")))' "$T/out" >/dev/null || fail "k-0002: $(cat "$T/out")"
+[ ! -e o1/k-0001.key ] || fail "a refused keygen item wrote a key"
+mv k-0001.key.saved o1/k-0001.key && mv k-0002.key.saved o1/k-0002.key
+expect 0 "$F" device issue --batch keys.csv --out-dir o1
+[ "$(jq -r .summary.already_done < <(tail -1 "$T/out"))" = 2 ] || fail "keys back: $(cat "$T/out")"
+ok
+# Key generation without --out-dir: the keys would exist nowhere durable.
+printf 'k-0003,thermo\n' >keygen.csv
+expect 2 "$F" device issue --batch keygen.csv --out-tar kt.tar
+one_line_error "key generation (line 1) needs --out-dir"
+[ ! -e kt.tar ] || fail "a refused batch created its tar"
+"$F" device show k-0003 >/dev/null 2>&1 && fail "k-0003 registered without its key kept"
+ok
+
 # ---- usage refusals: one line, exit 2, nothing written ----
 expect 2 "$F" device issue --batch csrs/line2.csv
 one_line_error "--batch needs --out-dir DIR and/or --out-tar"
