@@ -219,7 +219,8 @@ expect 2 "$F" device issue --batch csrs/line2.csv --model cam --out-dir o9
 one_line_error "--model goes with a directory"
 expect 2 "$F" device issue d9 --batch csrs/line2.csv --out-dir o9
 one_line_error "a device ID goes without --batch"
-expect 1 "$F" device issue --batch csrs/line2.csv --out-tar /nonexistent/dir/t.tar
+expect 1 "$F" device issue --batch csrs/line.csv --out-tar /nonexistent/dir/t.tar
+one_line_error "/nonexistent/dir/t.tar"
 [ ! -e o9 ] || fail "a refused command made its output directory"
 ok
 printf '# nothing\n' >empty.csv
