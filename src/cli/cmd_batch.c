@@ -49,6 +49,8 @@ struct out {
 	FILE *tar;           /* NULL: no tar */
 	bool tty;            /* a bar on stderr */
 	bool from_dir;
+	const struct fsec_batch_item *items; /* parallel to entries */
+	const struct entry *entries;
 	size_t issued, refused, done;
 	int64_t start_ms, last_ms;
 };
@@ -341,7 +343,8 @@ static int on_result(const struct fsec_batch_result *r, void *arg)
 		if (o->from_dir)
 			json_object_set_new(j, "file", json_string(r->item->where));
 		else
-			json_object_set_new(j, "line", json_integer(atoll(r->item->where)));
+			json_object_set_new(j, "line",
+					    json_integer((json_int_t)o->entries[r->item - o->items].line));
 		if (r->serial != NULL)
 			json_object_set_new(j, "serial", json_string(r->serial));
 		if (r->reason != NULL)
@@ -511,6 +514,8 @@ int cli_device_issue_batch(int argc, char **argv, const struct cli_cmd *self)
 		}
 	}
 	o.from_dir = b.from_dir;
+	o.items = items;
+	o.entries = b.v;
 	o.tty = isatty(STDERR_FILENO) == 1;
 	/* Results are JSON lines unless a person reads them: with --json, or
 	 * when stdout is not a terminal; on stderr when stdout is the tar. */
