@@ -180,8 +180,11 @@ static bool der_next(const unsigned char **p, const unsigned char *end, int tag,
 	if (q >= end)
 		return false;
 	r = ASN1_get_object(&q, &len, &t, &c, end - q);
-	/* 0x80: error or length past end; 0x21: indefinite length (BER). */
-	if ((r & 0x80) != 0 || r == 0x21 || t != tag || c != cls)
+	/* 0x80: error or length past end; 0x21: indefinite length (BER). A
+	 * SEQUENCE or [0] must be constructed, anything else primitive, as
+	 * the full decoder requires (fuzz_csr found a primitive SEQUENCE). */
+	if ((r & 0x80) != 0 || r == 0x21 || t != tag || c != cls ||
+	    ((r & V_ASN1_CONSTRUCTED) != 0) != (tag == V_ASN1_SEQUENCE || cls != V_ASN1_UNIVERSAL))
 		return false;
 	*body = q;
 	*blen = len;
