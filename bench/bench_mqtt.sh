@@ -9,9 +9,12 @@
 #    connect a new TLS handshake with that device's certificate, then
 #    CONNECT/CONNACK/DISCONNECT), from 2 client processes;
 #  - QoS 0 and QoS 1 publish throughput of a 200-byte JSON payload from one
-#    device to its own telemetry topic, MESSAGES pipelined messages.
-# Both brokers run as the mosquitto user (as root) with the same TLS files.
-# Prints medians of RUNS and the plugin/plain ratios.
+#    device to its own telemetry topic, MESSAGES pipelined messages; also
+#    against a third broker, the plugin with a privacy policy (docs/
+#    PRIVACY.md) that parses every message, keeps 7 of its 14 fields, rounds
+#    two, coarsens the location and re-serialises it.
+# The brokers run as the mosquitto user (as root) with the same TLS files.
+# Prints medians of RUNS and the ratios to plain Mosquitto.
 #
 # usage: bench/bench_mqtt.sh FLEETSEC_BIN PLUGIN_SO [DEVICES] [MESSAGES] [RUNS]
 set -euo pipefail
@@ -54,11 +57,24 @@ chmod 0644 d/*.key srv.key # the benchmark's throwaway keys, read by the broker'
 # The policy both brokers enforce: a device's own telemetry topics only.
 printf '[all]\npublish devices/%%d/telemetry/#\nsubscribe devices/%%d/telemetry/#\n' >bench.acl
 printf 'pattern readwrite devices/%%u/telemetry/#\n' >plain.acl
-chmod 0644 bench.acl plain.acl
+cat >bench.policy <<'POLICY'
+[model thermo]
+topic devices/%d/telemetry/#
+allow humidity battery fw mode setpoint
+precision temp 0.5
+location lat lon 1200
+POLICY
+mkdir metrics
+chmod 0644 bench.acl plain.acl bench.policy
+[ "$user" = mosquitto ] && chgrp mosquitto metrics && chmod 0770 metrics
 pport=$((20000 + RANDOM % 10000))
 qport=$((pport + 1))
+vport=$((pport + 2))
 "$fleetsec" mqtt config --listener "$pport" --bind 127.0.0.1 --cert srv.pem --key srv.key \
 	--acl bench.acl --plugin "$plugin" --user "$user" --out plugin.conf
+"$fleetsec" mqtt config --listener "$vport" --bind 127.0.0.1 --cert srv.pem --key srv.key \
+	--acl bench.acl --privacy bench.policy --privacy-metrics metrics/privacy.prom \
+	--plugin "$plugin" --user "$user" --out privacy.conf
 cat >plain.conf <<CONF
 per_listener_settings false
 allow_anonymous false
@@ -73,24 +89,29 @@ use_identity_as_username true
 tls_version tlsv1.2
 acl_file $work/plain.acl
 CONF
-for conf in plugin plain; do
+for conf in plugin plain privacy; do
 	mosquitto -c $conf.conf >$conf.log 2>&1 &
 	pids+=($!)
 done
-for conf in plugin plain; do
+for conf in plugin plain privacy; do
 	for _ in $(seq 50); do grep -q running $conf.log && break; sleep 0.1; done
 	grep -q running $conf.log || { echo "mosquitto ($conf) did not start: $(cat $conf.log)" >&2; exit 1; }
 done
 
 declare -A res
 for r in $(seq 1 "$runs"); do
-	for conf in plugin plain; do
+	for conf in plugin plain privacy; do
 		port=$pport
 		[ $conf = plain ] && port=$qport
-		read -r okc refused secs < <($py "$here/mqtt_connects.py" 127.0.0.1 $port \
-			"$FLEETSEC_HOME/chain.pem" d 2 "${ids[@]}")
-		[ "$okc" -eq "$devices" ] || { echo "$conf: $refused of $devices connects refused" >&2; exit 1; }
-		res[$conf.conn]+="$(echo "$devices / $secs" | bc -l) "
+		[ $conf = privacy ] && port=$vport
+		# The privacy filter does nothing at connect: not measured there.
+		if [ $conf != privacy ]; then
+			read -r okc refused secs < <($py "$here/mqtt_connects.py" 127.0.0.1 $port \
+				"$FLEETSEC_HOME/chain.pem" d 2 "${ids[@]}")
+			[ "$okc" -eq "$devices" ] ||
+				{ echo "$conf: $refused of $devices connects refused" >&2; exit 1; }
+			res[$conf.conn]+="$(echo "$devices / $secs" | bc -l) "
+		fi
 		for q in 0 1; do
 			read -r n secs < <($py "$here/mqtt_publish.py" 127.0.0.1 $port \
 				"$FLEETSEC_HOME/chain.pem" d/d-00001.pem d/d-00001.key d-00001 \
@@ -111,5 +132,20 @@ for k in conn q0 q1; do
 	printf '  runs plugin: %s\n  runs plain:  %s\n' \
 		"$(for v in ${res[plugin.$k]}; do printf '%.0f ' "$v"; done)" \
 		"$(for v in ${res[plain.$k]}; do printf '%.0f ' "$v"; done)"
+	if [ $k != conn ]; then
+		v=$(tr ' ' '\n' <<<"${res[privacy.$k]}" | grep . | median)
+		printf '%-40s privacy %8.0f   plain %9.0f   ratio %.2f\n' "  with the privacy filter" "$v" "$b" \
+			"$(echo "$v / $b" | bc -l)"
+		printf '  runs privacy: %s\n' "$(for x in ${res[privacy.$k]}; do printf '%.0f ' "$x"; done)"
+	fi
 done
+# Every message through the filter was filtered, none dropped (a payload
+# the filter could not parse would be a drop, and a meaningless figure).
+for _ in $(seq 30); do [ -s metrics/privacy.prom ] && break; sleep 0.1; done
+sleep 1.2
+filtered=$(sed -n 's/^fleetsec_mqtt_privacy_messages_total{model="thermo",outcome="filtered"} //p' metrics/privacy.prom)
+dropped=$(sed -n 's/^fleetsec_mqtt_privacy_messages_total{model="thermo",outcome="dropped"} //p' metrics/privacy.prom)
+echo "privacy filter: $filtered messages filtered, ${dropped:-0} dropped (expected $((runs * 2 * messages)) and 0)"
+[ "${dropped:-0}" -eq 0 ] && [ "$filtered" -eq $((runs * 2 * messages)) ] ||
+	{ echo "the privacy broker did not filter every message" >&2; exit 1; }
 echo "plugin refusals during the run: $(grep -c 'fleetsec: refused' plugin.log || true)"

@@ -9,6 +9,7 @@ messages, seconds. Packets are built once, before the clock starts.
 
 usage: mqtt_publish.py HOST PORT CAFILE CERT KEY CLIENTID TOPIC N QOS
 """
+import json
 import socket
 import ssl
 import struct
@@ -55,10 +56,12 @@ def read_packet(s):
 def main():
     host, port, ca, cert, key, cid, topic, n, qos = sys.argv[1:10]
     n, qos = int(n), int(qos)
+    # One JSON object of exactly 200 bytes: the privacy filter parses it
+    # (a payload cut short would be dropped, not filtered).
     payload = (b'{"temp":21.5,"humidity":40.2,"battery":87,"rssi":-61,"fw":"2.1.0",'
                b'"lat":48.858370,"lon":2.294481,"uptime":123456,"errors":0,"mode":"heat",'
-               b'"setpoint":20.0,"door":"closed","note":"bench payload of two hundred b"}')
-    payload = payload[:200].ljust(200, b" ")
+               b'"setpoint":20.0,"door":"closed","note":"bench payload, 200 b"}')
+    assert len(payload) == 200 and json.loads(payload)
     t = topic.encode()
     tb = struct.pack(">H", len(t)) + t
     if qos == 0:

@@ -6,14 +6,17 @@
 # `openssl verify -crl_check` refusing it; then signs an MCUboot firmware
 # image and a release manifest, and shows a tampered image and a replayed
 # manifest refused; then starts fleetsecd, where a new device enrols
-# zero-touch (EST) with its factory bootstrap certificate and updates itself
+# zero-touch (EST) with its factory bootstrap certificate, another pairs by QR
+# code with a man in the middle refused, and the first updates itself
 # from 1 to 2 through a trial boot and confirm, and falls back from an
 # unconfirmed 3 to 2. A second device keeps its key and its anti-rollback
 # counter in a TPM (a software TPM, swtpm), and is wiped by its tamper hook.
 # Last, it compiles the fleet's network isolation policy
 # (MUD to nftables) and audits the fleet for the common failures, and runs
 # Mosquitto with the fleetsec plugin: devices tied to their own topics, a
-# revoked device dropped at once. Everything lands in out/demo/.
+# privacy filter that keeps a reading's personal fields in the broker and
+# coarsens its location, a revoked device dropped at once. Everything lands
+# in out/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -207,6 +210,40 @@ echo "   certificate: fleetsecd sends the current certificate again, and issues 
 agent renew
 grep -m 1 're-sent' "$SRV/fleetsecd.log"
 agent report
+
+step "13a. pairing by QR code, no trust on first use: a device with no factory credential"
+PDEV=$PWD/out/demo/paired
+MITM=$PWD/out/demo/mitm
+for d in "$PDEV" "$MITM"; do
+	mkdir -p "$d/state"
+	chmod 700 "$d/state"
+	sed -e "s|^key = .*|key = $d/device.key|" -e "s|^cert = .*|cert = $d/device.pem|" \
+		-e "s|^state_dir = .*|state_dir = $d/state|" -e '/^bootstrap_/d' \
+		"$DEV/agent.conf" >"$d/agent.conf"
+done
+echo "-- first power-on: the device makes its key and shows its pairing code (a DPP URI)"
+printf '$ fleetsec-agent pair --serial SN-2001 --png %s\n' "$PDEV/label.png"
+fleetsec-agent -c "$PDEV/agent.conf" pair --serial SN-2001 --png "$PDEV/label.png"
+echo "-- zbarimg, an independent reader, decodes the label:"
+zbarimg -q --raw "$PDEV/label.png" 2>/dev/null
+echo "-- the operator photographs the label and pairs that key (15 minutes, single use)"
+run fleetsec device pair --qr-image "$PDEV/label.png" --model thermostat-v2 --expires 15m
+echo "-- a man in the middle saw the label and claims SN-2001 with his own key: refused"
+fleetsec-agent -c "$MITM/agent.conf" pair --serial SN-2001 --json >/dev/null
+printf '$ fleetsec-agent enroll   (the intercepting device)\n'
+if fleetsec-agent -c "$MITM/agent.conf" enroll; then fail "the man in the middle enrolled"; fi
+echo "(refused)"
+echo "-- the paired device enrolls: its self-signed certificate proves the paired key"
+printf '$ fleetsec-agent enroll\n'
+fleetsec-agent -c "$PDEV/agent.conf" enroll
+run openssl verify -purpose sslclient -CAfile "$FLEETSEC_HOME/root.pem" \
+	-untrusted "$FLEETSEC_HOME/issuing.pem" "$PDEV/device.pem"
+echo "-- the pairing is spent: the same key cannot enroll a second time"
+printf '$ fleetsec-agent enroll   (again)\n'
+rm -f "$PDEV/device.pem"
+if fleetsec-agent -c "$PDEV/agent.conf" enroll; then fail "a pairing was used twice"; fi
+echo "(refused)"
+run fleetsec registry events --device SN-2001
 
 step "14. the device updates itself through fleetsecd: A/B slots, trial boot, fallback"
 publish() { # publish VERSION SEQUENCE [PUBLISH OPTIONS...]
@@ -423,8 +460,9 @@ fleetsec audit fleet --json | jq -e '.findings | any(.check == "FLEET-DEBUG-UNLO
 
 # ---------------------------------------------------------------------------
 # MQTT (issue 15): the broker admits registered devices only, ties topics to
-# them, and drops a revoked device within a second.
-step "19. MQTT: Mosquitto with the fleetsec plugin; a revoked device is dropped at once"
+# them, keeps what the privacy policy does not allow from ever leaving it,
+# and drops a revoked device within a second.
+step "19. MQTT: Mosquitto with the fleetsec plugin; a privacy filter in the broker; a revoked device is dropped at once"
 MQ=$PWD/out/demo/mqtt
 mkdir -p "$MQ"
 run fleetsec ca server-cert mqtt.local --ip 127.0.0.1 --out "$MQ/broker.pem" --key-out "$MQ/broker.key"
@@ -435,16 +473,48 @@ chmod 0710 "$FLEETSEC_HOME"
 chmod 0640 "$MQ/broker.key"
 MQPORT=$((20000 + RANDOM % 20000))
 BUSER=mosquitto
-printf '$ fleetsec mqtt config --listener %s --bind 127.0.0.1 --cert %s --key %s --out %s\n' \
-	"$MQPORT" "$MQ/broker.pem" "$MQ/broker.key" "$MQ/mosquitto.conf"
+# The topic policy: the default, and a topic the thermostats share.
+cat >"$MQ/mqtt.acl" <<'EOF'
+[all]
+publish devices/%d/telemetry/#
+publish devices/%d/status
+subscribe devices/%d/cmd/#
+[model thermostat-v2]
+publish fleet/%m/env
+subscribe fleet/%m/env
+EOF
+# The privacy policy: what a thermostat's telemetry may carry past the broker.
+cat >"$MQ/privacy.policy" <<'EOF'
+[model thermostat-v2]
+topic fleet/%m/env
+allow humidity
+location lat lon 1200
+precision temp 0.5
+# A thermostat's own telemetry: coarser, and no retained copy at all.
+topic devices/%d/telemetry/#
+allow humidity mode
+location lat lon 5000
+precision temp 1
+retain refuse
+EOF
+chmod 0644 "$MQ/mqtt.acl" "$MQ/privacy.policy"
+printf '{"temp":21.37,"humidity":40,"lat":48.858370,"lon":2.294481,"owner":"alice","ssid":"home-net"}' \
+	>"$MQ/reading.json"
+run fleetsec privacy check "$MQ/privacy.policy" "$MQ/reading.json" --model thermostat-v2 \
+	--topic fleet/thermostat-v2/env
+run fleetsec privacy report --policy "$MQ/privacy.policy"
+printf '$ fleetsec mqtt config --listener %s --bind 127.0.0.1 --cert %s --key %s --acl %s --privacy %s --out %s\n' \
+	"$MQPORT" "$MQ/broker.pem" "$MQ/broker.key" "$MQ/mqtt.acl" "$MQ/privacy.policy" "$MQ/mosquitto.conf"
 if ! fleetsec mqtt config --listener "$MQPORT" --bind 127.0.0.1 --cert "$MQ/broker.pem" \
-	--key "$MQ/broker.key" --user mosquitto --out "$MQ/mosquitto.conf"; then
+	--key "$MQ/broker.key" --acl "$MQ/mqtt.acl" --privacy "$MQ/privacy.policy" \
+	--user mosquitto --out "$MQ/mosquitto.conf"; then
 	# A clone under a directory the mosquitto user cannot enter (/root):
 	# the demo runs this broker as root; a deployment gives it its own.
 	echo "(the demo's files are out of the mosquitto user's reach here: this demo broker runs as root)"
 	BUSER=root
 	fleetsec mqtt config --listener "$MQPORT" --bind 127.0.0.1 --cert "$MQ/broker.pem" \
-		--key "$MQ/broker.key" --user root --out "$MQ/mosquitto.conf"
+		--key "$MQ/broker.key" --acl "$MQ/mqtt.acl" --privacy "$MQ/privacy.policy" \
+		--user root --out "$MQ/mosquitto.conf"
 fi
 grep -v '^#' "$MQ/mosquitto.conf" | grep .
 mosquitto -c "$MQ/mosquitto.conf" >"$MQ/broker.log" 2>&1 &
@@ -459,13 +529,31 @@ mosquitto_sub "${MC[@]}" --cert "$D/plug-001.pem" --key "$D/plug-001.key" -i plu
 PLUG=$!
 sleep 0.5
 run mosquitto_pub -V mqttv5 -q 1 "${MC[@]}" --cert "$D/thermo-002.pem" --key "$D/thermo-002.key" \
-	-i thermo-002 -t devices/thermo-002/telemetry/temp -m 21.5
+	-i thermo-002 -t devices/thermo-002/telemetry/temp -m '{"temp":21.5}'
+echo "-- thermo-001 listens on its model's shared topic; thermo-002 publishes a reading with"
+echo "   its owner's name, home network and exact position:"
+mosquitto_sub -V mqttv5 "${MC[@]}" --cert "$D/thermo-001.pem" --key "$D/thermo-001.key" -i thermo-001 \
+	-t fleet/thermostat-v2/env -C 1 -W 10 >"$MQ/thermo-001.out" 2>&1 &
+T1=$!
+sleep 0.5
+run mosquitto_pub -V mqttv5 -q 1 "${MC[@]}" --cert "$D/thermo-002.pem" --key "$D/thermo-002.key" \
+	-i thermo-002 -t fleet/thermostat-v2/env -f "$MQ/reading.json"
+wait $T1 || fail "thermo-001 received nothing: $(cat "$MQ/thermo-001.out")"
+echo "thermo-001 received: $(cat "$MQ/thermo-001.out")"
+grep -q 'alice\|home-net\|48.85837\|2.294481\|21.37' "$MQ/thermo-001.out" &&
+	fail "a field the privacy policy does not allow reached thermo-001"
+jq -e '.lat == 48.855447 and .lon == 2.288344 and .temp == 21.5' "$MQ/thermo-001.out" >/dev/null ||
+	fail "the location did not arrive at its 1.2 km cell's centre"
+echo "   (owner and ssid never left the broker; the position is its 1.2 km cell's centre)"
+echo "-- a payload that is not JSON, on a topic the privacy policy covers, is dropped:"
+run mosquitto_pub -V mqttv5 -q 1 "${MC[@]}" --cert "$D/thermo-002.pem" --key "$D/thermo-002.key" \
+	-i thermo-002 -t fleet/thermostat-v2/env -m 'owner=alice' || true
 echo "-- thermo-002 may not command plug-001, nor read every topic:"
 run mosquitto_pub -V mqttv5 -q 1 "${MC[@]}" --cert "$D/thermo-002.pem" --key "$D/thermo-002.key" \
 	-i thermo-002 -t devices/plug-001/cmd/off -m off || true
 run mosquitto_sub "${MC[@]}" --cert "$D/thermo-002.pem" --key "$D/thermo-002.key" -i thermo-002 \
 	-t '#' -W 2 || true
-run fleetsec mqtt explain thermo-002 subscribe '#'
+run fleetsec mqtt explain thermo-002 subscribe '#' --acl "$MQ/mqtt.acl"
 echo "-- the revoked cam-001 cannot connect, nor can a device under another's client ID:"
 run mosquitto_pub "${MC[@]}" --cert "$D/cam-001.pem" --key "$D/cam-001.key" -i cam-001 \
 	-t devices/cam-001/status -m up || true

@@ -8,6 +8,7 @@ PACKAGES=(
 	build-essential cmake pkg-config            # toolchain
 	libssl-dev openssl                          # crypto, X.509, TLS; the openssl CLI checks our output
 	libsqlite3-dev sqlite3                      # registry; bench/bench_audit.sh plants rows and times a raw SELECT
+	libpq-dev postgresql                        # the PostgreSQL registry backend; tests start a private cluster
 	libjansson-dev                              # JSON
 	libcurl4-openssl-dev                        # the device's HTTPS client
 	libevent-dev                                # fleetsecd's event loop and HTTP server
@@ -36,6 +37,9 @@ PACKAGES=(
 	nftables iproute2 dnsmasq-base              # network isolation: nft; namespace tests and the name sets filled by dnsmasq
 	man-db groff-base                           # the man_pages test renders the manual pages with man --warnings
 	faketime                                    # libfaketime: fleetsecd across a clock jump (the CRL's refresh)
+	libqrencode-dev libpng-dev                  # QR pairing (issue 18): the pairing code as a QR code, drawn as PNG
+	libzbar-dev                                 # QR pairing: fleetsec device pair --qr-image reads a photographed code
+	zbar-tools qrencode                         # independent peers: zbarimg decodes our PNGs; the qrencode CLI is the benchmark's baseline
 )
 
 missing=()

@@ -19,6 +19,7 @@
 #include "fleetsec/agentcfg.h"
 #include "fleetsec/common.h"
 #include "fleetsec/estc.h"
+#include "fleetsec/pairing.h"
 #include "fleetsec/tamper.h"
 
 /* The agent's commands, as far as their start-up differs. */
@@ -35,6 +36,7 @@ enum fsec_agent_cmd {
 	FSEC_AGENT_CMD_UPDATE,
 	FSEC_AGENT_CMD_CONFIRM,
 	FSEC_AGENT_CMD_STATUS,
+	FSEC_AGENT_CMD_PAIR,    /* re-provisioning by QR pairing: as keygen */
 };
 
 /*
@@ -92,6 +94,22 @@ FSEC_API FSEC_WUR enum fsec_err fsec_agent_tamper(const struct fsec_agentcfg *cf
 FSEC_API FSEC_WUR enum fsec_err fsec_agent_keygen(const struct fsec_agentcfg *cfg)
 	FSEC_NONNULL(1);
 
+/* What pair made. */
+struct fsec_agent_pairing {
+	char uri[FSEC_PAIR_URI_MAX + 1];       /* the pairing URI (pairing.h) */
+	char key_sha256[FSEC_SHA256_HEX_LEN];  /* the key's SPKI SHA-256 */
+	bool key_made;                         /* the key was made now (first power-on) */
+};
+
+/* pair, after fsec_agent_start: the device key (made now, as keygen makes
+ * it, if there is none yet: in the TPM when tcti is set) and its pairing
+ * URI for serial. Errors: INVAL (serial), as fsec_agent_keygen, as
+ * fsec_key_load_private, CRYPTO. */
+FSEC_API FSEC_WUR enum fsec_err fsec_agent_pair(const struct fsec_agentcfg *cfg,
+						const char *serial,
+						struct fsec_agent_pairing *out)
+	FSEC_NONNULL(1, 2, 3);
+
 /* Told that the server holds the enrollment for the operator's approval:
  * seconds until the agent asks again, and the SPKI SHA-256 of the key
  * waiting (what `fleetsec enroll approve --key` takes). Returns false to
@@ -102,8 +120,13 @@ typedef bool (*fsec_agent_wait_cb)(unsigned seconds, const char *key_sha256, voi
  * bootstrap credential, then the tamper record goes. A request the server
  * holds for approval (202) is a wait, not a failure: wait (may be NULL: do
  * not wait) is told, and unless it says stop, the same request (the same
- * pending key) goes again after the server's Retry-After. Errors: INVAL (no
- * bootstrap_cert or bootstrap_key configured), as fsec_estc_enroll
+ * pending key) goes again after the server's Retry-After. With neither
+ * bootstrap_cert nor bootstrap_key configured, the device enrolls by its
+ * pairing instead (fsec_estc_enroll_paired: the key at the key path, which
+ * `pair` made, and a self-signed certificate for it written to
+ * state_dir/pairing.pem and removed after). Errors: INVAL (only one of
+ * bootstrap_cert and bootstrap_key configured), NOTFOUND (paired
+ * enrollment with no device key), as fsec_estc_enroll
  * (BUSY: stopped while waiting), POLICY. */
 FSEC_API FSEC_WUR enum fsec_err fsec_agent_enroll(const struct fsec_agentcfg *cfg,
 						  char id[FSEC_DEVID_MAX + 1],

@@ -145,6 +145,9 @@ enum fsec_est_peer_kind {
 	FSEC_EST_PEER_DEVICE,    /* a fleet operational certificate, currently valid */
 	FSEC_EST_PEER_BOOTSTRAP, /* a manufacturer bootstrap certificate */
 	FSEC_EST_PEER_REFUSED,   /* revoked, superseded, unknown: see reason */
+	/* A self-signed certificate whose key an operator paired (issue 18),
+	 * the pairing unused and unexpired: simpleenroll only. */
+	FSEC_EST_PEER_PAIRED,
 };
 
 struct fsec_est_peer {
@@ -157,6 +160,7 @@ struct fsec_est_peer {
 	bool bad_bootstrap;            /* refused: a trusted manufacturer's certificate
 					  whose serialNumber is unusable */
 	int64_t not_after;             /* the certificate's expiry */
+	char key_sha256[FSEC_SHA256_HEX_LEN]; /* paired: the key's fsec_key_spki_sha256 */
 	char reason[FSEC_REPLY_REASON_MAX];
 };
 
@@ -191,7 +195,12 @@ FSEC_API FSEC_WUR enum fsec_err fsec_est_csrattrs(struct fsec_reply *r);
  *    whose answer was lost), the current certificate is sent again if the
  *    CSR is signed by the current key, and nothing is issued;
  *  - the CSR must verify, and its key be strong and new to the registry;
- *  - with manual approval, a bootstrap request waits (202) until approved.
+ *  - with manual approval, a bootstrap request waits (202) until approved;
+ *  - a paired peer (a self-signed certificate for a key `fleetsec device
+ *    pair` recorded) enrols once, as the pairing's serial, only with a CSR
+ *    for that same key, and only while the pairing is unused and unexpired;
+ *    the pairing is spent in the transaction that issues (the pairing is
+ *    the operator's approval: it does not wait for another).
  * On success r holds the new certificate as a base64 certs-only CMS.
  * Errors (500): DB, IO, CRYPTO, NOMEM.
  */

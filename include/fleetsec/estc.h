@@ -49,6 +49,18 @@ FSEC_API FSEC_WUR enum fsec_err fsec_estc_enroll(const struct fsec_estc_opts *o,
 						 char id[FSEC_DEVID_MAX + 1]);
 
 /*
+ * Enrollment of a paired device (issue 18): a CSR for the key already at
+ * KEY_OUT (the key an operator paired; it stays in place), sent to
+ * simpleenroll over TLS authenticated by self_signed (a self-signed
+ * certificate for that key, fsec_pair_selfsigned), so that the handshake
+ * proves the paired key. The certificate is checked as fsec_estc_enroll
+ * checks it, and written to CERT_OUT. Errors: as fsec_estc_enroll, less BUSY.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_estc_enroll_paired(const struct fsec_estc_opts *o,
+							const char *self_signed,
+							char id[FSEC_DEVID_MAX + 1]);
+
+/*
  * Finish an enrollment or renewal cut between its two writes: when
  * KEY.pending holds the key cert is for, it becomes the key. Run before
  * anything loads the device's credential. A pending key the certificate is

@@ -42,6 +42,9 @@ struct fsec_fleet_create_params {
 	int device_days;           /* 0 = 365 */
 	int crl_days;              /* 0 = 7 */
 	const char *actor;         /* who, for the event log */
+	const char *registry;      /* NULL: SQLite in the home; or a postgresql:// URL
+				    * (an empty database, no password in it), kept
+				    * in fleet.json */
 };
 
 /*
@@ -71,6 +74,10 @@ FSEC_API void fsec_fleet_free(struct fsec_fleet *f);
 
 /* Borrowed; valid while f lives. */
 FSEC_API struct fsec_registry *fsec_fleet_get_registry(struct fsec_fleet *f);
+/* The registry's location as fsec_registry_open takes it ("sqlite:" with the
+ * home's path joined, or fleet.json's URL), malloc'd. Errors: NOMEM. */
+FSEC_API FSEC_WUR enum fsec_err fsec_fleet_get_registry_location(const struct fsec_fleet *f,
+								 char **out);
 FSEC_API const char *fsec_fleet_get_name(const struct fsec_fleet *f);
 FSEC_API const char *fsec_fleet_get_home(const struct fsec_fleet *f);
 
@@ -380,5 +387,35 @@ struct fsec_import_counts {
 FSEC_API FSEC_WUR enum fsec_err fsec_fleet_import(struct fsec_fleet *f, const unsigned char *buf,
 						  size_t len, const char *actor,
 						  struct fsec_import_counts *out);
+
+
+/* ---- pairing without TOFU (issue 18) ---- */
+
+/* What `fleetsec device pair` asks for. */
+struct fsec_pair_opts {
+	const char *uri;      /* the pairing URI (pairing.h), as read */
+	size_t uri_len;
+	const char *model;    /* NULL: none */
+	const char *group;    /* NULL: none */
+	int64_t expires_in;   /* seconds: 60 to 30 days */
+	const char *actor;    /* who pairs, for the registry's event */
+};
+
+#define FSEC_PAIR_EXPIRES_MIN 60
+#define FSEC_PAIR_EXPIRES_MAX (30 * 86400)
+
+/*
+ * Record a single-use pairing of exactly the URI's key (its SPKI SHA-256
+ * only; the key is not kept) for the URI's serial, valid expires_in
+ * seconds, with a "pair" event naming the actor. Refused, with nothing
+ * written: a URI fsec_pair_uri_parse refuses (PARSE, TOO_LARGE, POLICY);
+ * a key any device's certificate carries (POLICY); a serial already
+ * enrolled (EXISTS); a serial with another key's pairing waiting (EXISTS);
+ * a key paired and unexpired or used (EXISTS). Fills *out on success (may be
+ * NULL). Errors: also INVAL, DB, BUSY.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fleet_pair(struct fsec_fleet *f,
+						const struct fsec_pair_opts *o,
+						struct fsec_pairing_rec *out) FSEC_NONNULL(1, 2);
 
 #endif

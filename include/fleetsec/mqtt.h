@@ -34,6 +34,7 @@
 #include <openssl/x509.h>
 
 #include "fleetsec/common.h"
+#include "fleetsec/registry.h"
 
 /* The largest policy file read, and the longest topic or filter judged
  * (MQTT allows 65535 bytes; no fleet topic needs more than this). */
@@ -70,9 +71,13 @@ FSEC_API FSEC_WUR enum fsec_err fsec_mqtt_policy_load(const char *path,
 /* NULL is a no-op. */
 FSEC_API void fsec_mqtt_policy_free(struct fsec_mqtt_policy *p);
 
-/* Who is asking: a device's ID, model ("" unknown) and group ("" none). */
+/* Who is asking: a device's ID, model ("" unknown) and group ("" none).
+ * With any set, a NULL id, model or group stands for any one plain topic
+ * level (a what-if check such as `fleetsec privacy check`, where the topic
+ * names the device); the broker never sets it. */
 struct fsec_mqtt_subject {
 	const char *id, *model, *group;
+	bool any;
 };
 
 /* Why a decision was made: the rule that allowed it ("ORIGIN:LINE [section]
@@ -106,8 +111,9 @@ FSEC_API FSEC_WUR enum fsec_err fsec_mqtt_broker_new(const char *home, const cha
 						     struct fsec_mqtt_broker **out);
 FSEC_API void fsec_mqtt_broker_free(struct fsec_mqtt_broker *b);
 
-/* Read the policy file again; on failure the old policy stays (and the
- * error says why). Errors: as fsec_mqtt_policy_load. */
+/* Read the policy file again (and the privacy policy, if one is set): on
+ * failure the old ones stay (and the error says why). Errors: as
+ * fsec_mqtt_policy_load and fsec_privacy_load. */
 FSEC_API FSEC_WUR enum fsec_err fsec_mqtt_broker_reload(struct fsec_mqtt_broker *b);
 
 /*
@@ -128,6 +134,30 @@ FSEC_API FSEC_WUR enum fsec_err fsec_mqtt_broker_auth(struct fsec_mqtt_broker *b
 						      X509 *cert, const char *client_id,
 						      bool *allowed, char *reason, size_t reason_len,
 						      char device_id[FSEC_DEVID_MAX + 1]);
+
+/* What fsec_mqtt_broker_explain found. */
+struct fsec_mqtt_explain {
+	bool admitted; /* the broker would accept its current certificate */
+	char refused[256]; /* why not, when !admitted */
+	bool allow;    /* admitted, and the policy allows the access */
+	struct fsec_mqtt_why why; /* the policy's rule, or why none allowed it */
+	char model[FSEC_MODEL_MAX + 1], group[FSEC_GROUP_MAX + 1];
+};
+
+/*
+ * What the broker would decide for device_id connecting with its current
+ * certificate (and its ID as client ID), then doing access on topic: the
+ * same check as fsec_mqtt_broker_auth (a revoked, tampered or otherwise
+ * refused device is not admitted, and allowed nothing), and the same
+ * policy decision as fsec_mqtt_broker_acl. Holds no session.
+ * Errors: NOTFOUND (no such device), DB, NOMEM, PARSE (a stored
+ * certificate that does not parse).
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_mqtt_broker_explain(struct fsec_mqtt_broker *b,
+							 const char *device_id,
+							 enum fsec_mqtt_access access,
+							 const char *topic,
+							 struct fsec_mqtt_explain *out);
 
 /* The connection conn of device_id (what auth returned; NULL or "" if it
  * had none) ended. Its session still decides until the next poll frees it:
@@ -164,6 +194,56 @@ typedef void (*fsec_mqtt_kick_cb)(const void *conn, const char *device_id, const
 FSEC_API FSEC_WUR enum fsec_err fsec_mqtt_broker_poll(struct fsec_mqtt_broker *b,
 						      fsec_mqtt_kick_cb kick, void *ctx,
 						      size_t *kicked);
+
+struct fsec_privacy_result;
+struct fsec_privacy_stats;
+
+/* Apply the privacy policy at path (privacy.h) to every message from now
+ * on; fsec_mqtt_broker_reload reads it again. On failure nothing changes.
+ * Errors: as fsec_privacy_load, NOMEM. */
+FSEC_API FSEC_WUR enum fsec_err fsec_mqtt_broker_set_privacy(struct fsec_mqtt_broker *b,
+							     const char *path);
+
+/*
+ * A message from the session of conn, device_id's, on topic: what may be
+ * delivered (fsec_privacy_filter with the session's model and group). With
+ * no privacy policy set, or no block for the topic, res->verdict is PASS;
+ * FILTERED gives the payload to deliver instead in *out (malloc'd, the
+ * caller frees it); DROP (res->reason) delivers nothing. A connection
+ * without a session is dropped. Counted in the broker's stats by model.
+ * Errors: NOMEM (deliver nothing).
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_mqtt_broker_privacy(struct fsec_mqtt_broker *b,
+							 const void *conn, const char *device_id,
+							 const char *topic, const void *payload,
+							 size_t len, bool retain, char **out,
+							 size_t *out_len,
+							 struct fsec_privacy_result *res);
+
+/* The privacy counters (NULL until a privacy policy is set); borrowed. */
+FSEC_API struct fsec_privacy_stats *fsec_mqtt_broker_privacy_stats(struct fsec_mqtt_broker *b);
+
+/*
+ * A retained message on topic was accepted, and the privacy policy gives
+ * its copy expiry_s seconds (0: none, or a message that clears the copy).
+ * Mosquitto 2.0.11 reads a message's expiry before plugins run, so the
+ * plugin cannot set it: the broker object keeps the deadline (now +
+ * expiry_s, in the caller's clock) and fsec_mqtt_broker_expire hands the
+ * topic back once it passed, for the plugin to clear the retained copy. A
+ * later retained message on the topic replaces the deadline.
+ * Errors: NOMEM, TOO_LARGE (a million topics tracked): the caller must
+ * refuse the message, since its copy could not be made to go.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_mqtt_broker_retained(struct fsec_mqtt_broker *b,
+							  const char *topic, uint32_t expiry_s,
+							  int64_t now);
+
+typedef void (*fsec_mqtt_expire_cb)(const char *topic, void *ctx);
+
+/* Call expire for each retained topic whose deadline is at or before now,
+ * and forget it. Returns how many. */
+FSEC_API size_t fsec_mqtt_broker_expire(struct fsec_mqtt_broker *b, int64_t now,
+					fsec_mqtt_expire_cb expire, void *ctx);
 
 /* The number of sessions held. */
 FSEC_API size_t fsec_mqtt_broker_sessions(const struct fsec_mqtt_broker *b);

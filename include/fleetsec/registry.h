@@ -157,13 +157,50 @@ typedef int (*fsec_device_state_cb)(const struct fsec_device_rec *dev,
 				    const struct fsec_devstate_rec *state, void *ctx);
 
 /*
- * Open the registry at location: "sqlite:PATH" or a plain PATH. With
- * FSEC_REGISTRY_CREATE, create it (and its schema) and fail if it exists.
- * Errors: EXISTS, NOTFOUND, DB (including a schema newer than this library),
- * INVAL (unknown scheme), NOMEM.
+ * Open the registry at location: "sqlite:PATH", a plain PATH, or a libpq
+ * URL "postgresql://[user@][host][:port]/dbname[?...]" (what it leaves out
+ * comes from the PG* variables and the service file; a password only from
+ * ~/.pgpass or PGPASSFILE, never the URL). With FSEC_REGISTRY_CREATE, create
+ * it (and its schema) and fail if it exists; on PostgreSQL the database must
+ * exist and be empty. Errors: EXISTS, NOTFOUND, DB (including a schema newer
+ * than this library, a database that is not a registry, a refused
+ * connection), INVAL (unknown scheme, a password in the URL), PARSE (a
+ * malformed URL), NOMEM.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_open(const char *location, unsigned flags,
 						   struct fsec_registry **out);
+
+/* Whether location could be opened by fsec_registry_open, without opening
+ * it: its scheme is known and, for PostgreSQL, the URL parses and holds no
+ * password (fleet.json keeps it). Errors: INVAL, PARSE. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_location_check(const char *location);
+
+/* What fsec_registry_migrate copied: each table's rows and the SHA-256 of
+ * its rows (canonical text, key order), equal on both sides. */
+struct fsec_migrate_table {
+	char name[32];
+	uint64_t rows;
+	char sha256[FSEC_SHA256_HEX_LEN];
+};
+struct fsec_migrate_report {
+	size_t n;
+	struct fsec_migrate_table tables[32];
+};
+
+/*
+ * Copy the SQLite registry at from ("sqlite:PATH" or PATH) into the empty
+ * PostgreSQL database to (postgresql://...), schema and rows, in one
+ * transaction, then compare each table's row count and content hash on
+ * both sides before committing. The source is only read. A target that is
+ * not empty is refused and left as it was; so is every failed copy.
+ * Errors: EXISTS (target not empty), VERIFY (a table differs), DB, INVAL,
+ * PARSE, NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_migrate(const char *from, const char *to,
+						      struct fsec_migrate_report *out);
+
+/* Whether location names a PostgreSQL registry (postgresql://). */
+FSEC_API bool fsec_registry_location_is_pg(const char *location);
 
 /* Roll back any open transaction and close. NULL is a no-op. */
 FSEC_API void fsec_registry_free(struct fsec_registry *reg);
@@ -921,5 +958,43 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_snapshot(struct fsec_registry *reg
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_counter_raise(struct fsec_registry *reg,
 							    const char *name, uint64_t floor,
 							    uint64_t *out);
+
+
+/* ---- pairings (issue 18): a device's key, paired by an operator ---- */
+
+/* A single-use pairing for exactly one key, known only by its hash. */
+struct fsec_pairing_rec {
+	char key_sha256[FSEC_SHA256_HEX_LEN]; /* fsec_key_spki_sha256 of the paired key */
+	char device_id[FSEC_DEVID_MAX + 1];   /* the serial the device enrols as */
+	char model[FSEC_MODEL_MAX + 1];       /* "" : none */
+	char group[FSEC_GROUP_MAX + 1];       /* "" : none */
+	char paired_by[FSEC_ACTOR_MAX + 1];
+	int64_t paired_at, expires_at;
+	int64_t used_at; /* 0: not used */
+};
+
+/* Record rec (used_at ignored). A key paired before may be paired again
+ * only when that pairing expired unused. Errors: EXISTS (the key is paired
+ * and unexpired, or its pairing was used), INVAL, DB, BUSY. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_pairing_put(struct fsec_registry *reg,
+							  const struct fsec_pairing_rec *rec);
+
+/* The pairing of key_sha256. Errors: NOTFOUND, INVAL, DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_pairing_get(struct fsec_registry *reg,
+							  const char *key_sha256,
+							  struct fsec_pairing_rec *out);
+
+/* A pairing of device id: with used, the one that enrolled it; without, one
+ * still waiting at now (unused, unexpired). Errors: NOTFOUND, INVAL, DB. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_pairing_of(struct fsec_registry *reg,
+							 const char *id, bool used, int64_t now,
+							 struct fsec_pairing_rec *out);
+
+/* Spend the pairing of key_sha256 at at, in the enrollment's transaction:
+ * only if unused and unexpired at at, so that two enrollments racing with
+ * one pairing issue once. Errors: NOTFOUND (none, used or expired), INVAL,
+ * DB, BUSY. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_pairing_spend(struct fsec_registry *reg,
+							    const char *key_sha256, int64_t at);
 
 #endif

@@ -52,10 +52,14 @@ enum fsec_route_peer {
 	/* a trusted manufacturer's certificate whose serial was refused: it
 	 * reaches simpleenroll only, so that the refusal is in the event log */
 	FSEC_ROUTE_PEER_BAD_BOOTSTRAP = 1u << 5,
+	/* a self-signed certificate for a paired key (issue 18): simpleenroll
+	 * only */
+	FSEC_ROUTE_PEER_PAIRED = 1u << 6,
 };
 #define FSEC_ROUTE_PEER_ANY                                                                       \
 	(FSEC_ROUTE_PEER_NONE | FSEC_ROUTE_PEER_BOOTSTRAP | FSEC_ROUTE_PEER_DEVICE |              \
-	 FSEC_ROUTE_PEER_SUPERSEDED | FSEC_ROUTE_PEER_REFUSED | FSEC_ROUTE_PEER_BAD_BOOTSTRAP)
+	 FSEC_ROUTE_PEER_SUPERSEDED | FSEC_ROUTE_PEER_REFUSED | FSEC_ROUTE_PEER_BAD_BOOTSTRAP |    \
+	 FSEC_ROUTE_PEER_PAIRED)
 
 /* The route kind of a classified peer (fsec_est_peer). Thread-safe. */
 FSEC_API enum fsec_route_peer fsec_route_peer_of(const struct fsec_est_peer *peer);

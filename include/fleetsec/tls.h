@@ -25,6 +25,10 @@ struct fsec_tls_server_opts {
 	const char *key;                 /* path or OpenSSL store URI */
 	X509_STORE *trust;               /* anchors for client certificates (referenced) */
 	STACK_OF(X509_NAME) *client_cas; /* sent in CertificateRequest (taken) */
+	/* Let a client whose certificate is self-signed, alone, finish the
+	 * handshake (it still proves its key): the application decides, per
+	 * request, whether that key was paired (issue 18). */
+	bool allow_self_signed;
 };
 
 /*

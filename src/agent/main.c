@@ -28,6 +28,8 @@
 #include "fleetsec/cmdline.h"
 #include "fleetsec/csr.h"
 #include "fleetsec/key.h"
+#include "fleetsec/names.h"
+#include "fleetsec/pairing.h"
 #include "fleetsec/release.h"
 
 #define DEFAULT_CONFIG "/etc/fleetsec/agent.conf"
@@ -39,6 +41,7 @@ struct ctx {
 	const char *name;   /* the command's name */
 	const char *subject;
 	const char *reason; /* tamper: what the report to the server says */
+	const char *serial, *png, *svg; /* pair */
 	unsigned long interval;
 	bool json, force, tty;
 	bool once; /* daemon: one round, then exit with its status */
@@ -396,6 +399,48 @@ static int cmd_trust(const struct ctx *x)
 	return 0;
 }
 
+/* pair: the pairing code (issue 18), as a QR code on the terminal, in
+ * files for a label, and as text. */
+static int cmd_pair(const struct ctx *x)
+{
+	char host[FSEC_DEVID_MAX + 2] = "";
+	struct fsec_agent_pairing p;
+	struct fsec_qr_info qi = {0};
+	const char *serial = x->serial;
+	enum fsec_err rc;
+
+	/* The hostname names a device that was given no serial. */
+	if (serial == NULL) {
+		if (gethostname(host, sizeof(host)) != 0 || memchr(host, '\0', sizeof(host)) == NULL ||
+		    !fsec_devid_valid(host)) {
+			fputs("fleetsec-agent: pair: give --serial ID (the hostname is not a device "
+			      "ID)\n", stderr);
+			return FSEC_EXIT_USAGE;
+		}
+		serial = host;
+	}
+	if ((rc = fsec_agent_pair(x->cfg, serial, &p)) != FSEC_OK)
+		return fail("pair", rc);
+	if (x->png != NULL && (rc = fsec_qr_write_png(p.uri, x->png, 4, &qi)) != FSEC_OK)
+		return fail(x->png, rc);
+	if (x->svg != NULL && (rc = fsec_qr_write_svg(p.uri, x->svg, &qi)) != FSEC_OK)
+		return fail(x->svg, rc);
+	if (x->json) {
+		print_json(json_pack("{s:s, s:s, s:s, s:b, s:o, s:o}", "uri", p.uri, "serial", serial,
+				     "key_sha256", p.key_sha256, "key_made", (int)p.key_made, "png",
+				     x->png != NULL ? json_string(x->png) : json_null(), "svg",
+				     x->svg != NULL ? json_string(x->svg) : json_null()));
+		return 0;
+	}
+	if (p.key_made)
+		fprintf(stderr, "fleetsec-agent: pair: made the device key %s\n",
+			fsec_agentcfg_get_key(x->cfg));
+	if ((rc = fsec_qr_print(p.uri, stdout, &qi)) != FSEC_OK)
+		return fail("pair", rc);
+	printf("%s\nkey SHA-256 %s\n", p.uri, p.key_sha256);
+	return 0;
+}
+
 /* The commands that work on the update agent (fsec_agent_new): its failure
  * to set up is the configuration's. */
 static int with_agent(const struct ctx *x, enum fsec_err (*fn)(const struct ctx *x,
@@ -604,9 +649,16 @@ static const struct command {
 	{"keygen", FSEC_AGENT_CMD_KEYGEN, cmd_keygen,
 	 "make the device key (in the TPM when tcti is set) at the key path"},
 	{"csr", FSEC_AGENT_CMD_CSR, cmd_csr, "print a CSR signed by the device key (--subject CN)"},
+	{"pair", FSEC_AGENT_CMD_PAIR, cmd_pair,
+	 "the pairing code of the device key (made now on first power-on, in\n"
+	 "            the TPM when tcti is set): a QR code on the terminal and the\n"
+	 "            DPP URI; --serial ID (default: the hostname), --png FILE and\n"
+	 "            --svg FILE for a label; then 'enroll' with no bootstrap\n"
+	 "            credential configured enrolls by this pairing"},
 	{"enroll", FSEC_AGENT_CMD_ENROLL, cmd_enroll,
 	 "zero-touch enrollment (EST): generate the device key, get its\n"
-	 "            certificate from the server with the factory bootstrap credential"},
+	 "            certificate from the server with the factory bootstrap credential;\n"
+	 "            with none configured, enroll the paired key (see pair)"},
 	{"renew", FSEC_AGENT_CMD_RENEW, cmd_renew,
 	 "renew the device certificate (EST simplereenroll, new key) once\n"
 	 "            two thirds of its lifetime have passed; --force: now"},
@@ -640,7 +692,8 @@ static const struct command {
 static void usage(FILE *f)
 {
 	fputs("usage: fleetsec-agent [-c CONFIG] <command> [--json] [--force] [--interval S]\n"
-	      "                      [--once] [--subject CN] [--reason TEXT]\n\n"
+	      "                      [--once] [--subject CN] [--reason TEXT]\n"
+	      "                      [--serial ID] [--png FILE] [--svg FILE]\n\n"
 	      "commands:\n",
 	      f);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
@@ -662,6 +715,9 @@ int main(int argc, char **argv)
 		{"once", no_argument, NULL, 'o'},
 		{"subject", required_argument, NULL, 's'},
 		{"reason", required_argument, NULL, 'r'},
+		{"serial", required_argument, NULL, 'S'},
+		{"png", required_argument, NULL, 'P'},
+		{"svg", required_argument, NULL, 'G'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -682,6 +738,9 @@ int main(int argc, char **argv)
 		case 'o': x.once = true; break;
 		case 's': x.subject = optarg; break;
 		case 'r': x.reason = optarg; break;
+		case 'S': x.serial = optarg; break;
+		case 'P': x.png = optarg; break;
+		case 'G': x.svg = optarg; break;
 		case 'i':
 			if (!fsec_parse_ulong(optarg, 1, 7UL * 86400, &x.interval)) {
 				fprintf(stderr, "fleetsec-agent: --interval %s: 1 to 604800 seconds\n",
@@ -704,6 +763,16 @@ int main(int argc, char **argv)
 			c = &commands[i];
 	if (c == NULL) {
 		fprintf(stderr, "fleetsec-agent: unknown command '%s' (see --help)\n", x.name);
+		return FSEC_EXIT_USAGE;
+	}
+	if ((x.serial != NULL || x.png != NULL || x.svg != NULL) && c->id != FSEC_AGENT_CMD_PAIR) {
+		fprintf(stderr, "fleetsec-agent: --serial, --png, --svg: only for pair, not %s\n",
+			x.name);
+		return FSEC_EXIT_USAGE;
+	}
+	if (x.serial != NULL && !fsec_devid_valid(x.serial)) {
+		fprintf(stderr, "fleetsec-agent: --serial %.80s: 1-64 characters of A-Za-z0-9._-\n",
+			x.serial);
 		return FSEC_EXIT_USAGE;
 	}
 	if (x.once && c->id != FSEC_AGENT_CMD_DAEMON) {

@@ -157,6 +157,7 @@ extern const struct cli_cmd cli_product_cmds[];
 extern const struct cli_cmd cli_audit_cmds[];
 extern const struct cli_cmd cli_net_cmds[];
 extern const struct cli_cmd cli_mqtt_cmds[];
+extern const struct cli_cmd cli_privacy_cmds[];
 extern const struct cli_cmd cli_registry_cmds[];
 extern const struct cli_cmd cli_backup_cmds[];
 #endif

@@ -22,6 +22,7 @@ static int ca_init(int argc, char **argv, const struct cli_cmd *self)
 		{"issuing-days", required_argument, NULL, 'i'},
 		{"device-days", required_argument, NULL, 'd'},
 		{"crl-days", required_argument, NULL, 'c'},
+		{"registry", required_argument, NULL, 'R'},
 		CLI_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
@@ -35,6 +36,7 @@ static int ca_init(int argc, char **argv, const struct cli_cmd *self)
 	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
 		switch (opt) {
 		case 'n': p.name = optarg; break;
+		case 'R': p.registry = optarg; break;
 		case 'a':
 			if (strcmp(optarg, "p256") == 0)
 				p.algo = FSEC_KEY_P256;
@@ -67,13 +69,18 @@ static int ca_init(int argc, char **argv, const struct cli_cmd *self)
 	if (rc != FSEC_OK)
 		return cli_fail(home, rc);
 	if (c.json)
-		return cli_print_json(json_pack("{s:s, s:s, s:s}", "home", home, "name", p.name,
-						"algo", p.algo == FSEC_KEY_ED25519 ? "ed25519" : "p256"));
+		return cli_print_json(json_pack("{s:s, s:s, s:s, s:s}", "home", home, "name", p.name,
+						"algo", p.algo == FSEC_KEY_ED25519 ? "ed25519" : "p256",
+						"registry",
+						p.registry != NULL ? p.registry : "sqlite:registry.db"));
 	printf("fleet '%s' created in %s\n"
 	       "  root CA:     %s/root.pem (key root.key: move it offline; issuance does not need it)\n"
-	       "  issuing CA:  %s/issuing.pem\n"
-	       "  registry:    %s/registry.db\n",
-	       p.name, home, home, home, home);
+	       "  issuing CA:  %s/issuing.pem\n",
+	       p.name, home, home, home);
+	if (p.registry != NULL)
+		printf("  registry:    %s\n", p.registry);
+	else
+		printf("  registry:    %s/registry.db\n", home);
 	return 0;
 }
 
@@ -529,17 +536,23 @@ static int ca_rollover(int argc, char **argv, const struct cli_cmd *self)
 const struct cli_cmd cli_ca_cmds[] = {
 	{"ca", "init", ca_init, "create the fleet's root and issuing CA and the registry",
 	 "--name NAME [--algo p256|ed25519] [--root-days N] [--issuing-days N]\n"
-	 "       [--device-days N] [--crl-days N] [--home DIR] [--json]\n\n"
+	 "       [--device-days N] [--crl-days N] [--registry URL] [--home DIR] [--json]\n\n"
 	 "Creates a fleet home: a root CA and an issuing CA signed by it (ECDSA P-256\n"
 	 "by default), a SQLite registry and an empty CRL. Keys are written 0600 and\n"
 	 "never printed. The root key (root.key) is only needed here: move it offline.\n"
 	 "An existing home is refused and left unchanged.\n\n"
+	 "With --registry postgresql://[USER@][HOST][:PORT]/DB the registry is that\n"
+	 "PostgreSQL database instead (an existing, empty one; libpq's PG* variables\n"
+	 "and service file fill in what the URL leaves out). A URL with a password is\n"
+	 "refused: it would be kept in fleet.json and shown by ps; libpq reads the\n"
+	 "password from ~/.pgpass or the file PGPASSFILE names.\n\n"
 	 "  --name NAME          fleet name (subject O of every certificate)\n"
 	 "  --algo ALGO          p256 (default) or ed25519\n"
 	 "  --root-days N        root CA validity (default 7300)\n"
 	 "  --issuing-days N     issuing CA validity (default 3650)\n"
 	 "  --device-days N      default device certificate validity (default 365)\n"
-	 "  --crl-days N         CRL nextUpdate interval (default 7)\n"},
+	 "  --crl-days N         CRL nextUpdate interval (default 7)\n"
+	 "  --registry URL       a PostgreSQL registry (postgresql://...) instead of SQLite\n"},
 	{"ca", "chain", ca_chain, "print the issuing and root CA certificates (PEM)",
 	 "[--home DIR] [--json]\n\n"
 	 "Prints the issuing CA certificate, then the root CA certificate, then each\n"

@@ -7,7 +7,10 @@
 #include "fleetsec/csr.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/fleet.h"
+#include "fleetsec/pairing.h"
+#include "fleetsec/pairscan.h"
 #include "fleetsec/product.h"
+#include "fleetsec/text.h"
 
 #define DAYS_MAX 36500
 
@@ -401,6 +404,77 @@ static int device_set(int argc, char **argv, const struct cli_cmd *self)
 	return status;
 }
 
+/* Pair a device by its pairing code (issue 18): the URI as text, or read
+ * from a photographed QR code. */
+static int device_pair(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {
+		{"model", required_argument, NULL, 'm'},
+		{"group", required_argument, NULL, 'g'},
+		{"expires", required_argument, NULL, 'e'},
+		{"qr-image", required_argument, NULL, 'q'},
+		CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	struct fsec_pair_opts o = {.expires_in = 15 * 60, .actor = cli_actor()};
+	struct fsec_pairing_rec rec;
+	struct cli_common c = {0};
+	struct fsec_fleet *f = NULL;
+	const char *image = NULL, *expires = NULL;
+	char *text = NULL, t[32], t2[32];
+	enum fsec_err rc;
+	int opt, status = EXIT_REFUSED;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
+		if (opt == 'm')
+			o.model = optarg;
+		else if (opt == 'g')
+			o.group = optarg;
+		else if (opt == 'e')
+			expires = optarg;
+		else if (opt == 'q')
+			image = optarg;
+	}
+	if (opt < 0)
+		return status;
+	if (image != NULL ? optind != argc : optind + 1 != argc)
+		return cli_usage_error(self, "give the pairing URI or --qr-image FILE (one of them)");
+	if (expires != NULL && (fsec_duration_parse(expires, &o.expires_in) != FSEC_OK ||
+				o.expires_in < FSEC_PAIR_EXPIRES_MIN ||
+				o.expires_in > FSEC_PAIR_EXPIRES_MAX))
+		return cli_usage_error(self, "--expires %s: a duration from 1m to 30d (e.g. 15m)",
+				       expires);
+	if (o.model != NULL && (status = cli_model(o.model)) != 0)
+		return status;
+	if (image != NULL) {
+		if ((rc = fsec_qr_image_read(image, &text)) != FSEC_OK)
+			return cli_fail(image, rc);
+		o.uri = text;
+	} else {
+		o.uri = argv[optind];
+	}
+	o.uri_len = strlen(o.uri);
+	if ((status = open_fleet(&c, &f)) != 0)
+		goto out;
+	if ((rc = fsec_fleet_pair(f, &o, &rec)) != FSEC_OK) {
+		status = cli_fail(image != NULL ? image : "device pair", rc);
+		goto out;
+	}
+	if (c.json)
+		status = cli_print_json(json_pack(
+			"{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "device_id", rec.device_id,
+			"key_sha256", rec.key_sha256, "model", rec.model, "group", rec.group,
+			"paired_by", rec.paired_by, "paired_at", cli_time(rec.paired_at, t, sizeof(t)),
+			"expires_at", cli_time(rec.expires_at, t2, sizeof(t2))));
+	else
+		printf("paired %s: key SHA-256 %s, single use, until %s\n", rec.device_id,
+		       rec.key_sha256, cli_time(rec.expires_at, t, sizeof(t)));
+out:
+	fsec_fleet_free(f);
+	free(text);
+	return status;
+}
+
 const struct cli_cmd cli_device_cmds[] = {
 	{"device", "issue", device_issue, "issue a device certificate from a CSR or a new key",
 	 "ID (--csr FILE | --keygen --key-out FILE [--key-algo p256|p384|ed25519])\n"
@@ -445,6 +519,25 @@ const struct cli_cmd cli_device_cmds[] = {
 	 "  --out-dir DIR   certificates and keys (made 0700 if missing)\n"
 	 "  --out-tar F|-   a ustar stream of the same, for a programming station\n"
 	 "  --jobs N        signing threads\n"},
+	{"device", "pair", device_pair, "pair a device by its QR code (no trust on first use)",
+	 "URI [--model M] [--group G] [--expires 15m] [--home DIR] [--json]\n"
+	 "   or: fleetsec device pair --qr-image FILE [--model M] [--group G] [--expires 15m]\n\n"
+	 "Records a single-use pairing for exactly the key in the device's pairing code\n"
+	 "(what 'fleetsec-agent pair' shows): a DPP URI 'DPP:V:2;I:<serial>;K:<key>;;'\n"
+	 "(docs/PAIRING.md), given as text or read from a PNG photo or print of the QR\n"
+	 "code (--qr-image, at most 8 MiB and 4096x4096 pixels). The device then enrolls\n"
+	 "with 'fleetsec-agent enroll' as <serial>: fleetsecd admits its self-signed\n"
+	 "certificate to simpleenroll only while the pairing is unused and unexpired, and\n"
+	 "issues only for a CSR of that same key. Only the key's SHA-256 is stored. The\n"
+	 "pairing is a 'pair' event naming who paired; its use is a 'pairing-used' event.\n"
+	 "Refused: a malformed or oversized URI or image, a key that is not a valid P-256\n"
+	 "point, a key already registered to a device, a serial already enrolled or with\n"
+	 "another key's pairing waiting.\n\n"
+	 "  --model M       the device's model once enrolled\n"
+	 "  --group G       its rollout group once enrolled\n"
+	 "  --expires D     how long the pairing may be used: 1m to 30d (default 15m)\n"
+	 "  --qr-image FILE read the URI from the QR code in this PNG (zbar)\n"
+	 "JSON: {device_id, key_sha256, model, group, paired_by, paired_at, expires_at}.\n"},
 	{"device", "set", device_set, "record a device's addresses and rollout group",
 	 "ID [--mac aa:bb:cc:dd:ee:ff] [--ip A.B.C.D] [--group G]\n\n"
 	 "Record where the device is on the network, for 'fleetsec net compile\n"

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "fleetsec/fleet.h"
 #include "fleetsec/mqtt.h"
+#include "fleetsec/privacy.h"
 #include "fleetsec/registry.h"
 
 #ifndef FSEC_MOSQUITTO_PLUGIN_REL
@@ -133,6 +134,57 @@ static int absolute(const char *path, const char *what, char out[PATH_MAX])
 	return 0;
 }
 
+/* The metrics file's absolute path: its directory must exist (the file
+ * need not yet). */
+static int metrics_path(const char *path, char out[PATH_MAX])
+{
+	char dir[PATH_MAX], abs_dir[PATH_MAX];
+	const char *slash = strrchr(path, '/'), *base = slash != NULL ? slash + 1 : path;
+
+	if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
+		fprintf(stderr, "fleetsec: --privacy-metrics %s: not a file name\n", path);
+		return EXIT_REFUSED;
+	}
+	if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else if (slash != NULL)
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	else
+		snprintf(dir, sizeof(dir), ".");
+	if (absolute(dir, "--privacy-metrics", abs_dir) != 0)
+		return EXIT_REFUSED;
+	if (snprintf(out, PATH_MAX, "%s/%s", strcmp(abs_dir, "/") == 0 ? "" : abs_dir, base) >=
+		    PATH_MAX ||
+	    strpbrk(out, "\n\r") != NULL) {
+		fprintf(stderr, "fleetsec: --privacy-metrics %s: path too long\n", path);
+		return EXIT_REFUSED;
+	}
+	return 0;
+}
+
+/* The broker user must create files in path's directory (it writes the
+ * metrics file by renaming a temporary one into place). */
+static int check_writable_dir(const struct broker_user *u, const char *path, const char *what)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash != NULL)
+		*slash = '\0';
+	if (stat(dir, &st) != 0 || !user_may(u, &st, 3)) {
+		fprintf(stderr,
+			"fleetsec: %s %s: the broker's user %s cannot create files in %s\n", what,
+			path, u->name, dir);
+		return EXIT_REFUSED;
+	}
+	return 0;
+}
+
 static int mqtt_config(int argc, char **argv, const struct cli_cmd *self)
 {
 	static const struct option longopts[] = {
@@ -140,15 +192,18 @@ static int mqtt_config(int argc, char **argv, const struct cli_cmd *self)
 		{"cert", required_argument, NULL, 'c'},     {"key", required_argument, NULL, 'k'},
 		{"acl", required_argument, NULL, 'a'},      {"user", required_argument, NULL, 'u'},
 		{"plugin", required_argument, NULL, 'p'},   {"crlfile", no_argument, NULL, 'C'},
-		{"out", required_argument, NULL, 'o'},      CLI_COMMON_LONGOPTS,
+		{"out", required_argument, NULL, 'o'},      {"privacy", required_argument, NULL, 'P'},
+		{"privacy-metrics", required_argument, NULL, 'M'}, CLI_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0}};
 	struct cli_common c = {0};
 	struct broker_user u;
 	struct fsec_mqtt_policy *pol = NULL;
 	const char *cert = NULL, *key = NULL, *acl = NULL, *user = "mosquitto", *out = NULL;
-	const char *plugin = NULL, *bind = NULL;
+	const char *plugin = NULL, *bind = NULL, *privacy = NULL, *metrics = NULL;
 	char installed[PATH_MAX], home[PATH_MAX], p_cert[PATH_MAX], p_key[PATH_MAX], p_acl[PATH_MAX],
-		p_plugin[PATH_MAX], chain[PATH_MAX + 16], crl[PATH_MAX + 16], reg[PATH_MAX + 16];
+		p_plugin[PATH_MAX], chain[PATH_MAX + 16], crl[PATH_MAX + 16], reg[PATH_MAX + 16],
+		p_privacy[PATH_MAX], p_metrics[PATH_MAX];
+	struct fsec_privacy_policy *priv = NULL;
 	char *text = NULL;
 	size_t len = 0;
 	long port = -1;
@@ -187,6 +242,12 @@ static int mqtt_config(int argc, char **argv, const struct cli_cmd *self)
 		case 'o':
 			out = optarg;
 			break;
+		case 'P':
+			privacy = optarg;
+			break;
+		case 'M':
+			metrics = optarg;
+			break;
 		}
 	}
 	if (opt < 0)
@@ -195,6 +256,8 @@ static int mqtt_config(int argc, char **argv, const struct cli_cmd *self)
 		return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
 	if (port < 0 || cert == NULL || key == NULL)
 		return cli_usage_error(self, "--listener, --cert and --key are required");
+	if (metrics != NULL && privacy == NULL)
+		return cli_usage_error(self, "--privacy-metrics needs --privacy");
 	if (bind != NULL && (bind[0] == '\0' || strpbrk(bind, " \t\n\r#") != NULL))
 		return cli_usage_error(self, "--bind: not an address: '%s'", bind);
 	if ((status = user_lookup(user, &u)) != 0)
@@ -207,12 +270,17 @@ static int mqtt_config(int argc, char **argv, const struct cli_cmd *self)
 	status = EXIT_REFUSED;
 	if (absolute(cli_home(&c), "home", home) || absolute(cert, "--cert", p_cert) ||
 	    absolute(key, "--key", p_key) || absolute(plugin, "--plugin", p_plugin) ||
-	    (acl != NULL && absolute(acl, "--acl", p_acl)))
+	    (acl != NULL && absolute(acl, "--acl", p_acl)) ||
+	    (privacy != NULL && absolute(privacy, "--privacy", p_privacy)) ||
+	    (metrics != NULL && metrics_path(metrics, p_metrics)))
 		return EXIT_REFUSED;
 	/* A policy that does not parse would stop the broker at start. */
 	if ((rc = fsec_mqtt_policy_load(acl != NULL ? p_acl : NULL, &pol)) != FSEC_OK)
 		return cli_fail("--acl", rc);
 	fsec_mqtt_policy_free(pol);
+	if (privacy != NULL && (rc = fsec_privacy_load(p_privacy, &priv)) != FSEC_OK)
+		return cli_fail("--privacy", rc);
+	fsec_privacy_free(priv);
 	snprintf(chain, sizeof(chain), "%s/chain.pem", home);
 	snprintf(crl, sizeof(crl), "%s/crl.pem", home);
 	snprintf(reg, sizeof(reg), "%s/registry.db", home);
@@ -220,6 +288,8 @@ static int mqtt_config(int argc, char **argv, const struct cli_cmd *self)
 	    check_readable(&u, p_cert, "--cert") || check_readable(&u, p_key, "--key") ||
 	    check_readable(&u, p_plugin, "--plugin") ||
 	    (acl != NULL && check_readable(&u, p_acl, "--acl")) ||
+	    (privacy != NULL && check_readable(&u, p_privacy, "--privacy")) ||
+	    (metrics != NULL && check_writable_dir(&u, p_metrics, "--privacy-metrics")) ||
 	    (crlfile && check_readable(&u, crl, "CRL")))
 		return EXIT_REFUSED;
 	fp = open_memstream(&text, &len);
@@ -258,6 +328,14 @@ static int mqtt_config(int argc, char **argv, const struct cli_cmd *self)
 	fprintf(fp, "\nplugin %s\nplugin_opt_home %s\n", p_plugin, home);
 	if (acl != NULL)
 		fprintf(fp, "plugin_opt_acl %s\n", p_acl);
+	if (privacy != NULL)
+		fprintf(fp,
+			"# Each device message is filtered by the privacy policy before any\n"
+			"# subscriber or the retained store sees it.\n"
+			"plugin_opt_privacy %s\n",
+			p_privacy);
+	if (metrics != NULL)
+		fprintf(fp, "plugin_opt_privacy_metrics %s\n", p_metrics);
 	if (fclose(fp) != 0) {
 		free(text);
 		return cli_fail("mosquitto.conf", FSEC_ERR_NOMEM);
@@ -277,15 +355,10 @@ static int mqtt_explain(int argc, char **argv, const struct cli_cmd *self)
 						 CLI_COMMON_LONGOPTS,
 						 {NULL, 0, NULL, 0}};
 	struct cli_common c = {0};
-	struct fsec_fleet *f = NULL;
-	struct fsec_mqtt_policy *pol = NULL;
-	struct fsec_device_rec dev;
-	struct fsec_mqtt_why why = {0};
-	struct fsec_mqtt_subject who;
+	struct fsec_mqtt_broker *b = NULL;
+	struct fsec_mqtt_explain ex;
 	enum fsec_mqtt_access access;
-	char group[FSEC_GROUP_MAX + 1] = "";
-	const char *acl = NULL, *id, *verb, *topic, *refused = NULL;
-	bool allow;
+	const char *acl = NULL, *id, *verb, *topic;
 	enum fsec_err rc;
 	int opt, status = EXIT_REFUSED;
 
@@ -305,50 +378,36 @@ static int mqtt_explain(int argc, char **argv, const struct cli_cmd *self)
 		access = FSEC_MQTT_SUBSCRIBE;
 	else
 		return cli_usage_error(self, "'%s': expected publish or subscribe", verb);
-	if ((rc = fsec_mqtt_policy_load(acl, &pol)) != FSEC_OK)
-		return cli_fail("--acl", rc);
-	if ((rc = fsec_fleet_open(cli_home(&c), &f)) != FSEC_OK) {
-		status = cli_fail(cli_home(&c), rc);
-		goto out;
-	}
-	rc = fsec_registry_device_get(fsec_fleet_get_registry(f), id, &dev);
-	if (rc == FSEC_OK)
-		rc = fsec_registry_group_get(fsec_fleet_get_registry(f), id, group);
-	if (rc != FSEC_OK) {
+	/* The broker's own objects and rules: the plugin's connect check (a
+	 * revoked, superseded or tampered device is refused) and its policy. */
+	if ((rc = fsec_mqtt_broker_new(cli_home(&c), acl, &b)) != FSEC_OK)
+		return cli_fail(acl != NULL ? acl : cli_home(&c), rc);
+	if ((rc = fsec_mqtt_broker_explain(b, id, access, topic, &ex)) != FSEC_OK) {
 		status = cli_fail(id, rc);
 		goto out;
 	}
-	who.id = dev.id;
-	who.model = dev.model;
-	who.group = group;
-	allow = fsec_mqtt_decide(pol, &who, access, topic, &why);
-	/* The policy's answer stands, but a device the registry refuses never
-	 * gets that far: say so rather than print a misleading allow. */
-	if (dev.status != FSEC_DEVICE_ACTIVE) {
-		refused = "the device is revoked: the broker refuses it at connect";
-		allow = false;
-	}
 	if (c.json)
-		status = cli_print_json(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s?}",
-						  "verdict", allow ? "allow" : "deny", "device", dev.id,
-						  "model", dev.model, "group", group, "access", verb,
-						  "topic", topic, "rule", why.rule, "refused", refused));
+		status = cli_print_json(json_pack(
+			"{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s?}", "verdict",
+			ex.allow ? "allow" : "deny", "device", id, "model", ex.model, "group", ex.group,
+			"access", verb, "topic", topic, "rule", ex.why.rule, "refused",
+			ex.admitted ? NULL : ex.refused));
 	else {
-		printf("%s  %s\n", allow ? "allow" : "deny", why.rule);
-		if (refused != NULL)
-			printf("      %s\n", refused);
+		printf("%s  %s\n", ex.allow ? "allow" : "deny", ex.why.rule);
+		if (!ex.admitted)
+			printf("      the broker refuses the device at connect: %s\n", ex.refused);
 		status = 0;
 	}
 out:
-	fsec_fleet_free(f);
-	fsec_mqtt_policy_free(pol);
+	fsec_mqtt_broker_free(b);
 	return status;
 }
 
 const struct cli_cmd cli_mqtt_cmds[] = {
 	{"mqtt", "config", mqtt_config, "print a hardened mosquitto.conf with the fleetsec plugin",
-	 "--listener PORT --cert FILE --key FILE [--acl POLICY] [--bind ADDR]\n"
-	 "       [--user USER] [--plugin PATH] [--crlfile] [--out FILE] [--home DIR] [--json]\n\n"
+	 "--listener PORT --cert FILE --key FILE [--acl POLICY] [--privacy POLICY]\n"
+	 "       [--privacy-metrics FILE] [--bind ADDR] [--user USER] [--plugin PATH]\n"
+	 "       [--crlfile] [--out FILE] [--home DIR] [--json]\n\n"
 	 "Print a mosquitto.conf that 'mosquitto -c' runs as it is: one TLS listener on\n"
 	 "PORT (all addresses, or ADDR) that requires a client certificate from the\n"
 	 "fleet chain (HOME/chain.pem), no anonymous clients and no plaintext listener,\n"
@@ -364,14 +423,23 @@ const struct cli_cmd cli_mqtt_cmds[] = {
 	 "              the registry at every connect and drops revoked devices), and\n"
 	 "              Mosquitto reads it only at start and on SIGHUP: once the loaded\n"
 	 "              CRL lapses, it refuses every device.\n"
+	 "  --privacy POLICY   filter every device message with the privacy policy\n"
+	 "              (fleetsec privacy check|report; docs/PRIVACY.md): fields it does\n"
+	 "              not allow are removed, locations coarsened, numbers rounded,\n"
+	 "              retained copies refused or expired, before any subscriber or\n"
+	 "              the retained store sees them\n"
+	 "  --privacy-metrics FILE   the filter's counters per model (Prometheus text\n"
+	 "              format), rewritten by the broker at most once a second\n"
 	 "  --out FILE  write the configuration to FILE (atomically) instead of stdout\n"
 	 "--json prints {config, out, user, listener}.\n"},
 	{"mqtt", "explain", mqtt_explain, "say whether a device may publish or subscribe, and why",
 	 "DEVICE publish|subscribe TOPIC [--acl POLICY] [--home DIR] [--json]\n\n"
 	 "Judge TOPIC (a filter, for subscribe) for DEVICE, with its model and group\n"
 	 "from the registry, as the broker's plugin does: prints allow or deny and the\n"
-	 "rule that allowed it (POLICY:LINE [section] rule), or why nothing did. A\n"
-	 "revoked device is denied whatever the policy says. Exit status 0 for either\n"
+	 "rule that allowed it (POLICY:LINE [section] rule), or why nothing did. The\n"
+	 "device's current certificate is judged as the plugin judges it at connect: a\n"
+	 "revoked, superseded or tampered device is denied whatever the policy says,\n"
+	 "and 'refused' says why. Exit status 0 for either\n"
 	 "verdict; 1 if the device or the policy cannot be read.\n"
 	 "--json prints {verdict, device, model, group, access, topic, rule, refused}.\n"},
 	{NULL, NULL, NULL, NULL, NULL},

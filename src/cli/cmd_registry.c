@@ -240,12 +240,92 @@ static int registry_import(int argc, char **argv, const struct cli_cmd *self)
 	return 0;
 }
 
+static int registry_migrate(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {
+		{"from", required_argument, NULL, 'f'},
+		{"to", required_argument, NULL, 't'},
+		CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	struct fsec_migrate_report rep;
+	struct cli_common c = {0};
+	struct fsec_fleet *f = NULL;
+	const char *from = NULL, *to = NULL;
+	char *loc = NULL;
+	json_t *tables;
+	enum fsec_err rc;
+	int opt, status;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
+		if (opt == 'f')
+			from = optarg;
+		else if (opt == 't')
+			to = optarg;
+	}
+	if (opt < 0)
+		return status;
+	if (optind != argc)
+		return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
+	if (from == NULL || to == NULL)
+		return cli_usage_error(self, "--from FLEET_HOME and --to postgresql://... are required");
+	/* The source read-only: nothing of it changes. */
+	if ((rc = fsec_fleet_open_readonly(from, &f)) != FSEC_OK)
+		return cli_fail(from, rc);
+	rc = fsec_fleet_get_registry_location(f, &loc);
+	fsec_fleet_free(f);
+	if (rc != FSEC_OK)
+		return cli_fail(from, rc);
+	if (strncmp(loc, "sqlite:", 7) != 0) {
+		free(loc);
+		fprintf(stderr, "fleetsec: %s: its registry is not SQLite; nothing to migrate\n", from);
+		return EXIT_FAILURE;
+	}
+	rc = fsec_registry_migrate(loc, to, &rep);
+	free(loc);
+	if (rc != FSEC_OK)
+		return cli_fail(to, rc);
+	if (c.json) {
+		if ((tables = json_array()) == NULL)
+			return cli_fail("registry migrate", FSEC_ERR_NOMEM);
+		for (size_t i = 0; i < rep.n; i++)
+			if (json_array_append_new(tables,
+						  json_pack("{s:s, s:I, s:s}", "table", rep.tables[i].name,
+							    "rows", (json_int_t)rep.tables[i].rows,
+							    "sha256", rep.tables[i].sha256)) != 0) {
+				json_decref(tables);
+				return cli_fail("registry migrate", FSEC_ERR_NOMEM);
+			}
+		return cli_print_json(json_pack("{s:s, s:s, s:o}", "from", from, "to", to, "tables",
+						tables));
+	}
+	for (size_t i = 0; i < rep.n; i++)
+		printf("%-16s %10llu rows  sha256 %s\n", rep.tables[i].name,
+		       (unsigned long long)rep.tables[i].rows, rep.tables[i].sha256);
+	printf("copied %s's registry into %s; counts and hashes match. %s is unchanged: set\n"
+	       "\"registry\" in its fleet.json to the URL to use the copy.\n",
+	       from, to, from);
+	return 0;
+}
+
 const struct cli_cmd cli_registry_cmds[] = {
 	{"registry", "check", registry_check, "run the registry backend's integrity check",
 	 "[--home DIR] [--json]\n\n"
 	 "Runs the backend's own consistency check (SQLite: integrity_check and\n"
-	 "foreign_key_check) and prints each problem found. Exit status 1 if there is\n"
-	 "any. With --json: {\"ok\": true|false, \"problems\": [...]}.\n"},
+	 "foreign_key_check; PostgreSQL: the schema version, every table readable, and\n"
+	 "no row referring to a missing one) and prints each problem found. Exit\n"
+	 "status 1 if there is any. With --json: {\"ok\": true|false, \"problems\": [...]}.\n"},
+	{"registry", "migrate", registry_migrate, "copy a SQLite fleet's registry into PostgreSQL",
+	 "--from FLEET_HOME --to postgresql://... [--json]\n\n"
+	 "Copies the SQLite registry of the fleet at FLEET_HOME into an empty PostgreSQL\n"
+	 "database: the schema and every row, in one transaction. Before committing,\n"
+	 "each table's row count and a SHA-256 over its rows (in key order) are\n"
+	 "compared on both sides; any difference, or a target that is not empty, is\n"
+	 "refused and leaves the target as it was. The source is only read: FLEET_HOME\n"
+	 "and its fleet.json are unchanged (point \"registry\" at the URL to switch).\n"
+	 "The URL follows libpq (PG* variables and service file fill in the rest); a\n"
+	 "password in it is refused: use ~/.pgpass or PGPASSFILE. With --json:\n"
+	 "{\"from\", \"to\", \"tables\": [{\"table\", \"rows\", \"sha256\"}...]}.\n"},
 	{"registry", "events", registry_events, "list the event log",
 	 "[--device ID] [--action ACTION] [--home DIR] [--json]\n\n"
 	 "Prints the append-only event log in order: sequence number, time, action\n"

@@ -1217,6 +1217,18 @@ out:
 	return rc;
 }
 
+
+/* When fleetsecd last evaluated model's rollout (its timer), UNIX seconds;
+ * null if never (or unreadable: the status shows, without it). */
+static json_t *evaluated_at(struct fsec_registry *reg, const char *model)
+{
+	struct fsec_rollout_eval_rec ev;
+
+	if (fsec_registry_rollout_eval_get(reg, model, &ev) != FSEC_OK)
+		return json_null();
+	return json_integer((json_int_t)ev.at);
+}
+
 static int status_model(const struct fsec_published_rec *pub,
 			const struct fsec_rollout_status *rs, void *arg)
 {
@@ -1262,6 +1274,7 @@ static int status_model(const struct fsec_published_rec *pub,
 		    json_object_set_new(o, "advance_after", json_integer(pub->advance_after)) != 0 ||
 		    json_object_set_new(o, "success_threshold", json_integer(pub->success_pct)) != 0 ||
 		    json_object_set_new(o, "failures_forgiven", json_integer((json_int_t)pub->forgiven)) != 0 ||
+		    json_object_set_new(o, "evaluated_at", evaluated_at(sc->reg, pub->model)) != 0 ||
 		    json_object_set_new(o, "coverage", sc->coverage) != 0 ||
 		    json_array_append_new(sc->arr, o) != 0) {
 			sc->rc = FSEC_ERR_NOMEM;

@@ -7,7 +7,7 @@
 static const struct cli_cmd *const areas[] = {
 	cli_ca_cmds,  cli_device_cmds, cli_inventory_cmds, cli_fw_cmds,      cli_release_cmds, cli_mfr_cmds,
 	cli_enroll_cmds, cli_product_cmds, cli_audit_cmds, cli_net_cmds, cli_registry_cmds,
-	cli_backup_cmds, cli_mqtt_cmds,
+	cli_backup_cmds, cli_mqtt_cmds, cli_privacy_cmds,
 };
 
 #define FOR_EACH_CMD(c)                                                                  \

@@ -10,6 +10,13 @@
  *   plugin_opt_acl /etc/fleetsec/mqtt.acl    the topic policy (default:
  *                                            devices/%d/... only)
  *   plugin_opt_poll_ms 200                   how often the registry is read
+ *   plugin_opt_privacy /etc/fleetsec/privacy.policy
+ *                                            the privacy policy (privacy.h):
+ *                                            each device message filtered
+ *                                            before delivery or retention
+ *   plugin_opt_privacy_metrics /var/lib/prometheus/node-exporter/fleetsec.prom
+ *                                            its counters per model, in
+ *                                            Prometheus' text format
  *
  * Authentication is done here, never by use_identity_as_username: with that
  * option Mosquitto skips the plugin's authentication, so a revoked device
@@ -28,7 +35,9 @@
 #include <mosquitto_plugin.h>
 #include <openssl/x509.h>
 
+#include "fleetsec/fileio.h"
 #include "fleetsec/mqtt.h"
+#include "fleetsec/privacy.h"
 
 /* The project builds with hidden visibility; the broker finds these three
  * by name. */
@@ -42,6 +51,9 @@ struct plugin {
 	struct fsec_mqtt_broker *broker;
 	long poll_ms;
 	struct timespec last_poll;
+	const char *privacy;         /* the option's value; NULL: no filter */
+	char *metrics_path;          /* NULL: counters in the log only */
+	struct timespec last_metrics;
 };
 
 PLUGIN_API int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
@@ -139,6 +151,105 @@ static long ms_since(const struct timespec *a, const struct timespec *b)
 	return (b->tv_sec - a->tv_sec) * 1000L + (b->tv_nsec - a->tv_nsec) / 1000000L;
 }
 
+static int64_t mono_s(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec;
+}
+
+/*
+ * Every message a client publishes, after the topic policy allowed it and
+ * before the broker stores, retains or delivers it: the privacy filter's
+ * verdict replaces the payload, or refuses the message.
+ */
+static int on_message(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_message *ed = event_data;
+	struct plugin *pl = userdata;
+	struct fsec_privacy_result res;
+	const char *dev = mosquitto_client_username(ed->client);
+	char *out = NULL, *copy;
+	size_t out_len = 0;
+	enum fsec_err rc;
+
+	(void)event;
+	rc = fsec_mqtt_broker_privacy(pl->broker, ed->client, dev, ed->topic, ed->payload,
+				      ed->payloadlen, ed->retain, &out, &out_len, &res);
+	if (rc != FSEC_OK) {
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "fleetsec: privacy: dropped a message from "
+						       "%s on %s: %s",
+				     dev != NULL ? dev : "", ed->topic, fsec_err_detail());
+		return MOSQ_ERR_ACL_DENIED;
+	}
+	if (res.verdict == FSEC_PRIVACY_DROP) {
+		mosquitto_log_printf(MOSQ_LOG_NOTICE,
+				     "fleetsec: privacy: dropped a message from %s on %s: %s",
+				     dev != NULL ? dev : "", ed->topic, res.reason);
+		return MOSQ_ERR_ACL_DENIED;
+	}
+	if (res.verdict == FSEC_PRIVACY_FILTERED) {
+		/* The broker frees the payload it holds when it differs from
+		 * what it passed: the new one must come from its allocator. A
+		 * NUL after it, as the broker keeps its own payloads. */
+		copy = mosquitto_malloc(out_len + 1);
+		if (copy == NULL) {
+			free(out);
+			return MOSQ_ERR_ACL_DENIED;
+		}
+		memcpy(copy, out, out_len);
+		copy[out_len] = '\0';
+		free(out);
+		ed->payload = copy;
+		ed->payloadlen = (uint32_t)out_len;
+		if (res.removed > 0 || res.rounded > 0 || res.coarsened > 0)
+			mosquitto_log_printf(MOSQ_LOG_DEBUG,
+					     "fleetsec: privacy: %s on %s: %zu fields removed, %zu "
+					     "rounded, %zu locations coarsened",
+					     dev, ed->topic, res.removed, res.rounded, res.coarsened);
+	}
+	if (ed->retain &&
+	    fsec_mqtt_broker_retained(pl->broker, ed->topic, res.expiry_s, mono_s()) != FSEC_OK) {
+		/* A copy that could not be made to go is not kept at all. */
+		mosquitto_log_printf(MOSQ_LOG_WARNING,
+				     "fleetsec: privacy: dropped a retained message from %s on %s: %s",
+				     dev != NULL ? dev : "", ed->topic, fsec_err_detail());
+		return MOSQ_ERR_ACL_DENIED;
+	}
+	return MOSQ_ERR_SUCCESS;
+}
+
+/* A retained copy's time is up: an empty retained message removes it. */
+static void expire(const char *topic, void *ctx)
+{
+	(void)ctx;
+	mosquitto_log_printf(MOSQ_LOG_INFO, "fleetsec: privacy: retained message on %s expired",
+			     topic);
+	if (mosquitto_broker_publish(NULL, topic, 0, NULL, 0, true, NULL) != MOSQ_ERR_SUCCESS)
+		mosquitto_log_printf(MOSQ_LOG_WARNING,
+				     "fleetsec: privacy: could not clear the retained message on %s",
+				     topic);
+}
+
+/* The counters, rewritten at most once a second when they changed. */
+static void write_metrics(struct plugin *pl, const struct timespec *now)
+{
+	struct fsec_privacy_stats *st = fsec_mqtt_broker_privacy_stats(pl->broker);
+	char *text = NULL;
+	size_t len = 0;
+
+	if (pl->metrics_path == NULL || st == NULL || !fsec_privacy_stats_changed(st) ||
+	    ms_since(&pl->last_metrics, now) < 1000)
+		return;
+	pl->last_metrics = *now;
+	if (fsec_privacy_stats_text(st, &text, &len) != FSEC_OK ||
+	    fsec_file_write_atomic(pl->metrics_path, text, len, 0644, 0) != FSEC_OK)
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "fleetsec: privacy metrics %s: %s",
+				     pl->metrics_path, fsec_err_detail());
+	free(text);
+}
+
 static int on_tick(int event, void *event_data, void *userdata)
 {
 	struct plugin *pl = userdata;
@@ -155,6 +266,8 @@ static int on_tick(int event, void *event_data, void *userdata)
 		mosquitto_log_printf(MOSQ_LOG_WARNING,
 				     "fleetsec: could not read the registry (will retry): %s",
 				     fsec_err_detail());
+	(void)fsec_mqtt_broker_expire(pl->broker, (int64_t)now.tv_sec, expire, pl);
+	write_metrics(pl, &now);
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -187,11 +300,14 @@ PLUGIN_API int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **u
 	const char *home = opt(opts, opt_count, "home");
 	const char *acl = opt(opts, opt_count, "acl");
 	const char *poll = opt(opts, opt_count, "poll_ms");
+	const char *privacy = opt(opts, opt_count, "privacy");
+	const char *metrics = opt(opts, opt_count, "privacy_metrics");
 	unsigned long ms = POLL_MS_DEFAULT;
 
 	for (int i = 0; i < opt_count; i++)
 		if (strcmp(opts[i].key, "home") != 0 && strcmp(opts[i].key, "acl") != 0 &&
-		    strcmp(opts[i].key, "poll_ms") != 0) {
+		    strcmp(opts[i].key, "poll_ms") != 0 && strcmp(opts[i].key, "privacy") != 0 &&
+		    strcmp(opts[i].key, "privacy_metrics") != 0) {
 			mosquitto_log_printf(MOSQ_LOG_ERR, "fleetsec: unknown option plugin_opt_%s",
 					     opts[i].key);
 			return MOSQ_ERR_INVAL;
@@ -211,24 +327,41 @@ PLUGIN_API int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **u
 		return MOSQ_ERR_NOMEM;
 	pl->id = identifier;
 	pl->poll_ms = (long)ms;
-	if (fsec_mqtt_broker_new(home, acl, &pl->broker) != FSEC_OK) {
+	if (metrics != NULL && privacy == NULL) {
+		mosquitto_log_printf(MOSQ_LOG_ERR, "fleetsec: plugin_opt_privacy_metrics without "
+						   "plugin_opt_privacy");
+		free(pl);
+		return MOSQ_ERR_INVAL;
+	}
+	if (fsec_mqtt_broker_new(home, acl, &pl->broker) != FSEC_OK ||
+	    (privacy != NULL && fsec_mqtt_broker_set_privacy(pl->broker, privacy) != FSEC_OK) ||
+	    (metrics != NULL && (pl->metrics_path = strdup(metrics)) == NULL)) {
+		/* A privacy policy that does not parse stops the broker: running
+		 * without it would forward what the operator meant to keep. */
 		mosquitto_log_printf(MOSQ_LOG_ERR, "fleetsec: %s", fsec_err_detail());
+		fsec_mqtt_broker_free(pl->broker);
 		free(pl);
 		return MOSQ_ERR_UNKNOWN;
 	}
+	pl->privacy = privacy;
 	if (mosquitto_callback_register(identifier, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL, pl) ||
+	    (privacy != NULL &&
+	     mosquitto_callback_register(identifier, MOSQ_EVT_MESSAGE, on_message, NULL, pl)) ||
 	    mosquitto_callback_register(identifier, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL, pl) ||
 	    mosquitto_callback_register(identifier, MOSQ_EVT_DISCONNECT, on_disconnect, NULL, pl) ||
 	    mosquitto_callback_register(identifier, MOSQ_EVT_TICK, on_tick, NULL, pl) ||
 	    mosquitto_callback_register(identifier, MOSQ_EVT_RELOAD, on_reload, NULL, pl)) {
 		mosquitto_log_printf(MOSQ_LOG_ERR, "fleetsec: could not register callbacks");
 		fsec_mqtt_broker_free(pl->broker);
+		free(pl->metrics_path);
 		free(pl);
 		return MOSQ_ERR_UNKNOWN;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &pl->last_poll);
-	mosquitto_log_printf(MOSQ_LOG_INFO, "fleetsec: fleet %s, policy %s, registry read every %ld ms",
-			     home, acl != NULL ? acl : "(default)", pl->poll_ms);
+	mosquitto_log_printf(MOSQ_LOG_INFO,
+			     "fleetsec: fleet %s, policy %s, privacy %s, registry read every %ld ms",
+			     home, acl != NULL ? acl : "(default)", privacy != NULL ? privacy : "(none)",
+			     pl->poll_ms);
 	*userdata = pl;
 	return MOSQ_ERR_SUCCESS;
 }
@@ -246,7 +379,10 @@ PLUGIN_API int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *op
 	mosquitto_callback_unregister(pl->id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL);
 	mosquitto_callback_unregister(pl->id, MOSQ_EVT_TICK, on_tick, NULL);
 	mosquitto_callback_unregister(pl->id, MOSQ_EVT_RELOAD, on_reload, NULL);
+	if (pl->privacy != NULL)
+		mosquitto_callback_unregister(pl->id, MOSQ_EVT_MESSAGE, on_message, NULL);
 	fsec_mqtt_broker_free(pl->broker);
+	free(pl->metrics_path);
 	free(pl);
 	return MOSQ_ERR_SUCCESS;
 }

@@ -239,7 +239,9 @@ static void log_request(struct evhttp_request *req, const struct fsec_est_peer *
 		evhttp_request_get_command(req) == EVHTTP_REQ_POST ? "POST" : "GET",
 		fsec_text_log(evhttp_request_get_uri(req), FSEC_TEXT_FIELD, uri, sizeof(uri)),
 		fsec_text_log(peer->id[0] != '\0' ? peer->id : "-", FSEC_TEXT_FIELD, id, sizeof(id)),
-		peer->kind == FSEC_EST_PEER_BOOTSTRAP ? "(bootstrap)" : "",
+		peer->kind == FSEC_EST_PEER_BOOTSTRAP ? "(bootstrap)"
+		: peer->kind == FSEC_EST_PEER_PAIRED  ? "(paired)"
+						      : "",
 		peer->kind == FSEC_EST_PEER_REFUSED ? "(refused)" : "", status,
 		reason != NULL && reason[0] != '\0' ? " " : "",
 		fsec_text_log(reason != NULL ? reason : "", 0, why, sizeof(why)));
@@ -842,6 +844,10 @@ static enum fsec_err make_tls(struct server *s, const struct fsec_servercfg *cfg
 	to.key = cfg->key[0] != '\0' ? cfg->key : key_buf;
 	to.trust = fsec_est_tls_store(s->est);
 	to.client_cas = fsec_est_client_ca_names(s->est);
+	/* A device paired by QR code (issue 18) has only a self-signed
+	 * certificate; fsec_est_peer admits it to simpleenroll when its key
+	 * is paired, and refuses it everything else. */
+	to.allow_self_signed = true;
 	rc = fsec_tls_server_ctx(&to, out);
 	X509_STORE_free(to.trust);
 	return rc;

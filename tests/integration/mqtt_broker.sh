@@ -248,6 +248,17 @@ expect 0 "$F" mqtt explain dev-2 subscribe 'devices/+/telemetry/#' --acl fleet.a
 expect 0 "$F" mqtt explain dev-r publish devices/dev-r/status --json
 [ "$(jq -r .verdict "$T/out")" = deny ] && jq -e '.refused != null' "$T/out" >/dev/null ||
 	fail "explain of a revoked device: $(cat "$T/out")"
+# explain makes the plugin's connect check: a device that reported tamper
+# is refused by the broker, whatever the policy allows.
+expect 0 "$F" mqtt explain dev-t publish devices/dev-t/status --json
+[ "$(jq -r .verdict "$T/out")" = deny ] && jq -r .refused "$T/out" | grep -q 'reported a tamper event' ||
+	fail "explain of a tampered device: $(cat "$T/out")"
+expect 0 "$F" mqtt explain dev-s publish devices/dev-s/status --json
+[ "$(jq -r .verdict "$T/out")" = allow ] && jq -e '.refused == null' "$T/out" >/dev/null ||
+	fail "explain of a renewed device: $(cat "$T/out")"
+expect 0 "$F" mqtt explain dev-t publish devices/dev-t/status
+grep -q '^deny ' "$T/out" && grep -q 'the broker refuses the device at connect: device dev-t reported a tamper event' "$T/out" ||
+	fail "explain of a tampered device: $(cat "$T/out")"
 expect 1 "$F" mqtt explain nosuch publish devices/nosuch/status
 one_line_error nosuch
 expect 2 "$F" mqtt explain dev-1 read devices/dev-1/status

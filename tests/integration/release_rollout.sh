@@ -13,7 +13,8 @@
 # - one source of truth for the percentage (the signed rollout.percent);
 # - every action is an event; every refusal is one line, exit 1 or 2, and
 #   writes nothing; release status --watch prints JSON lines.
-# The registry is read with sqlite3 where it matters, not only through fleetsec.
+# The registry is read through the CLI's --json (so the test holds on either
+# backend: release_rollout_pg runs it on PostgreSQL).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fleetsecd.sh"
 : "${FLEETSECD:?}" "${AGENT:?}" "${BOOTSIM:?}"
@@ -37,17 +38,24 @@ sign_image v3 3.0.0 3
 sign_image v4 4.0.0 4
 sign_image v5 5.0.0 5
 sha() { sha256sum "$1" | cut -c1-64; }
-db() { sqlite3 -separator ' ' "$FLEETSEC_HOME/registry.db" "$1"; }
-events() { db "SELECT count(*) FROM events"; }
+# st FIELD: thermo's release status (release status --json).
+st() { "$F" release status --model thermo --json | jq -r ".[0].$1"; }
+# The event log's length (refusal summaries, seq null, left out).
+events() { "$F" registry events --json | jq '[.[] | select(.seq != null)] | length'; }
+# acted ACTION: "actor detail" of each ACTION event.
+acted() {
+	"$F" registry events --action "$1" --json |
+		jq -r '.[] | select(.seq != null) | "\(.actor) \(.detail)"'
+}
 # evaluated: wait for fleetsecd's first rollout evaluation of thermo that
 # began after now (its timer, rollout_tick = 1; the row is written in the
 # evaluation's transaction, with any pause or advance), while it is active.
 evaluated() {
-	local t0
+	local t0 at
 	t0=$(date +%s)
 	for _ in $(seq 150); do
-		[ "$(db "SELECT count(*) FROM rollout_eval WHERE model = 'thermo' AND at > $t0")" = 1 ] &&
-			return 0
+		at=$(st evaluated_at)
+		[ "$at" != null ] && [ "$at" -gt "$t0" ] && return 0
 		sleep 0.1
 	done
 	fail "fleetsecd did not evaluate the rollout within 15 s: $(tail -3 "$T/daemon.log")"
@@ -111,7 +119,7 @@ fwcode() { # fwcode DEV IMG: the HTTP status of DEV fetching IMG from fleetsecd
 sign v2
 expect 0 PUB v2
 grep -q "to 100% of its devices$" out || fail "publish v2: $(cat out)"
-[ "$(db "SELECT release_version FROM products WHERE model = 'thermo'")" = "2.0.0+0" ] ||
+[ "$("$F" product list --json | jq -r '.[] | select(.model == "thermo") | .release_version')" = "2.0.0+0" ] ||
 	fail "publish did not record the product's release"
 for d in $DEVS; do cycle "$d"; done
 ok
@@ -123,7 +131,7 @@ expect 0 PUB v3 --phases canary,100% --max-failures 1
 grep -q "in phases canary,100%, the first now; the others keep the baseline 2.0.0+0" out ||
 	fail "publish v3: $(cat out)"
 TS
-[ "$(db "SELECT version FROM baselines WHERE model = 'thermo'")" = "2.0.0+0" ] ||
+[ "$(st baseline.version)" = "2.0.0+0" ] ||
 	fail "no baseline in the registry"
 offered SN-R1 3.0.0+0
 for d in SN-R2 SN-R3; do
@@ -168,12 +176,12 @@ ok
 fallback SN-R2
 # A paused rollout is no longer evaluated: wait for the pause itself.
 for _ in $(seq 150); do
-	[ "$(db "SELECT state FROM published WHERE model = 'thermo'")" = paused ] && break
+	[ "$(st state)" = paused ] && break
 	sleep 0.1
 done
-[ "$(db "SELECT state FROM published WHERE model = 'thermo'")" = paused ] ||
+[ "$(st state)" = paused ] ||
 	fail "the rollout did not pause itself"
-db "SELECT actor, detail FROM events WHERE action = 'rollout-pause'" | grep -q "^fleetsecd .*automatic=1" ||
+acted rollout-pause | grep -q "^fleetsecd .*automatic=1" ||
 	fail "no automatic pause event"
 [ "$(fwcode SN-R3 v3.img)" = 404 ] || fail "a paused rollout's image was served"
 expect 0 status
@@ -232,7 +240,7 @@ TS
 A SN-R1 update >/dev/null 2>&1 || fail "update SN-R1 to 4.0.0"
 A SN-R1 report >/dev/null 2>&1 || fail "report SN-R1 installed"
 evaluated
-[ "$(db "SELECT phase FROM published WHERE model = 'thermo'")" = 0 ] ||
+[ "$(st phase)" = 1 ] ||
 	fail "advanced before the canary confirmed"
 A SN-R4 check >out 2>err || fail "check SN-R4 in phase 1: $(cat err)"
 grep -q "not newer than the installed 2.0.0+0" out || fail "phase 1 reached SN-R4: $(cat out)"
@@ -242,9 +250,9 @@ grep -q "nothing newer than manifest 13" out || fail "phase 1 reached SN-R3: $(c
 A SN-R1 confirm >/dev/null 2>&1 || fail "confirm SN-R1"
 A SN-R1 report >/dev/null 2>&1 || fail "report SN-R1 confirmed"
 evaluated
-[ "$(db "SELECT phase FROM published WHERE model = 'thermo'")" = 1 ] ||
+[ "$(st phase)" = 2 ] ||
 	fail "the rollout did not advance once the canary confirmed"
-db "SELECT actor, detail FROM events WHERE action = 'rollout-advance'" |
+acted rollout-advance |
 	grep -q "^fleetsecd .*version=4.0.0+0 phase=2 automatic=1" || fail "no automatic advance event"
 offered SN-R3 4.0.0+0
 offered SN-R4 4.0.0+0
@@ -271,11 +279,11 @@ expect 1 PUB v5 --percent 50
 one_line_error "contradicts the manifest's signed rollout.percent 20"
 expect 1 PUB v5 --phases 10%,100%
 one_line_error "contradicts the manifest's signed rollout.percent 20"
-[ "$(events)" = "$n" ] && [ "$(db "SELECT version FROM published")" = "4.0.0+0" ] ||
+[ "$(events)" = "$n" ] && [ "$(st version)" = "4.0.0+0" ] ||
 	fail "a refused publish was stored"
 expect 0 PUB v5
 grep -q "to 20% of its devices" out || fail "publish v5: $(cat out)"
-[ "$(db "SELECT percent FROM published")" = 20 ] || fail "the signed percentage was not taken"
+[ "$(st percent)" = 20 ] || fail "the signed percentage was not taken"
 ok
 
 # 9. Usage refusals (exit 2), and phases the library refuses (exit 1).

@@ -102,7 +102,7 @@ static int setup(void **state)
 	struct fsec_registry *reg;
 
 	f->dir = tu_mkdtemp();
-	f->db = tu_path(f->dir, "registry.db");
+	f->db = tu_registry(f->dir);
 	assert_int_equal(fsec_registry_open(f->db, FSEC_REGISTRY_CREATE, &f->reg), FSEC_OK);
 	reg = f->reg;
 	assert_int_equal(fsec_registry_begin(reg), FSEC_OK);

@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "fleetsec/registry.h"
 #include "testutil.h"
 
@@ -19,7 +17,7 @@ static int setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	f->dir = tu_mkdtemp();
-	f->db = tu_path(f->dir, "registry.db");
+	f->db = tu_registry(f->dir);
 	assert_int_equal(fsec_registry_open(f->db, FSEC_REGISTRY_CREATE, &f->reg), FSEC_OK);
 	*state = f;
 	return 0;
@@ -91,35 +89,74 @@ static void create_refuses_existing(void **state)
 	assert_int_equal(fsec_registry_open("postgres:whatever", 0, &again), FSEC_ERR_INVAL);
 }
 
-static void set_user_version(const char *path, int v)
-{
-	sqlite3 *db = NULL;
-	char sql[40];
-
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v);
-	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
-}
-
-/* A registry from a newer fleetsec, or a SQLite file that is no registry, is
- * refused rather than "upgraded". */
+/* A registry from a newer fleetsec, or a database that is no registry, is
+ * refused rather than "upgraded", and left as it was. */
 static void refuses_unknown_schema(void **state)
 {
 	struct fixture *f = *state;
 	struct fsec_registry *again = NULL;
-	char *other = tu_path(f->dir, "other.db");
+	char *other = tu_pg() ? tu_registry(f->dir) : tu_path(f->dir, "other.db");
 
 	fsec_registry_free(f->reg);
 	f->reg = NULL;
-	set_user_version(f->db, 9999);
+	assert_int_equal(tu_sql(f->db, tu_pg() ? "UPDATE fsec_schema SET version = 9999"
+					       : "PRAGMA user_version = 9999"),
+			 0);
 	assert_int_equal(fsec_registry_open(f->db, 0, &again), FSEC_ERR_DB);
 	assert_non_null(strstr(fsec_err_detail(), "schema version 9999"));
 	assert_null(again);
-	set_user_version(other, 0);
-	assert_int_equal(fsec_registry_open(other, 0, &again), FSEC_ERR_DB);
-	assert_non_null(strstr(fsec_err_detail(), "schema version 0"));
+	/* Nor by a reader. */
+	assert_int_equal(fsec_registry_open(f->db, FSEC_REGISTRY_READONLY, &again), FSEC_ERR_DB);
+	assert_non_null(strstr(fsec_err_detail(), "schema version 9999"));
+	if (tu_pg()) {
+		/* Another application's database, opened or created on. */
+		assert_int_equal(tu_sql(other, "CREATE TABLE theirs(a int); INSERT INTO theirs VALUES (7)"),
+				 0);
+		assert_int_equal(fsec_registry_open(other, 0, &again), FSEC_ERR_DB);
+		assert_non_null(strstr(fsec_err_detail(), "is not a fleetsec registry"));
+		assert_int_equal(fsec_registry_open(other, FSEC_REGISTRY_CREATE, &again), FSEC_ERR_DB);
+		assert_non_null(strstr(fsec_err_detail(), "is not a fleetsec registry"));
+		assert_int_equal(fsec_registry_open(other, FSEC_REGISTRY_READONLY, &again),
+				 FSEC_ERR_DB);
+		assert_non_null(strstr(fsec_err_detail(), "is not a fleetsec registry"));
+		/* Nothing was created beside their table. */
+		assert_int_equal(tu_sql(other, "DO $$BEGIN IF (SELECT count(*) FROM pg_tables WHERE"
+					       " schemaname = 'public') <> 1 THEN RAISE 'changed';"
+					       " END IF; END$$"),
+				 0);
+	} else {
+		assert_int_equal(tu_sql(other, "PRAGMA user_version = 0"), 0);
+		assert_int_equal(fsec_registry_open(other, 0, &again), FSEC_ERR_DB);
+		assert_non_null(strstr(fsec_err_detail(), "schema version 0"));
+	}
+	assert_null(again);
 	free(other);
+}
+
+/* PostgreSQL locations: a password in the URL is refused before any
+ * connection (it would be kept in fleet.json and shown by ps), and so is a
+ * malformed URL, each naming the reason. */
+static void pg_locations(void **state)
+{
+	struct fsec_registry *reg = NULL;
+
+	(void)state;
+	assert_int_equal(fsec_registry_open("postgresql://fleet:s3cret@localhost/db", 0, &reg),
+			 FSEC_ERR_INVAL);
+	assert_non_null(strstr(fsec_err_detail(), "password"));
+	assert_non_null(strstr(fsec_err_detail(), "pgpass"));
+	assert_null(strstr(fsec_err_detail(), "s3cret"));
+	assert_int_equal(fsec_registry_open("postgresql:///db?password=s3cret", 0, &reg),
+			 FSEC_ERR_INVAL);
+	assert_null(strstr(fsec_err_detail(), "s3cret"));
+	assert_int_equal(fsec_registry_open("postgresql://[::1/db", 0, &reg), FSEC_ERR_PARSE);
+	assert_non_null(strstr(fsec_err_detail(), "malformed"));
+	assert_int_equal(fsec_registry_open("postgresql:///db?nosuchoption=1", 0, &reg),
+			 FSEC_ERR_PARSE);
+	assert_int_equal(fsec_registry_location_check("postgresql://h/db"), FSEC_OK);
+	assert_int_equal(fsec_registry_location_check("postgresql://u:p@h/db"), FSEC_ERR_INVAL);
+	assert_int_equal(fsec_registry_location_check("mysql://h/db"), FSEC_ERR_INVAL);
+	assert_null(reg);
 }
 
 static void devices_roundtrip_and_filter(void **state)
@@ -289,7 +326,6 @@ static void history_cannot_be_rewritten(void **state)
 	struct fsec_event_rec ev = {.actor = "t", .action = "issue", .device_id = "a"};
 	struct fsec_device_rec d = device("a", "", "active");
 	struct fsec_cert_rec c = cert("0A", "a", "f1", "k1");
-	sqlite3 *db = NULL;
 	int n = 0;
 
 	assert_int_equal(fsec_registry_begin(f->reg), FSEC_OK);
@@ -298,14 +334,13 @@ static void history_cannot_be_rewritten(void **state)
 	assert_int_equal(fsec_registry_cert_add(f->reg, &c, "PEM"), FSEC_OK);
 	assert_int_equal(fsec_registry_commit(f->reg), FSEC_OK);
 
-	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	assert_int_not_equal(sqlite3_exec(db, "UPDATE events SET actor = 'x'", NULL, NULL, NULL),
-			     SQLITE_OK);
-	assert_int_not_equal(sqlite3_exec(db, "DELETE FROM events", NULL, NULL, NULL), SQLITE_OK);
-	assert_int_not_equal(sqlite3_exec(db, "DELETE FROM certificates", NULL, NULL, NULL),
-			     SQLITE_OK);
-	sqlite3_close(db);
+	assert_int_not_equal(tu_sql(f->db, "UPDATE events SET actor = 'x'"), 0);
+	assert_int_not_equal(tu_sql(f->db, "DELETE FROM events"), 0);
+	assert_int_not_equal(tu_sql(f->db, "DELETE FROM certificates"), 0);
+	if (tu_pg()) {
+		assert_int_not_equal(tu_sql(f->db, "TRUNCATE events"), 0);
+		assert_int_not_equal(tu_sql(f->db, "TRUNCATE certificates CASCADE"), 0);
+	}
 	assert_int_equal(fsec_registry_event_list(f->reg, "a", count_event, &n), FSEC_OK);
 	assert_int_equal(n, 1);
 }
@@ -331,7 +366,6 @@ static void server_certs(void **state)
 					 .fingerprint = "f1", .not_before = 100,
 					 .not_after = 1000, .issued_at = 100};
 	struct fsec_server_cert_rec b = a, got[2];
-	sqlite3 *db = NULL;
 
 	snprintf(b.serial, sizeof(b.serial), "0B");
 	snprintf(b.fingerprint, sizeof(b.fingerprint), "f2");
@@ -365,11 +399,7 @@ static void server_certs(void **state)
 	assert_int_equal(got[0].revoked_at, 500);
 	assert_int_equal(got[0].reason, 1);
 
-	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	assert_int_not_equal(sqlite3_exec(db, "DELETE FROM server_certs", NULL, NULL, NULL),
-			     SQLITE_OK);
-	sqlite3_close(db);
+	assert_int_not_equal(tu_sql(f->db, "DELETE FROM server_certs"), 0);
 }
 
 static int collect_problem(const char *problem, void *arg)
@@ -387,19 +417,19 @@ static void check_finds_orphans(void **state)
 	struct fixture *f = *state;
 	struct fsec_device_rec d = device("a", "m", "active");
 	char problems[512] = "";
-	sqlite3 *db = NULL;
 
 	assert_int_equal(fsec_registry_device_put(f->reg, &d), FSEC_OK);
 	assert_int_equal(fsec_registry_check(f->reg, collect_problem, problems), FSEC_OK);
 	assert_string_equal(problems, "");
-	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	assert_int_equal(sqlite3_exec(db,
-				      "PRAGMA foreign_keys = OFF;"
-				      "INSERT INTO device_groups(device_id, grp) VALUES ('ghost', 'g')",
-				      NULL, NULL, NULL),
-			 SQLITE_OK);
-	sqlite3_close(db);
+	/* Written around the references' enforcement, as a hand edit or a
+	 * damaged restore could. */
+	assert_int_equal(tu_sql(f->db, tu_pg() ? "SET session_replication_role = replica;"
+						 "INSERT INTO device_groups(device_id, grp)"
+						 " VALUES ('ghost', 'g')"
+					       : "PRAGMA foreign_keys = OFF;"
+						 "INSERT INTO device_groups(device_id, grp)"
+						 " VALUES ('ghost', 'g')"),
+			 0);
 	assert_int_equal(fsec_registry_check(f->reg, collect_problem, problems), FSEC_OK);
 	assert_non_null(strstr(problems, "foreign key: device_groups row"));
 	assert_non_null(strstr(problems, "missing devices row"));
@@ -453,6 +483,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(server_certs, setup, teardown),
 		cmocka_unit_test_setup_teardown(check_finds_orphans, setup, teardown),
 		cmocka_unit_test_setup_teardown(bootstrap_list_shows_spent, setup, teardown),
+		cmocka_unit_test(pg_locations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

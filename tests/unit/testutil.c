@@ -5,7 +5,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
 #include <openssl/pem.h>
+#include <sqlite3.h>
 
 #include "testutil.h"
 
@@ -132,4 +134,65 @@ char *tu_replace(const char *text, const char *from, const char *to)
 	memcpy(out + (at - text), to, strlen(to));
 	memcpy(out + (at - text) + strlen(to), at + strlen(from), strlen(at + strlen(from)) + 1);
 	return out;
+}
+
+int tu_pg(void)
+{
+	const char *v = getenv("FSEC_TEST_PG");
+
+	return v != NULL && strcmp(v, "1") == 0;
+}
+
+/* A connection to dbname on the test's cluster (PG* variables). */
+static PGconn *pg_connect(const char *dbname)
+{
+	const char *const keys[] = {"dbname", NULL};
+	const char *const vals[] = {dbname, NULL};
+	PGconn *c = PQconnectdbParams(keys, vals, 0);
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("PostgreSQL: %s", PQerrorMessage(c));
+	return c;
+}
+
+char *tu_registry(const char *dir)
+{
+	static unsigned seq;
+	char *url = NULL, sql[128];
+	PGconn *c;
+	PGresult *r;
+
+	if (!tu_pg())
+		return tu_path(dir, "registry.db");
+	snprintf(sql, sizeof(sql), "CREATE DATABASE fsec_unit_%ld_%u", (long)getpid(), ++seq);
+	c = pg_connect("postgres");
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+	assert_true(asprintf(&url, "postgresql:///fsec_unit_%ld_%u", (long)getpid(), seq) > 0);
+	return url;
+}
+
+int tu_sql(const char *location, const char *sql)
+{
+	if (strncmp(location, "postgresql:///", 14) == 0) {
+		PGconn *c = pg_connect(location + 14);
+		PGresult *r = PQexec(c, sql);
+		int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+
+		PQclear(r);
+		PQfinish(c);
+		return ok ? 0 : -1;
+	} else {
+		sqlite3 *h = NULL;
+		int r;
+
+		assert_int_equal(sqlite3_open(location, &h), SQLITE_OK);
+		sqlite3_busy_timeout(h, 5000);
+		r = sqlite3_exec(h, sql, NULL, NULL, NULL);
+		sqlite3_close(h);
+		return r == SQLITE_OK ? 0 : -1;
+	}
 }

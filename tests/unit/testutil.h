@@ -38,4 +38,18 @@ void tu_write(const char *path, const void *data, size_t len);
  * test if from does not occur. */
 char *tu_replace(const char *text, const char *from, const char *to);
 
+/*
+ * The registry under test. With FSEC_TEST_PG=1 in the environment (ctest's
+ * *_pg variants, run inside tests/unit/pg_run.sh, which starts a private
+ * PostgreSQL and exports PGHOST, PGPORT and PGUSER), each call creates a
+ * fresh empty database and returns its postgresql:/// URL; otherwise
+ * dir/registry.db. malloc'd.
+ */
+int tu_pg(void);
+char *tu_registry(const char *dir);
+/* Run sql (several statements allowed) directly on the registry at
+ * location, bypassing the library, as someone with database access would;
+ * returns 0 when it succeeded. */
+int tu_sql(const char *location, const char *sql);
+
 #endif

@@ -84,8 +84,8 @@ static const struct fsec_audit_check checks[] = {
 	  "Replace the device or extend the product's support; devices past their support end get "
 	  "no security fixes."),
 	C("FLEET-TOFU", FLEET, HIGH, "device provisioned without verification (trust on first use)",
-	  "Re-provision the device with a factory-verified identity (CSR from manufacturing or "
-	  "EST with a one-time bootstrap credential)."),
+	  "Re-provision the device with a factory-verified identity (CSR from manufacturing, "
+	  "EST with a one-time bootstrap credential, or a QR pairing of its key)."),
 	C("FLEET-REENROLLED", FLEET, LOW, "device re-enrolled after its certificate expired",
 	  "Find why the device was off past its certificate's expiry; its bootstrap credential is "
 	  "now spent, so a second lapse needs re-provisioning by hand. Devices that sleep longer "

@@ -211,6 +211,30 @@ static bool verified_provisioning(const char *how)
 	return false;
 }
 
+/*
+ * Whether device d's identity was verified when it was provisioned: a
+ * verified method, or a pairing (issue 18) that the registry holds as used
+ * for this device. A device that says "pairing" with no spent pairing
+ * behind it enrolled by some path that checked nothing.
+ */
+static enum fsec_err provisioning_verified(struct ctx *c, const struct fsec_device_rec *d,
+					   bool *yes)
+{
+	struct fsec_pairing_rec pr;
+	enum fsec_err rc;
+
+	*yes = verified_provisioning(d->provisioning);
+	if (*yes || strcmp(d->provisioning, "pairing") != 0)
+		return FSEC_OK;
+	rc = fsec_registry_pairing_of(c->reg, d->id, true, c->now, &pr);
+	if (rc == FSEC_ERR_NOTFOUND) {
+		fsec_clearerr();
+		return FSEC_OK;
+	}
+	*yes = rc == FSEC_OK;
+	return rc;
+}
+
 /* The day of t, "YYYY-MM-DD" (the date part of its RFC 3339 form). */
 static const char *day(int64_t t, char *buf, size_t cap)
 {
@@ -402,7 +426,7 @@ static enum fsec_err device_checks(struct ctx *c, const struct fsec_device_rec *
 				   const struct fsec_devstate_rec *s)
 {
 	const struct fsec_product_rec *p = product(c, d->model);
-	bool active = d->status == FSEC_DEVICE_ACTIVE;
+	bool active = d->status == FSEC_DEVICE_ACTIVE, verified = false;
 	char t1[16], t2[16];
 	enum fsec_err rc = FSEC_OK;
 
@@ -424,9 +448,12 @@ static enum fsec_err device_checks(struct ctx *c, const struct fsec_device_rec *
 		rc = fsec_audit_add(c->a, "FLEET-CERT-EXPIRING", d->id, 0, "certificate %s %s %s",
 				    d->serial, d->expires_at < c->now ? "expired" : "expires",
 				    day(d->expires_at, t1, sizeof(t1)));
-	if (rc == FSEC_OK && !verified_provisioning(d->provisioning))
-		rc = fsec_audit_add(c->a, "FLEET-TOFU", d->id, 0, "provisioning '%s'",
-				    d->provisioning[0] != '\0' ? d->provisioning : "(unknown)");
+	if (rc == FSEC_OK && (rc = provisioning_verified(c, d, &verified)) == FSEC_OK && !verified)
+		rc = fsec_audit_add(c->a, "FLEET-TOFU", d->id, 0, "provisioning '%s'%s",
+				    d->provisioning[0] != '\0' ? d->provisioning : "(unknown)",
+				    strcmp(d->provisioning, "pairing") == 0
+					    ? " with no used pairing in the registry"
+					    : "");
 	if (rc == FSEC_OK && p != NULL && p->support_until > 0 && c->now > p->support_until)
 		rc = fsec_audit_add(c->a, "FLEET-EOL", d->id, 0, "model %s supported until %s",
 				    d->model, day(p->support_until, t1, sizeof(t1)));

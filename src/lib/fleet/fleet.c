@@ -350,6 +350,16 @@ FSEC_API enum fsec_err fsec_fleet_create(const char *path,
 		return rc;
 	if (algo != FSEC_KEY_P256 && algo != FSEC_KEY_ED25519)
 		return fsec_seterr(FSEC_ERR_INVAL, "CA algorithm must be p256 or ed25519");
+	if (p->registry != NULL) {
+		if (!fsec_registry_location_is_pg(p->registry))
+			return fsec_seterr(FSEC_ERR_INVAL, "--registry '%.80s': give a postgresql:// URL "
+					   "(the SQLite registry is the default)", p->registry);
+		if ((rc = fsec_registry_location_check(p->registry)) != FSEC_OK)
+			return rc;
+		if (strlen(p->registry) >= sizeof(f.cfg.registry))
+			return fsec_seterr(FSEC_ERR_TOO_LARGE, "registry URL is longer than %zu bytes",
+					   sizeof(f.cfg.registry) - 1);
+	}
 	if (lstat(path, &st) == 0 && !(S_ISDIR(st.st_mode) && dir_is_empty(path)))
 		return fsec_seterr(FSEC_ERR_EXISTS, "%s already exists; refusing to overwrite a fleet home",
 				   path);
@@ -365,7 +375,8 @@ FSEC_API enum fsec_err fsec_fleet_create(const char *path,
 	snprintf(f.cfg.root_cert, sizeof(f.cfg.root_cert), "root.pem");
 	snprintf(f.cfg.issuing_cert, sizeof(f.cfg.issuing_cert), "issuing.pem");
 	snprintf(f.cfg.issuing_key, sizeof(f.cfg.issuing_key), "issuing.key");
-	snprintf(f.cfg.registry, sizeof(f.cfg.registry), "sqlite:registry.db");
+	snprintf(f.cfg.registry, sizeof(f.cfg.registry), "%s",
+		 p->registry != NULL ? p->registry : "sqlite:registry.db");
 	f.cfg.device_days = p->device_days != 0 ? p->device_days : 365;
 	f.cfg.crl_days = p->crl_days != 0 ? p->crl_days : 7;
 	if (f.cfg.device_days < 1 || f.cfg.device_days > DAYS_MAX || f.cfg.crl_days < 1 ||
@@ -392,8 +403,15 @@ FSEC_API enum fsec_err fsec_fleet_create(const char *path,
 	    (rc = write_pem_cert(tmp, "issuing.pem", &iss, 1)) != FSEC_OK ||
 	    (rc = write_pem_cert(tmp, CHAIN_FILE, (X509 *[]){iss, root}, 2)) != FSEC_OK)
 		goto out;
-	if ((rc = join(tmp, "registry.db", &regpath)) != FSEC_OK ||
-	    (rc = fsec_registry_open(regpath, FSEC_REGISTRY_CREATE, &f.reg)) != FSEC_OK)
+	if (p->registry != NULL)
+		regpath = strdup(p->registry);
+	else if ((rc = join(tmp, "registry.db", &regpath)) != FSEC_OK)
+		goto out;
+	if (regpath == NULL) {
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = fsec_registry_open(regpath, FSEC_REGISTRY_CREATE, &f.reg)) != FSEC_OK)
 		goto out;
 	if ((rc = fsec_registry_begin(f.reg)) != FSEC_OK)
 		goto out;
@@ -575,6 +593,27 @@ FSEC_API void fsec_fleet_free(struct fsec_fleet *f)
 FSEC_API struct fsec_registry *fsec_fleet_get_registry(struct fsec_fleet *f)
 {
 	return f->reg;
+}
+
+FSEC_API enum fsec_err fsec_fleet_get_registry_location(const struct fsec_fleet *f, char **out)
+{
+	char *p = NULL, *loc = NULL;
+	enum fsec_err rc;
+
+	if (strncmp(f->cfg.registry, "sqlite:", 7) != 0) {
+		if ((loc = strdup(f->cfg.registry)) == NULL)
+			return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		*out = loc;
+		return FSEC_OK;
+	}
+	if ((rc = join(f->home, f->cfg.registry + 7, &p)) != FSEC_OK)
+		return rc;
+	rc = asprintf(&loc, "sqlite:%s", p) < 0 ? fsec_seterr(FSEC_ERR_NOMEM, "out of memory")
+						: FSEC_OK;
+	free(p);
+	if (rc == FSEC_OK)
+		*out = loc;
+	return rc;
 }
 
 FSEC_API const char *fsec_fleet_get_name(const struct fsec_fleet *f)

@@ -239,7 +239,7 @@ static enum fsec_err pending_key(const char *path, EVP_PKEY **key)
  */
 static enum fsec_err est_request(const struct fsec_estc_opts *o, const char *op,
 				 const char *tls_cert, const char *tls_key, const X509_NAME *subject,
-				 char id[FSEC_DEVID_MAX + 1])
+				 bool own_key, char id[FSEC_DEVID_MAX + 1])
 {
 	struct fsec_fetch_opts fo = {.ca = o->ca, .ca_learned = o->ca_learned,
 				     .cert = tls_cert, .key = tls_key,
@@ -259,7 +259,11 @@ static enum fsec_err est_request(const struct fsec_estc_opts *o, const char *op,
 		return fsec_seterr(FSEC_ERR_INVAL, "server URL too long");
 	if ((size_t)snprintf(pending, sizeof(pending), "%s.pending", o->key_out) >= sizeof(pending))
 		return fsec_seterr(FSEC_ERR_INVAL, "key path too long");
-	if ((rc = fsec_fetch_new(&fo, &f)) != FSEC_OK || (rc = pending_key(pending, &key)) != FSEC_OK ||
+	/* own_key: the request is for the key already at key_out (a paired
+	 * key, issue 18), which stays where it is. */
+	if ((rc = fsec_fetch_new(&fo, &f)) != FSEC_OK ||
+	    (rc = own_key ? fsec_key_load_private(o->key_out, &key) : pending_key(pending, &key)) !=
+		    FSEC_OK ||
 	    (rc = make_csr(key, subject, &csr, &clen)) != FSEC_OK)
 		goto out;
 	if ((rc = fsec_fetch_post(f, url, "application/pkcs10", csr, clen, RESPONSE_MAX, &resp,
@@ -285,7 +289,8 @@ static enum fsec_err est_request(const struct fsec_estc_opts *o, const char *op,
 	 * place. A cut between the two leaves the pending key, so the next
 	 * attempt asks with the same key and the server sends the certificate
 	 * again. */
-	if ((rc = fsec_file_write_atomic(o->cert_out, pem, strlen(pem), 0644, 0)) != FSEC_OK)
+	if ((rc = fsec_file_write_atomic(o->cert_out, pem, strlen(pem), 0644, 0)) != FSEC_OK ||
+	    own_key)
 		goto out;
 	if (rename(pending, o->key_out) != 0) {
 		rc = fsec_seterr(FSEC_ERR_IO, "%s: %s", o->key_out, strerror(errno));
@@ -334,7 +339,15 @@ FSEC_API enum fsec_err fsec_estc_enroll(const struct fsec_estc_opts *o,
 					char id[FSEC_DEVID_MAX + 1])
 {
 	fsec_clearerr();
-	return est_request(o, "simpleenroll", o->bootstrap_cert, o->bootstrap_key, NULL, id);
+	return est_request(o, "simpleenroll", o->bootstrap_cert, o->bootstrap_key, NULL, false, id);
+}
+
+FSEC_API enum fsec_err fsec_estc_enroll_paired(const struct fsec_estc_opts *o,
+					       const char *self_signed,
+					       char id[FSEC_DEVID_MAX + 1])
+{
+	fsec_clearerr();
+	return est_request(o, "simpleenroll", self_signed, o->key_out, NULL, true, id);
 }
 
 /* notBefore and notAfter of cert as UNIX time. */
@@ -406,7 +419,7 @@ FSEC_API enum fsec_err fsec_estc_renew(const struct fsec_estc_opts *o, bool forc
 					 o->cert_out, when);
 			goto out;
 		}
-		if ((rc = est_request(o, "simpleenroll", o->bootstrap_cert, o->bootstrap_key, NULL,
+		if ((rc = est_request(o, "simpleenroll", o->bootstrap_cert, o->bootstrap_key, NULL, false,
 				      out->id)) == FSEC_OK)
 			out->renewed = out->reenrolled = true;
 		else
@@ -415,7 +428,7 @@ FSEC_API enum fsec_err fsec_estc_renew(const struct fsec_estc_opts *o, bool forc
 		goto out;
 	}
 	if ((rc = est_request(o, "simplereenroll", o->cert_out, o->key_out,
-			      X509_get_subject_name(cur), out->id)) == FSEC_OK)
+			      X509_get_subject_name(cur), false, out->id)) == FSEC_OK)
 		out->renewed = true;
 out:
 	X509_free(cur);

@@ -17,9 +17,11 @@
 #include <openssl/x509.h>
 
 #include "err_int.h"
+#include "pem_int.h"
 #include "fleetsec/est.h"
 #include "fleetsec/fleet.h"
 #include "fleetsec/mqtt.h"
+#include "fleetsec/privacy.h"
 #include "fleetsec/registry.h"
 
 /* Buckets of the session table: a power of two, doubled as it fills. */
@@ -39,12 +41,24 @@ struct session {
 	struct session *next;
 };
 
+struct retained {
+	char *topic;
+	int64_t deadline;
+};
+
 struct fsec_mqtt_broker {
 	struct fsec_fleet *fleet;
 	struct fsec_registry *reg;
 	struct fsec_est *est;
 	char *policy_path;
 	struct fsec_mqtt_policy *policy;
+	char *privacy_path;                 /* NULL: no privacy filter */
+	struct fsec_privacy_policy *privacy;
+	struct fsec_privacy_stats *stats;
+	/* Retained copies the privacy policy gives an expiry: their topics and
+	 * deadlines, in arrival order of their latest retained message. */
+	struct retained *retained;
+	size_t nretained, capretained;
 	struct session **buckets;
 	size_t nbuckets, n;
 	int64_t cursor;          /* the last event read */
@@ -101,6 +115,12 @@ FSEC_API void fsec_mqtt_broker_free(struct fsec_mqtt_broker *b)
 	free(b->buckets);
 	fsec_mqtt_policy_free(b->policy);
 	free(b->policy_path);
+	fsec_privacy_free(b->privacy);
+	fsec_privacy_stats_free(b->stats);
+	free(b->privacy_path);
+	for (size_t i = 0; i < b->nretained; i++)
+		free(b->retained[i].topic);
+	free(b->retained);
 	fsec_est_free(b->est);
 	fsec_fleet_free(b->fleet);
 	free(b);
@@ -139,15 +159,47 @@ fail:
 	return rc;
 }
 
+FSEC_API enum fsec_err fsec_mqtt_broker_set_privacy(struct fsec_mqtt_broker *b, const char *path)
+{
+	struct fsec_privacy_policy *p = NULL;
+	char *copy = NULL;
+	enum fsec_err rc;
+
+	if (b->stats == NULL && (rc = fsec_privacy_stats_new(&b->stats)) != FSEC_OK)
+		return rc;
+	if ((copy = strdup(path)) == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	if ((rc = fsec_privacy_load(path, &p)) != FSEC_OK) {
+		free(copy);
+		return rc;
+	}
+	fsec_privacy_free(b->privacy);
+	free(b->privacy_path);
+	b->privacy = p;
+	b->privacy_path = copy;
+	return FSEC_OK;
+}
+
 FSEC_API enum fsec_err fsec_mqtt_broker_reload(struct fsec_mqtt_broker *b)
 {
 	struct fsec_mqtt_policy *p;
+	struct fsec_privacy_policy *pv = NULL;
 	enum fsec_err rc = fsec_mqtt_policy_load(b->policy_path, &p);
 
 	if (rc != FSEC_OK)
 		return rc;
+	/* Both files or neither: a half-applied reload would be a policy
+	 * nobody wrote. */
+	if (b->privacy_path != NULL && (rc = fsec_privacy_load(b->privacy_path, &pv)) != FSEC_OK) {
+		fsec_mqtt_policy_free(p);
+		return rc;
+	}
 	fsec_mqtt_policy_free(b->policy);
 	b->policy = p;
+	if (b->privacy_path != NULL) {
+		fsec_privacy_free(b->privacy);
+		b->privacy = pv;
+	}
 	return FSEC_OK;
 }
 
@@ -243,6 +295,10 @@ static enum fsec_err check(struct fsec_mqtt_broker *b, X509 *cert, const char *c
 	case FSEC_EST_PEER_REFUSED:
 		snprintf(reason, reason_len, "%s", p.reason);
 		return FSEC_OK;
+	case FSEC_EST_PEER_PAIRED:
+		snprintf(reason, reason_len,
+			 "a paired key of %s: enroll for a fleet certificate first", p.id);
+		return FSEC_OK;
 	default:
 		snprintf(reason, reason_len, "no client certificate");
 		return FSEC_OK;
@@ -317,6 +373,48 @@ FSEC_API enum fsec_err fsec_mqtt_broker_auth(struct fsec_mqtt_broker *b, const v
 	return FSEC_OK;
 }
 
+FSEC_API enum fsec_err fsec_mqtt_broker_explain(struct fsec_mqtt_broker *b, const char *device_id,
+					       enum fsec_mqtt_access access, const char *topic,
+					       struct fsec_mqtt_explain *out)
+{
+	struct fsec_device_rec dev;
+	struct fsec_mqtt_subject who;
+	struct session s;
+	X509 *cert = NULL;
+	char *pem = NULL;
+	bool ok = false;
+	enum fsec_err rc;
+
+	memset(out, 0, sizeof(*out));
+	memset(&s, 0, sizeof(s));
+	if ((rc = fsec_registry_device_get(b->reg, device_id, &dev)) != FSEC_OK ||
+	    (rc = fsec_registry_group_get(b->reg, dev.id, out->group)) != FSEC_OK)
+		goto out;
+	snprintf(out->model, sizeof(out->model), "%s", dev.model);
+	/* The device connects with its current certificate and its own ID as
+	 * the client ID: judge that as fsec_mqtt_broker_auth does. */
+	if ((rc = fsec_registry_cert_pem(b->reg, dev.serial, &pem)) != FSEC_OK ||
+	    (rc = fsec_pem_cert_parse(pem, strlen(pem), dev.serial, &cert)) != FSEC_OK ||
+	    (rc = check(b, cert, dev.id, &s, &ok, out->refused, sizeof(out->refused))) != FSEC_OK)
+		goto out;
+	out->admitted = ok;
+	memset(&who, 0, sizeof(who));
+	who.id = dev.id;
+	who.model = dev.model;
+	who.group = out->group;
+	out->allow = fsec_mqtt_decide(b->policy, &who, access, topic, &out->why);
+	/* The policy's rule stays in why; a device refused at connect gets
+	 * nothing whatever it says. */
+	if (!ok)
+		out->allow = false;
+	else
+		out->refused[0] = '\0';
+out:
+	X509_free(cert);
+	free(pem);
+	return rc;
+}
+
 FSEC_API void fsec_mqtt_broker_gone(struct fsec_mqtt_broker *b, const void *conn,
 				    const char *device_id)
 {
@@ -379,10 +477,124 @@ FSEC_API bool fsec_mqtt_broker_acl(struct fsec_mqtt_broker *b, const void *conn,
 					    : "the device was refused since it connected: denied");
 		return false;
 	}
+	memset(&who, 0, sizeof(who));
 	who.id = (*pp)->id;
 	who.model = (*pp)->model;
 	who.group = (*pp)->group;
+	/* A will is judged here after the connection ended, and Mosquitto
+	 * publishes it without MOSQ_EVT_MESSAGE: the privacy filter would never
+	 * see it, so one on a policed topic does not go out. */
+	if (access == FSEC_MQTT_PUBLISH && (*pp)->gone && b->privacy != NULL &&
+	    fsec_privacy_match(b->privacy, &who, topic) != NULL) {
+		if (why != NULL)
+			snprintf(why->rule, sizeof(why->rule), "%s",
+				 "a will on a topic with a privacy policy: denied");
+		return false;
+	}
 	return fsec_mqtt_decide(b->policy, &who, access, topic, why);
+}
+
+FSEC_API enum fsec_err fsec_mqtt_broker_privacy(struct fsec_mqtt_broker *b, const void *conn,
+						const char *device_id, const char *topic,
+						const void *payload, size_t len, bool retain,
+						char **out, size_t *out_len,
+						struct fsec_privacy_result *res)
+{
+	struct session **pp = NULL;
+	struct fsec_mqtt_subject who;
+	enum fsec_err rc;
+
+	*out = NULL;
+	*out_len = 0;
+	memset(res, 0, sizeof(*res));
+	res->verdict = FSEC_PRIVACY_PASS;
+	if (b->privacy == NULL)
+		return FSEC_OK;
+	if (device_id != NULL && device_id[0] != '\0')
+		pp = find(b, conn, device_id);
+	if (pp == NULL) {
+		/* The topic policy let no one without a session publish. */
+		res->verdict = FSEC_PRIVACY_DROP;
+		snprintf(res->reason, sizeof(res->reason), "no authenticated session");
+		return FSEC_OK;
+	}
+	memset(&who, 0, sizeof(who));
+	who.id = (*pp)->id;
+	who.model = (*pp)->model;
+	who.group = (*pp)->group;
+	rc = fsec_privacy_filter(b->privacy, &who, topic, payload, len, retain, out, out_len, res);
+	/* A lost count (NOMEM) is not worth a lost message. */
+	if (rc == FSEC_OK && fsec_privacy_stats_add(b->stats, who.model, res) != FSEC_OK)
+		fsec_clearerr();
+	return rc;
+}
+
+FSEC_API struct fsec_privacy_stats *fsec_mqtt_broker_privacy_stats(struct fsec_mqtt_broker *b)
+{
+	return b->stats;
+}
+
+/* A retained copy per topic at most, so the table is bounded by the topics
+ * devices may publish to; the cap bounds a bug or a flood of topics. */
+#define RETAINED_MAX 1000000u
+
+FSEC_API enum fsec_err fsec_mqtt_broker_retained(struct fsec_mqtt_broker *b, const char *topic,
+						 uint32_t expiry_s, int64_t now)
+{
+	size_t i;
+
+	/* The table is scanned: a broker holds one entry per retained topic
+	 * under an expiry, and this runs only for retained messages. */
+	for (i = 0; i < b->nretained; i++)
+		if (strcmp(b->retained[i].topic, topic) == 0)
+			break;
+	if (expiry_s == 0) {
+		/* The newer retained message has no expiry (or clears it). */
+		if (i < b->nretained) {
+			free(b->retained[i].topic);
+			b->retained[i] = b->retained[--b->nretained];
+		}
+		return FSEC_OK;
+	}
+	if (i == b->nretained) {
+		char *t;
+
+		if (b->nretained == RETAINED_MAX)
+			return fsec_seterr(FSEC_ERR_TOO_LARGE, "over %u retained topics with an expiry",
+					   RETAINED_MAX);
+		if (b->nretained == b->capretained) {
+			size_t cap = b->capretained == 0 ? 16 : b->capretained * 2;
+			struct retained *nr = reallocarray(b->retained, cap, sizeof(*nr));
+
+			if (nr == NULL)
+				return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+			b->retained = nr;
+			b->capretained = cap;
+		}
+		if ((t = strdup(topic)) == NULL)
+			return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		b->retained[b->nretained++].topic = t;
+	}
+	b->retained[i].deadline = now + (int64_t)expiry_s;
+	return FSEC_OK;
+}
+
+FSEC_API size_t fsec_mqtt_broker_expire(struct fsec_mqtt_broker *b, int64_t now,
+					fsec_mqtt_expire_cb expire, void *ctx)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < b->nretained;) {
+		if (b->retained[i].deadline > now) {
+			i++;
+			continue;
+		}
+		expire(b->retained[i].topic, ctx);
+		free(b->retained[i].topic);
+		b->retained[i] = b->retained[--b->nretained];
+		n++;
+	}
+	return n;
 }
 
 /* Mark the sessions an event names; an event naming no device marks all. */

@@ -20,6 +20,7 @@
 #include "fleetsec/mqtt.h"
 #include "fleetsec/names.h"
 #include "fleetsec/registry.h"
+#include "mqtt_int.h"
 
 /* What a device may do when the operator wrote no policy (issue 15). */
 static const char default_policy[] = "[all]\n"
@@ -27,23 +28,13 @@ static const char default_policy[] = "[all]\n"
 				     "publish devices/%d/status\n"
 				     "subscribe devices/%d/cmd/#\n";
 
-enum level_kind { LV_LITERAL, LV_PLUS, LV_HASH, LV_DEVICE, LV_MODEL, LV_GROUP };
-
-struct level {
-	enum level_kind kind;
-	const char *text; /* LV_LITERAL: into the rule's template */
-	size_t len;
-};
-
 enum section_kind { SEC_ALL, SEC_MODEL, SEC_GROUP };
 
 struct rule {
 	enum section_kind section;
 	char *name;   /* the model or group; NULL for [all] */
 	bool publish; /* else subscribe */
-	char *tmpl;
-	struct level *levels;
-	size_t nlevels;
+	struct fsec_mqtt_tmpl t;
 	unsigned line;
 };
 
@@ -72,8 +63,7 @@ FSEC_API void fsec_mqtt_policy_free(struct fsec_mqtt_policy *p)
 		return;
 	for (size_t i = 0; i < p->n; i++) {
 		free(p->rules[i].name);
-		free(p->rules[i].tmpl);
-		free(p->rules[i].levels);
+		fsec_mqtt_tmpl_cleanup(&p->rules[i].t);
 	}
 	free(p->rules);
 	free(p->origin);
@@ -100,70 +90,91 @@ static bool next_level(const char **s, const char **lvl, size_t *len)
 	return true;
 }
 
-static enum fsec_err bad(const struct fsec_mqtt_policy *p, unsigned line, const char *why,
-			 const char *what)
+enum fsec_err fsec_mqtt_parse_error(const char *origin, unsigned line, const char *why,
+				    const char *what)
 {
 	char clean[64];
 
 	if (what == NULL)
-		return fsec_seterr(FSEC_ERR_PARSE, "%s:%u: %s", p->origin, line, why);
-	return fsec_seterr(FSEC_ERR_PARSE, "%s:%u: %s: '%s'", p->origin, line, why,
+		return fsec_seterr(FSEC_ERR_PARSE, "%s:%u: %s", origin, line, why);
+	return fsec_seterr(FSEC_ERR_PARSE, "%s:%u: %s: '%s'", origin, line, why,
 			   fsec_text_clean(what, clean, sizeof(clean)));
 }
 
-/* Split r->tmpl into levels, refusing what could reach beyond the device. */
-static enum fsec_err split_template(const struct fsec_mqtt_policy *p, struct rule *r)
+static enum fsec_err bad(const struct fsec_mqtt_policy *p, unsigned line, const char *why,
+			 const char *what)
 {
-	const char *s = r->tmpl, *lvl;
+	return fsec_mqtt_parse_error(p->origin, line, why, what);
+}
+
+void fsec_mqtt_tmpl_cleanup(struct fsec_mqtt_tmpl *t)
+{
+	free(t->text);
+	free(t->levels);
+	t->text = NULL;
+	t->levels = NULL;
+	t->nlevels = 0;
+}
+
+enum fsec_err fsec_mqtt_tmpl_parse(struct fsec_mqtt_tmpl *t, const char *text, const char *origin,
+				   unsigned line)
+{
+	const char *s, *lvl;
 	size_t len, n = 1;
 	bool seen_device = false;
 
-	if (r->tmpl[0] == '\0')
-		return bad(p, r->line, "empty topic template", NULL);
-	if (r->tmpl[0] == '$')
-		return bad(p, r->line, "a rule may not name a '$' topic (the broker's own)",
-			   r->tmpl);
-	if (strlen(r->tmpl) > FSEC_MQTT_TOPIC_MAX)
-		return bad(p, r->line, "topic template too long", NULL);
-	for (const char *c = r->tmpl; *c != '\0'; c++)
+	memset(t, 0, sizeof(*t));
+	if (text[0] == '\0')
+		return fsec_mqtt_parse_error(origin, line, "empty topic template", NULL);
+	if (text[0] == '$')
+		return fsec_mqtt_parse_error(
+			origin, line, "a rule may not name a '$' topic (the broker's own)", text);
+	if (strlen(text) > FSEC_MQTT_TOPIC_MAX)
+		return fsec_mqtt_parse_error(origin, line, "topic template too long", NULL);
+	for (const char *c = text; *c != '\0'; c++)
 		if (*c == '/')
 			n++;
-	r->levels = calloc(n, sizeof(*r->levels));
-	if (r->levels == NULL)
+	t->text = strdup(text);
+	t->levels = calloc(n, sizeof(*t->levels));
+	if (t->text == NULL || t->levels == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	s = t->text;
 	while (next_level(&s, &lvl, &len)) {
-		struct level *L = &r->levels[r->nlevels++];
+		struct fsec_mqtt_level *L = &t->levels[t->nlevels++];
 		bool wildcard = memchr(lvl, '+', len) != NULL || memchr(lvl, '#', len) != NULL;
 
 		if (len == 1 && lvl[0] == '+') {
-			L->kind = LV_PLUS;
+			L->kind = FSEC_MQTT_LV_PLUS;
 		} else if (len == 1 && lvl[0] == '#') {
 			if (s != NULL)
-				return bad(p, r->line, "'#' must be the last level", r->tmpl);
-			L->kind = LV_HASH;
+				return fsec_mqtt_parse_error(origin, line,
+							     "'#' must be the last level", text);
+			L->kind = FSEC_MQTT_LV_HASH;
 		} else if (wildcard) {
-			return bad(p, r->line, "a wildcard must be a whole level", r->tmpl);
+			return fsec_mqtt_parse_error(origin, line,
+						     "a wildcard must be a whole level", text);
 		} else if (len == 2 && memcmp(lvl, "%d", 2) == 0) {
-			L->kind = LV_DEVICE;
+			L->kind = FSEC_MQTT_LV_DEVICE;
 			seen_device = true;
 		} else if (len == 2 && memcmp(lvl, "%m", 2) == 0) {
-			L->kind = LV_MODEL;
+			L->kind = FSEC_MQTT_LV_MODEL;
 		} else if (len == 2 && memcmp(lvl, "%g", 2) == 0) {
-			L->kind = LV_GROUP;
+			L->kind = FSEC_MQTT_LV_GROUP;
 		} else if (memchr(lvl, '%', len) != NULL) {
-			return bad(p, r->line,
-				   "a placeholder (%d, %m, %g) must be a whole level, and no other "
-				   "'%' is allowed",
-				   r->tmpl);
+			return fsec_mqtt_parse_error(
+				origin, line,
+				"a placeholder (%d, %m, %g) must be a whole level, and no other "
+				"'%' is allowed",
+				text);
 		} else {
-			L->kind = LV_LITERAL;
+			L->kind = FSEC_MQTT_LV_LITERAL;
 			L->text = lvl;
 			L->len = len;
 		}
-		if ((L->kind == LV_PLUS || L->kind == LV_HASH) && !seen_device)
-			return bad(p, r->line,
-				   "a wildcard before a %d level would reach other devices' topics",
-				   r->tmpl);
+		if ((L->kind == FSEC_MQTT_LV_PLUS || L->kind == FSEC_MQTT_LV_HASH) && !seen_device)
+			return fsec_mqtt_parse_error(
+				origin, line,
+				"a wildcard before a %d level would reach other devices' topics", text);
 	}
 	return FSEC_OK;
 }
@@ -188,12 +199,11 @@ static enum fsec_err add_rule(struct fsec_mqtt_policy *p, enum section_kind sec,
 	r->publish = publish;
 	r->line = line;
 	r->name = name != NULL ? strdup(name) : NULL;
-	r->tmpl = strdup(tmpl);
 	/* Counted now, so that free() releases what was allocated. */
 	p->n++;
-	if (r->tmpl == NULL || (name != NULL && r->name == NULL))
+	if (name != NULL && r->name == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-	return split_template(p, r);
+	return fsec_mqtt_tmpl_parse(&r->t, tmpl, p->origin, line);
 }
 
 static enum fsec_err parse_section(struct fsec_mqtt_policy *p, char *s, unsigned line,
@@ -325,23 +335,26 @@ FSEC_API enum fsec_err fsec_mqtt_policy_load(const char *path, struct fsec_mqtt_
 
 /* The value a placeholder level stands for; NULL if the subject has none,
  * or one that is not a single plain level (so the rule cannot apply). */
-static const char *level_value(const struct level *L, const struct fsec_mqtt_subject *who)
+static const char *level_value(const struct fsec_mqtt_level *L,
+			       const struct fsec_mqtt_subject *who, bool *any)
 {
 	const char *v = NULL;
 
+	*any = false;
 	switch (L->kind) {
-	case LV_DEVICE:
+	case FSEC_MQTT_LV_DEVICE:
 		v = who->id;
 		break;
-	case LV_MODEL:
+	case FSEC_MQTT_LV_MODEL:
 		v = who->model;
 		break;
-	case LV_GROUP:
+	case FSEC_MQTT_LV_GROUP:
 		v = who->group;
 		break;
 	default:
 		return NULL;
 	}
+	*any = v == NULL && who->any;
 	if (v == NULL || v[0] == '\0' || strpbrk(v, "/+#") != NULL)
 		return NULL;
 	return v;
@@ -352,36 +365,40 @@ static const char *level_value(const struct level *L, const struct fsec_mqtt_sub
  * filter topic can match (filter true)? MQTT's rules: '+' is one level, '#'
  * the rest including none ("a/#" matches "a").
  */
-static bool rule_matches(const struct rule *r, const struct fsec_mqtt_subject *who,
-			 const char *topic, bool filter)
+bool fsec_mqtt_tmpl_match(const struct fsec_mqtt_tmpl *tm, const struct fsec_mqtt_subject *who,
+			  const char *topic, bool filter)
 {
 	const char *s = topic, *t;
 	size_t tn;
 
-	for (size_t i = 0; i < r->nlevels; i++) {
-		const struct level *L = &r->levels[i];
+	for (size_t i = 0; i < tm->nlevels; i++) {
+		const struct fsec_mqtt_level *L = &tm->levels[i];
 		const char *v;
+		bool any;
 
-		if (L->kind == LV_HASH)
+		if (L->kind == FSEC_MQTT_LV_HASH)
 			return true;
 		if (!next_level(&s, &t, &tn))
 			return false;
 		if (filter && tn == 1 && (t[0] == '#' || t[0] == '+')) {
 			/* A filter's wildcard is within the rule only where
 			 * the rule has one at least as wide ('#' returned). */
-			if (t[0] == '#' || L->kind != LV_PLUS)
+			if (t[0] == '#' || L->kind != FSEC_MQTT_LV_PLUS)
 				return false;
 			continue;
 		}
-		if (L->kind == LV_PLUS)
+		if (L->kind == FSEC_MQTT_LV_PLUS)
 			continue;
-		if (L->kind == LV_LITERAL) {
+		if (L->kind == FSEC_MQTT_LV_LITERAL) {
 			v = L->text;
 			if (tn != L->len || memcmp(t, v, tn) != 0)
 				return false;
 			continue;
 		}
-		v = level_value(L, who);
+		v = level_value(L, who, &any);
+		/* "Any device" (who->any) stands for one whole plain level. */
+		if (any && tn > 0 && memchr(t, '+', tn) == NULL && memchr(t, '#', tn) == NULL)
+			continue;
 		if (v == NULL || strlen(v) != tn || memcmp(t, v, tn) != 0)
 			return false;
 	}
@@ -437,12 +454,12 @@ FSEC_API bool fsec_mqtt_decide(const struct fsec_mqtt_policy *p,
 		const struct rule *r = &p->rules[i];
 
 		if (r->publish != (access == FSEC_MQTT_PUBLISH) || !section_applies(r, who) ||
-		    !rule_matches(r, who, topic, filter))
+		    !fsec_mqtt_tmpl_match(&r->t, who, topic, filter))
 			continue;
 		explain(why, "%s:%u [%s%s%s] %s %s", p->origin, r->line,
 			r->section == SEC_ALL ? "all" : r->section == SEC_MODEL ? "model" : "group",
 			r->name != NULL ? " " : "", r->name != NULL ? r->name : "",
-			r->publish ? "publish" : "subscribe", r->tmpl);
+			r->publish ? "publish" : "subscribe", r->t.text);
 		return true;
 	}
 	explain(why, "no rule of %s allows it: denied", p->origin);

@@ -12,6 +12,7 @@
 
 #include "err_int.h"
 #include "fleetsec/names.h"
+#include "pg_int.h"
 #include "registry_int.h"
 #include "text_int.h"
 
@@ -22,6 +23,7 @@ struct fsec_registry {
 
 static const struct fsec_registry_ops *const backends[] = {
 	&fsec_registry_sqlite_ops,
+	&fsec_registry_pg_ops,
 };
 
 FSEC_API enum fsec_err fsec_registry_open(const char *location, unsigned flags,
@@ -38,7 +40,7 @@ FSEC_API enum fsec_err fsec_registry_open(const char *location, unsigned flags,
 
 		if (strncmp(location, backends[i]->scheme, slen) == 0 && location[slen] == ':') {
 			ops = backends[i];
-			path = location + slen + 1;
+			path = ops->whole_location ? location : location + slen + 1;
 		}
 	}
 	if (ops == NULL && colon != NULL && colon - location >= 2 &&
@@ -57,6 +59,23 @@ FSEC_API enum fsec_err fsec_registry_open(const char *location, unsigned flags,
 	}
 	*out = reg;
 	return FSEC_OK;
+}
+
+FSEC_API bool fsec_registry_location_is_pg(const char *location)
+{
+	return location != NULL && strncmp(location, "postgresql:", 11) == 0;
+}
+
+FSEC_API enum fsec_err fsec_registry_location_check(const char *location)
+{
+	if (location == NULL || location[0] == '\0')
+		return fsec_seterr(FSEC_ERR_INVAL, "registry location is empty");
+	if (fsec_registry_location_is_pg(location))
+		return pg_location_check(location);
+	if (strncmp(location, "sqlite:", 7) == 0)
+		return FSEC_OK;
+	return fsec_seterr(FSEC_ERR_INVAL, "registry location '%.80s': give sqlite:PATH or "
+			   "postgresql://...", location);
 }
 
 FSEC_API void fsec_registry_free(struct fsec_registry *reg)
@@ -878,4 +897,60 @@ FSEC_API enum fsec_err fsec_registry_event_query(struct fsec_registry *reg,
 		return fsec_seterr(FSEC_ERR_INVAL, "event sequence %lld is negative",
 				   (long long)f->after_seq);
 	return reg->ops->event_query(reg->be, f, cb, ctx);
+}
+
+/* ---- pairings ---- */
+
+static enum fsec_err key_hash_check(const char *h)
+{
+	size_t n = 0;
+
+	for (; h[n] != '\0'; n++)
+		if (!((h[n] >= '0' && h[n] <= '9') || (h[n] >= 'a' && h[n] <= 'f')))
+			break;
+	if (n != FSEC_SHA256_HEX_LEN - 1 || h[n] != '\0')
+		return fsec_seterr(FSEC_ERR_INVAL, "a key hash is 64 lowercase hex digits");
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_registry_pairing_put(struct fsec_registry *reg,
+						 const struct fsec_pairing_rec *rec)
+{
+	enum fsec_err rc;
+
+	if ((rc = key_hash_check(rec->key_sha256)) != FSEC_OK ||
+	    (rc = fsec_devid_check(rec->device_id)) != FSEC_OK ||
+	    (rec->model[0] != '\0' && (rc = fsec_model_check(rec->model)) != FSEC_OK))
+		return rc;
+	if (rec->group[0] != '\0' && !fsec_name_valid(rec->group, FSEC_GROUP_MAX))
+		return fsec_seterr(FSEC_ERR_INVAL, "group: 1-%d characters of A-Z a-z 0-9 . _ -",
+				   FSEC_GROUP_MAX);
+	if (rec->expires_at <= rec->paired_at)
+		return fsec_seterr(FSEC_ERR_INVAL, "a pairing must expire after it is made");
+	return reg->ops->pairing_put(reg->be, rec);
+}
+
+FSEC_API enum fsec_err fsec_registry_pairing_get(struct fsec_registry *reg,
+						 const char *key_sha256,
+						 struct fsec_pairing_rec *out)
+{
+	enum fsec_err rc = key_hash_check(key_sha256);
+
+	return rc != FSEC_OK ? rc : reg->ops->pairing_get(reg->be, key_sha256, out);
+}
+
+FSEC_API enum fsec_err fsec_registry_pairing_of(struct fsec_registry *reg, const char *id,
+						bool used, int64_t now, struct fsec_pairing_rec *out)
+{
+	enum fsec_err rc = fsec_devid_check(id);
+
+	return rc != FSEC_OK ? rc : reg->ops->pairing_of(reg->be, id, used, now, out);
+}
+
+FSEC_API enum fsec_err fsec_registry_pairing_spend(struct fsec_registry *reg,
+						   const char *key_sha256, int64_t at)
+{
+	enum fsec_err rc = key_hash_check(key_sha256);
+
+	return rc != FSEC_OK ? rc : reg->ops->pairing_spend(reg->be, key_sha256, at);
 }

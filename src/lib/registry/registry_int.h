@@ -11,6 +11,9 @@
 
 struct fsec_registry_ops {
 	const char *scheme;
+	/* The backend takes the whole location (a URL such as postgresql://...)
+	 * rather than what follows "scheme:". */
+	bool whole_location;
 	enum fsec_err (*open)(const char *path, unsigned flags, void **be);
 	void (*close)(void *be);
 	enum fsec_err (*begin)(void *be);
@@ -122,8 +125,18 @@ struct fsec_registry_ops {
 				     const char *hex, const char *mac, fsec_find_cb cb, void *ctx);
 	enum fsec_err (*event_query)(void *be, const struct fsec_event_filter *f, fsec_event_cb cb,
 				     void *ctx);
+	/* Pairings (issue 18): put fails EXISTS unless the key is new or its
+	 * pairing expired unused at rec->paired_at; spend and find as
+	 * registry.h says. */
+	enum fsec_err (*pairing_put)(void *be, const struct fsec_pairing_rec *rec);
+	enum fsec_err (*pairing_get)(void *be, const char *key_sha256,
+				     struct fsec_pairing_rec *out);
+	enum fsec_err (*pairing_of)(void *be, const char *id, bool used, int64_t now,
+				    struct fsec_pairing_rec *out);
+	enum fsec_err (*pairing_spend)(void *be, const char *key_sha256, int64_t at);
 };
 
 extern const struct fsec_registry_ops fsec_registry_sqlite_ops;
+extern const struct fsec_registry_ops fsec_registry_pg_ops;
 
 #endif

@@ -85,6 +85,11 @@ enum stmt_id {
 	ST_REFUSAL_CHANGED,
 	ST_MODEL_TALLY,
 	ST_MODEL_FAILED_LIST,
+	ST_PAIRING_PUT,
+	ST_PAIRING_GET,
+	ST_PAIRING_USED_OF,
+	ST_PAIRING_WAITING_OF,
+	ST_PAIRING_SPEND,
 	/* Certificate listings, one statement per combination of filters
 	 * (CERT_BY_* bits): a generic "?1 IS NULL OR col = ?1" cannot use an
 	 * index, and a full scan for every issue would make issuance O(N^2). */
@@ -244,6 +249,13 @@ enum fsec_err sq_refusal_changed(void *p, int64_t after, fsec_refusal_cb cb, voi
 enum fsec_err sq_renew_allow_put(void *p, const char *id, const char *by, int64_t at);
 enum fsec_err sq_renew_allow_get(void *p, const char *id, char *granted_by);
 enum fsec_err sq_renew_allow_take(void *p, const char *id);
+
+/* sqlite_limits.c: pairings (issue 18) */
+enum fsec_err sq_pairing_put(void *p, const struct fsec_pairing_rec *rec);
+enum fsec_err sq_pairing_get(void *p, const char *key_sha256, struct fsec_pairing_rec *out);
+enum fsec_err sq_pairing_of(void *p, const char *id, bool used, int64_t now,
+			    struct fsec_pairing_rec *out);
+enum fsec_err sq_pairing_spend(void *p, const char *key_sha256, int64_t at);
 
 /* sqlite_limits.c: tamper reports */
 enum fsec_err sq_tamper_put(void *p, const struct fsec_tamper_rec *rec, const char *envelope);

@@ -135,6 +135,104 @@ enum fsec_err sq_renew_allow_take(void *p, const char *id)
 	return FSEC_OK;
 }
 
+/* ---- pairings (issue 18) ---- */
+
+enum fsec_err sq_pairing_put(void *p, const struct fsec_pairing_rec *rec)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = sq_stmt(be, ST_PAIRING_PUT, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, rec->key_sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, rec->device_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, rec->model, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, rec->group, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, rec->paired_by, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, rec->paired_at);
+	sqlite3_bind_int64(s, 7, rec->expires_at);
+	if ((rc = sq_run(be, s, "recording a pairing")) != FSEC_OK)
+		return rc;
+	/* Nothing written: the key's pairing is waiting, or was used. */
+	if (sqlite3_changes(be->db) == 0)
+		return fsec_seterr(FSEC_ERR_EXISTS, "this key is paired already (unexpired, or "
+						    "used to enroll)");
+	return FSEC_OK;
+}
+
+static enum fsec_err read_pairing(struct sqlite_be *be, sqlite3_stmt *s, const char *what,
+				  struct fsec_pairing_rec *out)
+{
+	enum fsec_err rc = FSEC_OK;
+	int r = sqlite3_step(s);
+
+	if (r == SQLITE_ROW) {
+		memset(out, 0, sizeof(*out));
+		sq_text(s, 0, out->key_sha256, sizeof(out->key_sha256));
+		sq_text(s, 1, out->device_id, sizeof(out->device_id));
+		sq_text(s, 2, out->model, sizeof(out->model));
+		sq_text(s, 3, out->group, sizeof(out->group));
+		sq_text(s, 4, out->paired_by, sizeof(out->paired_by));
+		out->paired_at = sqlite3_column_int64(s, 5);
+		out->expires_at = sqlite3_column_int64(s, 6);
+		out->used_at = sqlite3_column_int64(s, 7);
+	} else if (r == SQLITE_DONE) {
+		rc = fsec_seterr(FSEC_ERR_NOTFOUND, "no pairing for %s", what);
+	} else {
+		rc = sq_err(be, r, "reading a pairing");
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+enum fsec_err sq_pairing_get(void *p, const char *key_sha256, struct fsec_pairing_rec *out)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = sq_stmt(be, ST_PAIRING_GET, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, key_sha256, -1, SQLITE_STATIC);
+	return read_pairing(be, s, "this key", out);
+}
+
+enum fsec_err sq_pairing_of(void *p, const char *id, bool used, int64_t now,
+			    struct fsec_pairing_rec *out)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = sq_stmt(be, used ? ST_PAIRING_USED_OF : ST_PAIRING_WAITING_OF, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	if (!used)
+		sqlite3_bind_int64(s, 2, now);
+	return read_pairing(be, s, id, out);
+}
+
+enum fsec_err sq_pairing_spend(void *p, const char *key_sha256, int64_t at)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = sq_stmt(be, ST_PAIRING_SPEND, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, key_sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, at);
+	if ((rc = sq_run(be, s, "using a pairing")) != FSEC_OK)
+		return rc;
+	/* Nothing changed: no pairing, or it was used or expired meanwhile. */
+	if (sqlite3_changes(be->db) == 0)
+		return fsec_seterr(FSEC_ERR_NOTFOUND, "the pairing of this key is used, expired "
+						      "or gone");
+	return FSEC_OK;
+}
+
 /* ---- tamper reports ---- */
 
 enum fsec_err sq_tamper_put(void *p, const struct fsec_tamper_rec *rec, const char *envelope)

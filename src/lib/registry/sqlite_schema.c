@@ -9,6 +9,7 @@
 
 #include "err_int.h"
 #include "sqlite_int.h"
+#include "registry_cols.h"
 
 /*
  * The schema as a list of steps: migrations[i] takes a registry from version
@@ -241,43 +242,28 @@ static const char schema_v17_rollout_eval[] =
 	" WHERE update_state IN ('failed','rolled_back')"
 	" OR (update_state = '' AND update_outcome = 'failure');";
 
+/* v18 (issue 18, pairing without TOFU): single-use pairings of a device
+ * key, kept as the key's hash only, with who paired it, when, and until
+ * when it may be used. */
+static const char schema_v18_pairings[] =
+	"CREATE TABLE pairings(key_sha256 TEXT PRIMARY KEY, device_id TEXT NOT NULL,"
+	" model TEXT NOT NULL DEFAULT '', grp TEXT NOT NULL DEFAULT '',"
+	" paired_by TEXT NOT NULL, paired_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+	" used_at INTEGER) STRICT;"
+	"CREATE INDEX pairings_device ON pairings(device_id);";
+
 static const char *const migrations[] = {
 	schema_v1,	 schema_v2_enroll,  schema_v3_published,  schema_v4_pending,
 	schema_v5_audit, schema_v6_rollout, schema_v7_device_net, schema_v8_debug,
 	schema_v9_bounds, schema_v10_freshness, schema_v11_server_certs, schema_v12_update_state,
 	schema_v13_issuer, schema_v14_rollouts, schema_v15_spent_ca, schema_v16_tamper,
-	schema_v17_rollout_eval,
+	schema_v17_rollout_eval, schema_v18_pairings,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
-/* A device (columns 0-10, sq_read_device) and its state (11-27, NULL's
- * device_id when it never reported), from devices joined to device_state s. */
-#define DEVICE_STATE_COLS                                                                   \
-	DEVICE_COLS ", s.device_id, ifnull(s.first_seen,0), ifnull(s.last_seen,0),"            \
-		    " ifnull(s.fw_version,''), ifnull(s.security_counter,0),"                    \
-		    " ifnull(s.update_outcome,''), ifnull(s.update_at,0), ifnull(s.update_ok_at,0)," \
-		    " ifnull(s.debug_jtag,''), ifnull(s.debug_uart,''), ifnull(s.debug_at,0),"      \
-		    " ifnull(s.frozen,-1), ifnull(s.fresh_at,0), ifnull(s.update_state,''),"        \
-		    " ifnull(s.pending_version,''), ifnull(s.outcome_image,''),"                   \
-		    " ifnull(s.outcome_reason,'')"
-#define DEVICE_COLS                                                                          \
-	"id, model, status, ifnull(serial,''), ifnull(fingerprint,''), ifnull(spki_sha256,''), " \
-	"ifnull(issued_at,0), ifnull(expires_at,0), provisioning, created_at, updated_at"
-#define PENDING_COLS                                                                      \
-	"device_id, bootstrap_fp, spki_sha256, model, requested_at, ifnull(approved_at, 0), " \
-	"ifnull(approved_by, '')"
 #define CERT_COLS                                                                           \
 	"serial, device_id, fingerprint, spki_sha256, not_before, not_after, issued_at, "      \
 	"revoked_at IS NOT NULL, ifnull(revoked_at,0), ifnull(reason,0), issuer"
-
-#define PRODUCT_COLS                                                                        \
-	"model, manufacturer, support_until, security_contact, release_version, "             \
-	"release_counter, release_at, updated_at"
-#define PUB_ROLLOUT_COLS "state, phases, phase, phase_at, advance_after, success_pct, forgiven"
-#define STATE_COLS                                                                          \
-	"device_id, first_seen, last_seen, fw_version, security_counter, update_outcome, "     \
-	"update_at, update_ok_at, debug_jtag, debug_uart, debug_at, frozen, fresh_at, "         \
-	"update_state, pending_version, outcome_image, outcome_reason"
 
 /* A tamper report marks the device while the certificate it came through is
  * still the device's, and the device active: a revocation or a new
@@ -506,6 +492,24 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 				" AND (?2 = 0 OR revoked_at IS NOT NULL) ORDER BY issued_at, rowid",
 	[ST_SERVER_CERT_REVOKE] = "UPDATE server_certs SET revoked_at = ?2, reason = ?3"
 				  " WHERE serial = ?1 AND revoked_at IS NULL",
+#define PAIRING_COLS \
+	"key_sha256, device_id, model, grp, paired_by, paired_at, expires_at, ifnull(used_at, 0)"
+	/* A key paired before is paired again only over a pairing that
+	 * expired unused (?6 is now). */
+	[ST_PAIRING_PUT] = "INSERT INTO pairings(key_sha256, device_id, model, grp, paired_by,"
+			   " paired_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+			   " ON CONFLICT(key_sha256) DO UPDATE SET device_id = excluded.device_id,"
+			   " model = excluded.model, grp = excluded.grp,"
+			   " paired_by = excluded.paired_by, paired_at = excluded.paired_at,"
+			   " expires_at = excluded.expires_at"
+			   " WHERE pairings.used_at IS NULL AND pairings.expires_at <= excluded.paired_at",
+	[ST_PAIRING_GET] = "SELECT " PAIRING_COLS " FROM pairings WHERE key_sha256 = ?1",
+	[ST_PAIRING_USED_OF] = "SELECT " PAIRING_COLS " FROM pairings WHERE device_id = ?1"
+			       " AND used_at IS NOT NULL ORDER BY used_at DESC LIMIT 1",
+	[ST_PAIRING_WAITING_OF] = "SELECT " PAIRING_COLS " FROM pairings WHERE device_id = ?1"
+				  " AND used_at IS NULL AND expires_at > ?2 LIMIT 1",
+	[ST_PAIRING_SPEND] = "UPDATE pairings SET used_at = ?2 WHERE key_sha256 = ?1"
+			     " AND used_at IS NULL AND expires_at > ?2",
 	[ST_MODEL_COUNTERS] = "SELECT s.security_counter, count(*) FROM devices d"
 			      " JOIN device_state s ON s.device_id = d.id"
 			      " WHERE d.model = ?1 AND d.status = 'active'"

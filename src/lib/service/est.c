@@ -731,6 +731,50 @@ FSEC_API void fsec_est_forget_peers(struct fsec_est *e)
 	memset(e->cache, 0, sizeof(e->cache));
 }
 
+/*
+ * A self-signed certificate (issue 18): the TLS handshake proved the client
+ * holds its key, so it stands for that key and nothing else. It is a peer
+ * only when an operator paired exactly that key and the pairing is unused
+ * and unexpired; its subject and serial say nothing.
+ */
+static enum fsec_err classify_self_signed(struct fsec_est *e, X509 *cert, STACK_OF(X509) *chain,
+					  struct fsec_est_peer *p)
+{
+	struct fsec_pairing_rec pr;
+	int64_t now = (int64_t)time(NULL);
+	EVP_PKEY *key = X509_get0_pubkey(cert);
+	enum fsec_err rc;
+
+	if (sk_X509_num(chain) > 1 || key == NULL || X509_self_signed(cert, 1) != 1 ||
+	    X509_cmp_time(X509_get0_notAfter(cert), NULL) <= 0 ||
+	    X509_cmp_time(X509_get0_notBefore(cert), NULL) >= 0) {
+		ERR_clear_error();
+		refuse_peer(p, "client certificate is not from the fleet CA or a trusted manufacturer");
+		return FSEC_OK;
+	}
+	if ((rc = fsec_key_spki_sha256(key, p->key_sha256)) != FSEC_OK)
+		return rc;
+	rc = fsec_registry_pairing_get(e->reg, p->key_sha256, &pr);
+	if (rc == FSEC_ERR_NOTFOUND) {
+		fsec_clearerr();
+		refuse_peer(p, "self-signed client certificate: key %.16s... is not paired",
+			    p->key_sha256);
+		return FSEC_OK;
+	}
+	if (rc != FSEC_OK)
+		return rc;
+	snprintf(p->id, sizeof(p->id), "%s", pr.device_id);
+	if (pr.used_at != 0)
+		refuse_peer(p, "self-signed client certificate: the pairing of %s was used already",
+			    pr.device_id);
+	else if (pr.expires_at <= now)
+		refuse_peer(p, "self-signed client certificate: the pairing of %s expired",
+			    pr.device_id);
+	else
+		p->kind = FSEC_EST_PEER_PAIRED;
+	return FSEC_OK;
+}
+
 /* The uncached check. */
 static enum fsec_err classify(struct fsec_est *e, X509 *cert, STACK_OF(X509) *chain,
 			      struct fsec_est_peer *p)
@@ -793,8 +837,7 @@ static enum fsec_err classify(struct fsec_est *e, X509 *cert, STACK_OF(X509) *ch
 		}
 		return FSEC_OK;
 	}
-	refuse_peer(p, "client certificate is not from the fleet CA or a trusted manufacturer");
-	return FSEC_OK;
+	return classify_self_signed(e, cert, chain, p);
 }
 
 FSEC_API enum fsec_err fsec_est_peer(struct fsec_est *e, X509 *cert, STACK_OF(X509) *chain,
@@ -824,7 +867,10 @@ FSEC_API enum fsec_err fsec_est_peer(struct fsec_est *e, X509 *cert, STACK_OF(X5
 	}
 	if ((rc = classify(e, cert, chain, &p)) != FSEC_OK)
 		return rc;
-	*slot = p;
+	/* A pairing expires by the clock, not by a commit: a paired key is
+	 * looked up again at every request. */
+	if (p.key_sha256[0] == '\0')
+		*slot = p;
 	*out = p;
 	return FSEC_OK;
 }
@@ -918,11 +964,12 @@ static int match_pattern(const char *pattern, const char *model, void *arg)
 
 /* What an allowed request will do. */
 struct decision {
-	const char *use; /* bootstrap: "enroll" or "re-enroll"; NULL: a renewal */
+	const char *use; /* bootstrap: "enroll" or "re-enroll"; "pair"; NULL: a renewal */
 	bool resend;     /* this credential already enrolled this device: a retry */
 	bool early;      /* a renewal the operator allowed (uses the allowance up) */
 	char model[FSEC_MODEL_MAX + 1];          /* from the allowlist; "": keep */
 	char provisioning[FSEC_MODEL_MAX + 1];   /* recorded in the registry */
+	char group[FSEC_GROUP_MAX + 1];          /* pairing: the device's group */
 };
 
 /* Whether the peer's bootstrap credential is the one that enrolled (or
@@ -1011,6 +1058,31 @@ static enum fsec_err bootstrap_policy(struct fsec_est *e, const struct fsec_est_
 	return FSEC_OK;
 }
 
+/* The policy checks for a paired peer before anything is spent: a new
+ * device only (a paired key never takes over a registered ID). */
+static enum fsec_err pairing_policy(struct fsec_est *e, const struct fsec_est_peer *p,
+				    struct fsec_reply *r, struct decision *d)
+{
+	struct fsec_pairing_rec pr;
+	struct fsec_device_rec dev;
+	enum fsec_err rc = fsec_registry_device_get(e->reg, p->id, &dev);
+
+	if (rc == FSEC_OK) {
+		fsec_reply_error(r, 409, "device %s is already enrolled", p->id);
+		return FSEC_OK;
+	}
+	if (rc != FSEC_ERR_NOTFOUND)
+		return rc;
+	fsec_clearerr();
+	if ((rc = fsec_registry_pairing_get(e->reg, p->key_sha256, &pr)) != FSEC_OK)
+		return rc;
+	memcpy(d->model, pr.model, sizeof(d->model));
+	memcpy(d->group, pr.group, sizeof(d->group));
+	snprintf(d->provisioning, sizeof(d->provisioning), "pairing");
+	d->use = "pair";
+	return FSEC_OK;
+}
+
 /* Inside the issuing transaction: the device is still what the request
  * assumed. A renewal needs the device active with the presented certificate
  * current; a first enrollment needs no device; a re-enrollment an active
@@ -1028,7 +1100,7 @@ static enum fsec_err still_allowed(struct fsec_est *e, const struct fsec_est_pee
 	if (use == NULL) {
 		if (!exists || dev.status != FSEC_DEVICE_ACTIVE || strcmp(dev.serial, p->serial) != 0)
 			fsec_reply_error(r, 403, "device %s was revoked or renewed meanwhile", p->id);
-	} else if (strcmp(use, "enroll") == 0) {
+	} else if (strcmp(use, "enroll") == 0 || strcmp(use, "pair") == 0) {
 		if (exists)
 			fsec_reply_error(r, 409, "device %s was enrolled meanwhile", p->id);
 	} else if (!exists || dev.status != FSEC_DEVICE_ACTIVE ||
@@ -1079,7 +1151,22 @@ static enum fsec_err issue(struct fsec_est *e, const struct fsec_est_peer *p, X5
 						   p->serial)) != FSEC_OK)
 			goto fail;
 	}
-	if (use != NULL) {
+	if (use != NULL && strcmp(use, "pair") == 0) {
+		/* Spent with the certificate or not at all; only while unused and
+		 * unexpired now, so a replay racing this one issues nothing. */
+		rc = fsec_registry_pairing_spend(e->reg, p->key_sha256, (int64_t)time(NULL));
+		if (rc == FSEC_ERR_NOTFOUND) {
+			fsec_registry_rollback(e->reg);
+			fsec_clearerr();
+			fsec_reply_error(r, 403, "the pairing of %s was used or expired meanwhile "
+						 "(replay)", p->id);
+			return FSEC_OK;
+		}
+		if (rc != FSEC_OK ||
+		    (rc = fsec_registry_event_addf(e->reg, ACTOR, "pairing-used", p->id,
+						   "key=%s", p->key_sha256)) != FSEC_OK)
+			goto fail;
+	} else if (use != NULL) {
 		rc = fsec_registry_bootstrap_spend(e->reg, p->fingerprint, use, p->id,
 						   (int64_t)time(NULL), p->ca_fingerprint);
 		if (rc == FSEC_ERR_EXISTS) {
@@ -1091,6 +1178,8 @@ static enum fsec_err issue(struct fsec_est *e, const struct fsec_est_peer *p, X5
 			goto fail;
 	}
 	rc = fsec_fleet_issue(e->f, csr, &o, &cert);
+	if (rc == FSEC_OK && d->group[0] != '\0')
+		rc = fsec_registry_group_set(e->reg, p->id, d->group);
 	/* An approval is for one enrollment: a later one asks again. */
 	if (rc == FSEC_OK && e->manual && use != NULL)
 		rc = fsec_registry_pending_delete(e->reg, p->id);
@@ -1391,7 +1480,12 @@ FSEC_API enum fsec_err fsec_est_enroll_from(struct fsec_est *e, const struct fse
 		fsec_reply_error(r, 401, "%s needs a client certificate", op);
 	else if (p->kind == FSEC_EST_PEER_REFUSED && !d.resend)
 		fsec_reply_error(r, 403, "%s", p->reason);
-	else if (!reenroll && p->kind != FSEC_EST_PEER_BOOTSTRAP)
+	else if (reenroll && p->kind == FSEC_EST_PEER_PAIRED)
+		fsec_reply_error(r, 403, "a paired key enrolls with simpleenroll only");
+	else if (!reenroll && p->kind == FSEC_EST_PEER_PAIRED) {
+		if ((rc = pairing_policy(e, p, r, &d)) != FSEC_OK)
+			goto out;
+	} else if (!reenroll && p->kind != FSEC_EST_PEER_BOOTSTRAP)
 		fsec_reply_error(r, 403, "simpleenroll needs a bootstrap certificate; renew with "
 				    "simplereenroll");
 	else if (reenroll && p->kind != FSEC_EST_PEER_DEVICE && !d.resend)
@@ -1416,6 +1510,19 @@ FSEC_API enum fsec_err fsec_est_enroll_from(struct fsec_est *e, const struct fse
 	if (d.resend) {
 		rc = resend(e, p, csr, r);
 		goto done;
+	}
+	if (p->kind == FSEC_EST_PEER_PAIRED) {
+		char spki[FSEC_SHA256_HEX_LEN];
+
+		/* The handshake proved the paired key; the certificate must be
+		 * for it too, or a man in the middle with the device's session
+		 * could have his own key certified. */
+		if ((rc = fsec_key_spki_sha256(X509_REQ_get0_pubkey(csr), spki)) != FSEC_OK)
+			goto out;
+		if (strcmp(spki, p->key_sha256) != 0) {
+			fsec_reply_error(r, 403, "the CSR's key is not the paired key of %s", p->id);
+			goto refused;
+		}
 	}
 	if (reenroll) {
 		/* RFC 7030 section 4.2.2: the subject must be the certificate's. */
@@ -1443,7 +1550,7 @@ FSEC_API enum fsec_err fsec_est_enroll_from(struct fsec_est *e, const struct fse
 		if (r->status != 0)
 			goto refused;
 	}
-	if (e->manual && d.use != NULL) {
+	if (e->manual && d.use != NULL && strcmp(d.use, "pair") != 0) {
 		if ((rc = await_approval(e, p, csr, &d, r)) != FSEC_OK)
 			goto out;
 		if (r->status == 202)

@@ -226,7 +226,8 @@ static const struct route routes[] = {
 	{FSEC_ROUTE_GET, EST "cacerts", false, FSEC_ROUTE_PEER_ANY, FSEC_EP_CACERTS, "cacerts",
 	 h_cacerts},
 	{FSEC_ROUTE_GET, "/crl", false, FSEC_ROUTE_PEER_ANY, FSEC_EP_CRL, "crl", h_crl},
-	{FSEC_ROUTE_POST, EST "simpleenroll", false, P_EST | FSEC_ROUTE_PEER_BAD_BOOTSTRAP,
+	{FSEC_ROUTE_POST, EST "simpleenroll", false,
+	 P_EST | FSEC_ROUTE_PEER_BAD_BOOTSTRAP | FSEC_ROUTE_PEER_PAIRED,
 	 FSEC_EP_SIMPLEENROLL, "simpleenroll", h_enroll},
 	{FSEC_ROUTE_POST, EST "simplereenroll", false, P_EST | FSEC_ROUTE_PEER_SUPERSEDED,
 	 FSEC_EP_SIMPLEREENROLL, "simplereenroll", h_reenroll},
@@ -264,6 +265,7 @@ FSEC_API enum fsec_route_peer fsec_route_peer_of(const struct fsec_est_peer *pee
 	case FSEC_EST_PEER_NONE: return FSEC_ROUTE_PEER_NONE;
 	case FSEC_EST_PEER_DEVICE: return FSEC_ROUTE_PEER_DEVICE;
 	case FSEC_EST_PEER_BOOTSTRAP: return FSEC_ROUTE_PEER_BOOTSTRAP;
+	case FSEC_EST_PEER_PAIRED: return FSEC_ROUTE_PEER_PAIRED;
 	case FSEC_EST_PEER_REFUSED: break;
 	}
 	/* Fail closed: any kind not named above is a refused peer. */
@@ -300,6 +302,9 @@ static void refuse(const struct fsec_est_peer *peer, unsigned kind, struct fsec_
 	else if (kind == FSEC_ROUTE_PEER_BOOTSTRAP)
 		/* A bootstrap credential is for enrolling, nothing else. */
 		fsec_reply_error(r, 403, "the device API needs an operational certificate");
+	else if (kind == FSEC_ROUTE_PEER_PAIRED)
+		/* A paired key is for its one enrollment, nothing else. */
+		fsec_reply_error(r, 403, "a paired key may only enroll (simpleenroll)");
 	else
 		fsec_reply_error(r, 404, "no such endpoint");
 }

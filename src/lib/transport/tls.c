@@ -12,6 +12,16 @@
 /* Only what P-256 devices and modern peers need; X25519 first for speed. */
 #define GROUPS "X25519:P-256:P-384"
 
+/* A lone self-signed client certificate passes the chain check, and
+ * nothing else does: any other error still fails the handshake. */
+static int self_signed_ok(int ok, X509_STORE_CTX *ctx)
+{
+	if (ok)
+		return 1;
+	return X509_STORE_CTX_get_error(ctx) == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT &&
+	       X509_STORE_CTX_get_error_depth(ctx) == 0;
+}
+
 FSEC_API enum fsec_err fsec_tls_server_ctx(const struct fsec_tls_server_opts *o, SSL_CTX **out)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -57,7 +67,7 @@ FSEC_API enum fsec_err fsec_tls_server_ctx(const struct fsec_tls_server_opts *o,
 	/* Request, verify if sent, but let certificate-less clients through:
 	 * /cacerts and /crl are public, and each request is authorised on its
 	 * own (revocation must bite mid-connection too). */
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, o->allow_self_signed ? self_signed_ok : NULL);
 	SSL_CTX_set_verify_depth(ctx, 4);
 	/* No resumption: every connection is a full handshake with the
 	 * client's certificate, and no ticket key lives in the server's memory

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,6 +21,8 @@
 #include "err_int.h"
 #include "fleetsec/agentrun.h"
 #include "fleetsec/key.h"
+#include "fleetsec/names.h"
+#include "fleetsec/pairing.h"
 #include "fleetsec/tpm.h"
 
 /* A reboot command returns only when it did not reboot (a test's
@@ -70,7 +73,7 @@ FSEC_API enum fsec_err fsec_agent_start(const struct fsec_agentcfg *cfg, enum fs
 		return rc;
 	/* 4. Re-provisioning (keygen, csr, enroll) is what a wiped device may
 	 * do; keygen and csr need nothing more. */
-	if (cmd == FSEC_AGENT_CMD_KEYGEN || cmd == FSEC_AGENT_CMD_CSR)
+	if (cmd == FSEC_AGENT_CMD_KEYGEN || cmd == FSEC_AGENT_CMD_CSR || cmd == FSEC_AGENT_CMD_PAIR)
 		return FSEC_OK;
 	/* 5. A wiped device is refused everything else. */
 	*step = NULL;
@@ -128,6 +131,64 @@ FSEC_API enum fsec_err fsec_agent_keygen(const struct fsec_agentcfg *cfg)
 	return rc;
 }
 
+FSEC_API enum fsec_err fsec_agent_pair(const struct fsec_agentcfg *cfg, const char *serial,
+				       struct fsec_agent_pairing *out)
+{
+	EVP_PKEY *key = NULL;
+	char *uri = NULL;
+	enum fsec_err rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!fsec_devid_valid(serial))
+		return fsec_seterr(FSEC_ERR_INVAL, "serial: 1-64 characters of A-Za-z0-9._-");
+	/* First power-on: the key is made here, where keygen makes it, and
+	 * never leaves; every later run shows the same key's code. */
+	if (access(cfg->key, F_OK) != 0) {
+		if ((rc = fsec_agent_keygen(cfg)) != FSEC_OK)
+			return rc;
+		out->key_made = true;
+	}
+	if ((rc = fsec_key_load_private(cfg->key, &key)) != FSEC_OK ||
+	    (rc = fsec_key_spki_sha256(key, out->key_sha256)) != FSEC_OK ||
+	    (rc = fsec_pair_uri_make(key, serial, &uri)) != FSEC_OK)
+		goto out;
+	if (strlen(uri) >= sizeof(out->uri)) {
+		rc = fsec_seterr(FSEC_ERR_TOO_LARGE, "pairing URI too long");
+		goto out;
+	}
+	memcpy(out->uri, uri, strlen(uri) + 1);
+out:
+	free(uri);
+	EVP_PKEY_free(key);
+	return rc;
+}
+
+/* Enrollment by pairing: the paired key proves itself in the handshake
+ * with a self-signed certificate made for this one request. */
+static enum fsec_err enroll_paired(const struct fsec_agentcfg *cfg,
+				   const struct fsec_estc_opts *o, char id[FSEC_DEVID_MAX + 1])
+{
+	char path[sizeof(cfg->state_dir) + 16];
+	EVP_PKEY *key = NULL;
+	enum fsec_err rc;
+
+	if (access(cfg->key, F_OK) != 0)
+		return fsec_seterr(FSEC_ERR_NOTFOUND,
+				   "%s: no device key; with no bootstrap credential configured the "
+				   "device enrolls by pairing: run 'fleetsec-agent pair' first",
+				   cfg->key);
+	snprintf(path, sizeof(path), "%s/pairing.pem", cfg->state_dir);
+	/* The key is let go before the enrollment loads it again: a TPM
+	 * without a resource manager has few object slots. */
+	if ((rc = fsec_key_load_private(cfg->key, &key)) == FSEC_OK)
+		rc = fsec_pair_selfsigned(key, "fleetsec-pairing", path);
+	EVP_PKEY_free(key);
+	if (rc == FSEC_OK)
+		rc = fsec_estc_enroll_paired(o, path, id);
+	(void)unlink(path);
+	return rc;
+}
+
 FSEC_API enum fsec_err fsec_agent_pending_key(const struct fsec_agentcfg *cfg,
 					       char sha256[FSEC_SHA256_HEX_LEN], bool *have)
 {
@@ -163,9 +224,15 @@ FSEC_API enum fsec_err fsec_agent_enroll(const struct fsec_agentcfg *cfg,
 	enum fsec_err rc;
 
 	fsec_agent_roots_path(cfg, roots);
+	if (cfg->bootstrap_cert[0] == '\0' && cfg->bootstrap_key[0] == '\0') {
+		if ((rc = enroll_paired(cfg, &o, id)) != FSEC_OK)
+			return rc;
+		return fsec_tamper_clear(cfg->state_dir);
+	}
 	if (cfg->bootstrap_cert[0] == '\0' || cfg->bootstrap_key[0] == '\0')
 		return fsec_seterr(FSEC_ERR_INVAL,
-				   "the configuration needs bootstrap_cert and bootstrap_key");
+				   "the configuration needs both bootstrap_cert and bootstrap_key "
+				   "(or neither, to enroll by pairing)");
 	while ((rc = fsec_estc_enroll(&o, id)) == FSEC_ERR_BUSY && wait != NULL) {
 		char why[FSEC_AGENT_ROUND_ERROR_MAX];
 
