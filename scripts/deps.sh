@@ -26,7 +26,8 @@ PACKAGES=(
 	clang libclang-rt-14-dev                    # libFuzzer targets
 	libcrypt-dev                                # crypt(3) (libxcrypt): the firmware audit checks password hashes
 	python3                                     # the audit test builds a ROCA-form modulus; the network tests' probes
-	python3-cryptography                        # fw_encrypt.sh: an independent AES key unwrap (RFC 3394), which the openssl CLI lacks
+	python3-cryptography                        # fw_encrypt.sh: an independent AES key unwrap (RFC 3394), which the openssl CLI lacks; batch_issue.sh: thousands of CSRs
+	bsdutils                                    # script(1): a pty for the progress bar in batch_issue.sh (essential, listed for clarity)
 	mosquitto                                   # real MQTT brokers for the network audit test
 	mosquitto-dev libmosquitto-dev              # mosquitto_broker.h: the fleetsec broker plugin (issue 15)
 	mosquitto-clients python3-paho-mqtt         # independent MQTT clients in the broker tests

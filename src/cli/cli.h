@@ -142,6 +142,9 @@ void cli_progress_step(struct cli_progress *p, size_t done, size_t total);
 
 
 
+/* device issue --batch (cmd_batch.c), reached from device issue. */
+int cli_device_issue_batch(int argc, char **argv, const struct cli_cmd *self);
+
 /* Each area file exports its commands, terminated by an entry with area NULL. */
 extern const struct cli_cmd cli_ca_cmds[];
 extern const struct cli_cmd cli_device_cmds[];

@@ -61,6 +61,10 @@ static int device_issue(int argc, char **argv, const struct cli_cmd *self)
 	int opt, status = EXIT_REFUSED;
 	long v;
 
+	/* A factory batch is its own command line (cmd_batch.c). */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--batch") == 0 || strncmp(argv[i], "--batch=", 8) == 0)
+			return cli_device_issue_batch(argc, argv, self);
 	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
 		switch (opt) {
 		case 'c': csr_path = optarg; break;
@@ -474,7 +478,9 @@ out:
 const struct cli_cmd cli_device_cmds[] = {
 	{"device", "issue", device_issue, "issue a device certificate from a CSR or a new key",
 	 "ID (--csr FILE | --keygen --key-out FILE [--key-algo p256|p384|ed25519])\n"
-	 "       [--model M] [--days N] [--out FILE] [--reissue] [--home DIR] [--json]\n\n"
+	 "       [--model M] [--days N] [--out FILE] [--reissue] [--home DIR] [--json]\n"
+	 "   or: fleetsec device issue --batch CSV|DIR (--out-dir DIR | --out-tar FILE|-)...\n"
+	 "       [--model M] [--key-algo A] [--days N] [--jobs N] [--home DIR] [--json]\n\n"
 	 "Issues a device certificate: subject CN=ID and O=fleet, SAN URI\n"
 	 "urn:fleetsec:device:ID, clientAuth. With --csr the CSR's self-signature must\n"
 	 "verify (proof of possession). Refused: weak keys (RSA < 2048, curves other\n"
@@ -489,7 +495,30 @@ const struct cli_cmd cli_device_cmds[] = {
 	 "  --model M       device model\n"
 	 "  --days N        validity (default: the fleet's, 365)\n"
 	 "  --out FILE      write the certificate here (atomically) instead of stdout\n"
-	 "  --reissue       replace an active certificate\n"},
+	 "  --reissue       replace an active certificate\n\n"
+	 "A factory batch (--batch) issues many devices, each item on its own: a\n"
+	 "refused item (bad line, bad or weak CSR, unreadable file, a key shared with\n"
+	 "another device or item, a device ID listed twice or registered with another\n"
+	 "key) is reported with its line and reason and the batch goes on; the exit\n"
+	 "status is 1 if any item was refused. CSV lines are id,model,csr_path (CSR\n"
+	 "paths relative to the CSV) or id,model (the key is generated here); # and\n"
+	 "blank lines are skipped. A directory holds CSRs named ID, ID.csr, ID.pem or\n"
+	 "ID.der, all of model --model. Run the same command again after a cut (kill,\n"
+	 "power loss): the registry says what is done, nothing is issued twice and\n"
+	 "nothing skipped. Generated keys are written (0600, synced) to --out-dir\n"
+	 "before their certificates are recorded, so keygen needs --out-dir; a key\n"
+	 "file already there is reused. Output: ID.pem (and ID.key) in --out-dir,\n"
+	 "and/or the same in a tar stream (--out-tar FILE, 0600, or - for stdout).\n"
+	 "Progress: a bar with rate and ETA on a terminal; results are JSON lines on\n"
+	 "stdout ({id, status: issued|refused|already-done, line|file, serial, reason,\n"
+	 "done, total}, on stderr when the tar goes to stdout) with --json or when\n"
+	 "stdout is not a terminal, ending with {summary: {total, issued, refused,\n"
+	 "already_done, seconds, complete}}. Signing uses --jobs threads (default:\n"
+	 "one per CPU); the registry is written by one, 512 items per transaction.\n\n"
+	 "  --batch CSV|DIR the batch\n"
+	 "  --out-dir DIR   certificates and keys (made 0700 if missing)\n"
+	 "  --out-tar F|-   a ustar stream of the same, for a programming station\n"
+	 "  --jobs N        signing threads\n"},
 	{"device", "pair", device_pair, "pair a device by its QR code (no trust on first use)",
 	 "URI [--model M] [--group G] [--expires 15m] [--home DIR] [--json]\n"
 	 "   or: fleetsec device pair --qr-image FILE [--model M] [--group G] [--expires 15m]\n\n"

@@ -1429,8 +1429,6 @@ FSEC_API enum fsec_err fsec_fleet_issue(struct fsec_fleet *f, X509_REQ *csr,
 	struct fsec_file_stage *stages[2] = {NULL, NULL}; /* key, cert */
 	struct fsec_device_rec dev, old;
 	struct fsec_cert_rec rec;
-	struct key_check kc = {.id = o->id, .rc = FSEC_OK};
-	struct fsec_cert_filter by_key = {0};
 	unsigned char serial[FSEC_SERIAL_LEN];
 	EVP_PKEY *genkey = NULL, *pub;
 	struct fsec_issued_cert cert = {0};
@@ -1496,9 +1494,7 @@ FSEC_API enum fsec_err fsec_fleet_issue(struct fsec_fleet *f, X509_REQ *csr,
 					 o->id);
 		goto out;
 	}
-	by_key.spki_sha256 = rec.spki_sha256;
-	if ((rc = fsec_registry_cert_list(f->reg, &by_key, check_key_owner, &kc)) != FSEC_OK ||
-	    (rc = kc.rc) != FSEC_OK)
+	if ((rc = fleet_key_check_in_tx(f, o->id, rec.spki_sha256)) != FSEC_OK)
 		goto out;
 
 	if ((rc = fsec_ca_random_serial(serial)) != FSEC_OK ||
@@ -1508,39 +1504,13 @@ FSEC_API enum fsec_err fsec_fleet_issue(struct fsec_fleet *f, X509_REQ *csr,
 	if (had && (rc = revoke_device_certs(f->reg, o->id, now, 4, &superseded)) != FSEC_OK)
 		goto out;
 
-	memcpy(rec.serial, cert.serial, sizeof(rec.serial));
-	memcpy(rec.fingerprint, cert.fingerprint, sizeof(rec.fingerprint));
-	snprintf(rec.device_id, sizeof(rec.device_id), "%s", o->id);
-	rec.issued_at = now;
-	rec.not_before = cert.not_before;
-	rec.not_after = cert.not_after;
-	memcpy(rec.issuer, f->ca_fp, sizeof(rec.issuer));
-	if ((rc = fsec_registry_cert_add(f->reg, &rec, pem)) != FSEC_OK)
-		goto out;
-
 	dev = had ? old : dev;
 	snprintf(dev.id, sizeof(dev.id), "%s", o->id);
-	if (o->model != NULL)
-		snprintf(dev.model, sizeof(dev.model), "%s", o->model);
-	dev.status = FSEC_DEVICE_ACTIVE;
-	memcpy(dev.serial, rec.serial, sizeof(dev.serial));
-	memcpy(dev.fingerprint, rec.fingerprint, sizeof(dev.fingerprint));
-	memcpy(dev.spki_sha256, rec.spki_sha256, sizeof(dev.spki_sha256));
-	dev.issued_at = rec.issued_at;
-	dev.expires_at = rec.not_after;
-	snprintf(dev.provisioning, sizeof(dev.provisioning), "%s",
-		 o->provisioning != NULL ? o->provisioning
-		 : genkey != NULL	 ? "factory-keygen"
-					 : "factory-csr");
-	if (!had)
-		dev.created_at = now;
-	dev.updated_at = now;
-	if ((rc = fsec_registry_device_put(f->reg, &dev)) != FSEC_OK)
-		goto out;
-	if ((rc = fsec_registry_event_addf(f->reg, o->actor, had ? "reissue" : "issue", o->id,
-					   "serial=%s model=%s provisioning=%s superseded=%zu",
-					   rec.serial, dev.model, dev.provisioning, superseded)) !=
-	    FSEC_OK)
+	if ((rc = fleet_record_issue(f, &dev, had, o->model, rec.spki_sha256, &cert, pem,
+				     o->provisioning != NULL ? o->provisioning
+				     : genkey != NULL	     ? "factory-keygen"
+							     : "factory-csr",
+				     o->actor, now, superseded)) != FSEC_OK)
 		goto out;
 	if (superseded > 0 && !f->crl_deferred && (rc = crl_sign(f, &crls)) != FSEC_OK)
 		goto out;
@@ -1586,6 +1556,64 @@ enum fsec_err fleet_revoke_in_tx(struct fsec_fleet *f, const char *id, int reaso
 					      "reason=%s certificates=%zu",
 					      fsec_crl_reason_name(reason), *count);
 	return rc;
+}
+
+enum fsec_err fleet_key_check_in_tx(struct fsec_fleet *f, const char *id, const char *spki)
+{
+	struct key_check kc = {.id = id, .rc = FSEC_OK};
+	struct fsec_cert_filter by_key = {.spki_sha256 = spki};
+	enum fsec_err rc = fsec_registry_cert_list(f->reg, &by_key, check_key_owner, &kc);
+
+	return rc != FSEC_OK ? rc : kc.rc;
+}
+
+enum fsec_err fleet_record_issue(struct fsec_fleet *f, struct fsec_device_rec *dev, bool had,
+				 const char *model, const char *spki,
+				 const struct fsec_issued_cert *cert, const char *pem,
+				 const char *provisioning, const char *actor, time_t now,
+				 size_t superseded)
+{
+	struct fsec_cert_rec rec;
+	enum fsec_err rc;
+
+	memset(&rec, 0, sizeof(rec));
+	memcpy(rec.spki_sha256, spki, sizeof(rec.spki_sha256));
+	memcpy(rec.serial, cert->serial, sizeof(rec.serial));
+	memcpy(rec.fingerprint, cert->fingerprint, sizeof(rec.fingerprint));
+	snprintf(rec.device_id, sizeof(rec.device_id), "%s", dev->id);
+	rec.issued_at = now;
+	rec.not_before = cert->not_before;
+	rec.not_after = cert->not_after;
+	memcpy(rec.issuer, f->ca_fp, sizeof(rec.issuer));
+	if ((rc = fsec_registry_cert_add(f->reg, &rec, pem)) != FSEC_OK)
+		return rc;
+	if (model != NULL)
+		snprintf(dev->model, sizeof(dev->model), "%s", model);
+	dev->status = FSEC_DEVICE_ACTIVE;
+	memcpy(dev->serial, rec.serial, sizeof(dev->serial));
+	memcpy(dev->fingerprint, rec.fingerprint, sizeof(dev->fingerprint));
+	memcpy(dev->spki_sha256, rec.spki_sha256, sizeof(dev->spki_sha256));
+	dev->issued_at = rec.issued_at;
+	dev->expires_at = rec.not_after;
+	snprintf(dev->provisioning, sizeof(dev->provisioning), "%s", provisioning);
+	if (!had)
+		dev->created_at = now;
+	dev->updated_at = now;
+	if ((rc = fsec_registry_device_put(f->reg, dev)) != FSEC_OK)
+		return rc;
+	return fsec_registry_event_addf(f->reg, actor, had ? "reissue" : "issue", dev->id,
+					"serial=%s model=%s provisioning=%s superseded=%zu",
+					rec.serial, dev->model, dev->provisioning, superseded);
+}
+
+struct fsec_ca *fleet_ca(struct fsec_fleet *f)
+{
+	return f->ca;
+}
+
+int fleet_device_days(const struct fsec_fleet *f)
+{
+	return f->cfg.device_days;
 }
 
 enum fsec_err fleet_load_ca(struct fsec_fleet *f)

@@ -3,6 +3,7 @@
 #ifndef FLEETSEC_FLEET_INT_H
 #define FLEETSEC_FLEET_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -68,5 +69,31 @@ enum fsec_err fleet_revoke_in_tx(struct fsec_fleet *f, const char *id, int reaso
 /* End a revocation transaction that has gone as rc says so far: sign one
  * CRL in it, commit, publish it (or roll back on any failure). */
 enum fsec_err fleet_revocation_commit(struct fsec_fleet *f, enum fsec_err rc);
+
+/* Issuance's steps, shared by fsec_fleet_issue and the batch
+ * (issue_batch.c), so that one device and a factory line are issued alike. */
+struct fsec_device_rec;
+struct fsec_issued_cert;
+
+/* The loaded issuing CA (after fleet_load_ca). */
+struct fsec_ca *fleet_ca(struct fsec_fleet *f);
+
+/* The fleet's default device validity (fleet.json device_days). */
+int fleet_device_days(const struct fsec_fleet *f);
+
+/* Inside the caller's transaction: POLICY if the key whose SPKI hash is
+ * spki is registered to a device other than id, or was revoked as
+ * compromised. Errors: that, DB. */
+enum fsec_err fleet_key_check_in_tx(struct fsec_fleet *f, const char *id, const char *spki);
+
+/* Inside the caller's transaction: record cert (pem) as device dev->id's
+ * current certificate, update dev (the registered row when had, else a
+ * zeroed one with its id set) and log an "issue" (or "reissue") event.
+ * model NULL keeps dev's. Errors: DB. */
+enum fsec_err fleet_record_issue(struct fsec_fleet *f, struct fsec_device_rec *dev, bool had,
+				 const char *model, const char *spki,
+				 const struct fsec_issued_cert *cert, const char *pem,
+				 const char *provisioning, const char *actor, time_t now,
+				 size_t superseded);
 
 #endif
