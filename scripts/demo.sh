@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # The end-to-end demo on the embedded default (SQLite, loopback): builds and
 # installs fleetsec, creates a fleet CA, issues certificates to devices from
-# device-generated CSRs, refuses a fleet-wide key, revokes a device and shows
+# device-generated CSRs and to a factory batch, refuses a fleet-wide key, revokes a device and shows
 # `openssl verify -crl_check` refusing it; then signs an MCUboot firmware
 # image and a release manifest, and shows a tampered image and a replayed
 # manifest refused; then starts fleetsecd, where a new device enrols
@@ -56,6 +56,29 @@ run openssl x509 -in "$D/thermo-001.pem" -noout -subject -ext subjectAltName,ext
 step "4. openssl verifies every device certificate against the fleet root"
 run openssl verify -CAfile "$FLEETSEC_HOME/root.pem" -untrusted "$FLEETSEC_HOME/issuing.pem" \
 	"$D/thermo-001.pem" "$D/thermo-002.pem" "$D/cam-001.pem" "$D/plug-001.pem"
+
+step "4a. a factory line issues a batch: 200 sensors, keys made at the station; a bad line is reported and the batch goes on"
+{
+	echo "id,model"
+	for i in $(seq -w 1 200); do echo "sensor-$i,sensor-a"; done
+	echo "sensor-007,sensor-a" # listed twice: refused, the batch goes on
+} >"$D/line.csv"
+# Results are JSON lines when stdout is not a terminal: the refusal and the
+# summary are shown here. Exit status 1: an item was refused.
+printf '$ fleetsec device issue --batch %s --out-dir %s --json
+' "$D/line.csv" "$D/line"
+if fleetsec device issue --batch "$D/line.csv" --out-dir "$D/line" --json >"$D/line.jsonl"; then
+	echo "demo: the duplicate line was accepted" >&2
+	exit 1
+fi
+jq -c 'select(.status == "refused" or .summary != null)' "$D/line.jsonl"
+# Run again after a cut (here: simply again): nothing is issued twice.
+printf '$ fleetsec device issue --batch %s --out-dir %s --json | tail -1
+' "$D/line.csv" "$D/line"
+fleetsec device issue --batch "$D/line.csv" --out-dir "$D/line" --json | tail -1 || true
+run openssl verify -CAfile "$FLEETSEC_HOME/root.pem" -untrusted "$FLEETSEC_HOME/issuing.pem" \
+	"$D/line/sensor-001.pem" "$D/line/sensor-200.pem"
+stat -c '%a %n' "$D/line/sensor-001.key"
 
 step "5. a hardcoded fleet-wide key is refused: cam-002 ships with cam-001's key"
 openssl req -new -key "$D/cam-001.key" -subj /CN=cam-002 -out "$D/cam-002.csr"
