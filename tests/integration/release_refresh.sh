@@ -46,8 +46,9 @@ served() {
 	curl -sS --cacert "$FLEETSEC_HOME/root.pem" --cert dev.pem --key dev.key \
 		"$URL/v1/update" | jq '.manifest.payload | @base64d | fromjson'
 }
-# rollout: what release status says of the rollout, less the expiry.
-rollout() { "$F" release status --json | jq -c '.[0] | del(.expires, .expired)'; }
+# rollout: what release status says of the rollout, less the expiry and
+# the time of fleetsecd's last evaluation (its timer runs on its own).
+rollout() { "$F" release status --json | jq -c '.[0] | del(.expires, .expired, .evaluated_at)'; }
 events() { "$F" registry events --json | jq length; }
 REFRESH=("$F" release refresh --model thermo --key online.pem --delegation deleg.json --root root.pub)
 
