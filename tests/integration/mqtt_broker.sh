@@ -105,8 +105,11 @@ ok
 # Under the sanitizers the plugin needs their runtimes in a broker built
 # without them.
 PRELOAD=
+# ldd's whole output first: grep -q stopping at the first match would leave
+# ldd to die of SIGPIPE, which pipefail counts as no match.
+deps=$(ldd "$PLUGIN")
 for lib in asan ubsan; do
-	if ldd "$PLUGIN" | grep -q "lib$lib"; then
+	if grep -q "lib$lib" <<<"$deps"; then
 		PRELOAD="$PRELOAD${PRELOAD:+:}$(gcc -print-file-name=lib$lib.so)"
 	fi
 done

@@ -101,8 +101,11 @@ grep -qx "plugin_opt_privacy_metrics $T/metrics/fleetsec.prom" mosquitto.conf ||
 ok
 
 PRELOAD=
+# ldd's whole output first: grep -q stopping at the first match would leave
+# ldd to die of SIGPIPE, which pipefail counts as no match.
+deps=$(ldd "$PLUGIN")
 for lib in asan ubsan; do
-	if ldd "$PLUGIN" | grep -q "lib$lib"; then
+	if grep -q "lib$lib" <<<"$deps"; then
 		PRELOAD="$PRELOAD${PRELOAD:+:}$(gcc -print-file-name=lib$lib.so)"
 	fi
 done
