@@ -171,3 +171,30 @@ agent_conf() {
 	# the TPM: AGENT_CONF_EXTRA holds their extra "key = value" lines.
 	[ -z "${AGENT_CONF_EXTRA:-}" ] || printf '%s\n' "$AGENT_CONF_EXTRA" >>"$T/agent.conf"
 }
+
+# mosquitto_start: run mosquitto -c mosquitto.conf (in the current folder,
+# log in broker.log) with $PLUGIN, set BROKER to its PID and wait until it
+# runs. Under the sanitizers the plugin needs their runtimes preloaded in a
+# broker built without them.
+mosquitto_start() {
+	local preload="" deps lib
+	# ldd's whole output first: grep -q stopping at the first match would
+	# leave ldd to die of SIGPIPE, which pipefail counts as no match.
+	deps=$(ldd "$PLUGIN")
+	for lib in asan ubsan; do
+		if grep -q "lib$lib" <<<"$deps"; then
+			preload="$preload${preload:+:}$(gcc -print-file-name=lib$lib.so)"
+		fi
+	done
+	if [ -n "$preload" ]; then
+		export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0:detect_leaks=0"
+	fi
+	LD_PRELOAD=$preload mosquitto -c mosquitto.conf >broker.log 2>&1 &
+	BROKER=$!
+	trap 'kill $BROKER $(jobs -p) 2>/dev/null || true; rm -rf "$T"' EXIT
+	for _ in $(seq 50); do
+		grep -q 'running' broker.log && break
+		kill -0 $BROKER 2>/dev/null || fail "mosquitto did not start: $(cat broker.log)"
+		sleep 0.1
+	done
+}

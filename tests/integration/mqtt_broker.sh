@@ -102,28 +102,7 @@ grep -q '^allow_anonymous true' mosquitto.conf && fail "config allows anonymous 
 [ "$(grep -c '^listener' mosquitto.conf)" -eq 1 ] || fail "config: not one listener"
 ok
 
-# Under the sanitizers the plugin needs their runtimes in a broker built
-# without them.
-PRELOAD=
-# ldd's whole output first: grep -q stopping at the first match would leave
-# ldd to die of SIGPIPE, which pipefail counts as no match.
-deps=$(ldd "$PLUGIN")
-for lib in asan ubsan; do
-	if grep -q "lib$lib" <<<"$deps"; then
-		PRELOAD="$PRELOAD${PRELOAD:+:}$(gcc -print-file-name=lib$lib.so)"
-	fi
-done
-if [ -n "$PRELOAD" ]; then
-	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0:detect_leaks=0"
-fi
-LD_PRELOAD=$PRELOAD mosquitto -c mosquitto.conf >broker.log 2>&1 &
-BROKER=$!
-trap 'kill $BROKER $(jobs -p) 2>/dev/null || true; rm -rf "$T"' EXIT
-for _ in $(seq 50); do
-	grep -q 'running' broker.log && break
-	kill -0 $BROKER 2>/dev/null || fail "mosquitto did not start: $(cat broker.log)"
-	sleep 0.1
-done
+mosquitto_start
 grep -q 'fleetsec: fleet' broker.log || fail "plugin not loaded: $(cat broker.log)"
 ok
 
