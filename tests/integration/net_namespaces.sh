@@ -51,10 +51,19 @@ nsx "$CLOUD" ip -6 route add default via 2001:db8:71::1
 
 # The hub's own MUD file (made for this test): its MUD URL has the sensor
 # file's authority, so RFC 8520's same-manufacturer match pairs the two.
+# Its drop entry comes first, so under RFC 8519's first-match order the
+# cloud's port 9000 stays closed to the hub although an accept names it;
+# port 9001, which the drop does not cover, opens.
 cat >"$T/hub-mud.json" <<'EOF'
 {"ietf-mud:mud": {"mud-version": 1, "mud-url": "https://sensor.nist.local/hub",
   "from-device-policy": {"access-lists": {"access-list": [{"name": "fr"}]}}},
  "ietf-access-control-list:acls": {"acl": [{"name": "fr", "type": "ipv4-acl-type", "aces": {"ace": [
+  {"name": "no-9000", "matches": {"ipv4": {"destination-ipv4-network": "203.0.113.0/24", "protocol": 6},
+   "tcp": {"destination-port": {"operator": "eq", "port": 9000}}}, "actions": {"forwarding": "drop"}},
+  {"name": "cloud-9000", "matches": {"ipv4": {"destination-ipv4-network": "203.0.113.10/32", "protocol": 6},
+   "tcp": {"destination-port": {"operator": "eq", "port": 9000}}}, "actions": {"forwarding": "accept"}},
+  {"name": "cloud-9001", "matches": {"ipv4": {"destination-ipv4-network": "203.0.113.10/32", "protocol": 6},
+   "tcp": {"destination-port": {"operator": "eq", "port": 9001}}}, "actions": {"forwarding": "accept"}},
   {"name": "peers", "matches": {"ietf-mud:mud": {"same-manufacturer": [null]}, "ipv4": {"protocol": 6},
    "tcp": {"destination-port": {"operator": "eq", "port": 8888}}}, "actions": {"forwarding": "accept"}}]}}]}}
 EOF
@@ -88,6 +97,9 @@ cat >"$T/policy.json" <<EOF
 }
 EOF
 expect 0 "$FLEETSEC" net compile "$T/policy.json" --mud-dir "$MUD_DIR" --out "$T/rules.nft"
+grep -qF 'acl[0].aces.ace[1]: accept entry not compiled: the deny entry $.ietf-access-control-list:acls.acl[0].aces.ace[0] before it' "$T/err" ||
+	fail "the shadowed accept is not named: $(cat "$T/err")"
+ok
 expect 0 "$FLEETSEC" net check "$T/rules.nft"
 expect 0 "$FLEETSEC" net setup "$T/policy.json" --out "$T/setup.sh"
 nsx "$R" sh "$T/setup.sh" || fail "router setup script failed"
@@ -97,9 +109,10 @@ nsx "$R" nft -f "$T/rules.nft" || fail "nft -f refused the compiled ruleset"
 ok
 
 # Servers: the cloud offers allowed (8080, 8443, udp 4000, 443) and
-# disallowed (9000) services; devices, laptop and router listen too.
+# disallowed (9000) services, and 9001 for the hub; devices, laptop and
+# router listen too.
 serve() { local ns=$1; shift; nsx "$ns" python3 "$PROBE" serve "$@" >"$T/serve-$ns" 2>&1 & }
-serve "$CLOUD" 8080 8443 4000 443 9000
+serve "$CLOUD" 8080 8443 4000 443 9000 9001
 serve "$D1" 7000 7001 2222 8888 8889
 serve "$D2" 7000 7001 2222 8888
 serve "$LAP" 8000
@@ -157,6 +170,8 @@ allow "$D1" udp 203.0.113.10 4000 10.20.0.11 "class sensor: @ep4" # MUD my-contr
 allow "$D2" tcp 203.0.113.10 8443 10.20.0.12 "class hub: @ep4"       # policy allow
 deny "$D1" tcp 203.0.113.10 9000 10.20.0.11 drop_iot_to_wan "$LAP"
 deny "$D2" tcp 203.0.113.10 8080 10.20.0.12 drop_iot_to_wan "$D1"     # the other class's endpoint
+deny "$D2" tcp 203.0.113.10 9000 10.20.0.12 drop_iot_to_wan "$LAP"    # accepted, after a drop
+allow "$D2" tcp 203.0.113.10 9001 10.20.0.12 "class hub: @ep4"       # the drop does not cover it
 deny "$D2" udp 203.0.113.10 4000 10.20.0.12 drop_iot_to_wan "$D1"
 deny "$D1" tcp 203.0.113.10 8443 10.20.0.11 drop_iot_to_wan "$D2"
 

@@ -358,6 +358,72 @@ static void signature(void **state)
 	EVP_PKEY_free(k2);
 }
 
+/* A deny entry shadows, under RFC 8519's first-match order, the accept
+ * entries after it that may match the same packets: those are not compiled
+ * (fail closed), and the ones it cannot match stay. */
+static void deny_shadows_later_accepts(void **state)
+{
+#define DENY(m) "{\"name\": \"d\", \"matches\": {" m "}, \"actions\": {\"forwarding\": \"drop\"}}"
+#define AT_A "{\"name\": \"a\""
+#define AT_B "{\"name\": \"b\""
+	const struct {
+		const char *from, *to;
+		size_t aces;
+		const char *shadowed; /* a warning expected, or NULL */
+	} cases[] = {
+		/* tcp 443 to 10/8 may be cloud.maker.example (a name covers any
+		 * address): ace a goes; udp b and tcp 8883 c stay. */
+		{AT_A,
+		 DENY("\"ipv4\": {\"destination-ipv4-network\": \"10.0.0.0/8\", \"protocol\": 6},"
+		      "\"tcp\": {\"destination-port\": {\"operator\": \"eq\", \"port\": 443}}") "," AT_A,
+		 3, "$.ietf-access-control-list:acls.acl[0].aces.ace[1]: accept entry not compiled"},
+		/* A disjoint prefix does not shadow b, but it does c: a
+		 * manufacturer class may hold any address. A wider prefix holding
+		 * b's shadows b. */
+		{AT_B, DENY("\"ipv4\": {\"destination-ipv4-network\": \"192.0.2.0/24\"}") "," AT_B, 3,
+		 "acl[0].aces.ace[3]: accept entry not compiled"},
+		{AT_B, DENY("\"ipv4\": {\"destination-ipv4-network\": \"198.51.0.0/16\"}") "," AT_B, 2,
+		 "acl[0].aces.ace[2]: accept entry not compiled: the deny entry "
+		 "$.ietf-access-control-list:acls.acl[0].aces.ace[1] before it"},
+		/* Other ports, another ICMP-only protocol: nothing. */
+		{AT_B,
+		 DENY("\"udp\": {\"destination-port\": {\"lower-port\": 6000, \"upper-port\": 7000}}") ","
+		 AT_B, 4, NULL},
+		{AT_B, DENY("\"icmp\": {\"type\": 8}") "," AT_B, 4, NULL},
+		/* A deny that cannot be read matches everything in its direction
+		 * (the to-device reply entry stays), and so does one whose only
+		 * match the parser does not know. */
+		{AT_A,
+		 DENY("\"ipv4\": {\"destination-ipv4-network\": \"10.0.0.0/8\","
+		      "\"ietf-acldns:dst-dnsname\": \"x.example\"}") "," AT_A,
+		 1, NULL},
+		{AT_A, DENY("\"ipv4\": {\"dscp\": 4}") "," AT_A, 1, NULL},
+		/* A deny after the accepts changes nothing. */
+		{"]}},{\"name\": \"to\"", "," DENY("") "]}},{\"name\": \"to\"", 4, NULL},
+	};
+	struct fsec_mud *m = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *t = tu_replace(GOOD, cases[i].from, cases[i].to);
+		bool found = cases[i].shadowed == NULL;
+
+		assert_int_equal(parse(t, &m), FSEC_OK);
+		if (fsec_mud_ace_count(m) != cases[i].aces)
+			fail_msg("case %zu: %zu entries, not %zu", i, fsec_mud_ace_count(m),
+				 cases[i].aces);
+		for (size_t w = 0; w < fsec_mud_warning_count(m) && !found; w++)
+			found = strstr(fsec_mud_warning_get(m, w), cases[i].shadowed) != NULL;
+		if (!found)
+			fail_msg("case %zu: no warning '%s'", i, cases[i].shadowed);
+		fsec_mud_free(m);
+		free(t);
+	}
+#undef AT_B
+#undef AT_A
+#undef DENY
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -369,6 +435,7 @@ int main(void)
 		cmocka_unit_test(skip_invalid_drops_whole_entries),
 		cmocka_unit_test(unknown_members_are_reported),
 		cmocka_unit_test(signature),
+		cmocka_unit_test(deny_shadows_later_accepts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

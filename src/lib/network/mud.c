@@ -39,6 +39,11 @@
 struct fsec_mud {
 	struct fsec_mud_ace *aces;
 	size_t naces, capaces;
+	/* The drop and reject entries read so far, as far as they could be
+	 * read: under RFC 8519's first-match order each one shadows the accept
+	 * entries after it that may match the same packets. */
+	struct fsec_mud_ace *denies;
+	size_t ndenies, capdenies;
 	char **warnings;
 	size_t nwarnings, capwarnings;
 	char url[HDR_MAX], manufacturer[HDR_MAX], mfg_name[HDR_MAX], model_name[HDR_MAX],
@@ -477,7 +482,9 @@ static enum fsec_err ace_accepts(struct fsec_mud *m, const json_t *ace, const ch
 	if (strchr(fwds, ':') != NULL)
 		fwds = strchr(fwds, ':') + 1;
 	if (strcmp(fwds, "accept") != 0)
-		return warn(m, p, "'%s' entry not compiled: what is not allowed is already denied",
+		return warn(m, p,
+			    "'%s' entry not compiled: what is not allowed is already denied; "
+			    "accept entries after it that may match the same packets are dropped",
 			    fsec_text_clean(fwds, (char[32]){0}, 32));
 	*accept = true;
 	return FSEC_OK;
@@ -611,6 +618,108 @@ static enum fsec_err ace_append(struct fsec_mud *m, const char *path, const stru
 	return FSEC_OK;
 }
 
+/* Whether two prefixes ("a.b.c.d/n", "x::/n", as parse_prefix() writes
+ * them) share an address. Anything unreadable counts as shared. */
+static bool prefixes_overlap(const char *x, const char *y)
+{
+	unsigned char ax[16], ay[16];
+	char hx[64], hy[64];
+	const char *sx = strchr(x, '/'), *sy = strchr(y, '/');
+	int fam = strchr(x, ':') != NULL ? AF_INET6 : AF_INET;
+	long bx, by, bits;
+
+	if (sx == NULL || sy == NULL || (size_t)(sx - x) >= sizeof(hx) ||
+	    (size_t)(sy - y) >= sizeof(hy) || (strchr(y, ':') != NULL) != (fam == AF_INET6))
+		return true;
+	memcpy(hx, x, (size_t)(sx - x));
+	hx[sx - x] = '\0';
+	memcpy(hy, y, (size_t)(sy - y));
+	hy[sy - y] = '\0';
+	bx = strtol(sx + 1, NULL, 10);
+	by = strtol(sy + 1, NULL, 10);
+	if (inet_pton(fam, hx, ax) != 1 || inet_pton(fam, hy, ay) != 1 || bx < 0 || by < 0 ||
+	    bx > (fam == AF_INET ? 32 : 128) || by > (fam == AF_INET ? 32 : 128))
+		return true;
+	/* Disjoint exactly when they differ within the shorter prefix. */
+	bits = bx < by ? bx : by;
+	for (long i = 0; i < bits; i++)
+		if (((ax[i / 8] ^ ay[i / 8]) >> (7 - i % 8)) & 1)
+			return false;
+	return true;
+}
+
+/* Whether deny entry d may match a packet that accept entry a matches. Only
+ * what is certainly disjoint says no: a DNS name, a MUD match class or an
+ * Ethernet-only deny may cover any address, so they count as overlapping. */
+static bool may_overlap(const struct fsec_mud_ace *d, const struct fsec_mud_ace *a)
+{
+	if (d->dir != a->dir)
+		return false;
+	if (d->family != 0 && a->family != 0 && d->family != a->family)
+		return false;
+	if (d->family == 0 && d->ethertype != 0 && a->family != 0 &&
+	    d->ethertype != (a->family == 4 ? 0x0800u : 0x86ddu))
+		return false;
+	if (d->proto != -1 && a->proto != -1 && d->proto != a->proto)
+		return false;
+	if (d->dport_hi < a->dport_lo || a->dport_hi < d->dport_lo ||
+	    d->sport_hi < a->sport_lo || a->sport_hi < d->sport_lo)
+		return false;
+	if ((d->icmp_type != -1 && a->icmp_type != -1 && d->icmp_type != a->icmp_type) ||
+	    (d->icmp_code != -1 && a->icmp_code != -1 && d->icmp_code != a->icmp_code))
+		return false;
+	if (d->initiated != FSEC_MUD_INIT_ANY && a->initiated != FSEC_MUD_INIT_ANY &&
+	    d->initiated != a->initiated)
+		return false;
+	if (d->peer == FSEC_MUD_PEER_ADDR && a->peer == FSEC_MUD_PEER_ADDR &&
+	    !prefixes_overlap(d->addr, a->addr))
+		return false;
+	return true;
+}
+
+/* Remember a drop or reject entry (d holds its direction, family and path)
+ * so that the accept entries after it that it may shadow are not compiled.
+ * Its matches are read as an accept's are, but what they say of it is not a
+ * warning of its own: a match the parser does not know is left out, which
+ * only widens the deny, and a deny that cannot be read at all matches
+ * everything in its direction. Either way less is allowed, never more. */
+static enum fsec_err note_deny(struct fsec_mud *m, const json_t *ace, struct fsec_mud_ace *d,
+			       int acl_family)
+{
+	const json_t *matches = json_object_get(ace, "matches");
+	const struct fsec_mud_ace all = {.dir = d->dir, .proto = -1, .sport_hi = 65535,
+					 .dport_hi = 65535, .icmp_type = -1, .icmp_code = -1};
+	struct ace_ends ends = {0};
+	size_t nwarn = m->nwarnings;
+	int l4 = -1;
+	bool skip = false, readable;
+	enum fsec_err rc;
+
+	readable = json_is_object(matches) &&
+		   ace_matches(m, matches, d->path, acl_family, d, &ends, &l4, &skip) == FSEC_OK &&
+		   ace_peer(m, d->path, d->dir, &ends, d) == FSEC_OK;
+	while (m->nwarnings > nwarn)
+		free(m->warnings[--m->nwarnings]);
+	if (!readable) {
+		char path[FSEC_MUD_PATH_MAX];
+
+		memcpy(path, d->path, sizeof(path));
+		*d = all;
+		memcpy(d->path, path, sizeof(path));
+	} else if (l4 != -1) {
+		/* The tcp/udp/icmp container names the protocol, as for an accept. */
+		d->proto = l4 == 1 && d->family == 6 ? 58 : l4;
+	}
+	if (m->ndenies >= FSEC_MUD_ACES_MAX)
+		return fsec_seterr(FSEC_ERR_TOO_LARGE, "%s: more than %u entries", d->path,
+				   FSEC_MUD_ACES_MAX);
+	if ((rc = fsec_array_grow((void **)&m->denies, &m->capdenies, m->ndenies,
+				  sizeof(*m->denies), FSEC_MUD_ACES_MAX)) != FSEC_OK)
+		return rc;
+	m->denies[m->ndenies++] = *d;
+	return FSEC_OK;
+}
+
 /* Turn one ACE into an entry (or warnings). */
 static enum fsec_err parse_ace(struct fsec_mud *m, const json_t *ace, const char *path,
 			       enum fsec_mud_dir dir, int acl_family)
@@ -627,8 +736,10 @@ static enum fsec_err parse_ace(struct fsec_mud *m, const json_t *ace, const char
 	snprintf(a.path, sizeof(a.path), "%s", path);
 	if (!json_is_object(ace))
 		return bad(path, "expected an object");
-	if ((rc = ace_accepts(m, ace, path, &accept)) != FSEC_OK || !accept)
+	if ((rc = ace_accepts(m, ace, path, &accept)) != FSEC_OK)
 		return rc;
+	if (!accept)
+		return note_deny(m, ace, &a, acl_family);
 	/* An unknown member of an entry or of its actions may narrow it (a
 	 * time range, a rate limit): the entry is not used without it. */
 	if ((rc = warn_unknown(m, ace, path, (const char *const[]){"name", "matches", "actions", NULL},
@@ -656,6 +767,12 @@ static enum fsec_err parse_ace(struct fsec_mud *m, const json_t *ace, const char
 	}
 	if ((rc = ace_peer(m, p, dir, &ends, &a)) != FSEC_OK)
 		return rc;
+	for (size_t i = 0; i < m->ndenies; i++)
+		if (may_overlap(&m->denies[i], &a))
+			return warn(m, path,
+				    "accept entry not compiled: the deny entry %s before it may match "
+				    "the same packets, and under first-match order it wins",
+				    m->denies[i].path);
 	return ace_append(m, path, &a);
 }
 
@@ -970,6 +1087,7 @@ FSEC_API void fsec_mud_free(struct fsec_mud *m)
 		free(m->warnings[i]);
 	free(m->warnings);
 	free(m->aces);
+	free(m->denies);
 	free(m);
 }
 
