@@ -119,8 +119,14 @@ static enum fsec_err classify(EVP_PKEY *pkey, enum fw_enc_kind *kind)
 {
 	char group[32];
 	size_t glen = 0;
+	int id = EVP_PKEY_get_base_id(pkey);
 
-	switch (EVP_PKEY_get_base_id(pkey)) {
+	/* A key held by a provider (a TPM) has no legacy id: name its type. */
+	if (id <= 0)
+		id = EVP_PKEY_is_a(pkey, "EC")       ? EVP_PKEY_EC
+		     : EVP_PKEY_is_a(pkey, "X25519") ? EVP_PKEY_X25519
+						     : id;
+	switch (id) {
 	case EVP_PKEY_X25519:
 		*kind = FW_ENC_X25519;
 		return FSEC_OK;
@@ -147,6 +153,29 @@ static enum fsec_err classify(EVP_PKEY *pkey, enum fw_enc_kind *kind)
 						   "P-256, RSA-2048 or an AES KEK)",
 				   OBJ_nid2sn(EVP_PKEY_get_base_id(pkey)));
 	}
+}
+
+FSEC_API enum fsec_err fsec_fw_enc_key_from_pkey(EVP_PKEY *pkey, bool has_private,
+						 struct fsec_fw_enc_key **out)
+{
+	struct fsec_fw_enc_key *k = OPENSSL_zalloc(sizeof(*k));
+	enum fsec_err rc;
+
+	if (k == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	if ((rc = classify(pkey, &k->kind)) != FSEC_OK) {
+		OPENSSL_free(k);
+		return rc;
+	}
+	if (k->kind == FW_ENC_RSA) {
+		OPENSSL_free(k);
+		return fsec_seterr(FSEC_ERR_INVAL, "an RSA key cannot take a delivered image key "
+						   "(P-256 or X25519)");
+	}
+	k->has_private = has_private;
+	k->pkey = pkey;
+	*out = k;
+	return FSEC_OK;
 }
 
 FSEC_API enum fsec_err fsec_fw_enc_key_load(const char *path, bool need_private,
