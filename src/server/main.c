@@ -903,7 +903,8 @@ static void on_reload(evutil_socket_t fd, short what, void *arg)
 		snprintf(why, sizeof(why), "release_refresh = auto: %s", fsec_err_detail());
 		goto refused;
 	}
-	if (fsec_est_refresh(s->est, &changed) != FSEC_OK || make_tls(s, &cfg, &tls) != FSEC_OK) {
+	if (fsec_route_set_fw_key(s->routes, cfg.firmware_enc_key) != FSEC_OK ||
+	    fsec_est_refresh(s->est, &changed) != FSEC_OK || make_tls(s, &cfg, &tls) != FSEC_OK) {
 		snprintf(why, sizeof(why), "%s", fsec_err_detail());
 		fsec_refresher_free(refresher);
 		goto refused;
@@ -985,6 +986,7 @@ int main(int argc, char **argv)
 		    FSEC_OK ||
 	    (rc = fsec_est_new(s.fleet, &s.est)) != FSEC_OK ||
 	    (rc = fsec_route_ctx_new(s.fleet, s.est, s.home, &s.routes)) != FSEC_OK ||
+	    (rc = fsec_route_set_fw_key(s.routes, cfg.firmware_enc_key)) != FSEC_OK ||
 	    (rc = fsec_srclimit_new(cfg.max_per_source, cfg.max_connections, &s.per_source)) !=
 		    FSEC_OK) {
 		fprintf(stderr, "fleetsecd: %s: %s\n", s.home, fsec_err_detail());
