@@ -138,13 +138,48 @@ cmp -s <(tail -c +$((hdr + 1)) slot_b | head -c "$len") v2.bin || fail "slot b's
 grep -rqF "$MARK" "$FLEETSEC_HOME/firmware" state && fail "the marker in the store or the state"
 ok
 
-# 5. Revoked: d2 gets nothing more.
+# 5. The device's encryption key in a TPM (swtpm): made inside it by the
+# tpm2 provider, enrolled by its public half; the agent's ECDH runs inside
+# the TPM (the blob is useless without it), and the release installs.
+. "$(dirname "$0")/swtpm.sh"
+swtpm_start tpm-d5
+"$F" device issue d5 --keygen --key-out d5.key --out d5.pem --model thermo >/dev/null 2>&1
+TPM2OPENSSL_TCTI=$TCTI TSS2_LOG=all+none openssl genpkey -provider tpm2 -provider default \
+	-propquery '?provider=tpm2' -algorithm EC -pkeyopt group:P-256 -out d5-enc.tss 2>/dev/null ||
+	fail "the tpm2 OpenSSL provider is missing (scripts/deps.sh installs tpm2-openssl)"
+grep -q "BEGIN TSS2 PRIVATE KEY" d5-enc.tss || fail "not a TPM key blob"
+printf 'openssl_conf = init\n[init]\nproviders = prov\n[prov]\ndefault = on\ntpm2 = on\n[on]\nactivate = 1\n' \
+	>tpm.cnf
+TPM2OPENSSL_TCTI=$TCTI TSS2_LOG=all+none OPENSSL_CONF=$T/tpm.cnf openssl pkey -in d5-enc.tss \
+	-pubout -out d5-enc.pub.pem
+expect 0 "$F" device enc-key d5 d5-enc.pub.pem
+cp d5.key dev.key
+cp d5.pem dev.pem
+rm -rf state bootenv
+mkdir state
+head -c $((0x100000)) /dev/zero | tr '\0' '\377' >slot_b
+agent_conf "$URL" decrypt_key="$T/d5-enc.tss" key_delivery=server tcti="$TCTI"
+# Another TPM holds nothing that opens the blob: refused, nothing written.
+TCTI_D5=$TCTI
+swtpm_start tpm-other
+agent_conf "$URL" decrypt_key="$T/d5-enc.tss" key_delivery=server tcti="$TCTI"
+expect 1 "$AGENT" -c agent.conf update
+grep -q "decrypt_key $T/d5-enc.tss: " err || fail "another TPM: $(cat err)"
+[ "$(tr -d '\377' <slot_b | wc -c)" -eq 0 ] || fail "slot b written with another TPM"
+ok
+agent_conf "$URL" decrypt_key="$T/d5-enc.tss" key_delivery=server tcti="$TCTI_D5"
+expect 0 "$AGENT" -c agent.conf update
+grep -q installed out || fail "TPM update: $(cat out) $(cat err)"
+cmp -s <(tail -c +$((hdr + 1)) slot_b | head -c "$len") v2.bin || fail "slot b's body is not the payload (TPM)"
+ok
+
+# 6. Revoked: d2 gets nothing more.
 "$F" device revoke d2 >/dev/null
 get d2 "/v1/firmware/$sha/key"
 [ "$code" = 403 ] || fail "a revoked device: $code $(cat body)"
 ok
 
-# 6. A plain image is no key's business: 409.
+# 7. A plain image is no key's business: 409.
 sign_image v3 3.0.0 3
 "$F" release create --model thermo --image v3.img --chunk-size 65536 --sequence 3 --out m.json
 "$F" release sign --key online.pem --delegation deleg.json m.json --out r.json
@@ -152,4 +187,5 @@ sign_image v3 3.0.0 3
 get d1 "/v1/firmware/$(sha256sum v3.img | cut -d' ' -f1)/key"
 [ "$code" = 409 ] || fail "a plain image: $code $(cat body)"
 ok
+
 done_checks

@@ -6,6 +6,7 @@
  * none is placed here. The order is what matters: a chunk is verified,
  * written and synced before the journal counts it.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,10 +97,17 @@ static enum fsec_err fetch_part(struct fsec_agent *a, const char *url, uint64_t 
 static enum fsec_err load_decrypt_key(const char *uri, struct fsec_fw_enc_key **out)
 {
 	EVP_PKEY *pk = NULL;
+	char why[256];
 	enum fsec_err rc;
 
-	if (fsec_key_load_private(uri, &pk) != FSEC_OK)
-		return fsec_fw_enc_key_load(uri, true, out);
+	if (fsec_key_load_private(uri, &pk) != FSEC_OK) {
+		/* The key store's reason (a TPM that does not hold the key,
+		 * say) is the one to tell when the KEK reading fails too. */
+		snprintf(why, sizeof(why), "%s", fsec_err_detail());
+		if ((rc = fsec_fw_enc_key_load(uri, true, out)) != FSEC_OK)
+			rc = fsec_seterr(rc, "decrypt_key %s: %s", uri, why);
+		return rc;
+	}
 	if ((rc = fsec_fw_enc_key_from_pkey(pk, true, out)) != FSEC_OK)
 		EVP_PKEY_free(pk);
 	return rc;
