@@ -631,7 +631,7 @@ echo "-- version 6 is signed and encrypted (ECIES-P256, AES-128-CTR) to fleetsec
 run fleetsec fw sign --key "$F/fw-signing.pem" --version 6.0.0 --security-counter 6 --pad-header \
 	--encrypt "$ENC/release-enc.pub.pem" "$F/thermostat-6.bin" "$F/thermostat-6.img"
 fleetsec fw show "$F/thermostat-6.img" | grep -i encrypt
-publish 6 104
+publish 6 200
 SHA=$(sha256sum "$F/thermostat-6.img" | cut -d' ' -f1)
 echo "-- the store (and any CDN or cache that serves it) holds no plaintext:"
 if grep -rq VENDOR-SECRET-CODE "$FLEETSEC_HOME/firmware"; then fail "plaintext in the store"; fi
