@@ -26,18 +26,11 @@
 
 #include "err_int.h"
 #include "fuzz_check.h"
+#include "fuzz_enc_vectors.h"
 #include "fleetsec/fwimage.h"
 #include "fwimage_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* enc-ec256.pem (PKCS#8), as in the vector set. */
-static const char ec256_pem[] =
-	"-----BEGIN PRIVATE KEY-----\n"
-	"MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgKLAhU9NoLOj1soNN\n"
-	"YQWKwm5cJTJXfoAP5bXKBB6Nj3uhRANCAATJFiHSKkrK+8kpIpQBg2NKNyTxmncn\n"
-	"msQmXVh7Bk2EoEA6Hmxmtfr6rZMXQ8Cr1/FuOXWmzdG1ina52dKdua30\n"
-	"-----END PRIVATE KEY-----\n";
 
 /* Built once; kept for the life of the process. */
 static struct fsec_fw_enc_key *dk;
@@ -49,7 +42,7 @@ static void load_key(void)
 
 	if (dk != NULL)
 		return;
-	bio = BIO_new_mem_buf(ec256_pem, -1);
+	bio = BIO_new_mem_buf(fuzz_ec256_pem, -1);
 	pk = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
 	BIO_free(bio);
 	if (pk == NULL || fsec_fw_enc_key_from_pkey(pk, true, &dk) != FSEC_OK)
