@@ -354,16 +354,23 @@ step "15. a device with a TPM 2.0: its key and its anti-rollback counter never l
 TPM=$PWD/out/demo/tpm
 DEV2=$PWD/out/demo/device-tpm
 mkdir -p "$TPM" "$DEV2/state"
-for try in 1 2 3 4 5; do
-	TPM_PORT=$((20000 + RANDOM % 20000))
-	swtpm socket --tpm2 --tpmstate dir="$TPM" --server type=tcp,port=$TPM_PORT \
-		--ctrl type=tcp,port=$((TPM_PORT + 1)) --flags not-need-init,startup-clear \
-		>"$TPM/swtpm.log" 2>&1 &
-	TPM_PID=$!
-	sleep 0.3
-	kill -0 $TPM_PID 2>/dev/null && break
-done
-kill -0 $TPM_PID 2>/dev/null || fail "swtpm did not start: $(cat "$TPM/swtpm.log")"
+# swtpm_up DIR: a software TPM keeping its state in DIR, on a free loopback
+# port: SWTPM_PID, SWTPM_PORT.
+swtpm_up() {
+	for try in 1 2 3 4 5; do
+		SWTPM_PORT=$((20000 + RANDOM % 20000))
+		swtpm socket --tpm2 --tpmstate dir="$1" --server type=tcp,port=$SWTPM_PORT \
+			--ctrl type=tcp,port=$((SWTPM_PORT + 1)) --flags not-need-init,startup-clear \
+			>"$1/swtpm.log" 2>&1 &
+		SWTPM_PID=$!
+		sleep 0.3
+		kill -0 $SWTPM_PID 2>/dev/null && return 0
+	done
+	fail "swtpm did not start: $(cat "$1/swtpm.log")"
+}
+swtpm_up "$TPM"
+TPM_PID=$SWTPM_PID
+TPM_PORT=$SWTPM_PORT
 trap 'kill $SRV_PID $TPM_PID 2>/dev/null || true' EXIT
 TCTI="swtpm:host=127.0.0.1,port=$TPM_PORT"
 echo "swtpm listening on 127.0.0.1:$TPM_PORT (on hardware: tcti = device:/dev/tpmrm0)"
@@ -606,17 +613,10 @@ n=$(grep -c reloaded "$SRV/fleetsecd.log" || true)
 run kill -HUP $SRV_PID
 for _ in $(seq 50); do [ "$(grep -c reloaded "$SRV/fleetsecd.log")" -gt "$n" ] && break; sleep 0.1; done
 echo "-- SN-1001's TPM makes its encryption key, a second key beside its TLS key"
-for try in 1 2 3 4 5; do
-	ENC_PORT=$((20000 + RANDOM % 20000))
-	swtpm socket --tpm2 --tpmstate dir="$ENC/tpm" --server type=tcp,port=$ENC_PORT \
-		--ctrl type=tcp,port=$((ENC_PORT + 1)) --flags not-need-init,startup-clear \
-		>"$ENC/swtpm.log" 2>&1 &
-	ENC_TPM_PID=$!
-	sleep 0.3
-	kill -0 $ENC_TPM_PID 2>/dev/null && break
-done
+swtpm_up "$ENC/tpm"
+ENC_TPM_PID=$SWTPM_PID
 trap 'kill $SRV_PID $TPM_PID $ENC_TPM_PID 2>/dev/null || true' EXIT
-ENC_TCTI="swtpm:host=127.0.0.1,port=$ENC_PORT"
+ENC_TCTI="swtpm:host=127.0.0.1,port=$SWTPM_PORT"
 printf '$ openssl genpkey -provider tpm2 -algorithm EC -pkeyopt group:P-256 -out enc.tss\n'
 TPM2OPENSSL_TCTI=$ENC_TCTI TSS2_LOG=all+none openssl genpkey -provider tpm2 -provider default \
 	-propquery '?provider=tpm2' -algorithm EC -pkeyopt group:P-256 -out "$DEV/enc.tss" 2>/dev/null
@@ -652,7 +652,6 @@ key_delivery = server
 CONF
 tail -n 3 "$DEV/agent.conf"
 agent update
-bootsim
 agent confirm
 agent status
 fleetsec-agent -c "$DEV/agent.conf" status | grep -q "image         6.0.0+0" || fail "6 is not running"
