@@ -137,7 +137,7 @@ FSEC_API enum fsec_err fsec_agent_update(struct fsec_agent *a, fsec_agent_progre
 	}
 	/* An encrypted image's key is unwrapped again on every run: the
 	 * journal holds no key and no cipher state. */
-	if ((rc = fsec_agent_prepare_dec(a, e, &dec)) != FSEC_OK ||
+	if ((rc = fsec_agent_prepare_dec(a, e, target, &j, &dec)) != FSEC_OK ||
 	    (rc = fsec_agent_write_slot(a, e, target, dec, &j, cb, ctx)) != FSEC_OK)
 		goto out;
 	/* Chunks written by an earlier run were checked then, not now: the

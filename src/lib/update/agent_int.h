@@ -148,15 +148,17 @@ FSEC_WUR enum fsec_err fsec_agent_verify_slot(struct fsec_agent *a, char slot, u
 					      struct fsec_fw_info *info);
 
 /* Whether e's image is encrypted, and if so its decryptor in *dec (NULL for
- * a plain image): the header and the TLV area are fetched first, and the
+ * a plain image): the header (read back from slot target when the journal
+ * counts chunk 0 there, which its hash checked; fetched otherwise, where
+ * the download starts anyway) and the TLV area are read first, and the
  * image key unwrapped with cfg.decrypt_key, from the image's ENC TLV or, with
  * key_delivery = server, from the key fleetsecd wrapped for this device.
  * Run at the start of every attempt: the key is never stored. Errors:
  * VERIFY (encrypted, and no decrypt_key; the wrong key), PARSE, NET, and
  * those of fsec_fw_dec_new. */
 FSEC_WUR enum fsec_err fsec_agent_prepare_dec(struct fsec_agent *a,
-					      const struct fsec_release_entry *e,
-					      struct fsec_fw_dec **dec);
+					      const struct fsec_release_entry *e, char target,
+					      const struct journal *j, struct fsec_fw_dec **dec);
 
 /* Download chunks [j->chunks_done, e->nchunks) of e into slot target, each
  * checked against the manifest, synced, then counted in the journal; then

@@ -128,7 +128,25 @@ static enum fsec_err fetch_wrapped(struct fsec_agent *a, const struct fsec_relea
 	return FSEC_OK;
 }
 
+/* The image's header: from the slot when chunk 0 is there already (a plain
+ * update's resume then asks the server for nothing before its next chunk). */
+static enum fsec_err read_head(struct fsec_agent *a, const char *url, char target,
+			       const struct journal *j, unsigned char *head)
+{
+	struct fsec_slot *s = NULL;
+	enum fsec_err rc;
+
+	if (j->chunks_done == 0)
+		return fetch_part(a, url, 0, FSEC_FW_HDR_LEN, head);
+	if ((rc = fsec_slot_open(slot_path(a, target), FSEC_SLOT_READ, &s)) != FSEC_OK)
+		return rc;
+	rc = fsec_slot_read(s, 0, head, FSEC_FW_HDR_LEN);
+	fsec_slot_close(s);
+	return rc;
+}
+
 enum fsec_err fsec_agent_prepare_dec(struct fsec_agent *a, const struct fsec_release_entry *e,
+				     char target, const struct journal *j,
 				     struct fsec_fw_dec **dec)
 {
 	char url[FSEC_AGENTCFG_VALUE_MAX + FSEC_RELEASE_URL_MAX + 8];
@@ -140,21 +158,20 @@ enum fsec_err fsec_agent_prepare_dec(struct fsec_agent *a, const struct fsec_rel
 	enum fsec_err rc = FSEC_ERR_VERIFY;
 
 	*dec = NULL;
+	/* A device that cannot decrypt asks nothing more: an encrypted image
+	 * is refused from chunk 0's header (sink_flush), before any write. */
+	if (a->cfg.decrypt_key[0] == '\0')
+		return FSEC_OK;
 	if (e->size < FSEC_FW_HDR_LEN) {
 		rc = fsec_seterr(FSEC_ERR_PARSE, "the release's image is shorter than a header");
 		goto out;
 	}
 	if ((rc = fsec_agent_url(a, e->urls[0], url, sizeof(url))) != FSEC_OK ||
-	    (rc = fetch_part(a, url, 0, sizeof(head), head)) != FSEC_OK ||
+	    (rc = read_head(a, url, target, j, head)) != FSEC_OK ||
 	    (rc = fsec_fw_dec_probe(head, e->size, &encrypted, &tail_off)) != FSEC_OK)
 		goto out;
 	if (!encrypted)
 		goto out; /* rc is FSEC_OK: a plain image */
-	if (a->cfg.decrypt_key[0] == '\0') {
-		rc = fsec_seterr(FSEC_ERR_VERIFY, "the release's image is encrypted and this device "
-						  "has no decrypt_key");
-		goto out;
-	}
 	/* fsec_fw_dec_probe capped it at FSEC_FW_DEC_TAIL_MAX. */
 	tail = malloc((size_t)(e->size - tail_off) + 1);
 	if (tail == NULL) {
@@ -191,13 +208,25 @@ struct chunk_sink {
 	size_t fill;        /* received, not yet written: they belong at off - fill */
 	EVP_MD_CTX *md;
 	struct fsec_fw_dec *dec; /* NULL: a plain image */
+	uint64_t end_image;      /* the image's size */
 };
 
 static enum fsec_err sink_flush(struct chunk_sink *c)
 {
 	size_t n = c->fill;
+	bool enc = false;
+	uint64_t tail_off;
 
 	c->fill = 0;
+	/* The first write of the image holds its header (a write is a whole
+	 * WRITE_BLOCK or a whole chunk): an encrypted image with no decryptor
+	 * would put ciphertext in the slot. A header that does not parse is
+	 * left to the checks of the whole image. POLICY: not a hash failure, so
+ * the chunk is not fetched again. */
+	if (c->dec == NULL && c->off == n && n >= FSEC_FW_HDR_LEN &&
+	    fsec_fw_dec_probe(c->buf, c->end_image, &enc, &tail_off) == FSEC_OK && enc)
+		return fsec_seterr(FSEC_ERR_POLICY, "the release's image is encrypted and this "
+						    "device has no decrypt_key");
 	return n == 0 ? FSEC_OK : fsec_slot_write(c->slot, c->off - n, c->buf, n);
 }
 
@@ -273,7 +302,8 @@ static enum fsec_err download(struct fsec_agent *a, const struct fsec_release_en
 			      fsec_agent_progress_cb cb, void *ctx)
 {
 	struct chunk_sink cs = {
-		.slot = slot, .md = EVP_MD_CTX_new(), .buf = malloc(WRITE_BLOCK), .dec = dec};
+		.slot = slot, .md = EVP_MD_CTX_new(), .buf = malloc(WRITE_BLOCK), .dec = dec,
+		.end_image = e->size};
 	char url[FSEC_AGENTCFG_VALUE_MAX + FSEC_RELEASE_URL_MAX + 8];
 	enum fsec_err rc = FSEC_OK;
 
