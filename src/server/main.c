@@ -903,10 +903,17 @@ static void on_reload(evutil_socket_t fd, short what, void *arg)
 		snprintf(why, sizeof(why), "release_refresh = auto: %s", fsec_err_detail());
 		goto refused;
 	}
-	if (fsec_route_set_fw_key(s->routes, cfg.firmware_enc_key) != FSEC_OK ||
-	    fsec_est_refresh(s->est, &changed) != FSEC_OK || make_tls(s, &cfg, &tls) != FSEC_OK) {
+	if (fsec_est_refresh(s->est, &changed) != FSEC_OK || make_tls(s, &cfg, &tls) != FSEC_OK) {
 		snprintf(why, sizeof(why), "%s", fsec_err_detail());
 		fsec_refresher_free(refresher);
+		goto refused;
+	}
+	/* Last, as it takes effect at once: a refusal above leaves the old
+	 * key, and so does one here (fsec_route_set_fw_key keeps it). */
+	if (fsec_route_set_fw_key(s->routes, cfg.firmware_enc_key) != FSEC_OK) {
+		snprintf(why, sizeof(why), "%s", fsec_err_detail());
+		fsec_refresher_free(refresher);
+		SSL_CTX_free(tls);
 		goto refused;
 	}
 	if (refresher != NULL) {
