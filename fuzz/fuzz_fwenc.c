@@ -21,6 +21,7 @@
 
 #include "err_int.h"
 #include "fuzz_check.h"
+#include "fuzz_enc_vectors.h"
 #include "fleetsec/fwimage.h"
 #include "fwimage_int.h"
 
@@ -39,14 +40,6 @@ static const unsigned char x25519_raw[32] = {
 static const unsigned char kek128[16] = {
 	0xc3, 0x80, 0xe5, 0x63, 0xb7, 0x85, 0x1d, 0x38, 0x05, 0x8f, 0xb2, 0xbc, 0xa5, 0x34, 0xad, 0x90,
 };
-/* enc-ec256.pem (PKCS#8), as in the vector set. */
-static const char ec256_pem[] =
-	"-----BEGIN PRIVATE KEY-----\n"
-	"MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgKLAhU9NoLOj1soNN\n"
-	"YQWKwm5cJTJXfoAP5bXKBB6Nj3uhRANCAATJFiHSKkrK+8kpIpQBg2NKNyTxmncn\n"
-	"msQmXVh7Bk2EoEA6Hmxmtfr6rZMXQ8Cr1/FuOXWmzdG1ina52dKdua30\n"
-	"-----END PRIVATE KEY-----\n";
-
 /* Built once; kept for the life of the process. */
 static EVP_PKEY *sign_key;
 static struct fsec_fw_enc_key *dks[3];
@@ -62,7 +55,7 @@ static void load_keys(void)
 	x.kind = FW_ENC_X25519;
 	x.has_private = true;
 	x.pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, x25519_raw, 32);
-	bio = BIO_new_mem_buf(ec256_pem, -1);
+	bio = BIO_new_mem_buf(fuzz_ec256_pem, -1);
 	p.kind = FW_ENC_P256;
 	p.has_private = true;
 	p.pkey = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;

@@ -15,8 +15,11 @@
 # (MUD to nftables) and audits the fleet for the common failures, and runs
 # Mosquitto with the fleetsec plugin: devices tied to their own topics, a
 # privacy filter that keeps a reading's personal fields in the broker and
-# coarsens its location, a revoked device dropped at once. Everything lands
-# in out/demo/.
+# coarsens its location, a revoked device dropped at once. Then an encrypted
+# release: fleetsecd wraps its image key to one device's own key, which
+# unwraps it inside its TPM and decrypts on the way into the slot; the store
+# holds no plaintext, a revoked device gets no key. Everything lands in
+# out/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -351,16 +354,23 @@ step "15. a device with a TPM 2.0: its key and its anti-rollback counter never l
 TPM=$PWD/out/demo/tpm
 DEV2=$PWD/out/demo/device-tpm
 mkdir -p "$TPM" "$DEV2/state"
-for try in 1 2 3 4 5; do
-	TPM_PORT=$((20000 + RANDOM % 20000))
-	swtpm socket --tpm2 --tpmstate dir="$TPM" --server type=tcp,port=$TPM_PORT \
-		--ctrl type=tcp,port=$((TPM_PORT + 1)) --flags not-need-init,startup-clear \
-		>"$TPM/swtpm.log" 2>&1 &
-	TPM_PID=$!
-	sleep 0.3
-	kill -0 $TPM_PID 2>/dev/null && break
-done
-kill -0 $TPM_PID 2>/dev/null || fail "swtpm did not start: $(cat "$TPM/swtpm.log")"
+# swtpm_up DIR: a software TPM keeping its state in DIR, on a free loopback
+# port: SWTPM_PID, SWTPM_PORT.
+swtpm_up() {
+	for try in 1 2 3 4 5; do
+		SWTPM_PORT=$((20000 + RANDOM % 20000))
+		swtpm socket --tpm2 --tpmstate dir="$1" --server type=tcp,port=$SWTPM_PORT \
+			--ctrl type=tcp,port=$((SWTPM_PORT + 1)) --flags not-need-init,startup-clear \
+			>"$1/swtpm.log" 2>&1 &
+		SWTPM_PID=$!
+		sleep 0.3
+		kill -0 $SWTPM_PID 2>/dev/null && return 0
+	done
+	fail "swtpm did not start: $(cat "$1/swtpm.log")"
+}
+swtpm_up "$TPM"
+TPM_PID=$SWTPM_PID
+TPM_PORT=$SWTPM_PORT
 trap 'kill $SRV_PID $TPM_PID 2>/dev/null || true' EXIT
 TCTI="swtpm:host=127.0.0.1,port=$TPM_PORT"
 echo "swtpm listening on 127.0.0.1:$TPM_PORT (on hardware: tcti = device:/dev/tpmrm0)"
@@ -587,5 +597,63 @@ run fleetsec device revoke plug-001 --reason keyCompromise
 wait $PLUG || true
 echo "plug-001's client (it reconnects after a second) ended with: $(tail -1 "$MQ/plug.out")"
 grep 'fleetsec:' "$MQ/broker.log" | tail -2
+
+# ---------------------------------------------------------------------------
+# Encrypted firmware (issue 19): the CDN and the store hold ciphertext only;
+# fleetsecd wraps each release's image key to the asking device's own key,
+# whose ECDH runs inside its TPM.
+step "20. encrypted firmware: only the device it is for can open it, and its key never leaves its TPM"
+ENC=$PWD/out/demo/encrypted
+mkdir -p "$ENC/tpm"
+echo "-- fleetsecd holds the key releases are encrypted to (firmware_enc_key), not the devices"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$ENC/release-enc.pem" 2>/dev/null
+openssl pkey -in "$ENC/release-enc.pem" -pubout -out "$ENC/release-enc.pub.pem"
+echo "firmware_enc_key = $ENC/release-enc.pem" >>"$FLEETSEC_HOME/fleetsecd.conf"
+n=$(grep -c reloaded "$SRV/fleetsecd.log" || true)
+run kill -HUP $SRV_PID
+for _ in $(seq 50); do [ "$(grep -c reloaded "$SRV/fleetsecd.log")" -gt "$n" ] && break; sleep 0.1; done
+echo "-- SN-1001's TPM makes its encryption key, a second key beside its TLS key"
+swtpm_up "$ENC/tpm"
+ENC_TPM_PID=$SWTPM_PID
+trap 'kill $SRV_PID $TPM_PID $ENC_TPM_PID 2>/dev/null || true' EXIT
+ENC_TCTI="swtpm:host=127.0.0.1,port=$SWTPM_PORT"
+printf '$ openssl genpkey -provider tpm2 -algorithm EC -pkeyopt group:P-256 -out enc.tss\n'
+TPM2OPENSSL_TCTI=$ENC_TCTI TSS2_LOG=all+none openssl genpkey -provider tpm2 -provider default \
+	-propquery '?provider=tpm2' -algorithm EC -pkeyopt group:P-256 -out "$DEV/enc.tss" 2>/dev/null
+printf 'openssl_conf = init\n[init]\nproviders = prov\n[prov]\ndefault = on\ntpm2 = on\n[on]\nactivate = 1\n' \
+	>"$ENC/tpm.cnf"
+TPM2OPENSSL_TCTI=$ENC_TCTI TSS2_LOG=all+none OPENSSL_CONF=$ENC/tpm.cnf openssl pkey \
+	-in "$DEV/enc.tss" -pubout -out "$DEV/enc.pub.pem"
+head -1 "$DEV/enc.tss"
+run fleetsec device enc-key SN-1001 "$DEV/enc.pub.pem"
+echo "-- version 6 is signed and encrypted (ECIES-P256, AES-128-CTR) to fleetsecd's key"
+{ head -c 150000 /dev/urandom; printf 'VENDOR-SECRET-CODE-v6'; head -c 150000 /dev/urandom; } >"$F/thermostat-6.bin"
+run fleetsec fw sign --key "$F/fw-signing.pem" --version 6.0.0 --security-counter 6 --pad-header \
+	--encrypt "$ENC/release-enc.pub.pem" "$F/thermostat-6.bin" "$F/thermostat-6.img"
+fleetsec fw show "$F/thermostat-6.img" | grep -i encrypt
+publish 6 200
+SHA=$(sha256sum "$F/thermostat-6.img" | cut -d' ' -f1)
+echo "-- the store (and any CDN or cache that serves it) holds no plaintext:"
+if grep -rq VENDOR-SECRET-CODE "$FLEETSEC_HOME/firmware"; then fail "plaintext in the store"; fi
+echo "   grep VENDOR-SECRET-CODE $FLEETSEC_HOME/firmware: nothing"
+echo "-- SN-1001 asks for the image key: wrapped to its own key only (one ENC_EC256 TLV)"
+printf '$ curl --cert device.pem %s/v1/firmware/%.16s.../key | od\n' "$URL" "$SHA"
+curl -sS --cacert "$FLEETSEC_HOME/chain.pem" --cert "$DEV/device.pem" --key "$DEV/device.key" \
+	"$URL/v1/firmware/$SHA/key" | od -An -tx1 | head -2
+echo "-- the revoked cam-001 gets nothing:"
+printf '$ curl --cert cam-001.pem %s/v1/firmware/%.16s.../key\n' "$URL" "$SHA"
+curl -sS -o /dev/null -w 'HTTP %{http_code}\n' --cacert "$FLEETSEC_HOME/chain.pem" \
+	--cert "$D/cam-001.pem" --key "$D/cam-001.key" "$URL/v1/firmware/$SHA/key" || true
+echo "-- the agent fetches the key, unwraps it with an ECDH inside the TPM, and decrypts on the way into the slot"
+cat >>"$DEV/agent.conf" <<CONF
+tcti = $ENC_TCTI
+decrypt_key = $DEV/enc.tss
+key_delivery = server
+CONF
+tail -n 3 "$DEV/agent.conf"
+agent update
+agent confirm
+agent status
+fleetsec-agent -c "$DEV/agent.conf" status | grep -q "image         6.0.0+0" || fail "6 is not running"
 
 printf '\ndemo complete: everything is in out/demo/\n'

@@ -14,6 +14,8 @@
 #include "fleetsec/registry.h"
 #include "fleetsec/reply.h"
 
+struct fsec_fw_enc_key;
+
 /*
  * GET /v1/update for device id: the signed release bundle published for its
  * model (200, application/json), or 204 when nothing is published or the
@@ -80,6 +82,25 @@ FSEC_API FSEC_WUR enum fsec_err fsec_devapi_firmware(struct fsec_registry *reg,
 						     const char *fw_dir, const char *id,
 						     const char *sha, const char *range,
 						     struct fsec_reply *r);
+
+/*
+ * GET /v1/firmware/SHA256/key from device id (issue 19, per-device key
+ * delivery): the image key of the encrypted image SHA256, unwrapped with
+ * holder (the key the release was encrypted to; NULL: delivery is off) and
+ * wrapped again to the device's enrolled encryption key, as one ENC TLV
+ * (fsec_fw_dec_key_parse), 200 application/octet-stream. The same
+ * authorization as the image itself (fsec_devapi_firmware: the image
+ * published for the device's model and offered to it by the rollout; the
+ * caller admits only an active device's current certificate); anything
+ * else is 404 "no such image". 403 when the device has no encryption key
+ * enrolled, 409 when the image is not encrypted, 500 when holder cannot
+ * unwrap it. Errors: DB, BUSY, NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_devapi_firmware_key(struct fsec_registry *reg,
+							 const char *fw_dir,
+							 const struct fsec_fw_enc_key *holder,
+							 const char *id, const char *sha,
+							 struct fsec_reply *r);
 
 /*
  * An HTTP Range header (RFC 9110 section 14.2) for a representation of size

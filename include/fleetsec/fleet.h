@@ -220,6 +220,18 @@ FSEC_API FSEC_WUR enum fsec_err fsec_fleet_revoke_batch(struct fsec_fleet *f,
 							void *ctx, size_t *count);
 
 /*
+ * Enrol device id's firmware encryption key (issue 19): pub (P-256 or
+ * X25519, a public key; the caller keeps it), which fleetsecd wraps each
+ * encrypted release's image key to (GET /v1/firmware/SHA256/key). It must
+ * be a second key, not the device's TLS key; enrolling again replaces it.
+ * Logged ("enc-key"). Errors: NOTFOUND, POLICY (revoked, or the TLS key),
+ * INVAL (another key type), BUSY, DB, CRYPTO, NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fleet_enc_key_set(struct fsec_fleet *f, const char *id,
+						       EVP_PKEY *pub, const char *actor)
+	FSEC_NONNULL(1, 2, 3);
+
+/*
  * Allow device id one renewal before it is due and past its daily limit
  * (fleetsecd refuses both otherwise): for a key that must be replaced now.
  * The allowance is used up by the device's next renewal, or refreshed by a

@@ -158,6 +158,14 @@ FSEC_API FSEC_WUR enum fsec_err fsec_fw_enc_key_from_kek(const unsigned char *ke
 							 struct fsec_fw_enc_key **out)
 	FSEC_NONNULL(3);
 
+/* An encryption key from pkey (P-256 or X25519; a key held in a TPM
+ * through its provider too), which it takes over: freed with the result,
+ * or left to the caller on error. has_private: pkey can unwrap.
+ * Errors: INVAL (another type), NOMEM. */
+FSEC_API FSEC_WUR enum fsec_err fsec_fw_enc_key_from_pkey(EVP_PKEY *pkey, bool has_private,
+							  struct fsec_fw_enc_key **out)
+	FSEC_NONNULL(1, 3);
+
 /* The ENC TLV type this key makes: 0x30/0x31/0x32/0x33, or 0x34 when
  * hmac_sha is 512 (X25519 only). 0 when the combination is invalid. */
 FSEC_API uint16_t fsec_fw_enc_key_tlv(const struct fsec_fw_enc_key *k, unsigned hmac_sha)
@@ -291,5 +299,95 @@ FSEC_API FSEC_WUR enum fsec_err fsec_fw_decrypt(const char *in_path, const char 
 						const struct fsec_fw_enc_key *dk, EVP_PKEY *pub,
 						bool payload_only, struct fsec_fw_info *out)
 	FSEC_NONNULL(1, 2, 3);
+
+/* ---- decrypting while downloading (fwimage_dec.c) ---- */
+
+/* The TLV area (and what follows it) of an image being decrypted on the fly
+ * is held in memory: at most this many bytes. */
+#define FSEC_FW_DEC_TAIL_MAX (1024u * 1024u)
+
+/*
+ * An image's streaming decryptor: the image key, and the AES-CTR state,
+ * which is recomputed from the offset whenever the bytes fed do not follow
+ * the last ones (a resumed download). Opaque; free with fsec_fw_dec_free,
+ * which wipes it. Not thread-safe.
+ */
+struct fsec_fw_dec;
+
+/*
+ * From an image's first FSEC_FW_HDR_LEN bytes (head) and its length: whether
+ * the header flags it encrypted, and where its TLV area starts (*tail_off).
+ * Nothing here is verified yet: the header only tells what to fetch next.
+ * Errors: PARSE (bad magic, or the TLVs not within the last
+ * FSEC_FW_DEC_TAIL_MAX bytes of the image). Thread-safe.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fw_dec_probe(const unsigned char *head, uint64_t image_len,
+						  bool *encrypted, uint64_t *tail_off)
+	FSEC_NONNULL(1, 3, 4);
+
+/*
+ * A decryptor for the image_len-byte image whose first FSEC_FW_HDR_LEN bytes
+ * are head and whose bytes [tail_off, image_len) are tail (tail_off from
+ * fsec_fw_dec_probe). The header and TLVs are parsed as fsec_fw_inspect
+ * does. The image key is unwrapped with dk from the image's ENC TLV, or,
+ * when wrapped is not NULL, from wrapped: one ENC TLV (type, length, value;
+ * fsec_fw_dec_key_parse) that fleetsecd wrapped for this device.
+ * Nothing is authenticated here beyond the wrapping's own check (HMAC,
+ * key-wrap IV): the hash and signature over the plaintext decide, once the
+ * whole image is in place. Errors: PARSE, INVAL (not flagged encrypted),
+ * WRONG_KEY, VERIFY (hmac mismatch, unwrap failed), CRYPTO, NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fw_dec_new(const unsigned char *head,
+						const unsigned char *tail, uint64_t tail_off,
+						uint64_t image_len,
+						const struct fsec_fw_enc_key *dk,
+						const unsigned char *wrapped, size_t wrapped_len,
+						struct fsec_fw_dec **out)
+	FSEC_NONNULL(1, 2, 5, 8);
+
+/*
+ * Decrypt in place the n bytes p that sit at offset at of the image: the
+ * part of them in the body is decrypted, the header and TLVs are left as
+ * they are. Errors: CRYPTO.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fw_dec_apply(struct fsec_fw_dec *d, uint64_t at,
+						  unsigned char *p, size_t n)
+	FSEC_NONNULL(1);
+
+/* The ENC TLV type the image key was unwrapped from. */
+FSEC_API uint16_t fsec_fw_dec_type(const struct fsec_fw_dec *d) FSEC_NONNULL(1);
+
+FSEC_API void fsec_fw_dec_free(struct fsec_fw_dec *d);
+
+/* The largest wrapped key (one ENC TLV): 4 bytes of type and length, and
+ * RSA-2048's 256-byte value. */
+#define FSEC_FW_KEY_TLV_MAX 264u
+
+/*
+ * Parse a wrapped image key as fleetsecd delivers it (GET
+ * /v1/firmware/SHA256/key): exactly one ENC TLV, little-endian type and
+ * length as in the image, whose length fits its type (for a 128- or 256-bit
+ * key). *value points into buf. Errors: PARSE. Thread-safe.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fw_dec_key_parse(const unsigned char *buf, size_t len,
+						      uint16_t *type,
+						      const unsigned char **value,
+						      size_t *value_len)
+	FSEC_NONNULL(3, 4, 5);
+
+/*
+ * Per-device key delivery: unwrap the image key of the encrypted image at
+ * image_path with holder (the key the release was encrypted to), and wrap
+ * it again for device (its public encryption key; ECIES for P-256 and
+ * X25519) into out, one ENC TLV of *out_len <= FSEC_FW_KEY_TLV_MAX bytes.
+ * The image's signature is not checked here: the release manifest pins the
+ * image's SHA-256. Errors: IO, PARSE, INVAL (not encrypted, or a device
+ * key that cannot wrap), WRONG_KEY, VERIFY, CRYPTO, NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fw_key_rewrap(const char *image_path,
+						   const struct fsec_fw_enc_key *holder,
+						   const struct fsec_fw_enc_key *device,
+						   unsigned char *out, size_t *out_len)
+	FSEC_NONNULL(1, 2, 3, 4, 5);
 
 #endif

@@ -704,6 +704,28 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_device_net_one(struct fsec_registr
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_device_net_list(struct fsec_registry *reg,
 							      fsec_device_net_cb cb, void *ctx);
 
+/* ---- devices' firmware encryption keys (issue 19) ---- */
+
+/* A device's encryption key as stored: an SPKI PEM (P-256 or X25519). */
+#define FSEC_ENC_KEY_PEM_MAX 512
+
+/*
+ * Enrol (or replace) device id's firmware encryption key, the public key
+ * fleetsecd wraps image keys to (GET /v1/firmware/SHA256/key): a second key,
+ * not its TLS key. pem is an SPKI PEM of at most FSEC_ENC_KEY_PEM_MAX bytes;
+ * its type is the caller's to check. Errors: INVAL, NOTFOUND (no such
+ * device), DB, BUSY.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_enc_key_put(struct fsec_registry *reg,
+							  const char *id, const char *pem,
+							  int64_t at) FSEC_NONNULL(1, 2, 3);
+
+/* Device id's enrolled encryption key into pem (FSEC_ENC_KEY_PEM_MAX + 1
+ * bytes). Errors: INVAL, NOTFOUND (none enrolled), DB, BUSY. */
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_enc_key_get(struct fsec_registry *reg,
+							  const char *id, char *pem)
+	FSEC_NONNULL(1, 2, 3);
+
 /* ---- tamper reports (issue 13) ---- */
 
 #define FSEC_TAMPER_REASON_MAX 128

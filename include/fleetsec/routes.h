@@ -145,6 +145,16 @@ FSEC_API void fsec_route_ctx_free(struct fsec_route_ctx *c);
 FSEC_API void fsec_route_set_limits(struct fsec_route_ctx *c, const struct fsec_servercfg *cfg);
 
 /*
+ * Load the private key encrypted releases are made for (servercfg's
+ * firmware_enc_key; "" turns key delivery off), which GET
+ * /v1/firmware/SHA256/key unwraps each image key with before wrapping it
+ * again for the asking device (fsec_devapi_firmware_key). Errors: those of
+ * fsec_fw_enc_key_load; the previous key stays on error.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_route_set_fw_key(struct fsec_route_ctx *c, const char *path)
+	FSEC_NONNULL(1, 2);
+
+/*
  * Answer q from peer (classified by fsec_est_peer): the table's decision,
  * then the route's handler. r is always filled: the answer, a refusal, 503
  * with Retry-After when the registry is busy, or 500 "internal error". The

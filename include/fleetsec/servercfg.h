@@ -31,6 +31,9 @@
  *   release_key         =       the online key the delegation names
  *   release_delegation  =       the delegation (JSON) naming it
  *   release_root        =       the release root public key devices pin
+ *   firmware_enc_key    =       the private key encrypted releases are made
+ *                               for (fw sign --encrypt its public half);
+ *                               unset: GET /v1/firmware/SHA256/key is 404
  */
 #ifndef FLEETSEC_SERVERCFG_H
 #define FLEETSEC_SERVERCFG_H
@@ -60,6 +63,9 @@ struct fsec_servercfg {
 	char release_key[FSEC_SERVERCFG_VALUE_MAX + 1];
 	char release_delegation[FSEC_SERVERCFG_VALUE_MAX + 1];
 	char release_root[FSEC_SERVERCFG_VALUE_MAX + 1];
+	/* The private key encrypted releases are wrapped to (issue 19), which
+	 * GET /v1/firmware/SHA256/key unwraps and wraps again per device. */
+	char firmware_enc_key[FSEC_SERVERCFG_VALUE_MAX + 1];
 };
 
 /* The most renew_after_percent may be: below the agent's earliest renewal

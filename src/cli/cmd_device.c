@@ -404,6 +404,49 @@ static int device_set(int argc, char **argv, const struct cli_cmd *self)
 	return status;
 }
 
+/* Enrol a device's firmware encryption key (issue 19). */
+static int device_enc_key(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {
+		CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	struct cli_common c = {0};
+	struct fsec_fleet *f = NULL;
+	char spki[FSEC_SHA256_HEX_LEN];
+	EVP_PKEY *pub = NULL;
+	enum fsec_err rc;
+	int opt, status = EXIT_REFUSED;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0)
+		;
+	if (opt < 0)
+		return status;
+	if (optind + 2 != argc)
+		return cli_usage_error(self, "expected a device ID and a public key file");
+	if ((rc = fsec_key_load_public(argv[optind + 1], &pub)) != FSEC_OK)
+		return cli_fail(argv[optind + 1], rc);
+	if ((rc = fsec_key_spki_sha256(pub, spki)) != FSEC_OK) {
+		status = cli_fail(argv[optind + 1], rc);
+		goto out;
+	}
+	if ((status = open_fleet(&c, &f)) != 0)
+		goto out;
+	if ((rc = fsec_fleet_enc_key_set(f, argv[optind], pub, cli_actor())) != FSEC_OK) {
+		status = cli_fail(argv[optind], rc);
+		goto out;
+	}
+	if (c.json)
+		status = cli_print_json(
+			json_pack("{s:s, s:s}", "device_id", argv[optind], "key_sha256", spki));
+	else
+		printf("%s: firmware encryption key %s enrolled\n", argv[optind], spki);
+out:
+	EVP_PKEY_free(pub);
+	fsec_fleet_free(f);
+	return status;
+}
+
 /* Pair a device by its pairing code (issue 18): the URI as text, or read
  * from a photographed QR code. */
 static int device_pair(int argc, char **argv, const struct cli_cmd *self)
@@ -538,6 +581,14 @@ const struct cli_cmd cli_device_cmds[] = {
 	 "  --expires D     how long the pairing may be used: 1m to 30d (default 15m)\n"
 	 "  --qr-image FILE read the URI from the QR code in this PNG (zbar)\n"
 	 "JSON: {device_id, key_sha256, model, group, paired_by, paired_at, expires_at}.\n"},
+	{"device", "enc-key", device_enc_key, "enrol a device's firmware encryption key",
+	 "ID PUB.pem [--home DIR] [--json]\n\n"
+	 "Enrol the public key (P-256 or X25519) that fleetsecd wraps each encrypted\n"
+	 "release's image key to when this device asks for it (GET\n"
+	 "/v1/firmware/SHA256/key; docs/FW-ENCRYPTION.md, per-device delivery). It is\n"
+	 "a second key, never the device's TLS key; the device keeps its private half,\n"
+	 "in its TPM when it has one (the agent's decrypt_key). Enrolling again\n"
+	 "replaces it. The device must be active. JSON: {device_id, key_sha256}.\n"},
 	{"device", "set", device_set, "record a device's addresses and rollout group",
 	 "ID [--mac aa:bb:cc:dd:ee:ff] [--ip A.B.C.D] [--group G]\n\n"
 	 "Record where the device is on the network, for 'fleetsec net compile\n"

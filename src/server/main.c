@@ -908,6 +908,14 @@ static void on_reload(evutil_socket_t fd, short what, void *arg)
 		fsec_refresher_free(refresher);
 		goto refused;
 	}
+	/* Last, as it takes effect at once: a refusal above leaves the old
+	 * key, and so does one here (fsec_route_set_fw_key keeps it). */
+	if (fsec_route_set_fw_key(s->routes, cfg.firmware_enc_key) != FSEC_OK) {
+		snprintf(why, sizeof(why), "%s", fsec_err_detail());
+		fsec_refresher_free(refresher);
+		SSL_CTX_free(tls);
+		goto refused;
+	}
 	if (refresher != NULL) {
 		fsec_refresher_free(s->refresher);
 		s->refresher = refresher;
@@ -985,6 +993,7 @@ int main(int argc, char **argv)
 		    FSEC_OK ||
 	    (rc = fsec_est_new(s.fleet, &s.est)) != FSEC_OK ||
 	    (rc = fsec_route_ctx_new(s.fleet, s.est, s.home, &s.routes)) != FSEC_OK ||
+	    (rc = fsec_route_set_fw_key(s.routes, cfg.firmware_enc_key)) != FSEC_OK ||
 	    (rc = fsec_srclimit_new(cfg.max_per_source, cfg.max_connections, &s.per_source)) !=
 		    FSEC_OK) {
 		fprintf(stderr, "fleetsecd: %s: %s\n", s.home, fsec_err_detail());

@@ -468,6 +468,31 @@ static void bootstrap_list_shows_spent(void **state)
 	assert_string_equal(s.last, "bbbbbbbb re-enroll dev-1 200");
 }
 
+/* Devices' firmware encryption keys (issue 19), on either backend: kept per
+ * device, replaced by a second enrolment, refused for an unknown device or
+ * for something that is not an SPKI PEM. */
+static void enc_keys(void **state)
+{
+	struct fixture *f = *state;
+	struct fsec_device_rec d = device("a", "cam", "active");
+	const char *k1 = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n";
+	const char *k2 = "-----BEGIN PUBLIC KEY-----\nBBBB\n-----END PUBLIC KEY-----\n";
+	char pem[FSEC_ENC_KEY_PEM_MAX + 1];
+
+	assert_int_equal(fsec_registry_begin(f->reg), FSEC_OK);
+	assert_int_equal(fsec_registry_device_put(f->reg, &d), FSEC_OK);
+	assert_int_equal(fsec_registry_commit(f->reg), FSEC_OK);
+	assert_int_equal(fsec_registry_enc_key_get(f->reg, "a", pem), FSEC_ERR_NOTFOUND);
+	assert_int_equal(fsec_registry_enc_key_put(f->reg, "a", k1, 10), FSEC_OK);
+	assert_int_equal(fsec_registry_enc_key_get(f->reg, "a", pem), FSEC_OK);
+	assert_string_equal(pem, k1);
+	assert_int_equal(fsec_registry_enc_key_put(f->reg, "a", k2, 20), FSEC_OK);
+	assert_int_equal(fsec_registry_enc_key_get(f->reg, "a", pem), FSEC_OK);
+	assert_string_equal(pem, k2);
+	assert_int_equal(fsec_registry_enc_key_put(f->reg, "nobody", k1, 10), FSEC_ERR_NOTFOUND);
+	assert_int_equal(fsec_registry_enc_key_put(f->reg, "a", "not a key", 10), FSEC_ERR_INVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -483,6 +508,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(server_certs, setup, teardown),
 		cmocka_unit_test_setup_teardown(check_finds_orphans, setup, teardown),
 		cmocka_unit_test_setup_teardown(bootstrap_list_shows_spent, setup, teardown),
+		cmocka_unit_test_setup_teardown(enc_keys, setup, teardown),
 		cmocka_unit_test(pg_locations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

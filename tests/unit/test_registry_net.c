@@ -42,8 +42,9 @@ static int collect(const struct fsec_device_net *d, void *arg)
  * certificates), v12 (update state), v13 (certificate issuers), v14
  * (rollouts: baselines, phases, served images, failure reasons), v15
  * (the manufacturer CA of each spent credential), v16 (tamper reports) and
- * v17 (rollout evaluations, the per-model device index, refusal marks) and
- * v18 (pairings) follow it. */
+ * v17 (rollout evaluations, the per-model device index, refusal marks),
+ * v18 (pairings), v19-v21 (reserved, empty here) and v22 (devices'
+ * encryption keys) follow it. */
 static void downgrade(const char *db)
 {
 	sqlite3 *h = NULL;
@@ -56,8 +57,9 @@ static void downgrade(const char *db)
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	v = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	assert_int_equal(v, 18);
+	assert_int_equal(v, 22);
 	snprintf(stmt, sizeof(stmt),
+		 "DROP TABLE device_enc_keys;"
 		 "DROP TABLE pairings;"
 		 "DROP TABLE rollout_eval; DROP INDEX devices_model_status;"
 		 "DROP INDEX device_state_failed;"

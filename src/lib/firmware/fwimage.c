@@ -186,6 +186,18 @@ enum fsec_err fw_src_read(const struct fw_src *s, uint64_t off, void *buf, size_
 				   (unsigned long long)off + len, (unsigned long long)s->size);
 	if (s->slot != NULL)
 		return fsec_slot_read(s->slot, off, buf, len);
+	if (s->tail != NULL) {
+		/* Both bounds written so as not to overflow: off + len <= size
+		 * was checked above. */
+		if (off + len <= s->head_len)
+			memcpy(buf, s->mem + off, len);
+		else if (off >= s->tail_off)
+			memcpy(buf, s->tail + (off - s->tail_off), len);
+		else
+			return fsec_seterr(FSEC_ERR_PARSE, "malformed: the TLVs are not where the "
+							   "header puts them");
+		return FSEC_OK;
+	}
 	if (s->fd < 0) {
 		memcpy(buf, s->mem + off, len);
 		return FSEC_OK;
@@ -864,6 +876,7 @@ enum fsec_err fw_open_src(const char *path, struct fw_src *s)
 {
 	s->mem = NULL;
 	s->slot = NULL;
+	s->tail = NULL;
 	return fsec_file_open_regular(path, &s->fd, &s->size);
 }
 
@@ -910,6 +923,14 @@ FSEC_API enum fsec_err fsec_fw_inspect_fd(int fd, uint64_t len, struct fsec_fw_i
 	return rc;
 }
 
+enum fsec_err fw_inspect_src(const struct fw_src *s, struct fsec_fw_info *out,
+			     unsigned char **areas)
+{
+	unsigned char hdr[FSEC_FW_HDR_LEN];
+
+	return parse(s, out, hdr, areas);
+}
+
 /* A slot source of len bytes: the image need not fill the slot, but it may
  * not run past it. */
 static enum fsec_err slot_src(struct fsec_slot *slot, uint64_t len, struct fw_src *s)
@@ -918,6 +939,7 @@ static enum fsec_err slot_src(struct fsec_slot *slot, uint64_t len, struct fw_sr
 	s->mem = NULL;
 	s->slot = slot;
 	s->size = len;
+	s->tail = NULL;
 	if (len > fsec_slot_size(slot))
 		return fsec_seterr(FSEC_ERR_PARSE, "truncated: needs %llu bytes, slot %s has %llu",
 				   (unsigned long long)len, fsec_slot_path(slot),

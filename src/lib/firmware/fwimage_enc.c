@@ -14,6 +14,7 @@
  * IV, OAEP padding) protects the TLV: the hash over the plaintext is what
  * finally decides.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,7 @@
 #include <openssl/obj_mac.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
+#include <openssl/provider.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
@@ -34,6 +36,7 @@
 #include "fleetsec/fileio.h"
 #include "fleetsec/fwimage.h"
 #include "fwimage_int.h"
+#include "key_int.h"
 
 /* A PEM key or a KEK file is small; anything larger is not one. */
 #define KEYFILE_MAX (64u * 1024u)
@@ -119,8 +122,14 @@ static enum fsec_err classify(EVP_PKEY *pkey, enum fw_enc_kind *kind)
 {
 	char group[32];
 	size_t glen = 0;
+	int id = EVP_PKEY_get_base_id(pkey);
 
-	switch (EVP_PKEY_get_base_id(pkey)) {
+	/* A key held by a provider (a TPM) has no legacy id: name its type. */
+	if (id <= 0)
+		id = EVP_PKEY_is_a(pkey, "EC")       ? EVP_PKEY_EC
+		     : EVP_PKEY_is_a(pkey, "X25519") ? EVP_PKEY_X25519
+						     : id;
+	switch (id) {
 	case EVP_PKEY_X25519:
 		*kind = FW_ENC_X25519;
 		return FSEC_OK;
@@ -147,6 +156,40 @@ static enum fsec_err classify(EVP_PKEY *pkey, enum fw_enc_kind *kind)
 						   "P-256, RSA-2048 or an AES KEK)",
 				   OBJ_nid2sn(EVP_PKEY_get_base_id(pkey)));
 	}
+}
+
+FSEC_API enum fsec_err fsec_fw_enc_key_from_pkey(EVP_PKEY *pkey, bool has_private,
+						 struct fsec_fw_enc_key **out)
+{
+	struct fsec_fw_enc_key *k = OPENSSL_zalloc(sizeof(*k));
+	/* The keystore hands a TPM key out wrapped for libssl's signing; the
+	 * key exchange needs the provider's own key inside. */
+	EVP_PKEY *inner = fsec_key_tpm_inner(pkey);
+	enum fsec_err rc;
+
+	if (k == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	if ((rc = classify(inner != NULL ? inner : pkey, &k->kind)) != FSEC_OK) {
+		OPENSSL_free(k);
+		return rc;
+	}
+	if (k->kind == FW_ENC_RSA) {
+		OPENSSL_free(k);
+		return fsec_seterr(FSEC_ERR_INVAL, "an RSA key cannot take a delivered image key "
+						   "(P-256 or X25519)");
+	}
+	if (inner != NULL) {
+		if (!EVP_PKEY_up_ref(inner)) {
+			OPENSSL_free(k);
+			return fsec_seterr(FSEC_ERR_CRYPTO, "key reference failed");
+		}
+		EVP_PKEY_free(pkey);
+		pkey = inner;
+	}
+	k->has_private = has_private;
+	k->pkey = pkey;
+	*out = k;
+	return FSEC_OK;
 }
 
 FSEC_API enum fsec_err fsec_fw_enc_key_load(const char *path, bool need_private,
@@ -343,8 +386,18 @@ static EVP_PKEY *peer_key(enum fw_enc_kind kind, const unsigned char *v)
 
 static enum fsec_err ecdh(EVP_PKEY *priv, EVP_PKEY *peer, unsigned char *secret, size_t *slen)
 {
-	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(priv, NULL);
-	int ok = c != NULL && EVP_PKEY_derive_init(c) == 1 &&
+	/* The key exchange of the provider that holds the key (a TPM's:
+	 * tpm2-openssl does ECDH inside the TPM), not the default one, which
+	 * would get the public half only and fail. */
+	const OSSL_PROVIDER *prov = EVP_PKEY_get0_provider(priv);
+	char propq[80];
+	EVP_PKEY_CTX *c;
+	int ok;
+
+	snprintf(propq, sizeof(propq), "?provider=%s",
+		 prov != NULL ? OSSL_PROVIDER_get0_name(prov) : "default");
+	c = EVP_PKEY_CTX_new_from_pkey(NULL, priv, propq);
+	ok = c != NULL && EVP_PKEY_derive_init(c) == 1 &&
 		 EVP_PKEY_derive_set_peer_ex(c, peer, 1) == 1 &&
 		 EVP_PKEY_derive(c, secret, slen) == 1 && *slen == 32;
 

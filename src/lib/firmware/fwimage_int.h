@@ -55,12 +55,17 @@ static inline void fw_put32(unsigned char *p, uint32_t v)
 }
 
 /* An image in a file (fd), in memory (fd -1, mem), or in a slot (fd -1,
- * slot): a slot is read through the slot layer only. */
+ * slot): a slot is read through the slot layer only. With tail, only parts
+ * of it are at hand (an image still being downloaded): mem holds its first
+ * head_len bytes and tail its bytes from tail_off to size; a read of any
+ * other byte is refused. */
 struct fw_src {
 	int fd;
 	const unsigned char *mem;
 	struct fsec_slot *slot;
 	uint64_t size;
+	const unsigned char *tail;
+	uint64_t head_len, tail_off;
 };
 
 /* Open path as a regular file to read. Errors: IO. */
@@ -82,6 +87,12 @@ size_t fw_hash_len_of(uint16_t type);
 uint16_t fw_sig_type_of(EVP_PKEY *key);
 /* The 8-byte version field of the header. */
 void fw_put_version(unsigned char *p, const struct fsec_fw_version *v);
+
+/* fsec_fw_inspect on s (any kind of source), also handing out the bytes of
+ * both TLV areas (malloc'd, tlv_end - (hashed_len - protect_tlv_size)
+ * bytes) in *areas. Errors: as fsec_fw_inspect. */
+FSEC_WUR enum fsec_err fw_inspect_src(const struct fw_src *s, struct fsec_fw_info *out,
+				      unsigned char **areas);
 
 /* ---- encryption (fwimage_enc.c) ---- */
 

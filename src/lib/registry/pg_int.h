@@ -141,6 +141,8 @@ enum pg_stmt {
 	PS_TAMPER_PUT,
 	PS_TAMPER_GET,
 	PS_TAMPER_LIST,
+	PS_ENC_KEY_PUT,
+	PS_ENC_KEY_GET,
 	PS_DATA_VERSION,
 	PS_COUNT
 };
@@ -225,6 +227,8 @@ PG_OP(renew_allow_take)
 PG_OP(tamper_put)
 PG_OP(tamper_get)
 PG_OP(tamper_list)
+PG_OP(enc_key_put)
+PG_OP(enc_key_get)
 PG_OP(inventory_list)
 PG_OP(device_find)
 PG_OP(event_query)

@@ -1589,3 +1589,30 @@ enum fsec_err pg_event_query(void *p, const struct fsec_event_filter *f, fsec_ev
 		return rc;
 	return pg_list(p, sql, &a, "listing events", row_event, (void *)cb, ctx);
 }
+
+/* ---- devices' firmware encryption keys ---- */
+
+enum fsec_err pg_enc_key_put(void *p, const char *id, const char *pem, int64_t at)
+{
+	struct pgp a = key1(id);
+
+	pgp_s(&a, pem);
+	pgp_i(&a, at);
+	return pg_run(p, pg_sql[PS_ENC_KEY_PUT], &a, "enrolling an encryption key");
+}
+
+enum fsec_err pg_enc_key_get(void *p, const char *id, char *pem)
+{
+	BE;
+	struct pgp a = key1(id);
+	char msg[128];
+	PGresult *r;
+	enum fsec_err rc;
+
+	snprintf(msg, sizeof(msg), "device %.80s has no encryption key enrolled", id);
+	if ((rc = one(be, PS_ENC_KEY_GET, &a, "reading an encryption key", msg, &r)) != FSEC_OK)
+		return rc;
+	pg_text(r, 0, 0, pem, FSEC_ENC_KEY_PEM_MAX + 1);
+	PQclear(r);
+	return FSEC_OK;
+}

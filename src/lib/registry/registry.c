@@ -717,6 +717,34 @@ FSEC_API enum fsec_err fsec_registry_renew_allow_take(struct fsec_registry *reg,
 	return rc != FSEC_OK ? rc : reg->ops->renew_allow_take(reg->be, id);
 }
 
+/* ---- devices' firmware encryption keys ---- */
+
+FSEC_API enum fsec_err fsec_registry_enc_key_put(struct fsec_registry *reg, const char *id,
+						 const char *pem, int64_t at)
+{
+	struct fsec_device_rec dev;
+	size_t n = strnlen(pem, FSEC_ENC_KEY_PEM_MAX + 1);
+	enum fsec_err rc = fsec_devid_check(id);
+
+	if (rc != FSEC_OK)
+		return rc;
+	if (n == 0 || n > FSEC_ENC_KEY_PEM_MAX || strncmp(pem, "-----BEGIN PUBLIC KEY-----", 26) != 0)
+		return fsec_seterr(FSEC_ERR_INVAL, "an encryption key is an SPKI PEM of at most %u "
+						   "bytes",
+				   FSEC_ENC_KEY_PEM_MAX);
+	if ((rc = reg->ops->device_get(reg->be, id, &dev)) != FSEC_OK)
+		return rc;
+	return reg->ops->enc_key_put(reg->be, id, pem, at);
+}
+
+FSEC_API enum fsec_err fsec_registry_enc_key_get(struct fsec_registry *reg, const char *id,
+						 char *pem)
+{
+	enum fsec_err rc = fsec_devid_check(id);
+
+	return rc != FSEC_OK ? rc : reg->ops->enc_key_get(reg->be, id, pem);
+}
+
 /* ---- tamper reports ---- */
 
 #define TAMPER_ENVELOPE_MAX (64 * 1024)

@@ -115,6 +115,8 @@ struct fsec_registry_ops {
 				    const char *envelope);
 	enum fsec_err (*tamper_get)(void *be, const char *id, struct fsec_tamper_rec *out);
 	enum fsec_err (*tamper_list)(void *be, fsec_tamper_cb cb, void *ctx);
+	enum fsec_err (*enc_key_put)(void *be, const char *id, const char *pem, int64_t at);
+	enum fsec_err (*enc_key_get)(void *be, const char *id, char *pem);
 	/* id non-NULL: only that device (inventory_get). */
 	enum fsec_err (*inventory_list)(void *be, const struct fsec_inventory_query *q,
 					const char *id, fsec_inventory_cb cb, void *ctx);

@@ -608,4 +608,6 @@ const struct fsec_registry_ops fsec_registry_sqlite_ops = {
 	.tamper_put = sq_tamper_put,
 	.tamper_get = sq_tamper_get,
 	.tamper_list = sq_tamper_list,
+	.enc_key_put = sq_enc_key_put,
+	.enc_key_get = sq_enc_key_get,
 };

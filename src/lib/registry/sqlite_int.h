@@ -79,6 +79,8 @@ enum stmt_id {
 	ST_TAMPER_PUT,
 	ST_TAMPER_GET,
 	ST_TAMPER_LIST,
+	ST_ENC_KEY_PUT,
+	ST_ENC_KEY_GET,
 	ST_MODEL_STATE_LIST,
 	ST_EVAL_GET,
 	ST_EVAL_PUT,
@@ -260,6 +262,8 @@ enum fsec_err sq_pairing_spend(void *p, const char *key_sha256, int64_t at);
 /* sqlite_limits.c: tamper reports */
 enum fsec_err sq_tamper_put(void *p, const struct fsec_tamper_rec *rec, const char *envelope);
 enum fsec_err sq_tamper_get(void *p, const char *id, struct fsec_tamper_rec *out);
+enum fsec_err sq_enc_key_put(void *p, const char *id, const char *pem, int64_t at);
+enum fsec_err sq_enc_key_get(void *p, const char *id, char *pem);
 enum fsec_err sq_tamper_list(void *p, fsec_tamper_cb cb, void *ctx);
 
 /* sqlite_inventory.c */

@@ -289,3 +289,30 @@ enum fsec_err sq_tamper_list(void *p, fsec_tamper_cb cb, void *ctx)
 {
 	return sq_list(p, &list_tamper, NULL, 0, (void *)cb, ctx);
 }
+
+/* ---- devices' firmware encryption keys ---- */
+
+enum fsec_err sq_enc_key_put(void *p, const char *id, const char *pem, int64_t at)
+{
+	struct sqlite_be *be = p;
+	enum fsec_err rc;
+	sqlite3_stmt *s;
+
+	if ((rc = sq_stmt(be, ST_ENC_KEY_PUT, &s)) != FSEC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, pem, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, at);
+	return sq_run(be, s, "enrolling an encryption key");
+}
+
+static enum fsec_err get_enc_key(sqlite3_stmt *s, void *out)
+{
+	sq_text(s, 0, out, FSEC_ENC_KEY_PEM_MAX + 1);
+	return FSEC_OK;
+}
+
+enum fsec_err sq_enc_key_get(void *p, const char *id, char *pem)
+{
+	return sq_get_one(p, ST_ENC_KEY_GET, id, "encryption key", get_enc_key, pem);
+}

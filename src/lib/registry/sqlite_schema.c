@@ -252,12 +252,24 @@ static const char schema_v18_pairings[] =
 	" used_at INTEGER) STRICT;"
 	"CREATE INDEX pairings_device ON pairings(device_id);";
 
+/* v19-v21: numbers reserved for other branches; each becomes that
+ * branch's step when it is merged. */
+static const char schema_reserved[] = "SELECT 1;";
+
+/* v22 (issue 19, per-device firmware key delivery): each device's
+ * firmware encryption key, a second key beside its TLS key. */
+static const char schema_v22_enc_keys[] =
+	"CREATE TABLE device_enc_keys(device_id TEXT PRIMARY KEY"
+	" REFERENCES devices(id) DEFERRABLE INITIALLY DEFERRED,"
+	" pem TEXT NOT NULL, enrolled_at INTEGER NOT NULL) STRICT;";
+
 static const char *const migrations[] = {
 	schema_v1,	 schema_v2_enroll,  schema_v3_published,  schema_v4_pending,
 	schema_v5_audit, schema_v6_rollout, schema_v7_device_net, schema_v8_debug,
 	schema_v9_bounds, schema_v10_freshness, schema_v11_server_certs, schema_v12_update_state,
 	schema_v13_issuer, schema_v14_rollouts, schema_v15_spent_ca, schema_v16_tamper,
-	schema_v17_rollout_eval, schema_v18_pairings,
+	schema_v17_rollout_eval, schema_v18_pairings, schema_reserved, schema_reserved,
+	schema_reserved, schema_v22_enc_keys,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -368,6 +380,10 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 	[ST_DEVICE_NET_ONE] = "SELECT d.id, d.model, d.status, ifnull(n.mac,''), ifnull(n.ip,''),"
 			      " " TAMPERED_SQL
 			      " FROM devices d JOIN device_net n ON n.device_id = d.id WHERE d.id = ?1",
+	[ST_ENC_KEY_PUT] = "INSERT INTO device_enc_keys(device_id, pem, enrolled_at)"
+			   " VALUES (?1, ?2, ?3) ON CONFLICT(device_id) DO UPDATE SET"
+			   " pem = excluded.pem, enrolled_at = excluded.enrolled_at",
+	[ST_ENC_KEY_GET] = "SELECT pem FROM device_enc_keys WHERE device_id = ?1",
 	[ST_TAMPER_PUT] = "INSERT INTO device_tamper(device_id, at, received_at, reason, serial,"
 			  " envelope) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(device_id) DO UPDATE"
 			  " SET at = excluded.at, received_at = excluded.received_at,"

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "err_int.h"
@@ -494,4 +496,72 @@ FSEC_API enum fsec_err fsec_devapi_firmware(struct fsec_registry *reg, const cha
 	r->file_off = off;
 	r->file_len = len;
 	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_devapi_firmware_key(struct fsec_registry *reg, const char *fw_dir,
+						const struct fsec_fw_enc_key *holder,
+						const char *id, const char *sha,
+						struct fsec_reply *r)
+{
+	char path[4200], pem[FSEC_ENC_KEY_PEM_MAX + 1];
+	struct fsec_fw_enc_key *dev = NULL;
+	unsigned char *out = NULL;
+	size_t len = 0;
+	EVP_PKEY *pub = NULL;
+	BIO *bio = NULL;
+	enum fsec_err rc;
+	bool yes = false;
+
+	memset(r, 0, sizeof(*r));
+	if (holder == NULL || !fsec_hex_valid(sha, 32, FSEC_HEX_LOWER)) {
+		fsec_reply_error(r, 404, "no such image");
+		return FSEC_OK;
+	}
+	/* Who may have the key is who may have the image. */
+	if ((rc = offered(reg, id, sha, &yes)) != FSEC_OK)
+		return rc;
+	if (!yes || (size_t)snprintf(path, sizeof(path), "%s/%s", fw_dir, sha) >= sizeof(path)) {
+		fsec_reply_error(r, 404, "no such image");
+		return FSEC_OK;
+	}
+	rc = fsec_registry_enc_key_get(reg, id, pem);
+	if (rc == FSEC_ERR_NOTFOUND) {
+		fsec_clearerr();
+		fsec_reply_error(r, 403, "device %s has no encryption key enrolled", id);
+		return FSEC_OK;
+	}
+	if (rc != FSEC_OK)
+		return rc;
+	bio = BIO_new_mem_buf(pem, -1);
+	pub = bio != NULL ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
+	BIO_free(bio);
+	ERR_clear_error();
+	if (pub == NULL || fsec_fw_enc_key_from_pkey(pub, false, &dev) != FSEC_OK) {
+		EVP_PKEY_free(pub);
+		fsec_clearerr();
+		fsec_reply_error(r, 500, "device %s's encryption key is unusable", id);
+		return FSEC_OK;
+	}
+	if ((out = malloc(FSEC_FW_KEY_TLV_MAX)) == NULL) {
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	rc = fsec_fw_key_rewrap(path, holder, dev, out, &len);
+	if (rc == FSEC_ERR_INVAL) {
+		fsec_reply_error(r, 409, "image %.16s... is not encrypted", sha);
+	} else if (rc != FSEC_OK) {
+		fsec_reply_error(r, 500, "the image key: %s", fsec_err_detail());
+	} else {
+		r->status = 200;
+		r->content_type = "application/octet-stream";
+		r->body = (char *)out;
+		r->len = len;
+		out = NULL;
+	}
+	fsec_clearerr();
+	rc = FSEC_OK;
+out:
+	free(out);
+	fsec_fw_enc_key_free(dev);
+	return rc;
 }

@@ -18,6 +18,7 @@
 #include "reply_int.h"
 #include "fleetsec/devapi.h"
 #include "fleetsec/fileio.h"
+#include "fleetsec/fwimage.h"
 #include "fleetsec/publish.h"
 #include "fleetsec/release.h"
 #include "fleetsec/routes.h"
@@ -33,6 +34,7 @@ struct fsec_route_ctx {
 	char roots_path[HOME_PATH_MAX + 32];
 	struct fsec_crl_cache crl;
 	struct fsec_ratelimit *reports; /* status reports stored per device per hour */
+	struct fsec_fw_enc_key *fw_holder; /* firmware_enc_key; NULL: no key delivery */
 };
 
 typedef enum fsec_err (*route_fn)(struct fsec_route_ctx *c, const struct fsec_est_peer *peer,
@@ -173,11 +175,23 @@ static enum fsec_err h_update(struct fsec_route_ctx *c, const struct fsec_est_pe
 	return fsec_devapi_update(fsec_fleet_get_registry(c->f), peer->id, r);
 }
 
+/* GET /v1/firmware/SHA256, and GET /v1/firmware/SHA256/key: the image, or
+ * its key wrapped for this device (issue 19); both under the firmware
+ * route's peers and metrics. */
 static enum fsec_err h_firmware(struct fsec_route_ctx *c, const struct fsec_est_peer *peer,
 				const struct fsec_route_request *q, struct fsec_reply *r)
 {
-	return fsec_devapi_firmware(fsec_fleet_get_registry(c->f), c->fw_dir, peer->id,
-				    q->path + strlen(FSEC_RELEASE_FIRMWARE_PATH), q->range, r);
+	const char *arg = q->path + strlen(FSEC_RELEASE_FIRMWARE_PATH);
+	char sha[65];
+
+	if (strlen(arg) == 64 + 4 && strcmp(arg + 64, "/key") == 0) {
+		memcpy(sha, arg, 64);
+		sha[64] = '\0';
+		return fsec_devapi_firmware_key(fsec_fleet_get_registry(c->f), c->fw_dir,
+						c->fw_holder, peer->id, sha, r);
+	}
+	return fsec_devapi_firmware(fsec_fleet_get_registry(c->f), c->fw_dir, peer->id, arg,
+				    q->range, r);
 }
 
 /* GET /v1/roots: the chain of release-root documents (fleetsec release
@@ -443,6 +457,7 @@ FSEC_API void fsec_route_ctx_free(struct fsec_route_ctx *c)
 		return;
 	fsec_crl_cache_cleanup(&c->crl);
 	fsec_ratelimit_free(c->reports);
+	fsec_fw_enc_key_free(c->fw_holder);
 	free(c);
 }
 
@@ -485,4 +500,16 @@ FSEC_API enum fsec_err fsec_route_handle(struct fsec_route_ctx *c, const struct 
 		fsec_reply_error(r, 500, "internal error");
 	}
 	return rc;
+}
+
+FSEC_API enum fsec_err fsec_route_set_fw_key(struct fsec_route_ctx *c, const char *path)
+{
+	struct fsec_fw_enc_key *k = NULL;
+	enum fsec_err rc;
+
+	if (path[0] != '\0' && (rc = fsec_fw_enc_key_load(path, true, &k)) != FSEC_OK)
+		return fsec_seterr(rc, "firmware_enc_key %s: %s", path, fsec_err_detail());
+	fsec_fw_enc_key_free(c->fw_holder);
+	c->fw_holder = k;
+	return FSEC_OK;
 }

@@ -86,6 +86,7 @@ FSEC_API enum fsec_err fsec_agent_update(struct fsec_agent *a, fsec_agent_progre
 {
 	struct fsec_agent_check chk;
 	const struct fsec_release_entry *e;
+	struct fsec_fw_dec *dec = NULL;
 	struct fsec_boot_state bs;
 	struct fsec_fw_info info;
 	struct journal j;
@@ -134,11 +135,14 @@ FSEC_API enum fsec_err fsec_agent_update(struct fsec_agent *a, fsec_agent_progre
 		if ((rc = fsec_agent_store_journal(a, &j)) != FSEC_OK)
 			goto out;
 	}
-	if ((rc = fsec_agent_write_slot(a, e, target, &j, cb, ctx)) != FSEC_OK)
+	/* An encrypted image's key is unwrapped again on every run: the
+	 * journal holds no key and no cipher state. */
+	if ((rc = fsec_agent_prepare_dec(a, e, target, &j, &dec)) != FSEC_OK ||
+	    (rc = fsec_agent_write_slot(a, e, target, dec, &j, cb, ctx)) != FSEC_OK)
 		goto out;
 	/* Chunks written by an earlier run were checked then, not now: the
 	 * whole image must still be the one the manifest signed. */
-	if ((rc = fsec_agent_slot_holds(a, e, target)) != FSEC_OK) {
+	if ((rc = fsec_agent_slot_holds(a, dec, e, target)) != FSEC_OK) {
 		if (rc == FSEC_ERR_VERIFY)
 			goto bad_image;
 		goto out;
@@ -163,6 +167,7 @@ bad_image:
 	fsec_agent_drop_journal(a);
 out:
 	close(lock);
+	fsec_fw_dec_free(dec);
 	fsec_release_free(c.rel);
 	return rc;
 }

@@ -23,6 +23,7 @@
 #include "fleetsec/bootctl.h"
 #include "fleetsec/counter.h"
 #include "fleetsec/fetch.h"
+#include "fleetsec/fwimage.h"
 #include "fleetsec/release.h"
 
 #define STATE_FILE_MAX 512
@@ -146,18 +147,34 @@ void fsec_agent_roots_path(const struct fsec_agentcfg *cfg,
 FSEC_WUR enum fsec_err fsec_agent_verify_slot(struct fsec_agent *a, char slot, uint64_t len,
 					      struct fsec_fw_info *info);
 
+/* Whether e's image is encrypted, and if so its decryptor in *dec (NULL for
+ * a plain image): the header (read back from slot target when the journal
+ * counts chunk 0 there, which its hash checked; fetched otherwise, where
+ * the download starts anyway) and the TLV area are read first, and the
+ * image key unwrapped with cfg.decrypt_key, from the image's ENC TLV or, with
+ * key_delivery = server, from the key fleetsecd wrapped for this device.
+ * Run at the start of every attempt: the key is never stored. Errors:
+ * VERIFY (encrypted, and no decrypt_key; the wrong key), PARSE, NET, and
+ * those of fsec_fw_dec_new. */
+FSEC_WUR enum fsec_err fsec_agent_prepare_dec(struct fsec_agent *a,
+					      const struct fsec_release_entry *e, char target,
+					      const struct journal *j, struct fsec_fw_dec **dec);
+
 /* Download chunks [j->chunks_done, e->nchunks) of e into slot target, each
  * checked against the manifest, synced, then counted in the journal; then
- * erase the rest of the slot and sync. Errors: TOO_LARGE (the release does
- * not fit the slot), VERIFY (a chunk failed every retry), NET, IO. */
+ * erase the rest of the slot and sync. With dec, the chunks are checked as
+ * served (ciphertext) and written decrypted. Errors: TOO_LARGE (the release
+ * does not fit the slot), VERIFY (a chunk failed every retry), NET, IO. */
 FSEC_WUR enum fsec_err fsec_agent_write_slot(struct fsec_agent *a,
 					     const struct fsec_release_entry *e, char target,
-					     struct journal *j, fsec_agent_progress_cb cb,
-					     void *ctx);
+					     struct fsec_fw_dec *dec, struct journal *j,
+					     fsec_agent_progress_cb cb, void *ctx);
 
-/* Whether slot target holds e's image: SHA-256 of its first e->size bytes.
+/* Whether slot target holds e's image: SHA-256 of its first e->size bytes,
+ * encrypted again with dec first when there is one (the slot then holds
+ * the plaintext of the bytes the manifest hashed).
  * Errors: VERIFY (it does not), IO, NOMEM, CRYPTO. */
-FSEC_WUR enum fsec_err fsec_agent_slot_holds(struct fsec_agent *a,
+FSEC_WUR enum fsec_err fsec_agent_slot_holds(struct fsec_agent *a, struct fsec_fw_dec *dec,
 					     const struct fsec_release_entry *e, char target);
 
 /* ---- agent_decide.c ---- */

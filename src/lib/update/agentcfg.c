@@ -35,6 +35,8 @@ static const struct fsec_kv_field fields[] = {
 	STRF(tpm_owner_auth, false),
 	STRF(tpm_parent, false),
 	LISTF(firmware_key, firmware_keys, nfirmware_keys),
+	STRF(decrypt_key, false),
+	STRF(key_delivery, false),
 	LISTF(release_root, release_roots, nrelease_roots),
 	STRF(model, true),
 	STRF(slot_a, true),
@@ -67,6 +69,12 @@ static enum fsec_err check(struct fsec_agentcfg *c)
 		return fsec_seterr(FSEC_ERR_PARSE, "tpm_parent needs tcti (the TPM that holds it)");
 	if (c->debug_state[0] != '\0' && c->debug_state_cmd[0] != '\0')
 		return fsec_seterr(FSEC_ERR_PARSE, "debug_state and debug_state_cmd: one or the other");
+	if (c->key_delivery[0] == '\0')
+		memcpy(c->key_delivery, "image", sizeof("image"));
+	if (strcmp(c->key_delivery, "image") != 0 && strcmp(c->key_delivery, "server") != 0)
+		return fsec_seterr(FSEC_ERR_PARSE, "key_delivery must be image or server");
+	if (strcmp(c->key_delivery, "server") == 0 && c->decrypt_key[0] == '\0')
+		return fsec_seterr(FSEC_ERR_PARSE, "key_delivery = server needs decrypt_key");
 	if (strcmp(c->slot_a, c->slot_b) == 0)
 		return fsec_seterr(FSEC_ERR_PARSE, "slot_a and slot_b must differ");
 	if (c->health_timeout == 0)

@@ -27,6 +27,12 @@ struct fsec_agentcfg {
 	char tpm_owner_auth[FSEC_AGENTCFG_VALUE_MAX + 1]; /* file with the TPM owner password */
 	char tpm_parent[FSEC_AGENTCFG_VALUE_MAX + 1];     /* persistent storage key, 0x81... */
 	char tcti[FSEC_AGENTCFG_VALUE_MAX + 1];           /* "": keys in files; else a TPM */
+	/* The device's firmware decryption key (a path, a TSS2 blob, or a
+	 * handle: a key URI), and where the image key comes from: "image"
+	 * (its ENC TLV, MCUboot's per-product key) or "server" (GET
+	 * /v1/firmware/SHA256/key, wrapped for this device). */
+	char decrypt_key[FSEC_AGENTCFG_VALUE_MAX + 1];
+	char key_delivery[16];
 	size_t nfirmware_keys, nrelease_roots;
 	char firmware_keys[FSEC_AGENTCFG_KEYS_MAX][FSEC_AGENTCFG_VALUE_MAX + 1];
 	char release_roots[FSEC_AGENTCFG_KEYS_MAX][FSEC_AGENTCFG_VALUE_MAX + 1];

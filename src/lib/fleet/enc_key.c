@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A device's firmware encryption key (fleet.h, fsec_fleet_enc_key_set;
+ * issue 19): the second key, beside its TLS key, that fleetsecd wraps image
+ * keys to, so that no key on a device opens another device's firmware. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "err_int.h"
+#include "fleetsec/fleet.h"
+#include "fleetsec/fwimage.h"
+#include "fleetsec/key.h"
+#include "fleetsec/registry.h"
+
+FSEC_API enum fsec_err fsec_fleet_enc_key_set(struct fsec_fleet *f, const char *id,
+					      EVP_PKEY *pub, const char *actor)
+{
+	struct fsec_registry *reg = fsec_fleet_get_registry(f);
+	struct fsec_fw_enc_key *k = NULL;
+	struct fsec_device_rec dev;
+	char spki[FSEC_SHA256_HEX_LEN], *pem = NULL;
+	size_t len = 0;
+	bool began = false;
+	enum fsec_err rc = FSEC_ERR_INVAL;
+
+	fsec_clearerr();
+	/* The type check (P-256 or X25519: what ECIES wraps to) takes its
+	 * own reference: pub stays the caller's. */
+	if (!EVP_PKEY_up_ref(pub)) {
+		rc = fsec_seterr(FSEC_ERR_CRYPTO, "key reference failed");
+		goto out;
+	}
+	if ((rc = fsec_fw_enc_key_from_pkey(pub, false, &k)) != FSEC_OK) {
+		EVP_PKEY_free(pub);
+		goto out;
+	}
+	if ((rc = fsec_key_spki_sha256(pub, spki)) != FSEC_OK ||
+	    (rc = fsec_key_public_pem(pub, &pem, &len)) != FSEC_OK)
+		goto out;
+	if ((rc = fsec_registry_begin(reg)) != FSEC_OK)
+		goto out;
+	began = true;
+	if ((rc = fsec_registry_device_get(reg, id, &dev)) != FSEC_OK)
+		goto out;
+	if (dev.status != FSEC_DEVICE_ACTIVE) {
+		rc = fsec_seterr(FSEC_ERR_POLICY, "device %s is revoked", id);
+		goto out;
+	}
+	/* A second key: the TLS key is used for signing every handshake, and
+	 * one key for both purposes is what the issue rules out. */
+	if (strcmp(spki, dev.spki_sha256) == 0) {
+		rc = fsec_seterr(FSEC_ERR_POLICY, "this is device %s's TLS key; the encryption key "
+						  "must be a second key",
+				 id);
+		goto out;
+	}
+	if ((rc = fsec_registry_enc_key_put(reg, id, pem, (int64_t)time(NULL))) != FSEC_OK ||
+	    (rc = fsec_registry_event_addf(reg, actor, "enc-key", id,
+					   "firmware encryption key %.16s... enrolled", spki)) !=
+		    FSEC_OK)
+		goto out;
+	rc = fsec_registry_commit(reg);
+	began = rc != FSEC_OK;
+out:
+	if (began)
+		fsec_registry_rollback(reg);
+	fsec_fw_enc_key_free(k);
+	free(pem);
+	return rc;
+}
