@@ -177,6 +177,32 @@ static int server_cert_list(struct fsec_fleet *f, bool json, bool clients)
 	return json ? cli_print_json(sl.arr) : 0;
 }
 
+/* `--list` (revoke NULL) or `--revoke SERIAL` of server-cert (clients
+ * false) or client-cert: one table, one revocation. Frees f. */
+static int list_or_revoke(struct fsec_fleet *f, bool json, bool clients, const char *revoke,
+			  int reason)
+{
+	enum fsec_err rc;
+	int status;
+
+	if (revoke == NULL) {
+		status = server_cert_list(f, json, clients);
+		fsec_fleet_free(f);
+		return status;
+	}
+	rc = fsec_fleet_server_cert_revoke(f, revoke, reason, cli_actor());
+	fsec_fleet_free(f);
+	if (rc != FSEC_OK)
+		return cli_fail(revoke, rc);
+	if (json)
+		return cli_print_json(json_pack("{s:s, s:s}", "revoked", revoke, "reason",
+						fsec_crl_reason_name(reason)));
+	printf("%s certificate %s revoked (%s); the CRL lists it%s\n", clients ? "client" : "server",
+	       revoke, fsec_crl_reason_name(reason),
+	       clients ? ", and brokers running the fleetsec plugin drop its sessions" : "");
+	return 0;
+}
+
 static int ca_server_cert(int argc, char **argv, const struct cli_cmd *self)
 {
 	static const struct option longopts[] = {
@@ -264,23 +290,8 @@ static int ca_server_cert(int argc, char **argv, const struct cli_cmd *self)
 	}
 	if ((rc = fsec_fleet_open(cli_home(&c), &f)) != FSEC_OK)
 		return cli_fail(cli_home(&c), rc);
-	if (list) {
-		status = server_cert_list(f, c.json, false);
-		fsec_fleet_free(f);
-		return status;
-	}
-	if (revoke != NULL) {
-		rc = fsec_fleet_server_cert_revoke(f, revoke, reason, cli_actor());
-		fsec_fleet_free(f);
-		if (rc != FSEC_OK)
-			return cli_fail(revoke, rc);
-		if (c.json)
-			return cli_print_json(json_pack("{s:s, s:s}", "revoked", revoke, "reason",
-							fsec_crl_reason_name(reason)));
-		printf("server certificate %s revoked (%s); the CRL lists it\n", revoke,
-		       fsec_crl_reason_name(reason));
-		return 0;
-	}
+	if (list || revoke != NULL)
+		return list_or_revoke(f, c.json, false, revoke, reason);
 	rc = fsec_fleet_server_cert(f, &o, &cert);
 	fsec_fleet_free(f);
 	if (rc != FSEC_OK)
@@ -381,24 +392,8 @@ static int ca_client_cert(int argc, char **argv, const struct cli_cmd *self)
 		return cli_usage_error(self, "%s", fsec_err_detail());
 	if ((rc = fsec_fleet_open(cli_home(&c), &f)) != FSEC_OK)
 		return cli_fail(cli_home(&c), rc);
-	if (list) {
-		status = server_cert_list(f, c.json, true);
-		fsec_fleet_free(f);
-		return status;
-	}
-	if (revoke != NULL) {
-		rc = fsec_fleet_server_cert_revoke(f, revoke, reason, cli_actor());
-		fsec_fleet_free(f);
-		if (rc != FSEC_OK)
-			return cli_fail(revoke, rc);
-		if (c.json)
-			return cli_print_json(json_pack("{s:s, s:s}", "revoked", revoke, "reason",
-							fsec_crl_reason_name(reason)));
-		printf("client certificate %s revoked (%s); the CRL lists it, and brokers running "
-		       "the fleetsec plugin drop its sessions\n",
-		       revoke, fsec_crl_reason_name(reason));
-		return 0;
-	}
+	if (list || revoke != NULL)
+		return list_or_revoke(f, c.json, true, revoke, reason);
 	rc = fsec_fleet_server_cert(f, &o, &cert);
 	fsec_fleet_free(f);
 	if (rc != FSEC_OK)
