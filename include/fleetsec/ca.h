@@ -120,6 +120,20 @@ FSEC_API FSEC_WUR enum fsec_err fsec_ca_issue_device(struct fsec_ca *ca, EVP_PKE
 	FSEC_NONNULL(1, 2, 3, 5, 6);
 
 /*
+ * Issue a backend or operator client certificate (issue 15): as a device
+ * certificate, but subject CN=name and SAN URI
+ * urn:fleetsec:role:<role>:<name> (identity.h) in place of the device URI.
+ * role is "backend" or "operator"; name a device-ID-like name of at most
+ * FSEC_ROLE_NAME_MAX characters. Fills *out only on success.
+ * Errors: INVAL, CRYPTO, NOMEM. Not thread-safe on the same ca.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_ca_issue_role(struct fsec_ca *ca, EVP_PKEY *pub,
+						   const char *role, const char *name, int days,
+						   const unsigned char serial[FSEC_SERIAL_LEN],
+						   struct fsec_issued_cert *out)
+	FSEC_NONNULL(1, 2, 3, 4, 6, 7);
+
+/*
  * Issue an IDevID-like bootstrap certificate, as a chip vendor's
  * manufacturer CA would: subject O=<ca's name>, serialNumber=sn, CN=sn;
  * keyUsage digitalSignature; EKU clientAuth; CA:FALSE. sn must be a valid

@@ -136,6 +136,10 @@ struct fsec_server_cert_opts {
 	const char *cert_out;                     /* NULL: HOME/server.pem */
 	const char *actor;
 	bool renew;
+	/* "backend" or "operator": a client certificate of that role for
+	 * spec->name instead (fsec_ca_issue_role, issue 15), written to
+	 * key_out and cert_out (both required); no renew. NULL: fleetsecd's. */
+	const char *role;
 };
 
 /*
@@ -146,6 +150,9 @@ struct fsec_server_cert_opts {
  * or, with o->renew, replacing both, each by an atomic rename, with a new
  * key and the name, addresses and CRL URL of the certificate now at the
  * certificate path. Fills *out (may be NULL) on success.
+ * With o->role, the same for a backend or operator client certificate,
+ * recorded with its role and logged as client-cert; fsec_fleet_server_cert_revoke
+ * revokes it, and the CRL lists it.
  * Errors: INVAL, EXISTS (an output exists), PARSE (renew: no usable
  * current certificate), IO, CRYPTO, DB, BUSY.
  */

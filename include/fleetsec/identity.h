@@ -17,6 +17,34 @@
 #define FSEC_DEVID_URN_PREFIX "urn:fleetsec:device:"
 
 /*
+ * A backend or operator client (issue 15): a certificate the fleet CA
+ * issued with `fleetsec ca client-cert`, carrying SAN URI
+ * urn:fleetsec:role:ROLE:NAME (and subject CN = NAME). The CA writes this
+ * URI only there: a device certificate carries its device URI and nothing a
+ * CSR asks for, so no device can hold a role.
+ */
+#define FSEC_ROLE_URN_PREFIX "urn:fleetsec:role:"
+/* A role name: a device-ID-like name, short enough that "operator:NAME"
+ * (the broker's username for it) fits where a device ID does. */
+#define FSEC_ROLE_NAME_MAX 32
+#define FSEC_ROLE_MAX 16 /* "backend", "operator", with NUL */
+
+/* Is role one of the client roles ("backend", "operator")? Thread-safe. */
+FSEC_API bool fsec_role_valid(const char *role);
+
+/*
+ * The role and name of a role certificate: exactly one role URI, a known
+ * role, a valid name (fsec_devid_valid, at most FSEC_ROLE_NAME_MAX), the
+ * subject CN equal to the name, and no device URI beside it. Writes role
+ * and name only on success.
+ * Errors: NOTFOUND (no role URI), PARSE (several, an unknown role, a bad
+ * name, a device URI too), VERIFY (CN disagrees). Thread-safe.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_identity_role_from_cert(X509 *cert, char role[FSEC_ROLE_MAX],
+							     char name[FSEC_ROLE_NAME_MAX + 1])
+	FSEC_NONNULL(1, 2, 3);
+
+/*
  * Extract the device ID from a fleetsec device certificate. The SAN URI is
  * authoritative; the subject CN must agree with it, and exactly one device
  * URI may be present. Writes a NUL-terminated ID into out.

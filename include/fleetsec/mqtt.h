@@ -16,6 +16,8 @@
  *   subscribe fleet/%m/broadcast
  *   [group lab]                 rules for devices in group lab
  *   publish devices/%d/debug/#
+ *   [role backend]              rules for backend clients (ca client-cert)
+ *   subscribe devices/+/telemetry/#
  *
  * %d is the device ID, %m its model and %g its group, each a whole topic
  * level. A rule whose placeholder has no value (a device with no group)
@@ -23,6 +25,14 @@
  * reach other devices' topics, a wildcard (+ or #) may appear only after a
  * %d level, and no rule may name a topic starting with '$' ($SYS, the
  * broker's $CONTROL topics).
+ *
+ * [role backend] and [role operator] sections apply to clients holding a
+ * role certificate (identity.h), and only those sections do: a device gets
+ * no role rule, a role client no device rule. A role rule takes no
+ * placeholder and may have wildcards anywhere. The default policy adds
+ * [role backend] subscribe devices/+/telemetry/# and devices/+/status, and
+ * publish devices/+/cmd/#; operators get no topic by default (only the
+ * control topic, fsec_mqtt_broker_set_control).
  */
 #ifndef FLEETSEC_MQTT_H
 #define FLEETSEC_MQTT_H
@@ -74,10 +84,12 @@ FSEC_API void fsec_mqtt_policy_free(struct fsec_mqtt_policy *p);
 /* Who is asking: a device's ID, model ("" unknown) and group ("" none).
  * With any set, a NULL id, model or group stands for any one plain topic
  * level (a what-if check such as `fleetsec privacy check`, where the topic
- * names the device); the broker never sets it. */
+ * names the device); the broker never sets it. A role client has role set
+ * ("backend", "operator") and no id, model or group. */
 struct fsec_mqtt_subject {
 	const char *id, *model, *group;
 	bool any;
+	const char *role;
 };
 
 /* Why a decision was made: the rule that allowed it ("ORIGIN:LINE [section]
@@ -121,7 +133,10 @@ FSEC_API FSEC_WUR enum fsec_err fsec_mqtt_broker_reload(struct fsec_mqtt_broker 
  * it lasts) with TLS client certificate cert (NULL: none) and MQTT client
  * ID client_id. Allowed only for a fleet device certificate that is its
  * device's current one, of an active device that has not reported tamper,
- * and whose client ID is its device ID: then *allowed is true and the
+ * and whose client ID is its device ID; or for a role certificate
+ * (identity.h) the registry recorded as issued, unrevoked and unexpired,
+ * whose client ID is ROLE:NAME (device_id then receives ROLE:NAME, and the
+ * policy's [role ROLE] rules apply to it): then *allowed is true and the
  * session is kept until fsec_mqtt_broker_gone(conn). Otherwise *allowed is
  * false and reason says why (a bootstrap certificate, a revoked, superseded
  * or unknown device, another device's client ID). device_id receives the
@@ -244,6 +259,45 @@ typedef void (*fsec_mqtt_expire_cb)(const char *topic, void *ctx);
  * and forget it. Returns how many. */
 FSEC_API size_t fsec_mqtt_broker_expire(struct fsec_mqtt_broker *b, int64_t now,
 					fsec_mqtt_expire_cb expire, void *ctx);
+
+/* ---- the control topic ---- */
+
+/* Every control topic lies here: Mosquitto 2.0 hands a plugin only
+ * messages on $CONTROL/ topics (MOSQ_EVT_CONTROL), and keeps them from
+ * subscribers. */
+#define FSEC_MQTT_CONTROL_PREFIX "$CONTROL/"
+
+/* Is topic a control topic: a topic name (no wildcard) under $CONTROL/,
+ * at most FSEC_MQTT_TOPIC_MAX bytes? Errors: INVAL. Thread-safe. */
+FSEC_API FSEC_WUR enum fsec_err fsec_mqtt_control_topic_check(const char *topic);
+
+/*
+ * Make topic (fsec_mqtt_control_topic_check) the control topic: from now
+ * on only role clients (backend, operator) may publish to it, and nobody
+ * may subscribe to it or receive from it. Errors: INVAL, NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_mqtt_broker_set_control(struct fsec_mqtt_broker *b,
+							     const char *topic);
+
+/*
+ * Parse a control message: "kick DEVICE-ID", optionally followed by one
+ * newline, nothing else. device_id receives the ID.
+ * Errors: PARSE. Thread-safe.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_mqtt_control_parse(const void *payload, size_t len,
+							char device_id[FSEC_DEVID_MAX + 1]);
+
+/*
+ * A message on the control topic from the session of conn, user's (its
+ * username): the device to disconnect, in device_id. Only a role client's
+ * session (admitted, not refused since) may send one. The kick alone does
+ * not keep the device out: a device still active in the registry may
+ * reconnect (revoke it for that). Errors: PERM (not a role client), PARSE.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_mqtt_broker_control(struct fsec_mqtt_broker *b,
+							 const void *conn, const char *user,
+							 const void *payload, size_t len,
+							 char device_id[FSEC_DEVID_MAX + 1]);
 
 /* The number of sessions held. */
 FSEC_API size_t fsec_mqtt_broker_sessions(const struct fsec_mqtt_broker *b);

@@ -60,16 +60,19 @@ struct fsec_cert_rec {
 	char issuer[FSEC_SHA256_HEX_LEN];
 };
 
-/* A TLS server certificate the fleet issued (fleetsecd's). */
+/* A certificate the fleet issued to a service of its own: fleetsecd's TLS
+ * server certificate (role ""), or a backend or operator client's (role
+ * "backend" or "operator", issue 15). */
 struct fsec_server_cert_rec {
 	char serial[FSEC_SERIAL_HEX_LEN];
-	char name[256]; /* the CN: a DNS host name */
+	char name[256]; /* the CN: a DNS host name, or the client's name */
 	char fingerprint[FSEC_SHA256_HEX_LEN];
 	int64_t not_before, not_after, issued_at;
 	bool revoked;
 	int64_t revoked_at;
 	int reason; /* RFC 5280 CRLReason, when revoked */
 	char issuer[FSEC_SHA256_HEX_LEN]; /* as in struct fsec_cert_rec */
+	char role[16];                     /* "" fleetsecd's; "backend", "operator" */
 };
 
 struct fsec_event_rec {

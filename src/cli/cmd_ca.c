@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/fleet.h"
+#include "fleetsec/identity.h"
 
 #define DAYS_MAX 36500
 
@@ -115,6 +116,7 @@ struct server_list {
 	json_t *arr; /* --json: the rows; NULL: print a table */
 	int64_t now;
 	bool nomem;
+	bool clients; /* list the role (client) certificates, else fleetsecd's */
 };
 
 static const char *server_status(const struct fsec_server_cert_rec *c, int64_t now)
@@ -127,33 +129,43 @@ static int print_server_cert(const struct fsec_server_cert_rec *c, void *arg)
 	struct server_list *sl = arg;
 	char exp[32], rev[32];
 
+	if ((c->role[0] != '\0') != sl->clients)
+		return 0;
 	cli_time(c->not_after, exp, sizeof(exp));
 	cli_time(c->revoked ? c->revoked_at : 0, rev, sizeof(rev));
 	if (sl->arr == NULL) {
-		printf("%-40s  %-24s  %-20s  %s\n", c->serial, c->name, exp,
-		       server_status(c, sl->now));
+		if (sl->clients)
+			printf("%-40s  %-9s  %-24s  %-20s  %s\n", c->serial, c->role, c->name, exp,
+			       server_status(c, sl->now));
+		else
+			printf("%-40s  %-24s  %-20s  %s\n", c->serial, c->name, exp,
+			       server_status(c, sl->now));
 		return 0;
 	}
 	if (json_array_append_new(
-		    sl->arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?}", "serial", c->serial,
-				       "name", c->name, "fingerprint", c->fingerprint, "not_after",
-				       exp, "status", server_status(c, sl->now), "revoked_at", rev,
-				       "reason",
-				       c->revoked ? fsec_crl_reason_name(c->reason) : NULL)) != 0) {
+		    sl->arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:s?}", "serial",
+				       c->serial, "name", c->name, "fingerprint", c->fingerprint,
+				       "not_after", exp, "status", server_status(c, sl->now),
+				       "revoked_at", rev, "reason",
+				       c->revoked ? fsec_crl_reason_name(c->reason) : NULL, "role",
+				       sl->clients ? c->role : NULL)) != 0) {
 		sl->nomem = true;
 		return 1;
 	}
 	return 0;
 }
 
-static int server_cert_list(struct fsec_fleet *f, bool json)
+static int server_cert_list(struct fsec_fleet *f, bool json, bool clients)
 {
-	struct server_list sl = {.now = (int64_t)time(NULL)};
+	struct server_list sl = {.now = (int64_t)time(NULL), .clients = clients};
 	enum fsec_err rc;
 
 	if (json && (sl.arr = json_array()) == NULL)
 		return cli_fail("--list", FSEC_ERR_NOMEM);
-	if (!json)
+	if (!json && clients)
+		printf("%-40s  %-9s  %-24s  %-20s  %s\n", "SERIAL", "ROLE", "NAME", "EXPIRES",
+		       "STATUS");
+	else if (!json)
 		printf("%-40s  %-24s  %-20s  %s\n", "SERIAL", "NAME", "EXPIRES", "STATUS");
 	rc = fsec_fleet_server_cert_list(f, print_server_cert, &sl);
 	if (rc == FSEC_OK && sl.nomem)
@@ -163,6 +175,32 @@ static int server_cert_list(struct fsec_fleet *f, bool json)
 		return cli_fail("--list", rc);
 	}
 	return json ? cli_print_json(sl.arr) : 0;
+}
+
+/* `--list` (revoke NULL) or `--revoke SERIAL` of server-cert (clients
+ * false) or client-cert: one table, one revocation. Frees f. */
+static int list_or_revoke(struct fsec_fleet *f, bool json, bool clients, const char *revoke,
+			  int reason)
+{
+	enum fsec_err rc;
+	int status;
+
+	if (revoke == NULL) {
+		status = server_cert_list(f, json, clients);
+		fsec_fleet_free(f);
+		return status;
+	}
+	rc = fsec_fleet_server_cert_revoke(f, revoke, reason, cli_actor());
+	fsec_fleet_free(f);
+	if (rc != FSEC_OK)
+		return cli_fail(revoke, rc);
+	if (json)
+		return cli_print_json(json_pack("{s:s, s:s}", "revoked", revoke, "reason",
+						fsec_crl_reason_name(reason)));
+	printf("%s certificate %s revoked (%s); the CRL lists it%s\n", clients ? "client" : "server",
+	       revoke, fsec_crl_reason_name(reason),
+	       clients ? ", and brokers running the fleetsec plugin drop its sessions" : "");
+	return 0;
 }
 
 static int ca_server_cert(int argc, char **argv, const struct cli_cmd *self)
@@ -252,23 +290,8 @@ static int ca_server_cert(int argc, char **argv, const struct cli_cmd *self)
 	}
 	if ((rc = fsec_fleet_open(cli_home(&c), &f)) != FSEC_OK)
 		return cli_fail(cli_home(&c), rc);
-	if (list) {
-		status = server_cert_list(f, c.json);
-		fsec_fleet_free(f);
-		return status;
-	}
-	if (revoke != NULL) {
-		rc = fsec_fleet_server_cert_revoke(f, revoke, reason, cli_actor());
-		fsec_fleet_free(f);
-		if (rc != FSEC_OK)
-			return cli_fail(revoke, rc);
-		if (c.json)
-			return cli_print_json(json_pack("{s:s, s:s}", "revoked", revoke, "reason",
-							fsec_crl_reason_name(reason)));
-		printf("server certificate %s revoked (%s); the CRL lists it\n", revoke,
-		       fsec_crl_reason_name(reason));
-		return 0;
-	}
+	if (list || revoke != NULL)
+		return list_or_revoke(f, c.json, false, revoke, reason);
 	rc = fsec_fleet_server_cert(f, &o, &cert);
 	fsec_fleet_free(f);
 	if (rc != FSEC_OK)
@@ -285,6 +308,105 @@ static int ca_server_cert(int argc, char **argv, const struct cli_cmd *self)
 	else
 		printf("server certificate for %s issued (serial %s, expires %s)\n", spec.name,
 		       cert.serial, exp);
+	fsec_issued_cert_cleanup(&cert);
+	return c.json ? status : 0;
+}
+
+/* `ca client-cert`: a backend or operator client's certificate (issue 15),
+ * kept in the same table as fleetsecd's and revoked the same way. */
+static int ca_client_cert(int argc, char **argv, const struct cli_cmd *self)
+{
+	static const struct option longopts[] = {
+		{"role", required_argument, NULL, 'p'},
+		{"days", required_argument, NULL, 'd'},
+		{"out", required_argument, NULL, 'o'},
+		{"key-out", required_argument, NULL, 'k'},
+		{"list", no_argument, NULL, 'l'},
+		{"revoke", required_argument, NULL, 'R'},
+		{"reason", required_argument, NULL, 'r'},
+		CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	struct fsec_server_cert_spec spec = {0};
+	struct fsec_server_cert_opts o = {.spec = &spec, .actor = cli_actor()};
+	struct fsec_issued_cert cert = {0};
+	struct fsec_fleet *f = NULL;
+	struct cli_common c = {0};
+	const char *revoke = NULL, *reason_name = NULL;
+	char exp[32], cert_out[FSEC_ROLE_NAME_MAX + 8], key_out[FSEC_ROLE_NAME_MAX + 8];
+	bool list = false;
+	enum fsec_err rc;
+	int reason = 0;
+	long v;
+	int opt, status;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
+		switch (opt) {
+		case 'p': o.role = optarg; break;
+		case 'd':
+			if (!cli_int(self, "days", optarg, 1, DAYS_MAX, &v))
+				return EXIT_USAGE;
+			spec.days = (int)v;
+			break;
+		case 'o': o.cert_out = optarg; break;
+		case 'k': o.key_out = optarg; break;
+		case 'l': list = true; break;
+		case 'R': revoke = optarg; break;
+		case 'r': reason_name = optarg; break;
+		}
+	}
+	if (opt < 0)
+		return status;
+	if (list && revoke != NULL)
+		return cli_usage_error(self, "--list and --revoke exclude each other");
+	if (reason_name != NULL && revoke == NULL)
+		return cli_usage_error(self, "--reason goes with --revoke");
+	if (list || revoke != NULL) {
+		if (o.role != NULL || spec.days != 0 || o.cert_out != NULL || o.key_out != NULL)
+			return cli_usage_error(self, "--list and --revoke issue nothing: no --role, "
+					       "--days, --out or --key-out");
+		if (optind != argc)
+			return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
+	} else {
+		if (optind + 1 != argc)
+			return cli_usage_error(self, "expected exactly one NAME");
+		if (o.role == NULL || !fsec_role_valid(o.role))
+			return cli_usage_error(self, "--role is backend or operator");
+		spec.name = argv[optind];
+		if (strlen(spec.name) > FSEC_ROLE_NAME_MAX || !fsec_devid_valid(spec.name))
+			return cli_usage_error(self, "NAME '%.40s' is not 1-%d characters of A-Z "
+					       "a-z 0-9 . _ -", spec.name, FSEC_ROLE_NAME_MAX);
+		/* By default NAME.pem and NAME.key here: the client's files
+		 * belong to its host, not to the fleet home. */
+		if (o.cert_out == NULL) {
+			snprintf(cert_out, sizeof(cert_out), "%s.pem", spec.name);
+			o.cert_out = cert_out;
+		}
+		if (o.key_out == NULL) {
+			snprintf(key_out, sizeof(key_out), "%s.key", spec.name);
+			o.key_out = key_out;
+		}
+	}
+	if (fsec_crl_reason_parse(reason_name != NULL ? reason_name : "keyCompromise", &reason) !=
+	    FSEC_OK)
+		return cli_usage_error(self, "%s", fsec_err_detail());
+	if ((rc = fsec_fleet_open(cli_home(&c), &f)) != FSEC_OK)
+		return cli_fail(cli_home(&c), rc);
+	if (list || revoke != NULL)
+		return list_or_revoke(f, c.json, true, revoke, reason);
+	rc = fsec_fleet_server_cert(f, &o, &cert);
+	fsec_fleet_free(f);
+	if (rc != FSEC_OK)
+		return cli_fail(spec.name, rc);
+	cli_time(cert.not_after, exp, sizeof(exp));
+	if (c.json)
+		status = cli_print_json(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "name",
+						  spec.name, "role", o.role, "serial", cert.serial,
+						  "fingerprint", cert.fingerprint, "not_after", exp,
+						  "cert", o.cert_out, "key", o.key_out));
+	else
+		printf("%s client certificate for %s issued (serial %s, expires %s): %s, key %s\n",
+		       o.role, spec.name, cert.serial, exp, o.cert_out, o.key_out);
 	fsec_issued_cert_cleanup(&cert);
 	return c.json ? status : 0;
 }
@@ -621,6 +743,28 @@ const struct cli_cmd cli_ca_cmds[] = {
 	 "  --list          every recorded server certificate: serial, name, expiry, status\n"
 	 "  --revoke SERIAL revoke it and publish a CRL that lists it (HOME/crl.pem);\n"
 	 "                  agents then refuse a server that presents it\n"
+	 "  --reason R      RFC 5280 reason (default keyCompromise)\n"},
+	{"ca", "client-cert", ca_client_cert,
+	 "issue, list or revoke a backend or operator client certificate (MQTT)",
+	 "--role backend|operator NAME [--days N] [--out FILE] [--key-out FILE]\n"
+	 "       --list | --revoke SERIAL [--reason R]    [--home DIR] [--json]\n\n"
+	 "Generates an ECDSA P-256 key and issues it a client certificate from the\n"
+	 "fleet's issuing CA: CN=NAME, SAN URI urn:fleetsec:role:ROLE:NAME, EKU\n"
+	 "clientAuth. The role URI is written only by this command: a device\n"
+	 "certificate never carries one, whatever its CSR asks. The fleetsec Mosquitto\n"
+	 "plugin admits the certificate as MQTT username and client ID ROLE:NAME and\n"
+	 "applies the policy file's [role ROLE] section (docs/MQTT.md). Writes NAME.key\n"
+	 "(0600) and NAME.pem (certificate, then the issuing CA) in the current\n"
+	 "directory, never over existing files, and records the certificate in the\n"
+	 "registry. Logged as client-cert.\n\n"
+	 "  --role ROLE     backend (wider topic rules) or operator\n"
+	 "  --days N        validity (default 30)\n"
+	 "  --out FILE      certificate chain here instead of NAME.pem\n"
+	 "  --key-out FILE  key here instead of NAME.key\n"
+	 "  --list          every recorded client certificate: serial, role, name,\n"
+	 "                  expiry, status\n"
+	 "  --revoke SERIAL revoke it and publish a CRL that lists it; brokers running\n"
+	 "                  the plugin drop its sessions and refuse it\n"
 	 "  --reason R      RFC 5280 reason (default keyCompromise)\n"},
 	{"crl", NULL, crl, "sign and write the current CRL",
 	 "[--out FILE] [--der] [--home DIR] [--json]\n\n"

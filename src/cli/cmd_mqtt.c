@@ -193,13 +193,14 @@ static int mqtt_config(int argc, char **argv, const struct cli_cmd *self)
 		{"acl", required_argument, NULL, 'a'},      {"user", required_argument, NULL, 'u'},
 		{"plugin", required_argument, NULL, 'p'},   {"crlfile", no_argument, NULL, 'C'},
 		{"out", required_argument, NULL, 'o'},      {"privacy", required_argument, NULL, 'P'},
-		{"privacy-metrics", required_argument, NULL, 'M'}, CLI_COMMON_LONGOPTS,
+		{"privacy-metrics", required_argument, NULL, 'M'},
+		{"control-topic", required_argument, NULL, 'T'}, CLI_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0}};
 	struct cli_common c = {0};
 	struct broker_user u;
 	struct fsec_mqtt_policy *pol = NULL;
 	const char *cert = NULL, *key = NULL, *acl = NULL, *user = "mosquitto", *out = NULL;
-	const char *plugin = NULL, *bind = NULL, *privacy = NULL, *metrics = NULL;
+	const char *plugin = NULL, *bind = NULL, *privacy = NULL, *metrics = NULL, *control = NULL;
 	char installed[PATH_MAX], home[PATH_MAX], p_cert[PATH_MAX], p_key[PATH_MAX], p_acl[PATH_MAX],
 		p_plugin[PATH_MAX], chain[PATH_MAX + 16], crl[PATH_MAX + 16], reg[PATH_MAX + 16],
 		p_privacy[PATH_MAX], p_metrics[PATH_MAX];
@@ -248,6 +249,9 @@ static int mqtt_config(int argc, char **argv, const struct cli_cmd *self)
 		case 'M':
 			metrics = optarg;
 			break;
+		case 'T':
+			control = optarg;
+			break;
 		}
 	}
 	if (opt < 0)
@@ -258,6 +262,8 @@ static int mqtt_config(int argc, char **argv, const struct cli_cmd *self)
 		return cli_usage_error(self, "--listener, --cert and --key are required");
 	if (metrics != NULL && privacy == NULL)
 		return cli_usage_error(self, "--privacy-metrics needs --privacy");
+	if (control != NULL && fsec_mqtt_control_topic_check(control) != FSEC_OK)
+		return cli_usage_error(self, "--control-topic: %s", fsec_err_detail());
 	if (bind != NULL && (bind[0] == '\0' || strpbrk(bind, " \t\n\r#") != NULL))
 		return cli_usage_error(self, "--bind: not an address: '%s'", bind);
 	if ((status = user_lookup(user, &u)) != 0)
@@ -336,6 +342,12 @@ static int mqtt_config(int argc, char **argv, const struct cli_cmd *self)
 			p_privacy);
 	if (metrics != NULL)
 		fprintf(fp, "plugin_opt_privacy_metrics %s\n", p_metrics);
+	if (control != NULL)
+		fprintf(fp,
+			"# Backend and operator clients (fleetsec ca client-cert) publish\n"
+			"# 'kick DEVICE-ID' here; devices may not.\n"
+			"plugin_opt_control_topic %s\n",
+			control);
 	if (fclose(fp) != 0) {
 		free(text);
 		return cli_fail("mosquitto.conf", FSEC_ERR_NOMEM);
@@ -406,8 +418,8 @@ out:
 const struct cli_cmd cli_mqtt_cmds[] = {
 	{"mqtt", "config", mqtt_config, "print a hardened mosquitto.conf with the fleetsec plugin",
 	 "--listener PORT --cert FILE --key FILE [--acl POLICY] [--privacy POLICY]\n"
-	 "       [--privacy-metrics FILE] [--bind ADDR] [--user USER] [--plugin PATH]\n"
-	 "       [--crlfile] [--out FILE] [--home DIR] [--json]\n\n"
+	 "       [--privacy-metrics FILE] [--control-topic TOPIC] [--bind ADDR]\n"
+	 "       [--user USER] [--plugin PATH] [--crlfile] [--out FILE] [--home DIR] [--json]\n\n"
 	 "Print a mosquitto.conf that 'mosquitto -c' runs as it is: one TLS listener on\n"
 	 "PORT (all addresses, or ADDR) that requires a client certificate from the\n"
 	 "fleet chain (HOME/chain.pem), no anonymous clients and no plaintext listener,\n"
@@ -430,6 +442,9 @@ const struct cli_cmd cli_mqtt_cmds[] = {
 	 "              the retained store sees them\n"
 	 "  --privacy-metrics FILE   the filter's counters per model (Prometheus text\n"
 	 "              format), rewritten by the broker at most once a second\n"
+	 "  --control-topic TOPIC   a topic under $CONTROL/ (e.g. $CONTROL/fleetsec/v1)\n"
+	 "              where backend and operator clients (ca client-cert) publish\n"
+	 "              'kick DEVICE-ID' to disconnect a device at once; devices may not\n"
 	 "  --out FILE  write the configuration to FILE (atomically) instead of stdout\n"
 	 "--json prints {config, out, user, listener}.\n"},
 	{"mqtt", "explain", mqtt_explain, "say whether a device may publish or subscribe, and why",

@@ -17,6 +17,9 @@
  *   plugin_opt_privacy_metrics /var/lib/prometheus/node-exporter/fleetsec.prom
  *                                            its counters per model, in
  *                                            Prometheus' text format
+ *   plugin_opt_control_topic $CONTROL/fleetsec/v1
+ *                                            where role clients (backend,
+ *                                            operator) publish "kick ID"
  *
  * Authentication is done here, never by use_identity_as_username: with that
  * option Mosquitto skips the plugin's authentication, so a revoked device
@@ -52,6 +55,7 @@ struct plugin {
 	long poll_ms;
 	struct timespec last_poll;
 	const char *privacy;         /* the option's value; NULL: no filter */
+	const char *control;         /* the control topic; NULL: none */
 	char *metrics_path;          /* NULL: counters in the log only */
 	struct timespec last_metrics;
 };
@@ -125,6 +129,28 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 				    access, ed->topic, NULL)
 		       ? MOSQ_ERR_SUCCESS
 		       : MOSQ_ERR_ACL_DENIED;
+}
+
+/* A message on the control topic (the topic policy let only a role client
+ * publish it): the library reads it, the broker kicks. */
+static int on_control(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_control *ed = event_data;
+	struct plugin *pl = userdata;
+	const char *user = mosquitto_client_username(ed->client);
+	char id[FSEC_DEVID_MAX + 1];
+
+	(void)event;
+	if (fsec_mqtt_broker_control(pl->broker, ed->client, user, ed->payload, ed->payloadlen,
+				     id) != FSEC_OK) {
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "fleetsec: control: refused: %s",
+				     fsec_err_detail());
+		return MOSQ_ERR_ACL_DENIED;
+	}
+	mosquitto_log_printf(MOSQ_LOG_NOTICE, "fleetsec: control: %s asked to disconnect %s", user,
+			     id);
+	mosquitto_kick_client_by_username(id, false);
+	return MOSQ_ERR_SUCCESS;
 }
 
 static int on_disconnect(int event, void *event_data, void *userdata)
@@ -302,12 +328,14 @@ PLUGIN_API int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **u
 	const char *poll = opt(opts, opt_count, "poll_ms");
 	const char *privacy = opt(opts, opt_count, "privacy");
 	const char *metrics = opt(opts, opt_count, "privacy_metrics");
+	const char *control = opt(opts, opt_count, "control_topic");
 	unsigned long ms = POLL_MS_DEFAULT;
 
 	for (int i = 0; i < opt_count; i++)
 		if (strcmp(opts[i].key, "home") != 0 && strcmp(opts[i].key, "acl") != 0 &&
 		    strcmp(opts[i].key, "poll_ms") != 0 && strcmp(opts[i].key, "privacy") != 0 &&
-		    strcmp(opts[i].key, "privacy_metrics") != 0) {
+		    strcmp(opts[i].key, "privacy_metrics") != 0 &&
+		    strcmp(opts[i].key, "control_topic") != 0) {
 			mosquitto_log_printf(MOSQ_LOG_ERR, "fleetsec: unknown option plugin_opt_%s",
 					     opts[i].key);
 			return MOSQ_ERR_INVAL;
@@ -335,6 +363,7 @@ PLUGIN_API int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **u
 	}
 	if (fsec_mqtt_broker_new(home, acl, &pl->broker) != FSEC_OK ||
 	    (privacy != NULL && fsec_mqtt_broker_set_privacy(pl->broker, privacy) != FSEC_OK) ||
+	    (control != NULL && fsec_mqtt_broker_set_control(pl->broker, control) != FSEC_OK) ||
 	    (metrics != NULL && (pl->metrics_path = strdup(metrics)) == NULL)) {
 		/* A privacy policy that does not parse stops the broker: running
 		 * without it would forward what the operator meant to keep. */
@@ -344,7 +373,10 @@ PLUGIN_API int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **u
 		return MOSQ_ERR_UNKNOWN;
 	}
 	pl->privacy = privacy;
+	pl->control = control;
 	if (mosquitto_callback_register(identifier, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL, pl) ||
+	    (control != NULL && mosquitto_callback_register(identifier, MOSQ_EVT_CONTROL, on_control,
+							    control, pl)) ||
 	    (privacy != NULL &&
 	     mosquitto_callback_register(identifier, MOSQ_EVT_MESSAGE, on_message, NULL, pl)) ||
 	    mosquitto_callback_register(identifier, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL, pl) ||
@@ -381,6 +413,8 @@ PLUGIN_API int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *op
 	mosquitto_callback_unregister(pl->id, MOSQ_EVT_RELOAD, on_reload, NULL);
 	if (pl->privacy != NULL)
 		mosquitto_callback_unregister(pl->id, MOSQ_EVT_MESSAGE, on_message, NULL);
+	if (pl->control != NULL)
+		mosquitto_callback_unregister(pl->id, MOSQ_EVT_CONTROL, on_control, pl->control);
 	fsec_mqtt_broker_free(pl->broker);
 	free(pl->metrics_path);
 	free(pl);

@@ -235,6 +235,79 @@ static void identity_refuses_mismatch(void **state)
 	pki_free(&p);
 }
 
+/* Add SAN URI uri to cert (beside whatever SAN it has). */
+static void add_uri(X509 *cert, const char *uri)
+{
+	GENERAL_NAMES *sans = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	GENERAL_NAME *gn = GENERAL_NAME_new();
+	ASN1_IA5STRING *s = ASN1_IA5STRING_new();
+
+	if (sans == NULL)
+		sans = GENERAL_NAMES_new();
+	assert_true(ASN1_STRING_set(s, uri, -1));
+	GENERAL_NAME_set0_value(gn, GEN_URI, s);
+	sk_GENERAL_NAME_push(sans, gn);
+	assert_true(X509_add1_ext_i2d(cert, NID_subject_alt_name, sans, 0, X509V3_ADD_REPLACE));
+	GENERAL_NAMES_free(sans);
+}
+
+/* A role certificate names its role and name, and is no device; a device
+ * certificate is no role; one carrying both is refused by the role
+ * reader. */
+static void role_profile(void **state)
+{
+	struct pki p = {0};
+	EVP_PKEY *k = tu_key("p256");
+	unsigned char serial[FSEC_SERIAL_LEN];
+	struct fsec_issued_cert ic = {0};
+	char role[FSEC_ROLE_MAX], name[FSEC_ROLE_NAME_MAX + 1], id[FSEC_DEVID_MAX + 1];
+	X509 *cert, *dev;
+
+	(void)state;
+	pki_make(&p, "p256");
+	assert_int_equal(fsec_ca_random_serial(serial), FSEC_OK);
+	assert_int_equal(fsec_ca_issue_role(p.ca, k, "backend", "bk-1", 30, serial, &ic), FSEC_OK);
+	cert = der_to_x509(&ic);
+	fsec_issued_cert_cleanup(&ic);
+	assert_true(chain_ok(&p, cert, NULL));
+	assert_int_equal(X509_get_extended_key_usage(cert), XKU_SSL_CLIENT);
+	assert_int_equal(fsec_identity_role_from_cert(cert, role, name), FSEC_OK);
+	assert_string_equal(role, "backend");
+	assert_string_equal(name, "bk-1");
+	assert_int_equal(fsec_identity_from_cert(cert, id), FSEC_ERR_NOTFOUND);
+	/* Refused at issue: an unknown role, a name that is no device-ID-like
+	 * name or is too long. */
+	assert_int_equal(fsec_ca_issue_role(p.ca, k, "admin", "x", 30, serial, &ic), FSEC_ERR_INVAL);
+	assert_int_equal(fsec_ca_issue_role(p.ca, k, "backend", "a,URI:x", 30, serial, &ic),
+			 FSEC_ERR_INVAL);
+	assert_int_equal(fsec_ca_issue_role(p.ca, k, "backend", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+					    30, serial, &ic),
+			 FSEC_ERR_INVAL);
+	/* A device certificate has no role. */
+	dev = issue(&p, k, "dev-1");
+	assert_int_equal(fsec_identity_role_from_cert(dev, role, name), FSEC_ERR_NOTFOUND);
+	/* Both URIs: refused as a role. */
+	add_uri(dev, "urn:fleetsec:role:backend:dev-1");
+	assert_int_equal(fsec_identity_role_from_cert(dev, role, name), FSEC_ERR_PARSE);
+	/* Two role URIs, an unknown role, a CN that disagrees. */
+	add_uri(cert, "urn:fleetsec:role:operator:bk-1");
+	assert_int_equal(fsec_identity_role_from_cert(cert, role, name), FSEC_ERR_PARSE);
+	X509_free(cert);
+	X509_free(dev);
+	dev = issue(&p, k, "dev-2");
+	X509_EXTENSION_free(X509_delete_ext(dev, X509_get_ext_by_NID(dev, NID_subject_alt_name, -1)));
+	add_uri(dev, "urn:fleetsec:role:root:dev-2");
+	assert_int_equal(fsec_identity_role_from_cert(dev, role, name), FSEC_ERR_PARSE);
+	X509_free(dev);
+	dev = issue(&p, k, "dev-3");
+	X509_EXTENSION_free(X509_delete_ext(dev, X509_get_ext_by_NID(dev, NID_subject_alt_name, -1)));
+	add_uri(dev, "urn:fleetsec:role:operator:op-9");
+	assert_int_equal(fsec_identity_role_from_cert(dev, role, name), FSEC_ERR_VERIFY);
+	X509_free(dev);
+	EVP_PKEY_free(k);
+	pki_free(&p);
+}
+
 static void crl_lists_revoked_with_reason(void **state)
 {
 	struct pki p = {0};
@@ -383,6 +456,7 @@ int main(void)
 		cmocka_unit_test(validity_is_clamped_to_issuer),
 		cmocka_unit_test(device_ids),
 		cmocka_unit_test(identity_refuses_mismatch),
+		cmocka_unit_test(role_profile),
 		cmocka_unit_test(bootstrap_serials),
 		cmocka_unit_test(crl_lists_revoked_with_reason),
 		cmocka_unit_test(reason_names),

@@ -166,12 +166,102 @@ static void long_topics(void **state)
 	fsec_mqtt_policy_free(p);
 }
 
+/* [role] sections apply to role clients only, and role clients get only
+ * their own role's rules; the default policy gives backends every
+ * device's telemetry and status to read and commands to send. */
+static void roles(void **state)
+{
+	static const struct fsec_mqtt_subject bk = {.role = "backend"};
+	static const struct fsec_mqtt_subject op = {.role = "operator"};
+	struct fsec_mqtt_policy *p = parse("[all]\npublish devices/%d/telemetry/#\n"
+					   "[role operator]\nsubscribe devices/+/status\n"
+					   "[role backend]\nsubscribe #\npublish devices/+/cmd/#\n");
+	struct fsec_mqtt_policy *d = NULL;
+	struct fsec_mqtt_why why;
+
+	(void)state;
+	assert_true(sub(p, &op, "devices/+/status"));
+	assert_false(sub(p, &op, "devices/+/telemetry/#"));
+	assert_false(pub(p, &op, "devices/dev-1/telemetry/x"));
+	assert_true(sub(p, &bk, "#"));
+	assert_true(rcv(p, &bk, "devices/dev-1/telemetry/x"));
+	assert_false(sub(p, &bk, "$SYS/#"));
+	assert_true(fsec_mqtt_decide(p, &bk, FSEC_MQTT_PUBLISH, "devices/dev-1/cmd/reboot", &why));
+	assert_non_null(strstr(why.rule, "[role backend] publish devices/+/cmd/#"));
+	/* A device gets no role rule. */
+	assert_false(sub(p, &dev1, "devices/+/status"));
+	assert_false(sub(p, &dev1, "#"));
+	assert_false(pub(p, &dev1, "devices/dev-2/cmd/x"));
+	fsec_mqtt_policy_free(p);
+
+	assert_int_equal(fsec_mqtt_policy_load(NULL, &d), FSEC_OK);
+	assert_true(sub(d, &bk, "devices/+/telemetry/#"));
+	assert_true(sub(d, &bk, "devices/+/status"));
+	assert_true(pub(d, &bk, "devices/dev-1/cmd/x"));
+	assert_false(pub(d, &bk, "devices/dev-1/telemetry/x"));
+	assert_false(sub(d, &op, "devices/+/status"));
+	assert_false(sub(d, &dev1, "devices/+/telemetry/#"));
+	fsec_mqtt_policy_free(d);
+}
+
+static void refused_roles(void **state)
+{
+	static const char *const bad[] = {
+		"[role admin]\nsubscribe #\n",
+		"[role]\nsubscribe #\n",
+		"[role backend]\nsubscribe devices/%d/#\n",
+		"[role operator]\npublish fleet/%m/x\n",
+		"[role backend]\nsubscribe $SYS/#\n",
+		"[role backend]\nsubscribe $CONTROL/fleetsec/v1\n",
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct fsec_mqtt_policy *p = NULL;
+
+		assert_int_equal(fsec_mqtt_policy_parse(bad[i], strlen(bad[i]), "t.acl", &p),
+				 FSEC_ERR_PARSE);
+		assert_null(p);
+		assert_non_null(strstr(fsec_err_detail(), "t.acl:"));
+	}
+}
+
+static void control(void **state)
+{
+	static const char *const bad[] = {"", "kick", "kick ", "kick a b", "kick ../x",
+					  "kick a\n\n", "KICK dev-1", "kick dev-1\r\n",
+					  "stop dev-1"};
+	char id[FSEC_DEVID_MAX + 1], big[200];
+
+	(void)state;
+	assert_int_equal(fsec_mqtt_control_parse("kick dev-1", 10, id), FSEC_OK);
+	assert_string_equal(id, "dev-1");
+	assert_int_equal(fsec_mqtt_control_parse("kick dev-2\n", 11, id), FSEC_OK);
+	assert_string_equal(id, "dev-2");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(fsec_mqtt_control_parse(bad[i], strlen(bad[i]), id),
+				 FSEC_ERR_PARSE);
+	/* A NUL inside: "kick dev-1\0x" is not "kick dev-1". */
+	assert_int_equal(fsec_mqtt_control_parse("kick dev-1\0x", 12, id), FSEC_ERR_PARSE);
+	/* The longest ID passes; one more character does not. */
+	memcpy(big, "kick ", 5);
+	memset(big + 5, 'a', FSEC_DEVID_MAX + 1);
+	assert_int_equal(fsec_mqtt_control_parse(big, 5 + FSEC_DEVID_MAX, id), FSEC_OK);
+	assert_int_equal(strlen(id), FSEC_DEVID_MAX);
+	assert_int_equal(fsec_mqtt_control_parse(big, 5 + FSEC_DEVID_MAX + 1, id),
+			 FSEC_ERR_PARSE);
+	assert_int_equal(fsec_mqtt_control_topic_check("$CONTROL/fleetsec/v1"), FSEC_OK);
+	assert_int_equal(fsec_mqtt_control_topic_check("$CONTROL/"), FSEC_ERR_INVAL);
+	assert_int_equal(fsec_mqtt_control_topic_check("fleetsec/control"), FSEC_ERR_INVAL);
+	assert_int_equal(fsec_mqtt_control_topic_check("$CONTROL/+"), FSEC_ERR_INVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(default_policy),   cmocka_unit_test(sections_and_placeholders),
 		cmocka_unit_test(hostile_values),   cmocka_unit_test(refused_policies),
-		cmocka_unit_test(long_topics),
+		cmocka_unit_test(long_topics),      cmocka_unit_test(roles),
+		cmocka_unit_test(refused_roles),    cmocka_unit_test(control),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -369,6 +369,7 @@ static void server_certs(void **state)
 
 	snprintf(b.serial, sizeof(b.serial), "0B");
 	snprintf(b.fingerprint, sizeof(b.fingerprint), "f2");
+	snprintf(b.role, sizeof(b.role), "backend");
 	b.not_after = 2000;
 	assert_int_equal(fsec_registry_server_cert_add(f->reg, &a), FSEC_OK);
 	assert_int_equal(fsec_registry_server_cert_add(f->reg, &b), FSEC_OK);
@@ -381,6 +382,9 @@ static void server_certs(void **state)
 	assert_string_equal(got[1].serial, "0B");
 	assert_string_equal(got[1].name, "fleet.example");
 	assert_false(got[1].revoked);
+	/* The role (schema v19) round-trips: "" is fleetsecd's own. */
+	assert_string_equal(got[0].role, "");
+	assert_string_equal(got[1].role, "backend");
 
 	assert_int_equal(fsec_registry_server_cert_revoke(f->reg, "0A", 500, 1), FSEC_OK);
 	assert_int_equal(fsec_registry_server_cert_revoke(f->reg, "0A", 600, 4), FSEC_ERR_NOTFOUND);

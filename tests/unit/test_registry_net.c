@@ -43,8 +43,8 @@ static int collect(const struct fsec_device_net *d, void *arg)
  * (rollouts: baselines, phases, served images, failure reasons), v15
  * (the manufacturer CA of each spent credential), v16 (tamper reports) and
  * v17 (rollout evaluations, the per-model device index, refusal marks),
- * v18 (pairings), v19-v21 (reserved, empty here) and v22 (devices'
- * encryption keys) follow it. */
+ * v18 (pairings), v19 (the role of a service certificate, in a table
+ * this drops whole) and v20 (devices' encryption keys) follow it. */
 static void downgrade(const char *db)
 {
 	sqlite3 *h = NULL;
@@ -57,7 +57,7 @@ static void downgrade(const char *db)
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	v = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	assert_int_equal(v, 22);
+	assert_int_equal(v, 20);
 	snprintf(stmt, sizeof(stmt),
 		 "DROP TABLE device_enc_keys;"
 		 "DROP TABLE pairings;"

@@ -1291,6 +1291,9 @@ FSEC_API enum fsec_err fsec_fleet_server_cert(struct fsec_fleet *f,
 		spec = *o->spec;
 	if (spec.days == 0)
 		spec.days = FSEC_SERVER_CERT_DAYS;
+	if (o->role != NULL && (o->renew || o->key_out == NULL || o->cert_out == NULL))
+		return fsec_seterr(FSEC_ERR_INVAL, "a client certificate needs both output paths, "
+				   "and is issued anew, never renewed");
 	if ((rc = load_ca(f)) != FSEC_OK)
 		return rc;
 	if (o->key_out != NULL ? (key_path = strdup(o->key_out)) == NULL
@@ -1309,7 +1312,10 @@ FSEC_API enum fsec_err fsec_fleet_server_cert(struct fsec_fleet *f,
 	 * device TLS stack implements. */
 	if ((rc = fsec_key_generate(FSEC_KEY_P256, &key)) != FSEC_OK ||
 	    (rc = fsec_ca_random_serial(serial)) != FSEC_OK ||
-	    (rc = fsec_ca_issue_server(f->ca, key, &spec, serial, &cert)) != FSEC_OK ||
+	    (rc = (o->role != NULL ? fsec_ca_issue_role(f->ca, key, o->role, spec.name, spec.days,
+							serial, &cert)
+				   : fsec_ca_issue_server(f->ca, key, &spec, serial, &cert))) !=
+		    FSEC_OK ||
 	    (rc = fsec_issued_cert_pem(&cert, &leaf)) != FSEC_OK ||
 	    (rc = fsec_cert_pem(fsec_ca_get_issuing(f->ca), &iss)) != FSEC_OK ||
 	    (rc = cross_pem(f, &cross)) != FSEC_OK)
@@ -1325,6 +1331,8 @@ FSEC_API enum fsec_err fsec_fleet_server_cert(struct fsec_fleet *f,
 	rec.not_after = cert.not_after;
 	rec.issued_at = (int64_t)time(NULL);
 	memcpy(rec.issuer, f->ca_fp, sizeof(rec.issuer));
+	/* Checked by fsec_ca_issue_role: a known role, which fits. */
+	snprintf(rec.role, sizeof(rec.role), "%s", o->role != NULL ? o->role : "");
 	/* The server presents leaf + issuing CA; clients anchor at the root. */
 	if ((rc = (o->renew ? fsec_key_stage_private_replace(key, key_path, &stages[0])
 			    : fsec_key_stage_private(key, key_path, &stages[0]))) != FSEC_OK ||
@@ -1334,9 +1342,11 @@ FSEC_API enum fsec_err fsec_fleet_server_cert(struct fsec_fleet *f,
 		goto out;
 	in_tx = true;
 	if ((rc = fsec_registry_server_cert_add(f->reg, &rec)) != FSEC_OK ||
-	    (rc = fsec_registry_event_addf(f->reg, o->actor, o->renew ? "server-renew" : "server-cert",
-					   NULL, "serial=%s name=%s", cert.serial, spec.name)) !=
-		    FSEC_OK)
+	    (rc = fsec_registry_event_addf(
+		     f->reg, o->actor,
+		     o->role != NULL ? "client-cert" : o->renew ? "server-renew" : "server-cert", NULL,
+		     "serial=%s name=%s%s%s", cert.serial, spec.name, o->role != NULL ? " role=" : "",
+		     o->role != NULL ? o->role : "")) != FSEC_OK)
 		goto out;
 	in_tx = false;
 	if ((rc = finish(f, FSEC_OK, stages, 2)) == FSEC_OK && out != NULL) {

@@ -411,11 +411,14 @@ out:
 	return rc;
 }
 
-FSEC_API enum fsec_err fsec_ca_issue_device(struct fsec_ca *ca, EVP_PKEY *pub, const char *id,
-					    int days, const unsigned char serial[FSEC_SERIAL_LEN],
-					    struct fsec_issued_cert *out)
+/* A client certificate (clientAuth) for cn, whose identity is the SAN URI
+ * uri: a device's or a role's, the only two the fleet CA writes. */
+static enum fsec_err issue_client(struct fsec_ca *ca, EVP_PKEY *pub, const char *cn,
+				  const char *uri, int days,
+				  const unsigned char serial[FSEC_SERIAL_LEN],
+				  struct fsec_issued_cert *out)
 {
-	char san[sizeof("URI:" FSEC_DEVID_URN_PREFIX) + FSEC_DEVID_MAX];
+	char san[200];
 	const struct ext_spec exts[] = {
 		{NID_basic_constraints, "critical,CA:FALSE"},
 		{NID_key_usage, "critical,digitalSignature"},
@@ -428,16 +431,46 @@ FSEC_API enum fsec_err fsec_ca_issue_device(struct fsec_ca *ca, EVP_PKEY *pub, c
 	X509_NAME *name = NULL;
 	enum fsec_err rc;
 
+	snprintf(san, sizeof(san), "URI:%s", uri);
+	if ((name = make_name(cn, ca->fleet, NULL)) == NULL)
+		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot build the subject name");
+	rc = issue_leaf(ca, pub, name, exts, days, serial, out);
+	X509_NAME_free(name);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_ca_issue_device(struct fsec_ca *ca, EVP_PKEY *pub, const char *id,
+					    int days, const unsigned char serial[FSEC_SERIAL_LEN],
+					    struct fsec_issued_cert *out)
+{
+	char uri[sizeof(FSEC_DEVID_URN_PREFIX) + FSEC_DEVID_MAX];
+	enum fsec_err rc;
+
 	/* The ID goes into an extension config string: only the validated
 	 * character set keeps ',' and ':' from being read as syntax. */
 	if ((rc = fsec_devid_check(id)) != FSEC_OK)
 		return rc;
-	snprintf(san, sizeof(san), "URI:%s%s", FSEC_DEVID_URN_PREFIX, id);
-	if ((name = make_name(id, ca->fleet, NULL)) == NULL)
-		return fsec_seterr_ossl(FSEC_ERR_CRYPTO, "cannot build device name");
-	rc = issue_leaf(ca, pub, name, exts, days, serial, out);
-	X509_NAME_free(name);
-	return rc;
+	snprintf(uri, sizeof(uri), "%s%s", FSEC_DEVID_URN_PREFIX, id);
+	return issue_client(ca, pub, id, uri, days, serial, out);
+}
+
+FSEC_API enum fsec_err fsec_ca_issue_role(struct fsec_ca *ca, EVP_PKEY *pub, const char *role,
+					  const char *name, int days,
+					  const unsigned char serial[FSEC_SERIAL_LEN],
+					  struct fsec_issued_cert *out)
+{
+	char uri[sizeof(FSEC_ROLE_URN_PREFIX) + FSEC_ROLE_MAX + FSEC_ROLE_NAME_MAX + 1];
+
+	/* As for a device ID: the validated character set keeps the name
+	 * from being read as extension config syntax. */
+	if (!fsec_role_valid(role))
+		return fsec_seterr(FSEC_ERR_INVAL, "role '%.20s' is not backend or operator", role);
+	if (strlen(name) > FSEC_ROLE_NAME_MAX || !fsec_devid_valid(name))
+		return fsec_seterr(FSEC_ERR_INVAL,
+				   "client name '%.40s' is not 1-%d characters of A-Z a-z 0-9 . _ -",
+				   name, FSEC_ROLE_NAME_MAX);
+	snprintf(uri, sizeof(uri), "%s%s:%s", FSEC_ROLE_URN_PREFIX, role, name);
+	return issue_client(ca, pub, name, uri, days, serial, out);
 }
 
 FSEC_API enum fsec_err fsec_ca_issue_idevid(struct fsec_ca *ca, EVP_PKEY *pub, const char *sn,

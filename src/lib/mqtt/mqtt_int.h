@@ -44,6 +44,11 @@ enum fsec_err fsec_mqtt_parse_error(const char *origin, unsigned line, const cha
 enum fsec_err fsec_mqtt_tmpl_parse(struct fsec_mqtt_tmpl *t, const char *text, const char *origin,
 				   unsigned line);
 
+/* As fsec_mqtt_tmpl_parse; with role (a [role] section's rule), wildcards
+ * may stand anywhere and placeholders nowhere. */
+enum fsec_err fsec_mqtt_tmpl_parse_role(struct fsec_mqtt_tmpl *t, const char *text,
+					const char *origin, unsigned line, bool role);
+
 /* Does t, for who, match topic (filter false), or hold every topic the
  * filter topic can match (filter true)? */
 bool fsec_mqtt_tmpl_match(const struct fsec_mqtt_tmpl *t, const struct fsec_mqtt_subject *who,

@@ -14,13 +14,17 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
 #include <openssl/x509.h>
 
 #include "err_int.h"
 #include "pem_int.h"
 #include "fleetsec/est.h"
+#include "fleetsec/ca.h"
 #include "fleetsec/fleet.h"
+#include "fleetsec/identity.h"
 #include "fleetsec/mqtt.h"
+#include "fleetsec/names.h"
 #include "fleetsec/privacy.h"
 #include "fleetsec/registry.h"
 
@@ -29,7 +33,8 @@
 
 struct session {
 	const void *conn;
-	char id[FSEC_DEVID_MAX + 1];
+	char id[FSEC_DEVID_MAX + 1]; /* the device ID, or a role client's ROLE:NAME */
+	char role[FSEC_ROLE_MAX];    /* "" for a device */
 	char model[FSEC_MODEL_MAX + 1];
 	char group[FSEC_GROUP_MAX + 1];
 	X509 *cert;
@@ -52,6 +57,7 @@ struct fsec_mqtt_broker {
 	struct fsec_est *est;
 	char *policy_path;
 	struct fsec_mqtt_policy *policy;
+	char *control;                      /* the control topic; NULL: none */
 	char *privacy_path;                 /* NULL: no privacy filter */
 	struct fsec_privacy_policy *privacy;
 	struct fsec_privacy_stats *stats;
@@ -118,6 +124,7 @@ FSEC_API void fsec_mqtt_broker_free(struct fsec_mqtt_broker *b)
 	fsec_privacy_free(b->privacy);
 	fsec_privacy_stats_free(b->stats);
 	free(b->privacy_path);
+	free(b->control);
 	for (size_t i = 0; i < b->nretained; i++)
 		free(b->retained[i].topic);
 	free(b->retained);
@@ -263,17 +270,88 @@ static void grow(struct fsec_mqtt_broker *b)
 	b->nbuckets = nb;
 }
 
+/* The registry's record of a role certificate, found by serial. */
+struct role_find {
+	const char *serial;
+	struct fsec_server_cert_rec rec;
+	bool found;
+};
+
+static int find_role_cert(const struct fsec_server_cert_rec *c, void *arg)
+{
+	struct role_find *rf = arg;
+
+	if (strcmp(c->serial, rf->serial) != 0)
+		return 0;
+	rf->rec = *c;
+	rf->found = true;
+	return 1;
+}
+
 /*
- * The check a session passes to connect and to stay: fsec_est_peer's (a
- * current certificate of an active, untampered device), then the client
- * ID. Fills s's model and group when it passes. *ok false with reason
- * otherwise.
+ * A role certificate (role and name from fsec_identity_role_from_cert)
+ * passes when the registry recorded exactly it (serial and SHA-256
+ * fingerprint: so it is one the fleet CA issued with `ca client-cert`) for
+ * that role and name, unrevoked and unexpired, and the client ID is
+ * ROLE:NAME, which no device ID can be (':' is not in one).
+ */
+static enum fsec_err check_role(struct fsec_mqtt_broker *b, X509 *cert, const char *role,
+				const char *name, const char *client_id, struct session *s,
+				bool *ok, char *reason, size_t reason_len)
+{
+	char serial[FSEC_SERIAL_HEX_LEN], fp[FSEC_SHA256_HEX_LEN], user[FSEC_DEVID_MAX + 1];
+	struct role_find rf = {.serial = serial};
+	enum fsec_err rc;
+
+	/* Role and name were checked: "operator:" and 32 characters fit. */
+	snprintf(user, sizeof(user), "%s:%s", role, name);
+	/* A serial longer than the fleet CA writes: not one it issued. */
+	if (fsec_cert_serial_hex(cert, serial) != FSEC_OK) {
+		fsec_clearerr();
+		snprintf(reason, reason_len, "%s certificate of %s: not one the fleet issued", role,
+			 name);
+		return FSEC_OK;
+	}
+	if ((rc = fsec_cert_fingerprint(cert, fp)) != FSEC_OK)
+		return rc;
+	if ((rc = fsec_registry_server_cert_list(b->reg, (int64_t)time(NULL), false, find_role_cert,
+						 &rf)) != FSEC_OK)
+		return rc;
+	if (!rf.found || strcmp(rf.rec.role, role) != 0 || strcmp(rf.rec.name, name) != 0 ||
+	    CRYPTO_memcmp(rf.rec.fingerprint, fp, sizeof(fp)) != 0) {
+		snprintf(reason, reason_len,
+			 "%s certificate %s of %s: not one the fleet issued (or expired)", role,
+			 serial, name);
+		return FSEC_OK;
+	}
+	if (rf.rec.revoked) {
+		snprintf(reason, reason_len, "%s certificate %s of %s is revoked", role, serial,
+			 name);
+		return FSEC_OK;
+	}
+	if (client_id == NULL || strcmp(client_id, user) != 0) {
+		snprintf(reason, reason_len, "client ID '%.64s' is not %s", client_id != NULL ? client_id : "",
+			 user);
+		return FSEC_OK;
+	}
+	snprintf(s->id, sizeof(s->id), "%s", user);
+	snprintf(s->role, sizeof(s->role), "%s", role);
+	*ok = true;
+	return FSEC_OK;
+}
+
+/*
+ * The check a session passes to connect and to stay: for a role
+ * certificate, check_role's; else fsec_est_peer's (a current certificate of
+ * an active, untampered device), then the client ID. Fills s's model and
+ * group when it passes. *ok false with reason otherwise.
  */
 static enum fsec_err check(struct fsec_mqtt_broker *b, X509 *cert, const char *client_id,
 			   struct session *s, bool *ok, char *reason, size_t reason_len)
 {
 	struct fsec_est_peer p;
 	struct fsec_device_rec dev;
+	char role[FSEC_ROLE_MAX], name[FSEC_ROLE_NAME_MAX + 1];
 	enum fsec_err rc;
 
 	*ok = false;
@@ -281,6 +359,15 @@ static enum fsec_err check(struct fsec_mqtt_broker *b, X509 *cert, const char *c
 		snprintf(reason, reason_len, "no client certificate");
 		return FSEC_OK;
 	}
+	rc = fsec_identity_role_from_cert(cert, role, name);
+	if (rc == FSEC_OK)
+		return check_role(b, cert, role, name, client_id, s, ok, reason, reason_len);
+	if (rc != FSEC_ERR_NOTFOUND) {
+		snprintf(reason, reason_len, "a role certificate refused: %s", fsec_err_detail());
+		fsec_clearerr();
+		return FSEC_OK;
+	}
+	fsec_clearerr();
 	if ((rc = fsec_est_peer(b->est, cert, NULL, &p)) != FSEC_OK)
 		return rc;
 	switch (p.kind) {
@@ -478,9 +565,23 @@ FSEC_API bool fsec_mqtt_broker_acl(struct fsec_mqtt_broker *b, const void *conn,
 		return false;
 	}
 	memset(&who, 0, sizeof(who));
-	who.id = (*pp)->id;
-	who.model = (*pp)->model;
-	who.group = (*pp)->group;
+	if ((*pp)->role[0] != '\0') {
+		who.role = (*pp)->role;
+	} else {
+		who.id = (*pp)->id;
+		who.model = (*pp)->model;
+		who.group = (*pp)->group;
+	}
+	if (b->control != NULL && strcmp(topic, b->control) == 0) {
+		/* Kicks come from role clients only; nobody reads them. */
+		bool ok = access == FSEC_MQTT_PUBLISH && who.role != NULL;
+
+		if (why != NULL)
+			snprintf(why->rule, sizeof(why->rule), "the control topic %s: %s",
+				 ok ? "published by a role client" : "role clients publish only",
+				 ok ? "allowed" : "denied");
+		return ok;
+	}
 	/* A will is judged here after the connection ended, and Mosquitto
 	 * publishes it without MOSQ_EVT_MESSAGE: the privacy filter would never
 	 * see it, so one on a policed topic does not go out. */
@@ -725,4 +826,67 @@ FSEC_API enum fsec_err fsec_mqtt_broker_poll(struct fsec_mqtt_broker *b, fsec_mq
 	if (kicked != NULL)
 		*kicked = nk;
 	return first != FSEC_OK ? first : rc;
+}
+
+FSEC_API enum fsec_err fsec_mqtt_control_topic_check(const char *topic)
+{
+	size_t n = strlen(topic), plen = sizeof(FSEC_MQTT_CONTROL_PREFIX) - 1;
+
+	if (strncmp(topic, FSEC_MQTT_CONTROL_PREFIX, plen) != 0 || n == plen ||
+	    n > FSEC_MQTT_TOPIC_MAX || strpbrk(topic, "+#") != NULL)
+		return fsec_seterr(FSEC_ERR_INVAL,
+				   "control topic '%.80s' is not a topic name under %s", topic,
+				   FSEC_MQTT_CONTROL_PREFIX);
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_mqtt_broker_set_control(struct fsec_mqtt_broker *b, const char *topic)
+{
+	char *copy;
+	enum fsec_err rc;
+
+	if ((rc = fsec_mqtt_control_topic_check(topic)) != FSEC_OK)
+		return rc;
+	if ((copy = strdup(topic)) == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	free(b->control);
+	b->control = copy;
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_mqtt_control_parse(const void *payload, size_t len,
+					       char device_id[FSEC_DEVID_MAX + 1])
+{
+	char buf[sizeof("kick ") + FSEC_DEVID_MAX + 2];
+	size_t n = len;
+
+	/* One line, with or without its newline; nothing else. */
+	if (n > 0 && ((const char *)payload)[n - 1] == '\n')
+		n--;
+	if (n >= sizeof(buf) || n < 5 || memcmp(payload, "kick ", 5) != 0 ||
+	    memchr(payload, '\0', n) != NULL)
+		return fsec_seterr(FSEC_ERR_PARSE, "a control message is 'kick DEVICE-ID' (%zu bytes)",
+				   len);
+	memcpy(buf, (const char *)payload + 5, n - 5);
+	buf[n - 5] = '\0';
+	if (!fsec_devid_valid(buf))
+		return fsec_seterr(FSEC_ERR_PARSE, "a control message names no valid device ID");
+	memcpy(device_id, buf, n - 4);
+	return FSEC_OK;
+}
+
+FSEC_API enum fsec_err fsec_mqtt_broker_control(struct fsec_mqtt_broker *b, const void *conn,
+						const char *user, const void *payload, size_t len,
+						char device_id[FSEC_DEVID_MAX + 1])
+{
+	struct session **pp = NULL;
+
+	if (user != NULL && user[0] != '\0')
+		pp = find(b, conn, user);
+	/* The topic policy let only role clients publish here; checked again
+	 * because a kick is an administrative act. */
+	if (pp == NULL || (*pp)->refused || (*pp)->role[0] == '\0')
+		return fsec_seterr(FSEC_ERR_PERM, "control message from '%.80s': not a role client",
+				   user != NULL ? user : "");
+	return fsec_mqtt_control_parse(payload, len, device_id);
 }

@@ -17,6 +17,7 @@
 #include "err_int.h"
 #include "text_int.h"
 #include "fleetsec/fileio.h"
+#include "fleetsec/identity.h"
 #include "fleetsec/mqtt.h"
 #include "fleetsec/names.h"
 #include "fleetsec/registry.h"
@@ -26,13 +27,17 @@
 static const char default_policy[] = "[all]\n"
 				     "publish devices/%d/telemetry/#\n"
 				     "publish devices/%d/status\n"
-				     "subscribe devices/%d/cmd/#\n";
+				     "subscribe devices/%d/cmd/#\n"
+				     "[role backend]\n"
+				     "subscribe devices/+/telemetry/#\n"
+				     "subscribe devices/+/status\n"
+				     "publish devices/+/cmd/#\n";
 
-enum section_kind { SEC_ALL, SEC_MODEL, SEC_GROUP };
+enum section_kind { SEC_ALL, SEC_MODEL, SEC_GROUP, SEC_ROLE };
 
 struct rule {
 	enum section_kind section;
-	char *name;   /* the model or group; NULL for [all] */
+	char *name;   /* the model, group or role; NULL for [all] */
 	bool publish; /* else subscribe */
 	struct fsec_mqtt_tmpl t;
 	unsigned line;
@@ -119,6 +124,12 @@ void fsec_mqtt_tmpl_cleanup(struct fsec_mqtt_tmpl *t)
 enum fsec_err fsec_mqtt_tmpl_parse(struct fsec_mqtt_tmpl *t, const char *text, const char *origin,
 				   unsigned line)
 {
+	return fsec_mqtt_tmpl_parse_role(t, text, origin, line, false);
+}
+
+enum fsec_err fsec_mqtt_tmpl_parse_role(struct fsec_mqtt_tmpl *t, const char *text,
+					const char *origin, unsigned line, bool role)
+{
 	const char *s, *lvl;
 	size_t len, n = 1;
 	bool seen_device = false;
@@ -153,6 +164,12 @@ enum fsec_err fsec_mqtt_tmpl_parse(struct fsec_mqtt_tmpl *t, const char *text, c
 		} else if (wildcard) {
 			return fsec_mqtt_parse_error(origin, line,
 						     "a wildcard must be a whole level", text);
+		} else if (role && memchr(lvl, '%', len) != NULL) {
+			/* A role client is no device: a placeholder would name
+			 * nobody, and the rule would silently allow nothing. */
+			return fsec_mqtt_parse_error(origin, line,
+						     "a [role] rule takes no placeholder (%d, %m, %g)",
+						     text);
 		} else if (len == 2 && memcmp(lvl, "%d", 2) == 0) {
 			L->kind = FSEC_MQTT_LV_DEVICE;
 			seen_device = true;
@@ -171,7 +188,10 @@ enum fsec_err fsec_mqtt_tmpl_parse(struct fsec_mqtt_tmpl *t, const char *text, c
 			L->text = lvl;
 			L->len = len;
 		}
-		if ((L->kind == FSEC_MQTT_LV_PLUS || L->kind == FSEC_MQTT_LV_HASH) && !seen_device)
+		/* Reaching every device's topics is what a backend role is
+		 * for; a device rule may not. */
+		if ((L->kind == FSEC_MQTT_LV_PLUS || L->kind == FSEC_MQTT_LV_HASH) && !seen_device &&
+		    !role)
 			return fsec_mqtt_parse_error(
 				origin, line,
 				"a wildcard before a %d level would reach other devices' topics", text);
@@ -203,8 +223,10 @@ static enum fsec_err add_rule(struct fsec_mqtt_policy *p, enum section_kind sec,
 	p->n++;
 	if (name != NULL && r->name == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-	return fsec_mqtt_tmpl_parse(&r->t, tmpl, p->origin, line);
+	return fsec_mqtt_tmpl_parse_role(&r->t, tmpl, p->origin, line, sec == SEC_ROLE);
 }
+
+#define SECTION_FORMS "a section is [all], [model NAME], [group NAME] or [role ROLE]"
 
 static enum fsec_err parse_section(struct fsec_mqtt_policy *p, char *s, unsigned line,
 				   enum section_kind *sec, char *name, size_t name_cap)
@@ -213,7 +235,7 @@ static enum fsec_err parse_section(struct fsec_mqtt_policy *p, char *s, unsigned
 	char *body, *arg;
 
 	if (len < 2 || s[len - 1] != ']')
-		return bad(p, line, "a section is [all], [model NAME] or [group NAME]", s);
+		return bad(p, line, SECTION_FORMS, s);
 	s[len - 1] = '\0';
 	body = fsec_text_trim(s + 1);
 	if (strcmp(body, "all") == 0) {
@@ -223,7 +245,7 @@ static enum fsec_err parse_section(struct fsec_mqtt_policy *p, char *s, unsigned
 	}
 	arg = strpbrk(body, " \t");
 	if (arg == NULL)
-		return bad(p, line, "a section is [all], [model NAME] or [group NAME]", body);
+		return bad(p, line, SECTION_FORMS, body);
 	*arg++ = '\0';
 	arg = fsec_text_trim(arg);
 	if (strcmp(body, "model") == 0) {
@@ -234,8 +256,12 @@ static enum fsec_err parse_section(struct fsec_mqtt_policy *p, char *s, unsigned
 		if (!fsec_name_valid(arg, FSEC_GROUP_MAX))
 			return bad(p, line, "not a group name", arg);
 		*sec = SEC_GROUP;
+	} else if (strcmp(body, "role") == 0) {
+		if (!fsec_role_valid(arg))
+			return bad(p, line, "not a role (backend, operator)", arg);
+		*sec = SEC_ROLE;
 	} else {
-		return bad(p, line, "unknown section (all, model, group)", body);
+		return bad(p, line, "unknown section (all, model, group, role)", body);
 	}
 	/* Checked above: a model or group name fits name_cap. */
 	snprintf(name, name_cap, "%s", arg);
@@ -299,7 +325,8 @@ FSEC_API enum fsec_err fsec_mqtt_policy_parse(const char *text, size_t len, cons
 			goto out;
 		}
 		if (!in_section) {
-			rc = bad(p, line, "a rule before any section ([all], [model M], [group G])",
+			rc = bad(p, line,
+				 "a rule before any section ([all], [model M], [group G], [role R])",
 				 NULL);
 			goto out;
 		}
@@ -407,7 +434,12 @@ bool fsec_mqtt_tmpl_match(const struct fsec_mqtt_tmpl *tm, const struct fsec_mqt
 
 static bool section_applies(const struct rule *r, const struct fsec_mqtt_subject *who)
 {
+	/* A role client gets its role's rules only, a device never any. */
+	if ((r->section == SEC_ROLE) != (who->role != NULL))
+		return false;
 	switch (r->section) {
+	case SEC_ROLE:
+		return strcmp(who->role, r->name) == 0;
 	case SEC_ALL:
 		return true;
 	case SEC_MODEL:
@@ -439,7 +471,7 @@ FSEC_API bool fsec_mqtt_decide(const struct fsec_mqtt_policy *p,
 	bool filter = access == FSEC_MQTT_SUBSCRIBE;
 
 	if (topic[0] == '$') {
-		explain(why, "'$' topics are the broker's own: denied to devices");
+		explain(why, "'$' topics are the broker's own: denied by the policy");
 		return false;
 	}
 	if (strlen(topic) > FSEC_MQTT_TOPIC_MAX) {
@@ -457,7 +489,10 @@ FSEC_API bool fsec_mqtt_decide(const struct fsec_mqtt_policy *p,
 		    !fsec_mqtt_tmpl_match(&r->t, who, topic, filter))
 			continue;
 		explain(why, "%s:%u [%s%s%s] %s %s", p->origin, r->line,
-			r->section == SEC_ALL ? "all" : r->section == SEC_MODEL ? "model" : "group",
+			r->section == SEC_ALL     ? "all"
+			: r->section == SEC_MODEL ? "model"
+			: r->section == SEC_GROUP ? "group"
+						  : "role",
 			r->name != NULL ? " " : "", r->name != NULL ? r->name : "",
 			r->publish ? "publish" : "subscribe", r->t.text);
 		return true;

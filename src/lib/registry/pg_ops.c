@@ -274,6 +274,7 @@ enum fsec_err pg_server_cert_add(void *p, const struct fsec_server_cert_rec *c)
 	pgp_i(&a, c->not_after);
 	pgp_i(&a, c->issued_at);
 	pgp_s(&a, c->issuer);
+	pgp_s(&a, c->role);
 	return pg_run(p, pg_sql[PS_SERVER_CERT_ADD], &a, "recording a server certificate");
 }
 
@@ -292,6 +293,7 @@ static int row_server_cert(const PGresult *r, int i, void *cb, void *ctx)
 	c.revoked_at = pg_i64(r, i, 7);
 	c.reason = (int)pg_i64(r, i, 8);
 	pg_text(r, i, 9, c.issuer, sizeof(c.issuer));
+	pg_text(r, i, 10, c.role, sizeof(c.role));
 	return ((fsec_server_cert_cb)cb)(&c, ctx);
 }
 

@@ -215,11 +215,12 @@ static const char schema_v18_pairings[] =
 	" used_at" I ");"
 	"CREATE INDEX pairings_device ON pairings(device_id);";
 
-/* v19-v21: numbers reserved for other branches, as in SQLite. */
-static const char schema_reserved[] = "DO $$ BEGIN END $$;";
+/* v19 (issue 15, MQTT roles): as SQLite's v19. */
+static const char schema_v19_client_roles[] =
+	"ALTER TABLE server_certs ADD COLUMN role" T " NOT NULL DEFAULT '';";
 
-/* v22 (issue 19): as SQLite's v22. */
-static const char schema_v22_enc_keys[] =
+/* v20 (issue 19): as SQLite's v20. */
+static const char schema_v20_enc_keys[] =
 	"CREATE TABLE device_enc_keys(device_id" T " PRIMARY KEY"
 	" REFERENCES devices(id) DEFERRABLE INITIALLY DEFERRED,"
 	" pem" T " NOT NULL, enrolled_at" I " NOT NULL);";
@@ -229,8 +230,7 @@ static const char *const migrations[] = {
 	schema_v5_audit, schema_v6_rollout, schema_v7_device_net, schema_v8_debug,
 	schema_v9_bounds, schema_v10_freshness, schema_v11_server_certs, schema_v12_update_state,
 	schema_v13_issuer, schema_v14_rollouts, schema_v15_spent_ca, schema_v16_tamper,
-	schema_v17_rollout_eval, schema_v18_pairings, schema_reserved, schema_reserved,
-	schema_reserved, schema_v22_enc_keys,
+	schema_v17_rollout_eval, schema_v18_pairings, schema_v19_client_roles, schema_v20_enc_keys,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -519,10 +519,11 @@ const char *const pg_sql[PS_COUNT] = {
 			   " WHERE d.model = $1 AND d.status = 'active' AND ($4::text = '' OR EXISTS"
 			   " (SELECT 1 FROM device_groups g WHERE g.device_id = d.id AND g.grp = $4))",
 	[PS_SERVER_CERT_ADD] = "INSERT INTO server_certs(serial, name, fingerprint, not_before,"
-			       " not_after, issued_at, issuer) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+			       " not_after, issued_at, issuer, role)"
+			       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
 	[PS_SERVER_CERT_LIST] = "SELECT serial, name, fingerprint, not_before, not_after, issued_at,"
 				" (revoked_at IS NOT NULL)::int, coalesce(revoked_at,0),"
-				" coalesce(reason,0), issuer"
+				" coalesce(reason,0), issuer, role"
 				" FROM server_certs WHERE not_after > $1::bigint"
 				" AND ($2::int = 0 OR revoked_at IS NOT NULL) ORDER BY issued_at, ord",
 	[PS_SERVER_CERT_REVOKE] = "UPDATE server_certs SET revoked_at = $2, reason = $3"

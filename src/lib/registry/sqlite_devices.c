@@ -277,6 +277,7 @@ enum fsec_err sq_server_cert_add(void *p, const struct fsec_server_cert_rec *c)
 	sqlite3_bind_int64(s, 5, c->not_after);
 	sqlite3_bind_int64(s, 6, c->issued_at);
 	sqlite3_bind_text(s, 7, c->issuer, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 8, c->role, -1, SQLITE_STATIC);
 	return sq_run(be, s, "recording a server certificate");
 }
 
@@ -295,6 +296,7 @@ static int row_server_cert(sqlite3_stmt *s, void *cb, void *ctx)
 	r.revoked_at = sqlite3_column_int64(s, 7);
 	r.reason = sqlite3_column_int(s, 8);
 	sq_text(s, 9, r.issuer, sizeof(r.issuer));
+	sq_text(s, 10, r.role, sizeof(r.role));
 	return ((fsec_server_cert_cb)cb)(&r, ctx);
 }
 

@@ -252,13 +252,16 @@ static const char schema_v18_pairings[] =
 	" used_at INTEGER) STRICT;"
 	"CREATE INDEX pairings_device ON pairings(device_id);";
 
-/* v19-v21: numbers reserved for other branches; each becomes that
- * branch's step when it is merged. */
-static const char schema_reserved[] = "SELECT 1;";
+/* v19 (issue 15, MQTT roles): the fleet's service certificates also hold
+ * its backend and operator client certificates, marked by their role ('':
+ * fleetsecd's TLS server certificate), so that one table, one revocation
+ * and one CRL serve both. */
+static const char schema_v19_client_roles[] =
+	"ALTER TABLE server_certs ADD COLUMN role TEXT NOT NULL DEFAULT '';";
 
-/* v22 (issue 19, per-device firmware key delivery): each device's
+/* v20 (issue 19, per-device firmware key delivery): each device's
  * firmware encryption key, a second key beside its TLS key. */
-static const char schema_v22_enc_keys[] =
+static const char schema_v20_enc_keys[] =
 	"CREATE TABLE device_enc_keys(device_id TEXT PRIMARY KEY"
 	" REFERENCES devices(id) DEFERRABLE INITIALLY DEFERRED,"
 	" pem TEXT NOT NULL, enrolled_at INTEGER NOT NULL) STRICT;";
@@ -268,8 +271,7 @@ static const char *const migrations[] = {
 	schema_v5_audit, schema_v6_rollout, schema_v7_device_net, schema_v8_debug,
 	schema_v9_bounds, schema_v10_freshness, schema_v11_server_certs, schema_v12_update_state,
 	schema_v13_issuer, schema_v14_rollouts, schema_v15_spent_ca, schema_v16_tamper,
-	schema_v17_rollout_eval, schema_v18_pairings, schema_reserved, schema_reserved,
-	schema_reserved, schema_v22_enc_keys,
+	schema_v17_rollout_eval, schema_v18_pairings, schema_v19_client_roles, schema_v20_enc_keys,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -501,9 +503,10 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 			   " WHERE d.model = ?1 AND d.status = 'active' AND (?4 = '' OR EXISTS"
 			   " (SELECT 1 FROM device_groups g WHERE g.device_id = d.id AND g.grp = ?4))",
 	[ST_SERVER_CERT_ADD] = "INSERT INTO server_certs(serial, name, fingerprint, not_before,"
-			       " not_after, issued_at, issuer) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+			       " not_after, issued_at, issuer, role)"
+			       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[ST_SERVER_CERT_LIST] = "SELECT serial, name, fingerprint, not_before, not_after, issued_at,"
-				" revoked_at IS NOT NULL, ifnull(revoked_at,0), ifnull(reason,0), issuer"
+				" revoked_at IS NOT NULL, ifnull(revoked_at,0), ifnull(reason,0), issuer, role"
 				" FROM server_certs WHERE not_after > ?1"
 				" AND (?2 = 0 OR revoked_at IS NOT NULL) ORDER BY issued_at, rowid",
 	[ST_SERVER_CERT_REVOKE] = "UPDATE server_certs SET revoked_at = ?2, reason = ?3"
