@@ -264,12 +264,18 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
 		log_request(c, addr, q.method, path, &peer, &a);
 		return;
 	}
-	/* COAP_BLOCK_SINGLE_BODY: libcoap hands over the whole Block1 body. */
-	if (coap_get_data_large(request, &len, &data, &off, &total) && off == 0) {
+	/* COAP_BLOCK_SINGLE_BODY: libcoap hands over the whole Block1 body;
+	 * anything else is refused rather than read in part. */
+	if (coap_get_data_large(request, &len, &data, &off, &total)) {
+		if (off != 0 || total != len) {
+			coap_pdu_set_code(response, COAP_RESPONSE_CODE_INCOMPLETE);
+			a.code = FSEC_COAP_CODE(4, 8);
+			snprintf(a.reason, sizeof(a.reason), "the body came in part");
+			log_request(c, addr, q.method, path, &peer, &a);
+			return;
+		}
 		q.body = data;
-		q.len = total > len ? total : len;
-		if (total > len) /* not reassembled: refuse rather than read past data */
-			q.len = FSEC_COAP_BODY_MAX + 1;
+		q.len = len;
 	}
 	rc = fsec_coap_handle(c->routes, &peer, &q, &a);
 	if (rc != FSEC_OK && rc != FSEC_ERR_BUSY && !c->quiet) {

@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 
 #include "b64_int.h"
+#include "coap_int.h"
 #include "err_int.h"
 #include "reply_int.h"
 #include "fleetsec/coap.h"
@@ -250,93 +251,108 @@ static bool answer_format(const struct res *res, int accept, int *cf)
 	return accept == FSEC_COAP_CF_NONE || accept == *cf;
 }
 
+void fsec_coap_prep_cleanup(struct fsec_coap_prep *p)
+{
+	if (p == NULL)
+		return;
+	free(p->b64);
+	memset(p, 0, sizeof(*p));
+}
+
+enum fsec_err fsec_coap_prepare(const struct fsec_coap_request *q,
+				const struct fsec_est_peer *peer, struct fsec_coap_prep *p,
+				struct fsec_coap_answer *a)
+{
+	const struct res *res = find(q->path);
+	struct fsec_reply refusal = {0};
+	enum fsec_endpoint ep;
+
+	memset(p, 0, sizeof(*p));
+	memset(a, 0, sizeof(*a));
+	fsec_coap_answer_cleanup(a);
+	p->res = res;
+	p->cf = FSEC_COAP_CF_NONE;
+	p->rq.method = q->method == FSEC_COAP_GET    ? FSEC_ROUTE_GET
+		       : q->method == FSEC_COAP_POST ? FSEC_ROUTE_POST
+						     : FSEC_ROUTE_OTHER;
+	/* A path outside the CoAP table never reaches an HTTPS-only route. */
+	p->rq.path = res != NULL ? res->route_path : NULL;
+	p->rq.source = q->source;
+	/* Who the peer is comes first, from the one table. */
+	if (!fsec_route_decide(p->rq.method, p->rq.path, peer, &ep, &refusal))
+		return diagnostic(a, code_of(refusal.status, q->method), refusal.reason, -1);
+	if (res->in_cf == FSEC_COAP_CF_NONE && q->len > 0)
+		return diagnostic(a, FSEC_COAP_CODE(4, 0), "a GET carries no payload", -1);
+	if (res->in_cf != FSEC_COAP_CF_NONE && q->content_format != res->in_cf)
+		return diagnostic(a, FSEC_COAP_CODE(4, 15),
+				  res->in_cf == FSEC_COAP_CF_PKCS10
+					  ? "send the CSR as Content-Format 286 (application/pkcs10)"
+					  : "send JSON (Content-Format 50)",
+				  -1);
+	/* The cap the HTTPS body has, counted before base64. */
+	if (q->len > FSEC_COAP_BODY_MAX)
+		return diagnostic(a, FSEC_COAP_CODE(4, 13), "payload too large", -1);
+	if (!answer_format(res, q->accept, &p->cf))
+		return diagnostic(a, FSEC_COAP_CODE(4, 6),
+				  "this resource cannot answer in that format", -1);
+	if (res->in_cf == FSEC_COAP_CF_PKCS10) {
+		/* The EST policy reads a base64 CSR (RFC 7030); an empty one
+		 * is refused there, as over HTTPS. */
+		if (q->len > 0 && (p->b64 = fsec_b64_encode(q->body, q->len)) == NULL) {
+			(void)diagnostic(a, FSEC_COAP_CODE(5, 0), "internal error", -1);
+			return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		}
+		p->rq.body = (const unsigned char *)p->b64;
+		p->rq.len = p->b64 != NULL ? strlen(p->b64) : 0;
+	} else {
+		p->rq.body = q->body;
+		p->rq.len = q->len;
+	}
+	p->go = true;
+	return FSEC_OK;
+}
+
+enum fsec_err fsec_coap_finish(const struct fsec_coap_prep *p, unsigned method,
+			       const struct fsec_reply *r, struct fsec_coap_answer *a)
+{
+	enum fsec_err rc;
+
+	fsec_coap_answer_cleanup(a);
+	if (r->status < 200 || r->status >= 300 || r->status == 202)
+		return diagnostic(a, code_of(r->status, method),
+				  r->reason[0] != '\0' ? r->reason : "refused",
+				  r->retry_after > 0 ? r->retry_after : (r->status == 202 ? 1 : -1));
+	a->code = code_of(r->status, method);
+	if (r->status == 204)
+		return FSEC_OK;
+	/* A body in a file (firmware) has no CoAP resource here. */
+	if (r->has_file)
+		rc = fsec_seterr(FSEC_ERR_INVAL, "a file answer on a CoAP resource");
+	else if ((rc = content(p->res, p->cf, r, a)) == FSEC_OK)
+		return FSEC_OK;
+	(void)diagnostic(a, FSEC_COAP_CODE(5, 0), "internal error", -1);
+	return rc;
+}
+
 FSEC_API enum fsec_err fsec_coap_handle(struct fsec_route_ctx *c, const struct fsec_est_peer *peer,
 					const struct fsec_coap_request *q,
 					struct fsec_coap_answer *a)
 {
-	const struct res *res = find(q->path);
-	struct fsec_route_request rq = {
-		.method = q->method == FSEC_COAP_GET	 ? FSEC_ROUTE_GET
-			  : q->method == FSEC_COAP_POST ? FSEC_ROUTE_POST
-						       : FSEC_ROUTE_OTHER,
-		.path = res != NULL ? res->route_path : NULL,
-		.source = q->source,
-	};
+	struct fsec_coap_prep p;
 	struct fsec_reply r = {0};
-	enum fsec_endpoint ep;
-	char *b64 = NULL;
-	int cf = FSEC_COAP_CF_NONE;
-	enum fsec_err rc = FSEC_OK;
+	enum fsec_err rc;
 
-	memset(a, 0, sizeof(*a));
-	fsec_coap_answer_cleanup(a);
 	fsec_clearerr();
-	/* Who the peer is comes first, from the one table: a path outside the
-	 * CoAP table never reaches an HTTPS-only route (rq.path NULL). */
-	if (!fsec_route_decide(rq.method, rq.path, peer, &ep, &r)) {
-		rc = diagnostic(a, code_of(r.status, q->method), r.reason, -1);
+	if ((rc = fsec_coap_prepare(q, peer, &p, a)) != FSEC_OK || !p.go)
+		goto out;
+	if ((rc = fsec_route_handle(c, peer, &p.rq, &r)) != FSEC_OK) {
+		/* r holds fsec_route_handle's 500 or 503: sent as it is. */
+		(void)fsec_coap_finish(&p, q->method, &r, a);
 		goto out;
 	}
-	if (res->in_cf == FSEC_COAP_CF_NONE && q->len > 0) {
-		rc = diagnostic(a, FSEC_COAP_CODE(4, 0), "a GET carries no payload", -1);
-		goto out;
-	}
-	if (res->in_cf != FSEC_COAP_CF_NONE && q->content_format != res->in_cf) {
-		rc = diagnostic(a, FSEC_COAP_CODE(4, 15),
-				res->in_cf == FSEC_COAP_CF_PKCS10
-					? "send the CSR as Content-Format 286 (application/pkcs10)"
-					: "send JSON (Content-Format 50)",
-				-1);
-		goto out;
-	}
-	/* The cap the HTTPS body has, counted before base64. */
-	if (q->len > FSEC_COAP_BODY_MAX) {
-		rc = diagnostic(a, FSEC_COAP_CODE(4, 13), "payload too large", -1);
-		goto out;
-	}
-	if (!answer_format(res, q->accept, &cf)) {
-		rc = diagnostic(a, FSEC_COAP_CODE(4, 6), "this resource cannot answer in that format",
-				-1);
-		goto out;
-	}
-	if (res->in_cf == FSEC_COAP_CF_PKCS10) {
-		/* The EST policy reads a base64 CSR (RFC 7030); an empty one
-		 * is refused there, as over HTTPS. */
-		if (q->len > 0 && (b64 = fsec_b64_encode(q->body, q->len)) == NULL) {
-			rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-			(void)diagnostic(a, FSEC_COAP_CODE(5, 0), "internal error", -1);
-			goto out;
-		}
-		rq.body = (const unsigned char *)b64;
-		rq.len = b64 != NULL ? strlen(b64) : 0;
-	} else {
-		rq.body = q->body;
-		rq.len = q->len;
-	}
-	memset(&r, 0, sizeof(r));
-	if ((rc = fsec_route_handle(c, peer, &rq, &r)) != FSEC_OK) {
-		(void)diagnostic(a, code_of(r.status, q->method), r.reason,
-				 r.retry_after > 0 ? r.retry_after : -1);
-		goto out;
-	}
-	if (r.status >= 200 && r.status < 300 && r.status != 202) {
-		a->code = code_of(r.status, q->method);
-		/* A body in a file (firmware) has no CoAP resource here. */
-		if (r.has_file) {
-			rc = fsec_seterr(FSEC_ERR_INVAL, "a file answer on a CoAP resource");
-			(void)diagnostic(a, FSEC_COAP_CODE(5, 0), "internal error", -1);
-			goto out;
-		}
-		if (r.status != 204 && (rc = content(res, cf, &r, a)) != FSEC_OK) {
-			(void)diagnostic(a, FSEC_COAP_CODE(5, 0), "internal error", -1);
-			goto out;
-		}
-		goto out;
-	}
-	rc = diagnostic(a, code_of(r.status, q->method), r.reason,
-			r.retry_after > 0 ? r.retry_after : (r.status == 202 ? 1 : -1));
+	rc = fsec_coap_finish(&p, q->method, &r, a);
 out:
-	free(b64);
 	fsec_reply_cleanup(&r);
+	fsec_coap_prep_cleanup(&p);
 	return rc;
 }
