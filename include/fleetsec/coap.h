@@ -13,13 +13,16 @@
  *    when asked), sen and sren (POST 286; 281, or 287 when asked), att
  *    (GET; 285). They answer what cacerts, simpleenroll, simplereenroll and
  *    csrattrs answer over HTTPS, in DER instead of base64;
- *  - the device API: /v1/status (POST, JSON) and /v1/update (GET, JSON).
+ *  - the device API: /v1/status (POST, JSON), /v1/update (GET, JSON) and
+ *    /v1/firmware/SHA256 (GET, 42: the image, for the listener to send in
+ *    Block2; a device resumes a cut transfer by asking from a later block).
  */
 #ifndef FLEETSEC_COAP_H
 #define FLEETSEC_COAP_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fleetsec/common.h"
 #include "fleetsec/est.h"
@@ -31,6 +34,7 @@
 #define FSEC_COAP_CF_NONE (-1) /* the option is absent */
 #define FSEC_COAP_CF_TEXT 0    /* text/plain; charset=utf-8 */
 #define FSEC_COAP_CF_LINK_FORMAT 40
+#define FSEC_COAP_CF_OCTETS 42 /* application/octet-stream */
 #define FSEC_COAP_CF_JSON 50
 #define FSEC_COAP_CF_PKCS7_CERTS 281 /* application/pkcs7-mime; smime-type=certs-only */
 #define FSEC_COAP_CF_CSRATTRS 285    /* application/csrattrs */
@@ -55,7 +59,10 @@ struct fsec_coap_resource {
 	const char *ct;
 };
 
-/* The resources, in table order; *n receives their count. Thread-safe. */
+/* The resources a listener registers by name, in table order; *n receives
+ * their count. /v1/firmware/SHA256 is not among them: its path varies, and
+ * the listener hands any path it has no resource for to fsec_coap_handle,
+ * which answers it or refuses it from the route table. Thread-safe. */
 FSEC_API const struct fsec_coap_resource *fsec_coap_resources(size_t *n);
 
 /*
@@ -82,10 +89,17 @@ struct fsec_coap_answer {
 	unsigned char *body;    /* malloc'd, may be NULL */
 	size_t len;
 	int max_age;            /* seconds for a Max-Age option, or -1 */
+	/* The firmware: file_len bytes of the open file file_fd from
+	 * file_off, instead of body (content_format 42). The answer owns the
+	 * descriptor while has_file is set; a sender that takes it over
+	 * clears has_file. */
+	bool has_file;
+	int file_fd;
+	uint64_t file_off, file_len;
 	char reason[FSEC_REPLY_REASON_MAX]; /* for the log: the route's reason, or "" */
 };
 
-/* Free the body and clear a. NULL is a no-op. */
+/* Free the body, close a file still owned, and clear a. NULL is a no-op. */
 FSEC_API void fsec_coap_answer_cleanup(struct fsec_coap_answer *a);
 
 /*

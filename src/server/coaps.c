@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <coap3/coap.h>
 #include <openssl/x509.h>
@@ -203,6 +205,57 @@ static void free_body(coap_session_t *session, void *body)
 	free(body);
 }
 
+/* A mapping of the firmware, for libcoap to send in Block2. */
+struct mapped {
+	void *base;
+	size_t len;
+};
+
+static void unmap_body(coap_session_t *session, void *arg)
+{
+	struct mapped *m = arg;
+
+	(void)session;
+	munmap(m->base, m->len);
+	free(m);
+}
+
+/* The answer's file range, mapped (not read: an image is megabytes, and a
+ * device that resumes at block N makes libcoap ask for the whole body
+ * again), handed to libcoap, which unmaps it once the transfer ends. */
+static bool send_file(coap_resource_t *resource, coap_session_t *session,
+		      const coap_pdu_t *request, const coap_string_t *query, coap_pdu_t *response,
+		      struct fsec_coap_answer *a)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uint64_t start = a->file_off - a->file_off % (uint64_t)(page > 0 ? page : 4096);
+	size_t lead = (size_t)(a->file_off - start), len;
+	struct mapped *m = NULL;
+	void *base;
+
+	/* The range comes from the route (the published image's size): it
+	 * must still fit a size_t once the page lead is added. */
+	if (a->file_len == 0 || a->file_len > SIZE_MAX - lead)
+		return false;
+	len = lead + (size_t)a->file_len;
+	base = mmap(NULL, len, PROT_READ, MAP_PRIVATE, a->file_fd, (off_t)start);
+	if (base == MAP_FAILED)
+		return false;
+	if ((m = malloc(sizeof(*m))) == NULL) {
+		munmap(base, len);
+		return false;
+	}
+	m->base = base;
+	m->len = len;
+	if (!coap_add_data_large_response(resource, session, request, response, query,
+					  FSEC_COAP_CF_OCTETS, -1, 0, (size_t)a->file_len,
+					  (const uint8_t *)base + lead, unmap_body, m)) {
+		unmap_body(session, m);
+		return false;
+	}
+	return true;
+}
+
 static const char *method_name(unsigned m)
 {
 	return m == FSEC_COAP_GET ? "GET" : m == FSEC_COAP_POST ? "POST" : "OTHER";
@@ -228,7 +281,7 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
 		   const coap_string_t *query, coap_pdu_t *response)
 {
 	struct coaps *c = coap_get_app_data(coap_session_get_context(session));
-	coap_str_const_t *rpath = coap_resource_get_uri_path(resource);
+	coap_string_t *rpath = coap_get_uri_path(request);
 	coap_tls_library_t lib = COAP_TLS_LIBRARY_NOTLS;
 	SSL *ssl = coap_session_get_tls(session, &lib);
 	struct fsec_est_peer peer = {0};
@@ -240,8 +293,13 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
 	enum fsec_err rc;
 
 	addr_text(session, addr, sizeof(addr));
-	snprintf(path, sizeof(path), "/%.*s", rpath != NULL ? (int)rpath->length : 0,
+	/* The path as the request named it (the Uri-Path options), the same
+	 * for a named resource and for the unknown one; longer than any route
+	 * and it is cut, which matches no route. */
+	snprintf(path, sizeof(path), "/%.*s",
+		 rpath != NULL && rpath->length < sizeof(path) ? (int)rpath->length : 0,
 		 rpath != NULL ? (const char *)rpath->s : "");
+	coap_delete_string(rpath);
 	q.method = (unsigned)coap_pdu_get_code(request);
 	q.path = path;
 	q.source = addr;
@@ -291,7 +349,10 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
 		coap_add_option(response, COAP_OPTION_MAXAGE,
 				coap_encode_var_safe(buf, sizeof(buf), (unsigned)a.max_age), buf);
 	}
-	if (a.body != NULL && a.content_format != FSEC_COAP_CF_NONE) {
+	if (a.has_file) {
+		if (!send_file(resource, session, request, query, response, &a))
+			coap_pdu_set_code(response, COAP_RESPONSE_CODE_INTERNAL_ERROR);
+	} else if (a.body != NULL && a.content_format != FSEC_COAP_CF_NONE) {
 		/* Block2 when the answer is larger than the session's block
 		 * size; libcoap frees the body once the last block went. */
 		if (coap_add_data_large_response(resource, session, request, response, query,
@@ -331,11 +392,10 @@ static bool add_resources(struct coaps *c)
 {
 	size_t n = 0;
 	const struct fsec_coap_resource *res = fsec_coap_resources(&n);
+	coap_resource_t *r;
 
 	for (size_t i = 0; i < n; i++) {
-		coap_resource_t *r = coap_resource_init(coap_make_str_const(res[i].path), 0);
-
-		if (r == NULL)
+		if ((r = coap_resource_init(coap_make_str_const(res[i].path), 0)) == NULL)
 			return false;
 		coap_register_handler(r, COAP_REQUEST_GET, handle);
 		coap_register_handler(r, COAP_REQUEST_POST, handle);
@@ -347,6 +407,14 @@ static bool add_resources(struct coaps *c)
 				      0);
 		coap_add_resource(c->ctx, r);
 	}
+	/* Every other path (the firmware's, and paths that name nothing)
+	 * reaches the same handler, so the route table answers it: a refused
+	 * peer learns nothing about which paths exist. */
+	if ((r = coap_resource_unknown_init(handle)) == NULL)
+		return false;
+	coap_register_handler(r, COAP_REQUEST_GET, handle);
+	coap_register_handler(r, COAP_REQUEST_POST, handle);
+	coap_add_resource(c->ctx, r);
 	return true;
 }
 

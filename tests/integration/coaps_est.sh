@@ -7,7 +7,7 @@
 # certificate, another CA, an unknown serial, a replay, a revoked device at
 # the handshake and on an established session, plaintext CoAP, a malformed
 # datagram, a wrong Content-Format, an oversized Block1 upload and a session
-# flood from one address. Each refusal leaves the service serving others.
+# flood from one address; and the firmware over Block2, whole and resumed. Each refusal leaves the service serving others.
 # coap-client exits 0 even when the handshake fails: every check reads its
 # output or fleetsecd's log, never its exit status.
 . "$(dirname "$0")/lib.sh"
@@ -173,6 +173,44 @@ ok
 # The replaced certificate reaches nothing else.
 cc op1.pem op1.key sup "$U/v1/update"
 [ "$(code sup)" = 4.03 ] && grep -q superseded sup.err || fail "superseded on the API: $(cat sup.err)"
+ok
+
+# ---- firmware over Block2 ----
+# A release for thermo (SN-0001's model): the manifest over /v1/update, the
+# image over /v1/firmware/SHA256 in 1,024-byte blocks, byte for byte, and
+# any block on its own (a transfer cut and resumed).
+device_slots
+online_key
+sign_image v2 2.0.0 2
+"$F" release create --model thermo --image v2.img --chunk-size 65536 --sequence 5 --out manifest.json
+"$F" release sign --key online.pem --delegation deleg.json manifest.json --out release.json
+"$F" release publish --model thermo --bundle release.json --image v2.img --root root.pub >/dev/null
+"$F" release timestamp --model thermo --key online.pem --delegation deleg.json --root root.pub >/dev/null
+SHA=$(sha256sum v2.img | cut -c1-64)
+cc op2.pem op2.key man "$U/v1/update"
+curl -sS --cacert "$ROOT" --cert op2.pem --key op2.key -o man.https "$URL/v1/update"
+[ -z "$(code man)" ] && [ -s man ] && cmp -s man man.https ||
+	fail "the manifest over CoAPs is not the one HTTPS serves: $(cat man.err; head -c 300 man)"
+ok
+cc op2.pem op2.key fw.bin -b 1024 "$U/v1/firmware/$SHA"
+cmp fw.bin v2.img || fail "the image over Block2 differs ($(stat -c %s fw.bin) bytes; $(cat fw.bin.err | head -3))"
+ok
+# coap-client -b NUM,SIZE asks for block NUM alone (a fresh request, as a
+# device resuming after a cut sends): any block is answered on its own.
+last=$((($(stat -c %s v2.img) - 1) / 1024))
+for n in 100 $last; do
+	cc op2.pem op2.key fw.$n -b $n,1024 "$U/v1/firmware/$SHA"
+	cmp fw.$n <(slice v2.img $((n * 1024)) 1024) ||
+		fail "block $n of the image differs ($(stat -c %s fw.$n) bytes; $(head -3 fw.$n.err))"
+done
+ok
+# Another model's image, and one never published, are not this device's.
+cc op2.pem op2.key nf "$U/v1/firmware/$(printf '0%.0s' $(seq 64))"
+[ "$(code nf)" = 4.04 ] || [ "$(code nf)" = 4.03 ] || fail "an unpublished image: $(cat nf.err)"
+ok
+# A bootstrap certificate reaches no firmware.
+cc boot-SN-0002.pem boot-SN-0002.key bf "$U/v1/firmware/$SHA"
+[ "$(code bf)" = 4.03 ] || fail "firmware for a bootstrap certificate: $(cat bf.err)"
 ok
 
 # ---- handshake refusals ----

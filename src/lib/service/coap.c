@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/pkcs7.h>
 #include <openssl/x509.h>
@@ -16,6 +17,7 @@
 #include "err_int.h"
 #include "reply_int.h"
 #include "fleetsec/coap.h"
+#include "fleetsec/release.h"
 
 #define EST_HTTP "/.well-known/est/"
 #define EST_COAP "/.well-known/est/"
@@ -25,39 +27,44 @@ enum out_kind {
 	OUT_CERTS, /* a certs-only CMS: 281, or one certificate as 287 */
 	OUT_ATT,   /* CSR attributes: 285 */
 	OUT_JSON,  /* the device API: 50 */
+	OUT_FILE,  /* the firmware: 42, from the route's open file */
 };
 
 struct res {
 	struct fsec_coap_resource pub; /* path without the leading '/' */
 	const char *route_path;        /* the HTTPS route that answers */
 	enum out_kind out;
-	int in_cf; /* the Content-Format a POST must carry; NONE for a GET */
+	int in_cf;   /* the Content-Format a POST must carry; NONE for a GET */
+	bool prefix; /* pub.path is a prefix; the route is asked the whole path */
 };
 
 /* RFC 9148 section 4.1 names the resources and their rt values; ct lists
  * what each can answer, the default first. */
 static const struct res table[] = {
 	{{".well-known/est/crts", "\"ace.est.crts\"", "\"281 287\""}, EST_HTTP "cacerts", OUT_CERTS,
-	 FSEC_COAP_CF_NONE},
+	 FSEC_COAP_CF_NONE, false},
 	{{".well-known/est/sen", "\"ace.est.sen\"", "\"281 287\""}, EST_HTTP "simpleenroll",
-	 OUT_CERTS, FSEC_COAP_CF_PKCS10},
+	 OUT_CERTS, FSEC_COAP_CF_PKCS10, false},
 	{{".well-known/est/sren", "\"ace.est.sren\"", "\"281 287\""}, EST_HTTP "simplereenroll",
-	 OUT_CERTS, FSEC_COAP_CF_PKCS10},
+	 OUT_CERTS, FSEC_COAP_CF_PKCS10, false},
 	{{".well-known/est/att", "\"ace.est.att\"", "285"}, EST_HTTP "csrattrs", OUT_ATT,
-	 FSEC_COAP_CF_NONE},
-	{{"v1/status", NULL, "50"}, "/v1/status", OUT_JSON, FSEC_COAP_CF_JSON},
-	{{"v1/update", NULL, "50"}, "/v1/update", OUT_JSON, FSEC_COAP_CF_NONE},
+	 FSEC_COAP_CF_NONE, false},
+	{{"v1/status", NULL, "50"}, "/v1/status", OUT_JSON, FSEC_COAP_CF_JSON, false},
+	{{"v1/update", NULL, "50"}, "/v1/update", OUT_JSON, FSEC_COAP_CF_NONE, false},
+	/* Prefixes last: fsec_coap_resources lists the exact ones only. */
+	{{FSEC_RELEASE_FIRMWARE_PATH + 1, NULL, "42"}, NULL, OUT_FILE, FSEC_COAP_CF_NONE, true},
 };
 #define NTABLE (sizeof(table) / sizeof(table[0]))
+#define NEXACT (NTABLE - 1)
 
 FSEC_API const struct fsec_coap_resource *fsec_coap_resources(size_t *n)
 {
-	static struct fsec_coap_resource pub[NTABLE];
+	static struct fsec_coap_resource pub[NEXACT];
 
 	/* The same constants every time: copying them again is harmless. */
-	for (size_t i = 0; i < NTABLE; i++)
+	for (size_t i = 0; i < NEXACT; i++)
 		pub[i] = table[i].pub;
-	*n = NTABLE;
+	*n = NEXACT;
 	return pub;
 }
 
@@ -79,6 +86,8 @@ FSEC_API void fsec_coap_answer_cleanup(struct fsec_coap_answer *a)
 {
 	if (a == NULL)
 		return;
+	if (a->has_file)
+		close(a->file_fd);
 	free(a->body);
 	memset(a, 0, sizeof(*a));
 	a->content_format = FSEC_COAP_CF_NONE;
@@ -90,7 +99,9 @@ static const struct res *find(const char *path)
 	if (path == NULL || path[0] != '/')
 		return NULL;
 	for (size_t i = 0; i < NTABLE; i++)
-		if (strcmp(path + 1, table[i].pub.path) == 0)
+		if (table[i].prefix ? strncmp(path + 1, table[i].pub.path,
+					      strlen(table[i].pub.path)) == 0
+				    : strcmp(path + 1, table[i].pub.path) == 0)
 			return &table[i];
 	return NULL;
 }
@@ -247,6 +258,7 @@ static bool answer_format(const struct res *res, int accept, int *cf)
 		return *cf == FSEC_COAP_CF_PKCS7_CERTS || *cf == FSEC_COAP_CF_PKIX_CERT;
 	case OUT_ATT: *cf = FSEC_COAP_CF_CSRATTRS; break;
 	case OUT_JSON: *cf = FSEC_COAP_CF_JSON; break;
+	case OUT_FILE: *cf = FSEC_COAP_CF_OCTETS; break;
 	}
 	return accept == FSEC_COAP_CF_NONE || accept == *cf;
 }
@@ -276,7 +288,7 @@ enum fsec_err fsec_coap_prepare(const struct fsec_coap_request *q,
 		       : q->method == FSEC_COAP_POST ? FSEC_ROUTE_POST
 						     : FSEC_ROUTE_OTHER;
 	/* A path outside the CoAP table never reaches an HTTPS-only route. */
-	p->rq.path = res != NULL ? res->route_path : NULL;
+	p->rq.path = res == NULL ? NULL : res->prefix ? q->path : res->route_path;
 	p->rq.source = q->source;
 	/* Who the peer is comes first, from the one table. */
 	if (!fsec_route_decide(p->rq.method, p->rq.path, peer, &ep, &refusal))
@@ -313,7 +325,7 @@ enum fsec_err fsec_coap_prepare(const struct fsec_coap_request *q,
 }
 
 enum fsec_err fsec_coap_finish(const struct fsec_coap_prep *p, unsigned method,
-			       const struct fsec_reply *r, struct fsec_coap_answer *a)
+			       struct fsec_reply *r, struct fsec_coap_answer *a)
 {
 	enum fsec_err rc;
 
@@ -325,9 +337,19 @@ enum fsec_err fsec_coap_finish(const struct fsec_coap_prep *p, unsigned method,
 	a->code = code_of(r->status, method);
 	if (r->status == 204)
 		return FSEC_OK;
-	/* A body in a file (firmware) has no CoAP resource here. */
-	if (r->has_file)
-		rc = fsec_seterr(FSEC_ERR_INVAL, "a file answer on a CoAP resource");
+	if (r->has_file && ((const struct res *)p->res)->out == OUT_FILE) {
+		a->has_file = true;
+		a->file_fd = r->file_fd;
+		a->file_off = r->file_off;
+		a->file_len = r->file_len;
+		a->content_format = FSEC_COAP_CF_OCTETS;
+		r->has_file = false;
+		return FSEC_OK;
+	}
+	/* A file body anywhere else is not what the route promised; a file
+	 * resource without one neither. */
+	if (r->has_file || ((const struct res *)p->res)->out == OUT_FILE)
+		rc = fsec_seterr(FSEC_ERR_INVAL, "a file answer where none belongs");
 	else if ((rc = content(p->res, p->cf, r, a)) == FSEC_OK)
 		return FSEC_OK;
 	(void)diagnostic(a, FSEC_COAP_CODE(5, 0), "internal error", -1);

@@ -24,11 +24,12 @@ struct fsec_coap_prep {
 enum fsec_err fsec_coap_prepare(const struct fsec_coap_request *q,
 				const struct fsec_est_peer *peer, struct fsec_coap_prep *p,
 				struct fsec_coap_answer *a);
-/* r (the route's answer to p->rq) as CoAP in a. Errors: CRYPTO (an answer
- * that is not what its route promises), INVAL (a file body), NOMEM; a then
- * holds 5.00. */
+/* r (the route's answer to p->rq) as CoAP in a; a file body (the
+ * firmware) moves from r to a. Errors: CRYPTO (an answer that is not what
+ * its route promises), INVAL (a file body on another resource), NOMEM; a
+ * then holds 5.00. */
 enum fsec_err fsec_coap_finish(const struct fsec_coap_prep *p, unsigned method,
-			       const struct fsec_reply *r, struct fsec_coap_answer *a);
+			       struct fsec_reply *r, struct fsec_coap_answer *a);
 void fsec_coap_prep_cleanup(struct fsec_coap_prep *p);
 
 #endif
