@@ -153,6 +153,13 @@ cc op1.pem op1.key up "$U/v1/update"
 [ -z "$(code up)" ] && [ ! -s up ] || fail "update with nothing published: $(cat up.err)"
 ok
 
+# Paths HTTPS serves but the CoAP table does not name reach no route.
+cc op1.pem op1.key crl "$U/crl"
+[ "$(code crl)" = 4.04 ] || fail "/crl over CoAPs: $(cat crl.err)"
+cc op1.pem op1.key se "$U/.well-known/est/simpleenroll" -m post -t 286 -f rp.csr
+[ "$(code se)" = 4.04 ] || fail "simpleenroll over CoAPs: $(cat se.err)"
+ok
+
 # ---- sren: renewal, and the resend of a lost answer ----
 subj=$(openssl x509 -in op1.pem -noout -subject -nameopt compat | sed 's/^subject=//')
 der_csr op2.key "$subj" op2.csr
