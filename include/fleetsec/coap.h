@@ -49,6 +49,7 @@
 /* The largest payload a request may carry: a DER CSR, or a status report,
  * no larger than the HTTPS body cap allows once base64 (4 bytes for 3). */
 #define FSEC_COAP_BODY_MAX (FSEC_EST_BODY_MAX / 4u * 3u)
+#define FSEC_COAP_BODY_MAX_STR "12288" /* for messages; a unit test pins it */
 
 /* One resource of the table, for the listener to register and for
  * /.well-known/core: its path (no leading slash, as libcoap names

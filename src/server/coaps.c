@@ -55,6 +55,25 @@ struct coaps {
 	bool quiet;
 };
 
+/* What fleetsecd keeps per DTLS session (libcoap's session app data), from
+ * the handshake check to libcoap's SERVER_SESSION_DEL: the per-source
+ * count, and the Block1 upload being assembled. */
+struct sess {
+	struct fsec_src *src;
+	unsigned char *body; /* FSEC_COAP_BODY_MAX bytes once an upload comes in blocks */
+	size_t len;
+	char path[256]; /* the upload's resource */
+};
+
+static void sess_free(struct coaps *c, struct sess *ss)
+{
+	if (ss == NULL)
+		return;
+	fsec_srclimit_release(c->per_source, ss->src);
+	free(ss->body);
+	free(ss);
+}
+
 /* ---- DTLS set-up and the handshake check ---- */
 
 /* The HTTPS context's key, chain, trust and suites on a new DTLS session.
@@ -121,7 +140,7 @@ static int cn_check(const char *cn, const uint8_t *der, size_t len, coap_session
 	X509 *x = NULL;
 	struct fsec_est_peer peer = {0};
 	const coap_address_t *ra;
-	struct fsec_src *src = NULL;
+	struct sess *ss = NULL;
 	int ok = 0;
 
 	(void)cn;
@@ -153,12 +172,15 @@ static int cn_check(const char *cn, const uint8_t *der, size_t len, coap_session
 	 * until libcoap deletes the session (on_event). */
 	if (coap_session_get_app_data(session) == NULL) {
 		ra = coap_session_get_addr_remote(session);
+		if ((ss = calloc(1, sizeof(*ss))) == NULL)
+			goto done;
 		if (ra == NULL || !fsec_srclimit_acquire(c->per_source, &ra->addr.sa,
-							 ra->size, &src)) {
+							 ra->size, &ss->src)) {
+			free(ss);
 			log_refusal(c, session, "too many sessions from this source");
 			goto done;
 		}
-		coap_session_set_app_data(session, src);
+		coap_session_set_app_data(session, ss);
 	}
 	ok = 1;
 done:
@@ -175,7 +197,7 @@ static int on_event(coap_session_t *session, const coap_event_t event)
 	struct coaps *c = coap_get_app_data(coap_session_get_context(session));
 
 	if (event == COAP_EVENT_SERVER_SESSION_DEL && c != NULL) {
-		fsec_srclimit_release(c->per_source, coap_session_get_app_data(session));
+		sess_free(c, coap_session_get_app_data(session));
 		coap_session_set_app_data(session, NULL);
 		if (c->hs_session == session) {
 			sk_X509_pop_free(c->hs_chain, X509_free);
@@ -277,6 +299,56 @@ static void log_request(struct coaps *c, const char *addr, unsigned method, cons
 		a->reason[0] != '\0' ? " " : "", fsec_text_log(a->reason, 0, why, sizeof(why)));
 }
 
+enum body_state { BODY_WHOLE, BODY_MORE, BODY_TOO_LARGE, BODY_GAP, BODY_NOMEM };
+
+/*
+ * One block of a request body (libcoap hands each Block1 block over as it
+ * comes: no COAP_BLOCK_SINGLE_BODY, since libcoap 4.3.1 would buffer a body
+ * of up to a GiB, sized by the client's Size1, before any handler sees it).
+ * Blocks are kept per session, in order, up to FSEC_COAP_BODY_MAX bytes:
+ * the first byte past the cap refuses the upload. BODY_WHOLE sets q's body
+ * (the session's buffer, or the PDU's data for a body in one block).
+ */
+static enum body_state assemble(struct coaps *c, coap_session_t *session, const char *path,
+				const uint8_t *data, size_t len, size_t off, size_t total,
+				struct fsec_coap_request *q)
+{
+	struct sess *ss = coap_session_get_app_data(session);
+	bool more = total > off + len;
+
+	(void)c;
+	if (off == 0 && !more) {
+		q->body = data;
+		q->len = len;
+		return BODY_WHOLE;
+	}
+	if (ss == NULL)
+		return BODY_NOMEM;
+	if (off == 0) {
+		ss->len = 0;
+		snprintf(ss->path, sizeof(ss->path), "%s", path);
+	} else if (off != ss->len || strcmp(ss->path, path) != 0) {
+		ss->len = 0;
+		return BODY_GAP;
+	}
+	/* Written so that it cannot wrap: ss->len <= FSEC_COAP_BODY_MAX. */
+	if (len > FSEC_COAP_BODY_MAX - ss->len) {
+		ss->len = 0;
+		return BODY_TOO_LARGE;
+	}
+	if (ss->body == NULL && (ss->body = malloc(FSEC_COAP_BODY_MAX)) == NULL)
+		return BODY_NOMEM;
+	memcpy(ss->body + ss->len, data, len);
+	ss->len += len;
+	if (more)
+		return BODY_MORE;
+	q->body = ss->body;
+	q->len = ss->len;
+	/* The body is the request's now: the next upload starts afresh. */
+	ss->len = 0;
+	return BODY_WHOLE;
+}
+
 static void handle(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
 		   const coap_string_t *query, coap_pdu_t *response)
 {
@@ -322,18 +394,37 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
 		log_request(c, addr, q.method, path, &peer, &a);
 		return;
 	}
-	/* COAP_BLOCK_SINGLE_BODY: libcoap hands over the whole Block1 body;
-	 * anything else is refused rather than read in part. */
 	if (coap_get_data_large(request, &len, &data, &off, &total)) {
-		if (off != 0 || total != len) {
-			coap_pdu_set_code(response, COAP_RESPONSE_CODE_INCOMPLETE);
-			a.code = FSEC_COAP_CODE(4, 8);
-			snprintf(a.reason, sizeof(a.reason), "the body came in part");
+		const char *why = NULL;
+		unsigned code = 0;
+
+		switch (assemble(c, session, path, data, len, off, total, &q)) {
+		case BODY_MORE:
+			/* Ask for the next block; nothing is answered yet. */
+			coap_pdu_set_code(response, COAP_RESPONSE_CODE_CONTINUE);
+			return;
+		case BODY_WHOLE: break;
+		case BODY_TOO_LARGE:
+			code = FSEC_COAP_CODE(4, 13);
+			why = "upload refused at the block past " FSEC_COAP_BODY_MAX_STR " bytes";
+			break;
+		case BODY_GAP:
+			code = FSEC_COAP_CODE(4, 8);
+			why = "blocks out of order";
+			break;
+		case BODY_NOMEM:
+			code = FSEC_COAP_CODE(5, 0);
+			why = "out of memory";
+			break;
+		}
+		if (why != NULL) {
+			coap_pdu_set_code(response, (coap_pdu_code_t)code);
+			a.code = code;
+			snprintf(a.reason, sizeof(a.reason), "%s", why);
+			coap_add_data(response, strlen(why), (const uint8_t *)why);
 			log_request(c, addr, q.method, path, &peer, &a);
 			return;
 		}
-		q.body = data;
-		q.len = len;
 	}
 	rc = fsec_coap_handle(c->routes, &peer, &q, &a);
 	if (rc != FSEC_OK && rc != FSEC_ERR_BUSY && !c->quiet) {
@@ -461,9 +552,9 @@ bool coaps_start(const struct coaps_opts *o, struct event_base *base, struct coa
 		goto fail;
 	}
 	coap_set_app_data(c->ctx, c);
-	/* libcoap reassembles Block1 uploads and splits large answers into
-	 * Block2 itself; handlers see whole bodies. */
-	coap_context_set_block_mode(c->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+	/* libcoap splits large answers into Block2 itself; Block1 uploads
+	 * come block by block to assemble (a capped body, see assemble). */
+	coap_context_set_block_mode(c->ctx, COAP_BLOCK_USE_LIBCOAP);
 	coap_context_set_max_idle_sessions(c->ctx, (unsigned)o->max_sessions);
 	coap_context_set_max_handshake_sessions(c->ctx, (unsigned)o->max_sessions);
 	coap_context_set_session_timeout(c->ctx, (unsigned)o->idle_timeout);
