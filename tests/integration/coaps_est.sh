@@ -141,6 +141,12 @@ cc boot-SN-0003.pem boot-SN-0003.key bg -m post -t 286 -b 1024 -f big "$EST/sen"
 [ "$(reg 'map(select(.id == "SN-0003")) | length' device list)" = 0 ] || fail "SN-0003 enrolled"
 ok
 served "an oversized upload"
+# An upload that starts past its first block (-b 2,64: block 2 first) is
+# no body: refused, nothing enrolled.
+cc boot-SN-0003.pem boot-SN-0003.key gap -m post -t 286 -b 2,64 -f rp.csr "$EST/sen"
+[ "$(code gap)" = 4.08 ] && grep -q "blocks out of order" gap.err || fail "a Block1 gap: $(cat gap.err)"
+[ "$(reg 'map(select(.id == "SN-0003")) | length' device list)" = 0 ] || fail "SN-0003 enrolled"
+ok
 # The device API needs an operational certificate.
 cc boot-SN-0003.pem boot-SN-0003.key bu "$U/v1/update"
 [ "$(code bu)" = 4.03 ] && grep -q "operational certificate" bu.err || fail "bootstrap on the API: $(cat bu.err)"
