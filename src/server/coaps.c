@@ -394,7 +394,10 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
 		log_request(c, addr, q.method, path, &peer, &a);
 		return;
 	}
-	if (coap_get_data_large(request, &len, &data, &off, &total)) {
+	/* A peer the table refuses uploads nothing: its request goes to the
+	 * table without a body, to be refused there. */
+	if (fsec_route_peer_admitted(&peer) &&
+	    coap_get_data_large(request, &len, &data, &off, &total)) {
 		const char *why = NULL;
 		unsigned code = 0;
 
