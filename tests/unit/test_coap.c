@@ -18,6 +18,15 @@
 #include "coap_int.h"
 #include "fleetsec/coap.h"
 
+static struct fsec_est_peer peer_of(enum fsec_est_peer_kind k)
+{
+	struct fsec_est_peer p = {.kind = k};
+
+	snprintf(p.id, sizeof(p.id), "SN-1");
+	snprintf(p.reason, sizeof(p.reason), "device SN-1 is revoked");
+	return p;
+}
+
 static void uint_option_bounds(void **state)
 {
 	const unsigned char v[3] = {0x01, 0x1f, 0x00};
@@ -45,6 +54,27 @@ static void body_cap_text(void **state)
 	assert_string_equal(buf, FSEC_COAP_BODY_MAX_STR);
 }
 
+/* The handshake's verdict comes from the route table: a peer is admitted
+ * if some route beyond the anonymous ones takes its kind. */
+static void admitted_at_handshake(void **state)
+{
+	struct fsec_est_peer p = peer_of(FSEC_EST_PEER_DEVICE);
+
+	(void)state;
+	assert_true(fsec_route_peer_admitted(&p));
+	p.kind = FSEC_EST_PEER_BOOTSTRAP;
+	assert_true(fsec_route_peer_admitted(&p));
+	p.kind = FSEC_EST_PEER_REFUSED; /* revoked, unknown */
+	assert_false(fsec_route_peer_admitted(&p));
+	p.superseded = true; /* may still ask for the resend of its renewal */
+	assert_true(fsec_route_peer_admitted(&p));
+	p.superseded = false;
+	p.bad_bootstrap = true; /* reaches simpleenroll, to be refused and logged */
+	assert_true(fsec_route_peer_admitted(&p));
+	p = peer_of(FSEC_EST_PEER_NONE);
+	assert_false(fsec_route_peer_admitted(&p));
+}
+
 static void resources_for_discovery(void **state)
 {
 	size_t n = 0;
@@ -59,15 +89,6 @@ static void resources_for_discovery(void **state)
 			crts = strcmp(r[i].rt, "\"ace.est.crts\"") == 0;
 	}
 	assert_true(crts);
-}
-
-static struct fsec_est_peer peer_of(enum fsec_est_peer_kind k)
-{
-	struct fsec_est_peer p = {.kind = k};
-
-	snprintf(p.id, sizeof(p.id), "SN-1");
-	snprintf(p.reason, sizeof(p.reason), "device SN-1 is revoked");
-	return p;
 }
 
 /* prepare's verdict on q from a peer of kind k: the CoAP code of a refusal,
@@ -197,6 +218,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(uint_option_bounds),
 		cmocka_unit_test(body_cap_text),
+		cmocka_unit_test(admitted_at_handshake),
 		cmocka_unit_test(resources_for_discovery),
 		cmocka_unit_test(prepare_decisions),
 		cmocka_unit_test(finish_translations),
