@@ -512,6 +512,23 @@ static bool add_resources(struct coaps *c)
 	return true;
 }
 
+/* libcoap's own log lines quote what peers sent (a certificate's CN, an
+ * address): escaped like every other line of fleetsecd's log, one line
+ * each. */
+static void coap_log_line(coap_log_t level, const char *message)
+{
+	char line[512], buf[600];
+	size_t n;
+
+	(void)level;
+	/* libcoap ends its lines with a newline: ours adds the one. */
+	snprintf(line, sizeof(line), "%s", message != NULL ? message : "");
+	n = strlen(line);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' '))
+		line[--n] = '\0';
+	fprintf(stderr, "fleetsecd: libcoap: %s\n", fsec_text_log(line, 0, buf, sizeof(buf)));
+}
+
 bool coaps_start(const struct coaps_opts *o, struct event_base *base, struct coaps **out,
 		 char *why, size_t cap)
 {
@@ -524,6 +541,7 @@ bool coaps_start(const struct coaps_opts *o, struct event_base *base, struct coa
 	int fd;
 
 	coap_startup();
+	coap_set_log_handler(coap_log_line);
 	coap_set_log_level(o->quiet ? LOG_EMERG : LOG_WARNING);
 	if (!coap_dtls_is_supported()) {
 		snprintf(why, cap, "coaps: this libcoap has no DTLS");
