@@ -33,7 +33,8 @@ PACKAGES=(
 	mosquitto-clients python3-paho-mqtt         # independent MQTT clients in the broker tests
 	busybox-static                              # telnetd and httpd applets (Debian's busybox has no telnetd)
 	openssh-client                              # ssh-keygen: a real OpenSSH private key in the firmware audit test
-	libcoap3-bin                                # a real CoAP server for the network audit test
+	libcoap3-bin                                # a real CoAP server for the network audit test; coap-client-openssl, the independent CoAPs peer (issue 17)
+	libcoap3-dev                                # fleetsecd's CoAPs listener (libcoap-3-openssl, issue 17)
 	nftables iproute2 dnsmasq-base              # network isolation: nft; namespace tests and the name sets filled by dnsmasq
 	man-db groff-base                           # the man_pages test renders the manual pages with man --warnings
 	faketime                                    # libfaketime: fleetsecd across a clock jump (the CRL's refresh)

@@ -64,6 +64,16 @@ enum fsec_route_peer {
 /* The route kind of a classified peer (fsec_est_peer). Thread-safe. */
 FSEC_API enum fsec_route_peer fsec_route_peer_of(const struct fsec_est_peer *peer);
 
+/*
+ * Whether peer may hold a connection at all: true if some route that is not
+ * open to every peer (the CA, the CRL) admits its kind. False for a
+ * revoked, unknown or unusable certificate, and for no certificate. A
+ * listener whose every resource needs a certificate (CoAPs) refuses such a
+ * peer at the handshake, from the same table that refuses its requests.
+ * Thread-safe.
+ */
+FSEC_API bool fsec_route_peer_admitted(const struct fsec_est_peer *peer);
+
 /* One request, as the server read it. */
 struct fsec_route_request {
 	enum fsec_route_method method;

@@ -4,6 +4,8 @@
  * `key = value` lines as in the agent's; command-line flags override it.
  *
  *   listen          = 0.0.0.0:8443                 HOST:PORT or [V6]:PORT
+ *   coaps           = 0.0.0.0:5684                 CoAP over DTLS (issue 17): ADDR[:PORT]
+ *                                                  (port 5684 if none); "" (default): off
  *   cert            = /var/lib/fleetsec/server.pem server certificate chain
  *   key             = /var/lib/fleetsec/server.key path or OpenSSL store URI
  *   admin           = 127.0.0.1:9100               Prometheus metrics (loopback only)
@@ -47,6 +49,7 @@
 
 struct fsec_servercfg {
 	char listen[300];
+	char coaps[300];                           /* "": no CoAPs listener (issue 17) */
 	char cert[FSEC_SERVERCFG_VALUE_MAX + 1];   /* "": HOME/server.pem */
 	char key[FSEC_SERVERCFG_VALUE_MAX + 1];    /* "": HOME/server.key */
 	char admin[300];                           /* "": no metrics listener */

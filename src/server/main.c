@@ -39,6 +39,8 @@
 #include "fleetsec/text.h"
 #include "fleetsec/tls.h"
 
+#include "coaps.h"
+
 #define HEADERS_MAX 8192
 #define TIMEOUT_S 10
 /* On SIGTERM, in-flight requests get this long to finish. */
@@ -71,6 +73,7 @@ struct server {
 	bool draining;          /* SIGTERM: no new connections, finish the rest */
 	struct timeval first;   /* handshake plus first request, then each request, at most */
 	struct fsec_route_ctx *routes;
+	struct coaps *coaps; /* NULL: no CoAPs listener */
 	/* The CRL is re-signed here, never in a request: at crl_permille of
 	 * its period, and crl_delay after a renewal superseded a certificate
 	 * (one signature for all the renewals of that delay). */
@@ -132,7 +135,7 @@ static void usage(FILE *fp)
 	      "`fleetsec ca server-cert NAME`) on 127.0.0.1:8443.\n\n"
 	      "  --home DIR          fleet home (default $FLEETSEC_HOME, else ~/.fleetsec)\n"
 	      "  --config FILE       settings as key = value lines (default HOME/fleetsecd.conf\n"
-	      "                      if it exists): listen, cert, key, admin, approval,\n"
+	      "                      if it exists): listen, coaps, cert, key, admin, approval,\n"
 	      "                      max_connections, max_per_source, timeout, crl_refresh\n"
 	      "                      (re-sign the CRL this far into its period, default\n"
 	      "                      0.5), crl_delay (seconds from a renewal to the CRL\n"
@@ -143,6 +146,10 @@ static void usage(FILE *fp)
 	      "                      and the limits of fleetsecd(8); flags override them\n"
 	      "  --listen HOST:PORT  address to listen on (default 127.0.0.1:8443;\n"
 	      "                      IPv6 as [ADDR]:PORT)\n"
+	      "  --coaps ADDR[:PORT] also serve CoAP over DTLS 1.2 on this UDP address\n"
+	      "                      (port 5684 if none): EST-coaps (RFC 9148) and the\n"
+	      "                      device API, same certificate, trust and policy as\n"
+	      "                      HTTPS; the key must be a PEM file (default: off)\n"
 	      "  --cert FILE         server certificate chain (default HOME/server.pem)\n"
 	      "  --key KEY           server key, path or store URI (default HOME/server.key)\n"
 	      "  --max-connections N open connections at most (default 1024); beyond\n"
@@ -702,7 +709,7 @@ static void on_signal(evutil_socket_t fd, short what, void *arg)
 /* Command-line values; NULL or 0 when not given, so that they override the
  * configuration file only where given. */
 struct flags {
-	const char *home, *config, *listen, *cert, *key, *admin, *approval;
+	const char *home, *config, *listen, *coaps, *cert, *key, *admin, *approval;
 	unsigned long max_conns, timeout, max_per_source;
 };
 
@@ -721,6 +728,7 @@ static int parse_flags(int argc, char **argv, struct flags *fl)
 		{"home", required_argument, NULL, 'H'},
 		{"config", required_argument, NULL, 'C'},
 		{"listen", required_argument, NULL, 'l'},
+		{"coaps", required_argument, NULL, 'u'},
 		{"cert", required_argument, NULL, 'c'},
 		{"key", required_argument, NULL, 'k'},
 		{"admin", required_argument, NULL, 'a'},
@@ -740,6 +748,7 @@ static int parse_flags(int argc, char **argv, struct flags *fl)
 		case 'H': fl->home = optarg; break;
 		case 'C': fl->config = optarg; break;
 		case 'l': fl->listen = optarg; break;
+		case 'u': fl->coaps = optarg; break;
 		case 'c': fl->cert = optarg; break;
 		case 'k': fl->key = optarg; break;
 		case 'a': fl->admin = optarg; break;
@@ -811,6 +820,7 @@ static int configure(const struct flags *fl, const char *home, struct fsec_serve
 		}
 	}
 	if (!override(cfg->listen, sizeof(cfg->listen), fl->listen, "listen", why, cap) ||
+	    !override(cfg->coaps, sizeof(cfg->coaps), fl->coaps, "coaps", why, cap) ||
 	    !override(cfg->cert, sizeof(cfg->cert), fl->cert, "cert", why, cap) ||
 	    !override(cfg->key, sizeof(cfg->key), fl->key, "key", why, cap) ||
 	    !override(cfg->admin, sizeof(cfg->admin), fl->admin, "admin", why, cap) ||
@@ -922,6 +932,7 @@ static void on_reload(evutil_socket_t fd, short what, void *arg)
 	}
 	SSL_CTX_free(s->tls);
 	s->tls = tls;
+	coaps_set_tls(s->coaps, tls);
 	apply(s, &cfg);
 	s->cfg = cfg;
 	tv = s->first;
@@ -939,6 +950,53 @@ static void on_reload(evutil_socket_t fd, short what, void *arg)
 	return;
 refused:
 	fprintf(stderr, "fleetsecd: reload refused, still serving the old settings: %s\n", why);
+}
+
+/* The CoAPs listener on cfg.coaps (ADDR, ADDR:PORT or [V6]:PORT), with the
+ * HTTPS context's certificate, trust and suites, and the HTTPS caps. */
+static bool start_coaps(struct server *s, const struct fsec_servercfg *cfg)
+{
+	char host[256], cert_buf[4096], key_buf[4096], why[600];
+	unsigned port = COAPS_DEFAULT_PORT;
+	const char *v = cfg->coaps;
+	struct coaps_opts o = {0};
+
+	if (!split_listen(v, host, sizeof(host), &port)) {
+		/* No port: the address alone, 5684. */
+		size_t n = strlen(v);
+
+		if (n >= 2 && v[0] == '[' && v[n - 1] == ']' && n - 2 < sizeof(host)) {
+			memcpy(host, v + 1, n - 2);
+			host[n - 2] = '\0';
+		} else if (n > 0 && n < sizeof(host) && strchr(v, ':') == NULL && v[0] != '[') {
+			memcpy(host, v, n + 1);
+		} else {
+			fprintf(stderr, "fleetsecd: coaps %s: expected ADDR[:PORT]\n", v);
+			return false;
+		}
+		port = COAPS_DEFAULT_PORT;
+	}
+	snprintf(cert_buf, sizeof(cert_buf), "%s/server.pem", s->home);
+	snprintf(key_buf, sizeof(key_buf), "%s/server.key", s->home);
+	o.host = host;
+	o.port = port;
+	o.cert = cfg->cert[0] != '\0' ? cfg->cert : cert_buf;
+	o.key = cfg->key[0] != '\0' ? cfg->key : key_buf;
+	o.tls = s->tls;
+	o.est = s->est;
+	o.routes = s->routes;
+	o.max_sessions = cfg->max_connections;
+	o.max_per_source = cfg->max_per_source;
+	/* An idle DTLS session costs a slot, as an idle connection does; a
+	 * device on a slow link gets the minute libcoap would give it at
+	 * least. */
+	o.idle_timeout = cfg->timeout > 60 ? cfg->timeout : 60;
+	o.quiet = quiet != 0;
+	if (!coaps_start(&o, s->base, &s->coaps, why, sizeof(why))) {
+		fprintf(stderr, "fleetsecd: %s\n", why);
+		return false;
+	}
+	return true;
 }
 
 int main(int argc, char **argv)
@@ -1047,6 +1105,8 @@ int main(int argc, char **argv)
 		evhttp_set_timeout(admin_http, TIMEOUT_S);
 		evhttp_set_gencb(admin_http, admin_handle, NULL);
 	}
+	if (cfg.coaps[0] != '\0' && !start_coaps(&s, &cfg))
+		goto out;
 	/* The first tick, before the first request: a CRL that lapsed while
 	 * fleetsecd was stopped is re-signed at once. */
 	if ((s.crl_timer = evtimer_new(s.base, crl_tick, &s)) == NULL) {
@@ -1076,6 +1136,8 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "fleetsecd: fleet '%s' listening on https://%s\n",
 		fsec_fleet_get_name(s.fleet), cfg.listen);
+	if (s.coaps != NULL)
+		fprintf(stderr, "fleetsecd: and on coaps://%s\n", cfg.coaps);
 	status = event_base_dispatch(s.base) == 0 ? FSEC_EXIT_OK : FSEC_EXIT_REFUSED;
 out:
 	if (s.crl_timer != NULL)
@@ -1091,6 +1153,7 @@ out:
 		event_free(sigint);
 	if (sighup != NULL)
 		event_free(sighup);
+	coaps_free(s.coaps);
 	if (s.http != NULL)
 		evhttp_free(s.http);
 	if (admin_http != NULL)

@@ -288,6 +288,16 @@ FSEC_API enum fsec_route_peer fsec_route_peer_of(const struct fsec_est_peer *pee
 	return peer->bad_bootstrap ? FSEC_ROUTE_PEER_BAD_BOOTSTRAP : FSEC_ROUTE_PEER_REFUSED;
 }
 
+FSEC_API bool fsec_route_peer_admitted(const struct fsec_est_peer *peer)
+{
+	unsigned kind = (unsigned)fsec_route_peer_of(peer);
+
+	for (size_t i = 0; i < NROUTES; i++)
+		if (routes[i].peers != FSEC_ROUTE_PEER_ANY && (routes[i].peers & kind) != 0)
+			return true;
+	return false;
+}
+
 FSEC_API enum fsec_endpoint fsec_route_endpoint(const char *path)
 {
 	const struct route *rt = find(path);

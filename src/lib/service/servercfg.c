@@ -19,7 +19,7 @@
 #define NUMF(n, mx) {#n, FSEC_KV_NUM, offsetof(struct fsec_servercfg, n), 0, 0, mx, false}
 
 static const struct fsec_kv_field fields[] = {
-	STRF(listen), STRF(cert), STRF(key), STRF(admin), STRF(approval),
+	STRF(listen), STRF(coaps), STRF(cert), STRF(key), STRF(admin), STRF(approval),
 	NUMF(max_connections, 1000000), NUMF(timeout, 3600),
 	STRF(crl_refresh), NUMF(crl_delay, 3600),
 	NUMF(renew_after_percent, FSEC_RENEW_AFTER_MAX), NUMF(renewals_per_day, 1000),
@@ -107,6 +107,8 @@ FSEC_API const char *fsec_servercfg_restart_needed(const struct fsec_servercfg *
 {
 	if (strcmp(was->listen, now->listen) != 0)
 		return "listen";
+	if (strcmp(was->coaps, now->coaps) != 0)
+		return "coaps";
 	if (strcmp(was->admin, now->admin) != 0)
 		return "admin";
 	if (was->max_connections != now->max_connections)

@@ -1,0 +1,662 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * fleetsecd's CoAPs listener (coaps.h). libcoap owns the UDP socket, the
+ * DTLS sessions and Block1/Block2; this file gives it the HTTPS policy:
+ *  - each new DTLS session is set up from fleetsecd's HTTPS SSL_CTX (its
+ *    certificate chain and key, its trust stores, its ECDHE AEAD suites), in
+ *    libcoap's additional_tls_setup_call_back;
+ *  - the client certificate is checked against the registry at the
+ *    handshake, in libcoap's CN callback (which sees each certificate of the
+ *    verified chain), and refused there unless the route table admits it;
+ *  - every request is checked again (fsec_est_peer on the session's
+ *    certificate) and answered by the library (fsec_coap_handle), so a
+ *    revocation applies to the next request; the session of a peer the
+ *    table no longer admits is closed after that answer.
+ * libcoap's epoll descriptor (which includes its retransmission timer) is
+ * one libevent event: each time it is readable, coap_io_process runs once
+ * without waiting.
+ */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <coap3/coap.h>
+#include <openssl/x509.h>
+
+#include "coaps.h"
+#include "fleetsec/coap.h"
+#include "fleetsec/srclimit.h"
+#include "fleetsec/text.h"
+#include "fleetsec/tls.h"
+
+/* Sessions closed after their answer, per turn of the loop: more refused
+ * requests in one turn wait for the next request, or the idle timeout. */
+#define DOOMED_MAX 64
+
+struct coaps {
+	coap_context_t *ctx;
+	struct event *io;
+	SSL_CTX *tls; /* referenced */
+	struct fsec_est *est;
+	struct fsec_route_ctx *routes;
+	struct fsec_srclimit *per_source;
+	coap_dtls_pki_t pki;
+	char cert[4096], key[4096];
+	/* The chain above the certificate being verified, collected from the
+	 * CN callback's deeper calls (OpenSSL verifies from the root down). */
+	STACK_OF(X509) *hs_chain;
+	const coap_session_t *hs_session;
+	coap_session_t *doomed[DOOMED_MAX];
+	size_t ndoomed;
+	bool quiet;
+};
+
+/* What fleetsecd keeps per DTLS session (libcoap's session app data), from
+ * the handshake check to libcoap's SERVER_SESSION_DEL: the per-source
+ * count, and the Block1 upload being assembled. */
+struct sess {
+	struct fsec_src *src;
+	unsigned char *body; /* FSEC_COAP_BODY_MAX bytes once an upload comes in blocks */
+	size_t len;
+	char path[256]; /* the upload's resource */
+};
+
+static void sess_free(struct coaps *c, struct sess *ss)
+{
+	if (ss == NULL)
+		return;
+	fsec_srclimit_release(c->per_source, ss->src);
+	free(ss->body);
+	free(ss);
+}
+
+/* ---- DTLS set-up and the handshake check ---- */
+
+/* The HTTPS context's key, chain, trust and suites on a new DTLS session.
+ * libcoap has loaded the PEM files already; this replaces them with the
+ * very objects HTTPS serves, so the two listeners never disagree. */
+static int tls_setup(void *tls_session, coap_dtls_pki_t *setup)
+{
+	SSL *ssl = tls_session;
+	struct coaps *c = setup->cn_call_back_arg;
+	STACK_OF(X509) *chain = NULL;
+	STACK_OF(X509_NAME) *names = NULL;
+
+	if (!SSL_CTX_get0_chain_certs(c->tls, &chain) ||
+	    SSL_use_cert_and_key(ssl, SSL_CTX_get0_certificate(c->tls),
+				 SSL_CTX_get0_privatekey(c->tls), chain, 1) != 1 ||
+	    SSL_set1_verify_cert_store(ssl, SSL_CTX_get_cert_store(c->tls)) != 1 ||
+	    SSL_set_cipher_list(ssl, FSEC_TLS12_CIPHERS) != 1 ||
+	    SSL_set_min_proto_version(ssl, DTLS1_2_VERSION) != 1)
+		return 0;
+	if ((names = SSL_dup_CA_list(SSL_CTX_get_client_CA_list(c->tls))) != NULL)
+		SSL_set_client_CA_list(ssl, names);
+	/* No renegotiation: the certificate checked at the handshake is the
+	 * session's for its whole life. */
+	SSL_set_options(ssl, SSL_OP_NO_RENEGOTIATION);
+	return 1;
+}
+
+static void addr_text(const coap_session_t *session, char *buf, size_t cap)
+{
+	const coap_address_t *a = coap_session_get_addr_remote(session);
+
+	snprintf(buf, cap, "?");
+	if (a == NULL)
+		return;
+	if (a->addr.sa.sa_family == AF_INET)
+		inet_ntop(AF_INET, &a->addr.sin.sin_addr, buf, (socklen_t)cap);
+	else if (a->addr.sa.sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &a->addr.sin6.sin6_addr, buf, (socklen_t)cap);
+}
+
+static void log_refusal(struct coaps *c, const coap_session_t *session, const char *why)
+{
+	char a[64], ab[64], w[300];
+
+	if (c->quiet)
+		return;
+	addr_text(session, a, sizeof(a));
+	fprintf(stderr, "fleetsecd: %s coaps handshake refused: %s\n",
+		fsec_text_log(a, FSEC_TEXT_FIELD, ab, sizeof(ab)),
+		fsec_text_log(why, 0, w, sizeof(w)));
+}
+
+/*
+ * libcoap's CN callback, once per certificate of a chain OpenSSL verified
+ * (validated), root first. At the device's own certificate (depth 0): the
+ * registry's verdict through fsec_est_peer with the chain collected, then
+ * the route table's (fsec_route_peer_admitted), then the per-source cap.
+ */
+static int cn_check(const char *cn, const uint8_t *der, size_t len, coap_session_t *session,
+		    unsigned depth, int validated, void *arg)
+{
+	struct coaps *c = arg;
+	const unsigned char *p = der;
+	X509 *x = NULL;
+	struct fsec_est_peer peer = {0};
+	const coap_address_t *ra;
+	struct sess *ss = NULL;
+	int ok = 0;
+
+	(void)cn;
+	if (c->hs_session != session) {
+		sk_X509_pop_free(c->hs_chain, X509_free);
+		c->hs_chain = NULL;
+		c->hs_session = session;
+	}
+	if (!validated || len > (size_t)FSEC_EST_BODY_MAX ||
+	    (x = d2i_X509(NULL, &p, (long)len)) == NULL)
+		goto out;
+	if (depth > 0) {
+		if ((c->hs_chain == NULL && (c->hs_chain = sk_X509_new_null()) == NULL) ||
+		    !sk_X509_push(c->hs_chain, x))
+			goto out;
+		x = NULL;
+		ok = 1;
+		goto out;
+	}
+	if (fsec_est_peer(c->est, x, c->hs_chain, &peer) != FSEC_OK) {
+		log_refusal(c, session, "the registry cannot be read");
+		goto done;
+	}
+	if (!fsec_route_peer_admitted(&peer)) {
+		log_refusal(c, session, peer.reason[0] != '\0' ? peer.reason : "not admitted");
+		goto done;
+	}
+	/* Counted once per session: the callback's session keeps its entry
+	 * until libcoap deletes the session (on_event). */
+	if (coap_session_get_app_data(session) == NULL) {
+		ra = coap_session_get_addr_remote(session);
+		if ((ss = calloc(1, sizeof(*ss))) == NULL)
+			goto done;
+		if (ra == NULL || !fsec_srclimit_acquire(c->per_source, &ra->addr.sa,
+							 ra->size, &ss->src)) {
+			free(ss);
+			log_refusal(c, session, "too many sessions from this source");
+			goto done;
+		}
+		coap_session_set_app_data(session, ss);
+	}
+	ok = 1;
+done:
+	sk_X509_pop_free(c->hs_chain, X509_free);
+	c->hs_chain = NULL;
+	c->hs_session = NULL;
+out:
+	X509_free(x);
+	return ok;
+}
+
+static int on_event(coap_session_t *session, const coap_event_t event)
+{
+	struct coaps *c = coap_get_app_data(coap_session_get_context(session));
+
+	if (event == COAP_EVENT_SERVER_SESSION_DEL && c != NULL) {
+		sess_free(c, coap_session_get_app_data(session));
+		coap_session_set_app_data(session, NULL);
+		if (c->hs_session == session) {
+			sk_X509_pop_free(c->hs_chain, X509_free);
+			c->hs_chain = NULL;
+			c->hs_session = NULL;
+		}
+	}
+	return 0;
+}
+
+/* ---- requests ---- */
+
+static int option_uint(const coap_pdu_t *pdu, coap_option_num_t num, int *out)
+{
+	coap_opt_iterator_t it;
+	coap_opt_t *o = coap_check_option(pdu, num, &it);
+
+	*out = FSEC_COAP_CF_NONE;
+	if (o == NULL)
+		return 1;
+	return fsec_coap_uint_option(coap_opt_value(o), coap_opt_length(o), out);
+}
+
+static void free_body(coap_session_t *session, void *body)
+{
+	(void)session;
+	free(body);
+}
+
+/* A mapping of the firmware, for libcoap to send in Block2. */
+struct mapped {
+	void *base;
+	size_t len;
+};
+
+static void unmap_body(coap_session_t *session, void *arg)
+{
+	struct mapped *m = arg;
+
+	(void)session;
+	munmap(m->base, m->len);
+	free(m);
+}
+
+/* The answer's file range, mapped (not read: an image is megabytes, and a
+ * device that resumes at block N makes libcoap ask for the whole body
+ * again), handed to libcoap, which unmaps it once the transfer ends. */
+static bool send_file(coap_resource_t *resource, coap_session_t *session,
+		      const coap_pdu_t *request, const coap_string_t *query, coap_pdu_t *response,
+		      struct fsec_coap_answer *a)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uint64_t start = a->file_off - a->file_off % (uint64_t)(page > 0 ? page : 4096);
+	size_t lead = (size_t)(a->file_off - start), len;
+	struct mapped *m = NULL;
+	void *base;
+
+	/* The range comes from the route (the published image's size): it
+	 * must still fit a size_t once the page lead is added. */
+	if (a->file_len == 0 || a->file_len > SIZE_MAX - lead)
+		return false;
+	len = lead + (size_t)a->file_len;
+	base = mmap(NULL, len, PROT_READ, MAP_PRIVATE, a->file_fd, (off_t)start);
+	if (base == MAP_FAILED)
+		return false;
+	if ((m = malloc(sizeof(*m))) == NULL) {
+		munmap(base, len);
+		return false;
+	}
+	m->base = base;
+	m->len = len;
+	if (!coap_add_data_large_response(resource, session, request, response, query,
+					  FSEC_COAP_CF_OCTETS, -1, 0, (size_t)a->file_len,
+					  (const uint8_t *)base + lead, unmap_body, m)) {
+		unmap_body(session, m);
+		return false;
+	}
+	return true;
+}
+
+static const char *method_name(unsigned m)
+{
+	return m == FSEC_COAP_GET ? "GET" : m == FSEC_COAP_POST ? "POST" : "OTHER";
+}
+
+static void log_request(struct coaps *c, const char *addr, unsigned method, const char *path,
+			const struct fsec_est_peer *peer, const struct fsec_coap_answer *a)
+{
+	char ab[64], pb[512], id[160], why[300];
+
+	if (c->quiet)
+		return;
+	fprintf(stderr, "fleetsecd: %s coaps %s %s peer=%s%s%s -> %u.%02u%s%s\n",
+		fsec_text_log(addr, FSEC_TEXT_FIELD, ab, sizeof(ab)), method_name(method),
+		fsec_text_log(path, FSEC_TEXT_FIELD, pb, sizeof(pb)),
+		fsec_text_log(peer->id[0] != '\0' ? peer->id : "-", FSEC_TEXT_FIELD, id, sizeof(id)),
+		peer->kind == FSEC_EST_PEER_BOOTSTRAP ? "(bootstrap)" : "",
+		peer->kind == FSEC_EST_PEER_REFUSED ? "(refused)" : "", a->code >> 5, a->code & 31,
+		a->reason[0] != '\0' ? " " : "", fsec_text_log(a->reason, 0, why, sizeof(why)));
+}
+
+enum body_state { BODY_WHOLE, BODY_MORE, BODY_TOO_LARGE, BODY_GAP, BODY_NOMEM };
+
+/*
+ * One block of a request body (libcoap hands each Block1 block over as it
+ * comes: no COAP_BLOCK_SINGLE_BODY, since libcoap 4.3.1 would buffer a body
+ * of up to a GiB, sized by the client's Size1, before any handler sees it).
+ * Blocks are kept per session, in order, up to FSEC_COAP_BODY_MAX bytes:
+ * the first byte past the cap refuses the upload. BODY_WHOLE sets q's body
+ * (the session's buffer, or the PDU's data for a body in one block).
+ */
+static enum body_state assemble(struct coaps *c, coap_session_t *session, const char *path,
+				const uint8_t *data, size_t len, size_t off, size_t total,
+				struct fsec_coap_request *q)
+{
+	struct sess *ss = coap_session_get_app_data(session);
+	bool more = total > off + len;
+
+	(void)c;
+	if (off == 0 && !more) {
+		q->body = data;
+		q->len = len;
+		return BODY_WHOLE;
+	}
+	if (ss == NULL)
+		return BODY_NOMEM;
+	if (off == 0) {
+		ss->len = 0;
+		snprintf(ss->path, sizeof(ss->path), "%s", path);
+	} else if (off != ss->len || strcmp(ss->path, path) != 0) {
+		ss->len = 0;
+		return BODY_GAP;
+	}
+	/* Written so that it cannot wrap: ss->len <= FSEC_COAP_BODY_MAX. */
+	if (len > FSEC_COAP_BODY_MAX - ss->len) {
+		ss->len = 0;
+		return BODY_TOO_LARGE;
+	}
+	if (ss->body == NULL && (ss->body = malloc(FSEC_COAP_BODY_MAX)) == NULL)
+		return BODY_NOMEM;
+	memcpy(ss->body + ss->len, data, len);
+	ss->len += len;
+	if (more)
+		return BODY_MORE;
+	q->body = ss->body;
+	q->len = ss->len;
+	/* The body is the request's now: the next upload starts afresh. */
+	ss->len = 0;
+	return BODY_WHOLE;
+}
+
+static void handle(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+		   const coap_string_t *query, coap_pdu_t *response)
+{
+	struct coaps *c = coap_get_app_data(coap_session_get_context(session));
+	coap_string_t *rpath = coap_get_uri_path(request);
+	coap_tls_library_t lib = COAP_TLS_LIBRARY_NOTLS;
+	SSL *ssl = coap_session_get_tls(session, &lib);
+	struct fsec_est_peer peer = {0};
+	struct fsec_coap_request q = {0};
+	struct fsec_coap_answer a = {0};
+	const uint8_t *data = NULL;
+	size_t len = 0, off = 0, total = 0;
+	char path[256], addr[64];
+	enum fsec_err rc;
+
+	addr_text(session, addr, sizeof(addr));
+	/* The path as the request named it (the Uri-Path options), the same
+	 * for a named resource and for the unknown one; longer than any route
+	 * and it is cut, which matches no route. */
+	snprintf(path, sizeof(path), "/%.*s",
+		 rpath != NULL && rpath->length < sizeof(path) ? (int)rpath->length : 0,
+		 rpath != NULL ? (const char *)rpath->s : "");
+	coap_delete_string(rpath);
+	q.method = (unsigned)coap_pdu_get_code(request);
+	q.path = path;
+	q.source = addr;
+	fsec_coap_answer_cleanup(&a);
+	/* Every request is checked on its own, as over HTTPS. */
+	if (lib != COAP_TLS_LIBRARY_OPENSSL || ssl == NULL ||
+	    fsec_est_peer(c->est, SSL_get0_peer_certificate(ssl), SSL_get_peer_cert_chain(ssl),
+			  &peer) != FSEC_OK) {
+		coap_pdu_set_code(response, COAP_RESPONSE_CODE_INTERNAL_ERROR);
+		a.code = FSEC_COAP_CODE(5, 0);
+		snprintf(a.reason, sizeof(a.reason), "the registry cannot be read");
+		log_request(c, addr, q.method, path, &peer, &a);
+		return;
+	}
+	if (!option_uint(request, COAP_OPTION_CONTENT_FORMAT, &q.content_format) ||
+	    !option_uint(request, COAP_OPTION_ACCEPT, &q.accept)) {
+		coap_pdu_set_code(response, COAP_RESPONSE_CODE_BAD_REQUEST);
+		a.code = FSEC_COAP_CODE(4, 0);
+		snprintf(a.reason, sizeof(a.reason), "bad Content-Format or Accept option");
+		log_request(c, addr, q.method, path, &peer, &a);
+		return;
+	}
+	/* A peer the table refuses uploads nothing: its request goes to the
+	 * table without a body, to be refused there. */
+	if (fsec_route_peer_admitted(&peer) &&
+	    coap_get_data_large(request, &len, &data, &off, &total)) {
+		const char *why = NULL;
+		unsigned code = 0;
+
+		switch (assemble(c, session, path, data, len, off, total, &q)) {
+		case BODY_MORE:
+			/* Ask for the next block; nothing is answered yet. */
+			coap_pdu_set_code(response, COAP_RESPONSE_CODE_CONTINUE);
+			return;
+		case BODY_WHOLE: break;
+		case BODY_TOO_LARGE:
+			code = FSEC_COAP_CODE(4, 13);
+			why = "upload refused at the block past " FSEC_COAP_BODY_MAX_STR " bytes";
+			break;
+		case BODY_GAP:
+			code = FSEC_COAP_CODE(4, 8);
+			why = "blocks out of order";
+			break;
+		case BODY_NOMEM:
+			code = FSEC_COAP_CODE(5, 0);
+			why = "out of memory";
+			break;
+		}
+		if (why != NULL) {
+			coap_pdu_set_code(response, (coap_pdu_code_t)code);
+			a.code = code;
+			snprintf(a.reason, sizeof(a.reason), "%s", why);
+			coap_add_data(response, strlen(why), (const uint8_t *)why);
+			log_request(c, addr, q.method, path, &peer, &a);
+			return;
+		}
+	}
+	rc = fsec_coap_handle(c->routes, &peer, &q, &a);
+	if (rc != FSEC_OK && rc != FSEC_ERR_BUSY && !c->quiet) {
+		char why[300];
+
+		fprintf(stderr, "fleetsecd: coaps %s: %s\n", path,
+			fsec_text_log(fsec_err_detail(), 0, why, sizeof(why)));
+	}
+	coap_pdu_set_code(response, (coap_pdu_code_t)a.code);
+	if (a.max_age >= 0) {
+		unsigned char buf[4];
+
+		coap_add_option(response, COAP_OPTION_MAXAGE,
+				coap_encode_var_safe(buf, sizeof(buf), (unsigned)a.max_age), buf);
+	}
+	if (a.has_file) {
+		if (!send_file(resource, session, request, query, response, &a))
+			coap_pdu_set_code(response, COAP_RESPONSE_CODE_INTERNAL_ERROR);
+	} else if (a.body != NULL && a.content_format != FSEC_COAP_CF_NONE) {
+		/* Block2 when the answer is larger than the session's block
+		 * size; libcoap frees the body once the last block went. */
+		if (coap_add_data_large_response(resource, session, request, response, query,
+						 (uint16_t)a.content_format, -1, 0, a.len, a.body,
+						 free_body, a.body))
+			a.body = NULL;
+		else
+			coap_pdu_set_code(response, COAP_RESPONSE_CODE_INTERNAL_ERROR);
+	} else if (a.body != NULL) {
+		coap_add_data(response, a.len, a.body); /* a diagnostic payload: short */
+	}
+	log_request(c, addr, q.method, path, &peer, &a);
+	/* A device the table no longer admits (revoked since its handshake)
+	 * keeps no session: closed once this answer is out. */
+	if (!fsec_route_peer_admitted(&peer) && c->ndoomed < DOOMED_MAX)
+		c->doomed[c->ndoomed++] = coap_session_reference(session);
+	fsec_coap_answer_cleanup(&a);
+}
+
+static void on_io(evutil_socket_t fd, short what, void *arg)
+{
+	struct coaps *c = arg;
+
+	(void)fd;
+	(void)what;
+	coap_io_process(c->ctx, COAP_IO_NO_WAIT);
+	for (size_t i = 0; i < c->ndoomed; i++) {
+		coap_session_disconnected(c->doomed[i], COAP_NACK_NOT_DELIVERABLE);
+		coap_session_release(c->doomed[i]);
+	}
+	c->ndoomed = 0;
+}
+
+/* ---- start and stop ---- */
+
+static bool add_resources(struct coaps *c)
+{
+	size_t n = 0;
+	const struct fsec_coap_resource *res = fsec_coap_resources(&n);
+	coap_resource_t *r;
+
+	for (size_t i = 0; i < n; i++) {
+		if ((r = coap_resource_init(coap_make_str_const(res[i].path), 0)) == NULL)
+			return false;
+		coap_register_handler(r, COAP_REQUEST_GET, handle);
+		coap_register_handler(r, COAP_REQUEST_POST, handle);
+		if (res[i].rt != NULL)
+			coap_add_attr(r, coap_make_str_const("rt"), coap_make_str_const(res[i].rt),
+				      0);
+		if (res[i].ct != NULL)
+			coap_add_attr(r, coap_make_str_const("ct"), coap_make_str_const(res[i].ct),
+				      0);
+		coap_add_resource(c->ctx, r);
+	}
+	/* Every other path (the firmware's, and paths that name nothing)
+	 * reaches the same handler, so the route table answers it: a refused
+	 * peer learns nothing about which paths exist. */
+	if ((r = coap_resource_unknown_init(handle)) == NULL)
+		return false;
+	coap_register_handler(r, COAP_REQUEST_GET, handle);
+	coap_register_handler(r, COAP_REQUEST_POST, handle);
+	coap_add_resource(c->ctx, r);
+	return true;
+}
+
+/* libcoap's own log lines quote what peers sent (a certificate's CN, an
+ * address): escaped like every other line of fleetsecd's log, one line
+ * each. */
+static void coap_log_line(coap_log_t level, const char *message)
+{
+	char line[512], buf[600];
+	size_t n;
+
+	(void)level;
+	/* libcoap ends its lines with a newline: ours adds the one. */
+	snprintf(line, sizeof(line), "%s", message != NULL ? message : "");
+	n = strlen(line);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' '))
+		line[--n] = '\0';
+	fprintf(stderr, "fleetsecd: libcoap: %s\n", fsec_text_log(line, 0, buf, sizeof(buf)));
+}
+
+bool coaps_start(const struct coaps_opts *o, struct event_base *base, struct coaps **out,
+		 char *why, size_t cap)
+{
+	struct coaps *c = NULL;
+	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
+				 .ai_socktype = SOCK_DGRAM},
+			*ai = NULL;
+	coap_address_t addr;
+	char port[8];
+	int fd;
+
+	coap_startup();
+	coap_set_log_handler(coap_log_line);
+	coap_set_log_level(o->quiet ? LOG_EMERG : LOG_WARNING);
+	if (!coap_dtls_is_supported()) {
+		snprintf(why, cap, "coaps: this libcoap has no DTLS");
+		return false;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		snprintf(why, cap, "coaps: out of memory");
+		return false;
+	}
+	c->est = o->est;
+	c->routes = o->routes;
+	c->quiet = o->quiet;
+	SSL_CTX_up_ref(o->tls);
+	c->tls = o->tls;
+	snprintf(c->cert, sizeof(c->cert), "%s", o->cert);
+	snprintf(c->key, sizeof(c->key), "%s", o->key);
+	snprintf(port, sizeof(port), "%u", o->port);
+	if (getaddrinfo(o->host, port, &hints, &ai) != 0 || ai == NULL ||
+	    ai->ai_addrlen > sizeof(addr.addr)) {
+		snprintf(why, cap, "coaps %s:%u: expected a numeric ADDR:PORT", o->host, o->port);
+		goto fail;
+	}
+	coap_address_init(&addr);
+	memcpy(&addr.addr, ai->ai_addr, ai->ai_addrlen);
+	addr.size = (socklen_t)ai->ai_addrlen;
+	if (fsec_srclimit_new(o->max_per_source, o->max_sessions, &c->per_source) != FSEC_OK ||
+	    (c->ctx = coap_new_context(NULL)) == NULL) {
+		snprintf(why, cap, "coaps: out of memory");
+		goto fail;
+	}
+	coap_set_app_data(c->ctx, c);
+	/* libcoap splits large answers into Block2 itself; Block1 uploads
+	 * come block by block to assemble (a capped body, see assemble). */
+	coap_context_set_block_mode(c->ctx, COAP_BLOCK_USE_LIBCOAP);
+	coap_context_set_max_idle_sessions(c->ctx, (unsigned)o->max_sessions);
+	coap_context_set_max_handshake_sessions(c->ctx, (unsigned)o->max_sessions);
+	coap_context_set_session_timeout(c->ctx, (unsigned)o->idle_timeout);
+	coap_register_event_handler(c->ctx, on_event);
+	c->pki = (coap_dtls_pki_t){
+		.version = COAP_DTLS_PKI_SETUP_VERSION,
+		.verify_peer_cert = 1,
+		/* The trust store is fleetsecd's (tls_setup), not one CA file. */
+		.check_common_ca = 0,
+		/* A paired device's self-signed certificate (issue 18) is for
+		 * HTTPS enrollment: over CoAPs every client chains to a CA. */
+		.allow_self_signed = 0,
+		.allow_expired_certs = 0,
+		.cert_chain_validation = 1,
+		.cert_chain_verify_depth = 4,
+		/* Revocation is the registry's verdict (cn_check and every
+		 * request), which is current; a CRL file would lag it. */
+		.check_cert_revocation = 0,
+		.validate_cn_call_back = cn_check,
+		.cn_call_back_arg = c,
+		.additional_tls_setup_call_back = tls_setup,
+		.pki_key.key_type = COAP_PKI_KEY_PEM,
+		.pki_key.key.pem.public_cert = c->cert,
+		.pki_key.key.pem.private_key = c->key,
+	};
+	if (!coap_context_set_pki(c->ctx, &c->pki)) {
+		snprintf(why, cap, "coaps: libcoap refused the server certificate or key");
+		goto fail;
+	}
+	/* DTLS only: no plaintext endpoint is ever made, so 5683 stays shut. */
+	if (coap_new_endpoint(c->ctx, &addr, COAP_PROTO_DTLS) == NULL) {
+		snprintf(why, cap, "coaps: cannot listen on %s:%u", o->host, o->port);
+		goto fail;
+	}
+	if (!add_resources(c)) {
+		snprintf(why, cap, "coaps: out of memory");
+		goto fail;
+	}
+	/* Debian's libcoap is built with epoll: one descriptor stands for the
+	 * socket, the sessions and libcoap's timers. */
+	if ((fd = coap_context_get_coap_fd(c->ctx)) < 0) {
+		snprintf(why, cap, "coaps: this libcoap has no epoll descriptor");
+		goto fail;
+	}
+	if ((c->io = event_new(base, fd, EV_READ | EV_PERSIST, on_io, c)) == NULL ||
+	    event_add(c->io, NULL) != 0) {
+		snprintf(why, cap, "coaps: cannot add libcoap to the event loop");
+		goto fail;
+	}
+	freeaddrinfo(ai);
+	*out = c;
+	return true;
+fail:
+	if (ai != NULL)
+		freeaddrinfo(ai);
+	coaps_free(c);
+	return false;
+}
+
+void coaps_set_tls(struct coaps *c, SSL_CTX *tls)
+{
+	if (c == NULL)
+		return;
+	SSL_CTX_up_ref(tls);
+	SSL_CTX_free(c->tls);
+	c->tls = tls;
+}
+
+void coaps_free(struct coaps *c)
+{
+	if (c == NULL)
+		return;
+	if (c->io != NULL)
+		event_free(c->io);
+	for (size_t i = 0; i < c->ndoomed; i++)
+		coap_session_release(c->doomed[i]);
+	if (c->ctx != NULL)
+		coap_free_context(c->ctx);
+	sk_X509_pop_free(c->hs_chain, X509_free);
+	fsec_srclimit_free(c->per_source);
+	SSL_CTX_free(c->tls);
+	free(c);
+	coap_cleanup();
+}
