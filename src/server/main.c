@@ -32,6 +32,7 @@
 #include "fleetsec/fleet.h"
 #include "fleetsec/metrics.h"
 #include "fleetsec/publish.h"
+#include "fleetsec/registry.h"
 #include "fleetsec/rollout.h"
 #include "fleetsec/routes.h"
 #include "fleetsec/servercfg.h"
@@ -51,6 +52,10 @@
 #define CRL_CHECK_MAX_S 60
 /* After a failed re-signing (the CLI holding the registry), try again. */
 #define CRL_RETRY_S 5
+/* A lost change feed is reconnected this often; a replica that does not
+ * lead the singleton jobs tries to take the lead this often. */
+#define FEED_RETRY_S 1
+#define LEAD_TRY_S 2
 
 struct flags;
 
@@ -84,6 +89,14 @@ struct server {
 	struct event *release_timer;
 	/* Rollouts are evaluated here, never in a device's report. */
 	struct event *rollout_timer;
+	/* Several fleetsecd on one PostgreSQL registry (registry.h, the change
+	 * feed): its notifications drop the peer cache; while it is down every
+	 * device is told to come back (503), and feed_timer reconnects it. The
+	 * CRL, release and rollout timers do their work only while this
+	 * replica leads (lead_timer tries to take the lead). NULL on SQLite. */
+	struct fsec_registry_feed *feed;
+	struct event *feed_ev, *feed_timer, *lead_timer;
+	bool leader;
 };
 
 /* One accepted connection. Its SSL carries it (ex_data); the slot's free
@@ -409,8 +422,18 @@ static void handle(struct evhttp_request *req, void *arg)
 	}
 	/* Every request is checked on its own: a device revoked while its
 	 * connection is open is refused at its next request. */
-	if (fsec_est_peer(s->est, SSL_get0_peer_certificate(ssl), SSL_get_peer_cert_chain(ssl),
-			  &peer) != FSEC_OK) {
+	if ((rc = fsec_est_peer(s->est, SSL_get0_peer_certificate(ssl),
+				SSL_get_peer_cert_chain(ssl), &peer)) != FSEC_OK) {
+		/* Unreachable (PostgreSQL down, the feed lost): no answer is
+		 * better than one from a cache that may have missed a revocation. */
+		if (rc == FSEC_ERR_UNAVAILABLE) {
+			r.status = 503;
+			r.retry_after = FSEC_ROUTE_UNAVAILABLE_RETRY_S;
+			snprintf(r.reason, sizeof(r.reason), "the registry is unreachable; try again");
+			close_after(req);
+			send_reply(req, &peer, &r);
+			return;
+		}
 		reply_status(req, &peer, 500, "the registry cannot be read");
 		return;
 	}
@@ -459,6 +482,10 @@ static void crl_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	s->crl_soon = false;
+	if (s->feed != NULL && !s->leader) {
+		evtimer_add(s->crl_timer, &tv);
+		return;
+	}
 	if (fsec_fleet_crl_refresh(s->fleet, s->crl_permille, false, &signed_now, &due) != FSEC_OK) {
 		fprintf(stderr, "fleetsecd: cannot re-sign the CRL: %s\n", fsec_err_detail());
 		tv.tv_sec = CRL_RETRY_S;
@@ -481,6 +508,10 @@ static void release_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (s->feed != NULL && !s->leader) {
+		evtimer_add(s->release_timer, &tv);
+		return;
+	}
 	if (fsec_refresher_run(s->refresher, s->fleet, (int64_t)time(NULL), &n) != FSEC_OK) {
 		fprintf(stderr, "fleetsecd: cannot refresh a release: %s\n", fsec_err_detail());
 		tv.tv_sec = CRL_RETRY_S;
@@ -500,12 +531,119 @@ static void rollout_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (s->feed != NULL && !s->leader) {
+		evtimer_add(s->rollout_timer, &tv);
+		return;
+	}
 	if (fsec_rollout_evaluate_all(fsec_fleet_get_registry(s->fleet), (int64_t)time(NULL),
 				      "fleetsecd", &n, &changed) != FSEC_OK)
 		fprintf(stderr, "fleetsecd: cannot evaluate a rollout: %s\n", fsec_err_detail());
 	else if (changed > 0 && !quiet)
 		fprintf(stderr, "fleetsecd: %u rollouts paused or advanced\n", changed);
 	evtimer_add(s->rollout_timer, &tv);
+}
+
+static void feed_lost(struct server *s);
+
+/* A notification (or the feed's connection gone): another replica or the
+ * CLI committed an event (revoke, tamper, enroll allow...). */
+static void feed_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	bool changed = false;
+
+	(void)fd;
+	(void)what;
+	if (fsec_registry_feed_poll(s->feed, &changed) != FSEC_OK) {
+		feed_lost(s);
+		return;
+	}
+	if (changed)
+		fsec_est_feed(s->est, FSEC_EST_FEED_EVENT);
+}
+
+/* Listen on the feed's (new) socket. */
+static bool feed_watch(struct server *s)
+{
+	if (s->feed_ev != NULL)
+		event_free(s->feed_ev);
+	s->feed_ev = event_new(s->base, fsec_registry_feed_fd(s->feed), EV_READ | EV_PERSIST,
+			       feed_read, s);
+	return s->feed_ev != NULL && event_add(s->feed_ev, NULL) == 0;
+}
+
+static void feed_lost(struct server *s)
+{
+	struct timeval tv = {.tv_sec = FEED_RETRY_S};
+	char why[300];
+
+	if (s->feed_ev != NULL) {
+		event_free(s->feed_ev);
+		s->feed_ev = NULL;
+	}
+	if (s->leader && !quiet)
+		fputs("fleetsecd: no longer leading the singleton jobs\n", stderr);
+	s->leader = false;
+	fsec_est_feed(s->est, FSEC_EST_FEED_LOST);
+	fprintf(stderr, "fleetsecd: registry: %s; answering 503 until it is back\n",
+		fsec_text_log(fsec_err_detail(), 0, why, sizeof(why)));
+	evtimer_add(s->feed_timer, &tv);
+}
+
+/* Reconnect the feed; the events it missed are read from the log. */
+static void feed_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	struct timeval tv = {.tv_sec = FEED_RETRY_S};
+	bool changed = false;
+
+	(void)fd;
+	(void)what;
+	if (fsec_registry_feed_reconnect(s->feed, &changed) != FSEC_OK || !feed_watch(s)) {
+		evtimer_add(s->feed_timer, &tv);
+		return;
+	}
+	/* The cache was dropped when the feed was lost: the next request
+	 * reloads whatever the replayed events changed. */
+	fsec_est_feed(s->est, FSEC_EST_FEED_EVENT);
+	if (!quiet)
+		fprintf(stderr, "fleetsecd: registry reachable again%s\n",
+			changed ? " (missed events replayed)" : "");
+}
+
+/* Take the lead of the singleton jobs if no live replica holds it; on
+ * taking it, run them at once. */
+static void lead_try(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	struct timeval tv = {.tv_sec = LEAD_TRY_S};
+	bool leader = false, changed = false;
+
+	(void)fd;
+	(void)what;
+	evtimer_add(s->lead_timer, &tv);
+	if (s->feed_ev == NULL || s->leader)
+		return;
+	if (fsec_registry_feed_lead(s->feed, &leader) != FSEC_OK ||
+	    fsec_registry_feed_poll(s->feed, &changed) != FSEC_OK) {
+		feed_lost(s);
+		return;
+	}
+	if (changed)
+		fsec_est_feed(s->est, FSEC_EST_FEED_EVENT);
+	if (!leader)
+		return;
+	s->leader = true;
+	if (!quiet)
+		fprintf(stderr, "fleetsecd: leading the singleton jobs (pid %ld)\n", (long)getpid());
+	evtimer_del(s->crl_timer);
+	crl_tick(-1, 0, s);
+	if (s->refresher != NULL) {
+		evtimer_del(s->release_timer);
+		release_tick(-1, 0, s);
+	}
+	evtimer_del(s->rollout_timer);
+	rollout_tick(-1, 0, s);
 }
 
 static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
@@ -1038,6 +1176,28 @@ int main(int argc, char **argv)
 		evhttp_set_timeout(admin_http, TIMEOUT_S);
 		evhttp_set_gencb(admin_http, admin_handle, NULL);
 	}
+	/* On PostgreSQL: the change feed, and the lead of the singleton jobs
+	 * (taken here already when free, so that a lone replica ticks at once). */
+	if ((rc = fsec_registry_feed_open(fsec_fleet_get_registry(s.fleet), &s.feed)) != FSEC_OK) {
+		fprintf(stderr, "fleetsecd: %s\n", fsec_err_detail());
+		goto out;
+	}
+	if (s.feed != NULL) {
+		bool leader = false;
+
+		if ((s.feed_timer = evtimer_new(s.base, feed_retry, &s)) == NULL ||
+		    (s.lead_timer = evtimer_new(s.base, lead_try, &s)) == NULL || !feed_watch(&s) ||
+		    (rc = fsec_registry_feed_lead(s.feed, &leader)) != FSEC_OK) {
+			fprintf(stderr, "fleetsecd: registry feed: %s\n", fsec_err_detail());
+			goto out;
+		}
+		s.leader = leader;
+		if (leader && !quiet)
+			fprintf(stderr, "fleetsecd: leading the singleton jobs (pid %ld)\n",
+				(long)getpid());
+		fsec_est_feed(s.est, FSEC_EST_FEED_EVENT);
+		lead_try(-1, 0, &s);
+	}
 	/* The first tick, before the first request: a CRL that lapsed while
 	 * fleetsecd was stopped is re-signed at once. */
 	if ((s.crl_timer = evtimer_new(s.base, crl_tick, &s)) == NULL) {
@@ -1069,6 +1229,13 @@ int main(int argc, char **argv)
 		fsec_fleet_get_name(s.fleet), cfg.listen);
 	status = event_base_dispatch(s.base) == 0 ? FSEC_EXIT_OK : FSEC_EXIT_REFUSED;
 out:
+	if (s.feed_ev != NULL)
+		event_free(s.feed_ev);
+	if (s.feed_timer != NULL)
+		event_free(s.feed_timer);
+	if (s.lead_timer != NULL)
+		event_free(s.lead_timer);
+	fsec_registry_feed_free(s.feed);
 	if (s.crl_timer != NULL)
 		event_free(s.crl_timer);
 	if (s.release_timer != NULL)
