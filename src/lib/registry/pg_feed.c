@@ -19,8 +19,10 @@
  * feed needs a session of its own (docs/SCALING.md).
  */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "err_int.h"
 #include "pg_int.h"
@@ -41,9 +43,13 @@ static enum fsec_err subscribe(struct pg_feed *f, bool *changed)
 	enum fsec_err rc;
 	PGresult *r;
 	int64_t seq;
+	char name[64];
 
-	if ((rc = pg_run(f->be, "LISTEN " PG_EVENT_CHANNEL, NULL, "listening for events")) !=
-	    FSEC_OK)
+	/* Named in pg_stat_activity, so that an operator sees whose it is. */
+	snprintf(name, sizeof(name), "SET application_name = 'fleetsec-feed %ld'", (long)getpid());
+	if ((rc = pg_run(f->be, name, NULL, "naming the change feed")) != FSEC_OK ||
+	    (rc = pg_run(f->be, "LISTEN " PG_EVENT_CHANNEL, NULL, "listening for events")) !=
+		    FSEC_OK)
 		return rc;
 	pgp_i(&a, f->last_seq);
 	if ((r = pg_exec(f->be, "SELECT coalesce(max(seq), $1::bigint) FROM events WHERE seq > $1",
