@@ -97,6 +97,7 @@ struct server {
 	struct fsec_registry_feed *feed;
 	struct event *feed_ev, *feed_timer, *lead_timer;
 	bool leader;
+	bool crl_owed; /* the leader heard of an event: re-sign after crl_delay */
 };
 
 /* One accepted connection. Its SSL carries it (ex_data); the slot's free
@@ -482,15 +483,20 @@ static void crl_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	s->crl_soon = false;
+	/* Only the leader signs (docs/SCALING.md: the replicas share the
+	 * home's crl.pem). A renewal on another replica left its own handle
+	 * pending; the leader hears of it as an event (crl_owed). */
 	if (s->feed != NULL && !s->leader) {
 		evtimer_add(s->crl_timer, &tv);
 		return;
 	}
-	if (fsec_fleet_crl_refresh(s->fleet, s->crl_permille, false, &signed_now, &due) != FSEC_OK) {
+	if (fsec_fleet_crl_refresh(s->fleet, s->crl_permille, s->crl_owed, &signed_now, &due) !=
+	    FSEC_OK) {
 		fprintf(stderr, "fleetsecd: cannot re-sign the CRL: %s\n", fsec_err_detail());
 		tv.tv_sec = CRL_RETRY_S;
 	} else {
 		now = (int64_t)time(NULL);
+		s->crl_owed = false;
 		if (signed_now && !quiet)
 			fputs("fleetsecd: CRL re-signed\n", stderr);
 		if (due - now < CRL_CHECK_MAX_S)
@@ -558,8 +564,16 @@ static void feed_read(evutil_socket_t fd, short what, void *arg)
 		feed_lost(s);
 		return;
 	}
-	if (changed)
-		fsec_est_feed(s->est, FSEC_EST_FEED_EVENT);
+	if (!changed)
+		return;
+	fsec_est_feed(s->est, FSEC_EST_FEED_EVENT);
+	/* Another process revoked or renewed: the leader re-signs the CRL
+	 * after crl_delay, with every other event until then. */
+	if (s->leader && !s->crl_soon) {
+		s->crl_owed = true;
+		s->crl_soon = true;
+		evtimer_add(s->crl_timer, &s->crl_delay);
+	}
 }
 
 /* Listen on the feed's (new) socket. */
