@@ -57,15 +57,15 @@ fleet() {
 	printf 'renew_after_percent = 0\nrenewals_per_day = 1000\nrefusals_per_minute = 100000\n' \
 		>>"$home/fleetsecd.conf"
 }
-# replica HOME: start one fleetsecd on it, print its port.
+# replica HOME: start one fleetsecd on it; its port in $port.
 replica() {
-	local port=$(rand_port) log
+	local log
+	port=$(rand_port)
 	log="$1/r$port.log"
-	FLEETSEC_HOME=$1 "$FLEETSECD" --listen 127.0.0.1:$port 2>"$log" &
+	FLEETSEC_HOME=$1 "$FLEETSECD" --listen 127.0.0.1:$port >/dev/null 2>"$log" &
 	pids+=($!)
 	for _ in $(seq 100); do grep -q listening "$log" && break; sleep 0.1; done
 	grep -q listening "$log" || { echo "fleetsecd did not start: $(cat "$log")" >&2; exit 1; }
-	echo "$port"
 }
 # enroll HOME PORT SN: a device key and certificate in HOME/SN.{key,pem}.
 enroll() {
@@ -119,9 +119,14 @@ measure() {
 
 createdb fsec_bench
 fleet "$T/pg" --registry postgresql:///fsec_bench
-ports=($(replica "$T/pg") $(replica "$T/pg") $(replica "$T/pg"))
+ports=()
+for _ in 1 2 3; do
+	replica "$T/pg"
+	ports+=("$port")
+done
 fleet "$T/lite"
-lite=$(replica "$T/lite")
+replica "$T/lite"
+lite=$port
 
 : >pg.all
 : >pg.max

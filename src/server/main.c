@@ -551,6 +551,19 @@ static void rollout_tick(evutil_socket_t fd, short what, void *arg)
 
 static void feed_lost(struct server *s);
 
+/* The timed jobs now, each timer then set again by its tick. */
+static void run_jobs(struct server *s)
+{
+	evtimer_del(s->crl_timer);
+	crl_tick(-1, 0, s);
+	if (s->refresher != NULL) {
+		evtimer_del(s->release_timer);
+		release_tick(-1, 0, s);
+	}
+	evtimer_del(s->rollout_timer);
+	rollout_tick(-1, 0, s);
+}
+
 /* A notification (or the feed's connection gone): another replica or the
  * CLI committed an event (revoke, tamper, enroll allow...). */
 static void feed_read(evutil_socket_t fd, short what, void *arg)
@@ -650,14 +663,7 @@ static void lead_try(evutil_socket_t fd, short what, void *arg)
 	s->leader = true;
 	if (!quiet)
 		fprintf(stderr, "fleetsecd: leading the singleton jobs (pid %ld)\n", (long)getpid());
-	evtimer_del(s->crl_timer);
-	crl_tick(-1, 0, s);
-	if (s->refresher != NULL) {
-		evtimer_del(s->release_timer);
-		release_tick(-1, 0, s);
-	}
-	evtimer_del(s->rollout_timer);
-	rollout_tick(-1, 0, s);
+	run_jobs(s);
 }
 
 static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
@@ -1071,14 +1077,7 @@ static void on_reload(evutil_socket_t fd, short what, void *arg)
 	tv = s->first;
 	evhttp_set_timeout_tv(s->http, &tv);
 	/* The CRL schedule may have changed: look again now. */
-	evtimer_del(s->crl_timer);
-	crl_tick(-1, 0, s);
-	if (s->refresher != NULL) {
-		evtimer_del(s->release_timer);
-		release_tick(-1, 0, s);
-	}
-	evtimer_del(s->rollout_timer);
-	rollout_tick(-1, 0, s);
+	run_jobs(s);
 	fputs("fleetsecd: reloaded: configuration and server certificate\n", stderr);
 	return;
 refused:
@@ -1197,6 +1196,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (s.feed != NULL) {
+		struct timeval lead_tv = {.tv_sec = LEAD_TRY_S};
 		bool leader = false;
 
 		if ((s.feed_timer = evtimer_new(s.base, feed_retry, &s)) == NULL ||
@@ -1210,7 +1210,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "fleetsecd: leading the singleton jobs (pid %ld)\n",
 				(long)getpid());
 		fsec_est_feed(s.est, FSEC_EST_FEED_EVENT);
-		lead_try(-1, 0, &s);
+		evtimer_add(s.lead_timer, &lead_tv);
 	}
 	/* The first tick, before the first request: a CRL that lapsed while
 	 * fleetsecd was stopped is re-signed at once. */
