@@ -9,6 +9,7 @@ PACKAGES=(
 	libssl-dev openssl                          # crypto, X.509, TLS; the openssl CLI checks our output
 	libsqlite3-dev sqlite3                      # registry; bench/bench_audit.sh plants rows and times a raw SELECT
 	libpq-dev postgresql                        # the PostgreSQL registry backend; tests start a private cluster
+	haproxy                                     # the load balancer in front of fleetsecd replicas (pg_replicas test)
 	libjansson-dev                              # JSON
 	libcurl4-openssl-dev                        # the device's HTTPS client
 	libevent-dev                                # fleetsecd's event loop and HTTP server

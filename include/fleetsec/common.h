@@ -56,6 +56,7 @@ enum fsec_err {
 	FSEC_ERR_POLICY,    /* refused by policy (weak key, shared key, ...) */
 	FSEC_ERR_BUSY,      /* the registry stayed locked past the timeout */
 	FSEC_ERR_WRONG_KEY, /* well-formed, but not signed by this key: try the next one */
+	FSEC_ERR_UNAVAILABLE, /* the registry's server cannot be reached now: try again */
 };
 
 /* A static, non-NULL description of rc. Thread-safe. */

@@ -100,7 +100,8 @@ FSEC_API void fsec_est_free(struct fsec_est *e);
  * call: drop cached peer checks and, when the manufacturer CAs changed
  * (fleetsec enroll allow), rebuild the trust stores and set *trust_changed:
  * the caller then installs the new fsec_est_tls_store and client CA names.
- * Cheap when nothing changed (one PRAGMA). Errors: DB, IO, PARSE, NOMEM.
+ * Cheap when nothing changed (one PRAGMA). Errors: DB, UNAVAILABLE, IO,
+ * PARSE, NOMEM.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_est_refresh(struct fsec_est *e, bool *trust_changed);
 
@@ -108,6 +109,19 @@ FSEC_API FSEC_WUR enum fsec_err fsec_est_refresh(struct fsec_est *e, bool *trust
  * to who may connect (a tamper report): fsec_est_refresh sees only other
  * processes' commits. */
 FSEC_API void fsec_est_forget_peers(struct fsec_est *e) FSEC_NONNULL(1);
+
+/*
+ * Let a change feed (fsec_registry_feed: PostgreSQL's notifications) drive
+ * fsec_est_refresh instead of asking fsec_registry_data_version at every
+ * call. FSEC_EST_FEED_EVENT, at the first call and after each notification
+ * (or a reconnection that replayed missed events): the next refresh drops
+ * the cached peer checks and reloads the trust. FSEC_EST_FEED_LOST while
+ * the feed is down: every refresh, hence every peer check, fails with
+ * UNAVAILABLE rather than answer from a cache that may have missed a
+ * revocation.
+ */
+enum fsec_est_feed_state { FSEC_EST_FEED_EVENT, FSEC_EST_FEED_LOST };
+FSEC_API void fsec_est_feed(struct fsec_est *e, enum fsec_est_feed_state st) FSEC_NONNULL(1);
 
 /* Manual approval: an enrollment that passes every check waits (202 with
  * Retry-After) until the operator approves it (fsec_est_approve). Off by

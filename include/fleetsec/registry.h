@@ -1022,4 +1022,39 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_pairing_of(struct fsec_registry *r
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_pairing_spend(struct fsec_registry *reg,
 							    const char *key_sha256, int64_t at);
 
+/* ---- the change feed (several fleetsecd on one PostgreSQL registry) ---- */
+
+/*
+ * Every event logged (revoke, tamper, enroll-allow, ...) is announced, in
+ * its own transaction, to the processes that listen: on PostgreSQL a NOTIFY
+ * on a dedicated connection, so a replica drops its cached peer checks the
+ * moment another replica or the CLI commits, without asking the registry
+ * at every request. A notification is not durable: after a reconnection,
+ * the events logged since the last one heard are read from the log
+ * (replayed) instead.
+ *
+ * fsec_registry_feed_open gives *out NULL on a backend without one
+ * (SQLite: fsec_registry_data_version serves). Otherwise, wait for
+ * fsec_registry_feed_fd to be readable, then fsec_registry_feed_poll:
+ * *changed when an event arrived. UNAVAILABLE from poll or reconnect: the
+ * connection is lost, nothing cached may be trusted until
+ * fsec_registry_feed_reconnect succeeds (*changed: events were missed).
+ * fsec_registry_feed_lead takes (or keeps) the lead of the singleton jobs:
+ * a session advisory lock on the feed's connection, so at most one process
+ * leads, and the lead passes on when its holder dies; notifications that
+ * arrive meanwhile wait for the next fsec_registry_feed_poll, which the
+ * caller makes after it. Errors: UNAVAILABLE, DB, NOMEM.
+ */
+struct fsec_registry_feed;
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_feed_open(struct fsec_registry *reg,
+							struct fsec_registry_feed **out);
+FSEC_API int fsec_registry_feed_fd(struct fsec_registry_feed *f);
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_feed_poll(struct fsec_registry_feed *f,
+							bool *changed);
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_feed_reconnect(struct fsec_registry_feed *f,
+							     bool *changed);
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_feed_lead(struct fsec_registry_feed *f,
+							bool *leader);
+FSEC_API void fsec_registry_feed_free(struct fsec_registry_feed *f);
+
 #endif

@@ -154,6 +154,10 @@ FSEC_API void fsec_route_ctx_free(struct fsec_route_ctx *c);
  */
 FSEC_API void fsec_route_set_limits(struct fsec_route_ctx *c, const struct fsec_servercfg *cfg);
 
+/* A client refused because the registry is unreachable comes back this
+ * many seconds later: about what a PostgreSQL restart or failover takes. */
+#define FSEC_ROUTE_UNAVAILABLE_RETRY_S 5
+
 /*
  * Load the private key encrypted releases are made for (servercfg's
  * firmware_enc_key; "" turns key delivery off), which GET
@@ -167,9 +171,10 @@ FSEC_API FSEC_WUR enum fsec_err fsec_route_set_fw_key(struct fsec_route_ctx *c, 
 /*
  * Answer q from peer (classified by fsec_est_peer): the table's decision,
  * then the route's handler. r is always filled: the answer, a refusal, 503
- * with Retry-After when the registry is busy, or 500 "internal error". The
+ * with Retry-After when the registry is busy or unreachable (PostgreSQL
+ * down: FSEC_ROUTE_UNAVAILABLE_RETRY_S), or 500 "internal error". The
  * return value is the handler's failure (FSEC_OK for any answer, refusals
- * included), with fsec_err_detail() for the server's log: BUSY, DB, IO,
+ * included), with fsec_err_detail() for the server's log: BUSY, UNAVAILABLE, DB, IO,
  * CRYPTO, NOMEM. The caller cleans r up (fsec_reply_cleanup), which closes
  * a file body it did not take over.
  */

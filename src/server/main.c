@@ -32,6 +32,7 @@
 #include "fleetsec/fleet.h"
 #include "fleetsec/metrics.h"
 #include "fleetsec/publish.h"
+#include "fleetsec/registry.h"
 #include "fleetsec/rollout.h"
 #include "fleetsec/routes.h"
 #include "fleetsec/servercfg.h"
@@ -53,6 +54,10 @@
 #define CRL_CHECK_MAX_S 60
 /* After a failed re-signing (the CLI holding the registry), try again. */
 #define CRL_RETRY_S 5
+/* A lost change feed is reconnected this often; a replica that does not
+ * lead the singleton jobs tries to take the lead this often. */
+#define FEED_RETRY_S 1
+#define LEAD_TRY_S 2
 
 struct flags;
 
@@ -87,6 +92,15 @@ struct server {
 	struct event *release_timer;
 	/* Rollouts are evaluated here, never in a device's report. */
 	struct event *rollout_timer;
+	/* Several fleetsecd on one PostgreSQL registry (registry.h, the change
+	 * feed): its notifications drop the peer cache; while it is down every
+	 * device is told to come back (503), and feed_timer reconnects it. The
+	 * CRL, release and rollout timers do their work only while this
+	 * replica leads (lead_timer tries to take the lead). NULL on SQLite. */
+	struct fsec_registry_feed *feed;
+	struct event *feed_ev, *feed_timer, *lead_timer;
+	bool leader;
+	bool crl_owed; /* the leader heard of an event: re-sign after crl_delay */
 };
 
 /* One accepted connection. Its SSL carries it (ex_data); the slot's free
@@ -416,8 +430,18 @@ static void handle(struct evhttp_request *req, void *arg)
 	}
 	/* Every request is checked on its own: a device revoked while its
 	 * connection is open is refused at its next request. */
-	if (fsec_est_peer(s->est, SSL_get0_peer_certificate(ssl), SSL_get_peer_cert_chain(ssl),
-			  &peer) != FSEC_OK) {
+	if ((rc = fsec_est_peer(s->est, SSL_get0_peer_certificate(ssl),
+				SSL_get_peer_cert_chain(ssl), &peer)) != FSEC_OK) {
+		/* Unreachable (PostgreSQL down, the feed lost): no answer is
+		 * better than one from a cache that may have missed a revocation. */
+		if (rc == FSEC_ERR_UNAVAILABLE) {
+			r.status = 503;
+			r.retry_after = FSEC_ROUTE_UNAVAILABLE_RETRY_S;
+			snprintf(r.reason, sizeof(r.reason), "the registry is unreachable; try again");
+			close_after(req);
+			send_reply(req, &peer, &r);
+			return;
+		}
 		reply_status(req, &peer, 500, "the registry cannot be read");
 		return;
 	}
@@ -466,11 +490,20 @@ static void crl_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	s->crl_soon = false;
-	if (fsec_fleet_crl_refresh(s->fleet, s->crl_permille, false, &signed_now, &due) != FSEC_OK) {
+	/* Only the leader signs (docs/SCALING.md: the replicas share the
+	 * home's crl.pem). A renewal on another replica left its own handle
+	 * pending; the leader hears of it as an event (crl_owed). */
+	if (s->feed != NULL && !s->leader) {
+		evtimer_add(s->crl_timer, &tv);
+		return;
+	}
+	if (fsec_fleet_crl_refresh(s->fleet, s->crl_permille, s->crl_owed, &signed_now, &due) !=
+	    FSEC_OK) {
 		fprintf(stderr, "fleetsecd: cannot re-sign the CRL: %s\n", fsec_err_detail());
 		tv.tv_sec = CRL_RETRY_S;
 	} else {
 		now = (int64_t)time(NULL);
+		s->crl_owed = false;
 		if (signed_now && !quiet)
 			fputs("fleetsecd: CRL re-signed\n", stderr);
 		if (due - now < CRL_CHECK_MAX_S)
@@ -488,6 +521,10 @@ static void release_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (s->feed != NULL && !s->leader) {
+		evtimer_add(s->release_timer, &tv);
+		return;
+	}
 	if (fsec_refresher_run(s->refresher, s->fleet, (int64_t)time(NULL), &n) != FSEC_OK) {
 		fprintf(stderr, "fleetsecd: cannot refresh a release: %s\n", fsec_err_detail());
 		tv.tv_sec = CRL_RETRY_S;
@@ -507,12 +544,133 @@ static void rollout_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (s->feed != NULL && !s->leader) {
+		evtimer_add(s->rollout_timer, &tv);
+		return;
+	}
 	if (fsec_rollout_evaluate_all(fsec_fleet_get_registry(s->fleet), (int64_t)time(NULL),
 				      "fleetsecd", &n, &changed) != FSEC_OK)
 		fprintf(stderr, "fleetsecd: cannot evaluate a rollout: %s\n", fsec_err_detail());
 	else if (changed > 0 && !quiet)
 		fprintf(stderr, "fleetsecd: %u rollouts paused or advanced\n", changed);
 	evtimer_add(s->rollout_timer, &tv);
+}
+
+static void feed_lost(struct server *s);
+
+/* The timed jobs now, each timer then set again by its tick. */
+static void run_jobs(struct server *s)
+{
+	evtimer_del(s->crl_timer);
+	crl_tick(-1, 0, s);
+	if (s->refresher != NULL) {
+		evtimer_del(s->release_timer);
+		release_tick(-1, 0, s);
+	}
+	evtimer_del(s->rollout_timer);
+	rollout_tick(-1, 0, s);
+}
+
+/* A notification (or the feed's connection gone): another replica or the
+ * CLI committed an event (revoke, tamper, enroll allow...). */
+static void feed_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	bool changed = false;
+
+	(void)fd;
+	(void)what;
+	if (fsec_registry_feed_poll(s->feed, &changed) != FSEC_OK) {
+		feed_lost(s);
+		return;
+	}
+	if (!changed)
+		return;
+	fsec_est_feed(s->est, FSEC_EST_FEED_EVENT);
+	/* Another process revoked or renewed: the leader re-signs the CRL
+	 * after crl_delay, with every other event until then. */
+	if (s->leader && !s->crl_soon) {
+		s->crl_owed = true;
+		s->crl_soon = true;
+		evtimer_add(s->crl_timer, &s->crl_delay);
+	}
+}
+
+/* Listen on the feed's (new) socket. */
+static bool feed_watch(struct server *s)
+{
+	if (s->feed_ev != NULL)
+		event_free(s->feed_ev);
+	s->feed_ev = event_new(s->base, fsec_registry_feed_fd(s->feed), EV_READ | EV_PERSIST,
+			       feed_read, s);
+	return s->feed_ev != NULL && event_add(s->feed_ev, NULL) == 0;
+}
+
+static void feed_lost(struct server *s)
+{
+	struct timeval tv = {.tv_sec = FEED_RETRY_S};
+	char why[300];
+
+	if (s->feed_ev != NULL) {
+		event_free(s->feed_ev);
+		s->feed_ev = NULL;
+	}
+	if (s->leader && !quiet)
+		fputs("fleetsecd: no longer leading the singleton jobs\n", stderr);
+	s->leader = false;
+	fsec_est_feed(s->est, FSEC_EST_FEED_LOST);
+	fprintf(stderr, "fleetsecd: registry: %s; answering 503 until it is back\n",
+		fsec_text_log(fsec_err_detail(), 0, why, sizeof(why)));
+	evtimer_add(s->feed_timer, &tv);
+}
+
+/* Reconnect the feed; the events it missed are read from the log. */
+static void feed_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	struct timeval tv = {.tv_sec = FEED_RETRY_S};
+	bool changed = false;
+
+	(void)fd;
+	(void)what;
+	if (fsec_registry_feed_reconnect(s->feed, &changed) != FSEC_OK || !feed_watch(s)) {
+		evtimer_add(s->feed_timer, &tv);
+		return;
+	}
+	/* The cache was dropped when the feed was lost: the next request
+	 * reloads whatever the replayed events changed. */
+	fsec_est_feed(s->est, FSEC_EST_FEED_EVENT);
+	if (!quiet)
+		fprintf(stderr, "fleetsecd: registry reachable again%s\n",
+			changed ? " (missed events replayed)" : "");
+}
+
+/* Take the lead of the singleton jobs if no live replica holds it; on
+ * taking it, run them at once. */
+static void lead_try(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	struct timeval tv = {.tv_sec = LEAD_TRY_S};
+	bool leader = false, changed = false;
+
+	(void)fd;
+	(void)what;
+	evtimer_add(s->lead_timer, &tv);
+	if (s->feed_ev == NULL || s->leader)
+		return;
+	if (fsec_registry_feed_lead(s->feed, &leader) != FSEC_OK ||
+	    fsec_registry_feed_poll(s->feed, &changed) != FSEC_OK) {
+		feed_lost(s);
+		return;
+	}
+	if (changed)
+		fsec_est_feed(s->est, FSEC_EST_FEED_EVENT);
+	if (!leader)
+		return;
+	s->leader = true;
+	if (!quiet)
+		fprintf(stderr, "fleetsecd: leading the singleton jobs (pid %ld)\n", (long)getpid());
+	run_jobs(s);
 }
 
 static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
@@ -938,14 +1096,7 @@ static void on_reload(evutil_socket_t fd, short what, void *arg)
 	tv = s->first;
 	evhttp_set_timeout_tv(s->http, &tv);
 	/* The CRL schedule may have changed: look again now. */
-	evtimer_del(s->crl_timer);
-	crl_tick(-1, 0, s);
-	if (s->refresher != NULL) {
-		evtimer_del(s->release_timer);
-		release_tick(-1, 0, s);
-	}
-	evtimer_del(s->rollout_timer);
-	rollout_tick(-1, 0, s);
+	run_jobs(s);
 	fputs("fleetsecd: reloaded: configuration and server certificate\n", stderr);
 	return;
 refused:
@@ -1107,6 +1258,29 @@ int main(int argc, char **argv)
 	}
 	if (cfg.coaps[0] != '\0' && !start_coaps(&s, &cfg))
 		goto out;
+	/* On PostgreSQL: the change feed, and the lead of the singleton jobs
+	 * (taken here already when free, so that a lone replica ticks at once). */
+	if ((rc = fsec_registry_feed_open(fsec_fleet_get_registry(s.fleet), &s.feed)) != FSEC_OK) {
+		fprintf(stderr, "fleetsecd: %s\n", fsec_err_detail());
+		goto out;
+	}
+	if (s.feed != NULL) {
+		struct timeval lead_tv = {.tv_sec = LEAD_TRY_S};
+		bool leader = false;
+
+		if ((s.feed_timer = evtimer_new(s.base, feed_retry, &s)) == NULL ||
+		    (s.lead_timer = evtimer_new(s.base, lead_try, &s)) == NULL || !feed_watch(&s) ||
+		    (rc = fsec_registry_feed_lead(s.feed, &leader)) != FSEC_OK) {
+			fprintf(stderr, "fleetsecd: registry feed: %s\n", fsec_err_detail());
+			goto out;
+		}
+		s.leader = leader;
+		if (leader && !quiet)
+			fprintf(stderr, "fleetsecd: leading the singleton jobs (pid %ld)\n",
+				(long)getpid());
+		fsec_est_feed(s.est, FSEC_EST_FEED_EVENT);
+		evtimer_add(s.lead_timer, &lead_tv);
+	}
 	/* The first tick, before the first request: a CRL that lapsed while
 	 * fleetsecd was stopped is re-signed at once. */
 	if ((s.crl_timer = evtimer_new(s.base, crl_tick, &s)) == NULL) {
@@ -1140,6 +1314,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fleetsecd: and on coaps://%s\n", cfg.coaps);
 	status = event_base_dispatch(s.base) == 0 ? FSEC_EXIT_OK : FSEC_EXIT_REFUSED;
 out:
+	if (s.feed_ev != NULL)
+		event_free(s.feed_ev);
+	if (s.feed_timer != NULL)
+		event_free(s.feed_timer);
+	if (s.lead_timer != NULL)
+		event_free(s.lead_timer);
+	fsec_registry_feed_free(s.feed);
 	if (s.crl_timer != NULL)
 		event_free(s.crl_timer);
 	if (s.release_timer != NULL)

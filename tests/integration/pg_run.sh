@@ -11,7 +11,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/pg.sh"
 pg_start
 trap pg_stop EXIT
-export FSEC_TEST_PG=1 FLEETSEC_REAL="$FLEETSEC" FLEETSEC="$here/fleetsec_pg.sh"
+# PG_DIR and PG_BIN: a test that stops and starts the cluster (pg_replicas.sh).
+export FSEC_TEST_PG=1 FLEETSEC_REAL="$FLEETSEC" FLEETSEC="$here/fleetsec_pg.sh" PG_DIR PG_BIN
 bash "$@"
 # The run counts only if its fleet was on PostgreSQL.
 n=$(psql -qAt -c "SELECT count(*) FROM pg_database WHERE datname LIKE 'fsec_it_%'")

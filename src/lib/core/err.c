@@ -35,6 +35,7 @@ FSEC_API const char *fsec_strerror(enum fsec_err rc)
 	case FSEC_ERR_POLICY: return "refused by policy";
 	case FSEC_ERR_BUSY: return "registry busy";
 	case FSEC_ERR_WRONG_KEY: return "not signed by this key";
+	case FSEC_ERR_UNAVAILABLE: return "registry unreachable";
 	}
 	return "unknown error";
 }

@@ -86,8 +86,8 @@ static enum fsec_err result_err(struct pg_be *be, const PGresult *r, const char 
 		msg = PQerrorMessage(be->c);
 	first_line(msg, line, sizeof(line));
 	if (PQstatus(be->c) != CONNECTION_OK)
-		return fsec_seterr(FSEC_ERR_DB, "%s: the registry's PostgreSQL is unreachable (%s)",
-				   what, line);
+		return fsec_seterr(FSEC_ERR_UNAVAILABLE,
+				   "%s: the registry's PostgreSQL is unreachable (%s)", what, line);
 	if (state != NULL && strncmp(state, "23", 2) == 0)
 		return fsec_seterr(FSEC_ERR_EXISTS, "%s: %s", what, line);
 	if (state != NULL && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
@@ -106,14 +106,47 @@ static bool simple(struct pg_be *be, const char *sql)
 	return ok;
 }
 
+/* The session's settings, on a new connection or after a reconnection. */
+static bool settings(struct pg_be *be)
+{
+	char sql[64];
+
+	snprintf(sql, sizeof(sql), "SET lock_timeout = %d", be->lock_ms);
+	/* A reader never writes, not even the schema (a standby could not). */
+	return simple(be, sql) &&
+	       (!be->readonly || simple(be, "SET default_transaction_read_only = on"));
+}
+
+/* A lost connection (PostgreSQL restarted, a failover) is made again
+ * outside a transaction, so that a long-running fleetsecd needs no restart;
+ * inside one the transaction died with it, and its caller sees the error. */
+static bool revive(struct pg_be *be)
+{
+	if (PQstatus(be->c) == CONNECTION_OK)
+		return true;
+	if (be->depth > 0 || be->pinned)
+		return false;
+	PQreset(be->c);
+	return PQstatus(be->c) == CONNECTION_OK && settings(be);
+}
+
 PGresult *pg_exec(struct pg_be *be, const char *sql, const struct pgp *p, const char *what,
 		  enum fsec_err *rc)
 {
 	/* A write inside a transaction (see the top of this file). */
 	bool guard = be->depth > 0 && p != NULL && strncmp(sql, "SELECT", 6) != 0;
+	/* A read alone, or a BEGIN, is tried once more on a new connection:
+	 * the server restarted since the last statement, and nothing was done. */
+	bool again = be->depth == 0 &&
+		     (strncmp(sql, "SELECT", 6) == 0 || strncmp(sql, "BEGIN", 5) == 0);
 	PGresult *r;
 	ExecStatusType st;
 
+	if (!revive(be)) {
+		*rc = result_err(be, NULL, what);
+		return NULL;
+	}
+retry:
 	if (guard && !simple(be, "SAVEPOINT stmt")) {
 		*rc = result_err(be, NULL, what);
 		return NULL;
@@ -129,6 +162,13 @@ PGresult *pg_exec(struct pg_be *be, const char *sql, const struct pgp *p, const 
 			return NULL;
 		}
 		return r;
+	}
+	if (again && PQstatus(be->c) != CONNECTION_OK) {
+		PQclear(r);
+		again = false;
+		if (revive(be))
+			goto retry;
+		r = NULL;
 	}
 	*rc = result_err(be, r, what);
 	PQclear(r);
@@ -207,6 +247,7 @@ void pg_close(void *p)
 	if (be == NULL)
 		return;
 	PQfinish(be->c);
+	free(be->location);
 	free(be);
 }
 
@@ -262,8 +303,10 @@ enum fsec_err pg_connect(const char *location, bool readonly, struct pg_be **out
 	if ((be = calloc(1, sizeof(*be))) == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 	be->readonly = readonly;
+	be->lock_ms = atoi(BUSY_TIMEOUT_MS);
+	be->location = strdup(location);
 	be->c = PQconnectdbParams(keys, vals, 1);
-	if (be->c == NULL) {
+	if (be->c == NULL || be->location == NULL) {
 		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 		goto out;
 	}
@@ -277,12 +320,11 @@ enum fsec_err pg_connect(const char *location, bool readonly, struct pg_be **out
 	snprintf(where, cap, "postgresql://%s%s%s/%s",
 		 PQhost(be->c)[0] == '/' ? "" : PQhost(be->c), PQhost(be->c)[0] == '/' ? "" : ":",
 		 PQhost(be->c)[0] == '/' ? "" : PQport(be->c), PQdb(be->c));
-	if ((rc = pg_run(be, "SET lock_timeout = " BUSY_TIMEOUT_MS, NULL, where)) != FSEC_OK)
+	if (!settings(be)) {
+		rc = fsec_seterr(FSEC_ERR_DB, "%s: %s", where,
+				 first_line(PQerrorMessage(be->c), line, sizeof(line)));
 		goto out;
-	/* A reader never writes, not even the schema (a standby could not). */
-	if (readonly && (rc = pg_run(be, "SET default_transaction_read_only = on", NULL, where)) !=
-			    FSEC_OK)
-		goto out;
+	}
 	*out = be;
 	return FSEC_OK;
 out:
@@ -378,7 +420,8 @@ static void pg_busy_timeout(void *p, int ms)
 	struct pg_be *be = p;
 	char sql[48];
 
-	snprintf(sql, sizeof(sql), "SET lock_timeout = %d", ms < 0 ? 0 : ms);
+	be->lock_ms = ms < 0 ? 0 : ms;
+	snprintf(sql, sizeof(sql), "SET lock_timeout = %d", be->lock_ms);
 	PQclear(PQexec(be->c, sql));
 }
 
@@ -582,4 +625,10 @@ const struct fsec_registry_ops fsec_registry_pg_ops = {
 	.pairing_get = pg_pairing_get,
 	.pairing_of = pg_pairing_of,
 	.pairing_spend = pg_pairing_spend,
+	.feed_open = pg_feed_open,
+	.feed_fd = pg_feed_fd,
+	.feed_poll = pg_feed_poll,
+	.feed_reconnect = pg_feed_reconnect,
+	.feed_lead = pg_feed_lead,
+	.feed_free = pg_feed_free,
 };

@@ -21,6 +21,11 @@ struct pg_be {
 	PGconn *c;
 	unsigned depth; /* open transactions: 1 = BEGIN, more = savepoints */
 	bool readonly;
+	int lock_ms;    /* lock_timeout, set again after a reconnection */
+	char *location; /* for the change feed's own connection (pg_feed.c) */
+	/* Session state (LISTEN, a session lock) that a silent reconnection
+	 * would lose: the feed reconnects itself, and replays. */
+	bool pinned;
 };
 
 /* Parameters of one query, all sent as text (PostgreSQL converts them to
@@ -161,6 +166,15 @@ void pg_close(void *be);
 /* A location this backend accepts: a postgresql:// URL libpq can parse,
  * with no password in it (pg_core.c). */
 enum fsec_err pg_location_check(const char *location);
+
+/* The change feed (pg_feed.c): the channel every event's NOTIFY goes to. */
+#define PG_EVENT_CHANNEL "fleetsec_event"
+enum fsec_err pg_feed_open(void *be, void **feed);
+int pg_feed_fd(void *feed);
+enum fsec_err pg_feed_poll(void *feed, bool *changed);
+enum fsec_err pg_feed_reconnect(void *feed, bool *changed);
+enum fsec_err pg_feed_lead(void *feed, bool *leader);
+void pg_feed_free(void *feed);
 
 /* The operations of pg_ops.c, typed as struct fsec_registry_ops has them. */
 #define PG_OP(name) extern __typeof__(*((struct fsec_registry_ops *)0)->name) pg_##name;

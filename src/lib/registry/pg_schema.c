@@ -281,8 +281,12 @@ const char *const pg_sql[PS_COUNT] = {
 	[PS_CERT_PEM] = "SELECT pem FROM certificates WHERE serial = $1",
 	[PS_CERT_REVOKE] = "UPDATE certificates SET revoked_at = $2, reason = $3"
 			   " WHERE serial = $1 AND revoked_at IS NULL",
-	[PS_EVENT_ADD] = "INSERT INTO events(at, actor, action, device_id, detail)"
-			 " VALUES ($1, $2, $3, $4, $5)",
+	/* The NOTIFY is the event's own, in its transaction: replicas hear of
+	 * a revocation when it commits, and never of one rolled back
+	 * (pg_feed.c). */
+	[PS_EVENT_ADD] = "WITH e AS (INSERT INTO events(at, actor, action, device_id, detail)"
+			 " VALUES ($1, $2, $3, $4, $5) RETURNING seq)"
+			 " SELECT pg_notify('" PG_EVENT_CHANNEL "', seq::text) FROM e",
 	[PS_EVENT_LIST] = "SELECT seq, at, actor, action, coalesce(device_id,''), detail FROM events"
 			  " WHERE $1::text IS NULL OR device_id = $1 ORDER BY seq",
 	/* The row lock ON CONFLICT takes makes the read and the raise one

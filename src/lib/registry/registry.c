@@ -982,3 +982,59 @@ FSEC_API enum fsec_err fsec_registry_pairing_spend(struct fsec_registry *reg,
 
 	return rc != FSEC_OK ? rc : reg->ops->pairing_spend(reg->be, key_sha256, at);
 }
+
+struct fsec_registry_feed {
+	const struct fsec_registry_ops *ops;
+	void *feed;
+};
+
+FSEC_API enum fsec_err fsec_registry_feed_open(struct fsec_registry *reg,
+					       struct fsec_registry_feed **out)
+{
+	struct fsec_registry_feed *f;
+	enum fsec_err rc;
+
+	*out = NULL;
+	if (reg->ops->feed_open == NULL)
+		return FSEC_OK;
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	f->ops = reg->ops;
+	if ((rc = reg->ops->feed_open(reg->be, &f->feed)) != FSEC_OK) {
+		free(f);
+		return rc;
+	}
+	*out = f;
+	return FSEC_OK;
+}
+
+FSEC_API int fsec_registry_feed_fd(struct fsec_registry_feed *f)
+{
+	return f->ops->feed_fd(f->feed);
+}
+
+FSEC_API enum fsec_err fsec_registry_feed_poll(struct fsec_registry_feed *f, bool *changed)
+{
+	*changed = false;
+	return f->ops->feed_poll(f->feed, changed);
+}
+
+FSEC_API enum fsec_err fsec_registry_feed_reconnect(struct fsec_registry_feed *f, bool *changed)
+{
+	*changed = false;
+	return f->ops->feed_reconnect(f->feed, changed);
+}
+
+FSEC_API enum fsec_err fsec_registry_feed_lead(struct fsec_registry_feed *f, bool *leader)
+{
+	*leader = false;
+	return f->ops->feed_lead(f->feed, leader);
+}
+
+FSEC_API void fsec_registry_feed_free(struct fsec_registry_feed *f)
+{
+	if (f == NULL)
+		return;
+	f->ops->feed_free(f->feed);
+	free(f);
+}

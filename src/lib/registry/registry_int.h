@@ -136,6 +136,14 @@ struct fsec_registry_ops {
 	enum fsec_err (*pairing_of)(void *be, const char *id, bool used, int64_t now,
 				    struct fsec_pairing_rec *out);
 	enum fsec_err (*pairing_spend)(void *be, const char *key_sha256, int64_t at);
+	/* The change feed (registry.h). NULL on a backend whose processes see
+	 * each other's commits through data_version (SQLite: one machine). */
+	enum fsec_err (*feed_open)(void *be, void **feed);
+	int (*feed_fd)(void *feed);
+	enum fsec_err (*feed_poll)(void *feed, bool *changed);
+	enum fsec_err (*feed_reconnect)(void *feed, bool *changed);
+	enum fsec_err (*feed_lead)(void *feed, bool *leader);
+	void (*feed_free)(void *feed);
 };
 
 extern const struct fsec_registry_ops fsec_registry_sqlite_ops;

@@ -55,6 +55,9 @@ struct fsec_est {
 	struct fsec_registry *reg;
 	struct trust t;
 	uint64_t data_version;
+	/* Driven by a change feed (fsec_est_feed): no data_version at each
+	 * request; stale after a notification, refusing while the feed is down. */
+	enum { FEED_NONE, FEED_UP, FEED_STALE, FEED_LOST } feed;
 	bool manual;
 	struct fsec_est_limits lim;
 	struct fsec_ratelimit *refusal_rl; /* refusal writes per source per minute */
@@ -503,10 +506,17 @@ FSEC_API enum fsec_err fsec_est_refresh(struct fsec_est *e, bool *trust_changed)
 	enum fsec_err rc;
 
 	*trust_changed = false;
-	if ((rc = fsec_registry_data_version(e->reg, &v)) != FSEC_OK)
-		return rc;
-	if (v == e->data_version)
+	if (e->feed == FEED_LOST)
+		return fsec_seterr(FSEC_ERR_UNAVAILABLE, "the registry's change feed is down: a "
+				   "revocation may have been missed");
+	if (e->feed == FEED_UP)
 		return FSEC_OK;
+	if (e->feed == FEED_NONE) {
+		if ((rc = fsec_registry_data_version(e->reg, &v)) != FSEC_OK)
+			return rc;
+		if (v == e->data_version)
+			return FSEC_OK;
+	}
 	/* Any commit by any process may have revoked someone. */
 	memset(e->cache, 0, sizeof(e->cache));
 	/* A failed reload is tried again at the next call: the version is
@@ -514,6 +524,8 @@ FSEC_API enum fsec_err fsec_est_refresh(struct fsec_est *e, bool *trust_changed)
 	if ((rc = trust_load(e, &t)) != FSEC_OK)
 		return rc;
 	e->data_version = v;
+	if (e->feed == FEED_STALE)
+		e->feed = FEED_UP;
 	/* A rotation (`fleetsec ca rotate` logs an event, so the version
 	 * moved) changes the fleet's CAs. */
 	if (same_certs(t.mfr, e->t.mfr) && same_certs(t.cas, e->t.cas)) {
@@ -729,6 +741,13 @@ static enum fsec_err tampered(struct fsec_est *e, struct fsec_est_peer *p)
 FSEC_API void fsec_est_forget_peers(struct fsec_est *e)
 {
 	memset(e->cache, 0, sizeof(e->cache));
+}
+
+FSEC_API void fsec_est_feed(struct fsec_est *e, enum fsec_est_feed_state st)
+{
+	/* Nothing cached before or during an outage is kept. */
+	memset(e->cache, 0, sizeof(e->cache));
+	e->feed = st == FSEC_EST_FEED_LOST ? FEED_LOST : FEED_STALE;
 }
 
 /*

@@ -506,6 +506,10 @@ FSEC_API enum fsec_err fsec_route_handle(struct fsec_route_ctx *c, const struct 
 	if (rc == FSEC_ERR_BUSY) {
 		fsec_reply_error(r, 503, "the registry is busy; try again");
 		r->retry_after = 1;
+	} else if (rc == FSEC_ERR_UNAVAILABLE) {
+		/* No answer rather than one from a registry it cannot read. */
+		fsec_reply_error(r, 503, "the registry is unreachable; try again");
+		r->retry_after = FSEC_ROUTE_UNAVAILABLE_RETRY_S;
 	} else {
 		fsec_reply_error(r, 500, "internal error");
 	}
