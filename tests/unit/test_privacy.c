@@ -220,6 +220,134 @@ static void filter(void **state)
 	fsec_privacy_free(p);
 }
 
+/* Filter len bytes (may hold NUL) for thermo; the verdict. */
+static enum fsec_privacy_verdict runb(const struct fsec_privacy_policy *p, const char *payload,
+				      size_t len, char **out, struct fsec_privacy_result *res)
+{
+	size_t olen = 0;
+
+	assert_int_equal(fsec_privacy_filter(p, &thermo, "devices/dev-1/telemetry/env", payload,
+					     len, false, out, &olen, res),
+			 FSEC_OK);
+	return res->verdict;
+}
+
+/* "{"fw":" + depth '[' + inner + depth ']' + "}". */
+static char *nested(size_t depth, const char *inner)
+{
+	size_t n = 6 + 2 * depth + strlen(inner) + 2;
+	char *s = malloc(n);
+
+	assert_non_null(s);
+	memcpy(s, "{\"fw\":", 6);
+	memset(s + 6, '[', depth);
+	memcpy(s + 6 + depth, inner, strlen(inner));
+	memset(s + 6 + depth + strlen(inner), ']', depth);
+	memcpy(s + 6 + 2 * depth + strlen(inner), "}", 2);
+	return s;
+}
+
+/* The one-pass filter refuses what jansson's parse refused, and writes what
+ * jansson's dump wrote (the fuzz target compares the two on any input). */
+static void scanner(void **state)
+{
+	struct fsec_privacy_policy *p = parse(policy_text);
+	struct fsec_privacy_result res;
+	char *out = NULL, *deep;
+	static const char *const refused[] = {
+		"",                                   /* (whitespace only, below) */
+		"{\"fw\":{\"a\":1,\"b\":2,\"\\u0061\":3}}", /* a duplicate name, nested, escaped */
+		"{\"fw\":\"\xc3\"}",                  /* UTF-8 cut short */
+		"{\"fw\":\"\xc0\xaf\"}",              /* an overlong form */
+		"{\"fw\":\"\xed\xa0\x80\"}",          /* a surrogate in UTF-8 */
+		"{\"fw\":\"\\ud800\"}",               /* a lone high surrogate */
+		"{\"fw\":\"\\udc00\"}",               /* a lone low surrogate */
+		"{\"fw\":\"\\ud800\\u0041\"}",        /* a high one without a low one */
+		"{\"fw\":\"\\x\"}",                   /* an unknown escape */
+		"{\"fw\":\"a\tb\"}",                  /* a raw control character */
+		"{\"fw\\u0000\":1}",                  /* NUL in a name */
+		"{\"fw\":9223372036854775808}",       /* past 64 bits */
+		"{\"fw\":-9223372036854775809}",
+		"{\"fw\":1e309}",                     /* a real that overflows */
+		"{\"fw\":01}",                        /* a leading zero */
+		"{\"fw\":1.}",
+		"{\"fw\":.5}",
+		"{\"fw\":1e}",
+		"{\"fw\":-}",
+		"{\"fw\":tru}",
+		"{\"fw\":1,}",
+		"{\"fw\" 1}",
+		"{\"fw\":[1 2]}",
+		"{\"fw\":1",
+		"{\"fw\":\"a",
+		"{fw:1}",
+		"\xef\xbb\xbf{}",                     /* a byte order mark */
+	};
+
+	(void)state;
+	assert_int_equal(runb(p, "  \n", 3, &out, &res), FSEC_PRIVACY_DROP);
+	assert_non_null(strstr(res.reason, "not JSON"));
+	for (size_t i = 1; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		assert_int_equal(run(p, refused[i], false, &out, &res), FSEC_PRIVACY_DROP);
+		assert_null(out);
+		assert_int_equal(res.removed, 0);
+		assert_non_null(strstr(res.reason, "not JSON"));
+	}
+	/* A NUL byte, raw. */
+	assert_int_equal(runb(p, "{\"fw\":1}\0", 9, &out, &res), FSEC_PRIVACY_DROP);
+	/* jansson's depth: 2048 values deep, the top object counted. */
+	deep = nested(2046, "1");
+	assert_int_equal(run(p, deep, false, &out, &res), FSEC_PRIVACY_FILTERED);
+	free(out);
+	free(deep);
+	deep = nested(2047, "1");
+	assert_int_equal(run(p, deep, false, &out, &res), FSEC_PRIVACY_DROP);
+	assert_non_null(strstr(res.reason, "depth"));
+	free(deep);
+	deep = nested(2047, "");
+	assert_int_equal(run(p, deep, false, &out, &res), FSEC_PRIVACY_FILTERED);
+	free(out);
+	free(deep);
+	/* A duplicate among many names (sorted, not compared pairwise). */
+	for (int last = 57; last <= 100; last += 43) {
+		char big[4096];
+		size_t n = 0;
+
+		n += (size_t)snprintf(big + n, sizeof(big) - n, "{\"fw\":{");
+		for (int i = 0; i < 100; i++)
+			n += (size_t)snprintf(big + n, sizeof(big) - n, "\"k%d\":%d,", i, i);
+		snprintf(big + n, sizeof(big) - n, "\"k%d\":0}}", last);
+		if (last == 57) {
+			assert_int_equal(run(p, big, false, &out, &res), FSEC_PRIVACY_DROP);
+			assert_non_null(strstr(res.reason, "duplicate"));
+		} else {
+			assert_int_equal(run(p, big, false, &out, &res), FSEC_PRIVACY_FILTERED);
+			free(out);
+		}
+	}
+	/* The written form is jansson's: compact, escapes rewritten, '/' and
+	 * UTF-8 as is, control characters as \uXXXX, integers as %lld, reals
+	 * as %.15g with ".0" and no '+' or leading zero in the exponent. */
+	assert_int_equal(run(p,
+			     "{ \"fw\" : [ \"a\\/b\\u00e9\\ud83d\\ude00\\u001f\\\"\\\\\\t\" , -0 , "
+			     "1e14 , 1E-5 , 0.1e+2 , -0.0 , 40.20 , true , false , null , { } , "
+			     "[ ] , {\"x\\u0041\":1} ] , \"humidity\" : 9223372036854775807 }",
+			     false, &out, &res),
+			 FSEC_PRIVACY_FILTERED);
+	assert_string_equal(out, "{\"fw\":[\"a/b\xc3\xa9\xf0\x9f\x98\x80\\u001F\\\"\\\\\\t\",0,"
+				 "100000000000000.0,1e-5,10.0,-0.0,40.2,true,false,null,{},[],"
+				 "{\"xA\":1}],\"humidity\":9223372036854775807}");
+	free(out);
+	/* An escaped name is the field it spells; the location goes last. */
+	assert_int_equal(run(p, "{\"l\\u0061t\":48.8584,\"lon\":2.2945,\"\\u0066w\":1}", false,
+			     &out, &res),
+			 FSEC_PRIVACY_FILTERED);
+	assert_int_equal(strncmp(out, "{\"fw\":1,\"lat\":", 14), 0);
+	assert_int_equal(res.coarsened, 1);
+	free(out);
+	fsec_privacy_free(p);
+}
+
 static void location(void **state)
 {
 	struct fsec_privacy_policy *p = parse(policy_text);
@@ -364,7 +492,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(parser_refusals), cmocka_unit_test(matching),
-		cmocka_unit_test(filter),          cmocka_unit_test(location),
+		cmocka_unit_test(filter),          cmocka_unit_test(scanner),
+		cmocka_unit_test(location),
 		cmocka_unit_test(grid),            cmocka_unit_test(stats),
 	};
 

@@ -6,14 +6,13 @@
  * one) cannot get data past the broker by sending it in a shape the policy
  * did not foresee.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <jansson.h>
 
 #include "dynbuf_int.h"
 #include "err_int.h"
@@ -476,33 +475,634 @@ FSEC_API void fsec_privacy_cell(double lat, double lon, uint32_t cell_m, double 
 	*clon = micro(nk == 1 ? 0.0 : -180.0 + (j + 0.5) * cell_deg);
 }
 
-static bool number_of(const json_t *v, double *out)
+/*
+ * ---- the filter: one pass over the payload, no tree ----
+ *
+ * The payload is read once, left to right, and the allowed members are
+ * written out as they go by; nothing is built. What is accepted and what
+ * is written are those of the jansson parse and dump the filter used before
+ * (json_loadb with JSON_REJECT_DUPLICATES, then json_dumps with
+ * JSON_COMPACT | JSON_REAL_PRECISION(15)), so that a message is judged and
+ * written byte for byte as before: strict UTF-8, no \u0000, no lone
+ * surrogate, duplicate names refused in every object (not only the top
+ * one), integers within 64 bits, reals that do not overflow, nesting to
+ * jansson's depth; strings written back with jansson's escapes, integers as
+ * %lld and reals as %.15g. The fuzz target privacy_filter holds a jansson
+ * filter beside this one and compares their answers.
+ */
+
+/* jansson's JSON_PARSER_MAX_DEPTH: a value deeper than this is refused. */
+#define DEPTH_MAX 2048u
+/* The output's cap. Numbers written back may be longer than sent (1e14 is
+ * written 100000000000000.0: 17 bytes for 4), never more than 5 times. */
+#define OUT_MAX (8u * FSEC_PRIVACY_PAYLOAD_MAX)
+
+/* A decoded member name of an open object: names[off .. off + len). */
+struct name {
+	uint32_t off, len;
+};
+
+struct frame {
+	bool object;
+	bool first;     /* no member or element yet */
+	uint32_t nbase; /* its first name in s->names */
+	uint32_t bbase; /* its names' bytes in s->bytes */
+};
+
+struct scan {
+	const unsigned char *p, *end;
+	/* Scratch, one allocation sized by the payload: the decoded names of
+	 * the open objects, then the string being read (decoded bytes are
+	 * never more than the raw ones, so len bytes hold them all); a
+	 * number's text for strtod; the names' spans; the open containers. */
+	char *bytes, *num;
+	size_t nbytes;
+	struct name *names;
+	size_t nnames;
+	size_t maxnames;
+	struct frame *frames;
+	size_t nframes, maxframes;
+	struct fsec_dynbuf out;
+	bool emit;        /* the value being read is copied to out */
+	bool have_num;    /* a top-level member's value was a number: */
+	double num_value; /* this one */
+	const char *why;  /* not JSON: why */
+};
+
+static bool bad(struct scan *s, const char *why)
 {
-	if (json_is_integer(v))
-		*out = (double)json_integer_value(v);
-	else if (json_is_real(v))
-		*out = json_real_value(v);
+	s->why = why;
+	return false;
+}
+
+static void ws(struct scan *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+		s->p++;
+}
+
+/* Append n bytes to the output (errors are sticky: checked at the end). */
+static void put(struct scan *s, const void *b, size_t n)
+{
+	/* On failure the buffer keeps its error: fsec_dynbuf_take reports it. */
+	if (fsec_dynbuf_add(&s->out, b, n) != FSEC_OK)
+		return;
+}
+
+/* The decoded string b (valid UTF-8, no NUL) as jansson writes it: '"' and
+ * '\' escaped, control characters as \b \f \n \r \t or \u00XX, the rest
+ * (UTF-8 and '/' included) as is. */
+static void put_string(struct scan *s, const char *b, size_t n)
+{
+	size_t run = 0;
+
+	put(s, "\"", 1);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)b[i];
+		char esc[8];
+		const char *e;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		put(s, b + run, i - run);
+		run = i + 1;
+		switch (c) {
+		case '"': e = "\\\""; break;
+		case '\\': e = "\\\\"; break;
+		case '\b': e = "\\b"; break;
+		case '\f': e = "\\f"; break;
+		case '\n': e = "\\n"; break;
+		case '\r': e = "\\r"; break;
+		case '\t': e = "\\t"; break;
+		default:
+			snprintf(esc, sizeof(esc), "\\u%04X", (unsigned)c);
+			e = esc;
+		}
+		put(s, e, strlen(e));
+	}
+	put(s, b + run, n - run);
+	put(s, "\"", 1);
+}
+
+static int hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Four hex digits after "\u" at s->p; -1 if not. */
+static long hex4(struct scan *s)
+{
+	long v = 0;
+
+	if (s->end - s->p < 4)
+		return -1;
+	for (int i = 0; i < 4; i++) {
+		int h = hexval(s->p[i]);
+
+		if (h < 0)
+			return -1;
+		v = v * 16 + h;
+	}
+	s->p += 4;
+	return v;
+}
+
+/* The length of a valid UTF-8 sequence at p (under end), else 0: jansson's
+ * utf8_check_first and utf8_check_full (no overlong form, no surrogate,
+ * nothing past U+10FFFF). */
+static size_t utf8_len(const unsigned char *p, const unsigned char *end)
+{
+	size_t n;
+	uint32_t v;
+
+	if (p[0] >= 0xC2 && p[0] <= 0xDF)
+		n = 2, v = p[0] & 0x1Fu;
+	else if (p[0] >= 0xE0 && p[0] <= 0xEF)
+		n = 3, v = p[0] & 0x0Fu;
+	else if (p[0] >= 0xF0 && p[0] <= 0xF4)
+		n = 4, v = p[0] & 0x07u;
 	else
+		return 0;
+	if ((size_t)(end - p) < n)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if (p[i] < 0x80 || p[i] > 0xBF)
+			return 0;
+		v = (v << 6) | (p[i] & 0x3Fu);
+	}
+	if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF) || (n == 3 && v < 0x800) ||
+	    (n == 4 && v < 0x10000))
+		return 0;
+	return n;
+}
+
+/* Write code point v (valid, not NUL) as UTF-8 at d; its length. */
+static size_t utf8_put(uint32_t v, char *d)
+{
+	if (v < 0x80) {
+		d[0] = (char)v;
+		return 1;
+	}
+	if (v < 0x800) {
+		d[0] = (char)(0xC0 | (v >> 6));
+		d[1] = (char)(0x80 | (v & 0x3F));
+		return 2;
+	}
+	if (v < 0x10000) {
+		d[0] = (char)(0xE0 | (v >> 12));
+		d[1] = (char)(0x80 | ((v >> 6) & 0x3F));
+		d[2] = (char)(0x80 | (v & 0x3F));
+		return 3;
+	}
+	d[0] = (char)(0xF0 | (v >> 18));
+	d[1] = (char)(0x80 | ((v >> 12) & 0x3F));
+	d[2] = (char)(0x80 | ((v >> 6) & 0x3F));
+	d[3] = (char)(0x80 | (v & 0x3F));
+	return 4;
+}
+
+/* The string at s->p (its '"'), decoded into s->bytes + s->nbytes (room is
+ * there: see struct scan); *n its length. */
+static bool string(struct scan *s, size_t *n)
+{
+	char *d = s->bytes + s->nbytes, *d0 = d;
+
+	s->p++;
+	for (;;) {
+		const unsigned char *run = s->p;
+		long v, lo;
+		size_t u;
+
+		while (s->p < s->end && *s->p >= 0x20 && *s->p < 0x80 && *s->p != '"' &&
+		       *s->p != '\\')
+			s->p++;
+		memcpy(d, run, (size_t)(s->p - run));
+		d += s->p - run;
+		if (s->p == s->end)
+			return bad(s, "premature end of input");
+		if (*s->p == '"')
+			break;
+		if (*s->p < 0x20)
+			return bad(s, "control character in a string");
+		if (*s->p >= 0x80) {
+			if ((u = utf8_len(s->p, s->end)) == 0)
+				return bad(s, "invalid UTF-8");
+			memcpy(d, s->p, u);
+			d += u;
+			s->p += u;
+			continue;
+		}
+		/* An escape. */
+		if (s->end - s->p < 2)
+			return bad(s, "premature end of input");
+		s->p += 2;
+		switch (s->p[-1]) {
+		case '"': *d++ = '"'; continue;
+		case '\\': *d++ = '\\'; continue;
+		case '/': *d++ = '/'; continue;
+		case 'b': *d++ = '\b'; continue;
+		case 'f': *d++ = '\f'; continue;
+		case 'n': *d++ = '\n'; continue;
+		case 'r': *d++ = '\r'; continue;
+		case 't': *d++ = '\t'; continue;
+		case 'u': break;
+		default: return bad(s, "invalid escape");
+		}
+		if ((v = hex4(s)) < 0)
+			return bad(s, "invalid escape");
+		if (v >= 0xDC00 && v <= 0xDFFF)
+			return bad(s, "invalid Unicode (a lone low surrogate)");
+		if (v >= 0xD800 && v <= 0xDBFF) {
+			if (s->end - s->p < 2 || s->p[0] != '\\' || s->p[1] != 'u')
+				return bad(s, "invalid Unicode (a lone high surrogate)");
+			s->p += 2;
+			if ((lo = hex4(s)) < 0)
+				return bad(s, "invalid escape");
+			if (lo < 0xDC00 || lo > 0xDFFF)
+				return bad(s, "invalid Unicode (a high surrogate without a low one)");
+			v = ((v - 0xD800) << 10) + (lo - 0xDC00) + 0x10000;
+		}
+		/* A NUL would end the name or value early for a C reader. */
+		if (v == 0)
+			return bad(s, "\\u0000 is not allowed");
+		d += utf8_put((uint32_t)v, d);
+	}
+	s->p++;
+	*n = (size_t)(d - d0);
+	return true;
+}
+
+/* A real as jansson writes it with 15 digits (jsonp_dtostr): %.15g, ".0"
+ * added when there is neither '.' nor 'e', the exponent without '+' and
+ * leading zeros. buf holds 32 bytes; its length. */
+static size_t real_text(double v, char *buf)
+{
+	int n = snprintf(buf, 32, "%.15g", v);
+	size_t len;
+	char *e, *from;
+
+	/* %.15g of a finite double is at most 22 bytes. */
+	len = n > 0 && n < 28 ? (size_t)n : 0;
+	buf[len] = '\0';
+	if (strchr(buf, '.') == NULL && strchr(buf, 'e') == NULL) {
+		memcpy(buf + len, ".0", 3);
+		len += 2;
+	}
+	if ((e = strchr(buf, 'e')) != NULL) {
+		e++;
+		from = e + 1;
+		if (*e == '-')
+			e++;
+		while (*from == '0')
+			from++;
+		if (from != e) {
+			memmove(e, from, len - (size_t)(from - buf) + 1);
+			len -= (size_t)(from - e);
+		}
+	}
+	return len;
+}
+
+/* The number at s->p: checked as jansson does (no leading zero, digits
+ * after '.' and 'e'; an integer within 64 bits, a real not overflowing),
+ * written back as jansson writes it. */
+static bool number(struct scan *s)
+{
+	const unsigned char *start = s->p;
+	bool real = false;
+	size_t n;
+	double d;
+	char text[32];
+
+	if (*s->p == '-')
+		s->p++;
+	if (s->p == s->end || *s->p < '0' || *s->p > '9')
+		return bad(s, "invalid token");
+	if (*s->p == '0') {
+		s->p++;
+		if (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+			return bad(s, "invalid token (a leading zero)");
+	} else {
+		while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+			s->p++;
+	}
+	if (s->p < s->end && *s->p == '.') {
+		real = true;
+		s->p++;
+		if (s->p == s->end || *s->p < '0' || *s->p > '9')
+			return bad(s, "invalid token");
+		while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+			s->p++;
+	}
+	if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+		real = true;
+		s->p++;
+		if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+			s->p++;
+		if (s->p == s->end || *s->p < '0' || *s->p > '9')
+			return bad(s, "invalid token");
+		while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+			s->p++;
+	}
+	/* The token is part of the payload, so it fits in num (len + 1). */
+	n = (size_t)(s->p - start);
+	memcpy(s->num, start, n);
+	s->num[n] = '\0';
+	errno = 0;
+	if (!real) {
+		long long v = strtoll(s->num, NULL, 10);
+
+		if (errno == ERANGE)
+			return bad(s, "too big integer");
+		d = (double)v;
+		/* The grammar leaves one form per integer but "-0". */
+		if (s->emit) {
+			if (v == 0)
+				put(s, "0", 1);
+			else
+				put(s, start, n);
+		}
+	} else {
+		d = strtod(s->num, NULL);
+		if ((d == HUGE_VAL || d == -HUGE_VAL) && errno == ERANGE)
+			return bad(s, "real number overflow");
+		if (s->emit)
+			put(s, text, real_text(d, text));
+	}
+	if (s->nframes == 1) {
+		s->have_num = true;
+		s->num_value = d;
+	}
+	return true;
+}
+
+static bool literal(struct scan *s)
+{
+	static const char *const lits[] = {"true", "false", "null"};
+
+	for (size_t i = 0; i < sizeof(lits) / sizeof(lits[0]); i++) {
+		size_t n = strlen(lits[i]);
+
+		if ((size_t)(s->end - s->p) >= n && memcmp(s->p, lits[i], n) == 0) {
+			if (s->emit)
+				put(s, lits[i], n);
+			s->p += n;
+			return true;
+		}
+	}
+	return bad(s, "invalid token");
+}
+
+static int name_cmp(const void *a, const void *b, void *ctx)
+{
+	const struct name *x = a, *y = b;
+	const char *bytes = ctx;
+
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return memcmp(bytes + x->off, bytes + y->off, x->len);
+}
+
+/* Does the closing object (its names from nbase) name a member twice? Two
+ * members of one name would let a reader that keeps the other one see what
+ * the filter never judged. Sorted past a few names, so that a payload of
+ * thousands of names costs n log n, not n squared. */
+static bool duplicates(struct scan *s, size_t nbase)
+{
+	struct name *v = s->names + nbase;
+	size_t n = s->nnames - nbase;
+
+	if (n <= 16) {
+		for (size_t i = 1; i < n; i++)
+			for (size_t j = 0; j < i; j++)
+				if (name_cmp(&v[i], &v[j], s->bytes) == 0)
+					return true;
 		return false;
-	return isfinite(*out);
+	}
+	/* The names go with the object: their order may change. */
+	qsort_r(v, n, sizeof(*v), name_cmp, s->bytes);
+	for (size_t i = 1; i < n; i++)
+		if (name_cmp(&v[i], &v[i - 1], s->bytes) == 0)
+			return true;
+	return false;
+}
+
+/* The counts of one filtering, kept apart until the payload is known good. */
+struct tally {
+	size_t removed, rounded, coarsened, nout;
+	const struct fsec_privacy_field *cur; /* the top-level member's; NULL: removed */
+	bool lat_seen, lon_seen, lat_ok, lon_ok;
+	double lat, lon;
+};
+
+static void put_member(struct scan *s, struct tally *t, const char *name)
+{
+	if (t->nout++ > 0)
+		put(s, ",", 1);
+	put(s, "\"", 1);
+	put(s, name, strlen(name)); /* a field name: nothing to escape */
+	put(s, "\":", 2);
 }
 
 /* The rounded value of v to a multiple of step, as JSON: an integer when
- * the step is whole (and the value fits), else a real. NULL: NOMEM, or a
- * value too large to round (it is removed). */
-static json_t *rounded(double v, double step)
+ * the step is whole (and the value fits), else a real. 0: a value too large
+ * to round (it is removed). buf holds 32 bytes. */
+static size_t rounded(double v, double step, char *buf)
 {
 	double q = v / step, r;
+	int n;
 
 	if (!isfinite(q) || fabs(q) > 9e15)
-		return NULL;
+		return 0;
 	r = round(q) * step;
-	if (floor(step) == step && fabs(r) < 9e15)
-		return json_integer((json_int_t)r);
-	return json_real(r);
+	if (floor(step) == step && fabs(r) < 9e15) {
+		n = snprintf(buf, 32, "%lld", (long long)r);
+		return n > 0 && n < 32 ? (size_t)n : 0;
+	}
+	return real_text(r, buf);
 }
 
-/* Dropped: why, and what (outside text, cleaned; may be NULL). */
+/* A top-level member's name was read (the last of s->names): what becomes
+ * of its value. */
+static void member_start(struct scan *s, const struct fsec_privacy_block *b, struct tally *t)
+{
+	const struct name *nm = &s->names[s->nnames - 1];
+
+	t->cur = NULL;
+	for (size_t i = 0; i < b->nfields && t->cur == NULL; i++)
+		if (strlen(b->fields[i].name) == nm->len &&
+		    memcmp(b->fields[i].name, s->bytes + nm->off, nm->len) == 0)
+			t->cur = &b->fields[i];
+	s->have_num = false;
+	s->emit = t->cur != NULL && t->cur->kind == FSEC_PRIVACY_KEEP;
+	if (t->cur == NULL)
+		t->removed++;
+	else if (s->emit)
+		put_member(s, t, t->cur->name);
+}
+
+/* A top-level member's value was read. */
+static void member_end(struct scan *s, struct tally *t)
+{
+	char text[32];
+	size_t n;
+
+	s->emit = false;
+	if (t->cur == NULL)
+		return;
+	switch (t->cur->kind) {
+	case FSEC_PRIVACY_KEEP:
+		break;
+	case FSEC_PRIVACY_ROUND:
+		if (!s->have_num || (n = rounded(s->num_value, t->cur->step, text)) == 0) {
+			t->removed++;
+			break;
+		}
+		put_member(s, t, t->cur->name);
+		put(s, text, n);
+		t->rounded++;
+		break;
+	case FSEC_PRIVACY_LAT:
+		t->lat_seen = true;
+		t->lat_ok = s->have_num;
+		t->lat = s->num_value;
+		break;
+	case FSEC_PRIVACY_LON:
+		t->lon_seen = true;
+		t->lon_ok = s->have_num;
+		t->lon = s->num_value;
+		break;
+	}
+}
+
+/* The payload, read once; the allowed members written to s->out as they
+ * go by. False: not JSON (s->why). *object: the payload is an object. */
+static bool scan_payload(struct scan *s, const struct fsec_privacy_block *b, struct tally *t,
+			 bool *object)
+{
+	struct frame *f;
+	size_t n;
+
+	ws(s);
+	if (s->p == s->end || (*s->p != '{' && *s->p != '['))
+		return bad(s, "'[' or '{' expected");
+	*object = *s->p == '{';
+value:
+	/* jansson counts every value, the top one as 1. */
+	if (s->nframes + 1 > DEPTH_MAX)
+		return bad(s, "maximum parsing depth reached");
+	if (s->p == s->end)
+		return bad(s, "premature end of input");
+	switch (*s->p) {
+	case '{':
+	case '[':
+		/* Bounded: DEPTH_MAX, and a byte per container. */
+		if (s->nframes == s->maxframes)
+			return bad(s, "maximum parsing depth reached");
+		f = &s->frames[s->nframes++];
+		f->object = *s->p == '{';
+		f->first = true;
+		f->nbase = (uint32_t)s->nnames;
+		f->bbase = (uint32_t)s->nbytes;
+		if (s->emit || s->nframes == 1)
+			put(s, s->p, 1);
+		s->p++;
+		ws(s);
+		if (s->p < s->end && *s->p == (f->object ? '}' : ']'))
+			goto close;
+		if (f->object)
+			goto member;
+		goto value;
+	case '"':
+		if (!string(s, &n))
+			return false;
+		if (s->emit)
+			put_string(s, s->bytes + s->nbytes, n);
+		break;
+	case 't':
+	case 'f':
+	case 'n':
+		if (!literal(s))
+			return false;
+		break;
+	default:
+		if (*s->p != '-' && (*s->p < '0' || *s->p > '9'))
+			return bad(s, "invalid token");
+		if (!number(s))
+			return false;
+		break;
+	}
+after:
+	if (s->nframes == 0) {
+		ws(s);
+		if (s->p != s->end)
+			return bad(s, "end of file expected");
+		return true;
+	}
+	f = &s->frames[s->nframes - 1];
+	if (s->nframes == 1 && f->object)
+		member_end(s, t);
+	ws(s);
+	if (s->p == s->end)
+		return bad(s, "premature end of input");
+	if (*s->p == ',') {
+		s->p++;
+		ws(s);
+		if (f->object)
+			goto member;
+		if (s->emit)
+			put(s, ",", 1);
+		goto value;
+	}
+	if (*s->p != (f->object ? '}' : ']'))
+		return bad(s, f->object ? "',' or '}' expected" : "',' or ']' expected");
+close:
+	s->p++;
+	if (f->object && duplicates(s, f->nbase))
+		return bad(s, "duplicate object key");
+	/* The top object is closed once the location is written. */
+	if (s->emit)
+		put(s, f->object ? "}" : "]", 1);
+	s->nnames = f->nbase;
+	s->nbytes = f->bbase;
+	s->nframes--;
+	goto after;
+member:
+	if (s->p == s->end || *s->p != '"')
+		return bad(s, "string or '}' expected");
+	/* Cannot happen (a name takes 3 bytes at least); checked all the same. */
+	if (s->nnames == s->maxnames)
+		return bad(s, "too many names");
+	if (!string(s, &n))
+		return false;
+	s->names[s->nnames].off = (uint32_t)s->nbytes;
+	s->names[s->nnames].len = (uint32_t)n;
+	s->nnames++;
+	s->nbytes += n;
+	ws(s);
+	if (s->p == s->end || *s->p != ':')
+		return bad(s, "':' expected");
+	s->p++;
+	ws(s);
+	if (s->nframes == 1 && f->object) {
+		member_start(s, b, t);
+	} else if (s->emit) {
+		if (!f->first)
+			put(s, ",", 1);
+		put_string(s, s->bytes + s->names[s->nnames - 1].off, n);
+		put(s, ":", 1);
+	}
+	f->first = false;
+	goto value;
+}
+
+/* Drop the payload: why, and what (outside text, cleaned; may be NULL). */
 static void drop(struct fsec_privacy_result *res, const char *why, const char *what)
 {
 	char clean[96];
@@ -512,16 +1112,47 @@ static void drop(struct fsec_privacy_result *res, const char *why, const char *w
 		 what != NULL ? fsec_text_clean(what, clean, sizeof(clean)) : "");
 }
 
+/* The location, written after the other members as the filter always did:
+ * a cell's centre, or both fields removed. */
+static void location(struct scan *s, const struct fsec_privacy_block *b, struct tally *t)
+{
+	const char *kla = NULL, *klo = NULL;
+	double cla, clo;
+	char text[32];
+
+	if (!t->lat_seen && !t->lon_seen)
+		return;
+	/* Half a location, or one out of range, is not a location: both go
+	 * rather than a value the grid cannot vouch for. */
+	if (!t->lat_ok || !t->lon_ok || t->lat < -90.0 || t->lat > 90.0 || t->lon < -180.0 ||
+	    t->lon > 180.0) {
+		t->removed += (size_t)t->lat_seen + (size_t)t->lon_seen;
+		return;
+	}
+	for (size_t i = 0; i < b->nfields; i++) {
+		if (b->fields[i].kind == FSEC_PRIVACY_LAT)
+			kla = b->fields[i].name;
+		if (b->fields[i].kind == FSEC_PRIVACY_LON)
+			klo = b->fields[i].name;
+	}
+	fsec_privacy_cell(t->lat, t->lon, b->cell_m, &cla, &clo);
+	put_member(s, t, kla);
+	put(s, text, real_text(cla, text));
+	put_member(s, t, klo);
+	put(s, text, real_text(clo, text));
+	t->coarsened++;
+}
+
 FSEC_API enum fsec_err fsec_privacy_apply(const struct fsec_privacy_block *b, const void *payload,
 					  size_t len, bool retain, char **out, size_t *out_len,
 					  struct fsec_privacy_result *res)
 {
-	json_t *in = NULL, *o = NULL, *lat = NULL, *lon = NULL;
-	json_error_t jerr;
-	const char *key;
-	json_t *v;
-	char *text = NULL;
-	enum fsec_err rc = FSEC_ERR_NOMEM;
+	struct scan s;
+	struct tally t;
+	bool object = false;
+	size_t maxnames, maxframes;
+	unsigned char *scratch = NULL;
+	enum fsec_err rc;
 
 	*out = NULL;
 	*out_len = 0;
@@ -538,99 +1169,56 @@ FSEC_API enum fsec_err fsec_privacy_apply(const struct fsec_privacy_block *b, co
 		drop(res, "retained messages are refused on this topic", NULL);
 		return FSEC_OK;
 	}
-	/* An attacker sets the length: the cap bounds the parse's memory. */
+	/* An attacker sets the length: the cap bounds the scratch memory. */
 	if (len > FSEC_PRIVACY_PAYLOAD_MAX) {
 		drop(res, "payload over 65536 bytes", NULL);
 		return FSEC_OK;
 	}
-	/* Two members of one name would let a reader that keeps the other one
-	 * see what the filter never judged. */
-	in = json_loadb(payload, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (in == NULL) {
-		drop(res, "not JSON", jerr.text);
-		return FSEC_OK;
+	/* A name takes 3 bytes at least ("":), a container 1; with len at most
+	 * 64 KiB none of these sizes comes near overflowing. */
+	maxnames = len / 3 + 1;
+	maxframes = len < DEPTH_MAX ? len : DEPTH_MAX;
+	memset(&s, 0, sizeof(s));
+	memset(&t, 0, sizeof(t));
+	scratch = malloc(maxnames * sizeof(struct name) + maxframes * sizeof(struct frame) +
+			 2 * (len + 1));
+	if (scratch == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	s.names = (struct name *)(void *)scratch;
+	s.frames = (struct frame *)(void *)(scratch + maxnames * sizeof(struct name));
+	s.bytes = (char *)(scratch + maxnames * sizeof(struct name) +
+			   maxframes * sizeof(struct frame));
+	s.num = s.bytes + len + 1;
+	s.maxframes = maxframes;
+	s.maxnames = maxnames;
+	s.p = payload;
+	s.end = s.p + len;
+	fsec_dynbuf_init(&s.out, OUT_MAX);
+	if (!scan_payload(&s, b, &t, &object)) {
+		drop(res, "not JSON", s.why);
+		rc = FSEC_OK;
+		goto out;
 	}
-	if (!json_is_object(in)) {
+	if (!object) {
 		drop(res, "not a JSON object", NULL);
 		rc = FSEC_OK;
 		goto out;
 	}
-	if ((o = json_object()) == NULL)
+	location(&s, b, &t);
+	put(&s, "}", 1);
+	if ((rc = fsec_dynbuf_take(&s.out, out, out_len)) != FSEC_OK) {
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 		goto out;
-	json_object_foreach(in, key, v)
-	{
-		const struct fsec_privacy_field *f = NULL;
-		double d;
-		json_t *nv;
-
-		for (size_t i = 0; i < b->nfields; i++)
-			if (strcmp(b->fields[i].name, key) == 0)
-				f = &b->fields[i];
-		if (f == NULL) {
-			res->removed++;
-			continue;
-		}
-		switch (f->kind) {
-		case FSEC_PRIVACY_KEEP:
-			if (json_object_set(o, key, v) != 0)
-				goto out;
-			break;
-		case FSEC_PRIVACY_ROUND:
-			if (!number_of(v, &d) || (nv = rounded(d, f->step)) == NULL) {
-				res->removed++;
-				break;
-			}
-			if (json_object_set_new(o, key, nv) != 0)
-				goto out;
-			res->rounded++;
-			break;
-		case FSEC_PRIVACY_LAT:
-			lat = v;
-			break;
-		case FSEC_PRIVACY_LON:
-			lon = v;
-			break;
-		}
 	}
-	if (lat != NULL || lon != NULL) {
-		double la, lo, cla, clo;
-		const char *kla = NULL, *klo = NULL;
-
-		for (size_t i = 0; i < b->nfields; i++) {
-			if (b->fields[i].kind == FSEC_PRIVACY_LAT)
-				kla = b->fields[i].name;
-			if (b->fields[i].kind == FSEC_PRIVACY_LON)
-				klo = b->fields[i].name;
-		}
-		/* Half a location, or one out of range, is not a location: both
-		 * go rather than a value the grid cannot vouch for. */
-		if (lat == NULL || lon == NULL || !number_of(lat, &la) || !number_of(lon, &lo) ||
-		    la < -90.0 || la > 90.0 || lo < -180.0 || lo > 180.0) {
-			res->removed += (lat != NULL) + (lon != NULL);
-		} else {
-			fsec_privacy_cell(la, lo, b->cell_m, &cla, &clo);
-			if (json_object_set_new(o, kla, json_real(cla)) != 0 ||
-			    json_object_set_new(o, klo, json_real(clo)) != 0)
-				goto out;
-			res->coarsened++;
-		}
-	}
-	text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15));
-	if (text == NULL)
-		goto out;
 	if (retain && b->retain == FSEC_PRIVACY_RETAIN_EXPIRE)
 		res->expiry_s = b->expiry_s;
-	*out_len = strlen(text);
-	*out = text;
-	text = NULL;
+	res->removed = t.removed;
+	res->rounded = t.rounded;
+	res->coarsened = t.coarsened;
 	res->verdict = FSEC_PRIVACY_FILTERED;
-	rc = FSEC_OK;
 out:
-	if (rc != FSEC_OK)
-		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-	free(text);
-	json_decref(o);
-	json_decref(in);
+	fsec_dynbuf_cleanup(&s.out);
+	free(scratch);
 	return rc;
 }
 
