@@ -205,10 +205,11 @@ static int mqtt_config(int argc, char **argv, const struct cli_cmd *self)
 		p_plugin[PATH_MAX], chain[PATH_MAX + 16], crl[PATH_MAX + 16], reg[PATH_MAX + 16],
 		p_privacy[PATH_MAX], p_metrics[PATH_MAX];
 	struct fsec_privacy_policy *priv = NULL;
-	char *text = NULL;
+	struct fsec_fleet *f = NULL;
+	char *text = NULL, *loc = NULL;
 	size_t len = 0;
 	long port = -1;
-	bool crlfile = false;
+	bool crlfile = false, sqlite;
 	FILE *fp = NULL;
 	int opt, status = EXIT_REFUSED;
 	enum fsec_err rc;
@@ -289,8 +290,20 @@ static int mqtt_config(int argc, char **argv, const struct cli_cmd *self)
 	fsec_privacy_free(priv);
 	snprintf(chain, sizeof(chain), "%s/chain.pem", home);
 	snprintf(crl, sizeof(crl), "%s/crl.pem", home);
+	/* The broker's user must read a SQLite registry file; a PostgreSQL one
+	 * it reaches through libpq (PG* variables or a service file in the
+	 * broker's environment), which no file check here can judge. */
+	if ((rc = fsec_fleet_open_readonly(home, &f)) != FSEC_OK)
+		return cli_fail(home, rc);
+	rc = fsec_fleet_get_registry_location(f, &loc);
+	fsec_fleet_free(f);
+	if (rc != FSEC_OK)
+		return cli_fail(home, rc);
+	sqlite = strncmp(loc, "sqlite:", 7) == 0;
+	free(loc);
 	snprintf(reg, sizeof(reg), "%s/registry.db", home);
-	if (check_readable(&u, chain, "fleet chain") || check_readable(&u, reg, "registry") ||
+	if (check_readable(&u, chain, "fleet chain") ||
+	    (sqlite && check_readable(&u, reg, "registry")) ||
 	    check_readable(&u, p_cert, "--cert") || check_readable(&u, p_key, "--key") ||
 	    check_readable(&u, p_plugin, "--plugin") ||
 	    (acl != NULL && check_readable(&u, p_acl, "--acl")) ||

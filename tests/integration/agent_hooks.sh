@@ -50,7 +50,7 @@ A() { "$AGENT" -c agent.conf "$@"; }
 # too), so that fleetsecd's one-minute Retry-After passes in two seconds.
 FAST() { FT "+0 x30" "$AGENT" -c agent.conf "$@"; }
 # state COLUMNS: the device's row in the registry, as sqlite3 reads it.
-state() { sqlite3 -separator ' ' "$FLEETSEC_HOME/registry.db" "SELECT $1 FROM device_state"; }
+state() { sql "SELECT $1 FROM device_state" " "; }
 # waitfor FILE TEXT PID: until FILE has TEXT, or PID is gone.
 waitfor() {
 	for _ in $(seq 300); do

@@ -13,7 +13,7 @@
 : "${FLEETSECD:?}"
 cd "$T"
 F=$FLEETSEC
-db() { sqlite3 "$FLEETSEC_HOME/registry.db" "$1"; }
+db() { sql "$1"; }
 
 "$F" ca init --name "Refusal Fleet" >/dev/null
 "$F" ca server-cert localhost --ip 127.0.0.1 >/dev/null

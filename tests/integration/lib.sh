@@ -10,6 +10,18 @@ export FLEETSEC_HOME="$T/home"
 checks=0
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# sql QUERY [SEP]: QUERY on the fleet's registry through the backend's own
+# client, not through fleetsec: sqlite3 on the home's file, or psql on
+# fleet.json's PostgreSQL URL. Both print rows one a line, columns joined
+# by SEP (default '|').
+sql() {
+	local url
+	url=$(jq -r '.registry // empty' "$FLEETSEC_HOME/fleet.json" 2>/dev/null || true)
+	case $url in
+	postgresql://* | postgres://*) psql -qAt -v ON_ERROR_STOP=1 -F "${2:-|}" -d "$url" -c "$1" ;;
+	*) sqlite3 -separator "${2:-|}" "$FLEETSEC_HOME/registry.db" "$1" ;;
+	esac
+}
 ok() { checks=$((checks + 1)); }
 
 # expect STATUS CMD...: run CMD, require its exit status, keep its stderr in

@@ -45,7 +45,7 @@ expect 0 "$F" device issue dev-s --reissue --keygen --key-out dev-s.key --out de
 # fleetsecd's /v1/tamper writes (tamper_report.sh tests that path), planted
 # with sqlite3.
 serial=$("$F" device show dev-t --json | jq -r .serial)
-sqlite3 "$FLEETSEC_HOME/registry.db" "INSERT INTO device_tamper VALUES('dev-t', 1796000000, \
+sql "INSERT INTO device_tamper VALUES('dev-t', 1796000000, \
 	1796000000, 'case opened', '$serial', '{}')" || fail "could not plant the tamper row"
 expect 0 "$F" ca server-cert localhost --ip 127.0.0.1 --out srv.pem --key-out srv.key
 # A manufacturer's bootstrap certificate.

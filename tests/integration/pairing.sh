@@ -104,7 +104,7 @@ jq -e --arg k "$KEYHASH" 'any(.[]; .action == "pair" and .device == "SN-A" and
 	(.detail | contains("key=" + $k)) and (.actor | length) > 0 and (.at | length) > 0)' ev.json >/dev/null ||
 	fail "no pair event: $(jq -c '.[-1]' ev.json)"
 ok
-sqlite3 "$FLEETSEC_HOME/registry.db" "SELECT * FROM pairings" | grep -q "$(uri_key "$URI" | cut -c1-40)" &&
+sql "SELECT * FROM pairings" | grep -q "$(uri_key "$URI" | cut -c1-40)" &&
 	fail "the pairing table holds the key itself"
 ok
 
@@ -294,7 +294,7 @@ jq -e '.findings | any(.check == "FLEET-TOFU") | not' out >/dev/null ||
 	fail "a paired device flagged: $(jq -c '.findings[] | select(.check == "FLEET-TOFU")' out)"
 ok
 # A device that claims a pairing the registry does not hold is flagged.
-sqlite3 "$FLEETSEC_HOME/registry.db" "UPDATE devices SET provisioning = 'pairing' WHERE id = 'SN-D'"
+sql "UPDATE devices SET provisioning = 'pairing' WHERE id = 'SN-D'"
 expect 0 "$F" audit fleet --json
 jq -e '.findings | any(.check == "FLEET-TOFU" and .subject == "SN-D")' out >/dev/null ||
 	fail "SN-D not flagged"

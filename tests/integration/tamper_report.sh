@@ -60,7 +60,7 @@ for sn in SN-T1 SN-T2 SN-T3 SN-T4; do
 done
 
 # The registry, judged by sqlite3 alone.
-sq() { sqlite3 "$DB" "$1"; }
+sq() { sql "$1"; }
 reports() { sq "SELECT count(*) FROM device_tamper WHERE device_id = '$1'"; }
 tamper_events() { sq "SELECT count(*) FROM events WHERE action = 'tamper' AND device_id = '$1'"; }
 nothing_recorded() {
