@@ -69,8 +69,11 @@ export POWERFAIL_STRIDE=7 POWERFAIL_NET=30
 # fw_encrypt likewise runs every third of its 48 signer x kind x key size x
 # payload combinations (each kind and size still appears).
 export FWENC_STRIDE=3
+# The plain pass keeps every test's fleet on SQLite; this one puts it on
+# PostgreSQL (tests/integration/lib.sh), so both backends pass the suite.
+export FSEC_TEST_REGISTRY=postgresql
 run_suite build-asan AsanUbsan
-unset ASAN_OPTIONS UBSAN_OPTIONS POWERFAIL_STRIDE POWERFAIL_NET FWENC_STRIDE
+unset ASAN_OPTIONS UBSAN_OPTIONS POWERFAIL_STRIDE POWERFAIL_NET FWENC_STRIDE FSEC_TEST_REGISTRY
 
 # Two at once: CI's machine has two cores, and each target is one process.
 echo "== fuzz targets (${FUZZ_SECONDS:-20} s each, two at once)"

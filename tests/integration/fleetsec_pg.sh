@@ -1,4 +1,4 @@
-#!/usr/bin/env bash
+#!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 # fleetsec with `ca init` on a fresh PostgreSQL database (pg_run.sh puts it
 # in front of $FLEETSEC). Any other command, or a ca init that names its own
@@ -9,6 +9,7 @@ if [ "${1:-}" = ca ] && [ "${2:-}" = init ]; then
 	done
 	name="fsec_it_$$_$RANDOM"
 	createdb "$name" || exit 1
+	echo "$name" >>"${FSEC_PG_INITS:-/dev/null}"
 	exec "$FLEETSEC_REAL" "$@" --registry "postgresql:///$name"
 fi
 exec "$FLEETSEC_REAL" "$@"

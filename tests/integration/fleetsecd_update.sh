@@ -291,7 +291,7 @@ expect 0 "$F" release publish --model thermo --bundle release.json --image v2.im
 	fail "failure report refused"
 # The pause comes at fleetsecd's next rollout evaluation, not at the report.
 for _ in $(seq 150); do
-	[ "$(sqlite3 "$FLEETSEC_HOME/registry.db" "SELECT state FROM published WHERE model = 'thermo'")" = paused ] &&
+	[ "$(sql "SELECT state FROM published WHERE model = 'thermo'")" = paused ] &&
 		break
 	sleep 0.1
 done

@@ -4,6 +4,22 @@
 set -euo pipefail
 
 : "${FLEETSEC:?set FLEETSEC to the fleetsec binary}"
+# FSEC_TEST_REGISTRY=postgresql (scripts/test.sh sets it for the sanitizer
+# pass) runs the test again through pg_run.sh, so that every fleet it
+# creates lives on PostgreSQL: the suite passes on both backends without
+# running twice. A test that picks its registry itself (a SQLite-only
+# feature, or PostgreSQL clusters of its own) sets
+# FSEC_TEST_REGISTRY_FIXED to the reason before sourcing this file.
+if [ "${FSEC_TEST_REGISTRY:-sqlite}" = postgresql ] && [ -z "${FSEC_TEST_PG:-}" ]; then
+	if [ -n "${FSEC_TEST_REGISTRY_FIXED:-}" ]; then
+		echo "$(basename "$0"): registry as the test sets it: $FSEC_TEST_REGISTRY_FIXED" >&2
+	else
+		exec bash "$(dirname "${BASH_SOURCE[0]}")/pg_run.sh" "$0" "$@"
+	fi
+elif [ "${FSEC_TEST_REGISTRY:-sqlite}" != sqlite ] && [ "${FSEC_TEST_REGISTRY}" != postgresql ]; then
+	echo "FAIL: FSEC_TEST_REGISTRY is '$FSEC_TEST_REGISTRY', not sqlite or postgresql" >&2
+	exit 1
+fi
 T=$(mktemp -d "${TMPDIR:-/tmp}/fsec-it-XXXXXX")
 trap 'rm -rf "$T"' EXIT
 export FLEETSEC_HOME="$T/home"

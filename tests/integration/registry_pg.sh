@@ -7,6 +7,7 @@
 # one-line error that changes nothing; `registry migrate` from a SQLite
 # fleet (counts and content equal, the source unchanged, a non-empty target
 # refused); `registry check` on PostgreSQL.
+FSEC_TEST_REGISTRY_FIXED="it runs PostgreSQL clusters of its own, and SQLite fleets as migration sources"
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg.sh"
 pg_start
