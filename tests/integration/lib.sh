@@ -200,6 +200,20 @@ agent_conf() {
 	[ -z "${AGENT_CONF_EXTRA:-}" ] || printf '%s\n' "$AGENT_CONF_EXTRA" >>"$T/agent.conf"
 }
 
+# broker_can_read KEY [DIR...]: as root, let the broker's user ($BUSER),
+# which Mosquitto drops to, reach the fleet home and read KEY (the server
+# key), and write each DIR. Others get nothing more.
+broker_can_read() {
+	local key=$1
+	shift
+	[ "$(id -u)" -eq 0 ] || return 0
+	chmod 0711 "$T"
+	chgrp "$BUSER" "$FLEETSEC_HOME" "$key" "$@"
+	chmod 0710 "$FLEETSEC_HOME"
+	chmod 0640 "$key"
+	[ $# -eq 0 ] || chmod 0770 "$@"
+}
+
 # mosquitto_start: run mosquitto -c mosquitto.conf (in the current folder,
 # log in broker.log) with $PLUGIN, set BROKER to its PID and wait until it
 # runs. Under the sanitizers the plugin needs their runtimes preloaded in a

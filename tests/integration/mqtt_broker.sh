@@ -53,12 +53,7 @@ expect 0 "$F" mfr init --name acme --dir mfr
 expect 0 "$F" mfr issue SN-1 --dir mfr --keygen --key-out boot.key --out boot.pem
 
 PORT=$(rand_port)
-if [ "$(id -u)" -eq 0 ]; then
-	chmod 0711 "$T"
-	chgrp "$BUSER" "$FLEETSEC_HOME" srv.key
-	chmod 0710 "$FLEETSEC_HOME"
-	chmod 0640 srv.key
-fi
+broker_can_read srv.key
 
 # --- fleetsec mqtt config: what the broker could not read is refused.
 if [ "$(id -u)" -eq 0 ]; then

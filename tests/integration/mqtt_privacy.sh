@@ -38,13 +38,7 @@ done
 expect 0 "$F" ca server-cert localhost --ip 127.0.0.1 --out srv.pem --key-out srv.key
 PORT=$(rand_port)
 mkdir metrics
-if [ "$(id -u)" -eq 0 ]; then
-	chmod 0711 "$T"
-	chgrp "$BUSER" "$FLEETSEC_HOME" srv.key metrics
-	chmod 0710 "$FLEETSEC_HOME"
-	chmod 0640 srv.key
-	chmod 0770 metrics
-fi
+broker_can_read srv.key metrics
 
 cat >fleet.acl <<'EOF'
 [all]

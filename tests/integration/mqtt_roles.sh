@@ -101,12 +101,7 @@ subscribe devices/+/status
 EOF
 chmod 0644 roles.acl
 PORT=$(rand_port)
-if [ "$(id -u)" -eq 0 ]; then
-	chmod 0711 "$T"
-	chgrp "$BUSER" "$FLEETSEC_HOME" srv.key
-	chmod 0710 "$FLEETSEC_HOME"
-	chmod 0640 srv.key
-fi
+broker_can_read srv.key
 expect 2 "$F" mqtt config --listener "$PORT" --cert srv.pem --key srv.key --plugin "$PLUGIN" \
 	--user "$BUSER" --control-topic 'fleetsec/control'
 one_line_error '$CONTROL/'
