@@ -67,6 +67,14 @@ static int ref_apply(const struct fsec_privacy_block *b, const void *payload, si
 	const char *key;
 	int verdict = -1;
 
+	/* jansson 2.14 skips a raw NUL byte that follows a number or a
+	 * literal ({"a":1<NUL>} loads as {"a":1}), where JSON (RFC 8259) has
+	 * no place for one. The filter refuses it, as a strict parser must:
+	 * the reference does too, and leaves the rest to jansson. */
+	if (memchr(payload, '\0', len) != NULL) {
+		*why = "not JSON";
+		return FSEC_PRIVACY_DROP;
+	}
 	in = json_loadb(payload, len, JSON_REJECT_DUPLICATES, NULL);
 	if (in == NULL) {
 		*why = "not JSON";

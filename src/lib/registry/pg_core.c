@@ -44,7 +44,7 @@
 
 /* The registry-wide writer lock (see above) and the migration lock. */
 #define WRITER_LOCK "7310275126133461104"
-#define BUSY_TIMEOUT_MS "30000"
+#define BUSY_TIMEOUT_MS 30000
 
 void pgp_s(struct pgp *p, const char *s)
 {
@@ -303,7 +303,7 @@ enum fsec_err pg_connect(const char *location, bool readonly, struct pg_be **out
 	if ((be = calloc(1, sizeof(*be))) == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 	be->readonly = readonly;
-	be->lock_ms = atoi(BUSY_TIMEOUT_MS);
+	be->lock_ms = BUSY_TIMEOUT_MS;
 	be->location = strdup(location);
 	be->c = PQconnectdbParams(keys, vals, 1);
 	if (be->c == NULL || be->location == NULL) {
