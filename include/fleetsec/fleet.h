@@ -292,7 +292,9 @@ FSEC_API bool fsec_fleet_crl_pending(const struct fsec_fleet *f);
 
 /*
  * Keep the home's crl.pem valid: sign and publish a new CRL (fsec_fleet_crl)
- * when force, when a deferred revocation is pending, when the file is
+ * when a deferred revocation is pending, when check is on and the registry
+ * holds a revoked, unexpired certificate the file does not list (another
+ * process revoked it; fleetsecd checks on each event), when the file is
  * missing or does not load, when it is not valid now (thisUpdate in the
  * future, nextUpdate past), or when now has passed permille thousandths
  * (1-999) of its period. *signed_out (may be NULL) says whether it signed;
@@ -300,7 +302,7 @@ FSEC_API bool fsec_fleet_crl_pending(const struct fsec_fleet *f);
  * time (0: at once). Errors: INVAL (permille), BUSY, DB, IO, CRYPTO.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_fleet_crl_refresh(struct fsec_fleet *f, unsigned permille,
-						       bool force, bool *signed_out,
+						       bool check, bool *signed_out,
 						       int64_t *next_due);
 
 /* One of the fleet's CA certificates (fsec_fleet_ca_list). */

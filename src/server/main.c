@@ -100,7 +100,7 @@ struct server {
 	struct fsec_registry_feed *feed;
 	struct event *feed_ev, *feed_timer, *lead_timer;
 	bool leader;
-	bool crl_owed; /* the leader heard of an event: re-sign after crl_delay */
+	bool crl_owed; /* the leader heard of an event: check the CRL after crl_delay */
 };
 
 /* One accepted connection. Its SSL carries it (ex_data); the slot's free
@@ -587,8 +587,9 @@ static void feed_read(evutil_socket_t fd, short what, void *arg)
 	if (!changed)
 		return;
 	fsec_est_feed(s->est, FSEC_EST_FEED_EVENT);
-	/* Another process revoked or renewed: the leader re-signs the CRL
-	 * after crl_delay, with every other event until then. */
+	/* Another process may have revoked (a renewal on another replica
+	 * supersedes a certificate): after crl_delay, with every other event
+	 * until then, the leader re-signs the CRL if it misses a revocation. */
 	if (s->leader && !s->crl_soon) {
 		s->crl_owed = true;
 		s->crl_soon = true;

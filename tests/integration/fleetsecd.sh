@@ -8,7 +8,9 @@ fleetsecd_start() {
 		PORT=$(rand_port)
 		"$FLEETSECD" --listen 127.0.0.1:$PORT "$@" 2>"$T/daemon.log" &
 		FLEETSECD_PID=$!
-		trap 'kill $FLEETSECD_PID 2>/dev/null || true; rm -rf "$T"' EXIT
+		# Waited for: a fleetsecd still signing a CRL into the home as
+		# it stops would make rm -rf find the directory not empty.
+		trap 'kill $FLEETSECD_PID 2>/dev/null && wait $FLEETSECD_PID 2>/dev/null; rm -rf "$T"' EXIT
 		for _ in $(seq 50); do
 			grep -q listening "$T/daemon.log" && break
 			kill -0 $FLEETSECD_PID 2>/dev/null || break

@@ -3,7 +3,8 @@
 # lib.sh when FSEC_TEST_PG=1). pg_start creates it in a temporary directory
 # with initdb (run as the postgres user when we are root: PostgreSQL refuses
 # to run as root), listening only on a Unix socket in that directory on a
-# random port, and exports PGHOST, PGPORT and PGUSER so that libpq (fleetsec,
+# random port (and on TCP at PG_LISTEN's addresses, if set: trust from
+# 127.0.0.1), and exports PGHOST, PGPORT and PGUSER so that libpq (fleetsec,
 # fleetsecd, psql) finds it. pg_stop stops it and removes it; pg_start
 # arranges for that on exit. Authentication is trust for the test's own
 # role, and scram-sha-256 for the role fsec_pw (password "right"), which the
@@ -43,12 +44,13 @@ pg_start() {
 	cat >"$PG_DIR/data/pg_hba.conf" <<'HBA'
 local all fsec_pw scram-sha-256
 local all all trust
+host all all 127.0.0.1/32 trust
 HBA
 	local port tries=0
 	while :; do
 		port=$((20000 + RANDOM % 12000))
 		if as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -w -t 30 -l "$PG_DIR/log" \
-			-o "-k $PG_DIR -p $port -c listen_addresses='' -c fsync=off -c max_connections=200" \
+			-o "-k $PG_DIR -p $port -c listen_addresses='${PG_LISTEN:-}' -c fsync=off -c max_connections=200" \
 			start >/dev/null 2>&1; then
 			break
 		fi

@@ -476,9 +476,26 @@ static void deferred_revocations_wait_for_refresh(void **state)
 	assert_int_equal(fsec_fleet_crl_refresh(fx->f, 500, false, &did, NULL), FSEC_OK);
 	assert_false(did);
 	assert_int_equal(disk_crl_number(fx), n0 + 1);
-	/* Forced, or with a CRL that is not there: signed. */
+	/* Checked against the registry: a list that misses no revocation is
+	 * kept; one another handle committed without publishing (a replica
+	 * that does not lead defers its CRL) is signed. */
+	assert_int_equal(fsec_fleet_crl_refresh(fx->f, 500, true, &did, NULL), FSEC_OK);
+	assert_false(did);
+	{
+		struct fsec_fleet *other = NULL;
+
+		assert_int_equal(fsec_fleet_open(fx->home, &other), FSEC_OK);
+		fsec_fleet_set_crl_deferred(other, true);
+		assert_int_equal(fsec_fleet_revoke(other, "d", 1, "test"), FSEC_OK);
+		fsec_fleet_free(other);
+	}
+	assert_int_equal(disk_crl_number(fx), n0 + 1);
 	assert_int_equal(fsec_fleet_crl_refresh(fx->f, 500, true, &did, NULL), FSEC_OK);
 	assert_true(did);
+	crl = read_crl(fx);
+	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), 3);
+	X509_CRL_free(crl);
+	/* With a CRL that is not there: signed. */
 	{
 		char *p = tu_path(fx->home, "crl.pem");
 

@@ -1704,14 +1704,64 @@ static int64_t crl_due(const struct fsec_crl_info *i, unsigned permille)
 	return i->this_update + span * (int64_t)permille / 1000;
 }
 
-FSEC_API enum fsec_err fsec_fleet_crl_refresh(struct fsec_fleet *f, unsigned permille, bool force,
+/* Whether the published CRLs miss a revoked certificate that has not
+ * expired: another process (the CLI, another replica) committed a
+ * revocation and its list is not published yet, or was never signed. */
+struct crl_check {
+	STACK_OF(X509_CRL) *published;
+	bool missing;
+	enum fsec_err rc;
+};
+
+static int check_listed(struct crl_check *cc, const char *serial)
+{
+	bool listed = false;
+
+	if ((cc->rc = fsec_crl_set_lists(cc->published, serial, &listed)) != FSEC_OK)
+		return 1;
+	cc->missing = !listed;
+	return cc->missing ? 1 : 0;
+}
+
+static int check_cert(const struct fsec_cert_rec *c, void *arg)
+{
+	return check_listed(arg, c->serial);
+}
+
+static int check_server_cert(const struct fsec_server_cert_rec *c, void *arg)
+{
+	return check_listed(arg, c->serial);
+}
+
+static enum fsec_err crl_misses(struct fsec_fleet *f, const char *path, bool *missing)
+{
+	struct crl_check cc = {0};
+	struct fsec_cert_filter filt = {.revoked_only = true, .not_expired_at = (int64_t)time(NULL)};
+	enum fsec_err rc;
+
+	if ((rc = fsec_crl_file_load(path, &cc.published)) != FSEC_OK ||
+	    (rc = fsec_registry_cert_list(f->reg, &filt, check_cert, &cc)) != FSEC_OK ||
+	    (rc = cc.rc) != FSEC_OK)
+		goto out;
+	if (!cc.missing &&
+	    ((rc = fsec_registry_server_cert_list(f->reg, filt.not_expired_at, true,
+						   check_server_cert, &cc)) != FSEC_OK ||
+	     (rc = cc.rc) != FSEC_OK))
+		goto out;
+	*missing = cc.missing;
+out:
+	sk_X509_CRL_pop_free(cc.published, X509_CRL_free);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_fleet_crl_refresh(struct fsec_fleet *f, unsigned permille, bool check,
 					      bool *signed_out, int64_t *next_due)
 {
 	struct fsec_crl_info info = {0};
 	STACK_OF(X509_CRL) *crls = NULL;
 	char *path = NULL;
 	int64_t now = (int64_t)time(NULL);
-	bool sign = force || f->crl_pending;
+	bool sign = f->crl_pending;
 	enum fsec_err rc;
 
 	fsec_clearerr();
@@ -1725,6 +1775,12 @@ FSEC_API enum fsec_err fsec_fleet_crl_refresh(struct fsec_fleet *f, unsigned per
 	    now >= info.next_update || now >= crl_due(&info, permille))
 		sign = true;
 	fsec_clearerr();
+	/* An event from another process: sign only for a revocation the
+	 * published list lacks. Most events (a renewal elsewhere, an
+	 * enrollment, a CLI revocation that published its own CRL) need no
+	 * new list, and each new one makes every broker reload its crlfile. */
+	if (!sign && check && (rc = crl_misses(f, path, &sign)) != FSEC_OK)
+		goto out;
 	if (sign) {
 		if ((rc = fsec_fleet_crl(f, &crls)) != FSEC_OK)
 			goto out;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -125,9 +126,7 @@ out:
 	return rc;
 }
 
-/* The PEM CRLs at path, in order: one per issuing CA in use (at most
- * FSEC_CRL_FILE_MAX). */
-static enum fsec_err load_crls(const char *path, STACK_OF(X509_CRL) **out)
+enum fsec_err fsec_crl_file_load(const char *path, STACK_OF(X509_CRL) **out)
 {
 	unsigned char *pem = NULL;
 	size_t plen = 0;
@@ -196,6 +195,32 @@ static enum fsec_err set_info(STACK_OF(X509_CRL) *crls, struct fsec_crl_info *ou
 	return FSEC_OK;
 }
 
+enum fsec_err fsec_crl_set_lists(STACK_OF(X509_CRL) *crls, const char *serial, bool *listed)
+{
+	size_t n = strlen(serial);
+	ASN1_INTEGER *sn = NULL;
+	X509_REVOKED *entry;
+	BIGNUM *bn = NULL;
+	enum fsec_err rc = FSEC_OK;
+
+	*listed = false;
+	/* n <= 64: BN_hex2bn's int return compares without truncation. */
+	if (n == 0 || n > 64 || BN_hex2bn(&bn, serial) != (int)n) {
+		rc = fsec_seterr(FSEC_ERR_PARSE, "certificate serial '%.40s' is not hex", serial);
+		goto out;
+	}
+	if ((sn = BN_to_ASN1_INTEGER(bn, NULL)) == NULL) {
+		rc = fsec_seterr_ossl(FSEC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (int i = 0; i < sk_X509_CRL_num(crls) && !*listed; i++)
+		*listed = X509_CRL_get0_by_serial(sk_X509_CRL_value(crls, i), &entry, sn) != 0;
+out:
+	ASN1_INTEGER_free(sn);
+	BN_free(bn);
+	return rc;
+}
+
 enum fsec_err fsec_crl_file_info(const char *path, struct fsec_crl_info *out)
 {
 	STACK_OF(X509_CRL) *crls = NULL;
@@ -203,7 +228,7 @@ enum fsec_err fsec_crl_file_info(const char *path, struct fsec_crl_info *out)
 
 	if (access(path, F_OK) != 0 && errno == ENOENT)
 		return fsec_seterr(FSEC_ERR_NOTFOUND, "%s: no CRL", path);
-	if ((rc = load_crls(path, &crls)) == FSEC_OK)
+	if ((rc = fsec_crl_file_load(path, &crls)) == FSEC_OK)
 		rc = set_info(crls, out);
 	sk_X509_CRL_pop_free(crls, X509_CRL_free);
 	return rc;
@@ -269,7 +294,7 @@ static enum fsec_err load_body(const char *path, unsigned char **body, size_t *l
 	STACK_OF(X509_CRL) *crls = NULL;
 	enum fsec_err rc;
 
-	if ((rc = load_crls(path, &crls)) == FSEC_OK && (rc = set_info(crls, info)) == FSEC_OK) {
+	if ((rc = fsec_crl_file_load(path, &crls)) == FSEC_OK && (rc = set_info(crls, info)) == FSEC_OK) {
 		*pem = sk_X509_CRL_num(crls) > 1;
 		rc = *pem ? fsec_crl_set_pem(crls, body, len)
 			  : fsec_crl_encode(sk_X509_CRL_value(crls, 0), FSEC_CRL_DER, body, len);

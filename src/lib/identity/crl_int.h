@@ -33,6 +33,16 @@ FSEC_WUR enum fsec_err fsec_crl_info_get(const X509_CRL *crl, struct fsec_crl_in
  * the earliest nextUpdate, so that the file counts as current only while
  * every list in it is.
  * Errors: IO (NOTFOUND when there is no file), TOO_LARGE, PARSE. */
+/* The PEM CRLs at path, in order: one per issuing CA in use (at most
+ * FSEC_CRL_FILE_MAX). Errors: IO, PARSE, TOO_LARGE, NOMEM. */
+FSEC_WUR enum fsec_err fsec_crl_file_load(const char *path, STACK_OF(X509_CRL) **out);
+
+/* *listed: whether one of crls lists the certificate whose serial is the
+ * hex string serial. Serials are 128 random bits (ca.c), so one found on
+ * any CA's list is that certificate. Errors: PARSE (serial), NOMEM. */
+FSEC_WUR enum fsec_err fsec_crl_set_lists(STACK_OF(X509_CRL) *crls, const char *serial,
+					  bool *listed);
+
 FSEC_WUR enum fsec_err fsec_crl_file_info(const char *path, struct fsec_crl_info *out);
 
 /*

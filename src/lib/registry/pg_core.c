@@ -292,8 +292,23 @@ enum fsec_err pg_location_check(const char *location)
 enum fsec_err pg_connect(const char *location, bool readonly, struct pg_be **out, char *where,
 			 size_t cap)
 {
-	static const char *const keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *vals[] = {location, "fleetsec", NULL};
+	/*
+	 * A connection whose peer vanishes without a FIN or RST (a partition,
+	 * a server host that lost power) looks idle for ever: the change feed
+	 * would wait on its socket and fleetsecd would serve a cache nothing
+	 * invalidates any more, a revoked device included. Kernel keepalives
+	 * (probe after 5 s idle, then every 2 s) and TCP_USER_TIMEOUT (10 s
+	 * for unacknowledged data) make such a socket fail in about 15 s; the
+	 * feed is then lost, fleetsecd answers 503 and reconnects (measured in
+	 * tests/integration/pg_feed_partition.sh). They go before dbname so
+	 * that the URL's own values, expanded from it, win. Unix sockets
+	 * ignore them.
+	 */
+	static const char *const keys[] = {"keepalives",	  "keepalives_idle",
+					   "keepalives_interval", "keepalives_count",
+					   "tcp_user_timeout",	  "dbname",
+					   "fallback_application_name", NULL};
+	const char *vals[] = {"1", "5", "2", "3", "10000", location, "fleetsec", NULL};
 	struct pg_be *be = NULL;
 	enum fsec_err rc;
 	char line[256];

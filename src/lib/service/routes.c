@@ -87,7 +87,7 @@ static enum fsec_err h_crl(struct fsec_route_ctx *c, const struct fsec_est_peer 
 	 * nextUpdate, the clock jumped) is refused by every relying party:
 	 * sign one before answering. Rare, and once per CRL period at most. */
 	if (!valid_now(&info, (int64_t)time(NULL))) {
-		if (fsec_fleet_crl_refresh(c->f, 500, true, NULL, NULL) != FSEC_OK ||
+		if (fsec_fleet_crl_refresh(c->f, 500, false, NULL, NULL) != FSEC_OK ||
 		    fsec_crl_cache_get(&c->crl, c->crl_path, &der, &len, &info) != FSEC_OK ||
 		    !valid_now(&info, (int64_t)time(NULL))) {
 			fsec_clearerr();
