@@ -69,6 +69,18 @@ FSEC_API FSEC_WUR enum fsec_err fsec_fleet_open(const char *path, struct fsec_fl
 FSEC_API FSEC_WUR enum fsec_err fsec_fleet_open_readonly(const char *path,
 							 struct fsec_fleet **out);
 
+/*
+ * fsec_fleet_open_readonly with the registry at location, a read-only
+ * standby of the fleet's PostgreSQL registry (streaming replication),
+ * instead of fleet.json's primary: for commands that only read (device
+ * list, the audit, exports), so that they do not load the primary. Nothing
+ * is created or migrated there (the schema must be this library's), and
+ * anything that writes fails with DB. Errors: as fsec_fleet_open; INVAL
+ * (location is not a postgresql:// URL, or the fleet is on SQLite).
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_fleet_open_standby(const char *path, const char *location,
+							struct fsec_fleet **out);
+
 /* NULL is a no-op. */
 FSEC_API void fsec_fleet_free(struct fsec_fleet *f);
 

@@ -13,6 +13,8 @@
 #include "fleetsec/cmdline.h"
 #include "fleetsec/common.h"
 
+struct fsec_fleet;
+
 /* The statuses every program shares (fleetsec/cmdline.h), by their old names. */
 #define EXIT_REFUSED FSEC_EXIT_REFUSED
 #define EXIT_USAGE FSEC_EXIT_USAGE
@@ -29,6 +31,7 @@ struct cli_cmd {
 struct cli_common {
 	const char *home;
 	bool json;
+	const char *registry_ro; /* --registry-readonly URL (read-only commands) */
 };
 
 /* Print "fleetsec: <what>: <reason>" on stderr, the reason being the
@@ -68,6 +71,20 @@ int cli_common_only(int argc, char **argv, const struct cli_cmd *cmd, struct cli
 #define CLI_COMMON_LONGOPTS                                                                   \
 	{"home", required_argument, NULL, 'H'}, {"json", no_argument, NULL, 'J'},           \
 		{"help", no_argument, NULL, 'h'}
+
+/* --registry-readonly URL, for the commands that only read: they then read
+ * a standby of the fleet's PostgreSQL registry (cli_open_fleet). A command
+ * that writes does not list it, so getopt refuses it there. */
+#define CLI_OPT_STANDBY 0x100 /* above every char a command's own options use */
+#define CLI_STANDBY_LONGOPT {"registry-readonly", required_argument, NULL, CLI_OPT_STANDBY}
+#define CLI_STANDBY_USAGE                                                                      \
+	"  --registry-readonly URL  read a read-only standby of the fleet's PostgreSQL\n"       \
+	"                           registry (postgresql://...) instead of the primary\n"
+
+/* Open the fleet of the common options (on the standby of
+ * --registry-readonly, if given), or print why not and return
+ * EXIT_REFUSED. */
+int cli_open_fleet(const struct cli_common *c, struct fsec_fleet **f);
 
 /* The home directory: --home, else fsec_home_default ($FLEETSEC_HOME, else
  * ~/.fleetsec), as fleetsecd finds it. The returned string is static or

@@ -206,6 +206,7 @@ static int audit_fleet(int argc, char **argv, const struct cli_cmd *self)
 		{"stale-days", required_argument, NULL, 's'},
 		{"max-silence-days", required_argument, NULL, 'z'},
 		AUDIT_LONGOPTS,
+		CLI_STANDBY_LONGOPT,
 		CLI_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
@@ -215,7 +216,6 @@ static int audit_fleet(int argc, char **argv, const struct cli_cmd *self)
 	struct cli_common c = {0};
 	struct fsec_fleet *f = NULL;
 	int opt, status = EXIT_REFUSED;
-	enum fsec_err rc;
 	long v;
 
 	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
@@ -244,8 +244,8 @@ static int audit_fleet(int argc, char **argv, const struct cli_cmd *self)
 		return status;
 	if (optind != argc)
 		return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
-	if ((rc = fsec_fleet_open(cli_home(&c), &f)) != FSEC_OK)
-		return cli_fail(cli_home(&c), rc);
+	if ((status = cli_open_fleet(&c, &f)) != 0)
+		return status;
 	args.f = f;
 	status = run_audit(&ao, &c, "audit fleet", run_fleet, &args);
 	fsec_fleet_free(f);
@@ -351,7 +351,8 @@ const struct cli_cmd cli_audit_cmds[] = {
 	 "remediation for each.\n"},
 	{"audit", "fleet", audit_fleet, "audit the registry for common fleet failures",
 	 "[--expiry-days N] [--ca-expiry-days N] [--stale-days N]\n"
-	 "       [--max-silence-days N] [--json | --sarif] [--out FILE] [--fail-on SEVERITY] [--disable CHECK]\n\n"
+	 "       [--max-silence-days N] [--json | --sarif] [--out FILE] [--fail-on SEVERITY] [--disable CHECK]\n"
+	 "       [--registry-readonly URL]\n\n"
 	 "Shared and weak keys (RSA < 2048, ROCA, other curves), certificates expiring\n"
 	 "within N days (30; CA 180), revoked devices seen later, firmware below the\n"
 	 "model's release, no check-in for N days (30), products past support end,\n"
@@ -361,7 +362,7 @@ const struct cli_cmd cli_audit_cmds[] = {
 	 "max_silence). And what lapses: the CRL, published release manifests and\n"
 	 "their delegations, the server certificate and the issuing and root CAs:\n"
 	 "medium within a quarter of their lifetime or 30 days, high within a tenth\n"
-	 "or 2 days, critical once expired.\n\n" AUDIT_OUT_HELP},
+	 "or 2 days, critical once expired.\n\n" AUDIT_OUT_HELP CLI_STANDBY_USAGE},
 	{"audit", "firmware", audit_firmware, "audit root filesystems (directory or tar)",
 	 "PATH | --across PATH PATH...\n"
 	 "       [--max-file-size BYTES] [--json | --sarif] [--out FILE] [--fail-on SEVERITY]\n"

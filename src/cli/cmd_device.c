@@ -14,14 +14,6 @@
 
 #define DAYS_MAX 36500
 
-/* Open the fleet named by the common options, or print why not. */
-static int open_fleet(const struct cli_common *c, struct fsec_fleet **f)
-{
-	enum fsec_err rc = fsec_fleet_open(cli_home(c), f);
-
-	return rc == FSEC_OK ? 0 : cli_fail(cli_home(c), rc);
-}
-
 static int load_csr(const char *path, X509_REQ **out)
 {
 	unsigned char *buf = NULL;
@@ -99,7 +91,7 @@ static int device_issue(int argc, char **argv, const struct cli_cmd *self)
 		return status;
 	if (csr_path != NULL && (status = load_csr(csr_path, &csr)) != 0)
 		return status;
-	if ((status = open_fleet(&c, &f)) != 0)
+	if ((status = cli_open_fleet(&c, &f)) != 0)
 		goto out;
 	rc = fsec_fleet_issue(f, csr, &o, &cert);
 	if (rc != FSEC_OK) {
@@ -179,7 +171,7 @@ static int revoke_batch(const struct cli_common *c, const struct fsec_revoke_sel
 	if (c->json && (bo.devices = json_array()) == NULL)
 		return cli_fail("device revoke", FSEC_ERR_NOMEM);
 	cli_progress_init(&bo.progress, dry_run ? "checking" : "revoking", c->json);
-	if ((status = open_fleet(c, &f)) != 0) {
+	if ((status = cli_open_fleet(c, &f)) != 0) {
 		json_decref(bo.devices);
 		return status;
 	}
@@ -270,7 +262,7 @@ out_batch:
 		free(buf);
 		return status;
 	}
-	if ((status = open_fleet(&c, &f)) != 0)
+	if ((status = cli_open_fleet(&c, &f)) != 0)
 		return status;
 	rc = fsec_fleet_revoke(f, argv[optind], reason, cli_actor());
 	if (rc != FSEC_OK)
@@ -295,7 +287,7 @@ static int device_allow_renew(int argc, char **argv, const struct cli_cmd *self)
 	if ((status = cli_common_only(argc, argv, self, &c, 1, "expected exactly one device ID")) !=
 	    CLI_GO_ON)
 		return status;
-	if ((status = open_fleet(&c, &f)) != 0)
+	if ((status = cli_open_fleet(&c, &f)) != 0)
 		return status;
 	rc = fsec_fleet_allow_renew(f, argv[optind], cli_actor());
 	if (rc != FSEC_OK)
@@ -349,7 +341,7 @@ static int device_report(int argc, char **argv, const struct cli_cmd *self)
 	if (r.version == NULL || r.security_counter < 0)
 		return cli_usage_error(self, "--version and --security-counter are required");
 	r.id = argv[optind];
-	if ((status = open_fleet(&c, &f)) != 0)
+	if ((status = cli_open_fleet(&c, &f)) != 0)
 		return status;
 	/* Refused where the library refused it before it took an enum: after
 	 * the fleet opened, with the same message and exit status. */
@@ -396,7 +388,7 @@ static int device_set(int argc, char **argv, const struct cli_cmd *self)
 		return cli_usage_error(self, "expected exactly one device ID");
 	if (mac == NULL && ip == NULL && group == NULL)
 		return cli_usage_error(self, "give --mac, --ip and/or --group");
-	if ((status = open_fleet(&c, &f)) != 0)
+	if ((status = cli_open_fleet(&c, &f)) != 0)
 		return status;
 	rc = fsec_fleet_device_set(f, argv[optind], mac, ip, group, cli_actor());
 	status = rc == FSEC_OK ? 0 : cli_fail(argv[optind], rc);
@@ -430,7 +422,7 @@ static int device_enc_key(int argc, char **argv, const struct cli_cmd *self)
 		status = cli_fail(argv[optind + 1], rc);
 		goto out;
 	}
-	if ((status = open_fleet(&c, &f)) != 0)
+	if ((status = cli_open_fleet(&c, &f)) != 0)
 		goto out;
 	if ((rc = fsec_fleet_enc_key_set(f, argv[optind], pub, cli_actor())) != FSEC_OK) {
 		status = cli_fail(argv[optind], rc);
@@ -497,7 +489,7 @@ static int device_pair(int argc, char **argv, const struct cli_cmd *self)
 		o.uri = argv[optind];
 	}
 	o.uri_len = strlen(o.uri);
-	if ((status = open_fleet(&c, &f)) != 0)
+	if ((status = cli_open_fleet(&c, &f)) != 0)
 		goto out;
 	if ((rc = fsec_fleet_pair(f, &o, &rec)) != FSEC_OK) {
 		status = cli_fail(image != NULL ? image : "device pair", rc);

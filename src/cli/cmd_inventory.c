@@ -23,13 +23,6 @@
 #define EVENTS_MAX 100000
 #define FOLLOW_MS 200
 
-static int open_fleet(const struct cli_common *c, struct fsec_fleet **f)
-{
-	enum fsec_err rc = fsec_fleet_open(cli_home(c), f);
-
-	return rc == FSEC_OK ? 0 : cli_fail(cli_home(c), rc);
-}
-
 /* A write that failed: one line, exit status 1. */
 static int io_fail(const char *what, const char *why)
 {
@@ -333,6 +326,7 @@ static int device_show(int argc, char **argv, const struct cli_cmd *self)
 {
 	static const struct option longopts[] = {
 		{"events", required_argument, NULL, 'e'},
+		CLI_STANDBY_LONGOPT,
 		CLI_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
@@ -359,7 +353,7 @@ static int device_show(int argc, char **argv, const struct cli_cmd *self)
 		return status;
 	if (optind + 1 != argc)
 		return cli_usage_error(self, "expected exactly one device ID");
-	if ((status = open_fleet(&c, &f)) != 0)
+	if ((status = cli_open_fleet(&c, &f)) != 0)
 		return status;
 	reg = fsec_fleet_get_registry(f);
 	ef.device_id = argv[optind];
@@ -500,6 +494,7 @@ static int device_list(int argc, char **argv, const struct cli_cmd *self)
 		{"outdated", no_argument, NULL, 'o'},
 		{"state", required_argument, NULL, 't'},
 		{"outcome", required_argument, NULL, 'u'},
+		CLI_STANDBY_LONGOPT,
 		CLI_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
@@ -564,7 +559,7 @@ static int device_list(int argc, char **argv, const struct cli_cmd *self)
 		return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
 	if (q.model != NULL && (status = cli_model(q.model)) != 0)
 		return status;
-	if ((status = open_fleet(&c, &f)) != 0)
+	if ((status = cli_open_fleet(&c, &f)) != 0)
 		return status;
 	status = write_listing(fsec_fleet_get_registry(f), &q, c.json ? OUT_JSON : OUT_TABLE,
 			       stdout, "device list");
@@ -589,6 +584,7 @@ static int device_export(int argc, char **argv, const struct cli_cmd *self)
 	static const struct option longopts[] = {
 		{"format", required_argument, NULL, 'f'},
 		{"out", required_argument, NULL, 'o'},
+		CLI_STANDBY_LONGOPT,
 		CLI_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
@@ -619,7 +615,7 @@ static int device_export(int argc, char **argv, const struct cli_cmd *self)
 		fmt = OUT_CSV;
 	else
 		return cli_usage_error(self, "--format must be json or csv, not '%.40s'", format);
-	if ((status = open_fleet(&c, &f)) != 0)
+	if ((status = cli_open_fleet(&c, &f)) != 0)
 		return status;
 	if (out == NULL) {
 		status = write_listing(fsec_fleet_get_registry(f), NULL, fmt, stdout, cli_home(&c));
@@ -684,7 +680,7 @@ static int device_find(int argc, char **argv, const struct cli_cmd *self)
 		return status;
 	if (c.json && (fc.arr = json_array()) == NULL)
 		return cli_fail("device find", FSEC_ERR_NOMEM);
-	if ((status = open_fleet(&c, &f)) != 0) {
+	if ((status = cli_open_fleet(&c, &f)) != 0) {
 		json_decref(fc.arr);
 		return status;
 	}
@@ -786,6 +782,7 @@ static int events_cmd(int argc, char **argv, const struct cli_cmd *self)
 		{"kind", required_argument, NULL, 'k'},
 		{"since", required_argument, NULL, 's'},
 		{"follow", no_argument, NULL, 'f'},
+		CLI_STANDBY_LONGOPT,
 		CLI_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
@@ -816,7 +813,7 @@ static int events_cmd(int argc, char **argv, const struct cli_cmd *self)
 		return status;
 	if (optind != argc)
 		return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
-	if ((status = open_fleet(&c, &f)) != 0)
+	if ((status = cli_open_fleet(&c, &f)) != 0)
 		return status;
 	reg = fsec_fleet_get_registry(f);
 	/* An unknown device is refused, not shown as an empty log. */
@@ -868,7 +865,7 @@ out:
 
 const struct cli_cmd cli_inventory_cmds[] = {
 	{"device", "show", device_show, "show everything the registry holds about a device",
-	 "ID [--events N] [--home DIR] [--json]\n\n"
+	 "ID [--events N] [--registry-readonly URL] [--home DIR] [--json]\n\n"
 	 "Prints the device's record (model, group, status, current certificate,\n"
 	 "provisioning), its MAC and IP, what it last reported (last seen, firmware\n"
 	 "version and security counter, whether that is behind its product's\n"
@@ -884,11 +881,12 @@ const struct cli_cmd cli_inventory_cmds[] = {
 	 "debug_uart, debug_at, outdated, update_state, pending_version), certificates\n"
 	 "[serial, fingerprint_sha256, spki_sha256, not_before, not_after, issued_at,\n"
 	 "status valid|expired|revoked, revoked_at, reason] and events [seq, at, actor,\n"
-	 "kind, action, device, detail].\n"},
+	 "kind, action, device, detail].\n" CLI_STANDBY_USAGE},
 	{"device", "list", device_list, "list devices, filtered",
 	 "[--status active|revoked] [--model M] [--group G] [--version V]\n"
 	 "       [--seen-before T] [--seen-after T] [--expiring-within D] [--outdated]\n"
-	 "       [--state S] [--outcome success|failure|none] [--home DIR] [--json]\n\n"
+	 "       [--state S] [--outcome success|failure|none] [--registry-readonly URL]\n"
+	 "       [--home DIR] [--json]\n\n"
 	 "Lists the devices the filters select, all of them (AND), ordered by ID; the\n"
 	 "registry does the filtering. T is an RFC 3339 time or a duration before now\n"
 	 "(7d, 12h, 30m, 90s); D a duration.\n"
@@ -902,7 +900,7 @@ const struct cli_cmd cli_inventory_cmds[] = {
 	 "  --state S           last reported update state S: downloading, installed,\n"
 	 "                      trial, confirmed, rolled_back, failed; none: none reported\n"
 	 "  --outcome O         last update outcome O: success, failure; none: none reported\n"
-	 "JSON: an array of objects with the members of 'device export'.\n"},
+	 "JSON: an array of objects with the members of 'device export'.\n" CLI_STANDBY_USAGE},
 	{"device", "find", device_find, "find devices by serial, fingerprint, SPKI, MAC or IP",
 	 "SERIAL|FINGERPRINT|SPKI|MAC|IP [--home DIR] [--json]\n\n"
 	 "Finds the devices the value names: a device ID, the serial, SHA-256\n"
@@ -912,7 +910,7 @@ const struct cli_cmd cli_inventory_cmds[] = {
 	 "fingerprint, spki, mac, ip). Exit status 1 if nothing matches.\n"
 	 "JSON: an array of {id, kind}.\n"},
 	{"device", "export", device_export, "export the whole inventory as JSON or CSV",
-	 "--format json|csv [--out FILE] [--home DIR] [--json]\n\n"
+	 "--format json|csv [--out FILE] [--registry-readonly URL] [--home DIR] [--json]\n\n"
 	 "Writes every device, one row or object each, to stdout or, atomically, to\n"
 	 "FILE. Columns (CSV header, JSON members): id, model, status, serial,\n"
 	 "fingerprint_sha256, spki_sha256, issued_at, expires_at, provisioning,\n"
@@ -922,9 +920,10 @@ const struct cli_cmd cli_inventory_cmds[] = {
 	 "4180 (CRLF line ends, a field with a comma, quote or line break quoted,\n"
 	 "quotes doubled); an unset value is empty. JSON is an array; an unset time or\n"
 	 "counter is null.\n"
-	 "--json prints {out, format} after writing FILE.\n"},
+	 "--json prints {out, format} after writing FILE.\n" CLI_STANDBY_USAGE},
 	{"events", NULL, events_cmd, "show the event log, or follow it",
-	 "[--device ID] [--kind K] [--since T] [--follow] [--home DIR] [--json]\n\n"
+	 "[--device ID] [--kind K] [--since T] [--follow] [--registry-readonly URL]\n"
+	 "       [--home DIR] [--json]\n\n"
 	 "Prints the event log in order: sequence number, time, kind (issue, revoke,\n"
 	 "device-set, enroll-refused, enroll-approve, renew-allowed, ...), device,\n"
 	 "who, and the detail. --device and --kind keep that device's or kind's\n"
@@ -941,6 +940,6 @@ const struct cli_cmd cli_inventory_cmds[] = {
 	 "JSON members: seq, at, actor, kind, action (the same), device (\"\" if\n"
 	 "none), detail; a repeats line has seq null and count, first, last,\n"
 	 "credential, reason and source. An array, or with --follow one object per\n"
-	 "line.\n"},
+	 "line.\n" CLI_STANDBY_USAGE},
 	{NULL, NULL, NULL, NULL, NULL},
 };

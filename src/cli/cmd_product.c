@@ -11,13 +11,6 @@
 #include "fleetsec/product.h"
 #include "fleetsec/release.h"
 
-static int open_fleet(const struct cli_common *c, struct fsec_fleet **f)
-{
-	enum fsec_err rc = fsec_fleet_open(cli_home(c), f);
-
-	return rc == FSEC_OK ? 0 : cli_fail(cli_home(c), rc);
-}
-
 static int parse_date(const struct cli_cmd *self, const char *name, const char *s, int64_t *out)
 {
 	if (fsec_date_parse(s, out) != FSEC_OK)
@@ -115,7 +108,7 @@ static int product_set(int argc, char **argv, const struct cli_cmd *self)
 			return status;
 		u.release_version = version;
 	}
-	if ((status = open_fleet(&c, &f)) != 0)
+	if ((status = cli_open_fleet(&c, &f)) != 0)
 		return status;
 	rc = fsec_product_set(fsec_fleet_get_registry(f), &u);
 	status = rc == FSEC_OK ? 0 : cli_fail(u.model, rc);
@@ -166,7 +159,7 @@ static int product_list(int argc, char **argv, const struct cli_cmd *self)
 		return status;
 	if (optind != argc)
 		return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
-	if ((status = open_fleet(&c, &f)) != 0)
+	if ((status = cli_open_fleet(&c, &f)) != 0)
 		return status;
 	l.json = c.json;
 	l.list = c.json ? json_array() : NULL;
@@ -221,7 +214,7 @@ static int product_security_txt(int argc, char **argv, const struct cli_cmd *sel
 	if (fsec_duration_parse(expires, &secs) != FSEC_OK || secs <= 0 || secs > 366 * 86400)
 		return cli_usage_error(self, "--expires must be a duration up to 366d (e.g. 180d)");
 	o.expires = (int64_t)time(NULL) + secs;
-	if ((status = open_fleet(&c, &f)) != 0)
+	if ((status = cli_open_fleet(&c, &f)) != 0)
 		return status;
 	rc = fsec_product_security_txt(fsec_fleet_get_registry(f), &o, &text);
 	if (rc != FSEC_OK)

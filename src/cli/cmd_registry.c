@@ -10,13 +10,6 @@
 #include "fleetsec/fileio.h"
 #include "fleetsec/fleet.h"
 
-static int open_fleet(const struct cli_common *c, struct fsec_fleet **f)
-{
-	enum fsec_err rc = fsec_fleet_open(cli_home(c), f);
-
-	return rc == FSEC_OK ? 0 : cli_fail(cli_home(c), rc);
-}
-
 struct problems {
 	json_t *arr; /* --json */
 	size_t n;
@@ -45,7 +38,7 @@ static int registry_check(int argc, char **argv, const struct cli_cmd *self)
 		return status;
 	if (c.json && (p.arr = json_array()) == NULL)
 		return cli_fail("registry check", FSEC_ERR_NOMEM);
-	if ((status = open_fleet(&c, &f)) != 0) {
+	if ((status = cli_open_fleet(&c, &f)) != 0) {
 		json_decref(p.arr);
 		return status;
 	}
@@ -108,6 +101,7 @@ static int registry_events(int argc, char **argv, const struct cli_cmd *self)
 	static const struct option longopts[] = {
 		{"device", required_argument, NULL, 'd'},
 		{"action", required_argument, NULL, 'a'},
+		CLI_STANDBY_LONGOPT,
 		CLI_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
@@ -130,7 +124,7 @@ static int registry_events(int argc, char **argv, const struct cli_cmd *self)
 		return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
 	if (c.json && (ep.arr = json_array()) == NULL)
 		return cli_fail("registry events", FSEC_ERR_NOMEM);
-	if ((status = open_fleet(&c, &f)) != 0) {
+	if ((status = cli_open_fleet(&c, &f)) != 0) {
 		json_decref(ep.arr);
 		return status;
 	}
@@ -194,7 +188,7 @@ static int registry_certs(int argc, char **argv, const struct cli_cmd *self)
 		return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
 	if (c.json && (arr = json_array()) == NULL)
 		return cli_fail("registry certs", FSEC_ERR_NOMEM);
-	if ((status = open_fleet(&c, &f)) != 0) {
+	if ((status = cli_open_fleet(&c, &f)) != 0) {
 		json_decref(arr);
 		return status;
 	}
@@ -222,7 +216,7 @@ static int registry_import(int argc, char **argv, const struct cli_cmd *self)
 		return status;
 	if ((rc = fsec_file_read(argv[optind], FSEC_IMPORT_MAX, &buf, &len)) != FSEC_OK)
 		return cli_fail(argv[optind], rc);
-	if ((status = open_fleet(&c, &f)) != 0) {
+	if ((status = cli_open_fleet(&c, &f)) != 0) {
 		free(buf);
 		return status;
 	}
@@ -327,7 +321,7 @@ const struct cli_cmd cli_registry_cmds[] = {
 	 "password in it is refused: use ~/.pgpass or PGPASSFILE. With --json:\n"
 	 "{\"from\", \"to\", \"tables\": [{\"table\", \"rows\", \"sha256\"}...]}.\n"},
 	{"registry", "events", registry_events, "list the event log",
-	 "[--device ID] [--action ACTION] [--home DIR] [--json]\n\n"
+	 "[--device ID] [--action ACTION] [--registry-readonly URL] [--home DIR] [--json]\n\n"
 	 "Prints the append-only event log in order: sequence number, time, action\n"
 	 "(issue, revoke, device-set, enroll-refused, import, ...), device, who, and\n"
 	 "the detail. --device and --action keep only that device's or action's events.\n"
@@ -338,7 +332,7 @@ const struct cli_cmd cli_registry_cmds[] = {
 	 "JSON members: seq, at, actor, action, device (\"\" if none), detail; a refusal\n"
 	 "entry has seq null and also count, first, last, credential (the client\n"
 	 "certificate's SHA-256, \"\" if none), reason (the key it is counted under)\n"
-	 "and source.\n"},
+	 "and source.\n" CLI_STANDBY_USAGE},
 	{"registry", "certs", registry_certs, "list every certificate ever issued",
 	 "[--device ID] [--home DIR] [--json]\n\n"
 	 "Prints every certificate the registry holds (or only ID's), oldest first:\n"

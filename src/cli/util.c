@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "fleetsec/fileio.h"
+#include "fleetsec/fleet.h"
 #include "fleetsec/names.h"
 #include "fleetsec/registry.h"
 
@@ -71,6 +72,9 @@ int cli_next_opt(int argc, char **argv, const struct option *longopts, const str
 		case 'J':
 			c->json = true;
 			continue;
+		case CLI_OPT_STANDBY:
+			c->registry_ro = optarg;
+			continue;
 		case 'h':
 			*status = cli_help(cmd);
 			return -1;
@@ -101,6 +105,16 @@ int cli_common_only(int argc, char **argv, const struct cli_cmd *cmd, struct cli
 	if (optind + npos != argc)
 		return cli_usage_error(cmd, "expected %s", what);
 	return CLI_GO_ON;
+}
+
+int cli_open_fleet(const struct cli_common *c, struct fsec_fleet **f)
+{
+	enum fsec_err rc = c->registry_ro != NULL
+				   ? fsec_fleet_open_standby(cli_home(c), c->registry_ro, f)
+				   : fsec_fleet_open(cli_home(c), f);
+
+	return rc == FSEC_OK ? 0 : cli_fail(c->registry_ro != NULL ? "--registry-readonly"
+								   : cli_home(c), rc);
 }
 
 const char *cli_home(const struct cli_common *c)

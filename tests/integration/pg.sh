@@ -8,7 +8,8 @@
 # fleetsecd, psql) finds it. pg_stop stops it and removes it; pg_start
 # arranges for that on exit. Authentication is trust for the test's own
 # role, and scram-sha-256 for the role fsec_pw (password "right"), which the
-# wrong-password refusal uses.
+# wrong-password refusal uses; replication connections (pg_basebackup, a
+# standby) are trusted on the socket.
 
 pg_bindir() {
 	local d
@@ -44,6 +45,7 @@ pg_start() {
 	cat >"$PG_DIR/data/pg_hba.conf" <<'HBA'
 local all fsec_pw scram-sha-256
 local all all trust
+local replication all trust
 host all all 127.0.0.1/32 trust
 HBA
 	local port tries=0

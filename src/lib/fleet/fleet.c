@@ -512,7 +512,9 @@ out:
 	return rc;
 }
 
-static enum fsec_err open_home(const char *path, unsigned regflags, struct fsec_fleet **out)
+/* registry: where the registry is instead of fleet.json's (NULL: there). */
+static enum fsec_err open_home(const char *path, const char *registry, unsigned regflags,
+			       struct fsec_fleet **out)
 {
 	struct fsec_fleet *f = calloc(1, sizeof(*f));
 	enum fsec_err rc = FSEC_ERR_NOMEM;
@@ -541,9 +543,25 @@ static enum fsec_err open_home(const char *path, unsigned regflags, struct fsec_
 	}
 	if ((rc = fsec_fleet_config_parse(buf, len, &f->cfg)) != FSEC_OK)
 		goto out;
-	/* "sqlite:registry.db" is relative to the home, like every other path
-	 * in fleet.json. */
-	if (strncmp(f->cfg.registry, "sqlite:", 7) == 0) {
+	if (registry != NULL) {
+		/* A standby holds a copy of the primary's database: there is
+		 * none of a SQLite fleet. */
+		if (!fsec_registry_location_is_pg(f->cfg.registry)) {
+			rc = fsec_seterr(FSEC_ERR_INVAL, "the fleet at %s keeps its registry in "
+					 "SQLite: a standby needs a fleet on PostgreSQL", path);
+			goto out;
+		}
+		if (!fsec_registry_location_is_pg(registry)) {
+			rc = fsec_seterr(FSEC_ERR_INVAL, "'%.80s' is not a postgresql:// URL", registry);
+			goto out;
+		}
+		if ((loc = strdup(registry)) == NULL) {
+			rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+	} else if (strncmp(f->cfg.registry, "sqlite:", 7) == 0) {
+		/* "sqlite:registry.db" is relative to the home, like every
+		 * other path in fleet.json. */
 		char *p = NULL;
 
 		if ((rc = join(path, f->cfg.registry + 7, &p)) != FSEC_OK)
@@ -572,12 +590,18 @@ out:
 
 FSEC_API enum fsec_err fsec_fleet_open(const char *path, struct fsec_fleet **out)
 {
-	return open_home(path, 0, out);
+	return open_home(path, NULL, 0, out);
 }
 
 FSEC_API enum fsec_err fsec_fleet_open_readonly(const char *path, struct fsec_fleet **out)
 {
-	return open_home(path, FSEC_REGISTRY_READONLY, out);
+	return open_home(path, NULL, FSEC_REGISTRY_READONLY, out);
+}
+
+FSEC_API enum fsec_err fsec_fleet_open_standby(const char *path, const char *location,
+					       struct fsec_fleet **out)
+{
+	return open_home(path, location, FSEC_REGISTRY_READONLY, out);
 }
 
 FSEC_API void fsec_fleet_free(struct fsec_fleet *f)
