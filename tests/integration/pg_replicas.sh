@@ -17,7 +17,6 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg.sh"
 : "${FLEETSECD:?}" "${FSEC_TEST_PG:?run through pg_run.sh}" "${PG_DIR:?}" "${PG_BIN:?}"
-command -v haproxy >/dev/null || fail "haproxy not installed (scripts/deps.sh installs it)"
 cd "$T"
 F=$FLEETSEC
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
@@ -37,55 +36,8 @@ fleetsecd_bounds_off() {
 fleetsecd_bounds_off
 
 # The replicas, each on its own port and log, and HAProxy in front.
-pids=()
-haproxy_pid=
-cleanup() {
-	for p in "${pids[@]}" $haproxy_pid; do kill -9 "$p" 2>/dev/null || true; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-started() { # started LOG PID: wait until the replica listens
-	for _ in $(seq 100); do
-		grep -q listening "$1" && return 0
-		kill -0 "$2" 2>/dev/null || break
-		sleep 0.1
-	done
-	fail "fleetsecd did not start: $(cat "$1")"
-}
-ports=()
-for i in 0 1 2; do
-	ports[i]=$(rand_port)
-	"$FLEETSECD" --listen 127.0.0.1:${ports[i]} 2>"r$i.log" &
-	pids[i]=$!
-	started "r$i.log" "${pids[i]}"
-done
-HPORT=$(rand_port)
-cat >haproxy.cfg <<EOF
-global
-	maxconn 512
-defaults
-	mode tcp
-	timeout connect 2s
-	timeout client 30s
-	timeout server 30s
-	retries 3
-	option redispatch
-frontend est
-	bind 127.0.0.1:$HPORT
-	default_backend replicas
-backend replicas
-	balance roundrobin
-	server r0 127.0.0.1:${ports[0]} check inter 500ms fall 1 rise 2
-	server r1 127.0.0.1:${ports[1]} check inter 500ms fall 1 rise 2
-	server r2 127.0.0.1:${ports[2]} check inter 500ms fall 1 rise 2
-EOF
-haproxy -c -f haproxy.cfg >/dev/null || fail "haproxy.cfg: $(haproxy -c -f haproxy.cfg 2>&1)"
-haproxy -db -f haproxy.cfg >haproxy.log 2>&1 &
-haproxy_pid=$!
-for _ in $(seq 50); do
-	curl -s -o /dev/null --cacert "$FLEETSEC_HOME/root.pem" "https://127.0.0.1:$HPORT/crl" && break
-	sleep 0.1
-done
+. "$(dirname "$0")/replicas.sh"
+replicas_start
 
 # est URL [CURL ARGS...]: status printed, body in out, headers in hdr.
 est() {
