@@ -10,13 +10,18 @@
 # and by openssl: every device is enrolled and active, no row is lost or
 # doubled, serials are unique, each key holds exactly one certificate, and
 # each device's certificate is the one the registry holds for it and
-# verifies against the fleet CA.
+# verifies against the fleet CA. bench/bench_replica_enroll.sh runs it with
+# STORM_REPLICAS (1-3, default 3) and STORM_KILL=0 (no replica killed).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg.sh"
 : "${FLEETSECD:?}" "${FSEC_TEST_PG:?run through pg_run.sh}"
 cd "$T"
 F=$FLEETSEC
 N=${STORM:-2000}
+# bench/bench_replicas.sh: how many replicas (1-3), and no kill.
+R=${STORM_REPLICAS:-3}
+KILL=${STORM_KILL:-1}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 "$F" ca init --name "Storm Fleet" >/dev/null
 grep -q '"postgresql://' "$FLEETSEC_HOME/fleet.json" || fail "the fleet is not on PostgreSQL"
@@ -37,7 +42,7 @@ python3 "$HERE/make_devices.py" dev mfr/ca.pem mfr/ca.key $(cat ids) || fail "ma
 ok
 
 . "$(dirname "$0")/replicas.sh"
-replicas_start
+replicas_start "$R"
 
 # enrol ID: simpleenroll through HAProxy until it answers 200 (at most 20
 # tries); the certificate goes to dev/ID.p7, the tries to dev/ID.tries.
@@ -63,26 +68,29 @@ enrol() {
 }
 export -f enrol
 export HPORT FLEETSEC_HOME
-t0=$(date +%s)
+t0=$(now_ms)
 xargs -P 16 -I{} bash -c 'enrol {}' <ids >storm.log 2>&1 &
 storm=$!
-# Half-way, the replica that answered most so far dies.
-for _ in $(seq 1200); do
-	[ "$(ls dev/ | grep -c '\.tries$')" -ge $((N / 2)) ] && break
-	sleep 0.1
-done
-victim=0
-for i in 1 2; do
-	[ "$(grep -c simpleenroll r$i.log)" -gt "$(grep -c simpleenroll r$victim.log)" ] && victim=$i
-done
-kill -9 "${pids[victim]}"
-killed_at=$(ls dev/ | grep -c '\.tries$')
+killed=
+if [ "$KILL" = 1 ]; then
+	# Half-way, the replica that answered most so far dies.
+	for _ in $(seq 1200); do
+		[ "$(ls dev/ | grep -c '\.tries$')" -ge $((N / 2)) ] && break
+		sleep 0.1
+	done
+	victim=0
+	for ((i = 1; i < R; i++)); do
+		[ "$(grep -c simpleenroll r$i.log)" -gt "$(grep -c simpleenroll r$victim.log)" ] && victim=$i
+	done
+	kill -9 "${pids[victim]}"
+	killed=", replica $victim killed after $(ls dev/ | grep -c '\.tries$')"
+fi
 wait $storm || fail "the storm did not finish: $(tail -5 storm.log)"
-t1=$(date +%s)
+t1=$(now_ms)
 retried=$(cat dev/*.tries | awk '$1 > 1' | wc -l)
-echo "storm: $N enrollments through HAProxy in $((t1 - t0)) s, replica $victim killed after" \
-	"$killed_at; $retried devices retried ($(wc -l <retries.log 2>/dev/null || echo 0) failed tries)"
-for i in 0 1 2; do
+echo "storm: $N enrollments through HAProxy and $R replicas in $((t1 - t0)) ms$killed;" \
+	"$retried devices retried ($(cat retries.log 2>/dev/null | wc -l) failed tries)"
+for ((i = 0; i < R; i++)); do
 	echo "  replica $i: $(grep -c 'simpleenroll.* -> 200' r$i.log) enrollments answered"
 done
 ok

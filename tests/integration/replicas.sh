@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
-# Three fleetsecd replicas on the test's fleet (FLEETSEC_HOME, on
-# PostgreSQL) and HAProxy in front of them (TCP passthrough, so the replicas
-# see the devices' client certificates), for pg_replicas.sh and pg_storm.sh,
-# after lib.sh, run from $T. replicas_start sets ports[i] and pids[i] (each
-# replica logs to r$i.log), HPORT and haproxy_pid, and kills them all when
-# the test exits.
+# fleetsecd replicas on the test's fleet (FLEETSEC_HOME, on PostgreSQL) and
+# HAProxy in front of them (TCP passthrough, so the replicas see the
+# devices' client certificates), for pg_replicas.sh and pg_storm.sh, after
+# lib.sh, run from $T. replicas_start [N] starts N (default 3) and sets
+# ports[i] and pids[i] (each replica logs to r$i.log), HPORT and
+# haproxy_pid; they are all killed when the test exits.
 pids=()
 ports=()
 haproxy_pid=
@@ -22,9 +22,9 @@ replica_started() { # replica_started LOG PID: wait until the replica listens
 	fail "fleetsecd did not start: $(cat "$1")"
 }
 replicas_start() {
-	local i
+	local i n=${1:-3}
 	command -v haproxy >/dev/null || fail "haproxy not installed (scripts/deps.sh installs it)"
-	for i in 0 1 2; do
+	for ((i = 0; i < n; i++)); do
 		ports[i]=$(rand_port)
 		"$FLEETSECD" --listen 127.0.0.1:${ports[i]} 2>"r$i.log" &
 		pids[i]=$!
@@ -46,10 +46,10 @@ frontend est
 	default_backend replicas
 backend replicas
 	balance roundrobin
-	server r0 127.0.0.1:${ports[0]} check inter 500ms fall 1 rise 2
-	server r1 127.0.0.1:${ports[1]} check inter 500ms fall 1 rise 2
-	server r2 127.0.0.1:${ports[2]} check inter 500ms fall 1 rise 2
 CFG
+	for ((i = 0; i < n; i++)); do
+		echo "	server r$i 127.0.0.1:${ports[i]} check inter 500ms fall 1 rise 2" >>haproxy.cfg
+	done
 	haproxy -c -f haproxy.cfg >/dev/null || fail "haproxy.cfg: $(haproxy -c -f haproxy.cfg 2>&1)"
 	haproxy -db -f haproxy.cfg >haproxy.log 2>&1 &
 	haproxy_pid=$!
