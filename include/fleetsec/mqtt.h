@@ -165,7 +165,10 @@ struct fsec_mqtt_explain {
  * same check as fsec_mqtt_broker_auth (a revoked, tampered or otherwise
  * refused device is not admitted, and allowed nothing), and the same
  * policy decision as fsec_mqtt_broker_acl. Holds no session.
- * Errors: NOTFOUND (no such device), DB, NOMEM, PARSE (a stored
+ * device_id may also be a role client's ROLE:NAME: admitted when the
+ * registry holds an unrevoked, unexpired certificate of that role and
+ * name, and judged by the policy's [role ROLE] rules (model and group "").
+ * Errors: NOTFOUND (no such device or role), DB, NOMEM, PARSE (a stored
  * certificate that does not parse).
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_mqtt_broker_explain(struct fsec_mqtt_broker *b,

@@ -393,7 +393,7 @@ static int mqtt_explain(int argc, char **argv, const struct cli_cmd *self)
 	if (opt < 0)
 		return status;
 	if (optind + 3 != argc)
-		return cli_usage_error(self, "expected DEVICE publish|subscribe TOPIC");
+		return cli_usage_error(self, "expected DEVICE|ROLE:NAME publish|subscribe TOPIC");
 	id = argv[optind];
 	verb = argv[optind + 1];
 	topic = argv[optind + 2];
@@ -420,7 +420,8 @@ static int mqtt_explain(int argc, char **argv, const struct cli_cmd *self)
 	else {
 		printf("%s  %s\n", ex.allow ? "allow" : "deny", ex.why.rule);
 		if (!ex.admitted)
-			printf("      the broker refuses the device at connect: %s\n", ex.refused);
+			printf("      the broker refuses %s at connect: %s\n",
+			       strchr(id, ':') != NULL ? "the client" : "the device", ex.refused);
 		status = 0;
 	}
 out:
@@ -461,14 +462,17 @@ const struct cli_cmd cli_mqtt_cmds[] = {
 	 "  --out FILE  write the configuration to FILE (atomically) instead of stdout\n"
 	 "--json prints {config, out, user, listener}.\n"},
 	{"mqtt", "explain", mqtt_explain, "say whether a device may publish or subscribe, and why",
-	 "DEVICE publish|subscribe TOPIC [--acl POLICY] [--home DIR] [--json]\n\n"
+	 "DEVICE|ROLE:NAME publish|subscribe TOPIC [--acl POLICY] [--home DIR] [--json]\n\n"
 	 "Judge TOPIC (a filter, for subscribe) for DEVICE, with its model and group\n"
 	 "from the registry, as the broker's plugin does: prints allow or deny and the\n"
 	 "rule that allowed it (POLICY:LINE [section] rule), or why nothing did. The\n"
 	 "device's current certificate is judged as the plugin judges it at connect: a\n"
 	 "revoked, superseded or tampered device is denied whatever the policy says,\n"
-	 "and 'refused' says why. Exit status 0 for either\n"
-	 "verdict; 1 if the device or the policy cannot be read.\n"
+	 "and 'refused' says why. DEVICE may also be a role client's ROLE:NAME\n"
+	 "(backend:NAME, operator:NAME): judged by the policy's [role ROLE] rules, and\n"
+	 "denied unless the registry holds an unrevoked, unexpired certificate of it\n"
+	 "(ca client-cert). Exit status 0 for either verdict; 1 if the device, the\n"
+	 "role or the policy cannot be read.\n"
 	 "--json prints {verdict, device, model, group, access, topic, rule, refused}.\n"},
 	{NULL, NULL, NULL, NULL, NULL},
 };

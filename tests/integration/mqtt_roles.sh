@@ -100,6 +100,20 @@ publish devices/+/cmd/#
 subscribe devices/+/status
 EOF
 chmod 0644 roles.acl
+# mqtt explain for role clients (ROLE:NAME): their [role] rules, and only
+# with a certificate the registry holds for them.
+expect 0 "$F" mqtt explain backend:bk1 subscribe 'devices/+/telemetry/#' --acl roles.acl
+grep -q '^allow .*\[role backend\] subscribe devices/+/telemetry/#' "$T/out" || fail "explain backend: $(cat "$T/out")"
+expect 0 "$F" mqtt explain backend:bk1 subscribe '#' --acl roles.acl
+grep -q '^deny ' "$T/out" || fail "explain backend #: $(cat "$T/out")"
+expect 0 "$F" mqtt explain operator:op1 publish devices/dev-1/cmd/x --acl roles.acl --json
+jq -e '.verdict == "deny" and .refused == null' "$T/out" >/dev/null || fail "explain operator: $(cat "$T/out")"
+expect 0 "$F" mqtt explain backend:nobody subscribe 'devices/+/telemetry/#' --acl roles.acl --json
+jq -e '.verdict == "deny" and (.refused | test("no unexpired backend certificate of nobody"))' \
+	"$T/out" >/dev/null || fail "explain unknown backend: $(cat "$T/out")"
+expect 1 "$F" mqtt explain admin:bk1 subscribe '#' --acl roles.acl
+one_line_error "no such role"
+ok
 PORT=$(rand_port)
 broker_can_read srv.key
 expect 2 "$F" mqtt config --listener "$PORT" --cert srv.pem --key srv.key --plugin "$PLUGIN" \
@@ -205,6 +219,9 @@ openssl crl -in "$FLEETSEC_HOME/crl.pem" -noout -text | grep -q "Serial Number: 
 ok
 expect 1 "$F" ca client-cert --revoke "$REV"
 one_line_error "$REV"
+expect 0 "$F" mqtt explain backend:bk-rev subscribe 'devices/+/telemetry/#' --acl roles.acl
+grep -q '^deny ' "$T/out" && grep -qF "backend certificate $REV of bk-rev is revoked" "$T/out" ||
+	fail "explain revoked backend: $(cat "$T/out")"
 
 # --- the broker and the other backend lived through all of it.
 kill -0 "$BROKER" 2>/dev/null || fail "the broker died: $(tail -5 broker.log)"

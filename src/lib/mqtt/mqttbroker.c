@@ -460,6 +460,67 @@ FSEC_API enum fsec_err fsec_mqtt_broker_auth(struct fsec_mqtt_broker *b, const v
 	return FSEC_OK;
 }
 
+/* Is there an unrevoked, unexpired certificate of role and name? The
+ * newest decides what the explanation says when there is none. */
+struct role_any {
+	const char *role, *name;
+	bool found, usable;
+	char serial[FSEC_SERIAL_HEX_LEN];
+};
+
+static int find_role_any(const struct fsec_server_cert_rec *c, void *arg)
+{
+	struct role_any *ra = arg;
+
+	if (strcmp(c->role, ra->role) != 0 || strcmp(c->name, ra->name) != 0)
+		return 0;
+	ra->found = true;
+	snprintf(ra->serial, sizeof(ra->serial), "%s", c->serial);
+	if (!c->revoked) {
+		ra->usable = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* fsec_mqtt_broker_explain for the role client ROLE:NAME: admitted with
+ * any certificate of that role and name the registry holds unrevoked and
+ * unexpired (check_role's test at connect), then judged by the policy's
+ * [role ROLE] rules. */
+static enum fsec_err explain_role(struct fsec_mqtt_broker *b, const char *client,
+				  enum fsec_mqtt_access access, const char *topic,
+				  struct fsec_mqtt_explain *out)
+{
+	const char *colon = strchr(client, ':');
+	char role[FSEC_ROLE_MAX];
+	struct role_any ra = {.role = role, .name = colon + 1};
+	struct fsec_mqtt_subject who = {0};
+	size_t rlen = (size_t)(colon - client);
+	enum fsec_err rc;
+
+	if (rlen >= sizeof(role))
+		return fsec_seterr(FSEC_ERR_NOTFOUND, "'%.64s': no such role", client);
+	memcpy(role, client, rlen);
+	role[rlen] = '\0';
+	if (!fsec_role_valid(role))
+		return fsec_seterr(FSEC_ERR_NOTFOUND, "'%.64s': no such role (backend, operator)",
+				   client);
+	if ((rc = fsec_registry_server_cert_list(b->reg, (int64_t)time(NULL), false, find_role_any,
+						 &ra)) != FSEC_OK)
+		return rc;
+	out->admitted = ra.usable;
+	if (!ra.found)
+		snprintf(out->refused, sizeof(out->refused),
+			 "no unexpired %s certificate of %.32s (fleetsec ca client-cert)", role,
+			 ra.name);
+	else if (!ra.usable)
+		snprintf(out->refused, sizeof(out->refused), "%s certificate %s of %.32s is revoked",
+			 role, ra.serial, ra.name);
+	who.role = role;
+	out->allow = fsec_mqtt_decide(b->policy, &who, access, topic, &out->why) && ra.usable;
+	return FSEC_OK;
+}
+
 FSEC_API enum fsec_err fsec_mqtt_broker_explain(struct fsec_mqtt_broker *b, const char *device_id,
 					       enum fsec_mqtt_access access, const char *topic,
 					       struct fsec_mqtt_explain *out)
@@ -474,6 +535,9 @@ FSEC_API enum fsec_err fsec_mqtt_broker_explain(struct fsec_mqtt_broker *b, cons
 
 	memset(out, 0, sizeof(*out));
 	memset(&s, 0, sizeof(s));
+	/* ':' is in no device ID: ROLE:NAME is a role client's. */
+	if (strchr(device_id, ':') != NULL)
+		return explain_role(b, device_id, access, topic, out);
 	if ((rc = fsec_registry_device_get(b->reg, device_id, &dev)) != FSEC_OK ||
 	    (rc = fsec_registry_group_get(b->reg, dev.id, out->group)) != FSEC_OK)
 		goto out;
