@@ -671,6 +671,10 @@ static void lead_try(evutil_socket_t fd, short what, void *arg)
 	s->leader = true;
 	if (!quiet)
 		fprintf(stderr, "fleetsecd: leading the singleton jobs (pid %ld)\n", (long)getpid());
+	/* Revocations committed while no one led (the old leader died before
+	 * its crl_delay, or this replica's feed was down) may be on no CRL:
+	 * check at once. */
+	s->crl_owed = true;
 	run_jobs(s);
 }
 

@@ -10,7 +10,9 @@ fleetsecd_start() {
 		FLEETSECD_PID=$!
 		# Waited for: a fleetsecd still signing a CRL into the home as
 		# it stops would make rm -rf find the directory not empty.
-		trap 'kill $FLEETSECD_PID 2>/dev/null && wait $FLEETSECD_PID 2>/dev/null; rm -rf "$T"' EXIT
+		# Under set -e, a non-zero wait (fleetsecd's exit status) must
+		# not end the trap before the home is removed.
+		trap '{ kill $FLEETSECD_PID 2>/dev/null && wait $FLEETSECD_PID 2>/dev/null; } || true; rm -rf "$T"' EXIT
 		for _ in $(seq 50); do
 			grep -q listening "$T/daemon.log" && break
 			kill -0 $FLEETSECD_PID 2>/dev/null || break

@@ -83,6 +83,12 @@ for cmd in "device revoke SN-0001" "device issue SN-0009 --keygen --key-out x.ke
 	expect 2 "$F" $cmd --registry-readonly "$SBURL"
 	grep -q "unknown option '--registry-readonly'" err || fail "$cmd: $(cat err)"
 done
+# The read-only open creates nothing, even where it could: an empty,
+# writable database is refused, and stays empty.
+createdb fsec_empty
+expect 1 "$F" device list --registry-readonly postgresql:///fsec_empty
+[ "$(psql -d fsec_empty -qAt -c "SELECT count(*) FROM information_schema.tables
+	WHERE table_schema = 'public'")" = 0 ] || fail "the read-only open created tables"
 # Not a PostgreSQL URL; a SQLite fleet has no standby.
 expect 1 "$F" device list --registry-readonly /tmp/registry.db
 one_line_error "is not a postgresql:// URL"

@@ -82,8 +82,8 @@ if [ "$KILL" = 1 ]; then
 	for ((i = 1; i < R; i++)); do
 		[ "$(grep -c simpleenroll r$i.log)" -gt "$(grep -c simpleenroll r$victim.log)" ] && victim=$i
 	done
-	kill -9 "${pids[victim]}"
-	killed=", replica $victim killed after $(ls dev/ | grep -c '\.tries$')"
+	kill -9 "${pids[victim]}" || fail "replica $victim was already gone"
+	killed=", replica $victim killed after $(ls dev/ | grep -c '\.tries$' || true)"
 fi
 wait $storm || fail "the storm did not finish: $(tail -5 storm.log)"
 t1=$(now_ms)

@@ -28,11 +28,6 @@ struct fsec_crl_info {
  * bits, or a date that does not decode). Thread-safe. */
 FSEC_WUR enum fsec_err fsec_crl_info_get(const X509_CRL *crl, struct fsec_crl_info *out);
 
-/* The number and dates of the PEM CRLs at path (at most 16 MiB, at most
- * FSEC_CRL_FILE_MAX lists): the highest number, the latest thisUpdate and
- * the earliest nextUpdate, so that the file counts as current only while
- * every list in it is.
- * Errors: IO (NOTFOUND when there is no file), TOO_LARGE, PARSE. */
 /* The PEM CRLs at path, in order: one per issuing CA in use (at most
  * FSEC_CRL_FILE_MAX). Errors: IO, PARSE, TOO_LARGE, NOMEM. */
 FSEC_WUR enum fsec_err fsec_crl_file_load(const char *path, STACK_OF(X509_CRL) **out);
@@ -43,6 +38,11 @@ FSEC_WUR enum fsec_err fsec_crl_file_load(const char *path, STACK_OF(X509_CRL) *
 FSEC_WUR enum fsec_err fsec_crl_set_lists(STACK_OF(X509_CRL) *crls, const char *serial,
 					  bool *listed);
 
+/* The number and dates of the PEM CRLs at path (at most 16 MiB, at most
+ * FSEC_CRL_FILE_MAX lists): the highest number, the latest thisUpdate and
+ * the earliest nextUpdate, so that the file counts as current only while
+ * every list in it is.
+ * Errors: IO (NOTFOUND when there is no file), TOO_LARGE, PARSE. */
 FSEC_WUR enum fsec_err fsec_crl_file_info(const char *path, struct fsec_crl_info *out);
 
 /*

@@ -114,7 +114,17 @@ static bool settings(struct pg_be *be)
 	snprintf(sql, sizeof(sql), "SET lock_timeout = %d", be->lock_ms);
 	/* A reader never writes, not even the schema (a standby could not). */
 	return simple(be, sql) &&
-	       (!be->readonly || simple(be, "SET default_transaction_read_only = on"));
+	       (!be->readonly || simple(be, "SET default_transaction_read_only = on")) &&
+	       /* The server's side of pg_connect's keepalives: a session whose
+		* client vanished in silence holds its locks (the feed's lead of
+		* the singleton jobs, a writer's transaction lock) until the
+		* server's TCP gives up, by default after hours. Set per
+		* session, as a statement (a pooler passes it; an options=
+		* startup parameter it may refuse); Unix sockets ignore them. */
+	       simple(be, "SET tcp_keepalives_idle = 5") &&
+	       simple(be, "SET tcp_keepalives_interval = 2") &&
+	       simple(be, "SET tcp_keepalives_count = 3") &&
+	       simple(be, "SET tcp_user_timeout = 10000");
 }
 
 /* A lost connection (PostgreSQL restarted, a failover) is made again
