@@ -45,26 +45,28 @@ grep -q "\"postgresql://127.0.0.1:$PGPORT/" "$FLEETSEC_HOME/fleet.json" || fail 
 "$F" device issue SN-0001 --keygen --key-out dev.key --out dev.pem --model thermo >/dev/null 2>&1
 ok
 
-port=$(rand_port)
-"$FLEETSECD" --listen 127.0.0.1:$port 2>d.log &
-pid=$!
-for _ in $(seq 100); do
-	grep -q listening d.log && break
-	kill -0 $pid 2>/dev/null || fail "fleetsecd did not start: $(cat d.log)"
-	sleep 0.1
-done
+# start LOG: a fleetsecd logging to LOG (in its own network namespace, no
+# other test takes its port); sets port and pid.
+start() {
+	port=$(rand_port)
+	"$FLEETSECD" --listen 127.0.0.1:$port 2>"$1" &
+	pid=$!
+	for _ in $(seq 100); do
+		grep -q listening "$1" && return 0
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.1
+	done
+	fail "fleetsecd did not start: $(cat "$1")"
+}
+start d.log
 for _ in $(seq 50); do grep -q 'leading the singleton jobs' d.log && break; sleep 0.1; done
 grep -q 'leading the singleton jobs' d.log || fail "fleetsecd does not lead: $(cat d.log)"
 # A second replica, not cut off (pg_core.c settings(): server-side
 # keepalives end the first one's silent session and its lead's lock).
-port2=$(rand_port)
-"$FLEETSECD" --listen 127.0.0.1:$port2 2>d2.log &
-pid2=$!
-for _ in $(seq 100); do
-	grep -q listening d2.log && break
-	kill -0 $pid2 2>/dev/null || fail "the second fleetsecd did not start: $(cat d2.log)"
-	sleep 0.1
-done
+first_pid=$pid first_port=$port
+start d2.log
+pid2=$pid
+pid=$first_pid port=$first_port
 grep -q 'leading the singleton jobs' d2.log && fail "two leaders"
 ask() { # the HTTP status of SN-0001's csrattrs; 000: no answer
 	local got
