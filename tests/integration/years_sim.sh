@@ -35,7 +35,10 @@
 # (renew --force) and checks for updates through fleetsecd without its
 # bootstrap credential, its certificate verifies against the fleet root
 # (openssl verify -attime), every device runs the latest release and got
-# each release within BOUND days it was powered on, fleetsecd never saw a
+# each release within BOUND days it was powered on, plus EVERY days for each
+# of its rounds that a fault cut on purpose while it lagged (a cut round is
+# a lost round by design, and a device may draw several in a row: without
+# that allowance the bound measures the dice, not fleetsec), fleetsecd never saw a
 # bootstrap credential after enrollment, `registry check` passes and
 # `audit fleet` is clean. The last line is the summary of figures.
 #
@@ -208,10 +211,10 @@ boot_uses=$(grep -c '(bootstrap)' daemon.log || true)
 ok
 
 # ---- the steps ----
-declare -A off_until lag version
+declare -A off_until lag version lost
 rounds=0 renewals=0 superseded=0 cuts=0 cut_renew=0 cut_update=0 restarts=0 offs=0 lapsed=0
 rotations=0 rollovers=0 relroots=0 delegations=0 server_renewals=0 releases=0
-max_lag=0 latest=1.0.0 rel=1
+max_lag=0 max_net=0 latest=1.0.0 rel=1
 : >times.txt
 
 lapse() { # lapse WHAT: an expired (or not yet valid) artifact was served
@@ -337,6 +340,7 @@ reap() {
 		rounds=$((rounds + 1))
 		if [ "$st" = 99 ] && [ -s "$d/fault" ]; then
 			cuts=$((cuts + 1))
+			[ "${version[$id]:-1.0.0}" = "$latest" ] || lost[$id]=$((${lost[$id]:-0} + 1))
 			[ "$(cat "$d/work")" = renew ] && cut_renew=$((cut_renew + 1)) || cut_update=$((cut_update + 1))
 			cat "$d/out" "$d/err" >>"$d/log"
 			continue
@@ -444,12 +448,16 @@ for day in $(seq 1 "$DAYS"); do
 	while read -r id v; do
 		version[$id]=${v%%+*}
 		if [ "${version[$id]}" = "$latest" ] || [ "$latest" = 1.0.0 ]; then
-			lag[$id]=0
+			lag[$id]=0 lost[$id]=0
 		elif [ "${off_until[$id]:-0}" -le "$day" ]; then
 			lag[$id]=$((${lag[$id]:-0} + 1))
 			[ "${lag[$id]}" -le "$max_lag" ] || max_lag=${lag[$id]}
-			[ "${lag[$id]}" -le "$BOUND" ] ||
-				fail "day $day: $id runs ${version[$id]}, not $latest, after ${lag[$id]} days on"
+			# Days lagged beyond what this device's cut rounds excuse.
+			net=$((lag[$id] - EVERY * ${lost[$id]:-0}))
+			[ "$net" -le "$max_net" ] || max_net=$net
+			[ "$net" -le "$BOUND" ] ||
+				fail "day $day: $id runs ${version[$id]}, not $latest, after ${lag[$id]} days on" \
+					"(${lost[$id]:-0} rounds cut on purpose meanwhile, so $net days net, over the $BOUND-day bound)"
 		fi
 	done < <(jq -r '.[] | "\(.id) \(.fw_version // .state.fw_version // "1.0.0")"' devices.json)
 	[ $((day % 30)) != 15 ] || echo "day $day: rounds $rounds, renewals $renewals, cuts $cuts," \
@@ -504,7 +512,7 @@ median=$(sort -n times.txt | awk '{a[NR]=$1} END {print (NR ? a[int((NR + 1) / 2
 echo "years: $DAYS simulated days, $DEVICES devices, $rounds rounds (median $median ms)," \
 	"$renewals renewals; rotations: issuing $rotations, root $rollovers, release root $relroots," \
 	"delegation $delegations, server cert $server_renewals; $releases releases (max lag $max_lag" \
-	"days, bound $BOUND); faults: $restarts restarts, $offs power-offs, $cuts power cuts" \
+	"days, $max_net net of cut rounds, bound $BOUND); faults: $restarts restarts, $offs power-offs, $cuts power cuts" \
 	"($cut_renew renewing, $cut_update updating; probe skipped $superseded devices holding a" \
 	"superseded certificate); lapsed $lapsed, stranded $stranded"
 [ "$lapsed" = 0 ] || fail "$lapsed expired artifacts served: $(head -5 lapses.txt)"
