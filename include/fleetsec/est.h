@@ -162,6 +162,10 @@ enum fsec_est_peer_kind {
 	/* A self-signed certificate whose key an operator paired (issue 18),
 	 * the pairing unused and unexpired: simpleenroll only. */
 	FSEC_EST_PEER_PAIRED,
+	/* A role certificate (identity.h: `fleetsec ca client-cert`) that the
+	 * registry recorded as issued, unrevoked and unexpired: id is
+	 * ROLE:NAME, role the role. */
+	FSEC_EST_PEER_ROLE,
 };
 
 struct fsec_est_peer {
@@ -175,6 +179,7 @@ struct fsec_est_peer {
 					  whose serialNumber is unusable */
 	int64_t not_after;             /* the certificate's expiry */
 	char key_sha256[FSEC_SHA256_HEX_LEN]; /* paired: the key's fsec_key_spki_sha256 */
+	char role[FSEC_ROLE_MAX];             /* role: "backend", "operator", "broker" */
 	char reason[FSEC_REPLY_REASON_MAX];
 };
 

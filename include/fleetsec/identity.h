@@ -17,7 +17,7 @@
 #define FSEC_DEVID_URN_PREFIX "urn:fleetsec:device:"
 
 /*
- * A backend or operator client (issue 15): a certificate the fleet CA
+ * A backend, operator or broker client (issue 15): a certificate the fleet CA
  * issued with `fleetsec ca client-cert`, carrying SAN URI
  * urn:fleetsec:role:ROLE:NAME (and subject CN = NAME). The CA writes this
  * URI only there: a device certificate carries its device URI and nothing a
@@ -27,10 +27,17 @@
 /* A role name: a device-ID-like name, short enough that "operator:NAME"
  * (the broker's username for it) fits where a device ID does. */
 #define FSEC_ROLE_NAME_MAX 32
-#define FSEC_ROLE_MAX 16 /* "backend", "operator", with NUL */
+#define FSEC_ROLE_MAX 16 /* "backend", "operator", "broker", with NUL */
 
-/* Is role one of the client roles ("backend", "operator")? Thread-safe. */
+/* Is role one of the client roles ("backend", "operator", "broker")?
+ * Thread-safe. */
 FSEC_API bool fsec_role_valid(const char *role);
+
+/* Is role one that connects to a broker as an MQTT client ("backend",
+ * "operator")? A broker's certificate is what an EMQX cluster presents to
+ * fleetsecd's authentication endpoints (routes.h), never an MQTT client's.
+ * Thread-safe. */
+FSEC_API bool fsec_role_mqtt_client(const char *role);
 
 /*
  * The role and name of a role certificate: exactly one role URI, a known

@@ -44,6 +44,7 @@
 #include <openssl/x509.h>
 
 #include "fleetsec/common.h"
+#include "fleetsec/identity.h"
 #include "fleetsec/registry.h"
 
 /* The largest policy file read, and the longest topic or filter judged
@@ -149,6 +150,33 @@ FSEC_API FSEC_WUR enum fsec_err fsec_mqtt_broker_auth(struct fsec_mqtt_broker *b
 						      X509 *cert, const char *client_id,
 						      bool *allowed, char *reason, size_t reason_len,
 						      char device_id[FSEC_DEVID_MAX + 1]);
+
+struct fsec_est;
+
+/* Who a client certificate is to a broker (fsec_mqtt_admit). */
+struct fsec_mqtt_admission {
+	bool ok;          /* admitted */
+	char reason[256]; /* why not, when !ok */
+	char id[FSEC_DEVID_MAX + 1]; /* the device ID, or a role client's ROLE:NAME */
+	char role[FSEC_ROLE_MAX];    /* "" for a device */
+	char model[FSEC_MODEL_MAX + 1], group[FSEC_GROUP_MAX + 1]; /* a device's */
+	int64_t not_after; /* the certificate's expiry */
+};
+
+/*
+ * The one admission rule of every broker fleetsec serves (the Mosquitto
+ * plugin's sessions, the EMQX endpoints): cert (NULL: none) must be a
+ * current certificate of an active device that has not reported tamper,
+ * with client_id its device ID; or a role certificate of an MQTT client's
+ * role (fsec_role_mqtt_client) the registry recorded as issued, unrevoked
+ * and unexpired, with client_id ROLE:NAME. out->ok says whether; reason
+ * why not (a bootstrap certificate, a revoked, superseded or unknown
+ * device, another device's client ID, a broker's certificate).
+ * Errors: DB, UNAVAILABLE (the registry could not be read: refuse), NOMEM.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_mqtt_admit(struct fsec_est *e, struct fsec_registry *reg,
+						X509 *cert, const char *client_id,
+						struct fsec_mqtt_admission *out);
 
 /* What fsec_mqtt_broker_explain found. */
 struct fsec_mqtt_explain {

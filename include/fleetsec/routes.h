@@ -55,11 +55,17 @@ enum fsec_route_peer {
 	/* a self-signed certificate for a paired key (issue 18): simpleenroll
 	 * only */
 	FSEC_ROUTE_PEER_PAIRED = 1u << 6,
+	/* a broker's role certificate (`ca client-cert --role broker`): the
+	 * EMQX endpoints only */
+	FSEC_ROUTE_PEER_BROKER = 1u << 7,
+	/* a backend's or operator's role certificate: an MQTT client's, with
+	 * nothing to ask fleetsecd */
+	FSEC_ROUTE_PEER_ROLE = 1u << 8,
 };
 #define FSEC_ROUTE_PEER_ANY                                                                       \
 	(FSEC_ROUTE_PEER_NONE | FSEC_ROUTE_PEER_BOOTSTRAP | FSEC_ROUTE_PEER_DEVICE |              \
 	 FSEC_ROUTE_PEER_SUPERSEDED | FSEC_ROUTE_PEER_REFUSED | FSEC_ROUTE_PEER_BAD_BOOTSTRAP |    \
-	 FSEC_ROUTE_PEER_PAIRED)
+	 FSEC_ROUTE_PEER_PAIRED | FSEC_ROUTE_PEER_BROKER | FSEC_ROUTE_PEER_ROLE)
 
 /* The route kind of a classified peer (fsec_est_peer). Thread-safe. */
 FSEC_API enum fsec_route_peer fsec_route_peer_of(const struct fsec_est_peer *peer);
@@ -167,6 +173,18 @@ FSEC_API void fsec_route_set_limits(struct fsec_route_ctx *c, const struct fsec_
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_route_set_fw_key(struct fsec_route_ctx *c, const char *path)
 	FSEC_NONNULL(1, 2);
+
+/* An endpoint answered from a folder above this one: arg as handed in, the
+ * POST body (never NULL), the reply to fill. Errors become a 500 (503 for
+ * BUSY and UNAVAILABLE), as a handler's do. */
+typedef enum fsec_err (*fsec_route_body_fn)(void *arg, const void *body, size_t len,
+					    struct fsec_reply *r);
+
+/* Serve POST /v1/emqx/authn and /v1/emqx/authz with authn and authz
+ * (mqtt/emqx.h: fsec_emqx_authn, fsec_emqx_authz, arg a struct fsec_emqx);
+ * until set, both are 404. arg must outlive c's use of it. */
+FSEC_API void fsec_route_set_emqx(struct fsec_route_ctx *c, fsec_route_body_fn authn,
+				  fsec_route_body_fn authz, void *arg);
 
 /*
  * Answer q from peer (classified by fsec_est_peer): the table's decision,

@@ -36,6 +36,9 @@
  *   firmware_enc_key    =       the private key encrypted releases are made
  *                               for (fw sign --encrypt its public half);
  *                               unset: GET /v1/firmware/SHA256/key is 404
+ *   mqtt_acl            =       the MQTT topic policy (mqtt.h) POST
+ *                               /v1/emqx/authz decides by; unset: the default
+ *                               policy, as the Mosquitto plugin's
  */
 #ifndef FLEETSEC_SERVERCFG_H
 #define FLEETSEC_SERVERCFG_H
@@ -69,6 +72,8 @@ struct fsec_servercfg {
 	/* The private key encrypted releases are wrapped to (issue 19), which
 	 * GET /v1/firmware/SHA256/key unwraps and wraps again per device. */
 	char firmware_enc_key[FSEC_SERVERCFG_VALUE_MAX + 1];
+	/* The topic policy of the EMQX authorizer (issue 15); "": default. */
+	char mqtt_acl[FSEC_SERVERCFG_VALUE_MAX + 1];
 };
 
 /* The most renew_after_percent may be: below the agent's earliest renewal

@@ -371,7 +371,7 @@ static int ca_client_cert(int argc, char **argv, const struct cli_cmd *self)
 		if (optind + 1 != argc)
 			return cli_usage_error(self, "expected exactly one NAME");
 		if (o.role == NULL || !fsec_role_valid(o.role))
-			return cli_usage_error(self, "--role is backend or operator");
+			return cli_usage_error(self, "--role is backend, operator or broker");
 		spec.name = argv[optind];
 		if (strlen(spec.name) > FSEC_ROLE_NAME_MAX || !fsec_devid_valid(spec.name))
 			return cli_usage_error(self, "NAME '%.40s' is not 1-%d characters of A-Z "
@@ -745,19 +745,21 @@ const struct cli_cmd cli_ca_cmds[] = {
 	 "                  agents then refuse a server that presents it\n"
 	 "  --reason R      RFC 5280 reason (default keyCompromise)\n"},
 	{"ca", "client-cert", ca_client_cert,
-	 "issue, list or revoke a backend or operator client certificate (MQTT)",
-	 "--role backend|operator NAME [--days N] [--out FILE] [--key-out FILE]\n"
+	 "issue, list or revoke a backend, operator or broker client certificate (MQTT)",
+	 "--role backend|operator|broker NAME [--days N] [--out FILE] [--key-out FILE]\n"
 	 "       --list | --revoke SERIAL [--reason R]    [--home DIR] [--json]\n\n"
 	 "Generates an ECDSA P-256 key and issues it a client certificate from the\n"
 	 "fleet's issuing CA: CN=NAME, SAN URI urn:fleetsec:role:ROLE:NAME, EKU\n"
 	 "clientAuth. The role URI is written only by this command: a device\n"
 	 "certificate never carries one, whatever its CSR asks. The fleetsec Mosquitto\n"
 	 "plugin admits the certificate as MQTT username and client ID ROLE:NAME and\n"
-	 "applies the policy file's [role ROLE] section (docs/MQTT.md). Writes NAME.key\n"
+	 "applies the policy file's [role ROLE] section (docs/MQTT.md). A broker\n"
+	 "certificate is for an EMQX cluster calling fleetsecd's /v1/emqx/authn and\n"
+	 "/v1/emqx/authz (docs/SCALING.md), never for an MQTT client. Writes NAME.key\n"
 	 "(0600) and NAME.pem (certificate, then the issuing CA) in the current\n"
 	 "directory, never over existing files, and records the certificate in the\n"
 	 "registry. Logged as client-cert.\n\n"
-	 "  --role ROLE     backend (wider topic rules) or operator\n"
+	 "  --role ROLE     backend (wider topic rules), operator, or broker (EMQX)\n"
 	 "  --days N        validity (default 30)\n"
 	 "  --out FILE      certificate chain here instead of NAME.pem\n"
 	 "  --key-out FILE  key here instead of NAME.key\n"

@@ -27,6 +27,7 @@
 #include <openssl/ssl.h>
 
 #include "fleetsec/cmdline.h"
+#include "fleetsec/emqx.h"
 #include "fleetsec/est.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/fleet.h"
@@ -78,6 +79,7 @@ struct server {
 	bool draining;          /* SIGTERM: no new connections, finish the rest */
 	struct timeval first;   /* handshake plus first request, then each request, at most */
 	struct fsec_route_ctx *routes;
+	struct fsec_emqx *emqx; /* POST /v1/emqx/authn and authz */
 	struct coaps *coaps; /* NULL: no CoAPs listener */
 	/* The CRL is re-signed here, never in a request: at crl_permille of
 	 * its period, and crl_delay after a renewal superseded a certificate
@@ -1047,11 +1049,27 @@ static void apply(struct server *s, const struct fsec_servercfg *cfg)
  * the service down. What only a restart can change (the sockets and the
  * tables sized at start) is refused.
  */
+/* The EMQX endpoints, answered by the topic policy at path ("": the
+ * default one). */
+static enum fsec_err start_acl(struct server *s, const char *path)
+{
+	struct fsec_mqtt_policy *acl = NULL;
+	enum fsec_err rc;
+
+	/* The error names the file (and the line). */
+	if ((rc = fsec_mqtt_policy_load(path[0] != '\0' ? path : NULL, &acl)) != FSEC_OK)
+		return rc;
+	fsec_emqx_set_policy(s->emqx, acl);
+	fsec_route_set_emqx(s->routes, fsec_emqx_authn, fsec_emqx_authz, s->emqx);
+	return FSEC_OK;
+}
+
 static void on_reload(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *s = arg;
 	struct fsec_servercfg cfg;
 	struct fsec_refresher *refresher = NULL;
+	struct fsec_mqtt_policy *acl = NULL;
 	SSL_CTX *tls = NULL;
 	bool changed = false;
 	const char *restart;
@@ -1081,14 +1099,22 @@ static void on_reload(evutil_socket_t fd, short what, void *arg)
 		fsec_refresher_free(refresher);
 		goto refused;
 	}
+	if (fsec_mqtt_policy_load(cfg.mqtt_acl[0] != '\0' ? cfg.mqtt_acl : NULL, &acl) != FSEC_OK) {
+		snprintf(why, sizeof(why), "mqtt_acl: %s", fsec_err_detail());
+		fsec_refresher_free(refresher);
+		SSL_CTX_free(tls);
+		goto refused;
+	}
 	/* Last, as it takes effect at once: a refusal above leaves the old
 	 * key, and so does one here (fsec_route_set_fw_key keeps it). */
 	if (fsec_route_set_fw_key(s->routes, cfg.firmware_enc_key) != FSEC_OK) {
 		snprintf(why, sizeof(why), "%s", fsec_err_detail());
 		fsec_refresher_free(refresher);
+		fsec_mqtt_policy_free(acl);
 		SSL_CTX_free(tls);
 		goto refused;
 	}
+	fsec_emqx_set_policy(s->emqx, acl);
 	if (refresher != NULL) {
 		fsec_refresher_free(s->refresher);
 		s->refresher = refresher;
@@ -1208,6 +1234,8 @@ int main(int argc, char **argv)
 	    (rc = fsec_est_new(s.fleet, &s.est)) != FSEC_OK ||
 	    (rc = fsec_route_ctx_new(s.fleet, s.est, s.home, &s.routes)) != FSEC_OK ||
 	    (rc = fsec_route_set_fw_key(s.routes, cfg.firmware_enc_key)) != FSEC_OK ||
+	    (rc = fsec_emqx_new(s.est, fsec_fleet_get_registry(s.fleet), &s.emqx)) != FSEC_OK ||
+	    (rc = start_acl(&s, cfg.mqtt_acl)) != FSEC_OK ||
 	    (rc = fsec_srclimit_new(cfg.max_per_source, cfg.max_connections, &s.per_source)) !=
 		    FSEC_OK) {
 		fprintf(stderr, "fleetsecd: %s: %s\n", s.home, fsec_err_detail());
@@ -1349,6 +1377,7 @@ out:
 		event_base_free(s.base);
 	SSL_CTX_free(s.tls);
 	fsec_route_ctx_free(s.routes);
+	fsec_emqx_free(s.emqx);
 	fsec_srclimit_free(s.per_source);
 	fsec_est_free(s.est);
 	fsec_fleet_free(s.fleet);

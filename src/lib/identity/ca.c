@@ -464,7 +464,7 @@ FSEC_API enum fsec_err fsec_ca_issue_role(struct fsec_ca *ca, EVP_PKEY *pub, con
 	/* As for a device ID: the validated character set keeps the name
 	 * from being read as extension config syntax. */
 	if (!fsec_role_valid(role))
-		return fsec_seterr(FSEC_ERR_INVAL, "role '%.20s' is not backend or operator", role);
+		return fsec_seterr(FSEC_ERR_INVAL, "role '%.20s' is not backend, operator or broker", role);
 	if (strlen(name) > FSEC_ROLE_NAME_MAX || !fsec_devid_valid(name))
 		return fsec_seterr(FSEC_ERR_INVAL,
 				   "client name '%.40s' is not 1-%d characters of A-Z a-z 0-9 . _ -",

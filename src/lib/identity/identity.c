@@ -107,9 +107,14 @@ out:
 	return rc;
 }
 
-FSEC_API bool fsec_role_valid(const char *role)
+FSEC_API bool fsec_role_mqtt_client(const char *role)
 {
 	return strcmp(role, "backend") == 0 || strcmp(role, "operator") == 0;
+}
+
+FSEC_API bool fsec_role_valid(const char *role)
+{
+	return fsec_role_mqtt_client(role) || strcmp(role, "broker") == 0;
 }
 
 FSEC_API enum fsec_err fsec_identity_role_from_cert(X509 *cert, char role[FSEC_ROLE_MAX],
@@ -145,7 +150,7 @@ FSEC_API enum fsec_err fsec_identity_role_from_cert(X509 *cert, char role[FSEC_R
 	}
 	*colon++ = '\0';
 	if (!fsec_role_valid(rest)) {
-		fsec_seterr(rc, "unknown role in the role URI (backend, operator)");
+		fsec_seterr(rc, "unknown role in the role URI (backend, operator, broker)");
 		goto out;
 	}
 	if (strlen(colon) > FSEC_ROLE_NAME_MAX || !fsec_devid_valid(colon)) {

@@ -270,144 +270,101 @@ static void grow(struct fsec_mqtt_broker *b)
 	b->nbuckets = nb;
 }
 
-/* The registry's record of a role certificate, found by serial. */
-struct role_find {
-	const char *serial;
-	struct fsec_server_cert_rec rec;
-	bool found;
-};
-
-static int find_role_cert(const struct fsec_server_cert_rec *c, void *arg)
-{
-	struct role_find *rf = arg;
-
-	if (strcmp(c->serial, rf->serial) != 0)
-		return 0;
-	rf->rec = *c;
-	rf->found = true;
-	return 1;
-}
-
-/*
- * A role certificate (role and name from fsec_identity_role_from_cert)
- * passes when the registry recorded exactly it (serial and SHA-256
- * fingerprint: so it is one the fleet CA issued with `ca client-cert`) for
- * that role and name, unrevoked and unexpired, and the client ID is
- * ROLE:NAME, which no device ID can be (':' is not in one).
- */
-static enum fsec_err check_role(struct fsec_mqtt_broker *b, X509 *cert, const char *role,
-				const char *name, const char *client_id, struct session *s,
-				bool *ok, char *reason, size_t reason_len)
-{
-	char serial[FSEC_SERIAL_HEX_LEN], fp[FSEC_SHA256_HEX_LEN], user[FSEC_DEVID_MAX + 1];
-	struct role_find rf = {.serial = serial};
-	enum fsec_err rc;
-
-	/* Role and name were checked: "operator:" and 32 characters fit. */
-	snprintf(user, sizeof(user), "%s:%s", role, name);
-	/* A serial longer than the fleet CA writes: not one it issued. */
-	if (fsec_cert_serial_hex(cert, serial) != FSEC_OK) {
-		fsec_clearerr();
-		snprintf(reason, reason_len, "%s certificate of %s: not one the fleet issued", role,
-			 name);
-		return FSEC_OK;
-	}
-	if ((rc = fsec_cert_fingerprint(cert, fp)) != FSEC_OK)
-		return rc;
-	if ((rc = fsec_registry_server_cert_list(b->reg, (int64_t)time(NULL), false, find_role_cert,
-						 &rf)) != FSEC_OK)
-		return rc;
-	if (!rf.found || strcmp(rf.rec.role, role) != 0 || strcmp(rf.rec.name, name) != 0 ||
-	    CRYPTO_memcmp(rf.rec.fingerprint, fp, sizeof(fp)) != 0) {
-		snprintf(reason, reason_len,
-			 "%s certificate %s of %s: not one the fleet issued (or expired)", role,
-			 serial, name);
-		return FSEC_OK;
-	}
-	if (rf.rec.revoked) {
-		snprintf(reason, reason_len, "%s certificate %s of %s is revoked", role, serial,
-			 name);
-		return FSEC_OK;
-	}
-	if (client_id == NULL || strcmp(client_id, user) != 0) {
-		snprintf(reason, reason_len, "client ID '%.64s' is not %s", client_id != NULL ? client_id : "",
-			 user);
-		return FSEC_OK;
-	}
-	snprintf(s->id, sizeof(s->id), "%s", user);
-	snprintf(s->role, sizeof(s->role), "%s", role);
-	*ok = true;
-	return FSEC_OK;
-}
-
-/*
- * The check a session passes to connect and to stay: for a role
- * certificate, check_role's; else fsec_est_peer's (a current certificate of
- * an active, untampered device), then the client ID. Fills s's model and
- * group when it passes. *ok false with reason otherwise.
- */
-static enum fsec_err check(struct fsec_mqtt_broker *b, X509 *cert, const char *client_id,
-			   struct session *s, bool *ok, char *reason, size_t reason_len)
+FSEC_API enum fsec_err fsec_mqtt_admit(struct fsec_est *e, struct fsec_registry *reg, X509 *cert,
+				      const char *client_id, struct fsec_mqtt_admission *out)
 {
 	struct fsec_est_peer p;
 	struct fsec_device_rec dev;
-	char role[FSEC_ROLE_MAX], name[FSEC_ROLE_NAME_MAX + 1];
 	enum fsec_err rc;
 
-	*ok = false;
+	memset(out, 0, sizeof(*out));
 	if (cert == NULL) {
-		snprintf(reason, reason_len, "no client certificate");
+		snprintf(out->reason, sizeof(out->reason), "no client certificate");
 		return FSEC_OK;
 	}
-	rc = fsec_identity_role_from_cert(cert, role, name);
-	if (rc == FSEC_OK)
-		return check_role(b, cert, role, name, client_id, s, ok, reason, reason_len);
-	if (rc != FSEC_ERR_NOTFOUND) {
-		snprintf(reason, reason_len, "a role certificate refused: %s", fsec_err_detail());
-		fsec_clearerr();
-		return FSEC_OK;
-	}
-	fsec_clearerr();
-	if ((rc = fsec_est_peer(b->est, cert, NULL, &p)) != FSEC_OK)
+	if ((rc = fsec_est_peer(e, cert, NULL, &p)) != FSEC_OK)
 		return rc;
 	switch (p.kind) {
 	case FSEC_EST_PEER_DEVICE:
 		break;
+	case FSEC_EST_PEER_ROLE:
+		if (!fsec_role_mqtt_client(p.role)) {
+			snprintf(out->reason, sizeof(out->reason),
+				 "a %s certificate (%s) is not an MQTT client's", p.role, p.id);
+			return FSEC_OK;
+		}
+		if (client_id == NULL || strcmp(client_id, p.id) != 0) {
+			snprintf(out->reason, sizeof(out->reason), "client ID '%.64s' is not %s",
+				 client_id != NULL ? client_id : "", p.id);
+			return FSEC_OK;
+		}
+		snprintf(out->id, sizeof(out->id), "%s", p.id);
+		snprintf(out->role, sizeof(out->role), "%s", p.role);
+		out->not_after = p.not_after;
+		out->ok = true;
+		return FSEC_OK;
 	case FSEC_EST_PEER_BOOTSTRAP:
-		snprintf(reason, reason_len,
+		snprintf(out->reason, sizeof(out->reason),
 			 "a bootstrap (manufacturer) certificate of %s: enroll for a fleet "
 			 "certificate first",
 			 p.id);
 		return FSEC_OK;
 	case FSEC_EST_PEER_REFUSED:
-		snprintf(reason, reason_len, "%s", p.reason);
+		snprintf(out->reason, sizeof(out->reason), "%s", p.reason);
 		return FSEC_OK;
 	case FSEC_EST_PEER_PAIRED:
-		snprintf(reason, reason_len,
+		snprintf(out->reason, sizeof(out->reason),
 			 "a paired key of %s: enroll for a fleet certificate first", p.id);
 		return FSEC_OK;
 	default:
-		snprintf(reason, reason_len, "no client certificate");
+		snprintf(out->reason, sizeof(out->reason), "no client certificate");
 		return FSEC_OK;
 	}
 	/* A device may only use its own session: with another's client ID it
 	 * could take that device's session (and its queued messages) over. */
 	if (client_id == NULL || strcmp(client_id, p.id) != 0) {
-		snprintf(reason, reason_len, "client ID '%.64s' is not device %s's ID",
+		snprintf(out->reason, sizeof(out->reason), "client ID '%.64s' is not device %s's ID",
 			 client_id != NULL ? client_id : "", p.id);
 		return FSEC_OK;
 	}
-	rc = fsec_registry_device_get(b->reg, p.id, &dev);
+	rc = fsec_registry_device_get(reg, p.id, &dev);
 	if (rc == FSEC_OK)
-		rc = fsec_registry_group_get(b->reg, p.id, s->group);
+		rc = fsec_registry_group_get(reg, p.id, out->group);
 	if (rc == FSEC_ERR_NOTFOUND) {
-		snprintf(reason, reason_len, "device %s is no longer in the registry", p.id);
+		fsec_clearerr();
+		out->group[0] = '\0';
+		snprintf(out->reason, sizeof(out->reason), "device %s is no longer in the registry",
+			 p.id);
 		return FSEC_OK;
 	}
 	if (rc != FSEC_OK)
 		return rc;
-	snprintf(s->id, sizeof(s->id), "%s", p.id);
-	snprintf(s->model, sizeof(s->model), "%s", dev.model);
+	snprintf(out->id, sizeof(out->id), "%s", p.id);
+	snprintf(out->model, sizeof(out->model), "%s", dev.model);
+	out->not_after = p.not_after;
+	out->ok = true;
+	return FSEC_OK;
+}
+
+/* The check a session passes to connect and to stay (fsec_mqtt_admit),
+ * written into s when it passes; *ok false with reason otherwise. */
+static enum fsec_err check(struct fsec_mqtt_broker *b, X509 *cert, const char *client_id,
+			   struct session *s, bool *ok, char *reason, size_t reason_len)
+{
+	struct fsec_mqtt_admission a;
+	enum fsec_err rc;
+
+	*ok = false;
+	if ((rc = fsec_mqtt_admit(b->est, b->reg, cert, client_id, &a)) != FSEC_OK)
+		return rc;
+	if (!a.ok) {
+		snprintf(reason, reason_len, "%s", a.reason);
+		return FSEC_OK;
+	}
+	memcpy(s->id, a.id, sizeof(s->id));
+	memcpy(s->role, a.role, sizeof(s->role));
+	memcpy(s->model, a.model, sizeof(s->model));
+	memcpy(s->group, a.group, sizeof(s->group));
 	*ok = true;
 	return FSEC_OK;
 }

@@ -257,8 +257,8 @@ static enum fsec_err parse_section(struct fsec_mqtt_policy *p, char *s, unsigned
 			return bad(p, line, "not a group name", arg);
 		*sec = SEC_GROUP;
 	} else if (strcmp(body, "role") == 0) {
-		if (!fsec_role_valid(arg))
-			return bad(p, line, "not a role (backend, operator)", arg);
+		if (!fsec_role_mqtt_client(arg))
+			return bad(p, line, "not an MQTT client's role (backend, operator)", arg);
 		*sec = SEC_ROLE;
 	} else {
 		return bad(p, line, "unknown section (all, model, group, role)", body);

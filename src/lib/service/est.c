@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -794,6 +795,63 @@ static enum fsec_err classify_self_signed(struct fsec_est *e, X509 *cert, STACK_
 	return FSEC_OK;
 }
 
+/* The registry's record of a role certificate, found by serial. */
+struct role_find {
+	const char *serial;
+	struct fsec_server_cert_rec rec;
+	bool found;
+};
+
+static int find_role_cert(const struct fsec_server_cert_rec *c, void *arg)
+{
+	struct role_find *rf = arg;
+
+	if (strcmp(c->serial, rf->serial) != 0)
+		return 0;
+	rf->rec = *c;
+	rf->found = true;
+	return 1;
+}
+
+/*
+ * A role certificate (role and name from fsec_identity_role_from_cert, its
+ * chain verified to the fleet CA) is a peer when the registry recorded
+ * exactly it (serial and SHA-256 fingerprint: one the fleet CA issued with
+ * `ca client-cert`, and not a device certificate's twin) for that role and
+ * name, unrevoked and unexpired.
+ */
+static enum fsec_err classify_role(struct fsec_est *e, X509 *cert, const char *role,
+				   const char *name, struct fsec_est_peer *p)
+{
+	struct role_find rf = {.serial = p->serial};
+	enum fsec_err rc;
+
+	/* A serial longer than the fleet CA writes: not one it issued. */
+	if (fsec_cert_serial_hex(cert, p->serial) != FSEC_OK) {
+		fsec_clearerr();
+		refuse_peer(p, "%s certificate of %s: not one the fleet issued", role, name);
+		return FSEC_OK;
+	}
+	if ((rc = fsec_registry_server_cert_list(e->reg, (int64_t)time(NULL), false,
+						 find_role_cert, &rf)) != FSEC_OK)
+		return rc;
+	if (!rf.found || strcmp(rf.rec.role, role) != 0 || strcmp(rf.rec.name, name) != 0 ||
+	    CRYPTO_memcmp(rf.rec.fingerprint, p->fingerprint, sizeof(p->fingerprint)) != 0) {
+		refuse_peer(p, "%s certificate %s of %s: not one the fleet issued (or expired)",
+			    role, p->serial, name);
+		return FSEC_OK;
+	}
+	if (rf.rec.revoked) {
+		refuse_peer(p, "%s certificate %s of %s is revoked", role, p->serial, name);
+		return FSEC_OK;
+	}
+	/* Role and name were checked: "operator:" and 32 characters fit. */
+	snprintf(p->id, sizeof(p->id), "%s:%s", role, name);
+	snprintf(p->role, sizeof(p->role), "%s", role);
+	p->kind = FSEC_EST_PEER_ROLE;
+	return FSEC_OK;
+}
+
 /* The uncached check. */
 static enum fsec_err classify(struct fsec_est *e, X509 *cert, STACK_OF(X509) *chain,
 			      struct fsec_est_peer *p)
@@ -806,6 +864,19 @@ static enum fsec_err classify(struct fsec_est *e, X509 *cert, STACK_OF(X509) *ch
 	if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm))
 		p->not_after = (int64_t)timegm(&tm);
 	if (verify_with(e->t.fleet_store, cert, chain, NULL)) {
+		char role[FSEC_ROLE_MAX], name[FSEC_ROLE_NAME_MAX + 1];
+
+		/* One identity per certificate (identity.h): a role URI makes it
+		 * a role client's, whatever else it says. */
+		rc = fsec_identity_role_from_cert(cert, role, name);
+		if (rc == FSEC_OK)
+			return classify_role(e, cert, role, name, p);
+		if (rc != FSEC_ERR_NOTFOUND) {
+			refuse_peer(p, "a role certificate refused: %s", fsec_err_detail());
+			fsec_clearerr();
+			return FSEC_OK;
+		}
+		fsec_clearerr();
 		if (fsec_identity_from_cert(cert, p->id) != FSEC_OK) {
 			refuse_peer(p, "client certificate names no device: %s", fsec_err_detail());
 			return FSEC_OK;

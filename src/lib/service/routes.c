@@ -35,6 +35,10 @@ struct fsec_route_ctx {
 	struct fsec_crl_cache crl;
 	struct fsec_ratelimit *reports; /* status reports stored per device per hour */
 	struct fsec_fw_enc_key *fw_holder; /* firmware_enc_key; NULL: no key delivery */
+	/* The EMQX endpoints' answers (mqtt/emqx.h, a folder above this one):
+	 * handed in by fleetsecd; NULL: not served. */
+	fsec_route_body_fn emqx_authn, emqx_authz;
+	void *emqx_arg;
 };
 
 typedef enum fsec_err (*route_fn)(struct fsec_route_ctx *c, const struct fsec_est_peer *peer,
@@ -226,6 +230,33 @@ static enum fsec_err h_roots(struct fsec_route_ctx *c, const struct fsec_est_pee
 	return FSEC_OK;
 }
 
+/* POST /v1/emqx/authn and /v1/emqx/authz (mqtt/emqx.h): an EMQX cluster
+ * asks, with a broker's certificate. */
+static enum fsec_err body_hook(fsec_route_body_fn fn, void *arg,
+			       const struct fsec_route_request *q, struct fsec_reply *r)
+{
+	if (fn == NULL) {
+		memset(r, 0, sizeof(*r));
+		fsec_reply_error(r, 404, "no such endpoint");
+		return FSEC_OK;
+	}
+	return fn(arg, q->body, q->len, r);
+}
+
+static enum fsec_err h_emqx_authn(struct fsec_route_ctx *c, const struct fsec_est_peer *peer,
+				  const struct fsec_route_request *q, struct fsec_reply *r)
+{
+	(void)peer;
+	return body_hook(c->emqx_authn, c->emqx_arg, q, r);
+}
+
+static enum fsec_err h_emqx_authz(struct fsec_route_ctx *c, const struct fsec_est_peer *peer,
+				  const struct fsec_route_request *q, struct fsec_reply *r)
+{
+	(void)peer;
+	return body_hook(c->emqx_authz, c->emqx_arg, q, r);
+}
+
 /* ---- the table ---- */
 
 #define P_EST (FSEC_ROUTE_PEER_BOOTSTRAP | FSEC_ROUTE_PEER_DEVICE)
@@ -256,6 +287,10 @@ static const struct route routes[] = {
 	 h_tamper},
 	{FSEC_ROUTE_GET, "/v1/roots", false, FSEC_ROUTE_PEER_DEVICE, FSEC_EP_ROOTS, "roots",
 	 h_roots},
+	{FSEC_ROUTE_POST, "/v1/emqx/authn", false, FSEC_ROUTE_PEER_BROKER, FSEC_EP_EMQX_AUTHN,
+	 "emqx_authn", h_emqx_authn},
+	{FSEC_ROUTE_POST, "/v1/emqx/authz", false, FSEC_ROUTE_PEER_BROKER, FSEC_EP_EMQX_AUTHZ,
+	 "emqx_authz", h_emqx_authz},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -280,6 +315,9 @@ FSEC_API enum fsec_route_peer fsec_route_peer_of(const struct fsec_est_peer *pee
 	case FSEC_EST_PEER_DEVICE: return FSEC_ROUTE_PEER_DEVICE;
 	case FSEC_EST_PEER_BOOTSTRAP: return FSEC_ROUTE_PEER_BOOTSTRAP;
 	case FSEC_EST_PEER_PAIRED: return FSEC_ROUTE_PEER_PAIRED;
+	case FSEC_EST_PEER_ROLE:
+		return strcmp(peer->role, "broker") == 0 ? FSEC_ROUTE_PEER_BROKER
+							 : FSEC_ROUTE_PEER_ROLE;
 	case FSEC_EST_PEER_REFUSED: break;
 	}
 	/* Fail closed: any kind not named above is a refused peer. */
@@ -329,6 +367,11 @@ static void refuse(const struct fsec_est_peer *peer, unsigned kind, struct fsec_
 	else if (kind == FSEC_ROUTE_PEER_PAIRED)
 		/* A paired key is for its one enrollment, nothing else. */
 		fsec_reply_error(r, 403, "a paired key may only enroll (simpleenroll)");
+	else if (kind == FSEC_ROUTE_PEER_ROLE)
+		fsec_reply_error(r, 403, "a %s certificate is an MQTT client's: nothing here",
+				 peer->role);
+	else if (kind == FSEC_ROUTE_PEER_BROKER)
+		fsec_reply_error(r, 403, "a broker certificate is for /v1/emqx/authn and authz only");
 	else
 		fsec_reply_error(r, 404, "no such endpoint");
 }
@@ -452,6 +495,7 @@ FSEC_API enum fsec_err fsec_route_ctx_new(struct fsec_fleet *f, struct fsec_est 
 		free(c);
 		return rc;
 	}
+
 	c->f = f;
 	c->e = e;
 	snprintf(c->fw_dir, sizeof(c->fw_dir), "%s/firmware", home);
@@ -469,6 +513,14 @@ FSEC_API void fsec_route_ctx_free(struct fsec_route_ctx *c)
 	fsec_ratelimit_free(c->reports);
 	fsec_fw_enc_key_free(c->fw_holder);
 	free(c);
+}
+
+FSEC_API void fsec_route_set_emqx(struct fsec_route_ctx *c, fsec_route_body_fn authn,
+				  fsec_route_body_fn authz, void *arg)
+{
+	c->emqx_authn = authn;
+	c->emqx_authz = authz;
+	c->emqx_arg = arg;
 }
 
 FSEC_API void fsec_route_set_limits(struct fsec_route_ctx *c, const struct fsec_servercfg *cfg)

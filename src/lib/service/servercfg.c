@@ -26,7 +26,7 @@ static const struct fsec_kv_field fields[] = {
 	NUMF(refusals_per_minute, 100000), NUMF(reports_per_hour, 1000000),
 	NUMF(max_per_source, 1000000), NUMF(rollout_tick, FSEC_ROLLOUT_EVAL_MAX_S),
 	STRF(release_refresh), STRF(release_key), STRF(release_delegation), STRF(release_root),
-	STRF(firmware_enc_key),
+	STRF(firmware_enc_key), STRF(mqtt_acl),
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
