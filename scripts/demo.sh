@@ -625,7 +625,14 @@ printf 'openssl_conf = init\n[init]\nproviders = prov\n[prov]\ndefault = on\ntpm
 TPM2OPENSSL_TCTI=$ENC_TCTI TSS2_LOG=all+none OPENSSL_CONF=$ENC/tpm.cnf openssl pkey \
 	-in "$DEV/enc.tss" -pubout -out "$DEV/enc.pub.pem"
 head -1 "$DEV/enc.tss"
-run fleetsec device enc-key SN-1001 "$DEV/enc.pub.pem"
+echo "-- the agent is told to use it: it sends the public half to fleetsecd itself (POST"
+echo "   /v1/enc-key) before it first needs it, and fleetsecd keeps the first key a device sends"
+cat >>"$DEV/agent.conf" <<CONF
+tcti = $ENC_TCTI
+decrypt_key = $DEV/enc.tss
+key_delivery = server
+CONF
+tail -n 3 "$DEV/agent.conf"
 echo "-- version 6 is signed and encrypted (ECIES-P256, AES-128-CTR) to fleetsecd's key"
 { head -c 150000 /dev/urandom; printf 'VENDOR-SECRET-CODE-v6'; head -c 150000 /dev/urandom; } >"$F/thermostat-6.bin"
 run fleetsec fw sign --key "$F/fw-signing.pem" --version 6.0.0 --security-counter 6 --pad-header \
@@ -636,7 +643,14 @@ SHA=$(sha256sum "$F/thermostat-6.img" | cut -d' ' -f1)
 echo "-- the store (and any CDN or cache that serves it) holds no plaintext:"
 if grep -rq VENDOR-SECRET-CODE "$FLEETSEC_HOME/firmware"; then fail "plaintext in the store"; fi
 echo "   grep VENDOR-SECRET-CODE $FLEETSEC_HOME/firmware: nothing"
-echo "-- SN-1001 asks for the image key: wrapped to its own key only (one ENC_EC256 TLV)"
+echo "-- the agent sends its key, fetches the image key wrapped to it, unwraps it with an ECDH"
+echo "   inside the TPM, and decrypts on the way into the slot"
+agent update
+agent confirm
+agent status
+fleetsec-agent -c "$DEV/agent.conf" status | grep -q "image         6.0.0+0" || fail "6 is not running"
+run fleetsec events --device SN-1001 --kind enc-key
+echo "-- the image key fleetsecd gives SN-1001 is wrapped to its own key only (one ENC_EC256 TLV)"
 printf '$ curl --cert device.pem %s/v1/firmware/%.16s.../key | od\n' "$URL" "$SHA"
 curl -sS --cacert "$FLEETSEC_HOME/chain.pem" --cert "$DEV/device.pem" --key "$DEV/device.key" \
 	"$URL/v1/firmware/$SHA/key" | od -An -tx1 | head -2
@@ -644,16 +658,5 @@ echo "-- the revoked cam-001 gets nothing:"
 printf '$ curl --cert cam-001.pem %s/v1/firmware/%.16s.../key\n' "$URL" "$SHA"
 curl -sS -o /dev/null -w 'HTTP %{http_code}\n' --cacert "$FLEETSEC_HOME/chain.pem" \
 	--cert "$D/cam-001.pem" --key "$D/cam-001.key" "$URL/v1/firmware/$SHA/key" || true
-echo "-- the agent fetches the key, unwraps it with an ECDH inside the TPM, and decrypts on the way into the slot"
-cat >>"$DEV/agent.conf" <<CONF
-tcti = $ENC_TCTI
-decrypt_key = $DEV/enc.tss
-key_delivery = server
-CONF
-tail -n 3 "$DEV/agent.conf"
-agent update
-agent confirm
-agent status
-fleetsec-agent -c "$DEV/agent.conf" status | grep -q "image         6.0.0+0" || fail "6 is not running"
 
 printf '\ndemo complete: everything is in out/demo/\n'

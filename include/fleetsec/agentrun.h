@@ -140,6 +140,24 @@ FSEC_API FSEC_WUR enum fsec_err fsec_agent_pending_key(const struct fsec_agentcf
 						       char sha256[FSEC_SHA256_HEX_LEN],
 						       bool *have) FSEC_NONNULL(1, 2, 3);
 
+/*
+ * With key_delivery = server (issue 19): send the public half of
+ * decrypt_key (a file, or a key in the TPM) to fleetsecd (POST
+ * /v1/enc-key), authenticated by the device certificate, unless
+ * state_dir/enc-key.sent says this key was taken already; it is written
+ * once fleetsecd took it. So the key is enrolled with the device: enroll
+ * sends it, and every daemon round, and an update that needs the key, send
+ * it until it was taken (a lost answer heals at the next round, and a
+ * steady state costs no request).
+ * fleetsecd keeps the first key a device sends; replacing it is the
+ * operator's (`fleetsec device enc-key`). *sent (may be NULL): a request
+ * was made and taken. Without key_delivery = server: FSEC_OK, nothing sent.
+ * Errors: as fsec_key_load_private, NET (fleetsecd refused it: 409 another
+ * key is enrolled, 400), IO.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_agent_enc_key_sync(const struct fsec_agentcfg *cfg,
+							bool *sent) FSEC_NONNULL(1);
+
 /* renew, after fsec_agent_start: fsec_estc_renew of the configured key and
  * certificate (when due, or now if force). Errors: as fsec_estc_renew. */
 FSEC_API FSEC_WUR enum fsec_err fsec_agent_renew(const struct fsec_agentcfg *cfg, bool force,
@@ -159,6 +177,8 @@ struct fsec_agent_round {
 	enum fsec_err renew_rc;           /* renew when due */
 	struct fsec_estc_renewal renewal; /* valid when renew_rc is FSEC_OK */
 	enum fsec_err trust_rc;           /* the trust update (fsec_agent_learn_roots) */
+	enum fsec_err enc_key_rc;         /* fsec_agent_enc_key_sync */
+	bool enc_key_sent;
 	struct fsec_estc_trust trust;     /* valid when trust_rc is FSEC_OK */
 	enum fsec_err trial_rc;           /* a booted trial's health check and confirm */
 	bool confirmed;                   /* it passed and is now permanent */
@@ -174,6 +194,7 @@ struct fsec_agent_round {
 	enum fsec_err reboot_rc;
 	char renew_error[FSEC_AGENT_ROUND_ERROR_MAX];
 	char trust_error[FSEC_AGENT_ROUND_ERROR_MAX];
+	char enc_key_error[FSEC_AGENT_ROUND_ERROR_MAX];
 	char trial_error[FSEC_AGENT_ROUND_ERROR_MAX]; /* why it failed, or was rejected */
 	char update_error[FSEC_AGENT_ROUND_ERROR_MAX];
 	char report_error[FSEC_AGENT_ROUND_ERROR_MAX];

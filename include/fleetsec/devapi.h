@@ -134,4 +134,27 @@ FSEC_API FSEC_WUR enum fsec_err fsec_devapi_tamper(struct fsec_registry *reg, co
 						   size_t len, int64_t now, struct fsec_reply *r)
 	FSEC_NONNULL(1, 2, 3, 4, 7);
 
+/* The largest body POST /v1/enc-key reads: an SPKI PEM is a few hundred
+ * bytes. */
+#define FSEC_DEVAPI_ENC_KEY_MAX 1024u
+
+struct fsec_fleet;
+
+/*
+ * POST /v1/enc-key from device id, authenticated (mutual TLS) by its current
+ * certificate: its firmware encryption key (issue 19), one PEM PUBLIC KEY
+ * (P-256 or X25519) and nothing else, which the agent sends when it enrolls
+ * and renews. Enrolled with fsec_fleet_enc_key_set(FSEC_FLEET_ENC_KEY_KEEP)
+ * and logged as fleetsecd's: 200 (JSON {"device_id", "key_sha256",
+ * "enrolled": true if written now, false if it was already}). Refused, with
+ * nothing recorded: over FSEC_DEVAPI_ENC_KEY_MAX bytes (413); not one
+ * public key, another key type, or the device's TLS key (400); another key
+ * already enrolled (409: the operator replaces it, `fleetsec device
+ * enc-key`). Errors: DB, BUSY, NOMEM, CRYPTO.
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_devapi_enc_key(struct fsec_fleet *f, const char *id,
+						    const unsigned char *body, size_t len,
+						    struct fsec_reply *r)
+	FSEC_NONNULL(1, 2, 5);
+
 #endif

@@ -238,16 +238,24 @@ FSEC_API FSEC_WUR enum fsec_err fsec_fleet_revoke_batch(struct fsec_fleet *f,
 							const char *actor, fsec_revoke_cb cb,
 							void *ctx, size_t *count);
 
+/* fsec_fleet_enc_key_set's flags. The device's own enrolment (POST
+ * /v1/enc-key) keeps a key already enrolled: a copy of the TLS key alone
+ * must not let anyone swap in a key of theirs and be handed image keys. */
+#define FSEC_FLEET_ENC_KEY_KEEP 0x1u
+
 /*
  * Enrol device id's firmware encryption key (issue 19): pub (P-256 or
  * X25519, a public key; the caller keeps it), which fleetsecd wraps each
  * encrypted release's image key to (GET /v1/firmware/SHA256/key). It must
- * be a second key, not the device's TLS key; enrolling again replaces it.
- * Logged ("enc-key"). Errors: NOTFOUND, POLICY (revoked, or the TLS key),
- * INVAL (another key type), BUSY, DB, CRYPTO, NOMEM.
+ * be a second key, not the device's TLS key. Enrolling again replaces it,
+ * unless flags has FSEC_FLEET_ENC_KEY_KEEP: then the same key again is a
+ * no-op (*changed false), and another one EXISTS. Logged ("enc-key") when
+ * written. changed may be NULL. Errors: NOTFOUND, POLICY (revoked, or the
+ * TLS key), EXISTS, INVAL (another key type), BUSY, DB, CRYPTO, NOMEM.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_fleet_enc_key_set(struct fsec_fleet *f, const char *id,
-						       EVP_PKEY *pub, const char *actor)
+						       EVP_PKEY *pub, const char *actor,
+						       unsigned flags, bool *changed)
 	FSEC_NONNULL(1, 2, 3);
 
 /*

@@ -212,6 +212,10 @@ static int cmd_daemon(const struct ctx *x)
 		else if (r.trust.learned > 0)
 			printf("learned the fleet root %s (SHA-256 %s)\n", r.trust.subject,
 			       r.trust.sha256);
+		if (r.enc_key_rc != FSEC_OK)
+			fail_round("enc-key", r.enc_key_rc, r.enc_key_error);
+		else if (r.enc_key_sent)
+			puts("sent the firmware encryption key");
 		if (r.trial_rc != FSEC_OK)
 			fail_round("confirm", r.trial_rc, r.trial_error);
 		else if (r.confirmed)
@@ -229,7 +233,8 @@ static int cmd_daemon(const struct ctx *x)
 			fail_round("reboot", r.reboot_rc, r.reboot_error);
 		else if (r.reboot_tried)
 			puts("reboot_cmd ran");
-		if (r.renew_rc != FSEC_OK || r.trust_rc != FSEC_OK || r.trial_rc != FSEC_OK ||
+		if (r.renew_rc != FSEC_OK || r.trust_rc != FSEC_OK || r.enc_key_rc != FSEC_OK ||
+		    r.trial_rc != FSEC_OK ||
 		    r.update_rc != FSEC_OK || (r.report_tried && r.report_rc != FSEC_OK) ||
 		    (r.reboot_tried && r.reboot_rc != FSEC_OK))
 			status = FSEC_EXIT_REFUSED;
@@ -343,16 +348,30 @@ static int cmd_enroll(const struct ctx *x)
 	enum fsec_err rc;
 
 	catch_stop();
+	char why[FSEC_AGENT_ROUND_ERROR_MAX] = "";
+	bool sent = false;
+
 	rc = fsec_agent_enroll(x->cfg, id, wait_for_approval, (void *)x);
 
 	if (rc != FSEC_OK)
 		return fail("enroll", rc);
+	/* The encryption key goes with the enrollment. Its failure does not
+	 * undo the enrollment, which stands; the daemon sends the key again
+	 * at each round until fleetsecd takes it. */
+	if (fsec_agent_enc_key_sync(x->cfg, &sent) != FSEC_OK) {
+		snprintf(why, sizeof(why), "%s", fsec_err_detail());
+		fprintf(stderr, "fleetsec-agent: enroll: enrolled as %s, but the firmware encryption "
+				"key was not sent: %s (the daemon sends it again)\n",
+			id, why);
+	}
 	if (x->json)
-		print_json(json_pack("{s:b, s:s, s:s}", "enrolled", 1, "id", id, "cert",
-				     fsec_agentcfg_get_cert(x->cfg)));
+		print_json(json_pack("{s:b, s:s, s:s, s:s}", "enrolled", 1, "id", id, "cert",
+				     fsec_agentcfg_get_cert(x->cfg), "enc_key",
+				     sent ? "sent" : why[0] != '\0' ? "failed" : "none"));
 	else
-		printf("enrolled as %s: certificate %s, key %s\n", id, fsec_agentcfg_get_cert(x->cfg),
-		       fsec_agentcfg_get_key(x->cfg));
+		printf("enrolled as %s: certificate %s, key %s%s\n", id,
+		       fsec_agentcfg_get_cert(x->cfg), fsec_agentcfg_get_key(x->cfg),
+		       sent ? "; firmware encryption key sent" : "");
 	return 0;
 }
 

@@ -424,7 +424,7 @@ static int device_enc_key(int argc, char **argv, const struct cli_cmd *self)
 	}
 	if ((status = cli_open_fleet(&c, &f)) != 0)
 		goto out;
-	if ((rc = fsec_fleet_enc_key_set(f, argv[optind], pub, cli_actor())) != FSEC_OK) {
+	if ((rc = fsec_fleet_enc_key_set(f, argv[optind], pub, cli_actor(), 0, NULL)) != FSEC_OK) {
 		status = cli_fail(argv[optind], rc);
 		goto out;
 	}
@@ -579,8 +579,11 @@ const struct cli_cmd cli_device_cmds[] = {
 	 "release's image key to when this device asks for it (GET\n"
 	 "/v1/firmware/SHA256/key; docs/FW-ENCRYPTION.md, per-device delivery). It is\n"
 	 "a second key, never the device's TLS key; the device keeps its private half,\n"
-	 "in its TPM when it has one (the agent's decrypt_key). Enrolling again\n"
-	 "replaces it. The device must be active. JSON: {device_id, key_sha256}.\n"},
+	 "in its TPM when it has one (the agent's decrypt_key). An agent with\n"
+	 "key_delivery = server sends its own when it enrolls (POST /v1/enc-key), and\n"
+	 "fleetsecd keeps that first key; this command enrols one for a device that\n"
+	 "does not, and replaces one (a re-provisioned device). The device must be\n"
+	 "active. JSON: {device_id, key_sha256}.\n"},
 	{"device", "set", device_set, "record a device's addresses and rollout group",
 	 "ID [--mac aa:bb:cc:dd:ee:ff] [--ip A.B.C.D] [--group G]\n\n"
 	 "Record where the device is on the network, for 'fleetsec net compile\n"

@@ -12,7 +12,15 @@
 #   with no encryption key (403), a revoked device (403), a plain image
 #   (409); a captured wrapped key fails the other device's HMAC check;
 # - the plaintext marker is in none of the store, the served bytes, the
-#   agent's state.
+#   agent's state;
+# - the encryption key enrolled with the device: a device enrolled with
+#   its bootstrap credential and key_delivery = server sends its X25519
+#   key itself (POST /v1/enc-key, recorded as fleetsecd's "enc-key" event,
+#   its SPKI hash as openssl computes it), then installs the release with
+#   the key wrapped by ECIES-X25519; a later round sends nothing; refused
+#   at /v1/enc-key: another key once one is enrolled (409, nothing
+#   changed), the TLS key, a private key, two keys, text around the key,
+#   an oversized body (400/413), a bootstrap certificate (403).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fleetsecd.sh"
 : "${FLEETSECD:?}" "${AGENT:?}" "${BOOTSIM:?}"
@@ -186,6 +194,81 @@ sign_image v3 3.0.0 3
 "$F" release publish --model thermo --bundle r.json --image v3.img --root root.pub >/dev/null
 get d1 "/v1/firmware/$(sha256sum v3.img | cut -d' ' -f1)/key"
 [ "$code" = 409 ] || fail "a plain image: $code $(cat body)"
+ok
+
+# 8. The key enrolled with the device (issue 19: "a second key, separate
+# from its TLS key, enrolled with it"), here an X25519 key in a file.
+"$F" mfr init --dir mfr --name "Acme Chips" >/dev/null
+"$F" mfr issue SN-E1 --dir mfr --key-out boot.key --out boot.pem 2>/dev/null
+"$F" enroll allow --manufacturer-ca mfr/ca.pem --pattern 'SN-E*' --model thermo >/dev/null
+openssl genpkey -algorithm X25519 -out e1-enc.pem
+want=$(openssl pkey -in e1-enc.pem -pubout -outform DER | sha256sum | cut -d' ' -f1)
+rm -rf state bootenv dev.key dev.pem
+mkdir state
+# A new device: v1 in slot a, slot b erased (device_slots' layout).
+head -c $((0x100000)) /dev/zero | tr '\0' '\377' >slot_a
+cp slot_a slot_b
+dd if=v1.img of=slot_a conv=notrunc status=none
+agent_conf "$URL" decrypt_key="$T/e1-enc.pem" key_delivery=server bootstrap_cert="$T/boot.pem" \
+	bootstrap_key="$T/boot.key"
+expect 0 "$AGENT" -c agent.conf enroll
+grep -q "enrolled as SN-E1: .*; firmware encryption key sent" out || fail "enroll: $(cat out) $(cat err)"
+[ "$(cat state/enc-key.sent)" = "$want" ] || fail "enc-key.sent: $(cat state/enc-key.sent), openssl: $want"
+ev=$("$F" events --device SN-E1 --json | jq -r '.[] | select(.action == "enc-key") | "\(.actor) \(.detail)"')
+[ "$ev" = "fleetsecd firmware encryption key ${want:0:16}... enrolled" ] || fail "enc-key event: $ev"
+ok
+# An encrypted release again (7. published a plain one), its image key
+# wrapped by ECIES-X25519 (TLV 0x33) for this device alone.
+for i in 1 2 3; do head -c 40000 /dev/urandom; printf '%s' "$MARK"; done >v4.bin
+"$F" fw sign --key fw.pem --version 4.0.0 --security-counter 4 --pad-header --slot-size 0x100000 \
+	--encrypt holder.pub.pem v4.bin v4.img
+"$F" release create --model thermo --image v4.img --chunk-size 65536 --sequence 4 --out m.json
+"$F" release sign --key online.pem --delegation deleg.json m.json --out r.json
+"$F" release publish --model thermo --bundle r.json --image v4.img --root root.pub >/dev/null
+expect 0 "$AGENT" -c agent.conf daemon --once
+grep -q installed out || fail "X25519 update: $(cat out) $(cat err)"
+grep -q "sent the firmware encryption key" out && fail "sent the key again: $(cat out)"
+cmp -s <(tail -c +$((hdr + 1)) slot_b | head -c "$(stat -c %s v4.bin)") v4.bin ||
+	fail "slot b's body is not the payload (X25519)"
+code=$(curl -s -o body -w '%{http_code}' --cacert "$FLEETSEC_HOME/chain.pem" --cert dev.pem \
+	--key dev.key "$URL/v1/firmware/$(sha256sum v4.img | cut -d' ' -f1)/key")
+[ "$code" = 200 ] && [ "$(od -An -tx1 -N1 body | tr -d ' ')" = 33 ] ||
+	fail "not an ENC_X25519 TLV: $code $(od -An -tx1 body | head -1)"
+[ "$(grep -c 'POST /v1/enc-key peer=SN-E1 ' "$T/daemon.log")" = 1 ] || fail "SN-E1 sent its key more than once"
+ok
+# Refusals at /v1/enc-key, with the device's own certificate.
+post_key() { # post_key BODYFILE: the status in $code
+	code=$(curl -s -o body -w '%{http_code}' --cacert "$FLEETSEC_HOME/chain.pem" --cert dev.pem \
+		--key dev.key -H 'Content-Type: application/x-pem-file' --data-binary @"$1" "$URL/v1/enc-key")
+}
+openssl pkey -in e1-enc.pem -pubout -out e1-enc.pub.pem
+post_key e1-enc.pub.pem
+[ "$code" = 200 ] && [ "$(jq .enrolled body)" = false ] || fail "the same key again: $code $(cat body)"
+openssl genpkey -algorithm X25519 -out other.pem
+openssl pkey -in other.pem -pubout -out other.pub.pem
+post_key other.pub.pem
+[ "$code" = 409 ] && grep -q "another firmware encryption key enrolled" body || fail "another key: $code $(cat body)"
+openssl pkey -in dev.key -pubout -out tls.pub.pem
+post_key tls.pub.pem
+[ "$code" = 400 ] && grep -q "must be a second key" body || fail "the TLS key: $code $(cat body)"
+post_key other.pem
+[ "$code" = 400 ] || fail "a private key: $code $(cat body)"
+cat other.pub.pem e1-enc.pub.pem >two.pem
+post_key two.pem
+[ "$code" = 400 ] || fail "two keys: $code $(cat body)"
+{ echo hello; cat other.pub.pem; } >text.pem
+post_key text.pem
+[ "$code" = 400 ] || fail "text before the key: $code $(cat body)"
+head -c 2000 /dev/zero | tr '\0' a >big.pem
+post_key big.pem
+[ "$code" = 413 ] || fail "2000 bytes: $code $(cat body)"
+# Nothing above changed the key fleetsecd wraps to.
+[ "$("$F" events --device SN-E1 --json | jq '[.[] | select(.action == "enc-key")] | length')" = 1 ] ||
+	fail "a refused key was recorded"
+code=$(curl -s -o body -w '%{http_code}' --cacert "$FLEETSEC_HOME/chain.pem" --cert boot.pem \
+	--key boot.key --data-binary @other.pub.pem "$URL/v1/enc-key")
+[ "$code" = 403 ] && grep -q "needs an operational certificate" body ||
+	fail "a bootstrap certificate: $code $(cat body)"
 ok
 
 done_checks

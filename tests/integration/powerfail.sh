@@ -11,8 +11,11 @@
 # and that no resume re-downloaded more than one chunk.
 # Needs a build with FSEC_FAULT_INJECTION (Debug, AsanUbsan).
 # POWERFAIL_NET (default 700) sets how many network cut points to add, and
-# POWERFAIL_STRIDE (default 1) cuts at every Nth durable write only (the
-# sanitizer run uses a sample; the plain run does them all). POWERFAIL_TPM=1
+# POWERFAIL_STRIDE (default 1) cuts at every Nth durable write only,
+# starting at write POWERFAIL_OFFSET + 1 (default 0): scripts/test.sh's plain
+# pass takes a third, a different third for each commit (so three
+# consecutive commits cut at every write), and the sanitizer pass a sample;
+# `scripts/test.sh --full` and a plain ctest do them all. POWERFAIL_TPM=1
 # keeps the counter in a swtpm's NV memory and cuts at every confirm write,
 # TPM commands included (the counter only moves at confirm).
 # POWERFAIL_ENC=1 makes v2 an encrypted image (ECIES-P256, issue 19) that
@@ -26,6 +29,9 @@ cd "$T"
 CHUNK=4096
 NET_POINTS=${POWERFAIL_NET:-700}
 STRIDE=${POWERFAIL_STRIDE:-1}
+OFFSET=${POWERFAIL_OFFSET:-0}
+[[ $OFFSET =~ ^[0-9]+$ ]] && [ "$OFFSET" -lt "$STRIDE" ] ||
+	fail "POWERFAIL_OFFSET $OFFSET: a whole number below POWERFAIL_STRIDE ($STRIDE)"
 
 "$FLEETSEC" ca init --name "Powerfail Fleet" >/dev/null
 nginx_start "$FLEETSEC_HOME/issuing.pem" "$FLEETSEC_HOME/issuing.key" "$FLEETSEC_HOME/chain.pem"
@@ -152,7 +158,7 @@ if [ -n "${POWERFAIL_TPM:-}" ]; then
 	ku=0 NET_POINTS=0
 	grep -q "tpm: raise the counter" trace.confirm || fail "no TPM counter step traced at confirm"
 fi
-for n in $(seq 1 "$STRIDE" "$ku"); do
+for n in $(seq $((1 + OFFSET)) "$STRIDE" "$ku"); do
 	for mode in before after torn; do point "update write $n $mode" update "$n:$mode"; done
 done
 for n in $(seq 1 "$kc"); do
@@ -168,7 +174,7 @@ done
 if [ -n "${POWERFAIL_TPM:-}" ]; then
 	echo "powerfail: $points interruption points with the counter in the TPM (all $kc confirm writes, $(grep -c "^[0-9]* tpm: " trace.confirm) of them TPM commands, each before/after/torn)"
 else
-	echo "powerfail: $points interruption points (every ${STRIDE}th of $ku update writes and all $kc confirm writes, each before/after/torn; $NET_POINTS network cuts); $nchunks chunks of $CHUNK bytes; re-downloaded $redownloaded bytes in total, at most $worst at one point"
+	echo "powerfail: $points interruption points (every ${STRIDE}th of $ku update writes from write $((1 + OFFSET)), and all $kc confirm writes, each before/after/torn; $NET_POINTS network cuts); $nchunks chunks of $CHUNK bytes; re-downloaded $redownloaded bytes in total, at most $worst at one point"
 fi
 [ "$points" -ge 1000 ] || [ "$STRIDE" -gt 1 ] || [ -n "${POWERFAIL_NET:-}${POWERFAIL_TPM:-}" ] ||
 	fail "only $points points"

@@ -16,17 +16,20 @@
 #include "fleetsec/registry.h"
 
 FSEC_API enum fsec_err fsec_fleet_enc_key_set(struct fsec_fleet *f, const char *id,
-					      EVP_PKEY *pub, const char *actor)
+					      EVP_PKEY *pub, const char *actor, unsigned flags,
+					      bool *changed)
 {
 	struct fsec_registry *reg = fsec_fleet_get_registry(f);
 	struct fsec_fw_enc_key *k = NULL;
 	struct fsec_device_rec dev;
-	char spki[FSEC_SHA256_HEX_LEN], *pem = NULL;
+	char spki[FSEC_SHA256_HEX_LEN], *pem = NULL, *had = NULL;
 	size_t len = 0;
 	bool began = false;
 	enum fsec_err rc = FSEC_ERR_INVAL;
 
 	fsec_clearerr();
+	if (changed != NULL)
+		*changed = false;
 	/* The type check (P-256 or X25519: what ECIES wraps to) takes its
 	 * own reference: pub stays the caller's. */
 	if (!EVP_PKEY_up_ref(pub)) {
@@ -57,6 +60,25 @@ FSEC_API enum fsec_err fsec_fleet_enc_key_set(struct fsec_fleet *f, const char *
 				 id);
 		goto out;
 	}
+	if ((flags & FSEC_FLEET_ENC_KEY_KEEP) != 0) {
+		if ((had = malloc(FSEC_ENC_KEY_PEM_MAX + 1)) == NULL) {
+			rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		rc = fsec_registry_enc_key_get(reg, id, had);
+		if (rc == FSEC_OK && strcmp(had, pem) == 0)
+			goto out; /* the same key: nothing to write */
+		if (rc == FSEC_OK) {
+			rc = fsec_seterr(FSEC_ERR_EXISTS,
+					 "device %s has another firmware encryption key enrolled; "
+					 "the operator replaces it (fleetsec device enc-key)",
+					 id);
+			goto out;
+		}
+		if (rc != FSEC_ERR_NOTFOUND)
+			goto out;
+		fsec_clearerr();
+	}
 	if ((rc = fsec_registry_enc_key_put(reg, id, pem, (int64_t)time(NULL))) != FSEC_OK ||
 	    (rc = fsec_registry_event_addf(reg, actor, "enc-key", id,
 					   "firmware encryption key %.16s... enrolled", spki)) !=
@@ -64,10 +86,13 @@ FSEC_API enum fsec_err fsec_fleet_enc_key_set(struct fsec_fleet *f, const char *
 		goto out;
 	rc = fsec_registry_commit(reg);
 	began = rc != FSEC_OK;
+	if (rc == FSEC_OK && changed != NULL)
+		*changed = true;
 out:
 	if (began)
 		fsec_registry_rollback(reg);
 	fsec_fw_enc_key_free(k);
+	free(had);
 	free(pem);
 	return rc;
 }

@@ -20,6 +20,8 @@
 #include "fleetsec/product.h"
 #include "fleetsec/publish.h"
 #include "fleetsec/devapi.h"
+#include "fleetsec/fleet.h"
+#include "fleetsec/key.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/release.h"
 #include "fleetsec/rollout.h"
@@ -563,5 +565,88 @@ FSEC_API enum fsec_err fsec_devapi_firmware_key(struct fsec_registry *reg, const
 out:
 	free(out);
 	fsec_fw_enc_key_free(dev);
+	return rc;
+}
+
+/* One PEM PUBLIC KEY block, and only whitespace around it. */
+static enum fsec_err parse_public_pem(const unsigned char *body, size_t len, EVP_PKEY **out)
+{
+	static const char begin[] = "-----BEGIN PUBLIC KEY-----", end[] = "-----END PUBLIC KEY-----";
+	const char *e;
+	char *text = NULL;
+	BIO *mem = NULL;
+	EVP_PKEY *k = NULL;
+	enum fsec_err rc = FSEC_ERR_PARSE;
+
+	if ((text = malloc(len + 1)) == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	memcpy(text, body, len);
+	text[len] = '\0';
+	e = strstr(text, end);
+	if (strlen(text) != len || strncmp(text, begin, strlen(begin)) != 0 || e == NULL ||
+	    strspn(e + strlen(end), " \t\r\n") != strlen(e + strlen(end))) {
+		fsec_seterr(rc, "enc-key: not one PEM public key");
+		goto out;
+	}
+	if ((mem = BIO_new_mem_buf(text, (int)len)) == NULL ||
+	    (k = PEM_read_bio_PUBKEY(mem, NULL, NULL, NULL)) == NULL) {
+		fsec_seterr_ossl(rc, "enc-key: not a public key");
+		goto out;
+	}
+	*out = k;
+	rc = FSEC_OK;
+out:
+	BIO_free(mem);
+	free(text);
+	return rc;
+}
+
+FSEC_API enum fsec_err fsec_devapi_enc_key(struct fsec_fleet *f, const char *id,
+					   const unsigned char *body, size_t len,
+					   struct fsec_reply *r)
+{
+	char spki[FSEC_SHA256_HEX_LEN], *out = NULL;
+	EVP_PKEY *pub = NULL;
+	json_t *j = NULL;
+	bool changed = false;
+	enum fsec_err rc;
+
+	memset(r, 0, sizeof(*r));
+	if (len > FSEC_DEVAPI_ENC_KEY_MAX) {
+		fsec_reply_error(r, 413, "an encryption key is at most %u bytes",
+				 FSEC_DEVAPI_ENC_KEY_MAX);
+		return FSEC_OK;
+	}
+	if ((rc = parse_public_pem(body, len, &pub)) != FSEC_OK ||
+	    (rc = fsec_key_spki_sha256(pub, spki)) != FSEC_OK ||
+	    (rc = fsec_fleet_enc_key_set(f, id, pub, "fleetsecd", FSEC_FLEET_ENC_KEY_KEEP,
+					 &changed)) != FSEC_OK) {
+		/* Refusals are answers; the registry's failures are errors. */
+		if (rc == FSEC_ERR_PARSE || rc == FSEC_ERR_INVAL || rc == FSEC_ERR_POLICY ||
+		    rc == FSEC_ERR_CRYPTO)
+			fsec_reply_error(r, 400, "%s", fsec_err_detail());
+		else if (rc == FSEC_ERR_EXISTS)
+			fsec_reply_error(r, 409, "%s", fsec_err_detail());
+		else
+			goto out;
+		fsec_clearerr();
+		rc = FSEC_OK;
+		goto out;
+	}
+	if ((j = json_pack("{s:s, s:s, s:b}", "device_id", id, "key_sha256", spki, "enrolled",
+			   changed)) == NULL ||
+	    (out = json_dumps(j, JSON_COMPACT)) == NULL) {
+		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	r->status = 200;
+	r->content_type = "application/json";
+	r->body = out;
+	r->len = strlen(out);
+	snprintf(r->reason, sizeof(r->reason), "encryption key %.16s... %s", spki,
+		 changed ? "enrolled" : "already enrolled");
+out:
+	json_decref(j);
+	EVP_PKEY_free(pub);
 	return rc;
 }

@@ -230,6 +230,13 @@ static enum fsec_err h_roots(struct fsec_route_ctx *c, const struct fsec_est_pee
 	return FSEC_OK;
 }
 
+/* POST /v1/enc-key: the device's firmware encryption key (issue 19). */
+static enum fsec_err h_enc_key(struct fsec_route_ctx *c, const struct fsec_est_peer *peer,
+			       const struct fsec_route_request *q, struct fsec_reply *r)
+{
+	return fsec_devapi_enc_key(c->f, peer->id, q->body, q->len, r);
+}
+
 /* POST /v1/emqx/authn and /v1/emqx/authz (mqtt/emqx.h): an EMQX cluster
  * asks, with a broker's certificate. */
 static enum fsec_err body_hook(fsec_route_body_fn fn, void *arg,
@@ -287,6 +294,8 @@ static const struct route routes[] = {
 	 h_tamper},
 	{FSEC_ROUTE_GET, "/v1/roots", false, FSEC_ROUTE_PEER_DEVICE, FSEC_EP_ROOTS, "roots",
 	 h_roots},
+	{FSEC_ROUTE_POST, "/v1/enc-key", false, FSEC_ROUTE_PEER_DEVICE, FSEC_EP_ENC_KEY,
+	 "enc_key", h_enc_key},
 	{FSEC_ROUTE_POST, "/v1/emqx/authn", false, FSEC_ROUTE_PEER_BROKER, FSEC_EP_EMQX_AUTHN,
 	 "emqx_authn", h_emqx_authn},
 	{FSEC_ROUTE_POST, "/v1/emqx/authz", false, FSEC_ROUTE_PEER_BROKER, FSEC_EP_EMQX_AUTHZ,

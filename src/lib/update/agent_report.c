@@ -16,6 +16,7 @@
 
 #include "agent_int.h"
 #include "err_int.h"
+#include "fleetsec/agentrun.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/states.h"
 #include "fleetsec/identity.h"
@@ -256,6 +257,71 @@ enum fsec_err fsec_agent_tamper_report(const struct fsec_agentcfg *cfg, const ch
 out:
 	free(resp);
 	free(body);
+	fsec_fetch_free(f);
+	EVP_PKEY_free(key);
+	return rc;
+}
+
+/* state_dir/enc-key.sent: the SPKI SHA-256 of the encryption key fleetsecd
+ * took, one line. */
+#define ENC_KEY_SENT "enc-key.sent"
+
+FSEC_API enum fsec_err fsec_agent_enc_key_sync(const struct fsec_agentcfg *cfg, bool *sent)
+{
+	char roots[FSEC_AGENT_ROOTS_PATH_MAX];
+	struct fsec_fetch_opts fo = {.ca = cfg->ca, .ca_learned = roots, .cert = cfg->cert,
+				     .key = cfg->key,
+				     .server_crl = cfg->server_crl[0] != '\0' ? cfg->server_crl
+									    : NULL};
+	char spki[FSEC_SHA256_HEX_LEN], line[FSEC_SHA256_HEX_LEN + 1], *pem = NULL;
+	char url[FSEC_AGENTCFG_VALUE_MAX + 16], path[FSEC_AGENTCFG_VALUE_MAX + 32];
+	unsigned char *had = NULL, *resp = NULL;
+	struct fsec_fetch *f = NULL;
+	EVP_PKEY *key = NULL;
+	size_t len = 0, rlen = 0;
+	enum fsec_err rc;
+
+	if (sent != NULL)
+		*sent = false;
+	if (strcmp(cfg->key_delivery, "server") != 0)
+		return FSEC_OK;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", cfg->state_dir, ENC_KEY_SENT) >=
+		    sizeof(path) ||
+	    (size_t)snprintf(url, sizeof(url), "%s/v1/enc-key", cfg->server) >= sizeof(url) ||
+	    strncmp(url, "https://", 8) != 0)
+		return fsec_seterr(FSEC_ERR_INVAL, "the server or state_dir is too long, or not https");
+	/* The public half only; with a TPM the private half never leaves it. */
+	if ((rc = fsec_key_load_private(cfg->decrypt_key, &key)) != FSEC_OK) {
+		rc = fsec_seterr(rc, "decrypt_key %.200s: %s", cfg->decrypt_key, fsec_err_detail());
+		goto out;
+	}
+	if ((rc = fsec_key_spki_sha256(key, spki)) != FSEC_OK ||
+	    (rc = fsec_key_public_pem(key, &pem, &len)) != FSEC_OK)
+		goto out;
+	snprintf(line, sizeof(line), "%s\n", spki);
+	rc = fsec_file_read(path, sizeof(line), &had, &rlen);
+	if (rc == FSEC_OK && rlen == strlen(line) && memcmp(had, line, rlen) == 0)
+		goto out; /* taken already */
+	fsec_clearerr();
+	free(had);
+	had = NULL;
+	rlen = 0;
+	fsec_agent_roots_path(cfg, roots);
+	if ((rc = fsec_fetch_new(&fo, &f)) != FSEC_OK ||
+	    (rc = fsec_fetch_post(f, url, "application/x-pem-file", pem, len, 4096, &resp,
+				  &rlen)) != FSEC_OK) {
+		rc = fsec_seterr(FSEC_ERR_NET, "sending the firmware encryption key: %s",
+				 fsec_err_detail());
+		goto out;
+	}
+	if ((rc = fsec_file_write_atomic(path, line, strlen(line), 0600, 0)) != FSEC_OK)
+		goto out;
+	if (sent != NULL)
+		*sent = true;
+out:
+	free(resp);
+	free(had);
+	free(pem);
 	fsec_fetch_free(f);
 	EVP_PKEY_free(key);
 	return rc;

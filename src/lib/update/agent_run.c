@@ -338,6 +338,10 @@ FSEC_API void fsec_agent_round(const struct fsec_agentcfg *cfg, struct fsec_agen
 	/* Then the trust update of a root rollover, which must reach the
 	 * device before the old root expires. */
 	out->trust_rc = keep(fsec_agent_learn_roots(cfg, &out->trust), out->trust_error);
+	/* The firmware encryption key, until fleetsecd took it: without it
+	 * no encrypted release can be installed. */
+	out->enc_key_rc = keep(fsec_agent_enc_key_sync(cfg, &out->enc_key_sent),
+			       out->enc_key_error);
 	/* A new agent each round: a renewal replaced the key it holds. */
 	if ((out->update_rc = keep(fsec_agent_new(cfg, &a), out->update_error)) == FSEC_OK) {
 		settle_trial(cfg, a, out, &update);

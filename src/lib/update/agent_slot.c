@@ -15,6 +15,7 @@
 
 #include "agent_int.h"
 #include "err_int.h"
+#include "fleetsec/agentrun.h"
 #include "fleetsec/key.h"
 #include "fleetsec/text.h"
 #include "fwimage_int.h"
@@ -181,8 +182,12 @@ enum fsec_err fsec_agent_prepare_dec(struct fsec_agent *a, const struct fsec_rel
 	if ((rc = fetch_part(a, url, tail_off, (size_t)(e->size - tail_off), tail)) != FSEC_OK ||
 	    (rc = load_decrypt_key(a->cfg.decrypt_key, &dk)) != FSEC_OK)
 		goto out;
+	/* The key fleetsecd wraps to must be enrolled first: a device whose
+	 * configuration gained key_delivery = server since it enrolled sends
+	 * it now (a no-op once fleetsecd took it). */
 	if (strcmp(a->cfg.key_delivery, "server") == 0 &&
-	    (rc = fetch_wrapped(a, e, &wrapped, &wlen)) != FSEC_OK)
+	    ((rc = fsec_agent_enc_key_sync(&a->cfg, NULL)) != FSEC_OK ||
+	     (rc = fetch_wrapped(a, e, &wrapped, &wlen)) != FSEC_OK))
 		goto out;
 	if ((rc = fsec_fw_dec_new(head, tail, tail_off, e->size, dk, wrapped, wlen, dec)) !=
 	    FSEC_OK)
