@@ -2,7 +2,7 @@
 /*
  * libFuzzer target for a request of EMQX's HTTP authenticator or authorizer
  * (emqx.h), which fleetsecd reads from a broker: JSON whose username is a
- * PEM certificate. Each input is tried as both kinds (its first byte's low
+ * DER certificate in base64. Each input is tried as both kinds (its first byte's low
  * bit says which is tried first). Contracts checked: an accepted request has
  * a certificate, a non-empty NUL-free client ID, and for authz an action of
  * publish or subscribe and a non-empty topic; a refused one leaves a reason.

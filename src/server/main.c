@@ -455,9 +455,10 @@ static void handle(struct evhttp_request *req, void *arg)
 		evhttp_connection_get_peer(evhttp_request_get_connection(req), &addr, &port);
 		q.source = addr;
 	}
-	/* A client with no certificate, or one we refuse, may fetch the CA or
-	 * the CRL, once: it cannot keep a connection slot by asking again. */
-	if (peer.kind == FSEC_EST_PEER_NONE || peer.kind == FSEC_EST_PEER_REFUSED)
+	/* A client with no certificate, one we refuse, or one no route is
+	 * for (a backend's) may fetch the CA or the CRL, once: it cannot keep
+	 * a connection slot by asking again. */
+	if (!fsec_route_peer_admitted(&peer))
 		close_after(req);
 	/* evhttp capped the body at FSEC_EST_BODY_MAX. */
 	if ((q.len = evbuffer_get_length(in)) > 0)

@@ -3,8 +3,10 @@
 # EMQX's HTTP authentication and authorization answered by fleetsecd (issue
 # 15, "Clustered brokers"), with curl sending what EMQX 5 sends: the body
 # templates of docs/SCALING.md filled in as EMQX fills them, the username
-# being the client's certificate in PEM (peer_cert_as_username = pem; the
-# leaf alone, written here by openssl x509) and cert_common_name its CN.
+# being the client's certificate as peer_cert_as_username = pem writes it
+# (emqx_channel:set_peercert_infos: base64 of the DER, one line, no BEGIN
+# and END lines; made here by openssl x509 -outform DER and base64) and
+# cert_common_name its CN.
 # Answers are judged with jq against EMQX's documented shapes: 200 and
 # {"result": "allow", "is_superuser": false, "expire_at": notAfter} or
 # {"result": "deny"}.
@@ -12,11 +14,12 @@
 #    command subscription; a backend's subscription to every device's
 #    telemetry ([role backend]);
 #  - denied at authn, each its own check: a revoked device, a superseded
-#    certificate, a bootstrap (manufacturer) certificate,
-#    another device's client ID, a CN that is not the certificate's (a
-#    client that put someone's PEM in its username), no CN (a listener
-#    without TLS), a certificate from another CA, text around the PEM, a
-#    broker's own certificate as a client, malformed JSON, an unknown member;
+#    certificate, a bootstrap (manufacturer) certificate, another device's
+#    client ID, a CN that is not the certificate's (a client that put
+#    someone's certificate in its username), no CN (a listener without TLS),
+#    a certificate from another CA, text around the base64, two
+#    certificates, an armoured PEM, a broker's own certificate as a client,
+#    malformed JSON, an unknown member;
 #  - denied at authz: another device's topic, a $SYS topic, a wildcard over
 #    every device, an unknown action, and a device revoked after it
 #    connected (its next publish);
@@ -24,7 +27,10 @@
 #    revoked broker certificate (refused), only a broker certificate gets
 #    through;
 #  - mqtt_acl: the authorizer follows the policy file, a SIGHUP reads it
-#    again, and a reload with a broken one keeps the old policy.
+#    again, and a reload with a broken one ([role broker], which is no MQTT
+#    client, or a wildcard over other devices) keeps the old policy;
+#  - a body over the HTTP layer's 16 KiB cap is 413, which EMQX reads as
+#    "ignore": docs/SCALING.md requires no_match = deny for that.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fleetsecd.sh"
 : "${FLEETSECD:?}"
@@ -55,17 +61,17 @@ openssl x509 -req -in other.csr -CA other-ca.pem -CAkey other-ca.key -days 30 \
 fleetsecd_start
 expect 0 "$F" device revoke dev-r
 
-# leaf FILE: the first certificate of FILE, as EMQX writes a peer's (PEM).
-leaf() { openssl x509 -in "$1"; }
+# leaf FILE: the first certificate of FILE as EMQX's username carries it.
+leaf() { openssl x509 -in "$1" -outform DER | base64 -w0; }
 # authn PEMFILE CLIENTID CN: the request EMQX sends at a connect.
 authn_req() {
-	jq -n --rawfile pem <(leaf "$1") --arg c "$2" --arg cn "$3" \
-		'{username: $pem, clientid: $c, cert_common_name: $cn, peerhost: "127.0.0.1"}'
+	jq -n --arg u "$(leaf "$1")" --arg c "$2" --arg cn "$3" \
+		'{username: $u, clientid: $c, cert_common_name: $cn, peerhost: "127.0.0.1"}'
 }
 # authz PEMFILE CLIENTID ACTION TOPIC: the request at a publish or subscribe.
 authz_req() {
-	jq -n --rawfile pem <(leaf "$1") --arg c "$2" --arg a "$3" --arg t "$4" \
-		'{username: $pem, clientid: $c, action: $a, topic: $t, qos: "1", retain: "false"}'
+	jq -n --arg u "$(leaf "$1")" --arg c "$2" --arg a "$3" --arg t "$4" \
+		'{username: $u, clientid: $c, action: $a, topic: $t, qos: "1", retain: "false"}'
 }
 # ask PATH BODYFILE [CURL ARGS...]: POST as the broker; status printed,
 # body in out.
@@ -120,12 +126,20 @@ log_has "deny: emqx: malformed JSON"
 authn_req dev-1.pem dev-1 dev-1 | jq '. + {admin: "1"}' >bad.json
 verdict /v1/emqx/authn bad.json deny
 log_has 'unknown field "admin"'
-{ echo junk; leaf dev-1.pem; } | jq -Rs '{username: ., clientid: "dev-1", cert_common_name: "dev-1"}' >bad.json
+# uname TEXT: an authn request for dev-1 whose username is TEXT.
+uname() { jq -n --arg u "$1" '{username: $u, clientid: "dev-1", cert_common_name: "dev-1"}'; }
+uname "!$(leaf dev-1.pem)" >bad.json
 verdict /v1/emqx/authn bad.json deny
-log_has "deny: emqx.username: not a PEM certificate"
-{ leaf dev-1.pem; leaf dev-2.pem; } | jq -Rs '{username: ., clientid: "dev-1", cert_common_name: "dev-1"}' >bad.json
+log_has "deny: emqx.username: not a certificate in base64"
+uname "$(leaf dev-1.pem) " >bad.json
 verdict /v1/emqx/authn bad.json deny
-log_has "deny: emqx.username: text after the certificate"
+uname "$(cat <(openssl x509 -in dev-1.pem -outform DER) <(openssl x509 -in dev-2.pem -outform DER) |
+	base64 -w0)" >bad.json
+verdict /v1/emqx/authn bad.json deny
+log_has "deny: emqx.username: not one DER certificate"
+# An armoured PEM is not what EMQX sends: refused, not guessed at.
+uname "$(openssl x509 -in dev-1.pem)" >bad.json
+verdict /v1/emqx/authn bad.json deny
 ok
 
 # ---- authorization ----
@@ -192,11 +206,26 @@ echo "mqtt_acl = $T/acl.txt" >>"$FLEETSEC_HOME/fleetsecd.conf"
 fleetsecd_reload
 verdict /v1/emqx/authz z.json allow
 log_has "acl.txt:3 [all] publish devices/%d/debug/#"
-# A broken policy: the reload is refused, the old policy stays.
-echo 'publish devices/+/x' >>acl.txt
-kill -HUP "$FLEETSECD_PID"
-for _ in $(seq 50); do grep -q "reload refused" "$T/daemon.log" && break; sleep 0.1; done
-log_has "reload refused, still serving the old settings: "
-verdict /v1/emqx/authz z.json allow
+# A broken policy: the reload is refused, the old policy stays. A broker is
+# no MQTT client: [role broker] is no section.
+cp acl.txt good.txt
+for bad in 'publish devices/+/x' $'[role broker]\nsubscribe x/#'; do
+	{ cat good.txt; printf '%s\n' "$bad"; } >acl.txt
+	n=$(grep -c "reload refused" "$T/daemon.log" || true)
+	kill -HUP "$FLEETSECD_PID"
+	for _ in $(seq 50); do [ "$(grep -c "reload refused" "$T/daemon.log")" -gt "$n" ] && break; sleep 0.1; done
+	[ "$(grep -c "reload refused" "$T/daemon.log")" -gt "$n" ] || fail "a reload with '$bad' was not refused"
+	verdict /v1/emqx/authz z.json allow
+done
+log_has "not an MQTT client's role (backend, operator)"
+ok
+# Over the HTTP layer's cap (a topic of 17,000 bytes): 413, EMQX's "ignore".
+authz_req dev-1.pem dev-1 publish "devices/dev-2/telemetry/$(head -c 17000 /dev/zero | tr '\0' x)" >z.json
+code=$(ask /v1/emqx/authz z.json) || true
+[ "$code" = 413 ] || fail "a 17 KB request: HTTP $code"
+# Under it, an overlong topic is read, and denied.
+authz_req dev-1.pem dev-1 publish "devices/dev-1/telemetry/$(head -c 2000 /dev/zero | tr '\0' x)" >z.json
+verdict /v1/emqx/authz z.json deny
+log_has "emqx.topic: must be a string of 1-1024 characters"
 ok
 done_checks

@@ -12,7 +12,7 @@
 
 #include "err_int.h"
 #include "json_int.h"
-#include "pem_int.h"
+#include "b64_int.h"
 #include "reply_int.h"
 #include "fleetsec/emqx.h"
 #include "fleetsec/est.h"
@@ -55,23 +55,42 @@ FSEC_API void fsec_emqx_set_policy(struct fsec_emqx *x, struct fsec_mqtt_policy 
 	x->policy = p;
 }
 
-#define PEM_BEGIN "-----BEGIN CERTIFICATE-----"
-#define PEM_END "-----END CERTIFICATE-----"
+/* The largest certificate taken: a fleet certificate is under 1 KiB. */
+#define CERT_DER_MAX 8192
 
-/* The username holds one certificate and nothing else: text around it
- * would be something EMQX did not write. */
-static enum fsec_err parse_pem(const char *s, X509 **out)
+/*
+ * The username as EMQX writes it with peer_cert_as_username = pem: the
+ * client certificate's DER in base64, one line, no armour
+ * (emqx_channel:set_peercert_infos, base64:encode of the DER; its manual
+ * calls it PEM). Strict: nothing around it, and the DER is one certificate
+ * to its last byte.
+ */
+static enum fsec_err parse_cert(const char *s, X509 **out)
 {
-	const char *end = strstr(s, PEM_END);
+	unsigned char *der = malloc(CERT_DER_MAX);
+	const unsigned char *p = der;
+	size_t len = 0;
+	X509 *c = NULL;
+	enum fsec_err rc = FSEC_ERR_PARSE;
 
-	if (strncmp(s, PEM_BEGIN, strlen(PEM_BEGIN)) != 0 || end == NULL)
-		return fsec_seterr(FSEC_ERR_PARSE, "emqx.username: not a PEM certificate (set "
-						   "peer_cert_as_username = pem on the listener)");
-	for (end += strlen(PEM_END); *end != '\0'; end++)
-		if (*end != '\n' && *end != '\r' && *end != ' ' && *end != '\t')
-			return fsec_seterr(FSEC_ERR_PARSE,
-					   "emqx.username: text after the certificate");
-	return fsec_pem_cert_parse(s, strlen(s), "emqx.username", out);
+	if (der == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	if (!fsec_b64_decode(s, strlen(s), der, CERT_DER_MAX, &len)) {
+		fsec_seterr(rc, "emqx.username: not a certificate in base64 (set "
+				"mqtt.peer_cert_as_username = pem)");
+		goto out;
+	}
+	if ((c = d2i_X509(NULL, &p, (long)len)) == NULL || p != der + len) {
+		fsec_seterr_ossl(rc, "emqx.username: not one DER certificate");
+		goto out;
+	}
+	*out = c;
+	c = NULL;
+	rc = FSEC_OK;
+out:
+	X509_free(c);
+	free(der);
+	return rc;
 }
 
 FSEC_API enum fsec_err fsec_emqx_request_parse(const void *body, size_t len, bool authz,
@@ -83,14 +102,14 @@ FSEC_API enum fsec_err fsec_emqx_request_parse(const void *body, size_t len, boo
 		"proto_name", "mountpoint", "action", "topic", "qos", "retain", "password",
 		"zone", NULL};
 	struct fsec_emqx_request q;
-	const char *pem = NULL, *action = NULL;
+	const char *b64 = NULL, *action = NULL;
 	json_t *j = NULL;
 	enum fsec_err rc;
 
 	memset(&q, 0, sizeof(q));
 	if ((rc = fsec_json_load(body, len, "emqx", &j)) != FSEC_OK ||
 	    (rc = fsec_json_only_keys(j, "emqx", known)) != FSEC_OK ||
-	    (rc = fsec_json_get_str(j, "emqx", "username", 0, 1, FSEC_PEM_CERT_MAX, &pem)) !=
+	    (rc = fsec_json_get_str(j, "emqx", "username", 0, 1, CERT_DER_MAX * 2, &b64)) !=
 		    FSEC_OK ||
 	    (rc = fsec_json_copy_str(j, "emqx", "clientid", 0, 1, q.clientid,
 				     sizeof(q.clientid))) != FSEC_OK)
@@ -113,7 +132,7 @@ FSEC_API enum fsec_err fsec_emqx_request_parse(const void *body, size_t len, boo
 					    sizeof(q.cn))) != FSEC_OK) {
 		goto out;
 	}
-	if ((rc = parse_pem(pem, &q.cert)) != FSEC_OK)
+	if ((rc = parse_cert(b64, &q.cert)) != FSEC_OK)
 		goto out;
 	*out = q;
 out:

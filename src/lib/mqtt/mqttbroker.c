@@ -459,7 +459,7 @@ static enum fsec_err explain_role(struct fsec_mqtt_broker *b, const char *client
 		return fsec_seterr(FSEC_ERR_NOTFOUND, "'%.64s': no such role", client);
 	memcpy(role, client, rlen);
 	role[rlen] = '\0';
-	if (!fsec_role_valid(role))
+	if (!fsec_role_mqtt_client(role))
 		return fsec_seterr(FSEC_ERR_NOTFOUND, "'%.64s': no such role (backend, operator)",
 				   client);
 	if ((rc = fsec_registry_server_cert_list(b->reg, (int64_t)time(NULL), false, find_role_any,

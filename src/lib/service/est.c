@@ -958,8 +958,11 @@ FSEC_API enum fsec_err fsec_est_peer(struct fsec_est *e, X509 *cert, STACK_OF(X5
 	if ((rc = classify(e, cert, chain, &p)) != FSEC_OK)
 		return rc;
 	/* A pairing expires by the clock, not by a commit: a paired key is
-	 * looked up again at every request. */
-	if (p.key_sha256[0] == '\0')
+	 * looked up again at every request. A refusal without the chain the
+	 * client sent (a broker asking about a certificate) is not kept
+	 * either: with its intermediates, the certificate's own TLS
+	 * connection may well pass. */
+	if (p.key_sha256[0] == '\0' && (chain != NULL || p.kind != FSEC_EST_PEER_REFUSED))
 		*slot = p;
 	*out = p;
 	return FSEC_OK;
