@@ -100,6 +100,16 @@ ok
 mosquitto_start
 grep -q 'fleetsec: fleet' broker.log || fail "plugin not loaded: $(cat broker.log)"
 ok
+# On PostgreSQL the plugin follows the registry's change feed (LISTEN, then
+# the log past what it knew), not the data version at every tick: seen by
+# the server itself, on the only client of this fleet's database that runs.
+if [ -n "${FSEC_TEST_PG:-}" ]; then
+	n=$(sql "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND
+		(query LIKE 'LISTEN %' OR query LIKE 'SELECT coalesce(max(seq)%')")
+	[ "$n" -ge 1 ] || fail "the plugin does not listen on PostgreSQL: $(sql \
+		"SELECT query FROM pg_stat_activity WHERE datname = current_database()")"
+	ok
+fi
 
 C=(--cafile "$FLEETSEC_HOME/chain.pem" -h 127.0.0.1 -p "$PORT")
 pub() { # pub DEVICE[:CLIENTID] TOPIC: a QoS 1 publish with MQTT 5, so a denial is seen

@@ -69,6 +69,14 @@ struct fsec_mqtt_broker {
 	size_t nbuckets, n;
 	int64_t cursor;          /* the last event read */
 	uint64_t data_version;   /* the registry's, at the last whole poll */
+	/* PostgreSQL's change feed (registry.h), NULL on SQLite: a poll then
+	 * costs a read of a socket with nothing on it, not a query, and only
+	 * events (what the poll looks for) wake it, not every write in the
+	 * cluster. While it is lost, peer checks fail (fsec_est_feed) and it
+	 * is reconnected at most once a second. */
+	struct fsec_registry_feed *feed;
+	bool feed_lost;
+	int64_t feed_retry;
 	/* Re-checks owed: sessions marked (or all) by events already read,
 	 * kept across a poll that failed half-way. */
 	bool owe_all;
@@ -128,6 +136,7 @@ FSEC_API void fsec_mqtt_broker_free(struct fsec_mqtt_broker *b)
 	for (size_t i = 0; i < b->nretained; i++)
 		free(b->retained[i].topic);
 	free(b->retained);
+	fsec_registry_feed_free(b->feed);
 	fsec_est_free(b->est);
 	fsec_fleet_free(b->fleet);
 	free(b);
@@ -157,8 +166,11 @@ FSEC_API enum fsec_err fsec_mqtt_broker_new(const char *home, const char *policy
 	 * existed was judged when it connected. */
 	if ((rc = fsec_est_new(b->fleet, &b->est)) != FSEC_OK ||
 	    (rc = fsec_registry_event_query(b->reg, &last, last_event, &b->cursor)) != FSEC_OK ||
-	    (rc = fsec_registry_data_version(b->reg, &b->data_version)) != FSEC_OK)
+	    (rc = fsec_registry_data_version(b->reg, &b->data_version)) != FSEC_OK ||
+	    (rc = fsec_registry_feed_open(b->reg, &b->feed)) != FSEC_OK)
 		goto fail;
+	if (b->feed != NULL)
+		fsec_est_feed(b->est, FSEC_EST_FEED_EVENT);
 	*out = b;
 	return FSEC_OK;
 fail:
@@ -782,11 +794,48 @@ static enum fsec_err kick_owed(struct fsec_mqtt_broker *b, fsec_mqtt_kick_cb kic
 	return FSEC_OK;
 }
 
+/* Has an event been logged since the last poll? From the change feed when
+ * there is one (the events replayed after a reconnection count), else from
+ * the registry's data version (*v, recorded once the poll is whole). */
+static enum fsec_err events_since(struct fsec_mqtt_broker *b, uint64_t *v, bool *changed)
+{
+	int64_t now = (int64_t)time(NULL);
+	enum fsec_err rc;
+
+	*changed = true;
+	if (b->feed == NULL) {
+		if ((rc = fsec_registry_data_version(b->reg, v)) != FSEC_OK)
+			return rc;
+		*changed = *v != b->data_version;
+		return FSEC_OK;
+	}
+	if (b->feed_lost) {
+		if (now < b->feed_retry)
+			return fsec_seterr(FSEC_ERR_UNAVAILABLE, "the registry's change feed is down");
+		b->feed_retry = now + 1;
+		if ((rc = fsec_registry_feed_reconnect(b->feed, changed)) != FSEC_OK)
+			return rc;
+		b->feed_lost = false;
+		*changed = true;
+	} else if ((rc = fsec_registry_feed_poll(b->feed, changed)) != FSEC_OK) {
+		/* Nothing cached may be trusted until it is back: a
+		 * revocation may be going by unheard. */
+		b->feed_lost = true;
+		b->feed_retry = now + 1;
+		fsec_est_feed(b->est, FSEC_EST_FEED_LOST);
+		return rc;
+	}
+	if (*changed)
+		fsec_est_feed(b->est, FSEC_EST_FEED_EVENT);
+	return FSEC_OK;
+}
+
 FSEC_API enum fsec_err fsec_mqtt_broker_poll(struct fsec_mqtt_broker *b, fsec_mqtt_kick_cb kick,
 					     void *ctx, size_t *kicked)
 {
-	uint64_t v;
+	uint64_t v = b->data_version;
 	size_t nk = 0;
+	bool changed;
 	enum fsec_err rc;
 
 	enum fsec_err first = FSEC_OK;
@@ -795,9 +844,9 @@ FSEC_API enum fsec_err fsec_mqtt_broker_poll(struct fsec_mqtt_broker *b, fsec_mq
 		*kicked = 0;
 	sweep_gone(b);
 	mark_expired(b, (int64_t)time(NULL));
-	if ((rc = fsec_registry_data_version(b->reg, &v)) != FSEC_OK)
+	if ((rc = events_since(b, &v, &changed)) != FSEC_OK)
 		return rc;
-	if (v == b->data_version && !b->owe_all && b->owed == 0 && b->kicks_owed == 0)
+	if (!changed && !b->owe_all && b->owed == 0 && b->kicks_owed == 0)
 		return FSEC_OK;
 	if ((rc = fsec_registry_event_list_after(b->reg, b->cursor, mark_event, b)) != FSEC_OK)
 		return rc;
