@@ -5,8 +5,8 @@
 # then every libFuzzer target briefly (FUZZ_SECONDS, default 10; two at once).
 #
 # usage: scripts/test.sh [--full]
-# CI's run samples the power-fail harness (a third of its cut points, a
-# different third for each commit) so that the suite stays near 25 minutes;
+# CI's run samples the power-fail harness (a third of its cut points, which
+# third drawn by the commit) so that the suite stays near 25 minutes;
 # --full cuts at every point and fuzzes each target 60 s (about an hour
 # longer: a nightly run, or before a release).
 set -euo pipefail
@@ -71,14 +71,20 @@ run_suite() { # run_suite BUILD_DIR BUILD_TYPE
 	failed=$((failed + bad))
 }
 
-# The power-fail harness cuts an update at each of ~1,200 points, a second
-# each: the plain pass takes every third durable write of the update,
-# starting at 1, 2 or 3 by the commit (so three consecutive commits cover
-# every write; the line below names the third, to reproduce a failure with
-# POWERFAIL_STRIDE=3 POWERFAIL_OFFSET=N), and 240 of the 700 network cuts,
-# at offsets that differ from run to run as they always did.
+# The power-fail harness cuts an update at each of ~1,200 points: the plain
+# pass takes every third durable write of the update, starting at write 1,
+# 2 or 3 as the commit's hash says (the same third for a commit, a third
+# drawn afresh for the next: over commits every write is cut; the line
+# below names the third, to reproduce a failure with POWERFAIL_STRIDE=3
+# POWERFAIL_OFFSET=N), and 240 of the 700 network cuts, at offsets that
+# differ from run to run as they always did.
 if [ -z "$full" ]; then
-	commit=$(git rev-parse --short=7 HEAD 2>/dev/null || echo 0)
+	if commit=$(git rev-parse HEAD 2>/dev/null); then
+		commit=${commit:0:7}
+	else
+		echo "test.sh: not a git checkout: the power-fail harness takes the first third" >&2
+		commit=0
+	fi
 	export POWERFAIL_STRIDE=3 POWERFAIL_OFFSET=$((0x$commit % 3)) POWERFAIL_NET=240
 	echo "== power-fail harness: every 3rd update write from write $((POWERFAIL_OFFSET + 1))" \
 		"(commit $commit), 240 network cuts; scripts/test.sh --full cuts at all"
@@ -88,8 +94,7 @@ unset POWERFAIL_STRIDE POWERFAIL_OFFSET POWERFAIL_NET
 # halt_on_error makes a sanitizer report fail the test that triggered it.
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-# Under the sanitizers the power-fail harness runs a sample; the plain run
-# above did every point.
+# Under the sanitizers the power-fail harness runs a smaller sample still.
 export POWERFAIL_STRIDE=7 POWERFAIL_NET=30
 # fw_encrypt likewise runs every third of its 48 signer x kind x key size x
 # payload combinations (each kind and size still appears).

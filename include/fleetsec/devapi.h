@@ -143,12 +143,18 @@ struct fsec_fleet;
 /*
  * POST /v1/enc-key from device id, authenticated (mutual TLS) by its current
  * certificate: its firmware encryption key (issue 19), one PEM PUBLIC KEY
- * (P-256 or X25519) and nothing else, which the agent sends when it enrolls
- * and renews. Enrolled with fsec_fleet_enc_key_set(FSEC_FLEET_ENC_KEY_KEEP)
+ * (P-256 or X25519), no PEM headers (an encrypted block is never
+ * decrypted) and nothing else, which the agent sends when it enrolls, then
+ * at each daemon round and before an encrypted update until it was taken.
+ * The first key a device sends is trusted on first use: until then, a copy
+ * of the device's TLS key could enrol another (the agent sends its key
+ * right after its enrollment, to keep that window short; `fleetsec device
+ * enc-key` replaces a key). Enrolled with
+ * fsec_fleet_enc_key_set(FSEC_FLEET_ENC_KEY_KEEP)
  * and logged as fleetsecd's: 200 (JSON {"device_id", "key_sha256",
  * "enrolled": true if written now, false if it was already}). Refused, with
- * nothing recorded: over FSEC_DEVAPI_ENC_KEY_MAX bytes (413); not one
- * public key, another key type, or the device's TLS key (400); another key
+ * nothing recorded: over FSEC_DEVAPI_ENC_KEY_MAX bytes (413); empty, not
+ * one public key, another key type, or the device's TLS key (400); another key
  * already enrolled (409: the operator replaces it, `fleetsec device
  * enc-key`). Errors: DB, BUSY, NOMEM, CRYPTO.
  */

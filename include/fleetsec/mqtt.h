@@ -231,16 +231,17 @@ typedef void (*fsec_mqtt_kick_cb)(const void *conn, const char *device_id, const
  * device (a batch, a restore) checks every session. Each session that no
  * longer passes is marked refused (its ACL checks fail from now on) and
  * handed to kick. Once a minute, sessions whose certificate expired are
- * checked too (no event says so). Cheap when no event was logged: on
- * SQLite one read of the data version; on PostgreSQL a read of the change
- * feed's socket (registry.h), which only events wake. A device that is no
+ * checked too (no event says so). Cheap when nothing happened: on SQLite
+ * one read of the data version (which any write moves); on PostgreSQL a
+ * read of the change feed's socket (registry.h), which only events wake. A device that is no
  * longer in the registry is refused. *kicked (may be NULL) counts the
  * sessions kicked.
  * Errors: DB: a session's check could not be made; every other session
  * was still checked and kicked, and that one is checked again next poll.
  * UNAVAILABLE: the change feed is lost (tried again at most once a
  * second); until it is back, new connections are refused, since a
- * revocation may be going by unheard.
+ * revocation may be going by unheard, and sessions already connected are
+ * not checked again (the events logged meanwhile are, once it is back).
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_mqtt_broker_poll(struct fsec_mqtt_broker *b,
 						      fsec_mqtt_kick_cb kick, void *ctx,

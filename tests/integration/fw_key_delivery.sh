@@ -213,7 +213,8 @@ agent_conf "$URL" decrypt_key="$T/e1-enc.pem" key_delivery=server bootstrap_cert
 	bootstrap_key="$T/boot.key"
 expect 0 "$AGENT" -c agent.conf enroll
 grep -q "enrolled as SN-E1: .*; firmware encryption key sent" out || fail "enroll: $(cat out) $(cat err)"
-[ "$(cat state/enc-key.sent)" = "$want" ] || fail "enc-key.sent: $(cat state/enc-key.sent), openssl: $want"
+[ "$(cat state/enc-key.sent)" = "$want SN-E1 $URL" ] ||
+	fail "enc-key.sent: $(cat state/enc-key.sent), openssl: $want SN-E1 $URL"
 ev=$("$F" events --device SN-E1 --json | jq -r '.[] | select(.action == "enc-key") | "\(.actor) \(.detail)"')
 [ "$ev" = "fleetsecd firmware encryption key ${want:0:16}... enrolled" ] || fail "enc-key event: $ev"
 ok
@@ -237,9 +238,10 @@ code=$(curl -s -o body -w '%{http_code}' --cacert "$FLEETSEC_HOME/chain.pem" --c
 [ "$(grep -c 'POST /v1/enc-key peer=SN-E1 ' "$T/daemon.log")" = 1 ] || fail "SN-E1 sent its key more than once"
 ok
 # Refusals at /v1/enc-key, with the device's own certificate.
-post_key() { # post_key BODYFILE: the status in $code
-	code=$(curl -s -o body -w '%{http_code}' --cacert "$FLEETSEC_HOME/chain.pem" --cert dev.pem \
-		--key dev.key -H 'Content-Type: application/x-pem-file' --data-binary @"$1" "$URL/v1/enc-key")
+post_key() { # post_key BODYFILE [DEVICE]: the status in $code (DEVICE's files, else dev's)
+	code=$(curl -s -o body -w '%{http_code}' --cacert "$FLEETSEC_HOME/chain.pem" --cert "${2:-dev}.pem" \
+		--key "${2:-dev}.key" -H 'Content-Type: application/x-pem-file' --data-binary @"$1" \
+		"$URL/v1/enc-key")
 }
 openssl pkey -in e1-enc.pem -pubout -out e1-enc.pub.pem
 post_key e1-enc.pub.pem
@@ -248,9 +250,23 @@ openssl genpkey -algorithm X25519 -out other.pem
 openssl pkey -in other.pem -pubout -out other.pub.pem
 post_key other.pub.pem
 [ "$code" = 409 ] && grep -q "another firmware encryption key enrolled" body || fail "another key: $code $(cat body)"
+# Once a key is enrolled, any other is 409, the TLS key too; before, d4's
+# own TLS key is refused as such (d4 has no encryption key).
 openssl pkey -in dev.key -pubout -out tls.pub.pem
 post_key tls.pub.pem
-[ "$code" = 400 ] && grep -q "must be a second key" body || fail "the TLS key: $code $(cat body)"
+[ "$code" = 409 ] || fail "the TLS key, a key enrolled: $code $(cat body)"
+openssl pkey -in d4.key -pubout -out d4-tls.pub.pem
+post_key d4-tls.pub.pem d4
+[ "$code" = 400 ] && grep -q "must be a second key" body || fail "d4's TLS key: $code $(cat body)"
+# An encrypted PEM block is refused, never decrypted (no passphrase asked).
+{ echo '-----BEGIN PUBLIC KEY-----'; echo 'Proc-Type: 4,ENCRYPTED'
+  echo 'DEK-Info: AES-128-CBC,00112233445566778899AABBCCDDEEFF'; echo
+  sed -n '2,/END/p' other.pub.pem; } >enc.pem
+post_key enc.pem d4
+[ "$code" = 400 ] || fail "an encrypted PEM block: $code $(cat body)"
+: >empty.pem
+post_key empty.pem d4
+[ "$code" = 400 ] || fail "an empty body: $code $(cat body)"
 post_key other.pem
 [ "$code" = 400 ] || fail "a private key: $code $(cat body)"
 cat other.pub.pem e1-enc.pub.pem >two.pem

@@ -13,8 +13,8 @@
 # POWERFAIL_NET (default 700) sets how many network cut points to add, and
 # POWERFAIL_STRIDE (default 1) cuts at every Nth durable write only,
 # starting at write POWERFAIL_OFFSET + 1 (default 0): scripts/test.sh's plain
-# pass takes a third, a different third for each commit (so three
-# consecutive commits cut at every write), and the sanitizer pass a sample;
+# pass takes a third, which third drawn by the commit's hash (so that, over
+# commits, every write is cut), and the sanitizer pass a sample;
 # `scripts/test.sh --full` and a plain ctest do them all. POWERFAIL_TPM=1
 # keeps the counter in a swtpm's NV memory and cuts at every confirm write,
 # TPM commands included (the counter only moves at confirm).
@@ -174,7 +174,7 @@ done
 if [ -n "${POWERFAIL_TPM:-}" ]; then
 	echo "powerfail: $points interruption points with the counter in the TPM (all $kc confirm writes, $(grep -c "^[0-9]* tpm: " trace.confirm) of them TPM commands, each before/after/torn)"
 else
-	echo "powerfail: $points interruption points (every ${STRIDE}th of $ku update writes from write $((1 + OFFSET)), and all $kc confirm writes, each before/after/torn; $NET_POINTS network cuts); $nchunks chunks of $CHUNK bytes; re-downloaded $redownloaded bytes in total, at most $worst at one point"
+	echo "powerfail: $points interruption points (one in ${STRIDE} of $ku update writes from write $((1 + OFFSET)), and all $kc confirm writes, each before/after/torn; $NET_POINTS network cuts); $nchunks chunks of $CHUNK bytes; re-downloaded $redownloaded bytes in total, at most $worst at one point"
 fi
 [ "$points" -ge 1000 ] || [ "$STRIDE" -gt 1 ] || [ -n "${POWERFAIL_NET:-}${POWERFAIL_TPM:-}" ] ||
 	fail "only $points points"

@@ -15,6 +15,23 @@
 #include "fleetsec/key.h"
 #include "fleetsec/registry.h"
 
+/* With FSEC_FLEET_ENC_KEY_KEEP: OK when the device holds pem already
+ * (nothing to write), EXISTS when it holds another key, NOTFOUND when none
+ * (or no such device), or the registry's error. had: scratch of
+ * FSEC_ENC_KEY_PEM_MAX + 1 bytes. */
+static enum fsec_err keep_check(struct fsec_registry *reg, const char *id, const char *pem,
+				char *had)
+{
+	enum fsec_err rc = fsec_registry_enc_key_get(reg, id, had);
+
+	if (rc == FSEC_OK && strcmp(had, pem) != 0)
+		rc = fsec_seterr(FSEC_ERR_EXISTS,
+				 "device %s has another firmware encryption key enrolled; the "
+				 "operator replaces it (fleetsec device enc-key)",
+				 id);
+	return rc;
+}
+
 FSEC_API enum fsec_err fsec_fleet_enc_key_set(struct fsec_fleet *f, const char *id,
 					      EVP_PKEY *pub, const char *actor, unsigned flags,
 					      bool *changed)
@@ -43,6 +60,19 @@ FSEC_API enum fsec_err fsec_fleet_enc_key_set(struct fsec_fleet *f, const char *
 	if ((rc = fsec_key_spki_sha256(pub, spki)) != FSEC_OK ||
 	    (rc = fsec_key_public_pem(pub, &pem, &len)) != FSEC_OK)
 		goto out;
+	/* A device sends its key at every round until it was taken: what the
+	 * registry holds already is answered from a read, so that neither the
+	 * same key again nor a refused one takes the writer lock. The check is
+	 * made again inside the transaction, which decides. */
+	if ((flags & FSEC_FLEET_ENC_KEY_KEEP) != 0) {
+		if ((had = malloc(FSEC_ENC_KEY_PEM_MAX + 1)) == NULL) {
+			rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		if ((rc = keep_check(reg, id, pem, had)) != FSEC_ERR_NOTFOUND)
+			goto out;
+		fsec_clearerr();
+	}
 	if ((rc = fsec_registry_begin(reg)) != FSEC_OK)
 		goto out;
 	began = true;
@@ -61,21 +91,7 @@ FSEC_API enum fsec_err fsec_fleet_enc_key_set(struct fsec_fleet *f, const char *
 		goto out;
 	}
 	if ((flags & FSEC_FLEET_ENC_KEY_KEEP) != 0) {
-		if ((had = malloc(FSEC_ENC_KEY_PEM_MAX + 1)) == NULL) {
-			rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		rc = fsec_registry_enc_key_get(reg, id, had);
-		if (rc == FSEC_OK && strcmp(had, pem) == 0)
-			goto out; /* the same key: nothing to write */
-		if (rc == FSEC_OK) {
-			rc = fsec_seterr(FSEC_ERR_EXISTS,
-					 "device %s has another firmware encryption key enrolled; "
-					 "the operator replaces it (fleetsec device enc-key)",
-					 id);
-			goto out;
-		}
-		if (rc != FSEC_ERR_NOTFOUND)
+		if ((rc = keep_check(reg, id, pem, had)) != FSEC_ERR_NOTFOUND)
 			goto out;
 		fsec_clearerr();
 	}

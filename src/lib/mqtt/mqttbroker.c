@@ -77,6 +77,10 @@ struct fsec_mqtt_broker {
 	struct fsec_registry_feed *feed;
 	bool feed_lost;
 	int64_t feed_retry;
+	/* The feed said something changed and no poll has read the log whole
+	 * since: the notification is consumed, so this remembers it (as the
+	 * data version does on SQLite, recorded only by a whole poll). */
+	bool feed_pending;
 	/* Re-checks owed: sessions marked (or all) by events already read,
 	 * kept across a poll that failed half-way. */
 	bool owe_all;
@@ -825,8 +829,11 @@ static enum fsec_err events_since(struct fsec_mqtt_broker *b, uint64_t *v, bool 
 		fsec_est_feed(b->est, FSEC_EST_FEED_LOST);
 		return rc;
 	}
-	if (*changed)
+	if (*changed) {
 		fsec_est_feed(b->est, FSEC_EST_FEED_EVENT);
+		b->feed_pending = true;
+	}
+	*changed = b->feed_pending;
 	return FSEC_OK;
 }
 
@@ -891,6 +898,7 @@ FSEC_API enum fsec_err fsec_mqtt_broker_poll(struct fsec_mqtt_broker *b, fsec_mq
 		b->owe_all = false;
 		b->owed = 0;
 		b->data_version = v;
+		b->feed_pending = false;
 	}
 	rc = kick_owed(b, kick, ctx, &nk);
 	if (kicked != NULL)

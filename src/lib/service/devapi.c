@@ -568,7 +568,19 @@ out:
 	return rc;
 }
 
-/* One PEM PUBLIC KEY block, and only whitespace around it. */
+/* A PEM block with Proc-Type and DEK-Info headers is encrypted, and
+ * OpenSSL would ask its default callback for a passphrase: on a terminal,
+ * or on standard input, with the event loop stopped. Never a passphrase. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return 0;
+}
+
+/* One PEM PUBLIC KEY block, no headers, and only whitespace around it. */
 static enum fsec_err parse_public_pem(const unsigned char *body, size_t len, EVP_PKEY **out)
 {
 	static const char begin[] = "-----BEGIN PUBLIC KEY-----", end[] = "-----END PUBLIC KEY-----";
@@ -584,12 +596,13 @@ static enum fsec_err parse_public_pem(const unsigned char *body, size_t len, EVP
 	text[len] = '\0';
 	e = strstr(text, end);
 	if (strlen(text) != len || strncmp(text, begin, strlen(begin)) != 0 || e == NULL ||
-	    strspn(e + strlen(end), " \t\r\n") != strlen(e + strlen(end))) {
+	    strspn(e + strlen(end), " \t\r\n") != strlen(e + strlen(end)) ||
+	    strchr(text, ':') != NULL) {
 		fsec_seterr(rc, "enc-key: not one PEM public key");
 		goto out;
 	}
 	if ((mem = BIO_new_mem_buf(text, (int)len)) == NULL ||
-	    (k = PEM_read_bio_PUBKEY(mem, NULL, NULL, NULL)) == NULL) {
+	    (k = PEM_read_bio_PUBKEY(mem, NULL, no_passphrase, NULL)) == NULL) {
 		fsec_seterr_ossl(rc, "enc-key: not a public key");
 		goto out;
 	}
@@ -617,13 +630,16 @@ FSEC_API enum fsec_err fsec_devapi_enc_key(struct fsec_fleet *f, const char *id,
 				 FSEC_DEVAPI_ENC_KEY_MAX);
 		return FSEC_OK;
 	}
+	if (len == 0) {
+		fsec_reply_error(r, 400, "enc-key: no key in the request");
+		return FSEC_OK;
+	}
 	if ((rc = parse_public_pem(body, len, &pub)) != FSEC_OK ||
 	    (rc = fsec_key_spki_sha256(pub, spki)) != FSEC_OK ||
 	    (rc = fsec_fleet_enc_key_set(f, id, pub, "fleetsecd", FSEC_FLEET_ENC_KEY_KEEP,
 					 &changed)) != FSEC_OK) {
 		/* Refusals are answers; the registry's failures are errors. */
-		if (rc == FSEC_ERR_PARSE || rc == FSEC_ERR_INVAL || rc == FSEC_ERR_POLICY ||
-		    rc == FSEC_ERR_CRYPTO)
+		if (rc == FSEC_ERR_PARSE || rc == FSEC_ERR_INVAL || rc == FSEC_ERR_POLICY)
 			fsec_reply_error(r, 400, "%s", fsec_err_detail());
 		else if (rc == FSEC_ERR_EXISTS)
 			fsec_reply_error(r, 409, "%s", fsec_err_detail());

@@ -262,8 +262,10 @@ out:
 	return rc;
 }
 
-/* state_dir/enc-key.sent: the SPKI SHA-256 of the encryption key fleetsecd
- * took, one line. */
+/* state_dir/enc-key.sent: one line, the SPKI SHA-256 of the encryption key
+ * fleetsecd took, the device ID it took it for and the server: another
+ * identity or fleet (a device re-provisioned with the same state_dir and
+ * key) sends it again. */
 #define ENC_KEY_SENT "enc-key.sent"
 
 FSEC_API enum fsec_err fsec_agent_enc_key_sync(const struct fsec_agentcfg *cfg, bool *sent)
@@ -273,7 +275,8 @@ FSEC_API enum fsec_err fsec_agent_enc_key_sync(const struct fsec_agentcfg *cfg, 
 				     .key = cfg->key,
 				     .server_crl = cfg->server_crl[0] != '\0' ? cfg->server_crl
 									    : NULL};
-	char spki[FSEC_SHA256_HEX_LEN], line[FSEC_SHA256_HEX_LEN + 1], *pem = NULL;
+	char spki[FSEC_SHA256_HEX_LEN], id[FSEC_DEVID_MAX + 1], *pem = NULL;
+	char line[FSEC_SHA256_HEX_LEN + FSEC_DEVID_MAX + FSEC_AGENTCFG_VALUE_MAX + 4];
 	char url[FSEC_AGENTCFG_VALUE_MAX + 16], path[FSEC_AGENTCFG_VALUE_MAX + 32];
 	unsigned char *had = NULL, *resp = NULL;
 	struct fsec_fetch *f = NULL;
@@ -292,13 +295,19 @@ FSEC_API enum fsec_err fsec_agent_enc_key_sync(const struct fsec_agentcfg *cfg, 
 		return fsec_seterr(FSEC_ERR_INVAL, "the server or state_dir is too long, or not https");
 	/* The public half only; with a TPM the private half never leaves it. */
 	if ((rc = fsec_key_load_private(cfg->decrypt_key, &key)) != FSEC_OK) {
-		rc = fsec_seterr(rc, "decrypt_key %.200s: %s", cfg->decrypt_key, fsec_err_detail());
+		/* Up to any '?': a pkcs11 URI's PIN is never shown. */
+		rc = fsec_seterr(rc, "decrypt_key %.*s: %s",
+				 (int)strcspn(cfg->decrypt_key, "?") > 200
+					 ? 200
+					 : (int)strcspn(cfg->decrypt_key, "?"),
+				 cfg->decrypt_key, fsec_err_detail());
 		goto out;
 	}
 	if ((rc = fsec_key_spki_sha256(key, spki)) != FSEC_OK ||
-	    (rc = fsec_key_public_pem(key, &pem, &len)) != FSEC_OK)
+	    (rc = fsec_key_public_pem(key, &pem, &len)) != FSEC_OK ||
+	    (rc = cert_id(cfg->cert, id)) != FSEC_OK)
 		goto out;
-	snprintf(line, sizeof(line), "%s\n", spki);
+	snprintf(line, sizeof(line), "%s %s %s\n", spki, id, cfg->server);
 	rc = fsec_file_read(path, sizeof(line), &had, &rlen);
 	if (rc == FSEC_OK && rlen == strlen(line) && memcmp(had, line, rlen) == 0)
 		goto out; /* taken already */

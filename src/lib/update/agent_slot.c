@@ -106,7 +106,10 @@ static enum fsec_err load_decrypt_key(const char *uri, struct fsec_fw_enc_key **
 		 * say) is the one to tell when the KEK reading fails too. */
 		snprintf(why, sizeof(why), "%s", fsec_err_detail());
 		if ((rc = fsec_fw_enc_key_load(uri, true, out)) != FSEC_OK)
-			rc = fsec_seterr(rc, "decrypt_key %s: %s", uri, why);
+			/* Up to any '?': a pkcs11 URI's PIN is never shown. */
+			rc = fsec_seterr(rc, "decrypt_key %.*s: %s",
+					 (int)strcspn(uri, "?") > 200 ? 200 : (int)strcspn(uri, "?"),
+					 uri, why);
 		return rc;
 	}
 	if ((rc = fsec_fw_enc_key_from_pkey(pk, true, out)) != FSEC_OK)
