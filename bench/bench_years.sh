@@ -31,10 +31,10 @@ sim=$root/tests/integration/years_sim.sh
 
 echo "== baseline: $devices devices, 90 quiet days"
 bash "$sim" --devices "$devices" --days 90 --seed "$seed" --quiet --times "$tmp/base" 2>&1 |
-	grep -E '^(years:|FAIL)'
+	grep -E '^(years:|FAIL|STRANDED)'
 echo "== $devices devices, $days days, rotations and faults"
 bash "$sim" --devices "$devices" --days "$days" --seed "$seed" --times "$tmp/full" 2>&1 |
-	grep -E '^(years:|day [0-9]+: rounds|FAIL)'
+	grep -E '^(years:|day [0-9]+: rounds|FAIL|STRANDED)'
 med() { sort -n "$1" | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
 echo "median round: $(med "$tmp/full") ms, baseline $(med "$tmp/base") ms," \
 	"ratio $(awk -v a="$(med "$tmp/full")" -v b="$(med "$tmp/base")" 'BEGIN {printf "%.2f", a / b}')"

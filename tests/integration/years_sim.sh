@@ -469,7 +469,6 @@ done
 # its time: fleetsecd refuses an early renewal otherwise) and checks for
 # updates through fleetsecd, with no bootstrap credential.
 stranded=0
-t=$(now)
 newest_root=$H/root.pem
 for r in "$H"/root-[0-9]*.pem; do
 	[ ! -e "$r" ] || newest_root=$r
@@ -489,7 +488,12 @@ for id in "${ids[@]}"; do
 	jq -e '.applies == false' "$d/check" >/dev/null ||
 		{ stranded=$((stranded + 1)); echo "STRANDED: $id: not on $latest: $(cat "$d/check")" >&2; continue; }
 	# Against the newest fleet root, and against the root the device was
-	# made with (through the cross certificate after a rollover).
+	# made with (through the cross certificate after a rollover), at this
+	# device's now: the certificate it renewed a moment ago is backdated
+	# by only a minute, and this loop over the fleet takes longer than that
+	# at 50 devices on a loaded machine (a time taken before the loop made
+	# the last devices' certificates "not yet valid").
+	t=$(now)
 	for r in "$newest_root" "$d/fleet-root.pem"; do
 		openssl verify -attime "$t" -purpose sslclient -CAfile "$r" -untrusted "$H/chain.pem" \
 			"$d/dev.pem" >/dev/null ||
