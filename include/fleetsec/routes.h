@@ -156,7 +156,8 @@ FSEC_API void fsec_route_ctx_free(struct fsec_route_ctx *c);
  * limits (fsec_est_set_limits), and reports_per_hour, the status reports
  * stored per device per hour: past it, POST /v1/status is answered 429 with
  * Retry-After and nothing is written (defaults as fsec_servercfg_defaults).
- * The report budget is kept in memory, per process.
+ * The report budget is kept in memory, per process. And
+ * enc_key_self_enroll: off makes POST /v1/enc-key a 403.
  */
 FSEC_API void fsec_route_set_limits(struct fsec_route_ctx *c, const struct fsec_servercfg *cfg);
 

@@ -36,6 +36,10 @@
  *   firmware_enc_key    =       the private key encrypted releases are made
  *                               for (fw sign --encrypt its public half);
  *                               unset: GET /v1/firmware/SHA256/key is 404
+ *   enc_key_self_enroll = on    off: POST /v1/enc-key is 403, and only the
+ *                               operator enrols devices' encryption keys
+ *                               (the first key a device sends is trusted on
+ *                               first use: devapi.h)
  *   mqtt_acl            =       the MQTT topic policy (mqtt.h) POST
  *                               /v1/emqx/authz decides by; unset: the default
  *                               policy, as the Mosquitto plugin's
@@ -72,6 +76,7 @@ struct fsec_servercfg {
 	/* The private key encrypted releases are wrapped to (issue 19), which
 	 * GET /v1/firmware/SHA256/key unwraps and wraps again per device. */
 	char firmware_enc_key[FSEC_SERVERCFG_VALUE_MAX + 1];
+	char enc_key_self_enroll[8]; /* "on" or "off" */
 	/* The topic policy of the EMQX authorizer (issue 15); "": default. */
 	char mqtt_acl[FSEC_SERVERCFG_VALUE_MAX + 1];
 };

@@ -285,6 +285,11 @@ code=$(curl -s -o body -w '%{http_code}' --cacert "$FLEETSEC_HOME/chain.pem" --c
 	--key boot.key --data-binary @other.pub.pem "$URL/v1/enc-key")
 [ "$code" = 403 ] && grep -q "needs an operational certificate" body ||
 	fail "a bootstrap certificate: $code $(cat body)"
+# An operator who wants no key trusted on first use turns it off.
+echo "enc_key_self_enroll = off" >>"$FLEETSEC_HOME/fleetsecd.conf"
+fleetsecd_reload
+post_key other.pub.pem d4
+[ "$code" = 403 ] && grep -q "enc_key_self_enroll = off" body || fail "self-enrolment off: $code $(cat body)"
 ok
 
 done_checks

@@ -533,6 +533,15 @@ static void servercfg_crl_settings(void **state)
 		if (fsec_servercfg_parse((const unsigned char *)bad[i], strlen(bad[i]), &c) !=
 		    FSEC_ERR_PARSE)
 			fail_msg("accepted: %s", bad[i]);
+	/* Self-enrolment of encryption keys: on by default, on or off. */
+	assert_string_equal(c.enc_key_self_enroll, "on");
+	good = "enc_key_self_enroll = off\n";
+	assert_int_equal(fsec_servercfg_parse((const unsigned char *)good, strlen(good), &c), FSEC_OK);
+	assert_string_equal(c.enc_key_self_enroll, "off");
+	good = "enc_key_self_enroll = maybe\n";
+	assert_int_equal(fsec_servercfg_parse((const unsigned char *)good, strlen(good), &c),
+			 FSEC_ERR_PARSE);
+	assert_string_equal(fsec_err_detail(), "enc_key_self_enroll must be on or off");
 }
 
 /* Firmware: only the published image, and nothing published is 404. */

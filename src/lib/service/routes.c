@@ -39,6 +39,7 @@ struct fsec_route_ctx {
 	 * handed in by fleetsecd; NULL: not served. */
 	fsec_route_body_fn emqx_authn, emqx_authz;
 	void *emqx_arg;
+	bool enc_key_off; /* enc_key_self_enroll = off */
 };
 
 typedef enum fsec_err (*route_fn)(struct fsec_route_ctx *c, const struct fsec_est_peer *peer,
@@ -234,6 +235,12 @@ static enum fsec_err h_roots(struct fsec_route_ctx *c, const struct fsec_est_pee
 static enum fsec_err h_enc_key(struct fsec_route_ctx *c, const struct fsec_est_peer *peer,
 			       const struct fsec_route_request *q, struct fsec_reply *r)
 {
+	if (c->enc_key_off) {
+		memset(r, 0, sizeof(*r));
+		fsec_reply_error(r, 403, "devices do not enrol their own encryption keys here "
+					 "(enc_key_self_enroll = off): the operator does");
+		return FSEC_OK;
+	}
 	return fsec_devapi_enc_key(c->f, peer->id, q->body, q->len, r);
 }
 
@@ -542,6 +549,7 @@ FSEC_API void fsec_route_set_limits(struct fsec_route_ctx *c, const struct fsec_
 
 	fsec_est_set_limits(c->e, &l);
 	fsec_ratelimit_set(c->reports, (unsigned)cfg->reports_per_hour, 3600);
+	c->enc_key_off = strcmp(cfg->enc_key_self_enroll, "off") == 0;
 }
 
 FSEC_API enum fsec_err fsec_route_handle(struct fsec_route_ctx *c, const struct fsec_est_peer *peer,

@@ -26,7 +26,7 @@ static const struct fsec_kv_field fields[] = {
 	NUMF(refusals_per_minute, 100000), NUMF(reports_per_hour, 1000000),
 	NUMF(max_per_source, 1000000), NUMF(rollout_tick, FSEC_ROLLOUT_EVAL_MAX_S),
 	STRF(release_refresh), STRF(release_key), STRF(release_delegation), STRF(release_root),
-	STRF(firmware_enc_key), STRF(mqtt_acl),
+	STRF(firmware_enc_key), STRF(mqtt_acl), STRF(enc_key_self_enroll),
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
@@ -47,6 +47,7 @@ FSEC_API void fsec_servercfg_defaults(struct fsec_servercfg *c)
 	c->reports_per_hour = 60;
 	c->rollout_tick = FSEC_ROLLOUT_EVAL_TICK_S;
 	snprintf(c->release_refresh, sizeof(c->release_refresh), "off");
+	snprintf(c->enc_key_self_enroll, sizeof(c->enc_key_self_enroll), "on");
 }
 
 /* A share written "0.D", "0.DD" or "0.DDD", as thousandths in [10, 900]:
@@ -91,6 +92,8 @@ FSEC_API enum fsec_err fsec_servercfg_parse(const unsigned char *buf, size_t len
 						   "rollout_tick must be at least 1");
 	if (strcmp(c.release_refresh, "off") != 0 && strcmp(c.release_refresh, "auto") != 0)
 		return fsec_seterr(FSEC_ERR_PARSE, "release_refresh must be off or auto");
+	if (strcmp(c.enc_key_self_enroll, "on") != 0 && strcmp(c.enc_key_self_enroll, "off") != 0)
+		return fsec_seterr(FSEC_ERR_PARSE, "enc_key_self_enroll must be on or off");
 	/* auto signs with the online key: without it, nothing would be signed
 	 * and manifests would lapse while the operator believes otherwise. */
 	if (strcmp(c.release_refresh, "auto") == 0 &&
