@@ -160,6 +160,18 @@ ok
 cc op1.pem op1.key up "$U/v1/update"
 [ -z "$(code up)" ] && [ ! -s up ] || fail "update with nothing published: $(cat up.err)"
 ok
+# The release roots (nothing: the root was never rotated) and the tamper
+# report, by the same route as over HTTPS: a statement that is none is
+# refused, and a bootstrap certificate reaches neither.
+cc op1.pem op1.key roots "$U/v1/roots"
+[ -z "$(code roots)" ] && [ ! -s roots ] || fail "roots: $(cat roots.err)"
+logged "coaps GET /v1/roots peer=SN-0001 -> 2.05"
+cc op1.pem op1.key tm -m post -t 50 -e '{"payloadType":"x"}' "$U/v1/tamper"
+[ "$(code tm)" = 4.00 ] || fail "a tamper report that is none: $(cat tm.err)"
+[ "$(reg .tamper device show SN-0001)" = null ] || fail "SN-0001 marked tampered"
+cc boot-SN-0003.pem boot-SN-0003.key btm -m post -t 50 -e '{}' "$U/v1/tamper"
+[ "$(code btm)" = 4.03 ] || fail "bootstrap tamper report: $(cat btm.err)"
+ok
 
 # Paths HTTPS serves but the CoAP table does not name reach no route.
 cc op1.pem op1.key crl "$U/crl"

@@ -82,7 +82,7 @@ static void resources_for_discovery(void **state)
 	bool crts = false;
 
 	(void)state;
-	assert_int_equal(n, 6);
+	assert_int_equal(n, 8);
 	for (size_t i = 0; i < n; i++) {
 		assert_true(r[i].path[0] != '/'); /* libcoap's names have no leading '/' */
 		if (strcmp(r[i].path, ".well-known/est/crts") == 0)

@@ -51,6 +51,8 @@ static const struct res table[] = {
 	 FSEC_COAP_CF_NONE, false},
 	{{"v1/status", NULL, "50"}, "/v1/status", OUT_JSON, FSEC_COAP_CF_JSON, false},
 	{{"v1/update", NULL, "50"}, "/v1/update", OUT_JSON, FSEC_COAP_CF_NONE, false},
+	{{"v1/roots", NULL, "50"}, "/v1/roots", OUT_JSON, FSEC_COAP_CF_NONE, false},
+	{{"v1/tamper", NULL, "50"}, "/v1/tamper", OUT_JSON, FSEC_COAP_CF_JSON, false},
 	/* Prefixes last: fsec_coap_resources lists the exact ones only. */
 	{{FSEC_RELEASE_FIRMWARE_PATH + 1, NULL, "42"}, NULL, OUT_FILE, FSEC_COAP_CF_NONE, true},
 };
