@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <coap3/coap.h>
@@ -52,6 +53,7 @@ struct coaps {
 	const coap_session_t *hs_session;
 	coap_session_t *doomed[DOOMED_MAX];
 	size_t ndoomed;
+	struct fsec_metrics *metrics;
 	bool quiet;
 };
 
@@ -283,11 +285,18 @@ static const char *method_name(unsigned m)
 	return m == FSEC_COAP_GET ? "GET" : m == FSEC_COAP_POST ? "POST" : "OTHER";
 }
 
+/* Each answer is counted, then logged (unless quiet). */
 static void log_request(struct coaps *c, const char *addr, unsigned method, const char *path,
-			const struct fsec_est_peer *peer, const struct fsec_coap_answer *a)
+			const struct fsec_est_peer *peer, const struct fsec_coap_answer *a,
+			const struct timespec *t0)
 {
 	char ab[64], pb[512], id[160], why[300];
+	struct timespec t1;
 
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	fsec_metrics_coap_request(c->metrics, fsec_route_endpoint(path), a->code,
+				  (double)(t1.tv_sec - t0->tv_sec) +
+					  (double)(t1.tv_nsec - t0->tv_nsec) / 1e9);
 	if (c->quiet)
 		return;
 	fprintf(stderr, "fleetsecd: %s coaps %s %s peer=%s%s%s -> %u.%02u%s%s\n",
@@ -362,7 +371,10 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
 	const uint8_t *data = NULL;
 	size_t len = 0, off = 0, total = 0;
 	char path[256], addr[64];
+	struct timespec t0;
 	enum fsec_err rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 
 	addr_text(session, addr, sizeof(addr));
 	/* The path as the request named it (the Uri-Path options), the same
@@ -383,7 +395,7 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
 		coap_pdu_set_code(response, COAP_RESPONSE_CODE_INTERNAL_ERROR);
 		a.code = FSEC_COAP_CODE(5, 0);
 		snprintf(a.reason, sizeof(a.reason), "the registry cannot be read");
-		log_request(c, addr, q.method, path, &peer, &a);
+		log_request(c, addr, q.method, path, &peer, &a, &t0);
 		return;
 	}
 	if (!option_uint(request, COAP_OPTION_CONTENT_FORMAT, &q.content_format) ||
@@ -391,7 +403,7 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
 		coap_pdu_set_code(response, COAP_RESPONSE_CODE_BAD_REQUEST);
 		a.code = FSEC_COAP_CODE(4, 0);
 		snprintf(a.reason, sizeof(a.reason), "bad Content-Format or Accept option");
-		log_request(c, addr, q.method, path, &peer, &a);
+		log_request(c, addr, q.method, path, &peer, &a, &t0);
 		return;
 	}
 	/* A peer the table refuses uploads nothing: its request goes to the
@@ -425,7 +437,7 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
 			a.code = code;
 			snprintf(a.reason, sizeof(a.reason), "%s", why);
 			coap_add_data(response, strlen(why), (const uint8_t *)why);
-			log_request(c, addr, q.method, path, &peer, &a);
+			log_request(c, addr, q.method, path, &peer, &a, &t0);
 			return;
 		}
 	}
@@ -458,7 +470,7 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
 	} else if (a.body != NULL) {
 		coap_add_data(response, a.len, a.body); /* a diagnostic payload: short */
 	}
-	log_request(c, addr, q.method, path, &peer, &a);
+	log_request(c, addr, q.method, path, &peer, &a, &t0);
 	/* A device the table no longer admits (revoked since its handshake)
 	 * keeps no session: closed once this answer is out. */
 	if (!fsec_route_peer_admitted(&peer) && c->ndoomed < DOOMED_MAX)
@@ -554,6 +566,7 @@ bool coaps_start(const struct coaps_opts *o, struct event_base *base, struct coa
 	c->est = o->est;
 	c->routes = o->routes;
 	c->quiet = o->quiet;
+	c->metrics = o->metrics;
 	SSL_CTX_up_ref(o->tls);
 	c->tls = o->tls;
 	snprintf(c->cert, sizeof(c->cert), "%s", o->cert);

@@ -16,6 +16,7 @@
 
 #include "fleetsec/est.h"
 #include "fleetsec/fleet.h"
+#include "fleetsec/metrics.h"
 #include "fleetsec/routes.h"
 
 /* The IANA port of coaps (RFC 7252 section 12.7). */
@@ -31,6 +32,7 @@ struct coaps_opts {
 	unsigned long max_sessions;   /* sessions at most (the LRU idle one goes) */
 	unsigned long max_per_source; /* sessions per address (or IPv6 /64) */
 	unsigned long idle_timeout;   /* seconds before an idle session is dropped */
+	struct fsec_metrics *metrics; /* each answer counted (GET /metrics) */
 	bool quiet;
 };
 

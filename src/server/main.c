@@ -1174,6 +1174,7 @@ static bool start_coaps(struct server *s, const struct fsec_servercfg *cfg)
 	 * device on a slow link gets the minute libcoap would give it at
 	 * least. */
 	o.idle_timeout = cfg->timeout > 60 ? cfg->timeout : 60;
+	o.metrics = cur.metrics;
 	o.quiet = quiet != 0;
 	if (!coaps_start(&o, s->base, &s->coaps, why, sizeof(why))) {
 		fprintf(stderr, "fleetsecd: %s\n", why);

@@ -33,7 +33,8 @@ fleetsecd_bounds_off
 # Two sessions per address: the flood check below opens a third.
 printf 'max_per_source = 2\n' >>"$FLEETSEC_HOME/fleetsecd.conf"
 CPORT=$(rand_port)
-fleetsecd_start --coaps 127.0.0.1:$CPORT
+APORT=$(rand_port)
+fleetsecd_start --coaps 127.0.0.1:$CPORT --admin 127.0.0.1:$APORT
 grep -q "coaps://127.0.0.1:$CPORT" "$T/daemon.log" || fail "no CoAPs listener: $(cat "$T/daemon.log")"
 U=coaps://127.0.0.1:$CPORT
 EST=$U/.well-known/est
@@ -316,6 +317,16 @@ logged "coaps handshake refused: too many sessions from this source"
 # their source's places back: the address is served again.
 wait "${pids[@]}" 2>/dev/null || true
 served "a session flood"
+
+# /metrics counts CoAPs answers by endpoint and CoAP code, as the log shows
+# them: the status reports answered 2.04, the bootstrap refused at update.
+curl -sS "http://127.0.0.1:$APORT/metrics" >metrics || fail "no metrics"
+want=$(grep -c "coaps POST /v1/status peer=SN-0001 -> 2.04" "$T/daemon.log")
+grep -qx "fleetsecd_coaps_requests_total{endpoint=\"status\",code=\"2.04\"} $want" metrics ||
+	fail "CoAPs status reports in /metrics ($want in the log): $(grep coaps metrics)"
+grep -q '^fleetsecd_coaps_requests_total{endpoint="update",code="4.03"} [1-9]' metrics ||
+	fail "CoAPs refusals in /metrics: $(grep coaps metrics)"
+ok
 
 kill "$FLEETSECD_PID"
 wait "$FLEETSECD_PID" 2>/dev/null || true
