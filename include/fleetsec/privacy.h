@@ -31,7 +31,8 @@
  *
  * A message from a device of model M on topic T is judged by the first
  * [model M] block whose template matches T, else the first [all] block;
- * with no block it passes as it is. On a policed topic the payload must be
+ * with no block it passes as it is. A role client's message (backend,
+ * operator: no device, no model) passes as it is too. On a policed topic the payload must be
  * one JSON object (duplicate keys refused), at most FSEC_PRIVACY_PAYLOAD_MAX
  * bytes: anything else is dropped (fail closed). An empty payload (how a
  * client clears a retained message) carries nothing and passes.

@@ -36,6 +36,7 @@ for d in th-1 th-2 th-3; do
 	expect 0 "$F" device issue "$d" --keygen --key-out "$d.key" --out "$d.pem" --model thermo
 done
 expect 0 "$F" ca server-cert localhost --ip 127.0.0.1 --out srv.pem --key-out srv.key
+expect 0 "$F" ca client-cert --role backend bk1
 PORT=$(rand_port)
 mkdir metrics
 broker_can_read srv.key metrics
@@ -46,9 +47,12 @@ publish devices/%d/telemetry/#
 publish devices/%d/status
 subscribe devices/%d/telemetry/#
 subscribe devices/%d/status
+subscribe fleet/notes
 [model thermo]
 publish fleet/%m/env
 subscribe fleet/%m/env
+[role backend]
+publish fleet/notes
 EOF
 cat >privacy.policy <<'EOF'
 # The test's privacy policy.
@@ -66,6 +70,8 @@ retain expire 3
 topic devices/%d/status
 allow state
 retain refuse
+topic fleet/notes
+allow text
 EOF
 chmod 0644 fleet.acl privacy.policy
 
@@ -270,6 +276,20 @@ wait_for sub2.out '"fw":"z"' || fail "th-2 no longer receives after the reload"
 grep -q after-reload sub2.out && fail "the reload dropped the privacy filter"
 ok
 cp good.policy privacy.policy
+
+# --- a backend's message is no device's data: the privacy policy, which is
+# per model, leaves it alone even on a topic an [all] block polices (here a
+# plain-text note, which the filter would drop as not JSON).
+mosquitto_sub -V mqttv5 "${C[@]}" --cert th-3.pem --key th-3.key -i th-3 -t fleet/notes -C 1 -W 5 \
+	>notes.out 2>notes.err &
+NOTES=$!
+wait_for broker.log "th-3" || true
+sleep 0.5
+mosquitto_pub -V mqttv5 -q 1 "${C[@]}" --cert bk1.pem --key bk1.key -i backend:bk1 -t fleet/notes \
+	-m 'restart at 03:00' >pub.out 2>&1 || fail "the backend's note: $(cat pub.out)"
+wait $NOTES || true
+[ "$(cat notes.out)" = 'restart at 03:00' ] || fail "th-3 got '$(cat notes.out)' for the backend's note"
+ok
 
 # --- the inventory
 expect 0 "$F" privacy report --policy privacy.policy

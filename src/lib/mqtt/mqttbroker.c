@@ -656,6 +656,11 @@ FSEC_API enum fsec_err fsec_mqtt_broker_privacy(struct fsec_mqtt_broker *b, cons
 		snprintf(res->reason, sizeof(res->reason), "no authenticated session");
 		return FSEC_OK;
 	}
+	/* The policy is per model: it says what devices collect. A backend's
+	 * or operator's message (a command, a note) is no device's data, and
+	 * an [all] block whose template names no device must not drop it. */
+	if ((*pp)->role[0] != '\0')
+		return FSEC_OK;
 	memset(&who, 0, sizeof(who));
 	who.id = (*pp)->id;
 	who.model = (*pp)->model;
