@@ -66,6 +66,11 @@ struct fsec_coap_resource {
  * which answers it or refuses it from the route table. Thread-safe. */
 FSEC_API const struct fsec_coap_resource *fsec_coap_resources(size_t *n);
 
+/* The endpoint (metrics.h) a CoAP resource path answers for: crts is
+ * cacerts, sen simpleenroll, and so on; FSEC_EP_OTHER for a path the CoAP
+ * table does not serve (even one HTTPS does, such as /crl). Thread-safe. */
+FSEC_API enum fsec_endpoint fsec_coap_endpoint(const char *path);
+
 /*
  * A uint option's value (RFC 7252 section 3.2: big-endian, 0 to 2 bytes
  * for Content-Format and Accept, whose numbers stop at 65535). False if

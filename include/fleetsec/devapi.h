@@ -156,11 +156,14 @@ struct fsec_fleet;
  * nothing recorded: over FSEC_DEVAPI_ENC_KEY_MAX bytes (413); empty, not
  * one public key, another key type, or the device's TLS key (400); another key
  * already enrolled (409: the operator replaces it, `fleetsec device
- * enc-key`). Errors: DB, BUSY, NOMEM, CRYPTO.
+ * enc-key`). With known_only (enc_key_self_enroll = off) only the key the
+ * device holds already is answered 200 (so that an agent whose key the
+ * operator enrolled goes on), and any other, a first one included, is 403.
+ * Errors: DB, BUSY, NOMEM, CRYPTO.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_devapi_enc_key(struct fsec_fleet *f, const char *id,
 						    const unsigned char *body, size_t len,
-						    struct fsec_reply *r)
-	FSEC_NONNULL(1, 2, 5);
+						    bool known_only, struct fsec_reply *r)
+	FSEC_NONNULL(1, 2, 6);
 
 #endif

@@ -242,6 +242,10 @@ FSEC_API FSEC_WUR enum fsec_err fsec_fleet_revoke_batch(struct fsec_fleet *f,
  * /v1/enc-key) keeps a key already enrolled: a copy of the TLS key alone
  * must not let anyone swap in a key of theirs and be handed image keys. */
 #define FSEC_FLEET_ENC_KEY_KEEP 0x1u
+/* With KEEP: only the key the device holds already is accepted (a no-op);
+ * any other is PERM, as is one for a device with none (self-enrolment
+ * off: fleetsecd's enc_key_self_enroll). */
+#define FSEC_FLEET_ENC_KEY_KNOWN 0x2u
 
 /*
  * Enrol device id's firmware encryption key (issue 19): pub (P-256 or
@@ -249,9 +253,11 @@ FSEC_API FSEC_WUR enum fsec_err fsec_fleet_revoke_batch(struct fsec_fleet *f,
  * encrypted release's image key to (GET /v1/firmware/SHA256/key). It must
  * be a second key, not the device's TLS key. Enrolling again replaces it,
  * unless flags has FSEC_FLEET_ENC_KEY_KEEP: then the same key again is a
- * no-op (*changed false), and another one EXISTS. Logged ("enc-key") when
+ * no-op (*changed false), and another one EXISTS (PERM with
+ * FSEC_FLEET_ENC_KEY_KNOWN, as is a first key). Logged ("enc-key") when
  * written. changed may be NULL. Errors: NOTFOUND, POLICY (revoked, or the
- * TLS key), EXISTS, INVAL (another key type), BUSY, DB, CRYPTO, NOMEM.
+ * TLS key), EXISTS, PERM, INVAL (another key type), BUSY, DB, CRYPTO,
+ * NOMEM.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_fleet_enc_key_set(struct fsec_fleet *f, const char *id,
 						       EVP_PKEY *pub, const char *actor,

@@ -294,7 +294,7 @@ static void log_request(struct coaps *c, const char *addr, unsigned method, cons
 	struct timespec t1;
 
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	fsec_metrics_coap_request(c->metrics, fsec_route_endpoint(path), a->code,
+	fsec_metrics_coap_request(c->metrics, fsec_coap_endpoint(path), a->code,
 				  (double)(t1.tv_sec - t0->tv_sec) +
 					  (double)(t1.tv_nsec - t0->tv_nsec) / 1e9);
 	if (c->quiet)
@@ -456,8 +456,10 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
 				coap_encode_var_safe(buf, sizeof(buf), (unsigned)a.max_age), buf);
 	}
 	if (a.has_file) {
-		if (!send_file(resource, session, request, query, response, &a))
+		if (!send_file(resource, session, request, query, response, &a)) {
 			coap_pdu_set_code(response, COAP_RESPONSE_CODE_INTERNAL_ERROR);
+			a.code = FSEC_COAP_CODE(5, 0);
+		}
 	} else if (a.body != NULL && a.content_format != FSEC_COAP_CF_NONE) {
 		/* Block2 when the answer is larger than the session's block
 		 * size; libcoap frees the body once the last block went. */
@@ -465,8 +467,10 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
 						 (uint16_t)a.content_format, -1, 0, a.len, a.body,
 						 free_body, a.body))
 			a.body = NULL;
-		else
+		else {
 			coap_pdu_set_code(response, COAP_RESPONSE_CODE_INTERNAL_ERROR);
+			a.code = FSEC_COAP_CODE(5, 0);
+		}
 	} else if (a.body != NULL) {
 		coap_add_data(response, a.len, a.body); /* a diagnostic payload: short */
 	}

@@ -326,6 +326,11 @@ grep -qx "fleetsecd_coaps_requests_total{endpoint=\"status\",code=\"2.04\"} $wan
 	fail "CoAPs status reports in /metrics ($want in the log): $(grep coaps metrics)"
 grep -q '^fleetsecd_coaps_requests_total{endpoint="update",code="4.03"} [1-9]' metrics ||
 	fail "CoAPs refusals in /metrics: $(grep coaps metrics)"
+# A resource is counted as the endpoint it answers for (crts is cacerts),
+# and a path the CoAP table does not serve as other.
+grep -q '^fleetsecd_coaps_requests_total{endpoint="cacerts",code="2.05"} [1-9]' metrics &&
+	grep -q '^fleetsecd_coaps_requests_total{endpoint="other",code="4.04"} [1-9]' metrics ||
+	fail "CoAPs endpoints in /metrics: $(grep coaps metrics)"
 ok
 
 kill "$FLEETSECD_PID"

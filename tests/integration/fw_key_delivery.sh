@@ -290,6 +290,15 @@ echo "enc_key_self_enroll = off" >>"$FLEETSEC_HOME/fleetsecd.conf"
 fleetsecd_reload
 post_key other.pub.pem d4
 [ "$code" = 403 ] && grep -q "enc_key_self_enroll = off" body || fail "self-enrolment off: $code $(cat body)"
+post_key other.pub.pem
+[ "$code" = 403 ] || fail "self-enrolment off, another key: $code $(cat body)"
+# A key already enrolled is still answered 200, so that an agent goes on:
+# SN-E1's, sent again by its daemon round with no record of it.
+post_key e1-enc.pub.pem
+[ "$code" = 200 ] && [ "$(jq .enrolled body)" = false ] || fail "self-enrolment off, the known key: $code $(cat body)"
+rm state/enc-key.sent
+expect 0 "$AGENT" -c agent.conf daemon --once
+grep -q "sent the firmware encryption key" out || fail "the agent with self-enrolment off: $(cat out) $(cat err)"
 ok
 
 done_checks

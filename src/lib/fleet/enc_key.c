@@ -69,7 +69,13 @@ FSEC_API enum fsec_err fsec_fleet_enc_key_set(struct fsec_fleet *f, const char *
 			rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 			goto out;
 		}
-		if ((rc = keep_check(reg, id, pem, had)) != FSEC_ERR_NOTFOUND)
+		rc = keep_check(reg, id, pem, had);
+		if ((flags & FSEC_FLEET_ENC_KEY_KNOWN) != 0 &&
+		    (rc == FSEC_ERR_EXISTS || rc == FSEC_ERR_NOTFOUND))
+			rc = fsec_seterr(FSEC_ERR_PERM,
+					 "devices do not enrol their own encryption keys here "
+					 "(enc_key_self_enroll = off): the operator does");
+		if (rc != FSEC_ERR_NOTFOUND)
 			goto out;
 		fsec_clearerr();
 	}

@@ -621,9 +621,10 @@ FSEC_API bool fsec_mqtt_broker_acl(struct fsec_mqtt_broker *b, const void *conn,
 	}
 	/* A will is judged here after the connection ended, and Mosquitto
 	 * publishes it without MOSQ_EVT_MESSAGE: the privacy filter would never
-	 * see it, so one on a policed topic does not go out. */
+	 * see it, so a device's on a policed topic does not go out (a role
+	 * client's passes, as its messages pass the filter). */
 	if (access == FSEC_MQTT_PUBLISH && (*pp)->gone && b->privacy != NULL &&
-	    fsec_privacy_match(b->privacy, &who, topic) != NULL) {
+	    (*pp)->role[0] == '\0' && fsec_privacy_match(b->privacy, &who, topic) != NULL) {
 		if (why != NULL)
 			snprintf(why->rule, sizeof(why->rule), "%s",
 				 "a will on a topic with a privacy policy: denied");

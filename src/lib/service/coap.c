@@ -70,6 +70,17 @@ FSEC_API const struct fsec_coap_resource *fsec_coap_resources(size_t *n)
 	return pub;
 }
 
+static const struct res *find(const char *path);
+
+FSEC_API enum fsec_endpoint fsec_coap_endpoint(const char *path)
+{
+	const struct res *r = find(path);
+
+	if (r == NULL)
+		return FSEC_EP_OTHER;
+	return fsec_route_endpoint(r->route_path != NULL ? r->route_path : path);
+}
+
 FSEC_API bool fsec_coap_uint_option(const unsigned char *v, size_t len, int *out)
 {
 	int n = 0;

@@ -615,7 +615,7 @@ out:
 }
 
 FSEC_API enum fsec_err fsec_devapi_enc_key(struct fsec_fleet *f, const char *id,
-					   const unsigned char *body, size_t len,
+					   const unsigned char *body, size_t len, bool known_only,
 					   struct fsec_reply *r)
 {
 	char spki[FSEC_SHA256_HEX_LEN], *out = NULL;
@@ -636,13 +636,17 @@ FSEC_API enum fsec_err fsec_devapi_enc_key(struct fsec_fleet *f, const char *id,
 	}
 	if ((rc = parse_public_pem(body, len, &pub)) != FSEC_OK ||
 	    (rc = fsec_key_spki_sha256(pub, spki)) != FSEC_OK ||
-	    (rc = fsec_fleet_enc_key_set(f, id, pub, "fleetsecd", FSEC_FLEET_ENC_KEY_KEEP,
+	    (rc = fsec_fleet_enc_key_set(f, id, pub, "fleetsecd",
+					 FSEC_FLEET_ENC_KEY_KEEP |
+						 (known_only ? FSEC_FLEET_ENC_KEY_KNOWN : 0),
 					 &changed)) != FSEC_OK) {
 		/* Refusals are answers; the registry's failures are errors. */
 		if (rc == FSEC_ERR_PARSE || rc == FSEC_ERR_INVAL || rc == FSEC_ERR_POLICY)
 			fsec_reply_error(r, 400, "%s", fsec_err_detail());
 		else if (rc == FSEC_ERR_EXISTS)
 			fsec_reply_error(r, 409, "%s", fsec_err_detail());
+		else if (rc == FSEC_ERR_PERM)
+			fsec_reply_error(r, 403, "%s", fsec_err_detail());
 		else
 			goto out;
 		fsec_clearerr();

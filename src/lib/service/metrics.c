@@ -19,9 +19,10 @@ static const int statuses[] = {200, 202, 204, 206, 400, 401, 403, 404, 405,
 /* The CoAP codes fleetsecd answers with (class << 5 | detail); anything
  * else lands in the last, 5.00. */
 static const unsigned coap_codes[] = {
-	2 << 5 | 1, 2 << 5 | 4,  2 << 5 | 5,  4 << 5 | 0,  4 << 5 | 1,  4 << 5 | 3,
-	4 << 5 | 4, 4 << 5 | 5,  4 << 5 | 6,  4 << 5 | 8,  4 << 5 | 13, 4 << 5 | 15,
-	4 << 5 | 29, 5 << 5 | 3, 5 << 5 | 0};
+	2 << 5 | 1,  2 << 5 | 4,  2 << 5 | 5,  4 << 5 | 0,  4 << 5 | 1,  4 << 5 | 3,
+	4 << 5 | 4,  4 << 5 | 5,  4 << 5 | 6,  4 << 5 | 8,  4 << 5 | 9,  4 << 5 | 12,
+	4 << 5 | 13, 4 << 5 | 15, 4 << 5 | 29, 5 << 5 | 1,  5 << 5 | 2,  5 << 5 | 3,
+	5 << 5 | 4,  5 << 5 | 0};
 #define NCOAP (sizeof(coap_codes) / sizeof(coap_codes[0]))
 /* Latency buckets in seconds: a handshake-free request is well under a
  * millisecond, an enrollment is a signature and a durable commit. */

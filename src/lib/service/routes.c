@@ -235,13 +235,7 @@ static enum fsec_err h_roots(struct fsec_route_ctx *c, const struct fsec_est_pee
 static enum fsec_err h_enc_key(struct fsec_route_ctx *c, const struct fsec_est_peer *peer,
 			       const struct fsec_route_request *q, struct fsec_reply *r)
 {
-	if (c->enc_key_off) {
-		memset(r, 0, sizeof(*r));
-		fsec_reply_error(r, 403, "devices do not enrol their own encryption keys here "
-					 "(enc_key_self_enroll = off): the operator does");
-		return FSEC_OK;
-	}
-	return fsec_devapi_enc_key(c->f, peer->id, q->body, q->len, r);
+	return fsec_devapi_enc_key(c->f, peer->id, q->body, q->len, c->enc_key_off, r);
 }
 
 /* POST /v1/emqx/authn and /v1/emqx/authz (mqtt/emqx.h): an EMQX cluster
