@@ -256,8 +256,15 @@ served() {
 	done
 	[ -n "$probe" ] || return 0
 	d=$T/dev/$probe
-	code=$(curl -sk --max-time 20 --cert "$d/dev.pem" --key "$d/dev.key" -o update.served \
-		-w '%{http_code}' "$URL/v1/update") || { lapse "GET /v1/update failed"; return; }
+	code=$(curl -sSk --max-time 20 --cert "$d/dev.pem" --key "$d/dev.key" -o update.served \
+		-w '%{http_code}' "$URL/v1/update" 2>curl.err) || {
+		# Say why: curl's own error, the device and its certificate, and
+		# what fleetsecd logged last.
+		lapse "GET /v1/update failed as $probe ($(openssl x509 -in "$d/dev.pem" -noout \
+			-serial -issuer 2>&1 | tr '\n' ' ')): $(head -c 300 curl.err); fleetsecd: $(tail -3 daemon.log |
+			tr '\n' '|')"
+		return
+	}
 	case $code in
 	204) ;;
 	200)
