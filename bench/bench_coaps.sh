@@ -10,9 +10,11 @@
 #  - firmware throughput: one device fetching a published image, over Block2
 #    with blocks of 1024 bytes (and 512 and 256, to show what the block size
 #    costs) against curl over HTTPS; MiB/s and the ratio to HTTPS.
+#  - status reports per second on an established session: bench_coaps_reports
+#    (the library's client, as the agent's daemon uses it) posting 500
+#    reports over one DTLS session, against the same client over one
+#    kept-alive TLS connection.
 # Runs alternate between the transports; medians of ROUNDS.
-# Not measured yet: status reports per second on established sessions (no
-# stock client keeps a DTLS session across many requests).
 #
 # usage: bench/bench_coaps.sh [N] [ROUNDS] [IMAGE_KIB]   (defaults 50, 3, 1024)
 # Builds fleetsecd in Release (build-bench/), or uses FSEC_BENCH_BUILD.
@@ -24,8 +26,8 @@ kib=${3:-1024}
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${FSEC_BENCH_BUILD:-$root/build-bench}
 if [ -z "${FSEC_BENCH_BUILD:-}" ]; then
-	cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-	cmake --build "$build" -j2 --target fleetsec_cli fleetsecd >/dev/null
+	cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DFSEC_TESTS=ON >/dev/null
+	cmake --build "$build" -j2 --target fleetsec_cli fleetsecd bench_coaps_reports >/dev/null
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/fsec-bench-coaps.XXXXXX")
@@ -110,3 +112,6 @@ m1=$(median "${fw_1024[@]}") m5=$(median "${fw_512[@]}") m2=$(median "${fw_256[@
 echo "median handshakes/s: coaps $mc, https $mh, ratio $(awk -v a="$mc" -v b="$mh" 'BEGIN { printf "%.2f", a / b }')"
 echo "median firmware MiB/s: coaps 1024-byte blocks $m1, 512 $m5, 256 $m2; https $mf;" \
 	"ratio (1024) $(awk -v a="$m1" -v b="$mf" 'BEGIN { printf "%.3f", a / b }')"
+echo "== status reports on one established session (500 per round)"
+"$build/bench/bench_coaps_reports" "https://127.0.0.1:$hport" "coaps://127.0.0.1:$cport" "$ROOT" \
+	dev.pem dev.key 500 "$rounds"

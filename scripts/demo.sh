@@ -165,7 +165,8 @@ SRV=$PWD/out/demo/server
 mkdir -p "$SRV"
 for try in 1 2 3 4 5; do
 	PORT=$((20000 + RANDOM % 20000))
-	fleetsecd --listen 127.0.0.1:$PORT 2>"$SRV/fleetsecd.log" &
+	CPORT=$((20000 + RANDOM % 20000))
+	fleetsecd --listen 127.0.0.1:$PORT --coaps 127.0.0.1:$CPORT 2>"$SRV/fleetsecd.log" &
 	SRV_PID=$!
 	for _ in $(seq 50); do grep -q listening "$SRV/fleetsecd.log" && break; sleep 0.1; done
 	grep -q listening "$SRV/fleetsecd.log" && break
@@ -174,7 +175,7 @@ done
 grep -q listening "$SRV/fleetsecd.log" || fail "fleetsecd did not start: $(cat "$SRV/fleetsecd.log")"
 trap 'kill $SRV_PID 2>/dev/null || true' EXIT
 URL=https://127.0.0.1:$PORT
-head -1 "$SRV/fleetsecd.log"
+head -2 "$SRV/fleetsecd.log"
 echo "curl, as an EST client, fetches the CA certificates (no client certificate needed):"
 curl -sS --cacert "$FLEETSEC_HOME/root.pem" "$URL/.well-known/est/cacerts" |
 	openssl base64 -d | openssl pkcs7 -inform DER -print_certs -noout | grep subject
@@ -658,5 +659,51 @@ echo "-- the revoked cam-001 gets nothing:"
 printf '$ curl --cert cam-001.pem %s/v1/firmware/%.16s.../key\n' "$URL" "$SHA"
 curl -sS -o /dev/null -w 'HTTP %{http_code}\n' --cacert "$FLEETSEC_HOME/chain.pem" \
 	--cert "$D/cam-001.pem" --key "$D/cam-001.key" "$URL/v1/firmware/$SHA/key" || true
+
+# ---------------------------------------------------------------------------
+# CoAPs (issue 17): a device too small for TCP and HTTP speaks CoAP over
+# DTLS to fleetsecd's CoAPs listener, with the same identity, policy and
+# update path.
+step "21. a constrained device on CoAPs: DTLS 1.2, EST-coaps (RFC 9148), firmware in Block2 blocks"
+CDEV=$PWD/out/demo/coaps-device
+mkdir -p "$CDEV/state"
+chmod 700 "$CDEV/state"
+echo "-- SN-1003 has a bootstrap certificate from the factory, and its own file key for"
+echo "   firmware decryption; its agent is told server = coaps://"
+run fleetsec mfr issue SN-1003 --dir out/demo/mfr --key-out "$CDEV/bootstrap.key" --out "$CDEV/bootstrap.pem"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$CDEV/enc.pem" 2>/dev/null
+chmod 600 "$CDEV/enc.pem"
+head -c $((0x80000)) /dev/zero | tr '\0' '\377' >"$CDEV/slot_a"
+cp "$CDEV/slot_a" "$CDEV/slot_b"
+dd if="$F/thermostat-1.img" of="$CDEV/slot_a" conv=notrunc status=none
+sed -e "s|^server = .*|server = coaps://127.0.0.1:$CPORT|" -e "s|$DEV/|$CDEV/|g" \
+	-e '/^tcti = /d' -e "s|^decrypt_key = .*|decrypt_key = $CDEV/enc.pem|" \
+	"$DEV/agent.conf" >"$CDEV/agent.conf"
+grep -E '^(server|decrypt_key|key_delivery) ' "$CDEV/agent.conf"
+cagent() { printf '$ fleetsec-agent %s\n' "$*"; fleetsec-agent -c "$CDEV/agent.conf" "$@"; }
+echo "-- zero-touch enrollment over CoAPs: the agent checks fleetsecd's certificate (chain to"
+echo "   its pinned root, SAN against 127.0.0.1, and the fleet CRL, fetched over CoAPs)"
+cagent enroll
+run openssl verify -purpose sslclient -CAfile "$FLEETSEC_HOME/root.pem" \
+	-untrusted "$FLEETSEC_HOME/issuing.pem" "$CDEV/device.pem"
+echo "-- the encrypted version 6, over CoAPs: the key sent, the image key fetched wrapped to"
+echo "   it, the image in 1024-byte blocks, verified chunk by chunk into slot b"
+cagent update
+printf '$ fleetsec-bootsim (reboot)\n'
+fleetsec-bootsim "$CDEV/bootenv"
+cagent confirm
+fleetsec-agent -c "$CDEV/agent.conf" status | grep -q "image         6.0.0+0" || fail "6 is not running on SN-1003"
+cagent status
+echo "-- fleetsecd's log: SN-1003 spoke CoAPs only"
+grep -E "coaps (GET|POST) .* peer=SN-1003" "$SRV/fleetsecd.log" | sed 's/^fleetsecd: //' |
+	awk '{k = $3 " " $4; if (!(k in seen)) {seen[k]; print}}'
+if grep -E "^fleetsecd: [0-9.]+ (GET|POST) .* peer=SN-1003" "$SRV/fleetsecd.log"; then
+	fail "SN-1003 made HTTPS requests"
+fi
+echo "-- coap-client (libcoap's own client, an independent peer) reads SN-1003's update answer:"
+printf '$ coap-client-openssl -c device.pem -j device.key -R root.pem coaps://127.0.0.1:%s/v1/update\n' "$CPORT"
+coap-client-openssl -B 10 -c "$CDEV/device.pem" -j "$CDEV/device.key" -R "$FLEETSEC_HOME/root.pem" \
+	"coaps://127.0.0.1:$CPORT/v1/update" 2>/dev/null | jq -c '{version: .release.version}' 2>/dev/null ||
+	true
 
 printf '\ndemo complete: everything is in out/demo/\n'

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include "fleetsec/ca.h"
@@ -153,6 +154,15 @@ FSEC_API void fsec_est_set_limits(struct fsec_est *e, const struct fsec_est_limi
  * CertificateRequest (caller frees with sk_X509_NAME_pop_free). */
 FSEC_API X509_STORE *fsec_est_tls_store(struct fsec_est *e);
 FSEC_API STACK_OF(X509_NAME) *fsec_est_client_ca_names(struct fsec_est *e);
+
+/*
+ * fsec_est_refresh, and when the manufacturer CAs changed, the new trust
+ * store and client CA names installed in ctx: what a listener calls before
+ * each new handshake (an HTTPS connection, a DTLS session), so that a CA
+ * allowed a moment ago by another process is trusted already. Errors: as
+ * fsec_est_refresh (ctx is then left as it was).
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_est_refresh_tls(struct fsec_est *e, SSL_CTX *ctx);
 
 enum fsec_est_peer_kind {
 	FSEC_EST_PEER_NONE,      /* no client certificate */

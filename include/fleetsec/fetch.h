@@ -4,10 +4,22 @@
  * (any key fsec_key_load_private can name, so a TPM key works the same),
  * TLS 1.2 or later against a pinned CA, low-speed timeouts against stalled
  * servers, and hard caps on how much a server may send.
+ *
+ * The same calls speak CoAPs (issue 17) to a coaps://HOST[:PORT]/PATH URL
+ * (port 5684 by default), through libcoap: DTLS 1.2 with the same key,
+ * anchors, server-name check and server CRL; block-wise transfer (RFC
+ * 7959) in 1024-byte blocks. A 2.05 or 2.04 answer is what 200 is over
+ * HTTPS, an empty 2.05 what 204 is, and 5.03 with Max-Age what 202 with
+ * Retry-After is. A range is the Block2 blocks that hold it, so a cut
+ * transfer resumes at its block. Request bodies are named by media type as
+ * for HTTPS: application/json goes as Content-Format 50,
+ * application/pkcs10 as 286 (its body DER, not base64), and
+ * application/x-pem-file as 0.
  */
 #ifndef FLEETSEC_FETCH_H
 #define FLEETSEC_FETCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -85,6 +97,9 @@ FSEC_API FSEC_WUR enum fsec_err fsec_fetch_range(struct fsec_fetch *f, const cha
 						 enum fsec_err (*sink)(const unsigned char *p, size_t n,
 								       void *ctx),
 						 void *ctx);
+
+/* True for a URL this client speaks: https:// or coaps://. Thread-safe. */
+FSEC_API bool fsec_fetch_url_ok(const char *url) FSEC_NONNULL(1);
 
 /* The Retry-After seconds of the last request's 202 answer; 0 if it had none. */
 FSEC_API long fsec_fetch_retry_after(const struct fsec_fetch *f) FSEC_NONNULL(1);

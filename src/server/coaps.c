@@ -26,6 +26,8 @@
 #include <unistd.h>
 
 #include <coap3/coap.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "coaps.h"
@@ -46,7 +48,9 @@ struct coaps {
 	struct fsec_route_ctx *routes;
 	struct fsec_srclimit *per_source;
 	coap_dtls_pki_t pki;
-	char cert[4096], key[4096];
+	/* The stand-in certificate and key libcoap loads (stand_in), PEM. */
+	char *si_cert, *si_key;
+	size_t si_cert_len, si_key_len;
 	/* The chain above the certificate being verified, collected from the
 	 * CN callback's deeper calls (OpenSSL verifies from the root down). */
 	STACK_OF(X509) *hs_chain;
@@ -78,6 +82,55 @@ static void sess_free(struct coaps *c, struct sess *ss)
 
 /* ---- DTLS set-up and the handshake check ---- */
 
+/* A memory BIO's contents as a NUL-terminated copy. */
+static char *bio_text(BIO *b, size_t *len)
+{
+	char *p = NULL, *out;
+	long n = BIO_get_mem_data(b, &p);
+
+	if (n <= 0 || (out = malloc((size_t)n + 1)) == NULL)
+		return NULL;
+	memcpy(out, p, (size_t)n);
+	out[n] = '\0';
+	*len = (size_t)n + 1; /* libcoap counts the NUL (coap_dtls.h) */
+	return out;
+}
+
+/*
+ * libcoap 4.3.1 loads a server certificate and key of its own into each
+ * DTLS session, from PEM, before tls_setup replaces them with the HTTPS
+ * context's objects; a key it cannot read as PEM (a TPM key) would stop it.
+ * It gets a stand-in: a P-256 key made at start and a certificate that key
+ * signs itself. Neither reaches the wire: a session whose tls_setup fails
+ * gets no handshake.
+ */
+static bool stand_in(struct coaps *c)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	BIO *bc = BIO_new(BIO_s_mem()), *bk = BIO_new(BIO_s_mem());
+	X509_NAME *n = x != NULL ? X509_get_subject_name(x) : NULL;
+	bool ok = k != NULL && x != NULL && bc != NULL && bk != NULL && n != NULL &&
+		  X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+					     (const unsigned char *)"fleetsecd stand-in", -1, -1,
+					     0) == 1 &&
+		  X509_set_issuer_name(x, n) == 1 &&
+		  ASN1_INTEGER_set(X509_get_serialNumber(x), 1) == 1 &&
+		  X509_gmtime_adj(X509_getm_notBefore(x), 0) != NULL &&
+		  X509_gmtime_adj(X509_getm_notAfter(x), 60) != NULL && X509_set_pubkey(x, k) == 1 &&
+		  X509_sign(x, k, EVP_sha256()) > 0 && PEM_write_bio_X509(bc, x) == 1 &&
+		  PEM_write_bio_PrivateKey(bk, k, NULL, NULL, 0, NULL, NULL) == 1 &&
+		  (c->si_cert = bio_text(bc, &c->si_cert_len)) != NULL &&
+		  (c->si_key = bio_text(bk, &c->si_key_len)) != NULL;
+
+	BIO_free(bc);
+	BIO_free(bk);
+	X509_free(x);
+	EVP_PKEY_free(k);
+	ERR_clear_error();
+	return ok;
+}
+
 /* The HTTPS context's key, chain, trust and suites on a new DTLS session.
  * libcoap has loaded the PEM files already; this replaces them with the
  * very objects HTTPS serves, so the two listeners never disagree. */
@@ -88,6 +141,10 @@ static int tls_setup(void *tls_session, coap_dtls_pki_t *setup)
 	STACK_OF(X509) *chain = NULL;
 	STACK_OF(X509_NAME) *names = NULL;
 
+	/* As for an HTTPS connection: a manufacturer CA allowed since the last
+	 * session is trusted by this handshake already. */
+	if (fsec_est_refresh_tls(c->est, c->tls) != FSEC_OK && !c->quiet)
+		fprintf(stderr, "fleetsecd: registry: %s\n", fsec_err_detail());
 	if (!SSL_CTX_get0_chain_certs(c->tls, &chain) ||
 	    SSL_use_cert_and_key(ssl, SSL_CTX_get0_certificate(c->tls),
 				 SSL_CTX_get0_privatekey(c->tls), chain, 1) != 1 ||
@@ -287,10 +344,11 @@ static const char *method_name(unsigned m)
 
 /* Each answer is counted, then logged (unless quiet). */
 static void log_request(struct coaps *c, const char *addr, unsigned method, const char *path,
+			unsigned block,
 			const struct fsec_est_peer *peer, const struct fsec_coap_answer *a,
 			const struct timespec *t0)
 {
-	char ab[64], pb[512], id[160], why[300];
+	char ab[64], pb[512], id[160], why[300], blk[32] = "";
 	struct timespec t1;
 
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -299,13 +357,18 @@ static void log_request(struct coaps *c, const char *addr, unsigned method, cons
 					  (double)(t1.tv_nsec - t0->tv_nsec) / 1e9);
 	if (c->quiet)
 		return;
-	fprintf(stderr, "fleetsecd: %s coaps %s %s peer=%s%s%s -> %u.%02u%s%s\n",
+	if (block > 0)
+		snprintf(blk, sizeof(blk), " (from block %u)", block);
+	/* A request that starts at a later block (a device resuming its
+	 * download on a new session) says from which. */
+	fprintf(stderr, "fleetsecd: %s coaps %s %s peer=%s%s%s -> %u.%02u%s%s%s\n",
 		fsec_text_log(addr, FSEC_TEXT_FIELD, ab, sizeof(ab)), method_name(method),
 		fsec_text_log(path, FSEC_TEXT_FIELD, pb, sizeof(pb)),
 		fsec_text_log(peer->id[0] != '\0' ? peer->id : "-", FSEC_TEXT_FIELD, id, sizeof(id)),
 		peer->kind == FSEC_EST_PEER_BOOTSTRAP ? "(bootstrap)" : "",
 		peer->kind == FSEC_EST_PEER_REFUSED ? "(refused)" : "", a->code >> 5, a->code & 31,
-		a->reason[0] != '\0' ? " " : "", fsec_text_log(a->reason, 0, why, sizeof(why)));
+		a->reason[0] != '\0' ? " " : "", fsec_text_log(a->reason, 0, why, sizeof(why)),
+		blk);
 }
 
 enum body_state { BODY_WHOLE, BODY_MORE, BODY_TOO_LARGE, BODY_GAP, BODY_NOMEM };
@@ -371,11 +434,13 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
 	const uint8_t *data = NULL;
 	size_t len = 0, off = 0, total = 0;
 	char path[256], addr[64];
+	coap_block_b_t block = {0};
 	struct timespec t0;
 	enum fsec_err rc;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-
+	if (!coap_get_block_b(session, request, COAP_OPTION_BLOCK2, &block))
+		block.num = 0;
 	addr_text(session, addr, sizeof(addr));
 	/* The path as the request named it (the Uri-Path options), the same
 	 * for a named resource and for the unknown one; longer than any route
@@ -395,7 +460,7 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
 		coap_pdu_set_code(response, COAP_RESPONSE_CODE_INTERNAL_ERROR);
 		a.code = FSEC_COAP_CODE(5, 0);
 		snprintf(a.reason, sizeof(a.reason), "the registry cannot be read");
-		log_request(c, addr, q.method, path, &peer, &a, &t0);
+		log_request(c, addr, q.method, path, block.num, &peer, &a, &t0);
 		return;
 	}
 	if (!option_uint(request, COAP_OPTION_CONTENT_FORMAT, &q.content_format) ||
@@ -403,7 +468,7 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
 		coap_pdu_set_code(response, COAP_RESPONSE_CODE_BAD_REQUEST);
 		a.code = FSEC_COAP_CODE(4, 0);
 		snprintf(a.reason, sizeof(a.reason), "bad Content-Format or Accept option");
-		log_request(c, addr, q.method, path, &peer, &a, &t0);
+		log_request(c, addr, q.method, path, block.num, &peer, &a, &t0);
 		return;
 	}
 	/* A peer the table refuses uploads nothing: its request goes to the
@@ -437,7 +502,7 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
 			a.code = code;
 			snprintf(a.reason, sizeof(a.reason), "%s", why);
 			coap_add_data(response, strlen(why), (const uint8_t *)why);
-			log_request(c, addr, q.method, path, &peer, &a, &t0);
+			log_request(c, addr, q.method, path, block.num, &peer, &a, &t0);
 			return;
 		}
 	}
@@ -474,7 +539,7 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
 	} else if (a.body != NULL) {
 		coap_add_data(response, a.len, a.body); /* a diagnostic payload: short */
 	}
-	log_request(c, addr, q.method, path, &peer, &a, &t0);
+	log_request(c, addr, q.method, path, block.num, &peer, &a, &t0);
 	/* A device the table no longer admits (revoked since its handshake)
 	 * keeps no session: closed once this answer is out. */
 	if (!fsec_route_peer_admitted(&peer) && c->ndoomed < DOOMED_MAX)
@@ -573,8 +638,6 @@ bool coaps_start(const struct coaps_opts *o, struct event_base *base, struct coa
 	c->metrics = o->metrics;
 	SSL_CTX_up_ref(o->tls);
 	c->tls = o->tls;
-	snprintf(c->cert, sizeof(c->cert), "%s", o->cert);
-	snprintf(c->key, sizeof(c->key), "%s", o->key);
 	snprintf(port, sizeof(port), "%u", o->port);
 	if (getaddrinfo(o->host, port, &hints, &ai) != 0 || ai == NULL ||
 	    ai->ai_addrlen > sizeof(addr.addr)) {
@@ -585,7 +648,7 @@ bool coaps_start(const struct coaps_opts *o, struct event_base *base, struct coa
 	memcpy(&addr.addr, ai->ai_addr, ai->ai_addrlen);
 	addr.size = (socklen_t)ai->ai_addrlen;
 	if (fsec_srclimit_new(o->max_per_source, o->max_sessions, &c->per_source) != FSEC_OK ||
-	    (c->ctx = coap_new_context(NULL)) == NULL) {
+	    !stand_in(c) || (c->ctx = coap_new_context(NULL)) == NULL) {
 		snprintf(why, cap, "coaps: out of memory");
 		goto fail;
 	}
@@ -614,12 +677,14 @@ bool coaps_start(const struct coaps_opts *o, struct event_base *base, struct coa
 		.validate_cn_call_back = cn_check,
 		.cn_call_back_arg = c,
 		.additional_tls_setup_call_back = tls_setup,
-		.pki_key.key_type = COAP_PKI_KEY_PEM,
-		.pki_key.key.pem.public_cert = c->cert,
-		.pki_key.key.pem.private_key = c->key,
+		.pki_key.key_type = COAP_PKI_KEY_PEM_BUF,
+		.pki_key.key.pem_buf.public_cert = (const uint8_t *)c->si_cert,
+		.pki_key.key.pem_buf.public_cert_len = c->si_cert_len,
+		.pki_key.key.pem_buf.private_key = (const uint8_t *)c->si_key,
+		.pki_key.key.pem_buf.private_key_len = c->si_key_len,
 	};
 	if (!coap_context_set_pki(c->ctx, &c->pki)) {
-		snprintf(why, cap, "coaps: libcoap refused the server certificate or key");
+		snprintf(why, cap, "coaps: libcoap refused its stand-in certificate");
 		goto fail;
 	}
 	/* DTLS only: no plaintext endpoint is ever made, so 5683 stays shut. */
@@ -674,6 +739,10 @@ void coaps_free(struct coaps *c)
 	sk_X509_pop_free(c->hs_chain, X509_free);
 	fsec_srclimit_free(c->per_source);
 	SSL_CTX_free(c->tls);
+	free(c->si_cert);
+	if (c->si_key != NULL)
+		OPENSSL_cleanse(c->si_key, c->si_key_len);
+	free(c->si_key);
 	free(c);
 	coap_cleanup();
 }

@@ -25,7 +25,6 @@
 struct coaps_opts {
 	const char *host;          /* a numeric address to bind */
 	unsigned port;
-	const char *cert, *key;    /* the server certificate chain and key (PEM files) */
 	SSL_CTX *tls;              /* fleetsecd's HTTPS context: key, chain, trust, suites */
 	struct fsec_est *est;
 	struct fsec_route_ctx *routes;

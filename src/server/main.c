@@ -802,22 +802,12 @@ static struct bufferevent *tls_bev(struct event_base *base, void *arg)
 	struct server *s = arg;
 	struct conn *c;
 	struct bufferevent *bev;
-	bool changed = false;
 	SSL *ssl;
 
 	/* A manufacturer CA allowed since the last connection must be trusted
 	 * by this handshake already. */
-	if (fsec_est_refresh(s->est, &changed) != FSEC_OK)
+	if (fsec_est_refresh_tls(s->est, s->tls) != FSEC_OK)
 		fprintf(stderr, "fleetsecd: registry: %s\n", fsec_err_detail());
-	if (changed) {
-		X509_STORE *st = fsec_est_tls_store(s->est);
-		STACK_OF(X509_NAME) *names = fsec_est_client_ca_names(s->est);
-
-		SSL_CTX_set1_cert_store(s->tls, st);
-		X509_STORE_free(st);
-		if (names != NULL)
-			SSL_CTX_set_client_CA_list(s->tls, names);
-	}
 	fsec_metrics_connection(cur.metrics);
 	/* evhttp falls back to a plaintext bufferevent if this returns NULL;
 	 * never let it: without memory, stop the process instead. */
@@ -1139,7 +1129,7 @@ refused:
  * HTTPS context's certificate, trust and suites, and the HTTPS caps. */
 static bool start_coaps(struct server *s, const struct fsec_servercfg *cfg)
 {
-	char host[256], cert_buf[4096], key_buf[4096], why[600];
+	char host[256], why[600];
 	unsigned port = COAPS_DEFAULT_PORT;
 	const char *v = cfg->coaps;
 	struct coaps_opts o = {0};
@@ -1159,12 +1149,8 @@ static bool start_coaps(struct server *s, const struct fsec_servercfg *cfg)
 		}
 		port = COAPS_DEFAULT_PORT;
 	}
-	snprintf(cert_buf, sizeof(cert_buf), "%s/server.pem", s->home);
-	snprintf(key_buf, sizeof(key_buf), "%s/server.key", s->home);
 	o.host = host;
 	o.port = port;
-	o.cert = cfg->cert[0] != '\0' ? cfg->cert : cert_buf;
-	o.key = cfg->key[0] != '\0' ? cfg->key : key_buf;
 	o.tls = s->tls;
 	o.est = s->est;
 	o.routes = s->routes;

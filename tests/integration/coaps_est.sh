@@ -8,6 +8,8 @@
 # the handshake and on an established session, plaintext CoAP, a malformed
 # datagram, a wrong Content-Format, an oversized Block1 upload and a session
 # flood from one address; and the firmware over Block2, whole and resumed. Each refusal leaves the service serving others.
+# Last, a server key libcoap could not load itself (DER): the handshake
+# presents fleetsecd's certificate (openssl s_client -dtls1_2).
 # coap-client exits 0 even when the handshake fails: every check reads its
 # output or fleetsecd's log, never its exit status.
 . "$(dirname "$0")/lib.sh"
@@ -174,9 +176,17 @@ cc boot-SN-0003.pem boot-SN-0003.key btm -m post -t 50 -e '{}' "$U/v1/tamper"
 [ "$(code btm)" = 4.03 ] || fail "bootstrap tamper report: $(cat btm.err)"
 ok
 
-# Paths HTTPS serves but the CoAP table does not name reach no route.
+# The fleet CRL, for the agent's check of fleetsecd's certificate: what
+# openssl reads as the issuing CA's current CRL.
 cc op1.pem op1.key crl "$U/crl"
-[ "$(code crl)" = 4.04 ] || fail "/crl over CoAPs: $(cat crl.err)"
+openssl crl -inform DER -in crl -CAfile "$ISS" -noout 2>crl.v && grep -q "verify OK" crl.v ||
+	fail "/crl over CoAPs: $(cat crl.err crl.v)"
+[ "$(date -d "$(openssl crl -inform DER -in crl -noout -nextupdate | cut -d= -f2)" +%s)" -gt \
+	"$(date +%s)" ] || fail "/crl over CoAPs is not current"
+ok
+# Paths HTTPS serves but the CoAP table does not name reach no route.
+cc op1.pem op1.key ea "$U/v1/emqx/authn" -m post -t 50 -f rp.csr
+[ "$(code ea)" = 4.04 ] || fail "/v1/emqx/authn over CoAPs: $(cat ea.err)"
 cc op1.pem op1.key se "$U/.well-known/est/simpleenroll" -m post -t 286 -f rp.csr
 [ "$(code se)" = 4.04 ] || fail "simpleenroll over CoAPs: $(cat se.err)"
 ok
@@ -335,4 +345,23 @@ ok
 
 kill "$FLEETSECD_PID"
 wait "$FLEETSECD_PID" 2>/dev/null || true
+
+# A server key libcoap cannot read (it reads PEM files only; here DER, as
+# for a key in a TPM it would be a store URI): fleetsecd loads it, libcoap
+# gets a stand-in it never sends, and devices are served as before.
+openssl pkey -in "$FLEETSEC_HOME/server.key" -outform DER -out "$FLEETSEC_HOME/server.der"
+chmod 600 "$FLEETSEC_HOME/server.der"
+CPORT=$(rand_port)
+fleetsecd_start --coaps 127.0.0.1:$CPORT --key "$FLEETSEC_HOME/server.der"
+U=coaps://127.0.0.1:$CPORT
+cc boot-SN-0003.pem boot-SN-0003.key der "$U/.well-known/est/crts"
+openssl pkcs7 -inform DER -in der -print_certs >/dev/null 2>&1 ||
+	fail "no answer with a DER server key: $(cat der.err) $(tail -3 "$T/daemon.log")"
+# The certificate the handshake presented is fleetsecd's, not the stand-in.
+openssl s_client -dtls1_2 -connect 127.0.0.1:$CPORT -cert boot-SN-0003.pem \
+	-key boot-SN-0003.key </dev/null 2>/dev/null | openssl x509 -noout -fingerprint >hs.fp ||
+	fail "no DTLS handshake with openssl s_client"
+diff hs.fp <(openssl x509 -in "$FLEETSEC_HOME/server.pem" -noout -fingerprint) >/dev/null ||
+	fail "the DTLS handshake presented another certificate: $(cat hs.fp)"
+ok
 done_checks

@@ -4,7 +4,8 @@
 # OpenSSL's tpm2 provider): zero-touch enrollment makes the operational key
 # inside the TPM; the file holds only a TSS2 blob, which no OpenSSL without
 # the TPM can read and which another TPM cannot load; mutual TLS to
-# fleetsecd signs with the TPM; keygen and csr work the same way.
+# fleetsecd signs with the TPM, and so does DTLS to its CoAPs listener;
+# keygen and csr work the same way.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fleetsecd.sh"
 : "${FLEETSECD:?}" "${AGENT:?}"
@@ -19,7 +20,8 @@ F=$FLEETSEC
 "$F" enroll allow --manufacturer-ca mfr/ca.pem --pattern 'SN-T*' --model thermo >/dev/null
 for k in fw root; do "$F" fw keygen --out $k.pem 2>/dev/null; "$F" fw pubkey $k.pem --out $k.pub; done
 fleetsecd_bounds_off
-fleetsecd_start --quiet
+CPORT=$(rand_port)
+fleetsecd_start --quiet --coaps 127.0.0.1:$CPORT
 swtpm_start tpm-a
 TCTI_A=$TCTI
 # The provider loads only with a TPM to talk to.
@@ -58,6 +60,12 @@ ok
 expect 1 A check
 grep -q "no release for this device" err || fail "check over mTLS with the TPM key: $(cat err)"
 grep -q "GET /v1/update" "$T/daemon.log" || true
+# The same key over CoAPs (issue 17): the DTLS handshake signs inside the
+# TPM too.
+agent_conf "coaps://127.0.0.1:$CPORT" tcti="$TCTI_A"
+expect 1 A check
+grep -q "no release for this device" err || fail "check over CoAPs with the TPM key: $(cat err)"
+ok
 
 # The blob is useless under another TPM.
 swtpm_start tpm-b

@@ -82,7 +82,7 @@ static void resources_for_discovery(void **state)
 	bool crts = false;
 
 	(void)state;
-	assert_int_equal(n, 8);
+	assert_int_equal(n, 10);
 	for (size_t i = 0; i < n; i++) {
 		assert_true(r[i].path[0] != '/'); /* libcoap's names have no leading '/' */
 		if (strcmp(r[i].path, ".well-known/est/crts") == 0)
@@ -144,8 +144,15 @@ static void prepare_decisions(void **state)
 	assert_int_equal(verdict(FSEC_EST_PEER_REFUSED, GET, "/v1/update", NONE, NONE, 0),
 			 FSEC_COAP_CODE(4, 3));
 	assert_int_equal(verdict(FSEC_EST_PEER_DEVICE, GET, "/v1/update", NONE, NONE, 0), 0);
-	assert_int_equal(verdict(FSEC_EST_PEER_DEVICE, GET, "/crl", NONE, NONE, 0),
+	assert_int_equal(verdict(FSEC_EST_PEER_DEVICE, GET, "/.well-known/est/simpleenroll", NONE,
+				 NONE, 0),
 			 FSEC_COAP_CODE(4, 4));
+	/* The fleet CRL, for the agent's check of the server (any peer). */
+	assert_int_equal(verdict(FSEC_EST_PEER_BOOTSTRAP, GET, "/crl", NONE, NONE, 0), 0);
+	/* The device's encryption key: PEM as text/plain (0), nothing else. */
+	assert_int_equal(verdict(FSEC_EST_PEER_DEVICE, POST, "/v1/enc-key", 0, NONE, 10), 0);
+	assert_int_equal(verdict(FSEC_EST_PEER_DEVICE, POST, "/v1/enc-key", 50, NONE, 10),
+			 FSEC_COAP_CODE(4, 15));
 	assert_int_equal(verdict(FSEC_EST_PEER_DEVICE, GET, "/v1/firmware/ab", NONE, NONE, 0), 0);
 	assert_int_equal(verdict(FSEC_EST_PEER_DEVICE, GET, "/v1/update", NONE, NONE, 3),
 			 FSEC_COAP_CODE(4, 0));
@@ -203,9 +210,15 @@ static void finish_translations(void **state)
 			 FSEC_COAP_CODE(5, 0));
 	assert_int_equal(a.content_format, NONE);
 	fsec_coap_answer_cleanup(&a);
-	/* The firmware without a file: 5.00. */
+	/* A body under the firmware prefix (an image's wrapped key): octets. */
 	assert_int_equal(finished("/v1/firmware/ab", GET, NONE, 200, "bytes", &a),
-			 FSEC_COAP_CODE(5, 0));
+			 FSEC_COAP_CODE(2, 5));
+	assert_int_equal(a.content_format, FSEC_COAP_CF_OCTETS);
+	assert_int_equal(a.len, 5);
+	fsec_coap_answer_cleanup(&a);
+	/* The CRL: the route's bytes, as octets. */
+	assert_int_equal(finished("/crl", GET, NONE, 200, "crl!", &a), FSEC_COAP_CODE(2, 5));
+	assert_int_equal(a.content_format, FSEC_COAP_CF_OCTETS);
 	fsec_coap_answer_cleanup(&a);
 	/* Nothing published: 2.05, no payload. */
 	assert_int_equal(finished("/v1/update", GET, NONE, 204, NULL, &a), FSEC_COAP_CODE(2, 5));

@@ -38,7 +38,31 @@
 #define RETRY_DEFAULT 60u
 #define RETRY_MAX 3600u
 
-static enum fsec_err make_csr(EVP_PKEY *key, const X509_NAME *subject, char **b64, size_t *len)
+/* EST over CoAPs (RFC 9148) carries DER where HTTPS (RFC 7030) carries
+ * base64, under short names: crts, sen, sren. */
+static bool over_coap(const struct fsec_estc_opts *o)
+{
+	return strncmp(o->server, "coaps://", 8) == 0;
+}
+
+/* The URL of EST operation op (its RFC 7030 name) on o's server. */
+static enum fsec_err est_url(const struct fsec_estc_opts *o, const char *op, char *url,
+			     size_t cap)
+{
+	const char *name = op;
+
+	if (over_coap(o))
+		name = strcmp(op, "cacerts") == 0	  ? "crts"
+		       : strcmp(op, "simpleenroll") == 0 ? "sen"
+		       : strcmp(op, "simplereenroll") == 0 ? "sren"
+							   : op;
+	if ((size_t)snprintf(url, cap, "%s/.well-known/est/%s", o->server, name) >= cap)
+		return fsec_seterr(FSEC_ERR_INVAL, "server URL too long");
+	return FSEC_OK;
+}
+
+static enum fsec_err make_csr(EVP_PKEY *key, const X509_NAME *subject, bool der_out, char **b64,
+			      size_t *len)
 {
 	X509_REQ *req = NULL;
 	unsigned char *der = NULL;
@@ -50,7 +74,16 @@ static enum fsec_err make_csr(EVP_PKEY *key, const X509_NAME *subject, char **b6
 	rc = FSEC_ERR_CRYPTO;
 	if ((n = i2d_X509_REQ(req, &der)) <= 0)
 		fsec_seterr_ossl(rc, "cannot encode the CSR");
-	else if ((*b64 = fsec_b64_encode_lines(der, (size_t)n, len)) == NULL)
+	else if (der_out) {
+		/* Into the C heap the caller frees with free(). */
+		if ((*b64 = malloc((size_t)n)) == NULL)
+			rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+		else {
+			memcpy(*b64, der, (size_t)n);
+			*len = (size_t)n;
+			rc = FSEC_OK;
+		}
+	} else if ((*b64 = fsec_b64_encode_lines(der, (size_t)n, len)) == NULL)
 		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 	else
 		rc = FSEC_OK;
@@ -59,9 +92,9 @@ static enum fsec_err make_csr(EVP_PKEY *key, const X509_NAME *subject, char **b6
 	return rc;
 }
 
-/* The certificates in a base64 certs-only CMS: exactly want of them, or
- * (want 0) at least one. */
-static enum fsec_err parse_certs(const unsigned char *body, size_t len, int want,
+/* The certificates in a certs-only CMS, base64 (or DER when der_in): exactly
+ * want of them, or (want 0) at least one. */
+static enum fsec_err parse_certs(const unsigned char *body, size_t len, bool der_in, int want,
 				 STACK_OF(X509) **out)
 {
 	unsigned char *der = NULL;
@@ -71,7 +104,12 @@ static enum fsec_err parse_certs(const unsigned char *body, size_t len, int want
 	STACK_OF(X509) *certs;
 	enum fsec_err rc = FSEC_ERR_PARSE;
 
-	if (!fsec_b64_decode_lines(body, len, RESPONSE_MAX, &der, &dlen))
+	if (der_in) {
+		if (len == 0 || len > RESPONSE_MAX || (der = malloc(len)) == NULL)
+			return fsec_seterr(rc, "the server's answer is empty or too large");
+		memcpy(der, body, len);
+		dlen = len;
+	} else if (!fsec_b64_decode_lines(body, len, RESPONSE_MAX, &der, &dlen))
 		return fsec_seterr(rc, "the server's answer is not base64");
 	p = der;
 	if ((p7 = d2i_PKCS7(NULL, &p, (long)dlen)) == NULL || p != der + dlen ||
@@ -93,11 +131,12 @@ out:
 	return rc;
 }
 
-/* The one certificate in a base64 certs-only CMS. */
-static enum fsec_err parse_response(const unsigned char *body, size_t len, X509 **out)
+/* The one certificate in a certs-only CMS (parse_certs). */
+static enum fsec_err parse_response(const unsigned char *body, size_t len, bool der_in,
+				    X509 **out)
 {
 	STACK_OF(X509) *certs = NULL;
-	enum fsec_err rc = parse_certs(body, len, 1, &certs);
+	enum fsec_err rc = parse_certs(body, len, der_in, 1, &certs);
 
 	if (rc == FSEC_OK) {
 		*out = sk_X509_value(certs, 0);
@@ -194,14 +233,13 @@ static enum fsec_err check_issued(const struct fsec_estc_opts *o, struct fsec_fe
 
 	if (rc != FSEC_ERR_VERIFY || !missing)
 		return rc;
-	if ((size_t)snprintf(url, sizeof(url), "%s/.well-known/est/cacerts", o->server) >=
-	    sizeof(url))
-		return fsec_seterr(FSEC_ERR_INVAL, "server URL too long");
+	if ((rc = est_url(o, "cacerts", url, sizeof(url))) != FSEC_OK)
+		return rc;
 	if ((rc = fsec_fetch_get(f, url, RESPONSE_MAX, &resp, &rlen)) != FSEC_OK) {
 		rc = fsec_seterr(rc, "cacerts: %s", fsec_err_detail());
 		goto out;
 	}
-	if ((rc = parse_certs(resp, rlen, 0, &cas)) == FSEC_OK)
+	if ((rc = parse_certs(resp, rlen, over_coap(o), 0, &cas)) == FSEC_OK)
 		rc = check_cert(cert, key, o, cas, &missing, id);
 out:
 	sk_X509_pop_free(cas, X509_free);
@@ -254,9 +292,8 @@ static enum fsec_err est_request(const struct fsec_estc_opts *o, const char *op,
 	size_t clen = 0, rlen = 0;
 	enum fsec_err rc;
 
-	if ((size_t)snprintf(url, sizeof(url), "%s/.well-known/est/%s", o->server, op) >=
-	    sizeof(url))
-		return fsec_seterr(FSEC_ERR_INVAL, "server URL too long");
+	if ((rc = est_url(o, op, url, sizeof(url))) != FSEC_OK)
+		return rc;
 	if ((size_t)snprintf(pending, sizeof(pending), "%s.pending", o->key_out) >= sizeof(pending))
 		return fsec_seterr(FSEC_ERR_INVAL, "key path too long");
 	/* own_key: the request is for the key already at key_out (a paired
@@ -264,7 +301,7 @@ static enum fsec_err est_request(const struct fsec_estc_opts *o, const char *op,
 	if ((rc = fsec_fetch_new(&fo, &f)) != FSEC_OK ||
 	    (rc = own_key ? fsec_key_load_private(o->key_out, &key) : pending_key(pending, &key)) !=
 		    FSEC_OK ||
-	    (rc = make_csr(key, subject, &csr, &clen)) != FSEC_OK)
+	    (rc = make_csr(key, subject, over_coap(o), &csr, &clen)) != FSEC_OK)
 		goto out;
 	if ((rc = fsec_fetch_post(f, url, "application/pkcs10", csr, clen, RESPONSE_MAX, &resp,
 				  &rlen)) == FSEC_ERR_BUSY) {
@@ -281,7 +318,7 @@ static enum fsec_err est_request(const struct fsec_estc_opts *o, const char *op,
 		rc = fsec_seterr(rc, "%s refused: %s", op, fsec_err_detail());
 		goto out;
 	}
-	if ((rc = parse_response(resp, rlen, &cert)) != FSEC_OK ||
+	if ((rc = parse_response(resp, rlen, over_coap(o), &cert)) != FSEC_OK ||
 	    (rc = check_issued(o, f, cert, key, id)) != FSEC_OK ||
 	    (rc = fsec_cert_pem(cert, &pem)) != FSEC_OK)
 		goto out;
@@ -557,16 +594,15 @@ FSEC_API enum fsec_err fsec_estc_learn_roots(const struct fsec_estc_opts *o,
 	memset(out, 0, sizeof(*out));
 	if (o->ca_learned == NULL || o->ca_learned[0] == '\0')
 		return fsec_seterr(FSEC_ERR_INVAL, "no file for the learned roots");
-	if ((size_t)snprintf(url, sizeof(url), "%s/.well-known/est/cacerts", o->server) >=
-	    sizeof(url))
-		return fsec_seterr(FSEC_ERR_INVAL, "server URL too long");
+	if ((rc = est_url(o, "cacerts", url, sizeof(url))) != FSEC_OK)
+		return rc;
 	if ((rc = fsec_fetch_new(&fo, &f)) != FSEC_OK)
 		goto out;
 	if ((rc = fsec_fetch_get(f, url, RESPONSE_MAX, &resp, &rlen)) != FSEC_OK) {
 		rc = fsec_seterr(rc, "cacerts: %s", fsec_err_detail());
 		goto out;
 	}
-	if ((rc = parse_certs(resp, rlen, 0, &cas)) != FSEC_OK ||
+	if ((rc = parse_certs(resp, rlen, over_coap(o), 0, &cas)) != FSEC_OK ||
 	    (rc = load_anchors(o, &st)) != FSEC_OK)
 		goto out;
 	if ((keep = sk_X509_new_null()) == NULL) {

@@ -27,7 +27,10 @@ enum out_kind {
 	OUT_CERTS, /* a certs-only CMS: 281, or one certificate as 287 */
 	OUT_ATT,   /* CSR attributes: 285 */
 	OUT_JSON,  /* the device API: 50 */
-	OUT_FILE,  /* the firmware: 42, from the route's open file */
+	OUT_FILE,  /* the firmware: 42, from the route's open file; its wrapped
+		    * key (GET /v1/firmware/SHA256/key), 42 from the body */
+	OUT_RAW,   /* the CRL: 42, the route's bytes (DER, or PEM after a
+		    * rotation); the registry has no CRL format */
 };
 
 struct res {
@@ -53,6 +56,10 @@ static const struct res table[] = {
 	{{"v1/update", NULL, "50"}, "/v1/update", OUT_JSON, FSEC_COAP_CF_NONE, false},
 	{{"v1/roots", NULL, "50"}, "/v1/roots", OUT_JSON, FSEC_COAP_CF_NONE, false},
 	{{"v1/tamper", NULL, "50"}, "/v1/tamper", OUT_JSON, FSEC_COAP_CF_JSON, false},
+	/* The device's key PEM, as text (0): no Content-Format names PEM. */
+	{{"v1/enc-key", NULL, "50"}, "/v1/enc-key", OUT_JSON, FSEC_COAP_CF_TEXT, false},
+	/* The agent checks the server's certificate against it. */
+	{{"crl", NULL, "42"}, "/crl", OUT_RAW, FSEC_COAP_CF_NONE, false},
 	/* Prefixes last: fsec_coap_resources lists the exact ones only. */
 	{{FSEC_RELEASE_FIRMWARE_PATH + 1, NULL, "42"}, NULL, OUT_FILE, FSEC_COAP_CF_NONE, true},
 };
@@ -219,13 +226,14 @@ static enum fsec_err content(const struct res *res, int cf, const struct fsec_re
 	size_t dlen = 0;
 	enum fsec_err rc = FSEC_ERR_CRYPTO;
 
-	if (res->out == OUT_JSON) {
+	if (res->out == OUT_JSON || res->out == OUT_RAW || res->out == OUT_FILE) {
 		if (r->len > 0) {
 			if ((a->body = malloc(r->len)) == NULL)
 				return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 			memcpy(a->body, r->body, r->len);
 			a->len = r->len;
-			a->content_format = FSEC_COAP_CF_JSON;
+			a->content_format = res->out == OUT_JSON ? FSEC_COAP_CF_JSON
+								 : FSEC_COAP_CF_OCTETS;
 		}
 		return FSEC_OK;
 	}
@@ -271,7 +279,8 @@ static bool answer_format(const struct res *res, int accept, int *cf)
 		return *cf == FSEC_COAP_CF_PKCS7_CERTS || *cf == FSEC_COAP_CF_PKIX_CERT;
 	case OUT_ATT: *cf = FSEC_COAP_CF_CSRATTRS; break;
 	case OUT_JSON: *cf = FSEC_COAP_CF_JSON; break;
-	case OUT_FILE: *cf = FSEC_COAP_CF_OCTETS; break;
+	case OUT_FILE:
+	case OUT_RAW: *cf = FSEC_COAP_CF_OCTETS; break;
 	}
 	return accept == FSEC_COAP_CF_NONE || accept == *cf;
 }
@@ -312,6 +321,8 @@ enum fsec_err fsec_coap_prepare(const struct fsec_coap_request *q,
 		return diagnostic(a, FSEC_COAP_CODE(4, 15),
 				  res->in_cf == FSEC_COAP_CF_PKCS10
 					  ? "send the CSR as Content-Format 286 (application/pkcs10)"
+				  : res->in_cf == FSEC_COAP_CF_TEXT
+					  ? "send the PEM key as Content-Format 0 (text/plain)"
 					  : "send JSON (Content-Format 50)",
 				  -1);
 	/* The cap the HTTPS body has, counted before base64. */
@@ -359,9 +370,9 @@ enum fsec_err fsec_coap_finish(const struct fsec_coap_prep *p, unsigned method,
 		r->has_file = false;
 		return FSEC_OK;
 	}
-	/* A file body anywhere else is not what the route promised; a file
-	 * resource without one neither. */
-	if (r->has_file || ((const struct res *)p->res)->out == OUT_FILE)
+	/* A file body anywhere else is not what the route promised. Under the
+	 * firmware prefix a body is the image's wrapped key. */
+	if (r->has_file)
 		rc = fsec_seterr(FSEC_ERR_INVAL, "a file answer where none belongs");
 	else if ((rc = content(p->res, p->cf, r, a)) == FSEC_OK)
 		return FSEC_OK;

@@ -661,6 +661,26 @@ FSEC_API STACK_OF(X509_NAME) *fsec_est_client_ca_names(struct fsec_est *e)
 	return names;
 }
 
+FSEC_API enum fsec_err fsec_est_refresh_tls(struct fsec_est *e, SSL_CTX *ctx)
+{
+	STACK_OF(X509_NAME) *names;
+	X509_STORE *st;
+	bool changed = false;
+	enum fsec_err rc = fsec_est_refresh(e, &changed);
+
+	if (rc != FSEC_OK || !changed)
+		return rc;
+	if ((st = fsec_est_tls_store(e)) == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	SSL_CTX_set1_cert_store(ctx, st);
+	X509_STORE_free(st);
+	/* Without memory for the names, the old list stays: it only tells
+	 * clients which certificate to pick. */
+	if ((names = fsec_est_client_ca_names(e)) != NULL)
+		SSL_CTX_set_client_CA_list(ctx, names);
+	return FSEC_OK;
+}
+
 /* ---- peers ---- */
 
 /* Verify cert (with the client's chain) up to an anchor in st for TLS client

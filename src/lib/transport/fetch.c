@@ -15,6 +15,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
+#include "coapc_int.h"
 #include "err_int.h"
 #include "fault_int.h"
 #include "pem_int.h"
@@ -32,6 +33,13 @@ struct fsec_fetch {
 	STACK_OF(X509_CRL) *crl; /* fetched by this client (one per issuing CA), checked in every later handshake */
 	long retry_after;        /* the last 202's Retry-After, seconds; 0: none */
 	char errbuf[CURL_ERROR_SIZE];
+	/* coaps:// URLs (issue 17): the client for the server named by
+	 * coap_server ("host:port" as the URL spells it), made at the first
+	 * such request; the anchors it is made with. */
+	struct fsec_coapc *coap;
+	char coap_server[300];
+	char *ca, *ca_learned;
+	long connect_timeout;
 };
 
 /* The most a fleet CRL may be: fleetsecd keeps it small (superseded
@@ -143,8 +151,10 @@ FSEC_API enum fsec_err fsec_fetch_new(const struct fsec_fetch_opts *o, struct fs
 		return fsec_seterr(FSEC_ERR_INVAL, "a CA file is required: no trust on first use");
 	if ((o->cert == NULL) != (o->key == NULL))
 		return fsec_seterr(FSEC_ERR_INVAL, "client certificate and key go together");
-	if (o->server_crl != NULL && strncmp(o->server_crl, "https://", 8) != 0)
-		return fsec_seterr(FSEC_ERR_INVAL, "server CRL URL %.200s is not https", o->server_crl);
+	if (o->server_crl != NULL && strncmp(o->server_crl, "https://", 8) != 0 &&
+	    strncmp(o->server_crl, "coaps://", 8) != 0)
+		return fsec_seterr(FSEC_ERR_INVAL, "server CRL URL %.200s is neither https nor coaps",
+				   o->server_crl);
 	/* libcurl's synchronous resolver cannot time out without signals, which
 	 * a library must not use: only a threaded resolver bounds DNS. */
 	if (!(curl_version_info(CURLVERSION_NOW)->features & CURL_VERSION_ASYNCHDNS))
@@ -156,7 +166,9 @@ FSEC_API enum fsec_err fsec_fetch_new(const struct fsec_fetch_opts *o, struct fs
 		fsec_seterr(rc, "out of memory");
 		goto fail;
 	}
-	if (o->server_crl != NULL && (f->crl_url = strdup(o->server_crl)) == NULL) {
+	if ((f->ca = strdup(o->ca)) == NULL ||
+	    (o->ca_learned != NULL && (f->ca_learned = strdup(o->ca_learned)) == NULL) ||
+	    (o->server_crl != NULL && (f->crl_url = strdup(o->server_crl)) == NULL)) {
 		fsec_seterr(rc, "out of memory");
 		goto fail;
 	}
@@ -198,6 +210,7 @@ FSEC_API enum fsec_err fsec_fetch_new(const struct fsec_fetch_opts *o, struct fs
 		goto fail;
 	}
 	f->min_rate = o->low_speed_limit > 0 ? o->low_speed_limit : 1024L;
+	f->connect_timeout = o->connect_timeout > 0 ? o->connect_timeout : 15L;
 	f->timeout = o->timeout > 0 ? o->timeout : 0;
 	*out = f;
 	return FSEC_OK;
@@ -211,6 +224,9 @@ FSEC_API void fsec_fetch_free(struct fsec_fetch *f)
 	if (f == NULL)
 		return;
 	curl_easy_cleanup(f->curl);
+	fsec_coapc_free(f->coap);
+	free(f->ca);
+	free(f->ca_learned);
 	EVP_PKEY_free(f->key);
 	sk_X509_CRL_pop_free(f->crl, X509_CRL_free);
 	free(f->crl_url);
@@ -385,6 +401,139 @@ fail:
 	return NULL;
 }
 
+/* ---- coaps:// (issue 17) ---- */
+
+static bool is_coaps(const char *url)
+{
+	return strncmp(url, "coaps://", 8) == 0;
+}
+
+/*
+ * The CoAPs client for url's server, and url's path. A device talks to one
+ * server: the client is kept, and a URL naming another server replaces it.
+ * No query or fragment: no fleetsec resource takes one.
+ */
+static enum fsec_err coap_for(struct fsec_fetch *f, const char *url, const char **path)
+{
+	const char *a = url + 8, *h = a, *rest;
+	size_t alen = strcspn(a, "/?#"), hlen;
+	char host[256], port[8] = "5684";
+	struct fsec_coapc_opts o = {.host = host, .port = port, .ca = f->ca,
+				    .ca_learned = f->ca_learned, .cert = f->cert, .key = f->key,
+				    .crls = f->crl};
+	enum fsec_err rc;
+
+	if (alen == 0 || alen >= sizeof(f->coap_server) || strpbrk(a, "?#") != NULL)
+		return fsec_seterr(FSEC_ERR_INVAL, "%.200s: not a coaps://HOST[:PORT]/PATH URL", url);
+	*path = a[alen] == '\0' ? "/" : a + alen;
+	if (f->coap != NULL && strlen(f->coap_server) == alen &&
+	    memcmp(f->coap_server, a, alen) == 0)
+		return FSEC_OK;
+	if (*h == '[') {
+		const char *end = memchr(h, ']', alen);
+
+		if (end == NULL)
+			return fsec_seterr(FSEC_ERR_INVAL, "%.200s: unclosed [", url);
+		hlen = (size_t)(end - h - 1);
+		h++;
+		rest = end + 1;
+	} else {
+		const char *colon = memchr(h, ':', alen);
+
+		hlen = colon != NULL ? (size_t)(colon - h) : alen;
+		rest = h + hlen;
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		return fsec_seterr(FSEC_ERR_INVAL, "%.200s: no host, or one too long", url);
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	if (rest < a + alen) {
+		size_t plen = (size_t)(a + alen - rest) - 1;
+
+		if (*rest != ':' || plen == 0 || plen > 5 || strspn(rest + 1, "0123456789") < plen)
+			return fsec_seterr(FSEC_ERR_INVAL, "%.200s: bad port", url);
+		memcpy(port, rest + 1, plen);
+		port[plen] = '\0';
+	}
+	fsec_coapc_free(f->coap);
+	f->coap = NULL;
+	if ((rc = fsec_coapc_new(&o, &f->coap)) != FSEC_OK)
+		return rc;
+	memcpy(f->coap_server, a, alen);
+	f->coap_server[alen] = '\0';
+	return FSEC_OK;
+}
+
+/* When a CoAPs request of this many bytes must be over: as perform's. */
+static time_t coap_deadline(const struct fsec_fetch *f, uint64_t bytes)
+{
+	struct timespec ts;
+	long secs = (long)(bytes / (uint64_t)f->min_rate) + 60;
+
+	if (f->timeout > 0 && f->timeout < secs)
+		secs = f->timeout;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + secs;
+}
+
+/* The CoAP content format of a request body fetch.h names by media type;
+ * EST's CSR goes as DER (estc.c makes it so for a coaps server). */
+static int coap_format(const char *content_type)
+{
+	if (strcmp(content_type, "application/json") == 0)
+		return 50;
+	if (strcmp(content_type, "application/pkcs10") == 0)
+		return 286;
+	if (strcmp(content_type, "application/x-pem-file") == 0)
+		return 0; /* text/plain: no format names PEM */
+	return -1;
+}
+
+/*
+ * A whole-body CoAPs request, with fetch.h's meaning of the outcome: 2.05
+ * (GET) or 2.04 (POST) is success, and an empty 2.05 is NOTFOUND (HTTPS's
+ * 204, "nothing for this device"); 5.03 with Max-Age is BUSY (RFC 9148
+ * section 5: an enrollment held for approval, or a server asking for a
+ * retry), with its Max-Age as the Retry-After.
+ */
+static enum fsec_err coap_whole(struct fsec_fetch *f, const char *url, unsigned method,
+				const char *content_type, const void *data, size_t dlen,
+				size_t max, unsigned char **buf, size_t *len)
+{
+	struct fsec_coapc_status st;
+	unsigned want = method == 2 ? (2u << 5 | 4u) : (2u << 5 | 5u);
+	int cf = content_type != NULL ? coap_format(content_type) : -1;
+	const char *path;
+	enum fsec_err rc;
+
+	f->retry_after = 0;
+	if (content_type != NULL && cf < 0)
+		return fsec_seterr(FSEC_ERR_INVAL, "no CoAP content format for %.100s",
+				   content_type);
+	if ((rc = coap_for(f, url, &path)) != FSEC_OK)
+		return rc;
+	/* EST's CSR asks for the certs-only CMS (281), as RFC 9148 does. */
+	rc = fsec_coapc_request(f->coap, method, path, cf, cf == 286 ? 281 : -1, data, dlen, max,
+				coap_deadline(f, max), buf, len, &st);
+	if (rc != FSEC_OK)
+		return rc;
+	if (st.code == want && !(method == 1 && *len == 0))
+		return FSEC_OK;
+	free(*buf);
+	*buf = NULL;
+	*len = 0;
+	if (st.code == want)
+		return fsec_seterr(FSEC_ERR_NOTFOUND, "the server has nothing for this device");
+	if (st.code == (5u << 5 | 3u) && st.max_age >= 0) {
+		f->retry_after = st.max_age;
+		return fsec_seterr(FSEC_ERR_BUSY, "the server holds the request%s%s",
+				   st.why[0] != '\0' ? ": " : "", st.why);
+	}
+	return fsec_seterr(FSEC_ERR_NET, "CoAP %u.%02u (expected %u.%02u)%s%s", st.code >> 5,
+			   st.code & 31u, want >> 5, want & 31u, st.why[0] != '\0' ? ": " : "",
+			   st.why);
+}
+
 /*
  * Before the first request: fetch the server CRL over a connection that
  * curl then closes (the requests that follow each open one that checks
@@ -401,11 +550,24 @@ static enum fsec_err ensure_crl(struct fsec_fetch *f)
 		return FSEC_OK;
 	if ((b.buf = malloc(CRL_MAX + 1)) == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-	curl_easy_setopt(f->curl, CURLOPT_RANGE, NULL);
-	curl_easy_setopt(f->curl, CURLOPT_HTTPGET, 1L);
-	curl_easy_setopt(f->curl, CURLOPT_FORBID_REUSE, 1L);
-	rc = perform(f, f->crl_url, &b, 200);
-	curl_easy_setopt(f->curl, CURLOPT_FORBID_REUSE, 0L);
+	if (is_coaps(f->crl_url)) {
+		unsigned char *got = NULL;
+
+		/* Its DTLS session is dropped with the client below: the
+		 * requests that follow shake hands with the CRL checked. */
+		if ((rc = coap_whole(f, f->crl_url, 1, NULL, NULL, 0, CRL_MAX, &got, &b.len)) ==
+		    FSEC_OK)
+			memcpy(b.buf, got, b.len);
+		free(got);
+		fsec_coapc_free(f->coap);
+		f->coap = NULL;
+	} else {
+		curl_easy_setopt(f->curl, CURLOPT_RANGE, NULL);
+		curl_easy_setopt(f->curl, CURLOPT_HTTPGET, 1L);
+		curl_easy_setopt(f->curl, CURLOPT_FORBID_REUSE, 1L);
+		rc = perform(f, f->crl_url, &b, 200);
+		curl_easy_setopt(f->curl, CURLOPT_FORBID_REUSE, 0L);
+	}
 	if (rc != FSEC_OK) {
 		rc = fsec_seterr(FSEC_ERR_VERIFY, "no server CRL from %.200s (%s): refusing the "
 				 "server", f->crl_url, fsec_err_detail());
@@ -441,6 +603,8 @@ FSEC_API enum fsec_err fsec_fetch_get(struct fsec_fetch *f, const char *url, siz
 	fsec_clearerr();
 	if ((rc = ensure_crl(f)) != FSEC_OK)
 		return rc;
+	if (is_coaps(url))
+		return coap_whole(f, url, 1, NULL, NULL, 0, max, buf, len);
 	b.buf = malloc(max + 1);
 	if (b.buf == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
@@ -468,6 +632,8 @@ FSEC_API enum fsec_err fsec_fetch_post(struct fsec_fetch *f, const char *url,
 	fsec_clearerr();
 	if ((rc = ensure_crl(f)) != FSEC_OK)
 		return rc;
+	if (is_coaps(url))
+		return coap_whole(f, url, 2, content_type, data, dlen, max, buf, len);
 	if (snprintf(ct, sizeof(ct), "Content-Type: %s", content_type) >= (int)sizeof(ct) ||
 	    (h = curl_slist_append(NULL, ct)) == NULL)
 		return fsec_seterr(FSEC_ERR_INVAL, "bad content type");
@@ -497,6 +663,15 @@ FSEC_API enum fsec_err fsec_fetch_range(struct fsec_fetch *f, const char *url, u
 		return fsec_seterr(FSEC_ERR_INVAL, "empty or overflowing range");
 	if ((rc = ensure_crl(f)) != FSEC_OK)
 		return rc;
+	if (is_coaps(url)) {
+		struct fsec_coapc_status st;
+		const char *path;
+
+		if ((rc = coap_for(f, url, &path)) != FSEC_OK)
+			return rc;
+		return fsec_coapc_range(f->coap, path, off, len, coap_deadline(f, len), sink, ctx,
+					&st);
+	}
 	snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)off,
 		 (unsigned long long)(off + len - 1));
 	curl_easy_setopt(f->curl, CURLOPT_RANGE, range);
@@ -508,6 +683,11 @@ FSEC_API enum fsec_err fsec_fetch_range(struct fsec_fetch *f, const char *url, u
 		rc = fsec_seterr(FSEC_ERR_NET, "short read: %llu of %llu bytes",
 				 (unsigned long long)b.got, (unsigned long long)len);
 	return rc;
+}
+
+FSEC_API bool fsec_fetch_url_ok(const char *url)
+{
+	return strncmp(url, "https://", 8) == 0 || is_coaps(url);
 }
 
 FSEC_API long fsec_fetch_retry_after(const struct fsec_fetch *f)

@@ -50,8 +50,8 @@ enum fsec_err fsec_agent_url(const struct fsec_agent *a, const char *target, cha
 
 	if (n < 0 || (size_t)n >= cap)
 		return fsec_seterr(FSEC_ERR_INVAL, "URL too long");
-	if (strncmp(buf, "https://", 8) != 0)
-		return fsec_seterr(FSEC_ERR_INVAL, "refusing a non-https URL");
+	if (!fsec_fetch_url_ok(buf))
+		return fsec_seterr(FSEC_ERR_INVAL, "refusing a URL that is neither https nor coaps");
 	return FSEC_OK;
 }
 

@@ -229,8 +229,8 @@ enum fsec_err fsec_agent_tamper_report(const struct fsec_agentcfg *cfg, const ch
 	if (cfg->server[0] == '\0')
 		return fsec_seterr(FSEC_ERR_INVAL, "no server configured");
 	if ((size_t)snprintf(url, sizeof(url), "%s/v1/tamper", cfg->server) >= sizeof(url) ||
-	    strncmp(url, "https://", 8) != 0)
-		return fsec_seterr(FSEC_ERR_INVAL, "the server is not an https URL that fits");
+	    !fsec_fetch_url_ok(url))
+		return fsec_seterr(FSEC_ERR_INVAL, "the server is not an https or coaps URL that fits");
 	snprintf(st.reason, sizeof(st.reason), "%s", reason);
 	/* Signed by the key about to go: the statement proves it came from
 	 * this device, and the registry keeps it as evidence. */
@@ -291,8 +291,9 @@ FSEC_API enum fsec_err fsec_agent_enc_key_sync(const struct fsec_agentcfg *cfg, 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", cfg->state_dir, ENC_KEY_SENT) >=
 		    sizeof(path) ||
 	    (size_t)snprintf(url, sizeof(url), "%s/v1/enc-key", cfg->server) >= sizeof(url) ||
-	    strncmp(url, "https://", 8) != 0)
-		return fsec_seterr(FSEC_ERR_INVAL, "the server or state_dir is too long, or not https");
+	    !fsec_fetch_url_ok(url))
+		return fsec_seterr(FSEC_ERR_INVAL, "the server or state_dir is too long, or not https "
+				   "or coaps");
 	/* The public half only; with a TPM the private half never leaves it. */
 	if ((rc = fsec_key_load_private(cfg->decrypt_key, &key)) != FSEC_OK) {
 		/* Up to any '?': a pkcs11 URI's PIN is never shown. */

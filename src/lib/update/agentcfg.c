@@ -9,6 +9,7 @@
 
 #include "agentcfg_int.h"
 #include "err_int.h"
+#include "fleetsec/fetch.h"
 #include "fleetsec/fileio.h"
 #include "fleetsec/names.h"
 #include "kvconf_int.h"
@@ -60,8 +61,8 @@ static const struct fsec_kv_field fields[] = {
 /* Values the device must not take on trust, checked after parsing. */
 static enum fsec_err check(struct fsec_agentcfg *c)
 {
-	if (strncmp(c->server, "https://", 8) != 0)
-		return fsec_seterr(FSEC_ERR_PARSE, "server must be an https:// URL");
+	if (!fsec_fetch_url_ok(c->server))
+		return fsec_seterr(FSEC_ERR_PARSE, "server must be an https:// or coaps:// URL");
 	if (strcmp(c->boot_backend, "file") != 0 && strcmp(c->boot_backend, "uboot") != 0 &&
 	    strcmp(c->boot_backend, "grub") != 0)
 		return fsec_seterr(FSEC_ERR_PARSE, "boot_backend must be file, uboot or grub");
@@ -102,8 +103,9 @@ static enum fsec_err resolve_crl(struct fsec_agentcfg *c)
 		n = snprintf(url, sizeof(url), "%s", c->server_crl);
 	if (n < 0 || (size_t)n >= sizeof(url))
 		return fsec_seterr(FSEC_ERR_PARSE, "server_crl: the URL is too long");
-	if (strncmp(url, "https://", 8) != 0)
-		return fsec_seterr(FSEC_ERR_PARSE, "server_crl: a path, an https:// URL, or off");
+	if (!fsec_fetch_url_ok(url))
+		return fsec_seterr(FSEC_ERR_PARSE, "server_crl: a path, an https:// or coaps:// URL, "
+				   "or off");
 	memcpy(c->server_crl, url, (size_t)n + 1);
 	return FSEC_OK;
 }
