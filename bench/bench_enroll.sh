@@ -32,7 +32,7 @@ F=$build/fleetsec
 "$F" mfr init --dir "$work/mfr" --name "Bench Chips" >/dev/null
 "$F" enroll allow --manufacturer-ca "$work/mfr/ca.pem" --pattern 'SN-*' --model bench >/dev/null
 "$F" device issue probe --keygen --key-out "$work/probe.key" --out "$work/probe.pem" 2>/dev/null
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))
 "$build/fleetsecd" --listen 127.0.0.1:$port --quiet 2>"$work/daemon.log" &
 pid=$!
 for _ in $(seq 50); do grep -q listening "$work/daemon.log" && break; sleep 0.1; done

@@ -32,10 +32,10 @@ A=$build/fleetsec-agent
 "$F" enroll allow --manufacturer-ca "$work/mfr/ca.pem" --pattern 'SN-*' --model bench >/dev/null
 "$F" fw keygen --out "$work/fw.pem" 2>/dev/null
 "$F" fw pubkey "$work/fw.pem" --out "$work/fw.pub"
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))
 "$build/fleetsecd" --listen 127.0.0.1:$port --quiet 2>"$work/daemon.log" &
 pids+=($!)
-tport=$((20000 + RANDOM % 20000))
+tport=$((20000 + RANDOM % 12000))
 swtpm socket --tpm2 --tpmstate dir="$work" --server type=tcp,port=$tport \
 	--ctrl type=tcp,port=$((tport + 1)) --flags not-need-init,startup-clear 2>/dev/null &
 pids+=($!)

@@ -164,8 +164,8 @@ run fleetsec ca server-cert localhost --ip 127.0.0.1
 SRV=$PWD/out/demo/server
 mkdir -p "$SRV"
 for try in 1 2 3 4 5; do
-	PORT=$((20000 + RANDOM % 20000))
-	CPORT=$((20000 + RANDOM % 20000))
+	PORT=$((20000 + RANDOM % 12000))
+	CPORT=$((20000 + RANDOM % 12000))
 	fleetsecd --listen 127.0.0.1:$PORT --coaps 127.0.0.1:$CPORT 2>"$SRV/fleetsecd.log" &
 	SRV_PID=$!
 	for _ in $(seq 50); do grep -q listening "$SRV/fleetsecd.log" && break; sleep 0.1; done
@@ -359,7 +359,7 @@ mkdir -p "$TPM" "$DEV2/state"
 # port: SWTPM_PID, SWTPM_PORT.
 swtpm_up() {
 	for try in 1 2 3 4 5; do
-		SWTPM_PORT=$((20000 + RANDOM % 20000))
+		SWTPM_PORT=$((20000 + RANDOM % 12000))
 		swtpm socket --tpm2 --tpmstate dir="$1" --server type=tcp,port=$SWTPM_PORT \
 			--ctrl type=tcp,port=$((SWTPM_PORT + 1)) --flags not-need-init,startup-clear \
 			>"$1/swtpm.log" 2>&1 &
@@ -505,7 +505,7 @@ run fleetsec ca server-cert mqtt.local --ip 127.0.0.1 --out "$MQ/broker.pem" --k
 chgrp mosquitto "$FLEETSEC_HOME" "$MQ/broker.key"
 chmod 0710 "$FLEETSEC_HOME"
 chmod 0640 "$MQ/broker.key"
-MQPORT=$((20000 + RANDOM % 20000))
+MQPORT=$((20000 + RANDOM % 12000))
 BUSER=mosquitto
 # The topic policy: the default, and a topic the thermostats share.
 cat >"$MQ/mqtt.acl" <<'EOF'

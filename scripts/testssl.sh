@@ -19,7 +19,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/fsec-testssl.XXXXXX")
 pid=
 trap '[ -z "$pid" ] || kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 export FLEETSEC_HOME=$work/home
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))
 "$build/fleetsec" ca init --name "testssl Fleet" >/dev/null
 "$build/fleetsec" ca server-cert localhost --ip 127.0.0.1 \
 	--crl-url "https://localhost:$port/crl" >/dev/null
