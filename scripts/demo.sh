@@ -703,7 +703,10 @@ fi
 echo "-- coap-client (libcoap's own client, an independent peer) reads SN-1003's update answer:"
 printf '$ coap-client-openssl -c device.pem -j device.key -R root.pem coaps://127.0.0.1:%s/v1/update\n' "$CPORT"
 coap-client-openssl -B 10 -c "$CDEV/device.pem" -j "$CDEV/device.key" -R "$FLEETSEC_HOME/root.pem" \
-	"coaps://127.0.0.1:$CPORT/v1/update" 2>/dev/null | jq -c '{version: .release.version}' 2>/dev/null ||
-	true
+	"coaps://127.0.0.1:$CPORT/v1/update" 2>/dev/null >"$CDEV/update.json"
+echo "   (the signed manifest's payload, decoded with jq)"
+jq -c '.manifest.payload | @base64d | fromjson |
+	{_type, sequence, expires, version: .releases[0].version}' "$CDEV/update.json" ||
+	fail "coap-client got no signed manifest: $(head -c 200 "$CDEV/update.json")"
 
 printf '\ndemo complete: everything is in out/demo/\n'
