@@ -59,6 +59,9 @@ head -c $((kib * 1024)) /dev/urandom >img.bin
 sha=$(sha256sum img.signed | cut -c1-64)
 size=$(stat -c %s img.signed)
 
+# A device may report 60 times an hour by default: the reports benchmark
+# sends thousands.
+printf 'reports_per_hour = 1000000\n' >>"$FLEETSEC_HOME/fleetsecd.conf"
 hport=$((20000 + RANDOM % 10000))
 cport=$((hport + 1))
 "$build/fleetsecd" --listen 127.0.0.1:$hport --coaps 127.0.0.1:$cport --quiet \

@@ -16,7 +16,7 @@
 #include "fleetsec/fetch.h"
 
 static const char REPORT[] =
-	"{\"version\":\"1.0.0+0\",\"security_counter\":1,\"slot\":\"a\",\"update\":\"none\"}";
+	"{\"version\":\"1.0.0+0\",\"security_counter\":1,\"slot\":\"a\",\"update\":\"confirmed\"}";
 
 static double now(void)
 {

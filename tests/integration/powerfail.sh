@@ -22,8 +22,21 @@
 # the agent decrypts on its way into the slot: every cut must resume with
 # the AES-CTR counter recomputed from the chunk offset, and the slot end
 # holding the decrypted image.
+# POWERFAIL_COAPS=1 (issue 17) updates over CoAPs from fleetsecd's listener
+# instead of HTTPS from nginx, and cuts the network only (the durable writes
+# are the transport's no more than they are nginx's): POWERFAIL_NET cuts,
+# half of them at a block boundary (the cut comes as a whole block arrives)
+# and half in the middle of a block. fleetsecd logs no byte counts, so what
+# a resume fetches again is not measured here (agent_coaps.sh shows a
+# resume starting at the block that holds the next byte it needs).
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/nginx.sh"
+COAPS=${POWERFAIL_COAPS:-}
+if [ -n "$COAPS" ]; then
+	. "$(dirname "$0")/fleetsecd.sh"
+	: "${FLEETSECD:?}"
+else
+	. "$(dirname "$0")/nginx.sh"
+fi
 : "${AGENT:?}" "${BOOTSIM:?}"
 cd "$T"
 CHUNK=4096
@@ -34,8 +47,19 @@ OFFSET=${POWERFAIL_OFFSET:-0}
 	fail "POWERFAIL_OFFSET $OFFSET: a whole number below POWERFAIL_STRIDE ($STRIDE)"
 
 "$FLEETSEC" ca init --name "Powerfail Fleet" >/dev/null
-nginx_start "$FLEETSEC_HOME/issuing.pem" "$FLEETSEC_HOME/issuing.key" "$FLEETSEC_HOME/chain.pem"
-"$FLEETSEC" device issue dev-1 --keygen --key-out dev.key --out dev.pem 2>/dev/null
+if [ -n "$COAPS" ]; then
+	"$FLEETSEC" ca server-cert localhost --ip 127.0.0.1 >/dev/null
+	# Every cut leaves fleetsecd a DTLS session no one closed, which holds
+	# one of its source's places until it idles out (a minute): sixty cuts
+	# from one address in a few seconds are not a flood to refuse here.
+	printf 'max_per_source = 1000\n' >>"$FLEETSEC_HOME/fleetsecd.conf"
+	CPORT=$(rand_port)
+	fleetsecd_start --quiet --coaps 127.0.0.1:$CPORT
+	mkdir -p www
+else
+	nginx_start "$FLEETSEC_HOME/issuing.pem" "$FLEETSEC_HOME/issuing.key" "$FLEETSEC_HOME/chain.pem"
+fi
+"$FLEETSEC" device issue dev-1 --keygen --key-out dev.key --out dev.pem --model m 2>/dev/null
 for k in fw root; do "$FLEETSEC" fw keygen --out $k.pem 2>/dev/null; "$FLEETSEC" fw pubkey $k.pem --out $k.pub; done
 "$FLEETSEC" fw keygen --algo p256 --out online.pem 2>/dev/null
 "$FLEETSEC" fw pubkey online.pem --out online.pub
@@ -51,9 +75,19 @@ for v in 1 2; do
 	"$FLEETSEC" fw sign --key fw.pem --version $v.0.0 --security-counter $v --pad-header \
 		$([ $v = 2 ] && echo "${ENC[@]}") v$v.bin www/v$v.img
 done
-"$FLEETSEC" release create --model m --image www/v2.img --url /v2.img --chunk-size $CHUNK \
-	--sequence 5 --out manifest.json
-"$FLEETSEC" release sign --key online.pem --delegation deleg.json manifest.json --out www/release.json
+if [ -n "$COAPS" ]; then
+	# Published to fleetsecd: the image at its /v1/firmware/SHA256.
+	"$FLEETSEC" release create --model m --image www/v2.img --chunk-size $CHUNK --sequence 5 \
+		--out manifest.json
+	"$FLEETSEC" release sign --key online.pem --delegation deleg.json manifest.json --out release.json
+	"$FLEETSEC" release publish --model m --bundle release.json --image www/v2.img --root root.pub \
+		>/dev/null
+else
+	"$FLEETSEC" release create --model m --image www/v2.img --url /v2.img --chunk-size $CHUNK \
+		--sequence 5 --out manifest.json
+	"$FLEETSEC" release sign --key online.pem --delegation deleg.json manifest.json \
+		--out www/release.json
+fi
 size=$(stat -c %s www/v2.img)
 nchunks=$(((size + CHUNK - 1) / CHUNK))
 # What a resume may fetch again: one chunk, and with encryption the header
@@ -73,9 +107,15 @@ mkdir base/state
 dev=$T/dev
 NV=0x01500100
 if [ -n "${POWERFAIL_TPM:-}" ]; then . "$(dirname "$0")/swtpm.sh" && swtpm_counter tpm $NV; fi
-agent_conf "https://127.0.0.1:$NGINX_PORT" server_crl=off manifest_url=/release.json model=m \
-	slot_a="$dev/slot_a" slot_b="$dev/slot_b" boot_env="$dev/bootenv" state_dir="$dev/state" \
-	low_speed_time=5 ${ENC:+decrypt_key=$T/enc.pem}
+if [ -n "$COAPS" ]; then
+	agent_conf "coaps://127.0.0.1:$CPORT" server_crl=off model=m slot_a="$dev/slot_a" \
+		slot_b="$dev/slot_b" boot_env="$dev/bootenv" state_dir="$dev/state" low_speed_time=5 \
+		${ENC:+decrypt_key=$T/enc.pem}
+else
+	agent_conf "https://127.0.0.1:$NGINX_PORT" server_crl=off manifest_url=/release.json model=m \
+		slot_a="$dev/slot_a" slot_b="$dev/slot_b" boot_env="$dev/bootenv" state_dir="$dev/state" \
+		low_speed_time=5 ${ENC:+decrypt_key=$T/enc.pem}
+fi
 fresh() {
 	rm -rf "$dev"
 	cp -a base "$dev"
@@ -85,7 +125,10 @@ fresh() {
 	fi
 }
 A() { "$AGENT" -c agent.conf "$@" >/dev/null 2>"$T/agent.err"; }
-image_bytes() { awk -v f=/v2.img '$1 == f { s += $4 } END { print s + 0 }' nginx/access.log; }
+image_bytes() {
+	if [ -n "$COAPS" ]; then echo 0; return; fi
+	awk -v f=/v2.img '$1 == f { s += $4 } END { print s + 0 }' nginx/access.log
+}
 
 [ -z "${POWERFAIL_ENC:-}" ] || "$FLEETSEC" fw decrypt --key enc.pem www/v2.img v2.dec
 
@@ -147,6 +190,7 @@ point() {
 	fi
 	recover "$name"
 	waste=$(($(image_bytes) - before - size))
+	[ -z "$COAPS" ] || waste=0
 	[ "$waste" -le "$slack" ] || fail "$name: re-downloaded $waste bytes, more than one chunk"
 	redownloaded=$((redownloaded + waste))
 	[ "$waste" -le "$worst" ] || worst=$waste
@@ -154,6 +198,9 @@ point() {
 	ok
 }
 
+if [ -n "$COAPS" ]; then
+	ku=0 kc=0
+fi
 if [ -n "${POWERFAIL_TPM:-}" ]; then
 	ku=0 NET_POINTS=0
 	grep -q "tpm: raise the counter" trace.confirm || fail "no TPM counter step traced at confirm"
@@ -164,15 +211,34 @@ done
 for n in $(seq 1 "$kc"); do
 	for mode in before after torn; do point "confirm write $n $mode" confirm "$n:$mode"; done
 done
-manifest_bytes=$(stat -c %s www/release.json)
-for i in $(seq 1 "$NET_POINTS"); do
-	# Byte offsets spread over the manifest and the image, plus jitter.
-	off=$((1 + (i * (manifest_bytes + size) / (NET_POINTS + 1) + RANDOM % 977) % (manifest_bytes + size)))
-	point "network byte $off" update "net:$off"
-done
+if [ -n "$COAPS" ]; then
+	# The bytes before the image: the answer to GET /v1/update, as
+	# libcoap's own client receives it.
+	coap-client-openssl -B 10 -c dev.pem -j dev.key -R "$FLEETSEC_HOME/root.pem" \
+		"coaps://127.0.0.1:$CPORT/v1/update" >update.answer 2>/dev/null || true
+	manifest_bytes=$(stat -c %s update.answer)
+	[ "$manifest_bytes" -gt 100 ] || fail "no update answer from fleetsecd over CoAPs"
+	nblocks=$(((size + 1023) / 1024))
+	for i in $(seq 1 "$NET_POINTS"); do
+		# Blocks spread over the image; at its end (odd i) or half-way.
+		k=$((1 + i * (nblocks - 1) / (NET_POINTS + 1)))
+		off=$((manifest_bytes + k * 1024 - (i % 2 == 1 ? 0 : 512)))
+		point "network byte $off (block $k, $([ $((i % 2)) = 1 ] && echo end || echo middle))" \
+			update "net:$off"
+	done
+else
+	manifest_bytes=$(stat -c %s www/release.json)
+	for i in $(seq 1 "$NET_POINTS"); do
+		# Byte offsets spread over the manifest and the image, plus jitter.
+		off=$((1 + (i * (manifest_bytes + size) / (NET_POINTS + 1) + RANDOM % 977) % (manifest_bytes + size)))
+		point "network byte $off" update "net:$off"
+	done
+fi
 
 if [ -n "${POWERFAIL_TPM:-}" ]; then
 	echo "powerfail: $points interruption points with the counter in the TPM (all $kc confirm writes, $(grep -c "^[0-9]* tpm: " trace.confirm) of them TPM commands, each before/after/torn)"
+elif [ -n "$COAPS" ]; then
+	echo "powerfail: $points network cuts of a CoAPs update ($nblocks blocks of 1024 bytes; half at a block's end, half in its middle), every one recovered"
 else
 	echo "powerfail: $points interruption points (one in ${STRIDE} of $ku update writes from write $((1 + OFFSET)), and all $kc confirm writes, each before/after/torn; $NET_POINTS network cuts); $nchunks chunks of $CHUNK bytes; re-downloaded $redownloaded bytes in total, at most $worst at one point"
 fi

@@ -134,7 +134,7 @@ enum fsec_err pg_device_get(void *p, const char *id, struct fsec_device_rec *out
 	BE;
 	struct pgp a = key1(id);
 	char msg[128];
-	PGresult *r;
+	PGresult *r = NULL;
 	enum fsec_err rc;
 
 	snprintf(msg, sizeof(msg), "device %s is not in the registry", id);
@@ -240,7 +240,7 @@ enum fsec_err pg_cert_pem(void *p, const char *serial, char **pem)
 	BE;
 	struct pgp a = key1(serial);
 	char msg[96];
-	PGresult *r;
+	PGresult *r = NULL;
 	enum fsec_err rc;
 	char *s;
 
@@ -438,7 +438,7 @@ enum fsec_err pg_group_get(void *p, const char *id, char group[FSEC_GROUP_MAX + 
 {
 	BE;
 	struct pgp a = key1(id);
-	PGresult *r;
+	PGresult *r = NULL;
 	enum fsec_err rc;
 
 	group[0] = '\0';
@@ -472,7 +472,7 @@ enum fsec_err pg_product_get(void *p, const char *model, struct fsec_product_rec
 	BE;
 	struct pgp a = key1(model);
 	char msg[128];
-	PGresult *r;
+	PGresult *r = NULL;
 	enum fsec_err rc;
 
 	snprintf(msg, sizeof(msg), "no product for '%.80s' in the registry", model);
@@ -517,7 +517,7 @@ enum fsec_err pg_devstate_get(void *p, const char *id, struct fsec_devstate_rec 
 	BE;
 	struct pgp a = key1(id);
 	char msg[128];
-	PGresult *r;
+	PGresult *r = NULL;
 	enum fsec_err rc;
 
 	snprintf(msg, sizeof(msg), "no reported state for '%.80s' in the registry", id);
@@ -638,7 +638,7 @@ enum fsec_err pg_model_stats(void *p, const char *model, const char *group, int6
 {
 	BE;
 	struct pgp a = key1(model);
-	PGresult *r;
+	PGresult *r = NULL;
 	enum fsec_err rc;
 
 	pgp_i(&a, since);
@@ -756,7 +756,7 @@ enum fsec_err pg_rollout_eval_get(void *p, const char *model, struct fsec_rollou
 	BE;
 	struct pgp a = key1(model);
 	char msg[128];
-	PGresult *r;
+	PGresult *r = NULL;
 	enum fsec_err rc;
 	int64_t n;
 
@@ -823,7 +823,7 @@ enum fsec_err pg_enroll_allow_add(void *p, const char *ca_fp, const char *patter
 	struct pgp a = {0};
 	char had[FSEC_MODEL_MAX + 1];
 	uint64_t n = 0;
-	PGresult *r;
+	PGresult *r = NULL;
 	enum fsec_err rc;
 
 	pgp_s(&a, ca_fp);
@@ -908,7 +908,7 @@ enum fsec_err pg_bootstrap_spent(void *p, const char *fp, const char *use,
 {
 	BE;
 	struct pgp a = key1(fp);
-	PGresult *r;
+	PGresult *r = NULL;
 	enum fsec_err rc;
 
 	pgp_s(&a, use);
@@ -967,7 +967,7 @@ enum fsec_err pg_pending_get(void *p, const char *id, struct fsec_enroll_pending
 	BE;
 	struct pgp a = key1(id);
 	char msg[128];
-	PGresult *r;
+	PGresult *r = NULL;
 	enum fsec_err rc;
 
 	snprintf(msg, sizeof(msg), "no enrollment request from %s", id);
@@ -1085,7 +1085,7 @@ static enum fsec_err get_release(struct pg_be *be, int which, const char *model,
 {
 	struct pgp a = key1(model);
 	char msg[128];
-	PGresult *r;
+	PGresult *r = NULL;
 	enum fsec_err rc;
 
 	snprintf(msg, sizeof(msg), "no %s for model %s",
@@ -1154,7 +1154,7 @@ enum fsec_err pg_timestamp_get(void *p, const char *model, struct fsec_timestamp
 	BE;
 	struct pgp a = key1(model);
 	char msg[128];
-	PGresult *r;
+	PGresult *r = NULL;
 	enum fsec_err rc;
 
 	snprintf(msg, sizeof(msg), "no timestamp stored for model %s", model);
@@ -1175,7 +1175,7 @@ enum fsec_err pg_served_get(void *p, const char *id, char sha[FSEC_SHA256_HEX_LE
 {
 	BE;
 	struct pgp a = key1(id);
-	PGresult *r;
+	PGresult *r = NULL;
 	enum fsec_err rc = one(be, PS_SERVED_GET, &a, "reading a served image", NULL, &r);
 
 	/* None served: sha and at are left as they were, as on SQLite. */
@@ -1204,7 +1204,7 @@ enum fsec_err pg_refusal_add(void *p, const struct fsec_refusal_rec *rec, bool *
 {
 	BE;
 	struct pgp a = {0};
-	PGresult *r;
+	PGresult *r = NULL;
 	enum fsec_err rc;
 
 	pgp_s(&a, rec->credential);
@@ -1275,7 +1275,7 @@ enum fsec_err pg_renew_allow_get(void *p, const char *id, char *granted_by)
 	BE;
 	struct pgp a = key1(id);
 	char msg[128];
-	PGresult *r;
+	PGresult *r = NULL;
 	enum fsec_err rc;
 
 	snprintf(msg, sizeof(msg), "device %s holds no early-renewal allowance", id);
@@ -1331,7 +1331,7 @@ static enum fsec_err read_pairing(struct pg_be *be, int stmt, const struct pgp *
 				  const char *what, struct fsec_pairing_rec *out)
 {
 	char msg[FSEC_DEVID_MAX + 32];
-	PGresult *r;
+	PGresult *r = NULL;
 	enum fsec_err rc;
 
 	snprintf(msg, sizeof(msg), "no pairing for %s", what);
@@ -1411,7 +1411,7 @@ enum fsec_err pg_tamper_get(void *p, const char *id, struct fsec_tamper_rec *out
 	BE;
 	struct pgp a = key1(id);
 	char msg[128];
-	PGresult *r;
+	PGresult *r = NULL;
 	enum fsec_err rc;
 
 	snprintf(msg, sizeof(msg), "no tamper report for '%.80s' in the registry", id);
@@ -1608,7 +1608,7 @@ enum fsec_err pg_enc_key_get(void *p, const char *id, char *pem)
 	BE;
 	struct pgp a = key1(id);
 	char msg[128];
-	PGresult *r;
+	PGresult *r = NULL;
 	enum fsec_err rc;
 
 	snprintf(msg, sizeof(msg), "device %.80s has no encryption key enrolled", id);
