@@ -59,6 +59,7 @@ struct coaps {
 	size_t ndoomed;
 	struct fsec_metrics *metrics;
 	bool quiet;
+	bool draining; /* coaps_drain: no new sessions */
 };
 
 /* What fleetsecd keeps per DTLS session (libcoap's session app data), from
@@ -131,35 +132,6 @@ static bool stand_in(struct coaps *c)
 	return ok;
 }
 
-/* The HTTPS context's key, chain, trust and suites on a new DTLS session.
- * libcoap has loaded the PEM files already; this replaces them with the
- * very objects HTTPS serves, so the two listeners never disagree. */
-static int tls_setup(void *tls_session, coap_dtls_pki_t *setup)
-{
-	SSL *ssl = tls_session;
-	struct coaps *c = setup->cn_call_back_arg;
-	STACK_OF(X509) *chain = NULL;
-	STACK_OF(X509_NAME) *names = NULL;
-
-	/* As for an HTTPS connection: a manufacturer CA allowed since the last
-	 * session is trusted by this handshake already. */
-	if (fsec_est_refresh_tls(c->est, c->tls) != FSEC_OK && !c->quiet)
-		fprintf(stderr, "fleetsecd: registry: %s\n", fsec_err_detail());
-	if (!SSL_CTX_get0_chain_certs(c->tls, &chain) ||
-	    SSL_use_cert_and_key(ssl, SSL_CTX_get0_certificate(c->tls),
-				 SSL_CTX_get0_privatekey(c->tls), chain, 1) != 1 ||
-	    SSL_set1_verify_cert_store(ssl, SSL_CTX_get_cert_store(c->tls)) != 1 ||
-	    SSL_set_cipher_list(ssl, FSEC_TLS12_CIPHERS) != 1 ||
-	    SSL_set_min_proto_version(ssl, DTLS1_2_VERSION) != 1)
-		return 0;
-	if ((names = SSL_dup_CA_list(SSL_CTX_get_client_CA_list(c->tls))) != NULL)
-		SSL_set_client_CA_list(ssl, names);
-	/* No renegotiation: the certificate checked at the handshake is the
-	 * session's for its whole life. */
-	SSL_set_options(ssl, SSL_OP_NO_RENEGOTIATION);
-	return 1;
-}
-
 static void addr_text(const coap_session_t *session, char *buf, size_t cap)
 {
 	const coap_address_t *a = coap_session_get_addr_remote(session);
@@ -184,6 +156,40 @@ static void log_refusal(struct coaps *c, const coap_session_t *session, const ch
 		fsec_text_log(a, FSEC_TEXT_FIELD, ab, sizeof(ab)),
 		fsec_text_log(why, 0, w, sizeof(w)));
 }
+
+/* The HTTPS context's key, chain, trust and suites on a new DTLS session.
+ * libcoap has loaded the PEM files already; this replaces them with the
+ * very objects HTTPS serves, so the two listeners never disagree. */
+static int tls_setup(void *tls_session, coap_dtls_pki_t *setup)
+{
+	SSL *ssl = tls_session;
+	struct coaps *c = setup->cn_call_back_arg;
+	STACK_OF(X509) *chain = NULL;
+	STACK_OF(X509_NAME) *names = NULL;
+
+	if (c->draining) {
+		log_refusal(c, SSL_get_app_data(ssl), "fleetsecd is stopping");
+		return 0;
+	}
+	/* As for an HTTPS connection: a manufacturer CA allowed since the last
+	 * session is trusted by this handshake already. */
+	if (fsec_est_refresh_tls(c->est, c->tls) != FSEC_OK && !c->quiet)
+		fprintf(stderr, "fleetsecd: registry: %s\n", fsec_err_detail());
+	if (!SSL_CTX_get0_chain_certs(c->tls, &chain) ||
+	    SSL_use_cert_and_key(ssl, SSL_CTX_get0_certificate(c->tls),
+				 SSL_CTX_get0_privatekey(c->tls), chain, 1) != 1 ||
+	    SSL_set1_verify_cert_store(ssl, SSL_CTX_get_cert_store(c->tls)) != 1 ||
+	    SSL_set_cipher_list(ssl, FSEC_TLS12_CIPHERS) != 1 ||
+	    SSL_set_min_proto_version(ssl, DTLS1_2_VERSION) != 1)
+		return 0;
+	if ((names = SSL_dup_CA_list(SSL_CTX_get_client_CA_list(c->tls))) != NULL)
+		SSL_set_client_CA_list(ssl, names);
+	/* No renegotiation: the certificate checked at the handshake is the
+	 * session's for its whole life. */
+	SSL_set_options(ssl, SSL_OP_NO_RENEGOTIATION);
+	return 1;
+}
+
 
 /*
  * libcoap's CN callback, once per certificate of a chain OpenSSL verified
@@ -724,6 +730,12 @@ void coaps_set_tls(struct coaps *c, SSL_CTX *tls)
 	SSL_CTX_up_ref(tls);
 	SSL_CTX_free(c->tls);
 	c->tls = tls;
+}
+
+void coaps_drain(struct coaps *c)
+{
+	if (c != NULL)
+		c->draining = true;
 }
 
 void coaps_free(struct coaps *c)

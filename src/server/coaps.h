@@ -42,6 +42,10 @@ bool coaps_start(const struct coaps_opts *o, struct event_base *base, struct coa
 		 char *why, size_t cap);
 /* Use tls (fleetsecd's new HTTPS context after SIGHUP) for new sessions. */
 void coaps_set_tls(struct coaps *c, SSL_CTX *tls);
+/* SIGTERM: from now on new DTLS sessions are refused at their first
+ * flight (a device can go to another replica at once); established ones
+ * are answered until fleetsecd's loop ends. NULL is a no-op. */
+void coaps_drain(struct coaps *c);
 /* NULL is a no-op. */
 void coaps_free(struct coaps *c);
 

@@ -858,6 +858,7 @@ static void on_signal(evutil_socket_t fd, short what, void *arg)
 	/* Closing the listening socket refuses new clients at once (they can
 	 * go to another replica); requests in flight get DRAIN_S seconds. */
 	s->draining = true;
+	coaps_drain(s->coaps);
 	evhttp_del_accept_socket(s->http, s->bound);
 	s->bound = NULL;
 	s->listener = NULL;

@@ -8,7 +8,8 @@
 # the wire resumes at its block. Refused, with the device left as it was: a
 # server whose certificate does not name the host the agent dialled
 # (libcoap does not check it; the agent must), a server from another CA, a
-# server whose certificate is on the fleet CRL, and a revoked device.
+# server whose certificate is on the fleet CRL, and a revoked device. SIGTERM
+# refuses new DTLS sessions while fleetsecd drains.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fleetsecd.sh"
 : "${FLEETSECD:?}" "${AGENT:?}" "${BOOTSIM:?}"
@@ -174,6 +175,27 @@ ok
 expect 0 "$F" device revoke SN-C1 --reason keyCompromise
 expect 1 A check
 grep -qE "4\.03|4\.01|handshake" err || fail "a revoked device was answered: $(cat out) $(cat err)"
+ok
+
+# ---- SIGTERM drains: new DTLS sessions are refused at once, while an
+# HTTPS request in flight (a slow 12 kB upload) keeps fleetsecd up ----
+"$F" device issue dev-x --keygen --key-out x.key --out x.pem --model thermo 2>/dev/null
+sed -e "s#^key = .*#key = $T/x.key#" -e "s#^cert = .*#cert = $T/x.pem#" agent.conf >x.conf
+expect 0 "$AGENT" -c x.conf check
+grep -q "coaps GET /v1/update peer=dev-x -> 2.05" daemon.log || fail "dev-x was not answered"
+head -c 12000 /dev/zero | tr '\0' 'A' >slow-body
+curl -sS --cacert "$FLEETSEC_HOME/root.pem" --cert x.pem --key x.key --limit-rate 3k -o /dev/null \
+	--data-binary @slow-body "$URL/.well-known/est/simplereenroll" &
+slow=$!
+sleep 1
+kill -TERM "$FLEETSECD_PID"
+sleep 0.3
+expect 1 "$AGENT" -c x.conf check
+grep -q "DTLS handshake failed" err || fail "a new CoAPs session during the drain: $(cat out) $(cat err)"
+grep -q "coaps handshake refused: fleetsecd is stopping" daemon.log ||
+	fail "no drain refusal in the log: $(tail -3 daemon.log)"
+wait "$slow" || true
+wait "$FLEETSECD_PID" || fail "fleetsecd did not exit cleanly after draining"
 ok
 
 done_checks
