@@ -18,6 +18,7 @@
 
 #include "b64_int.h"
 #include "err_int.h"
+#include "estc_int.h"
 #include "pem_int.h"
 #include "fleetsec/ca.h"
 #include "fleetsec/csr.h"
@@ -28,7 +29,7 @@
 #include "fleetsec/text.h"
 
 /* A certs-only response holding one certificate is a few KiB. */
-#define RESPONSE_MAX (64u * 1024u)
+#define RESPONSE_MAX FSEC_ESTC_ANSWER_MAX
 
 /* A CSR for key as base64 DER with line breaks. subject NULL: a label only,
  * since the server names a new device after its bootstrap serial; a renewal
@@ -92,10 +93,8 @@ static enum fsec_err make_csr(EVP_PKEY *key, const X509_NAME *subject, bool der_
 	return rc;
 }
 
-/* The certificates in a certs-only CMS, base64 (or DER when der_in): exactly
- * want of them, or (want 0) at least one. */
-static enum fsec_err parse_certs(const unsigned char *body, size_t len, bool der_in, int want,
-				 STACK_OF(X509) **out)
+enum fsec_err fsec_estc_parse_certs(const unsigned char *body, size_t len, bool der_in, int want,
+				    STACK_OF(X509) **out)
 {
 	unsigned char *der = NULL;
 	const unsigned char *p;
@@ -131,12 +130,12 @@ out:
 	return rc;
 }
 
-/* The one certificate in a certs-only CMS (parse_certs). */
+/* The one certificate in a certs-only CMS (fsec_estc_parse_certs). */
 static enum fsec_err parse_response(const unsigned char *body, size_t len, bool der_in,
 				    X509 **out)
 {
 	STACK_OF(X509) *certs = NULL;
-	enum fsec_err rc = parse_certs(body, len, der_in, 1, &certs);
+	enum fsec_err rc = fsec_estc_parse_certs(body, len, der_in, 1, &certs);
 
 	if (rc == FSEC_OK) {
 		*out = sk_X509_value(certs, 0);
@@ -239,7 +238,7 @@ static enum fsec_err check_issued(const struct fsec_estc_opts *o, struct fsec_fe
 		rc = fsec_seterr(rc, "cacerts: %s", fsec_err_detail());
 		goto out;
 	}
-	if ((rc = parse_certs(resp, rlen, over_coap(o), 0, &cas)) == FSEC_OK)
+	if ((rc = fsec_estc_parse_certs(resp, rlen, over_coap(o), 0, &cas)) == FSEC_OK)
 		rc = check_cert(cert, key, o, cas, &missing, id);
 out:
 	sk_X509_pop_free(cas, X509_free);
@@ -602,7 +601,7 @@ FSEC_API enum fsec_err fsec_estc_learn_roots(const struct fsec_estc_opts *o,
 		rc = fsec_seterr(rc, "cacerts: %s", fsec_err_detail());
 		goto out;
 	}
-	if ((rc = parse_certs(resp, rlen, over_coap(o), 0, &cas)) != FSEC_OK ||
+	if ((rc = fsec_estc_parse_certs(resp, rlen, over_coap(o), 0, &cas)) != FSEC_OK ||
 	    (rc = load_anchors(o, &st)) != FSEC_OK)
 		goto out;
 	if ((keep = sk_X509_new_null()) == NULL) {
