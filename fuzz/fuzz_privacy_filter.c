@@ -28,6 +28,7 @@ static const char policy[] = "[model thermo]\n"
 			     "allow humidity fw nested\n"
 			     "precision temp 0.5\n"
 			     "precision battery 10\n"
+			     "precision pressure 0.01\n"
 			     "location lat lon 1200\n"
 			     "retain expire 60\n";
 
@@ -186,7 +187,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct fsec_privacy_policy *p;
 	static const struct fsec_mqtt_subject who = {.id = "dev-1", .model = "thermo"};
 	static const char *const allowed[] = {"humidity", "fw",  "nested", "temp",
-					      "battery",  "lat", "lon"};
+					      "battery",  "pressure", "lat", "lon"};
 	struct fsec_privacy_result res, res2;
 	char *out = NULL, *out2 = NULL;
 	size_t len = 0, len2 = 0;
@@ -228,7 +229,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		     !(json_is_real(v) && json_real_value(v) >= -90 && json_real_value(v) <= 90)) ||
 		    (strcmp(k, "lon") == 0 && !(json_is_real(v) && json_real_value(v) >= -180 &&
 						json_real_value(v) <= 180)) ||
-		    ((strcmp(k, "temp") == 0 || strcmp(k, "battery") == 0) && !json_is_number(v)))
+		    ((strcmp(k, "temp") == 0 || strcmp(k, "battery") == 0 ||
+		      strcmp(k, "pressure") == 0) &&
+		     !json_is_number(v)))
 			abort();
 	}
 	if ((json_object_get(o, "lat") == NULL) != (json_object_get(o, "lon") == NULL))

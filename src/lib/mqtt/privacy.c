@@ -524,6 +524,7 @@ struct scan {
 	size_t nframes, maxframes;
 	struct fsec_dynbuf out;
 	bool emit;        /* the value being read is copied to out */
+	bool want_num;    /* the policy needs the value of the member being read */
 	bool have_num;    /* a top-level member's value was a number: */
 	double num_value; /* this one */
 	const char *why;  /* not JSON: why */
@@ -769,6 +770,118 @@ static size_t real_text(double v, char *buf)
 	return len;
 }
 
+/* Powers of ten a double holds exactly: 10^0 to 10^22. */
+static const double P10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+			     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+			     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* "I.F" from the digits of |m| with d of them after the point, trailing
+ * zeros of F dropped, ".0" when none is left: jansson's %.15g text of a
+ * value in fixed notation. buf holds 32 bytes; its length. */
+static size_t fixed_text(bool neg, unsigned long long m, unsigned d, char *buf)
+{
+	char dig[24];
+	size_t n = 0, len = 0, ip;
+
+	do
+		dig[n++] = (char)('0' + m % 10);
+	while ((m /= 10) != 0);
+	while (n <= d) /* a zero before the point */
+		dig[n++] = '0';
+	if (neg)
+		buf[len++] = '-';
+	for (ip = n; ip > d; ip--)
+		buf[len++] = dig[ip - 1];
+	buf[len++] = '.';
+	/* The fraction without its trailing zeros, or "0". */
+	while (d > 0 && dig[0] == '0') {
+		memmove(dig, dig + 1, --n);
+		d--;
+	}
+	if (d == 0)
+		buf[len++] = '0';
+	for (; d > 0; d--)
+		buf[len++] = dig[d - 1];
+	return len;
+}
+
+/*
+ * real_text without printf for the values the filter writes most (a
+ * rounded reading, a cell centre in micro-degrees): v when it is the
+ * double nearest a decimal of at most 15 significant digits and 9
+ * decimals, at least 1e-4 in size (or 0). For that decimal D, %.15g gives
+ * D's own digits in fixed notation: v = RN(D) lies within half an ulp of
+ * D, closer than half a unit of D's 15th digit. Otherwise real_text.
+ */
+static size_t real_text_fast(double v, char *buf)
+{
+	double a = fabs(v);
+
+	if (v == 0.0)
+		return fixed_text(signbit(v) != 0, 0, 0, buf);
+	if (a >= 1e-4 && a < 1e15)
+		for (unsigned d = 0; d <= 9; d++) {
+			double sc = a * P10[d];
+			unsigned long long m;
+
+			if (sc >= 1e15)
+				break;
+			m = (unsigned long long)llround(sc);
+			if ((double)m / P10[d] == a)
+				return fixed_text(v < 0, m, d, buf);
+		}
+	return real_text(v, buf);
+}
+
+/*
+ * A real written as sent gives jansson's text back, with no strtod and no
+ * %.15g: no exponent, at most 15 significant digits and a point that
+ * fixed notation keeps (at least 1e-4 unless zero). Such a text cannot
+ * overflow either. Its text (trailing zeros of the fraction dropped, ".0"
+ * for none) into buf (32 bytes), and through strtod's fast path (Clinger:
+ * an exact mantissa over an exact power of ten, one correctly rounded
+ * division) its value. False: take the general path.
+ */
+static bool real_simple(const unsigned char *t, size_t n, char *buf, size_t *blen, double *v)
+{
+	const unsigned char *p = t, *end = t + n, *dot;
+	unsigned long long m = 0;
+	unsigned sig = 0, d = 0, lead = 0;
+	bool neg = false;
+
+	if (p < end && *p == '-') {
+		neg = true;
+		p++;
+	}
+	if ((dot = memchr(p, '.', (size_t)(end - p))) == NULL || memchr(t, 'e', n) != NULL ||
+	    memchr(t, 'E', n) != NULL)
+		return false;
+	/* The fraction without its trailing zeros. */
+	while (end > dot + 1 && end[-1] == '0')
+		end--;
+	for (; p < end; p++) {
+		if (p == dot)
+			continue;
+		if (m == 0 && *p == '0') {
+			if (p > dot)
+				lead++; /* a zero after the point, before any digit */
+		} else if (++sig > 15) {
+			return false;
+		}
+		m = m * 10 + (unsigned long long)(*p - '0');
+		if (p > dot)
+			d++;
+	}
+	/* Below 1, %.15g turns to an exponent past three zeros. */
+	if (m != 0 && lead > 3)
+		return false;
+	*v = (double)m / P10[d];
+	if (neg)
+		*v = -*v;
+	*blen = fixed_text(neg, m, d, buf);
+	return true;
+}
+
 /* The number at s->p: checked as jansson does (no leading zero, digits
  * after '.' and 'e'; an integer within 64 bits, a real not overflowing),
  * written back as jansson writes it. */
@@ -776,7 +889,7 @@ static bool number(struct scan *s)
 {
 	const unsigned char *start = s->p;
 	bool real = false;
-	size_t n;
+	size_t n, tlen = 0;
 	double d;
 	char text[32];
 
@@ -828,6 +941,9 @@ static bool number(struct scan *s)
 			else
 				put(s, start, n);
 		}
+	} else if (real_simple(start, n, text, &tlen, &d)) {
+		if (s->emit)
+			put(s, text, tlen);
 	} else {
 		d = strtod(s->num, NULL);
 		if ((d == HUGE_VAL || d == -HUGE_VAL) && errno == ERANGE)
@@ -925,7 +1041,7 @@ static size_t rounded(double v, double step, char *buf)
 		n = snprintf(buf, 32, "%lld", (long long)r);
 		return n > 0 && n < 32 ? (size_t)n : 0;
 	}
-	return real_text(r, buf);
+	return real_text_fast(r, buf);
 }
 
 /* A top-level member's name was read (the last of s->names): what becomes
@@ -1137,9 +1253,9 @@ static void location(struct scan *s, const struct fsec_privacy_block *b, struct 
 	}
 	fsec_privacy_cell(t->lat, t->lon, b->cell_m, &cla, &clo);
 	put_member(s, t, kla);
-	put(s, text, real_text(cla, text));
+	put(s, text, real_text_fast(cla, text));
 	put_member(s, t, klo);
-	put(s, text, real_text(clo, text));
+	put(s, text, real_text_fast(clo, text));
 	t->coarsened++;
 }
 
