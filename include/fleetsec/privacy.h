@@ -74,6 +74,7 @@ enum fsec_privacy_field_kind {
 
 struct fsec_privacy_field {
 	const char *name;
+	size_t name_len;      /* strlen(name), for the filter's per-member match */
 	enum fsec_privacy_field_kind kind;
 	double step;          /* ROUND */
 	const char *step_text; /* ROUND: as the policy wrote it */

@@ -14,6 +14,7 @@
 #define FLEETSEC_DYNBUF_INT_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include "fleetsec/common.h"
 
@@ -34,6 +35,22 @@ void fsec_dynbuf_cleanup(struct fsec_dynbuf *d);
 /* Append len bytes. Errors: TOO_LARGE (past the cap), NOMEM; or the
  * earlier failure. On failure the bytes held so far are freed. */
 FSEC_WUR enum fsec_err fsec_dynbuf_add(struct fsec_dynbuf *d, const void *mem, size_t len);
+
+/* fsec_dynbuf_add for a hot loop (the privacy filter writes each member in
+ * pieces): in place while the bytes and the NUL fit what is allocated
+ * (never past the cap: alloc is at most max + 1), else fsec_dynbuf_add,
+ * whose failure stays in the buffer (sticky). */
+static inline void fsec_dynbuf_put(struct fsec_dynbuf *d, const void *mem, size_t len)
+{
+	if (d->err == FSEC_OK && d->buf != NULL && len < d->alloc - d->len) {
+		memcpy(d->buf + d->len, mem, len);
+		d->len += len;
+		d->buf[d->len] = '\0';
+		return;
+	}
+	if (fsec_dynbuf_add(d, mem, len) != FSEC_OK)
+		return; /* the error stays in d */
+}
 
 /* Append a string. Errors: as fsec_dynbuf_add. */
 FSEC_WUR enum fsec_err fsec_dynbuf_addstr(struct fsec_dynbuf *d, const char *s);

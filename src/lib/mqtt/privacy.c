@@ -115,6 +115,7 @@ static enum fsec_err add_field(const struct fsec_privacy_policy *p, unsigned lin
 	    (step_text != NULL && (b->steps[i] = strdup(step_text)) == NULL))
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 	b->fields[i].name = b->names[i];
+	b->fields[i].name_len = strlen(name);
 	b->fields[i].kind = kind;
 	b->fields[i].step = step;
 	b->fields[i].step_text = b->steps[i];
@@ -546,8 +547,7 @@ static void ws(struct scan *s)
 static void put(struct scan *s, const void *b, size_t n)
 {
 	/* On failure the buffer keeps its error: fsec_dynbuf_take reports it. */
-	if (fsec_dynbuf_add(&s->out, b, n) != FSEC_OK)
-		return;
+	fsec_dynbuf_put(&s->out, b, n);
 }
 
 /* The decoded string b (valid UTF-8, no NUL) as jansson writes it: '"' and
@@ -982,6 +982,9 @@ static int name_cmp(const void *a, const void *b, void *ctx)
 
 	if (x->len != y->len)
 		return x->len < y->len ? -1 : 1;
+	/* Most names of one length differ at once: no call for those. */
+	if (x->len > 0 && bytes[x->off] != bytes[y->off])
+		return (unsigned char)bytes[x->off] < (unsigned char)bytes[y->off] ? -1 : 1;
 	return memcmp(bytes + x->off, bytes + y->off, x->len);
 }
 
@@ -1017,12 +1020,12 @@ struct tally {
 	double lat, lon;
 };
 
-static void put_member(struct scan *s, struct tally *t, const char *name)
+static void put_member(struct scan *s, struct tally *t, const struct fsec_privacy_field *f)
 {
 	if (t->nout++ > 0)
 		put(s, ",", 1);
 	put(s, "\"", 1);
-	put(s, name, strlen(name)); /* a field name: nothing to escape */
+	put(s, f->name, f->name_len); /* a field name: nothing to escape */
 	put(s, "\":", 2);
 }
 
@@ -1052,7 +1055,7 @@ static void member_start(struct scan *s, const struct fsec_privacy_block *b, str
 
 	t->cur = NULL;
 	for (size_t i = 0; i < b->nfields && t->cur == NULL; i++)
-		if (strlen(b->fields[i].name) == nm->len &&
+		if (b->fields[i].name_len == nm->len &&
 		    memcmp(b->fields[i].name, s->bytes + nm->off, nm->len) == 0)
 			t->cur = &b->fields[i];
 	s->have_num = false;
@@ -1060,7 +1063,7 @@ static void member_start(struct scan *s, const struct fsec_privacy_block *b, str
 	if (t->cur == NULL)
 		t->removed++;
 	else if (s->emit)
-		put_member(s, t, t->cur->name);
+		put_member(s, t, t->cur);
 }
 
 /* A top-level member's value was read. */
@@ -1080,7 +1083,7 @@ static void member_end(struct scan *s, struct tally *t)
 			t->removed++;
 			break;
 		}
-		put_member(s, t, t->cur->name);
+		put_member(s, t, t->cur);
 		put(s, text, n);
 		t->rounded++;
 		break;
@@ -1232,7 +1235,7 @@ static void drop(struct fsec_privacy_result *res, const char *why, const char *w
  * a cell's centre, or both fields removed. */
 static void location(struct scan *s, const struct fsec_privacy_block *b, struct tally *t)
 {
-	const char *kla = NULL, *klo = NULL;
+	const struct fsec_privacy_field *kla = NULL, *klo = NULL;
 	double cla, clo;
 	char text[32];
 
@@ -1247,9 +1250,9 @@ static void location(struct scan *s, const struct fsec_privacy_block *b, struct 
 	}
 	for (size_t i = 0; i < b->nfields; i++) {
 		if (b->fields[i].kind == FSEC_PRIVACY_LAT)
-			kla = b->fields[i].name;
+			kla = &b->fields[i];
 		if (b->fields[i].kind == FSEC_PRIVACY_LON)
-			klo = b->fields[i].name;
+			klo = &b->fields[i];
 	}
 	fsec_privacy_cell(t->lat, t->lon, b->cell_m, &cla, &clo);
 	put_member(s, t, kla);
