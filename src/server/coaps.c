@@ -175,6 +175,9 @@ static int tls_setup(void *tls_session, coap_dtls_pki_t *setup)
 	 * session is trusted by this handshake already. */
 	if (fsec_est_refresh_tls(c->est, c->tls) != FSEC_OK && !c->quiet)
 		fprintf(stderr, "fleetsecd: registry: %s\n", fsec_err_detail());
+	/* The stand-in goes whatever its key type: SSL_use_cert_and_key
+	 * replaces only the slot of the new key's type. */
+	SSL_certs_clear(ssl);
 	if (!SSL_CTX_get0_chain_certs(c->tls, &chain) ||
 	    SSL_use_cert_and_key(ssl, SSL_CTX_get0_certificate(c->tls),
 				 SSL_CTX_get0_privatekey(c->tls), chain, 1) != 1 ||

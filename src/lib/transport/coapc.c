@@ -52,6 +52,11 @@ struct fsec_coapc {
 	size_t toklen;
 	bool done, failed;
 	char fail_why[200];
+	/* The first error OpenSSL's verification of the server's chain met
+	 * in this session (X509_V_OK: none): a failure it caused is VERIFY. */
+	int verify_err;
+	bool connected; /* the session's handshake completed */
+	long stall; /* seconds an exchange may go unanswered */
 	unsigned code;
 	int cf;
 	long max_age;
@@ -137,11 +142,17 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent,
 		    const coap_nack_reason_t reason, const coap_mid_t mid)
 {
 	struct fsec_coapc *c = of_session(session);
+	coap_bin_const_t tok;
 
-	(void)sent;
 	(void)mid;
-	if (c == NULL || c->done)
+	if (c == NULL || c->done || c->failed || session != c->session)
 		return;
+	/* Only the exchange in flight fails (a handshake failure names none). */
+	if (sent != NULL && reason != COAP_NACK_TLS_FAILED) {
+		tok = coap_pdu_get_token(sent);
+		if (tok.length != c->toklen || memcmp(tok.s, c->tok, c->toklen) != 0)
+			return;
+	}
 	c->failed = true;
 	snprintf(c->fail_why, sizeof(c->fail_why), "%s",
 		 reason == COAP_NACK_TOO_MANY_RETRIES ? "no answer (retransmissions exhausted)"
@@ -155,12 +166,19 @@ static int on_event(coap_session_t *session, const coap_event_t event)
 {
 	struct fsec_coapc *c = of_session(session);
 
-	if (c != NULL && session == c->session && !c->done &&
+	if (c == NULL || session != c->session)
+		return 0;
+	if (event == COAP_EVENT_DTLS_CONNECTED)
+		c->connected = true;
+	if (!c->done && !c->failed &&
 	    (event == COAP_EVENT_DTLS_CLOSED || event == COAP_EVENT_DTLS_ERROR)) {
 		c->failed = true;
+		/* Closed before it was up: the server refused the handshake
+		 * (fleetsecd does for a device it does not admit). */
 		snprintf(c->fail_why, sizeof(c->fail_why), "%s",
-			 event == COAP_EVENT_DTLS_ERROR ? "the DTLS handshake failed"
-							: "the server closed the DTLS session");
+			 event == COAP_EVENT_DTLS_ERROR || !c->connected
+				 ? "the DTLS handshake failed"
+				 : "the server closed the DTLS session");
 	}
 	return 0;
 }
@@ -178,6 +196,23 @@ static int on_event(coap_session_t *session, const coap_event_t event)
  * when asked for). The suites offered are libcoap's; fleetsecd picks from
  * its own ECDHE+AEAD list, and the Finished messages protect the choice.
  */
+/*
+ * The server's chain, as OpenSSL verified it against tls_setup's store,
+ * name and CRL. This replaces libcoap's callback, whose only departures
+ * from OpenSSL's verdict are the allow_* overrides (all off here): the
+ * verdict stands, and its first error is kept to say why.
+ */
+static int verify_cb(int ok, X509_STORE_CTX *x)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
+	coap_session_t *session = ssl != NULL ? SSL_get_app_data(ssl) : NULL;
+	struct fsec_coapc *c = session != NULL ? of_session(session) : NULL;
+
+	if (!ok && c != NULL && c->verify_err == X509_V_OK)
+		c->verify_err = X509_STORE_CTX_get_error(x);
+	return ok;
+}
+
 static bool tls_setup(struct fsec_coapc *c, SSL *ssl)
 {
 	X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
@@ -194,6 +229,8 @@ static bool tls_setup(struct fsec_coapc *c, SSL *ssl)
 	X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 	if (c->check_crl)
 		X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_CRL_CHECK);
+	SSL_set_verify(ssl, SSL_VERIFY_PEER, verify_cb);
+	SSL_set_verify_depth(ssl, 5);
 	SSL_set_options(ssl, SSL_OP_NO_RENEGOTIATION);
 	return true;
 }
@@ -267,14 +304,7 @@ enum fsec_err fsec_coapc_new(const struct fsec_coapc_opts *o, struct fsec_coapc 
 	coap_address_init(&c->dst);
 	memcpy(&c->dst.addr, ai->ai_addr, ai->ai_addrlen);
 	c->dst.size = (socklen_t)ai->ai_addrlen;
-	if ((c->ctx = coap_new_context(NULL)) == NULL) {
-		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
-		goto fail;
-	}
-	coap_set_app_data(c->ctx, c);
-	coap_register_response_handler(c->ctx, on_response);
-	coap_register_nack_handler(c->ctx, on_nack);
-	coap_register_event_handler(c->ctx, on_event);
+	c->stall = o->stall > 0 ? o->stall : 30;
 	c->pki = (coap_dtls_pki_t){
 		.version = COAP_DTLS_PKI_SETUP_VERSION,
 		.verify_peer_cert = 1,
@@ -300,12 +330,25 @@ fail:
 	return rc;
 }
 
+/*
+ * The session and its whole context go together. Releasing a failed
+ * session alone is not enough: libcoap 4.3.1 keeps a request it could not
+ * deliver (an ICMP error) queued with a reference to the session, and its
+ * next retransmission would make the session a new SSL without tls_setup
+ * and then write to it freed. A context made per session takes every such
+ * request with it. c->session is cleared first: the DTLS_CLOSED event the
+ * release raises is not the failure being reported.
+ */
 static void drop_session(struct fsec_coapc *c)
 {
-	if (c->session == NULL)
-		return;
-	coap_session_release(c->session);
+	coap_session_t *session = c->session;
+
 	c->session = NULL;
+	if (session != NULL)
+		coap_session_release(session);
+	if (c->ctx != NULL)
+		coap_free_context(c->ctx);
+	c->ctx = NULL;
 }
 
 void fsec_coapc_free(struct fsec_coapc *c)
@@ -313,8 +356,6 @@ void fsec_coapc_free(struct fsec_coapc *c)
 	if (c == NULL)
 		return;
 	drop_session(c);
-	if (c->ctx != NULL)
-		coap_free_context(c->ctx);
 	X509_STORE_free(c->trust);
 	EVP_PKEY_free(c->key);
 	free(c->cert);
@@ -393,16 +434,26 @@ fail:
  * first exchange). */
 static enum fsec_err open_session(struct fsec_coapc *c)
 {
-	if (c->session != NULL)
-		return FSEC_OK;
-	last_warning[0] = '\0';
 	coap_tls_library_t lib = COAP_TLS_LIBRARY_NOTLS;
 	SSL *ssl;
 
+	if (c->session != NULL)
+		return FSEC_OK;
+	last_warning[0] = '\0';
+	c->verify_err = X509_V_OK;
+	c->connected = false;
+	if ((c->ctx = coap_new_context(NULL)) == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	coap_set_app_data(c->ctx, c);
+	coap_register_response_handler(c->ctx, on_response);
+	coap_register_nack_handler(c->ctx, on_nack);
+	coap_register_event_handler(c->ctx, on_event);
 	c->session = coap_new_client_session_pki(c->ctx, NULL, &c->dst, COAP_PROTO_DTLS, &c->pki);
-	if (c->session == NULL)
+	if (c->session == NULL) {
+		drop_session(c);
 		return fsec_seterr(FSEC_ERR_NET, "coaps %.200s: cannot start a DTLS session%s%s",
 				   c->host, last_warning[0] != '\0' ? ": " : "", last_warning);
+	}
 	ssl = coap_session_get_tls(c->session, &lib);
 	if (ssl == NULL || lib != COAP_TLS_LIBRARY_OPENSSL || !tls_setup(c, ssl)) {
 		drop_session(c);
@@ -421,11 +472,18 @@ static enum fsec_err exchange(struct fsec_coapc *c, const struct req *q, time_t 
 {
 	coap_pdu_t *pdu;
 	enum fsec_err rc;
+	int verr;
 
 	if ((rc = open_session(c)) != FSEC_OK)
 		return rc;
 	c->done = c->failed = false;
 	c->fail_why[0] = '\0';
+	last_warning[0] = '\0';
+	/* An exchange unanswered for stall seconds fails, as a transfer
+	 * below HTTPS's low-speed limit does; the whole request keeps its
+	 * deadline. */
+	if (deadline > now_mono() + c->stall)
+		deadline = now_mono() + c->stall;
 	if ((pdu = build(c, q)) == NULL)
 		return fsec_seterr(FSEC_ERR_NOMEM, "coaps: cannot build the request (too large?)");
 	if (coap_send(c->session, pdu) == COAP_INVALID_MID) {
@@ -445,7 +503,16 @@ static enum fsec_err exchange(struct fsec_coapc *c, const struct req *q, time_t 
 	}
 	if (c->done)
 		return FSEC_OK;
+	verr = c->verify_err;
 	drop_session(c);
+	/* The server's certificate refused: as fetch.c says it over HTTPS. */
+	if (verr == X509_V_ERR_CERT_REVOKED)
+		return fsec_seterr(FSEC_ERR_VERIFY, "coaps %.200s: the server's certificate is "
+				   "revoked (listed on the fleet's CRL): refusing the server", c->host);
+	if (verr != X509_V_OK)
+		return fsec_seterr(FSEC_ERR_VERIFY, "coaps %.200s: the server's certificate does not "
+				   "verify: %s: refusing the server", c->host,
+				   X509_verify_cert_error_string(verr));
 	if (!c->failed)
 		return fsec_seterr(FSEC_ERR_NET, "coaps %.200s: no answer in time", c->host);
 	return fsec_seterr(FSEC_ERR_NET, "coaps %.200s: %s%s%s", c->host, c->fail_why,
@@ -509,6 +576,9 @@ static enum fsec_err send_blocks(struct fsec_coapc *c, const struct req *q, time
 			return rc;
 		if (!more || c->code != COAP_RESPONSE_CODE(231))
 			return FSEC_OK;
+		/* 2.31 Continue answers the block just sent, no other. */
+		if (!c->has_b1 || (c->b1 >> 4) != num)
+			return fsec_seterr(FSEC_ERR_NET, "coaps: 2.31 for another block than %zu", num);
 		/* The server may ask for smaller blocks (RFC 7959 section
 		 * 2.5): the next goes on from the same offset, in its size. */
 		if (c->has_b1 && (c->b1 & 7u) < szx)
@@ -526,7 +596,7 @@ enum fsec_err fsec_coapc_request(struct fsec_coapc *c, unsigned method, const ch
 			.data = data, .len = len};
 	unsigned char *body = NULL;
 	size_t got = 0;
-	unsigned num = 0;
+	unsigned num = 0, szx = SZX_MAX;
 	enum fsec_err rc;
 
 	*buf = NULL;
@@ -543,6 +613,17 @@ enum fsec_err fsec_coapc_request(struct fsec_coapc *c, unsigned method, const ch
 		if (c->has_b2 && (c->b2 >> 4) != num) {
 			rc = fsec_seterr(FSEC_ERR_NET, "coaps: block %u came for block %u",
 					 c->b2 >> 4, num);
+			goto fail;
+		}
+		/* Every block but the last is whole, and all are of the size
+		 * the first set: a body is never stitched from blocks that do
+		 * not line up. */
+		if (c->has_b2 && num == 0)
+			szx = c->b2 & 7u;
+		if (c->has_b2 && ((c->b2 & 7u) != szx || szx > SZX_MAX ||
+				  ((c->b2 & 8u) && c->plen != ((size_t)16 << szx)))) {
+			rc = fsec_seterr(FSEC_ERR_NET, "coaps: block %u is not a whole %zu-byte block",
+					 num, (size_t)16 << (c->b2 & 7u));
 			goto fail;
 		}
 		if (c->plen > max - got) {

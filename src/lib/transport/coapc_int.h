@@ -28,6 +28,9 @@ struct fsec_coapc_opts {
 	/* CRLs the server's certificate must pass (fetch.c's server_crl), or
 	 * NULL; referenced while the client lives. */
 	STACK_OF(X509_CRL) *crls;
+	/* Seconds one exchange (a block, a handshake's first answer) may go
+	 * unanswered before the request fails; 0: 30. */
+	long stall;
 };
 
 /* A client for one server. No packet is sent until the first request.
@@ -52,8 +55,8 @@ struct fsec_coapc_status {
  * reassembled from Block2 blocks, goes to *buf (freed with free(), NUL
  * after the last byte) when its code is 2.xx; refusing more than max bytes.
  * deadline bounds the whole exchange (CLOCK_MONOTONIC seconds).
- * Errors: NET (no answer, DTLS failure, the server's certificate or name
- * refused, a broken block sequence), TOO_LARGE, NOMEM. A 4.xx or 5.xx
+ * Errors: VERIFY (the server's certificate, name or CRL refused), NET (no
+ * answer, a DTLS failure, a broken block sequence), TOO_LARGE, NOMEM. A 4.xx or 5.xx
  * answer is FSEC_OK with st->code set and *buf NULL.
  */
 enum fsec_err fsec_coapc_request(struct fsec_coapc *c, unsigned method, const char *path,

@@ -39,7 +39,7 @@ struct fsec_fetch {
 	struct fsec_coapc *coap;
 	char coap_server[300];
 	char *ca, *ca_learned;
-	long connect_timeout;
+	long stall; /* low_speed_time: how long one CoAPs exchange may go unanswered */
 };
 
 /* The most a fleet CRL may be: fleetsecd keeps it small (superseded
@@ -210,7 +210,7 @@ FSEC_API enum fsec_err fsec_fetch_new(const struct fsec_fetch_opts *o, struct fs
 		goto fail;
 	}
 	f->min_rate = o->low_speed_limit > 0 ? o->low_speed_limit : 1024L;
-	f->connect_timeout = o->connect_timeout > 0 ? o->connect_timeout : 15L;
+	f->stall = o->low_speed_time > 0 ? o->low_speed_time : 30L;
 	f->timeout = o->timeout > 0 ? o->timeout : 0;
 	*out = f;
 	return FSEC_OK;
@@ -420,7 +420,7 @@ static enum fsec_err coap_for(struct fsec_fetch *f, const char *url, const char 
 	char host[256], port[8] = "5684";
 	struct fsec_coapc_opts o = {.host = host, .port = port, .ca = f->ca,
 				    .ca_learned = f->ca_learned, .cert = f->cert, .key = f->key,
-				    .crls = f->crl};
+				    .crls = f->crl, .stall = f->stall};
 	enum fsec_err rc;
 
 	if (alen == 0 || alen >= sizeof(f->coap_server) || strpbrk(a, "?#") != NULL)
@@ -492,9 +492,11 @@ static int coap_format(const char *content_type)
 /*
  * A whole-body CoAPs request, with fetch.h's meaning of the outcome: 2.05
  * (GET) or 2.04 (POST) is success, and an empty 2.05 is NOTFOUND (HTTPS's
- * 204, "nothing for this device"); 5.03 with Max-Age is BUSY (RFC 9148
- * section 5: an enrollment held for approval, or a server asking for a
- * retry), with its Max-Age as the Retry-After.
+ * 204, "nothing for this device"). An EST request (a CSR, 286) answered
+ * 5.03 with Max-Age is BUSY, with Max-Age as the Retry-After: RFC 9148
+ * section 5 answers a held enrollment so, where HTTPS says 202. fleetsecd
+ * also answers "retry later" (HTTPS's 503) that way; for EST both mean ask
+ * again then, and any other request gets NET, as a 503 does over HTTPS.
  */
 static enum fsec_err coap_whole(struct fsec_fetch *f, const char *url, unsigned method,
 				const char *content_type, const void *data, size_t dlen,
@@ -524,10 +526,10 @@ static enum fsec_err coap_whole(struct fsec_fetch *f, const char *url, unsigned 
 	*len = 0;
 	if (st.code == want)
 		return fsec_seterr(FSEC_ERR_NOTFOUND, "the server has nothing for this device");
-	if (st.code == (5u << 5 | 3u) && st.max_age >= 0) {
+	if (st.code == (5u << 5 | 3u) && st.max_age >= 0 && cf == 286) {
 		f->retry_after = st.max_age;
-		return fsec_seterr(FSEC_ERR_BUSY, "the server holds the request%s%s",
-				   st.why[0] != '\0' ? ": " : "", st.why);
+		return fsec_seterr(FSEC_ERR_BUSY, "the server asks to retry in %ld s%s%s",
+				   st.max_age, st.why[0] != '\0' ? ": " : "", st.why);
 	}
 	return fsec_seterr(FSEC_ERR_NET, "CoAP %u.%02u (expected %u.%02u)%s%s", st.code >> 5,
 			   st.code & 31u, want >> 5, want & 31u, st.why[0] != '\0' ? ": " : "",
