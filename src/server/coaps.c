@@ -60,6 +60,11 @@ struct coaps {
 	struct fsec_metrics *metrics;
 	bool quiet;
 	bool draining; /* coaps_drain: no new sessions */
+	/* Every struct sess alive: libcoap 4.3.1 does not raise
+	 * SERVER_SESSION_DEL for every session it frees (one still open
+	 * when the context goes, among others), so coaps_free frees what is
+	 * left. */
+	struct sess *live;
 };
 
 /* What fleetsecd keeps per DTLS session (libcoap's session app data), from
@@ -70,12 +75,19 @@ struct sess {
 	unsigned char *body; /* FSEC_COAP_BODY_MAX bytes once an upload comes in blocks */
 	size_t len;
 	char path[256]; /* the upload's resource */
+	struct sess *prev, *next; /* in coaps.live */
 };
 
 static void sess_free(struct coaps *c, struct sess *ss)
 {
 	if (ss == NULL)
 		return;
+	if (ss->prev != NULL)
+		ss->prev->next = ss->next;
+	else
+		c->live = ss->next;
+	if (ss->next != NULL)
+		ss->next->prev = ss->prev;
 	fsec_srclimit_release(c->per_source, ss->src);
 	free(ss->body);
 	free(ss);
@@ -249,6 +261,9 @@ static int cn_check(const char *cn, const uint8_t *der, size_t len, coap_session
 			goto done;
 		}
 		coap_session_set_app_data(session, ss);
+		if ((ss->next = c->live) != NULL)
+			ss->next->prev = ss;
+		c->live = ss;
 	}
 	ok = 1;
 done:
@@ -751,6 +766,8 @@ void coaps_free(struct coaps *c)
 		coap_session_release(c->doomed[i]);
 	if (c->ctx != NULL)
 		coap_free_context(c->ctx);
+	while (c->live != NULL)
+		sess_free(c, c->live);
 	sk_X509_pop_free(c->hs_chain, X509_free);
 	fsec_srclimit_free(c->per_source);
 	SSL_CTX_free(c->tls);
