@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -75,6 +74,7 @@ struct sess {
 	unsigned char *body; /* FSEC_COAP_BODY_MAX bytes once an upload comes in blocks */
 	size_t len;
 	char path[256]; /* the upload's resource */
+	unsigned next_block; /* the firmware block after the last one answered */
 	struct sess *prev, *next; /* in coaps.live */
 };
 
@@ -310,55 +310,59 @@ static void free_body(coap_session_t *session, void *body)
 	free(body);
 }
 
-/* A mapping of the firmware, for libcoap to send in Block2. */
-struct mapped {
-	void *base;
-	size_t len;
-};
-
-static void unmap_body(coap_session_t *session, void *arg)
+/*
+ * One Block2 block of the firmware (RFC 7959 section 2.4), answered here:
+ * the block the request names (block 0 when it names none), in the size it
+ * asks for or the largest this session carries, with M and Size2. Not
+ * libcoap's coap_add_data_large_response, which would keep the whole
+ * answer and serve every later block of the session itself, without
+ * calling handle(): a device revoked during its download would then get
+ * the rest of the image. Here every block is a request that handle()
+ * checks against the registry first, as HTTPS checks each Range request.
+ * A block past the end is 4.02 (no such block); 0 and the reason when the
+ * block cannot be read.
+ */
+static unsigned send_block(coap_session_t *session, const coap_pdu_t *request,
+			   coap_pdu_t *response, const struct fsec_coap_answer *a, unsigned *num)
 {
-	struct mapped *m = arg;
+	unsigned char data[1024], opt[4];
+	coap_block_b_t blk = {0};
+	unsigned szx = 6;
+	uint64_t off, n, bs;
+	bool more;
 
-	(void)session;
-	munmap(m->base, m->len);
-	free(m);
-}
-
-/* The answer's file range, mapped (not read: an image is megabytes, and a
- * device that resumes at block N makes libcoap ask for the whole body
- * again), handed to libcoap, which unmaps it once the transfer ends. */
-static bool send_file(coap_resource_t *resource, coap_session_t *session,
-		      const coap_pdu_t *request, const coap_string_t *query, coap_pdu_t *response,
-		      struct fsec_coap_answer *a)
-{
-	long page = sysconf(_SC_PAGESIZE);
-	uint64_t start = a->file_off - a->file_off % (uint64_t)(page > 0 ? page : 4096);
-	size_t lead = (size_t)(a->file_off - start), len;
-	struct mapped *m = NULL;
-	void *base;
-
-	/* The range comes from the route (the published image's size): it
-	 * must still fit a size_t once the page lead is added. */
-	if (a->file_len == 0 || a->file_len > SIZE_MAX - lead)
-		return false;
-	len = lead + (size_t)a->file_len;
-	base = mmap(NULL, len, PROT_READ, MAP_PRIVATE, a->file_fd, (off_t)start);
-	if (base == MAP_FAILED)
-		return false;
-	if ((m = malloc(sizeof(*m))) == NULL) {
-		munmap(base, len);
-		return false;
+	*num = 0;
+	if (coap_get_block_b(session, request, COAP_OPTION_BLOCK2, &blk)) {
+		*num = blk.num;
+		if (blk.szx < szx)
+			szx = blk.szx;
 	}
-	m->base = base;
-	m->len = len;
-	if (!coap_add_data_large_response(resource, session, request, response, query,
-					  FSEC_COAP_CF_OCTETS, -1, 0, (size_t)a->file_len,
-					  (const uint8_t *)base + lead, unmap_body, m)) {
-		unmap_body(session, m);
-		return false;
-	}
-	return true;
+	/* A block and the options must fit the session's PDU. */
+	while (szx > 0 && ((size_t)16 << szx) + 64 > coap_session_max_pdu_size(session))
+		szx--;
+	bs = (uint64_t)16 << szx;
+	off = (uint64_t)*num * bs;
+	if (off >= a->file_len)
+		return FSEC_COAP_CODE(4, 2);
+	n = a->file_len - off < bs ? a->file_len - off : bs;
+	more = off + n < a->file_len;
+	if (a->file_off > UINT64_MAX - off || pread(a->file_fd, data, (size_t)n,
+						    (off_t)(a->file_off + off)) != (ssize_t)n)
+		return FSEC_COAP_CODE(5, 0);
+	if (coap_add_option(response, COAP_OPTION_CONTENT_FORMAT,
+			    coap_encode_var_safe(opt, sizeof(opt), FSEC_COAP_CF_OCTETS), opt) == 0 ||
+	    coap_add_option(response, COAP_OPTION_BLOCK2,
+			    coap_encode_var_safe(opt, sizeof(opt),
+						 *num << 4 | (more ? 8u : 0u) | szx),
+			    opt) == 0 ||
+	    coap_add_option(response, COAP_OPTION_SIZE2,
+			    coap_encode_var_safe(opt, sizeof(opt),
+						 a->file_len > UINT32_MAX ? UINT32_MAX
+									  : (unsigned)a->file_len),
+			    opt) == 0 ||
+	    !coap_add_data(response, (size_t)n, data))
+		return FSEC_COAP_CODE(5, 0);
+	return FSEC_COAP_CODE(2, 5);
 }
 
 static const char *method_name(unsigned m)
@@ -370,7 +374,7 @@ static const char *method_name(unsigned m)
 static void log_request(struct coaps *c, const char *addr, unsigned method, const char *path,
 			unsigned block,
 			const struct fsec_est_peer *peer, const struct fsec_coap_answer *a,
-			const struct timespec *t0)
+			const struct timespec *t0, bool no_line)
 {
 	char ab[64], pb[512], id[160], why[300], blk[32] = "";
 	struct timespec t1;
@@ -379,7 +383,7 @@ static void log_request(struct coaps *c, const char *addr, unsigned method, cons
 	fsec_metrics_coap_request(c->metrics, fsec_coap_endpoint(path), a->code,
 				  (double)(t1.tv_sec - t0->tv_sec) +
 					  (double)(t1.tv_nsec - t0->tv_nsec) / 1e9);
-	if (c->quiet)
+	if (c->quiet || no_line)
 		return;
 	if (block > 0)
 		snprintf(blk, sizeof(blk), " (from block %u)", block);
@@ -459,7 +463,9 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
 	size_t len = 0, off = 0, total = 0;
 	char path[256], addr[64];
 	coap_block_b_t block = {0};
+	struct sess *ss = coap_session_get_app_data(session);
 	struct timespec t0;
+	bool quiet_block = false;
 	enum fsec_err rc;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -484,7 +490,7 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
 		coap_pdu_set_code(response, COAP_RESPONSE_CODE_INTERNAL_ERROR);
 		a.code = FSEC_COAP_CODE(5, 0);
 		snprintf(a.reason, sizeof(a.reason), "the registry cannot be read");
-		log_request(c, addr, q.method, path, block.num, &peer, &a, &t0);
+		log_request(c, addr, q.method, path, block.num, &peer, &a, &t0, false);
 		return;
 	}
 	if (!option_uint(request, COAP_OPTION_CONTENT_FORMAT, &q.content_format) ||
@@ -492,7 +498,7 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
 		coap_pdu_set_code(response, COAP_RESPONSE_CODE_BAD_REQUEST);
 		a.code = FSEC_COAP_CODE(4, 0);
 		snprintf(a.reason, sizeof(a.reason), "bad Content-Format or Accept option");
-		log_request(c, addr, q.method, path, block.num, &peer, &a, &t0);
+		log_request(c, addr, q.method, path, block.num, &peer, &a, &t0, false);
 		return;
 	}
 	/* A peer the table refuses uploads nothing: its request goes to the
@@ -526,7 +532,7 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
 			a.code = code;
 			snprintf(a.reason, sizeof(a.reason), "%s", why);
 			coap_add_data(response, strlen(why), (const uint8_t *)why);
-			log_request(c, addr, q.method, path, block.num, &peer, &a, &t0);
+			log_request(c, addr, q.method, path, block.num, &peer, &a, &t0, false);
 			return;
 		}
 	}
@@ -545,10 +551,21 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
 				coap_encode_var_safe(buf, sizeof(buf), (unsigned)a.max_age), buf);
 	}
 	if (a.has_file) {
-		if (!send_file(resource, session, request, query, response, &a)) {
-			coap_pdu_set_code(response, COAP_RESPONSE_CODE_INTERNAL_ERROR);
-			a.code = FSEC_COAP_CODE(5, 0);
+		unsigned num, code = send_block(session, request, response, &a, &num);
+
+		if (code != FSEC_COAP_CODE(2, 5)) {
+			a.code = code;
+			snprintf(a.reason, sizeof(a.reason), "%s",
+				 code == FSEC_COAP_CODE(4, 2) ? "no such block" : "the image cannot be read");
+			coap_pdu_set_code(response, (coap_pdu_code_t)code);
+			coap_add_data(response, strlen(a.reason), (const uint8_t *)a.reason);
 		}
+		/* One log line per download, not per block: its first block, or
+		 * one that does not follow the session's last (a resume). */
+		quiet_block = code == FSEC_COAP_CODE(2, 5) && ss != NULL && num > 0 &&
+			      num == ss->next_block;
+		if (ss != NULL)
+			ss->next_block = num + 1;
 	} else if (a.body != NULL && a.content_format != FSEC_COAP_CF_NONE) {
 		/* Block2 when the answer is larger than the session's block
 		 * size; libcoap frees the body once the last block went. */
@@ -563,7 +580,7 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
 	} else if (a.body != NULL) {
 		coap_add_data(response, a.len, a.body); /* a diagnostic payload: short */
 	}
-	log_request(c, addr, q.method, path, block.num, &peer, &a, &t0);
+	log_request(c, addr, q.method, path, block.num, &peer, &a, &t0, quiet_block);
 	/* A device the table no longer admits (revoked since its handshake)
 	 * keeps no session: closed once this answer is out. */
 	if (!fsec_route_peer_admitted(&peer) && c->ndoomed < DOOMED_MAX)

@@ -56,6 +56,7 @@ struct fsec_coapc {
 	 * in this session (X509_V_OK: none): a failure it caused is VERIFY. */
 	int verify_err;
 	bool connected; /* the session's handshake completed */
+	bool silent;    /* the last exchange's handshake got no answer at all */
 	long stall; /* seconds an exchange may go unanswered */
 	unsigned code;
 	int cf;
@@ -463,12 +464,29 @@ static enum fsec_err open_session(struct fsec_coapc *c)
 	return FSEC_OK;
 }
 
+static enum fsec_err exchange_once(struct fsec_coapc *c, const struct req *q, time_t deadline);
+
 /*
  * One exchange: q sent, its answer in c (code, options, payload), before
  * deadline. A failure drops the session: the next exchange shakes hands
- * again, with a server that may have restarted.
+ * again, with a server that may have restarted. A new session whose
+ * handshake met silence is tried once more, from a new port: the server
+ * may still hold a session for this address and port (one this device
+ * left at a power cut, when the system hands the port out again), into
+ * which libcoap 4.3.1 routes the new ClientHello, where OpenSSL drops it
+ * (RFC 6347 section 4.2.8 asks for a new handshake; neither does one).
  */
 static enum fsec_err exchange(struct fsec_coapc *c, const struct req *q, time_t deadline)
+{
+	bool fresh = c->session == NULL;
+	enum fsec_err rc = exchange_once(c, q, deadline);
+
+	if (rc == FSEC_ERR_NET && fresh && c->silent && deadline > now_mono())
+		rc = exchange_once(c, q, deadline);
+	return rc;
+}
+
+static enum fsec_err exchange_once(struct fsec_coapc *c, const struct req *q, time_t deadline)
 {
 	coap_pdu_t *pdu;
 	enum fsec_err rc;
@@ -501,6 +519,7 @@ static enum fsec_err exchange(struct fsec_coapc *c, const struct req *q, time_t 
 			snprintf(c->fail_why, sizeof(c->fail_why), "I/O error");
 		}
 	}
+	c->silent = !c->done && !c->failed && !c->connected;
 	if (c->done)
 		return FSEC_OK;
 	verr = c->verify_err;
