@@ -8,8 +8,9 @@
 # the wire resumes at its block. Refused, with the device left as it was: a
 # server whose certificate does not name the host the agent dialled
 # (libcoap does not check it; the agent must), a server from another CA, a
-# server whose certificate is on the fleet CRL, and a revoked device. SIGTERM
-# refuses new DTLS sessions while fleetsecd drains.
+# server whose certificate is on the fleet CRL, a revoked device, and one
+# revoked in the middle of its download (its next block). SIGTERM refuses
+# new DTLS sessions while fleetsecd drains.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fleetsecd.sh"
 : "${FLEETSECD:?}" "${AGENT:?}" "${BOOTSIM:?}"
@@ -175,6 +176,33 @@ ok
 expect 0 "$F" device revoke SN-C1 --reason keyCompromise
 expect 1 A check
 grep -qE "4\.03|4\.01|handshake" err || fail "a revoked device was answered: $(cat out) $(cat err)"
+ok
+
+# ---- a device revoked in the middle of its download: its next block is
+# refused (coap-client, 16-byte blocks: thousands of requests) ----
+# A 900 kB image of its own model: some 56,000 blocks, seconds to fetch.
+head -c 900000 /dev/urandom >big.bin
+"$F" fw sign --key fw.pem --version 9.0.0 --security-counter 9 --pad-header --slot-size 0x100000 \
+	big.bin big.img
+"$F" release create --model big --image big.img --chunk-size 65536 --sequence 1 --out big.json
+"$F" release sign --key online.pem --delegation deleg.json big.json --out big-r.json
+expect 0 "$F" release publish --model big --bundle big-r.json --image big.img --root root.pub
+BIG=$(sha256sum big.img | cut -c1-64)
+"$F" device issue dev-y --keygen --key-out y.key --out y.pem --model big 2>/dev/null
+timeout 120 coap-client-openssl -b 16 -B 100 -c y.pem -j y.key -R "$FLEETSEC_HOME/root.pem" \
+	-o y.img "$U/v1/firmware/$BIG" >y.out 2>&1 &
+ypid=$!
+for _ in $(seq 100); do
+	grep -q "coaps GET /v1/firmware/$BIG peer=dev-y -> 2.05$" daemon.log && break
+	sleep 0.05
+done
+sleep 0.3
+expect 0 "$F" device revoke dev-y --reason keyCompromise
+wait "$ypid" || true
+grep -q "coaps GET /v1/firmware/$BIG peer=dev-y(refused) -> 4.03 device dev-y is revoked" daemon.log ||
+	fail "the download went on after the revocation: $(grep dev-y daemon.log | tail -2)"
+[ "$(stat -c %s y.img 2>/dev/null || echo 0)" -lt "$(stat -c %s big.img)" ] ||
+	fail "the revoked device got the whole image"
 ok
 
 # ---- SIGTERM drains: new DTLS sessions are refused at once, while an
