@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "fleetsec/fetch.h"
+#include "fleetsec/text.h"
 
 static const char REPORT[] =
 	"{\"version\":\"1.0.0+0\",\"security_counter\":1,\"slot\":\"a\",\"update\":\"confirmed\"}";
@@ -70,13 +71,17 @@ int main(int argc, char **argv)
 {
 	struct fsec_fetch_opts o = {0};
 	double c[64], h[64];
+	unsigned long un, ur;
 	long n, rounds;
 
-	if (argc != 8 || (n = atol(argv[6])) < 1 || (rounds = atol(argv[7])) < 1 || rounds > 64) {
+	if (argc != 8 || !fsec_parse_ulong(argv[6], 1, 1000000, &un) ||
+	    !fsec_parse_ulong(argv[7], 1, 64, &ur)) {
 		fprintf(stderr, "usage: bench_coaps_reports HTTPS_URL COAPS_URL CA CERT KEY N ROUNDS "
 				"(ROUNDS 1-64)\n");
 		return 2;
 	}
+	n = (long)un;
+	rounds = (long)ur;
 	o.ca = argv[3];
 	o.cert = argv[4];
 	o.key = argv[5];

@@ -979,7 +979,7 @@ static int configure(const struct flags *fl, const char *home, struct fsec_serve
 			rc = fsec_servercfg_parse(buf, len, cfg);
 		free(buf);
 		if (rc != FSEC_OK) {
-			snprintf(why, cap, "%s: %s", file, fsec_err_detail());
+			snprintf(why, cap, "%.300s: %.500s", file, fsec_err_detail());
 			return FSEC_EXIT_REFUSED;
 		}
 	}
