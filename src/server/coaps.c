@@ -75,8 +75,20 @@ struct sess {
 	size_t len;
 	char path[256]; /* the upload's resource */
 	unsigned next_block; /* the firmware block after the last one answered */
+	/* The image this session downloads, open since its route last
+	 * answered (at block fw_block): the blocks of the same 64 that follow
+	 * are read from it after the per-request peer check alone (see
+	 * fw_cached). -1: none. */
+	int fw_fd;
+	uint64_t fw_off, fw_len;
+	unsigned fw_block;
+	char fw_path[256];
 	struct sess *prev, *next; /* in coaps.live */
 };
+
+/* Blocks per route check of a download: 64 KiB in 1,024-byte blocks, the
+ * chunk an HTTPS device asks for with one Range request. */
+#define FW_BLOCKS_PER_CHECK 64u
 
 static void sess_free(struct coaps *c, struct sess *ss)
 {
@@ -89,6 +101,8 @@ static void sess_free(struct coaps *c, struct sess *ss)
 	if (ss->next != NULL)
 		ss->next->prev = ss->prev;
 	fsec_srclimit_release(c->per_source, ss->src);
+	if (ss->fw_fd >= 0)
+		close(ss->fw_fd);
 	free(ss->body);
 	free(ss);
 }
@@ -254,6 +268,7 @@ static int cn_check(const char *cn, const uint8_t *der, size_t len, coap_session
 		ra = coap_session_get_addr_remote(session);
 		if ((ss = calloc(1, sizeof(*ss))) == NULL)
 			goto done;
+		ss->fw_fd = -1;
 		if (ra == NULL || !fsec_srclimit_acquire(c->per_source, &ra->addr.sa,
 							 ra->size, &ss->src)) {
 			free(ss);
@@ -449,6 +464,54 @@ static enum body_state assemble(struct coaps *c, coap_session_t *session, const 
 	return BODY_WHOLE;
 }
 
+/*
+ * A block of the image this session is downloading, without its route: the
+ * peer passed this request's registry check (fsec_est_peer, above, current
+ * with every other process's commits), the path is the one the route
+ * answered, and the block is within FW_BLOCKS_PER_CHECK of that answer.
+ * The route (the release, the rollout, the model) is asked again at each
+ * such boundary, as an HTTPS device's next Range request would be: once
+ * per 64 blocks instead of once per block, which the firmware route's
+ * registry reads and open() made the whole cost of a block. a borrows the
+ * session's descriptor: the caller clears a->has_file before a is cleaned
+ * up, so that the descriptor stays open.
+ */
+static bool fw_cached(const struct sess *ss, const struct fsec_coap_request *q,
+		      const struct fsec_est_peer *peer, unsigned num, struct fsec_coap_answer *a)
+{
+	if (ss == NULL || ss->fw_fd < 0 || q->method != FSEC_COAP_GET ||
+	    !fsec_route_peer_admitted(peer) || strcmp(q->path, ss->fw_path) != 0 ||
+	    num < ss->fw_block || num - ss->fw_block >= FW_BLOCKS_PER_CHECK)
+		return false;
+	a->code = FSEC_COAP_CODE(2, 5);
+	a->content_format = FSEC_COAP_CF_OCTETS;
+	a->has_file = true;
+	a->file_fd = ss->fw_fd;
+	a->file_off = ss->fw_off;
+	a->file_len = ss->fw_len;
+	return true;
+}
+
+/* After the route answered block num of path with an image: keep it open
+ * for the blocks that follow (fw_cached). Without a descriptor to spare,
+ * the next block asks the route again. */
+static void fw_keep(struct sess *ss, const char *path, unsigned num, const struct fsec_coap_answer *a)
+{
+	int fd;
+
+	if (ss->fw_fd >= 0) {
+		close(ss->fw_fd);
+		ss->fw_fd = -1;
+	}
+	if (strlen(path) >= sizeof(ss->fw_path) || (fd = dup(a->file_fd)) < 0)
+		return;
+	ss->fw_fd = fd;
+	ss->fw_off = a->file_off;
+	ss->fw_len = a->file_len;
+	ss->fw_block = num;
+	snprintf(ss->fw_path, sizeof(ss->fw_path), "%s", path);
+}
+
 static void handle(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
 		   const coap_string_t *query, coap_pdu_t *response)
 {
@@ -465,7 +528,7 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
 	coap_block_b_t block = {0};
 	struct sess *ss = coap_session_get_app_data(session);
 	struct timespec t0;
-	bool quiet_block = false;
+	bool quiet_block = false, borrowed = false;
 	enum fsec_err rc;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -536,7 +599,10 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
 			return;
 		}
 	}
-	rc = fsec_coap_handle(c->routes, &peer, &q, &a);
+	if ((borrowed = fw_cached(ss, &q, &peer, block.num, &a)))
+		rc = FSEC_OK;
+	else
+		rc = fsec_coap_handle(c->routes, &peer, &q, &a);
 	if (rc != FSEC_OK && rc != FSEC_ERR_BUSY && !c->quiet) {
 		char why[300];
 
@@ -560,6 +626,10 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
 			coap_pdu_set_code(response, (coap_pdu_code_t)code);
 			coap_add_data(response, strlen(a.reason), (const uint8_t *)a.reason);
 		}
+		if (ss != NULL && !borrowed && code == FSEC_COAP_CODE(2, 5))
+			fw_keep(ss, path, block.num, &a);
+		if (borrowed)
+			a.has_file = false;
 		/* One log line per download, not per block: its first block, or
 		 * one that does not follow the session's last (a resume). */
 		quiet_block = code == FSEC_COAP_CODE(2, 5) && ss != NULL && num > 0 &&

@@ -205,6 +205,27 @@ grep -q "coaps GET /v1/firmware/$BIG peer=dev-y(refused) -> 4.03 device dev-y is
 	fail "the revoked device got the whole image"
 ok
 
+# ---- a release taken out of a device's rollout during its download: the
+# route is asked again every 64 blocks (here 1 KiB), as an HTTPS device's
+# next Range request would be, and refuses ----
+"$F" device issue dev-z --keygen --key-out z.key --out z.pem --model big 2>/dev/null
+timeout 120 coap-client-openssl -b 16 -B 100 -c z.pem -j z.key -R "$FLEETSEC_HOME/root.pem" \
+	-o z.img "$U/v1/firmware/$BIG" >z.out 2>&1 &
+zpid=$!
+for _ in $(seq 100); do
+	grep -q "coaps GET /v1/firmware/$BIG peer=dev-z -> 2.05$" daemon.log && break
+	sleep 0.05
+done
+sleep 0.3
+expect 0 "$F" release publish --model big --bundle big-r.json --image big.img --root root.pub \
+	--percent 0
+wait "$zpid" || true
+grep -q "coaps GET /v1/firmware/$BIG peer=dev-z -> 4.04" daemon.log ||
+	fail "the download went on outside the rollout: $(grep dev-z daemon.log | tail -2)"
+[ "$(stat -c %s z.img 2>/dev/null || echo 0)" -lt "$(stat -c %s big.img)" ] ||
+	fail "a device outside the rollout got the whole image"
+ok
+
 # ---- SIGTERM drains: new DTLS sessions are refused at once, while an
 # HTTPS request in flight (a slow 12 kB upload) keeps fleetsecd up ----
 "$F" device issue dev-x --keygen --key-out x.key --out x.pem --model thermo 2>/dev/null
