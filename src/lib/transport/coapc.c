@@ -492,6 +492,7 @@ static enum fsec_err exchange_once(struct fsec_coapc *c, const struct req *q, ti
 	enum fsec_err rc;
 	int verr;
 
+	c->silent = false;
 	if ((rc = open_session(c)) != FSEC_OK)
 		return rc;
 	c->done = c->failed = false;
