@@ -13,7 +13,8 @@
 #  - status reports per second on an established session: bench_coaps_reports
 #    (the library's client, as the agent's daemon uses it) posting 500
 #    reports over one DTLS session, against the same client over one
-#    kept-alive TLS connection.
+#    kept-alive TLS connection; and the image fetched by that client as the
+#    agent fetches it (64 KiB ranges: Block2 blocks, or Range requests).
 # Runs alternate between the transports; medians of ROUNDS.
 #
 # usage: bench/bench_coaps.sh [N] [ROUNDS] [IMAGE_KIB]   (defaults 50, 3, 1024)
@@ -115,6 +116,6 @@ m1=$(median "${fw_1024[@]}") m5=$(median "${fw_512[@]}") m2=$(median "${fw_256[@
 echo "median handshakes/s: coaps $mc, https $mh, ratio $(awk -v a="$mc" -v b="$mh" 'BEGIN { printf "%.2f", a / b }')"
 echo "median firmware MiB/s: coaps 1024-byte blocks $m1, 512 $m5, 256 $m2; https $mf;" \
 	"ratio (1024) $(awk -v a="$m1" -v b="$mf" 'BEGIN { printf "%.3f", a / b }')"
-echo "== status reports on one established session (500 per round)"
+echo "== status reports on one established session (500 per round); the image as the agent fetches it"
 "$build/bench/bench_coaps_reports" "https://127.0.0.1:$hport" "coaps://127.0.0.1:$cport" "$ROOT" \
-	dev.pem dev.key 500 "$rounds"
+	dev.pem dev.key 500 "$rounds" "/v1/firmware/$sha" "$size"
