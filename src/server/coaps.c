@@ -17,6 +17,7 @@
  * without waiting.
  */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@
 
 #include "coaps.h"
 #include "fleetsec/coap.h"
+#include "fleetsec/release.h"
 #include "fleetsec/srclimit.h"
 #include "fleetsec/text.h"
 #include "fleetsec/tls.h"
@@ -83,6 +85,7 @@ struct sess {
 	uint64_t fw_off, fw_len;
 	unsigned fw_block;
 	char fw_path[256];
+	char fw_peer[FSEC_DEVID_MAX + 1]; /* the device it was answered to */
 	struct sess *prev, *next; /* in coaps.live */
 };
 
@@ -346,11 +349,17 @@ static unsigned send_block(coap_session_t *session, const coap_pdu_t *request,
 	uint64_t off, n, bs;
 	bool more;
 
+	coap_opt_iterator_t it;
+
 	*num = 0;
 	if (coap_get_block_b(session, request, COAP_OPTION_BLOCK2, &blk)) {
 		*num = blk.num;
 		if (blk.szx < szx)
 			szx = blk.szx;
+	} else if (coap_check_option(request, COAP_OPTION_BLOCK2, &it) != NULL) {
+		/* A Block2 option libcoap cannot read (a number past 20 bits,
+		 * szx 7 over UDP) asks for no block there is. */
+		return FSEC_COAP_CODE(4, 2);
 	}
 	/* A block and the options must fit the session's PDU. */
 	while (szx > 0 && ((size_t)16 << szx) + 64 > coap_session_max_pdu_size(session))
@@ -479,10 +488,20 @@ static enum body_state assemble(struct coaps *c, coap_session_t *session, const 
 static bool fw_cached(const struct sess *ss, const struct fsec_coap_request *q,
 		      const struct fsec_est_peer *peer, unsigned num, struct fsec_coap_answer *a)
 {
+	enum fsec_endpoint ep;
+	struct fsec_reply refusal = {0};
+
+	/* The firmware route's own verdict on this peer (a device, not one
+	 * whose certificate a renewal superseded, which other routes admit),
+	 * and the device the image was answered to. */
 	if (ss == NULL || ss->fw_fd < 0 || q->method != FSEC_COAP_GET ||
-	    !fsec_route_peer_admitted(peer) || strcmp(q->path, ss->fw_path) != 0 ||
+	    strcmp(q->path, ss->fw_path) != 0 || strcmp(peer->id, ss->fw_peer) != 0 ||
 	    num < ss->fw_block || num - ss->fw_block >= FW_BLOCKS_PER_CHECK)
 		return false;
+	if (!fsec_route_decide(FSEC_ROUTE_GET, q->path, peer, &ep, &refusal)) {
+		fsec_reply_cleanup(&refusal);
+		return false;
+	}
 	a->code = FSEC_COAP_CODE(2, 5);
 	a->content_format = FSEC_COAP_CF_OCTETS;
 	a->has_file = true;
@@ -495,16 +514,24 @@ static bool fw_cached(const struct sess *ss, const struct fsec_coap_request *q,
 /* After the route answered block num of path with an image: keep it open
  * for the blocks that follow (fw_cached). Without a descriptor to spare,
  * the next block asks the route again. */
-static void fw_keep(struct sess *ss, const char *path, unsigned num, const struct fsec_coap_answer *a)
+static void fw_drop(struct sess *ss)
+{
+	if (ss->fw_fd >= 0)
+		close(ss->fw_fd);
+	ss->fw_fd = -1;
+	ss->fw_path[0] = '\0';
+}
+
+static void fw_keep(struct sess *ss, const char *path, const char *peer_id, unsigned num,
+		    const struct fsec_coap_answer *a)
 {
 	int fd;
 
-	if (ss->fw_fd >= 0) {
-		close(ss->fw_fd);
-		ss->fw_fd = -1;
-	}
-	if (strlen(path) >= sizeof(ss->fw_path) || (fd = dup(a->file_fd)) < 0)
+	fw_drop(ss);
+	if (strlen(path) >= sizeof(ss->fw_path) || strlen(peer_id) >= sizeof(ss->fw_peer) ||
+	    (fd = fcntl(a->file_fd, F_DUPFD_CLOEXEC, 0)) < 0)
 		return;
+	snprintf(ss->fw_peer, sizeof(ss->fw_peer), "%s", peer_id);
 	ss->fw_fd = fd;
 	ss->fw_off = a->file_off;
 	ss->fw_len = a->file_len;
@@ -599,10 +626,16 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
 			return;
 		}
 	}
-	if ((borrowed = fw_cached(ss, &q, &peer, block.num, &a)))
+	if ((borrowed = fw_cached(ss, &q, &peer, block.num, &a))) {
 		rc = FSEC_OK;
-	else
+	} else {
 		rc = fsec_coap_handle(c->routes, &peer, &q, &a);
+		/* The route refused the image the session kept (a withdrawn
+		 * release, a rollout that no longer has the device): no block
+		 * of it is served from the session again. */
+		if (ss != NULL && !a.has_file && strcmp(path, ss->fw_path) == 0)
+			fw_drop(ss);
+	}
 	if (rc != FSEC_OK && rc != FSEC_ERR_BUSY && !c->quiet) {
 		char why[300];
 
@@ -626,16 +659,38 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
 			coap_pdu_set_code(response, (coap_pdu_code_t)code);
 			coap_add_data(response, strlen(a.reason), (const uint8_t *)a.reason);
 		}
-		if (ss != NULL && !borrowed && code == FSEC_COAP_CODE(2, 5))
-			fw_keep(ss, path, block.num, &a);
+		/* One log line per download, not per block: its first block, or
+		 * one that does not follow the session's last of the same image
+		 * (a resume). */
+		quiet_block = code == FSEC_COAP_CODE(2, 5) && ss != NULL && num > 0 &&
+			      num == ss->next_block && strcmp(path, ss->fw_path) == 0;
+		if (ss != NULL && !borrowed) {
+			if (code == FSEC_COAP_CODE(2, 5))
+				fw_keep(ss, path, peer.id, num, &a);
+			else
+				fw_drop(ss);
+		}
+		if (ss != NULL && code == FSEC_COAP_CODE(2, 5))
+			ss->next_block = num + 1;
 		if (borrowed)
 			a.has_file = false;
-		/* One log line per download, not per block: its first block, or
-		 * one that does not follow the session's last (a resume). */
-		quiet_block = code == FSEC_COAP_CODE(2, 5) && ss != NULL && num > 0 &&
-			      num == ss->next_block;
-		if (ss != NULL)
-			ss->next_block = num + 1;
+	} else if (a.body != NULL && a.content_format != FSEC_COAP_CF_NONE &&
+		   strncmp(path, FSEC_RELEASE_FIRMWARE_PATH, strlen(FSEC_RELEASE_FIRMWARE_PATH)) == 0 &&
+		   a.len <= 1024) {
+		/* An image's wrapped key: in one message, never an answer
+		 * libcoap keeps. libcoap 4.3.1 matches a later block request
+		 * to a kept answer by resource, and every firmware path is on
+		 * the resource for unlisted paths: a kept key would answer
+		 * the session's firmware block requests without handle(). */
+		unsigned char cf[4];
+
+		if (coap_add_option(response, COAP_OPTION_CONTENT_FORMAT,
+				    coap_encode_var_safe(cf, sizeof(cf), (unsigned)a.content_format),
+				    cf) == 0 ||
+		    !coap_add_data(response, a.len, a.body)) {
+			coap_pdu_set_code(response, COAP_RESPONSE_CODE_INTERNAL_ERROR);
+			a.code = FSEC_COAP_CODE(5, 0);
+		}
 	} else if (a.body != NULL && a.content_format != FSEC_COAP_CF_NONE) {
 		/* Block2 when the answer is larger than the session's block
 		 * size; libcoap frees the body once the last block went. */

@@ -205,6 +205,31 @@ grep -q "coaps GET /v1/firmware/$BIG peer=dev-y(refused) -> 4.03 device dev-y is
 	fail "the revoked device got the whole image"
 ok
 
+# ---- a device that renews during its download: the superseded
+# certificate's session gets no further block (the firmware route admits
+# devices only; simplereenroll alone admits a superseded certificate) ----
+"$F" device issue dev-w --keygen --key-out w.key --out w.pem --model big 2>/dev/null
+timeout 120 coap-client-openssl -b 16 -B 100 -c w.pem -j w.key -R "$FLEETSEC_HOME/root.pem" \
+	-o w.img "$U/v1/firmware/$BIG" >w.out 2>&1 &
+wpid=$!
+for _ in $(seq 100); do
+	grep -q "coaps GET /v1/firmware/$BIG peer=dev-w -> 2.05$" daemon.log && break
+	sleep 0.05
+done
+sleep 0.3
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out w2.key 2>/dev/null
+openssl req -new -key w2.key -subj "$(openssl x509 -in w.pem -noout -subject -nameopt compat |
+	sed 's/^subject=//')" -outform DER | openssl base64 >w2.b64
+code=$(curl -sS --cacert "$FLEETSEC_HOME/root.pem" --cert w.pem --key w.key -o w2.p7 -w '%{http_code}' \
+	-H 'Content-Type: application/pkcs10' --data-binary @w2.b64 "$URL/.well-known/est/simplereenroll")
+[ "$code" = 200 ] || fail "dev-w's renewal: HTTP $code $(cat w2.p7)"
+wait "$wpid" || true
+grep -q "coaps GET /v1/firmware/$BIG peer=dev-w(refused) -> 4.03 .*(superseded)" daemon.log ||
+	fail "a superseded certificate kept downloading: $(grep dev-w daemon.log | tail -2)"
+[ "$(stat -c %s w.img 2>/dev/null || echo 0)" -lt "$(stat -c %s big.img)" ] ||
+	fail "a superseded certificate got the whole image"
+ok
+
 # ---- a release taken out of a device's rollout during its download: the
 # route is asked again every 64 blocks (here 1 KiB), as an HTTPS device's
 # next Range request would be, and refuses ----

@@ -478,7 +478,9 @@ static enum fsec_err exchange_once(struct fsec_coapc *c, const struct req *q, ti
  */
 static enum fsec_err exchange(struct fsec_coapc *c, const struct req *q, time_t deadline)
 {
-	bool fresh = c->session == NULL;
+	/* A session whose handshake has not completed: send_blocks opens it
+	 * before its first exchange. */
+	bool fresh = c->session == NULL || !c->connected;
 	enum fsec_err rc = exchange_once(c, q, deadline);
 
 	if (rc == FSEC_ERR_NET && fresh && c->silent && deadline > now_mono())
