@@ -188,17 +188,22 @@ head -c 900000 /dev/urandom >big.bin
 "$F" release sign --key online.pem --delegation deleg.json big.json --out big-r.json
 expect 0 "$F" release publish --model big --bundle big-r.json --image big.img --root root.pub
 BIG=$(sha256sum big.img | cut -c1-64)
+# download_bg X: dev-X (X.pem, X.key) fetches the big image with coap-client
+# in 16-byte blocks, in the background (bgpid), already under way on return.
+download_bg() {
+	timeout 120 coap-client-openssl -b 16 -B 100 -c "$1.pem" -j "$1.key" \
+		-R "$FLEETSEC_HOME/root.pem" -o "$1.img" "$U/v1/firmware/$BIG" >"$1.out" 2>&1 &
+	bgpid=$!
+	for _ in $(seq 100); do
+		grep -q "coaps GET /v1/firmware/$BIG peer=dev-$1 -> 2.05$" daemon.log && break
+		sleep 0.05
+	done
+	sleep 0.3
+}
 "$F" device issue dev-y --keygen --key-out y.key --out y.pem --model big 2>/dev/null
-timeout 120 coap-client-openssl -b 16 -B 100 -c y.pem -j y.key -R "$FLEETSEC_HOME/root.pem" \
-	-o y.img "$U/v1/firmware/$BIG" >y.out 2>&1 &
-ypid=$!
-for _ in $(seq 100); do
-	grep -q "coaps GET /v1/firmware/$BIG peer=dev-y -> 2.05$" daemon.log && break
-	sleep 0.05
-done
-sleep 0.3
+download_bg y
 expect 0 "$F" device revoke dev-y --reason keyCompromise
-wait "$ypid" || true
+wait "$bgpid" || true
 grep -q "coaps GET /v1/firmware/$BIG peer=dev-y(refused) -> 4.03 device dev-y is revoked" daemon.log ||
 	fail "the download went on after the revocation: $(grep dev-y daemon.log | tail -2)"
 [ "$(stat -c %s y.img 2>/dev/null || echo 0)" -lt "$(stat -c %s big.img)" ] ||
@@ -209,21 +214,14 @@ ok
 # certificate's session gets no further block (the firmware route admits
 # devices only; simplereenroll alone admits a superseded certificate) ----
 "$F" device issue dev-w --keygen --key-out w.key --out w.pem --model big 2>/dev/null
-timeout 120 coap-client-openssl -b 16 -B 100 -c w.pem -j w.key -R "$FLEETSEC_HOME/root.pem" \
-	-o w.img "$U/v1/firmware/$BIG" >w.out 2>&1 &
-wpid=$!
-for _ in $(seq 100); do
-	grep -q "coaps GET /v1/firmware/$BIG peer=dev-w -> 2.05$" daemon.log && break
-	sleep 0.05
-done
-sleep 0.3
+download_bg w
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out w2.key 2>/dev/null
 openssl req -new -key w2.key -subj "$(openssl x509 -in w.pem -noout -subject -nameopt compat |
 	sed 's/^subject=//')" -outform DER | openssl base64 >w2.b64
 code=$(curl -sS --cacert "$FLEETSEC_HOME/root.pem" --cert w.pem --key w.key -o w2.p7 -w '%{http_code}' \
 	-H 'Content-Type: application/pkcs10' --data-binary @w2.b64 "$URL/.well-known/est/simplereenroll")
 [ "$code" = 200 ] || fail "dev-w's renewal: HTTP $code $(cat w2.p7)"
-wait "$wpid" || true
+wait "$bgpid" || true
 grep -q "coaps GET /v1/firmware/$BIG peer=dev-w(refused) -> 4.03 .*(superseded)" daemon.log ||
 	fail "a superseded certificate kept downloading: $(grep dev-w daemon.log | tail -2)"
 [ "$(stat -c %s w.img 2>/dev/null || echo 0)" -lt "$(stat -c %s big.img)" ] ||
@@ -234,17 +232,10 @@ ok
 # route is asked again every 64 blocks (here 1 KiB), as an HTTPS device's
 # next Range request would be, and refuses ----
 "$F" device issue dev-z --keygen --key-out z.key --out z.pem --model big 2>/dev/null
-timeout 120 coap-client-openssl -b 16 -B 100 -c z.pem -j z.key -R "$FLEETSEC_HOME/root.pem" \
-	-o z.img "$U/v1/firmware/$BIG" >z.out 2>&1 &
-zpid=$!
-for _ in $(seq 100); do
-	grep -q "coaps GET /v1/firmware/$BIG peer=dev-z -> 2.05$" daemon.log && break
-	sleep 0.05
-done
-sleep 0.3
+download_bg z
 expect 0 "$F" release publish --model big --bundle big-r.json --image big.img --root root.pub \
 	--percent 0
-wait "$zpid" || true
+wait "$bgpid" || true
 grep -q "coaps GET /v1/firmware/$BIG peer=dev-z -> 4.04" daemon.log ||
 	fail "the download went on outside the rollout: $(grep dev-z daemon.log | tail -2)"
 [ "$(stat -c %s z.img 2>/dev/null || echo 0)" -lt "$(stat -c %s big.img)" ] ||
