@@ -22,13 +22,8 @@ cmake --build "$build" -j2 --target fleetsec_cli >/dev/null
 F="$build/fleetsec"
 export FLEETSEC_HOME="$work/home"
 
-secs() { # secs CMD...: wall time in seconds of CMD, output discarded
-	local t0 t1
-	t0=$(date +%s.%N)
-	"$@" >/dev/null 2>&1 || true
-	t1=$(date +%s.%N)
-	echo "$t1 - $t0" | bc -l | xargs printf '%.2f'
-}
+# shellcheck disable=SC1091
+. "$root/bench/lib.sh"
 
 echo "== machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 "$F" ca init --name "Bench Fleet" >/dev/null 2>&1
@@ -38,24 +33,7 @@ echo "== machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d:
 # PEM that the audit parses, reported recently; 1 in 1000 is behind on
 # firmware and 1 in 10000 never reported, so the report is not empty.
 t0=$(date +%s.%N)
-sqlite3 "$FLEETSEC_HOME/registry.db" <<SQL
-PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF;
-BEGIN;
-CREATE TEMP TABLE pem AS SELECT pem FROM certificates LIMIT 1;
-WITH RECURSIVE i(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM i WHERE k < $n)
-INSERT INTO devices(id, model, status, serial, fingerprint, spki_sha256, issued_at, expires_at,
-  provisioning, created_at, updated_at)
-SELECT printf('dev-%08d', k), 'cam', 'active', printf('%032X', k), lower(hex(randomblob(32))),
-  lower(hex(randomblob(32))), strftime('%s'), strftime('%s') + 300 * 86400, 'factory-csr',
-  strftime('%s'), strftime('%s') FROM i;
-INSERT INTO certificates(serial, device_id, fingerprint, spki_sha256, not_before, not_after, issued_at, pem)
-SELECT serial, id, fingerprint, spki_sha256, 0, expires_at, issued_at, (SELECT pem FROM pem)
-  FROM devices WHERE id LIKE 'dev-%';
-INSERT INTO device_state(device_id, first_seen, last_seen, fw_version, security_counter)
-SELECT id, strftime('%s'), strftime('%s'), '2.0.0', CASE WHEN rowid % 1000 = 0 THEN 3 ELSE 7 END
-  FROM devices WHERE id LIKE 'dev-%' AND rowid % 10000 != 0;
-COMMIT;
-SQL
+sqlite_fleet "$FLEETSEC_HOME/registry.db" "$n"
 t1=$(date +%s.%N)
 echo "== registry: $n devices generated in $(echo "$t1 - $t0" | bc -l | xargs printf '%.1f') s ($(du -m "$FLEETSEC_HOME/registry.db" | cut -f1) MB)"
 # Warm the cache, then time each twice and keep the better run.

@@ -34,15 +34,8 @@ F="$build/fleetsec"
 export FLEETSEC_HOME="$work/home"
 DB="$FLEETSEC_HOME/registry.db"
 
-secs() { # secs CMD...: wall time in seconds of CMD, output discarded
-	local t0 t1
-	t0=$(date +%s.%N)
-	"$@" >/dev/null 2>&1 || true
-	t1=$(date +%s.%N)
-	echo "$t1 - $t0" | bc -l | xargs printf '%.3f'
-}
-median() { tr ' ' '\n' | sed '/^$/d' | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
-ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
+# shellcheck disable=SC1091
+. "$root/bench/lib.sh"
 
 echo "== machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 "$F" ca init --name "Bench Fleet" >/dev/null 2>&1
@@ -96,11 +89,6 @@ STATUS_SQL="SELECT count(*), count(s.device_id),
  WHERE d.model = 'cam' AND d.status = 'active';
 SELECT s.security_counter, count(*) FROM devices d JOIN device_state s ON s.device_id = d.id
  WHERE d.model = 'cam' AND d.status = 'active' GROUP BY s.security_counter;"
-OUTDATED_SQL="SELECT d.*, s.*, g.grp, n.mac, n.ip FROM devices d
- LEFT JOIN device_state s ON s.device_id = d.id LEFT JOIN device_groups g ON g.device_id = d.id
- LEFT JOIN device_net n ON n.device_id = d.id LEFT JOIN products p ON p.model = d.model
- WHERE s.device_id IS NOT NULL AND p.release_counter >= 0 AND s.security_counter < p.release_counter
- ORDER BY d.id;"
 
 # Same answer from both sides, checked before anything is timed.
 got=$("$F" release status --json | jq -c '.[0] | [.devices, .reported, .failed, .confirmed, .patched]')

@@ -247,6 +247,14 @@ FSEC_API FSEC_WUR enum fsec_err fsec_registry_cert_list(struct fsec_registry *re
 FSEC_API FSEC_WUR enum fsec_err fsec_registry_cert_pem(struct fsec_registry *reg,
 						       const char *serial, char **pem);
 
+/* Visit each active device's current certificate (the one devices.serial
+ * names) as PEM, in device ID order: one pass for a fleet-wide look at the
+ * keys, where a fsec_registry_cert_pem per device would be a round trip
+ * each on a networked registry. Errors: DB. */
+typedef int (*fsec_current_pem_cb)(const char *device_id, const char *pem, void *ctx);
+FSEC_API FSEC_WUR enum fsec_err fsec_registry_current_pem_list(struct fsec_registry *reg,
+							       fsec_current_pem_cb cb, void *ctx);
+
 /* Mark a certificate revoked. Revocation happens once: an already revoked
  * certificate keeps its first date and reason, and an unknown serial is left
  * alone. Errors: DB. */

@@ -363,49 +363,44 @@ out:
 	return ok;
 }
 
-static enum fsec_err check_key(struct ctx *c, const struct fsec_device_rec *d)
+/* One active device's current certificate (fsec_registry_current_pem_list):
+ * its key is judged from the PEM issuance stored. A pass of its own, not a
+ * lookup per device in pass 1, so that a networked registry pays one query
+ * for the fleet rather than a round trip per device. */
+static int check_key(const char *id, const char *pem, void *arg)
 {
-	char *pem = NULL, *name = NULL, *header = NULL;
+	struct ctx *c = arg;
+	char *name = NULL, *header = NULL;
 	unsigned char *der = NULL;
 	long dlen = 0;
 	struct spki_facts k;
-	enum fsec_err rc;
-	BIO *bio;
-	bool parsed;
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	bool parsed = bio != NULL && PEM_read_bio(bio, &name, &header, &der, &dlen) == 1 &&
+		      strcmp(name, "CERTIFICATE") == 0 && spki_of_cert(der, dlen, &k);
 
-	if (d->serial[0] == '\0')
-		return FSEC_OK;
-	rc = fsec_registry_cert_pem(c->reg, d->serial, &pem);
-	if (rc == FSEC_ERR_NOTFOUND)
-		return FSEC_OK; /* a device row without its certificate: nothing to judge */
-	if (rc != FSEC_OK)
-		return rc;
-	bio = BIO_new_mem_buf(pem, -1);
-	parsed = bio != NULL && PEM_read_bio(bio, &name, &header, &der, &dlen) == 1 &&
-		 strcmp(name, "CERTIFICATE") == 0 && spki_of_cert(der, dlen, &k);
 	BIO_free(bio);
-	free(pem);
 	OPENSSL_free(name);
 	OPENSSL_free(header);
 	OPENSSL_free(der);
 	ERR_clear_error();
 	if (!parsed)
-		return FSEC_OK; /* not ours to judge; issuance parsed it once */
+		return 0; /* not ours to judge; issuance parsed it once */
 	if (k.alg == NID_rsaEncryption && k.roca)
-		return fsec_audit_add(c->a, "FLEET-KEY-ROCA", d->id, 0,
-				      "RSA-%d modulus has the RSALib (ROCA) fingerprint", k.rsa_bits);
-	if (k.alg == NID_rsaEncryption && k.rsa_bits < 2048)
-		return fsec_audit_add(c->a, "FLEET-KEY-WEAK", d->id, 0, "RSA of %d bits", k.rsa_bits);
-	if (k.alg == NID_X9_62_id_ecPublicKey && k.curve != NID_X9_62_prime256v1 &&
-	    k.curve != NID_secp384r1)
-		return fsec_audit_add(c->a, "FLEET-KEY-WEAK", d->id, 0, "EC key on %s",
-				      k.curve != NID_undef ? OBJ_nid2sn(k.curve)
-							   : "explicit parameters");
-	if (k.alg != NID_rsaEncryption && k.alg != NID_X9_62_id_ecPublicKey &&
-	    k.alg != NID_ED25519)
-		return fsec_audit_add(c->a, "FLEET-KEY-WEAK", d->id, 0, "%s key",
-				      k.alg != NID_undef ? OBJ_nid2sn(k.alg) : "unknown");
-	return FSEC_OK;
+		c->rc = fsec_audit_add(c->a, "FLEET-KEY-ROCA", id, 0,
+				       "RSA-%d modulus has the RSALib (ROCA) fingerprint",
+				       k.rsa_bits);
+	else if (k.alg == NID_rsaEncryption && k.rsa_bits < 2048)
+		c->rc = fsec_audit_add(c->a, "FLEET-KEY-WEAK", id, 0, "RSA of %d bits", k.rsa_bits);
+	else if (k.alg == NID_X9_62_id_ecPublicKey && k.curve != NID_X9_62_prime256v1 &&
+		 k.curve != NID_secp384r1)
+		c->rc = fsec_audit_add(c->a, "FLEET-KEY-WEAK", id, 0, "EC key on %s",
+				       k.curve != NID_undef ? OBJ_nid2sn(k.curve)
+							    : "explicit parameters");
+	else if (k.alg != NID_rsaEncryption && k.alg != NID_X9_62_id_ecPublicKey &&
+		 k.alg != NID_ED25519)
+		c->rc = fsec_audit_add(c->a, "FLEET-KEY-WEAK", id, 0, "%s key",
+				       k.alg != NID_undef ? OBJ_nid2sn(k.alg) : "unknown");
+	return c->rc != FSEC_OK;
 }
 
 /* ---- pass 1 ---- */
@@ -441,9 +436,6 @@ static enum fsec_err device_checks(struct ctx *c, const struct fsec_device_rec *
 					    day(s->last_seen, t2, sizeof(t2)));
 		return rc;
 	}
-	if (fsec_audit_enabled(c->a, "FLEET-KEY-WEAK") || fsec_audit_enabled(c->a, "FLEET-KEY-ROCA"))
-		if ((rc = check_key(c, d)) != FSEC_OK)
-			return rc;
 	if (d->expires_at != 0 && d->expires_at < c->expiry_limit)
 		rc = fsec_audit_add(c->a, "FLEET-CERT-EXPIRING", d->id, 0, "certificate %s %s %s",
 				    d->serial, d->expires_at < c->now ? "expired" : "expires",
@@ -1002,6 +994,12 @@ FSEC_API enum fsec_err fsec_audit_fleet(struct fsec_fleet *f,
 				c.revoked[w++] = c.revoked[i];
 		c.nrevoked = w;
 	}
+	/* Keys first: high findings, never crowded out by the findings' cap. */
+	if ((fsec_audit_enabled(c.a, "FLEET-KEY-WEAK") ||
+	     fsec_audit_enabled(c.a, "FLEET-KEY-ROCA")) &&
+	    ((rc = fsec_registry_current_pem_list(c.reg, check_key, &c)) != FSEC_OK ||
+	     (rc = c.rc) != FSEC_OK))
+		goto out;
 	if ((rc = fsec_registry_device_state_list(c.reg, pass1, &c)) != FSEC_OK ||
 	    (rc = c.rc) != FSEC_OK)
 		goto out;

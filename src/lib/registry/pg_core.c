@@ -250,6 +250,57 @@ enum fsec_err pg_list(struct pg_be *be, const char *sql, const struct pgp *p, co
 	return rc;
 }
 
+enum fsec_err pg_list_big(struct pg_be *be, const char *sql, const struct pgp *p,
+			  const char *what, pg_row_fn row, void *cb, void *ctx)
+{
+	/* Rows held at once: a few MB of certificate PEMs at most, and few
+	 * enough round trips (245 for a million rows) not to show. */
+	enum { BATCH = 4096 };
+	static const struct pgp none = {0};
+	enum fsec_err rc = FSEC_OK;
+	char name[32], fetch[64], close_sql[48], *decl;
+	size_t len = strlen(sql) + 64;
+	PGresult *r;
+	bool done = false;
+
+	/* A listing that a callback starts while this one is open gets a
+	 * name of its own. */
+	snprintf(name, sizeof(name), "fsec_list%u", be->cursors);
+	if ((decl = malloc(len)) == NULL)
+		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	snprintf(decl, len, "DECLARE %s NO SCROLL CURSOR WITH HOLD FOR %s", name, sql);
+	r = pg_exec(be, decl, p != NULL ? p : &none, what, &rc);
+	free(decl);
+	if (r == NULL)
+		return rc;
+	PQclear(r);
+	be->cursors++;
+	snprintf(fetch, sizeof(fetch), "FETCH FORWARD %d FROM %s", (int)BATCH, name);
+	row_err = FSEC_OK;
+	while (!done) {
+		int n;
+
+		if ((r = pg_exec(be, fetch, NULL, what, &rc)) == NULL)
+			break;
+		n = PQntuples(r);
+		done = n < BATCH;
+		for (int i = 0; i < n; i++)
+			if (row(r, i, cb, ctx) != 0) {
+				rc = row_err;
+				done = true;
+				break;
+			}
+		PQclear(r);
+	}
+	row_err = FSEC_OK;
+	be->cursors--;
+	/* A lost connection took the cursor with it. */
+	snprintf(close_sql, sizeof(close_sql), "CLOSE %s", name);
+	if (PQstatus(be->c) == CONNECTION_OK)
+		(void)simple(be, close_sql);
+	return rc;
+}
+
 void pg_close(void *p)
 {
 	struct pg_be *be = p;
@@ -578,6 +629,7 @@ const struct fsec_registry_ops fsec_registry_pg_ops = {
 	.cert_add = pg_cert_add,
 	.cert_list = pg_cert_list,
 	.cert_pem = pg_cert_pem,
+	.current_pem_list = pg_current_pem_list,
 	.cert_revoke = pg_cert_revoke,
 	.server_cert_add = pg_server_cert_add,
 	.server_cert_list = pg_server_cert_list,

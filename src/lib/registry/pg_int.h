@@ -26,6 +26,7 @@ struct pg_be {
 	/* Session state (LISTEN, a session lock) that a silent reconnection
 	 * would lose: the feed reconnects itself, and replays. */
 	bool pinned;
+	unsigned cursors; /* pg_list_big's open cursors, for their names */
 };
 
 /* Parameters of one query, all sent as text (PostgreSQL converts them to
@@ -63,6 +64,14 @@ typedef int (*pg_row_fn)(const PGresult *r, int row, void *cb, void *ctx);
 enum fsec_err pg_list(struct pg_be *be, const char *sql, const struct pgp *p, const char *what,
 		      pg_row_fn row, void *cb, void *ctx);
 int pg_row_fail(enum fsec_err rc);
+/* As pg_list, for a listing that grows with the fleet (every device, every
+ * certificate): the rows come from a cursor a batch at a time, so that a
+ * million devices never sit in this process's memory at once. The cursor
+ * is WITH HOLD: outside a transaction the server keeps its result (a
+ * snapshot, as pg_list's) while the callbacks use the registry in their
+ * own transactions, as they may with pg_list. */
+enum fsec_err pg_list_big(struct pg_be *be, const char *sql, const struct pgp *p,
+			  const char *what, pg_row_fn row, void *cb, void *ctx);
 
 /* The schema (pg_schema.c). */
 enum fsec_err pg_migrate(struct pg_be *be, const char *where, bool create, bool own_tx);
@@ -78,6 +87,7 @@ enum pg_stmt {
 	PS_DEVICE_LIST,
 	PS_CERT_ADD,
 	PS_CERT_PEM,
+	PS_CURRENT_PEM_LIST,
 	PS_CERT_REVOKE,
 	PS_EVENT_ADD,
 	PS_EVENT_LIST,
@@ -184,6 +194,7 @@ PG_OP(device_list)
 PG_OP(cert_add)
 PG_OP(cert_list)
 PG_OP(cert_pem)
+PG_OP(current_pem_list)
 PG_OP(cert_revoke)
 PG_OP(server_cert_add)
 PG_OP(server_cert_list)

@@ -185,8 +185,8 @@ enum fsec_err pg_device_list(void *p, enum fsec_dev_status status, const char *m
 	/* 0 is "any status", bound as NULL like a NULL model. */
 	pgp_opt(&a, status != 0 ? fsec_dev_status_name(status) : NULL);
 	pgp_opt(&a, model);
-	return pg_list(p, pg_sql[PS_DEVICE_LIST], &a, "listing devices", row_device, (void *)cb,
-		       ctx);
+	return pg_list_big(p, pg_sql[PS_DEVICE_LIST], &a, "listing devices", row_device,
+			   (void *)cb, ctx);
 }
 
 enum fsec_err pg_cert_add(void *p, const struct fsec_cert_rec *c, const char *pem)
@@ -233,6 +233,18 @@ enum fsec_err pg_cert_list(void *p, const struct fsec_cert_filter *f, fsec_cert_
 	pgp_i(&a, f->not_expired_at);
 	pgp_i(&a, f->revoked_only ? 1 : 0);
 	return pg_list(p, pg_cert_list_sql, &a, "listing certificates", row_cert, (void *)cb, ctx);
+}
+
+static int row_current_pem(const PGresult *r, int i, void *cb, void *ctx)
+{
+	return ((fsec_current_pem_cb)cb)(PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), ctx);
+}
+
+enum fsec_err pg_current_pem_list(void *p, fsec_current_pem_cb cb, void *ctx)
+{
+	return pg_list_big(p, pg_sql[PS_CURRENT_PEM_LIST], NULL,
+			   "listing the devices' current certificates", row_current_pem,
+			   (void *)cb, ctx);
 }
 
 enum fsec_err pg_cert_pem(void *p, const char *serial, char **pem)
@@ -569,8 +581,8 @@ static int row_state(const PGresult *r, int i, void *cb, void *ctx)
 
 enum fsec_err pg_devstate_list(void *p, fsec_devstate_cb cb, void *ctx)
 {
-	return pg_list(p, pg_sql[PS_STATE_LIST], NULL, "listing device states", row_state,
-		       (void *)cb, ctx);
+	return pg_list_big(p, pg_sql[PS_STATE_LIST], NULL, "listing device states", row_state,
+			   (void *)cb, ctx);
 }
 
 /* Columns 0-10 the device, 11-27 its state (NULL device_id: never
@@ -614,8 +626,8 @@ static int row_model_state(const PGresult *r, int i, void *cb, void *ctx)
 
 enum fsec_err pg_device_state_list(void *p, fsec_device_state_cb cb, void *ctx)
 {
-	return pg_list(p, pg_sql[PS_DEVICE_STATE_LIST], NULL, "listing devices with their state",
-		       row_device_state, (void *)cb, ctx);
+	return pg_list_big(p, pg_sql[PS_DEVICE_STATE_LIST], NULL,
+			   "listing devices with their state", row_device_state, (void *)cb, ctx);
 }
 
 enum fsec_err pg_model_state_list(void *p, const char *model, const char *failed_image,
@@ -625,12 +637,13 @@ enum fsec_err pg_model_state_list(void *p, const char *model, const char *failed
 
 	if (failed_image != NULL) {
 		pgp_s(&a, failed_image);
-		return pg_list(p, pg_sql[PS_MODEL_FAILED_LIST], &a,
-			       "listing a model's failed devices", row_model_state, (void *)cb, ctx);
+		return pg_list_big(p, pg_sql[PS_MODEL_FAILED_LIST], &a,
+				   "listing a model's failed devices", row_model_state,
+				   (void *)cb, ctx);
 	}
-	return pg_list(p, pg_sql[PS_MODEL_STATE_LIST], &a,
-		       "listing a model's devices with their state", row_model_state, (void *)cb,
-		       ctx);
+	return pg_list_big(p, pg_sql[PS_MODEL_STATE_LIST], &a,
+			   "listing a model's devices with their state", row_model_state,
+			   (void *)cb, ctx);
 }
 
 enum fsec_err pg_model_stats(void *p, const char *model, const char *group, int64_t since,
@@ -934,8 +947,8 @@ static int row_bootstrap(const PGresult *r, int i, void *cb, void *ctx)
 
 enum fsec_err pg_bootstrap_list(void *p, fsec_bootstrap_cb cb, void *ctx)
 {
-	return pg_list(p, pg_sql[PS_BOOTSTRAP_LIST], NULL, "listing spent bootstrap credentials",
-		       row_bootstrap, (void *)cb, ctx);
+	return pg_list_big(p, pg_sql[PS_BOOTSTRAP_LIST], NULL,
+			   "listing spent bootstrap credentials", row_bootstrap, (void *)cb, ctx);
 }
 
 enum fsec_err pg_pending_put(void *p, const struct fsec_enroll_pending_rec *rec)
@@ -1524,7 +1537,7 @@ enum fsec_err pg_inventory_list(void *p, const struct fsec_inventory_query *q, c
 	add_sql(sql, sizeof(sql), " ORDER BY d.id");
 	if ((rc = built(sql, sizeof(sql))) != FSEC_OK)
 		return rc;
-	return pg_list(p, sql, &a, "listing the inventory", row_inventory, (void *)cb, ctx);
+	return pg_list_big(p, sql, &a, "listing the inventory", row_inventory, (void *)cb, ctx);
 }
 
 static int row_find(const PGresult *r, int i, void *cb, void *ctx)

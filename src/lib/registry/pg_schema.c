@@ -279,6 +279,8 @@ const char *const pg_sql[PS_COUNT] = {
 			" not_before, not_after, issued_at, pem, issuer)"
 			" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
 	[PS_CERT_PEM] = "SELECT pem FROM certificates WHERE serial = $1",
+	[PS_CURRENT_PEM_LIST] = "SELECT d.id, c.pem FROM devices d JOIN certificates c"
+				" ON c.serial = d.serial WHERE d.status = 'active' ORDER BY d.id",
 	[PS_CERT_REVOKE] = "UPDATE certificates SET revoked_at = $2, reason = $3"
 			   " WHERE serial = $1 AND revoked_at IS NULL",
 	/* The NOTIFY is the event's own, in its transaction: replicas hear of

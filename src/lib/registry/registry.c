@@ -147,6 +147,12 @@ FSEC_API enum fsec_err fsec_registry_cert_pem(struct fsec_registry *reg, const c
 	return reg->ops->cert_pem(reg->be, serial, pem);
 }
 
+FSEC_API enum fsec_err fsec_registry_current_pem_list(struct fsec_registry *reg,
+						      fsec_current_pem_cb cb, void *ctx)
+{
+	return reg->ops->current_pem_list(reg->be, cb, ctx);
+}
+
 FSEC_API enum fsec_err fsec_registry_cert_revoke(struct fsec_registry *reg, const char *serial,
 						 int64_t at, int reason)
 {

@@ -27,6 +27,7 @@ struct fsec_registry_ops {
 	enum fsec_err (*cert_list)(void *be, const struct fsec_cert_filter *f, fsec_cert_cb cb,
 				   void *ctx);
 	enum fsec_err (*cert_pem)(void *be, const char *serial, char **pem);
+	enum fsec_err (*current_pem_list)(void *be, fsec_current_pem_cb cb, void *ctx);
 	enum fsec_err (*cert_revoke)(void *be, const char *serial, int64_t at, int reason);
 	enum fsec_err (*server_cert_add)(void *be, const struct fsec_server_cert_rec *rec);
 	enum fsec_err (*server_cert_list)(void *be, int64_t not_expired_at, bool revoked_only,

@@ -275,17 +275,29 @@ enum fsec_err sq_list(struct sqlite_be *be, const struct sq_listing *l, const ch
 		      size_t nkeys, void *cb, void *ctx)
 {
 	enum fsec_err rc;
-	sqlite3_stmt *s;
+	sqlite3_stmt *s, *own = NULL;
+	int r;
 
 	if ((rc = sq_stmt(be, l->stmt, &s)) != FSEC_OK)
 		return rc;
+	/* A callback of this same listing lists again: binding and stepping
+	 * the cached statement would reset it under the outer loop, which
+	 * would start over from its first row. A statement of its own. */
+	if (sqlite3_stmt_busy(s)) {
+		r = sqlite3_prepare_v3(be->db, sqlite3_sql(s), -1, 0, &own, NULL);
+		if (r != SQLITE_OK)
+			return sq_err(be, r, "preparing a registry query");
+		s = own;
+	}
 	for (size_t i = 0; i < nkeys; i++) {
 		if (l->empty_is_null)
 			sq_bind_opt(s, (int)i + 1, keys[i]);
 		else
 			sqlite3_bind_text(s, (int)i + 1, keys[i], -1, SQLITE_STATIC);
 	}
-	return sq_rows(be, s, l, cb, ctx);
+	rc = sq_rows(be, s, l, cb, ctx);
+	sqlite3_finalize(own);
+	return rc;
 }
 
 /* Get one row by key into out with reader; NOTFOUND names what. */
@@ -538,6 +550,7 @@ const struct fsec_registry_ops fsec_registry_sqlite_ops = {
 	.cert_add = sq_cert_add,
 	.cert_list = sq_cert_list,
 	.cert_pem = sq_cert_pem,
+	.current_pem_list = sq_current_pem_list,
 	.cert_revoke = sq_cert_revoke,
 	.server_cert_add = sq_server_cert_add,
 	.server_cert_list = sq_server_cert_list,

@@ -133,6 +133,14 @@ static int row_cert(sqlite3_stmt *s, void *cb, void *ctx)
 	return ((fsec_cert_cb)cb)(&r, ctx);
 }
 
+static int row_current_pem(sqlite3_stmt *s, void *cb, void *ctx)
+{
+	const char *id = (const char *)sqlite3_column_text(s, 0);
+	const char *pem = (const char *)sqlite3_column_text(s, 1);
+
+	return ((fsec_current_pem_cb)cb)(id != NULL ? id : "", pem != NULL ? pem : "", ctx);
+}
+
 static int row_event(sqlite3_stmt *s, void *cb, void *ctx)
 {
 	struct fsec_event_rec r;
@@ -218,6 +226,14 @@ enum fsec_err sq_cert_list(void *p, const struct fsec_cert_filter *f, fsec_cert_
 		sqlite3_bind_text(s, 2, f->spki_sha256, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 3, f->not_expired_at);
 	return sq_rows(be, s, &list_certs, (void *)cb, ctx);
+}
+
+static const struct sq_listing list_current_pems = {
+	ST_CURRENT_PEM_LIST, "listing the devices' current certificates", false, row_current_pem};
+
+enum fsec_err sq_current_pem_list(void *p, fsec_current_pem_cb cb, void *ctx)
+{
+	return sq_list(p, &list_current_pems, NULL, 0, (void *)cb, ctx);
 }
 
 enum fsec_err sq_cert_pem(void *p, const char *serial, char **pem)

@@ -23,6 +23,7 @@ enum stmt_id {
 	ST_DEVICE_LIST,
 	ST_CERT_ADD,
 	ST_CERT_PEM,
+	ST_CURRENT_PEM_LIST,
 	ST_CERT_REVOKE,
 	ST_EVENT_ADD,
 	ST_EVENT_LIST,
@@ -189,6 +190,7 @@ enum fsec_err sq_device_list(void *p, enum fsec_dev_status status, const char *m
 enum fsec_err sq_cert_add(void *p, const struct fsec_cert_rec *c, const char *pem);
 enum fsec_err sq_cert_list(void *p, const struct fsec_cert_filter *f, fsec_cert_cb cb, void *ctx);
 enum fsec_err sq_cert_pem(void *p, const char *serial, char **pem);
+enum fsec_err sq_current_pem_list(void *p, fsec_current_pem_cb cb, void *ctx);
 enum fsec_err sq_cert_revoke(void *p, const char *serial, int64_t at, int reason);
 enum fsec_err sq_server_cert_add(void *p, const struct fsec_server_cert_rec *c);
 enum fsec_err sq_server_cert_list(void *p, int64_t not_expired_at, bool revoked_only,

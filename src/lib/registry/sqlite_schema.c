@@ -306,6 +306,8 @@ const char *const sq_stmt_sql[ST_CERT_LIST] = {
 			" not_before, not_after, issued_at, pem, issuer)"
 			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[ST_CERT_PEM] = "SELECT pem FROM certificates WHERE serial = ?1",
+	[ST_CURRENT_PEM_LIST] = "SELECT d.id, c.pem FROM devices d JOIN certificates c"
+				" ON c.serial = d.serial WHERE d.status = 'active' ORDER BY d.id",
 	[ST_CERT_REVOKE] = "UPDATE certificates SET revoked_at = ?2, reason = ?3"
 			   " WHERE serial = ?1 AND revoked_at IS NULL",
 	[ST_EVENT_ADD] = "INSERT INTO events(at, actor, action, device_id, detail)"
