@@ -339,4 +339,30 @@ FSEC_API FSEC_WUR enum fsec_err fsec_mqtt_broker_control(struct fsec_mqtt_broker
 /* The number of sessions held. */
 FSEC_API size_t fsec_mqtt_broker_sessions(const struct fsec_mqtt_broker *b);
 
+/* Where and as whom fsec_mqtt_kick publishes. */
+struct fsec_mqtt_kick_opts {
+	const char *host;   /* the broker, as its certificate names it */
+	int port;           /* its TLS listener */
+	const char *cafile; /* the CA file the broker's certificate verifies against */
+	const char *cert;   /* a backend or operator certificate (ca client-cert) */
+	const char *key;    /* its key, PEM */
+	const char *topic;  /* the broker's control topic */
+	int timeout_ms;     /* for the whole exchange */
+};
+
+/*
+ * Ask one broker to disconnect every session of device_id now: connect as
+ * the role client o->cert names (client ID ROLE:NAME, the one the plugin
+ * admits it under), publish "kick DEVICE-ID" on o->topic at QoS 1 over
+ * MQTT 5, and wait for the broker's acknowledgement. The broker's name is
+ * checked against its certificate. Like the message, the call does not keep
+ * the device out: revoke it for that. Errors: INVAL (a bad ID, topic, port),
+ * POLICY (not a role certificate of an MQTT client), IO (unusable files),
+ * VERIFY (the TLS handshake failed), PERM (the broker refused the
+ * connection or the kick), NET (no answer within the timeout, a closed
+ * connection), NOMEM. Not thread-safe (libmosquitto's global set-up).
+ */
+FSEC_API FSEC_WUR enum fsec_err fsec_mqtt_kick(const struct fsec_mqtt_kick_opts *o,
+					       const char *device_id);
+
 #endif

@@ -429,6 +429,123 @@ out:
 	return status;
 }
 
+/* HOST:PORT or [V6]:PORT into host (brackets removed) and port. */
+static bool broker_addr(const char *s, char *host, size_t cap, long *port)
+{
+	const char *colon = strrchr(s, ':');
+	size_t n;
+	char *end;
+
+	if (colon == NULL || colon == s)
+		return false;
+	n = (size_t)(colon - s);
+	if (s[0] == '[' && n >= 2 && s[n - 1] == ']') {
+		s++;
+		n -= 2;
+	}
+	if (n == 0 || n >= cap || memchr(s, '[', n) != NULL || memchr(s, ']', n) != NULL)
+		return false;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	errno = 0;
+	*port = strtol(colon + 1, &end, 10);
+	return errno == 0 && end != colon + 1 && *end == '\0' && *port >= 1 && *port <= 65535;
+}
+
+static int mqtt_kick(int argc, char **argv, const struct cli_cmd *self)
+{
+	enum { MAX_BROKERS = 16 };
+	static const struct option longopts[] = {
+		{"broker", required_argument, NULL, 'b'},   {"cert", required_argument, NULL, 'c'},
+		{"key", required_argument, NULL, 'k'},      {"cafile", required_argument, NULL, 'A'},
+		{"control-topic", required_argument, NULL, 'T'},
+		{"timeout", required_argument, NULL, 't'}, CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0}};
+	struct cli_common c = {0};
+	struct fsec_mqtt_kick_opts o = {.topic = "$CONTROL/fleetsec/v1", .timeout_ms = 10000};
+	const char *brokers[MAX_BROKERS], *device;
+	char host[256], chain[PATH_MAX + 16];
+	size_t nb = 0, failed = 0;
+	json_t *arr = NULL;
+	long v;
+	int opt, status = EXIT_REFUSED;
+
+	while ((opt = cli_next_opt(argc, argv, longopts, self, &c, &status)) > 0) {
+		switch (opt) {
+		case 'b':
+			if (nb == MAX_BROKERS)
+				return cli_usage_error(self, "at most %d --broker", MAX_BROKERS);
+			if (!broker_addr(optarg, host, sizeof(host), &v))
+				return cli_usage_error(self, "--broker '%s': expected HOST:PORT",
+						       optarg);
+			brokers[nb++] = optarg;
+			break;
+		case 'c':
+			o.cert = optarg;
+			break;
+		case 'k':
+			o.key = optarg;
+			break;
+		case 'A':
+			o.cafile = optarg;
+			break;
+		case 'T':
+			o.topic = optarg;
+			break;
+		case 't':
+			if (!cli_int(self, "--timeout", optarg, 1, 600, &v))
+				return EXIT_USAGE;
+			o.timeout_ms = (int)v * 1000;
+			break;
+		default:
+			break;
+		}
+	}
+	if (opt < 0)
+		return status;
+	if (optind + 1 != argc)
+		return cli_usage_error(self, "expected one DEVICE-ID");
+	if (nb == 0 || o.cert == NULL || o.key == NULL)
+		return cli_usage_error(self, "--broker, --cert and --key are required");
+	device = argv[optind];
+	if (o.cafile == NULL) {
+		snprintf(chain, sizeof(chain), "%s/chain.pem", cli_home(&c));
+		o.cafile = chain;
+	}
+	if (c.json && (arr = json_array()) == NULL)
+		return cli_fail("kick", FSEC_ERR_NOMEM);
+	/* Every broker is asked, whatever the others answer: each one that
+	 * serves the device must drop it. */
+	for (size_t i = 0; i < nb; i++) {
+		enum fsec_err rc;
+		long port;
+
+		(void)broker_addr(brokers[i], host, sizeof(host), &port);
+		o.host = host;
+		o.port = (int)port;
+		rc = fsec_mqtt_kick(&o, device);
+		if (rc != FSEC_OK)
+			failed++;
+		if (arr != NULL)
+			json_array_append_new(
+				arr, json_pack("{s:s, s:b, s:s?}", "broker", brokers[i], "ok",
+					       rc == FSEC_OK, "error",
+					       rc == FSEC_OK ? NULL : fsec_err_detail()));
+		else if (rc == FSEC_OK)
+			printf("kick %s: accepted by %s\n", device, brokers[i]);
+		else
+			(void)cli_fail(device, rc);
+	}
+	if (arr != NULL) {
+		status = cli_print_json(json_pack("{s:s, s:s, s:o}", "device", device, "topic",
+						  o.topic, "brokers", arr));
+		if (status == 0 && failed > 0)
+			status = EXIT_REFUSED;
+	} else
+		status = failed > 0 ? EXIT_REFUSED : 0;
+	return status;
+}
+
 const struct cli_cmd cli_mqtt_cmds[] = {
 	{"mqtt", "config", mqtt_config, "print a hardened mosquitto.conf with the fleetsec plugin",
 	 "--listener PORT --cert FILE --key FILE [--acl POLICY] [--privacy POLICY]\n"
@@ -474,5 +591,22 @@ const struct cli_cmd cli_mqtt_cmds[] = {
 	 "(ca client-cert). Exit status 0 for either verdict; 1 if the device, the\n"
 	 "role or the policy cannot be read.\n"
 	 "--json prints {verdict, device, model, group, access, topic, rule, refused}.\n"},
+	{"mqtt", "kick", mqtt_kick, "ask brokers to disconnect a device now (the control topic)",
+	 "DEVICE-ID --broker HOST:PORT [--broker HOST:PORT ...] --cert FILE --key FILE\n"
+	 "          [--cafile FILE] [--control-topic TOPIC] [--timeout SECONDS] [--home DIR]\n"
+	 "          [--json]\n\n"
+	 "Publish 'kick DEVICE-ID' on each broker's control topic (default\n"
+	 "$CONTROL/fleetsec/v1; mqtt config --control-topic), at QoS 1 over MQTT 5 with\n"
+	 "TLS, as the backend or operator client whose certificate is --cert (ca\n"
+	 "client-cert; its client ID is ROLE:NAME), and wait for the broker's verdict.\n"
+	 "Every broker named is asked, whatever the others answer. The broker's\n"
+	 "certificate must verify against --cafile (default HOME/chain.pem) and name\n"
+	 "HOST. A kick alone does not keep the device out: revoke or quarantine it\n"
+	 "(the plugin then drops it by itself within a poll, and refuses it at\n"
+	 "connect); the kick is for brokers that read the registry rarely, or a\n"
+	 "session that must go now. Exit status 1 if any broker could not be reached\n"
+	 "or refused the kick (a device's certificate, a role the policy does not let\n"
+	 "publish there). --timeout is per broker (default 10).\n"
+	 "--json prints {device, topic, brokers: [{broker, ok, error}]}.\n"},
 	{NULL, NULL, NULL, NULL, NULL},
 };

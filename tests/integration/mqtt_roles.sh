@@ -203,6 +203,54 @@ grep -q 'Client dev-k been disconnected by administrative action' broker.log ||
 echo "control kick: dev-k gone within $(echo "$(date +%s.%N) - $t0" | bc) s"
 grep -qF 'fleetsec: control: operator:op1 asked to disconnect dev-k' broker.log || fail "kick not logged"
 ok
+# The same kick through the CLI (fleetsec mqtt kick), to this broker and to
+# a second address where nothing listens: the first is asked whatever the
+# second answers, and the exit status says one failed.
+kicks() { grep -c 'Client dev-k been disconnected by administrative action' broker.log || true; }
+for _ in $(seq 50); do grep -c "New client connected .* as dev-k " broker.log | grep -q '^[2-9]' && break; sleep 0.1; done
+n0=$(kicks)
+DEAD=$(rand_port)
+expect 1 "$F" mqtt kick dev-k --broker "127.0.0.1:$PORT" --broker "127.0.0.1:$DEAD" \
+	--cert op1.pem --key op1.key --json
+jq -e --arg a "127.0.0.1:$PORT" --arg b "127.0.0.1:$DEAD" '.device == "dev-k" and
+	.brokers[0].broker == $a and .brokers[0].ok and (.brokers[1].broker == $b) and
+	(.brokers[1].ok | not) and (.brokers[1].error | test("127.0.0.1:'"$DEAD"'"))' "$T/out" >/dev/null ||
+	fail "mqtt kick --json: $(cat "$T/out")"
+for _ in $(seq 30); do [ "$(kicks)" -gt "$n0" ] && break; sleep 0.1; done
+[ "$(kicks)" -gt "$n0" ] || fail "fleetsec mqtt kick did not disconnect dev-k: $(grep -i 'dev-k\|control' broker.log | tail -5)"
+[ "$(grep -c 'fleetsec: control: operator:op1 asked to disconnect dev-k' broker.log)" -ge 2 ] ||
+	fail "the CLI's kick was not logged as operator:op1's"
+ok
+expect 0 "$F" mqtt kick dev-k --broker "127.0.0.1:$PORT" --cert op1.pem --key op1.key
+grep -qxF "kick dev-k: accepted by 127.0.0.1:$PORT" "$T/out" || fail "mqtt kick: $(cat "$T/out")"
+# Refusals of the CLI's kick, each before anything reaches the broker but
+# the last three, which the broker or TLS refuse.
+expect 1 "$F" mqtt kick dev-k --broker "127.0.0.1:$PORT" --cert dev-2.pem --key dev-2.key
+one_line_error 'dev-2.pem: not a backend or operator certificate'
+expect 1 "$F" mqtt kick ../dev-k --broker "127.0.0.1:$PORT" --cert op1.pem --key op1.key
+one_line_error 'not a device ID'
+expect 1 "$F" mqtt kick dev-k --broker "127.0.0.1:$PORT" --cert op1.pem --key op1.key \
+	--control-topic fleetsec/control
+one_line_error '$CONTROL/'
+expect 2 "$F" mqtt kick dev-k --cert op1.pem --key op1.key
+expect 2 "$F" mqtt kick dev-k --broker 127.0.0.1 --cert op1.pem --key op1.key
+one_line_error "--broker '127.0.0.1': expected HOST:PORT"
+expect 2 "$F" mqtt kick dev-k --broker "127.0.0.1:$PORT"
+# A broker whose certificate another CA signed: the TLS handshake fails.
+mkdir other && FLEETSEC_HOME="$T/other" "$F" ca init --name other >/dev/null
+expect 1 "$F" mqtt kick dev-k --broker "127.0.0.1:$PORT" --cert op1.pem --key op1.key \
+	--cafile other/chain.pem
+one_line_error 'certificate verify failed'
+# A listener that never answers: the timeout, not TCP's.
+SILENT=$(rand_port)
+python3 -c 'import socket,sys,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(60)' "$SILENT" &
+SPID=$!
+sleep 0.3
+t0=$(date +%s)
+expect 1 "$F" mqtt kick dev-k --broker "127.0.0.1:$SILENT" --cert op1.pem --key op1.key --timeout 1
+one_line_error 'no answer from the broker: timed out'
+[ $(($(date +%s) - t0)) -le 5 ] || fail "mqtt kick --timeout 1 took $(($(date +%s) - t0)) s"
+kill $SPID 2>/dev/null || true
 kill $K 2>/dev/null || true
 
 # --- a revoked role certificate: dropped, then refused
@@ -219,6 +267,9 @@ openssl crl -in "$FLEETSEC_HOME/crl.pem" -noout -text | grep -q "Serial Number: 
 ok
 expect 1 "$F" ca client-cert --revoke "$REV"
 one_line_error "$REV"
+# A revoked role's kick: its connection is refused.
+expect 1 "$F" mqtt kick dev-1 --broker "127.0.0.1:$PORT" --cert bkr.pem --key bkr.key
+one_line_error 'the broker refused the connection'
 expect 0 "$F" mqtt explain backend:bk-rev subscribe 'devices/+/telemetry/#' --acl roles.acl
 grep -q '^deny ' "$T/out" && grep -qF "backend certificate $REV of bk-rev is revoked" "$T/out" ||
 	fail "explain revoked backend: $(cat "$T/out")"
