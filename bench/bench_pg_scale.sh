@@ -13,7 +13,8 @@
 # each, 1 in 1,000 behind the product's release (counter 3 of 7) and 1 in
 # 10,000 never reported. Before anything is timed, each
 # command's answer is checked against the SQL. Each pair is run RUNS times
-# (default 3) alternately on a warm cache; the medians are printed.
+# (default 3) alternately on a warm cache; the medians are printed. psql
+# reads with FETCH_COUNT=4096, a batch at a time, as the CLI does.
 # The PostgreSQL cluster is private (tests/integration/pg.sh: initdb,
 # fsync off, a Unix socket), started and removed by this script.
 # usage: bench/bench_pg_scale.sh [N] [RUNS]. Builds Release into
@@ -94,7 +95,8 @@ echo "== PostgreSQL: $n devices generated in $(echo "$t1 - $t0" | bc -l | xargs 
 AUDIT_SQL="SELECT d.*, s.*, c.pem FROM devices d LEFT JOIN device_state s ON s.device_id = d.id
  LEFT JOIN certificates c ON c.serial = d.serial"
 sq_sql() { sqlite3 "$DB" "$1"; }
-pg_sql() { psql -qAt -v ON_ERROR_STOP=1 -d "$url" -c "$1"; }
+# psql reads through a cursor in batches too (FETCH_COUNT), as the CLI does.
+pg_sql() { psql -qAt -v ON_ERROR_STOP=1 -v FETCH_COUNT=4096 -d "$url" -c "$1"; }
 fs_sq() { FLEETSEC_HOME="$work/sq" "$F" "$@"; }
 fs_pg() { FLEETSEC_HOME="$work/pg" "$F" "$@"; }
 

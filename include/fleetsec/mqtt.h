@@ -344,8 +344,9 @@ struct fsec_mqtt_kick_opts {
 	const char *host;   /* the broker, as its certificate names it */
 	int port;           /* its TLS listener */
 	const char *cafile; /* the CA file the broker's certificate verifies against */
+	const char *crl;    /* NULL, or a CRL file the broker's certificate is checked on */
 	const char *cert;   /* a backend or operator certificate (ca client-cert) */
-	const char *key;    /* its key, PEM */
+	const char *key;    /* its key: a file or an OpenSSL store URI (a TPM key) */
 	const char *topic;  /* the broker's control topic */
 	int timeout_ms;     /* for the whole exchange */
 };
@@ -355,12 +356,16 @@ struct fsec_mqtt_kick_opts {
  * the role client o->cert names (client ID ROLE:NAME, the one the plugin
  * admits it under), publish "kick DEVICE-ID" on o->topic at QoS 1 over
  * MQTT 5, and wait for the broker's acknowledgement. The broker's name is
- * checked against its certificate. Like the message, the call does not keep
- * the device out: revoke it for that. Errors: INVAL (a bad ID, topic, port),
- * POLICY (not a role certificate of an MQTT client), IO (unusable files),
- * VERIFY (the TLS handshake failed), PERM (the broker refused the
- * connection or the kick), NET (no answer within the timeout, a closed
- * connection), NOMEM. Not thread-safe (libmosquitto's global set-up).
+ * checked against its certificate, and the certificate against o->crl.
+ * Like the message, the call does not keep the device out: revoke it for
+ * that. Mosquitto 2.0.11 acknowledges a kick its control handler refused
+ * as accepted: PERM means its ACL check refused the publish. Errors: INVAL
+ * (a bad ID, topic, port), POLICY (not a role certificate of an MQTT
+ * client), IO (unusable CA or CRL file), CRYPTO (the certificate and key),
+ * VERIFY (the broker's certificate), PERM (the broker refused the
+ * connection or the publish), NET (refused, closed, or no answer within
+ * the timeout), NOMEM. Not thread-safe: libmosquitto is set up once per
+ * process (and ignores SIGPIPE from then on).
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_mqtt_kick(const struct fsec_mqtt_kick_opts *o,
 					       const char *device_id);

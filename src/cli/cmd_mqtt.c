@@ -436,12 +436,14 @@ static bool broker_addr(const char *s, char *host, size_t cap, long *port)
 	size_t n;
 	char *end;
 
-	if (colon == NULL || colon == s)
+	if (colon == NULL || colon == s || colon[1] < '0' || colon[1] > '9')
 		return false;
 	n = (size_t)(colon - s);
 	if (s[0] == '[' && n >= 2 && s[n - 1] == ']') {
 		s++;
 		n -= 2;
+	} else if (memchr(s, ':', n) != NULL) {
+		return false; /* an IPv6 address goes in brackets */
 	}
 	if (n == 0 || n >= cap || memchr(s, '[', n) != NULL || memchr(s, ']', n) != NULL)
 		return false;
@@ -458,13 +460,13 @@ static int mqtt_kick(int argc, char **argv, const struct cli_cmd *self)
 	static const struct option longopts[] = {
 		{"broker", required_argument, NULL, 'b'},   {"cert", required_argument, NULL, 'c'},
 		{"key", required_argument, NULL, 'k'},      {"cafile", required_argument, NULL, 'A'},
-		{"control-topic", required_argument, NULL, 'T'},
+		{"crl", required_argument, NULL, 'C'},      {"control-topic", required_argument, NULL, 'T'},
 		{"timeout", required_argument, NULL, 't'}, CLI_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0}};
 	struct cli_common c = {0};
 	struct fsec_mqtt_kick_opts o = {.topic = "$CONTROL/fleetsec/v1", .timeout_ms = 10000};
 	const char *brokers[MAX_BROKERS], *device;
-	char host[256], chain[PATH_MAX + 16];
+	char host[256], chain[PATH_MAX + 16], crl[PATH_MAX + 16];
 	size_t nb = 0, failed = 0;
 	json_t *arr = NULL;
 	long v;
@@ -489,6 +491,9 @@ static int mqtt_kick(int argc, char **argv, const struct cli_cmd *self)
 		case 'A':
 			o.cafile = optarg;
 			break;
+		case 'C':
+			o.crl = optarg;
+			break;
 		case 'T':
 			o.topic = optarg;
 			break;
@@ -508,9 +513,14 @@ static int mqtt_kick(int argc, char **argv, const struct cli_cmd *self)
 	if (nb == 0 || o.cert == NULL || o.key == NULL)
 		return cli_usage_error(self, "--broker, --cert and --key are required");
 	device = argv[optind];
+	/* The fleet's own trust by default: its chain, and its CRL when it
+	 * has one (a revoked broker certificate is refused). */
 	if (o.cafile == NULL) {
 		snprintf(chain, sizeof(chain), "%s/chain.pem", cli_home(&c));
 		o.cafile = chain;
+		snprintf(crl, sizeof(crl), "%s/crl.pem", cli_home(&c));
+		if (o.crl == NULL && access(crl, F_OK) == 0)
+			o.crl = crl;
 	}
 	if (c.json && (arr = json_array()) == NULL)
 		return cli_fail("kick", FSEC_ERR_NOMEM);
@@ -518,6 +528,7 @@ static int mqtt_kick(int argc, char **argv, const struct cli_cmd *self)
 	 * serves the device must drop it. */
 	for (size_t i = 0; i < nb; i++) {
 		enum fsec_err rc;
+		bool local;
 		long port;
 
 		(void)broker_addr(brokers[i], host, sizeof(host), &port);
@@ -526,6 +537,9 @@ static int mqtt_kick(int argc, char **argv, const struct cli_cmd *self)
 		rc = fsec_mqtt_kick(&o, device);
 		if (rc != FSEC_OK)
 			failed++;
+		/* Failures that are not the broker's hold for every broker. */
+		local = rc == FSEC_ERR_INVAL || rc == FSEC_ERR_POLICY || rc == FSEC_ERR_IO ||
+			rc == FSEC_ERR_CRYPTO || rc == FSEC_ERR_NOTFOUND || rc == FSEC_ERR_NOMEM;
 		if (arr != NULL)
 			json_array_append_new(
 				arr, json_pack("{s:s, s:b, s:s?}", "broker", brokers[i], "ok",
@@ -535,6 +549,8 @@ static int mqtt_kick(int argc, char **argv, const struct cli_cmd *self)
 			printf("kick %s: accepted by %s\n", device, brokers[i]);
 		else
 			(void)cli_fail(device, rc);
+		if (local)
+			break;
 	}
 	if (arr != NULL) {
 		status = cli_print_json(json_pack("{s:s, s:s, s:o}", "device", device, "topic",
@@ -593,20 +609,23 @@ const struct cli_cmd cli_mqtt_cmds[] = {
 	 "--json prints {verdict, device, model, group, access, topic, rule, refused}.\n"},
 	{"mqtt", "kick", mqtt_kick, "ask brokers to disconnect a device now (the control topic)",
 	 "DEVICE-ID --broker HOST:PORT [--broker HOST:PORT ...] --cert FILE --key FILE\n"
-	 "          [--cafile FILE] [--control-topic TOPIC] [--timeout SECONDS] [--home DIR]\n"
-	 "          [--json]\n\n"
+	 "          [--cafile FILE] [--crl FILE] [--control-topic TOPIC] [--timeout SECONDS]\n"
+	 "          [--home DIR] [--json]\n\n"
 	 "Publish 'kick DEVICE-ID' on each broker's control topic (default\n"
 	 "$CONTROL/fleetsec/v1; mqtt config --control-topic), at QoS 1 over MQTT 5 with\n"
 	 "TLS, as the backend or operator client whose certificate is --cert (ca\n"
 	 "client-cert; its client ID is ROLE:NAME), and wait for the broker's verdict.\n"
 	 "Every broker named is asked, whatever the others answer. The broker's\n"
-	 "certificate must verify against --cafile (default HOME/chain.pem) and name\n"
-	 "HOST. A kick alone does not keep the device out: revoke or quarantine it\n"
+	 "certificate must verify against --cafile (default HOME/chain.pem, and\n"
+	 "HOME/crl.pem when there is one; --crl for another CRL) and name HOST.\n"
+	 "--key may be a file or an OpenSSL store URI (a TPM key). A kick alone does not keep the device out: revoke or quarantine it\n"
 	 "(the plugin then drops it by itself within a poll, and refuses it at\n"
 	 "connect); the kick is for brokers that read the registry rarely, or a\n"
 	 "session that must go now. Exit status 1 if any broker could not be reached\n"
-	 "or refused the kick (a device's certificate, a role the policy does not let\n"
-	 "publish there). --timeout is per broker (default 10).\n"
+	 "or refused the kick (its ACL: a topic the role may not publish to); a\n"
+	 "device's certificate is refused before any connection. Mosquitto 2.0.11\n"
+	 "acknowledges a kick its control handler refused as accepted (its log says\n"
+	 "why). --timeout is per broker (default 10).\n"
 	 "--json prints {device, topic, brokers: [{broker, ok, error}]}.\n"},
 	{NULL, NULL, NULL, NULL, NULL},
 };

@@ -11,10 +11,14 @@
 # doubled, serials are unique, each key holds exactly one certificate, and
 # each device's certificate is the one the registry holds for it and
 # verifies against the fleet CA. bench/bench_replica_enroll.sh runs it with
-# STORM_REPLICAS (1-3, default 3) and STORM_KILL=0 (no replica killed).
+# STORM_REPLICAS (1-3, default 3) and STORM_KILL=0 (no replica killed), and
+# with STORM_SQLITE=1 (not through pg_run.sh) for its baseline: the same
+# storm on a SQLite fleet.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg.sh"
-: "${FLEETSECD:?}" "${FSEC_TEST_PG:?run through pg_run.sh}"
+SQLITE=${STORM_SQLITE:-0}
+: "${FLEETSECD:?}"
+[ "$SQLITE" = 1 ] || : "${FSEC_TEST_PG:?run through pg_run.sh}"
 cd "$T"
 F=$FLEETSEC
 N=${STORM:-2000}
@@ -24,7 +28,8 @@ KILL=${STORM_KILL:-1}
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 "$F" ca init --name "Storm Fleet" >/dev/null
-grep -q '"postgresql://' "$FLEETSEC_HOME/fleet.json" || fail "the fleet is not on PostgreSQL"
+[ "$SQLITE" = 1 ] || grep -q '"postgresql://' "$FLEETSEC_HOME/fleet.json" ||
+	fail "the fleet is not on PostgreSQL"
 "$F" ca server-cert localhost --ip 127.0.0.1 >/dev/null
 "$F" mfr init --dir mfr --name "Storm Chips" >/dev/null
 "$F" enroll allow --manufacturer-ca mfr/ca.pem --pattern 'ST-*' --model thermo >/dev/null

@@ -269,6 +269,27 @@ static void large_listings_in_batches(void **state)
 	assert_int_equal(fsec_registry_current_pem_list(f->reg, walk_pem, &w), FSEC_OK);
 	assert_true(w.ordered);
 	assert_int_equal(w.n, MANY - MANY / 100);
+
+	/* Inside a transaction (revoke_batch lists in one): a listing sees
+	 * the transaction's own writes, one stopped early is closed, and the
+	 * transaction commits as if no listing had been made. */
+	{
+		struct fsec_device_rec d = device("aaa-first", "cam", "active"), got;
+
+		assert_int_equal(fsec_registry_begin(f->reg), FSEC_OK);
+		assert_int_equal(fsec_registry_device_put(f->reg, &d), FSEC_OK);
+		memset(&w, 0, sizeof(w));
+		w.stop_at = 4200;
+		assert_int_equal(fsec_registry_device_list(f->reg, 0, NULL, walk_dev, &w), FSEC_OK);
+		assert_int_equal(w.n, 4200);
+		memset(&w, 0, sizeof(w));
+		w.ordered = true;
+		assert_int_equal(fsec_registry_device_list(f->reg, 0, NULL, walk_dev, &w), FSEC_OK);
+		assert_true(w.ordered);
+		assert_int_equal(w.n, MANY + 2); /* zz-extra and aaa-first */
+		assert_int_equal(fsec_registry_commit(f->reg), FSEC_OK);
+		assert_int_equal(fsec_registry_device_get(f->reg, "aaa-first", &got), FSEC_OK);
+	}
 }
 
 static void status_is_constrained(void **state)

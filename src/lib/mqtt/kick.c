@@ -6,18 +6,29 @@
  * refused publish like an accepted one). libmosquitto, the client library
  * of the broker the plugin runs in, speaks the protocol; its connect is
  * asynchronous so that a silent broker costs the timeout, not TCP's.
+ * The TLS context is ours, as fetch's and coapc's are: the key through
+ * fsec_key_load_private (a file, or a TPM key by URI), the broker's name
+ * and the fleet CRL checked by OpenSSL, and its first reason kept; given
+ * to libmosquitto whole (MOSQ_OPT_SSL_CTX without its defaults).
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include "err_int.h"
 #include "fleetsec/identity.h"
+#include "fleetsec/key.h"
 #include "fleetsec/mqtt.h"
 #include "fleetsec/names.h"
 #include "pem_int.h"
@@ -30,7 +41,8 @@ struct kick {
 	int mid;
 	enum fsec_err rc;
 	char why[256];
-	char tls_error[160]; /* libmosquitto's last error log line: OpenSSL's reason */
+	int verify_err;      /* the first error OpenSSL found in the broker's chain */
+	char tls_error[160]; /* libmosquitto's first error log line */
 };
 
 /* The first failure is the one reported: "what: detail". */
@@ -80,9 +92,10 @@ static void on_disconnect(struct mosquitto *m, void *arg, int rc, const mosquitt
 
 	(void)m;
 	(void)props;
+	/* A DISCONNECT's reason code, or libmosquitto's own error. */
 	if (k->state != K_DONE)
 		fail(k, FSEC_ERR_NET, "the broker closed the connection",
-		     mosquitto_reason_string(rc));
+		     rc >= 0x80 ? mosquitto_reason_string(rc) : mosquitto_strerror(rc));
 }
 
 static void on_log(struct mosquitto *m, void *arg, int level, const char *line)
@@ -90,7 +103,7 @@ static void on_log(struct mosquitto *m, void *arg, int level, const char *line)
 	struct kick *k = arg;
 
 	(void)m;
-	if (level == MOSQ_LOG_ERR && line != NULL)
+	if (level == MOSQ_LOG_ERR && line != NULL && k->tls_error[0] == '\0')
 		fsec_text_clean(line, k->tls_error, sizeof(k->tls_error));
 }
 
@@ -100,6 +113,88 @@ static int64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* OpenSSL's verdict on the broker's chain stands; its first error is kept
+ * to say why (a wrong CA, another name, a revoked certificate). */
+static int verify_cb(int ok, X509_STORE_CTX *x)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct kick *k = ssl != NULL ? SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) : NULL;
+
+	if (!ok && k != NULL && k->verify_err == X509_V_OK)
+		k->verify_err = X509_STORE_CTX_get_error(x);
+	return ok;
+}
+
+/* The client's TLS context: TLS 1.2 at least, the role's chain and key,
+ * the CA file (and CRL, if any) as the only trust, the broker's host name
+ * or address checked against its certificate. */
+static enum fsec_err tls_ctx(const struct fsec_mqtt_kick_opts *o, struct kick *k, SSL_CTX **out)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	X509_VERIFY_PARAM *vp = ctx != NULL ? SSL_CTX_get0_param(ctx) : NULL;
+	unsigned char ip[16];
+	EVP_PKEY *key = NULL;
+	enum fsec_err rc;
+	bool is_ip = inet_pton(AF_INET, o->host, ip) == 1 || inet_pton(AF_INET6, o->host, ip) == 1;
+
+	if (ctx == NULL)
+		return fsec_seterr_ossl(FSEC_ERR_NOMEM, "out of memory");
+	if ((rc = fsec_key_load_private(o->key, &key)) != FSEC_OK)
+		goto fail;
+	if (SSL_CTX_use_certificate_chain_file(ctx, o->cert) != 1 ||
+	    SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+		rc = fsec_seterr_ossl(FSEC_ERR_CRYPTO, "%.120s and %.120s: not a certificate "
+				      "and its key", o->cert, o->key);
+		goto fail;
+	}
+	if (X509_STORE_load_file(SSL_CTX_get_cert_store(ctx), o->cafile) != 1) {
+		rc = fsec_seterr_ossl(FSEC_ERR_IO, "%.120s: no CA certificates", o->cafile);
+		goto fail;
+	}
+	if (o->crl != NULL) {
+		if (X509_STORE_load_file(SSL_CTX_get_cert_store(ctx), o->crl) != 1) {
+			rc = fsec_seterr_ossl(FSEC_ERR_IO, "%.120s: not a CRL", o->crl);
+			goto fail;
+		}
+		X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_CRL_CHECK);
+	}
+	if (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, o->host) != 1
+		  : X509_VERIFY_PARAM_set1_host(vp, o->host, 0) != 1) {
+		rc = fsec_seterr_ossl(FSEC_ERR_INVAL, "'%.100s': not a host name", o->host);
+		goto fail;
+	}
+	X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
+	SSL_CTX_set_verify_depth(ctx, 5);
+	SSL_CTX_set_app_data(ctx, k);
+	EVP_PKEY_free(key);
+	*out = ctx;
+	return FSEC_OK;
+fail:
+	EVP_PKEY_free(key);
+	SSL_CTX_free(ctx);
+	return rc;
+}
+
+/* libmosquitto 2.0.11 (Debian 12) takes a connection the peer refused for
+ * one still being made (fixed in 2.0.15), and its loop spins until the
+ * timeout: the socket's own error ends the wait. */
+static void check_refused(struct kick *k, struct mosquitto *m)
+{
+	struct pollfd p = {.fd = mosquitto_socket(m), .events = POLLOUT};
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (p.fd < 0 || poll(&p, 1, 0) != 1 || (p.revents & (POLLERR | POLLHUP)) == 0)
+		return;
+	/* Its failed TLS write may have taken the socket's error already. */
+	if (getsockopt(p.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+		err = 0;
+	fail(k, FSEC_ERR_NET, "cannot connect",
+	     err != 0 ? strerror(err) : "the connection was refused or reset");
 }
 
 /* ROLE:NAME, the client ID the plugin admits a role certificate under. */
@@ -126,9 +221,13 @@ static enum fsec_err client_id_of(const char *cert_path, char *out, size_t cap)
 
 FSEC_API enum fsec_err fsec_mqtt_kick(const struct fsec_mqtt_kick_opts *o, const char *device_id)
 {
+	/* Once per process, and never undone: libmosquitto's cleanup
+	 * unloads OpenSSL's configuration modules for the whole process. */
+	static bool lib_ready;
 	char client_id[FSEC_ROLE_MAX + FSEC_ROLE_NAME_MAX + 2], payload[FSEC_DEVID_MAX + 8];
-	struct kick k = {.state = K_CONNECTING, .rc = FSEC_OK};
+	struct kick k = {.state = K_CONNECTING, .rc = FSEC_OK, .verify_err = X509_V_OK};
 	struct mosquitto *m = NULL;
+	SSL_CTX *ctx = NULL;
 	int64_t deadline;
 	enum fsec_err rc;
 	int r, len;
@@ -140,10 +239,14 @@ FSEC_API enum fsec_err fsec_mqtt_kick(const struct fsec_mqtt_kick_opts *o, const
 	if (o->port < 1 || o->port > 65535 || o->timeout_ms < 1)
 		return fsec_seterr(FSEC_ERR_INVAL, "broker port %d or timeout %d ms out of range",
 				   o->port, o->timeout_ms);
-	if ((rc = client_id_of(o->cert, client_id, sizeof(client_id))) != FSEC_OK)
+	if ((rc = client_id_of(o->cert, client_id, sizeof(client_id))) != FSEC_OK ||
+	    (rc = tls_ctx(o, &k, &ctx)) != FSEC_OK)
 		return rc;
 	len = snprintf(payload, sizeof(payload), "kick %s", device_id);
-	mosquitto_lib_init();
+	if (!lib_ready) {
+		mosquitto_lib_init();
+		lib_ready = true;
+	}
 	if ((m = mosquitto_new(client_id, true, &k)) == NULL) {
 		rc = fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
 		goto out;
@@ -152,32 +255,29 @@ FSEC_API enum fsec_err fsec_mqtt_kick(const struct fsec_mqtt_kick_opts *o, const
 	mosquitto_publish_v5_callback_set(m, on_publish);
 	mosquitto_disconnect_v5_callback_set(m, on_disconnect);
 	mosquitto_log_callback_set(m, on_log);
-	/* The broker's name is checked against its certificate (libmosquitto
-	 * does unless told it is insecure); TLS 1.2 at least. */
 	if (mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5) != MOSQ_ERR_SUCCESS ||
-	    (r = mosquitto_tls_set(m, o->cafile, NULL, o->cert, o->key, NULL)) != MOSQ_ERR_SUCCESS ||
-	    (r = mosquitto_tls_opts_set(m, 1, "tlsv1.2", NULL)) != MOSQ_ERR_SUCCESS) {
-		rc = fsec_seterr(FSEC_ERR_IO, "the CA, certificate or key file cannot be used (%s, %s)",
-				 o->cafile, o->cert);
+	    mosquitto_int_option(m, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0) != MOSQ_ERR_SUCCESS ||
+	    mosquitto_void_option(m, MOSQ_OPT_SSL_CTX, ctx) != MOSQ_ERR_SUCCESS) {
+		rc = fsec_seterr(FSEC_ERR_CRYPTO, "libmosquitto refused the TLS context");
 		goto out;
 	}
 	deadline = now_ms() + o->timeout_ms;
 	r = mosquitto_connect_async(m, o->host, o->port, 30);
 	if (r != MOSQ_ERR_SUCCESS) {
-		/* On loopback the handshake may already be over, OpenSSL's
-		 * reason in libmosquitto's log. */
-		rc = fsec_seterr(r == MOSQ_ERR_TLS ? FSEC_ERR_VERIFY : FSEC_ERR_NET,
-				 "cannot connect to %.100s:%d: %s", o->host, o->port,
-				 k.tls_error[0] != '\0' ? k.tls_error
-				 : r == MOSQ_ERR_ERRNO	 ? strerror(errno)
-							 : mosquitto_strerror(r));
-		goto out;
+		/* On loopback the handshake may already be over. */
+		fail(&k, r == MOSQ_ERR_TLS ? FSEC_ERR_VERIFY : FSEC_ERR_NET, "cannot connect",
+		     k.verify_err != X509_V_OK ? X509_verify_cert_error_string(k.verify_err)
+		     : k.tls_error[0] != '\0' ? k.tls_error
+		     : r == MOSQ_ERR_ERRNO	 ? strerror(errno)
+						 : mosquitto_strerror(r));
 	}
 	while (k.state != K_DONE && k.state != K_FAILED) {
 		if (now_ms() > deadline) {
 			fail(&k, FSEC_ERR_NET, "no answer from the broker", "timed out");
 			break;
 		}
+		if (k.state == K_CONNECTING)
+			check_refused(&k, m);
 		if (k.state == K_CONNECTED) {
 			r = mosquitto_publish_v5(m, &k.mid, o->topic, len, payload, 1, false, NULL);
 			if (r != MOSQ_ERR_SUCCESS) {
@@ -186,22 +286,31 @@ FSEC_API enum fsec_err fsec_mqtt_kick(const struct fsec_mqtt_kick_opts *o, const
 			}
 			k.state = K_SENT;
 		}
+		if (k.state == K_FAILED)
+			break;
 		r = mosquitto_loop(m, 100, 1);
 		if (r != MOSQ_ERR_SUCCESS && k.state != K_DONE)
 			fail(&k, r == MOSQ_ERR_TLS ? FSEC_ERR_VERIFY : FSEC_ERR_NET, "connection",
-			     k.tls_error[0] != '\0' ? k.tls_error
-			     : r == MOSQ_ERR_ERRNO  ? strerror(errno)
-						    : mosquitto_strerror(r));
+			     k.verify_err != X509_V_OK ? X509_verify_cert_error_string(k.verify_err)
+			     : k.tls_error[0] != '\0' ? k.tls_error
+			     : r == MOSQ_ERR_ERRNO	 ? strerror(errno)
+							 : mosquitto_strerror(r));
 	}
 	if (k.state == K_DONE) {
 		(void)mosquitto_disconnect_v5(m, MQTT_RC_NORMAL_DISCONNECTION, NULL);
 		(void)mosquitto_loop(m, 100, 1);
 		rc = FSEC_OK;
 	} else {
+		/* A chain OpenSSL refused is named whatever ended the wait. */
+		if (k.verify_err != X509_V_OK) {
+			k.rc = FSEC_ERR_VERIFY;
+			snprintf(k.why, sizeof(k.why), "the broker's certificate: %s",
+				 X509_verify_cert_error_string(k.verify_err));
+		}
 		rc = fsec_seterr(k.rc, "broker %.100s:%d: %s", o->host, o->port, k.why);
 	}
 out:
 	mosquitto_destroy(m);
-	mosquitto_lib_cleanup();
+	SSL_CTX_free(ctx);
 	return rc;
 }

@@ -145,10 +145,12 @@ PGresult *pg_exec(struct pg_be *be, const char *sql, const struct pgp *p, const 
 {
 	/* A write inside a transaction (see the top of this file). */
 	bool guard = be->depth > 0 && p != NULL && strncmp(sql, "SELECT", 6) != 0;
-	/* A read alone, or a BEGIN, is tried once more on a new connection:
-	 * the server restarted since the last statement, and nothing was done. */
+	/* A read alone, a BEGIN or a listing's cursor, is tried once more on
+	 * a new connection: the server restarted since the last statement,
+	 * and nothing was done. */
 	bool again = be->depth == 0 &&
-		     (strncmp(sql, "SELECT", 6) == 0 || strncmp(sql, "BEGIN", 5) == 0);
+		     (strncmp(sql, "SELECT", 6) == 0 || strncmp(sql, "BEGIN", 5) == 0 ||
+		      strncmp(sql, "DECLARE", 7) == 0);
 	PGresult *r;
 	ExecStatusType st;
 

@@ -1537,7 +1537,9 @@ enum fsec_err pg_inventory_list(void *p, const struct fsec_inventory_query *q, c
 	add_sql(sql, sizeof(sql), " ORDER BY d.id");
 	if ((rc = built(sql, sizeof(sql))) != FSEC_OK)
 		return rc;
-	return pg_list_big(p, sql, &a, "listing the inventory", row_inventory, (void *)cb, ctx);
+	/* One device's row needs no cursor. */
+	return (id != NULL ? pg_list : pg_list_big)(p, sql, &a, "listing the inventory",
+						    row_inventory, (void *)cb, ctx);
 }
 
 static int row_find(const PGresult *r, int i, void *cb, void *ctx)

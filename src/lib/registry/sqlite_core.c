@@ -271,24 +271,35 @@ enum fsec_err sq_rows(struct sqlite_be *be, sqlite3_stmt *s, const struct sq_lis
 	return rc;
 }
 
+enum fsec_err sq_stmt_listing(struct sqlite_be *be, int id, sqlite3_stmt **out,
+			      sqlite3_stmt **own)
+{
+	enum fsec_err rc;
+	int r;
+
+	*own = NULL;
+	if ((rc = sq_stmt(be, id, out)) != FSEC_OK)
+		return rc;
+	/* A callback of this same listing lists again: binding and stepping
+	 * the cached statement would reset it under the outer loop, which
+	 * would start over from its first row. A statement of its own. */
+	if (sqlite3_stmt_busy(*out)) {
+		r = sqlite3_prepare_v3(be->db, sqlite3_sql(*out), -1, 0, own, NULL);
+		if (r != SQLITE_OK)
+			return sq_err(be, r, "preparing a registry query");
+		*out = *own;
+	}
+	return FSEC_OK;
+}
+
 enum fsec_err sq_list(struct sqlite_be *be, const struct sq_listing *l, const char *const *keys,
 		      size_t nkeys, void *cb, void *ctx)
 {
 	enum fsec_err rc;
 	sqlite3_stmt *s, *own = NULL;
-	int r;
 
-	if ((rc = sq_stmt(be, l->stmt, &s)) != FSEC_OK)
+	if ((rc = sq_stmt_listing(be, l->stmt, &s, &own)) != FSEC_OK)
 		return rc;
-	/* A callback of this same listing lists again: binding and stepping
-	 * the cached statement would reset it under the outer loop, which
-	 * would start over from its first row. A statement of its own. */
-	if (sqlite3_stmt_busy(s)) {
-		r = sqlite3_prepare_v3(be->db, sqlite3_sql(s), -1, 0, &own, NULL);
-		if (r != SQLITE_OK)
-			return sq_err(be, r, "preparing a registry query");
-		s = own;
-	}
 	for (size_t i = 0; i < nkeys; i++) {
 		if (l->empty_is_null)
 			sq_bind_opt(s, (int)i + 1, keys[i]);

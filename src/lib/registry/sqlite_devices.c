@@ -210,7 +210,7 @@ enum fsec_err sq_cert_list(void *p, const struct fsec_cert_filter *f, fsec_cert_
 	struct sqlite_be *be = p;
 	unsigned mask = 0;
 	enum fsec_err rc;
-	sqlite3_stmt *s;
+	sqlite3_stmt *s, *own;
 
 	if (f->device_id != NULL && f->device_id[0] != '\0')
 		mask |= CERT_BY_DEVICE;
@@ -218,14 +218,16 @@ enum fsec_err sq_cert_list(void *p, const struct fsec_cert_filter *f, fsec_cert_
 		mask |= CERT_BY_SPKI;
 	if (f->revoked_only)
 		mask |= CERT_BY_REVOKED;
-	if ((rc = sq_stmt(be, ST_CERT_LIST + (int)mask, &s)) != FSEC_OK)
+	if ((rc = sq_stmt_listing(be, ST_CERT_LIST + (int)mask, &s, &own)) != FSEC_OK)
 		return rc;
 	if (mask & CERT_BY_DEVICE)
 		sqlite3_bind_text(s, 1, f->device_id, -1, SQLITE_STATIC);
 	if (mask & CERT_BY_SPKI)
 		sqlite3_bind_text(s, 2, f->spki_sha256, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 3, f->not_expired_at);
-	return sq_rows(be, s, &list_certs, (void *)cb, ctx);
+	rc = sq_rows(be, s, &list_certs, (void *)cb, ctx);
+	sqlite3_finalize(own);
+	return rc;
 }
 
 static const struct sq_listing list_current_pems = {
@@ -325,13 +327,15 @@ enum fsec_err sq_server_cert_list(void *p, int64_t not_expired_at, bool revoked_
 {
 	struct sqlite_be *be = p;
 	enum fsec_err rc;
-	sqlite3_stmt *s;
+	sqlite3_stmt *s, *own;
 
-	if ((rc = sq_stmt(be, ST_SERVER_CERT_LIST, &s)) != FSEC_OK)
+	if ((rc = sq_stmt_listing(be, ST_SERVER_CERT_LIST, &s, &own)) != FSEC_OK)
 		return rc;
 	sqlite3_bind_int64(s, 1, not_expired_at);
 	sqlite3_bind_int(s, 2, revoked_only ? 1 : 0);
-	return sq_rows(be, s, &list_server_certs, (void *)cb, ctx);
+	rc = sq_rows(be, s, &list_server_certs, (void *)cb, ctx);
+	sqlite3_finalize(own);
+	return rc;
 }
 
 enum fsec_err sq_server_cert_revoke(void *p, const char *serial, int64_t at, int reason)

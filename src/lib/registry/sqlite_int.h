@@ -126,6 +126,11 @@ enum fsec_err sq_err(struct sqlite_be *be, int src, const char *what);
 enum fsec_err sq_exec(struct sqlite_be *be, const char *sql);
 /* Statement id, prepared once per handle. */
 enum fsec_err sq_stmt(struct sqlite_be *be, int id, sqlite3_stmt **out);
+/* As sq_stmt, for a listing: when the cached statement is already being
+ * stepped (a callback of the same listing lists again), a private copy in
+ * *out and *own, which the caller finalizes after; *own is NULL otherwise. */
+enum fsec_err sq_stmt_listing(struct sqlite_be *be, int id, sqlite3_stmt **out,
+			      sqlite3_stmt **own);
 /* Column col as text into out ("" for NULL). */
 void sq_text(sqlite3_stmt *s, int col, char *out, size_t cap);
 /* v, or NULL when v is NULL or "". */
