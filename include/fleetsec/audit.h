@@ -7,7 +7,8 @@
  * A finding is a check (a stable ID with a severity, a title and a
  * remediation, listed by fsec_audit_checks()), a subject (a device ID, a
  * path inside an image, or host:port) and evidence. An audit collects
- * findings of enabled checks, up to FSEC_AUDIT_MAX_FINDINGS (the rest are
+ * findings of enabled checks, up to FSEC_AUDIT_MAX_FINDINGS (past it a
+ * finding takes the place of a less severe one; the ones left out are
  * counted, and still count for the highest severity), and renders them as a
  * table, JSON or SARIF 2.1.0. An audit object is not thread-safe.
  */
@@ -92,7 +93,8 @@ FSEC_API bool fsec_audit_enabled(const struct fsec_audit *a, const char *id);
  * Record a finding of an enabled check (a disabled one is ignored). Subject
  * and evidence are copied, truncated to their maximum, with control
  * characters replaced so that a finding is always one line. Past
- * FSEC_AUDIT_MAX_FINDINGS the finding is only counted.
+ * FSEC_AUDIT_MAX_FINDINGS it replaces a less severe finding, if one is
+ * kept, whatever the order the checks ran in; the one left out is counted.
  * Errors: INVAL (unknown check), NOMEM.
  */
 FSEC_API FSEC_WUR enum fsec_err fsec_audit_add(struct fsec_audit *a, const char *check_id,

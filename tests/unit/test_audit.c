@@ -76,14 +76,28 @@ static void cap_counts_dropped(void **state)
 	struct fsec_audit *a = new_audit();
 
 	(void)state;
+	size_t critical = 0, late = 0;
+
+	(void)state;
 	for (int i = 0; i < FSEC_AUDIT_MAX_FINDINGS; i++)
 		assert_int_equal(fsec_audit_add(a, "FW-SKIPPED", "f", 0, "x"), FSEC_OK);
-	/* Past the cap a critical finding is only counted, but still counts
-	 * for --fail-on. */
-	assert_int_equal(fsec_audit_add(a, "FW-CRED-EMPTY", "f", 0, "x"), FSEC_OK);
+	/* Past the cap a finding no more severe than every kept one is only
+	 * counted; a more severe one takes a less severe one's place, so that
+	 * the order the checks ran in cannot hide it. */
+	assert_int_equal(fsec_audit_add(a, "FW-SKIPPED", "late", 0, "x"), FSEC_OK);
+	assert_int_equal(fsec_audit_add(a, "FW-CRED-EMPTY", "c1", 0, "x"), FSEC_OK);
+	assert_int_equal(fsec_audit_add(a, "FW-CRED-EMPTY", "c2", 0, "x"), FSEC_OK);
 	assert_int_equal(fsec_audit_count(a), FSEC_AUDIT_MAX_FINDINGS);
-	assert_int_equal(fsec_audit_dropped(a), 1);
+	assert_int_equal(fsec_audit_dropped(a), 3);
 	assert_int_equal(fsec_audit_max_severity(a), FSEC_SEV_CRITICAL);
+	for (size_t i = 0; i < fsec_audit_count(a); i++) {
+		const struct fsec_audit_finding *f = fsec_audit_get(a, i);
+
+		critical += f->check->severity == FSEC_SEV_CRITICAL;
+		late += strcmp(f->subject, "late") == 0;
+	}
+	assert_int_equal(critical, 2);
+	assert_int_equal(late, 0);
 	fsec_audit_free(a);
 }
 

@@ -202,6 +202,8 @@ struct fsec_audit {
 	bool disabled[sizeof(checks) / sizeof(checks[0])];
 	struct finding_store **items;
 	size_t n, cap, dropped;
+	/* Once full: below evict_from[s], no finding of severity s is kept. */
+	size_t evict_from[FSEC_SEV_CRITICAL + 1];
 	int max_sev;
 	uint64_t bytes_scanned;
 };
@@ -309,6 +311,25 @@ static size_t clean_copy(char *dst, size_t cap, const char *s)
 	return n;
 }
 
+/* The place of a kept finding less severe than sev, the least severe
+ * first; -1 if none. Each severity's scan resumes where it stopped, so a
+ * full audit pays about one pass over its findings per severity. */
+static long victim(struct fsec_audit *a, enum fsec_audit_sev sev)
+{
+	for (int s = FSEC_SEV_INFO; s < (int)sev; s++) {
+		size_t j = a->evict_from[s];
+
+		while (j < a->n && (int)a->items[j]->f.check->severity != s)
+			j++;
+		a->evict_from[s] = j;
+		if (j < a->n) {
+			a->evict_from[s] = j + 1;
+			return (long)j;
+		}
+	}
+	return -1;
+}
+
 FSEC_API enum fsec_err fsec_audit_add(struct fsec_audit *a, const char *check_id,
 				      const char *subject, unsigned line,
 				      const char *evidence_fmt, ...)
@@ -317,6 +338,7 @@ FSEC_API enum fsec_err fsec_audit_add(struct fsec_audit *a, const char *check_id
 	struct finding_store *fs;
 	size_t slen, elen;
 	int i = check_index(check_id);
+	long slot = -1;
 	va_list ap;
 
 	if (i < 0)
@@ -325,11 +347,11 @@ FSEC_API enum fsec_err fsec_audit_add(struct fsec_audit *a, const char *check_id
 		return FSEC_OK;
 	if ((int)checks[i].severity > a->max_sev)
 		a->max_sev = (int)checks[i].severity;
-	if (a->n == FSEC_AUDIT_MAX_FINDINGS) {
+	if (a->n == FSEC_AUDIT_MAX_FINDINGS && (slot = victim(a, checks[i].severity)) < 0) {
 		a->dropped++;
 		return FSEC_OK;
 	}
-	if (a->n == a->cap) {
+	if (slot < 0 && a->n == a->cap) {
 		size_t ncap = a->cap == 0 ? 64 : a->cap * 2;
 		struct finding_store **items;
 
@@ -355,6 +377,14 @@ FSEC_API enum fsec_err fsec_audit_add(struct fsec_audit *a, const char *check_id
 	fs->f.subject = fs->text;
 	fs->f.evidence = fs->text + slen + 1;
 	fs->f.line = line;
+	if (slot >= 0) {
+		free(a->items[slot]);
+		a->items[slot] = fs;
+		a->dropped++;
+		if ((size_t)slot < a->evict_from[checks[i].severity])
+			a->evict_from[checks[i].severity] = (size_t)slot;
+		return FSEC_OK;
+	}
 	a->items[a->n++] = fs;
 	return FSEC_OK;
 }
