@@ -496,7 +496,7 @@ fleetsec audit fleet --json | jq -e '.findings | any(.check == "FLEET-DEBUG-UNLO
 # MQTT (issue 15): the broker admits registered devices only, ties topics to
 # them, keeps what the privacy policy does not allow from ever leaving it,
 # and drops a revoked device within a second.
-step "19. MQTT: Mosquitto with the fleetsec plugin; a privacy filter in the broker; a revoked device is dropped at once"
+step "19. MQTT: Mosquitto with the fleetsec plugin; a privacy filter in the broker; an operator's kick; a revoked device is dropped at once"
 MQ=$PWD/out/demo/mqtt
 mkdir -p "$MQ"
 run fleetsec ca server-cert mqtt.local --ip 127.0.0.1 --out "$MQ/broker.pem" --key-out "$MQ/broker.key"
@@ -537,18 +537,20 @@ printf '{"temp":21.37,"humidity":40,"lat":48.858370,"lon":2.294481,"owner":"alic
 run fleetsec privacy check "$MQ/privacy.policy" "$MQ/reading.json" --model thermostat-v2 \
 	--topic fleet/thermostat-v2/env
 run fleetsec privacy report --policy "$MQ/privacy.policy"
-printf '$ fleetsec mqtt config --listener %s --bind 127.0.0.1 --cert %s --key %s --acl %s --privacy %s --out %s\n' \
-	"$MQPORT" "$MQ/broker.pem" "$MQ/broker.key" "$MQ/mqtt.acl" "$MQ/privacy.policy" "$MQ/mosquitto.conf"
+CONTROL='$CONTROL/fleetsec/v1'
+printf '$ fleetsec mqtt config --listener %s --bind 127.0.0.1 --cert %s --key %s --acl %s --privacy %s --control-topic %s --out %s\n' \
+	"$MQPORT" "$MQ/broker.pem" "$MQ/broker.key" "$MQ/mqtt.acl" "$MQ/privacy.policy" "'$CONTROL'" \
+	"$MQ/mosquitto.conf"
 if ! fleetsec mqtt config --listener "$MQPORT" --bind 127.0.0.1 --cert "$MQ/broker.pem" \
 	--key "$MQ/broker.key" --acl "$MQ/mqtt.acl" --privacy "$MQ/privacy.policy" \
-	--user mosquitto --out "$MQ/mosquitto.conf"; then
+	--control-topic "$CONTROL" --user mosquitto --out "$MQ/mosquitto.conf"; then
 	# A clone under a directory the mosquitto user cannot enter (/root):
 	# the demo runs this broker as root; a deployment gives it its own.
 	echo "(the demo's files are out of the mosquitto user's reach here: this demo broker runs as root)"
 	BUSER=root
 	fleetsec mqtt config --listener "$MQPORT" --bind 127.0.0.1 --cert "$MQ/broker.pem" \
 		--key "$MQ/broker.key" --acl "$MQ/mqtt.acl" --privacy "$MQ/privacy.policy" \
-		--user root --out "$MQ/mosquitto.conf"
+		--control-topic "$CONTROL" --user root --out "$MQ/mosquitto.conf"
 fi
 grep -v '^#' "$MQ/mosquitto.conf" | grep .
 mosquitto -c "$MQ/mosquitto.conf" >"$MQ/broker.log" 2>&1 &
@@ -593,7 +595,16 @@ run mosquitto_pub "${MC[@]}" --cert "$D/cam-001.pem" --key "$D/cam-001.key" -i c
 	-t devices/cam-001/status -m up || true
 run mosquitto_pub "${MC[@]}" --cert "$D/thermo-002.pem" --key "$D/thermo-002.key" -i plug-001 \
 	-t devices/plug-001/status -m up || true
-echo "-- plug-001 is revoked while connected: the broker drops it and refuses its reconnect"
+echo "-- an operator asks the broker to drop plug-001's session now, on the control topic"
+echo "   (MQTT 5 over TLS, as the operator's own certificate; the kick alone does not keep it out)"
+run fleetsec ca client-cert --role operator ops-anna --out "$MQ/ops-anna.pem" --key-out "$MQ/ops-anna.key"
+run fleetsec mqtt kick plug-001 --broker "127.0.0.1:$MQPORT" --cert "$MQ/ops-anna.pem" \
+	--key "$MQ/ops-anna.key"
+for _ in $(seq 30); do grep -q 'asked to disconnect plug-001' "$MQ/broker.log" && break; sleep 0.1; done
+grep 'fleetsec: control:' "$MQ/broker.log" | tail -1 | grep 'asked to disconnect plug-001' ||
+	fail "the broker did not act on the operator's kick"
+echo "-- plug-001 (whose client reconnected) is revoked while connected: the broker drops it"
+echo "   and refuses its reconnect"
 run fleetsec device revoke plug-001 --reason keyCompromise
 wait $PLUG || true
 echo "plug-001's client (it reconnects after a second) ended with: $(tail -1 "$MQ/plug.out")"
