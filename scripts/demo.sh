@@ -627,7 +627,7 @@ for _ in $(seq 50); do [ "$(grep -c reloaded "$SRV/fleetsecd.log")" -gt "$n" ] &
 echo "-- SN-1001's TPM makes its encryption key, a second key beside its TLS key"
 swtpm_up "$ENC/tpm"
 ENC_TPM_PID=$SWTPM_PID
-trap 'kill $SRV_PID $TPM_PID $ENC_TPM_PID 2>/dev/null || true' EXIT
+trap 'kill $SRV_PID $TPM_PID $MQ_PID $ENC_TPM_PID 2>/dev/null || true' EXIT
 ENC_TCTI="swtpm:host=127.0.0.1,port=$SWTPM_PORT"
 printf '$ openssl genpkey -provider tpm2 -algorithm EC -pkeyopt group:P-256 -out enc.tss\n'
 TPM2OPENSSL_TCTI=$ENC_TCTI TSS2_LOG=all+none openssl genpkey -provider tpm2 -provider default \
