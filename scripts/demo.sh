@@ -603,6 +603,11 @@ run fleetsec mqtt kick plug-001 --broker "127.0.0.1:$MQPORT" --cert "$MQ/ops-ann
 for _ in $(seq 30); do grep -q 'asked to disconnect plug-001' "$MQ/broker.log" && break; sleep 0.1; done
 grep 'fleetsec: control:' "$MQ/broker.log" | tail -1 | grep 'asked to disconnect plug-001' ||
 	fail "the broker did not act on the operator's kick"
+# plug-001's client reconnects a second after the kick: wait for it.
+for _ in $(seq 50); do
+	[ "$(grep -c 'New client connected .* as plug-001 ' "$MQ/broker.log")" -ge 2 ] && break
+	sleep 0.1
+done
 echo "-- plug-001 (whose client reconnected) is revoked while connected: the broker drops it"
 echo "   and refuses its reconnect"
 run fleetsec device revoke plug-001 --reason keyCompromise

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "fleetsec/fleet.h"
 #include "fleetsec/mqtt.h"
+#include "fleetsec/names.h"
 #include "fleetsec/privacy.h"
 #include "fleetsec/registry.h"
 
@@ -469,6 +470,7 @@ static int mqtt_kick(int argc, char **argv, const struct cli_cmd *self)
 	char host[256], chain[PATH_MAX + 16], crl[PATH_MAX + 16];
 	size_t nb = 0, failed = 0;
 	json_t *arr = NULL;
+	enum fsec_err rc;
 	long v;
 	int opt, status = EXIT_REFUSED;
 
@@ -513,6 +515,10 @@ static int mqtt_kick(int argc, char **argv, const struct cli_cmd *self)
 	if (nb == 0 || o.cert == NULL || o.key == NULL)
 		return cli_usage_error(self, "--broker, --cert and --key are required");
 	device = argv[optind];
+	/* What cannot depend on the broker is said once, not once per broker. */
+	if ((rc = fsec_devid_check(device)) != FSEC_OK ||
+	    (rc = fsec_mqtt_control_topic_check(o.topic)) != FSEC_OK)
+		return cli_fail("kick", rc);
 	/* The fleet's own trust by default: its chain, and its CRL when it
 	 * has one (a revoked broker certificate is refused). */
 	if (o.cafile == NULL) {
@@ -527,8 +533,6 @@ static int mqtt_kick(int argc, char **argv, const struct cli_cmd *self)
 	/* Every broker is asked, whatever the others answer: each one that
 	 * serves the device must drop it. */
 	for (size_t i = 0; i < nb; i++) {
-		enum fsec_err rc;
-		bool local;
 		long port;
 
 		(void)broker_addr(brokers[i], host, sizeof(host), &port);
@@ -537,9 +541,6 @@ static int mqtt_kick(int argc, char **argv, const struct cli_cmd *self)
 		rc = fsec_mqtt_kick(&o, device);
 		if (rc != FSEC_OK)
 			failed++;
-		/* Failures that are not the broker's hold for every broker. */
-		local = rc == FSEC_ERR_INVAL || rc == FSEC_ERR_POLICY || rc == FSEC_ERR_IO ||
-			rc == FSEC_ERR_CRYPTO || rc == FSEC_ERR_NOTFOUND || rc == FSEC_ERR_NOMEM;
 		if (arr != NULL)
 			json_array_append_new(
 				arr, json_pack("{s:s, s:b, s:s?}", "broker", brokers[i], "ok",
@@ -549,8 +550,6 @@ static int mqtt_kick(int argc, char **argv, const struct cli_cmd *self)
 			printf("kick %s: accepted by %s\n", device, brokers[i]);
 		else
 			(void)cli_fail(device, rc);
-		if (local)
-			break;
 	}
 	if (arr != NULL) {
 		status = cli_print_json(json_pack("{s:s, s:s, s:o}", "device", device, "topic",
@@ -618,14 +617,17 @@ const struct cli_cmd cli_mqtt_cmds[] = {
 	 "Every broker named is asked, whatever the others answer. The broker's\n"
 	 "certificate must verify against --cafile (default HOME/chain.pem, and\n"
 	 "HOME/crl.pem when there is one; --crl for another CRL) and name HOST.\n"
-	 "--key may be a file or an OpenSSL store URI (a TPM key). A kick alone does not keep the device out: revoke or quarantine it\n"
-	 "(the plugin then drops it by itself within a poll, and refuses it at\n"
-	 "connect); the kick is for brokers that read the registry rarely, or a\n"
-	 "session that must go now. Exit status 1 if any broker could not be reached\n"
-	 "or refused the kick (its ACL: a topic the role may not publish to); a\n"
-	 "device's certificate is refused before any connection. Mosquitto 2.0.11\n"
-	 "acknowledges a kick its control handler refused as accepted (its log says\n"
-	 "why). --timeout is per broker (default 10).\n"
+	 "--key may be a file or an OpenSSL store URI (a TPM key, with the tpm2\n"
+	 "provider loaded by OPENSSL_CONF). A kick alone does not keep the device out:\n"
+	 "revoke or quarantine it (the plugin then drops it by itself within a poll,\n"
+	 "and refuses it at connect); the kick is for brokers that read the registry\n"
+	 "rarely, or a session that must go now. Exit status 1 if any broker could not\n"
+	 "be reached or refused the kick (its ACL: a topic the role may not publish\n"
+	 "to); a device's certificate is refused before any connection. Mosquitto\n"
+	 "2.0.11 acknowledges a kick its control handler refused as accepted (its log\n"
+	 "says why). --timeout is per broker (default 10); HOST is resolved before it\n"
+	 "starts, and only its first address is tried: name brokers by address or by\n"
+	 "a name the local resolver answers at once.\n"
 	 "--json prints {device, topic, brokers: [{broker, ok, error}]}.\n"},
 	{NULL, NULL, NULL, NULL, NULL},
 };

@@ -309,11 +309,31 @@ static void status_is_constrained(void **state)
 			 FSEC_ERR_INVAL);
 }
 
+/* A certificate listing whose callback lists the same certificates again
+ * (a statement SQLite caches): the outer listing goes on where it was. */
+struct nested_certs {
+	struct fsec_registry *reg;
+	int outer, inner;
+};
+
+static int nested_cert(const struct fsec_cert_rec *c, void *arg)
+{
+	struct nested_certs *n = arg;
+
+	(void)c;
+	assert_int_equal(fsec_registry_cert_list(n->reg,
+						 &(struct fsec_cert_filter){.spki_sha256 = "k1"},
+						 count_cert, &n->inner),
+			 FSEC_OK);
+	return ++n->outer == 10; /* a listing started over would not stop */
+}
+
 static void certificates_unique(void **state)
 {
 	struct fixture *f = *state;
 	struct fsec_device_rec d = device("a", "", "active");
 	struct fsec_cert_rec c = cert("0A", "a", "f1", "k1");
+	struct nested_certs nc = {.reg = f->reg};
 	int n = 0;
 
 	assert_int_equal(fsec_registry_begin(f->reg), FSEC_OK);
@@ -334,6 +354,12 @@ static void certificates_unique(void **state)
 						 count_cert, &n),
 			 FSEC_OK);
 	assert_int_equal(n, 2);
+	assert_int_equal(fsec_registry_cert_list(f->reg,
+						 &(struct fsec_cert_filter){.spki_sha256 = "k1"},
+						 nested_cert, &nc),
+			 FSEC_OK);
+	assert_int_equal(nc.outer, 2);
+	assert_int_equal(nc.inner, 4);
 }
 
 static void revocation_is_once(void **state)

@@ -369,8 +369,12 @@ FSEC_API enum fsec_err fsec_audit_add(struct fsec_audit *a, const char *check_id
 	slen = strnlen(subject, FSEC_AUDIT_SUBJECT_MAX);
 	elen = strlen(evidence);
 	fs = malloc(sizeof(*fs) + slen + elen + 2);
-	if (fs == NULL)
+	if (fs == NULL) {
+		/* The victim stays: its severity's scan must find it again. */
+		if (slot >= 0)
+			a->evict_from[a->items[slot]->f.check->severity] = (size_t)slot;
 		return fsec_seterr(FSEC_ERR_NOMEM, "out of memory");
+	}
 	slen = clean_copy(fs->text, slen + 1, subject);
 	clean_copy(fs->text + slen + 1, elen + 1, evidence);
 	fs->f.check = &checks[i];
@@ -438,6 +442,8 @@ FSEC_API void fsec_audit_sort(struct fsec_audit *a)
 {
 	if (a->n > 1)
 		qsort(a->items, a->n, sizeof(a->items[0]), cmp_finding);
+	/* The findings moved: every severity's scan starts over. */
+	memset(a->evict_from, 0, sizeof(a->evict_from));
 }
 
 /* ---- rendering ---- */

@@ -42,6 +42,7 @@ struct kick {
 	enum fsec_err rc;
 	char why[256];
 	int verify_err;      /* the first error OpenSSL found in the broker's chain */
+	bool tcp_up;         /* the TCP connection was made: any failure now is TLS's or MQTT's */
 	char tls_error[160]; /* libmosquitto's first error log line */
 };
 
@@ -92,10 +93,14 @@ static void on_disconnect(struct mosquitto *m, void *arg, int rc, const mosquitt
 
 	(void)m;
 	(void)props;
-	/* A DISCONNECT's reason code, or libmosquitto's own error. */
+	/* A DISCONNECT's reason code, or libmosquitto's own error; before the
+	 * CONNACK, OpenSSL's reason if it gave one (a TLS 1.3 broker refuses
+	 * a client certificate after the client's handshake is done). */
 	if (k->state != K_DONE)
 		fail(k, FSEC_ERR_NET, "the broker closed the connection",
-		     rc >= 0x80 ? mosquitto_reason_string(rc) : mosquitto_strerror(rc));
+		     rc >= 0x80		       ? mosquitto_reason_string(rc)
+		     : k->tls_error[0] != '\0' ? k->tls_error
+						: mosquitto_strerror(rc));
 }
 
 static void on_log(struct mosquitto *m, void *arg, int level, const char *line)
@@ -181,15 +186,21 @@ fail:
 
 /* libmosquitto 2.0.11 (Debian 12) takes a connection the peer refused for
  * one still being made (fixed in 2.0.15), and its loop spins until the
- * timeout: the socket's own error ends the wait. */
+ * timeout: the socket's own error ends the wait. Only until the TCP
+ * connection is up: a broker that closes it later (a refused client
+ * certificate) is TLS's story, told by OpenSSL's reason. */
 static void check_refused(struct kick *k, struct mosquitto *m)
 {
 	struct pollfd p = {.fd = mosquitto_socket(m), .events = POLLOUT};
 	int err = 0;
 	socklen_t len = sizeof(err);
 
-	if (p.fd < 0 || poll(&p, 1, 0) != 1 || (p.revents & (POLLERR | POLLHUP)) == 0)
+	if (k->tcp_up || p.fd < 0 || poll(&p, 1, 0) != 1)
 		return;
+	if ((p.revents & (POLLERR | POLLHUP)) == 0) {
+		k->tcp_up = (p.revents & POLLOUT) != 0;
+		return;
+	}
 	/* Its failed TLS write may have taken the socket's error already. */
 	if (getsockopt(p.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
 		err = 0;
@@ -231,6 +242,7 @@ FSEC_API enum fsec_err fsec_mqtt_kick(const struct fsec_mqtt_kick_opts *o, const
 	int64_t deadline;
 	enum fsec_err rc;
 	int r, len;
+	bool v6;
 
 	if (!fsec_devid_valid(device_id))
 		return fsec_seterr(FSEC_ERR_INVAL, "'%.80s' is not a device ID", device_id);
@@ -307,7 +319,9 @@ FSEC_API enum fsec_err fsec_mqtt_kick(const struct fsec_mqtt_kick_opts *o, const
 			snprintf(k.why, sizeof(k.why), "the broker's certificate: %s",
 				 X509_verify_cert_error_string(k.verify_err));
 		}
-		rc = fsec_seterr(k.rc, "broker %.100s:%d: %s", o->host, o->port, k.why);
+		v6 = strchr(o->host, ':') != NULL;
+		rc = fsec_seterr(k.rc, "broker %s%.100s%s:%d: %s", v6 ? "[" : "", o->host,
+				 v6 ? "]" : "", o->port, k.why);
 	}
 out:
 	mosquitto_destroy(m);

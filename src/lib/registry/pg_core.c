@@ -134,7 +134,9 @@ static bool revive(struct pg_be *be)
 {
 	if (PQstatus(be->c) == CONNECTION_OK)
 		return true;
-	if (be->depth > 0 || be->pinned)
+	/* A listing's open cursor died with the connection: its caller must
+	 * see the loss, not a cursor that no longer exists. */
+	if (be->depth > 0 || be->pinned || be->cursors > 0)
 		return false;
 	PQreset(be->c);
 	return PQstatus(be->c) == CONNECTION_OK && settings(be);
