@@ -230,6 +230,17 @@ static enum fsec_err client_id_of(const char *cert_path, char *out, size_t cap)
 	return FSEC_OK;
 }
 
+/* Why libmosquitto's call failed with r, errno fresh from it: OpenSSL's
+ * verdict on the chain first, then libmosquitto's first logged error. */
+static const char *reason(const struct kick *k, int r)
+{
+	if (k->verify_err != X509_V_OK)
+		return X509_verify_cert_error_string(k->verify_err);
+	if (k->tls_error[0] != '\0')
+		return k->tls_error;
+	return r == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(r);
+}
+
 FSEC_API enum fsec_err fsec_mqtt_kick(const struct fsec_mqtt_kick_opts *o, const char *device_id)
 {
 	/* Once per process, and never undone: libmosquitto's cleanup
@@ -278,10 +289,7 @@ FSEC_API enum fsec_err fsec_mqtt_kick(const struct fsec_mqtt_kick_opts *o, const
 	if (r != MOSQ_ERR_SUCCESS) {
 		/* On loopback the handshake may already be over. */
 		fail(&k, r == MOSQ_ERR_TLS ? FSEC_ERR_VERIFY : FSEC_ERR_NET, "cannot connect",
-		     k.verify_err != X509_V_OK ? X509_verify_cert_error_string(k.verify_err)
-		     : k.tls_error[0] != '\0' ? k.tls_error
-		     : r == MOSQ_ERR_ERRNO	 ? strerror(errno)
-						 : mosquitto_strerror(r));
+		     reason(&k, r));
 	}
 	while (k.state != K_DONE && k.state != K_FAILED) {
 		if (now_ms() > deadline) {
@@ -303,10 +311,7 @@ FSEC_API enum fsec_err fsec_mqtt_kick(const struct fsec_mqtt_kick_opts *o, const
 		r = mosquitto_loop(m, 100, 1);
 		if (r != MOSQ_ERR_SUCCESS && k.state != K_DONE)
 			fail(&k, r == MOSQ_ERR_TLS ? FSEC_ERR_VERIFY : FSEC_ERR_NET, "connection",
-			     k.verify_err != X509_V_OK ? X509_verify_cert_error_string(k.verify_err)
-			     : k.tls_error[0] != '\0' ? k.tls_error
-			     : r == MOSQ_ERR_ERRNO	 ? strerror(errno)
-							 : mosquitto_strerror(r));
+			     reason(&k, r));
 	}
 	if (k.state == K_DONE) {
 		(void)mosquitto_disconnect_v5(m, MQTT_RC_NORMAL_DISCONNECTION, NULL);
