@@ -15,8 +15,14 @@
 #    two, coarsens the location and re-serialises it.
 # The brokers run as the mosquitto user (as root) with the same TLS files.
 # Prints medians of RUNS and the ratios to plain Mosquitto.
+# Without subscribers the publish figures measure a broker's work per
+# message received. With SUBSCRIBER=1, a backend (mosquitto_sub over TLS,
+# role certificate bk) subscribes to the device's telemetry at the same QoS,
+# every broker keeps its whole queue (max_queued_messages 0), and the clock
+# runs from the publisher's start to the subscriber's last message: a
+# message delivered, as a fleet's telemetry is.
 #
-# usage: bench/bench_mqtt.sh FLEETSEC_BIN PLUGIN_SO [DEVICES] [MESSAGES] [RUNS]
+# usage: [SUBSCRIBER=1] bench/bench_mqtt.sh FLEETSEC_BIN PLUGIN_SO [DEVICES] [MESSAGES] [RUNS]
 set -euo pipefail
 
 fleetsec=$(realpath "${1:?usage: $0 FLEETSEC_BIN PLUGIN_SO [DEVICES] [MESSAGES] [RUNS]}")
@@ -56,7 +62,11 @@ chmod 0644 d/*.key srv.key # the benchmark's throwaway keys, read by the broker'
 
 # The policy both brokers enforce: a device's own telemetry topics only.
 printf '[all]\npublish devices/%%d/telemetry/#\nsubscribe devices/%%d/telemetry/#\n' >bench.acl
-printf 'pattern readwrite devices/%%u/telemetry/#\n' >plain.acl
+printf '[role backend]\nsubscribe devices/+/telemetry/#\n' >>bench.acl
+printf 'pattern readwrite devices/%%u/telemetry/#\nuser bk\ntopic read devices/+/telemetry/#\n' >plain.acl
+# SUBSCRIBER=1: a backend (role certificate bk) subscribes to the device's
+# telemetry, and the clock runs until it has received every message.
+"$fleetsec" ca client-cert --role backend bk --out bk.pem --key-out bk.key >/dev/null
 cat >bench.policy <<'POLICY'
 [model thermo]
 topic devices/%d/telemetry/#
@@ -90,6 +100,8 @@ tls_version tlsv1.2
 acl_file $work/plain.acl
 CONF
 for conf in plugin plain privacy; do
+	# No subscriber's QoS 0 queue may drop a message: the count is the figure.
+	[ "${SUBSCRIBER:-0}" = 1 ] && printf 'max_queued_messages 0\n' >>$conf.conf
 	mosquitto -c $conf.conf >$conf.log 2>&1 &
 	pids+=($!)
 done
@@ -113,6 +125,30 @@ for r in $(seq 1 "$runs"); do
 			res[$conf.conn]+="$(echo "$devices / $secs" | bc -l) "
 		fi
 		for q in 0 1; do
+			if [ "${SUBSCRIBER:-0}" = 1 ]; then
+				cid=backend:bk
+				[ $conf = plain ] && cid=bk
+				mosquitto_sub -h 127.0.0.1 -p $port --cafile "$FLEETSEC_HOME/chain.pem" \
+					--cert bk.pem --key bk.key -i $cid -q $q -C "$messages" -W 120 \
+					-t devices/d-00001/telemetry/t >sub.out 2>&1 &
+				spid=$!
+				# its connection of this run and QoS, logged by the broker
+				for _ in $(seq 50); do
+					[ "$(grep -c "as $cid " $conf.log)" -ge $(((r - 1) * 2 + q + 1)) ] && break
+					sleep 0.1
+				done
+				sleep 0.3
+				t0=$(date +%s.%N)
+				$py "$here/mqtt_publish.py" 127.0.0.1 $port "$FLEETSEC_HOME/chain.pem" \
+					d/d-00001.pem d/d-00001.key d-00001 devices/d-00001/telemetry/t \
+					"$messages" $q >/dev/null
+				wait $spid || { echo "$conf: the subscriber got $(wc -l <sub.out) of $messages" >&2; exit 1; }
+				t1=$(date +%s.%N)
+				[ "$(wc -l <sub.out)" -eq "$messages" ] ||
+					{ echo "$conf: the subscriber got $(wc -l <sub.out) of $messages" >&2; exit 1; }
+				res[$conf.q$q]+="$(echo "$messages / ($t1 - $t0)" | bc -l) "
+				continue
+			fi
 			read -r n secs < <($py "$here/mqtt_publish.py" 127.0.0.1 $port \
 				"$FLEETSEC_HOME/chain.pem" d/d-00001.pem d/d-00001.key d-00001 \
 				devices/d-00001/telemetry/t "$messages" $q)
